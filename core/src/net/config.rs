@@ -1,0 +1,116 @@
+//! Options of clients and servers, with the documented defaults.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::proto;
+use crate::proto::handshake::Limits;
+
+/// Keepalive: a ping every `interval`; no pong within `timeout` drops the
+/// connection (reported as 1006).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Time between pings (default 30 s).
+    pub interval: Duration,
+    /// Time to wait for the pong (default 30 s).
+    pub timeout: Duration,
+}
+
+/// Send-queue marks. Past `high_water` queued bytes, `send` reports
+/// [`super::ErrorKind::WouldBlock`]; once the queue drains below `low_water`,
+/// [`super::Handler::on_writable`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backpressure {
+    /// Default 16 MiB + 1 MiB, so a maximum-size message always fits an empty queue.
+    pub high_water: usize,
+    /// Default 256 KiB.
+    pub low_water: usize,
+}
+
+/// TLS options of a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsClientConfig {
+    /// Extra trusted CA certificates (PEM), added to the Mozilla roots.
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate chain and its private key (PEM files).
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// Turns certificate and hostname verification off. For tests only.
+    pub danger_disable_verification: bool,
+}
+
+/// TLS options of a server: its certificate chain and private key (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsServerConfig {
+    /// The certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    /// The private key.
+    pub key_file: PathBuf,
+}
+
+/// Options of one client connection.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Frame and message limits, automatic pongs, streaming.
+    pub protocol: proto::Config,
+    /// Handshake header limits for the response.
+    pub limits: Limits,
+    /// Subprotocols offered, in order of preference.
+    pub subprotocols: Vec<String>,
+    /// Extra request headers (Authorization, Cookie, ...).
+    pub headers: Vec<(String, String)>,
+    /// The `Origin` header, if any.
+    pub origin: Option<String>,
+    /// Time allowed for name resolution and TCP connect (default 10 s).
+    pub connect_timeout: Duration,
+    /// Time allowed for the TLS and WebSocket handshakes (default 10 s).
+    pub handshake_timeout: Duration,
+    /// Time to wait for the peer's close frame and TCP close (default 5 s).
+    pub close_timeout: Duration,
+    /// Keepalive pings (default every 30 s, 30 s timeout).
+    pub keepalive: Option<Keepalive>,
+    /// Drop the connection after this long with nothing received (default off).
+    pub idle_timeout: Option<Duration>,
+    /// Send-queue marks.
+    pub backpressure: Backpressure,
+    /// TLS options for `wss://`.
+    pub tls: TlsClientConfig,
+    /// TCP_NODELAY (default on).
+    pub nodelay: bool,
+}
+
+/// Options of a listening server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on: a name, IPv4 or IPv6 (default `127.0.0.1`).
+    pub host: String,
+    /// Port to listen on; 0 picks a free one (read it from [`super::Server::local_addr`]).
+    pub port: u16,
+    /// Frame and message limits, automatic pongs, streaming.
+    pub protocol: proto::Config,
+    /// Handshake header limits for requests.
+    pub limits: Limits,
+    /// Subprotocols supported, in order of preference; the first the client
+    /// also offers is chosen.
+    pub subprotocols: Vec<String>,
+    /// Allowed `Origin` values; `None` allows any (and requests without one).
+    pub origins: Option<Vec<String>>,
+    /// TLS for `wss://`.
+    pub tls: Option<TlsServerConfig>,
+    /// Most open connections at once (default 10,000); past it, new TCP
+    /// connections are closed at once.
+    pub max_connections: usize,
+    /// Most unfinished handshakes at once (default 1,000).
+    pub max_pending_handshakes: usize,
+    /// Time allowed for the TLS and WebSocket handshakes (default 10 s).
+    pub handshake_timeout: Duration,
+    /// Time to wait for the peer's close frame and TCP close (default 5 s).
+    pub close_timeout: Duration,
+    /// Keepalive pings (default every 30 s, 30 s timeout).
+    pub keepalive: Option<Keepalive>,
+    /// Drop a connection after this long with nothing received (default off).
+    pub idle_timeout: Option<Duration>,
+    /// Send-queue marks.
+    pub backpressure: Backpressure,
+    /// TCP_NODELAY (default on).
+    pub nodelay: bool,
+}

@@ -1,0 +1,139 @@
+//! How events reach the application: [`Handler`] per connection,
+//! [`ServerHandler`] per server. Both run on the loop's thread.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::error::Error;
+use super::handle::Conn;
+use crate::proto::handshake::{Request, Response};
+use crate::proto::{CloseCode, MessageKind};
+
+/// The open event: the handshake succeeded.
+#[derive(Debug)]
+pub struct Open<'a> {
+    /// The negotiated subprotocol.
+    pub subprotocol: Option<&'a str>,
+    /// The server's 101 response (client side).
+    pub response: Option<&'a Response>,
+    /// The client's request (server side).
+    pub request: Option<&'a Request>,
+    /// The peer's address.
+    pub peer_addr: SocketAddr,
+}
+
+/// The close event: the last event of a connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Close<'a> {
+    /// The peer's code, ours if we failed the connection, or 1006 when the
+    /// transport dropped without a close handshake.
+    pub code: CloseCode,
+    /// The reason that went with the code.
+    pub reason: &'a str,
+    /// Whether both close frames passed before the transport closed.
+    pub clean: bool,
+}
+
+/// What a handler callback may do with its connection right away: sends from
+/// here go straight into the connection's buffer, with no queue and no wake-up.
+pub struct Ctx<'a> {
+    pub(super) conn: &'a Conn,
+    pub(super) sender: Option<&'a mut crate::proto::Sender>,
+}
+
+impl Ctx<'_> {
+    /// A thread-safe handle to this connection, to keep or pass to other threads.
+    pub fn conn(&self) -> &Conn {
+        self.conn
+    }
+
+    /// Queues a message.
+    pub fn send(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), Error> {
+        let _ = (kind, data);
+        todo!()
+    }
+
+    /// Starts the close handshake.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        let _ = (code, reason);
+        todo!()
+    }
+}
+
+/// The events of one connection, called on the loop's thread. Every method has
+/// a default that does nothing.
+pub trait Handler: Send + 'static {
+    /// The handshake succeeded.
+    fn on_open(&mut self, ctx: &mut Ctx<'_>, open: &Open<'_>) {
+        let _ = (ctx, open);
+    }
+    /// A whole message arrived (or a piece of one in streaming mode, where
+    /// `fin` tells the last piece; `fin` is always true otherwise). `data` is
+    /// borrowed for this call only.
+    fn on_message(&mut self, ctx: &mut Ctx<'_>, kind: MessageKind, data: &[u8], fin: bool) {
+        let _ = (ctx, kind, data, fin);
+    }
+    /// A ping arrived (already answered unless automatic pongs are off).
+    fn on_ping(&mut self, ctx: &mut Ctx<'_>, data: &[u8]) {
+        let _ = (ctx, data);
+    }
+    /// A pong arrived; `rtt` is the round trip of the ping it answers, if it
+    /// answers one of ours.
+    fn on_pong(&mut self, ctx: &mut Ctx<'_>, data: &[u8], rtt: Option<Duration>) {
+        let _ = (ctx, data, rtt);
+    }
+    /// The send queue drained below its low-water mark after `send` reported
+    /// would-block.
+    fn on_writable(&mut self, ctx: &mut Ctx<'_>) {
+        let _ = ctx;
+    }
+    /// Something failed; [`Handler::on_close`] follows.
+    fn on_error(&mut self, conn: &Conn, error: &Error) {
+        let _ = (conn, error);
+    }
+    /// The connection is over. No callback of this handler runs after this one.
+    fn on_close(&mut self, conn: &Conn, close: &Close<'_>) {
+        let _ = (conn, close);
+    }
+}
+
+/// A handshake request under decision on the server.
+#[derive(Debug)]
+pub struct Upgrade<'a> {
+    /// The request.
+    pub request: &'a Request,
+    /// The peer's address.
+    pub peer_addr: SocketAddr,
+    /// The subprotocol to answer with: preset to the first of the server's
+    /// list that the client offered; the handler may change it.
+    pub subprotocol: Option<String>,
+    /// Extra headers for the 101 response (Set-Cookie, ...).
+    pub response_headers: Vec<(String, String)>,
+}
+
+/// A refusal of a handshake: an HTTP status, a short reason sent as the body,
+/// and extra headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The HTTP status (403, 401, ...).
+    pub status: u16,
+    /// The reason, sent as a plain-text body.
+    pub reason: String,
+    /// Extra response headers (WWW-Authenticate, ...).
+    pub headers: Vec<(String, String)>,
+}
+
+/// The events of a listening server, called on the loop's thread.
+pub trait ServerHandler: Send + 'static {
+    /// A valid handshake request passed the Origin allow-list: accept it with
+    /// the connection's handler, or refuse it with a status.
+    fn on_upgrade(&mut self, upgrade: &mut Upgrade<'_>) -> Result<Box<dyn Handler>, Refusal>;
+    /// A failure that belongs to no accepted connection (accept error, TLS or
+    /// handshake failure of an incoming connection).
+    fn on_error(&mut self, error: &Error) {
+        let _ = error;
+    }
+    /// The server stopped: after [`super::Server::shutdown`] every connection
+    /// has closed or been dropped.
+    fn on_shutdown(&mut self) {}
+}

@@ -1,0 +1,20 @@
+//! Connections over TCP and TLS, driven by one event loop.
+//!
+//! An [`EventLoop`] owns sockets, TLS sessions, timers and a wake-up channel.
+//! Poll it from a frame loop ([`EventLoop::poll`], callbacks run on the
+//! calling thread) or give it a thread of its own ([`EventLoop::spawn`]).
+//! [`LoopHandle`], [`Conn`] and [`Server`] are cheap to clone and may be used
+//! from any thread: what they ask for is queued and the loop is woken.
+//!
+//! Events reach the application through [`Handler`] (one per connection) and
+//! [`ServerHandler`] (one per listening server).
+
+mod config;
+mod error;
+mod handle;
+mod handler;
+
+pub use config::{Backpressure, ClientConfig, Keepalive, ServerConfig, TlsClientConfig, TlsServerConfig};
+pub use error::{Error, ErrorKind};
+pub use handle::{Conn, ConnState, EventLoop, LoopHandle, LoopThread, Server};
+pub use handler::{Close, Ctx, Handler, Open, Refusal, ServerHandler, Upgrade};

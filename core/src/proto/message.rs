@@ -1,0 +1,11 @@
+//! Messages: their kinds, assembly from fragments, and incremental UTF-8
+//! validation of text.
+
+/// The kind of a data message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// A text message: its payload is valid UTF-8.
+    Text,
+    /// A binary message.
+    Binary,
+}

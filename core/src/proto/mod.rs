@@ -1,0 +1,20 @@
+//! The sans-I/O WebSocket protocol (RFC 6455).
+//!
+//! Nothing here touches a socket, a clock or a thread: bytes go in, events and
+//! bytes to write come out. Modules follow the RFC's own terms.
+#![forbid(unsafe_code)]
+
+pub mod close;
+pub mod connection;
+pub mod error;
+pub mod frame;
+pub mod handshake;
+pub mod message;
+pub mod url;
+
+pub use close::CloseCode;
+pub use connection::{Config, Connection, Event, Role, Sender, State};
+pub use error::{ProtocolError, SendError};
+pub use handshake::HandshakeError;
+pub use message::MessageKind;
+pub use url::{UrlError, WsUrl};

@@ -1,0 +1,1 @@
+//! Helpers for the interop tests: free ports, child processes, certificates.
