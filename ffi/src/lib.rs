@@ -1,1 +1,17 @@
-//! The C ABI of wsx.
+//! The C ABI of wsx: opaque handles over `wsx_core::net`, generated into
+//! `include/wsx.h` by cbindgen.
+//!
+//! This crate holds no protocol logic. It converts types, checks pointers,
+//! catches panics, maps errors to result codes and owns handle lifetimes.
+//! Every entry point goes through [`boundary`].
+#![allow(non_camel_case_types)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod boundary;
+pub mod callbacks;
+pub mod conn;
+pub mod event_loop;
+pub mod events;
+pub mod options;
+pub mod result;
+pub mod server;

@@ -1,1 +1,111 @@
-//! Python binding of wsx.
+//! Python binding of wsx: the native module `wsx._wsx`, binding the Rust core
+//! (`wsx_core::net`) directly. The public Python API lives in the `wsx`
+//! package, which wraps this module.
+//!
+//! One native event loop per process runs on a thread of its own (started on
+//! first use). Its handlers only record events into per-connection mailboxes
+//! and never take the GIL, except to run a server's `process_request` hook.
+//! Python threads wait on those mailboxes with the GIL released; asyncio
+//! loops are woken through a socket (`Hub`).
+
+mod connection;
+mod errors;
+mod events;
+mod http;
+mod mailbox;
+mod notifier;
+mod options;
+mod runtime;
+mod server;
+
+use std::path::PathBuf;
+
+use pyo3::prelude::*;
+use wsx_core::proto::WsUrl;
+
+use connection::{ClientConnection, Connection, PongWaiter, ServerConnection};
+use events::{ConnHandler, ConnShared};
+use http::{Headers, Request, Response};
+use notifier::Hub;
+use server::Listener;
+
+/// Starts a client connection to `uri` and returns at once; wait for the
+/// handshake with `_wait_open()` (sync) or `_poll_open()` (asyncio).
+#[pyfunction]
+#[pyo3(signature = (
+    uri, *, subprotocols=Vec::new(), headers=Vec::new(), origin=None, open_timeout=Some(10.0),
+    ping_interval=Some(20.0), ping_timeout=Some(20.0), close_timeout=Some(10.0), max_size=Some(1 << 24),
+    ca_file=None, verify=true
+))]
+#[allow(clippy::too_many_arguments)] // mirrors Python's keyword arguments
+fn open_client(
+    py: Python<'_>,
+    uri: &str,
+    subprotocols: Vec<String>,
+    headers: Vec<(String, String)>,
+    origin: Option<String>,
+    open_timeout: Option<f64>,
+    ping_interval: Option<f64>,
+    ping_timeout: Option<f64>,
+    close_timeout: Option<f64>,
+    max_size: Option<usize>,
+    ca_file: Option<PathBuf>,
+    verify: bool,
+) -> PyResult<Py<ClientConnection>> {
+    WsUrl::parse(uri).map_err(|e| errors::invalid_uri(py, uri, e.to_string()))?;
+    let common = options::Common { open_timeout, ping_interval, ping_timeout, close_timeout, max_size };
+    let client = options::Client { subprotocols, headers, origin, ca_file, verify };
+    let config = options::client(&common, client)?;
+    let handle = runtime::handle(py)?;
+    let shared = ConnShared::new();
+    let handler = Box::new(ConnHandler::new(shared.clone(), None));
+    let conn = py.detach(|| handle.connect(uri, config, handler)).map_err(|e| errors::to_py(py, &e))?;
+    let _ = shared.conn.set(conn);
+    Connection::client(py, shared)
+}
+
+/// Starts a server listening on `host:port` (0 picks a free port).
+#[pyfunction]
+#[pyo3(signature = (
+    host, port, *, subprotocols=Vec::new(), origins=None, process_request=None, cert_file=None,
+    key_file=None, max_size=Some(1 << 24), open_timeout=Some(10.0), ping_interval=Some(20.0),
+    ping_timeout=Some(20.0), close_timeout=Some(10.0), max_connections=None
+))]
+#[allow(clippy::too_many_arguments)] // mirrors Python's keyword arguments
+fn listen(
+    py: Python<'_>,
+    host: String,
+    port: u16,
+    subprotocols: Vec<String>,
+    origins: Option<Vec<String>>,
+    process_request: Option<Py<PyAny>>,
+    cert_file: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+    max_size: Option<usize>,
+    open_timeout: Option<f64>,
+    ping_interval: Option<f64>,
+    ping_timeout: Option<f64>,
+    close_timeout: Option<f64>,
+    max_connections: Option<usize>,
+) -> PyResult<Listener> {
+    let common = options::Common { open_timeout, ping_interval, ping_timeout, close_timeout, max_size };
+    let server = options::Server { host, port, subprotocols, origins, cert_file, key_file, max_connections };
+    Listener::start(py, options::server(&common, server)?, process_request)
+}
+
+#[pymodule]
+fn _wsx(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(open_client, m)?)?;
+    m.add_function(wrap_pyfunction!(listen, m)?)?;
+    m.add_class::<Connection>()?;
+    m.add_class::<ClientConnection>()?;
+    m.add_class::<ServerConnection>()?;
+    m.add_class::<PongWaiter>()?;
+    m.add_class::<Listener>()?;
+    m.add_class::<Headers>()?;
+    m.add_class::<Request>()?;
+    m.add_class::<Response>()?;
+    m.add_class::<Hub>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -27,8 +27,9 @@ pub struct Backpressure {
     pub low_water: usize,
 }
 
-/// TLS options of a client.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// TLS options of a client. The default verifies certificates and host names
+/// against the Mozilla roots, with no extra CA and no client certificate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsClientConfig {
     /// Extra trusted CA certificates (PEM), added to the Mozilla roots.
     pub ca_file: Option<PathBuf>,
@@ -79,6 +80,10 @@ pub struct ClientConfig {
 }
 
 /// Options of a listening server.
+///
+/// Keepalive is on by default for servers too (a ping every 30 s, 30 s to
+/// answer): a server is where dead peers pile up, and every conforming client
+/// (browsers included) answers pings by itself.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Address to listen on: a name, IPv4 or IPv6 (default `127.0.0.1`).
@@ -113,4 +118,63 @@ pub struct ServerConfig {
     pub backpressure: Backpressure,
     /// TCP_NODELAY (default on).
     pub nodelay: bool,
+}
+
+impl Default for Keepalive {
+    fn default() -> Self {
+        Keepalive { interval: Duration::from_secs(30), timeout: Duration::from_secs(30) }
+    }
+}
+
+impl Default for Backpressure {
+    fn default() -> Self {
+        Backpressure { high_water: 17 * 1024 * 1024, low_water: 256 * 1024 }
+    }
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            protocol: default_protocol(),
+            limits: Limits::default(),
+            subprotocols: Vec::new(),
+            headers: Vec::new(),
+            origin: None,
+            connect_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(5),
+            keepalive: Some(Keepalive::default()),
+            idle_timeout: None,
+            backpressure: Backpressure::default(),
+            tls: TlsClientConfig::default(),
+            nodelay: true,
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: "127.0.0.1".to_owned(),
+            port: 0,
+            protocol: default_protocol(),
+            limits: Limits::default(),
+            subprotocols: Vec::new(),
+            origins: None,
+            tls: None,
+            max_connections: 10_000,
+            max_pending_handshakes: 1_000,
+            handshake_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(5),
+            keepalive: Some(Keepalive::default()),
+            idle_timeout: None,
+            backpressure: Backpressure::default(),
+            nodelay: true,
+        }
+    }
+}
+
+// NEED(net): `impl Default for proto::Config` (then use it here).
+fn default_protocol() -> proto::Config {
+    proto::Config::default()
 }

@@ -1,5 +1,9 @@
 //! Errors of the networking layer.
 
+use std::io;
+
+use crate::proto::{HandshakeError, ProtocolError, SendError, UrlError};
+
 /// The kind of an [`Error`], stable across versions (the C API's result codes
 /// map onto it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,7 +31,7 @@ pub enum ErrorKind {
 }
 
 /// What went wrong, in words a person understands.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct Error {
     kind: ErrorKind,
@@ -41,6 +45,21 @@ impl Error {
         Error { kind, message: message.into(), status: None }
     }
 
+    /// A refused handshake: the HTTP `status` and a message that includes it.
+    pub fn refused(status: u16, message: impl Into<String>) -> Error {
+        Error { kind: ErrorKind::Handshake, message: message.into(), status: Some(status) }
+    }
+
+    /// An I/O error, with what was being done when it happened.
+    pub fn io(context: &str, error: &io::Error) -> Error {
+        let kind = match error.kind() {
+            io::ErrorKind::TimedOut => ErrorKind::Timeout,
+            io::ErrorKind::ConnectionRefused => ErrorKind::Connect,
+            _ => ErrorKind::Io,
+        };
+        Error::new(kind, format!("{context}: {error}"))
+    }
+
     /// The kind.
     pub fn kind(&self) -> ErrorKind {
         self.kind
@@ -50,4 +69,57 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         self.status
     }
+
+    /// The message, as also shown by `Display`.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
+
+impl From<ProtocolError> for Error {
+    fn from(error: ProtocolError) -> Error {
+        Error::new(ErrorKind::Protocol, format!("protocol error: {error}"))
+    }
+}
+
+impl From<SendError> for Error {
+    fn from(error: SendError) -> Error {
+        match error {
+            SendError::Closed => Error::new(ErrorKind::Closed, error.to_string()),
+            _ => Error::new(ErrorKind::InvalidArgument, error.to_string()),
+        }
+    }
+}
+
+impl From<UrlError> for Error {
+    fn from(error: UrlError) -> Error {
+        Error::new(ErrorKind::InvalidArgument, format!("invalid URL: {error}"))
+    }
+}
+
+impl From<HandshakeError> for Error {
+    /// A refusal keeps the HTTP status and quotes the start of the body.
+    fn from(error: HandshakeError) -> Error {
+        match error.response() {
+            Some(response) => {
+                let body = String::from_utf8_lossy(&response.body[..response.body.len().min(BODY_SNIPPET)]);
+                let body = body.trim();
+                let message = if body.is_empty() {
+                    format!("the server refused the WebSocket handshake: HTTP {} {}", response.status, response.reason)
+                } else {
+                    format!(
+                        "the server refused the WebSocket handshake: HTTP {} {}: {}",
+                        response.status,
+                        response.reason,
+                        body.escape_debug()
+                    )
+                };
+                Error::refused(response.status, message)
+            }
+            None => Error::new(ErrorKind::Handshake, format!("WebSocket handshake failed: {error}")),
+        }
+    }
+}
+
+/// How much of a refusal's body goes into the error message.
+const BODY_SNIPPET: usize = 200;

@@ -1,27 +1,51 @@
 //! The loop and the thread-safe handles to it, its connections and servers.
 
+use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::client::ClientTls;
 use super::config::{ClientConfig, ServerConfig};
-use super::error::Error;
+use super::error::{Error, ErrorKind};
 use super::handler::{Handler, ServerHandler};
-use crate::proto::{CloseCode, MessageKind};
+use super::reactor::Reactor;
+use super::shared::{Command, ConnShared, ConnectRequest, ListenRequest, LoopShared, ServerShared};
+use super::{server, tls};
+use crate::proto::handshake::{ClientHandshake, ClientOptions};
+use crate::proto::{CloseCode, MessageKind, WsUrl};
+
+/// Most bytes of a close reason (a close frame carries at most 125, two of
+/// them the code).
+const MAX_CLOSE_REASON: usize = 123;
+/// Most bytes of a ping payload.
+const MAX_PING: usize = 125;
 
 /// An event loop driving many connections and servers.
-pub struct EventLoop {}
+pub struct EventLoop {
+    reactor: Reactor,
+}
 
 /// A handle to an [`EventLoop`], usable from any thread.
 #[derive(Clone)]
-pub struct LoopHandle {}
+pub struct LoopHandle {
+    shared: Arc<LoopShared>,
+}
 
 /// A loop running on a thread of its own; dropping it stops and joins it.
-pub struct LoopThread {}
+pub struct LoopThread {
+    handle: LoopHandle,
+    thread: Option<JoinHandle<()>>,
+}
 
 /// A connection, usable from any thread. Using it after it closed returns
 /// [`super::ErrorKind::Closed`].
 #[derive(Clone)]
-pub struct Conn {}
+pub struct Conn {
+    pub(super) shared: Arc<ConnShared>,
+    pub(super) lp: Arc<LoopShared>,
+}
 
 /// The state of a [`Conn`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,31 +62,46 @@ pub enum ConnState {
 
 /// A listening server, usable from any thread.
 #[derive(Clone)]
-pub struct Server {}
+pub struct Server {
+    shared: Arc<ServerShared>,
+    lp: Arc<LoopShared>,
+}
 
 impl EventLoop {
     /// A new loop with no connections.
     pub fn new() -> Result<EventLoop, Error> {
-        todo!()
+        Ok(EventLoop { reactor: Reactor::new()? })
     }
     /// A handle for other threads.
     pub fn handle(&self) -> LoopHandle {
-        todo!()
+        LoopHandle { shared: self.reactor.shared.clone() }
     }
     /// Does the ready I/O and due timers, runs the callbacks on this thread,
     /// then returns. Waits up to `timeout` for something to happen (`None`:
     /// until something does; `Some(ZERO)` never blocks).
     pub fn poll(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
-        let _ = timeout;
-        todo!()
+        self.reactor.poll(timeout)
     }
     /// Polls until [`LoopHandle::stop`].
     pub fn run(&mut self) -> Result<(), Error> {
-        todo!()
+        while !self.reactor.shared.take_stop() {
+            self.reactor.poll(None)?;
+        }
+        Ok(())
     }
     /// Runs the loop on a thread of its own.
     pub fn spawn(self) -> Result<LoopThread, Error> {
-        todo!()
+        let handle = self.handle();
+        let mut event_loop = self;
+        let thread = std::thread::Builder::new()
+            .name("wsx-loop".to_owned())
+            .spawn(move || {
+                // A failing poller ends the thread; dropping the loop then
+                // delivers every connection's close event.
+                let _ = event_loop.run();
+            })
+            .map_err(|e| Error::io("could not start the loop's thread", &e))?;
+        Ok(LoopThread { handle, thread: Some(thread) })
     }
 }
 
@@ -70,77 +109,153 @@ impl LoopHandle {
     /// Starts a client connection to a `ws://` or `wss://` URL. A bad URL or
     /// option fails here; everything later reaches `handler`.
     pub fn connect(&self, url: &str, config: ClientConfig, handler: Box<dyn Handler>) -> Result<Conn, Error> {
-        let _ = (url, config, handler);
-        todo!()
+        let url = WsUrl::parse(url)?;
+        let tls = match url.secure {
+            true => Some(ClientTls { config: tls::client_config(&config.tls)?, name: tls::server_name(&url.host)? }),
+            false => None,
+        };
+        let options = ClientOptions {
+            subprotocols: config.subprotocols.clone(),
+            extensions: Vec::new(),
+            origin: config.origin.clone(),
+            headers: config.headers.clone(),
+            limits: config.limits,
+        };
+        let handshake = ClientHandshake::new(&url, &options)
+            .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("invalid client options: {e}")))?;
+        let backpressure = config.backpressure;
+        let shared = Arc::new(ConnShared::new(self.shared.next_id(), backpressure.high_water, backpressure.low_water));
+        let request = ConnectRequest { conn: shared.clone(), url, config, tls, handshake, handler };
+        self.shared.push(Command::Connect(Box::new(request)))?;
+        Ok(Conn { shared, lp: self.shared.clone() })
     }
     /// Binds and starts a server (the bind happens before this returns, so the
     /// port can be read back at once).
     pub fn listen(&self, config: ServerConfig, handler: Box<dyn ServerHandler>) -> Result<Server, Error> {
-        let _ = (config, handler);
-        todo!()
+        let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
+        let listener = server::bind(&config)?;
+        let local_addr = listener.local_addr().map_err(|e| Error::io("could not read the listening address", &e))?;
+        let shared = Arc::new(ServerShared { id: self.shared.next_id(), local_addr });
+        let request = ListenRequest { server: shared.clone(), listener, config, tls, handler };
+        self.shared.push(Command::Listen(Box::new(request)))?;
+        Ok(Server { shared, lp: self.shared.clone() })
     }
     /// Asks the loop to stop: `run` returns, connections are dropped.
     pub fn stop(&self) {
-        todo!()
+        self.shared.request_stop();
     }
 }
 
 impl LoopThread {
     /// A handle to the running loop.
     pub fn handle(&self) -> &LoopHandle {
-        todo!()
+        &self.handle
     }
+}
+
+impl Drop for LoopThread {
+    fn drop(&mut self) {
+        self.handle.stop();
+        if let Some(thread) = self.thread.take() {
+            // Dropped from one of its own callbacks: the thread ends by itself.
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+fn closed() -> Error {
+    Error::new(ErrorKind::Closed, "the connection is closing or closed")
 }
 
 impl Conn {
     /// A number naming this connection within its loop.
     pub fn id(&self) -> u64 {
-        todo!()
+        self.shared.id
     }
     /// Queues a message. Fails with `WouldBlock` past the high-water mark and
-    /// with `Closed` once the close handshake began.
+    /// with `Closed` once the close handshake began. Messages sent while the
+    /// connection is still connecting go out once it opens.
     pub fn send(&self, kind: MessageKind, data: &[u8]) -> Result<(), Error> {
-        let _ = (kind, data);
-        todo!()
+        if matches!(self.state(), ConnState::Closing | ConnState::Closed) {
+            return Err(closed());
+        }
+        if kind == MessageKind::Text && simdutf8::basic::from_utf8(data).is_err() {
+            return Err(Error::new(ErrorKind::InvalidArgument, "a text message must be valid UTF-8"));
+        }
+        self.shared.admit(self.shared.buffered(), data.len())?;
+        self.shared.queued.fetch_add(data.len(), std::sync::atomic::Ordering::AcqRel);
+        let command = Command::Send { conn: self.shared.clone(), kind, data: data.to_vec() };
+        self.lp.push(command).inspect_err(|_| {
+            self.shared.queued.fetch_sub(data.len(), std::sync::atomic::Ordering::AcqRel);
+        })
     }
-    /// Sends a ping; its round trip arrives with the pong.
+    /// Sends a ping (at most 125 bytes); its round trip arrives with the pong.
     pub fn ping(&self, data: &[u8]) -> Result<(), Error> {
-        let _ = data;
-        todo!()
+        if matches!(self.state(), ConnState::Closing | ConnState::Closed) {
+            return Err(closed());
+        }
+        if data.len() > MAX_PING {
+            return Err(Error::new(ErrorKind::InvalidArgument, format!("a ping carries at most {MAX_PING} bytes")));
+        }
+        self.lp.push(Command::Ping { conn: self.shared.clone(), data: data.to_vec() })
     }
-    /// Starts the close handshake.
+    /// Starts the close handshake (or abandons a connection still
+    /// connecting). `code` must be valid on the wire and `reason` at most 123
+    /// bytes. Closing twice is harmless; closing a closed connection fails.
     pub fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        let _ = (code, reason);
-        todo!()
+        if !code.is_valid_on_wire() {
+            return Err(Error::new(ErrorKind::InvalidArgument, format!("close code {} may not be sent", code.0)));
+        }
+        if reason.len() > MAX_CLOSE_REASON {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("a close reason is at most {MAX_CLOSE_REASON} bytes"),
+            ));
+        }
+        let begun = self.shared.transition(ConnState::Open, ConnState::Closing)
+            || self.shared.transition(ConnState::Connecting, ConnState::Closing);
+        match self.state() {
+            ConnState::Closed => Err(closed()),
+            _ if !begun => Ok(()),
+            _ => self.lp.push(Command::Close { conn: self.shared.clone(), code, reason: reason.to_owned() }),
+        }
     }
     /// Bytes queued and not yet written to the socket.
     pub fn buffered_amount(&self) -> usize {
-        todo!()
+        self.shared.buffered()
     }
     /// The connection's state.
     pub fn state(&self) -> ConnState {
-        todo!()
+        self.shared.state()
     }
     /// The round trip of the last answered ping.
     pub fn rtt(&self) -> Option<Duration> {
-        todo!()
+        self.shared.rtt()
     }
     /// The peer's address, once connected.
     pub fn peer_addr(&self) -> Option<SocketAddr> {
-        todo!()
+        self.shared.peer_addr.get().copied()
+    }
+}
+
+impl fmt::Debug for Conn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conn").field("id", &self.id()).field("state", &self.state()).finish()
     }
 }
 
 impl Server {
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
-        todo!()
+        self.shared.local_addr
     }
     /// Graceful shutdown: stop accepting, close every connection with 1001,
     /// drop those still open after `timeout`, then call
     /// [`ServerHandler::on_shutdown`].
     pub fn shutdown(&self, timeout: Duration) {
-        let _ = timeout;
-        todo!()
+        // A loop that is gone has shut every server down already.
+        let _ = self.lp.push(Command::Shutdown { server: self.shared.clone(), timeout });
     }
 }

@@ -5,9 +5,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::error::Error;
-use super::handle::Conn;
+use std::sync::atomic::Ordering;
+
+use super::handle::{Conn, ConnState};
 use crate::proto::handshake::{Request, Response};
-use crate::proto::{CloseCode, MessageKind};
+use crate::proto::{CloseCode, MessageKind, State};
 
 /// The open event: the handshake succeeded.
 #[derive(Debug)]
@@ -47,16 +49,29 @@ impl Ctx<'_> {
         self.conn
     }
 
-    /// Queues a message.
+    /// Queues a message. Fails with `WouldBlock` past the high-water mark and
+    /// with `Closed` once a close frame was sent.
     pub fn send(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), Error> {
-        let _ = (kind, data);
-        todo!()
+        let Some(sender) = self.sender.as_deref_mut() else {
+            return self.conn.send(kind, data);
+        };
+        let queued = self.conn.shared.queued.load(Ordering::Acquire);
+        self.conn.shared.admit(sender.pending().len().saturating_add(queued), data.len())?;
+        Ok(sender.send(kind, data)?)
     }
 
-    /// Starts the close handshake.
+    /// Starts the close handshake. `code` must be valid on the wire and
+    /// `reason` at most 123 bytes.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        let _ = (code, reason);
-        todo!()
+        let Some(sender) = self.sender.as_deref_mut() else {
+            return self.conn.close(code, reason);
+        };
+        if sender.state() != State::Open {
+            return Ok(());
+        }
+        sender.close(code, reason)?;
+        self.conn.shared.transition(ConnState::Open, ConnState::Closing);
+        Ok(())
     }
 }
 

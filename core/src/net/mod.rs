@@ -9,10 +9,19 @@
 //! Events reach the application through [`Handler`] (one per connection) and
 //! [`ServerHandler`] (one per listening server).
 
+mod client;
 mod config;
+mod conn;
+mod dns;
 mod error;
 mod handle;
 mod handler;
+mod reactor;
+mod server;
+mod shared;
+mod timer;
+mod tls;
+mod transport;
 
 pub use config::{Backpressure, ClientConfig, Keepalive, ServerConfig, TlsClientConfig, TlsServerConfig};
 pub use error::{Error, ErrorKind};

@@ -1,9 +1,19 @@
 //! The connection engine after the handshake: frames in, events out; sends in,
 //! bytes out; the close handshake.
 
-use super::close::CloseCode;
-use super::error::{ProtocolError, SendError};
-use super::message::MessageKind;
+mod input;
+mod sender;
+#[cfg(test)]
+mod tests;
+
+use std::ops::Range;
+
+use self::input::InputBuffer;
+pub use self::sender::Sender;
+use super::close::{CloseCode, MAX_CLOSE_REASON, parse_close_payload};
+use super::error::ProtocolError;
+use super::frame::{FrameHeader, OpCode, apply_mask};
+use super::message::{Assembler, MessageKind};
 
 /// Which end of the connection this engine is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +28,7 @@ pub enum Role {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// Largest message accepted, assembled (default 16 MiB). Over it: close 1009.
+    /// Also applies in streaming mode, counted over all of a message's pieces.
     pub max_message_size: usize,
     /// Largest single frame accepted (default 16 MiB). Over it: close 1009.
     pub max_frame_size: usize,
@@ -26,6 +37,21 @@ pub struct Config {
     /// Deliver data frames as [`Event::Fragment`] as they arrive instead of
     /// assembling whole messages (default false).
     pub streaming: bool,
+    /// Refuse binary messages: only text is accepted (default false). A binary
+    /// message then fails the connection with close 1003.
+    pub reject_binary: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_message_size: 16 << 20,
+            max_frame_size: 16 << 20,
+            auto_pong: true,
+            streaming: false,
+            reject_binary: false,
+        }
+    }
 }
 
 /// The state of the close handshake.
@@ -75,66 +101,475 @@ pub enum Event<'a> {
     Error(ProtocolError),
 }
 
-/// The sending half of an engine: frames queued here become bytes in
-/// [`Sender::pending`].
+/// How a frame's payload is handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Kept in the input buffer until whole, then delivered from there:
+    /// control frames and single-frame messages.
+    InPlace,
+    /// Moved into the assembly buffer as it arrives: fragmented messages.
+    Assemble,
+    /// Delivered as [`Event::Fragment`]s as it arrives: streaming mode.
+    Stream,
+}
+
+/// The frame whose payload is being received.
+#[derive(Debug, Clone, Copy)]
+struct InFrame {
+    opcode: OpCode,
+    fin: bool,
+    mask: Option<[u8; 4]>,
+    /// The message kind, for data frames.
+    kind: Option<MessageKind>,
+    mode: Mode,
+    /// Payload bytes not yet consumed from the input.
+    remaining: u64,
+    /// Payload bytes consumed so far (where the mask cycle stands).
+    pos: u64,
+    /// Unconsumed payload bytes at the input's front already unmasked and
+    /// checked.
+    seen: usize,
+}
+
+/// Where an event's bytes are.
 #[derive(Debug)]
-pub struct Sender {}
+enum Src {
+    Input(Range<usize>),
+    Assembled,
+    Stitch,
+}
+
+/// An event found by [`Connection::step`], before it borrows its bytes.
+#[derive(Debug)]
+enum Ready {
+    Message(MessageKind, Src),
+    Fragment(MessageKind, Src, bool),
+    Ping(Range<usize>),
+    Pong(Range<usize>),
+    Close(CloseCode, Range<usize>),
+}
+
+/// What one parsing step achieved.
+enum Step {
+    Ready(Ready),
+    /// Progress without an event (a header parsed, a fragment stored).
+    Progress,
+    /// Waiting for more input.
+    NeedMore,
+}
+
+/// In streaming mode, a character split between two frames, delivered as a
+/// piece of its own once complete.
+#[derive(Debug, Default)]
+struct Stitch {
+    buf: [u8; 4],
+    len: usize,
+    /// Whether the validator's carried bytes were consumed with an earlier
+    /// frame (so they are no longer in the input buffer).
+    detached: bool,
+}
 
 /// A WebSocket connection engine for one role.
 #[derive(Debug)]
-pub struct Connection {}
+pub struct Connection {
+    role: Role,
+    config: Config,
+    allowed_rsv: u8,
+    input: InputBuffer,
+    frame: Option<InFrame>,
+    assembler: Assembler,
+    stitch: Stitch,
+    /// No further events: the peer's close arrived or the connection failed.
+    done: bool,
+    sender: Sender,
+}
 
 impl Connection {
     /// A new engine for `role`, in the open state.
     pub fn new(role: Role, config: Config) -> Connection {
-        let _ = (role, config);
-        todo!()
+        Connection {
+            role,
+            allowed_rsv: 0,
+            input: InputBuffer::default(),
+            frame: None,
+            assembler: Assembler::new(config.max_message_size),
+            stitch: Stitch::default(),
+            done: false,
+            sender: Sender::new(role),
+            config,
+        }
+    }
+
+    /// The role this engine plays.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The limits and behaviour it was created with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Lets frames carry the RSV bits in `bits` (0b100 = RSV1, ...), for an
+    /// extension negotiated in the handshake. By default any RSV bit fails
+    /// the connection with 1002.
+    pub fn set_allowed_rsv(&mut self, bits: u8) {
+        self.allowed_rsv = bits & 0b111;
     }
 
     /// Appends bytes received from the peer.
     pub fn feed(&mut self, data: &[u8]) {
-        let _ = data;
-        todo!()
+        self.input.extend(data);
+    }
+
+    /// Room for at least `min` (and at least 1) bytes to read from the
+    /// transport straight into the input buffer; report how many were read
+    /// with [`Connection::commit_read`].
+    pub fn read_buf(&mut self, min: usize) -> &mut [u8] {
+        self.input.spare(min.max(1))
+    }
+
+    /// Marks `n` bytes of [`Connection::read_buf`] as received.
+    pub fn commit_read(&mut self, n: usize) {
+        self.input.commit(n);
     }
 
     /// The next event from the bytes fed so far, with the sending half so the
     /// caller can reply while the event's bytes are borrowed.
     pub fn next_event(&mut self) -> Option<(Event<'_>, &mut Sender)> {
-        todo!()
+        if self.done {
+            return None;
+        }
+        let ready = loop {
+            match self.step() {
+                Ok(Step::Ready(ready)) => break ready,
+                Ok(Step::Progress) => {}
+                Ok(Step::NeedMore) => return None,
+                Err(err) => {
+                    self.fail(&err);
+                    return Some((Event::Error(err), &mut self.sender));
+                }
+            }
+        };
+        let Connection {
+            input,
+            assembler,
+            stitch,
+            sender,
+            ..
+        } = self;
+        let bytes = |src: Src| match src {
+            Src::Input(range) => input.get(range),
+            Src::Assembled => assembler.assembled(),
+            Src::Stitch => &stitch.buf[..stitch.len],
+        };
+        let event = match ready {
+            Ready::Message(kind, src) => Event::Message {
+                kind,
+                data: bytes(src),
+            },
+            Ready::Fragment(kind, src, fin) => Event::Fragment {
+                kind,
+                data: bytes(src),
+                fin,
+            },
+            Ready::Ping(range) => Event::Ping(input.get(range)),
+            Ready::Pong(range) => Event::Pong(input.get(range)),
+            Ready::Close(code, range) => Event::Close {
+                code,
+                reason: parse_close_payload(input.get(range)).map_or("", |(_, reason)| reason),
+            },
+        };
+        Some((event, sender))
     }
 
     /// The sending half.
     pub fn sender(&mut self) -> &mut Sender {
-        todo!()
+        &mut self.sender
     }
 
     /// The close handshake's state.
     pub fn state(&self) -> State {
-        todo!()
-    }
-}
-
-impl Sender {
-    /// Queues a whole message as one frame.
-    pub fn send(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
-        let _ = (kind, data);
-        todo!()
+        self.sender.state()
     }
 
-    /// Queues a close frame.
-    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
-        let _ = (code, reason);
-        todo!()
+    /// Whether we sent a close frame (ours, the automatic reply, or the one
+    /// failing the connection).
+    pub fn close_sent(&self) -> bool {
+        self.sender.sent_close.is_some()
     }
 
-    /// Bytes queued for the transport.
+    /// Whether the peer's close frame arrived.
+    pub fn close_received(&self) -> bool {
+        self.sender.received_close.is_some()
+    }
+
+    /// The code of the close frame we sent (1005 if it carried none).
+    pub fn sent_close_code(&self) -> Option<CloseCode> {
+        self.sender.sent_close
+    }
+
+    /// The code of the peer's close frame (1005 if it carried none).
+    pub fn received_close_code(&self) -> Option<CloseCode> {
+        self.sender.received_close
+    }
+
+    /// Whether we failed the connection after a protocol error.
+    pub fn failed(&self) -> bool {
+        self.sender.failed
+    }
+
+    /// Bytes queued for the transport (see [`Sender::pending`]).
     pub fn pending(&self) -> &[u8] {
-        todo!()
+        self.sender.pending()
     }
 
-    /// Marks `n` bytes of [`Sender::pending`] as written.
+    /// Marks `n` bytes of [`Connection::pending`] as written.
     pub fn consume(&mut self, n: usize) {
-        let _ = n;
-        todo!()
+        self.sender.consume(n);
+    }
+
+    /// Fails the connection: queues a close with the error's code (unless a
+    /// close was sent already) and stops all events.
+    fn fail(&mut self, err: &ProtocolError) {
+        self.done = true;
+        if self.sender.state() == State::Open {
+            let text = err.to_string();
+            let mut cut = text.len().min(MAX_CLOSE_REASON);
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            // Without a masking key no frame can be sent; the transport is
+            // dropped either way.
+            let _ = self.sender.write_close(err.close_code(), &text[..cut]);
+        }
+        self.sender.failed = true;
+    }
+
+    fn step(&mut self) -> Result<Step, ProtocolError> {
+        let Some(frame) = self.frame else {
+            let Some((header, len)) = FrameHeader::decode(self.input.data())? else {
+                return Ok(Step::NeedMore);
+            };
+            self.frame = Some(self.begin_frame(&header)?);
+            self.input.consume(len);
+            return Ok(Step::Progress);
+        };
+        match frame.mode {
+            Mode::InPlace => self.step_in_place(frame),
+            Mode::Assemble => self.step_assemble(frame),
+            Mode::Stream => self.step_stream(frame),
+        }
+    }
+
+    /// Checks a header against the role, the extensions, the control frame
+    /// rules, the continuation rules and the limits, before any payload.
+    fn begin_frame(&mut self, h: &FrameHeader) -> Result<InFrame, ProtocolError> {
+        if h.rsv & !self.allowed_rsv != 0 {
+            return Err(ProtocolError::ReservedBits(h.rsv & !self.allowed_rsv));
+        }
+        match (self.role, h.mask) {
+            (Role::Server, None) => return Err(ProtocolError::UnmaskedFrame),
+            (Role::Client, Some(_)) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        let (kind, mode) = if h.opcode.is_control() {
+            if !h.fin {
+                return Err(ProtocolError::FragmentedControlFrame(h.opcode));
+            }
+            if h.payload_len > 125 {
+                return Err(ProtocolError::ControlFrameTooLong {
+                    opcode: h.opcode,
+                    len: h.payload_len,
+                });
+            }
+            (None, Mode::InPlace)
+        } else {
+            if h.payload_len > self.config.max_frame_size as u64 {
+                return Err(ProtocolError::FrameTooLarge {
+                    len: h.payload_len,
+                    max: self.config.max_frame_size,
+                });
+            }
+            let starts = h.opcode != OpCode::Continuation;
+            let kind = self.assembler.begin_frame(h.opcode, h.payload_len)?;
+            if starts && kind == MessageKind::Binary && self.config.reject_binary {
+                return Err(ProtocolError::BinaryNotAccepted);
+            }
+            let mode = if self.config.streaming {
+                Mode::Stream
+            } else if starts && h.fin {
+                Mode::InPlace
+            } else {
+                Mode::Assemble
+            };
+            (Some(kind), mode)
+        };
+        Ok(InFrame {
+            opcode: h.opcode,
+            fin: h.fin,
+            mask: h.mask,
+            kind,
+            mode,
+            remaining: h.payload_len,
+            pos: 0,
+            seen: 0,
+        })
+    }
+
+    /// Unmasks the payload bytes that arrived since the last step and returns
+    /// how many unconsumed payload bytes are present in all.
+    fn unmask_arrived(&mut self, f: &InFrame) -> usize {
+        let avail = (self.input.data().len() as u64).min(f.remaining) as usize;
+        if let Some(key) = f.mask {
+            let offset = ((f.pos + f.seen as u64) % 4) as usize;
+            apply_mask(&mut self.input.data_mut()[f.seen..avail], key, offset);
+        }
+        avail
+    }
+
+    fn step_in_place(&mut self, mut f: InFrame) -> Result<Step, ProtocolError> {
+        let avail = self.unmask_arrived(&f);
+        if f.kind.is_some() {
+            // Validate text as it arrives, so bad bytes fail at once.
+            self.assembler.check(&self.input.data()[f.seen..avail])?;
+        }
+        f.seen = avail;
+        if (avail as u64) < f.remaining {
+            self.frame = Some(f);
+            return Ok(Step::NeedMore);
+        }
+        self.frame = None;
+        let range = self.input.front(avail);
+        self.input.consume(avail);
+        let ready = match (f.opcode, f.kind) {
+            (_, Some(kind)) => {
+                self.assembler.end_frame(true)?;
+                Ready::Message(kind, Src::Input(range))
+            }
+            (OpCode::Ping, _) => {
+                if self.config.auto_pong && self.sender.state() == State::Open {
+                    // Only a failing random number generator stops the pong.
+                    let _ = self.sender.pong(self.input.get(range.clone()));
+                }
+                Ready::Ping(range)
+            }
+            (OpCode::Pong, _) => Ready::Pong(range),
+            _ => {
+                let (code, _) = parse_close_payload(self.input.get(range.clone()))?;
+                self.sender.received_close = Some(code);
+                self.done = true;
+                if self.sender.sent_close.is_none() {
+                    // Echo the code; 1005 (no code) is echoed as an empty close.
+                    let _ = self.sender.write_close(code, "");
+                }
+                Ready::Close(code, range)
+            }
+        };
+        Ok(Step::Ready(ready))
+    }
+
+    fn step_assemble(&mut self, mut f: InFrame) -> Result<Step, ProtocolError> {
+        let avail = self.unmask_arrived(&f);
+        let arrived = &self.input.data()[..avail];
+        self.assembler.check(arrived)?;
+        self.assembler.append(arrived);
+        self.input.consume(avail);
+        f.pos += avail as u64;
+        f.remaining -= avail as u64;
+        if f.remaining > 0 {
+            self.frame = Some(f);
+            return Ok(if avail == 0 {
+                Step::NeedMore
+            } else {
+                Step::Progress
+            });
+        }
+        self.frame = None;
+        self.assembler.end_frame(f.fin)?;
+        Ok(match (f.fin, f.kind) {
+            (true, Some(kind)) => Step::Ready(Ready::Message(kind, Src::Assembled)),
+            _ => Step::Progress,
+        })
+    }
+
+    fn step_stream(&mut self, mut f: InFrame) -> Result<Step, ProtocolError> {
+        let kind = f.kind.unwrap_or(MessageKind::Binary);
+        let text = kind == MessageKind::Text;
+        let mut avail = self.unmask_arrived(&f);
+        let mut stitched = false;
+        if text && avail > f.seen {
+            if self.stitch.detached {
+                // The carried bytes left with an earlier frame: finish the
+                // character from this frame's first bytes, consuming them.
+                debug_assert_eq!(f.seen, 0);
+                let utf8 = self.assembler.utf8();
+                let carried = utf8.carried().len();
+                self.stitch.buf[..carried].copy_from_slice(utf8.carried());
+                let used = utf8
+                    .complete_carry(&self.input.data()[..avail])
+                    .map_err(|e| ProtocolError::InvalidUtf8 { at: e.at })?;
+                self.stitch.buf[carried..carried + used]
+                    .copy_from_slice(&self.input.data()[..used]);
+                self.stitch.len = carried + used;
+                self.input.consume(used);
+                f.pos += used as u64;
+                f.remaining -= used as u64;
+                avail -= used;
+                stitched = utf8.carried().is_empty();
+                self.stitch.detached = !stitched;
+            }
+            self.assembler.check(&self.input.data()[f.seen..avail])?;
+        }
+        f.seen = avail;
+        if stitched {
+            let fin = f.fin && f.remaining == 0;
+            self.end_stream_frame_if_done(f)?;
+            return Ok(Step::Ready(Ready::Fragment(kind, Src::Stitch, fin)));
+        }
+        let carried = if text {
+            self.assembler.utf8().carried().len()
+        } else {
+            0
+        };
+        let held = if self.stitch.detached { 0 } else { carried };
+        let deliver = f.seen - held;
+        let range = self.input.front(deliver);
+        if f.seen as u64 == f.remaining {
+            // The whole rest of the frame is here; a character split with the
+            // next frame goes on in the validator only.
+            self.input.consume(f.seen);
+            self.stitch.detached = carried > 0;
+            f.pos += f.seen as u64;
+            f.remaining = 0;
+            f.seen = 0;
+            self.end_stream_frame_if_done(f)?;
+            if deliver == 0 && !f.fin {
+                return Ok(Step::Progress);
+            }
+            return Ok(Step::Ready(Ready::Fragment(kind, Src::Input(range), f.fin)));
+        }
+        if deliver > 0 {
+            self.input.consume(deliver);
+            f.pos += deliver as u64;
+            f.remaining -= deliver as u64;
+            f.seen = held;
+        }
+        self.frame = Some(f);
+        Ok(if deliver == 0 {
+            Step::NeedMore
+        } else {
+            Step::Ready(Ready::Fragment(kind, Src::Input(range), false))
+        })
+    }
+
+    /// Stores `f` back, or ends it when its payload is all consumed.
+    fn end_stream_frame_if_done(&mut self, f: InFrame) -> Result<(), ProtocolError> {
+        if f.remaining > 0 {
+            self.frame = Some(f);
+            return Ok(());
+        }
+        self.frame = None;
+        self.assembler.end_frame(f.fin)
     }
 }

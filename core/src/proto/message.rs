@@ -1,6 +1,12 @@
 //! Messages: their kinds, assembly from fragments, and incremental UTF-8
 //! validation of text.
 
+pub mod assembler;
+pub mod utf8;
+
+pub use assembler::Assembler;
+pub use utf8::{InvalidUtf8, Utf8Validator};
+
 /// The kind of a data message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MessageKind {

@@ -1,5 +1,9 @@
 //! `ws://` and `wss://` URLs.
 
+use std::fmt;
+use std::str::FromStr;
+
+use url::{Host, Url};
 
 /// A parsed WebSocket URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,22 +20,254 @@ pub struct WsUrl {
 
 impl WsUrl {
     /// Parses a `ws://` or `wss://` URL.
+    ///
+    /// Host names are lowercased (and internationalised names turned into
+    /// their ASCII form), IPv6 addresses are stored without brackets, the
+    /// port defaults to 80 (`ws`) or 443 (`wss`), and the path and query are
+    /// percent-encoded where needed. Fragments and user credentials are
+    /// refused.
     pub fn parse(url: &str) -> Result<WsUrl, UrlError> {
-        let _ = url;
-        todo!()
+        let parsed = Url::parse(url.trim()).map_err(UrlError::from_parse)?;
+        let secure = match parsed.scheme() {
+            "ws" => false,
+            "wss" => true,
+            other => return Err(UrlError::UnsupportedScheme(other.to_owned())),
+        };
+        if parsed.fragment().is_some() {
+            return Err(UrlError::Fragment);
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(UrlError::Credentials);
+        }
+        let host = match parsed.host() {
+            Some(Host::Domain(name)) if !name.is_empty() => name.to_ascii_lowercase(),
+            Some(Host::Ipv4(addr)) => addr.to_string(),
+            Some(Host::Ipv6(addr)) => addr.to_string(),
+            _ => return Err(UrlError::MissingHost),
+        };
+        let port = match parsed.port() {
+            Some(0) => return Err(UrlError::InvalidPort),
+            Some(port) => port,
+            None => default_port(secure),
+        };
+        let mut resource = parsed.path().to_owned();
+        if resource.is_empty() {
+            resource.push('/');
+        }
+        if let Some(query) = parsed.query() {
+            resource.push('?');
+            resource.push_str(query);
+        }
+        Ok(WsUrl {
+            secure,
+            host,
+            port,
+            resource,
+        })
     }
 
     /// The value of the `Host` header: the host (bracketed if IPv6) and the
     /// port when it is not the scheme's default.
     pub fn host_header(&self) -> String {
-        todo!()
+        let mut out = self.bracketed_host();
+        if self.port != default_port(self.secure) {
+            out.push(':');
+            out.push_str(&self.port.to_string());
+        }
+        out
     }
+
+    /// The host as it appears in a URL: IPv6 addresses in brackets.
+    pub fn bracketed_host(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        }
+    }
+
+    /// `"wss"` or `"ws"`.
+    pub fn scheme(&self) -> &'static str {
+        if self.secure { "wss" } else { "ws" }
+    }
+}
+
+impl FromStr for WsUrl {
+    type Err = UrlError;
+
+    fn from_str(url: &str) -> Result<WsUrl, UrlError> {
+        WsUrl::parse(url)
+    }
+}
+
+/// Formats the URL back: `ws://host[:port]/resource`, the port only when it is
+/// not the scheme's default.
+impl fmt::Display for WsUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}://{}{}",
+            self.scheme(),
+            self.host_header(),
+            self.resource
+        )
+    }
+}
+
+fn default_port(secure: bool) -> u16 {
+    if secure { 443 } else { 80 }
 }
 
 /// Why a `ws://` or `wss://` URL was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UrlError {
-    /// Placeholder; the real variants are listed by the implementation.
-    #[error("invalid URL")]
-    Todo,
+    /// The text has no `scheme://` part.
+    #[error("not an absolute URL: expected ws://host/path or wss://host/path")]
+    NotAbsolute,
+    /// The scheme is not `ws` or `wss`.
+    #[error("unsupported URL scheme \"{0}\": expected ws:// or wss://")]
+    UnsupportedScheme(String),
+    /// The URL names no host.
+    #[error("the URL has no host")]
+    MissingHost,
+    /// The host is not a valid name, IPv4 address or bracketed IPv6 address.
+    #[error("invalid host in URL: {0}")]
+    InvalidHost(String),
+    /// The port is not a number in 1-65535.
+    #[error("invalid port in URL: expected a number from 1 to 65535")]
+    InvalidPort,
+    /// The URL has a `#fragment`, which WebSocket URLs may not carry.
+    #[error("WebSocket URLs cannot have a #fragment")]
+    Fragment,
+    /// The URL carries `user:password@`; send an `Authorization` header instead.
+    #[error("credentials in the URL are not supported: send an Authorization header instead")]
+    Credentials,
+    /// Any other syntax error.
+    #[error("invalid URL: {0}")]
+    Invalid(String),
+}
+
+impl UrlError {
+    fn from_parse(error: url::ParseError) -> UrlError {
+        use url::ParseError as E;
+        match error {
+            E::RelativeUrlWithoutBase | E::RelativeUrlWithCannotBeABaseBase => {
+                UrlError::NotAbsolute
+            }
+            E::EmptyHost => UrlError::MissingHost,
+            E::InvalidPort => UrlError::InvalidPort,
+            E::IdnaError
+            | E::InvalidIpv4Address
+            | E::InvalidIpv6Address
+            | E::InvalidDomainCharacter => UrlError::InvalidHost(error.to_string()),
+            other => UrlError::Invalid(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> WsUrl {
+        WsUrl::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn defaults_ports_and_resource() {
+        let u = url("ws://example.com");
+        assert_eq!(
+            (u.secure, u.host.as_str(), u.port, u.resource.as_str()),
+            (false, "example.com", 80, "/")
+        );
+        assert_eq!(u.host_header(), "example.com");
+        let u = url("wss://example.com");
+        assert_eq!((u.secure, u.port), (true, 443));
+        let u = url("ws://example.com:443/");
+        assert_eq!(u.port, 443);
+        assert_eq!(u.host_header(), "example.com:443");
+        let u = url("wss://example.com:80/");
+        assert_eq!(u.host_header(), "example.com:80");
+        let u = url("wss://example.com:443/x");
+        assert_eq!(u.host_header(), "example.com");
+    }
+
+    #[test]
+    fn host_is_lowercased() {
+        let u = url("WS://Example.COM:8080/Chat");
+        assert_eq!(u.host, "example.com");
+        assert_eq!(u.resource, "/Chat");
+        assert_eq!(u.host_header(), "example.com:8080");
+        assert_eq!(u.to_string(), "ws://example.com:8080/Chat");
+    }
+
+    #[test]
+    fn path_and_query() {
+        let u = url("ws://h/a/b?x=1&y=2");
+        assert_eq!(u.resource, "/a/b?x=1&y=2");
+        let u = url("ws://h?x");
+        assert_eq!(u.resource, "/?x");
+        let u = url("ws://h/a b");
+        assert_eq!(u.resource, "/a%20b");
+    }
+
+    #[test]
+    fn ipv4_and_ipv6() {
+        let u = url("ws://127.0.0.1:9001/");
+        assert_eq!((u.host.as_str(), u.port), ("127.0.0.1", 9001));
+        let u = url("ws://[::1]:9001/x");
+        assert_eq!(
+            (u.host.as_str(), u.port, u.resource.as_str()),
+            ("::1", 9001, "/x")
+        );
+        assert_eq!(u.host_header(), "[::1]:9001");
+        let u = url("wss://[2001:DB8::1]");
+        assert_eq!((u.host.as_str(), u.port), ("2001:db8::1", 443));
+        assert_eq!(u.host_header(), "[2001:db8::1]");
+        assert_eq!(u.to_string(), "wss://[2001:db8::1]/");
+    }
+
+    #[test]
+    fn from_str() {
+        let u: WsUrl = "wss://h:1/p".parse().unwrap();
+        assert_eq!(
+            u,
+            WsUrl {
+                secure: true,
+                host: "h".into(),
+                port: 1,
+                resource: "/p".into()
+            }
+        );
+    }
+
+    #[test]
+    fn errors() {
+        let err = |s: &str| WsUrl::parse(s).unwrap_err();
+        assert_eq!(
+            err("http://example.com/"),
+            UrlError::UnsupportedScheme("http".into())
+        );
+        assert_eq!(
+            err("ftp://example.com/"),
+            UrlError::UnsupportedScheme("ftp".into())
+        );
+        assert_eq!(err("ws://example.com/#frag"), UrlError::Fragment);
+        assert_eq!(err("ws://example.com/#"), UrlError::Fragment);
+        assert_eq!(err("ws://"), UrlError::MissingHost);
+        assert_eq!(err("ws://:80/"), UrlError::MissingHost);
+        assert_eq!(err("ws://h:99999/"), UrlError::InvalidPort);
+        assert_eq!(err("ws://h:0/"), UrlError::InvalidPort);
+        assert_eq!(err("ws://h:abc/"), UrlError::InvalidPort);
+        assert_eq!(err("ws://user:pw@h/"), UrlError::Credentials);
+        assert_eq!(err("ws://user@h/"), UrlError::Credentials);
+        assert_eq!(err("/just/a/path"), UrlError::NotAbsolute);
+        assert_eq!(err(""), UrlError::NotAbsolute);
+        assert!(matches!(err("ws://[::1/"), UrlError::InvalidHost(_)));
+        assert!(matches!(err("ws://a b/"), UrlError::InvalidHost(_)));
+        assert_eq!(
+            err("http://x").to_string(),
+            "unsupported URL scheme \"http\": expected ws:// or wss://"
+        );
+    }
 }

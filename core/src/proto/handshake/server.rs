@@ -1,1 +1,376 @@
 //! The server side of the opening handshake.
+//!
+//! ```text
+//! let mut hs = ServerHandshake::new(limits);
+//! let (request, leftover) = loop {
+//!     match hs.feed(&bytes_from_socket) {
+//!         Ok(Some(done)) => break done,
+//!         Ok(None) => continue,                       // need more bytes
+//!         Err(rejection) => { write_all(&rejection.to_response()); return close() }
+//!     }
+//! };
+//! check_origin(&request, &allowed)?;                  // 403 when refused
+//! let accept = Accept { subprotocol: select_subprotocol(&request.subprotocols(), &supported), ..Accept::default() };
+//! write_all(&accept_response(&request, &accept)?);   // then feed leftover to the Connection
+//! ```
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use super::http::{self, Head, HeadReader, reason_phrase};
+use super::{HandshakeError, Limits, Request, accept_key};
+
+/// Headers the 101 response writes itself: extra headers may not repeat them.
+const RESERVED_ACCEPT: &[&str] = &[
+    "Upgrade",
+    "Connection",
+    "Sec-WebSocket-Accept",
+    "Sec-WebSocket-Protocol",
+    "Sec-WebSocket-Extensions",
+    "Content-Length",
+    "Transfer-Encoding",
+];
+
+/// Headers a refusal writes itself: extra headers repeating them are dropped.
+const RESERVED_REFUSAL: &[&str] = &[
+    "Content-Type",
+    "Content-Length",
+    "Connection",
+    "Transfer-Encoding",
+];
+
+/// The server's handshake: a request parsed from bytes fed in any pieces,
+/// checked against RFC 6455 section 4.2.1.
+#[derive(Debug)]
+pub struct ServerHandshake {
+    head: HeadReader,
+    done: bool,
+}
+
+/// A refused handshake: the HTTP status, a short reason sent as a plain-text
+/// body, and extra response headers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("HTTP {status} {}: {reason}", reason_phrase(*.status))]
+pub struct Rejection {
+    /// The HTTP status (400, 401, 403, 426, 431, ...).
+    pub status: u16,
+    /// The reason, sent as the body.
+    pub reason: String,
+    /// Extra response headers (`Sec-WebSocket-Version`, `WWW-Authenticate`, ...).
+    pub headers: Vec<(String, String)>,
+}
+
+/// The server's decision to accept a request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Accept {
+    /// The subprotocol chosen: one the client offered.
+    pub subprotocol: Option<String>,
+    /// The extensions accepted, each with its parameters; each was offered by name.
+    pub extensions: Vec<String>,
+    /// Extra response headers (`Set-Cookie`, ...).
+    pub headers: Vec<(String, String)>,
+}
+
+impl ServerHandshake {
+    /// A handshake waiting for its request, within `limits`.
+    pub fn new(limits: Limits) -> ServerHandshake {
+        ServerHandshake {
+            head: HeadReader::new(limits),
+            done: false,
+        }
+    }
+
+    /// Feeds bytes from the client. `Ok(None)`: more are needed. `Ok(Some)`:
+    /// a valid handshake request and the bytes that followed it (frames, to
+    /// feed to the connection engine once accepted). `Err`: write
+    /// [`Rejection::to_response`] and close the connection.
+    pub fn feed(&mut self, data: &[u8]) -> Result<Option<(Request, Vec<u8>)>, Rejection> {
+        if self.done {
+            return Err(Rejection::new(500, "the handshake already finished"));
+        }
+        let (taken, head) = self.head.feed(data);
+        let limits = self.head.limits();
+        let end = match head {
+            Head::Partial => return Ok(None),
+            Head::TooLarge => {
+                self.done = true;
+                let reason = format!("request headers exceed {} bytes", limits.max_header_bytes);
+                return Err(Rejection::new(431, reason));
+            }
+            Head::Complete { end } => end,
+        };
+        self.done = true;
+        let request = parse_request(
+            &self.head.bytes()[..end],
+            &mut self.head.header_slots(),
+            limits,
+        )?;
+        Ok(Some((request, self.head.leftover(end, &data[taken..]))))
+    }
+}
+
+/// Parses and checks a complete request head.
+fn parse_request<'h>(
+    head: &'h [u8],
+    slots: &mut [httparse::Header<'h>],
+    limits: Limits,
+) -> Result<Request, Rejection> {
+    let mut parsed = httparse::Request::new(slots);
+    match parsed.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => {
+            return Err(Rejection::new(400, "incomplete request head"));
+        }
+        Err(httparse::Error::TooManyHeaders) => {
+            let reason = format!("more than {} header lines", limits.max_headers);
+            return Err(Rejection::new(431, reason));
+        }
+        Err(e) => return Err(Rejection::new(400, format!("malformed HTTP request: {e}"))),
+    }
+    if parsed.version != Some(1) {
+        return Err(Rejection::new(
+            400,
+            "the WebSocket handshake needs HTTP/1.1",
+        ));
+    }
+    let method = parsed.method.unwrap_or_default();
+    if method != "GET" {
+        return Err(Rejection::new(
+            400,
+            format!("method {method} not allowed: the WebSocket handshake is a GET"),
+        ));
+    }
+    let path = parsed.path.unwrap_or_default();
+    if !path.starts_with('/') {
+        return Err(Rejection::new(
+            400,
+            "the request target must be a path starting with /",
+        ));
+    }
+    let request = Request {
+        path: path.to_owned(),
+        headers: http::to_headers(parsed.headers),
+    };
+    check_request(&request)?;
+    Ok(request)
+}
+
+/// Checks the headers of a GET HTTP/1.1 request.
+fn check_request(request: &Request) -> Result<(), Rejection> {
+    let headers = &request.headers;
+    if !headers.has_token("Upgrade", "websocket") {
+        return Err(upgrade_required(
+            "this endpoint only speaks WebSocket: send Upgrade: websocket",
+        )
+        .with_header("Upgrade", "websocket"));
+    }
+    if !headers.has_token("Connection", "Upgrade") {
+        return Err(Rejection::new(
+            400,
+            "the Connection header must include Upgrade",
+        ));
+    }
+    match headers.get_all("Host").count() {
+        0 => return Err(Rejection::new(400, "missing Host header")),
+        1 => {}
+        _ => return Err(Rejection::new(400, "more than one Host header")),
+    }
+    let versions: Vec<&str> = headers.get_all("Sec-WebSocket-Version").collect();
+    match versions[..] {
+        ["13"] => {}
+        [] => {
+            return Err(upgrade_required(
+                "missing Sec-WebSocket-Version: only version 13 is supported",
+            ));
+        }
+        _ => {
+            let reason = format!(
+                "unsupported WebSocket version \"{}\": only 13 is supported",
+                versions.join(", ")
+            );
+            return Err(upgrade_required(&reason));
+        }
+    }
+    let keys: Vec<&str> = headers.get_all("Sec-WebSocket-Key").collect();
+    match keys[..] {
+        [key] if BASE64.decode(key).is_ok_and(|k| k.len() == 16) => {}
+        [] => return Err(Rejection::new(400, "missing Sec-WebSocket-Key header")),
+        [_] => {
+            return Err(Rejection::new(
+                400,
+                "Sec-WebSocket-Key must be 16 bytes encoded in base64",
+            ));
+        }
+        _ => {
+            return Err(Rejection::new(
+                400,
+                "more than one Sec-WebSocket-Key header",
+            ));
+        }
+    }
+    if let Some(bad) = request
+        .subprotocols()
+        .into_iter()
+        .find(|p| !http::is_token(p))
+    {
+        return Err(Rejection::new(
+            400,
+            format!("invalid subprotocol \"{}\"", bad.escape_debug()),
+        ));
+    }
+    let has_body = headers.get("Transfer-Encoding").is_some()
+        || headers.get_all("Content-Length").any(|n| n != "0");
+    if has_body {
+        return Err(Rejection::new(
+            400,
+            "a handshake request cannot have a body",
+        ));
+    }
+    Ok(())
+}
+
+/// A 426 naming the version this server speaks.
+fn upgrade_required(reason: &str) -> Rejection {
+    Rejection::new(426, reason).with_header("Sec-WebSocket-Version", "13")
+}
+
+impl Rejection {
+    /// A refusal with `status` and `reason` and no extra header.
+    pub fn new(status: u16, reason: impl Into<String>) -> Rejection {
+        Rejection {
+            status,
+            reason: reason.into(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds a response header.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Rejection {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The HTTP response: status line with the standard reason phrase,
+    /// `Content-Type: text/plain`, `Content-Length`, `Connection: close`, the
+    /// extra headers and the reason as the body. A status outside 200-599 is
+    /// sent as 500; extra headers that are invalid (CR, LF, bad names) or that
+    /// the response sets itself are left out.
+    pub fn to_response(&self) -> Vec<u8> {
+        let status = if (200..=599).contains(&self.status) {
+            self.status
+        } else {
+            500
+        };
+        let mut out = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status)).into_bytes();
+        let extra = self.headers.iter().filter(|(name, value)| {
+            http::check_extra_header(name, value, RESERVED_REFUSAL).is_ok()
+        });
+        let upgrade = extra
+            .clone()
+            .any(|(name, _)| name.eq_ignore_ascii_case("Upgrade"));
+        http::write_header(&mut out, "Content-Type", "text/plain; charset=utf-8");
+        http::write_header(&mut out, "Content-Length", &self.reason.len().to_string());
+        http::write_header(
+            &mut out,
+            "Connection",
+            if upgrade { "Upgrade, close" } else { "close" },
+        );
+        for (name, value) in extra {
+            http::write_header(&mut out, name, value);
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(self.reason.as_bytes());
+        out
+    }
+}
+
+/// The 101 response accepting `request`. Fails if `accept` names a
+/// subprotocol or extension the client did not offer, or an extra header that
+/// is invalid or one of the handshake's own.
+pub fn accept_response(request: &Request, accept: &Accept) -> Result<Vec<u8>, HandshakeError> {
+    if let Some(p) = &accept.subprotocol {
+        if !http::is_token(p) {
+            return Err(HandshakeError::InvalidSubprotocol(p.clone()));
+        }
+        if !request.subprotocols().contains(&p.as_str()) {
+            return Err(HandshakeError::SubprotocolNotOffered(p.clone()));
+        }
+    }
+    for ext in &accept.extensions {
+        http::check_extension(ext)?;
+    }
+    let offered: Vec<&str> = request
+        .extensions()
+        .into_iter()
+        .map(http::extension_name)
+        .collect();
+    http::check_chosen_extensions(accept.extensions.iter().map(String::as_str), &offered)?;
+    for (name, value) in &accept.headers {
+        http::check_extra_header(name, value, RESERVED_ACCEPT)?;
+    }
+
+    let mut out = b"HTTP/1.1 101 Switching Protocols\r\n".to_vec();
+    http::write_header(&mut out, "Upgrade", "websocket");
+    http::write_header(&mut out, "Connection", "Upgrade");
+    http::write_header(&mut out, "Sec-WebSocket-Accept", &accept_key(request.key()));
+    if let Some(p) = &accept.subprotocol {
+        http::write_header(&mut out, "Sec-WebSocket-Protocol", p);
+    }
+    if !accept.extensions.is_empty() {
+        http::write_header(
+            &mut out,
+            "Sec-WebSocket-Extensions",
+            &accept.extensions.join(", "),
+        );
+    }
+    for (name, value) in &accept.headers {
+        http::write_header(&mut out, name, value);
+    }
+    out.extend_from_slice(b"\r\n");
+    Ok(out)
+}
+
+/// The first of the server's `supported` subprotocols (its order of
+/// preference) that the client `offered`.
+pub fn select_subprotocol<A: AsRef<str>, B: AsRef<str>>(
+    offered: &[A],
+    supported: &[B],
+) -> Option<String> {
+    supported
+        .iter()
+        .map(AsRef::as_ref)
+        .find(|s| offered.iter().any(|o| o.as_ref() == *s))
+        .map(str::to_owned)
+}
+
+/// Checks the request's `Origin` against an allow-list (`https://example.com`,
+/// compared as origins: scheme and host case-insensitive, default ports
+/// implied). A missing or unlisted Origin is refused with 403.
+pub fn check_origin(request: &Request, allowed: &[String]) -> Result<(), Rejection> {
+    let Some(origin) = request.origin() else {
+        return Err(Rejection::new(403, "missing Origin header"));
+    };
+    let origin_key = normalize_origin(origin);
+    if allowed.iter().any(|a| normalize_origin(a) == origin_key) {
+        return Ok(());
+    }
+    Err(Rejection::new(
+        403,
+        format!("origin \"{}\" is not allowed", origin.escape_debug()),
+    ))
+}
+
+/// An origin's ASCII serialisation (`https://example.com`, no default port),
+/// or the lowercased text when it is not a URL (`null`).
+fn normalize_origin(origin: &str) -> String {
+    let origin = origin.trim();
+    url::Url::parse(origin)
+        .ok()
+        .map(|u| u.origin())
+        .filter(url::Origin::is_tuple)
+        .map(|o| o.ascii_serialization())
+        .unwrap_or_else(|| origin.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,164 @@
+using System;
+using System.Diagnostics;
+using System.Net.WebSockets;
+using System.Runtime.InteropServices;
+
+namespace Wsx
+{
+    /// <summary>
+    /// The native callbacks of every connection, client or server side. The delegates live in
+    /// static readonly fields, so they are never collected; <c>user_data</c> is a
+    /// <see cref="GCHandle"/> to the <see cref="WsxConnection"/>, freed by <c>free_user_data</c>
+    /// once the library lets go of the connection. They run on the loop thread and catch
+    /// everything: no exception unwinds into native frames.
+    /// </summary>
+    internal static unsafe class ConnCallbacks
+    {
+        static readonly NativeMethods.wsx_on_open OpenDelegate = OnOpen;
+        static readonly NativeMethods.wsx_on_message MessageDelegate = OnMessage;
+        static readonly NativeMethods.wsx_on_writable WritableDelegate = OnWritable;
+        static readonly NativeMethods.wsx_on_error ErrorDelegate = OnError;
+        static readonly NativeMethods.wsx_on_close CloseDelegate = OnClose;
+        static readonly NativeMethods.wsx_free_user_data FreeDelegate = FreeUserData;
+
+        static readonly NativeMethods.wsx_conn_callbacks Table = new NativeMethods.wsx_conn_callbacks
+        {
+            on_open = Marshal.GetFunctionPointerForDelegate(OpenDelegate),
+            on_message = Marshal.GetFunctionPointerForDelegate(MessageDelegate),
+            on_writable = Marshal.GetFunctionPointerForDelegate(WritableDelegate),
+            on_error = Marshal.GetFunctionPointerForDelegate(ErrorDelegate),
+            on_close = Marshal.GetFunctionPointerForDelegate(CloseDelegate),
+            free_user_data = Marshal.GetFunctionPointerForDelegate(FreeDelegate),
+        };
+
+        /// <summary>The callback table for one connection; the library takes ownership of <paramref name="target"/>.</summary>
+        internal static NativeMethods.wsx_conn_callbacks For(GCHandle target)
+        {
+            var table = Table;
+            table.user_data = GCHandle.ToIntPtr(target);
+            return table;
+        }
+
+        /// <summary>Releases a GCHandle handed to the library as <c>user_data</c>; also used by the server's table.</summary>
+        internal static readonly IntPtr FreeUserDataPointer = Table.free_user_data;
+
+        static WsxConnection Target(IntPtr userData)
+        {
+            return (WsxConnection)GCHandle.FromIntPtr(userData).Target;
+        }
+
+        [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_open))]
+        static void OnOpen(IntPtr userData, IntPtr conn, NativeMethods.wsx_open* open)
+        {
+            try
+            {
+                Target(userData).HandleOpen(conn, Native.String(open->subprotocol), Native.String(open->peer_addr));
+            }
+            catch (Exception e)
+            {
+                Report(userData, e);
+            }
+        }
+
+        [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_message))]
+        static void OnMessage(IntPtr userData, IntPtr conn, NativeMethods.wsx_message* message)
+        {
+            try
+            {
+                var type = message->kind == (int)NativeMethods.WSX_MSG_TEXT ? WebSocketMessageType.Text : WebSocketMessageType.Binary;
+                Target(userData).HandleMessage(new WsxMessage(type, Native.Bytes(message->data, message->len)));
+            }
+            catch (Exception e)
+            {
+                Report(userData, e);
+            }
+        }
+
+        [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_writable))]
+        static void OnWritable(IntPtr userData, IntPtr conn)
+        {
+            try
+            {
+                Target(userData).HandleWritable();
+            }
+            catch (Exception e)
+            {
+                Report(userData, e);
+            }
+        }
+
+        [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_error))]
+        static void OnError(IntPtr userData, IntPtr conn, NativeMethods.wsx_error* error)
+        {
+            try
+            {
+                var status = error->http_status == 0 ? (int?)null : error->http_status;
+                Target(userData).HandleError(new WsxException(error->code, Native.String(error->message), status));
+            }
+            catch (Exception e)
+            {
+                Report(userData, e);
+            }
+        }
+
+        [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_close))]
+        static void OnClose(IntPtr userData, IntPtr conn, NativeMethods.wsx_close* close)
+        {
+            try
+            {
+                var description = Native.String(close->reason, close->reason_len);
+                Target(userData).HandleClose((WebSocketCloseStatus)close->code, description, close->clean != 0);
+            }
+            catch (Exception e)
+            {
+                Report(userData, e);
+            }
+        }
+
+        [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_free_user_data))]
+        static void FreeUserData(IntPtr userData)
+        {
+            try
+            {
+                GCHandle.FromIntPtr(userData).Free();
+            }
+            catch (Exception e)
+            {
+                Trace.TraceError("wsx: freeing user data failed: {0}", e);
+            }
+        }
+
+        /// <summary>Hands a failure inside a callback to the connection's Error event, or traces it.</summary>
+        static void Report(IntPtr userData, Exception error)
+        {
+            try
+            {
+                Target(userData).RaiseError(error);
+            }
+            catch (Exception again)
+            {
+                Trace.TraceError("wsx: a callback failed: {0} (then: {1})", error, again);
+            }
+        }
+    }
+}
+
+namespace AOT
+{
+    /// <summary>
+    /// Marks the static methods native code calls back, for ahead-of-time compilers (Unity
+    /// IL2CPP, Xamarin) that recognise the attribute by name. The JIT ignores it.
+    /// </summary>
+    [AttributeUsage(AttributeTargets.Method)]
+    internal sealed class MonoPInvokeCallbackAttribute : Attribute
+    {
+        /// <summary>Marks a callback of delegate type <paramref name="type"/>.</summary>
+        public MonoPInvokeCallbackAttribute(Type type)
+        {
+            Type = type;
+        }
+
+        /// <summary>The delegate type.</summary>
+        public Type Type { get; }
+    }
+}

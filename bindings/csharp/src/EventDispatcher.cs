@@ -1,0 +1,76 @@
+using System;
+using System.Diagnostics;
+using System.Threading;
+
+namespace Wsx
+{
+    /// <summary>
+    /// Raises the events of one client or server: on the loop thread, or posted in order to a
+    /// <see cref="SynchronizationContext"/>. An exception thrown by a handler goes to the Error
+    /// event; one thrown by an Error handler is traced and dropped, so none reaches native frames.
+    /// </summary>
+    internal sealed class EventDispatcher
+    {
+        readonly SynchronizationContext context;
+        readonly Action<Exception> reportHandlerFailure;
+
+        internal EventDispatcher(SynchronizationContext context, Action<Exception> reportHandlerFailure)
+        {
+            this.context = context;
+            this.reportHandlerFailure = reportHandlerFailure;
+        }
+
+        /// <summary>Runs <paramref name="raise"/> (any event but Error) where events belong.</summary>
+        internal void Raise(Action raise)
+        {
+            Dispatch(raise, reportHandlerFailure);
+        }
+
+        /// <summary>Runs <paramref name="raiseError"/> (an Error event) where events belong.</summary>
+        internal void RaiseError(Action raiseError)
+        {
+            Dispatch(raiseError, TraceFailure);
+        }
+
+        void Dispatch(Action raise, Action<Exception> onFailure)
+        {
+            if (context == null)
+            {
+                Invoke(raise, onFailure);
+                return;
+            }
+            try
+            {
+                context.Post(state => Invoke((Action)state, onFailure), raise);
+            }
+            catch (Exception e)
+            {
+                Trace.TraceError("wsx: posting an event to the SynchronizationContext failed: {0}", e);
+            }
+        }
+
+        static void Invoke(Action raise, Action<Exception> onFailure)
+        {
+            try
+            {
+                raise();
+            }
+            catch (Exception e)
+            {
+                try
+                {
+                    onFailure(e);
+                }
+                catch (Exception again)
+                {
+                    TraceFailure(again);
+                }
+            }
+        }
+
+        static void TraceFailure(Exception e)
+        {
+            Trace.TraceError("wsx: an event handler threw: {0}", e);
+        }
+    }
+}

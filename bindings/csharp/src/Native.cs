@@ -1,0 +1,73 @@
+using System;
+using System.Text;
+
+namespace Wsx
+{
+    /// <summary>Conversions at the native boundary: results to exceptions, strings to and from UTF-8.</summary>
+    internal static class Native
+    {
+        /// <summary>Throws a <see cref="WsxException"/> for a failed call, with this thread's last error message.</summary>
+        internal static void Check(WsxResult result)
+        {
+            if (result != WsxResult.Ok)
+                throw Failure(result);
+        }
+
+        /// <summary>The exception for a failed call, with this thread's last error message (read it at once).</summary>
+        internal static WsxException Failure(WsxResult result)
+        {
+            var message = String(NativeMethods.wsx_last_error_message());
+            return new WsxException(result, string.IsNullOrEmpty(message) ? ResultText(result) : message);
+        }
+
+        /// <summary>The library's static text for a result code.</summary>
+        internal static string ResultText(WsxResult result)
+        {
+            return String(NativeMethods.wsx_result_str((int)result));
+        }
+
+        /// <summary><paramref name="text"/> as NUL-terminated UTF-8, or null for null.</summary>
+        internal static byte[] Utf8(string text)
+        {
+            if (text == null)
+                return null;
+            var bytes = new byte[Encoding.UTF8.GetByteCount(text) + 1];
+            Encoding.UTF8.GetBytes(text, 0, text.Length, bytes, 0);
+            return bytes;
+        }
+
+        /// <summary>A NUL-terminated UTF-8 string the library owns, copied; null for NULL.</summary>
+        internal static unsafe string String(IntPtr text)
+        {
+            if (text == IntPtr.Zero)
+                return null;
+            var bytes = (byte*)text;
+            int length = 0;
+            while (bytes[length] != 0)
+                length++;
+            return Encoding.UTF8.GetString(bytes, length);
+        }
+
+        /// <summary>UTF-8 of a known length the library owns, copied.</summary>
+        internal static unsafe string String(IntPtr text, UIntPtr length)
+        {
+            return length == UIntPtr.Zero ? "" : Encoding.UTF8.GetString((byte*)text, checked((int)length));
+        }
+
+        /// <summary>Bytes the library lends for a callback, copied into a new array.</summary>
+        internal static byte[] Bytes(IntPtr data, UIntPtr length)
+        {
+            var bytes = new byte[checked((int)length)];
+            if (bytes.Length > 0)
+                System.Runtime.InteropServices.Marshal.Copy(data, bytes, 0, bytes.Length);
+            return bytes;
+        }
+
+        /// <summary>Sends the bytes of <paramref name="data"/> (pinned for the call; the library copies them).</summary>
+        internal static unsafe WsxResult Send(ConnHandle conn, uint kind, ArraySegment<byte> data)
+        {
+            fixed (byte* bytes = data.Array)
+                return NativeMethods.wsx_conn_send(conn, kind, bytes + data.Offset, (UIntPtr)data.Count);
+        }
+    }
+}

@@ -1,0 +1,253 @@
+// The raw imports of the C API (include/wsx.h), one to one, and nothing else: the types the
+// callbacks receive, the callback signatures and the functions. Names are the C names.
+// usize is UIntPtr, u16 ushort, u32 uint, C bool a one-byte bool, C enums int.
+#pragma warning disable IDE1006 // C names on purpose
+
+using System;
+using System.Runtime.InteropServices;
+
+namespace Wsx
+{
+    internal static unsafe class NativeMethods
+    {
+        /// <summary>The native library's name: libwsx.so, libwsx.dylib, wsx.dll.</summary>
+        internal const string Library = "wsx";
+
+        internal const uint WSX_MSG_TEXT = 1;
+        internal const uint WSX_MSG_BINARY = 2;
+
+        // ---- structs passed to callbacks (borrowed for the call only) ----
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_message
+        {
+            internal int kind;
+            internal IntPtr data;
+            internal UIntPtr len;
+            internal byte fin;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_open
+        {
+            internal IntPtr subprotocol;
+            internal ushort status;
+            internal IntPtr path;
+            internal IntPtr headers;
+            internal UIntPtr headers_len;
+            internal IntPtr peer_addr;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_close
+        {
+            internal ushort code;
+            internal IntPtr reason;
+            internal UIntPtr reason_len;
+            internal byte clean;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_error
+        {
+            internal WsxResult code;
+            internal IntPtr message;
+            internal ushort http_status;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_request
+        {
+            internal IntPtr path;
+            internal IntPtr headers;
+            internal UIntPtr headers_len;
+            internal IntPtr origin;
+            internal IntPtr peer_addr;
+            internal IntPtr subprotocol;
+        }
+
+        /// <summary>Function pointers are IntPtr (from Marshal.GetFunctionPointerForDelegate); zero is NULL.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_conn_callbacks
+        {
+            internal IntPtr user_data;
+            internal IntPtr on_open;
+            internal IntPtr on_message;
+            internal IntPtr on_ping;
+            internal IntPtr on_pong;
+            internal IntPtr on_writable;
+            internal IntPtr on_error;
+            internal IntPtr on_close;
+            internal IntPtr free_user_data;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_server_callbacks
+        {
+            internal IntPtr user_data;
+            internal IntPtr on_upgrade;
+            internal IntPtr on_open;
+            internal IntPtr on_message;
+            internal IntPtr on_ping;
+            internal IntPtr on_pong;
+            internal IntPtr on_writable;
+            internal IntPtr on_error;
+            internal IntPtr on_close;
+            internal IntPtr on_server_error;
+            internal IntPtr on_shutdown;
+            internal IntPtr free_user_data;
+        }
+
+        // ---- callback signatures ----
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void wsx_on_open(IntPtr user_data, IntPtr conn, wsx_open* open);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void wsx_on_message(IntPtr user_data, IntPtr conn, wsx_message* message);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void wsx_on_writable(IntPtr user_data, IntPtr conn);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void wsx_on_error(IntPtr user_data, IntPtr conn, wsx_error* error);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void wsx_on_close(IntPtr user_data, IntPtr conn, wsx_close* close);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void wsx_free_user_data(IntPtr user_data);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void wsx_on_upgrade(IntPtr user_data, IntPtr upgrade, wsx_request* request);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void wsx_on_server_error(IntPtr user_data, wsx_error* error);
+
+        // ---- results ----
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr wsx_result_str(int result);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr wsx_last_error_message();
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr wsx_version();
+
+        // ---- loop ----
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_loop_new(out LoopHandle out_loop);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void wsx_loop_free(IntPtr loop);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_loop_start_thread(LoopHandle loop);
+
+        // ---- connections ----
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_connect(
+            LoopHandle loop, byte[] url, ClientOptionsHandle options, ref wsx_conn_callbacks callbacks, out ConnHandle out_conn);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr wsx_conn_retain(IntPtr conn);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void wsx_conn_free(IntPtr conn);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_send(ConnHandle conn, uint kind, byte* data, UIntPtr len);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_close(ConnHandle conn, ushort code, byte[] reason);
+
+        // ---- client options ----
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_new(out ClientOptionsHandle out_options);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void wsx_client_options_free(IntPtr options);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_set_max_message_size(ClientOptionsHandle options, UIntPtr bytes);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_add_subprotocol(ClientOptionsHandle options, byte[] name);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_set_connect_timeout_ms(ClientOptionsHandle options, uint ms);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_set_handshake_timeout_ms(ClientOptionsHandle options, uint ms);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_set_close_timeout_ms(ClientOptionsHandle options, uint ms);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_set_keepalive(ClientOptionsHandle options, uint interval_ms, uint timeout_ms);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_add_header(ClientOptionsHandle options, byte[] name, byte[] value);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_set_origin(ClientOptionsHandle options, byte[] origin);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_set_tls_ca_file(ClientOptionsHandle options, byte[] path);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_set_tls_danger_disable_verification(
+            ClientOptionsHandle options, [MarshalAs(UnmanagedType.U1)] bool disable);
+
+        // ---- servers ----
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_listen(
+            LoopHandle loop, ServerOptionsHandle options, ref wsx_server_callbacks callbacks, out ServerHandle out_server);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void wsx_server_free(IntPtr server);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ushort wsx_server_port(ServerHandle server);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_shutdown(ServerHandle server, uint timeout_ms);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_upgrade_refuse(IntPtr upgrade, ushort status, byte[] reason);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_upgrade_set_callbacks(IntPtr upgrade, ref wsx_conn_callbacks callbacks);
+
+        // ---- server options ----
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_new(out ServerOptionsHandle out_options);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void wsx_server_options_free(IntPtr options);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_host(ServerOptionsHandle options, byte[] host);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_port(ServerOptionsHandle options, ushort port);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_max_message_size(ServerOptionsHandle options, UIntPtr bytes);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_add_subprotocol(ServerOptionsHandle options, byte[] name);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_add_origin(ServerOptionsHandle options, byte[] origin);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_tls(ServerOptionsHandle options, byte[] cert_file, byte[] key_file);
+    }
+}

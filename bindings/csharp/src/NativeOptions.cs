@@ -1,0 +1,90 @@
+using System;
+using System.Threading;
+
+namespace Wsx
+{
+    /// <summary>Copies the managed options into native option objects.</summary>
+    internal static class NativeOptions
+    {
+        /// <summary>Native client options for <paramref name="options"/>; the caller disposes them.</summary>
+        internal static ClientOptionsHandle Build(WsxClientOptions options)
+        {
+            ClientOptionsHandle native;
+            Native.Check(NativeMethods.wsx_client_options_new(out native));
+            try
+            {
+                Native.Check(NativeMethods.wsx_client_options_set_max_message_size(native, Size(options.MaxMessageSize, "MaxMessageSize")));
+                foreach (var protocol in options.SubProtocols)
+                    Native.Check(NativeMethods.wsx_client_options_add_subprotocol(native, Native.Utf8(protocol)));
+                foreach (var header in options.RequestHeaders)
+                    Native.Check(NativeMethods.wsx_client_options_add_header(native, Native.Utf8(header.Key), Native.Utf8(header.Value)));
+                if (options.Origin != null)
+                    Native.Check(NativeMethods.wsx_client_options_set_origin(native, Native.Utf8(options.Origin)));
+                Native.Check(NativeMethods.wsx_client_options_set_connect_timeout_ms(native, Milliseconds(options.ConnectTimeout, "ConnectTimeout")));
+                Native.Check(NativeMethods.wsx_client_options_set_handshake_timeout_ms(native, Milliseconds(options.HandshakeTimeout, "HandshakeTimeout")));
+                Native.Check(NativeMethods.wsx_client_options_set_close_timeout_ms(native, Milliseconds(options.CloseTimeout, "CloseTimeout")));
+                var keepAliveOff = options.KeepAliveInterval == TimeSpan.Zero || options.KeepAliveInterval == Timeout.InfiniteTimeSpan;
+                Native.Check(NativeMethods.wsx_client_options_set_keepalive(
+                    native,
+                    keepAliveOff ? 0 : Milliseconds(options.KeepAliveInterval, "KeepAliveInterval"),
+                    keepAliveOff ? 0 : Milliseconds(options.KeepAliveTimeout, "KeepAliveTimeout")));
+                if (options.CaFile != null)
+                    Native.Check(NativeMethods.wsx_client_options_set_tls_ca_file(native, Native.Utf8(options.CaFile)));
+                Native.Check(NativeMethods.wsx_client_options_set_tls_danger_disable_verification(native, !options.VerifyCertificate));
+                return native;
+            }
+            catch
+            {
+                native.Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>Native server options for <paramref name="options"/>; the caller disposes them.</summary>
+        internal static ServerOptionsHandle Build(WsxServerOptions options)
+        {
+            if (options.Port < 0 || options.Port > ushort.MaxValue)
+                throw new ArgumentOutOfRangeException("Port", options.Port, "a port is 0 to 65535");
+            if (options.AllowedOrigins != null && options.AllowedOrigins.Count == 0)
+                throw new ArgumentException("AllowedOrigins is empty; set it to null to allow any origin", "AllowedOrigins");
+            if ((options.CertificateFile == null) != (options.KeyFile == null))
+                throw new ArgumentException("TLS needs both CertificateFile and KeyFile", "KeyFile");
+            ServerOptionsHandle native;
+            Native.Check(NativeMethods.wsx_server_options_new(out native));
+            try
+            {
+                Native.Check(NativeMethods.wsx_server_options_set_host(native, Native.Utf8(options.Host ?? "127.0.0.1")));
+                Native.Check(NativeMethods.wsx_server_options_set_port(native, (ushort)options.Port));
+                Native.Check(NativeMethods.wsx_server_options_set_max_message_size(native, Size(options.MaxMessageSize, "MaxMessageSize")));
+                foreach (var protocol in options.SubProtocols)
+                    Native.Check(NativeMethods.wsx_server_options_add_subprotocol(native, Native.Utf8(protocol)));
+                if (options.AllowedOrigins != null)
+                    foreach (var origin in options.AllowedOrigins)
+                        Native.Check(NativeMethods.wsx_server_options_add_origin(native, Native.Utf8(origin)));
+                if (options.CertificateFile != null)
+                    Native.Check(NativeMethods.wsx_server_options_set_tls(native, Native.Utf8(options.CertificateFile), Native.Utf8(options.KeyFile)));
+                return native;
+            }
+            catch
+            {
+                native.Dispose();
+                throw;
+            }
+        }
+
+        static UIntPtr Size(long bytes, string name)
+        {
+            if (bytes <= 0 || (UIntPtr.Size == 4 && bytes > uint.MaxValue))
+                throw new ArgumentOutOfRangeException(name, bytes, "must be positive and addressable");
+            return (UIntPtr)(ulong)bytes;
+        }
+
+        /// <summary>A positive time span as whole milliseconds (rounded up), as the native options take it.</summary>
+        static uint Milliseconds(TimeSpan span, string name)
+        {
+            if (span <= TimeSpan.Zero || span.TotalMilliseconds > uint.MaxValue)
+                throw new ArgumentOutOfRangeException(name, span, "must be positive and under 49 days");
+            return (uint)Math.Ceiling(span.TotalMilliseconds);
+        }
+    }
+}

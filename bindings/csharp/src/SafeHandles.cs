@@ -1,0 +1,77 @@
+using System;
+using System.Runtime.InteropServices;
+
+namespace Wsx
+{
+    /// <summary>A native pointer released exactly once by its <c>wsx_*_free</c> function; NULL is invalid.</summary>
+    internal abstract class WsxSafeHandle : SafeHandle
+    {
+        protected WsxSafeHandle()
+            : base(IntPtr.Zero, ownsHandle: true)
+        {
+        }
+
+        public override bool IsInvalid
+        {
+            get { return handle == IntPtr.Zero; }
+        }
+    }
+
+    /// <summary>A <c>wsx_loop</c>; released with <c>wsx_loop_free</c> (stops and joins its thread).</summary>
+    internal sealed class LoopHandle : WsxSafeHandle
+    {
+        protected override bool ReleaseHandle()
+        {
+            NativeMethods.wsx_loop_free(handle);
+            return true;
+        }
+    }
+
+    /// <summary>One reference to a <c>wsx_conn</c>; released with <c>wsx_conn_free</c> (which does not close it).</summary>
+    internal sealed class ConnHandle : WsxSafeHandle
+    {
+        /// <summary>Takes one more reference to a connection a callback borrowed.</summary>
+        internal static ConnHandle Retain(IntPtr borrowed)
+        {
+            var handle = new ConnHandle();
+            handle.SetHandle(NativeMethods.wsx_conn_retain(borrowed));
+            return handle;
+        }
+
+        protected override bool ReleaseHandle()
+        {
+            NativeMethods.wsx_conn_free(handle);
+            return true;
+        }
+    }
+
+    /// <summary>A <c>wsx_server</c>; released with <c>wsx_server_free</c>.</summary>
+    internal sealed class ServerHandle : WsxSafeHandle
+    {
+        protected override bool ReleaseHandle()
+        {
+            NativeMethods.wsx_server_free(handle);
+            return true;
+        }
+    }
+
+    /// <summary>A <c>wsx_client_options</c>; released with <c>wsx_client_options_free</c>.</summary>
+    internal sealed class ClientOptionsHandle : WsxSafeHandle
+    {
+        protected override bool ReleaseHandle()
+        {
+            NativeMethods.wsx_client_options_free(handle);
+            return true;
+        }
+    }
+
+    /// <summary>A <c>wsx_server_options</c>; released with <c>wsx_server_options_free</c>.</summary>
+    internal sealed class ServerOptionsHandle : WsxSafeHandle
+    {
+        protected override bool ReleaseHandle()
+        {
+            NativeMethods.wsx_server_options_free(handle);
+            return true;
+        }
+    }
+}

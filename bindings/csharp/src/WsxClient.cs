@@ -1,0 +1,265 @@
+using System;
+using System.Collections.Generic;
+using System.Net.WebSockets;
+using System.Runtime.InteropServices;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace Wsx
+{
+    /// <summary>
+    /// A WebSocket client over the native wsx library, shaped like
+    /// <see cref="System.Net.WebSockets.ClientWebSocket"/>. Read messages with
+    /// <see cref="ReceiveAsync"/>, or subscribe to <see cref="MessageReceived"/> (before
+    /// connecting) to get them as events instead.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// using (var ws = new WsxClient())
+    /// {
+    ///     await ws.ConnectAsync(new Uri("ws://127.0.0.1:9001/"), CancellationToken.None);
+    ///     await ws.SendAsync("hello", CancellationToken.None);
+    ///     var reply = await ws.ReceiveAsync(CancellationToken.None);
+    ///     await ws.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
+    /// }
+    /// </code>
+    /// </example>
+    public sealed class WsxClient : WsxConnection
+    {
+        readonly WsxClientOptions options;
+        readonly EventDispatcher events;
+        readonly TaskCompletionSource<bool> opened = Tasks.New<bool>();
+        readonly Queue<WsxMessage> inbox = new Queue<WsxMessage>();
+        readonly LinkedList<TaskCompletionSource<WsxMessage>> receivers = new LinkedList<TaskCompletionSource<WsxMessage>>();
+        WsxException failure;
+        WsxMessage end;
+
+        /// <summary>A client with default options.</summary>
+        public WsxClient()
+            : this(null)
+        {
+        }
+
+        /// <summary>A client with these options (read when <see cref="ConnectAsync"/> starts; null for the defaults).</summary>
+        public WsxClient(WsxClientOptions options)
+        {
+            this.options = options ?? new WsxClientOptions();
+            events = new EventDispatcher(this.options.SynchronizationContext, RaiseError);
+        }
+
+        /// <summary>The options, changeable until <see cref="ConnectAsync"/> starts.</summary>
+        public WsxClientOptions Options
+        {
+            get { return options; }
+        }
+
+        /// <summary>
+        /// Raised for every message instead of queueing it for <see cref="ReceiveAsync"/>, while
+        /// at least one handler is subscribed. Runs on the loop thread unless
+        /// <see cref="WsxClientOptions.SynchronizationContext"/> is set.
+        /// </summary>
+        public event EventHandler<WsxMessageEventArgs> MessageReceived;
+
+        /// <summary>Raised once when the connection is over (also after a failed connect).</summary>
+        public event EventHandler<WsxClosedEventArgs> Closed;
+
+        internal override EventDispatcher Events
+        {
+            get { return events; }
+        }
+
+        /// <summary>
+        /// Connects to a <c>ws://</c> or <c>wss://</c> URL and completes once the handshake
+        /// succeeded. Cancelling abandons the connection.
+        /// </summary>
+        /// <exception cref="WsxException">
+        /// A bad URL (<see cref="WsxResult.InvalidArgument"/>), a name that does not resolve, a refused
+        /// TCP connection, a TLS failure, a timeout, or a handshake the server refused (with
+        /// <see cref="WsxException.HttpStatus"/>).
+        /// </exception>
+        /// <exception cref="InvalidOperationException">ConnectAsync was already called.</exception>
+        public async Task ConnectAsync(Uri uri, CancellationToken cancellationToken)
+        {
+            if (uri == null)
+                throw new ArgumentNullException(nameof(uri));
+            if (!uri.IsAbsoluteUri)
+                throw new ArgumentException("the URL must be absolute (ws:// or wss://)", nameof(uri));
+            if (!BeginConnecting())
+                throw new InvalidOperationException("ConnectAsync can be called only once per client");
+            cancellationToken.ThrowIfCancellationRequested();
+            using (var nativeOptions = NativeOptions.Build(options))
+            {
+                var target = GCHandle.Alloc(this);
+                var callbacks = ConnCallbacks.For(target);
+                ConnHandle conn;
+                // From here the library owns `target` and frees it (also if this call fails).
+                var result = NativeMethods.wsx_connect(NativeLoop.Shared, Native.Utf8(uri.AbsoluteUri), nativeOptions, ref callbacks, out conn);
+                if (result != WsxResult.Ok)
+                {
+                    var error = Native.Failure(result);
+                    HandleClose((WebSocketCloseStatus)1006, error.Message, false, error);
+                    throw error;
+                }
+                Attach(conn);
+            }
+            using (cancellationToken.Register(Dispose))
+            {
+                try
+                {
+                    await opened.Task.ConfigureAwait(false);
+                }
+                catch (ObjectDisposedException) when (cancellationToken.IsCancellationRequested)
+                {
+                    throw new OperationCanceledException(cancellationToken);
+                }
+            }
+        }
+
+        /// <summary>
+        /// The next message. Once the connection is over and every message was read, returns a
+        /// message of type <see cref="WebSocketMessageType.Close"/> with the close status (every
+        /// time it is called), or throws the <see cref="WsxException"/> that ended an unclean
+        /// connection. Several calls may wait at once; they are served in order.
+        /// </summary>
+        public Task<WsxMessage> ReceiveAsync(CancellationToken cancellationToken)
+        {
+            TaskCompletionSource<WsxMessage> receiver;
+            LinkedListNode<TaskCompletionSource<WsxMessage>> node;
+            lock (Gate)
+            {
+                ThrowIfDisposed();
+                if (State == WebSocketState.None || State == WebSocketState.Connecting)
+                    throw new InvalidOperationException("the connection is not open yet");
+                if (inbox.Count > 0)
+                    return Task.FromResult(inbox.Dequeue());
+                if (end != null)
+                    return failure != null ? Task.FromException<WsxMessage>(failure) : Task.FromResult(end);
+                if (cancellationToken.IsCancellationRequested)
+                    return Task.FromCanceled<WsxMessage>(cancellationToken);
+                receiver = Tasks.New<WsxMessage>();
+                node = receivers.AddLast(receiver);
+            }
+            if (cancellationToken.CanBeCanceled)
+            {
+                var registration = cancellationToken.Register(() =>
+                {
+                    bool removed;
+                    lock (Gate)
+                    {
+                        removed = node.List != null;
+                        if (removed)
+                            receivers.Remove(node);
+                    }
+                    if (removed)
+                        receiver.TrySetCanceled(cancellationToken);
+                });
+                receiver.Task.ContinueWith(_ => registration.Dispose(), TaskScheduler.Default);
+            }
+            return receiver.Task;
+        }
+
+        internal override void OnDisposed(ObjectDisposedException error)
+        {
+            opened.TrySetException(error);
+            foreach (var receiver in TakeReceivers())
+                receiver.TrySetException(error);
+        }
+
+        List<TaskCompletionSource<WsxMessage>> TakeReceivers()
+        {
+            lock (Gate)
+            {
+                var taken = new List<TaskCompletionSource<WsxMessage>>(receivers);
+                receivers.Clear();
+                return taken;
+            }
+        }
+
+        internal override void HandleOpen(IntPtr conn, string negotiated, string peer)
+        {
+            base.HandleOpen(conn, negotiated, peer);
+            opened.TrySetResult(true);
+        }
+
+        internal override void HandleMessage(WsxMessage message)
+        {
+            if (MessageReceived != null)
+            {
+                events.Raise(() =>
+                {
+                    var handler = MessageReceived;
+                    if (handler != null && !IsDisposed)
+                        handler(this, new WsxMessageEventArgs(this, message));
+                });
+                return;
+            }
+            TaskCompletionSource<WsxMessage> receiver = null;
+            lock (Gate)
+            {
+                if (receivers.Count > 0)
+                {
+                    receiver = receivers.First.Value;
+                    receivers.RemoveFirst();
+                }
+                else
+                {
+                    inbox.Enqueue(message);
+                }
+            }
+            if (receiver != null)
+                receiver.TrySetResult(message);
+        }
+
+        internal override void HandleError(WsxException error)
+        {
+            lock (Gate)
+            {
+                if (failure == null)
+                    failure = error;
+            }
+            base.HandleError(error);
+        }
+
+        internal override bool HandleClose(WebSocketCloseStatus status, string description, bool clean)
+        {
+            return HandleClose(status, description, clean, null);
+        }
+
+        bool HandleClose(WebSocketCloseStatus status, string description, bool clean, WsxException error)
+        {
+            WsxException ended, connectError;
+            lock (Gate)
+            {
+                if (error != null && failure == null)
+                    failure = error;
+                // A failed connect throws the error that ended it (with the HTTP status of a refusal).
+                connectError = failure ?? new WsxException(WsxResult.Closed, "the connection closed before its handshake finished");
+                // A clean close is a normal end for readers, even after an error was reported.
+                if (clean)
+                    failure = null;
+                end = new WsxMessage(status, description);
+                ended = failure;
+            }
+            var raise = base.HandleClose(status, description, clean);
+            // Completed last, so that ConnectAsync's caller sees the final State and CloseStatus.
+            opened.TrySetException(connectError);
+            foreach (var receiver in TakeReceivers())
+            {
+                if (ended != null)
+                    receiver.TrySetException(ended);
+                else
+                    receiver.TrySetResult(end);
+            }
+            if (raise)
+            {
+                events.Raise(() =>
+                {
+                    var handler = Closed;
+                    if (handler != null)
+                        handler(this, new WsxClosedEventArgs(this, status, description, clean));
+                });
+            }
+            return raise;
+        }
+    }
+}

@@ -1,0 +1,325 @@
+using System;
+using System.Collections.Generic;
+using System.Net.WebSockets;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace Wsx
+{
+    /// <summary>
+    /// One WebSocket connection: a <see cref="WsxClient"/>, or a client connected to a
+    /// <see cref="WsxServer"/>. <see cref="SendAsync(ArraySegment{byte}, WebSocketMessageType, CancellationToken)"/>,
+    /// <see cref="CloseAsync"/> and <see cref="Dispose"/> may be called from any thread, at the same time.
+    /// </summary>
+    /// <remarks>
+    /// While the connection runs, the native library holds a handle to this object, so an open
+    /// connection lives (and raises its events) until it closes even if nothing else references it.
+    /// Once it has closed, an undisposed connection is cleaned up by the garbage collector.
+    /// </remarks>
+    public abstract class WsxConnection : IDisposable
+    {
+        /// <summary>Guards the state below; never held while user code or a blocking native call runs.</summary>
+        internal readonly object Gate = new object();
+        readonly TaskCompletionSource<bool> closed = Tasks.New<bool>();
+        readonly List<TaskCompletionSource<bool>> writableWaiters = new List<TaskCompletionSource<bool>>();
+        ConnHandle handle;
+        WebSocketState state = WebSocketState.None;
+        string subProtocol;
+        WebSocketCloseStatus? closeStatus;
+        string closeStatusDescription;
+        bool disposed;
+
+        internal WsxConnection()
+        {
+        }
+
+        /// <summary>
+        /// None before connecting, Connecting, Open, CloseSent once <see cref="CloseAsync"/> began,
+        /// Closed after a clean close handshake, Aborted after an unclean end or <see cref="Dispose"/>.
+        /// </summary>
+        public WebSocketState State
+        {
+            get { lock (Gate) return state; }
+        }
+
+        /// <summary>The subprotocol the handshake agreed on, or null.</summary>
+        public string SubProtocol
+        {
+            get { lock (Gate) return subProtocol; }
+        }
+
+        /// <summary>
+        /// Once closed: the peer's close code, ours if we failed the connection, or 1006 when the
+        /// transport dropped without a close handshake. Null while open.
+        /// </summary>
+        public WebSocketCloseStatus? CloseStatus
+        {
+            get { lock (Gate) return closeStatus; }
+        }
+
+        /// <summary>Once closed: the reason that came with <see cref="CloseStatus"/>. Null while open.</summary>
+        public string CloseStatusDescription
+        {
+            get { lock (Gate) return closeStatusDescription; }
+        }
+
+        /// <summary>The peer's address ("ip:port", "[ip]:port" for IPv6), or null before it is known.</summary>
+        public string RemoteAddress { get; private set; }
+
+        /// <summary>Raised when something fails: a native error (a <see cref="WsxException"/>) or an exception thrown by an event handler.</summary>
+        public event EventHandler<WsxErrorEventArgs> Error;
+
+        internal abstract EventDispatcher Events { get; }
+
+        /// <summary>
+        /// Sends a text or binary message. The bytes are copied before this returns; the task
+        /// completes once the message is queued, or, when the send queue is past its high-water
+        /// mark, once it has drained enough to take it. Several threads may send at once.
+        /// </summary>
+        /// <exception cref="WsxException">The connection is closing or closed (<see cref="WsxResult.Closed"/>), or the text is not UTF-8.</exception>
+        public async Task SendAsync(ArraySegment<byte> data, WebSocketMessageType messageType, CancellationToken cancellationToken)
+        {
+            if (data.Array == null)
+                throw new ArgumentNullException(nameof(data));
+            uint kind;
+            if (messageType == WebSocketMessageType.Text)
+                kind = NativeMethods.WSX_MSG_TEXT;
+            else if (messageType == WebSocketMessageType.Binary)
+                kind = NativeMethods.WSX_MSG_BINARY;
+            else
+                throw new ArgumentException("send Text or Binary; use CloseAsync to close", nameof(messageType));
+            cancellationToken.ThrowIfCancellationRequested();
+            while (true)
+            {
+                var result = TrySend(kind, data);
+                if (result == WsxResult.Ok)
+                    return;
+                if (result != WsxResult.WouldBlock)
+                    throw Native.Failure(result);
+                // Past the high-water mark: wait for the writable callback. Registering first and
+                // trying again closes the gap where the queue drained before we registered.
+                var writable = Tasks.New<bool>();
+                lock (Gate)
+                    writableWaiters.Add(writable);
+                result = TrySend(kind, data);
+                if (result != WsxResult.WouldBlock)
+                {
+                    lock (Gate)
+                        writableWaiters.Remove(writable);
+                    if (result == WsxResult.Ok)
+                        return;
+                    throw Native.Failure(result);
+                }
+                using (cancellationToken.Register(() => writable.TrySetCanceled()))
+                    await writable.Task.ConfigureAwait(false);
+            }
+        }
+
+        /// <summary>Sends a text message (see the binary overload).</summary>
+        public Task SendAsync(string text, CancellationToken cancellationToken)
+        {
+            if (text == null)
+                throw new ArgumentNullException(nameof(text));
+            return SendAsync(new ArraySegment<byte>(Encoding.UTF8.GetBytes(text)), WebSocketMessageType.Text, cancellationToken);
+        }
+
+        /// <summary>
+        /// Starts the close handshake with a code (1000-1003, 1007-1011, or 3000-4999) and a
+        /// description of at most 123 UTF-8 bytes, and completes when the connection is closed
+        /// (the peer answered, or the close timeout passed). Closing a closed connection does nothing.
+        /// Cancelling stops the wait, not the close.
+        /// </summary>
+        public async Task CloseAsync(WebSocketCloseStatus closeStatus, string statusDescription, CancellationToken cancellationToken)
+        {
+            ConnHandle conn;
+            lock (Gate)
+            {
+                ThrowIfDisposed();
+                if (state == WebSocketState.None || state == WebSocketState.Connecting)
+                    throw new InvalidOperationException("the connection is not open yet");
+                conn = handle;
+                if (state == WebSocketState.Open)
+                    state = WebSocketState.CloseSent;
+            }
+            if (!closed.Task.IsCompleted)
+            {
+                var result = NativeMethods.wsx_conn_close(conn, checked((ushort)closeStatus), Native.Utf8(statusDescription ?? ""));
+                if (result != WsxResult.Ok && result != WsxResult.Closed)
+                    throw Native.Failure(result);
+            }
+            await Tasks.WithCancellation(closed.Task, cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// Closes the connection (1001, going away) if it is open, without waiting, and releases the
+        /// native handle. Pending operations fail with <see cref="ObjectDisposedException"/>; no
+        /// event is raised afterwards. Safe to call more than once and from any thread.
+        /// </summary>
+        public void Dispose()
+        {
+            ConnHandle conn;
+            bool open;
+            lock (Gate)
+            {
+                if (disposed)
+                    return;
+                disposed = true;
+                conn = handle;
+                open = state != WebSocketState.Closed && state != WebSocketState.Aborted;
+                if (state != WebSocketState.Closed)
+                    state = WebSocketState.Aborted;
+            }
+            if (conn != null)
+            {
+                if (open)
+                    NativeMethods.wsx_conn_close(conn, (ushort)WebSocketCloseStatus.EndpointUnavailable, null);
+                conn.Dispose();
+            }
+            var error = new ObjectDisposedException(GetType().Name);
+            closed.TrySetException(error);
+            FailWritableWaiters(error);
+            OnDisposed(error);
+        }
+
+        /// <summary>Fails the subclass's pending operations after <see cref="Dispose"/>.</summary>
+        internal abstract void OnDisposed(ObjectDisposedException error);
+
+        internal bool IsDisposed
+        {
+            get { lock (Gate) return disposed; }
+        }
+
+        internal void ThrowIfDisposed()
+        {
+            if (disposed)
+                throw new ObjectDisposedException(GetType().Name);
+        }
+
+        /// <summary>Moves from None to Connecting (a client's ConnectAsync); false if it already left None.</summary>
+        internal bool BeginConnecting()
+        {
+            lock (Gate)
+            {
+                ThrowIfDisposed();
+                if (state != WebSocketState.None)
+                    return false;
+                state = WebSocketState.Connecting;
+                return true;
+            }
+        }
+
+        /// <summary>
+        /// Adopts a reference to the native connection. The first one wins (the connect call and
+        /// the first callback race); a later one, or one arriving after Dispose, is released at once.
+        /// </summary>
+        internal void Attach(ConnHandle conn)
+        {
+            bool adopted, disposedMeanwhile;
+            lock (Gate)
+            {
+                disposedMeanwhile = disposed;
+                adopted = !disposed && handle == null;
+                if (adopted)
+                    handle = conn;
+            }
+            if (adopted)
+                return;
+            if (disposedMeanwhile)
+                NativeMethods.wsx_conn_close(conn, (ushort)WebSocketCloseStatus.EndpointUnavailable, null);
+            conn.Dispose();
+        }
+
+        WsxResult TrySend(uint kind, ArraySegment<byte> data)
+        {
+            ConnHandle conn;
+            lock (Gate)
+            {
+                ThrowIfDisposed();
+                if (handle == null)
+                    throw new InvalidOperationException("the connection is not open yet");
+                conn = handle;
+            }
+            return Native.Send(conn, kind, data);
+        }
+
+        void FailWritableWaiters(Exception error)
+        {
+            TaskCompletionSource<bool>[] waiters;
+            lock (Gate)
+            {
+                waiters = writableWaiters.ToArray();
+                writableWaiters.Clear();
+            }
+            foreach (var waiter in waiters)
+            {
+                if (error == null)
+                    waiter.TrySetResult(true);
+                else
+                    waiter.TrySetException(error);
+            }
+        }
+
+        // The native callbacks, on the loop thread. None lets an exception escape: the
+        // trampolines catch, and event handlers run inside the dispatcher's guard.
+
+        internal virtual void HandleOpen(IntPtr conn, string negotiated, string peer)
+        {
+            bool attached;
+            lock (Gate)
+                attached = handle != null;
+            if (!attached)
+                Attach(ConnHandle.Retain(conn));
+            lock (Gate)
+            {
+                if (state == WebSocketState.Connecting || state == WebSocketState.None)
+                    state = WebSocketState.Open;
+                subProtocol = negotiated;
+            }
+            RemoteAddress = peer;
+        }
+
+        internal abstract void HandleMessage(WsxMessage message);
+
+        internal void HandleWritable()
+        {
+            FailWritableWaiters(null);
+        }
+
+        internal virtual void HandleError(WsxException error)
+        {
+            RaiseError(error);
+        }
+
+        /// <summary>Records the end; returns false after <see cref="Dispose"/> (no more events then).</summary>
+        internal virtual bool HandleClose(WebSocketCloseStatus status, string description, bool clean)
+        {
+            bool raise;
+            lock (Gate)
+            {
+                raise = !disposed;
+                if (!disposed)
+                    state = clean ? WebSocketState.Closed : WebSocketState.Aborted;
+                closeStatus = status;
+                closeStatusDescription = description;
+            }
+            closed.TrySetResult(true);
+            // Waiting senders retry and get WSX_ERR_CLOSED.
+            FailWritableWaiters(null);
+            return raise;
+        }
+
+        /// <summary>Raises <see cref="Error"/> for this connection.</summary>
+        internal void RaiseError(Exception error)
+        {
+            if (IsDisposed)
+                return;
+            Events.RaiseError(() =>
+            {
+                var handler = Error;
+                if (handler != null)
+                    handler(this, new WsxErrorEventArgs(this, error));
+            });
+        }
+    }
+}

@@ -1,0 +1,244 @@
+using System;
+using System.Diagnostics;
+using System.Net.WebSockets;
+using System.Runtime.InteropServices;
+
+namespace Wsx
+{
+    /// <summary>
+    /// A WebSocket server on the native wsx library. Subscribe to its events, then
+    /// <see cref="Start"/> it; every connected client arrives through
+    /// <see cref="ClientConnected"/> as a <see cref="WsxConnection"/> that can send and close
+    /// from any thread.
+    /// </summary>
+    /// <remarks>
+    /// Events run on the loop thread unless <see cref="WsxServerOptions.SynchronizationContext"/>
+    /// is set. A started server runs until <see cref="Dispose"/>, even if nothing references it.
+    /// </remarks>
+    public sealed unsafe class WsxServer : IDisposable
+    {
+        static readonly NativeMethods.wsx_on_upgrade UpgradeDelegate = OnUpgrade;
+        static readonly NativeMethods.wsx_on_server_error ServerErrorDelegate = OnServerError;
+
+        readonly object gate = new object();
+        readonly WsxServerOptions options;
+        readonly EventDispatcher events;
+        ServerHandle handle;
+        bool disposed;
+
+        /// <summary>A server with these options (read by <see cref="Start"/>; null for the defaults).</summary>
+        public WsxServer(WsxServerOptions options)
+        {
+            this.options = options ?? new WsxServerOptions();
+            events = new EventDispatcher(this.options.SynchronizationContext, e => RaiseError(null, e));
+        }
+
+        /// <summary>The options, changeable until <see cref="Start"/>.</summary>
+        public WsxServerOptions Options
+        {
+            get { return options; }
+        }
+
+        /// <summary>The port the server listens on, once started (0 before).</summary>
+        public int Port { get; private set; }
+
+        /// <summary>A client finished its handshake.</summary>
+        public event EventHandler<WsxConnectionEventArgs> ClientConnected;
+
+        /// <summary>A message arrived from a client.</summary>
+        public event EventHandler<WsxMessageEventArgs> MessageReceived;
+
+        /// <summary>A client's connection is over, with its close status.</summary>
+        public event EventHandler<WsxClosedEventArgs> ClientDisconnected;
+
+        /// <summary>
+        /// Something failed: on a client's connection (<see cref="WsxErrorEventArgs.Connection"/> set),
+        /// outside any (a failed incoming handshake), or in an event handler.
+        /// </summary>
+        public event EventHandler<WsxErrorEventArgs> Error;
+
+        /// <summary>
+        /// Binds and starts listening (the port is bound when this returns).
+        /// </summary>
+        /// <exception cref="WsxException">The address could not be bound, or the TLS files could not be read.</exception>
+        /// <exception cref="InvalidOperationException">Already started.</exception>
+        public void Start()
+        {
+            lock (gate)
+            {
+                if (disposed)
+                    throw new ObjectDisposedException(nameof(WsxServer));
+                if (handle != null)
+                    throw new InvalidOperationException("the server is already started");
+                using (var nativeOptions = NativeOptions.Build(options))
+                {
+                    var callbacks = new NativeMethods.wsx_server_callbacks
+                    {
+                        // Freed by the library once the server and its connections are gone (also if listening fails).
+                        user_data = GCHandle.ToIntPtr(GCHandle.Alloc(this)),
+                        on_upgrade = Marshal.GetFunctionPointerForDelegate(UpgradeDelegate),
+                        on_server_error = Marshal.GetFunctionPointerForDelegate(ServerErrorDelegate),
+                        free_user_data = ConnCallbacks.FreeUserDataPointer,
+                    };
+                    ServerHandle server;
+                    Native.Check(NativeMethods.wsx_listen(NativeLoop.Shared, nativeOptions, ref callbacks, out server));
+                    handle = server;
+                    Port = NativeMethods.wsx_server_port(server);
+                }
+            }
+        }
+
+        /// <summary>
+        /// Stops accepting and closes every connection with 1001 (going away), without waiting;
+        /// no event is raised afterwards. Safe to call more than once.
+        /// </summary>
+        public void Dispose()
+        {
+            ServerHandle server;
+            lock (gate)
+            {
+                if (disposed)
+                    return;
+                disposed = true;
+                server = handle;
+            }
+            if (server != null)
+            {
+                NativeMethods.wsx_server_shutdown(server, 1000);
+                server.Dispose();
+            }
+        }
+
+        bool IsDisposed
+        {
+            get { lock (gate) return disposed; }
+        }
+
+        internal EventDispatcher Events
+        {
+            get { return events; }
+        }
+
+        internal void RaiseConnected(WsxConnection connection)
+        {
+            Raise(() => ClientConnected?.Invoke(this, new WsxConnectionEventArgs(connection)));
+        }
+
+        internal void RaiseMessage(WsxConnection connection, WsxMessage message)
+        {
+            Raise(() => MessageReceived?.Invoke(this, new WsxMessageEventArgs(connection, message)));
+        }
+
+        internal void RaiseDisconnected(WsxConnection connection, WebSocketCloseStatus status, string description, bool clean)
+        {
+            Raise(() => ClientDisconnected?.Invoke(this, new WsxClosedEventArgs(connection, status, description, clean)));
+        }
+
+        internal void RaiseError(WsxConnection connection, Exception error)
+        {
+            if (!IsDisposed)
+                events.RaiseError(() => Error?.Invoke(this, new WsxErrorEventArgs(connection, error)));
+        }
+
+        void Raise(Action raise)
+        {
+            if (!IsDisposed)
+                events.Raise(() =>
+                {
+                    if (!IsDisposed)
+                        raise();
+                });
+        }
+
+        static WsxServer Target(IntPtr userData)
+        {
+            return (WsxServer)GCHandle.FromIntPtr(userData).Target;
+        }
+
+        /// <summary>Gives each accepted connection callbacks of its own, with its own GCHandle.</summary>
+        [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_upgrade))]
+        static void OnUpgrade(IntPtr userData, IntPtr upgrade, NativeMethods.wsx_request* request)
+        {
+            try
+            {
+                var connection = new ServerConnection(Target(userData));
+                var callbacks = ConnCallbacks.For(GCHandle.Alloc(connection));
+                var result = NativeMethods.wsx_upgrade_set_callbacks(upgrade, ref callbacks);
+                if (result != WsxResult.Ok)
+                    throw Native.Failure(result);
+            }
+            catch (Exception e)
+            {
+                // Never accept a connection nobody listens to: refuse it, and tell.
+                NativeMethods.wsx_upgrade_refuse(upgrade, 500, Native.Utf8("internal error"));
+                try
+                {
+                    Target(userData).RaiseError(null, e);
+                }
+                catch (Exception again)
+                {
+                    Trace.TraceError("wsx: upgrade failed: {0} (then: {1})", e, again);
+                }
+            }
+        }
+
+        [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_server_error))]
+        static void OnServerError(IntPtr userData, NativeMethods.wsx_error* error)
+        {
+            try
+            {
+                var status = error->http_status == 0 ? (int?)null : error->http_status;
+                Target(userData).RaiseError(null, new WsxException(error->code, Native.String(error->message), status));
+            }
+            catch (Exception e)
+            {
+                Trace.TraceError("wsx: a server callback failed: {0}", e);
+            }
+        }
+    }
+
+    /// <summary>A client connected to a <see cref="WsxServer"/>: its events are the server's.</summary>
+    internal sealed class ServerConnection : WsxConnection
+    {
+        readonly WsxServer server;
+
+        internal ServerConnection(WsxServer server)
+        {
+            this.server = server;
+        }
+
+        internal override EventDispatcher Events
+        {
+            get { return server.Events; }
+        }
+
+        internal override void OnDisposed(ObjectDisposedException error)
+        {
+        }
+
+        internal override void HandleOpen(IntPtr conn, string negotiated, string peer)
+        {
+            base.HandleOpen(conn, negotiated, peer);
+            server.RaiseConnected(this);
+        }
+
+        internal override void HandleMessage(WsxMessage message)
+        {
+            server.RaiseMessage(this, message);
+        }
+
+        internal override void HandleError(WsxException error)
+        {
+            base.HandleError(error);
+            server.RaiseError(this, error);
+        }
+
+        internal override bool HandleClose(WebSocketCloseStatus status, string description, bool clean)
+        {
+            var raise = base.HandleClose(status, description, clean);
+            if (raise)
+                server.RaiseDisconnected(this, status, description, clean);
+            return raise;
+        }
+    }
+}

@@ -1,0 +1,40 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+
+namespace Wsx
+{
+    /// <summary>Options of a <see cref="WsxServer"/>, read when <see cref="WsxServer.Start"/> runs.</summary>
+    public sealed class WsxServerOptions
+    {
+        /// <summary>Address to listen on: a name, IPv4 or IPv6 (default <c>127.0.0.1</c>).</summary>
+        public string Host { get; set; } = "127.0.0.1";
+
+        /// <summary>Port to listen on; 0 (the default) picks a free one, read back from <see cref="WsxServer.Port"/>.</summary>
+        public int Port { get; set; }
+
+        /// <summary>Subprotocols supported, in order of preference; the first one the client also offers is chosen.</summary>
+        public IList<string> SubProtocols { get; } = new List<string>();
+
+        /// <summary>
+        /// Allowed <c>Origin</c> values; null (the default) allows any origin and requests without one.
+        /// A request from another origin is refused with 403.
+        /// </summary>
+        public IList<string> AllowedOrigins { get; set; }
+
+        /// <summary>PEM certificate chain (leaf first) for <c>wss://</c>; set with <see cref="KeyFile"/>.</summary>
+        public string CertificateFile { get; set; }
+
+        /// <summary>PEM private key of <see cref="CertificateFile"/>.</summary>
+        public string KeyFile { get; set; }
+
+        /// <summary>Largest message accepted, in bytes (default 16 MiB); a bigger one closes the connection with 1009.</summary>
+        public long MaxMessageSize { get; set; } = 16L << 20;
+
+        /// <summary>
+        /// Where the events are raised: null (the default) raises them on the native loop's thread,
+        /// where handlers must return quickly; a context gets them posted in order.
+        /// </summary>
+        public SynchronizationContext SynchronizationContext { get; set; }
+    }
+}

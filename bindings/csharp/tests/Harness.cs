@@ -1,0 +1,211 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace Wsx.Tests
+{
+    /// <summary>Runs named async tests one after the other and counts the outcomes.</summary>
+    internal sealed class Runner
+    {
+        // A guard against hangs only: no test asserts on time.
+        static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(120);
+        int passed;
+        int failed;
+
+        internal void Run(string name, Func<Task> test)
+        {
+            try
+            {
+                var task = test();
+                if (!task.Wait(HangGuard))
+                    throw new Exception("did not finish within " + HangGuard.TotalSeconds + " s (hang)");
+                passed++;
+                Console.WriteLine("ok   " + name);
+            }
+            catch (Exception e)
+            {
+                failed++;
+                var inner = e is AggregateException agg && agg.InnerExceptions.Count == 1 ? agg.InnerException : e;
+                Console.WriteLine("FAIL " + name + ": " + inner);
+            }
+        }
+
+        internal int Finish()
+        {
+            Console.WriteLine(passed + " passed, " + failed + " failed");
+            return failed == 0 ? 0 : 1;
+        }
+    }
+
+    /// <summary>Assertions that throw with what was expected and what was seen.</summary>
+    internal static class Assert
+    {
+        internal static void True(bool condition, string what)
+        {
+            if (!condition)
+                throw new Exception("assertion failed: " + what);
+        }
+
+        internal static void Equal<T>(T expected, T actual, string what)
+        {
+            if (!EqualityComparer<T>.Default.Equals(expected, actual))
+                throw new Exception(what + ": expected <" + expected + ">, got <" + actual + ">");
+        }
+
+        internal static void Bytes(byte[] expected, byte[] actual, string what)
+        {
+            Equal(expected.Length, actual.Length, what + " (length)");
+            for (int i = 0; i < expected.Length; i++)
+                if (expected[i] != actual[i])
+                    throw new Exception(what + ": first difference at byte " + i);
+        }
+
+        /// <summary>Awaits <paramref name="task"/> and returns the exception of type <typeparamref name="T"/> it failed with.</summary>
+        internal static async Task<T> ThrowsAsync<T>(Func<Task> action, string what) where T : Exception
+        {
+            try
+            {
+                await action().ConfigureAwait(false);
+            }
+            catch (T e)
+            {
+                return e;
+            }
+            catch (Exception e)
+            {
+                throw new Exception(what + ": expected " + typeof(T).Name + ", got " + e.GetType().Name + ": " + e.Message, e);
+            }
+            throw new Exception(what + ": expected " + typeof(T).Name + ", nothing was thrown");
+        }
+
+        /// <summary>Runs <paramref name="action"/> and returns the exception of type <typeparamref name="T"/> it threw.</summary>
+        internal static T Throws<T>(Action action, string what) where T : Exception
+        {
+            return ThrowsAsync<T>(() => { action(); return Task.CompletedTask; }, what).GetAwaiter().GetResult();
+        }
+    }
+
+    /// <summary>
+    /// A peer server in a child process that prints its port on its first line of output;
+    /// stopped by its own pid.
+    /// </summary>
+    internal sealed class Peer : IDisposable
+    {
+        readonly Process process;
+
+        internal Peer(string name, string file, string arguments)
+        {
+            Name = name;
+            var info = new ProcessStartInfo(file, arguments)
+            {
+                UseShellExecute = false,
+                RedirectStandardOutput = true,
+                RedirectStandardInput = true,
+            };
+            process = Process.Start(info);
+            var line = process.StandardOutput.ReadLine();
+            Port = ParsePort(line);
+            // Keep draining its output so that it never blocks on a full pipe.
+            process.OutputDataReceived += (s, e) => { };
+            process.BeginOutputReadLine();
+        }
+
+        internal string Name { get; }
+
+        internal int Port { get; }
+
+        internal Uri Url(string path = "/")
+        {
+            return new Uri("ws://127.0.0.1:" + Port + path);
+        }
+
+        /// <summary>The last number on the line ("PORT 1234", "listening on 127.0.0.1:1234").</summary>
+        static int ParsePort(string line)
+        {
+            if (line == null)
+                throw new Exception("the peer exited before printing its port");
+            int end = line.Length;
+            while (end > 0 && !char.IsDigit(line[end - 1]))
+                end--;
+            int start = end;
+            while (start > 0 && char.IsDigit(line[start - 1]))
+                start--;
+            int port;
+            if (start == end || !int.TryParse(line.Substring(start, end - start), out port))
+                throw new Exception("no port in the peer's first line: " + line);
+            return port;
+        }
+
+        public void Dispose()
+        {
+            try
+            {
+                if (!process.HasExited)
+                    process.Kill();
+                process.WaitForExit();
+            }
+            catch (InvalidOperationException)
+            {
+                // It exited in the meantime.
+            }
+            process.Dispose();
+        }
+    }
+
+    internal static class Ports
+    {
+        /// <summary>A port on 127.0.0.1 where nothing listens (bound, read, released).</summary>
+        internal static int Unused()
+        {
+            var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            listener.Stop();
+            return port;
+        }
+    }
+
+    /// <summary>A SynchronizationContext that runs posted work, in order, on one thread of its own.</summary>
+    internal sealed class SingleThreadContext : SynchronizationContext, IDisposable
+    {
+        readonly System.Collections.Concurrent.BlockingCollection<KeyValuePair<SendOrPostCallback, object>> queue =
+            new System.Collections.Concurrent.BlockingCollection<KeyValuePair<SendOrPostCallback, object>>();
+        readonly Thread thread;
+
+        internal SingleThreadContext()
+        {
+            thread = new Thread(Pump) { IsBackground = true, Name = "test context" };
+            thread.Start();
+        }
+
+        internal Thread Thread { get { return thread; } }
+
+        public override void Post(SendOrPostCallback d, object state)
+        {
+            queue.Add(new KeyValuePair<SendOrPostCallback, object>(d, state));
+        }
+
+        public override void Send(SendOrPostCallback d, object state)
+        {
+            throw new NotSupportedException();
+        }
+
+        void Pump()
+        {
+            SetSynchronizationContext(this);
+            foreach (var item in queue.GetConsumingEnumerable())
+                item.Key(item.Value);
+        }
+
+        public void Dispose()
+        {
+            queue.CompleteAdding();
+            thread.Join();
+        }
+    }
+}

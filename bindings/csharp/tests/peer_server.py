@@ -1,0 +1,63 @@
+"""A `websockets` peer for the C# tests.
+
+Echoes every message with its type. A text message ``close CODE REASON``
+makes it close the connection with that code and reason. A request for
+``/refuse/STATUS`` is refused with that HTTP status. It negotiates the
+subprotocols ``chat.v2`` and ``chat.v1`` (in that order of preference).
+Prints ``PORT <n>`` once listening, then serves until stdin closes or it is
+terminated.
+"""
+
+import asyncio
+import sys
+from http import HTTPStatus
+
+from websockets.asyncio.server import serve
+
+SUBPROTOCOLS = ["chat.v2", "chat.v1"]
+
+
+async def handler(ws):
+    async for message in ws:
+        if isinstance(message, str) and message.startswith("close "):
+            _, code, *reason = message.split(" ", 2)
+            await ws.close(int(code), reason[0] if reason else "")
+            return
+        await ws.send(message)
+
+
+def select_subprotocol(connection, offered):
+    # Like the default, but a client offering none is accepted without one.
+    for protocol in SUBPROTOCOLS:
+        if protocol in offered:
+            return protocol
+    return None
+
+
+def process_request(connection, request):
+    if request.path.startswith("/refuse/"):
+        status = HTTPStatus(int(request.path.rsplit("/", 1)[1]))
+        return connection.respond(status, "refused by the test peer\n")
+    return None
+
+
+async def main():
+    async with serve(
+        handler,
+        "127.0.0.1",
+        0,
+        subprotocols=SUBPROTOCOLS,
+        select_subprotocol=select_subprotocol,
+        process_request=process_request,
+        max_size=None,
+        compression=None,
+    ) as server:
+        port = server.sockets[0].getsockname()[1]
+        print(f"PORT {port}", flush=True)
+        loop = asyncio.get_running_loop()
+        # Serve until the parent closes our stdin (or kills us by pid).
+        await loop.run_in_executor(None, sys.stdin.read)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,417 @@
+"""The asyncio API, named as in ``websockets.asyncio``::
+
+    import wsx.asyncio
+
+    async with wsx.asyncio.connect("ws://127.0.0.1:8765/") as ws:
+        await ws.send("hello")
+        print(await ws.recv())
+
+The native event loop does the I/O on its own thread; it wakes each asyncio
+loop through one socket watched with ``loop.add_reader`` (one wake-up per
+batch of events, never a thread per call).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from typing import Any, AsyncIterator, Awaitable, Callable, Generator, Generic, Optional, Sequence, TypeVar, Union
+
+from . import _wsx
+from ._options import HeadersLike, header_list, str_list
+from ._wsx import Headers, Request, Response
+from .exceptions import ConnectionClosed, ConnectionClosedOK
+from .sync import ProcessResult, StrPath
+
+__all__ = [
+    "connect",
+    "serve",
+    "ClientConnection",
+    "ServerConnection",
+    "Connection",
+    "Server",
+    "Headers",
+    "Request",
+    "Response",
+]
+
+logger = logging.getLogger("wsx.server")
+
+Data = Union[str, bytes]
+T = TypeVar("T")
+
+
+class _Hub:
+    """One asyncio loop's wake-up channel: routes native wake-ups by token."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.native = _wsx.Hub()
+        self._objects: weakref.WeakValueDictionary[int, _Waitable] = weakref.WeakValueDictionary()
+        loop.add_reader(self.native.fileno(), self._on_ready)
+
+    def register(self, obj: _Waitable, token: int) -> None:
+        self._objects[token] = obj
+
+    def _on_ready(self) -> None:
+        get = self._objects.get
+        for token in self.native.drain():
+            obj = get(token)
+            if obj is not None:
+                obj._wake()
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub] = weakref.WeakKeyDictionary()
+
+
+def _hub(loop: asyncio.AbstractEventLoop) -> _Hub:
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = _hubs[loop] = _Hub(loop)
+    return hub
+
+
+class _Waitable:
+    """Something the native side wakes: futures to resolve at the next wake-up."""
+
+    __slots__ = ("__weakref__", "_loop", "_waiters")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def _wait(self) -> asyncio.Future[None]:
+        fut = self._loop.create_future()
+        self._waiters.append(fut)
+        return fut
+
+    def _wake(self) -> None:
+        waiters = self._waiters
+        if waiters:
+            self._waiters = []
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_result(None)
+
+
+class Connection(_Waitable):
+    """A WebSocket connection for asyncio. ``async for message in ws`` yields
+    messages until the connection closes normally."""
+
+    __slots__ = ("_native", "_pings")
+
+    def __init__(self, native: _wsx.Connection, loop: asyncio.AbstractEventLoop, hub: _Hub) -> None:
+        super().__init__(loop)
+        self._native = native
+        self._pings: list[tuple[_wsx.PongWaiter, asyncio.Future[float]]] = []
+        native._attach(hub.native)
+        hub.register(self, native._token)
+
+    def _wake(self) -> None:
+        super()._wake()
+        if self._pings:
+            self._check_pings()
+
+    def _check_pings(self) -> None:
+        pending = []
+        for waiter, fut in self._pings:
+            if fut.done():
+                continue
+            try:
+                rtt = waiter._poll()
+            except ConnectionClosed as exc:
+                fut.set_exception(exc)
+                fut.exception()  # an unawaited ping is not an error worth logging
+                continue
+            if rtt is None:
+                pending.append((waiter, fut))
+            else:
+                fut.set_result(rtt)
+        self._pings = pending
+
+    async def recv(self) -> Data:
+        """The next message (``str`` or ``bytes``); raises
+        :class:`~wsx.ConnectionClosed` once closed and drained."""
+        native = self._native
+        while True:
+            message = native._recv_nowait()
+            if message is not None:
+                return message
+            await self._wait()
+
+    async def send(self, message: Union[str, bytes, bytearray, memoryview]) -> None:
+        """Sends ``str`` as text, the others as binary; waits while the send
+        queue is full."""
+        native = self._native
+        while not native._send_nowait(message):
+            await self._wait()
+
+    async def ping(self, data: bytes = b"") -> Awaitable[float]:
+        """Sends a ping; await the result for the round trip in seconds."""
+        fut: asyncio.Future[float] = self._loop.create_future()
+        self._pings.append((self._native.ping(data), fut))
+        self._check_pings()
+        return fut
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Performs the close handshake and waits until closed."""
+        self._native._close_nowait(code, reason)
+        await self.wait_closed()
+
+    async def wait_closed(self) -> None:
+        """Waits until the connection is closed."""
+        native = self._native
+        while not native._poll_closed():
+            await self._wait()
+
+    def __aiter__(self) -> AsyncIterator[Data]:
+        return self
+
+    async def __anext__(self) -> Data:
+        try:
+            return await self.recv()
+        except ConnectionClosedOK:
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self: T) -> T:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def subprotocol(self) -> Optional[str]:
+        """The negotiated subprotocol, if any."""
+        return self._native.subprotocol
+
+    @property
+    def close_code(self) -> Optional[int]:
+        """The close code, once closed."""
+        return self._native.close_code
+
+    @property
+    def close_reason(self) -> Optional[str]:
+        """The close reason, once closed."""
+        return self._native.close_reason
+
+    @property
+    def remote_address(self) -> Optional[tuple[str, int]]:
+        """The peer's ``(host, port)``."""
+        return self._native.remote_address
+
+    @property
+    def latency(self) -> float:
+        """The round trip of the last answered ping, in seconds."""
+        return self._native.latency
+
+    @property
+    def request(self) -> Optional[Request]:
+        """The handshake request (server side)."""
+        return self._native.request
+
+    @property
+    def response(self) -> Optional[Response]:
+        """The handshake response (client side)."""
+        return self._native.response
+
+
+class ClientConnection(Connection):
+    """The client side of a connection, from :func:`connect`."""
+
+    __slots__ = ()
+
+
+class ServerConnection(Connection):
+    """The server side of a connection, given to a server's handler."""
+
+    __slots__ = ()
+
+
+class _Opening(Generic[T]):
+    """What :func:`connect` and :func:`serve` return: await it, or use it
+    with ``async with``."""
+
+    def __init__(self, create: Callable[[], Awaitable[T]]) -> None:
+        self._create = create
+        self._value: Optional[T] = None
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self._create().__await__()
+
+    async def __aenter__(self) -> T:
+        self._value = await self._create()
+        return self._value
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._value is not None
+        await self._value.__aexit__(*exc)  # type: ignore[attr-defined]
+
+
+def connect(
+    uri: str,
+    *,
+    subprotocols: Optional[Sequence[str]] = None,
+    additional_headers: HeadersLike = None,
+    origin: Optional[str] = None,
+    open_timeout: Optional[float] = 10,
+    ping_interval: Optional[float] = 20,
+    ping_timeout: Optional[float] = 20,
+    close_timeout: Optional[float] = 10,
+    max_size: Optional[int] = 2**24,
+    ca_file: Optional[StrPath] = None,
+    verify: bool = True,
+) -> _Opening[ClientConnection]:
+    """Opens a connection: ``ws = await connect(uri)`` or
+    ``async with connect(uri) as ws``. Options and errors as in
+    :func:`wsx.connect`."""
+
+    async def create() -> ClientConnection:
+        loop = asyncio.get_running_loop()
+        native = _wsx.open_client(
+            uri,
+            subprotocols=str_list(subprotocols),
+            headers=header_list(additional_headers),
+            origin=origin,
+            open_timeout=open_timeout,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            close_timeout=close_timeout,
+            max_size=max_size,
+            ca_file=ca_file,
+            verify=verify,
+        )
+        conn = ClientConnection(native, loop, _hub(loop))
+        while not native._poll_open():
+            await conn._wait()
+        return conn
+
+    return _Opening(create)
+
+
+class Server(_Waitable):
+    """A running server: each connection's handler runs as a task."""
+
+    __slots__ = ("_listener", "_handler", "_hub", "_close_timeout", "_tasks", "_accepting")
+
+    def __init__(
+        self,
+        listener: _wsx.Listener,
+        handler: Callable[[ServerConnection], Awaitable[Any]],
+        loop: asyncio.AbstractEventLoop,
+        hub: _Hub,
+        close_timeout: Optional[float],
+    ) -> None:
+        super().__init__(loop)
+        self._listener = listener
+        self._handler = handler
+        self._hub = hub
+        self._close_timeout = 5.0 if close_timeout is None else close_timeout
+        self._tasks: set[asyncio.Task[None]] = set()
+        listener._attach(hub.native)
+        hub.register(self, listener._token)
+        self._accepting = loop.create_task(self._accept_loop())
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on."""
+        return self._listener.port
+
+    @property
+    def local_address(self) -> tuple[str, int]:
+        """The ``(host, port)`` the server listens on."""
+        return self._listener.local_address
+
+    async def _accept_loop(self) -> None:
+        listener = self._listener
+        while True:
+            native = listener._poll_accept()
+            if native is None:
+                if listener.shut_down:
+                    return
+                await self._wait()
+                continue
+            task = self._loop.create_task(self._run(ServerConnection(native, self._loop, self._hub)))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, conn: ServerConnection) -> None:
+        try:
+            await self._handler(conn)
+        except ConnectionClosed:
+            pass
+        except Exception:
+            logger.error("connection handler failed", exc_info=True)
+            await conn.close(1011, "internal error")
+        else:
+            await conn.close()
+
+    def close(self) -> None:
+        """Stops accepting and closes every connection with 1001 (going
+        away); see :meth:`wait_closed`."""
+        self._listener.shutdown(self._close_timeout)
+
+    async def wait_closed(self) -> None:
+        """Waits until the server stopped and every handler returned."""
+        await asyncio.shield(self._accepting)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks))
+
+    async def serve_forever(self) -> None:
+        """Runs until the server is closed; cancelling it closes the server."""
+        try:
+            await self.wait_closed()
+        except asyncio.CancelledError:
+            self.close()
+            raise
+
+    async def __aenter__(self) -> Server:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+        await self.wait_closed()
+
+
+def serve(
+    handler: Callable[[ServerConnection], Awaitable[Any]],
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    subprotocols: Optional[Sequence[str]] = None,
+    origins: Optional[Sequence[Optional[str]]] = None,
+    process_request: Optional[Callable[[_wsx.ServerConnection, Request], ProcessResult]] = None,
+    cert_file: Optional[StrPath] = None,
+    key_file: Optional[StrPath] = None,
+    max_size: Optional[int] = 2**24,
+    open_timeout: Optional[float] = 10,
+    ping_interval: Optional[float] = 20,
+    ping_timeout: Optional[float] = 20,
+    close_timeout: Optional[float] = 10,
+    max_connections: Optional[int] = None,
+) -> _Opening[Server]:
+    """Starts a server: ``server = await serve(handler, host, port)`` or
+    ``async with serve(...) as server``. ``await handler(connection)`` runs as
+    a task per connection. Options as in :func:`wsx.serve`;
+    ``process_request`` is a plain function run on the network thread."""
+
+    async def create() -> Server:
+        loop = asyncio.get_running_loop()
+        listener = _wsx.listen(
+            host,
+            port,
+            subprotocols=str_list(subprotocols),
+            origins=None if origins is None else str_list(origins),
+            process_request=process_request,
+            cert_file=cert_file,
+            key_file=key_file,
+            max_size=max_size,
+            open_timeout=open_timeout,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            close_timeout=close_timeout,
+            max_connections=max_connections,
+        )
+        return Server(listener, handler, loop, _hub(loop), close_timeout)
+
+    return _Opening(create)
+

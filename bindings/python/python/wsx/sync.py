@@ -1,0 +1,204 @@
+"""The blocking API, named as in ``websockets.sync``: :func:`connect` and
+:func:`serve`. Every blocking call releases the GIL and lets Ctrl-C through.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any, Callable, Optional, Sequence, Tuple, Union
+
+from . import _wsx
+from ._options import HeadersLike, header_list, str_list
+from ._wsx import ClientConnection, Request, ServerConnection
+from .exceptions import ConnectionClosed
+
+__all__ = ["connect", "serve", "Server"]
+
+logger = logging.getLogger("wsx.server")
+
+StrPath = Union[str, "os.PathLike[str]"]
+#: What ``process_request`` returns: None accepts the handshake; a status, a
+#: ``(status, reason)`` or a ``(status, reason, headers)`` tuple refuses it.
+ProcessResult = Union[None, int, Tuple[int, str], Tuple[int, str, Any]]
+
+
+def connect(
+    uri: str,
+    *,
+    subprotocols: Optional[Sequence[str]] = None,
+    additional_headers: HeadersLike = None,
+    origin: Optional[str] = None,
+    open_timeout: Optional[float] = 10,
+    ping_interval: Optional[float] = 20,
+    ping_timeout: Optional[float] = 20,
+    close_timeout: Optional[float] = 10,
+    max_size: Optional[int] = 2**24,
+    ca_file: Optional[StrPath] = None,
+    verify: bool = True,
+) -> ClientConnection:
+    """Opens a WebSocket connection to ``uri`` (``ws://`` or ``wss://``) and
+    returns it once the handshake succeeded; also a context manager that
+    closes it.
+
+    ``subprotocols`` are offered in order; ``additional_headers`` (a mapping
+    or pairs) and ``origin`` go into the request. ``None`` turns a timeout or
+    ``max_size`` off; ``ping_interval=None`` turns keepalive pings off.
+    ``ca_file`` adds trusted CA certificates (PEM); ``verify=False`` turns
+    certificate checks off (tests only).
+
+    Raises :class:`~wsx.InvalidURI`, :class:`~wsx.ConnectError`,
+    :class:`~wsx.OpenTimeout`, :class:`~wsx.InvalidStatus`,
+    :class:`~wsx.TLSError` or :class:`~wsx.InvalidHandshake`.
+    """
+    conn = _wsx.open_client(
+        uri,
+        subprotocols=str_list(subprotocols),
+        headers=header_list(additional_headers),
+        origin=origin,
+        open_timeout=open_timeout,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        close_timeout=close_timeout,
+        max_size=max_size,
+        ca_file=ca_file,
+        verify=verify,
+    )
+    conn._wait_open()
+    return conn
+
+
+class Server:
+    """A running server: each connection's handler runs on its own thread.
+
+    Use it as a context manager (leaving it shuts the server down) and call
+    :meth:`serve_forever` to block until :meth:`shutdown`.
+    """
+
+    def __init__(
+        self,
+        listener: _wsx.Listener,
+        handler: Callable[[ServerConnection], Any],
+        close_timeout: Optional[float],
+    ) -> None:
+        self._listener = listener
+        self._handler = handler
+        self._close_timeout = 5.0 if close_timeout is None else close_timeout
+        self._threads: set[threading.Thread] = set()
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._acceptor = threading.Thread(target=self._accept_loop, name=f"wsx-server-{listener.port}", daemon=True)
+        self._acceptor.start()
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on."""
+        return self._listener.port
+
+    @property
+    def local_address(self) -> tuple[str, int]:
+        """The ``(host, port)`` the server listens on."""
+        return self._listener.local_address
+
+    def _accept_loop(self) -> None:
+        try:
+            while True:
+                conn = self._listener.accept()
+                if conn is None:
+                    break
+                thread = threading.Thread(target=self._run, args=(conn,), name="wsx-handler", daemon=True)
+                with self._lock:
+                    self._threads.add(thread)
+                thread.start()
+        finally:
+            self._done.set()
+
+    def _run(self, conn: ServerConnection) -> None:
+        try:
+            self._handler(conn)
+        except ConnectionClosed:
+            pass
+        except Exception:
+            logger.error("connection handler failed", exc_info=True)
+            conn.close(1011, "internal error")
+        else:
+            conn.close()
+        finally:
+            with self._lock:
+                self._threads.discard(threading.current_thread())
+
+    def serve_forever(self) -> None:
+        """Blocks until the server is shut down (from another thread or by
+        Ctrl-C, which shuts it down too)."""
+        try:
+            while not self._done.wait(0.1):
+                pass
+        except KeyboardInterrupt:
+            self.shutdown()
+            raise
+
+    def shutdown(self) -> None:
+        """Stops accepting, closes every connection with 1001 (going away),
+        and waits for the handlers to return (at most ``close_timeout`` more)."""
+        self._listener.shutdown(self._close_timeout)
+        if threading.current_thread() is not self._acceptor:
+            self._acceptor.join()
+        with self._lock:
+            threads = [t for t in self._threads if t is not threading.current_thread()]
+        for t in threads:
+            t.join(self._close_timeout)
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+
+def serve(
+    handler: Callable[[ServerConnection], Any],
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    subprotocols: Optional[Sequence[str]] = None,
+    origins: Optional[Sequence[Optional[str]]] = None,
+    process_request: Optional[Callable[[ServerConnection, Request], ProcessResult]] = None,
+    cert_file: Optional[StrPath] = None,
+    key_file: Optional[StrPath] = None,
+    max_size: Optional[int] = 2**24,
+    open_timeout: Optional[float] = 10,
+    ping_interval: Optional[float] = 20,
+    ping_timeout: Optional[float] = 20,
+    close_timeout: Optional[float] = 10,
+    max_connections: Optional[int] = None,
+) -> Server:
+    """Starts a WebSocket server on ``host:port`` (port 0 picks a free one,
+    read it back from :attr:`Server.port`) and returns it at once.
+
+    ``handler(connection)`` runs on a thread of its own for each connection;
+    the connection is closed when it returns (1011 if it raised).
+    ``subprotocols`` are chosen in this order among those the client offers.
+    ``origins`` restricts the ``Origin`` header (403 otherwise).
+    ``process_request(connection, request)`` runs during the handshake, on
+    the network thread (keep it short): return None to accept, or a status,
+    ``(status, reason)`` or ``(status, reason, headers)`` to refuse; an
+    exception refuses with 500. ``cert_file`` and ``key_file`` (PEM) serve
+    ``wss://``.
+    """
+    listener = _wsx.listen(
+        host,
+        port,
+        subprotocols=str_list(subprotocols),
+        origins=None if origins is None else str_list(origins),
+        process_request=process_request,
+        cert_file=cert_file,
+        key_file=key_file,
+        max_size=max_size,
+        open_timeout=open_timeout,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        close_timeout=close_timeout,
+        max_connections=max_connections,
+    )
+    return Server(listener, handler, close_timeout)

@@ -1,0 +1,377 @@
+//! `Connection` (with `ClientConnection` and `ServerConnection`) and
+//! `PongWaiter`: the Python objects over one core connection. Blocking calls
+//! release the GIL; the `_..._nowait` / `_poll_...` methods never block and
+//! serve the asyncio layer.
+
+use std::sync::{Arc, OnceLock};
+
+use pyo3::exceptions::{PyTimeoutError, PyTypeError, PyUnicodeDecodeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyString};
+use wsx_core::net::{Conn, ErrorKind};
+use wsx_core::proto::{CloseCode, MessageKind};
+
+use crate::errors::{self, Closed};
+use crate::events::{ConnShared, ConnState, Message, Next};
+use crate::http::{Request, Response};
+use crate::mailbox::deadline;
+use crate::notifier::Hub;
+
+/// A WebSocket connection. Every method may be called from any thread;
+/// sends from several threads at once are safe. Iterating yields messages
+/// until the connection closes normally.
+#[pyclass(module = "wsx._wsx", subclass, frozen, weakref)]
+pub struct Connection {
+    shared: Arc<ConnShared>,
+    /// Whether dropping this object closes the connection (false for the
+    /// view handed to `process_request`).
+    owner: bool,
+}
+
+/// The client side of a connection, as returned by `connect`.
+#[pyclass(module = "wsx._wsx", extends = Connection, frozen)]
+pub struct ClientConnection;
+
+/// The server side of a connection, as given to a server's handler.
+#[pyclass(module = "wsx._wsx", extends = Connection, frozen)]
+pub struct ServerConnection;
+
+impl Connection {
+    fn init(shared: Arc<ConnShared>, owner: bool) -> PyClassInitializer<Connection> {
+        PyClassInitializer::from(Connection { shared, owner })
+    }
+
+    /// A new client object over `shared`.
+    pub fn client(py: Python<'_>, shared: Arc<ConnShared>) -> PyResult<Py<ClientConnection>> {
+        Py::new(py, Self::init(shared, true).add_subclass(ClientConnection))
+    }
+
+    /// A new server object over `shared`; `owner` closes the connection when collected.
+    pub fn server(py: Python<'_>, shared: Arc<ConnShared>, owner: bool) -> PyResult<Py<ServerConnection>> {
+        Py::new(py, Self::init(shared, owner).add_subclass(ServerConnection))
+    }
+
+    fn conn(&self) -> PyResult<&Conn> {
+        self.shared.conn.get().ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("the connection is not open yet"))
+    }
+
+    fn wait_closed(&self, py: Python<'_>) -> PyResult<Arc<Closed>> {
+        Ok(self.shared.mailbox.wait(py, None, ConnState::closed)?.expect("no deadline"))
+    }
+
+    /// Starts the close handshake; a connection already closing is left alone.
+    fn start_close(&self, py: Python<'_>, code: u16, reason: &str) -> PyResult<()> {
+        let Some(conn) = self.shared.conn.get() else { return Ok(()) };
+        match py.detach(|| conn.close(CloseCode(code), reason)) {
+            Err(e) if e.kind() != ErrorKind::Closed => Err(errors::to_py(py, &e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Queues `message` once; `Ok(false)` means the queue is full (and, for
+    /// asyncio, the mailbox is armed to report when it drains).
+    fn try_send(&self, py: Python<'_>, kind: MessageKind, data: &[u8], block: bool) -> PyResult<bool> {
+        let conn = self.conn()?;
+        let mailbox = &self.shared.mailbox;
+        loop {
+            let seen = mailbox.peek(|s| s.writable);
+            let e = match py.detach(|| conn.send(kind, data)) {
+                Ok(()) => return Ok(true),
+                Err(e) => e,
+            };
+            match e.kind() {
+                ErrorKind::WouldBlock => {
+                    let drained = move |s: &mut ConnState| (s.writable != seen || s.closed().is_some()).then_some(());
+                    let changed = if block { mailbox.wait(py, None, drained)? } else { mailbox.poll(drained) };
+                    if changed.is_none() {
+                        return Ok(false);
+                    }
+                }
+                ErrorKind::Closed if block => return Err(errors::closed(py, &*self.wait_closed(py)?)),
+                ErrorKind::Closed => match mailbox.poll(ConnState::closed) {
+                    Some(c) => return Err(errors::closed(py, &c)),
+                    None => return Ok(false),
+                },
+                _ => return Err(errors::to_py(py, &e)),
+            }
+        }
+    }
+
+    fn opened(py: Python<'_>, r: Option<Result<(), Arc<Closed>>>) -> PyResult<bool> {
+        match r {
+            None => Ok(false),
+            Some(Ok(())) => Ok(true),
+            Some(Err(closed)) => Err(match &closed.error {
+                Some(e) => errors::to_py(py, e),
+                None => errors::closed(py, &closed),
+            }),
+        }
+    }
+}
+
+/// The bytes of a message and its kind: `str` is text, `bytes`, `bytearray`
+/// and `memoryview` (any buffer) are binary.
+enum Payload<'py> {
+    Bytes(MessageKind, Bound<'py, PyBytes>),
+    Owned(Vec<u8>),
+}
+
+impl<'py> Payload<'py> {
+    fn extract(message: &Bound<'py, PyAny>) -> PyResult<Payload<'py>> {
+        if let Ok(b) = message.cast::<PyBytes>() {
+            Ok(Payload::Bytes(MessageKind::Binary, b.clone()))
+        } else if let Ok(s) = message.cast::<PyString>() {
+            Ok(Payload::Bytes(MessageKind::Text, s.encode_utf8()?))
+        } else if let Ok(b) = message.cast::<PyByteArray>() {
+            Ok(Payload::Owned(b.to_vec()))
+        } else if message.hasattr("__buffer__")? || message.is_instance_of::<pyo3::types::PyMemoryView>() {
+            let py = message.py();
+            let bytes = py.get_type::<PyBytes>().call1((message,))?;
+            Ok(Payload::Bytes(MessageKind::Binary, bytes.cast_into::<PyBytes>()?))
+        } else {
+            Err(PyTypeError::new_err(format!(
+                "a message is str, bytes, bytearray or memoryview, not {}",
+                message.get_type().name()?
+            )))
+        }
+    }
+
+    fn parts(&self) -> (MessageKind, &[u8]) {
+        match self {
+            Payload::Bytes(kind, b) => (*kind, b.as_bytes()),
+            Payload::Owned(v) => (MessageKind::Binary, v),
+        }
+    }
+}
+
+impl Message {
+    fn into_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(match self.kind {
+            MessageKind::Binary => PyBytes::new(py, &self.data).into_any().unbind(),
+            MessageKind::Text => {
+                let text = simdutf8::basic::from_utf8(&self.data)
+                    .map_err(|_| PyUnicodeDecodeError::new_err("text message is not UTF-8"))?;
+                PyString::new(py, text).into_any().unbind()
+            }
+        })
+    }
+}
+
+#[pymethods]
+impl Connection {
+    /// Sends a message: `str` as text, `bytes`, `bytearray` or `memoryview`
+    /// as binary. Waits (GIL released) while the send queue is full.
+    fn send(&self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<()> {
+        let payload = Payload::extract(message)?;
+        let (kind, data) = payload.parts();
+        self.try_send(py, kind, data, true).map(drop)
+    }
+
+    /// The next message (`str` or `bytes`). Raises `TimeoutError` after
+    /// `timeout` seconds and `ConnectionClosed` once the connection closed
+    /// and every message was read.
+    #[pyo3(signature = (timeout=None))]
+    fn recv(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
+        match self.shared.mailbox.wait(py, deadline(timeout)?, ConnState::next)? {
+            Some(Next::Message(m)) => m.into_py(py),
+            Some(Next::Closed(c)) => Err(errors::closed(py, &c)),
+            None => Err(PyTimeoutError::new_err("timed out waiting for a message")),
+        }
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        match self.shared.mailbox.wait(py, None, ConnState::next)? {
+            Some(Next::Message(m)) => m.into_py(py).map(Some),
+            Some(Next::Closed(c)) if c.ok() => Ok(None),
+            Some(Next::Closed(c)) => Err(errors::closed(py, &c)),
+            None => unreachable!("no deadline"),
+        }
+    }
+
+    /// Sends a ping (at most 125 bytes of `data`); the returned waiter gives
+    /// the round trip in seconds when the pong arrives, or raises
+    /// `ConnectionClosed` if the connection closes first.
+    #[pyo3(signature = (data=Vec::new()), text_signature = "($self, data=b'')")]
+    fn ping(&self, py: Python<'_>, data: Vec<u8>) -> PyResult<PongWaiter> {
+        let conn = self.conn()?;
+        let mailbox = &self.shared.mailbox;
+        let rtt = mailbox.peek(|s| s.add_ping(data.clone()));
+        match py.detach(|| conn.ping(&data)) {
+            // Closing: the waiter raises ConnectionClosed once closed.
+            Err(e) if e.kind() != ErrorKind::Closed => {
+                mailbox.peek(|s| s.remove_ping(&rtt));
+                return Err(errors::to_py(py, &e));
+            }
+            _ => {}
+        }
+        Ok(PongWaiter { shared: self.shared.clone(), rtt })
+    }
+
+    /// Performs the close handshake with `code` and `reason` and waits until
+    /// the connection is closed. Closing a closed connection does nothing.
+    #[pyo3(signature = (code=1000, reason=String::new()), text_signature = "($self, code=1000, reason='')")]
+    fn close(&self, py: Python<'_>, code: u16, reason: String) -> PyResult<()> {
+        self.start_close(py, code, &reason)?;
+        self.wait_closed(py).map(drop)
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
+        self.close(py, CloseCode::NORMAL.0, String::new())
+    }
+
+    /// The negotiated subprotocol, if any.
+    #[getter]
+    fn subprotocol(&self) -> Option<String> {
+        self.shared.subprotocol.get().cloned().flatten()
+    }
+
+    /// The close code, once the connection is closed.
+    #[getter]
+    fn close_code(&self) -> Option<u16> {
+        self.shared.mailbox.peek(|s| s.closed()).map(|c| c.code)
+    }
+
+    /// The close reason, once the connection is closed.
+    #[getter]
+    fn close_reason(&self) -> Option<String> {
+        self.shared.mailbox.peek(|s| s.closed()).map(|c| c.reason.clone())
+    }
+
+    /// The peer's `(host, port)`.
+    #[getter]
+    fn remote_address(&self) -> Option<(String, u16)> {
+        self.shared.peer.get().map(|a| (a.ip().to_string(), a.port()))
+    }
+
+    /// The round trip of the last answered ping, in seconds (0 before any).
+    #[getter]
+    fn latency(&self) -> f64 {
+        self.shared.mailbox.peek(|s| s.latency)
+    }
+
+    /// The handshake request (server side).
+    #[getter]
+    fn request(&self, py: Python<'_>) -> PyResult<Option<Request>> {
+        self.shared.request.get().map(|r| Request::new(py, r)).transpose()
+    }
+
+    /// The handshake response (client side).
+    #[getter]
+    fn response(&self, py: Python<'_>) -> PyResult<Option<Response>> {
+        self.shared.response.get().map(|r| Response::new(py, r)).transpose()
+    }
+
+    /// Routes this connection's wake-ups to an asyncio loop's hub.
+    fn _attach(&self, hub: &Hub) {
+        self.shared.mailbox.attach(hub.inner.clone());
+    }
+
+    /// The number the hub reports this connection by.
+    #[getter]
+    fn _token(&self) -> u64 {
+        self.shared.mailbox.token()
+    }
+
+    /// Waits until the opening handshake succeeds, or raises why it failed.
+    #[pyo3(signature = (timeout=None))]
+    fn _wait_open(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        let r = self.shared.mailbox.wait(py, deadline(timeout)?, ConnState::opening)?;
+        Self::opened(py, r)
+    }
+
+    /// True once open; False (and armed) while opening; raises on failure.
+    fn _poll_open(&self, py: Python<'_>) -> PyResult<bool> {
+        Self::opened(py, self.shared.mailbox.poll(ConnState::opening))
+    }
+
+    /// The next message, or None (and armed) if none is there yet.
+    fn _recv_nowait(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        match self.shared.mailbox.poll(ConnState::next) {
+            Some(Next::Message(m)) => m.into_py(py).map(Some),
+            Some(Next::Closed(c)) => Err(errors::closed(py, &c)),
+            None => Ok(None),
+        }
+    }
+
+    /// Queues a message: False (and armed) when the send queue is full.
+    fn _send_nowait(&self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let payload = Payload::extract(message)?;
+        let (kind, data) = payload.parts();
+        self.try_send(py, kind, data, false)
+    }
+
+    /// Starts the close handshake without waiting.
+    #[pyo3(signature = (code=1000, reason=String::new()), text_signature = "($self, code=1000, reason='')")]
+    fn _close_nowait(&self, py: Python<'_>, code: u16, reason: String) -> PyResult<()> {
+        self.start_close(py, code, &reason)
+    }
+
+    /// True once closed; False (and armed) before.
+    fn _poll_closed(&self) -> bool {
+        self.shared.mailbox.poll(ConnState::closed).is_some()
+    }
+}
+
+impl Drop for Connection {
+    /// An open connection whose owning object is collected is closed with
+    /// 1001 (going away), so neither its socket nor its state leaks.
+    fn drop(&mut self) {
+        if self.owner && self.shared.mailbox.peek(|s| s.closed().is_none()) {
+            if let Some(conn) = self.shared.conn.get() {
+                let _ = conn.close(CloseCode::GOING_AWAY, "");
+            }
+        }
+    }
+}
+
+/// Waits for the pong answering one ping; `wait()` returns the round trip
+/// in seconds.
+#[pyclass(module = "wsx._wsx", frozen)]
+pub struct PongWaiter {
+    shared: Arc<ConnShared>,
+    rtt: Arc<OnceLock<f64>>,
+}
+
+impl PongWaiter {
+    fn answered(&self) -> impl FnMut(&mut ConnState) -> Option<Result<f64, Arc<Closed>>> + Send + use<> {
+        let rtt = self.rtt.clone();
+        move |s| rtt.get().copied().map(Ok).or_else(|| s.closed().map(Err))
+    }
+}
+
+#[pymethods]
+impl PongWaiter {
+    /// The round trip in seconds. Raises `TimeoutError` after `timeout`
+    /// seconds and `ConnectionClosed` if the connection closed first.
+    #[pyo3(signature = (timeout=None))]
+    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<f64> {
+        match self.shared.mailbox.wait(py, deadline(timeout)?, self.answered())? {
+            Some(Ok(rtt)) => Ok(rtt),
+            Some(Err(c)) => Err(errors::closed(py, &c)),
+            None => Err(PyTimeoutError::new_err("timed out waiting for the pong")),
+        }
+    }
+
+    /// Whether the pong arrived.
+    fn done(&self) -> bool {
+        self.rtt.get().is_some()
+    }
+
+    /// The round trip, or None (and the connection armed) before the pong.
+    fn _poll(&self, py: Python<'_>) -> PyResult<Option<f64>> {
+        match self.shared.mailbox.poll(self.answered()) {
+            Some(Ok(rtt)) => Ok(Some(rtt)),
+            Some(Err(c)) => Err(errors::closed(py, &c)),
+            None => Ok(None),
+        }
+    }
+}

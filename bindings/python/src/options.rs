@@ -1,0 +1,104 @@
+//! Python keyword options turned into the core's configurations.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use wsx_core::net::{ClientConfig, Keepalive, ServerConfig, TlsClientConfig, TlsServerConfig};
+
+/// What `None` means for a timeout: so long that it never passes.
+const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// `t` seconds as a duration; negative or not-a-number is a `ValueError`.
+pub fn seconds(t: f64) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(t).map_err(|_| PyValueError::new_err(format!("invalid duration: {t} s")))
+}
+
+fn timeout(t: Option<f64>) -> PyResult<Duration> {
+    t.map_or(Ok(FOREVER), seconds)
+}
+
+fn keepalive(interval: Option<f64>, wait: Option<f64>) -> PyResult<Option<Keepalive>> {
+    interval.map(|i| Ok(Keepalive { interval: seconds(i)?, timeout: timeout(wait)? })).transpose()
+}
+
+/// Options shared by clients and servers.
+pub struct Common {
+    pub open_timeout: Option<f64>,
+    pub ping_interval: Option<f64>,
+    pub ping_timeout: Option<f64>,
+    pub close_timeout: Option<f64>,
+    /// `None`: no limit.
+    pub max_size: Option<usize>,
+}
+
+/// Client options beyond [`Common`].
+pub struct Client {
+    pub subprotocols: Vec<String>,
+    pub headers: Vec<(String, String)>,
+    pub origin: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub verify: bool,
+}
+
+/// Server options beyond [`Common`].
+pub struct Server {
+    pub host: String,
+    pub port: u16,
+    pub subprotocols: Vec<String>,
+    pub origins: Option<Vec<String>>,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    pub max_connections: Option<usize>,
+}
+
+impl Common {
+    fn protocol(&self, mut p: wsx_core::proto::Config) -> wsx_core::proto::Config {
+        let max = self.max_size.unwrap_or(usize::MAX);
+        p.max_message_size = max;
+        p.max_frame_size = max;
+        p
+    }
+}
+
+/// The core's client configuration.
+pub fn client(common: &Common, c: Client) -> PyResult<ClientConfig> {
+    let defaults = ClientConfig::default();
+    let open = timeout(common.open_timeout)?;
+    Ok(ClientConfig {
+        protocol: common.protocol(defaults.protocol.clone()),
+        subprotocols: c.subprotocols,
+        headers: c.headers,
+        origin: c.origin,
+        connect_timeout: open,
+        handshake_timeout: open,
+        close_timeout: timeout(common.close_timeout)?,
+        keepalive: keepalive(common.ping_interval, common.ping_timeout)?,
+        tls: TlsClientConfig { ca_file: c.ca_file, client_cert: None, danger_disable_verification: !c.verify },
+        ..defaults
+    })
+}
+
+/// The core's server configuration.
+pub fn server(common: &Common, s: Server) -> PyResult<ServerConfig> {
+    let defaults = ServerConfig::default();
+    let tls = match (s.cert_file, s.key_file) {
+        (Some(cert_file), Some(key_file)) => Some(TlsServerConfig { cert_file, key_file }),
+        (None, None) => None,
+        _ => return Err(PyValueError::new_err("cert_file and key_file go together")),
+    };
+    Ok(ServerConfig {
+        protocol: common.protocol(defaults.protocol.clone()),
+        host: s.host,
+        port: s.port,
+        subprotocols: s.subprotocols,
+        origins: s.origins,
+        tls,
+        max_connections: s.max_connections.unwrap_or(defaults.max_connections),
+        handshake_timeout: timeout(common.open_timeout)?,
+        close_timeout: timeout(common.close_timeout)?,
+        keepalive: keepalive(common.ping_interval, common.ping_timeout)?,
+        ..defaults
+    })
+}

@@ -1,0 +1,212 @@
+//! One connection inside the loop: its phase, socket, engine, handler and
+//! deadlines, and the parts of its I/O that need nothing else of the loop.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::config::Keepalive;
+use super::handle::{Conn, ConnState};
+use super::handler::Handler;
+use super::timer::Deadlines;
+use super::transport::Transport;
+use super::client::ClientTls;
+use crate::proto::handshake::{ClientHandshake, ServerHandshake};
+use crate::proto::{CloseCode, Connection, State, WsUrl};
+
+/// Most unanswered pings remembered per connection.
+const MAX_PINGS_TRACKED: usize = 8;
+
+/// Where a connection is in its life.
+pub(super) enum Phase {
+    /// Client: waiting for the name lookup.
+    Resolving(Box<Dial>),
+    /// Client: a TCP connect to `dial.addrs[dial.next - 1]` is under way.
+    Connecting(Box<Dial>),
+    /// Client: TLS and WebSocket handshakes.
+    ClientHandshake(Box<ClientHandshake>),
+    /// Server: reading the request (TLS first when configured).
+    ServerHandshake(Box<ServerHandshake>),
+    /// Server: writing a refusal, then closing.
+    Refusing,
+    /// The engine runs (also during the close handshake).
+    Open,
+    /// Client: both close frames passed; waiting for the server to close TCP.
+    AwaitEof,
+}
+
+/// What a client needs until its TCP connection stands.
+pub(super) struct Dial {
+    pub url: WsUrl,
+    pub tls: Option<ClientTls>,
+    pub handshake: ClientHandshake,
+    pub nodelay: bool,
+    pub connect_timeout: Duration,
+    pub addrs: Vec<SocketAddr>,
+    pub next: usize,
+    pub last_error: Option<io::Error>,
+}
+
+/// The timeouts that apply to one connection.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Timeouts {
+    pub handshake: Duration,
+    pub close: Duration,
+    pub keepalive: Option<Keepalive>,
+    pub idle: Option<Duration>,
+}
+
+/// What is known of how the connection ends.
+#[derive(Debug, Default)]
+pub(super) struct Ending {
+    /// The peer's close frame (code and reason), or ours after a protocol error.
+    pub close: Option<(CloseCode, String)>,
+    /// The engine failed the connection (protocol error): never clean.
+    pub failed: bool,
+}
+
+/// A connection in the loop's table.
+pub(super) struct ConnEntry {
+    pub conn: Conn,
+    pub handler: Option<Box<dyn Handler>>,
+    pub phase: Phase,
+    pub transport: Option<Transport>,
+    pub engine: Connection,
+    /// Handshake bytes (request, response or refusal) not yet written; they
+    /// go out before anything of the engine.
+    pub hs_out: Vec<u8>,
+    pub deadlines: Deadlines,
+    pub timeouts: Timeouts,
+    /// Whether the socket is registered for writability too.
+    pub write_interest: bool,
+    /// Whether the slot is in the loop's list of connections to flush.
+    pub dirty: bool,
+    /// Reading stopped because too much output waits (a slow reader).
+    pub read_paused: bool,
+    /// The peer closed its sending side.
+    pub eof: bool,
+    pub last_rx: Instant,
+    /// Payloads and send times of the pings awaiting their pongs (the most
+    /// recent few).
+    pub pings: VecDeque<(Vec<u8>, Instant)>,
+    pub pings_sent: u64,
+    pub ending: Ending,
+    /// The listening server's slot and id, for a server-side connection.
+    pub server: Option<(usize, u64)>,
+}
+
+impl ConnEntry {
+    pub fn new(conn: Conn, engine: Connection, phase: Phase, timeouts: Timeouts) -> ConnEntry {
+        ConnEntry {
+            conn,
+            handler: None,
+            phase,
+            transport: None,
+            engine,
+            hs_out: Vec::new(),
+            deadlines: Deadlines::default(),
+            timeouts,
+            write_interest: false,
+            dirty: false,
+            read_paused: false,
+            eof: false,
+            last_rx: Instant::now(),
+            pings: VecDeque::new(),
+            pings_sent: 0,
+            ending: Ending::default(),
+            server: None,
+        }
+    }
+
+    /// Whether engine output may go to the socket (the handshake is done).
+    pub fn engine_live(&self) -> bool {
+        matches!(self.phase, Phase::Open | Phase::AwaitEof)
+    }
+
+    /// Bytes of engine output not yet written.
+    pub fn engine_pending(&mut self) -> usize {
+        self.engine.sender().pending().len()
+    }
+
+    /// Writes what it can: handshake bytes, then engine output, then what TLS
+    /// holds. `Ok(true)` once nothing is left.
+    pub fn write_out(&mut self) -> io::Result<bool> {
+        let Some(transport) = self.transport.as_mut() else {
+            return Ok(true);
+        };
+        let live = matches!(self.phase, Phase::Open | Phase::AwaitEof);
+        loop {
+            let (data, from_engine) = if !self.hs_out.is_empty() {
+                (self.hs_out.as_slice(), false)
+            } else if live && !self.engine.sender().pending().is_empty() {
+                (self.engine.sender().pending(), true)
+            } else {
+                break;
+            };
+            match transport.write(data) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) if from_engine => self.engine.sender().consume(n),
+                Ok(n) => {
+                    self.hs_out.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        match transport.flush() {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Queues a ping and remembers when it left, for its round trip.
+    pub fn ping(&mut self, data: &[u8]) -> bool {
+        if self.engine.state() != State::Open || self.engine.sender().ping(data).is_err() {
+            return false;
+        }
+        if self.pings.len() == MAX_PINGS_TRACKED {
+            self.pings.pop_front();
+        }
+        self.pings.push_back((data.to_vec(), Instant::now()));
+        true
+    }
+
+    /// Publishes the engine's output size for [`Conn::buffered_amount`].
+    pub fn publish_pending(&mut self) -> usize {
+        let pending = self.engine_pending();
+        self.conn.shared.pending.store(pending, Ordering::Release);
+        pending
+    }
+
+    /// Mirrors the engine's close state into the handle's state.
+    pub fn sync_state(&self) {
+        if self.engine_live() && self.engine.state() != State::Open {
+            self.conn.shared.transition(ConnState::Open, ConnState::Closing);
+        }
+    }
+
+    /// The close event's code, reason and cleanliness once the engine closed.
+    pub fn ending(&self) -> (CloseCode, String, bool) {
+        match &self.ending.close {
+            Some((code, reason)) if !self.ending.failed && self.engine.state() == State::Closed => {
+                (*code, reason.clone(), true)
+            }
+            Some((code, reason)) => (*code, reason.clone(), false),
+            None => (CloseCode::ABNORMAL, String::new(), false),
+        }
+    }
+}
+
+/// The round trip of the ping `pong` answers, if it answers one of ours
+/// (older unanswered pings are forgotten); it becomes the handle's rtt.
+pub(super) fn pong_rtt(pings: &mut VecDeque<(Vec<u8>, Instant)>, conn: &Conn, pong: &[u8]) -> Option<Duration> {
+    let at = pings.iter().position(|(data, _)| data.as_slice() == pong)?;
+    let (_, sent) = pings.drain(..=at).next_back()?;
+    let rtt = sent.elapsed();
+    conn.shared.set_rtt(rtt);
+    Some(rtt)
+}

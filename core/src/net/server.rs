@@ -1,0 +1,307 @@
+//! The server side in the loop: accepting within the limits, the handshake
+//! and the accept decision, refusals, and graceful shutdown.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mio::{Interest, Token};
+
+use super::config::ServerConfig;
+use super::conn::{ConnEntry, Phase, Timeouts};
+use super::error::{Error, ErrorKind};
+use super::handler::{Ctx, Open, ServerHandler, Upgrade};
+use super::reactor::{Entry, Reactor};
+use super::shared::{ConnShared, ListenRequest, ServerShared};
+use super::timer::{Deadlines, TimerKind};
+use super::transport::Transport;
+use crate::proto::handshake::{Accept, Rejection, Request, ServerHandshake, accept_response, check_origin, select_subprotocol};
+use crate::proto::{CloseCode, Connection, Role};
+
+/// A listening server in the loop's table.
+pub(super) struct ListenerEntry {
+    pub id: u64,
+    /// `None` once shutdown began.
+    listener: Option<mio::net::TcpListener>,
+    config: ServerConfig,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    handler: Box<dyn ServerHandler>,
+    /// Connections accepted and not yet finished.
+    conns: usize,
+    /// Of those, the ones still in the handshake.
+    handshaking: usize,
+    draining: bool,
+    pub deadlines: Deadlines,
+}
+
+impl Reactor {
+    /// Puts a bound listener in the table and starts accepting.
+    pub fn start_listen(&mut self, request: ListenRequest) {
+        let ListenRequest { server, mut listener, config, tls, mut handler } = request;
+        let slot = self.entries.vacant_key();
+        if let Err(e) = self.registry().register(&mut listener, Token(slot), Interest::READABLE) {
+            handler.on_error(&Error::io("could not watch the listening socket", &e));
+            handler.on_shutdown();
+            return;
+        }
+        self.entries.insert(Entry::Listener(Box::new(ListenerEntry {
+            id: server.id,
+            listener: Some(listener),
+            config,
+            tls,
+            handler,
+            conns: 0,
+            handshaking: 0,
+            draining: false,
+            deadlines: Deadlines::default(),
+        })));
+    }
+
+    fn listener_mut(&mut self, slot: usize, id: u64) -> Option<&mut ListenerEntry> {
+        match self.entries.get_mut(slot) {
+            Some(Entry::Listener(l)) if l.id == id => Some(l),
+            _ => None,
+        }
+    }
+
+    /// Accepts every waiting connection, within the limits.
+    pub fn accept(&mut self, slot: usize) {
+        loop {
+            let Some(Entry::Listener(l)) = self.entries.get_mut(slot) else { return };
+            let Some(listener) = l.listener.as_ref() else { return };
+            let (tcp, addr) = match listener.accept() {
+                Ok(accepted) => accepted,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    l.handler.on_error(&Error::io("accepting a connection failed", &e));
+                    return;
+                }
+            };
+            if l.conns >= l.config.max_connections || l.handshaking >= l.config.max_pending_handshakes {
+                continue; // Dropping the stream closes it.
+            }
+            let session = match &l.tls {
+                Some(config) => match rustls::ServerConnection::new(config.clone()) {
+                    Ok(session) => Some(session.into()),
+                    Err(e) => {
+                        l.handler.on_error(&Error::new(ErrorKind::Tls, format!("TLS setup failed: {e}")));
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            let _ = tcp.set_nodelay(l.config.nodelay);
+            l.conns += 1;
+            l.handshaking += 1;
+            let config = &l.config;
+            let shared = ConnShared::new(self.shared.next_id(), config.backpressure.high_water, config.backpressure.low_water);
+            let _ = shared.peer_addr.set(addr);
+            let timeouts = Timeouts {
+                handshake: config.handshake_timeout,
+                close: config.close_timeout,
+                keepalive: config.keepalive,
+                idle: config.idle_timeout,
+            };
+            let engine = Connection::new(Role::Server, config.protocol.clone());
+            let phase = Phase::ServerHandshake(Box::new(ServerHandshake::new(config.limits)));
+            let server = Some((slot, l.id));
+            let mut entry = ConnEntry::new(self.conn_handle(Arc::new(shared)), engine, phase, timeouts);
+            entry.server = server;
+            entry.transport = Some(Transport::new(tcp, session));
+            let conn_slot = self.insert(entry);
+            if self.register(conn_slot).is_err() {
+                self.drop_silently(conn_slot);
+                continue;
+            }
+            self.schedule(conn_slot, TimerKind::Handshake, timeouts.handshake);
+        }
+    }
+
+    /// Request bytes of a connection in the handshake.
+    pub fn server_input(&mut self, slot: usize, data: &[u8]) {
+        let Some(c) = self.conn_mut(slot) else { return };
+        let Phase::ServerHandshake(handshake) = &mut c.phase else { return };
+        match handshake.feed(data) {
+            Ok(None) => {}
+            Ok(Some((request, leftover))) => self.upgrade(slot, &request, &leftover),
+            Err(rejection) => {
+                self.report_rejection(slot, &rejection);
+                self.refuse(slot, &rejection);
+            }
+        }
+    }
+
+    /// Tells the server's handler about a request refused before it saw it.
+    fn report_rejection(&mut self, slot: usize, rejection: &Rejection) {
+        let Some(c) = self.conn_mut(slot) else { return };
+        let peer = c.conn.peer_addr().map_or_else(String::new, |a| format!(" from {a}"));
+        let Some((server_slot, server_id)) = c.server else { return };
+        let error = Error::refused(rejection.status, format!("refused a handshake{peer}: {rejection}"));
+        self.server_error(server_slot, server_id, &error);
+    }
+
+    /// The accept decision: Origin allow-list, subprotocol, the handler.
+    fn upgrade(&mut self, slot: usize, request: &Request, leftover: &[u8]) {
+        let Some(c) = self.conn_mut(slot) else { return };
+        let (Some((server_slot, server_id)), Some(peer_addr)) = (c.server, c.conn.peer_addr()) else { return };
+        let Some(l) = self.listener_mut(server_slot, server_id) else { return self.drop_silently(slot) };
+        if let Some(origins) = &l.config.origins
+            && let Err(rejection) = check_origin(request, origins)
+        {
+            self.report_rejection(slot, &rejection);
+            return self.refuse(slot, &rejection);
+        }
+        let subprotocol = select_subprotocol(&request.subprotocols(), &l.config.subprotocols);
+        let mut upgrade = Upgrade { request, peer_addr, subprotocol, response_headers: Vec::new() };
+        let handler = match l.handler.on_upgrade(&mut upgrade) {
+            Ok(handler) => handler,
+            Err(refusal) => {
+                let rejection = Rejection { status: refusal.status, reason: refusal.reason, headers: refusal.headers };
+                return self.refuse(slot, &rejection);
+            }
+        };
+        let accept = Accept { subprotocol: upgrade.subprotocol, extensions: Vec::new(), headers: upgrade.response_headers };
+        let response = match accept_response(request, &accept) {
+            Ok(response) => response,
+            Err(e) => {
+                let error = Error::new(ErrorKind::InvalidArgument, format!("the server's accept decision is invalid: {e}"));
+                l.handler.on_error(&error);
+                return self.refuse(slot, &Rejection::new(500, "the server could not accept the handshake"));
+            }
+        };
+        self.handshake_done(slot);
+        let Some(c) = self.conn_mut(slot) else { return };
+        c.hs_out.extend_from_slice(&response);
+        c.handler = Some(handler);
+        self.start_open(slot);
+        let Some(c) = self.conn_mut(slot) else { return };
+        if let Some(handler) = c.handler.as_deref_mut() {
+            let mut ctx = Ctx { conn: &c.conn, sender: Some(c.engine.sender()) };
+            let open = Open { subprotocol: accept.subprotocol.as_deref(), response: None, request: Some(request), peer_addr };
+            handler.on_open(&mut ctx, &open);
+        }
+        c.engine.feed(leftover);
+        self.run_engine(slot);
+    }
+
+    /// Writes an HTTP refusal; the connection closes once it is out.
+    fn refuse(&mut self, slot: usize, rejection: &Rejection) {
+        self.handshake_done(slot);
+        let Some(c) = self.conn_mut(slot) else { return };
+        c.hs_out.extend_from_slice(&rejection.to_response());
+        c.phase = Phase::Refusing;
+        self.mark_dirty(slot);
+    }
+
+    /// The connection left the handshake: it no longer counts as unfinished.
+    fn handshake_done(&mut self, slot: usize) {
+        let Some(c) = self.conn_mut(slot) else { return };
+        if !matches!(c.phase, Phase::ServerHandshake(_)) {
+            return;
+        }
+        c.phase = Phase::Refusing;
+        if let Some((server_slot, server_id)) = c.server
+            && let Some(l) = self.listener_mut(server_slot, server_id)
+        {
+            l.handshaking -= 1;
+        }
+    }
+
+    /// Reports a failure of a connection the application never saw.
+    pub fn server_error(&mut self, server_slot: usize, server_id: u64, error: &Error) {
+        if let Some(l) = self.listener_mut(server_slot, server_id) {
+            l.handler.on_error(error);
+        }
+    }
+
+    /// A connection of the server finished.
+    pub fn server_conn_gone(&mut self, server_slot: usize, server_id: u64, handshaking: bool) {
+        let Some(l) = self.listener_mut(server_slot, server_id) else { return };
+        l.conns -= 1;
+        if handshaking {
+            l.handshaking -= 1;
+        }
+        if l.draining && l.conns == 0 {
+            self.remove_listener(server_slot);
+        }
+    }
+
+    /// The slots of a server's connections.
+    fn server_conns(&self, server_slot: usize, server_id: u64) -> Vec<usize> {
+        self.entries
+            .iter()
+            .filter_map(|(slot, e)| match e {
+                Entry::Conn(c) if c.server == Some((server_slot, server_id)) => Some(slot),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Graceful shutdown: stop accepting, close every connection with 1001,
+    /// and drop what is left after `timeout`.
+    pub fn start_shutdown(&mut self, server: &ServerShared, timeout: Duration) {
+        let found = self.entries.iter().find_map(|(slot, e)| match e {
+            Entry::Listener(l) if l.id == server.id => Some(slot),
+            _ => None,
+        });
+        let Some(slot) = found else { return };
+        let Some(l) = self.listener_mut(slot, server.id) else { return };
+        if l.draining {
+            return;
+        }
+        l.draining = true;
+        if let Some(mut listener) = l.listener.take() {
+            let _ = self.registry().deregister(&mut listener);
+        }
+        for conn_slot in self.server_conns(slot, server.id) {
+            match self.conn_mut(conn_slot).map(|c| c.engine_live()) {
+                Some(true) => self.close(conn_slot, CloseCode::GOING_AWAY, "server shutting down"),
+                Some(false) => self.drop_silently(conn_slot),
+                None => {}
+            }
+        }
+        match self.listener_mut(slot, server.id) {
+            Some(l) if l.conns == 0 => self.remove_listener(slot),
+            Some(_) => self.schedule(slot, TimerKind::Shutdown, timeout),
+            None => {}
+        }
+    }
+
+    /// The shutdown timeout passed: drop the connections still open.
+    pub fn shutdown_timeout(&mut self, slot: usize) {
+        let Some(Entry::Listener(l)) = self.entries.get(slot) else { return };
+        let id = l.id;
+        for conn_slot in self.server_conns(slot, id) {
+            self.finish(conn_slot, CloseCode::ABNORMAL, "the server shut down", false);
+        }
+        if self.listener_mut(slot, id).is_some() {
+            self.remove_listener(slot);
+        }
+    }
+
+    /// Removes a server from the table and tells its handler.
+    pub fn remove_listener(&mut self, slot: usize) {
+        let Some(Entry::Listener(mut l)) = self.entries.try_remove(slot) else { return };
+        if let Some(mut listener) = l.listener.take() {
+            let _ = self.registry().deregister(&mut listener);
+        }
+        l.handler.on_shutdown();
+    }
+}
+
+/// Binds a listener for `config` before anything reaches the loop.
+pub(super) fn bind(config: &ServerConfig) -> Result<mio::net::TcpListener, Error> {
+    use std::net::ToSocketAddrs;
+    let addrs: Vec<SocketAddr> = (config.host.as_str(), config.port)
+        .to_socket_addrs()
+        .map_err(|e| Error::new(ErrorKind::Dns, format!("could not resolve \"{}\" to listen on: {e}", config.host)))?
+        .collect();
+    let listener = std::net::TcpListener::bind(addrs.as_slice())
+        .map_err(|e| Error::io(&format!("could not listen on {}:{}", config.host, config.port), &e))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::io("could not make the listening socket non-blocking", &e))?;
+    Ok(mio::net::TcpListener::from_std(listener))
+}

@@ -1,0 +1,249 @@
+//! State shared between the loop and the handles other threads hold: the
+//! command queue with its waker, and each connection's and server's counters.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use super::client::ClientTls;
+use super::config::{ClientConfig, ServerConfig};
+use super::handle::ConnState;
+use super::handler::{Handler, ServerHandler};
+use crate::proto::handshake::ClientHandshake;
+use crate::proto::{CloseCode, MessageKind, WsUrl};
+
+/// Work handed to the loop by handles and helper threads.
+pub(super) enum Command {
+    /// Start a client connection.
+    Connect(Box<ConnectRequest>),
+    /// Start accepting on a bound listener.
+    Listen(Box<ListenRequest>),
+    /// Queue a message.
+    Send { conn: Arc<ConnShared>, kind: MessageKind, data: Vec<u8> },
+    /// Queue a ping.
+    Ping { conn: Arc<ConnShared>, data: Vec<u8> },
+    /// Start the close handshake (or abort a connection still connecting).
+    Close { conn: Arc<ConnShared>, code: CloseCode, reason: String },
+    /// A name lookup finished.
+    Resolved { conn: Arc<ConnShared>, result: Result<Vec<SocketAddr>, super::Error> },
+    /// Gracefully shut a server down.
+    Shutdown { server: Arc<ServerShared>, timeout: Duration },
+}
+
+/// What [`Command::Connect`] carries.
+pub(super) struct ConnectRequest {
+    pub conn: Arc<ConnShared>,
+    pub url: WsUrl,
+    pub config: ClientConfig,
+    pub tls: Option<ClientTls>,
+    pub handshake: ClientHandshake,
+    pub handler: Box<dyn Handler>,
+}
+
+/// What [`Command::Listen`] carries.
+pub(super) struct ListenRequest {
+    pub server: Arc<ServerShared>,
+    pub listener: mio::net::TcpListener,
+    pub config: ServerConfig,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub handler: Box<dyn ServerHandler>,
+}
+
+thread_local! {
+    /// The loop being polled on this thread (its shared state's address), so
+    /// calls from callbacks skip the wake-up.
+    static CURRENT: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The part of a loop every handle holds.
+pub(super) struct LoopShared {
+    queue: Mutex<VecDeque<Command>>,
+    waker: mio::Waker,
+    stop: AtomicBool,
+    /// Set when the loop is dropped: nothing queued from then on runs.
+    gone: AtomicBool,
+    next_id: AtomicU64,
+}
+
+impl LoopShared {
+    pub fn new(waker: mio::Waker) -> LoopShared {
+        LoopShared {
+            queue: Mutex::new(VecDeque::new()),
+            waker,
+            stop: AtomicBool::new(false),
+            gone: AtomicBool::new(false),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// A number unique within this loop.
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, VecDeque<Command>> {
+        // A panic while holding the lock cannot leave the queue inconsistent.
+        self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues a command and wakes the loop unless this is the loop's own thread
+    /// (which drains the queue before it blocks again). Fails once the loop is gone.
+    pub fn push(&self, command: Command) -> Result<(), super::Error> {
+        if self.gone.load(Ordering::Acquire) {
+            return Err(super::Error::new(super::ErrorKind::Closed, "the event loop has stopped"));
+        }
+        self.lock().push_back(command);
+        if !self.on_loop_thread() {
+            self.wake();
+        }
+        Ok(())
+    }
+
+    /// Takes everything queued so far.
+    pub fn take(&self) -> VecDeque<Command> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    pub fn has_commands(&self) -> bool {
+        !self.lock().is_empty()
+    }
+
+    pub fn wake(&self) {
+        // A failed wake-up can only mean the poller is gone, and then so is the loop.
+        let _ = self.waker.wake();
+    }
+
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        if !self.on_loop_thread() {
+            self.wake();
+        }
+    }
+
+    /// Whether a stop was asked for, clearing the request.
+    pub fn take_stop(&self) -> bool {
+        self.stop.swap(false, Ordering::AcqRel)
+    }
+
+    pub fn set_gone(&self) {
+        self.gone.store(true, Ordering::Release);
+        self.lock().clear();
+    }
+
+    fn on_loop_thread(&self) -> bool {
+        CURRENT.with(|c| c.get() == self as *const LoopShared as usize)
+    }
+
+    /// Marks this thread as polling the loop until the guard drops.
+    pub fn enter(&self) -> EnterGuard {
+        let previous = CURRENT.with(|c| c.replace(self as *const LoopShared as usize));
+        EnterGuard { previous }
+    }
+}
+
+/// Restores the thread's previous loop marker.
+pub(super) struct EnterGuard {
+    previous: usize,
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.previous));
+    }
+}
+
+/// The counters of one connection, readable from any thread.
+pub(super) struct ConnShared {
+    pub id: u64,
+    state: AtomicU8,
+    /// Bytes of messages queued by other threads and not yet in the engine.
+    pub queued: AtomicUsize,
+    /// Bytes in the engine's output and not yet written (set by the loop).
+    pub pending: AtomicUsize,
+    /// A send reported would-block: `on_writable` is owed.
+    pub blocked: AtomicBool,
+    /// Round trip of the last answered ping in microseconds, plus one (0: none).
+    rtt_micros: AtomicU64,
+    pub peer_addr: OnceLock<SocketAddr>,
+    pub high_water: usize,
+    pub low_water: usize,
+    /// The connection's slot in the loop's table (`usize::MAX` until it has one).
+    pub slot: AtomicUsize,
+}
+
+impl ConnShared {
+    pub fn new(id: u64, high_water: usize, low_water: usize) -> ConnShared {
+        ConnShared {
+            id,
+            state: AtomicU8::new(ConnState::Connecting as u8),
+            queued: AtomicUsize::new(0),
+            pending: AtomicUsize::new(0),
+            blocked: AtomicBool::new(false),
+            rtt_micros: AtomicU64::new(0),
+            peer_addr: OnceLock::new(),
+            high_water,
+            low_water,
+            slot: AtomicUsize::new(usize::MAX),
+        }
+    }
+
+    pub fn state(&self) -> ConnState {
+        match self.state.load(Ordering::Acquire) {
+            0 => ConnState::Connecting,
+            1 => ConnState::Open,
+            2 => ConnState::Closing,
+            _ => ConnState::Closed,
+        }
+    }
+
+    pub fn set_state(&self, state: ConnState) {
+        self.state.store(state as u8, Ordering::Release);
+    }
+
+    /// Moves from `from` to `to` if the state is still `from`.
+    pub fn transition(&self, from: ConnState, to: ConnState) -> bool {
+        self.state.compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
+    pub fn buffered(&self) -> usize {
+        self.queued.load(Ordering::Acquire).saturating_add(self.pending.load(Ordering::Acquire))
+    }
+
+    /// Whether `len` more bytes may be queued on top of `buffered`: past the
+    /// high-water mark they may not (but an empty queue takes any message),
+    /// and the writable event becomes owed.
+    pub fn admit(&self, buffered: usize, len: usize) -> Result<(), super::Error> {
+        if buffered > 0 && buffered.saturating_add(len) > self.high_water {
+            self.blocked.store(true, Ordering::Release);
+            return Err(super::Error::new(
+                super::ErrorKind::WouldBlock,
+                format!(
+                    "the send queue holds {buffered} bytes and {len} more would pass its high-water mark of {} bytes",
+                    self.high_water
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn rtt(&self) -> Option<Duration> {
+        match self.rtt_micros.load(Ordering::Acquire) {
+            0 => None,
+            n => Some(Duration::from_micros(n - 1)),
+        }
+    }
+
+    pub fn set_rtt(&self, rtt: Duration) {
+        let micros = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX - 1);
+        self.rtt_micros.store(micros.saturating_add(1), Ordering::Release);
+    }
+}
+
+/// What a [`super::Server`] handle knows of its server.
+pub(super) struct ServerShared {
+    pub id: u64,
+    pub local_addr: SocketAddr,
+}

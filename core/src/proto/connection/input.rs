@@ -1,0 +1,134 @@
+//! The input buffer: bytes from the peer, parsed and unmasked in place.
+
+use std::ops::Range;
+
+/// Capacity kept when the buffer empties after holding a large frame.
+const RETAINED_CAPACITY: usize = 256 * 1024;
+
+/// The smallest buffer allocated: room for a typical socket read.
+const MIN_CAPACITY: usize = 8 * 1024;
+
+/// Received bytes: `buf[head..tail]` are unconsumed, `buf[tail..]` is spare
+/// room the transport may read into. Consumed bytes stay in place (events
+/// borrow them) until room is needed: compaction is lazy.
+#[derive(Debug, Default)]
+pub(super) struct InputBuffer {
+    buf: Vec<u8>,
+    head: usize,
+    tail: usize,
+}
+
+impl InputBuffer {
+    /// The unconsumed bytes.
+    pub(super) fn data(&self) -> &[u8] {
+        &self.buf[self.head..self.tail]
+    }
+
+    /// The unconsumed bytes, for unmasking in place.
+    pub(super) fn data_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[self.head..self.tail]
+    }
+
+    /// The absolute range of the next `n` unconsumed bytes, valid until the
+    /// next call to [`InputBuffer::spare`].
+    pub(super) fn front(&self, n: usize) -> Range<usize> {
+        self.head..self.head + n
+    }
+
+    /// Bytes at an absolute range from [`InputBuffer::front`].
+    pub(super) fn get(&self, range: Range<usize>) -> &[u8] {
+        &self.buf[range]
+    }
+
+    /// Marks the next `n` bytes consumed; they stay readable until the next
+    /// call to [`InputBuffer::spare`].
+    pub(super) fn consume(&mut self, n: usize) {
+        debug_assert!(n <= self.tail - self.head);
+        self.head += n;
+    }
+
+    /// At least `min` bytes of room after the unconsumed bytes.
+    pub(super) fn spare(&mut self, min: usize) -> &mut [u8] {
+        if self.head == self.tail {
+            self.head = 0;
+            self.tail = 0;
+            if self.buf.len() > RETAINED_CAPACITY && min <= RETAINED_CAPACITY {
+                self.buf.truncate(RETAINED_CAPACITY);
+                self.buf.shrink_to_fit();
+            }
+        }
+        if self.buf.len() - self.tail < min {
+            if self.head > 0 {
+                self.buf.copy_within(self.head..self.tail, 0);
+                self.tail -= self.head;
+                self.head = 0;
+            }
+            if self.buf.len() - self.tail < min {
+                let len = (self.tail + min).max(2 * self.buf.len()).max(MIN_CAPACITY);
+                self.buf.resize(len, 0);
+            }
+        }
+        &mut self.buf[self.tail..]
+    }
+
+    /// Marks `n` bytes of [`InputBuffer::spare`] as filled.
+    pub(super) fn commit(&mut self, n: usize) {
+        self.tail = (self.tail + n).min(self.buf.len());
+    }
+
+    /// Whether the bytes at `range` (pointers) lie inside this buffer
+    /// (zero-copy checks in tests).
+    #[cfg(test)]
+    pub(super) fn holds(&self, range: Range<*const u8>) -> bool {
+        let buf = self.buf.as_ptr_range();
+        buf.start <= range.start && range.end <= buf.end
+    }
+
+    /// Appends `data`.
+    pub(super) fn extend(&mut self, data: &[u8]) {
+        self.spare(data.len())[..data.len()].copy_from_slice(data);
+        self.commit(data.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consumed_bytes_stay_until_room_is_needed() {
+        let mut input = InputBuffer::default();
+        input.extend(b"hello world");
+        let r = input.front(5);
+        input.consume(6);
+        assert_eq!(input.get(r), b"hello");
+        assert_eq!(input.data(), b"world");
+        // Room exists: no compaction, the consumed bytes are still in place.
+        input.spare(1);
+        assert_eq!(input.head, 6);
+        // Not enough room: the unconsumed bytes move to the front.
+        let room = input.buf.len() - input.tail + 1;
+        input.spare(room);
+        assert_eq!(input.head, 0);
+        assert_eq!(input.data(), b"world");
+    }
+
+    #[test]
+    fn commit_after_reading_into_spare() {
+        let mut input = InputBuffer::default();
+        let room = input.spare(4);
+        assert!(room.len() >= 4);
+        room[..3].copy_from_slice(b"abc");
+        input.commit(3);
+        assert_eq!(input.data(), b"abc");
+    }
+
+    #[test]
+    fn shrinks_once_empty_after_a_large_frame() {
+        let mut input = InputBuffer::default();
+        input.extend(&vec![7; 3 * RETAINED_CAPACITY]);
+        input.consume(3 * RETAINED_CAPACITY);
+        input.spare(10);
+        assert!(input.buf.len() <= RETAINED_CAPACITY);
+    }
+}

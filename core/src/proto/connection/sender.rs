@@ -1,0 +1,233 @@
+//! The sending half: frames encoded (and masked, for clients) straight into
+//! one output buffer, and the local side of the close handshake.
+
+use super::{Role, State};
+use crate::proto::close::{CloseCode, MAX_CLOSE_REASON, encode_close_payload};
+use crate::proto::error::SendError;
+use crate::proto::frame::{FrameHeader, MaskKeys, OpCode, apply_mask};
+use crate::proto::message::{MessageKind, Utf8Validator};
+
+/// Capacity the output buffer keeps once drained.
+const RETAINED_CAPACITY: usize = 256 * 1024;
+
+/// The largest control frame payload.
+const MAX_CONTROL_PAYLOAD: usize = 125;
+
+/// The sending half of an engine: frames queued here become bytes in
+/// [`Sender::pending`].
+#[derive(Debug)]
+pub struct Sender {
+    role: Role,
+    /// Encoded frames; `out[head..]` is not yet written.
+    out: Vec<u8>,
+    head: usize,
+    keys: MaskKeys,
+    /// The kind of the message opened by `send_fragment`, until its last piece.
+    outgoing: Option<MessageKind>,
+    outgoing_utf8: Utf8Validator,
+    /// The code of the close frame we sent (1005 for one without a code).
+    pub(super) sent_close: Option<CloseCode>,
+    /// The code of the close frame the peer sent (1005 for one without a code).
+    pub(super) received_close: Option<CloseCode>,
+    /// Whether we failed the connection after a protocol error.
+    pub(super) failed: bool,
+}
+
+impl Sender {
+    pub(super) fn new(role: Role) -> Sender {
+        Sender {
+            role,
+            out: Vec::new(),
+            head: 0,
+            keys: MaskKeys::default(),
+            outgoing: None,
+            outgoing_utf8: Utf8Validator::new(),
+            sent_close: None,
+            received_close: None,
+            failed: false,
+        }
+    }
+
+    /// The close handshake's state.
+    pub fn state(&self) -> State {
+        match (self.sent_close, self.received_close) {
+            _ if self.failed => State::Closed,
+            (Some(_), Some(_)) => State::Closed,
+            (Some(_), None) => State::CloseSent,
+            (None, _) => State::Open,
+        }
+    }
+
+    /// The code of the close frame we sent (1005 if it carried none), if any.
+    pub fn sent_close_code(&self) -> Option<CloseCode> {
+        self.sent_close
+    }
+
+    /// Queues a whole message as one frame. Text must be valid UTF-8.
+    pub fn send(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
+        self.check_open()?;
+        if let Some(open) = self.outgoing {
+            return Err(SendError::MessageInProgress(open));
+        }
+        if kind == MessageKind::Text {
+            simdutf8::compat::from_utf8(data).map_err(|e| SendError::InvalidUtf8 {
+                at: e.valid_up_to() as u64,
+            })?;
+        }
+        self.write_frame(data_opcode(kind), true, &[data])
+    }
+
+    /// Queues one piece of a fragmented message: the first call opens a
+    /// message of `kind`, later calls continue it (with the same `kind`) and
+    /// the call with `fin` ends it. Control frames may be sent in between.
+    /// Text may split a character between pieces but must be valid UTF-8 as a
+    /// whole.
+    pub fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        fin: bool,
+    ) -> Result<(), SendError> {
+        self.check_open()?;
+        let opcode = match self.outgoing {
+            None => data_opcode(kind),
+            Some(open) if open == kind => OpCode::Continuation,
+            Some(open) => return Err(SendError::FragmentKindMismatch { open, given: kind }),
+        };
+        let mut utf8 = match self.outgoing {
+            None => Utf8Validator::new(),
+            Some(_) => self.outgoing_utf8.clone(),
+        };
+        if kind == MessageKind::Text {
+            utf8.feed(data)
+                .and_then(|()| if fin { utf8.finish() } else { Ok(()) })
+                .map_err(|e| SendError::InvalidUtf8 { at: e.at })?;
+        }
+        self.write_frame(opcode, fin, &[data])?;
+        self.outgoing = if fin { None } else { Some(kind) };
+        self.outgoing_utf8 = utf8;
+        Ok(())
+    }
+
+    /// Queues a ping (at most 125 bytes).
+    pub fn ping(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.control(OpCode::Ping, data)
+    }
+
+    /// Queues a pong (at most 125 bytes); an unsolicited pong is a heartbeat.
+    pub fn pong(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.control(OpCode::Pong, data)
+    }
+
+    fn control(&mut self, opcode: OpCode, data: &[u8]) -> Result<(), SendError> {
+        self.check_open()?;
+        if data.len() > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlFrameTooLong(data.len()));
+        }
+        self.write_frame(opcode, true, &[data])
+    }
+
+    /// Queues a close frame. The code must be valid on the wire (see
+    /// [`CloseCode::is_valid_on_wire`]) and the reason at most 123 bytes. The
+    /// state becomes [`State::CloseSent`], or [`State::Closed`] when the
+    /// peer's close already arrived. Nothing may be sent after it.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.check_open()?;
+        if !code.is_valid_on_wire() {
+            return Err(SendError::InvalidCloseCode(code.0));
+        }
+        if reason.len() > MAX_CLOSE_REASON {
+            return Err(SendError::CloseReasonTooLong(reason.len()));
+        }
+        self.write_close(code, reason)
+    }
+
+    /// Queues a close frame without the caller-facing checks: `code` 1005
+    /// sends an empty payload. Used for the automatic reply and for failing.
+    pub(super) fn write_close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        let mut payload = Vec::with_capacity(2 + reason.len());
+        encode_close_payload(code, reason, &mut payload);
+        self.write_frame(OpCode::Close, true, &[&payload])?;
+        self.sent_close = Some(code);
+        Ok(())
+    }
+
+    fn check_open(&self) -> Result<(), SendError> {
+        if self.sent_close.is_some() || self.failed {
+            Err(SendError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Encodes one frame into the output buffer: header, then the payload
+    /// masked in place with a fresh key for a client (one copy).
+    fn write_frame(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        payload: &[&[u8]],
+    ) -> Result<(), SendError> {
+        let mask = match self.role {
+            Role::Client => Some(self.keys.next_key().map_err(SendError::Random)?),
+            Role::Server => None,
+        };
+        let len: usize = payload.iter().map(|p| p.len()).sum();
+        let header = FrameHeader {
+            fin,
+            rsv: 0,
+            opcode,
+            mask,
+            payload_len: len as u64,
+        };
+        self.compact();
+        self.out.reserve(header.encoded_len() + len);
+        header.encode(&mut self.out);
+        let start = self.out.len();
+        for part in payload {
+            self.out.extend_from_slice(part);
+        }
+        if let Some(key) = mask {
+            apply_mask(&mut self.out[start..], key, 0);
+        }
+        Ok(())
+    }
+
+    /// Drops written bytes once they are at least half the buffer, so the
+    /// move is paid for by the writes that preceded it.
+    fn compact(&mut self) {
+        if self.head > 0 && self.head * 2 >= self.out.len() {
+            self.out.drain(..self.head);
+            self.head = 0;
+        }
+    }
+
+    /// Bytes queued for the transport.
+    pub fn pending(&self) -> &[u8] {
+        &self.out[self.head..]
+    }
+
+    /// Marks `n` bytes of [`Sender::pending`] as written.
+    pub fn consume(&mut self, n: usize) {
+        self.head = self.head.saturating_add(n).min(self.out.len());
+        if self.head == self.out.len() {
+            self.out.clear();
+            self.head = 0;
+            if self.out.capacity() > RETAINED_CAPACITY {
+                self.out.shrink_to(RETAINED_CAPACITY);
+            }
+        }
+    }
+
+    /// How many bytes are queued and not yet written.
+    pub fn buffered_amount(&self) -> usize {
+        self.out.len() - self.head
+    }
+}
+
+fn data_opcode(kind: MessageKind) -> OpCode {
+    match kind {
+        MessageKind::Text => OpCode::Text,
+        MessageKind::Binary => OpCode::Binary,
+    }
+}

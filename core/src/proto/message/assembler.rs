@@ -1,0 +1,199 @@
+//! Message assembly: the continuation rules, the message size limit, text
+//! validation across fragments, and the one reusable buffer fragmented
+//! messages are joined in.
+
+use super::MessageKind;
+use super::utf8::Utf8Validator;
+use crate::proto::error::ProtocolError;
+use crate::proto::frame::OpCode;
+
+/// Capacity the assembly buffer keeps between messages; a bigger one is freed
+/// when the next message starts.
+const RETAINED_CAPACITY: usize = 1 << 20;
+
+/// The receiving side's message state: which message is open, how long it is
+/// so far, its UTF-8 validation, and its assembly buffer.
+#[derive(Debug)]
+pub struct Assembler {
+    max_message_size: usize,
+    open: Option<MessageKind>,
+    /// Payload length of the open message, counting its frames' declared lengths.
+    len: u64,
+    utf8: Utf8Validator,
+    buf: Vec<u8>,
+}
+
+impl Assembler {
+    /// An assembler refusing messages over `max_message_size` bytes.
+    pub fn new(max_message_size: usize) -> Self {
+        Assembler {
+            max_message_size,
+            open: None,
+            len: 0,
+            utf8: Utf8Validator::new(),
+            buf: Vec::new(),
+        }
+    }
+
+    /// The kind of the message being received, if one is open.
+    pub fn open_kind(&self) -> Option<MessageKind> {
+        self.open
+    }
+
+    /// Checks a data frame's header against the continuation rules and the
+    /// message size limit (before any of its payload is read), opening a new
+    /// message for a text or binary frame. Returns the message's kind.
+    pub fn begin_frame(
+        &mut self,
+        opcode: OpCode,
+        payload_len: u64,
+    ) -> Result<MessageKind, ProtocolError> {
+        let kind = match (opcode, self.open) {
+            (OpCode::Continuation, Some(kind)) => kind,
+            (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
+            (OpCode::Text | OpCode::Binary, Some(_)) => {
+                return Err(ProtocolError::ExpectedContinuation(opcode));
+            }
+            (OpCode::Text, None) => self.start(MessageKind::Text),
+            (OpCode::Binary, None) => self.start(MessageKind::Binary),
+            (OpCode::Close | OpCode::Ping | OpCode::Pong, _) => {
+                unreachable!("control frames are not part of messages")
+            }
+        };
+        let len = self.len.saturating_add(payload_len);
+        if len > self.max_message_size as u64 {
+            return Err(ProtocolError::MessageTooLarge {
+                len,
+                max: self.max_message_size,
+            });
+        }
+        self.len = len;
+        Ok(kind)
+    }
+
+    fn start(&mut self, kind: MessageKind) -> MessageKind {
+        self.open = Some(kind);
+        self.len = 0;
+        self.utf8.reset();
+        if self.buf.capacity() > RETAINED_CAPACITY {
+            self.buf = Vec::new();
+        } else {
+            self.buf.clear();
+        }
+        kind
+    }
+
+    /// Validates the next payload bytes of the open message if it is text.
+    pub fn check(&mut self, bytes: &[u8]) -> Result<(), ProtocolError> {
+        if self.open == Some(MessageKind::Text) {
+            self.utf8
+                .feed(bytes)
+                .map_err(|e| ProtocolError::InvalidUtf8 { at: e.at })?;
+        }
+        Ok(())
+    }
+
+    /// The open text message's validator (streaming mode stitches characters
+    /// split between frames with it).
+    pub fn utf8(&mut self) -> &mut Utf8Validator {
+        &mut self.utf8
+    }
+
+    /// Appends checked payload bytes to the assembly buffer. The buffer grows
+    /// at once to the length declared by the message's frames so far (at
+    /// least doubling, so many small fragments cost few moves), and never
+    /// past the limit.
+    pub fn append(&mut self, bytes: &[u8]) {
+        let needed = self.buf.len() + bytes.len();
+        if needed > self.buf.capacity() {
+            let declared = usize::try_from(self.len).unwrap_or(usize::MAX);
+            let doubled = (2 * self.buf.capacity()).min(self.max_message_size);
+            let target = needed.max(declared).max(doubled);
+            self.buf.reserve_exact(target - self.buf.len());
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Ends a frame of the open message; after the final one the message is
+    /// closed (text must not end inside a character).
+    pub fn end_frame(&mut self, fin: bool) -> Result<(), ProtocolError> {
+        if fin {
+            if self.open == Some(MessageKind::Text) {
+                self.utf8
+                    .finish()
+                    .map_err(|e| ProtocolError::InvalidUtf8 { at: e.at })?;
+            }
+            self.open = None;
+        }
+        Ok(())
+    }
+
+    /// The assembled message.
+    pub fn assembled(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continuation_rules() {
+        let mut a = Assembler::new(100);
+        assert_eq!(
+            a.begin_frame(OpCode::Continuation, 1),
+            Err(ProtocolError::UnexpectedContinuation)
+        );
+        assert_eq!(a.begin_frame(OpCode::Text, 3), Ok(MessageKind::Text));
+        a.end_frame(false).unwrap();
+        assert_eq!(
+            a.begin_frame(OpCode::Binary, 1),
+            Err(ProtocolError::ExpectedContinuation(OpCode::Binary))
+        );
+        assert_eq!(
+            a.begin_frame(OpCode::Continuation, 2),
+            Ok(MessageKind::Text)
+        );
+        a.end_frame(true).unwrap();
+        assert_eq!(a.open_kind(), None);
+        assert_eq!(
+            a.begin_frame(OpCode::Continuation, 0),
+            Err(ProtocolError::UnexpectedContinuation)
+        );
+    }
+
+    #[test]
+    fn limit_counts_every_fragment_before_reading() {
+        let mut a = Assembler::new(10);
+        a.begin_frame(OpCode::Binary, 6).unwrap();
+        a.end_frame(false).unwrap();
+        assert_eq!(
+            a.begin_frame(OpCode::Continuation, 5),
+            Err(ProtocolError::MessageTooLarge { len: 11, max: 10 })
+        );
+        assert!(a.assembled().is_empty());
+        assert_eq!(a.buf.capacity(), 0, "nothing allocated for a refused frame");
+    }
+
+    #[test]
+    fn buffer_grows_to_declared_length_only() {
+        let mut a = Assembler::new(1000);
+        a.begin_frame(OpCode::Binary, 300).unwrap();
+        a.append(&[1; 100]);
+        let cap = a.buf.capacity();
+        assert!((300..=1000).contains(&cap), "{cap}");
+        a.append(&[2; 200]);
+        assert_eq!(a.buf.capacity(), cap, "no second allocation within a frame");
+        a.end_frame(true).unwrap();
+        assert_eq!(a.assembled().len(), 300);
+    }
+
+    #[test]
+    fn text_ending_mid_character_is_1007() {
+        let mut a = Assembler::new(100);
+        a.begin_frame(OpCode::Text, 1).unwrap();
+        a.check(&[0xC3]).unwrap();
+        assert_eq!(a.end_frame(true), Err(ProtocolError::InvalidUtf8 { at: 0 }));
+    }
+}

@@ -1,0 +1,168 @@
+//! The boundary every entry point goes through: pointer checks, panic
+//! catching, result mapping and the per-thread last-error message.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::ffi::{CStr, CString, c_char};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::result::wsx_result;
+
+/// A failure on its way to C: the code to return and the message kept for
+/// `wsx_last_error_message`.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) code: wsx_result,
+    pub(crate) message: String,
+}
+
+impl Failure {
+    pub(crate) fn new(code: wsx_result, message: impl Into<String>) -> Failure {
+        Failure { code, message: message.into() }
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Failure {
+        Failure::new(wsx_result::WSX_ERR_INVALID_ARGUMENT, message)
+    }
+
+    pub(crate) fn state(message: impl Into<String>) -> Failure {
+        Failure::new(wsx_result::WSX_ERR_STATE, message)
+    }
+}
+
+impl From<wsx_core::net::Error> for Failure {
+    fn from(error: wsx_core::net::Error) -> Failure {
+        Failure::new(wsx_result::from_kind(error.kind()), error.to_string())
+    }
+}
+
+/// The result of the body of an entry point.
+pub(crate) type Outcome<T = ()> = Result<T, Failure>;
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+/// Records `message` as this thread's last error.
+pub(crate) fn set_last_error(message: &str) {
+    let text = CString::new(message.replace('\0', " ")).unwrap_or_default();
+    LAST_ERROR.with(|last| *last.borrow_mut() = text);
+}
+
+/// This thread's last error message; valid until the next failing call on this thread.
+pub(crate) fn last_error_ptr() -> *const c_char {
+    LAST_ERROR.with(|last| last.borrow().as_ptr())
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("unknown panic");
+    format!("internal error (panic): {text}")
+}
+
+/// Runs the body of a fallible entry point: a panic becomes `WSX_ERR_PANIC`,
+/// a failure its code, and both leave their message for
+/// `wsx_last_error_message`.
+pub(crate) fn ffi_call(body: impl FnOnce() -> Outcome) -> wsx_result {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => wsx_result::WSX_OK,
+        Ok(Err(failure)) => {
+            set_last_error(&failure.message);
+            failure.code
+        }
+        Err(payload) => {
+            set_last_error(&panic_message(payload.as_ref()));
+            wsx_result::WSX_ERR_PANIC
+        }
+    }
+}
+
+/// Runs the body of an infallible entry point (getters, `_free`): a panic
+/// leaves its message for `wsx_last_error_message` and returns `fallback`.
+pub(crate) fn ffi_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|payload| {
+        set_last_error(&panic_message(payload.as_ref()));
+        fallback
+    })
+}
+
+/// A shared reference from a pointer that C promised is valid, or `WSX_ERR_NULL`.
+///
+/// # Safety
+/// `ptr` is NULL or points to a live `T` for the duration of `'a`.
+pub(crate) unsafe fn arg<'a, T>(ptr: *const T, name: &str) -> Outcome<&'a T> {
+    // SAFETY: the caller guarantees a non-NULL `ptr` is live.
+    unsafe { ptr.as_ref() }.ok_or_else(|| Failure::new(wsx_result::WSX_ERR_NULL, format!("{name} is NULL")))
+}
+
+/// An exclusive reference from a pointer that C promised is valid, or `WSX_ERR_NULL`.
+///
+/// # Safety
+/// `ptr` is NULL or points to a live `T` that nothing else uses during `'a`.
+pub(crate) unsafe fn arg_mut<'a, T>(ptr: *mut T, name: &str) -> Outcome<&'a mut T> {
+    // SAFETY: the caller guarantees a non-NULL `ptr` is live and unaliased.
+    unsafe { ptr.as_mut() }.ok_or_else(|| Failure::new(wsx_result::WSX_ERR_NULL, format!("{name} is NULL")))
+}
+
+/// A UTF-8 string from a NUL-terminated C string, or `WSX_ERR_NULL` /
+/// `WSX_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `ptr` is NULL or a NUL-terminated string live for `'a`.
+pub(crate) unsafe fn arg_str<'a>(ptr: *const c_char, name: &str) -> Outcome<&'a str> {
+    // SAFETY: the caller guarantees a NUL-terminated string.
+    let text = unsafe { opt_str(ptr, name) }?;
+    text.ok_or_else(|| Failure::new(wsx_result::WSX_ERR_NULL, format!("{name} is NULL")))
+}
+
+/// Like [`arg_str`], with NULL meaning "none".
+///
+/// # Safety
+/// `ptr` is NULL or a NUL-terminated string live for `'a`.
+pub(crate) unsafe fn opt_str<'a>(ptr: *const c_char, name: &str) -> Outcome<Option<&'a str>> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: non-NULL and NUL-terminated by the caller's promise.
+    let text = unsafe { CStr::from_ptr(ptr) };
+    text.to_str().map(Some).map_err(|_| Failure::invalid(format!("{name} is not valid UTF-8")))
+}
+
+/// Bytes from a pointer and a length; NULL is allowed only with length 0.
+///
+/// # Safety
+/// `ptr` is NULL or points to `len` readable bytes live for `'a`.
+pub(crate) unsafe fn arg_bytes<'a>(ptr: *const u8, len: usize, name: &str) -> Outcome<&'a [u8]> {
+    if ptr.is_null() {
+        return if len == 0 {
+            Ok(&[])
+        } else {
+            Err(Failure::new(wsx_result::WSX_ERR_NULL, format!("{name} is NULL but its length is {len}")))
+        };
+    }
+    // SAFETY: the caller guarantees `len` readable bytes at `ptr`.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// Copies `text` and a NUL into a caller's buffer of `cap` bytes; fails with
+/// `WSX_ERR_INVALID_ARGUMENT` when it does not fit.
+///
+/// # Safety
+/// `buf` points to `cap` writable bytes (checked non-NULL here).
+pub(crate) unsafe fn write_c_string(text: &str, buf: *mut c_char, cap: usize) -> Outcome {
+    if buf.is_null() {
+        return Err(Failure::new(wsx_result::WSX_ERR_NULL, "out_buf is NULL"));
+    }
+    if text.len() + 1 > cap {
+        return Err(Failure::invalid(format!("buffer of {cap} bytes is too small for {} bytes", text.len() + 1)));
+    }
+    // SAFETY: `buf` has `cap >= text.len() + 1` writable bytes.
+    unsafe {
+        std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
+        *buf.add(text.len()) = 0;
+    }
+    Ok(())
+}

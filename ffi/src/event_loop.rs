@@ -1,0 +1,164 @@
+//! The event loop: poll mode, thread mode, stop.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use wsx_core::net::{EventLoop, LoopHandle};
+
+use crate::boundary::{Failure, Outcome, arg, arg_mut, ffi_call, ffi_value};
+use crate::result::wsx_result;
+
+/// An event loop driving connections and servers. Poll it from your frame
+/// loop (`wsx_loop_poll`) or give it a thread (`wsx_loop_start_thread`).
+pub struct wsx_loop {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+struct Shared {
+    handle: LoopHandle,
+    /// Locked by whoever drives the loop: a poll, a run, or the loop thread.
+    event_loop: Mutex<EventLoop>,
+}
+
+impl wsx_loop {
+    pub(crate) fn handle(&self) -> &LoopHandle {
+        &self.shared.handle
+    }
+}
+
+/// Takes the loop for driving it, or says why it cannot be.
+fn drive(shared: &Shared) -> Outcome<MutexGuard<'_, EventLoop>> {
+    shared.event_loop.try_lock().map_err(|error| match error {
+        TryLockError::WouldBlock => Failure::state(
+            "the loop is already being driven (by its thread, another poll, or from inside one of its callbacks)",
+        ),
+        TryLockError::Poisoned(_) => {
+            Failure::new(wsx_result::WSX_ERR_PANIC, "the loop is unusable after an internal error")
+        }
+    })
+}
+
+/// Creates a loop with no connections. Free it with `wsx_loop_free`.
+///
+/// # Safety
+/// `out_loop` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_loop_new(out_loop: *mut *mut wsx_loop) -> wsx_result {
+    ffi_call(|| {
+        // SAFETY: the caller's promise.
+        let out = unsafe { arg_mut(out_loop, "out_loop") }?;
+        let event_loop = EventLoop::new()?;
+        let shared = Arc::new(Shared { handle: event_loop.handle(), event_loop: Mutex::new(event_loop) });
+        *out = Box::into_raw(Box::new(wsx_loop { shared, thread: Mutex::new(None) }));
+        Ok(())
+    })
+}
+
+/// Stops the loop, waits for its thread (unless called on that thread), and
+/// releases the caller's handle. Connections still open are dropped without a
+/// close handshake; their `free_user_data` runs. Connection and server handles
+/// the caller still holds stay valid (calls on them return
+/// `WSX_ERR_CLOSED`) until freed. Allowed from inside a callback. NULL is a no-op.
+///
+/// # Safety
+/// `loop` is NULL or a loop from `wsx_loop_new`, freed once.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_loop_free(r#loop: *mut wsx_loop) {
+    ffi_value((), || {
+        if r#loop.is_null() {
+            return;
+        }
+        // SAFETY: the caller gives up its only handle.
+        let this = unsafe { Box::from_raw(r#loop) };
+        this.shared.handle.stop();
+        let thread = this.thread.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(thread) = thread {
+            // On its own thread (freed from a callback) the loop is left to
+            // finish by itself; elsewhere, wait for it.
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
+        }
+    })
+}
+
+/// Does the ready I/O and due timers, runs the callbacks on the calling
+/// thread, then returns. Waits up to `timeout_ms` for something to happen:
+/// 0 never blocks, a negative value waits until something does (or
+/// `wsx_loop_stop`). `WSX_ERR_STATE` if the loop runs on its own thread or is
+/// being polled already (also from inside one of its own callbacks).
+///
+/// # Safety
+/// `loop` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_loop_poll(r#loop: *const wsx_loop, timeout_ms: i32) -> wsx_result {
+    ffi_call(|| {
+        // The loop's state is held here, not through `loop`: a callback may free `loop`.
+        // SAFETY: the caller's promise.
+        let shared = unsafe { arg(r#loop, "loop") }?.shared.clone();
+        let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
+        drive(&shared)?.poll(timeout)?;
+        Ok(())
+    })
+}
+
+/// Runs the loop on the calling thread until `wsx_loop_stop`.
+///
+/// # Safety
+/// `loop` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_loop_run(r#loop: *const wsx_loop) -> wsx_result {
+    ffi_call(|| {
+        // SAFETY: the caller's promise.
+        let shared = unsafe { arg(r#loop, "loop") }?.shared.clone();
+        drive(&shared)?.run()?;
+        Ok(())
+    })
+}
+
+/// Runs the loop on a new thread of its own until `wsx_loop_stop` or
+/// `wsx_loop_free`; callbacks then run on that thread. `WSX_ERR_STATE` if it
+/// already runs on one.
+///
+/// # Safety
+/// `loop` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_loop_start_thread(r#loop: *const wsx_loop) -> wsx_result {
+    ffi_call(|| {
+        // SAFETY: the caller's promise.
+        let this = unsafe { arg(r#loop, "loop") }?;
+        let mut thread = this.thread.lock().unwrap_or_else(PoisonError::into_inner);
+        if thread.as_ref().is_some_and(|thread| !thread.is_finished()) {
+            return Err(Failure::state("the loop already runs on a thread"));
+        }
+        // Taken here, so a loop being polled elsewhere fails now, not on the thread.
+        drop(drive(&this.shared)?);
+        let shared = this.shared.clone();
+        let spawned = std::thread::Builder::new().name("wsx-loop".into()).spawn(move || {
+            if let Ok(mut event_loop) = shared.event_loop.lock() {
+                // A failure here ends the thread; connections report theirs
+                // through their own callbacks.
+                let _ = event_loop.run();
+            }
+        });
+        *thread = Some(spawned.map_err(|error| Failure::new(wsx_result::WSX_ERR_IO, format!("cannot start the loop thread: {error}")))?);
+        Ok(())
+    })
+}
+
+/// Asks the loop to stop: `wsx_loop_run` and the loop thread return, a
+/// blocked `wsx_loop_poll` wakes up. Callable from any thread and from inside
+/// a callback.
+///
+/// # Safety
+/// `loop` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_loop_stop(r#loop: *const wsx_loop) -> wsx_result {
+    ffi_call(|| {
+        // SAFETY: the caller's promise.
+        unsafe { arg(r#loop, "loop") }?.shared.handle.stop();
+        Ok(())
+    })
+}

@@ -1,0 +1,325 @@
+//! The structs callbacks receive, and their conversion from the core's events.
+//! Everything here is borrowed by the callback for the duration of the call.
+
+use std::ffi::{CString, c_char};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use wsx_core::net::{Close, ConnState, Error, Open};
+use wsx_core::proto::MessageKind;
+use wsx_core::proto::handshake::Headers;
+
+use crate::result::wsx_result;
+
+/// The kind of a data message.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wsx_msg_kind {
+    /// A text message: its bytes are valid UTF-8 (not NUL-terminated).
+    WSX_MSG_TEXT = 1,
+    /// A binary message.
+    WSX_MSG_BINARY = 2,
+}
+
+impl wsx_msg_kind {
+    pub(crate) fn from_core(kind: MessageKind) -> wsx_msg_kind {
+        match kind {
+            MessageKind::Text => wsx_msg_kind::WSX_MSG_TEXT,
+            MessageKind::Binary => wsx_msg_kind::WSX_MSG_BINARY,
+        }
+    }
+
+    /// The core's kind for a value C passed as an integer.
+    pub(crate) fn to_core(kind: u32) -> Option<MessageKind> {
+        match kind {
+            1 => Some(MessageKind::Text),
+            2 => Some(MessageKind::Binary),
+            _ => None,
+        }
+    }
+}
+
+/// The state of a connection.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wsx_conn_state {
+    /// Resolving, connecting, or in the TLS or WebSocket handshake.
+    WSX_CONN_CONNECTING = 0,
+    /// Open for messages.
+    WSX_CONN_OPEN = 1,
+    /// The close handshake is under way.
+    WSX_CONN_CLOSING = 2,
+    /// Closed.
+    WSX_CONN_CLOSED = 3,
+}
+
+impl wsx_conn_state {
+    pub(crate) fn from_core(state: ConnState) -> wsx_conn_state {
+        match state {
+            ConnState::Connecting => wsx_conn_state::WSX_CONN_CONNECTING,
+            ConnState::Open => wsx_conn_state::WSX_CONN_OPEN,
+            ConnState::Closing => wsx_conn_state::WSX_CONN_CLOSING,
+            ConnState::Closed => wsx_conn_state::WSX_CONN_CLOSED,
+        }
+    }
+}
+
+/// A received message (or, in streaming mode, a piece of one).
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub struct wsx_message {
+    /// Text or binary.
+    pub kind: wsx_msg_kind,
+    /// The payload, borrowed for the callback only (not NUL-terminated).
+    pub data: *const u8,
+    /// The payload's length in bytes.
+    pub len: usize,
+    /// Whether this is the last piece of the message (always true unless
+    /// streaming is on).
+    pub fin: bool,
+}
+
+/// One HTTP header field, as NUL-terminated strings.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub struct wsx_header {
+    /// The field name, as received.
+    pub name: *const c_char,
+    /// The field value.
+    pub value: *const c_char,
+}
+
+/// The open event: the handshake succeeded.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub struct wsx_open {
+    /// The negotiated subprotocol, or NULL.
+    pub subprotocol: *const c_char,
+    /// Client side: the response status (101). Server side: 0.
+    pub status: u16,
+    /// Server side: the request target (path and query). Client side: NULL.
+    pub path: *const c_char,
+    /// The response headers (client side) or request headers (server side).
+    pub headers: *const wsx_header,
+    /// The number of entries in `headers`.
+    pub headers_len: usize,
+    /// The peer's address as text, "ip:port" ("[ip]:port" for IPv6).
+    pub peer_addr: *const c_char,
+}
+
+/// The close event: the last event of a connection.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub struct wsx_close {
+    /// The peer's close code, ours if we failed the connection, or 1006 when
+    /// the transport dropped without a close handshake.
+    pub code: u16,
+    /// The reason, UTF-8, NUL-terminated (it may also contain NULs: use `reason_len`).
+    pub reason: *const c_char,
+    /// The reason's length in bytes, without the terminating NUL.
+    pub reason_len: usize,
+    /// Whether both close frames passed before the transport closed.
+    pub clean: bool,
+}
+
+/// An error event.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub struct wsx_error {
+    /// What kind of failure.
+    pub code: wsx_result,
+    /// A message a person understands, NUL-terminated.
+    pub message: *const c_char,
+    /// The HTTP status of a refused handshake, 0 otherwise.
+    pub http_status: u16,
+}
+
+/// A received ping.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub struct wsx_ping {
+    /// The ping's payload (up to 125 bytes).
+    pub data: *const u8,
+    /// The payload's length.
+    pub len: usize,
+}
+
+/// A received pong.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub struct wsx_pong {
+    /// The pong's payload (up to 125 bytes).
+    pub data: *const u8,
+    /// The payload's length.
+    pub len: usize,
+    /// The round trip of the ping it answers in microseconds, or -1 when it
+    /// answers none of ours.
+    pub rtt_us: i64,
+}
+
+/// A handshake request under decision on the server.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub struct wsx_request {
+    /// The request target: path and query.
+    pub path: *const c_char,
+    /// Every request header.
+    pub headers: *const wsx_header,
+    /// The number of entries in `headers`.
+    pub headers_len: usize,
+    /// The `Origin` header, or NULL.
+    pub origin: *const c_char,
+    /// The peer's address as text.
+    pub peer_addr: *const c_char,
+    /// The subprotocol the server will answer with unless changed: the first
+    /// of its list that the client offered, or NULL.
+    pub subprotocol: *const c_char,
+}
+
+/// A C string from Rust text; NULs (impossible in parsed HTTP) become spaces.
+pub(crate) fn c_string(text: &str) -> CString {
+    CString::new(text.replace('\0', " ")).unwrap_or_default()
+}
+
+fn opt_ptr(text: &Option<CString>) -> *const c_char {
+    text.as_ref().map_or(std::ptr::null(), |text| text.as_ptr())
+}
+
+/// Header fields converted for C, owning their strings.
+pub(crate) struct CHeaders {
+    _strings: Vec<(CString, CString)>,
+    fields: Vec<wsx_header>,
+}
+
+impl CHeaders {
+    pub(crate) fn new(headers: &Headers) -> CHeaders {
+        let strings: Vec<(CString, CString)> =
+            headers.0.iter().map(|(name, value)| (c_string(name), c_string(value))).collect();
+        let fields = strings.iter().map(|(name, value)| wsx_header { name: name.as_ptr(), value: value.as_ptr() }).collect();
+        CHeaders { _strings: strings, fields }
+    }
+
+    pub(crate) fn ptr(&self) -> *const wsx_header {
+        self.fields.as_ptr()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.fields.len()
+    }
+}
+
+/// The value of the first header named `name` (ASCII case-insensitive).
+pub(crate) fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
+    headers.0.iter().find(|(field, _)| field.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
+}
+
+/// An open event converted for C, owning its strings.
+pub(crate) struct COpen {
+    _subprotocol: Option<CString>,
+    _path: Option<CString>,
+    _headers: CHeaders,
+    _peer: CString,
+    pub(crate) event: wsx_open,
+}
+
+impl COpen {
+    pub(crate) fn new(open: &Open<'_>) -> COpen {
+        let subprotocol = open.subprotocol.map(c_string);
+        let path = open.request.map(|request| c_string(&request.path));
+        let empty = Headers::default();
+        let headers = match (open.response, open.request) {
+            (Some(response), _) => &response.headers,
+            (None, Some(request)) => &request.headers,
+            (None, None) => &empty,
+        };
+        let headers = CHeaders::new(headers);
+        let peer = c_string(&open.peer_addr.to_string());
+        let event = wsx_open {
+            subprotocol: opt_ptr(&subprotocol),
+            status: open.response.map_or(0, |response| response.status),
+            path: opt_ptr(&path),
+            headers: headers.ptr(),
+            headers_len: headers.len(),
+            peer_addr: peer.as_ptr(),
+        };
+        COpen { _subprotocol: subprotocol, _path: path, _headers: headers, _peer: peer, event }
+    }
+}
+
+/// A close event converted for C, owning its reason.
+pub(crate) struct CClose {
+    _reason: Vec<u8>,
+    pub(crate) event: wsx_close,
+}
+
+impl CClose {
+    pub(crate) fn new(close: &Close<'_>) -> CClose {
+        let mut reason = Vec::with_capacity(close.reason.len() + 1);
+        reason.extend_from_slice(close.reason.as_bytes());
+        reason.push(0);
+        let event = wsx_close {
+            code: close.code.0,
+            reason: reason.as_ptr().cast(),
+            reason_len: close.reason.len(),
+            clean: close.clean,
+        };
+        CClose { _reason: reason, event }
+    }
+}
+
+/// An error event converted for C, owning its message.
+pub(crate) struct CError {
+    _message: CString,
+    pub(crate) event: wsx_error,
+}
+
+impl CError {
+    pub(crate) fn new(error: &Error) -> CError {
+        let message = c_string(&error.to_string());
+        let event = wsx_error {
+            code: wsx_result::from_kind(error.kind()),
+            message: message.as_ptr(),
+            http_status: error.status().unwrap_or(0),
+        };
+        CError { _message: message, event }
+    }
+}
+
+/// A request under decision converted for C, owning its strings.
+pub(crate) struct CRequest {
+    _strings: [Option<CString>; 4],
+    _headers: CHeaders,
+    pub(crate) event: wsx_request,
+}
+
+impl CRequest {
+    pub(crate) fn new(
+        request: &wsx_core::proto::handshake::Request,
+        peer: SocketAddr,
+        subprotocol: Option<&str>,
+    ) -> CRequest {
+        let strings = [
+            Some(c_string(&request.path)),
+            header(&request.headers, "origin").map(c_string),
+            Some(c_string(&peer.to_string())),
+            subprotocol.map(c_string),
+        ];
+        let headers = CHeaders::new(&request.headers);
+        let event = wsx_request {
+            path: opt_ptr(&strings[0]),
+            headers: headers.ptr(),
+            headers_len: headers.len(),
+            origin: opt_ptr(&strings[1]),
+            peer_addr: opt_ptr(&strings[2]),
+            subprotocol: opt_ptr(&strings[3]),
+        };
+        CRequest { _strings: strings, _headers: headers, event }
+    }
+}
+
+/// A round trip in microseconds, -1 for none.
+pub(crate) fn micros(rtt: Option<Duration>) -> i64 {
+    rtt.map_or(-1, |rtt| i64::try_from(rtt.as_micros()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,414 @@
+//! The scenarios, written once and run against each kind of peer by the test
+//! files. Each one asserts both what the peer reported and what wsx saw.
+
+use serde_json::{Value, json};
+use std::time::Duration;
+use wsx_core::net::{ClientConfig, ErrorKind, ServerConfig, TlsClientConfig, TlsServerConfig};
+use wsx_core::proto::MessageKind::{self, Binary, Text};
+
+use crate::certs::{HOST, TestCerts};
+use crate::nginx::Nginx;
+use crate::payload::{assert_peer_got, assert_wsx_got, generate, hex, send_command};
+use crate::peer::{Kind, Peer, header};
+use crate::wsx::{Endpoint, Opened, Reply, Wsx, WsxServer};
+
+/// Sizes exchanged both ways: empty, both edges of the 7-bit, 16-bit and
+/// 64-bit length encodings, and 1 MiB.
+const SIZES: [(MessageKind, usize); 7] =
+    [(Text, 0), (Binary, 0), (Text, 125), (Binary, 126), (Text, 65_535), (Binary, 65_536), (Text, 1 << 20)];
+/// The largest message wsx accepts by default (16 MiB).
+pub const MAX_MESSAGE: usize = 16 << 20;
+
+/// How a client peer reaches the wsx server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// Straight to wsx.
+    Direct,
+    /// Through an nginx reverse proxy.
+    Nginx,
+}
+
+/// What a [`Link`] reconnects to.
+enum Target {
+    /// A wsx client connecting to a peer server.
+    WsxClient { url: String, config: ClientConfig },
+    /// A peer client connecting to a wsx server.
+    WsxServer { server: WsxServer, url: String, options: Value },
+}
+
+/// A peer and wsx connected to each other, with everything that keeps them up.
+pub struct Link {
+    // Field order is drop order: the peer goes first and closes gracefully
+    // while wsx (and nginx) still run.
+    /// The third-party peer.
+    pub peer: Peer,
+    /// Which peer it is.
+    pub kind: Kind,
+    /// wsx's end of the connection.
+    pub wsx: Endpoint,
+    /// wsx's open event.
+    pub opened: Opened,
+    /// The peer's open event.
+    pub seen: Value,
+    target: Target,
+    _nginx: Option<Nginx>,
+    _loop: Wsx,
+}
+
+impl Link {
+    /// wsx's client connected to a `kind` server peer started with `args`;
+    /// `url` makes the URL from the peer's port.
+    pub fn wsx_client(kind: Kind, args: &[&str], url: impl Fn(u16) -> String, config: ClientConfig) -> Link {
+        let (peer, port) = kind.server(args);
+        let target = Target::WsxClient { url: url(port), config };
+        Link::open(peer, kind, target, None, Wsx::new())
+    }
+
+    /// A `kind` client peer connected to a wsx server made from `config`,
+    /// at `path` over `route`; `options` go into the peer's connect command.
+    pub fn wsx_server(kind: Kind, route: Route, config: ServerConfig, reply: Reply, path: &str, options: Value) -> Link {
+        let scheme = if config.tls.is_some() { "wss" } else { "ws" };
+        let host = if config.tls.is_some() { HOST } else { "127.0.0.1" };
+        let wsx = Wsx::new();
+        let server = wsx.listen(config, reply, &[("X-Wsx-Server", "yes")]);
+        let nginx = (route == Route::Nginx).then(|| Nginx::proxy_to(server.port()));
+        let port = nginx.as_ref().map_or(server.port(), Nginx::port);
+        let url = format!("{scheme}://{host}:{port}{path}");
+        let target = Target::WsxServer { server, url, options };
+        Link::open(kind.client(), kind, target, nginx, wsx)
+    }
+
+    fn open(mut peer: Peer, kind: Kind, target: Target, nginx: Option<Nginx>, wsx: Wsx) -> Link {
+        let (end, opened, seen) = connect(&mut peer, &target, &wsx);
+        Link { peer, kind, wsx: end, opened, seen, target, _nginx: nginx, _loop: wsx }
+    }
+
+    /// A new connection between the same two programs, replacing the current one.
+    pub fn reconnect(&mut self) {
+        (self.wsx, self.opened, self.seen) = connect(&mut self.peer, &self.target, &self._loop);
+    }
+
+    /// wsx sends a generated message; the peer must receive exactly it.
+    pub fn wsx_sends(&mut self, kind: MessageKind, len: usize) {
+        let data = generate(kind, len);
+        self.wsx.send(kind, &data);
+        assert_peer_got(&self.peer.expect("message"), kind, &data);
+    }
+
+    /// The peer sends a generated message, in `fragments` frames if given;
+    /// wsx must receive exactly it (and, with `echo`, the peer its echo).
+    pub fn peer_sends(&mut self, kind: MessageKind, len: usize, fragments: Option<usize>, echo: bool) {
+        self.peer.command(send_command(kind, len, fragments));
+        let data = generate(kind, len);
+        assert_wsx_got(&self.wsx.expect_message(), kind, &data);
+        if echo {
+            assert_peer_got(&self.peer.expect("message"), kind, &data);
+        }
+    }
+
+    /// wsx closes with `code` and `reason`: the peer sees both, and wsx's
+    /// close event is clean with the code the peer echoed.
+    pub fn wsx_closes(&mut self, code: u16, reason: &str) {
+        self.wsx.close(code, reason);
+        let seen = self.peer.expect("close");
+        assert_eq!((seen["code"].as_u64(), seen["reason"].as_str()), (Some(code.into()), Some(reason)), "{seen}");
+        if self.kind == Kind::Python {
+            assert_eq!(seen["rcvd"], json!([code, reason]), "the close frame the peer received: {seen}");
+        }
+        let closed = self.wsx.expect_closed();
+        assert!(closed.clean, "wsx's close after its own close frame was answered: {closed:?}");
+        assert_eq!(closed.code, code, "the code of wsx's close event: {closed:?}");
+    }
+
+    /// The peer closes with `code` and `reason`: wsx's close event has both
+    /// and is clean, and the peer gets the same code back.
+    pub fn peer_closes(&mut self, code: u16, reason: &str) {
+        self.peer.command(json!({"op": "close", "code": code, "reason": reason}));
+        let closed = self.wsx.expect_closed();
+        assert_eq!((closed.code, closed.reason.as_str(), closed.clean), (code, reason, true), "wsx's close event");
+        let seen = self.peer.expect("close");
+        assert_eq!(seen["code"], code, "the code of wsx's answering close frame: {seen}");
+        if self.kind == Kind::Python {
+            assert_eq!(seen["rcvd"][0], code, "the close frame the peer received: {seen}");
+        }
+    }
+}
+
+/// Opens one connection of `target` and returns both sides' open events.
+fn connect(peer: &mut Peer, target: &Target, wsx: &Wsx) -> (Endpoint, Opened, Value) {
+    match target {
+        Target::WsxClient { url, config } => {
+            let end = wsx.connect(url, config.clone());
+            let opened = end.expect_open();
+            (end, opened, peer.expect("open"))
+        }
+        Target::WsxServer { server, url, options } => {
+            peer.connect(url, options.clone());
+            let (end, opened) = server.accept();
+            (end, opened, peer.expect("open"))
+        }
+    }
+}
+
+/// A client configuration with test headers and two subprotocols offered.
+fn client_config() -> ClientConfig {
+    ClientConfig {
+        subprotocols: vec!["v2.wsx".into(), "v1.wsx".into()],
+        headers: vec![
+            ("Authorization".into(), "Bearer wsx-token".into()),
+            ("Cookie".into(), "session=abc; theme=dark".into()),
+            ("X-Wsx-Test".into(), "from wsx".into()),
+        ],
+        ..ClientConfig::default()
+    }
+}
+
+/// wsx's client against a `kind` server: request path, custom headers and
+/// subprotocol seen by the server, then every size both ways up to 16 MiB.
+pub fn client_messages(kind: Kind) {
+    let url = |port| format!("ws://127.0.0.1:{port}/chat/room?id=7");
+    let mut link = Link::wsx_client(kind, &["--subprotocol", "v1.wsx"], url, client_config());
+    assert_eq!(link.opened.status, Some(101));
+    assert_eq!(link.opened.subprotocol.as_deref(), Some("v1.wsx"), "subprotocol wsx negotiated");
+    assert_eq!(link.opened.header("Sec-WebSocket-Protocol"), Some("v1.wsx"));
+    let seen = &link.seen;
+    assert_eq!(seen["path"], "/chat/room?id=7", "{seen}");
+    assert_eq!(seen["subprotocol"], "v1.wsx", "{seen}");
+    assert_eq!(header(seen, "Authorization"), Some("Bearer wsx-token"), "{seen}");
+    assert_eq!(header(seen, "Cookie"), Some("session=abc; theme=dark"), "{seen}");
+    assert_eq!(header(seen, "X-Wsx-Test"), Some("from wsx"), "{seen}");
+    assert_eq!(header(seen, "Host"), Some(format!("127.0.0.1:{}", link.opened.peer_addr.port()).as_str()));
+    for (kind, len) in SIZES.into_iter().chain([(Binary, MAX_MESSAGE)]) {
+        link.wsx_sends(kind, len);
+        link.peer_sends(kind, len, None, false);
+    }
+    link.wsx_closes(1000, "");
+}
+
+/// A `kind` client (through `route`) against wsx's echo server: path,
+/// custom headers, Origin and subprotocol seen by wsx, the 101's extra
+/// header seen by the peer, then every size (up to 16 MiB when direct) sent
+/// by the peer and echoed, and a message wsx sends on its own.
+pub fn server_messages(kind: Kind, route: Route) {
+    let config = ServerConfig { subprotocols: vec!["superchat".into()], ..ServerConfig::default() };
+    let mut options = json!({"subprotocols": ["chat", "superchat"]});
+    if kind.is_scriptable() {
+        options["headers"] = json!([["X-Wsx-Test", "from the peer"], ["Authorization", "Basic d3N4OnRlc3Q="]]);
+        options["origin"] = json!("http://peer.example");
+    }
+    let mut link = Link::wsx_server(kind, route, config, Reply::Echo, "/echo?x=1", options);
+    let opened = &link.opened;
+    assert_eq!(opened.subprotocol.as_deref(), Some("superchat"), "subprotocol wsx chose");
+    assert_eq!(link.seen["subprotocol"], "superchat", "subprotocol the peer got: {}", link.seen);
+    assert_eq!(opened.path.as_deref(), Some("/echo?x=1"));
+    if kind.is_scriptable() {
+        assert_eq!(opened.header("X-Wsx-Test"), Some("from the peer"), "{opened:?}");
+        assert_eq!(opened.header("Authorization"), Some("Basic d3N4OnRlc3Q="), "{opened:?}");
+        assert_eq!(opened.header("Origin"), Some("http://peer.example"), "{opened:?}");
+        assert_eq!(header(&link.seen, "X-Wsx-Server"), Some("yes"), "extra 101 header: {}", link.seen);
+    } else {
+        let origin = opened.header("Origin").unwrap_or_default();
+        assert!(origin.starts_with("http://127.0.0.1:"), "the page's Origin: {opened:?}");
+    }
+    if route == Route::Nginx {
+        assert_eq!(opened.header("X-Forwarded-For"), Some("127.0.0.1"), "nginx's header: {opened:?}");
+    }
+    let largest = if route == Route::Direct { MAX_MESSAGE } else { 1 << 20 };
+    for (kind, len) in SIZES.into_iter().chain([(Binary, largest)]) {
+        link.peer_sends(kind, len, None, true);
+    }
+    link.wsx_sends(Text, 300);
+    link.wsx_sends(Binary, 70_000);
+    link.wsx_closes(1000, "done");
+}
+
+/// Messages in several frames (text split inside characters where the peer
+/// splits bytes), assembled by wsx; with `echo` the peer gets them back whole.
+fn fragments(link: &mut Link, echo: bool) {
+    for (kind, len, frames) in [(Text, 1000, 7), (Binary, 100_000, 5), (Text, 3 << 20, 3), (Binary, 2, 2)] {
+        link.peer_sends(kind, len, Some(frames), echo);
+    }
+}
+
+/// A fragmenting `kind` server peer against wsx's client.
+pub fn client_fragments(kind: Kind) {
+    let mut link = Link::wsx_client(kind, &[], |port| format!("ws://127.0.0.1:{port}/"), ClientConfig::default());
+    fragments(&mut link, false);
+    link.wsx_closes(1000, "");
+}
+
+/// A fragmenting `kind` client peer against wsx's echo server.
+pub fn server_fragments(kind: Kind) {
+    let mut link = Link::wsx_server(kind, Route::Direct, ServerConfig::default(), Reply::Echo, "/", json!({}));
+    fragments(&mut link, true);
+    link.wsx_closes(1000, "");
+}
+
+/// Pings both ways: each side's ping is seen by the other (where the peer
+/// reports pings) and answered with a pong carrying the same data.
+fn ping_pong(link: &mut Link) {
+    for data in [&b"wsx ping"[..], b""] {
+        link.wsx.ping(data);
+        if link.kind.reports_pings() {
+            assert_eq!(link.peer.expect("ping")["hex"], hex(data));
+        }
+        assert_eq!(link.wsx.expect_pong(), data, "the pong wsx got");
+    }
+    link.peer.command(json!({"op": "ping", "hex": hex(b"peer ping")}));
+    assert_eq!(link.wsx.expect_ping(), b"peer ping", "the ping wsx got");
+    assert_eq!(link.peer.expect("pong")["hex"], hex(b"peer ping"), "the pong the peer got");
+    // Messages still flow after the control frames.
+    link.wsx_sends(Text, 10);
+}
+
+/// Pings between wsx's client and a `kind` server peer.
+pub fn client_ping_pong(kind: Kind) {
+    let mut link = Link::wsx_client(kind, &[], |port| format!("ws://127.0.0.1:{port}/"), ClientConfig::default());
+    ping_pong(&mut link);
+    link.wsx_closes(1000, "");
+}
+
+/// Pings between a `kind` client peer and wsx's server.
+pub fn server_ping_pong(kind: Kind) {
+    let mut link = Link::wsx_server(kind, Route::Direct, ServerConfig::default(), Reply::Nothing, "/", json!({}));
+    ping_pong(&mut link);
+    link.wsx_closes(1000, "");
+}
+
+/// Close codes and reasons (one with UTF-8) both ways, over two connections
+/// between the same programs.
+fn close_both_ways(link: &mut Link) {
+    link.peer_closes(4001, "peer says bye \u{2713}");
+    link.reconnect();
+    link.wsx_closes(4002, "wsx says bye \u{2713}");
+    link.reconnect();
+    link.wsx_closes(1001, "going away");
+}
+
+/// Closes both ways between wsx's client and a `kind` server peer.
+pub fn client_close_both_ways(kind: Kind) {
+    let mut link = Link::wsx_client(kind, &[], |port| format!("ws://127.0.0.1:{port}/"), ClientConfig::default());
+    close_both_ways(&mut link);
+}
+
+/// Closes both ways between a `kind` client peer (through `route`) and wsx's server.
+pub fn server_close_both_ways(kind: Kind, route: Route) {
+    let mut link = Link::wsx_server(kind, route, ServerConfig::default(), Reply::Nothing, "/", json!({}));
+    close_both_ways(&mut link);
+}
+
+/// A few messages both ways and a close, over an established TLS link.
+fn tls_traffic(link: &mut Link, echo: bool) {
+    link.peer_sends(Text, 5, None, echo);
+    link.peer_sends(Binary, 1 << 20, None, echo);
+    link.wsx_sends(Text, 70_000);
+    link.wsx_sends(Binary, 1 << 20);
+    link.wsx_closes(1000, "tls done");
+}
+
+/// The trusted CA of `certs`, for wsx's client.
+fn trusting(certs: &TestCerts) -> ClientConfig {
+    let tls = TlsClientConfig { ca_file: Some(certs.ca.clone()), ..TlsClientConfig::default() };
+    ClientConfig { tls, ..ClientConfig::default() }
+}
+
+/// wsx's client over `wss://localhost` to a `kind` TLS server whose
+/// certificate the test CA signed.
+pub fn wss_client(kind: Kind) {
+    let certs = TestCerts::new();
+    let (cert, key) = (certs.cert.to_str().unwrap(), certs.key.to_str().unwrap());
+    let url = |port| format!("wss://{HOST}:{port}/tls");
+    let mut link = Link::wsx_client(kind, &["--cert", cert, "--key", key], url, trusting(&certs));
+    assert_eq!(link.seen["path"], "/tls");
+    tls_traffic(&mut link, false);
+}
+
+/// A `kind` client trusting the test CA over `wss://localhost` to wsx's TLS server.
+pub fn wss_server(kind: Kind) {
+    let certs = TestCerts::new();
+    let tls = TlsServerConfig { cert_file: certs.cert.clone(), key_file: certs.key.clone() };
+    let config = ServerConfig { tls: Some(tls), ..ServerConfig::default() };
+    let options = json!({"ca": certs.ca});
+    let mut link = Link::wsx_server(kind, Route::Direct, config, Reply::Echo, "/tls", options);
+    assert_eq!(link.opened.path.as_deref(), Some("/tls"));
+    tls_traffic(&mut link, true);
+}
+
+/// The error, then the close event, of a connection that never opened.
+pub fn expect_failure(end: &Endpoint) -> (ErrorKind, String, Option<u16>) {
+    let error = end.expect_error();
+    let closed = end.expect_closed();
+    assert!(!closed.clean, "a connection that never opened cannot close cleanly: {closed:?}");
+    error
+}
+
+/// wsx's client refuses a Python TLS server whose certificate does not name
+/// the host in the URL, and one signed by a CA it does not trust; with
+/// verification explicitly off it talks to the latter.
+pub fn wss_refusals() {
+    let certs = TestCerts::new();
+    let wsx = Wsx::new();
+    let trusted = [certs.cert.to_str().unwrap(), certs.key.to_str().unwrap()];
+    let (_good, good_port) = Kind::Python.server(&["--cert", trusted[0], "--key", trusted[1]]);
+    // The certificate names `localhost`, not the address.
+    let end = wsx.connect(&format!("wss://127.0.0.1:{good_port}/"), trusting(&certs));
+    let (kind, message, _) = expect_failure(&end);
+    assert_eq!(kind, ErrorKind::Tls, "wrong host name: {message}");
+
+    let untrusted = [certs.untrusted_cert.to_str().unwrap(), certs.untrusted_key.to_str().unwrap()];
+    let (mut bad, bad_port) = Kind::Python.server(&["--cert", untrusted[0], "--key", untrusted[1]]);
+    let url = format!("wss://{HOST}:{bad_port}/");
+    let (kind, message, _) = expect_failure(&wsx.connect(&url, trusting(&certs)));
+    assert_eq!(kind, ErrorKind::Tls, "untrusted CA: {message}");
+
+    let mut config = trusting(&certs);
+    config.tls.danger_disable_verification = true;
+    let end = wsx.connect(&url, config);
+    end.expect_open();
+    assert_eq!(bad.expect("open")["path"], "/");
+    end.send(Text, b"unverified");
+    assert_peer_got(&bad.expect("message"), Text, b"unverified");
+}
+
+/// A `kind` client with an Origin outside wsx's allow-list gets 403 and
+/// reaches no handler; with an allowed Origin it connects.
+pub fn origin_policy(kind: Kind) {
+    let allowed = "http://allowed.example";
+    let wsx = Wsx::new();
+    let config = ServerConfig { origins: Some(vec![allowed.into()]), ..ServerConfig::default() };
+    let server = wsx.listen(config, Reply::Nothing, &[]);
+    let url = format!("ws://127.0.0.1:{}/", server.port());
+    let mut peer = kind.client();
+    peer.connect(&url, json!({"origin": "http://evil.example"}));
+    let refused = peer.expect("refused");
+    assert_eq!(refused["status"], 403, "{refused}");
+    // The refusal was written after the decision: no handler was made for it.
+    assert!(!server.accepted_within(Duration::ZERO), "a refused Origin reached on_upgrade");
+    peer.connect(&url, json!({"origin": allowed}));
+    let (end, opened) = server.accept();
+    assert_eq!(opened.header("Origin"), Some(allowed));
+    peer.expect("open");
+    end.send(Text, b"welcome");
+    assert_peer_got(&peer.expect("message"), Text, b"welcome");
+}
+
+/// A plain HTTP GET (Python's urllib) to wsx's server gets 426 and reaches no handler.
+pub fn plain_get_426() {
+    let wsx = Wsx::new();
+    let server = wsx.listen(ServerConfig::default(), Reply::Nothing, &[]);
+    let mut get = Peer::python("http_get.py", &[&format!("http://127.0.0.1:{}/", server.port())]);
+    let response = get.expect("response");
+    assert_eq!(response["status"], 426, "{response}");
+    assert!(!server.accepted_within(Duration::ZERO), "a plain GET reached on_upgrade");
+}
+
+/// wsx's client against a `kind` server that refuses with 403: an error
+/// with the status, then the close event.
+pub fn client_sees_refusal(kind: Kind) {
+    let (_peer, port) = kind.server(&["--refuse", "403"]);
+    let wsx = Wsx::new();
+    let end = wsx.connect(&format!("ws://127.0.0.1:{port}/"), ClientConfig::default());
+    let (kind, message, status) = expect_failure(&end);
+    assert_eq!((kind, status), (ErrorKind::Handshake, Some(403)), "{message}");
+    assert!(message.contains("403"), "the message names the status: {message}");
+}

@@ -1,0 +1,54 @@
+//! wsx against Node's `ws`, both ways.
+
+use wsx_interop::peer::Kind::Node;
+use wsx_interop::scenarios::{self, Route};
+
+#[test]
+fn wsx_client_messages_headers_subprotocol() {
+    scenarios::client_messages(Node);
+}
+
+#[test]
+fn wsx_client_receives_fragmented_messages() {
+    scenarios::client_fragments(Node);
+}
+
+#[test]
+fn wsx_client_ping_pong() {
+    scenarios::client_ping_pong(Node);
+}
+
+#[test]
+fn wsx_client_close_codes_both_ways() {
+    scenarios::client_close_both_ways(Node);
+}
+
+#[test]
+fn wsx_client_sees_handshake_refusal() {
+    scenarios::client_sees_refusal(Node);
+}
+
+#[test]
+fn wsx_server_messages_headers_subprotocol() {
+    scenarios::server_messages(Node, Route::Direct);
+}
+
+#[test]
+fn wsx_server_receives_fragmented_messages() {
+    scenarios::server_fragments(Node);
+}
+
+#[test]
+fn wsx_server_ping_pong() {
+    scenarios::server_ping_pong(Node);
+}
+
+#[test]
+fn wsx_server_close_codes_both_ways() {
+    scenarios::server_close_both_ways(Node, Route::Direct);
+}
+
+#[test]
+fn wsx_server_refuses_origin_with_403() {
+    scenarios::origin_policy(Node);
+}
