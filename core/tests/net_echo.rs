@@ -21,11 +21,20 @@ fn echoes_text_and_binary_of_every_size() {
     let (conn, events) = connect(lp.handle(), &echo.url(), client_config());
     for len in [0, 1, 125, 126, 127, 65_535, 65_536, 1 << 20, 16 << 20] {
         let binary = pattern(len);
-        conn.send(MessageKind::Binary, &binary).expect("send binary");
-        assert_eq!(events.message(), (MessageKind::Binary, binary), "binary of {len} bytes");
+        conn.send(MessageKind::Binary, &binary)
+            .expect("send binary");
+        assert_eq!(
+            events.message(),
+            (MessageKind::Binary, binary),
+            "binary of {len} bytes"
+        );
         let text: Vec<u8> = "é".repeat(len / 2).into_bytes();
         conn.send(MessageKind::Text, &text).expect("send text");
-        assert_eq!(events.message(), (MessageKind::Text, text), "text of {len} bytes");
+        assert_eq!(
+            events.message(),
+            (MessageKind::Text, text),
+            "text of {len} bytes"
+        );
     }
     conn.close(CloseCode::NORMAL, "bye").expect("close");
     // The server's automatic reply echoes the code, without a reason.
@@ -53,35 +62,70 @@ fn send_after_close_fails_with_closed() {
     let echo = Echo::start(lp.handle(), server_config());
     let (conn, events) = connect(lp.handle(), &echo.url(), client_config());
     conn.close(CloseCode::NORMAL, "").expect("close");
-    assert_eq!(conn.send(MessageKind::Text, b"late").expect_err("closing").kind(), ErrorKind::Closed);
+    assert_eq!(
+        conn.send(MessageKind::Text, b"late")
+            .expect_err("closing")
+            .kind(),
+        ErrorKind::Closed
+    );
     events.close();
-    assert_eq!(conn.send(MessageKind::Text, b"later").expect_err("closed").kind(), ErrorKind::Closed);
-    assert_eq!(conn.close(CloseCode::NORMAL, "").expect_err("closed").kind(), ErrorKind::Closed);
+    assert_eq!(
+        conn.send(MessageKind::Text, b"later")
+            .expect_err("closed")
+            .kind(),
+        ErrorKind::Closed
+    );
+    assert_eq!(
+        conn.close(CloseCode::NORMAL, "")
+            .expect_err("closed")
+            .kind(),
+        ErrorKind::Closed
+    );
     assert_eq!(conn.buffered_amount(), 0);
 }
 
 #[test]
 fn negotiates_a_subprotocol_and_passes_custom_headers() {
     let lp = spawn_loop();
-    let config = ServerConfig { subprotocols: vec!["v2.chat".into(), "v1.chat".into()], ..server_config() };
+    let config = ServerConfig {
+        subprotocols: vec!["v2.chat".into(), "v1.chat".into()],
+        ..server_config()
+    };
     let echo = Echo::start(lp.handle(), config);
     let client = ClientConfig {
         subprotocols: vec!["v1.chat".into(), "v2.chat".into()],
-        headers: vec![("Authorization".into(), "Bearer xyz".into()), ("Cookie".into(), "a=1".into())],
+        headers: vec![
+            ("Authorization".into(), "Bearer xyz".into()),
+            ("Cookie".into(), "a=1".into()),
+        ],
         origin: Some("https://example.com".into()),
         ..client_config()
     };
     let url = format!("ws://{}/chat?room=1", echo.server.local_addr());
     let (conn, events) = connect(lp.handle(), &url, client);
-    let ServerEv::Upgrade { path, headers, subprotocol } = echo.next_event() else { panic!("upgrade expected") };
+    let ServerEv::Upgrade {
+        path,
+        headers,
+        subprotocol,
+    } = echo.next_event()
+    else {
+        panic!("upgrade expected")
+    };
     assert_eq!(path, "/chat?room=1");
-    let header = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
     assert_eq!(header("Authorization"), Some("Bearer xyz"));
     assert_eq!(header("Cookie"), Some("a=1"));
     assert_eq!(header("Origin"), Some("https://example.com"));
     // The server's preference wins among those offered.
     assert_eq!(subprotocol.as_deref(), Some("v2.chat"));
-    let Ev::Open { subprotocol, .. } = echo.conns.open() else { unreachable!() };
+    let Ev::Open { subprotocol, .. } = echo.conns.open() else {
+        unreachable!()
+    };
     assert_eq!(subprotocol.as_deref(), Some("v2.chat"));
     drop(events);
     drop(conn);
@@ -90,12 +134,28 @@ fn negotiates_a_subprotocol_and_passes_custom_headers() {
 #[test]
 fn client_sees_the_negotiated_subprotocol_and_response() {
     let lp = spawn_loop();
-    let config = ServerConfig { subprotocols: vec!["mqtt".into()], ..server_config() };
+    let config = ServerConfig {
+        subprotocols: vec!["mqtt".into()],
+        ..server_config()
+    };
     let echo = Echo::start(lp.handle(), config);
-    let client = ClientConfig { subprotocols: vec!["mqtt".into()], ..client_config() };
+    let client = ClientConfig {
+        subprotocols: vec!["mqtt".into()],
+        ..client_config()
+    };
     let (recorder, events) = Recorder::new(false);
-    let _conn = lp.handle().connect(&echo.url(), client, recorder).expect("connect");
-    let Ev::Open { subprotocol, status, .. } = events.open() else { unreachable!() };
+    let _conn = lp
+        .handle()
+        .connect(&echo.url(), client, recorder)
+        .expect("connect");
+    let Ev::Open {
+        subprotocol,
+        status,
+        ..
+    } = events.open()
+    else {
+        unreachable!()
+    };
     assert_eq!(subprotocol.as_deref(), Some("mqtt"));
     assert_eq!(status, Some(101));
 }
@@ -103,11 +163,20 @@ fn client_sees_the_negotiated_subprotocol_and_response() {
 #[test]
 fn origin_not_allowed_is_refused_with_403() {
     let lp = spawn_loop();
-    let config = ServerConfig { origins: Some(vec!["https://good.example".into()]), ..server_config() };
+    let config = ServerConfig {
+        origins: Some(vec!["https://good.example".into()]),
+        ..server_config()
+    };
     let echo = Echo::start(lp.handle(), config);
-    let client = ClientConfig { origin: Some("https://evil.example".into()), ..client_config() };
+    let client = ClientConfig {
+        origin: Some("https://evil.example".into()),
+        ..client_config()
+    };
     let (recorder, events) = Recorder::new(false);
-    let conn = lp.handle().connect(&echo.url(), client, recorder).expect("connect");
+    let conn = lp
+        .handle()
+        .connect(&echo.url(), client, recorder)
+        .expect("connect");
     let (kind, status, message) = events.error();
     assert_eq!((kind, status), (ErrorKind::Handshake, Some(403)));
     assert!(message.contains("403"), "{message}");
@@ -120,7 +189,10 @@ fn origin_not_allowed_is_refused_with_403() {
     }
 
     // An allowed origin passes.
-    let client = ClientConfig { origin: Some("https://good.example".into()), ..client_config() };
+    let client = ClientConfig {
+        origin: Some("https://good.example".into()),
+        ..client_config()
+    };
     connect(lp.handle(), &echo.url(), client);
 }
 
@@ -129,7 +201,10 @@ fn handler_refusal_reaches_the_client_with_status_and_body() {
     let lp = spawn_loop();
     let echo = Echo::start_refusing(lp.handle(), server_config(), Some(401));
     let (recorder, events) = Recorder::new(false);
-    let _conn = lp.handle().connect(&echo.url(), client_config(), recorder).expect("connect");
+    let _conn = lp
+        .handle()
+        .connect(&echo.url(), client_config(), recorder)
+        .expect("connect");
     let (kind, status, message) = events.error();
     assert_eq!((kind, status), (ErrorKind::Handshake, Some(401)));
     assert!(message.contains("go away"), "{message}");
@@ -142,31 +217,55 @@ fn plain_http_get_is_answered_426() {
     let echo = Echo::start(lp.handle(), server_config());
     let mut tcp = TcpStream::connect(echo.server.local_addr()).expect("tcp");
     tcp.set_read_timeout(Some(PATIENCE)).expect("timeout");
-    tcp.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").expect("write");
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .expect("write");
     let mut response = String::new();
-    tcp.read_to_string(&mut response).expect("the server answers and closes");
+    tcp.read_to_string(&mut response)
+        .expect("the server answers and closes");
     assert!(response.starts_with("HTTP/1.1 426 "), "{response}");
-    assert!(response.to_ascii_lowercase().contains("sec-websocket-version: 13"), "{response}");
+    assert!(
+        response
+            .to_ascii_lowercase()
+            .contains("sec-websocket-version: 13"),
+        "{response}"
+    );
 }
 
 #[test]
 fn bad_urls_and_options_fail_in_connect() {
     let lp = spawn_loop();
-    for url in ["http://example.com/", "ws://", "not a url", "ws://host:99999/"] {
+    for url in [
+        "http://example.com/",
+        "ws://",
+        "not a url",
+        "ws://host:99999/",
+    ] {
         let (recorder, _events) = Recorder::new(false);
-        let error = lp.handle().connect(url, client_config(), recorder).expect_err(url);
+        let error = lp
+            .handle()
+            .connect(url, client_config(), recorder)
+            .expect_err(url);
         assert_eq!(error.kind(), ErrorKind::InvalidArgument, "{url}: {error}");
     }
-    let bad_header = ClientConfig { headers: vec![("X-Bad".into(), "a\r\nb".into())], ..client_config() };
+    let bad_header = ClientConfig {
+        headers: vec![("X-Bad".into(), "a\r\nb".into())],
+        ..client_config()
+    };
     let (recorder, _events) = Recorder::new(false);
-    let error = lp.handle().connect("ws://127.0.0.1:1/", bad_header, recorder).expect_err("header");
+    let error = lp
+        .handle()
+        .connect("ws://127.0.0.1:1/", bad_header, recorder)
+        .expect_err("header");
     assert_eq!(error.kind(), ErrorKind::InvalidArgument);
 }
 
 #[test]
 fn ipv6_loopback_works_both_ways() {
     let lp = spawn_loop();
-    let config = ServerConfig { host: "::1".into(), ..server_config() };
+    let config = ServerConfig {
+        host: "::1".into(),
+        ..server_config()
+    };
     let Ok(server) = std::net::TcpListener::bind("[::1]:0") else {
         eprintln!("no IPv6 loopback here; skipping");
         return;

@@ -1,6 +1,6 @@
 //! The event loop: poll mode, thread mode, stop.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -18,8 +18,15 @@ pub struct wsx_loop {
 
 struct Shared {
     handle: LoopHandle,
-    /// Locked by whoever drives the loop: a poll, a run, or the loop thread.
-    event_loop: Mutex<EventLoop>,
+    /// The loop, or who drives it now.
+    slot: Mutex<Slot>,
+}
+
+enum Slot {
+    Ready(EventLoop),
+    Polled,
+    Threaded,
+    Broken,
 }
 
 impl wsx_loop {
@@ -28,16 +35,44 @@ impl wsx_loop {
     }
 }
 
-/// Takes the loop for driving it, or says why it cannot be.
-fn drive(shared: &Shared) -> Outcome<MutexGuard<'_, EventLoop>> {
-    shared.event_loop.try_lock().map_err(|error| match error {
-        TryLockError::WouldBlock => Failure::state(
-            "the loop is already being driven (by its thread, another poll, or from inside one of its callbacks)",
-        ),
-        TryLockError::Poisoned(_) => {
-            Failure::new(wsx_result::WSX_ERR_PANIC, "the loop is unusable after an internal error")
+/// The loop taken out of its slot by whoever drives it; put back on drop
+/// (unless a panic left it in an unknown state).
+struct Driving {
+    shared: Arc<Shared>,
+    event_loop: Option<EventLoop>,
+}
+
+impl Driving {
+    /// Takes the loop for driving it (`as_` says how), or says why it cannot be.
+    fn take(shared: &Arc<Shared>, as_: Slot) -> Outcome<Driving> {
+        let mut slot = shared.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        match std::mem::replace(&mut *slot, as_) {
+            Slot::Ready(event_loop) => Ok(Driving { shared: shared.clone(), event_loop: Some(event_loop) }),
+            other => {
+                let failure = match other {
+                    Slot::Threaded => Failure::state("the loop runs on its own thread"),
+                    Slot::Broken => Failure::new(wsx_result::WSX_ERR_PANIC, "the loop is unusable after an internal error"),
+                    _ => Failure::state("the loop is already being polled (elsewhere, or this is one of its callbacks)"),
+                };
+                *slot = other;
+                Err(failure)
+            }
         }
-    })
+    }
+
+    fn event_loop(&mut self) -> &mut EventLoop {
+        self.event_loop.as_mut().expect("a driven loop holds its event loop until dropped")
+    }
+}
+
+impl Drop for Driving {
+    fn drop(&mut self) {
+        let mut slot = self.shared.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        *slot = match self.event_loop.take() {
+            Some(event_loop) if !std::thread::panicking() => Slot::Ready(event_loop),
+            _ => Slot::Broken,
+        };
+    }
 }
 
 /// Creates a loop with no connections. Free it with `wsx_loop_free`.
@@ -50,7 +85,7 @@ pub unsafe extern "C" fn wsx_loop_new(out_loop: *mut *mut wsx_loop) -> wsx_resul
         // SAFETY: the caller's promise.
         let out = unsafe { arg_mut(out_loop, "out_loop") }?;
         let event_loop = EventLoop::new()?;
-        let shared = Arc::new(Shared { handle: event_loop.handle(), event_loop: Mutex::new(event_loop) });
+        let shared = Arc::new(Shared { handle: event_loop.handle(), slot: Mutex::new(Slot::Ready(event_loop)) });
         *out = Box::into_raw(Box::new(wsx_loop { shared, thread: Mutex::new(None) }));
         Ok(())
     })
@@ -99,7 +134,7 @@ pub unsafe extern "C" fn wsx_loop_poll(r#loop: *const wsx_loop, timeout_ms: i32)
         // SAFETY: the caller's promise.
         let shared = unsafe { arg(r#loop, "loop") }?.shared.clone();
         let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
-        drive(&shared)?.poll(timeout)?;
+        Driving::take(&shared, Slot::Polled)?.event_loop().poll(timeout)?;
         Ok(())
     })
 }
@@ -113,7 +148,7 @@ pub unsafe extern "C" fn wsx_loop_run(r#loop: *const wsx_loop) -> wsx_result {
     ffi_call(|| {
         // SAFETY: the caller's promise.
         let shared = unsafe { arg(r#loop, "loop") }?.shared.clone();
-        drive(&shared)?.run()?;
+        Driving::take(&shared, Slot::Polled)?.event_loop().run()?;
         Ok(())
     })
 }
@@ -133,15 +168,12 @@ pub unsafe extern "C" fn wsx_loop_start_thread(r#loop: *const wsx_loop) -> wsx_r
         if thread.as_ref().is_some_and(|thread| !thread.is_finished()) {
             return Err(Failure::state("the loop already runs on a thread"));
         }
-        // Taken here, so a loop being polled elsewhere fails now, not on the thread.
-        drop(drive(&this.shared)?);
-        let shared = this.shared.clone();
+        // Taken here, so polls fail from now on, not once the thread started.
+        let mut driving = Driving::take(&this.shared, Slot::Threaded)?;
         let spawned = std::thread::Builder::new().name("wsx-loop".into()).spawn(move || {
-            if let Ok(mut event_loop) = shared.event_loop.lock() {
-                // A failure here ends the thread; connections report theirs
-                // through their own callbacks.
-                let _ = event_loop.run();
-            }
+            // A failure here ends the thread; connections report theirs
+            // through their own callbacks.
+            let _ = driving.event_loop().run();
         });
         *thread = Some(spawned.map_err(|error| Failure::new(wsx_result::WSX_ERR_IO, format!("cannot start the loop thread: {error}")))?);
         Ok(())

@@ -6,10 +6,11 @@
 #ifndef WSX_TEST_HARNESS_H
 #define WSX_TEST_HARNESS_H
 
-#define _POSIX_C_SOURCE 200809L
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "wsx.h"
@@ -51,19 +52,19 @@ static int checks_failed = 0;
         fflush(stdout);                                                                   \
     } while (0)
 
-static int summary(const char *program) {
+static inline int summary(const char *program) {
     printf("%s: %d checks passed, %d failed\n", program, checks_passed, checks_failed);
     return checks_failed == 0 && checks_passed > 0 ? 0 : 1;
 }
 
-static long long now_ms(void) {
+static inline long long now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Polls `loop` until `*flag` is non-zero or `timeout_ms` passed; returns `*flag`. */
-static int poll_until(wsx_loop *loop, volatile int *flag, int timeout_ms) {
+static inline int poll_until(wsx_loop *loop, volatile int *flag, int timeout_ms) {
     long long deadline = now_ms() + timeout_ms;
     while (!*flag && now_ms() < deadline) {
         wsx_result r = wsx_loop_poll(loop, 10);
@@ -76,7 +77,7 @@ static int poll_until(wsx_loop *loop, volatile int *flag, int timeout_ms) {
 }
 
 /* Polls `loop` until `*count` reaches `target` or `timeout_ms` passed. */
-static int poll_until_count(wsx_loop *loop, volatile int *count, int target, int timeout_ms) {
+static inline int poll_until_count(wsx_loop *loop, volatile int *count, int target, int timeout_ms) {
     long long deadline = now_ms() + timeout_ms;
     while (*count < target && now_ms() < deadline) {
         if (wsx_loop_poll(loop, 10) != WSX_OK) break;

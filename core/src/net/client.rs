@@ -28,7 +28,14 @@ pub(super) struct ClientTls {
 impl Reactor {
     /// Puts a new client connection in the table and starts its lookup.
     pub fn start_connect(&mut self, request: ConnectRequest) {
-        let ConnectRequest { conn, url, config, tls, handshake, handler } = request;
+        let ConnectRequest {
+            conn,
+            url,
+            config,
+            tls,
+            handshake,
+            handler,
+        } = request;
         let timeouts = Timeouts {
             handshake: config.handshake_timeout,
             close: config.close_timeout,
@@ -47,14 +54,21 @@ impl Reactor {
             last_error: None,
         };
         let engine = Connection::new(Role::Client, config.protocol);
-        let mut entry = ConnEntry::new(self.conn_handle(conn.clone()), engine, Phase::Resolving(Box::new(dial)), timeouts);
+        let mut entry = ConnEntry::new(
+            self.conn_handle(conn.clone()),
+            engine,
+            Phase::Resolving(Box::new(dial)),
+            timeouts,
+        );
         entry.handler = Some(handler);
         let slot = self.insert(entry);
         self.schedule(slot, TimerKind::Connect, config.connect_timeout);
         match dns::resolve_locally(&host, port) {
             Some(result) => self.on_resolved(slot, result),
             None => {
-                if let Err(error) = dns::resolve_in_background(host, port, conn, self.shared.clone()) {
+                if let Err(error) =
+                    dns::resolve_in_background(host, port, conn, self.shared.clone())
+                {
                     self.fail(slot, error);
                 }
             }
@@ -64,7 +78,9 @@ impl Reactor {
     /// The lookup finished: connect to the first address.
     pub fn on_resolved(&mut self, slot: usize, result: Result<Vec<SocketAddr>, Error>) {
         let Some(c) = self.conn_mut(slot) else { return };
-        let Phase::Resolving(dial) = &mut c.phase else { return };
+        let Phase::Resolving(dial) = &mut c.phase else {
+            return;
+        };
         match result {
             Err(error) => self.fail(slot, error),
             Ok(addrs) => {
@@ -86,7 +102,9 @@ impl Reactor {
                 let _ = self.registry().deregister(&mut old.tcp);
             }
             let Some(c) = self.conn_mut(slot) else { return };
-            let Phase::Connecting(dial) = &mut c.phase else { return };
+            let Phase::Connecting(dial) = &mut c.phase else {
+                return;
+            };
             let Some(&addr) = dial.addrs.get(dial.next) else {
                 let error = connect_error(dial);
                 return self.fail(slot, error);
@@ -117,7 +135,9 @@ impl Reactor {
     /// (then the next address is tried).
     pub fn on_connect_ready(&mut self, slot: usize) {
         let Some(c) = self.conn_mut(slot) else { return };
-        let Some(t) = c.transport.as_mut() else { return };
+        let Some(t) = c.transport.as_mut() else {
+            return;
+        };
         match t.tcp.take_error() {
             Ok(Some(e)) | Err(e) => {
                 self.record_connect_error(slot, e);
@@ -138,15 +158,24 @@ impl Reactor {
     /// TCP stands: start TLS (if `wss://`) and write the handshake request.
     fn connected(&mut self, slot: usize, addr: SocketAddr) {
         let Some(c) = self.conn_mut(slot) else { return };
-        let Phase::Connecting(dial) = std::mem::replace(&mut c.phase, Phase::Refusing) else { return };
+        let Phase::Connecting(dial) = std::mem::replace(&mut c.phase, Phase::Refusing) else {
+            return;
+        };
         c.deadlines.cancel(TimerKind::Connect);
         let _ = c.conn.shared.peer_addr.set(addr);
-        let Some(transport) = c.transport.as_mut() else { return };
+        let Some(transport) = c.transport.as_mut() else {
+            return;
+        };
         let _ = transport.tcp.set_nodelay(dial.nodelay);
         if let Some(tls) = dial.tls {
             match rustls::ClientConnection::new(tls.config, tls.name) {
                 Ok(session) => transport.start_tls(session.into()),
-                Err(e) => return self.fail(slot, Error::new(ErrorKind::Tls, format!("TLS setup failed: {e}"))),
+                Err(e) => {
+                    return self.fail(
+                        slot,
+                        Error::new(ErrorKind::Tls, format!("TLS setup failed: {e}")),
+                    );
+                }
             }
         }
         c.hs_out.extend_from_slice(dial.handshake.request());
@@ -161,9 +190,14 @@ impl Reactor {
     pub fn client_open(&mut self, slot: usize, accepted: Accepted) {
         self.start_open(slot);
         let Some(c) = self.conn_mut(slot) else { return };
-        let Some(peer_addr) = c.conn.peer_addr() else { return };
+        let Some(peer_addr) = c.conn.peer_addr() else {
+            return;
+        };
         if let Some(handler) = c.handler.as_deref_mut() {
-            let mut ctx = Ctx { conn: &c.conn, sender: Some(c.engine.sender()) };
+            let mut ctx = Ctx {
+                conn: &c.conn,
+                sender: Some(c.engine.sender()),
+            };
             let open = Open {
                 subprotocol: accepted.subprotocol.as_deref(),
                 response: Some(&accepted.response),
@@ -199,13 +233,21 @@ impl Reactor {
 fn connect_error(dial: &Dial) -> Error {
     let target = format!("{}:{}", dial.url.bracketed_host(), dial.url.port);
     match &dial.last_error {
-        Some(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-            Error::new(ErrorKind::Connect, format!("could not connect to {target}: connection refused"))
-        }
-        Some(e) if e.kind() == io::ErrorKind::TimedOut => {
-            Error::new(ErrorKind::Timeout, format!("could not connect to {target}: {e}"))
-        }
-        Some(e) => Error::new(ErrorKind::Connect, format!("could not connect to {target}: {e}")),
-        None => Error::new(ErrorKind::Connect, format!("could not connect to {target}: no address to try")),
+        Some(e) if e.kind() == io::ErrorKind::ConnectionRefused => Error::new(
+            ErrorKind::Connect,
+            format!("could not connect to {target}: connection refused"),
+        ),
+        Some(e) if e.kind() == io::ErrorKind::TimedOut => Error::new(
+            ErrorKind::Timeout,
+            format!("could not connect to {target}: {e}"),
+        ),
+        Some(e) => Error::new(
+            ErrorKind::Connect,
+            format!("could not connect to {target}: {e}"),
+        ),
+        None => Error::new(
+            ErrorKind::Connect,
+            format!("could not connect to {target}: no address to try"),
+        ),
     }
 }

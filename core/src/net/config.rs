@@ -122,13 +122,19 @@ pub struct ServerConfig {
 
 impl Default for Keepalive {
     fn default() -> Self {
-        Keepalive { interval: Duration::from_secs(30), timeout: Duration::from_secs(30) }
+        Keepalive {
+            interval: Duration::from_secs(30),
+            timeout: Duration::from_secs(30),
+        }
     }
 }
 
 impl Default for Backpressure {
     fn default() -> Self {
-        Backpressure { high_water: 17 * 1024 * 1024, low_water: 256 * 1024 }
+        Backpressure {
+            high_water: 17 * 1024 * 1024,
+            low_water: 256 * 1024,
+        }
     }
 }
 

@@ -7,12 +7,12 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use super::client::ClientTls;
 use super::config::Keepalive;
 use super::handle::{Conn, ConnState};
 use super::handler::Handler;
 use super::timer::Deadlines;
 use super::transport::Transport;
-use super::client::ClientTls;
 use crate::proto::handshake::{ClientHandshake, ServerHandshake};
 use crate::proto::{CloseCode, Connection, State, WsUrl};
 
@@ -185,7 +185,9 @@ impl ConnEntry {
     /// Mirrors the engine's close state into the handle's state.
     pub fn sync_state(&self) {
         if self.engine_live() && self.engine.state() != State::Open {
-            self.conn.shared.transition(ConnState::Open, ConnState::Closing);
+            self.conn
+                .shared
+                .transition(ConnState::Open, ConnState::Closing);
         }
     }
 
@@ -203,7 +205,11 @@ impl ConnEntry {
 
 /// The round trip of the ping `pong` answers, if it answers one of ours
 /// (older unanswered pings are forgotten); it becomes the handle's rtt.
-pub(super) fn pong_rtt(pings: &mut VecDeque<(Vec<u8>, Instant)>, conn: &Conn, pong: &[u8]) -> Option<Duration> {
+pub(super) fn pong_rtt(
+    pings: &mut VecDeque<(Vec<u8>, Instant)>,
+    conn: &Conn,
+    pong: &[u8],
+) -> Option<Duration> {
     let at = pings.iter().position(|(data, _)| data.as_slice() == pong)?;
     let (_, sent) = pings.drain(..=at).next_back()?;
     let rtt = sent.elapsed();

@@ -36,7 +36,11 @@ pub(super) fn resolve_in_background(
             let result = match (host.as_str(), port).to_socket_addrs() {
                 Ok(addrs) => {
                     let addrs: Vec<SocketAddr> = addrs.collect();
-                    if addrs.is_empty() { Err(not_found(&host, "no addresses")) } else { Ok(addrs) }
+                    if addrs.is_empty() {
+                        Err(not_found(&host, "no addresses"))
+                    } else {
+                        Ok(addrs)
+                    }
                 }
                 Err(e) => Err(not_found(&host, &e.to_string())),
             };
@@ -48,5 +52,11 @@ pub(super) fn resolve_in_background(
 }
 
 fn not_found(host: &str, detail: &str) -> Error {
-    Error::new(ErrorKind::Dns, format!("could not resolve host name \"{}\": {detail}", host.escape_debug()))
+    Error::new(
+        ErrorKind::Dns,
+        format!(
+            "could not resolve host name \"{}\": {detail}",
+            host.escape_debug()
+        ),
+    )
 }

@@ -42,12 +42,20 @@ pub struct Error {
 impl Error {
     /// An error of `kind` with a message.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error { kind, message: message.into(), status: None }
+        Error {
+            kind,
+            message: message.into(),
+            status: None,
+        }
     }
 
     /// A refused handshake: the HTTP `status` and a message that includes it.
     pub fn refused(status: u16, message: impl Into<String>) -> Error {
-        Error { kind: ErrorKind::Handshake, message: message.into(), status: Some(status) }
+        Error {
+            kind: ErrorKind::Handshake,
+            message: message.into(),
+            status: Some(status),
+        }
     }
 
     /// An I/O error, with what was being done when it happened.
@@ -102,10 +110,15 @@ impl From<HandshakeError> for Error {
     fn from(error: HandshakeError) -> Error {
         match error.response() {
             Some(response) => {
-                let body = String::from_utf8_lossy(&response.body[..response.body.len().min(BODY_SNIPPET)]);
+                let body = String::from_utf8_lossy(
+                    &response.body[..response.body.len().min(BODY_SNIPPET)],
+                );
                 let body = body.trim();
                 let message = if body.is_empty() {
-                    format!("the server refused the WebSocket handshake: HTTP {} {}", response.status, response.reason)
+                    format!(
+                        "the server refused the WebSocket handshake: HTTP {} {}",
+                        response.status, response.reason
+                    )
                 } else {
                     format!(
                         "the server refused the WebSocket handshake: HTTP {} {}: {}",
@@ -116,7 +129,10 @@ impl From<HandshakeError> for Error {
                 };
                 Error::refused(response.status, message)
             }
-            None => Error::new(ErrorKind::Handshake, format!("WebSocket handshake failed: {error}")),
+            None => Error::new(
+                ErrorKind::Handshake,
+                format!("WebSocket handshake failed: {error}"),
+            ),
         }
     }
 }

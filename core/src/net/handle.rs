@@ -70,11 +70,15 @@ pub struct Server {
 impl EventLoop {
     /// A new loop with no connections.
     pub fn new() -> Result<EventLoop, Error> {
-        Ok(EventLoop { reactor: Reactor::new()? })
+        Ok(EventLoop {
+            reactor: Reactor::new()?,
+        })
     }
     /// A handle for other threads.
     pub fn handle(&self) -> LoopHandle {
-        LoopHandle { shared: self.reactor.shared.clone() }
+        LoopHandle {
+            shared: self.reactor.shared.clone(),
+        }
     }
     /// Does the ready I/O and due timers, runs the callbacks on this thread,
     /// then returns. Waits up to `timeout` for something to happen (`None`:
@@ -101,17 +105,28 @@ impl EventLoop {
                 let _ = event_loop.run();
             })
             .map_err(|e| Error::io("could not start the loop's thread", &e))?;
-        Ok(LoopThread { handle, thread: Some(thread) })
+        Ok(LoopThread {
+            handle,
+            thread: Some(thread),
+        })
     }
 }
 
 impl LoopHandle {
     /// Starts a client connection to a `ws://` or `wss://` URL. A bad URL or
     /// option fails here; everything later reaches `handler`.
-    pub fn connect(&self, url: &str, config: ClientConfig, handler: Box<dyn Handler>) -> Result<Conn, Error> {
+    pub fn connect(
+        &self,
+        url: &str,
+        config: ClientConfig,
+        handler: Box<dyn Handler>,
+    ) -> Result<Conn, Error> {
         let url = WsUrl::parse(url)?;
         let tls = match url.secure {
-            true => Some(ClientTls { config: tls::client_config(&config.tls)?, name: tls::server_name(&url.host)? }),
+            true => Some(ClientTls {
+                config: tls::client_config(&config.tls)?,
+                name: tls::server_name(&url.host)?,
+            }),
             false => None,
         };
         let options = ClientOptions {
@@ -121,24 +136,60 @@ impl LoopHandle {
             headers: config.headers.clone(),
             limits: config.limits,
         };
-        let handshake = ClientHandshake::new(&url, &options)
-            .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("invalid client options: {e}")))?;
+        let handshake = ClientHandshake::new(&url, &options).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!("invalid client options: {e}"),
+            )
+        })?;
         let backpressure = config.backpressure;
-        let shared = Arc::new(ConnShared::new(self.shared.next_id(), backpressure.high_water, backpressure.low_water));
-        let request = ConnectRequest { conn: shared.clone(), url, config, tls, handshake, handler };
+        let shared = Arc::new(ConnShared::new(
+            self.shared.next_id(),
+            backpressure.high_water,
+            backpressure.low_water,
+        ));
+        let request = ConnectRequest {
+            conn: shared.clone(),
+            url,
+            config,
+            tls,
+            handshake,
+            handler,
+        };
         self.shared.push(Command::Connect(Box::new(request)))?;
-        Ok(Conn { shared, lp: self.shared.clone() })
+        Ok(Conn {
+            shared,
+            lp: self.shared.clone(),
+        })
     }
     /// Binds and starts a server (the bind happens before this returns, so the
     /// port can be read back at once).
-    pub fn listen(&self, config: ServerConfig, handler: Box<dyn ServerHandler>) -> Result<Server, Error> {
+    pub fn listen(
+        &self,
+        config: ServerConfig,
+        handler: Box<dyn ServerHandler>,
+    ) -> Result<Server, Error> {
         let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
         let listener = server::bind(&config)?;
-        let local_addr = listener.local_addr().map_err(|e| Error::io("could not read the listening address", &e))?;
-        let shared = Arc::new(ServerShared { id: self.shared.next_id(), local_addr });
-        let request = ListenRequest { server: shared.clone(), listener, config, tls, handler };
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| Error::io("could not read the listening address", &e))?;
+        let shared = Arc::new(ServerShared {
+            id: self.shared.next_id(),
+            local_addr,
+        });
+        let request = ListenRequest {
+            server: shared.clone(),
+            listener,
+            config,
+            tls,
+            handler,
+        };
         self.shared.push(Command::Listen(Box::new(request)))?;
-        Ok(Server { shared, lp: self.shared.clone() })
+        Ok(Server {
+            shared,
+            lp: self.shared.clone(),
+        })
     }
     /// Asks the loop to stop: `run` returns, connections are dropped.
     pub fn stop(&self) {
@@ -182,13 +233,24 @@ impl Conn {
             return Err(closed());
         }
         if kind == MessageKind::Text && simdutf8::basic::from_utf8(data).is_err() {
-            return Err(Error::new(ErrorKind::InvalidArgument, "a text message must be valid UTF-8"));
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "a text message must be valid UTF-8",
+            ));
         }
         self.shared.admit(self.shared.buffered(), data.len())?;
-        self.shared.queued.fetch_add(data.len(), std::sync::atomic::Ordering::AcqRel);
-        let command = Command::Send { conn: self.shared.clone(), kind, data: data.to_vec() };
+        self.shared
+            .queued
+            .fetch_add(data.len(), std::sync::atomic::Ordering::AcqRel);
+        let command = Command::Send {
+            conn: self.shared.clone(),
+            kind,
+            data: data.to_vec(),
+        };
         self.lp.push(command).inspect_err(|_| {
-            self.shared.queued.fetch_sub(data.len(), std::sync::atomic::Ordering::AcqRel);
+            self.shared
+                .queued
+                .fetch_sub(data.len(), std::sync::atomic::Ordering::AcqRel);
         })
     }
     /// Sends a ping (at most 125 bytes); its round trip arrives with the pong.
@@ -197,16 +259,25 @@ impl Conn {
             return Err(closed());
         }
         if data.len() > MAX_PING {
-            return Err(Error::new(ErrorKind::InvalidArgument, format!("a ping carries at most {MAX_PING} bytes")));
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("a ping carries at most {MAX_PING} bytes"),
+            ));
         }
-        self.lp.push(Command::Ping { conn: self.shared.clone(), data: data.to_vec() })
+        self.lp.push(Command::Ping {
+            conn: self.shared.clone(),
+            data: data.to_vec(),
+        })
     }
     /// Starts the close handshake (or abandons a connection still
     /// connecting). `code` must be valid on the wire and `reason` at most 123
     /// bytes. Closing twice is harmless; closing a closed connection fails.
     pub fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
         if !code.is_valid_on_wire() {
-            return Err(Error::new(ErrorKind::InvalidArgument, format!("close code {} may not be sent", code.0)));
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("close code {} may not be sent", code.0),
+            ));
         }
         if reason.len() > MAX_CLOSE_REASON {
             return Err(Error::new(
@@ -215,11 +286,17 @@ impl Conn {
             ));
         }
         let begun = self.shared.transition(ConnState::Open, ConnState::Closing)
-            || self.shared.transition(ConnState::Connecting, ConnState::Closing);
+            || self
+                .shared
+                .transition(ConnState::Connecting, ConnState::Closing);
         match self.state() {
             ConnState::Closed => Err(closed()),
             _ if !begun => Ok(()),
-            _ => self.lp.push(Command::Close { conn: self.shared.clone(), code, reason: reason.to_owned() }),
+            _ => self.lp.push(Command::Close {
+                conn: self.shared.clone(),
+                code,
+                reason: reason.to_owned(),
+            }),
         }
     }
     /// Bytes queued and not yet written to the socket.
@@ -242,7 +319,10 @@ impl Conn {
 
 impl fmt::Debug for Conn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Conn").field("id", &self.id()).field("state", &self.state()).finish()
+        f.debug_struct("Conn")
+            .field("id", &self.id())
+            .field("state", &self.state())
+            .finish()
     }
 }
 
@@ -256,6 +336,9 @@ impl Server {
     /// [`ServerHandler::on_shutdown`].
     pub fn shutdown(&self, timeout: Duration) {
         // A loop that is gone has shut every server down already.
-        let _ = self.lp.push(Command::Shutdown { server: self.shared.clone(), timeout });
+        let _ = self.lp.push(Command::Shutdown {
+            server: self.shared.clone(),
+            timeout,
+        });
     }
 }

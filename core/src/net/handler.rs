@@ -56,7 +56,9 @@ impl Ctx<'_> {
             return self.conn.send(kind, data);
         };
         let queued = self.conn.shared.queued.load(Ordering::Acquire);
-        self.conn.shared.admit(sender.pending().len().saturating_add(queued), data.len())?;
+        self.conn
+            .shared
+            .admit(sender.pending().len().saturating_add(queued), data.len())?;
         Ok(sender.send(kind, data)?)
     }
 
@@ -70,7 +72,9 @@ impl Ctx<'_> {
             return Ok(());
         }
         sender.close(code, reason)?;
-        self.conn.shared.transition(ConnState::Open, ConnState::Closing);
+        self.conn
+            .shared
+            .transition(ConnState::Open, ConnState::Closing);
         Ok(())
     }
 }

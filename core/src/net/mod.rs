@@ -23,7 +23,9 @@ mod timer;
 mod tls;
 mod transport;
 
-pub use config::{Backpressure, ClientConfig, Keepalive, ServerConfig, TlsClientConfig, TlsServerConfig};
+pub use config::{
+    Backpressure, ClientConfig, Keepalive, ServerConfig, TlsClientConfig, TlsServerConfig,
+};
 pub use error::{Error, ErrorKind};
 pub use handle::{Conn, ConnState, EventLoop, LoopHandle, LoopThread, Server};
 pub use handler::{Close, Ctx, Handler, Open, Refusal, ServerHandler, Upgrade};

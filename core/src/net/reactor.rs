@@ -54,7 +54,8 @@ pub(super) struct Reactor {
 impl Reactor {
     pub fn new() -> Result<Reactor, Error> {
         let poll = Poll::new().map_err(|e| Error::io("could not create the poller", &e))?;
-        let waker = Waker::new(poll.registry(), WAKER).map_err(|e| Error::io("could not create the waker", &e))?;
+        let waker = Waker::new(poll.registry(), WAKER)
+            .map_err(|e| Error::io("could not create the waker", &e))?;
         Ok(Reactor {
             poll,
             events: Events::with_capacity(1024),
@@ -89,7 +90,11 @@ impl Reactor {
             .filter(|e| e.token() != WAKER)
             .map(|e| {
                 let failed = e.is_error();
-                (e.token().0, e.is_readable() || e.is_read_closed() || failed, e.is_writable() || failed)
+                (
+                    e.token().0,
+                    e.is_readable() || e.is_read_closed() || failed,
+                    e.is_writable() || failed,
+                )
             })
             .collect();
         for (slot, readable, writable) in ready {
@@ -111,7 +116,10 @@ impl Reactor {
         if !self.backlog.is_empty() || !self.dirty.is_empty() || self.shared.has_commands() {
             return Some(Duration::ZERO);
         }
-        let timer = self.timers.next().map(|at| at.saturating_duration_since(Instant::now()));
+        let timer = self
+            .timers
+            .next()
+            .map(|at| at.saturating_duration_since(Instant::now()));
         match (requested, timer) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -144,9 +152,15 @@ impl Reactor {
 
     /// Registers a connection's socket for reading (and writing while output waits).
     pub fn register(&mut self, slot: usize) -> io::Result<()> {
-        let Some(Entry::Conn(c)) = self.entries.get_mut(slot) else { return Ok(()) };
+        let Some(Entry::Conn(c)) = self.entries.get_mut(slot) else {
+            return Ok(());
+        };
         if let Some(t) = c.transport.as_mut() {
-            self.poll.registry().register(&mut t.tcp, Token(slot), Interest::READABLE | Interest::WRITABLE)?;
+            self.poll.registry().register(
+                &mut t.tcp,
+                Token(slot),
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
             c.write_interest = true;
         }
         Ok(())
@@ -155,8 +169,13 @@ impl Reactor {
     pub fn schedule(&mut self, slot: usize, kind: TimerKind, after: Duration) {
         let at = Instant::now() + after;
         match self.entries.get_mut(slot) {
-            Some(Entry::Conn(c)) => self.timers.schedule(&mut c.deadlines, slot, c.conn.shared.id, kind, at),
-            Some(Entry::Listener(l)) => self.timers.schedule(&mut l.deadlines, slot, l.id, kind, at),
+            Some(Entry::Conn(c)) => {
+                self.timers
+                    .schedule(&mut c.deadlines, slot, c.conn.shared.id, kind, at)
+            }
+            Some(Entry::Listener(l)) => {
+                self.timers.schedule(&mut l.deadlines, slot, l.id, kind, at)
+            }
             None => {}
         }
     }
@@ -223,7 +242,12 @@ impl Reactor {
     pub fn close(&mut self, slot: usize, code: CloseCode, reason: &str) {
         let Some(c) = self.conn_mut(slot) else { return };
         if !c.engine_live() {
-            self.finish(slot, CloseCode::ABNORMAL, "closed before the connection opened", false);
+            self.finish(
+                slot,
+                CloseCode::ABNORMAL,
+                "closed before the connection opened",
+                false,
+            );
             return;
         }
         if c.engine.state() == State::Open {
@@ -235,7 +259,9 @@ impl Reactor {
     fn on_ready(&mut self, slot: usize, readable: bool, writable: bool) {
         match self.entries.get(slot) {
             Some(Entry::Listener(_)) => self.accept(slot),
-            Some(Entry::Conn(c)) if matches!(c.phase, Phase::Connecting(_)) => self.on_connect_ready(slot),
+            Some(Entry::Conn(c)) if matches!(c.phase, Phase::Connecting(_)) => {
+                self.on_connect_ready(slot)
+            }
             Some(Entry::Conn(_)) => {
                 if writable {
                     self.mark_dirty(slot);
@@ -254,11 +280,15 @@ impl Reactor {
         let mut buf = std::mem::take(&mut self.read_buf);
         let mut budget = READ_BUDGET;
         while budget > 0 {
-            let Some(Entry::Conn(c)) = self.entries.get_mut(slot) else { break };
+            let Some(Entry::Conn(c)) = self.entries.get_mut(slot) else {
+                break;
+            };
             if c.read_paused || c.eof {
                 break;
             }
-            let Some(transport) = c.transport.as_mut() else { break };
+            let Some(transport) = c.transport.as_mut() else {
+                break;
+            };
             let open = matches!(c.phase, Phase::Open);
             let result = match open {
                 true => transport.read(c.engine.read_buf(READ_CHUNK)),
@@ -338,15 +368,33 @@ impl Reactor {
 
     /// Delivers the engine's events to the handler, then acts on its state.
     pub fn run_engine(&mut self, slot: usize) {
-        let Some(Entry::Conn(c)) = self.entries.get_mut(slot) else { return };
-        let ConnEntry { conn, handler, engine, ending, pings, deadlines, timeouts, .. } = &mut **c;
+        let Some(Entry::Conn(c)) = self.entries.get_mut(slot) else {
+            return;
+        };
+        let ConnEntry {
+            conn,
+            handler,
+            engine,
+            ending,
+            pings,
+            deadlines,
+            timeouts,
+            ..
+        } = &mut **c;
         let conn: &Conn = conn;
-        let Some(handler) = handler.as_deref_mut() else { return };
+        let Some(handler) = handler.as_deref_mut() else {
+            return;
+        };
         while let Some((event, sender)) = engine.next_event() {
-            let mut ctx = Ctx { conn, sender: Some(sender) };
+            let mut ctx = Ctx {
+                conn,
+                sender: Some(sender),
+            };
             match event {
                 Event::Message { kind, data } => handler.on_message(&mut ctx, kind, data, true),
-                Event::Fragment { kind, data, fin } => handler.on_message(&mut ctx, kind, data, fin),
+                Event::Fragment { kind, data, fin } => {
+                    handler.on_message(&mut ctx, kind, data, fin)
+                }
                 Event::Ping(data) => handler.on_ping(&mut ctx, data),
                 Event::Pong(data) => {
                     let rtt = pong_rtt(pings, conn, data);
@@ -356,7 +404,8 @@ impl Reactor {
                     {
                         deadlines.cancel(TimerKind::Pong);
                         let at = Instant::now() + keepalive.interval;
-                        self.timers.schedule(deadlines, slot, conn.shared.id, TimerKind::Ping, at);
+                        self.timers
+                            .schedule(deadlines, slot, conn.shared.id, TimerKind::Ping, at);
                     }
                     handler.on_pong(&mut ctx, data, rtt);
                 }
@@ -409,7 +458,10 @@ impl Reactor {
             }
             Phase::Open => self.fail(
                 slot,
-                Error::new(ErrorKind::Closed, "the peer closed the connection without a close handshake"),
+                Error::new(
+                    ErrorKind::Closed,
+                    "the peer closed the connection without a close handshake",
+                ),
             ),
             Phase::Resolving(_) | Phase::Connecting(_) => {}
         }
@@ -433,7 +485,9 @@ impl Reactor {
     /// Writes one connection's output; then closes the transport if the
     /// connection is over, fires `on_writable` if owed, resumes paused reads.
     fn flush(&mut self, slot: usize) {
-        let Some(Entry::Conn(c)) = self.entries.get_mut(slot) else { return };
+        let Some(Entry::Conn(c)) = self.entries.get_mut(slot) else {
+            return;
+        };
         let done = match c.write_out() {
             Ok(done) => done,
             Err(e) => {
@@ -452,8 +506,17 @@ impl Reactor {
         if c.write_interest == done
             && let Some(t) = c.transport.as_mut()
         {
-            let interest = if done { Interest::READABLE } else { Interest::READABLE | Interest::WRITABLE };
-            if self.poll.registry().reregister(&mut t.tcp, Token(slot), interest).is_ok() {
+            let interest = if done {
+                Interest::READABLE
+            } else {
+                Interest::READABLE | Interest::WRITABLE
+            };
+            if self
+                .poll
+                .registry()
+                .reregister(&mut t.tcp, Token(slot), interest)
+                .is_ok()
+            {
                 c.write_interest = !done;
             }
         }
@@ -464,7 +527,9 @@ impl Reactor {
                 }
                 return self.drop_silently(slot);
             }
-            Phase::Open if done && c.engine.state() == State::Closed => return self.close_transport(slot),
+            Phase::Open if done && c.engine.state() == State::Closed => {
+                return self.close_transport(slot);
+            }
             Phase::Open => {}
             _ => return,
         }
@@ -478,7 +543,10 @@ impl Reactor {
         }
         if shared.blocked.swap(false, Ordering::AcqRel) {
             if let Some(handler) = c.handler.as_deref_mut() {
-                let mut ctx = Ctx { conn: &c.conn, sender: Some(c.engine.sender()) };
+                let mut ctx = Ctx {
+                    conn: &c.conn,
+                    sender: Some(c.engine.sender()),
+                };
                 handler.on_writable(&mut ctx);
             }
             self.after_engine(slot);
@@ -503,7 +571,9 @@ impl Reactor {
     fn fire_timers(&mut self, now: Instant) {
         while let Some(timer) = self.timers.pop_due(now) {
             let due = match self.entries.get_mut(timer.slot) {
-                Some(Entry::Conn(c)) => c.conn.shared.id == timer.owner && c.deadlines.take_due(&timer),
+                Some(Entry::Conn(c)) => {
+                    c.conn.shared.id == timer.owner && c.deadlines.take_due(&timer)
+                }
                 Some(Entry::Listener(l)) => l.id == timer.owner && l.deadlines.take_due(&timer),
                 None => false,
             };
@@ -526,11 +596,16 @@ impl Reactor {
                 self.fail(slot, error);
             }
             TimerKind::Handshake => {
-                let message = format!("the handshake did not finish within {}", seconds(timeouts.handshake));
+                let message = format!(
+                    "the handshake did not finish within {}",
+                    seconds(timeouts.handshake)
+                );
                 self.fail(slot, Error::new(ErrorKind::Timeout, message));
             }
             TimerKind::Ping => {
-                let Some(keepalive) = timeouts.keepalive else { return };
+                let Some(keepalive) = timeouts.keepalive else {
+                    return;
+                };
                 c.pings_sent += 1;
                 let payload = c.pings_sent.to_be_bytes();
                 if c.ping(&payload) {
@@ -558,7 +633,10 @@ impl Reactor {
                     let (code, reason, clean) = c.ending();
                     self.finish(slot, code, &reason, clean);
                 } else {
-                    let message = format!("the peer did not complete the close handshake within {}", seconds(timeouts.close));
+                    let message = format!(
+                        "the peer did not complete the close handshake within {}",
+                        seconds(timeouts.close)
+                    );
                     self.fail(slot, Error::new(ErrorKind::Timeout, message));
                 }
             }
@@ -573,7 +651,9 @@ impl Reactor {
         c.phase = Phase::Open;
         c.deadlines.cancel(TimerKind::Handshake);
         c.last_rx = Instant::now();
-        c.conn.shared.transition(ConnState::Connecting, ConnState::Open);
+        c.conn
+            .shared
+            .transition(ConnState::Connecting, ConnState::Open);
         let timeouts = c.timeouts;
         if let Some(keepalive) = timeouts.keepalive {
             self.schedule(slot, TimerKind::Ping, keepalive.interval);
@@ -608,7 +688,9 @@ impl Reactor {
 
     /// Removes the connection from the table and delivers its last event.
     pub fn finish(&mut self, slot: usize, code: CloseCode, reason: &str, clean: bool) {
-        let Some(Entry::Conn(mut c)) = self.entries.try_remove(slot) else { return };
+        let Some(Entry::Conn(mut c)) = self.entries.try_remove(slot) else {
+            return;
+        };
         if let Some(t) = c.transport.as_mut() {
             let _ = self.poll.registry().deregister(&mut t.tcp);
         }
@@ -621,12 +703,22 @@ impl Reactor {
         }
         drop(c.transport.take());
         if let Some(mut handler) = c.handler.take() {
-            handler.on_close(&c.conn, &Close { code, reason, clean });
+            handler.on_close(
+                &c.conn,
+                &Close {
+                    code,
+                    reason,
+                    clean,
+                },
+            );
         }
     }
 
     pub fn conn_handle(&self, shared: Arc<ConnShared>) -> Conn {
-        Conn { shared, lp: self.shared.clone() }
+        Conn {
+            shared,
+            lp: self.shared.clone(),
+        }
     }
 }
 
@@ -638,7 +730,9 @@ impl Drop for Reactor {
         let slots: Vec<usize> = self.entries.iter().map(|(slot, _)| slot).collect();
         for slot in slots {
             match self.entries.get(slot) {
-                Some(Entry::Conn(_)) => self.finish(slot, CloseCode::ABNORMAL, "the event loop stopped", false),
+                Some(Entry::Conn(_)) => {
+                    self.finish(slot, CloseCode::ABNORMAL, "the event loop stopped", false)
+                }
                 Some(Entry::Listener(_)) => self.remove_listener(slot),
                 None => {}
             }

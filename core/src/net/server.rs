@@ -2,7 +2,6 @@
 //! and the accept decision, refusals, and graceful shutdown.
 
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +15,9 @@ use super::reactor::{Entry, Reactor};
 use super::shared::{ConnShared, ListenRequest, ServerShared};
 use super::timer::{Deadlines, TimerKind};
 use super::transport::Transport;
-use crate::proto::handshake::{Accept, Rejection, Request, ServerHandshake, accept_response, check_origin, select_subprotocol};
+use crate::proto::handshake::{
+    Accept, Rejection, Request, ServerHandshake, accept_response, check_origin, select_subprotocol,
+};
 use crate::proto::{CloseCode, Connection, Role};
 
 /// A listening server in the loop's table.
@@ -38,9 +39,18 @@ pub(super) struct ListenerEntry {
 impl Reactor {
     /// Puts a bound listener in the table and starts accepting.
     pub fn start_listen(&mut self, request: ListenRequest) {
-        let ListenRequest { server, mut listener, config, tls, mut handler } = request;
+        let ListenRequest {
+            server,
+            mut listener,
+            config,
+            tls,
+            mut handler,
+        } = request;
         let slot = self.entries.vacant_key();
-        if let Err(e) = self.registry().register(&mut listener, Token(slot), Interest::READABLE) {
+        if let Err(e) = self
+            .registry()
+            .register(&mut listener, Token(slot), Interest::READABLE)
+        {
             handler.on_error(&Error::io("could not watch the listening socket", &e));
             handler.on_shutdown();
             return;
@@ -68,25 +78,35 @@ impl Reactor {
     /// Accepts every waiting connection, within the limits.
     pub fn accept(&mut self, slot: usize) {
         loop {
-            let Some(Entry::Listener(l)) = self.entries.get_mut(slot) else { return };
-            let Some(listener) = l.listener.as_ref() else { return };
+            let Some(Entry::Listener(l)) = self.entries.get_mut(slot) else {
+                return;
+            };
+            let Some(listener) = l.listener.as_ref() else {
+                return;
+            };
             let (tcp, addr) = match listener.accept() {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    l.handler.on_error(&Error::io("accepting a connection failed", &e));
+                    l.handler
+                        .on_error(&Error::io("accepting a connection failed", &e));
                     return;
                 }
             };
-            if l.conns >= l.config.max_connections || l.handshaking >= l.config.max_pending_handshakes {
+            if l.conns >= l.config.max_connections
+                || l.handshaking >= l.config.max_pending_handshakes
+            {
                 continue; // Dropping the stream closes it.
             }
             let session = match &l.tls {
                 Some(config) => match rustls::ServerConnection::new(config.clone()) {
                     Ok(session) => Some(session.into()),
                     Err(e) => {
-                        l.handler.on_error(&Error::new(ErrorKind::Tls, format!("TLS setup failed: {e}")));
+                        l.handler.on_error(&Error::new(
+                            ErrorKind::Tls,
+                            format!("TLS setup failed: {e}"),
+                        ));
                         continue;
                     }
                 },
@@ -96,7 +116,11 @@ impl Reactor {
             l.conns += 1;
             l.handshaking += 1;
             let config = &l.config;
-            let shared = ConnShared::new(self.shared.next_id(), config.backpressure.high_water, config.backpressure.low_water);
+            let shared = ConnShared::new(
+                self.shared.next_id(),
+                config.backpressure.high_water,
+                config.backpressure.low_water,
+            );
             let _ = shared.peer_addr.set(addr);
             let timeouts = Timeouts {
                 handshake: config.handshake_timeout,
@@ -107,7 +131,8 @@ impl Reactor {
             let engine = Connection::new(Role::Server, config.protocol.clone());
             let phase = Phase::ServerHandshake(Box::new(ServerHandshake::new(config.limits)));
             let server = Some((slot, l.id));
-            let mut entry = ConnEntry::new(self.conn_handle(Arc::new(shared)), engine, phase, timeouts);
+            let mut entry =
+                ConnEntry::new(self.conn_handle(Arc::new(shared)), engine, phase, timeouts);
             entry.server = server;
             entry.transport = Some(Transport::new(tcp, session));
             let conn_slot = self.insert(entry);
@@ -122,7 +147,9 @@ impl Reactor {
     /// Request bytes of a connection in the handshake.
     pub fn server_input(&mut self, slot: usize, data: &[u8]) {
         let Some(c) = self.conn_mut(slot) else { return };
-        let Phase::ServerHandshake(handshake) = &mut c.phase else { return };
+        let Phase::ServerHandshake(handshake) = &mut c.phase else {
+            return;
+        };
         match handshake.feed(data) {
             Ok(None) => {}
             Ok(Some((request, leftover))) => self.upgrade(slot, &request, &leftover),
@@ -136,17 +163,30 @@ impl Reactor {
     /// Tells the server's handler about a request refused before it saw it.
     fn report_rejection(&mut self, slot: usize, rejection: &Rejection) {
         let Some(c) = self.conn_mut(slot) else { return };
-        let peer = c.conn.peer_addr().map_or_else(String::new, |a| format!(" from {a}"));
-        let Some((server_slot, server_id)) = c.server else { return };
-        let error = Error::refused(rejection.status, format!("refused a handshake{peer}: {rejection}"));
+        let peer = c
+            .conn
+            .peer_addr()
+            .map_or_else(String::new, |a| format!(" from {a}"));
+        let Some((server_slot, server_id)) = c.server else {
+            return;
+        };
+        let error = Error::refused(
+            rejection.status,
+            format!("refused a handshake{peer}: {rejection}"),
+        );
         self.server_error(server_slot, server_id, &error);
     }
 
     /// The accept decision: Origin allow-list, subprotocol, the handler.
     fn upgrade(&mut self, slot: usize, request: &Request, leftover: &[u8]) {
         let Some(c) = self.conn_mut(slot) else { return };
-        let (Some((server_slot, server_id)), Some(peer_addr)) = (c.server, c.conn.peer_addr()) else { return };
-        let Some(l) = self.listener_mut(server_slot, server_id) else { return self.drop_silently(slot) };
+        let (Some((server_slot, server_id)), Some(peer_addr)) = (c.server, c.conn.peer_addr())
+        else {
+            return;
+        };
+        let Some(l) = self.listener_mut(server_slot, server_id) else {
+            return self.drop_silently(slot);
+        };
         if let Some(origins) = &l.config.origins
             && let Err(rejection) = check_origin(request, origins)
         {
@@ -154,21 +194,40 @@ impl Reactor {
             return self.refuse(slot, &rejection);
         }
         let subprotocol = select_subprotocol(&request.subprotocols(), &l.config.subprotocols);
-        let mut upgrade = Upgrade { request, peer_addr, subprotocol, response_headers: Vec::new() };
+        let mut upgrade = Upgrade {
+            request,
+            peer_addr,
+            subprotocol,
+            response_headers: Vec::new(),
+        };
         let handler = match l.handler.on_upgrade(&mut upgrade) {
             Ok(handler) => handler,
             Err(refusal) => {
-                let rejection = Rejection { status: refusal.status, reason: refusal.reason, headers: refusal.headers };
+                let rejection = Rejection {
+                    status: refusal.status,
+                    reason: refusal.reason,
+                    headers: refusal.headers,
+                };
                 return self.refuse(slot, &rejection);
             }
         };
-        let accept = Accept { subprotocol: upgrade.subprotocol, extensions: Vec::new(), headers: upgrade.response_headers };
+        let accept = Accept {
+            subprotocol: upgrade.subprotocol,
+            extensions: Vec::new(),
+            headers: upgrade.response_headers,
+        };
         let response = match accept_response(request, &accept) {
             Ok(response) => response,
             Err(e) => {
-                let error = Error::new(ErrorKind::InvalidArgument, format!("the server's accept decision is invalid: {e}"));
+                let error = Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("the server's accept decision is invalid: {e}"),
+                );
                 l.handler.on_error(&error);
-                return self.refuse(slot, &Rejection::new(500, "the server could not accept the handshake"));
+                return self.refuse(
+                    slot,
+                    &Rejection::new(500, "the server could not accept the handshake"),
+                );
             }
         };
         self.handshake_done(slot);
@@ -178,8 +237,16 @@ impl Reactor {
         self.start_open(slot);
         let Some(c) = self.conn_mut(slot) else { return };
         if let Some(handler) = c.handler.as_deref_mut() {
-            let mut ctx = Ctx { conn: &c.conn, sender: Some(c.engine.sender()) };
-            let open = Open { subprotocol: accept.subprotocol.as_deref(), response: None, request: Some(request), peer_addr };
+            let mut ctx = Ctx {
+                conn: &c.conn,
+                sender: Some(c.engine.sender()),
+            };
+            let open = Open {
+                subprotocol: accept.subprotocol.as_deref(),
+                response: None,
+                request: Some(request),
+                peer_addr,
+            };
             handler.on_open(&mut ctx, &open);
         }
         c.engine.feed(leftover);
@@ -218,7 +285,9 @@ impl Reactor {
 
     /// A connection of the server finished.
     pub fn server_conn_gone(&mut self, server_slot: usize, server_id: u64, handshaking: bool) {
-        let Some(l) = self.listener_mut(server_slot, server_id) else { return };
+        let Some(l) = self.listener_mut(server_slot, server_id) else {
+            return;
+        };
         l.conns -= 1;
         if handshaking {
             l.handshaking -= 1;
@@ -247,7 +316,9 @@ impl Reactor {
             _ => None,
         });
         let Some(slot) = found else { return };
-        let Some(l) = self.listener_mut(slot, server.id) else { return };
+        let Some(l) = self.listener_mut(slot, server.id) else {
+            return;
+        };
         if l.draining {
             return;
         }
@@ -271,10 +342,17 @@ impl Reactor {
 
     /// The shutdown timeout passed: drop the connections still open.
     pub fn shutdown_timeout(&mut self, slot: usize) {
-        let Some(Entry::Listener(l)) = self.entries.get(slot) else { return };
+        let Some(Entry::Listener(l)) = self.entries.get(slot) else {
+            return;
+        };
         let id = l.id;
         for conn_slot in self.server_conns(slot, id) {
-            self.finish(conn_slot, CloseCode::ABNORMAL, "the server shut down", false);
+            self.finish(
+                conn_slot,
+                CloseCode::ABNORMAL,
+                "the server shut down",
+                false,
+            );
         }
         if self.listener_mut(slot, id).is_some() {
             self.remove_listener(slot);
@@ -283,7 +361,9 @@ impl Reactor {
 
     /// Removes a server from the table and tells its handler.
     pub fn remove_listener(&mut self, slot: usize) {
-        let Some(Entry::Listener(mut l)) = self.entries.try_remove(slot) else { return };
+        let Some(Entry::Listener(mut l)) = self.entries.try_remove(slot) else {
+            return;
+        };
         if let Some(mut listener) = l.listener.take() {
             let _ = self.registry().deregister(&mut listener);
         }
@@ -291,17 +371,27 @@ impl Reactor {
     }
 }
 
-/// Binds a listener for `config` before anything reaches the loop.
+/// Binds a listener for `config` before anything reaches the loop: the first
+/// of the host's addresses that binds (with a backlog of 1024, so bursts of
+/// connections are not dropped).
 pub(super) fn bind(config: &ServerConfig) -> Result<mio::net::TcpListener, Error> {
     use std::net::ToSocketAddrs;
-    let addrs: Vec<SocketAddr> = (config.host.as_str(), config.port)
+    let target = format!("{}:{}", config.host, config.port);
+    let addrs = (config.host.as_str(), config.port)
         .to_socket_addrs()
-        .map_err(|e| Error::new(ErrorKind::Dns, format!("could not resolve \"{}\" to listen on: {e}", config.host)))?
-        .collect();
-    let listener = std::net::TcpListener::bind(addrs.as_slice())
-        .map_err(|e| Error::io(&format!("could not listen on {}:{}", config.host, config.port), &e))?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| Error::io("could not make the listening socket non-blocking", &e))?;
-    Ok(mio::net::TcpListener::from_std(listener))
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Dns,
+                format!("could not resolve \"{}\" to listen on: {e}", config.host),
+            )
+        })?;
+    let mut last = None;
+    for addr in addrs {
+        match mio::net::TcpListener::bind(addr) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    let e = last.unwrap_or_else(|| io::Error::new(io::ErrorKind::AddrNotAvailable, "no address"));
+    Err(Error::io(&format!("could not listen on {target}"), &e))
 }

@@ -22,15 +22,32 @@ pub(super) enum Command {
     /// Start accepting on a bound listener.
     Listen(Box<ListenRequest>),
     /// Queue a message.
-    Send { conn: Arc<ConnShared>, kind: MessageKind, data: Vec<u8> },
+    Send {
+        conn: Arc<ConnShared>,
+        kind: MessageKind,
+        data: Vec<u8>,
+    },
     /// Queue a ping.
-    Ping { conn: Arc<ConnShared>, data: Vec<u8> },
+    Ping {
+        conn: Arc<ConnShared>,
+        data: Vec<u8>,
+    },
     /// Start the close handshake (or abort a connection still connecting).
-    Close { conn: Arc<ConnShared>, code: CloseCode, reason: String },
+    Close {
+        conn: Arc<ConnShared>,
+        code: CloseCode,
+        reason: String,
+    },
     /// A name lookup finished.
-    Resolved { conn: Arc<ConnShared>, result: Result<Vec<SocketAddr>, super::Error> },
+    Resolved {
+        conn: Arc<ConnShared>,
+        result: Result<Vec<SocketAddr>, super::Error>,
+    },
     /// Gracefully shut a server down.
-    Shutdown { server: Arc<ServerShared>, timeout: Duration },
+    Shutdown {
+        server: Arc<ServerShared>,
+        timeout: Duration,
+    },
 }
 
 /// What [`Command::Connect`] carries.
@@ -86,14 +103,19 @@ impl LoopShared {
 
     fn lock(&self) -> MutexGuard<'_, VecDeque<Command>> {
         // A panic while holding the lock cannot leave the queue inconsistent.
-        self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Queues a command and wakes the loop unless this is the loop's own thread
     /// (which drains the queue before it blocks again). Fails once the loop is gone.
     pub fn push(&self, command: Command) -> Result<(), super::Error> {
         if self.gone.load(Ordering::Acquire) {
-            return Err(super::Error::new(super::ErrorKind::Closed, "the event loop has stopped"));
+            return Err(super::Error::new(
+                super::ErrorKind::Closed,
+                "the event loop has stopped",
+            ));
         }
         self.lock().push_back(command);
         if !self.on_loop_thread() {
@@ -205,11 +227,15 @@ impl ConnShared {
 
     /// Moves from `from` to `to` if the state is still `from`.
     pub fn transition(&self, from: ConnState, to: ConnState) -> bool {
-        self.state.compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire).is_ok()
+        self.state
+            .compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 
     pub fn buffered(&self) -> usize {
-        self.queued.load(Ordering::Acquire).saturating_add(self.pending.load(Ordering::Acquire))
+        self.queued
+            .load(Ordering::Acquire)
+            .saturating_add(self.pending.load(Ordering::Acquire))
     }
 
     /// Whether `len` more bytes may be queued on top of `buffered`: past the
@@ -238,7 +264,8 @@ impl ConnShared {
 
     pub fn set_rtt(&self, rtt: Duration) {
         let micros = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX - 1);
-        self.rtt_micros.store(micros.saturating_add(1), Ordering::Release);
+        self.rtt_micros
+            .store(micros.saturating_add(1), Ordering::Release);
     }
 }
 

@@ -72,9 +72,21 @@ pub(super) struct Timers {
 
 impl Timers {
     /// Sets `owner`'s deadline of `kind` to `at`, replacing any earlier one.
-    pub fn schedule(&mut self, deadlines: &mut Deadlines, slot: usize, owner: u64, kind: TimerKind, at: Instant) {
+    pub fn schedule(
+        &mut self,
+        deadlines: &mut Deadlines,
+        slot: usize,
+        owner: u64,
+        kind: TimerKind,
+        at: Instant,
+    ) {
         deadlines.set(kind, at);
-        self.heap.push(Reverse(Timer { at, slot, owner, kind }));
+        self.heap.push(Reverse(Timer {
+            at,
+            slot,
+            owner,
+            kind,
+        }));
     }
 
     /// The earliest deadline, if any.
@@ -84,6 +96,10 @@ impl Timers {
 
     /// Removes and returns one deadline at or before `now`.
     pub fn pop_due(&mut self, now: Instant) -> Option<Timer> {
-        if self.heap.peek()?.0.at <= now { self.heap.pop().map(|t| t.0) } else { None }
+        if self.heap.peek()?.0.at <= now {
+            self.heap.pop().map(|t| t.0)
+        } else {
+            None
+        }
     }
 }

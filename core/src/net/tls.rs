@@ -15,7 +15,9 @@ use super::error::{Error, ErrorKind};
 
 fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    PROVIDER.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider())).clone()
+    PROVIDER
+        .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
+        .clone()
 }
 
 fn tls_error(context: &str, error: impl std::fmt::Display) -> Error {
@@ -40,7 +42,10 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, Error> {
 }
 
 fn pem_error(path: &Path, error: rustls_pki_types::pem::Error) -> Error {
-    Error::new(ErrorKind::InvalidArgument, format!("{}: {error}", path.display()))
+    Error::new(
+        ErrorKind::InvalidArgument,
+        format!("{}: {error}", path.display()),
+    )
 }
 
 /// The client configuration for `options`: verification against the Mozilla
@@ -63,14 +68,20 @@ fn build_client_config(options: &TlsClientConfig) -> Result<Arc<rustls::ClientCo
         .with_safe_default_protocol_versions()
         .map_err(|e| tls_error("TLS setup failed", e))?;
     let builder = if options.danger_disable_verification {
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerification(
-            provider().signature_verification_algorithms,
-        )))
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerification(
+                provider().signature_verification_algorithms,
+            )))
     } else {
-        let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        let mut roots = RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
         if let Some(path) = &options.ca_file {
             for cert in read_certs(path)? {
-                roots.add(cert).map_err(|e| tls_error(&format!("CA certificate in {}", path.display()), e))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| tls_error(&format!("CA certificate in {}", path.display()), e))?;
             }
         }
         builder.with_root_certificates(roots)
@@ -90,15 +101,22 @@ pub(super) fn server_config(options: &TlsServerConfig) -> Result<Arc<rustls::Ser
         .with_safe_default_protocol_versions()
         .map_err(|e| tls_error("TLS setup failed", e))?
         .with_no_client_auth()
-        .with_single_cert(read_certs(&options.cert_file)?, read_key(&options.key_file)?)
+        .with_single_cert(
+            read_certs(&options.cert_file)?,
+            read_key(&options.key_file)?,
+        )
         .map_err(|e| tls_error("server certificate or key refused", e))?;
     Ok(Arc::new(config))
 }
 
 /// The name a client checks the server's certificate against (and sends as SNI).
 pub(super) fn server_name(host: &str) -> Result<ServerName<'static>, Error> {
-    ServerName::try_from(host.to_owned())
-        .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("\"{host}\" is not a valid TLS server name: {e}")))
+    ServerName::try_from(host.to_owned()).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!("\"{host}\" is not a valid TLS server name: {e}"),
+        )
+    })
 }
 
 /// Accepts any certificate for any name; signatures are still checked so the

@@ -24,7 +24,10 @@ struct TlsFailure(rustls::Error);
 
 impl Transport {
     pub fn new(tcp: TcpStream, tls: Option<rustls::Connection>) -> Transport {
-        Transport { tcp, tls: tls.map(Box::new) }
+        Transport {
+            tcp,
+            tls: tls.map(Box::new),
+        }
     }
 
     /// Wraps the stream in TLS from now on.
@@ -112,7 +115,10 @@ fn flush_tls(tls: &mut rustls::Connection, tcp: &mut TcpStream) -> io::Result<()
 /// The error to report for a failed read or write: TLS failures keep their
 /// reason and kind.
 pub(super) fn describe(context: &str, error: &io::Error) -> Error {
-    match error.get_ref().and_then(|inner| inner.downcast_ref::<TlsFailure>()) {
+    match error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<TlsFailure>())
+    {
         Some(TlsFailure(tls)) => Error::new(ErrorKind::Tls, format!("TLS failed: {tls}")),
         None => Error::io(context, error),
     }

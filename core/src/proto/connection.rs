@@ -1,5 +1,28 @@
 //! The connection engine after the handshake: frames in, events out; sends in,
 //! bytes out; the close handshake.
+//!
+//! ```
+//! use wsx_core::proto::{Config, Connection, Event, Role};
+//!
+//! let mut client = Connection::new(Role::Client, Config::default());
+//! let mut server = Connection::new(Role::Server, Config::default());
+//! client.sender().send(wsx_core::proto::MessageKind::Text, b"hi").unwrap();
+//!
+//! // The transport moves the client's bytes to the server.
+//! server.feed(client.pending());
+//! let written = client.pending().len();
+//! client.consume(written);
+//!
+//! // Events borrow the input; the sender may reply meanwhile (here: echo).
+//! while let Some((event, sender)) = server.next_event() {
+//!     if let Event::Message { kind, data } = event {
+//!         sender.send(kind, data).unwrap();
+//!     }
+//! }
+//! client.feed(server.pending());
+//! let (event, _) = client.next_event().unwrap();
+//! assert_eq!(event, Event::Message { kind: wsx_core::proto::MessageKind::Text, data: b"hi" });
+//! ```
 
 mod input;
 mod sender;
@@ -217,9 +240,12 @@ impl Connection {
         self.allowed_rsv = bits & 0b111;
     }
 
-    /// Appends bytes received from the peer.
+    /// Appends bytes received from the peer. Once the peer's close arrived
+    /// or the connection failed, nothing more is read: the bytes are dropped.
     pub fn feed(&mut self, data: &[u8]) {
-        self.input.extend(data);
+        if !self.done {
+            self.input.extend(data);
+        }
     }
 
     /// Room for at least `min` (and at least 1) bytes to read from the
@@ -229,9 +255,12 @@ impl Connection {
         self.input.spare(min.max(1))
     }
 
-    /// Marks `n` bytes of [`Connection::read_buf`] as received.
+    /// Marks `n` bytes of [`Connection::read_buf`] as received (dropped, like
+    /// [`Connection::feed`]'s, once no event can follow).
     pub fn commit_read(&mut self, n: usize) {
-        self.input.commit(n);
+        if !self.done {
+            self.input.commit(n);
+        }
     }
 
     /// The next event from the bytes fed so far, with the sending half so the
@@ -332,7 +361,7 @@ impl Connection {
     /// Fails the connection: queues a close with the error's code (unless a
     /// close was sent already) and stops all events.
     fn fail(&mut self, err: &ProtocolError) {
-        self.done = true;
+        self.stop();
         if self.sender.state() == State::Open {
             let text = err.to_string();
             let mut cut = text.len().min(MAX_CLOSE_REASON);
@@ -344,6 +373,13 @@ impl Connection {
             let _ = self.sender.write_close(err.close_code(), &text[..cut]);
         }
         self.sender.failed = true;
+    }
+
+    /// Ends the events: nothing after the peer's close or a failure is read.
+    fn stop(&mut self) {
+        self.done = true;
+        self.frame = None;
+        self.input.consume(self.input.data().len());
     }
 
     fn step(&mut self) -> Result<Step, ProtocolError> {
@@ -391,14 +427,18 @@ impl Connection {
                     max: self.config.max_frame_size,
                 });
             }
-            let starts = h.opcode != OpCode::Continuation;
-            let kind = self.assembler.begin_frame(h.opcode, h.payload_len)?;
-            if starts && kind == MessageKind::Binary && self.config.reject_binary {
+            let starts = match h.opcode {
+                OpCode::Text => Some(MessageKind::Text),
+                OpCode::Binary => Some(MessageKind::Binary),
+                _ => None,
+            };
+            let kind = self.assembler.begin_frame(starts, h.payload_len)?;
+            if starts == Some(MessageKind::Binary) && self.config.reject_binary {
                 return Err(ProtocolError::BinaryNotAccepted);
             }
             let mode = if self.config.streaming {
                 Mode::Stream
-            } else if starts && h.fin {
+            } else if starts.is_some() && h.fin {
                 Mode::InPlace
             } else {
                 Mode::Assemble
@@ -458,7 +498,7 @@ impl Connection {
             _ => {
                 let (code, _) = parse_close_payload(self.input.get(range.clone()))?;
                 self.sender.received_close = Some(code);
-                self.done = true;
+                self.stop();
                 if self.sender.sent_close.is_none() {
                     // Echo the code; 1005 (no code) is echoed as an empty close.
                     let _ = self.sender.write_close(code, "");

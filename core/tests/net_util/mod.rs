@@ -6,8 +6,8 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Duration;
 
 use wsx_core::net::{
-    ClientConfig, Close, Conn, Ctx, Error, ErrorKind, EventLoop, Handler, LoopHandle, LoopThread, Open, Refusal,
-    ServerConfig, ServerHandler, Upgrade,
+    ClientConfig, Close, Conn, Ctx, Error, ErrorKind, EventLoop, Handler, LoopHandle, LoopThread,
+    Open, Refusal, ServerConfig, ServerHandler, Upgrade,
 };
 use wsx_core::proto::MessageKind;
 
@@ -17,7 +17,11 @@ pub const PATIENCE: Duration = Duration::from_secs(20);
 /// One event of a connection, as seen by a [`Recorder`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ev {
-    Open { subprotocol: Option<String>, status: Option<u16>, headers: Vec<(String, String)> },
+    Open {
+        subprotocol: Option<String>,
+        status: Option<u16>,
+        headers: Vec<(String, String)>,
+    },
     Message(MessageKind, Vec<u8>),
     Ping(Vec<u8>),
     Pong(Vec<u8>, bool),
@@ -68,10 +72,16 @@ impl Handler for Recorder {
         let _ = self.tx.send(Ev::Writable);
     }
     fn on_error(&mut self, _conn: &Conn, error: &Error) {
-        let _ = self.tx.send(Ev::Error(error.kind(), error.status(), error.to_string()));
+        let _ = self
+            .tx
+            .send(Ev::Error(error.kind(), error.status(), error.to_string()));
     }
     fn on_close(&mut self, _conn: &Conn, close: &Close<'_>) {
-        let _ = self.tx.send(Ev::Close(close.code.0, close.reason.to_owned(), close.clean));
+        let _ = self.tx.send(Ev::Close(
+            close.code.0,
+            close.reason.to_owned(),
+            close.clean,
+        ));
     }
 }
 
@@ -127,9 +137,8 @@ impl Events {
 
     /// Asserts nothing else arrives (the channel closes when the handler drops).
     pub fn assert_done(&self) {
-        match self.0.recv_timeout(Duration::from_millis(200)) {
-            Ok(ev) => panic!("unexpected event after the close: {ev:?}"),
-            Err(_) => {}
+        if let Ok(ev) = self.0.recv_timeout(Duration::from_millis(200)) {
+            panic!("unexpected event after the close: {ev:?}");
         }
     }
 }
@@ -137,7 +146,11 @@ impl Events {
 /// What a server saw.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerEv {
-    Upgrade { path: String, headers: Vec<(String, String)>, subprotocol: Option<String> },
+    Upgrade {
+        path: String,
+        headers: Vec<(String, String)>,
+        subprotocol: Option<String>,
+    },
     Error(ErrorKind, Option<u16>, String),
     Shutdown,
 }
@@ -159,12 +172,23 @@ impl ServerHandler for EchoServer {
             subprotocol: upgrade.subprotocol.clone(),
         });
         if let Some(status) = self.refuse {
-            return Err(Refusal { status, reason: "go away".into(), headers: Vec::new() });
+            return Err(Refusal {
+                status,
+                reason: "go away".into(),
+                headers: Vec::new(),
+            });
         }
-        Ok(Box::new(Recorder { tx: self.conns.clone(), echo: true }))
+        Ok(Box::new(Recorder {
+            tx: self.conns.clone(),
+            echo: true,
+        }))
     }
     fn on_error(&mut self, error: &Error) {
-        let _ = self.tx.send(ServerEv::Error(error.kind(), error.status(), error.to_string()));
+        let _ = self.tx.send(ServerEv::Error(
+            error.kind(),
+            error.status(),
+            error.to_string(),
+        ));
     }
     fn on_shutdown(&mut self) {
         let _ = self.tx.send(ServerEv::Shutdown);
@@ -186,9 +210,21 @@ impl Echo {
     pub fn start_refusing(handle: &LoopHandle, config: ServerConfig, refuse: Option<u16>) -> Echo {
         let (tx, events) = channel();
         let (conns_tx, conns) = channel();
-        let server =
-            handle.listen(config, Box::new(EchoServer { tx, conns: conns_tx, refuse })).expect("listen");
-        Echo { server, events, conns: Events(conns) }
+        let server = handle
+            .listen(
+                config,
+                Box::new(EchoServer {
+                    tx,
+                    conns: conns_tx,
+                    refuse,
+                }),
+            )
+            .expect("listen");
+        Echo {
+            server,
+            events,
+            conns: Events(conns),
+        }
     }
 
     pub fn url(&self) -> String {
@@ -207,12 +243,18 @@ pub fn spawn_loop() -> LoopThread {
 
 /// A client config without keepalive, so tests see only their own traffic.
 pub fn client_config() -> ClientConfig {
-    ClientConfig { keepalive: None, ..ClientConfig::default() }
+    ClientConfig {
+        keepalive: None,
+        ..ClientConfig::default()
+    }
 }
 
 /// A server config on 127.0.0.1, a free port, no keepalive.
 pub fn server_config() -> ServerConfig {
-    ServerConfig { keepalive: None, ..ServerConfig::default() }
+    ServerConfig {
+        keepalive: None,
+        ..ServerConfig::default()
+    }
 }
 
 /// Connects a recording client and waits for it to open.

@@ -20,8 +20,9 @@
   /** The payload a `send` command asks for. */
   exports.payload = function (cmd) {
     if (cmd.gen !== undefined) return exports.generate(cmd.kind, cmd.gen);
-    if (cmd.kind === 'text') return cmd.text || '';
-    return exports.fromHex(cmd.hex || '');
+    // `hex` may give a text message raw bytes, even invalid UTF-8.
+    if (cmd.hex !== undefined) return exports.fromHex(cmd.hex);
+    return cmd.text || '';
   };
 
   /** Bytes from a hex string. */

@@ -97,7 +97,7 @@ async def report_pong(waiter, data):
 
 
 async def run_command(ws, cmd, tasks):
-    """Runs one `send`, `ping` or `close` command on `ws`."""
+    """Runs one `send`, `ping`, `close`, `pause` or `resume` command on `ws`."""
     op = cmd["op"]
     if ws is None:
         emit(ev="error", message=f"{op}: no connection")
@@ -111,6 +111,13 @@ async def run_command(ws, cmd, tasks):
         tasks.add(asyncio.create_task(report_pong(await ws.ping(data), data)))
     elif op == "close":
         await ws.close(cmd.get("code", 1000), cmd.get("reason", ""))
+    elif op == "pause":
+        # Stop reading the socket: no more messages, and no pongs either.
+        ws.transport.pause_reading()
+        emit(ev="paused")
+    elif op == "resume":
+        ws.transport.resume_reading()
+        emit(ev="resumed")
     else:
         emit(ev="error", message=f"unknown command {op}")
 

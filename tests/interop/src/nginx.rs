@@ -50,7 +50,10 @@ impl Nginx {
     }
 
     fn try_start(upstream: u16) -> Result<Nginx, String> {
-        let prefix = tempfile::Builder::new().prefix("wsx-nginx-").tempdir().map_err(|e| e.to_string())?;
+        let prefix = tempfile::Builder::new()
+            .prefix("wsx-nginx-")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
         let port = free_port();
         let conf = prefix.path().join("nginx.conf");
         fs::write(&conf, config(prefix.path(), port, upstream)).map_err(|e| e.to_string())?;
@@ -61,7 +64,11 @@ impl Nginx {
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(Nginx { _process: process, prefix, port });
+                return Ok(Nginx {
+                    _process: process,
+                    prefix,
+                    port,
+                });
             }
             if process.has_exited() {
                 break;
@@ -77,7 +84,11 @@ impl Nginx {
 /// foreground, every file under `prefix`.
 fn config(prefix: &Path, port: u16, upstream: u16) -> String {
     let p = prefix.display();
-    let user = if running_as_root() { "user root;\n" } else { "" };
+    let user = if running_as_root() {
+        "user root;\n"
+    } else {
+        ""
+    };
     format!(
         r#"{user}daemon off;
 master_process off;
@@ -111,5 +122,8 @@ http {{
 
 /// nginx wants `user root;` to run as root (as in CI containers).
 fn running_as_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
 }

@@ -16,7 +16,9 @@ const INLINE_LIMIT: usize = 4096;
 /// of a mixed-width UTF-8 unit padded with `a`.
 pub fn generate(kind: MessageKind, len: usize) -> Vec<u8> {
     match kind {
-        MessageKind::Binary => (0..len).map(|i| (((i % BLOCK_LEN) * 7 + 3) % BLOCK_LEN) as u8).collect(),
+        MessageKind::Binary => (0..len)
+            .map(|i| (((i % BLOCK_LEN) * 7 + 3) % BLOCK_LEN) as u8)
+            .collect(),
         MessageKind::Text => {
             let units = len / TEXT_UNIT.len();
             let mut text = TEXT_UNIT.repeat(units);
@@ -50,13 +52,22 @@ pub fn sha1_hex(data: &[u8]) -> String {
 
 /// Asserts that a peer's `message` event reports exactly `expected` of `kind`.
 pub fn assert_peer_got(event: &Value, kind: MessageKind, expected: &[u8]) {
-    assert_eq!(event["ev"], "message", "expected a message event, got {event}");
+    assert_eq!(
+        event["ev"], "message",
+        "expected a message event, got {event}"
+    );
     assert_eq!(event["kind"], kind_name(kind), "message kind in {event}");
     assert_eq!(event["len"], expected.len(), "message length in {event}");
-    assert_eq!(event["sha1"], sha1_hex(expected), "message SHA-1 in {event}");
+    assert_eq!(
+        event["sha1"],
+        sha1_hex(expected),
+        "message SHA-1 in {event}"
+    );
     if expected.len() <= INLINE_LIMIT {
         match kind {
-            MessageKind::Text => assert_eq!(event["text"], String::from_utf8_lossy(expected).as_ref()),
+            MessageKind::Text => {
+                assert_eq!(event["text"], String::from_utf8_lossy(expected).as_ref())
+            }
             MessageKind::Binary => assert_eq!(event["hex"], hex(expected)),
         }
     }
@@ -65,8 +76,16 @@ pub fn assert_peer_got(event: &Value, kind: MessageKind, expected: &[u8]) {
 /// Asserts that wsx received exactly `expected` of `kind` (without dumping megabytes).
 pub fn assert_wsx_got(got: &(MessageKind, Vec<u8>), kind: MessageKind, expected: &[u8]) {
     assert_eq!(got.0, kind, "message kind wsx received");
-    assert_eq!(got.1.len(), expected.len(), "length of the message wsx received");
-    assert!(got.1 == expected, "content of the {}-byte message wsx received differs", expected.len());
+    assert_eq!(
+        got.1.len(),
+        expected.len(),
+        "length of the message wsx received"
+    );
+    assert!(
+        got.1 == expected,
+        "content of the {}-byte message wsx received differs",
+        expected.len()
+    );
 }
 
 /// Lowercase hex of `data`.

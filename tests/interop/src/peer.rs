@@ -74,8 +74,12 @@ impl Peer {
     pub fn python(script: &str, args: &[&str]) -> Peer {
         let mut command = Command::new(paths::python());
         command.arg(paths::peers_dir().join(script)).args(args);
-        command.env("PYTHONUNBUFFERED", "1").env("PYTHONDONTWRITEBYTECODE", "1");
-        Peer { process: Process::spawn(script, command, Duration::from_secs(5)) }
+        command
+            .env("PYTHONUNBUFFERED", "1")
+            .env("PYTHONDONTWRITEBYTECODE", "1");
+        Peer {
+            process: Process::spawn(script, command, Duration::from_secs(5)),
+        }
     }
 
     /// Runs a Node peer script from `peers/` with the interop `node_modules`.
@@ -83,7 +87,9 @@ impl Peer {
         let mut command = Command::new(paths::node());
         command.arg(paths::peers_dir().join(script)).args(args);
         command.env("NODE_PATH", paths::node_dir().join("node_modules"));
-        Peer { process: Process::spawn(script, command, Duration::from_secs(5)) }
+        Peer {
+            process: Process::spawn(script, command, Duration::from_secs(5)),
+        }
     }
 
     /// Reads the `ready PORT` line of a server peer.
@@ -116,7 +122,8 @@ impl Peer {
     /// The next event, whatever it is.
     pub fn next_event(&mut self) -> Value {
         let line = self.next_line();
-        serde_json::from_str(&line).unwrap_or_else(|e| self.fail(&format!("bad event line {line:?}: {e}")))
+        serde_json::from_str(&line)
+            .unwrap_or_else(|e| self.fail(&format!("bad event line {line:?}: {e}")))
     }
 
     /// The next event, which must be an `ev` event; progress events

@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -23,8 +23,13 @@ impl Process {
     /// Starts `command` with piped stdio. On drop, its stdin is closed, it
     /// gets `grace` to exit by itself, then it is killed.
     pub fn spawn(name: &str, mut command: Command, grace: Duration) -> Process {
-        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start {name} ({command:?}): {e}"));
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name} ({command:?}): {e}"));
         let (tx, stdout) = mpsc::channel();
         let out = child.stdout.take().expect("piped stdout");
         thread::spawn(move || {
@@ -41,11 +46,20 @@ impl Process {
         thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n @ 1..) = err.read(&mut buf) {
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
         let stdin = child.stdin.take();
-        Process { name: name.to_owned(), child, stdin, stdout, stderr, grace }
+        Process {
+            name: name.to_owned(),
+            child,
+            stdin,
+            stdout,
+            stderr,
+            grace,
+        }
     }
 
     /// The name given at spawn, for messages.
@@ -60,10 +74,7 @@ impl Process {
 
     /// The next stdout line, or `None` if none came within `timeout` or stdout closed.
     pub fn next_line(&self, timeout: Duration) -> Option<String> {
-        match self.stdout.recv_timeout(timeout) {
-            Ok(line) => Some(line),
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-        }
+        self.stdout.recv_timeout(timeout).ok()
     }
 
     /// What the child wrote on stderr so far, and whether it has exited.
@@ -72,7 +83,11 @@ impl Process {
             Ok(Some(status)) => format!("exited: {status}"),
             _ => "still running".to_owned(),
         };
-        format!("{} ({status}); stderr:\n{}", self.name, self.stderr.lock().unwrap())
+        format!(
+            "{} ({status}); stderr:\n{}",
+            self.name,
+            self.stderr.lock().unwrap()
+        )
     }
 
     /// Whether the child has exited.

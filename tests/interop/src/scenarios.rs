@@ -14,8 +14,15 @@ use crate::wsx::{Endpoint, Opened, Reply, Wsx, WsxServer};
 
 /// Sizes exchanged both ways: empty, both edges of the 7-bit, 16-bit and
 /// 64-bit length encodings, and 1 MiB.
-const SIZES: [(MessageKind, usize); 7] =
-    [(Text, 0), (Binary, 0), (Text, 125), (Binary, 126), (Text, 65_535), (Binary, 65_536), (Text, 1 << 20)];
+const SIZES: [(MessageKind, usize); 7] = [
+    (Text, 0),
+    (Binary, 0),
+    (Text, 125),
+    (Binary, 126),
+    (Text, 65_535),
+    (Binary, 65_536),
+    (Text, 1 << 20),
+];
 /// The largest message wsx accepts by default (16 MiB).
 pub const MAX_MESSAGE: usize = 16 << 20;
 
@@ -31,9 +38,16 @@ pub enum Route {
 /// What a [`Link`] reconnects to.
 enum Target {
     /// A wsx client connecting to a peer server.
-    WsxClient { url: String, config: ClientConfig },
+    WsxClient {
+        url: String,
+        config: Box<ClientConfig>,
+    },
     /// A peer client connecting to a wsx server.
-    WsxServer { server: WsxServer, url: String, options: Value },
+    WsxServer {
+        server: WsxServer,
+        url: String,
+        options: Value,
+    },
 }
 
 /// A peer and wsx connected to each other, with everything that keeps them up.
@@ -58,29 +72,61 @@ pub struct Link {
 impl Link {
     /// wsx's client connected to a `kind` server peer started with `args`;
     /// `url` makes the URL from the peer's port.
-    pub fn wsx_client(kind: Kind, args: &[&str], url: impl Fn(u16) -> String, config: ClientConfig) -> Link {
+    pub fn wsx_client(
+        kind: Kind,
+        args: &[&str],
+        url: impl Fn(u16) -> String,
+        config: ClientConfig,
+    ) -> Link {
         let (peer, port) = kind.server(args);
-        let target = Target::WsxClient { url: url(port), config };
+        let target = Target::WsxClient {
+            url: url(port),
+            config: Box::new(config),
+        };
         Link::open(peer, kind, target, None, Wsx::new())
     }
 
     /// A `kind` client peer connected to a wsx server made from `config`,
     /// at `path` over `route`; `options` go into the peer's connect command.
-    pub fn wsx_server(kind: Kind, route: Route, config: ServerConfig, reply: Reply, path: &str, options: Value) -> Link {
+    pub fn wsx_server(
+        kind: Kind,
+        route: Route,
+        config: ServerConfig,
+        reply: Reply,
+        path: &str,
+        options: Value,
+    ) -> Link {
         let scheme = if config.tls.is_some() { "wss" } else { "ws" };
-        let host = if config.tls.is_some() { HOST } else { "127.0.0.1" };
+        let host = if config.tls.is_some() {
+            HOST
+        } else {
+            "127.0.0.1"
+        };
         let wsx = Wsx::new();
         let server = wsx.listen(config, reply, &[("X-Wsx-Server", "yes")]);
         let nginx = (route == Route::Nginx).then(|| Nginx::proxy_to(server.port()));
         let port = nginx.as_ref().map_or(server.port(), Nginx::port);
         let url = format!("{scheme}://{host}:{port}{path}");
-        let target = Target::WsxServer { server, url, options };
+        let target = Target::WsxServer {
+            server,
+            url,
+            options,
+        };
         Link::open(kind.client(), kind, target, nginx, wsx)
     }
 
     fn open(mut peer: Peer, kind: Kind, target: Target, nginx: Option<Nginx>, wsx: Wsx) -> Link {
         let (end, opened, seen) = connect(&mut peer, &target, &wsx);
-        Link { peer, kind, wsx: end, opened, seen, target, _nginx: nginx, _loop: wsx }
+        Link {
+            peer,
+            kind,
+            wsx: end,
+            opened,
+            seen,
+            target,
+            _nginx: nginx,
+            _loop: wsx,
+        }
     }
 
     /// A new connection between the same two programs, replacing the current one.
@@ -97,7 +143,13 @@ impl Link {
 
     /// The peer sends a generated message, in `fragments` frames if given;
     /// wsx must receive exactly it (and, with `echo`, the peer its echo).
-    pub fn peer_sends(&mut self, kind: MessageKind, len: usize, fragments: Option<usize>, echo: bool) {
+    pub fn peer_sends(
+        &mut self,
+        kind: MessageKind,
+        len: usize,
+        fragments: Option<usize>,
+        echo: bool,
+    ) {
         self.peer.command(send_command(kind, len, fragments));
         let data = generate(kind, len);
         assert_wsx_got(&self.wsx.expect_message(), kind, &data);
@@ -111,25 +163,50 @@ impl Link {
     pub fn wsx_closes(&mut self, code: u16, reason: &str) {
         self.wsx.close(code, reason);
         let seen = self.peer.expect("close");
-        assert_eq!((seen["code"].as_u64(), seen["reason"].as_str()), (Some(code.into()), Some(reason)), "{seen}");
+        assert_eq!(
+            (seen["code"].as_u64(), seen["reason"].as_str()),
+            (Some(code.into()), Some(reason)),
+            "{seen}"
+        );
         if self.kind == Kind::Python {
-            assert_eq!(seen["rcvd"], json!([code, reason]), "the close frame the peer received: {seen}");
+            assert_eq!(
+                seen["rcvd"],
+                json!([code, reason]),
+                "the close frame the peer received: {seen}"
+            );
         }
         let closed = self.wsx.expect_closed();
-        assert!(closed.clean, "wsx's close after its own close frame was answered: {closed:?}");
-        assert_eq!(closed.code, code, "the code of wsx's close event: {closed:?}");
+        assert!(
+            closed.clean,
+            "wsx's close after its own close frame was answered: {closed:?}"
+        );
+        assert_eq!(
+            closed.code, code,
+            "the code of wsx's close event: {closed:?}"
+        );
     }
 
     /// The peer closes with `code` and `reason`: wsx's close event has both
     /// and is clean, and the peer gets the same code back.
     pub fn peer_closes(&mut self, code: u16, reason: &str) {
-        self.peer.command(json!({"op": "close", "code": code, "reason": reason}));
+        self.peer
+            .command(json!({"op": "close", "code": code, "reason": reason}));
         let closed = self.wsx.expect_closed();
-        assert_eq!((closed.code, closed.reason.as_str(), closed.clean), (code, reason, true), "wsx's close event");
+        assert_eq!(
+            (closed.code, closed.reason.as_str(), closed.clean),
+            (code, reason, true),
+            "wsx's close event"
+        );
         let seen = self.peer.expect("close");
-        assert_eq!(seen["code"], code, "the code of wsx's answering close frame: {seen}");
+        assert_eq!(
+            seen["code"], code,
+            "the code of wsx's answering close frame: {seen}"
+        );
         if self.kind == Kind::Python {
-            assert_eq!(seen["rcvd"][0], code, "the close frame the peer received: {seen}");
+            assert_eq!(
+                seen["rcvd"][0], code,
+                "the close frame the peer received: {seen}"
+            );
         }
     }
 }
@@ -138,11 +215,15 @@ impl Link {
 fn connect(peer: &mut Peer, target: &Target, wsx: &Wsx) -> (Endpoint, Opened, Value) {
     match target {
         Target::WsxClient { url, config } => {
-            let end = wsx.connect(url, config.clone());
+            let end = wsx.connect(url, ClientConfig::clone(config));
             let opened = end.expect_open();
             (end, opened, peer.expect("open"))
         }
-        Target::WsxServer { server, url, options } => {
+        Target::WsxServer {
+            server,
+            url,
+            options,
+        } => {
             peer.connect(url, options.clone());
             let (end, opened) = server.accept();
             (end, opened, peer.expect("open"))
@@ -169,15 +250,30 @@ pub fn client_messages(kind: Kind) {
     let url = |port| format!("ws://127.0.0.1:{port}/chat/room?id=7");
     let mut link = Link::wsx_client(kind, &["--subprotocol", "v1.wsx"], url, client_config());
     assert_eq!(link.opened.status, Some(101));
-    assert_eq!(link.opened.subprotocol.as_deref(), Some("v1.wsx"), "subprotocol wsx negotiated");
+    assert_eq!(
+        link.opened.subprotocol.as_deref(),
+        Some("v1.wsx"),
+        "subprotocol wsx negotiated"
+    );
     assert_eq!(link.opened.header("Sec-WebSocket-Protocol"), Some("v1.wsx"));
     let seen = &link.seen;
     assert_eq!(seen["path"], "/chat/room?id=7", "{seen}");
     assert_eq!(seen["subprotocol"], "v1.wsx", "{seen}");
-    assert_eq!(header(seen, "Authorization"), Some("Bearer wsx-token"), "{seen}");
-    assert_eq!(header(seen, "Cookie"), Some("session=abc; theme=dark"), "{seen}");
+    assert_eq!(
+        header(seen, "Authorization"),
+        Some("Bearer wsx-token"),
+        "{seen}"
+    );
+    assert_eq!(
+        header(seen, "Cookie"),
+        Some("session=abc; theme=dark"),
+        "{seen}"
+    );
     assert_eq!(header(seen, "X-Wsx-Test"), Some("from wsx"), "{seen}");
-    assert_eq!(header(seen, "Host"), Some(format!("127.0.0.1:{}", link.opened.peer_addr.port()).as_str()));
+    assert_eq!(
+        header(seen, "Host"),
+        Some(format!("127.0.0.1:{}", link.opened.peer_addr.port()).as_str())
+    );
     for (kind, len) in SIZES.into_iter().chain([(Binary, MAX_MESSAGE)]) {
         link.wsx_sends(kind, len);
         link.peer_sends(kind, len, None, false);
@@ -190,30 +286,72 @@ pub fn client_messages(kind: Kind) {
 /// header seen by the peer, then every size (up to 16 MiB when direct) sent
 /// by the peer and echoed, and a message wsx sends on its own.
 pub fn server_messages(kind: Kind, route: Route) {
-    let config = ServerConfig { subprotocols: vec!["superchat".into()], ..ServerConfig::default() };
+    let config = ServerConfig {
+        subprotocols: vec!["superchat".into()],
+        ..ServerConfig::default()
+    };
     let mut options = json!({"subprotocols": ["chat", "superchat"]});
     if kind.is_scriptable() {
-        options["headers"] = json!([["X-Wsx-Test", "from the peer"], ["Authorization", "Basic d3N4OnRlc3Q="]]);
+        options["headers"] = json!([
+            ["X-Wsx-Test", "from the peer"],
+            ["Authorization", "Basic d3N4OnRlc3Q="]
+        ]);
         options["origin"] = json!("http://peer.example");
     }
     let mut link = Link::wsx_server(kind, route, config, Reply::Echo, "/echo?x=1", options);
     let opened = &link.opened;
-    assert_eq!(opened.subprotocol.as_deref(), Some("superchat"), "subprotocol wsx chose");
-    assert_eq!(link.seen["subprotocol"], "superchat", "subprotocol the peer got: {}", link.seen);
+    assert_eq!(
+        opened.subprotocol.as_deref(),
+        Some("superchat"),
+        "subprotocol wsx chose"
+    );
+    assert_eq!(
+        link.seen["subprotocol"], "superchat",
+        "subprotocol the peer got: {}",
+        link.seen
+    );
     assert_eq!(opened.path.as_deref(), Some("/echo?x=1"));
     if kind.is_scriptable() {
-        assert_eq!(opened.header("X-Wsx-Test"), Some("from the peer"), "{opened:?}");
-        assert_eq!(opened.header("Authorization"), Some("Basic d3N4OnRlc3Q="), "{opened:?}");
-        assert_eq!(opened.header("Origin"), Some("http://peer.example"), "{opened:?}");
-        assert_eq!(header(&link.seen, "X-Wsx-Server"), Some("yes"), "extra 101 header: {}", link.seen);
+        assert_eq!(
+            opened.header("X-Wsx-Test"),
+            Some("from the peer"),
+            "{opened:?}"
+        );
+        assert_eq!(
+            opened.header("Authorization"),
+            Some("Basic d3N4OnRlc3Q="),
+            "{opened:?}"
+        );
+        assert_eq!(
+            opened.header("Origin"),
+            Some("http://peer.example"),
+            "{opened:?}"
+        );
+        assert_eq!(
+            header(&link.seen, "X-Wsx-Server"),
+            Some("yes"),
+            "extra 101 header: {}",
+            link.seen
+        );
     } else {
         let origin = opened.header("Origin").unwrap_or_default();
-        assert!(origin.starts_with("http://127.0.0.1:"), "the page's Origin: {opened:?}");
+        assert!(
+            origin.starts_with("http://127.0.0.1:"),
+            "the page's Origin: {opened:?}"
+        );
     }
     if route == Route::Nginx {
-        assert_eq!(opened.header("X-Forwarded-For"), Some("127.0.0.1"), "nginx's header: {opened:?}");
+        assert_eq!(
+            opened.header("X-Forwarded-For"),
+            Some("127.0.0.1"),
+            "nginx's header: {opened:?}"
+        );
     }
-    let largest = if route == Route::Direct { MAX_MESSAGE } else { 1 << 20 };
+    let largest = if route == Route::Direct {
+        MAX_MESSAGE
+    } else {
+        1 << 20
+    };
     for (kind, len) in SIZES.into_iter().chain([(Binary, largest)]) {
         link.peer_sends(kind, len, None, true);
     }
@@ -222,31 +360,53 @@ pub fn server_messages(kind: Kind, route: Route) {
     link.wsx_closes(1000, "done");
 }
 
-/// Messages in several frames (text split inside characters where the peer
-/// splits bytes), assembled by wsx; with `echo` the peer gets them back whole.
-fn fragments(link: &mut Link, echo: bool) {
-    for (kind, len, frames) in [(Text, 1000, 7), (Binary, 100_000, 5), (Text, 3 << 20, 3), (Binary, 2, 2)] {
-        link.peer_sends(kind, len, Some(frames), echo);
+/// Which end wsx plays against the peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// wsx's client against a server peer.
+    Client,
+    /// wsx's echo server against a client peer reaching it by a route.
+    Server(Route),
+}
+
+impl Link {
+    /// A link with default configurations, at `/`.
+    pub fn plain(kind: Kind, side: Side) -> Link {
+        match side {
+            Side::Client => {
+                let url = |port| format!("ws://127.0.0.1:{port}/");
+                Link::wsx_client(kind, &[], url, ClientConfig::default())
+            }
+            Side::Server(route) => {
+                let config = ServerConfig::default();
+                Link::wsx_server(kind, route, config, Reply::Echo, "/", json!({}))
+            }
+        }
     }
 }
 
-/// A fragmenting `kind` server peer against wsx's client.
-pub fn client_fragments(kind: Kind) {
-    let mut link = Link::wsx_client(kind, &[], |port| format!("ws://127.0.0.1:{port}/"), ClientConfig::default());
-    fragments(&mut link, false);
-    link.wsx_closes(1000, "");
-}
-
-/// A fragmenting `kind` client peer against wsx's echo server.
-pub fn server_fragments(kind: Kind) {
-    let mut link = Link::wsx_server(kind, Route::Direct, ServerConfig::default(), Reply::Echo, "/", json!({}));
-    fragments(&mut link, true);
+/// Messages sent by the peer in several frames (text split inside
+/// characters where the peer splits bytes) reach wsx whole; wsx's server
+/// echoes them whole.
+pub fn fragments(kind: Kind, side: Side) {
+    let mut link = Link::plain(kind, side);
+    let echo = side != Side::Client;
+    for (kind, len, frames) in [
+        (Text, 1000, 7),
+        (Binary, 100_000, 5),
+        (Text, 3 << 20, 3),
+        (Binary, 2, 2),
+    ] {
+        link.peer_sends(kind, len, Some(frames), echo);
+    }
     link.wsx_closes(1000, "");
 }
 
 /// Pings both ways: each side's ping is seen by the other (where the peer
-/// reports pings) and answered with a pong carrying the same data.
-fn ping_pong(link: &mut Link) {
+/// reports pings) and answered with a pong carrying the same data; messages
+/// still flow afterwards.
+pub fn ping_pong(kind: Kind, side: Side) {
+    let mut link = Link::plain(kind, side);
     for data in [&b"wsx ping"[..], b""] {
         link.wsx.ping(data);
         if link.kind.reports_pings() {
@@ -254,47 +414,27 @@ fn ping_pong(link: &mut Link) {
         }
         assert_eq!(link.wsx.expect_pong(), data, "the pong wsx got");
     }
-    link.peer.command(json!({"op": "ping", "hex": hex(b"peer ping")}));
+    link.peer
+        .command(json!({"op": "ping", "hex": hex(b"peer ping")}));
     assert_eq!(link.wsx.expect_ping(), b"peer ping", "the ping wsx got");
-    assert_eq!(link.peer.expect("pong")["hex"], hex(b"peer ping"), "the pong the peer got");
-    // Messages still flow after the control frames.
+    assert_eq!(
+        link.peer.expect("pong")["hex"],
+        hex(b"peer ping"),
+        "the pong the peer got"
+    );
     link.wsx_sends(Text, 10);
-}
-
-/// Pings between wsx's client and a `kind` server peer.
-pub fn client_ping_pong(kind: Kind) {
-    let mut link = Link::wsx_client(kind, &[], |port| format!("ws://127.0.0.1:{port}/"), ClientConfig::default());
-    ping_pong(&mut link);
     link.wsx_closes(1000, "");
 }
 
-/// Pings between a `kind` client peer and wsx's server.
-pub fn server_ping_pong(kind: Kind) {
-    let mut link = Link::wsx_server(kind, Route::Direct, ServerConfig::default(), Reply::Nothing, "/", json!({}));
-    ping_pong(&mut link);
-    link.wsx_closes(1000, "");
-}
-
-/// Close codes and reasons (one with UTF-8) both ways, over two connections
-/// between the same programs.
-fn close_both_ways(link: &mut Link) {
+/// Close codes and reasons (with UTF-8) both ways, over successive
+/// connections between the same two programs.
+pub fn close_both_ways(kind: Kind, side: Side) {
+    let mut link = Link::plain(kind, side);
     link.peer_closes(4001, "peer says bye \u{2713}");
     link.reconnect();
     link.wsx_closes(4002, "wsx says bye \u{2713}");
     link.reconnect();
     link.wsx_closes(1001, "going away");
-}
-
-/// Closes both ways between wsx's client and a `kind` server peer.
-pub fn client_close_both_ways(kind: Kind) {
-    let mut link = Link::wsx_client(kind, &[], |port| format!("ws://127.0.0.1:{port}/"), ClientConfig::default());
-    close_both_ways(&mut link);
-}
-
-/// Closes both ways between a `kind` client peer (through `route`) and wsx's server.
-pub fn server_close_both_ways(kind: Kind, route: Route) {
-    let mut link = Link::wsx_server(kind, route, ServerConfig::default(), Reply::Nothing, "/", json!({}));
-    close_both_ways(&mut link);
 }
 
 /// A few messages both ways and a close, over an established TLS link.
@@ -308,8 +448,14 @@ fn tls_traffic(link: &mut Link, echo: bool) {
 
 /// The trusted CA of `certs`, for wsx's client.
 fn trusting(certs: &TestCerts) -> ClientConfig {
-    let tls = TlsClientConfig { ca_file: Some(certs.ca.clone()), ..TlsClientConfig::default() };
-    ClientConfig { tls, ..ClientConfig::default() }
+    let tls = TlsClientConfig {
+        ca_file: Some(certs.ca.clone()),
+        ..TlsClientConfig::default()
+    };
+    ClientConfig {
+        tls,
+        ..ClientConfig::default()
+    }
 }
 
 /// wsx's client over `wss://localhost` to a `kind` TLS server whose
@@ -326,8 +472,14 @@ pub fn wss_client(kind: Kind) {
 /// A `kind` client trusting the test CA over `wss://localhost` to wsx's TLS server.
 pub fn wss_server(kind: Kind) {
     let certs = TestCerts::new();
-    let tls = TlsServerConfig { cert_file: certs.cert.clone(), key_file: certs.key.clone() };
-    let config = ServerConfig { tls: Some(tls), ..ServerConfig::default() };
+    let tls = TlsServerConfig {
+        cert_file: certs.cert.clone(),
+        key_file: certs.key.clone(),
+    };
+    let config = ServerConfig {
+        tls: Some(tls),
+        ..ServerConfig::default()
+    };
     let options = json!({"ca": certs.ca});
     let mut link = Link::wsx_server(kind, Route::Direct, config, Reply::Echo, "/tls", options);
     assert_eq!(link.opened.path.as_deref(), Some("/tls"));
@@ -338,7 +490,10 @@ pub fn wss_server(kind: Kind) {
 pub fn expect_failure(end: &Endpoint) -> (ErrorKind, String, Option<u16>) {
     let error = end.expect_error();
     let closed = end.expect_closed();
-    assert!(!closed.clean, "a connection that never opened cannot close cleanly: {closed:?}");
+    assert!(
+        !closed.clean,
+        "a connection that never opened cannot close cleanly: {closed:?}"
+    );
     error
 }
 
@@ -354,8 +509,15 @@ pub fn wss_refusals() {
     let end = wsx.connect(&format!("wss://127.0.0.1:{good_port}/"), trusting(&certs));
     let (kind, message, _) = expect_failure(&end);
     assert_eq!(kind, ErrorKind::Tls, "wrong host name: {message}");
+    assert!(
+        message.contains("127.0.0.1"),
+        "the message names the host: {message}"
+    );
 
-    let untrusted = [certs.untrusted_cert.to_str().unwrap(), certs.untrusted_key.to_str().unwrap()];
+    let untrusted = [
+        certs.untrusted_cert.to_str().unwrap(),
+        certs.untrusted_key.to_str().unwrap(),
+    ];
     let (mut bad, bad_port) = Kind::Python.server(&["--cert", untrusted[0], "--key", untrusted[1]]);
     let url = format!("wss://{HOST}:{bad_port}/");
     let (kind, message, _) = expect_failure(&wsx.connect(&url, trusting(&certs)));
@@ -375,7 +537,10 @@ pub fn wss_refusals() {
 pub fn origin_policy(kind: Kind) {
     let allowed = "http://allowed.example";
     let wsx = Wsx::new();
-    let config = ServerConfig { origins: Some(vec![allowed.into()]), ..ServerConfig::default() };
+    let config = ServerConfig {
+        origins: Some(vec![allowed.into()]),
+        ..ServerConfig::default()
+    };
     let server = wsx.listen(config, Reply::Nothing, &[]);
     let url = format!("ws://127.0.0.1:{}/", server.port());
     let mut peer = kind.client();
@@ -383,7 +548,10 @@ pub fn origin_policy(kind: Kind) {
     let refused = peer.expect("refused");
     assert_eq!(refused["status"], 403, "{refused}");
     // The refusal was written after the decision: no handler was made for it.
-    assert!(!server.accepted_within(Duration::ZERO), "a refused Origin reached on_upgrade");
+    assert!(
+        !server.accepted_within(Duration::ZERO),
+        "a refused Origin reached on_upgrade"
+    );
     peer.connect(&url, json!({"origin": allowed}));
     let (end, opened) = server.accept();
     assert_eq!(opened.header("Origin"), Some(allowed));
@@ -396,10 +564,24 @@ pub fn origin_policy(kind: Kind) {
 pub fn plain_get_426() {
     let wsx = Wsx::new();
     let server = wsx.listen(ServerConfig::default(), Reply::Nothing, &[]);
-    let mut get = Peer::python("http_get.py", &[&format!("http://127.0.0.1:{}/", server.port())]);
+    let mut get = Peer::python(
+        "http_get.py",
+        &[&format!("http://127.0.0.1:{}/", server.port())],
+    );
     let response = get.expect("response");
     assert_eq!(response["status"], 426, "{response}");
-    assert!(!server.accepted_within(Duration::ZERO), "a plain GET reached on_upgrade");
+    // RFC 9110 section 15.5.22: a 426 must name the protocol to upgrade to.
+    assert_eq!(
+        header(&response, "Upgrade")
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
+        Some("websocket"),
+        "{response}"
+    );
+    assert!(
+        !server.accepted_within(Duration::ZERO),
+        "a plain GET reached on_upgrade"
+    );
 }
 
 /// wsx's client against a `kind` server that refuses with 403: an error
@@ -409,6 +591,75 @@ pub fn client_sees_refusal(kind: Kind) {
     let wsx = Wsx::new();
     let end = wsx.connect(&format!("ws://127.0.0.1:{port}/"), ClientConfig::default());
     let (kind, message, status) = expect_failure(&end);
-    assert_eq!((kind, status), (ErrorKind::Handshake, Some(403)), "{message}");
-    assert!(message.contains("403"), "the message names the status: {message}");
+    assert_eq!(
+        (kind, status),
+        (ErrorKind::Handshake, Some(403)),
+        "{message}"
+    );
+    assert!(
+        message.contains("403"),
+        "the message names the status: {message}"
+    );
+    assert!(
+        message.contains("refused by the test peer"),
+        "the message quotes the body: {message}"
+    );
+}
+
+/// The tests of wsx against one scriptable peer kind, both ways: one
+/// `#[test]` per scenario. Use in a test file: `peer_suite!(Kind::Python);`.
+#[macro_export]
+macro_rules! peer_suite {
+    ($kind:expr) => {
+        use $crate::scenarios::{self as s, Route::Direct, Side};
+
+        #[test]
+        fn wsx_client_messages_headers_subprotocol() {
+            s::client_messages($kind);
+        }
+        #[test]
+        fn wsx_client_receives_fragmented_messages() {
+            s::fragments($kind, Side::Client);
+        }
+        #[test]
+        fn wsx_client_ping_pong() {
+            s::ping_pong($kind, Side::Client);
+        }
+        #[test]
+        fn wsx_client_close_codes_both_ways() {
+            s::close_both_ways($kind, Side::Client);
+        }
+        #[test]
+        fn wsx_client_sees_handshake_refusal() {
+            s::client_sees_refusal($kind);
+        }
+        #[test]
+        fn wsx_server_messages_headers_subprotocol() {
+            s::server_messages($kind, Direct);
+        }
+        #[test]
+        fn wsx_server_receives_fragmented_messages() {
+            s::fragments($kind, Side::Server(Direct));
+        }
+        #[test]
+        fn wsx_server_ping_pong() {
+            s::ping_pong($kind, Side::Server(Direct));
+        }
+        #[test]
+        fn wsx_server_close_codes_both_ways() {
+            s::close_both_ways($kind, Side::Server(Direct));
+        }
+        #[test]
+        fn wsx_server_refuses_origin_with_403() {
+            s::origin_policy($kind);
+        }
+        #[test]
+        fn wsx_client_to_tls_server() {
+            s::wss_client($kind);
+        }
+        #[test]
+        fn tls_client_to_wsx_server() {
+            s::wss_server($kind);
+        }
+    };
 }

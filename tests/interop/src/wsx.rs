@@ -4,11 +4,12 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::time::Duration;
+use std::thread::{self, ThreadId};
+use std::time::{Duration, Instant};
 
 use wsx_core::net::{
-    ClientConfig, Close, Conn, Ctx, Error, ErrorKind, EventLoop, Handler, LoopHandle, LoopThread, Open, Refusal,
-    Server, ServerConfig, ServerHandler, Upgrade,
+    ClientConfig, Close, Conn, Ctx, Error, ErrorKind, EventLoop, Handler, LoopHandle, LoopThread,
+    Open, Refusal, Server, ServerConfig, ServerHandler, Upgrade,
 };
 use wsx_core::proto::{CloseCode, MessageKind};
 
@@ -29,12 +30,17 @@ pub struct Opened {
     pub headers: Vec<(String, String)>,
     /// The peer's address.
     pub peer_addr: SocketAddr,
+    /// The thread the open callback ran on.
+    pub thread: ThreadId,
 }
 
 impl Opened {
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -46,6 +52,7 @@ impl fmt::Debug for Opened {
             .field("status", &self.status)
             .field("headers", &self.headers)
             .field("peer_addr", &self.peer_addr)
+            .field("thread", &self.thread)
             .finish()
     }
 }
@@ -71,6 +78,8 @@ pub enum Event {
     Ping(Vec<u8>),
     /// A pong arrived.
     Pong(Vec<u8>),
+    /// The send queue drained after a would-block.
+    Writable,
     /// Something failed: the kind, the message and an HTTP status if any.
     Error(ErrorKind, String, Option<u16>),
     /// The connection is over.
@@ -84,7 +93,10 @@ impl fmt::Debug for Event {
             Event::Message(kind, data) => write!(f, "Message({kind:?}, {} bytes)", data.len()),
             Event::Ping(data) => write!(f, "Ping({data:?})"),
             Event::Pong(data) => write!(f, "Pong({data:?})"),
-            Event::Error(kind, message, status) => write!(f, "Error({kind:?}, {message:?}, {status:?})"),
+            Event::Writable => write!(f, "Writable"),
+            Event::Error(kind, message, status) => {
+                write!(f, "Error({kind:?}, {message:?}, {status:?})")
+            }
             Event::Closed(close) => write!(f, "{close:?}"),
         }
     }
@@ -117,17 +129,24 @@ impl Handler for Recorder {
             status: open.response.map(|r| r.status),
             headers: headers.0.clone(),
             peer_addr: open.peer_addr,
+            thread: thread::current().id(),
         }));
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_>, kind: MessageKind, data: &[u8], fin: bool) {
         if !fin {
-            self.record(Event::Error(ErrorKind::Protocol, "a partial message outside streaming mode".into(), None));
+            self.record(Event::Error(
+                ErrorKind::Protocol,
+                "a partial message outside streaming mode".into(),
+                None,
+            ));
         }
-        if self.echo {
-            if let Err(e) = ctx.send(kind, data) {
-                self.record(Event::Error(e.kind(), format!("echo failed: {e}"), e.status()));
-            }
+        if let Some(Err(e)) = self.echo.then(|| ctx.send(kind, data)) {
+            self.record(Event::Error(
+                e.kind(),
+                format!("echo failed: {e}"),
+                e.status(),
+            ));
         }
         self.record(Event::Message(kind, data.to_vec()));
     }
@@ -140,12 +159,24 @@ impl Handler for Recorder {
         self.record(Event::Pong(data.to_vec()));
     }
 
+    fn on_writable(&mut self, _ctx: &mut Ctx<'_>) {
+        self.record(Event::Writable);
+    }
+
     fn on_error(&mut self, _conn: &Conn, error: &Error) {
-        self.record(Event::Error(error.kind(), error.to_string(), error.status()));
+        self.record(Event::Error(
+            error.kind(),
+            error.to_string(),
+            error.status(),
+        ));
     }
 
     fn on_close(&mut self, _conn: &Conn, close: &Close<'_>) {
-        self.record(Event::Closed(Closed { code: close.code.0, reason: close.reason.to_owned(), clean: close.clean }));
+        self.record(Event::Closed(Closed {
+            code: close.code.0,
+            reason: close.reason.to_owned(),
+            clean: close.clean,
+        }));
     }
 }
 
@@ -159,7 +190,9 @@ pub struct Endpoint {
 impl Endpoint {
     /// The next event.
     pub fn next(&self) -> Event {
-        self.events.recv_timeout(EVENT_TIMEOUT).unwrap_or_else(|e| panic!("no wsx event within {EVENT_TIMEOUT:?}: {e}"))
+        self.events
+            .recv_timeout(EVENT_TIMEOUT)
+            .unwrap_or_else(|e| panic!("no wsx event within {EVENT_TIMEOUT:?}: {e}"))
     }
 
     /// The next event, which must be the open event.
@@ -212,17 +245,23 @@ impl Endpoint {
 
     /// Sends a message from the test thread.
     pub fn send(&self, kind: MessageKind, data: &[u8]) {
-        self.conn.send(kind, data).unwrap_or_else(|e| panic!("wsx send of {} bytes failed: {e}", data.len()));
+        self.conn
+            .send(kind, data)
+            .unwrap_or_else(|e| panic!("wsx send of {} bytes failed: {e}", data.len()));
     }
 
     /// Sends a ping from the test thread.
     pub fn ping(&self, data: &[u8]) {
-        self.conn.ping(data).unwrap_or_else(|e| panic!("wsx ping failed: {e}"));
+        self.conn
+            .ping(data)
+            .unwrap_or_else(|e| panic!("wsx ping failed: {e}"));
     }
 
     /// Starts the close handshake from the test thread.
     pub fn close(&self, code: u16, reason: &str) {
-        self.conn.close(CloseCode(code), reason).unwrap_or_else(|e| panic!("wsx close failed: {e}"));
+        self.conn
+            .close(CloseCode(code), reason)
+            .unwrap_or_else(|e| panic!("wsx close failed: {e}"));
     }
 }
 
@@ -245,10 +284,15 @@ struct Acceptor {
 
 impl ServerHandler for Acceptor {
     fn on_upgrade(&mut self, upgrade: &mut Upgrade<'_>) -> Result<Box<dyn Handler>, Refusal> {
-        upgrade.response_headers.extend(self.response_headers.iter().cloned());
+        upgrade
+            .response_headers
+            .extend(self.response_headers.iter().cloned());
         let (events, receiver) = mpsc::channel();
         let _ = self.accepted.send(receiver);
-        Ok(Box::new(Recorder { events, echo: self.reply == Reply::Echo }))
+        Ok(Box::new(Recorder {
+            events,
+            echo: self.reply == Reply::Echo,
+        }))
     }
 }
 
@@ -272,7 +316,13 @@ impl WsxServer {
             .recv_timeout(EVENT_TIMEOUT)
             .unwrap_or_else(|e| panic!("wsx server: no connection within {EVENT_TIMEOUT:?}: {e}"));
         match events.recv_timeout(EVENT_TIMEOUT) {
-            Ok(Event::Open(open)) => (Endpoint { conn: open.conn.clone(), events }, open),
+            Ok(Event::Open(open)) => (
+                Endpoint {
+                    conn: open.conn.clone(),
+                    events,
+                },
+                open,
+            ),
             other => panic!("wsx server: expected the open event, got {other:?}"),
         }
     }
@@ -292,7 +342,9 @@ impl Wsx {
     /// Starts a loop.
     pub fn new() -> Wsx {
         let event_loop = EventLoop::new().expect("wsx event loop");
-        Wsx { thread: event_loop.spawn().expect("wsx loop thread") }
+        Wsx {
+            thread: event_loop.spawn().expect("wsx loop thread"),
+        }
     }
 
     /// The loop's handle.
@@ -303,18 +355,45 @@ impl Wsx {
     /// Starts a client connection to `url`.
     pub fn connect(&self, url: &str, config: ClientConfig) -> Endpoint {
         let (events, receiver) = mpsc::channel();
-        let handler = Box::new(Recorder { events, echo: false });
-        let conn = self.handle().connect(url, config, handler).unwrap_or_else(|e| panic!("wsx connect {url}: {e}"));
-        Endpoint { conn, events: receiver }
+        let handler = Box::new(Recorder {
+            events,
+            echo: false,
+        });
+        let conn = self
+            .handle()
+            .connect(url, config, handler)
+            .unwrap_or_else(|e| panic!("wsx connect {url}: {e}"));
+        Endpoint {
+            conn,
+            events: receiver,
+        }
     }
 
     /// Starts a server that answers with `reply` and adds `response_headers` to its 101s.
-    pub fn listen(&self, config: ServerConfig, reply: Reply, response_headers: &[(&str, &str)]) -> WsxServer {
+    pub fn listen(
+        &self,
+        config: ServerConfig,
+        reply: Reply,
+        response_headers: &[(&str, &str)],
+    ) -> WsxServer {
         let (accepted, receiver) = mpsc::channel();
-        let response_headers = response_headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
-        let acceptor = Box::new(Acceptor { accepted, reply, response_headers });
-        let server = self.handle().listen(config, acceptor).unwrap_or_else(|e| panic!("wsx listen: {e}"));
-        WsxServer { server, accepted: receiver }
+        let response_headers = response_headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        let acceptor = Box::new(Acceptor {
+            accepted,
+            reply,
+            response_headers,
+        });
+        let server = self
+            .handle()
+            .listen(config, acceptor)
+            .unwrap_or_else(|e| panic!("wsx listen: {e}"));
+        WsxServer {
+            server,
+            accepted: receiver,
+        }
     }
 }
 

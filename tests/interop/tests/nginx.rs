@@ -1,24 +1,14 @@
-//! Peers reaching the wsx server through an nginx reverse proxy.
+//! A Python `websockets` client reaching the wsx server through nginx.
 
-use wsx_interop::peer::Kind::{Chromium, Python};
-use wsx_interop::scenarios::{self, Route};
+use wsx_interop::peer::Kind::Python;
+use wsx_interop::scenarios::{self as s, Route, Side};
 
 #[test]
 fn python_client_through_nginx() {
-    scenarios::server_messages(Python, Route::Nginx);
+    s::server_messages(Python, Route::Nginx);
 }
 
 #[test]
 fn python_client_close_codes_through_nginx() {
-    scenarios::server_close_both_ways(Python, Route::Nginx);
-}
-
-#[test]
-fn chromium_page_through_nginx() {
-    scenarios::server_messages(Chromium, Route::Nginx);
-}
-
-#[test]
-fn chromium_page_close_codes_through_nginx() {
-    scenarios::server_close_both_ways(Chromium, Route::Nginx);
+    s::close_both_ways(Python, Side::Server(Route::Nginx));
 }

@@ -82,6 +82,14 @@ fn to_server(b0: u8, payload: &[u8]) -> Vec<u8> {
     raw(b0, Some(KEY), payload)
 }
 
+/// Frames as a client sends them, one after the other.
+fn frames_to_server(frames: &[(u8, &[u8])]) -> Vec<u8> {
+    frames
+        .iter()
+        .flat_map(|(b0, payload)| to_server(*b0, payload))
+        .collect()
+}
+
 /// A frame as a server sends it.
 fn to_client(b0: u8, payload: &[u8]) -> Vec<u8> {
     raw(b0, None, payload)
@@ -240,12 +248,14 @@ fn output_buffer_drains_and_compacts() {
 
 #[test]
 fn control_frames_interleave_with_fragments() {
-    let mut bytes = to_server(0x01, b"He");
-    bytes.extend(to_server(0x89, b"p1"));
-    bytes.extend(to_server(0x00, b"ll"));
-    bytes.extend(to_server(0x8A, b"p2"));
-    bytes.extend(to_server(0x80, b"o"));
-    bytes.extend(to_server(0x82, b"next"));
+    let bytes = frames_to_server(&[
+        (0x01, b"He"),
+        (0x89, b"p1"),
+        (0x00, b"ll"),
+        (0x8A, b"p2"),
+        (0x80, b"o"),
+        (0x82, b"next"),
+    ]);
     let mut s = server();
     assert_eq!(
         feed(&mut s, &bytes),
@@ -277,10 +287,7 @@ fn auto_pong_off_leaves_the_answer_to_the_caller() {
 
 #[test]
 fn empty_messages_and_fragments() {
-    let mut bytes = to_server(0x81, b"");
-    bytes.extend(to_server(0x02, b""));
-    bytes.extend(to_server(0x00, b""));
-    bytes.extend(to_server(0x80, b""));
+    let bytes = frames_to_server(&[(0x81, b""), (0x02, b""), (0x00, b""), (0x80, b"")]);
     assert_eq!(
         feed(&mut server(), &bytes),
         [text(""), Ev::Message(Binary, Vec::new())]
@@ -443,9 +450,11 @@ fn invalid_utf8_across_every_fragment_split_is_1007() {
     let n = BAD_TEXT.len();
     for a in 0..=n {
         for b in a..=n {
-            let mut bytes = to_server(0x01, &BAD_TEXT[..a]);
-            bytes.extend(to_server(0x00, &BAD_TEXT[a..b]));
-            bytes.extend(to_server(0x80, &BAD_TEXT[b..]));
+            let bytes = frames_to_server(&[
+                (0x01, &BAD_TEXT[..a]),
+                (0x00, &BAD_TEXT[a..b]),
+                (0x80, &BAD_TEXT[b..]),
+            ]);
             let err = server_fails(&bytes, 1007);
             assert_eq!(err, ProtocolError::InvalidUtf8 { at: 6 }, "split {a} {b}");
         }
@@ -454,9 +463,8 @@ fn invalid_utf8_across_every_fragment_split_is_1007() {
     let good = "a\u{e9}\u{20ac}\u{1F600}z".as_bytes();
     for a in 0..=good.len() {
         for b in a..=good.len() {
-            let mut bytes = to_server(0x01, &good[..a]);
-            bytes.extend(to_server(0x00, &good[a..b]));
-            bytes.extend(to_server(0x80, &good[b..]));
+            let bytes =
+                frames_to_server(&[(0x01, &good[..a]), (0x00, &good[a..b]), (0x80, &good[b..])]);
             assert_eq!(
                 feed(&mut server(), &bytes),
                 [Ev::Message(Text, good.to_vec())]
@@ -565,6 +573,10 @@ fn peer_close_is_answered_and_ends_the_events() {
     assert_eq!(s.received_close_code(), Some(CloseCode::NORMAL));
     assert_eq!(peer_reads(&mut s), [Ev::Close(1000, String::new())]);
     assert_eq!(feed(&mut s, &to_server(0x81, b"more")), []);
+    assert!(
+        s.input.data().is_empty(),
+        "input after the close is dropped"
+    );
     assert_eq!(s.sender().send(Text, b"x"), Err(SendError::Closed));
     assert_eq!(s.sender().ping(b""), Err(SendError::Closed));
     assert_eq!(
@@ -713,10 +725,12 @@ fn streaming_delivers_pieces_on_character_boundaries() {
     let good = "a\u{e9}\u{20ac}\u{1F600}z".as_bytes();
     for a in 0..=good.len() {
         for b in a..=good.len() {
-            let mut bytes = to_server(0x01, &good[..a]);
-            bytes.extend(to_server(0x09 | 0x80, b"p"));
-            bytes.extend(to_server(0x00, &good[a..b]));
-            bytes.extend(to_server(0x80, &good[b..]));
+            let bytes = frames_to_server(&[
+                (0x01, &good[..a]),
+                (0x89, b"p"),
+                (0x00, &good[a..b]),
+                (0x80, &good[b..]),
+            ]);
             // Byte at a time: pieces arrive as the bytes do.
             let mut s = streaming(Role::Server);
             let mut evs = Vec::new();
@@ -945,6 +959,42 @@ proptest! {
 
         let mut conn = Connection::new(role, Config { streaming: true, ..Config::default() });
         prop_assert_eq!(&join_pieces(&feed_in_chunks(&mut conn, &bytes, &sizes)), &expected);
+    }
+
+    #[test]
+    fn mutated_streams_fail_cleanly_or_pass(
+        msgs in proptest::collection::vec(any_msg(), 1..4),
+        flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..4),
+        sizes in proptest::collection::vec(1..64usize, 1..4),
+        streaming: bool,
+    ) {
+        let mut c = client();
+        send_all(c.sender(), &msgs);
+        let mut bytes = c.pending().to_vec();
+        for (at, x) in flips {
+            let i = at % bytes.len();
+            bytes[i] ^= x;
+        }
+        let config = Config { streaming, ..Config::default() };
+        let mut s = Connection::new(Role::Server, config.clone());
+        let evs = feed_in_chunks(&mut s, &bytes, &sizes);
+        // The same bytes in one piece give the same outcome.
+        let mut whole = Connection::new(Role::Server, config);
+        let whole_evs = feed(&mut whole, &bytes);
+        if streaming {
+            prop_assert_eq!(
+                evs.iter().find(|e| matches!(e, Ev::Error(_))),
+                whole_evs.iter().find(|e| matches!(e, Ev::Error(_)))
+            );
+        } else {
+            prop_assert_eq!(&evs, &whole_evs);
+        }
+        let errors = evs.iter().filter(|e| matches!(e, Ev::Error(_))).count();
+        prop_assert!(errors <= 1);
+        if errors == 1 {
+            prop_assert!(matches!(evs.last(), Some(Ev::Error(_))));
+            prop_assert_eq!(s.state(), State::Closed);
+        }
     }
 
     #[test]

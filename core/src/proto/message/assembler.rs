@@ -41,24 +41,24 @@ impl Assembler {
     }
 
     /// Checks a data frame's header against the continuation rules and the
-    /// message size limit (before any of its payload is read), opening a new
-    /// message for a text or binary frame. Returns the message's kind.
+    /// message size limit (before any of its payload is read). `starts` is
+    /// the kind of a text or binary frame, which opens a new message, or
+    /// `None` for a continuation frame. Returns the message's kind.
     pub fn begin_frame(
         &mut self,
-        opcode: OpCode,
+        starts: Option<MessageKind>,
         payload_len: u64,
     ) -> Result<MessageKind, ProtocolError> {
-        let kind = match (opcode, self.open) {
-            (OpCode::Continuation, Some(kind)) => kind,
-            (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
-            (OpCode::Text | OpCode::Binary, Some(_)) => {
-                return Err(ProtocolError::ExpectedContinuation(opcode));
+        let kind = match (starts, self.open) {
+            (None, Some(kind)) => kind,
+            (None, None) => return Err(ProtocolError::UnexpectedContinuation),
+            (Some(kind), Some(_)) => {
+                return Err(ProtocolError::ExpectedContinuation(match kind {
+                    MessageKind::Text => OpCode::Text,
+                    MessageKind::Binary => OpCode::Binary,
+                }));
             }
-            (OpCode::Text, None) => self.start(MessageKind::Text),
-            (OpCode::Binary, None) => self.start(MessageKind::Binary),
-            (OpCode::Close | OpCode::Ping | OpCode::Pong, _) => {
-                unreachable!("control frames are not part of messages")
-            }
+            (Some(kind), None) => self.start(kind),
         };
         let len = self.len.saturating_add(payload_len);
         if len > self.max_message_size as u64 {
@@ -142,23 +142,23 @@ mod tests {
     fn continuation_rules() {
         let mut a = Assembler::new(100);
         assert_eq!(
-            a.begin_frame(OpCode::Continuation, 1),
+            a.begin_frame(None, 1),
             Err(ProtocolError::UnexpectedContinuation)
         );
-        assert_eq!(a.begin_frame(OpCode::Text, 3), Ok(MessageKind::Text));
-        a.end_frame(false).unwrap();
         assert_eq!(
-            a.begin_frame(OpCode::Binary, 1),
-            Err(ProtocolError::ExpectedContinuation(OpCode::Binary))
-        );
-        assert_eq!(
-            a.begin_frame(OpCode::Continuation, 2),
+            a.begin_frame(Some(MessageKind::Text), 3),
             Ok(MessageKind::Text)
         );
+        a.end_frame(false).unwrap();
+        assert_eq!(
+            a.begin_frame(Some(MessageKind::Binary), 1),
+            Err(ProtocolError::ExpectedContinuation(OpCode::Binary))
+        );
+        assert_eq!(a.begin_frame(None, 2), Ok(MessageKind::Text));
         a.end_frame(true).unwrap();
         assert_eq!(a.open_kind(), None);
         assert_eq!(
-            a.begin_frame(OpCode::Continuation, 0),
+            a.begin_frame(None, 0),
             Err(ProtocolError::UnexpectedContinuation)
         );
     }
@@ -166,10 +166,10 @@ mod tests {
     #[test]
     fn limit_counts_every_fragment_before_reading() {
         let mut a = Assembler::new(10);
-        a.begin_frame(OpCode::Binary, 6).unwrap();
+        a.begin_frame(Some(MessageKind::Binary), 6).unwrap();
         a.end_frame(false).unwrap();
         assert_eq!(
-            a.begin_frame(OpCode::Continuation, 5),
+            a.begin_frame(None, 5),
             Err(ProtocolError::MessageTooLarge { len: 11, max: 10 })
         );
         assert!(a.assembled().is_empty());
@@ -179,7 +179,7 @@ mod tests {
     #[test]
     fn buffer_grows_to_declared_length_only() {
         let mut a = Assembler::new(1000);
-        a.begin_frame(OpCode::Binary, 300).unwrap();
+        a.begin_frame(Some(MessageKind::Binary), 300).unwrap();
         a.append(&[1; 100]);
         let cap = a.buf.capacity();
         assert!((300..=1000).contains(&cap), "{cap}");
@@ -192,7 +192,7 @@ mod tests {
     #[test]
     fn text_ending_mid_character_is_1007() {
         let mut a = Assembler::new(100);
-        a.begin_frame(OpCode::Text, 1).unwrap();
+        a.begin_frame(Some(MessageKind::Text), 1).unwrap();
         a.check(&[0xC3]).unwrap();
         assert_eq!(a.end_frame(true), Err(ProtocolError::InvalidUtf8 { at: 0 }));
     }

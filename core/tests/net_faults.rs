@@ -1,0 +1,250 @@
+//! Failures a client must report clearly: refused connections, unknown names,
+//! and peers that stop answering (keepalive, close and handshake timeouts).
+
+mod net_util;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::mpsc::{Receiver, channel};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use net_util::*;
+use wsx_core::net::{ClientConfig, ConnState, ErrorKind, Keepalive};
+use wsx_core::proto::CloseCode;
+use wsx_core::proto::handshake::accept_key;
+
+/// A raw TCP peer: completes the WebSocket handshake (or not), then goes
+/// silent, holding the socket open until the test drops it.
+struct SilentPeer {
+    addr: std::net::SocketAddr,
+    stop: std::sync::mpsc::Sender<()>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SilentPeer {
+    fn start(handshake: bool) -> SilentPeer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped): (_, Receiver<()>) = channel();
+        let thread = std::thread::spawn(move || {
+            let (mut tcp, _) = listener.accept().expect("accept");
+            if handshake {
+                let request = read_head(&mut tcp);
+                let key = request
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+                    .expect("a key")
+                    .trim()
+                    .to_owned();
+                let response = format!(
+                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+                    accept_key(&key)
+                );
+                tcp.write_all(response.as_bytes()).expect("write");
+            }
+            // Silent from here on; keep the socket until the test ends.
+            let _ = stopped.recv_timeout(PATIENCE);
+            drop(tcp);
+        });
+        SilentPeer {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("ws://{}/", self.addr)
+    }
+}
+
+impl Drop for SilentPeer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn read_head(tcp: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        tcp.read_exact(&mut byte).expect("read the request");
+        head.push(byte[0]);
+    }
+    String::from_utf8(head).expect("ascii")
+}
+
+#[test]
+fn connection_refused_is_reported_as_connect() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let lp = spawn_loop();
+    let (recorder, events) = Recorder::new(false);
+    let conn = lp
+        .handle()
+        .connect(
+            &format!("ws://127.0.0.1:{port}/"),
+            client_config(),
+            recorder,
+        )
+        .expect("connect");
+    let (kind, status, message) = events.error();
+    assert_eq!((kind, status), (ErrorKind::Connect, None));
+    assert!(message.contains("refused"), "{message}");
+    assert_eq!(events.close(), (1006, message, false));
+    assert_eq!(conn.state(), ConnState::Closed);
+    events.assert_done();
+}
+
+#[test]
+fn unknown_host_is_reported_as_dns() {
+    let lp = spawn_loop();
+    let (recorder, events) = Recorder::new(false);
+    lp.handle()
+        .connect("ws://nonexistent.invalid/", client_config(), recorder)
+        .expect("connect");
+    let (kind, _, message) = events.error();
+    assert_eq!(kind, ErrorKind::Dns);
+    assert!(message.contains("nonexistent.invalid"), "{message}");
+    assert!(!events.close().2);
+}
+
+#[test]
+fn keepalive_drops_a_peer_that_stops_answering() {
+    let peer = SilentPeer::start(true);
+    let lp = spawn_loop();
+    let keepalive = Keepalive {
+        interval: Duration::from_millis(50),
+        timeout: Duration::from_millis(150),
+    };
+    let config = ClientConfig {
+        keepalive: Some(keepalive),
+        ..client_config()
+    };
+    let (conn, events) = connect(lp.handle(), &peer.url(), config);
+    let (kind, _, message) = events.error();
+    assert_eq!(kind, ErrorKind::Timeout);
+    assert!(message.contains("ping"), "{message}");
+    assert_eq!(events.close(), (1006, message, false));
+    assert_eq!(conn.state(), ConnState::Closed);
+}
+
+#[test]
+fn close_timeout_drops_a_peer_that_never_answers_the_close() {
+    let peer = SilentPeer::start(true);
+    let lp = spawn_loop();
+    let config = ClientConfig {
+        close_timeout: Duration::from_millis(200),
+        ..client_config()
+    };
+    let (conn, events) = connect(lp.handle(), &peer.url(), config);
+    conn.close(CloseCode::NORMAL, "done").expect("close");
+    assert_eq!(conn.state(), ConnState::Closing);
+    let (kind, _, message) = events.error();
+    assert_eq!(kind, ErrorKind::Timeout);
+    assert!(message.contains("close"), "{message}");
+    let (code, _, clean) = events.close();
+    assert_eq!((code, clean), (1006, false));
+}
+
+#[test]
+fn handshake_timeout_drops_a_server_that_never_answers() {
+    let peer = SilentPeer::start(false);
+    let lp = spawn_loop();
+    let config = ClientConfig {
+        handshake_timeout: Duration::from_millis(200),
+        ..client_config()
+    };
+    let (recorder, events) = Recorder::new(false);
+    lp.handle()
+        .connect(&peer.url(), config, recorder)
+        .expect("connect");
+    let (kind, _, message) = events.error();
+    assert_eq!(kind, ErrorKind::Timeout);
+    assert!(message.contains("handshake"), "{message}");
+    assert_eq!(events.close().0, 1006);
+}
+
+#[test]
+fn idle_timeout_drops_a_quiet_connection() {
+    let peer = SilentPeer::start(true);
+    let lp = spawn_loop();
+    let config = ClientConfig {
+        idle_timeout: Some(Duration::from_millis(150)),
+        ..client_config()
+    };
+    let (_conn, events) = connect(lp.handle(), &peer.url(), config);
+    let (kind, _, message) = events.error();
+    assert_eq!(kind, ErrorKind::Timeout);
+    assert!(message.contains("nothing received"), "{message}");
+    assert_eq!(events.close().0, 1006);
+}
+
+#[test]
+fn keepalive_against_a_live_peer_measures_the_round_trip() {
+    let lp = spawn_loop();
+    let echo = Echo::start(lp.handle(), server_config());
+    let keepalive = Keepalive {
+        interval: Duration::from_millis(20),
+        timeout: Duration::from_secs(10),
+    };
+    let config = ClientConfig {
+        keepalive: Some(keepalive),
+        ..client_config()
+    };
+    let (conn, events) = connect(lp.handle(), &echo.url(), config);
+    // Several keepalive rounds pass, each answered.
+    for _ in 0..3 {
+        events.until(|ev| matches!(ev, Ev::Pong(_, true)).then_some(()));
+    }
+    assert!(conn.rtt().is_some());
+    assert_eq!(conn.state(), ConnState::Open);
+}
+
+#[test]
+fn explicit_ping_gets_its_pong_with_a_round_trip() {
+    let lp = spawn_loop();
+    let echo = Echo::start(lp.handle(), server_config());
+    let (conn, events) = connect(lp.handle(), &echo.url(), client_config());
+    assert_eq!(conn.rtt(), None);
+    conn.ping(b"are you there").expect("ping");
+    let pong = events.until(|ev| match ev {
+        Ev::Pong(data, measured) => Some((data, measured)),
+        _ => None,
+    });
+    assert_eq!(pong, (b"are you there".to_vec(), true));
+    assert!(conn.rtt().is_some());
+    assert_eq!(
+        echo.conns.until(|ev| match ev {
+            Ev::Ping(data) => Some(data),
+            _ => None,
+        }),
+        b"are you there"
+    );
+    assert_eq!(
+        conn.ping(&[0; 126]).expect_err("too long").kind(),
+        ErrorKind::InvalidArgument
+    );
+}
+
+#[test]
+fn close_while_connecting_ends_the_attempt() {
+    let peer = SilentPeer::start(false);
+    let lp = spawn_loop();
+    let (recorder, events) = Recorder::new(false);
+    let conn = lp
+        .handle()
+        .connect(&peer.url(), client_config(), recorder)
+        .expect("connect");
+    conn.close(CloseCode::NORMAL, "").expect("close");
+    let (code, _, clean) = events.close();
+    assert_eq!((code, clean), (1006, false));
+    assert_eq!(conn.state(), ConnState::Closed);
+}

@@ -1,0 +1,173 @@
+//! Many connections at once, sends from many threads, and backpressure
+//! against a reader that stops reading.
+
+mod net_util;
+
+use std::collections::BTreeSet;
+use std::sync::mpsc::channel;
+use std::time::Duration;
+
+use net_util::*;
+use wsx_core::net::{Backpressure, ClientConfig, ErrorKind, EventLoop, ServerConfig};
+use wsx_core::proto::{CloseCode, MessageKind};
+
+#[test]
+fn a_thousand_concurrent_connections() {
+    const N: usize = 1000;
+    let server_loop = spawn_loop();
+    let client_loop = spawn_loop();
+    let echo = Echo::start(server_loop.handle(), server_config());
+    let (tx, rx) = channel();
+    let events = Events(rx);
+    let conns: Vec<_> = (0..N)
+        .map(|_| {
+            let recorder = Box::new(Recorder {
+                tx: tx.clone(),
+                echo: false,
+            });
+            client_loop
+                .handle()
+                .connect(&echo.url(), client_config(), recorder)
+                .expect("connect")
+        })
+        .collect();
+    for _ in 0..N {
+        events.until(|ev| match ev {
+            Ev::Open { .. } => Some(()),
+            Ev::Error(..) | Ev::Close(..) => panic!("a connection failed: {ev:?}"),
+            _ => None,
+        });
+    }
+    for (i, conn) in conns.iter().enumerate() {
+        conn.send(MessageKind::Text, i.to_string().as_bytes())
+            .expect("send");
+    }
+    let mut seen = BTreeSet::new();
+    for _ in 0..N {
+        let (_, data) = events.message();
+        seen.insert(
+            String::from_utf8(data)
+                .expect("utf-8")
+                .parse::<usize>()
+                .expect("number"),
+        );
+    }
+    assert_eq!(seen, (0..N).collect());
+    for conn in &conns {
+        conn.close(CloseCode::NORMAL, "").expect("close");
+    }
+    for _ in 0..N {
+        assert!(events.close().2, "every close is clean");
+    }
+}
+
+#[test]
+fn sends_from_many_threads_all_arrive() {
+    let lp = spawn_loop();
+    let echo = Echo::start(lp.handle(), server_config());
+    let (conn, events) = connect(lp.handle(), &echo.url(), client_config());
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let conn = conn.clone();
+            std::thread::spawn(move || {
+                for i in 0..100 {
+                    conn.send(MessageKind::Text, format!("{t}:{i}").as_bytes())
+                        .expect("send");
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("sender");
+    }
+    let mut per_thread = vec![Vec::new(); 4];
+    for _ in 0..400 {
+        let (_, data) = events.message();
+        let text = String::from_utf8(data).expect("utf-8");
+        let (t, i) = text.split_once(':').expect("t:i");
+        per_thread[t.parse::<usize>().expect("t")].push(i.parse::<usize>().expect("i"));
+    }
+    // Each thread's messages arrive complete and in its order.
+    for received in per_thread {
+        assert_eq!(received, (0..100).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn a_slow_reader_is_held_back_by_backpressure() {
+    const MESSAGE: usize = 256 * 1024;
+    let backpressure = Backpressure {
+        high_water: 2 << 20,
+        low_water: 512 * 1024,
+    };
+    // The reader: a server on a loop this thread polls only when it wants to.
+    let mut server_loop = EventLoop::new().expect("loop");
+    let echo = Echo::start(
+        &server_loop.handle(),
+        ServerConfig {
+            backpressure,
+            ..server_config()
+        },
+    );
+    let client_loop = spawn_loop();
+    let (recorder, events) = Recorder::new(false);
+    let config = ClientConfig {
+        backpressure,
+        ..client_config()
+    };
+    let conn = client_loop
+        .handle()
+        .connect(&echo.url(), config, recorder)
+        .expect("connect");
+    while echo.conns.0.try_recv().is_err() {
+        server_loop
+            .poll(Some(Duration::from_millis(10)))
+            .expect("poll");
+    }
+    events.open();
+
+    // The reader stops: send until the queue refuses, and keep trying until
+    // nothing drains any more (socket buffers full).
+    let payload = vec![7u8; MESSAGE];
+    let (mut sent, mut refusals) = (0usize, 0);
+    while refusals < 50 {
+        match conn.send(MessageKind::Binary, &payload) {
+            Ok(()) => {
+                sent += 1;
+                refusals = 0;
+            }
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::WouldBlock, "{e}");
+                refusals += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        // The queue never grows past the mark by more than one message.
+        assert!(conn.buffered_amount() <= backpressure.high_water + MESSAGE);
+    }
+    assert!(
+        conn.buffered_amount() > backpressure.low_water,
+        "data is held back"
+    );
+
+    // The reader drains: the writer hears it may go on.
+    let mut received = 0;
+    let mut writable = false;
+    while !writable || received < sent {
+        server_loop
+            .poll(Some(Duration::from_millis(10)))
+            .expect("poll");
+        while let Ok(ev) = echo.conns.0.try_recv() {
+            if let Ev::Message(_, data) = ev {
+                assert_eq!(data.len(), MESSAGE);
+                received += 1;
+            }
+        }
+        while let Ok(ev) = events.0.try_recv() {
+            writable |= ev == Ev::Writable;
+        }
+    }
+    assert_eq!(received, sent);
+    conn.send(MessageKind::Text, b"more")
+        .expect("sending works again");
+}

@@ -1,0 +1,203 @@
+//! `wss://` with a CA and certificates made here: echo, refusal of a wrong
+//! host name and of an untrusted certificate, and the explicit opt-out.
+
+mod net_util;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use net_util::*;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+use wsx_core::net::{ClientConfig, ErrorKind, ServerConfig, TlsClientConfig, TlsServerConfig};
+use wsx_core::proto::{CloseCode, MessageKind};
+
+/// A CA and a server certificate for `localhost` signed by it, as PEM files
+/// in a directory of their own.
+struct Pki {
+    dir: PathBuf,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("wsx-net-tls-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+
+        let ca_key = KeyPair::generate().expect("key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "wsx test CA");
+        let ca = ca_params.self_signed(&ca_key).expect("CA");
+
+        let key = KeyPair::generate().expect("key");
+        let params = CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
+        let cert = params.signed_by(&key, &ca, &ca_key).expect("leaf");
+
+        std::fs::write(dir.join("ca.pem"), ca.pem()).expect("write");
+        std::fs::write(dir.join("cert.pem"), cert.pem()).expect("write");
+        std::fs::write(dir.join("key.pem"), key.serialize_pem()).expect("write");
+        Pki { dir }
+    }
+
+    fn server_config(&self) -> ServerConfig {
+        let tls = TlsServerConfig {
+            cert_file: self.dir.join("cert.pem"),
+            key_file: self.dir.join("key.pem"),
+        };
+        ServerConfig {
+            tls: Some(tls),
+            ..server_config()
+        }
+    }
+
+    fn trusting_client(&self) -> ClientConfig {
+        let tls = TlsClientConfig {
+            ca_file: Some(self.dir.join("ca.pem")),
+            ..TlsClientConfig::default()
+        };
+        ClientConfig {
+            tls,
+            ..client_config()
+        }
+    }
+}
+
+impl Drop for Pki {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn wss_echo_with_a_trusted_ca() {
+    let pki = Pki::new();
+    let lp = spawn_loop();
+    let echo = Echo::start(lp.handle(), pki.server_config());
+    // `localhost` may resolve to ::1 first, where nothing listens: the next address is tried.
+    let url = format!("wss://localhost:{}/secure", echo.server.local_addr().port());
+    let (conn, events) = connect(lp.handle(), &url, pki.trusting_client());
+    for len in [0, 10, 100_000, 4 << 20] {
+        let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        conn.send(MessageKind::Binary, &data).expect("send");
+        assert_eq!(events.message(), (MessageKind::Binary, data));
+    }
+    conn.close(CloseCode::NORMAL, "").expect("close");
+    assert!(events.close().2, "clean close over TLS");
+    assert!(echo.conns.close().2);
+}
+
+#[test]
+fn wrong_host_name_is_refused() {
+    let pki = Pki::new();
+    let lp = spawn_loop();
+    let echo = Echo::start(lp.handle(), pki.server_config());
+    // The certificate names `localhost`, not 127.0.0.1.
+    let url = format!("wss://{}/", echo.server.local_addr());
+    let (recorder, events) = Recorder::new(false);
+    lp.handle()
+        .connect(&url, pki.trusting_client(), recorder)
+        .expect("connect");
+    let (kind, _, message) = events.error();
+    assert_eq!(kind, ErrorKind::Tls, "{message}");
+    assert!(message.contains("not valid for name"), "{message}");
+    assert!(!events.close().2);
+    // The server saw the handshake fail, and no connection reached its handler.
+    assert!(matches!(
+        echo.next_event(),
+        ServerEv::Error(ErrorKind::Tls, ..)
+    ));
+}
+
+#[test]
+fn untrusted_certificate_is_refused() {
+    let pki = Pki::new();
+    let lp = spawn_loop();
+    let echo = Echo::start(lp.handle(), pki.server_config());
+    let url = format!("wss://localhost:{}/", echo.server.local_addr().port());
+    let (recorder, events) = Recorder::new(false);
+    lp.handle()
+        .connect(&url, client_config(), recorder)
+        .expect("connect");
+    let (kind, _, message) = events.error();
+    assert_eq!(kind, ErrorKind::Tls, "{message}");
+    assert!(message.contains("UnknownIssuer"), "{message}");
+    assert!(!events.close().2);
+}
+
+#[test]
+fn verification_can_be_turned_off_explicitly() {
+    let pki = Pki::new();
+    let lp = spawn_loop();
+    let echo = Echo::start(lp.handle(), pki.server_config());
+    let url = format!("wss://{}/", echo.server.local_addr());
+    let tls = TlsClientConfig {
+        danger_disable_verification: true,
+        ..TlsClientConfig::default()
+    };
+    let (conn, events) = connect(
+        lp.handle(),
+        &url,
+        ClientConfig {
+            tls,
+            ..client_config()
+        },
+    );
+    conn.send(MessageKind::Text, b"insecure but encrypted")
+        .expect("send");
+    assert_eq!(events.message().1, b"insecure but encrypted");
+}
+
+#[test]
+fn missing_pem_files_fail_up_front() {
+    let lp = spawn_loop();
+    let tls = TlsServerConfig {
+        cert_file: "/nonexistent/cert.pem".into(),
+        key_file: "/nonexistent/key.pem".into(),
+    };
+    let Err(error) = lp.handle().listen(
+        ServerConfig {
+            tls: Some(tls),
+            ..server_config()
+        },
+        Box::new(NoServer),
+    ) else {
+        panic!("listen should fail");
+    };
+    assert_eq!(error.kind(), ErrorKind::InvalidArgument, "{error}");
+    assert!(
+        error.to_string().contains("/nonexistent/cert.pem"),
+        "{error}"
+    );
+
+    let tls = TlsClientConfig {
+        ca_file: Some("/nonexistent/ca.pem".into()),
+        ..TlsClientConfig::default()
+    };
+    let (recorder, _events) = Recorder::new(false);
+    let error = lp
+        .handle()
+        .connect(
+            "wss://localhost:1/",
+            ClientConfig {
+                tls,
+                ..client_config()
+            },
+            recorder,
+        )
+        .expect_err("bad CA file");
+    assert_eq!(error.kind(), ErrorKind::InvalidArgument, "{error}");
+}
+
+struct NoServer;
+
+impl wsx_core::net::ServerHandler for NoServer {
+    fn on_upgrade(
+        &mut self,
+        _upgrade: &mut wsx_core::net::Upgrade<'_>,
+    ) -> Result<Box<dyn wsx_core::net::Handler>, wsx_core::net::Refusal> {
+        unreachable!("never listens")
+    }
+}

@@ -1,0 +1,94 @@
+"""A Python `websockets` peer for the C examples (tests/c/run.sh).
+
+    peer.py echo-check-server      serves once: sends a text and a binary
+                                   message, expects both echoed back, closes
+                                   with 1000; exits 0 when all went right
+    peer.py drop-server N          echoes, and closes every connection with
+                                   1001 after N messages, until killed
+    peer.py echo-check-client URL  sends a text and a binary message to an
+                                   echo server, expects them back, closes with
+                                   4001 and expects 4001 back
+
+The servers print "listening on 127.0.0.1:PORT" once they accept connections.
+"""
+
+import asyncio
+import sys
+
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import serve
+
+TEXT = "hello from python \u00e9"
+BINARY = bytes([0, 1, 2, 254, 255])
+
+
+def fail(message):
+    print(f"peer.py: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+async def expect_echo(ws):
+    await ws.send(TEXT)
+    await ws.send(BINARY)
+    text = await asyncio.wait_for(ws.recv(), 5)
+    binary = await asyncio.wait_for(ws.recv(), 5)
+    if text != TEXT or binary != BINARY:
+        fail(f"echo mismatch: {text!r} {binary!r}")
+
+
+async def echo_check_server():
+    done = asyncio.get_running_loop().create_future()
+
+    async def handler(ws):
+        try:
+            await expect_echo(ws)
+            await ws.close(1000, "checked")
+            done.set_result(True)
+        except Exception as error:  # reported through the exit status
+            done.set_exception(error)
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        print(f"listening on 127.0.0.1:{port}", flush=True)
+        await asyncio.wait_for(done, 30)
+    print("peer.py: echoed text and binary came back", flush=True)
+
+
+async def drop_server(limit):
+    async def handler(ws):
+        count = 0
+        async for message in ws:
+            await ws.send(message)
+            count += 1
+            if count >= limit:
+                await ws.close(1001, "dropping you")
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        print(f"listening on 127.0.0.1:{port}", flush=True)
+        await asyncio.Future()
+
+
+async def echo_check_client(url):
+    async with connect(url) as ws:
+        await expect_echo(ws)
+        await ws.close(4001, "bye")
+    if ws.close_rcvd is None or ws.close_rcvd.code != 4001:
+        fail(f"expected close 4001 back, got {ws.close_rcvd}")
+    print("peer.py: echo and close code 4001 came back", flush=True)
+
+
+def main():
+    mode = sys.argv[1] if len(sys.argv) > 1 else ""
+    if mode == "echo-check-server":
+        asyncio.run(echo_check_server())
+    elif mode == "drop-server" and len(sys.argv) == 3:
+        asyncio.run(drop_server(int(sys.argv[2])))
+    elif mode == "echo-check-client" and len(sys.argv) == 3:
+        asyncio.run(echo_check_client(sys.argv[2]))
+    else:
+        fail(__doc__)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,654 @@
+/*
+ * The C API against a live peer: a wsx server and wsx clients on one loop
+ * (and on a loop thread), on 127.0.0.1. Covers the open, message, ping/pong,
+ * writable, error and close events, the upgrade decision, refusals, send
+ * after close, freeing handles and stopping the loop inside callbacks,
+ * stopping from another thread, backpressure, limits, TLS, and thousands of
+ * open/close cycles.
+ *
+ * Environment: WSX_TEST_CYCLES (default 2000) open/close cycles;
+ * WSX_TEST_CERT, WSX_TEST_KEY, WSX_TEST_CA: PEM files for the TLS test
+ * (skipped with a notice when unset).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "recorder.h"
+
+#define WAIT_MS 5000
+
+typedef struct fixture {
+    wsx_loop *loop;
+    wsx_server *server;
+    recorder server_rec;
+    char url[128];
+} fixture;
+
+static void fixture_start(fixture *f, const wsx_server_options *options, const char *path) {
+    memset(f, 0, sizeof *f);
+    CHECK_OK(wsx_loop_new(&f->loop));
+    f->server = start_server(f->loop, options, &f->server_rec);
+    server_url(f->url, sizeof f->url, "ws", f->server, path);
+}
+
+/* Shuts the server down, frees everything, and checks the server's user
+ * data was released once (after every connection it served). */
+static void fixture_stop(fixture *f) {
+    if (f->server) {
+        CHECK_OK(wsx_server_shutdown(f->server, 1000));
+        CHECK(poll_until(f->loop, &f->server_rec.shutdowns, WAIT_MS));
+        wsx_server_free(f->server);
+    }
+    wsx_loop_free(f->loop);
+    CHECK(f->server_rec.frees == (f->server ? 1 : 0));
+}
+
+static void test_echo_round_trip(void) {
+    fixture f;
+    wsx_server_options *so = NULL;
+    CHECK_OK(wsx_server_options_new(&so));
+    CHECK_OK(wsx_server_options_add_subprotocol(so, "chat"));
+    CHECK_OK(wsx_server_options_add_origin(so, "https://game.example"));
+    fixture_start(&f, so, "/room?x=1");
+    wsx_server_options_free(so);
+    f.server_rec.echo = 1;
+    f.server_rec.header_name = "X-Player";
+    f.server_rec.add_response_header = "X-Welcome";
+
+    wsx_client_options *co = NULL;
+    CHECK_OK(wsx_client_options_new(&co));
+    CHECK_OK(wsx_client_options_add_subprotocol(co, "other"));
+    CHECK_OK(wsx_client_options_add_subprotocol(co, "chat"));
+    CHECK_OK(wsx_client_options_add_header(co, "X-Player", "7"));
+    CHECK_OK(wsx_client_options_set_origin(co, "https://game.example"));
+    recorder c;
+    memset(&c, 0, sizeof c);
+    c.header_name = "x-welcome";
+    wsx_conn *conn = connect_to(f.loop, f.url, co, &c);
+    wsx_client_options_free(co);
+    CHECK(conn != NULL);
+    CHECK(poll_until(f.loop, &c.opens, WAIT_MS));
+    CHECK(c.conn == conn); /* callbacks get the pointer wsx_connect returned */
+    CHECK(c.open_status == 101);
+    CHECK(strcmp(c.subprotocol, "chat") == 0);
+    CHECK(strcmp(c.header_value, "yes") == 0);
+    CHECK(c.path[0] == '\0');
+    CHECK(wsx_conn_get_state(conn) == WSX_CONN_OPEN);
+    CHECK(poll_until(f.loop, &f.server_rec.opens, WAIT_MS));
+    CHECK(f.server_rec.upgrades == 1);
+    CHECK(strcmp(f.server_rec.request_path, "/room?x=1") == 0);
+    CHECK(strcmp(f.server_rec.request_origin, "https://game.example") == 0);
+    CHECK(strcmp(f.server_rec.request_subprotocol, "chat") == 0);
+    CHECK(strcmp(f.server_rec.request_header_value, "7") == 0);
+    CHECK(strcmp(f.server_rec.path, "/room?x=1") == 0);
+    CHECK(f.server_rec.open_status == 0);
+
+    /* Peer addresses and ids. */
+    char addr[64];
+    char server_addr[64];
+    CHECK_OK(wsx_conn_peer_addr(conn, addr, sizeof addr));
+    CHECK_OK(wsx_server_local_addr(f.server, server_addr, sizeof server_addr));
+    CHECK(strcmp(addr, server_addr) == 0);
+    CHECK(strcmp(c.peer_addr, server_addr) == 0);
+    CHECK_RESULT(wsx_conn_peer_addr(conn, addr, 4), WSX_ERR_INVALID_ARGUMENT);
+    CHECK_RESULT(wsx_conn_peer_addr(conn, NULL, 64), WSX_ERR_NULL);
+    CHECK_RESULT(wsx_server_local_addr(f.server, addr, 3), WSX_ERR_INVALID_ARGUMENT);
+    CHECK(wsx_conn_id(conn) != wsx_conn_id(f.server_rec.conn) || wsx_conn_id(conn) > 0);
+
+    /* Text, binary and an empty message come back as they went. */
+    CHECK_OK(wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)"hello", 5));
+    CHECK(poll_until_count(f.loop, &c.messages, 1, WAIT_MS));
+    CHECK(c.kind == WSX_MSG_TEXT && c.len == 5 && memcmp(c.data, "hello", 5) == 0 && c.fin);
+    const uint8_t binary[] = {0, 1, 2, 255, 0};
+    CHECK_OK(wsx_conn_send(conn, WSX_MSG_BINARY, binary, sizeof binary));
+    CHECK(poll_until_count(f.loop, &c.messages, 2, WAIT_MS));
+    CHECK(c.kind == WSX_MSG_BINARY && c.len == sizeof binary && memcmp(c.data, binary, sizeof binary) == 0);
+    CHECK_OK(wsx_conn_send(conn, WSX_MSG_BINARY, NULL, 0));
+    CHECK(poll_until_count(f.loop, &c.messages, 3, WAIT_MS));
+    CHECK(c.len == 0);
+
+    /* Bad sends are refused without harm. */
+    CHECK_RESULT(wsx_conn_send(conn, 99, binary, 1), WSX_ERR_INVALID_ARGUMENT);
+    CHECK_RESULT(wsx_conn_send(conn, WSX_MSG_BINARY, NULL, 3), WSX_ERR_NULL);
+    CHECK_RESULT(wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)"\xff", 1), WSX_ERR_INVALID_ARGUMENT);
+    CHECK_RESULT(wsx_conn_close(conn, 1005, NULL), WSX_ERR_INVALID_ARGUMENT);
+
+    /* Ping: the pong carries the payload and a round trip. */
+    CHECK_OK(wsx_conn_ping(conn, (const uint8_t *)"abc", 3));
+    CHECK(poll_until(f.loop, &c.pongs, WAIT_MS));
+    CHECK(c.len == 3 && memcmp(c.data, "abc", 3) == 0);
+    CHECK(c.rtt_us >= 0);
+    CHECK(wsx_conn_rtt_us(conn) >= 0);
+    CHECK(f.server_rec.pings == 1);
+    uint8_t big[200] = {0};
+    CHECK_RESULT(wsx_conn_ping(conn, big, sizeof big), WSX_ERR_INVALID_ARGUMENT);
+    CHECK(wsx_conn_buffered_amount(conn) < 1024);
+
+    /* Close: the server answers with the same code; both sides see a clean close. */
+    CHECK_OK(wsx_conn_close(conn, 4000, "bye"));
+    CHECK(wsx_conn_get_state(conn) == WSX_CONN_CLOSING || wsx_conn_get_state(conn) == WSX_CONN_CLOSED);
+    CHECK(poll_until(f.loop, &c.closes, WAIT_MS));
+    CHECK(c.close_code == 4000);
+    CHECK(c.close_clean);
+    CHECK(poll_until(f.loop, &f.server_rec.closes, WAIT_MS));
+    CHECK(f.server_rec.close_code == 4000);
+    CHECK(strcmp(f.server_rec.close_reason, "bye") == 0);
+    CHECK(c.errors == 0 && f.server_rec.errors == 0);
+
+    /* After the close: every call is a clean error, never a crash. */
+    CHECK(c.send_after_close == WSX_ERR_CLOSED);
+    CHECK_RESULT(wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)"late", 4), WSX_ERR_CLOSED);
+    CHECK_RESULT(wsx_conn_ping(conn, NULL, 0), WSX_ERR_CLOSED);
+    CHECK_RESULT(wsx_conn_close(conn, 1000, NULL), WSX_ERR_CLOSED);
+    CHECK(wsx_conn_get_state(conn) == WSX_CONN_CLOSED);
+    CHECK(poll_until(f.loop, &c.frees, WAIT_MS));
+    CHECK(c.frees == 1);
+    CHECK(c.callbacks_after_close == 0);
+    wsx_conn_free(conn);
+    fixture_stop(&f);
+}
+
+static void test_refused_connection(void) {
+    /* A port nothing listens on: take a free one from a server, then shut it. */
+    fixture f;
+    fixture_start(&f, NULL, "/");
+    CHECK_OK(wsx_server_shutdown(f.server, 0));
+    CHECK(poll_until(f.loop, &f.server_rec.shutdowns, WAIT_MS));
+    wsx_server_free(f.server);
+    f.server = NULL;
+    f.server_rec.frees = 0;
+    poll_until(f.loop, &f.server_rec.frees, 200);
+
+    recorder c;
+    memset(&c, 0, sizeof c);
+    wsx_conn *conn = connect_to(f.loop, f.url, NULL, &c);
+    CHECK(poll_until(f.loop, &c.closes, WAIT_MS));
+    CHECK(c.errors == 1);
+    CHECK(c.error_code == WSX_ERR_CONNECT);
+    CHECK(strlen(c.error_message) > 0);
+    CHECK(c.opens == 0);
+    CHECK(c.close_code == 1006);
+    CHECK(!c.close_clean);
+    CHECK_RESULT(wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)"x", 1), WSX_ERR_CLOSED);
+    CHECK(wsx_conn_get_state(conn) == WSX_CONN_CLOSED);
+    wsx_conn_free(conn);
+    CHECK(poll_until(f.loop, &c.frees, WAIT_MS));
+
+    /* A name that does not resolve. */
+    recorder d;
+    memset(&d, 0, sizeof d);
+    conn = connect_to(f.loop, "ws://nonexistent.invalid/", NULL, &d);
+    CHECK(poll_until(f.loop, &d.closes, WAIT_MS));
+    CHECK(d.error_code == WSX_ERR_DNS);
+    wsx_conn_free(conn);
+    wsx_loop_free(f.loop);
+    CHECK(d.frees == 1);
+}
+
+static void test_refusals(void) {
+    fixture f;
+    wsx_server_options *so = NULL;
+    CHECK_OK(wsx_server_options_new(&so));
+    CHECK_OK(wsx_server_options_add_origin(so, "https://good.example"));
+    CHECK_OK(wsx_server_options_set_handshake_limits(so, 1024, 16));
+    fixture_start(&f, so, "/");
+    wsx_server_options_free(so);
+
+    /* The upgrade callback refuses with 403. */
+    f.server_rec.refuse_status = 403;
+    f.server_rec.add_response_header = "X-Reason";
+    wsx_client_options *co = NULL;
+    CHECK_OK(wsx_client_options_new(&co));
+    CHECK_OK(wsx_client_options_set_origin(co, "https://good.example"));
+    recorder c;
+    memset(&c, 0, sizeof c);
+    wsx_conn *conn = connect_to(f.loop, f.url, co, &c);
+    CHECK(poll_until(f.loop, &c.closes, WAIT_MS));
+    CHECK(c.opens == 0);
+    CHECK(c.error_code == WSX_ERR_HANDSHAKE);
+    CHECK(c.http_status == 403);
+    CHECK(f.server_rec.opens == 0);
+    wsx_conn_free(conn);
+
+    /* An origin off the allow-list gets 403 before the upgrade callback. */
+    f.server_rec.refuse_status = 0;
+    int upgrades = f.server_rec.upgrades;
+    CHECK_OK(wsx_client_options_set_origin(co, "https://evil.example"));
+    recorder d;
+    memset(&d, 0, sizeof d);
+    conn = connect_to(f.loop, f.url, co, &d);
+    CHECK(poll_until(f.loop, &d.closes, WAIT_MS));
+    CHECK(d.error_code == WSX_ERR_HANDSHAKE && d.http_status == 403);
+    CHECK(f.server_rec.upgrades == upgrades);
+    wsx_conn_free(conn);
+
+    /* Request headers past the server's limits are refused. */
+    CHECK_OK(wsx_client_options_set_origin(co, "https://good.example"));
+    for (int i = 0; i < 20; i++) CHECK_OK(wsx_client_options_add_header(co, "X-Filler", "0123456789"));
+    recorder e;
+    memset(&e, 0, sizeof e);
+    conn = connect_to(f.loop, f.url, co, &e);
+    CHECK(poll_until(f.loop, &e.closes, WAIT_MS));
+    CHECK(e.opens == 0 && e.error_code == WSX_ERR_HANDSHAKE);
+    CHECK(e.http_status >= 400);
+    wsx_conn_free(conn);
+    wsx_client_options_free(co);
+
+    /* Bad decisions are refused by the upgrade functions themselves. */
+    CHECK(f.server_rec.opens == 0);
+    fixture_stop(&f);
+}
+
+static void bad_upgrade(void *ud, wsx_upgrade *upgrade, const wsx_request *request) {
+    int *checked = ud;
+    (void)request;
+    *checked = wsx_upgrade_refuse(upgrade, 200, "no") == WSX_ERR_INVALID_ARGUMENT &&
+               wsx_upgrade_refuse(upgrade, 99, NULL) == WSX_ERR_INVALID_ARGUMENT &&
+               wsx_upgrade_add_header(upgrade, "X-A", "1\r\nX-B: 2") == WSX_ERR_INVALID_ARGUMENT &&
+               wsx_upgrade_add_header(upgrade, "", "1") == WSX_ERR_INVALID_ARGUMENT &&
+               wsx_upgrade_add_header(upgrade, NULL, "1") == WSX_ERR_NULL &&
+               wsx_upgrade_set_callbacks(upgrade, NULL) == WSX_ERR_NULL &&
+               wsx_upgrade_set_subprotocol(upgrade, "picked") == WSX_OK &&
+               wsx_upgrade_set_subprotocol(upgrade, NULL) == WSX_OK;
+}
+
+static void test_upgrade_argument_checks(void) {
+    wsx_loop *loop = NULL;
+    CHECK_OK(wsx_loop_new(&loop));
+    int checked = 0;
+    wsx_server_callbacks scb;
+    memset(&scb, 0, sizeof scb);
+    scb.user_data = &checked;
+    scb.on_upgrade = bad_upgrade;
+    wsx_server *server = NULL;
+    CHECK_OK(wsx_listen(loop, NULL, &scb, &server));
+    char url[128];
+    server_url(url, sizeof url, "ws", server, "/");
+    recorder c;
+    memset(&c, 0, sizeof c);
+    wsx_conn *conn = connect_to(loop, url, NULL, &c);
+    CHECK(poll_until(loop, &c.opens, WAIT_MS)); /* accepted after the refused decisions */
+    CHECK(checked == 1);
+    CHECK(c.subprotocol[0] == '\0');
+    wsx_conn_free(conn);
+    wsx_server_free(server);
+    wsx_loop_free(loop);
+    CHECK(c.frees == 1);
+}
+
+static void test_per_connection_callbacks(void) {
+    fixture f;
+    fixture_start(&f, NULL, "/");
+    recorder per;
+    memset(&per, 0, sizeof per);
+    per.echo = 1;
+    f.server_rec.per_conn = &per;
+    recorder c;
+    memset(&c, 0, sizeof c);
+    wsx_conn *conn = connect_to(f.loop, f.url, NULL, &c);
+    CHECK(poll_until(f.loop, &c.opens, WAIT_MS));
+    CHECK_OK(wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)"mine", 4));
+    CHECK(poll_until(f.loop, &c.messages, WAIT_MS));
+    CHECK(per.messages == 1 && f.server_rec.messages == 0);
+    CHECK_OK(wsx_conn_close(conn, 1000, NULL));
+    CHECK(poll_until(f.loop, &per.frees, WAIT_MS));
+    CHECK(per.closes == 1 && per.frees == 1);
+    CHECK(f.server_rec.frees == 0);
+    wsx_conn_free(conn);
+    fixture_stop(&f);
+}
+
+static void test_free_and_stop_inside_callbacks(void) {
+    fixture f;
+    fixture_start(&f, NULL, "/");
+    f.server_rec.echo = 1;
+    recorder c;
+    memset(&c, 0, sizeof c);
+    c.poll_on_open = f.loop;
+    c.stop_on_open = f.loop;
+    wsx_conn *conn = connect_to(f.loop, f.url, NULL, &c);
+    CHECK(poll_until(f.loop, &c.opens, WAIT_MS));
+    CHECK(c.poll_on_open_result == WSX_ERR_STATE);
+
+    /* Our only reference is released inside the message callback; the
+     * connection keeps running on the library's own reference. */
+    c.free_on_message = conn;
+    CHECK_OK(wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)"one", 3));
+    CHECK(poll_until(f.loop, &c.messages, WAIT_MS));
+    CHECK(c.free_on_message == NULL);
+    CHECK_OK(wsx_conn_send(c.conn, WSX_MSG_TEXT, (const uint8_t *)"two", 3)); /* inside: c.conn is borrowed, still valid */
+    CHECK(poll_until_count(f.loop, &c.messages, 2, WAIT_MS));
+
+    /* A retained handle freed inside the close callback. */
+    c.free_on_close = wsx_conn_retain(c.conn);
+    CHECK(c.free_on_close == c.conn);
+    wsx_conn_close(c.conn, 1000, "done");
+    CHECK(poll_until(f.loop, &c.closes, WAIT_MS));
+    CHECK(c.free_on_close == NULL);
+    CHECK(poll_until(f.loop, &c.frees, WAIT_MS));
+    fixture_stop(&f);
+}
+
+typedef struct thread_echo {
+    recorder client;
+    recorder server;
+    wsx_loop *loop;
+    atomic_int polled;
+} thread_echo;
+
+static void *stop_after_a_while(void *arg) {
+    struct timespec pause = {0, 50 * 1000000};
+    nanosleep(&pause, NULL);
+    return (void *)(size_t)wsx_loop_stop(arg);
+}
+
+static void wait_for(volatile int *flag, int target) {
+    long long deadline = now_ms() + WAIT_MS;
+    struct timespec pause = {0, 1000000};
+    while (*flag < target && now_ms() < deadline) nanosleep(&pause, NULL);
+}
+
+static void test_thread_mode_and_stop_from_another_thread(void) {
+    thread_echo t;
+    memset(&t, 0, sizeof t);
+    t.server.echo = 1;
+    CHECK_OK(wsx_loop_new(&t.loop));
+    wsx_server *server = start_server(t.loop, NULL, &t.server);
+    char url[128];
+    server_url(url, sizeof url, "ws", server, "/");
+    CHECK_OK(wsx_loop_start_thread(t.loop));
+    /* Connect and send from this thread while the loop runs on its own. */
+    wsx_conn *conn = connect_to(t.loop, url, NULL, &t.client);
+    wait_for(&t.client.opens, 1);
+    CHECK(t.client.opens == 1);
+    for (int i = 0; i < 100; i++) CHECK_OK(wsx_conn_send(conn, WSX_MSG_BINARY, (const uint8_t *)&i, sizeof i));
+    wait_for(&t.client.messages, 100);
+    CHECK(t.client.messages == 100);
+    CHECK(t.client.len == sizeof(int) && memcmp(t.client.data, &(int){99}, sizeof(int)) == 0);
+
+    /* Another thread stops the loop; freeing it then joins its thread. */
+    pthread_t stopper;
+    void *stopped = NULL;
+    CHECK(pthread_create(&stopper, NULL, stop_after_a_while, t.loop) == 0);
+    CHECK(pthread_join(stopper, &stopped) == 0);
+    CHECK(stopped == (void *)WSX_OK);
+    wsx_loop_free(t.loop);
+    /* Handles outlive the loop and report it. */
+    CHECK_RESULT(wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)"x", 1), WSX_ERR_CLOSED);
+    CHECK(wsx_conn_get_state(conn) == WSX_CONN_CLOSED);
+    wsx_conn_free(conn);
+    wsx_server_free(server);
+    CHECK(t.client.frees == 1 && t.server.frees == 1);
+
+    /* A poll blocked without a timeout wakes up when another thread stops the loop. */
+    wsx_loop *loop = NULL;
+    CHECK_OK(wsx_loop_new(&loop));
+    pthread_t waker;
+    CHECK(pthread_create(&waker, NULL, stop_after_a_while, loop) == 0);
+    CHECK_OK(wsx_loop_poll(loop, -1));
+    CHECK(pthread_join(waker, NULL) == 0);
+    wsx_loop_free(loop);
+}
+
+static void free_loop_on_open(void *ud, wsx_conn *conn, const wsx_open *open) {
+    (void)conn;
+    (void)open;
+    wsx_loop **loop = ud;
+    wsx_loop_free(*loop);
+    *loop = NULL;
+}
+
+static void test_free_loop_inside_callback(void) {
+    wsx_loop *loop = NULL;
+    recorder s;
+    memset(&s, 0, sizeof s);
+    CHECK_OK(wsx_loop_new(&loop));
+    wsx_server *server = start_server(loop, NULL, &s);
+    char url[128];
+    server_url(url, sizeof url, "ws", server, "/");
+    wsx_conn_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    cb.user_data = &loop;
+    cb.on_open = free_loop_on_open;
+    wsx_conn *conn = NULL;
+    CHECK_OK(wsx_connect(loop, url, NULL, &cb, &conn));
+    wsx_loop *polled = loop;
+    long long deadline = now_ms() + WAIT_MS;
+    while (loop != NULL && now_ms() < deadline) wsx_loop_poll(polled, 10);
+    CHECK(loop == NULL);
+    CHECK(s.frees == 1);
+    CHECK_RESULT(wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)"x", 1), WSX_ERR_CLOSED);
+    wsx_conn_free(conn);
+    wsx_server_free(server);
+}
+
+static void test_backpressure(void) {
+    fixture f;
+    wsx_server_options *so = NULL;
+    CHECK_OK(wsx_server_options_new(&so));
+    CHECK_OK(wsx_server_options_set_backpressure(so, 64 * 1024, 1024));
+    fixture_start(&f, so, "/");
+    wsx_server_options_free(so);
+    recorder c;
+    memset(&c, 0, sizeof c);
+    wsx_conn *conn = connect_to(f.loop, f.url, NULL, &c);
+    CHECK(poll_until(f.loop, &f.server_rec.opens, WAIT_MS));
+    CHECK(poll_until(f.loop, &c.opens, WAIT_MS));
+    /* Without polling nothing is written, so the server's queue fills up. */
+    static uint8_t chunk[16 * 1024];
+    wsx_result r = WSX_OK;
+    int sent = 0;
+    while (r == WSX_OK && sent < 1000) {
+        r = wsx_conn_send(f.server_rec.conn, WSX_MSG_BINARY, chunk, sizeof chunk);
+        if (r == WSX_OK) sent++;
+    }
+    CHECK(r == WSX_ERR_WOULD_BLOCK);
+    CHECK(sent >= 1 && sent < 1000);
+    CHECK(wsx_conn_buffered_amount(f.server_rec.conn) >= 64 * 1024 - sizeof chunk);
+    CHECK(poll_until(f.loop, &f.server_rec.writables, WAIT_MS));
+    CHECK(poll_until_count(f.loop, &c.messages, sent, WAIT_MS));
+    CHECK(c.total_len == (size_t)sent * sizeof chunk);
+    wsx_conn_free(conn);
+    fixture_stop(&f);
+}
+
+static void test_limits_and_streaming(void) {
+    fixture f;
+    wsx_server_options *so = NULL;
+    CHECK_OK(wsx_server_options_new(&so));
+    CHECK_OK(wsx_server_options_set_max_message_size(so, 1024));
+    fixture_start(&f, so, "/");
+    wsx_server_options_free(so);
+    f.server_rec.echo = 1;
+
+    /* Over the server's limit: it closes with 1009. */
+    recorder c;
+    memset(&c, 0, sizeof c);
+    wsx_conn *conn = connect_to(f.loop, f.url, NULL, &c);
+    CHECK(poll_until(f.loop, &c.opens, WAIT_MS));
+    static uint8_t big[4096];
+    CHECK_OK(wsx_conn_send(conn, WSX_MSG_BINARY, big, sizeof big));
+    CHECK(poll_until(f.loop, &c.closes, WAIT_MS));
+    CHECK(c.close_code == 1009);
+    CHECK(c.messages == 0);
+    wsx_conn_free(conn);
+
+    /* Streaming: a message arrives in pieces, the last with fin. */
+    wsx_client_options *co = NULL;
+    CHECK_OK(wsx_client_options_new(&co));
+    CHECK_OK(wsx_client_options_set_streaming(co, true));
+    recorder d;
+    memset(&d, 0, sizeof d);
+    conn = connect_to(f.loop, f.url, co, &d);
+    wsx_client_options_free(co);
+    CHECK(poll_until(f.loop, &d.opens, WAIT_MS));
+    CHECK_OK(wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)"streamed", 8));
+    long long deadline = now_ms() + WAIT_MS;
+    while (!(d.fin && d.total_len == 8) && now_ms() < deadline) wsx_loop_poll(f.loop, 10);
+    CHECK(d.fin && d.total_len == 8);
+    wsx_conn_free(conn);
+    fixture_stop(&f);
+}
+
+static void test_idle_timeout(void) {
+    fixture f;
+    wsx_server_options *so = NULL;
+    CHECK_OK(wsx_server_options_new(&so));
+    CHECK_OK(wsx_server_options_set_idle_timeout_ms(so, 200));
+    fixture_start(&f, so, "/");
+    wsx_server_options_free(so);
+    wsx_client_options *co = NULL;
+    CHECK_OK(wsx_client_options_new(&co));
+    CHECK_OK(wsx_client_options_set_keepalive(co, 0, 0));
+    recorder c;
+    memset(&c, 0, sizeof c);
+    wsx_conn *conn = connect_to(f.loop, f.url, co, &c);
+    wsx_client_options_free(co);
+    CHECK(poll_until(f.loop, &c.opens, WAIT_MS));
+    /* Silent client: the server drops it. */
+    CHECK(poll_until(f.loop, &f.server_rec.closes, WAIT_MS));
+    CHECK(poll_until(f.loop, &c.closes, WAIT_MS));
+    wsx_conn_free(conn);
+    fixture_stop(&f);
+}
+
+static void test_server_shutdown_closes_with_1001(void) {
+    fixture f;
+    fixture_start(&f, NULL, "/");
+    recorder c;
+    memset(&c, 0, sizeof c);
+    wsx_conn *conn = connect_to(f.loop, f.url, NULL, &c);
+    CHECK(poll_until(f.loop, &c.opens, WAIT_MS));
+    CHECK_OK(wsx_server_shutdown(f.server, 2000));
+    CHECK(poll_until(f.loop, &c.closes, WAIT_MS));
+    CHECK(c.close_code == 1001);
+    CHECK(poll_until(f.loop, &f.server_rec.shutdowns, WAIT_MS));
+    wsx_conn_free(conn);
+    wsx_server_free(f.server);
+    f.server = NULL;
+    wsx_loop_free(f.loop);
+    CHECK(f.server_rec.frees == 1);
+}
+
+static void test_tls(void) {
+    const char *cert = getenv("WSX_TEST_CERT");
+    const char *key = getenv("WSX_TEST_KEY");
+    const char *ca = getenv("WSX_TEST_CA");
+    if (!cert || !key || !ca) {
+        printf("note: WSX_TEST_CERT/KEY/CA unset, TLS not tested\n");
+        return;
+    }
+    wsx_server_options *so = NULL;
+    CHECK_OK(wsx_server_options_new(&so));
+    CHECK_OK(wsx_server_options_set_tls(so, cert, key));
+    fixture f;
+    fixture_start(&f, so, "/");
+    wsx_server_options_free(so);
+    f.server_rec.echo = 1;
+    char url[128];
+    snprintf(url, sizeof url, "wss://localhost:%u/", (unsigned)wsx_server_port(f.server));
+
+    /* Trusted through the CA file. */
+    wsx_client_options *co = NULL;
+    CHECK_OK(wsx_client_options_new(&co));
+    CHECK_OK(wsx_client_options_set_tls_ca_file(co, ca));
+    recorder c;
+    memset(&c, 0, sizeof c);
+    wsx_conn *conn = connect_to(f.loop, url, co, &c);
+    CHECK(poll_until(f.loop, &c.opens, WAIT_MS));
+    CHECK_OK(wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)"secret", 6));
+    CHECK(poll_until(f.loop, &c.messages, WAIT_MS));
+    CHECK(c.len == 6 && memcmp(c.data, "secret", 6) == 0);
+    wsx_conn_close(conn, 1000, NULL);
+    CHECK(poll_until(f.loop, &c.closes, WAIT_MS));
+    wsx_conn_free(conn);
+    wsx_client_options_free(co);
+
+    /* Not trusted: refused. */
+    recorder d;
+    memset(&d, 0, sizeof d);
+    conn = connect_to(f.loop, url, NULL, &d);
+    CHECK(poll_until(f.loop, &d.closes, WAIT_MS));
+    CHECK(d.opens == 0 && d.error_code == WSX_ERR_TLS);
+    wsx_conn_free(conn);
+
+    /* Verification explicitly off: accepted. */
+    CHECK_OK(wsx_client_options_new(&co));
+    CHECK_OK(wsx_client_options_set_tls_danger_disable_verification(co, true));
+    recorder e;
+    memset(&e, 0, sizeof e);
+    conn = connect_to(f.loop, url, co, &e);
+    CHECK(poll_until(f.loop, &e.opens, WAIT_MS));
+    wsx_conn_free(conn);
+
+    /* A missing CA file fails the connection with a clear error. */
+    CHECK_OK(wsx_client_options_set_tls_danger_disable_verification(co, false));
+    CHECK_OK(wsx_client_options_set_tls_ca_file(co, "/nonexistent/ca.pem"));
+    recorder g;
+    memset(&g, 0, sizeof g);
+    wsx_conn_callbacks cb = rec_conn_callbacks(&g);
+    conn = NULL;
+    wsx_result r = wsx_connect(f.loop, url, co, &cb, &conn);
+    if (r == WSX_OK) {
+        CHECK(poll_until(f.loop, &g.closes, WAIT_MS));
+        CHECK(g.opens == 0 && g.errors == 1);
+    } else {
+        CHECK(r == WSX_ERR_TLS || r == WSX_ERR_IO || r == WSX_ERR_INVALID_ARGUMENT);
+    }
+    wsx_conn_free(conn);
+    wsx_client_options_free(co);
+    fixture_stop(&f);
+}
+
+static void test_open_close_cycles(void) {
+    const char *env = getenv("WSX_TEST_CYCLES");
+    int cycles = env ? atoi(env) : 2000;
+    const int batch = 50;
+    fixture f;
+    fixture_start(&f, NULL, "/");
+    recorder *recs = calloc((size_t)batch, sizeof *recs);
+    wsx_conn **conns = calloc((size_t)batch, sizeof *conns);
+    int opened = 0, closed = 0, freed = 0;
+    for (int done = 0; done < cycles; done += batch) {
+        int n = cycles - done < batch ? cycles - done : batch;
+        memset(recs, 0, (size_t)batch * sizeof *recs);
+        for (int i = 0; i < n; i++) conns[i] = connect_to(f.loop, f.url, NULL, &recs[i]);
+        for (int i = 0; i < n; i++) {
+            if (poll_until(f.loop, &recs[i].opens, WAIT_MS)) opened++;
+            wsx_conn_close(conns[i], 1000, NULL);
+        }
+        for (int i = 0; i < n; i++) {
+            if (poll_until(f.loop, &recs[i].closes, WAIT_MS) && recs[i].close_clean) closed++;
+            wsx_conn_free(conns[i]);
+            if (poll_until(f.loop, &recs[i].frees, WAIT_MS) && recs[i].frees == 1) freed++;
+        }
+    }
+    CHECK(opened == cycles);
+    CHECK(closed == cycles);
+    CHECK(freed == cycles);
+    CHECK(poll_until_count(f.loop, &f.server_rec.closes, cycles, WAIT_MS));
+    CHECK(f.server_rec.opens == cycles);
+    printf("note: %d open/close cycles\n", cycles);
+    free(recs);
+    free(conns);
+    fixture_stop(&f);
+}
+
+int main(void) {
+    RUN(test_echo_round_trip);
+    RUN(test_refused_connection);
+    RUN(test_refusals);
+    RUN(test_upgrade_argument_checks);
+    RUN(test_per_connection_callbacks);
+    RUN(test_free_and_stop_inside_callbacks);
+    RUN(test_thread_mode_and_stop_from_another_thread);
+    RUN(test_free_loop_inside_callback);
+    RUN(test_backpressure);
+    RUN(test_limits_and_streaming);
+    RUN(test_idle_timeout);
+    RUN(test_server_shutdown_closes_with_1001);
+    RUN(test_tls);
+    RUN(test_open_close_cycles);
+    return summary("test_net");
+}

@@ -1,0 +1,21 @@
+//! The bodies of the fuzz targets in `fuzz/fuzz_targets/`, as plain functions
+//! so the stable test suite can replay the seed corpora and every regression
+//! input through them. Each panics when it finds wrong behaviour, not only on
+//! a crash: every body checks the outcome against an independent rule
+//! (the RFC, a model, or the same input cut differently).
+
+pub mod close_payload;
+mod engine;
+pub mod frame_decoder;
+pub mod handshake;
+pub mod message_assembler;
+pub mod seeds;
+
+/// Every fuzz target by its name in `fuzz/fuzz_targets/` and `fuzz/seeds/`.
+pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+    ("frame_decoder", frame_decoder::run),
+    ("message_assembler", message_assembler::run),
+    ("client_handshake", handshake::client),
+    ("server_handshake", handshake::server),
+    ("close_payload", close_payload::run),
+];

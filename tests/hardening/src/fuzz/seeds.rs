@@ -1,0 +1,145 @@
+//! Seed inputs for every fuzz target, made from valid sessions: the RFC 6455
+//! examples, fragmented text with characters split across frames, pings
+//! between fragments, closes with reasons, and complete handshakes.
+
+use super::handshake::ACCEPT_PLACEHOLDER;
+use super::message_assembler::{Frame, Op, Session};
+
+/// The seeds of the target named `target` (a name in [`super::TARGETS`]),
+/// each with a file name.
+pub fn seeds(target: &str) -> Vec<(&'static str, Vec<u8>)> {
+    match target {
+        "frame_decoder" => frame_decoder(),
+        "message_assembler" => message_assembler(),
+        "client_handshake" => client_handshake(),
+        "server_handshake" => server_handshake(),
+        "close_payload" => vec![
+            ("normal", b"\x03\xe8".to_vec()),
+            ("going_away_reason", b"\x03\xe9server restart".to_vec()),
+            ("utf8_reason", "\u{3}\u{f0}caf\u{e9} \u{2764}".as_bytes().to_vec()),
+            ("private_code", vec![0x0F, 0xA0]),
+            ("empty", Vec::new()),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+fn frame_decoder() -> Vec<(&'static str, Vec<u8>)> {
+    let mut session = Vec::new();
+    // A masked client session: "Hel" + "lo" fragmented, a ping, a close.
+    session.extend_from_slice(&[0x01, 0x83, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d]);
+    session.extend_from_slice(&[0x80, 0x82, 0x37, 0xfa, 0x21, 0x3d, 0x5b, 0x95]);
+    session.extend_from_slice(&[0x89, 0x80, 1, 2, 3, 4]);
+    session.extend_from_slice(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]);
+    vec![
+        ("rfc_unmasked_hello", vec![0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]),
+        (
+            "rfc_masked_hello",
+            vec![0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58],
+        ),
+        (
+            "rfc_fragmented_hello",
+            vec![0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f],
+        ),
+        ("rfc_ping_pong", vec![0x89, 0x05, b'H', b'e', b'l', b'l', b'o', 0x8a, 0x00]),
+        ("len16", [&[0x82, 0x7E, 0x00, 0x80][..], &[7u8; 128]].concat()),
+        ("len64", vec![0x82, 0x7F, 0, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3]),
+        ("masked_session", session),
+    ]
+}
+
+fn frame(op: Op, fin: bool, payload: &[u8]) -> Frame {
+    Frame {
+        op,
+        fin,
+        wrong_mask: false,
+        rsv: false,
+        payload: payload.to_vec(),
+    }
+}
+
+fn session(server: bool, streaming: bool, frames: Vec<Frame>) -> Vec<u8> {
+    Session {
+        server,
+        streaming,
+        reject_binary: false,
+        auto_pong: true,
+        max_message: 300,
+        max_frame: 200,
+        cuts: vec![3, 1, 7],
+        frames,
+    }
+    .encode()
+}
+
+fn message_assembler() -> Vec<(&'static str, Vec<u8>)> {
+    let text = "h\u{e9}llo \u{2764} \u{1F600}".as_bytes();
+    let split = |streaming| {
+        let mut frames = vec![frame(Op::Text, false, &text[..2])];
+        frames.push(frame(Op::Ping, true, b"p"));
+        frames.push(frame(Op::Continuation, false, &text[2..9]));
+        frames.push(frame(Op::Continuation, true, &text[9..]));
+        frames.push(frame(Op::Binary, true, &[0, 1, 2, 255]));
+        frames.push(frame(Op::Close, true, b"\x03\xe8done"));
+        frames
+    };
+    vec![
+        ("server_fragmented_text", session(true, false, split(false))),
+        ("server_streamed_text", session(true, true, split(true))),
+        ("client_fragmented_text", session(false, false, split(false))),
+        ("client_streamed_text", session(false, true, split(true))),
+        (
+            "pings_and_pongs",
+            session(
+                true,
+                false,
+                vec![
+                    frame(Op::Ping, true, b"a"),
+                    frame(Op::Pong, true, b""),
+                    frame(Op::Text, true, b"x"),
+                    frame(Op::Close, true, b""),
+                ],
+            ),
+        ),
+    ]
+}
+
+fn client_handshake() -> Vec<(&'static str, Vec<u8>)> {
+    let ok = [
+        &b"\x05\x40\x01HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"[..],
+        b"Connection: Upgrade\r\nSec-WebSocket-Accept: ",
+        ACCEPT_PLACEHOLDER,
+        b"\r\nSec-WebSocket-Protocol: chat\r\n",
+        b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=15\r\n\r\n",
+        b"\x81\x02hi",
+    ]
+    .concat();
+    let refused = b"\x10\x03\x20HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n\
+        Content-Length: 9\r\n\r\nforbidden"
+        .to_vec();
+    let chunked = b"\x07\x07\x07HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nbad!\r\n0\r\n\r\n"
+        .to_vec();
+    vec![("accepted", ok), ("refused", refused), ("chunked", chunked)]
+}
+
+fn server_handshake() -> Vec<(&'static str, Vec<u8>)> {
+    let rfc = b"\xff\x40\x05\x20\x01GET /chat HTTP/1.1\r\nHost: server.example.com\r\n\
+        Upgrade: websocket\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: http://example.com\r\n\
+        Sec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        .to_vec();
+    let mut with_frame = rfc.clone();
+    with_frame.extend_from_slice(&[0x81, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2]);
+    let extensions = b"\x40\x10\x01\x01\x01GET /x?y=1 HTTP/1.1\r\nhost: [::1]:9001\r\n\
+        upgrade: WebSocket\r\nconnection: keep-alive, upgrade\r\n\
+        sec-websocket-key: AAAAAAAAAAAAAAAAAAAAAA==\r\nsec-websocket-version: 13\r\n\
+        sec-websocket-extensions: permessage-deflate; client_max_window_bits, x-y; a=\"1,2\"\r\n\r\n"
+        .to_vec();
+    let plain_http = b"\xff\x40\x09\x09\x09GET / HTTP/1.1\r\nHost: a\r\n\r\n".to_vec();
+    vec![
+        ("rfc_request", rfc),
+        ("request_and_frame", with_frame),
+        ("lowercase_extensions", extensions),
+        ("plain_http", plain_http),
+    ]
+}

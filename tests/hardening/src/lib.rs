@@ -1,0 +1,4 @@
+//! Helpers for the hostile-peer, soak and fuzz-replay tests of wsx, and the
+//! bodies of the fuzz targets in `fuzz/`.
+
+pub mod fuzz;
