@@ -443,6 +443,38 @@ typedef struct wsx_conn_callbacks {
 } wsx_conn_callbacks;
 
 /**
+ * permessage-deflate (RFC 7692) settings, for
+ * `wsx_client_options_set_compression` / `wsx_server_options_set_compression`.
+ * Start from `wsx_deflate_options_default()`.
+ */
+typedef struct wsx_deflate_options {
+  /**
+   * Largest LZ77 window of the client's compressor, as a power of two (8-15, default 15).
+   */
+  uint8_t client_max_window_bits;
+  /**
+   * Largest LZ77 window of the server's compressor (8-15, default 15).
+   */
+  uint8_t server_max_window_bits;
+  /**
+   * The client's compressor starts afresh for every message (default false).
+   */
+  bool client_no_context_takeover;
+  /**
+   * The server's compressor starts afresh for every message (default false).
+   */
+  bool server_no_context_takeover;
+  /**
+   * Compression level, 0 (stored) to 9 (smallest); default 6.
+   */
+  uint32_t level;
+  /**
+   * Messages shorter than this many bytes are sent uncompressed (default 64).
+   */
+  size_t threshold;
+} wsx_deflate_options;
+
+/**
  * A handshake request under decision on the server.
  */
 typedef struct wsx_request {
@@ -739,6 +771,12 @@ enum wsx_result wsx_loop_start_thread(const struct wsx_loop *loop);
 enum wsx_result wsx_loop_stop(const struct wsx_loop *loop);
 
 /**
+ * The default permessage-deflate settings (windows 15, context takeover on
+ * both sides, level 6, threshold 64 bytes).
+ */
+struct wsx_deflate_options wsx_deflate_options_default(void);
+
+/**
  * Creates client options with the defaults: 16 MiB message and frame limits,
  * 10 s connect and handshake timeouts, 5 s close timeout, a keepalive ping
  * every 30 s (30 s to answer), no idle timeout, TCP_NODELAY on, certificates
@@ -930,6 +968,26 @@ enum wsx_result wsx_client_options_set_tls_danger_disable_verification(struct ws
                                                                        bool disable);
 
 /**
+ * Refuse binary messages: only text is accepted (default false); a binary
+ * message then fails the connection with close 1003.
+ *
+ * # Safety
+ * `options` is NULL or live.
+ */
+enum wsx_result wsx_client_options_set_reject_binary(struct wsx_client_options *options, bool on);
+
+/**
+ * Offers permessage-deflate compression with `deflate` (copied), used when
+ * the server accepts; NULL offers none (the default). Invalid settings give
+ * `WSX_ERR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `options` is NULL or live; `deflate` is NULL or valid.
+ */
+enum wsx_result wsx_client_options_set_compression(struct wsx_client_options *options,
+                                                   const struct wsx_deflate_options *deflate);
+
+/**
  * Creates server options with the defaults: 127.0.0.1, port 0 (a free one),
  * 16 MiB message and frame limits, any Origin, at most 10 000 connections and
  * 1 000 unfinished handshakes, 10 s handshake and 5 s close timeouts, a
@@ -1118,6 +1176,26 @@ enum wsx_result wsx_server_options_set_backpressure(struct wsx_server_options *o
  * `options` is NULL or live.
  */
 enum wsx_result wsx_server_options_set_nodelay(struct wsx_server_options *options, bool on);
+
+/**
+ * Refuse binary messages: only text is accepted (default false); a binary
+ * message then fails the connection with close 1003.
+ *
+ * # Safety
+ * `options` is NULL or live.
+ */
+enum wsx_result wsx_server_options_set_reject_binary(struct wsx_server_options *options, bool on);
+
+/**
+ * Accepts permessage-deflate with `deflate` (copied) when a client offers
+ * it; NULL declines every offer (the default). Invalid settings give
+ * `WSX_ERR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `options` is NULL or live; `deflate` is NULL or valid.
+ */
+enum wsx_result wsx_server_options_set_compression(struct wsx_server_options *options,
+                                                   const struct wsx_deflate_options *deflate);
 
 /**
  * Static text describing a result code (any value; unknown codes get a

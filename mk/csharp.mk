@@ -32,3 +32,6 @@ test-csharp: csharp examples
 	$(CSHARP_RUN) $(CSHARP_OUT)/Wsx.Tests.exe \
 	  --echo-server $(EXAMPLES_DIR)/echo_server --echo-server-args "--port 0" \
 	  --python $(PY) --peer-script $(CSHARP_DIR)/tests/peer_server.py
+
+# `make demo` runs EchoClient.exe against the C echo server (scripts/demo.sh).
+DEMO_BUILD_TARGETS += csharp

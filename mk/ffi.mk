@@ -46,3 +46,5 @@ install:
 test-ffi: examples
 	$(CARGO) test $(CARGO_FLAGS) -p wsx-ffi
 	FFI_PROFILE=$(FFI_PROFILE) PY=$(PY) bash tests/c/run.sh
+
+DEMO_BUILD_TARGETS += examples

@@ -4,8 +4,10 @@
 //!
 //! ```text
 //! cargo run --release -p wsx-core --example echo_server -- --port 9001 [--host ::1] \
-//!     [--tls-cert cert.pem --tls-key key.pem]
+//!     [--tls-cert cert.pem --tls-key key.pem] [--deflate]
 //! ```
+//!
+//! `--deflate` accepts permessage-deflate when a client offers it.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -49,7 +51,9 @@ impl ServerHandler for Server {
 
 fn usage(problem: &str) -> ExitCode {
     eprintln!("echo_server: {problem}");
-    eprintln!("usage: echo_server --port P [--host H] [--tls-cert FILE --tls-key FILE]");
+    eprintln!(
+        "usage: echo_server --port P [--host H] [--tls-cert FILE --tls-key FILE] [--deflate]"
+    );
     ExitCode::from(2)
 }
 
@@ -58,6 +62,10 @@ fn main() -> ExitCode {
     let (mut cert, mut key, mut port) = (None, None, None);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        if flag == "--deflate" {
+            config.compression = Some(Default::default());
+            continue;
+        }
         let Some(value) = args.next() else {
             return usage(&format!("{flag} needs a value"));
         };

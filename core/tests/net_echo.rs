@@ -278,3 +278,108 @@ fn ipv6_loopback_works_both_ways() {
     conn.send(MessageKind::Text, b"six").expect("send");
     assert_eq!(events.message(), (MessageKind::Text, b"six".to_vec()));
 }
+
+#[test]
+fn streaming_mode_delivers_every_byte_in_pieces() {
+    let lp = spawn_loop();
+    let mut config = server_config();
+    config.protocol.streaming = true;
+    let (tx, events) = std::sync::mpsc::channel();
+    let (conns_tx, conns) = std::sync::mpsc::channel();
+    let server = lp
+        .handle()
+        .listen(
+            config,
+            Box::new(EchoServer {
+                tx,
+                conns: conns_tx,
+                refuse: None,
+            }),
+        )
+        .expect("listen");
+    drop(events);
+    let (conn, client) = connect(
+        lp.handle(),
+        &format!("ws://{}/", server.local_addr()),
+        client_config(),
+    );
+    let data = pattern(300_000);
+    conn.send(MessageKind::Binary, &data).expect("send");
+    // The server got the message in pieces (echoing each as a message of its own).
+    let conns = Events(conns);
+    let mut got = Vec::new();
+    while got.len() < data.len() {
+        got.extend(conns.message().1);
+    }
+    assert_eq!(got, data);
+    let mut echoed = Vec::new();
+    while echoed.len() < data.len() {
+        echoed.extend(client.message().1);
+    }
+    assert_eq!(echoed, data);
+}
+
+#[test]
+fn permessage_deflate_when_both_ends_enable_it() {
+    let lp = spawn_loop();
+    let config = ServerConfig {
+        compression: Some(Default::default()),
+        ..server_config()
+    };
+    let echo = Echo::start(lp.handle(), config);
+    let client = ClientConfig {
+        compression: Some(Default::default()),
+        ..client_config()
+    };
+    let (recorder, events) = Recorder::new(false);
+    let conn = lp
+        .handle()
+        .connect(&echo.url(), client, recorder)
+        .expect("connect");
+    let Ev::Open { headers, .. } = events.open() else {
+        unreachable!()
+    };
+    let extensions = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("Sec-WebSocket-Extensions"))
+        .map(|(_, v)| v.clone());
+    assert!(
+        extensions.is_some_and(|v| v.starts_with("permessage-deflate")),
+        "{headers:?}"
+    );
+    let text = "compress me, compress me, ".repeat(40_000).into_bytes();
+    for (kind, data) in [
+        (MessageKind::Text, b"tiny".to_vec()),
+        (MessageKind::Text, text),
+        (MessageKind::Binary, pattern(100_000)),
+    ] {
+        conn.send(kind, &data).expect("send");
+        assert_eq!(events.message(), (kind, data));
+    }
+}
+
+#[test]
+fn compression_offer_is_declined_by_default() {
+    let lp = spawn_loop();
+    let echo = Echo::start(lp.handle(), server_config());
+    let client = ClientConfig {
+        compression: Some(Default::default()),
+        ..client_config()
+    };
+    let (recorder, events) = Recorder::new(false);
+    let conn = lp
+        .handle()
+        .connect(&echo.url(), client, recorder)
+        .expect("connect");
+    let Ev::Open { headers, .. } = events.open() else {
+        unreachable!()
+    };
+    assert!(
+        !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("Sec-WebSocket-Extensions")),
+        "{headers:?}"
+    );
+    conn.send(MessageKind::Text, b"plain").expect("send");
+    assert_eq!(events.message().1, b"plain");
+}

@@ -248,3 +248,49 @@ fn close_while_connecting_ends_the_attempt() {
     assert_eq!((code, clean), (1006, false));
     assert_eq!(conn.state(), ConnState::Closed);
 }
+
+#[test]
+fn a_protocol_error_closes_with_1002_and_reports_it() {
+    let lp = spawn_loop();
+    let echo = Echo::start(lp.handle(), server_config());
+    let mut tcp = echo.raw_client();
+    // An unmasked frame from a client breaks RFC 6455 section 5.1.
+    tcp.write_all(&[0x81, 0x02, b'h', b'i']).expect("frame");
+    let (kind, _, message) = echo.conns.error();
+    assert_eq!(kind, ErrorKind::Protocol, "{message}");
+    let (code, _, clean) = echo.conns.close();
+    assert_eq!((code, clean), (1002, false));
+    // The client got the 101, then a close frame with 1002, then the end.
+    let mut received = Vec::new();
+    tcp.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let _ = tcp.read_to_end(&mut received);
+    let at = received
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("response")
+        + 4;
+    assert_eq!(received[at], 0x88, "a close frame");
+    assert_eq!(received[at + 2..at + 4], [0x03, 0xea]);
+}
+
+#[test]
+fn server_keepalive_pings_clients_and_measures_the_round_trip() {
+    let lp = spawn_loop();
+    let keepalive = Keepalive {
+        interval: Duration::from_millis(20),
+        timeout: Duration::from_secs(10),
+    };
+    let config = wsx_core::net::ServerConfig {
+        keepalive: Some(keepalive),
+        ..server_config()
+    };
+    let echo = Echo::start(lp.handle(), config);
+    let (conn, events) = connect(lp.handle(), &echo.url(), client_config());
+    for _ in 0..3 {
+        echo.conns
+            .until(|ev| matches!(ev, Ev::Pong(_, true)).then_some(()));
+        // The client saw the pings (answered by itself).
+        events.until(|ev| matches!(ev, Ev::Ping(_)).then_some(()));
+    }
+    assert_eq!(conn.state(), ConnState::Open);
+}

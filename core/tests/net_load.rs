@@ -8,7 +8,7 @@ use std::sync::mpsc::channel;
 use std::time::Duration;
 
 use net_util::*;
-use wsx_core::net::{Backpressure, ClientConfig, ErrorKind, EventLoop, ServerConfig};
+use wsx_core::net::{Backpressure, ClientConfig, ErrorKind, EventLoop};
 use wsx_core::proto::{CloseCode, MessageKind};
 
 #[test]
@@ -102,13 +102,8 @@ fn a_slow_reader_is_held_back_by_backpressure() {
     };
     // The reader: a server on a loop this thread polls only when it wants to.
     let mut server_loop = EventLoop::new().expect("loop");
-    let echo = Echo::start(
-        &server_loop.handle(),
-        ServerConfig {
-            backpressure,
-            ..server_config()
-        },
-    );
+    // (It keeps the default marks: it echoes all it reads.)
+    let echo = Echo::start(&server_loop.handle(), server_config());
     let client_loop = spawn_loop();
     let (recorder, events) = Recorder::new(false);
     let config = ClientConfig {
@@ -170,4 +165,73 @@ fn a_slow_reader_is_held_back_by_backpressure() {
     assert_eq!(received, sent);
     conn.send(MessageKind::Text, b"more")
         .expect("sending works again");
+}
+
+#[test]
+fn a_peer_that_pings_but_never_reads_is_not_read_either() {
+    use std::io::{ErrorKind as IoKind, Write};
+    let backpressure = Backpressure {
+        high_water: 64 * 1024,
+        low_water: 16 * 1024,
+    };
+    let lp = spawn_loop();
+    let echo = Echo::start(
+        lp.handle(),
+        wsx_core::net::ServerConfig {
+            backpressure,
+            ..server_config()
+        },
+    );
+    let mut tcp = echo.raw_client();
+    // Masked pings (key 0) of 125 bytes, as fast as the socket takes them;
+    // every one would cost the server a pong if it kept reading.
+    let mut ping = vec![0x89u8, 0x80 | 125, 0, 0, 0, 0];
+    ping.extend_from_slice(&[b'p'; 125]);
+    let pings: Vec<u8> = ping
+        .iter()
+        .copied()
+        .cycle()
+        .take(ping.len() * 4096)
+        .collect();
+    tcp.set_write_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let mut written = 0usize;
+    let blocked = loop {
+        match tcp.write(&pings) {
+            Ok(n) => written += n,
+            Err(e) if matches!(e.kind(), IoKind::WouldBlock | IoKind::TimedOut) => break true,
+            Err(e) => panic!("write: {e}"),
+        }
+        if written > 256 << 20 {
+            break false;
+        }
+    };
+    assert!(
+        blocked,
+        "the server kept reading: {written} bytes of pings taken"
+    );
+}
+
+#[test]
+fn many_lookups_at_once_all_resolve() {
+    const N: usize = 64;
+    let lp = spawn_loop();
+    let echo = Echo::start(lp.handle(), server_config());
+    let url = format!("ws://localhost:{}/", echo.server.local_addr().port());
+    let (tx, rx) = channel();
+    let events = Events(rx);
+    let _conns: Vec<_> = (0..N)
+        .map(|_| {
+            let recorder = Box::new(Recorder {
+                tx: tx.clone(),
+                echo: false,
+            });
+            lp.handle()
+                .connect(&url, client_config(), recorder)
+                .expect("connect")
+        })
+        .collect();
+    for _ in 0..N {
+        assert!(matches!(events.next(), Ev::Open { .. }));
+    }
 }

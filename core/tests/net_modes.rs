@@ -2,8 +2,7 @@
 
 mod net_util;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::sync::mpsc::channel;
 use std::thread::ThreadId;
 use std::time::Duration;
@@ -139,13 +138,7 @@ fn shutdown_drops_connections_that_do_not_answer_after_the_timeout() {
     let lp = spawn_loop();
     let echo = Echo::start(lp.handle(), server_config());
     // A raw client that completes the handshake, then never reads again.
-    let mut tcp = TcpStream::connect(echo.server.local_addr()).expect("tcp");
-    tcp.write_all(
-        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    )
-    .expect("write");
-    echo.conns.open();
+    let mut tcp = echo.raw_client();
     echo.server.shutdown(Duration::from_millis(200));
     let (code, _, clean) = echo.conns.close();
     assert_eq!((code, clean), (1006, false));
@@ -185,7 +178,10 @@ fn connections_past_the_limit_are_turned_away() {
         .connect(&echo.url(), client_config(), recorder)
         .expect("connect");
     let (kind, _, message) = events.error();
-    assert_eq!(kind, ErrorKind::Handshake, "{message}");
+    assert!(
+        matches!(kind, ErrorKind::Handshake | ErrorKind::Io),
+        "{message}"
+    );
     assert_eq!(events.close().0, 1006);
 }
 
@@ -195,4 +191,69 @@ fn server_reports_the_peer_address() {
     let echo = Echo::start(lp.handle(), server_config());
     let (conn, _events) = connect(lp.handle(), &echo.url(), client_config());
     assert_eq!(conn.peer_addr(), Some(echo.server.local_addr()));
+}
+
+#[test]
+fn unfinished_handshakes_time_out_and_are_limited() {
+    use std::io::Read;
+    // The server runs in poll mode here, so the order of accepts is known.
+    let mut server_loop = EventLoop::new().expect("loop");
+    let config = ServerConfig {
+        max_pending_handshakes: 1,
+        handshake_timeout: Duration::from_millis(300),
+        ..server_config()
+    };
+    let echo = Echo::start(&server_loop.handle(), config);
+    // A client that connects and says nothing holds the only handshake slot.
+    let mut idle = std::net::TcpStream::connect(echo.server.local_addr()).expect("tcp");
+    let client_loop = spawn_loop();
+    let (recorder, events) = Recorder::new(false);
+    client_loop
+        .handle()
+        .connect(&echo.url(), client_config(), recorder)
+        .expect("connect");
+    let mut seen = Vec::new();
+    poll_until(&mut server_loop, || {
+        seen.extend(events.0.try_iter());
+        seen.iter().any(|e| matches!(e, Ev::Close(..)))
+    });
+    // Turned away: closed (or reset, as its request was unread) before any answer.
+    assert!(
+        matches!(seen[0], Ev::Error(ErrorKind::Handshake | ErrorKind::Io, ..)),
+        "{seen:?}"
+    );
+    // Then its handshake times out: the server reports it and hangs up.
+    let mut server_events = Vec::new();
+    poll_until(&mut server_loop, || {
+        server_events.extend(echo.events.try_iter());
+        !server_events.is_empty()
+    });
+    match &server_events[0] {
+        ServerEv::Error(ErrorKind::Timeout, None, message) => {
+            assert!(message.contains("handshake"), "{message}")
+        }
+        other => panic!("expected the timeout, got {other:?}"),
+    }
+    idle.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    assert_eq!(idle.read(&mut [0; 16]).expect("end of stream"), 0);
+    // The slot is free again.
+    let (recorder, events) = Recorder::new(false);
+    client_loop
+        .handle()
+        .connect(&echo.url(), client_config(), recorder)
+        .expect("connect");
+    let mut opened = false;
+    poll_until(&mut server_loop, || {
+        opened |= events.0.try_iter().any(|e| matches!(e, Ev::Open { .. }));
+        opened
+    });
+}
+
+/// Polls `event_loop` until `done` says so.
+fn poll_until(event_loop: &mut EventLoop, mut done: impl FnMut() -> bool) {
+    while !done() {
+        event_loop
+            .poll(Some(Duration::from_millis(10)))
+            .expect("poll");
+    }
 }

@@ -201,3 +201,26 @@ impl wsx_core::net::ServerHandler for NoServer {
         unreachable!("never listens")
     }
 }
+
+#[test]
+fn a_client_certificate_is_loaded_from_pem() {
+    let pki = Pki::new();
+    let lp = spawn_loop();
+    let echo = Echo::start(lp.handle(), pki.server_config());
+    let url = format!("wss://localhost:{}/", echo.server.local_addr().port());
+    let mut client = pki.trusting_client();
+    client.tls.client_cert = Some((pki.dir.join("cert.pem"), pki.dir.join("key.pem")));
+    let (conn, events) = connect(lp.handle(), &url, client.clone());
+    conn.send(MessageKind::Text, b"with a certificate")
+        .expect("send");
+    assert_eq!(events.message().1, b"with a certificate");
+
+    // A key file that holds no key fails in `connect`.
+    client.tls.client_cert = Some((pki.dir.join("cert.pem"), pki.dir.join("cert.pem")));
+    let (recorder, _events) = Recorder::new(false);
+    let error = lp
+        .handle()
+        .connect(&url, client, recorder)
+        .expect_err("no key");
+    assert_eq!(error.kind(), ErrorKind::InvalidArgument, "{error}");
+}

@@ -73,7 +73,8 @@ static void on_error(void *user_data, wsx_conn *conn, const wsx_error *error) {
 static void on_close(void *user_data, wsx_conn *conn, const wsx_close *close) {
     client *c = user_data;
     (void)conn;
-    printf("closed: %u %s%s\n", (unsigned)close->code, close->reason, close->clean ? "" : " (not clean)");
+    printf("closed: %u%s%s%s\n", (unsigned)close->code, close->reason_len ? " " : "", close->reason,
+           close->clean ? "" : " (not clean)");
     fflush(stdout);
     c->clean = close->clean;
     c->done = 1;

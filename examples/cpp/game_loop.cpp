@@ -122,7 +122,8 @@ class Game {
     }
 
     void on_close(const wsx_close &close) {
-        std::printf("disconnected: %u %s\n", static_cast<unsigned>(close.code), close.reason);
+        std::printf("disconnected: %u%s%s\n", static_cast<unsigned>(close.code), close.reason_len ? " " : "",
+                    close.reason);
         std::fflush(stdout);
         open_ = false;
         // The handle may be released right here, inside its own callback.

@@ -18,7 +18,10 @@ pub(crate) struct Failure {
 
 impl Failure {
     pub(crate) fn new(code: wsx_result, message: impl Into<String>) -> Failure {
-        Failure { code, message: message.into() }
+        Failure {
+            code,
+            message: message.into(),
+        }
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Failure {
@@ -95,7 +98,8 @@ pub(crate) fn ffi_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
 /// `ptr` is NULL or points to a live `T` for the duration of `'a`.
 pub(crate) unsafe fn arg<'a, T>(ptr: *const T, name: &str) -> Outcome<&'a T> {
     // SAFETY: the caller guarantees a non-NULL `ptr` is live.
-    unsafe { ptr.as_ref() }.ok_or_else(|| Failure::new(wsx_result::WSX_ERR_NULL, format!("{name} is NULL")))
+    unsafe { ptr.as_ref() }
+        .ok_or_else(|| Failure::new(wsx_result::WSX_ERR_NULL, format!("{name} is NULL")))
 }
 
 /// An exclusive reference from a pointer that C promised is valid, or `WSX_ERR_NULL`.
@@ -104,7 +108,8 @@ pub(crate) unsafe fn arg<'a, T>(ptr: *const T, name: &str) -> Outcome<&'a T> {
 /// `ptr` is NULL or points to a live `T` that nothing else uses during `'a`.
 pub(crate) unsafe fn arg_mut<'a, T>(ptr: *mut T, name: &str) -> Outcome<&'a mut T> {
     // SAFETY: the caller guarantees a non-NULL `ptr` is live and unaliased.
-    unsafe { ptr.as_mut() }.ok_or_else(|| Failure::new(wsx_result::WSX_ERR_NULL, format!("{name} is NULL")))
+    unsafe { ptr.as_mut() }
+        .ok_or_else(|| Failure::new(wsx_result::WSX_ERR_NULL, format!("{name} is NULL")))
 }
 
 /// A UTF-8 string from a NUL-terminated C string, or `WSX_ERR_NULL` /
@@ -128,7 +133,9 @@ pub(crate) unsafe fn opt_str<'a>(ptr: *const c_char, name: &str) -> Outcome<Opti
     }
     // SAFETY: non-NULL and NUL-terminated by the caller's promise.
     let text = unsafe { CStr::from_ptr(ptr) };
-    text.to_str().map(Some).map_err(|_| Failure::invalid(format!("{name} is not valid UTF-8")))
+    text.to_str()
+        .map(Some)
+        .map_err(|_| Failure::invalid(format!("{name} is not valid UTF-8")))
 }
 
 /// Bytes from a pointer and a length; NULL is allowed only with length 0.
@@ -140,7 +147,10 @@ pub(crate) unsafe fn arg_bytes<'a>(ptr: *const u8, len: usize, name: &str) -> Ou
         return if len == 0 {
             Ok(&[])
         } else {
-            Err(Failure::new(wsx_result::WSX_ERR_NULL, format!("{name} is NULL but its length is {len}")))
+            Err(Failure::new(
+                wsx_result::WSX_ERR_NULL,
+                format!("{name} is NULL but its length is {len}"),
+            ))
         };
     }
     // SAFETY: the caller guarantees `len` readable bytes at `ptr`.
@@ -157,7 +167,10 @@ pub(crate) unsafe fn write_c_string(text: &str, buf: *mut c_char, cap: usize) ->
         return Err(Failure::new(wsx_result::WSX_ERR_NULL, "out_buf is NULL"));
     }
     if text.len() + 1 > cap {
-        return Err(Failure::invalid(format!("buffer of {cap} bytes is too small for {} bytes", text.len() + 1)));
+        return Err(Failure::invalid(format!(
+            "buffer of {cap} bytes is too small for {} bytes",
+            text.len() + 1
+        )));
     }
     // SAFETY: `buf` has `cap >= text.len() + 1` writable bytes.
     unsafe {
@@ -165,4 +178,59 @@ pub(crate) unsafe fn write_c_string(text: &str, buf: *mut c_char, cap: usize) ->
         *buf.add(text.len()) = 0;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::CStr;
+
+    use super::*;
+
+    fn last_error() -> String {
+        // SAFETY: a NUL-terminated string owned by this thread.
+        unsafe { CStr::from_ptr(last_error_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn a_panic_becomes_a_result_code_and_a_message() {
+        let result = ffi_call(|| panic!("boom"));
+        assert_eq!(result, wsx_result::WSX_ERR_PANIC);
+        assert_eq!(last_error(), "internal error (panic): boom");
+        assert_eq!(ffi_value(7, || panic!("again")), 7);
+        assert!(last_error().ends_with("again"));
+    }
+
+    #[test]
+    fn failures_keep_their_code_and_message() {
+        let result = ffi_call(|| Err(Failure::invalid("bad\0value")));
+        assert_eq!(result, wsx_result::WSX_ERR_INVALID_ARGUMENT);
+        assert_eq!(last_error(), "bad value");
+        assert_eq!(ffi_call(|| Ok(())), wsx_result::WSX_OK);
+        assert_eq!(
+            last_error(),
+            "bad value",
+            "a success leaves the last error alone"
+        );
+    }
+
+    #[test]
+    fn pointers_are_checked() {
+        // SAFETY: NULL, and pointers to live values.
+        unsafe {
+            assert_eq!(
+                arg::<u8>(std::ptr::null(), "x").unwrap_err().code,
+                wsx_result::WSX_ERR_NULL
+            );
+            assert_eq!(arg_bytes(std::ptr::null(), 0, "data").unwrap(), b"");
+            assert!(arg_bytes(std::ptr::null(), 1, "data").is_err());
+            assert_eq!(opt_str(std::ptr::null(), "s").unwrap(), None);
+            assert_eq!(arg_str(c"hi".as_ptr(), "s").unwrap(), "hi");
+            let mut buf = [0 as c_char; 3];
+            assert!(write_c_string("abc", buf.as_mut_ptr(), buf.len()).is_err());
+            assert!(write_c_string("ab", buf.as_mut_ptr(), buf.len()).is_ok());
+            assert_eq!(CStr::from_ptr(buf.as_ptr()).to_str().unwrap(), "ab");
+        }
+    }
 }

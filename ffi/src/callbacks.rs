@@ -10,25 +10,40 @@ use wsx_core::net::{Close, Conn, Ctx, Error, Handler, Open};
 use wsx_core::proto::MessageKind;
 
 use crate::conn::wsx_conn;
-use crate::events::{CClose, CError, COpen, micros, wsx_close, wsx_error, wsx_message, wsx_msg_kind, wsx_open, wsx_ping, wsx_pong};
+use crate::events::{
+    CClose, CError, COpen, micros, wsx_close, wsx_error, wsx_message, wsx_msg_kind, wsx_open,
+    wsx_ping, wsx_pong,
+};
 
 /// Called once when the handshake succeeded.
-pub type wsx_on_open = Option<unsafe extern "C" fn(user_data: *mut c_void, conn: *mut wsx_conn, open: *const wsx_open)>;
+pub type wsx_on_open = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, conn: *mut wsx_conn, open: *const wsx_open),
+>;
 /// Called for every received message (every piece of one in streaming mode).
-pub type wsx_on_message =
-    Option<unsafe extern "C" fn(user_data: *mut c_void, conn: *mut wsx_conn, message: *const wsx_message)>;
+pub type wsx_on_message = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, conn: *mut wsx_conn, message: *const wsx_message),
+>;
 /// Called for every received ping (already answered unless auto-pong is off).
-pub type wsx_on_ping = Option<unsafe extern "C" fn(user_data: *mut c_void, conn: *mut wsx_conn, ping: *const wsx_ping)>;
+pub type wsx_on_ping = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, conn: *mut wsx_conn, ping: *const wsx_ping),
+>;
 /// Called for every received pong.
-pub type wsx_on_pong = Option<unsafe extern "C" fn(user_data: *mut c_void, conn: *mut wsx_conn, pong: *const wsx_pong)>;
+pub type wsx_on_pong = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, conn: *mut wsx_conn, pong: *const wsx_pong),
+>;
 /// Called when the send queue drained below its low-water mark after a send
 /// returned `WSX_ERR_WOULD_BLOCK`.
-pub type wsx_on_writable = Option<unsafe extern "C" fn(user_data: *mut c_void, conn: *mut wsx_conn)>;
+pub type wsx_on_writable =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, conn: *mut wsx_conn)>;
 /// Called when something failed; the close callback follows.
-pub type wsx_on_error = Option<unsafe extern "C" fn(user_data: *mut c_void, conn: *mut wsx_conn, error: *const wsx_error)>;
+pub type wsx_on_error = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, conn: *mut wsx_conn, error: *const wsx_error),
+>;
 /// Called once when the connection is over; no callback of this connection
 /// runs after it returned.
-pub type wsx_on_close = Option<unsafe extern "C" fn(user_data: *mut c_void, conn: *mut wsx_conn, close: *const wsx_close)>;
+pub type wsx_on_close = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, conn: *mut wsx_conn, close: *const wsx_close),
+>;
 /// Releases `user_data`; runs exactly once, when the library holds no more
 /// references to it, on whichever thread let go last.
 pub type wsx_free_user_data = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
@@ -122,7 +137,8 @@ impl Drop for UserData {
 pub(crate) type ConnSlot = Arc<OnceLock<Arc<wsx_conn>>>;
 
 pub(crate) fn slot_handle(slot: &ConnSlot, conn: &Conn) -> Arc<wsx_conn> {
-    slot.get_or_init(|| Arc::new(wsx_conn::new(conn.clone()))).clone()
+    slot.get_or_init(|| Arc::new(wsx_conn::new(conn.clone())))
+        .clone()
 }
 
 thread_local! {
@@ -150,7 +166,10 @@ impl Drop for CurrentGuard {
 
 /// Runs `f` with the `Ctx` of `conn` when `conn`'s callback is running on
 /// this thread; `None` otherwise.
-pub(crate) fn with_current_ctx<R>(conn: *const wsx_conn, f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
+pub(crate) fn with_current_ctx<R>(
+    conn: *const wsx_conn,
+    f: impl FnOnce(&mut Ctx<'_>) -> R,
+) -> Option<R> {
     let (current, ctx) = CURRENT.with(Cell::get);
     if ctx.is_null() || current != conn {
         return None;
@@ -174,7 +193,12 @@ pub(crate) struct ConnAdapter {
 
 impl ConnAdapter {
     pub(crate) fn new(user: Arc<UserData>, events: ConnEvents, slot: ConnSlot) -> ConnAdapter {
-        ConnAdapter { user, events, slot, closed: false }
+        ConnAdapter {
+            user,
+            events,
+            slot,
+            closed: false,
+        }
     }
 
     fn handle(&self, conn: &Conn) -> *mut wsx_conn {
@@ -194,41 +218,67 @@ impl ConnAdapter {
 
 impl Handler for ConnAdapter {
     fn on_open(&mut self, ctx: &mut Ctx<'_>, open: &Open<'_>) {
-        let Some(callback) = self.events.on_open else { return };
+        let Some(callback) = self.events.on_open else {
+            return;
+        };
         let open = COpen::new(open);
         // SAFETY: a C callback called with the pointers it was documented to get.
-        self.dispatch(ctx, |user, conn| unsafe { callback(user, conn, &open.event) });
+        self.dispatch(ctx, |user, conn| unsafe {
+            callback(user, conn, &open.event)
+        });
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_>, kind: MessageKind, data: &[u8], fin: bool) {
-        let Some(callback) = self.events.on_message else { return };
-        let message = wsx_message { kind: wsx_msg_kind::from_core(kind), data: data.as_ptr(), len: data.len(), fin };
+        let Some(callback) = self.events.on_message else {
+            return;
+        };
+        let message = wsx_message {
+            kind: wsx_msg_kind::from_core(kind),
+            data: data.as_ptr(),
+            len: data.len(),
+            fin,
+        };
         // SAFETY: as above; `data` outlives the call.
         self.dispatch(ctx, |user, conn| unsafe { callback(user, conn, &message) });
     }
 
     fn on_ping(&mut self, ctx: &mut Ctx<'_>, data: &[u8]) {
-        let Some(callback) = self.events.on_ping else { return };
-        let ping = wsx_ping { data: data.as_ptr(), len: data.len() };
+        let Some(callback) = self.events.on_ping else {
+            return;
+        };
+        let ping = wsx_ping {
+            data: data.as_ptr(),
+            len: data.len(),
+        };
         // SAFETY: as above.
         self.dispatch(ctx, |user, conn| unsafe { callback(user, conn, &ping) });
     }
 
     fn on_pong(&mut self, ctx: &mut Ctx<'_>, data: &[u8], rtt: Option<Duration>) {
-        let Some(callback) = self.events.on_pong else { return };
-        let pong = wsx_pong { data: data.as_ptr(), len: data.len(), rtt_us: micros(rtt) };
+        let Some(callback) = self.events.on_pong else {
+            return;
+        };
+        let pong = wsx_pong {
+            data: data.as_ptr(),
+            len: data.len(),
+            rtt_us: micros(rtt),
+        };
         // SAFETY: as above.
         self.dispatch(ctx, |user, conn| unsafe { callback(user, conn, &pong) });
     }
 
     fn on_writable(&mut self, ctx: &mut Ctx<'_>) {
-        let Some(callback) = self.events.on_writable else { return };
+        let Some(callback) = self.events.on_writable else {
+            return;
+        };
         // SAFETY: as above.
         self.dispatch(ctx, |user, conn| unsafe { callback(user, conn) });
     }
 
     fn on_error(&mut self, conn: &Conn, error: &Error) {
-        let Some(callback) = self.events.on_error.filter(|_| !self.closed) else { return };
+        let Some(callback) = self.events.on_error.filter(|_| !self.closed) else {
+            return;
+        };
         let error = CError::new(error);
         // SAFETY: as above.
         unsafe { callback(self.user.ptr(), self.handle(conn), &error.event) };
@@ -238,7 +288,9 @@ impl Handler for ConnAdapter {
         if std::mem::replace(&mut self.closed, true) {
             return;
         }
-        let Some(callback) = self.events.on_close else { return };
+        let Some(callback) = self.events.on_close else {
+            return;
+        };
         let close = CClose::new(close);
         // SAFETY: as above.
         unsafe { callback(self.user.ptr(), self.handle(conn), &close.event) };

@@ -6,7 +6,10 @@ use std::sync::{Arc, OnceLock};
 use wsx_core::net::Conn;
 use wsx_core::proto::CloseCode;
 
-use crate::boundary::{Failure, Outcome, arg, arg_bytes, arg_mut, arg_str, ffi_call, ffi_value, opt_str, write_c_string};
+use crate::boundary::{
+    Failure, Outcome, arg, arg_bytes, arg_mut, arg_str, ffi_call, ffi_value, opt_str,
+    write_c_string,
+};
 use crate::callbacks::{ConnAdapter, UserData, slot_handle, with_current_ctx, wsx_conn_callbacks};
 use crate::event_loop::wsx_loop;
 use crate::events::{wsx_conn_state, wsx_msg_kind};
@@ -72,7 +75,9 @@ pub unsafe extern "C" fn wsx_connect(
             Some(options) => options.config.clone(),
             None => Default::default(),
         };
-        let conn = event_loop.handle().connect(url, config, Box::new(adapter))?;
+        let conn = event_loop
+            .handle()
+            .connect(url, config, Box::new(adapter))?;
         *out = Arc::into_raw(slot_handle(&slot, &conn)).cast_mut();
         Ok(())
     })
@@ -120,13 +125,20 @@ pub unsafe extern "C" fn wsx_conn_free(conn: *mut wsx_conn) {
 /// # Safety
 /// `conn` is NULL or live; `data` is NULL or points to `len` bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_conn_send(conn: *const wsx_conn, kind: u32, data: *const u8, len: usize) -> wsx_result {
+pub unsafe extern "C" fn wsx_conn_send(
+    conn: *const wsx_conn,
+    kind: u32,
+    data: *const u8,
+    len: usize,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe {
         with_conn(conn, |handle| {
-            let kind = wsx_msg_kind::to_core(kind).ok_or_else(|| Failure::invalid(format!("unknown message kind {kind}")))?;
+            let kind = wsx_msg_kind::to_core(kind)
+                .ok_or_else(|| Failure::invalid(format!("unknown message kind {kind}")))?;
             let data = arg_bytes(data, len, "data")?;
-            with_current_ctx(conn, |ctx| ctx.send(kind, data)).unwrap_or_else(|| handle.conn.send(kind, data))?;
+            with_current_ctx(conn, |ctx| ctx.send(kind, data))
+                .unwrap_or_else(|| handle.conn.send(kind, data))?;
             Ok(())
         })
     }
@@ -138,9 +150,17 @@ pub unsafe extern "C" fn wsx_conn_send(conn: *const wsx_conn, kind: u32, data: *
 /// # Safety
 /// `conn` is NULL or live; `data` is NULL or points to `len` bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_conn_ping(conn: *const wsx_conn, data: *const u8, len: usize) -> wsx_result {
+pub unsafe extern "C" fn wsx_conn_ping(
+    conn: *const wsx_conn,
+    data: *const u8,
+    len: usize,
+) -> wsx_result {
     // SAFETY: the caller's promise.
-    unsafe { with_conn(conn, |handle| Ok(handle.conn.ping(arg_bytes(data, len, "data")?)?)) }
+    unsafe {
+        with_conn(conn, |handle| {
+            Ok(handle.conn.ping(arg_bytes(data, len, "data")?)?)
+        })
+    }
 }
 
 /// Starts the close handshake with `code` (1000, 1001, ..., or 3000-4999) and
@@ -151,13 +171,18 @@ pub unsafe extern "C" fn wsx_conn_ping(conn: *const wsx_conn, data: *const u8, l
 /// # Safety
 /// `conn` is NULL or live; `reason` is NULL or NUL-terminated.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_conn_close(conn: *const wsx_conn, code: u16, reason: *const c_char) -> wsx_result {
+pub unsafe extern "C" fn wsx_conn_close(
+    conn: *const wsx_conn,
+    code: u16,
+    reason: *const c_char,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe {
         with_conn(conn, |handle| {
             let reason = opt_str(reason, "reason")?.unwrap_or("");
             let code = CloseCode(code);
-            with_current_ctx(conn, |ctx| ctx.close(code, reason)).unwrap_or_else(|| handle.conn.close(code, reason))?;
+            with_current_ctx(conn, |ctx| ctx.close(code, reason))
+                .unwrap_or_else(|| handle.conn.close(code, reason))?;
             Ok(())
         })
     }
@@ -170,7 +195,9 @@ pub unsafe extern "C" fn wsx_conn_close(conn: *const wsx_conn, code: u16, reason
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wsx_conn_id(conn: *const wsx_conn) -> u64 {
     // SAFETY: the caller's promise.
-    ffi_value(0, || unsafe { conn.as_ref() }.map_or(0, |handle| handle.conn.id()))
+    ffi_value(0, || {
+        unsafe { conn.as_ref() }.map_or(0, |handle| handle.conn.id())
+    })
 }
 
 /// The connection's state (`WSX_CONN_CLOSED` for NULL).
@@ -181,8 +208,9 @@ pub unsafe extern "C" fn wsx_conn_id(conn: *const wsx_conn) -> u64 {
 pub unsafe extern "C" fn wsx_conn_get_state(conn: *const wsx_conn) -> wsx_conn_state {
     ffi_value(wsx_conn_state::WSX_CONN_CLOSED, || {
         // SAFETY: the caller's promise.
-        unsafe { conn.as_ref() }
-            .map_or(wsx_conn_state::WSX_CONN_CLOSED, |handle| wsx_conn_state::from_core(handle.conn.state()))
+        unsafe { conn.as_ref() }.map_or(wsx_conn_state::WSX_CONN_CLOSED, |handle| {
+            wsx_conn_state::from_core(handle.conn.state())
+        })
     })
 }
 
@@ -193,7 +221,9 @@ pub unsafe extern "C" fn wsx_conn_get_state(conn: *const wsx_conn) -> wsx_conn_s
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wsx_conn_buffered_amount(conn: *const wsx_conn) -> usize {
     // SAFETY: the caller's promise.
-    ffi_value(0, || unsafe { conn.as_ref() }.map_or(0, |handle| handle.conn.buffered_amount()))
+    ffi_value(0, || {
+        unsafe { conn.as_ref() }.map_or(0, |handle| handle.conn.buffered_amount())
+    })
 }
 
 /// The round trip of the last answered ping in microseconds, or -1 if none
@@ -204,7 +234,9 @@ pub unsafe extern "C" fn wsx_conn_buffered_amount(conn: *const wsx_conn) -> usiz
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wsx_conn_rtt_us(conn: *const wsx_conn) -> i64 {
     // SAFETY: the caller's promise.
-    ffi_value(-1, || unsafe { conn.as_ref() }.map_or(-1, |handle| crate::events::micros(handle.conn.rtt())))
+    ffi_value(-1, || {
+        unsafe { conn.as_ref() }.map_or(-1, |handle| crate::events::micros(handle.conn.rtt()))
+    })
 }
 
 /// Writes the peer's address ("ip:port") and a NUL into `out_buf` of
@@ -214,11 +246,18 @@ pub unsafe extern "C" fn wsx_conn_rtt_us(conn: *const wsx_conn) -> i64 {
 /// # Safety
 /// `conn` is NULL or live; `out_buf` is NULL or has `buf_len` writable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_conn_peer_addr(conn: *const wsx_conn, out_buf: *mut c_char, buf_len: usize) -> wsx_result {
+pub unsafe extern "C" fn wsx_conn_peer_addr(
+    conn: *const wsx_conn,
+    out_buf: *mut c_char,
+    buf_len: usize,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe {
         with_conn(conn, |handle| {
-            let addr = handle.conn.peer_addr().ok_or_else(|| Failure::state("the peer's address is not known yet"))?;
+            let addr = handle
+                .conn
+                .peer_addr()
+                .ok_or_else(|| Failure::state("the peer's address is not known yet"))?;
             write_c_string(&addr.to_string(), out_buf, buf_len)
         })
     }

@@ -1,5 +1,6 @@
 //! The event loop: poll mode, thread mode, stop.
 
+use std::cell::Cell;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -23,10 +24,15 @@ struct Shared {
 }
 
 enum Slot {
-    Ready(EventLoop),
+    Ready(Box<EventLoop>),
     Polled,
     Threaded,
     Broken,
+}
+
+thread_local! {
+    /// On a loop thread: the loop it runs (compared, never dereferenced).
+    static LOOP_THREAD_OF: Cell<*const Shared> = const { Cell::new(std::ptr::null()) };
 }
 
 impl wsx_loop {
@@ -39,7 +45,7 @@ impl wsx_loop {
 /// (unless a panic left it in an unknown state).
 struct Driving {
     shared: Arc<Shared>,
-    event_loop: Option<EventLoop>,
+    event_loop: Option<Box<EventLoop>>,
 }
 
 impl Driving {
@@ -47,12 +53,20 @@ impl Driving {
     fn take(shared: &Arc<Shared>, as_: Slot) -> Outcome<Driving> {
         let mut slot = shared.slot.lock().unwrap_or_else(PoisonError::into_inner);
         match std::mem::replace(&mut *slot, as_) {
-            Slot::Ready(event_loop) => Ok(Driving { shared: shared.clone(), event_loop: Some(event_loop) }),
+            Slot::Ready(event_loop) => Ok(Driving {
+                shared: shared.clone(),
+                event_loop: Some(event_loop),
+            }),
             other => {
                 let failure = match other {
                     Slot::Threaded => Failure::state("the loop runs on its own thread"),
-                    Slot::Broken => Failure::new(wsx_result::WSX_ERR_PANIC, "the loop is unusable after an internal error"),
-                    _ => Failure::state("the loop is already being polled (elsewhere, or this is one of its callbacks)"),
+                    Slot::Broken => Failure::new(
+                        wsx_result::WSX_ERR_PANIC,
+                        "the loop is unusable after an internal error",
+                    ),
+                    _ => Failure::state(
+                        "the loop is already being polled (elsewhere, or this is one of its callbacks)",
+                    ),
                 };
                 *slot = other;
                 Err(failure)
@@ -61,13 +75,19 @@ impl Driving {
     }
 
     fn event_loop(&mut self) -> &mut EventLoop {
-        self.event_loop.as_mut().expect("a driven loop holds its event loop until dropped")
+        self.event_loop
+            .as_mut()
+            .expect("a driven loop holds its event loop until dropped")
     }
 }
 
 impl Drop for Driving {
     fn drop(&mut self) {
-        let mut slot = self.shared.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut slot = self
+            .shared
+            .slot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         *slot = match self.event_loop.take() {
             Some(event_loop) if !std::thread::panicking() => Slot::Ready(event_loop),
             _ => Slot::Broken,
@@ -85,8 +105,14 @@ pub unsafe extern "C" fn wsx_loop_new(out_loop: *mut *mut wsx_loop) -> wsx_resul
         // SAFETY: the caller's promise.
         let out = unsafe { arg_mut(out_loop, "out_loop") }?;
         let event_loop = EventLoop::new()?;
-        let shared = Arc::new(Shared { handle: event_loop.handle(), slot: Mutex::new(Slot::Ready(event_loop)) });
-        *out = Box::into_raw(Box::new(wsx_loop { shared, thread: Mutex::new(None) }));
+        let shared = Arc::new(Shared {
+            handle: event_loop.handle(),
+            slot: Mutex::new(Slot::Ready(Box::new(event_loop))),
+        });
+        *out = Box::into_raw(Box::new(wsx_loop {
+            shared,
+            thread: Mutex::new(None),
+        }));
         Ok(())
     })
 }
@@ -108,11 +134,15 @@ pub unsafe extern "C" fn wsx_loop_free(r#loop: *mut wsx_loop) {
         // SAFETY: the caller gives up its only handle.
         let this = unsafe { Box::from_raw(r#loop) };
         this.shared.handle.stop();
-        let thread = this.thread.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let thread = this
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         if let Some(thread) = thread {
             // On its own thread (freed from a callback) the loop is left to
             // finish by itself; elsewhere, wait for it.
-            if thread.thread().id() != std::thread::current().id() {
+            if !LOOP_THREAD_OF.with(|of| std::ptr::eq(of.get(), Arc::as_ptr(&this.shared))) {
                 let _ = thread.join();
             }
         }
@@ -134,7 +164,9 @@ pub unsafe extern "C" fn wsx_loop_poll(r#loop: *const wsx_loop, timeout_ms: i32)
         // SAFETY: the caller's promise.
         let shared = unsafe { arg(r#loop, "loop") }?.shared.clone();
         let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
-        Driving::take(&shared, Slot::Polled)?.event_loop().poll(timeout)?;
+        Driving::take(&shared, Slot::Polled)?
+            .event_loop()
+            .poll(timeout)?;
         Ok(())
     })
 }
@@ -170,12 +202,20 @@ pub unsafe extern "C" fn wsx_loop_start_thread(r#loop: *const wsx_loop) -> wsx_r
         }
         // Taken here, so polls fail from now on, not once the thread started.
         let mut driving = Driving::take(&this.shared, Slot::Threaded)?;
-        let spawned = std::thread::Builder::new().name("wsx-loop".into()).spawn(move || {
-            // A failure here ends the thread; connections report theirs
-            // through their own callbacks.
-            let _ = driving.event_loop().run();
-        });
-        *thread = Some(spawned.map_err(|error| Failure::new(wsx_result::WSX_ERR_IO, format!("cannot start the loop thread: {error}")))?);
+        let spawned = std::thread::Builder::new()
+            .name("wsx-loop".into())
+            .spawn(move || {
+                LOOP_THREAD_OF.with(|of| of.set(Arc::as_ptr(&driving.shared)));
+                // A failure here ends the thread; connections report theirs
+                // through their own callbacks.
+                let _ = driving.event_loop().run();
+            });
+        *thread = Some(spawned.map_err(|error| {
+            Failure::new(
+                wsx_result::WSX_ERR_IO,
+                format!("cannot start the loop thread: {error}"),
+            )
+        })?);
         Ok(())
     })
 }

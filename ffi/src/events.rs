@@ -195,10 +195,22 @@ pub(crate) struct CHeaders {
 
 impl CHeaders {
     pub(crate) fn new(headers: &Headers) -> CHeaders {
-        let strings: Vec<(CString, CString)> =
-            headers.0.iter().map(|(name, value)| (c_string(name), c_string(value))).collect();
-        let fields = strings.iter().map(|(name, value)| wsx_header { name: name.as_ptr(), value: value.as_ptr() }).collect();
-        CHeaders { _strings: strings, fields }
+        let strings: Vec<(CString, CString)> = headers
+            .0
+            .iter()
+            .map(|(name, value)| (c_string(name), c_string(value)))
+            .collect();
+        let fields = strings
+            .iter()
+            .map(|(name, value)| wsx_header {
+                name: name.as_ptr(),
+                value: value.as_ptr(),
+            })
+            .collect();
+        CHeaders {
+            _strings: strings,
+            fields,
+        }
     }
 
     pub(crate) fn ptr(&self) -> *const wsx_header {
@@ -212,7 +224,11 @@ impl CHeaders {
 
 /// The value of the first header named `name` (ASCII case-insensitive).
 pub(crate) fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
-    headers.0.iter().find(|(field, _)| field.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
+    headers
+        .0
+        .iter()
+        .find(|(field, _)| field.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.as_str())
 }
 
 /// An open event converted for C, owning its strings.
@@ -244,7 +260,13 @@ impl COpen {
             headers_len: headers.len(),
             peer_addr: peer.as_ptr(),
         };
-        COpen { _subprotocol: subprotocol, _path: path, _headers: headers, _peer: peer, event }
+        COpen {
+            _subprotocol: subprotocol,
+            _path: path,
+            _headers: headers,
+            _peer: peer,
+            event,
+        }
     }
 }
 
@@ -265,7 +287,10 @@ impl CClose {
             reason_len: close.reason.len(),
             clean: close.clean,
         };
-        CClose { _reason: reason, event }
+        CClose {
+            _reason: reason,
+            event,
+        }
     }
 }
 
@@ -283,7 +308,10 @@ impl CError {
             message: message.as_ptr(),
             http_status: error.status().unwrap_or(0),
         };
-        CError { _message: message, event }
+        CError {
+            _message: message,
+            event,
+        }
     }
 }
 
@@ -315,7 +343,11 @@ impl CRequest {
             peer_addr: opt_ptr(&strings[2]),
             subprotocol: opt_ptr(&strings[3]),
         };
-        CRequest { _strings: strings, _headers: headers, event }
+        CRequest {
+            _strings: strings,
+            _headers: headers,
+            event,
+        }
     }
 }
 

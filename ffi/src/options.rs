@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use wsx_core::net::{Backpressure, ClientConfig, Keepalive, ServerConfig, TlsServerConfig};
 use wsx_core::proto;
+use wsx_core::proto::DeflateConfig;
 use wsx_core::proto::handshake::Limits;
 
 use crate::boundary::{Failure, Outcome, arg_mut, arg_str, ffi_call, ffi_value, opt_str};
@@ -37,6 +38,7 @@ trait Common {
     fn idle_timeout(&mut self) -> &mut Option<Duration>;
     fn backpressure(&mut self) -> &mut Backpressure;
     fn nodelay(&mut self) -> &mut bool;
+    fn compression(&mut self) -> &mut Option<DeflateConfig>;
 }
 
 macro_rules! impl_common {
@@ -69,6 +71,9 @@ macro_rules! impl_common {
             fn nodelay(&mut self) -> &mut bool {
                 &mut self.config.nodelay
             }
+            fn compression(&mut self) -> &mut Option<DeflateConfig> {
+                &mut self.config.compression
+            }
         }
     };
 }
@@ -92,7 +97,8 @@ unsafe fn edit<T>(options: *mut T, f: impl FnOnce(&mut T) -> Outcome) -> wsx_res
 unsafe fn new_options<T>(out: *mut *mut T, options: T) -> wsx_result {
     ffi_call(|| {
         // SAFETY: the caller's promise.
-        *unsafe { arg_mut(out, "out_options") }? = Box::into_raw(Box::new(options));
+        let out = unsafe { arg_mut(out, "out_options") }?;
+        *out = Box::into_raw(Box::new(options));
         Ok(())
     })
 }
@@ -109,7 +115,11 @@ unsafe fn free_options<T>(options: *mut T) {
 }
 
 fn positive(value: usize, name: &str) -> Outcome<usize> {
-    if value == 0 { Err(Failure::invalid(format!("{name} must be greater than 0"))) } else { Ok(value) }
+    if value == 0 {
+        Err(Failure::invalid(format!("{name} must be greater than 0")))
+    } else {
+        Ok(value)
+    }
 }
 
 fn millis(ms: u32, name: &str) -> Outcome<Duration> {
@@ -134,25 +144,49 @@ fn token(text: &str, name: &str) -> Outcome<String> {
 
 unsafe fn set_max_message_size<T: Common>(options: *mut T, bytes: usize) -> wsx_result {
     // SAFETY: the caller's promise.
-    unsafe { edit(options, |o| Ok(o.protocol().max_message_size = positive(bytes, "max_message_size")?)) }
+    unsafe {
+        edit(options, |o| {
+            o.protocol().max_message_size = positive(bytes, "max_message_size")?;
+            Ok(())
+        })
+    }
 }
 
 unsafe fn set_max_frame_size<T: Common>(options: *mut T, bytes: usize) -> wsx_result {
     // SAFETY: the caller's promise.
-    unsafe { edit(options, |o| Ok(o.protocol().max_frame_size = positive(bytes, "max_frame_size")?)) }
+    unsafe {
+        edit(options, |o| {
+            o.protocol().max_frame_size = positive(bytes, "max_frame_size")?;
+            Ok(())
+        })
+    }
 }
 
 unsafe fn set_auto_pong<T: Common>(options: *mut T, on: bool) -> wsx_result {
     // SAFETY: the caller's promise.
-    unsafe { edit(options, |o| Ok(o.protocol().auto_pong = on)) }
+    unsafe {
+        edit(options, |o| {
+            o.protocol().auto_pong = on;
+            Ok(())
+        })
+    }
 }
 
 unsafe fn set_streaming<T: Common>(options: *mut T, on: bool) -> wsx_result {
     // SAFETY: the caller's promise.
-    unsafe { edit(options, |o| Ok(o.protocol().streaming = on)) }
+    unsafe {
+        edit(options, |o| {
+            o.protocol().streaming = on;
+            Ok(())
+        })
+    }
 }
 
-unsafe fn set_handshake_limits<T: Common>(options: *mut T, max_bytes: usize, max_headers: usize) -> wsx_result {
+unsafe fn set_handshake_limits<T: Common>(
+    options: *mut T,
+    max_bytes: usize,
+    max_headers: usize,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
@@ -178,15 +212,29 @@ unsafe fn add_subprotocol<T: Common>(options: *mut T, name: *const c_char) -> ws
 
 unsafe fn set_handshake_timeout<T: Common>(options: *mut T, ms: u32) -> wsx_result {
     // SAFETY: the caller's promise.
-    unsafe { edit(options, |o| Ok(*o.handshake_timeout() = millis(ms, "handshake timeout")?)) }
+    unsafe {
+        edit(options, |o| {
+            *o.handshake_timeout() = millis(ms, "handshake timeout")?;
+            Ok(())
+        })
+    }
 }
 
 unsafe fn set_close_timeout<T: Common>(options: *mut T, ms: u32) -> wsx_result {
     // SAFETY: the caller's promise.
-    unsafe { edit(options, |o| Ok(*o.close_timeout() = millis(ms, "close timeout")?)) }
+    unsafe {
+        edit(options, |o| {
+            *o.close_timeout() = millis(ms, "close timeout")?;
+            Ok(())
+        })
+    }
 }
 
-unsafe fn set_keepalive<T: Common>(options: *mut T, interval_ms: u32, timeout_ms: u32) -> wsx_result {
+unsafe fn set_keepalive<T: Common>(
+    options: *mut T,
+    interval_ms: u32,
+    timeout_ms: u32,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
@@ -204,17 +252,29 @@ unsafe fn set_keepalive<T: Common>(options: *mut T, interval_ms: u32, timeout_ms
 
 unsafe fn set_idle_timeout<T: Common>(options: *mut T, ms: u32) -> wsx_result {
     // SAFETY: the caller's promise.
-    unsafe { edit(options, |o| Ok(*o.idle_timeout() = (ms > 0).then(|| Duration::from_millis(ms.into())))) }
+    unsafe {
+        edit(options, |o| {
+            *o.idle_timeout() = (ms > 0).then(|| Duration::from_millis(ms.into()));
+            Ok(())
+        })
+    }
 }
 
-unsafe fn set_backpressure<T: Common>(options: *mut T, high_water: usize, low_water: usize) -> wsx_result {
+unsafe fn set_backpressure<T: Common>(
+    options: *mut T,
+    high_water: usize,
+    low_water: usize,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
             if low_water > high_water {
                 return Err(Failure::invalid("low_water must not exceed high_water"));
             }
-            *o.backpressure() = Backpressure { high_water: positive(high_water, "high_water")?, low_water };
+            *o.backpressure() = Backpressure {
+                high_water: positive(high_water, "high_water")?,
+                low_water,
+            };
             Ok(())
         })
     }
@@ -222,7 +282,89 @@ unsafe fn set_backpressure<T: Common>(options: *mut T, high_water: usize, low_wa
 
 unsafe fn set_nodelay<T: Common>(options: *mut T, on: bool) -> wsx_result {
     // SAFETY: the caller's promise.
-    unsafe { edit(options, |o| Ok(*o.nodelay() = on)) }
+    unsafe {
+        edit(options, |o| {
+            *o.nodelay() = on;
+            Ok(())
+        })
+    }
+}
+
+unsafe fn set_reject_binary<T: Common>(options: *mut T, on: bool) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe {
+        edit(options, |o| {
+            o.protocol().reject_binary = on;
+            Ok(())
+        })
+    }
+}
+
+unsafe fn set_compression<T: Common>(
+    options: *mut T,
+    deflate: *const wsx_deflate_options,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe {
+        edit(options, |o| {
+            let config = deflate.as_ref().map(|d| d.to_core());
+            if let Some(config) = &config {
+                config.check().map_err(|e| {
+                    Failure::invalid(format!("invalid permessage-deflate settings: {e}"))
+                })?;
+            }
+            *o.compression() = config;
+            Ok(())
+        })
+    }
+}
+
+/// permessage-deflate (RFC 7692) settings, for
+/// `wsx_client_options_set_compression` / `wsx_server_options_set_compression`.
+/// Start from `wsx_deflate_options_default()`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct wsx_deflate_options {
+    /// Largest LZ77 window of the client's compressor, as a power of two (8-15, default 15).
+    pub client_max_window_bits: u8,
+    /// Largest LZ77 window of the server's compressor (8-15, default 15).
+    pub server_max_window_bits: u8,
+    /// The client's compressor starts afresh for every message (default false).
+    pub client_no_context_takeover: bool,
+    /// The server's compressor starts afresh for every message (default false).
+    pub server_no_context_takeover: bool,
+    /// Compression level, 0 (stored) to 9 (smallest); default 6.
+    pub level: u32,
+    /// Messages shorter than this many bytes are sent uncompressed (default 64).
+    pub threshold: usize,
+}
+
+impl wsx_deflate_options {
+    fn to_core(self) -> DeflateConfig {
+        DeflateConfig {
+            client_max_window_bits: self.client_max_window_bits,
+            server_max_window_bits: self.server_max_window_bits,
+            client_no_context_takeover: self.client_no_context_takeover,
+            server_no_context_takeover: self.server_no_context_takeover,
+            level: self.level,
+            threshold: self.threshold,
+        }
+    }
+}
+
+/// The default permessage-deflate settings (windows 15, context takeover on
+/// both sides, level 6, threshold 64 bytes).
+#[unsafe(no_mangle)]
+pub extern "C" fn wsx_deflate_options_default() -> wsx_deflate_options {
+    let d = DeflateConfig::default();
+    wsx_deflate_options {
+        client_max_window_bits: d.client_max_window_bits,
+        server_max_window_bits: d.server_max_window_bits,
+        client_no_context_takeover: d.client_no_context_takeover,
+        server_no_context_takeover: d.server_no_context_takeover,
+        level: d.level,
+        threshold: d.threshold,
+    }
 }
 
 /// Creates client options with the defaults: 16 MiB message and frame limits,
@@ -233,9 +375,18 @@ unsafe fn set_nodelay<T: Common>(options: *mut T, on: bool) -> wsx_result {
 /// # Safety
 /// `out_options` is NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_new(out_options: *mut *mut wsx_client_options) -> wsx_result {
+pub unsafe extern "C" fn wsx_client_options_new(
+    out_options: *mut *mut wsx_client_options,
+) -> wsx_result {
     // SAFETY: the caller's promise.
-    unsafe { new_options(out_options, wsx_client_options { config: ClientConfig::default() }) }
+    unsafe {
+        new_options(
+            out_options,
+            wsx_client_options {
+                config: ClientConfig::default(),
+            },
+        )
+    }
 }
 
 /// Frees client options. NULL is a no-op.
@@ -253,7 +404,10 @@ pub unsafe extern "C" fn wsx_client_options_free(options: *mut wsx_client_option
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_set_max_message_size(options: *mut wsx_client_options, bytes: usize) -> wsx_result {
+pub unsafe extern "C" fn wsx_client_options_set_max_message_size(
+    options: *mut wsx_client_options,
+    bytes: usize,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe { set_max_message_size(options, bytes) }
 }
@@ -263,7 +417,10 @@ pub unsafe extern "C" fn wsx_client_options_set_max_message_size(options: *mut w
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_set_max_frame_size(options: *mut wsx_client_options, bytes: usize) -> wsx_result {
+pub unsafe extern "C" fn wsx_client_options_set_max_frame_size(
+    options: *mut wsx_client_options,
+    bytes: usize,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe { set_max_frame_size(options, bytes) }
 }
@@ -273,7 +430,10 @@ pub unsafe extern "C" fn wsx_client_options_set_max_frame_size(options: *mut wsx
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_set_auto_pong(options: *mut wsx_client_options, on: bool) -> wsx_result {
+pub unsafe extern "C" fn wsx_client_options_set_auto_pong(
+    options: *mut wsx_client_options,
+    on: bool,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe { set_auto_pong(options, on) }
 }
@@ -284,7 +444,10 @@ pub unsafe extern "C" fn wsx_client_options_set_auto_pong(options: *mut wsx_clie
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_set_streaming(options: *mut wsx_client_options, on: bool) -> wsx_result {
+pub unsafe extern "C" fn wsx_client_options_set_streaming(
+    options: *mut wsx_client_options,
+    on: bool,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe { set_streaming(options, on) }
 }
@@ -309,7 +472,10 @@ pub unsafe extern "C" fn wsx_client_options_set_handshake_limits(
 /// # Safety
 /// `options` is NULL or live; `name` is NULL or NUL-terminated.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_add_subprotocol(options: *mut wsx_client_options, name: *const c_char) -> wsx_result {
+pub unsafe extern "C" fn wsx_client_options_add_subprotocol(
+    options: *mut wsx_client_options,
+    name: *const c_char,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe { add_subprotocol(options, name) }
 }
@@ -319,9 +485,17 @@ pub unsafe extern "C" fn wsx_client_options_add_subprotocol(options: *mut wsx_cl
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_set_connect_timeout_ms(options: *mut wsx_client_options, ms: u32) -> wsx_result {
+pub unsafe extern "C" fn wsx_client_options_set_connect_timeout_ms(
+    options: *mut wsx_client_options,
+    ms: u32,
+) -> wsx_result {
     // SAFETY: the caller's promise.
-    unsafe { edit(options, |o| Ok(o.config.connect_timeout = millis(ms, "connect timeout")?)) }
+    unsafe {
+        edit(options, |o| {
+            o.config.connect_timeout = millis(ms, "connect timeout")?;
+            Ok(())
+        })
+    }
 }
 
 /// Time allowed for the TLS and WebSocket handshakes, in ms (default 10 000).
@@ -329,7 +503,10 @@ pub unsafe extern "C" fn wsx_client_options_set_connect_timeout_ms(options: *mut
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_set_handshake_timeout_ms(options: *mut wsx_client_options, ms: u32) -> wsx_result {
+pub unsafe extern "C" fn wsx_client_options_set_handshake_timeout_ms(
+    options: *mut wsx_client_options,
+    ms: u32,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe { set_handshake_timeout(options, ms) }
 }
@@ -339,7 +516,10 @@ pub unsafe extern "C" fn wsx_client_options_set_handshake_timeout_ms(options: *m
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_set_close_timeout_ms(options: *mut wsx_client_options, ms: u32) -> wsx_result {
+pub unsafe extern "C" fn wsx_client_options_set_close_timeout_ms(
+    options: *mut wsx_client_options,
+    ms: u32,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe { set_close_timeout(options, ms) }
 }
@@ -364,7 +544,10 @@ pub unsafe extern "C" fn wsx_client_options_set_keepalive(
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_set_idle_timeout_ms(options: *mut wsx_client_options, ms: u32) -> wsx_result {
+pub unsafe extern "C" fn wsx_client_options_set_idle_timeout_ms(
+    options: *mut wsx_client_options,
+    ms: u32,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe { set_idle_timeout(options, ms) }
 }
@@ -390,7 +573,10 @@ pub unsafe extern "C" fn wsx_client_options_set_backpressure(
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_set_nodelay(options: *mut wsx_client_options, on: bool) -> wsx_result {
+pub unsafe extern "C" fn wsx_client_options_set_nodelay(
+    options: *mut wsx_client_options,
+    on: bool,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe { set_nodelay(options, on) }
 }
@@ -421,11 +607,16 @@ pub unsafe extern "C" fn wsx_client_options_add_header(
 /// # Safety
 /// `options` is NULL or live; `origin` is NULL or NUL-terminated.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_set_origin(options: *mut wsx_client_options, origin: *const c_char) -> wsx_result {
+pub unsafe extern "C" fn wsx_client_options_set_origin(
+    options: *mut wsx_client_options,
+    origin: *const c_char,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            o.config.origin = opt_str(origin, "origin")?.map(|origin| token(origin, "origin")).transpose()?;
+            o.config.origin = opt_str(origin, "origin")?
+                .map(|origin| token(origin, "origin"))
+                .transpose()?;
             Ok(())
         })
     }
@@ -437,7 +628,10 @@ pub unsafe extern "C" fn wsx_client_options_set_origin(options: *mut wsx_client_
 /// # Safety
 /// `options` is NULL or live; `path` is NULL or NUL-terminated.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_set_tls_ca_file(options: *mut wsx_client_options, path: *const c_char) -> wsx_result {
+pub unsafe extern "C" fn wsx_client_options_set_tls_ca_file(
+    options: *mut wsx_client_options,
+    path: *const c_char,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
@@ -461,10 +655,17 @@ pub unsafe extern "C" fn wsx_client_options_set_tls_client_cert(
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            o.config.tls.client_cert = match (opt_str(cert_file, "cert_file")?, opt_str(key_file, "key_file")?) {
+            o.config.tls.client_cert = match (
+                opt_str(cert_file, "cert_file")?,
+                opt_str(key_file, "key_file")?,
+            ) {
                 (None, None) => None,
                 (Some(cert), Some(key)) => Some((cert.into(), key.into())),
-                _ => return Err(Failure::invalid("a client certificate needs both cert_file and key_file")),
+                _ => {
+                    return Err(Failure::invalid(
+                        "a client certificate needs both cert_file and key_file",
+                    ));
+                }
             };
             Ok(())
         })
@@ -482,7 +683,41 @@ pub unsafe extern "C" fn wsx_client_options_set_tls_danger_disable_verification(
     disable: bool,
 ) -> wsx_result {
     // SAFETY: the caller's promise.
-    unsafe { edit(options, |o| Ok(o.config.tls.danger_disable_verification = disable)) }
+    unsafe {
+        edit(options, |o| {
+            o.config.tls.danger_disable_verification = disable;
+            Ok(())
+        })
+    }
+}
+
+/// Refuse binary messages: only text is accepted (default false); a binary
+/// message then fails the connection with close 1003.
+///
+/// # Safety
+/// `options` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_client_options_set_reject_binary(
+    options: *mut wsx_client_options,
+    on: bool,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe { set_reject_binary(options, on) }
+}
+
+/// Offers permessage-deflate compression with `deflate` (copied), used when
+/// the server accepts; NULL offers none (the default). Invalid settings give
+/// `WSX_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `options` is NULL or live; `deflate` is NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_client_options_set_compression(
+    options: *mut wsx_client_options,
+    deflate: *const wsx_deflate_options,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe { set_compression(options, deflate) }
 }
 
 /// Creates server options with the defaults: 127.0.0.1, port 0 (a free one),
@@ -494,9 +729,18 @@ pub unsafe extern "C" fn wsx_client_options_set_tls_danger_disable_verification(
 /// # Safety
 /// `out_options` is NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_new(out_options: *mut *mut wsx_server_options) -> wsx_result {
+pub unsafe extern "C" fn wsx_server_options_new(
+    out_options: *mut *mut wsx_server_options,
+) -> wsx_result {
     // SAFETY: the caller's promise.
-    unsafe { new_options(out_options, wsx_server_options { config: ServerConfig::default() }) }
+    unsafe {
+        new_options(
+            out_options,
+            wsx_server_options {
+                config: ServerConfig::default(),
+            },
+        )
+    }
 }
 
 /// Frees server options. NULL is a no-op.
@@ -514,9 +758,17 @@ pub unsafe extern "C" fn wsx_server_options_free(options: *mut wsx_server_option
 /// # Safety
 /// `options` is NULL or live; `host` is NULL or NUL-terminated.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_set_host(options: *mut wsx_server_options, host: *const c_char) -> wsx_result {
+pub unsafe extern "C" fn wsx_server_options_set_host(
+    options: *mut wsx_server_options,
+    host: *const c_char,
+) -> wsx_result {
     // SAFETY: the caller's promise.
-    unsafe { edit(options, |o| Ok(o.config.host = token(arg_str(host, "host")?, "host")?)) }
+    unsafe {
+        edit(options, |o| {
+            o.config.host = token(arg_str(host, "host")?, "host")?;
+            Ok(())
+        })
+    }
 }
 
 /// The port to listen on; 0 picks a free one (the default; read it back with
@@ -525,9 +777,17 @@ pub unsafe extern "C" fn wsx_server_options_set_host(options: *mut wsx_server_op
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_set_port(options: *mut wsx_server_options, port: u16) -> wsx_result {
+pub unsafe extern "C" fn wsx_server_options_set_port(
+    options: *mut wsx_server_options,
+    port: u16,
+) -> wsx_result {
     // SAFETY: the caller's promise.
-    unsafe { edit(options, |o| Ok(o.config.port = port)) }
+    unsafe {
+        edit(options, |o| {
+            o.config.port = port;
+            Ok(())
+        })
+    }
 }
 
 /// Largest message accepted, in bytes (default 16 MiB; over it: close 1009).
@@ -535,7 +795,10 @@ pub unsafe extern "C" fn wsx_server_options_set_port(options: *mut wsx_server_op
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_set_max_message_size(options: *mut wsx_server_options, bytes: usize) -> wsx_result {
+pub unsafe extern "C" fn wsx_server_options_set_max_message_size(
+    options: *mut wsx_server_options,
+    bytes: usize,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe { set_max_message_size(options, bytes) }
 }
@@ -545,7 +808,10 @@ pub unsafe extern "C" fn wsx_server_options_set_max_message_size(options: *mut w
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_set_max_frame_size(options: *mut wsx_server_options, bytes: usize) -> wsx_result {
+pub unsafe extern "C" fn wsx_server_options_set_max_frame_size(
+    options: *mut wsx_server_options,
+    bytes: usize,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe { set_max_frame_size(options, bytes) }
 }
@@ -555,7 +821,10 @@ pub unsafe extern "C" fn wsx_server_options_set_max_frame_size(options: *mut wsx
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_set_auto_pong(options: *mut wsx_server_options, on: bool) -> wsx_result {
+pub unsafe extern "C" fn wsx_server_options_set_auto_pong(
+    options: *mut wsx_server_options,
+    on: bool,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe { set_auto_pong(options, on) }
 }
@@ -566,7 +835,10 @@ pub unsafe extern "C" fn wsx_server_options_set_auto_pong(options: *mut wsx_serv
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_set_streaming(options: *mut wsx_server_options, on: bool) -> wsx_result {
+pub unsafe extern "C" fn wsx_server_options_set_streaming(
+    options: *mut wsx_server_options,
+    on: bool,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe { set_streaming(options, on) }
 }
@@ -591,7 +863,10 @@ pub unsafe extern "C" fn wsx_server_options_set_handshake_limits(
 /// # Safety
 /// `options` is NULL or live; `name` is NULL or NUL-terminated.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_add_subprotocol(options: *mut wsx_server_options, name: *const c_char) -> wsx_result {
+pub unsafe extern "C" fn wsx_server_options_add_subprotocol(
+    options: *mut wsx_server_options,
+    name: *const c_char,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe { add_subprotocol(options, name) }
 }
@@ -602,7 +877,10 @@ pub unsafe extern "C" fn wsx_server_options_add_subprotocol(options: *mut wsx_se
 /// # Safety
 /// `options` is NULL or live; `origin` is NULL or NUL-terminated.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_add_origin(options: *mut wsx_server_options, origin: *const c_char) -> wsx_result {
+pub unsafe extern "C" fn wsx_server_options_add_origin(
+    options: *mut wsx_server_options,
+    origin: *const c_char,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
@@ -627,9 +905,15 @@ pub unsafe extern "C" fn wsx_server_options_set_tls(
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            o.config.tls = match (opt_str(cert_file, "cert_file")?, opt_str(key_file, "key_file")?) {
+            o.config.tls = match (
+                opt_str(cert_file, "cert_file")?,
+                opt_str(key_file, "key_file")?,
+            ) {
                 (None, None) => None,
-                (Some(cert), Some(key)) => Some(TlsServerConfig { cert_file: cert.into(), key_file: key.into() }),
+                (Some(cert), Some(key)) => Some(TlsServerConfig {
+                    cert_file: cert.into(),
+                    key_file: key.into(),
+                }),
                 _ => return Err(Failure::invalid("TLS needs both cert_file and key_file")),
             };
             Ok(())
@@ -643,9 +927,17 @@ pub unsafe extern "C" fn wsx_server_options_set_tls(
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_set_max_connections(options: *mut wsx_server_options, max: usize) -> wsx_result {
+pub unsafe extern "C" fn wsx_server_options_set_max_connections(
+    options: *mut wsx_server_options,
+    max: usize,
+) -> wsx_result {
     // SAFETY: the caller's promise.
-    unsafe { edit(options, |o| Ok(o.config.max_connections = positive(max, "max_connections")?)) }
+    unsafe {
+        edit(options, |o| {
+            o.config.max_connections = positive(max, "max_connections")?;
+            Ok(())
+        })
+    }
 }
 
 /// Most unfinished handshakes at once (default 1 000).
@@ -653,9 +945,17 @@ pub unsafe extern "C" fn wsx_server_options_set_max_connections(options: *mut ws
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_set_max_pending_handshakes(options: *mut wsx_server_options, max: usize) -> wsx_result {
+pub unsafe extern "C" fn wsx_server_options_set_max_pending_handshakes(
+    options: *mut wsx_server_options,
+    max: usize,
+) -> wsx_result {
     // SAFETY: the caller's promise.
-    unsafe { edit(options, |o| Ok(o.config.max_pending_handshakes = positive(max, "max_pending_handshakes")?)) }
+    unsafe {
+        edit(options, |o| {
+            o.config.max_pending_handshakes = positive(max, "max_pending_handshakes")?;
+            Ok(())
+        })
+    }
 }
 
 /// Time allowed for the TLS and WebSocket handshakes, in ms (default 10 000).
@@ -663,7 +963,10 @@ pub unsafe extern "C" fn wsx_server_options_set_max_pending_handshakes(options: 
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_set_handshake_timeout_ms(options: *mut wsx_server_options, ms: u32) -> wsx_result {
+pub unsafe extern "C" fn wsx_server_options_set_handshake_timeout_ms(
+    options: *mut wsx_server_options,
+    ms: u32,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe { set_handshake_timeout(options, ms) }
 }
@@ -673,7 +976,10 @@ pub unsafe extern "C" fn wsx_server_options_set_handshake_timeout_ms(options: *m
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_set_close_timeout_ms(options: *mut wsx_server_options, ms: u32) -> wsx_result {
+pub unsafe extern "C" fn wsx_server_options_set_close_timeout_ms(
+    options: *mut wsx_server_options,
+    ms: u32,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe { set_close_timeout(options, ms) }
 }
@@ -698,7 +1004,10 @@ pub unsafe extern "C" fn wsx_server_options_set_keepalive(
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_set_idle_timeout_ms(options: *mut wsx_server_options, ms: u32) -> wsx_result {
+pub unsafe extern "C" fn wsx_server_options_set_idle_timeout_ms(
+    options: *mut wsx_server_options,
+    ms: u32,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe { set_idle_timeout(options, ms) }
 }
@@ -724,9 +1033,41 @@ pub unsafe extern "C" fn wsx_server_options_set_backpressure(
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_set_nodelay(options: *mut wsx_server_options, on: bool) -> wsx_result {
+pub unsafe extern "C" fn wsx_server_options_set_nodelay(
+    options: *mut wsx_server_options,
+    on: bool,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe { set_nodelay(options, on) }
+}
+
+/// Refuse binary messages: only text is accepted (default false); a binary
+/// message then fails the connection with close 1003.
+///
+/// # Safety
+/// `options` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_server_options_set_reject_binary(
+    options: *mut wsx_server_options,
+    on: bool,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe { set_reject_binary(options, on) }
+}
+
+/// Accepts permessage-deflate with `deflate` (copied) when a client offers
+/// it; NULL declines every offer (the default). Invalid settings give
+/// `WSX_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `options` is NULL or live; `deflate` is NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_server_options_set_compression(
+    options: *mut wsx_server_options,
+    deflate: *const wsx_deflate_options,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe { set_compression(options, deflate) }
 }
 
 #[cfg(test)]
@@ -736,7 +1077,10 @@ mod tests {
     fn client() -> *mut wsx_client_options {
         let mut options = std::ptr::null_mut();
         // SAFETY: a valid out pointer.
-        assert_eq!(unsafe { wsx_client_options_new(&mut options) }, wsx_result::WSX_OK);
+        assert_eq!(
+            unsafe { wsx_client_options_new(&mut options) },
+            wsx_result::WSX_OK
+        );
         options
     }
 
@@ -745,10 +1089,22 @@ mod tests {
         let options = client();
         // SAFETY: `options` is live until freed at the end.
         unsafe {
-            assert_eq!(wsx_client_options_set_max_message_size(options, 1024), wsx_result::WSX_OK);
-            assert_eq!(wsx_client_options_set_keepalive(options, 0, 0), wsx_result::WSX_OK);
-            assert_eq!(wsx_client_options_set_idle_timeout_ms(options, 1500), wsx_result::WSX_OK);
-            assert_eq!(wsx_client_options_add_subprotocol(options, c"chat".as_ptr()), wsx_result::WSX_OK);
+            assert_eq!(
+                wsx_client_options_set_max_message_size(options, 1024),
+                wsx_result::WSX_OK
+            );
+            assert_eq!(
+                wsx_client_options_set_keepalive(options, 0, 0),
+                wsx_result::WSX_OK
+            );
+            assert_eq!(
+                wsx_client_options_set_idle_timeout_ms(options, 1500),
+                wsx_result::WSX_OK
+            );
+            assert_eq!(
+                wsx_client_options_add_subprotocol(options, c"chat".as_ptr()),
+                wsx_result::WSX_OK
+            );
             let config = &(*options).config;
             assert_eq!(config.protocol.max_message_size, 1024);
             assert_eq!(config.keepalive, None);
@@ -764,16 +1120,32 @@ mod tests {
         // SAFETY: `options` is live until freed at the end.
         unsafe {
             let before = (*options).config.backpressure;
-            assert_eq!(wsx_client_options_set_backpressure(options, 10, 20), wsx_result::WSX_ERR_INVALID_ARGUMENT);
-            assert_eq!(wsx_client_options_set_max_frame_size(options, 0), wsx_result::WSX_ERR_INVALID_ARGUMENT);
+            assert_eq!(
+                wsx_client_options_set_backpressure(options, 10, 20),
+                wsx_result::WSX_ERR_INVALID_ARGUMENT
+            );
+            assert_eq!(
+                wsx_client_options_set_max_frame_size(options, 0),
+                wsx_result::WSX_ERR_INVALID_ARGUMENT
+            );
             assert_eq!(
                 wsx_client_options_add_header(options, c"X-A".as_ptr(), c"1\r\nX-B: 2".as_ptr()),
                 wsx_result::WSX_ERR_INVALID_ARGUMENT
             );
-            assert_eq!(wsx_client_options_set_tls_client_cert(options, c"a.pem".as_ptr(), std::ptr::null()), wsx_result::WSX_ERR_INVALID_ARGUMENT);
+            assert_eq!(
+                wsx_client_options_set_tls_client_cert(
+                    options,
+                    c"a.pem".as_ptr(),
+                    std::ptr::null()
+                ),
+                wsx_result::WSX_ERR_INVALID_ARGUMENT
+            );
             assert_eq!((*options).config.backpressure, before);
             assert!((*options).config.headers.is_empty());
-            assert_eq!(wsx_client_options_set_nodelay(std::ptr::null_mut(), true), wsx_result::WSX_ERR_NULL);
+            assert_eq!(
+                wsx_client_options_set_nodelay(std::ptr::null_mut(), true),
+                wsx_result::WSX_ERR_NULL
+            );
             wsx_client_options_free(options);
         }
     }

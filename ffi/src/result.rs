@@ -109,7 +109,9 @@ const _: () = assert!(WSX_VERSION_PATCH == parse_u32(env!("CARGO_PKG_VERSION_PAT
 /// generic text). Never NULL; never free it.
 #[unsafe(no_mangle)]
 pub extern "C" fn wsx_result_str(result: i32) -> *const c_char {
-    ffi_value(wsx_result::text(-1).as_ptr(), || wsx_result::text(result).as_ptr())
+    ffi_value(wsx_result::text(-1).as_ptr(), || {
+        wsx_result::text(result).as_ptr()
+    })
 }
 
 /// The message of the last failed call on the calling thread ("" if none).
@@ -154,6 +156,9 @@ mod tests {
         // SAFETY: wsx_version returns a static NUL-terminated string.
         let version = unsafe { CStr::from_ptr(wsx_version()) }.to_str().unwrap();
         assert_eq!(version, env!("CARGO_PKG_VERSION"));
-        assert_eq!(version, format!("{WSX_VERSION_MAJOR}.{WSX_VERSION_MINOR}.{WSX_VERSION_PATCH}"));
+        assert_eq!(
+            version,
+            format!("{WSX_VERSION_MAJOR}.{WSX_VERSION_MINOR}.{WSX_VERSION_PATCH}")
+        );
     }
 }

@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use wsx_core::net::{Error, Handler, Refusal, Server, ServerHandler, Upgrade};
 
-use crate::boundary::{Failure, Outcome, arg, arg_mut, arg_str, ffi_call, ffi_value, opt_str, write_c_string};
+use crate::boundary::{
+    Failure, Outcome, arg, arg_mut, arg_str, ffi_call, ffi_value, opt_str, write_c_string,
+};
 use crate::callbacks::{
-    ConnAdapter, ConnEvents, UserData, wsx_conn_callbacks, wsx_free_user_data, wsx_on_close, wsx_on_error, wsx_on_message,
-    wsx_on_open, wsx_on_ping, wsx_on_pong, wsx_on_writable,
+    ConnAdapter, ConnEvents, UserData, wsx_conn_callbacks, wsx_free_user_data, wsx_on_close,
+    wsx_on_error, wsx_on_message, wsx_on_open, wsx_on_ping, wsx_on_pong, wsx_on_writable,
 };
 use crate::event_loop::wsx_loop;
 use crate::events::{CError, CRequest, wsx_error, wsx_request};
@@ -33,11 +35,17 @@ pub struct wsx_upgrade {
 /// Decides on a handshake request: call `wsx_upgrade_*` on `upgrade` to
 /// refuse it, pick a subprotocol, add response headers or give the
 /// connection callbacks of its own.
-pub type wsx_on_upgrade =
-    Option<unsafe extern "C" fn(user_data: *mut c_void, upgrade: *mut wsx_upgrade, request: *const wsx_request)>;
+pub type wsx_on_upgrade = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        upgrade: *mut wsx_upgrade,
+        request: *const wsx_request,
+    ),
+>;
 /// A failure that belongs to no accepted connection (accept error, TLS or
 /// handshake failure of an incoming connection).
-pub type wsx_on_server_error = Option<unsafe extern "C" fn(user_data: *mut c_void, error: *const wsx_error)>;
+pub type wsx_on_server_error =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, error: *const wsx_error)>;
 /// The server stopped after `wsx_server_shutdown`: every connection has
 /// closed or been dropped.
 pub type wsx_on_shutdown = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
@@ -108,21 +116,37 @@ impl ServerAdapter {
 
 impl ServerHandler for ServerAdapter {
     fn on_upgrade(&mut self, upgrade: &mut Upgrade<'_>) -> Result<Box<dyn Handler>, Refusal> {
-        let mut decision =
-            wsx_upgrade { subprotocol: upgrade.subprotocol.clone(), headers: Vec::new(), refusal: None, handler: None };
+        let mut decision = wsx_upgrade {
+            subprotocol: upgrade.subprotocol.clone(),
+            headers: Vec::new(),
+            refusal: None,
+            handler: None,
+        };
         if let Some(callback) = self.on_upgrade {
-            let request = CRequest::new(upgrade.request, upgrade.peer_addr, upgrade.subprotocol.as_deref());
+            let request = CRequest::new(
+                upgrade.request,
+                upgrade.peer_addr,
+                upgrade.subprotocol.as_deref(),
+            );
             // SAFETY: a C callback called with the pointers it was documented to get.
             unsafe { callback(self.user.ptr(), &mut decision, &request.event) };
         }
         if let Some((status, reason)) = decision.refusal {
-            return Err(Refusal { status, reason, headers: decision.headers });
+            return Err(Refusal {
+                status,
+                reason,
+                headers: decision.headers,
+            });
         }
         upgrade.subprotocol = decision.subprotocol;
         upgrade.response_headers.extend(decision.headers);
-        let handler = decision
-            .handler
-            .unwrap_or_else(|| ConnAdapter::new(self.user.clone(), self.conn_events, Arc::new(OnceLock::new())));
+        let handler = decision.handler.unwrap_or_else(|| {
+            ConnAdapter::new(
+                self.user.clone(),
+                self.conn_events,
+                Arc::new(OnceLock::new()),
+            )
+        });
         Ok(Box::new(handler))
     }
 
@@ -196,7 +220,9 @@ pub unsafe extern "C" fn wsx_server_free(server: *mut wsx_server) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wsx_server_port(server: *const wsx_server) -> u16 {
     // SAFETY: the caller's promise.
-    ffi_value(0, || unsafe { server.as_ref() }.map_or(0, |server| server.server.local_addr().port()))
+    ffi_value(0, || {
+        unsafe { server.as_ref() }.map_or(0, |server| server.server.local_addr().port())
+    })
 }
 
 /// Writes the address the server listens on ("ip:port") and a NUL into
@@ -205,7 +231,11 @@ pub unsafe extern "C" fn wsx_server_port(server: *const wsx_server) -> u16 {
 /// # Safety
 /// `server` is NULL or live; `out_buf` is NULL or has `buf_len` writable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_local_addr(server: *const wsx_server, out_buf: *mut c_char, buf_len: usize) -> wsx_result {
+pub unsafe extern "C" fn wsx_server_local_addr(
+    server: *const wsx_server,
+    out_buf: *mut c_char,
+    buf_len: usize,
+) -> wsx_result {
     ffi_call(|| {
         // SAFETY: the caller's promise.
         let server = unsafe { arg(server, "server") }?;
@@ -221,11 +251,16 @@ pub unsafe extern "C" fn wsx_server_local_addr(server: *const wsx_server, out_bu
 /// # Safety
 /// `server` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_shutdown(server: *const wsx_server, timeout_ms: u32) -> wsx_result {
+pub unsafe extern "C" fn wsx_server_shutdown(
+    server: *const wsx_server,
+    timeout_ms: u32,
+) -> wsx_result {
     ffi_call(|| {
         // SAFETY: the caller's promise.
         let server = unsafe { arg(server, "server") }?;
-        server.server.shutdown(Duration::from_millis(timeout_ms.into()));
+        server
+            .server
+            .shutdown(Duration::from_millis(timeout_ms.into()));
         Ok(())
     })
 }
@@ -234,7 +269,10 @@ pub unsafe extern "C" fn wsx_server_shutdown(server: *const wsx_server, timeout_
 ///
 /// # Safety
 /// `upgrade` is NULL or the pointer passed to the running upgrade callback.
-unsafe fn decide(upgrade: *mut wsx_upgrade, f: impl FnOnce(&mut wsx_upgrade) -> Outcome) -> wsx_result {
+unsafe fn decide(
+    upgrade: *mut wsx_upgrade,
+    f: impl FnOnce(&mut wsx_upgrade) -> Outcome,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     ffi_call(|| f(unsafe { arg_mut(upgrade, "upgrade") }?))
 }
@@ -246,12 +284,18 @@ unsafe fn decide(upgrade: *mut wsx_upgrade, f: impl FnOnce(&mut wsx_upgrade) -> 
 /// # Safety
 /// `upgrade` is the running upgrade callback's; `reason` NULL or NUL-terminated.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_upgrade_refuse(upgrade: *mut wsx_upgrade, status: u16, reason: *const c_char) -> wsx_result {
+pub unsafe extern "C" fn wsx_upgrade_refuse(
+    upgrade: *mut wsx_upgrade,
+    status: u16,
+    reason: *const c_char,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe {
         decide(upgrade, |upgrade| {
             if !(400..=599).contains(&status) {
-                return Err(Failure::invalid(format!("refusal status {status} is not in 400-599")));
+                return Err(Failure::invalid(format!(
+                    "refusal status {status} is not in 400-599"
+                )));
             }
             let reason = opt_str(reason, "reason")?.unwrap_or("");
             upgrade.refusal = Some((status, reason.to_owned()));
@@ -266,7 +310,10 @@ pub unsafe extern "C" fn wsx_upgrade_refuse(upgrade: *mut wsx_upgrade, status: u
 /// # Safety
 /// `upgrade` is the running upgrade callback's; `name` NULL or NUL-terminated.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_upgrade_set_subprotocol(upgrade: *mut wsx_upgrade, name: *const c_char) -> wsx_result {
+pub unsafe extern "C" fn wsx_upgrade_set_subprotocol(
+    upgrade: *mut wsx_upgrade,
+    name: *const c_char,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe {
         decide(upgrade, |upgrade| {

@@ -15,7 +15,8 @@ fn header_path() -> PathBuf {
 }
 
 fn generate() -> String {
-    let config = cbindgen::Config::from_file(crate_dir().join("cbindgen.toml")).expect("ffi/cbindgen.toml parses");
+    let config = cbindgen::Config::from_file(crate_dir().join("cbindgen.toml"))
+        .expect("ffi/cbindgen.toml parses");
     let bindings = cbindgen::Builder::new()
         .with_crate(crate_dir())
         .with_config(config)
@@ -50,7 +51,11 @@ fn version_macros_match_the_crate() {
         ("WSX_VERSION_PATCH", env!("CARGO_PKG_VERSION_PATCH")),
     ] {
         let line = format!("#define {name} {value}\n");
-        assert!(header.contains(&line), "include/wsx.h lacks `{}`", line.trim());
+        assert!(
+            header.contains(&line),
+            "include/wsx.h lacks `{}`",
+            line.trim()
+        );
     }
 }
 
@@ -59,16 +64,32 @@ fn compile_alone(compiler: &str, std: &str, ext: &str) {
     let dir = std::env::temp_dir().join(format!("wsx-header-{}-{ext}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let source = dir.join(format!("alone.{ext}"));
-    std::fs::write(&source, "#include \"wsx.h\"\nint main(void) { return wsx_version() == 0; }\n").unwrap();
+    std::fs::write(
+        &source,
+        "#include \"wsx.h\"\nint main(void) { return wsx_version() == 0; }\n",
+    )
+    .unwrap();
     let include = header_path().parent().map(Path::to_path_buf).unwrap();
     let output = Command::new(compiler)
-        .args([std, "-Wall", "-Wextra", "-Werror", "-pedantic", "-fsyntax-only", "-I"])
+        .args([
+            std,
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-fsyntax-only",
+            "-I",
+        ])
         .arg(&include)
         .arg(&source)
         .output()
         .unwrap_or_else(|e| panic!("{compiler} runs: {e}"));
     std::fs::remove_dir_all(&dir).ok();
-    assert!(output.status.success(), "{compiler} {std} rejects wsx.h:\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{compiler} {std} rejects wsx.h:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]

@@ -73,8 +73,8 @@ async def echo_check_client(url):
     async with connect(url) as ws:
         await expect_echo(ws)
         await ws.close(4001, "bye")
-    if ws.close_rcvd is None or ws.close_rcvd.code != 4001:
-        fail(f"expected close 4001 back, got {ws.close_rcvd}")
+    if ws.close_code != 4001:
+        fail(f"expected close 4001 back, got {ws.close_code}")
     print("peer.py: echo and close code 4001 came back", flush=True)
 
 

@@ -138,6 +138,16 @@ static void test_client_options(void) {
     CHECK_OK(wsx_client_options_set_tls_client_cert(o, NULL, NULL));
     CHECK_OK(wsx_client_options_set_tls_danger_disable_verification(o, true));
     CHECK_OK(wsx_client_options_set_tls_danger_disable_verification(o, false));
+    CHECK_OK(wsx_client_options_set_reject_binary(o, true));
+    wsx_deflate_options deflate = wsx_deflate_options_default();
+    CHECK(deflate.client_max_window_bits == 15 && deflate.server_max_window_bits == 15 && deflate.level == 6);
+    CHECK_OK(wsx_client_options_set_compression(o, &deflate));
+    CHECK_OK(wsx_client_options_set_compression(o, NULL));
+    deflate.client_max_window_bits = 7;
+    CHECK_RESULT(wsx_client_options_set_compression(o, &deflate), WSX_ERR_INVALID_ARGUMENT);
+    deflate = wsx_deflate_options_default();
+    deflate.level = 10;
+    CHECK_RESULT(wsx_client_options_set_compression(o, &deflate), WSX_ERR_INVALID_ARGUMENT);
 
     CHECK_RESULT(wsx_client_options_set_max_message_size(o, 0), WSX_ERR_INVALID_ARGUMENT);
     CHECK_RESULT(wsx_client_options_set_max_frame_size(o, 0), WSX_ERR_INVALID_ARGUMENT);
@@ -178,6 +188,8 @@ static void test_client_options(void) {
     CHECK_RESULT(wsx_client_options_set_tls_ca_file(NULL, "a"), WSX_ERR_NULL);
     CHECK_RESULT(wsx_client_options_set_tls_client_cert(NULL, "a", "b"), WSX_ERR_NULL);
     CHECK_RESULT(wsx_client_options_set_tls_danger_disable_verification(NULL, true), WSX_ERR_NULL);
+    CHECK_RESULT(wsx_client_options_set_reject_binary(NULL, true), WSX_ERR_NULL);
+    CHECK_RESULT(wsx_client_options_set_compression(NULL, NULL), WSX_ERR_NULL);
     wsx_client_options_free(o);
 }
 
@@ -203,6 +215,12 @@ static void test_server_options(void) {
     CHECK_OK(wsx_server_options_set_idle_timeout_ms(o, 500));
     CHECK_OK(wsx_server_options_set_backpressure(o, 4096, 1024));
     CHECK_OK(wsx_server_options_set_nodelay(o, true));
+    CHECK_OK(wsx_server_options_set_reject_binary(o, false));
+    wsx_deflate_options deflate = wsx_deflate_options_default();
+    deflate.server_no_context_takeover = true;
+    CHECK_OK(wsx_server_options_set_compression(o, &deflate));
+    deflate.server_max_window_bits = 16;
+    CHECK_RESULT(wsx_server_options_set_compression(o, &deflate), WSX_ERR_INVALID_ARGUMENT);
 
     CHECK_RESULT(wsx_server_options_set_host(o, ""), WSX_ERR_INVALID_ARGUMENT);
     CHECK_RESULT(wsx_server_options_set_host(o, NULL), WSX_ERR_NULL);
@@ -238,6 +256,8 @@ static void test_server_options(void) {
     CHECK_RESULT(wsx_server_options_set_idle_timeout_ms(NULL, 1), WSX_ERR_NULL);
     CHECK_RESULT(wsx_server_options_set_backpressure(NULL, 2, 1), WSX_ERR_NULL);
     CHECK_RESULT(wsx_server_options_set_nodelay(NULL, true), WSX_ERR_NULL);
+    CHECK_RESULT(wsx_server_options_set_reject_binary(NULL, true), WSX_ERR_NULL);
+    CHECK_RESULT(wsx_server_options_set_compression(NULL, &deflate), WSX_ERR_NULL);
     wsx_server_options_free(o);
 }
 

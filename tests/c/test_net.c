@@ -423,6 +423,30 @@ static void test_free_loop_inside_callback(void) {
     wsx_server_free(server);
 }
 
+static void test_free_loop_inside_callback_on_its_thread(void) {
+    wsx_loop *loop = NULL;
+    recorder s;
+    memset(&s, 0, sizeof s);
+    CHECK_OK(wsx_loop_new(&loop));
+    wsx_server *server = start_server(loop, NULL, &s);
+    char url[128];
+    server_url(url, sizeof url, "ws", server, "/");
+    wsx_conn_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    cb.user_data = &loop;
+    cb.on_open = free_loop_on_open;
+    wsx_conn *conn = NULL;
+    CHECK_OK(wsx_loop_start_thread(loop));
+    CHECK_OK(wsx_connect(loop, url, NULL, &cb, &conn));
+    /* The loop thread frees the loop from inside a callback: it cannot join
+     * itself, so it finishes on its own and releases everything. */
+    wait_for(&s.frees, 1);
+    CHECK(s.frees == 1);
+    CHECK_RESULT(wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)"x", 1), WSX_ERR_CLOSED);
+    wsx_conn_free(conn);
+    wsx_server_free(server);
+}
+
 static void test_backpressure(void) {
     fixture f;
     wsx_server_options *so = NULL;
@@ -487,6 +511,42 @@ static void test_limits_and_streaming(void) {
     long long deadline = now_ms() + WAIT_MS;
     while (!(d.fin && d.total_len == 8) && now_ms() < deadline) wsx_loop_poll(f.loop, 10);
     CHECK(d.fin && d.total_len == 8);
+    wsx_conn_free(conn);
+    fixture_stop(&f);
+}
+
+static void test_compression_and_text_only(void) {
+    fixture f;
+    wsx_server_options *so = NULL;
+    wsx_deflate_options deflate = wsx_deflate_options_default();
+    CHECK_OK(wsx_server_options_new(&so));
+    CHECK_OK(wsx_server_options_set_compression(so, &deflate));
+    CHECK_OK(wsx_server_options_set_reject_binary(so, true));
+    fixture_start(&f, so, "/");
+    wsx_server_options_free(so);
+    f.server_rec.echo = 1;
+
+    /* Offered and accepted: the 101 says so, and a compressible message round-trips. */
+    wsx_client_options *co = NULL;
+    CHECK_OK(wsx_client_options_new(&co));
+    CHECK_OK(wsx_client_options_set_compression(co, &deflate));
+    recorder c;
+    memset(&c, 0, sizeof c);
+    c.header_name = "Sec-WebSocket-Extensions";
+    wsx_conn *conn = connect_to(f.loop, f.url, co, &c);
+    wsx_client_options_free(co);
+    CHECK(poll_until(f.loop, &c.opens, WAIT_MS));
+    CHECK(strstr(c.header_value, "permessage-deflate") != NULL);
+    char text[1000];
+    memset(text, 'a', sizeof text);
+    CHECK_OK(wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)text, sizeof text));
+    CHECK(poll_until(f.loop, &c.messages, WAIT_MS));
+    CHECK(c.len == sizeof text && memcmp(c.data, text, sizeof text) == 0);
+
+    /* Binary where the server takes only text: close 1003. */
+    CHECK_OK(wsx_conn_send(conn, WSX_MSG_BINARY, (const uint8_t *)"\x01", 1));
+    CHECK(poll_until(f.loop, &c.closes, WAIT_MS));
+    CHECK(c.close_code == 1003);
     wsx_conn_free(conn);
     fixture_stop(&f);
 }
@@ -644,8 +704,10 @@ int main(void) {
     RUN(test_free_and_stop_inside_callbacks);
     RUN(test_thread_mode_and_stop_from_another_thread);
     RUN(test_free_loop_inside_callback);
+    RUN(test_free_loop_inside_callback_on_its_thread);
     RUN(test_backpressure);
     RUN(test_limits_and_streaming);
+    RUN(test_compression_and_text_only);
     RUN(test_idle_timeout);
     RUN(test_server_shutdown_closes_with_1001);
     RUN(test_tls);

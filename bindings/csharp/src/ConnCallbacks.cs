@@ -52,7 +52,7 @@ namespace Wsx
         {
             try
             {
-                Target(userData).HandleOpen(conn, Native.String(open->subprotocol), Native.String(open->peer_addr));
+                Target(userData).HandleOpen(conn, Native.String(open->subprotocol));
             }
             catch (Exception e)
             {

@@ -132,9 +132,6 @@ namespace Wsx
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern IntPtr wsx_last_error_message();
 
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern IntPtr wsx_version();
-
         // ---- loop ----
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]

@@ -30,9 +30,18 @@ namespace Wsx
         readonly EventDispatcher events;
         readonly TaskCompletionSource<bool> opened = Tasks.New<bool>();
         readonly Queue<WsxMessage> inbox = new Queue<WsxMessage>();
+        readonly long inboxBudget;
+        long inboxBytes;
+        bool inboxOverflowed;
         readonly LinkedList<TaskCompletionSource<WsxMessage>> receivers = new LinkedList<TaskCompletionSource<WsxMessage>>();
         WsxException failure;
         WsxMessage end;
+
+        /// <summary>
+        /// Unread messages are held up to this many times the largest message size (64 MiB by
+        /// default); a peer that sends more while nobody reads is closed with 1008, so memory stays bounded.
+        /// </summary>
+        const long InboxMessages = 4;
 
         /// <summary>A client with default options.</summary>
         public WsxClient()
@@ -44,13 +53,8 @@ namespace Wsx
         public WsxClient(WsxClientOptions options)
         {
             this.options = options ?? new WsxClientOptions();
+            inboxBudget = InboxMessages * Math.Max(1, this.options.MaxMessageSize);
             events = new EventDispatcher(this.options.SynchronizationContext, RaiseError);
-        }
-
-        /// <summary>The options, changeable until <see cref="ConnectAsync"/> starts.</summary>
-        public WsxClientOptions Options
-        {
-            get { return options; }
         }
 
         /// <summary>
@@ -131,7 +135,11 @@ namespace Wsx
                 if (State == WebSocketState.None || State == WebSocketState.Connecting)
                     throw new InvalidOperationException("the connection is not open yet");
                 if (inbox.Count > 0)
-                    return Task.FromResult(inbox.Dequeue());
+                {
+                    var next = inbox.Dequeue();
+                    inboxBytes -= next.Data.Length;
+                    return Task.FromResult(next);
+                }
                 if (end != null)
                     return failure != null ? Task.FromException<WsxMessage>(failure) : Task.FromResult(end);
                 if (cancellationToken.IsCancellationRequested)
@@ -175,9 +183,9 @@ namespace Wsx
             }
         }
 
-        internal override void HandleOpen(IntPtr conn, string negotiated, string peer)
+        internal override void HandleOpen(IntPtr conn, string negotiated)
         {
-            base.HandleOpen(conn, negotiated, peer);
+            base.HandleOpen(conn, negotiated);
             opened.TrySetResult(true);
         }
 
@@ -194,6 +202,7 @@ namespace Wsx
                 return;
             }
             TaskCompletionSource<WsxMessage> receiver = null;
+            bool overflow = false;
             lock (Gate)
             {
                 if (receivers.Count > 0)
@@ -201,13 +210,17 @@ namespace Wsx
                     receiver = receivers.First.Value;
                     receivers.RemoveFirst();
                 }
-                else
+                else if (!inboxOverflowed)
                 {
                     inbox.Enqueue(message);
+                    inboxBytes += message.Data.Length;
+                    overflow = inboxOverflowed = inboxBytes > inboxBudget;
                 }
             }
             if (receiver != null)
                 receiver.TrySetResult(message);
+            if (overflow)
+                StartClose(WebSocketCloseStatus.PolicyViolation, "receive queue full: the application is not reading");
         }
 
         internal override void HandleError(WsxException error)
@@ -243,7 +256,8 @@ namespace Wsx
             var raise = base.HandleClose(status, description, clean);
             // Completed last, so that ConnectAsync's caller sees the final State and CloseStatus.
             opened.TrySetException(connectError);
-            foreach (var receiver in TakeReceivers())
+            // After Dispose, waiting readers get the ObjectDisposedException instead.
+            foreach (var receiver in IsDisposed ? new List<TaskCompletionSource<WsxMessage>>() : TakeReceivers())
             {
                 if (ended != null)
                     receiver.TrySetException(ended);

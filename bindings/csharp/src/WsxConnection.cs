@@ -64,9 +64,6 @@ namespace Wsx
             get { lock (Gate) return closeStatusDescription; }
         }
 
-        /// <summary>The peer's address ("ip:port", "[ip]:port" for IPv6), or null before it is known.</summary>
-        public string RemoteAddress { get; private set; }
-
         /// <summary>Raised when something fails: a native error (a <see cref="WsxException"/>) or an exception thrown by an event handler.</summary>
         public event EventHandler<WsxErrorEventArgs> Error;
 
@@ -132,6 +129,8 @@ namespace Wsx
         /// </summary>
         public async Task CloseAsync(WebSocketCloseStatus closeStatus, string statusDescription, CancellationToken cancellationToken)
         {
+            if ((int)closeStatus < 0 || (int)closeStatus > ushort.MaxValue)
+                throw new ArgumentOutOfRangeException(nameof(closeStatus), closeStatus, "a close code is 1000-4999");
             ConnHandle conn;
             lock (Gate)
             {
@@ -139,14 +138,22 @@ namespace Wsx
                 if (state == WebSocketState.None || state == WebSocketState.Connecting)
                     throw new InvalidOperationException("the connection is not open yet");
                 conn = handle;
-                if (state == WebSocketState.Open)
-                    state = WebSocketState.CloseSent;
             }
             if (!closed.Task.IsCompleted)
             {
-                var result = NativeMethods.wsx_conn_close(conn, checked((ushort)closeStatus), Native.Utf8(statusDescription ?? ""));
-                if (result != WsxResult.Ok && result != WsxResult.Closed)
+                var result = NativeMethods.wsx_conn_close(conn, (ushort)closeStatus, Native.Utf8(statusDescription ?? ""));
+                if (result == WsxResult.Ok)
+                {
+                    lock (Gate)
+                    {
+                        if (state == WebSocketState.Open)
+                            state = WebSocketState.CloseSent;
+                    }
+                }
+                else if (result != WsxResult.Closed)
+                {
                     throw Native.Failure(result);
+                }
             }
             await Tasks.WithCancellation(closed.Task, cancellationToken).ConfigureAwait(false);
         }
@@ -170,16 +177,17 @@ namespace Wsx
                 if (state != WebSocketState.Closed)
                     state = WebSocketState.Aborted;
             }
+            // Fail what waits first: the close callback may race the native calls below.
+            var error = new ObjectDisposedException(GetType().Name);
+            closed.TrySetException(error);
+            FailWritableWaiters(error);
+            OnDisposed(error);
             if (conn != null)
             {
                 if (open)
                     NativeMethods.wsx_conn_close(conn, (ushort)WebSocketCloseStatus.EndpointUnavailable, null);
                 conn.Dispose();
             }
-            var error = new ObjectDisposedException(GetType().Name);
-            closed.TrySetException(error);
-            FailWritableWaiters(error);
-            OnDisposed(error);
         }
 
         /// <summary>Fails the subclass's pending operations after <see cref="Dispose"/>.</summary>
@@ -230,6 +238,20 @@ namespace Wsx
             conn.Dispose();
         }
 
+        /// <summary>Starts the close handshake without waiting (from the loop thread); a closed connection ignores it.</summary>
+        internal void StartClose(WebSocketCloseStatus code, string reason)
+        {
+            ConnHandle conn;
+            lock (Gate)
+            {
+                conn = disposed ? null : handle;
+                if (state == WebSocketState.Open)
+                    state = WebSocketState.CloseSent;
+            }
+            if (conn != null)
+                NativeMethods.wsx_conn_close(conn, (ushort)code, Native.Utf8(reason));
+        }
+
         WsxResult TrySend(uint kind, ArraySegment<byte> data)
         {
             ConnHandle conn;
@@ -263,7 +285,7 @@ namespace Wsx
         // The native callbacks, on the loop thread. None lets an exception escape: the
         // trampolines catch, and event handlers run inside the dispatcher's guard.
 
-        internal virtual void HandleOpen(IntPtr conn, string negotiated, string peer)
+        internal virtual void HandleOpen(IntPtr conn, string negotiated)
         {
             bool attached;
             lock (Gate)
@@ -276,7 +298,6 @@ namespace Wsx
                     state = WebSocketState.Open;
                 subProtocol = negotiated;
             }
-            RemoteAddress = peer;
         }
 
         internal abstract void HandleMessage(WsxMessage message);

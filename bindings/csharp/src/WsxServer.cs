@@ -33,12 +33,6 @@ namespace Wsx
             events = new EventDispatcher(this.options.SynchronizationContext, e => RaiseError(null, e));
         }
 
-        /// <summary>The options, changeable until <see cref="Start"/>.</summary>
-        public WsxServerOptions Options
-        {
-            get { return options; }
-        }
-
         /// <summary>The port the server listens on, once started (0 before).</summary>
         public int Port { get; private set; }
 
@@ -216,9 +210,9 @@ namespace Wsx
         {
         }
 
-        internal override void HandleOpen(IntPtr conn, string negotiated, string peer)
+        internal override void HandleOpen(IntPtr conn, string negotiated)
         {
-            base.HandleOpen(conn, negotiated, peer);
+            base.HandleOpen(conn, negotiated);
             server.RaiseConnected(this);
         }
 

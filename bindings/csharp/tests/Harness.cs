@@ -14,11 +14,20 @@ namespace Wsx.Tests
     {
         // A guard against hangs only: no test asserts on time.
         static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(120);
+        readonly string only;
         int passed;
         int failed;
 
+        /// <summary>A runner of the tests whose name contains <paramref name="only"/> (null: all).</summary>
+        internal Runner(string only)
+        {
+            this.only = only;
+        }
+
         internal void Run(string name, Func<Task> test)
         {
+            if (only != null && name.IndexOf(only, StringComparison.OrdinalIgnoreCase) < 0)
+                return;
             try
             {
                 var task = test();
@@ -108,11 +117,18 @@ namespace Wsx.Tests
                 RedirectStandardInput = true,
             };
             process = Process.Start(info);
-            var line = process.StandardOutput.ReadLine();
-            Port = ParsePort(line);
-            // Keep draining its output so that it never blocks on a full pipe.
-            process.OutputDataReceived += (s, e) => { };
-            process.BeginOutputReadLine();
+            try
+            {
+                Port = ParsePort(process.StandardOutput.ReadLine());
+            }
+            catch
+            {
+                Dispose();
+                throw;
+            }
+            // Keep draining its output, so that it never blocks on a full pipe.
+            var output = process.StandardOutput;
+            new Thread(() => { while (output.ReadLine() != null) { } }) { IsBackground = true }.Start();
         }
 
         internal string Name { get; }

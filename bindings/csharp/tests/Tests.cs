@@ -11,7 +11,7 @@ namespace Wsx.Tests
 {
     /// <summary>
     /// The C# binding's tests: a self-checking program run under Mono (or dotnet). Usage:
-    /// <c>Tests.exe --echo-server PATH [--echo-server-args ARGS] --python PATH --peer-script PATH</c>.
+    /// <c>Tests.exe --echo-server PATH [--echo-server-args ARGS] --python PATH --peer-script PATH [--only NAME-PART]</c>.
     /// Prints one line per test and <c>N passed, M failed</c>; exits non-zero on any failure.
     /// </summary>
     internal static class Program
@@ -19,7 +19,7 @@ namespace Wsx.Tests
         static int Main(string[] args)
         {
             var options = ParseArgs(args);
-            var runner = new Runner();
+            var runner = new Runner(options.GetOrDefault("--only", null));
             using (var echo = new Peer("C echo server", options["--echo-server"], options.GetOrDefault("--echo-server-args", "--port 0")))
             using (var python = new Peer("websockets", options["--python"], "-u " + Quote(options["--peer-script"])))
             {
@@ -28,22 +28,27 @@ namespace Wsx.Tests
                     var p = peer;
                     runner.Run(p.Name + ": text and binary of 0 bytes to 16 MiB", () => EchoSizes(p));
                     runner.Run(p.Name + ": UTF-8 text", () => Utf8Text(p));
-                    runner.Run(p.Name + ": client closes with a code and a description", () => ClientCloses(p));
+                    runner.Run(p.Name + ": client closes with a code and a description", () => ClientCloses(p, p == python));
                     runner.Run(p.Name + ": concurrent SendAsync from several threads", () => ConcurrentSends(p));
                     runner.Run(p.Name + ": Dispose while connected, and twice", () => DisposeWhileConnected(p));
                 }
                 runner.Run("websockets: server closes with a code and a description", () => ServerCloses(python));
                 runner.Run("websockets: subprotocols", () => SubProtocols(python));
                 runner.Run("websockets: handshake refused with its HTTP status", () => HandshakeRefused(python));
+                runner.Run("websockets: extra headers and Origin reach the server", () => RequestHeaders(python));
+                runner.Run("C echo server: sends past the high-water mark wait, then complete", () => Backpressure(echo));
+                runner.Run("C echo server: a cancelled ReceiveAsync leaves the next message in place", () => CancelledReceive(echo));
                 runner.Run("C echo server: 10,000 messages with GC between batches", () => ManyMessagesWithGc(echo));
                 runner.Run("C echo server: events raised on a SynchronizationContext", () => EventsOnContext(echo));
                 runner.Run("C echo server: a throwing handler reaches the Error event", () => HandlerExceptionToError(echo));
             }
             runner.Run("refused connection", RefusedConnection);
             runner.Run("bad URLs", BadUrls);
+            runner.Run("handshake timeout and a cancelled ConnectAsync against a silent server", SilentServer);
             runner.Run("Dispose before connecting, and twice", DisposeUnconnected);
             runner.Run("server: several clients, messages, closes both ways", ServerWithClients);
             runner.Run("server: subprotocols and the Origin allow-list", ServerNegotiation);
+            runner.Run("client: unread messages past the receive budget close with 1008", UnreadMessagesBounded);
             return runner.Finish();
         }
 
@@ -134,16 +139,25 @@ namespace Wsx.Tests
             }
         }
 
-        static async Task ClientCloses(Peer peer)
+        /// <summary>wsx answers a close with the peer's code only; websockets also echoes the reason.</summary>
+        static async Task ClientCloses(Peer peer, bool peerEchoesReason)
         {
             using (var client = await Connect(peer.Url()))
             {
                 var closed = new TaskCompletionSource<WsxClosedEventArgs>();
                 client.Closed += (s, e) => closed.TrySetResult(e);
+                var bad = await Assert.ThrowsAsync<WsxException>(
+                    () => client.CloseAsync(WebSocketCloseStatus.Empty, "", CancellationToken.None), "closing with 1005, which is never sent");
+                Assert.Equal(WsxResult.InvalidArgument, bad.Result, "result code of a bad close code");
+                bad = await Assert.ThrowsAsync<WsxException>(
+                    () => client.CloseAsync(WebSocketCloseStatus.NormalClosure, new string('x', 124), CancellationToken.None), "a 124-byte reason");
+                Assert.Equal(WsxResult.InvalidArgument, bad.Result, "result code of a long reason");
+                Assert.Equal(WebSocketState.Open, client.State, "still open after refused closes");
                 await client.CloseAsync((WebSocketCloseStatus)4000, "bye from C# ✓", CancellationToken.None);
                 Assert.Equal(WebSocketState.Closed, client.State, "state");
                 Assert.Equal((WebSocketCloseStatus)4000, client.CloseStatus, "close status echoed by the peer");
-                Assert.Equal("bye from C# ✓", client.CloseStatusDescription, "description echoed by the peer");
+                if (peerEchoesReason)
+                    Assert.Equal("bye from C# ✓", client.CloseStatusDescription, "description echoed by the peer");
                 var e1 = await closed.Task;
                 Assert.Equal((WebSocketCloseStatus)4000, e1.CloseStatus, "Closed event status");
                 Assert.True(e1.Clean, "Closed event reports a clean close");
@@ -210,6 +224,89 @@ namespace Wsx.Tests
                     Assert.True(client.State == WebSocketState.Closed || client.State == WebSocketState.Aborted,
                         "state after a refusal: " + client.State);
                 }
+            }
+        }
+
+        static async Task RequestHeaders(Peer peer)
+        {
+            var options = new WsxClientOptions { Origin = "https://game.example" };
+            options.SetRequestHeader("X-Wsx-Test", "value: with a colon");
+            options.SetRequestHeader("Authorization", "Bearer 123");
+            using (var client = await Connect(peer.Url("/headers"), options))
+            {
+                var headers = (await client.ReceiveAsync(CancellationToken.None)).Text.Split('\n');
+                Assert.True(headers.Contains("origin: https://game.example"), "Origin header in " + string.Join(" | ", headers));
+                Assert.True(headers.Contains("x-wsx-test: value: with a colon"), "extra header");
+                Assert.True(headers.Contains("authorization: Bearer 123"), "Authorization header");
+            }
+            var bad = new WsxClientOptions();
+            bad.SetRequestHeader("X-Evil", "a\r\nInjected: yes");
+            using (var client = new WsxClient(bad))
+            {
+                var e = await Assert.ThrowsAsync<WsxException>(() => client.ConnectAsync(peer.Url(), CancellationToken.None), "header with a line break");
+                Assert.Equal(WsxResult.InvalidArgument, e.Result, "result code");
+            }
+        }
+
+        static async Task Backpressure(Peer peer)
+        {
+            using (var client = await Connect(peer.Url()))
+            {
+                // Three 16 MiB messages at once pass the 17 MiB high-water mark: the later sends wait
+                // for the queue to drain instead of failing.
+                var messages = Enumerable.Range(1, 3).Select(i => Pattern(16 << 20, i)).ToArray();
+                var sends = messages.Select(m => client.SendAsync(new ArraySegment<byte>(m), WebSocketMessageType.Binary, CancellationToken.None)).ToArray();
+                foreach (var m in messages)
+                    Assert.Bytes(m, (await client.ReceiveAsync(CancellationToken.None)).Data, "echo of a 16 MiB message");
+                await Task.WhenAll(sends);
+            }
+        }
+
+        static async Task CancelledReceive(Peer peer)
+        {
+            using (var client = await Connect(peer.Url()))
+            {
+                using (var cts = new CancellationTokenSource())
+                {
+                    var waiting = client.ReceiveAsync(cts.Token);
+                    cts.Cancel();
+                    await Assert.ThrowsAsync<OperationCanceledException>(() => waiting, "the cancelled ReceiveAsync");
+                    await Assert.ThrowsAsync<OperationCanceledException>(() => client.ReceiveAsync(cts.Token), "ReceiveAsync with a cancelled token");
+                }
+                await client.SendAsync("after the cancel", CancellationToken.None);
+                Assert.Equal("after the cancel", (await client.ReceiveAsync(CancellationToken.None)).Text, "the next ReceiveAsync gets the message");
+            }
+        }
+
+        /// <summary>A TCP server that accepts and never answers: the handshake can only time out or be cancelled.</summary>
+        static async Task SilentServer()
+        {
+            var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+            listener.Start();
+            try
+            {
+                var url = new Uri("ws://127.0.0.1:" + ((System.Net.IPEndPoint)listener.LocalEndpoint).Port + "/");
+                var options = new WsxClientOptions { HandshakeTimeout = TimeSpan.FromMilliseconds(300) };
+                using (var client = new WsxClient(options))
+                {
+                    var e = await Assert.ThrowsAsync<WsxException>(() => client.ConnectAsync(url, CancellationToken.None), "silent server");
+                    Assert.Equal(WsxResult.Timeout, e.Result, "result code");
+                }
+                using (var client = new WsxClient())
+                using (var cts = new CancellationTokenSource())
+                {
+                    var connecting = client.ConnectAsync(url, cts.Token);
+                    cts.Cancel();
+                    await Assert.ThrowsAsync<OperationCanceledException>(() => connecting, "cancelled ConnectAsync");
+                    Assert.Equal(WebSocketState.Aborted, client.State, "state after the cancel");
+                }
+                Assert.Throws<ArgumentOutOfRangeException>(
+                    () => new WsxClient(new WsxClientOptions { CloseTimeout = TimeSpan.Zero }).ConnectAsync(url, CancellationToken.None).GetAwaiter().GetResult(),
+                    "a zero close timeout");
+            }
+            finally
+            {
+                listener.Stop();
             }
         }
 
@@ -465,6 +562,34 @@ namespace Wsx.Tests
                 foreach (var c in clients)
                     c.Dispose();
                 await Assert.ThrowsAsync<WsxException>(() => serverSide[1].SendAsync("gone", CancellationToken.None), "send to a closed server connection");
+            }
+        }
+
+        static async Task UnreadMessagesBounded()
+        {
+            using (var server = new WsxServer(new WsxServerOptions()))
+            {
+                var disconnected = new TaskCompletionSource<WsxClosedEventArgs>();
+                server.ClientConnected += (s, e) =>
+                {
+                    for (int i = 0; i < 10; i++)
+                        e.Connection.SendAsync(new ArraySegment<byte>(new byte[900]), WebSocketMessageType.Binary, CancellationToken.None);
+                };
+                server.ClientDisconnected += (s, e) => disconnected.TrySetResult(e);
+                server.Start();
+                // The budget is 4 whole messages of MaxMessageSize: the 5th 900-byte message passes it.
+                var options = new WsxClientOptions { MaxMessageSize = 1000 };
+                using (var client = new WsxClient(options))
+                {
+                    await client.ConnectAsync(new Uri("ws://127.0.0.1:" + server.Port + "/"), CancellationToken.None);
+                    var gone = await disconnected.Task;
+                    Assert.Equal(WebSocketCloseStatus.PolicyViolation, gone.CloseStatus, "the server sees the client close with 1008");
+                    for (int i = 0; i < 5; i++)
+                        Assert.Equal(900, (await client.ReceiveAsync(CancellationToken.None)).Data.Length, "queued message " + i);
+                    var end = await client.ReceiveAsync(CancellationToken.None);
+                    Assert.Equal(WebSocketMessageType.Close, end.MessageType, "then the close, nothing past the budget");
+                    Assert.Equal(WebSocketCloseStatus.PolicyViolation, end.CloseStatus, "with 1008");
+                }
             }
         }
 

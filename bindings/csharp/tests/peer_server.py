@@ -2,7 +2,8 @@
 
 Echoes every message with its type. A text message ``close CODE REASON``
 makes it close the connection with that code and reason. A request for
-``/refuse/STATUS`` is refused with that HTTP status. It negotiates the
+``/refuse/STATUS`` is refused with that HTTP status; on ``/headers`` it first
+sends the request's headers, one ``name: value`` per line. It negotiates the
 subprotocols ``chat.v2`` and ``chat.v1`` (in that order of preference).
 Prints ``PORT <n>`` once listening, then serves until stdin closes or it is
 terminated.
@@ -13,17 +14,24 @@ import sys
 from http import HTTPStatus
 
 from websockets.asyncio.server import serve
+from websockets.exceptions import ConnectionClosed
 
 SUBPROTOCOLS = ["chat.v2", "chat.v1"]
 
 
 async def handler(ws):
-    async for message in ws:
-        if isinstance(message, str) and message.startswith("close "):
-            _, code, *reason = message.split(" ", 2)
-            await ws.close(int(code), reason[0] if reason else "")
-            return
-        await ws.send(message)
+    if ws.request.path == "/headers":
+        # The request headers, one "name: value" per line, names in lower case.
+        await ws.send("\n".join(f"{k.lower()}: {v}" for k, v in ws.request.headers.raw_items()))
+    try:
+        async for message in ws:
+            if isinstance(message, str) and message.startswith("close "):
+                _, code, *reason = message.split(" ", 2)
+                await ws.close(int(code), reason[0] if reason else "")
+                return
+            await ws.send(message)
+    except ConnectionClosed:
+        pass  # the client closed with an error code, as some tests do
 
 
 def select_subprotocol(connection, offered):

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import queue
+import re
+import socket
 import shutil
 import ssl
 import subprocess
@@ -111,3 +115,38 @@ def server_ssl_context(files: dict[str, Path]) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(files["cert"], files["key"])
     return ctx
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[int]:
+    """A peer that completes the opening handshake, then neither reads nor
+    writes (so it never answers a ping)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    accepted: list[socket.socket] = []
+
+    def run() -> None:
+        conn, _ = listener.accept()
+        accepted.append(conn)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(4096)
+        match = re.search(rb"Sec-WebSocket-Key: *(\S+)", data, re.I)
+        assert match is not None
+        guid = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+        accept = base64.b64encode(hashlib.sha1(match.group(1) + guid).digest())
+        conn.sendall(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+        )
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        thread.join(10)
+        for conn in accepted:
+            conn.close()
+        listener.close()

@@ -190,6 +190,9 @@ impl Reactor {
     pub fn client_open(&mut self, slot: usize, accepted: Accepted) {
         self.start_open(slot);
         let Some(c) = self.conn_mut(slot) else { return };
+        if let Some(agreement) = &accepted.deflate {
+            c.engine.enable_deflate(agreement);
+        }
         let Some(peer_addr) = c.conn.peer_addr() else {
             return;
         };

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::proto;
+use crate::proto::DeflateConfig;
 use crate::proto::handshake::Limits;
 
 /// Keepalive: a ping every `interval`; no pong within `timeout` drops the
@@ -77,6 +78,10 @@ pub struct ClientConfig {
     pub tls: TlsClientConfig,
     /// TCP_NODELAY (default on).
     pub nodelay: bool,
+    /// permessage-deflate to offer, used when the server accepts (default
+    /// on, [`DeflateConfig::default`]: browsers offer it too). `None` offers
+    /// no compression.
+    pub compression: Option<DeflateConfig>,
 }
 
 /// Options of a listening server.
@@ -118,6 +123,10 @@ pub struct ServerConfig {
     pub backpressure: Backpressure,
     /// TCP_NODELAY (default on).
     pub nodelay: bool,
+    /// permessage-deflate to accept when a client offers it (default off:
+    /// each compressing connection costs up to ~300 KiB, see
+    /// [`crate::proto::extension::deflate`]); `None` declines every offer.
+    pub compression: Option<DeflateConfig>,
 }
 
 impl Default for Keepalive {
@@ -141,7 +150,7 @@ impl Default for Backpressure {
 impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
-            protocol: default_protocol(),
+            protocol: proto::Config::default(),
             limits: Limits::default(),
             subprotocols: Vec::new(),
             headers: Vec::new(),
@@ -154,6 +163,7 @@ impl Default for ClientConfig {
             backpressure: Backpressure::default(),
             tls: TlsClientConfig::default(),
             nodelay: true,
+            compression: Some(DeflateConfig::default()),
         }
     }
 }
@@ -163,7 +173,7 @@ impl Default for ServerConfig {
         ServerConfig {
             host: "127.0.0.1".to_owned(),
             port: 0,
-            protocol: default_protocol(),
+            protocol: proto::Config::default(),
             limits: Limits::default(),
             subprotocols: Vec::new(),
             origins: None,
@@ -176,11 +186,7 @@ impl Default for ServerConfig {
             idle_timeout: None,
             backpressure: Backpressure::default(),
             nodelay: true,
+            compression: None,
         }
     }
-}
-
-// NEED(net): `impl Default for proto::Config` (then use it here).
-fn default_protocol() -> proto::Config {
-    proto::Config::default()
 }

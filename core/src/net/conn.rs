@@ -33,7 +33,8 @@ pub(super) enum Phase {
     Refusing,
     /// The engine runs (also during the close handshake).
     Open,
-    /// Client: both close frames passed; waiting for the server to close TCP.
+    /// Our side is done (client: both close frames passed; server: a
+    /// refusal was written); waiting for the peer to close TCP.
     AwaitEof,
 }
 
@@ -133,10 +134,10 @@ impl ConnEntry {
     /// Writes what it can: handshake bytes, then engine output, then what TLS
     /// holds. `Ok(true)` once nothing is left.
     pub fn write_out(&mut self) -> io::Result<bool> {
+        let live = self.engine_live();
         let Some(transport) = self.transport.as_mut() else {
             return Ok(true);
         };
-        let live = matches!(self.phase, Phase::Open | Phase::AwaitEof);
         loop {
             let (data, from_engine) = if !self.hs_out.is_empty() {
                 (self.hs_out.as_slice(), false)

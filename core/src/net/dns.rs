@@ -1,11 +1,19 @@
-//! Name resolution off the loop thread: one short-lived helper thread per
-//! lookup, whose answer comes back through the command queue.
+//! Name resolution off the loop thread: a small pool of helper threads shared
+//! by every loop (lookups block in the system resolver), whose answers come
+//! back through each loop's command queue.
 
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
 
 use super::error::{Error, ErrorKind};
 use super::shared::{Command, ConnShared, LoopShared};
+
+/// Most lookups running at once.
+const WORKERS: usize = 4;
+/// A worker with nothing to do for this long ends.
+const IDLE: Duration = Duration::from_secs(10);
 
 /// What resolving `host` gives without a lookup: an address literal, or a
 /// failure for names that can never resolve.
@@ -22,33 +30,110 @@ pub(super) fn resolve_locally(host: &str, port: u16) -> Option<Result<Vec<Socket
     None
 }
 
-/// Starts a lookup of `host` on a helper thread; the answer arrives as
-/// [`Command::Resolved`].
+/// One lookup to do.
+struct Lookup {
+    host: String,
+    port: u16,
+    conn: Arc<ConnShared>,
+    shared: Arc<LoopShared>,
+}
+
+/// The queue of lookups and the count of workers serving it.
+#[derive(Default)]
+struct Pool {
+    state: Mutex<PoolState>,
+    more: Condvar,
+}
+
+#[derive(Default)]
+struct PoolState {
+    queue: VecDeque<Lookup>,
+    workers: usize,
+    idle: usize,
+}
+
+fn pool() -> &'static Pool {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    POOL.get_or_init(Pool::default)
+}
+
+/// Queues a lookup of `host`; the answer arrives as [`Command::Resolved`].
 pub(super) fn resolve_in_background(
     host: String,
     port: u16,
     conn: Arc<ConnShared>,
     shared: Arc<LoopShared>,
 ) -> Result<(), Error> {
-    std::thread::Builder::new()
-        .name("wsx-dns".to_owned())
-        .spawn(move || {
-            let result = match (host.as_str(), port).to_socket_addrs() {
-                Ok(addrs) => {
-                    let addrs: Vec<SocketAddr> = addrs.collect();
-                    if addrs.is_empty() {
-                        Err(not_found(&host, "no addresses"))
-                    } else {
-                        Ok(addrs)
-                    }
-                }
-                Err(e) => Err(not_found(&host, &e.to_string())),
-            };
-            // The loop may be gone by now; then nobody waits for the answer.
-            let _ = shared.push(Command::Resolved { conn, result });
-        })
-        .map(|_| ())
-        .map_err(|e| Error::io("could not start a name-resolution thread", &e))
+    let pool = pool();
+    let mut state = pool.state.lock().unwrap_or_else(|p| p.into_inner());
+    state.queue.push_back(Lookup {
+        host,
+        port,
+        conn,
+        shared,
+    });
+    if state.idle == 0 && state.workers < WORKERS {
+        let started = std::thread::Builder::new()
+            .name("wsx-dns".to_owned())
+            .spawn(move || work(pool));
+        match started {
+            Ok(_) => state.workers += 1,
+            // With no worker at all the lookup would never run.
+            Err(e) if state.workers == 0 => {
+                state.queue.pop_back();
+                return Err(Error::io("could not start a name-resolution thread", &e));
+            }
+            Err(_) => {}
+        }
+    }
+    pool.more.notify_one();
+    Ok(())
+}
+
+/// A worker: runs lookups until none comes for [`IDLE`].
+fn work(pool: &Pool) {
+    let mut state = pool.state.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        if let Some(lookup) = state.queue.pop_front() {
+            drop(state);
+            run(lookup);
+            state = pool.state.lock().unwrap_or_else(|p| p.into_inner());
+            continue;
+        }
+        state.idle += 1;
+        let (next, timeout) = pool
+            .more
+            .wait_timeout(state, IDLE)
+            .unwrap_or_else(|p| p.into_inner());
+        state = next;
+        state.idle -= 1;
+        if timeout.timed_out() && state.queue.is_empty() {
+            state.workers -= 1;
+            return;
+        }
+    }
+}
+
+fn run(lookup: Lookup) {
+    let Lookup {
+        host,
+        port,
+        conn,
+        shared,
+    } = lookup;
+    let result = match (host.as_str(), port).to_socket_addrs() {
+        Ok(addrs) => {
+            let addrs: Vec<SocketAddr> = addrs.collect();
+            if addrs.is_empty() {
+                Err(not_found(&host, "no addresses"))
+            } else {
+                Ok(addrs)
+            }
+        }
+        Err(e) => Err(not_found(&host, &e.to_string())),
+    };
+    // The loop may be gone by now; then nobody waits for the answer.
+    let _ = shared.push(Command::Resolved { conn, result });
 }
 
 fn not_found(host: &str, detail: &str) -> Error {

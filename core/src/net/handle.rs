@@ -3,6 +3,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -131,10 +132,11 @@ impl LoopHandle {
         };
         let options = ClientOptions {
             subprotocols: config.subprotocols.clone(),
-            extensions: Vec::new(),
             origin: config.origin.clone(),
             headers: config.headers.clone(),
             limits: config.limits,
+            deflate: config.compression.clone(),
+            ..ClientOptions::default()
         };
         let handshake = ClientHandshake::new(&url, &options).map_err(|e| {
             Error::new(
@@ -169,6 +171,14 @@ impl LoopHandle {
         config: ServerConfig,
         handler: Box<dyn ServerHandler>,
     ) -> Result<Server, Error> {
+        if let Some(deflate) = &config.compression {
+            deflate.check().map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("invalid permessage-deflate settings: {e}"),
+                )
+            })?;
+        }
         let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
         let listener = server::bind(&config)?;
         let local_addr = listener
@@ -191,7 +201,10 @@ impl LoopHandle {
             lp: self.shared.clone(),
         })
     }
-    /// Asks the loop to stop: `run` returns, connections are dropped.
+    /// Asks the loop to stop: `run` returns (a [`LoopThread`]'s thread ends).
+    /// Dropping the loop then drops its connections, each with a close event
+    /// (1006, not clean), and its servers, each with its shutdown event.
+    /// Commands queued after that fail with [`ErrorKind::Closed`].
     pub fn stop(&self) {
         self.shared.request_stop();
     }
@@ -227,8 +240,14 @@ impl Conn {
     }
     /// Queues a message. Fails with `WouldBlock` past the high-water mark and
     /// with `Closed` once the close handshake began. Messages sent while the
-    /// connection is still connecting go out once it opens.
+    /// connection is still connecting go out once it opens. With
+    /// permessage-deflate on, messages from the threshold up are compressed.
     pub fn send(&self, kind: MessageKind, data: &[u8]) -> Result<(), Error> {
+        self.send_with(kind, data, true)
+    }
+    /// Like [`Conn::send`]; `compress = false` sends this message
+    /// uncompressed even when permessage-deflate is on.
+    pub fn send_with(&self, kind: MessageKind, data: &[u8], compress: bool) -> Result<(), Error> {
         if matches!(self.state(), ConnState::Closing | ConnState::Closed) {
             return Err(closed());
         }
@@ -238,19 +257,25 @@ impl Conn {
                 "a text message must be valid UTF-8",
             ));
         }
-        self.shared.admit(self.shared.buffered(), data.len())?;
-        self.shared
-            .queued
-            .fetch_add(data.len(), std::sync::atomic::Ordering::AcqRel);
+        let was_blocked = self.shared.blocked.load(Ordering::Acquire);
+        if let Err(e) = self.shared.enqueue(data.len()) {
+            // On the first refusal, have the loop look at the queue again in
+            // case it drained before the refusal was recorded.
+            if !was_blocked {
+                let _ = self.lp.push(Command::Flush {
+                    conn: self.shared.clone(),
+                });
+            }
+            return Err(e);
+        }
         let command = Command::Send {
             conn: self.shared.clone(),
             kind,
             data: data.to_vec(),
+            compress,
         };
         self.lp.push(command).inspect_err(|_| {
-            self.shared
-                .queued
-                .fetch_sub(data.len(), std::sync::atomic::Ordering::AcqRel);
+            self.shared.queued.fetch_sub(data.len(), Ordering::AcqRel);
         })
     }
     /// Sends a ping (at most 125 bytes); its round trip arrives with the pong.

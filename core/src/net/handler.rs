@@ -50,16 +50,28 @@ impl Ctx<'_> {
     }
 
     /// Queues a message. Fails with `WouldBlock` past the high-water mark and
-    /// with `Closed` once a close frame was sent.
+    /// with `Closed` once a close frame was sent. With permessage-deflate on,
+    /// messages from the threshold up are compressed.
     pub fn send(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), Error> {
+        self.send_with(kind, data, true)
+    }
+
+    /// Like [`Ctx::send`]; `compress = false` sends this message
+    /// uncompressed even when permessage-deflate is on.
+    pub fn send_with(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        compress: bool,
+    ) -> Result<(), Error> {
         let Some(sender) = self.sender.as_deref_mut() else {
-            return self.conn.send(kind, data);
+            return self.conn.send_with(kind, data, compress);
         };
         let queued = self.conn.shared.queued.load(Ordering::Acquire);
         self.conn
             .shared
             .admit(sender.pending().len().saturating_add(queued), data.len())?;
-        Ok(sender.send(kind, data)?)
+        Ok(sender.send_with(kind, data, compress)?)
     }
 
     /// Starts the close handshake. `code` must be valid on the wire and

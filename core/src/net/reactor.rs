@@ -14,7 +14,7 @@ use super::error::{Error, ErrorKind};
 use super::handle::{Conn, ConnState};
 use super::handler::{Close, Ctx};
 use super::server::ListenerEntry;
-use super::shared::{Command, ConnShared, LoopShared};
+use super::shared::{Command, ConnShared, ConnectRequest, LoopShared};
 use super::timer::{TimerKind, Timers};
 use super::transport::describe;
 use crate::proto::{CloseCode, Event, Role, State};
@@ -26,9 +26,9 @@ const READ_CHUNK: usize = 64 * 1024;
 /// Most bytes read from one connection per turn, so one busy peer cannot
 /// starve the others.
 const READ_BUDGET: usize = 1024 * 1024;
-/// Payload of the ping sent when a connection's writable event is due to be
-/// re-checked after a handler queued more.
-const FLUSH_ROUNDS: usize = 4;
+/// Rounds of commands, or of writes, per turn: callbacks they run may queue
+/// more, which waits for the next turn after this many rounds.
+const ROUNDS: usize = 4;
 
 /// A slot of the table.
 pub(super) enum Entry {
@@ -48,6 +48,8 @@ pub(super) struct Reactor {
     /// Connections with input left unread (the readiness is edge-triggered),
     /// with their ids.
     backlog: Vec<(usize, u64)>,
+    /// This turn's readiness (slot, readable, writable), kept for its allocation.
+    ready: Vec<(usize, bool, bool)>,
     read_buf: Vec<u8>,
 }
 
@@ -64,6 +66,7 @@ impl Reactor {
             timers: Timers::default(),
             dirty: Vec::new(),
             backlog: Vec::new(),
+            ready: Vec::new(),
             read_buf: vec![0; READ_CHUNK],
         })
     }
@@ -84,22 +87,20 @@ impl Reactor {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(Error::io("polling for events failed", &e)),
         }
-        let ready: Vec<(usize, bool, bool)> = self
-            .events
-            .iter()
-            .filter(|e| e.token() != WAKER)
-            .map(|e| {
-                let failed = e.is_error();
-                (
-                    e.token().0,
-                    e.is_readable() || e.is_read_closed() || failed,
-                    e.is_writable() || failed,
-                )
-            })
-            .collect();
-        for (slot, readable, writable) in ready {
+        let mut ready = std::mem::take(&mut self.ready);
+        ready.extend(self.events.iter().filter(|e| e.token() != WAKER).map(|e| {
+            let failed = e.is_error();
+            (
+                e.token().0,
+                e.is_readable() || e.is_read_closed() || failed,
+                e.is_writable() || failed,
+            )
+        }));
+        for &(slot, readable, writable) in &ready {
             self.on_ready(slot, readable, writable);
         }
+        ready.clear();
+        self.ready = ready;
         for (slot, id) in std::mem::take(&mut self.backlog) {
             if self.conn_mut(slot).is_some_and(|c| c.conn.shared.id == id) {
                 self.on_readable(slot);
@@ -166,15 +167,16 @@ impl Reactor {
         Ok(())
     }
 
+    /// Sets a deadline `after` from now (one too far to represent never comes).
     pub fn schedule(&mut self, slot: usize, kind: TimerKind, after: Duration) {
-        let at = Instant::now() + after;
         match self.entries.get_mut(slot) {
             Some(Entry::Conn(c)) => {
                 self.timers
-                    .schedule(&mut c.deadlines, slot, c.conn.shared.id, kind, at)
+                    .schedule(&mut c.deadlines, slot, c.conn.shared.id, kind, after)
             }
             Some(Entry::Listener(l)) => {
-                self.timers.schedule(&mut l.deadlines, slot, l.id, kind, at)
+                self.timers
+                    .schedule(&mut l.deadlines, slot, l.id, kind, after)
             }
             None => {}
         }
@@ -191,7 +193,7 @@ impl Reactor {
 
     fn run_commands(&mut self) {
         // Commands may queue more commands (a callback sending); bound the rounds.
-        for _ in 0..FLUSH_ROUNDS {
+        for _ in 0..ROUNDS {
             let commands = self.shared.take();
             if commands.is_empty() {
                 return;
@@ -211,21 +213,32 @@ impl Reactor {
                     self.on_resolved(slot, result);
                 }
             }
-            Command::Send { conn, kind, data } => {
-                conn.queued.fetch_sub(data.len(), Ordering::AcqRel);
-                if let Some(slot) = self.find(&conn) {
-                    let c = self.conn_mut(slot).expect("found above");
-                    let result = c.engine.sender().send(kind, &data);
-                    if result.is_ok() {
-                        c.publish_pending();
-                        self.mark_dirty(slot);
-                    }
+            Command::Send {
+                conn,
+                kind,
+                data,
+                compress,
+            } => {
+                if let Some(slot) = self.find(&conn)
+                    && let Some(c) = self.conn_mut(slot)
+                    && c.engine.sender().send_with(kind, &data, compress).is_ok()
+                {
+                    // Counted as pending before it stops counting as queued,
+                    // so the figure other threads read never dips below the truth.
+                    c.publish_pending();
+                    self.mark_dirty(slot);
                 }
+                conn.queued.fetch_sub(data.len(), Ordering::AcqRel);
             }
             Command::Ping { conn, data } => {
                 if let Some(slot) = self.find(&conn)
                     && self.conn_mut(slot).is_some_and(|c| c.ping(&data))
                 {
+                    self.mark_dirty(slot);
+                }
+            }
+            Command::Flush { conn } => {
+                if let Some(slot) = self.find(&conn) {
                     self.mark_dirty(slot);
                 }
             }
@@ -333,10 +346,13 @@ impl Reactor {
         self.read_buf = buf;
     }
 
-    /// A peer that sends faster than it reads (our replies pile up) is not
-    /// read from until the output drains below the low-water mark.
+    /// A peer that sends faster than it reads, so that our automatic replies
+    /// (pongs) pile up past twice the high-water mark, is not read from until
+    /// the output drains below the low-water mark. (Sends alone stay within
+    /// the marks, so two peers sending to each other never both stop reading.)
     fn hold_back_reads(&mut self, slot: usize) {
-        let over = |c: &mut ConnEntry| c.engine_pending() > c.conn.shared.low_water;
+        let over =
+            |c: &mut ConnEntry| c.engine_pending() > c.conn.shared.high_water.saturating_mul(2);
         if !self.conn_mut(slot).is_some_and(over) {
             return;
         }
@@ -403,9 +419,9 @@ impl Reactor {
                         && let Some(keepalive) = timeouts.keepalive
                     {
                         deadlines.cancel(TimerKind::Pong);
-                        let at = Instant::now() + keepalive.interval;
+                        let (id, interval) = (conn.shared.id, keepalive.interval);
                         self.timers
-                            .schedule(deadlines, slot, conn.shared.id, TimerKind::Ping, at);
+                            .schedule(deadlines, slot, id, TimerKind::Ping, interval);
                     }
                     handler.on_pong(&mut ctx, data, rtt);
                 }
@@ -448,10 +464,9 @@ impl Reactor {
                 self.fail(slot, error);
             }
             Phase::ServerHandshake(_) | Phase::Refusing => self.drop_silently(slot),
-            Phase::Open if c.engine.state() == State::Closed => {
-                let (code, reason, clean) = c.ending();
-                self.finish(slot, code, &reason, clean);
-            }
+            // The close handshake is over: our last frames still go out
+            // (the peer may have closed only its sending side), then the end.
+            Phase::Open if c.engine.state() == State::Closed => self.flush(slot),
             Phase::AwaitEof => {
                 let (code, reason, clean) = c.ending();
                 self.finish(slot, code, &reason, clean);
@@ -469,7 +484,7 @@ impl Reactor {
 
     /// Writes the output of every connection that has some.
     fn flush_dirty(&mut self) {
-        for _ in 0..FLUSH_ROUNDS {
+        for _ in 0..ROUNDS {
             if self.dirty.is_empty() {
                 return;
             }
@@ -488,6 +503,12 @@ impl Reactor {
         let Some(Entry::Conn(c)) = self.entries.get_mut(slot) else {
             return;
         };
+        // Nothing goes out before TCP stands, and the connect's completion
+        // arrives as writability: dropping WRITABLE interest now (a stale
+        // dirty mark of this slot's previous connection) would lose it.
+        if matches!(c.phase, Phase::Resolving(_) | Phase::Connecting(_)) {
+            return;
+        }
         let done = match c.write_out() {
             Ok(done) => done,
             Err(e) => {
@@ -522,10 +543,17 @@ impl Reactor {
         }
         match c.phase {
             Phase::Refusing if done => {
+                // Close our side, then read what the client still sends until
+                // it closes too: closing with unread input would reset the
+                // connection and could destroy the response before it is read.
                 if let Some(t) = c.transport.as_mut() {
                     t.shutdown_write();
                 }
-                return self.drop_silently(slot);
+                c.phase = Phase::AwaitEof;
+                c.deadlines.cancel(TimerKind::Handshake);
+                let linger = c.timeouts.close;
+                self.schedule(slot, TimerKind::Close, linger);
+                return;
             }
             Phase::Open if done && c.engine.state() == State::Closed => {
                 return self.close_transport(slot);
@@ -726,7 +754,24 @@ impl Drop for Reactor {
     /// Connections still in the table get their close event (1006), servers
     /// their shutdown event.
     fn drop(&mut self) {
-        self.shared.set_gone();
+        for command in self.shared.set_gone() {
+            match command {
+                Command::Connect(request) => {
+                    let ConnectRequest {
+                        conn, mut handler, ..
+                    } = *request;
+                    conn.set_state(ConnState::Closed);
+                    let close = Close {
+                        code: CloseCode::ABNORMAL,
+                        reason: "the event loop stopped",
+                        clean: false,
+                    };
+                    handler.on_close(&self.conn_handle(conn), &close);
+                }
+                Command::Listen(mut request) => request.handler.on_shutdown(),
+                _ => {}
+            }
+        }
         let slots: Vec<usize> = self.entries.iter().map(|(slot, _)| slot).collect();
         for slot in slots {
             match self.entries.get(slot) {

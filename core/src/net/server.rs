@@ -15,6 +15,7 @@ use super::reactor::{Entry, Reactor};
 use super::shared::{ConnShared, ListenRequest, ServerShared};
 use super::timer::{Deadlines, TimerKind};
 use super::transport::Transport;
+use crate::proto::extension::deflate::negotiate;
 use crate::proto::handshake::{
     Accept, Rejection, Request, ServerHandshake, accept_response, check_origin, select_subprotocol,
 };
@@ -193,6 +194,14 @@ impl Reactor {
             self.report_rejection(slot, &rejection);
             return self.refuse(slot, &rejection);
         }
+        let deflate = match l.config.compression.as_ref().map(|c| negotiate(c, request)) {
+            Some(Err(rejection)) => {
+                self.report_rejection(slot, &rejection);
+                return self.refuse(slot, &rejection);
+            }
+            Some(Ok(agreed)) => agreed,
+            None => None,
+        };
         let subprotocol = select_subprotocol(&request.subprotocols(), &l.config.subprotocols);
         let mut upgrade = Upgrade {
             request,
@@ -211,9 +220,13 @@ impl Reactor {
                 return self.refuse(slot, &rejection);
             }
         };
+        let (extensions, agreement) = match deflate {
+            Some((answer, agreement)) => (vec![answer], Some(agreement)),
+            None => (Vec::new(), None),
+        };
         let accept = Accept {
             subprotocol: upgrade.subprotocol,
-            extensions: Vec::new(),
+            extensions,
             headers: upgrade.response_headers,
         };
         let response = match accept_response(request, &accept) {
@@ -234,6 +247,9 @@ impl Reactor {
         let Some(c) = self.conn_mut(slot) else { return };
         c.hs_out.extend_from_slice(&response);
         c.handler = Some(handler);
+        if let Some(agreement) = &agreement {
+            c.engine.enable_deflate(agreement);
+        }
         self.start_open(slot);
         let Some(c) = self.conn_mut(slot) else { return };
         if let Some(handler) = c.handler.as_deref_mut() {
@@ -327,7 +343,7 @@ impl Reactor {
             let _ = self.registry().deregister(&mut listener);
         }
         for conn_slot in self.server_conns(slot, server.id) {
-            match self.conn_mut(conn_slot).map(|c| c.engine_live()) {
+            match self.conn_mut(conn_slot).map(|c| c.handler.is_some()) {
                 Some(true) => self.close(conn_slot, CloseCode::GOING_AWAY, "server shutting down"),
                 Some(false) => self.drop_silently(conn_slot),
                 None => {}

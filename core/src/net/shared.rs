@@ -26,12 +26,17 @@ pub(super) enum Command {
         conn: Arc<ConnShared>,
         kind: MessageKind,
         data: Vec<u8>,
+        /// Compress it when permessage-deflate is on (see `Conn::send_with`).
+        compress: bool,
     },
     /// Queue a ping.
     Ping {
         conn: Arc<ConnShared>,
         data: Vec<u8>,
     },
+    /// Re-check a connection's queue (a send was refused: the writable event
+    /// must not be missed if the queue drained meanwhile).
+    Flush { conn: Arc<ConnShared> },
     /// Start the close handshake (or abort a connection still connecting).
     Close {
         conn: Arc<ConnShared>,
@@ -150,9 +155,11 @@ impl LoopShared {
         self.stop.swap(false, Ordering::AcqRel)
     }
 
-    pub fn set_gone(&self) {
+    /// Refuses all further commands and returns those still queued.
+    pub fn set_gone(&self) -> VecDeque<Command> {
+        let mut queue = self.lock();
         self.gone.store(true, Ordering::Release);
-        self.lock().clear();
+        std::mem::take(&mut *queue)
     }
 
     fn on_loop_thread(&self) -> bool {
@@ -253,6 +260,25 @@ impl ConnShared {
             ));
         }
         Ok(())
+    }
+
+    /// Admits `len` bytes from another thread and counts them as queued, in
+    /// one atomic step so concurrent senders cannot overshoot together.
+    pub fn enqueue(&self, len: usize) -> Result<(), super::Error> {
+        let mut queued = self.queued.load(Ordering::Acquire);
+        loop {
+            let buffered = queued.saturating_add(self.pending.load(Ordering::Acquire));
+            self.admit(buffered, len)?;
+            match self.queued.compare_exchange_weak(
+                queued,
+                queued.saturating_add(len),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(now) => queued = now,
+            }
+        }
     }
 
     pub fn rtt(&self) -> Option<Duration> {

@@ -3,7 +3,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What a deadline is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -71,15 +71,20 @@ pub(super) struct Timers {
 }
 
 impl Timers {
-    /// Sets `owner`'s deadline of `kind` to `at`, replacing any earlier one.
+    /// Sets `owner`'s deadline of `kind` to `after` from now, replacing any
+    /// earlier one (a deadline too far to represent never comes).
     pub fn schedule(
         &mut self,
         deadlines: &mut Deadlines,
         slot: usize,
         owner: u64,
         kind: TimerKind,
-        at: Instant,
+        after: Duration,
     ) {
+        deadlines.cancel(kind);
+        let Some(at) = Instant::now().checked_add(after) else {
+            return;
+        };
         deadlines.set(kind, at);
         self.heap.push(Reverse(Timer {
             at,

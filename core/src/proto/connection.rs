@@ -32,9 +32,11 @@ mod tests;
 use std::ops::Range;
 
 use self::input::InputBuffer;
+use self::sender::RSV1;
 pub use self::sender::Sender;
 use super::close::{CloseCode, MAX_CLOSE_REASON, parse_close_payload};
 use super::error::ProtocolError;
+use super::extension::deflate::{Agreement, Deflater, InflateError, Inflater};
 use super::frame::{FrameHeader, OpCode, apply_mask};
 use super::message::{Assembler, MessageKind};
 
@@ -134,6 +136,9 @@ enum Mode {
     Assemble,
     /// Delivered as [`Event::Fragment`]s as it arrives: streaming mode.
     Stream,
+    /// Inflated into the assembly buffer as it arrives: compressed messages
+    /// (delivered whole, also in streaming mode).
+    Inflate,
 }
 
 /// The frame whose payload is being received.
@@ -152,6 +157,14 @@ struct InFrame {
     /// Unconsumed payload bytes at the input's front already unmasked and
     /// checked.
     seen: usize,
+}
+
+impl InFrame {
+    /// Marks `n` more payload bytes consumed.
+    fn advance(&mut self, n: usize) {
+        self.pos += n as u64;
+        self.remaining -= n as u64;
+    }
 }
 
 /// Where an event's bytes are.
@@ -202,6 +215,10 @@ pub struct Connection {
     frame: Option<InFrame>,
     assembler: Assembler,
     stitch: Stitch,
+    /// The permessage-deflate decompressor, once negotiated.
+    inflater: Option<Inflater>,
+    /// Whether the open message is compressed.
+    inflating: bool,
     /// No further events: the peer's close arrived or the connection failed.
     done: bool,
     sender: Sender,
@@ -217,6 +234,8 @@ impl Connection {
             frame: None,
             assembler: Assembler::new(config.max_message_size),
             stitch: Stitch::default(),
+            inflater: None,
+            inflating: false,
             done: false,
             sender: Sender::new(role),
             config,
@@ -238,6 +257,39 @@ impl Connection {
     /// the connection with 1002.
     pub fn set_allowed_rsv(&mut self, bits: u8) {
         self.allowed_rsv = bits & 0b111;
+    }
+
+    /// Turns permessage-deflate on, as agreed in the handshake: messages with
+    /// RSV1 are inflated (bounded by `max_message_size`), and messages sent
+    /// are compressed (see [`Sender::send_with`]). Call it before feeding
+    /// the first frame.
+    pub fn enable_deflate(&mut self, agreement: &Agreement) {
+        let p = &agreement.params;
+        let (ours, no_takeover, theirs) = match self.role {
+            Role::Client => (
+                p.client_max_window_bits,
+                p.client_no_context_takeover,
+                p.server_max_window_bits,
+            ),
+            Role::Server => (
+                p.server_max_window_bits,
+                p.server_no_context_takeover,
+                p.client_max_window_bits,
+            ),
+        };
+        // zlib cannot compress with an 8-bit window: such an end sends every
+        // message uncompressed, which RFC 7692 allows.
+        let deflater =
+            (ours >= 9).then(|| Deflater::new(agreement.config.level, ours, no_takeover));
+        self.sender
+            .enable_deflate(deflater, agreement.config.threshold);
+        self.inflater = Some(Inflater::new(theirs));
+        self.allowed_rsv |= RSV1;
+    }
+
+    /// Whether permessage-deflate is on.
+    pub fn deflate_enabled(&self) -> bool {
+        self.inflater.is_some()
     }
 
     /// Appends bytes received from the peer. Once the peer's close arrived
@@ -395,6 +447,7 @@ impl Connection {
             Mode::InPlace => self.step_in_place(frame),
             Mode::Assemble => self.step_assemble(frame),
             Mode::Stream => self.step_stream(frame),
+            Mode::Inflate => self.step_inflate(frame),
         }
     }
 
@@ -404,12 +457,16 @@ impl Connection {
         if h.rsv & !self.allowed_rsv != 0 {
             return Err(ProtocolError::ReservedBits(h.rsv & !self.allowed_rsv));
         }
+        let compressed = self.inflater.is_some() && h.rsv & RSV1 != 0;
         match (self.role, h.mask) {
             (Role::Server, None) => return Err(ProtocolError::UnmaskedFrame),
             (Role::Client, Some(_)) => return Err(ProtocolError::MaskedFrame),
             _ => {}
         }
         let (kind, mode) = if h.opcode.is_control() {
+            if compressed {
+                return Err(ProtocolError::CompressedControlFrame(h.opcode));
+            }
             if !h.fin {
                 return Err(ProtocolError::FragmentedControlFrame(h.opcode));
             }
@@ -436,7 +493,14 @@ impl Connection {
             if starts == Some(MessageKind::Binary) && self.config.reject_binary {
                 return Err(ProtocolError::BinaryNotAccepted);
             }
-            let mode = if self.config.streaming {
+            match starts {
+                Some(_) => self.inflating = compressed,
+                None if compressed => return Err(ProtocolError::CompressedContinuation),
+                None => {}
+            }
+            let mode = if self.inflating {
+                Mode::Inflate
+            } else if self.config.streaming {
                 Mode::Stream
             } else if starts.is_some() && h.fin {
                 Mode::InPlace
@@ -515,22 +579,76 @@ impl Connection {
         self.assembler.check(arrived)?;
         self.assembler.append(arrived);
         self.input.consume(avail);
-        f.pos += avail as u64;
-        f.remaining -= avail as u64;
-        if f.remaining > 0 {
-            self.frame = Some(f);
-            return Ok(if avail == 0 {
-                Step::NeedMore
-            } else {
-                Step::Progress
-            });
+        f.advance(avail);
+        if let Some(step) = self.keep_or_end_frame(f, avail)? {
+            return Ok(step);
         }
-        self.frame = None;
-        self.assembler.end_frame(f.fin)?;
         Ok(match (f.fin, f.kind) {
             (true, Some(kind)) => Step::Ready(Ready::Message(kind, Src::Assembled)),
             _ => Step::Progress,
         })
+    }
+
+    /// After a step over `avail` bytes of an assembled frame's payload: keeps
+    /// the frame while payload remains (the step to report), else ends it
+    /// (`None`).
+    fn keep_or_end_frame(
+        &mut self,
+        f: InFrame,
+        avail: usize,
+    ) -> Result<Option<Step>, ProtocolError> {
+        if f.remaining > 0 {
+            self.frame = Some(f);
+            return Ok(Some(if avail == 0 {
+                Step::NeedMore
+            } else {
+                Step::Progress
+            }));
+        }
+        self.frame = None;
+        self.assembler.end_frame(f.fin)?;
+        Ok(None)
+    }
+
+    fn step_inflate(&mut self, mut f: InFrame) -> Result<Step, ProtocolError> {
+        let avail = self.unmask_arrived(&f);
+        let Connection {
+            input,
+            assembler,
+            inflater,
+            ..
+        } = self;
+        let Some(inflater) = inflater.as_mut() else {
+            return Err(ProtocolError::ReservedBits(RSV1));
+        };
+        let (out, max) = assembler.output();
+        let from = out.len();
+        let mut inflated = inflater.inflate(&input.data()[..avail], out, max);
+        input.consume(avail);
+        f.advance(avail);
+        if inflated.is_ok() && f.remaining == 0 && f.fin {
+            inflated = inflater.finish(out, max);
+        }
+        inflated.map_err(|e| match e {
+            InflateError::TooLarge => ProtocolError::MessageTooLarge {
+                len: max as u64 + 1,
+                max,
+            },
+            InflateError::Corrupt(reason) => ProtocolError::InvalidCompressedData(reason),
+        })?;
+        assembler.check_from(from)?;
+        if let Some(step) = self.keep_or_end_frame(f, avail)? {
+            return Ok(step);
+        }
+        let (true, Some(kind)) = (f.fin, f.kind) else {
+            return Ok(Step::Progress);
+        };
+        self.inflating = false;
+        Ok(Step::Ready(if self.config.streaming {
+            Ready::Fragment(kind, Src::Assembled, true)
+        } else {
+            Ready::Message(kind, Src::Assembled)
+        }))
     }
 
     fn step_stream(&mut self, mut f: InFrame) -> Result<Step, ProtocolError> {

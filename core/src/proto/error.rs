@@ -76,6 +76,19 @@ pub enum ProtocolError {
         /// The configured limit.
         max: usize,
     },
+    /// A control frame had RSV1 set while permessage-deflate is on: control
+    /// frames are never compressed. Close 1002.
+    #[error("compressed control frame ({0:?}): control frames are never compressed")]
+    CompressedControlFrame(OpCode),
+    /// A continuation frame had RSV1 set while permessage-deflate is on: only
+    /// a message's first frame says whether it is compressed. Close 1002.
+    #[error(
+        "continuation frame with RSV1 set: only the first frame of a message marks it compressed"
+    )]
+    CompressedContinuation,
+    /// A compressed message is not valid DEFLATE data. Close 1007.
+    #[error("compressed message cannot be inflated: {0}")]
+    InvalidCompressedData(String),
     /// A binary message arrived where only text is accepted
     /// ([`Config::reject_binary`](super::Config::reject_binary)). Close 1003.
     #[error("binary message where only text is accepted")]
@@ -87,9 +100,9 @@ impl ProtocolError {
     /// (1002, 1007, 1009 or 1003 per the bad-input table).
     pub fn close_code(&self) -> CloseCode {
         match self {
-            ProtocolError::InvalidCloseReason(_) | ProtocolError::InvalidUtf8 { .. } => {
-                CloseCode::INVALID_PAYLOAD
-            }
+            ProtocolError::InvalidCloseReason(_)
+            | ProtocolError::InvalidUtf8 { .. }
+            | ProtocolError::InvalidCompressedData(_) => CloseCode::INVALID_PAYLOAD,
             ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
                 CloseCode::MESSAGE_TOO_BIG
             }
@@ -104,6 +117,8 @@ impl ProtocolError {
             | ProtocolError::UnexpectedContinuation
             | ProtocolError::ExpectedContinuation(_)
             | ProtocolError::ClosePayloadTooShort
+            | ProtocolError::CompressedControlFrame(_)
+            | ProtocolError::CompressedContinuation
             | ProtocolError::InvalidCloseCode(_) => CloseCode::PROTOCOL_ERROR,
         }
     }
@@ -145,6 +160,9 @@ pub enum SendError {
         /// The kind given to this call.
         given: MessageKind,
     },
+    /// The compressor failed (permessage-deflate); nothing was queued.
+    #[error("compression failed: {0}")]
+    Compression(String),
     /// The system's random number generator failed to give a masking key.
     #[error("no masking key: the system random number generator failed: {0}")]
     Random(getrandom::Error),

@@ -7,6 +7,7 @@
 pub mod close;
 pub mod connection;
 pub mod error;
+pub mod extension;
 pub mod frame;
 pub mod handshake;
 pub mod message;
@@ -15,6 +16,7 @@ pub mod url;
 pub use close::CloseCode;
 pub use connection::{Config, Connection, Event, Role, Sender, State};
 pub use error::{ProtocolError, SendError};
+pub use extension::deflate::DeflateConfig;
 pub use handshake::HandshakeError;
 pub use message::MessageKind;
 pub use url::{UrlError, WsUrl};

@@ -231,6 +231,20 @@ impl Echo {
         format!("ws://{}/", self.server.local_addr())
     }
 
+    /// A raw TCP client that completed the handshake (the server's side is
+    /// open); the 101 response is still unread.
+    pub fn raw_client(&self) -> std::net::TcpStream {
+        use std::io::Write;
+        let mut tcp = std::net::TcpStream::connect(self.server.local_addr()).expect("tcp");
+        tcp.write_all(
+            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .expect("handshake");
+        self.conns.open();
+        tcp
+    }
+
     pub fn next_event(&self) -> ServerEv {
         self.events.recv_timeout(PATIENCE).expect("a server event")
     }

@@ -2,3 +2,7 @@
 //! bodies of the fuzz targets in `fuzz/`.
 
 pub mod fuzz;
+pub mod memory;
+pub mod peer;
+pub mod server;
+pub mod soak;

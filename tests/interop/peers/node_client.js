@@ -1,5 +1,6 @@
 // A Node `ws` client driven by JSON commands on stdin (see node_peer.js):
-// `connect` (url, subprotocols, headers, origin, ca), then `send`, `ping`, `close`.
+// `connect` (url, subprotocols, headers, origin, ca), then `send`, `ping`, `close`;
+// `swarm` opens many connections at once.
 'use strict';
 const fs = require('fs');
 const WebSocket = require('ws');
@@ -42,7 +43,33 @@ function connect(cmd) {
   });
 }
 
+/**
+ * `swarm`: opens `count` connections to `url` at once; each sends its number
+ * as text and waits for the echo. Reports a `swarm` event (opened, echoed,
+ * failed), then closes them all with 1000 and reports `swarm_closed` with the
+ * close codes it got back.
+ */
+async function swarm(cmd) {
+  const sockets = [];
+  const results = await Promise.all(Array.from({ length: cmd.count }, (_, i) => new Promise((resolve) => {
+    const socket = new WebSocket(cmd.url);
+    sockets.push(socket);
+    socket.on('open', () => socket.send(String(i)));
+    socket.on('message', (data) => resolve(data.toString() === String(i) ? 'echoed' : 'wrong echo'));
+    socket.on('error', (err) => resolve(`error: ${err.message}`));
+  })));
+  const count = (r) => results.filter((x) => x === r).length;
+  const failures = results.filter((x) => x !== 'echoed');
+  peer.emit({ ev: 'swarm', echoed: count('echoed'), failures: failures.slice(0, 5), failed: failures.length });
+  const codes = await Promise.all(sockets.map((socket) => new Promise((resolve) => {
+    if (socket.readyState !== WebSocket.OPEN) return resolve(null);
+    socket.on('close', (code) => resolve(code));
+    socket.close(1000);
+  })));
+  peer.emit({ ev: 'swarm_closed', clean: codes.filter((c) => c === 1000).length });
+}
+
 peer.commands(
-  (cmd) => (cmd.op === 'connect' ? connect(cmd) : peer.runCommand(ws, cmd)),
+  (cmd) => (cmd.op === 'connect' ? connect(cmd) : cmd.op === 'swarm' ? swarm(cmd) : peer.runCommand(ws, cmd)),
   () => process.exit(0),
 );

@@ -22,7 +22,7 @@ const ATTEMPTS: usize = 3;
 pub struct Nginx {
     // Declared first: the process stops before its prefix is removed.
     _process: Process,
-    prefix: TempDir,
+    _prefix: TempDir,
     port: u16,
 }
 
@@ -44,11 +44,6 @@ impl Nginx {
         self.port
     }
 
-    /// nginx's error log so far.
-    pub fn error_log(&self) -> String {
-        fs::read_to_string(self.prefix.path().join("error.log")).unwrap_or_default()
-    }
-
     fn try_start(upstream: u16) -> Result<Nginx, String> {
         let prefix = tempfile::Builder::new()
             .prefix("wsx-nginx-")
@@ -66,7 +61,7 @@ impl Nginx {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return Ok(Nginx {
                     _process: process,
-                    prefix,
+                    _prefix: prefix,
                     port,
                 });
             }

@@ -16,7 +16,7 @@ pub const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Events that only acknowledge a command or report progress; [`Peer::expect`]
 /// passes over them unless asked for one.
-const PROGRESS: [&str; 2] = ["sent", "page"];
+const PROGRESS: [&str; 4] = ["sent", "page", "paused", "resumed"];
 
 /// Which third-party implementation a peer runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,8 +122,24 @@ impl Peer {
     /// The next event, whatever it is.
     pub fn next_event(&mut self) -> Value {
         let line = self.next_line();
-        serde_json::from_str(&line)
+        self.parse(&line)
+    }
+
+    fn parse(&mut self, line: &str) -> Value {
+        serde_json::from_str(line)
             .unwrap_or_else(|e| self.fail(&format!("bad event line {line:?}: {e}")))
+    }
+
+    /// Like [`Peer::expect`], but only reads lines already written: `None`
+    /// when there is none yet (for poll mode).
+    pub fn try_expect(&mut self, ev: &str) -> Option<Value> {
+        while let Some(line) = self.process.next_line(Duration::ZERO) {
+            let event = self.parse(&line);
+            if let Some(event) = self.check(event, ev) {
+                return Some(event);
+            }
+        }
+        None
     }
 
     /// The next event, which must be an `ev` event; progress events
@@ -131,13 +147,22 @@ impl Peer {
     pub fn expect(&mut self, ev: &str) -> Value {
         loop {
             let event = self.next_event();
-            let name = event["ev"].as_str().unwrap_or_default();
-            if name == ev {
+            if let Some(event) = self.check(event, ev) {
                 return event;
             }
-            if !PROGRESS.contains(&name) {
-                self.fail(&format!("expected a `{ev}` event, got {event}"));
-            }
+        }
+    }
+
+    /// `event` if it is an `ev` event, `None` if it is a progress event to
+    /// pass over; panics otherwise.
+    fn check(&mut self, event: Value, ev: &str) -> Option<Value> {
+        let name = event["ev"].as_str().unwrap_or_default();
+        if name == ev {
+            Some(event)
+        } else if PROGRESS.contains(&name) {
+            None
+        } else {
+            self.fail(&format!("expected a `{ev}` event, got {event}"))
         }
     }
 

@@ -62,11 +62,6 @@ impl Process {
         }
     }
 
-    /// The name given at spawn, for messages.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// The child's stdin.
     pub fn stdin(&mut self) -> &mut ChildStdin {
         self.stdin.as_mut().expect("stdin is open until drop")

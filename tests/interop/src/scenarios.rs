@@ -2,15 +2,19 @@
 //! files. Each one asserts both what the peer reported and what wsx saw.
 
 use serde_json::{Value, json};
+use std::thread;
 use std::time::Duration;
-use wsx_core::net::{ClientConfig, ErrorKind, ServerConfig, TlsClientConfig, TlsServerConfig};
+use wsx_core::net::{
+    Backpressure, ClientConfig, ErrorKind, Keepalive, ServerConfig, TlsClientConfig,
+    TlsServerConfig,
+};
 use wsx_core::proto::MessageKind::{self, Binary, Text};
 
 use crate::certs::{HOST, TestCerts};
 use crate::nginx::Nginx;
 use crate::payload::{assert_peer_got, assert_wsx_got, generate, hex, send_command};
 use crate::peer::{Kind, Peer, header};
-use crate::wsx::{Endpoint, Opened, Reply, Wsx, WsxServer};
+use crate::wsx::{Endpoint, Event, Opened, Polled, Reply, Wsx, WsxServer};
 
 /// Sizes exchanged both ways: empty, both edges of the 7-bit, 16-bit and
 /// 64-bit length encodings, and 1 MiB.
@@ -66,7 +70,7 @@ pub struct Link {
     pub seen: Value,
     target: Target,
     _nginx: Option<Nginx>,
-    _loop: Wsx,
+    event_loop: Wsx,
 }
 
 impl Link {
@@ -125,13 +129,14 @@ impl Link {
             seen,
             target,
             _nginx: nginx,
-            _loop: wsx,
+            event_loop: wsx,
         }
     }
 
     /// A new connection between the same two programs, replacing the current one.
     pub fn reconnect(&mut self) {
-        (self.wsx, self.opened, self.seen) = connect(&mut self.peer, &self.target, &self._loop);
+        (self.wsx, self.opened, self.seen) =
+            connect(&mut self.peer, &self.target, &self.event_loop);
     }
 
     /// wsx sends a generated message; the peer must receive exactly it.
@@ -606,6 +611,212 @@ pub fn client_sees_refusal(kind: Kind) {
     );
 }
 
+/// A peer sending a message over wsx's limit gets close 1009, after a
+/// message of exactly the limit passed.
+pub fn oversized_message(kind: Kind) {
+    let limit = 1 << 20;
+    let mut config = ServerConfig::default();
+    config.protocol.max_message_size = limit;
+    let mut link = Link::wsx_server(kind, Route::Direct, config, Reply::Nothing, "/", json!({}));
+    link.peer_sends(Binary, limit, None, false);
+    link.peer.command(send_command(Binary, limit + 1, None));
+    expect_failed_with(&mut link, 1009);
+}
+
+/// A Node peer sending text that is not UTF-8 gets close 1007, whole or
+/// split across frames.
+pub fn invalid_utf8() {
+    // "κόσμε" then the UTF-16 surrogate U+D800, which UTF-8 forbids, then "edited".
+    let bad = "cebae1bdb9cf83cebcceb5eda080656469746564";
+    for fragments in [1, 3] {
+        let mut link = Link::plain(Kind::Node, Side::Server(Route::Direct));
+        let command = json!({"op": "send", "kind": "text", "hex": bad, "fragments": fragments});
+        link.peer.command(command);
+        expect_failed_with(&mut link, 1007);
+    }
+}
+
+/// wsx failed the connection with `code`: an error event, then a close
+/// event with that code, and the peer got a close frame with it.
+fn expect_failed_with(link: &mut Link, code: u16) {
+    let (kind, message, _) = link.wsx.expect_error();
+    assert_eq!(kind, ErrorKind::Protocol, "{message}");
+    let closed = link.wsx.expect_closed();
+    assert_eq!(closed.code, code, "wsx's close event: {closed:?}");
+    let seen = link.peer.expect("close");
+    assert_eq!(seen["code"], code, "the close the peer got: {seen}");
+}
+
+/// wsx's client keepalive against a Python server that stops reading: pongs
+/// come back (and give a round trip) while it reads; once it stops, wsx drops
+/// the connection with a timeout error and 1006, and the peer sees it gone.
+pub fn keepalive_timeout() {
+    let keepalive = Keepalive {
+        interval: Duration::from_millis(200),
+        timeout: Duration::from_millis(400),
+    };
+    let config = ClientConfig {
+        keepalive: Some(keepalive),
+        ..ClientConfig::default()
+    };
+    let url = |port| format!("ws://127.0.0.1:{port}/");
+    let mut link = Link::wsx_client(Kind::Python, &[], url, config);
+    link.wsx.expect_pong();
+    assert!(
+        link.wsx.conn.rtt().is_some(),
+        "the round trip of an answered keepalive ping"
+    );
+    link.peer.command(json!({"op": "pause"}));
+    link.peer.expect("paused");
+    let (kind, message) = loop {
+        match link.wsx.next() {
+            Event::Pong(_) => continue,
+            Event::Error(kind, message, _) => break (kind, message),
+            other => panic!("expected the keepalive timeout, got {other:?}"),
+        }
+    };
+    assert_eq!(kind, ErrorKind::Timeout, "{message}");
+    let closed = link.wsx.expect_closed();
+    assert_eq!((closed.code, closed.clean), (1006, false), "{closed:?}");
+    link.peer.command(json!({"op": "resume"}));
+    let seen = link.peer.expect("close");
+    assert_eq!(
+        seen["code"], 1006,
+        "the peer's connection was dropped: {seen}"
+    );
+}
+
+/// A Python client that stops reading holds wsx's server back: `send`
+/// reports would-block with the queue bounded by the high-water mark; once
+/// the client reads again, the writable event fires and every queued
+/// message arrives intact.
+pub fn slow_reader_backpressure() {
+    let marks = Backpressure {
+        high_water: 4 << 20,
+        low_water: 1 << 20,
+    };
+    let config = ServerConfig {
+        backpressure: marks,
+        ..ServerConfig::default()
+    };
+    let mut link = Link::wsx_server(
+        Kind::Python,
+        Route::Direct,
+        config,
+        Reply::Nothing,
+        "/",
+        json!({}),
+    );
+    link.peer.command(json!({"op": "pause"}));
+    link.peer.expect("paused");
+    let message = generate(Binary, 1 << 20);
+    let mut queued = 0;
+    loop {
+        match link.wsx.conn.send(Binary, &message) {
+            Ok(()) => queued += 1,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) => panic!("send to a slow reader: {e}"),
+        }
+        let buffered = link.wsx.conn.buffered_amount();
+        assert!(
+            buffered <= marks.high_water + message.len(),
+            "{buffered} bytes queued"
+        );
+        assert!(queued < 64, "64 MiB accepted for a peer that reads nothing");
+    }
+    assert!(
+        link.wsx.conn.buffered_amount() > marks.low_water,
+        "the queue at would-block"
+    );
+    link.peer.command(json!({"op": "resume"}));
+    link.wsx.expect_writable();
+    for _ in 0..queued {
+        assert_peer_got(&link.peer.expect("message"), Binary, &message);
+    }
+    link.wsx_sends(Text, 10);
+    link.wsx_closes(1000, "");
+}
+
+/// wsx's client in poll mode, driven from this thread only, against a
+/// Python server: callbacks run on this thread, inside `poll`.
+pub fn poll_mode() {
+    let (mut peer, port) = Kind::Python.server(&[]);
+    let mut polled = Polled::new();
+    let end = polled.connect(
+        &format!("ws://127.0.0.1:{port}/polled"),
+        ClientConfig::default(),
+    );
+    let opened = match polled.poll_until(|| end.try_next()) {
+        Event::Open(opened) => opened,
+        other => panic!("expected the open event, got {other:?}"),
+    };
+    assert_eq!(
+        opened.thread,
+        thread::current().id(),
+        "the thread the open callback ran on"
+    );
+    assert_eq!(
+        polled.poll_until(|| peer.try_expect("open"))["path"],
+        "/polled"
+    );
+    end.send(Text, b"polled");
+    assert_peer_got(
+        &polled.poll_until(|| peer.try_expect("message")),
+        Text,
+        b"polled",
+    );
+    peer.command(send_command(Binary, 100_000, None));
+    match polled.poll_until(|| end.try_next()) {
+        Event::Message(kind, data) => {
+            assert_wsx_got(&(kind, data), Binary, &generate(Binary, 100_000))
+        }
+        other => panic!("expected a message, got {other:?}"),
+    }
+    end.close(4000, "polled");
+    assert_eq!(polled.poll_until(|| peer.try_expect("close"))["code"], 4000);
+    match polled.poll_until(|| end.try_next()) {
+        Event::Closed(closed) => assert!(closed.clean && closed.code == 4000, "{closed:?}"),
+        other => panic!("expected the close event, got {other:?}"),
+    }
+}
+
+/// 1,000 Node `ws` connections at once to wsx's echo server: every one
+/// opens and gets its own message back, then closes cleanly on both sides.
+pub fn thousand_connections() {
+    const COUNT: usize = 1000;
+    let wsx = Wsx::new();
+    let server = wsx.listen(ServerConfig::default(), Reply::Echo, &[]);
+    let mut peer = Kind::Node.client();
+    let url = format!("ws://127.0.0.1:{}/", server.port());
+    peer.command(json!({"op": "swarm", "url": url, "count": COUNT}));
+    let report = peer.expect("swarm");
+    assert_eq!(
+        report["echoed"], COUNT,
+        "the peer's connections that got their echo: {report}"
+    );
+    let ends: Vec<Endpoint> = (0..COUNT).map(|_| server.accept().0).collect();
+    let closed = peer.expect("swarm_closed");
+    assert_eq!(
+        closed["clean"], COUNT,
+        "connections the peer saw closed with 1000: {closed}"
+    );
+    let mut numbers: Vec<usize> = ends
+        .iter()
+        .map(|end| {
+            let (kind, data) = end.expect_message();
+            assert_eq!(kind, Text);
+            let closed = end.expect_closed();
+            assert!(closed.clean && closed.code == 1000, "{closed:?}");
+            String::from_utf8(data).unwrap().parse().unwrap()
+        })
+        .collect();
+    numbers.sort_unstable();
+    assert!(
+        numbers.into_iter().eq(0..COUNT),
+        "every connection's own message reached wsx"
+    );
+}
+
 /// The tests of wsx against one scriptable peer kind, both ways: one
 /// `#[test]` per scenario. Use in a test file: `peer_suite!(Kind::Python);`.
 #[macro_export]
@@ -660,6 +871,10 @@ macro_rules! peer_suite {
         #[test]
         fn tls_client_to_wsx_server() {
             s::wss_server($kind);
+        }
+        #[test]
+        fn wsx_server_closes_1009_on_oversized_message() {
+            s::oversized_message($kind);
         }
     };
 }

@@ -195,6 +195,11 @@ impl Endpoint {
             .unwrap_or_else(|e| panic!("no wsx event within {EVENT_TIMEOUT:?}: {e}"))
     }
 
+    /// The next event if one is waiting (for poll mode).
+    pub fn try_next(&self) -> Option<Event> {
+        self.events.try_recv().ok()
+    }
+
     /// The next event, which must be the open event.
     pub fn expect_open(&self) -> Opened {
         match self.next() {
@@ -224,6 +229,14 @@ impl Endpoint {
         match self.next() {
             Event::Pong(data) => data,
             other => panic!("wsx: expected a pong, got {other:?}"),
+        }
+    }
+
+    /// The next event, which must be the writable event.
+    pub fn expect_writable(&self) {
+        match self.next() {
+            Event::Writable => {}
+            other => panic!("wsx: expected the writable event, got {other:?}"),
         }
     }
 
@@ -354,19 +367,7 @@ impl Wsx {
 
     /// Starts a client connection to `url`.
     pub fn connect(&self, url: &str, config: ClientConfig) -> Endpoint {
-        let (events, receiver) = mpsc::channel();
-        let handler = Box::new(Recorder {
-            events,
-            echo: false,
-        });
-        let conn = self
-            .handle()
-            .connect(url, config, handler)
-            .unwrap_or_else(|e| panic!("wsx connect {url}: {e}"));
-        Endpoint {
-            conn,
-            events: receiver,
-        }
+        connect(self.handle(), url, config)
     }
 
     /// Starts a server that answers with `reply` and adds `response_headers` to its 101s.
@@ -400,5 +401,64 @@ impl Wsx {
 impl Default for Wsx {
     fn default() -> Self {
         Wsx::new()
+    }
+}
+
+/// Starts a client connection to `url` on the loop of `handle`.
+fn connect(handle: &LoopHandle, url: &str, config: ClientConfig) -> Endpoint {
+    let (events, receiver) = mpsc::channel();
+    let handler = Box::new(Recorder {
+        events,
+        echo: false,
+    });
+    let conn = handle
+        .connect(url, config, handler)
+        .unwrap_or_else(|e| panic!("wsx connect {url}: {e}"));
+    Endpoint {
+        conn,
+        events: receiver,
+    }
+}
+
+/// A wsx event loop in poll mode: it does nothing between calls of
+/// [`Polled::poll_until`], which run its callbacks on the calling thread.
+pub struct Polled {
+    event_loop: EventLoop,
+}
+
+impl Polled {
+    /// A loop with nothing to do yet.
+    pub fn new() -> Polled {
+        Polled {
+            event_loop: EventLoop::new().expect("wsx event loop"),
+        }
+    }
+
+    /// Starts a client connection to `url`.
+    pub fn connect(&self, url: &str, config: ClientConfig) -> Endpoint {
+        connect(&self.event_loop.handle(), url, config)
+    }
+
+    /// Polls in short turns until `ready` gives a value.
+    pub fn poll_until<T>(&mut self, mut ready: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + EVENT_TIMEOUT;
+        loop {
+            if let Some(value) = ready() {
+                return value;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nothing within {EVENT_TIMEOUT:?} of polling"
+            );
+            self.event_loop
+                .poll(Some(Duration::from_millis(10)))
+                .unwrap_or_else(|e| panic!("wsx poll: {e}"));
+        }
+    }
+}
+
+impl Default for Polled {
+    fn default() -> Self {
+        Polled::new()
     }
 }

@@ -12,8 +12,8 @@ def header_list(headers: HeadersLike) -> list[tuple[str, str]]:
     if headers is None:
         return []
     items = getattr(headers, "items", None)
-    pairs = items() if callable(items) else headers
-    return [(str(k), str(v)) for k, v in pairs]  # type: ignore[misc]
+    pairs: Iterable[Tuple[str, str]] = items() if callable(items) else headers  # type: ignore[assignment]
+    return [(str(k), str(v)) for k, v in pairs]
 
 
 def str_list(values: Optional[Sequence[Optional[str]]]) -> list[str]:

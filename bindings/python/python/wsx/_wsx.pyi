@@ -3,7 +3,22 @@
 import os
 from typing import Any, Callable, Iterator, Optional, Union, final
 
-from typing_extensions import Self
+from typing_extensions import Self, disjoint_base
+
+__all__ = [
+    "ClientConnection",
+    "Connection",
+    "Headers",
+    "Hub",
+    "Listener",
+    "PongWaiter",
+    "Request",
+    "Response",
+    "ServerConnection",
+    "__version__",
+    "listen",
+    "open_client",
+]
 
 __version__: str
 
@@ -16,12 +31,12 @@ class Headers:
     """HTTP header fields in arrival order; names match case-insensitively."""
 
     def __new__(cls, items: Optional[list[tuple[str, str]]] = None) -> Headers: ...
-    def __getitem__(self, name: str) -> str: ...
+    def __getitem__(self, name: str, /) -> str: ...
     def get(self, name: str, default: Optional[str] = None) -> Optional[str]: ...
     def get_all(self, name: str) -> list[str]: ...
     def items(self) -> list[tuple[str, str]]: ...
     def keys(self) -> list[str]: ...
-    def __contains__(self, name: str) -> bool: ...
+    def __contains__(self, name: str, /) -> bool: ...
     def __len__(self) -> int: ...
     def __iter__(self) -> Iterator[str]: ...
 
@@ -55,6 +70,7 @@ class PongWaiter:
     def done(self) -> bool: ...
     def _poll(self) -> Optional[float]: ...
 
+@disjoint_base
 class Connection:
     """A WebSocket connection; every method may be called from any thread."""
 
@@ -129,11 +145,11 @@ def open_client(
     subprotocols: list[str] = ...,
     headers: list[tuple[str, str]] = ...,
     origin: Optional[str] = None,
-    open_timeout: Optional[float] = 10.0,
-    ping_interval: Optional[float] = 20.0,
-    ping_timeout: Optional[float] = 20.0,
-    close_timeout: Optional[float] = 10.0,
-    max_size: Optional[int] = 16777216,
+    open_timeout: Optional[float] = ...,
+    ping_interval: Optional[float] = ...,
+    ping_timeout: Optional[float] = ...,
+    close_timeout: Optional[float] = ...,
+    max_size: Optional[int] = ...,
     ca_file: Optional[_StrPath] = None,
     verify: bool = True,
 ) -> ClientConnection: ...
@@ -146,10 +162,10 @@ def listen(
     process_request: Optional[Callable[[ServerConnection, Request], Any]] = None,
     cert_file: Optional[_StrPath] = None,
     key_file: Optional[_StrPath] = None,
-    max_size: Optional[int] = 16777216,
-    open_timeout: Optional[float] = 10.0,
-    ping_interval: Optional[float] = 20.0,
-    ping_timeout: Optional[float] = 20.0,
-    close_timeout: Optional[float] = 10.0,
+    max_size: Optional[int] = ...,
+    open_timeout: Optional[float] = ...,
+    ping_interval: Optional[float] = ...,
+    ping_timeout: Optional[float] = ...,
+    close_timeout: Optional[float] = ...,
     max_connections: Optional[int] = None,
 ) -> Listener: ...

@@ -4,6 +4,7 @@
 use super::{Role, State};
 use crate::proto::close::{CloseCode, MAX_CLOSE_REASON, encode_close_payload};
 use crate::proto::error::SendError;
+use crate::proto::extension::deflate::Deflater;
 use crate::proto::frame::{FrameHeader, MaskKeys, OpCode, apply_mask};
 use crate::proto::message::{MessageKind, Utf8Validator};
 
@@ -12,6 +13,9 @@ const RETAINED_CAPACITY: usize = 256 * 1024;
 
 /// The largest control frame payload.
 const MAX_CONTROL_PAYLOAD: usize = 125;
+
+/// RSV1: the message is compressed (permessage-deflate).
+pub(super) const RSV1: u8 = 0b100;
 
 /// The sending half of an engine: frames queued here become bytes in
 /// [`Sender::pending`].
@@ -25,6 +29,13 @@ pub struct Sender {
     /// The kind of the message opened by `send_fragment`, until its last piece.
     outgoing: Option<MessageKind>,
     outgoing_utf8: Utf8Validator,
+    /// Whether the message opened by `send_fragment` is compressed.
+    outgoing_compressed: bool,
+    /// The permessage-deflate compressor, once negotiated (`None` also when
+    /// the agreed window is too small for zlib: then nothing is compressed).
+    deflater: Option<Deflater>,
+    /// Whole messages shorter than this are sent uncompressed.
+    threshold: usize,
     /// The code of the close frame we sent (1005 for one without a code).
     pub(super) sent_close: Option<CloseCode>,
     /// The code of the close frame the peer sent (1005 for one without a code).
@@ -42,6 +53,9 @@ impl Sender {
             keys: MaskKeys::default(),
             outgoing: None,
             outgoing_utf8: Utf8Validator::new(),
+            outgoing_compressed: false,
+            deflater: None,
+            threshold: 0,
             sent_close: None,
             received_close: None,
             failed: false,
@@ -63,8 +77,34 @@ impl Sender {
         self.sent_close
     }
 
-    /// Queues a whole message as one frame. Text must be valid UTF-8.
+    /// Compresses messages from now on (permessage-deflate negotiated):
+    /// whole messages of at least `threshold` bytes, and fragmented ones.
+    pub(super) fn enable_deflate(&mut self, deflater: Option<Deflater>, threshold: usize) {
+        self.deflater = deflater;
+        self.threshold = threshold;
+    }
+
+    /// Whether a compressor is active (see [`Sender::send_with`]).
+    pub fn compresses(&self) -> bool {
+        self.deflater.is_some()
+    }
+
+    /// Queues a whole message as one frame. Text must be valid UTF-8. With
+    /// permessage-deflate, it is compressed when at least the threshold long.
     pub fn send(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
+        self.send_with(kind, data, true)
+    }
+
+    /// Like [`Sender::send`], with `compress = false` sending this message
+    /// uncompressed even when permessage-deflate is on (for data already
+    /// compressed, or too small to gain). `true` compresses when deflate was
+    /// negotiated and the message is at least the configured threshold.
+    pub fn send_with(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        compress: bool,
+    ) -> Result<(), SendError> {
         self.check_open()?;
         if let Some(open) = self.outgoing {
             return Err(SendError::MessageInProgress(open));
@@ -74,19 +114,33 @@ impl Sender {
                 at: e.valid_up_to() as u64,
             })?;
         }
-        self.write_frame(data_opcode(kind), true, &[data])
+        let compress = compress && data.len() >= self.threshold;
+        self.write_data_frame(data_opcode(kind), data, true, compress)
     }
 
     /// Queues one piece of a fragmented message: the first call opens a
     /// message of `kind`, later calls continue it (with the same `kind`) and
     /// the call with `fin` ends it. Control frames may be sent in between.
     /// Text may split a character between pieces but must be valid UTF-8 as a
-    /// whole.
+    /// whole. With permessage-deflate, the message is compressed (whatever
+    /// its size: the total is unknown when it starts).
     pub fn send_fragment(
         &mut self,
         kind: MessageKind,
         data: &[u8],
         fin: bool,
+    ) -> Result<(), SendError> {
+        self.send_fragment_with(kind, data, fin, true)
+    }
+
+    /// Like [`Sender::send_fragment`]; the first piece's `compress = false`
+    /// sends the whole message uncompressed (later pieces' flag is ignored).
+    pub fn send_fragment_with(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        fin: bool,
+        compress: bool,
     ) -> Result<(), SendError> {
         self.check_open()?;
         let opcode = match self.outgoing {
@@ -103,7 +157,12 @@ impl Sender {
                 .and_then(|()| if fin { utf8.finish() } else { Ok(()) })
                 .map_err(|e| SendError::InvalidUtf8 { at: e.at })?;
         }
-        self.write_frame(opcode, fin, &[data])?;
+        let compress = match self.outgoing {
+            None => compress,
+            Some(_) => self.outgoing_compressed,
+        };
+        self.write_data_frame(opcode, data, fin, compress)?;
+        self.outgoing_compressed = compress;
         self.outgoing = if fin { None } else { Some(kind) };
         self.outgoing_utf8 = utf8;
         Ok(())
@@ -124,7 +183,7 @@ impl Sender {
         if data.len() > MAX_CONTROL_PAYLOAD {
             return Err(SendError::ControlFrameTooLong(data.len()));
         }
-        self.write_frame(opcode, true, &[data])
+        self.write_frame(opcode, true, 0, &[data])
     }
 
     /// Queues a close frame. The code must be valid on the wire (see
@@ -147,7 +206,7 @@ impl Sender {
     pub(super) fn write_close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
         let mut payload = Vec::with_capacity(2 + reason.len());
         encode_close_payload(code, reason, &mut payload);
-        self.write_frame(OpCode::Close, true, &[&payload])?;
+        self.write_frame(OpCode::Close, true, 0, &[&payload])?;
         self.sent_close = Some(code);
         Ok(())
     }
@@ -160,12 +219,39 @@ impl Sender {
         }
     }
 
+    /// Encodes a data frame, compressed (RSV1 on a message's first frame)
+    /// when `compress` and a compressor is active.
+    fn write_data_frame(
+        &mut self,
+        opcode: OpCode,
+        data: &[u8],
+        fin: bool,
+        compress: bool,
+    ) -> Result<(), SendError> {
+        let deflater = if compress { self.deflater.take() } else { None };
+        let Some(mut deflater) = deflater else {
+            return self.write_frame(opcode, fin, 0, &[data]);
+        };
+        let rsv = if opcode == OpCode::Continuation {
+            0
+        } else {
+            RSV1
+        };
+        let result = match deflater.compress(data, fin) {
+            Ok(compressed) => self.write_frame(opcode, fin, rsv, &[compressed]),
+            Err(e) => Err(SendError::Compression(e)),
+        };
+        self.deflater = Some(deflater);
+        result
+    }
+
     /// Encodes one frame into the output buffer: header, then the payload
     /// masked in place with a fresh key for a client (one copy).
     fn write_frame(
         &mut self,
         opcode: OpCode,
         fin: bool,
+        rsv: u8,
         payload: &[&[u8]],
     ) -> Result<(), SendError> {
         let mask = match self.role {
@@ -175,7 +261,7 @@ impl Sender {
         let len: usize = payload.iter().map(|p| p.len()).sum();
         let header = FrameHeader {
             fin,
-            rsv: 0,
+            rsv,
             opcode,
             mask,
             payload_len: len as u64,

@@ -17,6 +17,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 
 use super::http::{self, Head, HeadReader};
 use super::{HandshakeError, Headers, Limits, Response, accept_key};
+use crate::proto::extension::deflate::{Agreement, DeflateConfig, accept_answer};
 use crate::proto::url::WsUrl;
 
 /// The most body bytes kept from a refusal (a non-101 response).
@@ -52,6 +53,9 @@ pub struct ClientOptions {
     pub headers: Vec<(String, String)>,
     /// Limits on the response's header block.
     pub limits: Limits,
+    /// permessage-deflate to offer (after `extensions`), and to check the
+    /// server's answer against; `None` offers no compression.
+    pub deflate: Option<DeflateConfig>,
 }
 
 /// A successful handshake: the server answered a valid 101.
@@ -64,6 +68,10 @@ pub struct Accepted {
     /// The extensions the server accepted, each with its parameters, in the
     /// server's order (each was offered, by name).
     pub extensions: Vec<String>,
+    /// The permessage-deflate agreement, when the server accepted the offer
+    /// of [`ClientOptions::deflate`]: pass it to
+    /// [`Connection::enable_deflate`](crate::proto::Connection::enable_deflate).
+    pub deflate: Option<Agreement>,
     /// Bytes that followed the response (the first frames): feed them to the
     /// connection engine.
     pub leftover: Vec<u8>,
@@ -77,6 +85,7 @@ pub struct ClientHandshake {
     request: Vec<u8>,
     subprotocols: Vec<String>,
     extension_names: Vec<String>,
+    deflate: Option<DeflateConfig>,
     head: HeadReader,
     state: State,
 }
@@ -111,8 +120,14 @@ impl ClientHandshake {
             return Err(HandshakeError::InvalidUrl(url.resource.clone()));
         }
         check_subprotocols(&options.subprotocols)?;
-        let extension_names = options
-            .extensions
+        let mut extensions = options.extensions.clone();
+        if let Some(deflate) = &options.deflate {
+            deflate
+                .check()
+                .map_err(HandshakeError::InvalidDeflateConfig)?;
+            extensions.push(deflate.offer());
+        }
+        let extension_names = extensions
             .iter()
             .map(|e| http::check_extension(e).map(str::to_owned))
             .collect::<Result<Vec<_>, _>>()?;
@@ -139,11 +154,11 @@ impl ClientHandshake {
                 &options.subprotocols.join(", "),
             );
         }
-        if !options.extensions.is_empty() {
+        if !extensions.is_empty() {
             http::write_header(
                 &mut request,
                 "Sec-WebSocket-Extensions",
-                &options.extensions.join(", "),
+                &extensions.join(", "),
             );
         }
         for (name, value) in &options.headers {
@@ -158,6 +173,7 @@ impl ClientHandshake {
             request,
             subprotocols: options.subprotocols.clone(),
             extension_names,
+            deflate: options.deflate.clone(),
             head: HeadReader::new(options.limits),
             state: State::Head,
         })
@@ -275,10 +291,15 @@ impl ClientHandshake {
         }
         let subprotocol = self.chosen_subprotocol(headers)?;
         let extensions = self.accepted_extensions(headers)?;
+        let deflate = match &self.deflate {
+            Some(config) => accept_answer(config, extensions.iter().map(String::as_str))?,
+            None => None,
+        };
         Ok(Accepted {
             response,
             subprotocol,
             extensions,
+            deflate,
             leftover,
         })
     }

@@ -91,6 +91,19 @@ pub enum HandshakeError {
     /// An extension offer is empty, has control characters, or its name is not a token.
     #[error("invalid extension offer \"{}\"", .0.escape_debug())]
     InvalidExtension(String),
+    /// The server's permessage-deflate answer has parameters the client did
+    /// not allow (RFC 7692 section 7.1): unknown, repeated, out of range, or
+    /// not matching the offer.
+    #[error("invalid permessage-deflate answer \"{}\": {reason}", .answer.escape_debug())]
+    InvalidDeflateAnswer {
+        /// The answer as the server sent it.
+        answer: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The permessage-deflate settings are out of range.
+    #[error("invalid permessage-deflate settings: {0}")]
+    InvalidDeflateConfig(String),
     /// The URL's host or resource cannot be sent in a request line.
     #[error("URL part \"{}\" cannot be sent in an HTTP request", .0.escape_debug())]
     InvalidUrl(String),

@@ -114,6 +114,24 @@ impl Assembler {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// The assembly buffer and the message size limit, for a decoder that
+    /// writes the message itself (permessage-deflate inflates into it, never
+    /// past the limit); check what it wrote with [`Assembler::check_from`].
+    pub fn output(&mut self) -> (&mut Vec<u8>, usize) {
+        (&mut self.buf, self.max_message_size)
+    }
+
+    /// Validates the assembled bytes from offset `from` on, if the open
+    /// message is text.
+    pub fn check_from(&mut self, from: usize) -> Result<(), ProtocolError> {
+        if self.open == Some(MessageKind::Text) {
+            self.utf8
+                .feed(&self.buf[from..])
+                .map_err(|e| ProtocolError::InvalidUtf8 { at: e.at })?;
+        }
+        Ok(())
+    }
+
     /// Ends a frame of the open message; after the final one the message is
     /// closed (text must not end inside a character).
     pub fn end_frame(&mut self, fin: bool) -> Result<(), ProtocolError> {

@@ -76,7 +76,12 @@ pub fn drive(role: Role, config: Config, input: &[u8], cuts: &[usize]) -> Run {
         .iter()
         .position(|e| matches!(e, Ev::Close(..) | Ev::Error(_)))
     {
-        assert_eq!(end + 1, run.trace.len(), "events after the end: {:?}", run.trace);
+        assert_eq!(
+            end + 1,
+            run.trace.len(),
+            "events after the end: {:?}",
+            run.trace
+        );
     }
     run.output = conn.pending().to_vec();
     run
@@ -159,7 +164,9 @@ pub fn check_output(role: Role, auto_pong: bool, run: &Run) {
             other => other.clone(),
         })
         .collect();
-    assert_eq!(got, expected, "the engine's output, read by a {peer_role:?}");
+    assert_eq!(
+        got, expected,
+        "the engine's output, read by a {peer_role:?}"
+    );
     assert!(peer.partial.is_empty());
 }
-

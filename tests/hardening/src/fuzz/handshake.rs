@@ -2,12 +2,11 @@
 //! side) and as the client's request (server side), fed in pieces whose sizes
 //! come from the input.
 
+use wsx_core::proto::WsUrl;
 use wsx_core::proto::handshake::{
     Accept, ClientHandshake, ClientOptions, HandshakeError, Limits, Rejection, Request,
-    ServerHandshake, accept_key,
-    accept_response, check_origin,
+    ServerHandshake, accept_key, accept_response, check_origin,
 };
-use wsx_core::proto::WsUrl;
 
 /// In a client fuzz input, stands for the `Sec-WebSocket-Accept` value the
 /// handshake's random key requires, so the fuzzer can reach a valid 101.
@@ -30,7 +29,10 @@ fn pieces<'a>(data: &'a [u8], cuts: &'a [usize]) -> impl Iterator<Item = &'a [u8
         if rest.is_empty() {
             return None;
         }
-        let n = cuts.get(i % cuts.len().max(1)).copied().unwrap_or(rest.len());
+        let n = cuts
+            .get(i % cuts.len().max(1))
+            .copied()
+            .unwrap_or(rest.len());
         i += 1;
         let (piece, after) = rest.split_at(n.min(rest.len()));
         rest = after;

@@ -65,7 +65,14 @@ pub enum Op {
     Pong,
 }
 
-const OPS: [Op; 6] = [Op::Continuation, Op::Text, Op::Binary, Op::Close, Op::Ping, Op::Pong];
+const OPS: [Op; 6] = [
+    Op::Continuation,
+    Op::Text,
+    Op::Binary,
+    Op::Close,
+    Op::Ping,
+    Op::Pong,
+];
 
 impl Session {
     /// Reads a session from fuzz input; any bytes give one.
@@ -110,10 +117,8 @@ impl Session {
         out.extend(self.cuts.iter().take(7));
         for f in &self.frames {
             let op = OPS.iter().position(|&o| o == f.op).unwrap_or(0) as u8;
-            let bits = op
-                | u8::from(f.fin) << 3
-                | u8::from(f.wrong_mask) << 4
-                | u8::from(f.rsv) << 5;
+            let bits =
+                op | u8::from(f.fin) << 3 | u8::from(f.wrong_mask) << 4 | u8::from(f.rsv) << 5;
             let len = f.payload.len().min(255);
             out.extend_from_slice(&[bits, len as u8]);
             out.extend_from_slice(&f.payload[..len]);
@@ -163,7 +168,11 @@ pub fn run_session(s: &Session) {
     let got = drive(role, config.clone(), &wire, &cuts);
     assert_eq!(got.trace, expected, "engine vs model");
     // Streamed pieces of an unfinished message are a prefix of what arrived.
-    assert!(open.starts_with(&got.partial), "streamed {:?} of {open:?}", got.partial);
+    assert!(
+        open.starts_with(&got.partial),
+        "streamed {:?} of {open:?}",
+        got.partial
+    );
     check_output(role, config.auto_pong, &got);
 }
 
@@ -205,13 +214,13 @@ fn model(config: &Config, frames: &[Frame]) -> (Vec<Ev>, Vec<u8>) {
                 let end = matches!(ev, Ev::Close(..));
                 events.push(ev);
                 if end {
-                    return (events, Vec::new());
+                    break;
                 }
             }
             Ok(None) => {}
             Err(code) => {
                 events.push(Ev::Error(code));
-                return (events, open.map(|(_, d)| d).unwrap_or_default());
+                break;
             }
         }
     }
@@ -257,16 +266,15 @@ fn check_frame(
     }
     let (_, data) = open.get_or_insert((kind, Vec::new()));
     data.extend_from_slice(payload);
-    if kind == MessageKind::Text {
-        if let Err(e) = std::str::from_utf8(data) {
-            // Invalid as soon as the bytes so far cannot start valid text;
-            // at the end of the message, incomplete is invalid too.
-            if e.error_len().is_some() || f.fin {
-                // What was streamed is only the valid prefix.
-                data.truncate(e.valid_up_to());
-                return Err(1007);
-            }
-        }
+    // Invalid as soon as the bytes so far cannot start valid text; at the
+    // end of the message, incomplete is invalid too.
+    if kind == MessageKind::Text
+        && let Err(e) = std::str::from_utf8(data)
+        && (e.error_len().is_some() || f.fin)
+    {
+        // What was streamed is only the valid prefix.
+        data.truncate(e.valid_up_to());
+        return Err(1007);
     }
     if !f.fin {
         return Ok(None);

@@ -5,17 +5,22 @@
 //! (the RFC, a model, or the same input cut differently).
 
 pub mod close_payload;
+pub mod deflate;
 mod engine;
 pub mod frame_decoder;
 pub mod handshake;
 pub mod message_assembler;
 pub mod seeds;
 
+/// A fuzz target's body: panics on wrong behaviour.
+pub type Body = fn(&[u8]);
+
 /// Every fuzz target by its name in `fuzz/fuzz_targets/` and `fuzz/seeds/`.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("frame_decoder", frame_decoder::run),
     ("message_assembler", message_assembler::run),
     ("client_handshake", handshake::client),
     ("server_handshake", handshake::server),
     ("close_payload", close_payload::run),
+    ("deflate", deflate::run),
 ];

@@ -16,9 +16,25 @@ pub fn seeds(target: &str) -> Vec<(&'static str, Vec<u8>)> {
         "close_payload" => vec![
             ("normal", b"\x03\xe8".to_vec()),
             ("going_away_reason", b"\x03\xe9server restart".to_vec()),
-            ("utf8_reason", "\u{3}\u{f0}caf\u{e9} \u{2764}".as_bytes().to_vec()),
+            (
+                "utf8_reason",
+                [&[0x03, 0xF0][..], "caf\u{e9} \u{2764}".as_bytes()].concat(),
+            ),
             ("private_code", vec![0x0F, 0xA0]),
             ("empty", Vec::new()),
+        ],
+        "deflate" => vec![
+            // RFC 7692 section 7.2.3.1: "Hello" compressed, no trailer.
+            ("rfc_hello", b"\x0f\x20\xf2\x48\xcd\xc9\xc9\x07\x00".to_vec()),
+            (
+                "messages",
+                b"\x2e\x40hello hello hello\xffsecond message\xff\xe2\x9c\x93".to_vec(),
+            ),
+            (
+                "offer",
+                b"\x07\x10permessage-deflate; client_max_window_bits; server_max_window_bits=10, permessage-deflate"
+                    .to_vec(),
+            ),
         ],
         _ => Vec::new(),
     }
@@ -32,17 +48,28 @@ fn frame_decoder() -> Vec<(&'static str, Vec<u8>)> {
     session.extend_from_slice(&[0x89, 0x80, 1, 2, 3, 4]);
     session.extend_from_slice(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]);
     vec![
-        ("rfc_unmasked_hello", vec![0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]),
+        (
+            "rfc_unmasked_hello",
+            vec![0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f],
+        ),
         (
             "rfc_masked_hello",
-            vec![0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58],
+            vec![
+                0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+            ],
         ),
         (
             "rfc_fragmented_hello",
             vec![0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f],
         ),
-        ("rfc_ping_pong", vec![0x89, 0x05, b'H', b'e', b'l', b'l', b'o', 0x8a, 0x00]),
-        ("len16", [&[0x82, 0x7E, 0x00, 0x80][..], &[7u8; 128]].concat()),
+        (
+            "rfc_ping_pong",
+            vec![0x89, 0x05, b'H', b'e', b'l', b'l', b'o', 0x8a, 0x00],
+        ),
+        (
+            "len16",
+            [&[0x82, 0x7E, 0x00, 0x80][..], &[7u8; 128]].concat(),
+        ),
         ("len64", vec![0x82, 0x7F, 0, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3]),
         ("masked_session", session),
     ]
@@ -74,7 +101,7 @@ fn session(server: bool, streaming: bool, frames: Vec<Frame>) -> Vec<u8> {
 
 fn message_assembler() -> Vec<(&'static str, Vec<u8>)> {
     let text = "h\u{e9}llo \u{2764} \u{1F600}".as_bytes();
-    let split = |streaming| {
+    let split = || {
         let mut frames = vec![frame(Op::Text, false, &text[..2])];
         frames.push(frame(Op::Ping, true, b"p"));
         frames.push(frame(Op::Continuation, false, &text[2..9]));
@@ -84,10 +111,10 @@ fn message_assembler() -> Vec<(&'static str, Vec<u8>)> {
         frames
     };
     vec![
-        ("server_fragmented_text", session(true, false, split(false))),
-        ("server_streamed_text", session(true, true, split(true))),
-        ("client_fragmented_text", session(false, false, split(false))),
-        ("client_streamed_text", session(false, true, split(true))),
+        ("server_fragmented_text", session(true, false, split())),
+        ("server_streamed_text", session(true, true, split())),
+        ("client_fragmented_text", session(false, false, split())),
+        ("client_streamed_text", session(false, true, split())),
         (
             "pings_and_pongs",
             session(

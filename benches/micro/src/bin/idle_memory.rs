@@ -1,0 +1,160 @@
+//! Memory per idle connection: runs a wsx echo server in this process with a
+//! counting allocator, has a child load generator open N idle connections to
+//! it, and prints one JSON line with heap bytes and RSS bytes per connection.
+//!
+//! ```text
+//! idle_memory --loadgen PATH [--conns N]
+//! ```
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use wsx_core::net::{
+    Ctx, EventLoop, Handler, Open, Refusal, ServerConfig, ServerHandler, Upgrade,
+};
+use wsx_core::proto::MessageKind;
+
+/// The system allocator, counting the bytes live at any moment.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded to the system allocator unchanged; the
+// counter only observes sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: same contract as ours.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: same contract as ours.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+            LIVE.fetch_add(new_size, Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Echoes, and counts open connections.
+struct Echo(Arc<AtomicUsize>);
+
+impl Handler for Echo {
+    fn on_open(&mut self, _ctx: &mut Ctx<'_>, _open: &Open<'_>) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+    fn on_message(&mut self, ctx: &mut Ctx<'_>, kind: MessageKind, data: &[u8], _fin: bool) {
+        let _ = ctx.send(kind, data);
+    }
+}
+
+struct Server(Arc<AtomicUsize>);
+
+impl ServerHandler for Server {
+    fn on_upgrade(&mut self, _upgrade: &mut Upgrade<'_>) -> Result<Box<dyn Handler>, Refusal> {
+        Ok(Box::new(Echo(self.0.clone())))
+    }
+}
+
+/// Resident set size from `/proc/self/status` (0 where there is none).
+fn rss_bytes() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse::<usize>().ok()
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("idle_memory: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let (mut loadgen, mut conns) = (None, 10_000usize);
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        match (flag.as_str(), args.next()) {
+            ("--loadgen", Some(path)) => loadgen = Some(path),
+            ("--conns", Some(n)) => conns = n.parse().map_err(|_| format!("bad --conns {n:?}"))?,
+            _ => return Err("usage: idle_memory --loadgen PATH [--conns N]".into()),
+        }
+    }
+    let loadgen = loadgen.ok_or("--loadgen is required")?;
+
+    let opened = Arc::new(AtomicUsize::new(0));
+    let event_loop = EventLoop::new().map_err(|e| e.to_string())?;
+    let handle = event_loop.handle();
+    let config = ServerConfig {
+        max_connections: conns + 16,
+        max_pending_handshakes: conns + 16,
+        ..ServerConfig::default()
+    };
+    let server = handle
+        .listen(config, Box::new(Server(opened.clone())))
+        .map_err(|e| e.to_string())?;
+    let addr = server.local_addr();
+    let thread = event_loop.spawn().map_err(|e| e.to_string())?;
+    std::thread::sleep(Duration::from_millis(200));
+    let (heap0, rss0) = (LIVE.load(Ordering::Relaxed), rss_bytes());
+
+    let mut child = Command::new(&loadgen)
+        .args(["--target", &format!("ws://{addr}/"), "--idle", &conns.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {loadgen}: {e}"))?;
+    let mut line = String::new();
+    let stdout = child.stdout.take().ok_or("no child stdout")?;
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while opened.load(Ordering::Relaxed) < conns && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Let the loop finish any bookkeeping of the last handshakes.
+    std::thread::sleep(Duration::from_millis(300));
+    let open = opened.load(Ordering::Relaxed);
+    let (heap1, rss1) = (LIVE.load(Ordering::Relaxed), rss_bytes());
+
+    drop(child.stdin.take());
+    let _ = child.wait();
+    drop(thread);
+    if open < conns || !line.starts_with("ready") {
+        return Err(format!("only {open} of {conns} connections opened ({line:?})"));
+    }
+    let per = |a: usize, b: usize| b.saturating_sub(a) as f64 / open as f64;
+    println!(
+        "{{\"conns\":{open},\"heap_per_conn\":{:.0},\"rss_per_conn\":{:.0},\"heap_total\":{},\"rss_total\":{}}}",
+        per(heap0, heap1),
+        per(rss0, rss1),
+        heap1,
+        rss1
+    );
+    Ok(())
+}

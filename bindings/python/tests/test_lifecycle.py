@@ -1,0 +1,131 @@
+"""Ctrl-C during blocking calls, and connections dropped without close()."""
+
+from __future__ import annotations
+
+import _thread
+import gc
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import weakref
+
+import pytest
+
+import wsx
+from conftest import Recorder, silent_server, wsx_echo, wsx_server
+
+
+def test_keyboard_interrupt_during_recv() -> None:
+    with wsx_server(wsx_echo) as server, wsx.connect(f"ws://127.0.0.1:{server.port}/") as ws:
+        timer = threading.Timer(0.2, _thread.interrupt_main)
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            ws.recv()  # no timeout: only the interrupt ends it
+        timer.join()
+        ws.send("still usable")
+        assert ws.recv(timeout=5) == "still usable"
+
+
+def test_pong_wait_timeout_and_interrupt() -> None:
+    with silent_server() as port:
+        ws = wsx.connect(f"ws://127.0.0.1:{port}/", close_timeout=0.5)
+        waiter = ws.ping(b"unanswered")
+        with pytest.raises(TimeoutError):
+            waiter.wait(timeout=0.3)
+        assert not waiter.done()
+        timer = threading.Timer(0.2, _thread.interrupt_main)
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            waiter.wait()
+        timer.join()
+        ws.close()  # the peer never answers: dropped after close_timeout
+        assert ws.close_code == 1006
+        with pytest.raises(wsx.ConnectionClosedError):
+            waiter.wait()
+
+
+def test_sigint_to_a_blocked_process() -> None:
+    with wsx_server(wsx_echo) as server:
+        script = textwrap.dedent(
+            f"""
+            import sys, wsx
+            ws = wsx.connect("ws://127.0.0.1:{server.port}/")
+            print("ready", flush=True)
+            try:
+                ws.recv()
+            except KeyboardInterrupt:
+                print("interrupted", flush=True)
+                sys.exit(42)
+            """
+        )
+        proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "ready"
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=20) == 42
+            assert proc.stdout.read().strip() == "interrupted"
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts file descriptors through /proc")
+def test_unclosed_connections_are_collected() -> None:
+    seen = Recorder()
+
+    def handler(ws: wsx.ServerConnection) -> None:
+        try:
+            for message in ws:
+                ws.send(message)
+        finally:
+            seen.events.put(("closed", ws.close_code))
+
+    with wsx_server(handler) as server:
+        url = f"ws://127.0.0.1:{server.port}/"
+        # Warm up: the native loop, its thread and the server exist already.
+        with wsx.connect(url) as ws:
+            ws.send("warm")
+            assert ws.recv(timeout=5) == "warm"
+        assert seen.get() == ("closed", 1000)
+        baseline = open_fds()
+
+        refs = []
+        for i in range(20):
+            ws = wsx.connect(url)
+            ws.send(f"m{i}")
+            assert ws.recv(timeout=5) == f"m{i}"
+            pong = ws.ping(b"x")  # a waiter outliving its connection object
+            refs.append(weakref.ref(ws))
+            del ws
+            gc.collect()
+            pong.wait(timeout=10)
+        assert all(r() is None for r in refs)
+        # Each dropped connection was closed with 1001 (going away).
+        assert [seen.get() for _ in range(20)] == [("closed", 1001)] * 20
+        deadline = time.monotonic() + 10
+        while open_fds() > baseline and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert open_fds() <= baseline
+
+
+def test_server_object_collected_without_shutdown() -> None:
+    server = wsx.serve(wsx_echo, "127.0.0.1", 0)
+    port = server.port
+    ws = wsx.connect(f"ws://127.0.0.1:{port}/")
+    ws.send("x")
+    assert ws.recv(timeout=5) == "x"
+    server.shutdown()
+    del server
+    gc.collect()
+    with pytest.raises(wsx.ConnectionClosed):
+        ws.recv(timeout=10)

@@ -1,0 +1,3 @@
+//! WebSocket extensions negotiated in the opening handshake.
+
+pub mod deflate;

@@ -1,0 +1,47 @@
+# Hardening (tests/hardening, crate wsx-hardening; fuzz/): the fuzz targets'
+# seeds and regressions replayed on stable, hostile peers against an
+# in-process server, and a reduced soak against the C echo server, in
+# test-hardening; the full soak in `make soak`; cargo-fuzz in `make fuzz`.
+.PHONY: test-hardening soak fuzz
+TEST_TARGETS += test-hardening
+
+# Seconds each fuzz target runs for in `make fuzz`.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := frame_decoder message_assembler client_handshake server_handshake close_payload deflate
+# libFuzzer flags: inputs up to 4 KiB; any single allocation over 64 MiB is a
+# failure (the targets use limits of a few hundred bytes).
+FUZZ_FLAGS ?= -max_len=4096 -rss_limit_mb=1024 -malloc_limit_mb=64 -print_final_stats=1
+
+fuzz:
+	@if ! $(CARGO) +nightly --version >/dev/null 2>&1 || ! $(CARGO) +nightly fuzz --version >/dev/null 2>&1; then \
+	  echo "make fuzz: SKIPPED: needs a nightly toolchain and cargo-fuzz" \
+	    "(rustup toolchain install nightly; cargo install cargo-fuzz --locked)"; \
+	else \
+	  set -e; cd fuzz; \
+	  for t in $(FUZZ_TARGETS); do \
+	    mkdir -p corpus/$$t; cp -n seeds/$$t/* corpus/$$t/; \
+	    echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	    $(CARGO) +nightly fuzz run --debug-assertions $$t corpus/$$t -- \
+	      -max_total_time=$(FUZZ_SECONDS) $(FUZZ_FLAGS); \
+	  done; \
+	fi
+
+# The soak runs against the C echo server: the one `make examples` builds
+# (debug library) for the reduced soak, a release build of the same source
+# for the full one. The load generator is tests/hardening/src/bin/wsx-soak.rs.
+SOAK_DIR := $(BUILD)/soak
+SOAK_CYCLES ?= 100000
+SOAK_MESSAGES ?= 10000000
+
+test-hardening: examples
+	$(CARGO) test $(CARGO_FLAGS) -p wsx-hardening
+	$(CARGO) build $(CARGO_FLAGS) -p wsx-hardening --bin wsx-soak
+	$(ROOT)/target/debug/wsx-soak --server $(EXAMPLES_DIR)/echo_server --cycles 10000 --messages 1000000
+
+soak:
+	$(CARGO) build $(CARGO_FLAGS) --release -p wsx-ffi -p wsx-hardening
+	@mkdir -p $(SOAK_DIR)
+	$(CC) -std=c11 $(WSX_CFLAGS) -O2 examples/c/echo_server.c -o $(SOAK_DIR)/echo_server \
+	  -L$(call ffi_libdir,release) -Wl,-rpath,$(call ffi_libdir,release) -lwsx
+	$(ROOT)/target/release/wsx-soak --server $(SOAK_DIR)/echo_server \
+	  --cycles $(SOAK_CYCLES) --messages $(SOAK_MESSAGES)

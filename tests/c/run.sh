@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# The C tests of libwsx (`make test-ffi` runs this after building the library
+# and the examples):
+#   - every function of include/wsx.h is called by a test program;
+#   - tests/c/test_*.c built with -Wall -Wextra -Werror and run plainly,
+#     under AddressSanitizer + UBSan (static library), and under valgrind;
+#   - the examples against each other and against a Python `websockets` peer,
+#     the echo server also under valgrind and over TLS;
+#   - `make install` into a temporary prefix, then a program built through
+#     pkg-config and a CMake project through find_package(wsx).
+# Prints "N passed, M failed" at the end; exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+PROFILE=${FFI_PROFILE:-debug}
+LIBDIR=$ROOT/target/$PROFILE
+PY=${PY:-$ROOT/.venv/bin/python}
+EX=$ROOT/build/examples
+OUT=$ROOT/build/tests-c
+CC=${CC:-cc}
+CYCLES=${WSX_TEST_CYCLES:-2000}
+VALGRIND_CYCLES=${WSX_VALGRIND_CYCLES:-200}
+WORK=$(mktemp -d)
+mkdir -p "$OUT"
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+failures=()
+# step NAME COMMAND...: runs one check, its output kept in a log shown on failure.
+step() {
+  local name=$1
+  shift
+  local log=$WORK/step.log
+  if "$@" >"$log" 2>&1; then
+    passed=$((passed + 1))
+    echo "ok   $name"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    echo "FAIL $name"
+    tail -n 40 "$log" | sed 's/^/     | /'
+  fi
+}
+
+# start_bg NAME COMMAND...: starts a server in the background; sets BG_PID and
+# BG_PORT from its "listening on HOST:PORT" line.
+start_bg() {
+  local log=$WORK/$1.log
+  shift
+  "$@" >"$log" 2>&1 &
+  BG_PID=$!
+  pids+=("$BG_PID")
+  BG_PORT=
+  for _ in $(seq 200); do
+    BG_PORT=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$log")
+    [ -n "$BG_PORT" ] && return 0
+    kill -0 "$BG_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "server $* did not start:" && cat "$log"
+  return 1
+}
+
+# stop_bg: SIGTERM to the last server, then its exit status.
+stop_bg() {
+  kill -TERM "$BG_PID" 2>/dev/null
+  wait "$BG_PID"
+}
+
+STATIC_LIBS=(-lpthread -ldl -lm -lrt -lutil)
+WARN=(-std=c11 -Wall -Wextra -Werror -g)
+CFLAGS=("${WARN[@]}" -I"$ROOT/include")
+SAN=(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+VALGRIND=(valgrind -q --suppressions="$ROOT/tests/c/valgrind.supp" --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1)
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+build_tests() {
+  for t in test_api test_net; do
+    $CC "${CFLAGS[@]}" "tests/c/$t.c" -o "$OUT/$t" -L"$LIBDIR" -Wl,-rpath,"$LIBDIR" -lwsx -lpthread || return 1
+    $CC "${CFLAGS[@]}" "${SAN[@]}" "tests/c/$t.c" -o "$OUT/${t}_asan" "$LIBDIR/libwsx.a" "${STATIC_LIBS[@]}" || return 1
+  done
+}
+
+every_function_is_tested() {
+  local missing=0
+  for fn in $(grep -oE '\bwsx_[a-z0-9_]+\(' include/wsx.h | tr -d '(' | sort -u); do
+    if ! grep -q "\b$fn(" tests/c/*.c; then
+      echo "not called by any test in tests/c: $fn"
+      missing=1
+    fi
+  done
+  return $missing
+}
+
+make_certs() {
+  local d=$WORK/tls
+  mkdir -p "$d"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=wsx test CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
+    -keyout "$d/ca.key" -out "$d/ca.pem" &&
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$d/key.pem" -out "$d/req.csr" &&
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$d/ext" &&
+    openssl x509 -req -in "$d/req.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
+      -extfile "$d/ext" -out "$d/cert.pem"
+}
+
+run_tls_env() {
+  WSX_TEST_CERT=$WORK/tls/cert.pem WSX_TEST_KEY=$WORK/tls/key.pem WSX_TEST_CA=$WORK/tls/ca.pem "$@"
+}
+
+# --- the examples against each other and against Python ---
+
+echo_client_and_server() {
+  start_bg echo_server "$EX/echo_server" || return 1
+  "$EX/echo_client" --send hello --send "second message" "ws://127.0.0.1:$BG_PORT/" >"$WORK/client.out" || return 1
+  cat "$WORK/client.out"
+  grep -qx "received: hello" "$WORK/client.out" && grep -qx "received: second message" "$WORK/client.out" &&
+    grep -q "^closed: 1000" "$WORK/client.out" || return 1
+  stop_bg # graceful shutdown on SIGTERM: exit 0
+}
+
+echo_server_under_valgrind() {
+  start_bg echo_server_vg "${VALGRIND[@]}" "$EX/echo_server" || return 1
+  "$PY" tests/c/peer.py echo-check-client "ws://127.0.0.1:$BG_PORT/" || return 1
+  "$EX/echo_client" --send "under valgrind" "ws://127.0.0.1:$BG_PORT/" >"$WORK/client.out" || return 1
+  grep -qx "received: under valgrind" "$WORK/client.out" || return 1
+  stop_bg
+}
+
+echo_client_against_python_server() {
+  start_bg py_server "$PY" tests/c/peer.py echo-check-server || return 1
+  "${VALGRIND[@]}" "$EX/echo_client" "ws://127.0.0.1:$BG_PORT/" || return 1
+  wait "$BG_PID"
+}
+
+echo_client_fails_on_refused_connection() {
+  start_bg echo_server "$EX/echo_server" || return 1
+  local port=$BG_PORT
+  stop_bg || return 1
+  if "$EX/echo_client" "ws://127.0.0.1:$port/" 2>"$WORK/err"; then return 1; fi
+  cat "$WORK/err"
+  grep -q "echo_client: " "$WORK/err"
+}
+
+echo_over_tls() {
+  start_bg echo_server_tls "$EX/echo_server" --tls-cert "$WORK/tls/cert.pem" --tls-key "$WORK/tls/key.pem" || return 1
+  "$EX/echo_client" --ca "$WORK/tls/ca.pem" --send "over TLS" "wss://localhost:$BG_PORT/" >"$WORK/client.out" || return 1
+  grep -qx "received: over TLS" "$WORK/client.out" || return 1
+  # Without the CA the certificate is refused.
+  if "$EX/echo_client" --send x "wss://localhost:$BG_PORT/" 2>/dev/null; then return 1; fi
+  stop_bg
+}
+
+game_loop_against_echo_server() {
+  start_bg echo_server "$EX/echo_server" || return 1
+  "$EX/game_loop" --frames 90 "ws://127.0.0.1:$BG_PORT/" | tee "$WORK/game.out" || return 1
+  grep -q "applied [1-9]" "$WORK/game.out" || return 1
+  stop_bg
+}
+
+two_game_loops_through_chat_server() {
+  start_bg chat_server "$EX/chat_server" || return 1
+  "$EX/game_loop" --frames 120 "ws://127.0.0.1:$BG_PORT/" >"$WORK/a.out" &
+  local a=$!
+  "$EX/game_loop" --frames 120 "ws://127.0.0.1:$BG_PORT/" >"$WORK/b.out" || return 1
+  wait "$a" || return 1
+  cat "$WORK/a.out" "$WORK/b.out"
+  stop_bg
+}
+
+game_loop_reconnects_after_a_drop() {
+  start_bg drop_server "$PY" tests/c/peer.py drop-server 20 || return 1
+  "$EX/game_loop" --frames 150 "ws://127.0.0.1:$BG_PORT/" | tee "$WORK/game.out" || return 1
+  grep -q "reconnects [1-9]" "$WORK/game.out"
+}
+
+# --- packaging ---
+
+install_and_build_against_it() {
+  local prefix=$WORK/prefix
+  make -s -C "$ROOT" install PREFIX="$prefix" INSTALL_PROFILE="$PROFILE" || return 1
+  for f in include/wsx.h lib/libwsx.so lib/libwsx.a lib/pkgconfig/wsx.pc lib/cmake/wsx/wsxConfig.cmake \
+    lib/cmake/wsx/wsxConfigVersion.cmake; do
+    [ -f "$prefix/$f" ] || { echo "not installed: $f"; return 1; }
+  done
+  # pkg-config
+  local pc=(env PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config)
+  [ "$("${pc[@]}" --modversion wsx)" = "$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)" ] || return 1
+  # shellcheck disable=SC2046
+  $CC "${WARN[@]}" tests/c/cmake_consumer/consumer.c -o "$WORK/pc_consumer" \
+    $("${pc[@]}" --cflags --libs wsx) -Wl,-rpath,"$prefix/lib" || return 1
+  "$WORK/pc_consumer" || return 1
+  # CMake: find_package(wsx) and both imported targets.
+  cmake -S tests/c/cmake_consumer -B "$WORK/cmake" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FLAGS="-Wall -Wextra -Werror" >/dev/null &&
+    cmake --build "$WORK/cmake" >/dev/null || return 1
+  "$WORK/cmake/consumer" && "$WORK/cmake/consumer_static"
+}
+
+step "build the C tests (-Wall -Wextra -Werror; plain and ASan+UBSan)" build_tests
+step "every function in wsx.h is called by a C test" every_function_is_tested
+step "test certificates (openssl)" make_certs
+step "test_api" "$OUT/test_api"
+step "test_api under ASan+UBSan" "$OUT/test_api_asan"
+step "test_api under valgrind" "${VALGRIND[@]}" "$OUT/test_api"
+step "test_net ($CYCLES open/close cycles)" run_tls_env env WSX_TEST_CYCLES="$CYCLES" "$OUT/test_net"
+step "test_net under ASan+UBSan" run_tls_env env WSX_TEST_CYCLES="$CYCLES" "$OUT/test_net_asan"
+step "test_net under valgrind ($VALGRIND_CYCLES cycles)" run_tls_env env WSX_TEST_CYCLES="$VALGRIND_CYCLES" "${VALGRIND[@]}" "$OUT/test_net"
+step "echo_client --send against echo_server" echo_client_and_server
+step "echo_server under valgrind against Python and C clients" echo_server_under_valgrind
+step "echo_client (valgrind) against a Python websockets server" echo_client_against_python_server
+step "echo_client reports a refused connection" echo_client_fails_on_refused_connection
+step "echo_client and echo_server over TLS" echo_over_tls
+step "game_loop against echo_server" game_loop_against_echo_server
+step "two game_loops through chat_server" two_game_loops_through_chat_server
+step "game_loop reconnects after a drop (Python server)" game_loop_reconnects_after_a_drop
+step "make install, then pkg-config and CMake consumers" install_and_build_against_it
+
+echo "$passed passed, $failed failed"
+if [ "$failed" -gt 0 ]; then
+  printf 'failed: %s\n' "${failures[@]}"
+  exit 1
+fi
