@@ -257,3 +257,15 @@ fn poll_until(event_loop: &mut EventLoop, mut done: impl FnMut() -> bool) {
             .expect("poll");
     }
 }
+
+#[test]
+fn handles_are_thread_safe() {
+    fn send_sync<T: Send + Sync + Clone>() {}
+    fn send<T: Send>() {}
+    send_sync::<Conn>();
+    send_sync::<wsx_core::net::LoopHandle>();
+    send_sync::<wsx_core::net::Server>();
+    send::<EventLoop>();
+    send::<wsx_core::net::LoopThread>();
+    send_sync::<wsx_core::net::Error>();
+}

@@ -93,11 +93,12 @@ namespace Wsx
             cancellationToken.ThrowIfCancellationRequested();
             using (var nativeOptions = NativeOptions.Build(options))
             {
-                var target = GCHandle.Alloc(this);
-                var callbacks = ConnCallbacks.For(target);
+                var loop = NativeLoop.Shared;
+                var url = Native.Utf8(uri.AbsoluteUri);
+                // The library owns this handle from the call on and frees it, also if the call fails.
+                var callbacks = ConnCallbacks.For(GCHandle.Alloc(this));
                 ConnHandle conn;
-                // From here the library owns `target` and frees it (also if this call fails).
-                var result = NativeMethods.wsx_connect(NativeLoop.Shared, Native.Utf8(uri.AbsoluteUri), nativeOptions, ref callbacks, out conn);
+                var result = NativeMethods.wsx_connect(loop, url, nativeOptions, ref callbacks, out conn);
                 if (result != WsxResult.Ok)
                 {
                     var error = Native.Failure(result);

@@ -66,6 +66,7 @@ namespace Wsx
                     throw new InvalidOperationException("the server is already started");
                 using (var nativeOptions = NativeOptions.Build(options))
                 {
+                    var loop = NativeLoop.Shared;
                     var callbacks = new NativeMethods.wsx_server_callbacks
                     {
                         // Freed by the library once the server and its connections are gone (also if listening fails).
@@ -75,7 +76,7 @@ namespace Wsx
                         free_user_data = ConnCallbacks.FreeUserDataPointer,
                     };
                     ServerHandle server;
-                    Native.Check(NativeMethods.wsx_listen(NativeLoop.Shared, nativeOptions, ref callbacks, out server));
+                    Native.Check(NativeMethods.wsx_listen(loop, nativeOptions, ref callbacks, out server));
                     handle = server;
                     Port = NativeMethods.wsx_server_port(server);
                 }

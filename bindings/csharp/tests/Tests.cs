@@ -41,6 +41,7 @@ namespace Wsx.Tests
                 runner.Run("C echo server: 10,000 messages with GC between batches", () => ManyMessagesWithGc(echo));
                 runner.Run("C echo server: events raised on a SynchronizationContext", () => EventsOnContext(echo));
                 runner.Run("C echo server: a throwing handler reaches the Error event", () => HandlerExceptionToError(echo));
+                runner.Run("C echo server: Dispose from inside an event handler", () => DisposeInHandler(echo));
             }
             runner.Run("refused connection", RefusedConnection);
             runner.Run("bad URLs", BadUrls);
@@ -459,6 +460,31 @@ namespace Wsx.Tests
                 await client.SendAsync("still here", CancellationToken.None);
                 Assert.Equal(WebSocketState.Open, client.State, "state after a handler threw");
             }
+        }
+
+        static async Task DisposeInHandler(Peer peer)
+        {
+            var client = new WsxClient();
+            var disposed = new TaskCompletionSource<WebSocketState>();
+            client.MessageReceived += (s, e) =>
+            {
+                client.Dispose();
+                disposed.TrySetResult(client.State);
+            };
+            var closedEvents = 0;
+            client.Closed += (s, e) => Interlocked.Increment(ref closedEvents);
+            await client.ConnectAsync(peer.Url(), CancellationToken.None);
+            await client.SendAsync("dispose me", CancellationToken.None);
+            Assert.Equal(WebSocketState.Aborted, await disposed.Task, "state inside the handler after Dispose");
+            await Assert.ThrowsAsync<ObjectDisposedException>(() => client.SendAsync("x", CancellationToken.None), "SendAsync after");
+            client.Dispose();
+            // The loop lives on: a new client on the same loop still works, after the old one's close ran.
+            using (var again = await Connect(peer.Url()))
+            {
+                await again.SendAsync("still serving", CancellationToken.None);
+                Assert.Equal("still serving", (await again.ReceiveAsync(CancellationToken.None)).Text, "echo on a new client");
+            }
+            Assert.Equal(0, Volatile.Read(ref closedEvents), "no Closed event after Dispose");
         }
 
         static async Task DisposeWhileConnected(Peer peer)

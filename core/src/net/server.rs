@@ -288,7 +288,7 @@ impl Reactor {
         if let Some((server_slot, server_id)) = c.server
             && let Some(l) = self.listener_mut(server_slot, server_id)
         {
-            l.handshaking -= 1;
+            l.handshaking = l.handshaking.saturating_sub(1);
         }
     }
 
@@ -304,9 +304,9 @@ impl Reactor {
         let Some(l) = self.listener_mut(server_slot, server_id) else {
             return;
         };
-        l.conns -= 1;
+        l.conns = l.conns.saturating_sub(1);
         if handshaking {
-            l.handshaking -= 1;
+            l.handshaking = l.handshaking.saturating_sub(1);
         }
         if l.draining && l.conns == 0 {
             self.remove_listener(server_slot);

@@ -175,6 +175,7 @@ fn bytewise(message: &[u8]) -> Vec<u8> {
 fn invalid_utf8_split_at_every_fragment_boundary_is_1007() {
     let _serial = serial();
     let server = TestServer::start(config(Config::default()), true);
+    let before = self_rss();
     for bad in INVALID {
         // Valid multi-byte characters around the bad sequence.
         let message = ["h\u{e9} \u{20ac}".as_bytes(), bad, "\u{1F600}!".as_bytes()].concat();
@@ -188,6 +189,7 @@ fn invalid_utf8_split_at_every_fragment_boundary_is_1007() {
         }
         expect_failure(&server, &bytewise(&message), 1007);
     }
+    assert_rss_within(before, 16 * MIB, "invalid UTF-8");
     still_serves(&server);
 }
 
@@ -237,6 +239,7 @@ fn half_close_without_a_close_frame_is_an_abnormal_close() {
 fn reset_mid_frame_is_an_abnormal_close() {
     let _serial = serial();
     let server = TestServer::start(config(Config::default()), true);
+    let before = self_rss();
     for cut in [1, 2, 6, 100] {
         let closes = server.stats.codes.lock().unwrap().len();
         let mut p = peer(&server);

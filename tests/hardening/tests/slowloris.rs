@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use wsx_core::net::ServerConfig;
-use wsx_hardening::memory::raise_fd_limit;
+use wsx_hardening::memory::{raise_fd_limit, self_rss};
 use wsx_hardening::peer::{Ending, RawPeer, close_frame, op, request};
 use wsx_hardening::server::TestServer;
 
@@ -59,6 +59,7 @@ fn slowloris_is_cut_off_and_others_are_served() {
     };
     let server = TestServer::start(config, true);
     let addr = server.addr();
+    let before = self_rss();
     let mut streams: Vec<TcpStream> = (0..ATTACKERS)
         .map(|_| {
             let s = TcpStream::connect(addr).expect("connect");

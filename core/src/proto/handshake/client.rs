@@ -53,8 +53,9 @@ pub struct ClientOptions {
     pub headers: Vec<(String, String)>,
     /// Limits on the response's header block.
     pub limits: Limits,
-    /// permessage-deflate to offer (after `extensions`), and to check the
-    /// server's answer against; `None` offers no compression.
+    /// permessage-deflate to offer (after `extensions`, which should then
+    /// not offer it too), and to check the server's answer against; `None`
+    /// offers no compression.
     pub deflate: Option<DeflateConfig>,
 }
 

@@ -32,8 +32,16 @@ fn inflate_bounded(bits: u8, input: &[u8], max: usize) {
     if result.is_ok() {
         result = inflater.finish(&mut out, max);
     }
-    assert!(out.len() <= max, "{} bytes inflated past the limit of {max}", out.len());
-    assert!(out.capacity() <= max.max(out.len()), "{} bytes reserved past the limit of {max}", out.capacity());
+    assert!(
+        out.len() <= max,
+        "{} bytes inflated past the limit of {max}",
+        out.len()
+    );
+    assert!(
+        out.capacity() <= max.max(out.len()),
+        "{} bytes reserved past the limit of {max}",
+        out.capacity()
+    );
     if let Err(e) = result {
         assert!(!format!("{e:?}").is_empty());
     }
@@ -49,7 +57,9 @@ fn round_trip(bits: u8, level: u32, no_context_takeover: bool, data: &[u8]) {
         let mut wire = deflater.compress(a, false).expect("compress").to_vec();
         wire.extend_from_slice(deflater.compress(b, true).expect("compress"));
         let mut out = Vec::new();
-        inflater.inflate(&wire, &mut out, message.len()).expect("inflate");
+        inflater
+            .inflate(&wire, &mut out, message.len())
+            .expect("inflate");
         inflater.finish(&mut out, message.len()).expect("finish");
         assert_eq!(out, message, "message {i}");
         if i == 0 && !message.is_empty() {
@@ -77,7 +87,10 @@ fn negotiation(data: &[u8]) {
     if let Ok(Some((answer, _agreement))) = negotiate(&config, &request) {
         assert!(answer.starts_with(NAME), "{answer}");
         let accepted = accept_answer(&config, [answer.as_str()]);
-        assert!(accepted.is_ok(), "our own answer {answer:?} refused: {accepted:?}");
+        assert!(
+            accepted.is_ok(),
+            "our own answer {answer:?} refused: {accepted:?}"
+        );
     }
     let _ = accept_answer(&config, wsx_core::proto::handshake::split_list(&value));
 }
