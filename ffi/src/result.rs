@@ -41,6 +41,13 @@ pub enum wsx_result {
     WSX_ERR_STATE = 12,
     /// An internal error (a bug in wsx); the loop that hit it is unusable.
     WSX_ERR_PANIC = 13,
+    /// A proxy failed: unreachable, refused the tunnel, asked for other
+    /// credentials (`http_status` 407), or could not reach the target
+    /// (`http_status` 502, or the SOCKS5 reply code).
+    WSX_ERR_PROXY = 14,
+    /// A reconnecting client is between connections and does not queue
+    /// sends (or its queue is full).
+    WSX_ERR_NOT_CONNECTED = 15,
 }
 
 impl wsx_result {
@@ -57,6 +64,8 @@ impl wsx_result {
             ErrorKind::Closed => wsx_result::WSX_ERR_CLOSED,
             ErrorKind::WouldBlock => wsx_result::WSX_ERR_WOULD_BLOCK,
             ErrorKind::Io => wsx_result::WSX_ERR_IO,
+            ErrorKind::Proxy => wsx_result::WSX_ERR_PROXY,
+            ErrorKind::NotConnected => wsx_result::WSX_ERR_NOT_CONNECTED,
         }
     }
 
@@ -76,6 +85,8 @@ impl wsx_result {
             11 => c"I/O error",
             12 => c"the handle is in the wrong state for this call",
             13 => c"internal error (panic)",
+            14 => c"proxy error",
+            15 => c"not connected (reconnecting)",
             _ => c"unknown result code",
         }
     }
@@ -143,7 +154,7 @@ mod tests {
 
     #[test]
     fn every_code_has_its_own_text() {
-        let texts: Vec<&CStr> = (0..=13).map(wsx_result::text).collect();
+        let texts: Vec<&CStr> = (0..=15).map(wsx_result::text).collect();
         for (i, text) in texts.iter().enumerate() {
             assert_ne!(*text, wsx_result::text(-1), "code {i}");
             assert!(!texts[..i].contains(text), "code {i} repeats a text");

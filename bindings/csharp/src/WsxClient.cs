@@ -88,11 +88,12 @@ namespace Wsx
                 throw new ArgumentNullException(nameof(uri));
             if (!uri.IsAbsoluteUri)
                 throw new ArgumentException("the URL must be absolute (ws:// or wss://)", nameof(uri));
-            if (!BeginConnecting())
-                throw new InvalidOperationException("ConnectAsync can be called only once per client");
             cancellationToken.ThrowIfCancellationRequested();
+            // Options are checked first: a bad one leaves the client as it was.
             using (var nativeOptions = NativeOptions.Build(options))
             {
+                if (!BeginConnecting())
+                    throw new InvalidOperationException("ConnectAsync can be called only once per client");
                 var loop = NativeLoop.Shared;
                 var url = Native.Utf8(uri.AbsoluteUri);
                 // The library owns this handle from the call on and frees it, also if the call fails.

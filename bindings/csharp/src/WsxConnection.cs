@@ -23,6 +23,8 @@ namespace Wsx
         internal readonly object Gate = new object();
         readonly TaskCompletionSource<bool> closed = Tasks.New<bool>();
         readonly List<TaskCompletionSource<bool>> writableWaiters = new List<TaskCompletionSource<bool>>();
+        readonly SemaphoreSlim sendLane = new SemaphoreSlim(1, 1);
+        int blockedSenders;
         ConnHandle handle;
         WebSocketState state = WebSocketState.None;
         string subProtocol;
@@ -70,9 +72,10 @@ namespace Wsx
         internal abstract EventDispatcher Events { get; }
 
         /// <summary>
-        /// Sends a text or binary message. The bytes are copied before this returns; the task
+        /// Sends a text or binary message. The bytes are copied before the task completes; it
         /// completes once the message is queued, or, when the send queue is past its high-water
-        /// mark, once it has drained enough to take it. Several threads may send at once.
+        /// mark, once it has drained enough to take it (keep the array unchanged until then).
+        /// Several threads may send at once; messages go out in the order the calls began.
         /// </summary>
         /// <exception cref="WsxException">The connection is closing or closed (<see cref="WsxResult.Closed"/>), or the text is not UTF-8.</exception>
         public async Task SendAsync(ArraySegment<byte> data, WebSocketMessageType messageType, CancellationToken cancellationToken)
@@ -87,19 +90,45 @@ namespace Wsx
             else
                 throw new ArgumentException("send Text or Binary; use CloseAsync to close", nameof(messageType));
             cancellationToken.ThrowIfCancellationRequested();
-            while (true)
+            if (Volatile.Read(ref blockedSenders) == 0)
             {
                 var result = TrySend(kind, data);
                 if (result == WsxResult.Ok)
                     return;
                 if (result != WsxResult.WouldBlock)
                     throw Native.Failure(result);
-                // Past the high-water mark: wait for the writable callback. Registering first and
-                // trying again closes the gap where the queue drained before we registered.
+            }
+            // Past the high-water mark, or behind senders that are: wait in line, so that
+            // messages go out in the order their SendAsync calls began.
+            Interlocked.Increment(ref blockedSenders);
+            try
+            {
+                await sendLane.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await SendWhenWritable(kind, data, cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    sendLane.Release();
+                }
+            }
+            finally
+            {
+                Interlocked.Decrement(ref blockedSenders);
+            }
+        }
+
+        /// <summary>Tries to send, waiting for the writable callback after every would-block.</summary>
+        async Task SendWhenWritable(uint kind, ArraySegment<byte> data, CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                // Registered before trying, so a drain between the try and the wait is not missed.
                 var writable = Tasks.New<bool>();
                 lock (Gate)
                     writableWaiters.Add(writable);
-                result = TrySend(kind, data);
+                var result = TrySend(kind, data);
                 if (result != WsxResult.WouldBlock)
                 {
                     lock (Gate)
@@ -180,7 +209,7 @@ namespace Wsx
             // Fail what waits first: the close callback may race the native calls below.
             var error = new ObjectDisposedException(GetType().Name);
             closed.TrySetException(error);
-            FailWritableWaiters(error);
+            ReleaseWritableWaiters(error);
             OnDisposed(error);
             if (conn != null)
             {
@@ -265,7 +294,7 @@ namespace Wsx
             return Native.Send(conn, kind, data);
         }
 
-        void FailWritableWaiters(Exception error)
+        void ReleaseWritableWaiters(Exception error)
         {
             TaskCompletionSource<bool>[] waiters;
             lock (Gate)
@@ -304,7 +333,7 @@ namespace Wsx
 
         internal void HandleWritable()
         {
-            FailWritableWaiters(null);
+            ReleaseWritableWaiters(null);
         }
 
         internal virtual void HandleError(WsxException error)
@@ -326,7 +355,7 @@ namespace Wsx
             }
             closed.TrySetResult(true);
             // Waiting senders retry and get WSX_ERR_CLOSED.
-            FailWritableWaiters(null);
+            ReleaseWritableWaiters(null);
             return raise;
         }
 

@@ -165,9 +165,9 @@ namespace Wsx
             catch (Exception e)
             {
                 // Never accept a connection nobody listens to: refuse it, and tell.
-                NativeMethods.wsx_upgrade_refuse(upgrade, 500, Native.Utf8("internal error"));
                 try
                 {
+                    NativeMethods.wsx_upgrade_refuse(upgrade, 500, Native.Utf8("internal error"));
                     Target(userData).RaiseError(null, e);
                 }
                 catch (Exception again)

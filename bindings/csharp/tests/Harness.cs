@@ -173,6 +173,52 @@ namespace Wsx.Tests
         }
     }
 
+    /// <summary>A CA and a server certificate for the name localhost (only) it signed, made with openssl in a temporary directory.</summary>
+    internal sealed class TestCertificates : IDisposable
+    {
+        readonly string dir = Path.Combine(Path.GetTempPath(), "wsx-cs-tls-" + Guid.NewGuid().ToString("N"));
+
+        internal TestCertificates()
+        {
+            Directory.CreateDirectory(dir);
+            File.WriteAllText(Path.Combine(dir, "leaf.cnf"),
+                "[leaf]\nbasicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost\n" +
+                "keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n");
+            const string key = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+            OpenSsl("req -x509 " + key + " -keyout ca.key -out ca.pem -days 2 -subj /CN=wsx-test-CA");
+            OpenSsl("req " + key + " -keyout server.key -out server.csr -subj /CN=localhost");
+            OpenSsl("x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile leaf.cnf -extensions leaf");
+        }
+
+        internal string CaFile { get { return Path.Combine(dir, "ca.pem"); } }
+
+        internal string CertificateFile { get { return Path.Combine(dir, "server.pem"); } }
+
+        internal string KeyFile { get { return Path.Combine(dir, "server.key"); } }
+
+        void OpenSsl(string arguments)
+        {
+            var info = new ProcessStartInfo("openssl", arguments)
+            {
+                UseShellExecute = false,
+                WorkingDirectory = dir,
+                RedirectStandardError = true,
+            };
+            using (var process = Process.Start(info))
+            {
+                var errors = process.StandardError.ReadToEnd();
+                process.WaitForExit();
+                if (process.ExitCode != 0)
+                    throw new Exception("openssl " + arguments + " failed: " + errors);
+            }
+        }
+
+        public void Dispose()
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
     internal static class Ports
     {
         /// <summary>A port on 127.0.0.1 where nothing listens (bound, read, released).</summary>

@@ -47,21 +47,29 @@ impl Connection {
     }
 
     /// A new server object over `shared`; `owner` closes the connection when collected.
-    pub fn server(py: Python<'_>, shared: Arc<ConnShared>, owner: bool) -> PyResult<Py<ServerConnection>> {
+    pub fn server(
+        py: Python<'_>,
+        shared: Arc<ConnShared>,
+        owner: bool,
+    ) -> PyResult<Py<ServerConnection>> {
         Py::new(py, Self::init(shared, owner).add_subclass(ServerConnection))
     }
 
     fn conn(&self) -> PyResult<&Conn> {
-        self.shared.conn.get().ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("the connection is not open yet"))
+        self.shared.conn.get().ok_or_else(|| {
+            pyo3::exceptions::PyRuntimeError::new_err("the connection is not open yet")
+        })
     }
 
     fn wait_closed(&self, py: Python<'_>) -> PyResult<Arc<Closed>> {
-        Ok(self.shared.mailbox.wait(py, None, ConnState::closed)?.expect("no deadline"))
+        self.shared.mailbox.wait_forever(py, ConnState::closed)
     }
 
     /// Starts the close handshake; a connection already closing is left alone.
     fn start_close(&self, py: Python<'_>, code: u16, reason: &str) -> PyResult<()> {
-        let Some(conn) = self.shared.conn.get() else { return Ok(()) };
+        let Some(conn) = self.shared.conn.get() else {
+            return Ok(());
+        };
         match py.detach(|| conn.close(CloseCode(code), reason)) {
             Err(e) if e.kind() != ErrorKind::Closed => Err(errors::to_py(py, &e)),
             _ => Ok(()),
@@ -70,7 +78,13 @@ impl Connection {
 
     /// Queues `message` once; `Ok(false)` means the queue is full (and, for
     /// asyncio, the mailbox is armed to report when it drains).
-    fn try_send(&self, py: Python<'_>, kind: MessageKind, data: &[u8], block: bool) -> PyResult<bool> {
+    fn try_send(
+        &self,
+        py: Python<'_>,
+        kind: MessageKind,
+        data: &[u8],
+        block: bool,
+    ) -> PyResult<bool> {
         let conn = self.conn()?;
         let mailbox = &self.shared.mailbox;
         loop {
@@ -81,13 +95,21 @@ impl Connection {
             };
             match e.kind() {
                 ErrorKind::WouldBlock => {
-                    let drained = move |s: &mut ConnState| (s.writable != seen || s.closed().is_some()).then_some(());
-                    let changed = if block { mailbox.wait(py, None, drained)? } else { mailbox.poll(drained) };
+                    let drained = move |s: &mut ConnState| {
+                        (s.writable != seen || s.closed().is_some()).then_some(())
+                    };
+                    let changed = if block {
+                        Some(mailbox.wait_forever(py, drained)?)
+                    } else {
+                        mailbox.poll(drained)
+                    };
                     if changed.is_none() {
                         return Ok(false);
                     }
                 }
-                ErrorKind::Closed if block => return Err(errors::closed(py, &*self.wait_closed(py)?)),
+                ErrorKind::Closed if block => {
+                    return Err(errors::closed(py, &*self.wait_closed(py)?));
+                }
                 ErrorKind::Closed => match mailbox.poll(ConnState::closed) {
                     Some(c) => return Err(errors::closed(py, &c)),
                     None => return Ok(false),
@@ -124,10 +146,15 @@ impl<'py> Payload<'py> {
             Ok(Payload::Bytes(MessageKind::Text, s.encode_utf8()?))
         } else if let Ok(b) = message.cast::<PyByteArray>() {
             Ok(Payload::Owned(b.to_vec()))
-        } else if message.hasattr("__buffer__")? || message.is_instance_of::<pyo3::types::PyMemoryView>() {
+        } else if message.hasattr("__buffer__")?
+            || message.is_instance_of::<pyo3::types::PyMemoryView>()
+        {
             let py = message.py();
             let bytes = py.get_type::<PyBytes>().call1((message,))?;
-            Ok(Payload::Bytes(MessageKind::Binary, bytes.cast_into::<PyBytes>()?))
+            Ok(Payload::Bytes(
+                MessageKind::Binary,
+                bytes.cast_into::<PyBytes>()?,
+            ))
         } else {
             Err(PyTypeError::new_err(format!(
                 "a message is str, bytes, bytearray or memoryview, not {}",
@@ -172,7 +199,11 @@ impl Connection {
     /// and every message was read.
     #[pyo3(signature = (timeout=None))]
     fn recv(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
-        match self.shared.mailbox.wait(py, deadline(timeout)?, ConnState::next)? {
+        match self
+            .shared
+            .mailbox
+            .wait(py, deadline(timeout)?, ConnState::next)?
+        {
             Some(Next::Message(m)) => m.into_py(py),
             Some(Next::Closed(c)) => Err(errors::closed(py, &c)),
             None => Err(PyTimeoutError::new_err("timed out waiting for a message")),
@@ -184,11 +215,10 @@ impl Connection {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        match self.shared.mailbox.wait(py, None, ConnState::next)? {
-            Some(Next::Message(m)) => m.into_py(py).map(Some),
-            Some(Next::Closed(c)) if c.ok() => Ok(None),
-            Some(Next::Closed(c)) => Err(errors::closed(py, &c)),
-            None => unreachable!("no deadline"),
+        match self.shared.mailbox.wait_forever(py, ConnState::next)? {
+            Next::Message(m) => m.into_py(py).map(Some),
+            Next::Closed(c) if c.ok() => Ok(None),
+            Next::Closed(c) => Err(errors::closed(py, &c)),
         }
     }
 
@@ -208,7 +238,10 @@ impl Connection {
             }
             _ => {}
         }
-        Ok(PongWaiter { shared: self.shared.clone(), rtt })
+        Ok(PongWaiter {
+            shared: self.shared.clone(),
+            rtt,
+        })
     }
 
     /// Performs the close handshake with `code` and `reason` and waits until
@@ -243,13 +276,19 @@ impl Connection {
     /// The close reason, once the connection is closed.
     #[getter]
     fn close_reason(&self) -> Option<String> {
-        self.shared.mailbox.peek(|s| s.closed()).map(|c| c.reason.clone())
+        self.shared
+            .mailbox
+            .peek(|s| s.closed())
+            .map(|c| c.reason.clone())
     }
 
     /// The peer's `(host, port)`.
     #[getter]
     fn remote_address(&self) -> Option<(String, u16)> {
-        self.shared.peer.get().map(|a| (a.ip().to_string(), a.port()))
+        self.shared
+            .peer
+            .get()
+            .map(|a| (a.ip().to_string(), a.port()))
     }
 
     /// The round trip of the last answered ping, in seconds (0 before any).
@@ -261,13 +300,21 @@ impl Connection {
     /// The handshake request (server side).
     #[getter]
     fn request(&self, py: Python<'_>) -> PyResult<Option<Request>> {
-        self.shared.request.get().map(|r| Request::new(py, r)).transpose()
+        self.shared
+            .request
+            .get()
+            .map(|r| Request::new(py, r))
+            .transpose()
     }
 
     /// The handshake response (client side).
     #[getter]
     fn response(&self, py: Python<'_>) -> PyResult<Option<Response>> {
-        self.shared.response.get().map(|r| Response::new(py, r)).transpose()
+        self.shared
+            .response
+            .get()
+            .map(|r| Response::new(py, r))
+            .transpose()
     }
 
     /// Routes this connection's wake-ups to an asyncio loop's hub.
@@ -284,7 +331,10 @@ impl Connection {
     /// Waits until the opening handshake succeeds, or raises why it failed.
     #[pyo3(signature = (timeout=None))]
     fn _wait_open(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
-        let r = self.shared.mailbox.wait(py, deadline(timeout)?, ConnState::opening)?;
+        let r = self
+            .shared
+            .mailbox
+            .wait(py, deadline(timeout)?, ConnState::opening)?;
         Self::opened(py, r)
     }
 
@@ -342,7 +392,9 @@ pub struct PongWaiter {
 }
 
 impl PongWaiter {
-    fn answered(&self) -> impl FnMut(&mut ConnState) -> Option<Result<f64, Arc<Closed>>> + Send + use<> {
+    fn answered(
+        &self,
+    ) -> impl FnMut(&mut ConnState) -> Option<Result<f64, Arc<Closed>>> + Send + use<> {
         let rtt = self.rtt.clone();
         move |s| rtt.get().copied().map(Ok).or_else(|| s.closed().map(Err))
     }
@@ -354,7 +406,11 @@ impl PongWaiter {
     /// seconds and `ConnectionClosed` if the connection closed first.
     #[pyo3(signature = (timeout=None))]
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<f64> {
-        match self.shared.mailbox.wait(py, deadline(timeout)?, self.answered())? {
+        match self
+            .shared
+            .mailbox
+            .wait(py, deadline(timeout)?, self.answered())?
+        {
             Some(Ok(rtt)) => Ok(rtt),
             Some(Err(c)) => Err(errors::closed(py, &c)),
             None => Err(PyTimeoutError::new_err("timed out waiting for the pong")),

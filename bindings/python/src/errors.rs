@@ -24,14 +24,22 @@ pub struct Closed {
 impl Closed {
     /// Whether the end counts as normal (iteration stops quietly on it).
     pub fn ok(&self) -> bool {
-        self.clean && matches!(CloseCode(self.code), CloseCode::NORMAL | CloseCode::GOING_AWAY | CloseCode::NO_STATUS)
+        self.clean
+            && matches!(
+                CloseCode(self.code),
+                CloseCode::NORMAL | CloseCode::GOING_AWAY | CloseCode::NO_STATUS
+            )
     }
 }
 
 fn class<'py>(py: Python<'py>, name: &'static str) -> PyResult<Bound<'py, PyType>> {
     static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
     let module = MODULE.get_or_try_init(py, || py.import("wsx.exceptions").map(Bound::unbind))?;
-    module.bind(py).getattr(name)?.cast_into::<PyType>().map_err(PyErr::from)
+    module
+        .bind(py)
+        .getattr(name)?
+        .cast_into::<PyType>()
+        .map_err(PyErr::from)
 }
 
 fn make<'py>(py: Python<'py>, name: &'static str, args: impl pyo3::call::PyCallArgs<'py>) -> PyErr {
@@ -58,7 +66,9 @@ fn to_py_closing(py: Python<'_>, error: &Error, code: Option<u16>) -> PyErr {
             Some(status) => make(py, "InvalidStatus", (status, msg)),
             None => make(py, "InvalidHandshake", (msg,)),
         },
-        ErrorKind::Protocol if code == Some(CloseCode::MESSAGE_TOO_BIG.0) => make(py, "PayloadTooBig", (msg,)),
+        ErrorKind::Protocol if code == Some(CloseCode::MESSAGE_TOO_BIG.0) => {
+            make(py, "PayloadTooBig", (msg,))
+        }
         ErrorKind::Protocol => make(py, "ProtocolError", (msg,)),
         ErrorKind::Closed => make(py, "ConnectionClosedError", (CloseCode::ABNORMAL.0, msg)),
         ErrorKind::WouldBlock => PyRuntimeError::new_err(msg),
@@ -68,7 +78,11 @@ fn to_py_closing(py: Python<'_>, error: &Error, code: Option<u16>) -> PyErr {
 /// `ConnectionClosedOK` or `ConnectionClosedError` for a closed connection,
 /// with the failure (if any) as `__cause__`.
 pub fn closed(py: Python<'_>, closed: &Closed) -> PyErr {
-    let name = if closed.ok() { "ConnectionClosedOK" } else { "ConnectionClosedError" };
+    let name = if closed.ok() {
+        "ConnectionClosedOK"
+    } else {
+        "ConnectionClosedError"
+    };
     let err = make(py, name, (closed.code, closed.reason.clone()));
     if let Some(cause) = &closed.error {
         err.set_cause(py, Some(to_py_closing(py, cause, Some(closed.code))));

@@ -106,7 +106,11 @@ impl ConnState {
     /// Records a ping about to be sent; its round trip lands in the result.
     pub fn add_ping(&mut self, data: Vec<u8>) -> Arc<OnceLock<f64>> {
         let rtt = Arc::new(OnceLock::new());
-        self.pings.push_back(Ping { data, sent: Instant::now(), rtt: rtt.clone() });
+        self.pings.push_back(Ping {
+            data,
+            sent: Instant::now(),
+            rtt: rtt.clone(),
+        });
         rtt
     }
 
@@ -140,7 +144,10 @@ pub struct ConnHandler {
 
 impl ConnHandler {
     /// A handler recording into `shared`; `on_open` runs once when it opens.
-    pub fn new(shared: Arc<ConnShared>, on_open: Option<Box<dyn FnOnce(Arc<ConnShared>) + Send>>) -> ConnHandler {
+    pub fn new(
+        shared: Arc<ConnShared>,
+        on_open: Option<Box<dyn FnOnce(Arc<ConnShared>) + Send>>,
+    ) -> ConnHandler {
         ConnHandler { shared, on_open }
     }
 }
@@ -164,7 +171,12 @@ impl Handler for ConnHandler {
     }
 
     fn on_message(&mut self, _ctx: &mut Ctx<'_>, kind: MessageKind, data: &[u8], _fin: bool) {
-        self.shared.mailbox.update(|st| st.inbox.push_back(Message { kind, data: data.to_vec() }));
+        self.shared.mailbox.update(|st| {
+            st.inbox.push_back(Message {
+                kind,
+                data: data.to_vec(),
+            })
+        });
     }
 
     fn on_pong(&mut self, _ctx: &mut Ctx<'_>, data: &[u8], rtt: Option<Duration>) {
@@ -185,7 +197,12 @@ impl Handler for ConnHandler {
         let _ = self.shared.conn.set(conn.clone());
         self.shared.mailbox.update(|st| {
             let error = st.error.take();
-            st.closed = Some(Arc::new(Closed { code: close.code.0, reason: close.reason.to_owned(), clean: close.clean, error }));
+            st.closed = Some(Arc::new(Closed {
+                code: close.code.0,
+                reason: close.reason.to_owned(),
+                clean: close.clean,
+                error,
+            }));
         });
     }
 }

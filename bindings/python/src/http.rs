@@ -15,7 +15,10 @@ pub struct Headers {
 
 impl Headers {
     fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.items.iter().filter(move |(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.items
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     fn joined(&self, name: &str) -> Option<String> {
@@ -35,11 +38,14 @@ impl Headers {
     #[new]
     #[pyo3(signature = (items=None))]
     fn new(items: Option<Vec<(String, String)>>) -> Headers {
-        Headers { items: items.unwrap_or_default() }
+        Headers {
+            items: items.unwrap_or_default(),
+        }
     }
 
     fn __getitem__(&self, name: &str) -> PyResult<String> {
-        self.joined(name).ok_or_else(|| PyKeyError::new_err(name.to_owned()))
+        self.joined(name)
+            .ok_or_else(|| PyKeyError::new_err(name.to_owned()))
     }
 
     /// The value of `name` (repeated fields joined with ", "), or `default`.
@@ -72,7 +78,12 @@ impl Headers {
     }
 
     fn __iter__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Ok(self.keys().into_pyobject(py)?.try_iter()?.into_any().unbind())
+        Ok(self
+            .keys()
+            .into_pyobject(py)?
+            .try_iter()?
+            .into_any()
+            .unbind())
     }
 
     fn __repr__(&self) -> String {
@@ -93,7 +104,10 @@ pub struct Request {
 impl Request {
     /// The Python view of a core request.
     pub fn new(py: Python<'_>, r: &handshake::Request) -> PyResult<Request> {
-        Ok(Request { path: r.path.clone(), headers: Py::new(py, Headers::from(&r.headers))? })
+        Ok(Request {
+            path: r.path.clone(),
+            headers: Py::new(py, Headers::from(&r.headers))?,
+        })
     }
 }
 
@@ -141,6 +155,9 @@ impl Response {
     }
 
     fn __repr__(&self) -> String {
-        format!("Response(status_code={}, reason_phrase={:?})", self.status_code, self.reason_phrase)
+        format!(
+            "Response(status_code={}, reason_phrase={:?})",
+            self.status_code, self.reason_phrase
+        )
     }
 }

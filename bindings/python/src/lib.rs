@@ -53,13 +53,27 @@ fn open_client(
     verify: bool,
 ) -> PyResult<Py<ClientConnection>> {
     WsUrl::parse(uri).map_err(|e| errors::invalid_uri(py, uri, e.to_string()))?;
-    let common = options::Common { open_timeout, ping_interval, ping_timeout, close_timeout, max_size };
-    let client = options::Client { subprotocols, headers, origin, ca_file, verify };
+    let common = options::Common {
+        open_timeout,
+        ping_interval,
+        ping_timeout,
+        close_timeout,
+        max_size,
+    };
+    let client = options::Client {
+        subprotocols,
+        headers,
+        origin,
+        ca_file,
+        verify,
+    };
     let config = options::client(&common, client)?;
     let handle = runtime::handle(py)?;
     let shared = ConnShared::new();
     let handler = Box::new(ConnHandler::new(shared.clone(), None));
-    let conn = py.detach(|| handle.connect(uri, config, handler)).map_err(|e| errors::to_py(py, &e))?;
+    let conn = py
+        .detach(|| handle.connect(uri, config, handler))
+        .map_err(|e| errors::to_py(py, &e))?;
     let _ = shared.conn.set(conn);
     Connection::client(py, shared)
 }
@@ -88,8 +102,22 @@ fn listen(
     close_timeout: Option<f64>,
     max_connections: Option<usize>,
 ) -> PyResult<Listener> {
-    let common = options::Common { open_timeout, ping_interval, ping_timeout, close_timeout, max_size };
-    let server = options::Server { host, port, subprotocols, origins, cert_file, key_file, max_connections };
+    let common = options::Common {
+        open_timeout,
+        ping_interval,
+        ping_timeout,
+        close_timeout,
+        max_size,
+    };
+    let server = options::Server {
+        host,
+        port,
+        subprotocols,
+        origins,
+        cert_file,
+        key_file,
+        max_connections,
+    };
     Listener::start(py, options::server(&common, server)?, process_request)
 }
 

@@ -33,7 +33,11 @@ impl<S: Send> Mailbox<S> {
     /// A mailbox holding `state`, named `token` towards its notifier.
     pub fn new(state: S) -> Mailbox<S> {
         Mailbox {
-            slot: Mutex::new(Slot { state, armed: false, sleepers: 0 }),
+            slot: Mutex::new(Slot {
+                state,
+                armed: false,
+                sleepers: 0,
+            }),
             cond: Condvar::new(),
             token: crate::notifier::next_token(),
             notifier: OnceLock::new(),
@@ -113,7 +117,27 @@ impl<S: Send> Mailbox<S> {
         }
     }
 
-    fn sleep<T>(&self, deadline: Option<Instant>, ready: &mut impl FnMut(&mut S) -> Option<T>) -> Sleep<T> {
+    /// [`Mailbox::wait`] with no deadline.
+    pub fn wait_forever<T: Send>(
+        &self,
+        py: Python<'_>,
+        mut ready: impl FnMut(&mut S) -> Option<T> + Send,
+    ) -> PyResult<T>
+    where
+        S: Sync,
+    {
+        loop {
+            if let Some(out) = self.wait(py, None, &mut ready)? {
+                return Ok(out);
+            }
+        }
+    }
+
+    fn sleep<T>(
+        &self,
+        deadline: Option<Instant>,
+        ready: &mut impl FnMut(&mut S) -> Option<T>,
+    ) -> Sleep<T> {
         let slice_end = Instant::now() + SIGNAL_CHECK;
         let until = deadline.map_or(slice_end, |d| d.min(slice_end));
         let mut slot = self.lock();
@@ -129,7 +153,11 @@ impl<S: Send> Mailbox<S> {
                 return Sleep::Slice;
             }
             slot.sleepers += 1;
-            slot = self.cond.wait_timeout(slot, until - now).unwrap_or_else(PoisonError::into_inner).0;
+            slot = self
+                .cond
+                .wait_timeout(slot, until - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
             slot.sleepers -= 1;
         }
     }
@@ -143,5 +171,7 @@ enum Sleep<T> {
 
 /// A deadline `timeout` seconds from now; `None` waits forever.
 pub fn deadline(timeout: Option<f64>) -> PyResult<Option<Instant>> {
-    timeout.map(|t| Ok(Instant::now() + crate::options::seconds(t.max(0.0))?)).transpose()
+    timeout
+        .map(|t| Ok(Instant::now() + crate::options::seconds(t.max(0.0))?))
+        .transpose()
 }

@@ -25,7 +25,11 @@ pub struct Notifier {
 impl Notifier {
     fn new() -> io::Result<Notifier> {
         let (reader, writer) = pair::new()?;
-        Ok(Notifier { ready: Mutex::new(Vec::new()), reader, writer })
+        Ok(Notifier {
+            ready: Mutex::new(Vec::new()),
+            reader,
+            writer,
+        })
     }
 
     /// Reports that the mailbox `token` changed; writes the wake-up byte when
@@ -59,8 +63,11 @@ pub struct Hub {
 impl Hub {
     #[new]
     fn new() -> PyResult<Hub> {
-        let inner = Notifier::new().map_err(|e| pyo3::exceptions::PyOSError::new_err(e.to_string()))?;
-        Ok(Hub { inner: Arc::new(inner) })
+        let inner =
+            Notifier::new().map_err(|e| pyo3::exceptions::PyOSError::new_err(e.to_string()))?;
+        Ok(Hub {
+            inner: Arc::new(inner),
+        })
     }
 
     /// The socket to watch for readability.
@@ -97,8 +104,8 @@ mod pair {
 #[cfg(not(unix))]
 mod pair {
     use std::io;
-    use std::net::{Ipv4Addr, TcpListener};
     pub use std::net::TcpStream as Stream;
+    use std::net::{Ipv4Addr, TcpListener};
 
     pub fn new() -> io::Result<(Stream, Stream)> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;

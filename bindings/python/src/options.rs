@@ -12,7 +12,8 @@ const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// `t` seconds as a duration; negative or not-a-number is a `ValueError`.
 pub fn seconds(t: f64) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(t).map_err(|_| PyValueError::new_err(format!("invalid duration: {t} s")))
+    Duration::try_from_secs_f64(t)
+        .map_err(|_| PyValueError::new_err(format!("invalid duration: {t} s")))
 }
 
 fn timeout(t: Option<f64>) -> PyResult<Duration> {
@@ -20,7 +21,14 @@ fn timeout(t: Option<f64>) -> PyResult<Duration> {
 }
 
 fn keepalive(interval: Option<f64>, wait: Option<f64>) -> PyResult<Option<Keepalive>> {
-    interval.map(|i| Ok(Keepalive { interval: seconds(i)?, timeout: timeout(wait)? })).transpose()
+    interval
+        .map(|i| {
+            Ok(Keepalive {
+                interval: seconds(i)?,
+                timeout: timeout(wait)?,
+            })
+        })
+        .transpose()
 }
 
 /// Options shared by clients and servers.
@@ -75,7 +83,11 @@ pub fn client(common: &Common, c: Client) -> PyResult<ClientConfig> {
         handshake_timeout: open,
         close_timeout: timeout(common.close_timeout)?,
         keepalive: keepalive(common.ping_interval, common.ping_timeout)?,
-        tls: TlsClientConfig { ca_file: c.ca_file, client_cert: None, danger_disable_verification: !c.verify },
+        tls: TlsClientConfig {
+            ca_file: c.ca_file,
+            client_cert: None,
+            danger_disable_verification: !c.verify,
+        },
         ..defaults
     })
 }
@@ -84,7 +96,10 @@ pub fn client(common: &Common, c: Client) -> PyResult<ClientConfig> {
 pub fn server(common: &Common, s: Server) -> PyResult<ServerConfig> {
     let defaults = ServerConfig::default();
     let tls = match (s.cert_file, s.key_file) {
-        (Some(cert_file), Some(key_file)) => Some(TlsServerConfig { cert_file, key_file }),
+        (Some(cert_file), Some(key_file)) => Some(TlsServerConfig {
+            cert_file,
+            key_file,
+        }),
         (None, None) => None,
         _ => return Err(PyValueError::new_err("cert_file and key_file go together")),
     };

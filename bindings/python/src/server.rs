@@ -45,7 +45,7 @@ impl ServerHandler for Acceptor {
         let _ = shared.request.set(upgrade.request.clone());
         let _ = shared.peer.set(upgrade.peer_addr);
         if let Some(hook) = &self.process_request {
-            Python::attach(|py| decide(py, hook.bind(py), &shared))?;
+            Python::attach(|py| decide(py, hook.bind(py), &shared, upgrade.request))?;
         }
         let queue = self.queue.clone();
         let on_open = Box::new(move |c| queue.update(|q| q.ready.push_back(c)));
@@ -60,30 +60,51 @@ impl ServerHandler for Acceptor {
 /// Runs `process_request(connection, request)`: `None` accepts; a status, or
 /// a `(status, reason)` or `(status, reason, headers)` tuple refuses. An
 /// exception (reported through `sys.unraisablehook`) refuses with 500.
-fn decide(py: Python<'_>, hook: &Bound<'_, PyAny>, shared: &Arc<ConnShared>) -> Result<(), Refusal> {
+fn decide(
+    py: Python<'_>,
+    hook: &Bound<'_, PyAny>,
+    shared: &Arc<ConnShared>,
+    request: &wsx_core::proto::handshake::Request,
+) -> Result<(), Refusal> {
     let answer = || -> PyResult<Option<Refusal>> {
         let conn = Connection::server(py, shared.clone(), false)?;
-        let request = Request::new(py, shared.request.get().expect("set before"))?;
+        let request = Request::new(py, request)?;
         let out = hook.call1((conn, request))?;
-        if out.is_none() { Ok(None) } else { refusal(&out).map(Some) }
+        if out.is_none() {
+            Ok(None)
+        } else {
+            refusal(&out).map(Some)
+        }
     };
     match answer() {
         Ok(None) => Ok(()),
         Ok(Some(r)) => Err(r),
         Err(e) => {
             e.write_unraisable(py, Some(hook));
-            Err(Refusal { status: 500, reason: "Internal Server Error".into(), headers: Vec::new() })
+            Err(Refusal {
+                status: 500,
+                reason: "Internal Server Error".into(),
+                headers: Vec::new(),
+            })
         }
     }
 }
 
 fn refusal(out: &Bound<'_, PyAny>) -> PyResult<Refusal> {
     if let Ok(status) = out.extract::<u16>() {
-        return Ok(Refusal { status, reason: String::new(), headers: Vec::new() });
+        return Ok(Refusal {
+            status,
+            reason: String::new(),
+            headers: Vec::new(),
+        });
     }
     let t = out.cast::<PyTuple>()?;
     let status = t.get_item(0)?.extract()?;
-    let reason = if t.len() > 1 { t.get_item(1)?.extract()? } else { String::new() };
+    let reason = if t.len() > 1 {
+        t.get_item(1)?.extract()?
+    } else {
+        String::new()
+    };
     let headers = match t.get_item(2) {
         Err(_) => Vec::new(),
         Ok(h) => match h.cast::<PyDict>() {
@@ -91,7 +112,11 @@ fn refusal(out: &Bound<'_, PyAny>) -> PyResult<Refusal> {
             Err(_) => h.extract()?,
         },
     };
-    Ok(Refusal { status, reason, headers })
+    Ok(Refusal {
+        status,
+        reason,
+        headers,
+    })
 }
 
 /// A listening server on the shared loop. Accepted connections queue up
@@ -113,10 +138,20 @@ impl Listener {
     ) -> PyResult<Listener> {
         let handle = crate::runtime::handle(py)?;
         let queue = Arc::new(Mailbox::new(AcceptQueue::default()));
-        let acceptor = Box::new(Acceptor { queue: queue.clone(), process_request });
-        let server = py.detach(|| handle.listen(config, acceptor)).map_err(|e| crate::errors::to_py(py, &e))?;
+        let acceptor = Box::new(Acceptor {
+            queue: queue.clone(),
+            process_request,
+        });
+        let server = py
+            .detach(|| handle.listen(config, acceptor))
+            .map_err(|e| crate::errors::to_py(py, &e))?;
         let addr = py.detach(|| server.local_addr());
-        Ok(Listener { server, queue, port: addr.port(), host: addr.ip().to_string() })
+        Ok(Listener {
+            server,
+            queue,
+            port: addr.port(),
+            host: addr.ip().to_string(),
+        })
     }
 }
 
@@ -137,11 +172,17 @@ impl Listener {
     /// The next opened connection; None once the server has shut down.
     /// Raises `TimeoutError` after `timeout` seconds.
     #[pyo3(signature = (timeout=None))]
-    fn accept(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Py<ServerConnection>>> {
+    fn accept(
+        &self,
+        py: Python<'_>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<Py<ServerConnection>>> {
         match self.queue.wait(py, deadline(timeout)?, AcceptQueue::next)? {
             Some(Some(shared)) => Connection::server(py, shared, true).map(Some),
             Some(None) => Ok(None),
-            None => Err(PyTimeoutError::new_err("timed out waiting for a connection")),
+            None => Err(PyTimeoutError::new_err(
+                "timed out waiting for a connection",
+            )),
         }
     }
 

@@ -213,3 +213,27 @@ def test_serve_forever_cancelled_closes_server() -> None:
     run(main())
 
 
+
+
+def test_send_waits_under_backpressure() -> None:
+    from conftest import silent_server
+
+    async def main(port: int) -> None:
+        ws = await wsx.asyncio.connect(f"ws://127.0.0.1:{port}/", close_timeout=0.5)
+        sent = 0
+
+        async def flood() -> None:
+            nonlocal sent
+            for _ in range(48):
+                await ws.send(b"\x00" * (1 << 20))
+                sent += 1
+
+        task = asyncio.ensure_future(flood())
+        done, _ = await asyncio.wait([task], timeout=2)
+        assert not done and sent < 48  # suspended in send, the loop still running
+        await ws.close()
+        with pytest.raises(wsx.ConnectionClosed):
+            await task
+
+    with silent_server() as port:
+        run(main(port))

@@ -129,3 +129,29 @@ def test_server_object_collected_without_shutdown() -> None:
     gc.collect()
     with pytest.raises(wsx.ConnectionClosed):
         ws.recv(timeout=10)
+
+
+def test_send_waits_under_backpressure_until_closed() -> None:
+    total, size = 48, 1 << 20  # far past the send queue's high-water mark (17 MiB)
+    with silent_server() as port:
+        ws = wsx.connect(f"ws://127.0.0.1:{port}/", close_timeout=0.5)
+        sent: list[int] = []
+        outcome: list[BaseException] = []
+
+        def flood() -> None:
+            try:
+                for i in range(total):
+                    ws.send(b"\x00" * size)
+                    sent.append(i)
+            except BaseException as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=flood)
+        thread.start()
+        thread.join(2)
+        assert thread.is_alive()  # blocked in send: the peer reads nothing
+        assert len(sent) < total
+        ws.close()  # releases the blocked sender
+        thread.join(10)
+        assert not thread.is_alive()
+        assert len(outcome) == 1 and isinstance(outcome[0], wsx.ConnectionClosed)

@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::proxy::ProxyConfig;
+use super::pubsub::SlowSubscriber;
+use super::reconnect::ReconnectPolicy;
 use crate::proto;
 use crate::proto::DeflateConfig;
 use crate::proto::handshake::Limits;
@@ -82,6 +85,15 @@ pub struct ClientConfig {
     /// on, [`DeflateConfig::default`]: browsers offer it too). `None` offers
     /// no compression.
     pub compression: Option<DeflateConfig>,
+    /// Reconnect with backoff when the connection drops (default off); see
+    /// [`ReconnectPolicy`] for what is retried and the events that tell.
+    pub reconnect: Option<ReconnectPolicy>,
+    /// A proxy to connect through (default none).
+    pub proxy: Option<ProxyConfig>,
+    /// With no `proxy` set, use the one the environment names
+    /// (`https_proxy`, `http_proxy`, `all_proxy`, `no_proxy`; see
+    /// [`ProxyConfig::from_env`]). Default off.
+    pub proxy_from_env: bool,
 }
 
 /// Options of a listening server.
@@ -126,7 +138,13 @@ pub struct ServerConfig {
     /// permessage-deflate to accept when a client offers it (default off:
     /// each compressing connection costs up to ~300 KiB, see
     /// [`crate::proto::extension::deflate`]); `None` declines every offer.
+    /// [`super::Server::publish`] shares one compressed payload among the
+    /// subscribers that agreed `server_no_context_takeover` (set it here to
+    /// have every client agree); the others get the message uncompressed.
     pub compression: Option<DeflateConfig>,
+    /// What [`super::Server::publish`] does with a subscriber whose send
+    /// queue is past its high-water mark (default: skip it for that message).
+    pub slow_subscriber: SlowSubscriber,
 }
 
 impl Default for Keepalive {
@@ -164,6 +182,9 @@ impl Default for ClientConfig {
             tls: TlsClientConfig::default(),
             nodelay: true,
             compression: Some(DeflateConfig::default()),
+            reconnect: None,
+            proxy: None,
+            proxy_from_env: false,
         }
     }
 }
@@ -187,6 +208,7 @@ impl Default for ServerConfig {
             backpressure: Backpressure::default(),
             nodelay: true,
             compression: None,
+            slow_subscriber: SlowSubscriber::Skip,
         }
     }
 }

@@ -128,7 +128,7 @@ impl ConnEntry {
 
     /// Bytes of engine output not yet written.
     pub fn engine_pending(&mut self) -> usize {
-        self.engine.sender().pending().len()
+        self.engine.sender().buffered_amount()
     }
 
     /// Writes what it can: handshake bytes, then engine output, then what TLS

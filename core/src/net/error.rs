@@ -28,6 +28,13 @@ pub enum ErrorKind {
     WouldBlock,
     /// Another I/O error.
     Io,
+    /// A proxy failed: unreachable, refused the tunnel, wanted other
+    /// credentials (status 407), or could not reach the target (status 502
+    /// or the SOCKS5 reply code). The message names the hop.
+    Proxy,
+    /// A reconnecting client is between connections and does not queue
+    /// (or its queue is full).
+    NotConnected,
 }
 
 /// What went wrong, in words a person understands.
@@ -51,8 +58,13 @@ impl Error {
 
     /// A refused handshake: the HTTP `status` and a message that includes it.
     pub fn refused(status: u16, message: impl Into<String>) -> Error {
+        Error::with_status(ErrorKind::Handshake, status, message)
+    }
+
+    /// An error of `kind` with a status: an HTTP status, or a SOCKS5 reply code.
+    pub fn with_status(kind: ErrorKind, status: u16, message: impl Into<String>) -> Error {
         Error {
-            kind: ErrorKind::Handshake,
+            kind,
             message: message.into(),
             status: Some(status),
         }
@@ -73,7 +85,8 @@ impl Error {
         self.kind
     }
 
-    /// The HTTP status of a refused handshake.
+    /// The HTTP status of a refused handshake or proxy tunnel, or the reply
+    /// code of a SOCKS5 proxy.
     pub fn status(&self) -> Option<u16> {
         self.status
     }

@@ -64,8 +64,8 @@ pub enum ConnState {
 /// A listening server, usable from any thread.
 #[derive(Clone)]
 pub struct Server {
-    shared: Arc<ServerShared>,
-    lp: Arc<LoopShared>,
+    pub(super) shared: Arc<ServerShared>,
+    pub(super) lp: Arc<LoopShared>,
 }
 
 impl EventLoop {
@@ -187,6 +187,8 @@ impl LoopHandle {
         let shared = Arc::new(ServerShared {
             id: self.shared.next_id(),
             local_addr,
+            topics: Default::default(),
+            slow_subscriber: config.slow_subscriber,
         });
         let request = ListenRequest {
             server: shared.clone(),

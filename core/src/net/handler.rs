@@ -8,6 +8,7 @@ use super::error::Error;
 use std::sync::atomic::Ordering;
 
 use super::handle::{Conn, ConnState};
+use super::pubsub::SlowSubscriber;
 use crate::proto::handshake::{Request, Response};
 use crate::proto::{CloseCode, MessageKind, State};
 
@@ -70,7 +71,7 @@ impl Ctx<'_> {
         let queued = self.conn.shared.queued.load(Ordering::Acquire);
         self.conn
             .shared
-            .admit(sender.pending().len().saturating_add(queued), data.len())?;
+            .admit(sender.buffered_amount().saturating_add(queued), data.len())?;
         Ok(sender.send_with(kind, data, compress)?)
     }
 
@@ -167,4 +168,10 @@ pub trait ServerHandler: Send + 'static {
     /// The server stopped: after [`super::Server::shutdown`] every connection
     /// has closed or been dropped.
     fn on_shutdown(&mut self) {}
+    /// A message published to `topic` found `conn`'s send queue past its
+    /// high-water mark: it was skipped for that message, or dropped (its
+    /// close event follows), as `action` says. Runs once per such message.
+    fn on_slow_subscriber(&mut self, conn: &Conn, topic: &str, action: SlowSubscriber) {
+        let _ = (conn, topic, action);
+    }
 }

@@ -135,7 +135,7 @@ impl Reactor {
     }
 
     /// The slot of the connection behind a handle, if it is still in the table.
-    fn find(&self, shared: &Arc<ConnShared>) -> Option<usize> {
+    pub fn find(&self, shared: &Arc<ConnShared>) -> Option<usize> {
         let slot = shared.slot.load(Ordering::Acquire);
         match self.entries.get(slot) {
             Some(Entry::Conn(c)) if Arc::ptr_eq(&c.conn.shared, shared) => Some(slot),
@@ -247,6 +247,7 @@ impl Reactor {
                     self.close(slot, code, &reason);
                 }
             }
+            Command::Publish(publish) => self.run_publish(*publish),
             Command::Shutdown { server, timeout } => self.start_shutdown(&server, timeout),
         }
     }
@@ -723,6 +724,10 @@ impl Reactor {
             let _ = self.poll.registry().deregister(&mut t.tcp);
         }
         c.conn.shared.set_state(ConnState::Closed);
+        // After the state turned closed, so no subscription can follow.
+        if let Some(server) = c.conn.shared.server.get() {
+            server.topics.leave_all(c.conn.shared.id);
+        }
         c.conn.shared.slot.store(usize::MAX, Ordering::Release);
         c.conn.shared.pending.store(0, Ordering::Release);
         let handshaking = matches!(c.phase, Phase::ServerHandshake(_));

@@ -24,6 +24,8 @@ use crate::proto::{CloseCode, Connection, Role};
 /// A listening server in the loop's table.
 pub(super) struct ListenerEntry {
     pub id: u64,
+    /// What its handles share (the topics its connections subscribe to).
+    server: Arc<ServerShared>,
     /// `None` once shutdown began.
     listener: Option<mio::net::TcpListener>,
     config: ServerConfig,
@@ -58,6 +60,7 @@ impl Reactor {
         }
         self.entries.insert(Entry::Listener(Box::new(ListenerEntry {
             id: server.id,
+            server: server.clone(),
             listener: Some(listener),
             config,
             tls,
@@ -123,6 +126,7 @@ impl Reactor {
                 config.backpressure.low_water,
             );
             let _ = shared.peer_addr.set(addr);
+            let _ = shared.server.set(l.server.clone());
             let timeouts = Timeouts {
                 handshake: config.handshake_timeout,
                 close: config.close_timeout,
@@ -297,6 +301,16 @@ impl Reactor {
         if let Some(l) = self.listener_mut(server_slot, server_id) {
             l.handler.on_error(error);
         }
+    }
+
+    /// The handler of a server still in the table.
+    pub fn server_handler(
+        &mut self,
+        server_slot: usize,
+        server_id: u64,
+    ) -> Option<&mut dyn ServerHandler> {
+        let l = self.listener_mut(server_slot, server_id)?;
+        Some(&mut *l.handler)
     }
 
     /// A connection of the server finished.

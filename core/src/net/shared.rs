@@ -48,6 +48,8 @@ pub(super) enum Command {
         conn: Arc<ConnShared>,
         result: Result<Vec<SocketAddr>, super::Error>,
     },
+    /// Queue a published message on a topic's subscribers.
+    Publish(Box<super::pubsub::Publish>),
     /// Gracefully shut a server down.
     Shutdown {
         server: Arc<ServerShared>,
@@ -201,6 +203,8 @@ pub(super) struct ConnShared {
     pub low_water: usize,
     /// The connection's slot in the loop's table (`usize::MAX` until it has one).
     pub slot: AtomicUsize,
+    /// The server that accepted it (for its topics); unset on a client.
+    pub server: OnceLock<Arc<ServerShared>>,
 }
 
 impl ConnShared {
@@ -216,6 +220,7 @@ impl ConnShared {
             high_water,
             low_water,
             slot: AtomicUsize::new(usize::MAX),
+            server: OnceLock::new(),
         }
     }
 
@@ -249,7 +254,7 @@ impl ConnShared {
     /// high-water mark they may not (but an empty queue takes any message),
     /// and the writable event becomes owed.
     pub fn admit(&self, buffered: usize, len: usize) -> Result<(), super::Error> {
-        if buffered > 0 && buffered.saturating_add(len) > self.high_water {
+        if self.too_much(buffered, len) {
             self.blocked.store(true, Ordering::Release);
             return Err(super::Error::new(
                 super::ErrorKind::WouldBlock,
@@ -262,13 +267,36 @@ impl ConnShared {
         Ok(())
     }
 
+    /// Whether `len` bytes on top of `buffered` pass the high-water mark (an
+    /// empty queue takes any message).
+    fn too_much(&self, buffered: usize, len: usize) -> bool {
+        buffered > 0 && buffered.saturating_add(len) > self.high_water
+    }
+
     /// Admits `len` bytes from another thread and counts them as queued, in
     /// one atomic step so concurrent senders cannot overshoot together.
     pub fn enqueue(&self, len: usize) -> Result<(), super::Error> {
+        self.reserve_with(len, |buffered| self.admit(buffered, len))
+    }
+
+    /// Like [`ConnShared::enqueue`], without owing a writable event on
+    /// refusal (a published message skips a slow subscriber).
+    pub fn reserve(&self, len: usize) -> Result<(), ()> {
+        self.reserve_with(len, |buffered| match self.too_much(buffered, len) {
+            true => Err(()),
+            false => Ok(()),
+        })
+    }
+
+    fn reserve_with<E>(
+        &self,
+        len: usize,
+        admit: impl Fn(usize) -> Result<(), E>,
+    ) -> Result<(), E> {
         let mut queued = self.queued.load(Ordering::Acquire);
         loop {
             let buffered = queued.saturating_add(self.pending.load(Ordering::Acquire));
-            self.admit(buffered, len)?;
+            admit(buffered)?;
             match self.queued.compare_exchange_weak(
                 queued,
                 queued.saturating_add(len),
@@ -299,4 +327,8 @@ impl ConnShared {
 pub(super) struct ServerShared {
     pub id: u64,
     pub local_addr: SocketAddr,
+    /// Its topics and their subscribers.
+    pub topics: super::pubsub::Topics,
+    /// What publishing does with a subscriber past its high-water mark.
+    pub slow_subscriber: super::pubsub::SlowSubscriber,
 }

@@ -25,6 +25,8 @@
 //! ```
 
 mod input;
+mod output;
+mod prepared;
 mod sender;
 #[cfg(test)]
 mod tests;
@@ -33,6 +35,7 @@ use std::ops::Range;
 
 use self::input::InputBuffer;
 use self::sender::RSV1;
+pub use self::prepared::PreparedMessage;
 pub use self::sender::Sender;
 use super::close::{CloseCode, MAX_CLOSE_REASON, parse_close_payload};
 use super::error::ProtocolError;

@@ -14,7 +14,7 @@ pub mod message;
 pub mod url;
 
 pub use close::CloseCode;
-pub use connection::{Config, Connection, Event, Role, Sender, State};
+pub use connection::{Config, Connection, Event, PreparedMessage, Role, Sender, State};
 pub use error::{ProtocolError, SendError};
 pub use extension::deflate::DeflateConfig;
 pub use handshake::HandshakeError;

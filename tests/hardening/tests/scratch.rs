@@ -1,15 +1,23 @@
-use wsx_core::net::ServerConfig;
-use wsx_hardening::memory::self_rss;
-use wsx_hardening::server::TestServer;
-use wsx_hardening::soak::run_cycles;
+use wsx_core::proto::extension::deflate::{Deflater, Inflater};
 #[test]
 fn scratch() {
-    let server = TestServer::start(ServerConfig::default(), true);
-    let addr = server.addr();
-    assert!(run_cycles(addr, 20000, 8).is_empty());
-    let a = self_rss().unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(32));
-    assert!(run_cycles(addr, 20000, 8).is_empty());
-    let b = self_rss().unwrap();
-    println!("RSS after 20k: {a}; after 32 s and 20k more: {b}");
+    let mut d = Deflater::new(6, 15, false);
+    let mut i = Inflater::new(15);
+    let mut p1 = d.compress(b"abc", false).unwrap().to_vec();
+    let p2 = d.compress(b"", true).unwrap().to_vec();
+    println!("abc pieces: {:02x?} + {:02x?}", p1, p2);
+    p1.extend(p2);
+    let mut out = Vec::new();
+    let r = i.inflate(&p1, &mut out, 100).and_then(|()| i.finish(&mut out, 100));
+    println!("inflated {:?} {:?}", r, String::from_utf8_lossy(&out));
+    let w = d.compress(b"next", true).unwrap().to_vec();
+    let mut out = Vec::new();
+    let r = i.inflate(&w, &mut out, 100).and_then(|()| i.finish(&mut out, 100));
+    println!("next {:02x?}: {:?} {:?}", w, r, String::from_utf8_lossy(&out));
+    let mut d = Deflater::new(6, 15, false);
+    let e = d.compress(b"", true).unwrap().to_vec();
+    println!("fresh empty message: {:02x?}", e);
+    d.compress(b"hi", true).unwrap();
+    let e = d.compress(b"", true).unwrap().to_vec();
+    println!("empty message after one: {:02x?}", e);
 }

@@ -163,6 +163,34 @@ impl Link {
         }
     }
 
+    /// 100 small messages each way, sent back to back without waiting for
+    /// the other side: they arrive whole and in order (many frames per read
+    /// and per write). With `echo`, the peer also gets its own back.
+    pub fn burst(&mut self, echo: bool) {
+        let kinds = [Text, Binary];
+        for len in 0..100 {
+            self.peer.command(send_command(kinds[len % 2], len, None));
+        }
+        for len in 0..100 {
+            let kind = kinds[len % 2];
+            assert_wsx_got(&self.wsx.expect_message(), kind, &generate(kind, len));
+        }
+        for len in 0..100 {
+            let kind = kinds[len % 2];
+            if echo {
+                assert_peer_got(&self.peer.expect("message"), kind, &generate(kind, len));
+            }
+        }
+        for len in 0..100 {
+            let kind = kinds[len % 2];
+            self.wsx.send(kind, &generate(kind, len));
+        }
+        for len in 0..100 {
+            let kind = kinds[len % 2];
+            assert_peer_got(&self.peer.expect("message"), kind, &generate(kind, len));
+        }
+    }
+
     /// wsx closes with `code` and `reason`: the peer sees both, and wsx's
     /// close event is clean with the code the peer echoed.
     pub fn wsx_closes(&mut self, code: u16, reason: &str) {
@@ -283,6 +311,7 @@ pub fn client_messages(kind: Kind) {
         link.wsx_sends(kind, len);
         link.peer_sends(kind, len, None, false);
     }
+    link.burst(false);
     link.wsx_closes(1000, "");
 }
 
@@ -362,6 +391,7 @@ pub fn server_messages(kind: Kind, route: Route) {
     }
     link.wsx_sends(Text, 300);
     link.wsx_sends(Binary, 70_000);
+    link.burst(true);
     link.wsx_closes(1000, "done");
 }
 
@@ -440,6 +470,22 @@ pub fn close_both_ways(kind: Kind, side: Side) {
     link.wsx_closes(4002, "wsx says bye \u{2713}");
     link.reconnect();
     link.wsx_closes(1001, "going away");
+    if kind != Kind::Python {
+        // `websockets` always sends a code; `ws` and browsers can send none.
+        link.reconnect();
+        link.peer.command(json!({"op": "close"}));
+        let closed = link.wsx.expect_closed();
+        assert_eq!(
+            (closed.code, closed.clean),
+            (1005, true),
+            "no status code: {closed:?}"
+        );
+        let seen = link.peer.expect("close");
+        assert_eq!(
+            seen["code"], 1005,
+            "wsx answered with an empty close frame: {seen}"
+        );
+    }
 }
 
 /// A few messages both ways and a close, over an established TLS link.

@@ -1,15 +1,16 @@
 //! The sending half: frames encoded (and masked, for clients) straight into
 //! one output buffer, and the local side of the close handshake.
 
+use std::io::IoSlice;
+
+use super::output::Output;
+use super::prepared::PreparedMessage;
 use super::{Role, State};
 use crate::proto::close::{CloseCode, MAX_CLOSE_REASON, encode_close_payload};
 use crate::proto::error::SendError;
 use crate::proto::extension::deflate::Deflater;
 use crate::proto::frame::{FrameHeader, MaskKeys, OpCode, apply_mask};
 use crate::proto::message::{MessageKind, Utf8Validator};
-
-/// Capacity the output buffer keeps once drained.
-const RETAINED_CAPACITY: usize = 256 * 1024;
 
 /// The largest control frame payload.
 const MAX_CONTROL_PAYLOAD: usize = 125;
@@ -22,9 +23,8 @@ pub(super) const RSV1: u8 = 0b100;
 #[derive(Debug)]
 pub struct Sender {
     role: Role,
-    /// Encoded frames; `out[head..]` is not yet written.
-    out: Vec<u8>,
-    head: usize,
+    /// Encoded frames not yet written.
+    out: Output,
     keys: MaskKeys,
     /// The kind of the message opened by `send_fragment`, until its last piece.
     outgoing: Option<MessageKind>,
@@ -48,8 +48,7 @@ impl Sender {
     pub(super) fn new(role: Role) -> Sender {
         Sender {
             role,
-            out: Vec::new(),
-            head: 0,
+            out: Output::default(),
             keys: MaskKeys::default(),
             outgoing: None,
             outgoing_utf8: Utf8Validator::new(),
@@ -168,6 +167,32 @@ impl Sender {
         Ok(())
     }
 
+    /// Queues a message encoded once for many connections. A server queues
+    /// a reference to the shared frame (or, with permessage-deflate, to the
+    /// shared compressed frame when its compressor starts afresh for every
+    /// message; see [`PreparedMessage`]); a client, whose frames are masked
+    /// with keys of its own, encodes it like [`Sender::send`].
+    pub fn send_prepared(&mut self, message: &mut PreparedMessage) -> Result<(), SendError> {
+        self.check_open()?;
+        if let Some(open) = self.outgoing {
+            return Err(SendError::MessageInProgress(open));
+        }
+        let opcode = data_opcode(message.kind());
+        let compress = message.payload().len() >= self.threshold;
+        if self.role == Role::Client {
+            return self.write_data_frame(opcode, message.payload(), true, compress);
+        }
+        let shared = self.deflater.as_mut().filter(|_| compress).map(|deflater| {
+            match deflater.shareable_settings() {
+                Some(settings) => message.compressed_frame(settings, deflater),
+                None => Ok(message.frame().clone()),
+            }
+        });
+        let frame = shared.unwrap_or_else(|| Ok(message.frame().clone()))?;
+        self.out.push_shared(frame);
+        Ok(())
+    }
+
     /// Queues a ping (at most 125 bytes).
     pub fn ping(&mut self, data: &[u8]) -> Result<(), SendError> {
         self.control(OpCode::Ping, data)
@@ -266,52 +291,45 @@ impl Sender {
             mask,
             payload_len: len as u64,
         };
-        self.compact();
-        self.out.reserve(header.encoded_len() + len);
-        header.encode(&mut self.out);
-        let start = self.out.len();
+        let out = self.out.buffer();
+        out.reserve(header.encoded_len() + len);
+        header.encode(out);
+        let start = out.len();
         for part in payload {
-            self.out.extend_from_slice(part);
+            out.extend_from_slice(part);
         }
         if let Some(key) = mask {
-            apply_mask(&mut self.out[start..], key, 0);
+            apply_mask(&mut out[start..], key, 0);
         }
         Ok(())
     }
 
-    /// Drops written bytes once they are at least half the buffer, so the
-    /// move is paid for by the writes that preceded it.
-    fn compact(&mut self) {
-        if self.head > 0 && self.head * 2 >= self.out.len() {
-            self.out.drain(..self.head);
-            self.head = 0;
-        }
-    }
-
-    /// Bytes queued for the transport.
+    /// The next bytes to write: everything queued, unless a frame shared
+    /// with other connections ([`Sender::send_prepared`]) waits: then the
+    /// queue comes one piece at a time (or all at once through
+    /// [`Sender::pending_slices`]). Empty when nothing waits.
     pub fn pending(&self) -> &[u8] {
-        &self.out[self.head..]
+        self.out.pending()
     }
 
-    /// Marks `n` bytes of [`Sender::pending`] as written.
+    /// Fills `slices` with the queued bytes in order, for a vectored write;
+    /// returns how many it filled.
+    pub fn pending_slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+        self.out.slices(slices)
+    }
+
+    /// Marks `n` queued bytes as written.
     pub fn consume(&mut self, n: usize) {
-        self.head = self.head.saturating_add(n).min(self.out.len());
-        if self.head == self.out.len() {
-            self.out.clear();
-            self.head = 0;
-            if self.out.capacity() > RETAINED_CAPACITY {
-                self.out.shrink_to(RETAINED_CAPACITY);
-            }
-        }
+        self.out.consume(n);
     }
 
     /// How many bytes are queued and not yet written.
     pub fn buffered_amount(&self) -> usize {
-        self.out.len() - self.head
+        self.out.len()
     }
 }
 
-fn data_opcode(kind: MessageKind) -> OpCode {
+pub(super) fn data_opcode(kind: MessageKind) -> OpCode {
     match kind {
         MessageKind::Text => OpCode::Text,
         MessageKind::Binary => OpCode::Binary,

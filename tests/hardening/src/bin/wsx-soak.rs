@@ -114,7 +114,11 @@ fn main() {
         failed = true;
     }
     if warm.rss > 0 && growth > 10.0 {
-        eprintln!("soak: FAILED: RSS grew {growth:.1}% after warm-up (limit 10%)");
+        let per_cycle = end.rss.saturating_sub(warm.rss) / plan.cycles.max(1);
+        eprintln!(
+            "soak: FAILED: RSS grew {growth:.1}% after warm-up (limit 10%): \
+             {per_cycle} bytes per connection cycle"
+        );
         failed = true;
     }
     if end.fds > warm.fds || warm.fds > start_fds {

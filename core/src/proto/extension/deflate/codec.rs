@@ -99,6 +99,15 @@ impl Deflater {
     pub fn is_allocated(&self) -> bool {
         self.state.is_some()
     }
+
+    /// The level and window bits, when they alone decide how a whole
+    /// message compresses: the compressor starts afresh for every message
+    /// (no context takeover), so its output may be shared by every
+    /// compressor with the same settings. `None` when it keeps its context.
+    pub fn shareable_settings(&self) -> Option<(u32, u8)> {
+        self.no_context_takeover
+            .then_some((self.level, self.window_bits))
+    }
 }
 
 /// Why a compressed message could not be inflated.

@@ -1,0 +1,396 @@
+#!/usr/bin/env python3
+"""Runs the wsx speed yardstick (``make bench``) and writes benches/RESULTS.md.
+
+Every figure is measured side by side in one run on this machine and judged as
+a ratio: the server is pinned to one core, the load generator to another, and
+each cell of the grid is the median of interleaved rounds.
+
+Settings (environment): BENCH_WARMUP and BENCH_DURATION (seconds per cell),
+BENCH_ROUNDS, BENCH_PARTS (comma list of grid,micro,bindings,memory),
+BENCH_IDLE_CONNS, BENCH_SERVER_CPU and BENCH_CLIENT_CPU, BENCH_MICRO_TIME.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+BENCHES = Path(__file__).resolve().parent
+ROOT = BENCHES.parent
+RELEASE = BENCHES / "target" / "release"
+NATIVE = BENCHES / "target" / "native"
+
+WARMUP = float(os.environ.get("BENCH_WARMUP", "1"))
+DURATION = float(os.environ.get("BENCH_DURATION", "3"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+PARTS = os.environ.get("BENCH_PARTS", "grid,micro,bindings,memory").split(",")
+IDLE_CONNS = int(os.environ.get("BENCH_IDLE_CONNS", "10000"))
+MICRO_TIME = float(os.environ.get("BENCH_MICRO_TIME", "2"))
+SERVER_CPU = os.environ.get("BENCH_SERVER_CPU", "0")
+CLIENT_CPU = os.environ.get("BENCH_CLIENT_CPU", "1")
+PY = os.environ.get("PY", sys.executable)
+
+RAW, TUNG, FASTWS, WSX, WSX_C = "raw TCP", "tokio-tungstenite", "fastwebsockets", "wsx (Rust)", "wsx (C)"
+
+# name -> (command, scheme)
+SERVERS: dict[str, tuple[list[str], str]] = {
+    RAW: ([str(RELEASE / "raw_echo")], "tcp"),
+    TUNG: ([str(RELEASE / "tungstenite_echo")], "ws"),
+    FASTWS: ([str(RELEASE / "fastws_echo")], "ws"),
+    WSX: ([str(ROOT / "target" / "release" / "examples" / "echo_server")], "ws"),
+    WSX_C: ([str(NATIVE / "echo_server")], "ws"),
+}
+
+# name -> (load, metric, unit, higher is better)
+GRID: dict[str, tuple[dict[str, Any], str, str, bool]] = {
+    "latency": ({"conns": 1, "inflight": 1, "size": 20, "kind": "binary"}, "p50_us", "p50 µs", False),
+    "throughput": ({"conns": 100, "inflight": 1, "size": 20, "kind": "binary"}, "msgs_per_s", "msgs/s", True),
+    "bandwidth": ({"conns": 10, "inflight": 1, "size": 65536, "kind": "binary"}, "mb_per_s", "MB/s", True),
+    "large": ({"conns": 1, "inflight": 1, "size": 16 << 20, "kind": "utf8"}, "mb_per_s", "MB/s", True),
+}
+
+
+def pinned(cpu: str, cmd: list[str]) -> list[str]:
+    """The command pinned to one core, where there are cores to spare."""
+    if (os.cpu_count() or 1) < 2:
+        return cmd
+    return ["taskset", "-c", cpu, *cmd]
+
+
+class Server:
+    """An echo server pinned to the server core, stopped by its own pid."""
+
+    def __init__(self, cmd: list[str]) -> None:
+        self.proc = subprocess.Popen(
+            pinned(SERVER_CPU, [*cmd, "--port", "0"]),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("listening on "):
+            self.stop()
+            raise RuntimeError(f"{cmd[0]} did not start: {line!r}")
+        self.addr = line.split()[2]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def load(server: Server, scheme: str, label: str, spec: dict[str, Any]) -> Optional[dict[str, Any]]:
+    """One load generator run against `server`: its JSON line, or None."""
+    cmd = [str(RELEASE / "loadgen"), "--target", f"{scheme}://{server.addr}/", "--label", label,
+           "--warmup", str(WARMUP), "--duration", str(DURATION), "--server-pid", str(server.proc.pid)]
+    for key, value in spec.items():
+        cmd += [f"--{key}", str(value)]
+    try:
+        out = subprocess.run(pinned(CLIENT_CPU, cmd), capture_output=True, text=True,
+                             timeout=WARMUP + DURATION + 120)
+    except subprocess.TimeoutExpired:
+        print(f"  {label}: timed out", file=sys.stderr)
+        return None
+    if out.returncode != 0:
+        print(f"  {label}: {out.stderr.strip()}", file=sys.stderr)
+        return None
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run_grid() -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Every server under every load, rounds interleaved, server order rotated."""
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {g: {s: [] for s in SERVERS} for g in GRID}
+    names = [n for n, (cmd, _) in SERVERS.items() if Path(cmd[0]).exists()]
+    for missing in set(SERVERS) - set(names):
+        print(f"skipped: {missing}: not built ({SERVERS[missing][0][0]})", file=sys.stderr)
+    for r in range(ROUNDS):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for name in order:
+            cmd, scheme = SERVERS[name]
+            for grid, (spec, metric, _, _) in GRID.items():
+                # A fresh server per cell: no state carried from a bigger load.
+                with Server(cmd) as server:
+                    got = load(server, scheme, f"{name}/{grid}", spec)
+                if got is not None:
+                    results[grid][name].append(got)
+                    print(f"  round {r + 1} {grid:10} {name:18} {got[metric]:>12,.1f} "
+                          f"(server cpu {got['server_cpu']}, client cpu {got['client_cpu']})",
+                          file=sys.stderr)
+    return results
+
+
+def median(runs: list[dict[str, Any]], key: str) -> Optional[float]:
+    values = [r[key] for r in runs if r.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+def run_micro() -> dict[str, float]:
+    """Criterion benches: GB/s for bulk work, frames/s for small frames."""
+    cmd = ["cargo", "bench", "--locked", "-p", "wsx-micro", "--bench", "proto", "--",
+           "--warm-up-time", str(max(MICRO_TIME / 2, 0.1)), "--measurement-time", str(MICRO_TIME)]
+    subprocess.run(pinned(SERVER_CPU, cmd), cwd=BENCHES, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out: dict[str, float] = {}
+    for bench in (BENCHES / "target" / "criterion").glob("*/*/new"):
+        meta = json.loads((bench / "benchmark.json").read_text())
+        ns = json.loads((bench / "estimates.json").read_text())["mean"]["point_estimate"]
+        throughput = meta["throughput"]
+        if "Bytes" in throughput:
+            out[f"{meta['full_id']} GB/s"] = throughput["Bytes"] / ns
+        else:
+            out[f"{meta['full_id']} frames/s"] = throughput["Elements"] / ns * 1e9
+    return out
+
+
+def run_clients(name: str, cmd: list[str]) -> list[dict[str, Any]]:
+    """A request-response client against the wsx Rust echo server."""
+    with Server(SERVERS[WSX][0]) as server:
+        full = pinned(CLIENT_CPU, [*cmd, "--url", f"ws://{server.addr}/", "--duration", str(DURATION)])
+        out = subprocess.run(full, capture_output=True, text=True, timeout=20 * DURATION + 120)
+    if out.returncode != 0:
+        print(f"  {name}: {out.stderr.strip()}", file=sys.stderr)
+        return []
+    return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+
+
+def run_bindings() -> tuple[list[dict[str, Any]], list[str]]:
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    rows += run_clients("python", [PY, str(BENCHES / "bindings" / "python_rr.py")])
+    c_client = NATIVE / "rr_client"
+    cs_client = NATIVE / "RrClient.exe"
+    if c_client.exists():
+        rows += run_clients("C", [str(c_client)])
+    else:
+        notes.append("C client: skipped: not built")
+    if cs_client.exists():
+        lib = os.environ.get("WSX_LIB_DIR", str(ROOT / "target" / "release"))
+        rows += run_clients("C#", ["env", f"LD_LIBRARY_PATH={lib}", "mono", str(cs_client)])
+    else:
+        notes.append("C# client: skipped: not built")
+    for note in notes:
+        print(note, file=sys.stderr)
+    return rows, notes
+
+
+def run_memory() -> Optional[dict[str, Any]]:
+    cmd = [str(RELEASE / "idle_memory"), "--loadgen", str(RELEASE / "loadgen"), "--conns", str(IDLE_CONNS)]
+    out = subprocess.run(pinned(SERVER_CPU, cmd), capture_output=True, text=True, timeout=300)
+    if out.returncode != 0:
+        print(f"  memory: {out.stderr.strip()}", file=sys.stderr)
+        return None
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def fmt(value: Optional[float], digits: int = 1) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    return a / b if a is not None and b else None
+
+
+def machine() -> str:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    return f"{os.cpu_count()} CPUs, {model}, {platform.system()} {platform.release()}; load average at start {load}"
+
+
+def commit() -> str:
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True,
+                               text=True).stdout.strip()
+        return rev + (" (with uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+class Report:
+    """Collects the tables and the targets, in Markdown."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.targets: list[tuple[str, str, Optional[bool]]] = []
+        self.chart: dict[str, float] = {}
+
+    def table(self, head: list[str], rows: list[list[str]]) -> None:
+        self.lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        self.lines += ["| " + " | ".join(row) + " |" for row in rows]
+        self.lines.append("")
+
+    def target(self, what: str, value: Optional[float], goal: str, check: Callable[[float], bool],
+               digits: int = 2) -> None:
+        held = None if value is None else check(value)
+        self.targets.append((what, f"{fmt(value, digits)} (goal {goal})", held))
+
+
+def report_grid(rep: Report, results: dict[str, dict[str, list[dict[str, Any]]]]) -> None:
+    rep.lines += ["## Echo grid", "",
+                  f"Server on CPU {SERVER_CPU}, load generator on CPU {CLIENT_CPU}; medians of {ROUNDS} "
+                  f"interleaved rounds of {WARMUP:g} s warm-up + {DURATION:g} s measured. Ratios are "
+                  "wsx-or-peer / reference (for latency, lower is better).", ""]
+    head = ["load", "server", "result", "p50 µs", "p99 µs", "vs tokio-tungstenite", "vs raw TCP",
+            "server CPU", "client CPU", "rounds"]
+    rows = []
+    for grid, (spec, metric, unit, _) in GRID.items():
+        ref_t = median(results[grid][TUNG], metric)
+        ref_r = median(results[grid][RAW], metric)
+        for name in SERVERS:
+            runs = results[grid][name]
+            m = median(runs, metric)
+            rows.append([
+                f"{grid} ({spec['conns']}×{spec['size']} B {spec['kind']})", name,
+                f"{fmt(m)} {unit}", fmt(median(runs, "p50_us")), fmt(median(runs, "p99_us")),
+                fmt(ratio(m, ref_t), 2), fmt(ratio(m, ref_r), 2),
+                fmt(median(runs, "server_cpu"), 2), fmt(median(runs, "client_cpu"), 2), str(len(runs)),
+            ])
+            if name in (WSX, WSX_C, FASTWS) and ratio(m, ref_t) is not None:
+                rep.chart[f"{grid}: {name} / tungstenite"] = ratio(m, ref_t) or 0.0
+    rep.table(head, rows)
+
+    def m(grid: str, name: str) -> Optional[float]:
+        return median(results[grid][name], GRID[grid][1])
+
+    rep.target("throughput wsx / tokio-tungstenite", ratio(m("throughput", WSX), m("throughput", TUNG)),
+               "≥ 1.3", lambda v: v >= 1.3)
+    rep.target("throughput wsx / fastwebsockets", ratio(m("throughput", WSX), m("throughput", FASTWS)),
+               "≥ 1.0", lambda v: v >= 1.0)
+    rep.target("bandwidth wsx / raw TCP", ratio(m("bandwidth", WSX), m("bandwidth", RAW)),
+               "≥ 0.8", lambda v: v >= 0.8)
+    rep.target("large wsx / tokio-tungstenite", ratio(m("large", WSX), m("large", TUNG)),
+               "≥ 2", lambda v: v >= 2)
+    rep.target("latency p50 wsx / raw TCP", ratio(m("latency", WSX), m("latency", RAW)),
+               "≤ 1.2", lambda v: v <= 1.2)
+
+
+def report_micro(rep: Report, micro: dict[str, float]) -> None:
+    rep.lines += ["## Micro benchmarks (criterion, wsx-core)", ""]
+    rep.table(["benchmark", "result"], [[k, f"{v:,.2f}" if "GB/s" in k else f"{v:,.0f}"]
+                                        for k, v in sorted(micro.items())])
+    rep.target("masking GB/s", micro.get("mask/1MiB GB/s"), "≥ 10", lambda v: v >= 10)
+    rep.target("UTF-8 validation GB/s (ASCII-heavy)", micro.get("utf8/ascii_heavy_1MiB GB/s"),
+               "≥ 5", lambda v: v >= 5)
+
+
+def report_bindings(rep: Report, rows: list[dict[str, Any]], notes: list[str]) -> None:
+    rep.lines += ["## Bindings: request-response on one connection (wsx Rust echo server)", ""]
+    by = {(r["client"], r["size"]): r["rt_per_s"] for r in rows}
+    sizes = sorted({r["size"] for r in rows})
+    pairs = [("wsx sync", "websockets sync"), ("wsx asyncio", "websockets asyncio"), ("C# (Mono)", "C")]
+    table = []
+    for ours, theirs in pairs:
+        for size in sizes:
+            a, b = by.get((ours, size)), by.get((theirs, size))
+            if a is None and b is None:
+                continue
+            table.append([f"{ours} vs {theirs}", f"{size} B", fmt(a, 0), fmt(b, 0), fmt(ratio(a, b), 2)])
+            if ours.startswith("wsx"):
+                rep.target(f"Python {ours} / {theirs}, {size} B", ratio(a, b), "≥ 3", lambda v: v >= 3)
+            if ratio(a, b) is not None:
+                rep.chart[f"{ours} / {theirs} {size} B"] = ratio(a, b) or 0.0
+    rep.table(["pair", "message", "ours round trips/s", "theirs round trips/s", "ratio"], table)
+    rep.lines += [f"- {n}" for n in notes] + ([""] if notes else [])
+
+
+def report_memory(rep: Report, mem: Optional[dict[str, Any]]) -> None:
+    rep.lines += ["## Memory per idle connection (wsx server in-process, counting allocator)", ""]
+    if mem is None:
+        rep.lines += ["failed (see stderr)", ""]
+        return
+    rep.table(["connections", "heap / conn", "RSS / conn", "heap total", "RSS total"],
+              [[str(mem["conns"]), f"{mem['heap_per_conn'] / 1024:,.1f} KiB",
+                f"{mem['rss_per_conn'] / 1024:,.1f} KiB", f"{mem['heap_total'] / 2**20:,.1f} MiB",
+                f"{mem['rss_total'] / 2**20:,.1f} MiB"]])
+    rep.target("heap KiB per idle connection", mem["heap_per_conn"] / 1024, "≤ 16", lambda v: v <= 16, 1)
+
+
+def chart(rep: Report, path: Path) -> Optional[str]:
+    """A bar chart of the ratios (PNG), if matplotlib is at hand."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "chart skipped: matplotlib is not installed"
+    if not rep.chart:
+        return "chart skipped: no ratios"
+    labels = list(rep.chart)
+    values = [rep.chart[k] for k in labels]
+    fig, ax = plt.subplots(figsize=(9, 0.38 * len(labels) + 1.2))
+    colors = ["#2a7" if ("wsx" in k and v >= 1) else "#c53" if "wsx" in k else "#888"
+              for k, v in zip(labels, values)]
+    ax.barh(labels, values, color=colors)
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.invert_yaxis()
+    ax.set_xlabel("ratio (latency: lower is better; everything else: higher is better)")
+    ax.set_title("wsx speed ratios, one run, same machine")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return None
+
+
+def main() -> int:
+    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    head = [
+        "# wsx benchmark results", "",
+        f"- date: {started}", f"- commit: {commit()}", f"- machine: {machine()}",
+        f"- settings: warm-up {WARMUP:g} s, measured {DURATION:g} s, {ROUNDS} rounds, parts {','.join(PARTS)}",
+        "- only ratios measured in this one run count; absolute figures vary with the machine's load", "",
+    ]
+    rep = Report()
+    if "grid" in PARTS:
+        report_grid(rep, run_grid())
+    if "micro" in PARTS:
+        report_micro(rep, run_micro())
+    if "bindings" in PARTS:
+        report_bindings(rep, *run_bindings())
+    if "memory" in PARTS:
+        report_memory(rep, run_memory())
+
+    targets = ["## Targets", ""]
+    targets += ["| target | measured | holds |", "|---|---|---|"]
+    targets += [f"| {what} | {value} | {'yes' if held else 'no' if held is not None else '—'} |"
+                for what, value, held in rep.targets]
+    targets.append("")
+    note = chart(rep, BENCHES / "results.png")
+    chart_line = [note if note else "![ratios](results.png)", ""]
+    text = "\n".join(head + targets + chart_line + rep.lines)
+    (BENCHES / "RESULTS.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+//! A sender's output queue: frames encoded for this connection alone, and
+//! frames encoded once and shared with other connections
+//! ([`super::PreparedMessage`]), in the order they were queued.
+//!
+//! The common case (no shared frame waiting) is one growing buffer; a shared
+//! frame seals the buffer's bytes as a chunk of their own and queues a
+//! reference to the shared bytes behind them, so nothing is copied per
+//! connection.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+use std::sync::Arc;
+
+/// Capacity the buffer keeps once drained.
+const RETAINED_CAPACITY: usize = 256 * 1024;
+
+/// Bytes waiting for the transport.
+#[derive(Debug, Default)]
+pub(super) struct Output {
+    /// Chunks queued before `tail`, oldest first.
+    sealed: VecDeque<Chunk>,
+    /// Total length of `sealed` (written part of the first chunk included).
+    sealed_len: usize,
+    /// Frames encoded for this connection, queued after `sealed`.
+    tail: Vec<u8>,
+    /// Bytes of the first chunk (the front of `sealed`, else `tail`) written.
+    head: usize,
+}
+
+#[derive(Debug)]
+enum Chunk {
+    Owned(Vec<u8>),
+    Shared(Arc<[u8]>),
+}
+
+impl Chunk {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Chunk::Owned(bytes) => bytes,
+            Chunk::Shared(bytes) => bytes,
+        }
+    }
+}
+
+impl Output {
+    /// The buffer the next frame of this connection is encoded into (written
+    /// bytes are dropped first once they are at least half of it, so the
+    /// move is paid for by the writes that preceded it).
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        if self.sealed.is_empty() && self.head > 0 && self.head * 2 >= self.tail.len() {
+            self.tail.drain(..self.head);
+            self.head = 0;
+        }
+        &mut self.tail
+    }
+
+    /// Queues a shared frame behind everything queued so far.
+    pub fn push_shared(&mut self, frame: Arc<[u8]>) {
+        if !self.tail.is_empty() {
+            // `head` keeps pointing into the same bytes: they become the first chunk.
+            let owned = std::mem::take(&mut self.tail);
+            self.sealed_len += owned.len();
+            self.sealed.push_back(Chunk::Owned(owned));
+        }
+        self.sealed_len += frame.len();
+        self.sealed.push_back(Chunk::Shared(frame));
+    }
+
+    /// The next contiguous bytes to write: everything queued unless a shared
+    /// frame waits, then one chunk at a time (see [`Output::slices`]).
+    pub fn pending(&self) -> &[u8] {
+        match self.sealed.front() {
+            Some(chunk) => &chunk.bytes()[self.head..],
+            None => &self.tail[self.head..],
+        }
+    }
+
+    /// Fills `slices` with the queued bytes in order, for a vectored write;
+    /// returns how many slices it filled.
+    pub fn slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+        let chunks = self.sealed.iter().map(Chunk::bytes);
+        let parts = chunks
+            .chain(std::iter::once(self.tail.as_slice()))
+            .enumerate()
+            .map(|(i, bytes)| if i == 0 { &bytes[self.head..] } else { bytes })
+            .filter(|bytes| !bytes.is_empty());
+        let mut filled = 0;
+        for (slot, bytes) in slices.iter_mut().zip(parts) {
+            *slot = IoSlice::new(bytes);
+            filled += 1;
+        }
+        filled
+    }
+
+    /// Marks `n` queued bytes as written.
+    pub fn consume(&mut self, mut n: usize) {
+        while let Some(front) = self.sealed.front() {
+            let left = front.bytes().len() - self.head;
+            if n < left {
+                self.head += n;
+                return;
+            }
+            n -= left;
+            self.head = 0;
+            self.sealed_len -= front.bytes().len();
+            if let Some(Chunk::Owned(buffer)) = self.sealed.pop_front() {
+                self.recycle(buffer);
+            }
+        }
+        self.head = self.head.saturating_add(n).min(self.tail.len());
+        if self.head == self.tail.len() {
+            self.tail.clear();
+            self.head = 0;
+            if self.tail.capacity() > RETAINED_CAPACITY {
+                self.tail.shrink_to(RETAINED_CAPACITY);
+            }
+        }
+    }
+
+    /// Keeps a written buffer's allocation for the tail if the tail has less.
+    fn recycle(&mut self, mut buffer: Vec<u8>) {
+        if self.tail.is_empty() && self.tail.capacity() < buffer.capacity() {
+            buffer.clear();
+            buffer.shrink_to(RETAINED_CAPACITY);
+            self.tail = buffer;
+        }
+    }
+
+    /// How many bytes are queued and not yet written.
+    pub fn len(&self) -> usize {
+        self.sealed_len + self.tail.len() - self.head
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(output: &mut Output, step: usize) -> Vec<u8> {
+        let mut written = Vec::new();
+        while output.len() > 0 {
+            let n = output.pending().len().min(step);
+            written.extend_from_slice(&output.pending()[..n]);
+            output.consume(n);
+        }
+        written
+    }
+
+    fn queue(output: &mut Output) {
+        output.buffer().extend_from_slice(b"ab");
+        output.push_shared(Arc::from(&b"cde"[..]));
+        output.push_shared(Arc::from(&b"f"[..]));
+        output.buffer().extend_from_slice(b"gh");
+    }
+
+    #[test]
+    fn keeps_order_across_owned_and_shared_chunks_at_every_step() {
+        for step in 1..=9 {
+            let mut output = Output::default();
+            queue(&mut output);
+            assert_eq!(output.len(), 8);
+            assert_eq!(drain(&mut output, step), b"abcdefgh", "step {step}");
+            assert_eq!(output.len(), 0);
+        }
+    }
+
+    #[test]
+    fn consume_may_span_chunks() {
+        let mut output = Output::default();
+        queue(&mut output);
+        output.consume(4);
+        assert_eq!(output.pending(), b"e");
+        assert_eq!(output.len(), 4);
+        output.consume(3);
+        assert_eq!(output.pending(), b"h");
+    }
+
+    #[test]
+    fn slices_list_everything_after_the_written_part() {
+        let mut output = Output::default();
+        queue(&mut output);
+        output.consume(1);
+        let mut slices = [IoSlice::new(&[]); 8];
+        let n = output.slices(&mut slices);
+        let joined: Vec<u8> = slices[..n].iter().flat_map(|s| s.to_vec()).collect();
+        assert_eq!(joined, b"bcdefgh");
+        let mut two = [IoSlice::new(&[]); 2];
+        assert_eq!(output.slices(&mut two), 2);
+        assert_eq!(&*two[1], b"cde");
+    }
+
+    #[test]
+    fn a_partly_written_buffer_sealed_by_a_shared_frame_resumes_where_it_was() {
+        let mut output = Output::default();
+        output.buffer().extend_from_slice(b"abcd");
+        output.consume(3);
+        output.push_shared(Arc::from(&b"ef"[..]));
+        assert_eq!(output.pending(), b"d");
+        assert_eq!(drain(&mut output, 1), b"def");
+    }
+}

@@ -1,0 +1,41 @@
+# The speed yardstick (benches/, its own cargo workspace): `make bench` builds
+# release binaries of every server and client, runs the grid, the criterion
+# micro benchmarks, the bindings and the memory harness, prints the table and
+# writes benches/RESULTS.md (+ benches/results.png). Not a test: it is not in
+# TEST_TARGETS; `test-bench` only checks that the bench crates still build.
+# Durations: BENCH_WARMUP, BENCH_DURATION, BENCH_ROUNDS, BENCH_PARTS, ... (see
+# benches/run.py), e.g. `make bench BENCH_DURATION=1 BENCH_ROUNDS=1`.
+.PHONY: bench bench-build test-bench
+TEST_TARGETS += test-bench
+
+BENCH_DIR := $(ROOT)/benches
+BENCH_NATIVE := $(BENCH_DIR)/target/native
+BENCH_PYTHON := $(BENCH_DIR)/target/python
+BENCH_LIB := $(ROOT)/target/release
+BENCH_CFLAGS := -std=c11 -O2 -Wall -Wextra -Werror -I$(ROOT)/include
+export BENCH_WARMUP BENCH_DURATION BENCH_ROUNDS BENCH_PARTS BENCH_IDLE_CONNS BENCH_MICRO_TIME
+
+test-bench:
+	cd $(BENCH_DIR) && $(CARGO) build $(CARGO_FLAGS) --workspace --all-targets
+
+# Release builds of every server and client; the Python module as users get it
+# (a release wheel, in its own directory beside the editable dev install).
+bench-build:
+	cd $(BENCH_DIR) && $(CARGO) build $(CARGO_FLAGS) --release --workspace --bins --benches
+	$(CARGO) build $(CARGO_FLAGS) --release -p wsx-core --example echo_server
+	$(CARGO) build $(CARGO_FLAGS) --release -p wsx-ffi
+	@mkdir -p $(BENCH_NATIVE)
+	$(CC) $(BENCH_CFLAGS) examples/c/echo_server.c -o $(BENCH_NATIVE)/echo_server \
+	  -L$(BENCH_LIB) -Wl,-rpath,$(BENCH_LIB) -lwsx
+	$(CC) $(BENCH_CFLAGS) benches/bindings/rr_client.c -o $(BENCH_NATIVE)/rr_client \
+	  -L$(BENCH_LIB) -Wl,-rpath,$(BENCH_LIB) -lwsx
+	@if command -v $(MCS) >/dev/null; then \
+	  $(MCS) $(CSHARP_FLAGS) -target:library -out:$(BENCH_NATIVE)/Wsx.dll $(CSHARP_SRC) && \
+	  $(MCS) $(CSHARP_FLAGS) -r:$(BENCH_NATIVE)/Wsx.dll -out:$(BENCH_NATIVE)/RrClient.exe benches/bindings/RrClient.cs; \
+	else echo "skipped: C# client not built (no $(MCS))"; rm -f $(BENCH_NATIVE)/RrClient.exe; fi
+	rm -rf $(BENCH_DIR)/target/wheels $(BENCH_PYTHON)
+	$(VENV)/bin/maturin build --release -m bindings/python/Cargo.toml -o $(BENCH_DIR)/target/wheels
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --target $(BENCH_PYTHON) $(BENCH_DIR)/target/wheels/wsx-*.whl
+
+bench: deps bench-build
+	PYTHONPATH=$(BENCH_PYTHON) WSX_LIB_DIR=$(BENCH_LIB) PY=$(PY) $(PY) $(BENCH_DIR)/run.py
