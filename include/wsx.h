@@ -136,6 +136,17 @@ typedef enum wsx_result {
    * An internal error (a bug in wsx); the loop that hit it is unusable.
    */
   WSX_ERR_PANIC = 13,
+  /**
+   * A proxy failed: unreachable, refused the tunnel, asked for other
+   * credentials (`http_status` 407), or could not reach the target
+   * (`http_status` 502, or the SOCKS5 reply code).
+   */
+  WSX_ERR_PROXY = 14,
+  /**
+   * A reconnecting client is between connections and does not queue
+   * sends (or its queue is full).
+   */
+  WSX_ERR_NOT_CONNECTED = 15,
 } wsx_result;
 
 /**
@@ -173,6 +184,21 @@ typedef enum wsx_conn_state {
    */
   WSX_CONN_CLOSED = 3,
 } wsx_conn_state;
+
+/**
+ * What publishing does with a subscriber whose send queue is past its
+ * high-water mark.
+ */
+typedef enum wsx_slow_subscriber {
+  /**
+   * It misses that message and stays connected (the default).
+   */
+  WSX_SLOW_SUBSCRIBER_SKIP = 0,
+  /**
+   * It is dropped at once: its error and close callbacks follow (1006).
+   */
+  WSX_SLOW_SUBSCRIBER_DROP = 1,
+} wsx_slow_subscriber;
 
 /**
  * Options of client connections, copied by `wsx_connect`. Not thread-safe:
@@ -473,6 +499,35 @@ typedef struct wsx_deflate_options {
    */
   size_t threshold;
 } wsx_deflate_options;
+
+/**
+ * A message published to `topic` found a subscriber past its high-water mark.
+ */
+typedef struct wsx_slow_subscriber_event {
+  /**
+   * The subscriber's id (as `wsx_conn_id` gives it).
+   */
+  uint64_t conn_id;
+  /**
+   * The topic, NUL-terminated, borrowed for the callback only.
+   */
+  const char *topic;
+  /**
+   * The topic's length in bytes, without the NUL.
+   */
+  size_t topic_len;
+  /**
+   * Whether the subscriber was skipped for this message or dropped.
+   */
+  enum wsx_slow_subscriber action;
+} wsx_slow_subscriber_event;
+
+/**
+ * Called on the loop's thread once per message a slow subscriber missed,
+ * with the `user_data` of the server's callbacks.
+ */
+typedef void (*wsx_on_slow_subscriber)(void *user_data,
+                                       const struct wsx_slow_subscriber_event *event);
 
 /**
  * A handshake request under decision on the server.
@@ -1196,6 +1251,79 @@ enum wsx_result wsx_server_options_set_reject_binary(struct wsx_server_options *
  */
 enum wsx_result wsx_server_options_set_compression(struct wsx_server_options *options,
                                                    const struct wsx_deflate_options *deflate);
+
+/**
+ * What publishing does with a subscriber past its high-water mark
+ * (`policy`: a `wsx_slow_subscriber`, default `WSX_SLOW_SUBSCRIBER_SKIP`),
+ * and the callback told each time (NULL: none), which receives the
+ * `user_data` of the callbacks given to `wsx_listen`.
+ *
+ * # Safety
+ * `options` is NULL or live.
+ */
+enum wsx_result wsx_server_options_set_slow_subscriber(struct wsx_server_options *options,
+                                                       uint32_t policy,
+                                                       wsx_on_slow_subscriber on_slow_subscriber);
+
+/**
+ * Subscribes a server-side connection to `topic` (UTF-8, copied): messages
+ * published to it from now on reach the connection. Any number of topics
+ * per connection; subscribing twice is harmless. Closing the connection
+ * leaves all its topics. `WSX_ERR_INVALID_ARGUMENT` on a client's
+ * connection, `WSX_ERR_CLOSED` once the connection is closing.
+ *
+ * # Safety
+ * `conn` is NULL or live; `topic` is NULL or NUL-terminated.
+ */
+enum wsx_result wsx_conn_subscribe(const struct wsx_conn *conn, const char *topic);
+
+/**
+ * Unsubscribes a connection from `topic`; `*out_was_subscribed` (if not
+ * NULL) tells whether it was subscribed.
+ *
+ * # Safety
+ * `conn` is NULL or live; `topic` is NULL or NUL-terminated;
+ * `out_was_subscribed` is NULL or writable.
+ */
+enum wsx_result wsx_conn_unsubscribe(const struct wsx_conn *conn,
+                                     const char *topic,
+                                     bool *out_was_subscribed);
+
+/**
+ * Sends a message to every subscriber of `topic` on `server`, but `skip`
+ * (NULL: none; typically the connection that published). The frame is
+ * encoded once and shared by all subscribers. `kind` is a `wsx_msg_kind`;
+ * `data` is copied (NULL is allowed when `len` is 0). `*out_count` (if not
+ * NULL) receives how many subscribers the message was queued for: a
+ * subscriber past its high-water mark is skipped or dropped (see
+ * `wsx_server_options_set_slow_subscriber`) and not counted. Callable from
+ * any thread, also from inside callbacks; the messages one thread publishes
+ * reach each subscriber in order.
+ *
+ * # Safety
+ * `server` is NULL or live; `topic` is NULL or NUL-terminated; `data` is
+ * NULL or points to `len` bytes; `skip` is NULL or live; `out_count` is
+ * NULL or writable.
+ */
+enum wsx_result wsx_server_publish(const struct wsx_server *server,
+                                   const char *topic,
+                                   uint32_t kind,
+                                   const uint8_t *data,
+                                   size_t len,
+                                   const struct wsx_conn *skip,
+                                   size_t *out_count);
+
+/**
+ * Writes into `*out_count` how many connections of `server` are subscribed
+ * to `topic`.
+ *
+ * # Safety
+ * `server` is NULL or live; `topic` is NULL or NUL-terminated; `out_count`
+ * is NULL or writable.
+ */
+enum wsx_result wsx_server_subscribers(const struct wsx_server *server,
+                                       const char *topic,
+                                       size_t *out_count);
 
 /**
  * Static text describing a result code (any value; unknown codes get a

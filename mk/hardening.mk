@@ -34,7 +34,7 @@ SOAK_CYCLES ?= 100000
 SOAK_MESSAGES ?= 10000000
 
 test-hardening: examples
-	$(CARGO) test $(CARGO_FLAGS) -p wsx-hardening
+	$(CARGO) test $(CARGO_FLAGS) -p wsx-hardening --no-fail-fast
 	$(CARGO) build $(CARGO_FLAGS) -p wsx-hardening --bin wsx-soak
 	$(ROOT)/target/debug/wsx-soak --server $(EXAMPLES_DIR)/echo_server --cycles 10000 --messages 1000000
 

@@ -22,7 +22,7 @@ use crate::result::wsx_result;
 /// `wsx_connect` and `wsx_conn_retain` give the caller one more each, released
 /// with `wsx_conn_free`. Every function on it may be called from any thread.
 pub struct wsx_conn {
-    conn: Conn,
+    pub(crate) conn: Conn,
 }
 
 impl wsx_conn {

@@ -13,5 +13,6 @@ pub mod conn;
 pub mod event_loop;
 pub mod events;
 pub mod options;
+pub mod pubsub;
 pub mod result;
 pub mod server;

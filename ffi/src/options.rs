@@ -25,6 +25,8 @@ pub struct wsx_client_options {
 /// on one thread.
 pub struct wsx_server_options {
     pub(crate) config: ServerConfig,
+    /// Told of slow subscribers (`wsx_server_options_set_slow_subscriber`).
+    pub(crate) on_slow_subscriber: crate::pubsub::wsx_on_slow_subscriber,
 }
 
 /// The settings clients and servers share.
@@ -738,6 +740,7 @@ pub unsafe extern "C" fn wsx_server_options_new(
             out_options,
             wsx_server_options {
                 config: ServerConfig::default(),
+                on_slow_subscriber: None,
             },
         )
     }

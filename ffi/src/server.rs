@@ -4,7 +4,9 @@ use std::ffi::{c_char, c_void};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use wsx_core::net::{Error, Handler, Refusal, Server, ServerHandler, Upgrade};
+use wsx_core::net::{
+    Conn, Error, Handler, Refusal, Server, ServerHandler, SlowSubscriber, Upgrade,
+};
 
 use crate::boundary::{
     Failure, Outcome, arg, arg_mut, arg_str, ffi_call, ffi_value, opt_str, write_c_string,
@@ -16,11 +18,12 @@ use crate::callbacks::{
 use crate::event_loop::wsx_loop;
 use crate::events::{CError, CRequest, wsx_error, wsx_request};
 use crate::options::wsx_server_options;
+use crate::pubsub::{notify_slow_subscriber, wsx_on_slow_subscriber};
 use crate::result::wsx_result;
 
 /// A listening server. Every function on it may be called from any thread.
 pub struct wsx_server {
-    server: Server,
+    pub(crate) server: Server,
 }
 
 /// A handshake under decision, passed to the upgrade callback and valid only
@@ -92,6 +95,8 @@ struct ServerAdapter {
     conn_events: ConnEvents,
     on_server_error: wsx_on_server_error,
     on_shutdown: wsx_on_shutdown,
+    /// From the server options.
+    on_slow_subscriber: wsx_on_slow_subscriber,
 }
 
 impl ServerAdapter {
@@ -110,6 +115,7 @@ impl ServerAdapter {
             },
             on_server_error: c.on_server_error,
             on_shutdown: c.on_shutdown,
+            on_slow_subscriber: None,
         }
     }
 }
@@ -164,6 +170,11 @@ impl ServerHandler for ServerAdapter {
             unsafe { callback(self.user.ptr()) };
         }
     }
+
+    fn on_slow_subscriber(&mut self, conn: &Conn, topic: &str, action: SlowSubscriber) {
+        let (callback, user) = (self.on_slow_subscriber, self.user.ptr());
+        notify_slow_subscriber(callback, user, conn, topic, action);
+    }
 }
 
 /// Binds and starts a server on `loop` (the bind happens before this returns,
@@ -187,11 +198,14 @@ pub unsafe extern "C" fn wsx_listen(
     ffi_call(|| {
         // SAFETY: the caller's promise, for every pointer below.
         let callbacks = *unsafe { arg(callbacks, "callbacks") }?;
-        let adapter = ServerAdapter::new(&callbacks);
+        let mut adapter = ServerAdapter::new(&callbacks);
         let event_loop = unsafe { arg(r#loop, "loop") }?;
         let out = unsafe { arg_mut(out_server, "out_server") }?;
         let config = match unsafe { options.as_ref() } {
-            Some(options) => options.config.clone(),
+            Some(options) => {
+                adapter.on_slow_subscriber = options.on_slow_subscriber;
+                options.config.clone()
+            }
             None => Default::default(),
         };
         let server = event_loop.handle().listen(config, Box::new(adapter))?;

@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Threading;
@@ -35,7 +36,15 @@ namespace Wsx
             var resolve = typeof(NativeLibraryResolver).GetMethod(nameof(Resolve), BindingFlags.NonPublic | BindingFlags.Static);
             if (load == null || set == null)
                 return;
-            set.Invoke(null, new object[] { typeof(NativeLibraryResolver).Assembly, Delegate.CreateDelegate(resolverType, resolve) });
+            try
+            {
+                set.Invoke(null, new object[] { typeof(NativeLibraryResolver).Assembly, Delegate.CreateDelegate(resolverType, resolve) });
+            }
+            catch (TargetInvocationException e)
+            {
+                // The application installed a resolver of its own for this assembly: it wins.
+                Trace.TraceWarning("wsx: {0} is ignored: {1}", Variable, e.InnerException);
+            }
         }
 
         static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? searchPath)

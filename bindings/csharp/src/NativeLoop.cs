@@ -34,7 +34,6 @@ namespace Wsx
 
         static LoopHandle Start()
         {
-            NativeLibraryResolver.Register();
             LoopHandle handle;
             Native.Check(NativeMethods.wsx_loop_new(out handle));
             var result = NativeMethods.wsx_loop_start_thread(handle);

@@ -13,6 +13,12 @@ namespace Wsx
         /// <summary>The native library's name: libwsx.so, libwsx.dylib, wsx.dll.</summary>
         internal const string Library = "wsx";
 
+        /// <summary>Lets WSX_NATIVE_LIBRARY choose the library before the first import is bound.</summary>
+        static NativeMethods()
+        {
+            NativeLibraryResolver.Register();
+        }
+
         internal const uint WSX_MSG_TEXT = 1;
         internal const uint WSX_MSG_BINARY = 2;
 

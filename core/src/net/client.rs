@@ -8,10 +8,10 @@ use std::sync::Arc;
 use rustls_pki_types::ServerName;
 
 use super::conn::{ConnEntry, Dial, Phase, Timeouts};
-use super::dns;
 use super::error::{Error, ErrorKind};
 use super::handler::{Ctx, Open};
 use super::reactor::Reactor;
+use super::redial::Redial;
 use super::shared::ConnectRequest;
 use super::timer::TimerKind;
 use super::transport::Transport;
@@ -20,13 +20,14 @@ use crate::proto::{Connection, Role};
 
 /// TLS settings of one client connection: the configuration and the name the
 /// certificate must match (also sent as SNI).
+#[derive(Clone)]
 pub(super) struct ClientTls {
     pub config: Arc<rustls::ClientConfig>,
     pub name: ServerName<'static>,
 }
 
 impl Reactor {
-    /// Puts a new client connection in the table and starts its lookup.
+    /// Puts a new client connection in the table and starts its first attempt.
     pub fn start_connect(&mut self, request: ConnectRequest) {
         let ConnectRequest {
             conn,
@@ -42,36 +43,19 @@ impl Reactor {
             keepalive: config.keepalive,
             idle: config.idle_timeout,
         };
-        let (host, port) = (url.host.clone(), url.port);
-        let dial = Dial {
-            url,
-            tls,
-            handshake,
-            nodelay: config.nodelay,
-            connect_timeout: config.connect_timeout,
-            addrs: Vec::new(),
-            next: 0,
-            last_error: None,
-        };
-        let engine = Connection::new(Role::Client, config.protocol);
-        let mut entry = ConnEntry::new(
-            self.conn_handle(conn.clone()),
-            engine,
-            Phase::Resolving(Box::new(dial)),
-            timeouts,
-        );
+        let engine = Connection::new(Role::Client, config.protocol.clone());
+        let redial = Redial::new(url, config, tls, handshake);
+        let mut entry = ConnEntry::new(self.conn_handle(conn), engine, Phase::Waiting, timeouts);
         entry.handler = Some(handler);
         let slot = self.insert(entry);
-        self.schedule(slot, TimerKind::Connect, config.connect_timeout);
-        match dns::resolve_locally(&host, port) {
-            Some(result) => self.on_resolved(slot, result),
-            None => {
-                if let Err(error) =
-                    dns::resolve_in_background(host, port, conn, self.shared.clone())
-                {
-                    self.fail(slot, error);
+        match redial {
+            Ok(redial) => {
+                if let Some(c) = self.conn_mut(slot) {
+                    c.redial = Some(Box::new(redial));
                 }
+                self.first_attempt(slot);
             }
+            Err(error) => self.fail(slot, error),
         }
     }
 
@@ -82,7 +66,16 @@ impl Reactor {
             return;
         };
         match result {
-            Err(error) => self.fail(slot, error),
+            Err(error) => {
+                let error = match &dial.proxy {
+                    Some(hop) => Error::new(
+                        ErrorKind::Proxy,
+                        format!("the proxy {} is unreachable: {error}", hop.config.authority()),
+                    ),
+                    None => error,
+                };
+                self.fail(slot, error)
+            }
             Ok(addrs) => {
                 dial.addrs = addrs;
                 if let Phase::Resolving(dial) = std::mem::replace(&mut c.phase, Phase::Refusing) {
@@ -155,18 +148,32 @@ impl Reactor {
         }
     }
 
-    /// TCP stands: start TLS (if `wss://`) and write the handshake request.
+    /// TCP stands: through the proxy's handshake if there is a proxy, then
+    /// TLS (if `wss://`) and the handshake request.
     fn connected(&mut self, slot: usize, addr: SocketAddr) {
         let Some(c) = self.conn_mut(slot) else { return };
-        let Phase::Connecting(dial) = std::mem::replace(&mut c.phase, Phase::Refusing) else {
+        let Phase::Connecting(mut dial) = std::mem::replace(&mut c.phase, Phase::Refusing) else {
             return;
         };
         c.deadlines.cancel(TimerKind::Connect);
         let _ = c.conn.shared.peer_addr.set(addr);
+        if let Some(transport) = c.transport.as_mut() {
+            let _ = transport.tcp.set_nodelay(dial.nodelay);
+        }
+        let handshake_timeout = c.timeouts.handshake;
+        self.schedule(slot, TimerKind::Handshake, handshake_timeout);
+        match dial.proxy.take() {
+            Some(hop) => self.start_tunnel(slot, dial, hop),
+            None => self.start_handshake(slot, dial),
+        }
+    }
+
+    /// Starts TLS (if `wss://`) and writes the handshake request.
+    pub fn start_handshake(&mut self, slot: usize, dial: Box<Dial>) {
+        let Some(c) = self.conn_mut(slot) else { return };
         let Some(transport) = c.transport.as_mut() else {
             return;
         };
-        let _ = transport.tcp.set_nodelay(dial.nodelay);
         if let Some(tls) = dial.tls {
             match rustls::ClientConnection::new(tls.config, tls.name) {
                 Ok(session) => transport.start_tls(session.into()),
@@ -180,8 +187,6 @@ impl Reactor {
         }
         c.hs_out.extend_from_slice(dial.handshake.request());
         c.phase = Phase::ClientHandshake(Box::new(dial.handshake));
-        let handshake_timeout = c.timeouts.handshake;
-        self.schedule(slot, TimerKind::Handshake, handshake_timeout);
         self.mark_dirty(slot);
     }
 
@@ -189,6 +194,7 @@ impl Reactor {
     /// response go to the engine.
     pub fn client_open(&mut self, slot: usize, accepted: Accepted) {
         self.start_open(slot);
+        let reconnect = self.attempt_opened(slot);
         let Some(c) = self.conn_mut(slot) else { return };
         if let Some(agreement) = &accepted.deflate {
             c.engine.enable_deflate(agreement);
@@ -206,6 +212,7 @@ impl Reactor {
                 response: Some(&accepted.response),
                 request: None,
                 peer_addr,
+                reconnect,
             };
             handler.on_open(&mut ctx, &open);
         }
@@ -223,9 +230,8 @@ impl Reactor {
         Error::new(
             ErrorKind::Timeout,
             format!(
-                "could not {what} {}:{} within {:.1} s",
-                dial.url.bracketed_host(),
-                dial.url.port,
+                "could not {what} {} within {:.1} s",
+                dial.endpoint(),
                 dial.connect_timeout.as_secs_f64()
             ),
         )
@@ -234,7 +240,17 @@ impl Reactor {
 
 /// Why no address could be connected to, from the last attempt's error.
 fn connect_error(dial: &Dial) -> Error {
-    let target = format!("{}:{}", dial.url.bracketed_host(), dial.url.port);
+    let error = connect_error_to(dial);
+    match &dial.proxy {
+        Some(_) if error.kind() == ErrorKind::Connect => {
+            Error::new(ErrorKind::Proxy, error.message())
+        }
+        _ => error,
+    }
+}
+
+fn connect_error_to(dial: &Dial) -> Error {
+    let target = dial.endpoint();
     match &dial.last_error {
         Some(e) if e.kind() == io::ErrorKind::ConnectionRefused => Error::new(
             ErrorKind::Connect,

@@ -2,7 +2,7 @@
 //! deadlines, and the parts of its I/O that need nothing else of the loop.
 
 use std::collections::VecDeque;
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -11,10 +11,15 @@ use super::client::ClientTls;
 use super::config::Keepalive;
 use super::handle::{Conn, ConnState};
 use super::handler::Handler;
+use super::redial::Redial;
 use super::timer::Deadlines;
 use super::transport::Transport;
+use super::tunnel::{ProxyHop, TunnelDial};
 use crate::proto::handshake::{ClientHandshake, ServerHandshake};
 use crate::proto::{CloseCode, Connection, State, WsUrl};
+
+/// Most pieces of output handed to one vectored write.
+const MAX_WRITE_PARTS: usize = 64;
 
 /// Most unanswered pings remembered per connection.
 const MAX_PINGS_TRACKED: usize = 8;
@@ -25,6 +30,8 @@ pub(super) enum Phase {
     Resolving(Box<Dial>),
     /// Client: a TCP connect to `dial.addrs[dial.next - 1]` is under way.
     Connecting(Box<Dial>),
+    /// Client: the proxy's handshake (after TLS to the proxy, if any).
+    Tunnel(Box<TunnelDial>),
     /// Client: TLS and WebSocket handshakes.
     ClientHandshake(Box<ClientHandshake>),
     /// Server: reading the request (TLS first when configured).
@@ -36,6 +43,8 @@ pub(super) enum Phase {
     /// Our side is done (client: both close frames passed; server: a
     /// refusal was written); waiting for the peer to close TCP.
     AwaitEof,
+    /// Client: between attempts (before the first, or waiting to reconnect).
+    Waiting,
 }
 
 /// What a client needs until its TCP connection stands.
@@ -48,6 +57,18 @@ pub(super) struct Dial {
     pub addrs: Vec<SocketAddr>,
     pub next: usize,
     pub last_error: Option<io::Error>,
+    /// The proxy to go through; taken once TCP to it stands.
+    pub proxy: Option<Box<ProxyHop>>,
+}
+
+impl Dial {
+    /// What TCP connects to, for messages: the target or the proxy.
+    pub fn endpoint(&self) -> String {
+        match &self.proxy {
+            Some(hop) => format!("the proxy {}", hop.config.authority()),
+            None => format!("{}:{}", self.url.bracketed_host(), self.url.port),
+        }
+    }
 }
 
 /// The timeouts that apply to one connection.
@@ -96,6 +117,8 @@ pub(super) struct ConnEntry {
     pub ending: Ending,
     /// The listening server's slot and id, for a server-side connection.
     pub server: Option<(usize, u64)>,
+    /// A client's attempts: how to make the next one, and whether to.
+    pub redial: Option<Box<Redial>>,
 }
 
 impl ConnEntry {
@@ -118,6 +141,7 @@ impl ConnEntry {
             pings_sent: 0,
             ending: Ending::default(),
             server: None,
+            redial: None,
         }
     }
 
@@ -139,14 +163,17 @@ impl ConnEntry {
             return Ok(true);
         };
         loop {
-            let (data, from_engine) = if !self.hs_out.is_empty() {
-                (self.hs_out.as_slice(), false)
-            } else if live && !self.engine.sender().pending().is_empty() {
-                (self.engine.sender().pending(), true)
+            let (written, from_engine) = if !self.hs_out.is_empty() {
+                (transport.write(&self.hs_out), false)
+            } else if live && self.engine.sender().buffered_amount() > 0 {
+                // Frames shared with other connections are separate pieces.
+                let mut parts = [IoSlice::new(&[]); MAX_WRITE_PARTS];
+                let filled = self.engine.sender().pending_slices(&mut parts);
+                (transport.write_vectored(&parts[..filled]), true)
             } else {
                 break;
             };
-            match transport.write(data) {
+            match written {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) if from_engine => self.engine.sender().consume(n),
                 Ok(n) => {

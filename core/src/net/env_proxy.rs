@@ -27,7 +27,11 @@ pub(super) fn for_url(
             .or_else(|| var(&name.to_ascii_uppercase()))
             .filter(|v| !v.trim().is_empty())
     };
-    let scheme_var = if url.secure { "https_proxy" } else { "http_proxy" };
+    let scheme_var = if url.secure {
+        "https_proxy"
+    } else {
+        "http_proxy"
+    };
     let Some(proxy) = get(scheme_var).or_else(|| get("all_proxy")) else {
         return Ok(None);
     };
@@ -137,7 +141,10 @@ mod tests {
 
     #[test]
     fn no_proxy_exempts_hosts() {
-        let vars = [("all_proxy", "http://p:1"), ("NO_PROXY", "example.com, .corp:8080")];
+        let vars = [
+            ("all_proxy", "http://p:1"),
+            ("NO_PROXY", "example.com, .corp:8080"),
+        ];
         assert_eq!(lookup(&vars, "ws://api.example.com/"), None);
         assert!(lookup(&vars, "ws://notexample.com/").is_some());
         assert_eq!(lookup(&vars, "ws://a.corp:8080/"), None);

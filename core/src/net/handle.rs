@@ -13,8 +13,7 @@ use super::error::{Error, ErrorKind};
 use super::handler::{Handler, ServerHandler};
 use super::reactor::Reactor;
 use super::shared::{Command, ConnShared, ConnectRequest, ListenRequest, LoopShared, ServerShared};
-use super::{server, tls};
-use crate::proto::handshake::{ClientHandshake, ClientOptions};
+use super::{env_proxy, redial, server, tls};
 use crate::proto::{CloseCode, MessageKind, WsUrl};
 
 /// Most bytes of a close reason (a close frame carries at most 125, two of
@@ -119,10 +118,13 @@ impl LoopHandle {
     pub fn connect(
         &self,
         url: &str,
-        config: ClientConfig,
+        mut config: ClientConfig,
         handler: Box<dyn Handler>,
     ) -> Result<Conn, Error> {
         let url = WsUrl::parse(url)?;
+        if config.proxy.is_none() && config.proxy_from_env {
+            config.proxy = env_proxy::for_url(&url, |name| std::env::var(name).ok())?;
+        }
         let tls = match url.secure {
             true => Some(ClientTls {
                 config: tls::client_config(&config.tls)?,
@@ -130,26 +132,17 @@ impl LoopHandle {
             }),
             false => None,
         };
-        let options = ClientOptions {
-            subprotocols: config.subprotocols.clone(),
-            origin: config.origin.clone(),
-            headers: config.headers.clone(),
-            limits: config.limits,
-            deflate: config.compression.clone(),
-            ..ClientOptions::default()
-        };
-        let handshake = ClientHandshake::new(&url, &options).map_err(|e| {
-            Error::new(
-                ErrorKind::InvalidArgument,
-                format!("invalid client options: {e}"),
-            )
-        })?;
+        let handshake = redial::new_handshake(&url, &config, config.headers.clone())?;
         let backpressure = config.backpressure;
-        let shared = Arc::new(ConnShared::new(
+        let mut shared = ConnShared::new(
             self.shared.next_id(),
             backpressure.high_water,
             backpressure.low_water,
-        ));
+        );
+        if let Some(policy) = &config.reconnect {
+            shared.disconnected_queue = policy.queue_while_disconnected;
+        }
+        let shared = Arc::new(shared);
         let request = ConnectRequest {
             conn: shared.clone(),
             url,
@@ -259,6 +252,7 @@ impl Conn {
                 "a text message must be valid UTF-8",
             ));
         }
+        self.shared.admit_disconnected(data.len())?;
         let was_blocked = self.shared.blocked.load(Ordering::Acquire);
         if let Err(e) = self.shared.enqueue(data.len()) {
             // On the first refusal, have the loop look at the queue again in
@@ -312,6 +306,7 @@ impl Conn {
                 format!("a close reason is at most {MAX_CLOSE_REASON} bytes"),
             ));
         }
+        self.shared.app_closed.store(true, Ordering::Release);
         let begun = self.shared.transition(ConnState::Open, ConnState::Closing)
             || self
                 .shared

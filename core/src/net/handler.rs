@@ -21,8 +21,11 @@ pub struct Open<'a> {
     pub response: Option<&'a Response>,
     /// The client's request (server side).
     pub request: Option<&'a Request>,
-    /// The peer's address.
+    /// The peer's address (the proxy's, through a proxy).
     pub peer_addr: SocketAddr,
+    /// Whether this client connection follows an earlier attempt of the same
+    /// [`Conn`] (a reconnect): the time to re-subscribe. Always false on servers.
+    pub reconnect: bool,
 }
 
 /// The close event: the last event of a connection.
@@ -85,6 +88,7 @@ impl Ctx<'_> {
             return Ok(());
         }
         sender.close(code, reason)?;
+        self.conn.shared.app_closed.store(true, Ordering::Release);
         self.conn
             .shared
             .transition(ConnState::Open, ConnState::Closing);
@@ -94,7 +98,32 @@ impl Ctx<'_> {
 
 /// The events of one connection, called on the loop's thread. Every method has
 /// a default that does nothing.
+///
+/// A client runs `on_connecting` and `on_before_connect` before each
+/// attempt. Without a reconnect policy, `on_close` ends every connection,
+/// opened or not. With one ([`super::ReconnectPolicy`]), a connection or
+/// attempt that ends in a way worth retrying runs `on_disconnect` instead,
+/// then `on_connecting` for the next attempt; `on_close` runs once, when the
+/// client gives up, the application closes it, or the loop stops.
 pub trait Handler: Send + 'static {
+    /// Client: an attempt to connect starts after `delay`. `attempt` is 0
+    /// for the first connection and counts reconnect attempts in a row after
+    /// that (1, 2, ...; back to 1 after a connection that lasted).
+    fn on_connecting(&mut self, conn: &Conn, attempt: u32, delay: Duration) {
+        let _ = (conn, attempt, delay);
+    }
+    /// Client: the attempt starts now; `headers` holds the extra request
+    /// headers of [`super::ClientConfig::headers`], to change or add to
+    /// (refresh a token, set cookies) for this attempt only.
+    fn on_before_connect(&mut self, conn: &Conn, headers: &mut Vec<(String, String)>) {
+        let _ = (conn, headers);
+    }
+    /// Client with a reconnect policy: the connection or attempt ended and
+    /// another attempt follows (`on_connecting` tells when). `on_error` came
+    /// first if something failed.
+    fn on_disconnect(&mut self, conn: &Conn, close: &Close<'_>) {
+        let _ = (conn, close);
+    }
     /// The handshake succeeded.
     fn on_open(&mut self, ctx: &mut Ctx<'_>, open: &Open<'_>) {
         let _ = (ctx, open);

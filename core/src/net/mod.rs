@@ -21,11 +21,13 @@ mod proxy;
 mod pubsub;
 mod reactor;
 mod reconnect;
+mod redial;
 mod server;
 mod shared;
 mod timer;
 mod tls;
 mod transport;
+mod tunnel;
 
 pub use config::{
     Backpressure, ClientConfig, Keepalive, ServerConfig, TlsClientConfig, TlsServerConfig,

@@ -375,11 +375,16 @@ impl Reactor {
                 Err(e) => self.fail(slot, e.into()),
             },
             Phase::ServerHandshake(_) => self.server_input(slot, data),
+            Phase::Tunnel(_) => self.tunnel_input(slot, data),
             Phase::Open => {
                 c.engine.feed(data);
                 self.run_engine(slot);
             }
-            Phase::Resolving(_) | Phase::Connecting(_) | Phase::Refusing | Phase::AwaitEof => {}
+            Phase::Resolving(_)
+            | Phase::Connecting(_)
+            | Phase::Refusing
+            | Phase::AwaitEof
+            | Phase::Waiting => {}
         }
     }
 
@@ -464,6 +469,10 @@ impl Reactor {
                 let error = hs.feed_eof().into();
                 self.fail(slot, error);
             }
+            Phase::Tunnel(t) => {
+                let error = t.eof_error();
+                self.fail(slot, error);
+            }
             Phase::ServerHandshake(_) | Phase::Refusing => self.drop_silently(slot),
             // The close handshake is over: our last frames still go out
             // (the peer may have closed only its sending side), then the end.
@@ -479,7 +488,7 @@ impl Reactor {
                     "the peer closed the connection without a close handshake",
                 ),
             ),
-            Phase::Resolving(_) | Phase::Connecting(_) => {}
+            Phase::Resolving(_) | Phase::Connecting(_) | Phase::Waiting => {}
         }
     }
 
@@ -616,6 +625,9 @@ impl Reactor {
         if kind == TimerKind::Shutdown {
             return self.shutdown_timeout(slot);
         }
+        if kind == TimerKind::Reconnect {
+            return self.start_attempt(slot);
+        }
         let Some(c) = self.conn_mut(slot) else { return };
         let timeouts = c.timeouts;
         let seconds = |d: Duration| format!("{:.1} s", d.as_secs_f64());
@@ -669,7 +681,7 @@ impl Reactor {
                     self.fail(slot, Error::new(ErrorKind::Timeout, message));
                 }
             }
-            TimerKind::Shutdown => {}
+            TimerKind::Shutdown | TimerKind::Reconnect => {}
         }
     }
 
@@ -697,6 +709,9 @@ impl Reactor {
     /// or the engine's code if it failed the connection itself.
     pub fn fail(&mut self, slot: usize, error: Error) {
         let Some(c) = self.conn_mut(slot) else { return };
+        if let Some(redial) = c.redial.as_deref_mut() {
+            redial.last_error = Some(error.clone());
+        }
         if let Some(handler) = c.handler.as_deref_mut() {
             handler.on_error(&c.conn, &error);
         } else if let Some((server_slot, server_id)) = c.server {
@@ -717,6 +732,9 @@ impl Reactor {
 
     /// Removes the connection from the table and delivers its last event.
     pub fn finish(&mut self, slot: usize, code: CloseCode, reason: &str, clean: bool) {
+        if self.retry(slot, code, reason, clean) {
+            return;
+        }
         let Some(Entry::Conn(mut c)) = self.entries.try_remove(slot) else {
             return;
         };

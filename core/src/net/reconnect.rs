@@ -91,7 +91,10 @@ impl Backoff {
     /// The ceiling of the wait before attempt `attempt` (1 for the first).
     pub fn ceiling(&self, attempt: u32) -> Duration {
         let p = &self.policy;
-        let growth = p.factor.max(1.0).powi(attempt.saturating_sub(1).min(1024) as i32);
+        let growth = p
+            .factor
+            .max(1.0)
+            .powi(attempt.saturating_sub(1).min(1024) as i32);
         let secs = p.initial_delay.as_secs_f64() * growth;
         match Duration::try_from_secs_f64(secs) {
             Ok(d) => d.min(p.max_delay),
@@ -102,7 +105,11 @@ impl Backoff {
     /// Counts the next attempt and returns its number and its wait, `unit`
     /// being a random number in `[0, 1)`; `None` once `max_attempts` were made.
     pub fn next_attempt(&mut self, unit: f64) -> Option<(u32, Duration)> {
-        if self.policy.max_attempts.is_some_and(|max| self.attempts >= max) {
+        if self
+            .policy
+            .max_attempts
+            .is_some_and(|max| self.attempts >= max)
+        {
             return None;
         }
         self.attempts += 1;
@@ -172,9 +179,15 @@ mod tests {
     #[test]
     fn full_jitter_scales_the_ceiling_by_the_random_unit() {
         let mut backoff = Backoff::new(policy());
-        assert_eq!(backoff.next_attempt(0.5), Some((1, Duration::from_millis(50))));
+        assert_eq!(
+            backoff.next_attempt(0.5),
+            Some((1, Duration::from_millis(50)))
+        );
         assert_eq!(backoff.next_attempt(0.0), Some((2, Duration::ZERO)));
-        assert_eq!(backoff.next_attempt(0.25), Some((3, Duration::from_millis(100))));
+        assert_eq!(
+            backoff.next_attempt(0.25),
+            Some((3, Duration::from_millis(100)))
+        );
     }
 
     #[test]

@@ -266,6 +266,7 @@ impl Reactor {
                 response: None,
                 request: Some(request),
                 peer_addr,
+                reconnect: false,
             };
             handler.on_open(&mut ctx, &open);
         }

@@ -164,6 +164,11 @@ impl LoopShared {
         std::mem::take(&mut *queue)
     }
 
+    /// Whether the loop is being dropped (or was).
+    pub fn is_gone(&self) -> bool {
+        self.gone.load(Ordering::Acquire)
+    }
+
     fn on_loop_thread(&self) -> bool {
         CURRENT.with(|c| c.get() == self as *const LoopShared as usize)
     }
@@ -205,6 +210,12 @@ pub(super) struct ConnShared {
     pub slot: AtomicUsize,
     /// The server that accepted it (for its topics); unset on a client.
     pub server: OnceLock<Arc<ServerShared>>,
+    /// The application asked to close: a reconnecting client stops.
+    pub app_closed: AtomicBool,
+    /// A reconnecting client is between connections.
+    pub reconnecting: AtomicBool,
+    /// Bytes `send` may queue while reconnecting (0: sends are refused).
+    pub disconnected_queue: usize,
 }
 
 impl ConnShared {
@@ -220,6 +231,9 @@ impl ConnShared {
             high_water,
             low_water,
             slot: AtomicUsize::new(usize::MAX),
+            app_closed: AtomicBool::new(false),
+            reconnecting: AtomicBool::new(false),
+            disconnected_queue: 0,
             server: OnceLock::new(),
         }
     }
@@ -271,6 +285,30 @@ impl ConnShared {
     /// empty queue takes any message).
     fn too_much(&self, buffered: usize, len: usize) -> bool {
         buffered > 0 && buffered.saturating_add(len) > self.high_water
+    }
+
+    /// While reconnecting: whether `len` more bytes fit the queue for the
+    /// next connection.
+    pub fn admit_disconnected(&self, len: usize) -> Result<(), super::Error> {
+        if !self.reconnecting.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let limit = self.disconnected_queue;
+        if limit == 0 {
+            return Err(super::Error::new(
+                super::ErrorKind::NotConnected,
+                "not connected: the client is reconnecting and does not queue messages",
+            ));
+        }
+        if self.buffered().saturating_add(len) > limit {
+            return Err(super::Error::new(
+                super::ErrorKind::NotConnected,
+                format!(
+                    "not connected: the client is reconnecting and its queue of {limit} bytes is full"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Admits `len` bytes from another thread and counts them as queued, in

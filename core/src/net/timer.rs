@@ -22,10 +22,12 @@ pub(super) enum TimerKind {
     Close,
     /// A server's graceful shutdown is over.
     Shutdown,
+    /// A reconnecting client's wait is over.
+    Reconnect,
 }
 
 /// How many kinds there are.
-pub(super) const KINDS: usize = 7;
+pub(super) const KINDS: usize = 8;
 
 /// One pending deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -1,7 +1,7 @@
 //! A connected socket, plain or wrapped in a rustls session, read and written
 //! without blocking.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
 
 use mio::net::TcpStream;
@@ -11,10 +11,14 @@ use super::error::{Error, ErrorKind};
 /// Most plaintext handed to rustls at once, so its buffers stay small.
 const TLS_CHUNK: usize = 64 * 1024;
 
-/// A TCP stream, with TLS when the URL or server asked for it.
+/// A TCP stream, with TLS when the URL or server asked for it. Through a
+/// proxy reached over TLS, the TLS to the target runs inside the TLS to the
+/// proxy: two sessions, the inner one writing its records into the outer.
 pub(super) struct Transport {
     pub tcp: TcpStream,
     tls: Option<Box<rustls::Connection>>,
+    /// The TLS to the target inside an outer TLS tunnel.
+    inner: Option<Box<rustls::Connection>>,
 }
 
 /// A rustls failure carried through `io::Error`, so callers can tell it apart.
@@ -22,90 +26,180 @@ pub(super) struct Transport {
 #[error("{0}")]
 struct TlsFailure(rustls::Error);
 
+/// TCP and the TLS over it: the byte stream an inner TLS session runs on.
+struct Outer<'a> {
+    tcp: &'a mut TcpStream,
+    tls: Option<&'a mut rustls::Connection>,
+}
+
+impl Read for Outer<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.tls.as_deref_mut() {
+            Some(tls) => tls_read(tls, self.tcp, buf),
+            None => self.tcp.read(buf),
+        }
+    }
+}
+
+impl Write for Outer<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.write_vectored(&[IoSlice::new(data)])
+    }
+
+    fn write_vectored(&mut self, parts: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self.tls.as_deref_mut() {
+            Some(tls) => tls_write(tls, self.tcp, parts),
+            None => self.tcp.write_vectored(parts),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.tls.as_deref_mut() {
+            Some(tls) => flush_tls(tls, self.tcp),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Transport {
     pub fn new(tcp: TcpStream, tls: Option<rustls::Connection>) -> Transport {
         Transport {
             tcp,
             tls: tls.map(Box::new),
+            inner: None,
         }
     }
 
-    /// Wraps the stream in TLS from now on.
+    /// Wraps the stream in TLS from now on: over TCP, or inside the TLS
+    /// already there (a tunnel through a proxy reached over TLS).
     pub fn start_tls(&mut self, session: rustls::Connection) {
-        self.tls = Some(Box::new(session));
+        match self.tls {
+            None => self.tls = Some(Box::new(session)),
+            Some(_) => self.inner = Some(Box::new(session)),
+        }
+    }
+
+    fn layers(&mut self) -> (Outer<'_>, Option<&mut rustls::Connection>) {
+        let outer = Outer {
+            tcp: &mut self.tcp,
+            tls: self.tls.as_deref_mut(),
+        };
+        (outer, self.inner.as_deref_mut())
     }
 
     /// Reads plaintext: `Ok(0)` at the end of the stream, `WouldBlock` when
     /// nothing is there yet.
     pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let Some(tls) = self.tls.as_deref_mut() else {
-            return self.tcp.read(buf);
-        };
-        loop {
-            match tls.reader().read(buf) {
-                Ok(n) => return Ok(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
-            }
-            if tls.read_tls(&mut self.tcp)? == 0 {
-                return Ok(0);
-            }
-            if let Err(e) = tls.process_new_packets() {
-                // Send the alert that says why, if the socket takes it.
-                let _ = flush_tls(tls, &mut self.tcp);
-                return Err(io::Error::new(io::ErrorKind::InvalidData, TlsFailure(e)));
-            }
-            match flush_tls(tls, &mut self.tcp) {
-                Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
-                _ => {}
-            }
+        match self.layers() {
+            (mut outer, Some(inner)) => tls_read(inner, &mut outer, buf),
+            (mut outer, None) => outer.read(buf),
         }
     }
 
     /// Writes some of `data`, returning how much was taken (`WouldBlock` when
     /// none could be).
     pub fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let Some(tls) = self.tls.as_deref_mut() else {
-            return self.tcp.write(data);
-        };
-        flush_tls(tls, &mut self.tcp)?;
-        let n = tls.writer().write(&data[..data.len().min(TLS_CHUNK)])?;
-        if n == 0 && !data.is_empty() {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        match flush_tls(tls, &mut self.tcp) {
-            Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
-            _ => Ok(n),
+        self.write_vectored(&[IoSlice::new(data)])
+    }
+
+    /// Writes some of `parts`, in order, returning how much was taken
+    /// (`WouldBlock` when none could be).
+    pub fn write_vectored(&mut self, parts: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self.layers() {
+            (mut outer, Some(inner)) => tls_write(inner, &mut outer, parts),
+            (mut outer, None) => outer.write_vectored(parts),
         }
     }
 
     /// Whether bytes taken by [`Transport::write`] (or TLS handshake
     /// messages) still wait for the socket.
     pub fn wants_write(&self) -> bool {
-        self.tls.as_ref().is_some_and(|tls| tls.wants_write())
+        [&self.tls, &self.inner]
+            .into_iter()
+            .flatten()
+            .any(|tls| tls.wants_write())
     }
 
     /// Writes what TLS still holds; `WouldBlock` if the socket is full.
     pub fn flush(&mut self) -> io::Result<()> {
-        match self.tls.as_deref_mut() {
-            Some(tls) => flush_tls(tls, &mut self.tcp),
-            None => Ok(()),
+        let (mut outer, inner) = self.layers();
+        if let Some(inner) = inner {
+            flush_tls(inner, &mut outer)?;
         }
+        outer.flush()
     }
 
     /// Ends our sending side: TLS close_notify (best effort), then TCP FIN.
     pub fn shutdown_write(&mut self) {
-        if let Some(tls) = self.tls.as_deref_mut() {
+        let (mut outer, inner) = self.layers();
+        if let Some(inner) = inner {
+            inner.send_close_notify();
+            let _ = flush_tls(inner, &mut outer);
+        }
+        if let Some(tls) = outer.tls.as_deref_mut() {
             tls.send_close_notify();
-            let _ = flush_tls(tls, &mut self.tcp);
+            let _ = flush_tls(tls, outer.tcp);
         }
         let _ = self.tcp.shutdown(Shutdown::Write);
     }
 }
 
-fn flush_tls(tls: &mut rustls::Connection, tcp: &mut TcpStream) -> io::Result<()> {
+/// Reads plaintext from `tls` over `io`, feeding it records as needed.
+fn tls_read<S: Read + Write>(
+    tls: &mut rustls::Connection,
+    io: &mut S,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    loop {
+        match tls.reader().read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+        if tls.read_tls(io)? == 0 {
+            return Ok(0);
+        }
+        if let Err(e) = tls.process_new_packets() {
+            // Send the alert that says why, if the socket takes it.
+            let _ = flush_tls(tls, io);
+            return Err(io::Error::new(io::ErrorKind::InvalidData, TlsFailure(e)));
+        }
+        match flush_tls(tls, io) {
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
+            _ => {}
+        }
+    }
+}
+
+/// Writes some plaintext into `tls` (at most [`TLS_CHUNK`] bytes) and what
+/// records it can to `io`.
+fn tls_write<S: Write>(
+    tls: &mut rustls::Connection,
+    io: &mut S,
+    parts: &[IoSlice<'_>],
+) -> io::Result<usize> {
+    flush_tls(tls, io)?;
+    let mut taken = 0;
+    for part in parts {
+        let want = &part[..part.len().min(TLS_CHUNK - taken)];
+        let n = tls.writer().write(want)?;
+        taken += n;
+        if n < want.len() || taken == TLS_CHUNK {
+            break;
+        }
+    }
+    if taken == 0 && parts.iter().any(|p| !p.is_empty()) {
+        return Err(io::ErrorKind::WouldBlock.into());
+    }
+    match flush_tls(tls, io) {
+        Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
+        _ => Ok(taken),
+    }
+}
+
+fn flush_tls<S: Write>(tls: &mut rustls::Connection, io: &mut S) -> io::Result<()> {
     while tls.wants_write() {
-        if tls.write_tls(tcp)? == 0 {
+        if tls.write_tls(io)? == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
     }

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use wsx_hardening::fuzz::{TARGETS, seeds::seeds};
+use wsx_hardening::fuzz::{Body, TARGETS, seeds::seeds};
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
@@ -26,9 +26,14 @@ fn inputs(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
         .collect()
 }
 
-fn replay(what: &str, body: fn(&[u8]), data: &[u8]) {
-    if std::panic::catch_unwind(|| body(data)).is_err() {
-        panic!("{what} fails: {data:02x?}");
+/// Runs `body` on `data`; a failure is described with the input.
+fn check(what: &str, body: Body, data: &[u8]) -> Result<(), String> {
+    std::panic::catch_unwind(|| body(data)).map_err(|_| format!("{what} fails: {data:02x?}"))
+}
+
+fn replay(what: &str, body: Body, data: &[u8]) {
+    if let Err(failure) = check(what, body, data) {
+        panic!("{failure}");
     }
 }
 
@@ -107,13 +112,19 @@ fn mutate(rng: &mut Rng, input: &mut Vec<u8>, donor: &[u8]) {
 #[test]
 fn short_mutation_run_from_the_seeds() {
     let mut rng = Rng(0x5EED_F0A5_C1D0_0001);
+    // Every target runs, so one target's failure hides no other's.
+    let mut failures = Vec::new();
     for (target, body) in TARGETS {
         let corpus: Vec<Vec<u8>> = seeds(target).into_iter().map(|(_, b)| b).collect();
         for round in 0..400 {
             let mut input = corpus[round % corpus.len()].clone();
             let donor = &corpus[rng.below(corpus.len())];
             mutate(&mut rng, &mut input, donor);
-            replay(&format!("{target} mutation {round}"), *body, &input);
+            if let Err(failure) = check(&format!("{target} mutation {round}"), *body, &input) {
+                failures.push(failure);
+                break;
+            }
         }
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -49,7 +49,7 @@ async function sendFragments(ws, data, isBinary, pieces) {
   }
 }
 
-/** Runs one `send`, `ping` or `close` command on `ws`. */
+/** Runs one `send`, `ping`, `close` or `abort` command on `ws`. */
 async function runCommand(ws, cmd) {
   if (!ws) return emit({ ev: 'error', message: `${cmd.op}: no connection` });
   if (cmd.op === 'send') {
@@ -62,6 +62,9 @@ async function runCommand(ws, cmd) {
     ws.ping(Buffer.from(cmd.hex || '', 'hex'));
   } else if (cmd.op === 'close') {
     ws.close(cmd.code, cmd.reason);
+  } else if (cmd.op === 'abort') {
+    // Drop the TCP connection without a close frame.
+    ws.terminate();
   } else {
     emit({ ev: 'error', message: `unknown command ${cmd.op}` });
   }

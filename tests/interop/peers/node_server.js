@@ -1,6 +1,6 @@
-// A Node `ws` server on 127.0.0.1 driven by JSON commands on stdin (see node_peer.js).
+// A Node `ws` server on 127.0.0.1 (or --host) driven by JSON commands on stdin (see node_peer.js).
 // Prints `ready PORT`, then an `open` event per connection; `send`, `ping` and `close`
-// act on the latest one. Options: --subprotocol NAME (repeatable), --refuse STATUS,
+// act on the latest one. Options: --host ADDRESS, --subprotocol NAME (repeatable), --refuse STATUS,
 // --cert FILE --key FILE (TLS).
 'use strict';
 const fs = require('fs');
@@ -9,10 +9,11 @@ const https = require('https');
 const { WebSocketServer } = require('ws');
 const peer = require('./node_peer.js');
 
-const args = { subprotocols: [], refuse: null, cert: null, key: null };
+const args = { host: '127.0.0.1', subprotocols: [], refuse: null, cert: null, key: null };
 for (let i = 2; i < process.argv.length; i += 2) {
   const [flag, value] = [process.argv[i], process.argv[i + 1]];
-  if (flag === '--subprotocol') args.subprotocols.push(value);
+  if (flag === '--host') args.host = value;
+  else if (flag === '--subprotocol') args.subprotocols.push(value);
   else if (flag === '--refuse') args.refuse = Number(value);
   else if (flag === '--cert') args.cert = value;
   else if (flag === '--key') args.key = value;
@@ -34,7 +35,7 @@ wss.on('connection', (ws, req) => {
   peer.emit({ ev: 'open', path: req.url, headers: peer.headerPairs(req.rawHeaders), subprotocol: ws.protocol || null });
   peer.watch(ws);
 });
-server.listen(0, '127.0.0.1', () => {
+server.listen(0, args.host, () => {
   process.stdout.write(`ready ${server.address().port}\n`);
   peer.commands((cmd) => peer.runCommand(current, cmd), () => process.exit(0));
 });

@@ -97,7 +97,7 @@ async def report_pong(waiter, data):
 
 
 async def run_command(ws, cmd, tasks):
-    """Runs one `send`, `ping`, `close`, `pause` or `resume` command on `ws`."""
+    """Runs one `send`, `ping`, `close`, `abort`, `pause` or `resume` command on `ws`."""
     op = cmd["op"]
     if ws is None:
         emit(ev="error", message=f"{op}: no connection")
@@ -111,6 +111,9 @@ async def run_command(ws, cmd, tasks):
         tasks.add(asyncio.create_task(report_pong(await ws.ping(data), data)))
     elif op == "close":
         await ws.close(cmd.get("code", 1000), cmd.get("reason", ""))
+    elif op == "abort":
+        # Drop the TCP connection without a close frame.
+        ws.transport.abort()
     elif op == "pause":
         # Stop reading the socket: no more messages, and no pongs either.
         ws.transport.pause_reading()

@@ -1,8 +1,8 @@
-"""A `websockets` server on 127.0.0.1 driven by JSON commands on stdin (see peer.py).
+"""A `websockets` server on 127.0.0.1 (or --host) driven by JSON commands on stdin (see peer.py).
 
 Prints `ready PORT`, then an `open` event (path, headers, subprotocol) per
 connection; `send`, `ping` and `close` act on the latest connection.
-Options: --subprotocol NAME (repeatable), --refuse STATUS (answer every
+Options: --host ADDRESS, --subprotocol NAME (repeatable), --refuse STATUS (answer every
 handshake with that status), --cert FILE --key FILE (TLS).
 """
 
@@ -17,6 +17,7 @@ import peer
 
 def parse_args():
     parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--subprotocol", action="append", default=None)
     parser.add_argument("--refuse", type=int, default=None)
     parser.add_argument("--cert")
@@ -40,7 +41,7 @@ async def main():
 
     async with serve(
         handler,
-        "127.0.0.1",
+        args.host,
         0,
         subprotocols=args.subprotocol,
         process_request=refuse if args.refuse else None,

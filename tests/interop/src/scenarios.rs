@@ -470,6 +470,18 @@ pub fn close_both_ways(kind: Kind, side: Side) {
     link.wsx_closes(4002, "wsx says bye \u{2713}");
     link.reconnect();
     link.wsx_closes(1001, "going away");
+    if kind.is_scriptable() {
+        // A peer that drops the TCP connection without a close frame.
+        link.reconnect();
+        link.peer.command(json!({"op": "abort"}));
+        let closed = link.wsx.expect_dropped();
+        assert_eq!(
+            (closed.code, closed.clean),
+            (1006, false),
+            "an aborted connection: {closed:?}"
+        );
+        assert_eq!(link.peer.expect("close")["code"], 1006);
+    }
     if kind != Kind::Python {
         // `websockets` always sends a code; `ws` and browsers can send none.
         link.reconnect();
@@ -863,6 +875,69 @@ pub fn thousand_connections() {
     );
 }
 
+/// Graceful shutdown of wsx's server with two `kind` clients connected:
+/// both get close 1001, wsx's close events are clean, the shutdown event
+/// follows, and a new connection is refused.
+pub fn shutdown(kind: Kind) {
+    let wsx = Wsx::new();
+    let server = wsx.listen(ServerConfig::default(), Reply::Nothing, &[]);
+    let url = format!("ws://127.0.0.1:{}/", server.port());
+    let mut peers = [kind.client(), kind.client()];
+    let ends = peers.each_mut().map(|peer| {
+        peer.connect(&url, json!({}));
+        peer.expect("open");
+        server.accept().0
+    });
+    server.server.shutdown(Duration::from_secs(5));
+    for (peer, end) in peers.iter_mut().zip(&ends) {
+        assert_eq!(
+            peer.expect("close")["code"],
+            1001,
+            "the close a client got at shutdown"
+        );
+        let closed = end.expect_closed();
+        assert_eq!((closed.code, closed.clean), (1001, true), "{closed:?}");
+    }
+    server.expect_shutdown();
+    peers[0].connect(&url, json!({}));
+    peers[0].expect("error");
+}
+
+/// wsx over IPv6 loopback both ways: its server on `::1` with a `kind`
+/// client, and its client to a `kind` server on `::1`.
+pub fn ipv6(kind: Kind) {
+    let config = ServerConfig {
+        host: "::1".into(),
+        ..ServerConfig::default()
+    };
+    let wsx = Wsx::new();
+    let server = wsx.listen(config, Reply::Echo, &[]);
+    assert!(server.server.local_addr().is_ipv6());
+    let mut peer = kind.client();
+    peer.connect(&format!("ws://[::1]:{}/v6", server.port()), json!({}));
+    let (end, opened) = server.accept();
+    assert!(
+        opened.peer_addr.ip().is_loopback() && opened.peer_addr.is_ipv6(),
+        "{opened:?}"
+    );
+    peer.expect("open");
+    peer.command(send_command(Text, 20, None));
+    assert_wsx_got(&end.expect_message(), Text, &generate(Text, 20));
+    assert_peer_got(&peer.expect("message"), Text, &generate(Text, 20));
+
+    let url = |port| format!("ws://[::1]:{port}/v6");
+    let mut link = Link::wsx_client(kind, &["--host", "::1"], url, ClientConfig::default());
+    let host = header(&link.seen, "Host").unwrap_or_default().to_owned();
+    assert_eq!(
+        host,
+        format!("[::1]:{}", link.opened.peer_addr.port()),
+        "{}",
+        link.seen
+    );
+    link.wsx_sends(Binary, 1000);
+    link.wsx_closes(1000, "");
+}
+
 /// The tests of wsx against one scriptable peer kind, both ways: one
 /// `#[test]` per scenario. Use in a test file: `peer_suite!(Kind::Python);`.
 #[macro_export]
@@ -921,6 +996,14 @@ macro_rules! peer_suite {
         #[test]
         fn wsx_server_closes_1009_on_oversized_message() {
             s::oversized_message($kind);
+        }
+        #[test]
+        fn wsx_server_graceful_shutdown() {
+            s::shutdown($kind);
+        }
+        #[test]
+        fn wsx_over_ipv6_both_ways() {
+            s::ipv6($kind);
         }
     };
 }

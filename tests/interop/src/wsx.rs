@@ -256,6 +256,18 @@ impl Endpoint {
         }
     }
 
+    /// The close event of a connection that dropped, after any error events
+    /// saying why (which one, if any, is up to wsx).
+    pub fn expect_dropped(&self) -> Closed {
+        loop {
+            match self.next() {
+                Event::Error(..) => continue,
+                Event::Closed(closed) => return closed,
+                other => panic!("wsx: expected the close event, got {other:?}"),
+            }
+        }
+    }
+
     /// Sends a message from the test thread.
     pub fn send(&self, kind: MessageKind, data: &[u8]) {
         self.conn
@@ -293,6 +305,7 @@ struct Acceptor {
     accepted: Sender<Receiver<Event>>,
     reply: Reply,
     response_headers: Vec<(String, String)>,
+    shutdown: Sender<()>,
 }
 
 impl ServerHandler for Acceptor {
@@ -307,6 +320,10 @@ impl ServerHandler for Acceptor {
             echo: self.reply == Reply::Echo,
         }))
     }
+
+    fn on_shutdown(&mut self) {
+        let _ = self.shutdown.send(());
+    }
 }
 
 /// A wsx server whose connections the test takes one by one.
@@ -314,12 +331,22 @@ pub struct WsxServer {
     /// The server.
     pub server: Server,
     accepted: Receiver<Receiver<Event>>,
+    shutdown: Receiver<()>,
 }
 
 impl WsxServer {
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.server.local_addr().port()
+    }
+
+    /// Waits for the shutdown event (after [`Server::shutdown`]).
+    pub fn expect_shutdown(&self) {
+        self.shutdown
+            .recv_timeout(EVENT_TIMEOUT)
+            .unwrap_or_else(|e| {
+                panic!("wsx server: no shutdown event within {EVENT_TIMEOUT:?}: {e}")
+            });
     }
 
     /// The next accepted connection and its open event.
@@ -382,10 +409,12 @@ impl Wsx {
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();
+        let (shutdown, shutdown_receiver) = mpsc::channel();
         let acceptor = Box::new(Acceptor {
             accepted,
             reply,
             response_headers,
+            shutdown,
         });
         let server = self
             .handle()
@@ -394,6 +423,7 @@ impl Wsx {
         WsxServer {
             server,
             accepted: receiver,
+            shutdown: shutdown_receiver,
         }
     }
 }

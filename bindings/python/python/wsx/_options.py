@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Iterable, Mapping, Optional, Sequence, Tuple, Union
+
+from . import _wsx
 
 HeadersLike = Union[Mapping[str, str], Iterable[Tuple[str, str]], None]
 
@@ -19,3 +21,25 @@ def header_list(headers: HeadersLike) -> list[tuple[str, str]]:
 def str_list(values: Optional[Sequence[Optional[str]]]) -> list[str]:
     """Subprotocols or origins as a list of strings (None entries dropped)."""
     return [str(v) for v in values or () if v is not None]
+
+
+def start_client(
+    uri: str, *, subprotocols: Optional[Sequence[str]], additional_headers: HeadersLike, **options: Any
+) -> _wsx.ClientConnection:
+    """Starts a client connection with the public `connect` options (both APIs)."""
+    return _wsx.open_client(
+        uri, subprotocols=str_list(subprotocols), headers=header_list(additional_headers), **options
+    )
+
+
+def start_server(
+    host: str,
+    port: int,
+    *,
+    subprotocols: Optional[Sequence[str]],
+    origins: Optional[Sequence[Optional[str]]],
+    **options: Any,
+) -> _wsx.Listener:
+    """Starts listening with the public `serve` options (both APIs)."""
+    allowed = None if origins is None else str_list(origins)
+    return _wsx.listen(host, port, subprotocols=str_list(subprotocols), origins=allowed, **options)

@@ -19,7 +19,7 @@ import weakref
 from typing import Any, AsyncIterator, Awaitable, Callable, Generator, Generic, Optional, Sequence, TypeVar, Union
 
 from . import _wsx
-from ._options import HeadersLike, header_list, str_list
+from ._options import HeadersLike, start_client, start_server
 from ._wsx import Headers, Request, Response
 from .exceptions import ConnectionClosed, ConnectionClosedOK
 from .sync import ProcessResult, StrPath
@@ -265,21 +265,11 @@ def connect(
     ``async with connect(uri) as ws``. Options and errors as in
     :func:`wsx.connect`."""
 
+    options = dict(locals())  # exactly the arguments above (a copy)
+
     async def create() -> ClientConnection:
         loop = asyncio.get_running_loop()
-        native = _wsx.open_client(
-            uri,
-            subprotocols=str_list(subprotocols),
-            headers=header_list(additional_headers),
-            origin=origin,
-            open_timeout=open_timeout,
-            ping_interval=ping_interval,
-            ping_timeout=ping_timeout,
-            close_timeout=close_timeout,
-            max_size=max_size,
-            ca_file=ca_file,
-            verify=verify,
-        )
+        native = start_client(**options)
         conn = ClientConnection(native, loop, _hub(loop))
         while not native._poll_open():
             await conn._wait()
@@ -394,23 +384,12 @@ def serve(
     a task per connection. Options as in :func:`wsx.serve`;
     ``process_request`` is a plain function run on the network thread."""
 
+    options = dict(locals())  # exactly the arguments above
+    del options["handler"]
+
     async def create() -> Server:
         loop = asyncio.get_running_loop()
-        listener = _wsx.listen(
-            host,
-            port,
-            subprotocols=str_list(subprotocols),
-            origins=None if origins is None else str_list(origins),
-            process_request=process_request,
-            cert_file=cert_file,
-            key_file=key_file,
-            max_size=max_size,
-            open_timeout=open_timeout,
-            ping_interval=ping_interval,
-            ping_timeout=ping_timeout,
-            close_timeout=close_timeout,
-            max_connections=max_connections,
-        )
+        listener = start_server(**options)
         return Server(listener, handler, loop, _hub(loop), close_timeout)
 
     return _Opening(create)

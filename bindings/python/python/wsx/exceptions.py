@@ -12,7 +12,7 @@ converted by one function (``errors.rs``), so the mapping below is complete::
     ├── InvalidHandshake            the opening handshake failed
     │   ├── InvalidStatus           the server refused: .status
     │   └── TLSError                TLS handshake or certificate refused
-    ├── ConnectError (OSError)      name resolution or TCP connect failed
+    ├── ConnectError (OSError)      name resolution, TCP connect or a proxy failed
     ├── OpenTimeout (TimeoutError)  connect or handshake took too long
     ├── ProtocolError               the peer broke RFC 6455 (close 1002/1007/1003)
     └── PayloadTooBig               a message or frame over max_size (close 1009)
@@ -109,7 +109,7 @@ class TLSError(InvalidHandshake):
 
 
 class ConnectError(WsxError, OSError):
-    """Name resolution, TCP connect or another I/O step failed."""
+    """Name resolution, TCP connect, a proxy or another I/O step failed."""
 
 
 class OpenTimeout(WsxError, TimeoutError):

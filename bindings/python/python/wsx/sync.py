@@ -10,7 +10,7 @@ import threading
 from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 from . import _wsx
-from ._options import HeadersLike, header_list, str_list
+from ._options import HeadersLike, start_client, start_server
 from ._wsx import ClientConnection, Request, ServerConnection
 from .exceptions import ConnectionClosed
 
@@ -52,19 +52,7 @@ def connect(
     :class:`~wsx.OpenTimeout`, :class:`~wsx.InvalidStatus`,
     :class:`~wsx.TLSError` or :class:`~wsx.InvalidHandshake`.
     """
-    conn = _wsx.open_client(
-        uri,
-        subprotocols=str_list(subprotocols),
-        headers=header_list(additional_headers),
-        origin=origin,
-        open_timeout=open_timeout,
-        ping_interval=ping_interval,
-        ping_timeout=ping_timeout,
-        close_timeout=close_timeout,
-        max_size=max_size,
-        ca_file=ca_file,
-        verify=verify,
-    )
+    conn = start_client(**locals())  # exactly the arguments above
     conn._wait_open()
     return conn
 
@@ -186,19 +174,6 @@ def serve(
     exception refuses with 500. ``cert_file`` and ``key_file`` (PEM) serve
     ``wss://``.
     """
-    listener = _wsx.listen(
-        host,
-        port,
-        subprotocols=str_list(subprotocols),
-        origins=None if origins is None else str_list(origins),
-        process_request=process_request,
-        cert_file=cert_file,
-        key_file=key_file,
-        max_size=max_size,
-        open_timeout=open_timeout,
-        ping_interval=ping_interval,
-        ping_timeout=ping_timeout,
-        close_timeout=close_timeout,
-        max_connections=max_connections,
-    )
-    return Server(listener, handler, close_timeout)
+    options = dict(locals())  # exactly the arguments above
+    del options["handler"]
+    return Server(start_server(**options), handler, close_timeout)

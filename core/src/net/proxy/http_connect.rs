@@ -54,7 +54,10 @@ impl HttpConnect {
             if self.head.len() > MAX_HEAD {
                 return Err(Error::new(
                     ErrorKind::Proxy,
-                    format!("the proxy {}'s response head passed {MAX_HEAD} bytes", self.proxy),
+                    format!(
+                        "the proxy {}'s response head passed {MAX_HEAD} bytes",
+                        self.proxy
+                    ),
                 ));
             }
             return Ok(Progress::Pending);
@@ -98,13 +101,20 @@ mod tests {
              Proxy-Authorization: Basic YWxpY2U6czNjcmV0\r\n\r\n"
         );
         let (_, request) = HttpConnect::start(&proxy("http://p:3128"), "example.com", 80);
-        assert!(!String::from_utf8(request).unwrap().contains("Authorization"));
+        assert!(
+            !String::from_utf8(request)
+                .unwrap()
+                .contains("Authorization")
+        );
     }
 
     #[test]
     fn a_2xx_in_pieces_opens_the_tunnel_with_the_leftover() {
         let (mut t, _) = HttpConnect::start(&proxy("http://p:1"), "h", 1);
-        assert_eq!(t.feed(b"HTTP/1.1 200 Connection est").unwrap(), Progress::Pending);
+        assert_eq!(
+            t.feed(b"HTTP/1.1 200 Connection est").unwrap(),
+            Progress::Pending
+        );
         let done = t.feed(b"ablished\r\nVia: test\r\n\r\nextra").unwrap();
         assert_eq!(done, Progress::Done(b"extra".to_vec()));
     }
@@ -128,7 +138,10 @@ mod tests {
     #[test]
     fn garbage_and_endless_heads_fail() {
         let (mut t, _) = HttpConnect::start(&proxy("http://p:1"), "h", 1);
-        assert_eq!(t.feed(b"SSH-2.0\r\n\r\n").unwrap_err().kind(), ErrorKind::Proxy);
+        assert_eq!(
+            t.feed(b"SSH-2.0\r\n\r\n").unwrap_err().kind(),
+            ErrorKind::Proxy
+        );
         let (mut t, _) = HttpConnect::start(&proxy("http://p:1"), "h", 1);
         t.feed(b"HTTP/1.1 200 OK\r\n").unwrap();
         let line = b"X-Filler: 0123456789012345678901234567890123456789\r\n";

@@ -180,10 +180,16 @@ mod tests {
         assert_eq!((p.host.as_str(), p.port), ("proxy.example", 3128));
         assert_eq!(p.credentials, Some(("user".into(), "p@ss".into())));
         let p = ProxyConfig::parse("https://[::1]").unwrap();
-        assert_eq!((p.kind, p.host.as_str(), p.port), (ProxyKind::Https, "::1", 443));
+        assert_eq!(
+            (p.kind, p.host.as_str(), p.port),
+            (ProxyKind::Https, "::1", 443)
+        );
         assert_eq!(p.authority(), "[::1]:443");
         let p = ProxyConfig::parse("socks5h://127.0.0.1").unwrap();
-        assert_eq!((p.kind, p.port, p.credentials), (ProxyKind::Socks5, 1080, None));
+        assert_eq!(
+            (p.kind, p.port, p.credentials),
+            (ProxyKind::Socks5, 1080, None)
+        );
         let p = ProxyConfig::parse("proxy.example:8080").unwrap();
         assert_eq!((p.kind, p.port), (ProxyKind::Http, 8080));
         assert!(!format!("{p:?}").contains("p@ss"));
@@ -191,7 +197,12 @@ mod tests {
 
     #[test]
     fn refuses_bad_proxy_urls() {
-        for bad in ["ftp://proxy", "http://", "http://proxy/path", "socks4://proxy"] {
+        for bad in [
+            "ftp://proxy",
+            "http://",
+            "http://proxy/path",
+            "socks4://proxy",
+        ] {
             let error = ProxyConfig::parse(bad).unwrap_err();
             assert_eq!(error.kind(), ErrorKind::InvalidArgument, "{bad}");
         }

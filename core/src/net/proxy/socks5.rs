@@ -235,7 +235,10 @@ mod tests {
         expected.extend_from_slice(&[1, 187]);
         assert_eq!(out, expected);
         // A reply with a domain address, in two pieces, then early data.
-        assert_eq!(s.feed(&[5, 0, 0, 3, 3, b'a'], &mut out).unwrap(), Progress::Pending);
+        assert_eq!(
+            s.feed(&[5, 0, 0, 3, 3, b'a'], &mut out).unwrap(),
+            Progress::Pending
+        );
         let done = s.feed(&[b'b', b'c', 0, 80, 42], &mut out).unwrap();
         assert_eq!(done, Progress::Done(vec![42]));
     }
@@ -250,7 +253,9 @@ mod tests {
         out.clear();
         s.feed(&[1, 0], &mut out).unwrap();
         assert_eq!(out, [5, 1, 0, 1, 10, 1, 2, 3, 1, 187]);
-        let reply = [5, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1];
+        let reply = [
+            5, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1,
+        ];
         assert_eq!(s.feed(&reply, &mut out).unwrap(), Progress::Done(vec![]));
     }
 
@@ -265,17 +270,26 @@ mod tests {
 
         let (mut s, _) = start("socks5://p", "h");
         let error = s.feed(&[5, 0xFF], &mut out).unwrap_err();
-        assert!(error.message().contains("requires authentication"), "{error}");
+        assert!(
+            error.message().contains("requires authentication"),
+            "{error}"
+        );
 
         let (mut s, _) = start("socks5://p", "h");
         s.feed(&[5, 0], &mut out).unwrap();
         let error = s.feed(&[5, 5, 0, 1], &mut out).unwrap_err();
         assert_eq!(error.status(), Some(5));
-        assert!(error.message().contains("connection refused (reply 5)"), "{error}");
+        assert!(
+            error.message().contains("connection refused (reply 5)"),
+            "{error}"
+        );
 
         let (mut s, _) = start("socks5://p", "h");
         let error = s.feed(b"HTTP/1.1 400", &mut out).unwrap_err();
-        assert!(error.message().contains("did not answer as a SOCKS5 proxy"), "{error}");
+        assert!(
+            error.message().contains("did not answer as a SOCKS5 proxy"),
+            "{error}"
+        );
         let (mut s, _) = start("socks5://p", "h");
         assert!(s.feed(&[5, 2], &mut out).is_err(), "a method not offered");
     }

@@ -97,3 +97,144 @@ fn encode(opcode: OpCode, rsv: u8, payload: &[u8]) -> (Arc<[u8]>, usize) {
     frame.extend_from_slice(payload);
     (Arc::from(frame), header_len)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::extension::deflate::{Agreement, DeflateConfig, DeflateParams};
+    use crate::proto::{CloseCode, Config, Connection, Event, Role, SendError};
+
+    fn deflate(server_no_context_takeover: bool) -> Agreement {
+        Agreement {
+            params: DeflateParams {
+                server_no_context_takeover,
+                client_no_context_takeover: false,
+                server_max_window_bits: 15,
+                client_max_window_bits: 15,
+            },
+            config: DeflateConfig {
+                threshold: 0,
+                ..DeflateConfig::default()
+            },
+        }
+    }
+
+    fn engine(role: Role, agreement: Option<&Agreement>) -> Connection {
+        let mut conn = Connection::new(role, Config::default());
+        if let Some(agreement) = agreement {
+            conn.enable_deflate(agreement);
+        }
+        conn
+    }
+
+    /// Everything queued, consumed.
+    fn take(conn: &mut Connection) -> Vec<u8> {
+        let mut out = Vec::new();
+        while !conn.pending().is_empty() {
+            out.extend_from_slice(conn.pending());
+            let n = conn.pending().len();
+            conn.consume(n);
+        }
+        out
+    }
+
+    /// The messages `bytes` decode to at a peer of the other role.
+    fn received(role: Role, agreement: Option<&Agreement>, bytes: &[u8]) -> Vec<Vec<u8>> {
+        let mut peer = engine(role, agreement);
+        peer.feed(bytes);
+        let mut out = Vec::new();
+        while let Some((event, _)) = peer.next_event() {
+            match event {
+                Event::Message { data, .. } => out.push(data.to_vec()),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        out
+    }
+
+    const TEXT: &str = "Hello, Hello, Hello, Hello, Hello, Hello!";
+
+    #[test]
+    fn servers_queue_the_same_frame_between_their_own() {
+        let mut message = PreparedMessage::new(MessageKind::Text, TEXT.as_bytes()).unwrap();
+        let mut a = engine(Role::Server, None);
+        let mut b = engine(Role::Server, None);
+        a.sender().send(MessageKind::Text, b"before").unwrap();
+        a.sender().send_prepared(&mut message).unwrap();
+        a.sender().send(MessageKind::Text, b"after").unwrap();
+        b.sender().send_prepared(&mut message).unwrap();
+        assert_eq!(take(&mut b), &message.frame()[..]);
+        let got = received(Role::Client, None, &take(&mut a));
+        assert_eq!(got, [&b"before"[..], TEXT.as_bytes(), b"after"]);
+    }
+
+    #[test]
+    fn a_client_masks_a_prepared_message_with_its_own_key() {
+        let mut message = PreparedMessage::new(MessageKind::Binary, &[1, 2, 3]).unwrap();
+        let mut client = engine(Role::Client, None);
+        client.sender().send_prepared(&mut message).unwrap();
+        let bytes = take(&mut client);
+        assert_ne!(bytes, &message.frame()[..], "masked");
+        assert_eq!(received(Role::Server, None, &bytes), [vec![1, 2, 3]]);
+    }
+
+    #[test]
+    fn without_context_takeover_one_compressed_frame_serves_all() {
+        let agreement = deflate(true);
+        let mut message = PreparedMessage::new(MessageKind::Text, TEXT.as_bytes()).unwrap();
+        let mut outputs = Vec::new();
+        for _ in 0..3 {
+            let mut server = engine(Role::Server, Some(&agreement));
+            server.sender().send_prepared(&mut message).unwrap();
+            server.sender().send_prepared(&mut message).unwrap();
+            outputs.push(take(&mut server));
+        }
+        assert_eq!(message.compressed.len(), 1, "compressed once");
+        assert!(outputs.windows(2).all(|w| w[0] == w[1]));
+        assert_eq!(outputs[0][0] & 0x40, 0x40, "RSV1: compressed");
+        assert!(outputs[0].len() < 2 * message.frame().len());
+        let got = received(Role::Client, Some(&agreement), &outputs[0]);
+        assert_eq!(got, [TEXT.as_bytes(), TEXT.as_bytes()]);
+    }
+
+    #[test]
+    fn with_context_takeover_the_uncompressed_frame_is_shared() {
+        let agreement = deflate(false);
+        let mut message = PreparedMessage::new(MessageKind::Text, TEXT.as_bytes()).unwrap();
+        let mut server = engine(Role::Server, Some(&agreement));
+        server.sender().send(MessageKind::Text, TEXT.as_bytes()).unwrap();
+        server.sender().send_prepared(&mut message).unwrap();
+        server.sender().send(MessageKind::Text, TEXT.as_bytes()).unwrap();
+        assert!(message.compressed.is_empty());
+        let bytes = take(&mut server);
+        let got = received(Role::Client, Some(&agreement), &bytes);
+        assert_eq!(got, [TEXT.as_bytes(); 3]);
+    }
+
+    #[test]
+    fn refused_in_the_middle_of_a_message_after_close_and_on_bad_text() {
+        assert_eq!(
+            PreparedMessage::new(MessageKind::Text, &[0xff]).unwrap_err(),
+            SendError::InvalidUtf8 { at: 0 }
+        );
+        let mut message = PreparedMessage::new(MessageKind::Binary, b"x").unwrap();
+        let mut server = engine(Role::Server, None);
+        server
+            .sender()
+            .send_fragment(MessageKind::Text, b"a", false)
+            .unwrap();
+        assert_eq!(
+            server.sender().send_prepared(&mut message),
+            Err(SendError::MessageInProgress(MessageKind::Text))
+        );
+        server
+            .sender()
+            .send_fragment(MessageKind::Text, b"b", true)
+            .unwrap();
+        server.sender().close(CloseCode::NORMAL, "").unwrap();
+        assert_eq!(
+            server.sender().send_prepared(&mut message),
+            Err(SendError::Closed)
+        );
+    }
+}

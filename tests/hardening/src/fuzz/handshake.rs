@@ -8,7 +8,7 @@ use wsx_core::proto::handshake::{
     ServerHandshake, accept_key, accept_response, check_origin,
 };
 
-/// In a client fuzz input, stands for the `Sec-WebSocket-Accept` value the
+/// In a client fuzz input, its first occurrence stands for the `Sec-WebSocket-Accept` value the
 /// handshake's random key requires, so the fuzzer can reach a valid 101.
 pub const ACCEPT_PLACEHOLDER: &[u8] = b"{ACCEPT}";
 
@@ -69,7 +69,7 @@ fn client_run(response: &[u8], cuts: &[usize]) -> ClientOutcome {
     };
     let mut hs = ClientHandshake::new(&url, &options).expect("handshake");
     let accept = accept_key(hs.key());
-    let response = replace(response, ACCEPT_PLACEHOLDER, accept.as_bytes());
+    let response = replace_first(response, ACCEPT_PLACEHOLDER, accept.as_bytes());
     for piece in pieces(&response, cuts) {
         match hs.feed(piece) {
             Ok(None) => {}
@@ -116,16 +116,13 @@ fn failed(err: &HandshakeError) -> ClientOutcome {
     }
 }
 
-fn replace(data: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len());
-    let mut rest = data;
-    while let Some(at) = rest.windows(from.len()).position(|w| w == from) {
-        out.extend_from_slice(&rest[..at]);
-        out.extend_from_slice(to);
-        rest = &rest[at + from.len()..];
+/// `data` with its first `from` replaced by `to` (later ones stay, so the
+/// bytes after the head are the same whatever the key).
+fn replace_first(data: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    match data.windows(from.len()).position(|w| w == from) {
+        Some(at) => [&data[..at], to, &data[at + from.len()..]].concat(),
+        None => data.to_vec(),
     }
-    out.extend_from_slice(rest);
-    out
 }
 
 /// Client side: the first 3 bytes give piece sizes, the rest is the response
