@@ -60,6 +60,11 @@
 #include <stdint.h>
 
 /**
+ * A `wsx_conn_send_ex` flag: send the message uncompressed.
+ */
+#define WSX_SEND_NO_COMPRESS 1
+
+/**
  * The major version of the library this header belongs to.
  */
 #define WSX_VERSION_MAJOR 0
@@ -692,7 +697,8 @@ void wsx_conn_free(struct wsx_conn *conn);
  * `WSX_ERR_CLOSED` once the close handshake began (never a crash) and
  * `WSX_ERR_WOULD_BLOCK` past the high-water mark. From inside this
  * connection's own callback the message goes straight into its buffer;
- * from elsewhere it is queued and the loop is woken.
+ * from elsewhere it is queued and the loop is woken. Same as
+ * `wsx_conn_send_ex` with no flags.
  *
  * # Safety
  * `conn` is NULL or live; `data` is NULL or points to `len` bytes.
@@ -701,6 +707,21 @@ enum wsx_result wsx_conn_send(const struct wsx_conn *conn,
                               uint32_t kind,
                               const uint8_t *data,
                               size_t len);
+
+/**
+ * `wsx_conn_send` with `flags`, a bitwise OR of `WSX_SEND_*` values:
+ * `WSX_SEND_NO_COMPRESS` sends this message uncompressed even when
+ * permessage-deflate was negotiated (for data already compressed, such as
+ * images). Unknown flags are refused with `WSX_ERR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `conn` is NULL or live; `data` is NULL or points to `len` bytes.
+ */
+enum wsx_result wsx_conn_send_ex(const struct wsx_conn *conn,
+                                 uint32_t kind,
+                                 const uint8_t *data,
+                                 size_t len,
+                                 uint32_t flags);
 
 /**
  * Sends a ping with up to 125 bytes of payload (NULL is allowed when `len`

@@ -120,7 +120,8 @@ pub unsafe extern "C" fn wsx_conn_free(conn: *mut wsx_conn) {
 /// `WSX_ERR_CLOSED` once the close handshake began (never a crash) and
 /// `WSX_ERR_WOULD_BLOCK` past the high-water mark. From inside this
 /// connection's own callback the message goes straight into its buffer;
-/// from elsewhere it is queued and the loop is woken.
+/// from elsewhere it is queued and the loop is woken. Same as
+/// `wsx_conn_send_ex` with no flags.
 ///
 /// # Safety
 /// `conn` is NULL or live; `data` is NULL or points to `len` bytes.
@@ -131,18 +132,44 @@ pub unsafe extern "C" fn wsx_conn_send(
     data: *const u8,
     len: usize,
 ) -> wsx_result {
+    // SAFETY: the caller's promise, passed on.
+    unsafe { wsx_conn_send_ex(conn, kind, data, len, 0) }
+}
+
+/// `wsx_conn_send` with `flags`, a bitwise OR of `WSX_SEND_*` values:
+/// `WSX_SEND_NO_COMPRESS` sends this message uncompressed even when
+/// permessage-deflate was negotiated (for data already compressed, such as
+/// images). Unknown flags are refused with `WSX_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `conn` is NULL or live; `data` is NULL or points to `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_conn_send_ex(
+    conn: *const wsx_conn,
+    kind: u32,
+    data: *const u8,
+    len: usize,
+    flags: u32,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe {
         with_conn(conn, |handle| {
             let kind = wsx_msg_kind::to_core(kind)
                 .ok_or_else(|| Failure::invalid(format!("unknown message kind {kind}")))?;
+            if flags & !WSX_SEND_NO_COMPRESS != 0 {
+                return Err(Failure::invalid(format!("unknown send flags {flags:#x}")));
+            }
+            let compress = flags & WSX_SEND_NO_COMPRESS == 0;
             let data = arg_bytes(data, len, "data")?;
-            with_current_ctx(conn, |ctx| ctx.send(kind, data))
-                .unwrap_or_else(|| handle.conn.send(kind, data))?;
+            with_current_ctx(conn, |ctx| ctx.send_with(kind, data, compress))
+                .unwrap_or_else(|| handle.conn.send_with(kind, data, compress))?;
             Ok(())
         })
     }
 }
+
+/// A `wsx_conn_send_ex` flag: send the message uncompressed.
+pub const WSX_SEND_NO_COMPRESS: u32 = 1;
 
 /// Sends a ping with up to 125 bytes of payload (NULL is allowed when `len`
 /// is 0); its round trip arrives with the pong.

@@ -83,7 +83,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 build_tests() {
-  for t in test_api test_net; do
+  for t in test_api test_net test_pubsub; do
     $CC "${CFLAGS[@]}" "tests/c/$t.c" -o "$OUT/$t" -L"$LIBDIR" -Wl,-rpath,"$LIBDIR" -lwsx -lpthread || return 1
     $CC "${CFLAGS[@]}" "${SAN[@]}" "tests/c/$t.c" -o "$OUT/${t}_asan" "$LIBDIR/libwsx.a" "${STATIC_LIBS[@]}" || return 1
   done
@@ -213,6 +213,9 @@ step "test_api under valgrind" "${VALGRIND[@]}" "$OUT/test_api"
 step "test_net ($CYCLES open/close cycles)" run_tls_env env WSX_TEST_CYCLES="$CYCLES" "$OUT/test_net"
 step "test_net under ASan+UBSan" run_tls_env env WSX_TEST_CYCLES="$CYCLES" "$OUT/test_net_asan"
 step "test_net under valgrind ($VALGRIND_CYCLES cycles)" run_tls_env env WSX_TEST_CYCLES="$VALGRIND_CYCLES" "${VALGRIND[@]}" "$OUT/test_net"
+step "test_pubsub" "$OUT/test_pubsub"
+step "test_pubsub under ASan+UBSan" "$OUT/test_pubsub_asan"
+step "test_pubsub under valgrind" "${VALGRIND[@]}" "$OUT/test_pubsub"
 step "echo_client --send against echo_server" echo_client_and_server
 step "echo_server under valgrind against Python and C clients" echo_server_under_valgrind
 step "echo_client (valgrind) against a Python websockets server" echo_client_against_python_server

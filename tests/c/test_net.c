@@ -543,6 +543,13 @@ static void test_compression_and_text_only(void) {
     CHECK(poll_until(f.loop, &c.messages, WAIT_MS));
     CHECK(c.len == sizeof text && memcmp(c.data, text, sizeof text) == 0);
 
+    /* Per-message opt-out: sent uncompressed, still echoed intact; unknown flags refused. */
+    memset(text, 'b', sizeof text);
+    CHECK_OK(wsx_conn_send_ex(conn, WSX_MSG_TEXT, (const uint8_t *)text, sizeof text, WSX_SEND_NO_COMPRESS));
+    CHECK(poll_until_count(f.loop, &c.messages, 2, WAIT_MS));
+    CHECK(c.len == sizeof text && memcmp(c.data, text, sizeof text) == 0);
+    CHECK_RESULT(wsx_conn_send_ex(conn, WSX_MSG_TEXT, (const uint8_t *)text, 1, 0x80), WSX_ERR_INVALID_ARGUMENT);
+
     /* Binary where the server takes only text: close 1003. */
     CHECK_OK(wsx_conn_send(conn, WSX_MSG_BINARY, (const uint8_t *)"\x01", 1));
     CHECK(poll_until(f.loop, &c.closes, WAIT_MS));
