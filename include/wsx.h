@@ -227,6 +227,12 @@ typedef struct wsx_conn wsx_conn;
 typedef struct wsx_loop wsx_loop;
 
 /**
+ * The extra request headers of one connect attempt, passed to
+ * `on_before_connect` and valid only during it.
+ */
+typedef struct wsx_request_headers wsx_request_headers;
+
+/**
  * A listening server. Every function on it may be called from any thread.
  */
 typedef struct wsx_server wsx_server;
@@ -282,9 +288,15 @@ typedef struct wsx_open {
    */
   size_t headers_len;
   /**
-   * The peer's address as text, "ip:port" ("[ip]:port" for IPv6).
+   * The peer's address as text, "ip:port" ("[ip]:port" for IPv6); the
+   * proxy's when connected through one.
    */
   const char *peer_addr;
+  /**
+   * Client side: whether this open follows an earlier attempt of the same
+   * connection (a reconnect): the time to re-subscribe. Server side: false.
+   */
+  bool is_reconnect;
 } wsx_open;
 
 /**
@@ -533,6 +545,116 @@ typedef struct wsx_slow_subscriber_event {
  */
 typedef void (*wsx_on_slow_subscriber)(void *user_data,
                                        const struct wsx_slow_subscriber_event *event);
+
+/**
+ * When and how often a client reconnects. Get the defaults from
+ * `wsx_reconnect_options_default()` and change what you need.
+ *
+ * The wait before reconnect attempt n (1, 2, ...) is drawn at random from
+ * [0, min(max_delay_ms, initial_delay_ms * factor^(n-1))] ("full jitter").
+ * Reconnects follow network errors, timeouts (keepalive included) and the
+ * close codes 1006, 1011, 1012, 1013 and 1014; never a close the
+ * application asked for, nor a handshake refused with a 4xx status (unless
+ * `retry_on_4xx`).
+ */
+typedef struct wsx_reconnect_options {
+  /**
+   * Ceiling of the first wait, in ms (default 500).
+   */
+  uint32_t initial_delay_ms;
+  /**
+   * Growth of the ceiling per attempt (default 2.0; at least 1.0).
+   */
+  double factor;
+  /**
+   * Largest ceiling, in ms (default 30000).
+   */
+  uint32_t max_delay_ms;
+  /**
+   * Most reconnect attempts in a row without a lasting connection; 0
+   * (the default) tries forever.
+   */
+  uint32_t max_attempts;
+  /**
+   * A connection open this long (ms) starts the backoff afresh (default 10000).
+   */
+  uint32_t reset_after_ms;
+  /**
+   * Retry after the server refused the handshake with a 4xx status (default false).
+   */
+  bool retry_on_4xx;
+  /**
+   * Bytes `wsx_conn_send` may queue while disconnected, sent once the next
+   * connection opens; 0 (the default) refuses such sends with
+   * `WSX_ERR_NOT_CONNECTED`.
+   */
+  size_t queue_while_disconnected;
+  /**
+   * Draw each wait at random below its ceiling (default true); false
+   * waits exactly the ceiling.
+   */
+  bool jitter;
+} wsx_reconnect_options;
+
+/**
+ * A connect attempt about to start.
+ */
+typedef struct wsx_connecting {
+  /**
+   * 0 for the first connection; then the reconnect attempts in a row
+   * (1, 2, ...; back to 1 after a connection that lasted).
+   */
+  uint32_t attempt;
+  /**
+   * The wait before the attempt starts, in ms (0 for the first).
+   */
+  uint64_t delay_ms;
+} wsx_connecting;
+
+/**
+ * Client: an attempt to connect starts after `connecting->delay_ms`.
+ */
+typedef void (*wsx_on_connecting)(void *user_data,
+                                  struct wsx_conn *conn,
+                                  const struct wsx_connecting *connecting);
+
+/**
+ * Client with reconnecting on: this connection or attempt ended and another
+ * attempt follows (`on_close` is not called for it).
+ */
+typedef void (*wsx_on_disconnect)(void *user_data,
+                                  struct wsx_conn *conn,
+                                  const struct wsx_close *close);
+
+/**
+ * Client: an attempt starts now. `headers` holds the extra request headers
+ * of the options, for this attempt only: change them with
+ * `wsx_request_headers_set` (refresh a token, set cookies). `headers` is
+ * valid during the call only.
+ */
+typedef void (*wsx_on_before_connect)(void *user_data,
+                                      struct wsx_conn *conn,
+                                      struct wsx_request_headers *headers);
+
+/**
+ * The client callbacks around connect attempts, each called with the
+ * connection's `user_data` (from its `wsx_conn_callbacks`). Every pointer
+ * may be NULL.
+ */
+typedef struct wsx_client_hooks {
+  /**
+   * An attempt to connect is about to start (also the first one).
+   */
+  wsx_on_connecting on_connecting;
+  /**
+   * With reconnecting on: a connection or attempt ended, another follows.
+   */
+  wsx_on_disconnect on_disconnect;
+  /**
+   * An attempt starts now; its request headers may be changed.
+   */
+  wsx_on_before_connect on_before_connect;
+} wsx_client_hooks;
 
 /**
  * A handshake request under decision on the server.
@@ -1345,6 +1467,72 @@ enum wsx_result wsx_server_publish(const struct wsx_server *server,
 enum wsx_result wsx_server_subscribers(const struct wsx_server *server,
                                        const char *topic,
                                        size_t *out_count);
+
+/**
+ * The default reconnect options (see `wsx_reconnect_options`).
+ */
+struct wsx_reconnect_options wsx_reconnect_options_default(void);
+
+/**
+ * Reconnects with `reconnect`'s policy (copied); NULL turns reconnecting
+ * off (the default). With it on, one `wsx_conn` outlives its transports:
+ * the hooks' `on_disconnect` marks each drop and `on_connecting` each
+ * attempt (`wsx_client_options_set_hooks`), `is_reconnect` the opens after
+ * the first, and `on_close` runs once, at the very end.
+ *
+ * # Safety
+ * `options` is NULL or live; `reconnect` is NULL or valid.
+ */
+enum wsx_result wsx_client_options_set_reconnect(struct wsx_client_options *options,
+                                                 const struct wsx_reconnect_options *reconnect);
+
+/**
+ * Connects through a proxy (copied; NULL: none, the default):
+ * `http://[user:password@]host[:port]` (HTTP CONNECT, Basic
+ * authentication), `https://...` (the same over TLS to the proxy, checked
+ * with the client's TLS options) or `socks5://...` / `socks5h://...`
+ * (SOCKS5; the proxy resolves the target's name). An invalid URL returns
+ * `WSX_ERR_INVALID_ARGUMENT`. Failures of the proxy hop are reported as
+ * `WSX_ERR_PROXY` (`http_status` 407 for credentials, 502 or the SOCKS5
+ * reply code for an unreachable target).
+ *
+ * # Safety
+ * `options` is NULL or live; `url` is NULL or NUL-terminated.
+ */
+enum wsx_result wsx_client_options_set_proxy(struct wsx_client_options *options, const char *url);
+
+/**
+ * With no proxy set, use the one the environment names when connecting
+ * (`https_proxy` for `wss://`, `http_proxy` for `ws://`, then `all_proxy`;
+ * lower case first; `no_proxy` lists exempt hosts, domain suffixes, IPs,
+ * CIDR blocks, optional `:port`, or `*`). Default false.
+ *
+ * # Safety
+ * `options` is NULL or live.
+ */
+enum wsx_result wsx_client_options_set_proxy_from_env(struct wsx_client_options *options, bool on);
+
+/**
+ * Sets the callbacks around connect attempts of the connections made with
+ * these options (copied; NULL removes them).
+ *
+ * # Safety
+ * `options` is NULL or live; `hooks` is NULL or valid.
+ */
+enum wsx_result wsx_client_options_set_hooks(struct wsx_client_options *options,
+                                             const struct wsx_client_hooks *hooks);
+
+/**
+ * Sets a request header of this attempt: replaces every header of that
+ * name (compared without case) or adds it. Both strings are copied.
+ *
+ * # Safety
+ * `headers` is NULL or the pointer `on_before_connect` got, during that
+ * call; the strings are NULL or NUL-terminated.
+ */
+enum wsx_result wsx_request_headers_set(struct wsx_request_headers *headers,
+                                        const char *name,
+                                        const char *value);
 
 /**
  * Static text describing a result code (any value; unknown codes get a

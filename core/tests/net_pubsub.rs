@@ -63,7 +63,9 @@ impl ServerHandler for Rooms {
         }))
     }
     fn on_slow_subscriber(&mut self, conn: &Conn, topic: &str, action: SlowSubscriber) {
-        let _ = self.tx.send(RoomEv::Slow(conn.id(), topic.to_owned(), action));
+        let _ = self
+            .tx
+            .send(RoomEv::Slow(conn.id(), topic.to_owned(), action));
     }
 }
 
@@ -199,7 +201,10 @@ impl Subs {
 fn await_subscribers(server: &Server, topic: &str, n: usize) {
     let deadline = Instant::now() + PATIENCE;
     while server.subscribers(topic) != n {
-        assert!(Instant::now() < deadline, "{topic} never had {n} subscribers");
+        assert!(
+            Instant::now() < deadline,
+            "{topic} never had {n} subscribers"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -215,11 +220,7 @@ fn fan_out_to_a_thousand_subscribers_delivers_each_message_once_in_order() {
     let server_loop = spawn_loop();
     let client_loop = spawn_loop();
     let (server, _room) = start_rooms(server_loop.handle(), server_config());
-    let subs = Subs::connect(
-        client_loop.handle(),
-        &server,
-        &paths("/news", SUBSCRIBERS),
-    );
+    let subs = Subs::connect(client_loop.handle(), &server, &paths("/news", SUBSCRIBERS));
     await_subscribers(&server, "news", SUBSCRIBERS);
     for i in 0..MESSAGES {
         let reached = server
@@ -247,7 +248,10 @@ fn unsubscribe_and_close_remove_subscriptions() {
     let (server, room) = start_rooms(lp.handle(), server_config());
     let subs = Subs::connect(lp.handle(), &server, &["/a,b".into(), "/b".into()]);
     let mut by_path: HashMap<String, Conn> = (0..2).map(|_| room_open(&room)).collect();
-    let (both, only_b) = (by_path.remove("/a,b").unwrap(), by_path.remove("/b").unwrap());
+    let (both, only_b) = (
+        by_path.remove("/a,b").unwrap(),
+        by_path.remove("/b").unwrap(),
+    );
 
     let mut topics = both.topics();
     topics.sort();
@@ -309,7 +313,10 @@ fn publishing_from_a_callback_skips_the_publisher() {
     got.sort();
     assert_eq!(got, [(1, b"hello".to_vec()), (2, b"hello".to_vec())]);
     // The publisher got nothing: its next message is the next publish.
-    assert_eq!(server.publish("lobby", MessageKind::Text, b"all").unwrap(), 3);
+    assert_eq!(
+        server.publish("lobby", MessageKind::Text, b"all").unwrap(),
+        3
+    );
     let mut got: Vec<_> = (0..3).map(|_| subs.message()).collect();
     got.sort();
     assert_eq!(got[0], (0, b"all".to_vec()));
@@ -324,11 +331,7 @@ fn publishing_from_many_threads_keeps_each_publishers_order() {
     let server_loop = spawn_loop();
     let client_loop = spawn_loop();
     let (server, _room) = start_rooms(server_loop.handle(), server_config());
-    let subs = Subs::connect(
-        client_loop.handle(),
-        &server,
-        &paths("/chat", SUBSCRIBERS),
-    );
+    let subs = Subs::connect(client_loop.handle(), &server, &paths("/chat", SUBSCRIBERS));
     await_subscribers(&server, "chat", SUBSCRIBERS);
     let threads: Vec<_> = (0..THREADS)
         .map(|t| {
@@ -345,7 +348,10 @@ fn publishing_from_many_threads_keeps_each_publishers_order() {
             })
         })
         .collect();
-    let reached: usize = threads.into_iter().map(|t| t.join().expect("publisher")).sum();
+    let reached: usize = threads
+        .into_iter()
+        .map(|t| t.join().expect("publisher"))
+        .sum();
     assert_eq!(reached, SUBSCRIBERS * THREADS * EACH);
     let mut seen = vec![vec![Vec::new(); THREADS]; SUBSCRIBERS];
     for _ in 0..SUBSCRIBERS * THREADS * EACH {
@@ -451,7 +457,7 @@ impl StalledFeed {
             .server
             .publish("feed", MessageKind::Binary, &data)
             .expect("publish");
-        let mut readers = vec![false; READERS];
+        let mut readers = [false; READERS];
         for _ in 0..READERS {
             let (index, got) = self.subs.message();
             assert_eq!(got.len(), CHUNK);

@@ -26,7 +26,10 @@ use wsx_core::proto::{CloseCode, MessageKind};
 enum R {
     Connecting(u32, Duration),
     Before(u32),
-    Open { reconnect: bool, cookie: Option<String> },
+    Open {
+        reconnect: bool,
+        cookie: Option<String>,
+    },
     Message(String),
     Error(ErrorKind, Option<u16>),
     Disconnect(u16),
@@ -61,7 +64,8 @@ impl Handler for Client {
             reconnect: open.reconnect,
             cookie,
         });
-        ctx.send(MessageKind::Text, b"subscribe").expect("subscribe");
+        ctx.send(MessageKind::Text, b"subscribe")
+            .expect("subscribe");
     }
     fn on_message(&mut self, _ctx: &mut Ctx<'_>, _kind: MessageKind, data: &[u8], _fin: bool) {
         let text = String::from_utf8_lossy(data).into_owned();
@@ -143,7 +147,8 @@ impl Handler for Subscriber {
         let _ = self.tx.send(S::Message(self.index, text.clone()));
         if text == "subscribe" {
             let reply = format!("subscribed {}", self.index);
-            ctx.send(MessageKind::Text, reply.as_bytes()).expect("reply");
+            ctx.send(MessageKind::Text, reply.as_bytes())
+                .expect("reply");
             if let Some(code) = self.drop {
                 ctx.close(code, "scheduled drop").expect("close");
             }
@@ -300,8 +305,16 @@ fn gives_up_after_max_attempts_with_jittered_waits() {
         ..policy(8, 20)
     };
     let backoff = Backoff::new(policy.clone());
-    let (_conn, rx) = client(&lp, &format!("ws://127.0.0.1:{port}/"), config(policy), None);
-    assert_eq!(take(&rx, 2), [R::Connecting(0, Duration::ZERO), R::Before(1)]);
+    let (_conn, rx) = client(
+        &lp,
+        &format!("ws://127.0.0.1:{port}/"),
+        config(policy),
+        None,
+    );
+    assert_eq!(
+        take(&rx, 2),
+        [R::Connecting(0, Duration::ZERO), R::Before(1)]
+    );
     for attempt in 1..=3 {
         assert_eq!(next(&rx), R::Error(ErrorKind::Connect, None));
         assert_eq!(next(&rx), R::Disconnect(1006));
@@ -361,7 +374,11 @@ fn normal_and_protocol_closes_are_not_retried() {
         let (_conn, rx) = client(&setup.lp, &url, config(policy(1, 1)), None);
         let events = take(&rx, 5);
         assert_eq!(events[4], R::Close(code.0), "{events:?}");
-        assert!(rx.recv_timeout(ms(200)).is_err(), "no reconnect after {}", code.0);
+        assert!(
+            rx.recv_timeout(ms(200)).is_err(),
+            "no reconnect after {}",
+            code.0
+        );
     }
 }
 

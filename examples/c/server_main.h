@@ -21,6 +21,10 @@
 
 static volatile sig_atomic_t server_stop_requested = 0;
 
+/* The running server, for callbacks that publish to its topics (set before
+ * the first callback can run, cleared after the last). */
+static wsx_server *server_running = NULL;
+
 static void server_on_signal(int sig) {
     (void)sig;
     server_stop_requested = 1;
@@ -106,6 +110,7 @@ static int server_main(const char *name, int argc, char **argv, wsx_server_callb
     if (wsx_server_local_addr(server, addr, sizeof addr) != WSX_OK) return server_fail(name, "address");
     printf("listening on %s\n", addr);
     fflush(stdout);
+    server_running = server;
 
     /* Short slices, so a signal is noticed promptly. */
     while (!server_stop_requested) {
@@ -120,8 +125,9 @@ static int server_main(const char *name, int argc, char **argv, wsx_server_callb
         if (wsx_loop_poll(loop, 10) != WSX_OK) break;
     }
     status = server_stop_requested == 2 ? 0 : 1;
-    wsx_server_free(server);
     wsx_loop_free(loop);
+    server_running = NULL;
+    wsx_server_free(server);
     return status;
 }
 

@@ -14,6 +14,7 @@ use crate::events::{
     CClose, CError, COpen, micros, wsx_close, wsx_error, wsx_message, wsx_msg_kind, wsx_open,
     wsx_ping, wsx_pong,
 };
+use crate::resilience::{wsx_client_hooks, wsx_connecting, wsx_request_headers};
 
 /// Called once when the handshake succeeded.
 pub type wsx_on_open = Option<
@@ -187,6 +188,7 @@ pub(crate) fn with_current_ctx<R>(
 pub(crate) struct ConnAdapter {
     user: Arc<UserData>,
     events: ConnEvents,
+    hooks: wsx_client_hooks,
     slot: ConnSlot,
     closed: bool,
 }
@@ -196,9 +198,15 @@ impl ConnAdapter {
         ConnAdapter {
             user,
             events,
+            hooks: wsx_client_hooks::default(),
             slot,
             closed: false,
         }
+    }
+
+    /// Adds the client-only callbacks.
+    pub(crate) fn with_client_hooks(self, hooks: wsx_client_hooks) -> ConnAdapter {
+        ConnAdapter { hooks, ..self }
     }
 
     fn handle(&self, conn: &Conn) -> *mut wsx_conn {
@@ -282,6 +290,36 @@ impl Handler for ConnAdapter {
         let error = CError::new(error);
         // SAFETY: as above.
         unsafe { callback(self.user.ptr(), self.handle(conn), &error.event) };
+    }
+
+    fn on_connecting(&mut self, conn: &Conn, attempt: u32, delay: Duration) {
+        let Some(callback) = self.hooks.on_connecting.filter(|_| !self.closed) else {
+            return;
+        };
+        let connecting = wsx_connecting {
+            attempt,
+            delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+        };
+        // SAFETY: as above.
+        unsafe { callback(self.user.ptr(), self.handle(conn), &connecting) };
+    }
+
+    fn on_before_connect(&mut self, conn: &Conn, headers: &mut Vec<(String, String)>) {
+        let Some(callback) = self.hooks.on_before_connect.filter(|_| !self.closed) else {
+            return;
+        };
+        let mut c_headers = wsx_request_headers { headers };
+        // SAFETY: as above; `c_headers` points at `headers` for this call only.
+        unsafe { callback(self.user.ptr(), self.handle(conn), &mut c_headers) };
+    }
+
+    fn on_disconnect(&mut self, conn: &Conn, close: &Close<'_>) {
+        let Some(callback) = self.hooks.on_disconnect.filter(|_| !self.closed) else {
+            return;
+        };
+        let close = CClose::new(close);
+        // SAFETY: as above.
+        unsafe { callback(self.user.ptr(), self.handle(conn), &close.event) };
     }
 
     fn on_close(&mut self, conn: &Conn, close: &Close<'_>) {

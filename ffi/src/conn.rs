@@ -67,14 +67,15 @@ pub unsafe extern "C" fn wsx_connect(
         let callbacks = *unsafe { arg(callbacks, "callbacks") }?;
         let user = UserData::new(callbacks.user_data, callbacks.free_user_data);
         let slot = Arc::new(OnceLock::new());
-        let adapter = ConnAdapter::new(user, callbacks.events(), slot.clone());
+        // SAFETY: the caller's promise.
+        let options = unsafe { options.as_ref() };
+        let hooks = options.map(|o| o.hooks).unwrap_or_default();
+        let adapter =
+            ConnAdapter::new(user, callbacks.events(), slot.clone()).with_client_hooks(hooks);
         let event_loop = unsafe { arg(r#loop, "loop") }?;
         let url = unsafe { arg_str(url, "url") }?;
         let out = unsafe { arg_mut(out_conn, "out_conn") }?;
-        let config = match unsafe { options.as_ref() } {
-            Some(options) => options.config.clone(),
-            None => Default::default(),
-        };
+        let config = options.map(|o| o.config.clone()).unwrap_or_default();
         let conn = event_loop
             .handle()
             .connect(url, config, Box::new(adapter))?;

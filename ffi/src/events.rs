@@ -105,8 +105,12 @@ pub struct wsx_open {
     pub headers: *const wsx_header,
     /// The number of entries in `headers`.
     pub headers_len: usize,
-    /// The peer's address as text, "ip:port" ("[ip]:port" for IPv6).
+    /// The peer's address as text, "ip:port" ("[ip]:port" for IPv6); the
+    /// proxy's when connected through one.
     pub peer_addr: *const c_char,
+    /// Client side: whether this open follows an earlier attempt of the same
+    /// connection (a reconnect): the time to re-subscribe. Server side: false.
+    pub is_reconnect: bool,
 }
 
 /// The close event: the last event of a connection.
@@ -259,6 +263,7 @@ impl COpen {
             headers: headers.ptr(),
             headers_len: headers.len(),
             peer_addr: peer.as_ptr(),
+            is_reconnect: open.reconnect,
         };
         COpen {
             _subprotocol: subprotocol,

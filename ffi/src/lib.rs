@@ -14,5 +14,6 @@ pub mod event_loop;
 pub mod events;
 pub mod options;
 pub mod pubsub;
+pub mod resilience;
 pub mod result;
 pub mod server;

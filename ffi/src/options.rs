@@ -19,6 +19,8 @@ use crate::result::wsx_result;
 /// set it up on one thread.
 pub struct wsx_client_options {
     pub(crate) config: ClientConfig,
+    /// Called around each connect attempt (`wsx_client_options_set_hooks`).
+    pub(crate) hooks: crate::resilience::wsx_client_hooks,
 }
 
 /// Options of a server, copied by `wsx_listen`. Not thread-safe: set it up
@@ -87,7 +89,7 @@ impl_common!(wsx_server_options);
 ///
 /// # Safety
 /// `options` is NULL or live and not used elsewhere during the call.
-unsafe fn edit<T>(options: *mut T, f: impl FnOnce(&mut T) -> Outcome) -> wsx_result {
+pub(crate) unsafe fn edit<T>(options: *mut T, f: impl FnOnce(&mut T) -> Outcome) -> wsx_result {
     // SAFETY: the caller's promise.
     ffi_call(|| f(unsafe { arg_mut(options, "options") }?))
 }
@@ -129,7 +131,7 @@ fn millis(ms: u32, name: &str) -> Outcome<Duration> {
 }
 
 /// Text for a header line: no CR or LF, so it cannot start another header.
-fn header_text(text: &str, name: &str) -> Outcome<String> {
+pub(crate) fn header_text(text: &str, name: &str) -> Outcome<String> {
     if text.contains(['\r', '\n']) {
         return Err(Failure::invalid(format!("{name} contains a line break")));
     }
@@ -137,7 +139,7 @@ fn header_text(text: &str, name: &str) -> Outcome<String> {
 }
 
 /// Non-empty header text.
-fn token(text: &str, name: &str) -> Outcome<String> {
+pub(crate) fn token(text: &str, name: &str) -> Outcome<String> {
     if text.is_empty() {
         return Err(Failure::invalid(format!("{name} is empty")));
     }
@@ -386,6 +388,7 @@ pub unsafe extern "C" fn wsx_client_options_new(
             out_options,
             wsx_client_options {
                 config: ClientConfig::default(),
+                hooks: Default::default(),
             },
         )
     }

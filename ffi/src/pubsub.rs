@@ -57,9 +57,8 @@ pub struct wsx_slow_subscriber_event {
 
 /// Called on the loop's thread once per message a slow subscriber missed,
 /// with the `user_data` of the server's callbacks.
-pub type wsx_on_slow_subscriber = Option<
-    unsafe extern "C" fn(user_data: *mut c_void, event: *const wsx_slow_subscriber_event),
->;
+pub type wsx_on_slow_subscriber =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, event: *const wsx_slow_subscriber_event)>;
 
 /// Calls the slow-subscriber callback of a server, if it has one.
 pub(crate) fn notify_slow_subscriber(
@@ -185,7 +184,9 @@ pub unsafe extern "C" fn wsx_server_publish(
             .ok_or_else(|| Failure::invalid(format!("unknown message kind {kind}")))?;
         let data = unsafe { arg_bytes(data, len, "data") }?;
         let count = match unsafe { skip.as_ref() } {
-            Some(skip) => server.server.publish_except(topic, kind, data, &skip.conn)?,
+            Some(skip) => server
+                .server
+                .publish_except(topic, kind, data, &skip.conn)?,
             None => server.server.publish(topic, kind, data)?,
         };
         if let Some(out) = unsafe { out_count.as_mut() } {

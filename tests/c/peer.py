@@ -8,6 +8,9 @@
     peer.py echo-check-client URL  sends a text and a binary message to an
                                    echo server, expects them back, closes with
                                    4001 and expects 4001 back
+    peer.py chat-rooms-check URL   joins the C chat_server's rooms by path
+                                   and by "/join", and checks each message
+                                   reaches its room's other members only
 
 The servers print "listening on 127.0.0.1:PORT" once they accept connections.
 """
@@ -78,6 +81,43 @@ async def echo_check_client(url):
     print("peer.py: echo and close code 4001 came back", flush=True)
 
 
+async def expect(ws, wanted, who):
+    got = await asyncio.wait_for(ws.recv(), 5)
+    if got != wanted:
+        fail(f"{who} expected {wanted!r}, got {got!r}")
+
+
+async def chat_rooms_check(base):
+    async with (
+        connect(base + "/room/red") as red1,
+        connect(base + "/room/red") as red2,
+        connect(base + "/room/blue") as blue,
+        connect(base + "/") as lobby,
+    ):
+        await red1.send("hi red")
+        await expect(red2, "hi red", "red2")
+        await lobby.send("/join red")
+        await expect(lobby, "* joined red", "lobby")
+        await red2.send("second")
+        await expect(red1, "second", "red1")
+        await expect(lobby, "second", "lobby (now in red)")
+        await lobby.send("/join bad name!")
+        await expect(lobby, "* bad room name", "lobby")
+        await red1.send("/join blue")
+        await expect(red1, "* joined blue", "red1")
+        await red1.send("to blue")
+        # Blue's first message: nothing from red reached it.
+        await expect(blue, "to blue", "blue")
+        await red2.send(bytes([0, 1, 2]))
+        await expect(lobby, bytes([0, 1, 2]), "lobby")
+        # The senders got nothing of their own: their next message is this.
+        await blue.send("from blue")
+        await expect(red1, "from blue", "red1")
+        await lobby.send("last")
+        await expect(red2, "last", "red2")
+    print("peer.py: every message reached its room only", flush=True)
+
+
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
     if mode == "echo-check-server":
@@ -86,6 +126,8 @@ def main():
         asyncio.run(drop_server(int(sys.argv[2])))
     elif mode == "echo-check-client" and len(sys.argv) == 3:
         asyncio.run(echo_check_client(sys.argv[2]))
+    elif mode == "chat-rooms-check" and len(sys.argv) == 3:
+        asyncio.run(chat_rooms_check(sys.argv[2]))
     else:
         fail(__doc__)
 

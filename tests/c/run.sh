@@ -83,7 +83,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 build_tests() {
-  for t in test_api test_net test_pubsub; do
+  for t in test_api test_net test_pubsub test_resilience; do
     $CC "${CFLAGS[@]}" "tests/c/$t.c" -o "$OUT/$t" -L"$LIBDIR" -Wl,-rpath,"$LIBDIR" -lwsx -lpthread || return 1
     $CC "${CFLAGS[@]}" "${SAN[@]}" "tests/c/$t.c" -o "$OUT/${t}_asan" "$LIBDIR/libwsx.a" "${STATIC_LIBS[@]}" || return 1
   done
@@ -176,6 +176,12 @@ two_game_loops_through_chat_server() {
   stop_bg
 }
 
+chat_rooms_against_python_clients() {
+  start_bg chat_server "${VALGRIND[@]}" "$EX/chat_server" || return 1
+  "$PY" tests/c/peer.py chat-rooms-check "ws://127.0.0.1:$BG_PORT" || return 1
+  stop_bg
+}
+
 game_loop_reconnects_after_a_drop() {
   start_bg drop_server "$PY" tests/c/peer.py drop-server 20 || return 1
   "$EX/game_loop" --frames 150 "ws://127.0.0.1:$BG_PORT/" | tee "$WORK/game.out" || return 1
@@ -216,6 +222,9 @@ step "test_net under valgrind ($VALGRIND_CYCLES cycles)" run_tls_env env WSX_TES
 step "test_pubsub" "$OUT/test_pubsub"
 step "test_pubsub under ASan+UBSan" "$OUT/test_pubsub_asan"
 step "test_pubsub under valgrind" "${VALGRIND[@]}" "$OUT/test_pubsub"
+step "test_resilience" "$OUT/test_resilience"
+step "test_resilience under ASan+UBSan" "$OUT/test_resilience_asan"
+step "test_resilience under valgrind" "${VALGRIND[@]}" "$OUT/test_resilience"
 step "echo_client --send against echo_server" echo_client_and_server
 step "echo_server under valgrind against Python and C clients" echo_server_under_valgrind
 step "echo_client (valgrind) against a Python websockets server" echo_client_against_python_server
@@ -223,6 +232,7 @@ step "echo_client reports a refused connection" echo_client_fails_on_refused_con
 step "echo_client and echo_server over TLS" echo_over_tls
 step "game_loop against echo_server" game_loop_against_echo_server
 step "two game_loops through chat_server" two_game_loops_through_chat_server
+step "chat_server (valgrind) rooms with Python clients" chat_rooms_against_python_clients
 step "game_loop reconnects after a drop (Python server)" game_loop_reconnects_after_a_drop
 step "make install, then pkg-config and CMake consumers" install_and_build_against_it
 

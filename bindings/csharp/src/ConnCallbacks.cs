@@ -52,7 +52,7 @@ namespace Wsx
         {
             try
             {
-                Target(userData).HandleOpen(conn, Native.String(open->subprotocol));
+                Target(userData).HandleOpen(conn, OpenEvent.From(open));
             }
             catch (Exception e)
             {

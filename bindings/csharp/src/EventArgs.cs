@@ -73,4 +73,24 @@ namespace Wsx
         /// <summary>The new connection; send to it and close it from any thread.</summary>
         public WsxConnection Connection { get; }
     }
+
+    /// <summary>A published message found a subscriber past its high-water mark (see <see cref="WsxSlowSubscriberPolicy"/>).</summary>
+    public sealed class WsxSlowSubscriberEventArgs : EventArgs
+    {
+        internal WsxSlowSubscriberEventArgs(WsxConnection connection, string topic, WsxSlowSubscriberPolicy action)
+        {
+            Connection = connection;
+            Topic = topic;
+            Action = action;
+        }
+
+        /// <summary>The slow subscriber, or null if it closed before the event was raised.</summary>
+        public WsxConnection Connection { get; }
+
+        /// <summary>The topic of the message it missed.</summary>
+        public string Topic { get; }
+
+        /// <summary>Whether it was skipped for that message or dropped.</summary>
+        public WsxSlowSubscriberPolicy Action { get; }
+    }
 }

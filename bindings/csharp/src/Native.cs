@@ -64,10 +64,33 @@ namespace Wsx
         }
 
         /// <summary>Sends the bytes of <paramref name="data"/> (pinned for the call; the library copies them).</summary>
-        internal static unsafe WsxResult Send(ConnHandle conn, uint kind, ArraySegment<byte> data)
+        internal static unsafe WsxResult Send(ConnHandle conn, uint kind, ArraySegment<byte> data, WsxSendFlags flags)
         {
             fixed (byte* bytes = data.Array)
-                return NativeMethods.wsx_conn_send(conn, kind, bytes + data.Offset, (UIntPtr)data.Count);
+                return NativeMethods.wsx_conn_send_ex(conn, kind, bytes + data.Offset, (UIntPtr)data.Count, SendFlags(flags));
+        }
+
+        /// <summary>The <c>WSX_SEND_*</c> bits of <paramref name="flags"/>; unknown bits pass through for the library to refuse.</summary>
+        internal static uint SendFlags(WsxSendFlags flags)
+        {
+            var bits = (uint)flags & ~(uint)WsxSendFlags.DisableCompression;
+            if ((flags & WsxSendFlags.DisableCompression) != 0)
+                bits |= NativeMethods.WSX_SEND_NO_COMPRESS;
+            return bits;
+        }
+
+        /// <summary>The native <c>wsx_msg_kind</c> of a data message type.</summary>
+        internal static uint MessageKind(System.Net.WebSockets.WebSocketMessageType messageType, string parameterName)
+        {
+            switch (messageType)
+            {
+                case System.Net.WebSockets.WebSocketMessageType.Text:
+                    return NativeMethods.WSX_MSG_TEXT;
+                case System.Net.WebSockets.WebSocketMessageType.Binary:
+                    return NativeMethods.WSX_MSG_BINARY;
+                default:
+                    throw new ArgumentException("send Text or Binary; use CloseAsync to close", parameterName);
+            }
         }
     }
 }

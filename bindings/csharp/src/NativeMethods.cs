@@ -21,6 +21,7 @@ namespace Wsx
 
         internal const uint WSX_MSG_TEXT = 1;
         internal const uint WSX_MSG_BINARY = 2;
+        internal const uint WSX_SEND_NO_COMPRESS = 1;
 
         // ---- structs passed to callbacks (borrowed for the call only) ----
 
@@ -31,6 +32,13 @@ namespace Wsx
             internal IntPtr data;
             internal UIntPtr len;
             internal byte fin;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_header
+        {
+            internal IntPtr name;
+            internal IntPtr value;
         }
 
         [StructLayout(LayoutKind.Sequential)]
@@ -70,6 +78,26 @@ namespace Wsx
             internal IntPtr origin;
             internal IntPtr peer_addr;
             internal IntPtr subprotocol;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_deflate_options
+        {
+            internal byte client_max_window_bits;
+            internal byte server_max_window_bits;
+            internal byte client_no_context_takeover;
+            internal byte server_no_context_takeover;
+            internal uint level;
+            internal UIntPtr threshold;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_slow_subscriber_event
+        {
+            internal ulong conn_id;
+            internal IntPtr topic;
+            internal UIntPtr topic_len;
+            internal int action;
         }
 
         /// <summary>Function pointers are IntPtr (from Marshal.GetFunctionPointerForDelegate); zero is NULL.</summary>
@@ -130,6 +158,9 @@ namespace Wsx
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void wsx_on_server_error(IntPtr user_data, wsx_error* error);
 
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void wsx_on_slow_subscriber(IntPtr user_data, wsx_slow_subscriber_event* slow);
+
         // ---- results ----
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
@@ -162,10 +193,29 @@ namespace Wsx
         internal static extern void wsx_conn_free(IntPtr conn);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern WsxResult wsx_conn_send(ConnHandle conn, uint kind, byte* data, UIntPtr len);
+        internal static extern WsxResult wsx_conn_send_ex(ConnHandle conn, uint kind, byte* data, UIntPtr len, uint flags);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_conn_close(ConnHandle conn, ushort code, byte[] reason);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ulong wsx_conn_id(IntPtr conn);
+
+        // ---- publish/subscribe ----
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_subscribe(ConnHandle conn, byte[] topic);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_unsubscribe(ConnHandle conn, byte[] topic, [MarshalAs(UnmanagedType.U1)] out bool out_was_subscribed);
+
+        /// <summary><c>skip</c> is a raw <c>wsx_conn*</c> (zero for none): the caller keeps its handle referenced.</summary>
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_publish(
+            ServerHandle server, byte[] topic, uint kind, byte* data, UIntPtr len, IntPtr skip, out UIntPtr out_count);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_subscribers(ServerHandle server, byte[] topic, out UIntPtr out_count);
 
         // ---- client options ----
 
@@ -205,6 +255,9 @@ namespace Wsx
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_client_options_set_tls_danger_disable_verification(
             ClientOptionsHandle options, [MarshalAs(UnmanagedType.U1)] bool disable);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_set_compression(ClientOptionsHandle options, wsx_deflate_options* deflate);
 
         // ---- servers ----
 
@@ -252,5 +305,11 @@ namespace Wsx
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_server_options_set_tls(ServerOptionsHandle options, byte[] cert_file, byte[] key_file);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_compression(ServerOptionsHandle options, wsx_deflate_options* deflate);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_slow_subscriber(ServerOptionsHandle options, uint policy, IntPtr on_slow_subscriber);
     }
 }

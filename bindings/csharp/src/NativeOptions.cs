@@ -31,6 +31,7 @@ namespace Wsx
                 if (options.CaFile != null)
                     Native.Check(NativeMethods.wsx_client_options_set_tls_ca_file(native, Native.Utf8(options.CaFile)));
                 Native.Check(NativeMethods.wsx_client_options_set_tls_danger_disable_verification(native, !options.VerifyCertificate));
+                SetCompression(native, options.Compression);
                 return native;
             }
             catch
@@ -40,8 +41,11 @@ namespace Wsx
             }
         }
 
-        /// <summary>Native server options for <paramref name="options"/>; the caller disposes them.</summary>
-        internal static ServerOptionsHandle Build(WsxServerOptions options)
+        /// <summary>
+        /// Native server options for <paramref name="options"/>, telling slow subscribers to
+        /// <paramref name="onSlowSubscriber"/> (a native callback); the caller disposes them.
+        /// </summary>
+        internal static ServerOptionsHandle Build(WsxServerOptions options, IntPtr onSlowSubscriber)
         {
             if (options.Port < 0 || options.Port > ushort.MaxValue)
                 throw new ArgumentOutOfRangeException("Port", options.Port, "a port is 0 to 65535");
@@ -63,6 +67,8 @@ namespace Wsx
                         Native.Check(NativeMethods.wsx_server_options_add_origin(native, Native.Utf8(origin)));
                 if (options.CertificateFile != null)
                     Native.Check(NativeMethods.wsx_server_options_set_tls(native, Native.Utf8(options.CertificateFile), Native.Utf8(options.KeyFile)));
+                SetCompression(native, options.Compression);
+                Native.Check(NativeMethods.wsx_server_options_set_slow_subscriber(native, (uint)options.SlowSubscriberPolicy, onSlowSubscriber));
                 return native;
             }
             catch
@@ -70,6 +76,20 @@ namespace Wsx
                 native.Dispose();
                 throw;
             }
+        }
+
+        /// <summary>Sets or (for null) turns off permessage-deflate.</summary>
+        static unsafe void SetCompression(ClientOptionsHandle native, WsxDeflateOptions compression)
+        {
+            var deflate = compression != null ? compression.ToNative() : default(NativeMethods.wsx_deflate_options);
+            Native.Check(NativeMethods.wsx_client_options_set_compression(native, compression != null ? &deflate : null));
+        }
+
+        /// <summary>Sets or (for null) turns off permessage-deflate.</summary>
+        static unsafe void SetCompression(ServerOptionsHandle native, WsxDeflateOptions compression)
+        {
+            var deflate = compression != null ? compression.ToNative() : default(NativeMethods.wsx_deflate_options);
+            Native.Check(NativeMethods.wsx_server_options_set_compression(native, compression != null ? &deflate : null));
         }
 
         static UIntPtr Size(long bytes, string name)

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Net;
 using System.Net.WebSockets;
 using System.Runtime.InteropServices;
 using System.Threading;
@@ -36,6 +37,7 @@ namespace Wsx
         readonly LinkedList<TaskCompletionSource<WsxMessage>> receivers = new LinkedList<TaskCompletionSource<WsxMessage>>();
         WsxException failure;
         WsxMessage end;
+        OpenEvent response;
 
         /// <summary>
         /// Unread messages are held up to this many times the largest message size (64 MiB by
@@ -63,6 +65,22 @@ namespace Wsx
         /// <see cref="WsxClientOptions.SynchronizationContext"/> is set.
         /// </summary>
         public event EventHandler<WsxMessageEventArgs> MessageReceived;
+
+        /// <summary>The status of the handshake's response once connected (101, switching protocols), else 0.</summary>
+        public HttpStatusCode HttpStatusCode
+        {
+            get { lock (Gate) return response == null ? 0 : (HttpStatusCode)response.Status; }
+        }
+
+        /// <summary>
+        /// The headers of the handshake's response once connected, else null: names are
+        /// case-insensitive, a repeated field lists its values in order. The negotiated extensions
+        /// are in <c>Sec-WebSocket-Extensions</c> (<c>permessage-deflate</c> when compression is on).
+        /// </summary>
+        public IReadOnlyDictionary<string, IEnumerable<string>> HttpResponseHeaders
+        {
+            get { lock (Gate) return response == null ? null : response.Headers; }
+        }
 
         /// <summary>Raised once when the connection is over (also after a failed connect).</summary>
         public event EventHandler<WsxClosedEventArgs> Closed;
@@ -185,9 +203,11 @@ namespace Wsx
             }
         }
 
-        internal override void HandleOpen(IntPtr conn, string negotiated)
+        internal override void HandleOpen(IntPtr conn, OpenEvent open)
         {
-            base.HandleOpen(conn, negotiated);
+            lock (Gate)
+                response = open;
+            base.HandleOpen(conn, open);
             opened.TrySetResult(true);
         }
 

@@ -48,6 +48,13 @@ namespace Wsx
         public bool VerifyCertificate { get; set; } = true;
 
         /// <summary>
+        /// The permessage-deflate (RFC 7692) compression offered to the server, used if it accepts
+        /// (see <see cref="WsxClient.HttpResponseHeaders"/>' <c>Sec-WebSocket-Extensions</c>).
+        /// Offered with the default settings unless changed; null offers none.
+        /// </summary>
+        public WsxDeflateOptions Compression { get; set; } = new WsxDeflateOptions();
+
+        /// <summary>
         /// Where the events are raised: null (the default) raises them on the native loop's thread,
         /// where handlers must return quickly; a context (a game's main thread, a UI thread) gets
         /// them posted in order.

@@ -78,21 +78,26 @@ namespace Wsx
         /// Several threads may send at once; messages go out in the order the calls began.
         /// </summary>
         /// <exception cref="WsxException">The connection is closing or closed (<see cref="WsxResult.Closed"/>), or the text is not UTF-8.</exception>
-        public async Task SendAsync(ArraySegment<byte> data, WebSocketMessageType messageType, CancellationToken cancellationToken)
+        public Task SendAsync(ArraySegment<byte> data, WebSocketMessageType messageType, CancellationToken cancellationToken)
+        {
+            return SendAsync(data, messageType, WsxSendFlags.None, cancellationToken);
+        }
+
+        /// <summary>
+        /// Sends a text or binary message with <paramref name="flags"/>, such as
+        /// <see cref="WsxSendFlags.DisableCompression"/> for data that is compressed already.
+        /// Otherwise the same as the overload without flags.
+        /// </summary>
+        /// <exception cref="WsxException">The connection is closing or closed (<see cref="WsxResult.Closed"/>), or the text is not UTF-8.</exception>
+        public async Task SendAsync(ArraySegment<byte> data, WebSocketMessageType messageType, WsxSendFlags flags, CancellationToken cancellationToken)
         {
             if (data.Array == null)
                 throw new ArgumentNullException(nameof(data));
-            uint kind;
-            if (messageType == WebSocketMessageType.Text)
-                kind = NativeMethods.WSX_MSG_TEXT;
-            else if (messageType == WebSocketMessageType.Binary)
-                kind = NativeMethods.WSX_MSG_BINARY;
-            else
-                throw new ArgumentException("send Text or Binary; use CloseAsync to close", nameof(messageType));
+            var kind = Native.MessageKind(messageType, nameof(messageType));
             cancellationToken.ThrowIfCancellationRequested();
             if (Volatile.Read(ref blockedSenders) == 0)
             {
-                var result = TrySend(kind, data);
+                var result = TrySend(kind, data, flags);
                 if (result == WsxResult.Ok)
                     return;
                 if (result != WsxResult.WouldBlock)
@@ -106,7 +111,7 @@ namespace Wsx
                 await sendLane.WaitAsync(cancellationToken).ConfigureAwait(false);
                 try
                 {
-                    await SendWhenWritable(kind, data, cancellationToken).ConfigureAwait(false);
+                    await SendWhenWritable(kind, data, flags, cancellationToken).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -120,7 +125,7 @@ namespace Wsx
         }
 
         /// <summary>Tries to send, waiting for the writable callback after every would-block.</summary>
-        async Task SendWhenWritable(uint kind, ArraySegment<byte> data, CancellationToken cancellationToken)
+        async Task SendWhenWritable(uint kind, ArraySegment<byte> data, WsxSendFlags flags, CancellationToken cancellationToken)
         {
             while (true)
             {
@@ -128,7 +133,7 @@ namespace Wsx
                 var writable = Tasks.New<bool>();
                 lock (Gate)
                     writableWaiters.Add(writable);
-                var result = TrySend(kind, data);
+                var result = TrySend(kind, data, flags);
                 if (result != WsxResult.WouldBlock)
                 {
                     lock (Gate)
@@ -145,9 +150,71 @@ namespace Wsx
         /// <summary>Sends a text message (see the binary overload).</summary>
         public Task SendAsync(string text, CancellationToken cancellationToken)
         {
+            return SendAsync(text, WsxSendFlags.None, cancellationToken);
+        }
+
+        /// <summary>Sends a text message with <paramref name="flags"/> (see the binary overload).</summary>
+        public Task SendAsync(string text, WsxSendFlags flags, CancellationToken cancellationToken)
+        {
             if (text == null)
                 throw new ArgumentNullException(nameof(text));
-            return SendAsync(new ArraySegment<byte>(Encoding.UTF8.GetBytes(text)), WebSocketMessageType.Text, cancellationToken);
+            return SendAsync(new ArraySegment<byte>(Encoding.UTF8.GetBytes(text)), WebSocketMessageType.Text, flags, cancellationToken);
+        }
+
+        /// <summary>
+        /// Subscribes this connection to <paramref name="topic"/>: every message
+        /// <see cref="WsxServer.Publish(string, string, WsxConnection)"/> sends to the topic from now on reaches it.
+        /// Any number of topics per connection; subscribing twice is harmless; closing leaves them all.
+        /// Only for connections a <see cref="WsxServer"/> accepted. Callable from any thread.
+        /// </summary>
+        /// <exception cref="InvalidOperationException">A <see cref="WsxClient"/>, or a connection not open yet.</exception>
+        /// <exception cref="WsxException">The connection is closing or closed (<see cref="WsxResult.Closed"/>).</exception>
+        public void Subscribe(string topic)
+        {
+            Native.Check(NativeMethods.wsx_conn_subscribe(SubscriberHandle(), Topic(topic)));
+        }
+
+        /// <summary>Unsubscribes this connection from <paramref name="topic"/>; returns whether it was subscribed.</summary>
+        /// <exception cref="InvalidOperationException">A <see cref="WsxClient"/>, or a connection not open yet.</exception>
+        public bool Unsubscribe(string topic)
+        {
+            bool wasSubscribed;
+            Native.Check(NativeMethods.wsx_conn_unsubscribe(SubscriberHandle(), Topic(topic), out wasSubscribed));
+            return wasSubscribed;
+        }
+
+        /// <summary>A topic as the library takes it: UTF-8, not null.</summary>
+        internal static byte[] Topic(string topic)
+        {
+            if (topic == null)
+                throw new ArgumentNullException(nameof(topic));
+            return Native.Utf8(topic);
+        }
+
+        ConnHandle SubscriberHandle()
+        {
+            if (!(this is ServerConnection))
+                throw new InvalidOperationException("only connections a WsxServer accepted subscribe to topics");
+            return OpenHandle();
+        }
+
+        /// <summary>The native handle, or null before the open or after <see cref="Dispose"/>.</summary>
+        internal ConnHandle HandleOrNull()
+        {
+            lock (Gate)
+                return disposed ? null : handle;
+        }
+
+        /// <summary>The native handle of an opened connection (the caller's SafeHandle keeps it alive across the call).</summary>
+        internal ConnHandle OpenHandle()
+        {
+            lock (Gate)
+            {
+                ThrowIfDisposed();
+                if (handle == null)
+                    throw new InvalidOperationException("the connection is not open yet");
+                return handle;
+            }
         }
 
         /// <summary>
@@ -281,17 +348,9 @@ namespace Wsx
                 NativeMethods.wsx_conn_close(conn, (ushort)code, Native.Utf8(reason));
         }
 
-        WsxResult TrySend(uint kind, ArraySegment<byte> data)
+        WsxResult TrySend(uint kind, ArraySegment<byte> data, WsxSendFlags flags)
         {
-            ConnHandle conn;
-            lock (Gate)
-            {
-                ThrowIfDisposed();
-                if (handle == null)
-                    throw new InvalidOperationException("the connection is not open yet");
-                conn = handle;
-            }
-            return Native.Send(conn, kind, data);
+            return Native.Send(OpenHandle(), kind, data, flags);
         }
 
         void ReleaseWritableWaiters(Exception error)
@@ -314,7 +373,7 @@ namespace Wsx
         // The native callbacks, on the loop thread. None lets an exception escape: the
         // trampolines catch, and event handlers run inside the dispatcher's guard.
 
-        internal virtual void HandleOpen(IntPtr conn, string negotiated)
+        internal virtual void HandleOpen(IntPtr conn, OpenEvent open)
         {
             bool attached;
             lock (Gate)
@@ -325,7 +384,7 @@ namespace Wsx
             {
                 if (state == WebSocketState.Connecting || state == WebSocketState.None)
                     state = WebSocketState.Open;
-                subProtocol = negotiated;
+                subProtocol = open.SubProtocol;
             }
         }
 

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Runtime.InteropServices;
@@ -19,10 +20,14 @@ namespace Wsx
     {
         static readonly NativeMethods.wsx_on_upgrade UpgradeDelegate = OnUpgrade;
         static readonly NativeMethods.wsx_on_server_error ServerErrorDelegate = OnServerError;
+        static readonly NativeMethods.wsx_on_slow_subscriber SlowSubscriberDelegate = OnSlowSubscriber;
+        static readonly IntPtr SlowSubscriberPointer = Marshal.GetFunctionPointerForDelegate(SlowSubscriberDelegate);
 
         readonly object gate = new object();
         readonly WsxServerOptions options;
         readonly EventDispatcher events;
+        /// <summary>Open connections by native id, to name slow subscribers; changed on the loop thread only.</summary>
+        readonly ConcurrentDictionary<ulong, WsxConnection> connections = new ConcurrentDictionary<ulong, WsxConnection>();
         ServerHandle handle;
         bool disposed;
 
@@ -46,6 +51,12 @@ namespace Wsx
         public event EventHandler<WsxClosedEventArgs> ClientDisconnected;
 
         /// <summary>
+        /// A published message found a subscriber past its high-water mark, which was skipped or
+        /// dropped as <see cref="WsxServerOptions.SlowSubscriberPolicy"/> says; raised once per message missed.
+        /// </summary>
+        public event EventHandler<WsxSlowSubscriberEventArgs> SlowSubscriber;
+
+        /// <summary>
         /// Something failed: on a client's connection (<see cref="WsxErrorEventArgs.Connection"/> set),
         /// outside any (a failed incoming handshake), or in an event handler.
         /// </summary>
@@ -64,7 +75,7 @@ namespace Wsx
                     throw new ObjectDisposedException(nameof(WsxServer));
                 if (handle != null)
                     throw new InvalidOperationException("the server is already started");
-                using (var nativeOptions = NativeOptions.Build(options))
+                using (var nativeOptions = NativeOptions.Build(options, SlowSubscriberPointer))
                 {
                     var loop = NativeLoop.Shared;
                     var callbacks = new NativeMethods.wsx_server_callbacks
@@ -80,6 +91,86 @@ namespace Wsx
                     handle = server;
                     Port = NativeMethods.wsx_server_port(server);
                 }
+            }
+        }
+
+        /// <summary>
+        /// Sends a message to every connection subscribed to <paramref name="topic"/> (see
+        /// <see cref="WsxConnection.Subscribe"/>) but <paramref name="except"/> (typically the
+        /// connection that sent it; null for none), and returns how many it was queued for. The
+        /// frame is built once and shared by all subscribers, and the bytes are copied before this
+        /// returns. A subscriber past its high-water mark is skipped or dropped (see
+        /// <see cref="WsxServerOptions.SlowSubscriberPolicy"/>) and not counted. Never waits;
+        /// callable from any thread, also from event handlers; the messages one thread publishes
+        /// reach each subscriber in order.
+        /// </summary>
+        /// <exception cref="InvalidOperationException">The server is not started.</exception>
+        /// <exception cref="WsxException">Text that is not UTF-8 (<see cref="WsxResult.InvalidArgument"/>), or the server stopped.</exception>
+        public unsafe int Publish(string topic, ArraySegment<byte> data, WebSocketMessageType messageType, WsxConnection except = null)
+        {
+            if (data.Array == null)
+                throw new ArgumentNullException(nameof(data));
+            var kind = Native.MessageKind(messageType, nameof(messageType));
+            var topicBytes = WsxConnection.Topic(topic);
+            var server = StartedHandle();
+            // A disposed (so closing) `except` gets nothing anyway: then skip none.
+            var skip = except == null ? null : except.HandleOrNull();
+            bool referenced = false;
+            try
+            {
+                if (skip != null)
+                {
+                    try
+                    {
+                        skip.DangerousAddRef(ref referenced);
+                    }
+                    catch (ObjectDisposedException)
+                    {
+                    }
+                }
+                UIntPtr count;
+                fixed (byte* bytes = data.Array)
+                {
+                    Native.Check(NativeMethods.wsx_server_publish(
+                        server, topicBytes, kind, bytes + data.Offset, (UIntPtr)data.Count,
+                        referenced ? skip.DangerousGetHandle() : IntPtr.Zero, out count));
+                }
+                return checked((int)(ulong)count);
+            }
+            finally
+            {
+                if (referenced)
+                    skip.DangerousRelease();
+            }
+        }
+
+        /// <summary>Publishes a text message (see the binary overload).</summary>
+        public int Publish(string topic, string text, WsxConnection except = null)
+        {
+            if (text == null)
+                throw new ArgumentNullException(nameof(text));
+            return Publish(topic, new ArraySegment<byte>(System.Text.Encoding.UTF8.GetBytes(text)), WebSocketMessageType.Text, except);
+        }
+
+        /// <summary>How many connections are subscribed to <paramref name="topic"/> now.</summary>
+        /// <exception cref="InvalidOperationException">The server is not started.</exception>
+        public int SubscriberCount(string topic)
+        {
+            var topicBytes = WsxConnection.Topic(topic);
+            UIntPtr count;
+            Native.Check(NativeMethods.wsx_server_subscribers(StartedHandle(), topicBytes, out count));
+            return checked((int)(ulong)count);
+        }
+
+        ServerHandle StartedHandle()
+        {
+            lock (gate)
+            {
+                if (disposed)
+                    throw new ObjectDisposedException(nameof(WsxServer));
+                if (handle == null)
+                    throw new InvalidOperationException("the server is not started");
+                return handle;
             }
         }
 
@@ -127,6 +218,17 @@ namespace Wsx
         internal void RaiseDisconnected(WsxConnection connection, WebSocketCloseStatus status, string description, bool clean)
         {
             Raise(() => ClientDisconnected?.Invoke(this, new WsxClosedEventArgs(connection, status, description, clean)));
+        }
+
+        internal void Track(ulong id, WsxConnection connection)
+        {
+            connections[id] = connection;
+        }
+
+        internal void Untrack(ulong id)
+        {
+            WsxConnection gone;
+            connections.TryRemove(id, out gone);
         }
 
         internal void RaiseError(WsxConnection connection, Exception error)
@@ -177,6 +279,26 @@ namespace Wsx
             }
         }
 
+        [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_slow_subscriber))]
+        static void OnSlowSubscriber(IntPtr userData, NativeMethods.wsx_slow_subscriber_event* slow)
+        {
+            try
+            {
+                var server = Target(userData);
+                if (server.SlowSubscriber == null)
+                    return;
+                WsxConnection connection;
+                server.connections.TryGetValue(slow->conn_id, out connection);
+                var args = new WsxSlowSubscriberEventArgs(
+                    connection, Native.String(slow->topic, slow->topic_len), (WsxSlowSubscriberPolicy)slow->action);
+                server.Raise(() => server.SlowSubscriber?.Invoke(server, args));
+            }
+            catch (Exception e)
+            {
+                Trace.TraceError("wsx: the slow-subscriber callback failed: {0}", e);
+            }
+        }
+
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_server_error))]
         static void OnServerError(IntPtr userData, NativeMethods.wsx_error* error)
         {
@@ -196,6 +318,8 @@ namespace Wsx
     internal sealed class ServerConnection : WsxConnection
     {
         readonly WsxServer server;
+        /// <summary>The native id (<c>wsx_conn_id</c>), known from the open on; set and read on the loop thread.</summary>
+        ulong id;
 
         internal ServerConnection(WsxServer server)
         {
@@ -211,9 +335,11 @@ namespace Wsx
         {
         }
 
-        internal override void HandleOpen(IntPtr conn, string negotiated)
+        internal override void HandleOpen(IntPtr conn, OpenEvent open)
         {
-            base.HandleOpen(conn, negotiated);
+            id = NativeMethods.wsx_conn_id(conn);
+            server.Track(id, this);
+            base.HandleOpen(conn, open);
             server.RaiseConnected(this);
         }
 
@@ -230,6 +356,7 @@ namespace Wsx
 
         internal override bool HandleClose(WebSocketCloseStatus status, string description, bool clean)
         {
+            server.Untrack(id);
             var raise = base.HandleClose(status, description, clean);
             if (raise)
                 server.RaiseDisconnected(this, status, description, clean);

@@ -32,6 +32,20 @@ namespace Wsx
         public long MaxMessageSize { get; set; } = 16L << 20;
 
         /// <summary>
+        /// The permessage-deflate (RFC 7692) compression accepted when a client offers it, or null
+        /// (the default) to decline every offer. Compression costs memory per connection (up to a
+        /// compressor and a decompressor window each); turn it on where bandwidth matters more.
+        /// </summary>
+        public WsxDeflateOptions Compression { get; set; }
+
+        /// <summary>
+        /// What <see cref="WsxServer.Publish(string, string, WsxConnection)"/> does with a subscriber past its
+        /// send queue's high-water mark: <see cref="WsxSlowSubscriberPolicy.Skip"/> (the default) or
+        /// <see cref="WsxSlowSubscriberPolicy.Drop"/>; <see cref="WsxServer.SlowSubscriber"/> tells each time.
+        /// </summary>
+        public WsxSlowSubscriberPolicy SlowSubscriberPolicy { get; set; }
+
+        /// <summary>
         /// Where the events are raised: null (the default) raises them on the native loop's thread,
         /// where handlers must return quickly; a context gets them posted in order.
         /// </summary>

@@ -219,6 +219,146 @@ namespace Wsx.Tests
         }
     }
 
+    /// <summary>
+    /// A TCP relay on 127.0.0.1 in front of a server that counts the bytes it passes each way, to
+    /// see on the wire whether messages went compressed. Counts are taken as bytes are read, so
+    /// once a reply has arrived, everything that caused it is counted.
+    /// </summary>
+    internal sealed class CountingRelay : IDisposable
+    {
+        readonly TcpListener listener = new TcpListener(IPAddress.Loopback, 0);
+        readonly int targetPort;
+        readonly List<TcpClient> sockets = new List<TcpClient>();
+        long upstream;
+        long downstream;
+
+        internal CountingRelay(int targetPort)
+        {
+            this.targetPort = targetPort;
+            listener.Start();
+            Port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            Task.Run(AcceptLoop);
+        }
+
+        internal int Port { get; }
+
+        /// <summary>Bytes from clients to the server so far.</summary>
+        internal long Upstream { get { return Interlocked.Read(ref upstream); } }
+
+        /// <summary>Bytes from the server to clients so far.</summary>
+        internal long Downstream { get { return Interlocked.Read(ref downstream); } }
+
+        internal Uri Url(string path = "/")
+        {
+            return new Uri("ws://127.0.0.1:" + Port + path);
+        }
+
+        async Task AcceptLoop()
+        {
+            while (true)
+            {
+                TcpClient client, server;
+                try
+                {
+                    client = await listener.AcceptTcpClientAsync().ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    return; // stopped
+                }
+                server = new TcpClient();
+                lock (sockets)
+                {
+                    sockets.Add(client);
+                    sockets.Add(server);
+                }
+                try
+                {
+                    await server.ConnectAsync(IPAddress.Loopback, targetPort).ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    client.Close();
+                    continue;
+                }
+                _ = Pump(client, server, true);
+                _ = Pump(server, client, false);
+            }
+        }
+
+        async Task Pump(TcpClient from, TcpClient to, bool up)
+        {
+            var buffer = new byte[64 * 1024];
+            try
+            {
+                var input = from.GetStream();
+                var output = to.GetStream();
+                int n;
+                while ((n = await input.ReadAsync(buffer, 0, buffer.Length).ConfigureAwait(false)) > 0)
+                {
+                    if (up)
+                        Interlocked.Add(ref upstream, n);
+                    else
+                        Interlocked.Add(ref downstream, n);
+                    await output.WriteAsync(buffer, 0, n).ConfigureAwait(false);
+                }
+                to.Client.Shutdown(SocketShutdown.Send);
+            }
+            catch (Exception)
+            {
+                // One side went away: drop both.
+                from.Close();
+                to.Close();
+            }
+        }
+
+        public void Dispose()
+        {
+            listener.Stop();
+            lock (sockets)
+            {
+                foreach (var socket in sockets)
+                    socket.Close();
+            }
+        }
+    }
+
+    /// <summary>
+    /// A WebSocket client that does the opening handshake by hand and then never reads, so that
+    /// the server's send queue to it only grows: a stalled subscriber.
+    /// </summary>
+    internal sealed class StalledClient : IDisposable
+    {
+        readonly TcpClient socket = new TcpClient();
+
+        internal StalledClient(int port)
+        {
+            socket.ReceiveBufferSize = 4096;
+            socket.Connect(IPAddress.Loopback, port);
+            var stream = socket.GetStream();
+            var request = System.Text.Encoding.ASCII.GetBytes(
+                "GET / HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+            stream.Write(request, 0, request.Length);
+            // Read the response a byte at a time, so that nothing past its end is consumed.
+            var response = new System.Text.StringBuilder();
+            while (!response.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
+            {
+                int b = stream.ReadByte();
+                if (b < 0)
+                    throw new Exception("the server closed during the handshake: " + response);
+                response.Append((char)b);
+            }
+            if (!response.ToString().StartsWith("HTTP/1.1 101", StringComparison.Ordinal))
+                throw new Exception("handshake refused: " + response);
+        }
+
+        public void Dispose()
+        {
+            socket.Close();
+        }
+    }
+
     internal static class Ports
     {
         /// <summary>A port on 127.0.0.1 where nothing listens (bound, read, released).</summary>

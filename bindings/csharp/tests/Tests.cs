@@ -14,7 +14,7 @@ namespace Wsx.Tests
     /// <c>Tests.exe --echo-server PATH [--echo-server-args ARGS] --python PATH --peer-script PATH [--only NAME-PART]</c>.
     /// Prints one line per test and <c>N passed, M failed</c>; exits non-zero on any failure.
     /// </summary>
-    internal static class Program
+    internal static partial class Program
     {
         static int Main(string[] args)
         {
@@ -22,6 +22,7 @@ namespace Wsx.Tests
             var runner = new Runner(options.GetOrDefault("--only", null));
             using (var echo = new Peer("C echo server", options["--echo-server"], options.GetOrDefault("--echo-server-args", "--port 0")))
             using (var python = new Peer("websockets", options["--python"], "-u " + Quote(options["--peer-script"])))
+            using (var pythonDeflate = new Peer("websockets with deflate", options["--python"], "-u " + Quote(options["--peer-script"]) + " --deflate"))
             {
                 foreach (var peer in new[] { echo, python })
                 {
@@ -43,6 +44,7 @@ namespace Wsx.Tests
                 runner.Run("C echo server: events raised on a SynchronizationContext", () => EventsOnContext(echo));
                 runner.Run("C echo server: a throwing handler reaches the Error event", () => HandlerExceptionToError(echo));
                 runner.Run("C echo server: Dispose from inside an event handler", () => DisposeInHandler(echo));
+                CompressionTests(runner, pythonDeflate, python);
             }
             runner.Run("refused connection", RefusedConnection);
             runner.Run("bad URLs", BadUrls);

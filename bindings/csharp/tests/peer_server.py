@@ -5,7 +5,9 @@ makes it close the connection with that code and reason. A request for
 ``/refuse/STATUS`` is refused with that HTTP status; on ``/headers`` it first
 sends the request's headers, one ``name: value`` per line. It negotiates the
 subprotocols ``chat.v2`` and ``chat.v1`` (in that order of preference).
-Prints ``PORT <n>`` once listening, then serves until stdin closes or it is
+With ``--deflate`` it accepts permessage-deflate (websockets' defaults), and
+on ``/extensions`` it first sends the ``Sec-WebSocket-Extensions`` of its
+response ("" when none was negotiated). Prints ``PORT <n>`` once listening, then serves until stdin closes or it is
 terminated.
 """
 
@@ -23,6 +25,8 @@ async def handler(ws):
     if ws.request.path == "/headers":
         # The request headers, one "name: value" per line, names in lower case.
         await ws.send("\n".join(f"{k.lower()}: {v}" for k, v in ws.request.headers.raw_items()))
+    elif ws.request.path == "/extensions":
+        await ws.send(ws.response.headers.get("Sec-WebSocket-Extensions", ""))
     try:
         async for message in ws:
             if isinstance(message, str) and message.startswith("close "):
@@ -58,7 +62,7 @@ async def main():
         select_subprotocol=select_subprotocol,
         process_request=process_request,
         max_size=None,
-        compression=None,
+        compression="deflate" if "--deflate" in sys.argv[1:] else None,
     ) as server:
         port = server.sockets[0].getsockname()[1]
         print(f"PORT {port}", flush=True)

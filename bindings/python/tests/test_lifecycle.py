@@ -54,11 +54,11 @@ def test_sigint_to_a_blocked_process() -> None:
             f"""
             import sys, wsx
             ws = wsx.connect("ws://127.0.0.1:{server.port}/")
-            print("ready", flush=True)
             try:
-                ws.recv()
-            except KeyboardInterrupt:
-                print("interrupted", flush=True)
+                print("ready", flush=True)
+                ws.recv()  # line 6 of this script
+            except KeyboardInterrupt as exc:
+                print("interrupted at line", exc.__traceback__.tb_lineno, flush=True)
                 sys.exit(42)
             """
         )
@@ -66,9 +66,10 @@ def test_sigint_to_a_blocked_process() -> None:
         try:
             assert proc.stdout is not None
             assert proc.stdout.readline().strip() == "ready"
+            time.sleep(0.5)  # let it block in recv (the line check below makes sure)
             proc.send_signal(signal.SIGINT)
             assert proc.wait(timeout=20) == 42
-            assert proc.stdout.read().strip() == "interrupted"
+            assert proc.stdout.read().strip() == "interrupted at line 6"
         finally:
             if proc.poll() is None:
                 proc.kill()

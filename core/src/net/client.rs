@@ -70,7 +70,10 @@ impl Reactor {
                 let error = match &dial.proxy {
                     Some(hop) => Error::new(
                         ErrorKind::Proxy,
-                        format!("the proxy {} is unreachable: {error}", hop.config.authority()),
+                        format!(
+                            "the proxy {} is unreachable: {error}",
+                            hop.config.authority()
+                        ),
                     ),
                     None => error,
                 };

@@ -8,6 +8,9 @@
 //!
 //! Events reach the application through [`Handler`] (one per connection) and
 //! [`ServerHandler`] (one per listening server).
+//!
+//! Clients may reconnect by themselves ([`ReconnectPolicy`]) and go through
+//! HTTP CONNECT or SOCKS5 proxies ([`ProxyConfig`]).
 
 mod client;
 mod config;

@@ -591,17 +591,28 @@ impl Reactor {
         }
     }
 
-    /// Both close frames passed and the output is out: the server closes TCP
-    /// at once; the client gives the server the close timeout to do it first.
+    /// The engine is closed and the output is out. After a full close
+    /// handshake the server closes TCP at once (RFC 6455 section 7.1.1). In
+    /// every other case (a client, or a server that failed the connection
+    /// while the peer may still be sending) our side is shut and the peer's
+    /// input is read and dropped until it closes or the close timeout
+    /// passes: closing with unread input would reset the connection and
+    /// could destroy our close frame before the peer reads it.
     fn close_transport(&mut self, slot: usize) {
         let Some(c) = self.conn_mut(slot) else { return };
-        if c.engine.role() == Role::Server || c.eof {
+        let server_first = c.engine.role() == Role::Server && c.engine.close_received();
+        if server_first || c.eof {
             if let Some(t) = c.transport.as_mut() {
                 t.shutdown_write();
             }
             let (code, reason, clean) = c.ending();
             self.finish(slot, code, &reason, clean);
         } else {
+            if c.engine.role() == Role::Server
+                && let Some(t) = c.transport.as_mut()
+            {
+                t.shutdown_write();
+            }
             c.phase = Phase::AwaitEof;
         }
     }

@@ -326,11 +326,7 @@ impl ConnShared {
         })
     }
 
-    fn reserve_with<E>(
-        &self,
-        len: usize,
-        admit: impl Fn(usize) -> Result<(), E>,
-    ) -> Result<(), E> {
+    fn reserve_with<E>(&self, len: usize, admit: impl Fn(usize) -> Result<(), E>) -> Result<(), E> {
         let mut queued = self.queued.load(Ordering::Acquire);
         loop {
             let buffered = queued.saturating_add(self.pending.load(Ordering::Acquire));

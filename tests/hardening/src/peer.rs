@@ -27,9 +27,15 @@ pub const KEY: [u8; 4] = [0x12, 0x34, 0x56, 0x78];
 
 /// The handshake request of a raw peer, for `host`.
 pub fn request(host: &str) -> String {
+    request_with(host, "")
+}
+
+/// The handshake request of a raw peer, for `host`, with extra header lines
+/// (each ending in CRLF).
+pub fn request_with(host: &str, extra: &str) -> String {
     format!(
         "GET / HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
     )
 }
 
@@ -78,6 +84,8 @@ pub enum Ending {
 pub struct Frame {
     /// FIN.
     pub fin: bool,
+    /// RSV1: the message is compressed (permessage-deflate).
+    pub compressed: bool,
     /// The opcode.
     pub opcode: u8,
     /// The payload.
@@ -89,19 +97,32 @@ pub struct RawPeer {
     /// The socket.
     pub stream: TcpStream,
     buf: Vec<u8>,
+    /// Whether permessage-deflate was agreed (RSV1 allowed from the server).
+    deflate: bool,
 }
 
 impl RawPeer {
     /// Connects to `addr`, completes the handshake (checking the 101), and
     /// sets a read timeout of `patience`.
     pub fn connect(addr: SocketAddr, patience: Duration) -> io::Result<RawPeer> {
+        RawPeer::connect_with(addr, patience, "").map(|(peer, _)| peer)
+    }
+
+    /// [`RawPeer::connect`] with extra request header lines (each ending in
+    /// CRLF); also returns the 101 response's head.
+    pub fn connect_with(
+        addr: SocketAddr,
+        patience: Duration,
+        extra: &str,
+    ) -> io::Result<(RawPeer, String)> {
         let mut stream = TcpStream::connect(addr)?;
         stream.set_read_timeout(Some(patience))?;
         stream.set_nodelay(true)?;
-        stream.write_all(request(&addr.to_string()).as_bytes())?;
+        stream.write_all(request_with(&addr.to_string(), extra).as_bytes())?;
         let mut peer = RawPeer {
             stream,
             buf: Vec::new(),
+            deflate: false,
         };
         let head = loop {
             if let Some(end) = peer.buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -114,11 +135,12 @@ impl RawPeer {
                 ));
             }
         };
-        let head = String::from_utf8_lossy(&head);
+        let head = String::from_utf8_lossy(&head).into_owned();
         if !head.starts_with("HTTP/1.1 101 ") || !head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") {
             return Err(io::Error::other(format!("not a 101: {head}")));
         }
-        Ok(peer)
+        peer.deflate = head.to_ascii_lowercase().contains("permessage-deflate");
+        Ok((peer, head))
     }
 
     /// Writes bytes.
@@ -137,7 +159,7 @@ impl RawPeer {
     /// not mask and used no RSV bit.
     pub fn read_frame(&mut self) -> io::Result<Option<Frame>> {
         loop {
-            if let Some((frame, used)) = parse(&self.buf)? {
+            if let Some((frame, used)) = parse(&self.buf, self.deflate)? {
                 self.buf.drain(..used);
                 return Ok(Some(frame));
             }
@@ -182,10 +204,12 @@ impl RawPeer {
     }
 }
 
-/// Parses one unmasked server frame from the front of `buf`.
-fn parse(buf: &[u8]) -> io::Result<Option<(Frame, usize)>> {
+/// Parses one unmasked server frame from the front of `buf` (RSV1 only
+/// when `deflate` was agreed).
+fn parse(buf: &[u8], deflate: bool) -> io::Result<Option<(Frame, usize)>> {
     let [b0, b1, ..] = *buf else { return Ok(None) };
-    if b1 & 0x80 != 0 || b0 & 0x70 != 0 {
+    let rsv = if deflate { 0x30 } else { 0x70 };
+    if b1 & 0x80 != 0 || b0 & rsv != 0 {
         return Err(io::Error::other(format!(
             "server frame breaks the rules: {b0:#x} {b1:#x}"
         )));
@@ -205,6 +229,7 @@ fn parse(buf: &[u8]) -> io::Result<Option<(Frame, usize)>> {
     }
     let frame = Frame {
         fin: b0 & 0x80 != 0,
+        compressed: b0 & 0x40 != 0,
         opcode: b0 & 0x0F,
         payload: buf[at..end].to_vec(),
     };

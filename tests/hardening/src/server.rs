@@ -12,6 +12,8 @@ use wsx_core::net::{
 };
 use wsx_core::proto::MessageKind;
 
+use crate::peer::{Ending, RawPeer, close_frame, op};
+
 /// What the server's connections went through.
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -64,6 +66,22 @@ impl TestServer {
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
         self.server.local_addr()
+    }
+
+    /// Connections opened so far (handshakes the application saw).
+    pub fn opened(&self) -> usize {
+        self.stats.opened.load(Ordering::Acquire)
+    }
+
+    /// Checks a well-behaved client is served: the handshake, the echo of a
+    /// text message, and a clean close (1000). Panics otherwise.
+    pub fn assert_serves(&self) {
+        let mut p = RawPeer::connect(self.addr(), Duration::from_secs(20))
+            .expect("a well-behaved client is served");
+        let text = "still here \u{2713}".as_bytes();
+        assert_eq!(p.echo(op::TEXT, text).expect("an echo"), text);
+        p.send(&close_frame(1000)).expect("a close frame");
+        assert_eq!(p.ending().expect("the close"), Ending::Close(1000));
     }
 
     /// The close code of the `n`th close event (from 0), waiting up to

@@ -40,13 +40,6 @@ fn server() -> TestServer {
     TestServer::start(config, true)
 }
 
-fn still_serves(server: &TestServer) {
-    let mut p = RawPeer::connect(server.addr(), PATIENCE).expect("handshake");
-    assert_eq!(p.echo(op::BINARY, b"ping?").unwrap(), b"ping?");
-    p.send(&close_frame(1000)).unwrap();
-    assert_eq!(p.ending().unwrap(), Ending::Close(1000));
-}
-
 /// Writes `unit` over and over, up to `total` bytes, on a thread of its own;
 /// returns once the server stops taking them (a second with no progress) or
 /// all went out, with the bytes written.
@@ -102,7 +95,7 @@ fn endless_pings_from_a_peer_that_never_reads_stay_bounded() {
             "RSS grew by {grew} bytes after {sent} bytes of pings"
         );
     }
-    still_serves(&server);
+    server.assert_serves();
     eprintln!("pings: {sent} bytes taken, {buffered} bytes queued");
 }
 
@@ -130,7 +123,7 @@ fn a_peer_that_never_reads_meets_backpressure() {
             "RSS grew by {grew} bytes after {sent} bytes sent"
         );
     }
-    still_serves(&server);
+    server.assert_serves();
     eprintln!("never reads: {sent} bytes taken, {buffered} bytes queued");
 }
 
@@ -167,5 +160,5 @@ fn a_flood_of_tiny_frames_is_echoed_in_full() {
     if let Some(grew) = rss_growth(before) {
         assert!(grew < 24 * MIB, "RSS grew by {grew} bytes");
     }
-    still_serves(&server);
+    server.assert_serves();
 }

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use wsx_core::net::ServerConfig;
 use wsx_hardening::memory::self_rss;
-use wsx_hardening::peer::{Ending, RawPeer, close_frame, op};
 use wsx_hardening::server::TestServer;
 
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -47,13 +46,6 @@ fn refused(server: &TestServer, request: &[u8]) -> String {
     text.lines().next().unwrap_or_default().to_owned()
 }
 
-fn still_serves(server: &TestServer) {
-    let mut p = RawPeer::connect(server.addr(), PATIENCE).expect("handshake");
-    assert_eq!(p.echo(op::TEXT, b"ok").unwrap(), b"ok");
-    p.send(&close_frame(1000)).unwrap();
-    assert_eq!(p.ending().unwrap(), Ending::Close(1000));
-}
-
 #[test]
 fn header_bombs_get_431_with_bounded_memory() {
     let server = server();
@@ -80,13 +72,11 @@ fn header_bombs_get_431_with_bounded_memory() {
         assert!(grew < 16 << 20, "RSS grew by {grew} bytes");
     }
     assert_eq!(
-        server
-            .stats
-            .opened
-            .load(std::sync::atomic::Ordering::Acquire),
-        0
+        server.opened(),
+        0,
+        "a refused request reached the application"
     );
-    still_serves(&server);
+    server.assert_serves();
 }
 
 #[test]
@@ -101,11 +91,9 @@ fn plain_http_gets_426_and_a_bad_key_400() {
         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
     assert!(refused(&server, post).starts_with("HTTP/1.1 400 "));
     assert_eq!(
-        server
-            .stats
-            .opened
-            .load(std::sync::atomic::Ordering::Acquire),
-        0
+        server.opened(),
+        0,
+        "a refused request reached the application"
     );
-    still_serves(&server);
+    server.assert_serves();
 }

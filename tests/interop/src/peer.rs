@@ -39,8 +39,8 @@ impl Kind {
         }
     }
 
-    /// Starts a server peer on 127.0.0.1 with `args` (see `py_server.py`) and
-    /// waits for its port.
+    /// Starts a server peer on 127.0.0.1 (or `--host`) with `args` (see
+    /// `py_server.py`) and waits for its port.
     pub fn server(self, args: &[&str]) -> (Peer, u16) {
         let mut peer = match self {
             Kind::Python => Peer::python("py_server.py", args),
@@ -52,7 +52,8 @@ impl Kind {
     }
 
     /// Whether the peer can send a message in several frames, send pings,
-    /// and set request headers (a browser page can do none of these).
+    /// set request headers and drop TCP without a close frame (a browser
+    /// page can do none of these).
     pub fn is_scriptable(self) -> bool {
         self != Kind::Chromium
     }

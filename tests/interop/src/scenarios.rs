@@ -701,7 +701,7 @@ fn expect_failed_with(link: &mut Link, code: u16) {
     assert_eq!(kind, ErrorKind::Protocol, "{message}");
     let closed = link.wsx.expect_closed();
     assert_eq!(closed.code, code, "wsx's close event: {closed:?}");
-    let seen = loop { let e = link.peer.next_event(); eprintln!("PEER {e}"); if e["ev"] == "close" { break e; } };
+    let seen = link.peer.expect("close");
     assert_eq!(seen["code"], code, "the close the peer got: {seen}");
 }
 

@@ -14,6 +14,11 @@ use std::sync::Arc;
 /// Capacity the buffer keeps once drained.
 const RETAINED_CAPACITY: usize = 256 * 1024;
 
+/// Shared frames up to this long are copied into the buffer instead: a copy
+/// of a cache line or two costs less than a reference (counted, and a
+/// separate piece of every write), and keeps small messages coalesced.
+const COPY_SHARED_UP_TO: usize = 128;
+
 /// Bytes waiting for the transport.
 #[derive(Debug, Default)]
 pub(super) struct Output {
@@ -54,8 +59,13 @@ impl Output {
         &mut self.tail
     }
 
-    /// Queues a shared frame behind everything queued so far.
-    pub fn push_shared(&mut self, frame: Arc<[u8]>) {
+    /// Queues a shared frame behind everything queued so far (a small one
+    /// as a copy, see [`COPY_SHARED_UP_TO`]).
+    pub fn push_shared(&mut self, frame: &Arc<[u8]>) {
+        if frame.len() <= COPY_SHARED_UP_TO {
+            self.buffer().extend_from_slice(frame);
+            return;
+        }
         if !self.tail.is_empty() {
             // `head` keeps pointing into the same bytes: they become the first chunk.
             let owned = std::mem::take(&mut self.tail);
@@ -63,7 +73,7 @@ impl Output {
             self.sealed.push_back(Chunk::Owned(owned));
         }
         self.sealed_len += frame.len();
-        self.sealed.push_back(Chunk::Shared(frame));
+        self.sealed.push_back(Chunk::Shared(frame.clone()));
     }
 
     /// The next contiguous bytes to write: everything queued unless a shared
@@ -136,6 +146,11 @@ impl Output {
 mod tests {
     use super::*;
 
+    /// A frame too long to be copied: `len` bytes of `byte`.
+    fn big(byte: u8) -> Arc<[u8]> {
+        Arc::from(vec![byte; COPY_SHARED_UP_TO + 1])
+    }
+
     fn drain(output: &mut Output, step: usize) -> Vec<u8> {
         let mut written = Vec::new();
         while output.len() > 0 {
@@ -146,47 +161,69 @@ mod tests {
         written
     }
 
-    fn queue(output: &mut Output) {
+    /// "ab", a shared frame of 'c's, a small one copied ("f"), another shared
+    /// frame of 'd's, then "gh"; and those bytes.
+    fn queue(output: &mut Output) -> Vec<u8> {
         output.buffer().extend_from_slice(b"ab");
-        output.push_shared(Arc::from(&b"cde"[..]));
-        output.push_shared(Arc::from(&b"f"[..]));
+        output.push_shared(&big(b'c'));
+        output.push_shared(&Arc::from(&b"f"[..]));
+        output.push_shared(&big(b'd'));
         output.buffer().extend_from_slice(b"gh");
+        let mut expected = b"ab".to_vec();
+        expected.extend_from_slice(&big(b'c'));
+        expected.push(b'f');
+        expected.extend_from_slice(&big(b'd'));
+        expected.extend_from_slice(b"gh");
+        expected
     }
 
     #[test]
     fn keeps_order_across_owned_and_shared_chunks_at_every_step() {
-        for step in 1..=9 {
+        for step in [1, 2, 3, 7, 128, 129, 130, 1000] {
             let mut output = Output::default();
-            queue(&mut output);
-            assert_eq!(output.len(), 8);
-            assert_eq!(drain(&mut output, step), b"abcdefgh", "step {step}");
+            let expected = queue(&mut output);
+            assert_eq!(output.len(), expected.len());
+            assert_eq!(drain(&mut output, step), expected, "step {step}");
             assert_eq!(output.len(), 0);
         }
     }
 
     #[test]
+    fn large_frames_are_shared_small_ones_copied() {
+        let (large, small): (Arc<[u8]>, Arc<[u8]>) = (big(b'x'), Arc::from(&b"tiny"[..]));
+        let mut output = Output::default();
+        output.push_shared(&large);
+        output.push_shared(&small);
+        assert_eq!(Arc::strong_count(&large), 2, "referenced");
+        assert_eq!(Arc::strong_count(&small), 1, "copied");
+        output.consume(large.len() + small.len());
+        assert_eq!(Arc::strong_count(&large), 1, "released once written");
+    }
+
+    #[test]
     fn consume_may_span_chunks() {
         let mut output = Output::default();
-        queue(&mut output);
-        output.consume(4);
-        assert_eq!(output.pending(), b"e");
-        assert_eq!(output.len(), 4);
-        output.consume(3);
-        assert_eq!(output.pending(), b"h");
+        let expected = queue(&mut output);
+        let at = expected.len() - 3;
+        output.consume(at);
+        assert_eq!(output.pending(), &expected[at..at + 1]);
+        assert_eq!(output.len(), 3);
+        output.consume(1);
+        assert_eq!(output.pending(), b"gh");
     }
 
     #[test]
     fn slices_list_everything_after_the_written_part() {
         let mut output = Output::default();
-        queue(&mut output);
+        let expected = queue(&mut output);
         output.consume(1);
         let mut slices = [IoSlice::new(&[]); 8];
         let n = output.slices(&mut slices);
         let joined: Vec<u8> = slices[..n].iter().flat_map(|s| s.to_vec()).collect();
-        assert_eq!(joined, b"bcdefgh");
+        assert_eq!(joined, expected[1..]);
         let mut two = [IoSlice::new(&[]); 2];
         assert_eq!(output.slices(&mut two), 2);
-        assert_eq!(&*two[1], b"cde");
+        assert_eq!(&*two[1], &*big(b'c'));
     }
 
     #[test]
@@ -194,8 +231,10 @@ mod tests {
         let mut output = Output::default();
         output.buffer().extend_from_slice(b"abcd");
         output.consume(3);
-        output.push_shared(Arc::from(&b"ef"[..]));
+        output.push_shared(&big(b'e'));
         assert_eq!(output.pending(), b"d");
-        assert_eq!(drain(&mut output, 1), b"def");
+        let mut expected = b"d".to_vec();
+        expected.extend_from_slice(&big(b'e'));
+        assert_eq!(drain(&mut output, 1), expected);
     }
 }

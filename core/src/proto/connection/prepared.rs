@@ -27,8 +27,11 @@ pub struct PreparedMessage {
     frame: Arc<[u8]>,
     header_len: usize,
     /// Compressed frames, by the compressor settings that made them.
-    compressed: Vec<((u32, u8), Arc<[u8]>)>,
+    compressed: Vec<(Settings, Arc<[u8]>)>,
 }
+
+/// A compressor's level and window bits ([`Deflater::shareable_settings`]).
+type Settings = (u32, u8);
 
 impl PreparedMessage {
     /// Encodes `data` as one unmasked frame. Text must be valid UTF-8.
@@ -66,7 +69,7 @@ impl PreparedMessage {
     /// settings alone ([`Deflater::shareable_settings`]); made on first use.
     pub(super) fn compressed_frame(
         &mut self,
-        settings: (u32, u8),
+        settings: Settings,
         deflater: &mut Deflater,
     ) -> Result<Arc<[u8]>, SendError> {
         if let Some((_, frame)) = self.compressed.iter().find(|(s, _)| *s == settings) {
@@ -169,6 +172,22 @@ mod tests {
     }
 
     #[test]
+    fn servers_reference_a_large_frame_without_copying_it() {
+        let data = vec![9u8; 4096];
+        let mut message = PreparedMessage::new(MessageKind::Binary, &data).unwrap();
+        let mut servers: Vec<Connection> = (0..3).map(|_| engine(Role::Server, None)).collect();
+        for server in &mut servers {
+            server.sender().send_prepared(&mut message).unwrap();
+        }
+        assert_eq!(Arc::strong_count(message.frame()), 4);
+        for server in &mut servers {
+            let got = received(Role::Client, None, &take(server));
+            assert_eq!(got, std::slice::from_ref(&data));
+        }
+        assert_eq!(Arc::strong_count(message.frame()), 1);
+    }
+
+    #[test]
     fn a_client_masks_a_prepared_message_with_its_own_key() {
         let mut message = PreparedMessage::new(MessageKind::Binary, &[1, 2, 3]).unwrap();
         let mut client = engine(Role::Client, None);
@@ -202,9 +221,15 @@ mod tests {
         let agreement = deflate(false);
         let mut message = PreparedMessage::new(MessageKind::Text, TEXT.as_bytes()).unwrap();
         let mut server = engine(Role::Server, Some(&agreement));
-        server.sender().send(MessageKind::Text, TEXT.as_bytes()).unwrap();
+        server
+            .sender()
+            .send(MessageKind::Text, TEXT.as_bytes())
+            .unwrap();
         server.sender().send_prepared(&mut message).unwrap();
-        server.sender().send(MessageKind::Text, TEXT.as_bytes()).unwrap();
+        server
+            .sender()
+            .send(MessageKind::Text, TEXT.as_bytes())
+            .unwrap();
         assert!(message.compressed.is_empty());
         let bytes = take(&mut server);
         let got = received(Role::Client, Some(&agreement), &bytes);

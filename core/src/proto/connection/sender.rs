@@ -182,14 +182,18 @@ impl Sender {
         if self.role == Role::Client {
             return self.write_data_frame(opcode, message.payload(), true, compress);
         }
-        let shared = self.deflater.as_mut().filter(|_| compress).map(|deflater| {
-            match deflater.shareable_settings() {
-                Some(settings) => message.compressed_frame(settings, deflater),
-                None => Ok(message.frame().clone()),
-            }
-        });
-        let frame = shared.unwrap_or_else(|| Ok(message.frame().clone()))?;
-        self.out.push_shared(frame);
+        let compressed = self
+            .deflater
+            .as_mut()
+            .filter(|_| compress)
+            .and_then(|deflater| {
+                let settings = deflater.shareable_settings()?;
+                Some(message.compressed_frame(settings, deflater))
+            });
+        match compressed {
+            Some(frame) => self.out.push_shared(&frame?),
+            None => self.out.push_shared(message.frame()),
+        }
         Ok(())
     }
 

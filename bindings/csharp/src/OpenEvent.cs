@@ -1,0 +1,50 @@
+using System;
+using System.Collections.Generic;
+
+namespace Wsx
+{
+    /// <summary>The native open event (<c>wsx_open</c>), copied out of the callback.</summary>
+    internal sealed unsafe class OpenEvent
+    {
+        OpenEvent(NativeMethods.wsx_open* open)
+        {
+            SubProtocol = Native.String(open->subprotocol);
+            Status = open->status;
+            Headers = HeaderDictionary(open->headers, open->headers_len);
+        }
+
+        /// <summary>Copies what <paramref name="open"/> lends for the callback only.</summary>
+        internal static OpenEvent From(NativeMethods.wsx_open* open)
+        {
+            return new OpenEvent(open);
+        }
+
+        /// <summary>The negotiated subprotocol, or null.</summary>
+        internal string SubProtocol { get; }
+
+        /// <summary>Client side: the response status (101). Server side: 0.</summary>
+        internal int Status { get; }
+
+        /// <summary>The response headers (client side) or request headers (server side), names case-insensitive.</summary>
+        internal IReadOnlyDictionary<string, IEnumerable<string>> Headers { get; }
+
+        /// <summary>Header fields by name, the values of a repeated field in order.</summary>
+        static IReadOnlyDictionary<string, IEnumerable<string>> HeaderDictionary(IntPtr headers, UIntPtr count)
+        {
+            var lists = new Dictionary<string, List<string>>(StringComparer.OrdinalIgnoreCase);
+            var fields = (NativeMethods.wsx_header*)headers;
+            for (ulong i = 0; i < (ulong)count; i++)
+            {
+                var name = Native.String(fields[i].name);
+                List<string> values;
+                if (!lists.TryGetValue(name, out values))
+                    lists.Add(name, values = new List<string>());
+                values.Add(Native.String(fields[i].value));
+            }
+            var result = new Dictionary<string, IEnumerable<string>>(StringComparer.OrdinalIgnoreCase);
+            foreach (var field in lists)
+                result.Add(field.Key, field.Value.AsReadOnly());
+            return result;
+        }
+    }
+}
