@@ -176,7 +176,11 @@ def run_clients(name: str, cmd: list[str]) -> list[dict[str, Any]]:
 def run_bindings() -> tuple[list[dict[str, Any]], list[str]]:
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
-    rows += run_clients("python", [PY, str(BENCHES / "bindings" / "python_rr.py")])
+    for row in run_clients("python", [PY, str(BENCHES / "bindings" / "python_rr.py")]):
+        if "module" in row:
+            notes.append(f"Python module measured: {row['module']}")
+        else:
+            rows.append(row)
     c_client = NATIVE / "rr_client"
     cs_client = NATIVE / "RrClient.exe"
     if c_client.exists():

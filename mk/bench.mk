@@ -34,8 +34,9 @@ bench-build:
 	  $(MCS) $(CSHARP_FLAGS) -r:$(BENCH_NATIVE)/Wsx.dll -out:$(BENCH_NATIVE)/RrClient.exe benches/bindings/RrClient.cs; \
 	else echo "skipped: C# client not built (no $(MCS))"; rm -f $(BENCH_NATIVE)/RrClient.exe; fi
 	rm -rf $(BENCH_DIR)/target/wheels $(BENCH_PYTHON)
-	$(VENV)/bin/maturin build --release -m bindings/python/Cargo.toml -o $(BENCH_DIR)/target/wheels
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps --target $(BENCH_PYTHON) $(BENCH_DIR)/target/wheels/wsx-*.whl
+	@if $(VENV)/bin/maturin build --release -m bindings/python/Cargo.toml -o $(BENCH_DIR)/target/wheels; then \
+	  $(PY) -m pip install -q --disable-pip-version-check --no-deps --target $(BENCH_PYTHON) $(BENCH_DIR)/target/wheels/wsx-*.whl; \
+	else echo "warning: no release wheel of the Python module; the bench uses the installed one"; fi
 
 bench: deps bench-build
 	PYTHONPATH=$(BENCH_PYTHON) WSX_LIB_DIR=$(BENCH_LIB) PY=$(PY) $(PY) $(BENCH_DIR)/run.py

@@ -31,7 +31,8 @@ csharp: ffi-lib $(CSHARP_OUT)/Wsx.Tests.exe $(CSHARP_OUT)/EchoClient.exe $(CSHAR
 test-csharp: csharp examples
 	$(CSHARP_RUN) $(CSHARP_OUT)/Wsx.Tests.exe \
 	  --echo-server $(EXAMPLES_DIR)/echo_server --echo-server-args "--port 0" \
-	  --python $(PY) --peer-script $(CSHARP_DIR)/tests/peer_server.py
+	  --python $(PY) --peer-script $(CSHARP_DIR)/tests/peer_server.py \
+	  --chat-server $(EXAMPLES_DIR)/chat_server --chat-client $(CSHARP_OUT)/ChatClient.exe --runtime $(MONO)
 
 # `make demo` runs EchoClient.exe against the C echo server (scripts/demo.sh).
 DEMO_BUILD_TARGETS += csharp

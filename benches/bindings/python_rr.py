@@ -67,6 +67,7 @@ def main() -> None:
     def report(client: str, size: int, rate: float) -> None:
         print(json.dumps({"client": client, "size": size, "rt_per_s": round(rate, 1)}), flush=True)
 
+    print(json.dumps({"module": wsx.__file__}), flush=True)
     for size in (int(s) for s in args.sizes.split(",")):
         payload = bytes(i % 251 for i in range(size))
         with wsx.connect(args.url, ping_interval=None) as ws:

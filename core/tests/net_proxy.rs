@@ -346,6 +346,12 @@ fn pump<S: Read + Write>(mut client: S, mut upstream: TcpStream) {
     }
 }
 
+/// A port nothing listens on (it was free a moment ago).
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
 /// A loop with an echo server, plain or TLS.
 fn target(pki: &Pki, secure: bool) -> (LoopThread, Echo, String) {
     let lp = spawn_loop();
@@ -468,10 +474,7 @@ fn socks5_without_and_with_credentials_sends_the_host_name() {
 fn a_target_down_behind_the_proxy_is_reported_with_its_code() {
     let pki = Pki::new();
     let lp = spawn_loop();
-    let port = {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("addr").port()
-    };
+    let port = free_port();
     let url = format!("ws://127.0.0.1:{port}/");
 
     let connect = Proxy::start(Kind::Connect, None, None);
@@ -500,10 +503,7 @@ fn a_target_down_behind_the_proxy_is_reported_with_its_code() {
 fn an_unreachable_proxy_is_a_proxy_error() {
     let pki = Pki::new();
     let (lp, _echo, url) = target(&pki, false);
-    let port = {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("addr").port()
-    };
+    let port = free_port();
     let config = pki.client(&format!("http://127.0.0.1:{port}"));
     let (kind, _, message) = fail_through(&lp, &url, config);
     assert_eq!(kind, ErrorKind::Proxy, "{message}");
@@ -521,6 +521,18 @@ fn the_target_certificate_is_verified_through_the_tunnel() {
     let config = other.client(&format!("socks5://{}", proxy.addr));
     let (kind, _, message) = fail_through(&lp, &url, config);
     assert_eq!(kind, ErrorKind::Tls, "{message}");
+}
+
+#[test]
+fn the_proxy_certificate_is_verified() {
+    let pki = Pki::new();
+    let other = Pki::new();
+    let (lp, _echo, url) = target(&pki, false);
+    let proxy = Proxy::start(Kind::Connect, None, Some(pki.proxy_tls()));
+    let proxy_url = format!("https://localhost:{}", proxy.addr.port());
+    let (kind, _, message) = fail_through(&lp, &url, other.client(&proxy_url));
+    assert_eq!(kind, ErrorKind::Tls, "{message}");
+    assert!(message.starts_with("proxy localhost:"), "{message}");
 }
 
 /// Set in the child process this test file starts for the environment test.

@@ -1,9 +1,10 @@
 //! Fan-out: one publisher, many subscribers, in one run. wsx's
 //! `Server::publish` (the frame encoded once, shared by every subscriber's
 //! queue, fanned out on the loop's thread) against the same fan-out written
-//! with tokio-tungstenite on a single-threaded runtime: a loop feeding the
-//! message to every connection's sink, then flushing them all (its best
-//! case: one write per connection per batch, as wsx coalesces).
+//! with tokio-tungstenite on a single-threaded runtime: each message handed
+//! to the broadcasting task, which feeds it to every connection's sink and
+//! flushes them all once no further message waits (its best case: writes
+//! coalesced while busy, as wsx does).
 //!
 //! The subscribers are the same for both: raw TCP clients that did the
 //! handshake, read on one thread with mio and count bytes (every frame has
@@ -227,7 +228,7 @@ fn tungstenite_loop(settings: &Settings) -> f64 {
     let addr = std_listener.local_addr().expect("addr");
     std_listener.set_nonblocking(true).expect("nonblocking");
     let sinks: Arc<Mutex<Vec<Sink>>> = Arc::new(Mutex::new(Vec::new()));
-    let (batches_tx, mut batches_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<Message>>();
+    let (publish_tx, mut publish_rx) = tokio::sync::mpsc::unbounded_channel::<Message>();
     let accepted = sinks.clone();
     let server = std::thread::spawn(move || {
         runtime.block_on(async move {
@@ -244,14 +245,16 @@ fn tungstenite_loop(settings: &Settings) -> f64 {
                 }
             };
             // The fan-out, as an application writes it: every message to
-            // every connection, then one flush each.
+            // every connection, then one flush each once none waits.
             let publish = async {
-                while let Some(batch) = batches_rx.recv().await {
+                while let Some(first) = publish_rx.recv().await {
                     let mut sinks = std::mem::take(&mut *accepted.lock().expect("sinks"));
-                    for message in batch {
+                    let mut next = Some(first);
+                    while let Some(message) = next {
                         for sink in sinks.iter_mut() {
                             sink.feed(message.clone()).await.expect("feed");
                         }
+                        next = publish_rx.try_recv().ok();
                     }
                     for sink in sinks.iter_mut() {
                         sink.flush().await.expect("flush");
@@ -271,10 +274,11 @@ fn tungstenite_loop(settings: &Settings) -> f64 {
     }
     let message = Message::binary(vec![7u8; settings.size]);
     let rate = measure(settings, &readers, || {
-        let batch = vec![message.clone(); settings.batch];
-        batches_tx.send(batch).expect("publisher");
+        for _ in 0..settings.batch {
+            publish_tx.send(message.clone()).expect("publisher");
+        }
     });
-    drop(batches_tx);
+    drop(publish_tx);
     server.join().expect("server thread");
     rate
 }

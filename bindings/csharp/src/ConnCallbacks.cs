@@ -20,6 +20,9 @@ namespace Wsx
         static readonly NativeMethods.wsx_on_error ErrorDelegate = OnError;
         static readonly NativeMethods.wsx_on_close CloseDelegate = OnClose;
         static readonly NativeMethods.wsx_free_user_data FreeDelegate = FreeUserData;
+        static readonly NativeMethods.wsx_on_connecting ConnectingDelegate = OnConnecting;
+        static readonly NativeMethods.wsx_on_disconnect DisconnectDelegate = OnDisconnect;
+        static readonly NativeMethods.wsx_on_before_connect BeforeConnectDelegate = OnBeforeConnect;
 
         static readonly NativeMethods.wsx_conn_callbacks Table = new NativeMethods.wsx_conn_callbacks
         {
@@ -29,6 +32,14 @@ namespace Wsx
             on_error = Marshal.GetFunctionPointerForDelegate(ErrorDelegate),
             on_close = Marshal.GetFunctionPointerForDelegate(CloseDelegate),
             free_user_data = Marshal.GetFunctionPointerForDelegate(FreeDelegate),
+        };
+
+        /// <summary>The hooks around a client's connect attempts; they get the connection's <c>user_data</c>.</summary>
+        internal static readonly NativeMethods.wsx_client_hooks ClientHooks = new NativeMethods.wsx_client_hooks
+        {
+            on_connecting = Marshal.GetFunctionPointerForDelegate(ConnectingDelegate),
+            on_disconnect = Marshal.GetFunctionPointerForDelegate(DisconnectDelegate),
+            on_before_connect = Marshal.GetFunctionPointerForDelegate(BeforeConnectDelegate),
         };
 
         /// <summary>The callback table for one connection; the library takes ownership of <paramref name="target"/>.</summary>
@@ -108,6 +119,47 @@ namespace Wsx
             {
                 var description = Native.String(close->reason, close->reason_len);
                 Target(userData).HandleClose((WebSocketCloseStatus)close->code, description, close->clean != 0);
+            }
+            catch (Exception e)
+            {
+                Report(userData, e);
+            }
+        }
+
+        [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_connecting))]
+        static void OnConnecting(IntPtr userData, IntPtr conn, NativeMethods.wsx_connecting* connecting)
+        {
+            try
+            {
+                var delay = TimeSpan.FromMilliseconds(connecting->delay_ms);
+                ((WsxClient)Target(userData)).HandleConnecting(checked((int)connecting->attempt), delay);
+            }
+            catch (Exception e)
+            {
+                Report(userData, e);
+            }
+        }
+
+        [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_disconnect))]
+        static void OnDisconnect(IntPtr userData, IntPtr conn, NativeMethods.wsx_close* close)
+        {
+            try
+            {
+                var description = Native.String(close->reason, close->reason_len);
+                ((WsxClient)Target(userData)).HandleDisconnect((WebSocketCloseStatus)close->code, description, close->clean != 0);
+            }
+            catch (Exception e)
+            {
+                Report(userData, e);
+            }
+        }
+
+        [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_before_connect))]
+        static void OnBeforeConnect(IntPtr userData, IntPtr conn, IntPtr headers)
+        {
+            try
+            {
+                ((WsxClient)Target(userData)).HandleBeforeConnect(headers);
             }
             catch (Exception e)
             {

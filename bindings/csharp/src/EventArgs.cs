@@ -93,4 +93,74 @@ namespace Wsx
         /// <summary>Whether it was skipped for that message or dropped.</summary>
         public WsxSlowSubscriberPolicy Action { get; }
     }
+
+    /// <summary>A client's connect attempt is about to start.</summary>
+    public sealed class WsxConnectingEventArgs : EventArgs
+    {
+        internal WsxConnectingEventArgs(int attempt, TimeSpan delay)
+        {
+            Attempt = attempt;
+            Delay = delay;
+        }
+
+        /// <summary>
+        /// 0 for the first connection; then the reconnect attempts in a row (1, 2, ...; back to 1
+        /// after a connection that lasted <see cref="WsxReconnectPolicy.ResetAfter"/>).
+        /// </summary>
+        public int Attempt { get; }
+
+        /// <summary>The wait before the attempt starts (zero for the first).</summary>
+        public TimeSpan Delay { get; }
+    }
+
+    /// <summary>A client's handshake succeeded: the first time, or again after a reconnect.</summary>
+    public sealed class WsxConnectedEventArgs : EventArgs
+    {
+        internal WsxConnectedEventArgs(bool isReconnect, string subProtocol)
+        {
+            IsReconnect = isReconnect;
+            SubProtocol = subProtocol;
+        }
+
+        /// <summary>Whether this open follows an earlier connection of the same client: the time to re-subscribe.</summary>
+        public bool IsReconnect { get; }
+
+        /// <summary>The subprotocol this handshake agreed on, or null.</summary>
+        public string SubProtocol { get; }
+    }
+
+    /// <summary>
+    /// A client's connect attempt starts now: its request headers may be set for this attempt
+    /// (refresh a token, set cookies). Valid only while the handler runs.
+    /// </summary>
+    public sealed class WsxBeforeConnectEventArgs : EventArgs
+    {
+        IntPtr headers;
+
+        internal WsxBeforeConnectEventArgs(IntPtr headers)
+        {
+            this.headers = headers;
+        }
+
+        /// <summary>
+        /// Sets a request header of this attempt, replacing the options' header of that name
+        /// (compared without case) or adding it.
+        /// </summary>
+        /// <exception cref="InvalidOperationException">Called after the handler returned.</exception>
+        /// <exception cref="WsxException">A name or value the library refuses (a line break, ...).</exception>
+        public void SetRequestHeader(string name, string value)
+        {
+            if (string.IsNullOrEmpty(name))
+                throw new ArgumentException("a header name must not be empty", nameof(name));
+            if (headers == IntPtr.Zero)
+                throw new InvalidOperationException("request headers can be set only while the BeforeConnect handler runs");
+            Native.Check(NativeMethods.wsx_request_headers_set(headers, Native.Utf8(name), Native.Utf8(value ?? "")));
+        }
+
+        /// <summary>Ends the handler's access to the native headers.</summary>
+        internal void Expire()
+        {
+            headers = IntPtr.Zero;
+        }
+    }
 }

@@ -50,6 +50,7 @@ namespace Wsx
             internal IntPtr headers;
             internal UIntPtr headers_len;
             internal IntPtr peer_addr;
+            internal byte is_reconnect;
         }
 
         [StructLayout(LayoutKind.Sequential)]
@@ -98,6 +99,34 @@ namespace Wsx
             internal IntPtr topic;
             internal UIntPtr topic_len;
             internal int action;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_reconnect_options
+        {
+            internal uint initial_delay_ms;
+            internal double factor;
+            internal uint max_delay_ms;
+            internal uint max_attempts;
+            internal uint reset_after_ms;
+            internal byte retry_on_4xx;
+            internal UIntPtr queue_while_disconnected;
+            internal byte jitter;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_connecting
+        {
+            internal uint attempt;
+            internal ulong delay_ms;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_client_hooks
+        {
+            internal IntPtr on_connecting;
+            internal IntPtr on_disconnect;
+            internal IntPtr on_before_connect;
         }
 
         /// <summary>Function pointers are IntPtr (from Marshal.GetFunctionPointerForDelegate); zero is NULL.</summary>
@@ -160,6 +189,15 @@ namespace Wsx
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void wsx_on_slow_subscriber(IntPtr user_data, wsx_slow_subscriber_event* slow);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void wsx_on_connecting(IntPtr user_data, IntPtr conn, wsx_connecting* connecting);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void wsx_on_disconnect(IntPtr user_data, IntPtr conn, wsx_close* close);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void wsx_on_before_connect(IntPtr user_data, IntPtr conn, IntPtr headers);
 
         // ---- results ----
 
@@ -255,6 +293,22 @@ namespace Wsx
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_client_options_set_tls_danger_disable_verification(
             ClientOptionsHandle options, [MarshalAs(UnmanagedType.U1)] bool disable);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_set_reconnect(ClientOptionsHandle options, wsx_reconnect_options* reconnect);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_set_proxy(ClientOptionsHandle options, byte[] url);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_set_proxy_from_env(ClientOptionsHandle options, [MarshalAs(UnmanagedType.U1)] bool on);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_set_hooks(ClientOptionsHandle options, ref wsx_client_hooks hooks);
+
+        /// <summary><c>headers</c> is the pointer <c>on_before_connect</c> got, during that call only.</summary>
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_request_headers_set(IntPtr headers, byte[] name, byte[] value);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_client_options_set_compression(ClientOptionsHandle options, wsx_deflate_options* deflate);

@@ -32,6 +32,16 @@ namespace Wsx
                     Native.Check(NativeMethods.wsx_client_options_set_tls_ca_file(native, Native.Utf8(options.CaFile)));
                 Native.Check(NativeMethods.wsx_client_options_set_tls_danger_disable_verification(native, !options.VerifyCertificate));
                 SetCompression(native, options.Compression);
+                SetReconnect(native, options.Reconnect);
+                if (options.Proxy != null)
+                {
+                    if (!options.Proxy.IsAbsoluteUri)
+                        throw new ArgumentException("the proxy URL must be absolute (http://, https://, socks5://)", "Proxy");
+                    Native.Check(NativeMethods.wsx_client_options_set_proxy(native, Native.Utf8(options.Proxy.AbsoluteUri)));
+                }
+                Native.Check(NativeMethods.wsx_client_options_set_proxy_from_env(native, options.UseEnvironmentProxy));
+                var hooks = ConnCallbacks.ClientHooks;
+                Native.Check(NativeMethods.wsx_client_options_set_hooks(native, ref hooks));
                 return native;
             }
             catch
@@ -76,6 +86,13 @@ namespace Wsx
                 native.Dispose();
                 throw;
             }
+        }
+
+        /// <summary>Sets or (for null) turns off reconnecting.</summary>
+        static unsafe void SetReconnect(ClientOptionsHandle native, WsxReconnectPolicy policy)
+        {
+            var reconnect = policy != null ? policy.ToNative() : default(NativeMethods.wsx_reconnect_options);
+            Native.Check(NativeMethods.wsx_client_options_set_reconnect(native, policy != null ? &reconnect : null));
         }
 
         /// <summary>Sets or (for null) turns off permessage-deflate.</summary>

@@ -11,6 +11,7 @@ namespace Wsx
             SubProtocol = Native.String(open->subprotocol);
             Status = open->status;
             Headers = HeaderDictionary(open->headers, open->headers_len);
+            IsReconnect = open->is_reconnect != 0;
         }
 
         /// <summary>Copies what <paramref name="open"/> lends for the callback only.</summary>
@@ -27,6 +28,9 @@ namespace Wsx
 
         /// <summary>The response headers (client side) or request headers (server side), names case-insensitive.</summary>
         internal IReadOnlyDictionary<string, IEnumerable<string>> Headers { get; }
+
+        /// <summary>Client side: whether this open follows an earlier attempt of the same connection.</summary>
+        internal bool IsReconnect { get; }
 
         /// <summary>Header fields by name, the values of a repeated field in order.</summary>
         static IReadOnlyDictionary<string, IEnumerable<string>> HeaderDictionary(IntPtr headers, UIntPtr count)

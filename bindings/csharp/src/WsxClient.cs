@@ -82,8 +82,35 @@ namespace Wsx
             get { lock (Gate) return response == null ? null : response.Headers; }
         }
 
-        /// <summary>Raised once when the connection is over (also after a failed connect).</summary>
+        /// <summary>
+        /// Raised once when the connection is over (also after a failed connect); with
+        /// <see cref="WsxClientOptions.Reconnect"/>, only when the client gives up or is closed.
+        /// </summary>
         public event EventHandler<WsxClosedEventArgs> Closed;
+
+        /// <summary>A connect attempt is about to start, after <see cref="WsxConnectingEventArgs.Delay"/> (also the first one).</summary>
+        public event EventHandler<WsxConnectingEventArgs> Connecting;
+
+        /// <summary>
+        /// Raised on the loop thread (never posted to the <see cref="WsxClientOptions.SynchronizationContext"/>)
+        /// as each connect attempt starts, to set its request headers: refresh a token, set cookies.
+        /// The handler must return quickly.
+        /// </summary>
+        public event EventHandler<WsxBeforeConnectEventArgs> BeforeConnect;
+
+        /// <summary>
+        /// The handshake succeeded: the first time (also awaited by <see cref="ConnectAsync"/>), and
+        /// after every reconnect (<see cref="WsxConnectedEventArgs.IsReconnect"/>), the time to re-subscribe.
+        /// </summary>
+        public event EventHandler<WsxConnectedEventArgs> Connected;
+
+        /// <summary>
+        /// With <see cref="WsxClientOptions.Reconnect"/>: the connection (or an attempt) ended and
+        /// another attempt follows; <see cref="WsxConnection.State"/> is Connecting until then, and
+        /// sends fail with <see cref="WsxResult.NotConnected"/> unless
+        /// <see cref="WsxReconnectPolicy.QueueWhileDisconnected"/> allows them.
+        /// </summary>
+        public event EventHandler<WsxClosedEventArgs> Disconnected;
 
         internal override EventDispatcher Events
         {
@@ -152,7 +179,7 @@ namespace Wsx
             lock (Gate)
             {
                 ThrowIfDisposed();
-                if (State == WebSocketState.None || State == WebSocketState.Connecting)
+                if (!HasStarted)
                     throw new InvalidOperationException("the connection is not open yet");
                 if (inbox.Count > 0)
                 {
@@ -206,9 +233,55 @@ namespace Wsx
         internal override void HandleOpen(IntPtr conn, OpenEvent open)
         {
             lock (Gate)
+            {
                 response = open;
+                // An error before an earlier drop was not the end.
+                failure = null;
+            }
             base.HandleOpen(conn, open);
             opened.TrySetResult(true);
+            RaiseUnlessDisposed(() => Connected?.Invoke(this, new WsxConnectedEventArgs(open.IsReconnect, open.SubProtocol)));
+        }
+
+        internal void HandleConnecting(int attempt, TimeSpan delay)
+        {
+            RaiseUnlessDisposed(() => Connecting?.Invoke(this, new WsxConnectingEventArgs(attempt, delay)));
+        }
+
+        internal void HandleBeforeConnect(IntPtr headers)
+        {
+            var handler = BeforeConnect;
+            if (handler == null || IsDisposed)
+                return;
+            var args = new WsxBeforeConnectEventArgs(headers);
+            try
+            {
+                handler(this, args);
+            }
+            catch (Exception e)
+            {
+                RaiseError(e);
+            }
+            finally
+            {
+                args.Expire();
+            }
+        }
+
+        internal void HandleDisconnect(WebSocketCloseStatus status, string description, bool clean)
+        {
+            MarkReconnecting();
+            RaiseUnlessDisposed(() => Disconnected?.Invoke(this, new WsxClosedEventArgs(this, status, description, clean)));
+        }
+
+        void RaiseUnlessDisposed(Action raise)
+        {
+            if (!IsDisposed)
+                events.Raise(() =>
+                {
+                    if (!IsDisposed)
+                        raise();
+                });
         }
 
         internal override void HandleMessage(WsxMessage message)

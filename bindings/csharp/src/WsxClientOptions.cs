@@ -55,6 +55,31 @@ namespace Wsx
         public WsxDeflateOptions Compression { get; set; } = new WsxDeflateOptions();
 
         /// <summary>
+        /// Reconnecting after the connection drops, or null (the default) to end with it. With a
+        /// policy, one <see cref="WsxClient"/> outlives its transports: <see cref="WsxClient.Connecting"/>
+        /// marks each attempt, <see cref="WsxClient.Disconnected"/> each drop, <see cref="WsxClient.Connected"/>
+        /// each open (with <see cref="WsxConnectedEventArgs.IsReconnect"/>), and <see cref="WsxClient.Closed"/>
+        /// comes once, at the very end.
+        /// </summary>
+        public WsxReconnectPolicy Reconnect { get; set; }
+
+        /// <summary>
+        /// The proxy to connect through, or null (the default) for none: <c>http://[user:password@]host[:port]</c>
+        /// (HTTP CONNECT with Basic authentication), <c>https://...</c> (the same over TLS to the proxy),
+        /// or <c>socks5://...</c> / <c>socks5h://...</c> (SOCKS5, with or without credentials). Its
+        /// failures are <see cref="WsxResult.Proxy"/> errors (with <see cref="WsxException.HttpStatus"/>
+        /// 407 for credentials, 502 for a target it could not reach).
+        /// </summary>
+        public Uri Proxy { get; set; }
+
+        /// <summary>
+        /// Without <see cref="Proxy"/>, use the one the environment names (<c>https_proxy</c> for
+        /// <c>wss://</c>, <c>http_proxy</c> for <c>ws://</c>, then <c>all_proxy</c>, with <c>no_proxy</c>
+        /// exempting hosts), read when connecting. Default false.
+        /// </summary>
+        public bool UseEnvironmentProxy { get; set; }
+
+        /// <summary>
         /// Where the events are raised: null (the default) raises them on the native loop's thread,
         /// where handlers must return quickly; a context (a game's main thread, a UI thread) gets
         /// them posted in order.

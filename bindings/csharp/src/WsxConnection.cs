@@ -31,6 +31,7 @@ namespace Wsx
         WebSocketCloseStatus? closeStatus;
         string closeStatusDescription;
         bool disposed;
+        bool reconnecting;
 
         internal WsxConnection()
         {
@@ -231,7 +232,7 @@ namespace Wsx
             lock (Gate)
             {
                 ThrowIfDisposed();
-                if (state == WebSocketState.None || state == WebSocketState.Connecting)
+                if (!HasStarted)
                     throw new InvalidOperationException("the connection is not open yet");
                 conn = handle;
             }
@@ -298,6 +299,26 @@ namespace Wsx
         {
             if (disposed)
                 throw new ObjectDisposedException(GetType().Name);
+        }
+
+        /// <summary>
+        /// Whether the connection opened once (or ended): false before the first open, true also
+        /// while a reconnecting client is between connections. Call under <see cref="Gate"/>.
+        /// </summary>
+        internal bool HasStarted
+        {
+            get { return reconnecting || (state != WebSocketState.None && state != WebSocketState.Connecting); }
+        }
+
+        /// <summary>A reconnecting client lost its connection and tries again: Connecting until the next open.</summary>
+        internal void MarkReconnecting()
+        {
+            lock (Gate)
+            {
+                reconnecting = true;
+                if (state == WebSocketState.Open)
+                    state = WebSocketState.Connecting;
+            }
         }
 
         /// <summary>Moves from None to Connecting (a client's ConnectAsync); false if it already left None.</summary>
@@ -384,6 +405,7 @@ namespace Wsx
             {
                 if (state == WebSocketState.Connecting || state == WebSocketState.None)
                     state = WebSocketState.Open;
+                reconnecting = false;
                 subProtocol = open.SubProtocol;
             }
         }

@@ -31,5 +31,12 @@ namespace Wsx
         State = 12,
         /// <summary>An internal error of the native library.</summary>
         Panic = 13,
+        /// <summary>
+        /// A proxy failed: unreachable, refused the tunnel, asked for other credentials
+        /// (<see cref="WsxException.HttpStatus"/> 407), or could not reach the target (502).
+        /// </summary>
+        Proxy = 14,
+        /// <summary>A reconnecting client is between connections and does not queue sends (or its queue is full).</summary>
+        NotConnected = 15,
     }
 }

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
+using System.Linq;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading;
@@ -220,21 +221,19 @@ namespace Wsx.Tests
     }
 
     /// <summary>
-    /// A TCP relay on 127.0.0.1 in front of a server that counts the bytes it passes each way, to
-    /// see on the wire whether messages went compressed. Counts are taken as bytes are read, so
-    /// once a reply has arrived, everything that caused it is counted.
+    /// A TCP relay on 127.0.0.1 that counts the bytes it passes each way. Counts are taken as
+    /// bytes are read, so once a reply has arrived, everything that caused it is counted.
+    /// Subclasses decide where each accepted connection goes.
     /// </summary>
-    internal sealed class CountingRelay : IDisposable
+    internal abstract class TcpRelay : IDisposable
     {
         readonly TcpListener listener = new TcpListener(IPAddress.Loopback, 0);
-        readonly int targetPort;
         readonly List<TcpClient> sockets = new List<TcpClient>();
         long upstream;
         long downstream;
 
-        internal CountingRelay(int targetPort)
+        protected TcpRelay()
         {
-            this.targetPort = targetPort;
             listener.Start();
             Port = ((IPEndPoint)listener.LocalEndpoint).Port;
             Task.Run(AcceptLoop);
@@ -242,22 +241,20 @@ namespace Wsx.Tests
 
         internal int Port { get; }
 
-        /// <summary>Bytes from clients to the server so far.</summary>
+        /// <summary>Bytes from clients to servers so far.</summary>
         internal long Upstream { get { return Interlocked.Read(ref upstream); } }
 
-        /// <summary>Bytes from the server to clients so far.</summary>
+        /// <summary>Bytes from servers to clients so far.</summary>
         internal long Downstream { get { return Interlocked.Read(ref downstream); } }
 
-        internal Uri Url(string path = "/")
-        {
-            return new Uri("ws://127.0.0.1:" + Port + path);
-        }
+        /// <summary>The server for <paramref name="client"/>, connected; or null after answering the client itself.</summary>
+        protected abstract Task<TcpClient> OpenUpstream(TcpClient client);
 
         async Task AcceptLoop()
         {
             while (true)
             {
-                TcpClient client, server;
+                TcpClient client;
                 try
                 {
                     client = await listener.AcceptTcpClientAsync().ConfigureAwait(false);
@@ -266,24 +263,32 @@ namespace Wsx.Tests
                 {
                     return; // stopped
                 }
-                server = new TcpClient();
                 lock (sockets)
-                {
                     sockets.Add(client);
-                    sockets.Add(server);
-                }
-                try
-                {
-                    await server.ConnectAsync(IPAddress.Loopback, targetPort).ConfigureAwait(false);
-                }
-                catch (Exception)
-                {
-                    client.Close();
-                    continue;
-                }
-                _ = Pump(client, server, true);
-                _ = Pump(server, client, false);
+                _ = Serve(client);
             }
+        }
+
+        async Task Serve(TcpClient client)
+        {
+            TcpClient server;
+            try
+            {
+                server = await OpenUpstream(client).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                server = null;
+            }
+            if (server == null)
+            {
+                client.Close();
+                return;
+            }
+            lock (sockets)
+                sockets.Add(server);
+            _ = Pump(client, server, true);
+            _ = Pump(server, client, false);
         }
 
         async Task Pump(TcpClient from, TcpClient to, bool up)
@@ -320,6 +325,116 @@ namespace Wsx.Tests
                 foreach (var socket in sockets)
                     socket.Close();
             }
+        }
+    }
+
+    /// <summary>A <see cref="TcpRelay"/> in front of one server, to see on the wire whether messages went compressed.</summary>
+    internal sealed class CountingRelay : TcpRelay
+    {
+        readonly int targetPort;
+
+        internal CountingRelay(int targetPort)
+        {
+            this.targetPort = targetPort;
+        }
+
+        internal Uri Url(string path = "/")
+        {
+            return new Uri("ws://127.0.0.1:" + Port + path);
+        }
+
+        protected override async Task<TcpClient> OpenUpstream(TcpClient client)
+        {
+            var server = new TcpClient();
+            await server.ConnectAsync(IPAddress.Loopback, targetPort).ConfigureAwait(false);
+            return server;
+        }
+    }
+
+    /// <summary>
+    /// An HTTP CONNECT proxy for tests (RFC 9110, section 9.3.6), to 127.0.0.1 only: with
+    /// credentials it answers 407 to a request without the right Basic <c>Proxy-Authorization</c>,
+    /// 502 when the target refuses, and 200 before relaying bytes both ways.
+    /// </summary>
+    internal sealed class ConnectProxy : TcpRelay
+    {
+        readonly string credentials;
+        readonly System.Collections.Concurrent.ConcurrentQueue<string> targets = new System.Collections.Concurrent.ConcurrentQueue<string>();
+
+        /// <summary>A proxy asking for <paramref name="user"/> and <paramref name="password"/> (null: none).</summary>
+        internal ConnectProxy(string user = null, string password = null)
+        {
+            if (user != null)
+                credentials = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(user + ":" + password));
+        }
+
+        /// <summary>The URL to give a client, with <paramref name="userInfo"/> ("user:password") if not null.</summary>
+        internal Uri Url(string userInfo = null)
+        {
+            return new Uri("http://" + (userInfo != null ? userInfo + "@" : "") + "127.0.0.1:" + Port);
+        }
+
+        /// <summary>The targets of the tunnels opened so far ("host:port"), in order.</summary>
+        internal string[] Tunnels { get { return targets.ToArray(); } }
+
+        protected override async Task<TcpClient> OpenUpstream(TcpClient client)
+        {
+            var stream = client.GetStream();
+            var head = await ReadHead(stream).ConfigureAwait(false);
+            var lines = head.Split(new[] { "\r\n" }, StringSplitOptions.None);
+            var request = lines[0].Split(' ');
+            if (request.Length != 3 || request[0] != "CONNECT")
+            {
+                await Answer(stream, "405 Method Not Allowed").ConfigureAwait(false);
+                return null;
+            }
+            if (credentials != null && !lines.Any(l => l.Equals("Proxy-Authorization: Basic " + credentials, StringComparison.OrdinalIgnoreCase)))
+            {
+                await Answer(stream, "407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"wsx tests\"").ConfigureAwait(false);
+                return null;
+            }
+            var hostPort = request[1];
+            int colon = hostPort.LastIndexOf(':');
+            var host = hostPort.Substring(0, colon);
+            if (host != "127.0.0.1" && host != "localhost")
+            {
+                await Answer(stream, "403 Forbidden").ConfigureAwait(false);
+                return null;
+            }
+            var server = new TcpClient();
+            try
+            {
+                await server.ConnectAsync(IPAddress.Loopback, int.Parse(hostPort.Substring(colon + 1))).ConfigureAwait(false);
+            }
+            catch (SocketException)
+            {
+                server.Close();
+                await Answer(stream, "502 Bad Gateway").ConfigureAwait(false);
+                return null;
+            }
+            targets.Enqueue(hostPort);
+            await Answer(stream, "200 Connection Established").ConfigureAwait(false);
+            return server;
+        }
+
+        static Task Answer(NetworkStream stream, string statusAndHeaders)
+        {
+            var bytes = System.Text.Encoding.ASCII.GetBytes("HTTP/1.1 " + statusAndHeaders + "\r\nContent-Length: 0\r\n\r\n");
+            return stream.WriteAsync(bytes, 0, bytes.Length);
+        }
+
+        /// <summary>The request head up to its empty line, read a byte at a time so that nothing after it is consumed.</summary>
+        static async Task<string> ReadHead(NetworkStream stream)
+        {
+            var head = new System.Text.StringBuilder();
+            var one = new byte[1];
+            while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
+            {
+                if (await stream.ReadAsync(one, 0, 1).ConfigureAwait(false) == 0 || head.Length > 8192)
+                    throw new IOException("no complete request head");
+                head.Append((char)one[0]);
+            }
+            return head.ToString(0, head.Length - 4);
         }
     }
 

@@ -11,7 +11,8 @@ namespace Wsx.Tests
 {
     /// <summary>
     /// The C# binding's tests: a self-checking program run under Mono (or dotnet). Usage:
-    /// <c>Tests.exe --echo-server PATH [--echo-server-args ARGS] --python PATH --peer-script PATH [--only NAME-PART]</c>.
+    /// <c>Tests.exe --echo-server PATH [--echo-server-args ARGS] --python PATH --peer-script PATH
+    /// --chat-server PATH --chat-client ChatClient.exe --runtime MONO [--only NAME-PART]</c>.
     /// Prints one line per test and <c>N passed, M failed</c>; exits non-zero on any failure.
     /// </summary>
     internal static partial class Program
@@ -46,12 +47,15 @@ namespace Wsx.Tests
                 runner.Run("C echo server: Dispose from inside an event handler", () => DisposeInHandler(echo));
                 CompressionTests(runner, pythonDeflate, python);
             }
+            using (var chat = new Peer("C chat server", options["--chat-server"], "--port 0"))
+                runner.Run("examples: ChatClient.exe joins a room of the C chat_server", () => ChatClientJoinsRoom(chat, options["--runtime"], options["--chat-client"]));
             runner.Run("refused connection", RefusedConnection);
             runner.Run("bad URLs", BadUrls);
             runner.Run("handshake timeout and a cancelled ConnectAsync against a silent server", SilentServer);
             runner.Run("Dispose before connecting, and twice", DisposeUnconnected);
             runner.Run("server: several clients, messages, closes both ways", ServerWithClients);
             runner.Run("server: subprotocols and the Origin allow-list", ServerNegotiation);
+            PubSubTests(runner);
             runner.Run("client: unread messages past the receive budget close with 1008", UnreadMessagesBounded);
             runner.Run("wss: server certificate and key, client CA file, verification switch", Tls);
             return runner.Finish();
@@ -62,7 +66,7 @@ namespace Wsx.Tests
             var options = new Dictionary<string, string>();
             for (int i = 0; i + 1 < args.Length; i += 2)
                 options[args[i]] = args[i + 1];
-            foreach (var required in new[] { "--echo-server", "--python", "--peer-script" })
+            foreach (var required in new[] { "--echo-server", "--python", "--peer-script", "--chat-server", "--chat-client", "--runtime" })
                 if (!options.ContainsKey(required))
                     throw new ArgumentException("missing " + required);
             return options;

@@ -43,19 +43,37 @@ pub(super) struct Topics {
 
 #[derive(Default)]
 struct Registry {
-    /// The subscribers of each topic, by connection id.
-    subscribers: HashMap<Arc<str>, HashMap<u64, Arc<ConnShared>>>,
+    /// The subscribers of each topic.
+    subscribers: HashMap<Arc<str>, Topic>,
     /// The topics of each connection that has any.
     topics: HashMap<u64, Vec<Arc<str>>>,
 }
 
-/// The subscribers a message goes to: those admitted (each counted as
-/// queued for the message's `len` bytes until this is dropped, once the loop
-/// queued it or if it never reaches the loop) and those past their
-/// high-water mark.
+/// One topic's subscribers by connection id, and the list of them that the
+/// messages published until the next change share (one reference per
+/// message rather than one per subscriber).
+#[derive(Default)]
+struct Topic {
+    conns: HashMap<u64, Arc<ConnShared>>,
+    list: Option<Arc<[Arc<ConnShared>]>>,
+}
+
+/// What a published message does at each subscriber of its list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    /// Admitted: counted as queued for the message's length until the
+    /// [`Fanout`] drops (once the loop queued it, or if it never gets there).
+    Queued,
+    /// Past its high-water mark.
+    Slow,
+    /// Not sent: the publisher itself, or closing.
+    Passed,
+}
+
+/// The subscribers a message goes to, and the fate of each.
 struct Fanout {
-    admitted: Vec<Arc<ConnShared>>,
-    slow: Vec<Arc<ConnShared>>,
+    list: Arc<[Arc<ConnShared>]>,
+    fates: Vec<Fate>,
     len: usize,
 }
 
@@ -100,10 +118,9 @@ impl Topics {
             None => Arc::from(topic),
         };
         mine.push(name.clone());
-        subscribers
-            .entry(name)
-            .or_default()
-            .insert(conn.id, conn.clone());
+        let entry = subscribers.entry(name).or_default();
+        entry.conns.insert(conn.id, conn.clone());
+        entry.list = None;
         Ok(true)
     }
 
@@ -143,48 +160,63 @@ impl Topics {
     }
 
     fn count(&self, topic: &str) -> usize {
-        self.lock().subscribers.get(topic).map_or(0, HashMap::len)
+        self.lock()
+            .subscribers
+            .get(topic)
+            .map_or(0, |t| t.conns.len())
     }
 
-    /// Sorts the open subscribers of `topic` (but `except`) into those that
-    /// take `len` more bytes (now counted as queued) and those past their mark.
-    fn fan_out(&self, topic: &str, except: Option<u64>, len: usize) -> Fanout {
-        let registry = self.lock();
-        let subscribers = registry.subscribers.get(topic);
-        let open = subscribers
-            .into_iter()
-            .flat_map(HashMap::values)
-            .filter(|c| Some(c.id) != except && c.state() == ConnState::Open);
-        let mut fanout = Fanout {
-            admitted: Vec::with_capacity(subscribers.map_or(0, HashMap::len)),
-            slow: Vec::new(),
-            len,
-        };
-        for conn in open {
-            match conn.reserve(len) {
-                Ok(()) => fanout.admitted.push(conn.clone()),
-                Err(_) => fanout.slow.push(conn.clone()),
-            }
-        }
-        fanout
+    /// Decides the fate of a message of `len` bytes at each subscriber of
+    /// `topic`: the open ones but `except` that take it (now counted as
+    /// queued) and those past their mark. `None` without subscribers.
+    fn fan_out(&self, topic: &str, except: Option<u64>, len: usize) -> Option<Fanout> {
+        let mut registry = self.lock();
+        let entry = registry.subscribers.get_mut(topic)?;
+        let list = entry
+            .list
+            .get_or_insert_with(|| entry.conns.values().cloned().collect())
+            .clone();
+        drop(registry);
+        let fates = list
+            .iter()
+            .map(|conn| match conn.state() {
+                _ if Some(conn.id) == except => Fate::Passed,
+                ConnState::Open if conn.reserve(len).is_ok() => Fate::Queued,
+                ConnState::Open => Fate::Slow,
+                _ => Fate::Passed,
+            })
+            .collect();
+        Some(Fanout { list, fates, len })
     }
 }
 
 impl Registry {
     fn remove_subscriber(&mut self, topic: &str, id: u64) {
-        if let Some(conns) = self.subscribers.get_mut(topic) {
-            conns.remove(&id);
-            if conns.is_empty() {
+        if let Some(entry) = self.subscribers.get_mut(topic) {
+            entry.conns.remove(&id);
+            entry.list = None;
+            if entry.conns.is_empty() {
                 self.subscribers.remove(topic);
             }
         }
     }
 }
 
+impl Fanout {
+    /// The subscribers whose fate is `fate`.
+    fn with(&self, fate: Fate) -> impl Iterator<Item = &Arc<ConnShared>> {
+        let fates = self.fates.iter();
+        self.list
+            .iter()
+            .zip(fates)
+            .filter_map(move |(conn, f)| (*f == fate).then_some(conn))
+    }
+}
+
 impl Drop for Fanout {
     /// Gives back what admission counted as queued.
     fn drop(&mut self) {
-        for conn in &self.admitted {
+        for conn in self.with(Fate::Queued) {
             conn.queued.fetch_sub(self.len, Ordering::AcqRel);
         }
     }
@@ -279,11 +311,13 @@ impl Server {
                 "a text message must be valid UTF-8",
             ));
         }
-        let fanout = self.shared.topics.fan_out(topic, except, data.len());
-        if fanout.admitted.is_empty() && fanout.slow.is_empty() {
+        let Some(fanout) = self.shared.topics.fan_out(topic, except, data.len()) else {
+            return Ok(0);
+        };
+        if fanout.fates.iter().all(|f| *f == Fate::Passed) {
             return Ok(0);
         }
-        let count = fanout.admitted.len();
+        let count = fanout.with(Fate::Queued).count();
         let publish = Publish {
             message: PreparedMessage::new(kind, data)?,
             topic: Arc::from(topic),
@@ -306,7 +340,7 @@ impl Reactor {
             fanout,
             policy,
         } = publish;
-        for conn in &fanout.admitted {
+        for conn in fanout.with(Fate::Queued) {
             if let Some(slot) = self.find(conn)
                 && let Some(c) = self.conn_mut(slot)
                 && c.engine_live()
@@ -317,7 +351,7 @@ impl Reactor {
                 self.mark_dirty(slot);
             }
         }
-        for conn in &fanout.slow {
+        for conn in fanout.with(Fate::Slow) {
             self.slow_subscriber(conn, &topic, policy);
         }
     }

@@ -17,6 +17,7 @@ use super::server::ListenerEntry;
 use super::shared::{Command, ConnShared, ConnectRequest, LoopShared};
 use super::timer::{TimerKind, Timers};
 use super::transport::describe;
+use super::tunnel::name_the_hop;
 use crate::proto::{CloseCode, Event, Role, State};
 
 /// The waker's token; slots of the table are the other tokens.
@@ -720,6 +721,7 @@ impl Reactor {
     /// or the engine's code if it failed the connection itself.
     pub fn fail(&mut self, slot: usize, error: Error) {
         let Some(c) = self.conn_mut(slot) else { return };
+        let error = name_the_hop(&c.phase, error);
         if let Some(redial) = c.redial.as_deref_mut() {
             redial.last_error = Some(error.clone());
         }

@@ -46,6 +46,18 @@ impl TunnelDial {
     }
 }
 
+/// A failure during the proxy's handshake (TLS to the proxy, I/O) says so;
+/// the proxy's own answers already do.
+pub(super) fn name_the_hop(phase: &Phase, error: Error) -> Error {
+    match phase {
+        Phase::Tunnel(t) if error.kind() != ErrorKind::Proxy => Error::new(
+            error.kind(),
+            format!("proxy {}: {}", t.hop.config.authority(), error.message()),
+        ),
+        _ => error,
+    }
+}
+
 impl Reactor {
     /// TCP to the proxy stands: TLS to it if asked, then the first bytes of
     /// its handshake.

@@ -1,0 +1,72 @@
+using System;
+
+namespace Wsx
+{
+    /// <summary>
+    /// When and how often a <see cref="WsxClient"/> reconnects (<see cref="WsxClientOptions.Reconnect"/>).
+    /// The wait before reconnect attempt n (1, 2, ...) is drawn at random from
+    /// [0, min(<see cref="MaxDelay"/>, <see cref="InitialDelay"/> × <see cref="Factor"/>^(n-1))]
+    /// ("full jitter"). A client reconnects after network errors, timeouts (keepalive included) and
+    /// the close codes 1006, 1011, 1012, 1013 and 1014; never after a close the application asked
+    /// for, nor after a handshake refused with a 4xx status unless <see cref="RetryOn4xx"/>.
+    /// The defaults are the native library's.
+    /// </summary>
+    public sealed class WsxReconnectPolicy
+    {
+        /// <summary>Ceiling of the first wait (default 500 ms).</summary>
+        public TimeSpan InitialDelay { get; set; } = TimeSpan.FromMilliseconds(500);
+
+        /// <summary>Growth of the ceiling per attempt (default 2.0; at least 1.0).</summary>
+        public double Factor { get; set; } = 2.0;
+
+        /// <summary>Largest ceiling (default 30 s).</summary>
+        public TimeSpan MaxDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+        /// <summary>Most reconnect attempts in a row without a lasting connection; 0 (the default) tries forever.</summary>
+        public int MaxAttempts { get; set; }
+
+        /// <summary>A connection open this long starts the backoff afresh (default 10 s).</summary>
+        public TimeSpan ResetAfter { get; set; } = TimeSpan.FromSeconds(10);
+
+        /// <summary>Whether to retry after the server refused the handshake with a 4xx status (default false).</summary>
+        public bool RetryOn4xx { get; set; }
+
+        /// <summary>
+        /// Bytes <see cref="WsxConnection.SendAsync(ArraySegment{byte}, System.Net.WebSockets.WebSocketMessageType, System.Threading.CancellationToken)"/>
+        /// may queue while disconnected, sent once the next connection opens; 0 (the default)
+        /// refuses such sends with <see cref="WsxResult.NotConnected"/>.
+        /// </summary>
+        public long QueueWhileDisconnected { get; set; }
+
+        /// <summary>Whether each wait is drawn at random below its ceiling (default true); false waits exactly the ceiling.</summary>
+        public bool Jitter { get; set; } = true;
+
+        /// <summary>The native struct; values that cannot be represented throw here, the library checks the rest.</summary>
+        internal NativeMethods.wsx_reconnect_options ToNative()
+        {
+            if (MaxAttempts < 0)
+                throw new ArgumentOutOfRangeException("MaxAttempts", MaxAttempts, "must be zero (forever) or positive");
+            if (QueueWhileDisconnected < 0 || (UIntPtr.Size == 4 && QueueWhileDisconnected > uint.MaxValue))
+                throw new ArgumentOutOfRangeException("QueueWhileDisconnected", QueueWhileDisconnected, "must be zero or positive and addressable");
+            return new NativeMethods.wsx_reconnect_options
+            {
+                initial_delay_ms = Milliseconds(InitialDelay, "InitialDelay"),
+                factor = Factor,
+                max_delay_ms = Milliseconds(MaxDelay, "MaxDelay"),
+                max_attempts = (uint)MaxAttempts,
+                reset_after_ms = Milliseconds(ResetAfter, "ResetAfter"),
+                retry_on_4xx = RetryOn4xx ? (byte)1 : (byte)0,
+                queue_while_disconnected = (UIntPtr)(ulong)QueueWhileDisconnected,
+                jitter = Jitter ? (byte)1 : (byte)0,
+            };
+        }
+
+        /// <summary>A time span of zero or more as whole milliseconds (rounded up).</summary>
+        static uint Milliseconds(TimeSpan span, string name)
+        {
+            if (span < TimeSpan.Zero || span.TotalMilliseconds > uint.MaxValue)
+                throw new ArgumentOutOfRangeException(name, span, "must be zero or positive and under 49 days");
+            return (uint)Math.Ceiling(span.TotalMilliseconds);
+        }
+    }
+}
