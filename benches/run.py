@@ -28,15 +28,22 @@ ROOT = BENCHES.parent
 RELEASE = BENCHES / "target" / "release"
 NATIVE = BENCHES / "target" / "native"
 
-WARMUP = float(os.environ.get("BENCH_WARMUP", "1"))
-DURATION = float(os.environ.get("BENCH_DURATION", "3"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-PARTS = os.environ.get("BENCH_PARTS", "grid,micro,bindings,memory").split(",")
-IDLE_CONNS = int(os.environ.get("BENCH_IDLE_CONNS", "10000"))
-MICRO_TIME = float(os.environ.get("BENCH_MICRO_TIME", "2"))
-SERVER_CPU = os.environ.get("BENCH_SERVER_CPU", "0")
-CLIENT_CPU = os.environ.get("BENCH_CLIENT_CPU", "1")
-PY = os.environ.get("PY", sys.executable)
+
+
+def setting(name: str, default: str) -> str:
+    """An environment setting; unset and empty both mean the default."""
+    return os.environ.get(name) or default
+
+
+WARMUP = float(setting("BENCH_WARMUP", "1"))
+DURATION = float(setting("BENCH_DURATION", "3"))
+ROUNDS = int(setting("BENCH_ROUNDS", "3"))
+PARTS = setting("BENCH_PARTS", "grid,micro,bindings,memory").split(",")
+IDLE_CONNS = int(setting("BENCH_IDLE_CONNS", "10000"))
+MICRO_TIME = float(setting("BENCH_MICRO_TIME", "2"))
+SERVER_CPU = setting("BENCH_SERVER_CPU", "0")
+CLIENT_CPU = setting("BENCH_CLIENT_CPU", "1")
+PY = setting("PY", sys.executable)
 
 RAW, TUNG, FASTWS, WSX, WSX_C = "raw TCP", "tokio-tungstenite", "fastwebsockets", "wsx (Rust)", "wsx (C)"
 

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use net_util::*;
@@ -20,6 +20,16 @@ use wsx_core::net::{
 };
 use wsx_core::proto::extension::deflate::{Agreement, DeflateConfig, DeflateParams};
 use wsx_core::proto::{CloseCode, Config, Connection, Event, MessageKind, Role};
+
+/// The tests of this file run one at a time, so the memory one measures is
+/// its own (and 1,000 connections do not pile up).
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// What the server side saw.
 #[derive(Debug)]
@@ -215,6 +225,7 @@ fn paths(path: &str, n: usize) -> Vec<String> {
 
 #[test]
 fn fan_out_to_a_thousand_subscribers_delivers_each_message_once_in_order() {
+    let _serial = serial();
     const SUBSCRIBERS: usize = 1000;
     const MESSAGES: usize = 20;
     let server_loop = spawn_loop();
@@ -244,6 +255,7 @@ fn fan_out_to_a_thousand_subscribers_delivers_each_message_once_in_order() {
 
 #[test]
 fn unsubscribe_and_close_remove_subscriptions() {
+    let _serial = serial();
     let lp = spawn_loop();
     let (server, room) = start_rooms(lp.handle(), server_config());
     let subs = Subs::connect(lp.handle(), &server, &["/a,b".into(), "/b".into()]);
@@ -294,6 +306,7 @@ fn unsubscribe_and_close_remove_subscriptions() {
 
 #[test]
 fn publishing_from_a_callback_skips_the_publisher() {
+    let _serial = serial();
     let lp = spawn_loop();
     let (server, room) = start_rooms(lp.handle(), server_config());
     let subs = Subs::connect(lp.handle(), &server, &paths("/lobby", 3));
@@ -325,6 +338,7 @@ fn publishing_from_a_callback_skips_the_publisher() {
 
 #[test]
 fn publishing_from_many_threads_keeps_each_publishers_order() {
+    let _serial = serial();
     const SUBSCRIBERS: usize = 50;
     const THREADS: usize = 4;
     const EACH: usize = 200;
@@ -490,6 +504,7 @@ impl StalledFeed {
 
 #[test]
 fn a_stalled_subscriber_is_skipped_without_slowing_or_growing_the_others() {
+    let _serial = serial();
     const MESSAGES: u32 = 512; // 32 MiB to every subscriber
     let feed = StalledFeed::start(SlowSubscriber::Skip);
     // Warm up (buffers, allocator), then measure.
@@ -516,6 +531,7 @@ fn a_stalled_subscriber_is_skipped_without_slowing_or_growing_the_others() {
 
 #[test]
 fn a_stalled_subscriber_is_dropped_when_the_policy_says_so() {
+    let _serial = serial();
     let feed = StalledFeed::start(SlowSubscriber::Drop);
     let mut seq = 0;
     let closed = loop {
@@ -580,6 +596,7 @@ fn decode(frame: &[u8], server_no_context_takeover: bool) -> Vec<u8> {
 
 #[test]
 fn compressed_payloads_are_shared_only_without_context_takeover() {
+    let _serial = serial();
     let lp = spawn_loop();
     let config = ServerConfig {
         compression: Some(DeflateConfig::default()),

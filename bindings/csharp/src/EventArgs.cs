@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Net.WebSockets;
 
 namespace Wsx
@@ -161,6 +162,83 @@ namespace Wsx
         internal void Expire()
         {
             headers = IntPtr.Zero;
+        }
+    }
+
+    /// <summary>
+    /// A handshake request a <see cref="WsxServer"/> is deciding on: read it, then refuse it, pick
+    /// a subprotocol or add response headers (cookies, ...). Left alone, it is accepted. Valid only
+    /// while the handler runs.
+    /// </summary>
+    public sealed class WsxUpgradeEventArgs : EventArgs
+    {
+        IntPtr upgrade;
+
+        internal WsxUpgradeEventArgs(IntPtr upgrade, string path, IReadOnlyDictionary<string, IEnumerable<string>> headers,
+                                     string origin, string peerAddress, string subProtocol)
+        {
+            this.upgrade = upgrade;
+            Path = path;
+            Headers = headers;
+            Origin = origin;
+            PeerAddress = peerAddress;
+            SubProtocol = subProtocol;
+        }
+
+        /// <summary>The request target: path and query.</summary>
+        public string Path { get; }
+
+        /// <summary>Every request header by name (case-insensitive), a repeated field's values in order.</summary>
+        public IReadOnlyDictionary<string, IEnumerable<string>> Headers { get; }
+
+        /// <summary>The <c>Origin</c> header, or null.</summary>
+        public string Origin { get; }
+
+        /// <summary>The peer's address, "ip:port" ("[ip]:port" for IPv6).</summary>
+        public string PeerAddress { get; }
+
+        /// <summary>The subprotocol the server will answer with unless changed (the first of its list the client offered), or null.</summary>
+        public string SubProtocol { get; private set; }
+
+        /// <summary>Whether <see cref="Refuse"/> was called.</summary>
+        public bool Refused { get; private set; }
+
+        /// <summary>Refuses the handshake with an HTTP status (400-599) and a short reason sent as the body (null: none).</summary>
+        public void Refuse(int status, string reason)
+        {
+            if (status < 400 || status > 599)
+                throw new ArgumentOutOfRangeException(nameof(status), status, "a refusal is 400 to 599");
+            Native.Check(NativeMethods.wsx_upgrade_refuse(Live(), (ushort)status, Native.Utf8(reason)));
+            Refused = true;
+        }
+
+        /// <summary>Answers with this subprotocol (null: none) instead of <see cref="SubProtocol"/>.</summary>
+        public void SetSubProtocol(string subProtocol)
+        {
+            Native.Check(NativeMethods.wsx_upgrade_set_subprotocol(Live(), Native.Utf8(subProtocol)));
+            SubProtocol = subProtocol;
+        }
+
+        /// <summary>Adds a header to the response, the 101 or a refusal (<c>Set-Cookie</c>, <c>WWW-Authenticate</c>, ...).</summary>
+        /// <exception cref="WsxException">A name or value the library refuses (a line break, ...).</exception>
+        public void AddResponseHeader(string name, string value)
+        {
+            if (string.IsNullOrEmpty(name))
+                throw new ArgumentException("a header name must not be empty", nameof(name));
+            Native.Check(NativeMethods.wsx_upgrade_add_header(Live(), Native.Utf8(name), Native.Utf8(value ?? "")));
+        }
+
+        IntPtr Live()
+        {
+            if (upgrade == IntPtr.Zero)
+                throw new InvalidOperationException("a handshake can be changed only while the Upgrading handler runs");
+            return upgrade;
+        }
+
+        /// <summary>Ends the handler's access to the native upgrade.</summary>
+        internal void Expire()
+        {
+            upgrade = IntPtr.Zero;
         }
     }
 }

@@ -332,6 +332,12 @@ namespace Wsx
         internal static extern WsxResult wsx_upgrade_refuse(IntPtr upgrade, ushort status, byte[] reason);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_upgrade_set_subprotocol(IntPtr upgrade, byte[] name);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_upgrade_add_header(IntPtr upgrade, byte[] name, byte[] value);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_upgrade_set_callbacks(IntPtr upgrade, ref wsx_conn_callbacks callbacks);
 
         // ---- server options ----

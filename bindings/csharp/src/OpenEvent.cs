@@ -12,6 +12,8 @@ namespace Wsx
             Status = open->status;
             Headers = HeaderDictionary(open->headers, open->headers_len);
             IsReconnect = open->is_reconnect != 0;
+            Path = Native.String(open->path);
+            PeerAddress = Native.String(open->peer_addr);
         }
 
         /// <summary>Copies what <paramref name="open"/> lends for the callback only.</summary>
@@ -29,11 +31,17 @@ namespace Wsx
         /// <summary>The response headers (client side) or request headers (server side), names case-insensitive.</summary>
         internal IReadOnlyDictionary<string, IEnumerable<string>> Headers { get; }
 
+        /// <summary>Server side: the request target (path and query). Client side: null.</summary>
+        internal string Path { get; }
+
+        /// <summary>The peer's address, "ip:port" ("[ip]:port" for IPv6); a client's proxy when it used one.</summary>
+        internal string PeerAddress { get; }
+
         /// <summary>Client side: whether this open follows an earlier attempt of the same connection.</summary>
         internal bool IsReconnect { get; }
 
         /// <summary>Header fields by name, the values of a repeated field in order.</summary>
-        static IReadOnlyDictionary<string, IEnumerable<string>> HeaderDictionary(IntPtr headers, UIntPtr count)
+        internal static IReadOnlyDictionary<string, IEnumerable<string>> HeaderDictionary(IntPtr headers, UIntPtr count)
         {
             var lists = new Dictionary<string, List<string>>(StringComparer.OrdinalIgnoreCase);
             var fields = (NativeMethods.wsx_header*)headers;

@@ -37,7 +37,6 @@ namespace Wsx
         readonly LinkedList<TaskCompletionSource<WsxMessage>> receivers = new LinkedList<TaskCompletionSource<WsxMessage>>();
         WsxException failure;
         WsxMessage end;
-        OpenEvent response;
 
         /// <summary>
         /// Unread messages are held up to this many times the largest message size (64 MiB by
@@ -69,7 +68,11 @@ namespace Wsx
         /// <summary>The status of the handshake's response once connected (101, switching protocols), else 0.</summary>
         public HttpStatusCode HttpStatusCode
         {
-            get { lock (Gate) return response == null ? 0 : (HttpStatusCode)response.Status; }
+            get
+            {
+                var response = Handshake;
+                return response == null ? 0 : (HttpStatusCode)response.Status;
+            }
         }
 
         /// <summary>
@@ -79,7 +82,11 @@ namespace Wsx
         /// </summary>
         public IReadOnlyDictionary<string, IEnumerable<string>> HttpResponseHeaders
         {
-            get { lock (Gate) return response == null ? null : response.Headers; }
+            get
+            {
+                var response = Handshake;
+                return response == null ? null : response.Headers;
+            }
         }
 
         /// <summary>
@@ -234,7 +241,6 @@ namespace Wsx
         {
             lock (Gate)
             {
-                response = open;
                 // An error before an earlier drop was not the end.
                 failure = null;
             }

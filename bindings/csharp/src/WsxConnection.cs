@@ -32,6 +32,7 @@ namespace Wsx
         string closeStatusDescription;
         bool disposed;
         bool reconnecting;
+        OpenEvent handshake;
 
         internal WsxConnection()
         {
@@ -50,6 +51,36 @@ namespace Wsx
         public string SubProtocol
         {
             get { lock (Gate) return subProtocol; }
+        }
+
+        /// <summary>The peer's address, "ip:port" ("[ip]:port" for IPv6; a client's proxy when it used one), once open; else null.</summary>
+        public string RemoteAddress
+        {
+            get { lock (Gate) return handshake == null ? null : handshake.PeerAddress; }
+        }
+
+        /// <summary>
+        /// On a connection a <see cref="WsxServer"/> accepted: the target of its handshake request
+        /// (path and query, such as <c>/room/lobby</c>). Null on a <see cref="WsxClient"/>.
+        /// </summary>
+        public string RequestPath
+        {
+            get { lock (Gate) return handshake == null ? null : handshake.Path; }
+        }
+
+        /// <summary>
+        /// On a connection a <see cref="WsxServer"/> accepted: the headers of its handshake request
+        /// by name (case-insensitive). Null on a <see cref="WsxClient"/> (see <see cref="WsxClient.HttpResponseHeaders"/>).
+        /// </summary>
+        public IReadOnlyDictionary<string, IEnumerable<string>> RequestHeaders
+        {
+            get { lock (Gate) return handshake == null || this is WsxClient ? null : handshake.Headers; }
+        }
+
+        /// <summary>The last handshake's open event, or null before the first open.</summary>
+        internal OpenEvent Handshake
+        {
+            get { lock (Gate) return handshake; }
         }
 
         /// <summary>
@@ -407,6 +438,7 @@ namespace Wsx
                     state = WebSocketState.Open;
                 reconnecting = false;
                 subProtocol = open.SubProtocol;
+                handshake = open;
             }
         }
 

@@ -41,6 +41,15 @@ namespace Wsx
         /// <summary>The port the server listens on, once started (0 before).</summary>
         public int Port { get; private set; }
 
+        /// <summary>
+        /// A handshake request arrived (after the Origin allow-list): refuse it, pick its
+        /// subprotocol or add response headers. Raised on the loop thread before the connection
+        /// exists (never posted to the <see cref="WsxServerOptions.SynchronizationContext"/>); the
+        /// handler must return quickly. An exception refuses the request with 500 and goes to
+        /// <see cref="Error"/>.
+        /// </summary>
+        public event EventHandler<WsxUpgradeEventArgs> Upgrading;
+
         /// <summary>A client finished its handshake.</summary>
         public event EventHandler<WsxConnectionEventArgs> ClientConnected;
 
@@ -258,7 +267,10 @@ namespace Wsx
         {
             try
             {
-                var connection = new ServerConnection(Target(userData));
+                var server = Target(userData);
+                if (server.Decide(upgrade, request))
+                    return;
+                var connection = new ServerConnection(server);
                 var callbacks = ConnCallbacks.For(GCHandle.Alloc(connection));
                 var result = NativeMethods.wsx_upgrade_set_callbacks(upgrade, ref callbacks);
                 if (result != WsxResult.Ok)
@@ -277,6 +289,26 @@ namespace Wsx
                     Trace.TraceError("wsx: upgrade failed: {0} (then: {1})", e, again);
                 }
             }
+        }
+
+        /// <summary>Runs the Upgrading handlers on a request; true if they refused it.</summary>
+        bool Decide(IntPtr upgrade, NativeMethods.wsx_request* request)
+        {
+            var handler = Upgrading;
+            if (handler == null || IsDisposed)
+                return false;
+            var args = new WsxUpgradeEventArgs(
+                upgrade, Native.String(request->path), OpenEvent.HeaderDictionary(request->headers, request->headers_len),
+                Native.String(request->origin), Native.String(request->peer_addr), Native.String(request->subprotocol));
+            try
+            {
+                handler(this, args);
+            }
+            finally
+            {
+                args.Expire();
+            }
+            return args.Refused;
         }
 
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_slow_subscriber))]

@@ -439,6 +439,113 @@ namespace Wsx.Tests
     }
 
     /// <summary>
+    /// A SOCKS5 proxy for tests (RFC 1928), CONNECT to 127.0.0.1 or localhost only, with
+    /// username/password authentication (RFC 1929) when given credentials.
+    /// </summary>
+    internal sealed class Socks5Proxy : TcpRelay
+    {
+        readonly string user;
+        readonly string password;
+        readonly System.Collections.Concurrent.ConcurrentQueue<string> targets = new System.Collections.Concurrent.ConcurrentQueue<string>();
+
+        /// <summary>A proxy asking for <paramref name="user"/> and <paramref name="password"/> (null: no authentication).</summary>
+        internal Socks5Proxy(string user = null, string password = null)
+        {
+            this.user = user;
+            this.password = password;
+        }
+
+        /// <summary>A <c>socks5h://</c> URL (the proxy resolves names), with <paramref name="userInfo"/> if not null.</summary>
+        internal Uri Url(string userInfo = null)
+        {
+            return new Uri("socks5h://" + (userInfo != null ? userInfo + "@" : "") + "127.0.0.1:" + Port);
+        }
+
+        /// <summary>The targets of the tunnels opened so far ("host:port"), in order.</summary>
+        internal string[] Tunnels { get { return targets.ToArray(); } }
+
+        protected override async Task<TcpClient> OpenUpstream(TcpClient client)
+        {
+            var stream = client.GetStream();
+            var greeting = await ReadExactly(stream, 2).ConfigureAwait(false);
+            var methods = await ReadExactly(stream, greeting[1]).ConfigureAwait(false);
+            byte wanted = user != null ? (byte)2 : (byte)0;
+            if (greeting[0] != 5 || Array.IndexOf(methods, wanted) < 0)
+            {
+                await stream.WriteAsync(new byte[] { 5, 0xff }, 0, 2).ConfigureAwait(false);
+                return null;
+            }
+            await stream.WriteAsync(new byte[] { 5, wanted }, 0, 2).ConfigureAwait(false);
+            if (user != null)
+            {
+                var version = await ReadExactly(stream, 2).ConfigureAwait(false);
+                var name = System.Text.Encoding.UTF8.GetString(await ReadExactly(stream, version[1]).ConfigureAwait(false));
+                var length = await ReadExactly(stream, 1).ConfigureAwait(false);
+                var secret = System.Text.Encoding.UTF8.GetString(await ReadExactly(stream, length[0]).ConfigureAwait(false));
+                var ok = name == user && secret == password;
+                await stream.WriteAsync(new byte[] { 1, ok ? (byte)0 : (byte)1 }, 0, 2).ConfigureAwait(false);
+                if (!ok)
+                    return null;
+            }
+            var request = await ReadExactly(stream, 4).ConfigureAwait(false);
+            string host;
+            switch (request[3])
+            {
+                case 1:
+                    host = new IPAddress(await ReadExactly(stream, 4).ConfigureAwait(false)).ToString();
+                    break;
+                case 3:
+                    var size = await ReadExactly(stream, 1).ConfigureAwait(false);
+                    host = System.Text.Encoding.ASCII.GetString(await ReadExactly(stream, size[0]).ConfigureAwait(false));
+                    break;
+                default:
+                    await Reply(stream, 8).ConfigureAwait(false); // address type not supported
+                    return null;
+            }
+            var portBytes = await ReadExactly(stream, 2).ConfigureAwait(false);
+            int port = portBytes[0] << 8 | portBytes[1];
+            if (request[1] != 1 || (host != "127.0.0.1" && host != "localhost"))
+            {
+                await Reply(stream, 2).ConfigureAwait(false); // not allowed by the ruleset
+                return null;
+            }
+            var server = new TcpClient();
+            try
+            {
+                await server.ConnectAsync(IPAddress.Loopback, port).ConfigureAwait(false);
+            }
+            catch (SocketException)
+            {
+                server.Close();
+                await Reply(stream, 5).ConfigureAwait(false); // connection refused
+                return null;
+            }
+            targets.Enqueue(host + ":" + port);
+            await Reply(stream, 0).ConfigureAwait(false);
+            return server;
+        }
+
+        static Task Reply(NetworkStream stream, byte code)
+        {
+            var reply = new byte[] { 5, code, 0, 1, 127, 0, 0, 1, 0, 0 };
+            return stream.WriteAsync(reply, 0, reply.Length);
+        }
+
+        static async Task<byte[]> ReadExactly(NetworkStream stream, int count)
+        {
+            var bytes = new byte[count];
+            for (int done = 0; done < count;)
+            {
+                int n = await stream.ReadAsync(bytes, done, count - done).ConfigureAwait(false);
+                if (n == 0)
+                    throw new IOException("the client went away mid-request");
+                done += n;
+            }
+            return bytes;
+        }
+    }
+
+    /// <summary>
     /// A WebSocket client that does the opening handshake by hand and then never reads, so that
     /// the server's send queue to it only grows: a stalled subscriber.
     /// </summary>

@@ -55,7 +55,8 @@ impl Connection {
         Py::new(py, Self::init(shared, owner).add_subclass(ServerConnection))
     }
 
-    fn conn(&self) -> PyResult<&Conn> {
+    /// The core's handle; an error before the connection exists.
+    pub(crate) fn conn(&self) -> PyResult<&Conn> {
         self.shared.conn.get().ok_or_else(|| {
             pyo3::exceptions::PyRuntimeError::new_err("the connection is not open yet")
         })
@@ -83,13 +84,14 @@ impl Connection {
         py: Python<'_>,
         kind: MessageKind,
         data: &[u8],
+        compress: bool,
         block: bool,
     ) -> PyResult<bool> {
         let conn = self.conn()?;
         let mailbox = &self.shared.mailbox;
         loop {
             let seen = mailbox.peek(|s| s.writable);
-            let e = match py.detach(|| conn.send(kind, data)) {
+            let e = match py.detach(|| conn.send_with(kind, data, compress)) {
                 Ok(()) => return Ok(true),
                 Err(e) => e,
             };
@@ -133,13 +135,14 @@ impl Connection {
 
 /// The bytes of a message and its kind: `str` is text, `bytes`, `bytearray`
 /// and `memoryview` (any buffer) are binary.
-enum Payload<'py> {
+pub(crate) enum Payload<'py> {
     Bytes(MessageKind, Bound<'py, PyBytes>),
     Owned(Vec<u8>),
 }
 
 impl<'py> Payload<'py> {
-    fn extract(message: &Bound<'py, PyAny>) -> PyResult<Payload<'py>> {
+    /// The payload of a Python message; `TypeError` for other types.
+    pub(crate) fn extract(message: &Bound<'py, PyAny>) -> PyResult<Payload<'py>> {
         if let Ok(b) = message.cast::<PyBytes>() {
             Ok(Payload::Bytes(MessageKind::Binary, b.clone()))
         } else if let Ok(s) = message.cast::<PyString>() {
@@ -163,7 +166,8 @@ impl<'py> Payload<'py> {
         }
     }
 
-    fn parts(&self) -> (MessageKind, &[u8]) {
+    /// The message's kind and bytes.
+    pub(crate) fn parts(&self) -> (MessageKind, &[u8]) {
         match self {
             Payload::Bytes(kind, b) => (*kind, b.as_bytes()),
             Payload::Owned(v) => (MessageKind::Binary, v),
@@ -188,10 +192,12 @@ impl Message {
 impl Connection {
     /// Sends a message: `str` as text, `bytes`, `bytearray` or `memoryview`
     /// as binary. Waits (GIL released) while the send queue is full.
-    fn send(&self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<()> {
+    /// `compress=False` sends it uncompressed even with permessage-deflate.
+    #[pyo3(signature = (message, compress=true))]
+    fn send(&self, py: Python<'_>, message: &Bound<'_, PyAny>, compress: bool) -> PyResult<()> {
         let payload = Payload::extract(message)?;
         let (kind, data) = payload.parts();
-        self.try_send(py, kind, data, true).map(drop)
+        self.try_send(py, kind, data, compress, true).map(drop)
     }
 
     /// The next message (`str` or `bytes`). Raises `TimeoutError` after
@@ -264,7 +270,7 @@ impl Connection {
     /// The negotiated subprotocol, if any.
     #[getter]
     fn subprotocol(&self) -> Option<String> {
-        self.shared.subprotocol.get().cloned().flatten()
+        self.shared.opened(|o| o.subprotocol.clone())
     }
 
     /// The close code, once the connection is closed.
@@ -286,8 +292,7 @@ impl Connection {
     #[getter]
     fn remote_address(&self) -> Option<(String, u16)> {
         self.shared
-            .peer
-            .get()
+            .opened(|o| o.peer)
             .map(|a| (a.ip().to_string(), a.port()))
     }
 
@@ -311,10 +316,35 @@ impl Connection {
     #[getter]
     fn response(&self, py: Python<'_>) -> PyResult<Option<Response>> {
         self.shared
-            .response
-            .get()
-            .map(|r| Response::new(py, r))
+            .opened(|o| o.response.clone())
+            .map(|r| Response::new(py, &r))
             .transpose()
+    }
+
+    /// Whether the connection is open now: false while connecting, closed,
+    /// or while a reconnecting client is between connections.
+    #[getter]
+    fn connected(&self) -> bool {
+        self.shared.mailbox.peek(|s| s.connected)
+    }
+
+    /// How many times a client with `reconnect=` reconnected (connections
+    /// opened after the first one).
+    #[getter]
+    fn reconnects(&self) -> u64 {
+        self.shared.mailbox.peek(|s| s.reconnects)
+    }
+
+    /// How many received messages wait to be read (at most `max_queue`).
+    #[getter]
+    fn _queued(&self) -> usize {
+        self.shared.mailbox.peek(|s| s.queued())
+    }
+
+    /// Whether reading is paused because `max_queue` messages wait.
+    #[getter]
+    fn _reading_paused(&self) -> bool {
+        self.shared.mailbox.peek(|s| s.reading_paused())
     }
 
     /// Routes this connection's wake-ups to an asyncio loop's hub.
@@ -353,10 +383,16 @@ impl Connection {
     }
 
     /// Queues a message: False (and armed) when the send queue is full.
-    fn _send_nowait(&self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<bool> {
+    #[pyo3(signature = (message, compress=true))]
+    fn _send_nowait(
+        &self,
+        py: Python<'_>,
+        message: &Bound<'_, PyAny>,
+        compress: bool,
+    ) -> PyResult<bool> {
         let payload = Payload::extract(message)?;
         let (kind, data) = payload.parts();
-        self.try_send(py, kind, data, false)
+        self.try_send(py, kind, data, compress, false)
     }
 
     /// Starts the close handshake without waiting.

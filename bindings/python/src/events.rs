@@ -3,9 +3,10 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
+use pyo3::prelude::*;
 use wsx_core::net::{Close, Conn, Ctx, Error, Handler, Open};
 use wsx_core::proto::MessageKind;
 use wsx_core::proto::handshake::{Request, Response};
@@ -21,25 +22,69 @@ pub struct ConnShared {
     pub conn: OnceLock<Conn>,
     /// The handshake request (server side).
     pub request: OnceLock<Request>,
+    /// What the latest opening handshake gave.
+    opened: Mutex<Opened>,
+}
+
+/// What the latest opening handshake gave (a reconnecting client's next
+/// connection replaces it).
+#[derive(Default)]
+pub struct Opened {
     /// The handshake response (client side).
-    pub response: OnceLock<Response>,
+    pub response: Option<Arc<Response>>,
     /// The negotiated subprotocol.
-    pub subprotocol: OnceLock<Option<String>>,
+    pub subprotocol: Option<String>,
     /// The peer's address.
-    pub peer: OnceLock<SocketAddr>,
+    pub peer: Option<SocketAddr>,
 }
 
 impl ConnShared {
-    /// A connection that has not opened yet.
-    pub fn new() -> Arc<ConnShared> {
+    /// A connection that has not opened yet, whose received messages are
+    /// bounded by `max_queue` (`None`: unbounded).
+    pub fn new(max_queue: Option<QueueLimit>) -> Arc<ConnShared> {
+        let state = ConnState {
+            flow: max_queue.map(Flow::new),
+            ..ConnState::default()
+        };
         Arc::new(ConnShared {
-            mailbox: Mailbox::new(ConnState::default()),
+            mailbox: Mailbox::new(state),
             conn: OnceLock::new(),
             request: OnceLock::new(),
-            response: OnceLock::new(),
-            subprotocol: OnceLock::new(),
-            peer: OnceLock::new(),
+            opened: Mutex::new(Opened::default()),
         })
+    }
+
+    /// Reads or updates what the latest opening handshake gave.
+    pub fn opened<R>(&self, f: impl FnOnce(&mut Opened) -> R) -> R {
+        f(&mut self.opened.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// Bounds of a connection's queue of received messages (`max_queue`).
+#[derive(Clone, Copy)]
+pub struct QueueLimit {
+    /// Reading pauses once this many messages wait (at least 1).
+    pub high: usize,
+    /// Reading resumes once at most this many wait (below `high`).
+    pub low: usize,
+}
+
+/// Flow control of received messages: the core stops reading the socket
+/// while the queue is full, so a peer sending faster than Python reads is
+/// pushed back (TCP backpressure) instead of filling memory.
+struct Flow {
+    limit: QueueLimit,
+    paused: bool,
+    conn: Option<Conn>,
+}
+
+impl Flow {
+    fn new(limit: QueueLimit) -> Flow {
+        Flow {
+            limit,
+            paused: false,
+            conn: None,
+        }
     }
 }
 
@@ -73,19 +118,62 @@ pub struct ConnState {
     closed: Option<Arc<Closed>>,
     error: Option<Error>,
     inbox: VecDeque<Message>,
+    flow: Option<Flow>,
     pings: VecDeque<Ping>,
     /// How many times the send queue drained after a would-block.
     pub writable: u64,
     /// The round trip of the last answered ping, in seconds.
     pub latency: f64,
+    /// Open now (false while a reconnecting client is between connections).
+    pub connected: bool,
+    /// How many connections opened after the first one (a reconnecting client).
+    pub reconnects: u64,
 }
 
 impl ConnState {
     /// The next message, or the close once every message was taken.
     pub fn next(&mut self) -> Option<Next> {
         match self.inbox.pop_front() {
-            Some(m) => Some(Next::Message(m)),
+            Some(m) => {
+                self.resume_when_drained();
+                Some(Next::Message(m))
+            }
             None => self.closed.clone().map(Next::Closed),
+        }
+    }
+
+    /// How many received messages wait to be read.
+    pub fn queued(&self) -> usize {
+        self.inbox.len()
+    }
+
+    /// Whether reading is paused because the queue is full.
+    pub fn reading_paused(&self) -> bool {
+        self.flow.as_ref().is_some_and(|f| f.paused)
+    }
+
+    /// Queues a received message, pausing reading once the queue is full.
+    fn receive(&mut self, conn: &Conn, message: Message) {
+        self.inbox.push_back(message);
+        if let Some(f) = &mut self.flow
+            && self.inbox.len() >= f.limit.high
+        {
+            // Under the mailbox lock, so `resume_when_drained` cannot interleave.
+            conn.pause_reading();
+            f.paused = true;
+        }
+    }
+
+    /// Resumes reading once the queue drained to the low mark.
+    fn resume_when_drained(&mut self) {
+        if let Some(f) = &mut self.flow
+            && f.paused
+            && self.inbox.len() <= f.limit.low
+        {
+            f.paused = false;
+            if let Some(conn) = &f.conn {
+                conn.resume_reading();
+            }
         }
     }
 
@@ -140,6 +228,10 @@ impl ConnState {
 pub struct ConnHandler {
     shared: Arc<ConnShared>,
     on_open: Option<Box<dyn FnOnce(Arc<ConnShared>) + Send>>,
+    /// `before_connect(attempt)`: the headers of each attempt (client side).
+    before_connect: Option<Py<PyAny>>,
+    /// The number of the attempt about to start (0: the first connection).
+    attempt: u32,
 }
 
 impl ConnHandler {
@@ -148,7 +240,19 @@ impl ConnHandler {
         shared: Arc<ConnShared>,
         on_open: Option<Box<dyn FnOnce(Arc<ConnShared>) + Send>>,
     ) -> ConnHandler {
-        ConnHandler { shared, on_open }
+        ConnHandler {
+            shared,
+            on_open,
+            before_connect: None,
+            attempt: 0,
+        }
+    }
+
+    /// Runs `hook(attempt)` before each attempt to connect: it returns the
+    /// request's extra headers for that attempt, or None to keep them.
+    pub fn with_before_connect(mut self, hook: Option<Py<PyAny>>) -> ConnHandler {
+        self.before_connect = hook;
+        self
     }
 }
 
@@ -156,27 +260,36 @@ impl Handler for ConnHandler {
     fn on_open(&mut self, ctx: &mut Ctx<'_>, open: &Open<'_>) {
         let s = &self.shared;
         let _ = s.conn.set(ctx.conn().clone());
-        let _ = s.subprotocol.set(open.subprotocol.map(str::to_owned));
-        let _ = s.peer.set(open.peer_addr);
-        if let Some(r) = open.response {
-            let _ = s.response.set(r.clone());
-        }
+        s.opened(|o| {
+            o.subprotocol = open.subprotocol.map(str::to_owned);
+            o.peer = Some(open.peer_addr);
+            o.response = open.response.map(|r| Arc::new(r.clone()));
+        });
         if let Some(r) = open.request {
             let _ = s.request.set(r.clone());
         }
-        s.mailbox.update(|st| st.opened = true);
+        s.mailbox.update(|st| {
+            // Every connection after the first one (not every later attempt).
+            st.reconnects += u64::from(st.opened);
+            st.opened = true;
+            st.connected = true;
+            if let Some(f) = &mut st.flow {
+                f.conn = Some(ctx.conn().clone());
+            }
+        });
         if let Some(f) = self.on_open.take() {
             f(s.clone());
         }
     }
 
-    fn on_message(&mut self, _ctx: &mut Ctx<'_>, kind: MessageKind, data: &[u8], _fin: bool) {
-        self.shared.mailbox.update(|st| {
-            st.inbox.push_back(Message {
-                kind,
-                data: data.to_vec(),
-            })
-        });
+    fn on_message(&mut self, ctx: &mut Ctx<'_>, kind: MessageKind, data: &[u8], _fin: bool) {
+        let message = Message {
+            kind,
+            data: data.to_vec(),
+        };
+        self.shared
+            .mailbox
+            .update(|st| st.receive(ctx.conn(), message));
     }
 
     fn on_pong(&mut self, _ctx: &mut Ctx<'_>, data: &[u8], rtt: Option<Duration>) {
@@ -193,9 +306,37 @@ impl Handler for ConnHandler {
         });
     }
 
+    fn on_connecting(&mut self, _conn: &Conn, attempt: u32, _delay: Duration) {
+        self.attempt = attempt;
+    }
+
+    fn on_before_connect(&mut self, _conn: &Conn, headers: &mut Vec<(String, String)>) {
+        let Some(hook) = &self.before_connect else {
+            return;
+        };
+        Python::attach(|py| {
+            let hook = hook.bind(py);
+            match hook.call1((self.attempt,)).and_then(|out| out.extract()) {
+                Ok(Some(h)) => *headers = h,
+                Ok(None) => {}
+                // Reported through `sys.unraisablehook`; the headers stay.
+                Err(e) => e.write_unraisable(py, Some(hook)),
+            }
+        });
+    }
+
+    fn on_disconnect(&mut self, _conn: &Conn, _close: &Close<'_>) {
+        self.shared.mailbox.update(|st| {
+            st.connected = false;
+            // That attempt's error; the next attempt may succeed.
+            st.error = None;
+        });
+    }
+
     fn on_close(&mut self, conn: &Conn, close: &Close<'_>) {
         let _ = self.shared.conn.set(conn.clone());
         self.shared.mailbox.update(|st| {
+            st.connected = false;
             let error = st.error.take();
             st.closed = Some(Arc::new(Closed {
                 code: close.code.0,

@@ -9,24 +9,30 @@
 //! loops are woken through a socket (`Hub`).
 
 mod connection;
+mod deflate;
 mod errors;
 mod events;
 mod http;
 mod mailbox;
 mod notifier;
 mod options;
+mod pubsub;
+mod reconnect;
 mod runtime;
 mod server;
 
 use std::path::PathBuf;
 
 use pyo3::prelude::*;
+use wsx_core::net::ProxyConfig;
 use wsx_core::proto::WsUrl;
 
 use connection::{ClientConnection, Connection, PongWaiter, ServerConnection};
+use deflate::Deflate;
 use events::{ConnHandler, ConnShared};
 use http::{Headers, Request, Response};
 use notifier::Hub;
+use reconnect::Reconnect;
 use server::Listener;
 
 /// Starts a client connection to `uri` and returns at once; wait for the
@@ -35,7 +41,8 @@ use server::Listener;
 #[pyo3(signature = (
     uri, *, subprotocols=Vec::new(), headers=Vec::new(), origin=None, open_timeout=Some(10.0),
     ping_interval=Some(20.0), ping_timeout=Some(20.0), close_timeout=Some(10.0), max_size=Some(1 << 24),
-    ca_file=None, verify=true
+    ca_file=None, verify=true, max_queue=None, compression=None, reconnect=None, proxy=None,
+    proxy_from_env=false, before_connect=None
 ))]
 #[allow(clippy::too_many_arguments)] // mirrors Python's keyword arguments
 fn open_client(
@@ -51,6 +58,12 @@ fn open_client(
     max_size: Option<usize>,
     ca_file: Option<PathBuf>,
     verify: bool,
+    max_queue: Option<(usize, usize)>,
+    compression: Option<Py<Deflate>>,
+    reconnect: Option<Py<Reconnect>>,
+    proxy: Option<String>,
+    proxy_from_env: bool,
+    before_connect: Option<Py<PyAny>>,
 ) -> PyResult<Py<ClientConnection>> {
     WsUrl::parse(uri).map_err(|e| errors::invalid_uri(py, uri, e.to_string()))?;
     let common = options::Common {
@@ -66,11 +79,20 @@ fn open_client(
         origin,
         ca_file,
         verify,
+        compression: compression.map(|d| d.get().config()),
+        reconnect: reconnect.map(|r| r.get().policy()).transpose()?,
+        proxy: proxy
+            .as_deref()
+            .map(ProxyConfig::parse)
+            .transpose()
+            .map_err(|e| errors::to_py(py, &e))?,
+        proxy_from_env,
     };
     let config = options::client(&common, client)?;
     let handle = runtime::handle(py)?;
-    let shared = ConnShared::new();
-    let handler = Box::new(ConnHandler::new(shared.clone(), None));
+    let shared = ConnShared::new(options::queue_limit(max_queue)?);
+    let handler =
+        Box::new(ConnHandler::new(shared.clone(), None).with_before_connect(before_connect));
     let conn = py
         .detach(|| handle.connect(uri, config, handler))
         .map_err(|e| errors::to_py(py, &e))?;
@@ -83,7 +105,8 @@ fn open_client(
 #[pyo3(signature = (
     host, port, *, subprotocols=Vec::new(), origins=None, process_request=None, cert_file=None,
     key_file=None, max_size=Some(1 << 24), open_timeout=Some(10.0), ping_interval=Some(20.0),
-    ping_timeout=Some(20.0), close_timeout=Some(10.0), max_connections=None
+    ping_timeout=Some(20.0), close_timeout=Some(10.0), max_connections=None, max_queue=None,
+    compression=None, slow_subscriber="skip"
 ))]
 #[allow(clippy::too_many_arguments)] // mirrors Python's keyword arguments
 fn listen(
@@ -101,6 +124,9 @@ fn listen(
     ping_timeout: Option<f64>,
     close_timeout: Option<f64>,
     max_connections: Option<usize>,
+    max_queue: Option<(usize, usize)>,
+    compression: Option<Py<Deflate>>,
+    slow_subscriber: &str,
 ) -> PyResult<Listener> {
     let common = options::Common {
         open_timeout,
@@ -117,8 +143,16 @@ fn listen(
         cert_file,
         key_file,
         max_connections,
+        compression: compression.map(|d| d.get().config()),
+        slow_subscriber: pubsub::slow_subscriber(slow_subscriber)?,
     };
-    Listener::start(py, options::server(&common, server)?, process_request)
+    let max_queue = options::queue_limit(max_queue)?;
+    Listener::start(
+        py,
+        options::server(&common, server)?,
+        process_request,
+        max_queue,
+    )
 }
 
 #[pymodule]
@@ -134,6 +168,8 @@ fn _wsx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Request>()?;
     m.add_class::<Response>()?;
     m.add_class::<Hub>()?;
+    m.add_class::<Deflate>()?;
+    m.add_class::<Reconnect>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -3,9 +3,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::events::QueueLimit;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use wsx_core::net::{ClientConfig, Keepalive, ServerConfig, TlsClientConfig, TlsServerConfig};
+use wsx_core::net::{
+    ClientConfig, Keepalive, ProxyConfig, ReconnectPolicy, ServerConfig, SlowSubscriber,
+    TlsClientConfig, TlsServerConfig,
+};
+use wsx_core::proto::DeflateConfig;
 
 /// What `None` means for a timeout: so long that it never passes.
 const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -14,6 +19,11 @@ const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
 pub fn seconds(t: f64) -> PyResult<Duration> {
     Duration::try_from_secs_f64(t)
         .map_err(|_| PyValueError::new_err(format!("invalid duration: {t} s")))
+}
+
+/// `True` or `False`, for `__repr__`.
+pub fn py_bool(b: bool) -> &'static str {
+    if b { "True" } else { "False" }
 }
 
 fn timeout(t: Option<f64>) -> PyResult<Duration> {
@@ -29,6 +39,18 @@ fn keepalive(interval: Option<f64>, wait: Option<f64>) -> PyResult<Option<Keepal
             })
         })
         .transpose()
+}
+
+/// `max_queue` as `(high, low)` messages: reading pauses at `high` waiting
+/// messages and resumes at `low`; `None` leaves the queue unbounded.
+pub fn queue_limit(max_queue: Option<(usize, usize)>) -> PyResult<Option<QueueLimit>> {
+    match max_queue {
+        None => Ok(None),
+        Some((high, low)) if high >= 1 && low < high => Ok(Some(QueueLimit { high, low })),
+        Some((high, low)) => Err(PyValueError::new_err(format!(
+            "max_queue needs 1 <= high and low < high, not ({high}, {low})"
+        ))),
+    }
 }
 
 /// Options shared by clients and servers.
@@ -48,6 +70,15 @@ pub struct Client {
     pub origin: Option<String>,
     pub ca_file: Option<PathBuf>,
     pub verify: bool,
+    /// permessage-deflate to offer (`None`: none).
+    pub compression: Option<DeflateConfig>,
+    /// Reconnect when the connection drops (`None`: never).
+    pub reconnect: Option<ReconnectPolicy>,
+    /// A proxy to connect through.
+    pub proxy: Option<ProxyConfig>,
+    /// Take the proxy from `https_proxy` / `http_proxy` / `all_proxy` and
+    /// `no_proxy` when `proxy` is `None`.
+    pub proxy_from_env: bool,
 }
 
 /// Server options beyond [`Common`].
@@ -59,6 +90,10 @@ pub struct Server {
     pub cert_file: Option<PathBuf>,
     pub key_file: Option<PathBuf>,
     pub max_connections: Option<usize>,
+    /// permessage-deflate to accept (`None`: refuse it).
+    pub compression: Option<DeflateConfig>,
+    /// What publishing does with a subscriber whose send queue is full.
+    pub slow_subscriber: SlowSubscriber,
 }
 
 impl Common {
@@ -88,6 +123,10 @@ pub fn client(common: &Common, c: Client) -> PyResult<ClientConfig> {
             client_cert: None,
             danger_disable_verification: !c.verify,
         },
+        compression: c.compression,
+        reconnect: c.reconnect,
+        proxy: c.proxy,
+        proxy_from_env: c.proxy_from_env,
         ..defaults
     })
 }
@@ -114,6 +153,8 @@ pub fn server(common: &Common, s: Server) -> PyResult<ServerConfig> {
         handshake_timeout: timeout(common.open_timeout)?,
         close_timeout: timeout(common.close_timeout)?,
         keepalive: keepalive(common.ping_interval, common.ping_timeout)?,
+        compression: s.compression,
+        slow_subscriber: s.slow_subscriber,
         ..defaults
     })
 }

@@ -11,8 +11,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use wsx_core::net::{Handler, Refusal, Server, ServerHandler, Upgrade};
 
-use crate::connection::{Connection, ServerConnection};
-use crate::events::{ConnHandler, ConnShared};
+use crate::connection::{Connection, Payload, ServerConnection};
+use crate::events::{ConnHandler, ConnShared, QueueLimit};
 use crate::http::Request;
 use crate::mailbox::{Mailbox, deadline};
 use crate::notifier::Hub;
@@ -37,13 +37,14 @@ impl AcceptQueue {
 struct Acceptor {
     queue: Arc<Mailbox<AcceptQueue>>,
     process_request: Option<Py<PyAny>>,
+    max_queue: Option<QueueLimit>,
 }
 
 impl ServerHandler for Acceptor {
     fn on_upgrade(&mut self, upgrade: &mut Upgrade<'_>) -> Result<Box<dyn Handler>, Refusal> {
-        let shared = ConnShared::new();
+        let shared = ConnShared::new(self.max_queue);
         let _ = shared.request.set(upgrade.request.clone());
-        let _ = shared.peer.set(upgrade.peer_addr);
+        shared.opened(|o| o.peer = Some(upgrade.peer_addr));
         if let Some(hook) = &self.process_request {
             Python::attach(|py| decide(py, hook.bind(py), &shared, upgrade.request))?;
         }
@@ -130,17 +131,20 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Starts listening with `config`; `process_request` runs on the loop thread.
+    /// Starts listening with `config`; `process_request` runs on the loop
+    /// thread; `max_queue` bounds each connection's received messages.
     pub fn start(
         py: Python<'_>,
         config: wsx_core::net::ServerConfig,
         process_request: Option<Py<PyAny>>,
+        max_queue: Option<QueueLimit>,
     ) -> PyResult<Listener> {
         let handle = crate::runtime::handle(py)?;
         let queue = Arc::new(Mailbox::new(AcceptQueue::default()));
         let acceptor = Box::new(Acceptor {
             queue: queue.clone(),
             process_request,
+            max_queue,
         });
         let server = py
             .detach(|| handle.listen(config, acceptor))
@@ -193,6 +197,34 @@ impl Listener {
         let timeout: Duration = crate::options::seconds(timeout)?;
         py.detach(|| self.server.shutdown(timeout));
         Ok(())
+    }
+
+    /// Sends `message` (`str`: text, bytes-like: binary) to every connection
+    /// subscribed to `topic`, except `exclude`, and returns how many it was
+    /// queued for. Never waits: a subscriber whose send queue is full is
+    /// skipped or dropped, as the server's `slow_subscriber` says.
+    #[pyo3(signature = (topic, message, *, exclude=None))]
+    fn publish(
+        &self,
+        py: Python<'_>,
+        topic: &str,
+        message: &Bound<'_, PyAny>,
+        exclude: Option<PyRef<'_, Connection>>,
+    ) -> PyResult<usize> {
+        let payload = Payload::extract(message)?;
+        let (kind, data) = payload.parts();
+        let except = exclude.as_deref().map(Connection::conn).transpose()?;
+        let server = &self.server;
+        py.detach(|| match except {
+            Some(conn) => server.publish_except(topic, kind, data, conn),
+            None => server.publish(topic, kind, data),
+        })
+        .map_err(|e| crate::errors::to_py(py, &e))
+    }
+
+    /// How many connections are subscribed to `topic`.
+    fn subscribers(&self, topic: &str) -> usize {
+        self.server.subscribers(topic)
     }
 
     /// Whether the shutdown finished (every connection closed).

@@ -150,3 +150,180 @@ def silent_server() -> Iterator[int]:
         for conn in accepted:
             conn.close()
         listener.close()
+
+
+class Relay:
+    """A TCP relay in front of a server that counts the bytes each way (to
+    see what went over the wire, e.g. whether a message was compressed)."""
+
+    def __init__(self, port: int) -> None:
+        self.upstream = port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.listener.getsockname()[1]
+        self.to_server = 0
+        self.to_client = 0
+        self._sockets: list[socket.socket] = []
+        self._threads: list[threading.Thread] = []
+        self._spawn(self._accept)
+
+    def _spawn(self, target: Callable[..., None], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = self.listener.accept()
+                server = socket.create_connection(("127.0.0.1", self.upstream))
+                self._sockets += [client, server]
+                self._spawn(_pump, client, server, self._count_to_server)
+                self._spawn(_pump, server, client, self._count_to_client)
+
+    def _count_to_server(self, n: int) -> None:
+        self.to_server += n
+
+    def _count_to_client(self, n: int) -> None:
+        self.to_client += n
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        self.listener.close()
+        for s in self._sockets:
+            s.close()
+        for t in self._threads:
+            t.join(10)
+
+
+@contextlib.contextmanager
+def relay(port: int) -> Iterator[Relay]:
+    """A counting [`Relay`] to `port`, closed on exit."""
+    r = Relay(port)
+    try:
+        yield r
+    finally:
+        r.close()
+
+
+class Proxy:
+    """A small forwarding proxy on a free port: HTTP CONNECT (``kind="http"``,
+    with Basic authentication when ``credentials`` are set) or SOCKS5 without
+    authentication (``kind="socks5"``). Records each target it was asked for."""
+
+    def __init__(self, kind: str, credentials: tuple[str, str] | None = None) -> None:
+        self.kind = kind
+        self.credentials = credentials
+        self.targets: list[str] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.listener.getsockname()[1]
+        self._sockets: list[socket.socket] = []
+        self._threads: list[threading.Thread] = []
+        self._spawn(self._accept)
+
+    @property
+    def url(self) -> str:
+        auth = f"{self.credentials[0]}:{self.credentials[1]}@" if self.credentials else ""
+        return f"{self.kind}://{auth}127.0.0.1:{self.port}"
+
+    def _spawn(self, target: Callable[..., None], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = self.listener.accept()
+                self._sockets.append(client)
+                self._spawn(self._serve, client)
+
+    def _serve(self, client: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            target = self._http(client) if self.kind == "http" else self._socks5(client)
+            if target is None:
+                client.close()
+                return
+            self.targets.append(f"{target[0]}:{target[1]}")
+            server = socket.create_connection(target)
+            self._sockets.append(server)
+            client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n" if self.kind == "http" else
+                           b"\x05\x00\x00\x01" + bytes(4) + bytes(2))
+            self._spawn(_pump, server, client)
+            _pump(client, server)
+
+    def _http(self, client: socket.socket) -> tuple[str, int] | None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = client.recv(4096)
+            if not chunk:
+                return None
+            head += chunk
+        lines = head.split(b"\r\n\r\n", 1)[0].decode().split("\r\n")
+        method, authority, _ = lines[0].split(" ")
+        if self.credentials:
+            token = base64.b64encode(":".join(self.credentials).encode()).decode()
+            if f"proxy-authorization: basic {token}".lower() not in (line.lower() for line in lines[1:]):
+                client.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+                return None
+        assert method == "CONNECT", lines[0]
+        host, port = authority.rsplit(":", 1)
+        return host.strip("[]"), int(port)
+
+    def _socks5(self, client: socket.socket) -> tuple[str, int] | None:
+        def read(n: int) -> bytes:
+            data = b""
+            while len(data) < n:
+                chunk = client.recv(n - len(data))
+                if not chunk:
+                    raise OSError("closed")
+                data += chunk
+            return data
+
+        _, methods = read(2)
+        if 0 not in read(methods):
+            client.sendall(b"\x05\xff")
+            return None
+        client.sendall(b"\x05\x00")
+        _, command, _, atyp = read(4)
+        assert command == 1, "CONNECT"
+        if atyp == 1:
+            host = socket.inet_ntoa(read(4))
+        elif atyp == 3:
+            host = read(read(1)[0]).decode()
+        else:
+            host = socket.inet_ntop(socket.AF_INET6, read(16))
+        return host, int.from_bytes(read(2), "big")
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        for s in self._sockets:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+        for t in self._threads:
+            t.join(10)
+
+
+def _pump(src: socket.socket, dst: socket.socket, count: Callable[[int], None] | None = None) -> None:
+    """Copies `src` to `dst` until EOF (telling `count` each chunk's size),
+    then shuts `dst` for writing."""
+    with contextlib.suppress(OSError):
+        while data := src.recv(65536):
+            if count is not None:
+                count(len(data))
+            dst.sendall(data)
+    with contextlib.suppress(OSError):
+        dst.shutdown(socket.SHUT_WR)
+
+
+@contextlib.contextmanager
+def proxy(kind: str, credentials: tuple[str, str] | None = None) -> Iterator[Proxy]:
+    """A [`Proxy`] of `kind`, closed on exit."""
+    p = Proxy(kind, credentials)
+    try:
+        yield p
+    finally:
+        p.close()

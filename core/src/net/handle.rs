@@ -321,6 +321,28 @@ impl Conn {
             }),
         }
     }
+    /// Flow control for input: stops reading this connection, so no further
+    /// message reaches the handler (from the next one on, even when called
+    /// inside `on_message`) and the peer, once the socket buffers fill up,
+    /// sees backpressure. Pings, pongs and the peer's close frame wait too,
+    /// so a keepalive may time out while paused. Closing the connection
+    /// reads again (to finish the close handshake). Idempotent.
+    pub fn pause_reading(&self) {
+        self.shared.set_reading_paused(true);
+    }
+    /// Undoes [`Conn::pause_reading`]: input held back is delivered, in
+    /// order. Idempotent; harmless on a closed connection.
+    pub fn resume_reading(&self) {
+        if self.shared.set_reading_paused(false) {
+            let _ = self.lp.push(Command::ResumeReading {
+                conn: self.shared.clone(),
+            });
+        }
+    }
+    /// Whether reading is paused ([`Conn::pause_reading`]).
+    pub fn is_reading_paused(&self) -> bool {
+        self.shared.is_reading_paused()
+    }
     /// Bytes queued and not yet written to the socket.
     pub fn buffered_amount(&self) -> usize {
         self.shared.buffered()

@@ -243,6 +243,11 @@ impl Reactor {
                     self.mark_dirty(slot);
                 }
             }
+            Command::ResumeReading { conn } => {
+                if let Some(slot) = self.find(&conn) {
+                    self.resume_input(slot);
+                }
+            }
             Command::Close { conn, code, reason } => {
                 if let Some(slot) = self.find(&conn) {
                     self.close(slot, code, &reason);
@@ -268,7 +273,23 @@ impl Reactor {
         if c.engine.state() == State::Open {
             let _ = c.engine.sender().close(code, reason);
         }
+        let paused = c.conn.shared.is_reading_paused();
         self.after_engine(slot);
+        if paused {
+            // The close handshake needs the peer's close frame.
+            self.resume_input(slot);
+        }
+    }
+
+    /// Delivers input held back while reading was paused: what the engine
+    /// already buffered, then (next in this turn) what the socket holds.
+    fn resume_input(&mut self, slot: usize) {
+        let Some(c) = self.conn_mut(slot) else { return };
+        let id = c.conn.shared.id;
+        if matches!(c.phase, Phase::Open) {
+            self.run_engine(slot);
+        }
+        self.backlog.push((slot, id));
     }
 
     fn on_ready(&mut self, slot: usize, readable: bool, writable: bool) {
@@ -298,7 +319,7 @@ impl Reactor {
             let Some(Entry::Conn(c)) = self.entries.get_mut(slot) else {
                 break;
             };
-            if c.read_paused || c.eof {
+            if c.read_paused || c.eof || c.conn.shared.holds_input() {
                 break;
             }
             let Some(transport) = c.transport.as_mut() else {
@@ -408,7 +429,10 @@ impl Reactor {
         let Some(handler) = handler.as_deref_mut() else {
             return;
         };
-        while let Some((event, sender)) = engine.next_event() {
+        // A handler may pause reading in `on_message`: the next event waits.
+        while !conn.shared.holds_input()
+            && let Some((event, sender)) = engine.next_event()
+        {
             let mut ctx = Ctx {
                 conn,
                 sender: Some(sender),

@@ -37,6 +37,9 @@ pub(super) enum Command {
     /// Re-check a connection's queue (a send was refused: the writable event
     /// must not be missed if the queue drained meanwhile).
     Flush { conn: Arc<ConnShared> },
+    /// The application resumed reading: read what the socket and the engine
+    /// hold (readiness is edge-triggered, so no new event may come).
+    ResumeReading { conn: Arc<ConnShared> },
     /// Start the close handshake (or abort a connection still connecting).
     Close {
         conn: Arc<ConnShared>,
@@ -201,6 +204,8 @@ pub(super) struct ConnShared {
     pub pending: AtomicUsize,
     /// A send reported would-block: `on_writable` is owed.
     pub blocked: AtomicBool,
+    /// The application paused reading (see `Conn::pause_reading`).
+    reading_paused: AtomicBool,
     /// Round trip of the last answered ping in microseconds, plus one (0: none).
     rtt_micros: AtomicU64,
     pub peer_addr: OnceLock<SocketAddr>,
@@ -226,6 +231,7 @@ impl ConnShared {
             queued: AtomicUsize::new(0),
             pending: AtomicUsize::new(0),
             blocked: AtomicBool::new(false),
+            reading_paused: AtomicBool::new(false),
             rtt_micros: AtomicU64::new(0),
             peer_addr: OnceLock::new(),
             high_water,
@@ -341,6 +347,21 @@ impl ConnShared {
                 Err(now) => queued = now,
             }
         }
+    }
+
+    /// Pauses or resumes reading; returns the previous setting.
+    pub fn set_reading_paused(&self, paused: bool) -> bool {
+        self.reading_paused.swap(paused, Ordering::AcqRel)
+    }
+
+    pub fn is_reading_paused(&self) -> bool {
+        self.reading_paused.load(Ordering::Acquire)
+    }
+
+    /// Whether input is held back: the application paused reading and the
+    /// connection is open (a closing connection reads its close handshake).
+    pub fn holds_input(&self) -> bool {
+        self.is_reading_paused() && self.state() == ConnState::Open
     }
 
     pub fn rtt(&self) -> Option<Duration> {

@@ -99,6 +99,8 @@ pub struct RawPeer {
     buf: Vec<u8>,
     /// Whether permessage-deflate was agreed (RSV1 allowed from the server).
     deflate: bool,
+    /// Whether [`RawPeer::close`] sent our close frame.
+    close_sent: bool,
 }
 
 impl RawPeer {
@@ -123,6 +125,7 @@ impl RawPeer {
             stream,
             buf: Vec::new(),
             deflate: false,
+            close_sent: false,
         };
         let head = loop {
             if let Some(end) = peer.buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -169,17 +172,24 @@ impl RawPeer {
         }
     }
 
-    /// Reads until the server's close frame and EOF, skipping other frames;
-    /// a reset or EOF without a close frame is [`Ending::Dropped`].
+    /// Starts the close handshake with `code`.
+    pub fn close(&mut self, code: u16) -> io::Result<()> {
+        self.close_sent = true;
+        self.send(&close_frame(code))
+    }
+
+    /// Reads until the server's close frame, skipping other frames, answers
+    /// it (unless [`RawPeer::close`] began the handshake), reads until the
+    /// server closes the TCP connection, and closes ours. A reset or EOF
+    /// without a close frame is [`Ending::Dropped`].
     pub fn ending(&mut self) -> io::Result<Ending> {
-        loop {
+        let code = loop {
             match self.read_frame() {
                 Ok(Some(f)) if f.opcode == op::CLOSE => {
-                    let code = match f.payload[..] {
+                    break match f.payload[..] {
                         [hi, lo, ..] => u16::from_be_bytes([hi, lo]),
                         _ => 1005,
                     };
-                    return Ok(Ending::Close(code));
                 }
                 Ok(Some(_)) => {}
                 Ok(None) => return Ok(Ending::Dropped),
@@ -188,7 +198,25 @@ impl RawPeer {
                 }
                 Err(e) => return Err(e),
             }
+        };
+        if !self.close_sent {
+            // Echo the code as a client must (1005 is answered with 1000).
+            let reply = if code == 1005 { 1000 } else { code };
+            // The server may already be gone.
+            let _ = self.close(reply);
         }
+        loop {
+            match self.read_frame() {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break,
+                Err(e) => return Err(e),
+            }
+        }
+        // Our side closes too, as the server waits for (it may linger,
+        // draining, until the peer's FIN).
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        Ok(Ending::Close(code))
     }
 
     /// Sends a message and reads the echo (skipping pings and pongs).

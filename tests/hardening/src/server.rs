@@ -12,7 +12,7 @@ use wsx_core::net::{
 };
 use wsx_core::proto::MessageKind;
 
-use crate::peer::{Ending, RawPeer, close_frame, op};
+use crate::peer::{Ending, RawPeer, op};
 
 /// What the server's connections went through.
 #[derive(Debug, Default)]
@@ -80,7 +80,7 @@ impl TestServer {
             .expect("a well-behaved client is served");
         let text = "still here \u{2713}".as_bytes();
         assert_eq!(p.echo(op::TEXT, text).expect("an echo"), text);
-        p.send(&close_frame(1000)).expect("a close frame");
+        p.close(1000).expect("a close frame");
         assert_eq!(p.ending().expect("the close"), Ending::Close(1000));
     }
 

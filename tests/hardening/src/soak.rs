@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::memory::{fds_of, rss_of};
-use crate::peer::{Ending, RawPeer, close_frame, frame, op};
+use crate::peer::{Ending, RawPeer, frame, op};
 
 /// Long enough for any single step; only a hung server waits it out.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -113,7 +113,7 @@ fn cycle(addr: SocketAddr, n: usize) -> io::Result<()> {
     if peer.echo(op::TEXT, payload.as_bytes())? != payload.as_bytes() {
         return Err(io::Error::other("wrong echo"));
     }
-    peer.send(&close_frame(1000))?;
+    peer.close(1000)?;
     match peer.ending()? {
         Ending::Close(1000) => Ok(()),
         other => Err(io::Error::other(format!("ended with {other:?}"))),
@@ -183,7 +183,7 @@ fn pipeline(addr: SocketAddr, count: usize) -> io::Result<()> {
         }
         sent += n;
     }
-    peer.send(&close_frame(1000))?;
+    peer.close(1000)?;
     match peer.ending()? {
         Ending::Close(1000) => Ok(()),
         other => Err(io::Error::other(format!("ended with {other:?}"))),

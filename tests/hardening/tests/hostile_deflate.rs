@@ -9,7 +9,7 @@ use wsx_core::net::ServerConfig;
 use wsx_core::proto::Config;
 use wsx_core::proto::extension::deflate::{DeflateConfig, Deflater, Inflater};
 use wsx_hardening::memory::self_rss;
-use wsx_hardening::peer::{Ending, RawPeer, close_frame, frame, op};
+use wsx_hardening::peer::{Ending, RawPeer, frame, op};
 use wsx_hardening::server::TestServer;
 
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -66,7 +66,7 @@ fn a_compressed_message_round_trips() {
         inflater.finish(&mut inflated, LIMIT).unwrap();
     }
     assert_eq!(inflated, message);
-    p.send(&close_frame(1000)).unwrap();
+    p.close(1000).unwrap();
     assert_eq!(p.ending().unwrap(), Ending::Close(1000));
 }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use wsx_core::net::{Backpressure, ServerConfig};
 use wsx_hardening::memory::self_rss;
-use wsx_hardening::peer::{Ending, RawPeer, close_frame, frame, op};
+use wsx_hardening::peer::{Ending, RawPeer, frame, op};
 use wsx_hardening::server::TestServer;
 
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -145,7 +145,6 @@ fn a_flood_of_tiny_frames_is_echoed_in_full() {
             }
         }
         writer.write_all(&batch).unwrap();
-        writer.write_all(&close_frame(1000)).unwrap();
     });
     for i in 0..FRAMES {
         let f = p.read_frame().unwrap().expect("an echo");
@@ -155,8 +154,9 @@ fn a_flood_of_tiny_frames_is_echoed_in_full() {
             "frame {i}"
         );
     }
-    assert_eq!(p.ending().unwrap(), Ending::Close(1000));
     flood.join().unwrap();
+    p.close(1000).unwrap();
+    assert_eq!(p.ending().unwrap(), Ending::Close(1000));
     if let Some(grew) = rss_growth(before) {
         assert!(grew < 24 * MIB, "RSS grew by {grew} bytes");
     }

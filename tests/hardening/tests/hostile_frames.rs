@@ -7,6 +7,7 @@
 use std::io::Write;
 use std::net::Shutdown;
 use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use wsx_core::net::ServerConfig;
@@ -209,18 +210,14 @@ fn half_close_without_a_close_frame_is_an_abnormal_close() {
     p.send(&frame(true, op::TEXT, b"last words")).unwrap();
     p.stream.shutdown(Shutdown::Write).unwrap();
     // No close handshake is possible any more: the server fails the
-    // connection (its echo may or may not be flushed first) and reports it
-    // as abnormal; the peer sees the end of the stream.
-    let ending = p.ending().unwrap();
-    assert_eq!(ending, Ending::Dropped, "1006 is never sent on the wire");
+    // connection and reports it as abnormal; the peer sees the end of the
+    // stream (1006 is never sent on the wire). The echo of the message sent
+    // before the half-close may or may not come first: that depends on
+    // whether the server read the message and the FIN in one turn.
+    assert_eq!(p.ending().unwrap(), Ending::Dropped);
     assert_eq!(server.close_code(0, PATIENCE), Some(1006));
-    assert_eq!(
-        server
-            .stats
-            .messages
-            .load(std::sync::atomic::Ordering::Acquire),
-        1
-    );
+    // The message itself reached the application.
+    assert_eq!(server.stats.messages.load(Ordering::Acquire), 1);
     server.assert_serves();
 }
 

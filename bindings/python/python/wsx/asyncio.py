@@ -19,7 +19,18 @@ import weakref
 from typing import Any, AsyncIterator, Awaitable, Callable, Generator, Generic, Optional, Sequence, TypeVar, Union
 
 from . import _wsx
-from ._options import HeadersLike, start_client, start_server
+from ._options import (
+    BeforeConnect,
+    CompressionLike,
+    HeadersLike,
+    ProxyLike,
+    QueueLike,
+    ReconnectLike,
+    Sendable,
+    SlowSubscriber,
+    start_client,
+    start_server,
+)
 from ._wsx import Headers, Request, Response
 from .exceptions import ConnectionClosed, ConnectionClosedOK
 from .sync import ProcessResult, StrPath
@@ -139,11 +150,12 @@ class Connection(_Waitable):
                 return message
             await self._wait()
 
-    async def send(self, message: Union[str, bytes, bytearray, memoryview]) -> None:
+    async def send(self, message: Union[str, bytes, bytearray, memoryview], compress: bool = True) -> None:
         """Sends ``str`` as text, the others as binary; waits while the send
-        queue is full."""
+        queue is full. ``compress=False`` sends it uncompressed even with
+        permessage-deflate."""
         native = self._native
-        while not native._send_nowait(message):
+        while not native._send_nowait(message, compress):
             await self._wait()
 
     async def ping(self, data: bytes = b"") -> Awaitable[float]:
@@ -205,6 +217,16 @@ class Connection(_Waitable):
         return self._native.latency
 
     @property
+    def connected(self) -> bool:
+        """Whether a connection is up (false while reconnecting)."""
+        return self._native.connected
+
+    @property
+    def reconnects(self) -> int:
+        """How many times a client with ``reconnect=`` reconnected."""
+        return self._native.reconnects
+
+    @property
     def request(self) -> Optional[Request]:
         """The handshake request (server side)."""
         return self._native.request
@@ -225,6 +247,21 @@ class ServerConnection(Connection):
     """The server side of a connection, given to a server's handler."""
 
     __slots__ = ()
+    _native: _wsx.ServerConnection
+
+    def subscribe(self, topic: str) -> bool:
+        """Subscribes to ``topic`` (see :meth:`Server.publish`); False if
+        subscribed already. Closing the connection leaves all its topics."""
+        return self._native.subscribe(topic)
+
+    def unsubscribe(self, topic: str) -> bool:
+        """Unsubscribes from ``topic``; whether it was subscribed."""
+        return self._native.unsubscribe(topic)
+
+    @property
+    def topics(self) -> list[str]:
+        """The topics this connection is subscribed to, sorted."""
+        return self._native.topics
 
 
 class _Opening(Generic[T]):
@@ -260,6 +297,11 @@ def connect(
     max_size: Optional[int] = 2**24,
     ca_file: Optional[StrPath] = None,
     verify: bool = True,
+    max_queue: QueueLike = 16,
+    compression: CompressionLike = "deflate",
+    reconnect: ReconnectLike = None,
+    proxy: ProxyLike = None,
+    before_connect: Optional[BeforeConnect] = None,
 ) -> _Opening[ClientConnection]:
     """Opens a connection: ``ws = await connect(uri)`` or
     ``async with connect(uri) as ws``. Options and errors as in
@@ -310,6 +352,17 @@ class Server(_Waitable):
     def local_address(self) -> tuple[str, int]:
         """The ``(host, port)`` the server listens on."""
         return self._listener.local_address
+
+    def publish(self, topic: str, message: Sendable, *, exclude: Optional[ServerConnection] = None) -> int:
+        """Sends ``message`` to every connection subscribed to ``topic`` but
+        ``exclude`` and returns how many it was queued for; never waits (see
+        :meth:`wsx.Server.publish`)."""
+        native = None if exclude is None else exclude._native
+        return self._listener.publish(topic, message, exclude=native)
+
+    def subscribers(self, topic: str) -> int:
+        """How many connections are subscribed to ``topic``."""
+        return self._listener.subscribers(topic)
 
     async def _accept_loop(self) -> None:
         listener = self._listener
@@ -378,6 +431,9 @@ def serve(
     ping_timeout: Optional[float] = 20,
     close_timeout: Optional[float] = 10,
     max_connections: Optional[int] = None,
+    max_queue: QueueLike = 16,
+    compression: CompressionLike = None,
+    slow_subscriber: SlowSubscriber = "skip",
 ) -> _Opening[Server]:
     """Starts a server: ``server = await serve(handler, host, port)`` or
     ``async with serve(...) as server``. ``await handler(connection)`` runs as

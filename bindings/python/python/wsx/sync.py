@@ -10,7 +10,18 @@ import threading
 from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 from . import _wsx
-from ._options import HeadersLike, start_client, start_server
+from ._options import (
+    BeforeConnect,
+    CompressionLike,
+    HeadersLike,
+    ProxyLike,
+    QueueLike,
+    ReconnectLike,
+    Sendable,
+    SlowSubscriber,
+    start_client,
+    start_server,
+)
 from ._wsx import ClientConnection, Request, ServerConnection
 from .exceptions import ConnectionClosed
 
@@ -37,6 +48,11 @@ def connect(
     max_size: Optional[int] = 2**24,
     ca_file: Optional[StrPath] = None,
     verify: bool = True,
+    max_queue: QueueLike = 16,
+    compression: CompressionLike = "deflate",
+    reconnect: ReconnectLike = None,
+    proxy: ProxyLike = None,
+    before_connect: Optional[BeforeConnect] = None,
 ) -> ClientConnection:
     """Opens a WebSocket connection to ``uri`` (``ws://`` or ``wss://``) and
     returns it once the handshake succeeded; also a context manager that
@@ -47,6 +63,43 @@ def connect(
     ``max_size`` off; ``ping_interval=None`` turns keepalive pings off.
     ``ca_file`` adds trusted CA certificates (PEM); ``verify=False`` turns
     certificate checks off (tests only).
+
+    ``max_queue`` bounds the messages received and not yet read: once that
+    many wait, the connection stops reading the socket (the peer sees TCP
+    backpressure) until they drain to a quarter of it; ``(high, low)`` sets
+    both marks; ``None`` never stops reading. While reading is stopped, the
+    peer's pings and close frame wait too (``ping_timeout`` may then close
+    the connection).
+
+    ``compression="deflate"`` offers permessage-deflate (RFC 7692), used if
+    the server accepts; a :class:`~wsx.Deflate` sets its parameters; ``None``
+    offers no compression. ``send(message, compress=False)`` sends one
+    message uncompressed.
+
+    ``reconnect=True`` (or a :class:`~wsx.Reconnect` policy) makes the
+    connection outlive drops: when it ends abnormally (1006, 1011-1014, a
+    failed attempt, a 5xx refusal) a new connection is made with backoff,
+    and the same object goes on. :meth:`recv` and iteration keep working
+    across reconnects: messages of every connection arrive in one stream
+    (none is lost from what was received; what the server sent while
+    disconnected is not seen). :attr:`connected` tells whether a connection
+    is up, :attr:`reconnects` counts them; ``send`` while disconnected raises
+    :class:`~wsx.ConnectError` unless the policy has
+    ``queue_while_disconnected``. The first connection is retried too, so
+    ``connect`` returns once one opens, or raises when the policy gives up
+    (bound it with ``max_attempts``). :meth:`close` stops reconnecting; a
+    normal close by the server (1000, 1001) ends it too.
+
+    ``before_connect(attempt)`` runs before every attempt (0 for the first)
+    on the network thread (keep it short) and returns the extra headers for
+    that attempt (e.g. a fresh token), or None to send
+    ``additional_headers``.
+
+    ``proxy`` goes through an HTTP CONNECT (``http://``, ``https://``) or
+    SOCKS5 (``socks5://``) proxy, with ``user:password@`` if needed;
+    ``proxy=True`` takes it from ``https_proxy`` / ``http_proxy`` /
+    ``all_proxy``, honouring ``no_proxy``. Unlike ``websockets``, the default
+    ``None`` ignores those variables.
 
     Raises :class:`~wsx.InvalidURI`, :class:`~wsx.ConnectError`,
     :class:`~wsx.OpenTimeout`, :class:`~wsx.InvalidStatus`,
@@ -88,6 +141,19 @@ class Server:
     def local_address(self) -> tuple[str, int]:
         """The ``(host, port)`` the server listens on."""
         return self._listener.local_address
+
+    def publish(self, topic: str, message: Sendable, *, exclude: Optional[ServerConnection] = None) -> int:
+        """Sends ``message`` (``str`` as text, bytes-like as binary) to every
+        connection subscribed to ``topic`` (see
+        :meth:`ServerConnection.subscribe`) but ``exclude``, and returns how
+        many it was queued for. Never waits: the frame is encoded once and
+        shared; a subscriber whose send queue is full is skipped or dropped
+        as ``slow_subscriber`` says. Safe from any thread."""
+        return self._listener.publish(topic, message, exclude=exclude)
+
+    def subscribers(self, topic: str) -> int:
+        """How many connections are subscribed to ``topic``."""
+        return self._listener.subscribers(topic)
 
     def _accept_loop(self) -> None:
         try:
@@ -160,6 +226,9 @@ def serve(
     ping_timeout: Optional[float] = 20,
     close_timeout: Optional[float] = 10,
     max_connections: Optional[int] = None,
+    max_queue: QueueLike = 16,
+    compression: CompressionLike = None,
+    slow_subscriber: SlowSubscriber = "skip",
 ) -> Server:
     """Starts a WebSocket server on ``host:port`` (port 0 picks a free one,
     read it back from :attr:`Server.port`) and returns it at once.
@@ -172,7 +241,14 @@ def serve(
     the network thread (keep it short): return None to accept, or a status,
     ``(status, reason)`` or ``(status, reason, headers)`` to refuse; an
     exception refuses with 500. ``cert_file`` and ``key_file`` (PEM) serve
-    ``wss://``.
+    ``wss://``. ``max_queue`` bounds each connection's unread messages as
+    in :func:`connect`. ``compression="deflate"`` (or a
+    :class:`~wsx.Deflate`) accepts permessage-deflate from clients that
+    offer it; the default ``None`` declines it (compression costs memory per
+    connection, which a server may not want to spend by default).
+    ``slow_subscriber`` says what :meth:`Server.publish` does with a
+    subscriber whose send queue is full: ``"skip"`` it for that message, or
+    ``"drop"`` the connection (it could no longer see every message).
     """
     options = dict(locals())  # exactly the arguments above
     del options["handler"]

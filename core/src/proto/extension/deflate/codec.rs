@@ -12,6 +12,11 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, 
 /// message on the wire (section 7.2.1) and put back before inflating (7.2.2).
 pub const TRAILER: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
+/// An empty block with fixed Huffman codes, not final (BFINAL 0, BTYPE 01,
+/// end-of-block), from a byte boundary: it leaves the stream ready for the
+/// receiver's `00 00 ff ff`, which then reads as an empty stored block.
+const EMPTY_FIXED_BLOCK: [u8; 2] = [0x02, 0x00];
+
 /// The smallest window zlib can inflate raw DEFLATE with: a peer that
 /// negotiated 8 bits (256 bytes) is inflated with 9 bits, which reads
 /// anything an 8-bit window produced.
@@ -87,6 +92,11 @@ impl Deflater {
         if fin {
             if self.out.ends_with(&TRAILER) {
                 self.out.truncate(self.out.len() - TRAILER.len());
+            } else if self.out.is_empty() {
+                // zlib had nothing to flush: the previous piece (or message)
+                // already ended with the trailer. An empty block gives the
+                // trailer the receiver appends a valid place to start.
+                self.out.extend_from_slice(&EMPTY_FIXED_BLOCK);
             }
             if self.no_context_takeover {
                 state.reset();

@@ -1052,3 +1052,25 @@ mod split {
         }
     }
 }
+
+/// A message whose last piece adds nothing (zlib already flushed it all with
+/// the previous piece, or the message is empty after another) still ends in
+/// a way the receiver's appended trailer completes, and the next message
+/// inflates.
+#[test]
+fn a_last_piece_that_compresses_to_nothing_keeps_the_stream_valid() {
+    for no_context_takeover in [false, true] {
+        let mut deflater = Deflater::new(6, 15, no_context_takeover);
+        let mut inflater = Inflater::new(15);
+        for message in [&b"hello"[..], b"", b"", b"world", b"x"] {
+            let (a, b) = message.split_at(message.len() / 2);
+            let mut wire = deflater.compress(a, false).unwrap().to_vec();
+            wire.extend_from_slice(deflater.compress(b, false).unwrap());
+            wire.extend_from_slice(deflater.compress(b"", true).unwrap());
+            let mut out = Vec::new();
+            inflater.inflate(&wire, &mut out, 1024).unwrap();
+            inflater.finish(&mut out, 1024).unwrap();
+            assert_eq!(out, message, "no_context_takeover: {no_context_takeover}");
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! `Reconnect`: the policy of a client that reconnects by itself, passed as
+//! `reconnect=`.
+
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use wsx_core::net::ReconnectPolicy;
+
+use crate::options::{py_bool, seconds};
+
+/// When and how often a client reconnects, passed as `reconnect=`. The wait
+/// before reconnect attempt n is drawn at random below
+/// `min(max_delay, initial_delay * factor ** (n - 1))` seconds (full jitter;
+/// `jitter=False` waits exactly that).
+#[pyclass(module = "wsx._wsx", frozen, eq, get_all)]
+#[derive(Clone, PartialEq)]
+pub struct Reconnect {
+    /// The ceiling of the first wait, in seconds.
+    initial_delay: f64,
+    /// How much the ceiling grows per attempt.
+    factor: f64,
+    /// The largest ceiling, in seconds.
+    max_delay: f64,
+    /// Most attempts in a row without a lasting connection (None: forever).
+    max_attempts: Option<u32>,
+    /// A connection open this many seconds starts the backoff afresh.
+    reset_after: f64,
+    /// Retry after a 4xx refusal of the handshake.
+    retry_on_4xx: bool,
+    /// Bytes `send` may queue while disconnected (0: such sends raise).
+    queue_while_disconnected: usize,
+    /// Draw each wait at random below its ceiling.
+    jitter: bool,
+}
+
+impl Reconnect {
+    /// The core's policy (the durations were checked by the constructor).
+    pub fn policy(&self) -> PyResult<ReconnectPolicy> {
+        Ok(ReconnectPolicy {
+            initial_delay: seconds(self.initial_delay)?,
+            factor: self.factor,
+            max_delay: seconds(self.max_delay)?,
+            max_attempts: self.max_attempts,
+            reset_after: seconds(self.reset_after)?,
+            retry_on_4xx: self.retry_on_4xx,
+            queue_while_disconnected: self.queue_while_disconnected,
+            jitter: self.jitter,
+        })
+    }
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+#[pymethods]
+impl Reconnect {
+    /// A policy with the core's defaults for every argument left out (0.5 s
+    /// first wait, doubling up to 30 s, forever, reset after 10 s open, no
+    /// retry on 4xx, no queue while disconnected, jitter). Raises
+    /// `ValueError` for a negative duration.
+    #[new]
+    #[pyo3(signature = (
+        *, initial_delay=None, factor=None, max_delay=None, max_attempts=None, reset_after=None,
+        retry_on_4xx=false, queue_while_disconnected=0, jitter=true
+    ))]
+    #[allow(clippy::too_many_arguments)] // mirrors Python's keyword arguments
+    fn new(
+        initial_delay: Option<f64>,
+        factor: Option<f64>,
+        max_delay: Option<f64>,
+        max_attempts: Option<u32>,
+        reset_after: Option<f64>,
+        retry_on_4xx: bool,
+        queue_while_disconnected: usize,
+        jitter: bool,
+    ) -> PyResult<Reconnect> {
+        let d = ReconnectPolicy::default();
+        let r = Reconnect {
+            initial_delay: initial_delay.unwrap_or(secs(d.initial_delay)),
+            factor: factor.unwrap_or(d.factor),
+            max_delay: max_delay.unwrap_or(secs(d.max_delay)),
+            max_attempts,
+            reset_after: reset_after.unwrap_or(secs(d.reset_after)),
+            retry_on_4xx,
+            queue_while_disconnected,
+            jitter,
+        };
+        r.policy()?;
+        Ok(r)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Reconnect(initial_delay={}, factor={}, max_delay={}, max_attempts={}, reset_after={}, \
+             retry_on_4xx={}, queue_while_disconnected={}, jitter={})",
+            self.initial_delay,
+            self.factor,
+            self.max_delay,
+            self.max_attempts
+                .map_or_else(|| "None".to_owned(), |n| n.to_string()),
+            self.reset_after,
+            py_bool(self.retry_on_4xx),
+            self.queue_while_disconnected,
+            py_bool(self.jitter)
+        )
+    }
+}
