@@ -34,8 +34,8 @@ mod tests;
 use std::ops::Range;
 
 use self::input::InputBuffer;
-use self::sender::RSV1;
 pub use self::prepared::PreparedMessage;
+use self::sender::RSV1;
 pub use self::sender::Sender;
 use super::close::{CloseCode, MAX_CLOSE_REASON, parse_close_payload};
 use super::error::ProtocolError;
