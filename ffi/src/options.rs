@@ -711,7 +711,8 @@ pub unsafe extern "C" fn wsx_client_options_set_reject_binary(
 }
 
 /// Offers permessage-deflate compression with `deflate` (copied), used when
-/// the server accepts; NULL offers none (the default). Invalid settings give
+/// the server accepts; NULL offers none. By default clients offer it with
+/// `wsx_deflate_options_default()`. Invalid settings give
 /// `WSX_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety

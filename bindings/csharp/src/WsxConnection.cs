@@ -109,7 +109,10 @@ namespace Wsx
         /// mark, once it has drained enough to take it (keep the array unchanged until then).
         /// Several threads may send at once; messages go out in the order the calls began.
         /// </summary>
-        /// <exception cref="WsxException">The connection is closing or closed (<see cref="WsxResult.Closed"/>), or the text is not UTF-8.</exception>
+        /// <exception cref="WsxException">
+        /// The connection is closing or closed (<see cref="WsxResult.Closed"/>), a reconnecting client is
+        /// between connections (<see cref="WsxResult.NotConnected"/>), or the text is not UTF-8.
+        /// </exception>
         public Task SendAsync(ArraySegment<byte> data, WebSocketMessageType messageType, CancellationToken cancellationToken)
         {
             return SendAsync(data, messageType, WsxSendFlags.None, cancellationToken);
@@ -120,7 +123,10 @@ namespace Wsx
         /// <see cref="WsxSendFlags.DisableCompression"/> for data that is compressed already.
         /// Otherwise the same as the overload without flags.
         /// </summary>
-        /// <exception cref="WsxException">The connection is closing or closed (<see cref="WsxResult.Closed"/>), or the text is not UTF-8.</exception>
+        /// <exception cref="WsxException">
+        /// The connection is closing or closed (<see cref="WsxResult.Closed"/>), a reconnecting client is
+        /// between connections (<see cref="WsxResult.NotConnected"/>), or the text is not UTF-8.
+        /// </exception>
         public async Task SendAsync(ArraySegment<byte> data, WebSocketMessageType messageType, WsxSendFlags flags, CancellationToken cancellationToken)
         {
             if (data.Array == null)
