@@ -766,6 +766,27 @@ typedef struct wsx_server_callbacks {
   wsx_free_user_data free_user_data;
 } wsx_server_callbacks;
 
+/**
+ * How many connections, servers and event loops are alive in the process
+ * (see `wsx_debug_live_objects`).
+ */
+typedef struct wsx_live_objects {
+  /**
+   * Connections still running, or still referenced by a `wsx_conn*`
+   * reference not yet released with `wsx_conn_free`.
+   */
+  size_t connections;
+  /**
+   * Servers still running or not yet freed with `wsx_server_free`.
+   */
+  size_t servers;
+  /**
+   * Event loops not yet freed with `wsx_loop_free` (or still referenced by
+   * a connection or server of theirs).
+   */
+  size_t loops;
+} wsx_live_objects;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1653,6 +1674,17 @@ enum wsx_result wsx_upgrade_add_header(struct wsx_upgrade *upgrade,
  */
 enum wsx_result wsx_upgrade_set_callbacks(struct wsx_upgrade *upgrade,
                                           const struct wsx_conn_callbacks *callbacks);
+
+/**
+ * Writes the counts of live connections, servers and event loops in the
+ * whole process to `*out`: a debugging aid for leak checks (take the counts
+ * before, free everything, compare). The counts are exact once no other
+ * thread is using wsx. Callable from any thread.
+ *
+ * # Safety
+ * `out` is NULL or points to a writable `wsx_live_objects`.
+ */
+enum wsx_result wsx_debug_live_objects(struct wsx_live_objects *out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -73,15 +73,15 @@ def main() -> None:
         with wsx.connect(args.url, ping_interval=None) as ws:
             report("wsx sync", size, timed_sync(ws, payload, args.duration))
         with websockets.sync.client.connect(args.url, compression=None, ping_interval=None,
-                                            max_size=None) as ws:
-            report("websockets sync", size, timed_sync(ws, payload, args.duration))
+                                            max_size=None) as peer:
+            report("websockets sync", size, timed_sync(peer, payload, args.duration))
 
         async def both() -> None:
             async with wsx.asyncio.connect(args.url, ping_interval=None) as ws:
                 report("wsx asyncio", size, await timed_async(ws, payload, args.duration))
             async with websockets.asyncio.client.connect(args.url, compression=None, ping_interval=None,
-                                                         max_size=None) as ws:
-                report("websockets asyncio", size, await timed_async(ws, payload, args.duration))
+                                                         max_size=None) as peer:
+                report("websockets asyncio", size, await timed_async(peer, payload, args.duration))
 
         asyncio.run(both())
 

@@ -17,3 +17,4 @@ pub mod pubsub;
 pub mod resilience;
 pub mod result;
 pub mod server;
+pub mod stats;

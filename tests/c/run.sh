@@ -83,7 +83,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 build_tests() {
-  for t in test_api test_net test_pubsub test_resilience; do
+  for t in test_api test_net test_pubsub test_resilience test_leaks; do
     $CC "${CFLAGS[@]}" "tests/c/$t.c" -o "$OUT/$t" -L"$LIBDIR" -Wl,-rpath,"$LIBDIR" -lwsx -lpthread || return 1
     $CC "${CFLAGS[@]}" "${SAN[@]}" "tests/c/$t.c" -o "$OUT/${t}_asan" "$LIBDIR/libwsx.a" "${STATIC_LIBS[@]}" || return 1
   done
@@ -225,6 +225,9 @@ step "test_pubsub under valgrind" "${VALGRIND[@]}" "$OUT/test_pubsub"
 step "test_resilience" "$OUT/test_resilience"
 step "test_resilience under ASan+UBSan" "$OUT/test_resilience_asan"
 step "test_resilience under valgrind" "${VALGRIND[@]}" "$OUT/test_resilience"
+step "test_leaks" "$OUT/test_leaks"
+step "test_leaks under ASan+UBSan" "$OUT/test_leaks_asan"
+step "test_leaks under valgrind" "${VALGRIND[@]}" "$OUT/test_leaks"
 step "echo_client --send against echo_server" echo_client_and_server
 step "echo_server under valgrind against Python and C clients" echo_server_under_valgrind
 step "echo_client (valgrind) against a Python websockets server" echo_client_against_python_server

@@ -7,7 +7,7 @@
 //! loadgen --target ws://127.0.0.1:9001/ | tcp://127.0.0.1:9001
 //!         [--conns N] [--inflight K] [--size S] [--kind binary|text|utf8]
 //!         [--warmup SECS] [--duration SECS] [--server-pid PID] [--label NAME]
-//! loadgen --target ws://... --idle N     # open N idle connections, hold until stdin closes
+//! loadgen --target ws://... --idle N [--idle-echo 1]   # hold N idle connections until stdin closes
 //! ```
 //!
 //! It is built to cost less than any server it drives: every message is
@@ -91,12 +91,30 @@ fn open(target: &Target) -> io::Result<StdStream> {
     Ok(stream)
 }
 
-/// Opens `n` connections, says `ready N` on stdout, and holds them open
+/// Opens `n` connections (with `--idle-echo`, echoes one message of
+/// `--size` bytes on each), says `ready N` on stdout, and holds them open
 /// until stdin reaches its end.
 fn hold_idle(opts: &Options, n: usize) -> io::Result<()> {
-    let conns = (0..n)
-        .map(|_| open(&opts.target))
-        .collect::<io::Result<Vec<_>>>()?;
+    let payload = payload::make(opts.kind, opts.size);
+    let message = wire::client_frame(opts.kind, &payload);
+    let mut buf = vec![0u8; READ_BUF];
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut conn = open(&opts.target)?;
+        if opts.idle_echo {
+            conn.write_all(&message)?;
+            let mut parser = Parser::new(matches!(opts.target, Target::Ws { .. }));
+            let mut echoed = 0;
+            while echoed == 0 {
+                let got = conn.read(&mut buf)?;
+                if got == 0 {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+                echoed = parser.feed(&buf[..got], &payload)?.messages;
+            }
+        }
+        conns.push(conn);
+    }
     println!("ready {}", conns.len());
     io::stdout().flush()?;
     io::copy(&mut io::stdin(), &mut io::sink())?;
@@ -118,8 +136,11 @@ fn run(opts: &Options) -> io::Result<()> {
         let std = open(&opts.target)?;
         std.set_nonblocking(true)?;
         let mut stream = TcpStream::from_std(std);
-        poll.registry()
-            .register(&mut stream, Token(i), Interest::READABLE | Interest::WRITABLE)?;
+        poll.registry().register(
+            &mut stream,
+            Token(i),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
         conns.push(Conn {
             stream,
             written: 0,
@@ -147,7 +168,10 @@ fn run(opts: &Options) -> io::Result<()> {
             break;
         }
         if window.is_none() && now >= window_start {
-            cpu_start = Some((cpu::ticks(None)?, opts.server_pid.map(|p| cpu::ticks(Some(p))).transpose()?));
+            cpu_start = Some((
+                cpu::ticks(None)?,
+                opts.server_pid.map(|p| cpu::ticks(Some(p))).transpose()?,
+            ));
             window = Some(Window {
                 start: now,
                 bytes: 0,
@@ -166,7 +190,9 @@ fn run(opts: &Options) -> io::Result<()> {
             flush(conn, &message)?;
         }
     }
-    let elapsed = end.saturating_duration_since(window_start).max(Duration::from_millis(1));
+    let elapsed = end
+        .saturating_duration_since(window_start)
+        .max(Duration::from_millis(1));
     let (self_start, server_start) = cpu_start.unwrap_or_default();
     let client_cpu = cpu::share(self_start, cpu::ticks(None)?, elapsed);
     let server_cpu = match (opts.server_pid, server_start) {
@@ -235,7 +261,12 @@ fn receive(
     let mut done = 0;
     loop {
         let n = match conn.stream.read(buf) {
-            Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "server closed")),
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "server closed",
+                ));
+            }
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(done),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

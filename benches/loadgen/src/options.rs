@@ -8,7 +8,7 @@ use crate::payload::Kind;
 /// How to call it.
 pub const USAGE: &str = "usage: loadgen --target ws://HOST:PORT/PATH|tcp://HOST:PORT \
 [--conns N] [--inflight K] [--size S] [--kind binary|text|utf8] [--warmup SECS] \
-[--duration SECS] [--server-pid PID] [--label NAME] [--idle N]";
+[--duration SECS] [--server-pid PID] [--label NAME] [--idle N [--idle-echo 1]]";
 
 /// Where the load goes.
 pub enum Target {
@@ -67,6 +67,8 @@ pub struct Options {
     pub server_pid: Option<u32>,
     pub label: String,
     pub idle: Option<usize>,
+    /// In idle mode, echo one message on each connection before holding it.
+    pub idle_echo: bool,
 }
 
 fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String> {
@@ -96,6 +98,7 @@ impl Options {
             server_pid: None,
             label: String::new(),
             idle: None,
+            idle_echo: false,
         };
         while let Some(flag) = args.next() {
             let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -110,6 +113,7 @@ impl Options {
                 "--server-pid" => opts.server_pid = Some(number(&flag, &value)?),
                 "--label" => opts.label = value,
                 "--idle" => opts.idle = Some(number(&flag, &value)?),
+                "--idle-echo" => opts.idle_echo = number::<u8>(&flag, &value)? != 0,
                 _ => return Err(format!("unknown option {flag:?}")),
             }
         }

@@ -143,7 +143,9 @@ impl Parser {
                 }
                 continue;
             }
-            let take = data.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+            let take = data
+                .len()
+                .min(usize::try_from(self.left).unwrap_or(usize::MAX));
             if !self.control {
                 self.check(&data[..take], payload)?;
                 seen.payload_bytes += take;

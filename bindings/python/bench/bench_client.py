@@ -96,6 +96,7 @@ def main() -> None:
     args = parser.parse_args()
     command = shlex.split(args.server) if args.server else default_server()
     proc, url = start_server(command)
+    # The same options for both clients: no size limit, no compression.
     opts: dict[str, Any] = {"max_size": None, "compression": None}
     try:
         print(f"server: {shlex.join(command)} at {url}; {args.seconds:g} s per case")
@@ -103,10 +104,10 @@ def main() -> None:
         for size in SIZES:
             payload = os.urandom(size)
             label = f"{size // 1024} KiB" if size >= 1024 else f"{size} B"
-            sync_wsx = sync_rate(lambda: wsx.connect(url, max_size=None), payload, args.seconds)
+            sync_wsx = sync_rate(lambda: wsx.connect(url, **opts), payload, args.seconds)
             sync_ws = sync_rate(lambda: websockets.sync.client.connect(url, **opts), payload, args.seconds)
             print(f"{'sync ' + label:<22}{sync_wsx:>12,.0f}{sync_ws:>18,.0f}{sync_wsx / sync_ws:>7.1f}x")
-            async_wsx = asyncio.run(async_rate(lambda: wsx.asyncio.connect(url, max_size=None), payload, args.seconds))
+            async_wsx = asyncio.run(async_rate(lambda: wsx.asyncio.connect(url, **opts), payload, args.seconds))
             async_ws = asyncio.run(
                 async_rate(lambda: websockets.asyncio.client.connect(url, **opts), payload, args.seconds)
             )

@@ -20,6 +20,7 @@ mod pubsub;
 mod reconnect;
 mod runtime;
 mod server;
+mod stats;
 
 use std::path::PathBuf;
 
@@ -170,6 +171,7 @@ fn _wsx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Hub>()?;
     m.add_class::<Deflate>()?;
     m.add_class::<Reconnect>()?;
+    stats::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

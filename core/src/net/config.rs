@@ -118,10 +118,16 @@ pub struct ServerConfig {
     pub origins: Option<Vec<String>>,
     /// TLS for `wss://`.
     pub tls: Option<TlsServerConfig>,
-    /// Most open connections at once (default 10,000); past it, new TCP
-    /// connections are closed at once.
+    /// Most open connections at once (default 10,000). At the limit a new
+    /// TCP connection takes the place of the oldest unfinished handshake;
+    /// if every connection finished its handshake, it is closed at once.
     pub max_connections: usize,
-    /// Most unfinished handshakes at once (default 1,000).
+    /// Most unfinished handshakes at once (default 1,000). At the limit a new
+    /// connection takes the place of the oldest one (the one pending
+    /// longest), which is closed without an error report (counted by
+    /// [`super::Server::evicted_handshakes`]): a slowloris attack holding
+    /// the limit full cannot lock out clients that finish their handshake
+    /// before that many newer connections arrive.
     pub max_pending_handshakes: usize,
     /// Time allowed for the TLS and WebSocket handshakes (default 10 s).
     pub handshake_timeout: Duration,

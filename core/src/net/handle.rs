@@ -13,6 +13,7 @@ use super::error::{Error, ErrorKind};
 use super::handler::{Handler, ServerHandler};
 use super::reactor::Reactor;
 use super::shared::{Command, ConnShared, ConnectRequest, ListenRequest, LoopShared, ServerShared};
+use super::stats::Live;
 use super::{env_proxy, redial, server, tls};
 use crate::proto::{CloseCode, MessageKind, WsUrl};
 
@@ -182,6 +183,8 @@ impl LoopHandle {
             local_addr,
             topics: Default::default(),
             slow_subscriber: config.slow_subscriber,
+            evicted_handshakes: Default::default(),
+            _live: Live::server(),
         });
         let request = ListenRequest {
             server: shared.clone(),
@@ -375,6 +378,14 @@ impl Server {
     pub fn local_addr(&self) -> SocketAddr {
         self.shared.local_addr
     }
+
+    /// How many unfinished handshakes were dropped so far to make room for
+    /// newer connections (see [`ServerConfig::max_pending_handshakes`]): a
+    /// figure that climbs under a slowloris attack.
+    pub fn evicted_handshakes(&self) -> u64 {
+        self.shared.evicted_handshakes.load(Ordering::Relaxed)
+    }
+
     /// Graceful shutdown: stop accepting, close every connection with 1001,
     /// drop those still open after `timeout`, then call
     /// [`ServerHandler::on_shutdown`].

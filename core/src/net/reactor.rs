@@ -181,6 +181,7 @@ impl Reactor {
             }
             None => {}
         }
+        self.sweep_timers();
     }
 
     pub fn mark_dirty(&mut self, slot: usize) {
@@ -785,9 +786,9 @@ impl Reactor {
         }
         c.conn.shared.slot.store(usize::MAX, Ordering::Release);
         c.conn.shared.pending.store(0, Ordering::Release);
-        let handshaking = matches!(c.phase, Phase::ServerHandshake(_));
+        let pending = matches!(c.phase, Phase::ServerHandshake(_)).then_some(c.conn.shared.id);
         if let Some((server_slot, server_id)) = c.server {
-            self.server_conn_gone(server_slot, server_id, handshaking);
+            self.server_conn_gone(server_slot, server_id, pending);
         }
         drop(c.transport.take());
         if let Some(mut handler) = c.handler.take() {

@@ -1,8 +1,10 @@
 //! The server side in the loop: accepting within the limits, the handshake
 //! and the accept decision, refusals, and graceful shutdown.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use mio::{Interest, Token};
@@ -33,8 +35,9 @@ pub(super) struct ListenerEntry {
     handler: Box<dyn ServerHandler>,
     /// Connections accepted and not yet finished.
     conns: usize,
-    /// Of those, the ones still in the handshake.
-    handshaking: usize,
+    /// Of those, the ones still in the handshake: their slots by connection
+    /// id, which grows with every accept, so the first is the oldest.
+    pending: BTreeMap<u64, usize>,
     draining: bool,
     pub deadlines: Deadlines,
 }
@@ -66,7 +69,7 @@ impl Reactor {
             tls,
             handler,
             conns: 0,
-            handshaking: 0,
+            pending: BTreeMap::new(),
             draining: false,
             deadlines: Deadlines::default(),
         })));
@@ -99,54 +102,72 @@ impl Reactor {
                 }
             };
             if l.conns >= l.config.max_connections
-                || l.handshaking >= l.config.max_pending_handshakes
+                || l.pending.len() >= l.config.max_pending_handshakes
             {
-                continue; // Dropping the stream closes it.
+                // Make room under both limits by dropping the oldest
+                // unfinished handshake; with none to drop (every connection
+                // is open), turn the newcomer away (dropping the stream
+                // closes it).
+                let Some((_, oldest)) = l.pending.pop_first() else {
+                    continue;
+                };
+                l.server.evicted_handshakes.fetch_add(1, Ordering::Relaxed);
+                self.drop_silently(oldest);
             }
-            let session = match &l.tls {
-                Some(config) => match rustls::ServerConnection::new(config.clone()) {
-                    Ok(session) => Some(session.into()),
-                    Err(e) => {
-                        l.handler.on_error(&Error::new(
-                            ErrorKind::Tls,
-                            format!("TLS setup failed: {e}"),
-                        ));
-                        continue;
-                    }
-                },
-                None => None,
-            };
-            let _ = tcp.set_nodelay(l.config.nodelay);
-            l.conns += 1;
-            l.handshaking += 1;
-            let config = &l.config;
-            let shared = ConnShared::new(
-                self.shared.next_id(),
-                config.backpressure.high_water,
-                config.backpressure.low_water,
-            );
-            let _ = shared.peer_addr.set(addr);
-            let _ = shared.server.set(l.server.clone());
-            let timeouts = Timeouts {
-                handshake: config.handshake_timeout,
-                close: config.close_timeout,
-                keepalive: config.keepalive,
-                idle: config.idle_timeout,
-            };
-            let engine = Connection::new(Role::Server, config.protocol.clone());
-            let phase = Phase::ServerHandshake(Box::new(ServerHandshake::new(config.limits)));
-            let server = Some((slot, l.id));
-            let mut entry =
-                ConnEntry::new(self.conn_handle(Arc::new(shared)), engine, phase, timeouts);
-            entry.server = server;
-            entry.transport = Some(Transport::new(tcp, session));
-            let conn_slot = self.insert(entry);
-            if self.register(conn_slot).is_err() {
-                self.drop_silently(conn_slot);
-                continue;
-            }
-            self.schedule(conn_slot, TimerKind::Handshake, timeouts.handshake);
+            self.admit(slot, tcp, addr);
         }
+    }
+
+    /// Puts an accepted connection in the table, in the handshake.
+    fn admit(&mut self, slot: usize, tcp: mio::net::TcpStream, addr: std::net::SocketAddr) {
+        let Some(Entry::Listener(l)) = self.entries.get_mut(slot) else {
+            return;
+        };
+        let session = match &l.tls {
+            Some(config) => match rustls::ServerConnection::new(config.clone()) {
+                Ok(session) => Some(session.into()),
+                Err(e) => {
+                    l.handler.on_error(&Error::new(
+                        ErrorKind::Tls,
+                        format!("TLS setup failed: {e}"),
+                    ));
+                    return;
+                }
+            },
+            None => None,
+        };
+        let _ = tcp.set_nodelay(l.config.nodelay);
+        l.conns += 1;
+        let id = self.shared.next_id();
+        let config = &l.config;
+        let shared = ConnShared::new(
+            id,
+            config.backpressure.high_water,
+            config.backpressure.low_water,
+        );
+        let _ = shared.peer_addr.set(addr);
+        let _ = shared.server.set(l.server.clone());
+        let timeouts = Timeouts {
+            handshake: config.handshake_timeout,
+            close: config.close_timeout,
+            keepalive: config.keepalive,
+            idle: config.idle_timeout,
+        };
+        let engine = Connection::new(Role::Server, config.protocol.clone());
+        let phase = Phase::ServerHandshake(Box::new(ServerHandshake::new(config.limits)));
+        let server = Some((slot, l.id));
+        let mut entry = ConnEntry::new(self.conn_handle(Arc::new(shared)), engine, phase, timeouts);
+        entry.server = server;
+        entry.transport = Some(Transport::new(tcp, session));
+        let conn_slot = self.insert(entry);
+        if let Some(Entry::Listener(l)) = self.entries.get_mut(slot) {
+            l.pending.insert(id, conn_slot);
+        }
+        if self.register(conn_slot).is_err() {
+            self.drop_silently(conn_slot);
+            return;
+        }
+        self.schedule(conn_slot, TimerKind::Handshake, timeouts.handshake);
     }
 
     /// Request bytes of a connection in the handshake.
@@ -290,10 +311,11 @@ impl Reactor {
             return;
         }
         c.phase = Phase::Refusing;
+        let id = c.conn.shared.id;
         if let Some((server_slot, server_id)) = c.server
             && let Some(l) = self.listener_mut(server_slot, server_id)
         {
-            l.handshaking = l.handshaking.saturating_sub(1);
+            l.pending.remove(&id);
         }
     }
 
@@ -314,14 +336,15 @@ impl Reactor {
         Some(&mut *l.handler)
     }
 
-    /// A connection of the server finished.
-    pub fn server_conn_gone(&mut self, server_slot: usize, server_id: u64, handshaking: bool) {
+    /// A connection of the server finished; `pending` is its id if it was
+    /// still in the handshake.
+    pub fn server_conn_gone(&mut self, server_slot: usize, server_id: u64, pending: Option<u64>) {
         let Some(l) = self.listener_mut(server_slot, server_id) else {
             return;
         };
         l.conns = l.conns.saturating_sub(1);
-        if handshaking {
-            l.handshaking = l.handshaking.saturating_sub(1);
+        if let Some(id) = pending {
+            l.pending.remove(&id);
         }
         if l.draining && l.conns == 0 {
             self.remove_listener(server_slot);

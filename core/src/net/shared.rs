@@ -12,6 +12,7 @@ use super::client::ClientTls;
 use super::config::{ClientConfig, ServerConfig};
 use super::handle::ConnState;
 use super::handler::{Handler, ServerHandler};
+use super::stats::Live;
 use crate::proto::handshake::ClientHandshake;
 use crate::proto::{CloseCode, MessageKind, WsUrl};
 
@@ -93,6 +94,7 @@ pub(super) struct LoopShared {
     /// Set when the loop is dropped: nothing queued from then on runs.
     gone: AtomicBool,
     next_id: AtomicU64,
+    _live: Live,
 }
 
 impl LoopShared {
@@ -103,6 +105,7 @@ impl LoopShared {
             stop: AtomicBool::new(false),
             gone: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
+            _live: Live::event_loop(),
         }
     }
 
@@ -221,6 +224,7 @@ pub(super) struct ConnShared {
     pub reconnecting: AtomicBool,
     /// Bytes `send` may queue while reconnecting (0: sends are refused).
     pub disconnected_queue: usize,
+    _live: Live,
 }
 
 impl ConnShared {
@@ -241,6 +245,7 @@ impl ConnShared {
             reconnecting: AtomicBool::new(false),
             disconnected_queue: 0,
             server: OnceLock::new(),
+            _live: Live::connection(),
         }
     }
 
@@ -354,6 +359,7 @@ impl ConnShared {
         self.reading_paused.swap(paused, Ordering::AcqRel)
     }
 
+    /// Whether the application paused reading.
     pub fn is_reading_paused(&self) -> bool {
         self.reading_paused.load(Ordering::Acquire)
     }
@@ -386,4 +392,8 @@ pub(super) struct ServerShared {
     pub topics: super::pubsub::Topics,
     /// What publishing does with a subscriber past its high-water mark.
     pub slow_subscriber: super::pubsub::SlowSubscriber,
+    /// Unfinished handshakes dropped to make room for newer connections.
+    pub evicted_handshakes: AtomicU64,
+    /// Counts it among the live servers.
+    pub _live: Live,
 }

@@ -1,7 +1,8 @@
 //! Slowloris: thousands of connections that send their handshake a byte at a
 //! time, or nothing. Unfinished handshakes time out (a total deadline, not an
-//! idle one), the limit on unfinished handshakes holds, and a well-behaved
-//! client is served while the attack goes on.
+//! idle one), the limit on unfinished handshakes holds (each newcomer takes
+//! the place of the oldest), and a well-behaved client is served while the
+//! attack goes on.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -87,12 +88,19 @@ fn slowloris_is_cut_off_and_others_are_served() {
         })
     };
 
-    // The limit holds: all but MAX_PENDING are closed at once.
+    // The limit holds: all but MAX_PENDING are closed at once, each evicted
+    // by a newer connection (no handshake can have timed out or failed yet).
     std::thread::sleep(Duration::from_millis(500));
     let open = open_count(&mut streams, &mut gone);
     assert!(
         open <= MAX_PENDING,
         "{open} unfinished handshakes held open; the limit is {MAX_PENDING}"
+    );
+    let evicted = server.server.evicted_handshakes();
+    assert!(
+        evicted >= (ATTACKERS - open) as u64,
+        "{} closed but only {evicted} counted as evicted",
+        ATTACKERS - open
     );
     if let (Some(before), Some(now)) = (before, self_rss()) {
         // A pending handshake holds at most its header limit (8 KiB).

@@ -56,7 +56,11 @@ fn main() -> io::Result<()> {
     }
 }
 
-fn accept(listener: &TcpListener, poll: &Poll, clients: &mut Vec<Option<Client>>) -> io::Result<()> {
+fn accept(
+    listener: &TcpListener,
+    poll: &Poll,
+    clients: &mut Vec<Option<Client>>,
+) -> io::Result<()> {
     loop {
         let (mut stream, _) = match listener.accept() {
             Ok(pair) => pair,
@@ -64,12 +68,18 @@ fn accept(listener: &TcpListener, poll: &Poll, clients: &mut Vec<Option<Client>>
             Err(e) => return Err(e),
         };
         stream.set_nodelay(true)?;
-        let i = clients.iter().position(Option::is_none).unwrap_or(clients.len());
+        let i = clients
+            .iter()
+            .position(Option::is_none)
+            .unwrap_or(clients.len());
         if i == clients.len() {
             clients.push(None);
         }
-        poll.registry()
-            .register(&mut stream, Token(i), Interest::READABLE | Interest::WRITABLE)?;
+        poll.registry().register(
+            &mut stream,
+            Token(i),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
         clients[i] = Some(Client {
             stream,
             buf: vec![0; BUF].into_boxed_slice(),

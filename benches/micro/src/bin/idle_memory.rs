@@ -3,8 +3,11 @@
 //! it, and prints one JSON line with heap bytes and RSS bytes per connection.
 //!
 //! ```text
-//! idle_memory --loadgen PATH [--conns N]
+//! idle_memory --loadgen PATH [--conns N] [--echo-first 1]
 //! ```
+//!
+//! With `--echo-first 1` every connection echoes one 20-byte message before
+//! it idles: what a connection that has been used keeps.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufRead, BufReader};
@@ -13,9 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use wsx_core::net::{
-    Ctx, EventLoop, Handler, Open, Refusal, ServerConfig, ServerHandler, Upgrade,
-};
+use wsx_core::net::{Ctx, EventLoop, Handler, Open, Refusal, ServerConfig, ServerHandler, Upgrade};
 use wsx_core::proto::MessageKind;
 
 /// The system allocator, counting the bytes live at any moment.
@@ -95,13 +96,16 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), String> {
-    let (mut loadgen, mut conns) = (None, 10_000usize);
+    let (mut loadgen, mut conns, mut echo_first) = (None, 10_000usize, false);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         match (flag.as_str(), args.next()) {
             ("--loadgen", Some(path)) => loadgen = Some(path),
             ("--conns", Some(n)) => conns = n.parse().map_err(|_| format!("bad --conns {n:?}"))?,
-            _ => return Err("usage: idle_memory --loadgen PATH [--conns N]".into()),
+            ("--echo-first", Some(v)) => echo_first = v != "0",
+            _ => {
+                return Err("usage: idle_memory --loadgen PATH [--conns N] [--echo-first 1]".into());
+            }
         }
     }
     let loadgen = loadgen.ok_or("--loadgen is required")?;
@@ -123,7 +127,13 @@ fn run() -> Result<(), String> {
     let (heap0, rss0) = (LIVE.load(Ordering::Relaxed), rss_bytes());
 
     let mut child = Command::new(&loadgen)
-        .args(["--target", &format!("ws://{addr}/"), "--idle", &conns.to_string()])
+        .args([
+            "--target",
+            &format!("ws://{addr}/"),
+            "--idle",
+            &conns.to_string(),
+        ])
+        .args(["--idle-echo", if echo_first { "1" } else { "0" }])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -146,11 +156,13 @@ fn run() -> Result<(), String> {
     let _ = child.wait();
     drop(thread);
     if open < conns || !line.starts_with("ready") {
-        return Err(format!("only {open} of {conns} connections opened ({line:?})"));
+        return Err(format!(
+            "only {open} of {conns} connections opened ({line:?})"
+        ));
     }
     let per = |a: usize, b: usize| b.saturating_sub(a) as f64 / open as f64;
     println!(
-        "{{\"conns\":{open},\"heap_per_conn\":{:.0},\"rss_per_conn\":{:.0},\"heap_total\":{},\"rss_total\":{}}}",
+        "{{\"conns\":{open},\"echo_first\":{echo_first},\"heap_per_conn\":{:.0},\"rss_per_conn\":{:.0},\"heap_total\":{},\"rss_total\":{}}}",
         per(heap0, heap1),
         per(rss0, rss1),
         heap1,
