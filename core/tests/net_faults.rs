@@ -103,6 +103,45 @@ fn connection_refused_is_reported_as_connect() {
     events.assert_done();
 }
 
+/// A connect that gets no answer ends with the connect timeout. On loopback a
+/// listener whose accept queue is full drops new SYNs (Linux behaviour), so the
+/// connect hangs without leaving 127.0.0.1.
+#[cfg(target_os = "linux")]
+#[test]
+fn connect_timeout_ends_a_connect_that_gets_no_answer() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    // Fill the accept queue (the listener never accepts) until a connect hangs.
+    let mut held = Vec::new();
+    let full =
+        (0..4096).any(
+            |_| match TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+                Ok(tcp) => {
+                    held.push(tcp);
+                    false
+                }
+                Err(_) => true,
+            },
+        );
+    assert!(full, "the accept queue never filled");
+    let lp = spawn_loop();
+    let (recorder, events) = Recorder::new(false);
+    let config = ClientConfig {
+        connect_timeout: Duration::from_millis(300),
+        ..client_config()
+    };
+    let conn = lp
+        .handle()
+        .connect(&format!("ws://{addr}/"), config, recorder)
+        .expect("connect");
+    let (kind, _, message) = events.error();
+    assert_eq!(kind, ErrorKind::Timeout, "{message}");
+    assert!(message.contains("connect"), "{message}");
+    assert_eq!(events.close(), (1006, message, false));
+    assert_eq!(conn.state(), ConnState::Closed);
+    drop(held);
+}
+
 #[test]
 fn unknown_host_is_reported_as_dns() {
     let lp = spawn_loop();
