@@ -3,10 +3,12 @@ with `examples/python/chat_client.py --room` and plain wsx clients."""
 
 from __future__ import annotations
 
+import queue
 import subprocess
 import sys
+import threading
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Iterator
 
 import pytest
 
@@ -15,8 +17,25 @@ import wsx
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "python"
 
 
+class Lines:
+    """The lines a child process prints, read on a thread (no read blocks
+    the test for ever)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._lines.put(line.rstrip("\n"))
+
+    def next(self) -> str:
+        return self._lines.get(timeout=20)
+
+
 @pytest.fixture
-def chat_url() -> Iterator[str]:
+def chat() -> Iterator[tuple[str, Lines]]:
+    """The chat server's URL and the lines it prints ("joined ROOM: ...")."""
     server = subprocess.Popen(
         [sys.executable, str(EXAMPLES / "chat_server.py"), "--port", "0"],
         stdout=subprocess.PIPE,
@@ -24,33 +43,39 @@ def chat_url() -> Iterator[str]:
     )
     try:
         assert server.stdout is not None
-        line = server.stdout.readline()
+        lines = Lines(server.stdout)
+        line = lines.next()
         assert line.startswith("listening on 127.0.0.1:"), line
-        yield f"ws://127.0.0.1:{line.rsplit(':', 1)[1].strip()}"
+        yield f"ws://127.0.0.1:{line.rsplit(':', 1)[1]}", lines
     finally:
         server.terminate()
         server.wait(20)
 
 
-def test_rooms_by_path_and_join(chat_url: str) -> None:
-    with wsx.connect(f"{chat_url}/room/tea") as tea, wsx.connect(f"{chat_url}/room/coffee") as coffee, wsx.connect(
-        f"{chat_url}/elsewhere"
+def test_rooms_by_path_and_join(chat: tuple[str, Lines]) -> None:
+    url, server_log = chat
+    with wsx.connect(f"{url}/room/tea") as tea, wsx.connect(f"{url}/room/coffee") as coffee, wsx.connect(
+        f"{url}/elsewhere"
     ) as lobby:
+        joined = sorted(server_log.next().split(":")[0] for _ in range(3))
+        assert joined == ["joined coffee", "joined lobby", "joined tea"]
         client = subprocess.Popen(
-            [sys.executable, str(EXAMPLES / "chat_client.py"), "--name", "ada", "--room", "tea", chat_url],
+            [sys.executable, str(EXAMPLES / "chat_client.py"), "--name", "ada", "--room", "tea", url],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
         try:
             assert client.stdin is not None and client.stdout is not None
-            assert client.stdout.readline().startswith(f"* connected to {chat_url}/room/tea as ada")
+            out = Lines(client.stdout)
+            assert out.next().startswith(f"* connected to {url}/room/tea as ada")
+            assert server_log.next().startswith("joined tea:")  # subscribed: publishes reach it
             tea.send("tea is served")
-            assert client.stdout.readline() == "< tea is served\n"
+            assert out.next() == "< tea is served"
             client.stdin.write("hello\n/join coffee\n")
             client.stdin.flush()
             assert tea.recv(timeout=20) == "ada: hello"
-            assert client.stdout.readline() == "< * joined coffee\n"
+            assert out.next() == "< * joined coffee"
             client.stdin.write("now in coffee\n")
             client.stdin.flush()
             assert coffee.recv(timeout=20) == "ada: now in coffee"

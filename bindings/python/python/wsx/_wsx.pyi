@@ -18,6 +18,7 @@ __all__ = [
     "Response",
     "ServerConnection",
     "__version__",
+    "_live_objects",
     "listen",
     "open_client",
 ]
