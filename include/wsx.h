@@ -903,6 +903,20 @@ uint64_t wsx_conn_id(const struct wsx_conn *conn);
 enum wsx_conn_state wsx_conn_get_state(const struct wsx_conn *conn);
 
 /**
+ * Flow control for input: pauses (`paused` true) or resumes reading this
+ * connection. While paused no message callback runs (from the next message
+ * on, even when called inside `on_message`) and the peer, once the socket
+ * buffers fill up, sees backpressure; pings and the peer's close wait too, so
+ * a keepalive may time out. Resuming delivers what was held back, in order.
+ * Closing reads again (to finish the close handshake). Idempotent; callable
+ * from any thread.
+ *
+ * # Safety
+ * `conn` is NULL or live.
+ */
+enum wsx_result wsx_conn_set_reading_paused(const struct wsx_conn *conn, bool paused);
+
+/**
  * Bytes queued and not yet written to the socket (0 for NULL).
  *
  * # Safety

@@ -242,6 +242,34 @@ pub unsafe extern "C" fn wsx_conn_get_state(conn: *const wsx_conn) -> wsx_conn_s
     })
 }
 
+/// Flow control for input: pauses (`paused` true) or resumes reading this
+/// connection. While paused no message callback runs (from the next message
+/// on, even when called inside `on_message`) and the peer, once the socket
+/// buffers fill up, sees backpressure; pings and the peer's close wait too, so
+/// a keepalive may time out. Resuming delivers what was held back, in order.
+/// Closing reads again (to finish the close handshake). Idempotent; callable
+/// from any thread.
+///
+/// # Safety
+/// `conn` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_conn_set_reading_paused(
+    conn: *const wsx_conn,
+    paused: bool,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe {
+        with_conn(conn, |handle| {
+            if paused {
+                handle.conn.pause_reading();
+            } else {
+                handle.conn.resume_reading();
+            }
+            Ok(())
+        })
+    }
+}
+
 /// Bytes queued and not yet written to the socket (0 for NULL).
 ///
 /// # Safety

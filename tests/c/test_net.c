@@ -558,6 +558,34 @@ static void test_compression_and_text_only(void) {
     fixture_stop(&f);
 }
 
+static void test_reading_paused(void) {
+    fixture f;
+    fixture_start(&f, NULL, "/");
+    f.server_rec.echo = 1;
+    recorder c;
+    memset(&c, 0, sizeof c);
+    wsx_conn *conn = connect_to(f.loop, f.url, NULL, &c);
+    CHECK(poll_until(f.loop, &c.opens, WAIT_MS));
+    CHECK_RESULT(wsx_conn_set_reading_paused(NULL, true), WSX_ERR_NULL);
+
+    /* Paused: the echoes wait (the server echoed them: all three were read). */
+    CHECK_OK(wsx_conn_set_reading_paused(conn, true));
+    const char *words[] = {"one", "two", "three"};
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)words[i], strlen(words[i])));
+    }
+    CHECK(poll_until_count(f.loop, &f.server_rec.messages, 3, WAIT_MS));
+    for (int i = 0; i < 20; i++) wsx_loop_poll(f.loop, 10);
+    CHECK(c.messages == 0);
+
+    /* Resumed: all three arrive, in order (the last one is "three"). */
+    CHECK_OK(wsx_conn_set_reading_paused(conn, false));
+    CHECK(poll_until_count(f.loop, &c.messages, 3, WAIT_MS));
+    CHECK(c.len == 5 && memcmp(c.data, "three", 5) == 0);
+    wsx_conn_free(conn);
+    fixture_stop(&f);
+}
+
 static void test_idle_timeout(void) {
     fixture f;
     wsx_server_options *so = NULL;
@@ -715,6 +743,7 @@ int main(void) {
     RUN(test_backpressure);
     RUN(test_limits_and_streaming);
     RUN(test_compression_and_text_only);
+    RUN(test_reading_paused);
     RUN(test_idle_timeout);
     RUN(test_server_shutdown_closes_with_1001);
     RUN(test_tls);
