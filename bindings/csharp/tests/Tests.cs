@@ -59,6 +59,7 @@ namespace Wsx.Tests
             PubSubTests(runner);
             runner.Run("client: unread messages past the receive budget close with 1008", UnreadMessagesBounded);
             runner.Run("wss: server certificate and key, client CA file, verification switch", Tls);
+            LeakTests(runner);
             return runner.Finish();
         }
 
