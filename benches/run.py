@@ -263,7 +263,8 @@ class Report:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.targets: list[tuple[str, str, Optional[bool]]] = []
-        self.chart: dict[str, float] = {}
+        # label -> (ratio, whether it is good news for wsx; None for a peer's bar)
+        self.chart: dict[str, tuple[float, Optional[bool]]] = {}
 
     def table(self, head: list[str], rows: list[list[str]]) -> None:
         self.lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -300,8 +301,10 @@ def report_grid(rep: Report, results: dict[str, dict[str, list[dict[str, Any]]]]
                 "—" if not higher else fmt(median([{"e": efficiency(r, metric)} for r in runs], "e")),
                 str(len(runs)),
             ])
-            if name in (WSX, WSX_C, FASTWS) and ratio(m, ref_t) is not None:
-                rep.chart[f"{grid}: {name} / tungstenite"] = ratio(m, ref_t) or 0.0
+            r = ratio(m, ref_t)
+            if name in (WSX, WSX_C, FASTWS) and r is not None:
+                good = None if name == FASTWS else (r <= 1.0 if not higher else r >= 1.0)
+                rep.chart[f"{grid}: {name} / tungstenite"] = (r, good)
     rep.table(head, rows)
 
     def result(grid: str, name: str) -> Optional[float]:
@@ -344,8 +347,9 @@ def report_bindings(rep: Report, rows: list[dict[str, Any]], notes: list[str]) -
                           fmt(floor, 0), fmt(ratio(a, floor), 2)])
             if ours.startswith("wsx"):
                 rep.target(f"Python {ours} / {theirs}, {size} B", ratio(a, b), "≥ 3", lambda v: v >= 3)
-            if ratio(a, b) is not None:
-                rep.chart[f"{ours} / {theirs} {size} B"] = ratio(a, b) or 0.0
+            r = ratio(a, b)
+            if r is not None:
+                rep.chart[f"{ours} / {theirs} {size} B"] = (r, r >= 1.0 if ours.startswith("wsx") else None)
     rep.table(["pair", "message", "ours round trips/s", "theirs round trips/s", "ratio",
                "C client round trips/s", "ours / C client"], table)
     rep.lines += [f"- {n}" for n in notes] + ([""] if notes else [])
@@ -378,14 +382,13 @@ def chart(rep: Report, path: Path) -> Optional[str]:
     if not rep.chart:
         return "chart skipped: no ratios"
     labels = list(rep.chart)
-    values = [rep.chart[k] for k in labels]
+    values = [rep.chart[k][0] for k in labels]
     fig, ax = plt.subplots(figsize=(9, 0.38 * len(labels) + 1.2))
-    colors = ["#2a7" if ("wsx" in k and v >= 1) else "#c53" if "wsx" in k else "#888"
-              for k, v in zip(labels, values)]
+    colors = ["#888" if good is None else "#2a7" if good else "#c53" for _, good in rep.chart.values()]
     ax.barh(labels, values, color=colors)
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.invert_yaxis()
-    ax.set_xlabel("ratio (latency: lower is better; everything else: higher is better)")
+    ax.set_xlabel("ratio (latency: lower is better; everything else: higher is better); grey: a peer")
     ax.set_title("wsx speed ratios, one run, same machine")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -1,7 +1,8 @@
 # Hardening (tests/hardening, crate wsx-hardening; fuzz/): the fuzz targets'
 # seeds and regressions replayed on stable, hostile peers against an
-# in-process server, and a reduced soak against the C echo server, in
-# test-hardening; the full soak in `make soak`; cargo-fuzz in `make fuzz`.
+# in-process server, and the soak (100,000 connect/echo/close cycles, 10
+# million messages) against the C echo server, in test-hardening; `make soak`
+# runs the same soak on release builds; cargo-fuzz in `make fuzz`.
 .PHONY: test-hardening soak fuzz
 TEST_TARGETS += test-hardening
 
@@ -27,8 +28,9 @@ fuzz:
 	fi
 
 # The soak runs against the C echo server: the one `make examples` builds
-# (debug library) for the reduced soak, a release build of the same source
-# for the full one. The load generator is tests/hardening/src/bin/wsx-soak.rs.
+# (debug library, dependencies optimised) in test-hardening, a release build
+# of the same source in `make soak`. The load generator is
+# tests/hardening/src/bin/wsx-soak.rs.
 SOAK_DIR := $(BUILD)/soak
 SOAK_CYCLES ?= 100000
 SOAK_MESSAGES ?= 10000000
@@ -36,7 +38,7 @@ SOAK_MESSAGES ?= 10000000
 test-hardening: examples
 	$(CARGO) test $(CARGO_FLAGS) -p wsx-hardening --no-fail-fast
 	$(CARGO) build $(CARGO_FLAGS) -p wsx-hardening --bin wsx-soak
-	$(ROOT)/target/debug/wsx-soak --server $(EXAMPLES_DIR)/echo_server --cycles 10000 --messages 1000000
+	$(ROOT)/target/debug/wsx-soak --server $(EXAMPLES_DIR)/echo_server --cycles $(SOAK_CYCLES) --messages $(SOAK_MESSAGES)
 
 soak:
 	$(CARGO) build $(CARGO_FLAGS) --release -p wsx-ffi -p wsx-hardening
