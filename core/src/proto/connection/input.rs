@@ -2,7 +2,12 @@
 
 use std::ops::Range;
 
-/// Capacity kept when the buffer empties after holding a large frame.
+/// Capacity kept when the buffer empties after a round of traffic that
+/// needed no more. A buffer grown for large frames is kept while large frames
+/// keep coming (growing it again for every message costs a fresh allocation,
+/// zeroing and a page fault per 4 KiB) and given back after the first round
+/// that stayed under this size. A peer can make us hold as much with one
+/// unfinished message, so this raises no worst case.
 const RETAINED_CAPACITY: usize = 256 * 1024;
 
 /// The smallest buffer allocated: room for a typical socket read.
@@ -16,6 +21,8 @@ pub(super) struct InputBuffer {
     buf: Vec<u8>,
     head: usize,
     tail: usize,
+    /// The most bytes held since the buffer was last reset.
+    peak: usize,
 }
 
 impl InputBuffer {
@@ -49,10 +56,12 @@ impl InputBuffer {
 
     /// At least `min` bytes of room after the unconsumed bytes.
     pub(super) fn spare(&mut self, min: usize) -> &mut [u8] {
-        if self.head == self.tail {
+        // Once per round: the buffer emptied since it was last reset.
+        if self.head == self.tail && self.tail > 0 {
             self.head = 0;
             self.tail = 0;
-            if self.buf.len() > RETAINED_CAPACITY && min <= RETAINED_CAPACITY {
+            let needed_big = std::mem::take(&mut self.peak) > RETAINED_CAPACITY;
+            if self.buf.len() > RETAINED_CAPACITY && min <= RETAINED_CAPACITY && !needed_big {
                 self.buf.truncate(RETAINED_CAPACITY);
                 self.buf.shrink_to_fit();
             }
@@ -74,6 +83,7 @@ impl InputBuffer {
     /// Marks `n` bytes of [`InputBuffer::spare`] as filled.
     pub(super) fn commit(&mut self, n: usize) {
         self.tail = (self.tail + n).min(self.buf.len());
+        self.peak = self.peak.max(self.tail);
     }
 
     /// Whether the bytes at `range` (pointers) lie inside this buffer
@@ -124,11 +134,26 @@ mod tests {
     }
 
     #[test]
-    fn shrinks_once_empty_after_a_large_frame() {
+    fn keeps_a_large_buffer_until_a_small_round() {
         let mut input = InputBuffer::default();
         input.extend(&vec![7; 3 * RETAINED_CAPACITY]);
         input.consume(3 * RETAINED_CAPACITY);
         input.spare(10);
-        assert!(input.buf.len() <= RETAINED_CAPACITY);
+        assert!(
+            input.buf.len() >= 3 * RETAINED_CAPACITY,
+            "kept for the next large frame"
+        );
+        input.spare(10);
+        assert!(
+            input.buf.len() >= 3 * RETAINED_CAPACITY,
+            "an empty read is no round"
+        );
+        input.extend(b"small");
+        input.consume(5);
+        input.spare(10);
+        assert!(
+            input.buf.len() <= RETAINED_CAPACITY,
+            "given back after a small round"
+        );
     }
 }

@@ -11,7 +11,10 @@ use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::sync::Arc;
 
-/// Capacity the buffer keeps once drained.
+/// Capacity the buffer keeps once drained after a round that needed no more;
+/// a buffer grown for large messages is kept while large messages keep going
+/// out, and given back after the first round that stayed under this size
+/// (the input buffer's policy).
 const RETAINED_CAPACITY: usize = 256 * 1024;
 
 /// Shared frames up to this long are copied into the buffer instead: a copy
@@ -30,6 +33,8 @@ pub(super) struct Output {
     tail: Vec<u8>,
     /// Bytes of the first chunk (the front of `sealed`, else `tail`) written.
     head: usize,
+    /// Whether `tail` held more than [`RETAINED_CAPACITY`] since it last drained.
+    tail_was_big: bool,
 }
 
 #[derive(Debug)]
@@ -104,6 +109,9 @@ impl Output {
 
     /// Marks `n` queued bytes as written.
     pub fn consume(&mut self, mut n: usize) {
+        if n == 0 {
+            return;
+        }
         while let Some(front) = self.sealed.front() {
             let left = front.bytes().len() - self.head;
             if n < left {
@@ -117,11 +125,12 @@ impl Output {
                 self.recycle(buffer);
             }
         }
+        self.tail_was_big |= self.tail.len() > RETAINED_CAPACITY;
         self.head = self.head.saturating_add(n).min(self.tail.len());
         if self.head == self.tail.len() {
             self.tail.clear();
             self.head = 0;
-            if self.tail.capacity() > RETAINED_CAPACITY {
+            if self.tail.capacity() > RETAINED_CAPACITY && !std::mem::take(&mut self.tail_was_big) {
                 self.tail.shrink_to(RETAINED_CAPACITY);
             }
         }
@@ -175,6 +184,30 @@ mod tests {
         expected.extend_from_slice(&big(b'd'));
         expected.extend_from_slice(b"gh");
         expected
+    }
+
+    #[test]
+    fn keeps_a_large_tail_until_a_small_round() {
+        let mut output = Output::default();
+        output
+            .buffer()
+            .extend_from_slice(&vec![1; 3 * RETAINED_CAPACITY]);
+        drain(&mut output, 64 * 1024);
+        assert!(
+            output.tail.capacity() >= 3 * RETAINED_CAPACITY,
+            "kept for the next large message"
+        );
+        output.consume(0);
+        assert!(
+            output.tail.capacity() >= 3 * RETAINED_CAPACITY,
+            "nothing written is no round"
+        );
+        output.buffer().extend_from_slice(b"small");
+        drain(&mut output, 64 * 1024);
+        assert!(
+            output.tail.capacity() <= RETAINED_CAPACITY,
+            "given back after a small round"
+        );
     }
 
     #[test]
