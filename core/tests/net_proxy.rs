@@ -347,9 +347,16 @@ fn pump<S: Read + Write>(mut client: S, mut upstream: TcpStream) {
 }
 
 /// A port nothing listens on (it was free a moment ago).
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
+/// A port nothing listens on: below the ephemeral range, so no test (or
+/// other program handed a free port) can take it between our checks, unlike a
+/// port bound and released again.
+fn closed_port() -> u16 {
+    let port = 1;
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "something listens on 127.0.0.1:{port}"
+    );
+    port
 }
 
 /// A loop with an echo server, plain or TLS.
@@ -474,7 +481,7 @@ fn socks5_without_and_with_credentials_sends_the_host_name() {
 fn a_target_down_behind_the_proxy_is_reported_with_its_code() {
     let pki = Pki::new();
     let lp = spawn_loop();
-    let port = free_port();
+    let port = closed_port();
     let url = format!("ws://127.0.0.1:{port}/");
 
     let connect = Proxy::start(Kind::Connect, None, None);
@@ -503,7 +510,7 @@ fn a_target_down_behind_the_proxy_is_reported_with_its_code() {
 fn an_unreachable_proxy_is_a_proxy_error() {
     let pki = Pki::new();
     let (lp, _echo, url) = target(&pki, false);
-    let port = free_port();
+    let port = closed_port();
     let config = pki.client(&format!("http://127.0.0.1:{port}"));
     let (kind, _, message) = fail_through(&lp, &url, config);
     assert_eq!(kind, ErrorKind::Proxy, "{message}");
