@@ -6,7 +6,7 @@ a ratio: the server is pinned to one core, the load generator to another, and
 each cell of the grid is the median of interleaved rounds.
 
 Settings (environment): BENCH_WARMUP and BENCH_DURATION (seconds per cell),
-BENCH_ROUNDS, BENCH_PARTS (comma list of grid,micro,bindings,memory),
+BENCH_ROUNDS, BENCH_PARTS (comma list of grid,micro,bindings,memory,fanout,deflate),
 BENCH_IDLE_CONNS, BENCH_SERVER_CPU and BENCH_CLIENT_CPU, BENCH_MICRO_TIME.
 """
 
@@ -38,7 +38,7 @@ def setting(name: str, default: str) -> str:
 WARMUP = float(setting("BENCH_WARMUP", "1"))
 DURATION = float(setting("BENCH_DURATION", "3"))
 ROUNDS = int(setting("BENCH_ROUNDS", "3"))
-PARTS = setting("BENCH_PARTS", "grid,micro,bindings,memory").split(",")
+PARTS = setting("BENCH_PARTS", "grid,micro,bindings,memory,fanout,deflate").split(",")
 IDLE_CONNS = int(setting("BENCH_IDLE_CONNS", "10000"))
 MICRO_TIME = float(setting("BENCH_MICRO_TIME", "2"))
 SERVER_CPU = setting("BENCH_SERVER_CPU", "0")
@@ -370,6 +370,36 @@ def report_memory(rep: Report, mems: list[dict[str, Any]]) -> None:
                    lambda v: v <= 16, 1)
 
 
+def run_program(command: list[str]) -> Optional[str]:
+    """The standard output of a measuring program, or None if it failed (its
+    stderr goes to ours)."""
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
+    return done.stdout if done.returncode == 0 else None
+
+
+def report_fanout(rep: Report) -> None:
+    """One publisher to 1,000 subscribers: wsx's encode-once `publish` against
+    the same fan-out as a loop of sends over tokio-tungstenite (benches/fanout)."""
+    rep.lines += ["## Fan-out: one publisher to 1,000 subscribers", ""]
+    out = run_program([str(RELEASE / "wsx-fanout")])
+    if out is None:
+        rep.lines += ["failed (see stderr)", ""]
+        return
+    rep.lines += ["```", out.rstrip(), "```", ""]
+    ratios = [float(line.split()[-1]) for line in out.splitlines() if line.startswith("ratio")]
+    if ratios:
+        rep.target("fan-out wsx publish / tokio-tungstenite loop", ratios[0], "> 1", lambda v: v > 1)
+        rep.chart["fan-out publish / tokio-tungstenite"] = (ratios[0], ratios[0] >= 1.0)
+
+
+def report_deflate(rep: Report) -> None:
+    """permessage-deflate: per-connection memory by window size, and
+    compressed against uncompressed throughput (core/examples/deflate_memory.rs)."""
+    rep.lines += ["## permessage-deflate: memory per connection and throughput", ""]
+    out = run_program([str(ROOT / "target" / "release" / "examples" / "deflate_memory")])
+    rep.lines += ["failed (see stderr)", ""] if out is None else ["```", out.rstrip(), "```", ""]
+
+
 def chart(rep: Report, path: Path) -> Optional[str]:
     """A bar chart of the ratios (PNG), if matplotlib is at hand."""
     try:
@@ -413,6 +443,10 @@ def main() -> int:
         report_bindings(rep, *run_bindings())
     if "memory" in PARTS:
         report_memory(rep, run_memory())
+    if "fanout" in PARTS:
+        report_fanout(rep)
+    if "deflate" in PARTS:
+        report_deflate(rep)
 
     targets = ["## Targets", ""]
     targets += ["| target | measured | holds |", "|---|---|---|"]

@@ -23,7 +23,7 @@ test-bench:
 # (a release wheel, in its own directory beside the editable dev install).
 bench-build:
 	cd $(BENCH_DIR) && $(CARGO) build $(CARGO_FLAGS) --release --workspace --bins --benches
-	$(CARGO) build $(CARGO_FLAGS) --release -p wsx-core --example echo_server
+	$(CARGO) build $(CARGO_FLAGS) --release -p wsx-core --example echo_server --example deflate_memory
 	$(CARGO) build $(CARGO_FLAGS) --release -p wsx-ffi
 	@mkdir -p $(BENCH_NATIVE)
 	@# The bindings' parts are built when they build: a part that does not is
