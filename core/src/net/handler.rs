@@ -173,16 +173,8 @@ pub struct Upgrade<'a> {
 }
 
 /// A refusal of a handshake: an HTTP status, a short reason sent as the body,
-/// and extra headers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    /// The HTTP status (403, 401, ...).
-    pub status: u16,
-    /// The reason, sent as a plain-text body.
-    pub reason: String,
-    /// Extra response headers (WWW-Authenticate, ...).
-    pub headers: Vec<(String, String)>,
-}
+/// and extra headers (the protocol core's own rejection, answered as is).
+pub type Refusal = crate::proto::handshake::Rejection;
 
 /// The events of a listening server, called on the loop's thread.
 pub trait ServerHandler: Send + 'static {

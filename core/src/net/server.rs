@@ -236,14 +236,7 @@ impl Reactor {
         };
         let handler = match l.handler.on_upgrade(&mut upgrade) {
             Ok(handler) => handler,
-            Err(refusal) => {
-                let rejection = Rejection {
-                    status: refusal.status,
-                    reason: refusal.reason,
-                    headers: refusal.headers,
-                };
-                return self.refuse(slot, &rejection);
-            }
+            Err(refusal) => return self.refuse(slot, &refusal),
         };
         let (extensions, agreement) = match deflate {
             Some((answer, agreement)) => (vec![answer], Some(agreement)),
