@@ -209,6 +209,7 @@ impl Reactor {
             let mut ctx = Ctx {
                 conn: &c.conn,
                 sender: Some(c.engine.sender()),
+                direct: None,
             };
             let open = Open {
                 subprotocol: accepted.subprotocol.as_deref(),

@@ -2,7 +2,7 @@
 //! deadlines, and the parts of its I/O that need nothing else of the loop.
 
 use std::collections::VecDeque;
-use std::io::{self, IoSlice};
+use std::io::{self, IoSlice, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -16,10 +16,19 @@ use super::timer::Deadlines;
 use super::transport::Transport;
 use super::tunnel::{ProxyHop, TunnelDial};
 use crate::proto::handshake::{ClientHandshake, ServerHandshake};
-use crate::proto::{CloseCode, Connection, State, WsUrl};
+use mio::net::TcpStream;
+
+use crate::proto::{CloseCode, Connection, MessageKind, SendError, Sender, State, WsUrl};
 
 /// Most pieces of output handed to one vectored write.
 const MAX_WRITE_PARTS: usize = 64;
+
+/// Whole messages from this size up are written to a plain socket as they
+/// are, without a copy into the output buffer, when nothing waits before
+/// them (see [`crate::proto::Sender::send_through`]). Smaller ones are
+/// copied: that costs less than a system call of their own, and the
+/// messages queued in one turn leave in one write.
+const DIRECT_WRITE_MIN: usize = 16 * 1024;
 
 /// Most unanswered pings remembered per connection.
 const MAX_PINGS_TRACKED: usize = 8;
@@ -228,6 +237,37 @@ impl ConnEntry {
             Some((code, reason)) => (*code, reason.clone(), false),
             None => (CloseCode::ABNORMAL, String::new(), false),
         }
+    }
+}
+
+/// The socket a connection's messages may be written to directly: plain
+/// TCP, once the connection is open and the handshake's bytes are out.
+pub(super) fn direct_socket<'a>(
+    phase: &Phase,
+    transport: &'a mut Option<Transport>,
+    hs_out: &[u8],
+) -> Option<&'a mut TcpStream> {
+    if matches!(phase, Phase::Open) && hs_out.is_empty() {
+        transport.as_mut()?.plain()
+    } else {
+        None
+    }
+}
+
+/// Queues a whole message, or writes it to `direct` (see
+/// [`direct_socket`]) when it is large enough to be worth it.
+pub(super) fn send_message(
+    sender: &mut Sender,
+    direct: Option<&mut TcpStream>,
+    kind: MessageKind,
+    data: &[u8],
+    compress: bool,
+) -> Result<(), SendError> {
+    match direct {
+        Some(tcp) if data.len() >= DIRECT_WRITE_MIN => {
+            sender.send_through(kind, data, compress, |parts| tcp.write_vectored(parts))
+        }
+        _ => sender.send_with(kind, data, compress),
     }
 }
 

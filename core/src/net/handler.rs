@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::conn::send_message;
 use super::error::Error;
 use std::sync::atomic::Ordering;
 
@@ -45,6 +46,9 @@ pub struct Close<'a> {
 pub struct Ctx<'a> {
     pub(super) conn: &'a Conn,
     pub(super) sender: Option<&'a mut crate::proto::Sender>,
+    /// The socket large messages may be written to at once (see
+    /// [`super::conn::direct_socket`]).
+    pub(super) direct: Option<&'a mut mio::net::TcpStream>,
 }
 
 impl Ctx<'_> {
@@ -75,7 +79,8 @@ impl Ctx<'_> {
         self.conn
             .shared
             .admit(sender.buffered_amount().saturating_add(queued), data.len())?;
-        Ok(sender.send_with(kind, data, compress)?)
+        let direct = self.direct.as_deref_mut();
+        Ok(send_message(sender, direct, kind, data, compress)?)
     }
 
     /// Starts the close handshake. `code` must be valid on the wire and

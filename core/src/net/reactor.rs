@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
-use super::conn::{ConnEntry, Phase, pong_rtt};
+use super::conn::{ConnEntry, Phase, direct_socket, pong_rtt, send_message};
 use super::error::{Error, ErrorKind};
 use super::handle::{Conn, ConnState};
 use super::handler::{Close, Ctx};
@@ -27,6 +27,17 @@ const READ_CHUNK: usize = 64 * 1024;
 /// Most bytes read from one connection per turn, so one busy peer cannot
 /// starve the others.
 const READ_BUDGET: usize = 1024 * 1024;
+/// Idle read buffers kept for the connections that read next: a connection
+/// between messages gives its buffer back (see
+/// [`crate::proto::Connection::release_read_buf`]), so thousands of idle
+/// connections hold none, and busy ones take a warm one instead of
+/// allocating.
+const SPARE_READ_BUFS: usize = 16;
+/// Whether a read that filled less than the room it had shows the socket
+/// drained, so that no second read is needed to meet `WouldBlock`: true of
+/// epoll and kqueue, whose edge-triggered readiness fires again when more
+/// arrives; not of the readiness mio emulates on Windows.
+const SHORT_READ_DRAINS: bool = cfg!(not(windows));
 /// Rounds of commands, or of writes, per turn: callbacks they run may queue
 /// more, which waits for the next turn after this many rounds.
 const ROUNDS: usize = 4;
@@ -50,8 +61,21 @@ pub(super) struct Reactor {
     /// with their ids.
     backlog: Vec<(usize, u64)>,
     /// This turn's readiness (slot, readable, writable), kept for its allocation.
-    ready: Vec<(usize, bool, bool)>,
+    ready: Vec<(usize, Readiness)>,
+    /// The buffer handshakes are read into.
     read_buf: Vec<u8>,
+    /// Open connections' read buffers, given back between messages.
+    spare_read_bufs: Vec<Vec<u8>>,
+}
+
+/// What one readiness event reported for a connection.
+#[derive(Debug, Clone, Copy)]
+struct Readiness {
+    readable: bool,
+    writable: bool,
+    /// The peer closed its side or the socket failed: reading must go on
+    /// until the end of the stream or the error shows.
+    closed: bool,
 }
 
 impl Reactor {
@@ -69,6 +93,7 @@ impl Reactor {
             backlog: Vec::new(),
             ready: Vec::new(),
             read_buf: vec![0; READ_CHUNK],
+            spare_read_bufs: Vec::new(),
         })
     }
 
@@ -90,21 +115,22 @@ impl Reactor {
         }
         let mut ready = std::mem::take(&mut self.ready);
         ready.extend(self.events.iter().filter(|e| e.token() != WAKER).map(|e| {
-            let failed = e.is_error();
-            (
-                e.token().0,
-                e.is_readable() || e.is_read_closed() || failed,
-                e.is_writable() || failed,
-            )
+            let closed = e.is_error() || e.is_read_closed();
+            let readiness = Readiness {
+                readable: e.is_readable() || closed,
+                writable: e.is_writable() || e.is_error(),
+                closed,
+            };
+            (e.token().0, readiness)
         }));
-        for &(slot, readable, writable) in &ready {
-            self.on_ready(slot, readable, writable);
+        for &(slot, readiness) in &ready {
+            self.on_ready(slot, readiness);
         }
         ready.clear();
         self.ready = ready;
         for (slot, id) in std::mem::take(&mut self.backlog) {
             if self.conn_mut(slot).is_some_and(|c| c.conn.shared.id == id) {
-                self.on_readable(slot);
+                self.on_readable(slot, false);
             }
         }
         self.fire_timers(Instant::now());
@@ -223,7 +249,14 @@ impl Reactor {
             } => {
                 if let Some(slot) = self.find(&conn)
                     && let Some(c) = self.conn_mut(slot)
-                    && c.engine.sender().send_with(kind, &data, compress).is_ok()
+                    && send_message(
+                        c.engine.sender(),
+                        direct_socket(&c.phase, &mut c.transport, &c.hs_out),
+                        kind,
+                        &data,
+                        compress,
+                    )
+                    .is_ok()
                 {
                     // Counted as pending before it stops counting as queued,
                     // so the figure other threads read never dips below the truth.
@@ -293,18 +326,18 @@ impl Reactor {
         self.backlog.push((slot, id));
     }
 
-    fn on_ready(&mut self, slot: usize, readable: bool, writable: bool) {
+    fn on_ready(&mut self, slot: usize, ready: Readiness) {
         match self.entries.get(slot) {
             Some(Entry::Listener(_)) => self.accept(slot),
             Some(Entry::Conn(c)) if matches!(c.phase, Phase::Connecting(_)) => {
                 self.on_connect_ready(slot)
             }
             Some(Entry::Conn(_)) => {
-                if writable {
+                if ready.writable {
                     self.mark_dirty(slot);
                 }
-                if readable {
-                    self.on_readable(slot);
+                if ready.readable {
+                    self.on_readable(slot, SHORT_READ_DRAINS && !ready.closed);
                 }
             }
             None => {}
@@ -313,7 +346,9 @@ impl Reactor {
 
     /// Reads what the socket holds, within this turn's budget. Once the
     /// connection is open, bytes go straight into the engine's buffer.
-    fn on_readable(&mut self, slot: usize) {
+    /// `short_read_drains`: a plain socket's short read at a message
+    /// boundary ends the reading (see [`SHORT_READ_DRAINS`]).
+    fn on_readable(&mut self, slot: usize, short_read_drains: bool) {
         let mut buf = std::mem::take(&mut self.read_buf);
         let mut budget = READ_BUDGET;
         while budget > 0 {
@@ -327,10 +362,21 @@ impl Reactor {
                 break;
             };
             let open = matches!(c.phase, Phase::Open);
+            let mut room = buf.len();
             let result = match open {
-                true => transport.read(c.engine.read_buf(READ_CHUNK)),
+                true => {
+                    if let Some(spare) = self.spare_read_bufs.pop()
+                        && let Some(unused) = c.engine.lend_read_buf(spare)
+                    {
+                        self.spare_read_bufs.push(unused);
+                    }
+                    let into = c.engine.read_buf(READ_CHUNK);
+                    room = into.len();
+                    transport.read(into)
+                }
                 false => transport.read(&mut buf),
             };
+            let drained = short_read_drains && transport.plain().is_some();
             if transport.wants_write() && !c.dirty {
                 c.dirty = true;
                 self.dirty.push(slot);
@@ -344,6 +390,7 @@ impl Reactor {
                 Ok(n) => {
                     c.last_rx = Instant::now();
                     budget = budget.saturating_sub(n);
+                    let drained = drained && n < room;
                     if open {
                         c.engine.commit_read(n);
                         self.run_engine(slot);
@@ -351,6 +398,9 @@ impl Reactor {
                         self.on_input(slot, &buf[..n]);
                     }
                     self.hold_back_reads(slot);
+                    if self.release_read_buf(slot) && drained {
+                        break;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -367,7 +417,27 @@ impl Reactor {
             let id = c.conn.shared.id;
             self.backlog.push((slot, id));
         }
+        self.release_read_buf(slot);
         self.read_buf = buf;
+    }
+
+    /// Takes an open connection's read buffer back when every byte in it
+    /// was consumed (kept for the next reader, within [`SPARE_READ_BUFS`]);
+    /// whether it was empty.
+    fn release_read_buf(&mut self, slot: usize) -> bool {
+        let Some(Entry::Conn(c)) = self.entries.get_mut(slot) else {
+            return false;
+        };
+        if !matches!(c.phase, Phase::Open) {
+            return false;
+        }
+        let Some(buf) = c.engine.release_read_buf() else {
+            return false;
+        };
+        if self.spare_read_bufs.len() < SPARE_READ_BUFS && buf.len() <= 2 * READ_CHUNK {
+            self.spare_read_bufs.push(buf);
+        }
+        true
     }
 
     /// A peer that sends faster than it reads, so that our automatic replies
@@ -424,6 +494,9 @@ impl Reactor {
             pings,
             deadlines,
             timeouts,
+            transport,
+            hs_out,
+            phase,
             ..
         } = &mut **c;
         let conn: &Conn = conn;
@@ -437,6 +510,7 @@ impl Reactor {
             let mut ctx = Ctx {
                 conn,
                 sender: Some(sender),
+                direct: direct_socket(phase, transport, hs_out),
             };
             match event {
                 Event::Message { kind, data } => handler.on_message(&mut ctx, kind, data, true),
@@ -610,6 +684,7 @@ impl Reactor {
                 let mut ctx = Ctx {
                     conn: &c.conn,
                     sender: Some(c.engine.sender()),
+                    direct: direct_socket(&c.phase, &mut c.transport, &c.hs_out),
                 };
                 handler.on_writable(&mut ctx);
             }

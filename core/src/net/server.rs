@@ -274,6 +274,7 @@ impl Reactor {
             let mut ctx = Ctx {
                 conn: &c.conn,
                 sender: Some(c.engine.sender()),
+                direct: None,
             };
             let open = Open {
                 subprotocol: accept.subprotocol.as_deref(),

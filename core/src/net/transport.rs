@@ -111,6 +111,15 @@ impl Transport {
         }
     }
 
+    /// The TCP stream itself when no TLS wraps it: bytes written there go
+    /// to the peer as they are.
+    pub fn plain(&mut self) -> Option<&mut TcpStream> {
+        match (&self.tls, &self.inner) {
+            (None, None) => Some(&mut self.tcp),
+            _ => None,
+        }
+    }
+
     /// Whether bytes taken by [`Transport::write`] (or TLS handshake
     /// messages) still wait for the socket.
     pub fn wants_write(&self) -> bool {

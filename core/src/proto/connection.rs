@@ -318,6 +318,22 @@ impl Connection {
         }
     }
 
+    /// Gives the input buffer's allocation up when every received byte was
+    /// consumed, so a connection between messages holds none; an event loop
+    /// keeps it for the next connection to read (see
+    /// [`Connection::lend_read_buf`]). `None` while bytes wait, or when the
+    /// buffer grew for large frames and is kept for the next.
+    pub fn release_read_buf(&mut self) -> Option<Vec<u8>> {
+        self.input.release()
+    }
+
+    /// Offers an allocation for [`Connection::read_buf`] to use instead of a
+    /// fresh one (its length counts as room; its bytes are overwritten).
+    /// Handed back when the engine still holds a buffer of its own.
+    pub fn lend_read_buf(&mut self, buf: Vec<u8>) -> Option<Vec<u8>> {
+        self.input.lend(buf)
+    }
+
     /// The next event from the bytes fed so far, with the sending half so the
     /// caller can reply while the event's bytes are borrowed.
     pub fn next_event(&mut self) -> Option<(Event<'_>, &mut Sender)> {

@@ -9,7 +9,6 @@
 //! With `--echo-first 1` every connection echoes one 20-byte message before
 //! it idles: what a connection that has been used keeps.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::Arc;
@@ -19,37 +18,10 @@ use std::time::{Duration, Instant};
 use wsx_core::net::{Ctx, EventLoop, Handler, Open, Refusal, ServerConfig, ServerHandler, Upgrade};
 use wsx_core::proto::MessageKind;
 
-/// The system allocator, counting the bytes live at any moment.
-struct Counting;
+#[path = "../../../../core/tests/net_util/counting.rs"]
+mod counting;
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded to the system allocator unchanged; the
-// counter only observes sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: same contract as ours.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: same contract as ours.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-            LIVE.fetch_add(new_size, Ordering::Relaxed);
-        }
-        p
-    }
-}
+use counting::{Counting, LIVE};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -104,7 +76,9 @@ fn run() -> Result<(), String> {
             ("--conns", Some(n)) => conns = n.parse().map_err(|_| format!("bad --conns {n:?}"))?,
             ("--echo-first", Some(v)) => echo_first = v != "0",
             _ => {
-                return Err("usage: idle_memory --loadgen PATH [--conns N] [--echo-first 1]".into());
+                return Err(
+                    "usage: idle_memory --loadgen PATH [--conns N] [--echo-first 1]".into(),
+                );
             }
         }
     }

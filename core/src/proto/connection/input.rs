@@ -86,6 +86,31 @@ impl InputBuffer {
         self.peak = self.peak.max(self.tail);
     }
 
+    /// Gives the allocation up when no unconsumed bytes wait in it and it is
+    /// of ordinary size (a buffer grown for large frames stays, see
+    /// [`RETAINED_CAPACITY`]), so an idle connection holds no buffer.
+    pub(super) fn release(&mut self) -> Option<Vec<u8>> {
+        if self.head != self.tail || self.buf.is_empty() || self.buf.len() > RETAINED_CAPACITY {
+            return None;
+        }
+        self.head = 0;
+        self.tail = 0;
+        self.peak = 0;
+        Some(std::mem::take(&mut self.buf))
+    }
+
+    /// Takes `buf` (its length as room, its contents ignored) as the
+    /// allocation to read into, if this buffer has none; otherwise hands it
+    /// back.
+    pub(super) fn lend(&mut self, buf: Vec<u8>) -> Option<Vec<u8>> {
+        if self.buf.is_empty() {
+            self.buf = buf;
+            None
+        } else {
+            Some(buf)
+        }
+    }
+
     /// Whether the bytes at `range` (pointers) lie inside this buffer
     /// (zero-copy checks in tests).
     #[cfg(test)]
@@ -131,6 +156,26 @@ mod tests {
         room[..3].copy_from_slice(b"abc");
         input.commit(3);
         assert_eq!(input.data(), b"abc");
+    }
+
+    #[test]
+    fn an_empty_buffer_is_given_up_and_taken_back() {
+        let mut input = InputBuffer::default();
+        assert!(input.release().is_none(), "nothing allocated yet");
+        input.extend(b"abc");
+        assert!(input.release().is_none(), "unconsumed bytes keep it");
+        input.consume(3);
+        let buf = input.release().expect("released once consumed");
+        assert!(buf.len() >= MIN_CAPACITY);
+        assert!(input.buf.is_empty());
+        let ptr = buf.as_ptr();
+        assert!(input.lend(buf).is_none());
+        assert_eq!(
+            input.spare(1).as_ptr(),
+            ptr,
+            "reads go into the lent buffer"
+        );
+        assert!(input.lend(vec![0; 8]).is_some(), "one buffer at a time");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The sending half: frames encoded (and masked, for clients) straight into
 //! one output buffer, and the local side of the close handshake.
 
-use std::io::IoSlice;
+use std::io::{self, IoSlice};
 
 use super::output::Output;
 use super::prepared::PreparedMessage;
@@ -104,6 +104,52 @@ impl Sender {
         data: &[u8],
         compress: bool,
     ) -> Result<(), SendError> {
+        self.check_whole(kind, data)?;
+        let compress = compress && data.len() >= self.threshold;
+        self.write_data_frame(data_opcode(kind), data, true, compress)
+    }
+
+    /// Like [`Sender::send_with`], without copying the payload when it can
+    /// go out as it is (a server's frame, not compressed) and nothing is
+    /// queued before it: `write` gets the header and the payload as two
+    /// slices and returns how many bytes it took (as a vectored socket
+    /// write does), and only the rest is queued. An error from `write`
+    /// counts as nothing taken: the queue's next write meets it again.
+    pub fn send_through(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        compress: bool,
+        write: impl FnOnce(&[IoSlice<'_>]) -> io::Result<usize>,
+    ) -> Result<(), SendError> {
+        let compressed = compress && self.deflater.is_some() && data.len() >= self.threshold;
+        if self.role == Role::Client || compressed || self.out.len() > 0 {
+            return self.send_with(kind, data, compress);
+        }
+        self.check_whole(kind, data)?;
+        let header = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: data_opcode(kind),
+            mask: None,
+            payload_len: data.len() as u64,
+        };
+        header.encode(self.out.buffer());
+        let header_len = self.out.len();
+        let parts = [IoSlice::new(self.out.pending()), IoSlice::new(data)];
+        let written = write(&parts).unwrap_or(0);
+        let of_header = written.min(header_len);
+        self.out.consume(of_header);
+        let rest = &data[(written - of_header).min(data.len())..];
+        if !rest.is_empty() {
+            self.out.buffer().extend_from_slice(rest);
+        }
+        Ok(())
+    }
+
+    /// Whether a whole message may be queued now: the connection is open,
+    /// no fragmented message is under way, and text is valid UTF-8.
+    fn check_whole(&self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
         self.check_open()?;
         if let Some(open) = self.outgoing {
             return Err(SendError::MessageInProgress(open));
@@ -113,8 +159,7 @@ impl Sender {
                 at: e.valid_up_to() as u64,
             })?;
         }
-        let compress = compress && data.len() >= self.threshold;
-        self.write_data_frame(data_opcode(kind), data, true, compress)
+        Ok(())
     }
 
     /// Queues one piece of a fragmented message: the first call opens a

@@ -1,6 +1,8 @@
 //! Tests of the connection engine: RFC 6455 examples, the bad-input table,
 //! the close handshake, and property tests over any split of the input.
 
+use std::io;
+
 use super::*;
 use crate::proto::error::SendError;
 use proptest::prelude::*;
@@ -242,6 +244,95 @@ fn output_buffer_drains_and_compacts() {
     assert_eq!(s.pending(), expected);
     s.consume(usize::MAX);
     assert_eq!(s.sender().buffered_amount(), 0);
+}
+
+/// What `send_through` puts on the wire when the writer takes `take` bytes
+/// (or fails): the bytes taken, then what was queued.
+fn sent_through(conn: &mut Connection, data: &[u8], take: io::Result<usize>) -> Vec<u8> {
+    let mut wire = Vec::new();
+    let write = |parts: &[io::IoSlice<'_>]| {
+        let n = take
+            .as_ref()
+            .map_err(|e| io::Error::new(e.kind(), "test"))?;
+        let all: Vec<u8> = parts.iter().flat_map(|p| p.to_vec()).collect();
+        wire.extend_from_slice(&all[..*n]);
+        Ok(*n)
+    };
+    conn.sender()
+        .send_through(Binary, data, true, write)
+        .unwrap();
+    wire.extend_from_slice(conn.pending());
+    let n = conn.pending().len();
+    conn.consume(n);
+    wire
+}
+
+#[test]
+fn send_through_puts_the_same_bytes_on_the_wire_for_any_partial_write() {
+    let data: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
+    let mut expected = server();
+    expected.sender().send(Binary, &data).unwrap();
+    let expected = expected.pending().to_vec();
+    for take in 0..=expected.len() {
+        let mut s = server();
+        assert_eq!(sent_through(&mut s, &data, Ok(take)), expected, "{take}");
+        assert_eq!(s.sender().buffered_amount(), 0);
+    }
+    let mut s = server();
+    let failed = Err(io::ErrorKind::ConnectionReset.into());
+    assert_eq!(sent_through(&mut s, &data, failed), expected, "all queued");
+}
+
+#[test]
+fn send_through_writes_nothing_itself_when_it_would_reorder_or_must_mask() {
+    let refuse = |_: &[io::IoSlice<'_>]| -> io::Result<usize> { panic!("no direct write") };
+    let mut s = server();
+    s.sender().send(Binary, b"first").unwrap();
+    s.sender()
+        .send_through(Binary, b"second", true, refuse)
+        .unwrap();
+    let n = s.pending().len();
+    let mut peer = client();
+    assert_eq!(
+        feed(&mut peer, s.pending()),
+        [
+            Ev::Message(Binary, b"first".to_vec()),
+            Ev::Message(Binary, b"second".to_vec())
+        ]
+    );
+    s.consume(n);
+    let mut c = client();
+    c.sender()
+        .send_through(Binary, b"masked", true, refuse)
+        .unwrap();
+    assert_eq!(
+        peer_reads(&mut c),
+        [Ev::Message(Binary, b"masked".to_vec())]
+    );
+    assert!(matches!(
+        s.sender().send_through(Text, &[0xff], true, refuse),
+        Err(SendError::InvalidUtf8 { at: 0 })
+    ));
+}
+
+#[test]
+fn an_idle_engine_gives_its_read_buffer_up_and_takes_one_lent() {
+    let mut s = server();
+    s.feed(&to_server(0x81, b"Hel"));
+    let partial = to_server(0x81, b"Hello");
+    assert!(s.release_read_buf().is_none(), "nothing consumed yet");
+    assert_eq!(events(&mut s), [text("Hel")]);
+    let buf = s.release_read_buf().expect("every byte consumed");
+    let at = buf.as_ptr();
+    assert!(s.lend_read_buf(buf).is_none());
+    let room = s.read_buf(partial.len());
+    assert_eq!(room.as_ptr(), at, "reads go into the lent buffer");
+    room[..3].copy_from_slice(&partial[..3]);
+    s.commit_read(3);
+    assert_eq!(events(&mut s), []);
+    assert!(s.release_read_buf().is_none(), "a partial frame keeps it");
+    s.feed(&partial[3..]);
+    assert_eq!(events(&mut s), [text("Hello")]);
 }
 
 // ---- fragments and control frames ----
