@@ -48,7 +48,8 @@ fn main() -> io::Result<()> {
                 continue;
             }
             let i = event.token().0;
-            let gone = clients[i].as_mut().is_none_or(|c| pump(c).is_err());
+            let closed = event.is_read_closed() || event.is_error();
+            let gone = clients[i].as_mut().is_none_or(|c| pump(c, closed).is_err());
             if gone && let Some(mut c) = clients[i].take() {
                 poll.registry().deregister(&mut c.stream)?;
             }
@@ -90,7 +91,12 @@ fn accept(
 }
 
 /// Echoes until the socket would block either way; an error drops the client.
-fn pump(c: &mut Client) -> io::Result<()> {
+/// Echoes what the socket holds. A read that fills less than the buffer
+/// shows the socket drained (epoll's edge fires again when more arrives), so
+/// no second read waits for `WouldBlock`, as in wsx's loop; unless the peer
+/// closed its side, whose end of stream must still be read.
+fn pump(c: &mut Client, closed: bool) -> io::Result<()> {
+    let mut drained = false;
     loop {
         while c.start < c.end {
             match c.stream.write(&c.buf[c.start..c.end]) {
@@ -101,9 +107,15 @@ fn pump(c: &mut Client) -> io::Result<()> {
         }
         c.start = 0;
         c.end = 0;
+        if drained {
+            return Ok(());
+        }
         match c.stream.read(&mut c.buf) {
             Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-            Ok(n) => c.end = n,
+            Ok(n) => {
+                c.end = n;
+                drained = n < c.buf.len() && !closed;
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
             Err(e) => return Err(e),
         }
