@@ -3,16 +3,20 @@
  * (and on a loop thread), on 127.0.0.1. Covers the open, message, ping/pong,
  * writable, error and close events, the upgrade decision, refusals, send
  * after close, freeing handles and stopping the loop inside callbacks,
- * stopping from another thread, backpressure, limits, TLS, and thousands of
- * open/close cycles.
+ * stopping from another thread, backpressure, limits, TLS, a peer that
+ * resets the connection, and thousands of open/close cycles.
  *
  * Environment: WSX_TEST_CYCLES (default 2000) open/close cycles;
  * WSX_TEST_CERT, WSX_TEST_KEY, WSX_TEST_CA: PEM files for the TLS test
  * (skipped with a notice when unset).
  */
 #define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "recorder.h"
 
@@ -696,6 +700,48 @@ static void test_tls(void) {
     fixture_stop(&f);
 }
 
+/* A raw TCP client that completed the handshake and read the 101 response. */
+static int raw_open_client(fixture *f) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(wsx_server_port(f->server));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0);
+    static const char request[] =
+        "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    CHECK(write(fd, request, sizeof request - 1) == (ssize_t)(sizeof request - 1));
+    CHECK(poll_until(f->loop, &f->server_rec.opens, WAIT_MS));
+    char response[512];
+    CHECK(read(fd, response, sizeof response) > 12 && memcmp(response, "HTTP/1.1 101", 12) == 0);
+    return fd;
+}
+
+/* Sends to a peer that reset the connection fail inside wsx: the connection
+ * ends with 1006 and nothing raises SIGPIPE, whose default action would end
+ * this program (C programs do not ignore it, unlike Rust's and Python's). */
+static void test_peer_reset_raises_no_sigpipe(void) {
+    fixture f;
+    fixture_start(&f, NULL, "/");
+    int fd = raw_open_client(&f);
+    struct linger reset = {1, 0};
+    CHECK(setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset) == 0);
+    close(fd);
+    struct timespec settle = {0, 100 * 1000 * 1000};
+    nanosleep(&settle, NULL); /* the reset reaches the server's socket */
+    /* Queued before the loop learns of the reset: written when it polls,
+     * small and large (a large one is written at once, without a copy). */
+    static uint8_t large[256 * 1024];
+    for (int i = 0; i < 4; i++) {
+        CHECK_OK(wsx_conn_send(f.server_rec.conn, WSX_MSG_BINARY, large, i % 2 ? 20 : sizeof large));
+    }
+    CHECK(poll_until(f.loop, &f.server_rec.closes, WAIT_MS));
+    CHECK(f.server_rec.close_code == 1006 && !f.server_rec.close_clean);
+    fixture_stop(&f);
+}
+
 static void test_open_close_cycles(void) {
     const char *env = getenv("WSX_TEST_CYCLES");
     int cycles = env ? atoi(env) : 2000;
@@ -747,6 +793,7 @@ int main(void) {
     RUN(test_idle_timeout);
     RUN(test_server_shutdown_closes_with_1001);
     RUN(test_tls);
+    RUN(test_peer_reset_raises_no_sigpipe);
     RUN(test_open_close_cycles);
     return summary("test_net");
 }

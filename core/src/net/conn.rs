@@ -12,6 +12,7 @@ use super::config::Keepalive;
 use super::handle::{Conn, ConnState};
 use super::handler::Handler;
 use super::redial::Redial;
+use super::socket::Plain;
 use super::timer::Deadlines;
 use super::transport::Transport;
 use super::tunnel::{ProxyHop, TunnelDial};
@@ -265,7 +266,9 @@ pub(super) fn send_message(
 ) -> Result<(), SendError> {
     match direct {
         Some(tcp) if data.len() >= DIRECT_WRITE_MIN => {
-            sender.send_through(kind, data, compress, |parts| tcp.write_vectored(parts))
+            sender.send_through(kind, data, compress, |parts| {
+                Plain(tcp).write_vectored(parts)
+            })
         }
         _ => sender.send_with(kind, data, compress),
     }

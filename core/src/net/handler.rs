@@ -42,7 +42,9 @@ pub struct Close<'a> {
 }
 
 /// What a handler callback may do with its connection right away: sends from
-/// here go straight into the connection's buffer, with no queue and no wake-up.
+/// here go straight into the connection's buffer, with no queue and no
+/// wake-up (a large message with nothing queued before it goes straight to
+/// the socket, without a copy).
 pub struct Ctx<'a> {
     pub(super) conn: &'a Conn,
     pub(super) sender: Option<&'a mut crate::proto::Sender>,

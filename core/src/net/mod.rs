@@ -27,6 +27,7 @@ mod reconnect;
 mod redial;
 mod server;
 mod shared;
+mod socket;
 mod stats;
 mod timer;
 mod tls;

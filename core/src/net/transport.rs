@@ -7,6 +7,7 @@ use std::net::Shutdown;
 use mio::net::TcpStream;
 
 use super::error::{Error, ErrorKind};
+use super::socket::Plain;
 
 /// Most plaintext handed to rustls at once, so its buffers stay small.
 const TLS_CHUNK: usize = 64 * 1024;
@@ -35,7 +36,7 @@ struct Outer<'a> {
 impl Read for Outer<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self.tls.as_deref_mut() {
-            Some(tls) => tls_read(tls, self.tcp, buf),
+            Some(tls) => tls_read(tls, &mut Plain(self.tcp), buf),
             None => self.tcp.read(buf),
         }
     }
@@ -48,14 +49,14 @@ impl Write for Outer<'_> {
 
     fn write_vectored(&mut self, parts: &[IoSlice<'_>]) -> io::Result<usize> {
         match self.tls.as_deref_mut() {
-            Some(tls) => tls_write(tls, self.tcp, parts),
-            None => self.tcp.write_vectored(parts),
+            Some(tls) => tls_write(tls, &mut Plain(self.tcp), parts),
+            None => Plain(self.tcp).write_vectored(parts),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         match self.tls.as_deref_mut() {
-            Some(tls) => flush_tls(tls, self.tcp),
+            Some(tls) => flush_tls(tls, &mut Plain(self.tcp)),
             None => Ok(()),
         }
     }
@@ -147,7 +148,7 @@ impl Transport {
         }
         if let Some(tls) = outer.tls.as_deref_mut() {
             tls.send_close_notify();
-            let _ = flush_tls(tls, outer.tcp);
+            let _ = flush_tls(tls, &mut Plain(outer.tcp));
         }
         let _ = self.tcp.shutdown(Shutdown::Write);
     }
