@@ -36,7 +36,12 @@ impl Write for Plain<'_> {
 
 #[cfg(all(unix, not(target_vendor = "apple")))]
 fn send_vectored(tcp: &TcpStream, parts: &[IoSlice<'_>]) -> io::Result<usize> {
-    socket2::SockRef::from(tcp).send_vectored_with_flags(parts, libc::MSG_NOSIGNAL)
+    let socket = socket2::SockRef::from(tcp);
+    match parts {
+        // `send` costs the kernel less than `sendmsg` with one piece.
+        [one] => socket.send_with_flags(one, libc::MSG_NOSIGNAL),
+        _ => socket.send_vectored_with_flags(parts, libc::MSG_NOSIGNAL),
+    }
 }
 
 #[cfg(not(all(unix, not(target_vendor = "apple"))))]

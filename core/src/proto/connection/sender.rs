@@ -134,15 +134,15 @@ impl Sender {
             mask: None,
             payload_len: data.len() as u64,
         };
-        header.encode(self.out.buffer());
-        let header_len = self.out.len();
-        let parts = [IoSlice::new(self.out.pending()), IoSlice::new(data)];
+        let (header, header_len) = header.to_bytes();
+        let header = &header[..header_len];
+        let parts = [IoSlice::new(header), IoSlice::new(data)];
         let written = write(&parts).unwrap_or(0);
-        let of_header = written.min(header_len);
-        self.out.consume(of_header);
-        let rest = &data[(written - of_header).min(data.len())..];
-        if !rest.is_empty() {
-            self.out.buffer().extend_from_slice(rest);
+        let of_data = written.saturating_sub(header_len).min(data.len());
+        if of_data < data.len() {
+            let out = self.out.buffer();
+            out.extend_from_slice(&header[written.min(header_len)..]);
+            out.extend_from_slice(&data[of_data..]);
         }
         Ok(())
     }

@@ -93,24 +93,36 @@ impl FrameHeader {
     /// Appends the encoded header to `out`, with the length in its shortest
     /// form. `payload_len` must be below 2^63 and `rsv` at most 0b111.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        let (bytes, len) = self.to_bytes();
+        out.extend_from_slice(&bytes[..len]);
+    }
+
+    /// The encoded header (see [`FrameHeader::encode`]) in the first bytes
+    /// of an array, and how many they are.
+    pub fn to_bytes(&self) -> ([u8; MAX_HEADER_LEN], usize) {
         debug_assert!(self.payload_len >> 63 == 0 && self.rsv <= 0b111);
-        let b0 = (u8::from(self.fin) << 7) | ((self.rsv & 0x07) << 4) | self.opcode.as_u8();
+        let mut bytes = [0; MAX_HEADER_LEN];
+        bytes[0] = (u8::from(self.fin) << 7) | ((self.rsv & 0x07) << 4) | self.opcode.as_u8();
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
-        out.push(b0);
+        let mut len = 2;
         match self.payload_len {
-            n @ 0..=125 => out.push(mask_bit | n as u8),
+            n @ 0..=125 => bytes[1] = mask_bit | n as u8,
             n @ 126..=0xFFFF => {
-                out.push(mask_bit | 126);
-                out.extend_from_slice(&(n as u16).to_be_bytes());
+                bytes[1] = mask_bit | 126;
+                bytes[2..4].copy_from_slice(&(n as u16).to_be_bytes());
+                len = 4;
             }
             n => {
-                out.push(mask_bit | 127);
-                out.extend_from_slice(&n.to_be_bytes());
+                bytes[1] = mask_bit | 127;
+                bytes[2..10].copy_from_slice(&n.to_be_bytes());
+                len = 10;
             }
         }
         if let Some(key) = self.mask {
-            out.extend_from_slice(&key);
+            bytes[len..len + 4].copy_from_slice(&key);
+            len += 4;
         }
+        (bytes, len)
     }
 }
 
