@@ -159,7 +159,7 @@ impl Reactor {
             return;
         };
         c.deadlines.cancel(TimerKind::Connect);
-        let _ = c.conn.shared.peer_addr.set(addr);
+        c.conn.shared.set_peer_addr(addr);
         if let Some(transport) = c.transport.as_mut() {
             let _ = transport.tcp.set_nodelay(dial.nodelay);
         }

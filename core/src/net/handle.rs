@@ -360,7 +360,7 @@ impl Conn {
     }
     /// The peer's address, once connected.
     pub fn peer_addr(&self) -> Option<SocketAddr> {
-        self.shared.peer_addr.get().copied()
+        self.shared.peer_addr()
     }
 }
 

@@ -145,7 +145,7 @@ impl Reactor {
             config.backpressure.high_water,
             config.backpressure.low_water,
         );
-        let _ = shared.peer_addr.set(addr);
+        shared.set_peer_addr(addr);
         let _ = shared.server.set(l.server.clone());
         let timeouts = Timeouts {
             handshake: config.handshake_timeout,

@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use super::client::ClientTls;
@@ -211,7 +211,9 @@ pub(super) struct ConnShared {
     reading_paused: AtomicBool,
     /// Round trip of the last answered ping in microseconds, plus one (0: none).
     rtt_micros: AtomicU64,
-    pub peer_addr: OnceLock<SocketAddr>,
+    /// The peer's address of the current (or last) TCP connection: a
+    /// reconnecting client may reach another address of its host each time.
+    peer_addr: Mutex<Option<SocketAddr>>,
     pub high_water: usize,
     pub low_water: usize,
     /// The connection's slot in the loop's table (`usize::MAX` until it has one).
@@ -228,6 +230,22 @@ pub(super) struct ConnShared {
 }
 
 impl ConnShared {
+    /// The peer's address (see the field).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        *self
+            .peer_addr
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records the address of a new TCP connection.
+    pub fn set_peer_addr(&self, addr: SocketAddr) {
+        *self
+            .peer_addr
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(addr);
+    }
+
     pub fn new(id: u64, high_water: usize, low_water: usize) -> ConnShared {
         ConnShared {
             id,
@@ -237,7 +255,7 @@ impl ConnShared {
             blocked: AtomicBool::new(false),
             reading_paused: AtomicBool::new(false),
             rtt_micros: AtomicU64::new(0),
-            peer_addr: OnceLock::new(),
+            peer_addr: Mutex::new(None),
             high_water,
             low_water,
             slot: AtomicUsize::new(usize::MAX),

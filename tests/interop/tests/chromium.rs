@@ -1,5 +1,6 @@
 //! A headless Chromium page (Debian's chromium driven by playwright-core)
-//! opening `new WebSocket(...)` to the wsx server, directly and through nginx.
+//! opening `new WebSocket(...)` to the wsx server, directly, over `wss://`,
+//! and through nginx.
 
 use wsx_interop::peer::Kind::Chromium;
 use wsx_interop::scenarios::{self as s, Route, Side};
@@ -12,6 +13,11 @@ fn chromium_page_text_binary_subprotocol_origin() {
 #[test]
 fn chromium_page_close_codes_both_ways() {
     s::close_both_ways(Chromium, Side::Server(Route::Direct));
+}
+
+#[test]
+fn chromium_page_over_wss() {
+    s::wss_server(Chromium);
 }
 
 #[test]
