@@ -121,8 +121,10 @@ impl LoopShared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Queues a command and wakes the loop unless this is the loop's own thread
-    /// (which drains the queue before it blocks again). Fails once the loop is gone.
+    /// Queues a command and wakes the loop, unless this is the loop's own
+    /// thread (which drains the queue before it blocks again) or the queue
+    /// already held commands (whoever queued the first woke the loop, which
+    /// takes them all at once). Fails once the loop is gone.
     pub fn push(&self, command: Command) -> Result<(), super::Error> {
         if self.gone.load(Ordering::Acquire) {
             return Err(super::Error::new(
@@ -130,8 +132,12 @@ impl LoopShared {
                 "the event loop has stopped",
             ));
         }
-        self.lock().push_back(command);
-        if !self.on_loop_thread() {
+        let was_empty = {
+            let mut queue = self.lock();
+            queue.push_back(command);
+            queue.len() == 1
+        };
+        if was_empty && !self.on_loop_thread() {
             self.wake();
         }
         Ok(())
