@@ -60,7 +60,7 @@ pub(super) struct Reactor {
     /// Connections with input left unread (the readiness is edge-triggered),
     /// with their ids.
     backlog: Vec<(usize, u64)>,
-    /// This turn's readiness (slot, readable, writable), kept for its allocation.
+    /// This turn's readiness by slot, kept for its allocation.
     ready: Vec<(usize, Readiness)>,
     /// The buffer handshakes are read into.
     read_buf: Vec<u8>,

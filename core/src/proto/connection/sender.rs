@@ -138,11 +138,11 @@ impl Sender {
         let header = &header[..header_len];
         let parts = [IoSlice::new(header), IoSlice::new(data)];
         let written = write(&parts).unwrap_or(0);
-        let of_data = written.saturating_sub(header_len).min(data.len());
-        if of_data < data.len() {
+        if written < header_len + data.len() {
+            let of_header = written.min(header_len);
             let out = self.out.buffer();
-            out.extend_from_slice(&header[written.min(header_len)..]);
-            out.extend_from_slice(&data[of_data..]);
+            out.extend_from_slice(&header[of_header..]);
+            out.extend_from_slice(&data[written - of_header..]);
         }
         Ok(())
     }

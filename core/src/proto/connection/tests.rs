@@ -269,18 +269,24 @@ fn sent_through(conn: &mut Connection, data: &[u8], take: io::Result<usize>) -> 
 
 #[test]
 fn send_through_puts_the_same_bytes_on_the_wire_for_any_partial_write() {
-    let data: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
-    let mut expected = server();
-    expected.sender().send(Binary, &data).unwrap();
-    let expected = expected.pending().to_vec();
-    for take in 0..=expected.len() {
+    for len in [0, 300] {
+        let data: Vec<u8> = (0..len as u32).map(|i| i as u8).collect();
+        let mut expected = server();
+        expected.sender().send(Binary, &data).unwrap();
+        let expected = expected.pending().to_vec();
+        for take in 0..=expected.len() {
+            let mut s = server();
+            assert_eq!(
+                sent_through(&mut s, &data, Ok(take)),
+                expected,
+                "{len} {take}"
+            );
+            assert_eq!(s.sender().buffered_amount(), 0);
+        }
         let mut s = server();
-        assert_eq!(sent_through(&mut s, &data, Ok(take)), expected, "{take}");
-        assert_eq!(s.sender().buffered_amount(), 0);
+        let failed = Err(io::ErrorKind::ConnectionReset.into());
+        assert_eq!(sent_through(&mut s, &data, failed), expected, "all queued");
     }
-    let mut s = server();
-    let failed = Err(io::ErrorKind::ConnectionReset.into());
-    assert_eq!(sent_through(&mut s, &data, failed), expected, "all queued");
 }
 
 #[test]
