@@ -250,7 +250,9 @@ def commit() -> str:
     try:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True,
+        # This bench's own output files do not count as changes to the code measured.
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", ".", ":!benches/RESULTS.md",
+                                ":!benches/results.png"], cwd=ROOT, capture_output=True,
                                text=True).stdout.strip()
         return rev + (" (with uncommitted changes)" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
