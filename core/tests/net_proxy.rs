@@ -8,92 +8,37 @@ mod net_util;
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use net_util::pki::Pki;
 use net_util::*;
-use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use wsx_core::net::{
-    ClientConfig, ErrorKind, LoopThread, ProxyConfig, ServerConfig, TlsClientConfig,
-    TlsServerConfig,
-};
+use rustls_pki_types::PrivateKeyDer;
+use wsx_core::net::{ClientConfig, ErrorKind, LoopThread, ProxyConfig};
 use wsx_core::proto::MessageKind;
 
-/// A CA and a certificate for `localhost` signed by it, used by the targets
-/// and by the TLS proxy.
-struct Pki {
-    dir: PathBuf,
-    cert: CertificateDer<'static>,
-    key: Vec<u8>,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        static COUNT: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("wsx-net-proxy-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let ca_key = KeyPair::generate().expect("key");
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = ca_params.self_signed(&ca_key).expect("CA");
-        let key = KeyPair::generate().expect("key");
-        let params = CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
-        let cert = params.signed_by(&key, &ca, &ca_key).expect("leaf");
-        std::fs::write(dir.join("ca.pem"), ca.pem()).expect("write");
-        std::fs::write(dir.join("cert.pem"), cert.pem()).expect("write");
-        std::fs::write(dir.join("key.pem"), key.serialize_pem()).expect("write");
-        Pki {
-            dir,
-            cert: cert.der().clone(),
-            key: key.serialize_der(),
-        }
-    }
-
-    fn target_config(&self) -> ServerConfig {
-        ServerConfig {
-            tls: Some(TlsServerConfig {
-                cert_file: self.dir.join("cert.pem"),
-                key_file: self.dir.join("key.pem"),
-            }),
-            ..server_config()
-        }
-    }
-
-    fn client(&self, proxy: &str) -> ClientConfig {
-        ClientConfig {
-            tls: TlsClientConfig {
-                ca_file: Some(self.dir.join("ca.pem")),
-                ..TlsClientConfig::default()
-            },
-            proxy: Some(ProxyConfig::parse(proxy).expect("proxy URL")),
-            ..client_config()
-        }
-    }
-
-    fn proxy_tls(&self) -> Arc<rustls::ServerConfig> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let key = PrivateKeyDer::Pkcs8(self.key.clone().into());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_no_client_auth()
-            .with_single_cert(vec![self.cert.clone()], key)
-            .expect("proxy certificate");
-        Arc::new(config)
+/// A client trusting `pki`'s CA, through `proxy` (a proxy URL).
+fn through(pki: &Pki, proxy: &str) -> ClientConfig {
+    ClientConfig {
+        proxy: Some(ProxyConfig::parse(proxy).expect("proxy URL")),
+        ..pki.trusting_client()
     }
 }
 
-impl Drop for Pki {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// A TLS proxy's server side, on `pki`'s certificate.
+fn proxy_tls(pki: &Pki) -> Arc<rustls::ServerConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let key = PrivateKeyDer::Pkcs8(pki.key.clone().into());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![pki.cert.clone()], key)
+        .expect("proxy certificate");
+    Arc::new(config)
 }
 
 /// What a test proxy was asked for.
@@ -363,7 +308,7 @@ fn closed_port() -> u16 {
 fn target(pki: &Pki, secure: bool) -> (LoopThread, Echo, String) {
     let lp = spawn_loop();
     let config = match secure {
-        true => pki.target_config(),
+        true => pki.server_config(),
         false => server_config(),
     };
     let echo = Echo::start(lp.handle(), config);
@@ -406,7 +351,7 @@ fn http_connect_without_and_with_credentials() {
         let (lp, echo, url) = target(&pki, secure);
         let port = echo.server.local_addr().port();
         let open = Proxy::start(Kind::Connect, None, None);
-        echo_through(&lp, &url, pki.client(&format!("http://{}", open.addr)));
+        echo_through(&lp, &url, through(&pki, &format!("http://{}", open.addr)));
         let expected = Seen::Connect {
             target: format!("localhost:{port}"),
             authorization: None,
@@ -415,14 +360,14 @@ fn http_connect_without_and_with_credentials() {
 
         let guarded = Proxy::start(Kind::Connect, Some(("alice", "s3cret:x")), None);
         let proxy = format!("http://alice:s3cret%3Ax@{}", guarded.addr);
-        echo_through(&lp, &url, pki.client(&proxy));
+        echo_through(&lp, &url, through(&pki, &proxy));
         let Seen::Connect { authorization, .. } = guarded.next() else {
             panic!("a CONNECT");
         };
         assert_eq!(authorization.as_deref(), Some("Basic YWxpY2U6czNjcmV0Ong="));
 
         let wrong = format!("http://alice:wrong@{}", guarded.addr);
-        let (kind, status, message) = fail_through(&lp, &url, pki.client(&wrong));
+        let (kind, status, message) = fail_through(&lp, &url, through(&pki, &wrong));
         assert_eq!((kind, status), (ErrorKind::Proxy, Some(407)), "{message}");
         assert!(message.contains("requires authentication"), "{message}");
     }
@@ -433,9 +378,9 @@ fn https_proxy_carries_tls_inside_tls() {
     let pki = Pki::new();
     for secure in [false, true] {
         let (lp, _echo, url) = target(&pki, secure);
-        let proxy = Proxy::start(Kind::Connect, Some(("bob", "pw")), Some(pki.proxy_tls()));
+        let proxy = Proxy::start(Kind::Connect, Some(("bob", "pw")), Some(proxy_tls(&pki)));
         let proxy_url = format!("https://bob:pw@localhost:{}", proxy.addr.port());
-        echo_through(&lp, &url, pki.client(&proxy_url));
+        echo_through(&lp, &url, through(&pki, &proxy_url));
         assert!(matches!(proxy.next(), Seen::Connect { .. }));
     }
 }
@@ -447,7 +392,7 @@ fn socks5_without_and_with_credentials_sends_the_host_name() {
         let (lp, echo, url) = target(&pki, secure);
         let port = echo.server.local_addr().port();
         let open = Proxy::start(Kind::Socks5, None, None);
-        echo_through(&lp, &url, pki.client(&format!("socks5://{}", open.addr)));
+        echo_through(&lp, &url, through(&pki, &format!("socks5://{}", open.addr)));
         let expected = Seen::Socks {
             address_type: 3,
             target: format!("localhost:{port}"),
@@ -458,12 +403,12 @@ fn socks5_without_and_with_credentials_sends_the_host_name() {
         echo_through(
             &lp,
             &url,
-            pki.client(&format!("socks5h://carol:pw@{}", guarded.addr)),
+            through(&pki, &format!("socks5h://carol:pw@{}", guarded.addr)),
         );
         assert_eq!(guarded.next(), expected);
 
         let wrong = format!("socks5://carol:nope@{}", guarded.addr);
-        let (kind, _, message) = fail_through(&lp, &url, pki.client(&wrong));
+        let (kind, _, message) = fail_through(&lp, &url, through(&pki, &wrong));
         assert_eq!(kind, ErrorKind::Proxy, "{message}");
         assert!(
             message.contains("refused the user name or password"),
@@ -471,7 +416,7 @@ fn socks5_without_and_with_credentials_sends_the_host_name() {
         );
 
         let anonymous = format!("socks5://{}", guarded.addr);
-        let (kind, _, message) = fail_through(&lp, &url, pki.client(&anonymous));
+        let (kind, _, message) = fail_through(&lp, &url, through(&pki, &anonymous));
         assert_eq!(kind, ErrorKind::Proxy, "{message}");
         assert!(message.contains("requires authentication"), "{message}");
     }
@@ -485,13 +430,13 @@ fn a_target_down_behind_the_proxy_is_reported_with_its_code() {
     let url = format!("ws://127.0.0.1:{port}/");
 
     let connect = Proxy::start(Kind::Connect, None, None);
-    let config = pki.client(&format!("http://{}", connect.addr));
+    let config = through(&pki, &format!("http://{}", connect.addr));
     let (kind, status, message) = fail_through(&lp, &url, config);
     assert_eq!((kind, status), (ErrorKind::Proxy, Some(502)), "{message}");
     assert!(message.contains("could not reach the target"), "{message}");
 
     let socks = Proxy::start(Kind::Socks5, None, None);
-    let config = pki.client(&format!("socks5://{}", socks.addr));
+    let config = through(&pki, &format!("socks5://{}", socks.addr));
     let (kind, status, message) = fail_through(&lp, &url, config);
     assert_eq!((kind, status), (ErrorKind::Proxy, Some(5)), "{message}");
     assert!(
@@ -511,7 +456,7 @@ fn an_unreachable_proxy_is_a_proxy_error() {
     let pki = Pki::new();
     let (lp, _echo, url) = target(&pki, false);
     let port = closed_port();
-    let config = pki.client(&format!("http://127.0.0.1:{port}"));
+    let config = through(&pki, &format!("http://127.0.0.1:{port}"));
     let (kind, _, message) = fail_through(&lp, &url, config);
     assert_eq!(kind, ErrorKind::Proxy, "{message}");
     assert!(message.contains("the proxy 127.0.0.1:"), "{message}");
@@ -525,7 +470,7 @@ fn the_target_certificate_is_verified_through_the_tunnel() {
     let url = format!("wss://localhost:{}/", echo.server.local_addr().port());
     let proxy = Proxy::start(Kind::Socks5, None, None);
     // Trusting another CA: the target's certificate is refused.
-    let config = other.client(&format!("socks5://{}", proxy.addr));
+    let config = through(&other, &format!("socks5://{}", proxy.addr));
     let (kind, _, message) = fail_through(&lp, &url, config);
     assert_eq!(kind, ErrorKind::Tls, "{message}");
 }
@@ -535,9 +480,9 @@ fn the_proxy_certificate_is_verified() {
     let pki = Pki::new();
     let other = Pki::new();
     let (lp, _echo, url) = target(&pki, false);
-    let proxy = Proxy::start(Kind::Connect, None, Some(pki.proxy_tls()));
+    let proxy = Proxy::start(Kind::Connect, None, Some(proxy_tls(&pki)));
     let proxy_url = format!("https://localhost:{}", proxy.addr.port());
-    let (kind, _, message) = fail_through(&lp, &url, other.client(&proxy_url));
+    let (kind, _, message) = fail_through(&lp, &url, through(&other, &proxy_url));
     assert_eq!(kind, ErrorKind::Tls, "{message}");
     assert!(message.starts_with("proxy localhost:"), "{message}");
 }

@@ -3,73 +3,10 @@
 
 mod net_util;
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
+use net_util::pki::Pki;
 use net_util::*;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 use wsx_core::net::{ClientConfig, ErrorKind, ServerConfig, TlsClientConfig, TlsServerConfig};
 use wsx_core::proto::{CloseCode, MessageKind};
-
-/// A CA and a server certificate for `localhost` signed by it, as PEM files
-/// in a directory of their own.
-struct Pki {
-    dir: PathBuf,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        static COUNT: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("wsx-net-tls-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-
-        let ca_key = KeyPair::generate().expect("key");
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "wsx test CA");
-        let ca = ca_params.self_signed(&ca_key).expect("CA");
-
-        let key = KeyPair::generate().expect("key");
-        let params = CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
-        let cert = params.signed_by(&key, &ca, &ca_key).expect("leaf");
-
-        std::fs::write(dir.join("ca.pem"), ca.pem()).expect("write");
-        std::fs::write(dir.join("cert.pem"), cert.pem()).expect("write");
-        std::fs::write(dir.join("key.pem"), key.serialize_pem()).expect("write");
-        Pki { dir }
-    }
-
-    fn server_config(&self) -> ServerConfig {
-        let tls = TlsServerConfig {
-            cert_file: self.dir.join("cert.pem"),
-            key_file: self.dir.join("key.pem"),
-        };
-        ServerConfig {
-            tls: Some(tls),
-            ..server_config()
-        }
-    }
-
-    fn trusting_client(&self) -> ClientConfig {
-        let tls = TlsClientConfig {
-            ca_file: Some(self.dir.join("ca.pem")),
-            ..TlsClientConfig::default()
-        };
-        ClientConfig {
-            tls,
-            ..client_config()
-        }
-    }
-}
-
-impl Drop for Pki {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 #[test]
 fn wss_echo_with_a_trusted_ca() {

@@ -2,6 +2,8 @@
 //! channel, and an echo server.
 #![allow(dead_code)] // Each test file uses a different part.
 
+pub mod pki;
+
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Duration;
 
