@@ -152,16 +152,13 @@ def silent_server() -> Iterator[int]:
         listener.close()
 
 
-class Relay:
-    """A TCP relay in front of a server that counts the bytes each way (to
-    see what went over the wire, e.g. whether a message was compressed)."""
+class _Forwarder:
+    """A listener on a free port whose accepted clients are served on threads
+    of their own; `close` stops it and every socket and thread it made."""
 
-    def __init__(self, port: int) -> None:
-        self.upstream = port
+    def __init__(self) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self.listener.getsockname()[1]
-        self.to_server = 0
-        self.to_client = 0
         self._sockets: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
         self._spawn(self._accept)
@@ -175,25 +172,45 @@ class Relay:
         with contextlib.suppress(OSError):
             while True:
                 client, _ = self.listener.accept()
-                server = socket.create_connection(("127.0.0.1", self.upstream))
-                self._sockets += [client, server]
-                self._spawn(_pump, client, server, self._count_to_server)
-                self._spawn(_pump, server, client, self._count_to_client)
+                self._sockets.append(client)
+                self._on_client(client)
 
-    def _count_to_server(self, n: int) -> None:
-        self.to_server += n
-
-    def _count_to_client(self, n: int) -> None:
-        self.to_client += n
+    def _on_client(self, client: socket.socket) -> None:
+        raise NotImplementedError
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
         self.listener.close()
         for s in self._sockets:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
             s.close()
         for t in self._threads:
             t.join(10)
+
+
+class Relay(_Forwarder):
+    """A TCP relay in front of a server that counts the bytes each way (to
+    see what went over the wire, e.g. whether a message was compressed)."""
+
+    def __init__(self, port: int) -> None:
+        self.upstream = port
+        self.to_server = 0
+        self.to_client = 0
+        super().__init__()
+
+    def _on_client(self, client: socket.socket) -> None:
+        server = socket.create_connection(("127.0.0.1", self.upstream))
+        self._sockets.append(server)
+        self._spawn(_pump, client, server, self._count_to_server)
+        self._spawn(_pump, server, client, self._count_to_client)
+
+    def _count_to_server(self, n: int) -> None:
+        self.to_server += n
+
+    def _count_to_client(self, n: int) -> None:
+        self.to_client += n
 
 
 @contextlib.contextmanager
@@ -206,7 +223,7 @@ def relay(port: int) -> Iterator[Relay]:
         r.close()
 
 
-class Proxy:
+class Proxy(_Forwarder):
     """A small forwarding proxy on a free port: HTTP CONNECT (``kind="http"``,
     with Basic authentication when ``credentials`` are set) or SOCKS5 without
     authentication (``kind="socks5"``). Records each target it was asked for."""
@@ -215,28 +232,15 @@ class Proxy:
         self.kind = kind
         self.credentials = credentials
         self.targets: list[str] = []
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self.listener.getsockname()[1]
-        self._sockets: list[socket.socket] = []
-        self._threads: list[threading.Thread] = []
-        self._spawn(self._accept)
+        super().__init__()
 
     @property
     def url(self) -> str:
         auth = f"{self.credentials[0]}:{self.credentials[1]}@" if self.credentials else ""
         return f"{self.kind}://{auth}127.0.0.1:{self.port}"
 
-    def _spawn(self, target: Callable[..., None], *args: Any) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True)
-        self._threads.append(thread)
-        thread.start()
-
-    def _accept(self) -> None:
-        with contextlib.suppress(OSError):
-            while True:
-                client, _ = self.listener.accept()
-                self._sockets.append(client)
-                self._spawn(self._serve, client)
+    def _on_client(self, client: socket.socket) -> None:
+        self._spawn(self._serve, client)
 
     def _serve(self, client: socket.socket) -> None:
         with contextlib.suppress(OSError):
@@ -295,16 +299,6 @@ class Proxy:
             host = socket.inet_ntop(socket.AF_INET6, read(16))
         return host, int.from_bytes(read(2), "big")
 
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.listener.shutdown(socket.SHUT_RDWR)
-        self.listener.close()
-        for s in self._sockets:
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-            s.close()
-        for t in self._threads:
-            t.join(10)
 
 
 def _pump(src: socket.socket, dst: socket.socket, count: Callable[[int], None] | None = None) -> None:
