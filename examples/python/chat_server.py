@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import threading
 from typing import Optional
 
 import wsx
@@ -38,6 +39,7 @@ class Rooms:
 
     def __init__(self) -> None:
         self.server: Optional[wsx.Server] = None  # set once serve() returns
+        self.print_lock = threading.Lock()
 
     def __call__(self, ws: wsx.ServerConnection) -> None:
         assert ws.request is not None and self.server is not None
@@ -45,7 +47,11 @@ class Rooms:
         room = room_name(path[len("/room/") :]) if path.startswith("/room/") else None
         room = room or "lobby"
         ws.subscribe(room)
-        print(f"joined {room}: {ws.remote_address} ({self.server.subscribers(room)} in the room)", flush=True)
+        members = self.server.subscribers(room)
+        # Handlers run on threads of their own: one print at a time, so that
+        # two lines never interleave.
+        with self.print_lock:
+            print(f"joined {room}: {ws.remote_address} ({members} in the room)", flush=True)
         for message in ws:
             if isinstance(message, str) and message.startswith("/join "):
                 name = room_name(message[len("/join ") :])
