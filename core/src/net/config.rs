@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::proxy::ProxyConfig;
-use super::pubsub::SlowSubscriber;
 use super::reconnect::ReconnectPolicy;
+use super::topics::SlowSubscriber;
 use crate::proto;
 use crate::proto::DeflateConfig;
 use crate::proto::handshake::Limits;
@@ -29,6 +29,23 @@ pub struct Backpressure {
     pub high_water: usize,
     /// Default 256 KiB.
     pub low_water: usize,
+}
+
+/// Bounds of a connection's inbox, for pull-mode delivery (see
+/// [`super::Conn::recv`]): reading the connection pauses once
+/// `high_messages` messages or `high_bytes` bytes wait, and resumes once at
+/// most `low_messages` and `low_bytes` do. At most `high_bytes` plus one
+/// message are held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InboxLimits {
+    /// Default 16 (python-websockets' `max_queue`).
+    pub high_messages: usize,
+    /// Default 4 (a quarter of the high mark, as python-websockets does).
+    pub low_messages: usize,
+    /// Default 32 MiB: two messages of the default maximum size.
+    pub high_bytes: usize,
+    /// Default 8 MiB.
+    pub low_bytes: usize,
 }
 
 /// TLS options of a client. The default verifies certificates and host names
@@ -77,6 +94,11 @@ pub struct ClientConfig {
     pub idle_timeout: Option<Duration>,
     /// Send-queue marks.
     pub backpressure: Backpressure,
+    /// Pull-mode delivery: messages wait in a bounded inbox, taken with
+    /// [`super::Conn::recv`], announced by [`super::Handler::on_readable`]
+    /// (and not given to [`super::Handler::on_message`]). Default `None`:
+    /// every message goes to `on_message`.
+    pub inbox: Option<InboxLimits>,
     /// TLS options for `wss://`.
     pub tls: TlsClientConfig,
     /// TCP_NODELAY (default on).
@@ -139,6 +161,9 @@ pub struct ServerConfig {
     pub idle_timeout: Option<Duration>,
     /// Send-queue marks.
     pub backpressure: Backpressure,
+    /// Pull-mode delivery for every connection (see
+    /// [`ClientConfig::inbox`]). Default `None`.
+    pub inbox: Option<InboxLimits>,
     /// TCP_NODELAY (default on).
     pub nodelay: bool,
     /// permessage-deflate to accept when a client offers it (default off:
@@ -171,6 +196,17 @@ impl Default for Backpressure {
     }
 }
 
+impl Default for InboxLimits {
+    fn default() -> Self {
+        InboxLimits {
+            high_messages: 16,
+            low_messages: 4,
+            high_bytes: 32 * 1024 * 1024,
+            low_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
 impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
@@ -185,6 +221,7 @@ impl Default for ClientConfig {
             keepalive: Some(Keepalive::default()),
             idle_timeout: None,
             backpressure: Backpressure::default(),
+            inbox: None,
             tls: TlsClientConfig::default(),
             nodelay: true,
             compression: Some(DeflateConfig::default()),
@@ -212,6 +249,7 @@ impl Default for ServerConfig {
             keepalive: Some(Keepalive::default()),
             idle_timeout: None,
             backpressure: Backpressure::default(),
+            inbox: None,
             nodelay: true,
             compression: None,
             slow_subscriber: SlowSubscriber::Skip,

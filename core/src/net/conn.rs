@@ -2,34 +2,26 @@
 //! deadlines, and the parts of its I/O that need nothing else of the loop.
 
 use std::collections::VecDeque;
-use std::io::{self, IoSlice, Write};
-use std::net::SocketAddr;
+use std::io::{self, IoSlice};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::client::ClientTls;
-use super::config::Keepalive;
-use super::handle::{Conn, ConnState};
-use super::handler::Handler;
-use super::redial::Redial;
-use super::socket::Plain;
-use super::timer::Deadlines;
-use super::transport::Transport;
-use super::tunnel::{ProxyHop, TunnelDial};
-use crate::proto::handshake::{ClientHandshake, ServerHandshake};
 use mio::net::TcpStream;
 
-use crate::proto::{CloseCode, Connection, MessageKind, SendError, Sender, State, WsUrl};
+use super::config::Keepalive;
+use super::dial::Dial;
+use super::handle::Conn;
+use super::handler::Handler;
+use super::redial::Redial;
+use super::state::{ConnState, Ending};
+use super::timer::Deadlines;
+use super::transport::Transport;
+use super::tunnel::TunnelDial;
+use crate::proto::handshake::{ClientHandshake, ServerHandshake};
+use crate::proto::{CloseCode, Connection, State};
 
 /// Most pieces of output handed to one vectored write.
 const MAX_WRITE_PARTS: usize = 64;
-
-/// Whole messages from this size up are written to a plain socket as they
-/// are, without a copy into the output buffer, when nothing waits before
-/// them (see [`crate::proto::Sender::send_through`]). Smaller ones are
-/// copied: that costs less than a system call of their own, and the
-/// messages queued in one turn leave in one write.
-const DIRECT_WRITE_MIN: usize = 16 * 1024;
 
 /// Most unanswered pings remembered per connection.
 const MAX_PINGS_TRACKED: usize = 8;
@@ -57,30 +49,6 @@ pub(super) enum Phase {
     Waiting,
 }
 
-/// What a client needs until its TCP connection stands.
-pub(super) struct Dial {
-    pub url: WsUrl,
-    pub tls: Option<ClientTls>,
-    pub handshake: ClientHandshake,
-    pub nodelay: bool,
-    pub connect_timeout: Duration,
-    pub addrs: Vec<SocketAddr>,
-    pub next: usize,
-    pub last_error: Option<io::Error>,
-    /// The proxy to go through; taken once TCP to it stands.
-    pub proxy: Option<Box<ProxyHop>>,
-}
-
-impl Dial {
-    /// What TCP connects to, for messages: the target or the proxy.
-    pub fn endpoint(&self) -> String {
-        match &self.proxy {
-            Some(hop) => format!("the proxy {}", hop.config.authority()),
-            None => format!("{}:{}", self.url.bracketed_host(), self.url.port),
-        }
-    }
-}
-
 /// The timeouts that apply to one connection.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Timeouts {
@@ -88,15 +56,6 @@ pub(super) struct Timeouts {
     pub close: Duration,
     pub keepalive: Option<Keepalive>,
     pub idle: Option<Duration>,
-}
-
-/// What is known of how the connection ends.
-#[derive(Debug, Default)]
-pub(super) struct Ending {
-    /// The peer's close frame (code and reason), or ours after a protocol error.
-    pub close: Option<(CloseCode, String)>,
-    /// The engine failed the connection (protocol error): never clean.
-    pub failed: bool,
 }
 
 /// A connection in the loop's table.
@@ -220,22 +179,45 @@ impl ConnEntry {
         pending
     }
 
-    /// Mirrors the engine's close state into the handle's state.
-    pub fn sync_state(&self) {
-        if self.engine_live() && self.engine.state() != State::Open {
-            self.conn
-                .shared
-                .transition(ConnState::Open, ConnState::Closing);
+    /// The public state this entry is in: derived from the phase and the
+    /// engine's close state, never kept apart from them.
+    fn derived_state(&self) -> ConnState {
+        match self.phase {
+            Phase::Open if self.engine.state() == State::Open => ConnState::Open,
+            Phase::Open | Phase::AwaitEof if self.has_application() => ConnState::Closing,
+            _ => ConnState::Connecting,
         }
     }
 
-    /// The close event's code, reason and cleanliness once the engine closed.
-    pub fn ending(&self) -> (CloseCode, String, bool) {
-        match &self.ending.close {
-            Some((code, reason)) if !self.ending.failed && self.engine.state() == State::Closed => {
-                (*code, reason.clone(), true)
-            }
-            Some((code, reason)) => (*code, reason.clone(), false),
+    /// Whether the application has the connection (a client always; a
+    /// server once it accepted): a refusal's `AwaitEof` never did.
+    fn has_application(&self) -> bool {
+        self.handler.is_some()
+    }
+
+    /// The transition function: moves to `phase` and publishes the state it
+    /// implies. The one other write is [`ConnState::Closed`] when the entry
+    /// leaves the table.
+    pub fn set_phase(&mut self, phase: Phase) {
+        self.phase = phase;
+        self.publish_state();
+    }
+
+    /// Publishes the state after the engine's close state changed.
+    pub fn publish_state(&self) {
+        self.conn.shared.set_state(self.derived_state());
+    }
+
+    /// The close event's code, reason and cleanliness once the engine
+    /// closed: the peer's close frame (ours after a protocol error), or
+    /// 1006 when none came.
+    pub fn ending(&mut self) -> (CloseCode, String, bool) {
+        if self.engine_live() {
+            self.ending.absorb(&self.engine);
+        }
+        let clean = !self.ending.failed && self.engine.state() == State::Closed;
+        match self.ending.reported() {
+            Some((code, reason)) => (code, reason.to_owned(), clean),
             None => (CloseCode::ABNORMAL, String::new(), false),
         }
     }
@@ -252,25 +234,6 @@ pub(super) fn direct_socket<'a>(
         transport.as_mut()?.plain()
     } else {
         None
-    }
-}
-
-/// Queues a whole message, or writes it to `direct` (see
-/// [`direct_socket`]) when it is large enough to be worth it.
-pub(super) fn send_message(
-    sender: &mut Sender,
-    direct: Option<&mut TcpStream>,
-    kind: MessageKind,
-    data: &[u8],
-    compress: bool,
-) -> Result<(), SendError> {
-    match direct {
-        Some(tcp) if data.len() >= DIRECT_WRITE_MIN => {
-            sender.send_through(kind, data, compress, |parts| {
-                Plain(tcp).write_vectored(parts)
-            })
-        }
-        _ => sender.send_with(kind, data, compress),
     }
 }
 

@@ -1,14 +1,16 @@
 //! Name resolution off the loop thread: a small pool of helper threads shared
-//! by every loop (lookups block in the system resolver), whose answers come
-//! back through each loop's command queue.
+//! by every loop (lookups block in the system resolver). Each answer goes to
+//! the callback the lookup came with (the loop queues it as a command).
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use super::error::{Error, ErrorKind};
-use super::shared::{Command, ConnShared, LoopShared};
+
+/// What a lookup's answer is handed to, on a helper thread.
+pub(super) type Answer = Box<dyn FnOnce(Result<Vec<SocketAddr>, Error>) + Send>;
 
 /// Most lookups running at once.
 const WORKERS: usize = 4;
@@ -34,8 +36,7 @@ pub(super) fn resolve_locally(host: &str, port: u16) -> Option<Result<Vec<Socket
 struct Lookup {
     host: String,
     port: u16,
-    conn: Arc<ConnShared>,
-    shared: Arc<LoopShared>,
+    answer: Answer,
 }
 
 /// The queue of lookups and the count of workers serving it.
@@ -57,21 +58,11 @@ fn pool() -> &'static Pool {
     POOL.get_or_init(Pool::default)
 }
 
-/// Queues a lookup of `host`; the answer arrives as [`Command::Resolved`].
-pub(super) fn resolve_in_background(
-    host: String,
-    port: u16,
-    conn: Arc<ConnShared>,
-    shared: Arc<LoopShared>,
-) -> Result<(), Error> {
+/// Queues a lookup of `host`; its result goes to `answer` on a helper thread.
+pub(super) fn resolve_in_background(host: String, port: u16, answer: Answer) -> Result<(), Error> {
     let pool = pool();
     let mut state = pool.state.lock().unwrap_or_else(|p| p.into_inner());
-    state.queue.push_back(Lookup {
-        host,
-        port,
-        conn,
-        shared,
-    });
+    state.queue.push_back(Lookup { host, port, answer });
     if state.idle == 0 && state.workers < WORKERS {
         let started = std::thread::Builder::new()
             .name("wsx-dns".to_owned())
@@ -115,12 +106,7 @@ fn work(pool: &Pool) {
 }
 
 fn run(lookup: Lookup) {
-    let Lookup {
-        host,
-        port,
-        conn,
-        shared,
-    } = lookup;
+    let Lookup { host, port, answer } = lookup;
     let result = match (host.as_str(), port).to_socket_addrs() {
         Ok(addrs) => {
             let addrs: Vec<SocketAddr> = addrs.collect();
@@ -132,8 +118,7 @@ fn run(lookup: Lookup) {
         }
         Err(e) => Err(not_found(&host, &e.to_string())),
     };
-    // The loop may be gone by now; then nobody waits for the answer.
-    let _ = shared.push(Command::Resolved { conn, result });
+    answer(result);
 }
 
 fn not_found(host: &str, detail: &str) -> Error {

@@ -1,21 +1,17 @@
-//! The loop and the thread-safe handles to it, its connections and servers.
+//! The thread-safe handles of a connection and a server: what they ask for
+//! is checked here, then queued for the loop as a [`Command`].
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::client::ClientTls;
-use super::config::{ClientConfig, ServerConfig};
 use super::error::{Error, ErrorKind};
-use super::handler::{Handler, ServerHandler};
-use super::reactor::Reactor;
-use super::shared::{Command, ConnShared, ConnectRequest, ListenRequest, LoopShared, ServerShared};
-use super::stats::Live;
-use super::{env_proxy, redial, server, tls};
-use crate::proto::{CloseCode, MessageKind, WsUrl};
+use super::inbox::{Inbox, Message, Take};
+use super::shared::{Command, ConnShared, LoopLink, ServerShared};
+use super::state::{CloseInfo, ConnState};
+use crate::proto::{CloseCode, MessageKind};
 
 /// Most bytes of a close reason (a close frame carries at most 125, two of
 /// them the code).
@@ -23,208 +19,19 @@ const MAX_CLOSE_REASON: usize = 123;
 /// Most bytes of a ping payload.
 const MAX_PING: usize = 125;
 
-/// An event loop driving many connections and servers.
-pub struct EventLoop {
-    reactor: Reactor,
-}
-
-/// A handle to an [`EventLoop`], usable from any thread.
-#[derive(Clone)]
-pub struct LoopHandle {
-    shared: Arc<LoopShared>,
-}
-
-/// A loop running on a thread of its own; dropping it stops and joins it.
-pub struct LoopThread {
-    handle: LoopHandle,
-    thread: Option<JoinHandle<()>>,
-}
-
 /// A connection, usable from any thread. Using it after it closed returns
 /// [`super::ErrorKind::Closed`].
 #[derive(Clone)]
 pub struct Conn {
     pub(super) shared: Arc<ConnShared>,
-    pub(super) lp: Arc<LoopShared>,
-}
-
-/// The state of a [`Conn`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnState {
-    /// Resolving, connecting, or in the TLS or WebSocket handshake.
-    Connecting,
-    /// Open for messages.
-    Open,
-    /// The close handshake is under way.
-    Closing,
-    /// Closed; the close event has run or is about to.
-    Closed,
+    pub(super) lp: Arc<dyn LoopLink>,
 }
 
 /// A listening server, usable from any thread.
 #[derive(Clone)]
 pub struct Server {
     pub(super) shared: Arc<ServerShared>,
-    pub(super) lp: Arc<LoopShared>,
-}
-
-impl EventLoop {
-    /// A new loop with no connections.
-    pub fn new() -> Result<EventLoop, Error> {
-        Ok(EventLoop {
-            reactor: Reactor::new()?,
-        })
-    }
-    /// A handle for other threads.
-    pub fn handle(&self) -> LoopHandle {
-        LoopHandle {
-            shared: self.reactor.shared.clone(),
-        }
-    }
-    /// Does the ready I/O and due timers, runs the callbacks on this thread,
-    /// then returns. Waits up to `timeout` for something to happen (`None`:
-    /// until something does; `Some(ZERO)` never blocks).
-    pub fn poll(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
-        self.reactor.poll(timeout)
-    }
-    /// Polls until [`LoopHandle::stop`].
-    pub fn run(&mut self) -> Result<(), Error> {
-        while !self.reactor.shared.take_stop() {
-            self.reactor.poll(None)?;
-        }
-        Ok(())
-    }
-    /// Runs the loop on a thread of its own.
-    pub fn spawn(self) -> Result<LoopThread, Error> {
-        let handle = self.handle();
-        let mut event_loop = self;
-        let thread = std::thread::Builder::new()
-            .name("wsx-loop".to_owned())
-            .spawn(move || {
-                // A failing poller ends the thread; dropping the loop then
-                // delivers every connection's close event.
-                let _ = event_loop.run();
-            })
-            .map_err(|e| Error::io("could not start the loop's thread", &e))?;
-        Ok(LoopThread {
-            handle,
-            thread: Some(thread),
-        })
-    }
-}
-
-impl LoopHandle {
-    /// Starts a client connection to a `ws://` or `wss://` URL. A bad URL or
-    /// option fails here; everything later reaches `handler`.
-    pub fn connect(
-        &self,
-        url: &str,
-        mut config: ClientConfig,
-        handler: Box<dyn Handler>,
-    ) -> Result<Conn, Error> {
-        let url = WsUrl::parse(url)?;
-        if config.proxy.is_none() && config.proxy_from_env {
-            config.proxy = env_proxy::for_url(&url, |name| std::env::var(name).ok())?;
-        }
-        let tls = match url.secure {
-            true => Some(ClientTls {
-                config: tls::client_config(&config.tls)?,
-                name: tls::server_name(&url.host)?,
-            }),
-            false => None,
-        };
-        let handshake = redial::new_handshake(&url, &config, config.headers.clone())?;
-        let backpressure = config.backpressure;
-        let mut shared = ConnShared::new(
-            self.shared.next_id(),
-            backpressure.high_water,
-            backpressure.low_water,
-        );
-        if let Some(policy) = &config.reconnect {
-            shared.disconnected_queue = policy.queue_while_disconnected;
-        }
-        let shared = Arc::new(shared);
-        let request = ConnectRequest {
-            conn: shared.clone(),
-            url,
-            config,
-            tls,
-            handshake,
-            handler,
-        };
-        self.shared.push(Command::Connect(Box::new(request)))?;
-        Ok(Conn {
-            shared,
-            lp: self.shared.clone(),
-        })
-    }
-    /// Binds and starts a server (the bind happens before this returns, so the
-    /// port can be read back at once).
-    pub fn listen(
-        &self,
-        config: ServerConfig,
-        handler: Box<dyn ServerHandler>,
-    ) -> Result<Server, Error> {
-        if let Some(deflate) = &config.compression {
-            deflate.check().map_err(|e| {
-                Error::new(
-                    ErrorKind::InvalidArgument,
-                    format!("invalid permessage-deflate settings: {e}"),
-                )
-            })?;
-        }
-        let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
-        let listener = server::bind(&config)?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|e| Error::io("could not read the listening address", &e))?;
-        let shared = Arc::new(ServerShared {
-            id: self.shared.next_id(),
-            local_addr,
-            topics: Default::default(),
-            slow_subscriber: config.slow_subscriber,
-            evicted_handshakes: Default::default(),
-            _live: Live::server(),
-        });
-        let request = ListenRequest {
-            server: shared.clone(),
-            listener,
-            config,
-            tls,
-            handler,
-        };
-        self.shared.push(Command::Listen(Box::new(request)))?;
-        Ok(Server {
-            shared,
-            lp: self.shared.clone(),
-        })
-    }
-    /// Asks the loop to stop: `run` returns (a [`LoopThread`]'s thread ends).
-    /// Dropping the loop then drops its connections, each with a close event
-    /// (1006, not clean), and its servers, each with its shutdown event.
-    /// Commands queued after that fail with [`ErrorKind::Closed`].
-    pub fn stop(&self) {
-        self.shared.request_stop();
-    }
-}
-
-impl LoopThread {
-    /// A handle to the running loop.
-    pub fn handle(&self) -> &LoopHandle {
-        &self.handle
-    }
-}
-
-impl Drop for LoopThread {
-    fn drop(&mut self) {
-        self.handle.stop();
-        if let Some(thread) = self.thread.take() {
-            // Dropped from one of its own callbacks: the thread ends by itself.
-            if thread.thread().id() != std::thread::current().id() {
-                let _ = thread.join();
-            }
-        }
-    }
+    pub(super) lp: Arc<dyn LoopLink>,
 }
 
 fn closed() -> Error {
@@ -309,14 +116,10 @@ impl Conn {
                 format!("a close reason is at most {MAX_CLOSE_REASON} bytes"),
             ));
         }
-        self.shared.app_closed.store(true, Ordering::Release);
-        let begun = self.shared.transition(ConnState::Open, ConnState::Closing)
-            || self
-                .shared
-                .transition(ConnState::Connecting, ConnState::Closing);
+        let first = !self.shared.app_closed.swap(true, Ordering::AcqRel);
         match self.state() {
             ConnState::Closed => Err(closed()),
-            _ if !begun => Ok(()),
+            _ if !first => Ok(()),
             _ => self.lp.push(Command::Close {
                 conn: self.shared.clone(),
                 code,
@@ -345,6 +148,85 @@ impl Conn {
     /// Whether reading is paused ([`Conn::pause_reading`]).
     pub fn is_reading_paused(&self) -> bool {
         self.shared.is_reading_paused()
+    }
+    /// Like [`Conn::send_with`], but past the high-water mark waits (up to
+    /// `timeout`; `None` waits as long as it takes) for the queue to drain
+    /// below the low-water mark instead of reporting would-block. Fails
+    /// with `Timeout` when the time passes first, and with `Closed` when the
+    /// connection ends meanwhile. Never call it on the loop's own thread
+    /// (from a callback): the loop could not drain the queue.
+    pub fn send_timeout(
+        &self,
+        kind: MessageKind,
+        data: &[u8],
+        compress: bool,
+        timeout: Option<Duration>,
+    ) -> Result<(), Error> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let seen = self.shared.writable_events();
+            match self.send_with(kind, data, compress) {
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    if !self.shared.wait_writable(seen, deadline) {
+                        return Err(Error::new(
+                            ErrorKind::Timeout,
+                            "the send queue did not drain in time",
+                        ));
+                    }
+                }
+                done => return done,
+            }
+        }
+    }
+    /// Pull mode ([`super::ClientConfig::inbox`]): the oldest received
+    /// message, without waiting. Fails with `WouldBlock` when none waits
+    /// (the handler's `on_readable` tells when one arrives), with `Closed`
+    /// once the connection ended and every message that arrived before the
+    /// end was taken ([`Conn::close_info`] tells how it ended), and with
+    /// `InvalidArgument` on a connection without an inbox.
+    pub fn recv(&self) -> Result<Message, Error> {
+        let take = self.inbox()?.take();
+        self.took(take)
+    }
+    /// Like [`Conn::recv`], waiting up to `timeout` for a message (`None`:
+    /// as long as it takes); fails with `Timeout` when the time passes.
+    /// Never call it on the loop's own thread (from a callback).
+    pub fn recv_timeout(&self, timeout: Option<Duration>) -> Result<Message, Error> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        match self.inbox()?.take_until(deadline) {
+            Take::Empty => Err(Error::new(ErrorKind::Timeout, "no message arrived in time")),
+            take => self.took(take),
+        }
+    }
+    /// How many received messages wait in the inbox (0 without one).
+    pub fn inbox_len(&self) -> usize {
+        self.shared.inbox.as_ref().map_or(0, |i| i.len().0)
+    }
+    /// How the connection ended: set just before the close event runs.
+    pub fn close_info(&self) -> Option<CloseInfo> {
+        self.shared.close_info.get().cloned()
+    }
+    fn inbox(&self) -> Result<&Inbox, Error> {
+        self.shared.inbox.as_ref().ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                "this connection has no inbox: its messages go to on_message",
+            )
+        })
+    }
+    /// A take's outcome; reading resumes when the inbox drained.
+    fn took(&self, take: Take) -> Result<Message, Error> {
+        match take {
+            Take::Message { message, resume } => {
+                if resume {
+                    let conn = self.shared.clone();
+                    let _ = self.lp.push(Command::ResumeReading { conn });
+                }
+                Ok(message)
+            }
+            Take::Empty => Err(Error::new(ErrorKind::WouldBlock, "no message is waiting")),
+            Take::Ended => Err(closed()),
+        }
     }
     /// Bytes queued and not yet written to the socket.
     pub fn buffered_amount(&self) -> usize {

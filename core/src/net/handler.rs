@@ -2,14 +2,14 @@
 //! [`ServerHandler`] per server. Both run on the loop's thread.
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::conn::send_message;
 use super::error::Error;
-use std::sync::atomic::Ordering;
-
-use super::handle::{Conn, ConnState};
-use super::pubsub::SlowSubscriber;
+use super::handle::Conn;
+use super::state::{CloseInfo, CloseOrigin, Ending};
+use super::topics::SlowSubscriber;
+use super::write::send_message;
 use crate::proto::handshake::{Request, Response};
 use crate::proto::{CloseCode, MessageKind, State};
 
@@ -39,6 +39,66 @@ pub struct Close<'a> {
     pub reason: &'a str,
     /// Whether both close frames passed before the transport closed.
     pub clean: bool,
+    /// Who began the close.
+    pub origin: CloseOrigin,
+    /// Whether the connection ended normally: both sides sent a close frame
+    /// with 1000, 1001 or 1005 (python-websockets' `ConnectionClosedOK`;
+    /// anything else is its `ConnectionClosedError`).
+    pub normal: bool,
+    /// The close frame we sent (code and reason), if any.
+    pub sent: Option<(CloseCode, &'a str)>,
+    /// The peer's close frame (code and reason), if any.
+    pub rcvd: Option<(CloseCode, &'a str)>,
+}
+
+impl<'a> Close<'a> {
+    /// The close event of a connection that ended as `ending` tells, with
+    /// the code, reason and cleanliness the loop determined.
+    pub(super) fn new(
+        ending: &'a Ending,
+        code: CloseCode,
+        reason: &'a str,
+        clean: bool,
+    ) -> Close<'a> {
+        let frame = |f: &'a Option<(CloseCode, String)>| f.as_ref().map(|(c, r)| (*c, r.as_str()));
+        Close {
+            code,
+            reason,
+            clean,
+            origin: ending.origin(),
+            normal: ending.normal(),
+            sent: frame(&ending.sent),
+            rcvd: frame(&ending.rcvd),
+        }
+    }
+
+    /// The owned form, kept after the event.
+    pub fn to_info(&self) -> CloseInfo {
+        let frame = |f: Option<(CloseCode, &str)>| f.map(|(c, r)| (c, r.to_owned()));
+        CloseInfo {
+            code: self.code,
+            reason: self.reason.to_owned(),
+            clean: self.clean,
+            origin: self.origin,
+            normal: self.normal,
+            sent: frame(self.sent),
+            rcvd: frame(self.rcvd),
+        }
+    }
+
+    /// An ending with no close frame either way (1006, not clean), for
+    /// `reason`.
+    pub(super) fn dropped(reason: &'a str) -> Close<'a> {
+        Close {
+            code: CloseCode::ABNORMAL,
+            reason,
+            clean: false,
+            origin: CloseOrigin::Transport,
+            normal: false,
+            sent: None,
+            rcvd: None,
+        }
+    }
 }
 
 /// What a handler callback may do with its connection right away: sends from
@@ -49,7 +109,7 @@ pub struct Ctx<'a> {
     pub(super) conn: &'a Conn,
     pub(super) sender: Option<&'a mut crate::proto::Sender>,
     /// The socket large messages may be written to at once (see
-    /// [`super::conn::direct_socket`]).
+    /// the connection's `direct_socket`).
     pub(super) direct: Option<&'a mut mio::net::TcpStream>,
 }
 
@@ -95,10 +155,8 @@ impl Ctx<'_> {
             return Ok(());
         }
         sender.close(code, reason)?;
+        // The loop publishes the closing state once this callback returns.
         self.conn.shared.app_closed.store(true, Ordering::Release);
-        self.conn
-            .shared
-            .transition(ConnState::Open, ConnState::Closing);
         Ok(())
     }
 }
@@ -149,6 +207,12 @@ pub trait Handler: Send + 'static {
     /// answers one of ours.
     fn on_pong(&mut self, ctx: &mut Ctx<'_>, data: &[u8], rtt: Option<Duration>) {
         let _ = (ctx, data, rtt);
+    }
+    /// Pull mode ([`super::ClientConfig::inbox`]): the inbox was empty and a
+    /// message arrived; take it (and those after it) with
+    /// [`super::Conn::recv`], from any thread.
+    fn on_readable(&mut self, ctx: &mut Ctx<'_>) {
+        let _ = ctx;
     }
     /// The send queue drained below its low-water mark after `send` reported
     /// would-block.

@@ -12,35 +12,45 @@
 //! Clients may reconnect by themselves ([`ReconnectPolicy`]) and go through
 //! HTTP CONNECT or SOCKS5 proxies ([`ProxyConfig`]).
 
-mod client;
 mod config;
 mod conn;
+mod dial;
 mod dns;
 mod env_proxy;
 mod error;
+mod event_loop;
 mod handle;
 mod handler;
+mod inbox;
+mod listener;
 mod proxy;
 mod pubsub;
+mod queue;
 mod reactor;
 mod reconnect;
 mod redial;
-mod server;
 mod shared;
 mod socket;
+mod state;
 mod stats;
 mod timer;
 mod tls;
+mod topics;
 mod transport;
 mod tunnel;
+mod write;
 
 pub use config::{
-    Backpressure, ClientConfig, Keepalive, ServerConfig, TlsClientConfig, TlsServerConfig,
+    Backpressure, ClientConfig, InboxLimits, Keepalive, ServerConfig, TlsClientConfig,
+    TlsServerConfig,
 };
 pub use error::{Error, ErrorKind};
-pub use handle::{Conn, ConnState, EventLoop, LoopHandle, LoopThread, Server};
+pub use event_loop::{EventLoop, LoopHandle, LoopThread};
+pub use handle::{Conn, Server};
 pub use handler::{Close, Ctx, Handler, Open, Refusal, ServerHandler, Upgrade};
+pub use inbox::Message;
 pub use proxy::{ProxyConfig, ProxyKind};
-pub use pubsub::SlowSubscriber;
 pub use reconnect::{Backoff, ReconnectPolicy};
+pub use state::{CloseInfo, CloseOrigin, ConnState};
 pub use stats::{LiveObjects, stats};
+pub use topics::SlowSubscriber;

@@ -1,27 +1,29 @@
-//! State shared between the loop and the handles other threads hold: the
-//! command queue with its waker, and each connection's and server's counters.
+//! State shared between the loop and the handles other threads hold: each
+//! connection's and server's counters, and the commands handles send to the
+//! loop through its [`LoopLink`].
 
-use std::cell::Cell;
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
-use super::client::ClientTls;
-use super::config::{ClientConfig, ServerConfig};
-use super::handle::ConnState;
-use super::handler::{Handler, ServerHandler};
+use super::config::{Backpressure, InboxLimits};
+use super::error::{Error, ErrorKind};
+use super::inbox::Inbox;
+use super::state::{CloseInfo, ConnState};
 use super::stats::Live;
-use crate::proto::handshake::ClientHandshake;
-use crate::proto::{CloseCode, MessageKind, WsUrl};
+use super::topics::{Fanout, SlowSubscriber, Subscriber, Topics};
+use crate::proto::{CloseCode, MessageKind, PreparedMessage};
 
-/// Work handed to the loop by handles and helper threads.
+/// The way from handles (and helper threads) to their loop: queues a
+/// command and wakes the loop. Fails once the loop is gone.
+pub(super) trait LoopLink: Send + Sync {
+    /// Queues `command` for the loop.
+    fn push(&self, command: Command) -> Result<(), Error>;
+}
+
+/// What handles ask of a connection or server already in the loop.
 pub(super) enum Command {
-    /// Start a client connection.
-    Connect(Box<ConnectRequest>),
-    /// Start accepting on a bound listener.
-    Listen(Box<ListenRequest>),
     /// Queue a message.
     Send {
         conn: Arc<ConnShared>,
@@ -50,157 +52,15 @@ pub(super) enum Command {
     /// A name lookup finished.
     Resolved {
         conn: Arc<ConnShared>,
-        result: Result<Vec<SocketAddr>, super::Error>,
+        result: Result<Vec<SocketAddr>, Error>,
     },
     /// Queue a published message on a topic's subscribers.
-    Publish(Box<super::pubsub::Publish>),
+    Publish(Box<Publish>),
     /// Gracefully shut a server down.
     Shutdown {
         server: Arc<ServerShared>,
         timeout: Duration,
     },
-}
-
-/// What [`Command::Connect`] carries.
-pub(super) struct ConnectRequest {
-    pub conn: Arc<ConnShared>,
-    pub url: WsUrl,
-    pub config: ClientConfig,
-    pub tls: Option<ClientTls>,
-    pub handshake: ClientHandshake,
-    pub handler: Box<dyn Handler>,
-}
-
-/// What [`Command::Listen`] carries.
-pub(super) struct ListenRequest {
-    pub server: Arc<ServerShared>,
-    pub listener: mio::net::TcpListener,
-    pub config: ServerConfig,
-    pub tls: Option<Arc<rustls::ServerConfig>>,
-    pub handler: Box<dyn ServerHandler>,
-}
-
-thread_local! {
-    /// The loop being polled on this thread (its shared state's address), so
-    /// calls from callbacks skip the wake-up.
-    static CURRENT: Cell<usize> = const { Cell::new(0) };
-}
-
-/// The part of a loop every handle holds.
-pub(super) struct LoopShared {
-    queue: Mutex<VecDeque<Command>>,
-    waker: mio::Waker,
-    stop: AtomicBool,
-    /// Set when the loop is dropped: nothing queued from then on runs.
-    gone: AtomicBool,
-    next_id: AtomicU64,
-    _live: Live,
-}
-
-impl LoopShared {
-    pub fn new(waker: mio::Waker) -> LoopShared {
-        LoopShared {
-            queue: Mutex::new(VecDeque::new()),
-            waker,
-            stop: AtomicBool::new(false),
-            gone: AtomicBool::new(false),
-            next_id: AtomicU64::new(1),
-            _live: Live::event_loop(),
-        }
-    }
-
-    /// A number unique within this loop.
-    pub fn next_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
-    }
-
-    fn lock(&self) -> MutexGuard<'_, VecDeque<Command>> {
-        // A panic while holding the lock cannot leave the queue inconsistent.
-        self.queue
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Queues a command and wakes the loop, unless this is the loop's own
-    /// thread (which drains the queue before it blocks again) or the queue
-    /// already held commands (whoever queued the first woke the loop, which
-    /// takes them all at once). Fails once the loop is gone.
-    pub fn push(&self, command: Command) -> Result<(), super::Error> {
-        if self.gone.load(Ordering::Acquire) {
-            return Err(super::Error::new(
-                super::ErrorKind::Closed,
-                "the event loop has stopped",
-            ));
-        }
-        let was_empty = {
-            let mut queue = self.lock();
-            queue.push_back(command);
-            queue.len() == 1
-        };
-        if was_empty && !self.on_loop_thread() {
-            self.wake();
-        }
-        Ok(())
-    }
-
-    /// Takes everything queued so far.
-    pub fn take(&self) -> VecDeque<Command> {
-        std::mem::take(&mut *self.lock())
-    }
-
-    pub fn has_commands(&self) -> bool {
-        !self.lock().is_empty()
-    }
-
-    pub fn wake(&self) {
-        // A failed wake-up can only mean the poller is gone, and then so is the loop.
-        let _ = self.waker.wake();
-    }
-
-    pub fn request_stop(&self) {
-        self.stop.store(true, Ordering::Release);
-        if !self.on_loop_thread() {
-            self.wake();
-        }
-    }
-
-    /// Whether a stop was asked for, clearing the request.
-    pub fn take_stop(&self) -> bool {
-        self.stop.swap(false, Ordering::AcqRel)
-    }
-
-    /// Refuses all further commands and returns those still queued.
-    pub fn set_gone(&self) -> VecDeque<Command> {
-        let mut queue = self.lock();
-        self.gone.store(true, Ordering::Release);
-        std::mem::take(&mut *queue)
-    }
-
-    /// Whether the loop is being dropped (or was).
-    pub fn is_gone(&self) -> bool {
-        self.gone.load(Ordering::Acquire)
-    }
-
-    fn on_loop_thread(&self) -> bool {
-        CURRENT.with(|c| c.get() == self as *const LoopShared as usize)
-    }
-
-    /// Marks this thread as polling the loop until the guard drops.
-    pub fn enter(&self) -> EnterGuard {
-        let previous = CURRENT.with(|c| c.replace(self as *const LoopShared as usize));
-        EnterGuard { previous }
-    }
-}
-
-/// Restores the thread's previous loop marker.
-pub(super) struct EnterGuard {
-    previous: usize,
-}
-
-impl Drop for EnterGuard {
-    fn drop(&mut self) {
-        CURRENT.with(|c| c.set(self.previous));
-    }
 }
 
 /// The counters of one connection, readable from any thread.
@@ -232,6 +92,13 @@ pub(super) struct ConnShared {
     pub reconnecting: AtomicBool,
     /// Bytes `send` may queue while reconnecting (0: sends are refused).
     pub disconnected_queue: usize,
+    /// Pull-mode delivery's queue of received messages, if configured.
+    pub inbox: Option<Inbox>,
+    /// How the connection ended, once it has.
+    pub close_info: OnceLock<CloseInfo>,
+    /// Counts writable events (and the end), for senders waiting for room.
+    writable: Mutex<u64>,
+    writable_changed: Condvar,
     _live: Live,
 }
 
@@ -252,8 +119,12 @@ impl ConnShared {
             .unwrap_or_else(PoisonError::into_inner) = Some(addr);
     }
 
-    pub fn new(id: u64, high_water: usize, low_water: usize) -> ConnShared {
+    pub fn new(id: u64, backpressure: Backpressure, inbox: Option<InboxLimits>) -> ConnShared {
         ConnShared {
+            inbox: inbox.map(Inbox::new),
+            close_info: OnceLock::new(),
+            writable: Mutex::new(0),
+            writable_changed: Condvar::new(),
             id,
             state: AtomicU8::new(ConnState::Connecting as u8),
             queued: AtomicUsize::new(0),
@@ -262,8 +133,8 @@ impl ConnShared {
             reading_paused: AtomicBool::new(false),
             rtt_micros: AtomicU64::new(0),
             peer_addr: Mutex::new(None),
-            high_water,
-            low_water,
+            high_water: backpressure.high_water,
+            low_water: backpressure.low_water,
             slot: AtomicUsize::new(usize::MAX),
             app_closed: AtomicBool::new(false),
             reconnecting: AtomicBool::new(false),
@@ -273,24 +144,21 @@ impl ConnShared {
         }
     }
 
+    /// The state the loop published, closing as soon as the application
+    /// asked to close (before the loop acted on it).
     pub fn state(&self) -> ConnState {
-        match self.state.load(Ordering::Acquire) {
-            0 => ConnState::Connecting,
-            1 => ConnState::Open,
-            2 => ConnState::Closing,
-            _ => ConnState::Closed,
+        match ConnState::from_u8(self.state.load(Ordering::Acquire)) {
+            ConnState::Connecting | ConnState::Open if self.app_closed.load(Ordering::Acquire) => {
+                ConnState::Closing
+            }
+            state => state,
         }
     }
 
+    /// Publishes the state: the loop's transition function does, and
+    /// nothing else.
     pub fn set_state(&self, state: ConnState) {
         self.state.store(state as u8, Ordering::Release);
-    }
-
-    /// Moves from `from` to `to` if the state is still `from`.
-    pub fn transition(&self, from: ConnState, to: ConnState) -> bool {
-        self.state
-            .compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
     }
 
     pub fn buffered(&self) -> usize {
@@ -302,11 +170,11 @@ impl ConnShared {
     /// Whether `len` more bytes may be queued on top of `buffered`: past the
     /// high-water mark they may not (but an empty queue takes any message),
     /// and the writable event becomes owed.
-    pub fn admit(&self, buffered: usize, len: usize) -> Result<(), super::Error> {
+    pub fn admit(&self, buffered: usize, len: usize) -> Result<(), Error> {
         if self.too_much(buffered, len) {
             self.blocked.store(true, Ordering::Release);
-            return Err(super::Error::new(
-                super::ErrorKind::WouldBlock,
+            return Err(Error::new(
+                ErrorKind::WouldBlock,
                 format!(
                     "the send queue holds {buffered} bytes and {len} more would pass its high-water mark of {} bytes",
                     self.high_water
@@ -324,20 +192,20 @@ impl ConnShared {
 
     /// While reconnecting: whether `len` more bytes fit the queue for the
     /// next connection.
-    pub fn admit_disconnected(&self, len: usize) -> Result<(), super::Error> {
+    pub fn admit_disconnected(&self, len: usize) -> Result<(), Error> {
         if !self.reconnecting.load(Ordering::Acquire) {
             return Ok(());
         }
         let limit = self.disconnected_queue;
         if limit == 0 {
-            return Err(super::Error::new(
-                super::ErrorKind::NotConnected,
+            return Err(Error::new(
+                ErrorKind::NotConnected,
                 "not connected: the client is reconnecting and does not queue messages",
             ));
         }
         if self.buffered().saturating_add(len) > limit {
-            return Err(super::Error::new(
-                super::ErrorKind::NotConnected,
+            return Err(Error::new(
+                ErrorKind::NotConnected,
                 format!(
                     "not connected: the client is reconnecting and its queue of {limit} bytes is full"
                 ),
@@ -348,7 +216,7 @@ impl ConnShared {
 
     /// Admits `len` bytes from another thread and counts them as queued, in
     /// one atomic step so concurrent senders cannot overshoot together.
-    pub fn enqueue(&self, len: usize) -> Result<(), super::Error> {
+    pub fn enqueue(&self, len: usize) -> Result<(), Error> {
         self.reserve_with(len, |buffered| self.admit(buffered, len))
     }
 
@@ -388,10 +256,60 @@ impl ConnShared {
         self.reading_paused.load(Ordering::Acquire)
     }
 
-    /// Whether input is held back: the application paused reading and the
-    /// connection is open (a closing connection reads its close handshake).
+    /// Whether input is held back: the application paused reading or the
+    /// inbox is full, and the connection is open (a closing connection
+    /// reads its close handshake).
     pub fn holds_input(&self) -> bool {
-        self.is_reading_paused() && self.state() == ConnState::Open
+        (self.is_reading_paused() || self.inbox.as_ref().is_some_and(Inbox::is_full))
+            && self.state() == ConnState::Open
+    }
+
+    /// The send queue drained after a would-block, or the connection ended:
+    /// wakes the senders waiting for room.
+    pub fn notify_writable(&self) {
+        *self.writable.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        self.writable_changed.notify_all();
+    }
+
+    /// The count of writable events so far (see [`ConnShared::wait_writable`]).
+    pub fn writable_events(&self) -> u64 {
+        *self.writable.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until the count of writable events passes `seen` or `deadline`
+    /// passes (`None`: no deadline); whether it passed.
+    pub fn wait_writable(&self, seen: u64, deadline: Option<Instant>) -> bool {
+        let mut count = self.writable.lock().unwrap_or_else(PoisonError::into_inner);
+        while *count == seen {
+            count = match deadline {
+                None => self
+                    .writable_changed
+                    .wait(count)
+                    .unwrap_or_else(PoisonError::into_inner),
+                Some(at) => {
+                    let now = Instant::now();
+                    if now >= at {
+                        return false;
+                    }
+                    self.writable_changed
+                        .wait_timeout(count, at - now)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+            };
+        }
+        true
+    }
+
+    /// Records how the connection ended and wakes everyone waiting on it
+    /// (receivers once the inbox is empty, senders at once).
+    pub fn end(&self, info: CloseInfo) {
+        let _ = self.close_info.set(info);
+        self.set_state(ConnState::Closed);
+        if let Some(inbox) = &self.inbox {
+            inbox.end();
+        }
+        self.notify_writable();
     }
 
     pub fn rtt(&self) -> Option<Duration> {
@@ -413,11 +331,38 @@ pub(super) struct ServerShared {
     pub id: u64,
     pub local_addr: SocketAddr,
     /// Its topics and their subscribers.
-    pub topics: super::pubsub::Topics,
+    pub topics: Topics<ConnShared>,
     /// What publishing does with a subscriber past its high-water mark.
-    pub slow_subscriber: super::pubsub::SlowSubscriber,
+    pub slow_subscriber: SlowSubscriber,
     /// Unfinished handshakes dropped to make room for newer connections.
     pub evicted_handshakes: AtomicU64,
     /// Counts it among the live servers.
     pub _live: Live,
+}
+
+impl Subscriber for ConnShared {
+    fn id(&self) -> u64 {
+        self.id
+    }
+
+    fn is_open(&self) -> bool {
+        self.state() == ConnState::Open
+    }
+
+    fn reserve(&self, len: usize) -> bool {
+        self.reserve(len).is_ok()
+    }
+
+    fn unreserve(&self, len: usize) {
+        self.queued.fetch_sub(len, Ordering::AcqRel);
+    }
+}
+
+/// What [`Command::Publish`] carries: the frame encoded once, and the
+/// subscribers it goes to.
+pub(super) struct Publish {
+    pub message: PreparedMessage,
+    pub topic: Arc<str>,
+    pub fanout: Fanout<ConnShared>,
+    pub policy: SlowSubscriber,
 }

@@ -9,8 +9,6 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
-use super::reactor::{Entry, Reactor};
-
 /// Entries the heap may hold before the first sweep.
 const MIN_SWEEP: usize = 1024;
 
@@ -65,7 +63,7 @@ impl Deadlines {
     }
 
     /// Whether `timer` is still wanted.
-    fn holds(&self, timer: &Timer) -> bool {
+    pub fn holds(&self, timer: &Timer) -> bool {
         self.get(timer.kind) == Some(timer.at)
     }
 
@@ -153,26 +151,6 @@ impl Timers {
             self.heap.pop().map(|t| t.0)
         } else {
             None
-        }
-    }
-}
-
-impl Reactor {
-    /// Whether the owner in `timer`'s slot still holds it.
-    pub fn holds(&self, timer: &Timer) -> bool {
-        match self.entries.get(timer.slot) {
-            Some(Entry::Conn(c)) => c.conn.shared.id == timer.owner && c.deadlines.holds(timer),
-            Some(Entry::Listener(l)) => l.id == timer.owner && l.deadlines.holds(timer),
-            None => false,
-        }
-    }
-
-    /// Sweeps out the timers nobody holds once enough have piled up.
-    pub fn sweep_timers(&mut self) {
-        if self.timers.sweep_due() {
-            let mut timers = std::mem::take(&mut self.timers);
-            timers.sweep(|t| self.holds(t));
-            self.timers = timers;
         }
     }
 }

@@ -13,6 +13,24 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use super::config::{TlsClientConfig, TlsServerConfig};
 use super::error::{Error, ErrorKind};
 
+/// TLS settings of one client connection: the configuration and the name the
+/// certificate must match (also sent as SNI).
+#[derive(Clone)]
+pub(super) struct ClientTls {
+    pub config: Arc<rustls::ClientConfig>,
+    pub name: ServerName<'static>,
+}
+
+impl ClientTls {
+    /// The settings for a connection to `host` with the client's options.
+    pub fn new(options: &TlsClientConfig, host: &str) -> Result<ClientTls, Error> {
+        Ok(ClientTls {
+            config: client_config(options)?,
+            name: server_name(host)?,
+        })
+    }
+}
+
 fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     PROVIDER

@@ -409,6 +409,18 @@ impl Connection {
         self.sender.sent_close
     }
 
+    /// The close frame we sent: its code (1005 if it carried none) and reason.
+    pub fn sent_close(&self) -> Option<(CloseCode, &str)> {
+        let reason = self.sender.sent_reason.as_str();
+        self.sender.sent_close.map(|code| (code, reason))
+    }
+
+    /// Whether the peer's close frame arrived before we sent ours (the peer
+    /// began the close handshake).
+    pub fn close_received_first(&self) -> bool {
+        self.sender.received_first
+    }
+
     /// The code of the peer's close frame (1005 if it carried none).
     pub fn received_close_code(&self) -> Option<CloseCode> {
         self.sender.received_close
@@ -581,6 +593,7 @@ impl Connection {
             _ => {
                 let (code, _) = parse_close_payload(self.input.get(range.clone()))?;
                 self.sender.received_close = Some(code);
+                self.sender.received_first = self.sender.sent_close.is_none();
                 self.stop();
                 if self.sender.sent_close.is_none() {
                     // Echo the code; 1005 (no code) is echoed as an empty close.

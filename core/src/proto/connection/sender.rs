@@ -38,6 +38,10 @@ pub struct Sender {
     threshold: usize,
     /// The code of the close frame we sent (1005 for one without a code).
     pub(super) sent_close: Option<CloseCode>,
+    /// The reason of the close frame we sent.
+    pub(super) sent_reason: String,
+    /// Whether the peer's close frame came before ours.
+    pub(super) received_first: bool,
     /// The code of the close frame the peer sent (1005 for one without a code).
     pub(super) received_close: Option<CloseCode>,
     /// Whether we failed the connection after a protocol error.
@@ -56,6 +60,8 @@ impl Sender {
             deflater: None,
             threshold: 0,
             sent_close: None,
+            sent_reason: String::new(),
+            received_first: false,
             received_close: None,
             failed: false,
         }
@@ -282,6 +288,7 @@ impl Sender {
         encode_close_payload(code, reason, &mut payload);
         self.write_frame(OpCode::Close, true, 0, &[&payload])?;
         self.sent_close = Some(code);
+        reason.clone_into(&mut self.sent_reason);
         Ok(())
     }
 

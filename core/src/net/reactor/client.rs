@@ -1,30 +1,27 @@
-//! The client side in the loop: name lookup, trying each address in turn,
+//! The client side in the loop: each attempt (the before-connect hook, the
+//! name lookup), TCP connects to each address in turn, the proxy's tunnel,
 //! TLS, and the WebSocket handshake.
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
-use rustls_pki_types::ServerName;
-
-use super::conn::{ConnEntry, Dial, Phase, Timeouts};
-use super::error::{Error, ErrorKind};
-use super::handler::{Ctx, Open};
-use super::reactor::Reactor;
-use super::redial::Redial;
-use super::shared::ConnectRequest;
-use super::timer::TimerKind;
-use super::transport::Transport;
+use super::Reactor;
+use crate::net::conn::{ConnEntry, Phase, Timeouts};
+use crate::net::dial::ProxyHop;
+use crate::net::dial::{Dial, connect_error};
+use crate::net::dns;
+use crate::net::error::{Error, ErrorKind};
+use crate::net::handler::{Ctx, Open};
+use crate::net::queue::{ConnectRequest, Work};
+use crate::net::redial::Redial;
+use crate::net::shared::Command;
+use crate::net::timer::TimerKind;
+use crate::net::transport::Transport;
+use crate::net::tunnel::{TunnelDial, TunnelStep};
 use crate::proto::handshake::Accepted;
 use crate::proto::{Connection, Role};
-
-/// TLS settings of one client connection: the configuration and the name the
-/// certificate must match (also sent as SNI).
-#[derive(Clone)]
-pub(super) struct ClientTls {
-    pub config: Arc<rustls::ClientConfig>,
-    pub name: ServerName<'static>,
-}
 
 impl Reactor {
     /// Puts a new client connection in the table and starts its first attempt.
@@ -56,6 +53,58 @@ impl Reactor {
                 self.first_attempt(slot);
             }
             Err(error) => self.fail(slot, error),
+        }
+    }
+
+    /// Tells the handler an attempt starts after `delay`.
+    pub(super) fn notify_connecting(&mut self, slot: usize, attempt: u32, delay: Duration) {
+        if let Some(c) = self.conn_mut(slot)
+            && let Some(handler) = c.handler.as_deref_mut()
+        {
+            handler.on_connecting(&c.conn, attempt, delay);
+        }
+    }
+
+    /// The first attempt of a new client.
+    pub fn first_attempt(&mut self, slot: usize) {
+        self.notify_connecting(slot, 0, Duration::ZERO);
+        self.start_attempt(slot);
+    }
+
+    /// Starts an attempt: the before-connect hook, then the name lookup.
+    pub fn start_attempt(&mut self, slot: usize) {
+        let Some(c) = self.conn_mut(slot) else { return };
+        let (Some(redial), Some(handler)) = (c.redial.as_deref_mut(), c.handler.as_deref_mut())
+        else {
+            return;
+        };
+        let mut headers = redial.headers();
+        handler.on_before_connect(&c.conn, &mut headers);
+        let connect_timeout = redial.connect_timeout();
+        let dial = match redial.attempt(headers) {
+            Ok(dial) => dial,
+            Err(error) => return self.fail(slot, error),
+        };
+        let (host, port) = match &dial.proxy {
+            Some(hop) => (hop.config.host.clone(), hop.config.port),
+            None => (dial.url.host.clone(), dial.url.port),
+        };
+        c.phase = Phase::Resolving(dial);
+        let conn = c.conn.shared.clone();
+        self.schedule(slot, TimerKind::Connect, connect_timeout);
+        match dns::resolve_locally(&host, port) {
+            Some(result) => self.on_resolved(slot, result),
+            None => {
+                let shared = self.shared.clone();
+                // The loop may be gone by the time the answer comes; then
+                // nobody waits for it.
+                let answer = Box::new(move |result| {
+                    let _ = shared.push(Work::Command(Command::Resolved { conn, result }));
+                });
+                if let Err(error) = dns::resolve_in_background(host, port, answer) {
+                    self.fail(slot, error);
+                }
+            }
         }
     }
 
@@ -91,7 +140,7 @@ impl Reactor {
 
     /// Starts a TCP connect to the next address; fails the connection when
     /// none is left.
-    fn connect_next(&mut self, slot: usize) {
+    pub(super) fn connect_next(&mut self, slot: usize) {
         loop {
             let Some(c) = self.conn_mut(slot) else { return };
             if let Some(mut old) = c.transport.take() {
@@ -119,7 +168,7 @@ impl Reactor {
         }
     }
 
-    fn record_connect_error(&mut self, slot: usize, error: io::Error) {
+    pub(super) fn record_connect_error(&mut self, slot: usize, error: io::Error) {
         if let Some(c) = self.conn_mut(slot)
             && let Phase::Connecting(dial) = &mut c.phase
         {
@@ -153,7 +202,7 @@ impl Reactor {
 
     /// TCP stands: through the proxy's handshake if there is a proxy, then
     /// TLS (if `wss://`) and the handshake request.
-    fn connected(&mut self, slot: usize, addr: SocketAddr) {
+    pub(super) fn connected(&mut self, slot: usize, addr: SocketAddr) {
         let Some(c) = self.conn_mut(slot) else { return };
         let Phase::Connecting(mut dial) = std::mem::replace(&mut c.phase, Phase::Refusing) else {
             return;
@@ -168,6 +217,52 @@ impl Reactor {
         match dial.proxy.take() {
             Some(hop) => self.start_tunnel(slot, dial, hop),
             None => self.start_handshake(slot, dial),
+        }
+    }
+
+    /// TCP to the proxy stands: TLS to it if asked, then the first bytes of
+    /// its handshake.
+    pub fn start_tunnel(&mut self, slot: usize, mut dial: Box<Dial>, hop: Box<ProxyHop>) {
+        let Some(c) = self.conn_mut(slot) else { return };
+        let Some(transport) = c.transport.as_mut() else {
+            return;
+        };
+        if let Some(tls) = &hop.tls {
+            match rustls::ClientConnection::new(tls.config.clone(), tls.name.clone()) {
+                Ok(session) => transport.start_tls(session.into()),
+                Err(e) => {
+                    let message = format!("TLS setup for the proxy failed: {e}");
+                    return self.fail(slot, Error::new(ErrorKind::Tls, message));
+                }
+            }
+        }
+        dial.proxy = None;
+        match TunnelDial::start(hop, dial) {
+            Ok((tunnel, out)) => {
+                c.hs_out.extend_from_slice(&out);
+                c.phase = Phase::Tunnel(Box::new(tunnel));
+                self.mark_dirty(slot);
+            }
+            Err(error) => self.fail(slot, error),
+        }
+    }
+
+    /// Bytes from the proxy during its handshake.
+    pub fn tunnel_input(&mut self, slot: usize, data: &[u8]) {
+        let Some(c) = self.conn_mut(slot) else { return };
+        let Phase::Tunnel(t) = std::mem::replace(&mut c.phase, Phase::Waiting) else {
+            return;
+        };
+        let mut out = Vec::new();
+        let step = t.feed(data, &mut out);
+        c.hs_out.extend_from_slice(&out);
+        match step {
+            Err(error) => self.fail(slot, error),
+            Ok(TunnelStep::Pending(t)) => {
+                c.phase = Phase::Tunnel(t);
+                self.mark_dirty(slot);
+            }
+            Ok(TunnelStep::Done(dial)) => self.start_handshake(slot, dial),
         }
     }
 
@@ -224,6 +319,16 @@ impl Reactor {
         self.run_engine(slot);
     }
 
+    /// The connection opened: remembers when, and tells whether it is a
+    /// reconnect.
+    pub fn attempt_opened(&mut self, slot: usize) -> bool {
+        let Some(c) = self.conn_mut(slot) else {
+            return false;
+        };
+        c.conn.shared.reconnecting.store(false, Ordering::Release);
+        c.redial.as_deref_mut().is_some_and(Redial::opened)
+    }
+
     /// What the connect timeout reports, by how far the connection got.
     pub fn connect_timeout_error(&mut self, slot: usize) -> Error {
         let (what, dial) = match self.conn_mut(slot).map(|c| &c.phase) {
@@ -239,38 +344,5 @@ impl Reactor {
                 dial.connect_timeout.as_secs_f64()
             ),
         )
-    }
-}
-
-/// Why no address could be connected to, from the last attempt's error.
-fn connect_error(dial: &Dial) -> Error {
-    let error = connect_error_to(dial);
-    match &dial.proxy {
-        Some(_) if error.kind() == ErrorKind::Connect => {
-            Error::new(ErrorKind::Proxy, error.message())
-        }
-        _ => error,
-    }
-}
-
-fn connect_error_to(dial: &Dial) -> Error {
-    let target = dial.endpoint();
-    match &dial.last_error {
-        Some(e) if e.kind() == io::ErrorKind::ConnectionRefused => Error::new(
-            ErrorKind::Connect,
-            format!("could not connect to {target}: connection refused"),
-        ),
-        Some(e) if e.kind() == io::ErrorKind::TimedOut => Error::new(
-            ErrorKind::Timeout,
-            format!("could not connect to {target}: {e}"),
-        ),
-        Some(e) => Error::new(
-            ErrorKind::Connect,
-            format!("could not connect to {target}: {e}"),
-        ),
-        None => Error::new(
-            ErrorKind::Connect,
-            format!("could not connect to {target}: no address to try"),
-        ),
     }
 }

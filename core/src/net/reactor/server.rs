@@ -4,43 +4,24 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use mio::{Interest, Token};
 
-use super::config::ServerConfig;
-use super::conn::{ConnEntry, Phase, Timeouts};
-use super::error::{Error, ErrorKind};
-use super::handler::{Ctx, Open, ServerHandler, Upgrade};
-use super::reactor::{Entry, Reactor};
-use super::shared::{ConnShared, ListenRequest, ServerShared};
-use super::timer::{Deadlines, TimerKind};
-use super::transport::Transport;
+use super::{Entry, Reactor};
+use crate::net::conn::{ConnEntry, Phase, Timeouts};
+use crate::net::error::{Error, ErrorKind};
+use crate::net::handler::{Ctx, Open, ServerHandler, Upgrade};
+use crate::net::listener::{ListenerEntry, Room};
+use crate::net::queue::ListenRequest;
+use crate::net::shared::{ConnShared, ServerShared};
+use crate::net::timer::{Deadlines, TimerKind};
+use crate::net::transport::Transport;
 use crate::proto::extension::deflate::negotiate;
 use crate::proto::handshake::{
     Accept, Rejection, Request, ServerHandshake, accept_response, check_origin, select_subprotocol,
 };
 use crate::proto::{CloseCode, Connection, Role};
-
-/// A listening server in the loop's table.
-pub(super) struct ListenerEntry {
-    pub id: u64,
-    /// What its handles share (the topics its connections subscribe to).
-    server: Arc<ServerShared>,
-    /// `None` once shutdown began.
-    listener: Option<mio::net::TcpListener>,
-    config: ServerConfig,
-    tls: Option<Arc<rustls::ServerConfig>>,
-    handler: Box<dyn ServerHandler>,
-    /// Connections accepted and not yet finished.
-    conns: usize,
-    /// Of those, the ones still in the handshake: their slots by connection
-    /// id, which grows with every accept, so the first is the oldest.
-    pending: BTreeMap<u64, usize>,
-    draining: bool,
-    pub deadlines: Deadlines,
-}
 
 impl Reactor {
     /// Puts a bound listener in the table and starts accepting.
@@ -75,7 +56,7 @@ impl Reactor {
         })));
     }
 
-    fn listener_mut(&mut self, slot: usize, id: u64) -> Option<&mut ListenerEntry> {
+    pub(super) fn listener_mut(&mut self, slot: usize, id: u64) -> Option<&mut ListenerEntry> {
         match self.entries.get_mut(slot) {
             Some(Entry::Listener(l)) if l.id == id => Some(l),
             _ => None,
@@ -101,25 +82,23 @@ impl Reactor {
                     return;
                 }
             };
-            if l.conns >= l.config.max_connections
-                || l.pending.len() >= l.config.max_pending_handshakes
-            {
-                // Make room under both limits by dropping the oldest
-                // unfinished handshake; with none to drop (every connection
-                // is open), turn the newcomer away (dropping the stream
-                // closes it).
-                let Some((_, oldest)) = l.pending.pop_first() else {
-                    continue;
-                };
-                l.server.evicted_handshakes.fetch_add(1, Ordering::Relaxed);
-                self.drop_silently(oldest);
+            match l.room() {
+                Room::Free => {}
+                Room::Evict(oldest) => self.drop_silently(oldest),
+                // Dropping the stream closes it.
+                Room::Full => continue,
             }
             self.admit(slot, tcp, addr);
         }
     }
 
     /// Puts an accepted connection in the table, in the handshake.
-    fn admit(&mut self, slot: usize, tcp: mio::net::TcpStream, addr: std::net::SocketAddr) {
+    pub(super) fn admit(
+        &mut self,
+        slot: usize,
+        tcp: mio::net::TcpStream,
+        addr: std::net::SocketAddr,
+    ) {
         let Some(Entry::Listener(l)) = self.entries.get_mut(slot) else {
             return;
         };
@@ -140,11 +119,7 @@ impl Reactor {
         l.conns += 1;
         let id = self.shared.next_id();
         let config = &l.config;
-        let shared = ConnShared::new(
-            id,
-            config.backpressure.high_water,
-            config.backpressure.low_water,
-        );
+        let shared = ConnShared::new(id, config.backpressure, config.inbox);
         shared.set_peer_addr(addr);
         let _ = shared.server.set(l.server.clone());
         let timeouts = Timeouts {
@@ -187,7 +162,7 @@ impl Reactor {
     }
 
     /// Tells the server's handler about a request refused before it saw it.
-    fn report_rejection(&mut self, slot: usize, rejection: &Rejection) {
+    pub(super) fn report_rejection(&mut self, slot: usize, rejection: &Rejection) {
         let Some(c) = self.conn_mut(slot) else { return };
         let peer = c
             .conn
@@ -204,7 +179,7 @@ impl Reactor {
     }
 
     /// The accept decision: Origin allow-list, subprotocol, the handler.
-    fn upgrade(&mut self, slot: usize, request: &Request, leftover: &[u8]) {
+    pub(super) fn upgrade(&mut self, slot: usize, request: &Request, leftover: &[u8]) {
         let Some(c) = self.conn_mut(slot) else { return };
         let (Some((server_slot, server_id)), Some(peer_addr)) = (c.server, c.conn.peer_addr())
         else {
@@ -290,7 +265,7 @@ impl Reactor {
     }
 
     /// Writes an HTTP refusal; the connection closes once it is out.
-    fn refuse(&mut self, slot: usize, rejection: &Rejection) {
+    pub(super) fn refuse(&mut self, slot: usize, rejection: &Rejection) {
         self.handshake_done(slot);
         let Some(c) = self.conn_mut(slot) else { return };
         c.hs_out.extend_from_slice(&rejection.to_response());
@@ -299,7 +274,7 @@ impl Reactor {
     }
 
     /// The connection left the handshake: it no longer counts as unfinished.
-    fn handshake_done(&mut self, slot: usize) {
+    pub(super) fn handshake_done(&mut self, slot: usize) {
         let Some(c) = self.conn_mut(slot) else { return };
         if !matches!(c.phase, Phase::ServerHandshake(_)) {
             return;
@@ -346,7 +321,7 @@ impl Reactor {
     }
 
     /// The slots of a server's connections.
-    fn server_conns(&self, server_slot: usize, server_id: u64) -> Vec<usize> {
+    pub(super) fn server_conns(&self, server_slot: usize, server_id: u64) -> Vec<usize> {
         self.entries
             .iter()
             .filter_map(|(slot, e)| match e {
@@ -417,29 +392,4 @@ impl Reactor {
         }
         l.handler.on_shutdown();
     }
-}
-
-/// Binds a listener for `config` before anything reaches the loop: the first
-/// of the host's addresses that binds (with a backlog of 1024, so bursts of
-/// connections are not dropped).
-pub(super) fn bind(config: &ServerConfig) -> Result<mio::net::TcpListener, Error> {
-    use std::net::ToSocketAddrs;
-    let target = format!("{}:{}", config.host, config.port);
-    let addrs = (config.host.as_str(), config.port)
-        .to_socket_addrs()
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Dns,
-                format!("could not resolve \"{}\" to listen on: {e}", config.host),
-            )
-        })?;
-    let mut last = None;
-    for addr in addrs {
-        match mio::net::TcpListener::bind(addr) {
-            Ok(listener) => return Ok(listener),
-            Err(e) => last = Some(e),
-        }
-    }
-    let e = last.unwrap_or_else(|| io::Error::new(io::ErrorKind::AddrNotAvailable, "no address"));
-    Err(Error::io(&format!("could not listen on {target}"), &e))
 }

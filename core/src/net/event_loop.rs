@@ -1,0 +1,188 @@
+//! The event loop and the handles that start work on it: [`EventLoop`]
+//! (poll it, or spawn it onto a thread of its own), [`LoopHandle`] (connect
+//! and listen from any thread) and [`LoopThread`].
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::config::{ClientConfig, ServerConfig};
+use super::error::{Error, ErrorKind};
+use super::handle::{Conn, Server};
+use super::handler::{Handler, ServerHandler};
+use super::queue::{ConnectRequest, ListenRequest, LoopShared, Work};
+use super::reactor::Reactor;
+use super::shared::{ConnShared, ServerShared};
+use super::stats::Live;
+use super::tls::{self, ClientTls};
+use super::{env_proxy, listener, redial};
+use crate::proto::WsUrl;
+
+/// An event loop driving many connections and servers.
+pub struct EventLoop {
+    reactor: Reactor,
+}
+
+/// A handle to an [`EventLoop`], usable from any thread.
+#[derive(Clone)]
+pub struct LoopHandle {
+    shared: Arc<LoopShared>,
+}
+
+/// A loop running on a thread of its own; dropping it stops and joins it.
+pub struct LoopThread {
+    handle: LoopHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EventLoop {
+    /// A new loop with no connections.
+    pub fn new() -> Result<EventLoop, Error> {
+        Ok(EventLoop {
+            reactor: Reactor::new()?,
+        })
+    }
+    /// A handle for other threads.
+    pub fn handle(&self) -> LoopHandle {
+        LoopHandle {
+            shared: self.reactor.shared.clone(),
+        }
+    }
+    /// Does the ready I/O and due timers, runs the callbacks on this thread,
+    /// then returns. Waits up to `timeout` for something to happen (`None`:
+    /// until something does; `Some(ZERO)` never blocks).
+    pub fn poll(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
+        self.reactor.poll(timeout)
+    }
+    /// Polls until [`LoopHandle::stop`].
+    pub fn run(&mut self) -> Result<(), Error> {
+        while !self.reactor.shared.take_stop() {
+            self.reactor.poll(None)?;
+        }
+        Ok(())
+    }
+    /// Runs the loop on a thread of its own.
+    pub fn spawn(self) -> Result<LoopThread, Error> {
+        let handle = self.handle();
+        let mut event_loop = self;
+        let thread = std::thread::Builder::new()
+            .name("wsx-loop".to_owned())
+            .spawn(move || {
+                // A failing poller ends the thread; dropping the loop then
+                // delivers every connection's close event.
+                let _ = event_loop.run();
+            })
+            .map_err(|e| Error::io("could not start the loop's thread", &e))?;
+        Ok(LoopThread {
+            handle,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl LoopHandle {
+    /// Starts a client connection to a `ws://` or `wss://` URL. A bad URL or
+    /// option fails here; everything later reaches `handler`.
+    pub fn connect(
+        &self,
+        url: &str,
+        mut config: ClientConfig,
+        handler: Box<dyn Handler>,
+    ) -> Result<Conn, Error> {
+        let url = WsUrl::parse(url)?;
+        if config.proxy.is_none() && config.proxy_from_env {
+            config.proxy = env_proxy::for_url(&url, |name| std::env::var(name).ok())?;
+        }
+        let tls = match url.secure {
+            true => Some(ClientTls::new(&config.tls, &url.host)?),
+            false => None,
+        };
+        let handshake = redial::new_handshake(&url, &config, config.headers.clone())?;
+        let backpressure = config.backpressure;
+        let mut shared = ConnShared::new(self.shared.next_id(), backpressure, config.inbox);
+        if let Some(policy) = &config.reconnect {
+            shared.disconnected_queue = policy.queue_while_disconnected;
+        }
+        let shared = Arc::new(shared);
+        let request = ConnectRequest {
+            conn: shared.clone(),
+            url,
+            config,
+            tls,
+            handshake,
+            handler,
+        };
+        self.shared.push(Work::Connect(Box::new(request)))?;
+        Ok(Conn {
+            shared,
+            lp: self.shared.clone(),
+        })
+    }
+    /// Binds and starts a server (the bind happens before this returns, so the
+    /// port can be read back at once).
+    pub fn listen(
+        &self,
+        config: ServerConfig,
+        handler: Box<dyn ServerHandler>,
+    ) -> Result<Server, Error> {
+        if let Some(deflate) = &config.compression {
+            deflate.check().map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("invalid permessage-deflate settings: {e}"),
+                )
+            })?;
+        }
+        let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
+        let listener = listener::bind(&config)?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| Error::io("could not read the listening address", &e))?;
+        let shared = Arc::new(ServerShared {
+            id: self.shared.next_id(),
+            local_addr,
+            topics: Default::default(),
+            slow_subscriber: config.slow_subscriber,
+            evicted_handshakes: Default::default(),
+            _live: Live::server(),
+        });
+        let request = ListenRequest {
+            server: shared.clone(),
+            listener,
+            config,
+            tls,
+            handler,
+        };
+        self.shared.push(Work::Listen(Box::new(request)))?;
+        Ok(Server {
+            shared,
+            lp: self.shared.clone(),
+        })
+    }
+    /// Asks the loop to stop: `run` returns (a [`LoopThread`]'s thread ends).
+    /// Dropping the loop then drops its connections, each with a close event
+    /// (1006, not clean), and its servers, each with its shutdown event.
+    /// Commands queued after that fail with [`ErrorKind::Closed`].
+    pub fn stop(&self) {
+        self.shared.request_stop();
+    }
+}
+
+impl LoopThread {
+    /// A handle to the running loop.
+    pub fn handle(&self) -> &LoopHandle {
+        &self.handle
+    }
+}
+
+impl Drop for LoopThread {
+    fn drop(&mut self) {
+        self.handle.stop();
+        if let Some(thread) = self.thread.take() {
+            // Dropped from one of its own callbacks: the thread ends by itself.
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
+        }
+    }
+}

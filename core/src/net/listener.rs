@@ -1,0 +1,89 @@
+//! A listening server: its socket, options, handler, and the count of its
+//! connections and unfinished handshakes that the accept limits work on.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::Arc;
+
+use super::config::ServerConfig;
+use super::error::{Error, ErrorKind};
+use super::handler::ServerHandler;
+use super::shared::ServerShared;
+use super::timer::Deadlines;
+
+/// A listening server in the loop's table.
+pub(super) struct ListenerEntry {
+    pub id: u64,
+    /// What its handles share (the topics its connections subscribe to).
+    pub server: Arc<ServerShared>,
+    /// `None` once shutdown began.
+    pub listener: Option<mio::net::TcpListener>,
+    pub config: ServerConfig,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub handler: Box<dyn ServerHandler>,
+    /// Connections accepted and not yet finished.
+    pub conns: usize,
+    /// Of those, the ones still in the handshake: their slots by connection
+    /// id, which grows with every accept, so the first is the oldest.
+    pub pending: BTreeMap<u64, usize>,
+    pub draining: bool,
+    pub deadlines: Deadlines,
+}
+
+/// What the accept limits say of a newly accepted connection.
+pub(super) enum Room {
+    /// Both limits leave room.
+    Free,
+    /// The oldest unfinished handshake (in this slot) makes room.
+    Evict(usize),
+    /// Every connection finished its handshake: the newcomer is turned away.
+    Full,
+}
+
+impl ListenerEntry {
+    /// Makes room for one more connection under
+    /// [`ServerConfig::max_connections`] and
+    /// [`ServerConfig::max_pending_handshakes`]: the oldest unfinished
+    /// handshake gives way (counted as evicted).
+    pub fn room(&mut self) -> Room {
+        if self.conns < self.config.max_connections
+            && self.pending.len() < self.config.max_pending_handshakes
+        {
+            return Room::Free;
+        }
+        match self.pending.pop_first() {
+            Some((_, oldest)) => {
+                self.server
+                    .evicted_handshakes
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Room::Evict(oldest)
+            }
+            None => Room::Full,
+        }
+    }
+}
+
+/// Binds a listener for `config` before anything reaches the loop: the first
+/// of the host's addresses that binds (with a backlog of 1024, so bursts of
+/// connections are not dropped).
+pub(super) fn bind(config: &ServerConfig) -> Result<mio::net::TcpListener, Error> {
+    use std::net::ToSocketAddrs;
+    let target = format!("{}:{}", config.host, config.port);
+    let addrs = (config.host.as_str(), config.port)
+        .to_socket_addrs()
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Dns,
+                format!("could not resolve \"{}\" to listen on: {e}", config.host),
+            )
+        })?;
+    let mut last = None;
+    for addr in addrs {
+        match mio::net::TcpListener::bind(addr) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    let e = last.unwrap_or_else(|| io::Error::new(io::ErrorKind::AddrNotAvailable, "no address"));
+    Err(Error::io(&format!("could not listen on {target}"), &e))
+}

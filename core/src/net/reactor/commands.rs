@@ -1,0 +1,138 @@
+//! The loop's side of the work queue: new connections and servers, and the
+//! commands handles send (messages, pings, closes, publications).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::{ROUNDS, Reactor};
+use crate::net::conn::direct_socket;
+use crate::net::error::{Error, ErrorKind};
+use crate::net::queue::Work;
+use crate::net::shared::{Command, ConnShared, Publish};
+use crate::net::topics::{Fate, SlowSubscriber};
+use crate::net::write::send_message;
+
+impl Reactor {
+    /// Runs the work queued so far, in order.
+    pub(super) fn run_commands(&mut self) {
+        // Commands may queue more commands (a callback sending); bound the rounds.
+        for _ in 0..ROUNDS {
+            let queued = self.shared.take();
+            if queued.is_empty() {
+                return;
+            }
+            for work in queued {
+                match work {
+                    Work::Connect(request) => self.start_connect(*request),
+                    Work::Listen(request) => self.start_listen(*request),
+                    Work::Command(command) => self.run_command(command),
+                }
+            }
+        }
+    }
+
+    fn run_command(&mut self, command: Command) {
+        match command {
+            Command::Resolved { conn, result } => {
+                if let Some(slot) = self.find(&conn) {
+                    self.on_resolved(slot, result);
+                }
+            }
+            Command::Send {
+                conn,
+                kind,
+                data,
+                compress,
+            } => {
+                if let Some(slot) = self.find(&conn)
+                    && let Some(c) = self.conn_mut(slot)
+                    && send_message(
+                        c.engine.sender(),
+                        direct_socket(&c.phase, &mut c.transport, &c.hs_out),
+                        kind,
+                        &data,
+                        compress,
+                    )
+                    .is_ok()
+                {
+                    // Counted as pending before it stops counting as queued,
+                    // so the figure other threads read never dips below the truth.
+                    c.publish_pending();
+                    self.mark_dirty(slot);
+                }
+                conn.queued.fetch_sub(data.len(), Ordering::AcqRel);
+            }
+            Command::Ping { conn, data } => {
+                if let Some(slot) = self.find(&conn)
+                    && self.conn_mut(slot).is_some_and(|c| c.ping(&data))
+                {
+                    self.mark_dirty(slot);
+                }
+            }
+            Command::Flush { conn } => {
+                if let Some(slot) = self.find(&conn) {
+                    self.mark_dirty(slot);
+                }
+            }
+            Command::ResumeReading { conn } => {
+                if let Some(slot) = self.find(&conn) {
+                    self.resume_input(slot);
+                }
+            }
+            Command::Close { conn, code, reason } => {
+                if let Some(slot) = self.find(&conn) {
+                    self.close(slot, code, &reason);
+                }
+            }
+            Command::Publish(publish) => self.run_publish(*publish),
+            Command::Shutdown { server, timeout } => self.start_shutdown(&server, timeout),
+        }
+    }
+
+    /// Queues a published message on every admitted subscriber, then deals
+    /// with the slow ones.
+    pub fn run_publish(&mut self, publish: Publish) {
+        let Publish {
+            mut message,
+            topic,
+            fanout,
+            policy,
+        } = publish;
+        for conn in fanout.with(Fate::Queued) {
+            if let Some(slot) = self.find(conn)
+                && let Some(c) = self.conn_mut(slot)
+                && c.engine_live()
+                && c.engine.sender().send_prepared(&mut message).is_ok()
+            {
+                // Pending before it stops counting as queued (as for sends).
+                c.publish_pending();
+                self.mark_dirty(slot);
+            }
+        }
+        for conn in fanout.with(Fate::Slow) {
+            self.slow_subscriber(conn, &topic, policy);
+        }
+    }
+
+    pub(super) fn slow_subscriber(
+        &mut self,
+        conn: &Arc<ConnShared>,
+        topic: &str,
+        policy: SlowSubscriber,
+    ) {
+        let Some(slot) = self.find(conn) else { return };
+        let Some(c) = self.conn_mut(slot) else { return };
+        let handle = c.conn.clone();
+        if let Some((server_slot, server_id)) = c.server
+            && let Some(handler) = self.server_handler(server_slot, server_id)
+        {
+            handler.on_slow_subscriber(&handle, topic, policy);
+        }
+        if policy == SlowSubscriber::Drop {
+            let message = format!(
+                "dropped as a slow subscriber: a message published to \"{topic}\" found its send queue past the high-water mark"
+            );
+            self.fail(slot, Error::new(ErrorKind::WouldBlock, message));
+        }
+    }
+}
