@@ -1,0 +1,359 @@
+//! Delivery policy owned by the core: pull-mode receive with its bounded
+//! inbox (would-block, readable event, TCP backpressure instead of memory),
+//! the send that waits for room, and the close classification read by every
+//! binding.
+
+mod net_util;
+
+use std::sync::mpsc::{Sender, channel};
+use std::time::Duration;
+
+use net_util::*;
+use wsx_core::net::{
+    Backpressure, ClientConfig, Close, CloseInfo, CloseOrigin, Conn, ConnState, Ctx, ErrorKind,
+    Handler, InboxLimits, Open, Refusal, ServerConfig, ServerHandler, Upgrade,
+};
+use wsx_core::proto::{CloseCode, MessageKind};
+
+/// What a pull-mode connection reports to the test.
+enum Pull {
+    Conn(Conn),
+    Readable,
+    Closed(CloseInfo),
+}
+
+/// A handler in pull mode: reports readable events and how it ended.
+struct PullHandler(Sender<Pull>);
+
+impl Handler for PullHandler {
+    fn on_open(&mut self, ctx: &mut Ctx<'_>, _open: &Open<'_>) {
+        let _ = self.0.send(Pull::Conn(ctx.conn().clone()));
+    }
+    fn on_readable(&mut self, _ctx: &mut Ctx<'_>) {
+        let _ = self.0.send(Pull::Readable);
+    }
+    fn on_close(&mut self, conn: &Conn, close: &Close<'_>) {
+        assert_eq!(conn.close_info(), Some(close.to_info()));
+        let _ = self.0.send(Pull::Closed(close.to_info()));
+    }
+}
+
+/// A server whose connections are in pull mode (or push mode, recording).
+struct PullServer(Sender<Pull>);
+
+impl ServerHandler for PullServer {
+    fn on_upgrade(&mut self, _u: &mut Upgrade<'_>) -> Result<Box<dyn Handler>, Refusal> {
+        Ok(Box::new(PullHandler(self.0.clone())))
+    }
+}
+
+/// How long a queue that does not drain at all is waited for before the
+/// sender counts as held back.
+const HELD: Duration = Duration::from_secs(1);
+
+fn next(rx: &std::sync::mpsc::Receiver<Pull>) -> Pull {
+    rx.recv_timeout(PATIENCE).expect("an event")
+}
+
+fn first_conn(rx: &std::sync::mpsc::Receiver<Pull>) -> Conn {
+    loop {
+        if let Pull::Conn(c) = next(rx) {
+            return c;
+        }
+    }
+}
+
+fn closed(rx: &std::sync::mpsc::Receiver<Pull>) -> CloseInfo {
+    loop {
+        if let Pull::Closed(info) = next(rx) {
+            return info;
+        }
+    }
+}
+
+#[test]
+fn pull_receive_reports_would_block_then_the_message_then_the_end() {
+    let lp = spawn_loop();
+    let echo = Echo::start(lp.handle(), server_config());
+    let (tx, rx) = channel();
+    let config = ClientConfig {
+        inbox: Some(InboxLimits::default()),
+        ..client_config()
+    };
+    let conn = lp
+        .handle()
+        .connect(&echo.url(), config, Box::new(PullHandler(tx)))
+        .expect("connect");
+    while conn.state() == ConnState::Connecting {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let e = conn.recv().expect_err("nothing arrived yet");
+    assert_eq!(e.kind(), ErrorKind::WouldBlock);
+    conn.send(MessageKind::Text, b"hello").expect("send");
+    assert!(matches!(next(&rx), Pull::Conn(_)));
+    assert!(matches!(next(&rx), Pull::Readable));
+    let m = conn.recv().expect("the echo");
+    assert_eq!(
+        (m.kind, m.data.as_slice()),
+        (MessageKind::Text, &b"hello"[..])
+    );
+    // A message that arrives before the end is still taken after it.
+    conn.send(MessageKind::Binary, b"last").expect("send");
+    echo.conns.message();
+    echo.conns.message();
+    let m = conn.recv_timeout(Some(PATIENCE)).expect("the second echo");
+    assert_eq!(m.data, b"last");
+    conn.close(CloseCode::NORMAL, "bye").expect("close");
+    let info = closed(&rx);
+    assert!(info.normal && info.clean, "{info:?}");
+    assert_eq!(conn.recv().expect_err("ended").kind(), ErrorKind::Closed);
+    let timed = conn.recv_timeout(Some(Duration::from_millis(1)));
+    assert_eq!(timed.expect_err("ended").kind(), ErrorKind::Closed);
+}
+
+#[test]
+fn a_connection_without_an_inbox_refuses_recv() {
+    let lp = spawn_loop();
+    let echo = Echo::start(lp.handle(), server_config());
+    let (conn, _events) = connect(lp.handle(), &echo.url(), client_config());
+    assert_eq!(
+        conn.recv().expect_err("no inbox").kind(),
+        ErrorKind::InvalidArgument
+    );
+}
+
+#[test]
+fn a_full_inbox_holds_the_peer_back_by_tcp_and_closes_nothing() {
+    let lp = spawn_loop();
+    let (tx, rx) = channel();
+    let limits = InboxLimits {
+        high_messages: 4,
+        low_messages: 1,
+        high_bytes: 1 << 20,
+        low_bytes: 1 << 18,
+    };
+    let config = ServerConfig {
+        inbox: Some(limits),
+        ..server_config()
+    };
+    let server = lp
+        .handle()
+        .listen(config, Box::new(PullServer(tx)))
+        .expect("listen");
+    let url = format!("ws://{}/", server.local_addr());
+    let client_config = ClientConfig {
+        backpressure: Backpressure {
+            high_water: 1 << 20,
+            low_water: 1 << 18,
+        },
+        compression: None,
+        ..client_config()
+    };
+    let (client, client_events) = connect(lp.handle(), &url, client_config);
+    let payload = |i: u32| {
+        let mut p = vec![0u8; 64 * 1024];
+        p[..4].copy_from_slice(&i.to_be_bytes());
+        p
+    };
+    let conn = first_conn(&rx);
+    // Keep sending until the client's queue stays full: the server stopped
+    // reading, TCP filled up, and our sends pile up here instead of there.
+    let mut sent = 0u32;
+    loop {
+        match client.send_timeout(MessageKind::Binary, &payload(sent), true, Some(HELD)) {
+            Ok(()) => sent += 1,
+            Err(e) if e.kind() == ErrorKind::Timeout => break,
+            Err(e) => panic!("send failed: {e}"),
+        }
+        assert!(
+            sent < 4000,
+            "256 MiB went out: nothing held the sender back"
+        );
+    }
+    assert!(
+        conn.inbox_len() <= limits.high_messages,
+        "the inbox holds {} messages, past its high mark",
+        conn.inbox_len()
+    );
+    assert!(
+        client.buffered_amount() > 0,
+        "the sender's queue is not full"
+    );
+    assert_eq!(conn.state(), ConnState::Open);
+    assert_eq!(client.state(), ConnState::Open);
+    // Drain: every message arrives once, in order, and reading resumed.
+    for i in 0..sent {
+        let m = conn.recv_timeout(Some(PATIENCE)).expect("a message");
+        assert_eq!(m.data[..4], i.to_be_bytes(), "message {i} out of order");
+    }
+    client_events.until(|ev| matches!(ev, Ev::Writable).then_some(()));
+    assert!(conn.recv().is_err());
+}
+
+#[test]
+fn send_timeout_waits_for_room_instead_of_refusing() {
+    let lp = spawn_loop();
+    let (tx, rx) = channel();
+    let config = ServerConfig {
+        inbox: Some(InboxLimits {
+            high_messages: 2,
+            low_messages: 0,
+            high_bytes: 1 << 20,
+            low_bytes: 0,
+        }),
+        ..server_config()
+    };
+    let server = lp
+        .handle()
+        .listen(config, Box::new(PullServer(tx)))
+        .expect("listen");
+    let url = format!("ws://{}/", server.local_addr());
+    let config = ClientConfig {
+        backpressure: Backpressure {
+            high_water: 1 << 18,
+            low_water: 1 << 16,
+        },
+        compression: None,
+        ..client_config()
+    };
+    let (client, _events) = connect(lp.handle(), &url, config);
+    let conn = first_conn(&rx);
+    let chunk = vec![1u8; 64 * 1024];
+    // Fill until a send waits in vain: it times out rather than refusing.
+    loop {
+        match client.send_timeout(MessageKind::Binary, &chunk, true, Some(HELD)) {
+            Ok(()) => {}
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+                break;
+            }
+        }
+    }
+    // A reader drains the server's inbox; the waiting send gets through.
+    let reader = std::thread::spawn(move || {
+        let mut n = 0usize;
+        while let Ok(m) = conn.recv_timeout(Some(Duration::from_secs(2))) {
+            n += m.data.len();
+        }
+        n
+    });
+    client
+        .send_timeout(MessageKind::Binary, &chunk, true, Some(PATIENCE))
+        .expect("room once the reader drains");
+    client.close(CloseCode::NORMAL, "").expect("close");
+    assert!(reader.join().expect("reader") > 0);
+}
+
+/// Closes from one side with `code`; the close info of both sides.
+fn close_with(code: u16, from_client: bool) -> (CloseInfo, CloseInfo) {
+    let lp = spawn_loop();
+    let (tx, rx) = channel();
+    let config = ServerConfig {
+        inbox: Some(InboxLimits::default()),
+        ..server_config()
+    };
+    let server = lp
+        .handle()
+        .listen(config, Box::new(PullServer(tx)))
+        .expect("listen");
+    let url = format!("ws://{}/", server.local_addr());
+    let (client, events) = connect(lp.handle(), &url, client_config());
+    client.send(MessageKind::Text, b"x").expect("send");
+    let conn = first_conn(&rx);
+    let closer = if from_client { &client } else { &conn };
+    closer.close(CloseCode(code), "why").expect("close");
+    events.close();
+    let server_info = closed(&rx);
+    (client.close_info().expect("client info"), server_info)
+}
+
+#[test]
+fn the_close_classification_of_each_code_in_both_directions() {
+    for code in [1000u16, 1001, 1011, 4000] {
+        let normal = code == 1000 || code == 1001;
+        for from_client in [true, false] {
+            let (client, server) = close_with(code, from_client);
+            for (side, info, began) in [
+                ("client", &client, from_client),
+                ("server", &server, !from_client),
+            ] {
+                let what = format!(
+                    "{code} closed by the {}, seen by the {side}",
+                    if from_client { "client" } else { "server" }
+                );
+                assert_eq!(info.code, CloseCode(code), "{what}");
+                assert!(info.clean, "{what}");
+                assert_eq!(info.normal, normal, "{what}");
+                let origin = if began {
+                    CloseOrigin::Local
+                } else {
+                    CloseOrigin::Remote
+                };
+                assert_eq!(info.origin, origin, "{what}");
+                assert_eq!(
+                    info.sent.as_ref().map(|s| s.0),
+                    Some(CloseCode(code)),
+                    "{what}"
+                );
+                assert_eq!(
+                    info.rcvd.as_ref().map(|s| s.0),
+                    Some(CloseCode(code)),
+                    "{what}"
+                );
+                let reason = |f: &Option<(CloseCode, String)>| f.as_ref().map(|s| s.1.clone());
+                let (theirs, ours) = if began {
+                    (&info.rcvd, &info.sent)
+                } else {
+                    (&info.sent, &info.rcvd)
+                };
+                assert_eq!(reason(ours).as_deref(), Some("why"), "{what}");
+                assert_eq!(
+                    reason(theirs).as_deref(),
+                    Some(""),
+                    "{what}: the echo has no reason"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_dropped_transport_is_1006_from_nobody_and_not_normal() {
+    let lp = spawn_loop();
+    let (tx, rx) = channel();
+    let config = ServerConfig {
+        inbox: Some(InboxLimits::default()),
+        ..server_config()
+    };
+    let server = lp
+        .handle()
+        .listen(config, Box::new(PullServer(tx)))
+        .expect("listen");
+    let mut raw = {
+        use std::io::{Read, Write};
+        let mut tcp = std::net::TcpStream::connect(server.local_addr()).expect("tcp");
+        tcp.write_all(
+            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .expect("handshake");
+        let mut buf = [0u8; 256];
+        let _ = tcp.read(&mut buf).expect("the 101");
+        tcp
+    };
+    {
+        use std::io::Write;
+        // A masked text frame "hi", then the transport goes away.
+        raw.write_all(&[0x81, 0x82, 0, 0, 0, 0, b'h', b'i'])
+            .expect("frame");
+    }
+    let conn = first_conn(&rx);
+    drop(raw);
+    let info = closed(&rx);
+    assert_eq!(info.code, CloseCode::ABNORMAL);
+    assert_eq!(info.origin, CloseOrigin::Transport);
+    assert!(!info.normal && !info.clean);
+    // The message that came before the drop is still there.
+    assert_eq!(conn.recv().expect("the message").data, b"hi");
+    assert_eq!(conn.recv().expect_err("ended").kind(), ErrorKind::Closed);
+}
