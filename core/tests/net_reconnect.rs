@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use net_util::{PATIENCE, server_config, spawn_loop};
 use wsx_core::net::{
-    Backoff, ClientConfig, Close, Conn, Ctx, Error, ErrorKind, Handler, Keepalive, LoopThread,
-    Open, ReconnectPolicy, Refusal, ServerHandler, Upgrade,
+    Attempt, Backoff, ClientConfig, Close, Conn, Ctx, Error, ErrorKind, Handler, Keepalive,
+    LoopThread, Open, ReconnectPolicy, Refusal, ServerHandler, Upgrade,
 };
 use wsx_core::proto::handshake::accept_key;
 use wsx_core::proto::{CloseCode, MessageKind};
@@ -49,10 +49,10 @@ impl Handler for Client {
     fn on_connecting(&mut self, _conn: &Conn, attempt: u32, delay: Duration) {
         let _ = self.tx.send(R::Connecting(attempt, delay));
     }
-    fn on_before_connect(&mut self, _conn: &Conn, headers: &mut Vec<(String, String)>) {
+    fn on_before_connect(&mut self, attempt: &mut Attempt<'_>) {
         self.attempts += 1;
         let token = format!("Bearer token-{}", self.attempts);
-        headers.push(("Authorization".into(), token));
+        attempt.headers.push(("Authorization".into(), token));
         let _ = self.tx.send(R::Before(self.attempts));
     }
     fn on_open(&mut self, ctx: &mut Ctx<'_>, open: &Open<'_>) {

@@ -6,7 +6,7 @@ use std::ffi::c_void;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use wsx_core::net::{Close, Conn, Ctx, Error, Handler, Open};
+use wsx_core::net::{Attempt, Close, Conn, Ctx, Error, Handler, Open};
 use wsx_core::proto::MessageKind;
 
 use crate::conn::wsx_conn;
@@ -304,13 +304,16 @@ impl Handler for ConnAdapter {
         unsafe { callback(self.user.ptr(), self.handle(conn), &connecting) };
     }
 
-    fn on_before_connect(&mut self, conn: &Conn, headers: &mut Vec<(String, String)>) {
+    fn on_before_connect(&mut self, attempt: &mut Attempt<'_>) {
         let Some(callback) = self.hooks.on_before_connect.filter(|_| !self.closed) else {
             return;
         };
-        let mut c_headers = wsx_request_headers { headers };
+        let conn = attempt.conn().clone();
+        let mut c_headers = wsx_request_headers {
+            headers: attempt.headers,
+        };
         // SAFETY: as above; `c_headers` points at `headers` for this call only.
-        unsafe { callback(self.user.ptr(), self.handle(conn), &mut c_headers) };
+        unsafe { callback(self.user.ptr(), self.handle(&conn), &mut c_headers) };
     }
 
     fn on_disconnect(&mut self, conn: &Conn, close: &Close<'_>) {

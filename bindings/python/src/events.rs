@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use wsx_core::net::{Close, Conn, Ctx, Error, Handler, Open};
+use wsx_core::net::{Attempt, Close, Conn, Ctx, Error, Handler, Open};
 use wsx_core::proto::MessageKind;
 use wsx_core::proto::handshake::{Request, Response};
 
@@ -310,19 +310,35 @@ impl Handler for ConnHandler {
         self.attempt = attempt;
     }
 
-    fn on_before_connect(&mut self, _conn: &Conn, headers: &mut Vec<(String, String)>) {
+    fn on_before_connect(&mut self, attempt: &mut Attempt<'_>) {
         let Some(hook) = &self.before_connect else {
             return;
         };
-        Python::attach(|py| {
-            let hook = hook.bind(py);
-            match hook.call1((self.attempt,)).and_then(|out| out.extract()) {
-                Ok(Some(h)) => *headers = h,
-                Ok(None) => {}
-                // Reported through `sys.unraisablehook`; the headers stay.
-                Err(e) => e.write_unraisable(py, Some(hook)),
-            }
-        });
+        // The hook runs on a thread of its own, so Python (and the GIL it
+        // needs) never stalls the loop; the attempt waits for its answer
+        // within the connect timeout.
+        let hook = Python::attach(|py| hook.clone_ref(py));
+        let number = self.attempt;
+        let pending = attempt.defer();
+        // Without a thread, the closure and the pending attempt in it drop:
+        // the attempt proceeds with the headers as they are.
+        let _ = std::thread::Builder::new()
+            .name("wsx-before-connect".to_owned())
+            .spawn(move || {
+                let headers = Python::attach(|py| {
+                    let hook = hook.bind(py);
+                    match hook.call1((number,)).and_then(|out| out.extract()) {
+                        Ok(headers) => headers,
+                        // Reported through `sys.unraisablehook`; the headers stay.
+                        Err(e) => {
+                            e.write_unraisable(py, Some(hook));
+                            None
+                        }
+                    }
+                });
+                // Too late only when the client ended meanwhile.
+                let _ = pending.proceed(headers);
+            });
     }
 
     fn on_disconnect(&mut self, _conn: &Conn, _close: &Close<'_>) {

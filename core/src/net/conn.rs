@@ -17,7 +17,8 @@ use super::state::{ConnState, Ending};
 use super::timer::Deadlines;
 use super::transport::Transport;
 use super::tunnel::TunnelDial;
-use crate::proto::handshake::{ClientHandshake, ServerHandshake};
+use crate::proto::extension::deflate::Agreement;
+use crate::proto::handshake::{ClientHandshake, Request, ServerHandshake};
 use crate::proto::{CloseCode, Connection, State};
 
 /// Most pieces of output handed to one vectored write.
@@ -38,6 +39,9 @@ pub(super) enum Phase {
     ClientHandshake(Box<ClientHandshake>),
     /// Server: reading the request (TLS first when configured).
     ServerHandshake(Box<ServerHandshake>),
+    /// Server: the application postponed its decision on the request
+    /// (nothing is read meanwhile).
+    Deciding(Box<Deciding>),
     /// Server: writing a refusal, then closing.
     Refusing,
     /// The engine runs (also during the close handshake).
@@ -47,6 +51,24 @@ pub(super) enum Phase {
     AwaitEof,
     /// Client: between attempts (before the first, or waiting to reconnect).
     Waiting,
+    /// Client: the before-connect hook postponed the attempt; these are
+    /// the headers it has so far.
+    Preparing(Vec<(String, String)>),
+}
+
+/// A request whose accept decision was postponed, and what answering it
+/// needs.
+pub(super) struct Deciding {
+    pub request: Request,
+    /// Bytes that came after the request.
+    pub leftover: Vec<u8>,
+    /// The connection's handler, if accepted.
+    pub handler: Box<dyn Handler>,
+    /// The permessage-deflate answer and agreement, if negotiated.
+    pub deflate: Option<(String, Agreement)>,
+    /// What the upgrade event held when it returned.
+    pub subprotocol: Option<String>,
+    pub headers: Vec<(String, String)>,
 }
 
 /// The timeouts that apply to one connection.
@@ -112,6 +134,21 @@ impl ConnEntry {
             server: None,
             redial: None,
         }
+    }
+
+    /// Whether the server is still in the handshake (it counts among the
+    /// unfinished handshakes).
+    pub fn in_server_handshake(&self) -> bool {
+        matches!(self.phase, Phase::ServerHandshake(_) | Phase::Deciding(_))
+    }
+
+    /// Whether input is left in the socket: the application decides
+    /// something first, or holds it back.
+    pub fn holds_reads(&self) -> bool {
+        self.read_paused
+            || self.eof
+            || matches!(self.phase, Phase::Deciding(_))
+            || self.conn.shared.holds_input()
     }
 
     /// Whether engine output may go to the socket (the handshake is done).

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use super::decision::{PendingAttempt, PendingUpgrade};
 use super::error::Error;
 use super::handle::Conn;
 use super::state::{CloseInfo, CloseOrigin, Ending};
@@ -177,11 +178,10 @@ pub trait Handler: Send + 'static {
     fn on_connecting(&mut self, conn: &Conn, attempt: u32, delay: Duration) {
         let _ = (conn, attempt, delay);
     }
-    /// Client: the attempt starts now; `headers` holds the extra request
-    /// headers of [`super::ClientConfig::headers`], to change or add to
-    /// (refresh a token, set cookies) for this attempt only.
-    fn on_before_connect(&mut self, conn: &Conn, headers: &mut Vec<(String, String)>) {
-        let _ = (conn, headers);
+    /// Client: the attempt starts now, with the request headers in
+    /// `attempt` (see [`Attempt::defer`] to decide them later).
+    fn on_before_connect(&mut self, attempt: &mut Attempt<'_>) {
+        let _ = attempt;
     }
     /// Client with a reconnect policy: the connection or attempt ended and
     /// another attempt follows (`on_connecting` tells when). `on_error` came
@@ -241,6 +241,53 @@ pub struct Upgrade<'a> {
     pub subprotocol: Option<String>,
     /// Extra headers for the 101 response (Set-Cookie, ...).
     pub response_headers: Vec<(String, String)>,
+    pub(super) conn: Conn,
+    pub(super) deferred: bool,
+}
+
+impl Upgrade<'_> {
+    /// Postpones the decision, so the handler can take it elsewhere (another
+    /// thread, an interpreter, a database) without stalling the loop: keep
+    /// the returned handle, return the connection's handler from
+    /// [`ServerHandler::on_upgrade`] as usual (it serves the connection if
+    /// accepted; returning a refusal refuses at once), and accept or refuse
+    /// through the handle later, from any thread. The handshake timeout
+    /// still runs: a decision after it is an error and the client is gone.
+    pub fn defer(&mut self) -> PendingUpgrade {
+        self.deferred = true;
+        PendingUpgrade::new(self.conn.shared.clone(), self.conn.lp.clone())
+    }
+}
+
+/// A client's attempt about to start, in [`Handler::on_before_connect`].
+pub struct Attempt<'a> {
+    pub(super) conn: &'a Conn,
+    pub(super) number: u32,
+    /// The extra request headers of [`super::ClientConfig::headers`], to
+    /// change or add to (refresh a token, set cookies) for this attempt only.
+    pub headers: &'a mut Vec<(String, String)>,
+    pub(super) deferred: bool,
+}
+
+impl Attempt<'_> {
+    /// The client.
+    pub fn conn(&self) -> &Conn {
+        self.conn
+    }
+
+    /// 0 for the first connection, then the reconnect attempts in a row (as
+    /// [`Handler::on_connecting`] counted them).
+    pub fn number(&self) -> u32 {
+        self.number
+    }
+
+    /// Postpones the attempt until the returned handle proceeds (from any
+    /// thread), so slow work (fetching a token) does not stall the loop. The
+    /// connect timeout runs from now.
+    pub fn defer(&mut self) -> PendingAttempt {
+        self.deferred = true;
+        PendingAttempt::new(self.conn.shared.clone(), self.conn.lp.clone())
+    }
 }
 
 /// A refusal of a handshake: an HTTP status, a short reason sent as the body,

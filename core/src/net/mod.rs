@@ -14,6 +14,7 @@
 
 mod config;
 mod conn;
+mod decision;
 mod dial;
 mod dns;
 mod env_proxy;
@@ -44,10 +45,11 @@ pub use config::{
     Backpressure, ClientConfig, InboxLimits, Keepalive, ServerConfig, TlsClientConfig,
     TlsServerConfig,
 };
+pub use decision::{PendingAttempt, PendingUpgrade};
 pub use error::{Error, ErrorKind};
 pub use event_loop::{EventLoop, LoopHandle, LoopThread};
 pub use handle::{Conn, Server};
-pub use handler::{Close, Ctx, Handler, Open, Refusal, ServerHandler, Upgrade};
+pub use handler::{Attempt, Close, Ctx, Handler, Open, Refusal, ServerHandler, Upgrade};
 pub use inbox::Message;
 pub use proxy::{ProxyConfig, ProxyKind};
 pub use reconnect::{Backoff, ReconnectPolicy};

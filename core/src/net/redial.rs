@@ -29,6 +29,9 @@ pub(super) struct Redial {
     opened_at: Option<Instant>,
     /// The failure that ended the current attempt, if one was reported.
     pub last_error: Option<Error>,
+    /// The number of the attempt about to start (0: the first connection,
+    /// then the reconnect attempts in a row).
+    pub number: u32,
 }
 
 impl Redial {
@@ -53,6 +56,7 @@ impl Redial {
             started: 0,
             opened_at: None,
             last_error: None,
+            number: 0,
         })
     }
 

@@ -13,6 +13,7 @@ use super::inbox::Inbox;
 use super::state::{CloseInfo, ConnState};
 use super::stats::Live;
 use super::topics::{Fanout, SlowSubscriber, Subscriber, Topics};
+use crate::proto::handshake::Rejection;
 use crate::proto::{CloseCode, MessageKind, PreparedMessage};
 
 /// The way from handles (and helper threads) to their loop: queues a
@@ -56,11 +57,29 @@ pub(super) enum Command {
     },
     /// Queue a published message on a topic's subscribers.
     Publish(Box<Publish>),
+    /// A decision taken off the loop's thread (see `super::decision`).
+    Decide {
+        conn: Arc<ConnShared>,
+        decision: Decision,
+    },
     /// Gracefully shut a server down.
     Shutdown {
         server: Arc<ServerShared>,
         timeout: Duration,
     },
+}
+
+/// A postponed decision about a connection.
+pub(super) enum Decision {
+    /// Accept the handshake; `None` keeps what the upgrade event held.
+    Accept {
+        subprotocol: Option<Option<String>>,
+        headers: Option<Vec<(String, String)>>,
+    },
+    /// Refuse the handshake.
+    Refuse(Rejection),
+    /// Start the client's attempt; `None` keeps the headers.
+    Proceed(Option<Vec<(String, String)>>),
 }
 
 /// The counters of one connection, readable from any thread.

@@ -13,7 +13,7 @@ use crate::net::dial::ProxyHop;
 use crate::net::dial::{Dial, connect_error};
 use crate::net::dns;
 use crate::net::error::{Error, ErrorKind};
-use crate::net::handler::{Ctx, Open};
+use crate::net::handler::{Attempt, Ctx, Open};
 use crate::net::queue::{ConnectRequest, Work};
 use crate::net::redial::Redial;
 use crate::net::shared::Command;
@@ -58,9 +58,11 @@ impl Reactor {
 
     /// Tells the handler an attempt starts after `delay`.
     pub(super) fn notify_connecting(&mut self, slot: usize, attempt: u32, delay: Duration) {
-        if let Some(c) = self.conn_mut(slot)
-            && let Some(handler) = c.handler.as_deref_mut()
-        {
+        let Some(c) = self.conn_mut(slot) else { return };
+        if let Some(redial) = c.redial.as_deref_mut() {
+            redial.number = attempt;
+        }
+        if let Some(handler) = c.handler.as_deref_mut() {
             handler.on_connecting(&c.conn, attempt, delay);
         }
     }
@@ -79,8 +81,32 @@ impl Reactor {
             return;
         };
         let mut headers = redial.headers();
-        handler.on_before_connect(&c.conn, &mut headers);
+        let mut attempt = Attempt {
+            conn: &c.conn,
+            number: redial.number,
+            headers: &mut headers,
+            deferred: false,
+        };
+        handler.on_before_connect(&mut attempt);
+        let deferred = attempt.deferred;
         let connect_timeout = redial.connect_timeout();
+        self.schedule(slot, TimerKind::Connect, connect_timeout);
+        match deferred {
+            true => {
+                if let Some(c) = self.conn_mut(slot) {
+                    c.phase = Phase::Preparing(headers);
+                }
+            }
+            false => self.dial(slot, headers),
+        }
+    }
+
+    /// The attempt's request is decided: resolves the name, then connects.
+    pub(super) fn dial(&mut self, slot: usize, headers: Vec<(String, String)>) {
+        let Some(c) = self.conn_mut(slot) else { return };
+        let Some(redial) = c.redial.as_deref_mut() else {
+            return;
+        };
         let dial = match redial.attempt(headers) {
             Ok(dial) => dial,
             Err(error) => return self.fail(slot, error),
@@ -91,7 +117,6 @@ impl Reactor {
         };
         c.phase = Phase::Resolving(dial);
         let conn = c.conn.shared.clone();
-        self.schedule(slot, TimerKind::Connect, connect_timeout);
         match dns::resolve_locally(&host, port) {
             Some(result) => self.on_resolved(slot, result),
             None => {
@@ -334,6 +359,12 @@ impl Reactor {
         let (what, dial) = match self.conn_mut(slot).map(|c| &c.phase) {
             Some(Phase::Resolving(dial)) => ("resolve", dial),
             Some(Phase::Connecting(dial)) => ("connect to", dial),
+            Some(Phase::Preparing(_)) => {
+                return Error::new(
+                    ErrorKind::Timeout,
+                    "the before-connect hook did not let the attempt proceed within the connect timeout",
+                );
+            }
             _ => return Error::new(ErrorKind::Timeout, "the connect timeout passed"),
         };
         Error::new(

@@ -85,6 +85,11 @@ impl Reactor {
                 }
             }
             Command::Publish(publish) => self.run_publish(*publish),
+            Command::Decide { conn, decision } => {
+                if let Some(slot) = self.find(&conn) {
+                    self.decide(slot, decision);
+                }
+            }
             Command::Shutdown { server, timeout } => self.start_shutdown(&server, timeout),
         }
     }

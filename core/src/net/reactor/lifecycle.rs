@@ -103,7 +103,7 @@ impl Reactor {
         }
         c.conn.shared.slot.store(usize::MAX, Ordering::Release);
         c.conn.shared.pending.store(0, Ordering::Release);
-        let pending = matches!(c.phase, Phase::ServerHandshake(_)).then_some(c.conn.shared.id);
+        let pending = c.in_server_handshake().then_some(c.conn.shared.id);
         if let Some((server_slot, server_id)) = c.server {
             self.server_conn_gone(server_slot, server_id, pending);
         }

@@ -46,7 +46,7 @@ impl Reactor {
             let Some(Entry::Conn(c)) = self.entries.get_mut(slot) else {
                 break;
             };
-            if c.read_paused || c.eof || c.conn.shared.holds_input() {
+            if c.holds_reads() {
                 break;
             }
             let Some(transport) = c.transport.as_mut() else {
@@ -166,6 +166,8 @@ impl Reactor {
             }
             Phase::Resolving(_)
             | Phase::Connecting(_)
+            | Phase::Deciding(_)
+            | Phase::Preparing(_)
             | Phase::Refusing
             | Phase::AwaitEof
             | Phase::Waiting => {}
@@ -263,7 +265,9 @@ impl Reactor {
                 let error = t.eof_error();
                 self.fail(slot, error);
             }
-            Phase::ServerHandshake(_) | Phase::Refusing => self.drop_silently(slot),
+            Phase::ServerHandshake(_) | Phase::Deciding(_) | Phase::Refusing => {
+                self.drop_silently(slot)
+            }
             // The close handshake is over: our last frames still go out
             // (the peer may have closed only its sending side), then the end.
             Phase::Open if c.engine.state() == State::Closed => self.flush(slot),
@@ -278,7 +282,7 @@ impl Reactor {
                     "the peer closed the connection without a close handshake",
                 ),
             ),
-            Phase::Resolving(_) | Phase::Connecting(_) | Phase::Waiting => {}
+            Phase::Resolving(_) | Phase::Connecting(_) | Phase::Preparing(_) | Phase::Waiting => {}
         }
     }
 }

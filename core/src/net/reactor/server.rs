@@ -9,12 +9,12 @@ use std::time::Duration;
 use mio::{Interest, Token};
 
 use super::{Entry, Reactor};
-use crate::net::conn::{ConnEntry, Phase, Timeouts};
+use crate::net::conn::{ConnEntry, Deciding, Phase, Timeouts};
 use crate::net::error::{Error, ErrorKind};
 use crate::net::handler::{Ctx, Open, ServerHandler, Upgrade};
 use crate::net::listener::{ListenerEntry, Room};
 use crate::net::queue::ListenRequest;
-use crate::net::shared::{ConnShared, ServerShared};
+use crate::net::shared::{ConnShared, Decision, ServerShared};
 use crate::net::timer::{Deadlines, TimerKind};
 use crate::net::transport::Transport;
 use crate::proto::extension::deflate::negotiate;
@@ -185,6 +185,7 @@ impl Reactor {
         else {
             return;
         };
+        let conn = c.conn.clone();
         let Some(l) = self.listener_mut(server_slot, server_id) else {
             return self.drop_silently(slot);
         };
@@ -208,28 +209,88 @@ impl Reactor {
             peer_addr,
             subprotocol,
             response_headers: Vec::new(),
+            conn,
+            deferred: false,
         };
         let handler = match l.handler.on_upgrade(&mut upgrade) {
             Ok(handler) => handler,
             Err(refusal) => return self.refuse(slot, &refusal),
         };
+        let deciding = Deciding {
+            request: request.clone(),
+            leftover: leftover.to_vec(),
+            handler,
+            deflate,
+            subprotocol: upgrade.subprotocol,
+            headers: upgrade.response_headers,
+        };
+        if upgrade.deferred {
+            if let Some(c) = self.conn_mut(slot) {
+                c.phase = Phase::Deciding(Box::new(deciding));
+            }
+            return;
+        }
+        self.accept_upgrade(slot, deciding);
+    }
+
+    /// A postponed decision arrived.
+    pub(super) fn decide(&mut self, slot: usize, decision: Decision) {
+        let Some(c) = self.conn_mut(slot) else { return };
+        match (std::mem::replace(&mut c.phase, Phase::Refusing), decision) {
+            (
+                Phase::Deciding(mut deciding),
+                Decision::Accept {
+                    subprotocol,
+                    headers,
+                },
+            ) => {
+                if let Some(subprotocol) = subprotocol {
+                    deciding.subprotocol = subprotocol;
+                }
+                if let Some(headers) = headers {
+                    deciding.headers = headers;
+                }
+                self.accept_upgrade(slot, *deciding);
+            }
+            (Phase::Deciding(_), Decision::Refuse(refusal)) => self.refuse(slot, &refusal),
+            (Phase::Preparing(headers), Decision::Proceed(chosen)) => {
+                self.dial(slot, chosen.unwrap_or(headers));
+            }
+            // A decision for a phase that has moved on (a second one, or
+            // one for an attempt that failed meanwhile) changes nothing.
+            (phase, _) => c.phase = phase,
+        }
+    }
+
+    /// Answers a request with 101 and opens the connection.
+    fn accept_upgrade(&mut self, slot: usize, deciding: Deciding) {
+        let Deciding {
+            request,
+            leftover,
+            handler,
+            deflate,
+            subprotocol,
+            headers,
+        } = deciding;
         let (extensions, agreement) = match deflate {
             Some((answer, agreement)) => (vec![answer], Some(agreement)),
             None => (Vec::new(), None),
         };
         let accept = Accept {
-            subprotocol: upgrade.subprotocol,
+            subprotocol,
             extensions,
-            headers: upgrade.response_headers,
+            headers,
         };
-        let response = match accept_response(request, &accept) {
+        let response = match accept_response(&request, &accept) {
             Ok(response) => response,
             Err(e) => {
                 let error = Error::new(
                     ErrorKind::InvalidArgument,
                     format!("the server's accept decision is invalid: {e}"),
                 );
-                l.handler.on_error(&error);
+                if let Some((server_slot, server_id)) = self.conn_mut(slot).and_then(|c| c.server) {
+                    self.server_error(server_slot, server_id, &error);
+                }
                 return self.refuse(
                     slot,
                     &Rejection::new(500, "the server could not accept the handshake"),
@@ -238,6 +299,9 @@ impl Reactor {
         };
         self.handshake_done(slot);
         let Some(c) = self.conn_mut(slot) else { return };
+        let Some(peer_addr) = c.conn.peer_addr() else {
+            return;
+        };
         c.hs_out.extend_from_slice(&response);
         c.handler = Some(handler);
         if let Some(agreement) = &agreement {
@@ -254,14 +318,16 @@ impl Reactor {
             let open = Open {
                 subprotocol: accept.subprotocol.as_deref(),
                 response: None,
-                request: Some(request),
+                request: Some(&request),
                 peer_addr,
                 reconnect: false,
             };
             handler.on_open(&mut ctx, &open);
         }
-        c.engine.feed(leftover);
+        c.engine.feed(&leftover);
         self.run_engine(slot);
+        // What arrived while the decision was pending is still in the socket.
+        self.resume_input(slot);
     }
 
     /// Writes an HTTP refusal; the connection closes once it is out.
@@ -276,10 +342,11 @@ impl Reactor {
     /// The connection left the handshake: it no longer counts as unfinished.
     pub(super) fn handshake_done(&mut self, slot: usize) {
         let Some(c) = self.conn_mut(slot) else { return };
-        if !matches!(c.phase, Phase::ServerHandshake(_)) {
-            return;
+        // Removed from the unfinished ones even when the phase moved on
+        // already (a postponed decision takes the phase first).
+        if c.in_server_handshake() {
+            c.phase = Phase::Refusing;
         }
-        c.phase = Phase::Refusing;
         let id = c.conn.shared.id;
         if let Some((server_slot, server_id)) = c.server
             && let Some(l) = self.listener_mut(server_slot, server_id)

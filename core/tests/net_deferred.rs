@@ -1,0 +1,224 @@
+//! Decisions taken off the loop's thread: a server's accept or refusal, and
+//! a client's before-connect hook, completed later from another thread while
+//! the loop goes on serving everyone else, within the handshake or connect
+//! timeout.
+
+mod net_util;
+
+use std::sync::mpsc::{Sender, channel};
+use std::time::Duration;
+
+use net_util::*;
+use wsx_core::net::{
+    Attempt, ClientConfig, Conn, ErrorKind, Handler, PendingAttempt, PendingUpgrade, Refusal,
+    ServerConfig, ServerHandler, Upgrade,
+};
+use wsx_core::proto::MessageKind;
+
+/// A server that postpones every decision and hands it to the test; its
+/// connections echo.
+struct Deferring {
+    pending: Sender<PendingUpgrade>,
+    conns: Sender<Ev>,
+}
+
+impl ServerHandler for Deferring {
+    fn on_upgrade(&mut self, upgrade: &mut Upgrade<'_>) -> Result<Box<dyn Handler>, Refusal> {
+        let _ = self.pending.send(upgrade.defer());
+        Ok(Box::new(Recorder {
+            tx: self.conns.clone(),
+            echo: true,
+        }))
+    }
+}
+
+fn deferring_server(
+    lp: &wsx_core::net::LoopThread,
+    config: ServerConfig,
+) -> (String, std::sync::mpsc::Receiver<PendingUpgrade>) {
+    let (pending, rx) = channel();
+    let (conns, _) = channel();
+    let server = lp
+        .handle()
+        .listen(config, Box::new(Deferring { pending, conns }))
+        .expect("listen");
+    // The server handle may drop: the loop keeps the server.
+    (format!("ws://{}/", server.local_addr()), rx)
+}
+
+#[test]
+fn an_upgrade_accepted_later_from_another_thread_stalls_no_one() {
+    let lp = spawn_loop();
+    let (url, decisions) = deferring_server(&lp, server_config());
+    let echo = Echo::start(lp.handle(), server_config());
+    let (busy, busy_events) = connect(lp.handle(), &echo.url(), client_config());
+
+    let (recorder, waiting) = Recorder::new(false);
+    let late = lp
+        .handle()
+        .connect(&url, client_config(), recorder)
+        .expect("connect");
+    let pending = decisions.recv_timeout(PATIENCE).expect("the upgrade");
+    let decider = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        pending.accept()
+    });
+    // Meanwhile the other connection on the same loop keeps echoing.
+    let mut echoed = 0;
+    while !decider.is_finished() {
+        busy.send(MessageKind::Text, b"ping").expect("send");
+        busy_events.message();
+        echoed += 1;
+    }
+    decider.join().expect("decider").expect("accepted in time");
+    assert!(
+        echoed >= 5,
+        "only {echoed} echoes while the decision was pending: the loop stalled"
+    );
+    waiting.open();
+    late.send(MessageKind::Binary, b"after").expect("send");
+    assert_eq!(waiting.message().1, b"after");
+}
+
+#[test]
+fn an_upgrade_refused_later_reaches_the_client_as_its_status() {
+    let lp = spawn_loop();
+    let (url, decisions) = deferring_server(&lp, server_config());
+    let (recorder, events) = Recorder::new(false);
+    lp.handle()
+        .connect(&url, client_config(), recorder)
+        .expect("connect");
+    let pending = decisions.recv_timeout(PATIENCE).expect("the upgrade");
+    std::thread::spawn(move || {
+        let mut refusal = Refusal::new(401, "who are you");
+        refusal
+            .headers
+            .push(("WWW-Authenticate".into(), "Bearer".into()));
+        pending.refuse(refusal)
+    })
+    .join()
+    .expect("decider")
+    .expect("refused in time");
+    let (kind, status, _) = events.error();
+    assert_eq!((kind, status), (ErrorKind::Handshake, Some(401)));
+}
+
+#[test]
+fn a_decision_after_the_handshake_timeout_is_a_clear_error() {
+    let lp = spawn_loop();
+    let config = ServerConfig {
+        handshake_timeout: Duration::from_millis(100),
+        ..server_config()
+    };
+    let (url, decisions) = deferring_server(&lp, config);
+    let (recorder, events) = Recorder::new(false);
+    lp.handle()
+        .connect(&url, client_config(), recorder)
+        .expect("connect");
+    let pending = decisions.recv_timeout(PATIENCE).expect("the upgrade");
+    // The server drops the connection at its timeout; the client sees it end.
+    let (code, _, clean) = events.close();
+    assert_eq!((code, clean), (1006, false));
+    std::thread::sleep(Duration::from_millis(50));
+    let late = pending.accept().expect_err("too late");
+    assert_eq!(late.kind(), ErrorKind::Closed);
+    assert!(late.to_string().contains("too late"), "{late}");
+}
+
+#[test]
+fn an_undecided_upgrade_dropped_is_refused_with_500() {
+    let lp = spawn_loop();
+    let (url, decisions) = deferring_server(&lp, server_config());
+    let (recorder, events) = Recorder::new(false);
+    lp.handle()
+        .connect(&url, client_config(), recorder)
+        .expect("connect");
+    drop(decisions.recv_timeout(PATIENCE).expect("the upgrade"));
+    let (_, status, _) = events.error();
+    assert_eq!(status, Some(500));
+}
+
+/// A client whose before-connect hook postpones each attempt.
+struct LateHeaders {
+    pending: Sender<(u32, PendingAttempt)>,
+    inner: Recorder,
+}
+
+impl Handler for LateHeaders {
+    fn on_before_connect(&mut self, attempt: &mut Attempt<'_>) {
+        let number = attempt.number();
+        let _ = self.pending.send((number, attempt.defer()));
+    }
+    fn on_open(&mut self, ctx: &mut wsx_core::net::Ctx<'_>, open: &wsx_core::net::Open<'_>) {
+        self.inner.on_open(ctx, open);
+    }
+    fn on_error(&mut self, conn: &Conn, error: &wsx_core::net::Error) {
+        self.inner.on_error(conn, error);
+    }
+    fn on_close(&mut self, conn: &Conn, close: &wsx_core::net::Close<'_>) {
+        self.inner.on_close(conn, close);
+    }
+}
+
+#[test]
+fn a_client_attempt_proceeds_later_with_the_headers_chosen_elsewhere() {
+    let lp = spawn_loop();
+    let echo = Echo::start(lp.handle(), server_config());
+    let (pending_tx, pending) = channel();
+    let (recorder, events) = Recorder::new(false);
+    let handler = LateHeaders {
+        pending: pending_tx,
+        inner: *recorder,
+    };
+    lp.handle()
+        .connect(&echo.url(), client_config(), Box::new(handler))
+        .expect("connect");
+    let (number, attempt) = pending.recv_timeout(PATIENCE).expect("the attempt");
+    assert_eq!(number, 0);
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        attempt.proceed(Some(vec![("Authorization".into(), "Bearer late".into())]))
+    })
+    .join()
+    .expect("thread")
+    .expect("proceeded in time");
+    events.open();
+    let ServerEv::Upgrade { headers, .. } = echo.next_event() else {
+        panic!("expected the upgrade");
+    };
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("authorization") && v == "Bearer late"),
+        "{headers:?}"
+    );
+}
+
+#[test]
+fn a_client_attempt_never_released_ends_at_the_connect_timeout() {
+    let lp = spawn_loop();
+    let echo = Echo::start(lp.handle(), server_config());
+    let (pending_tx, pending) = channel();
+    let (recorder, events) = Recorder::new(false);
+    let handler = LateHeaders {
+        pending: pending_tx,
+        inner: *recorder,
+    };
+    let config = ClientConfig {
+        connect_timeout: Duration::from_millis(100),
+        ..client_config()
+    };
+    lp.handle()
+        .connect(&echo.url(), config, Box::new(handler))
+        .expect("connect");
+    let (_, attempt) = pending.recv_timeout(PATIENCE).expect("the attempt");
+    let (kind, _, message) = events.error();
+    assert_eq!(kind, ErrorKind::Timeout, "{message}");
+    assert!(message.contains("before-connect"), "{message}");
+    events.close();
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(
+        attempt.proceed(None).expect_err("too late").kind(),
+        ErrorKind::Closed
+    );
+}
