@@ -11,13 +11,7 @@ use super::error::{Error, ErrorKind};
 use super::inbox::{Inbox, Message, Take};
 use super::shared::{Command, ConnShared, LoopLink, ServerShared};
 use super::state::{CloseInfo, ConnState};
-use crate::proto::{CloseCode, MessageKind};
-
-/// Most bytes of a close reason (a close frame carries at most 125, two of
-/// them the code).
-const MAX_CLOSE_REASON: usize = 123;
-/// Most bytes of a ping payload.
-const MAX_PING: usize = 125;
+use crate::proto::{CloseCode, MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD, MessageKind};
 
 /// A connection, usable from any thread. Using it after it closed returns
 /// [`super::ErrorKind::Closed`].
@@ -89,10 +83,10 @@ impl Conn {
         if matches!(self.state(), ConnState::Closing | ConnState::Closed) {
             return Err(closed());
         }
-        if data.len() > MAX_PING {
+        if data.len() > MAX_CONTROL_PAYLOAD {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
-                format!("a ping carries at most {MAX_PING} bytes"),
+                format!("a ping carries at most {MAX_CONTROL_PAYLOAD} bytes"),
             ));
         }
         self.lp.push(Command::Ping {

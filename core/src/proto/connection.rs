@@ -40,7 +40,7 @@ pub use self::sender::Sender;
 use super::close::{CloseCode, MAX_CLOSE_REASON, parse_close_payload};
 use super::error::ProtocolError;
 use super::extension::deflate::{Agreement, Deflater, InflateError, Inflater};
-use super::frame::{FrameHeader, OpCode, apply_mask};
+use super::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode, apply_mask};
 use super::message::{Assembler, MessageKind};
 
 /// Which end of the connection this engine is.
@@ -501,7 +501,7 @@ impl Connection {
             if !h.fin {
                 return Err(ProtocolError::FragmentedControlFrame(h.opcode));
             }
-            if h.payload_len > 125 {
+            if h.payload_len > MAX_CONTROL_PAYLOAD as u64 {
                 return Err(ProtocolError::ControlFrameTooLong {
                     opcode: h.opcode,
                     len: h.payload_len,

@@ -13,10 +13,11 @@ pub mod handshake;
 pub mod message;
 pub mod url;
 
-pub use close::CloseCode;
+pub use close::{CloseCode, MAX_CLOSE_REASON};
 pub use connection::{Config, Connection, Event, PreparedMessage, Role, Sender, State};
 pub use error::{ProtocolError, SendError};
 pub use extension::deflate::DeflateConfig;
+pub use frame::MAX_CONTROL_PAYLOAD;
 pub use handshake::HandshakeError;
 pub use message::MessageKind;
 pub use url::{UrlError, WsUrl};
