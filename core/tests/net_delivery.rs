@@ -357,3 +357,101 @@ fn a_dropped_transport_is_1006_from_nobody_and_not_normal() {
     assert_eq!(conn.recv().expect("the message").data, b"hi");
     assert_eq!(conn.recv().expect_err("ended").kind(), ErrorKind::Closed);
 }
+
+/// A raw client of a pull-mode server: the 101 read, then `frames` sent in
+/// one write; returns every byte the server sent until it closed.
+fn raw_exchange(server: &wsx_core::net::Server, frames: &[u8]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut tcp = std::net::TcpStream::connect(server.local_addr()).expect("tcp");
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    tcp.write_all(
+        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .expect("handshake");
+    let mut response = Vec::new();
+    let mut byte = [0u8; 1];
+    while !response.ends_with(b"\r\n\r\n") {
+        tcp.read_exact(&mut byte).expect("the 101");
+        response.push(byte[0]);
+    }
+    tcp.write_all(frames).expect("frames");
+    let mut out = Vec::new();
+    match tcp.read_to_end(&mut out) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Err(e) => panic!("the server did not close in time: {e}"),
+    }
+    out
+}
+
+/// A masked frame from a client (mask key 0: the payload as it is).
+fn client_frame(first: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![first, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+    f.extend_from_slice(payload);
+    f
+}
+
+fn strict_server(
+    close_timeout: Duration,
+) -> (
+    wsx_core::net::LoopThread,
+    wsx_core::net::Server,
+    std::sync::mpsc::Receiver<Pull>,
+) {
+    let lp = spawn_loop();
+    let (tx, rx) = channel();
+    let config = ServerConfig {
+        inbox: Some(InboxLimits::default()),
+        close_timeout,
+        ..server_config()
+    };
+    let server = lp
+        .handle()
+        .listen(config, Box::new(PullServer(tx)))
+        .expect("listen");
+    (lp, server, rx)
+}
+
+#[test]
+fn pull_mode_answers_what_came_before_a_protocol_error_first() {
+    // Autobahn 3.2: a text message, a frame with RSV1 (no extension), a ping.
+    let (_lp, server, rx) = strict_server(Duration::from_secs(60));
+    let echoer = std::thread::spawn(move || {
+        let conn = first_conn(&rx);
+        let m = conn.recv_timeout(Some(PATIENCE)).expect("the text message");
+        conn.send(m.kind, &m.data)
+            .expect("the echo goes out before the close");
+        let end = conn.recv_timeout(Some(PATIENCE)).expect_err("the failure");
+        assert_eq!(end.kind(), ErrorKind::Closed);
+        conn.close_info().expect("ended")
+    });
+    let mut frames = client_frame(0x81, b"Hello");
+    frames.extend(client_frame(0x81 | 0x40, b"bad"));
+    frames.extend(client_frame(0x89, b""));
+    let out = raw_exchange(&server, &frames);
+    assert_eq!(&out[..7], b"\x81\x05Hello", "the echo first: {out:?}");
+    assert_eq!(out[7], 0x88, "then the close frame: {out:?}");
+    assert_eq!(&out[9..11], &1002u16.to_be_bytes(), "with 1002");
+    let info = echoer.join().expect("echoer");
+    assert_eq!(info.code, CloseCode::PROTOCOL_ERROR);
+    assert!(!info.normal);
+}
+
+#[test]
+fn pull_mode_fails_at_once_when_the_receiver_waits_with_nothing_to_answer() {
+    // With a 60 s close timeout, only an immediate failure ends this in time.
+    let (_lp, server, rx) = strict_server(Duration::from_secs(60));
+    let waiter = std::thread::spawn(move || {
+        let conn = first_conn(&rx);
+        conn.recv_timeout(Some(PATIENCE))
+            .expect_err("the failure")
+            .kind()
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    let out = raw_exchange(&server, &client_frame(0x81 | 0x40, b"bad"));
+    assert_eq!(out[0], 0x88, "the close frame: {out:?}");
+    assert_eq!(&out[2..4], &1002u16.to_be_bytes());
+    assert_eq!(waiter.join().expect("waiter"), ErrorKind::Closed);
+}

@@ -113,7 +113,9 @@ pub(super) struct ConnEntry {
 }
 
 impl ConnEntry {
-    pub fn new(conn: Conn, engine: Connection, phase: Phase, timeouts: Timeouts) -> ConnEntry {
+    pub fn new(conn: Conn, mut engine: Connection, phase: Phase, timeouts: Timeouts) -> ConnEntry {
+        // Pull mode answers what arrived before a protocol error first.
+        engine.set_defer_failure(conn.shared.inbox.is_some());
         ConnEntry {
             conn,
             handler: None,
@@ -134,6 +136,20 @@ impl ConnEntry {
             server: None,
             redial: None,
         }
+    }
+
+    /// A fresh engine for the next connection of a reconnecting client.
+    pub fn renew_engine(&mut self) {
+        let mut engine = Connection::new(self.engine.role(), self.engine.config().clone());
+        engine.set_defer_failure(self.conn.shared.inbox.is_some());
+        self.engine = engine;
+    }
+
+    /// A deferred protocol error's close frame goes out now (pull mode: the
+    /// application took every message that came before the error, or the
+    /// close timeout passed).
+    pub fn fail_deferred(&mut self) {
+        self.engine.fail_deferred();
     }
 
     /// Whether the server is still in the handshake (it counts among the

@@ -187,9 +187,14 @@ impl Conn {
     /// Never call it on the loop's own thread (from a callback).
     pub fn recv_timeout(&self, timeout: Option<Duration>) -> Result<Message, Error> {
         let deadline = timeout.map(|t| Instant::now() + t);
-        match self.inbox()?.take_until(deadline) {
-            Take::Empty => Err(Error::new(ErrorKind::Timeout, "no message arrived in time")),
-            take => self.took(take),
+        loop {
+            match self.inbox()?.take_until(deadline) {
+                Take::Empty { fail_now: true } => self.fail_now(),
+                Take::Empty { fail_now: false } => {
+                    return Err(Error::new(ErrorKind::Timeout, "no message arrived in time"));
+                }
+                take => return self.took(take),
+            }
         }
     }
     /// How many received messages wait in the inbox (0 without one).
@@ -208,6 +213,12 @@ impl Conn {
             )
         })
     }
+    /// The receiver answered what came before a protocol error: the
+    /// failing close frame goes out.
+    fn fail_now(&self) {
+        let conn = self.shared.clone();
+        let _ = self.lp.push(Command::FailNow { conn });
+    }
     /// A take's outcome; reading resumes when the inbox drained.
     fn took(&self, take: Take) -> Result<Message, Error> {
         match take {
@@ -218,7 +229,12 @@ impl Conn {
                 }
                 Ok(message)
             }
-            Take::Empty => Err(Error::new(ErrorKind::WouldBlock, "no message is waiting")),
+            Take::Empty { fail_now } => {
+                if fail_now {
+                    self.fail_now();
+                }
+                Err(Error::new(ErrorKind::WouldBlock, "no message is waiting"))
+            }
             Take::Ended => Err(closed()),
         }
     }

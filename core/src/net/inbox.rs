@@ -30,8 +30,9 @@ pub struct Message {
 pub(super) enum Take {
     /// The oldest message; `resume` tells that reading should resume now.
     Message { message: Message, resume: bool },
-    /// Nothing yet.
-    Empty,
+    /// Nothing yet; `fail_now` tells that a deferred protocol error's close
+    /// frame may go out now (the receiver answered what came before it).
+    Empty { fail_now: bool },
     /// The connection ended and every message was taken.
     Ended,
 }
@@ -50,7 +51,6 @@ pub(super) struct Inbox {
     changed: Condvar,
 }
 
-#[derive(Default)]
 struct State {
     messages: VecDeque<Message>,
     bytes: usize,
@@ -58,6 +58,24 @@ struct State {
     full: bool,
     /// The connection ended: nothing more comes.
     ended: bool,
+    /// The receiver's last take found nothing (or it never took): it is
+    /// not busy answering a message.
+    receiver_idle: bool,
+    /// A protocol error waits for the receiver to become idle.
+    failure_pending: bool,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            messages: VecDeque::new(),
+            bytes: 0,
+            full: false,
+            ended: false,
+            receiver_idle: true,
+            failure_pending: false,
+        }
+    }
 }
 
 impl Inbox {
@@ -95,6 +113,16 @@ impl Inbox {
         self.lock().full
     }
 
+    /// A protocol error arrived: whether its close frame may go out at once
+    /// (the queue is empty and the receiver is not answering a message);
+    /// otherwise the take that next finds the queue empty says so.
+    pub fn fail_when_idle(&self) -> bool {
+        let mut s = self.lock();
+        let idle = s.messages.is_empty() && s.receiver_idle;
+        s.failure_pending = !idle;
+        idle
+    }
+
     /// Marks the end: takes report it once the queue is empty.
     pub fn end(&self) {
         self.lock().ended = true;
@@ -118,7 +146,7 @@ impl Inbox {
         let mut s = self.lock();
         loop {
             match self.take_from(&mut s) {
-                Take::Empty => {}
+                Take::Empty { fail_now: false } => {}
                 done => return done,
             }
             s = match deadline {
@@ -126,7 +154,7 @@ impl Inbox {
                 Some(at) => {
                     let now = Instant::now();
                     if now >= at {
-                        return Take::Empty;
+                        return Take::Empty { fail_now: false };
                     }
                     let (s, _) = self
                         .changed
@@ -140,8 +168,15 @@ impl Inbox {
 
     fn take_from(&self, s: &mut State) -> Take {
         let Some(message) = s.messages.pop_front() else {
-            return if s.ended { Take::Ended } else { Take::Empty };
+            s.receiver_idle = true;
+            let fail_now = std::mem::take(&mut s.failure_pending);
+            return if s.ended {
+                Take::Ended
+            } else {
+                Take::Empty { fail_now }
+            };
         };
+        s.receiver_idle = false;
         s.bytes -= message.data.len();
         let drained =
             s.messages.len() <= self.limits.low_messages && s.bytes <= self.limits.low_bytes;
@@ -198,7 +233,7 @@ mod tests {
         assert_eq!(taken(inbox.take()), (1, true), "down to 1: resume");
         assert!(!inbox.is_full());
         assert_eq!(taken(inbox.take()), (1, false));
-        assert_eq!(inbox.take(), Take::Empty);
+        assert_eq!(inbox.take(), Take::Empty { fail_now: false });
     }
 
     #[test]
@@ -227,10 +262,29 @@ mod tests {
     }
 
     #[test]
+    fn a_protocol_error_waits_for_the_receiver_to_answer_what_came_before() {
+        let inbox = Inbox::new(limits());
+        assert!(
+            inbox.fail_when_idle(),
+            "nothing taken, nothing queued: at once"
+        );
+        inbox.put(msg(1));
+        assert!(!inbox.fail_when_idle(), "a message waits");
+        assert_eq!(taken(inbox.take()), (1, false));
+        // The receiver answers, then looks for the next message.
+        assert_eq!(inbox.take(), Take::Empty { fail_now: true });
+        assert_eq!(inbox.take(), Take::Empty { fail_now: false });
+        assert!(inbox.fail_when_idle(), "idle again");
+    }
+
+    #[test]
     fn a_waiting_take_wakes_for_a_message_from_another_thread() {
         let inbox = Arc::new(Inbox::new(limits()));
         let deadline = Instant::now() + Duration::from_millis(10);
-        assert_eq!(inbox.take_until(Some(deadline)), Take::Empty);
+        assert_eq!(
+            inbox.take_until(Some(deadline)),
+            Take::Empty { fail_now: false }
+        );
         let putter = {
             let inbox = inbox.clone();
             std::thread::spawn(move || inbox.put(msg(5)))

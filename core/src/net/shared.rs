@@ -57,6 +57,9 @@ pub(super) enum Command {
     },
     /// Queue a published message on a topic's subscribers.
     Publish(Box<Publish>),
+    /// Pull mode: the application found the inbox empty; a deferred
+    /// protocol error's close frame may go out.
+    FailNow { conn: Arc<ConnShared> },
     /// A decision taken off the loop's thread (see `super::decision`).
     Decide {
         conn: Arc<ConnShared>,

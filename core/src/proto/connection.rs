@@ -224,6 +224,11 @@ pub struct Connection {
     inflating: bool,
     /// No further events: the peer's close arrived or the connection failed.
     done: bool,
+    /// Whether a protocol error waits for [`Connection::fail_deferred`]
+    /// before the failing close frame is queued.
+    defer_failure: bool,
+    /// The error whose close frame is deferred.
+    deferred: Option<ProtocolError>,
     sender: Sender,
 }
 
@@ -240,6 +245,8 @@ impl Connection {
             inflater: None,
             inflating: false,
             done: false,
+            defer_failure: false,
+            deferred: None,
             sender: Sender::new(role),
             config,
         }
@@ -288,6 +295,32 @@ impl Connection {
             .enable_deflate(deflater, agreement.config.threshold);
         self.inflater = Some(Inflater::new(theirs));
         self.allowed_rsv |= RSV1;
+    }
+
+    /// With `on`, a protocol error ends the events at once but queues its
+    /// close frame only at [`Connection::fail_deferred`]: meanwhile the
+    /// application may still answer what arrived before the error (an
+    /// application that takes messages from a queue answers them after the
+    /// engine read further). Off by default.
+    pub fn set_defer_failure(&mut self, on: bool) {
+        self.defer_failure = on;
+    }
+
+    /// Queues the close frame of a deferred protocol error (see
+    /// [`Connection::set_defer_failure`]); whether one was waiting.
+    pub fn fail_deferred(&mut self) -> bool {
+        match self.deferred.take() {
+            Some(err) => {
+                self.fail(&err);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether a protocol error waits for [`Connection::fail_deferred`].
+    pub fn failure_deferred(&self) -> bool {
+        self.deferred.is_some()
     }
 
     /// Whether permessage-deflate is on.
@@ -346,7 +379,12 @@ impl Connection {
                 Ok(Step::Progress) => {}
                 Ok(Step::NeedMore) => return None,
                 Err(err) => {
-                    self.fail(&err);
+                    if self.defer_failure {
+                        self.stop();
+                        self.deferred = Some(err.clone());
+                    } else {
+                        self.fail(&err);
+                    }
                     return Some((Event::Error(err), &mut self.sender));
                 }
             }

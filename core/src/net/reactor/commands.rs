@@ -85,6 +85,14 @@ impl Reactor {
                 }
             }
             Command::Publish(publish) => self.run_publish(*publish),
+            Command::FailNow { conn } => {
+                if let Some(slot) = self.find(&conn)
+                    && let Some(c) = self.conn_mut(slot)
+                {
+                    c.fail_deferred();
+                    self.after_engine(slot);
+                }
+            }
             Command::Decide { conn, decision } => {
                 if let Some(slot) = self.find(&conn) {
                     self.decide(slot, decision);

@@ -9,7 +9,7 @@ use crate::net::conn::Phase;
 use crate::net::error::Error;
 use crate::net::handler::Close;
 use crate::net::timer::{Deadlines, TimerKind};
-use crate::proto::{CloseCode, Connection, Role, State};
+use crate::proto::{CloseCode, State};
 
 impl Reactor {
     /// The handshake finished: the handle turns open, keepalive and idle
@@ -141,7 +141,7 @@ impl Reactor {
         // one that carried a connection starts afresh.
         if c.engine_live() {
             c.ending.absorb(&c.engine);
-            c.engine = Connection::new(Role::Client, c.engine.config().clone());
+            c.renew_engine();
         }
         let ending = std::mem::take(&mut c.ending);
         c.set_phase(Phase::Waiting);

@@ -11,7 +11,7 @@ use crate::net::conn::{ConnEntry, Phase, direct_socket, pong_rtt};
 use crate::net::error::{Error, ErrorKind};
 use crate::net::handle::Conn;
 use crate::net::handler::Ctx;
-use crate::net::inbox::Message;
+use crate::net::inbox::{Inbox, Message};
 use crate::net::timer::TimerKind;
 use crate::net::transport::describe;
 use crate::proto::{Event, State};
@@ -236,6 +236,20 @@ impl Reactor {
                 Event::Error(e) => {
                     ending.failure(e.close_code(), e.to_string());
                     handler.on_error(conn, &e.into());
+                }
+            }
+        }
+        if engine.failure_deferred() {
+            // Pull mode: the application answers what came before the error
+            // first; the close timeout bounds the wait.
+            match conn.shared.inbox.as_ref().is_none_or(Inbox::fail_when_idle) {
+                true => {
+                    engine.fail_deferred();
+                }
+                false => {
+                    let (id, wait) = (conn.shared.id, timeouts.close);
+                    self.timers
+                        .schedule(deadlines, slot, id, TimerKind::Close, wait);
                 }
             }
         }

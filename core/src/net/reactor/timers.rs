@@ -88,7 +88,10 @@ impl Reactor {
                 }
             }
             TimerKind::Close => {
-                if matches!(c.phase, Phase::AwaitEof) {
+                if c.engine.failure_deferred() {
+                    c.fail_deferred();
+                    self.after_engine(slot);
+                } else if matches!(c.phase, Phase::AwaitEof) {
                     let (code, reason, clean) = c.ending();
                     self.finish(slot, code, &reason, clean);
                 } else {
