@@ -12,8 +12,6 @@ use crate::proto::extension::deflate::Deflater;
 use crate::proto::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MaskKeys, OpCode, apply_mask};
 use crate::proto::message::{MessageKind, Utf8Validator};
 
-/// The largest control frame payload.
-
 /// RSV1: the message is compressed (permessage-deflate).
 pub(super) const RSV1: u8 = 0b100;
 
