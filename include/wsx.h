@@ -72,7 +72,7 @@
 /**
  * The minor version of the library this header belongs to.
  */
-#define WSX_VERSION_MINOR 1
+#define WSX_VERSION_MINOR 2
 
 /**
  * The patch version of the library this header belongs to.
@@ -1585,7 +1585,7 @@ const char *wsx_result_str(int32_t result);
 const char *wsx_last_error_message(void);
 
 /**
- * The library's version as static text, e.g. "0.1.0". Compare with the
+ * The library's version as static text, e.g. "0.2.0". Compare with the
  * `WSX_VERSION_*` macros to detect a header/library mismatch.
  */
 const char *wsx_version(void);
