@@ -194,8 +194,11 @@ pub unsafe extern "C" fn wsx_conn_ping(
 
 /// Starts the close handshake with `code` (1000, 1001, ..., or 3000-4999) and
 /// a UTF-8 `reason` of at most 123 bytes (NULL: none). The close callback
-/// follows once the handshake finished or timed out. Returns `WSX_ERR_CLOSED`
-/// if it already began.
+/// follows once the handshake finished or timed out. Calling it again while
+/// the handshake runs returns `WSX_OK` and changes nothing (the first code
+/// and reason are the ones sent); once the connection is closed (its close
+/// callback ran) it returns `WSX_ERR_CLOSED`. On a reconnecting client it
+/// also stops reconnecting.
 ///
 /// # Safety
 /// `conn` is NULL or live; `reason` is NULL or NUL-terminated.

@@ -132,6 +132,8 @@ static void test_echo_round_trip(void) {
     /* Close: the server answers with the same code; both sides see a clean close. */
     CHECK_OK(wsx_conn_close(conn, 4000, "bye"));
     CHECK(wsx_conn_get_state(conn) == WSX_CONN_CLOSING || wsx_conn_get_state(conn) == WSX_CONN_CLOSED);
+    /* A second close while closing: WSX_OK, and the first code and reason stand. */
+    if (wsx_conn_get_state(conn) == WSX_CONN_CLOSING) CHECK_OK(wsx_conn_close(conn, 1000, "again"));
     CHECK(poll_until(f.loop, &c.closes, WAIT_MS));
     CHECK(c.close_code == 4000);
     CHECK(c.close_clean);

@@ -42,5 +42,5 @@ pub use handle::{Conn, ConnState, EventLoop, LoopHandle, LoopThread, Server};
 pub use handler::{Close, Ctx, Handler, Open, Refusal, ServerHandler, Upgrade};
 pub use proxy::{ProxyConfig, ProxyKind};
 pub use pubsub::SlowSubscriber;
-pub use reconnect::{Backoff, ReconnectPolicy};
+pub use reconnect::{Backoff, DEFAULT_RETRY_CODES, ReconnectPolicy};
 pub use stats::{LiveObjects, stats};
