@@ -4,7 +4,8 @@
     python examples/python/echo_server.py --port 9001
     python examples/python/echo_server.py --asyncio --port 0   # 0: a free port
 
-Stop it with Ctrl-C.
+Stop it with Ctrl-C or SIGTERM: either shuts it down gracefully, closing
+every connection with 1001 (going away), which reconnecting clients retry.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
+import types
 
 import wsx
 import wsx.asyncio
@@ -29,8 +32,14 @@ async def echo_async(ws: wsx.asyncio.ServerConnection) -> None:
 
 async def serve_async(host: str, port: int) -> None:
     async with wsx.asyncio.serve(echo_async, host, port) as server:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, server.close)
         print(f"listening on ws://{host}:{server.port}/ (asyncio)", flush=True)
         await server.serve_forever()
+
+
+def interrupt(signum: int, frame: types.FrameType | None) -> None:
+    """SIGTERM as Ctrl-C: serve_forever shuts the server down gracefully."""
+    raise KeyboardInterrupt
 
 
 def main() -> None:
@@ -39,6 +48,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=9001)
     parser.add_argument("--asyncio", action="store_true", help="use the asyncio API")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, interrupt)
     with contextlib.suppress(KeyboardInterrupt):
         if args.asyncio:
             asyncio.run(serve_async(args.host, args.port))
