@@ -739,8 +739,13 @@ static void test_peer_reset_raises_no_sigpipe(void) {
     for (int i = 0; i < 4; i++) {
         CHECK_OK(wsx_conn_send(f.server_rec.conn, WSX_MSG_BINARY, large, i % 2 ? 20 : sizeof large));
     }
+    wsx_conn *held = wsx_conn_retain(f.server_rec.conn);
     CHECK(poll_until(f.loop, &f.server_rec.closes, WAIT_MS));
     CHECK(f.server_rec.close_code == 1006 && !f.server_rec.close_clean);
+    /* A send after the drop: WSX_ERR_CLOSED, and the message says it was I/O. */
+    CHECK_RESULT(wsx_conn_send(held, WSX_MSG_TEXT, (const uint8_t *)"late", 4), WSX_ERR_CLOSED);
+    CHECK(strstr(wsx_last_error_message(), "I/O error") != NULL);
+    wsx_conn_free(held);
     fixture_stop(&f);
 }
 
