@@ -53,16 +53,22 @@ step() {
   fi
 }
 
+# has PATTERN...: grep that reads all of its input (grep -q stops early, and
+# with pipefail the writer's SIGPIPE would fail the pipeline at random).
+has() {
+  grep "$@" >/dev/null
+}
+
 # needs_soname PROGRAM: PROGRAM names the versioned soname and the loader
 # finds it in the prefix.
 needs_soname() {
-  readelf -d "$1" | grep -F "(NEEDED)" | grep -qF "[$SONAME]" || { echo "$1 does not need $SONAME"; readelf -d "$1"; return 1; }
-  ldd "$1" | grep -qF "$SONAME => $LIB/$SONAME" || { echo "$1 does not find $SONAME in $LIB"; ldd "$1"; return 1; }
+  readelf -d "$1" | grep -F "(NEEDED)" | has -F "[$SONAME]" || { echo "$1 does not need $SONAME"; readelf -d "$1"; return 1; }
+  ldd "$1" | has -F "$SONAME => $LIB/$SONAME" || { echo "$1 does not find $SONAME in $LIB"; ldd "$1"; return 1; }
 }
 
 # no_libwsx PROGRAM: a statically linked PROGRAM needs no libwsx at all.
 no_libwsx() {
-  if readelf -d "$1" | grep -F "(NEEDED)" | grep -q libwsx || ldd "$1" | grep -q libwsx; then
+  if readelf -d "$1" | grep -F "(NEEDED)" | has libwsx || ldd "$1" | has libwsx; then
     echo "$1 depends on libwsx:"
     ldd "$1"
     return 1
@@ -89,11 +95,11 @@ installed_files() {
 # The soname, no debug info in what the loader maps, the debug info beside it.
 shared_library_is_versioned_and_stripped() {
   local lib=$LIB/$REALNAME built=$ROOT/target/$PROFILE/libwsx.so
-  readelf -d "$lib" | grep -F "(SONAME)" | grep -qF "[$SONAME]" || { readelf -d "$lib" | grep SONAME; return 1; }
-  if readelf -S "$lib" | grep -q '\.debug_'; then echo "$lib keeps debug sections"; return 1; fi
-  if readelf -S "$LIB/libwsx.a" 2>/dev/null | grep -q '\.debug_'; then echo "libwsx.a keeps debug sections"; return 1; fi
-  readelf -p .gnu_debuglink "$lib" | grep -qF "$REALNAME.debug" || { echo "no .gnu_debuglink to $REALNAME.debug"; return 1; }
-  readelf -S "$LIB/.debug/$REALNAME.debug" | grep -q '\.debug_line' || { echo "the debug file has no line tables"; return 1; }
+  readelf -d "$lib" | grep -F "(SONAME)" | has -F "[$SONAME]" || { readelf -d "$lib" | grep SONAME; return 1; }
+  if readelf -S "$lib" | has '\.debug_'; then echo "$lib keeps debug sections"; return 1; fi
+  if readelf -S "$LIB/libwsx.a" 2>/dev/null | has '\.debug_'; then echo "libwsx.a keeps debug sections"; return 1; fi
+  readelf -p .gnu_debuglink "$lib" | has -F "$REALNAME.debug" || { echo "no .gnu_debuglink to $REALNAME.debug"; return 1; }
+  readelf -S "$LIB/.debug/$REALNAME.debug" | has '\.debug_line' || { echo "the debug file has no line tables"; return 1; }
   echo "note: libwsx.so: $(stat -c %s "$built") bytes built, $(stat -c %s "$lib") installed," \
     "$(stat -c %s "$LIB/.debug/$REALNAME.debug") in the debug file"
   echo "note: libwsx.a: $(stat -c %s "$ROOT/target/$PROFILE/libwsx.a") bytes built, $(stat -c %s "$LIB/libwsx.a") installed"
@@ -102,7 +108,7 @@ shared_library_is_versioned_and_stripped() {
 pkg_config_files() {
   [ "$("${PC[@]}" --modversion wsx)" = "$VERSION" ] && [ "$("${PC[@]}" --modversion wsx-static)" = "$VERSION" ] || return 1
   [ "$("${PC[@]}" --variable=rpath wsx)" = "-Wl,-rpath,$LIB" ] || { echo "rpath variable: $("${PC[@]}" --variable=rpath wsx)"; return 1; }
-  "${PC[@]}" --static --libs wsx-static | grep -qF "$LIB/libwsx.a" || { "${PC[@]}" --static --libs wsx-static; return 1; }
+  "${PC[@]}" --static --libs wsx-static | has -F "$LIB/libwsx.a" || { "${PC[@]}" --static --libs wsx-static; return 1; }
 }
 
 pkg_config_shared_with_rpath() {
