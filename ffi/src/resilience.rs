@@ -141,7 +141,9 @@ pub unsafe extern "C" fn wsx_client_options_set_reconnect_codes(
             }
             let codes = codes.map(<[u16]>::to_vec);
             if let Some(policy) = o.config.reconnect.as_mut() {
-                policy.retry_codes = codes.clone().unwrap_or_else(|| DEFAULT_RETRY_CODES.to_vec());
+                policy.retry_codes = codes
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_RETRY_CODES.to_vec());
             }
             o.retry_codes = codes;
             Ok(())

@@ -300,7 +300,10 @@ mod tests {
         assert!(!none.worth_retrying(None, CloseCode::ABNORMAL));
         assert!(ReconnectPolicy::check_retry_codes(&[1000, 1006, 4999]).is_ok());
         for bad in [0, 999, 5000] {
-            assert!(ReconnectPolicy::check_retry_codes(&[1001, bad]).is_err(), "{bad}");
+            assert!(
+                ReconnectPolicy::check_retry_codes(&[1001, bad]).is_err(),
+                "{bad}"
+            );
         }
     }
 
