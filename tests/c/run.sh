@@ -30,24 +30,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0
-failed=0
-failures=()
-# step NAME COMMAND...: runs one check, its output kept in a log shown on failure.
-step() {
-  local name=$1
-  shift
-  local log=$WORK/step.log
-  if "$@" >"$log" 2>&1; then
-    passed=$((passed + 1))
-    echo "ok   $name"
-  else
-    failed=$((failed + 1))
-    failures+=("$name")
-    echo "FAIL $name"
-    tail -n 40 "$log" | sed 's/^/     | /'
-  fi
-}
+# shellcheck source=tests/steps.sh
+source "$ROOT/tests/steps.sh"
 
 # start_bg NAME COMMAND...: starts a server in the background; sets BG_PID and
 # BG_PORT from its "listening on HOST:PORT" line.
@@ -245,8 +229,4 @@ step "chat_server (valgrind) rooms with Python clients" chat_rooms_against_pytho
 step "game_loop reconnects after a drop (Python server)" game_loop_reconnects_after_a_drop
 step "a reconnecting client survives the echo server's SIGTERM restart" client_survives_a_sigterm_restart
 
-echo "$passed passed, $failed failed"
-if [ "$failed" -gt 0 ]; then
-  printf 'failed: %s\n' "${failures[@]}"
-  exit 1
-fi
+finish_steps
