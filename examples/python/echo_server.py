@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import contextlib
 import signal
-import types
 
 import wsx
 import wsx.asyncio
@@ -37,18 +36,14 @@ async def serve_async(host: str, port: int) -> None:
         await server.serve_forever()
 
 
-def interrupt(signum: int, frame: types.FrameType | None) -> None:
-    """SIGTERM as Ctrl-C: serve_forever shuts the server down gracefully."""
-    raise KeyboardInterrupt
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9001)
     parser.add_argument("--asyncio", action="store_true", help="use the asyncio API")
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, interrupt)
+    # SIGTERM as Ctrl-C: serve_forever shuts the server down gracefully.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with contextlib.suppress(KeyboardInterrupt):
         if args.asyncio:
             asyncio.run(serve_async(args.host, args.port))
