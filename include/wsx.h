@@ -30,11 +30,13 @@
  * a host name (not an IP address literal) runs getaddrinfo on a pool of at
  * most 4 threads named "wsx-dns", shared by every loop of the process,
  * started by the first lookup. A helper thread ends after 10 s without a
- * lookup, so it may outlive wsx_loop_free by that long, or by the lookup it
- * is in (the system resolver's timeouts). To have no helper thread at all,
- * resolve names yourself and connect to the address (ws://192.0.2.1:9001/).
- * Under valgrind, use PREFIX/share/wsx/valgrind.supp (installed by make
- * install) for what glibc's resolver keeps per thread.
+ * lookup, and the wsx_loop_free that frees the last loop of the process
+ * ends and joins the idle ones at once (one still in a lookup, which the
+ * system resolver may stretch to seconds, is waited for up to 500 ms, then
+ * left to end by itself). To have no helper thread at all, resolve names
+ * yourself and connect to the address (ws://192.0.2.1:9001/). Under
+ * valgrind, use PREFIX/share/wsx/valgrind.supp (installed by make install)
+ * for what glibc's resolver keeps per thread.
  *
  * OWNERSHIP.
  *   - wsx_conn is reference-counted. The library holds a reference while the
@@ -977,6 +979,9 @@ enum wsx_result wsx_loop_new(struct wsx_loop **out_loop);
  * close handshake; their `free_user_data` runs. Connection and server handles
  * the caller still holds stay valid (calls on them return
  * `WSX_ERR_CLOSED`) until freed. Allowed from inside a callback. NULL is a no-op.
+ * When this frees the last loop of the process, it also ends and joins the
+ * name-resolution helper threads (waiting at most 500 ms for one still in a
+ * lookup).
  *
  * # Safety
  * `loop` is NULL or a loop from `wsx_loop_new`, freed once.

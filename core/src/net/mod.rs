@@ -37,6 +37,7 @@ mod tunnel;
 pub use config::{
     Backpressure, ClientConfig, Keepalive, ServerConfig, TlsClientConfig, TlsServerConfig,
 };
+pub use dns::end_idle_resolvers;
 pub use error::{Error, ErrorKind};
 pub use handle::{Conn, ConnState, EventLoop, LoopHandle, LoopThread, Server};
 pub use handler::{Close, Ctx, Handler, Open, Refusal, ServerHandler, Upgrade};
