@@ -25,6 +25,19 @@
  * getters, retain, free), wsx_server_* and wsx_loop_stop; they queue work
  * and wake the loop. Options objects and wsx_upgrade are not thread-safe.
  *
+ * HELPER THREADS. Besides the loop thread of wsx_loop_start_thread, the
+ * library starts threads for one thing only: name resolution. Connecting to
+ * a host name (not an IP address literal) runs getaddrinfo on a pool of at
+ * most 4 threads named "wsx-dns", shared by every loop of the process,
+ * started by the first lookup. A helper thread ends after 10 s without a
+ * lookup, and the wsx_loop_free that frees the last loop of the process
+ * ends and joins the idle ones at once (one still in a lookup, which the
+ * system resolver may stretch to seconds, is waited for up to 500 ms, then
+ * left to end by itself). To have no helper thread at all, resolve names
+ * yourself and connect to the address (ws://192.0.2.1:9001/). Under
+ * valgrind, use PREFIX/share/wsx/valgrind.supp (installed by make install)
+ * for what glibc's resolver keeps per thread.
+ *
  * OWNERSHIP.
  *   - wsx_conn is reference-counted. The library holds a reference while the
  *     connection runs; the wsx_conn* passed to callbacks is that one (the
@@ -72,7 +85,7 @@
 /**
  * The minor version of the library this header belongs to.
  */
-#define WSX_VERSION_MINOR 1
+#define WSX_VERSION_MINOR 2
 
 /**
  * The patch version of the library this header belongs to.
@@ -552,10 +565,12 @@ typedef void (*wsx_on_slow_subscriber)(void *user_data,
  *
  * The wait before reconnect attempt n (1, 2, ...) is drawn at random from
  * [0, min(max_delay_ms, initial_delay_ms * factor^(n-1))] ("full jitter").
- * Reconnects follow network errors, timeouts (keepalive included) and the
- * close codes 1006, 1011, 1012, 1013 and 1014; never a close the
- * application asked for, nor a handshake refused with a 4xx status (unless
- * `retry_on_4xx`).
+ * Reconnects follow network errors, timeouts (keepalive included) and, by
+ * default, the close codes 1001 (going away: a server's graceful shutdown
+ * or restart), 1006 (dropped), 1011, 1012 (service restart), 1013 and 1014
+ * (`wsx_client_options_set_reconnect_codes` changes the set); never a
+ * close the application asked for, nor a handshake refused with a 4xx
+ * status (unless `retry_on_4xx`).
  */
 typedef struct wsx_reconnect_options {
   /**
@@ -838,7 +853,10 @@ void wsx_conn_free(struct wsx_conn *conn);
  * Sends a message. `kind` is a `wsx_msg_kind` (`WSX_MSG_TEXT` data must be
  * UTF-8); `data` is no longer needed once this returns (NULL is allowed
  * when `len` is 0). Returns `WSX_ERR_CLOSED` once the close handshake began
- * (never a crash) and `WSX_ERR_WOULD_BLOCK` past the high-water mark. From
+ * or the connection ended (never a crash); when it ended by a failure, the
+ * message (`wsx_last_error_message`) names it, e.g. "it ended with an I/O
+ * error: ..." for a peer that dropped the connection. `WSX_ERR_WOULD_BLOCK`
+ * past the high-water mark. From
  * inside this connection's own callback the message goes straight into its
  * buffer (a large one with nothing queued before it, straight to the
  * socket); from elsewhere it is copied, queued and the loop is woken. Same
@@ -879,8 +897,11 @@ enum wsx_result wsx_conn_ping(const struct wsx_conn *conn, const uint8_t *data, 
 /**
  * Starts the close handshake with `code` (1000, 1001, ..., or 3000-4999) and
  * a UTF-8 `reason` of at most 123 bytes (NULL: none). The close callback
- * follows once the handshake finished or timed out. Returns `WSX_ERR_CLOSED`
- * if it already began.
+ * follows once the handshake finished or timed out. Calling it again while
+ * the handshake runs returns `WSX_OK` and changes nothing (the first code
+ * and reason are the ones sent); once the connection is closed (its close
+ * callback ran) it returns `WSX_ERR_CLOSED`. On a reconnecting client it
+ * also stops reconnecting.
  *
  * # Safety
  * `conn` is NULL or live; `reason` is NULL or NUL-terminated.
@@ -958,6 +979,9 @@ enum wsx_result wsx_loop_new(struct wsx_loop **out_loop);
  * close handshake; their `free_user_data` runs. Connection and server handles
  * the caller still holds stay valid (calls on them return
  * `WSX_ERR_CLOSED`) until freed. Allowed from inside a callback. NULL is a no-op.
+ * When this frees the last loop of the process, it also ends and joins the
+ * name-resolution helper threads (waiting at most 500 ms for one still in a
+ * lookup).
  *
  * # Safety
  * `loop` is NULL or a loop from `wsx_loop_new`, freed once.
@@ -1524,6 +1548,24 @@ enum wsx_result wsx_client_options_set_reconnect(struct wsx_client_options *opti
                                                  const struct wsx_reconnect_options *reconnect);
 
 /**
+ * The close codes after which a reconnecting client tries again (`count`
+ * codes at `codes`, copied), in place of the default set 1001, 1006, 1011,
+ * 1012, 1013 and 1014. A close the application asked for is never retried,
+ * and failures without a close (network errors, timeouts, refused
+ * handshakes) follow `wsx_reconnect_options` whatever the set. `codes`
+ * NULL restores the default set; `count` 0 with a non-NULL `codes` retries
+ * after no close code. Each code must be within 1000 to 4999, or the call
+ * returns `WSX_ERR_INVALID_ARGUMENT` and changes nothing. Applies to the
+ * reconnect policy set before or after this call.
+ *
+ * # Safety
+ * `options` is NULL or live; `codes` is NULL or points to `count` values.
+ */
+enum wsx_result wsx_client_options_set_reconnect_codes(struct wsx_client_options *options,
+                                                       const uint16_t *codes,
+                                                       size_t count);
+
+/**
  * Connects through a proxy (copied; NULL: none, the default):
  * `http://[user:password@]host[:port]` (HTTP CONNECT, Basic
  * authentication), `https://...` (the same over TLS to the proxy, checked
@@ -1585,7 +1627,7 @@ const char *wsx_result_str(int32_t result);
 const char *wsx_last_error_message(void);
 
 /**
- * The library's version as static text, e.g. "0.1.0". Compare with the
+ * The library's version as static text, e.g. "0.2.0". Compare with the
  * `WSX_VERSION_*` macros to detect a header/library mismatch.
  */
 const char *wsx_version(void);

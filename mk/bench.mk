@@ -25,6 +25,7 @@ bench-build:
 	cd $(BENCH_DIR) && $(CARGO) build $(CARGO_FLAGS) --release --workspace --bins --benches
 	$(CARGO) build $(CARGO_FLAGS) --release -p wsx-core --example echo_server --example deflate_memory
 	$(CARGO) build $(CARGO_FLAGS) --release -p wsx-ffi
+	$(call ffi_soname_link,release)
 	@mkdir -p $(BENCH_NATIVE)
 	@# The bindings' parts are built when they build: a part that does not is
 	@# reported by the bench as 'skipped: not built', not a failed bench.

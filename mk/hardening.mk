@@ -42,6 +42,7 @@ test-hardening: examples
 
 soak:
 	$(CARGO) build $(CARGO_FLAGS) --release -p wsx-ffi -p wsx-hardening
+	$(call ffi_soname_link,release)
 	@mkdir -p $(SOAK_DIR)
 	$(CC) -std=c11 $(WSX_CFLAGS) -O2 examples/c/echo_server.c -o $(SOAK_DIR)/echo_server \
 	  -L$(call ffi_libdir,release) -Wl,-rpath,$(call ffi_libdir,release) -lwsx

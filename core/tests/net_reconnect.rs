@@ -368,7 +368,7 @@ fn a_4xx_refusal_stops_unless_configured() {
 
 #[test]
 fn normal_and_protocol_closes_are_not_retried() {
-    for code in [CloseCode::NORMAL, CloseCode::GOING_AWAY, CloseCode(4000)] {
+    for code in [CloseCode::NORMAL, CloseCode(4000)] {
         let setup = scheduled(1, code, None);
         let url = format!("ws://{}/", setup.addr);
         let (_conn, rx) = client(&setup.lp, &url, config(policy(1, 1)), None);
@@ -380,6 +380,30 @@ fn normal_and_protocol_closes_are_not_retried() {
             code.0
         );
     }
+}
+
+#[test]
+fn going_away_is_retried_unless_left_out_of_the_codes() {
+    // A server's graceful shutdown or restart (1001) is retried by default...
+    let setup = scheduled(1, CloseCode::GOING_AWAY, None);
+    let url = format!("ws://{}/", setup.addr);
+    let (conn, rx) = client(&setup.lp, &url, config(policy(1, 1)), None);
+    let events = take(&rx, 6);
+    assert_eq!(events[4], R::Disconnect(1001), "{events:?}");
+    assert_eq!(events[5], R::Connecting(1, ms(1)), "{events:?}");
+    conn.close(CloseCode::NORMAL, "").expect("close");
+
+    // ...and ends the client when the policy's codes leave it out.
+    let setup = scheduled(1, CloseCode::GOING_AWAY, None);
+    let url = format!("ws://{}/", setup.addr);
+    let restart_only = ReconnectPolicy {
+        retry_codes: vec![1012],
+        ..policy(1, 1)
+    };
+    let (_conn, rx) = client(&setup.lp, &url, config(restart_only), None);
+    let events = take(&rx, 5);
+    assert_eq!(events[4], R::Close(1001), "{events:?}");
+    assert!(rx.recv_timeout(ms(200)).is_err(), "no reconnect after 1001");
 }
 
 #[test]

@@ -13,13 +13,15 @@ Rooms:
   - every other message, text or binary, goes to the sender's room.
 Room names are 1 to 63 bytes of letters, digits, '-', '_' and '.'.
 
-Prints "listening on HOST:PORT"; Ctrl-C shuts it down gracefully.
+Prints "listening on HOST:PORT"; Ctrl-C or SIGTERM shuts it down gracefully
+(every member gets 1001, going away).
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import signal
 import sys
 import threading
 from typing import Optional
@@ -74,6 +76,8 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=9001, help="0 picks a free port")
     args = parser.parse_args()
     rooms = Rooms()
+    # SIGTERM as Ctrl-C: serve_forever shuts the server down gracefully.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     # Clients learn the port from the line printed below, after `server` is set.
     with wsx.serve(rooms, args.host, args.port) as server:
         rooms.server = server

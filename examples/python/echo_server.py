@@ -4,7 +4,8 @@
     python examples/python/echo_server.py --port 9001
     python examples/python/echo_server.py --asyncio --port 0   # 0: a free port
 
-Stop it with Ctrl-C.
+Stop it with Ctrl-C or SIGTERM: either shuts it down gracefully, closing
+every connection with 1001 (going away), which reconnecting clients retry.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 
 import wsx
 import wsx.asyncio
@@ -29,6 +31,7 @@ async def echo_async(ws: wsx.asyncio.ServerConnection) -> None:
 
 async def serve_async(host: str, port: int) -> None:
     async with wsx.asyncio.serve(echo_async, host, port) as server:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, server.close)
         print(f"listening on ws://{host}:{server.port}/ (asyncio)", flush=True)
         await server.serve_forever()
 
@@ -39,6 +42,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=9001)
     parser.add_argument("--asyncio", action="store_true", help="use the asyncio API")
     args = parser.parse_args()
+    # SIGTERM as Ctrl-C: serve_forever shuts the server down gracefully.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with contextlib.suppress(KeyboardInterrupt):
         if args.asyncio:
             asyncio.run(serve_async(args.host, args.port))

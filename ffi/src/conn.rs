@@ -119,7 +119,10 @@ pub unsafe extern "C" fn wsx_conn_free(conn: *mut wsx_conn) {
 /// Sends a message. `kind` is a `wsx_msg_kind` (`WSX_MSG_TEXT` data must be
 /// UTF-8); `data` is no longer needed once this returns (NULL is allowed
 /// when `len` is 0). Returns `WSX_ERR_CLOSED` once the close handshake began
-/// (never a crash) and `WSX_ERR_WOULD_BLOCK` past the high-water mark. From
+/// or the connection ended (never a crash); when it ended by a failure, the
+/// message (`wsx_last_error_message`) names it, e.g. "it ended with an I/O
+/// error: ..." for a peer that dropped the connection. `WSX_ERR_WOULD_BLOCK`
+/// past the high-water mark. From
 /// inside this connection's own callback the message goes straight into its
 /// buffer (a large one with nothing queued before it, straight to the
 /// socket); from elsewhere it is copied, queued and the loop is woken. Same
@@ -194,8 +197,11 @@ pub unsafe extern "C" fn wsx_conn_ping(
 
 /// Starts the close handshake with `code` (1000, 1001, ..., or 3000-4999) and
 /// a UTF-8 `reason` of at most 123 bytes (NULL: none). The close callback
-/// follows once the handshake finished or timed out. Returns `WSX_ERR_CLOSED`
-/// if it already began.
+/// follows once the handshake finished or timed out. Calling it again while
+/// the handshake runs returns `WSX_OK` and changes nothing (the first code
+/// and reason are the ones sent); once the connection is closed (its close
+/// callback ran) it returns `WSX_ERR_CLOSED`. On a reconnecting client it
+/// also stops reconnecting.
 ///
 /// # Safety
 /// `conn` is NULL or live; `reason` is NULL or NUL-terminated.

@@ -1,6 +1,7 @@
 //! The event loop: poll mode, thread mode, stop.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -113,6 +114,7 @@ pub unsafe extern "C" fn wsx_loop_new(out_loop: *mut *mut wsx_loop) -> wsx_resul
             shared,
             thread: Mutex::new(None),
         }));
+        LOOP_HANDLES.fetch_add(1, Ordering::AcqRel);
         Ok(())
     })
 }
@@ -122,6 +124,9 @@ pub unsafe extern "C" fn wsx_loop_new(out_loop: *mut *mut wsx_loop) -> wsx_resul
 /// close handshake; their `free_user_data` runs. Connection and server handles
 /// the caller still holds stay valid (calls on them return
 /// `WSX_ERR_CLOSED`) until freed. Allowed from inside a callback. NULL is a no-op.
+/// When this frees the last loop of the process, it also ends and joins the
+/// name-resolution helper threads (waiting at most 500 ms for one still in a
+/// lookup).
 ///
 /// # Safety
 /// `loop` is NULL or a loop from `wsx_loop_new`, freed once.
@@ -146,8 +151,22 @@ pub unsafe extern "C" fn wsx_loop_free(r#loop: *mut wsx_loop) {
                 let _ = thread.join();
             }
         }
+        drop(this);
+        // The last loop is gone: end and join the name-resolution helpers
+        // instead of leaving them to idle out. (Counted here, not by the
+        // core's live loops: a helper finishing its answer briefly holds one.)
+        if LOOP_HANDLES.fetch_sub(1, Ordering::AcqRel) == 1 {
+            wsx_core::net::end_idle_resolvers(RESOLVER_JOIN_WAIT);
+        }
     })
 }
+
+/// `wsx_loop`s created and not yet freed.
+static LOOP_HANDLES: AtomicUsize = AtomicUsize::new(0);
+
+/// How long the last `wsx_loop_free` waits for a name-resolution helper that
+/// is still finishing a lookup.
+const RESOLVER_JOIN_WAIT: Duration = Duration::from_millis(500);
 
 /// Does the ready I/O and due timers, runs the callbacks on the calling
 /// thread, then returns. Waits up to `timeout_ms` for something to happen:

@@ -21,6 +21,8 @@ pub struct wsx_client_options {
     pub(crate) config: ClientConfig,
     /// Called around each connect attempt (`wsx_client_options_set_hooks`).
     pub(crate) hooks: crate::resilience::wsx_client_hooks,
+    /// `wsx_client_options_set_reconnect_codes` (None: the default set).
+    pub(crate) retry_codes: Option<Vec<u16>>,
 }
 
 /// Options of a server, copied by `wsx_listen`. Not thread-safe: set it up
@@ -389,6 +391,7 @@ pub unsafe extern "C" fn wsx_client_options_new(
             wsx_client_options {
                 config: ClientConfig::default(),
                 hooks: Default::default(),
+                retry_codes: None,
             },
         )
     }

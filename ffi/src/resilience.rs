@@ -4,7 +4,7 @@
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
-use wsx_core::net::{ProxyConfig, ReconnectPolicy};
+use wsx_core::net::{DEFAULT_RETRY_CODES, ProxyConfig, ReconnectPolicy};
 
 use crate::boundary::{Failure, arg_mut, arg_str, ffi_call, opt_str};
 use crate::conn::wsx_conn;
@@ -17,10 +17,12 @@ use crate::result::wsx_result;
 ///
 /// The wait before reconnect attempt n (1, 2, ...) is drawn at random from
 /// [0, min(max_delay_ms, initial_delay_ms * factor^(n-1))] ("full jitter").
-/// Reconnects follow network errors, timeouts (keepalive included) and the
-/// close codes 1006, 1011, 1012, 1013 and 1014; never a close the
-/// application asked for, nor a handshake refused with a 4xx status (unless
-/// `retry_on_4xx`).
+/// Reconnects follow network errors, timeouts (keepalive included) and, by
+/// default, the close codes 1001 (going away: a server's graceful shutdown
+/// or restart), 1006 (dropped), 1011, 1012 (service restart), 1013 and 1014
+/// (`wsx_client_options_set_reconnect_codes` changes the set); never a
+/// close the application asked for, nor a handshake refused with a 4xx
+/// status (unless `retry_on_4xx`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct wsx_reconnect_options {
@@ -47,7 +49,7 @@ pub struct wsx_reconnect_options {
 }
 
 impl wsx_reconnect_options {
-    fn to_core(self) -> Result<ReconnectPolicy, Failure> {
+    fn to_core(self, retry_codes: Option<&[u16]>) -> Result<ReconnectPolicy, Failure> {
         if !self.factor.is_finite() {
             return Err(Failure::invalid(
                 "the reconnect factor must be a finite number",
@@ -63,6 +65,7 @@ impl wsx_reconnect_options {
             retry_on_4xx: self.retry_on_4xx,
             queue_while_disconnected: self.queue_while_disconnected,
             jitter: self.jitter,
+            retry_codes: retry_codes.map_or_else(|| DEFAULT_RETRY_CODES.to_vec(), <[u16]>::to_vec),
         })
     }
 }
@@ -102,7 +105,47 @@ pub unsafe extern "C" fn wsx_client_options_set_reconnect(
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            o.config.reconnect = policy.map(wsx_reconnect_options::to_core).transpose()?;
+            o.config.reconnect = policy
+                .map(|p| p.to_core(o.retry_codes.as_deref()))
+                .transpose()?;
+            Ok(())
+        })
+    }
+}
+
+/// The close codes after which a reconnecting client tries again (`count`
+/// codes at `codes`, copied), in place of the default set 1001, 1006, 1011,
+/// 1012, 1013 and 1014. A close the application asked for is never retried,
+/// and failures without a close (network errors, timeouts, refused
+/// handshakes) follow `wsx_reconnect_options` whatever the set. `codes`
+/// NULL restores the default set; `count` 0 with a non-NULL `codes` retries
+/// after no close code. Each code must be within 1000 to 4999, or the call
+/// returns `WSX_ERR_INVALID_ARGUMENT` and changes nothing. Applies to the
+/// reconnect policy set before or after this call.
+///
+/// # Safety
+/// `options` is NULL or live; `codes` is NULL or points to `count` values.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_client_options_set_reconnect_codes(
+    options: *mut wsx_client_options,
+    codes: *const u16,
+    count: usize,
+) -> wsx_result {
+    // SAFETY: the caller's promise: `count` values at `codes` unless NULL.
+    let codes = (!codes.is_null()).then(|| unsafe { std::slice::from_raw_parts(codes, count) });
+    // SAFETY: the caller's promise.
+    unsafe {
+        edit(options, |o| {
+            if let Some(codes) = codes {
+                ReconnectPolicy::check_retry_codes(codes)?;
+            }
+            let codes = codes.map(<[u16]>::to_vec);
+            if let Some(policy) = o.config.reconnect.as_mut() {
+                policy.retry_codes = codes
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_RETRY_CODES.to_vec());
+            }
+            o.retry_codes = codes;
             Ok(())
         })
     }
@@ -254,4 +297,44 @@ pub unsafe extern "C" fn wsx_request_headers_set(
         list.push((name, value));
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::{wsx_client_options_free, wsx_client_options_new};
+
+    fn codes(options: *mut wsx_client_options) -> Option<Vec<u16>> {
+        // SAFETY: live options from the test.
+        let o = unsafe { &*options };
+        o.config.reconnect.as_ref().map(|p| p.retry_codes.clone())
+    }
+
+    #[test]
+    fn reconnect_codes_apply_before_or_after_the_policy() {
+        let mut options = std::ptr::null_mut();
+        let policy = wsx_reconnect_options_default();
+        let restart = [1001u16, 1012];
+        // SAFETY: valid pointers throughout; `options` is freed at the end.
+        unsafe {
+            assert_eq!(wsx_client_options_new(&mut options), wsx_result::WSX_OK);
+            let ok = wsx_result::WSX_OK;
+            assert_eq!(wsx_client_options_set_reconnect(options, &policy), ok);
+            assert_eq!(codes(options), Some(DEFAULT_RETRY_CODES.to_vec()));
+            let set = |p: *const u16, n| wsx_client_options_set_reconnect_codes(options, p, n);
+            assert_eq!(set(restart.as_ptr(), 2), ok);
+            assert_eq!(codes(options), Some(vec![1001, 1012]));
+            // A new policy keeps the codes set before it.
+            assert_eq!(wsx_client_options_set_reconnect(options, &policy), ok);
+            assert_eq!(codes(options), Some(vec![1001, 1012]));
+            assert_eq!(set(restart.as_ptr(), 0), ok);
+            assert_eq!(codes(options), Some(vec![]));
+            let bad = [5000u16];
+            assert_eq!(set(bad.as_ptr(), 1), wsx_result::WSX_ERR_INVALID_ARGUMENT);
+            assert_eq!(codes(options), Some(vec![]));
+            assert_eq!(set(std::ptr::null(), 0), ok);
+            assert_eq!(codes(options), Some(DEFAULT_RETRY_CODES.to_vec()));
+            wsx_client_options_free(options);
+        }
+    }
 }

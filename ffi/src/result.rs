@@ -95,7 +95,7 @@ impl wsx_result {
 /// The major version of the library this header belongs to.
 pub const WSX_VERSION_MAJOR: u32 = 0;
 /// The minor version of the library this header belongs to.
-pub const WSX_VERSION_MINOR: u32 = 1;
+pub const WSX_VERSION_MINOR: u32 = 2;
 /// The patch version of the library this header belongs to.
 pub const WSX_VERSION_PATCH: u32 = 0;
 
@@ -133,7 +133,7 @@ pub extern "C" fn wsx_last_error_message() -> *const c_char {
     ffi_value(c"".as_ptr(), last_error_ptr)
 }
 
-/// The library's version as static text, e.g. "0.1.0". Compare with the
+/// The library's version as static text, e.g. "0.2.0". Compare with the
 /// `WSX_VERSION_*` macros to detect a header/library mismatch.
 #[unsafe(no_mangle)]
 pub extern "C" fn wsx_version() -> *const c_char {

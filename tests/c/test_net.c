@@ -4,7 +4,8 @@
  * writable, error and close events, the upgrade decision, refusals, send
  * after close, freeing handles and stopping the loop inside callbacks,
  * stopping from another thread, backpressure, limits, TLS, a peer that
- * resets the connection, and thousands of open/close cycles.
+ * resets the connection, the name-resolution helper threads ending with
+ * the last loop, and thousands of open/close cycles.
  *
  * Environment: WSX_TEST_CYCLES (default 2000) open/close cycles;
  * WSX_TEST_CERT, WSX_TEST_KEY, WSX_TEST_CA: PEM files for the TLS test
@@ -12,6 +13,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -132,6 +134,8 @@ static void test_echo_round_trip(void) {
     /* Close: the server answers with the same code; both sides see a clean close. */
     CHECK_OK(wsx_conn_close(conn, 4000, "bye"));
     CHECK(wsx_conn_get_state(conn) == WSX_CONN_CLOSING || wsx_conn_get_state(conn) == WSX_CONN_CLOSED);
+    /* A second close while closing: WSX_OK, and the first code and reason stand. */
+    if (wsx_conn_get_state(conn) == WSX_CONN_CLOSING) CHECK_OK(wsx_conn_close(conn, 1000, "again"));
     CHECK(poll_until(f.loop, &c.closes, WAIT_MS));
     CHECK(c.close_code == 4000);
     CHECK(c.close_clean);
@@ -737,9 +741,56 @@ static void test_peer_reset_raises_no_sigpipe(void) {
     for (int i = 0; i < 4; i++) {
         CHECK_OK(wsx_conn_send(f.server_rec.conn, WSX_MSG_BINARY, large, i % 2 ? 20 : sizeof large));
     }
+    wsx_conn *held = wsx_conn_retain(f.server_rec.conn);
     CHECK(poll_until(f.loop, &f.server_rec.closes, WAIT_MS));
     CHECK(f.server_rec.close_code == 1006 && !f.server_rec.close_clean);
+    /* A send after the drop: WSX_ERR_CLOSED, and the message says it was I/O. */
+    CHECK_RESULT(wsx_conn_send(held, WSX_MSG_TEXT, (const uint8_t *)"late", 4), WSX_ERR_CLOSED);
+    CHECK(strstr(wsx_last_error_message(), "I/O error") != NULL);
+    wsx_conn_free(held);
     fixture_stop(&f);
+}
+
+/* Threads of this process named `name` (from /proc/self/task/N/comm). */
+static int threads_named(const char *name) {
+    int count = 0;
+    DIR *tasks = opendir("/proc/self/task");
+    if (!tasks) return -1;
+    struct dirent *task;
+    while ((task = readdir(tasks)) != NULL) {
+        if (task->d_name[0] == '.') continue;
+        char path[300], comm[64] = {0};
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", task->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        if (fgets(comm, sizeof comm, f) && strncmp(comm, name, strlen(name)) == 0 && comm[strlen(name)] == '\n') {
+            count++;
+        }
+        fclose(f);
+    }
+    closedir(tasks);
+    return count;
+}
+
+/* Connecting by host name runs the lookup on a "wsx-dns" helper thread; the
+ * last wsx_loop_free ends and joins it (no helper idles on for 10 s). */
+static void test_resolver_threads_end_with_the_last_loop(void) {
+    fixture f;
+    fixture_start(&f, NULL, "/");
+    char url[128];
+    snprintf(url, sizeof url, "ws://localhost:%u/", (unsigned)wsx_server_port(f.server));
+    recorder c;
+    memset(&c, 0, sizeof c);
+    wsx_conn *conn = connect_to(f.loop, url, NULL, &c);
+    CHECK(poll_until(f.loop, &c.opens, WAIT_MS));
+    CHECK(threads_named("wsx-dns") >= 1);
+    wsx_conn_free(conn);
+    fixture_stop(&f);
+    /* Joined: gone once the kernel has reaped the threads (a moment after
+     * pthread_join returns, so look again a few times, not 10 s). */
+    struct timespec pause = {0, 5 * 1000 * 1000};
+    for (int i = 0; i < 100 && threads_named("wsx-dns") > 0; i++) nanosleep(&pause, NULL);
+    CHECK(threads_named("wsx-dns") == 0);
 }
 
 static void test_open_close_cycles(void) {
@@ -777,6 +828,8 @@ static void test_open_close_cycles(void) {
 }
 
 int main(void) {
+    /* First, while its loop is the only one. */
+    RUN(test_resolver_threads_end_with_the_last_loop);
     RUN(test_echo_round_trip);
     RUN(test_refused_connection);
     RUN(test_refusals);

@@ -159,6 +159,17 @@ static void test_options(void) {
     policy.factor = NAN;
     CHECK_RESULT(wsx_client_options_set_reconnect(options, &policy), WSX_ERR_INVALID_ARGUMENT);
     CHECK_RESULT(wsx_client_options_set_reconnect(NULL, NULL), WSX_ERR_NULL);
+    /* The close codes reconnected after: before or after the policy, NULL
+     * for the default set, none at all, or a code out of range refused. */
+    const uint16_t restart_only[] = {1001, 1012};
+    const uint16_t out_of_range[] = {1001, 999};
+    CHECK_OK(wsx_client_options_set_reconnect_codes(options, restart_only, 2));
+    policy.factor = 2.0;
+    CHECK_OK(wsx_client_options_set_reconnect(options, &policy));
+    CHECK_OK(wsx_client_options_set_reconnect_codes(options, restart_only, 0));
+    CHECK_OK(wsx_client_options_set_reconnect_codes(options, NULL, 0));
+    CHECK_RESULT(wsx_client_options_set_reconnect_codes(options, out_of_range, 2), WSX_ERR_INVALID_ARGUMENT);
+    CHECK_RESULT(wsx_client_options_set_reconnect_codes(NULL, NULL, 0), WSX_ERR_NULL);
     CHECK_OK(wsx_client_options_set_proxy(options, "http://user:pw@proxy.example:3128"));
     CHECK_OK(wsx_client_options_set_proxy(options, "socks5h://127.0.0.1"));
     CHECK_OK(wsx_client_options_set_proxy(options, NULL));

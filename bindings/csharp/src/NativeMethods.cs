@@ -298,6 +298,9 @@ namespace Wsx
         internal static extern WsxResult wsx_client_options_set_reconnect(ClientOptionsHandle options, wsx_reconnect_options* reconnect);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_set_reconnect_codes(ClientOptionsHandle options, ushort* codes, UIntPtr count);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_client_options_set_proxy(ClientOptionsHandle options, byte[] url);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]

@@ -93,6 +93,14 @@ namespace Wsx
         {
             var reconnect = policy != null ? policy.ToNative() : default(NativeMethods.wsx_reconnect_options);
             Native.Check(NativeMethods.wsx_client_options_set_reconnect(native, policy != null ? &reconnect : null));
+            var codes = policy != null ? policy.RetryCloseCodesToNative() : null;
+            fixed (ushort* first = codes)
+            {
+                // null: the native default set; an empty array: no close code (pinned as a non-null pointer).
+                ushort none = 0;
+                ushort* at = codes == null ? null : codes.Length == 0 ? &none : first;
+                Native.Check(NativeMethods.wsx_client_options_set_reconnect_codes(native, at, (UIntPtr)(codes == null ? 0 : codes.Length)));
+            }
         }
 
         /// <summary>Sets or (for null) turns off permessage-deflate.</summary>

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 
 namespace Wsx
 {
@@ -7,8 +8,10 @@ namespace Wsx
     /// The wait before reconnect attempt n (1, 2, ...) is drawn at random from
     /// [0, min(<see cref="MaxDelay"/>, <see cref="InitialDelay"/> × <see cref="Factor"/>^(n-1))]
     /// ("full jitter"). A client reconnects after network errors, timeouts (keepalive included) and
-    /// the close codes 1006, 1011, 1012, 1013 and 1014; never after a close the application asked
-    /// for, nor after a handshake refused with a 4xx status unless <see cref="RetryOn4xx"/>.
+    /// the close codes of <see cref="RetryCloseCodes"/> (by default 1001 going away, as a server
+    /// sends on a graceful restart, 1006, 1011, 1012 service restart, 1013 and 1014); never after a
+    /// close the application asked for, nor after a handshake refused with a 4xx status unless
+    /// <see cref="RetryOn4xx"/>.
     /// The defaults are the native library's.
     /// </summary>
     public sealed class WsxReconnectPolicy
@@ -40,6 +43,36 @@ namespace Wsx
 
         /// <summary>Whether each wait is drawn at random below its ceiling (default true); false waits exactly the ceiling.</summary>
         public bool Jitter { get; set; } = true;
+
+        /// <summary>
+        /// The close codes after which the client reconnects, when the server closed (or, 1006, the
+        /// connection dropped) and the application did not; null (the default) keeps the native
+        /// default set, 1001, 1006, 1011, 1012, 1013 and 1014 (<see cref="DefaultRetryCloseCodes"/>).
+        /// An empty set reconnects after failures only. Each code must be within 1000 to 4999.
+        /// </summary>
+        public ICollection<int> RetryCloseCodes { get; set; }
+
+        /// <summary>The close codes reconnected after by default (a copy).</summary>
+        public static int[] DefaultRetryCloseCodes
+        {
+            get { return new[] { 1001, 1006, 1011, 1012, 1013, 1014 }; }
+        }
+
+        /// <summary><see cref="RetryCloseCodes"/> for the native call; null for the default set.</summary>
+        internal ushort[] RetryCloseCodesToNative()
+        {
+            if (RetryCloseCodes == null)
+                return null;
+            var codes = new ushort[RetryCloseCodes.Count];
+            int i = 0;
+            foreach (var code in RetryCloseCodes)
+            {
+                if (code < 1000 || code > 4999)
+                    throw new ArgumentOutOfRangeException("RetryCloseCodes", code, "a close code is within 1000 to 4999");
+                codes[i++] = (ushort)code;
+            }
+            return codes;
+        }
 
         /// <summary>The native struct; values that cannot be represented throw here, the library checks the rest.</summary>
         internal NativeMethods.wsx_reconnect_options ToNative()

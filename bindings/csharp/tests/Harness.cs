@@ -158,6 +158,16 @@ namespace Wsx.Tests
             return port;
         }
 
+        /// <summary>Stops it with SIGTERM (a graceful shutdown) and returns its exit status; fails after 20 s.</summary>
+        internal int Terminate()
+        {
+            using (var kill = Process.Start(new ProcessStartInfo("kill", "-TERM " + process.Id) { UseShellExecute = false }))
+                kill.WaitForExit();
+            if (!process.WaitForExit(20000))
+                throw new Exception(Name + " did not exit within 20 s of SIGTERM");
+            return process.ExitCode;
+        }
+
         public void Dispose()
         {
             try

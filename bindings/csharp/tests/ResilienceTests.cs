@@ -11,8 +11,10 @@ namespace Wsx.Tests
     /// <summary>Client resilience: reconnecting with backoff, the hooks around attempts, proxies.</summary>
     internal static partial class Program
     {
-        static void ResilienceTests(Runner runner, Peer python)
+        static void ResilienceTests(Runner runner, Peer python, string echoServer)
         {
+            runner.Run("reconnect: the C echo server restarted by SIGTERM (1001); the client comes back", () => ReconnectAcrossGracefulRestart(echoServer));
+            runner.Run("reconnect: RetryCloseCodes without 1012 ends the client on a 1012 close", () => ReconnectCodesChosen(python));
             runner.Run("reconnect: websockets drops with 1012; backoff, events, a token per attempt", () => ReconnectWithPython(python));
             runner.Run("reconnect: WsxServer drops; re-subscribe on open, sends refused while down", ReconnectResubscribes);
             runner.Run("reconnect: sends queued while down go out on the next connection", ReconnectQueuesSends);
@@ -54,6 +56,62 @@ namespace Wsx.Tests
                 MaxDelay = TimeSpan.FromMilliseconds(40),
                 Jitter = false,
             };
+        }
+
+        /// <summary>
+        /// The server stopped by SIGTERM closes with 1001 (going away); the client reconnects by
+        /// itself to a new server on the same port and echoes there.
+        /// </summary>
+        static async Task ReconnectAcrossGracefulRestart(string echoServer)
+        {
+            Peer first = new Peer("C echo server", echoServer, "--port 0");
+            Peer second = null;
+            try
+            {
+                using (var client = new WsxClient(new WsxClientOptions { Reconnect = FastPolicy() }))
+                {
+                    var events = new ClientEvents(client);
+                    await client.ConnectAsync(first.Url(), CancellationToken.None);
+                    events.Expect("connecting 0 0", "connected first");
+                    await client.SendAsync("before", CancellationToken.None);
+                    Assert.Equal("before", (await client.ReceiveAsync(CancellationToken.None)).Text, "the first server's echo");
+                    Assert.Equal(0, first.Terminate(), "the echo server's exit status after SIGTERM");
+                    events.Expect("disconnected 1001");
+                    second = new Peer("C echo server again", echoServer, "--port " + first.Port);
+                    string e;
+                    do
+                        e = Take(events.Log, "connected again, after attempts");
+                    while (e.StartsWith("connecting ", StringComparison.Ordinal));
+                    Assert.Equal("connected again", e, "the event after the attempts");
+                    await client.SendAsync("after", CancellationToken.None);
+                    Assert.Equal("after", (await client.ReceiveAsync(CancellationToken.None)).Text, "the new server's echo");
+                }
+            }
+            finally
+            {
+                first.Dispose();
+                if (second != null)
+                    second.Dispose();
+            }
+        }
+
+        static async Task ReconnectCodesChosen(Peer peer)
+        {
+            Assert.Equal("1001 1006 1011 1012 1013 1014", string.Join(" ", WsxReconnectPolicy.DefaultRetryCloseCodes), "the default codes");
+            var policy = FastPolicy();
+            policy.RetryCloseCodes = new[] { 1001, 1006 };
+            using (var client = new WsxClient(new WsxClientOptions { Reconnect = policy }))
+            {
+                var events = new ClientEvents(client);
+                await client.ConnectAsync(peer.Url("/headers"), CancellationToken.None);
+                events.Expect("connecting 0 0", "connected first");
+                await client.ReceiveAsync(CancellationToken.None);
+                await client.SendAsync("close 1012 restarting", CancellationToken.None);
+                events.Expect("closed 1012");
+            }
+            policy.RetryCloseCodes = new[] { 999 };
+            using (var client = new WsxClient(new WsxClientOptions { Reconnect = policy }))
+                await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => client.ConnectAsync(peer.Url("/"), CancellationToken.None), "a code below 1000");
         }
 
         static async Task ReconnectWithPython(Peer peer)

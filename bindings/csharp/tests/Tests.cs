@@ -46,7 +46,7 @@ namespace Wsx.Tests
                 runner.Run("C echo server: a throwing handler reaches the Error event", () => HandlerExceptionToError(echo));
                 runner.Run("C echo server: Dispose from inside an event handler", () => DisposeInHandler(echo));
                 CompressionTests(runner, pythonDeflate, python);
-                ResilienceTests(runner, python);
+                ResilienceTests(runner, python, options["--echo-server"]);
             }
             using (var chat = new Peer("C chat server", options["--chat-server"], "--port 0"))
                 runner.Run("examples: ChatClient.exe joins a room of the C chat_server", () => ChatClientJoinsRoom(chat, options["--runtime"], options["--chat-client"]));

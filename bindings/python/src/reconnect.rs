@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use wsx_core::net::ReconnectPolicy;
 
@@ -31,6 +32,8 @@ pub struct Reconnect {
     queue_while_disconnected: usize,
     /// Draw each wait at random below its ceiling.
     jitter: bool,
+    /// The close codes after which the client reconnects (sorted).
+    retry_codes: Vec<u16>,
 }
 
 impl Reconnect {
@@ -45,6 +48,7 @@ impl Reconnect {
             retry_on_4xx: self.retry_on_4xx,
             queue_while_disconnected: self.queue_while_disconnected,
             jitter: self.jitter,
+            retry_codes: self.retry_codes.clone(),
         })
     }
 }
@@ -57,12 +61,14 @@ fn secs(d: Duration) -> f64 {
 impl Reconnect {
     /// A policy with the core's defaults for every argument left out (0.5 s
     /// first wait, doubling up to 30 s, forever, reset after 10 s open, no
-    /// retry on 4xx, no queue while disconnected, jitter). Raises
-    /// `ValueError` for a negative duration.
+    /// retry on 4xx, no queue while disconnected, jitter, and reconnect
+    /// after the close codes 1001, 1006, 1011, 1012, 1013 and 1014 unless
+    /// the application closed). Raises `ValueError` for a negative duration
+    /// or a retry code outside 1000-4999.
     #[new]
     #[pyo3(signature = (
         *, initial_delay=None, factor=None, max_delay=None, max_attempts=None, reset_after=None,
-        retry_on_4xx=false, queue_while_disconnected=0, jitter=true
+        retry_on_4xx=false, queue_while_disconnected=0, jitter=true, retry_codes=None
     ))]
     #[allow(clippy::too_many_arguments)] // mirrors Python's keyword arguments
     fn new(
@@ -74,8 +80,14 @@ impl Reconnect {
         retry_on_4xx: bool,
         queue_while_disconnected: usize,
         jitter: bool,
+        retry_codes: Option<Vec<u16>>,
     ) -> PyResult<Reconnect> {
         let d = ReconnectPolicy::default();
+        let mut retry_codes = retry_codes.unwrap_or(d.retry_codes);
+        retry_codes.sort_unstable();
+        retry_codes.dedup();
+        ReconnectPolicy::check_retry_codes(&retry_codes)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let r = Reconnect {
             initial_delay: initial_delay.unwrap_or(secs(d.initial_delay)),
             factor: factor.unwrap_or(d.factor),
@@ -85,6 +97,7 @@ impl Reconnect {
             retry_on_4xx,
             queue_while_disconnected,
             jitter,
+            retry_codes,
         };
         r.policy()?;
         Ok(r)
@@ -93,7 +106,7 @@ impl Reconnect {
     fn __repr__(&self) -> String {
         format!(
             "Reconnect(initial_delay={}, factor={}, max_delay={}, max_attempts={}, reset_after={}, \
-             retry_on_4xx={}, queue_while_disconnected={}, jitter={})",
+             retry_on_4xx={}, queue_while_disconnected={}, jitter={}, retry_codes={:?})",
             self.initial_delay,
             self.factor,
             self.max_delay,
@@ -102,7 +115,8 @@ impl Reconnect {
             self.reset_after,
             py_bool(self.retry_on_4xx),
             self.queue_while_disconnected,
-            py_bool(self.jitter)
+            py_bool(self.jitter),
+            self.retry_codes
         )
     }
 }

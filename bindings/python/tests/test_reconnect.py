@@ -4,7 +4,11 @@ and proxies (`proxy=`: HTTP CONNECT, SOCKS5, from the environment)."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +19,7 @@ import wsx.asyncio
 from conftest import proxy, websockets_echo, websockets_server, wsx_echo, wsx_server
 
 FAST = wsx.Reconnect(initial_delay=0.02, max_delay=0.1, jitter=False)
+ECHO_SERVER = Path(__file__).resolve().parents[3] / "examples" / "python" / "echo_server.py"
 
 
 class Restarting:
@@ -56,6 +61,60 @@ def test_recv_and_iteration_continue_across_reconnects() -> None:
             assert ws.close_code == 1000 and not ws.connected
             assert ws.reconnects == 3
     assert server_side.count == 4
+
+
+def start_echo_server(port: int, *flags: str) -> tuple[subprocess.Popen[str], int]:
+    """examples/python/echo_server.py on `port` (0: a free one) and its port."""
+    server = subprocess.Popen(
+        [sys.executable, str(ECHO_SERVER), "--port", str(port), *flags], stdout=subprocess.PIPE, text=True
+    )
+    assert server.stdout is not None
+    line = server.stdout.readline()
+    if not line.startswith("listening on ws://127.0.0.1:"):
+        server.kill()
+        pytest.fail(f"the echo server did not start: {line!r}")
+    return server, int(line.split(":")[2].split("/")[0])
+
+
+@pytest.mark.parametrize("flags", [(), ("--asyncio",)], ids=["sync", "asyncio"])
+def test_client_survives_a_graceful_server_restart(flags: tuple[str, ...]) -> None:
+    """SIGTERM makes the example server close with 1001 (going away); the
+    client reconnects to the new server on the same port by itself."""
+    first, port = start_echo_server(0, *flags)
+    second = None
+    try:
+        with wsx.connect(f"ws://127.0.0.1:{port}/", reconnect=FAST) as ws:
+            ws.send("before")
+            assert ws.recv(timeout=20) == "before"
+            first.terminate()  # SIGTERM
+            assert first.wait(20) == 0, "the echo server did not exit 0 on SIGTERM"
+            second, _ = start_echo_server(port, *flags)
+            deadline = time.monotonic() + 20
+            while not (ws.connected and ws.reconnects == 1):
+                assert time.monotonic() < deadline, f"no reconnect in 20 s (reconnects={ws.reconnects})"
+                time.sleep(0.02)
+            ws.send("after")
+            assert ws.recv(timeout=20) == "after"
+    finally:
+        for server in (first, second):
+            if server is not None and server.poll() is None:
+                server.kill()
+                server.wait(20)
+
+
+def test_retry_codes_choose_the_closes_reconnected_after() -> None:
+    # 1012 is retried by default; without it in the set the drop ends it.
+    policy = wsx.Reconnect(initial_delay=0.01, jitter=False, retry_codes=[1001, 1006])
+    assert policy.retry_codes == [1001, 1006]
+    assert wsx.Reconnect().retry_codes == [1001, 1006, 1011, 1012, 1013, 1014]
+    with pytest.raises(ValueError):
+        wsx.Reconnect(retry_codes=[999])
+    with wsx_server(Restarting(drops=1)) as server:
+        with wsx.connect(f"ws://127.0.0.1:{server.port}/", reconnect=policy) as ws:
+            assert ws.recv(timeout=20) == "hello 0"
+            with pytest.raises(wsx.ConnectionClosedError) as info:
+                ws.recv(timeout=20)
+            assert info.value.code == 1012 and ws.reconnects == 0
 
 
 def test_without_reconnect_a_drop_ends_the_connection() -> None:
@@ -130,6 +189,7 @@ def test_reconnect_options() -> None:
     assert wsx.Reconnect() == wsx.Reconnect(initial_delay=0.5, factor=2.0, max_delay=30.0, reset_after=10.0)
     r = wsx.Reconnect(max_attempts=3, queue_while_disconnected=1024)
     assert (r.max_attempts, r.queue_while_disconnected, r.retry_on_4xx, r.jitter) == (3, 1024, False, True)
+    assert r.retry_codes == [1001, 1006, 1011, 1012, 1013, 1014]
     assert "max_attempts=3" in repr(r)
     with pytest.raises(ValueError):
         wsx.Reconnect(initial_delay=-1)

@@ -1,11 +1,15 @@
 //! Name resolution off the loop thread: a small pool of helper threads shared
 //! by every loop (lookups block in the system resolver). Each answer goes to
-//! the callback the lookup came with (the loop queues it as a command).
+//! the callback the lookup came with (the loop queues it as a command). An
+//! idle helper ends after [`IDLE`]; [`end_idle_resolvers`] ends and joins
+//! the idle ones at once (the C library calls it when the last loop is
+//! freed).
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::{Condvar, Mutex, OnceLock};
-use std::time::Duration;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use super::error::{Error, ErrorKind};
 
@@ -51,6 +55,10 @@ struct PoolState {
     queue: VecDeque<Lookup>,
     workers: usize,
     idle: usize,
+    /// Idle workers end now instead of after [`IDLE`] (until the next lookup).
+    ending: bool,
+    /// The workers' threads, joined by [`end_idle_resolvers`].
+    threads: Vec<JoinHandle<()>>,
 }
 
 fn pool() -> &'static Pool {
@@ -62,13 +70,18 @@ fn pool() -> &'static Pool {
 pub(super) fn resolve_in_background(host: String, port: u16, answer: Answer) -> Result<(), Error> {
     let pool = pool();
     let mut state = pool.state.lock().unwrap_or_else(|p| p.into_inner());
+    state.ending = false;
     state.queue.push_back(Lookup { host, port, answer });
     if state.idle == 0 && state.workers < WORKERS {
         let started = std::thread::Builder::new()
             .name("wsx-dns".to_owned())
             .spawn(move || work(pool));
         match started {
-            Ok(_) => state.workers += 1,
+            Ok(thread) => {
+                state.workers += 1;
+                state.threads.retain(|t| !t.is_finished());
+                state.threads.push(thread);
+            }
             // With no worker at all the lookup would never run.
             Err(e) if state.workers == 0 => {
                 state.queue.pop_back();
@@ -91,6 +104,10 @@ fn work(pool: &Pool) {
             state = pool.state.lock().unwrap_or_else(|p| p.into_inner());
             continue;
         }
+        if state.ending {
+            state.workers -= 1;
+            return;
+        }
         state.idle += 1;
         let (next, timeout) = pool
             .more
@@ -98,11 +115,43 @@ fn work(pool: &Pool) {
             .unwrap_or_else(|p| p.into_inner());
         state = next;
         state.idle -= 1;
-        if timeout.timed_out() && state.queue.is_empty() {
+        if (timeout.timed_out() || state.ending) && state.queue.is_empty() {
             state.workers -= 1;
             return;
         }
     }
+}
+
+/// Ends the idle helper threads now and joins them, waiting at most `wait`
+/// for them to finish; returns whether no helper thread is left. A helper
+/// busy with a lookup (the system resolver may take seconds) is not waited
+/// for beyond `wait`: it ends after [`IDLE`] as usual. A later lookup starts
+/// helpers again.
+pub fn end_idle_resolvers(wait: Duration) -> bool {
+    let pool = pool();
+    let threads = {
+        let mut state = pool.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.ending = true;
+        pool.more.notify_all();
+        std::mem::take(&mut state.threads)
+    };
+    let deadline = Instant::now() + wait;
+    let mut left = Vec::new();
+    for thread in threads {
+        while !thread.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        match thread.is_finished() {
+            true => {
+                let _ = thread.join();
+            }
+            false => left.push(thread),
+        }
+    }
+    let mut state = pool.state.lock().unwrap_or_else(|p| p.into_inner());
+    let none_left = left.is_empty() && state.threads.is_empty();
+    state.threads.extend(left);
+    none_left
 }
 
 fn run(lookup: Lookup) {

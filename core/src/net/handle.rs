@@ -32,6 +32,26 @@ fn closed() -> Error {
     Error::new(ErrorKind::Closed, "the connection is closing or closed")
 }
 
+/// [`closed`], naming the failure that ended the connection, if one did:
+/// still `Closed` (the state the caller acts on), but a dropped peer says
+/// "I/O error" rather than looking like a close.
+fn closed_by(shared: &ConnShared) -> Error {
+    let Some(failure) = shared.failure() else {
+        return closed();
+    };
+    let what = match failure.kind() {
+        ErrorKind::Io => "an I/O error",
+        ErrorKind::Timeout => "a timeout",
+        ErrorKind::Protocol => "a protocol error",
+        ErrorKind::Tls => "a TLS error",
+        _ => "an error",
+    };
+    Error::new(
+        ErrorKind::Closed,
+        format!("the connection is closed: it ended with {what}: {failure}"),
+    )
+}
+
 impl Conn {
     /// A number naming this connection within its loop.
     pub fn id(&self) -> u64 {
@@ -48,7 +68,7 @@ impl Conn {
     /// uncompressed even when permessage-deflate is on.
     pub fn send_with(&self, kind: MessageKind, data: &[u8], compress: bool) -> Result<(), Error> {
         if matches!(self.state(), ConnState::Closing | ConnState::Closed) {
-            return Err(closed());
+            return Err(closed_by(&self.shared));
         }
         if kind == MessageKind::Text && simdutf8::basic::from_utf8(data).is_err() {
             return Err(Error::new(
@@ -81,7 +101,7 @@ impl Conn {
     /// Sends a ping (at most 125 bytes); its round trip arrives with the pong.
     pub fn ping(&self, data: &[u8]) -> Result<(), Error> {
         if matches!(self.state(), ConnState::Closing | ConnState::Closed) {
-            return Err(closed());
+            return Err(closed_by(&self.shared));
         }
         if data.len() > MAX_CONTROL_PAYLOAD {
             return Err(Error::new(
@@ -112,7 +132,7 @@ impl Conn {
         }
         let first = !self.shared.app_closed.swap(true, Ordering::AcqRel);
         match self.state() {
-            ConnState::Closed => Err(closed()),
+            ConnState::Closed => Err(closed_by(&self.shared)),
             _ if !first => Ok(()),
             _ => self.lp.push(Command::Close {
                 conn: self.shared.clone(),

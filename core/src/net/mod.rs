@@ -46,13 +46,14 @@ pub use config::{
     TlsServerConfig,
 };
 pub use decision::{PendingAttempt, PendingUpgrade};
+pub use dns::end_idle_resolvers;
 pub use error::{Error, ErrorKind};
 pub use event_loop::{EventLoop, LoopHandle, LoopThread};
 pub use handle::{Conn, Server};
 pub use handler::{Attempt, Close, Ctx, Handler, Open, Refusal, ServerHandler, Upgrade};
 pub use inbox::Message;
 pub use proxy::{ProxyConfig, ProxyKind};
-pub use reconnect::{Backoff, ReconnectPolicy};
+pub use reconnect::{Backoff, DEFAULT_RETRY_CODES, ReconnectPolicy};
 pub use state::{CloseInfo, CloseOrigin, ConnState};
 pub use stats::{LiveObjects, stats};
 pub use topics::SlowSubscriber;

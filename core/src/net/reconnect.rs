@@ -8,6 +8,19 @@
 //! with the attempt's number and the wait before it, and later `on_open` with
 //! [`super::Open::reconnect`] set. [`super::Handler::on_close`] runs once, when
 //! the client gives up, the application closes it, or the loop stops.
+//!
+//! # Which endings are retried
+//!
+//! Never a close the application asked for. Never a failure that will come
+//! again (a bad option, a peer that breaks the protocol, a handshake refused
+//! with a 4xx status unless [`ReconnectPolicy::retry_on_4xx`]). Every other
+//! failure (network errors, refused connections, timeouts, keepalive) is
+//! retried. A close the peer sent, or 1006 for a connection that dropped
+//! without one, is retried when its code is in
+//! [`ReconnectPolicy::retry_codes`]: by default [`DEFAULT_RETRY_CODES`],
+//! 1001 (going away: a server's graceful restart), 1006 (abnormal), 1011
+//! (internal error), 1012 (service restart), 1013 (try again later) and 1014
+//! (bad gateway).
 
 use std::time::Duration;
 
@@ -44,7 +57,17 @@ pub struct ReconnectPolicy {
     /// Draw each wait at random below its ceiling (default true); false waits
     /// exactly the ceiling.
     pub jitter: bool,
+    /// The close codes after which the client tries again, when the peer
+    /// closed (or, 1006, the connection dropped) and the application did not
+    /// (default [`DEFAULT_RETRY_CODES`]). An empty set retries failures only.
+    pub retry_codes: Vec<u16>,
 }
+
+/// The close codes a reconnecting client retries by default: 1001 (going
+/// away, what a server sends on a graceful shutdown or restart), 1006
+/// (abnormal: dropped without a close), 1011 (internal error), 1012 (service
+/// restart), 1013 (try again later) and 1014 (bad gateway).
+pub const DEFAULT_RETRY_CODES: [u16; 6] = [1001, 1006, 1011, 1012, 1013, 1014];
 
 impl Default for ReconnectPolicy {
     fn default() -> Self {
@@ -57,6 +80,21 @@ impl Default for ReconnectPolicy {
             retry_on_4xx: false,
             queue_while_disconnected: 0,
             jitter: true,
+            retry_codes: DEFAULT_RETRY_CODES.to_vec(),
+        }
+    }
+}
+
+impl ReconnectPolicy {
+    /// Checks `codes` for [`ReconnectPolicy::retry_codes`]: each must be a
+    /// close code a peer can send (1000 to 4999) or 1006.
+    pub fn check_retry_codes(codes: &[u16]) -> Result<(), Error> {
+        match codes.iter().find(|c| !(1000..=4999).contains(*c)) {
+            None => Ok(()),
+            Some(code) => Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("{code} is not a close code (1000 to 4999) to reconnect after"),
+            )),
         }
     }
 }
@@ -143,7 +181,7 @@ impl Backoff {
                 _ => true,
             };
         }
-        matches!(code.0, 1006 | 1011 | 1012 | 1013 | 1014)
+        self.policy.retry_codes.contains(&code.0)
     }
 }
 
@@ -219,10 +257,10 @@ mod tests {
     #[test]
     fn which_endings_are_retried() {
         let backoff = Backoff::new(policy());
-        for code in [1006, 1011, 1012, 1013, 1014] {
+        for code in [1001, 1006, 1011, 1012, 1013, 1014] {
             assert!(backoff.worth_retrying(None, CloseCode(code)), "{code}");
         }
-        for code in [1000, 1001, 1002, 1003, 1007, 1008, 1009, 4000] {
+        for code in [1000, 1002, 1003, 1007, 1008, 1009, 4000] {
             assert!(!backoff.worth_retrying(None, CloseCode(code)), "{code}");
         }
         let refused = |status| Error::refused(status, "refused");
@@ -237,6 +275,36 @@ mod tests {
             ..policy()
         });
         assert!(lenient.worth_retrying(Some(&refused(403)), CloseCode::ABNORMAL));
+    }
+
+    #[test]
+    fn the_retried_close_codes_are_configurable() {
+        let only_restart = Backoff::new(ReconnectPolicy {
+            retry_codes: vec![1012, 4000],
+            ..policy()
+        });
+        for (code, retried) in [(1012, true), (4000, true), (1001, false), (1006, false)] {
+            assert_eq!(
+                only_restart.worth_retrying(None, CloseCode(code)),
+                retried,
+                "{code}"
+            );
+        }
+        // Failures do not depend on the codes.
+        let connect = Error::new(ErrorKind::Connect, "refused");
+        let none = Backoff::new(ReconnectPolicy {
+            retry_codes: Vec::new(),
+            ..policy()
+        });
+        assert!(none.worth_retrying(Some(&connect), CloseCode::ABNORMAL));
+        assert!(!none.worth_retrying(None, CloseCode::ABNORMAL));
+        assert!(ReconnectPolicy::check_retry_codes(&[1000, 1006, 4999]).is_ok());
+        for bad in [0, 999, 5000] {
+            assert!(
+                ReconnectPolicy::check_retry_codes(&[1001, bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -102,6 +102,9 @@ pub(super) struct ConnShared {
     /// The peer's address of the current (or last) TCP connection: a
     /// reconnecting client may reach another address of its host each time.
     peer_addr: Mutex<Option<SocketAddr>>,
+    /// The failure that ended the connection (an I/O error, a timeout, a
+    /// protocol error), told to a later send or close.
+    failure: Mutex<Option<Error>>,
     pub high_water: usize,
     pub low_water: usize,
     /// The connection's slot in the loop's table (`usize::MAX` until it has one).
@@ -133,7 +136,22 @@ impl ConnShared {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Records the failure that ends the connection; `None` once a
+    /// reconnect goes on.
+    pub fn set_failure(&self, failure: Option<Error>) {
+        *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = failure;
+    }
+
+    /// The failure that ended the connection, if one did.
+    pub fn failure(&self) -> Option<Error> {
+        self.failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// Records the address of a new TCP connection.
+
     pub fn set_peer_addr(&self, addr: SocketAddr) {
         *self
             .peer_addr
@@ -155,6 +173,7 @@ impl ConnShared {
             reading_paused: AtomicBool::new(false),
             rtt_micros: AtomicU64::new(0),
             peer_addr: Mutex::new(None),
+            failure: Mutex::new(None),
             high_water: backpressure.high_water,
             low_water: backpressure.low_water,
             slot: AtomicUsize::new(usize::MAX),

@@ -1,7 +1,7 @@
 """The native module of wsx (private: use the `wsx` package)."""
 
 import os
-from typing import Any, Callable, Iterator, Optional, Union, final
+from typing import Any, Callable, Iterator, Optional, Sequence, Union, final
 
 from typing_extensions import Self, disjoint_base
 
@@ -108,6 +108,7 @@ class Reconnect:
         retry_on_4xx: bool = False,
         queue_while_disconnected: int = 0,
         jitter: bool = True,
+        retry_codes: Optional[Sequence[int]] = None,
     ) -> Reconnect: ...
     @property
     def initial_delay(self) -> float: ...
@@ -125,6 +126,8 @@ class Reconnect:
     def queue_while_disconnected(self) -> int: ...
     @property
     def jitter(self) -> bool: ...
+    @property
+    def retry_codes(self) -> list[int]: ...
     def __eq__(self, other: object, /) -> bool: ...
 
 @final

@@ -77,8 +77,10 @@ def connect(
     message uncompressed.
 
     ``reconnect=True`` (or a :class:`~wsx.Reconnect` policy) makes the
-    connection outlive drops: when it ends abnormally (1006, 1011-1014, a
-    failed attempt, a 5xx refusal) a new connection is made with backoff,
+    connection outlive drops: when the server goes away or restarts (1001,
+    1012), when it ends abnormally (1006, 1011, 1013, 1014; the set is the
+    policy's ``retry_codes``), or after a failed attempt or a 5xx refusal, a
+    new connection is made with backoff,
     and the same object goes on. :meth:`recv` and iteration keep working
     across reconnects: messages of every connection arrive in one stream
     (none is lost from what was received; what the server sent while
@@ -88,7 +90,7 @@ def connect(
     ``queue_while_disconnected``. The first connection is retried too, so
     ``connect`` returns once one opens, or raises when the policy gives up
     (bound it with ``max_attempts``). :meth:`close` stops reconnecting; a
-    normal close by the server (1000, 1001) ends it too.
+    normal close by the server (1000) ends it too.
 
     ``before_connect(attempt)`` runs before every attempt (0 for the first)
     on the network thread (keep it short) and returns the extra headers for

@@ -73,7 +73,12 @@ impl Reactor {
             Some((code, reason)) if c.ending.failed => (*code, reason.clone()),
             _ => (CloseCode::ABNORMAL, error.to_string()),
         };
+        c.conn.shared.set_failure(Some(error));
         self.finish(slot, code, &reason, false);
+        // Still in the table: a reconnecting client goes on.
+        if let Some(c) = self.conn_mut(slot) {
+            c.conn.shared.set_failure(None);
+        }
     }
 
     /// Removes a connection that never reached the application.

@@ -1,5 +1,7 @@
-/* Linked against an installed wsx: one message through a server and a client
- * on one loop. Exits 0 when the echo came back. */
+/* Linked against an installed wsx (tests/install/run.sh builds it four ways):
+ * one message through a server and a client on one loop, the client
+ * connecting by host name so that name resolution runs on its helper
+ * threads. Exits 0 when the echo came back. */
 #include <stdio.h>
 #include <string.h>
 
@@ -36,7 +38,7 @@ int main(void) {
     ccb.on_message = got;
     char url[64];
     if (wsx_loop_new(&loop) != WSX_OK || wsx_listen(loop, NULL, &scb, &server) != WSX_OK) return 1;
-    snprintf(url, sizeof url, "ws://127.0.0.1:%u/", (unsigned)wsx_server_port(server));
+    snprintf(url, sizeof url, "ws://localhost:%u/", (unsigned)wsx_server_port(server));
     if (wsx_connect(loop, url, NULL, &ccb, &conn) != WSX_OK) return 1;
     for (int i = 0; i < 500 && !ok; i++) wsx_loop_poll(loop, 10);
     printf("wsx %s: echo %s\n", wsx_version(), ok ? "came back" : "missing");
