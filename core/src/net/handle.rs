@@ -15,13 +15,9 @@ use super::reactor::Reactor;
 use super::shared::{Command, ConnShared, ConnectRequest, ListenRequest, LoopShared, ServerShared};
 use super::stats::Live;
 use super::{env_proxy, redial, server, tls};
+use crate::proto::close::MAX_CLOSE_REASON;
+use crate::proto::frame::MAX_CONTROL_PAYLOAD as MAX_PING;
 use crate::proto::{CloseCode, MessageKind, WsUrl};
-
-/// Most bytes of a close reason (a close frame carries at most 125, two of
-/// them the code).
-const MAX_CLOSE_REASON: usize = 123;
-/// Most bytes of a ping payload.
-const MAX_PING: usize = 125;
 
 /// An event loop driving many connections and servers.
 pub struct EventLoop {
@@ -123,6 +119,7 @@ impl LoopHandle {
         handler: Box<dyn Handler>,
     ) -> Result<Conn, Error> {
         let url = WsUrl::parse(url)?;
+        config.validate()?;
         if config.proxy.is_none() && config.proxy_from_env {
             config.proxy = env_proxy::for_url(&url, |name| std::env::var(name).ok())?;
         }
@@ -165,14 +162,7 @@ impl LoopHandle {
         config: ServerConfig,
         handler: Box<dyn ServerHandler>,
     ) -> Result<Server, Error> {
-        if let Some(deflate) = &config.compression {
-            deflate.check().map_err(|e| {
-                Error::new(
-                    ErrorKind::InvalidArgument,
-                    format!("invalid permessage-deflate settings: {e}"),
-                )
-            })?;
-        }
+        config.validate()?;
         let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
         let listener = server::bind(&config)?;
         let local_addr = listener

@@ -33,6 +33,7 @@ mod timer;
 mod tls;
 mod transport;
 mod tunnel;
+mod validate;
 
 pub use config::{
     Backpressure, ClientConfig, Keepalive, ServerConfig, TlsClientConfig, TlsServerConfig,

@@ -197,7 +197,7 @@ impl Reactor {
             return;
         };
         let error = Error::refused(
-            rejection.status,
+            rejection.status(),
             format!("refused a handshake{peer}: {rejection}"),
         );
         self.server_error(server_slot, server_id, &error);
@@ -257,7 +257,7 @@ impl Reactor {
                 l.handler.on_error(&error);
                 return self.refuse(
                     slot,
-                    &Rejection::new(500, "the server could not accept the handshake"),
+                    &Rejection::protocol(500, "the server could not accept the handshake"),
                 );
             }
         };

@@ -64,7 +64,7 @@ impl std::fmt::Display for CloseCode {
 }
 
 /// The longest close reason: a control frame's 125 bytes less the code.
-pub const MAX_CLOSE_REASON: usize = 123;
+pub const MAX_CLOSE_REASON: usize = crate::proto::frame::MAX_CONTROL_PAYLOAD - 2;
 
 /// Parses a close frame's payload into its code and reason. An empty payload
 /// gives 1005 and an empty reason; a one-byte payload, a code not valid on the

@@ -40,7 +40,7 @@ pub use self::sender::Sender;
 use super::close::{CloseCode, MAX_CLOSE_REASON, parse_close_payload};
 use super::error::ProtocolError;
 use super::extension::deflate::{Agreement, Deflater, InflateError, Inflater};
-use super::frame::{FrameHeader, OpCode, apply_mask};
+use super::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode, apply_mask};
 use super::message::{Assembler, MessageKind};
 
 /// Which end of the connection this engine is.
@@ -73,8 +73,8 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            max_message_size: 16 << 20,
-            max_frame_size: 16 << 20,
+            max_message_size: crate::defaults::MAX_MESSAGE_SIZE,
+            max_frame_size: crate::defaults::MAX_FRAME_SIZE,
             auto_pong: true,
             streaming: false,
             reject_binary: false,
@@ -489,7 +489,7 @@ impl Connection {
             if !h.fin {
                 return Err(ProtocolError::FragmentedControlFrame(h.opcode));
             }
-            if h.payload_len > 125 {
+            if h.payload_len > MAX_CONTROL_PAYLOAD as u64 {
                 return Err(ProtocolError::ControlFrameTooLong {
                     opcode: h.opcode,
                     len: h.payload_len,

@@ -9,11 +9,8 @@ use super::{Role, State};
 use crate::proto::close::{CloseCode, MAX_CLOSE_REASON, encode_close_payload};
 use crate::proto::error::SendError;
 use crate::proto::extension::deflate::Deflater;
-use crate::proto::frame::{FrameHeader, MaskKeys, OpCode, apply_mask};
+use crate::proto::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MaskKeys, OpCode, apply_mask};
 use crate::proto::message::{MessageKind, Utf8Validator};
-
-/// The largest control frame payload.
-const MAX_CONTROL_PAYLOAD: usize = 125;
 
 /// RSV1: the message is compressed (permessage-deflate).
 pub(super) const RSV1: u8 = 0b100;

@@ -4,6 +4,6 @@ pub mod header;
 pub mod mask;
 pub mod opcode;
 
-pub use header::{FrameHeader, MAX_HEADER_LEN};
+pub use header::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 pub use mask::{MaskKeys, apply_mask};
 pub use opcode::OpCode;
