@@ -576,6 +576,10 @@ typedef struct wsx_defaults {
    * Server: most unfinished handshakes at once (1 000).
    */
   size_t max_pending_handshakes;
+  /**
+   * Client: TLS certificates and host names are verified (true).
+   */
+  bool verify_certificates;
 } wsx_defaults;
 
 /**

@@ -62,6 +62,8 @@ pub struct wsx_defaults {
     pub max_connections: usize,
     /// Server: most unfinished handshakes at once (1 000).
     pub max_pending_handshakes: usize,
+    /// Client: TLS certificates and host names are verified (true).
+    pub verify_certificates: bool,
 }
 
 fn ms(d: Duration) -> u32 {
@@ -102,6 +104,7 @@ fn defaults() -> wsx_defaults {
         server_port: s.port,
         max_connections: s.max_connections,
         max_pending_handshakes: s.max_pending_handshakes,
+        verify_certificates: !c.tls.danger_disable_verification,
     }
 }
 
