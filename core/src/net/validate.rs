@@ -184,6 +184,13 @@ impl ServerConfig {
 mod tests {
     use super::*;
 
+    /// Checks that `result` is an invalid-argument error saying `words`.
+    fn expect_refused(result: Result<(), Error>, words: &str) {
+        let error = result.expect_err(words);
+        assert_eq!(error.kind(), ErrorKind::InvalidArgument, "{words}");
+        assert!(error.message().contains(words), "{error} lacks {words:?}");
+    }
+
     /// Every rule of the client, each bound: a change to the defaults and the
     /// words the error must contain.
     #[test]
@@ -328,9 +335,7 @@ mod tests {
         for (edit, words) in cases {
             let mut config = ClientConfig::default();
             edit(&mut config);
-            let error = config.validate().expect_err(words);
-            assert_eq!(error.kind(), ErrorKind::InvalidArgument, "{words}");
-            assert!(error.message().contains(words), "{error} lacks {words:?}");
+            expect_refused(config.validate(), words);
         }
     }
 
@@ -447,9 +452,7 @@ mod tests {
         for (edit, words) in cases {
             let mut config = ServerConfig::default();
             edit(&mut config);
-            let error = config.validate().expect_err(words);
-            assert_eq!(error.kind(), ErrorKind::InvalidArgument, "{words}");
-            assert!(error.message().contains(words), "{error} lacks {words:?}");
+            expect_refused(config.validate(), words);
         }
     }
 

@@ -258,6 +258,11 @@ impl Rejection {
         Ok(Rejection::protocol(status, reason))
     }
 
+    /// A 500 refusal, for a server that failed to decide (its hook raised).
+    pub fn internal_error(reason: impl Into<String>) -> Rejection {
+        Rejection::protocol(500, reason)
+    }
+
     /// The protocol's own refusals, whose statuses are known to be valid.
     pub(crate) fn protocol(status: u16, reason: impl Into<String>) -> Rejection {
         debug_assert!(REFUSAL_STATUSES.contains(&status), "{status}");
