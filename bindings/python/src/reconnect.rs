@@ -34,14 +34,14 @@ pub struct Reconnect {
 }
 
 impl Reconnect {
-    /// The core's policy (the durations were checked by the constructor).
+    /// The core's policy (checked by the constructor).
     pub fn policy(&self) -> PyResult<ReconnectPolicy> {
         Ok(ReconnectPolicy {
-            initial_delay: seconds(self.initial_delay)?,
+            initial_delay: seconds("initial_delay", self.initial_delay)?,
             factor: self.factor,
-            max_delay: seconds(self.max_delay)?,
+            max_delay: seconds("max_delay", self.max_delay)?,
             max_attempts: self.max_attempts,
-            reset_after: seconds(self.reset_after)?,
+            reset_after: seconds("reset_after", self.reset_after)?,
             retry_on_4xx: self.retry_on_4xx,
             queue_while_disconnected: self.queue_while_disconnected,
             jitter: self.jitter,
@@ -58,7 +58,9 @@ impl Reconnect {
     /// A policy with the core's defaults for every argument left out (0.5 s
     /// first wait, doubling up to 30 s, forever, reset after 10 s open, no
     /// retry on 4xx, no queue while disconnected, jitter). Raises
-    /// `ValueError` for a negative duration.
+    /// `ValueError` for a negative duration and `InvalidArgument` (a
+    /// `ValueError`) for what the core's rule refuses (a factor below 1 or
+    /// not finite, an initial delay past the maximum).
     #[new]
     #[pyo3(signature = (
         *, initial_delay=None, factor=None, max_delay=None, max_attempts=None, reset_after=None,
@@ -66,6 +68,7 @@ impl Reconnect {
     ))]
     #[allow(clippy::too_many_arguments)] // mirrors Python's keyword arguments
     fn new(
+        py: Python<'_>,
         initial_delay: Option<f64>,
         factor: Option<f64>,
         max_delay: Option<f64>,
@@ -86,7 +89,9 @@ impl Reconnect {
             queue_while_disconnected,
             jitter,
         };
-        r.policy()?;
+        r.policy()?
+            .validate()
+            .map_err(|e| crate::errors::to_py(py, &e))?;
         Ok(r)
     }
 
