@@ -499,6 +499,103 @@ typedef struct wsx_conn_callbacks {
 } wsx_conn_callbacks;
 
 /**
+ * The default of every option of `wsx_client_options` and
+ * `wsx_server_options`, as the setters take them (sizes in bytes, times in
+ * ms, 0 for "off"), filled by `wsx_defaults_get`. The defaults of
+ * permessage-deflate and reconnecting come from
+ * `wsx_deflate_options_default` and `wsx_reconnect_options_default`.
+ *
+ * Fields may be added at the end in later versions: pass
+ * `sizeof(wsx_defaults)` to `wsx_defaults_get`.
+ */
+typedef struct wsx_defaults {
+  /**
+   * Largest message accepted (16 MiB).
+   */
+  size_t max_message_size;
+  /**
+   * Largest single frame accepted (16 MiB).
+   */
+  size_t max_frame_size;
+  /**
+   * Most bytes of a handshake's header block (8 KiB).
+   */
+  size_t max_header_bytes;
+  /**
+   * Most header lines of a handshake (64).
+   */
+  size_t max_headers;
+  /**
+   * Client: time for name resolution and TCP connect (10 000).
+   */
+  uint32_t connect_timeout_ms;
+  /**
+   * Time for the TLS and WebSocket handshakes (10 000).
+   */
+  uint32_t handshake_timeout_ms;
+  /**
+   * Time to wait for the peer's close frame and TCP close (5 000).
+   */
+  uint32_t close_timeout_ms;
+  /**
+   * Time between keepalive pings; 0 is off (30 000).
+   */
+  uint32_t keepalive_interval_ms;
+  /**
+   * Time to wait for a keepalive pong (30 000).
+   */
+  uint32_t keepalive_timeout_ms;
+  /**
+   * Time with nothing received before the connection drops; 0 is off (0).
+   */
+  uint32_t idle_timeout_ms;
+  /**
+   * Send-queue high-water mark (17 MiB).
+   */
+  size_t high_water;
+  /**
+   * Send-queue low-water mark (256 KiB).
+   */
+  size_t low_water;
+  /**
+   * TCP_NODELAY (true).
+   */
+  bool nodelay;
+  /**
+   * Pings answered automatically (true).
+   */
+  bool auto_pong;
+  /**
+   * Clients offer permessage-deflate (true).
+   */
+  bool client_compression;
+  /**
+   * Servers accept permessage-deflate (false).
+   */
+  bool server_compression;
+  /**
+   * Server: the address to listen on ("127.0.0.1"); static, never freed.
+   */
+  const char *server_host;
+  /**
+   * Server: the port to listen on (0: a free one).
+   */
+  uint16_t server_port;
+  /**
+   * Server: most open connections at once (10 000).
+   */
+  size_t max_connections;
+  /**
+   * Server: most unfinished handshakes at once (1 000).
+   */
+  size_t max_pending_handshakes;
+  /**
+   * Client: TLS certificates and host names are verified (true).
+   */
+  bool verify_certificates;
+} wsx_defaults;
+
+/**
  * permessage-deflate (RFC 7692) settings, for
  * `wsx_client_options_set_compression` / `wsx_server_options_set_compression`.
  * Start from `wsx_deflate_options_default()`.
@@ -578,7 +675,8 @@ typedef struct wsx_reconnect_options {
    */
   uint32_t initial_delay_ms;
   /**
-   * Growth of the ceiling per attempt (default 2.0; at least 1.0).
+   * Growth of the ceiling per attempt (default 2.0): a finite number of at
+   * least 1.0, or `wsx_client_options_set_reconnect` refuses it.
    */
   double factor;
   /**
@@ -964,6 +1062,17 @@ int64_t wsx_conn_rtt_us(const struct wsx_conn *conn);
  * `conn` is NULL or live; `out_buf` is NULL or has `buf_len` writable bytes.
  */
 enum wsx_result wsx_conn_peer_addr(const struct wsx_conn *conn, char *out_buf, size_t buf_len);
+
+/**
+ * Writes the defaults of every option to `out_defaults`. `size` is
+ * `sizeof(wsx_defaults)` as the caller was compiled with: at most that
+ * many bytes are written, so a program built with an older, shorter
+ * struct keeps working.
+ *
+ * # Safety
+ * `out_defaults` is NULL or has `size` writable bytes.
+ */
+enum wsx_result wsx_defaults_get(struct wsx_defaults *out_defaults, size_t size);
 
 /**
  * Creates a loop with no connections. Free it with `wsx_loop_free`.
@@ -1689,9 +1798,12 @@ enum wsx_result wsx_server_local_addr(const struct wsx_server *server,
 enum wsx_result wsx_server_shutdown(const struct wsx_server *server, uint32_t timeout_ms);
 
 /**
- * Refuses the handshake with an HTTP status (400-599) and a short reason sent
- * as the body (NULL: none). Headers added with `wsx_upgrade_add_header` go
- * with the refusal (WWW-Authenticate, ...).
+ * Refuses the handshake with an HTTP status and a short reason sent as the
+ * body (NULL: none). A refusal is a status 400-599: any other gives
+ * `WSX_ERR_INVALID_ARGUMENT` (and nothing changes). Headers added with
+ * `wsx_upgrade_add_header` go with the refusal (WWW-Authenticate, ...); one
+ * that a refusal writes itself (Content-Type, Content-Length, Connection,
+ * Transfer-Encoding) also gives `WSX_ERR_INVALID_ARGUMENT`.
  *
  * # Safety
  * `upgrade` is the running upgrade callback's; `reason` NULL or NUL-terminated.
@@ -1710,8 +1822,9 @@ enum wsx_result wsx_upgrade_refuse(struct wsx_upgrade *upgrade,
 enum wsx_result wsx_upgrade_set_subprotocol(struct wsx_upgrade *upgrade, const char *name);
 
 /**
- * Adds a header to the response, whether the 101 or a refusal. Copied; no
- * CR or LF allowed.
+ * Adds a header to the response, whether the 101 or a refusal. Copied. The
+ * name must be an HTTP token and the value free of control characters (CR,
+ * LF, NUL, ...), or `WSX_ERR_INVALID_ARGUMENT`.
  *
  * # Safety
  * `upgrade` is the running upgrade callback's; strings NULL or NUL-terminated.

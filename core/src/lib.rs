@@ -9,6 +9,8 @@
 //! - [`net`] drives [`proto`] over TCP and TLS with one event loop that can be
 //!   polled from a game's frame loop or run on a thread of its own.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
+pub mod defaults;
 pub mod net;
 pub mod proto;

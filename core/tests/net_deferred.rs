@@ -90,10 +90,9 @@ fn an_upgrade_refused_later_reaches_the_client_as_its_status() {
         .expect("connect");
     let pending = decisions.recv_timeout(PATIENCE).expect("the upgrade");
     std::thread::spawn(move || {
-        let mut refusal = Refusal::new(401, "who are you");
-        refusal
-            .headers
-            .push(("WWW-Authenticate".into(), "Bearer".into()));
+        let refusal = Refusal::new(401, "who are you")
+            .and_then(|r| r.with_header("WWW-Authenticate", "Bearer"))
+            .expect("a valid refusal");
         pending.refuse(refusal)
     })
     .join()

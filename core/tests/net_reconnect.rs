@@ -123,11 +123,7 @@ impl ServerHandler for Scheduled {
             loopback: upgrade.peer_addr.ip().is_loopback(),
         });
         if let Some(status) = self.refuse {
-            return Err(Refusal {
-                status,
-                reason: "no".into(),
-                headers: Vec::new(),
-            });
+            return Err(Refusal::new(status, "no").unwrap());
         }
         let index = self.count.fetch_add(1, Ordering::SeqCst) + 1;
         upgrade

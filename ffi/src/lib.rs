@@ -10,6 +10,7 @@
 mod boundary;
 pub mod callbacks;
 pub mod conn;
+pub mod defaults;
 pub mod event_loop;
 pub mod events;
 pub mod options;

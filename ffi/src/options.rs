@@ -1,7 +1,10 @@
 //! Client and server options: opaque builders over the core's configs.
 //!
 //! Setters shared by both kinds are written once, generically over
-//! [`Common`], and exported under each kind's name.
+//! [`Common`], and exported under each kind's name. The setters hold no
+//! rule of their own: each one changes a copy of the config and keeps it
+//! only if the core's `validate` accepts it, so a bad value is refused at
+//! once, with the core's message naming the option.
 
 use std::ffi::c_char;
 use std::path::PathBuf;
@@ -10,13 +13,14 @@ use std::time::Duration;
 use wsx_core::net::{Backpressure, ClientConfig, Keepalive, ServerConfig, TlsServerConfig};
 use wsx_core::proto;
 use wsx_core::proto::DeflateConfig;
-use wsx_core::proto::handshake::Limits;
+use wsx_core::proto::handshake::{Limits, check_header};
 
 use crate::boundary::{Failure, Outcome, arg_mut, arg_str, ffi_call, ffi_value, opt_str};
 use crate::result::wsx_result;
 
 /// Options of client connections, copied by `wsx_connect`. Not thread-safe:
 /// set it up on one thread.
+#[derive(Clone)]
 pub struct wsx_client_options {
     pub(crate) config: ClientConfig,
     /// Called around each connect attempt (`wsx_client_options_set_hooks`).
@@ -27,14 +31,33 @@ pub struct wsx_client_options {
 
 /// Options of a server, copied by `wsx_listen`. Not thread-safe: set it up
 /// on one thread.
+#[derive(Clone)]
 pub struct wsx_server_options {
     pub(crate) config: ServerConfig,
     /// Told of slow subscribers (`wsx_server_options_set_slow_subscriber`).
     pub(crate) on_slow_subscriber: crate::pubsub::wsx_on_slow_subscriber,
 }
 
+/// Options whose config the core validates.
+pub(crate) trait Validated: Clone {
+    /// The core's check of every option.
+    fn validate(&self) -> Result<(), wsx_core::net::Error>;
+}
+
+impl Validated for wsx_client_options {
+    fn validate(&self) -> Result<(), wsx_core::net::Error> {
+        self.config.validate()
+    }
+}
+
+impl Validated for wsx_server_options {
+    fn validate(&self) -> Result<(), wsx_core::net::Error> {
+        self.config.validate()
+    }
+}
+
 /// The settings clients and servers share.
-trait Common {
+trait Common: Validated {
     fn protocol(&mut self) -> &mut proto::Config;
     fn limits(&mut self) -> &mut Limits;
     fn subprotocols(&mut self) -> &mut Vec<String>;
@@ -87,13 +110,24 @@ macro_rules! impl_common {
 impl_common!(wsx_client_options);
 impl_common!(wsx_server_options);
 
-/// Runs a setter on the options behind a C pointer.
+/// Runs a setter on a copy of the options behind a C pointer and keeps the
+/// copy if the core validates it: a refused value leaves the options alone.
 ///
 /// # Safety
 /// `options` is NULL or live and not used elsewhere during the call.
-pub(crate) unsafe fn edit<T>(options: *mut T, f: impl FnOnce(&mut T) -> Outcome) -> wsx_result {
-    // SAFETY: the caller's promise.
-    ffi_call(|| f(unsafe { arg_mut(options, "options") }?))
+pub(crate) unsafe fn edit<T: Validated>(
+    options: *mut T,
+    f: impl FnOnce(&mut T) -> Outcome,
+) -> wsx_result {
+    ffi_call(|| {
+        // SAFETY: the caller's promise.
+        let options = unsafe { arg_mut(options, "options") }?;
+        let mut changed = options.clone();
+        f(&mut changed)?;
+        changed.validate()?;
+        *options = changed;
+        Ok(())
+    })
 }
 
 /// Boxes new options for C through an `out_*` pointer.
@@ -120,39 +154,22 @@ unsafe fn free_options<T>(options: *mut T) {
     }
 }
 
-fn positive(value: usize, name: &str) -> Outcome<usize> {
-    if value == 0 {
-        Err(Failure::invalid(format!("{name} must be greater than 0")))
-    } else {
-        Ok(value)
-    }
+fn millis(ms: u32) -> Duration {
+    Duration::from_millis(ms.into())
 }
 
-fn millis(ms: u32, name: &str) -> Outcome<Duration> {
-    Ok(Duration::from_millis(positive(ms as usize, name)? as u64))
-}
-
-/// Text for a header line: no CR or LF, so it cannot start another header.
-pub(crate) fn header_text(text: &str, name: &str) -> Outcome<String> {
-    if text.contains(['\r', '\n']) {
-        return Err(Failure::invalid(format!("{name} contains a line break")));
-    }
-    Ok(text.to_owned())
-}
-
-/// Non-empty header text.
-pub(crate) fn token(text: &str, name: &str) -> Outcome<String> {
-    if text.is_empty() {
-        return Err(Failure::invalid(format!("{name} is empty")));
-    }
-    header_text(text, name)
+/// A header the application gives, checked by the core's rule (the name an
+/// HTTP token, the value free of control characters).
+pub(crate) fn header(name: &str, value: &str) -> Outcome<(String, String)> {
+    check_header(name, value).map_err(|e| Failure::invalid(e.to_string()))?;
+    Ok((name.to_owned(), value.to_owned()))
 }
 
 unsafe fn set_max_message_size<T: Common>(options: *mut T, bytes: usize) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            o.protocol().max_message_size = positive(bytes, "max_message_size")?;
+            o.protocol().max_message_size = bytes;
             Ok(())
         })
     }
@@ -162,7 +179,7 @@ unsafe fn set_max_frame_size<T: Common>(options: *mut T, bytes: usize) -> wsx_re
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            o.protocol().max_frame_size = positive(bytes, "max_frame_size")?;
+            o.protocol().max_frame_size = bytes;
             Ok(())
         })
     }
@@ -197,8 +214,8 @@ unsafe fn set_handshake_limits<T: Common>(
     unsafe {
         edit(options, |o| {
             *o.limits() = Limits {
-                max_header_bytes: positive(max_bytes, "max_header_bytes")?,
-                max_headers: positive(max_headers, "max_headers")?,
+                max_header_bytes: max_bytes,
+                max_headers,
             };
             Ok(())
         })
@@ -209,8 +226,8 @@ unsafe fn add_subprotocol<T: Common>(options: *mut T, name: *const c_char) -> ws
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            let name = token(arg_str(name, "subprotocol")?, "subprotocol")?;
-            o.subprotocols().push(name);
+            o.subprotocols()
+                .push(arg_str(name, "subprotocol")?.to_owned());
             Ok(())
         })
     }
@@ -220,7 +237,7 @@ unsafe fn set_handshake_timeout<T: Common>(options: *mut T, ms: u32) -> wsx_resu
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            *o.handshake_timeout() = millis(ms, "handshake timeout")?;
+            *o.handshake_timeout() = millis(ms);
             Ok(())
         })
     }
@@ -230,7 +247,7 @@ unsafe fn set_close_timeout<T: Common>(options: *mut T, ms: u32) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            *o.close_timeout() = millis(ms, "close timeout")?;
+            *o.close_timeout() = millis(ms);
             Ok(())
         })
     }
@@ -247,8 +264,8 @@ unsafe fn set_keepalive<T: Common>(
             *o.keepalive() = match interval_ms {
                 0 => None,
                 _ => Some(Keepalive {
-                    interval: millis(interval_ms, "keepalive interval")?,
-                    timeout: millis(timeout_ms, "keepalive timeout")?,
+                    interval: millis(interval_ms),
+                    timeout: millis(timeout_ms),
                 }),
             };
             Ok(())
@@ -260,7 +277,7 @@ unsafe fn set_idle_timeout<T: Common>(options: *mut T, ms: u32) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            *o.idle_timeout() = (ms > 0).then(|| Duration::from_millis(ms.into()));
+            *o.idle_timeout() = (ms > 0).then(|| millis(ms));
             Ok(())
         })
     }
@@ -274,11 +291,8 @@ unsafe fn set_backpressure<T: Common>(
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            if low_water > high_water {
-                return Err(Failure::invalid("low_water must not exceed high_water"));
-            }
             *o.backpressure() = Backpressure {
-                high_water: positive(high_water, "high_water")?,
+                high_water,
                 low_water,
             };
             Ok(())
@@ -313,13 +327,7 @@ unsafe fn set_compression<T: Common>(
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            let config = deflate.as_ref().map(|d| d.to_core());
-            if let Some(config) = &config {
-                config.check().map_err(|e| {
-                    Failure::invalid(format!("invalid permessage-deflate settings: {e}"))
-                })?;
-            }
-            *o.compression() = config;
+            *o.compression() = deflate.as_ref().map(|d| d.to_core());
             Ok(())
         })
     }
@@ -500,7 +508,7 @@ pub unsafe extern "C" fn wsx_client_options_set_connect_timeout_ms(
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            o.config.connect_timeout = millis(ms, "connect timeout")?;
+            o.config.connect_timeout = millis(ms);
             Ok(())
         })
     }
@@ -602,9 +610,8 @@ pub unsafe extern "C" fn wsx_client_options_add_header(
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            let name = token(arg_str(name, "name")?, "header name")?;
-            let value = header_text(arg_str(value, "value")?, "header value")?;
-            o.config.headers.push((name, value));
+            let (name, value) = (arg_str(name, "name")?, arg_str(value, "value")?);
+            o.config.headers.push((name.to_owned(), value.to_owned()));
             Ok(())
         })
     }
@@ -622,9 +629,7 @@ pub unsafe extern "C" fn wsx_client_options_set_origin(
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            o.config.origin = opt_str(origin, "origin")?
-                .map(|origin| token(origin, "origin"))
-                .transpose()?;
+            o.config.origin = opt_str(origin, "origin")?.map(str::to_owned);
             Ok(())
         })
     }
@@ -775,7 +780,7 @@ pub unsafe extern "C" fn wsx_server_options_set_host(
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            o.config.host = token(arg_str(host, "host")?, "host")?;
+            o.config.host = arg_str(host, "host")?.to_owned();
             Ok(())
         })
     }
@@ -894,7 +899,7 @@ pub unsafe extern "C" fn wsx_server_options_add_origin(
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            let origin = token(arg_str(origin, "origin")?, "origin")?;
+            let origin = arg_str(origin, "origin")?.to_owned();
             o.config.origins.get_or_insert_with(Vec::new).push(origin);
             Ok(())
         })
@@ -944,7 +949,7 @@ pub unsafe extern "C" fn wsx_server_options_set_max_connections(
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            o.config.max_connections = positive(max, "max_connections")?;
+            o.config.max_connections = max;
             Ok(())
         })
     }
@@ -962,7 +967,7 @@ pub unsafe extern "C" fn wsx_server_options_set_max_pending_handshakes(
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            o.config.max_pending_handshakes = positive(max, "max_pending_handshakes")?;
+            o.config.max_pending_handshakes = max;
             Ok(())
         })
     }
@@ -1148,6 +1153,19 @@ mod tests {
                     c"a.pem".as_ptr(),
                     std::ptr::null()
                 ),
+                wsx_result::WSX_ERR_INVALID_ARGUMENT
+            );
+            assert_eq!(
+                wsx_client_options_set_keepalive(options, 1000, 0),
+                wsx_result::WSX_ERR_INVALID_ARGUMENT
+            );
+            let message = std::ffi::CStr::from_ptr(crate::boundary::last_error_ptr());
+            assert_eq!(
+                message.to_str().unwrap(),
+                "keepalive.timeout must be more than 0 ms"
+            );
+            assert_eq!(
+                wsx_client_options_add_header(options, c"X Bad".as_ptr(), c"1".as_ptr()),
                 wsx_result::WSX_ERR_INVALID_ARGUMENT
             );
             assert_eq!((*options).config.backpressure, before);

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use wsx_core::net::{DEFAULT_RETRY_CODES, ProxyConfig, ReconnectPolicy};
 
-use crate::boundary::{Failure, arg_mut, arg_str, ffi_call, opt_str};
+use crate::boundary::{arg_mut, arg_str, ffi_call, opt_str};
 use crate::conn::wsx_conn;
 use crate::events::wsx_close;
-use crate::options::{edit, header_text, token, wsx_client_options};
+use crate::options::{edit, header, wsx_client_options};
 use crate::result::wsx_result;
 
 /// When and how often a client reconnects. Get the defaults from
@@ -28,7 +28,8 @@ use crate::result::wsx_result;
 pub struct wsx_reconnect_options {
     /// Ceiling of the first wait, in ms (default 500).
     pub initial_delay_ms: u32,
-    /// Growth of the ceiling per attempt (default 2.0; at least 1.0).
+    /// Growth of the ceiling per attempt (default 2.0): a finite number of at
+    /// least 1.0, or `wsx_client_options_set_reconnect` refuses it.
     pub factor: f64,
     /// Largest ceiling, in ms (default 30000).
     pub max_delay_ms: u32,
@@ -49,14 +50,9 @@ pub struct wsx_reconnect_options {
 }
 
 impl wsx_reconnect_options {
-    fn to_core(self, retry_codes: Option<&[u16]>) -> Result<ReconnectPolicy, Failure> {
-        if !self.factor.is_finite() {
-            return Err(Failure::invalid(
-                "the reconnect factor must be a finite number",
-            ));
-        }
+    fn to_core(self, retry_codes: Option<&[u16]>) -> ReconnectPolicy {
         let ms = |ms: u32| Duration::from_millis(u64::from(ms));
-        Ok(ReconnectPolicy {
+        ReconnectPolicy {
             initial_delay: ms(self.initial_delay_ms),
             factor: self.factor,
             max_delay: ms(self.max_delay_ms),
@@ -66,7 +62,7 @@ impl wsx_reconnect_options {
             queue_while_disconnected: self.queue_while_disconnected,
             jitter: self.jitter,
             retry_codes: retry_codes.map_or_else(|| DEFAULT_RETRY_CODES.to_vec(), <[u16]>::to_vec),
-        })
+        }
     }
 }
 
@@ -105,9 +101,7 @@ pub unsafe extern "C" fn wsx_client_options_set_reconnect(
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            o.config.reconnect = policy
-                .map(|p| p.to_core(o.retry_codes.as_deref()))
-                .transpose()?;
+            o.config.reconnect = policy.map(|p| p.to_core(o.retry_codes.as_deref()));
             Ok(())
         })
     }
@@ -289,8 +283,9 @@ pub unsafe extern "C" fn wsx_request_headers_set(
     ffi_call(|| {
         // SAFETY: the caller's promise, for every pointer below.
         let headers = unsafe { arg_mut(headers, "headers") }?;
-        let name = token(unsafe { arg_str(name, "name") }?, "header name")?;
-        let value = header_text(unsafe { arg_str(value, "value") }?, "header value")?;
+        let (name, value) = header(unsafe { arg_str(name, "name") }?, unsafe {
+            arg_str(value, "value")
+        }?)?;
         // SAFETY: set by the library for the duration of the callback.
         let list = unsafe { &mut *headers.headers };
         list.retain(|(field, _)| !field.eq_ignore_ascii_case(&name));

@@ -7,6 +7,7 @@ use std::time::Duration;
 use wsx_core::net::{
     Conn, Error, Handler, Refusal, Server, ServerHandler, SlowSubscriber, Upgrade,
 };
+use wsx_core::proto::HandshakeError;
 
 use crate::boundary::{
     Failure, Outcome, arg, arg_mut, arg_str, ffi_call, ffi_value, opt_str, write_c_string,
@@ -17,7 +18,7 @@ use crate::callbacks::{
 };
 use crate::event_loop::wsx_loop;
 use crate::events::{CError, CRequest, wsx_error, wsx_request};
-use crate::options::wsx_server_options;
+use crate::options::{header, wsx_server_options};
 use crate::pubsub::{notify_slow_subscriber, wsx_on_slow_subscriber};
 use crate::result::wsx_result;
 
@@ -31,7 +32,7 @@ pub struct wsx_server {
 pub struct wsx_upgrade {
     subprotocol: Option<String>,
     headers: Vec<(String, String)>,
-    refusal: Option<(u16, String)>,
+    refusal: Option<Refusal>,
     handler: Option<ConnAdapter>,
 }
 
@@ -137,12 +138,8 @@ impl ServerHandler for ServerAdapter {
             // SAFETY: a C callback called with the pointers it was documented to get.
             unsafe { callback(self.user.ptr(), &mut decision, &request.event) };
         }
-        if let Some((status, reason)) = decision.refusal {
-            return Err(Refusal {
-                status,
-                reason,
-                headers: decision.headers,
-            });
+        if let Some(refusal) = decision.refusal {
+            return Err(refusal);
         }
         upgrade.subprotocol = decision.subprotocol;
         upgrade.response_headers.extend(decision.headers);
@@ -291,9 +288,12 @@ unsafe fn decide(
     ffi_call(|| f(unsafe { arg_mut(upgrade, "upgrade") }?))
 }
 
-/// Refuses the handshake with an HTTP status (400-599) and a short reason sent
-/// as the body (NULL: none). Headers added with `wsx_upgrade_add_header` go
-/// with the refusal (WWW-Authenticate, ...).
+/// Refuses the handshake with an HTTP status and a short reason sent as the
+/// body (NULL: none). A refusal is a status 400-599: any other gives
+/// `WSX_ERR_INVALID_ARGUMENT` (and nothing changes). Headers added with
+/// `wsx_upgrade_add_header` go with the refusal (WWW-Authenticate, ...); one
+/// that a refusal writes itself (Content-Type, Content-Length, Connection,
+/// Transfer-Encoding) also gives `WSX_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `upgrade` is the running upgrade callback's; `reason` NULL or NUL-terminated.
@@ -306,13 +306,12 @@ pub unsafe extern "C" fn wsx_upgrade_refuse(
     // SAFETY: the caller's promise.
     unsafe {
         decide(upgrade, |upgrade| {
-            if !(400..=599).contains(&status) {
-                return Err(Failure::invalid(format!(
-                    "refusal status {status} is not in 400-599"
-                )));
-            }
             let reason = opt_str(reason, "reason")?.unwrap_or("");
-            upgrade.refusal = Some((status, reason.to_owned()));
+            let mut refusal = Refusal::new(status, reason).map_err(invalid)?;
+            for (name, value) in &upgrade.headers {
+                refusal.add_header(name, value).map_err(invalid)?;
+            }
+            upgrade.refusal = Some(refusal);
             Ok(())
         })
     }
@@ -337,8 +336,9 @@ pub unsafe extern "C" fn wsx_upgrade_set_subprotocol(
     }
 }
 
-/// Adds a header to the response, whether the 101 or a refusal. Copied; no
-/// CR or LF allowed.
+/// Adds a header to the response, whether the 101 or a refusal. Copied. The
+/// name must be an HTTP token and the value free of control characters (CR,
+/// LF, NUL, ...), or `WSX_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `upgrade` is the running upgrade callback's; strings NULL or NUL-terminated.
@@ -351,12 +351,11 @@ pub unsafe extern "C" fn wsx_upgrade_add_header(
     // SAFETY: the caller's promise.
     unsafe {
         decide(upgrade, |upgrade| {
-            let name = arg_str(name, "name")?;
-            let value = arg_str(value, "value")?;
-            if name.is_empty() || format!("{name}{value}").contains(['\r', '\n']) {
-                return Err(Failure::invalid("a header needs a name and no line breaks"));
+            let (name, value) = header(arg_str(name, "name")?, arg_str(value, "value")?)?;
+            if let Some(refusal) = &mut upgrade.refusal {
+                refusal.add_header(&name, &value).map_err(invalid)?;
             }
-            upgrade.headers.push((name.to_owned(), value.to_owned()));
+            upgrade.headers.push((name, value));
             Ok(())
         })
     }
@@ -382,4 +381,9 @@ pub unsafe extern "C" fn wsx_upgrade_set_callbacks(
         unsafe { arg_mut(upgrade, "upgrade") }?.handler = Some(handler);
         Ok(())
     })
+}
+
+/// A refusal or header the core refused, as an invalid argument.
+fn invalid(error: HandshakeError) -> Failure {
+    Failure::invalid(error.to_string())
 }

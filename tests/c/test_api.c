@@ -1,7 +1,7 @@
 /*
  * The C API without a peer: version, result codes, the per-thread last
  * error, every option setter with good and bad values, NULL for every
- * pointer of every function, bad URLs, and loop modes.
+ * pointer of every function, bad URLs, loop modes, and the defaults.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -261,6 +261,44 @@ static void test_server_options(void) {
     wsx_server_options_free(o);
 }
 
+/* The defaults come from the library, the setters take them back, and a bad
+ * value is refused with a message naming the option (the core's rule). */
+static void test_defaults(void) {
+    wsx_defaults d;
+    CHECK_OK(wsx_defaults_get(&d, sizeof d));
+    CHECK(d.max_message_size > 0 && d.max_frame_size > 0 && d.max_header_bytes > 0);
+    CHECK(d.keepalive_interval_ms > 0 && d.keepalive_timeout_ms > 0 && d.close_timeout_ms > 0);
+    CHECK(d.low_water <= d.high_water && d.max_connections > 0);
+    CHECK(d.server_host != NULL && strcmp(d.server_host, "127.0.0.1") == 0);
+    CHECK_RESULT(wsx_defaults_get(NULL, sizeof d), WSX_ERR_NULL);
+
+    /* A program built with a shorter struct gets only what it has room for. */
+    wsx_defaults partial;
+    memset(&partial, 0xAB, sizeof partial);
+    CHECK_OK(wsx_defaults_get(&partial, sizeof(size_t)));
+    CHECK(partial.max_message_size == d.max_message_size);
+    CHECK(partial.max_frame_size != d.max_frame_size);
+
+    wsx_client_options *o = NULL;
+    CHECK_OK(wsx_client_options_new(&o));
+    CHECK_OK(wsx_client_options_set_keepalive(o, d.keepalive_interval_ms, d.keepalive_timeout_ms));
+    CHECK_OK(wsx_client_options_set_backpressure(o, d.high_water, d.low_water));
+    CHECK_RESULT(wsx_client_options_set_keepalive(o, 1000, 0), WSX_ERR_INVALID_ARGUMENT);
+    CHECK(strcmp(wsx_last_error_message(), "keepalive.timeout must be more than 0 ms") == 0);
+    CHECK_RESULT(wsx_client_options_add_header(o, "X Bad", "1"), WSX_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(wsx_last_error_message(), "header name \"X Bad\" is not an HTTP token") != NULL);
+    CHECK_RESULT(wsx_client_options_add_header(o, "X-A", "bell\a"), WSX_ERR_INVALID_ARGUMENT);
+    wsx_reconnect_options r = wsx_reconnect_options_default();
+    r.factor = 0.5;
+    CHECK_RESULT(wsx_client_options_set_reconnect(o, &r), WSX_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(wsx_last_error_message(), "reconnect.factor") != NULL);
+    r = wsx_reconnect_options_default();
+    r.initial_delay_ms = r.max_delay_ms + 1;
+    CHECK_RESULT(wsx_client_options_set_reconnect(o, &r), WSX_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(wsx_last_error_message(), "reconnect.initial_delay") != NULL);
+    wsx_client_options_free(o);
+}
+
 static void test_bad_urls(void) {
     const char *bad[] = {"", "not a url", "http://127.0.0.1/", "ws://", "ws://127.0.0.1:99999/", "ftp://x/", "ws://[::1/"};
     wsx_loop *loop = NULL;
@@ -340,6 +378,7 @@ int main(void) {
     RUN(test_null_everywhere);
     RUN(test_client_options);
     RUN(test_server_options);
+    RUN(test_defaults);
     RUN(test_bad_urls);
     RUN(test_listen_on_a_bad_host);
     RUN(test_loop_modes);

@@ -251,9 +251,16 @@ static void test_refusals(void) {
 static void bad_upgrade(void *ud, wsx_upgrade *upgrade, const wsx_request *request) {
     int *checked = ud;
     (void)request;
+    /* A refusal is a status 400-599 and its headers are HTTP tokens with
+     * values free of control characters: anything else is refused here,
+     * never changed into something else (the same rule in C, Python, C#). */
     *checked = wsx_upgrade_refuse(upgrade, 200, "no") == WSX_ERR_INVALID_ARGUMENT &&
+               strstr(wsx_last_error_message(), "refusal status 200 is not in 400-599") != NULL &&
                wsx_upgrade_refuse(upgrade, 99, NULL) == WSX_ERR_INVALID_ARGUMENT &&
+               wsx_upgrade_refuse(upgrade, 600, "no") == WSX_ERR_INVALID_ARGUMENT &&
                wsx_upgrade_add_header(upgrade, "X-A", "1\r\nX-B: 2") == WSX_ERR_INVALID_ARGUMENT &&
+               wsx_upgrade_add_header(upgrade, "X Bad", "1") == WSX_ERR_INVALID_ARGUMENT &&
+               strstr(wsx_last_error_message(), "header name \"X Bad\" is not an HTTP token") != NULL &&
                wsx_upgrade_add_header(upgrade, "", "1") == WSX_ERR_INVALID_ARGUMENT &&
                wsx_upgrade_add_header(upgrade, NULL, "1") == WSX_ERR_NULL &&
                wsx_upgrade_set_callbacks(upgrade, NULL) == WSX_ERR_NULL &&

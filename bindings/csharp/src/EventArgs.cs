@@ -151,8 +151,8 @@ namespace Wsx
         /// <exception cref="WsxException">A name or value the library refuses (a line break, ...).</exception>
         public void SetRequestHeader(string name, string value)
         {
-            if (string.IsNullOrEmpty(name))
-                throw new ArgumentException("a header name must not be empty", nameof(name));
+            if (name == null)
+                throw new ArgumentNullException(nameof(name));
             if (headers == IntPtr.Zero)
                 throw new InvalidOperationException("request headers can be set only while the BeforeConnect handler runs");
             Native.Check(NativeMethods.wsx_request_headers_set(headers, Native.Utf8(name), Native.Utf8(value ?? "")));
@@ -203,11 +203,15 @@ namespace Wsx
         /// <summary>Whether <see cref="Refuse"/> was called.</summary>
         public bool Refused { get; private set; }
 
-        /// <summary>Refuses the handshake with an HTTP status (400-599) and a short reason sent as the body (null: none).</summary>
+        /// <summary>
+        /// Refuses the handshake with an HTTP status and a short reason sent as the body (null: none).
+        /// A refusal is a status 400-599: the library refuses any other with a <see cref="WsxException"/>
+        /// (<see cref="WsxResult.InvalidArgument"/>), and nothing changes.
+        /// </summary>
         public void Refuse(int status, string reason)
         {
-            if (status < 400 || status > 599)
-                throw new ArgumentOutOfRangeException(nameof(status), status, "a refusal is 400 to 599");
+            if (status < 0 || status > ushort.MaxValue)
+                throw new ArgumentOutOfRangeException(nameof(status), status, "an HTTP status fits in 16 bits");
             Native.Check(NativeMethods.wsx_upgrade_refuse(Live(), (ushort)status, Native.Utf8(reason)));
             Refused = true;
         }
@@ -220,11 +224,11 @@ namespace Wsx
         }
 
         /// <summary>Adds a header to the response, the 101 or a refusal (<c>Set-Cookie</c>, <c>WWW-Authenticate</c>, ...).</summary>
-        /// <exception cref="WsxException">A name or value the library refuses (a line break, ...).</exception>
+        /// <exception cref="WsxException">A name that is not an HTTP token or a value with a control character (the library's rule).</exception>
         public void AddResponseHeader(string name, string value)
         {
-            if (string.IsNullOrEmpty(name))
-                throw new ArgumentException("a header name must not be empty", nameof(name));
+            if (name == null)
+                throw new ArgumentNullException(nameof(name));
             Native.Check(NativeMethods.wsx_upgrade_add_header(Live(), Native.Utf8(name), Native.Utf8(value ?? "")));
         }
 

@@ -93,6 +93,32 @@ namespace Wsx
         }
 
         [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_defaults
+        {
+            internal UIntPtr max_message_size;
+            internal UIntPtr max_frame_size;
+            internal UIntPtr max_header_bytes;
+            internal UIntPtr max_headers;
+            internal uint connect_timeout_ms;
+            internal uint handshake_timeout_ms;
+            internal uint close_timeout_ms;
+            internal uint keepalive_interval_ms;
+            internal uint keepalive_timeout_ms;
+            internal uint idle_timeout_ms;
+            internal UIntPtr high_water;
+            internal UIntPtr low_water;
+            internal byte nodelay;
+            internal byte auto_pong;
+            internal byte client_compression;
+            internal byte server_compression;
+            internal IntPtr server_host;
+            internal ushort server_port;
+            internal UIntPtr max_connections;
+            internal UIntPtr max_pending_handshakes;
+            internal byte verify_certificates;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
         internal struct wsx_slow_subscriber_event
         {
             internal ulong conn_id;
@@ -254,6 +280,17 @@ namespace Wsx
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_server_subscribers(ServerHandle server, byte[] topic, out UIntPtr out_count);
+
+        // ---- defaults ----
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_defaults_get(out wsx_defaults out_defaults, UIntPtr size);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern wsx_deflate_options wsx_deflate_options_default();
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern wsx_reconnect_options wsx_reconnect_options_default();
 
         // ---- client options ----
 

@@ -67,7 +67,8 @@ namespace Wsx
             Native.Check(NativeMethods.wsx_server_options_new(out native));
             try
             {
-                Native.Check(NativeMethods.wsx_server_options_set_host(native, Native.Utf8(options.Host ?? "127.0.0.1")));
+                if (options.Host != null)
+                    Native.Check(NativeMethods.wsx_server_options_set_host(native, Native.Utf8(options.Host)));
                 Native.Check(NativeMethods.wsx_server_options_set_port(native, (ushort)options.Port));
                 Native.Check(NativeMethods.wsx_server_options_set_max_message_size(native, Size(options.MaxMessageSize, "MaxMessageSize")));
                 foreach (var protocol in options.SubProtocols)
@@ -117,18 +118,26 @@ namespace Wsx
             Native.Check(NativeMethods.wsx_server_options_set_compression(native, compression != null ? &deflate : null));
         }
 
+        /// <summary>
+        /// A size as the native options take it. Only what a size_t cannot hold throws here; the
+        /// library's rules (more than 0, ...) give a <see cref="WsxException"/> naming the option.
+        /// </summary>
         static UIntPtr Size(long bytes, string name)
         {
-            if (bytes <= 0 || (UIntPtr.Size == 4 && bytes > uint.MaxValue))
-                throw new ArgumentOutOfRangeException(name, bytes, "must be positive and addressable");
+            if (bytes < 0 || (UIntPtr.Size == 4 && bytes > uint.MaxValue))
+                throw new ArgumentOutOfRangeException(name, bytes, "must not be negative and must be addressable");
             return (UIntPtr)(ulong)bytes;
         }
 
-        /// <summary>A positive time span as whole milliseconds (rounded up), as the native options take it.</summary>
+        /// <summary>
+        /// A time span as whole milliseconds (rounded up), as the native options take it. Only what
+        /// they cannot hold throws here; the library's rules (more than 0 ms, ...) give a
+        /// <see cref="WsxException"/> naming the option.
+        /// </summary>
         static uint Milliseconds(TimeSpan span, string name)
         {
-            if (span <= TimeSpan.Zero || span.TotalMilliseconds > uint.MaxValue)
-                throw new ArgumentOutOfRangeException(name, span, "must be positive and under 49 days");
+            if (span < TimeSpan.Zero || span.TotalMilliseconds > uint.MaxValue)
+                throw new ArgumentOutOfRangeException(name, span, "must not be negative and must be under 49 days");
             return (uint)Math.Ceiling(span.TotalMilliseconds);
         }
     }

@@ -6,7 +6,9 @@ namespace Wsx
 {
     /// <summary>
     /// Options of a <see cref="WsxClient"/>, read when <see cref="WsxClient.ConnectAsync"/> starts.
-    /// The defaults are the native library's.
+    /// The defaults are the native library's (read from it), and so are the rules: a value it
+    /// refuses is a <see cref="WsxException"/> with <see cref="WsxResult.InvalidArgument"/> whose
+    /// message names the option.
     /// </summary>
     public sealed class WsxClientOptions
     {
@@ -21,38 +23,38 @@ namespace Wsx
         public string Origin { get; set; }
 
         /// <summary>Time allowed for name resolution and TCP connect (default 10 s).</summary>
-        public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+        public TimeSpan ConnectTimeout { get; set; } = NativeDefaults.Ms(NativeDefaults.Options.connect_timeout_ms);
 
         /// <summary>Time allowed for the TLS and WebSocket handshakes (default 10 s).</summary>
-        public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+        public TimeSpan HandshakeTimeout { get; set; } = NativeDefaults.Ms(NativeDefaults.Options.handshake_timeout_ms);
 
         /// <summary>Time to wait for the peer's close frame and TCP close (default 5 s).</summary>
-        public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
+        public TimeSpan CloseTimeout { get; set; } = NativeDefaults.Ms(NativeDefaults.Options.close_timeout_ms);
 
         /// <summary>
         /// Time between keepalive pings (default 30 s); <see cref="TimeSpan.Zero"/> or
         /// <see cref="Timeout.InfiniteTimeSpan"/> turns keepalive off.
         /// </summary>
-        public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(30);
+        public TimeSpan KeepAliveInterval { get; set; } = NativeDefaults.Ms(NativeDefaults.Options.keepalive_interval_ms);
 
         /// <summary>Time to wait for the pong of a keepalive ping before dropping the connection (default 30 s).</summary>
-        public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(30);
+        public TimeSpan KeepAliveTimeout { get; set; } = NativeDefaults.Ms(NativeDefaults.Options.keepalive_timeout_ms);
 
         /// <summary>Largest message accepted, in bytes (default 16 MiB); a bigger one closes the connection with 1009.</summary>
-        public long MaxMessageSize { get; set; } = 16L << 20;
+        public long MaxMessageSize { get; set; } = (long)(ulong)NativeDefaults.Options.max_message_size;
 
         /// <summary>A PEM file of extra trusted CA certificates for <c>wss://</c>, or null.</summary>
         public string CaFile { get; set; }
 
         /// <summary>Whether TLS certificates and host names are verified (default true; turn off for tests only).</summary>
-        public bool VerifyCertificate { get; set; } = true;
+        public bool VerifyCertificate { get; set; } = NativeDefaults.Options.verify_certificates != 0;
 
         /// <summary>
         /// The permessage-deflate (RFC 7692) compression offered to the server, used if it accepts
         /// (see <see cref="WsxClient.HttpResponseHeaders"/>' <c>Sec-WebSocket-Extensions</c>).
         /// Offered with the default settings unless changed; null offers none.
         /// </summary>
-        public WsxDeflateOptions Compression { get; set; } = new WsxDeflateOptions();
+        public WsxDeflateOptions Compression { get; set; } = NativeDefaults.Options.client_compression != 0 ? new WsxDeflateOptions() : null;
 
         /// <summary>
         /// Reconnecting after the connection drops, or null (the default) to end with it. With a
@@ -89,16 +91,16 @@ namespace Wsx
         /// <summary>Adds a subprotocol to offer, like <c>ClientWebSocketOptions.AddSubProtocol</c>.</summary>
         public void AddSubProtocol(string subProtocol)
         {
-            if (string.IsNullOrEmpty(subProtocol))
-                throw new ArgumentException("a subprotocol must not be empty", nameof(subProtocol));
+            if (subProtocol == null)
+                throw new ArgumentNullException(nameof(subProtocol));
             SubProtocols.Add(subProtocol);
         }
 
         /// <summary>Sets an extra request header, like <c>ClientWebSocketOptions.SetRequestHeader</c>.</summary>
         public void SetRequestHeader(string name, string value)
         {
-            if (string.IsNullOrEmpty(name))
-                throw new ArgumentException("a header name must not be empty", nameof(name));
+            if (name == null)
+                throw new ArgumentNullException(nameof(name));
             RequestHeaders[name] = value ?? "";
         }
     }

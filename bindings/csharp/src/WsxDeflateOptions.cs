@@ -12,22 +12,22 @@ namespace Wsx
     public sealed class WsxDeflateOptions
     {
         /// <summary>Largest LZ77 window of the client's compressor, as a power of two (8-15, default 15).</summary>
-        public int ClientMaxWindowBits { get; set; } = 15;
+        public int ClientMaxWindowBits { get; set; } = NativeDefaults.Deflate.client_max_window_bits;
 
         /// <summary>Largest LZ77 window of the server's compressor, as a power of two (8-15, default 15).</summary>
-        public int ServerMaxWindowBits { get; set; } = 15;
+        public int ServerMaxWindowBits { get; set; } = NativeDefaults.Deflate.server_max_window_bits;
 
         /// <summary>The client's compressor starts afresh for every message (default false): less memory, larger output.</summary>
-        public bool ClientNoContextTakeover { get; set; }
+        public bool ClientNoContextTakeover { get; set; } = NativeDefaults.Deflate.client_no_context_takeover != 0;
 
         /// <summary>The server's compressor starts afresh for every message (default false).</summary>
-        public bool ServerNoContextTakeover { get; set; }
+        public bool ServerNoContextTakeover { get; set; } = NativeDefaults.Deflate.server_no_context_takeover != 0;
 
         /// <summary>Compression level, 0 (stored) to 9 (smallest); default 6.</summary>
-        public int Level { get; set; } = 6;
+        public int Level { get; set; } = (int)NativeDefaults.Deflate.level;
 
         /// <summary>Messages shorter than this many bytes are sent uncompressed (default 64).</summary>
-        public long Threshold { get; set; } = 64;
+        public long Threshold { get; set; } = (long)(ulong)NativeDefaults.Deflate.threshold;
 
         /// <summary>The native struct for these settings; values that cannot even be represented throw here.</summary>
         internal NativeMethods.wsx_deflate_options ToNative()
@@ -38,7 +38,7 @@ namespace Wsx
                 server_max_window_bits = Bits(ServerMaxWindowBits, "ServerMaxWindowBits"),
                 client_no_context_takeover = ClientNoContextTakeover ? (byte)1 : (byte)0,
                 server_no_context_takeover = ServerNoContextTakeover ? (byte)1 : (byte)0,
-                level = Level >= 0 ? (uint)Level : throw new ArgumentOutOfRangeException("Level", Level, "a level is 0 to 9"),
+                level = Level >= 0 ? (uint)Level : throw new ArgumentOutOfRangeException("Level", Level, "must not be negative"),
                 threshold = Threshold >= 0 && (UIntPtr.Size == 8 || Threshold <= uint.MaxValue)
                     ? (UIntPtr)(ulong)Threshold
                     : throw new ArgumentOutOfRangeException("Threshold", Threshold, "must be zero or positive and addressable"),
@@ -48,7 +48,7 @@ namespace Wsx
         static byte Bits(int bits, string name)
         {
             if (bits < 0 || bits > byte.MaxValue)
-                throw new ArgumentOutOfRangeException(name, bits, "window bits are 8 to 15");
+                throw new ArgumentOutOfRangeException(name, bits, "must fit in a byte (the library takes 8 to 15)");
             return (byte)bits;
         }
     }

@@ -17,32 +17,32 @@ namespace Wsx
     public sealed class WsxReconnectPolicy
     {
         /// <summary>Ceiling of the first wait (default 500 ms).</summary>
-        public TimeSpan InitialDelay { get; set; } = TimeSpan.FromMilliseconds(500);
+        public TimeSpan InitialDelay { get; set; } = NativeDefaults.Ms(NativeDefaults.Reconnect.initial_delay_ms);
 
-        /// <summary>Growth of the ceiling per attempt (default 2.0; at least 1.0).</summary>
-        public double Factor { get; set; } = 2.0;
+        /// <summary>Growth of the ceiling per attempt (default 2.0): a finite number of at least 1.0, or connecting fails.</summary>
+        public double Factor { get; set; } = NativeDefaults.Reconnect.factor;
 
         /// <summary>Largest ceiling (default 30 s).</summary>
-        public TimeSpan MaxDelay { get; set; } = TimeSpan.FromSeconds(30);
+        public TimeSpan MaxDelay { get; set; } = NativeDefaults.Ms(NativeDefaults.Reconnect.max_delay_ms);
 
         /// <summary>Most reconnect attempts in a row without a lasting connection; 0 (the default) tries forever.</summary>
-        public int MaxAttempts { get; set; }
+        public int MaxAttempts { get; set; } = (int)NativeDefaults.Reconnect.max_attempts;
 
         /// <summary>A connection open this long starts the backoff afresh (default 10 s).</summary>
-        public TimeSpan ResetAfter { get; set; } = TimeSpan.FromSeconds(10);
+        public TimeSpan ResetAfter { get; set; } = NativeDefaults.Ms(NativeDefaults.Reconnect.reset_after_ms);
 
         /// <summary>Whether to retry after the server refused the handshake with a 4xx status (default false).</summary>
-        public bool RetryOn4xx { get; set; }
+        public bool RetryOn4xx { get; set; } = NativeDefaults.Reconnect.retry_on_4xx != 0;
 
         /// <summary>
         /// Bytes <see cref="WsxConnection.SendAsync(ArraySegment{byte}, System.Net.WebSockets.WebSocketMessageType, System.Threading.CancellationToken)"/>
         /// may queue while disconnected, sent once the next connection opens; 0 (the default)
         /// refuses such sends with <see cref="WsxResult.NotConnected"/>.
         /// </summary>
-        public long QueueWhileDisconnected { get; set; }
+        public long QueueWhileDisconnected { get; set; } = (long)(ulong)NativeDefaults.Reconnect.queue_while_disconnected;
 
         /// <summary>Whether each wait is drawn at random below its ceiling (default true); false waits exactly the ceiling.</summary>
-        public bool Jitter { get; set; } = true;
+        public bool Jitter { get; set; } = NativeDefaults.Reconnect.jitter != 0;
 
         /// <summary>
         /// The close codes after which the client reconnects, when the server closed (or, 1006, the

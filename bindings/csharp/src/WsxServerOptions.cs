@@ -4,14 +4,18 @@ using System.Threading;
 
 namespace Wsx
 {
-    /// <summary>Options of a <see cref="WsxServer"/>, read when <see cref="WsxServer.Start"/> runs.</summary>
+    /// <summary>
+    /// Options of a <see cref="WsxServer"/>, read when <see cref="WsxServer.Start"/> runs. The defaults
+    /// are the native library's (read from it), and so are the rules: a value it refuses is a
+    /// <see cref="WsxException"/> with <see cref="WsxResult.InvalidArgument"/> naming the option.
+    /// </summary>
     public sealed class WsxServerOptions
     {
         /// <summary>Address to listen on: a name, IPv4 or IPv6 (default <c>127.0.0.1</c>).</summary>
-        public string Host { get; set; } = "127.0.0.1";
+        public string Host { get; set; } = NativeDefaults.ServerHost;
 
         /// <summary>Port to listen on; 0 (the default) picks a free one, read back from <see cref="WsxServer.Port"/>.</summary>
-        public int Port { get; set; }
+        public int Port { get; set; } = NativeDefaults.Options.server_port;
 
         /// <summary>Subprotocols supported, in order of preference; the first one the client also offers is chosen.</summary>
         public IList<string> SubProtocols { get; } = new List<string>();
@@ -29,14 +33,14 @@ namespace Wsx
         public string KeyFile { get; set; }
 
         /// <summary>Largest message accepted, in bytes (default 16 MiB); a bigger one closes the connection with 1009.</summary>
-        public long MaxMessageSize { get; set; } = 16L << 20;
+        public long MaxMessageSize { get; set; } = (long)(ulong)NativeDefaults.Options.max_message_size;
 
         /// <summary>
         /// The permessage-deflate (RFC 7692) compression accepted when a client offers it, or null
         /// (the default) to decline every offer. Compression costs memory per connection (up to a
         /// compressor and a decompressor window each); turn it on where bandwidth matters more.
         /// </summary>
-        public WsxDeflateOptions Compression { get; set; }
+        public WsxDeflateOptions Compression { get; set; } = NativeDefaults.Options.server_compression != 0 ? new WsxDeflateOptions() : null;
 
         /// <summary>
         /// What <see cref="WsxServer.Publish(string, string, WsxConnection)"/> does with a subscriber past its

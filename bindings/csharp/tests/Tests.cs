@@ -50,6 +50,7 @@ namespace Wsx.Tests
             }
             using (var chat = new Peer("C chat server", options["--chat-server"], "--port 0"))
                 runner.Run("examples: ChatClient.exe joins a room of the C chat_server", () => ChatClientJoinsRoom(chat, options["--runtime"], options["--chat-client"]));
+            OptionsTests(runner);
             runner.Run("refused connection", RefusedConnection);
             runner.Run("bad URLs", BadUrls);
             runner.Run("handshake timeout and a cancelled ConnectAsync against a silent server", SilentServer);
@@ -311,9 +312,10 @@ namespace Wsx.Tests
                     await Assert.ThrowsAsync<OperationCanceledException>(() => connecting, "cancelled ConnectAsync");
                     Assert.Equal(WebSocketState.Aborted, client.State, "state after the cancel");
                 }
-                Assert.Throws<ArgumentOutOfRangeException>(
+                var zero = Assert.Throws<WsxException>(
                     () => new WsxClient(new WsxClientOptions { CloseTimeout = TimeSpan.Zero }).ConnectAsync(url, CancellationToken.None).GetAwaiter().GetResult(),
                     "a zero close timeout");
+                Assert.Equal(WsxResult.InvalidArgument, zero.Result, "the library's rule");
             }
             finally
             {

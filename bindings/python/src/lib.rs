@@ -37,26 +37,28 @@ use reconnect::Reconnect;
 use server::Listener;
 
 /// Starts a client connection to `uri` and returns at once; wait for the
-/// handshake with `_wait_open()` (sync) or `_poll_open()` (asyncio).
+/// handshake with `_wait_open()` (sync) or `_poll_open()` (asyncio). The
+/// timeouts and `max_size` have no default here: the `wsx` package passes
+/// them, defaulting to `defaults()`. The core validates every option and
+/// its error is raised here.
 #[pyfunction]
 #[pyo3(signature = (
-    uri, *, subprotocols=Vec::new(), headers=Vec::new(), origin=None, open_timeout=Some(10.0),
-    ping_interval=Some(20.0), ping_timeout=Some(20.0), close_timeout=Some(10.0), max_size=Some(1 << 24),
-    ca_file=None, verify=true, max_queue=None, compression=None, reconnect=None, proxy=None,
+    uri, *, open_timeout, ping_interval, ping_timeout, close_timeout, max_size,
+    subprotocols=Vec::new(), headers=Vec::new(), origin=None, ca_file=None, verify=true, max_queue=None, compression=None, reconnect=None, proxy=None,
     proxy_from_env=false, before_connect=None
 ))]
 #[allow(clippy::too_many_arguments)] // mirrors Python's keyword arguments
 fn open_client(
     py: Python<'_>,
     uri: &str,
-    subprotocols: Vec<String>,
-    headers: Vec<(String, String)>,
-    origin: Option<String>,
     open_timeout: Option<f64>,
     ping_interval: Option<f64>,
     ping_timeout: Option<f64>,
     close_timeout: Option<f64>,
     max_size: Option<usize>,
+    subprotocols: Vec<String>,
+    headers: Vec<(String, String)>,
+    origin: Option<String>,
     ca_file: Option<PathBuf>,
     verify: bool,
     max_queue: Option<(usize, usize)>,
@@ -101,29 +103,29 @@ fn open_client(
     Connection::client(py, shared)
 }
 
-/// Starts a server listening on `host:port` (0 picks a free port).
+/// Starts a server listening on `host:port` (0 picks a free port). As for
+/// `open_client`, the timeouts and `max_size` have no default here.
 #[pyfunction]
 #[pyo3(signature = (
-    host, port, *, subprotocols=Vec::new(), origins=None, process_request=None, cert_file=None,
-    key_file=None, max_size=Some(1 << 24), open_timeout=Some(10.0), ping_interval=Some(20.0),
-    ping_timeout=Some(20.0), close_timeout=Some(10.0), max_connections=None, max_queue=None,
-    compression=None, slow_subscriber="skip"
+    host, port, *, max_size, open_timeout, ping_interval, ping_timeout, close_timeout,
+    subprotocols=Vec::new(), origins=None, process_request=None, cert_file=None, key_file=None,
+    max_connections=None, max_queue=None, compression=None, slow_subscriber="skip"
 ))]
 #[allow(clippy::too_many_arguments)] // mirrors Python's keyword arguments
 fn listen(
     py: Python<'_>,
     host: String,
     port: u16,
-    subprotocols: Vec<String>,
-    origins: Option<Vec<String>>,
-    process_request: Option<Py<PyAny>>,
-    cert_file: Option<PathBuf>,
-    key_file: Option<PathBuf>,
     max_size: Option<usize>,
     open_timeout: Option<f64>,
     ping_interval: Option<f64>,
     ping_timeout: Option<f64>,
     close_timeout: Option<f64>,
+    subprotocols: Vec<String>,
+    origins: Option<Vec<String>>,
+    process_request: Option<Py<PyAny>>,
+    cert_file: Option<PathBuf>,
+    key_file: Option<PathBuf>,
     max_connections: Option<usize>,
     max_queue: Option<(usize, usize)>,
     compression: Option<Py<Deflate>>,
@@ -160,6 +162,8 @@ fn listen(
 fn _wsx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(open_client, m)?)?;
     m.add_function(wrap_pyfunction!(listen, m)?)?;
+    m.add_function(wrap_pyfunction!(options::defaults, m)?)?;
+    m.add_class::<options::Defaults>()?;
     m.add_class::<Connection>()?;
     m.add_class::<ClientConnection>()?;
     m.add_class::<ServerConnection>()?;

@@ -172,6 +172,6 @@ enum Sleep<T> {
 /// A deadline `timeout` seconds from now; `None` waits forever.
 pub fn deadline(timeout: Option<f64>) -> PyResult<Option<Instant>> {
     timeout
-        .map(|t| Ok(Instant::now() + crate::options::seconds(t.max(0.0))?))
+        .map(|t| Ok(Instant::now() + crate::options::seconds("timeout", t.max(0.0))?))
         .transpose()
 }

@@ -15,10 +15,71 @@ use wsx_core::proto::DeflateConfig;
 /// What `None` means for a timeout: so long that it never passes.
 const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
 
-/// `t` seconds as a duration; negative or not-a-number is a `ValueError`.
-pub fn seconds(t: f64) -> PyResult<Duration> {
+/// The core's defaults of the options `connect` and `serve` take, in
+/// Python's units (seconds, bytes), from `wsx._wsx.defaults()`: the `wsx`
+/// package writes no default of its own.
+#[pyclass(module = "wsx._wsx", frozen, get_all)]
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    /// The address a server listens on.
+    host: String,
+    /// The port a server listens on (0: a free one).
+    port: u16,
+    /// Time for the TCP connect and for the handshake, in seconds.
+    open_timeout: f64,
+    /// Time between keepalive pings, in seconds.
+    ping_interval: f64,
+    /// Time to wait for a keepalive pong, in seconds.
+    ping_timeout: f64,
+    /// Time to wait for the close handshake, in seconds.
+    close_timeout: f64,
+    /// Largest message accepted, in bytes.
+    max_size: usize,
+    /// Most open connections of a server at once.
+    max_connections: usize,
+}
+
+#[pymethods]
+impl Defaults {
+    fn __repr__(&self) -> String {
+        format!(
+            "Defaults(host={:?}, port={}, open_timeout={}, ping_interval={}, ping_timeout={}, \
+             close_timeout={}, max_size={}, max_connections={})",
+            self.host,
+            self.port,
+            self.open_timeout,
+            self.ping_interval,
+            self.ping_timeout,
+            self.close_timeout,
+            self.max_size,
+            self.max_connections
+        )
+    }
+}
+
+/// The core's defaults of the options of `connect` and `serve`.
+#[pyfunction]
+pub fn defaults() -> Defaults {
+    let (c, s) = (ClientConfig::default(), ServerConfig::default());
+    let keepalive = c.keepalive.unwrap_or_default();
+    Defaults {
+        host: s.host,
+        port: s.port,
+        open_timeout: c.handshake_timeout.as_secs_f64(),
+        ping_interval: keepalive.interval.as_secs_f64(),
+        ping_timeout: keepalive.timeout.as_secs_f64(),
+        close_timeout: c.close_timeout.as_secs_f64(),
+        max_size: c.protocol.max_message_size,
+        max_connections: s.max_connections,
+    }
+}
+
+/// `t` seconds as a duration; negative, too large or not-a-number (what a
+/// duration cannot hold) is a `ValueError` naming the argument. Range rules
+/// (more than 0, ...) are the core's.
+pub fn seconds(name: &str, t: f64) -> PyResult<Duration> {
     Duration::try_from_secs_f64(t)
-        .map_err(|_| PyValueError::new_err(format!("invalid duration: {t} s")))
+        .map_err(|_| PyValueError::new_err(format!("{name} is not a duration: {t} s")))
 }
 
 /// `True` or `False`, for `__repr__`.
@@ -26,16 +87,16 @@ pub fn py_bool(b: bool) -> &'static str {
     if b { "True" } else { "False" }
 }
 
-fn timeout(t: Option<f64>) -> PyResult<Duration> {
-    t.map_or(Ok(FOREVER), seconds)
+fn timeout(name: &str, t: Option<f64>) -> PyResult<Duration> {
+    t.map_or(Ok(FOREVER), |t| seconds(name, t))
 }
 
 fn keepalive(interval: Option<f64>, wait: Option<f64>) -> PyResult<Option<Keepalive>> {
     interval
         .map(|i| {
             Ok(Keepalive {
-                interval: seconds(i)?,
-                timeout: timeout(wait)?,
+                interval: seconds("ping_interval", i)?,
+                timeout: timeout("ping_timeout", wait)?,
             })
         })
         .transpose()
@@ -108,7 +169,7 @@ impl Common {
 /// The core's client configuration.
 pub fn client(common: &Common, c: Client) -> PyResult<ClientConfig> {
     let defaults = ClientConfig::default();
-    let open = timeout(common.open_timeout)?;
+    let open = timeout("open_timeout", common.open_timeout)?;
     Ok(ClientConfig {
         protocol: common.protocol(defaults.protocol.clone()),
         subprotocols: c.subprotocols,
@@ -116,7 +177,7 @@ pub fn client(common: &Common, c: Client) -> PyResult<ClientConfig> {
         origin: c.origin,
         connect_timeout: open,
         handshake_timeout: open,
-        close_timeout: timeout(common.close_timeout)?,
+        close_timeout: timeout("close_timeout", common.close_timeout)?,
         keepalive: keepalive(common.ping_interval, common.ping_timeout)?,
         tls: TlsClientConfig {
             ca_file: c.ca_file,
@@ -150,8 +211,8 @@ pub fn server(common: &Common, s: Server) -> PyResult<ServerConfig> {
         origins: s.origins,
         tls,
         max_connections: s.max_connections.unwrap_or(defaults.max_connections),
-        handshake_timeout: timeout(common.open_timeout)?,
-        close_timeout: timeout(common.close_timeout)?,
+        handshake_timeout: timeout("open_timeout", common.open_timeout)?,
+        close_timeout: timeout("close_timeout", common.close_timeout)?,
         keepalive: keepalive(common.ping_interval, common.ping_timeout)?,
         compression: s.compression,
         slow_subscriber: s.slow_subscriber,

@@ -37,14 +37,14 @@ pub struct Reconnect {
 }
 
 impl Reconnect {
-    /// The core's policy (the durations were checked by the constructor).
+    /// The core's policy (checked by the constructor).
     pub fn policy(&self) -> PyResult<ReconnectPolicy> {
         Ok(ReconnectPolicy {
-            initial_delay: seconds(self.initial_delay)?,
+            initial_delay: seconds("initial_delay", self.initial_delay)?,
             factor: self.factor,
-            max_delay: seconds(self.max_delay)?,
+            max_delay: seconds("max_delay", self.max_delay)?,
             max_attempts: self.max_attempts,
-            reset_after: seconds(self.reset_after)?,
+            reset_after: seconds("reset_after", self.reset_after)?,
             retry_on_4xx: self.retry_on_4xx,
             queue_while_disconnected: self.queue_while_disconnected,
             jitter: self.jitter,
@@ -64,7 +64,9 @@ impl Reconnect {
     /// retry on 4xx, no queue while disconnected, jitter, and reconnect
     /// after the close codes 1001, 1006, 1011, 1012, 1013 and 1014 unless
     /// the application closed). Raises `ValueError` for a negative duration
-    /// or a retry code outside 1000-4999.
+    /// and `InvalidArgument` (a `ValueError`) for what the core's rule
+    /// refuses (a factor below 1 or not finite, an initial delay past the
+    /// maximum, a retry code outside 1000-4999).
     #[new]
     #[pyo3(signature = (
         *, initial_delay=None, factor=None, max_delay=None, max_attempts=None, reset_after=None,
@@ -72,6 +74,7 @@ impl Reconnect {
     ))]
     #[allow(clippy::too_many_arguments)] // mirrors Python's keyword arguments
     fn new(
+        py: Python<'_>,
         initial_delay: Option<f64>,
         factor: Option<f64>,
         max_delay: Option<f64>,
@@ -99,7 +102,9 @@ impl Reconnect {
             jitter,
             retry_codes,
         };
-        r.policy()?;
+        r.policy()?
+            .validate()
+            .map_err(|e| crate::errors::to_py(py, &e))?;
         Ok(r)
     }
 

@@ -9,9 +9,11 @@ use std::time::Duration;
 use pyo3::exceptions::PyTimeoutError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
-use wsx_core::net::{Handler, Refusal, Server, ServerHandler, Upgrade};
+use wsx_core::net::{Error, ErrorKind, Handler, Refusal, Server, ServerHandler, Upgrade};
+use wsx_core::proto::HandshakeError;
 
 use crate::connection::{Connection, Payload, ServerConnection};
+use crate::errors;
 use crate::events::{ConnHandler, ConnShared, QueueLimit};
 use crate::http::Request;
 use crate::mailbox::{Mailbox, deadline};
@@ -82,22 +84,21 @@ fn decide(
         Ok(Some(r)) => Err(r),
         Err(e) => {
             e.write_unraisable(py, Some(hook));
-            Err(Refusal {
-                status: 500,
-                reason: "Internal Server Error".into(),
-                headers: Vec::new(),
-            })
+            Err(Refusal::internal_error("Internal Server Error"))
         }
     }
 }
 
+/// The core's refusal for what `process_request` returned: a status outside
+/// 400-599 or a bad header raises `wsx.exceptions.InvalidArgument` (the
+/// core's rule and message), which refuses with 500.
 fn refusal(out: &Bound<'_, PyAny>) -> PyResult<Refusal> {
+    let py = out.py();
+    let invalid = |e: HandshakeError| {
+        errors::to_py(py, &Error::new(ErrorKind::InvalidArgument, e.to_string()))
+    };
     if let Ok(status) = out.extract::<u16>() {
-        return Ok(Refusal {
-            status,
-            reason: String::new(),
-            headers: Vec::new(),
-        });
+        return Refusal::new(status, "").map_err(invalid);
     }
     let t = out.cast::<PyTuple>()?;
     let status = t.get_item(0)?.extract()?;
@@ -106,18 +107,18 @@ fn refusal(out: &Bound<'_, PyAny>) -> PyResult<Refusal> {
     } else {
         String::new()
     };
-    let headers = match t.get_item(2) {
+    let headers: Vec<(String, String)> = match t.get_item(2) {
         Err(_) => Vec::new(),
         Ok(h) => match h.cast::<PyDict>() {
             Ok(d) => d.items().extract()?,
             Err(_) => h.extract()?,
         },
     };
-    Ok(Refusal {
-        status,
-        reason,
-        headers,
-    })
+    let mut refusal = Refusal::new(status, reason).map_err(invalid)?;
+    for (name, value) in headers {
+        refusal.add_header(name, value).map_err(invalid)?;
+    }
+    Ok(refusal)
 }
 
 /// A listening server on the shared loop. Accepted connections queue up
@@ -194,7 +195,7 @@ impl Listener {
     /// drop those still open after `timeout` seconds. Does not wait.
     #[pyo3(signature = (timeout=5.0))]
     fn shutdown(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
-        let timeout: Duration = crate::options::seconds(timeout)?;
+        let timeout: Duration = crate::options::seconds("timeout", timeout)?;
         py.detach(|| self.server.shutdown(timeout));
         Ok(())
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::proxy::ProxyConfig;
 use super::reconnect::ReconnectPolicy;
 use super::topics::SlowSubscriber;
+use crate::defaults;
 use crate::proto;
 use crate::proto::DeflateConfig;
 use crate::proto::handshake::Limits;
@@ -181,8 +182,8 @@ pub struct ServerConfig {
 impl Default for Keepalive {
     fn default() -> Self {
         Keepalive {
-            interval: Duration::from_secs(30),
-            timeout: Duration::from_secs(30),
+            interval: defaults::KEEPALIVE_INTERVAL,
+            timeout: defaults::KEEPALIVE_TIMEOUT,
         }
     }
 }
@@ -190,8 +191,8 @@ impl Default for Keepalive {
 impl Default for Backpressure {
     fn default() -> Self {
         Backpressure {
-            high_water: 17 * 1024 * 1024,
-            low_water: 256 * 1024,
+            high_water: defaults::HIGH_WATER,
+            low_water: defaults::LOW_WATER,
         }
     }
 }
@@ -215,9 +216,9 @@ impl Default for ClientConfig {
             subprotocols: Vec::new(),
             headers: Vec::new(),
             origin: None,
-            connect_timeout: Duration::from_secs(10),
-            handshake_timeout: Duration::from_secs(10),
-            close_timeout: Duration::from_secs(5),
+            connect_timeout: defaults::CONNECT_TIMEOUT,
+            handshake_timeout: defaults::HANDSHAKE_TIMEOUT,
+            close_timeout: defaults::CLOSE_TIMEOUT,
             keepalive: Some(Keepalive::default()),
             idle_timeout: None,
             backpressure: Backpressure::default(),
@@ -235,17 +236,17 @@ impl Default for ClientConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            host: "127.0.0.1".to_owned(),
+            host: defaults::SERVER_HOST.to_owned(),
             port: 0,
             protocol: proto::Config::default(),
             limits: Limits::default(),
             subprotocols: Vec::new(),
             origins: None,
             tls: None,
-            max_connections: 10_000,
-            max_pending_handshakes: 1_000,
-            handshake_timeout: Duration::from_secs(10),
-            close_timeout: Duration::from_secs(5),
+            max_connections: defaults::MAX_CONNECTIONS,
+            max_pending_handshakes: defaults::MAX_PENDING_HANDSHAKES,
+            handshake_timeout: defaults::HANDSHAKE_TIMEOUT,
+            close_timeout: defaults::CLOSE_TIMEOUT,
             keepalive: Some(Keepalive::default()),
             idle_timeout: None,
             backpressure: Backpressure::default(),

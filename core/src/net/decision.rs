@@ -87,7 +87,7 @@ impl PendingUpgrade {
 impl Drop for PendingUpgrade {
     fn drop(&mut self) {
         if !self.later.decided {
-            let refusal = Rejection::new(500, "the server dropped the handshake undecided");
+            let refusal = Rejection::internal_error("the server dropped the handshake undecided");
             let _ = self.later.decide(Decision::Refuse(refusal));
         }
     }

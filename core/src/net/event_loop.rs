@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::config::{ClientConfig, ServerConfig};
-use super::error::{Error, ErrorKind};
+use super::error::Error;
 use super::handle::{Conn, Server};
 use super::handler::{Handler, ServerHandler};
 use super::queue::{ConnectRequest, ListenRequest, LoopShared, Work};
@@ -90,6 +90,7 @@ impl LoopHandle {
         handler: Box<dyn Handler>,
     ) -> Result<Conn, Error> {
         let url = WsUrl::parse(url)?;
+        config.validate()?;
         if config.proxy.is_none() && config.proxy_from_env {
             config.proxy = env_proxy::for_url(&url, |name| std::env::var(name).ok())?;
         }
@@ -125,14 +126,7 @@ impl LoopHandle {
         config: ServerConfig,
         handler: Box<dyn ServerHandler>,
     ) -> Result<Server, Error> {
-        if let Some(deflate) = &config.compression {
-            deflate.check().map_err(|e| {
-                Error::new(
-                    ErrorKind::InvalidArgument,
-                    format!("invalid permessage-deflate settings: {e}"),
-                )
-            })?;
-        }
+        config.validate()?;
         let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
         let listener = listener::bind(&config)?;
         let local_addr = listener

@@ -292,6 +292,9 @@ impl Attempt<'_> {
 
 /// A refusal of a handshake: an HTTP status, a short reason sent as the body,
 /// and extra headers (the protocol core's own rejection, answered as is).
+/// Build it with [`Refusal::new`] (a status 400-599) and
+/// [`Refusal::add_header`]: an invalid refusal is an error where it is
+/// built, never changed on the way out.
 pub type Refusal = crate::proto::handshake::Rejection;
 
 /// The events of a listening server, called on the loop's thread.

@@ -39,6 +39,7 @@ mod tls;
 mod topics;
 mod transport;
 mod tunnel;
+mod validate;
 mod write;
 
 pub use config::{

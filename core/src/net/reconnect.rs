@@ -24,6 +24,7 @@
 
 use std::time::Duration;
 
+use crate::defaults;
 use crate::proto::CloseCode;
 
 use super::error::{Error, ErrorKind};
@@ -37,7 +38,8 @@ use super::error::{Error, ErrorKind};
 pub struct ReconnectPolicy {
     /// The ceiling of the first wait (default 500 ms).
     pub initial_delay: Duration,
-    /// How much the ceiling grows per attempt (default 2.0; below 1.0 counts as 1.0).
+    /// How much the ceiling grows per attempt (default 2.0): a finite number
+    /// of at least 1 ([`ReconnectPolicy::validate`]).
     pub factor: f64,
     /// The largest ceiling (default 30 s).
     pub max_delay: Duration,
@@ -72,11 +74,11 @@ pub const DEFAULT_RETRY_CODES: [u16; 6] = [1001, 1006, 1011, 1012, 1013, 1014];
 impl Default for ReconnectPolicy {
     fn default() -> Self {
         ReconnectPolicy {
-            initial_delay: Duration::from_millis(500),
-            factor: 2.0,
-            max_delay: Duration::from_secs(30),
+            initial_delay: defaults::RECONNECT_INITIAL_DELAY,
+            factor: defaults::RECONNECT_FACTOR,
+            max_delay: defaults::RECONNECT_MAX_DELAY,
             max_attempts: None,
-            reset_after: Duration::from_secs(10),
+            reset_after: defaults::RECONNECT_RESET_AFTER,
             retry_on_4xx: false,
             queue_while_disconnected: 0,
             jitter: true,
@@ -93,7 +95,9 @@ impl ReconnectPolicy {
             None => Ok(()),
             Some(code) => Err(Error::new(
                 ErrorKind::InvalidArgument,
-                format!("{code} is not a close code (1000 to 4999) to reconnect after"),
+                format!(
+                    "reconnect.retry_codes: {code} is not a close code (1000 to 4999) to reconnect after"
+                ),
             )),
         }
     }
@@ -129,10 +133,7 @@ impl Backoff {
     /// The ceiling of the wait before attempt `attempt` (1 for the first).
     pub fn ceiling(&self, attempt: u32) -> Duration {
         let p = &self.policy;
-        let growth = p
-            .factor
-            .max(1.0)
-            .powi(attempt.saturating_sub(1).min(1024) as i32);
+        let growth = p.factor.powi(attempt.saturating_sub(1).min(1024) as i32);
         let secs = p.initial_delay.as_secs_f64() * growth;
         match Duration::try_from_secs_f64(secs) {
             Ok(d) => d.min(p.max_delay),

@@ -73,8 +73,8 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            max_message_size: 16 << 20,
-            max_frame_size: 16 << 20,
+            max_message_size: crate::defaults::MAX_MESSAGE_SIZE,
+            max_frame_size: crate::defaults::MAX_FRAME_SIZE,
             auto_pong: true,
             streaming: false,
             reject_binary: false,

@@ -30,7 +30,7 @@ pub enum ProtocolError {
     #[error("fragmented control frame ({0:?})")]
     FragmentedControlFrame(OpCode),
     /// A control frame carried more than 125 bytes. Close 1002.
-    #[error("control frame ({opcode:?}) of {len} bytes; the limit is 125")]
+    #[error("control frame ({opcode:?}) of {len} bytes; the limit is {max}", max = crate::proto::frame::MAX_CONTROL_PAYLOAD)]
     ControlFrameTooLong {
         /// The control frame's opcode.
         opcode: OpCode,
@@ -135,10 +135,10 @@ pub enum SendError {
     #[error("close code {0} may not be sent")]
     InvalidCloseCode(u16),
     /// The close reason is longer than the 123 bytes a close frame can carry.
-    #[error("close reason of {0} bytes; the limit is 123")]
+    #[error("close reason of {0} bytes; the limit is {max}", max = crate::proto::close::MAX_CLOSE_REASON)]
     CloseReasonTooLong(usize),
     /// A ping or pong payload is longer than 125 bytes.
-    #[error("control frame payload of {0} bytes; the limit is 125")]
+    #[error("control frame payload of {0} bytes; the limit is {max}", max = crate::proto::frame::MAX_CONTROL_PAYLOAD)]
     ControlFrameTooLong(usize),
     /// Text to send is not UTF-8 (`at`: offset in the message of the invalid
     /// sequence).

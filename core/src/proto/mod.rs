@@ -1,8 +1,8 @@
 //! The sans-I/O WebSocket protocol (RFC 6455).
 //!
 //! Nothing here touches a socket, a clock or a thread: bytes go in, events and
-//! bytes to write come out. Modules follow the RFC's own terms.
-#![forbid(unsafe_code)]
+//! bytes to write come out. Modules follow the RFC's own terms. Like the
+//! whole crate, it has no `unsafe` code (`#![forbid(unsafe_code)]` at the root).
 
 pub mod close;
 pub mod connection;

@@ -174,11 +174,7 @@ impl ServerHandler for EchoServer {
             subprotocol: upgrade.subprotocol.clone(),
         });
         if let Some(status) = self.refuse {
-            return Err(Refusal {
-                status,
-                reason: "go away".into(),
-                headers: Vec::new(),
-            });
+            return Err(Refusal::new(status, "go away").unwrap());
         }
         Ok(Box::new(Recorder {
             tx: self.conns.clone(),

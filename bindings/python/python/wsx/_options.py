@@ -6,6 +6,10 @@ from typing import Any, Callable, Iterable, Literal, Mapping, Optional, Sequence
 
 from . import _wsx
 
+#: The core's defaults of the options of ``connect`` and ``serve`` (seconds,
+#: bytes): the signatures read them, so no default is written twice.
+DEFAULTS = _wsx.defaults()
+
 HeadersLike = Union[Mapping[str, str], Iterable[Tuple[str, str]], None]
 #: ``max_queue``: a high-water mark in messages, ``(high, low)``, or None.
 QueueLike = Union[int, Tuple[int, Optional[int]], None]

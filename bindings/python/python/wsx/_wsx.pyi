@@ -8,6 +8,7 @@ from typing_extensions import Self, disjoint_base
 __all__ = [
     "ClientConnection",
     "Connection",
+    "Defaults",
     "Deflate",
     "Headers",
     "Hub",
@@ -19,6 +20,7 @@ __all__ = [
     "ServerConnection",
     "__version__",
     "_live_objects",
+    "defaults",
     "listen",
     "open_client",
 ]
@@ -223,17 +225,38 @@ class Hub:
     def drain(self) -> list[int]: ...
 
 def _live_objects() -> dict[str, int]: ...
+@final
+class Defaults:
+    """The core's defaults of the options of ``connect`` and ``serve``."""
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def open_timeout(self) -> float: ...
+    @property
+    def ping_interval(self) -> float: ...
+    @property
+    def ping_timeout(self) -> float: ...
+    @property
+    def close_timeout(self) -> float: ...
+    @property
+    def max_size(self) -> int: ...
+    @property
+    def max_connections(self) -> int: ...
+
+def defaults() -> Defaults: ...
 def open_client(
     uri: str,
     *,
+    open_timeout: Optional[float],
+    ping_interval: Optional[float],
+    ping_timeout: Optional[float],
+    close_timeout: Optional[float],
+    max_size: Optional[int],
     subprotocols: list[str] = ...,
     headers: list[tuple[str, str]] = ...,
     origin: Optional[str] = None,
-    open_timeout: Optional[float] = ...,
-    ping_interval: Optional[float] = ...,
-    ping_timeout: Optional[float] = ...,
-    close_timeout: Optional[float] = ...,
-    max_size: Optional[int] = ...,
     ca_file: Optional[_StrPath] = None,
     verify: bool = True,
     max_queue: Optional[tuple[int, int]] = None,
@@ -247,16 +270,16 @@ def listen(
     host: str,
     port: int,
     *,
+    max_size: Optional[int],
+    open_timeout: Optional[float],
+    ping_interval: Optional[float],
+    ping_timeout: Optional[float],
+    close_timeout: Optional[float],
     subprotocols: list[str] = ...,
     origins: Optional[list[str]] = None,
     process_request: Optional[Callable[[ServerConnection, Request], Any]] = None,
     cert_file: Optional[_StrPath] = None,
     key_file: Optional[_StrPath] = None,
-    max_size: Optional[int] = ...,
-    open_timeout: Optional[float] = ...,
-    ping_interval: Optional[float] = ...,
-    ping_timeout: Optional[float] = ...,
-    close_timeout: Optional[float] = ...,
     max_connections: Optional[int] = None,
     max_queue: Optional[tuple[int, int]] = None,
     compression: Optional[Deflate] = None,

@@ -20,6 +20,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Generator, Generic, 
 
 from . import _wsx
 from ._options import (
+    DEFAULTS,
     BeforeConnect,
     CompressionLike,
     HeadersLike,
@@ -290,11 +291,11 @@ def connect(
     subprotocols: Optional[Sequence[str]] = None,
     additional_headers: HeadersLike = None,
     origin: Optional[str] = None,
-    open_timeout: Optional[float] = 10,
-    ping_interval: Optional[float] = 20,
-    ping_timeout: Optional[float] = 20,
-    close_timeout: Optional[float] = 10,
-    max_size: Optional[int] = 2**24,
+    open_timeout: Optional[float] = DEFAULTS.open_timeout,
+    ping_interval: Optional[float] = DEFAULTS.ping_interval,
+    ping_timeout: Optional[float] = DEFAULTS.ping_timeout,
+    close_timeout: Optional[float] = DEFAULTS.close_timeout,
+    max_size: Optional[int] = DEFAULTS.max_size,
     ca_file: Optional[StrPath] = None,
     verify: bool = True,
     max_queue: QueueLike = 16,
@@ -337,7 +338,7 @@ class Server(_Waitable):
         self._listener = listener
         self._handler = handler
         self._hub = hub
-        self._close_timeout = 5.0 if close_timeout is None else close_timeout
+        self._close_timeout = DEFAULTS.close_timeout if close_timeout is None else close_timeout
         self._tasks: set[asyncio.Task[None]] = set()
         listener._attach(hub.native)
         hub.register(self, listener._token)
@@ -417,19 +418,19 @@ class Server(_Waitable):
 
 def serve(
     handler: Callable[[ServerConnection], Awaitable[Any]],
-    host: str = "127.0.0.1",
-    port: int = 0,
+    host: str = DEFAULTS.host,
+    port: int = DEFAULTS.port,
     *,
     subprotocols: Optional[Sequence[str]] = None,
     origins: Optional[Sequence[Optional[str]]] = None,
     process_request: Optional[Callable[[_wsx.ServerConnection, Request], ProcessResult]] = None,
     cert_file: Optional[StrPath] = None,
     key_file: Optional[StrPath] = None,
-    max_size: Optional[int] = 2**24,
-    open_timeout: Optional[float] = 10,
-    ping_interval: Optional[float] = 20,
-    ping_timeout: Optional[float] = 20,
-    close_timeout: Optional[float] = 10,
+    max_size: Optional[int] = DEFAULTS.max_size,
+    open_timeout: Optional[float] = DEFAULTS.open_timeout,
+    ping_interval: Optional[float] = DEFAULTS.ping_interval,
+    ping_timeout: Optional[float] = DEFAULTS.ping_timeout,
+    close_timeout: Optional[float] = DEFAULTS.close_timeout,
     max_connections: Optional[int] = None,
     max_queue: QueueLike = 16,
     compression: CompressionLike = None,

@@ -11,6 +11,7 @@ from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 from . import _wsx
 from ._options import (
+    DEFAULTS,
     BeforeConnect,
     CompressionLike,
     HeadersLike,
@@ -41,11 +42,11 @@ def connect(
     subprotocols: Optional[Sequence[str]] = None,
     additional_headers: HeadersLike = None,
     origin: Optional[str] = None,
-    open_timeout: Optional[float] = 10,
-    ping_interval: Optional[float] = 20,
-    ping_timeout: Optional[float] = 20,
-    close_timeout: Optional[float] = 10,
-    max_size: Optional[int] = 2**24,
+    open_timeout: Optional[float] = DEFAULTS.open_timeout,
+    ping_interval: Optional[float] = DEFAULTS.ping_interval,
+    ping_timeout: Optional[float] = DEFAULTS.ping_timeout,
+    close_timeout: Optional[float] = DEFAULTS.close_timeout,
+    max_size: Optional[int] = DEFAULTS.max_size,
     ca_file: Optional[StrPath] = None,
     verify: bool = True,
     max_queue: QueueLike = 16,
@@ -60,7 +61,10 @@ def connect(
 
     ``subprotocols`` are offered in order; ``additional_headers`` (a mapping
     or pairs) and ``origin`` go into the request. ``None`` turns a timeout or
-    ``max_size`` off; ``ping_interval=None`` turns keepalive pings off.
+    ``max_size`` off; ``ping_interval=None`` turns keepalive pings off. The
+    defaults are the core's (``wsx._wsx.defaults()``), and so are the rules:
+    a value the core refuses (a zero timeout, a header name that is not an
+    HTTP token, ...) raises :class:`~wsx.InvalidArgument`, naming the option.
     ``ca_file`` adds trusted CA certificates (PEM); ``verify=False`` turns
     certificate checks off (tests only).
 
@@ -127,7 +131,7 @@ class Server:
     ) -> None:
         self._listener = listener
         self._handler = handler
-        self._close_timeout = 5.0 if close_timeout is None else close_timeout
+        self._close_timeout = DEFAULTS.close_timeout if close_timeout is None else close_timeout
         self._threads: set[threading.Thread] = set()
         self._lock = threading.Lock()
         self._done = threading.Event()
@@ -214,19 +218,19 @@ class Server:
 
 def serve(
     handler: Callable[[ServerConnection], Any],
-    host: str = "127.0.0.1",
-    port: int = 0,
+    host: str = DEFAULTS.host,
+    port: int = DEFAULTS.port,
     *,
     subprotocols: Optional[Sequence[str]] = None,
     origins: Optional[Sequence[Optional[str]]] = None,
     process_request: Optional[Callable[[ServerConnection, Request], ProcessResult]] = None,
     cert_file: Optional[StrPath] = None,
     key_file: Optional[StrPath] = None,
-    max_size: Optional[int] = 2**24,
-    open_timeout: Optional[float] = 10,
-    ping_interval: Optional[float] = 20,
-    ping_timeout: Optional[float] = 20,
-    close_timeout: Optional[float] = 10,
+    max_size: Optional[int] = DEFAULTS.max_size,
+    open_timeout: Optional[float] = DEFAULTS.open_timeout,
+    ping_interval: Optional[float] = DEFAULTS.ping_interval,
+    ping_timeout: Optional[float] = DEFAULTS.ping_timeout,
+    close_timeout: Optional[float] = DEFAULTS.close_timeout,
     max_connections: Optional[int] = None,
     max_queue: QueueLike = 16,
     compression: CompressionLike = None,
@@ -242,7 +246,10 @@ def serve(
     ``process_request(connection, request)`` runs during the handshake, on
     the network thread (keep it short): return None to accept, or a status,
     ``(status, reason)`` or ``(status, reason, headers)`` to refuse; an
-    exception refuses with 500. ``cert_file`` and ``key_file`` (PEM) serve
+    exception refuses with 500. A refusal is a status 400-599 with header
+    names that are HTTP tokens and values free of control characters:
+    anything else raises :class:`~wsx.InvalidArgument` (reported like any
+    exception of the hook, so the handshake gets a 500). ``cert_file`` and ``key_file`` (PEM) serve
     ``wss://``. ``max_queue`` bounds each connection's unread messages as
     in :func:`connect`. ``compression="deflate"`` (or a
     :class:`~wsx.Deflate`) accepts permessage-deflate from clients that

@@ -172,7 +172,7 @@ impl Reactor {
             return;
         };
         let error = Error::refused(
-            rejection.status,
+            rejection.status(),
             format!("refused a handshake{peer}: {rejection}"),
         );
         self.server_error(server_slot, server_id, &error);
@@ -293,7 +293,7 @@ impl Reactor {
                 }
                 return self.refuse(
                     slot,
-                    &Rejection::new(500, "the server could not accept the handshake"),
+                    &Rejection::protocol(500, "the server could not accept the handshake"),
                 );
             }
         };

@@ -3,6 +3,10 @@
 use super::opcode::OpCode;
 use crate::proto::error::ProtocolError;
 
+/// The largest payload of a control frame (ping, pong, close): RFC 6455
+/// section 5.5.
+pub const MAX_CONTROL_PAYLOAD: usize = 125;
+
 /// The longest header: 2 bytes, a 64-bit length and a masking key.
 pub const MAX_HEADER_LEN: usize = 14;
 

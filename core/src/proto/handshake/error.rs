@@ -71,11 +71,14 @@ pub enum HandshakeError {
     #[error("server accepted extension \"{0}\" more than once")]
     DuplicateExtension(String),
     /// A header name is empty or has characters HTTP does not allow in names.
-    #[error("invalid header name \"{}\": only letters, digits and !#$%&'*+-.^_`|~ are allowed", .0.escape_debug())]
+    #[error("header name \"{}\" is not an HTTP token (only letters, digits and !#$%&'*+-.^_`|~)", .0.escape_debug())]
     InvalidHeaderName(String),
     /// A header value contains CR, LF, NUL or another control character.
-    #[error("the value of header \"{0}\" contains CR, LF, NUL or another control character")]
+    #[error("the value of header \"{}\" contains CR, LF, NUL or another control character", .0.escape_debug())]
     InvalidHeaderValue(String),
+    /// A refusal was given a status outside [`super::REFUSAL_STATUSES`].
+    #[error("refusal status {0} is not in 400-599 (a refusal is a client or server error)")]
+    InvalidRefusalStatus(u16),
     /// A header the handshake sets itself was given as an extra header.
     #[error("header \"{0}\" is set by the handshake itself and cannot be given as an extra header")]
     ReservedHeader(String),

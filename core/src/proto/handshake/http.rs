@@ -4,8 +4,10 @@
 
 use super::{HandshakeError, Headers, Limits};
 
-/// Whether `s` is a non-empty HTTP token (RFC 9110 section 5.6.2).
-pub(super) fn is_token(s: &str) -> bool {
+/// Whether `s` is an HTTP token (RFC 9110 section 5.6.2): not empty, only
+/// letters, digits, the backtick and `!#$%&'*+-.^_|~`. Header names and
+/// subprotocols are tokens.
+pub fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(is_tchar)
 }
 
@@ -15,12 +17,14 @@ fn is_tchar(b: u8) -> bool {
 
 /// Whether a header value may be written as is: no control character other
 /// than horizontal tab (so no CR, LF or NUL).
-pub(super) fn is_safe_value(s: &str) -> bool {
+pub fn is_safe_value(s: &str) -> bool {
     s.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
 }
 
-/// Checks a header given by the application before it is written.
-pub(super) fn check_header(name: &str, value: &str) -> Result<(), HandshakeError> {
+/// Checks a header given by the application before it is written: the name
+/// an HTTP token ([`is_token`]), the value free of control characters
+/// ([`is_safe_value`]).
+pub fn check_header(name: &str, value: &str) -> Result<(), HandshakeError> {
     if !is_token(name) {
         return Err(HandshakeError::InvalidHeaderName(name.to_owned()));
     }

@@ -11,9 +11,10 @@ pub mod server;
 
 pub use client::{Accepted, ClientHandshake, ClientOptions};
 pub use error::HandshakeError;
-pub use http::reason_phrase;
+pub use http::{check_header, is_safe_value, is_token, reason_phrase};
 pub use server::{
-    Accept, Rejection, ServerHandshake, accept_response, check_origin, select_subprotocol,
+    Accept, REFUSAL_STATUSES, Rejection, ServerHandshake, accept_response, check_origin,
+    select_subprotocol,
 };
 
 /// The GUID appended to the key before hashing (RFC 6455 section 1.3).
@@ -141,8 +142,8 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_header_bytes: 8 * 1024,
-            max_headers: 64,
+            max_header_bytes: crate::defaults::MAX_HEADER_BYTES,
+            max_headers: crate::defaults::MAX_HEADERS,
         }
     }
 }

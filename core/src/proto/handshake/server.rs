@@ -31,7 +31,7 @@ const RESERVED_ACCEPT: &[&str] = &[
     "Transfer-Encoding",
 ];
 
-/// Headers a refusal writes itself: extra headers repeating them are dropped.
+/// Headers a refusal writes itself: extra headers may not repeat them.
 const RESERVED_REFUSAL: &[&str] = &[
     "Content-Type",
     "Content-Length",
@@ -47,17 +47,20 @@ pub struct ServerHandshake {
     done: bool,
 }
 
+/// The statuses a refusal may have: client and server errors. Anything else
+/// is refused by [`Rejection::new`] (never silently changed into another).
+pub const REFUSAL_STATUSES: std::ops::RangeInclusive<u16> = 400..=599;
+
 /// A refused handshake: the HTTP status, a short reason sent as a plain-text
-/// body, and extra response headers.
+/// body, and extra response headers. Only valid refusals can be built: a
+/// status in [`REFUSAL_STATUSES`], headers with token names and values free
+/// of control characters, none of those the refusal writes itself.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("HTTP {status} {}: {reason}", reason_phrase(*.status))]
 pub struct Rejection {
-    /// The HTTP status (400, 401, 403, 426, 431, ...).
-    pub status: u16,
-    /// The reason, sent as the body.
-    pub reason: String,
-    /// Extra response headers (`Sec-WebSocket-Version`, `WWW-Authenticate`, ...).
-    pub headers: Vec<(String, String)>,
+    status: u16,
+    reason: String,
+    headers: Vec<(String, String)>,
 }
 
 /// The server's decision to accept a request.
@@ -86,7 +89,7 @@ impl ServerHandshake {
     /// [`Rejection::to_response`] and close the connection.
     pub fn feed(&mut self, data: &[u8]) -> Result<Option<(Request, Vec<u8>)>, Rejection> {
         if self.done {
-            return Err(Rejection::new(500, "the handshake already finished"));
+            return Err(Rejection::protocol(500, "the handshake already finished"));
         }
         let (taken, head) = self.head.feed(data);
         let limits = self.head.limits();
@@ -95,7 +98,7 @@ impl ServerHandshake {
             Head::TooLarge => {
                 self.done = true;
                 let reason = format!("request headers exceed {} bytes", limits.max_header_bytes);
-                return Err(Rejection::new(431, reason));
+                return Err(Rejection::protocol(431, reason));
             }
             Head::Complete { end } => end,
         };
@@ -119,30 +122,35 @@ fn parse_request<'h>(
     match parsed.parse(head) {
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) => {
-            return Err(Rejection::new(400, "incomplete request head"));
+            return Err(Rejection::protocol(400, "incomplete request head"));
         }
         Err(httparse::Error::TooManyHeaders) => {
             let reason = format!("more than {} header lines", limits.max_headers);
-            return Err(Rejection::new(431, reason));
+            return Err(Rejection::protocol(431, reason));
         }
-        Err(e) => return Err(Rejection::new(400, format!("malformed HTTP request: {e}"))),
+        Err(e) => {
+            return Err(Rejection::protocol(
+                400,
+                format!("malformed HTTP request: {e}"),
+            ));
+        }
     }
     if parsed.version != Some(1) {
-        return Err(Rejection::new(
+        return Err(Rejection::protocol(
             400,
             "the WebSocket handshake needs HTTP/1.1",
         ));
     }
     let method = parsed.method.unwrap_or_default();
     if method != "GET" {
-        return Err(Rejection::new(
+        return Err(Rejection::protocol(
             400,
             format!("method {method} not allowed: the WebSocket handshake is a GET"),
         ));
     }
     let path = parsed.path.unwrap_or_default();
     if !path.starts_with('/') {
-        return Err(Rejection::new(
+        return Err(Rejection::protocol(
             400,
             "the request target must be a path starting with /",
         ));
@@ -159,21 +167,23 @@ fn parse_request<'h>(
 fn check_request(request: &Request) -> Result<(), Rejection> {
     let headers = &request.headers;
     if !headers.has_token("Upgrade", "websocket") {
-        return Err(upgrade_required(
-            "this endpoint only speaks WebSocket: send Upgrade: websocket",
-        )
-        .with_header("Upgrade", "websocket"));
+        let mut rejection =
+            upgrade_required("this endpoint only speaks WebSocket: send Upgrade: websocket");
+        rejection
+            .headers
+            .push(("Upgrade".into(), "websocket".into()));
+        return Err(rejection);
     }
     if !headers.has_token("Connection", "Upgrade") {
-        return Err(Rejection::new(
+        return Err(Rejection::protocol(
             400,
             "the Connection header must include Upgrade",
         ));
     }
     match headers.get_all("Host").count() {
-        0 => return Err(Rejection::new(400, "missing Host header")),
+        0 => return Err(Rejection::protocol(400, "missing Host header")),
         1 => {}
-        _ => return Err(Rejection::new(400, "more than one Host header")),
+        _ => return Err(Rejection::protocol(400, "more than one Host header")),
     }
     let versions: Vec<&str> = headers.get_all("Sec-WebSocket-Version").collect();
     match versions[..] {
@@ -194,15 +204,15 @@ fn check_request(request: &Request) -> Result<(), Rejection> {
     let keys: Vec<&str> = headers.get_all("Sec-WebSocket-Key").collect();
     match keys[..] {
         [key] if BASE64.decode(key).is_ok_and(|k| k.len() == 16) => {}
-        [] => return Err(Rejection::new(400, "missing Sec-WebSocket-Key header")),
+        [] => return Err(Rejection::protocol(400, "missing Sec-WebSocket-Key header")),
         [_] => {
-            return Err(Rejection::new(
+            return Err(Rejection::protocol(
                 400,
                 "Sec-WebSocket-Key must be 16 bytes encoded in base64",
             ));
         }
         _ => {
-            return Err(Rejection::new(
+            return Err(Rejection::protocol(
                 400,
                 "more than one Sec-WebSocket-Key header",
             ));
@@ -213,7 +223,7 @@ fn check_request(request: &Request) -> Result<(), Rejection> {
         .into_iter()
         .find(|p| !http::is_token(p))
     {
-        return Err(Rejection::new(
+        return Err(Rejection::protocol(
             400,
             format!("invalid subprotocol \"{}\"", bad.escape_debug()),
         ));
@@ -221,7 +231,7 @@ fn check_request(request: &Request) -> Result<(), Rejection> {
     let has_body = headers.get("Transfer-Encoding").is_some()
         || headers.get_all("Content-Length").any(|n| n != "0");
     if has_body {
-        return Err(Rejection::new(
+        return Err(Rejection::protocol(
             400,
             "a handshake request cannot have a body",
         ));
@@ -231,12 +241,31 @@ fn check_request(request: &Request) -> Result<(), Rejection> {
 
 /// A 426 naming the version this server speaks.
 fn upgrade_required(reason: &str) -> Rejection {
-    Rejection::new(426, reason).with_header("Sec-WebSocket-Version", "13")
+    let mut rejection = Rejection::protocol(426, reason);
+    rejection
+        .headers
+        .push(("Sec-WebSocket-Version".into(), "13".into()));
+    rejection
 }
 
 impl Rejection {
-    /// A refusal with `status` and `reason` and no extra header.
-    pub fn new(status: u16, reason: impl Into<String>) -> Rejection {
+    /// A refusal with `status` and `reason` (sent as the body) and no extra
+    /// header. A status outside [`REFUSAL_STATUSES`] is an error.
+    pub fn new(status: u16, reason: impl Into<String>) -> Result<Rejection, HandshakeError> {
+        if !REFUSAL_STATUSES.contains(&status) {
+            return Err(HandshakeError::InvalidRefusalStatus(status));
+        }
+        Ok(Rejection::protocol(status, reason))
+    }
+
+    /// A 500 refusal, for a server that failed to decide (its hook raised).
+    pub fn internal_error(reason: impl Into<String>) -> Rejection {
+        Rejection::protocol(500, reason)
+    }
+
+    /// The protocol's own refusals, whose statuses are known to be valid.
+    pub(crate) fn protocol(status: u16, reason: impl Into<String>) -> Rejection {
+        debug_assert!(REFUSAL_STATUSES.contains(&status), "{status}");
         Rejection {
             status,
             reason: reason.into(),
@@ -244,27 +273,53 @@ impl Rejection {
         }
     }
 
-    /// Adds a response header.
-    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Rejection {
-        self.headers.push((name.into(), value.into()));
-        self
+    /// Adds a response header: its name must be an HTTP token, its value
+    /// free of control characters, and it must not be one the refusal writes
+    /// itself (`Content-Type`, `Content-Length`, `Connection`,
+    /// `Transfer-Encoding`); otherwise it is an error and nothing is added.
+    pub fn add_header(
+        &mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<(), HandshakeError> {
+        let (name, value) = (name.into(), value.into());
+        http::check_extra_header(&name, &value, RESERVED_REFUSAL)?;
+        self.headers.push((name, value));
+        Ok(())
+    }
+
+    /// [`Rejection::add_header`], for chaining.
+    pub fn with_header(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<Rejection, HandshakeError> {
+        self.add_header(name, value)?;
+        Ok(self)
+    }
+
+    /// The HTTP status (400, 401, 403, 426, 431, ...).
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The reason, sent as the body.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// Extra response headers (`Sec-WebSocket-Version`, `WWW-Authenticate`, ...).
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
     }
 
     /// The HTTP response: status line with the standard reason phrase,
     /// `Content-Type: text/plain`, `Content-Length`, `Connection: close`, the
-    /// extra headers and the reason as the body. A status outside 200-599 is
-    /// sent as 500; extra headers that are invalid (CR, LF, bad names) or that
-    /// the response sets itself are left out.
+    /// extra headers and the reason as the body.
     pub fn to_response(&self) -> Vec<u8> {
-        let status = if (200..=599).contains(&self.status) {
-            self.status
-        } else {
-            500
-        };
+        let status = self.status;
         let mut out = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status)).into_bytes();
-        let extra = self.headers.iter().filter(|(name, value)| {
-            http::check_extra_header(name, value, RESERVED_REFUSAL).is_ok()
-        });
+        let extra = self.headers.iter();
         let upgrade = extra
             .clone()
             .any(|(name, _)| name.eq_ignore_ascii_case("Upgrade"));
@@ -348,13 +403,13 @@ pub fn select_subprotocol<A: AsRef<str>, B: AsRef<str>>(
 /// implied). A missing or unlisted Origin is refused with 403.
 pub fn check_origin(request: &Request, allowed: &[String]) -> Result<(), Rejection> {
     let Some(origin) = request.origin() else {
-        return Err(Rejection::new(403, "missing Origin header"));
+        return Err(Rejection::protocol(403, "missing Origin header"));
     };
     let origin_key = normalize_origin(origin);
     if allowed.iter().any(|a| normalize_origin(a) == origin_key) {
         return Ok(());
     }
-    Err(Rejection::new(
+    Err(Rejection::protocol(
         403,
         format!("origin \"{}\" is not allowed", origin.escape_debug()),
     ))

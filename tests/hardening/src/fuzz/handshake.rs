@@ -180,9 +180,9 @@ fn server_run(limits: Limits, request: &[u8], cuts: &[usize]) -> ServerOutcome {
                 return Some(Ok((req, leftover)));
             }
             Err(rejection) => {
-                assert!((400..600).contains(&rejection.status), "{rejection:?}");
+                assert!((400..600).contains(&rejection.status()), "{rejection:?}");
                 let response = rejection.to_response();
-                let head = format!("HTTP/1.1 {} ", rejection.status);
+                let head = format!("HTTP/1.1 {} ", rejection.status());
                 assert!(response.starts_with(head.as_bytes()));
                 assert!(response.windows(4).any(|w| w == b"\r\n\r\n"));
                 return Some(Err(rejection));

@@ -84,12 +84,12 @@ pub struct DeflateConfig {
 impl Default for DeflateConfig {
     fn default() -> Self {
         DeflateConfig {
-            client_max_window_bits: 15,
-            server_max_window_bits: 15,
+            client_max_window_bits: crate::defaults::DEFLATE_MAX_WINDOW_BITS,
+            server_max_window_bits: crate::defaults::DEFLATE_MAX_WINDOW_BITS,
             client_no_context_takeover: false,
             server_no_context_takeover: false,
-            level: 6,
-            threshold: 64,
+            level: crate::defaults::DEFLATE_LEVEL,
+            threshold: crate::defaults::DEFLATE_THRESHOLD,
         }
     }
 }

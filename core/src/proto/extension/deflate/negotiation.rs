@@ -139,7 +139,7 @@ pub fn negotiate(
         }
     }
     match first_error {
-        Some(reason) => Err(Rejection::new(400, reason)),
+        Some(reason) => Err(Rejection::protocol(400, reason)),
         None => Ok(None),
     }
 }

@@ -795,11 +795,12 @@ fn server_refuses_when_every_offer_is_invalid() {
         ),
     ] {
         let rejection = negotiate(&config, &request(&[offer])).unwrap_err();
-        assert_eq!(rejection.status, 400, "{offer}");
+        assert_eq!(rejection.status(), 400, "{offer}");
         assert!(
-            rejection.reason.contains(reason) && rejection.reason.contains("permessage-deflate"),
+            rejection.reason().contains(reason)
+                && rejection.reason().contains("permessage-deflate"),
             "{offer}: {}",
-            rejection.reason
+            rejection.reason()
         );
     }
 }

@@ -29,7 +29,7 @@ fn rejected(text: &str) -> Rejection {
 
 fn header<'a>(rejection: &'a Rejection, name: &str) -> Option<&'a str> {
     rejection
-        .headers
+        .headers()
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
@@ -75,7 +75,7 @@ fn byte_at_a_time_with_frames_following() {
         .unwrap()
         .unwrap();
     assert_eq!(leftover, frames);
-    assert_eq!(hs.feed(b"x").unwrap_err().status, 500);
+    assert_eq!(hs.feed(b"x").unwrap_err().status(), 500);
 }
 
 #[test]
@@ -160,7 +160,7 @@ fn the_101_response_refuses_bad_decisions() {
 #[test]
 fn plain_http_request_gets_426() {
     let r = rejected("GET / HTTP/1.1\r\nHost: example.com\r\nAccept: text/html\r\n\r\n");
-    assert_eq!(r.status, 426);
+    assert_eq!(r.status(), 426);
     assert_eq!(header(&r, "Sec-WebSocket-Version"), Some("13"));
     assert_eq!(header(&r, "Upgrade"), Some("websocket"));
     let text = String::from_utf8(r.to_response()).unwrap();
@@ -174,25 +174,25 @@ fn plain_http_request_gets_426() {
         "{text}"
     );
     let r = rejected(&request("").replace("Upgrade: websocket", "Upgrade: h2c"));
-    assert_eq!(r.status, 426);
+    assert_eq!(r.status(), 426);
 }
 
 #[test]
 fn unsupported_or_missing_version_gets_426() {
     let r = rejected(&request("").replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8"));
     assert_eq!(
-        (r.status, header(&r, "Sec-WebSocket-Version")),
+        (r.status(), header(&r, "Sec-WebSocket-Version")),
         (426, Some("13"))
     );
-    assert!(r.reason.contains("\"8\""), "{}", r.reason);
+    assert!(r.reason().contains("\"8\""), "{}", r.reason());
     let r = rejected(&request("").replace("Sec-WebSocket-Version: 13\r\n", ""));
     assert_eq!(
-        (r.status, header(&r, "Sec-WebSocket-Version")),
+        (r.status(), header(&r, "Sec-WebSocket-Version")),
         (426, Some("13"))
     );
     let r = rejected(&request("Sec-WebSocket-Version: 8\r\n"));
     assert_eq!(
-        (r.status, header(&r, "Sec-WebSocket-Version")),
+        (r.status(), header(&r, "Sec-WebSocket-Version")),
         (426, Some("13"))
     );
 }
@@ -206,16 +206,16 @@ fn bad_key_gets_400() {
         "dGhlIHNhbXBsZSBub25jZSBsb25nZXI=",
     ] {
         let r = rejected(&request("").replace(KEY, key));
-        assert_eq!(r.status, 400, "key {key:?}");
-        assert!(r.reason.contains("Sec-WebSocket-Key"), "{}", r.reason);
+        assert_eq!(r.status(), 400, "key {key:?}");
+        assert!(r.reason().contains("Sec-WebSocket-Key"), "{}", r.reason());
     }
     let r = rejected(&request("").replace(&format!("Sec-WebSocket-Key: {KEY}\r\n"), ""));
     assert_eq!(
-        (r.status, r.reason.as_str()),
+        (r.status(), r.reason()),
         (400, "missing Sec-WebSocket-Key header")
     );
     let r = rejected(&request(&format!("Sec-WebSocket-Key: {KEY}\r\n")));
-    assert_eq!(r.status, 400);
+    assert_eq!(r.status(), 400);
 }
 
 #[test]
@@ -250,8 +250,12 @@ fn other_problems_get_400() {
     ];
     for (text, needle) in cases {
         let r = rejected(&text);
-        assert_eq!(r.status, 400, "{text:?}: {r}");
-        assert!(r.reason.contains(needle), "{:?} lacks {needle:?}", r.reason);
+        assert_eq!(r.status(), 400, "{text:?}: {r}");
+        assert!(
+            r.reason().contains(needle),
+            "{:?} lacks {needle:?}",
+            r.reason()
+        );
     }
 }
 
@@ -265,35 +269,31 @@ fn oversize_headers_get_431() {
     let r = ServerHandshake::new(limits)
         .feed(long.as_bytes())
         .unwrap_err();
-    assert_eq!(r.status, 431);
+    assert_eq!(r.status(), 431);
     let mut hs = ServerHandshake::new(limits);
     let r = long
         .bytes()
         .find_map(|b| hs.feed(&[b]).err())
         .expect("refused while still arriving");
-    assert_eq!(r.status, 431);
+    assert_eq!(r.status(), 431);
     let endless = ServerHandshake::new(limits)
         .feed(&vec![b'a'; 1 << 20])
         .unwrap_err();
-    assert_eq!(endless.status, 431);
+    assert_eq!(endless.status(), 431);
     let many = request("A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n");
     let r = ServerHandshake::new(limits)
         .feed(many.as_bytes())
         .unwrap_err();
-    assert_eq!(
-        (r.status, r.reason.as_str()),
-        (431, "more than 10 header lines")
-    );
+    assert_eq!((r.status(), r.reason()), (431, "more than 10 header lines"));
     let default_limit = request(&format!("Cookie: {}\r\n", "a".repeat(8 * 1024)));
-    assert_eq!(rejected(&default_limit).status, 431);
+    assert_eq!(rejected(&default_limit).status(), 431);
 }
 
 #[test]
 fn rejection_response_bytes() {
     let r = Rejection::new(401, "login first")
-        .with_header("WWW-Authenticate", "Bearer")
-        .with_header("X-Evil", "a\r\nInjected: yes")
-        .with_header("Content-Length", "0");
+        .and_then(|r| r.with_header("WWW-Authenticate", "Bearer"))
+        .unwrap();
     assert_eq!(r.to_string(), "HTTP 401 Unauthorized: login first");
     assert_eq!(
         String::from_utf8(r.to_response()).unwrap(),
@@ -305,13 +305,69 @@ fn rejection_response_bytes() {
          \r\n\
          login first"
     );
-    let odd = String::from_utf8(Rejection::new(101, "no").to_response()).unwrap();
-    assert!(
-        odd.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
-        "{odd}"
-    );
-    let unknown = String::from_utf8(Rejection::new(499, "").to_response()).unwrap();
+    let unknown = String::from_utf8(Rejection::new(499, "").unwrap().to_response()).unwrap();
     assert!(unknown.starts_with("HTTP/1.1 499 \r\n"), "{unknown}");
+}
+
+/// A refusal is a status 400-599: anything else is an error where the
+/// refusal is built, never changed into another status.
+#[test]
+fn refusal_statuses_are_400_to_599() {
+    for status in [400, 404, 499, 500, 599] {
+        assert_eq!(Rejection::new(status, "no").unwrap().status(), status);
+    }
+    for status in [0, 100, 101, 200, 204, 301, 399, 600, 999, u16::MAX] {
+        let error = Rejection::new(status, "no").unwrap_err();
+        assert_eq!(error, HandshakeError::InvalidRefusalStatus(status));
+        assert!(
+            error
+                .to_string()
+                .contains(&format!("refusal status {status} is not in 400-599")),
+            "{error}"
+        );
+    }
+}
+
+/// A refusal's bad header is an error, and nothing is added.
+#[test]
+fn refusal_headers_are_checked_not_dropped() {
+    let mut r = Rejection::new(401, "login first").unwrap();
+    let cases = [
+        (
+            "X Bad",
+            "1",
+            HandshakeError::InvalidHeaderName("X Bad".into()),
+        ),
+        ("", "1", HandshakeError::InvalidHeaderName(String::new())),
+        (
+            "X-Evil",
+            "a\r\nInjected: yes",
+            HandshakeError::InvalidHeaderValue("X-Evil".into()),
+        ),
+        (
+            "X-Nul",
+            "a\0",
+            HandshakeError::InvalidHeaderValue("X-Nul".into()),
+        ),
+        (
+            "content-length",
+            "0",
+            HandshakeError::ReservedHeader("Content-Length".into()),
+        ),
+    ];
+    for (name, value, expected) in cases {
+        assert_eq!(r.add_header(name, value), Err(expected));
+    }
+    assert!(r.headers().is_empty());
+    assert_eq!(
+        HandshakeError::InvalidHeaderName("X Bad".into()).to_string(),
+        "header name \"X Bad\" is not an HTTP token (only letters, digits and !#$%&'*+-.^_`|~)"
+    );
+    r.add_header("WWW-Authenticate", "Basic").unwrap();
+    assert_eq!(
+        r.headers(),
+        [("WWW-Authenticate".to_owned(), "Basic".to_owned())]
+    );
 }
 
 fn with_origin(origin: Option<&str>) -> Request {
@@ -342,12 +398,12 @@ fn origin_policy() {
         "http://localhost",
     ] {
         let r = check(Some(refused)).unwrap_err();
-        assert_eq!(r.status, 403, "{refused}");
-        assert!(r.reason.contains(refused), "{}", r.reason);
+        assert_eq!(r.status(), 403, "{refused}");
+        assert!(r.reason().contains(refused), "{}", r.reason());
     }
     assert_eq!(
         check(None).unwrap_err(),
-        Rejection::new(403, "missing Origin header")
+        Rejection::new(403, "missing Origin header").unwrap()
     );
     assert_eq!(
         check_origin(&with_origin(Some("null")), &["null".to_owned()]),

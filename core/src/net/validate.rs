@@ -1,0 +1,504 @@
+//! Every range and text rule of the options, written once: `connect` and
+//! `listen` call [`ClientConfig::validate`] and [`ServerConfig::validate`],
+//! and the bindings report what they return instead of checking themselves.
+//!
+//! Each error is an [`ErrorKind::InvalidArgument`] whose message names the
+//! option by its path in the configuration (`keepalive.interval`,
+//! `backpressure.low_water`, `reconnect.factor`, ...).
+
+use std::time::Duration;
+
+use super::config::{Backpressure, ClientConfig, Keepalive, ServerConfig};
+use super::error::{Error, ErrorKind};
+use super::reconnect::ReconnectPolicy;
+use crate::proto;
+use crate::proto::DeflateConfig;
+use crate::proto::handshake::{Limits, check_header, is_safe_value, is_token};
+
+fn invalid(message: String) -> Result<(), Error> {
+    Err(Error::new(ErrorKind::InvalidArgument, message))
+}
+
+/// A duration that must be more than zero.
+fn positive_duration(name: &str, value: Duration) -> Result<(), Error> {
+    match value.is_zero() {
+        true => invalid(format!("{name} must be more than 0 ms")),
+        false => Ok(()),
+    }
+}
+
+/// A count or size that must be more than zero.
+fn positive(name: &str, value: usize) -> Result<(), Error> {
+    match value {
+        0 => invalid(format!("{name} must be more than 0")),
+        _ => Ok(()),
+    }
+}
+
+/// Text that goes into a header value: not empty, no control character.
+fn header_text(name: &str, value: &str) -> Result<(), Error> {
+    if value.is_empty() {
+        return invalid(format!("{name} must not be empty"));
+    }
+    if !is_safe_value(value) {
+        return invalid(format!(
+            "{name} \"{}\" contains CR, LF, NUL or another control character",
+            value.escape_debug()
+        ));
+    }
+    Ok(())
+}
+
+fn protocol(p: &proto::Config) -> Result<(), Error> {
+    positive("protocol.max_message_size", p.max_message_size)?;
+    positive("protocol.max_frame_size", p.max_frame_size)
+}
+
+fn limits(l: &Limits) -> Result<(), Error> {
+    positive("limits.max_header_bytes", l.max_header_bytes)?;
+    positive("limits.max_headers", l.max_headers)
+}
+
+fn subprotocols(list: &[String]) -> Result<(), Error> {
+    match list.iter().find(|p| !is_token(p)) {
+        Some(bad) => invalid(format!(
+            "subprotocols: \"{}\" is not an HTTP token",
+            bad.escape_debug()
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Extra headers of a request or response: names HTTP tokens, values free of
+/// control characters. `option` names where they were given.
+fn headers(option: &str, list: &[(String, String)]) -> Result<(), Error> {
+    for (name, value) in list {
+        check_header(name, value)
+            .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("{option}: {e}")))?;
+    }
+    Ok(())
+}
+
+fn keepalive(k: &Option<Keepalive>) -> Result<(), Error> {
+    match k {
+        Some(k) => {
+            positive_duration("keepalive.interval", k.interval)?;
+            positive_duration("keepalive.timeout", k.timeout)
+        }
+        None => Ok(()),
+    }
+}
+
+fn idle_timeout(t: Option<Duration>) -> Result<(), Error> {
+    t.map_or(Ok(()), |t| positive_duration("idle_timeout", t))
+}
+
+fn backpressure(b: &Backpressure) -> Result<(), Error> {
+    positive("backpressure.high_water", b.high_water)?;
+    if b.low_water > b.high_water {
+        return invalid(format!(
+            "backpressure.low_water ({}) must not exceed backpressure.high_water ({})",
+            b.low_water, b.high_water
+        ));
+    }
+    Ok(())
+}
+
+fn compression(c: &Option<DeflateConfig>) -> Result<(), Error> {
+    match c.as_ref().map(DeflateConfig::check) {
+        Some(Err(e)) => invalid(format!("compression: {e}")),
+        _ => Ok(()),
+    }
+}
+
+impl ReconnectPolicy {
+    /// Checks the policy: `factor` a finite number of at least 1,
+    /// `initial_delay` at most `max_delay`, `retry_codes` close codes.
+    pub fn validate(&self) -> Result<(), Error> {
+        if !(self.factor.is_finite() && self.factor >= 1.0) {
+            return invalid(format!(
+                "reconnect.factor must be a finite number of at least 1, not {}",
+                self.factor
+            ));
+        }
+        if self.initial_delay > self.max_delay {
+            return invalid(format!(
+                "reconnect.initial_delay ({} ms) must not exceed reconnect.max_delay ({} ms)",
+                self.initial_delay.as_millis(),
+                self.max_delay.as_millis()
+            ));
+        }
+        ReconnectPolicy::check_retry_codes(&self.retry_codes)
+    }
+}
+
+impl ClientConfig {
+    /// Checks every option; [`super::LoopHandle::connect`] calls it and
+    /// returns its error. The first broken rule is reported, naming the option.
+    pub fn validate(&self) -> Result<(), Error> {
+        protocol(&self.protocol)?;
+        limits(&self.limits)?;
+        subprotocols(&self.subprotocols)?;
+        headers("headers", &self.headers)?;
+        if let Some(origin) = &self.origin {
+            header_text("origin", origin)?;
+        }
+        positive_duration("connect_timeout", self.connect_timeout)?;
+        positive_duration("handshake_timeout", self.handshake_timeout)?;
+        positive_duration("close_timeout", self.close_timeout)?;
+        keepalive(&self.keepalive)?;
+        idle_timeout(self.idle_timeout)?;
+        backpressure(&self.backpressure)?;
+        compression(&self.compression)?;
+        self.reconnect
+            .as_ref()
+            .map_or(Ok(()), ReconnectPolicy::validate)
+    }
+}
+
+impl ServerConfig {
+    /// Checks every option; [`super::LoopHandle::listen`] calls it and
+    /// returns its error. The first broken rule is reported, naming the option.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.host.is_empty() {
+            return invalid("host must not be empty".to_owned());
+        }
+        protocol(&self.protocol)?;
+        limits(&self.limits)?;
+        subprotocols(&self.subprotocols)?;
+        for origin in self.origins.iter().flatten() {
+            header_text("origins", origin)?;
+        }
+        positive("max_connections", self.max_connections)?;
+        positive("max_pending_handshakes", self.max_pending_handshakes)?;
+        positive_duration("handshake_timeout", self.handshake_timeout)?;
+        positive_duration("close_timeout", self.close_timeout)?;
+        keepalive(&self.keepalive)?;
+        idle_timeout(self.idle_timeout)?;
+        backpressure(&self.backpressure)?;
+        compression(&self.compression)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Checks that `result` is an invalid-argument error saying `words`.
+    fn expect_refused(result: Result<(), Error>, words: &str) {
+        let error = result.expect_err(words);
+        assert_eq!(error.kind(), ErrorKind::InvalidArgument, "{words}");
+        assert!(error.message().contains(words), "{error} lacks {words:?}");
+    }
+
+    /// Every rule of the client, each bound: a change to the defaults and the
+    /// words the error must contain.
+    #[test]
+    fn each_client_rule_names_its_option() {
+        type Edit = fn(&mut ClientConfig);
+        let cases: &[(Edit, &str)] = &[
+            (
+                |c| c.protocol.max_message_size = 0,
+                "protocol.max_message_size must be more than 0",
+            ),
+            (
+                |c| c.protocol.max_frame_size = 0,
+                "protocol.max_frame_size must be more than 0",
+            ),
+            (
+                |c| c.limits.max_header_bytes = 0,
+                "limits.max_header_bytes must be more than 0",
+            ),
+            (
+                |c| c.limits.max_headers = 0,
+                "limits.max_headers must be more than 0",
+            ),
+            (
+                |c| c.subprotocols = vec!["chat".into(), "a b".into()],
+                "subprotocols: \"a b\" is not an HTTP token",
+            ),
+            (
+                |c| c.subprotocols = vec![String::new()],
+                "subprotocols: \"\" is not an HTTP token",
+            ),
+            (
+                |c| c.headers = vec![("X Bad".into(), "1".into())],
+                "headers: header name \"X Bad\" is not an HTTP token",
+            ),
+            (
+                |c| c.headers = vec![(String::new(), "1".into())],
+                "headers: header name \"\" is not an HTTP token",
+            ),
+            (
+                |c| c.headers = vec![("X-A".into(), "1\r\nX-B: 2".into())],
+                "headers: the value of header \"X-A\" contains CR, LF, NUL",
+            ),
+            (
+                |c| c.headers = vec![("X-A".into(), "nul\0".into())],
+                "headers: the value of header \"X-A\" contains",
+            ),
+            (
+                |c| c.origin = Some(String::new()),
+                "origin must not be empty",
+            ),
+            (
+                |c| c.origin = Some("https://a\n".into()),
+                "origin \"https://a\\n\" contains CR, LF",
+            ),
+            (
+                |c| c.connect_timeout = Duration::ZERO,
+                "connect_timeout must be more than 0 ms",
+            ),
+            (
+                |c| c.handshake_timeout = Duration::ZERO,
+                "handshake_timeout must be more than 0 ms",
+            ),
+            (
+                |c| c.close_timeout = Duration::ZERO,
+                "close_timeout must be more than 0 ms",
+            ),
+            (
+                |c| c.keepalive.as_mut().unwrap().interval = Duration::ZERO,
+                "keepalive.interval must be more than 0 ms",
+            ),
+            (
+                |c| c.keepalive.as_mut().unwrap().timeout = Duration::ZERO,
+                "keepalive.timeout must be more than 0 ms",
+            ),
+            (
+                |c| c.idle_timeout = Some(Duration::ZERO),
+                "idle_timeout must be more than 0 ms",
+            ),
+            (
+                |c| c.backpressure.high_water = 0,
+                "backpressure.high_water must be more than 0",
+            ),
+            (
+                |c| {
+                    c.backpressure = Backpressure {
+                        high_water: 10,
+                        low_water: 11,
+                    }
+                },
+                "backpressure.low_water (11) must not exceed backpressure.high_water (10)",
+            ),
+            (
+                |c| c.compression.as_mut().unwrap().client_max_window_bits = 7,
+                "compression: client_max_window_bits must be 8 to 15, not 7",
+            ),
+            (
+                |c| c.compression.as_mut().unwrap().server_max_window_bits = 16,
+                "compression: server_max_window_bits must be 8 to 15, not 16",
+            ),
+            (
+                |c| c.compression.as_mut().unwrap().level = 10,
+                "compression: compression level must be 0 to 9, not 10",
+            ),
+            (
+                |c| {
+                    c.reconnect = Some(ReconnectPolicy {
+                        factor: f64::NAN,
+                        ..Default::default()
+                    })
+                },
+                "reconnect.factor must be a finite number of at least 1, not NaN",
+            ),
+            (
+                |c| {
+                    c.reconnect = Some(ReconnectPolicy {
+                        factor: f64::INFINITY,
+                        ..Default::default()
+                    })
+                },
+                "reconnect.factor must be a finite number of at least 1, not inf",
+            ),
+            (
+                |c| {
+                    c.reconnect = Some(ReconnectPolicy {
+                        factor: 0.99,
+                        ..Default::default()
+                    })
+                },
+                "reconnect.factor must be a finite number of at least 1, not 0.99",
+            ),
+            (
+                |c| {
+                    c.reconnect = Some(ReconnectPolicy {
+                        initial_delay: Duration::from_millis(2001),
+                        max_delay: Duration::from_millis(2000),
+                        ..Default::default()
+                    })
+                },
+                "reconnect.initial_delay (2001 ms) must not exceed reconnect.max_delay (2000 ms)",
+            ),
+        ];
+        for (edit, words) in cases {
+            let mut config = ClientConfig::default();
+            edit(&mut config);
+            expect_refused(config.validate(), words);
+        }
+    }
+
+    /// The bounds themselves pass: the smallest valid values and the edges.
+    #[test]
+    fn the_edges_of_each_client_rule_pass() {
+        let one_ms = Duration::from_millis(1);
+        let config = ClientConfig {
+            protocol: proto::Config {
+                max_message_size: 1,
+                max_frame_size: 1,
+                ..Default::default()
+            },
+            limits: Limits {
+                max_header_bytes: 1,
+                max_headers: 1,
+            },
+            subprotocols: vec!["!#$%&'*+-.^_`|~09azAZ".into()],
+            headers: vec![("X-A".into(), String::new()), ("X-B".into(), "a\tb".into())],
+            origin: Some("https://example.com".into()),
+            connect_timeout: one_ms,
+            handshake_timeout: one_ms,
+            close_timeout: one_ms,
+            keepalive: Some(Keepalive {
+                interval: one_ms,
+                timeout: one_ms,
+            }),
+            idle_timeout: Some(one_ms),
+            backpressure: Backpressure {
+                high_water: 1,
+                low_water: 1,
+            },
+            reconnect: Some(ReconnectPolicy {
+                factor: 1.0,
+                initial_delay: Duration::ZERO,
+                max_delay: Duration::ZERO,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        config.validate().unwrap();
+        let off = ClientConfig {
+            keepalive: None,
+            idle_timeout: None,
+            compression: None,
+            ..Default::default()
+        };
+        off.validate().unwrap();
+    }
+
+    #[test]
+    fn each_server_rule_names_its_option() {
+        type Edit = fn(&mut ServerConfig);
+        let cases: &[(Edit, &str)] = &[
+            (|s| s.host = String::new(), "host must not be empty"),
+            (
+                |s| s.protocol.max_message_size = 0,
+                "protocol.max_message_size must be more than 0",
+            ),
+            (
+                |s| s.limits.max_headers = 0,
+                "limits.max_headers must be more than 0",
+            ),
+            (
+                |s| s.subprotocols = vec!["a,b".into()],
+                "subprotocols: \"a,b\" is not an HTTP token",
+            ),
+            (
+                |s| s.origins = Some(vec![String::new()]),
+                "origins must not be empty",
+            ),
+            (
+                |s| s.origins = Some(vec!["http://a\r\n".into()]),
+                "origins \"http://a\\r\\n\" contains CR, LF",
+            ),
+            (
+                |s| s.max_connections = 0,
+                "max_connections must be more than 0",
+            ),
+            (
+                |s| s.max_pending_handshakes = 0,
+                "max_pending_handshakes must be more than 0",
+            ),
+            (
+                |s| s.handshake_timeout = Duration::ZERO,
+                "handshake_timeout must be more than 0 ms",
+            ),
+            (
+                |s| s.close_timeout = Duration::ZERO,
+                "close_timeout must be more than 0 ms",
+            ),
+            (
+                |s| s.keepalive.as_mut().unwrap().interval = Duration::ZERO,
+                "keepalive.interval must be more than 0 ms",
+            ),
+            (
+                |s| s.idle_timeout = Some(Duration::ZERO),
+                "idle_timeout must be more than 0 ms",
+            ),
+            (
+                |s| s.backpressure.low_water = s.backpressure.high_water + 1,
+                "backpressure.low_water",
+            ),
+            (
+                |s| {
+                    s.compression = Some(DeflateConfig {
+                        level: 11,
+                        ..Default::default()
+                    })
+                },
+                "compression: compression level must be 0 to 9, not 11",
+            ),
+        ];
+        for (edit, words) in cases {
+            let mut config = ServerConfig::default();
+            edit(&mut config);
+            expect_refused(config.validate(), words);
+        }
+    }
+
+    struct Quiet;
+    impl super::super::Handler for Quiet {}
+    impl super::super::ServerHandler for Quiet {
+        fn on_upgrade(
+            &mut self,
+            _: &mut super::super::Upgrade<'_>,
+        ) -> Result<Box<dyn super::super::Handler>, super::super::Refusal> {
+            Ok(Box::new(Quiet))
+        }
+    }
+
+    /// `connect` and `listen` return the validation error, before any I/O.
+    #[test]
+    fn connect_and_listen_return_the_validation_error() {
+        let event_loop = super::super::EventLoop::new().unwrap();
+        let bad_client = ClientConfig {
+            close_timeout: Duration::ZERO,
+            ..Default::default()
+        };
+        let error = event_loop
+            .handle()
+            .connect("ws://127.0.0.1:9/", bad_client, Box::new(Quiet))
+            .err()
+            .unwrap();
+        assert_eq!(error.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(error.message(), "close_timeout must be more than 0 ms");
+        let bad_server = ServerConfig {
+            max_connections: 0,
+            ..Default::default()
+        };
+        let error = event_loop
+            .handle()
+            .listen(bad_server, Box::new(Quiet))
+            .err()
+            .unwrap();
+        assert_eq!(error.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(error.message(), "max_connections must be more than 0");
+    }
+
+    #[test]
+    fn the_defaults_are_valid() {
+        ClientConfig::default().validate().unwrap();
+        ServerConfig::default().validate().unwrap();
+        ReconnectPolicy::default().validate().unwrap();
+    }
+}

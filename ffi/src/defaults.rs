@@ -1,0 +1,172 @@
+//! The default value of every option, read from the core's one table
+//! (`wsx_core::defaults`, through the configs' `Default`), so C and the
+//! bindings over C (C#) never write a default of their own.
+
+use std::ffi::{CString, c_char};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use wsx_core::net::{ClientConfig, ServerConfig};
+
+use crate::boundary::{Failure, ffi_call};
+use crate::result::wsx_result;
+
+/// The default of every option of `wsx_client_options` and
+/// `wsx_server_options`, as the setters take them (sizes in bytes, times in
+/// ms, 0 for "off"), filled by `wsx_defaults_get`. The defaults of
+/// permessage-deflate and reconnecting come from
+/// `wsx_deflate_options_default` and `wsx_reconnect_options_default`.
+///
+/// Fields may be added at the end in later versions: pass
+/// `sizeof(wsx_defaults)` to `wsx_defaults_get`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct wsx_defaults {
+    /// Largest message accepted (16 MiB).
+    pub max_message_size: usize,
+    /// Largest single frame accepted (16 MiB).
+    pub max_frame_size: usize,
+    /// Most bytes of a handshake's header block (8 KiB).
+    pub max_header_bytes: usize,
+    /// Most header lines of a handshake (64).
+    pub max_headers: usize,
+    /// Client: time for name resolution and TCP connect (10 000).
+    pub connect_timeout_ms: u32,
+    /// Time for the TLS and WebSocket handshakes (10 000).
+    pub handshake_timeout_ms: u32,
+    /// Time to wait for the peer's close frame and TCP close (5 000).
+    pub close_timeout_ms: u32,
+    /// Time between keepalive pings; 0 is off (30 000).
+    pub keepalive_interval_ms: u32,
+    /// Time to wait for a keepalive pong (30 000).
+    pub keepalive_timeout_ms: u32,
+    /// Time with nothing received before the connection drops; 0 is off (0).
+    pub idle_timeout_ms: u32,
+    /// Send-queue high-water mark (17 MiB).
+    pub high_water: usize,
+    /// Send-queue low-water mark (256 KiB).
+    pub low_water: usize,
+    /// TCP_NODELAY (true).
+    pub nodelay: bool,
+    /// Pings answered automatically (true).
+    pub auto_pong: bool,
+    /// Clients offer permessage-deflate (true).
+    pub client_compression: bool,
+    /// Servers accept permessage-deflate (false).
+    pub server_compression: bool,
+    /// Server: the address to listen on ("127.0.0.1"); static, never freed.
+    pub server_host: *const c_char,
+    /// Server: the port to listen on (0: a free one).
+    pub server_port: u16,
+    /// Server: most open connections at once (10 000).
+    pub max_connections: usize,
+    /// Server: most unfinished handshakes at once (1 000).
+    pub max_pending_handshakes: usize,
+    /// Client: TLS certificates and host names are verified (true).
+    pub verify_certificates: bool,
+}
+
+fn ms(d: Duration) -> u32 {
+    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
+}
+
+/// The server's default host as a C string, made once.
+fn server_host(host: &str) -> *const c_char {
+    static HOST: OnceLock<CString> = OnceLock::new();
+    HOST.get_or_init(|| CString::new(host).unwrap_or_default())
+        .as_ptr()
+}
+
+fn defaults() -> wsx_defaults {
+    let (c, s) = (ClientConfig::default(), ServerConfig::default());
+    let keepalive = c.keepalive.unwrap_or(wsx_core::net::Keepalive {
+        interval: Duration::ZERO,
+        timeout: Duration::ZERO,
+    });
+    wsx_defaults {
+        max_message_size: c.protocol.max_message_size,
+        max_frame_size: c.protocol.max_frame_size,
+        max_header_bytes: c.limits.max_header_bytes,
+        max_headers: c.limits.max_headers,
+        connect_timeout_ms: ms(c.connect_timeout),
+        handshake_timeout_ms: ms(c.handshake_timeout),
+        close_timeout_ms: ms(c.close_timeout),
+        keepalive_interval_ms: ms(keepalive.interval),
+        keepalive_timeout_ms: ms(keepalive.timeout),
+        idle_timeout_ms: c.idle_timeout.map_or(0, ms),
+        high_water: c.backpressure.high_water,
+        low_water: c.backpressure.low_water,
+        nodelay: c.nodelay,
+        auto_pong: c.protocol.auto_pong,
+        client_compression: c.compression.is_some(),
+        server_compression: s.compression.is_some(),
+        server_host: server_host(&s.host),
+        server_port: s.port,
+        max_connections: s.max_connections,
+        max_pending_handshakes: s.max_pending_handshakes,
+        verify_certificates: !c.tls.danger_disable_verification,
+    }
+}
+
+/// Writes the defaults of every option to `out_defaults`. `size` is
+/// `sizeof(wsx_defaults)` as the caller was compiled with: at most that
+/// many bytes are written, so a program built with an older, shorter
+/// struct keeps working.
+///
+/// # Safety
+/// `out_defaults` is NULL or has `size` writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_defaults_get(
+    out_defaults: *mut wsx_defaults,
+    size: usize,
+) -> wsx_result {
+    ffi_call(|| {
+        if out_defaults.is_null() {
+            return Err(Failure::new(
+                wsx_result::WSX_ERR_NULL,
+                "out_defaults is NULL",
+            ));
+        }
+        let full = defaults();
+        let len = size.min(size_of::<wsx_defaults>());
+        // SAFETY: `out` has `size` writable bytes and `full` is a live value
+        // of at least `len` bytes; the two do not overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                (&raw const full).cast::<u8>(),
+                out_defaults.cast::<u8>(),
+                len,
+            )
+        };
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_the_cores() {
+        let mut d = std::mem::MaybeUninit::<wsx_defaults>::uninit();
+        // SAFETY: a writable struct of the full size.
+        let result = unsafe { wsx_defaults_get(d.as_mut_ptr(), size_of::<wsx_defaults>()) };
+        assert_eq!(result, wsx_result::WSX_OK);
+        // SAFETY: fully written above.
+        let d = unsafe { d.assume_init() };
+        use wsx_core::defaults as core;
+        assert_eq!(d.max_message_size, core::MAX_MESSAGE_SIZE);
+        assert_eq!(d.close_timeout_ms, ms(core::CLOSE_TIMEOUT));
+        assert_eq!(d.keepalive_interval_ms, ms(core::KEEPALIVE_INTERVAL));
+        assert_eq!(d.high_water, core::HIGH_WATER);
+        assert_eq!(d.max_pending_handshakes, core::MAX_PENDING_HANDSHAKES);
+        // SAFETY: a static NUL-terminated string.
+        let host = unsafe { std::ffi::CStr::from_ptr(d.server_host) };
+        assert_eq!(host.to_str().unwrap(), core::SERVER_HOST);
+        // SAFETY: NULL is refused before anything is written.
+        assert_eq!(
+            unsafe { wsx_defaults_get(std::ptr::null_mut(), 8) },
+            wsx_result::WSX_ERR_NULL
+        );
+    }
+}
