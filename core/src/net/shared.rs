@@ -60,7 +60,7 @@ pub(super) enum Command {
     /// Pull mode: the application found the inbox empty; a deferred
     /// protocol error's close frame may go out.
     FailNow { conn: Arc<ConnShared> },
-    /// A decision taken off the loop's thread (see `super::decision`).
+    /// A decision taken off the loop's thread (a pending upgrade or attempt).
     Decide {
         conn: Arc<ConnShared>,
         decision: Decision,
