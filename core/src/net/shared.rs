@@ -151,7 +151,6 @@ impl ConnShared {
     }
 
     /// Records the address of a new TCP connection.
-
     pub fn set_peer_addr(&self, addr: SocketAddr) {
         *self
             .peer_addr
@@ -159,6 +158,8 @@ impl ConnShared {
             .unwrap_or_else(PoisonError::into_inner) = Some(addr);
     }
 
+    /// A connection's shared state, with its send-queue marks and, in pull
+    /// mode, its inbox.
     pub fn new(id: u64, backpressure: Backpressure, inbox: Option<InboxLimits>) -> ConnShared {
         ConnShared {
             inbox: inbox.map(Inbox::new),
