@@ -159,10 +159,13 @@ impl Handler for LateHeaders {
     }
 }
 
-#[test]
-fn a_client_attempt_proceeds_later_with_the_headers_chosen_elsewhere() {
-    let lp = spawn_loop();
-    let echo = Echo::start(lp.handle(), server_config());
+/// Connects a [`LateHeaders`] client to `url`; its first pending attempt
+/// and its events.
+fn late_client(
+    lp: &wsx_core::net::LoopThread,
+    url: &str,
+    config: ClientConfig,
+) -> (u32, PendingAttempt, Events) {
     let (pending_tx, pending) = channel();
     let (recorder, events) = Recorder::new(false);
     let handler = LateHeaders {
@@ -170,9 +173,17 @@ fn a_client_attempt_proceeds_later_with_the_headers_chosen_elsewhere() {
         inner: *recorder,
     };
     lp.handle()
-        .connect(&echo.url(), client_config(), Box::new(handler))
+        .connect(url, config, Box::new(handler))
         .expect("connect");
     let (number, attempt) = pending.recv_timeout(PATIENCE).expect("the attempt");
+    (number, attempt, events)
+}
+
+#[test]
+fn a_client_attempt_proceeds_later_with_the_headers_chosen_elsewhere() {
+    let lp = spawn_loop();
+    let echo = Echo::start(lp.handle(), server_config());
+    let (number, attempt, events) = late_client(&lp, &echo.url(), client_config());
     assert_eq!(number, 0);
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(50));
@@ -197,20 +208,11 @@ fn a_client_attempt_proceeds_later_with_the_headers_chosen_elsewhere() {
 fn a_client_attempt_never_released_ends_at_the_connect_timeout() {
     let lp = spawn_loop();
     let echo = Echo::start(lp.handle(), server_config());
-    let (pending_tx, pending) = channel();
-    let (recorder, events) = Recorder::new(false);
-    let handler = LateHeaders {
-        pending: pending_tx,
-        inner: *recorder,
-    };
     let config = ClientConfig {
         connect_timeout: Duration::from_millis(100),
         ..client_config()
     };
-    lp.handle()
-        .connect(&echo.url(), config, Box::new(handler))
-        .expect("connect");
-    let (_, attempt) = pending.recv_timeout(PATIENCE).expect("the attempt");
+    let (_, attempt, events) = late_client(&lp, &echo.url(), config);
     let (kind, _, message) = events.error();
     assert_eq!(kind, ErrorKind::Timeout, "{message}");
     assert!(message.contains("before-connect"), "{message}");

@@ -51,6 +51,47 @@ impl ServerHandler for PullServer {
 /// sender counts as held back.
 const HELD: Duration = Duration::from_secs(1);
 
+/// A loop with a pull-mode server on it (`config`'s inbox set), its URL,
+/// and what its connections report.
+struct PullSetup {
+    lp: wsx_core::net::LoopThread,
+    server: wsx_core::net::Server,
+    url: String,
+    rx: std::sync::mpsc::Receiver<Pull>,
+}
+
+fn pull_server(limits: InboxLimits, config: ServerConfig) -> PullSetup {
+    let lp = spawn_loop();
+    let (tx, rx) = channel();
+    let config = ServerConfig {
+        inbox: Some(limits),
+        ..config
+    };
+    let server = lp
+        .handle()
+        .listen(config, Box::new(PullServer(tx)))
+        .expect("listen");
+    let url = format!("ws://{}/", server.local_addr());
+    PullSetup {
+        lp,
+        server,
+        url,
+        rx,
+    }
+}
+
+/// A client config whose send queue fills at `high_water`, uncompressed.
+fn small_queue(high_water: usize) -> ClientConfig {
+    ClientConfig {
+        backpressure: Backpressure {
+            high_water,
+            low_water: high_water / 4,
+        },
+        compression: None,
+        ..client_config()
+    }
+}
+
 fn next(rx: &std::sync::mpsc::Receiver<Pull>) -> Pull {
     rx.recv_timeout(PATIENCE).expect("an event")
 }
@@ -124,31 +165,14 @@ fn a_connection_without_an_inbox_refuses_recv() {
 
 #[test]
 fn a_full_inbox_holds_the_peer_back_by_tcp_and_closes_nothing() {
-    let lp = spawn_loop();
-    let (tx, rx) = channel();
     let limits = InboxLimits {
         high_messages: 4,
         low_messages: 1,
         high_bytes: 1 << 20,
         low_bytes: 1 << 18,
     };
-    let config = ServerConfig {
-        inbox: Some(limits),
-        ..server_config()
-    };
-    let server = lp
-        .handle()
-        .listen(config, Box::new(PullServer(tx)))
-        .expect("listen");
-    let url = format!("ws://{}/", server.local_addr());
-    let client_config = ClientConfig {
-        backpressure: Backpressure {
-            high_water: 1 << 20,
-            low_water: 1 << 18,
-        },
-        compression: None,
-        ..client_config()
-    };
+    let PullSetup { lp, url, rx, .. } = pull_server(limits, server_config());
+    let client_config = small_queue(1 << 20);
     let (client, client_events) = connect(lp.handle(), &url, client_config);
     let payload = |i: u32| {
         let mut p = vec![0u8; 64 * 1024];
@@ -192,30 +216,14 @@ fn a_full_inbox_holds_the_peer_back_by_tcp_and_closes_nothing() {
 
 #[test]
 fn send_timeout_waits_for_room_instead_of_refusing() {
-    let lp = spawn_loop();
-    let (tx, rx) = channel();
-    let config = ServerConfig {
-        inbox: Some(InboxLimits {
-            high_messages: 2,
-            low_messages: 0,
-            high_bytes: 1 << 20,
-            low_bytes: 0,
-        }),
-        ..server_config()
+    let limits = InboxLimits {
+        high_messages: 2,
+        low_messages: 0,
+        high_bytes: 1 << 20,
+        low_bytes: 0,
     };
-    let server = lp
-        .handle()
-        .listen(config, Box::new(PullServer(tx)))
-        .expect("listen");
-    let url = format!("ws://{}/", server.local_addr());
-    let config = ClientConfig {
-        backpressure: Backpressure {
-            high_water: 1 << 18,
-            low_water: 1 << 16,
-        },
-        compression: None,
-        ..client_config()
-    };
+    let PullSetup { lp, url, rx, .. } = pull_server(limits, server_config());
+    let config = small_queue(1 << 18);
     let (client, _events) = connect(lp.handle(), &url, config);
     let conn = first_conn(&rx);
     let chunk = vec![1u8; 64 * 1024];
@@ -246,17 +254,7 @@ fn send_timeout_waits_for_room_instead_of_refusing() {
 
 /// Closes from one side with `code`; the close info of both sides.
 fn close_with(code: u16, from_client: bool) -> (CloseInfo, CloseInfo) {
-    let lp = spawn_loop();
-    let (tx, rx) = channel();
-    let config = ServerConfig {
-        inbox: Some(InboxLimits::default()),
-        ..server_config()
-    };
-    let server = lp
-        .handle()
-        .listen(config, Box::new(PullServer(tx)))
-        .expect("listen");
-    let url = format!("ws://{}/", server.local_addr());
+    let PullSetup { lp, url, rx, .. } = pull_server(InboxLimits::default(), server_config());
     let (client, events) = connect(lp.handle(), &url, client_config());
     client.send(MessageKind::Text, b"x").expect("send");
     let conn = first_conn(&rx);
@@ -319,16 +317,12 @@ fn the_close_classification_of_each_code_in_both_directions() {
 
 #[test]
 fn a_dropped_transport_is_1006_from_nobody_and_not_normal() {
-    let lp = spawn_loop();
-    let (tx, rx) = channel();
-    let config = ServerConfig {
-        inbox: Some(InboxLimits::default()),
-        ..server_config()
-    };
-    let server = lp
-        .handle()
-        .listen(config, Box::new(PullServer(tx)))
-        .expect("listen");
+    let PullSetup {
+        lp: _lp,
+        server,
+        rx,
+        ..
+    } = pull_server(InboxLimits::default(), server_config());
     let mut raw = {
         use std::io::{Read, Write};
         let mut tcp = std::net::TcpStream::connect(server.local_addr()).expect("tcp");
@@ -393,31 +387,23 @@ fn client_frame(first: u8, payload: &[u8]) -> Vec<u8> {
     f
 }
 
-fn strict_server(
-    close_timeout: Duration,
-) -> (
-    wsx_core::net::LoopThread,
-    wsx_core::net::Server,
-    std::sync::mpsc::Receiver<Pull>,
-) {
-    let lp = spawn_loop();
-    let (tx, rx) = channel();
+fn strict_server(close_timeout: Duration) -> PullSetup {
     let config = ServerConfig {
-        inbox: Some(InboxLimits::default()),
         close_timeout,
         ..server_config()
     };
-    let server = lp
-        .handle()
-        .listen(config, Box::new(PullServer(tx)))
-        .expect("listen");
-    (lp, server, rx)
+    pull_server(InboxLimits::default(), config)
 }
 
 #[test]
 fn pull_mode_answers_what_came_before_a_protocol_error_first() {
     // Autobahn 3.2: a text message, a frame with RSV1 (no extension), a ping.
-    let (_lp, server, rx) = strict_server(Duration::from_secs(60));
+    let PullSetup {
+        lp: _lp,
+        server,
+        rx,
+        ..
+    } = strict_server(Duration::from_secs(60));
     let echoer = std::thread::spawn(move || {
         let conn = first_conn(&rx);
         let m = conn.recv_timeout(Some(PATIENCE)).expect("the text message");
@@ -442,7 +428,12 @@ fn pull_mode_answers_what_came_before_a_protocol_error_first() {
 #[test]
 fn pull_mode_fails_at_once_when_the_receiver_waits_with_nothing_to_answer() {
     // With a 60 s close timeout, only an immediate failure ends this in time.
-    let (_lp, server, rx) = strict_server(Duration::from_secs(60));
+    let PullSetup {
+        lp: _lp,
+        server,
+        rx,
+        ..
+    } = strict_server(Duration::from_secs(60));
     let waiter = std::thread::spawn(move || {
         let conn = first_conn(&rx);
         conn.recv_timeout(Some(PATIENCE))

@@ -13,7 +13,7 @@ use crate::net::dial::ProxyHop;
 use crate::net::dial::{Dial, connect_error};
 use crate::net::dns;
 use crate::net::error::{Error, ErrorKind};
-use crate::net::handler::{Attempt, Ctx, Open};
+use crate::net::handler::{Attempt, Open};
 use crate::net::queue::{ConnectRequest, Work};
 use crate::net::redial::Redial;
 use crate::net::shared::Command;
@@ -325,23 +325,14 @@ impl Reactor {
         let Some(peer_addr) = c.conn.peer_addr() else {
             return;
         };
-        if let Some(handler) = c.handler.as_deref_mut() {
-            let mut ctx = Ctx {
-                conn: &c.conn,
-                sender: Some(c.engine.sender()),
-                direct: None,
-            };
-            let open = Open {
-                subprotocol: accepted.subprotocol.as_deref(),
-                response: Some(&accepted.response),
-                request: None,
-                peer_addr,
-                reconnect,
-            };
-            handler.on_open(&mut ctx, &open);
-        }
-        c.engine.feed(&accepted.leftover);
-        self.run_engine(slot);
+        let open = Open {
+            subprotocol: accepted.subprotocol.as_deref(),
+            response: Some(&accepted.response),
+            request: None,
+            peer_addr,
+            reconnect,
+        };
+        self.deliver_open(slot, &open, &accepted.leftover);
     }
 
     /// The connection opened: remembers when, and tells whether it is a

@@ -7,13 +7,29 @@ use std::time::Instant;
 use super::{Entry, Reactor};
 use crate::net::conn::Phase;
 use crate::net::error::Error;
-use crate::net::handler::Close;
+use crate::net::handler::{Close, Ctx, Open};
 use crate::net::timer::{Deadlines, TimerKind};
 use crate::proto::{CloseCode, State};
 
 impl Reactor {
     /// The handshake finished: the handle turns open, keepalive and idle
     /// timers start.
+    /// Runs the open event, then gives the engine the bytes that came after
+    /// the handshake.
+    pub(super) fn deliver_open(&mut self, slot: usize, open: &Open<'_>, leftover: &[u8]) {
+        let Some(c) = self.conn_mut(slot) else { return };
+        if let Some(handler) = c.handler.as_deref_mut() {
+            let mut ctx = Ctx {
+                conn: &c.conn,
+                sender: Some(c.engine.sender()),
+                direct: None,
+            };
+            handler.on_open(&mut ctx, open);
+        }
+        c.engine.feed(leftover);
+        self.run_engine(slot);
+    }
+
     pub fn start_open(&mut self, slot: usize) {
         let Some(c) = self.conn_mut(slot) else { return };
         c.set_phase(Phase::Open);

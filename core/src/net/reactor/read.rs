@@ -12,6 +12,8 @@ use crate::net::error::{Error, ErrorKind};
 use crate::net::handle::Conn;
 use crate::net::handler::Ctx;
 use crate::net::inbox::{Inbox, Message};
+use crate::net::queue::Work;
+use crate::net::shared::Command;
 use crate::net::timer::TimerKind;
 use crate::net::transport::describe;
 use crate::proto::{Event, State};
@@ -242,15 +244,14 @@ impl Reactor {
         if engine.failure_deferred() {
             // Pull mode: the application answers what came before the error
             // first; the close timeout bounds the wait.
-            match conn.shared.inbox.as_ref().is_none_or(Inbox::fail_when_idle) {
-                true => {
-                    engine.fail_deferred();
-                }
-                false => {
-                    let (id, wait) = (conn.shared.id, timeouts.close);
-                    self.timers
-                        .schedule(deadlines, slot, id, TimerKind::Close, wait);
-                }
+            let (id, wait) = (conn.shared.id, timeouts.close);
+            self.timers
+                .schedule(deadlines, slot, id, TimerKind::Close, wait);
+            if conn.shared.inbox.as_ref().is_none_or(Inbox::fail_when_idle) {
+                // The receiver is idle: it queued its answers already, so
+                // the failure goes behind them in the loop's queue.
+                let conn = conn.shared.clone();
+                let _ = self.shared.push(Work::Command(Command::FailNow { conn }));
             }
         }
         self.after_engine(slot);

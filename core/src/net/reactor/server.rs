@@ -11,7 +11,7 @@ use mio::{Interest, Token};
 use super::{Entry, Reactor};
 use crate::net::conn::{ConnEntry, Deciding, Phase, Timeouts};
 use crate::net::error::{Error, ErrorKind};
-use crate::net::handler::{Ctx, Open, ServerHandler, Upgrade};
+use crate::net::handler::{Open, ServerHandler, Upgrade};
 use crate::net::listener::{ListenerEntry, Room};
 use crate::net::queue::ListenRequest;
 use crate::net::shared::{ConnShared, Decision, ServerShared};
@@ -308,24 +308,14 @@ impl Reactor {
             c.engine.enable_deflate(agreement);
         }
         self.start_open(slot);
-        let Some(c) = self.conn_mut(slot) else { return };
-        if let Some(handler) = c.handler.as_deref_mut() {
-            let mut ctx = Ctx {
-                conn: &c.conn,
-                sender: Some(c.engine.sender()),
-                direct: None,
-            };
-            let open = Open {
-                subprotocol: accept.subprotocol.as_deref(),
-                response: None,
-                request: Some(&request),
-                peer_addr,
-                reconnect: false,
-            };
-            handler.on_open(&mut ctx, &open);
-        }
-        c.engine.feed(&leftover);
-        self.run_engine(slot);
+        let open = Open {
+            subprotocol: accept.subprotocol.as_deref(),
+            response: None,
+            request: Some(&request),
+            peer_addr,
+            reconnect: false,
+        };
+        self.deliver_open(slot, &open, &leftover);
         // What arrived while the decision was pending is still in the socket.
         self.resume_input(slot);
     }
