@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use super::config::{Backpressure, ClientConfig, Keepalive, ServerConfig};
+use super::config::{Backpressure, ClientConfig, InboxLimits, Keepalive, ServerConfig};
 use super::error::{Error, ErrorKind};
 use super::reconnect::ReconnectPolicy;
 use crate::proto;
@@ -104,6 +104,25 @@ fn backpressure(b: &Backpressure) -> Result<(), Error> {
     Ok(())
 }
 
+fn inbox(i: &Option<InboxLimits>, p: &proto::Config) -> Result<(), Error> {
+    let Some(i) = i else { return Ok(()) };
+    positive("inbox.high_messages", i.high_messages)?;
+    positive("inbox.high_bytes", i.high_bytes)?;
+    if i.low_messages >= i.high_messages || i.low_bytes >= i.high_bytes {
+        return invalid(format!(
+            "inbox low marks ({} messages, {} bytes) must be below the high marks ({}, {})",
+            i.low_messages, i.low_bytes, i.high_messages, i.high_bytes
+        ));
+    }
+    if p.streaming {
+        return invalid(
+            "inbox (pull mode) takes whole messages: it cannot be combined with protocol.streaming"
+                .to_owned(),
+        );
+    }
+    Ok(())
+}
+
 fn compression(c: &Option<DeflateConfig>) -> Result<(), Error> {
     match c.as_ref().map(DeflateConfig::check) {
         Some(Err(e)) => invalid(format!("compression: {e}")),
@@ -149,6 +168,7 @@ impl ClientConfig {
         keepalive(&self.keepalive)?;
         idle_timeout(self.idle_timeout)?;
         backpressure(&self.backpressure)?;
+        inbox(&self.inbox, &self.protocol)?;
         compression(&self.compression)?;
         self.reconnect
             .as_ref()
@@ -176,6 +196,7 @@ impl ServerConfig {
         keepalive(&self.keepalive)?;
         idle_timeout(self.idle_timeout)?;
         backpressure(&self.backpressure)?;
+        inbox(&self.inbox, &self.protocol)?;
         compression(&self.compression)
     }
 }
@@ -216,6 +237,31 @@ mod tests {
             (
                 |c| c.subprotocols = vec!["chat".into(), "a b".into()],
                 "subprotocols: \"a b\" is not an HTTP token",
+            ),
+            (
+                |c| {
+                    c.inbox = Some(InboxLimits {
+                        high_messages: 0,
+                        ..InboxLimits::default()
+                    })
+                },
+                "inbox.high_messages must be more than 0",
+            ),
+            (
+                |c| {
+                    c.inbox = Some(InboxLimits {
+                        low_messages: 16,
+                        ..InboxLimits::default()
+                    })
+                },
+                "inbox low marks (16 messages, 8388608 bytes) must be below the high marks (16, 33554432)",
+            ),
+            (
+                |c| {
+                    c.inbox = Some(InboxLimits::default());
+                    c.protocol.streaming = true;
+                },
+                "cannot be combined with protocol.streaming",
             ),
             (
                 |c| c.subprotocols = vec![String::new()],
