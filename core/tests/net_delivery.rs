@@ -446,3 +446,60 @@ fn pull_mode_fails_at_once_when_the_receiver_waits_with_nothing_to_answer() {
     assert_eq!(&out[2..4], &1002u16.to_be_bytes());
     assert_eq!(waiter.join().expect("waiter"), ErrorKind::Closed);
 }
+
+#[test]
+fn a_reset_after_a_complete_close_handshake_still_ends_cleanly() {
+    use std::io::{Read, Write};
+    // A server that answers the close handshake, then resets the
+    // connection instead of closing it (as the Autobahn fuzzing server does).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = std::thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().expect("accept");
+        let mut request = Vec::new();
+        let mut byte = [0u8; 1];
+        while !request.ends_with(b"\r\n\r\n") {
+            tcp.read_exact(&mut byte).expect("the request");
+            request.push(byte[0]);
+        }
+        let text = String::from_utf8_lossy(&request).to_string();
+        let key = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+            .expect("a key")
+            .trim()
+            .to_owned();
+        let accept = wsx_core::proto::handshake::accept_key(&key);
+        write!(
+            tcp,
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {accept}\r\n\r\n"
+        )
+        .expect("the 101");
+        // The client's close frame (masked, code 1000, no reason): 8 bytes.
+        let mut close = [0u8; 8];
+        tcp.read_exact(&mut close).expect("the client's close");
+        assert_eq!(close[0], 0x88);
+        tcp.write_all(&[0x88, 0x02, 0x03, 0xe8]).expect("our close");
+        // Time for the client to read it before the reset.
+        std::thread::sleep(Duration::from_millis(500));
+        let socket = socket2::Socket::from(tcp);
+        socket.set_linger(Some(Duration::ZERO)).expect("linger");
+        drop(socket);
+    });
+    let lp = spawn_loop();
+    let url = format!("ws://{addr}/");
+    let config = ClientConfig {
+        compression: None,
+        ..client_config()
+    };
+    let (client, events) = connect(lp.handle(), &url, config);
+    client.close(CloseCode::NORMAL, "").expect("close");
+    let (code, _, clean) = events.close();
+    assert_eq!(
+        (code, clean),
+        (1000, true),
+        "a reset after both close frames"
+    );
+    server.join().expect("server");
+}

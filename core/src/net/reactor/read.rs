@@ -97,6 +97,17 @@ impl Reactor {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // Both close frames passed and only the peer's TCP close was
+                // awaited: a reset (a peer closing with unread input) ends
+                // the connection as cleanly as an end of stream would.
+                Err(e)
+                    if e.kind() == io::ErrorKind::ConnectionReset
+                        && matches!(c.phase, Phase::AwaitEof) =>
+                {
+                    c.eof = true;
+                    self.on_eof(slot);
+                    break;
+                }
                 Err(e) => {
                     let error = describe("reading from the connection failed", &e);
                     self.fail(slot, error);
