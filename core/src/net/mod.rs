@@ -18,6 +18,8 @@ mod conn;
 mod dns;
 mod env_proxy;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod handle;
 mod handler;
 mod proxy;
