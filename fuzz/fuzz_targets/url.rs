@@ -1,5 +1,5 @@
-//! ws
-//! The body is `wsx_hardening::fuzz::// and wss:// URLs, and proxy URLs.:url::run`.
+//! `ws://` and `wss://` URLs, and proxy URLs.
+//! The body is `wsx_hardening::fuzz::url::run`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| wsx_hardening::fuzz::// and wss:// URLs, and proxy URLs.:url::run(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| wsx_hardening::fuzz::url::run(data));

@@ -27,34 +27,42 @@ import wsx.asyncio
 OPTIONS = {"ping_interval": None}
 
 
+def echo_sync(what: str, url: str) -> None:
+    """Echoes every message until the connection is over. Many cases end it
+    on purpose (and wstest drops the TCP connection after the close
+    handshake): the error is logged, the run goes on."""
+    try:
+        with wsx.connect(url, **OPTIONS) as ws:
+            for message in ws:  # ends at a normal close
+                ws.send(message)
+    except wsx.WsxError as exc:
+        print(f"{what}: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
+async def echo_asyncio(what: str, url: str) -> None:
+    """As echo_sync, with the asyncio API."""
+    try:
+        async with wsx.asyncio.connect(url, **OPTIONS) as ws:
+            async for message in ws:
+                await ws.send(message)
+    except wsx.WsxError as exc:
+        print(f"{what}: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
 def run_sync(base: str, agent: str) -> None:
     with wsx.connect(f"{base}/getCaseCount", **OPTIONS) as ws:
         count = int(ws.recv(timeout=30))
     for case in range(1, count + 1):
-        try:
-            with wsx.connect(f"{base}/runCase?case={case}&agent={agent}", **OPTIONS) as ws:
-                for message in ws:  # ends at a normal close
-                    ws.send(message)
-        except wsx.WsxError as exc:
-            print(f"case {case}: {type(exc).__name__}: {exc}", file=sys.stderr)
-    with wsx.connect(f"{base}/updateReports?agent={agent}", **OPTIONS) as ws:
-        for _ in ws:
-            pass
+        echo_sync(f"case {case}", f"{base}/runCase?case={case}&agent={agent}")
+    echo_sync("updateReports", f"{base}/updateReports?agent={agent}")
 
 
 async def run_asyncio(base: str, agent: str) -> None:
     async with wsx.asyncio.connect(f"{base}/getCaseCount", **OPTIONS) as ws:
         count = int(await ws.recv())
     for case in range(1, count + 1):
-        try:
-            async with wsx.asyncio.connect(f"{base}/runCase?case={case}&agent={agent}", **OPTIONS) as ws:
-                async for message in ws:
-                    await ws.send(message)
-        except wsx.WsxError as exc:
-            print(f"case {case}: {type(exc).__name__}: {exc}", file=sys.stderr)
-    async with wsx.asyncio.connect(f"{base}/updateReports?agent={agent}", **OPTIONS) as ws:
-        async for _ in ws:
-            pass
+        await echo_asyncio(f"case {case}", f"{base}/runCase?case={case}&agent={agent}")
+    await echo_asyncio("updateReports", f"{base}/updateReports?agent={agent}")
 
 
 async def echo(ws: wsx.asyncio.ServerConnection) -> None:
