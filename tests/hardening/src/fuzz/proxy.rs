@@ -80,7 +80,12 @@ pub fn http_connect(data: &[u8]) {
     match outcome(&proxy, host, &reply, cut) {
         Outcome::Tunnel(rest) => {
             assert!(reply.ends_with(&rest));
-            let head = &reply[..reply.len() - rest.len()];
+            let mut head = &reply[..reply.len() - rest.len()];
+            // Empty lines before the status line are skipped (RFC 9112
+            // section 2.2), as httparse does.
+            while let Some(after) = head.strip_prefix(b"\r\n").or(head.strip_prefix(b"\n")) {
+                head = after;
+            }
             assert!(
                 head.ends_with(b"\n\n") || head.ends_with(b"\n\r\n"),
                 "a tunnel after a head that does not end with an empty line: {head:02x?}"
