@@ -2,28 +2,44 @@
 # seeds and regressions replayed on stable, hostile peers against an
 # in-process server, and the soak (100,000 connect/echo/close cycles, 10
 # million messages) against the C echo server, in test-hardening; `make soak`
-# runs the same soak on release builds; cargo-fuzz in `make fuzz`.
-.PHONY: test-hardening soak fuzz
+# runs the same soak on release builds; cargo-fuzz in `make fuzz` and
+# `make fuzz-cmin` (FUZZING.md).
+.PHONY: test-hardening soak fuzz fuzz-cmin
 TEST_TARGETS += test-hardening
 
-# Seconds each fuzz target runs for in `make fuzz`.
+# Seconds each fuzz target runs for in `make fuzz` (FUZZING.md: the
+# campaign behind fuzz/corpus/ ran each target for much longer).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := frame_decoder message_assembler client_handshake server_handshake close_payload deflate
+FUZZ_TARGETS := frame_decoder message_assembler client_handshake server_handshake close_payload deflate \
+  http_connect socks5 url deflate_negotiation
 # libFuzzer flags: inputs up to 4 KiB; any single allocation over 64 MiB is a
-# failure (the targets use limits of a few hundred bytes).
-FUZZ_FLAGS ?= -max_len=4096 -rss_limit_mb=1024 -malloc_limit_mb=64 -print_final_stats=1
+# failure (the targets use limits of a few hundred bytes); WebSocket, HTTP,
+# URL and SOCKS5 tokens from the dictionary.
+FUZZ_FLAGS ?= -max_len=4096 -rss_limit_mb=1024 -malloc_limit_mb=64 -print_final_stats=1 \
+  -dict=$(ROOT)/fuzz/dict/websocket.dict
+FUZZ_HAVE = $(CARGO) +nightly --version >/dev/null 2>&1 && $(CARGO) +nightly fuzz --version >/dev/null 2>&1
+FUZZ_SKIP = echo "$@: SKIPPED: needs a nightly toolchain and cargo-fuzz" \
+  "(rustup toolchain install nightly; cargo install cargo-fuzz --locked)"
 
+# New inputs go to fuzz/corpus/<target> (checked in, replayed by
+# test-hardening); the seeds are read too.
 fuzz:
-	@if ! $(CARGO) +nightly --version >/dev/null 2>&1 || ! $(CARGO) +nightly fuzz --version >/dev/null 2>&1; then \
-	  echo "make fuzz: SKIPPED: needs a nightly toolchain and cargo-fuzz" \
-	    "(rustup toolchain install nightly; cargo install cargo-fuzz --locked)"; \
-	else \
+	@if ! { $(FUZZ_HAVE); }; then $(FUZZ_SKIP); else \
 	  set -e; cd fuzz; \
 	  for t in $(FUZZ_TARGETS); do \
-	    mkdir -p corpus/$$t; cp -n seeds/$$t/* corpus/$$t/; \
+	    mkdir -p corpus/$$t; \
 	    echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
-	    $(CARGO) +nightly fuzz run --debug-assertions $$t corpus/$$t -- \
+	    nice -n 19 $(CARGO) +nightly fuzz run --debug-assertions $$t corpus/$$t seeds/$$t -- \
 	      -max_total_time=$(FUZZ_SECONDS) $(FUZZ_FLAGS); \
+	  done; \
+	fi
+
+# Minimises fuzz/corpus/<target> to the inputs that reach distinct coverage.
+fuzz-cmin:
+	@if ! { $(FUZZ_HAVE); }; then $(FUZZ_SKIP); else \
+	  set -e; cd fuzz; \
+	  for t in $(FUZZ_TARGETS); do \
+	    nice -n 19 $(CARGO) +nightly fuzz cmin --debug-assertions $$t corpus/$$t -- -max_len=4096; \
 	  done; \
 	fi
 

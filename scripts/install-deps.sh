@@ -27,3 +27,7 @@ fi
 if [ ! -d tests/interop/node/node_modules ]; then
   (cd tests/interop/node && npm ci --silent --no-audit --no-fund)
 fi
+
+# wstest (the Autobahn TestSuite, Python 2.7) for `make conformance` and the
+# quick set in `make test`.
+bash scripts/install-autobahn.sh

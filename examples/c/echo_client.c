@@ -1,13 +1,16 @@
 /*
  * echo_client: a WebSocket client.
  *
- *   echo_client [--ca FILE] URL
+ *   echo_client [--ca FILE] [--no-compress] URL
  *       Sends back every message it receives, with the same type, until the
  *       peer closes. Exits 0 after a clean close, 1 with the error otherwise.
+ *       (The Autobahn TestSuite's client role: `make conformance`.)
  *
  *   echo_client [--ca FILE] --send TEXT [--send TEXT ...] URL
  *       Sends each TEXT, prints what went out and what came back, then
  *       closes with 1000 once every message got its reply.
+ *
+ * The client offers permessage-deflate (RFC 7692) unless --no-compress.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,7 +84,7 @@ static void on_close(void *user_data, wsx_conn *conn, const wsx_close *close) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: echo_client [--ca FILE] [--send TEXT ...] ws[s]://HOST:PORT/PATH\n");
+    fprintf(stderr, "usage: echo_client [--ca FILE] [--no-compress] [--send TEXT ...] ws[s]://HOST:PORT/PATH\n");
 }
 
 int main(int argc, char **argv) {
@@ -89,11 +92,14 @@ int main(int argc, char **argv) {
     memset(&c, 0, sizeof c);
     const char *url = NULL;
     const char *ca = NULL;
+    int compress = 1;
     for (int i = 1; i < argc; i++) {
         if (i + 1 < argc && strcmp(argv[i], "--send") == 0 && c.send_count < MAX_SENDS) {
             c.sends[c.send_count++] = argv[++i];
         } else if (i + 1 < argc && strcmp(argv[i], "--ca") == 0) {
             ca = argv[++i];
+        } else if (strcmp(argv[i], "--no-compress") == 0) {
+            compress = 0;
         } else if (url == NULL && argv[i][0] != '-') {
             url = argv[i];
         } else {
@@ -110,7 +116,8 @@ int main(int argc, char **argv) {
     wsx_client_options *options = NULL;
     wsx_conn *conn = NULL;
     if (wsx_loop_new(&loop) != WSX_OK || wsx_client_options_new(&options) != WSX_OK ||
-        (ca && wsx_client_options_set_tls_ca_file(options, ca) != WSX_OK)) {
+        (ca && wsx_client_options_set_tls_ca_file(options, ca) != WSX_OK) ||
+        (!compress && wsx_client_options_set_compression(options, NULL) != WSX_OK)) {
         fprintf(stderr, "echo_client: %s\n", wsx_last_error_message());
         return 1;
     }

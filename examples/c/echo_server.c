@@ -2,8 +2,10 @@
  * echo_server: answers every message with the same message and type. A close
  * is answered with the same code (the library echoes the peer's close).
  *
- *   echo_server [--host H] [--port P] [--tls-cert FILE --tls-key FILE]
+ *   echo_server [--host H] [--port P] [--tls-cert FILE --tls-key FILE] [--compress]
  *
+ * --compress turns permessage-deflate on (off by default for servers); the
+ * Autobahn TestSuite runs against it both ways (`make conformance`).
  * Prints "listening on HOST:PORT"; SIGINT/SIGTERM shut it down gracefully.
  */
 #include "server_main.h"

@@ -2,9 +2,10 @@
  * The part every example server shares: command line, listening, the poll
  * loop, and a graceful shutdown on SIGINT/SIGTERM.
  *
- *   NAME [--host H] [--port P] [--tls-cert FILE --tls-key FILE]
+ *   NAME [--host H] [--port P] [--tls-cert FILE --tls-key FILE] [--compress]
  *
- * Prints "listening on HOST:PORT" once it accepts connections (port 0, the
+ * --compress accepts permessage-deflate (RFC 7692, default settings) from
+ * clients that offer it; without it the server declines every offer. Prints "listening on HOST:PORT" once it accepts connections (port 0, the
  * default, picks a free one). On SIGINT or SIGTERM every connection is closed
  * with 1001, then the program exits 0.
  */
@@ -62,11 +63,14 @@ static int server_parse_args(const char *name, int argc, char **argv, wsx_server
             cert = argv[++i];
         } else if (ok && strcmp(argv[i], "--tls-key") == 0) {
             key = argv[++i];
+        } else if (strcmp(argv[i], "--compress") == 0) {
+            wsx_deflate_options deflate = wsx_deflate_options_default();
+            ok = wsx_server_options_set_compression(options, &deflate) == WSX_OK;
         } else {
             ok = 0;
         }
         if (!ok) {
-            fprintf(stderr, "usage: %s [--host H] [--port P] [--tls-cert FILE --tls-key FILE]\n", name);
+            fprintf(stderr, "usage: %s [--host H] [--port P] [--tls-cert FILE --tls-key FILE] [--compress]\n", name);
             return 2;
         }
     }

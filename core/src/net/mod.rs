@@ -20,6 +20,8 @@ mod dns;
 mod env_proxy;
 mod error;
 mod event_loop;
+#[doc(hidden)]
+pub mod fuzzing;
 mod handle;
 mod handler;
 mod inbox;

@@ -1,5 +1,6 @@
-//! Replays every fuzz target's seed corpus and regression inputs through the
-//! target's body on stable, then a short, deterministic mutation run from the
+//! Replays every fuzz target's seed corpus, regression inputs and minimised
+//! campaign corpus (`fuzz/corpus/`, see FUZZING.md) through the target's
+//! body on stable, then a short, deterministic mutation run from the
 //! seeds: the cheap part of fuzzing that `make test` can afford.
 
 use std::path::{Path, PathBuf};
@@ -70,6 +71,20 @@ fn regressions_replay() {
             replay(&path.display().to_string(), *body, &bytes);
         }
     }
+}
+
+/// The corpus the cargo-fuzz campaign left behind, minimised
+/// (`cargo fuzz cmin`): every input that reached new coverage.
+#[test]
+fn campaign_corpus_replays() {
+    let mut replayed = 0;
+    for (target, body) in TARGETS {
+        for (path, bytes) in inputs(&fuzz_dir().join("corpus").join(target)) {
+            replay(&path.display().to_string(), *body, &bytes);
+            replayed += 1;
+        }
+    }
+    eprintln!("{replayed} corpus inputs replayed");
 }
 
 /// xorshift64*: a fixed sequence, so a failure repeats.

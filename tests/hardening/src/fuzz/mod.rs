@@ -6,11 +6,14 @@
 
 pub mod close_payload;
 pub mod deflate;
+pub mod deflate_negotiation;
 mod engine;
 pub mod frame_decoder;
 pub mod handshake;
 pub mod message_assembler;
+pub mod proxy;
 pub mod seeds;
+pub mod url;
 
 /// A fuzz target's body: panics on wrong behaviour.
 pub type Body = fn(&[u8]);
@@ -23,4 +26,8 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("server_handshake", handshake::server),
     ("close_payload", close_payload::run),
     ("deflate", deflate::run),
+    ("http_connect", proxy::http_connect),
+    ("socks5", proxy::socks5),
+    ("url", url::run),
+    ("deflate_negotiation", deflate_negotiation::run),
 ];

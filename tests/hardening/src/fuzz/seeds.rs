@@ -36,6 +36,60 @@ pub fn seeds(target: &str) -> Vec<(&'static str, Vec<u8>)> {
                     .to_vec(),
             ),
         ],
+        "http_connect" => vec![
+            // Byte 0: no credentials, a host name; byte 1: the cut.
+            (
+                "established",
+                b"\x00\x0cHTTP/1.1 200 Connection established\r\nVia: 1.1 proxy\r\n\r\n\x81\x02hi"
+                    .to_vec(),
+            ),
+            (
+                "auth_required",
+                b"\x01\x05HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"p\"\r\nContent-Length: 0\r\n\r\n"
+                    .to_vec(),
+            ),
+            (
+                "bad_gateway",
+                b"\x02\x20HTTP/1.0 502 Bad Gateway\r\n\r\n".to_vec(),
+            ),
+        ],
+        "socks5" => vec![
+            // Byte 0: credentials or none, the target's kind; byte 1: the cut.
+            (
+                "no_auth_ipv4",
+                b"\x00\x03\x05\x00\x05\x00\x00\x01\x7f\x00\x00\x01\x1f\x90\x81\x00".to_vec(),
+            ),
+            (
+                "user_pass_domain",
+                b"\x01\x05\x05\x02\x01\x00\x05\x00\x00\x03\x0bexample.com\x01\xbb".to_vec(),
+            ),
+            (
+                "ipv6_refused",
+                b"\x04\x02\x05\x00\x05\x05\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x50"
+                    .to_vec(),
+            ),
+            ("bad_credentials", b"\x01\x00\x05\x02\x01\x01".to_vec()),
+        ],
+        "url" => vec![
+            ("plain", b"ws://example.com/chat?room=1".to_vec()),
+            ("ipv6_port", b"wss://[::1]:8443/".to_vec()),
+            ("idn", "ws://b\u{fc}cher.example:80/p\u{e4}th".as_bytes().to_vec()),
+            ("proxy", b"socks5h://user:p%40ss@127.0.0.1:1080".to_vec()),
+        ],
+        "deflate_negotiation" => vec![
+            // Bytes 0 and 1: the client's and the server's settings.
+            ("defaults", b"\x3f\x3f".to_vec()),
+            (
+                "offers",
+                b"\xc9\x52permessage-deflate; client_max_window_bits=10; server_no_context_takeover\nx-webkit-deflate-frame, permessage-deflate"
+                    .to_vec(),
+            ),
+            (
+                "answer",
+                b"\x00\x00permessage-deflate; server_max_window_bits=9; client_max_window_bits=\"12\""
+                    .to_vec(),
+            ),
+        ],
         _ => Vec::new(),
     }
 }
