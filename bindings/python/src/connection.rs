@@ -208,7 +208,7 @@ impl Connection {
         match self
             .shared
             .mailbox
-            .wait(py, deadline(timeout)?, ConnState::next)?
+            .wait(py, deadline(timeout)?, |st| st.next(self.shared.conn.get()))?
         {
             Some(Next::Message(m)) => m.into_py(py),
             Some(Next::Closed(c)) => Err(errors::closed(py, &c)),
@@ -221,7 +221,8 @@ impl Connection {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        match self.shared.mailbox.wait_forever(py, ConnState::next)? {
+        let conn = self.shared.conn.get();
+        match self.shared.mailbox.wait_forever(py, |st| st.next(conn))? {
             Next::Message(m) => m.into_py(py).map(Some),
             Next::Closed(c) if c.ok() => Ok(None),
             Next::Closed(c) => Err(errors::closed(py, &c)),
@@ -338,13 +339,13 @@ impl Connection {
     /// How many received messages wait to be read (at most `max_queue`).
     #[getter]
     fn _queued(&self) -> usize {
-        self.shared.mailbox.peek(|s| s.queued())
+        self.shared.conn.get().map_or(0, Conn::inbox_len)
     }
 
     /// Whether reading is paused because `max_queue` messages wait.
     #[getter]
     fn _reading_paused(&self) -> bool {
-        self.shared.mailbox.peek(|s| s.reading_paused())
+        self.shared.conn.get().is_some_and(Conn::is_inbox_full)
     }
 
     /// Routes this connection's wake-ups to an asyncio loop's hub.
@@ -375,7 +376,11 @@ impl Connection {
 
     /// The next message, or None (and armed) if none is there yet.
     fn _recv_nowait(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        match self.shared.mailbox.poll(ConnState::next) {
+        match self
+            .shared
+            .mailbox
+            .poll(|st| st.next(self.shared.conn.get()))
+        {
             Some(Next::Message(m)) => m.into_py(py).map(Some),
             Some(Next::Closed(c)) => Err(errors::closed(py, &c)),
             None => Ok(None),

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use wsx_core::net::{Attempt, Close, Conn, Ctx, Error, Handler, Open};
+use wsx_core::net::{Attempt, Close, Conn, Ctx, Error, ErrorKind, Handler, InboxLimits, Open};
 use wsx_core::proto::MessageKind;
 use wsx_core::proto::handshake::{Request, Response};
 
@@ -41,13 +41,9 @@ pub struct Opened {
 impl ConnShared {
     /// A connection that has not opened yet, whose received messages are
     /// bounded by `max_queue` (`None`: unbounded).
-    pub fn new(max_queue: Option<QueueLimit>) -> Arc<ConnShared> {
-        let state = ConnState {
-            flow: max_queue.map(Flow::new),
-            ..ConnState::default()
-        };
+    pub fn new() -> Arc<ConnShared> {
         Arc::new(ConnShared {
-            mailbox: Mailbox::new(state),
+            mailbox: Mailbox::new(ConnState::default()),
             conn: OnceLock::new(),
             request: OnceLock::new(),
             opened: Mutex::new(Opened::default()),
@@ -69,26 +65,22 @@ pub struct QueueLimit {
     pub low: usize,
 }
 
-/// Flow control of received messages: the core stops reading the socket
-/// while the queue is full, so a peer sending faster than Python reads is
-/// pushed back (TCP backpressure) instead of filling memory.
-struct Flow {
-    limit: QueueLimit,
-    paused: bool,
-    conn: Option<Conn>,
-}
-
-impl Flow {
-    fn new(limit: QueueLimit) -> Flow {
-        Flow {
-            limit,
-            paused: false,
-            conn: None,
+impl QueueLimit {
+    /// The core's inbox for `max_queue` (`None`: unbounded): Python reads
+    /// every message from it, and the core pauses and resumes reading by
+    /// the count of waiting messages, as `websockets` does.
+    pub fn inbox(limit: Option<QueueLimit>) -> InboxLimits {
+        let (high, low) = limit.map_or((usize::MAX, usize::MAX - 1), |l| (l.high, l.low));
+        InboxLimits {
+            high_messages: high,
+            low_messages: low,
+            high_bytes: usize::MAX,
+            low_bytes: usize::MAX - 1,
         }
     }
 }
 
-/// A received message, copied out of the core's buffer.
+/// A received message, taken from the core's inbox.
 pub struct Message {
     /// Text (valid UTF-8) or binary.
     pub kind: MessageKind,
@@ -117,9 +109,9 @@ pub struct ConnState {
     opened: bool,
     closed: Option<Arc<Closed>>,
     error: Option<Error>,
-    inbox: VecDeque<Message>,
-    flow: Option<Flow>,
     pings: VecDeque<Ping>,
+    /// How many times the inbox turned non-empty (wakes receivers).
+    readable: u64,
     /// How many times the send queue drained after a would-block.
     pub writable: u64,
     /// The round trip of the last answered ping, in seconds.
@@ -131,49 +123,21 @@ pub struct ConnState {
 }
 
 impl ConnState {
-    /// The next message, or the close once every message was taken.
-    pub fn next(&mut self) -> Option<Next> {
-        match self.inbox.pop_front() {
-            Some(m) => {
-                self.resume_when_drained();
-                Some(Next::Message(m))
-            }
-            None => self.closed.clone().map(Next::Closed),
-        }
-    }
-
-    /// How many received messages wait to be read.
-    pub fn queued(&self) -> usize {
-        self.inbox.len()
-    }
-
-    /// Whether reading is paused because the queue is full.
-    pub fn reading_paused(&self) -> bool {
-        self.flow.as_ref().is_some_and(|f| f.paused)
-    }
-
-    /// Queues a received message, pausing reading once the queue is full.
-    fn receive(&mut self, conn: &Conn, message: Message) {
-        self.inbox.push_back(message);
-        if let Some(f) = &mut self.flow
-            && self.inbox.len() >= f.limit.high
-        {
-            // Under the mailbox lock, so `resume_when_drained` cannot interleave.
-            conn.pause_reading();
-            f.paused = true;
-        }
-    }
-
-    /// Resumes reading once the queue drained to the low mark.
-    fn resume_when_drained(&mut self) {
-        if let Some(f) = &mut self.flow
-            && f.paused
-            && self.inbox.len() <= f.limit.low
-        {
-            f.paused = false;
-            if let Some(conn) = &f.conn {
-                conn.resume_reading();
-            }
+    /// The next message from the core's inbox, or the close once every
+    /// message that arrived before it was taken; `None` while nothing waits
+    /// (or before the connection exists).
+    pub fn next(&mut self, conn: Option<&Conn>) -> Option<Next> {
+        let Some(conn) = conn else {
+            return self.closed.clone().map(Next::Closed);
+        };
+        match conn.recv() {
+            Ok(m) => Some(Next::Message(Message {
+                kind: m.kind,
+                data: m.data,
+            })),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => None,
+            // Ended: the close event records how, right after.
+            Err(_) => self.closed.clone().map(Next::Closed),
         }
     }
 
@@ -273,23 +237,14 @@ impl Handler for ConnHandler {
             st.reconnects += u64::from(st.opened);
             st.opened = true;
             st.connected = true;
-            if let Some(f) = &mut st.flow {
-                f.conn = Some(ctx.conn().clone());
-            }
         });
         if let Some(f) = self.on_open.take() {
             f(s.clone());
         }
     }
 
-    fn on_message(&mut self, ctx: &mut Ctx<'_>, kind: MessageKind, data: &[u8], _fin: bool) {
-        let message = Message {
-            kind,
-            data: data.to_vec(),
-        };
-        self.shared
-            .mailbox
-            .update(|st| st.receive(ctx.conn(), message));
+    fn on_readable(&mut self, _ctx: &mut Ctx<'_>) {
+        self.shared.mailbox.update(|st| st.readable += 1);
     }
 
     fn on_pong(&mut self, _ctx: &mut Ctx<'_>, data: &[u8], rtt: Option<Duration>) {

@@ -30,7 +30,7 @@ use wsx_core::proto::WsUrl;
 
 use connection::{ClientConnection, Connection, PongWaiter, ServerConnection};
 use deflate::Deflate;
-use events::{ConnHandler, ConnShared};
+use events::{ConnHandler, ConnShared, QueueLimit};
 use http::{Headers, Request, Response};
 use notifier::Hub;
 use reconnect::Reconnect;
@@ -91,9 +91,10 @@ fn open_client(
             .map_err(|e| errors::to_py(py, &e))?,
         proxy_from_env,
     };
-    let config = options::client(&common, client)?;
+    let mut config = options::client(&common, client)?;
+    config.inbox = Some(QueueLimit::inbox(options::queue_limit(max_queue)?));
     let handle = runtime::handle(py)?;
-    let shared = ConnShared::new(options::queue_limit(max_queue)?);
+    let shared = ConnShared::new();
     let handler =
         Box::new(ConnHandler::new(shared.clone(), None).with_before_connect(before_connect));
     let conn = py
@@ -149,13 +150,9 @@ fn listen(
         compression: compression.map(|d| d.get().config()),
         slow_subscriber: pubsub::slow_subscriber(slow_subscriber)?,
     };
-    let max_queue = options::queue_limit(max_queue)?;
-    Listener::start(
-        py,
-        options::server(&common, server)?,
-        process_request,
-        max_queue,
-    )
+    let mut config = options::server(&common, server)?;
+    config.inbox = Some(QueueLimit::inbox(options::queue_limit(max_queue)?));
+    Listener::start(py, config, process_request)
 }
 
 #[pymodule]

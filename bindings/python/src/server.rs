@@ -14,7 +14,7 @@ use wsx_core::proto::HandshakeError;
 
 use crate::connection::{Connection, Payload, ServerConnection};
 use crate::errors;
-use crate::events::{ConnHandler, ConnShared, QueueLimit};
+use crate::events::{ConnHandler, ConnShared};
 use crate::http::Request;
 use crate::mailbox::{Mailbox, deadline};
 use crate::notifier::Hub;
@@ -39,12 +39,11 @@ impl AcceptQueue {
 struct Acceptor {
     queue: Arc<Mailbox<AcceptQueue>>,
     process_request: Option<Py<PyAny>>,
-    max_queue: Option<QueueLimit>,
 }
 
 impl ServerHandler for Acceptor {
     fn on_upgrade(&mut self, upgrade: &mut Upgrade<'_>) -> Result<Box<dyn Handler>, Refusal> {
-        let shared = ConnShared::new(self.max_queue);
+        let shared = ConnShared::new();
         let _ = shared.request.set(upgrade.request.clone());
         shared.opened(|o| o.peer = Some(upgrade.peer_addr));
         if let Some(hook) = &self.process_request {
@@ -132,20 +131,18 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Starts listening with `config`; `process_request` runs on the loop
-    /// thread; `max_queue` bounds each connection's received messages.
+    /// Starts listening with `config` (its inbox bounds each connection's
+    /// received messages); `process_request` runs on the loop thread.
     pub fn start(
         py: Python<'_>,
         config: wsx_core::net::ServerConfig,
         process_request: Option<Py<PyAny>>,
-        max_queue: Option<QueueLimit>,
     ) -> PyResult<Listener> {
         let handle = crate::runtime::handle(py)?;
         let queue = Arc::new(Mailbox::new(AcceptQueue::default()));
         let acceptor = Box::new(Acceptor {
             queue: queue.clone(),
             process_request,
-            max_queue,
         });
         let server = py
             .detach(|| handle.listen(config, acceptor))

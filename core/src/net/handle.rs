@@ -217,6 +217,11 @@ impl Conn {
             }
         }
     }
+    /// Whether the inbox reached a high mark and reading is paused until it
+    /// drains to the low marks (false without an inbox).
+    pub fn is_inbox_full(&self) -> bool {
+        self.shared.inbox.as_ref().is_some_and(Inbox::is_full)
+    }
     /// How many received messages wait in the inbox (0 without one).
     pub fn inbox_len(&self) -> usize {
         self.shared.inbox.as_ref().map_or(0, |i| i.len().0)
