@@ -46,6 +46,21 @@ fn deferring_server(
     (format!("ws://{}/", server.local_addr()), rx)
 }
 
+/// A client of a deferring server (with `config`) whose upgrade waits; the
+/// pending decision and the client's events.
+fn pending_upgrade(
+    lp: &wsx_core::net::LoopThread,
+    config: ServerConfig,
+) -> (PendingUpgrade, Events) {
+    let (url, decisions) = deferring_server(lp, config);
+    let (recorder, events) = Recorder::new(false);
+    lp.handle()
+        .connect(&url, client_config(), recorder)
+        .expect("connect");
+    let pending = decisions.recv_timeout(PATIENCE).expect("the upgrade");
+    (pending, events)
+}
+
 #[test]
 fn an_upgrade_accepted_later_from_another_thread_stalls_no_one() {
     let lp = spawn_loop();
@@ -83,12 +98,7 @@ fn an_upgrade_accepted_later_from_another_thread_stalls_no_one() {
 #[test]
 fn an_upgrade_refused_later_reaches_the_client_as_its_status() {
     let lp = spawn_loop();
-    let (url, decisions) = deferring_server(&lp, server_config());
-    let (recorder, events) = Recorder::new(false);
-    lp.handle()
-        .connect(&url, client_config(), recorder)
-        .expect("connect");
-    let pending = decisions.recv_timeout(PATIENCE).expect("the upgrade");
+    let (pending, events) = pending_upgrade(&lp, server_config());
     std::thread::spawn(move || {
         let refusal = Refusal::new(401, "who are you")
             .and_then(|r| r.with_header("WWW-Authenticate", "Bearer"))
@@ -109,12 +119,7 @@ fn a_decision_after_the_handshake_timeout_is_a_clear_error() {
         handshake_timeout: Duration::from_millis(100),
         ..server_config()
     };
-    let (url, decisions) = deferring_server(&lp, config);
-    let (recorder, events) = Recorder::new(false);
-    lp.handle()
-        .connect(&url, client_config(), recorder)
-        .expect("connect");
-    let pending = decisions.recv_timeout(PATIENCE).expect("the upgrade");
+    let (pending, events) = pending_upgrade(&lp, config);
     // The server drops the connection at its timeout; the client sees it end.
     let (code, _, clean) = events.close();
     assert_eq!((code, clean), (1006, false));
@@ -127,12 +132,8 @@ fn a_decision_after_the_handshake_timeout_is_a_clear_error() {
 #[test]
 fn an_undecided_upgrade_dropped_is_refused_with_500() {
     let lp = spawn_loop();
-    let (url, decisions) = deferring_server(&lp, server_config());
-    let (recorder, events) = Recorder::new(false);
-    lp.handle()
-        .connect(&url, client_config(), recorder)
-        .expect("connect");
-    drop(decisions.recv_timeout(PATIENCE).expect("the upgrade"));
+    let (pending, events) = pending_upgrade(&lp, server_config());
+    drop(pending);
     let (_, status, _) = events.error();
     assert_eq!(status, Some(500));
 }
