@@ -11,7 +11,7 @@ use super::error::{Error, ErrorKind};
 use super::inbox::{Inbox, Message, Take};
 use super::shared::{Command, ConnShared, LoopLink, ServerShared};
 use super::state::{CloseInfo, ConnState};
-use crate::proto::{CloseCode, MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD, MessageKind};
+use crate::proto::{CloseCode, MAX_CONTROL_PAYLOAD, MessageKind, check_close};
 
 /// A connection, usable from any thread. Using it after it closed returns
 /// [`super::ErrorKind::Closed`].
@@ -116,20 +116,11 @@ impl Conn {
     }
     /// Starts the close handshake (or abandons a connection still
     /// connecting). `code` must be valid on the wire and `reason` at most 123
-    /// bytes. Closing twice is harmless; closing a closed connection fails.
+    /// bytes, or `code` 1005 and no reason for a close frame without a code
+    /// ([`check_close`]). Closing twice is harmless; closing a closed
+    /// connection fails.
     pub fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        if !code.is_valid_on_wire() {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!("close code {} may not be sent", code.0),
-            ));
-        }
-        if reason.len() > MAX_CLOSE_REASON {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!("a close reason is at most {MAX_CLOSE_REASON} bytes"),
-            ));
-        }
+        check_close(code, reason)?;
         let first = !self.shared.app_closed.swap(true, Ordering::AcqRel);
         match self.state() {
             ConnState::Closed => Err(closed_by(&self.shared)),

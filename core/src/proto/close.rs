@@ -1,6 +1,6 @@
 //! Close codes (RFC 6455 section 7.4) and the close frame's payload.
 
-use super::error::ProtocolError;
+use super::error::{ProtocolError, SendError};
 
 /// A close status code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -15,7 +15,8 @@ impl CloseCode {
     pub const PROTOCOL_ERROR: CloseCode = CloseCode(1002);
     /// 1003: a data type the endpoint cannot accept.
     pub const UNSUPPORTED_DATA: CloseCode = CloseCode(1003);
-    /// 1005: no status code was present (never sent on the wire).
+    /// 1005: no status code was present. Never on the wire: a close call
+    /// given 1005 sends a close frame without a code (see [`check_close`]).
     pub const NO_STATUS: CloseCode = CloseCode(1005);
     /// 1006: the connection dropped without a close frame (never sent on the wire).
     pub const ABNORMAL: CloseCode = CloseCode(1006);
@@ -65,6 +66,26 @@ impl std::fmt::Display for CloseCode {
 
 /// The longest close reason: a control frame's 125 bytes less the code.
 pub const MAX_CLOSE_REASON: usize = crate::proto::frame::MAX_CONTROL_PAYLOAD - 2;
+
+/// Whether a close call may send `code` and `reason`: a code valid on the
+/// wire with a reason of at most [`MAX_CLOSE_REASON`] bytes, or 1005 with no
+/// reason for a close frame without a code, as a browser's `close()` and
+/// .NET's `WebSocketCloseStatus.Empty` send (a reason needs a code).
+pub fn check_close(code: CloseCode, reason: &str) -> Result<(), SendError> {
+    if code == CloseCode::NO_STATUS {
+        return match reason.is_empty() {
+            true => Ok(()),
+            false => Err(SendError::ReasonWithoutCode),
+        };
+    }
+    if !code.is_valid_on_wire() {
+        return Err(SendError::InvalidCloseCode(code.0));
+    }
+    if reason.len() > MAX_CLOSE_REASON {
+        return Err(SendError::CloseReasonTooLong(reason.len()));
+    }
+    Ok(())
+}
 
 /// Parses a close frame's payload into its code and reason. An empty payload
 /// gives 1005 and an empty reason; a one-byte payload, a code not valid on the

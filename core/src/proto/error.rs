@@ -130,10 +130,14 @@ pub enum SendError {
     /// A close frame was already sent: no data frame may follow it.
     #[error("the connection is closing or closed")]
     Closed,
-    /// The close code may not be sent (1005, 1006, 1015, or outside
-    /// 1000-1003, 1007-1014 and 3000-4999).
+    /// The close code may not be sent (1006, 1015, or outside 1000-1003,
+    /// 1005 for no code, 1007-1014 and 3000-4999).
     #[error("close code {0} may not be sent")]
     InvalidCloseCode(u16),
+    /// A close reason was given with 1005 (no code): a close frame carries a
+    /// reason only after a code.
+    #[error("a close reason needs a close code; 1005 sends a close frame without either")]
+    ReasonWithoutCode,
     /// The close reason is longer than the 123 bytes a close frame can carry.
     #[error("close reason of {0} bytes; the limit is {max}", max = crate::proto::close::MAX_CLOSE_REASON)]
     CloseReasonTooLong(usize),

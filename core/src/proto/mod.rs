@@ -13,7 +13,7 @@ pub mod handshake;
 pub mod message;
 pub mod url;
 
-pub use close::{CloseCode, MAX_CLOSE_REASON};
+pub use close::{CloseCode, MAX_CLOSE_REASON, check_close};
 pub use connection::{Config, Connection, Event, PreparedMessage, Role, Sender, State};
 pub use error::{ProtocolError, SendError};
 pub use extension::deflate::DeflateConfig;

@@ -6,7 +6,7 @@ use std::io::{self, IoSlice};
 use super::output::Output;
 use super::prepared::PreparedMessage;
 use super::{Role, State};
-use crate::proto::close::{CloseCode, MAX_CLOSE_REASON, encode_close_payload};
+use crate::proto::close::{CloseCode, check_close, encode_close_payload};
 use crate::proto::error::SendError;
 use crate::proto::extension::deflate::Deflater;
 use crate::proto::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MaskKeys, OpCode, apply_mask};
@@ -263,18 +263,14 @@ impl Sender {
         self.write_frame(opcode, true, 0, &[data])
     }
 
-    /// Queues a close frame. The code must be valid on the wire (see
-    /// [`CloseCode::is_valid_on_wire`]) and the reason at most 123 bytes. The
-    /// state becomes [`State::CloseSent`], or [`State::Closed`] when the
-    /// peer's close already arrived. Nothing may be sent after it.
+    /// Queues a close frame. The code must be valid on the wire, with a
+    /// reason of at most 123 bytes, or 1005 without a reason for a frame
+    /// without a code (see [`check_close`]). The state becomes
+    /// [`State::CloseSent`], or [`State::Closed`] when the peer's close
+    /// already arrived. Nothing may be sent after it.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
         self.check_open()?;
-        if !code.is_valid_on_wire() {
-            return Err(SendError::InvalidCloseCode(code.0));
-        }
-        if reason.len() > MAX_CLOSE_REASON {
-            return Err(SendError::CloseReasonTooLong(reason.len()));
-        }
+        check_close(code, reason)?;
         self.write_close(code, reason)
     }
 

@@ -696,6 +696,15 @@ fn close_without_code_is_1005_and_answered_empty() {
 }
 
 #[test]
+fn closing_with_1005_sends_a_close_frame_without_a_code() {
+    let mut s = server();
+    s.sender().close(CloseCode::NO_STATUS, "").unwrap();
+    assert_eq!(s.pending(), [0x88, 0x00], "an empty unmasked close");
+    assert_eq!(s.sent_close_code(), Some(CloseCode::NO_STATUS));
+    assert_eq!(peer_reads(&mut s), [Ev::Close(1005, String::new())]);
+}
+
+#[test]
 fn we_close_first_then_the_peer_answers() {
     let mut c = client();
     let mut s = server();
@@ -721,12 +730,16 @@ fn we_close_first_then_the_peer_answers() {
 #[test]
 fn close_codes_and_reasons_are_checked_before_sending() {
     let mut s = server();
-    for code in [0u16, 999, 1004, 1005, 1006, 1015, 2999, 5000] {
+    for code in [0u16, 999, 1004, 1006, 1015, 2999, 5000] {
         assert_eq!(
             s.sender().close(CloseCode(code), ""),
             Err(SendError::InvalidCloseCode(code))
         );
     }
+    assert_eq!(
+        s.sender().close(CloseCode::NO_STATUS, "why"),
+        Err(SendError::ReasonWithoutCode)
+    );
     let long = "x".repeat(124);
     assert_eq!(
         s.sender().close(CloseCode::NORMAL, &long),
