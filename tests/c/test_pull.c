@@ -300,8 +300,11 @@ static void test_deferred_upgrade(void) {
     recorder srv;
     memset(&srv, 0, sizeof srv);
     wsx_server_callbacks scb = rec_server_callbacks(&srv);
+    /* The server's own callbacks get the decider: only on_upgrade is set. */
     scb.user_data = &d;
     scb.free_user_data = NULL;
+    scb.on_shutdown = NULL;
+    scb.on_server_error = NULL;
     scb.on_upgrade = defer_upgrade;
     wsx_server *server = NULL;
     CHECK_OK(wsx_loop_listen(loop, NULL, &scb, &server));
