@@ -1,6 +1,7 @@
 //! Connections: everything callable on a `wsx_conn`, including pull-mode
 //! receive and how the connection ended.
 
+use std::collections::VecDeque;
 use std::ffi::c_char;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
@@ -23,8 +24,10 @@ use crate::result::wsx_result;
 /// with `wsx_conn_release`. Every function on it may be called from any thread.
 pub struct wsx_conn {
     pub(crate) conn: Conn,
-    /// Pull mode: the message `wsx_conn_recv` is part-way through.
-    partial: Mutex<Option<Partial>>,
+    /// Pull mode: messages taken from the core's inbox and not yet copied out
+    /// in full, oldest first (the one `wsx_conn_recv` is part-way through).
+    /// Never locked while waiting for a message.
+    partial: Mutex<VecDeque<Partial>>,
     /// How the connection ended, converted for C once.
     close_info: OnceLock<OwnedCloseInfo>,
 }
@@ -40,7 +43,7 @@ impl wsx_conn {
     pub(crate) fn new(conn: Conn) -> wsx_conn {
         wsx_conn {
             conn,
-            partial: Mutex::new(None),
+            partial: Mutex::new(VecDeque::new()),
             close_info: OnceLock::new(),
         }
     }
@@ -388,19 +391,26 @@ unsafe impl Extensible for wsx_received {
 
 impl wsx_conn {
     /// Copies the next bytes of the message under way, or of the next one
-    /// `take` gives, into `buf`.
+    /// `take` gives, into `buf`. `take` may wait: no lock is held meanwhile,
+    /// so a non-blocking receive on the loop's thread never waits for it.
     fn recv_into(
         &self,
         buf: &mut [u8],
         take: impl FnOnce(&Conn) -> Result<Message, wsx_core::net::Error>,
     ) -> Outcome<wsx_received> {
-        let mut partial = self.partial.lock().unwrap_or_else(PoisonError::into_inner);
-        let current = match partial.as_mut() {
-            Some(current) => current,
-            None => partial.insert(Partial {
-                message: take(&self.conn)?,
-                taken: 0,
-            }),
+        let lock = || self.partial.lock().unwrap_or_else(PoisonError::into_inner);
+        if lock().is_empty() {
+            let message = take(&self.conn)?;
+            lock().push_back(Partial { message, taken: 0 });
+        }
+        let mut partial = lock();
+        let Some(current) = partial.front_mut() else {
+            // Another receiver took it meanwhile (one receiver at a time is
+            // the rule): nothing for this one yet.
+            return Err(Failure::new(
+                wsx_result::WSX_ERR_WOULD_BLOCK,
+                "no message is waiting",
+            ));
         };
         let rest = &current.message.data[current.taken..];
         let len = rest.len().min(buf.len());
@@ -415,7 +425,7 @@ impl wsx_conn {
             end_of_message: remaining == 0,
         };
         if remaining == 0 {
-            *partial = None;
+            partial.pop_front();
         }
         Ok(received)
     }

@@ -30,7 +30,18 @@ typedef struct puller {
     wsx_conn *conn;
     wsx_result recv_in_callback;      /* wsx_conn_recv_timeout inside on_readable */
     wsx_result send_wait_in_callback; /* wsx_conn_send_timeout inside on_readable */
+    volatile int pings;
+    wsx_result recv_in_ping; /* a non-blocking wsx_conn_recv inside on_ping */
 } puller;
+
+static void pull_ping(void *ud, wsx_conn *conn, const wsx_ping *ping) {
+    puller *p = ud;
+    (void)ping;
+    uint8_t buf[8];
+    wsx_received got = {.struct_size = sizeof got};
+    p->recv_in_ping = wsx_conn_recv(conn, buf, sizeof buf, &got);
+    p->pings++;
+}
 
 static void pull_open(void *ud, wsx_conn *conn, const wsx_open *open) {
     puller *p = ud;
@@ -75,6 +86,7 @@ static wsx_server *start_puller(wsx_loop *loop, puller *p, wsx_conn_callbacks *c
     conn_cb->on_open = pull_open;
     conn_cb->on_readable = pull_readable;
     conn_cb->on_close = pull_close;
+    conn_cb->on_ping = pull_ping;
     wsx_server_callbacks scb = {.struct_size = sizeof scb, .conn = conn_cb};
     wsx_server *server = NULL;
     CHECK_OK(wsx_loop_listen(loop, so, &scb, &server));
@@ -225,10 +237,17 @@ static void test_blocking_receive_and_send_from_another_thread(void) {
     waiter w = {.conn = p.conn, .timeout_ms = 50};
     wait_for_message(&w);
     CHECK(w.result == WSX_ERR_TIMEOUT);
-    /* A message while a thread waits for it. */
+    /* A message while a thread waits for it. Meanwhile a callback on the
+     * loop's thread receives without waiting: it must not wait for the
+     * waiting thread (which needs the loop to get its message). */
     w.timeout_ms = WAIT_MS;
     pthread_t thread;
     CHECK(pthread_create(&thread, NULL, wait_for_message, &w) == 0);
+    struct timespec settle = {0, 50 * 1000 * 1000};
+    nanosleep(&settle, NULL);
+    CHECK_OK(wsx_conn_ping(conn, NULL, 0));
+    wait_for(&p.pings, 1);
+    CHECK(p.pings == 1 && p.recv_in_ping == WSX_ERR_WOULD_BLOCK);
     CHECK_OK(wsx_conn_send(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)"waited", 6));
     pthread_join(thread, NULL);
     CHECK(w.result == WSX_OK && w.got.len == 6 && w.got.end_of_message && memcmp(w.text, "waited", 6) == 0);
