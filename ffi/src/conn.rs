@@ -90,17 +90,18 @@ pub unsafe extern "C" fn wsx_conn_release(conn: *mut wsx_conn) {
     })
 }
 
-/// Sends a message (`WSX_MSG_KIND_TEXT` data must be UTF-8); `data` is no longer needed once this returns (NULL is allowed
-/// when `len` is 0). Returns `WSX_ERR_CLOSED` once the close handshake began
-/// or the connection ended (never a crash); when it ended by a failure, the
-/// message (`wsx_last_error_message`) names it, e.g. "it ended with an I/O
-/// error: ..." for a peer that dropped the connection. `WSX_ERR_WOULD_BLOCK`
-/// past the high-water mark (`on_writable` follows once it drained; or use
-/// `wsx_conn_send_timeout` off the loop thread). From
-/// inside this connection's own callback the message goes straight into its
-/// buffer (a large one with nothing queued before it, straight to the
-/// socket); from elsewhere it is copied, queued and the loop is woken. Same
-/// as `wsx_conn_send_ex` with no flags.
+/// Sends a message (`WSX_MSG_KIND_TEXT` data must be UTF-8); `data` is no
+/// longer needed once this returns (NULL is allowed when `len` is 0).
+/// Returns `WSX_ERR_CLOSED` once the close handshake began or the connection
+/// ended (never a crash); when it ended by a failure, the message
+/// (`wsx_last_error_message`) names it, e.g. "it ended with an I/O error:
+/// ..." for a peer that dropped the connection. `WSX_ERR_WOULD_BLOCK` past
+/// the high-water mark (`on_writable` follows once it drained; or use
+/// `wsx_conn_send_timeout` off the loop thread). From inside this
+/// connection's own callback the message goes straight into its buffer (a
+/// large one with nothing queued before it, straight to the socket); from
+/// elsewhere it is copied, queued and the loop is woken. Same as
+/// `wsx_conn_send_ex` with no flags.
 ///
 /// # Safety
 /// `conn` is NULL or live; `data` is NULL or points to `len` bytes.
