@@ -180,6 +180,114 @@ pub(crate) unsafe fn write_c_string(text: &str, buf: *mut c_char, cap: usize) ->
     Ok(())
 }
 
+/// A struct the caller fills (or gives to be filled) whose first field is
+/// `size_t struct_size`: `sizeof` of the struct as the caller was compiled
+/// with. The library reads and writes `min(struct_size, sizeof ours)` bytes,
+/// so programs built against an older (shorter) or newer (longer) struct keep
+/// working; fields past the caller's size take their value from
+/// [`Extensible::base`].
+///
+/// # Safety
+/// Implementors are `#[repr(C)]` structs whose first field is a `usize`, and
+/// every byte pattern a C caller writes through the header's type is a valid
+/// value (pointers, integers, `Option` of function pointers, C `bool`s).
+pub(crate) unsafe trait Extensible: Copy + 'static {
+    /// The C name, for messages.
+    const NAME: &'static str;
+    /// The smallest `struct_size` accepted: the end of the first field after
+    /// `struct_size`.
+    const MIN_SIZE: usize;
+    /// The value of the fields a caller's struct is too short to hold.
+    fn base() -> Self;
+}
+
+/// Checks a caller's `struct_size`.
+fn check_size<T: Extensible>(theirs: usize, name: &str) -> Outcome {
+    if theirs == 0 {
+        return Err(Failure::invalid(format!(
+            "{name}->struct_size is 0: set it to sizeof({})",
+            T::NAME
+        )));
+    }
+    if theirs < T::MIN_SIZE {
+        return Err(Failure::invalid(format!(
+            "{name}->struct_size is {theirs}, below the smallest {} ({} bytes): set it to sizeof({})",
+            T::NAME,
+            T::MIN_SIZE,
+            T::NAME
+        )));
+    }
+    Ok(())
+}
+
+/// Reads a struct the caller filled: `min(struct_size, ours)` bytes over
+/// [`Extensible::base`]. NULL is `WSX_ERR_NULL`; a `struct_size` of 0 or
+/// below the minimum is `WSX_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `ptr` is NULL or points to at least `(*ptr).struct_size` readable bytes.
+pub(crate) unsafe fn read_sized<T: Extensible>(ptr: *const T, name: &str) -> Outcome<T> {
+    if ptr.is_null() {
+        return Err(Failure::new(
+            wsx_result::WSX_ERR_NULL,
+            format!("{name} is NULL"),
+        ));
+    }
+    // SAFETY: a non-NULL `T` starts with its `usize` size (the trait's promise).
+    let theirs = unsafe { ptr.cast::<usize>().read_unaligned() };
+    check_size::<T>(theirs, name)?;
+    let mut value = T::base();
+    let len = theirs.min(size_of::<T>());
+    // SAFETY: the caller has `theirs >= len` readable bytes at `ptr`; `value`
+    // has `size_of::<T>() >= len` bytes; every byte pattern C writes is a
+    // valid `T` (the trait's promise).
+    unsafe { std::ptr::copy_nonoverlapping(ptr.cast::<u8>(), (&raw mut value).cast::<u8>(), len) };
+    Ok(value)
+}
+
+/// Checks a struct the caller gives to be filled, before anything is taken
+/// for it: NULL is `WSX_ERR_NULL`, a bad `struct_size` `WSX_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `out` is NULL or points to at least a readable `usize`.
+pub(crate) unsafe fn check_sized_out<T: Extensible>(out: *mut T, name: &str) -> Outcome {
+    if out.is_null() {
+        return Err(Failure::new(
+            wsx_result::WSX_ERR_NULL,
+            format!("{name} is NULL"),
+        ));
+    }
+    // SAFETY: a non-NULL `T` starts with its `usize` size (the trait's promise).
+    check_size::<T>(unsafe { out.cast::<usize>().read_unaligned() }, name)
+}
+
+/// Writes `value` to a struct the caller gives to be filled: its
+/// `struct_size` is kept and `min(struct_size, ours)` bytes are written.
+///
+/// # Safety
+/// `out` is NULL or points to at least `(*out).struct_size` writable bytes.
+pub(crate) unsafe fn write_sized<T: Extensible>(out: *mut T, value: T, name: &str) -> Outcome {
+    if out.is_null() {
+        return Err(Failure::new(
+            wsx_result::WSX_ERR_NULL,
+            format!("{name} is NULL"),
+        ));
+    }
+    // SAFETY: a non-NULL `T` starts with its `usize` size (the trait's promise).
+    let theirs = unsafe { out.cast::<usize>().read_unaligned() };
+    check_size::<T>(theirs, name)?;
+    let len = theirs.min(size_of::<T>());
+    // Built in zeroed memory so padding bytes are zeros, not uninitialised.
+    let mut full = std::mem::MaybeUninit::<T>::zeroed();
+    full.write(value);
+    // SAFETY: `full` was initialised just above.
+    unsafe { full.as_mut_ptr().cast::<usize>().write_unaligned(theirs) };
+    // SAFETY: `out` has `theirs >= len` writable bytes, `full` has
+    // `size_of::<T>() >= len`; they do not overlap.
+    unsafe { std::ptr::copy_nonoverlapping(full.as_ptr().cast::<u8>(), out.cast::<u8>(), len) };
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use std::ffi::CStr;
@@ -231,6 +339,108 @@ mod tests {
             assert!(write_c_string("abc", buf.as_mut_ptr(), buf.len()).is_err());
             assert!(write_c_string("ab", buf.as_mut_ptr(), buf.len()).is_ok());
             assert_eq!(CStr::from_ptr(buf.as_ptr()).to_str().unwrap(), "ab");
+        }
+    }
+
+    /// A two-version struct for the size rule: `b` came later.
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    struct Sized2 {
+        struct_size: usize,
+        a: u64,
+        b: u64,
+    }
+
+    // SAFETY: repr(C), `struct_size` first, integers only.
+    unsafe impl Extensible for Sized2 {
+        const NAME: &'static str = "sized2";
+        const MIN_SIZE: usize = 16;
+        fn base() -> Self {
+            Sized2 {
+                struct_size: 0,
+                a: 1,
+                b: 2,
+            }
+        }
+    }
+
+    #[test]
+    fn sized_structs_are_read_and_written_up_to_the_callers_size() {
+        let full = size_of::<Sized2>();
+        let old = 16; // a caller that knows only `a`
+        let theirs = Sized2 {
+            struct_size: old,
+            a: 10,
+            b: 20,
+        };
+        // SAFETY: live values of the full size.
+        unsafe {
+            assert_eq!(
+                read_sized(&theirs, "s").unwrap(),
+                Sized2 {
+                    struct_size: old,
+                    a: 10,
+                    b: Sized2::base().b
+                }
+            );
+            let newer = Sized2 {
+                struct_size: full,
+                ..theirs
+            };
+            assert_eq!(read_sized(&newer, "s").unwrap().b, 20);
+            for bad in [0, 8, 15] {
+                let short = Sized2 {
+                    struct_size: bad,
+                    ..theirs
+                };
+                let failure = read_sized(&short, "s").unwrap_err();
+                assert_eq!(failure.code, wsx_result::WSX_ERR_INVALID_ARGUMENT);
+                assert!(
+                    failure.message.contains("sizeof(sized2)"),
+                    "{}",
+                    failure.message
+                );
+            }
+            assert_eq!(
+                read_sized::<Sized2>(std::ptr::null(), "s")
+                    .unwrap_err()
+                    .code,
+                wsx_result::WSX_ERR_NULL
+            );
+
+            let mut out = Sized2 {
+                struct_size: old,
+                a: 0,
+                b: 99,
+            };
+            let value = Sized2 {
+                struct_size: 0,
+                a: 7,
+                b: 8,
+            };
+            write_sized(&mut out, value, "out").unwrap();
+            assert_eq!(
+                out,
+                Sized2 {
+                    struct_size: old,
+                    a: 7,
+                    b: 99
+                }
+            );
+            out.struct_size = 0;
+            assert!(write_sized(&mut out, value, "out").is_err());
+            assert!(check_sized_out(&mut out, "out").is_err());
+            out.struct_size = full;
+            assert!(check_sized_out(&mut out, "out").is_ok());
+            write_sized(&mut out, value, "out").unwrap();
+            assert_eq!(
+                out,
+                Sized2 {
+                    struct_size: full,
+                    a: 7,
+                    b: 8
+                }
+            );
         }
     }
 }
