@@ -170,7 +170,8 @@ pub unsafe extern "C" fn wsx_conn_ping(
 }
 
 /// Starts the close handshake with `code` (1000, 1001, ..., or 3000-4999) and
-/// a UTF-8 `reason` of at most 123 bytes (NULL: none). The close callback
+/// a UTF-8 `reason` of at most 123 bytes (NULL: none), or with 1005 and no
+/// reason for a close frame without a code. The close callback
 /// follows once the handshake finished or timed out. Calling it again while
 /// the handshake runs returns `WSX_OK` and changes nothing (the first code
 /// and reason are the ones sent); once the connection is closed (its close

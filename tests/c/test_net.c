@@ -118,7 +118,8 @@ static void test_echo_round_trip(void) {
     CHECK_RESULT(wsx_conn_send(conn, 99, binary, 1), WSX_ERR_INVALID_ARGUMENT);
     CHECK_RESULT(wsx_conn_send(conn, WSX_MSG_KIND_BINARY, NULL, 3), WSX_ERR_NULL);
     CHECK_RESULT(wsx_conn_send(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)"\xff", 1), WSX_ERR_INVALID_ARGUMENT);
-    CHECK_RESULT(wsx_conn_close(conn, 1005, NULL), WSX_ERR_INVALID_ARGUMENT);
+    CHECK_RESULT(wsx_conn_close(conn, 1006, NULL), WSX_ERR_INVALID_ARGUMENT);
+    CHECK_RESULT(wsx_conn_close(conn, 1005, "a reason needs a code"), WSX_ERR_INVALID_ARGUMENT);
 
     /* Ping: the pong carries the payload and a round trip. */
     CHECK_OK(wsx_conn_ping(conn, (const uint8_t *)"abc", 3));
