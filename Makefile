@@ -29,7 +29,10 @@ lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy $(CARGO_FLAGS) --workspace --all-targets -- -D warnings
 
-# Every layer adds its own test target to TEST_TARGETS in its mk file.
+# Every layer adds its own test target to TEST_TARGETS in its mk file. The
+# tests link the debug library (with its assertions, for ASan and valgrind);
+# what `make examples` and `make demo` build is release (mk/ffi.mk).
+test: FFI_PROFILE = debug
 test: deps lint $(TEST_TARGETS)
 	@echo "all test layers passed: $(TEST_TARGETS)"
 

@@ -10,4 +10,4 @@ DEMO_TARGETS += demo-run
 # one are included.
 demo-run:
 	@$(MAKE) --no-print-directory $(DEMO_BUILD_TARGETS)
-	bash scripts/demo.sh
+	FFI_PROFILE=$(FFI_PROFILE) bash scripts/demo.sh

@@ -4,8 +4,11 @@
 .PHONY: ffi-lib examples install test-ffi
 TEST_TARGETS += test-ffi
 
-# Profile of the library the examples and tests link (install: release).
-FFI_PROFILE ?= debug
+# Profile of the library the examples link: release, the build people run
+# and benchmark (`make examples`, `make demo`, `make csharp`). `make test`
+# builds and tests everything against the debug library instead (Makefile):
+# the one the sanitizer and valgrind runs want, and CI compiles one profile.
+FFI_PROFILE ?= release
 INSTALL_PROFILE ?= release
 PREFIX ?= /usr/local
 EXAMPLES_DIR := $(BUILD)/examples

@@ -48,7 +48,7 @@ client() {
 
 client "C client (examples/c/echo_client.c)" "$EX/echo_client" --send "hello from C" --send "wsx says: ça marche ✓"
 client "C++ game loop (examples/cpp/game_loop.cpp), 30 frames at 60 Hz" "$EX/game_loop" --frames 30
-client "C# client (examples/csharp/EchoClient.cs, Mono)" env LD_LIBRARY_PATH="target/${FFI_PROFILE:-debug}" mono build/csharp/EchoClient.exe
+client "C# client (examples/csharp/EchoClient.cs, Mono)" env LD_LIBRARY_PATH="target/${FFI_PROFILE:-release}" mono build/csharp/EchoClient.exe
 client "Python client (examples/python/echo_client.py)" .venv/bin/python examples/python/echo_client.py
 
 echo
