@@ -18,7 +18,7 @@ DEFAULT_MESSAGES = ["hello from Python", "wsx says: ça marche ✓", b"\x00\x01b
 
 
 def run_sync(url: str, messages: list[str | bytes]) -> None:
-    with wsx.connect(url) as ws:
+    with wsx.sync.connect(url) as ws:
         for message in messages:
             ws.send(message)
             print(f"sent {message!r}, got back {ws.recv(timeout=10)!r}")

@@ -19,7 +19,7 @@ import wsx
 import wsx.asyncio
 
 
-def echo(ws: wsx.ServerConnection) -> None:
+def echo(ws: wsx.sync.ServerConnection) -> None:
     for message in ws:  # ends when the client closes normally
         ws.send(message)
 
@@ -48,7 +48,7 @@ def main() -> None:
         if args.asyncio:
             asyncio.run(serve_async(args.host, args.port))
         else:
-            with wsx.serve(echo, args.host, args.port) as server:
+            with wsx.sync.serve(echo, args.host, args.port) as server:
                 print(f"listening on ws://{args.host}:{server.port}/", flush=True)
                 server.serve_forever()
 

@@ -31,7 +31,7 @@ def echo_sync(what: str, url: str) -> None:
     on purpose (and wstest drops the TCP connection after the close
     handshake): the error is logged, the run goes on."""
     try:
-        with wsx.connect(url, ping_interval=None) as ws:
+        with wsx.sync.connect(url, ping_interval=None) as ws:
             for message in ws:  # ends at a normal close
                 ws.send(message)
     except wsx.WsxError as exc:
@@ -49,7 +49,7 @@ async def echo_asyncio(what: str, url: str) -> None:
 
 
 def run_sync(base: str, agent: str) -> None:
-    with wsx.connect(f"{base}/getCaseCount", ping_interval=None) as ws:
+    with wsx.sync.connect(f"{base}/getCaseCount", ping_interval=None) as ws:
         count = int(ws.recv(timeout=30))
     for case in range(1, count + 1):
         echo_sync(f"case {case}", f"{base}/runCase?case={case}&agent={agent}")
