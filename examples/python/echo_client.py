@@ -12,7 +12,6 @@ import asyncio
 import sys
 
 import wsx
-import wsx.asyncio
 
 DEFAULT_MESSAGES = ["hello from Python", "wsx says: ça marche ✓", b"\x00\x01binary\xff"]
 
@@ -28,7 +27,7 @@ def run_sync(url: str, messages: list[str | bytes]) -> None:
 
 
 async def run_asyncio(url: str, messages: list[str | bytes]) -> None:
-    async with wsx.asyncio.connect(url) as ws:
+    async with wsx.connect(url) as ws:
         for message in messages:
             await ws.send(message)
             print(f"sent {message!r}, got back {await ws.recv()!r} (asyncio)")

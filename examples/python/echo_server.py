@@ -16,7 +16,6 @@ import contextlib
 import signal
 
 import wsx
-import wsx.asyncio
 
 
 def echo(ws: wsx.sync.ServerConnection) -> None:
@@ -24,13 +23,13 @@ def echo(ws: wsx.sync.ServerConnection) -> None:
         ws.send(message)
 
 
-async def echo_async(ws: wsx.asyncio.ServerConnection) -> None:
+async def echo_async(ws: wsx.ServerConnection) -> None:
     async for message in ws:
         await ws.send(message)
 
 
 async def serve_async(host: str, port: int) -> None:
-    async with wsx.asyncio.serve(echo_async, host, port) as server:
+    async with wsx.serve(echo_async, host, port) as server:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, server.close)
         print(f"listening on ws://{host}:{server.port}/ (asyncio)", flush=True)
         await server.serve_forever()
