@@ -151,7 +151,11 @@ impl ConnState {
         if let Some(i) = self.pings.iter().position(|p| p.data == data) {
             for p in self.pings.drain(..=i) {
                 let own = now.duration_since(p.sent);
-                let secs = if p.data == data { rtt.unwrap_or(own) } else { own };
+                let secs = if p.data == data {
+                    rtt.unwrap_or(own)
+                } else {
+                    own
+                };
                 let _ = p.rtt.set(secs.as_secs_f64());
             }
         }

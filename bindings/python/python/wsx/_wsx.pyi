@@ -121,9 +121,9 @@ class Reconnect:
         max_delay: Optional[float] = None,
         max_attempts: Optional[int] = None,
         reset_after: Optional[float] = None,
-        retry_on_4xx: bool = False,
-        queue_while_disconnected: int = 0,
-        jitter: bool = True,
+        retry_on_4xx: Optional[bool] = None,
+        queue_while_disconnected: Optional[int] = None,
+        jitter: Optional[bool] = None,
         retry_codes: Optional[Sequence[int]] = None,
     ) -> Reconnect: ...
     @property
