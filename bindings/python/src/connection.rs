@@ -58,7 +58,7 @@ impl Connection {
     /// The core's handle; an error before the connection exists.
     pub(crate) fn conn(&self) -> PyResult<&Conn> {
         self.shared.conn.get().ok_or_else(|| {
-            pyo3::exceptions::PyRuntimeError::new_err("the connection is not open yet")
+            Python::attach(|py| errors::invalid_state(py, "the connection is not open yet"))
         })
     }
 

@@ -134,6 +134,11 @@ fn refused(errno: Option<i32>) -> bool {
     })
 }
 
+/// `InvalidState`: an operation the connection's state does not allow.
+pub fn invalid_state(py: Python<'_>, msg: &str) -> PyErr {
+    make(py, "InvalidState", (msg.to_owned(),))
+}
+
 /// `InvalidURI` for a URL the core refused.
 pub fn invalid_uri(py: Python<'_>, uri: &str, msg: String) -> PyErr {
     make(py, "InvalidURI", (uri.to_owned(), msg))

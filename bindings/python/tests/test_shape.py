@@ -486,3 +486,20 @@ def test_a_dropped_blocking_server_is_collected_and_frees_its_port() -> None:
     # The port is free: a new server can listen on it.
     with wsx.sync.serve(wsx_echo, "127.0.0.1", port) as again:
         assert again.port == port
+
+
+def test_no_bare_runtime_error_from_a_connection_not_open_yet() -> None:
+    seen: list[BaseException] = []
+
+    def early_send(connection: Any, request: wsx.Request) -> None:
+        try:
+            connection.send("too early")
+        except Exception as exc:  # recorded, checked below
+            seen.append(exc)
+
+    with wsx_server(wsx_echo, process_request=early_send) as server:
+        with wsx.sync.connect(f"ws://127.0.0.1:{server.port}/") as ws:
+            ws.send("after")
+            assert ws.recv(timeout=5) == "after"
+    assert len(seen) == 1 and isinstance(seen[0], wsx.InvalidState), seen
+    assert isinstance(seen[0], wsx.WsxError) and not isinstance(seen[0], RuntimeError)

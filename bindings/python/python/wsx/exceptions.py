@@ -18,6 +18,7 @@ converted by one function (``errors.rs``), so the mapping below is complete::
     ├── KeepaliveTimeout (TimeoutError)  a keepalive ping got no pong in time
     ├── CloseTimeout (TimeoutError)      the peer did not finish the close handshake
     ├── WouldBlock                  the send queue is full (a broadcast skipped it)
+    ├── InvalidState                not allowed in the connection's state (not open yet)
     ├── ProtocolError               the peer broke RFC 6455 (close 1002/1007/1003)
     └── PayloadTooBig               a message or frame over max_size (close 1009)
 
@@ -177,6 +178,11 @@ class CloseTimeout(WsxError, TimeoutError):
 class WouldBlock(WsxError):
     """The connection's send queue is past its high-water mark: a
     :func:`~wsx.broadcast` skipped it."""
+
+
+class InvalidState(WsxError):
+    """An operation the connection's state does not allow, such as sending
+    on the connection ``process_request`` gets, before the handshake."""
 
 
 class ProtocolError(WsxError):
