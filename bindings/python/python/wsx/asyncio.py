@@ -544,8 +544,14 @@ def serve(
         loop = asyncio.get_running_loop()
 
         def run(awaitable: Awaitable[Any]) -> Any:
-            # On the hook's thread: wait for the coroutine to run on the server's loop.
-            return asyncio.run_coroutine_threadsafe(_awaited(awaitable), loop).result()
+            # On the hook's thread: wait for the coroutine to run on the server's
+            # loop, no longer than the handshake may take (the core drops the
+            # client then; a loop that stopped must not hold this thread).
+            future = asyncio.run_coroutine_threadsafe(_awaited(awaitable), loop)
+            try:
+                return future.result(open_timeout)
+            finally:
+                future.cancel()
 
         listener = start_server(run=run, **options)
         return Server(listener, handler, loop, _hub(loop))
