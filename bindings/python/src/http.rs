@@ -136,6 +136,9 @@ pub struct Request {
     pub path: String,
     /// The request's headers.
     pub headers: Py<Headers>,
+    /// The subprotocols the client offered, in its order (as the core
+    /// parsed `Sec-WebSocket-Protocol`).
+    pub subprotocols: Vec<String>,
 }
 
 impl Request {
@@ -144,6 +147,7 @@ impl Request {
         Ok(Request {
             path: r.path.clone(),
             headers: Py::new(py, Headers::from(&r.headers))?,
+            subprotocols: r.subprotocols().into_iter().map(str::to_owned).collect(),
         })
     }
 }

@@ -186,8 +186,7 @@ def decider(
         if plain_http:
             return None  # not answered: the core's 426 Upgrade Required
         if select_subprotocol is not None:
-            offered = [p.strip() for v in request.headers.get_all("Sec-WebSocket-Protocol") for p in v.split(",")]
-            subprotocol = call(select_subprotocol, connection, [p for p in offered if p])
+            subprotocol = call(select_subprotocol, connection, request.subprotocols)
         headers = _wsx.Headers()
         if process_response is not None:
             response = _wsx.Response(101, None, headers)
