@@ -37,6 +37,8 @@ pub struct Defaults {
     /// Most open connections of a server at once.
     max_connections: usize,
     max_queue: usize,
+    client_compression: bool,
+    server_compression: bool,
 }
 
 #[pymethods]
@@ -44,7 +46,8 @@ impl Defaults {
     fn __repr__(&self) -> String {
         format!(
             "Defaults(host={:?}, port={}, open_timeout={}, ping_interval={}, ping_timeout={}, \
-             close_timeout={}, max_size={}, max_connections={}, max_queue={})",
+             close_timeout={}, max_size={}, max_connections={}, max_queue={}, \
+             client_compression={}, server_compression={})",
             self.host,
             self.port,
             self.open_timeout,
@@ -53,7 +56,9 @@ impl Defaults {
             self.close_timeout,
             self.max_size,
             self.max_connections,
-            self.max_queue
+            self.max_queue,
+            py_bool(self.client_compression),
+            py_bool(self.server_compression)
         )
     }
 }
@@ -73,6 +78,8 @@ pub fn defaults() -> Defaults {
         max_size: c.protocol.max_message_size,
         max_connections: s.max_connections,
         max_queue: InboxLimits::default().high_messages,
+        client_compression: c.compression.is_some(),
+        server_compression: s.compression.is_some(),
     }
 }
 

@@ -78,11 +78,17 @@ def test_top_level_is_asyncio_and_sync_is_blocking() -> None:
     run(main())
 
 
-def test_max_queue_default_is_the_cores() -> None:
+def test_max_queue_and_compression_defaults_are_the_cores() -> None:
     import inspect
 
+    d = _wsx.defaults()
     for f in (wsx.connect, wsx.serve, wsx.sync.connect, wsx.sync.serve):
-        assert inspect.signature(f).parameters["max_queue"].default == _wsx.defaults().max_queue == 16
+        assert inspect.signature(f).parameters["max_queue"].default == d.max_queue == 16
+    # Clients offer permessage-deflate, servers decline it unless configured (the core's).
+    for f in (wsx.connect, wsx.sync.connect):
+        assert inspect.signature(f).parameters["compression"].default == "deflate" and d.client_compression
+    for f in (wsx.serve, wsx.sync.serve):
+        assert inspect.signature(f).parameters["compression"].default is None and not d.server_compression
 
 
 # -- process_request for every request ---------------------------------------

@@ -82,7 +82,7 @@ def connect(
     verify: bool = True,
     ssl: SSLLike = None,
     max_queue: QueueLike = DEFAULTS.max_queue,
-    compression: CompressionLike = "deflate",
+    compression: CompressionLike = "deflate" if DEFAULTS.client_compression else None,
     reconnect: ReconnectLike = None,
     proxy: ProxyLike = None,
     before_connect: Optional[BeforeConnect] = None,
@@ -302,7 +302,7 @@ def serve(
     close_timeout: Optional[float] = DEFAULTS.close_timeout,
     max_connections: Optional[int] = None,
     max_queue: QueueLike = DEFAULTS.max_queue,
-    compression: CompressionLike = None,
+    compression: CompressionLike = "deflate" if DEFAULTS.server_compression else None,
     slow_subscriber: SlowSubscriber = "skip",
 ) -> Server:
     """Starts a WebSocket server on ``host:port`` (port 0 picks a free one,
