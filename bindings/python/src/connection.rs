@@ -58,7 +58,7 @@ impl Connection {
     /// The core's handle; an error before the connection exists.
     pub(crate) fn conn(&self) -> PyResult<&Conn> {
         self.shared.conn.get().ok_or_else(|| {
-            pyo3::exceptions::PyRuntimeError::new_err("the connection is not open yet")
+            Python::attach(|py| errors::invalid_state(py, "the connection is not open yet"))
         })
     }
 
@@ -121,6 +121,22 @@ impl Connection {
         }
     }
 
+    /// Queues `message` now or not at all (a broadcast): would-block and
+    /// closed are errors (`WouldBlock`, `ConnectionClosed`), never a wait.
+    pub(crate) fn send_now(&self, py: Python<'_>, kind: MessageKind, data: &[u8]) -> PyResult<()> {
+        let conn = self.conn()?;
+        match py.detach(|| conn.send(kind, data)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::Closed => {
+                match self.shared.mailbox.peek(ConnState::closed) {
+                    Some(c) => Err(errors::closed(py, &c)),
+                    None => Err(errors::to_py(py, &e)),
+                }
+            }
+            Err(e) => Err(errors::to_py(py, &e)),
+        }
+    }
+
     fn opened(py: Python<'_>, r: Option<Result<(), Arc<Closed>>>) -> PyResult<bool> {
         match r {
             None => Ok(false),
@@ -132,6 +148,11 @@ impl Connection {
         }
     }
 }
+
+/// What a blocking connection says when used the asyncio way.
+const BLOCKING_IN_ASYNC: &str = "this is a blocking connection (wsx.sync.connect, wsx.sync.serve): \
+use `with` and `for`, not `async with` and `async for`; \
+for asyncio, connect with wsx.connect (or wsx.asyncio.connect) and serve with wsx.serve";
 
 /// The bytes of a message and its kind: `str` is text, `bytes`, `bytearray`
 /// and `memoryview` (any buffer) are binary.
@@ -263,6 +284,21 @@ impl Connection {
         slf
     }
 
+    /// A blocking connection in `async with`: a mix-up, named at once.
+    fn __aenter__(&self) -> PyResult<()> {
+        Err(PyTypeError::new_err(BLOCKING_IN_ASYNC))
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __aexit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
+        Err(PyTypeError::new_err(BLOCKING_IN_ASYNC))
+    }
+
+    /// A blocking connection in `async for`: a mix-up, named at once.
+    fn __aiter__(&self) -> PyResult<()> {
+        Err(PyTypeError::new_err(BLOCKING_IN_ASYNC))
+    }
+
     #[pyo3(signature = (*_args))]
     fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
         self.close(py, CloseCode::NORMAL.0, String::new())
@@ -300,7 +336,11 @@ impl Connection {
     /// The round trip of the last answered ping, in seconds (0 before any).
     #[getter]
     fn latency(&self) -> f64 {
-        self.shared.mailbox.peek(|s| s.latency)
+        self.shared
+            .conn
+            .get()
+            .and_then(Conn::rtt)
+            .map_or(0.0, |rtt| rtt.as_secs_f64())
     }
 
     /// The handshake request (server side).
@@ -326,7 +366,10 @@ impl Connection {
     /// or while a reconnecting client is between connections.
     #[getter]
     fn connected(&self) -> bool {
-        self.shared.mailbox.peek(|s| s.connected)
+        self.shared
+            .conn
+            .get()
+            .is_some_and(|c| c.state() == wsx_core::net::ConnState::Open)
     }
 
     /// How many times a client with `reconnect=` reconnected (connections

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use wsx_core::net::{Attempt, Close, Conn, Ctx, Error, ErrorKind, Handler, InboxLimits, Open};
+use wsx_core::net::{Attempt, Close, Conn, Ctx, Error, ErrorKind, Handler, Open};
 use wsx_core::proto::MessageKind;
 use wsx_core::proto::handshake::{Request, Response};
 
@@ -56,30 +56,6 @@ impl ConnShared {
     }
 }
 
-/// Bounds of a connection's queue of received messages (`max_queue`).
-#[derive(Clone, Copy)]
-pub struct QueueLimit {
-    /// Reading pauses once this many messages wait (at least 1).
-    pub high: usize,
-    /// Reading resumes once at most this many wait (below `high`).
-    pub low: usize,
-}
-
-impl QueueLimit {
-    /// The core's inbox for `max_queue` (`None`: unbounded): Python reads
-    /// every message from it, and the core pauses and resumes reading by
-    /// the count of waiting messages, as `websockets` does.
-    pub fn inbox(limit: Option<QueueLimit>) -> InboxLimits {
-        let (high, low) = limit.map_or((usize::MAX, usize::MAX - 1), |l| (l.high, l.low));
-        InboxLimits {
-            high_messages: high,
-            low_messages: low,
-            high_bytes: usize::MAX,
-            low_bytes: usize::MAX - 1,
-        }
-    }
-}
-
 /// A received message, taken from the core's inbox.
 pub struct Message {
     /// Text (valid UTF-8) or binary.
@@ -114,10 +90,6 @@ pub struct ConnState {
     readable: u64,
     /// How many times the send queue drained after a would-block.
     pub writable: u64,
-    /// The round trip of the last answered ping, in seconds.
-    pub latency: f64,
-    /// Open now (false while a reconnecting client is between connections).
-    pub connected: bool,
     /// How many connections opened after the first one (a reconnecting client).
     pub reconnects: u64,
 }
@@ -171,18 +143,21 @@ impl ConnState {
         self.pings.retain(|p| !Arc::ptr_eq(&p.rtt, rtt));
     }
 
-    /// A pong answers the oldest ping with the same data and every ping
-    /// before it; a pong to no ping of ours (keepalive) only updates latency.
+    /// A pong answers the oldest waiter with the same data (its round trip
+    /// is the core's `rtt`) and every waiter before it (the core forgets
+    /// those pings: their round trip is measured here).
     fn pong(&mut self, data: &[u8], rtt: Option<Duration>) {
         let now = Instant::now();
         if let Some(i) = self.pings.iter().position(|p| p.data == data) {
             for p in self.pings.drain(..=i) {
-                let secs = now.duration_since(p.sent).as_secs_f64();
-                let _ = p.rtt.set(secs);
-                self.latency = secs;
+                let own = now.duration_since(p.sent);
+                let secs = if p.data == data {
+                    rtt.unwrap_or(own)
+                } else {
+                    own
+                };
+                let _ = p.rtt.set(secs.as_secs_f64());
             }
-        } else if let Some(rtt) = rtt {
-            self.latency = rtt.as_secs_f64();
         }
     }
 }
@@ -193,7 +168,7 @@ pub struct ConnHandler {
     shared: Arc<ConnShared>,
     on_open: Option<Box<dyn FnOnce(Arc<ConnShared>) + Send>>,
     /// `before_connect(attempt)`: the headers of each attempt (client side).
-    before_connect: Option<Py<PyAny>>,
+    before_connect: Option<Arc<Py<PyAny>>>,
     /// The number of the attempt about to start (0: the first connection).
     attempt: u32,
 }
@@ -215,7 +190,7 @@ impl ConnHandler {
     /// Runs `hook(attempt)` before each attempt to connect: it returns the
     /// request's extra headers for that attempt, or None to keep them.
     pub fn with_before_connect(mut self, hook: Option<Py<PyAny>>) -> ConnHandler {
-        self.before_connect = hook;
+        self.before_connect = hook.map(Arc::new);
         self
     }
 }
@@ -236,7 +211,6 @@ impl Handler for ConnHandler {
             // Every connection after the first one (not every later attempt).
             st.reconnects += u64::from(st.opened);
             st.opened = true;
-            st.connected = true;
         });
         if let Some(f) = self.on_open.take() {
             f(s.clone());
@@ -272,7 +246,7 @@ impl Handler for ConnHandler {
         // The hook runs on a thread of its own, so Python (and the GIL it
         // needs) never stalls the loop; the attempt waits for its answer
         // within the connect timeout.
-        let hook = Python::attach(|py| hook.clone_ref(py));
+        let hook = hook.clone();
         let number = self.attempt;
         let pending = attempt.defer();
         // Without a thread, the closure and the pending attempt in it drop:
@@ -298,7 +272,6 @@ impl Handler for ConnHandler {
 
     fn on_disconnect(&mut self, _conn: &Conn, _close: &Close<'_>) {
         self.shared.mailbox.update(|st| {
-            st.connected = false;
             // That attempt's error; the next attempt may succeed.
             st.error = None;
         });
@@ -307,12 +280,18 @@ impl Handler for ConnHandler {
     fn on_close(&mut self, conn: &Conn, close: &Close<'_>) {
         let _ = self.shared.conn.set(conn.clone());
         self.shared.mailbox.update(|st| {
-            st.connected = false;
             let error = st.error.take();
+            let frame = |f: Option<(wsx_core::proto::CloseCode, &str)>| {
+                f.map(|(code, reason)| (code.0, reason.to_owned()))
+            };
             st.closed = Some(Arc::new(Closed {
                 code: close.code.0,
                 reason: close.reason.to_owned(),
-                clean: close.clean,
+                normal: close.normal,
+                rcvd: frame(close.rcvd),
+                sent: frame(close.sent),
+                rcvd_then_sent: (close.rcvd.is_some() && close.sent.is_some())
+                    .then_some(close.origin == wsx_core::net::CloseOrigin::Remote),
                 error,
             }));
         });

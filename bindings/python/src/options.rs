@@ -3,12 +3,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::events::QueueLimit;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use wsx_core::net::{
-    ClientConfig, Keepalive, ProxyConfig, ReconnectPolicy, ServerConfig, SlowSubscriber,
-    TlsClientConfig, TlsServerConfig,
+    ClientConfig, InboxLimits, Keepalive, ProxyConfig, ReconnectPolicy, ServerConfig,
+    SlowSubscriber, TlsClientConfig, TlsServerConfig,
 };
 use wsx_core::proto::DeflateConfig;
 
@@ -37,6 +36,9 @@ pub struct Defaults {
     max_size: usize,
     /// Most open connections of a server at once.
     max_connections: usize,
+    max_queue: usize,
+    client_compression: bool,
+    server_compression: bool,
 }
 
 #[pymethods]
@@ -44,7 +46,8 @@ impl Defaults {
     fn __repr__(&self) -> String {
         format!(
             "Defaults(host={:?}, port={}, open_timeout={}, ping_interval={}, ping_timeout={}, \
-             close_timeout={}, max_size={}, max_connections={})",
+             close_timeout={}, max_size={}, max_connections={}, max_queue={}, \
+             client_compression={}, server_compression={})",
             self.host,
             self.port,
             self.open_timeout,
@@ -52,7 +55,10 @@ impl Defaults {
             self.ping_timeout,
             self.close_timeout,
             self.max_size,
-            self.max_connections
+            self.max_connections,
+            self.max_queue,
+            py_bool(self.client_compression),
+            py_bool(self.server_compression)
         )
     }
 }
@@ -71,6 +77,9 @@ pub fn defaults() -> Defaults {
         close_timeout: c.close_timeout.as_secs_f64(),
         max_size: c.protocol.max_message_size,
         max_connections: s.max_connections,
+        max_queue: InboxLimits::default().high_messages,
+        client_compression: c.compression.is_some(),
+        server_compression: s.compression.is_some(),
     }
 }
 
@@ -102,16 +111,30 @@ fn keepalive(interval: Option<f64>, wait: Option<f64>) -> PyResult<Option<Keepal
         .transpose()
 }
 
-/// `max_queue` as `(high, low)` messages: reading pauses at `high` waiting
-/// messages and resumes at `low`; `None` leaves the queue unbounded.
-pub fn queue_limit(max_queue: Option<(usize, usize)>) -> PyResult<Option<QueueLimit>> {
-    match max_queue {
-        None => Ok(None),
-        Some((high, low)) if high >= 1 && low < high => Ok(Some(QueueLimit { high, low })),
-        Some((high, low)) => Err(PyValueError::new_err(format!(
-            "max_queue needs 1 <= high and low < high, not ({high}, {low})"
-        ))),
+/// The core's inbox for `max_queue`: `(high, low)` messages (`low` None:
+/// the core's default for `high`), or `None` for no bound. The core
+/// validates the marks.
+pub fn inbox(max_queue: Option<(i64, Option<i64>)>) -> PyResult<InboxLimits> {
+    let count = |n: i64| {
+        usize::try_from(n).map_err(|_| {
+            PyValueError::new_err(format!("max_queue counts messages: {n} is not a count"))
+        })
+    };
+    Ok(match max_queue {
+        Some((high, low)) => InboxLimits::messages(count(high)?, low.map(count).transpose()?),
+        None => InboxLimits::unbounded(),
+    })
+}
+
+/// The core's refusal of a configuration, naming the Python option where
+/// the core names its own field (the inbox is `max_queue`).
+pub fn refused(py: Python<'_>, e: &wsx_core::net::Error) -> PyErr {
+    if e.kind() == wsx_core::net::ErrorKind::InvalidArgument && e.message().contains("inbox") {
+        let message = format!("max_queue: {}", e.message());
+        let e = wsx_core::net::Error::new(e.kind(), message);
+        return crate::errors::to_py(py, &e);
     }
+    crate::errors::to_py(py, e)
 }
 
 /// Options shared by clients and servers.

@@ -70,7 +70,7 @@ impl Reconnect {
     #[new]
     #[pyo3(signature = (
         *, initial_delay=None, factor=None, max_delay=None, max_attempts=None, reset_after=None,
-        retry_on_4xx=false, queue_while_disconnected=0, jitter=true, retry_codes=None
+        retry_on_4xx=None, queue_while_disconnected=None, jitter=None, retry_codes=None
     ))]
     #[allow(clippy::too_many_arguments)] // mirrors Python's keyword arguments
     fn new(
@@ -80,9 +80,9 @@ impl Reconnect {
         max_delay: Option<f64>,
         max_attempts: Option<u32>,
         reset_after: Option<f64>,
-        retry_on_4xx: bool,
-        queue_while_disconnected: usize,
-        jitter: bool,
+        retry_on_4xx: Option<bool>,
+        queue_while_disconnected: Option<usize>,
+        jitter: Option<bool>,
         retry_codes: Option<Vec<u16>>,
     ) -> PyResult<Reconnect> {
         let d = ReconnectPolicy::default();
@@ -97,9 +97,10 @@ impl Reconnect {
             max_delay: max_delay.unwrap_or(secs(d.max_delay)),
             max_attempts,
             reset_after: reset_after.unwrap_or(secs(d.reset_after)),
-            retry_on_4xx,
-            queue_while_disconnected,
-            jitter,
+            retry_on_4xx: retry_on_4xx.unwrap_or(d.retry_on_4xx),
+            queue_while_disconnected: queue_while_disconnected
+                .unwrap_or(d.queue_while_disconnected),
+            jitter: jitter.unwrap_or(d.jitter),
             retry_codes,
         };
         r.policy()?
