@@ -220,6 +220,33 @@ typedef enum wsx_msg_kind {
 } wsx_msg_kind;
 
 /**
+ * Which timeout ended an attempt or a connection (`wsx_error.timeout`).
+ */
+typedef enum wsx_timeout {
+  /**
+   * Not a timeout.
+   */
+  WSX_TIMEOUT_NONE = 0,
+  /**
+   * Opening: resolving, connecting, the before-connect decision, the TLS
+   * or WebSocket handshake (the connect and handshake timeouts).
+   */
+  WSX_TIMEOUT_OPEN = 1,
+  /**
+   * A keepalive ping got no pong in time.
+   */
+  WSX_TIMEOUT_KEEPALIVE = 2,
+  /**
+   * Nothing was received for the idle timeout.
+   */
+  WSX_TIMEOUT_IDLE = 3,
+  /**
+   * The peer did not finish the close handshake in time.
+   */
+  WSX_TIMEOUT_CLOSE = 4,
+} wsx_timeout;
+
+/**
  * Which side began the close of a connection.
  */
 typedef enum wsx_close_origin {
@@ -455,6 +482,34 @@ typedef struct wsx_error {
    * The HTTP status of a refused handshake, 0 otherwise.
    */
   uint16_t http_status;
+  /**
+   * Which timeout passed, when `code` is `WSX_ERR_TIMEOUT`.
+   */
+  enum wsx_timeout timeout;
+  /**
+   * The operating system's error number behind the failure (errno, or
+   * the WSA code on Windows; ECONNREFUSED for a refused connect), 0 when
+   * none.
+   */
+  int32_t os_error;
+  /**
+   * A refused handshake's response headers (`WWW-Authenticate`,
+   * `Retry-After`, ...); NULL and 0 otherwise.
+   */
+  const struct wsx_header *headers;
+  /**
+   * The number of entries in `headers`.
+   */
+  size_t headers_len;
+  /**
+   * A refused handshake's response body (not NUL-terminated); NULL and 0
+   * otherwise.
+   */
+  const uint8_t *body;
+  /**
+   * The body's length in bytes.
+   */
+  size_t body_len;
 } wsx_error;
 
 /**

@@ -5,7 +5,7 @@ use std::ffi::{CString, c_char};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use wsx_core::net::{Close, CloseOrigin, ConnState, Error, Open};
+use wsx_core::net::{Close, CloseOrigin, ConnState, Error, Open, Timeout};
 use wsx_core::proto::MessageKind;
 use wsx_core::proto::handshake::Headers;
 
@@ -178,6 +178,52 @@ pub struct wsx_error {
     pub message: *const c_char,
     /// The HTTP status of a refused handshake, 0 otherwise.
     pub http_status: u16,
+    /// Which timeout passed, when `code` is `WSX_ERR_TIMEOUT`.
+    pub timeout: wsx_timeout,
+    /// The operating system's error number behind the failure (errno, or
+    /// the WSA code on Windows; ECONNREFUSED for a refused connect), 0 when
+    /// none.
+    pub os_error: i32,
+    /// A refused handshake's response headers (`WWW-Authenticate`,
+    /// `Retry-After`, ...); NULL and 0 otherwise.
+    pub headers: *const wsx_header,
+    /// The number of entries in `headers`.
+    pub headers_len: usize,
+    /// A refused handshake's response body (not NUL-terminated); NULL and 0
+    /// otherwise.
+    pub body: *const u8,
+    /// The body's length in bytes.
+    pub body_len: usize,
+}
+
+/// Which timeout ended an attempt or a connection (`wsx_error.timeout`).
+#[repr(C)]
+#[allow(non_camel_case_types)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wsx_timeout {
+    /// Not a timeout.
+    WSX_TIMEOUT_NONE = 0,
+    /// Opening: resolving, connecting, the before-connect decision, the TLS
+    /// or WebSocket handshake (the connect and handshake timeouts).
+    WSX_TIMEOUT_OPEN = 1,
+    /// A keepalive ping got no pong in time.
+    WSX_TIMEOUT_KEEPALIVE = 2,
+    /// Nothing was received for the idle timeout.
+    WSX_TIMEOUT_IDLE = 3,
+    /// The peer did not finish the close handshake in time.
+    WSX_TIMEOUT_CLOSE = 4,
+}
+
+impl wsx_timeout {
+    fn from_core(timeout: Option<Timeout>) -> wsx_timeout {
+        match timeout {
+            None => wsx_timeout::WSX_TIMEOUT_NONE,
+            Some(Timeout::Open) => wsx_timeout::WSX_TIMEOUT_OPEN,
+            Some(Timeout::Keepalive) => wsx_timeout::WSX_TIMEOUT_KEEPALIVE,
+            Some(Timeout::Idle) => wsx_timeout::WSX_TIMEOUT_IDLE,
+            Some(Timeout::Close) => wsx_timeout::WSX_TIMEOUT_CLOSE,
+        }
+    }
 }
 
 /// A received ping.
@@ -341,22 +387,39 @@ impl CClose {
     }
 }
 
-/// An error event converted for C, owning its message.
+/// An error event converted for C, owning its message and a refused
+/// handshake's headers.
 pub(crate) struct CError {
     _message: CString,
+    _headers: Option<CHeaders>,
+    _body: Vec<u8>,
     pub(crate) event: wsx_error,
 }
 
 impl CError {
     pub(crate) fn new(error: &Error) -> CError {
         let message = c_string(&error.to_string());
+        let response = error.response();
+        let headers = response.map(|response| CHeaders::new(&response.headers));
+        let body = response.map_or_else(Vec::new, |response| response.body.clone());
         let event = wsx_error {
             code: wsx_result::from_kind(error.kind()),
             message: message.as_ptr(),
             http_status: error.status().unwrap_or(0),
+            timeout: wsx_timeout::from_core(error.which_timeout()),
+            os_error: error.os_error().unwrap_or(0),
+            headers: headers.as_ref().map_or(std::ptr::null(), CHeaders::ptr),
+            headers_len: headers.as_ref().map_or(0, CHeaders::len),
+            body: match body.is_empty() {
+                true => std::ptr::null(),
+                false => body.as_ptr(),
+            },
+            body_len: body.len(),
         };
         CError {
             _message: message,
+            _headers: headers,
+            _body: body,
             event,
         }
     }

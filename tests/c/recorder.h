@@ -29,6 +29,10 @@ typedef struct recorder {
     wsx_result error_code;
     uint16_t http_status;
     char error_message[256];
+    wsx_timeout error_timeout;
+    int error_os;
+    char error_header[128]; /* the value of `header_name` in the error's (refused response's) headers */
+    char error_body[128];
     uint16_t close_code;
     char close_reason[128];
     int close_clean;
@@ -126,6 +130,12 @@ static inline void rec_error(void *ud, wsx_conn *conn, const wsx_error *error) {
     r->error_code = error->code;
     r->http_status = error->http_status;
     copy_str(r->error_message, sizeof r->error_message, error->message);
+    r->error_timeout = error->timeout;
+    r->error_os = error->os_error;
+    copy_str(r->error_header, sizeof r->error_header, find_header(error->headers, error->headers_len, r->header_name));
+    size_t body = error->body_len < sizeof r->error_body - 1 ? error->body_len : sizeof r->error_body - 1;
+    if (body) memcpy(r->error_body, error->body, body);
+    r->error_body[body] = 0;
 }
 
 static inline void rec_close(void *ud, wsx_conn *conn, const wsx_close *close) {

@@ -14,6 +14,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -175,6 +176,8 @@ static void test_refused_connection(void) {
     CHECK(poll_until(f.loop, &c.closes, WAIT_MS));
     CHECK(c.errors == 1);
     CHECK(c.error_code == WSX_ERR_CONNECT);
+    CHECK(c.error_os == ECONNREFUSED);
+    CHECK(c.error_timeout == WSX_TIMEOUT_NONE && c.http_status == 0);
     CHECK(strlen(c.error_message) > 0);
     CHECK(c.opens == 0);
     CHECK(c.close_code == 1006);
@@ -738,6 +741,35 @@ static int raw_open_client(fixture *f) {
 /* Sends to a peer that reset the connection fail inside wsx: the connection
  * ends with 1006 and nothing raises SIGPIPE, whose default action would end
  * this program (C programs do not ignore it, unlike Rust's and Python's). */
+/* A server that accepts TCP (the kernel does, from its backlog) and never
+ * answers the handshake: the client's error names the opening timeout. */
+static void test_handshake_timeout_is_named(void) {
+    wsx_loop *loop = NULL;
+    CHECK_OK(wsx_loop_new(&loop));
+    int silent = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof addr;
+    CHECK(bind(silent, (struct sockaddr *)&addr, sizeof addr) == 0);
+    CHECK(listen(silent, 4) == 0);
+    CHECK(getsockname(silent, (struct sockaddr *)&addr, &len) == 0);
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/", ntohs(addr.sin_port));
+    wsx_client_options *co = NULL;
+    CHECK_OK(wsx_client_options_new(&co));
+    CHECK_OK(wsx_conn_options_set_handshake_timeout_ms(wsx_client_options_conn(co), 200));
+    recorder c;
+    memset(&c, 0, sizeof c);
+    wsx_conn *conn = connect_to(loop, url, co, &c);
+    wsx_client_options_free(co);
+    CHECK(poll_until(loop, &c.closes, WAIT_MS));
+    CHECK(c.opens == 0 && c.error_code == WSX_ERR_TIMEOUT);
+    CHECK(c.error_timeout == WSX_TIMEOUT_OPEN);
+    CHECK(c.close_code == 1006);
+    wsx_conn_release(conn);
+    close(silent);
+    wsx_loop_free(loop);
+}
+
 static void test_peer_reset_raises_no_sigpipe(void) {
     fixture f;
     fixture_start(&f, NULL, "/");
@@ -856,6 +888,7 @@ int main(void) {
     RUN(test_compression_and_text_only);
     RUN(test_reading_paused);
     RUN(test_idle_timeout);
+    RUN(test_handshake_timeout_is_named);
     RUN(test_server_shutdown_closes_with_1001);
     RUN(test_tls);
     RUN(test_peer_reset_raises_no_sigpipe);

@@ -377,6 +377,7 @@ static void test_deferred_upgrade(void) {
     /* 3. refuse, with a header. */
     recorder r;
     memset(&r, 0, sizeof r);
+    r.header_name = "WWW-Authenticate";
     d.pending = NULL;
     wsx_conn *cr = connect_to(loop, url, NULL, &r);
     CHECK(poll_until_count(loop, &d.upgrades, 3, WAIT_MS));
@@ -386,6 +387,10 @@ static void test_deferred_upgrade(void) {
     wsx_pending_upgrade_free(d.pending);
     CHECK(poll_until(loop, &r.closes, WAIT_MS));
     CHECK(r.opens == 0 && r.error_code == WSX_ERR_HANDSHAKE && r.http_status == 401);
+    /* The client sees the whole refusal: its headers and its body. */
+    CHECK(strcmp(r.error_header, "Bearer") == 0);
+    CHECK(strstr(r.error_body, "who are you") != NULL);
+    CHECK(r.error_timeout == WSX_TIMEOUT_NONE && r.error_os == 0);
 
     /* 4. freed undecided: 500. */
     recorder u;

@@ -191,7 +191,9 @@ def test_server_close_code_reaches_client() -> None:
 def test_invalid_close_code_is_refused(echo_url: str) -> None:
     with wsx.sync.connect(echo_url) as ws:
         with pytest.raises(wsx.InvalidArgument):
-            ws.close(1005)
+            ws.close(1006)
+        with pytest.raises(wsx.InvalidArgument):
+            ws.close(1005, "a reason needs a code")
         ws.send("still open")
         assert ws.recv(timeout=5) == "still open"
 
