@@ -159,33 +159,53 @@ namespace Wsx
         [StructLayout(LayoutKind.Sequential)]
         internal struct wsx_conn_callbacks
         {
+            internal UIntPtr struct_size;
             internal IntPtr user_data;
             internal IntPtr on_open;
             internal IntPtr on_message;
+            internal IntPtr on_readable;
             internal IntPtr on_ping;
             internal IntPtr on_pong;
             internal IntPtr on_writable;
             internal IntPtr on_error;
             internal IntPtr on_close;
+            internal IntPtr on_connecting;
+            internal IntPtr on_disconnect;
+            internal IntPtr on_before_connect;
             internal IntPtr free_user_data;
         }
 
         [StructLayout(LayoutKind.Sequential)]
         internal struct wsx_server_callbacks
         {
+            internal UIntPtr struct_size;
             internal IntPtr user_data;
             internal IntPtr on_upgrade;
-            internal IntPtr on_open;
-            internal IntPtr on_message;
-            internal IntPtr on_ping;
-            internal IntPtr on_pong;
-            internal IntPtr on_writable;
-            internal IntPtr on_error;
-            internal IntPtr on_close;
+            internal IntPtr connection;
             internal IntPtr on_server_error;
             internal IntPtr on_shutdown;
             internal IntPtr free_user_data;
         }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_recv_info
+        {
+            internal UIntPtr struct_size;
+            internal int kind;
+            internal UIntPtr len;
+            internal byte end_of_message;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_close_info
+        {
+            internal UIntPtr struct_size;
+            internal ushort code;
+            internal UIntPtr reason_len;
+            internal byte clean;
+        }
+
+        internal const int WSX_CLOSE_REASON_MAX = 123;
 
         // ---- callback signatures ----
 
@@ -197,6 +217,15 @@ namespace Wsx
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void wsx_on_writable(IntPtr user_data, IntPtr conn);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void wsx_on_readable(IntPtr user_data, IntPtr conn);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void wsx_on_ping(IntPtr user_data, IntPtr conn, IntPtr ping);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void wsx_on_shutdown(IntPtr user_data);
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void wsx_on_error(IntPtr user_data, IntPtr conn, wsx_error* error);
@@ -225,13 +254,27 @@ namespace Wsx
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void wsx_on_before_connect(IntPtr user_data, IntPtr conn, IntPtr headers);
 
-        // ---- results ----
+        // ---- results, version, debugging ----
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern IntPtr wsx_result_str(int result);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern IntPtr wsx_last_error_message();
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr wsx_version();
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_debug_live_objects(out wsx_live_objects out_counts);
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_live_objects
+        {
+            internal UIntPtr connections;
+            internal UIntPtr servers;
+            internal UIntPtr loops;
+        }
 
         // ---- loop ----
 
@@ -242,22 +285,43 @@ namespace Wsx
         internal static extern void wsx_loop_free(IntPtr loop);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_loop_poll(LoopHandle loop, int timeout_ms);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_loop_run(LoopHandle loop);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_loop_start_thread(LoopHandle loop);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_loop_stop(LoopHandle loop);
 
         // ---- connections ----
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern WsxResult wsx_connect(
+        internal static extern WsxResult wsx_loop_connect(
             LoopHandle loop, byte[] url, ClientOptionsHandle options, ref wsx_conn_callbacks callbacks, out ConnHandle out_conn);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern IntPtr wsx_conn_retain(IntPtr conn);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern void wsx_conn_free(IntPtr conn);
+        internal static extern void wsx_conn_release(IntPtr conn);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_send(ConnHandle conn, uint kind, byte* data, UIntPtr len);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_conn_send_ex(ConnHandle conn, uint kind, byte* data, UIntPtr len, uint flags);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_recv(ConnHandle conn, byte* buf, UIntPtr cap, wsx_recv_info* out_info);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_close_info(ConnHandle conn, wsx_close_info* out_info, byte* reason_buf, UIntPtr reason_cap);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_ping(ConnHandle conn, byte* data, UIntPtr len);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_conn_close(ConnHandle conn, ushort code, byte[] reason);
@@ -265,6 +329,23 @@ namespace Wsx
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern ulong wsx_conn_id(IntPtr conn);
 
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ulong wsx_conn_id(ConnHandle conn);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int wsx_conn_state(ConnHandle conn);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_set_reading_paused(ConnHandle conn, [MarshalAs(UnmanagedType.U1)] bool paused);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern UIntPtr wsx_conn_buffered_amount(ConnHandle conn);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern long wsx_conn_rtt_us(ConnHandle conn);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_peer_addr(ConnHandle conn, byte* out_buf, UIntPtr buf_len);
         // ---- publish/subscribe ----
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
@@ -302,6 +383,33 @@ namespace Wsx
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_client_options_set_max_message_size(ClientOptionsHandle options, UIntPtr bytes);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_set_max_frame_size(ClientOptionsHandle options, UIntPtr bytes);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_set_auto_pong(ClientOptionsHandle options, [MarshalAs(UnmanagedType.U1)] bool on);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_set_streaming(ClientOptionsHandle options, [MarshalAs(UnmanagedType.U1)] bool on);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_set_handshake_limits(ClientOptionsHandle options, UIntPtr max_bytes, UIntPtr max_headers);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_set_idle_timeout_ms(ClientOptionsHandle options, uint ms);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_set_backpressure(ClientOptionsHandle options, UIntPtr high_water, UIntPtr low_water);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_set_nodelay(ClientOptionsHandle options, [MarshalAs(UnmanagedType.U1)] bool on);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_set_tls_client_cert(ClientOptionsHandle options, byte[] cert_file, byte[] key_file);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_set_reject_binary(ClientOptionsHandle options, [MarshalAs(UnmanagedType.U1)] bool on);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_client_options_add_subprotocol(ClientOptionsHandle options, byte[] name);
@@ -356,7 +464,7 @@ namespace Wsx
         // ---- servers ----
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern WsxResult wsx_listen(
+        internal static extern WsxResult wsx_loop_listen(
             LoopHandle loop, ServerOptionsHandle options, ref wsx_server_callbacks callbacks, out ServerHandle out_server);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
@@ -364,6 +472,9 @@ namespace Wsx
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern ushort wsx_server_port(ServerHandle server);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_local_addr(ServerHandle server, byte* out_buf, UIntPtr buf_len);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_server_shutdown(ServerHandle server, uint timeout_ms);
@@ -396,6 +507,45 @@ namespace Wsx
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_server_options_set_max_message_size(ServerOptionsHandle options, UIntPtr bytes);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_max_frame_size(ServerOptionsHandle options, UIntPtr bytes);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_auto_pong(ServerOptionsHandle options, [MarshalAs(UnmanagedType.U1)] bool on);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_streaming(ServerOptionsHandle options, [MarshalAs(UnmanagedType.U1)] bool on);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_handshake_limits(ServerOptionsHandle options, UIntPtr max_bytes, UIntPtr max_headers);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_max_connections(ServerOptionsHandle options, UIntPtr max);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_max_pending_handshakes(ServerOptionsHandle options, UIntPtr max);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_handshake_timeout_ms(ServerOptionsHandle options, uint ms);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_close_timeout_ms(ServerOptionsHandle options, uint ms);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_keepalive(ServerOptionsHandle options, uint interval_ms, uint timeout_ms);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_idle_timeout_ms(ServerOptionsHandle options, uint ms);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_backpressure(ServerOptionsHandle options, UIntPtr high_water, UIntPtr low_water);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_nodelay(ServerOptionsHandle options, [MarshalAs(UnmanagedType.U1)] bool on);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_reject_binary(ServerOptionsHandle options, [MarshalAs(UnmanagedType.U1)] bool on);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_server_options_add_subprotocol(ServerOptionsHandle options, byte[] name);

@@ -27,7 +27,7 @@ namespace Wsx
         }
     }
 
-    /// <summary>One reference to a <c>wsx_conn</c>; released with <c>wsx_conn_free</c> (which does not close it).</summary>
+    /// <summary>One reference to a <c>wsx_conn</c>; released with <c>wsx_conn_release</c> (which does not close it).</summary>
     internal sealed class ConnHandle : WsxSafeHandle
     {
         /// <summary>Takes one more reference to a connection a callback borrowed.</summary>
@@ -40,7 +40,7 @@ namespace Wsx
 
         protected override bool ReleaseHandle()
         {
-            NativeMethods.wsx_conn_free(handle);
+            NativeMethods.wsx_conn_release(handle);
             return true;
         }
     }
