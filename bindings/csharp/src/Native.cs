@@ -108,27 +108,23 @@ namespace Wsx
             return (NativeState)NativeMethods.wsx_conn_state(conn);
         }
 
-        /// <summary>How the connection ended, or null while it runs.</summary>
+        /// <summary>How the connection ended, or null while it runs (WSX_ERR_STATE).</summary>
         internal static unsafe NativeCloseInfo CloseInfoOf(ConnHandle conn)
         {
             var info = new NativeMethods.wsx_close_info { struct_size = (UIntPtr)sizeof(NativeMethods.wsx_close_info) };
-            var reason = new byte[NativeMethods.WSX_CLOSE_REASON_MAX + 1];
-            fixed (byte* at = reason)
-            {
-                var result = NativeMethods.wsx_conn_close_info(conn, &info, at, (UIntPtr)reason.Length);
-                if (result != WsxResult.Ok)
-                    return null;
-                return new NativeCloseInfo(info.code, Encoding.UTF8.GetString(reason, 0, checked((int)info.reason_len)), info.clean != 0);
-            }
+            if (NativeMethods.wsx_conn_close_info(conn, &info) != WsxResult.Ok)
+                return null;
+            return new NativeCloseInfo(info.code, String(info.reason, info.reason_len), info.clean != 0);
         }
 
         /// <summary>Copies the next message, or its next part, into <paramref name="buffer"/> without waiting.</summary>
         internal static unsafe WsxResult Receive(ConnHandle conn, ArraySegment<byte> buffer, out NativeReceived received)
         {
-            var info = new NativeMethods.wsx_recv_info { struct_size = (UIntPtr)sizeof(NativeMethods.wsx_recv_info) };
+            var info = new NativeMethods.wsx_received { struct_size = (UIntPtr)sizeof(NativeMethods.wsx_received) };
             WsxResult result;
+            // cap 0 with NULL tells the next message's kind and size without taking anything.
             fixed (byte* bytes = buffer.Array)
-                result = NativeMethods.wsx_conn_recv(conn, bytes + buffer.Offset, (UIntPtr)buffer.Count, &info);
+                result = NativeMethods.wsx_conn_recv(conn, buffer.Count == 0 ? null : bytes + buffer.Offset, (UIntPtr)buffer.Count, &info);
             received = new NativeReceived
             {
                 Count = checked((int)info.len),

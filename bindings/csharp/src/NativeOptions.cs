@@ -13,22 +13,7 @@ namespace Wsx
             Native.Check(NativeMethods.wsx_client_options_new(out native));
             try
             {
-                var c = options;
-                Native.Check(NativeMethods.wsx_client_options_set_max_message_size(native, Size(c.MaxMessageSize, "MaxMessageSize")));
-                Native.Check(NativeMethods.wsx_client_options_set_max_frame_size(native, Size(c.MaxFrameSize, "MaxFrameSize")));
-                Native.Check(NativeMethods.wsx_client_options_set_handshake_limits(native, Size(c.MaxHeaderBytes, "MaxHeaderBytes"), Size(c.MaxHeaders, "MaxHeaders")));
-                Native.Check(NativeMethods.wsx_client_options_set_handshake_timeout_ms(native, Milliseconds(c.HandshakeTimeout, "HandshakeTimeout")));
-                Native.Check(NativeMethods.wsx_client_options_set_close_timeout_ms(native, Milliseconds(c.CloseTimeout, "CloseTimeout")));
-                uint interval, timeout;
-                KeepAlive(c, out interval, out timeout);
-                Native.Check(NativeMethods.wsx_client_options_set_keepalive(native, interval, timeout));
-                Native.Check(NativeMethods.wsx_client_options_set_idle_timeout_ms(native, Milliseconds(c.IdleTimeout, "IdleTimeout")));
-                Native.Check(NativeMethods.wsx_client_options_set_backpressure(native, Size(c.SendHighWaterMark, "SendHighWaterMark"), Size(c.SendLowWaterMark, "SendLowWaterMark")));
-                Native.Check(NativeMethods.wsx_client_options_set_nodelay(native, c.NoDelay));
-                Native.Check(NativeMethods.wsx_client_options_set_auto_pong(native, c.AutoPong));
-                Native.Check(NativeMethods.wsx_client_options_set_reject_binary(native, c.RejectBinary));
-                foreach (var protocol in options.SubProtocols)
-                    Native.Check(NativeMethods.wsx_client_options_add_subprotocol(native, Native.Utf8(protocol)));
+                SetShared(NativeMethods.wsx_client_options_conn(native), options, options.SubProtocols, options.Compression);
                 foreach (var header in options.RequestHeaders)
                     Native.Check(NativeMethods.wsx_client_options_add_header(native, Native.Utf8(header.Key), Native.Utf8(header.Value)));
                 if (options.Origin != null)
@@ -40,7 +25,6 @@ namespace Wsx
                     Native.Check(NativeMethods.wsx_client_options_set_tls_client_cert(
                         native, Native.Utf8(options.ClientCertificateFile), Native.Utf8(options.ClientCertificateKeyFile)));
                 Native.Check(NativeMethods.wsx_client_options_set_tls_danger_disable_verification(native, !options.VerifyCertificate));
-                SetCompression(native, options.Compression);
                 SetReconnect(native, options.Reconnect);
                 var proxy = ProxyUrl(options.Proxy, target);
                 if (proxy != null)
@@ -87,7 +71,7 @@ namespace Wsx
             timeout = off ? 0 : Milliseconds(c.KeepAliveTimeout, "KeepAliveTimeout");
         }
 
-        internal static ServerOptionsHandle Build(WsxServerOptions options, IntPtr onSlowSubscriber)
+        internal static ServerOptionsHandle Build(WsxServerOptions options)
         {
             if (options.Port < 0 || options.Port > ushort.MaxValue)
                 throw new ArgumentOutOfRangeException("Port", options.Port, "a port is 0 to 65535");
@@ -99,34 +83,18 @@ namespace Wsx
             Native.Check(NativeMethods.wsx_server_options_new(out native));
             try
             {
-                var c = options;
-                Native.Check(NativeMethods.wsx_server_options_set_max_message_size(native, Size(c.MaxMessageSize, "MaxMessageSize")));
-                Native.Check(NativeMethods.wsx_server_options_set_max_frame_size(native, Size(c.MaxFrameSize, "MaxFrameSize")));
-                Native.Check(NativeMethods.wsx_server_options_set_handshake_limits(native, Size(c.MaxHeaderBytes, "MaxHeaderBytes"), Size(c.MaxHeaders, "MaxHeaders")));
-                Native.Check(NativeMethods.wsx_server_options_set_handshake_timeout_ms(native, Milliseconds(c.HandshakeTimeout, "HandshakeTimeout")));
-                Native.Check(NativeMethods.wsx_server_options_set_close_timeout_ms(native, Milliseconds(c.CloseTimeout, "CloseTimeout")));
-                uint interval, timeout;
-                KeepAlive(c, out interval, out timeout);
-                Native.Check(NativeMethods.wsx_server_options_set_keepalive(native, interval, timeout));
-                Native.Check(NativeMethods.wsx_server_options_set_idle_timeout_ms(native, Milliseconds(c.IdleTimeout, "IdleTimeout")));
-                Native.Check(NativeMethods.wsx_server_options_set_backpressure(native, Size(c.SendHighWaterMark, "SendHighWaterMark"), Size(c.SendLowWaterMark, "SendLowWaterMark")));
-                Native.Check(NativeMethods.wsx_server_options_set_nodelay(native, c.NoDelay));
-                Native.Check(NativeMethods.wsx_server_options_set_auto_pong(native, c.AutoPong));
-                Native.Check(NativeMethods.wsx_server_options_set_reject_binary(native, c.RejectBinary));
+                SetShared(NativeMethods.wsx_server_options_conn(native), options, options.SubProtocols, options.Compression);
                 Native.Check(NativeMethods.wsx_server_options_set_max_connections(native, Size(options.MaxConnections, "MaxConnections")));
                 Native.Check(NativeMethods.wsx_server_options_set_max_pending_handshakes(native, Size(options.MaxPendingHandshakes, "MaxPendingHandshakes")));
                 if (options.Host != null)
                     Native.Check(NativeMethods.wsx_server_options_set_host(native, Native.Utf8(options.Host)));
                 Native.Check(NativeMethods.wsx_server_options_set_port(native, (ushort)options.Port));
-                foreach (var protocol in options.SubProtocols)
-                    Native.Check(NativeMethods.wsx_server_options_add_subprotocol(native, Native.Utf8(protocol)));
                 if (options.AllowedOrigins != null)
                     foreach (var origin in options.AllowedOrigins)
                         Native.Check(NativeMethods.wsx_server_options_add_origin(native, Native.Utf8(origin)));
                 if (options.CertificateFile != null)
                     Native.Check(NativeMethods.wsx_server_options_set_tls(native, Native.Utf8(options.CertificateFile), Native.Utf8(options.KeyFile)));
-                SetCompression(native, options.Compression);
-                Native.Check(NativeMethods.wsx_server_options_set_slow_subscriber(native, (uint)options.SlowSubscriberPolicy, onSlowSubscriber));
+                Native.Check(NativeMethods.wsx_server_options_set_slow_subscriber(native, (uint)options.SlowSubscriberPolicy));
                 return native;
             }
             catch
@@ -151,23 +119,43 @@ namespace Wsx
         }
 
         /// <summary>Sets or (for null) turns off permessage-deflate.</summary>
-        static unsafe void SetCompression(ClientOptionsHandle native, WsxDeflateOptions compression)
-        {
-            var deflate = compression != null ? compression.ToNative() : default(NativeMethods.wsx_deflate_options);
-            Native.Check(NativeMethods.wsx_client_options_set_compression(native, compression != null ? &deflate : null));
-        }
-
-        /// <summary>Sets or (for null) turns off permessage-deflate.</summary>
-        static unsafe void SetCompression(ServerOptionsHandle native, WsxDeflateOptions compression)
-        {
-            var deflate = compression != null ? compression.ToNative() : default(NativeMethods.wsx_deflate_options);
-            Native.Check(NativeMethods.wsx_server_options_set_compression(native, compression != null ? &deflate : null));
-        }
-
         /// <summary>
-        /// A size as the native options take it. Only what a size_t cannot hold throws here; the
-        /// library's rules (more than 0, ...) give a <see cref="WsxException"/> naming the option.
+        /// The settings both sides share, written on the options' borrowed <c>wsx_conn_options</c>,
+        /// and pull mode (the library's inbox with its default marks): the binding reads every
+        /// connection with <c>wsx_conn_recv</c>.
         /// </summary>
+        static unsafe void SetShared(IntPtr conn, WsxConnectionOptions c, System.Collections.Generic.IEnumerable<string> subProtocols, WsxDeflateOptions compression)
+        {
+            if (conn == IntPtr.Zero)
+                throw Native.Failure(WsxResult.Null);
+            Native.Check(NativeMethods.wsx_conn_options_set_max_message_size(conn, Size(c.MaxMessageSize, "MaxMessageSize")));
+            Native.Check(NativeMethods.wsx_conn_options_set_max_frame_size(conn, Size(c.MaxFrameSize, "MaxFrameSize")));
+            Native.Check(NativeMethods.wsx_conn_options_set_handshake_limits(conn, Size(c.MaxHeaderBytes, "MaxHeaderBytes"), Size(c.MaxHeaders, "MaxHeaders")));
+            Native.Check(NativeMethods.wsx_conn_options_set_handshake_timeout_ms(conn, Milliseconds(c.HandshakeTimeout, "HandshakeTimeout")));
+            Native.Check(NativeMethods.wsx_conn_options_set_close_timeout_ms(conn, Milliseconds(c.CloseTimeout, "CloseTimeout")));
+            uint interval, timeout;
+            KeepAlive(c, out interval, out timeout);
+            Native.Check(NativeMethods.wsx_conn_options_set_keepalive(conn, interval, timeout));
+            Native.Check(NativeMethods.wsx_conn_options_set_idle_timeout_ms(conn, Milliseconds(c.IdleTimeout, "IdleTimeout")));
+            Native.Check(NativeMethods.wsx_conn_options_set_backpressure(conn, Size(c.SendHighWaterMark, "SendHighWaterMark"), Size(c.SendLowWaterMark, "SendLowWaterMark")));
+            Native.Check(NativeMethods.wsx_conn_options_set_nodelay(conn, c.NoDelay));
+            Native.Check(NativeMethods.wsx_conn_options_set_auto_pong(conn, c.AutoPong));
+            Native.Check(NativeMethods.wsx_conn_options_set_reject_binary(conn, c.RejectBinary));
+            foreach (var protocol in subProtocols)
+                Native.Check(NativeMethods.wsx_conn_options_add_subprotocol(conn, Native.Utf8(protocol)));
+            var deflate = compression != null ? compression.ToNative() : default(NativeMethods.wsx_deflate_options);
+            Native.Check(NativeMethods.wsx_conn_options_set_compression(conn, compression != null ? &deflate : null));
+            var inbox = new NativeMethods.wsx_inbox_options
+            {
+                struct_size = (UIntPtr)sizeof(NativeMethods.wsx_inbox_options),
+                high_messages = Size(c.ReceiveHighMessages, "ReceiveHighMessages"),
+                low_messages = Size(c.ReceiveLowMessages, "ReceiveLowMessages"),
+                high_bytes = Size(c.ReceiveHighBytes, "ReceiveHighBytes"),
+                low_bytes = Size(c.ReceiveLowBytes, "ReceiveLowBytes"),
+            };
+            Native.Check(NativeMethods.wsx_conn_options_set_inbox(conn, &inbox));
+        }
+
         static UIntPtr Size(long bytes, string name)
         {
             if (bytes < 0 || (UIntPtr.Size == 4 && bytes > uint.MaxValue))

@@ -46,6 +46,26 @@ namespace Wsx
     }
 
     /// <summary>A <c>wsx_server</c>; released with <c>wsx_server_free</c>.</summary>
+    /// <summary>A postponed client attempt (<c>wsx_attempt_defer</c>); freeing it undecided proceeds.</summary>
+    internal sealed class PendingAttemptHandle : WsxSafeHandle
+    {
+        protected override bool ReleaseHandle()
+        {
+            NativeMethods.wsx_pending_attempt_free(handle);
+            return true;
+        }
+    }
+
+    /// <summary>A postponed handshake decision (<c>wsx_upgrade_defer</c>); freeing it undecided refuses with 500.</summary>
+    internal sealed class PendingUpgradeHandle : WsxSafeHandle
+    {
+        protected override bool ReleaseHandle()
+        {
+            NativeMethods.wsx_pending_upgrade_free(handle);
+            return true;
+        }
+    }
+
     internal sealed class ServerHandle : WsxSafeHandle
     {
         protected override bool ReleaseHandle()

@@ -176,7 +176,23 @@ namespace Wsx
             get
             {
                 var conn = HandleOrNull();
-                return conn == null ? 0 : NativeMethods.wsx_conn_id(conn);
+                if (conn == null)
+                    return 0;
+                bool added = false;
+                try
+                {
+                    conn.DangerousAddRef(ref added);
+                    return NativeMethods.wsx_conn_id(conn.DangerousGetHandle());
+                }
+                catch (ObjectDisposedException)
+                {
+                    return 0;
+                }
+                finally
+                {
+                    if (added)
+                        conn.DangerousRelease();
+                }
             }
         }
 

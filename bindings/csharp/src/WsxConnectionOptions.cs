@@ -51,6 +51,21 @@ namespace Wsx
         /// <summary>Send-queue low-water mark in bytes: waiting sends resume below it (default 256 KiB).</summary>
         public long SendLowWaterMark { get; set; } = (long)(ulong)NativeDefaults.Options.low_water;
 
+        /// <summary>
+        /// Received messages waiting in the library's inbox (not yet read with ReceiveAsync) at which
+        /// it stops reading the socket, so a fast peer meets TCP backpressure (default 16).
+        /// </summary>
+        public long ReceiveHighMessages { get; set; } = (long)(ulong)NativeDefaults.Inbox.high_messages;
+
+        /// <summary>Waiting messages at or below which reading resumes (default 4).</summary>
+        public long ReceiveLowMessages { get; set; } = (long)(ulong)NativeDefaults.Inbox.low_messages;
+
+        /// <summary>Waiting bytes at which the library stops reading the socket (default 32 MiB).</summary>
+        public long ReceiveHighBytes { get; set; } = (long)(ulong)NativeDefaults.Inbox.high_bytes;
+
+        /// <summary>Waiting bytes at or below which reading resumes (default 8 MiB).</summary>
+        public long ReceiveLowBytes { get; set; } = (long)(ulong)NativeDefaults.Inbox.low_bytes;
+
         /// <summary>TCP_NODELAY (default on).</summary>
         public bool NoDelay { get; set; } = NativeDefaults.Options.nodelay != 0;
 

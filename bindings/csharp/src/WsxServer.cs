@@ -22,7 +22,6 @@ namespace Wsx
         static readonly NativeMethods.wsx_on_upgrade UpgradeDelegate = OnUpgrade;
         static readonly NativeMethods.wsx_on_server_error ServerErrorDelegate = OnServerError;
         static readonly NativeMethods.wsx_on_slow_subscriber SlowSubscriberDelegate = OnSlowSubscriber;
-        static readonly IntPtr SlowSubscriberPointer = Marshal.GetFunctionPointerForDelegate(SlowSubscriberDelegate);
 
         readonly object gate = new object();
         readonly WsxServerOptions options;
@@ -93,7 +92,7 @@ namespace Wsx
                     throw new ObjectDisposedException(nameof(WsxServer));
                 if (handle != null)
                     throw new InvalidOperationException("the server is already started");
-                using (var nativeOptions = NativeOptions.Build(options, SlowSubscriberPointer))
+                using (var nativeOptions = NativeOptions.Build(options))
                 {
                     var loop = NativeLoop.Shared;
                     var callbacks = new NativeMethods.wsx_server_callbacks
@@ -103,6 +102,7 @@ namespace Wsx
                         user_data = GCHandle.ToIntPtr(GCHandle.Alloc(this)),
                         on_upgrade = Marshal.GetFunctionPointerForDelegate(UpgradeDelegate),
                         on_server_error = Marshal.GetFunctionPointerForDelegate(ServerErrorDelegate),
+                        on_slow_subscriber = Marshal.GetFunctionPointerForDelegate(SlowSubscriberDelegate),
                         free_user_data = ConnCallbacks.FreeUserDataPointer,
                     };
                     ServerHandle server;
