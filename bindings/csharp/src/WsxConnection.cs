@@ -157,6 +157,16 @@ namespace Wsx
             }
         }
 
+        /// <summary>Received messages waiting in the library's inbox for ReceiveAsync (<c>wsx_conn_inbox_len</c>).</summary>
+        public long ReceiveQueueLength
+        {
+            get
+            {
+                var conn = HandleOrNull();
+                return conn == null ? 0 : (long)(ulong)NativeMethods.wsx_conn_inbox_len(conn);
+            }
+        }
+
         /// <summary>The round trip of the last answered ping (ours or the keepalive's), or null if none yet.</summary>
         public TimeSpan? RoundTripTime
         {
