@@ -367,7 +367,12 @@ namespace Wsx
         WebSocketReceiveResult Ended(ConnHandle conn)
         {
             var info = Native.CloseInfoOf(conn);
-            if (info != null && info.Code != 1006)
+            bool requested;
+            lock (Gate)
+                requested = closeRequested;
+            // A close frame passed, or the application closed (a reconnecting client between
+            // connections ends without one): a Close result. A drop nobody asked for: an exception.
+            if (info != null && (info.Code != 1006 || requested))
                 return new WebSocketReceiveResult(0, WebSocketMessageType.Close, true, (WebSocketCloseStatus)info.Code, info.Reason);
             lock (Gate)
             {

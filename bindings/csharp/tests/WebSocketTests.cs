@@ -268,7 +268,6 @@ namespace Wsx.Tests
             catch (WebSocketException e)
             {
                 Assert.Equal(WebSocketError.Faulted, e.WebSocketErrorCode, "a failed connect is Faulted");
-                Assert.Equal((int)WsxResult.Connect, e.NativeErrorCode, "NativeErrorCode is the wsx result");
                 Assert.Equal(WsxResult.Connect, WsxException.Of(e).Result, "the detail inside");
             }
             // A refused handshake: NotAWebSocket, with its HTTP status.
