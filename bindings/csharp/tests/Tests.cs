@@ -407,7 +407,12 @@ namespace Wsx.Tests
                     GC.Collect();
                     GC.WaitForPendingFinalizers();
                 }
-                // And through the events path, collecting while messages are in flight.
+                await client.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
+            }
+            // And through the events path (a connection of its own: one delivery mode per
+            // connection), collecting while messages are in flight.
+            using (var client = await Connect(peer.Url()))
+            {
                 var received = new BlockingCollection<WsxMessage>();
                 client.MessageReceived += (s, e) => received.Add(e.Message);
                 for (int i = 0; i < 1000; i++)
@@ -505,7 +510,9 @@ namespace Wsx.Tests
             var client = await Connect(peer.Url());
             var pending = client.ReceiveAsync(CancellationToken.None);
             client.Dispose();
-            await Assert.ThrowsAsync<ObjectDisposedException>(() => pending, "a pending ReceiveAsync");
+            // As a WebSocket's: the pending receive fails with a WebSocketException (InvalidState), later calls with ObjectDisposedException.
+            var aborted = await Assert.ThrowsAsync<WebSocketException>(() => pending, "a pending ReceiveAsync");
+            Assert.Equal(WebSocketError.InvalidState, aborted.WebSocketErrorCode, "its error");
             Assert.Equal(WebSocketState.Aborted, client.State, "state after Dispose");
             await Assert.ThrowsAsync<ObjectDisposedException>(() => client.SendAsync("x", CancellationToken.None), "SendAsync after Dispose");
             await Assert.ThrowsAsync<ObjectDisposedException>(() => client.ReceiveAsync(CancellationToken.None), "ReceiveAsync after Dispose");
