@@ -346,7 +346,16 @@ namespace Wsx
                         wake = readable;
                     }
                     NativeReceived received;
-                    var result = Native.Receive(conn, buffer, out received);
+                    WsxResult result;
+                    try
+                    {
+                        result = Native.Receive(conn, buffer, out received);
+                    }
+                    catch (ObjectDisposedException)
+                    {
+                        // Disposed between the check above and the call: as if it came first.
+                        throw AbortedError();
+                    }
                     if (result == WsxResult.Ok)
                         return new WebSocketReceiveResult(received.Count, received.Type, received.EndOfMessage);
                     if (result == WsxResult.Closed)

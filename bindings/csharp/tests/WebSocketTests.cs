@@ -32,6 +32,7 @@ namespace Wsx.Tests
             runner.Run("websockets: WebSocket: one delivery mode per connection (events or ReceiveAsync)", () => OneDeliveryMode(python));
             runner.Run("websockets: WebSocket: ping round trip, buffered amount, read pausing", () => PingAndFlowControl(python));
             runner.Run("WebSocket: option defaults come from the native library", OptionDefaultsFromNative);
+            runner.Run("WsxServer: deferred upgrade decisions and a deferred client attempt, decided on other threads", DeferredDecisions);
             if (options.ContainsKey("--examples"))
             {
                 var dir = options["--examples"];
@@ -375,6 +376,65 @@ namespace Wsx.Tests
             var e = Assert.Throws<WsxException>(() => new WsxClient(bad).ConnectAsync(new Uri("ws://127.0.0.1:1/"), CancellationToken.None).GetAwaiter().GetResult(), "inbox marks");
             Assert.Equal(WsxResult.InvalidArgument, e.Result, "refused by the library");
             return Task.CompletedTask;
+        }
+
+        static async Task DeferredDecisions()
+        {
+            var seenTokens = new List<string>();
+            using (var server = new WsxServer(new WsxServerOptions()))
+            {
+                server.Upgrading += (s, e) =>
+                {
+                    IEnumerable<string> token;
+                    lock (seenTokens)
+                        seenTokens.Add(e.Headers.TryGetValue("X-Token", out token) ? token.First() : "none");
+                    var pending = e.Defer();
+                    var path = e.Path;
+                    Task.Run(async () =>
+                    {
+                        await Task.Delay(50);
+                        using (pending)
+                        {
+                            if (path == "/no")
+                                pending.Refuse(403, "not you", new[] { new KeyValuePair<string, string>("X-Why", "deferred") });
+                            else
+                                pending.Accept(null, new[] { new KeyValuePair<string, string>("X-Decided", "later") });
+                        }
+                    });
+                };
+                server.ClientConnected += (s, e) => Task.Run(async () =>
+                {
+                    WebSocket ws = e.Connection;
+                    var buffer = new byte[64];
+                    var r = await ws.ReceiveAsync(new ArraySegment<byte>(buffer), CancellationToken.None);
+                    await ws.SendAsync(new ArraySegment<byte>(buffer, 0, r.Count), r.MessageType, r.EndOfMessage, CancellationToken.None);
+                });
+                server.Start();
+                var url = "ws://127.0.0.1:" + server.Port;
+                using (var client = new WsxClient())
+                {
+                    // The client's attempt waits for a token fetched on another thread.
+                    client.BeforeConnect += (s, e) =>
+                    {
+                        var pending = e.Defer();
+                        Task.Run(async () =>
+                        {
+                            await Task.Delay(50);
+                            using (pending)
+                                pending.Proceed(new[] { new KeyValuePair<string, string>("X-Token", "fresh") });
+                        });
+                    };
+                    await client.ConnectAsync(new Uri(url + "/ok"), CancellationToken.None);
+                    Assert.Equal("later", client.HttpResponseHeaders["X-Decided"].First(), "the deferred accept's header");
+                    await client.SendAsync("after a deferred accept", CancellationToken.None);
+                    Assert.Equal("after a deferred accept", (await client.ReceiveAsync(CancellationToken.None)).Text, "echo");
+                    await client.CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+                }
+                var e2 = await Assert.ThrowsAsync<WsxException>(() => new WsxClient().ConnectAsync(new Uri(url + "/no"), CancellationToken.None), "a deferred refusal");
+                Assert.Equal(403, e2.HttpStatus, "its status");
+                lock (seenTokens)
+                    Assert.Equal("fresh none", string.Join(" ", seenTokens), "the deferred attempt's header reached the server");
+            }
         }
 
         /// <summary>Runs a program with LD_LIBRARY_PATH removed from its environment; returns its exit code and output.</summary>
