@@ -51,7 +51,7 @@ test-csharp: csharp examples
 	  --echo-server $(EXAMPLES_DIR)/echo_server --echo-server-args "--port 0" \
 	  --python $(PY) --peer-script $(CSHARP_DIR)/tests/peer_server.py \
 	  --chat-server $(EXAMPLES_DIR)/chat_server --chat-client $(CSHARP_OUT)/ChatClient.exe --runtime $(MONO) \
-	  --examples $(CSHARP_OUT)
+	  --examples $(CSHARP_OUT) --examples-src $(ROOT)/examples/csharp
 
 # `make demo` runs EchoClient.exe against the C echo server (scripts/demo.sh).
 DEMO_BUILD_TARGETS += csharp

@@ -45,6 +45,9 @@ namespace Wsx
         int mode;
         bool receiving;
         bool pumping;
+        Task pump = Task.CompletedTask;
+        [ThreadStatic]
+        static WsxConnection raisingMessageOf;
         TaskCompletionSource<bool> readable = Tasks.New<bool>();
         OpenEvent handshake;
         WebSocketException failure;
@@ -440,8 +443,8 @@ namespace Wsx
                 if (pumping || handle == null)
                     return;
                 pumping = true;
+                pump = Task.Run(Pump);
             }
-            Task.Run(Pump);
         }
 
         async Task Pump()
@@ -466,7 +469,17 @@ namespace Wsx
                         try
                         {
                             if (!IsDisposed)
-                                RaiseMessage(message);
+                            {
+                                raisingMessageOf = this;
+                                try
+                                {
+                                    RaiseMessage(message);
+                                }
+                                finally
+                                {
+                                    raisingMessageOf = null;
+                                }
+                            }
                         }
                         finally
                         {
@@ -487,7 +500,21 @@ namespace Wsx
                 return;
             }
             if (!IsDisposed)
-                Events.Raise(() => RaiseEnded(end, error));
+            {
+                var ended = new TaskCompletionSource<bool>();
+                Events.Raise(() =>
+                {
+                    try
+                    {
+                        RaiseEnded(end, error);
+                    }
+                    finally
+                    {
+                        ended.TrySetResult(true);
+                    }
+                });
+                await ended.Task.ConfigureAwait(false);
+            }
         }
 
         // ------------------------------------------------------------------ sending
@@ -683,6 +710,13 @@ namespace Wsx
         {
             StartClose(closeStatus, statusDescription);
             await Tasks.WithCancellation(closed.Task, cancellationToken).ConfigureAwait(false);
+            // With message events: complete once the last message and the Closed event were
+            // raised (unless called from a handler, which the delivery waits for).
+            Task delivery;
+            lock (Gate)
+                delivery = pump;
+            if (raisingMessageOf != this)
+                await Tasks.WithCancellation(delivery.ContinueWith(_ => true, TaskScheduler.Default), cancellationToken).ConfigureAwait(false);
         }
 
         /// <summary>

@@ -37,8 +37,9 @@ namespace Wsx.Tests
             {
                 var dir = options["--examples"];
                 var runtime = options["--runtime"];
+                var sources = options.GetOrDefault("--examples-src", Path.Combine(dir, "..", "..", "examples", "csharp"));
                 runner.Run("examples: the ClientWebSocket sample, one line changed, prints what ClientWebSocket prints (no LD_LIBRARY_PATH)",
-                    () => ClientWebSocketSample(echo, runtime, dir));
+                    () => ClientWebSocketSample(echo, runtime, dir, sources));
                 runner.Run("examples: a library function of any WebSocket, client and server side (no LD_LIBRARY_PATH)",
                     () => AnyWebSocketExample(runtime, dir));
             }
@@ -459,10 +460,10 @@ namespace Wsx.Tests
             }
         }
 
-        static Task ClientWebSocketSample(Peer echo, string runtime, string dir)
+        static Task ClientWebSocketSample(Peer echo, string runtime, string dir, string sources)
         {
             // The two sources differ in exactly one line: the one that creates the socket.
-            var wsx = File.ReadAllLines(Path.Combine(dir, "..", "..", "examples", "csharp", "ClientWebSocketEcho.cs"));
+            var wsx = File.ReadAllLines(Path.Combine(sources, "ClientWebSocketEcho.cs"));
             var stock = File.ReadAllLines(Path.Combine(dir, "ClientWebSocketEcho.Stock.cs"));
             Assert.Equal(stock.Length, wsx.Length, "same number of lines");
             var changed = Enumerable.Range(0, wsx.Length).Where(i => wsx[i] != stock[i]).ToList();
