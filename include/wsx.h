@@ -1261,17 +1261,18 @@ struct wsx_conn *wsx_conn_retain(struct wsx_conn *conn);
 void wsx_conn_release(struct wsx_conn *conn);
 
 /**
- * Sends a message (`WSX_MSG_KIND_TEXT` data must be UTF-8); `data` is no longer needed once this returns (NULL is allowed
- * when `len` is 0). Returns `WSX_ERR_CLOSED` once the close handshake began
- * or the connection ended (never a crash); when it ended by a failure, the
- * message (`wsx_last_error_message`) names it, e.g. "it ended with an I/O
- * error: ..." for a peer that dropped the connection. `WSX_ERR_WOULD_BLOCK`
- * past the high-water mark (`on_writable` follows once it drained; or use
- * `wsx_conn_send_timeout` off the loop thread). From
- * inside this connection's own callback the message goes straight into its
- * buffer (a large one with nothing queued before it, straight to the
- * socket); from elsewhere it is copied, queued and the loop is woken. Same
- * as `wsx_conn_send_ex` with no flags.
+ * Sends a message (`WSX_MSG_KIND_TEXT` data must be UTF-8); `data` is no
+ * longer needed once this returns (NULL is allowed when `len` is 0).
+ * Returns `WSX_ERR_CLOSED` once the close handshake began or the connection
+ * ended (never a crash); when it ended by a failure, the message
+ * (`wsx_last_error_message`) names it, e.g. "it ended with an I/O error:
+ * ..." for a peer that dropped the connection. `WSX_ERR_WOULD_BLOCK` past
+ * the high-water mark (`on_writable` follows once it drained; or use
+ * `wsx_conn_send_timeout` off the loop thread). From inside this
+ * connection's own callback the message goes straight into its buffer (a
+ * large one with nothing queued before it, straight to the socket); from
+ * elsewhere it is copied, queued and the loop is woken. Same as
+ * `wsx_conn_send_ex` with no flags.
  *
  * # Safety
  * `conn` is NULL or live; `data` is NULL or points to `len` bytes.
@@ -1913,8 +1914,8 @@ enum wsx_result wsx_conn_unsubscribe(const struct wsx_conn *conn,
 /**
  * Sends a message to every subscriber of `topic` on `server`, but `skip`
  * (NULL: none; typically the connection that published). The frame is
- * encoded once and shared by all subscribers.
- * `data` is copied (NULL is allowed when `len` is 0). `*out_count` (if not
+ * encoded once and shared by all subscribers. `data` is copied (NULL is
+ * allowed when `len` is 0). `*out_count` (if not
  * NULL) receives how many subscribers the message was queued for: a
  * subscriber past its high-water mark is skipped or dropped (see
  * `wsx_server_options_set_slow_subscriber`) and not counted. Callable from
@@ -2127,9 +2128,11 @@ enum wsx_result wsx_upgrade_add_header(struct wsx_upgrade *upgrade,
 
 /**
  * Gives the accepted connection callbacks of its own instead of the
- * server's. `callbacks` is copied and the library owns its `user_data` from
- * this call on: `free_user_data` runs exactly once, after the connection is
- * gone, or at once if the handshake is refused or the callbacks replaced.
+ * server's `conn` callbacks. `callbacks` (`struct_size` set) is copied and
+ * the library owns its `user_data` from this call on: `free_user_data` runs
+ * exactly once, after the connection is gone, or at once if the handshake
+ * is refused or the callbacks replaced (also when this call fails, unless
+ * `callbacks` itself is refused: NULL or a bad `struct_size`).
  *
  * # Safety
  * `upgrade` is the running upgrade callback's; `callbacks` NULL or valid.
@@ -2145,7 +2148,7 @@ enum wsx_result wsx_upgrade_set_callbacks(struct wsx_upgrade *upgrade,
  * callbacks the connection gets if accepted, the subprotocol and headers
  * `wsx_pending_upgrade_accept` answers with, are those set on `upgrade`
  * before the callback returns. Calling `wsx_upgrade_refuse` as well
- * refuses at once (the pending decision then fails with `WSX_ERR_CLOSED`).
+ * refuses at once (a later decision on the pending upgrade changes nothing).
  * At most once per upgrade (`WSX_ERR_STATE` after).
  *
  * # Safety

@@ -1,6 +1,7 @@
 //! Connections: everything callable on a `wsx_conn`, including pull-mode
 //! receive and how the connection ended.
 
+use std::collections::VecDeque;
 use std::ffi::c_char;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
@@ -9,8 +10,8 @@ use wsx_core::net::{CloseInfo, Conn, Message};
 use wsx_core::proto::CloseCode;
 
 use crate::boundary::{
-    Extensible, Failure, Outcome, arg, arg_bytes, ffi_call, ffi_value, opt_str, write_c_string,
-    write_sized,
+    Extensible, Failure, Outcome, arg, arg_bytes, check_sized_out, ffi_call, ffi_value, opt_str,
+    write_c_string, write_sized,
 };
 use crate::callbacks::with_current_ctx;
 use crate::events::{MsgKindArg, wsx_close_origin, wsx_msg_kind, wsx_state};
@@ -23,8 +24,10 @@ use crate::result::wsx_result;
 /// with `wsx_conn_release`. Every function on it may be called from any thread.
 pub struct wsx_conn {
     pub(crate) conn: Conn,
-    /// Pull mode: the message `wsx_conn_recv` is part-way through.
-    partial: Mutex<Option<Partial>>,
+    /// Pull mode: messages taken from the core's inbox and not yet copied out
+    /// in full, oldest first (the one `wsx_conn_recv` is part-way through).
+    /// Never locked while waiting for a message.
+    partial: Mutex<VecDeque<Partial>>,
     /// How the connection ended, converted for C once.
     close_info: OnceLock<OwnedCloseInfo>,
 }
@@ -40,7 +43,7 @@ impl wsx_conn {
     pub(crate) fn new(conn: Conn) -> wsx_conn {
         wsx_conn {
             conn,
-            partial: Mutex::new(None),
+            partial: Mutex::new(VecDeque::new()),
             close_info: OnceLock::new(),
         }
     }
@@ -87,17 +90,18 @@ pub unsafe extern "C" fn wsx_conn_release(conn: *mut wsx_conn) {
     })
 }
 
-/// Sends a message (`WSX_MSG_KIND_TEXT` data must be UTF-8); `data` is no longer needed once this returns (NULL is allowed
-/// when `len` is 0). Returns `WSX_ERR_CLOSED` once the close handshake began
-/// or the connection ended (never a crash); when it ended by a failure, the
-/// message (`wsx_last_error_message`) names it, e.g. "it ended with an I/O
-/// error: ..." for a peer that dropped the connection. `WSX_ERR_WOULD_BLOCK`
-/// past the high-water mark (`on_writable` follows once it drained; or use
-/// `wsx_conn_send_timeout` off the loop thread). From
-/// inside this connection's own callback the message goes straight into its
-/// buffer (a large one with nothing queued before it, straight to the
-/// socket); from elsewhere it is copied, queued and the loop is woken. Same
-/// as `wsx_conn_send_ex` with no flags.
+/// Sends a message (`WSX_MSG_KIND_TEXT` data must be UTF-8); `data` is no
+/// longer needed once this returns (NULL is allowed when `len` is 0).
+/// Returns `WSX_ERR_CLOSED` once the close handshake began or the connection
+/// ended (never a crash); when it ended by a failure, the message
+/// (`wsx_last_error_message`) names it, e.g. "it ended with an I/O error:
+/// ..." for a peer that dropped the connection. `WSX_ERR_WOULD_BLOCK` past
+/// the high-water mark (`on_writable` follows once it drained; or use
+/// `wsx_conn_send_timeout` off the loop thread). From inside this
+/// connection's own callback the message goes straight into its buffer (a
+/// large one with nothing queued before it, straight to the socket); from
+/// elsewhere it is copied, queued and the loop is woken. Same as
+/// `wsx_conn_send_ex` with no flags.
 ///
 /// # Safety
 /// `conn` is NULL or live; `data` is NULL or points to `len` bytes.
@@ -388,19 +392,26 @@ unsafe impl Extensible for wsx_received {
 
 impl wsx_conn {
     /// Copies the next bytes of the message under way, or of the next one
-    /// `take` gives, into `buf`.
+    /// `take` gives, into `buf`. `take` may wait: no lock is held meanwhile,
+    /// so a non-blocking receive on the loop's thread never waits for it.
     fn recv_into(
         &self,
         buf: &mut [u8],
         take: impl FnOnce(&Conn) -> Result<Message, wsx_core::net::Error>,
     ) -> Outcome<wsx_received> {
-        let mut partial = self.partial.lock().unwrap_or_else(PoisonError::into_inner);
-        let current = match partial.as_mut() {
-            Some(current) => current,
-            None => partial.insert(Partial {
-                message: take(&self.conn)?,
-                taken: 0,
-            }),
+        let lock = || self.partial.lock().unwrap_or_else(PoisonError::into_inner);
+        if lock().is_empty() {
+            let message = take(&self.conn)?;
+            lock().push_back(Partial { message, taken: 0 });
+        }
+        let mut partial = lock();
+        let Some(current) = partial.front_mut() else {
+            // Another receiver took it meanwhile (one receiver at a time is
+            // the rule): nothing for this one yet.
+            return Err(Failure::new(
+                wsx_result::WSX_ERR_WOULD_BLOCK,
+                "no message is waiting",
+            ));
         };
         let rest = &current.message.data[current.taken..];
         let len = rest.len().min(buf.len());
@@ -415,7 +426,7 @@ impl wsx_conn {
             end_of_message: remaining == 0,
         };
         if remaining == 0 {
-            *partial = None;
+            partial.pop_front();
         }
         Ok(received)
     }
@@ -470,9 +481,8 @@ pub unsafe extern "C" fn wsx_conn_recv(
     unsafe {
         with_conn(conn, |handle| {
             let buf = recv_buffer(buf, cap)?;
-            if out.is_null() {
-                return Err(Failure::new(wsx_result::WSX_ERR_NULL, "out is NULL"));
-            }
+            // Checked before a message is taken, so none is lost to a bad `out`.
+            check_sized_out(out, "out")?;
             let received = handle.recv_into(buf, Conn::recv)?;
             write_sized(out, received, "out")
         })
@@ -498,9 +508,7 @@ pub unsafe extern "C" fn wsx_conn_recv_timeout(
     unsafe {
         with_conn(conn, |handle| {
             let buf = recv_buffer(buf, cap)?;
-            if out.is_null() {
-                return Err(Failure::new(wsx_result::WSX_ERR_NULL, "out is NULL"));
-            }
+            check_sized_out(out, "out")?;
             not_in_callback("wsx_conn_recv_timeout")?;
             let received = handle.recv_into(buf, |conn| conn.recv_timeout(timeout(timeout_ms)))?;
             write_sized(out, received, "out")
@@ -638,9 +646,7 @@ pub unsafe extern "C" fn wsx_conn_close_info(
     // SAFETY: the caller's promise.
     unsafe {
         with_conn(conn, |handle| {
-            if out.is_null() {
-                return Err(Failure::new(wsx_result::WSX_ERR_NULL, "out is NULL"));
-            }
+            check_sized_out(out, "out")?;
             let owned = match handle.close_info.get() {
                 Some(owned) => owned,
                 None => {

@@ -162,8 +162,8 @@ pub unsafe extern "C" fn wsx_conn_unsubscribe(
 
 /// Sends a message to every subscriber of `topic` on `server`, but `skip`
 /// (NULL: none; typically the connection that published). The frame is
-/// encoded once and shared by all subscribers.
-/// `data` is copied (NULL is allowed when `len` is 0). `*out_count` (if not
+/// encoded once and shared by all subscribers. `data` is copied (NULL is
+/// allowed when `len` is 0). `*out_count` (if not
 /// NULL) receives how many subscribers the message was queued for: a
 /// subscriber past its high-water mark is skipped or dropped (see
 /// `wsx_server_options_set_slow_subscriber`) and not counted. Callable from

@@ -404,9 +404,11 @@ pub unsafe extern "C" fn wsx_upgrade_add_header(
 }
 
 /// Gives the accepted connection callbacks of its own instead of the
-/// server's. `callbacks` is copied and the library owns its `user_data` from
-/// this call on: `free_user_data` runs exactly once, after the connection is
-/// gone, or at once if the handshake is refused or the callbacks replaced.
+/// server's `conn` callbacks. `callbacks` (`struct_size` set) is copied and
+/// the library owns its `user_data` from this call on: `free_user_data` runs
+/// exactly once, after the connection is gone, or at once if the handshake
+/// is refused or the callbacks replaced (also when this call fails, unless
+/// `callbacks` itself is refused: NULL or a bad `struct_size`).
 ///
 /// # Safety
 /// `upgrade` is the running upgrade callback's; `callbacks` NULL or valid.
@@ -447,7 +449,7 @@ pub struct wsx_pending_upgrade {
 /// callbacks the connection gets if accepted, the subprotocol and headers
 /// `wsx_pending_upgrade_accept` answers with, are those set on `upgrade`
 /// before the callback returns. Calling `wsx_upgrade_refuse` as well
-/// refuses at once (the pending decision then fails with `WSX_ERR_CLOSED`).
+/// refuses at once (a later decision on the pending upgrade changes nothing).
 /// At most once per upgrade (`WSX_ERR_STATE` after).
 ///
 /// # Safety
