@@ -743,6 +743,10 @@ namespace Wsx
                 conn = handle;
                 closeRequested = true;
             }
+            // Closing a closed WebSocket does nothing (as ClientWebSocket, whatever the status: the
+            // Close result's own, even 1005, may be passed back).
+            if (Native.State(conn) == NativeState.Closed)
+                return;
             // The library validates the code and the description (WSX_ERR_INVALID_ARGUMENT) and
             // ignores a second close; a closed connection answers WSX_ERR_CLOSED, which is no failure here.
             var result = NativeMethods.wsx_conn_close(conn, (ushort)closeStatus, Native.Utf8(statusDescription ?? ""));
