@@ -32,6 +32,7 @@ namespace Wsx.Tests
             runner.Run("websockets: WebSocket: one delivery mode per connection (events or ReceiveAsync)", () => OneDeliveryMode(python));
             runner.Run("websockets: WebSocket: ping round trip, buffered amount, read pausing", () => PingAndFlowControl(python));
             runner.Run("WebSocket: option defaults come from the native library", OptionDefaultsFromNative);
+            runner.Run("native library: the .NET resolver's candidates are runtimes/<rid>/native/ beside Wsx.dll", ResolverCandidates);
             runner.Run("WsxServer: deferred upgrade decisions and a deferred client attempt, decided on other threads", DeferredDecisions);
             if (options.ContainsKey("--examples"))
             {
@@ -376,6 +377,25 @@ namespace Wsx.Tests
             var bad = new WsxClientOptions { ReceiveLowMessages = 100 };
             var e = Assert.Throws<WsxException>(() => new WsxClient(bad).ConnectAsync(new Uri("ws://127.0.0.1:1/"), CancellationToken.None).GetAwaiter().GetResult(), "inbox marks");
             Assert.Equal(WsxResult.InvalidArgument, e.Result, "refused by the library");
+            return Task.CompletedTask;
+        }
+
+        /// <summary>
+        /// Mono uses Wsx.dll.config's dllmap (the examples run without LD_LIBRARY_PATH show it);
+        /// .NET uses NativeLibraryResolver, whose probing is checked here by reflection (no dotnet here).
+        /// </summary>
+        static Task ResolverCandidates()
+        {
+            var resolver = typeof(WsxClient).Assembly.GetType("Wsx.NativeLibraryResolver", true);
+            var rid = (string)resolver.GetMethod("Rid", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static).Invoke(null, null);
+            Assert.True(rid == "linux-x64" || rid == "linux-arm64", "the runtime identifier: " + rid);
+            var candidates = ((IEnumerable<string>)resolver.GetMethod("Candidates", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)
+                .Invoke(null, null)).ToList();
+            var expected = Path.Combine(Path.GetDirectoryName(typeof(WsxClient).Assembly.Location), "runtimes", rid, "native", "libwsx.so");
+            Assert.True(candidates.Contains(expected), "runtimes/<rid>/native/libwsx.so beside Wsx.dll is a candidate: " + string.Join(", ", candidates));
+            Assert.True(File.Exists(expected), "and it is there");
+            var config = File.ReadAllText(typeof(WsxClient).Assembly.Location + ".config");
+            Assert.True(config.Contains("target=\"runtimes/" + rid + "/native/libwsx.so\""), "Wsx.dll.config maps wsx there for Mono");
             return Task.CompletedTask;
         }
 
