@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::dns::Resolver;
 use super::proxy::ProxyConfig;
 use super::reconnect::ReconnectPolicy;
 use super::topics::SlowSubscriber;
@@ -117,6 +118,8 @@ pub struct ClientConfig {
     /// (`https_proxy`, `http_proxy`, `all_proxy`, `no_proxy`; see
     /// [`ProxyConfig::from_env`]). Default off.
     pub proxy_from_env: bool,
+    /// Resolves host names instead of the system resolver (default none).
+    pub resolver: Option<Resolver>,
 }
 
 /// Options of a listening server.
@@ -248,6 +251,7 @@ impl Default for ClientConfig {
             reconnect: None,
             proxy: None,
             proxy_from_env: false,
+            resolver: None,
         }
     }
 }

@@ -6,8 +6,10 @@
 //! freed).
 
 use std::collections::VecDeque;
+use std::fmt;
+use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -15,6 +17,32 @@ use super::error::{Error, ErrorKind};
 
 /// What a lookup's answer is handed to, on a helper thread.
 pub(super) type Answer = Box<dyn FnOnce(Result<Vec<SocketAddr>, Error>) + Send>;
+
+/// Resolves host names in place of the system resolver (`getaddrinfo`): a
+/// service directory, DNS over HTTPS, a console's own resolver, a test. It
+/// runs on a resolver helper thread and may block; IP address literals never
+/// reach it. The addresses it gives are raced as any lookup's are (IPv6
+/// first, RFC 8305).
+#[derive(Clone)]
+pub struct Resolver(Arc<ResolveFn>);
+
+/// What a [`Resolver`] calls: host and port to the addresses to try.
+type ResolveFn = dyn Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Sync;
+
+impl Resolver {
+    /// A resolver calling `resolve(host, port)`.
+    pub fn new(
+        resolve: impl Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Sync + 'static,
+    ) -> Resolver {
+        Resolver(Arc::new(resolve))
+    }
+}
+
+impl fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Resolver(..)")
+    }
+}
 
 /// Most lookups running at once.
 const WORKERS: usize = 4;
@@ -40,6 +68,7 @@ pub(super) fn resolve_locally(host: &str, port: u16) -> Option<Result<Vec<Socket
 struct Lookup {
     host: String,
     port: u16,
+    resolver: Option<Resolver>,
     answer: Answer,
 }
 
@@ -66,12 +95,23 @@ fn pool() -> &'static Pool {
     POOL.get_or_init(Pool::default)
 }
 
-/// Queues a lookup of `host`; its result goes to `answer` on a helper thread.
-pub(super) fn resolve_in_background(host: String, port: u16, answer: Answer) -> Result<(), Error> {
+/// Queues a lookup of `host`, by `resolver` or else the system's; its result
+/// goes to `answer` on a helper thread.
+pub(super) fn resolve_in_background(
+    host: String,
+    port: u16,
+    resolver: Option<Resolver>,
+    answer: Answer,
+) -> Result<(), Error> {
     let pool = pool();
     let mut state = pool.state.lock().unwrap_or_else(|p| p.into_inner());
     state.ending = false;
-    state.queue.push_back(Lookup { host, port, answer });
+    state.queue.push_back(Lookup {
+        host,
+        port,
+        resolver,
+        answer,
+    });
     if state.idle == 0 && state.workers < WORKERS {
         let started = std::thread::Builder::new()
             .name("wsx-dns".to_owned())
@@ -155,16 +195,21 @@ pub fn end_idle_resolvers(wait: Duration) -> bool {
 }
 
 fn run(lookup: Lookup) {
-    let Lookup { host, port, answer } = lookup;
-    let result = match (host.as_str(), port).to_socket_addrs() {
-        Ok(addrs) => {
-            let addrs: Vec<SocketAddr> = addrs.collect();
-            if addrs.is_empty() {
-                Err(not_found(&host, "no addresses"))
-            } else {
-                Ok(addrs)
-            }
-        }
+    let Lookup {
+        host,
+        port,
+        resolver,
+        answer,
+    } = lookup;
+    let found = match resolver {
+        Some(Resolver(resolve)) => resolve(&host, port),
+        None => (host.as_str(), port)
+            .to_socket_addrs()
+            .map(Iterator::collect),
+    };
+    let result = match found {
+        Ok(addrs) if addrs.is_empty() => Err(not_found(&host, "no addresses")),
+        Ok(addrs) => Ok(addrs),
         Err(e) => Err(not_found(&host, &e.to_string())),
     };
     answer(result);

@@ -49,7 +49,7 @@ pub use config::{
     TlsServerConfig,
 };
 pub use decision::{PendingAttempt, PendingUpgrade};
-pub use dns::end_idle_resolvers;
+pub use dns::{Resolver, end_idle_resolvers};
 pub use error::{Error, ErrorKind, Timeout};
 pub use event_loop::{EventLoop, LoopHandle, LoopThread};
 pub use handle::{Conn, Server};

@@ -84,8 +84,10 @@ impl Redial {
             handshake,
             nodelay: self.config.nodelay,
             connect_timeout: self.config.connect_timeout,
+            resolver: self.config.resolver.clone(),
             addrs: Vec::new(),
             next: 0,
+            racers: Vec::new(),
             last_error: None,
             proxy: self.proxy.clone().map(Box::new),
         }))

@@ -17,6 +17,8 @@ const MIN_SWEEP: usize = 1024;
 pub(super) enum TimerKind {
     /// Name resolution and TCP connect.
     Connect = 0,
+    /// Time to race the next address beside the connects under way.
+    Race,
     /// TLS and WebSocket handshakes.
     Handshake,
     /// Time to send the next keepalive ping.
@@ -34,7 +36,7 @@ pub(super) enum TimerKind {
 }
 
 /// How many kinds there are.
-pub(super) const KINDS: usize = 8;
+pub(super) const KINDS: usize = 9;
 
 /// One pending deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -1,16 +1,18 @@
 //! The client side in the loop: each attempt (the before-connect hook, the
-//! name lookup), TCP connects to each address in turn, the proxy's tunnel,
-//! TLS, and the WebSocket handshake.
+//! name lookup), TCP connects to the addresses raced (RFC 8305), the proxy's
+//! tunnel, TLS, and the WebSocket handshake.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::Reactor;
+use mio::{Interest, Token};
+
+use super::{Entry, Reactor};
 use crate::net::conn::{ConnEntry, Phase, Timeouts};
 use crate::net::dial::ProxyHop;
-use crate::net::dial::{Dial, connect_error};
+use crate::net::dial::{ATTEMPT_DELAY, Dial, connect_error, happy_eyeballs_order};
 use crate::net::dns;
 use crate::net::error::{Error, ErrorKind, Timeout};
 use crate::net::handler::{Attempt, Open};
@@ -115,6 +117,7 @@ impl Reactor {
             Some(hop) => (hop.config.host.clone(), hop.config.port),
             None => (dial.url.host.clone(), dial.url.port),
         };
+        let resolver = dial.resolver.clone();
         c.phase = Phase::Resolving(dial);
         let conn = c.conn.shared.clone();
         match dns::resolve_locally(&host, port) {
@@ -126,14 +129,14 @@ impl Reactor {
                 let answer = Box::new(move |result| {
                     let _ = shared.push(Work::Command(Command::Resolved { conn, result }));
                 });
-                if let Err(error) = dns::resolve_in_background(host, port, answer) {
+                if let Err(error) = dns::resolve_in_background(host, port, resolver, answer) {
                     self.fail(slot, error);
                 }
             }
         }
     }
 
-    /// The lookup finished: connect to the first address.
+    /// The lookup finished: the race of its addresses starts.
     pub fn on_resolved(&mut self, slot: usize, result: Result<Vec<SocketAddr>, Error>) {
         let Some(c) = self.conn_mut(slot) else { return };
         let Phase::Resolving(dial) = &mut c.phase else {
@@ -154,7 +157,7 @@ impl Reactor {
                 self.fail(slot, error)
             }
             Ok(addrs) => {
-                dial.addrs = addrs;
+                dial.addrs = happy_eyeballs_order(addrs);
                 if let Phase::Resolving(dial) = std::mem::replace(&mut c.phase, Phase::Refusing) {
                     c.phase = Phase::Connecting(dial);
                 }
@@ -163,66 +166,89 @@ impl Reactor {
         }
     }
 
-    /// Starts a TCP connect to the next address; fails the connection when
-    /// none is left.
+    /// Starts a TCP connect to the next address beside those under way, and
+    /// schedules the one after it ([`ATTEMPT_DELAY`]); fails the connection
+    /// when no address is left and no connect is under way.
     pub(super) fn connect_next(&mut self, slot: usize) {
-        loop {
-            let Some(c) = self.conn_mut(slot) else { return };
-            if let Some(mut old) = c.transport.take() {
-                let _ = self.registry().deregister(&mut old.tcp);
-            }
-            let Some(c) = self.conn_mut(slot) else { return };
-            let Phase::Connecting(dial) = &mut c.phase else {
-                return;
-            };
-            let Some(&addr) = dial.addrs.get(dial.next) else {
-                let error = connect_error(dial);
-                return self.fail(slot, error);
-            };
-            dial.next += 1;
-            match mio::net::TcpStream::connect(addr) {
-                Ok(tcp) => {
-                    c.transport = Some(Transport::new(tcp, None));
-                    match self.register(slot) {
-                        Ok(()) => return,
-                        Err(e) => self.record_connect_error(slot, e),
-                    }
-                }
-                Err(e) => self.record_connect_error(slot, e),
-            }
-        }
-    }
-
-    pub(super) fn record_connect_error(&mut self, slot: usize, error: io::Error) {
-        if let Some(c) = self.conn_mut(slot)
-            && let Phase::Connecting(dial) = &mut c.phase
-        {
-            dial.last_error = Some(error);
-        }
-    }
-
-    /// The socket of a connect under way became ready: connected, or failed
-    /// (then the next address is tried).
-    pub fn on_connect_ready(&mut self, slot: usize) {
-        let Some(c) = self.conn_mut(slot) else { return };
-        let Some(t) = c.transport.as_mut() else {
+        let registry = self.poll.registry();
+        let Some(Entry::Conn(c)) = self.entries.get_mut(slot) else {
             return;
         };
-        match t.tcp.take_error() {
-            Ok(Some(e)) | Err(e) => {
-                self.record_connect_error(slot, e);
-                return self.connect_next(slot);
+        let Phase::Connecting(dial) = &mut c.phase else {
+            return;
+        };
+        let mut started = false;
+        while let Some(&addr) = dial.addrs.get(dial.next) {
+            dial.next += 1;
+            let connect = mio::net::TcpStream::connect(addr).and_then(|mut tcp| {
+                registry.register(
+                    &mut tcp,
+                    Token(slot),
+                    Interest::READABLE | Interest::WRITABLE,
+                )?;
+                Ok(tcp)
+            });
+            match connect {
+                Ok(tcp) => {
+                    dial.racers.push(tcp);
+                    started = true;
+                    break;
+                }
+                // Failed at once (no route, say): the next one now.
+                Err(e) => dial.last_error = Some(e),
             }
-            Ok(None) => {}
         }
-        match t.tcp.peer_addr() {
-            Ok(addr) => self.connected(slot, addr),
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
-            Err(e) => {
-                self.record_connect_error(slot, e);
+        let more = dial.next < dial.addrs.len();
+        if dial.racers.is_empty() {
+            let error = connect_error(dial);
+            self.fail(slot, error);
+        } else if started && more {
+            self.schedule(slot, TimerKind::Race, ATTEMPT_DELAY);
+        }
+    }
+
+    /// A socket of the race became ready: the first connect to stand wins
+    /// and the others are dropped; a failed one makes way for the next
+    /// address at once.
+    pub fn on_connect_ready(&mut self, slot: usize) {
+        let Some(c) = self.conn_mut(slot) else { return };
+        let Phase::Connecting(dial) = &mut c.phase else {
+            return;
+        };
+        let mut winner = None;
+        let mut failed = false;
+        let mut i = 0;
+        while i < dial.racers.len() {
+            let tcp = &dial.racers[i];
+            let outcome = match tcp.take_error() {
+                Ok(None) => tcp.peer_addr(),
+                Ok(Some(e)) | Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(addr) => {
+                    winner = Some((dial.racers.swap_remove(i), addr));
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => i += 1,
+                Err(e) => {
+                    dial.last_error = Some(e);
+                    dial.racers.swap_remove(i);
+                    failed = true;
+                }
+            }
+        }
+        let Some((won, addr)) = winner else {
+            if failed {
                 self.connect_next(slot);
             }
-        }
+            return;
+        };
+        // The losers close as they drop, which also removes them from the poller.
+        dial.racers.clear();
+        c.deadlines.cancel(TimerKind::Race);
+        c.transport = Some(Transport::new(won, None));
+        c.write_interest = true;
+        self.connected(slot, addr);
     }
 
     /// TCP stands: through the proxy's handshake if there is a proxy, then

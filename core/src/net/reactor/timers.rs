@@ -46,6 +46,9 @@ impl Reactor {
         if kind == TimerKind::Reconnect {
             return self.start_attempt(slot);
         }
+        if kind == TimerKind::Race {
+            return self.connect_next(slot);
+        }
         let Some(c) = self.conn_mut(slot) else { return };
         let timeouts = c.timeouts;
         let seconds = |d: Duration| format!("{:.1} s", d.as_secs_f64());
@@ -102,7 +105,7 @@ impl Reactor {
                     self.fail(slot, Error::timeout(Timeout::Close, message));
                 }
             }
-            TimerKind::Shutdown | TimerKind::Reconnect => {}
+            TimerKind::Shutdown | TimerKind::Reconnect | TimerKind::Race => {}
         }
     }
 
