@@ -2137,14 +2137,31 @@ enum wsx_result wsx_server_local_addr(const struct wsx_server *server,
                                       size_t buf_len);
 
 /**
- * Graceful shutdown: stops accepting, closes every connection with 1001,
- * drops those still open after `timeout_ms`, then calls `on_shutdown`.
- * Callable from any thread.
+ * Graceful shutdown with 1001 (going away): `wsx_server_drain(server, 1001,
+ * "server shutting down", timeout_ms)`. Callable from any thread.
  *
  * # Safety
  * `server` is NULL or live.
  */
 enum wsx_result wsx_server_shutdown(const struct wsx_server *server, uint32_t timeout_ms);
+
+/**
+ * Graceful shutdown (the drain): every open connection gets a close frame
+ * with `code` and `reason` (NULL: none; 1012 "service restart" tells
+ * reconnecting clients to come back) and the time to answer; handshakes
+ * meanwhile, plain HTTP included, are answered 503 (a load balancer's
+ * health check fails over); what is still open after `timeout_ms` is
+ * dropped. Then the server stops listening and `on_shutdown` runs. A second
+ * call changes nothing. `code` and `reason` follow `wsx_conn_close`'s rules
+ * (`WSX_ERR_INVALID_ARGUMENT` otherwise). Callable from any thread.
+ *
+ * # Safety
+ * `server` is NULL or live; `reason` is NULL or NUL-terminated.
+ */
+enum wsx_result wsx_server_drain(const struct wsx_server *server,
+                                 uint16_t code,
+                                 const char *reason,
+                                 uint32_t timeout_ms);
 
 /**
  * Refuses the handshake with an HTTP status and a short reason sent as the

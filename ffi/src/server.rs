@@ -8,7 +8,7 @@ use std::time::Duration;
 use wsx_core::net::{
     Conn, Error, Handler, PendingUpgrade, Refusal, Server, ServerHandler, SlowSubscriber, Upgrade,
 };
-use wsx_core::proto::HandshakeError;
+use wsx_core::proto::{CloseCode, HandshakeError};
 
 use crate::boundary::{
     Extensible, Failure, Outcome, arg, arg_mut, arg_str, ffi_call, ffi_value, opt_str, read_sized,
@@ -297,9 +297,8 @@ pub unsafe extern "C" fn wsx_server_local_addr(
     })
 }
 
-/// Graceful shutdown: stops accepting, closes every connection with 1001,
-/// drops those still open after `timeout_ms`, then calls `on_shutdown`.
-/// Callable from any thread.
+/// Graceful shutdown with 1001 (going away): `wsx_server_drain(server, 1001,
+/// "server shutting down", timeout_ms)`. Callable from any thread.
 ///
 /// # Safety
 /// `server` is NULL or live.
@@ -314,6 +313,35 @@ pub unsafe extern "C" fn wsx_server_shutdown(
         server
             .server
             .shutdown(Duration::from_millis(timeout_ms.into()));
+        Ok(())
+    })
+}
+
+/// Graceful shutdown (the drain): every open connection gets a close frame
+/// with `code` and `reason` (NULL: none; 1012 "service restart" tells
+/// reconnecting clients to come back) and the time to answer; handshakes
+/// meanwhile, plain HTTP included, are answered 503 (a load balancer's
+/// health check fails over); what is still open after `timeout_ms` is
+/// dropped. Then the server stops listening and `on_shutdown` runs. A second
+/// call changes nothing. `code` and `reason` follow `wsx_conn_close`'s rules
+/// (`WSX_ERR_INVALID_ARGUMENT` otherwise). Callable from any thread.
+///
+/// # Safety
+/// `server` is NULL or live; `reason` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_server_drain(
+    server: *const wsx_server,
+    code: u16,
+    reason: *const c_char,
+    timeout_ms: u32,
+) -> wsx_result {
+    ffi_call(|| {
+        // SAFETY: the caller's promise.
+        let server = unsafe { arg(server, "server") }?;
+        // SAFETY: the caller's promise.
+        let reason = unsafe { opt_str(reason, "reason") }?.unwrap_or("");
+        let timeout = Duration::from_millis(timeout_ms.into());
+        server.server.drain(CloseCode(code), reason, timeout)?;
         Ok(())
     })
 }

@@ -738,9 +738,6 @@ static int raw_open_client(fixture *f) {
     return fd;
 }
 
-/* Sends to a peer that reset the connection fail inside wsx: the connection
- * ends with 1006 and nothing raises SIGPIPE, whose default action would end
- * this program (C programs do not ignore it, unlike Rust's and Python's). */
 /* A server that accepts TCP (the kernel does, from its backlog) and never
  * answers the handshake: the client's error names the opening timeout. */
 static void test_handshake_timeout_is_named(void) {
@@ -770,6 +767,9 @@ static void test_handshake_timeout_is_named(void) {
     wsx_loop_free(loop);
 }
 
+/* Sends to a peer that reset the connection fail inside wsx: the connection
+ * ends with 1006 and nothing raises SIGPIPE, whose default action would end
+ * this program (C programs do not ignore it, unlike Rust's and Python's). */
 static void test_peer_reset_raises_no_sigpipe(void) {
     fixture f;
     fixture_start(&f, NULL, "/");
@@ -792,6 +792,34 @@ static void test_peer_reset_raises_no_sigpipe(void) {
     CHECK_RESULT(wsx_conn_send(held, WSX_MSG_KIND_TEXT, (const uint8_t *)"late", 4), WSX_ERR_CLOSED);
     CHECK(strstr(wsx_last_error_message(), "I/O error") != NULL);
     wsx_conn_release(held);
+    fixture_stop(&f);
+}
+
+/* The drain: the chosen close frame for open connections, 503 for handshakes
+ * while a peer that never answers the close holds the drain open, and the
+ * shutdown event at the deadline. */
+static void test_server_drain(void) {
+    fixture f;
+    fixture_start(&f, NULL, "/");
+    int silent = raw_open_client(&f);
+    recorder c;
+    memset(&c, 0, sizeof c);
+    wsx_conn *conn = connect_to(f.loop, f.url, NULL, &c);
+    CHECK(poll_until(f.loop, &c.opens, WAIT_MS));
+    CHECK_RESULT(wsx_server_drain(f.server, 1006, NULL, 1000), WSX_ERR_INVALID_ARGUMENT);
+    CHECK_OK(wsx_server_drain(f.server, 1012, "back soon", 1500));
+    CHECK(poll_until(f.loop, &c.closes, WAIT_MS));
+    CHECK(c.close_code == 1012 && strcmp(c.close_reason, "back soon") == 0 && c.close_clean);
+    recorder late;
+    memset(&late, 0, sizeof late);
+    wsx_conn *refused = connect_to(f.loop, f.url, NULL, &late);
+    CHECK(poll_until(f.loop, &late.closes, WAIT_MS));
+    CHECK(late.opens == 0 && late.error_code == WSX_ERR_HANDSHAKE && late.http_status == 503);
+    CHECK(f.server_rec.shutdowns == 0); /* the silent peer still holds it */
+    CHECK(poll_until(f.loop, &f.server_rec.shutdowns, WAIT_MS));
+    close(silent);
+    wsx_conn_release(refused);
+    wsx_conn_release(conn);
     fixture_stop(&f);
 }
 
@@ -890,6 +918,7 @@ int main(void) {
     RUN(test_idle_timeout);
     RUN(test_handshake_timeout_is_named);
     RUN(test_server_shutdown_closes_with_1001);
+    RUN(test_server_drain);
     RUN(test_tls);
     RUN(test_peer_reset_raises_no_sigpipe);
     RUN(test_open_close_cycles);

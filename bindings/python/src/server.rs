@@ -12,7 +12,7 @@ use pyo3::exceptions::PyTimeoutError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use wsx_core::net::{Error, ErrorKind, Handler, Refusal, Server, ServerHandler, Upgrade};
-use wsx_core::proto::HandshakeError;
+use wsx_core::proto::{CloseCode, HandshakeError};
 
 use crate::connection::{Connection, Payload, ServerConnection};
 use crate::errors;
@@ -275,17 +275,24 @@ impl Listener {
         }
     }
 
-    /// Graceful shutdown: stop accepting, close every connection with 1001,
-    /// drop those still open after `timeout` seconds (default: the server's
-    /// `close_timeout`). Does not wait.
-    #[pyo3(signature = (timeout=None))]
-    fn shutdown(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+    /// Graceful shutdown (the drain): every open connection gets a close
+    /// frame with `code` and `reason`, handshakes meanwhile a 503, and what
+    /// is still open after `timeout` seconds (default: the server's
+    /// `close_timeout`) is dropped. Does not wait.
+    #[pyo3(signature = (timeout=None, code=1001, reason=""))]
+    fn shutdown(
+        &self,
+        py: Python<'_>,
+        timeout: Option<f64>,
+        code: u16,
+        reason: &str,
+    ) -> PyResult<()> {
         let timeout = match timeout {
             Some(t) => crate::options::seconds("timeout", t)?,
             None => self.close_timeout,
         };
-        py.detach(|| self.server.shutdown(timeout));
-        Ok(())
+        py.detach(|| self.server.drain(CloseCode(code), reason, timeout))
+            .map_err(|e| errors::to_py(py, &e))
     }
 
     /// Sends `message` (`str`: text, bytes-like: binary) to every connection

@@ -294,14 +294,28 @@ impl Server {
         self.shared.evicted_handshakes.load(Ordering::Relaxed)
     }
 
-    /// Graceful shutdown: stop accepting, close every connection with 1001,
-    /// drop those still open after `timeout`, then call
-    /// [`ServerHandler::on_shutdown`].
+    /// Graceful shutdown with 1001 (going away); see [`Server::drain`].
     pub fn shutdown(&self, timeout: Duration) {
+        let _ = self.drain(CloseCode::GOING_AWAY, "server shutting down", timeout);
+    }
+
+    /// Graceful shutdown (the drain): every open connection gets a close
+    /// frame with `code` and `reason` (1012 "service restart" tells clients
+    /// to come back) and the time to answer; handshakes meanwhile are
+    /// answered 503, so a load balancer's health check fails over; what is
+    /// still open after `timeout` is dropped. Then the server stops
+    /// listening and [`ServerHandler::on_shutdown`] runs. A second call
+    /// changes nothing; a code or reason a close frame cannot carry is an
+    /// `InvalidArgument` error.
+    pub fn drain(&self, code: CloseCode, reason: &str, timeout: Duration) -> Result<(), Error> {
+        check_close(code, reason)?;
         // A loop that is gone has shut every server down already.
         let _ = self.lp.push(Command::Shutdown {
             server: self.shared.clone(),
+            code,
+            reason: reason.to_owned(),
             timeout,
         });
+        Ok(())
     }
 }

@@ -10,13 +10,14 @@ use super::error::{Error, ErrorKind};
 use super::handler::ServerHandler;
 use super::shared::ServerShared;
 use super::timer::Deadlines;
+use crate::proto::CloseCode;
 
 /// A listening server in the loop's table.
 pub(super) struct ListenerEntry {
     pub id: u64,
     /// What its handles share (the topics its connections subscribe to).
     pub server: Arc<ServerShared>,
-    /// `None` once shutdown began.
+    /// `None` once the server left the loop.
     pub listener: Option<mio::net::TcpListener>,
     pub config: ServerConfig,
     pub tls: Option<Arc<rustls::ServerConfig>>,
@@ -26,8 +27,16 @@ pub(super) struct ListenerEntry {
     /// Of those, the ones still in the handshake: their slots by connection
     /// id, which grows with every accept, so the first is the oldest.
     pub pending: BTreeMap<u64, usize>,
-    pub draining: bool,
+    /// The graceful shutdown under way, if any.
+    pub drain: Option<Drain>,
     pub deadlines: Deadlines,
+}
+
+/// A graceful shutdown under way: the close frame every open connection
+/// gets; handshakes meanwhile are answered 503.
+pub(super) struct Drain {
+    pub code: CloseCode,
+    pub reason: String,
 }
 
 /// What the accept limits say of a newly accepted connection.

@@ -65,9 +65,12 @@ pub(super) enum Command {
         conn: Arc<ConnShared>,
         decision: Decision,
     },
-    /// Gracefully shut a server down.
+    /// Gracefully shut a server down: close every connection with `code`
+    /// and `reason`, and drop the rest after `timeout`.
     Shutdown {
         server: Arc<ServerShared>,
+        code: CloseCode,
+        reason: String,
         timeout: Duration,
     },
 }

@@ -456,11 +456,28 @@ class Server(_Waitable):
         finally:
             self._connections.discard(conn)
 
-    def close(self) -> None:
-        """Stops accepting and closes every connection with 1001 (going
-        away), dropping those still open after the server's
-        ``close_timeout``; see :meth:`wait_closed`."""
-        self._listener.shutdown()
+    def close(
+        self,
+        close_connections: bool = True,
+        *,
+        code: int = 1001,
+        reason: str = "",
+        timeout: Optional[float] = None,
+    ) -> None:
+        """Graceful shutdown (the drain): every connection gets a close frame
+        with ``code`` and ``reason`` (1001, going away, by default; 1012 tells
+        reconnecting clients the service restarts), handshakes meanwhile are
+        answered 503, connections still open after ``timeout`` seconds (the
+        server's ``close_timeout`` by default) are dropped; see
+        :meth:`wait_closed`. ``close_connections=False`` (websockets' way to
+        leave connections open) is not supported: a wsx server's connections
+        end with it."""
+        if not close_connections:
+            raise NotImplementedError(
+                "a wsx server closes its connections when it closes; "
+                "give code= and timeout= to choose how"
+            )
+        self._listener.shutdown(timeout, code, reason)
 
     async def wait_closed(self) -> None:
         """Waits until the server stopped and every handler returned."""

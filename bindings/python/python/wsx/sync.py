@@ -252,12 +252,17 @@ class Server:
             self.shutdown()
             raise
 
-    def shutdown(self) -> None:
-        """Stops accepting, closes every connection with 1001 (going away),
-        and waits for the handlers to return (at most the server's
-        ``close_timeout`` more)."""
+    def shutdown(
+        self, *, code: int = 1001, reason: str = "", timeout: Optional[float] = None
+    ) -> None:
+        """Graceful shutdown (the drain): every connection gets a close frame
+        with ``code`` and ``reason`` (1001, going away, by default; 1012 tells
+        reconnecting clients the service restarts), handshakes meanwhile are
+        answered 503, connections still open after ``timeout`` seconds (the
+        server's ``close_timeout`` by default) are dropped; then waits for the
+        handlers to return."""
+        self._listener.shutdown(timeout, code, reason)
         self._finalizer.detach()
-        self._listener.shutdown()
         if threading.current_thread() is not self._acceptor:
             self._acceptor.join()
         with self._serving.lock:

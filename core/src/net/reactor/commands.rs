@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use super::{ROUNDS, Reactor};
 use crate::net::conn::direct_socket;
 use crate::net::error::{Error, ErrorKind};
+use crate::net::listener::Drain;
 use crate::net::queue::Work;
 use crate::net::shared::{Command, ConnShared, Publish};
 use crate::net::topics::{Fate, SlowSubscriber};
@@ -98,7 +99,12 @@ impl Reactor {
                     self.decide(slot, decision);
                 }
             }
-            Command::Shutdown { server, timeout } => self.start_shutdown(&server, timeout),
+            Command::Shutdown {
+                server,
+                code,
+                reason,
+                timeout,
+            } => self.start_shutdown(&server, Drain { code, reason }, timeout),
         }
     }
 

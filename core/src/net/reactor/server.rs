@@ -1,5 +1,5 @@
 //! The server side in the loop: accepting within the limits, the handshake
-//! and the accept decision, refusals, and graceful shutdown.
+//! and the accept decision, refusals, and graceful shutdown (the drain).
 
 use std::collections::BTreeMap;
 use std::io;
@@ -12,7 +12,7 @@ use super::{Entry, Reactor};
 use crate::net::conn::{ConnEntry, Deciding, Phase, Timeouts};
 use crate::net::error::{Error, ErrorKind};
 use crate::net::handler::{Open, ServerHandler, Upgrade};
-use crate::net::listener::{ListenerEntry, Room};
+use crate::net::listener::{Drain, ListenerEntry, Room};
 use crate::net::queue::ListenRequest;
 use crate::net::shared::{ConnShared, Decision, ServerShared};
 use crate::net::timer::{Deadlines, TimerKind};
@@ -51,7 +51,7 @@ impl Reactor {
             handler,
             conns: 0,
             pending: BTreeMap::new(),
-            draining: false,
+            drain: None,
             deadlines: Deadlines::default(),
         })));
     }
@@ -212,6 +212,9 @@ impl Reactor {
         let Some(l) = self.listener_mut(server_slot, server_id) else {
             return self.drop_silently(slot);
         };
+        if l.drain.is_some() {
+            return self.refuse(slot, &shutting_down());
+        }
         let plain_http = fallback.is_some();
         if !plain_http
             && let Some(origins) = &l.config.origins
@@ -406,7 +409,7 @@ impl Reactor {
         if let Some(id) = pending {
             l.pending.remove(&id);
         }
-        if l.draining && l.conns == 0 {
+        if l.drain.is_some() && l.conns == 0 {
             self.remove_listener(server_slot);
         }
     }
@@ -422,9 +425,11 @@ impl Reactor {
             .collect()
     }
 
-    /// Graceful shutdown: stop accepting, close every connection with 1001,
-    /// and drop what is left after `timeout`.
-    pub fn start_shutdown(&mut self, server: &ServerShared, timeout: Duration) {
+    /// Graceful shutdown (the drain): every open connection gets the close
+    /// frame of `drain`, every handshake meanwhile (unfinished, or arriving:
+    /// the listener still accepts) a 503, and what is left is dropped after
+    /// `timeout`. The server leaves the loop once its last connection ended.
+    pub fn start_shutdown(&mut self, server: &ServerShared, drain: Drain, timeout: Duration) {
         let found = self.entries.iter().find_map(|(slot, e)| match e {
             Entry::Listener(l) if l.id == server.id => Some(slot),
             _ => None,
@@ -433,17 +438,15 @@ impl Reactor {
         let Some(l) = self.listener_mut(slot, server.id) else {
             return;
         };
-        if l.draining {
+        if l.drain.is_some() {
             return;
         }
-        l.draining = true;
-        if let Some(mut listener) = l.listener.take() {
-            let _ = self.registry().deregister(&mut listener);
-        }
+        let (code, reason) = (drain.code, drain.reason.clone());
+        l.drain = Some(drain);
         for conn_slot in self.server_conns(slot, server.id) {
             match self.conn_mut(conn_slot).map(|c| c.handler.is_some()) {
-                Some(true) => self.close(conn_slot, CloseCode::GOING_AWAY, "server shutting down"),
-                Some(false) => self.drop_silently(conn_slot),
+                Some(true) => self.close(conn_slot, code, &reason),
+                Some(false) => self.refuse(conn_slot, &shutting_down()),
                 None => {}
             }
         }
@@ -483,4 +486,9 @@ impl Reactor {
         }
         l.handler.on_shutdown();
     }
+}
+
+/// The answer to a handshake while the server drains.
+fn shutting_down() -> Rejection {
+    Rejection::protocol(503, "the server is shutting down")
 }
