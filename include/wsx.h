@@ -1,17 +1,63 @@
 /*
- * wsx: a WebSocket (RFC 6455) client and server library. C API.
+ * wsx: a WebSocket (RFC 6455) client and server library. C API, ABI 0.2.
  *
- * OBJECTS. wsx_loop drives connections (wsx_conn) and servers (wsx_server).
- * wsx_client_options / wsx_server_options configure them. Every object has
- * one create function (wsx_loop_new, wsx_connect, wsx_listen, *_options_new)
- * and one free function (wsx_*_free); freeing NULL is a no-op.
+ * READING ORDER. Results, the loop (wsx_loop), clients (wsx_loop_connect),
+ * servers (wsx_loop_listen, the upgrade decision), connections (wsx_conn),
+ * options (wsx_client_options, wsx_server_options and the settings they
+ * share, wsx_conn_options), pub/sub, defaults. Types come first.
+ *
+ * NAMES. Every function is wsx_<object>_<verb>: wsx_loop_connect,
+ * wsx_conn_send, wsx_server_free. Every enum value is WSX_<ENUM>_<VARIANT>
+ * (WSX_MSG_KIND_TEXT, WSX_STATE_OPEN), but results, which are WSX_OK and
+ * WSX_ERR_<WHAT>. Opaque types are `typedef struct wsx_x wsx_x`.
+ *
+ * EXTENSIBLE STRUCTS. Every struct the caller fills, or gives the library
+ * to fill, starts with `size_t struct_size`: set it to sizeof the struct
+ * (`wsx_conn_callbacks cb = {0}; cb.struct_size = sizeof cb;`) and zero the
+ * rest. The library reads or writes min(struct_size, its own size) bytes:
+ * fields a program compiled against an older header does not know take
+ * their zero/default value, and a newer program's extra fields are ignored
+ * by an older library. struct_size 0, or smaller than the struct's first
+ * field after struct_size, is WSX_ERR_INVALID_ARGUMENT (see
+ * wsx_last_error_message). Later versions add fields only at the end, past
+ * this version's sizeof. Option defaults come through such structs too
+ * (wsx_defaults_get, wsx_deflate_options_default, ...). Structs the library
+ * passes to callbacks (wsx_open, wsx_close, ...) are read-only and only grow
+ * at the end; wsx_header is a frozen pair.
  *
  * RESULTS. Every fallible function returns a wsx_result (WSX_OK = 0).
  * Outputs go through trailing out_* parameters, written only on success.
  * wsx_result_str() gives static text; wsx_last_error_message() gives the
  * message of the last failed call on the calling thread. Nothing needs
  * freeing on an error path. No panic or Rust unwinding ever reaches C:
- * an internal error is WSX_ERR_PANIC.
+ * an internal error is WSX_ERR_PANIC. Enum parameters are checked: a value
+ * outside the enum is WSX_ERR_INVALID_ARGUMENT.
+ *
+ * OWNERSHIP.
+ *   - Every object has one create and one free: wsx_loop_new/_free,
+ *     wsx_loop_listen/wsx_server_free, *_options_new/_free,
+ *     wsx_upgrade_defer/wsx_pending_upgrade_free,
+ *     wsx_attempt_defer/wsx_pending_attempt_free. Freeing NULL is a no-op.
+ *   - wsx_conn is reference-counted. The library holds a reference while the
+ *     connection runs; the wsx_conn* passed to callbacks is that one (the
+ *     same pointer for every callback of a connection, and the one
+ *     wsx_loop_connect returned): it is BORROWED and stays valid at least
+ *     until the close callback returns. wsx_loop_connect and wsx_conn_retain
+ *     give the caller a reference of its own, released with
+ *     wsx_conn_release, which may be called anywhere, also inside the
+ *     connection's own callbacks. Using a closed connection returns
+ *     WSX_ERR_CLOSED, never a crash.
+ *   - wsx_conn_options* (from wsx_client_options_conn/wsx_server_options_conn)
+ *     is borrowed from its options: valid until they are freed; never free it.
+ *   - user_data: from the moment a callbacks struct is passed to
+ *     wsx_loop_connect, wsx_loop_listen or wsx_upgrade_set_callbacks (even
+ *     if that call fails), the library calls its free_user_data exactly
+ *     once, when nothing uses it any more (after the close callback; for a
+ *     server, once the server and its connections are gone). It may run on
+ *     any thread. A struct refused itself (NULL, bad struct_size) is not
+ *     taken.
+ *   - Strings, structs and options passed in are copied; keep nothing
+ *     alive for us.
  *
  * THREADS. Two ways to drive a loop:
  *   - poll mode: call wsx_loop_poll(loop, timeout_ms) (e.g. once per frame
@@ -21,9 +67,12 @@
  * A loop is driven by one thread at a time: polling a loop that runs on its
  * thread, or from inside one of its own callbacks, returns WSX_ERR_STATE.
  * These may be called from ANY thread, at any time, also from inside
- * callbacks: wsx_connect, wsx_listen, wsx_conn_* (send, ping, close,
- * getters, retain, free), wsx_server_* and wsx_loop_stop; they queue work
- * and wake the loop. Options objects and wsx_upgrade are not thread-safe.
+ * callbacks: wsx_loop_connect, wsx_loop_listen, wsx_loop_stop, wsx_conn_*
+ * (send, recv, ping, close, getters, retain, release), wsx_server_* and
+ * wsx_pending_*. The blocking ones (wsx_conn_send_timeout,
+ * wsx_conn_recv_timeout) are for other threads: inside a callback they
+ * return WSX_ERR_STATE. Options objects, wsx_upgrade and wsx_attempt are
+ * not thread-safe (the last two live for their callback only).
  *
  * HELPER THREADS. Besides the loop thread of wsx_loop_start_thread, the
  * library starts threads for one thing only: name resolution. Connecting to
@@ -38,28 +87,17 @@
  * valgrind, use PREFIX/share/wsx/valgrind.supp (installed by make install)
  * for what glibc's resolver keeps per thread.
  *
- * OWNERSHIP.
- *   - wsx_conn is reference-counted. The library holds a reference while the
- *     connection runs; the wsx_conn* passed to callbacks is that one (the
- *     same pointer for every callback of a connection, and the one
- *     wsx_connect returned): it is BORROWED and stays valid at least until
- *     the close callback returns. wsx_connect and wsx_conn_retain give the
- *     caller a reference of its own, released with wsx_conn_free, which may
- *     be called anywhere, also inside the connection's own callbacks.
- *     Sending on a closed connection returns WSX_ERR_CLOSED, never a crash.
- *   - user_data: from the moment a callbacks struct is passed to wsx_connect,
- *     wsx_listen or wsx_upgrade_set_callbacks (even if that call fails), the
- *     library calls its free_user_data exactly once, when nothing uses it
- *     any more (after the close callback; for a server, once the server and
- *     its connections are gone). It may run on any thread.
- *   - Strings and options passed in are copied; keep nothing alive for us.
- *
  * CALLBACKS. Every callback takes user_data first and its event in a struct.
  * Everything a callback receives (message bytes, strings, headers, structs)
  * is BORROWED for the duration of the call only: copy what you keep.
  * No callback of a connection runs after its close callback has returned.
  * Inside a callback you may send, close, free handles and stop the loop.
  * Callbacks must not unwind (C++ exceptions, longjmp) into the library.
+ *
+ * RECEIVING. Push mode (the default): whole messages go to on_message.
+ * Pull mode (wsx_conn_options_set_inbox): they wait in a bounded inbox;
+ * on_readable says one arrived; wsx_conn_recv copies them out, in pieces
+ * into a buffer of any size, from any thread.
  */
 
 
@@ -174,34 +212,55 @@ typedef enum wsx_msg_kind {
   /**
    * A text message: its bytes are valid UTF-8 (not NUL-terminated).
    */
-  WSX_MSG_TEXT = 1,
+  WSX_MSG_KIND_TEXT = 1,
   /**
    * A binary message.
    */
-  WSX_MSG_BINARY = 2,
+  WSX_MSG_KIND_BINARY = 2,
 } wsx_msg_kind;
 
 /**
- * The state of a connection.
+ * Which side began the close of a connection.
  */
-typedef enum wsx_conn_state {
+typedef enum wsx_close_origin {
   /**
-   * Resolving, connecting, or in the TLS or WebSocket handshake.
+   * This side sent the first close frame: the application closed, a
+   * server shut down, or the library failed the connection.
    */
-  WSX_CONN_CONNECTING = 0,
+  WSX_CLOSE_ORIGIN_LOCAL = 1,
+  /**
+   * The peer's close frame came first.
+   */
+  WSX_CLOSE_ORIGIN_REMOTE = 2,
+  /**
+   * No close frame passed: the transport dropped, a timeout passed, or
+   * the connection never opened (code 1006).
+   */
+  WSX_CLOSE_ORIGIN_TRANSPORT = 3,
+} wsx_close_origin;
+
+/**
+ * The state of a connection (`wsx_conn_state`).
+ */
+typedef enum wsx_state {
+  /**
+   * Resolving, connecting, or in the TLS or WebSocket handshake (also a
+   * reconnecting client between connections).
+   */
+  WSX_STATE_CONNECTING = 0,
   /**
    * Open for messages.
    */
-  WSX_CONN_OPEN = 1,
+  WSX_STATE_OPEN = 1,
   /**
    * The close handshake is under way.
    */
-  WSX_CONN_CLOSING = 2,
+  WSX_STATE_CLOSING = 2,
   /**
    * Closed.
    */
-  WSX_CONN_CLOSED = 3,
-} wsx_conn_state;
+  WSX_STATE_CLOSED = 3,
+} wsx_state;
 
 /**
  * What publishing does with a subscriber whose send queue is past its
@@ -219,8 +278,14 @@ typedef enum wsx_slow_subscriber {
 } wsx_slow_subscriber;
 
 /**
- * Options of client connections, copied by `wsx_connect`. Not thread-safe:
- * set it up on one thread.
+ * A client's connect attempt that starts now, passed to `on_before_connect`
+ * and valid only during that call.
+ */
+typedef struct wsx_attempt wsx_attempt;
+
+/**
+ * Options of client connections, copied by `wsx_loop_connect`. Not
+ * thread-safe: set it up on one thread.
  */
 typedef struct wsx_client_options wsx_client_options;
 
@@ -228,10 +293,18 @@ typedef struct wsx_client_options wsx_client_options;
  * A WebSocket connection, client or server side. Reference-counted: the
  * library holds one reference while the connection runs (the pointer passed
  * to callbacks is that one, the same for every callback of a connection);
- * `wsx_connect` and `wsx_conn_retain` give the caller one more each, released
- * with `wsx_conn_free`. Every function on it may be called from any thread.
+ * `wsx_loop_connect` and `wsx_conn_retain` give the caller one more each, released
+ * with `wsx_conn_release`. Every function on it may be called from any thread.
  */
 typedef struct wsx_conn wsx_conn;
+
+/**
+ * The settings client and server connections share: a view into a
+ * `wsx_client_options` or `wsx_server_options`, borrowed from
+ * `wsx_client_options_conn` / `wsx_server_options_conn` and valid until
+ * those options are freed. Not thread-safe, as the options it belongs to.
+ */
+typedef struct wsx_conn_options wsx_conn_options;
 
 /**
  * An event loop driving connections and servers. Poll it from your frame
@@ -240,10 +313,21 @@ typedef struct wsx_conn wsx_conn;
 typedef struct wsx_loop wsx_loop;
 
 /**
- * The extra request headers of one connect attempt, passed to
- * `on_before_connect` and valid only during it.
+ * A client attempt postponed by `wsx_attempt_defer`: start it with
+ * `wsx_pending_attempt_proceed` from any thread, then free it with
+ * `wsx_pending_attempt_free` (freeing it undecided proceeds with the headers
+ * as they are). Thread-safe.
  */
-typedef struct wsx_request_headers wsx_request_headers;
+typedef struct wsx_pending_attempt wsx_pending_attempt;
+
+/**
+ * A handshake whose decision `wsx_upgrade_defer` postponed: decide it once,
+ * from any thread, before the server's handshake timeout passes, with
+ * `wsx_pending_upgrade_accept`, `_accept_with` or `_refuse`; then free it
+ * with `wsx_pending_upgrade_free` (freeing it undecided refuses with 500).
+ * Thread-safe.
+ */
+typedef struct wsx_pending_upgrade wsx_pending_upgrade;
 
 /**
  * A listening server. Every function on it may be called from any thread.
@@ -251,8 +335,8 @@ typedef struct wsx_request_headers wsx_request_headers;
 typedef struct wsx_server wsx_server;
 
 /**
- * Options of a server, copied by `wsx_listen`. Not thread-safe: set it up
- * on one thread.
+ * Options of a server, copied by `wsx_loop_listen`. Not thread-safe: set it
+ * up on one thread.
  */
 typedef struct wsx_server_options wsx_server_options;
 
@@ -261,6 +345,12 @@ typedef struct wsx_server_options wsx_server_options;
  * during it. Left alone, the connection is accepted.
  */
 typedef struct wsx_upgrade wsx_upgrade;
+
+/**
+ * Releases `user_data`; runs exactly once, when the library holds no more
+ * references to it, on whichever thread let go last.
+ */
+typedef void (*wsx_free_user_data)(void *user_data);
 
 /**
  * One HTTP header field, as NUL-terminated strings.
@@ -313,7 +403,8 @@ typedef struct wsx_open {
 } wsx_open;
 
 /**
- * Called once when the handshake succeeded.
+ * Called once when the handshake succeeded (on a reconnecting client: after
+ * each successful handshake, with `open->is_reconnect` set after the first).
  */
 typedef void (*wsx_on_open)(void *user_data, struct wsx_conn *conn, const struct wsx_open *open);
 
@@ -342,10 +433,71 @@ typedef struct wsx_message {
 
 /**
  * Called for every received message (every piece of one in streaming mode).
+ * Not called in pull mode (`wsx_conn_options_set_inbox`).
  */
 typedef void (*wsx_on_message)(void *user_data,
                                struct wsx_conn *conn,
                                const struct wsx_message *message);
+
+/**
+ * An error event.
+ */
+typedef struct wsx_error {
+  /**
+   * What kind of failure.
+   */
+  enum wsx_result code;
+  /**
+   * A message a person understands, NUL-terminated.
+   */
+  const char *message;
+  /**
+   * The HTTP status of a refused handshake, 0 otherwise.
+   */
+  uint16_t http_status;
+} wsx_error;
+
+/**
+ * Called when something failed; the close callback follows.
+ */
+typedef void (*wsx_on_error)(void *user_data, struct wsx_conn *conn, const struct wsx_error *error);
+
+/**
+ * The close event: the last event of a connection.
+ */
+typedef struct wsx_close {
+  /**
+   * The peer's close code, ours if we failed the connection, or 1006 when
+   * the transport dropped without a close handshake.
+   */
+  uint16_t code;
+  /**
+   * The reason, UTF-8, NUL-terminated (it may also contain NULs: use `reason_len`).
+   */
+  const char *reason;
+  /**
+   * The reason's length in bytes, without the terminating NUL.
+   */
+  size_t reason_len;
+  /**
+   * Whether both close frames passed before the transport closed.
+   */
+  bool clean;
+  /**
+   * Who began the close.
+   */
+  enum wsx_close_origin origin;
+  /**
+   * Whether both sides closed with 1000, 1001 or 1005.
+   */
+  bool normal;
+} wsx_close;
+
+/**
+ * Called once when the connection is over; no callback of this connection
+ * runs after it returned.
+ */
+typedef void (*wsx_on_close)(void *user_data, struct wsx_conn *conn, const struct wsx_close *close);
 
 /**
  * A received ping.
@@ -392,85 +544,93 @@ typedef void (*wsx_on_pong)(void *user_data, struct wsx_conn *conn, const struct
 
 /**
  * Called when the send queue drained below its low-water mark after a send
- * returned `WSX_ERR_WOULD_BLOCK`.
+ * (from any thread) returned `WSX_ERR_WOULD_BLOCK`: send again now.
  */
 typedef void (*wsx_on_writable)(void *user_data, struct wsx_conn *conn);
 
 /**
- * An error event.
+ * Pull mode: the inbox was empty and a message arrived. Take it, and those
+ * after it, with `wsx_conn_recv` until `WSX_ERR_WOULD_BLOCK` (from any
+ * thread); the callback runs again only after the inbox was found empty.
  */
-typedef struct wsx_error {
-  /**
-   * What kind of failure.
-   */
-  enum wsx_result code;
-  /**
-   * A message a person understands, NUL-terminated.
-   */
-  const char *message;
-  /**
-   * The HTTP status of a refused handshake, 0 otherwise.
-   */
-  uint16_t http_status;
-} wsx_error;
+typedef void (*wsx_on_readable)(void *user_data, struct wsx_conn *conn);
 
 /**
- * Called when something failed; the close callback follows.
+ * A connect attempt about to start (`on_connecting`).
  */
-typedef void (*wsx_on_error)(void *user_data, struct wsx_conn *conn, const struct wsx_error *error);
+typedef struct wsx_connecting {
+  /**
+   * 0 for the first connection; then the reconnect attempts in a row
+   * (1, 2, ...; back to 1 after a connection that lasted).
+   */
+  uint32_t attempt;
+  /**
+   * The wait before the attempt starts, in ms (0 for the first).
+   */
+  uint64_t delay_ms;
+} wsx_connecting;
 
 /**
- * The close event: the last event of a connection.
+ * Client: an attempt to connect starts after `connecting->delay_ms`.
  */
-typedef struct wsx_close {
-  /**
-   * The peer's close code, ours if we failed the connection, or 1006 when
-   * the transport dropped without a close handshake.
-   */
-  uint16_t code;
-  /**
-   * The reason, UTF-8, NUL-terminated (it may also contain NULs: use `reason_len`).
-   */
-  const char *reason;
-  /**
-   * The reason's length in bytes, without the terminating NUL.
-   */
-  size_t reason_len;
-  /**
-   * Whether both close frames passed before the transport closed.
-   */
-  bool clean;
-} wsx_close;
+typedef void (*wsx_on_connecting)(void *user_data,
+                                  struct wsx_conn *conn,
+                                  const struct wsx_connecting *connecting);
 
 /**
- * Called once when the connection is over; no callback of this connection
- * runs after it returned.
+ * Client with reconnecting on: this connection or attempt ended and another
+ * attempt follows (`on_close` is not called for it).
  */
-typedef void (*wsx_on_close)(void *user_data, struct wsx_conn *conn, const struct wsx_close *close);
+typedef void (*wsx_on_disconnect)(void *user_data,
+                                  struct wsx_conn *conn,
+                                  const struct wsx_close *close);
 
 /**
- * Releases `user_data`; runs exactly once, when the library holds no more
- * references to it, on whichever thread let go last.
+ * Client: an attempt starts now. `attempt` is valid during the call only:
+ * change its request headers with `wsx_attempt_set_header` (refresh a
+ * token, set cookies), or postpone it with `wsx_attempt_defer`.
  */
-typedef void (*wsx_free_user_data)(void *user_data);
+typedef void (*wsx_on_before_connect)(void *user_data,
+                                      struct wsx_conn *conn,
+                                      struct wsx_attempt *attempt);
 
 /**
- * The callbacks of one connection. Every function pointer may be NULL
- * (the event is ignored). Zero-initialise it and set what you need.
+ * The callbacks of one connection, client or server side. Extensible: set
+ * `struct_size = sizeof(wsx_conn_callbacks)`, zero the rest and set what
+ * you need; every function pointer may be NULL (the event is ignored).
+ * Fields past the caller's `struct_size` count as NULL.
  */
 typedef struct wsx_conn_callbacks {
+  /**
+   * `sizeof(wsx_conn_callbacks)` as the caller was compiled with (at least
+   * up to `user_data`).
+   */
+  size_t struct_size;
   /**
    * Passed first to every callback below.
    */
   void *user_data;
   /**
+   * Releases `user_data` once the connection is gone (also when the call
+   * that received these callbacks fails).
+   */
+  wsx_free_user_data free_user_data;
+  /**
    * The handshake succeeded.
    */
   wsx_on_open on_open;
   /**
-   * A message arrived.
+   * A message arrived (push mode).
    */
   wsx_on_message on_message;
+  /**
+   * Something failed; `on_close` follows.
+   */
+  wsx_on_error on_error;
+  /**
+   * The connection is over.
+   */
+  wsx_on_close on_close;
   /**
    * A ping arrived.
    */
@@ -484,19 +644,112 @@ typedef struct wsx_conn_callbacks {
    */
   wsx_on_writable on_writable;
   /**
-   * Something failed; `on_close` follows.
+   * Pull mode: a message waits in the empty inbox.
    */
-  wsx_on_error on_error;
+  wsx_on_readable on_readable;
   /**
-   * The connection is over.
+   * Client: an attempt to connect is about to start (also the first one).
    */
-  wsx_on_close on_close;
+  wsx_on_connecting on_connecting;
   /**
-   * Releases `user_data` once the connection is gone (also when the call
-   * that received these callbacks fails).
+   * Client with reconnecting on: a connection or attempt ended, another follows.
    */
-  wsx_free_user_data free_user_data;
+  wsx_on_disconnect on_disconnect;
+  /**
+   * Client: an attempt starts now; its request headers may be changed.
+   */
+  wsx_on_before_connect on_before_connect;
 } wsx_conn_callbacks;
+
+/**
+ * What `wsx_conn_recv` copied out. Extensible: set `struct_size =
+ * sizeof(wsx_received)` before the call.
+ */
+typedef struct wsx_received {
+  /**
+   * `sizeof(wsx_received)` as the caller was compiled with (kept by the call).
+   */
+  size_t struct_size;
+  /**
+   * Text or binary (text: UTF-8 once the whole message is put together;
+   * a piece may end inside a character).
+   */
+  enum wsx_msg_kind kind;
+  /**
+   * Bytes copied into the buffer by this call.
+   */
+  size_t len;
+  /**
+   * Bytes of the message still to come, taken by the next calls.
+   */
+  size_t remaining;
+  /**
+   * Whether this call copied the message's last byte (`remaining` is 0).
+   */
+  bool end_of_message;
+} wsx_received;
+
+/**
+ * How a connection ended, written by `wsx_conn_close_info`. Extensible:
+ * set `struct_size = sizeof(wsx_close_info)` before the call. The strings
+ * are NUL-terminated, owned by the connection and valid while the caller
+ * holds a reference to it.
+ */
+typedef struct wsx_close_info {
+  /**
+   * `sizeof(wsx_close_info)` as the caller was compiled with (kept by the call).
+   */
+  size_t struct_size;
+  /**
+   * The code the close event reported: the peer's, ours if we failed the
+   * connection, or 1006 when no close frame passed.
+   */
+  uint16_t code;
+  /**
+   * The reason that went with `code` (UTF-8; see `reason_len`).
+   */
+  const char *reason;
+  /**
+   * The reason's length in bytes, without the NUL.
+   */
+  size_t reason_len;
+  /**
+   * Whether both close frames passed before the transport closed.
+   */
+  bool clean;
+  /**
+   * Whether both sides closed with 1000, 1001 or 1005.
+   */
+  bool normal;
+  /**
+   * Who began the close.
+   */
+  enum wsx_close_origin origin;
+  /**
+   * The code of the close frame we sent, 0 if none.
+   */
+  uint16_t sent_code;
+  /**
+   * The reason of the close frame we sent ("" if none).
+   */
+  const char *sent_reason;
+  /**
+   * The length of `sent_reason`.
+   */
+  size_t sent_reason_len;
+  /**
+   * The code of the peer's close frame, 0 if none.
+   */
+  uint16_t rcvd_code;
+  /**
+   * The reason of the peer's close frame ("" if none).
+   */
+  const char *rcvd_reason;
+  /**
+   * The length of `rcvd_reason`.
+   */
+  size_t rcvd_reason_len;
+} wsx_close_info;
 
 /**
  * The default of every option of `wsx_client_options` and
@@ -505,10 +758,14 @@ typedef struct wsx_conn_callbacks {
  * permessage-deflate and reconnecting come from
  * `wsx_deflate_options_default` and `wsx_reconnect_options_default`.
  *
- * Fields may be added at the end in later versions: pass
- * `sizeof(wsx_defaults)` to `wsx_defaults_get`.
+ * Extensible: set `struct_size = sizeof(wsx_defaults)` before
+ * `wsx_defaults_get`; fields may be added at the end in later versions.
  */
 typedef struct wsx_defaults {
+  /**
+   * `sizeof(wsx_defaults)` as the caller was compiled with (kept by the call).
+   */
+  size_t struct_size;
   /**
    * Largest message accepted (16 MiB).
    */
@@ -593,14 +850,43 @@ typedef struct wsx_defaults {
    * Client: TLS certificates and host names are verified (true).
    */
   bool verify_certificates;
+  /**
+   * Pull mode: messages in the inbox that pause reading (16).
+   */
+  size_t inbox_high_messages;
+  /**
+   * Pull mode: messages at or below which reading resumes (4).
+   */
+  size_t inbox_low_messages;
+  /**
+   * Pull mode: bytes in the inbox that pause reading (32 MiB).
+   */
+  size_t inbox_high_bytes;
+  /**
+   * Pull mode: bytes at or below which reading resumes (8 MiB).
+   */
+  size_t inbox_low_bytes;
 } wsx_defaults;
 
 /**
  * permessage-deflate (RFC 7692) settings, for
- * `wsx_client_options_set_compression` / `wsx_server_options_set_compression`.
- * Start from `wsx_deflate_options_default()`.
+ * `wsx_conn_options_set_compression`. Extensible: fill it with
+ * `wsx_deflate_options_default` (after setting `struct_size`), then change
+ * what you need. Fields past the caller's `struct_size` take their defaults.
  */
 typedef struct wsx_deflate_options {
+  /**
+   * `sizeof(wsx_deflate_options)` as the caller was compiled with.
+   */
+  size_t struct_size;
+  /**
+   * Messages shorter than this many bytes are sent uncompressed (default 64).
+   */
+  size_t threshold;
+  /**
+   * Compression level, 0 (stored) to 9 (smallest); default 6.
+   */
+  uint32_t level;
   /**
    * Largest LZ77 window of the client's compressor, as a power of two (8-15, default 15).
    */
@@ -617,48 +903,43 @@ typedef struct wsx_deflate_options {
    * The server's compressor starts afresh for every message (default false).
    */
   bool server_no_context_takeover;
-  /**
-   * Compression level, 0 (stored) to 9 (smallest); default 6.
-   */
-  uint32_t level;
-  /**
-   * Messages shorter than this many bytes are sent uncompressed (default 64).
-   */
-  size_t threshold;
 } wsx_deflate_options;
 
 /**
- * A message published to `topic` found a subscriber past its high-water mark.
+ * Pull-mode delivery (`wsx_conn_options_set_inbox`): received messages wait
+ * in a bounded inbox and are taken with `wsx_conn_recv`. Reading the
+ * connection pauses once `high_messages` messages or `high_bytes` bytes
+ * wait, and resumes once at most `low_messages` and `low_bytes` do.
+ * Extensible: fill it with `wsx_inbox_options_default` (after setting
+ * `struct_size`), then change what you need.
  */
-typedef struct wsx_slow_subscriber_event {
+typedef struct wsx_inbox_options {
   /**
-   * The subscriber's id (as `wsx_conn_id` gives it).
+   * `sizeof(wsx_inbox_options)` as the caller was compiled with.
    */
-  uint64_t conn_id;
+  size_t struct_size;
   /**
-   * The topic, NUL-terminated, borrowed for the callback only.
+   * Messages that pause reading (default 16).
    */
-  const char *topic;
+  size_t high_messages;
   /**
-   * The topic's length in bytes, without the NUL.
+   * Messages at or below which reading resumes (default 4).
    */
-  size_t topic_len;
+  size_t low_messages;
   /**
-   * Whether the subscriber was skipped for this message or dropped.
+   * Bytes that pause reading (default 32 MiB).
    */
-  enum wsx_slow_subscriber action;
-} wsx_slow_subscriber_event;
+  size_t high_bytes;
+  /**
+   * Bytes at or below which reading resumes (default 8 MiB).
+   */
+  size_t low_bytes;
+} wsx_inbox_options;
 
 /**
- * Called on the loop's thread once per message a slow subscriber missed,
- * with the `user_data` of the server's callbacks.
- */
-typedef void (*wsx_on_slow_subscriber)(void *user_data,
-                                       const struct wsx_slow_subscriber_event *event);
-
-/**
- * When and how often a client reconnects. Get the defaults from
- * `wsx_reconnect_options_default()` and change what you need.
+ * When and how often a client reconnects. Extensible: fill it with
+ * `wsx_reconnect_options_default` (after setting `struct_size`) and change
+ * what you need; fields past the caller's `struct_size` take their defaults.
  *
  * The wait before reconnect attempt n (1, 2, ...) is drawn at random from
  * [0, min(max_delay_ms, initial_delay_ms * factor^(n-1))] ("full jitter").
@@ -671,14 +952,24 @@ typedef void (*wsx_on_slow_subscriber)(void *user_data,
  */
 typedef struct wsx_reconnect_options {
   /**
-   * Ceiling of the first wait, in ms (default 500).
+   * `sizeof(wsx_reconnect_options)` as the caller was compiled with.
    */
-  uint32_t initial_delay_ms;
+  size_t struct_size;
   /**
    * Growth of the ceiling per attempt (default 2.0): a finite number of at
    * least 1.0, or `wsx_client_options_set_reconnect` refuses it.
    */
   double factor;
+  /**
+   * Bytes `wsx_conn_send` may queue while disconnected, sent once the next
+   * connection opens; 0 (the default) refuses such sends with
+   * `WSX_ERR_NOT_CONNECTED`.
+   */
+  size_t queue_while_disconnected;
+  /**
+   * Ceiling of the first wait, in ms (default 500).
+   */
+  uint32_t initial_delay_ms;
   /**
    * Largest ceiling, in ms (default 30000).
    */
@@ -697,77 +988,11 @@ typedef struct wsx_reconnect_options {
    */
   bool retry_on_4xx;
   /**
-   * Bytes `wsx_conn_send` may queue while disconnected, sent once the next
-   * connection opens; 0 (the default) refuses such sends with
-   * `WSX_ERR_NOT_CONNECTED`.
-   */
-  size_t queue_while_disconnected;
-  /**
    * Draw each wait at random below its ceiling (default true); false
    * waits exactly the ceiling.
    */
   bool jitter;
 } wsx_reconnect_options;
-
-/**
- * A connect attempt about to start.
- */
-typedef struct wsx_connecting {
-  /**
-   * 0 for the first connection; then the reconnect attempts in a row
-   * (1, 2, ...; back to 1 after a connection that lasted).
-   */
-  uint32_t attempt;
-  /**
-   * The wait before the attempt starts, in ms (0 for the first).
-   */
-  uint64_t delay_ms;
-} wsx_connecting;
-
-/**
- * Client: an attempt to connect starts after `connecting->delay_ms`.
- */
-typedef void (*wsx_on_connecting)(void *user_data,
-                                  struct wsx_conn *conn,
-                                  const struct wsx_connecting *connecting);
-
-/**
- * Client with reconnecting on: this connection or attempt ended and another
- * attempt follows (`on_close` is not called for it).
- */
-typedef void (*wsx_on_disconnect)(void *user_data,
-                                  struct wsx_conn *conn,
-                                  const struct wsx_close *close);
-
-/**
- * Client: an attempt starts now. `headers` holds the extra request headers
- * of the options, for this attempt only: change them with
- * `wsx_request_headers_set` (refresh a token, set cookies). `headers` is
- * valid during the call only.
- */
-typedef void (*wsx_on_before_connect)(void *user_data,
-                                      struct wsx_conn *conn,
-                                      struct wsx_request_headers *headers);
-
-/**
- * The client callbacks around connect attempts, each called with the
- * connection's `user_data` (from its `wsx_conn_callbacks`). Every pointer
- * may be NULL.
- */
-typedef struct wsx_client_hooks {
-  /**
-   * An attempt to connect is about to start (also the first one).
-   */
-  wsx_on_connecting on_connecting;
-  /**
-   * With reconnecting on: a connection or attempt ended, another follows.
-   */
-  wsx_on_disconnect on_disconnect;
-  /**
-   * An attempt starts now; its request headers may be changed.
-   */
-  wsx_on_before_connect on_before_connect;
-} wsx_client_hooks;
 
 /**
  * A handshake request under decision on the server.
@@ -802,8 +1027,8 @@ typedef struct wsx_request {
 
 /**
  * Decides on a handshake request: call `wsx_upgrade_*` on `upgrade` to
- * refuse it, pick a subprotocol, add response headers or give the
- * connection callbacks of its own.
+ * refuse it, pick a subprotocol, add response headers, give the connection
+ * callbacks of its own, or defer the decision (`wsx_upgrade_defer`).
  */
 typedef void (*wsx_on_upgrade)(void *user_data,
                                struct wsx_upgrade *upgrade,
@@ -822,48 +1047,68 @@ typedef void (*wsx_on_server_error)(void *user_data, const struct wsx_error *err
 typedef void (*wsx_on_shutdown)(void *user_data);
 
 /**
- * The callbacks of a server. Every function pointer may be NULL. The
- * per-connection ones serve every accepted connection unless the upgrade
- * callback gave it callbacks of its own.
+ * A message published to `topic` found a subscriber past its high-water mark.
+ */
+typedef struct wsx_slow_subscriber_event {
+  /**
+   * The subscriber's id (as `wsx_conn_id` gives it).
+   */
+  uint64_t conn_id;
+  /**
+   * The topic, NUL-terminated, borrowed for the callback only.
+   */
+  const char *topic;
+  /**
+   * The topic's length in bytes, without the NUL.
+   */
+  size_t topic_len;
+  /**
+   * Whether the subscriber was skipped for this message or dropped.
+   */
+  enum wsx_slow_subscriber action;
+} wsx_slow_subscriber_event;
+
+/**
+ * Called on the loop's thread once per message a slow subscriber missed (or
+ * once when it was dropped), with the `user_data` of the server's callbacks.
+ */
+typedef void (*wsx_on_slow_subscriber)(void *user_data,
+                                       const struct wsx_slow_subscriber_event *event);
+
+/**
+ * The callbacks of a server. Extensible: set `struct_size =
+ * sizeof(wsx_server_callbacks)`, zero the rest and set what you need; every
+ * function pointer may be NULL and fields past the caller's `struct_size`
+ * count as NULL. The callbacks of the connections it accepts are a
+ * `wsx_conn_callbacks` of their own (`conn`), with their own `user_data`.
  */
 typedef struct wsx_server_callbacks {
   /**
-   * Passed first to every callback below.
+   * `sizeof(wsx_server_callbacks)` as the caller was compiled with (at
+   * least up to `user_data`).
+   */
+  size_t struct_size;
+  /**
+   * Passed first to every callback below (not to those of `conn`).
    */
   void *user_data;
+  /**
+   * Releases `user_data` once the server is gone (also when
+   * `wsx_loop_listen` fails).
+   */
+  wsx_free_user_data free_user_data;
+  /**
+   * The callbacks of every accepted connection, unless the upgrade
+   * callback gave it its own (NULL: none). Read and copied by
+   * `wsx_loop_listen`; its `free_user_data` runs once the server and every
+   * connection using it are gone.
+   */
+  const struct wsx_conn_callbacks *conn;
   /**
    * Decides on each handshake request (NULL: accept all that passed the
    * Origin allow-list).
    */
   wsx_on_upgrade on_upgrade;
-  /**
-   * A connection opened.
-   */
-  wsx_on_open on_open;
-  /**
-   * A message arrived on a connection.
-   */
-  wsx_on_message on_message;
-  /**
-   * A ping arrived on a connection.
-   */
-  wsx_on_ping on_ping;
-  /**
-   * A pong arrived on a connection.
-   */
-  wsx_on_pong on_pong;
-  /**
-   * A connection's send queue drained.
-   */
-  wsx_on_writable on_writable;
-  /**
-   * A connection failed; its `on_close` follows.
-   */
-  wsx_on_error on_error;
-  /**
-   * A connection is over.
-   */
-  wsx_on_close on_close;
   /**
    * A failure outside any accepted connection.
    */
@@ -873,20 +1118,25 @@ typedef struct wsx_server_callbacks {
    */
   wsx_on_shutdown on_shutdown;
   /**
-   * Releases `user_data` once the server and every connection using these
-   * callbacks are gone (also when `wsx_listen` fails).
+   * A subscriber past its high-water mark missed a published message or
+   * was dropped (see `wsx_server_options_set_slow_subscriber`).
    */
-  wsx_free_user_data free_user_data;
+  wsx_on_slow_subscriber on_slow_subscriber;
 } wsx_server_callbacks;
 
 /**
  * How many connections, servers and event loops are alive in the process
- * (see `wsx_debug_live_objects`).
+ * (see `wsx_debug_live_objects`). Extensible: set `struct_size =
+ * sizeof(wsx_live_objects)` before the call.
  */
 typedef struct wsx_live_objects {
   /**
+   * `sizeof(wsx_live_objects)` as the caller was compiled with (kept by the call).
+   */
+  size_t struct_size;
+  /**
    * Connections still running, or still referenced by a `wsx_conn*`
-   * reference not yet released with `wsx_conn_free`.
+   * reference not yet released with `wsx_conn_release`.
    */
   size_t connections;
   /**
@@ -910,26 +1160,89 @@ extern "C" {
  * `options` may be NULL (defaults) and is copied: free it whenever you like.
  * `callbacks` is copied; from this call on, the library owns
  * `callbacks->user_data` and calls `free_user_data` exactly once, also when
- * this call fails. A bad URL or option fails here; everything later (DNS,
- * connect, handshake errors) reaches `on_error` then `on_close`.
+ * this call fails (but not when `callbacks` itself is refused: NULL, or a
+ * bad `struct_size`). A bad URL or option fails here; everything later
+ * (DNS, connect, handshake errors) reaches `on_error` then `on_close`.
  *
  * On success `*out_conn` is a new reference owned by the caller: release it
- * with `wsx_conn_free` (before or after the connection closes). Callable from
- * any thread, also from inside a callback.
+ * with `wsx_conn_release` (before or after the connection closes). Callable
+ * from any thread, also from inside a callback.
  *
  * # Safety
  * Pointers are NULL or valid; `url` is NUL-terminated.
  */
-enum wsx_result wsx_connect(const struct wsx_loop *loop,
-                            const char *url,
-                            const struct wsx_client_options *options,
-                            const struct wsx_conn_callbacks *callbacks,
-                            struct wsx_conn **out_conn);
+enum wsx_result wsx_loop_connect(const struct wsx_loop *loop,
+                                 const char *url,
+                                 const struct wsx_client_options *options,
+                                 const struct wsx_conn_callbacks *callbacks,
+                                 struct wsx_conn **out_conn);
+
+/**
+ * 0 for the first connection, then the number of the reconnect attempt in a
+ * row (as `on_connecting` counted it); 0 for NULL.
+ *
+ * # Safety
+ * `attempt` is NULL or the pointer `on_before_connect` got, during that call.
+ */
+uint32_t wsx_attempt_number(struct wsx_attempt *attempt);
+
+/**
+ * Sets a request header of this attempt: replaces every header of that
+ * name (compared without case) or adds it. Both strings are copied. The
+ * name must be an HTTP token and the value free of control characters, or
+ * `WSX_ERR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `attempt` is NULL or the pointer `on_before_connect` got, during that
+ * call; the strings are NULL or NUL-terminated.
+ */
+enum wsx_result wsx_attempt_set_header(struct wsx_attempt *attempt,
+                                       const char *name,
+                                       const char *value);
+
+/**
+ * Postpones the attempt until `wsx_pending_attempt_proceed` (from any
+ * thread), so slow work such as fetching a token does not stall the loop;
+ * the connect timeout runs from now. On success `*out_pending` is owned by
+ * the caller: free it with `wsx_pending_attempt_free`. At most once per
+ * attempt (`WSX_ERR_STATE` after).
+ *
+ * # Safety
+ * `attempt` is NULL or the pointer `on_before_connect` got, during that
+ * call; `out_pending` is NULL or writable.
+ */
+enum wsx_result wsx_attempt_defer(struct wsx_attempt *attempt,
+                                  struct wsx_pending_attempt **out_pending);
+
+/**
+ * Starts the postponed attempt. `headers` (`headers_len` entries, copied)
+ * replaces the attempt's extra request headers; NULL keeps those it had when
+ * `on_before_connect` returned. `WSX_ERR_STATE` if it proceeded already,
+ * `WSX_ERR_CLOSED` if the connection ended meanwhile (its connect timeout
+ * passed, or it was closed), `WSX_ERR_INVALID_ARGUMENT` for a bad header.
+ * Callable from any thread.
+ *
+ * # Safety
+ * `pending` is NULL or live; `headers` is NULL or points to `headers_len`
+ * entries whose strings are NUL-terminated.
+ */
+enum wsx_result wsx_pending_attempt_proceed(const struct wsx_pending_attempt *pending,
+                                            const struct wsx_header *headers,
+                                            size_t headers_len);
+
+/**
+ * Frees a pending attempt; if it has not proceeded, it proceeds now with the
+ * headers as they are. NULL is a no-op. Callable from any thread.
+ *
+ * # Safety
+ * `pending` is NULL or from `wsx_attempt_defer`, freed once.
+ */
+void wsx_pending_attempt_free(struct wsx_pending_attempt *pending);
 
 /**
  * Takes one more reference to `conn` and returns it (the same pointer), so
  * a connection passed to a callback can be kept past the callback. Release
- * it with `wsx_conn_free`. Returns NULL for NULL.
+ * it with `wsx_conn_release`. Returns NULL for NULL.
  *
  * # Safety
  * `conn` is NULL or a live connection.
@@ -937,24 +1250,24 @@ enum wsx_result wsx_connect(const struct wsx_loop *loop,
 struct wsx_conn *wsx_conn_retain(struct wsx_conn *conn);
 
 /**
- * Releases one reference to `conn` (from `wsx_connect` or
- * `wsx_conn_retain`). It does not close the connection: call
+ * Releases one reference to `conn` (from `wsx_loop_connect` or
+ * `wsx_conn_retain`); the connection is freed with its last reference. It does not close the connection: call
  * `wsx_conn_close` for that. Callable from any thread and from inside any
  * callback, also this connection's own. NULL is a no-op.
  *
  * # Safety
  * `conn` is NULL or a reference the caller owns, released once.
  */
-void wsx_conn_free(struct wsx_conn *conn);
+void wsx_conn_release(struct wsx_conn *conn);
 
 /**
- * Sends a message. `kind` is a `wsx_msg_kind` (`WSX_MSG_TEXT` data must be
- * UTF-8); `data` is no longer needed once this returns (NULL is allowed
+ * Sends a message (`WSX_MSG_KIND_TEXT` data must be UTF-8); `data` is no longer needed once this returns (NULL is allowed
  * when `len` is 0). Returns `WSX_ERR_CLOSED` once the close handshake began
  * or the connection ended (never a crash); when it ended by a failure, the
  * message (`wsx_last_error_message`) names it, e.g. "it ended with an I/O
  * error: ..." for a peer that dropped the connection. `WSX_ERR_WOULD_BLOCK`
- * past the high-water mark. From
+ * past the high-water mark (`on_writable` follows once it drained; or use
+ * `wsx_conn_send_timeout` off the loop thread). From
  * inside this connection's own callback the message goes straight into its
  * buffer (a large one with nothing queued before it, straight to the
  * socket); from elsewhere it is copied, queued and the loop is woken. Same
@@ -964,7 +1277,7 @@ void wsx_conn_free(struct wsx_conn *conn);
  * `conn` is NULL or live; `data` is NULL or points to `len` bytes.
  */
 enum wsx_result wsx_conn_send(const struct wsx_conn *conn,
-                              uint32_t kind,
+                              wsx_msg_kind kind,
                               const uint8_t *data,
                               size_t len);
 
@@ -978,7 +1291,7 @@ enum wsx_result wsx_conn_send(const struct wsx_conn *conn,
  * `conn` is NULL or live; `data` is NULL or points to `len` bytes.
  */
 enum wsx_result wsx_conn_send_ex(const struct wsx_conn *conn,
-                                 uint32_t kind,
+                                 wsx_msg_kind kind,
                                  const uint8_t *data,
                                  size_t len,
                                  uint32_t flags);
@@ -1015,12 +1328,12 @@ enum wsx_result wsx_conn_close(const struct wsx_conn *conn, uint16_t code, const
 uint64_t wsx_conn_id(const struct wsx_conn *conn);
 
 /**
- * The connection's state (`WSX_CONN_CLOSED` for NULL).
+ * The connection's state (`WSX_STATE_CLOSED` for NULL).
  *
  * # Safety
  * `conn` is NULL or live.
  */
-enum wsx_conn_state wsx_conn_get_state(const struct wsx_conn *conn);
+enum wsx_state wsx_conn_state(const struct wsx_conn *conn);
 
 /**
  * Flow control for input: pauses (`paused` true) or resumes reading this
@@ -1064,15 +1377,96 @@ int64_t wsx_conn_rtt_us(const struct wsx_conn *conn);
 enum wsx_result wsx_conn_peer_addr(const struct wsx_conn *conn, char *out_buf, size_t buf_len);
 
 /**
- * Writes the defaults of every option to `out_defaults`. `size` is
- * `sizeof(wsx_defaults)` as the caller was compiled with: at most that
- * many bytes are written, so a program built with an older, shorter
- * struct keeps working.
+ * `wsx_conn_send_ex` that, past the high-water mark, waits up to
+ * `timeout_ms` (negative: as long as it takes) for the send queue to drain
+ * below the low-water mark instead of returning `WSX_ERR_WOULD_BLOCK`.
+ * `WSX_ERR_TIMEOUT` when the time passes first, `WSX_ERR_CLOSED` when the
+ * connection ends meanwhile. For threads other than the loop's: from inside
+ * a callback it returns `WSX_ERR_STATE` (the loop could not drain the queue
+ * while it waits). To wait without blocking a thread, send with
+ * `wsx_conn_send_ex` and send again from `on_writable`.
  *
  * # Safety
- * `out_defaults` is NULL or has `size` writable bytes.
+ * `conn` is NULL or live; `data` is NULL or points to `len` bytes.
  */
-enum wsx_result wsx_defaults_get(struct wsx_defaults *out_defaults, size_t size);
+enum wsx_result wsx_conn_send_timeout(const struct wsx_conn *conn,
+                                      wsx_msg_kind kind,
+                                      const uint8_t *data,
+                                      size_t len,
+                                      uint32_t flags,
+                                      int32_t timeout_ms);
+
+/**
+ * Pull mode (`wsx_conn_options_set_inbox`): copies up to `cap` bytes of the
+ * oldest received message into `buf` without waiting, and describes them
+ * in `*out` (`struct_size` set by the caller). A message longer than `cap`
+ * comes in pieces over several calls: `out->end_of_message` is false and
+ * `out->remaining` tells how much follows; the next call continues it
+ * (`cap` 0, with `buf` NULL, tells the kind and size of the next message
+ * without copying). Messages come whole and in order; one thread at a
+ * time should receive from a connection.
+ *
+ * Returns `WSX_ERR_WOULD_BLOCK` when no message waits (`on_readable` tells
+ * when one arrives); `WSX_ERR_CLOSED` once the connection ended and every
+ * message that arrived before the end was taken (`wsx_conn_close_info`
+ * tells how it ended); `WSX_ERR_INVALID_ARGUMENT` on a connection without
+ * an inbox. `*out` is written only on success. Callable from any thread,
+ * also from inside a callback.
+ *
+ * # Safety
+ * `conn` is NULL or live; `buf` is NULL or has `cap` writable bytes; `out`
+ * is NULL or has `out->struct_size` writable bytes.
+ */
+enum wsx_result wsx_conn_recv(const struct wsx_conn *conn,
+                              uint8_t *buf,
+                              size_t cap,
+                              struct wsx_received *out);
+
+/**
+ * `wsx_conn_recv` that waits up to `timeout_ms` (negative: as long as it
+ * takes) for a message; `WSX_ERR_TIMEOUT` when none came in time. The rest
+ * of a message under way is returned at once. For threads other than the
+ * loop's: from inside a callback it returns `WSX_ERR_STATE`.
+ *
+ * # Safety
+ * As `wsx_conn_recv`.
+ */
+enum wsx_result wsx_conn_recv_timeout(const struct wsx_conn *conn,
+                                      uint8_t *buf,
+                                      size_t cap,
+                                      int32_t timeout_ms,
+                                      struct wsx_received *out);
+
+/**
+ * Pull mode: how many received messages wait in the inbox, not counting
+ * one `wsx_conn_recv` is part-way through (0 without an inbox, or for NULL).
+ *
+ * # Safety
+ * `conn` is NULL or live.
+ */
+size_t wsx_conn_inbox_len(const struct wsx_conn *conn);
+
+/**
+ * Writes how the connection ended to `*out` (`struct_size` set by the
+ * caller): available from just before the close callback runs, and after
+ * it. `WSX_ERR_STATE` while the connection has not ended (nothing is
+ * written). Callable from any thread.
+ *
+ * # Safety
+ * `conn` is NULL or live; `out` is NULL or has `out->struct_size` writable
+ * bytes.
+ */
+enum wsx_result wsx_conn_close_info(const struct wsx_conn *conn, struct wsx_close_info *out);
+
+/**
+ * Writes the defaults of every option to `*out_defaults`, whose
+ * `struct_size` the caller set: at most that many bytes are written, so a
+ * program built with an older, shorter struct keeps working.
+ *
+ * # Safety
+ * `out_defaults` is NULL or has `out_defaults->struct_size` writable bytes.
+ */
+enum wsx_result wsx_defaults_get(struct wsx_defaults *out_defaults);
 
 /**
  * Creates a loop with no connections. Free it with `wsx_loop_free`.
@@ -1138,12 +1532,6 @@ enum wsx_result wsx_loop_start_thread(const struct wsx_loop *loop);
 enum wsx_result wsx_loop_stop(const struct wsx_loop *loop);
 
 /**
- * The default permessage-deflate settings (windows 15, context takeover on
- * both sides, level 6, threshold 64 bytes).
- */
-struct wsx_deflate_options wsx_deflate_options_default(void);
-
-/**
  * Creates client options with the defaults: 16 MiB message and frame limits,
  * 10 s connect and handshake timeouts, 5 s close timeout, a keepalive ping
  * every 30 s (30 s to answer), no idle timeout, TCP_NODELAY on, certificates
@@ -1163,61 +1551,6 @@ enum wsx_result wsx_client_options_new(struct wsx_client_options **out_options);
 void wsx_client_options_free(struct wsx_client_options *options);
 
 /**
- * Largest message accepted, in bytes (default 16 MiB; over it: close 1009).
- *
- * # Safety
- * `options` is NULL or live.
- */
-enum wsx_result wsx_client_options_set_max_message_size(struct wsx_client_options *options,
-                                                        size_t bytes);
-
-/**
- * Largest single frame accepted, in bytes (default 16 MiB; over it: close 1009).
- *
- * # Safety
- * `options` is NULL or live.
- */
-enum wsx_result wsx_client_options_set_max_frame_size(struct wsx_client_options *options,
-                                                      size_t bytes);
-
-/**
- * Whether pings are answered automatically (default true).
- *
- * # Safety
- * `options` is NULL or live.
- */
-enum wsx_result wsx_client_options_set_auto_pong(struct wsx_client_options *options, bool on);
-
-/**
- * Streaming mode: deliver messages in pieces as frames arrive, with
- * `wsx_message.fin` marking the last (default false: whole messages).
- *
- * # Safety
- * `options` is NULL or live.
- */
-enum wsx_result wsx_client_options_set_streaming(struct wsx_client_options *options, bool on);
-
-/**
- * Limits on the handshake response's header block (default 8 KiB, 64 lines).
- *
- * # Safety
- * `options` is NULL or live.
- */
-enum wsx_result wsx_client_options_set_handshake_limits(struct wsx_client_options *options,
-                                                        size_t max_bytes,
-                                                        size_t max_headers);
-
-/**
- * Offers a subprotocol (call once per subprotocol, in order of preference).
- * `name` is copied.
- *
- * # Safety
- * `options` is NULL or live; `name` is NULL or NUL-terminated.
- */
-enum wsx_result wsx_client_options_add_subprotocol(struct wsx_client_options *options,
-                                                   const char *name);
-
-/**
  * Time allowed for name resolution and TCP connect, in ms (default 10 000).
  *
  * # Safety
@@ -1225,64 +1558,6 @@ enum wsx_result wsx_client_options_add_subprotocol(struct wsx_client_options *op
  */
 enum wsx_result wsx_client_options_set_connect_timeout_ms(struct wsx_client_options *options,
                                                           uint32_t ms);
-
-/**
- * Time allowed for the TLS and WebSocket handshakes, in ms (default 10 000).
- *
- * # Safety
- * `options` is NULL or live.
- */
-enum wsx_result wsx_client_options_set_handshake_timeout_ms(struct wsx_client_options *options,
-                                                            uint32_t ms);
-
-/**
- * Time to wait for the peer's close frame and TCP close, in ms (default 5 000).
- *
- * # Safety
- * `options` is NULL or live.
- */
-enum wsx_result wsx_client_options_set_close_timeout_ms(struct wsx_client_options *options,
-                                                        uint32_t ms);
-
-/**
- * Keepalive: a ping every `interval_ms`; no pong within `timeout_ms` drops
- * the connection (close 1006). `interval_ms` 0 turns it off (default 30 000 / 30 000).
- *
- * # Safety
- * `options` is NULL or live.
- */
-enum wsx_result wsx_client_options_set_keepalive(struct wsx_client_options *options,
-                                                 uint32_t interval_ms,
-                                                 uint32_t timeout_ms);
-
-/**
- * Drop the connection after this many ms with nothing received; 0 is off (the default).
- *
- * # Safety
- * `options` is NULL or live.
- */
-enum wsx_result wsx_client_options_set_idle_timeout_ms(struct wsx_client_options *options,
-                                                       uint32_t ms);
-
-/**
- * Send-queue marks: past `high_water` queued bytes sends return
- * `WSX_ERR_WOULD_BLOCK`; below `low_water` the writable callback runs
- * (default 17 MiB / 256 KiB).
- *
- * # Safety
- * `options` is NULL or live.
- */
-enum wsx_result wsx_client_options_set_backpressure(struct wsx_client_options *options,
-                                                    size_t high_water,
-                                                    size_t low_water);
-
-/**
- * TCP_NODELAY (default on).
- *
- * # Safety
- * `options` is NULL or live.
- */
-enum wsx_result wsx_client_options_set_nodelay(struct wsx_client_options *options, bool on);
 
 /**
  * Adds a request header (Authorization, Cookie, ...). Both strings are copied.
@@ -1335,27 +1610,6 @@ enum wsx_result wsx_client_options_set_tls_danger_disable_verification(struct ws
                                                                        bool disable);
 
 /**
- * Refuse binary messages: only text is accepted (default false); a binary
- * message then fails the connection with close 1003.
- *
- * # Safety
- * `options` is NULL or live.
- */
-enum wsx_result wsx_client_options_set_reject_binary(struct wsx_client_options *options, bool on);
-
-/**
- * Offers permessage-deflate compression with `deflate` (copied), used when
- * the server accepts; NULL offers none. By default clients offer it with
- * `wsx_deflate_options_default()`. Invalid settings give
- * `WSX_ERR_INVALID_ARGUMENT`.
- *
- * # Safety
- * `options` is NULL or live; `deflate` is NULL or valid.
- */
-enum wsx_result wsx_client_options_set_compression(struct wsx_client_options *options,
-                                                   const struct wsx_deflate_options *deflate);
-
-/**
  * Creates server options with the defaults: 127.0.0.1, port 0 (a free one),
  * 16 MiB message and frame limits, any Origin, at most 10 000 connections and
  * 1 000 unfinished handshakes, 10 s handshake and 5 s close timeouts, a
@@ -1391,61 +1645,6 @@ enum wsx_result wsx_server_options_set_host(struct wsx_server_options *options, 
  * `options` is NULL or live.
  */
 enum wsx_result wsx_server_options_set_port(struct wsx_server_options *options, uint16_t port);
-
-/**
- * Largest message accepted, in bytes (default 16 MiB; over it: close 1009).
- *
- * # Safety
- * `options` is NULL or live.
- */
-enum wsx_result wsx_server_options_set_max_message_size(struct wsx_server_options *options,
-                                                        size_t bytes);
-
-/**
- * Largest single frame accepted, in bytes (default 16 MiB; over it: close 1009).
- *
- * # Safety
- * `options` is NULL or live.
- */
-enum wsx_result wsx_server_options_set_max_frame_size(struct wsx_server_options *options,
-                                                      size_t bytes);
-
-/**
- * Whether pings are answered automatically (default true).
- *
- * # Safety
- * `options` is NULL or live.
- */
-enum wsx_result wsx_server_options_set_auto_pong(struct wsx_server_options *options, bool on);
-
-/**
- * Streaming mode: deliver messages in pieces as frames arrive, with
- * `wsx_message.fin` marking the last (default false: whole messages).
- *
- * # Safety
- * `options` is NULL or live.
- */
-enum wsx_result wsx_server_options_set_streaming(struct wsx_server_options *options, bool on);
-
-/**
- * Limits on a handshake request's header block (default 8 KiB, 64 lines).
- *
- * # Safety
- * `options` is NULL or live.
- */
-enum wsx_result wsx_server_options_set_handshake_limits(struct wsx_server_options *options,
-                                                        size_t max_bytes,
-                                                        size_t max_headers);
-
-/**
- * Supports a subprotocol (call once per subprotocol, in order of
- * preference; the first the client also offers is chosen). Copied.
- *
- * # Safety
- * `options` is NULL or live; `name` is NULL or NUL-terminated.
- */
-enum wsx_result wsx_server_options_add_subprotocol(struct wsx_server_options *options,
-                                                   const char *name);
 
 /**
  * Allows an `Origin` value. Without any call every origin (and none) is
@@ -1488,62 +1687,78 @@ enum wsx_result wsx_server_options_set_max_pending_handshakes(struct wsx_server_
                                                               size_t max);
 
 /**
- * Time allowed for the TLS and WebSocket handshakes, in ms (default 10 000).
+ * Writes the default permessage-deflate settings (windows 15, context
+ * takeover on both sides, level 6, threshold 64 bytes) to `*out`, whose
+ * `struct_size` the caller set.
  *
  * # Safety
- * `options` is NULL or live.
+ * `out` is NULL or has `out->struct_size` writable bytes.
  */
-enum wsx_result wsx_server_options_set_handshake_timeout_ms(struct wsx_server_options *options,
-                                                            uint32_t ms);
+enum wsx_result wsx_deflate_options_default(struct wsx_deflate_options *out);
 
 /**
- * Time to wait for the peer's close frame and TCP close, in ms (default 5 000).
+ * Writes the default inbox marks (the core's) to `*out`, whose
+ * `struct_size` the caller set.
  *
  * # Safety
- * `options` is NULL or live.
+ * `out` is NULL or has `out->struct_size` writable bytes.
  */
-enum wsx_result wsx_server_options_set_close_timeout_ms(struct wsx_server_options *options,
-                                                        uint32_t ms);
+enum wsx_result wsx_inbox_options_default(struct wsx_inbox_options *out);
 
 /**
- * Keepalive: a ping every `interval_ms`; no pong within `timeout_ms` drops
- * the connection (close 1006). `interval_ms` 0 turns it off (default 30 000 / 30 000).
+ * The settings of `options` that clients and servers share, as a pointer
+ * borrowed from `options`: valid until `options` is freed, never freed
+ * itself. NULL for NULL.
  *
  * # Safety
  * `options` is NULL or live.
  */
-enum wsx_result wsx_server_options_set_keepalive(struct wsx_server_options *options,
-                                                 uint32_t interval_ms,
-                                                 uint32_t timeout_ms);
+struct wsx_conn_options *wsx_client_options_conn(struct wsx_client_options *options);
 
 /**
- * Drop a connection after this many ms with nothing received; 0 is off (the default).
+ * The settings of `options` that clients and servers share, as a pointer
+ * borrowed from `options`: valid until `options` is freed, never freed
+ * itself. NULL for NULL.
  *
  * # Safety
  * `options` is NULL or live.
  */
-enum wsx_result wsx_server_options_set_idle_timeout_ms(struct wsx_server_options *options,
-                                                       uint32_t ms);
+struct wsx_conn_options *wsx_server_options_conn(struct wsx_server_options *options);
 
 /**
- * Send-queue marks of each connection: past `high_water` queued bytes sends
- * return `WSX_ERR_WOULD_BLOCK`; below `low_water` the writable callback runs
- * (default 17 MiB / 256 KiB).
+ * Largest message accepted, in bytes (default 16 MiB; over it: close 1009).
  *
  * # Safety
  * `options` is NULL or live.
  */
-enum wsx_result wsx_server_options_set_backpressure(struct wsx_server_options *options,
-                                                    size_t high_water,
-                                                    size_t low_water);
+enum wsx_result wsx_conn_options_set_max_message_size(struct wsx_conn_options *options,
+                                                      size_t bytes);
 
 /**
- * TCP_NODELAY (default on).
+ * Largest single frame accepted, in bytes (default 16 MiB; over it: close 1009).
  *
  * # Safety
  * `options` is NULL or live.
  */
-enum wsx_result wsx_server_options_set_nodelay(struct wsx_server_options *options, bool on);
+enum wsx_result wsx_conn_options_set_max_frame_size(struct wsx_conn_options *options, size_t bytes);
+
+/**
+ * Whether pings are answered automatically (default true).
+ *
+ * # Safety
+ * `options` is NULL or live.
+ */
+enum wsx_result wsx_conn_options_set_auto_pong(struct wsx_conn_options *options, bool on);
+
+/**
+ * Streaming mode: deliver messages in pieces as frames arrive, with
+ * `wsx_message.fin` marking the last (default false: whole messages). Not
+ * with pull mode.
+ *
+ * # Safety
+ * `options` is NULL or live.
+ */
+enum wsx_result wsx_conn_options_set_streaming(struct wsx_conn_options *options, bool on);
 
 /**
  * Refuse binary messages: only text is accepted (default false); a binary
@@ -1552,31 +1767,124 @@ enum wsx_result wsx_server_options_set_nodelay(struct wsx_server_options *option
  * # Safety
  * `options` is NULL or live.
  */
-enum wsx_result wsx_server_options_set_reject_binary(struct wsx_server_options *options, bool on);
+enum wsx_result wsx_conn_options_set_reject_binary(struct wsx_conn_options *options, bool on);
 
 /**
- * Accepts permessage-deflate with `deflate` (copied) when a client offers
- * it; NULL declines every offer (the default). Invalid settings give
- * `WSX_ERR_INVALID_ARGUMENT`.
+ * Limits on the handshake's header block: the response's for a client, the
+ * request's for a server (default 8 KiB, 64 lines).
+ *
+ * # Safety
+ * `options` is NULL or live.
+ */
+enum wsx_result wsx_conn_options_set_handshake_limits(struct wsx_conn_options *options,
+                                                      size_t max_bytes,
+                                                      size_t max_headers);
+
+/**
+ * Adds a subprotocol, once per subprotocol in order of preference: a client
+ * offers them; a server chooses the first of its list the client also
+ * offered. `name` is copied.
+ *
+ * # Safety
+ * `options` is NULL or live; `name` is NULL or NUL-terminated.
+ */
+enum wsx_result wsx_conn_options_add_subprotocol(struct wsx_conn_options *options,
+                                                 const char *name);
+
+/**
+ * Time allowed for the TLS and WebSocket handshakes, in ms (default 10 000).
+ *
+ * # Safety
+ * `options` is NULL or live.
+ */
+enum wsx_result wsx_conn_options_set_handshake_timeout_ms(struct wsx_conn_options *options,
+                                                          uint32_t ms);
+
+/**
+ * Time to wait for the peer's close frame and TCP close, in ms (default 5 000).
+ *
+ * # Safety
+ * `options` is NULL or live.
+ */
+enum wsx_result wsx_conn_options_set_close_timeout_ms(struct wsx_conn_options *options,
+                                                      uint32_t ms);
+
+/**
+ * Keepalive: a ping every `interval_ms`; no pong within `timeout_ms` drops
+ * the connection (close 1006). `interval_ms` 0 turns it off (default
+ * 30 000 / 30 000).
+ *
+ * # Safety
+ * `options` is NULL or live.
+ */
+enum wsx_result wsx_conn_options_set_keepalive(struct wsx_conn_options *options,
+                                               uint32_t interval_ms,
+                                               uint32_t timeout_ms);
+
+/**
+ * Drop the connection after this many ms with nothing received; 0 is off
+ * (the default).
+ *
+ * # Safety
+ * `options` is NULL or live.
+ */
+enum wsx_result wsx_conn_options_set_idle_timeout_ms(struct wsx_conn_options *options, uint32_t ms);
+
+/**
+ * Send-queue marks: past `high_water` queued bytes sends return
+ * `WSX_ERR_WOULD_BLOCK`; below `low_water` the writable callback runs
+ * (default 17 MiB / 256 KiB).
+ *
+ * # Safety
+ * `options` is NULL or live.
+ */
+enum wsx_result wsx_conn_options_set_backpressure(struct wsx_conn_options *options,
+                                                  size_t high_water,
+                                                  size_t low_water);
+
+/**
+ * TCP_NODELAY (default on).
+ *
+ * # Safety
+ * `options` is NULL or live.
+ */
+enum wsx_result wsx_conn_options_set_nodelay(struct wsx_conn_options *options, bool on);
+
+/**
+ * permessage-deflate with `deflate` (copied; NULL: none). A client offers
+ * it (by default with `wsx_deflate_options_default`'s settings); a server
+ * accepts it when a client offers it (by default it declines). Invalid
+ * settings or `struct_size` give `WSX_ERR_INVALID_ARGUMENT`.
  *
  * # Safety
  * `options` is NULL or live; `deflate` is NULL or valid.
  */
-enum wsx_result wsx_server_options_set_compression(struct wsx_server_options *options,
-                                                   const struct wsx_deflate_options *deflate);
+enum wsx_result wsx_conn_options_set_compression(struct wsx_conn_options *options,
+                                                 const struct wsx_deflate_options *deflate);
 
 /**
- * What publishing does with a subscriber past its high-water mark
- * (`policy`: a `wsx_slow_subscriber`, default `WSX_SLOW_SUBSCRIBER_SKIP`),
- * and the callback told each time (NULL: none), which receives the
- * `user_data` of the callbacks given to `wsx_listen`.
+ * Pull mode with the marks of `inbox` (copied; NULL: push mode, the
+ * default): received messages wait in the connection's inbox instead of
+ * going to `on_message`; `on_readable` tells when the empty inbox got one,
+ * and `wsx_conn_recv` takes them from any thread. Not with streaming.
+ * Invalid marks or `struct_size` give `WSX_ERR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `options` is NULL or live; `inbox` is NULL or valid.
+ */
+enum wsx_result wsx_conn_options_set_inbox(struct wsx_conn_options *options,
+                                           const struct wsx_inbox_options *inbox);
+
+/**
+ * What publishing does with a subscriber past its high-water mark (default
+ * `WSX_SLOW_SUBSCRIBER_SKIP`); `on_slow_subscriber` in the server's
+ * callbacks is told each time.
  *
  * # Safety
  * `options` is NULL or live.
  */
 enum wsx_result wsx_server_options_set_slow_subscriber(struct wsx_server_options *options,
-                                                       uint32_t policy,
-                                                       wsx_on_slow_subscriber on_slow_subscriber);
+                                                       wsx_slow_subscriber policy);
 
 /**
  * Subscribes a server-side connection to `topic` (UTF-8, copied): messages
@@ -1605,7 +1913,7 @@ enum wsx_result wsx_conn_unsubscribe(const struct wsx_conn *conn,
 /**
  * Sends a message to every subscriber of `topic` on `server`, but `skip`
  * (NULL: none; typically the connection that published). The frame is
- * encoded once and shared by all subscribers. `kind` is a `wsx_msg_kind`;
+ * encoded once and shared by all subscribers.
  * `data` is copied (NULL is allowed when `len` is 0). `*out_count` (if not
  * NULL) receives how many subscribers the message was queued for: a
  * subscriber past its high-water mark is skipped or dropped (see
@@ -1620,7 +1928,7 @@ enum wsx_result wsx_conn_unsubscribe(const struct wsx_conn *conn,
  */
 enum wsx_result wsx_server_publish(const struct wsx_server *server,
                                    const char *topic,
-                                   uint32_t kind,
+                                   wsx_msg_kind kind,
                                    const uint8_t *data,
                                    size_t len,
                                    const struct wsx_conn *skip,
@@ -1639,16 +1947,21 @@ enum wsx_result wsx_server_subscribers(const struct wsx_server *server,
                                        size_t *out_count);
 
 /**
- * The default reconnect options (see `wsx_reconnect_options`).
+ * Writes the default reconnect options (see `wsx_reconnect_options`) to
+ * `*out`, whose `struct_size` the caller set.
+ *
+ * # Safety
+ * `out` is NULL or has `out->struct_size` writable bytes.
  */
-struct wsx_reconnect_options wsx_reconnect_options_default(void);
+enum wsx_result wsx_reconnect_options_default(struct wsx_reconnect_options *out);
 
 /**
  * Reconnects with `reconnect`'s policy (copied); NULL turns reconnecting
  * off (the default). With it on, one `wsx_conn` outlives its transports:
- * the hooks' `on_disconnect` marks each drop and `on_connecting` each
- * attempt (`wsx_client_options_set_hooks`), `is_reconnect` the opens after
- * the first, and `on_close` runs once, at the very end.
+ * `on_disconnect` marks each drop and `on_connecting` each attempt (both
+ * in `wsx_conn_callbacks`), `is_reconnect` the opens after the first, and
+ * `on_close` runs once, at the very end. A bad `struct_size` or value gives
+ * `WSX_ERR_INVALID_ARGUMENT`.
  *
  * # Safety
  * `options` is NULL or live; `reconnect` is NULL or valid.
@@ -1701,32 +2014,10 @@ enum wsx_result wsx_client_options_set_proxy(struct wsx_client_options *options,
 enum wsx_result wsx_client_options_set_proxy_from_env(struct wsx_client_options *options, bool on);
 
 /**
- * Sets the callbacks around connect attempts of the connections made with
- * these options (copied; NULL removes them).
- *
- * # Safety
- * `options` is NULL or live; `hooks` is NULL or valid.
- */
-enum wsx_result wsx_client_options_set_hooks(struct wsx_client_options *options,
-                                             const struct wsx_client_hooks *hooks);
-
-/**
- * Sets a request header of this attempt: replaces every header of that
- * name (compared without case) or adds it. Both strings are copied.
- *
- * # Safety
- * `headers` is NULL or the pointer `on_before_connect` got, during that
- * call; the strings are NULL or NUL-terminated.
- */
-enum wsx_result wsx_request_headers_set(struct wsx_request_headers *headers,
-                                        const char *name,
-                                        const char *value);
-
-/**
  * Static text describing a result code (any value; unknown codes get a
  * generic text). Never NULL; never free it.
  */
-const char *wsx_result_str(int32_t result);
+const char *wsx_result_str(wsx_result result);
 
 /**
  * The message of the last failed call on the calling thread ("" if none).
@@ -1746,25 +2037,26 @@ const char *wsx_version(void);
  * so `wsx_server_port` works at once).
  *
  * `options` may be NULL (defaults: 127.0.0.1, a free port) and is copied.
- * `callbacks` is copied; from this call on, the library owns
- * `callbacks->user_data` and calls `free_user_data` exactly once, also when
- * this call fails. On success `*out_server` is owned by the caller: free it
- * with `wsx_server_free`.
+ * `callbacks` (and `callbacks->conn`) is copied; from this call on, the
+ * library owns both `user_data`s and calls each `free_user_data` exactly
+ * once, also when this call fails (but not for a struct refused itself:
+ * NULL, or a bad `struct_size`). On success `*out_server` is owned by the
+ * caller: free it with `wsx_server_free`. Callable from any thread.
  *
  * # Safety
  * Pointers are NULL or valid.
  */
-enum wsx_result wsx_listen(const struct wsx_loop *loop,
-                           const struct wsx_server_options *options,
-                           const struct wsx_server_callbacks *callbacks,
-                           struct wsx_server **out_server);
+enum wsx_result wsx_loop_listen(const struct wsx_loop *loop,
+                                const struct wsx_server_options *options,
+                                const struct wsx_server_callbacks *callbacks,
+                                struct wsx_server **out_server);
 
 /**
  * Releases the caller's handle. The server keeps running until
  * `wsx_server_shutdown` or the loop stops. NULL is a no-op.
  *
  * # Safety
- * `server` is NULL or from `wsx_listen`, freed once.
+ * `server` is NULL or from `wsx_loop_listen`, freed once.
  */
 void wsx_server_free(struct wsx_server *server);
 
@@ -1846,13 +2138,84 @@ enum wsx_result wsx_upgrade_set_callbacks(struct wsx_upgrade *upgrade,
                                           const struct wsx_conn_callbacks *callbacks);
 
 /**
+ * Postpones the decision on this handshake, so it can be taken elsewhere
+ * (another thread, a database) without stalling the loop. After the
+ * upgrade callback returns, the connection waits (its handshake timeout
+ * still runs) for a decision on `*out_pending`, owned by the caller. The
+ * callbacks the connection gets if accepted, the subprotocol and headers
+ * `wsx_pending_upgrade_accept` answers with, are those set on `upgrade`
+ * before the callback returns. Calling `wsx_upgrade_refuse` as well
+ * refuses at once (the pending decision then fails with `WSX_ERR_CLOSED`).
+ * At most once per upgrade (`WSX_ERR_STATE` after).
+ *
+ * # Safety
+ * `upgrade` is NULL or the running upgrade callback's; `out_pending` is
+ * NULL or writable.
+ */
+enum wsx_result wsx_upgrade_defer(struct wsx_upgrade *upgrade,
+                                  struct wsx_pending_upgrade **out_pending);
+
+/**
+ * Accepts the handshake with the subprotocol and response headers the
+ * upgrade held when its callback returned. `WSX_ERR_STATE` if it was
+ * decided already; `WSX_ERR_CLOSED` if it is too late (the handshake
+ * timeout passed, or the client left). Callable from any thread.
+ *
+ * # Safety
+ * `pending` is NULL or live.
+ */
+enum wsx_result wsx_pending_upgrade_accept(const struct wsx_pending_upgrade *pending);
+
+/**
+ * Accepts the handshake with the subprotocol `subprotocol` (NULL: none) and
+ * the extra response headers `headers` (`headers_len` entries; NULL: none),
+ * in place of those the upgrade held. Everything is copied. Results as
+ * `wsx_pending_upgrade_accept`, and `WSX_ERR_INVALID_ARGUMENT` for a bad
+ * header (the handshake stays undecided).
+ *
+ * # Safety
+ * `pending` is NULL or live; `subprotocol` is NULL or NUL-terminated;
+ * `headers` is NULL or points to `headers_len` entries.
+ */
+enum wsx_result wsx_pending_upgrade_accept_with(const struct wsx_pending_upgrade *pending,
+                                                const char *subprotocol,
+                                                const struct wsx_header *headers,
+                                                size_t headers_len);
+
+/**
+ * Refuses the handshake with an HTTP status 400-599, a short reason sent as
+ * the body (NULL: none) and extra response headers (`headers_len` entries;
+ * NULL: none), all copied. A bad status or header gives
+ * `WSX_ERR_INVALID_ARGUMENT` and leaves the handshake undecided; otherwise
+ * results as `wsx_pending_upgrade_accept`.
+ *
+ * # Safety
+ * `pending` is NULL or live; `reason` is NULL or NUL-terminated; `headers`
+ * is NULL or points to `headers_len` entries.
+ */
+enum wsx_result wsx_pending_upgrade_refuse(const struct wsx_pending_upgrade *pending,
+                                           uint16_t status,
+                                           const char *reason,
+                                           const struct wsx_header *headers,
+                                           size_t headers_len);
+
+/**
+ * Frees a pending upgrade; if it is still undecided, the handshake is
+ * refused with 500. NULL is a no-op. Callable from any thread.
+ *
+ * # Safety
+ * `pending` is NULL or from `wsx_upgrade_defer`, freed once.
+ */
+void wsx_pending_upgrade_free(struct wsx_pending_upgrade *pending);
+
+/**
  * Writes the counts of live connections, servers and event loops in the
  * whole process to `*out`: a debugging aid for leak checks (take the counts
  * before, free everything, compare). The counts are exact once no other
  * thread is using wsx. Callable from any thread.
  *
  * # Safety
- * `out` is NULL or points to a writable `wsx_live_objects`.
+ * `out` is NULL or has `out->struct_size` writable bytes.
  */
 enum wsx_result wsx_debug_live_objects(struct wsx_live_objects *out);
 

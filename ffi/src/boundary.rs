@@ -180,6 +180,98 @@ pub(crate) unsafe fn write_c_string(text: &str, buf: *mut c_char, cap: usize) ->
     Ok(())
 }
 
+/// A struct the caller fills (or gives to be filled) whose first field is
+/// `size_t struct_size`: `sizeof` of the struct as the caller was compiled
+/// with. The library reads and writes `min(struct_size, sizeof ours)` bytes,
+/// so programs built against an older (shorter) or newer (longer) struct keep
+/// working; fields past the caller's size take their value from
+/// [`Extensible::base`].
+///
+/// # Safety
+/// Implementors are `#[repr(C)]` structs whose first field is a `usize`, and
+/// every byte pattern a C caller writes through the header's type is a valid
+/// value (pointers, integers, `Option` of function pointers, C `bool`s).
+pub(crate) unsafe trait Extensible: Copy + 'static {
+    /// The C name, for messages.
+    const NAME: &'static str;
+    /// The smallest `struct_size` accepted: the end of the first field after
+    /// `struct_size`.
+    const MIN_SIZE: usize;
+    /// The value of the fields a caller's struct is too short to hold.
+    fn base() -> Self;
+}
+
+/// Checks a caller's `struct_size`.
+fn check_size<T: Extensible>(theirs: usize, name: &str) -> Outcome {
+    if theirs == 0 {
+        return Err(Failure::invalid(format!(
+            "{name}->struct_size is 0: set it to sizeof({})",
+            T::NAME
+        )));
+    }
+    if theirs < T::MIN_SIZE {
+        return Err(Failure::invalid(format!(
+            "{name}->struct_size is {theirs}, below the smallest {} ({} bytes): set it to sizeof({})",
+            T::NAME,
+            T::MIN_SIZE,
+            T::NAME
+        )));
+    }
+    Ok(())
+}
+
+/// Reads a struct the caller filled: `min(struct_size, ours)` bytes over
+/// [`Extensible::base`]. NULL is `WSX_ERR_NULL`; a `struct_size` of 0 or
+/// below the minimum is `WSX_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `ptr` is NULL or points to at least `(*ptr).struct_size` readable bytes.
+pub(crate) unsafe fn read_sized<T: Extensible>(ptr: *const T, name: &str) -> Outcome<T> {
+    if ptr.is_null() {
+        return Err(Failure::new(
+            wsx_result::WSX_ERR_NULL,
+            format!("{name} is NULL"),
+        ));
+    }
+    // SAFETY: a non-NULL `T` starts with its `usize` size (the trait's promise).
+    let theirs = unsafe { ptr.cast::<usize>().read_unaligned() };
+    check_size::<T>(theirs, name)?;
+    let mut value = T::base();
+    let len = theirs.min(size_of::<T>());
+    // SAFETY: the caller has `theirs >= len` readable bytes at `ptr`; `value`
+    // has `size_of::<T>() >= len` bytes; every byte pattern C writes is a
+    // valid `T` (the trait's promise).
+    unsafe { std::ptr::copy_nonoverlapping(ptr.cast::<u8>(), (&raw mut value).cast::<u8>(), len) };
+    Ok(value)
+}
+
+/// Writes `value` to a struct the caller gives to be filled: its
+/// `struct_size` is kept and `min(struct_size, ours)` bytes are written.
+///
+/// # Safety
+/// `out` is NULL or points to at least `(*out).struct_size` writable bytes.
+pub(crate) unsafe fn write_sized<T: Extensible>(out: *mut T, value: T, name: &str) -> Outcome {
+    if out.is_null() {
+        return Err(Failure::new(
+            wsx_result::WSX_ERR_NULL,
+            format!("{name} is NULL"),
+        ));
+    }
+    // SAFETY: a non-NULL `T` starts with its `usize` size (the trait's promise).
+    let theirs = unsafe { out.cast::<usize>().read_unaligned() };
+    check_size::<T>(theirs, name)?;
+    let len = theirs.min(size_of::<T>());
+    // Built in zeroed memory so padding bytes are zeros, not uninitialised.
+    let mut full = std::mem::MaybeUninit::<T>::zeroed();
+    full.write(value);
+    // SAFETY: `full` was initialised just above.
+    unsafe { full.as_mut_ptr().cast::<usize>().write_unaligned(theirs) };
+    // SAFETY: `out` has `theirs >= len` writable bytes, `full` has
+    // `size_of::<T>() >= len`; they do not overlap.
+    unsafe { std::ptr::copy_nonoverlapping(full.as_ptr().cast::<u8>(), out.cast::<u8>(), len) };
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use std::ffi::CStr;

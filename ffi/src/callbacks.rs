@@ -9,18 +9,21 @@ use std::time::Duration;
 use wsx_core::net::{Attempt, Close, Conn, Ctx, Error, Handler, Open};
 use wsx_core::proto::MessageKind;
 
+use crate::boundary::Extensible;
+use crate::client::{wsx_attempt, wsx_connecting};
 use crate::conn::wsx_conn;
 use crate::events::{
     CClose, CError, COpen, micros, wsx_close, wsx_error, wsx_message, wsx_msg_kind, wsx_open,
     wsx_ping, wsx_pong,
 };
-use crate::resilience::{wsx_client_hooks, wsx_connecting, wsx_request_headers};
 
-/// Called once when the handshake succeeded.
+/// Called once when the handshake succeeded (on a reconnecting client: after
+/// each successful handshake, with `open->is_reconnect` set after the first).
 pub type wsx_on_open = Option<
     unsafe extern "C" fn(user_data: *mut c_void, conn: *mut wsx_conn, open: *const wsx_open),
 >;
 /// Called for every received message (every piece of one in streaming mode).
+/// Not called in pull mode (`wsx_conn_options_set_inbox`).
 pub type wsx_on_message = Option<
     unsafe extern "C" fn(user_data: *mut c_void, conn: *mut wsx_conn, message: *const wsx_message),
 >;
@@ -33,8 +36,13 @@ pub type wsx_on_pong = Option<
     unsafe extern "C" fn(user_data: *mut c_void, conn: *mut wsx_conn, pong: *const wsx_pong),
 >;
 /// Called when the send queue drained below its low-water mark after a send
-/// returned `WSX_ERR_WOULD_BLOCK`.
+/// (from any thread) returned `WSX_ERR_WOULD_BLOCK`: send again now.
 pub type wsx_on_writable =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, conn: *mut wsx_conn)>;
+/// Pull mode: the inbox was empty and a message arrived. Take it, and those
+/// after it, with `wsx_conn_recv` until `WSX_ERR_WOULD_BLOCK` (from any
+/// thread); the callback runs again only after the inbox was found empty.
+pub type wsx_on_readable =
     Option<unsafe extern "C" fn(user_data: *mut c_void, conn: *mut wsx_conn)>;
 /// Called when something failed; the close callback follows.
 pub type wsx_on_error = Option<
@@ -45,62 +53,111 @@ pub type wsx_on_error = Option<
 pub type wsx_on_close = Option<
     unsafe extern "C" fn(user_data: *mut c_void, conn: *mut wsx_conn, close: *const wsx_close),
 >;
+/// Client: an attempt to connect starts after `connecting->delay_ms`.
+pub type wsx_on_connecting = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        conn: *mut wsx_conn,
+        connecting: *const wsx_connecting,
+    ),
+>;
+/// Client with reconnecting on: this connection or attempt ended and another
+/// attempt follows (`on_close` is not called for it).
+pub type wsx_on_disconnect = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, conn: *mut wsx_conn, close: *const wsx_close),
+>;
+/// Client: an attempt starts now. `attempt` is valid during the call only:
+/// change its request headers with `wsx_attempt_set_header` (refresh a
+/// token, set cookies), or postpone it with `wsx_attempt_defer`.
+pub type wsx_on_before_connect = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, conn: *mut wsx_conn, attempt: *mut wsx_attempt),
+>;
 /// Releases `user_data`; runs exactly once, when the library holds no more
 /// references to it, on whichever thread let go last.
 pub type wsx_free_user_data = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
 
-/// The callbacks of one connection. Every function pointer may be NULL
-/// (the event is ignored). Zero-initialise it and set what you need.
+/// The callbacks of one connection, client or server side. Extensible: set
+/// `struct_size = sizeof(wsx_conn_callbacks)`, zero the rest and set what
+/// you need; every function pointer may be NULL (the event is ignored).
+/// Fields past the caller's `struct_size` count as NULL.
 #[repr(C)]
 #[allow(non_camel_case_types)]
 #[derive(Clone, Copy)]
 pub struct wsx_conn_callbacks {
+    /// `sizeof(wsx_conn_callbacks)` as the caller was compiled with (at least
+    /// up to `user_data`).
+    pub struct_size: usize,
     /// Passed first to every callback below.
     pub user_data: *mut c_void,
+    /// Releases `user_data` once the connection is gone (also when the call
+    /// that received these callbacks fails).
+    pub free_user_data: wsx_free_user_data,
     /// The handshake succeeded.
     pub on_open: wsx_on_open,
-    /// A message arrived.
+    /// A message arrived (push mode).
     pub on_message: wsx_on_message,
+    /// Something failed; `on_close` follows.
+    pub on_error: wsx_on_error,
+    /// The connection is over.
+    pub on_close: wsx_on_close,
     /// A ping arrived.
     pub on_ping: wsx_on_ping,
     /// A pong arrived.
     pub on_pong: wsx_on_pong,
     /// The send queue drained.
     pub on_writable: wsx_on_writable,
-    /// Something failed; `on_close` follows.
-    pub on_error: wsx_on_error,
-    /// The connection is over.
-    pub on_close: wsx_on_close,
-    /// Releases `user_data` once the connection is gone (also when the call
-    /// that received these callbacks fails).
-    pub free_user_data: wsx_free_user_data,
+    /// Pull mode: a message waits in the empty inbox.
+    pub on_readable: wsx_on_readable,
+    /// Client: an attempt to connect is about to start (also the first one).
+    pub on_connecting: wsx_on_connecting,
+    /// Client with reconnecting on: a connection or attempt ended, another follows.
+    pub on_disconnect: wsx_on_disconnect,
+    /// Client: an attempt starts now; its request headers may be changed.
+    pub on_before_connect: wsx_on_before_connect,
+}
+
+// SAFETY: repr(C), `struct_size` first, and every field is a pointer or an
+// optional function pointer, valid for any bytes C writes (NULL is None).
+unsafe impl Extensible for wsx_conn_callbacks {
+    const NAME: &'static str = "wsx_conn_callbacks";
+    const MIN_SIZE: usize = std::mem::offset_of!(wsx_conn_callbacks, free_user_data);
+    fn base() -> Self {
+        wsx_conn_callbacks {
+            struct_size: 0,
+            user_data: std::ptr::null_mut(),
+            free_user_data: None,
+            on_open: None,
+            on_message: None,
+            on_error: None,
+            on_close: None,
+            on_ping: None,
+            on_pong: None,
+            on_writable: None,
+            on_readable: None,
+            on_connecting: None,
+            on_disconnect: None,
+            on_before_connect: None,
+        }
+    }
 }
 
 /// The per-connection function pointers of a callback table, without its user data.
 #[derive(Clone, Copy)]
-pub(crate) struct ConnEvents {
-    pub(crate) on_open: wsx_on_open,
-    pub(crate) on_message: wsx_on_message,
-    pub(crate) on_ping: wsx_on_ping,
-    pub(crate) on_pong: wsx_on_pong,
-    pub(crate) on_writable: wsx_on_writable,
-    pub(crate) on_error: wsx_on_error,
-    pub(crate) on_close: wsx_on_close,
-}
+pub(crate) struct ConnEvents(wsx_conn_callbacks);
 
 impl wsx_conn_callbacks {
     pub(crate) fn events(&self) -> ConnEvents {
-        ConnEvents {
-            on_open: self.on_open,
-            on_message: self.on_message,
-            on_ping: self.on_ping,
-            on_pong: self.on_pong,
-            on_writable: self.on_writable,
-            on_error: self.on_error,
-            on_close: self.on_close,
-        }
+        ConnEvents(wsx_conn_callbacks {
+            user_data: std::ptr::null_mut(),
+            free_user_data: None,
+            ..*self
+        })
     }
 }
+
+// SAFETY: only function pointers are left (user data and its destructor are
+// cleared by `events`); C callbacks are callable from the loop's thread.
+unsafe impl Send for ConnEvents {}
 
 /// User data owned by the library: `free_user_data` runs when the last owner drops it.
 pub(crate) struct UserData {
@@ -149,6 +206,33 @@ thread_local! {
         const { Cell::new((std::ptr::null(), std::ptr::null_mut())) };
 }
 
+thread_local! {
+    /// How many C callbacks of the library run on this thread (nested).
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Whether a C callback of the library runs on this thread: a blocking call
+/// here would stall the loop that called it.
+pub(crate) fn in_callback() -> bool {
+    DEPTH.with(Cell::get) > 0
+}
+
+/// Leaves a callback when dropped.
+struct Depth;
+
+impl Drop for Depth {
+    fn drop(&mut self) {
+        DEPTH.with(|depth| depth.set(depth.get().saturating_sub(1)));
+    }
+}
+
+/// Runs `f`, a call into C, counted by [`in_callback`].
+pub(crate) fn calling<R>(f: impl FnOnce() -> R) -> R {
+    DEPTH.with(|depth| depth.set(depth.get() + 1));
+    let _depth = Depth;
+    f()
+}
+
 /// Restores the previous current connection when a callback returns.
 struct CurrentGuard((*const wsx_conn, *mut Ctx<'static>));
 
@@ -188,7 +272,6 @@ pub(crate) fn with_current_ctx<R>(
 pub(crate) struct ConnAdapter {
     user: Arc<UserData>,
     events: ConnEvents,
-    hooks: wsx_client_hooks,
     slot: ConnSlot,
     closed: bool,
 }
@@ -198,15 +281,9 @@ impl ConnAdapter {
         ConnAdapter {
             user,
             events,
-            hooks: wsx_client_hooks::default(),
             slot,
             closed: false,
         }
-    }
-
-    /// Adds the client-only callbacks.
-    pub(crate) fn with_client_hooks(self, hooks: wsx_client_hooks) -> ConnAdapter {
-        ConnAdapter { hooks, ..self }
     }
 
     fn handle(&self, conn: &Conn) -> *mut wsx_conn {
@@ -220,13 +297,13 @@ impl ConnAdapter {
         }
         let conn = self.handle(ctx.conn());
         let _current = CurrentGuard::enter(conn, ctx);
-        f(self.user.ptr(), conn);
+        calling(|| f(self.user.ptr(), conn));
     }
 }
 
 impl Handler for ConnAdapter {
     fn on_open(&mut self, ctx: &mut Ctx<'_>, open: &Open<'_>) {
-        let Some(callback) = self.events.on_open else {
+        let Some(callback) = self.events.0.on_open else {
             return;
         };
         let open = COpen::new(open);
@@ -237,7 +314,7 @@ impl Handler for ConnAdapter {
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_>, kind: MessageKind, data: &[u8], fin: bool) {
-        let Some(callback) = self.events.on_message else {
+        let Some(callback) = self.events.0.on_message else {
             return;
         };
         let message = wsx_message {
@@ -251,7 +328,7 @@ impl Handler for ConnAdapter {
     }
 
     fn on_ping(&mut self, ctx: &mut Ctx<'_>, data: &[u8]) {
-        let Some(callback) = self.events.on_ping else {
+        let Some(callback) = self.events.0.on_ping else {
             return;
         };
         let ping = wsx_ping {
@@ -263,7 +340,7 @@ impl Handler for ConnAdapter {
     }
 
     fn on_pong(&mut self, ctx: &mut Ctx<'_>, data: &[u8], rtt: Option<Duration>) {
-        let Some(callback) = self.events.on_pong else {
+        let Some(callback) = self.events.0.on_pong else {
             return;
         };
         let pong = wsx_pong {
@@ -275,8 +352,16 @@ impl Handler for ConnAdapter {
         self.dispatch(ctx, |user, conn| unsafe { callback(user, conn, &pong) });
     }
 
+    fn on_readable(&mut self, ctx: &mut Ctx<'_>) {
+        let Some(callback) = self.events.0.on_readable else {
+            return;
+        };
+        // SAFETY: as above.
+        self.dispatch(ctx, |user, conn| unsafe { callback(user, conn) });
+    }
+
     fn on_writable(&mut self, ctx: &mut Ctx<'_>) {
-        let Some(callback) = self.events.on_writable else {
+        let Some(callback) = self.events.0.on_writable else {
             return;
         };
         // SAFETY: as above.
@@ -284,16 +369,16 @@ impl Handler for ConnAdapter {
     }
 
     fn on_error(&mut self, conn: &Conn, error: &Error) {
-        let Some(callback) = self.events.on_error.filter(|_| !self.closed) else {
+        let Some(callback) = self.events.0.on_error.filter(|_| !self.closed) else {
             return;
         };
         let error = CError::new(error);
         // SAFETY: as above.
-        unsafe { callback(self.user.ptr(), self.handle(conn), &error.event) };
+        calling(|| unsafe { callback(self.user.ptr(), self.handle(conn), &error.event) });
     }
 
     fn on_connecting(&mut self, conn: &Conn, attempt: u32, delay: Duration) {
-        let Some(callback) = self.hooks.on_connecting.filter(|_| !self.closed) else {
+        let Some(callback) = self.events.0.on_connecting.filter(|_| !self.closed) else {
             return;
         };
         let connecting = wsx_connecting {
@@ -301,39 +386,37 @@ impl Handler for ConnAdapter {
             delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
         };
         // SAFETY: as above.
-        unsafe { callback(self.user.ptr(), self.handle(conn), &connecting) };
+        calling(|| unsafe { callback(self.user.ptr(), self.handle(conn), &connecting) });
     }
 
     fn on_before_connect(&mut self, attempt: &mut Attempt<'_>) {
-        let Some(callback) = self.hooks.on_before_connect.filter(|_| !self.closed) else {
+        let Some(callback) = self.events.0.on_before_connect.filter(|_| !self.closed) else {
             return;
         };
         let conn = attempt.conn().clone();
-        let mut c_headers = wsx_request_headers {
-            headers: attempt.headers,
-        };
-        // SAFETY: as above; `c_headers` points at `headers` for this call only.
-        unsafe { callback(self.user.ptr(), self.handle(&conn), &mut c_headers) };
+        let mut c_attempt = wsx_attempt::new(attempt);
+        // SAFETY: as above; `c_attempt` points at `attempt` for this call only.
+        calling(|| unsafe { callback(self.user.ptr(), self.handle(&conn), &mut c_attempt) });
     }
 
     fn on_disconnect(&mut self, conn: &Conn, close: &Close<'_>) {
-        let Some(callback) = self.hooks.on_disconnect.filter(|_| !self.closed) else {
+        let Some(callback) = self.events.0.on_disconnect.filter(|_| !self.closed) else {
             return;
         };
         let close = CClose::new(close);
         // SAFETY: as above.
-        unsafe { callback(self.user.ptr(), self.handle(conn), &close.event) };
+        calling(|| unsafe { callback(self.user.ptr(), self.handle(conn), &close.event) });
     }
 
     fn on_close(&mut self, conn: &Conn, close: &Close<'_>) {
         if std::mem::replace(&mut self.closed, true) {
             return;
         }
-        let Some(callback) = self.events.on_close else {
+        let Some(callback) = self.events.0.on_close else {
             return;
         };
         let close = CClose::new(close);
         // SAFETY: as above.
-        unsafe { callback(self.user.ptr(), self.handle(conn), &close.event) };
+        calling(|| unsafe { callback(self.user.ptr(), self.handle(conn), &close.event) });
     }
 }

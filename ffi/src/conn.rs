@@ -1,33 +1,48 @@
-//! Connections: `wsx_connect` and everything callable on a `wsx_conn`.
+//! Connections: everything callable on a `wsx_conn`, including pull-mode
+//! receive and how the connection ended.
 
 use std::ffi::c_char;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
 
-use wsx_core::net::Conn;
+use wsx_core::net::{CloseInfo, Conn, Message};
 use wsx_core::proto::CloseCode;
 
 use crate::boundary::{
-    Failure, Outcome, arg, arg_bytes, arg_mut, arg_str, ffi_call, ffi_value, opt_str,
-    write_c_string,
+    Extensible, Failure, Outcome, arg, arg_bytes, ffi_call, ffi_value, opt_str, write_c_string,
+    write_sized,
 };
-use crate::callbacks::{ConnAdapter, UserData, slot_handle, with_current_ctx, wsx_conn_callbacks};
-use crate::event_loop::wsx_loop;
-use crate::events::{wsx_conn_state, wsx_msg_kind};
-use crate::options::wsx_client_options;
+use crate::callbacks::with_current_ctx;
+use crate::events::{MsgKindArg, wsx_close_origin, wsx_msg_kind, wsx_state};
 use crate::result::wsx_result;
 
 /// A WebSocket connection, client or server side. Reference-counted: the
 /// library holds one reference while the connection runs (the pointer passed
 /// to callbacks is that one, the same for every callback of a connection);
-/// `wsx_connect` and `wsx_conn_retain` give the caller one more each, released
-/// with `wsx_conn_free`. Every function on it may be called from any thread.
+/// `wsx_loop_connect` and `wsx_conn_retain` give the caller one more each, released
+/// with `wsx_conn_release`. Every function on it may be called from any thread.
 pub struct wsx_conn {
     pub(crate) conn: Conn,
+    /// Pull mode: the message `wsx_conn_recv` is part-way through.
+    partial: Mutex<Option<Partial>>,
+    /// How the connection ended, converted for C once.
+    close_info: OnceLock<OwnedCloseInfo>,
+}
+
+/// A received message not yet copied out in full.
+struct Partial {
+    message: Message,
+    /// Bytes already copied out.
+    taken: usize,
 }
 
 impl wsx_conn {
     pub(crate) fn new(conn: Conn) -> wsx_conn {
-        wsx_conn { conn }
+        wsx_conn {
+            conn,
+            partial: Mutex::new(None),
+            close_info: OnceLock::new(),
+        }
     }
 }
 
@@ -40,53 +55,9 @@ unsafe fn with_conn(conn: *const wsx_conn, f: impl FnOnce(&wsx_conn) -> Outcome)
     ffi_call(|| f(unsafe { arg(conn, "conn") }?))
 }
 
-/// Starts a client connection to a `ws://` or `wss://` URL on `loop`.
-///
-/// `options` may be NULL (defaults) and is copied: free it whenever you like.
-/// `callbacks` is copied; from this call on, the library owns
-/// `callbacks->user_data` and calls `free_user_data` exactly once, also when
-/// this call fails. A bad URL or option fails here; everything later (DNS,
-/// connect, handshake errors) reaches `on_error` then `on_close`.
-///
-/// On success `*out_conn` is a new reference owned by the caller: release it
-/// with `wsx_conn_free` (before or after the connection closes). Callable from
-/// any thread, also from inside a callback.
-///
-/// # Safety
-/// Pointers are NULL or valid; `url` is NUL-terminated.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_connect(
-    r#loop: *const wsx_loop,
-    url: *const c_char,
-    options: *const wsx_client_options,
-    callbacks: *const wsx_conn_callbacks,
-    out_conn: *mut *mut wsx_conn,
-) -> wsx_result {
-    ffi_call(|| {
-        // SAFETY: the caller's promise, for every pointer below.
-        let callbacks = *unsafe { arg(callbacks, "callbacks") }?;
-        let user = UserData::new(callbacks.user_data, callbacks.free_user_data);
-        let slot = Arc::new(OnceLock::new());
-        // SAFETY: the caller's promise.
-        let options = unsafe { options.as_ref() };
-        let hooks = options.map(|o| o.hooks).unwrap_or_default();
-        let adapter =
-            ConnAdapter::new(user, callbacks.events(), slot.clone()).with_client_hooks(hooks);
-        let event_loop = unsafe { arg(r#loop, "loop") }?;
-        let url = unsafe { arg_str(url, "url") }?;
-        let out = unsafe { arg_mut(out_conn, "out_conn") }?;
-        let config = options.map(|o| o.config.clone()).unwrap_or_default();
-        let conn = event_loop
-            .handle()
-            .connect(url, config, Box::new(adapter))?;
-        *out = Arc::into_raw(slot_handle(&slot, &conn)).cast_mut();
-        Ok(())
-    })
-}
-
 /// Takes one more reference to `conn` and returns it (the same pointer), so
 /// a connection passed to a callback can be kept past the callback. Release
-/// it with `wsx_conn_free`. Returns NULL for NULL.
+/// it with `wsx_conn_release`. Returns NULL for NULL.
 ///
 /// # Safety
 /// `conn` is NULL or a live connection.
@@ -99,15 +70,15 @@ pub unsafe extern "C" fn wsx_conn_retain(conn: *mut wsx_conn) -> *mut wsx_conn {
     conn
 }
 
-/// Releases one reference to `conn` (from `wsx_connect` or
-/// `wsx_conn_retain`). It does not close the connection: call
+/// Releases one reference to `conn` (from `wsx_loop_connect` or
+/// `wsx_conn_retain`); the connection is freed with its last reference. It does not close the connection: call
 /// `wsx_conn_close` for that. Callable from any thread and from inside any
 /// callback, also this connection's own. NULL is a no-op.
 ///
 /// # Safety
 /// `conn` is NULL or a reference the caller owns, released once.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_conn_free(conn: *mut wsx_conn) {
+pub unsafe extern "C" fn wsx_conn_release(conn: *mut wsx_conn) {
     ffi_value((), || {
         if !conn.is_null() {
             // SAFETY: the caller owns this reference and gives it up.
@@ -116,13 +87,13 @@ pub unsafe extern "C" fn wsx_conn_free(conn: *mut wsx_conn) {
     })
 }
 
-/// Sends a message. `kind` is a `wsx_msg_kind` (`WSX_MSG_TEXT` data must be
-/// UTF-8); `data` is no longer needed once this returns (NULL is allowed
+/// Sends a message (`WSX_MSG_KIND_TEXT` data must be UTF-8); `data` is no longer needed once this returns (NULL is allowed
 /// when `len` is 0). Returns `WSX_ERR_CLOSED` once the close handshake began
 /// or the connection ended (never a crash); when it ended by a failure, the
 /// message (`wsx_last_error_message`) names it, e.g. "it ended with an I/O
 /// error: ..." for a peer that dropped the connection. `WSX_ERR_WOULD_BLOCK`
-/// past the high-water mark. From
+/// past the high-water mark (`on_writable` follows once it drained; or use
+/// `wsx_conn_send_timeout` off the loop thread). From
 /// inside this connection's own callback the message goes straight into its
 /// buffer (a large one with nothing queued before it, straight to the
 /// socket); from elsewhere it is copied, queued and the loop is woken. Same
@@ -133,7 +104,7 @@ pub unsafe extern "C" fn wsx_conn_free(conn: *mut wsx_conn) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wsx_conn_send(
     conn: *const wsx_conn,
-    kind: u32,
+    kind: MsgKindArg,
     data: *const u8,
     len: usize,
 ) -> wsx_result {
@@ -151,7 +122,7 @@ pub unsafe extern "C" fn wsx_conn_send(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wsx_conn_send_ex(
     conn: *const wsx_conn,
-    kind: u32,
+    kind: MsgKindArg,
     data: *const u8,
     len: usize,
     flags: u32,
@@ -159,8 +130,7 @@ pub unsafe extern "C" fn wsx_conn_send_ex(
     // SAFETY: the caller's promise.
     unsafe {
         with_conn(conn, |handle| {
-            let kind = wsx_msg_kind::to_core(kind)
-                .ok_or_else(|| Failure::invalid(format!("unknown message kind {kind}")))?;
+            let kind = kind.to_core()?;
             if flags & !WSX_SEND_NO_COMPRESS != 0 {
                 return Err(Failure::invalid(format!("unknown send flags {flags:#x}")));
             }
@@ -231,20 +201,21 @@ pub unsafe extern "C" fn wsx_conn_close(
 pub unsafe extern "C" fn wsx_conn_id(conn: *const wsx_conn) -> u64 {
     // SAFETY: the caller's promise.
     ffi_value(0, || {
+        // SAFETY: the caller's promise.
         unsafe { conn.as_ref() }.map_or(0, |handle| handle.conn.id())
     })
 }
 
-/// The connection's state (`WSX_CONN_CLOSED` for NULL).
+/// The connection's state (`WSX_STATE_CLOSED` for NULL).
 ///
 /// # Safety
 /// `conn` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_conn_get_state(conn: *const wsx_conn) -> wsx_conn_state {
-    ffi_value(wsx_conn_state::WSX_CONN_CLOSED, || {
+pub unsafe extern "C" fn wsx_conn_state(conn: *const wsx_conn) -> wsx_state {
+    ffi_value(wsx_state::WSX_STATE_CLOSED, || {
         // SAFETY: the caller's promise.
-        unsafe { conn.as_ref() }.map_or(wsx_conn_state::WSX_CONN_CLOSED, |handle| {
-            wsx_conn_state::from_core(handle.conn.state())
+        unsafe { conn.as_ref() }.map_or(wsx_state::WSX_STATE_CLOSED, |handle| {
+            wsx_state::from_core(handle.conn.state())
         })
     })
 }
@@ -285,6 +256,7 @@ pub unsafe extern "C" fn wsx_conn_set_reading_paused(
 pub unsafe extern "C" fn wsx_conn_buffered_amount(conn: *const wsx_conn) -> usize {
     // SAFETY: the caller's promise.
     ffi_value(0, || {
+        // SAFETY: the caller's promise.
         unsafe { conn.as_ref() }.map_or(0, |handle| handle.conn.buffered_amount())
     })
 }
@@ -298,6 +270,7 @@ pub unsafe extern "C" fn wsx_conn_buffered_amount(conn: *const wsx_conn) -> usiz
 pub unsafe extern "C" fn wsx_conn_rtt_us(conn: *const wsx_conn) -> i64 {
     // SAFETY: the caller's promise.
     ffi_value(-1, || {
+        // SAFETY: the caller's promise.
         unsafe { conn.as_ref() }.map_or(-1, |handle| crate::events::micros(handle.conn.rtt()))
     })
 }
@@ -322,6 +295,363 @@ pub unsafe extern "C" fn wsx_conn_peer_addr(
                 .peer_addr()
                 .ok_or_else(|| Failure::state("the peer's address is not known yet"))?;
             write_c_string(&addr.to_string(), out_buf, buf_len)
+        })
+    }
+}
+
+/// A timeout in ms as C passes it: negative waits as long as it takes.
+fn timeout(ms: i32) -> Option<Duration> {
+    u64::try_from(ms).ok().map(Duration::from_millis)
+}
+
+/// `wsx_conn_send_ex` that, past the high-water mark, waits up to
+/// `timeout_ms` (negative: as long as it takes) for the send queue to drain
+/// below the low-water mark instead of returning `WSX_ERR_WOULD_BLOCK`.
+/// `WSX_ERR_TIMEOUT` when the time passes first, `WSX_ERR_CLOSED` when the
+/// connection ends meanwhile. For threads other than the loop's: from inside
+/// a callback it returns `WSX_ERR_STATE` (the loop could not drain the queue
+/// while it waits). To wait without blocking a thread, send with
+/// `wsx_conn_send_ex` and send again from `on_writable`.
+///
+/// # Safety
+/// `conn` is NULL or live; `data` is NULL or points to `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_conn_send_timeout(
+    conn: *const wsx_conn,
+    kind: MsgKindArg,
+    data: *const u8,
+    len: usize,
+    flags: u32,
+    timeout_ms: i32,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe {
+        with_conn(conn, |handle| {
+            let kind = kind.to_core()?;
+            if flags & !WSX_SEND_NO_COMPRESS != 0 {
+                return Err(Failure::invalid(format!("unknown send flags {flags:#x}")));
+            }
+            not_in_callback("wsx_conn_send_timeout")?;
+            let data = arg_bytes(data, len, "data")?;
+            let compress = flags & WSX_SEND_NO_COMPRESS == 0;
+            handle
+                .conn
+                .send_timeout(kind, data, compress, timeout(timeout_ms))?;
+            Ok(())
+        })
+    }
+}
+
+/// Refuses a blocking call from inside a callback of the library.
+fn not_in_callback(name: &str) -> Outcome {
+    if crate::callbacks::in_callback() {
+        return Err(Failure::state(format!(
+            "{name} would block the loop: it cannot be called from inside a callback"
+        )));
+    }
+    Ok(())
+}
+
+/// What `wsx_conn_recv` copied out. Extensible: set `struct_size =
+/// sizeof(wsx_received)` before the call.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct wsx_received {
+    /// `sizeof(wsx_received)` as the caller was compiled with (kept by the call).
+    pub struct_size: usize,
+    /// Text or binary (text: UTF-8 once the whole message is put together;
+    /// a piece may end inside a character).
+    pub kind: wsx_msg_kind,
+    /// Bytes copied into the buffer by this call.
+    pub len: usize,
+    /// Bytes of the message still to come, taken by the next calls.
+    pub remaining: usize,
+    /// Whether this call copied the message's last byte (`remaining` is 0).
+    pub end_of_message: bool,
+}
+
+// SAFETY: repr(C), `struct_size` first; the library writes it, never reads
+// more than the size.
+unsafe impl Extensible for wsx_received {
+    const NAME: &'static str = "wsx_received";
+    const MIN_SIZE: usize = std::mem::offset_of!(wsx_received, len);
+    fn base() -> Self {
+        wsx_received {
+            struct_size: 0,
+            kind: wsx_msg_kind::WSX_MSG_KIND_BINARY,
+            len: 0,
+            remaining: 0,
+            end_of_message: false,
+        }
+    }
+}
+
+impl wsx_conn {
+    /// Copies the next bytes of the message under way, or of the next one
+    /// `take` gives, into `buf`.
+    fn recv_into(
+        &self,
+        buf: &mut [u8],
+        take: impl FnOnce(&Conn) -> Result<Message, wsx_core::net::Error>,
+    ) -> Outcome<wsx_received> {
+        let mut partial = self.partial.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = match partial.as_mut() {
+            Some(current) => current,
+            None => partial.insert(Partial {
+                message: take(&self.conn)?,
+                taken: 0,
+            }),
+        };
+        let rest = &current.message.data[current.taken..];
+        let len = rest.len().min(buf.len());
+        buf[..len].copy_from_slice(&rest[..len]);
+        current.taken += len;
+        let remaining = current.message.data.len() - current.taken;
+        let received = wsx_received {
+            struct_size: 0,
+            kind: wsx_msg_kind::from_core(current.message.kind),
+            len,
+            remaining,
+            end_of_message: remaining == 0,
+        };
+        if remaining == 0 {
+            *partial = None;
+        }
+        Ok(received)
+    }
+}
+
+/// The caller's receive buffer: NULL is allowed with `cap` 0.
+///
+/// # Safety
+/// `buf` is NULL or has `cap` writable bytes, unused elsewhere during `'a`.
+unsafe fn recv_buffer<'a>(buf: *mut u8, cap: usize) -> Outcome<&'a mut [u8]> {
+    if buf.is_null() {
+        return if cap == 0 {
+            Ok(&mut [])
+        } else {
+            Err(Failure::new(
+                wsx_result::WSX_ERR_NULL,
+                format!("buf is NULL but cap is {cap}"),
+            ))
+        };
+    }
+    // SAFETY: the caller's promise.
+    Ok(unsafe { std::slice::from_raw_parts_mut(buf, cap) })
+}
+
+/// Pull mode (`wsx_conn_options_set_inbox`): copies up to `cap` bytes of the
+/// oldest received message into `buf` without waiting, and describes them
+/// in `*out` (`struct_size` set by the caller). A message longer than `cap`
+/// comes in pieces over several calls: `out->end_of_message` is false and
+/// `out->remaining` tells how much follows; the next call continues it
+/// (`cap` 0, with `buf` NULL, tells the kind and size of the next message
+/// without copying). Messages come whole and in order; one thread at a
+/// time should receive from a connection.
+///
+/// Returns `WSX_ERR_WOULD_BLOCK` when no message waits (`on_readable` tells
+/// when one arrives); `WSX_ERR_CLOSED` once the connection ended and every
+/// message that arrived before the end was taken (`wsx_conn_close_info`
+/// tells how it ended); `WSX_ERR_INVALID_ARGUMENT` on a connection without
+/// an inbox. `*out` is written only on success. Callable from any thread,
+/// also from inside a callback.
+///
+/// # Safety
+/// `conn` is NULL or live; `buf` is NULL or has `cap` writable bytes; `out`
+/// is NULL or has `out->struct_size` writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_conn_recv(
+    conn: *const wsx_conn,
+    buf: *mut u8,
+    cap: usize,
+    out: *mut wsx_received,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe {
+        with_conn(conn, |handle| {
+            let buf = recv_buffer(buf, cap)?;
+            if out.is_null() {
+                return Err(Failure::new(wsx_result::WSX_ERR_NULL, "out is NULL"));
+            }
+            let received = handle.recv_into(buf, Conn::recv)?;
+            write_sized(out, received, "out")
+        })
+    }
+}
+
+/// `wsx_conn_recv` that waits up to `timeout_ms` (negative: as long as it
+/// takes) for a message; `WSX_ERR_TIMEOUT` when none came in time. The rest
+/// of a message under way is returned at once. For threads other than the
+/// loop's: from inside a callback it returns `WSX_ERR_STATE`.
+///
+/// # Safety
+/// As `wsx_conn_recv`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_conn_recv_timeout(
+    conn: *const wsx_conn,
+    buf: *mut u8,
+    cap: usize,
+    timeout_ms: i32,
+    out: *mut wsx_received,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe {
+        with_conn(conn, |handle| {
+            let buf = recv_buffer(buf, cap)?;
+            if out.is_null() {
+                return Err(Failure::new(wsx_result::WSX_ERR_NULL, "out is NULL"));
+            }
+            not_in_callback("wsx_conn_recv_timeout")?;
+            let received = handle.recv_into(buf, |conn| conn.recv_timeout(timeout(timeout_ms)))?;
+            write_sized(out, received, "out")
+        })
+    }
+}
+
+/// Pull mode: how many received messages wait in the inbox, not counting
+/// one `wsx_conn_recv` is part-way through (0 without an inbox, or for NULL).
+///
+/// # Safety
+/// `conn` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_conn_inbox_len(conn: *const wsx_conn) -> usize {
+    ffi_value(0, || {
+        // SAFETY: the caller's promise.
+        unsafe { conn.as_ref() }.map_or(0, |handle| handle.conn.inbox_len())
+    })
+}
+
+/// How a connection ended, written by `wsx_conn_close_info`. Extensible:
+/// set `struct_size = sizeof(wsx_close_info)` before the call. The strings
+/// are NUL-terminated, owned by the connection and valid while the caller
+/// holds a reference to it.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct wsx_close_info {
+    /// `sizeof(wsx_close_info)` as the caller was compiled with (kept by the call).
+    pub struct_size: usize,
+    /// The code the close event reported: the peer's, ours if we failed the
+    /// connection, or 1006 when no close frame passed.
+    pub code: u16,
+    /// The reason that went with `code` (UTF-8; see `reason_len`).
+    pub reason: *const c_char,
+    /// The reason's length in bytes, without the NUL.
+    pub reason_len: usize,
+    /// Whether both close frames passed before the transport closed.
+    pub clean: bool,
+    /// Whether both sides closed with 1000, 1001 or 1005.
+    pub normal: bool,
+    /// Who began the close.
+    pub origin: wsx_close_origin,
+    /// The code of the close frame we sent, 0 if none.
+    pub sent_code: u16,
+    /// The reason of the close frame we sent ("" if none).
+    pub sent_reason: *const c_char,
+    /// The length of `sent_reason`.
+    pub sent_reason_len: usize,
+    /// The code of the peer's close frame, 0 if none.
+    pub rcvd_code: u16,
+    /// The reason of the peer's close frame ("" if none).
+    pub rcvd_reason: *const c_char,
+    /// The length of `rcvd_reason`.
+    pub rcvd_reason_len: usize,
+}
+
+// SAFETY: repr(C), `struct_size` first; the library writes it, never reads
+// more than the size.
+unsafe impl Extensible for wsx_close_info {
+    const NAME: &'static str = "wsx_close_info";
+    const MIN_SIZE: usize = std::mem::offset_of!(wsx_close_info, reason);
+    fn base() -> Self {
+        wsx_close_info {
+            struct_size: 0,
+            code: 0,
+            reason: std::ptr::null(),
+            reason_len: 0,
+            clean: false,
+            normal: false,
+            origin: wsx_close_origin::WSX_CLOSE_ORIGIN_TRANSPORT,
+            sent_code: 0,
+            sent_reason: std::ptr::null(),
+            sent_reason_len: 0,
+            rcvd_code: 0,
+            rcvd_reason: std::ptr::null(),
+            rcvd_reason_len: 0,
+        }
+    }
+}
+
+/// The core's close info with its strings NUL-terminated for C.
+struct OwnedCloseInfo {
+    info: CloseInfo,
+    /// `reason`, sent reason, received reason, each with a NUL.
+    strings: [Vec<u8>; 3],
+}
+
+impl OwnedCloseInfo {
+    fn new(info: CloseInfo) -> OwnedCloseInfo {
+        let nul = |text: &str| {
+            let mut bytes = Vec::with_capacity(text.len() + 1);
+            bytes.extend_from_slice(text.as_bytes());
+            bytes.push(0);
+            bytes
+        };
+        let frame = |f: &Option<(CloseCode, String)>| nul(f.as_ref().map_or("", |(_, r)| r));
+        let strings = [nul(&info.reason), frame(&info.sent), frame(&info.rcvd)];
+        OwnedCloseInfo { info, strings }
+    }
+
+    fn to_c(&self) -> wsx_close_info {
+        let code = |f: &Option<(CloseCode, String)>| f.as_ref().map_or(0, |(c, _)| c.0);
+        let [reason, sent, rcvd] = &self.strings;
+        wsx_close_info {
+            struct_size: 0,
+            code: self.info.code.0,
+            reason: reason.as_ptr().cast(),
+            reason_len: reason.len() - 1,
+            clean: self.info.clean,
+            normal: self.info.normal,
+            origin: wsx_close_origin::from_core(self.info.origin),
+            sent_code: code(&self.info.sent),
+            sent_reason: sent.as_ptr().cast(),
+            sent_reason_len: sent.len() - 1,
+            rcvd_code: code(&self.info.rcvd),
+            rcvd_reason: rcvd.as_ptr().cast(),
+            rcvd_reason_len: rcvd.len() - 1,
+        }
+    }
+}
+
+/// Writes how the connection ended to `*out` (`struct_size` set by the
+/// caller): available from just before the close callback runs, and after
+/// it. `WSX_ERR_STATE` while the connection has not ended (nothing is
+/// written). Callable from any thread.
+///
+/// # Safety
+/// `conn` is NULL or live; `out` is NULL or has `out->struct_size` writable
+/// bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_conn_close_info(
+    conn: *const wsx_conn,
+    out: *mut wsx_close_info,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe {
+        with_conn(conn, |handle| {
+            if out.is_null() {
+                return Err(Failure::new(wsx_result::WSX_ERR_NULL, "out is NULL"));
+            }
+            let owned = match handle.close_info.get() {
+                Some(owned) => owned,
+                None => {
+                    let info = handle
+                        .conn
+                        .close_info()
+                        .ok_or_else(|| Failure::state("the connection has not ended"))?;
+                    handle.close_info.get_or_init(|| OwnedCloseInfo::new(info))
+                }
+            };
+            write_sized(out, owned.to_c(), "out")
         })
     }
 }

@@ -6,9 +6,9 @@ use std::ffi::{CString, c_char};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use wsx_core::net::{ClientConfig, ServerConfig};
+use wsx_core::net::{ClientConfig, InboxLimits, ServerConfig};
 
-use crate::boundary::{Failure, ffi_call};
+use crate::boundary::{Extensible, ffi_call, write_sized};
 use crate::result::wsx_result;
 
 /// The default of every option of `wsx_client_options` and
@@ -17,11 +17,13 @@ use crate::result::wsx_result;
 /// permessage-deflate and reconnecting come from
 /// `wsx_deflate_options_default` and `wsx_reconnect_options_default`.
 ///
-/// Fields may be added at the end in later versions: pass
-/// `sizeof(wsx_defaults)` to `wsx_defaults_get`.
+/// Extensible: set `struct_size = sizeof(wsx_defaults)` before
+/// `wsx_defaults_get`; fields may be added at the end in later versions.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct wsx_defaults {
+    /// `sizeof(wsx_defaults)` as the caller was compiled with (kept by the call).
+    pub struct_size: usize,
     /// Largest message accepted (16 MiB).
     pub max_message_size: usize,
     /// Largest single frame accepted (16 MiB).
@@ -64,6 +66,24 @@ pub struct wsx_defaults {
     pub max_pending_handshakes: usize,
     /// Client: TLS certificates and host names are verified (true).
     pub verify_certificates: bool,
+    /// Pull mode: messages in the inbox that pause reading (16).
+    pub inbox_high_messages: usize,
+    /// Pull mode: messages at or below which reading resumes (4).
+    pub inbox_low_messages: usize,
+    /// Pull mode: bytes in the inbox that pause reading (32 MiB).
+    pub inbox_high_bytes: usize,
+    /// Pull mode: bytes at or below which reading resumes (8 MiB).
+    pub inbox_low_bytes: usize,
+}
+
+// SAFETY: repr(C), `struct_size` first; the library writes it, never reads
+// more than the size.
+unsafe impl Extensible for wsx_defaults {
+    const NAME: &'static str = "wsx_defaults";
+    const MIN_SIZE: usize = std::mem::offset_of!(wsx_defaults, max_frame_size);
+    fn base() -> Self {
+        defaults()
+    }
 }
 
 fn ms(d: Duration) -> u32 {
@@ -83,7 +103,9 @@ fn defaults() -> wsx_defaults {
         interval: Duration::ZERO,
         timeout: Duration::ZERO,
     });
+    let inbox = InboxLimits::default();
     wsx_defaults {
+        struct_size: 0,
         max_message_size: c.protocol.max_message_size,
         max_frame_size: c.protocol.max_frame_size,
         max_header_bytes: c.limits.max_header_bytes,
@@ -105,41 +127,23 @@ fn defaults() -> wsx_defaults {
         max_connections: s.max_connections,
         max_pending_handshakes: s.max_pending_handshakes,
         verify_certificates: !c.tls.danger_disable_verification,
+        inbox_high_messages: inbox.high_messages,
+        inbox_low_messages: inbox.low_messages,
+        inbox_high_bytes: inbox.high_bytes,
+        inbox_low_bytes: inbox.low_bytes,
     }
 }
 
-/// Writes the defaults of every option to `out_defaults`. `size` is
-/// `sizeof(wsx_defaults)` as the caller was compiled with: at most that
-/// many bytes are written, so a program built with an older, shorter
-/// struct keeps working.
+/// Writes the defaults of every option to `*out_defaults`, whose
+/// `struct_size` the caller set: at most that many bytes are written, so a
+/// program built with an older, shorter struct keeps working.
 ///
 /// # Safety
-/// `out_defaults` is NULL or has `size` writable bytes.
+/// `out_defaults` is NULL or has `out_defaults->struct_size` writable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_defaults_get(
-    out_defaults: *mut wsx_defaults,
-    size: usize,
-) -> wsx_result {
-    ffi_call(|| {
-        if out_defaults.is_null() {
-            return Err(Failure::new(
-                wsx_result::WSX_ERR_NULL,
-                "out_defaults is NULL",
-            ));
-        }
-        let full = defaults();
-        let len = size.min(size_of::<wsx_defaults>());
-        // SAFETY: `out` has `size` writable bytes and `full` is a live value
-        // of at least `len` bytes; the two do not overlap.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                (&raw const full).cast::<u8>(),
-                out_defaults.cast::<u8>(),
-                len,
-            )
-        };
-        Ok(())
-    })
+pub unsafe extern "C" fn wsx_defaults_get(out_defaults: *mut wsx_defaults) -> wsx_result {
+    // SAFETY: the caller's promise.
+    ffi_call(|| unsafe { write_sized(out_defaults, defaults(), "out_defaults") })
 }
 
 #[cfg(test)]
@@ -148,12 +152,16 @@ mod tests {
 
     #[test]
     fn the_defaults_are_the_cores() {
-        let mut d = std::mem::MaybeUninit::<wsx_defaults>::uninit();
+        let mut d = std::mem::MaybeUninit::<wsx_defaults>::zeroed();
+        // SAFETY: a zeroed struct is a valid one (NULL host, zeros, false).
+        unsafe { (*d.as_mut_ptr()).struct_size = size_of::<wsx_defaults>() };
         // SAFETY: a writable struct of the full size.
-        let result = unsafe { wsx_defaults_get(d.as_mut_ptr(), size_of::<wsx_defaults>()) };
+        let result = unsafe { wsx_defaults_get(d.as_mut_ptr()) };
         assert_eq!(result, wsx_result::WSX_OK);
         // SAFETY: fully written above.
         let d = unsafe { d.assume_init() };
+        assert_eq!(d.struct_size, size_of::<wsx_defaults>());
+        assert_eq!(d.inbox_high_messages, InboxLimits::default().high_messages);
         use wsx_core::defaults as core;
         assert_eq!(d.max_message_size, core::MAX_MESSAGE_SIZE);
         assert_eq!(d.close_timeout_ms, ms(core::CLOSE_TIMEOUT));
@@ -164,9 +172,7 @@ mod tests {
         let host = unsafe { std::ffi::CStr::from_ptr(d.server_host) };
         assert_eq!(host.to_str().unwrap(), core::SERVER_HOST);
         // SAFETY: NULL is refused before anything is written.
-        assert_eq!(
-            unsafe { wsx_defaults_get(std::ptr::null_mut(), 8) },
-            wsx_result::WSX_ERR_NULL
-        );
+        let result = unsafe { wsx_defaults_get(std::ptr::null_mut()) };
+        assert_eq!(result, wsx_result::WSX_ERR_NULL);
     }
 }

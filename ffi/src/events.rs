@@ -5,7 +5,7 @@ use std::ffi::{CString, c_char};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use wsx_core::net::{Close, ConnState, Error, Open};
+use wsx_core::net::{Close, CloseOrigin, ConnState, Error, Open};
 use wsx_core::proto::MessageKind;
 use wsx_core::proto::handshake::Headers;
 
@@ -17,51 +17,87 @@ use crate::result::wsx_result;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum wsx_msg_kind {
     /// A text message: its bytes are valid UTF-8 (not NUL-terminated).
-    WSX_MSG_TEXT = 1,
+    WSX_MSG_KIND_TEXT = 1,
     /// A binary message.
-    WSX_MSG_BINARY = 2,
+    WSX_MSG_KIND_BINARY = 2,
 }
 
 impl wsx_msg_kind {
     pub(crate) fn from_core(kind: MessageKind) -> wsx_msg_kind {
         match kind {
-            MessageKind::Text => wsx_msg_kind::WSX_MSG_TEXT,
-            MessageKind::Binary => wsx_msg_kind::WSX_MSG_BINARY,
-        }
-    }
-
-    /// The core's kind for a value C passed as an integer.
-    pub(crate) fn to_core(kind: u32) -> Option<MessageKind> {
-        match kind {
-            1 => Some(MessageKind::Text),
-            2 => Some(MessageKind::Binary),
-            _ => None,
+            MessageKind::Text => wsx_msg_kind::WSX_MSG_KIND_TEXT,
+            MessageKind::Binary => wsx_msg_kind::WSX_MSG_KIND_BINARY,
         }
     }
 }
 
-/// The state of a connection.
+/// A `wsx_msg_kind` as C passes it (the header names it `wsx_msg_kind`): any
+/// integer reaches Rust soundly and is checked before use.
+#[repr(transparent)]
+#[derive(Debug, Clone, Copy)]
+pub struct MsgKindArg(pub u32);
+
+impl MsgKindArg {
+    /// The core's kind, or `WSX_ERR_INVALID_ARGUMENT` for a value outside the enum.
+    pub(crate) fn to_core(self) -> Result<MessageKind, crate::boundary::Failure> {
+        match self.0 {
+            1 => Ok(MessageKind::Text),
+            2 => Ok(MessageKind::Binary),
+            other => Err(crate::boundary::Failure::invalid(format!(
+                "unknown message kind {other}"
+            ))),
+        }
+    }
+}
+
+/// The state of a connection (`wsx_conn_state`).
 #[repr(C)]
 #[allow(non_camel_case_types)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum wsx_conn_state {
-    /// Resolving, connecting, or in the TLS or WebSocket handshake.
-    WSX_CONN_CONNECTING = 0,
+pub enum wsx_state {
+    /// Resolving, connecting, or in the TLS or WebSocket handshake (also a
+    /// reconnecting client between connections).
+    WSX_STATE_CONNECTING = 0,
     /// Open for messages.
-    WSX_CONN_OPEN = 1,
+    WSX_STATE_OPEN = 1,
     /// The close handshake is under way.
-    WSX_CONN_CLOSING = 2,
+    WSX_STATE_CLOSING = 2,
     /// Closed.
-    WSX_CONN_CLOSED = 3,
+    WSX_STATE_CLOSED = 3,
 }
 
-impl wsx_conn_state {
-    pub(crate) fn from_core(state: ConnState) -> wsx_conn_state {
+impl wsx_state {
+    pub(crate) fn from_core(state: ConnState) -> wsx_state {
         match state {
-            ConnState::Connecting => wsx_conn_state::WSX_CONN_CONNECTING,
-            ConnState::Open => wsx_conn_state::WSX_CONN_OPEN,
-            ConnState::Closing => wsx_conn_state::WSX_CONN_CLOSING,
-            ConnState::Closed => wsx_conn_state::WSX_CONN_CLOSED,
+            ConnState::Connecting => wsx_state::WSX_STATE_CONNECTING,
+            ConnState::Open => wsx_state::WSX_STATE_OPEN,
+            ConnState::Closing => wsx_state::WSX_STATE_CLOSING,
+            ConnState::Closed => wsx_state::WSX_STATE_CLOSED,
+        }
+    }
+}
+
+/// Which side began the close of a connection.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wsx_close_origin {
+    /// This side sent the first close frame: the application closed, a
+    /// server shut down, or the library failed the connection.
+    WSX_CLOSE_ORIGIN_LOCAL = 1,
+    /// The peer's close frame came first.
+    WSX_CLOSE_ORIGIN_REMOTE = 2,
+    /// No close frame passed: the transport dropped, a timeout passed, or
+    /// the connection never opened (code 1006).
+    WSX_CLOSE_ORIGIN_TRANSPORT = 3,
+}
+
+impl wsx_close_origin {
+    pub(crate) fn from_core(origin: CloseOrigin) -> wsx_close_origin {
+        match origin {
+            CloseOrigin::Local => wsx_close_origin::WSX_CLOSE_ORIGIN_LOCAL,
+            CloseOrigin::Remote => wsx_close_origin::WSX_CLOSE_ORIGIN_REMOTE,
+            CloseOrigin::Transport => wsx_close_origin::WSX_CLOSE_ORIGIN_TRANSPORT,
         }
     }
 }
@@ -126,6 +162,10 @@ pub struct wsx_close {
     pub reason_len: usize,
     /// Whether both close frames passed before the transport closed.
     pub clean: bool,
+    /// Who began the close.
+    pub origin: wsx_close_origin,
+    /// Whether both sides closed with 1000, 1001 or 1005.
+    pub normal: bool,
 }
 
 /// An error event.
@@ -291,6 +331,8 @@ impl CClose {
             reason: reason.as_ptr().cast(),
             reason_len: close.reason.len(),
             clean: close.clean,
+            origin: wsx_close_origin::from_core(close.origin),
+            normal: close.normal,
         };
         CClose {
             _reason: reason,
@@ -359,4 +401,30 @@ impl CRequest {
 /// A round trip in microseconds, -1 for none.
 pub(crate) fn micros(rtt: Option<Duration>) -> i64 {
     rtt.map_or(-1, |rtt| i64::try_from(rtt.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// Header fields a caller passes as an array (NULL: `None`), each checked
+/// by the core's rule.
+///
+/// # Safety
+/// `headers` is NULL or points to `len` entries whose strings are NULL or
+/// NUL-terminated.
+pub(crate) unsafe fn read_headers(
+    headers: *const wsx_header,
+    len: usize,
+) -> crate::boundary::Outcome<Option<Vec<(String, String)>>> {
+    if headers.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: the caller's promise: `len` entries at `headers`.
+    let fields = unsafe { std::slice::from_raw_parts(headers, len) };
+    let mut out = Vec::with_capacity(len);
+    for field in fields {
+        // SAFETY: the caller's promise, for both strings.
+        let name = unsafe { crate::boundary::arg_str(field.name, "header name") }?;
+        // SAFETY: as above.
+        let value = unsafe { crate::boundary::arg_str(field.value, "header value") }?;
+        out.push(crate::options::header(name, value)?);
+    }
+    Ok(Some(out))
 }

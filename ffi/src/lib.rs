@@ -6,9 +6,13 @@
 //! Every entry point goes through [`boundary`].
 #![allow(non_camel_case_types)]
 #![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
+// The modules are in the order the header shows their functions: results,
+// loop, client, server, connection, options, pub/sub, defaults, debugging.
 mod boundary;
 pub mod callbacks;
+pub mod client;
 pub mod conn;
 pub mod defaults;
 pub mod event_loop;

@@ -1,41 +1,104 @@
-//! Client and server options: opaque builders over the core's configs.
+//! Options: `wsx_client_options` and `wsx_server_options`, opaque builders
+//! over the core's configs, and `wsx_conn_options`, the settings both share,
+//! reached through `wsx_client_options_conn` / `wsx_server_options_conn`.
 //!
-//! Setters shared by both kinds are written once, generically over
-//! [`Common`], and exported under each kind's name. The setters hold no
-//! rule of their own: each one changes a copy of the config and keeps it
-//! only if the core's `validate` accepts it, so a bad value is refused at
-//! once, with the core's message naming the option.
+//! Each shared setter is written once, on `wsx_conn_options` (a borrowed
+//! view into the client or server options, not a copy), instead of a twin
+//! per kind: one C function per setting, and a new shared setting is one
+//! function. (A generating macro would still have doubled the header and
+//! every binding's imports.) The setters hold no rule of their own: each one
+//! changes a copy of the config and keeps it only if the core's `validate`
+//! accepts it, so a bad value is refused at once, with the core's message
+//! naming the option.
 
 use std::ffi::c_char;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use wsx_core::net::{Backpressure, ClientConfig, Keepalive, ServerConfig, TlsServerConfig};
+use wsx_core::net::{
+    Backpressure, ClientConfig, InboxLimits, Keepalive, ServerConfig, TlsServerConfig,
+};
 use wsx_core::proto;
 use wsx_core::proto::DeflateConfig;
 use wsx_core::proto::handshake::{Limits, check_header};
 
-use crate::boundary::{Failure, Outcome, arg_mut, arg_str, ffi_call, ffi_value, opt_str};
+use crate::boundary::{
+    Extensible, Failure, Outcome, arg_mut, arg_str, ffi_call, ffi_value, opt_str, read_sized,
+    write_sized,
+};
 use crate::result::wsx_result;
 
-/// Options of client connections, copied by `wsx_connect`. Not thread-safe:
-/// set it up on one thread.
+/// The settings client and server connections share: a view into a
+/// `wsx_client_options` or `wsx_server_options`, borrowed from
+/// `wsx_client_options_conn` / `wsx_server_options_conn` and valid until
+/// those options are freed. Not thread-safe, as the options it belongs to.
+#[derive(Clone)]
+pub struct wsx_conn_options {
+    config: Config,
+}
+
+/// The config a `wsx_conn_options` edits.
+#[derive(Clone)]
+enum Config {
+    Client(Box<ClientConfig>),
+    Server(Box<ServerConfig>),
+}
+
+impl wsx_conn_options {
+    /// The client config (these options belong to client options).
+    pub(crate) fn client(&self) -> &ClientConfig {
+        match &self.config {
+            Config::Client(c) => c,
+            Config::Server(_) => unreachable!("client options hold a client config"),
+        }
+    }
+
+    pub(crate) fn client_mut(&mut self) -> &mut ClientConfig {
+        match &mut self.config {
+            Config::Client(c) => c,
+            Config::Server(_) => unreachable!("client options hold a client config"),
+        }
+    }
+
+    /// The server config (these options belong to server options).
+    pub(crate) fn server(&self) -> &ServerConfig {
+        match &self.config {
+            Config::Server(c) => c,
+            Config::Client(_) => unreachable!("server options hold a server config"),
+        }
+    }
+
+    pub(crate) fn server_mut(&mut self) -> &mut ServerConfig {
+        match &mut self.config {
+            Config::Server(c) => c,
+            Config::Client(_) => unreachable!("server options hold a server config"),
+        }
+    }
+
+    fn common(&mut self) -> &mut dyn Common {
+        match &mut self.config {
+            Config::Client(c) => &mut **c,
+            Config::Server(c) => &mut **c,
+        }
+    }
+}
+
+/// Options of client connections, copied by `wsx_loop_connect`. Not
+/// thread-safe: set it up on one thread.
 #[derive(Clone)]
 pub struct wsx_client_options {
-    pub(crate) config: ClientConfig,
-    /// Called around each connect attempt (`wsx_client_options_set_hooks`).
-    pub(crate) hooks: crate::resilience::wsx_client_hooks,
+    /// The shared settings, and the client config they are part of.
+    pub(crate) conn: wsx_conn_options,
     /// `wsx_client_options_set_reconnect_codes` (None: the default set).
     pub(crate) retry_codes: Option<Vec<u16>>,
 }
 
-/// Options of a server, copied by `wsx_listen`. Not thread-safe: set it up
-/// on one thread.
+/// Options of a server, copied by `wsx_loop_listen`. Not thread-safe: set it
+/// up on one thread.
 #[derive(Clone)]
 pub struct wsx_server_options {
-    pub(crate) config: ServerConfig,
-    /// Told of slow subscribers (`wsx_server_options_set_slow_subscriber`).
-    pub(crate) on_slow_subscriber: crate::pubsub::wsx_on_slow_subscriber,
+    /// The shared settings, and the server config they are part of.
+    pub(crate) conn: wsx_conn_options,
 }
 
 /// Options whose config the core validates.
@@ -44,20 +107,29 @@ pub(crate) trait Validated: Clone {
     fn validate(&self) -> Result<(), wsx_core::net::Error>;
 }
 
+impl Validated for wsx_conn_options {
+    fn validate(&self) -> Result<(), wsx_core::net::Error> {
+        match &self.config {
+            Config::Client(c) => c.validate(),
+            Config::Server(c) => c.validate(),
+        }
+    }
+}
+
 impl Validated for wsx_client_options {
     fn validate(&self) -> Result<(), wsx_core::net::Error> {
-        self.config.validate()
+        self.conn.validate()
     }
 }
 
 impl Validated for wsx_server_options {
     fn validate(&self) -> Result<(), wsx_core::net::Error> {
-        self.config.validate()
+        self.conn.validate()
     }
 }
 
-/// The settings clients and servers share.
-trait Common: Validated {
+/// The settings clients and servers share, on either config.
+trait Common {
     fn protocol(&mut self) -> &mut proto::Config;
     fn limits(&mut self) -> &mut Limits;
     fn subprotocols(&mut self) -> &mut Vec<String>;
@@ -68,47 +140,51 @@ trait Common: Validated {
     fn backpressure(&mut self) -> &mut Backpressure;
     fn nodelay(&mut self) -> &mut bool;
     fn compression(&mut self) -> &mut Option<DeflateConfig>;
+    fn inbox(&mut self) -> &mut Option<InboxLimits>;
 }
 
 macro_rules! impl_common {
-    ($options:ty) => {
-        impl Common for $options {
+    ($config:ty) => {
+        impl Common for $config {
             fn protocol(&mut self) -> &mut proto::Config {
-                &mut self.config.protocol
+                &mut self.protocol
             }
             fn limits(&mut self) -> &mut Limits {
-                &mut self.config.limits
+                &mut self.limits
             }
             fn subprotocols(&mut self) -> &mut Vec<String> {
-                &mut self.config.subprotocols
+                &mut self.subprotocols
             }
             fn handshake_timeout(&mut self) -> &mut Duration {
-                &mut self.config.handshake_timeout
+                &mut self.handshake_timeout
             }
             fn close_timeout(&mut self) -> &mut Duration {
-                &mut self.config.close_timeout
+                &mut self.close_timeout
             }
             fn keepalive(&mut self) -> &mut Option<Keepalive> {
-                &mut self.config.keepalive
+                &mut self.keepalive
             }
             fn idle_timeout(&mut self) -> &mut Option<Duration> {
-                &mut self.config.idle_timeout
+                &mut self.idle_timeout
             }
             fn backpressure(&mut self) -> &mut Backpressure {
-                &mut self.config.backpressure
+                &mut self.backpressure
             }
             fn nodelay(&mut self) -> &mut bool {
-                &mut self.config.nodelay
+                &mut self.nodelay
             }
             fn compression(&mut self) -> &mut Option<DeflateConfig> {
-                &mut self.config.compression
+                &mut self.compression
+            }
+            fn inbox(&mut self) -> &mut Option<InboxLimits> {
+                &mut self.inbox
             }
         }
     };
 }
 
-impl_common!(wsx_client_options);
-impl_common!(wsx_server_options);
+impl_common!(ClientConfig);
+impl_common!(ServerConfig);
 
 /// Runs a setter on a copy of the options behind a C pointer and keeps the
 /// copy if the core validates it: a refused value leaves the options alone.
@@ -165,222 +241,6 @@ pub(crate) fn header(name: &str, value: &str) -> Outcome<(String, String)> {
     Ok((name.to_owned(), value.to_owned()))
 }
 
-unsafe fn set_max_message_size<T: Common>(options: *mut T, bytes: usize) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe {
-        edit(options, |o| {
-            o.protocol().max_message_size = bytes;
-            Ok(())
-        })
-    }
-}
-
-unsafe fn set_max_frame_size<T: Common>(options: *mut T, bytes: usize) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe {
-        edit(options, |o| {
-            o.protocol().max_frame_size = bytes;
-            Ok(())
-        })
-    }
-}
-
-unsafe fn set_auto_pong<T: Common>(options: *mut T, on: bool) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe {
-        edit(options, |o| {
-            o.protocol().auto_pong = on;
-            Ok(())
-        })
-    }
-}
-
-unsafe fn set_streaming<T: Common>(options: *mut T, on: bool) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe {
-        edit(options, |o| {
-            o.protocol().streaming = on;
-            Ok(())
-        })
-    }
-}
-
-unsafe fn set_handshake_limits<T: Common>(
-    options: *mut T,
-    max_bytes: usize,
-    max_headers: usize,
-) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe {
-        edit(options, |o| {
-            *o.limits() = Limits {
-                max_header_bytes: max_bytes,
-                max_headers,
-            };
-            Ok(())
-        })
-    }
-}
-
-unsafe fn add_subprotocol<T: Common>(options: *mut T, name: *const c_char) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe {
-        edit(options, |o| {
-            o.subprotocols()
-                .push(arg_str(name, "subprotocol")?.to_owned());
-            Ok(())
-        })
-    }
-}
-
-unsafe fn set_handshake_timeout<T: Common>(options: *mut T, ms: u32) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe {
-        edit(options, |o| {
-            *o.handshake_timeout() = millis(ms);
-            Ok(())
-        })
-    }
-}
-
-unsafe fn set_close_timeout<T: Common>(options: *mut T, ms: u32) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe {
-        edit(options, |o| {
-            *o.close_timeout() = millis(ms);
-            Ok(())
-        })
-    }
-}
-
-unsafe fn set_keepalive<T: Common>(
-    options: *mut T,
-    interval_ms: u32,
-    timeout_ms: u32,
-) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe {
-        edit(options, |o| {
-            *o.keepalive() = match interval_ms {
-                0 => None,
-                _ => Some(Keepalive {
-                    interval: millis(interval_ms),
-                    timeout: millis(timeout_ms),
-                }),
-            };
-            Ok(())
-        })
-    }
-}
-
-unsafe fn set_idle_timeout<T: Common>(options: *mut T, ms: u32) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe {
-        edit(options, |o| {
-            *o.idle_timeout() = (ms > 0).then(|| millis(ms));
-            Ok(())
-        })
-    }
-}
-
-unsafe fn set_backpressure<T: Common>(
-    options: *mut T,
-    high_water: usize,
-    low_water: usize,
-) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe {
-        edit(options, |o| {
-            *o.backpressure() = Backpressure {
-                high_water,
-                low_water,
-            };
-            Ok(())
-        })
-    }
-}
-
-unsafe fn set_nodelay<T: Common>(options: *mut T, on: bool) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe {
-        edit(options, |o| {
-            *o.nodelay() = on;
-            Ok(())
-        })
-    }
-}
-
-unsafe fn set_reject_binary<T: Common>(options: *mut T, on: bool) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe {
-        edit(options, |o| {
-            o.protocol().reject_binary = on;
-            Ok(())
-        })
-    }
-}
-
-unsafe fn set_compression<T: Common>(
-    options: *mut T,
-    deflate: *const wsx_deflate_options,
-) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe {
-        edit(options, |o| {
-            *o.compression() = deflate.as_ref().map(|d| d.to_core());
-            Ok(())
-        })
-    }
-}
-
-/// permessage-deflate (RFC 7692) settings, for
-/// `wsx_client_options_set_compression` / `wsx_server_options_set_compression`.
-/// Start from `wsx_deflate_options_default()`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct wsx_deflate_options {
-    /// Largest LZ77 window of the client's compressor, as a power of two (8-15, default 15).
-    pub client_max_window_bits: u8,
-    /// Largest LZ77 window of the server's compressor (8-15, default 15).
-    pub server_max_window_bits: u8,
-    /// The client's compressor starts afresh for every message (default false).
-    pub client_no_context_takeover: bool,
-    /// The server's compressor starts afresh for every message (default false).
-    pub server_no_context_takeover: bool,
-    /// Compression level, 0 (stored) to 9 (smallest); default 6.
-    pub level: u32,
-    /// Messages shorter than this many bytes are sent uncompressed (default 64).
-    pub threshold: usize,
-}
-
-impl wsx_deflate_options {
-    fn to_core(self) -> DeflateConfig {
-        DeflateConfig {
-            client_max_window_bits: self.client_max_window_bits,
-            server_max_window_bits: self.server_max_window_bits,
-            client_no_context_takeover: self.client_no_context_takeover,
-            server_no_context_takeover: self.server_no_context_takeover,
-            level: self.level,
-            threshold: self.threshold,
-        }
-    }
-}
-
-/// The default permessage-deflate settings (windows 15, context takeover on
-/// both sides, level 6, threshold 64 bytes).
-#[unsafe(no_mangle)]
-pub extern "C" fn wsx_deflate_options_default() -> wsx_deflate_options {
-    let d = DeflateConfig::default();
-    wsx_deflate_options {
-        client_max_window_bits: d.client_max_window_bits,
-        server_max_window_bits: d.server_max_window_bits,
-        client_no_context_takeover: d.client_no_context_takeover,
-        server_no_context_takeover: d.server_no_context_takeover,
-        level: d.level,
-        threshold: d.threshold,
-    }
-}
-
 /// Creates client options with the defaults: 16 MiB message and frame limits,
 /// 10 s connect and handshake timeouts, 5 s close timeout, a keepalive ping
 /// every 30 s (30 s to answer), no idle timeout, TCP_NODELAY on, certificates
@@ -397,8 +257,9 @@ pub unsafe extern "C" fn wsx_client_options_new(
         new_options(
             out_options,
             wsx_client_options {
-                config: ClientConfig::default(),
-                hooks: Default::default(),
+                conn: wsx_conn_options {
+                    config: Config::Client(Box::default()),
+                },
                 retry_codes: None,
             },
         )
@@ -415,87 +276,6 @@ pub unsafe extern "C" fn wsx_client_options_free(options: *mut wsx_client_option
     unsafe { free_options(options) }
 }
 
-/// Largest message accepted, in bytes (default 16 MiB; over it: close 1009).
-///
-/// # Safety
-/// `options` is NULL or live.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_set_max_message_size(
-    options: *mut wsx_client_options,
-    bytes: usize,
-) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe { set_max_message_size(options, bytes) }
-}
-
-/// Largest single frame accepted, in bytes (default 16 MiB; over it: close 1009).
-///
-/// # Safety
-/// `options` is NULL or live.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_set_max_frame_size(
-    options: *mut wsx_client_options,
-    bytes: usize,
-) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe { set_max_frame_size(options, bytes) }
-}
-
-/// Whether pings are answered automatically (default true).
-///
-/// # Safety
-/// `options` is NULL or live.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_set_auto_pong(
-    options: *mut wsx_client_options,
-    on: bool,
-) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe { set_auto_pong(options, on) }
-}
-
-/// Streaming mode: deliver messages in pieces as frames arrive, with
-/// `wsx_message.fin` marking the last (default false: whole messages).
-///
-/// # Safety
-/// `options` is NULL or live.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_set_streaming(
-    options: *mut wsx_client_options,
-    on: bool,
-) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe { set_streaming(options, on) }
-}
-
-/// Limits on the handshake response's header block (default 8 KiB, 64 lines).
-///
-/// # Safety
-/// `options` is NULL or live.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_set_handshake_limits(
-    options: *mut wsx_client_options,
-    max_bytes: usize,
-    max_headers: usize,
-) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe { set_handshake_limits(options, max_bytes, max_headers) }
-}
-
-/// Offers a subprotocol (call once per subprotocol, in order of preference).
-/// `name` is copied.
-///
-/// # Safety
-/// `options` is NULL or live; `name` is NULL or NUL-terminated.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_add_subprotocol(
-    options: *mut wsx_client_options,
-    name: *const c_char,
-) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe { add_subprotocol(options, name) }
-}
-
 /// Time allowed for name resolution and TCP connect, in ms (default 10 000).
 ///
 /// # Safety
@@ -508,93 +288,10 @@ pub unsafe extern "C" fn wsx_client_options_set_connect_timeout_ms(
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            o.config.connect_timeout = millis(ms);
+            o.conn.client_mut().connect_timeout = millis(ms);
             Ok(())
         })
     }
-}
-
-/// Time allowed for the TLS and WebSocket handshakes, in ms (default 10 000).
-///
-/// # Safety
-/// `options` is NULL or live.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_set_handshake_timeout_ms(
-    options: *mut wsx_client_options,
-    ms: u32,
-) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe { set_handshake_timeout(options, ms) }
-}
-
-/// Time to wait for the peer's close frame and TCP close, in ms (default 5 000).
-///
-/// # Safety
-/// `options` is NULL or live.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_set_close_timeout_ms(
-    options: *mut wsx_client_options,
-    ms: u32,
-) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe { set_close_timeout(options, ms) }
-}
-
-/// Keepalive: a ping every `interval_ms`; no pong within `timeout_ms` drops
-/// the connection (close 1006). `interval_ms` 0 turns it off (default 30 000 / 30 000).
-///
-/// # Safety
-/// `options` is NULL or live.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_set_keepalive(
-    options: *mut wsx_client_options,
-    interval_ms: u32,
-    timeout_ms: u32,
-) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe { set_keepalive(options, interval_ms, timeout_ms) }
-}
-
-/// Drop the connection after this many ms with nothing received; 0 is off (the default).
-///
-/// # Safety
-/// `options` is NULL or live.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_set_idle_timeout_ms(
-    options: *mut wsx_client_options,
-    ms: u32,
-) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe { set_idle_timeout(options, ms) }
-}
-
-/// Send-queue marks: past `high_water` queued bytes sends return
-/// `WSX_ERR_WOULD_BLOCK`; below `low_water` the writable callback runs
-/// (default 17 MiB / 256 KiB).
-///
-/// # Safety
-/// `options` is NULL or live.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_set_backpressure(
-    options: *mut wsx_client_options,
-    high_water: usize,
-    low_water: usize,
-) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe { set_backpressure(options, high_water, low_water) }
-}
-
-/// TCP_NODELAY (default on).
-///
-/// # Safety
-/// `options` is NULL or live.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_set_nodelay(
-    options: *mut wsx_client_options,
-    on: bool,
-) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe { set_nodelay(options, on) }
 }
 
 /// Adds a request header (Authorization, Cookie, ...). Both strings are copied.
@@ -611,7 +308,10 @@ pub unsafe extern "C" fn wsx_client_options_add_header(
     unsafe {
         edit(options, |o| {
             let (name, value) = (arg_str(name, "name")?, arg_str(value, "value")?);
-            o.config.headers.push((name.to_owned(), value.to_owned()));
+            o.conn
+                .client_mut()
+                .headers
+                .push((name.to_owned(), value.to_owned()));
             Ok(())
         })
     }
@@ -629,7 +329,7 @@ pub unsafe extern "C" fn wsx_client_options_set_origin(
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            o.config.origin = opt_str(origin, "origin")?.map(str::to_owned);
+            o.conn.client_mut().origin = opt_str(origin, "origin")?.map(str::to_owned);
             Ok(())
         })
     }
@@ -648,7 +348,7 @@ pub unsafe extern "C" fn wsx_client_options_set_tls_ca_file(
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            o.config.tls.ca_file = opt_str(path, "path")?.map(PathBuf::from);
+            o.conn.client_mut().tls.ca_file = opt_str(path, "path")?.map(PathBuf::from);
             Ok(())
         })
     }
@@ -668,7 +368,7 @@ pub unsafe extern "C" fn wsx_client_options_set_tls_client_cert(
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            o.config.tls.client_cert = match (
+            o.conn.client_mut().tls.client_cert = match (
                 opt_str(cert_file, "cert_file")?,
                 opt_str(key_file, "key_file")?,
             ) {
@@ -698,40 +398,10 @@ pub unsafe extern "C" fn wsx_client_options_set_tls_danger_disable_verification(
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            o.config.tls.danger_disable_verification = disable;
+            o.conn.client_mut().tls.danger_disable_verification = disable;
             Ok(())
         })
     }
-}
-
-/// Refuse binary messages: only text is accepted (default false); a binary
-/// message then fails the connection with close 1003.
-///
-/// # Safety
-/// `options` is NULL or live.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_set_reject_binary(
-    options: *mut wsx_client_options,
-    on: bool,
-) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe { set_reject_binary(options, on) }
-}
-
-/// Offers permessage-deflate compression with `deflate` (copied), used when
-/// the server accepts; NULL offers none. By default clients offer it with
-/// `wsx_deflate_options_default()`. Invalid settings give
-/// `WSX_ERR_INVALID_ARGUMENT`.
-///
-/// # Safety
-/// `options` is NULL or live; `deflate` is NULL or valid.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_set_compression(
-    options: *mut wsx_client_options,
-    deflate: *const wsx_deflate_options,
-) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe { set_compression(options, deflate) }
 }
 
 /// Creates server options with the defaults: 127.0.0.1, port 0 (a free one),
@@ -751,8 +421,9 @@ pub unsafe extern "C" fn wsx_server_options_new(
         new_options(
             out_options,
             wsx_server_options {
-                config: ServerConfig::default(),
-                on_slow_subscriber: None,
+                conn: wsx_conn_options {
+                    config: Config::Server(Box::default()),
+                },
             },
         )
     }
@@ -780,7 +451,7 @@ pub unsafe extern "C" fn wsx_server_options_set_host(
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            o.config.host = arg_str(host, "host")?.to_owned();
+            o.conn.server_mut().host = arg_str(host, "host")?.to_owned();
             Ok(())
         })
     }
@@ -799,91 +470,10 @@ pub unsafe extern "C" fn wsx_server_options_set_port(
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            o.config.port = port;
+            o.conn.server_mut().port = port;
             Ok(())
         })
     }
-}
-
-/// Largest message accepted, in bytes (default 16 MiB; over it: close 1009).
-///
-/// # Safety
-/// `options` is NULL or live.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_set_max_message_size(
-    options: *mut wsx_server_options,
-    bytes: usize,
-) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe { set_max_message_size(options, bytes) }
-}
-
-/// Largest single frame accepted, in bytes (default 16 MiB; over it: close 1009).
-///
-/// # Safety
-/// `options` is NULL or live.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_set_max_frame_size(
-    options: *mut wsx_server_options,
-    bytes: usize,
-) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe { set_max_frame_size(options, bytes) }
-}
-
-/// Whether pings are answered automatically (default true).
-///
-/// # Safety
-/// `options` is NULL or live.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_set_auto_pong(
-    options: *mut wsx_server_options,
-    on: bool,
-) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe { set_auto_pong(options, on) }
-}
-
-/// Streaming mode: deliver messages in pieces as frames arrive, with
-/// `wsx_message.fin` marking the last (default false: whole messages).
-///
-/// # Safety
-/// `options` is NULL or live.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_set_streaming(
-    options: *mut wsx_server_options,
-    on: bool,
-) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe { set_streaming(options, on) }
-}
-
-/// Limits on a handshake request's header block (default 8 KiB, 64 lines).
-///
-/// # Safety
-/// `options` is NULL or live.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_set_handshake_limits(
-    options: *mut wsx_server_options,
-    max_bytes: usize,
-    max_headers: usize,
-) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe { set_handshake_limits(options, max_bytes, max_headers) }
-}
-
-/// Supports a subprotocol (call once per subprotocol, in order of
-/// preference; the first the client also offers is chosen). Copied.
-///
-/// # Safety
-/// `options` is NULL or live; `name` is NULL or NUL-terminated.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_add_subprotocol(
-    options: *mut wsx_server_options,
-    name: *const c_char,
-) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe { add_subprotocol(options, name) }
 }
 
 /// Allows an `Origin` value. Without any call every origin (and none) is
@@ -900,7 +490,11 @@ pub unsafe extern "C" fn wsx_server_options_add_origin(
     unsafe {
         edit(options, |o| {
             let origin = arg_str(origin, "origin")?.to_owned();
-            o.config.origins.get_or_insert_with(Vec::new).push(origin);
+            o.conn
+                .server_mut()
+                .origins
+                .get_or_insert_with(Vec::new)
+                .push(origin);
             Ok(())
         })
     }
@@ -920,7 +514,7 @@ pub unsafe extern "C" fn wsx_server_options_set_tls(
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            o.config.tls = match (
+            o.conn.server_mut().tls = match (
                 opt_str(cert_file, "cert_file")?,
                 opt_str(key_file, "key_file")?,
             ) {
@@ -949,7 +543,7 @@ pub unsafe extern "C" fn wsx_server_options_set_max_connections(
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            o.config.max_connections = max;
+            o.conn.server_mut().max_connections = max;
             Ok(())
         })
     }
@@ -967,7 +561,304 @@ pub unsafe extern "C" fn wsx_server_options_set_max_pending_handshakes(
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            o.config.max_pending_handshakes = max;
+            o.conn.server_mut().max_pending_handshakes = max;
+            Ok(())
+        })
+    }
+}
+
+/// permessage-deflate (RFC 7692) settings, for
+/// `wsx_conn_options_set_compression`. Extensible: fill it with
+/// `wsx_deflate_options_default` (after setting `struct_size`), then change
+/// what you need. Fields past the caller's `struct_size` take their defaults.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct wsx_deflate_options {
+    /// `sizeof(wsx_deflate_options)` as the caller was compiled with.
+    pub struct_size: usize,
+    /// Messages shorter than this many bytes are sent uncompressed (default 64).
+    pub threshold: usize,
+    /// Compression level, 0 (stored) to 9 (smallest); default 6.
+    pub level: u32,
+    /// Largest LZ77 window of the client's compressor, as a power of two (8-15, default 15).
+    pub client_max_window_bits: u8,
+    /// Largest LZ77 window of the server's compressor (8-15, default 15).
+    pub server_max_window_bits: u8,
+    /// The client's compressor starts afresh for every message (default false).
+    pub client_no_context_takeover: bool,
+    /// The server's compressor starts afresh for every message (default false).
+    pub server_no_context_takeover: bool,
+}
+
+// SAFETY: repr(C), `struct_size` first; integers and C bools.
+unsafe impl Extensible for wsx_deflate_options {
+    const NAME: &'static str = "wsx_deflate_options";
+    const MIN_SIZE: usize = std::mem::offset_of!(wsx_deflate_options, level);
+    fn base() -> Self {
+        let d = DeflateConfig::default();
+        wsx_deflate_options {
+            struct_size: 0,
+            threshold: d.threshold,
+            level: d.level,
+            client_max_window_bits: d.client_max_window_bits,
+            server_max_window_bits: d.server_max_window_bits,
+            client_no_context_takeover: d.client_no_context_takeover,
+            server_no_context_takeover: d.server_no_context_takeover,
+        }
+    }
+}
+
+impl wsx_deflate_options {
+    fn to_core(self) -> DeflateConfig {
+        DeflateConfig {
+            client_max_window_bits: self.client_max_window_bits,
+            server_max_window_bits: self.server_max_window_bits,
+            client_no_context_takeover: self.client_no_context_takeover,
+            server_no_context_takeover: self.server_no_context_takeover,
+            level: self.level,
+            threshold: self.threshold,
+        }
+    }
+}
+
+/// Writes the default permessage-deflate settings (windows 15, context
+/// takeover on both sides, level 6, threshold 64 bytes) to `*out`, whose
+/// `struct_size` the caller set.
+///
+/// # Safety
+/// `out` is NULL or has `out->struct_size` writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_deflate_options_default(out: *mut wsx_deflate_options) -> wsx_result {
+    // SAFETY: the caller's promise.
+    ffi_call(|| unsafe { write_sized(out, wsx_deflate_options::base(), "out") })
+}
+
+/// Pull-mode delivery (`wsx_conn_options_set_inbox`): received messages wait
+/// in a bounded inbox and are taken with `wsx_conn_recv`. Reading the
+/// connection pauses once `high_messages` messages or `high_bytes` bytes
+/// wait, and resumes once at most `low_messages` and `low_bytes` do.
+/// Extensible: fill it with `wsx_inbox_options_default` (after setting
+/// `struct_size`), then change what you need.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct wsx_inbox_options {
+    /// `sizeof(wsx_inbox_options)` as the caller was compiled with.
+    pub struct_size: usize,
+    /// Messages that pause reading (default 16).
+    pub high_messages: usize,
+    /// Messages at or below which reading resumes (default 4).
+    pub low_messages: usize,
+    /// Bytes that pause reading (default 32 MiB).
+    pub high_bytes: usize,
+    /// Bytes at or below which reading resumes (default 8 MiB).
+    pub low_bytes: usize,
+}
+
+// SAFETY: repr(C), `struct_size` first; integers only.
+unsafe impl Extensible for wsx_inbox_options {
+    const NAME: &'static str = "wsx_inbox_options";
+    const MIN_SIZE: usize = std::mem::offset_of!(wsx_inbox_options, low_messages);
+    fn base() -> Self {
+        let d = InboxLimits::default();
+        wsx_inbox_options {
+            struct_size: 0,
+            high_messages: d.high_messages,
+            low_messages: d.low_messages,
+            high_bytes: d.high_bytes,
+            low_bytes: d.low_bytes,
+        }
+    }
+}
+
+/// Writes the default inbox marks (the core's) to `*out`, whose
+/// `struct_size` the caller set.
+///
+/// # Safety
+/// `out` is NULL or has `out->struct_size` writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_inbox_options_default(out: *mut wsx_inbox_options) -> wsx_result {
+    // SAFETY: the caller's promise.
+    ffi_call(|| unsafe { write_sized(out, wsx_inbox_options::base(), "out") })
+}
+
+/// Runs a shared setter on the client or server config behind `options`.
+///
+/// # Safety
+/// `options` is NULL or live and not used elsewhere during the call.
+unsafe fn edit_common(
+    options: *mut wsx_conn_options,
+    f: impl FnOnce(&mut dyn Common) -> Outcome,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe { edit(options, |o| f(o.common())) }
+}
+
+/// The settings of `options` that clients and servers share, as a pointer
+/// borrowed from `options`: valid until `options` is freed, never freed
+/// itself. NULL for NULL.
+///
+/// # Safety
+/// `options` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_client_options_conn(
+    options: *mut wsx_client_options,
+) -> *mut wsx_conn_options {
+    // SAFETY: the caller's promise.
+    ffi_value(std::ptr::null_mut(), || match unsafe { options.as_mut() } {
+        Some(options) => &raw mut options.conn,
+        None => std::ptr::null_mut(),
+    })
+}
+
+/// The settings of `options` that clients and servers share, as a pointer
+/// borrowed from `options`: valid until `options` is freed, never freed
+/// itself. NULL for NULL.
+///
+/// # Safety
+/// `options` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_server_options_conn(
+    options: *mut wsx_server_options,
+) -> *mut wsx_conn_options {
+    // SAFETY: the caller's promise.
+    ffi_value(std::ptr::null_mut(), || match unsafe { options.as_mut() } {
+        Some(options) => &raw mut options.conn,
+        None => std::ptr::null_mut(),
+    })
+}
+
+/// Largest message accepted, in bytes (default 16 MiB; over it: close 1009).
+///
+/// # Safety
+/// `options` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_conn_options_set_max_message_size(
+    options: *mut wsx_conn_options,
+    bytes: usize,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe {
+        edit_common(options, |o| {
+            o.protocol().max_message_size = bytes;
+            Ok(())
+        })
+    }
+}
+
+/// Largest single frame accepted, in bytes (default 16 MiB; over it: close 1009).
+///
+/// # Safety
+/// `options` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_conn_options_set_max_frame_size(
+    options: *mut wsx_conn_options,
+    bytes: usize,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe {
+        edit_common(options, |o| {
+            o.protocol().max_frame_size = bytes;
+            Ok(())
+        })
+    }
+}
+
+/// Whether pings are answered automatically (default true).
+///
+/// # Safety
+/// `options` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_conn_options_set_auto_pong(
+    options: *mut wsx_conn_options,
+    on: bool,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe {
+        edit_common(options, |o| {
+            o.protocol().auto_pong = on;
+            Ok(())
+        })
+    }
+}
+
+/// Streaming mode: deliver messages in pieces as frames arrive, with
+/// `wsx_message.fin` marking the last (default false: whole messages). Not
+/// with pull mode.
+///
+/// # Safety
+/// `options` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_conn_options_set_streaming(
+    options: *mut wsx_conn_options,
+    on: bool,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe {
+        edit_common(options, |o| {
+            o.protocol().streaming = on;
+            Ok(())
+        })
+    }
+}
+
+/// Refuse binary messages: only text is accepted (default false); a binary
+/// message then fails the connection with close 1003.
+///
+/// # Safety
+/// `options` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_conn_options_set_reject_binary(
+    options: *mut wsx_conn_options,
+    on: bool,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe {
+        edit_common(options, |o| {
+            o.protocol().reject_binary = on;
+            Ok(())
+        })
+    }
+}
+
+/// Limits on the handshake's header block: the response's for a client, the
+/// request's for a server (default 8 KiB, 64 lines).
+///
+/// # Safety
+/// `options` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_conn_options_set_handshake_limits(
+    options: *mut wsx_conn_options,
+    max_bytes: usize,
+    max_headers: usize,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe {
+        edit_common(options, |o| {
+            *o.limits() = Limits {
+                max_header_bytes: max_bytes,
+                max_headers,
+            };
+            Ok(())
+        })
+    }
+}
+
+/// Adds a subprotocol, once per subprotocol in order of preference: a client
+/// offers them; a server chooses the first of its list the client also
+/// offered. `name` is copied.
+///
+/// # Safety
+/// `options` is NULL or live; `name` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_conn_options_add_subprotocol(
+    options: *mut wsx_conn_options,
+    name: *const c_char,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe {
+        edit_common(options, |o| {
+            o.subprotocols()
+                .push(arg_str(name, "subprotocol")?.to_owned());
             Ok(())
         })
     }
@@ -978,12 +869,17 @@ pub unsafe extern "C" fn wsx_server_options_set_max_pending_handshakes(
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_set_handshake_timeout_ms(
-    options: *mut wsx_server_options,
+pub unsafe extern "C" fn wsx_conn_options_set_handshake_timeout_ms(
+    options: *mut wsx_conn_options,
     ms: u32,
 ) -> wsx_result {
     // SAFETY: the caller's promise.
-    unsafe { set_handshake_timeout(options, ms) }
+    unsafe {
+        edit_common(options, |o| {
+            *o.handshake_timeout() = millis(ms);
+            Ok(())
+        })
+    }
 }
 
 /// Time to wait for the peer's close frame and TCP close, in ms (default 5 000).
@@ -991,56 +887,87 @@ pub unsafe extern "C" fn wsx_server_options_set_handshake_timeout_ms(
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_set_close_timeout_ms(
-    options: *mut wsx_server_options,
+pub unsafe extern "C" fn wsx_conn_options_set_close_timeout_ms(
+    options: *mut wsx_conn_options,
     ms: u32,
 ) -> wsx_result {
     // SAFETY: the caller's promise.
-    unsafe { set_close_timeout(options, ms) }
+    unsafe {
+        edit_common(options, |o| {
+            *o.close_timeout() = millis(ms);
+            Ok(())
+        })
+    }
 }
 
 /// Keepalive: a ping every `interval_ms`; no pong within `timeout_ms` drops
-/// the connection (close 1006). `interval_ms` 0 turns it off (default 30 000 / 30 000).
+/// the connection (close 1006). `interval_ms` 0 turns it off (default
+/// 30 000 / 30 000).
 ///
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_set_keepalive(
-    options: *mut wsx_server_options,
+pub unsafe extern "C" fn wsx_conn_options_set_keepalive(
+    options: *mut wsx_conn_options,
     interval_ms: u32,
     timeout_ms: u32,
 ) -> wsx_result {
     // SAFETY: the caller's promise.
-    unsafe { set_keepalive(options, interval_ms, timeout_ms) }
+    unsafe {
+        edit_common(options, |o| {
+            *o.keepalive() = match interval_ms {
+                0 => None,
+                _ => Some(Keepalive {
+                    interval: millis(interval_ms),
+                    timeout: millis(timeout_ms),
+                }),
+            };
+            Ok(())
+        })
+    }
 }
 
-/// Drop a connection after this many ms with nothing received; 0 is off (the default).
+/// Drop the connection after this many ms with nothing received; 0 is off
+/// (the default).
 ///
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_set_idle_timeout_ms(
-    options: *mut wsx_server_options,
+pub unsafe extern "C" fn wsx_conn_options_set_idle_timeout_ms(
+    options: *mut wsx_conn_options,
     ms: u32,
 ) -> wsx_result {
     // SAFETY: the caller's promise.
-    unsafe { set_idle_timeout(options, ms) }
+    unsafe {
+        edit_common(options, |o| {
+            *o.idle_timeout() = (ms > 0).then(|| millis(ms));
+            Ok(())
+        })
+    }
 }
 
-/// Send-queue marks of each connection: past `high_water` queued bytes sends
-/// return `WSX_ERR_WOULD_BLOCK`; below `low_water` the writable callback runs
+/// Send-queue marks: past `high_water` queued bytes sends return
+/// `WSX_ERR_WOULD_BLOCK`; below `low_water` the writable callback runs
 /// (default 17 MiB / 256 KiB).
 ///
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_set_backpressure(
-    options: *mut wsx_server_options,
+pub unsafe extern "C" fn wsx_conn_options_set_backpressure(
+    options: *mut wsx_conn_options,
     high_water: usize,
     low_water: usize,
 ) -> wsx_result {
     // SAFETY: the caller's promise.
-    unsafe { set_backpressure(options, high_water, low_water) }
+    unsafe {
+        edit_common(options, |o| {
+            *o.backpressure() = Backpressure {
+                high_water,
+                low_water,
+            };
+            Ok(())
+        })
+    }
 }
 
 /// TCP_NODELAY (default on).
@@ -1048,41 +975,74 @@ pub unsafe extern "C" fn wsx_server_options_set_backpressure(
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_set_nodelay(
-    options: *mut wsx_server_options,
+pub unsafe extern "C" fn wsx_conn_options_set_nodelay(
+    options: *mut wsx_conn_options,
     on: bool,
 ) -> wsx_result {
     // SAFETY: the caller's promise.
-    unsafe { set_nodelay(options, on) }
+    unsafe {
+        edit_common(options, |o| {
+            *o.nodelay() = on;
+            Ok(())
+        })
+    }
 }
 
-/// Refuse binary messages: only text is accepted (default false); a binary
-/// message then fails the connection with close 1003.
-///
-/// # Safety
-/// `options` is NULL or live.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_set_reject_binary(
-    options: *mut wsx_server_options,
-    on: bool,
-) -> wsx_result {
-    // SAFETY: the caller's promise.
-    unsafe { set_reject_binary(options, on) }
-}
-
-/// Accepts permessage-deflate with `deflate` (copied) when a client offers
-/// it; NULL declines every offer (the default). Invalid settings give
-/// `WSX_ERR_INVALID_ARGUMENT`.
+/// permessage-deflate with `deflate` (copied; NULL: none). A client offers
+/// it (by default with `wsx_deflate_options_default`'s settings); a server
+/// accepts it when a client offers it (by default it declines). Invalid
+/// settings or `struct_size` give `WSX_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `options` is NULL or live; `deflate` is NULL or valid.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_server_options_set_compression(
-    options: *mut wsx_server_options,
+pub unsafe extern "C" fn wsx_conn_options_set_compression(
+    options: *mut wsx_conn_options,
     deflate: *const wsx_deflate_options,
 ) -> wsx_result {
     // SAFETY: the caller's promise.
-    unsafe { set_compression(options, deflate) }
+    unsafe {
+        edit_common(options, |o| {
+            *o.compression() = match deflate.is_null() {
+                true => None,
+                false => Some(read_sized(deflate, "deflate")?.to_core()),
+            };
+            Ok(())
+        })
+    }
+}
+
+/// Pull mode with the marks of `inbox` (copied; NULL: push mode, the
+/// default): received messages wait in the connection's inbox instead of
+/// going to `on_message`; `on_readable` tells when the empty inbox got one,
+/// and `wsx_conn_recv` takes them from any thread. Not with streaming.
+/// Invalid marks or `struct_size` give `WSX_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `options` is NULL or live; `inbox` is NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_conn_options_set_inbox(
+    options: *mut wsx_conn_options,
+    inbox: *const wsx_inbox_options,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe {
+        edit_common(options, |o| {
+            *o.inbox() = match inbox.is_null() {
+                true => None,
+                false => {
+                    let i = read_sized(inbox, "inbox")?;
+                    Some(InboxLimits {
+                        high_messages: i.high_messages,
+                        low_messages: i.low_messages,
+                        high_bytes: i.high_bytes,
+                        low_bytes: i.low_bytes,
+                    })
+                }
+            };
+            Ok(())
+        })
+    }
 }
 
 #[cfg(test)]
@@ -1092,10 +1052,8 @@ mod tests {
     fn client() -> *mut wsx_client_options {
         let mut options = std::ptr::null_mut();
         // SAFETY: a valid out pointer.
-        assert_eq!(
-            unsafe { wsx_client_options_new(&mut options) },
-            wsx_result::WSX_OK
-        );
+        let result = unsafe { wsx_client_options_new(&mut options) };
+        assert_eq!(result, wsx_result::WSX_OK);
         options
     }
 
@@ -1105,22 +1063,25 @@ mod tests {
         // SAFETY: `options` is live until freed at the end.
         unsafe {
             assert_eq!(
-                wsx_client_options_set_max_message_size(options, 1024),
+                wsx_conn_options_set_max_message_size(wsx_client_options_conn(options), 1024),
                 wsx_result::WSX_OK
             );
             assert_eq!(
-                wsx_client_options_set_keepalive(options, 0, 0),
+                wsx_conn_options_set_keepalive(wsx_client_options_conn(options), 0, 0),
                 wsx_result::WSX_OK
             );
             assert_eq!(
-                wsx_client_options_set_idle_timeout_ms(options, 1500),
+                wsx_conn_options_set_idle_timeout_ms(wsx_client_options_conn(options), 1500),
                 wsx_result::WSX_OK
             );
             assert_eq!(
-                wsx_client_options_add_subprotocol(options, c"chat".as_ptr()),
+                wsx_conn_options_add_subprotocol(
+                    wsx_client_options_conn(options),
+                    c"chat".as_ptr()
+                ),
                 wsx_result::WSX_OK
             );
-            let config = &(*options).config;
+            let config = (*options).conn.client();
             assert_eq!(config.protocol.max_message_size, 1024);
             assert_eq!(config.keepalive, None);
             assert_eq!(config.idle_timeout, Some(Duration::from_millis(1500)));
@@ -1134,13 +1095,13 @@ mod tests {
         let options = client();
         // SAFETY: `options` is live until freed at the end.
         unsafe {
-            let before = (*options).config.backpressure;
+            let before = (*options).conn.client().backpressure;
             assert_eq!(
-                wsx_client_options_set_backpressure(options, 10, 20),
+                wsx_conn_options_set_backpressure(wsx_client_options_conn(options), 10, 20),
                 wsx_result::WSX_ERR_INVALID_ARGUMENT
             );
             assert_eq!(
-                wsx_client_options_set_max_frame_size(options, 0),
+                wsx_conn_options_set_max_frame_size(wsx_client_options_conn(options), 0),
                 wsx_result::WSX_ERR_INVALID_ARGUMENT
             );
             assert_eq!(
@@ -1156,7 +1117,7 @@ mod tests {
                 wsx_result::WSX_ERR_INVALID_ARGUMENT
             );
             assert_eq!(
-                wsx_client_options_set_keepalive(options, 1000, 0),
+                wsx_conn_options_set_keepalive(wsx_client_options_conn(options), 1000, 0),
                 wsx_result::WSX_ERR_INVALID_ARGUMENT
             );
             let message = std::ffi::CStr::from_ptr(crate::boundary::last_error_ptr());
@@ -1168,13 +1129,95 @@ mod tests {
                 wsx_client_options_add_header(options, c"X Bad".as_ptr(), c"1".as_ptr()),
                 wsx_result::WSX_ERR_INVALID_ARGUMENT
             );
-            assert_eq!((*options).config.backpressure, before);
-            assert!((*options).config.headers.is_empty());
+            assert_eq!((*options).conn.client().backpressure, before);
+            assert!((*options).conn.client().headers.is_empty());
             assert_eq!(
-                wsx_client_options_set_nodelay(std::ptr::null_mut(), true),
+                wsx_conn_options_set_nodelay(std::ptr::null_mut(), true),
                 wsx_result::WSX_ERR_NULL
             );
             wsx_client_options_free(options);
+        }
+    }
+
+    #[test]
+    fn the_shared_view_edits_each_kind_and_sized_structs_are_checked() {
+        let mut server = std::ptr::null_mut();
+        // SAFETY: valid pointers; both options are freed at the end.
+        unsafe {
+            assert_eq!(wsx_server_options_new(&mut server), wsx_result::WSX_OK);
+            let client = client();
+            let view = wsx_server_options_conn(server);
+            assert_eq!(
+                wsx_conn_options_set_max_message_size(view, 77),
+                wsx_result::WSX_OK
+            );
+            assert_eq!((*server).conn.server().protocol.max_message_size, 77);
+            assert_ne!((*client).conn.client().protocol.max_message_size, 77);
+            assert!(wsx_client_options_conn(std::ptr::null_mut()).is_null());
+
+            // A zeroed struct_size is refused with a message, and changes nothing.
+            let mut inbox = wsx_inbox_options::base();
+            let view = wsx_client_options_conn(client);
+            assert_eq!(
+                wsx_conn_options_set_inbox(view, &inbox),
+                wsx_result::WSX_ERR_INVALID_ARGUMENT
+            );
+            let message = std::ffi::CStr::from_ptr(crate::boundary::last_error_ptr());
+            assert!(
+                message.to_str().unwrap().contains("struct_size is 0"),
+                "{message:?}"
+            );
+            assert_eq!((*client).conn.client().inbox, None);
+            inbox.struct_size = 4;
+            assert_eq!(
+                wsx_conn_options_set_inbox(view, &inbox),
+                wsx_result::WSX_ERR_INVALID_ARGUMENT
+            );
+            // A caller that knows only the first mark: the rest are defaults.
+            inbox.struct_size = std::mem::offset_of!(wsx_inbox_options, low_messages);
+            inbox.high_messages = 9;
+            inbox.low_messages = 999; // past the caller's size: not read
+            assert_eq!(wsx_conn_options_set_inbox(view, &inbox), wsx_result::WSX_OK);
+            let d = InboxLimits::default();
+            assert_eq!(
+                (*client).conn.client().inbox,
+                Some(InboxLimits {
+                    high_messages: 9,
+                    ..d
+                })
+            );
+
+            // Defaults come out sized as the caller says.
+            let mut deflate = wsx_deflate_options::base();
+            deflate.struct_size = size_of::<wsx_deflate_options>();
+            deflate.level = 1;
+            assert_eq!(
+                wsx_deflate_options_default(&mut deflate),
+                wsx_result::WSX_OK
+            );
+            assert_eq!(deflate.level, DeflateConfig::default().level);
+            assert_eq!(deflate.struct_size, size_of::<wsx_deflate_options>());
+
+            wsx_client_options_free(client);
+            wsx_server_options_free(server);
+        }
+    }
+
+    /// Fields added in a later version go past the 0.2 size of each struct a
+    /// caller fills, never into its trailing padding, where an old program
+    /// may leave garbage: these sizes are what 0.2 programs were built with.
+    #[test]
+    fn the_first_versions_sizes_stay() {
+        use crate::callbacks::wsx_conn_callbacks;
+        use crate::resilience::wsx_reconnect_options;
+        use crate::server::wsx_server_callbacks;
+        let word = size_of::<usize>();
+        assert_eq!(size_of::<wsx_conn_callbacks>(), 14 * word);
+        assert_eq!(size_of::<wsx_server_callbacks>(), 8 * word);
+        assert_eq!(size_of::<wsx_inbox_options>(), 5 * word);
+        if word == 8 {
+            assert_eq!(size_of::<wsx_deflate_options>(), 24);
+            assert_eq!(size_of::<wsx_reconnect_options>(), 48);
         }
     }
 }

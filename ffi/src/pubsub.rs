@@ -8,7 +8,7 @@ use wsx_core::net::{Conn, SlowSubscriber};
 
 use crate::boundary::{Failure, arg, arg_bytes, arg_mut, arg_str, ffi_call};
 use crate::conn::wsx_conn;
-use crate::events::wsx_msg_kind;
+use crate::events::MsgKindArg;
 use crate::options::wsx_server_options;
 use crate::result::wsx_result;
 use crate::server::wsx_server;
@@ -31,10 +31,17 @@ impl wsx_slow_subscriber {
             SlowSubscriber::Drop => wsx_slow_subscriber::WSX_SLOW_SUBSCRIBER_DROP,
         }
     }
+}
 
-    /// The core's policy for a value C passed as an integer.
-    fn to_core(policy: u32) -> Option<SlowSubscriber> {
-        match policy {
+/// A `wsx_slow_subscriber` as C passes it (the header names it
+/// `wsx_slow_subscriber`): any integer reaches Rust soundly and is checked.
+#[repr(transparent)]
+#[derive(Debug, Clone, Copy)]
+pub struct SlowSubscriberArg(pub u32);
+
+impl SlowSubscriberArg {
+    fn to_core(self) -> Option<SlowSubscriber> {
+        match self.0 {
             0 => Some(SlowSubscriber::Skip),
             1 => Some(SlowSubscriber::Drop),
             _ => None,
@@ -55,8 +62,8 @@ pub struct wsx_slow_subscriber_event {
     pub action: wsx_slow_subscriber,
 }
 
-/// Called on the loop's thread once per message a slow subscriber missed,
-/// with the `user_data` of the server's callbacks.
+/// Called on the loop's thread once per message a slow subscriber missed (or
+/// once when it was dropped), with the `user_data` of the server's callbacks.
 pub type wsx_on_slow_subscriber =
     Option<unsafe extern "C" fn(user_data: *mut c_void, event: *const wsx_slow_subscriber_event)>;
 
@@ -83,25 +90,23 @@ pub(crate) fn notify_slow_subscriber(
     unsafe { callback(user_data, &event) };
 }
 
-/// What publishing does with a subscriber past its high-water mark
-/// (`policy`: a `wsx_slow_subscriber`, default `WSX_SLOW_SUBSCRIBER_SKIP`),
-/// and the callback told each time (NULL: none), which receives the
-/// `user_data` of the callbacks given to `wsx_listen`.
+/// What publishing does with a subscriber past its high-water mark (default
+/// `WSX_SLOW_SUBSCRIBER_SKIP`); `on_slow_subscriber` in the server's
+/// callbacks is told each time.
 ///
 /// # Safety
 /// `options` is NULL or live.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wsx_server_options_set_slow_subscriber(
     options: *mut wsx_server_options,
-    policy: u32,
-    on_slow_subscriber: wsx_on_slow_subscriber,
+    policy: SlowSubscriberArg,
 ) -> wsx_result {
     ffi_call(|| {
         // SAFETY: the caller's promise.
         let options = unsafe { arg_mut(options, "options") }?;
-        options.config.slow_subscriber = wsx_slow_subscriber::to_core(policy)
-            .ok_or_else(|| Failure::invalid(format!("unknown slow-subscriber policy {policy}")))?;
-        options.on_slow_subscriber = on_slow_subscriber;
+        options.conn.server_mut().slow_subscriber = policy.to_core().ok_or_else(|| {
+            Failure::invalid(format!("unknown slow-subscriber policy {}", policy.0))
+        })?;
         Ok(())
     })
 }
@@ -122,6 +127,7 @@ pub unsafe extern "C" fn wsx_conn_subscribe(
     ffi_call(|| {
         // SAFETY: the caller's promise, for both pointers.
         let conn = unsafe { arg(conn, "conn") }?;
+        // SAFETY: the caller's promise.
         let topic = unsafe { arg_str(topic, "topic") }?;
         conn.conn.subscribe(topic)?;
         Ok(())
@@ -143,8 +149,10 @@ pub unsafe extern "C" fn wsx_conn_unsubscribe(
     ffi_call(|| {
         // SAFETY: the caller's promise, for every pointer.
         let conn = unsafe { arg(conn, "conn") }?;
+        // SAFETY: the caller's promise.
         let topic = unsafe { arg_str(topic, "topic") }?;
         let was = conn.conn.unsubscribe(topic);
+        // SAFETY: the caller's promise.
         if let Some(out) = unsafe { out_was_subscribed.as_mut() } {
             *out = was;
         }
@@ -154,7 +162,7 @@ pub unsafe extern "C" fn wsx_conn_unsubscribe(
 
 /// Sends a message to every subscriber of `topic` on `server`, but `skip`
 /// (NULL: none; typically the connection that published). The frame is
-/// encoded once and shared by all subscribers. `kind` is a `wsx_msg_kind`;
+/// encoded once and shared by all subscribers.
 /// `data` is copied (NULL is allowed when `len` is 0). `*out_count` (if not
 /// NULL) receives how many subscribers the message was queued for: a
 /// subscriber past its high-water mark is skipped or dropped (see
@@ -170,7 +178,7 @@ pub unsafe extern "C" fn wsx_conn_unsubscribe(
 pub unsafe extern "C" fn wsx_server_publish(
     server: *const wsx_server,
     topic: *const c_char,
-    kind: u32,
+    kind: MsgKindArg,
     data: *const u8,
     len: usize,
     skip: *const wsx_conn,
@@ -179,16 +187,19 @@ pub unsafe extern "C" fn wsx_server_publish(
     ffi_call(|| {
         // SAFETY: the caller's promise, for every pointer.
         let server = unsafe { arg(server, "server") }?;
+        // SAFETY: the caller's promise.
         let topic = unsafe { arg_str(topic, "topic") }?;
-        let kind = wsx_msg_kind::to_core(kind)
-            .ok_or_else(|| Failure::invalid(format!("unknown message kind {kind}")))?;
+        let kind = kind.to_core()?;
+        // SAFETY: the caller's promise.
         let data = unsafe { arg_bytes(data, len, "data") }?;
+        // SAFETY: the caller's promise.
         let count = match unsafe { skip.as_ref() } {
             Some(skip) => server
                 .server
                 .publish_except(topic, kind, data, &skip.conn)?,
             None => server.server.publish(topic, kind, data)?,
         };
+        // SAFETY: the caller's promise.
         if let Some(out) = unsafe { out_count.as_mut() } {
             *out = count;
         }
@@ -211,7 +222,9 @@ pub unsafe extern "C" fn wsx_server_subscribers(
     ffi_call(|| {
         // SAFETY: the caller's promise, for every pointer.
         let server = unsafe { arg(server, "server") }?;
+        // SAFETY: the caller's promise.
         let topic = unsafe { arg_str(topic, "topic") }?;
+        // SAFETY: the caller's promise.
         let out = unsafe { arg_mut(out_count, "out_count") }?;
         *out = server.server.subscribers(topic);
         Ok(())

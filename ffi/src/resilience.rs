@@ -1,19 +1,19 @@
 //! What makes a client survive real networks, for C: reconnecting with
-//! backoff, proxies, and the hooks around each connect attempt.
+//! backoff, and proxies. (The callbacks around each connect attempt are in
+//! `wsx_conn_callbacks`.)
 
-use std::ffi::{c_char, c_void};
+use std::ffi::c_char;
 use std::time::Duration;
 
 use wsx_core::net::{DEFAULT_RETRY_CODES, ProxyConfig, ReconnectPolicy};
 
-use crate::boundary::{arg_mut, arg_str, ffi_call, opt_str};
-use crate::conn::wsx_conn;
-use crate::events::wsx_close;
-use crate::options::{edit, header, wsx_client_options};
+use crate::boundary::{Extensible, ffi_call, opt_str, read_sized, write_sized};
+use crate::options::{edit, wsx_client_options};
 use crate::result::wsx_result;
 
-/// When and how often a client reconnects. Get the defaults from
-/// `wsx_reconnect_options_default()` and change what you need.
+/// When and how often a client reconnects. Extensible: fill it with
+/// `wsx_reconnect_options_default` (after setting `struct_size`) and change
+/// what you need; fields past the caller's `struct_size` take their defaults.
 ///
 /// The wait before reconnect attempt n (1, 2, ...) is drawn at random from
 /// [0, min(max_delay_ms, initial_delay_ms * factor^(n-1))] ("full jitter").
@@ -26,11 +26,17 @@ use crate::result::wsx_result;
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct wsx_reconnect_options {
-    /// Ceiling of the first wait, in ms (default 500).
-    pub initial_delay_ms: u32,
+    /// `sizeof(wsx_reconnect_options)` as the caller was compiled with.
+    pub struct_size: usize,
     /// Growth of the ceiling per attempt (default 2.0): a finite number of at
     /// least 1.0, or `wsx_client_options_set_reconnect` refuses it.
     pub factor: f64,
+    /// Bytes `wsx_conn_send` may queue while disconnected, sent once the next
+    /// connection opens; 0 (the default) refuses such sends with
+    /// `WSX_ERR_NOT_CONNECTED`.
+    pub queue_while_disconnected: usize,
+    /// Ceiling of the first wait, in ms (default 500).
+    pub initial_delay_ms: u32,
     /// Largest ceiling, in ms (default 30000).
     pub max_delay_ms: u32,
     /// Most reconnect attempts in a row without a lasting connection; 0
@@ -40,13 +46,30 @@ pub struct wsx_reconnect_options {
     pub reset_after_ms: u32,
     /// Retry after the server refused the handshake with a 4xx status (default false).
     pub retry_on_4xx: bool,
-    /// Bytes `wsx_conn_send` may queue while disconnected, sent once the next
-    /// connection opens; 0 (the default) refuses such sends with
-    /// `WSX_ERR_NOT_CONNECTED`.
-    pub queue_while_disconnected: usize,
     /// Draw each wait at random below its ceiling (default true); false
     /// waits exactly the ceiling.
     pub jitter: bool,
+}
+
+// SAFETY: repr(C), `struct_size` first; numbers and C bools.
+unsafe impl Extensible for wsx_reconnect_options {
+    const NAME: &'static str = "wsx_reconnect_options";
+    const MIN_SIZE: usize = std::mem::offset_of!(wsx_reconnect_options, queue_while_disconnected);
+    fn base() -> Self {
+        let d = ReconnectPolicy::default();
+        let ms = |d: Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
+        wsx_reconnect_options {
+            struct_size: 0,
+            factor: d.factor,
+            queue_while_disconnected: d.queue_while_disconnected,
+            initial_delay_ms: ms(d.initial_delay),
+            max_delay_ms: ms(d.max_delay),
+            max_attempts: d.max_attempts.unwrap_or(0),
+            reset_after_ms: ms(d.reset_after),
+            retry_on_4xx: d.retry_on_4xx,
+            jitter: d.jitter,
+        }
+    }
 }
 
 impl wsx_reconnect_options {
@@ -66,28 +89,25 @@ impl wsx_reconnect_options {
     }
 }
 
-/// The default reconnect options (see `wsx_reconnect_options`).
+/// Writes the default reconnect options (see `wsx_reconnect_options`) to
+/// `*out`, whose `struct_size` the caller set.
+///
+/// # Safety
+/// `out` is NULL or has `out->struct_size` writable bytes.
 #[unsafe(no_mangle)]
-pub extern "C" fn wsx_reconnect_options_default() -> wsx_reconnect_options {
-    let d = ReconnectPolicy::default();
-    let ms = |d: Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
-    wsx_reconnect_options {
-        initial_delay_ms: ms(d.initial_delay),
-        factor: d.factor,
-        max_delay_ms: ms(d.max_delay),
-        max_attempts: d.max_attempts.unwrap_or(0),
-        reset_after_ms: ms(d.reset_after),
-        retry_on_4xx: d.retry_on_4xx,
-        queue_while_disconnected: d.queue_while_disconnected,
-        jitter: d.jitter,
-    }
+pub unsafe extern "C" fn wsx_reconnect_options_default(
+    out: *mut wsx_reconnect_options,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    ffi_call(|| unsafe { write_sized(out, wsx_reconnect_options::base(), "out") })
 }
 
 /// Reconnects with `reconnect`'s policy (copied); NULL turns reconnecting
 /// off (the default). With it on, one `wsx_conn` outlives its transports:
-/// the hooks' `on_disconnect` marks each drop and `on_connecting` each
-/// attempt (`wsx_client_options_set_hooks`), `is_reconnect` the opens after
-/// the first, and `on_close` runs once, at the very end.
+/// `on_disconnect` marks each drop and `on_connecting` each attempt (both
+/// in `wsx_conn_callbacks`), `is_reconnect` the opens after the first, and
+/// `on_close` runs once, at the very end. A bad `struct_size` or value gives
+/// `WSX_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `options` is NULL or live; `reconnect` is NULL or valid.
@@ -97,11 +117,14 @@ pub unsafe extern "C" fn wsx_client_options_set_reconnect(
     reconnect: *const wsx_reconnect_options,
 ) -> wsx_result {
     // SAFETY: the caller's promise.
-    let policy = unsafe { reconnect.as_ref() }.copied();
-    // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            o.config.reconnect = policy.map(|p| p.to_core(o.retry_codes.as_deref()));
+            let policy = match reconnect.is_null() {
+                true => None,
+                false => Some(read_sized(reconnect, "reconnect")?),
+            };
+            let codes = o.retry_codes.clone();
+            o.conn.client_mut().reconnect = policy.map(|p| p.to_core(codes.as_deref()));
             Ok(())
         })
     }
@@ -134,7 +157,7 @@ pub unsafe extern "C" fn wsx_client_options_set_reconnect_codes(
                 ReconnectPolicy::check_retry_codes(codes)?;
             }
             let codes = codes.map(<[u16]>::to_vec);
-            if let Some(policy) = o.config.reconnect.as_mut() {
+            if let Some(policy) = o.conn.client_mut().reconnect.as_mut() {
                 policy.retry_codes = codes
                     .clone()
                     .unwrap_or_else(|| DEFAULT_RETRY_CODES.to_vec());
@@ -164,7 +187,7 @@ pub unsafe extern "C" fn wsx_client_options_set_proxy(
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            o.config.proxy = opt_str(url, "url")?.map(ProxyConfig::parse).transpose()?;
+            o.conn.client_mut().proxy = opt_str(url, "url")?.map(ProxyConfig::parse).transpose()?;
             Ok(())
         })
     }
@@ -185,113 +208,10 @@ pub unsafe extern "C" fn wsx_client_options_set_proxy_from_env(
     // SAFETY: the caller's promise.
     unsafe {
         edit(options, |o| {
-            o.config.proxy_from_env = on;
+            o.conn.client_mut().proxy_from_env = on;
             Ok(())
         })
     }
-}
-
-/// A connect attempt about to start.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct wsx_connecting {
-    /// 0 for the first connection; then the reconnect attempts in a row
-    /// (1, 2, ...; back to 1 after a connection that lasted).
-    pub attempt: u32,
-    /// The wait before the attempt starts, in ms (0 for the first).
-    pub delay_ms: u64,
-}
-
-/// Client: an attempt to connect starts after `connecting->delay_ms`.
-pub type wsx_on_connecting = Option<
-    unsafe extern "C" fn(
-        user_data: *mut c_void,
-        conn: *mut wsx_conn,
-        connecting: *const wsx_connecting,
-    ),
->;
-/// Client with reconnecting on: this connection or attempt ended and another
-/// attempt follows (`on_close` is not called for it).
-pub type wsx_on_disconnect = Option<
-    unsafe extern "C" fn(user_data: *mut c_void, conn: *mut wsx_conn, close: *const wsx_close),
->;
-/// Client: an attempt starts now. `headers` holds the extra request headers
-/// of the options, for this attempt only: change them with
-/// `wsx_request_headers_set` (refresh a token, set cookies). `headers` is
-/// valid during the call only.
-pub type wsx_on_before_connect = Option<
-    unsafe extern "C" fn(
-        user_data: *mut c_void,
-        conn: *mut wsx_conn,
-        headers: *mut wsx_request_headers,
-    ),
->;
-
-/// The client callbacks around connect attempts, each called with the
-/// connection's `user_data` (from its `wsx_conn_callbacks`). Every pointer
-/// may be NULL.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
-pub struct wsx_client_hooks {
-    /// An attempt to connect is about to start (also the first one).
-    pub on_connecting: wsx_on_connecting,
-    /// With reconnecting on: a connection or attempt ended, another follows.
-    pub on_disconnect: wsx_on_disconnect,
-    /// An attempt starts now; its request headers may be changed.
-    pub on_before_connect: wsx_on_before_connect,
-}
-
-/// Sets the callbacks around connect attempts of the connections made with
-/// these options (copied; NULL removes them).
-///
-/// # Safety
-/// `options` is NULL or live; `hooks` is NULL or valid.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_client_options_set_hooks(
-    options: *mut wsx_client_options,
-    hooks: *const wsx_client_hooks,
-) -> wsx_result {
-    // SAFETY: the caller's promise.
-    let hooks = unsafe { hooks.as_ref() }.copied().unwrap_or_default();
-    // SAFETY: the caller's promise.
-    unsafe {
-        edit(options, |o| {
-            o.hooks = hooks;
-            Ok(())
-        })
-    }
-}
-
-/// The extra request headers of one connect attempt, passed to
-/// `on_before_connect` and valid only during it.
-pub struct wsx_request_headers {
-    pub(crate) headers: *mut Vec<(String, String)>,
-}
-
-/// Sets a request header of this attempt: replaces every header of that
-/// name (compared without case) or adds it. Both strings are copied.
-///
-/// # Safety
-/// `headers` is NULL or the pointer `on_before_connect` got, during that
-/// call; the strings are NULL or NUL-terminated.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_request_headers_set(
-    headers: *mut wsx_request_headers,
-    name: *const c_char,
-    value: *const c_char,
-) -> wsx_result {
-    ffi_call(|| {
-        // SAFETY: the caller's promise, for every pointer below.
-        let headers = unsafe { arg_mut(headers, "headers") }?;
-        let (name, value) = header(unsafe { arg_str(name, "name") }?, unsafe {
-            arg_str(value, "value")
-        }?)?;
-        // SAFETY: set by the library for the duration of the callback.
-        let list = unsafe { &mut *headers.headers };
-        list.retain(|(field, _)| !field.eq_ignore_ascii_case(&name));
-        list.push((name, value));
-        Ok(())
-    })
 }
 
 #[cfg(test)]
@@ -302,13 +222,18 @@ mod tests {
     fn codes(options: *mut wsx_client_options) -> Option<Vec<u16>> {
         // SAFETY: live options from the test.
         let o = unsafe { &*options };
-        o.config.reconnect.as_ref().map(|p| p.retry_codes.clone())
+        o.conn
+            .client()
+            .reconnect
+            .as_ref()
+            .map(|p| p.retry_codes.clone())
     }
 
     #[test]
     fn reconnect_codes_apply_before_or_after_the_policy() {
         let mut options = std::ptr::null_mut();
-        let policy = wsx_reconnect_options_default();
+        let mut policy = wsx_reconnect_options::base();
+        policy.struct_size = size_of::<wsx_reconnect_options>();
         let restart = [1001u16, 1012];
         // SAFETY: valid pointers throughout; `options` is freed at the end.
         unsafe {

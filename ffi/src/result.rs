@@ -116,12 +116,18 @@ const _: () = assert!(WSX_VERSION_MAJOR == parse_u32(env!("CARGO_PKG_VERSION_MAJ
 const _: () = assert!(WSX_VERSION_MINOR == parse_u32(env!("CARGO_PKG_VERSION_MINOR")));
 const _: () = assert!(WSX_VERSION_PATCH == parse_u32(env!("CARGO_PKG_VERSION_PATCH")));
 
+/// A `wsx_result` as C passes it (the header names it `wsx_result`): any
+/// integer reaches Rust soundly.
+#[repr(transparent)]
+#[derive(Debug, Clone, Copy)]
+pub struct ResultArg(pub i32);
+
 /// Static text describing a result code (any value; unknown codes get a
 /// generic text). Never NULL; never free it.
 #[unsafe(no_mangle)]
-pub extern "C" fn wsx_result_str(result: i32) -> *const c_char {
+pub extern "C" fn wsx_result_str(result: ResultArg) -> *const c_char {
     ffi_value(wsx_result::text(-1).as_ptr(), || {
-        wsx_result::text(result).as_ptr()
+        wsx_result::text(result.0).as_ptr()
     })
 }
 

@@ -1,23 +1,24 @@
-//! Servers: `wsx_listen`, the upgrade decision, and shutdown.
+//! Servers: `wsx_loop_listen`, the upgrade decision (at once, or deferred
+//! through `wsx_pending_upgrade`), and shutdown.
 
 use std::ffi::{c_char, c_void};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use wsx_core::net::{
-    Conn, Error, Handler, Refusal, Server, ServerHandler, SlowSubscriber, Upgrade,
+    Conn, Error, Handler, PendingUpgrade, Refusal, Server, ServerHandler, SlowSubscriber, Upgrade,
 };
 use wsx_core::proto::HandshakeError;
 
 use crate::boundary::{
-    Failure, Outcome, arg, arg_mut, arg_str, ffi_call, ffi_value, opt_str, write_c_string,
+    Extensible, Failure, Outcome, arg, arg_mut, arg_str, ffi_call, ffi_value, opt_str, read_sized,
+    write_c_string,
 };
 use crate::callbacks::{
-    ConnAdapter, ConnEvents, UserData, wsx_conn_callbacks, wsx_free_user_data, wsx_on_close,
-    wsx_on_error, wsx_on_message, wsx_on_open, wsx_on_ping, wsx_on_pong, wsx_on_writable,
+    ConnAdapter, ConnEvents, UserData, calling, wsx_conn_callbacks, wsx_free_user_data,
 };
 use crate::event_loop::wsx_loop;
-use crate::events::{CError, CRequest, wsx_error, wsx_request};
+use crate::events::{CError, CRequest, read_headers, wsx_error, wsx_header, wsx_request};
 use crate::options::{header, wsx_server_options};
 use crate::pubsub::{notify_slow_subscriber, wsx_on_slow_subscriber};
 use crate::result::wsx_result;
@@ -34,11 +35,14 @@ pub struct wsx_upgrade {
     headers: Vec<(String, String)>,
     refusal: Option<Refusal>,
     handler: Option<ConnAdapter>,
+    /// The core's upgrade, for `wsx_upgrade_defer` during the callback.
+    core: *mut Upgrade<'static>,
+    deferred: bool,
 }
 
 /// Decides on a handshake request: call `wsx_upgrade_*` on `upgrade` to
-/// refuse it, pick a subprotocol, add response headers or give the
-/// connection callbacks of its own.
+/// refuse it, pick a subprotocol, add response headers, give the connection
+/// callbacks of its own, or defer the decision (`wsx_upgrade_defer`).
 pub type wsx_on_upgrade = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,
@@ -54,72 +58,102 @@ pub type wsx_on_server_error =
 /// closed or been dropped.
 pub type wsx_on_shutdown = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
 
-/// The callbacks of a server. Every function pointer may be NULL. The
-/// per-connection ones serve every accepted connection unless the upgrade
-/// callback gave it callbacks of its own.
+/// The callbacks of a server. Extensible: set `struct_size =
+/// sizeof(wsx_server_callbacks)`, zero the rest and set what you need; every
+/// function pointer may be NULL and fields past the caller's `struct_size`
+/// count as NULL. The callbacks of the connections it accepts are a
+/// `wsx_conn_callbacks` of their own (`conn`), with their own `user_data`.
 #[repr(C)]
 #[allow(non_camel_case_types)]
 #[derive(Clone, Copy)]
 pub struct wsx_server_callbacks {
-    /// Passed first to every callback below.
+    /// `sizeof(wsx_server_callbacks)` as the caller was compiled with (at
+    /// least up to `user_data`).
+    pub struct_size: usize,
+    /// Passed first to every callback below (not to those of `conn`).
     pub user_data: *mut c_void,
+    /// Releases `user_data` once the server is gone (also when
+    /// `wsx_loop_listen` fails).
+    pub free_user_data: wsx_free_user_data,
+    /// The callbacks of every accepted connection, unless the upgrade
+    /// callback gave it its own (NULL: none). Read and copied by
+    /// `wsx_loop_listen`; its `free_user_data` runs once the server and every
+    /// connection using it are gone.
+    pub conn: *const wsx_conn_callbacks,
     /// Decides on each handshake request (NULL: accept all that passed the
     /// Origin allow-list).
     pub on_upgrade: wsx_on_upgrade,
-    /// A connection opened.
-    pub on_open: wsx_on_open,
-    /// A message arrived on a connection.
-    pub on_message: wsx_on_message,
-    /// A ping arrived on a connection.
-    pub on_ping: wsx_on_ping,
-    /// A pong arrived on a connection.
-    pub on_pong: wsx_on_pong,
-    /// A connection's send queue drained.
-    pub on_writable: wsx_on_writable,
-    /// A connection failed; its `on_close` follows.
-    pub on_error: wsx_on_error,
-    /// A connection is over.
-    pub on_close: wsx_on_close,
     /// A failure outside any accepted connection.
     pub on_server_error: wsx_on_server_error,
     /// The server stopped.
     pub on_shutdown: wsx_on_shutdown,
-    /// Releases `user_data` once the server and every connection using these
-    /// callbacks are gone (also when `wsx_listen` fails).
-    pub free_user_data: wsx_free_user_data,
+    /// A subscriber past its high-water mark missed a published message or
+    /// was dropped (see `wsx_server_options_set_slow_subscriber`).
+    pub on_slow_subscriber: wsx_on_slow_subscriber,
+}
+
+// SAFETY: repr(C), `struct_size` first, and every field is a pointer or an
+// optional function pointer, valid for any bytes C writes (NULL is None).
+unsafe impl Extensible for wsx_server_callbacks {
+    const NAME: &'static str = "wsx_server_callbacks";
+    const MIN_SIZE: usize = std::mem::offset_of!(wsx_server_callbacks, free_user_data);
+    fn base() -> Self {
+        wsx_server_callbacks {
+            struct_size: 0,
+            user_data: std::ptr::null_mut(),
+            free_user_data: None,
+            conn: std::ptr::null(),
+            on_upgrade: None,
+            on_server_error: None,
+            on_shutdown: None,
+            on_slow_subscriber: None,
+        }
+    }
 }
 
 /// Turns a server's events into calls of its C callbacks.
 struct ServerAdapter {
     user: Arc<UserData>,
     on_upgrade: wsx_on_upgrade,
-    conn_events: ConnEvents,
+    /// The accepted connections' callbacks and their user data.
+    conn: Option<(Arc<UserData>, ConnEvents)>,
     on_server_error: wsx_on_server_error,
     on_shutdown: wsx_on_shutdown,
-    /// From the server options.
     on_slow_subscriber: wsx_on_slow_subscriber,
 }
 
 impl ServerAdapter {
-    fn new(c: &wsx_server_callbacks) -> ServerAdapter {
-        ServerAdapter {
-            user: UserData::new(c.user_data, c.free_user_data),
+    /// Takes ownership of the user data of `c` and of its `conn` callbacks.
+    ///
+    /// # Safety
+    /// `c.conn` is NULL or valid.
+    unsafe fn new(c: &wsx_server_callbacks) -> Outcome<ServerAdapter> {
+        let user = UserData::new(c.user_data, c.free_user_data);
+        let conn = if c.conn.is_null() {
+            None
+        } else {
+            // SAFETY: the caller's promise.
+            let conn = unsafe { read_sized(c.conn, "callbacks->conn") }?;
+            Some((
+                UserData::new(conn.user_data, conn.free_user_data),
+                conn.events(),
+            ))
+        };
+        Ok(ServerAdapter {
+            user,
             on_upgrade: c.on_upgrade,
-            conn_events: ConnEvents {
-                on_open: c.on_open,
-                on_message: c.on_message,
-                on_ping: c.on_ping,
-                on_pong: c.on_pong,
-                on_writable: c.on_writable,
-                on_error: c.on_error,
-                on_close: c.on_close,
-            },
+            conn,
             on_server_error: c.on_server_error,
             on_shutdown: c.on_shutdown,
-            on_slow_subscriber: None,
-        }
+            on_slow_subscriber: c.on_slow_subscriber,
+        })
     }
 }
+
+/// A handler for a connection with no callbacks at all.
+struct Silent;
+
+impl Handler for Silent {}
 
 impl ServerHandler for ServerAdapter {
     fn on_upgrade(&mut self, upgrade: &mut Upgrade<'_>) -> Result<Box<dyn Handler>, Refusal> {
@@ -128,6 +162,8 @@ impl ServerHandler for ServerAdapter {
             headers: Vec::new(),
             refusal: None,
             handler: None,
+            core: (upgrade as *mut Upgrade<'_>).cast::<Upgrade<'static>>(),
+            deferred: false,
         };
         if let Some(callback) = self.on_upgrade {
             let request = CRequest::new(
@@ -135,42 +171,46 @@ impl ServerHandler for ServerAdapter {
                 upgrade.peer_addr,
                 upgrade.subprotocol.as_deref(),
             );
-            // SAFETY: a C callback called with the pointers it was documented to get.
-            unsafe { callback(self.user.ptr(), &mut decision, &request.event) };
+            // SAFETY: a C callback called with the pointers it was documented
+            // to get; `decision.core` points at `upgrade` during the call.
+            calling(|| unsafe { callback(self.user.ptr(), &mut decision, &request.event) });
         }
         if let Some(refusal) = decision.refusal {
             return Err(refusal);
         }
         upgrade.subprotocol = decision.subprotocol;
         upgrade.response_headers.extend(decision.headers);
-        let handler = decision.handler.unwrap_or_else(|| {
-            ConnAdapter::new(
-                self.user.clone(),
-                self.conn_events,
+        if let Some(handler) = decision.handler {
+            return Ok(Box::new(handler));
+        }
+        Ok(match &self.conn {
+            Some((user, events)) => Box::new(ConnAdapter::new(
+                user.clone(),
+                *events,
                 Arc::new(OnceLock::new()),
-            )
-        });
-        Ok(Box::new(handler))
+            )),
+            None => Box::new(Silent),
+        })
     }
 
     fn on_error(&mut self, error: &Error) {
         if let Some(callback) = self.on_server_error {
             let error = CError::new(error);
             // SAFETY: as above.
-            unsafe { callback(self.user.ptr(), &error.event) };
+            calling(|| unsafe { callback(self.user.ptr(), &error.event) });
         }
     }
 
     fn on_shutdown(&mut self) {
         if let Some(callback) = self.on_shutdown {
             // SAFETY: as above.
-            unsafe { callback(self.user.ptr()) };
+            calling(|| unsafe { callback(self.user.ptr()) });
         }
     }
 
     fn on_slow_subscriber(&mut self, conn: &Conn, topic: &str, action: SlowSubscriber) {
         let (callback, user) = (self.on_slow_subscriber, self.user.ptr());
-        notify_slow_subscriber(callback, user, conn, topic, action);
+        calling(|| notify_slow_subscriber(callback, user, conn, topic, action));
     }
 }
 
@@ -178,15 +218,16 @@ impl ServerHandler for ServerAdapter {
 /// so `wsx_server_port` works at once).
 ///
 /// `options` may be NULL (defaults: 127.0.0.1, a free port) and is copied.
-/// `callbacks` is copied; from this call on, the library owns
-/// `callbacks->user_data` and calls `free_user_data` exactly once, also when
-/// this call fails. On success `*out_server` is owned by the caller: free it
-/// with `wsx_server_free`.
+/// `callbacks` (and `callbacks->conn`) is copied; from this call on, the
+/// library owns both `user_data`s and calls each `free_user_data` exactly
+/// once, also when this call fails (but not for a struct refused itself:
+/// NULL, or a bad `struct_size`). On success `*out_server` is owned by the
+/// caller: free it with `wsx_server_free`. Callable from any thread.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_listen(
+pub unsafe extern "C" fn wsx_loop_listen(
     r#loop: *const wsx_loop,
     options: *const wsx_server_options,
     callbacks: *const wsx_server_callbacks,
@@ -194,17 +235,17 @@ pub unsafe extern "C" fn wsx_listen(
 ) -> wsx_result {
     ffi_call(|| {
         // SAFETY: the caller's promise, for every pointer below.
-        let callbacks = *unsafe { arg(callbacks, "callbacks") }?;
-        let mut adapter = ServerAdapter::new(&callbacks);
+        let callbacks = unsafe { read_sized(callbacks, "callbacks") }?;
+        // SAFETY: as above.
+        let adapter = unsafe { ServerAdapter::new(&callbacks) }?;
+        // SAFETY: as above.
         let event_loop = unsafe { arg(r#loop, "loop") }?;
+        // SAFETY: as above.
         let out = unsafe { arg_mut(out_server, "out_server") }?;
-        let config = match unsafe { options.as_ref() } {
-            Some(options) => {
-                adapter.on_slow_subscriber = options.on_slow_subscriber;
-                options.config.clone()
-            }
-            None => Default::default(),
-        };
+        // SAFETY: as above.
+        let config = unsafe { options.as_ref() }
+            .map(|o| o.conn.server().clone())
+            .unwrap_or_default();
         let server = event_loop.handle().listen(config, Box::new(adapter))?;
         *out = Box::into_raw(Box::new(wsx_server { server }));
         Ok(())
@@ -215,7 +256,7 @@ pub unsafe extern "C" fn wsx_listen(
 /// `wsx_server_shutdown` or the loop stops. NULL is a no-op.
 ///
 /// # Safety
-/// `server` is NULL or from `wsx_listen`, freed once.
+/// `server` is NULL or from `wsx_loop_listen`, freed once.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wsx_server_free(server: *mut wsx_server) {
     if !server.is_null() {
@@ -232,6 +273,7 @@ pub unsafe extern "C" fn wsx_server_free(server: *mut wsx_server) {
 pub unsafe extern "C" fn wsx_server_port(server: *const wsx_server) -> u16 {
     // SAFETY: the caller's promise.
     ffi_value(0, || {
+        // SAFETY: the caller's promise.
         unsafe { server.as_ref() }.map_or(0, |server| server.server.local_addr().port())
     })
 }
@@ -375,9 +417,10 @@ pub unsafe extern "C" fn wsx_upgrade_set_callbacks(
 ) -> wsx_result {
     ffi_call(|| {
         // SAFETY: the caller's promise, for both pointers.
-        let callbacks = *unsafe { arg(callbacks, "callbacks") }?;
+        let callbacks = unsafe { read_sized(callbacks, "callbacks") }?;
         let user = UserData::new(callbacks.user_data, callbacks.free_user_data);
         let handler = ConnAdapter::new(user, callbacks.events(), Arc::new(OnceLock::new()));
+        // SAFETY: as above.
         unsafe { arg_mut(upgrade, "upgrade") }?.handler = Some(handler);
         Ok(())
     })
@@ -386,4 +429,153 @@ pub unsafe extern "C" fn wsx_upgrade_set_callbacks(
 /// A refusal or header the core refused, as an invalid argument.
 fn invalid(error: HandshakeError) -> Failure {
     Failure::invalid(error.to_string())
+}
+
+/// A handshake whose decision `wsx_upgrade_defer` postponed: decide it once,
+/// from any thread, before the server's handshake timeout passes, with
+/// `wsx_pending_upgrade_accept`, `_accept_with` or `_refuse`; then free it
+/// with `wsx_pending_upgrade_free` (freeing it undecided refuses with 500).
+/// Thread-safe.
+pub struct wsx_pending_upgrade {
+    pending: Mutex<Option<PendingUpgrade>>,
+}
+
+/// Postpones the decision on this handshake, so it can be taken elsewhere
+/// (another thread, a database) without stalling the loop. After the
+/// upgrade callback returns, the connection waits (its handshake timeout
+/// still runs) for a decision on `*out_pending`, owned by the caller. The
+/// callbacks the connection gets if accepted, the subprotocol and headers
+/// `wsx_pending_upgrade_accept` answers with, are those set on `upgrade`
+/// before the callback returns. Calling `wsx_upgrade_refuse` as well
+/// refuses at once (the pending decision then fails with `WSX_ERR_CLOSED`).
+/// At most once per upgrade (`WSX_ERR_STATE` after).
+///
+/// # Safety
+/// `upgrade` is NULL or the running upgrade callback's; `out_pending` is
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_upgrade_defer(
+    upgrade: *mut wsx_upgrade,
+    out_pending: *mut *mut wsx_pending_upgrade,
+) -> wsx_result {
+    ffi_call(|| {
+        // SAFETY: the caller's promise, for both pointers.
+        let upgrade = unsafe { arg_mut(upgrade, "upgrade") }?;
+        // SAFETY: as above.
+        let out = unsafe { arg_mut(out_pending, "out_pending") }?;
+        if std::mem::replace(&mut upgrade.deferred, true) {
+            return Err(Failure::state("this upgrade was deferred already"));
+        }
+        // SAFETY: `core` points at the core's upgrade for the duration of the
+        // callback, during which the caller promised to call this.
+        let pending = unsafe { &mut *upgrade.core }.defer();
+        *out = Box::into_raw(Box::new(wsx_pending_upgrade {
+            pending: Mutex::new(Some(pending)),
+        }));
+        Ok(())
+    })
+}
+
+/// Takes the undecided handshake out of a pending upgrade.
+///
+/// # Safety
+/// `pending` is NULL or live.
+unsafe fn take_pending(pending: *const wsx_pending_upgrade) -> Outcome<PendingUpgrade> {
+    // SAFETY: the caller's promise.
+    let pending = unsafe { arg(pending, "pending") }?;
+    pending
+        .pending
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+        .ok_or_else(|| Failure::state("this handshake was decided already"))
+}
+
+/// Accepts the handshake with the subprotocol and response headers the
+/// upgrade held when its callback returned. `WSX_ERR_STATE` if it was
+/// decided already; `WSX_ERR_CLOSED` if it is too late (the handshake
+/// timeout passed, or the client left). Callable from any thread.
+///
+/// # Safety
+/// `pending` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_pending_upgrade_accept(
+    pending: *const wsx_pending_upgrade,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    ffi_call(|| Ok(unsafe { take_pending(pending) }?.accept()?))
+}
+
+/// Accepts the handshake with the subprotocol `subprotocol` (NULL: none) and
+/// the extra response headers `headers` (`headers_len` entries; NULL: none),
+/// in place of those the upgrade held. Everything is copied. Results as
+/// `wsx_pending_upgrade_accept`, and `WSX_ERR_INVALID_ARGUMENT` for a bad
+/// header (the handshake stays undecided).
+///
+/// # Safety
+/// `pending` is NULL or live; `subprotocol` is NULL or NUL-terminated;
+/// `headers` is NULL or points to `headers_len` entries.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_pending_upgrade_accept_with(
+    pending: *const wsx_pending_upgrade,
+    subprotocol: *const c_char,
+    headers: *const wsx_header,
+    headers_len: usize,
+) -> wsx_result {
+    ffi_call(|| {
+        // SAFETY: the caller's promise, for every pointer.
+        let subprotocol = unsafe { opt_str(subprotocol, "subprotocol") }?.map(str::to_owned);
+        // SAFETY: as above.
+        let headers = unsafe { read_headers(headers, headers_len) }?.unwrap_or_default();
+        // SAFETY: as above.
+        let pending = unsafe { take_pending(pending) }?;
+        pending.accept_with(subprotocol, headers)?;
+        Ok(())
+    })
+}
+
+/// Refuses the handshake with an HTTP status 400-599, a short reason sent as
+/// the body (NULL: none) and extra response headers (`headers_len` entries;
+/// NULL: none), all copied. A bad status or header gives
+/// `WSX_ERR_INVALID_ARGUMENT` and leaves the handshake undecided; otherwise
+/// results as `wsx_pending_upgrade_accept`.
+///
+/// # Safety
+/// `pending` is NULL or live; `reason` is NULL or NUL-terminated; `headers`
+/// is NULL or points to `headers_len` entries.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_pending_upgrade_refuse(
+    pending: *const wsx_pending_upgrade,
+    status: u16,
+    reason: *const c_char,
+    headers: *const wsx_header,
+    headers_len: usize,
+) -> wsx_result {
+    ffi_call(|| {
+        // SAFETY: the caller's promise, for every pointer.
+        let reason = unsafe { opt_str(reason, "reason") }?.unwrap_or("");
+        let mut refusal = Refusal::new(status, reason).map_err(invalid)?;
+        // SAFETY: as above.
+        let headers = unsafe { read_headers(headers, headers_len) }?.unwrap_or_default();
+        for (name, value) in &headers {
+            refusal.add_header(name, value).map_err(invalid)?;
+        }
+        // SAFETY: as above.
+        let pending = unsafe { take_pending(pending) }?;
+        pending.refuse(refusal)?;
+        Ok(())
+    })
+}
+
+/// Frees a pending upgrade; if it is still undecided, the handshake is
+/// refused with 500. NULL is a no-op. Callable from any thread.
+///
+/// # Safety
+/// `pending` is NULL or from `wsx_upgrade_defer`, freed once.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_pending_upgrade_free(pending: *mut wsx_pending_upgrade) {
+    if !pending.is_null() {
+        // SAFETY: the caller gives up its handle.
+        ffi_value((), || drop(unsafe { Box::from_raw(pending) }));
+    }
 }
