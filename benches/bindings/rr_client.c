@@ -33,7 +33,7 @@ static double now(void) {
 }
 
 static void send_next(bench *b, wsx_conn *conn) {
-    if (wsx_conn_send(conn, WSX_MSG_BINARY, b->payload, b->size) != WSX_OK) {
+    if (wsx_conn_send(conn, WSX_MSG_KIND_BINARY, b->payload, b->size) != WSX_OK) {
         fprintf(stderr, "rr_client: send: %s\n", wsx_last_error_message());
         b->failed = 1;
         wsx_conn_close(conn, 1011, "send failed");
@@ -96,13 +96,14 @@ static int run(wsx_loop *loop, const char *url, size_t size, double duration) {
     b.end = now() + 60.0; /* set for real once open */
     wsx_conn_callbacks callbacks;
     memset(&callbacks, 0, sizeof callbacks);
+    callbacks.struct_size = sizeof callbacks;
     callbacks.user_data = &b;
     callbacks.on_open = on_open;
     callbacks.on_message = on_message;
     callbacks.on_error = on_error;
     callbacks.on_close = on_close;
     wsx_conn *conn = NULL;
-    if (wsx_connect(loop, url, NULL, &callbacks, &conn) != WSX_OK) {
+    if (wsx_loop_connect(loop, url, NULL, &callbacks, &conn) != WSX_OK) {
         fprintf(stderr, "rr_client: %s\n", wsx_last_error_message());
         free(payload);
         return 1;
@@ -119,7 +120,7 @@ static int run(wsx_loop *loop, const char *url, size_t size, double duration) {
             break;
         }
     }
-    wsx_conn_free(conn);
+    wsx_conn_release(conn);
     free(payload);
     if (b.failed) {
         return 1;

@@ -40,7 +40,7 @@ static int room_name(const char *name, size_t len, char out[ROOM_MAX]) {
 }
 
 static void reply(wsx_conn *conn, const char *text) {
-    wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)text, strlen(text));
+    wsx_conn_send(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)text, strlen(text));
 }
 
 /* Leaves the current room for `name` (already valid). */
@@ -68,7 +68,7 @@ static void on_message(void *user_data, wsx_conn *conn, const wsx_message *msg) 
     member *m = user_data;
     static const char command[] = "/join ";
     size_t prefix = sizeof command - 1;
-    if (msg->kind == WSX_MSG_TEXT && msg->len >= prefix && memcmp(msg->data, command, prefix) == 0) {
+    if (msg->kind == WSX_MSG_KIND_TEXT && msg->len >= prefix && memcmp(msg->data, command, prefix) == 0) {
         char name[ROOM_MAX];
         if (!room_name((const char *)msg->data + prefix, msg->len - prefix, name)) {
             reply(conn, "* bad room name");
@@ -101,6 +101,7 @@ static void on_upgrade(void *user_data, wsx_upgrade *upgrade, const wsx_request 
     if (!named) snprintf(m->room, sizeof m->room, "lobby");
     wsx_conn_callbacks callbacks;
     memset(&callbacks, 0, sizeof callbacks);
+    callbacks.struct_size = sizeof callbacks;
     callbacks.user_data = m;
     callbacks.on_open = on_open;
     callbacks.on_message = on_message;
@@ -111,8 +112,6 @@ static void on_upgrade(void *user_data, wsx_upgrade *upgrade, const wsx_request 
 }
 
 int main(int argc, char **argv) {
-    wsx_server_callbacks callbacks;
-    memset(&callbacks, 0, sizeof callbacks);
-    callbacks.on_upgrade = on_upgrade;
+    wsx_server_callbacks callbacks = {.struct_size = sizeof callbacks, .on_upgrade = on_upgrade};
     return server_main("chat_server", argc, argv, callbacks);
 }

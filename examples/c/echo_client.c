@@ -34,7 +34,7 @@ static void on_open(void *user_data, wsx_conn *conn, const wsx_open *open) {
     printf("connected to %s%s%s\n", open->peer_addr, open->subprotocol ? " with " : "",
            open->subprotocol ? open->subprotocol : "");
     for (int i = 0; i < c->send_count; i++) {
-        if (wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)c->sends[i], strlen(c->sends[i])) != WSX_OK) {
+        if (wsx_conn_send(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)c->sends[i], strlen(c->sends[i])) != WSX_OK) {
             fprintf(stderr, "echo_client: send: %s\n", wsx_last_error_message());
             c->failed = 1;
             wsx_conn_close(conn, 1011, "send failed");
@@ -55,7 +55,7 @@ static void on_message(void *user_data, wsx_conn *conn, const wsx_message *msg) 
         }
         return;
     }
-    if (msg->kind == WSX_MSG_TEXT) {
+    if (msg->kind == WSX_MSG_KIND_TEXT) {
         printf("received: %.*s\n", (int)msg->len, (const char *)msg->data);
     } else {
         printf("received: %zu bytes of binary\n", msg->len);
@@ -117,18 +117,19 @@ int main(int argc, char **argv) {
     wsx_conn *conn = NULL;
     if (wsx_loop_new(&loop) != WSX_OK || wsx_client_options_new(&options) != WSX_OK ||
         (ca && wsx_client_options_set_tls_ca_file(options, ca) != WSX_OK) ||
-        (!compress && wsx_client_options_set_compression(options, NULL) != WSX_OK)) {
+        (!compress && wsx_conn_options_set_compression(wsx_client_options_conn(options),  NULL) != WSX_OK)) {
         fprintf(stderr, "echo_client: %s\n", wsx_last_error_message());
         return 1;
     }
     wsx_conn_callbacks callbacks;
     memset(&callbacks, 0, sizeof callbacks);
+    callbacks.struct_size = sizeof callbacks;
     callbacks.user_data = &c;
     callbacks.on_open = on_open;
     callbacks.on_message = on_message;
     callbacks.on_error = on_error;
     callbacks.on_close = on_close;
-    wsx_result r = wsx_connect(loop, url, options, &callbacks, &conn);
+    wsx_result r = wsx_loop_connect(loop, url, options, &callbacks, &conn);
     wsx_client_options_free(options);
     if (r != WSX_OK) {
         fprintf(stderr, "echo_client: %s (%s)\n", wsx_last_error_message(), wsx_result_str(r));
@@ -142,7 +143,7 @@ int main(int argc, char **argv) {
             break;
         }
     }
-    wsx_conn_free(conn);
+    wsx_conn_release(conn);
     wsx_loop_free(loop);
     return c.done && c.clean && !c.failed ? 0 : 1;
 }

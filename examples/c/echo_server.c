@@ -24,9 +24,8 @@ static void on_error(void *user_data, wsx_conn *conn, const wsx_error *error) {
 }
 
 int main(int argc, char **argv) {
-    wsx_server_callbacks callbacks;
-    memset(&callbacks, 0, sizeof callbacks);
-    callbacks.on_message = on_message;
-    callbacks.on_error = on_error;
+    /* Every connection's callbacks; copied when the server starts. */
+    wsx_conn_callbacks conn = {.struct_size = sizeof conn, .on_message = on_message, .on_error = on_error};
+    wsx_server_callbacks callbacks = {.struct_size = sizeof callbacks, .conn = &conn};
     return server_main("echo_server", argc, argv, callbacks);
 }

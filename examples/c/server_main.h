@@ -64,8 +64,9 @@ static int server_parse_args(const char *name, int argc, char **argv, wsx_server
         } else if (ok && strcmp(argv[i], "--tls-key") == 0) {
             key = argv[++i];
         } else if (strcmp(argv[i], "--compress") == 0) {
-            wsx_deflate_options deflate = wsx_deflate_options_default();
-            ok = wsx_server_options_set_compression(options, &deflate) == WSX_OK;
+            wsx_deflate_options deflate = {.struct_size = sizeof deflate};
+            ok = wsx_deflate_options_default(&deflate) == WSX_OK &&
+                 wsx_conn_options_set_compression(wsx_server_options_conn(options), &deflate) == WSX_OK;
         } else {
             ok = 0;
         }
@@ -81,8 +82,8 @@ static int server_parse_args(const char *name, int argc, char **argv, wsx_server
     return 0;
 }
 
-/* Runs a server with `callbacks` (on_shutdown and on_server_error are set
- * here) until a signal; returns the exit status. */
+/* Runs a server with `callbacks` (struct_size, on_shutdown and
+ * on_server_error are set here) until a signal; returns the exit status. */
 static int server_main(const char *name, int argc, char **argv, wsx_server_callbacks callbacks) {
     wsx_server_options *options = NULL;
     if (wsx_server_options_new(&options) != WSX_OK) return server_fail(name, "options");
@@ -100,10 +101,11 @@ static int server_main(const char *name, int argc, char **argv, wsx_server_callb
 
     wsx_loop *loop = NULL;
     wsx_server *server = NULL;
+    callbacks.struct_size = sizeof callbacks;
     callbacks.on_shutdown = server_on_shutdown;
     callbacks.on_server_error = server_on_server_error;
     if (wsx_loop_new(&loop) != WSX_OK) return server_fail(name, "loop");
-    wsx_result r = wsx_listen(loop, options, &callbacks, &server);
+    wsx_result r = wsx_loop_listen(loop, options, &callbacks, &server);
     wsx_server_options_free(options);
     if (r != WSX_OK) {
         server_fail(name, "listen");

@@ -7,8 +7,8 @@
 // state coming back; from a chat server: the other players'). The library
 // reconnects by itself (wsx_client_options_set_reconnect): after a drop, a
 // server's restart (1001, 1012) or a failed attempt it waits with a growing,
-// jittered back-off and connects again, on the same wsx_conn. The hooks
-// (wsx_client_options_set_hooks) tell the game when it is offline and when
+// jittered back-off and connects again, on the same wsx_conn. The callbacks
+// on_disconnect and on_connecting tell the game when it is offline and when
 // the next attempt starts; on_open's is_reconnect marks a reconnect, which is
 // where a game would re-send its login or resubscribe. With --frames N it
 // stops after N frames and prints a summary; it exits 0 if at least one
@@ -33,7 +33,7 @@ struct LoopDeleter {
     void operator()(wsx_loop *loop) const { wsx_loop_free(loop); }
 };
 struct ConnDeleter {
-    void operator()(wsx_conn *conn) const { wsx_conn_free(conn); }
+    void operator()(wsx_conn *conn) const { wsx_conn_release(conn); }
 };
 struct OptionsDeleter {
     void operator()(wsx_client_options *options) const { wsx_client_options_free(options); }
@@ -63,25 +63,22 @@ class Game {
         // Back-off: the first wait up to 250 ms, doubling up to 2 s, forever
         // (the defaults are 500 ms and 30 s). The default close codes retried
         // are 1001, 1006, 1011, 1012, 1013 and 1014.
-        wsx_reconnect_options reconnect = wsx_reconnect_options_default();
+        wsx_reconnect_options reconnect{};
+        reconnect.struct_size = sizeof reconnect;
+        if (wsx_reconnect_options_default(&reconnect) != WSX_OK) return false;
         reconnect.initial_delay_ms = 250;
         reconnect.max_delay_ms = 2000;
-        wsx_client_hooks hooks;
-        std::memset(&hooks, 0, sizeof hooks);
-        hooks.on_connecting = [](void *self, wsx_conn *, const wsx_connecting *connecting) {
+        if (wsx_client_options_set_reconnect(options.get(), &reconnect) != WSX_OK) return false;
+
+        wsx_conn_callbacks callbacks{};
+        callbacks.struct_size = sizeof callbacks;
+        callbacks.user_data = this;
+        callbacks.on_connecting = [](void *self, wsx_conn *, const wsx_connecting *connecting) {
             static_cast<Game *>(self)->on_connecting(*connecting);
         };
-        hooks.on_disconnect = [](void *self, wsx_conn *, const wsx_close *close) {
+        callbacks.on_disconnect = [](void *self, wsx_conn *, const wsx_close *close) {
             static_cast<Game *>(self)->on_disconnect(*close);
         };
-        if (wsx_client_options_set_reconnect(options.get(), &reconnect) != WSX_OK ||
-            wsx_client_options_set_hooks(options.get(), &hooks) != WSX_OK) {
-            return false;
-        }
-
-        wsx_conn_callbacks callbacks;
-        std::memset(&callbacks, 0, sizeof callbacks);
-        callbacks.user_data = this;
         callbacks.on_open = [](void *self, wsx_conn *, const wsx_open *open) {
             static_cast<Game *>(self)->on_open(*open);
         };
@@ -95,7 +92,7 @@ class Game {
             static_cast<Game *>(self)->on_close(*close);
         };
         wsx_conn *conn = nullptr;
-        if (wsx_connect(loop_.get(), url_.c_str(), options.get(), &callbacks, &conn) != WSX_OK) return false;
+        if (wsx_loop_connect(loop_.get(), url_.c_str(), options.get(), &callbacks, &conn) != WSX_OK) return false;
         conn_.reset(conn);
         return true;
     }
@@ -112,7 +109,7 @@ class Game {
         if (open_) {
             char state[96];
             int len = std::snprintf(state, sizeof state, "state %ld %.4f %.4f", n, self_.x, self_.y);
-            wsx_result r = wsx_conn_send(conn_.get(), WSX_MSG_TEXT, reinterpret_cast<const uint8_t *>(state),
+            wsx_result r = wsx_conn_send(conn_.get(), WSX_MSG_KIND_TEXT, reinterpret_cast<const uint8_t *>(state),
                                          static_cast<size_t>(len));
             if (r == WSX_OK) sent_++;
         }
@@ -148,7 +145,7 @@ class Game {
     }
 
     void on_message(const wsx_message &msg) {
-        if (msg.kind != WSX_MSG_TEXT) return;
+        if (msg.kind != WSX_MSG_KIND_TEXT) return;
         std::string text(reinterpret_cast<const char *>(msg.data), msg.len);
         long frame = 0;
         Vec2 p;

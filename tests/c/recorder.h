@@ -34,8 +34,8 @@ typedef struct recorder {
     int close_clean;
     /* behaviour */
     int echo;                  /* send every message back */
-    wsx_conn *free_on_message; /* wsx_conn_free this handle on the first message */
-    wsx_conn *free_on_close;   /* wsx_conn_free this handle in the close callback */
+    wsx_conn *free_on_message; /* wsx_conn_release this handle on the first message */
+    wsx_conn *free_on_close;   /* wsx_conn_release this handle in the close callback */
     wsx_loop *stop_on_open;    /* wsx_loop_stop this loop in the open callback */
     wsx_loop *poll_on_open;    /* try wsx_loop_poll on this loop in the open callback */
     wsx_result poll_on_open_result;
@@ -48,6 +48,8 @@ typedef struct recorder {
     char request_subprotocol[64];
     char request_header_value[128];
     struct recorder *per_conn; /* give accepted connections this recorder */
+    /* the connection callbacks a server made by rec_server_callbacks points to */
+    wsx_conn_callbacks server_conn_callbacks;
 } recorder;
 
 static inline void copy_str(char *dst, size_t cap, const char *src) {
@@ -87,7 +89,7 @@ static inline void rec_message(void *ud, wsx_conn *conn, const wsx_message *msg)
     memcpy(r->data, msg->data, msg->len < sizeof r->data ? msg->len : sizeof r->data);
     if (r->echo) wsx_conn_send(conn, msg->kind, msg->data, msg->len);
     if (r->free_on_message) {
-        wsx_conn_free(r->free_on_message);
+        wsx_conn_release(r->free_on_message);
         r->free_on_message = NULL;
     }
 }
@@ -131,9 +133,9 @@ static inline void rec_close(void *ud, wsx_conn *conn, const wsx_close *close) {
     r->close_code = close->code;
     r->close_clean = close->clean;
     copy_str(r->close_reason, sizeof r->close_reason, close->reason);
-    r->send_after_close = wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)"x", 1);
+    r->send_after_close = wsx_conn_send(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)"x", 1);
     if (r->free_on_close) {
-        wsx_conn_free(r->free_on_close);
+        wsx_conn_release(r->free_on_close);
         r->free_on_close = NULL;
     }
 }
@@ -146,6 +148,7 @@ static inline void rec_free(void *ud) {
 static inline wsx_conn_callbacks rec_conn_callbacks(recorder *r) {
     wsx_conn_callbacks cb;
     memset(&cb, 0, sizeof cb);
+    cb.struct_size = sizeof cb;
     cb.user_data = r;
     cb.on_open = rec_open;
     cb.on_message = rec_message;
@@ -188,18 +191,18 @@ static inline void rec_shutdown(void *ud) {
     r->shutdowns++;
 }
 
+/* The server's callbacks; its connections' callbacks (r->server_conn_callbacks)
+ * record into `r` too, and only the server's free_user_data counts in
+ * r->frees (once the server is gone). */
 static inline wsx_server_callbacks rec_server_callbacks(recorder *r) {
+    r->server_conn_callbacks = rec_conn_callbacks(r);
+    r->server_conn_callbacks.free_user_data = NULL;
     wsx_server_callbacks cb;
     memset(&cb, 0, sizeof cb);
+    cb.struct_size = sizeof cb;
     cb.user_data = r;
+    cb.conn = &r->server_conn_callbacks;
     cb.on_upgrade = rec_upgrade;
-    cb.on_open = rec_open;
-    cb.on_message = rec_message;
-    cb.on_ping = rec_ping;
-    cb.on_pong = rec_pong;
-    cb.on_writable = rec_writable;
-    cb.on_error = rec_error;
-    cb.on_close = rec_close;
     cb.on_server_error = rec_server_error;
     cb.on_shutdown = rec_shutdown;
     cb.free_user_data = rec_free;
@@ -210,7 +213,7 @@ static inline wsx_server_callbacks rec_server_callbacks(recorder *r) {
 static inline wsx_server *start_server(wsx_loop *loop, const wsx_server_options *options, recorder *r) {
     wsx_server_callbacks cb = rec_server_callbacks(r);
     wsx_server *server = NULL;
-    CHECK_OK(wsx_listen(loop, options, &cb, &server));
+    CHECK_OK(wsx_loop_listen(loop, options, &cb, &server));
     return server;
 }
 
@@ -222,7 +225,7 @@ static inline void server_url(char *buf, size_t cap, const char *scheme, wsx_ser
 static inline wsx_conn *connect_to(wsx_loop *loop, const char *url, const wsx_client_options *options, recorder *r) {
     wsx_conn_callbacks cb = rec_conn_callbacks(r);
     wsx_conn *conn = NULL;
-    CHECK_OK(wsx_connect(loop, url, options, &cb, &conn));
+    CHECK_OK(wsx_loop_connect(loop, url, options, &cb, &conn));
     return conn;
 }
 

@@ -34,7 +34,7 @@ static void on_open(void *user_data, wsx_conn *conn, const wsx_open *open) {
         fprintf(stderr, "restart_client: open %d has is_reconnect %d\n", s->opens, (int)open->is_reconnect);
         s->failed = 1;
     }
-    if (wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)text, strlen(text)) != WSX_OK) {
+    if (wsx_conn_send(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)text, strlen(text)) != WSX_OK) {
         fprintf(stderr, "restart_client: send: %s\n", wsx_last_error_message());
         s->failed = 1;
     }
@@ -83,22 +83,21 @@ int main(int argc, char **argv) {
     if (wsx_client_options_new(&options) != WSX_OK || wsx_loop_new(&loop) != WSX_OK) return 1;
 
     /* Quick retries, so the new server is found soon after it listens. */
-    wsx_reconnect_options reconnect = wsx_reconnect_options_default();
+    wsx_reconnect_options reconnect = {.struct_size = sizeof reconnect};
+    wsx_result defaults = wsx_reconnect_options_default(&reconnect);
     reconnect.initial_delay_ms = 20;
     reconnect.max_delay_ms = 200;
     reconnect.jitter = false;
-    wsx_client_hooks hooks;
-    memset(&hooks, 0, sizeof hooks);
-    hooks.on_disconnect = on_disconnect;
     wsx_conn_callbacks callbacks;
     memset(&callbacks, 0, sizeof callbacks);
+    callbacks.struct_size = sizeof callbacks;
     callbacks.user_data = &s;
     callbacks.on_open = on_open;
     callbacks.on_message = on_message;
     callbacks.on_close = on_close;
-    if (wsx_client_options_set_reconnect(options, &reconnect) != WSX_OK ||
-        wsx_client_options_set_hooks(options, &hooks) != WSX_OK ||
-        wsx_connect(loop, argv[1], options, &callbacks, &conn) != WSX_OK) {
+    callbacks.on_disconnect = on_disconnect;
+    if (defaults != WSX_OK || wsx_client_options_set_reconnect(options, &reconnect) != WSX_OK ||
+        wsx_loop_connect(loop, argv[1], options, &callbacks, &conn) != WSX_OK) {
         fprintf(stderr, "restart_client: %s\n", wsx_last_error_message());
         return 1;
     }
@@ -117,7 +116,7 @@ int main(int argc, char **argv) {
     }
     wsx_conn_close(conn, 1000, "done");
     for (int i = 0; i < 100 && !s.closed; i++) wsx_loop_poll(loop, 10);
-    wsx_conn_free(conn);
+    wsx_conn_release(conn);
     wsx_loop_free(loop);
     return ok ? 0 : 1;
 }

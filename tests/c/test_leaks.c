@@ -14,6 +14,7 @@
 static wsx_live_objects live(void) {
     wsx_live_objects counts;
     memset(&counts, 0xff, sizeof counts);
+    counts.struct_size = sizeof counts;
     CHECK_OK(wsx_debug_live_objects(&counts));
     return counts;
 }
@@ -49,13 +50,13 @@ static void test_everything_is_freed(void) {
      * the rest left open until the loop goes. */
     for (int i = 0; i < CONNS / 4; i++) {
         CHECK_OK(wsx_conn_close(conns[i], 1000, "bye"));
-        wsx_conn_free(conns[i]);
+        wsx_conn_release(conns[i]);
         conns[i] = NULL;
     }
     for (int i = CONNS / 4; i < CONNS / 2; i++) CHECK_OK(wsx_conn_close(conns[i], 1000, "bye"));
     for (int i = 0; i < CONNS / 2; i++) CHECK(poll_until_count(loop, &c[i].closes, 1, WAIT_MS));
     for (int i = CONNS / 4; i < CONNS / 2; i++) {
-        wsx_conn_free(conns[i]);
+        wsx_conn_release(conns[i]);
         conns[i] = NULL;
     }
     /* Both ends of the closed half are gone (the server's once its close
@@ -67,7 +68,7 @@ static void test_everything_is_freed(void) {
     wsx_loop_free(loop);
     for (int i = CONNS / 2; i < CONNS; i++) {
         CHECK(c[i].closes == 1 && c[i].frees == 1);
-        wsx_conn_free(conns[i]);
+        wsx_conn_release(conns[i]);
     }
     wsx_live_objects after = live();
     CHECK(after.connections == before.connections);

@@ -54,7 +54,7 @@ static void test_echo_round_trip(void) {
     fixture f;
     wsx_server_options *so = NULL;
     CHECK_OK(wsx_server_options_new(&so));
-    CHECK_OK(wsx_server_options_add_subprotocol(so, "chat"));
+    CHECK_OK(wsx_conn_options_add_subprotocol(wsx_server_options_conn(so),  "chat"));
     CHECK_OK(wsx_server_options_add_origin(so, "https://game.example"));
     fixture_start(&f, so, "/room?x=1");
     wsx_server_options_free(so);
@@ -64,8 +64,8 @@ static void test_echo_round_trip(void) {
 
     wsx_client_options *co = NULL;
     CHECK_OK(wsx_client_options_new(&co));
-    CHECK_OK(wsx_client_options_add_subprotocol(co, "other"));
-    CHECK_OK(wsx_client_options_add_subprotocol(co, "chat"));
+    CHECK_OK(wsx_conn_options_add_subprotocol(wsx_client_options_conn(co),  "other"));
+    CHECK_OK(wsx_conn_options_add_subprotocol(wsx_client_options_conn(co),  "chat"));
     CHECK_OK(wsx_client_options_add_header(co, "X-Player", "7"));
     CHECK_OK(wsx_client_options_set_origin(co, "https://game.example"));
     recorder c;
@@ -75,12 +75,12 @@ static void test_echo_round_trip(void) {
     wsx_client_options_free(co);
     CHECK(conn != NULL);
     CHECK(poll_until(f.loop, &c.opens, WAIT_MS));
-    CHECK(c.conn == conn); /* callbacks get the pointer wsx_connect returned */
+    CHECK(c.conn == conn); /* callbacks get the pointer wsx_loop_connect returned */
     CHECK(c.open_status == 101);
     CHECK(strcmp(c.subprotocol, "chat") == 0);
     CHECK(strcmp(c.header_value, "yes") == 0);
     CHECK(c.path[0] == '\0');
-    CHECK(wsx_conn_get_state(conn) == WSX_CONN_OPEN);
+    CHECK(wsx_conn_state(conn) == WSX_STATE_OPEN);
     CHECK(poll_until(f.loop, &f.server_rec.opens, WAIT_MS));
     CHECK(f.server_rec.upgrades == 1);
     CHECK(strcmp(f.server_rec.request_path, "/room?x=1") == 0);
@@ -103,21 +103,21 @@ static void test_echo_round_trip(void) {
     CHECK(wsx_conn_id(conn) != wsx_conn_id(f.server_rec.conn) || wsx_conn_id(conn) > 0);
 
     /* Text, binary and an empty message come back as they went. */
-    CHECK_OK(wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)"hello", 5));
+    CHECK_OK(wsx_conn_send(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)"hello", 5));
     CHECK(poll_until_count(f.loop, &c.messages, 1, WAIT_MS));
-    CHECK(c.kind == WSX_MSG_TEXT && c.len == 5 && memcmp(c.data, "hello", 5) == 0 && c.fin);
+    CHECK(c.kind == WSX_MSG_KIND_TEXT && c.len == 5 && memcmp(c.data, "hello", 5) == 0 && c.fin);
     const uint8_t binary[] = {0, 1, 2, 255, 0};
-    CHECK_OK(wsx_conn_send(conn, WSX_MSG_BINARY, binary, sizeof binary));
+    CHECK_OK(wsx_conn_send(conn, WSX_MSG_KIND_BINARY, binary, sizeof binary));
     CHECK(poll_until_count(f.loop, &c.messages, 2, WAIT_MS));
-    CHECK(c.kind == WSX_MSG_BINARY && c.len == sizeof binary && memcmp(c.data, binary, sizeof binary) == 0);
-    CHECK_OK(wsx_conn_send(conn, WSX_MSG_BINARY, NULL, 0));
+    CHECK(c.kind == WSX_MSG_KIND_BINARY && c.len == sizeof binary && memcmp(c.data, binary, sizeof binary) == 0);
+    CHECK_OK(wsx_conn_send(conn, WSX_MSG_KIND_BINARY, NULL, 0));
     CHECK(poll_until_count(f.loop, &c.messages, 3, WAIT_MS));
     CHECK(c.len == 0);
 
     /* Bad sends are refused without harm. */
     CHECK_RESULT(wsx_conn_send(conn, 99, binary, 1), WSX_ERR_INVALID_ARGUMENT);
-    CHECK_RESULT(wsx_conn_send(conn, WSX_MSG_BINARY, NULL, 3), WSX_ERR_NULL);
-    CHECK_RESULT(wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)"\xff", 1), WSX_ERR_INVALID_ARGUMENT);
+    CHECK_RESULT(wsx_conn_send(conn, WSX_MSG_KIND_BINARY, NULL, 3), WSX_ERR_NULL);
+    CHECK_RESULT(wsx_conn_send(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)"\xff", 1), WSX_ERR_INVALID_ARGUMENT);
     CHECK_RESULT(wsx_conn_close(conn, 1005, NULL), WSX_ERR_INVALID_ARGUMENT);
 
     /* Ping: the pong carries the payload and a round trip. */
@@ -133,9 +133,9 @@ static void test_echo_round_trip(void) {
 
     /* Close: the server answers with the same code; both sides see a clean close. */
     CHECK_OK(wsx_conn_close(conn, 4000, "bye"));
-    CHECK(wsx_conn_get_state(conn) == WSX_CONN_CLOSING || wsx_conn_get_state(conn) == WSX_CONN_CLOSED);
+    CHECK(wsx_conn_state(conn) == WSX_STATE_CLOSING || wsx_conn_state(conn) == WSX_STATE_CLOSED);
     /* A second close while closing: WSX_OK, and the first code and reason stand. */
-    if (wsx_conn_get_state(conn) == WSX_CONN_CLOSING) CHECK_OK(wsx_conn_close(conn, 1000, "again"));
+    if (wsx_conn_state(conn) == WSX_STATE_CLOSING) CHECK_OK(wsx_conn_close(conn, 1000, "again"));
     CHECK(poll_until(f.loop, &c.closes, WAIT_MS));
     CHECK(c.close_code == 4000);
     CHECK(c.close_clean);
@@ -146,14 +146,14 @@ static void test_echo_round_trip(void) {
 
     /* After the close: every call is a clean error, never a crash. */
     CHECK(c.send_after_close == WSX_ERR_CLOSED);
-    CHECK_RESULT(wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)"late", 4), WSX_ERR_CLOSED);
+    CHECK_RESULT(wsx_conn_send(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)"late", 4), WSX_ERR_CLOSED);
     CHECK_RESULT(wsx_conn_ping(conn, NULL, 0), WSX_ERR_CLOSED);
     CHECK_RESULT(wsx_conn_close(conn, 1000, NULL), WSX_ERR_CLOSED);
-    CHECK(wsx_conn_get_state(conn) == WSX_CONN_CLOSED);
+    CHECK(wsx_conn_state(conn) == WSX_STATE_CLOSED);
     CHECK(poll_until(f.loop, &c.frees, WAIT_MS));
     CHECK(c.frees == 1);
     CHECK(c.callbacks_after_close == 0);
-    wsx_conn_free(conn);
+    wsx_conn_release(conn);
     fixture_stop(&f);
 }
 
@@ -178,9 +178,9 @@ static void test_refused_connection(void) {
     CHECK(c.opens == 0);
     CHECK(c.close_code == 1006);
     CHECK(!c.close_clean);
-    CHECK_RESULT(wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)"x", 1), WSX_ERR_CLOSED);
-    CHECK(wsx_conn_get_state(conn) == WSX_CONN_CLOSED);
-    wsx_conn_free(conn);
+    CHECK_RESULT(wsx_conn_send(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)"x", 1), WSX_ERR_CLOSED);
+    CHECK(wsx_conn_state(conn) == WSX_STATE_CLOSED);
+    wsx_conn_release(conn);
     CHECK(poll_until(f.loop, &c.frees, WAIT_MS));
 
     /* A name that does not resolve. */
@@ -189,7 +189,7 @@ static void test_refused_connection(void) {
     conn = connect_to(f.loop, "ws://nonexistent.invalid/", NULL, &d);
     CHECK(poll_until(f.loop, &d.closes, WAIT_MS));
     CHECK(d.error_code == WSX_ERR_DNS);
-    wsx_conn_free(conn);
+    wsx_conn_release(conn);
     wsx_loop_free(f.loop);
     CHECK(d.frees == 1);
 }
@@ -199,7 +199,7 @@ static void test_refusals(void) {
     wsx_server_options *so = NULL;
     CHECK_OK(wsx_server_options_new(&so));
     CHECK_OK(wsx_server_options_add_origin(so, "https://good.example"));
-    CHECK_OK(wsx_server_options_set_handshake_limits(so, 1024, 16));
+    CHECK_OK(wsx_conn_options_set_handshake_limits(wsx_server_options_conn(so),  1024, 16));
     fixture_start(&f, so, "/");
     wsx_server_options_free(so);
 
@@ -217,7 +217,7 @@ static void test_refusals(void) {
     CHECK(c.error_code == WSX_ERR_HANDSHAKE);
     CHECK(c.http_status == 403);
     CHECK(f.server_rec.opens == 0);
-    wsx_conn_free(conn);
+    wsx_conn_release(conn);
 
     /* An origin off the allow-list gets 403 before the upgrade callback. */
     f.server_rec.refuse_status = 0;
@@ -229,7 +229,7 @@ static void test_refusals(void) {
     CHECK(poll_until(f.loop, &d.closes, WAIT_MS));
     CHECK(d.error_code == WSX_ERR_HANDSHAKE && d.http_status == 403);
     CHECK(f.server_rec.upgrades == upgrades);
-    wsx_conn_free(conn);
+    wsx_conn_release(conn);
 
     /* Request headers past the server's limits are refused. */
     CHECK_OK(wsx_client_options_set_origin(co, "https://good.example"));
@@ -240,7 +240,7 @@ static void test_refusals(void) {
     CHECK(poll_until(f.loop, &e.closes, WAIT_MS));
     CHECK(e.opens == 0 && e.error_code == WSX_ERR_HANDSHAKE);
     CHECK(e.http_status >= 400);
-    wsx_conn_free(conn);
+    wsx_conn_release(conn);
     wsx_client_options_free(co);
 
     /* Bad decisions are refused by the upgrade functions themselves. */
@@ -274,10 +274,11 @@ static void test_upgrade_argument_checks(void) {
     int checked = 0;
     wsx_server_callbacks scb;
     memset(&scb, 0, sizeof scb);
+    scb.struct_size = sizeof scb;
     scb.user_data = &checked;
     scb.on_upgrade = bad_upgrade;
     wsx_server *server = NULL;
-    CHECK_OK(wsx_listen(loop, NULL, &scb, &server));
+    CHECK_OK(wsx_loop_listen(loop, NULL, &scb, &server));
     char url[128];
     server_url(url, sizeof url, "ws", server, "/");
     recorder c;
@@ -286,7 +287,7 @@ static void test_upgrade_argument_checks(void) {
     CHECK(poll_until(loop, &c.opens, WAIT_MS)); /* accepted after the refused decisions */
     CHECK(checked == 1);
     CHECK(c.subprotocol[0] == '\0');
-    wsx_conn_free(conn);
+    wsx_conn_release(conn);
     wsx_server_free(server);
     wsx_loop_free(loop);
     CHECK(c.frees == 1);
@@ -303,14 +304,14 @@ static void test_per_connection_callbacks(void) {
     memset(&c, 0, sizeof c);
     wsx_conn *conn = connect_to(f.loop, f.url, NULL, &c);
     CHECK(poll_until(f.loop, &c.opens, WAIT_MS));
-    CHECK_OK(wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)"mine", 4));
+    CHECK_OK(wsx_conn_send(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)"mine", 4));
     CHECK(poll_until(f.loop, &c.messages, WAIT_MS));
     CHECK(per.messages == 1 && f.server_rec.messages == 0);
     CHECK_OK(wsx_conn_close(conn, 1000, NULL));
     CHECK(poll_until(f.loop, &per.frees, WAIT_MS));
     CHECK(per.closes == 1 && per.frees == 1);
     CHECK(f.server_rec.frees == 0);
-    wsx_conn_free(conn);
+    wsx_conn_release(conn);
     fixture_stop(&f);
 }
 
@@ -329,10 +330,10 @@ static void test_free_and_stop_inside_callbacks(void) {
     /* Our only reference is released inside the message callback; the
      * connection keeps running on the library's own reference. */
     c.free_on_message = conn;
-    CHECK_OK(wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)"one", 3));
+    CHECK_OK(wsx_conn_send(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)"one", 3));
     CHECK(poll_until(f.loop, &c.messages, WAIT_MS));
     CHECK(c.free_on_message == NULL);
-    CHECK_OK(wsx_conn_send(c.conn, WSX_MSG_TEXT, (const uint8_t *)"two", 3)); /* inside: c.conn is borrowed, still valid */
+    CHECK_OK(wsx_conn_send(c.conn, WSX_MSG_KIND_TEXT, (const uint8_t *)"two", 3)); /* inside: c.conn is borrowed, still valid */
     CHECK(poll_until_count(f.loop, &c.messages, 2, WAIT_MS));
 
     /* A retained handle freed inside the close callback. */
@@ -377,7 +378,7 @@ static void test_thread_mode_and_stop_from_another_thread(void) {
     wsx_conn *conn = connect_to(t.loop, url, NULL, &t.client);
     wait_for(&t.client.opens, 1);
     CHECK(t.client.opens == 1);
-    for (int i = 0; i < 100; i++) CHECK_OK(wsx_conn_send(conn, WSX_MSG_BINARY, (const uint8_t *)&i, sizeof i));
+    for (int i = 0; i < 100; i++) CHECK_OK(wsx_conn_send(conn, WSX_MSG_KIND_BINARY, (const uint8_t *)&i, sizeof i));
     wait_for(&t.client.messages, 100);
     CHECK(t.client.messages == 100);
     CHECK(t.client.len == sizeof(int) && memcmp(t.client.data, &(int){99}, sizeof(int)) == 0);
@@ -390,9 +391,9 @@ static void test_thread_mode_and_stop_from_another_thread(void) {
     CHECK(stopped == (void *)WSX_OK);
     wsx_loop_free(t.loop);
     /* Handles outlive the loop and report it. */
-    CHECK_RESULT(wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)"x", 1), WSX_ERR_CLOSED);
-    CHECK(wsx_conn_get_state(conn) == WSX_CONN_CLOSED);
-    wsx_conn_free(conn);
+    CHECK_RESULT(wsx_conn_send(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)"x", 1), WSX_ERR_CLOSED);
+    CHECK(wsx_conn_state(conn) == WSX_STATE_CLOSED);
+    wsx_conn_release(conn);
     wsx_server_free(server);
     CHECK(t.client.frees == 1 && t.server.frees == 1);
 
@@ -424,17 +425,18 @@ static void test_free_loop_inside_callback(void) {
     server_url(url, sizeof url, "ws", server, "/");
     wsx_conn_callbacks cb;
     memset(&cb, 0, sizeof cb);
+    cb.struct_size = sizeof cb;
     cb.user_data = &loop;
     cb.on_open = free_loop_on_open;
     wsx_conn *conn = NULL;
-    CHECK_OK(wsx_connect(loop, url, NULL, &cb, &conn));
+    CHECK_OK(wsx_loop_connect(loop, url, NULL, &cb, &conn));
     wsx_loop *polled = loop;
     long long deadline = now_ms() + WAIT_MS;
     while (loop != NULL && now_ms() < deadline) wsx_loop_poll(polled, 10);
     CHECK(loop == NULL);
     CHECK(s.frees == 1);
-    CHECK_RESULT(wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)"x", 1), WSX_ERR_CLOSED);
-    wsx_conn_free(conn);
+    CHECK_RESULT(wsx_conn_send(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)"x", 1), WSX_ERR_CLOSED);
+    wsx_conn_release(conn);
     wsx_server_free(server);
 }
 
@@ -448,17 +450,18 @@ static void test_free_loop_inside_callback_on_its_thread(void) {
     server_url(url, sizeof url, "ws", server, "/");
     wsx_conn_callbacks cb;
     memset(&cb, 0, sizeof cb);
+    cb.struct_size = sizeof cb;
     cb.user_data = &loop;
     cb.on_open = free_loop_on_open;
     wsx_conn *conn = NULL;
     CHECK_OK(wsx_loop_start_thread(loop));
-    CHECK_OK(wsx_connect(loop, url, NULL, &cb, &conn));
+    CHECK_OK(wsx_loop_connect(loop, url, NULL, &cb, &conn));
     /* The loop thread frees the loop from inside a callback: it cannot join
      * itself, so it finishes on its own and releases everything. */
     wait_for(&s.frees, 1);
     CHECK(s.frees == 1);
-    CHECK_RESULT(wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)"x", 1), WSX_ERR_CLOSED);
-    wsx_conn_free(conn);
+    CHECK_RESULT(wsx_conn_send(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)"x", 1), WSX_ERR_CLOSED);
+    wsx_conn_release(conn);
     wsx_server_free(server);
 }
 
@@ -466,7 +469,7 @@ static void test_backpressure(void) {
     fixture f;
     wsx_server_options *so = NULL;
     CHECK_OK(wsx_server_options_new(&so));
-    CHECK_OK(wsx_server_options_set_backpressure(so, 64 * 1024, 1024));
+    CHECK_OK(wsx_conn_options_set_backpressure(wsx_server_options_conn(so),  64 * 1024, 1024));
     fixture_start(&f, so, "/");
     wsx_server_options_free(so);
     recorder c;
@@ -479,7 +482,7 @@ static void test_backpressure(void) {
     wsx_result r = WSX_OK;
     int sent = 0;
     while (r == WSX_OK && sent < 1000) {
-        r = wsx_conn_send(f.server_rec.conn, WSX_MSG_BINARY, chunk, sizeof chunk);
+        r = wsx_conn_send(f.server_rec.conn, WSX_MSG_KIND_BINARY, chunk, sizeof chunk);
         if (r == WSX_OK) sent++;
     }
     CHECK(r == WSX_ERR_WOULD_BLOCK);
@@ -488,7 +491,7 @@ static void test_backpressure(void) {
     CHECK(poll_until(f.loop, &f.server_rec.writables, WAIT_MS));
     CHECK(poll_until_count(f.loop, &c.messages, sent, WAIT_MS));
     CHECK(c.total_len == (size_t)sent * sizeof chunk);
-    wsx_conn_free(conn);
+    wsx_conn_release(conn);
     fixture_stop(&f);
 }
 
@@ -496,7 +499,7 @@ static void test_limits_and_streaming(void) {
     fixture f;
     wsx_server_options *so = NULL;
     CHECK_OK(wsx_server_options_new(&so));
-    CHECK_OK(wsx_server_options_set_max_message_size(so, 1024));
+    CHECK_OK(wsx_conn_options_set_max_message_size(wsx_server_options_conn(so),  1024));
     fixture_start(&f, so, "/");
     wsx_server_options_free(so);
     f.server_rec.echo = 1;
@@ -507,36 +510,37 @@ static void test_limits_and_streaming(void) {
     wsx_conn *conn = connect_to(f.loop, f.url, NULL, &c);
     CHECK(poll_until(f.loop, &c.opens, WAIT_MS));
     static uint8_t big[4096];
-    CHECK_OK(wsx_conn_send(conn, WSX_MSG_BINARY, big, sizeof big));
+    CHECK_OK(wsx_conn_send(conn, WSX_MSG_KIND_BINARY, big, sizeof big));
     CHECK(poll_until(f.loop, &c.closes, WAIT_MS));
     CHECK(c.close_code == 1009);
     CHECK(c.messages == 0);
-    wsx_conn_free(conn);
+    wsx_conn_release(conn);
 
     /* Streaming: a message arrives in pieces, the last with fin. */
     wsx_client_options *co = NULL;
     CHECK_OK(wsx_client_options_new(&co));
-    CHECK_OK(wsx_client_options_set_streaming(co, true));
+    CHECK_OK(wsx_conn_options_set_streaming(wsx_client_options_conn(co),  true));
     recorder d;
     memset(&d, 0, sizeof d);
     conn = connect_to(f.loop, f.url, co, &d);
     wsx_client_options_free(co);
     CHECK(poll_until(f.loop, &d.opens, WAIT_MS));
-    CHECK_OK(wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)"streamed", 8));
+    CHECK_OK(wsx_conn_send(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)"streamed", 8));
     long long deadline = now_ms() + WAIT_MS;
     while (!(d.fin && d.total_len == 8) && now_ms() < deadline) wsx_loop_poll(f.loop, 10);
     CHECK(d.fin && d.total_len == 8);
-    wsx_conn_free(conn);
+    wsx_conn_release(conn);
     fixture_stop(&f);
 }
 
 static void test_compression_and_text_only(void) {
     fixture f;
     wsx_server_options *so = NULL;
-    wsx_deflate_options deflate = wsx_deflate_options_default();
+    wsx_deflate_options deflate = {.struct_size = sizeof deflate};
+    CHECK_OK(wsx_deflate_options_default(&deflate));
     CHECK_OK(wsx_server_options_new(&so));
-    CHECK_OK(wsx_server_options_set_compression(so, &deflate));
-    CHECK_OK(wsx_server_options_set_reject_binary(so, true));
+    CHECK_OK(wsx_conn_options_set_compression(wsx_server_options_conn(so),  &deflate));
+    CHECK_OK(wsx_conn_options_set_reject_binary(wsx_server_options_conn(so),  true));
     fixture_start(&f, so, "/");
     wsx_server_options_free(so);
     f.server_rec.echo = 1;
@@ -544,7 +548,7 @@ static void test_compression_and_text_only(void) {
     /* Offered and accepted: the 101 says so, and a compressible message round-trips. */
     wsx_client_options *co = NULL;
     CHECK_OK(wsx_client_options_new(&co));
-    CHECK_OK(wsx_client_options_set_compression(co, &deflate));
+    CHECK_OK(wsx_conn_options_set_compression(wsx_client_options_conn(co),  &deflate));
     recorder c;
     memset(&c, 0, sizeof c);
     c.header_name = "Sec-WebSocket-Extensions";
@@ -554,22 +558,22 @@ static void test_compression_and_text_only(void) {
     CHECK(strstr(c.header_value, "permessage-deflate") != NULL);
     char text[1000];
     memset(text, 'a', sizeof text);
-    CHECK_OK(wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)text, sizeof text));
+    CHECK_OK(wsx_conn_send(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)text, sizeof text));
     CHECK(poll_until(f.loop, &c.messages, WAIT_MS));
     CHECK(c.len == sizeof text && memcmp(c.data, text, sizeof text) == 0);
 
     /* Per-message opt-out: sent uncompressed, still echoed intact; unknown flags refused. */
     memset(text, 'b', sizeof text);
-    CHECK_OK(wsx_conn_send_ex(conn, WSX_MSG_TEXT, (const uint8_t *)text, sizeof text, WSX_SEND_NO_COMPRESS));
+    CHECK_OK(wsx_conn_send_ex(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)text, sizeof text, WSX_SEND_NO_COMPRESS));
     CHECK(poll_until_count(f.loop, &c.messages, 2, WAIT_MS));
     CHECK(c.len == sizeof text && memcmp(c.data, text, sizeof text) == 0);
-    CHECK_RESULT(wsx_conn_send_ex(conn, WSX_MSG_TEXT, (const uint8_t *)text, 1, 0x80), WSX_ERR_INVALID_ARGUMENT);
+    CHECK_RESULT(wsx_conn_send_ex(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)text, 1, 0x80), WSX_ERR_INVALID_ARGUMENT);
 
     /* Binary where the server takes only text: close 1003. */
-    CHECK_OK(wsx_conn_send(conn, WSX_MSG_BINARY, (const uint8_t *)"\x01", 1));
+    CHECK_OK(wsx_conn_send(conn, WSX_MSG_KIND_BINARY, (const uint8_t *)"\x01", 1));
     CHECK(poll_until(f.loop, &c.closes, WAIT_MS));
     CHECK(c.close_code == 1003);
-    wsx_conn_free(conn);
+    wsx_conn_release(conn);
     fixture_stop(&f);
 }
 
@@ -587,7 +591,7 @@ static void test_reading_paused(void) {
     CHECK_OK(wsx_conn_set_reading_paused(conn, true));
     const char *words[] = {"one", "two", "three"};
     for (int i = 0; i < 3; i++) {
-        CHECK_OK(wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)words[i], strlen(words[i])));
+        CHECK_OK(wsx_conn_send(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)words[i], strlen(words[i])));
     }
     CHECK(poll_until_count(f.loop, &f.server_rec.messages, 3, WAIT_MS));
     for (int i = 0; i < 20; i++) wsx_loop_poll(f.loop, 10);
@@ -597,7 +601,7 @@ static void test_reading_paused(void) {
     CHECK_OK(wsx_conn_set_reading_paused(conn, false));
     CHECK(poll_until_count(f.loop, &c.messages, 3, WAIT_MS));
     CHECK(c.len == 5 && memcmp(c.data, "three", 5) == 0);
-    wsx_conn_free(conn);
+    wsx_conn_release(conn);
     fixture_stop(&f);
 }
 
@@ -605,12 +609,12 @@ static void test_idle_timeout(void) {
     fixture f;
     wsx_server_options *so = NULL;
     CHECK_OK(wsx_server_options_new(&so));
-    CHECK_OK(wsx_server_options_set_idle_timeout_ms(so, 200));
+    CHECK_OK(wsx_conn_options_set_idle_timeout_ms(wsx_server_options_conn(so),  200));
     fixture_start(&f, so, "/");
     wsx_server_options_free(so);
     wsx_client_options *co = NULL;
     CHECK_OK(wsx_client_options_new(&co));
-    CHECK_OK(wsx_client_options_set_keepalive(co, 0, 0));
+    CHECK_OK(wsx_conn_options_set_keepalive(wsx_client_options_conn(co),  0, 0));
     recorder c;
     memset(&c, 0, sizeof c);
     wsx_conn *conn = connect_to(f.loop, f.url, co, &c);
@@ -619,7 +623,7 @@ static void test_idle_timeout(void) {
     /* Silent client: the server drops it. */
     CHECK(poll_until(f.loop, &f.server_rec.closes, WAIT_MS));
     CHECK(poll_until(f.loop, &c.closes, WAIT_MS));
-    wsx_conn_free(conn);
+    wsx_conn_release(conn);
     fixture_stop(&f);
 }
 
@@ -634,7 +638,7 @@ static void test_server_shutdown_closes_with_1001(void) {
     CHECK(poll_until(f.loop, &c.closes, WAIT_MS));
     CHECK(c.close_code == 1001);
     CHECK(poll_until(f.loop, &f.server_rec.shutdowns, WAIT_MS));
-    wsx_conn_free(conn);
+    wsx_conn_release(conn);
     wsx_server_free(f.server);
     f.server = NULL;
     wsx_loop_free(f.loop);
@@ -667,12 +671,12 @@ static void test_tls(void) {
     memset(&c, 0, sizeof c);
     wsx_conn *conn = connect_to(f.loop, url, co, &c);
     CHECK(poll_until(f.loop, &c.opens, WAIT_MS));
-    CHECK_OK(wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)"secret", 6));
+    CHECK_OK(wsx_conn_send(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)"secret", 6));
     CHECK(poll_until(f.loop, &c.messages, WAIT_MS));
     CHECK(c.len == 6 && memcmp(c.data, "secret", 6) == 0);
     wsx_conn_close(conn, 1000, NULL);
     CHECK(poll_until(f.loop, &c.closes, WAIT_MS));
-    wsx_conn_free(conn);
+    wsx_conn_release(conn);
     wsx_client_options_free(co);
 
     /* Not trusted: refused. */
@@ -681,7 +685,7 @@ static void test_tls(void) {
     conn = connect_to(f.loop, url, NULL, &d);
     CHECK(poll_until(f.loop, &d.closes, WAIT_MS));
     CHECK(d.opens == 0 && d.error_code == WSX_ERR_TLS);
-    wsx_conn_free(conn);
+    wsx_conn_release(conn);
 
     /* Verification explicitly off: accepted. */
     CHECK_OK(wsx_client_options_new(&co));
@@ -690,7 +694,7 @@ static void test_tls(void) {
     memset(&e, 0, sizeof e);
     conn = connect_to(f.loop, url, co, &e);
     CHECK(poll_until(f.loop, &e.opens, WAIT_MS));
-    wsx_conn_free(conn);
+    wsx_conn_release(conn);
 
     /* A missing CA file fails the connection with a clear error. */
     CHECK_OK(wsx_client_options_set_tls_danger_disable_verification(co, false));
@@ -699,14 +703,14 @@ static void test_tls(void) {
     memset(&g, 0, sizeof g);
     wsx_conn_callbacks cb = rec_conn_callbacks(&g);
     conn = NULL;
-    wsx_result r = wsx_connect(f.loop, url, co, &cb, &conn);
+    wsx_result r = wsx_loop_connect(f.loop, url, co, &cb, &conn);
     if (r == WSX_OK) {
         CHECK(poll_until(f.loop, &g.closes, WAIT_MS));
         CHECK(g.opens == 0 && g.errors == 1);
     } else {
         CHECK(r == WSX_ERR_TLS || r == WSX_ERR_IO || r == WSX_ERR_INVALID_ARGUMENT);
     }
-    wsx_conn_free(conn);
+    wsx_conn_release(conn);
     wsx_client_options_free(co);
     fixture_stop(&f);
 }
@@ -746,15 +750,15 @@ static void test_peer_reset_raises_no_sigpipe(void) {
      * small and large (a large one is written at once, without a copy). */
     static uint8_t large[256 * 1024];
     for (int i = 0; i < 4; i++) {
-        CHECK_OK(wsx_conn_send(f.server_rec.conn, WSX_MSG_BINARY, large, i % 2 ? 20 : sizeof large));
+        CHECK_OK(wsx_conn_send(f.server_rec.conn, WSX_MSG_KIND_BINARY, large, i % 2 ? 20 : sizeof large));
     }
     wsx_conn *held = wsx_conn_retain(f.server_rec.conn);
     CHECK(poll_until(f.loop, &f.server_rec.closes, WAIT_MS));
     CHECK(f.server_rec.close_code == 1006 && !f.server_rec.close_clean);
     /* A send after the drop: WSX_ERR_CLOSED, and the message says it was I/O. */
-    CHECK_RESULT(wsx_conn_send(held, WSX_MSG_TEXT, (const uint8_t *)"late", 4), WSX_ERR_CLOSED);
+    CHECK_RESULT(wsx_conn_send(held, WSX_MSG_KIND_TEXT, (const uint8_t *)"late", 4), WSX_ERR_CLOSED);
     CHECK(strstr(wsx_last_error_message(), "I/O error") != NULL);
-    wsx_conn_free(held);
+    wsx_conn_release(held);
     fixture_stop(&f);
 }
 
@@ -791,7 +795,7 @@ static void test_resolver_threads_end_with_the_last_loop(void) {
     wsx_conn *conn = connect_to(f.loop, url, NULL, &c);
     CHECK(poll_until(f.loop, &c.opens, WAIT_MS));
     CHECK(threads_named("wsx-dns") >= 1);
-    wsx_conn_free(conn);
+    wsx_conn_release(conn);
     fixture_stop(&f);
     /* Joined: gone once the kernel has reaped the threads (a moment after
      * pthread_join returns, so look again a few times, not 10 s). */
@@ -819,7 +823,7 @@ static void test_open_close_cycles(void) {
         }
         for (int i = 0; i < n; i++) {
             if (poll_until(f.loop, &recs[i].closes, WAIT_MS) && recs[i].close_clean) closed++;
-            wsx_conn_free(conns[i]);
+            wsx_conn_release(conns[i]);
             if (poll_until(f.loop, &recs[i].frees, WAIT_MS) && recs[i].frees == 1) freed++;
         }
     }

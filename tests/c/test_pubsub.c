@@ -65,19 +65,26 @@ static void rooms_slow(void *ud, const wsx_slow_subscriber_event *event) {
 
 static wsx_server *start_rooms(wsx_loop *loop, const wsx_server_options *options, rooms *r) {
     memset(r, 0, sizeof *r);
+    wsx_conn_callbacks conn_cb;
+    memset(&conn_cb, 0, sizeof conn_cb);
+    conn_cb.struct_size = sizeof conn_cb;
+    conn_cb.user_data = r;
+    conn_cb.on_open = rooms_open;
+    conn_cb.on_close = rooms_close;
     wsx_server_callbacks cb;
     memset(&cb, 0, sizeof cb);
+    cb.struct_size = sizeof cb;
     cb.user_data = r;
-    cb.on_open = rooms_open;
-    cb.on_close = rooms_close;
+    cb.conn = &conn_cb; /* copied by wsx_loop_listen */
+    cb.on_slow_subscriber = rooms_slow;
     cb.free_user_data = rooms_free;
     wsx_server *server = NULL;
-    CHECK_OK(wsx_listen(loop, options, &cb, &server));
+    CHECK_OK(wsx_loop_listen(loop, options, &cb, &server));
     return server;
 }
 
 static void stop_rooms(wsx_loop *loop, wsx_server *server, rooms *r) {
-    for (int i = 0; i < MAX_CONNS; i++) wsx_conn_free(r->conns[i]);
+    for (int i = 0; i < MAX_CONNS; i++) wsx_conn_release(r->conns[i]);
     CHECK_OK(wsx_server_shutdown(server, 1000));
     wsx_server_free(server);
     wsx_loop_free(loop);
@@ -109,20 +116,20 @@ static void test_publish_subscribe_unsubscribe(void) {
     CHECK(subscribers(server, "nobody") == 0);
 
     size_t count = 0;
-    CHECK_OK(wsx_server_publish(server, "room", WSX_MSG_TEXT, (const uint8_t *)"hi", 2, NULL, &count));
+    CHECK_OK(wsx_server_publish(server, "room", WSX_MSG_KIND_TEXT, (const uint8_t *)"hi", 2, NULL, &count));
     CHECK(count == 3);
     for (int i = 0; i < 3; i++) {
         CHECK(poll_until_count(loop, &c[i].messages, 1, WAIT_MS));
-        CHECK(c[i].kind == WSX_MSG_TEXT && c[i].len == 2 && memcmp(c[i].data, "hi", 2) == 0);
+        CHECK(c[i].kind == WSX_MSG_KIND_TEXT && c[i].len == 2 && memcmp(c[i].data, "hi", 2) == 0);
     }
 
     /* All but the publisher. */
-    CHECK_OK(wsx_server_publish(server, "room", WSX_MSG_BINARY, (const uint8_t *)"\x01\x02", 2,
+    CHECK_OK(wsx_server_publish(server, "room", WSX_MSG_KIND_BINARY, (const uint8_t *)"\x01\x02", 2,
                                 r.conns[0], &count));
     CHECK(count == 2);
     CHECK(poll_until_count(loop, &c[1].messages, 2, WAIT_MS));
     CHECK(poll_until_count(loop, &c[2].messages, 2, WAIT_MS));
-    CHECK(c[2].kind == WSX_MSG_BINARY);
+    CHECK(c[2].kind == WSX_MSG_KIND_BINARY);
 
     bool was = false;
     CHECK_OK(wsx_conn_unsubscribe(r.conns[1], "room", &was));
@@ -131,7 +138,7 @@ static void test_publish_subscribe_unsubscribe(void) {
     CHECK(!was);
     CHECK_OK(wsx_conn_unsubscribe(r.conns[1], "room", NULL));
     CHECK(subscribers(server, "room") == 2);
-    CHECK_OK(wsx_server_publish(server, "room", WSX_MSG_TEXT, (const uint8_t *)"third", 5, NULL, NULL));
+    CHECK_OK(wsx_server_publish(server, "room", WSX_MSG_KIND_TEXT, (const uint8_t *)"third", 5, NULL, NULL));
     CHECK(poll_until_count(loop, &c[0].messages, 2, WAIT_MS));
     CHECK(poll_until_count(loop, &c[2].messages, 3, WAIT_MS));
     CHECK(c[0].len == 5 && memcmp(c[0].data, "third", 5) == 0);
@@ -141,11 +148,11 @@ static void test_publish_subscribe_unsubscribe(void) {
     CHECK_RESULT(wsx_conn_subscribe(conns[0], "client"), WSX_ERR_INVALID_ARGUMENT);
     CHECK_RESULT(wsx_conn_subscribe(r.conns[0], NULL), WSX_ERR_NULL);
     CHECK_RESULT(wsx_conn_subscribe(NULL, "room"), WSX_ERR_NULL);
-    CHECK_RESULT(wsx_server_publish(server, "room", WSX_MSG_TEXT, (const uint8_t *)"\xff", 1, NULL, &count),
+    CHECK_RESULT(wsx_server_publish(server, "room", WSX_MSG_KIND_TEXT, (const uint8_t *)"\xff", 1, NULL, &count),
                  WSX_ERR_INVALID_ARGUMENT);
     CHECK_RESULT(wsx_server_publish(server, "room", 9, (const uint8_t *)"x", 1, NULL, &count),
                  WSX_ERR_INVALID_ARGUMENT);
-    CHECK_RESULT(wsx_server_publish(server, NULL, WSX_MSG_TEXT, NULL, 0, NULL, &count), WSX_ERR_NULL);
+    CHECK_RESULT(wsx_server_publish(server, NULL, WSX_MSG_KIND_TEXT, NULL, 0, NULL, &count), WSX_ERR_NULL);
     CHECK_RESULT(wsx_server_subscribers(server, "room", NULL), WSX_ERR_NULL);
 
     /* Closing leaves every topic. */
@@ -153,9 +160,9 @@ static void test_publish_subscribe_unsubscribe(void) {
     CHECK(poll_until(loop, &r.closes, WAIT_MS));
     CHECK(subscribers(server, "room") == 1);
     CHECK_RESULT(wsx_conn_subscribe(r.conns[2], "room"), WSX_ERR_CLOSED);
-    CHECK_OK(wsx_server_publish(server, "room", WSX_MSG_TEXT, (const uint8_t *)"last", 4, NULL, &count));
+    CHECK_OK(wsx_server_publish(server, "room", WSX_MSG_KIND_TEXT, (const uint8_t *)"last", 4, NULL, &count));
     CHECK(count == 1);
-    for (int i = 0; i < 3; i++) wsx_conn_free(conns[i]);
+    for (int i = 0; i < 3; i++) wsx_conn_release(conns[i]);
     stop_rooms(loop, server, &r);
 }
 
@@ -182,9 +189,9 @@ static void test_slow_subscriber_is_dropped(void) {
     CHECK_OK(wsx_loop_new(&loop));
     wsx_server_options *so = NULL;
     CHECK_OK(wsx_server_options_new(&so));
-    CHECK_RESULT(wsx_server_options_set_slow_subscriber(so, 7, NULL), WSX_ERR_INVALID_ARGUMENT);
-    CHECK_OK(wsx_server_options_set_slow_subscriber(so, WSX_SLOW_SUBSCRIBER_DROP, rooms_slow));
-    CHECK_OK(wsx_server_options_set_backpressure(so, 64 * 1024, 16 * 1024));
+    CHECK_RESULT(wsx_server_options_set_slow_subscriber(so, (wsx_slow_subscriber)7), WSX_ERR_INVALID_ARGUMENT);
+    CHECK_OK(wsx_server_options_set_slow_subscriber(so, WSX_SLOW_SUBSCRIBER_DROP));
+    CHECK_OK(wsx_conn_options_set_backpressure(wsx_server_options_conn(so),  64 * 1024, 16 * 1024));
     rooms r;
     wsx_server *server = start_rooms(loop, so, &r);
     wsx_server_options_free(so);
@@ -197,7 +204,7 @@ static void test_slow_subscriber_is_dropped(void) {
     int published = 0;
     while (!r.closes && published < 4096) {
         size_t count = 0;
-        CHECK_OK(wsx_server_publish(server, "feed", WSX_MSG_BINARY, chunk, sizeof chunk, NULL, &count));
+        CHECK_OK(wsx_server_publish(server, "feed", WSX_MSG_KIND_BINARY, chunk, sizeof chunk, NULL, &count));
         CHECK(count <= 1);
         CHECK(wsx_conn_buffered_amount(r.conns[0]) <= 64 * 1024 + sizeof chunk);
         published++;

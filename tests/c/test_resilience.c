@@ -52,13 +52,14 @@ static void client_connecting(void *ud, wsx_conn *conn, const wsx_connecting *co
     c->connectings++;
 }
 
-static void client_before_connect(void *ud, wsx_conn *conn, wsx_request_headers *headers) {
+static void client_before_connect(void *ud, wsx_conn *conn, wsx_attempt *attempt) {
     client *c = ud;
     (void)conn;
     char token[64];
     snprintf(token, sizeof token, "Bearer token-%d", c->befores + 1);
     if (c->befores < MAX_EVENTS) {
-        c->header_results[c->befores] = wsx_request_headers_set(headers, "Authorization", token);
+        c->header_results[c->befores] = wsx_attempt_set_header(attempt, "Authorization", token);
+        if (wsx_attempt_number(attempt) != (uint32_t)c->befores) c->header_results[c->befores] = WSX_ERR_STATE;
     }
     c->befores++;
 }
@@ -67,7 +68,7 @@ static void client_disconnect(void *ud, wsx_conn *conn, const wsx_close *close) 
     client *c = ud;
     if (c->disconnects < MAX_EVENTS) {
         c->disconnect_codes[c->disconnects] = close->code;
-        c->sends_while_down[c->disconnects] = wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)"x", 1);
+        c->sends_while_down[c->disconnects] = wsx_conn_send(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)"x", 1);
     }
     c->disconnects++;
 }
@@ -86,35 +87,34 @@ static void test_reconnect_with_backoff_and_hooks(void) {
     d.drop_first = 2;
     d.rec.header_name = "Authorization";
     wsx_server_callbacks scb = rec_server_callbacks(&d.rec);
-    scb.user_data = &d;
-    scb.on_open = dropper_open;
+    scb.user_data = &d; /* d.rec first: the recorder's callbacks still work */
+    d.rec.server_conn_callbacks.user_data = &d;
+    d.rec.server_conn_callbacks.on_open = dropper_open;
     wsx_server *server = NULL;
-    CHECK_OK(wsx_listen(loop, NULL, &scb, &server));
+    CHECK_OK(wsx_loop_listen(loop, NULL, &scb, &server));
     char url[128];
     server_url(url, sizeof url, "ws", server, "/feed");
 
-    wsx_reconnect_options policy = wsx_reconnect_options_default();
+    wsx_reconnect_options policy = {.struct_size = sizeof policy};
+    CHECK_OK(wsx_reconnect_options_default(&policy));
     policy.initial_delay_ms = 10;
     policy.max_delay_ms = 40;
     policy.jitter = false;
-    wsx_client_hooks hooks;
-    memset(&hooks, 0, sizeof hooks);
-    hooks.on_connecting = client_connecting;
-    hooks.on_disconnect = client_disconnect;
-    hooks.on_before_connect = client_before_connect;
     wsx_client_options *options = NULL;
     CHECK_OK(wsx_client_options_new(&options));
-    CHECK_OK(wsx_client_options_set_keepalive(options, 0, 0));
+    CHECK_OK(wsx_conn_options_set_keepalive(wsx_client_options_conn(options), 0, 0));
     CHECK_OK(wsx_client_options_set_reconnect(options, &policy));
-    CHECK_OK(wsx_client_options_set_hooks(options, &hooks));
 
     client c;
     memset(&c, 0, sizeof c);
     wsx_conn_callbacks cb = rec_conn_callbacks(&c.rec);
     cb.user_data = &c;
     cb.on_open = client_open;
+    cb.on_connecting = client_connecting;
+    cb.on_disconnect = client_disconnect;
+    cb.on_before_connect = client_before_connect;
     wsx_conn *conn = NULL;
-    CHECK_OK(wsx_connect(loop, url, options, &cb, &conn));
+    CHECK_OK(wsx_loop_connect(loop, url, options, &cb, &conn));
     wsx_client_options_free(options);
 
     CHECK(poll_until_count(loop, &c.rec.opens, 3, WAIT_MS));
@@ -139,7 +139,7 @@ static void test_reconnect_with_backoff_and_hooks(void) {
     CHECK(c.rec.close_code == 1000);
     CHECK(c.connectings == 3);
     CHECK(c.rec.callbacks_after_close == 0);
-    wsx_conn_free(conn);
+    wsx_conn_release(conn);
     CHECK_OK(wsx_server_shutdown(server, 0));
     CHECK(poll_until(loop, &d.rec.shutdowns, WAIT_MS));
     wsx_server_free(server);
@@ -148,7 +148,8 @@ static void test_reconnect_with_backoff_and_hooks(void) {
 }
 
 static void test_options(void) {
-    wsx_reconnect_options policy = wsx_reconnect_options_default();
+    wsx_reconnect_options policy = {.struct_size = sizeof policy};
+    CHECK_OK(wsx_reconnect_options_default(&policy));
     CHECK(policy.initial_delay_ms == 500 && policy.max_delay_ms == 30000);
     CHECK(policy.factor == 2.0 && policy.max_attempts == 0 && policy.jitter);
     CHECK(policy.queue_while_disconnected == 0 && !policy.retry_on_4xx);
@@ -175,9 +176,14 @@ static void test_options(void) {
     CHECK_OK(wsx_client_options_set_proxy(options, NULL));
     CHECK_RESULT(wsx_client_options_set_proxy(options, "ftp://proxy"), WSX_ERR_INVALID_ARGUMENT);
     CHECK_OK(wsx_client_options_set_proxy_from_env(options, true));
-    CHECK_OK(wsx_client_options_set_hooks(options, NULL));
-    CHECK_RESULT(wsx_client_options_set_hooks(NULL, NULL), WSX_ERR_NULL);
-    CHECK_RESULT(wsx_request_headers_set(NULL, "a", "b"), WSX_ERR_NULL);
+    /* A policy struct without its size is refused, with the reason. */
+    wsx_reconnect_options unsized = policy;
+    unsized.struct_size = 0;
+    CHECK_RESULT(wsx_client_options_set_reconnect(options, &unsized), WSX_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(wsx_last_error_message(), "struct_size") != NULL);
+    CHECK_RESULT(wsx_reconnect_options_default(&unsized), WSX_ERR_INVALID_ARGUMENT);
+    CHECK_RESULT(wsx_reconnect_options_default(NULL), WSX_ERR_NULL);
+    CHECK_RESULT(wsx_attempt_set_header(NULL, "a", "b"), WSX_ERR_NULL);
     CHECK(strcmp(wsx_result_str(WSX_ERR_PROXY), "proxy error") == 0);
     CHECK(strcmp(wsx_result_str(WSX_ERR_NOT_CONNECTED), "not connected (reconnecting)") == 0);
     wsx_client_options_free(options);
@@ -208,7 +214,7 @@ static void test_proxy_not_there(void) {
     CHECK(c.error_code == WSX_ERR_PROXY);
     CHECK(strstr(c.error_message, "proxy") != NULL);
     CHECK(c.close_code == 1006);
-    wsx_conn_free(conn);
+    wsx_conn_release(conn);
     wsx_loop_free(loop);
 }
 

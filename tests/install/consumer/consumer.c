@@ -20,7 +20,7 @@ static void got(void *user_data, wsx_conn *conn, const wsx_message *msg) {
 static void opened(void *user_data, wsx_conn *conn, const wsx_open *open) {
     (void)user_data;
     (void)open;
-    wsx_conn_send(conn, WSX_MSG_TEXT, (const uint8_t *)"ping", 4);
+    wsx_conn_send(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)"ping", 4);
 }
 
 int main(void) {
@@ -28,21 +28,21 @@ int main(void) {
     wsx_loop *loop = NULL;
     wsx_server *server = NULL;
     wsx_conn *conn = NULL;
-    wsx_server_callbacks scb;
+    wsx_conn_callbacks echo_cb = {.struct_size = sizeof echo_cb, .on_message = echo};
+    wsx_server_callbacks scb = {.struct_size = sizeof scb, .conn = &echo_cb};
     wsx_conn_callbacks ccb;
-    memset(&scb, 0, sizeof scb);
     memset(&ccb, 0, sizeof ccb);
-    scb.on_message = echo;
+    ccb.struct_size = sizeof ccb;
     ccb.user_data = &ok;
     ccb.on_open = opened;
     ccb.on_message = got;
     char url[64];
-    if (wsx_loop_new(&loop) != WSX_OK || wsx_listen(loop, NULL, &scb, &server) != WSX_OK) return 1;
+    if (wsx_loop_new(&loop) != WSX_OK || wsx_loop_listen(loop, NULL, &scb, &server) != WSX_OK) return 1;
     snprintf(url, sizeof url, "ws://localhost:%u/", (unsigned)wsx_server_port(server));
-    if (wsx_connect(loop, url, NULL, &ccb, &conn) != WSX_OK) return 1;
+    if (wsx_loop_connect(loop, url, NULL, &ccb, &conn) != WSX_OK) return 1;
     for (int i = 0; i < 500 && !ok; i++) wsx_loop_poll(loop, 10);
     printf("wsx %s: echo %s\n", wsx_version(), ok ? "came back" : "missing");
-    wsx_conn_free(conn);
+    wsx_conn_release(conn);
     wsx_server_free(server);
     wsx_loop_free(loop);
     return ok ? 0 : 1;
