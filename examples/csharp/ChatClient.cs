@@ -45,7 +45,7 @@ static class ChatClient
                 if (client.State == WebSocketState.Open)
                     client.CloseAsync(WebSocketCloseStatus.NormalClosure, name + " left", CancellationToken.None).GetAwaiter().GetResult();
             }
-            catch (WsxException e)
+            catch (WebSocketException e)
             {
                 Console.Error.WriteLine("chat client: " + e.Message);
                 return 1;

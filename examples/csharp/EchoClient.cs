@@ -25,7 +25,7 @@ static class EchoClient
         {
             return Run(new Uri(args[0]), args.Skip(1).ToArray()).GetAwaiter().GetResult();
         }
-        catch (Exception e) when (e is WsxException || e is UriFormatException)
+        catch (Exception e) when (e is WebSocketException || e is UriFormatException)
         {
             Console.Error.WriteLine("echo client: " + e.Message);
             return 1;

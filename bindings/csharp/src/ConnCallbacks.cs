@@ -15,7 +15,7 @@ namespace Wsx
     internal static unsafe class ConnCallbacks
     {
         static readonly NativeMethods.wsx_on_open OpenDelegate = OnOpen;
-        static readonly NativeMethods.wsx_on_message MessageDelegate = OnMessage;
+        static readonly NativeMethods.wsx_on_readable ReadableDelegate = OnReadable;
         static readonly NativeMethods.wsx_on_writable WritableDelegate = OnWritable;
         static readonly NativeMethods.wsx_on_error ErrorDelegate = OnError;
         static readonly NativeMethods.wsx_on_close CloseDelegate = OnClose;
@@ -26,31 +26,33 @@ namespace Wsx
 
         static readonly NativeMethods.wsx_conn_callbacks Table = new NativeMethods.wsx_conn_callbacks
         {
+            struct_size = (UIntPtr)Marshal.SizeOf(typeof(NativeMethods.wsx_conn_callbacks)),
             on_open = Marshal.GetFunctionPointerForDelegate(OpenDelegate),
-            on_message = Marshal.GetFunctionPointerForDelegate(MessageDelegate),
+            on_readable = Marshal.GetFunctionPointerForDelegate(ReadableDelegate),
             on_writable = Marshal.GetFunctionPointerForDelegate(WritableDelegate),
             on_error = Marshal.GetFunctionPointerForDelegate(ErrorDelegate),
             on_close = Marshal.GetFunctionPointerForDelegate(CloseDelegate),
             free_user_data = Marshal.GetFunctionPointerForDelegate(FreeDelegate),
         };
 
-        /// <summary>The hooks around a client's connect attempts; they get the connection's <c>user_data</c>.</summary>
-        internal static readonly NativeMethods.wsx_client_hooks ClientHooks = new NativeMethods.wsx_client_hooks
-        {
-            on_connecting = Marshal.GetFunctionPointerForDelegate(ConnectingDelegate),
-            on_disconnect = Marshal.GetFunctionPointerForDelegate(DisconnectDelegate),
-            on_before_connect = Marshal.GetFunctionPointerForDelegate(BeforeConnectDelegate),
-        };
-
-        /// <summary>The callback table for one connection; the library takes ownership of <paramref name="target"/>.</summary>
-        internal static NativeMethods.wsx_conn_callbacks For(GCHandle target)
+        /// <summary>
+        /// The callbacks of one connection, with <paramref name="target"/> (freed by the library's
+        /// free_user_data) as user_data; a client's also have the connect-attempt callbacks.
+        /// No on_message: every connection is in pull mode (on_readable, then wsx_conn_recv).
+        /// </summary>
+        internal static NativeMethods.wsx_conn_callbacks For(GCHandle target, bool client)
         {
             var table = Table;
             table.user_data = GCHandle.ToIntPtr(target);
+            if (client)
+            {
+                table.on_connecting = Marshal.GetFunctionPointerForDelegate(ConnectingDelegate);
+                table.on_disconnect = Marshal.GetFunctionPointerForDelegate(DisconnectDelegate);
+                table.on_before_connect = Marshal.GetFunctionPointerForDelegate(BeforeConnectDelegate);
+            }
             return table;
         }
 
-        /// <summary>Releases a GCHandle handed to the library as <c>user_data</c>; also used by the server's table.</summary>
         internal static readonly IntPtr FreeUserDataPointer = Table.free_user_data;
 
         static WsxConnection Target(IntPtr userData)
@@ -71,13 +73,12 @@ namespace Wsx
             }
         }
 
-        [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_message))]
-        static void OnMessage(IntPtr userData, IntPtr conn, NativeMethods.wsx_message* message)
+        [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_readable))]
+        static void OnReadable(IntPtr userData, IntPtr conn)
         {
             try
             {
-                var type = message->kind == (int)NativeMethods.WSX_MSG_TEXT ? WebSocketMessageType.Text : WebSocketMessageType.Binary;
-                Target(userData).HandleMessage(new WsxMessage(type, Native.Bytes(message->data, message->len)));
+                Target(userData).HandleReadable();
             }
             catch (Exception e)
             {
@@ -104,7 +105,7 @@ namespace Wsx
             try
             {
                 var status = error->http_status == 0 ? (int?)null : error->http_status;
-                Target(userData).HandleError(new WsxException(error->code, Native.String(error->message), status));
+                Target(userData).HandleError(WsxException.Create(error->code, Native.String(error->message), status));
             }
             catch (Exception e)
             {

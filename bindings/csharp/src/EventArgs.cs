@@ -155,10 +155,21 @@ namespace Wsx
                 throw new ArgumentNullException(nameof(name));
             if (headers == IntPtr.Zero)
                 throw new InvalidOperationException("request headers can be set only while the BeforeConnect handler runs");
-            Native.Check(NativeMethods.wsx_request_headers_set(headers, Native.Utf8(name), Native.Utf8(value ?? "")));
+            Native.Check(NativeMethods.wsx_attempt_set_header(headers, Native.Utf8(name), Native.Utf8(value ?? "")));
         }
 
-        /// <summary>Ends the handler's access to the native headers.</summary>
+        /// <summary>0 for the first connection, then the number of the reconnect attempt in a row (<c>wsx_attempt_number</c>).</summary>
+        public int Attempt
+        {
+            get
+            {
+                if (headers == IntPtr.Zero)
+                    throw new InvalidOperationException("the attempt can be read only while the BeforeConnect handler runs");
+                return checked((int)NativeMethods.wsx_attempt_number(headers));
+            }
+        }
+
+        /// <summary>Ends the handler's access to the native attempt.</summary>
         internal void Expire()
         {
             headers = IntPtr.Zero;

@@ -3,10 +3,42 @@ using System.Text;
 
 namespace Wsx
 {
+    /// <summary>The native <c>wsx_conn_state</c>.</summary>
+    internal enum NativeState
+    {
+        Connecting = 0,
+        Open = 1,
+        Closing = 2,
+        Closed = 3,
+    }
+
+    /// <summary>How a connection ended (<c>wsx_conn_close_info</c>), copied.</summary>
+    internal sealed class NativeCloseInfo
+    {
+        internal NativeCloseInfo(int code, string reason, bool clean)
+        {
+            Code = code;
+            Reason = reason;
+            Clean = clean;
+        }
+
+        internal int Code { get; }
+        internal string Reason { get; }
+        internal bool Clean { get; }
+    }
+
+    /// <summary>What one <c>wsx_conn_recv</c> copied out.</summary>
+    internal struct NativeReceived
+    {
+        internal int Count;
+        internal System.Net.WebSockets.WebSocketMessageType Type;
+        internal bool EndOfMessage;
+    }
+
     /// <summary>Conversions at the native boundary: results to exceptions, strings to and from UTF-8.</summary>
     internal static class Native
     {
-        /// <summary>Throws a <see cref="WsxException"/> for a failed call, with this thread's last error message.</summary>
+        /// <summary>Throws a WebSocketException (with a <see cref="WsxException"/> inside) for a failed call, with this thread's last error message.</summary>
         internal static void Check(WsxResult result)
         {
             if (result != WsxResult.Ok)
@@ -14,10 +46,10 @@ namespace Wsx
         }
 
         /// <summary>The exception for a failed call, with this thread's last error message (read it at once).</summary>
-        internal static WsxException Failure(WsxResult result)
+        internal static System.Net.WebSockets.WebSocketException Failure(WsxResult result)
         {
             var message = String(NativeMethods.wsx_last_error_message());
-            return new WsxException(result, string.IsNullOrEmpty(message) ? ResultText(result) : message);
+            return WsxException.Create(result, string.IsNullOrEmpty(message) ? ResultText(result) : message);
         }
 
         /// <summary>The library's static text for a result code.</summary>
@@ -68,6 +100,53 @@ namespace Wsx
         {
             fixed (byte* bytes = data.Array)
                 return NativeMethods.wsx_conn_send_ex(conn, kind, bytes + data.Offset, (UIntPtr)data.Count, SendFlags(flags));
+        }
+
+        /// <summary>The library's state of a connection.</summary>
+        internal static NativeState State(ConnHandle conn)
+        {
+            return (NativeState)NativeMethods.wsx_conn_state(conn);
+        }
+
+        /// <summary>How the connection ended, or null while it runs (WSX_ERR_STATE).</summary>
+        internal static unsafe NativeCloseInfo CloseInfoOf(ConnHandle conn)
+        {
+            var info = new NativeMethods.wsx_close_info { struct_size = (UIntPtr)sizeof(NativeMethods.wsx_close_info) };
+            if (NativeMethods.wsx_conn_close_info(conn, &info) != WsxResult.Ok)
+                return null;
+            return new NativeCloseInfo(info.code, String(info.reason, info.reason_len), info.clean != 0);
+        }
+
+        /// <summary>Copies the next message, or its next part, into <paramref name="buffer"/> without waiting.</summary>
+        internal static unsafe WsxResult Receive(ConnHandle conn, ArraySegment<byte> buffer, out NativeReceived received)
+        {
+            var info = new NativeMethods.wsx_received { struct_size = (UIntPtr)sizeof(NativeMethods.wsx_received) };
+            WsxResult result;
+            // cap 0 with NULL tells the next message's kind and size without taking anything.
+            fixed (byte* bytes = buffer.Array)
+                result = NativeMethods.wsx_conn_recv(conn, buffer.Count == 0 ? null : bytes + buffer.Offset, (UIntPtr)buffer.Count, &info);
+            received = new NativeReceived
+            {
+                Count = checked((int)info.len),
+                Type = info.kind == (int)NativeMethods.WSX_MSG_TEXT
+                    ? System.Net.WebSockets.WebSocketMessageType.Text
+                    : System.Net.WebSockets.WebSocketMessageType.Binary,
+                EndOfMessage = info.end_of_message != 0,
+            };
+            return result;
+        }
+
+        /// <summary>The peer's address, or null before it is known.</summary>
+        internal static unsafe string PeerAddress(ConnHandle conn)
+        {
+            var buffer = stackalloc byte[64];
+            return NativeMethods.wsx_conn_peer_addr(conn, buffer, (UIntPtr)64) == WsxResult.Ok ? String((IntPtr)buffer) : null;
+        }
+
+        /// <summary>Ends a connection without waiting (Abort, Dispose).</summary>
+        internal static void Drop(ConnHandle conn)
+        {
+            NativeMethods.wsx_conn_close(conn, (ushort)System.Net.WebSockets.WebSocketCloseStatus.EndpointUnavailable, null);
         }
 
         /// <summary>The <c>WSX_SEND_*</c> bits of <paramref name="flags"/>; unknown bits pass through for the library to refuse.</summary>

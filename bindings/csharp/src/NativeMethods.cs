@@ -19,8 +19,8 @@ namespace Wsx
             NativeLibraryResolver.Register();
         }
 
-        internal const uint WSX_MSG_TEXT = 1;
-        internal const uint WSX_MSG_BINARY = 2;
+        internal const uint WSX_MSG_TEXT = 1; // WSX_MSG_KIND_TEXT
+        internal const uint WSX_MSG_BINARY = 2; // WSX_MSG_KIND_BINARY
         internal const uint WSX_SEND_NO_COMPRESS = 1;
 
         // ---- structs passed to callbacks (borrowed for the call only) ----
@@ -60,6 +60,8 @@ namespace Wsx
             internal IntPtr reason;
             internal UIntPtr reason_len;
             internal byte clean;
+            internal int origin;
+            internal byte normal;
         }
 
         [StructLayout(LayoutKind.Sequential)]
@@ -84,17 +86,19 @@ namespace Wsx
         [StructLayout(LayoutKind.Sequential)]
         internal struct wsx_deflate_options
         {
+            internal UIntPtr struct_size;
+            internal UIntPtr threshold;
+            internal uint level;
             internal byte client_max_window_bits;
             internal byte server_max_window_bits;
             internal byte client_no_context_takeover;
             internal byte server_no_context_takeover;
-            internal uint level;
-            internal UIntPtr threshold;
         }
 
         [StructLayout(LayoutKind.Sequential)]
         internal struct wsx_defaults
         {
+            internal UIntPtr struct_size;
             internal UIntPtr max_message_size;
             internal UIntPtr max_frame_size;
             internal UIntPtr max_header_bytes;
@@ -116,6 +120,10 @@ namespace Wsx
             internal UIntPtr max_connections;
             internal UIntPtr max_pending_handshakes;
             internal byte verify_certificates;
+            internal UIntPtr inbox_high_messages;
+            internal UIntPtr inbox_low_messages;
+            internal UIntPtr inbox_high_bytes;
+            internal UIntPtr inbox_low_bytes;
         }
 
         [StructLayout(LayoutKind.Sequential)]
@@ -130,13 +138,14 @@ namespace Wsx
         [StructLayout(LayoutKind.Sequential)]
         internal struct wsx_reconnect_options
         {
-            internal uint initial_delay_ms;
+            internal UIntPtr struct_size;
             internal double factor;
+            internal UIntPtr queue_while_disconnected;
+            internal uint initial_delay_ms;
             internal uint max_delay_ms;
             internal uint max_attempts;
             internal uint reset_after_ms;
             internal byte retry_on_4xx;
-            internal UIntPtr queue_while_disconnected;
             internal byte jitter;
         }
 
@@ -148,46 +157,89 @@ namespace Wsx
         }
 
         [StructLayout(LayoutKind.Sequential)]
-        internal struct wsx_client_hooks
+        internal struct wsx_inbox_options
         {
-            internal IntPtr on_connecting;
-            internal IntPtr on_disconnect;
-            internal IntPtr on_before_connect;
+            internal UIntPtr struct_size;
+            internal UIntPtr high_messages;
+            internal UIntPtr low_messages;
+            internal UIntPtr high_bytes;
+            internal UIntPtr low_bytes;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_live_objects
+        {
+            internal UIntPtr struct_size;
+            internal UIntPtr connections;
+            internal UIntPtr servers;
+            internal UIntPtr loops;
         }
 
         /// <summary>Function pointers are IntPtr (from Marshal.GetFunctionPointerForDelegate); zero is NULL.</summary>
         [StructLayout(LayoutKind.Sequential)]
         internal struct wsx_conn_callbacks
         {
+            internal UIntPtr struct_size;
             internal IntPtr user_data;
+            internal IntPtr free_user_data;
             internal IntPtr on_open;
             internal IntPtr on_message;
+            internal IntPtr on_error;
+            internal IntPtr on_close;
             internal IntPtr on_ping;
             internal IntPtr on_pong;
             internal IntPtr on_writable;
-            internal IntPtr on_error;
-            internal IntPtr on_close;
-            internal IntPtr free_user_data;
+            internal IntPtr on_readable;
+            internal IntPtr on_connecting;
+            internal IntPtr on_disconnect;
+            internal IntPtr on_before_connect;
         }
 
         [StructLayout(LayoutKind.Sequential)]
         internal struct wsx_server_callbacks
         {
+            internal UIntPtr struct_size;
             internal IntPtr user_data;
+            internal IntPtr free_user_data;
+            internal wsx_conn_callbacks* conn;
             internal IntPtr on_upgrade;
-            internal IntPtr on_open;
-            internal IntPtr on_message;
-            internal IntPtr on_ping;
-            internal IntPtr on_pong;
-            internal IntPtr on_writable;
-            internal IntPtr on_error;
-            internal IntPtr on_close;
             internal IntPtr on_server_error;
             internal IntPtr on_shutdown;
-            internal IntPtr free_user_data;
+            internal IntPtr on_slow_subscriber;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_received
+        {
+            internal UIntPtr struct_size;
+            internal int kind;
+            internal UIntPtr len;
+            internal UIntPtr remaining;
+            internal byte end_of_message;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_close_info
+        {
+            internal UIntPtr struct_size;
+            internal ushort code;
+            internal IntPtr reason;
+            internal UIntPtr reason_len;
+            internal byte clean;
+            internal byte normal;
+            internal int origin;
+            internal ushort sent_code;
+            internal IntPtr sent_reason;
+            internal UIntPtr sent_reason_len;
+            internal ushort rcvd_code;
+            internal IntPtr rcvd_reason;
+            internal UIntPtr rcvd_reason_len;
         }
 
         // ---- callback signatures ----
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void wsx_free_user_data(IntPtr user_data);
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void wsx_on_open(IntPtr user_data, IntPtr conn, wsx_open* open);
@@ -196,16 +248,26 @@ namespace Wsx
         internal delegate void wsx_on_message(IntPtr user_data, IntPtr conn, wsx_message* message);
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-        internal delegate void wsx_on_writable(IntPtr user_data, IntPtr conn);
-
-        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void wsx_on_error(IntPtr user_data, IntPtr conn, wsx_error* error);
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void wsx_on_close(IntPtr user_data, IntPtr conn, wsx_close* close);
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-        internal delegate void wsx_free_user_data(IntPtr user_data);
+        internal delegate void wsx_on_writable(IntPtr user_data, IntPtr conn);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void wsx_on_readable(IntPtr user_data, IntPtr conn);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void wsx_on_connecting(IntPtr user_data, IntPtr conn, wsx_connecting* connecting);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void wsx_on_disconnect(IntPtr user_data, IntPtr conn, wsx_close* close);
+
+        /// <summary><c>attempt</c> is a <c>wsx_attempt*</c>, valid during the call only.</summary>
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void wsx_on_before_connect(IntPtr user_data, IntPtr conn, IntPtr attempt);
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void wsx_on_upgrade(IntPtr user_data, IntPtr upgrade, wsx_request* request);
@@ -214,24 +276,24 @@ namespace Wsx
         internal delegate void wsx_on_server_error(IntPtr user_data, wsx_error* error);
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void wsx_on_shutdown(IntPtr user_data);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void wsx_on_slow_subscriber(IntPtr user_data, wsx_slow_subscriber_event* slow);
 
-        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-        internal delegate void wsx_on_connecting(IntPtr user_data, IntPtr conn, wsx_connecting* connecting);
-
-        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-        internal delegate void wsx_on_disconnect(IntPtr user_data, IntPtr conn, wsx_close* close);
-
-        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-        internal delegate void wsx_on_before_connect(IntPtr user_data, IntPtr conn, IntPtr headers);
-
-        // ---- results ----
+        // ---- results, version, debugging ----
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern IntPtr wsx_result_str(int result);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern IntPtr wsx_last_error_message();
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr wsx_version();
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_debug_live_objects(wsx_live_objects* out_counts);
 
         // ---- loop ----
 
@@ -242,28 +304,89 @@ namespace Wsx
         internal static extern void wsx_loop_free(IntPtr loop);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern WsxResult wsx_loop_start_thread(LoopHandle loop);
-
-        // ---- connections ----
+        internal static extern WsxResult wsx_loop_poll(LoopHandle loop, int timeout_ms);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern WsxResult wsx_connect(
-            LoopHandle loop, byte[] url, ClientOptionsHandle options, ref wsx_conn_callbacks callbacks, out ConnHandle out_conn);
+        internal static extern WsxResult wsx_loop_run(LoopHandle loop);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_loop_start_thread(LoopHandle loop);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_loop_stop(LoopHandle loop);
+
+        // ---- clients and their connect attempts ----
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_loop_connect(LoopHandle loop, byte[] url, ClientOptionsHandle options, ref wsx_conn_callbacks callbacks, out ConnHandle out_conn);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint wsx_attempt_number(IntPtr attempt);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_attempt_set_header(IntPtr attempt, byte[] name, byte[] value);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_attempt_defer(IntPtr attempt, out PendingAttemptHandle out_pending);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_pending_attempt_proceed(PendingAttemptHandle pending, wsx_header* headers, UIntPtr headers_len);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void wsx_pending_attempt_free(IntPtr pending);
+
+        // ---- connections ----
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern IntPtr wsx_conn_retain(IntPtr conn);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern void wsx_conn_free(IntPtr conn);
+        internal static extern void wsx_conn_release(IntPtr conn);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_send(ConnHandle conn, uint kind, byte* data, UIntPtr len);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_conn_send_ex(ConnHandle conn, uint kind, byte* data, UIntPtr len, uint flags);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_send_timeout(ConnHandle conn, uint kind, byte* data, UIntPtr len, uint flags, int timeout_ms);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_recv(ConnHandle conn, byte* buf, UIntPtr cap, wsx_received* out_received);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_recv_timeout(ConnHandle conn, byte* buf, UIntPtr cap, int timeout_ms, wsx_received* out_received);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern UIntPtr wsx_conn_inbox_len(ConnHandle conn);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_close_info(ConnHandle conn, wsx_close_info* out_info);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_ping(ConnHandle conn, byte* data, UIntPtr len);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_conn_close(ConnHandle conn, ushort code, byte[] reason);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern ulong wsx_conn_id(IntPtr conn);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int wsx_conn_state(ConnHandle conn);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_set_reading_paused(ConnHandle conn, [MarshalAs(UnmanagedType.U1)] bool paused);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern UIntPtr wsx_conn_buffered_amount(ConnHandle conn);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern long wsx_conn_rtt_us(ConnHandle conn);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_peer_addr(ConnHandle conn, byte* out_buf, UIntPtr buf_len);
 
         // ---- publish/subscribe ----
 
@@ -273,10 +396,8 @@ namespace Wsx
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_conn_unsubscribe(ConnHandle conn, byte[] topic, [MarshalAs(UnmanagedType.U1)] out bool out_was_subscribed);
 
-        /// <summary><c>skip</c> is a raw <c>wsx_conn*</c> (zero for none): the caller keeps its handle referenced.</summary>
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern WsxResult wsx_server_publish(
-            ServerHandle server, byte[] topic, uint kind, byte* data, UIntPtr len, IntPtr skip, out UIntPtr out_count);
+        internal static extern WsxResult wsx_server_publish(ServerHandle server, byte[] topic, uint kind, byte* data, UIntPtr len, IntPtr skip, out UIntPtr out_count);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_server_subscribers(ServerHandle server, byte[] topic, out UIntPtr out_count);
@@ -284,13 +405,16 @@ namespace Wsx
         // ---- defaults ----
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern WsxResult wsx_defaults_get(out wsx_defaults out_defaults, UIntPtr size);
+        internal static extern WsxResult wsx_defaults_get(wsx_defaults* out_defaults);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern wsx_deflate_options wsx_deflate_options_default();
+        internal static extern WsxResult wsx_deflate_options_default(wsx_deflate_options* out_options);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern wsx_reconnect_options wsx_reconnect_options_default();
+        internal static extern WsxResult wsx_inbox_options_default(wsx_inbox_options* out_options);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_reconnect_options_default(wsx_reconnect_options* out_options);
 
         // ---- client options ----
 
@@ -301,22 +425,10 @@ namespace Wsx
         internal static extern void wsx_client_options_free(IntPtr options);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern WsxResult wsx_client_options_set_max_message_size(ClientOptionsHandle options, UIntPtr bytes);
-
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern WsxResult wsx_client_options_add_subprotocol(ClientOptionsHandle options, byte[] name);
+        internal static extern IntPtr wsx_client_options_conn(ClientOptionsHandle options);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_client_options_set_connect_timeout_ms(ClientOptionsHandle options, uint ms);
-
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern WsxResult wsx_client_options_set_handshake_timeout_ms(ClientOptionsHandle options, uint ms);
-
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern WsxResult wsx_client_options_set_close_timeout_ms(ClientOptionsHandle options, uint ms);
-
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern WsxResult wsx_client_options_set_keepalive(ClientOptionsHandle options, uint interval_ms, uint timeout_ms);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_client_options_add_header(ClientOptionsHandle options, byte[] name, byte[] value);
@@ -328,8 +440,10 @@ namespace Wsx
         internal static extern WsxResult wsx_client_options_set_tls_ca_file(ClientOptionsHandle options, byte[] path);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern WsxResult wsx_client_options_set_tls_danger_disable_verification(
-            ClientOptionsHandle options, [MarshalAs(UnmanagedType.U1)] bool disable);
+        internal static extern WsxResult wsx_client_options_set_tls_client_cert(ClientOptionsHandle options, byte[] cert_file, byte[] key_file);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_set_tls_danger_disable_verification(ClientOptionsHandle options, [MarshalAs(UnmanagedType.U1)] bool disable);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_client_options_set_reconnect(ClientOptionsHandle options, wsx_reconnect_options* reconnect);
@@ -343,27 +457,98 @@ namespace Wsx
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_client_options_set_proxy_from_env(ClientOptionsHandle options, [MarshalAs(UnmanagedType.U1)] bool on);
 
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern WsxResult wsx_client_options_set_hooks(ClientOptionsHandle options, ref wsx_client_hooks hooks);
-
-        /// <summary><c>headers</c> is the pointer <c>on_before_connect</c> got, during that call only.</summary>
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern WsxResult wsx_request_headers_set(IntPtr headers, byte[] name, byte[] value);
+        // ---- server options ----
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern WsxResult wsx_client_options_set_compression(ClientOptionsHandle options, wsx_deflate_options* deflate);
-
-        // ---- servers ----
+        internal static extern WsxResult wsx_server_options_new(out ServerOptionsHandle out_options);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern WsxResult wsx_listen(
-            LoopHandle loop, ServerOptionsHandle options, ref wsx_server_callbacks callbacks, out ServerHandle out_server);
+        internal static extern void wsx_server_options_free(IntPtr options);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr wsx_server_options_conn(ServerOptionsHandle options);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_host(ServerOptionsHandle options, byte[] host);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_port(ServerOptionsHandle options, ushort port);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_add_origin(ServerOptionsHandle options, byte[] origin);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_tls(ServerOptionsHandle options, byte[] cert_file, byte[] key_file);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_max_connections(ServerOptionsHandle options, UIntPtr max);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_max_pending_handshakes(ServerOptionsHandle options, UIntPtr max);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_slow_subscriber(ServerOptionsHandle options, uint policy);
+
+        // ---- the settings client and server connections share (wsx_conn_options*, borrowed from the options above) ----
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_options_set_max_message_size(IntPtr options, UIntPtr bytes);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_options_set_max_frame_size(IntPtr options, UIntPtr bytes);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_options_set_auto_pong(IntPtr options, [MarshalAs(UnmanagedType.U1)] bool on);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_options_set_streaming(IntPtr options, [MarshalAs(UnmanagedType.U1)] bool on);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_options_set_reject_binary(IntPtr options, [MarshalAs(UnmanagedType.U1)] bool on);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_options_set_handshake_limits(IntPtr options, UIntPtr max_bytes, UIntPtr max_headers);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_options_add_subprotocol(IntPtr options, byte[] name);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_options_set_handshake_timeout_ms(IntPtr options, uint ms);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_options_set_close_timeout_ms(IntPtr options, uint ms);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_options_set_keepalive(IntPtr options, uint interval_ms, uint timeout_ms);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_options_set_idle_timeout_ms(IntPtr options, uint ms);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_options_set_backpressure(IntPtr options, UIntPtr high_water, UIntPtr low_water);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_options_set_nodelay(IntPtr options, [MarshalAs(UnmanagedType.U1)] bool on);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_options_set_compression(IntPtr options, wsx_deflate_options* deflate);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_options_set_inbox(IntPtr options, wsx_inbox_options* inbox);
+
+        // ---- servers and the upgrade decision ----
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_loop_listen(LoopHandle loop, ServerOptionsHandle options, ref wsx_server_callbacks callbacks, out ServerHandle out_server);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern void wsx_server_free(IntPtr server);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern ushort wsx_server_port(ServerHandle server);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_local_addr(ServerHandle server, byte* out_buf, UIntPtr buf_len);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_server_shutdown(ServerHandle server, uint timeout_ms);
@@ -380,36 +565,19 @@ namespace Wsx
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_upgrade_set_callbacks(IntPtr upgrade, ref wsx_conn_callbacks callbacks);
 
-        // ---- server options ----
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_upgrade_defer(IntPtr upgrade, out PendingUpgradeHandle out_pending);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern WsxResult wsx_server_options_new(out ServerOptionsHandle out_options);
+        internal static extern WsxResult wsx_pending_upgrade_accept(PendingUpgradeHandle pending);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern void wsx_server_options_free(IntPtr options);
+        internal static extern WsxResult wsx_pending_upgrade_accept_with(PendingUpgradeHandle pending, byte[] subprotocol, wsx_header* headers, UIntPtr headers_len);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern WsxResult wsx_server_options_set_host(ServerOptionsHandle options, byte[] host);
+        internal static extern WsxResult wsx_pending_upgrade_refuse(PendingUpgradeHandle pending, ushort status, byte[] reason, wsx_header* headers, UIntPtr headers_len);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern WsxResult wsx_server_options_set_port(ServerOptionsHandle options, ushort port);
-
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern WsxResult wsx_server_options_set_max_message_size(ServerOptionsHandle options, UIntPtr bytes);
-
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern WsxResult wsx_server_options_add_subprotocol(ServerOptionsHandle options, byte[] name);
-
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern WsxResult wsx_server_options_add_origin(ServerOptionsHandle options, byte[] origin);
-
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern WsxResult wsx_server_options_set_tls(ServerOptionsHandle options, byte[] cert_file, byte[] key_file);
-
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern WsxResult wsx_server_options_set_compression(ServerOptionsHandle options, wsx_deflate_options* deflate);
-
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern WsxResult wsx_server_options_set_slow_subscriber(ServerOptionsHandle options, uint policy, IntPtr on_slow_subscriber);
+        internal static extern void wsx_pending_upgrade_free(IntPtr pending);
     }
 }

@@ -7,41 +7,29 @@ namespace Wsx
     internal static class NativeOptions
     {
         /// <summary>Native client options for <paramref name="options"/>; the caller disposes them.</summary>
-        internal static ClientOptionsHandle Build(WsxClientOptions options)
+        internal static ClientOptionsHandle Build(WsxClientOptions options, Uri target)
         {
             ClientOptionsHandle native;
             Native.Check(NativeMethods.wsx_client_options_new(out native));
             try
             {
-                Native.Check(NativeMethods.wsx_client_options_set_max_message_size(native, Size(options.MaxMessageSize, "MaxMessageSize")));
-                foreach (var protocol in options.SubProtocols)
-                    Native.Check(NativeMethods.wsx_client_options_add_subprotocol(native, Native.Utf8(protocol)));
+                SetShared(NativeMethods.wsx_client_options_conn(native), options, options.SubProtocols, options.Compression);
                 foreach (var header in options.RequestHeaders)
                     Native.Check(NativeMethods.wsx_client_options_add_header(native, Native.Utf8(header.Key), Native.Utf8(header.Value)));
                 if (options.Origin != null)
                     Native.Check(NativeMethods.wsx_client_options_set_origin(native, Native.Utf8(options.Origin)));
                 Native.Check(NativeMethods.wsx_client_options_set_connect_timeout_ms(native, Milliseconds(options.ConnectTimeout, "ConnectTimeout")));
-                Native.Check(NativeMethods.wsx_client_options_set_handshake_timeout_ms(native, Milliseconds(options.HandshakeTimeout, "HandshakeTimeout")));
-                Native.Check(NativeMethods.wsx_client_options_set_close_timeout_ms(native, Milliseconds(options.CloseTimeout, "CloseTimeout")));
-                var keepAliveOff = options.KeepAliveInterval == TimeSpan.Zero || options.KeepAliveInterval == Timeout.InfiniteTimeSpan;
-                Native.Check(NativeMethods.wsx_client_options_set_keepalive(
-                    native,
-                    keepAliveOff ? 0 : Milliseconds(options.KeepAliveInterval, "KeepAliveInterval"),
-                    keepAliveOff ? 0 : Milliseconds(options.KeepAliveTimeout, "KeepAliveTimeout")));
                 if (options.CaFile != null)
                     Native.Check(NativeMethods.wsx_client_options_set_tls_ca_file(native, Native.Utf8(options.CaFile)));
+                if (options.ClientCertificateFile != null)
+                    Native.Check(NativeMethods.wsx_client_options_set_tls_client_cert(
+                        native, Native.Utf8(options.ClientCertificateFile), Native.Utf8(options.ClientCertificateKeyFile)));
                 Native.Check(NativeMethods.wsx_client_options_set_tls_danger_disable_verification(native, !options.VerifyCertificate));
-                SetCompression(native, options.Compression);
                 SetReconnect(native, options.Reconnect);
-                if (options.Proxy != null)
-                {
-                    if (!options.Proxy.IsAbsoluteUri)
-                        throw new ArgumentException("the proxy URL must be absolute (http://, https://, socks5://)", "Proxy");
-                    Native.Check(NativeMethods.wsx_client_options_set_proxy(native, Native.Utf8(options.Proxy.AbsoluteUri)));
-                }
+                var proxy = ProxyUrl(options.Proxy, target);
+                if (proxy != null)
+                    Native.Check(NativeMethods.wsx_client_options_set_proxy(native, Native.Utf8(proxy)));
                 Native.Check(NativeMethods.wsx_client_options_set_proxy_from_env(native, options.UseEnvironmentProxy));
-                var hooks = ConnCallbacks.ClientHooks;
-                Native.Check(NativeMethods.wsx_client_options_set_hooks(native, ref hooks));
                 return native;
             }
             catch
@@ -51,11 +39,39 @@ namespace Wsx
             }
         }
 
-        /// <summary>
-        /// Native server options for <paramref name="options"/>, telling slow subscribers to
-        /// <paramref name="onSlowSubscriber"/> (a native callback); the caller disposes them.
-        /// </summary>
-        internal static ServerOptionsHandle Build(WsxServerOptions options, IntPtr onSlowSubscriber)
+        /// <summary>The proxy URL an <see cref="System.Net.IWebProxy"/> gives for <paramref name="target"/>, with its credentials; null for none.</summary>
+        static string ProxyUrl(System.Net.IWebProxy proxy, Uri target)
+        {
+            if (proxy == null)
+                return null;
+            // IWebProxy speaks http(s) URIs: ask for the target as such.
+            var asHttp = new UriBuilder(target) { Scheme = target.Scheme == "wss" ? "https" : "http" }.Uri;
+            if (proxy.IsBypassed(asHttp))
+                return null;
+            var address = proxy.GetProxy(asHttp);
+            if (address == null || address == asHttp)
+                return null;
+            if (!address.IsAbsoluteUri)
+                throw new ArgumentException("the proxy's address must be absolute (http://, https://, socks5://)", "Proxy");
+            var credential = proxy.Credentials == null ? null : proxy.Credentials.GetCredential(address, "Basic");
+            if (credential == null || string.IsNullOrEmpty(credential.UserName))
+                return address.AbsoluteUri;
+            var builder = new UriBuilder(address)
+            {
+                UserName = Uri.EscapeDataString(credential.UserName),
+                Password = Uri.EscapeDataString(credential.Password ?? ""),
+            };
+            return builder.Uri.AbsoluteUri;
+        }
+
+        static void KeepAlive(WsxConnectionOptions c, out uint interval, out uint timeout)
+        {
+            var off = c.KeepAliveInterval == TimeSpan.Zero || c.KeepAliveInterval == Timeout.InfiniteTimeSpan;
+            interval = off ? 0 : Milliseconds(c.KeepAliveInterval, "KeepAliveInterval");
+            timeout = off ? 0 : Milliseconds(c.KeepAliveTimeout, "KeepAliveTimeout");
+        }
+
+        internal static ServerOptionsHandle Build(WsxServerOptions options)
         {
             if (options.Port < 0 || options.Port > ushort.MaxValue)
                 throw new ArgumentOutOfRangeException("Port", options.Port, "a port is 0 to 65535");
@@ -67,19 +83,18 @@ namespace Wsx
             Native.Check(NativeMethods.wsx_server_options_new(out native));
             try
             {
+                SetShared(NativeMethods.wsx_server_options_conn(native), options, options.SubProtocols, options.Compression);
+                Native.Check(NativeMethods.wsx_server_options_set_max_connections(native, Size(options.MaxConnections, "MaxConnections")));
+                Native.Check(NativeMethods.wsx_server_options_set_max_pending_handshakes(native, Size(options.MaxPendingHandshakes, "MaxPendingHandshakes")));
                 if (options.Host != null)
                     Native.Check(NativeMethods.wsx_server_options_set_host(native, Native.Utf8(options.Host)));
                 Native.Check(NativeMethods.wsx_server_options_set_port(native, (ushort)options.Port));
-                Native.Check(NativeMethods.wsx_server_options_set_max_message_size(native, Size(options.MaxMessageSize, "MaxMessageSize")));
-                foreach (var protocol in options.SubProtocols)
-                    Native.Check(NativeMethods.wsx_server_options_add_subprotocol(native, Native.Utf8(protocol)));
                 if (options.AllowedOrigins != null)
                     foreach (var origin in options.AllowedOrigins)
                         Native.Check(NativeMethods.wsx_server_options_add_origin(native, Native.Utf8(origin)));
                 if (options.CertificateFile != null)
                     Native.Check(NativeMethods.wsx_server_options_set_tls(native, Native.Utf8(options.CertificateFile), Native.Utf8(options.KeyFile)));
-                SetCompression(native, options.Compression);
-                Native.Check(NativeMethods.wsx_server_options_set_slow_subscriber(native, (uint)options.SlowSubscriberPolicy, onSlowSubscriber));
+                Native.Check(NativeMethods.wsx_server_options_set_slow_subscriber(native, (uint)options.SlowSubscriberPolicy));
                 return native;
             }
             catch
@@ -89,7 +104,6 @@ namespace Wsx
             }
         }
 
-        /// <summary>Sets or (for null) turns off reconnecting.</summary>
         static unsafe void SetReconnect(ClientOptionsHandle native, WsxReconnectPolicy policy)
         {
             var reconnect = policy != null ? policy.ToNative() : default(NativeMethods.wsx_reconnect_options);
@@ -105,23 +119,43 @@ namespace Wsx
         }
 
         /// <summary>Sets or (for null) turns off permessage-deflate.</summary>
-        static unsafe void SetCompression(ClientOptionsHandle native, WsxDeflateOptions compression)
-        {
-            var deflate = compression != null ? compression.ToNative() : default(NativeMethods.wsx_deflate_options);
-            Native.Check(NativeMethods.wsx_client_options_set_compression(native, compression != null ? &deflate : null));
-        }
-
-        /// <summary>Sets or (for null) turns off permessage-deflate.</summary>
-        static unsafe void SetCompression(ServerOptionsHandle native, WsxDeflateOptions compression)
-        {
-            var deflate = compression != null ? compression.ToNative() : default(NativeMethods.wsx_deflate_options);
-            Native.Check(NativeMethods.wsx_server_options_set_compression(native, compression != null ? &deflate : null));
-        }
-
         /// <summary>
-        /// A size as the native options take it. Only what a size_t cannot hold throws here; the
-        /// library's rules (more than 0, ...) give a <see cref="WsxException"/> naming the option.
+        /// The settings both sides share, written on the options' borrowed <c>wsx_conn_options</c>,
+        /// and pull mode (the library's inbox with its default marks): the binding reads every
+        /// connection with <c>wsx_conn_recv</c>.
         /// </summary>
+        static unsafe void SetShared(IntPtr conn, WsxConnectionOptions c, System.Collections.Generic.IEnumerable<string> subProtocols, WsxDeflateOptions compression)
+        {
+            if (conn == IntPtr.Zero)
+                throw Native.Failure(WsxResult.Null);
+            Native.Check(NativeMethods.wsx_conn_options_set_max_message_size(conn, Size(c.MaxMessageSize, "MaxMessageSize")));
+            Native.Check(NativeMethods.wsx_conn_options_set_max_frame_size(conn, Size(c.MaxFrameSize, "MaxFrameSize")));
+            Native.Check(NativeMethods.wsx_conn_options_set_handshake_limits(conn, Size(c.MaxHeaderBytes, "MaxHeaderBytes"), Size(c.MaxHeaders, "MaxHeaders")));
+            Native.Check(NativeMethods.wsx_conn_options_set_handshake_timeout_ms(conn, Milliseconds(c.HandshakeTimeout, "HandshakeTimeout")));
+            Native.Check(NativeMethods.wsx_conn_options_set_close_timeout_ms(conn, Milliseconds(c.CloseTimeout, "CloseTimeout")));
+            uint interval, timeout;
+            KeepAlive(c, out interval, out timeout);
+            Native.Check(NativeMethods.wsx_conn_options_set_keepalive(conn, interval, timeout));
+            Native.Check(NativeMethods.wsx_conn_options_set_idle_timeout_ms(conn, Milliseconds(c.IdleTimeout, "IdleTimeout")));
+            Native.Check(NativeMethods.wsx_conn_options_set_backpressure(conn, Size(c.SendHighWaterMark, "SendHighWaterMark"), Size(c.SendLowWaterMark, "SendLowWaterMark")));
+            Native.Check(NativeMethods.wsx_conn_options_set_nodelay(conn, c.NoDelay));
+            Native.Check(NativeMethods.wsx_conn_options_set_auto_pong(conn, c.AutoPong));
+            Native.Check(NativeMethods.wsx_conn_options_set_reject_binary(conn, c.RejectBinary));
+            foreach (var protocol in subProtocols)
+                Native.Check(NativeMethods.wsx_conn_options_add_subprotocol(conn, Native.Utf8(protocol)));
+            var deflate = compression != null ? compression.ToNative() : default(NativeMethods.wsx_deflate_options);
+            Native.Check(NativeMethods.wsx_conn_options_set_compression(conn, compression != null ? &deflate : null));
+            var inbox = new NativeMethods.wsx_inbox_options
+            {
+                struct_size = (UIntPtr)sizeof(NativeMethods.wsx_inbox_options),
+                high_messages = Size(c.ReceiveHighMessages, "ReceiveHighMessages"),
+                low_messages = Size(c.ReceiveLowMessages, "ReceiveLowMessages"),
+                high_bytes = Size(c.ReceiveHighBytes, "ReceiveHighBytes"),
+                low_bytes = Size(c.ReceiveLowBytes, "ReceiveLowBytes"),
+            };
+            Native.Check(NativeMethods.wsx_conn_options_set_inbox(conn, &inbox));
+        }
+
         static UIntPtr Size(long bytes, string name)
         {
             if (bytes < 0 || (UIntPtr.Size == 4 && bytes > uint.MaxValue))

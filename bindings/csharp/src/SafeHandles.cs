@@ -27,7 +27,7 @@ namespace Wsx
         }
     }
 
-    /// <summary>One reference to a <c>wsx_conn</c>; released with <c>wsx_conn_free</c> (which does not close it).</summary>
+    /// <summary>One reference to a <c>wsx_conn</c>; released with <c>wsx_conn_release</c> (which does not close it).</summary>
     internal sealed class ConnHandle : WsxSafeHandle
     {
         /// <summary>Takes one more reference to a connection a callback borrowed.</summary>
@@ -40,12 +40,32 @@ namespace Wsx
 
         protected override bool ReleaseHandle()
         {
-            NativeMethods.wsx_conn_free(handle);
+            NativeMethods.wsx_conn_release(handle);
             return true;
         }
     }
 
     /// <summary>A <c>wsx_server</c>; released with <c>wsx_server_free</c>.</summary>
+    /// <summary>A postponed client attempt (<c>wsx_attempt_defer</c>); freeing it undecided proceeds.</summary>
+    internal sealed class PendingAttemptHandle : WsxSafeHandle
+    {
+        protected override bool ReleaseHandle()
+        {
+            NativeMethods.wsx_pending_attempt_free(handle);
+            return true;
+        }
+    }
+
+    /// <summary>A postponed handshake decision (<c>wsx_upgrade_defer</c>); freeing it undecided refuses with 500.</summary>
+    internal sealed class PendingUpgradeHandle : WsxSafeHandle
+    {
+        protected override bool ReleaseHandle()
+        {
+            NativeMethods.wsx_pending_upgrade_free(handle);
+            return true;
+        }
+    }
+
     internal sealed class ServerHandle : WsxSafeHandle
     {
         protected override bool ReleaseHandle()

@@ -1,16 +1,21 @@
 using System;
 using System.Collections.Generic;
-using System.Threading;
+using System.Net;
 
 namespace Wsx
 {
     /// <summary>
-    /// Options of a <see cref="WsxClient"/>, read when <see cref="WsxClient.ConnectAsync"/> starts.
+    /// Options of a <see cref="WsxClient"/>, read when <see cref="WsxClient.ConnectAsync"/> starts,
+    /// shaped like <c>ClientWebSocketOptions</c> where it has a name (<see cref="SetRequestHeader"/>,
+    /// <see cref="AddSubProtocol"/>, <see cref="WsxConnectionOptions.KeepAliveInterval"/>,
+    /// <see cref="WsxConnectionOptions.KeepAliveTimeout"/>, <see cref="Proxy"/>; file-based
+    /// <see cref="SetClientCertificate"/> and <see cref="CaFile"/> for ClientCertificates and
+    /// RemoteCertificateValidationCallback).
     /// The defaults are the native library's (read from it), and so are the rules: a value it
     /// refuses is a <see cref="WsxException"/> with <see cref="WsxResult.InvalidArgument"/> whose
     /// message names the option.
     /// </summary>
-    public sealed class WsxClientOptions
+    public sealed class WsxClientOptions : WsxConnectionOptions
     {
         /// <summary>Subprotocols offered, in order of preference.</summary>
         public IList<string> SubProtocols { get; } = new List<string>();
@@ -25,25 +30,15 @@ namespace Wsx
         /// <summary>Time allowed for name resolution and TCP connect (default 10 s).</summary>
         public TimeSpan ConnectTimeout { get; set; } = NativeDefaults.Ms(NativeDefaults.Options.connect_timeout_ms);
 
-        /// <summary>Time allowed for the TLS and WebSocket handshakes (default 10 s).</summary>
-        public TimeSpan HandshakeTimeout { get; set; } = NativeDefaults.Ms(NativeDefaults.Options.handshake_timeout_ms);
 
-        /// <summary>Time to wait for the peer's close frame and TCP close (default 5 s).</summary>
-        public TimeSpan CloseTimeout { get; set; } = NativeDefaults.Ms(NativeDefaults.Options.close_timeout_ms);
+
+
+
 
         /// <summary>
-        /// Time between keepalive pings (default 30 s); <see cref="TimeSpan.Zero"/> or
-        /// <see cref="Timeout.InfiniteTimeSpan"/> turns keepalive off.
+        /// A PEM file of extra trusted CA certificates for <c>wss://</c>, or null: the native library
+        /// verifies certificates itself, so this takes the place of RemoteCertificateValidationCallback.
         /// </summary>
-        public TimeSpan KeepAliveInterval { get; set; } = NativeDefaults.Ms(NativeDefaults.Options.keepalive_interval_ms);
-
-        /// <summary>Time to wait for the pong of a keepalive ping before dropping the connection (default 30 s).</summary>
-        public TimeSpan KeepAliveTimeout { get; set; } = NativeDefaults.Ms(NativeDefaults.Options.keepalive_timeout_ms);
-
-        /// <summary>Largest message accepted, in bytes (default 16 MiB); a bigger one closes the connection with 1009.</summary>
-        public long MaxMessageSize { get; set; } = (long)(ulong)NativeDefaults.Options.max_message_size;
-
-        /// <summary>A PEM file of extra trusted CA certificates for <c>wss://</c>, or null.</summary>
         public string CaFile { get; set; }
 
         /// <summary>Whether TLS certificates and host names are verified (default true; turn off for tests only).</summary>
@@ -66,13 +61,14 @@ namespace Wsx
         public WsxReconnectPolicy Reconnect { get; set; }
 
         /// <summary>
-        /// The proxy to connect through, or null (the default) for none: <c>http://[user:password@]host[:port]</c>
-        /// (HTTP CONNECT with Basic authentication), <c>https://...</c> (the same over TLS to the proxy),
-        /// or <c>socks5://...</c> / <c>socks5h://...</c> (SOCKS5, with or without credentials). Its
-        /// failures are <see cref="WsxResult.Proxy"/> errors (with <see cref="WsxException.HttpStatus"/>
+        /// The proxy to connect through, as <c>ClientWebSocketOptions.Proxy</c>, or null (the default)
+        /// for none. Its address for the target (<see cref="IWebProxy.GetProxy"/>) may be
+        /// <c>http://</c> (HTTP CONNECT; <see cref="IWebProxy.Credentials"/> as Basic authentication),
+        /// <c>https://</c> (the same over TLS to the proxy) or <c>socks5://</c> / <c>socks5h://</c>.
+        /// Its failures are <see cref="WsxResult.Proxy"/> errors (<see cref="WsxException.HttpStatus"/>
         /// 407 for credentials, 502 for a target it could not reach).
         /// </summary>
-        public Uri Proxy { get; set; }
+        public IWebProxy Proxy { get; set; }
 
         /// <summary>
         /// Without <see cref="Proxy"/>, use the one the environment names (<c>https_proxy</c> for
@@ -81,12 +77,24 @@ namespace Wsx
         /// </summary>
         public bool UseEnvironmentProxy { get; set; }
 
+
+        /// <summary>The client certificate's PEM chain file (leaf first), or null; see <see cref="SetClientCertificate"/>.</summary>
+        public string ClientCertificateFile { get; private set; }
+
+        /// <summary>The client certificate's PEM private key file, or null.</summary>
+        public string ClientCertificateKeyFile { get; private set; }
+
         /// <summary>
-        /// Where the events are raised: null (the default) raises them on the native loop's thread,
-        /// where handlers must return quickly; a context (a game's main thread, a UI thread) gets
-        /// them posted in order.
+        /// Presents a client certificate (the file-based ClientCertificates): a PEM chain, leaf
+        /// first, and its PEM private key; nulls remove it. Read when connecting.
         /// </summary>
-        public SynchronizationContext SynchronizationContext { get; set; }
+        public void SetClientCertificate(string certificateFile, string keyFile)
+        {
+            if ((certificateFile == null) != (keyFile == null))
+                throw new ArgumentException("a client certificate needs both its chain and its key file");
+            ClientCertificateFile = certificateFile;
+            ClientCertificateKeyFile = keyFile;
+        }
 
         /// <summary>Adds a subprotocol to offer, like <c>ClientWebSocketOptions.AddSubProtocol</c>.</summary>
         public void AddSubProtocol(string subProtocol)

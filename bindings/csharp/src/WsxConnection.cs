@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.IO;
 using System.Net.WebSockets;
 using System.Text;
 using System.Threading;
@@ -8,55 +9,191 @@ using System.Threading.Tasks;
 namespace Wsx
 {
     /// <summary>
-    /// One WebSocket connection: a <see cref="WsxClient"/>, or a client connected to a
-    /// <see cref="WsxServer"/>. <see cref="SendAsync(ArraySegment{byte}, WebSocketMessageType, CancellationToken)"/>,
-    /// <see cref="CloseAsync"/> and <see cref="Dispose"/> may be called from any thread, at the same time.
+    /// One WebSocket connection, a <see cref="System.Net.WebSockets.WebSocket"/>: a
+    /// <see cref="WsxClient"/>, or a <see cref="WsxServerConnection"/> that a <see cref="WsxServer"/>
+    /// accepted. Code written against <see cref="WebSocket"/> (for <c>ClientWebSocket</c> or for
+    /// ASP.NET's server side) runs on it unchanged.
     /// </summary>
     /// <remarks>
-    /// While the connection runs, the native library holds a handle to this object, so an open
-    /// connection lives (and raises its events) until it closes even if nothing else references it.
-    /// Once it has closed, an undisposed connection is cleaned up by the garbage collector.
+    /// The binding keeps no receive queue, state machine, validation or defaults of its own: received
+    /// messages wait in the native library's per-connection inbox (pull mode, with its backpressure)
+    /// until <see cref="ReceiveAsync(ArraySegment{byte}, CancellationToken)"/> copies them out;
+    /// <see cref="State"/>, <see cref="CloseStatus"/> and <see cref="CloseStatusDescription"/> are read
+    /// from the library (<c>wsx_conn_state</c>, <c>wsx_conn_close_info</c>).
+    /// <para>
+    /// Messages reach the application one way per connection: <see cref="ReceiveAsync(ArraySegment{byte}, CancellationToken)"/>
+    /// (pull) or the <see cref="MessageReceived"/> event (a loop over ReceiveAsync that the binding
+    /// runs). Whichever is used first wins; the other then throws <see cref="InvalidOperationException"/>,
+    /// so a handler never leaves a ReceiveAsync waiting forever.
+    /// </para>
     /// </remarks>
-    public abstract class WsxConnection : IDisposable
+    public abstract class WsxConnection : WebSocket
     {
-        /// <summary>Guards the state below; never held while user code or a blocking native call runs.</summary>
+        const int ModeUndecided = 0, ModePull = 1, ModeEvents = 2;
+
+        /// <summary>Guards the fields below; never held while user code or a blocking native call runs.</summary>
         internal readonly object Gate = new object();
         readonly TaskCompletionSource<bool> closed = Tasks.New<bool>();
         readonly List<TaskCompletionSource<bool>> writableWaiters = new List<TaskCompletionSource<bool>>();
         readonly SemaphoreSlim sendLane = new SemaphoreSlim(1, 1);
         int blockedSenders;
         ConnHandle handle;
-        WebSocketState state = WebSocketState.None;
-        string subProtocol;
-        WebSocketCloseStatus? closeStatus;
-        string closeStatusDescription;
+        bool connectStarted;
         bool disposed;
-        bool reconnecting;
+        bool aborted;
+        bool closeRequested;
+        int mode;
+        bool receiving;
+        bool pumping;
+        TaskCompletionSource<bool> readable = Tasks.New<bool>();
         OpenEvent handshake;
+        WebSocketException failure;
+        // SendAsync with endOfMessage false: the pieces of the message being sent (see SendAsync).
+        MemoryStream outgoing;
+        WebSocketMessageType outgoingType;
+        EventHandler<WsxMessageEventArgs> messageReceived;
 
         internal WsxConnection()
         {
         }
 
+        // ------------------------------------------------------------------ state, read from the library
+
         /// <summary>
-        /// None before connecting, Connecting, Open, CloseSent once <see cref="CloseAsync"/> began,
-        /// Closed after a clean close handshake, Aborted after an unclean end or <see cref="Dispose"/>.
+        /// The library's state of the connection (<c>wsx_conn_state</c>): None before
+        /// <see cref="WsxClient.ConnectAsync"/>, Connecting, Open, CloseSent (we started the close
+        /// handshake) or CloseReceived (the peer did), Closed after a clean close, Aborted after an
+        /// unclean end, <see cref="Abort"/> or <see cref="Dispose"/>.
         /// </summary>
-        public WebSocketState State
+        public override WebSocketState State
         {
-            get { lock (Gate) return state; }
+            get
+            {
+                ConnHandle conn;
+                bool requested;
+                lock (Gate)
+                {
+                    if (aborted || disposed)
+                        return WebSocketState.Aborted;
+                    if (handle == null)
+                        return connectStarted ? WebSocketState.Connecting : WebSocketState.None;
+                    conn = handle;
+                    requested = closeRequested;
+                }
+                switch (Native.State(conn))
+                {
+                    case NativeState.Connecting:
+                        return WebSocketState.Connecting;
+                    case NativeState.Open:
+                        return WebSocketState.Open;
+                    case NativeState.Closing:
+                        return requested ? WebSocketState.CloseSent : WebSocketState.CloseReceived;
+                    default:
+                        var info = Native.CloseInfoOf(conn);
+                        return info != null && !info.Clean ? WebSocketState.Aborted : WebSocketState.Closed;
+                }
+            }
+        }
+
+        /// <summary>The close code of the ended connection (<c>wsx_conn_close_info</c>): the peer's, ours if we failed it, 1006 for a drop; null before.</summary>
+        public override WebSocketCloseStatus? CloseStatus
+        {
+            get
+            {
+                var info = CloseInfo();
+                return info == null ? (WebSocketCloseStatus?)null : (WebSocketCloseStatus)info.Code;
+            }
+        }
+
+        /// <summary>The reason that came with <see cref="CloseStatus"/>; null before the end.</summary>
+        public override string CloseStatusDescription
+        {
+            get
+            {
+                var info = CloseInfo();
+                return info == null ? null : info.Reason;
+            }
         }
 
         /// <summary>The subprotocol the handshake agreed on, or null.</summary>
-        public string SubProtocol
+        public override string SubProtocol
         {
-            get { lock (Gate) return subProtocol; }
+            get { lock (Gate) return handshake == null ? null : handshake.SubProtocol; }
+        }
+
+        /// <summary>Whether the close handshake finished cleanly; null while the connection runs.</summary>
+        public bool? CloseWasClean
+        {
+            get
+            {
+                var info = CloseInfo();
+                return info == null ? (bool?)null : info.Clean;
+            }
+        }
+
+        NativeCloseInfo CloseInfo()
+        {
+            var conn = HandleOrNull();
+            return conn == null ? null : Native.CloseInfoOf(conn);
         }
 
         /// <summary>The peer's address, "ip:port" ("[ip]:port" for IPv6; a client's proxy when it used one), once open; else null.</summary>
         public string RemoteAddress
         {
-            get { lock (Gate) return handshake == null ? null : handshake.PeerAddress; }
+            get
+            {
+                var conn = HandleOrNull();
+                return conn == null ? null : Native.PeerAddress(conn);
+            }
+        }
+
+        /// <summary>Bytes queued for sending and not yet written to the socket (<c>wsx_conn_buffered_amount</c>).</summary>
+        public long BufferedAmount
+        {
+            get
+            {
+                var conn = HandleOrNull();
+                return conn == null ? 0 : (long)(ulong)NativeMethods.wsx_conn_buffered_amount(conn);
+            }
+        }
+
+        /// <summary>The round trip of the last answered ping (ours or the keepalive's), or null if none yet.</summary>
+        public TimeSpan? RoundTripTime
+        {
+            get
+            {
+                var conn = HandleOrNull();
+                if (conn == null)
+                    return null;
+                long us = NativeMethods.wsx_conn_rtt_us(conn);
+                return us < 0 ? (TimeSpan?)null : TimeSpan.FromTicks(us * 10);
+            }
+        }
+
+        /// <summary>A number naming this connection within the library (<c>wsx_conn_id</c>), 0 before the open.</summary>
+        public ulong Id
+        {
+            get
+            {
+                var conn = HandleOrNull();
+                if (conn == null)
+                    return 0;
+                bool added = false;
+                try
+                {
+                    conn.DangerousAddRef(ref added);
+                    return NativeMethods.wsx_conn_id(conn.DangerousGetHandle());
+                }
+                catch (ObjectDisposedException)
+                {
+                    return 0;
+                }
+                finally
+                {
+                    if (added)
+                        conn.DangerousRelease();
+                }
+            }
         }
 
         /// <summary>
@@ -69,8 +206,8 @@ namespace Wsx
         }
 
         /// <summary>
-        /// On a connection a <see cref="WsxServer"/> accepted: the headers of its handshake request
-        /// by name (case-insensitive). Null on a <see cref="WsxClient"/> (see <see cref="WsxClient.HttpResponseHeaders"/>).
+        /// On a connection a <see cref="WsxServer"/> accepted: the headers of its handshake request by
+        /// name (case-insensitive). Null on a <see cref="WsxClient"/> (see <see cref="WsxClient.HttpResponseHeaders"/>).
         /// </summary>
         public IReadOnlyDictionary<string, IEnumerable<string>> RequestHeaders
         {
@@ -83,19 +220,37 @@ namespace Wsx
             get { lock (Gate) return handshake; }
         }
 
-        /// <summary>
-        /// Once closed: the peer's close code, ours if we failed the connection, or 1006 when the
-        /// transport dropped without a close handshake. Null while open.
-        /// </summary>
-        public WebSocketCloseStatus? CloseStatus
-        {
-            get { lock (Gate) return closeStatus; }
-        }
+        // ------------------------------------------------------------------ events (a convenience on top)
 
-        /// <summary>Once closed: the reason that came with <see cref="CloseStatus"/>. Null while open.</summary>
-        public string CloseStatusDescription
+        /// <summary>
+        /// Raised for every whole message, in order, when the binding reads the connection for you
+        /// (a loop over ReceiveAsync; the next message is read once the handler returned). Attaching
+        /// a handler picks event delivery for this connection: ReceiveAsync then throws
+        /// <see cref="InvalidOperationException"/>; attaching one while ReceiveAsync is used throws.
+        /// </summary>
+        public event EventHandler<WsxMessageEventArgs> MessageReceived
         {
-            get { lock (Gate) return closeStatusDescription; }
+            add
+            {
+                if (value == null)
+                    return;
+                bool start;
+                lock (Gate)
+                {
+                    if (mode == ModePull)
+                        throw new InvalidOperationException("this connection's messages are read with ReceiveAsync: a MessageReceived handler would never see them");
+                    mode = ModeEvents;
+                    messageReceived += value;
+                    start = handle != null;
+                }
+                if (start)
+                    StartPump();
+            }
+            remove
+            {
+                lock (Gate)
+                    messageReceived -= value;
+            }
         }
 
         /// <summary>Raised when something fails: a native error (a <see cref="WsxException"/>) or an exception thrown by an event handler.</summary>
@@ -103,30 +258,268 @@ namespace Wsx
 
         internal abstract EventDispatcher Events { get; }
 
-        /// <summary>
-        /// Sends a text or binary message. The bytes are copied before the task completes; it
-        /// completes once the message is queued, or, when the send queue is past its high-water
-        /// mark, once it has drained enough to take it (keep the array unchanged until then).
-        /// Several threads may send at once; messages go out in the order the calls began.
-        /// </summary>
-        /// <exception cref="WsxException">
-        /// The connection is closing or closed (<see cref="WsxResult.Closed"/>), a reconnecting client is
-        /// between connections (<see cref="WsxResult.NotConnected"/>), or the text is not UTF-8.
-        /// </exception>
-        public Task SendAsync(ArraySegment<byte> data, WebSocketMessageType messageType, CancellationToken cancellationToken)
+        /// <summary>Whether a connection-level or server-level handler asks for event delivery.</summary>
+        internal virtual bool WantsEvents
         {
-            return SendAsync(data, messageType, WsxSendFlags.None, cancellationToken);
+            get { lock (Gate) return mode == ModeEvents; }
+        }
+
+        internal virtual void RaiseMessage(WsxMessage message)
+        {
+            EventHandler<WsxMessageEventArgs> handler;
+            lock (Gate)
+                handler = messageReceived;
+            if (handler != null)
+                handler(this, new WsxMessageEventArgs(this, message));
+        }
+
+        /// <summary>Event delivery ended (the Close message or the failure that ended the connection).</summary>
+        internal virtual void RaiseEnded(WsxMessage end, WebSocketException error)
+        {
+        }
+
+        // ------------------------------------------------------------------ receiving
+
+        /// <summary>
+        /// Copies the next message, or its next part, into <paramref name="buffer"/>:
+        /// <see cref="WebSocketReceiveResult.EndOfMessage"/> is false while more of the message
+        /// remains (call again for the rest). Once the peer's close arrived and every message was
+        /// read, returns a result of type <see cref="WebSocketMessageType.Close"/> with its status
+        /// (every time it is called). A connection that ended without a close handshake throws the
+        /// <see cref="WsxException"/> (a <see cref="WebSocketException"/>) that ended it.
+        /// One ReceiveAsync at a time; cancelling stops the wait only: the next message stays for
+        /// the next call.
+        /// </summary>
+        /// <exception cref="InvalidOperationException">Not connected yet, another ReceiveAsync is pending, or messages go to <see cref="MessageReceived"/>.</exception>
+        public override Task<WebSocketReceiveResult> ReceiveAsync(ArraySegment<byte> buffer, CancellationToken cancellationToken)
+        {
+            return Receive(buffer, cancellationToken, false);
+        }
+
+        Task<WebSocketReceiveResult> Receive(ArraySegment<byte> buffer, CancellationToken cancellationToken, bool pump)
+        {
+            if (buffer.Array == null)
+                throw new ArgumentNullException(nameof(buffer));
+            lock (Gate)
+            {
+                ThrowIfDisposed();
+                if (handle == null)
+                    throw new InvalidOperationException("the WebSocket is not connected yet");
+                if (mode == ModeEvents && !pump)
+                    throw new InvalidOperationException("this connection's messages go to the MessageReceived event: ReceiveAsync is not available");
+                if (mode == ModeUndecided)
+                    mode = ModePull;
+                if (receiving)
+                    throw new InvalidOperationException("another ReceiveAsync is pending on this WebSocket: one at a time");
+                receiving = true;
+            }
+            return ReceiveLoop(buffer, cancellationToken);
+        }
+
+        async Task<WebSocketReceiveResult> ReceiveLoop(ArraySegment<byte> buffer, CancellationToken cancellationToken)
+        {
+            try
+            {
+                while (true)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    ConnHandle conn;
+                    TaskCompletionSource<bool> wake;
+                    lock (Gate)
+                    {
+                        if (disposed || aborted)
+                            throw AbortedError();
+                        conn = handle;
+                        // A new waiter before trying, so a readable event between the try and the wait is not missed.
+                        if (readable.Task.IsCompleted)
+                            readable = Tasks.New<bool>();
+                        wake = readable;
+                    }
+                    NativeReceived received;
+                    var result = Native.Receive(conn, buffer, out received);
+                    if (result == WsxResult.Ok)
+                        return new WebSocketReceiveResult(received.Count, received.Type, received.EndOfMessage);
+                    if (result == WsxResult.Closed)
+                        return Ended(conn);
+                    if (result != WsxResult.WouldBlock)
+                        throw Native.Failure(result);
+                    await Tasks.WithCancellation(wake.Task, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                lock (Gate)
+                    receiving = false;
+            }
+        }
+
+        /// <summary>Every message was read and the connection is over: the Close result, or the failure.</summary>
+        WebSocketReceiveResult Ended(ConnHandle conn)
+        {
+            var info = Native.CloseInfoOf(conn);
+            if (info != null && info.Code != 1006)
+                return new WebSocketReceiveResult(0, WebSocketMessageType.Close, true, (WebSocketCloseStatus)info.Code, info.Reason);
+            lock (Gate)
+            {
+                if (aborted || disposed)
+                    throw AbortedError();
+                if (failure != null)
+                    throw failure;
+            }
+            throw WsxException.Create(WsxResult.Io, "the connection ended without a close handshake (1006)");
+        }
+
+        WebSocketException AbortedError()
+        {
+            return WsxException.Create(WsxResult.Closed, "the WebSocket was aborted or disposed");
         }
 
         /// <summary>
-        /// Sends a text or binary message with <paramref name="flags"/>, such as
-        /// <see cref="WsxSendFlags.DisableCompression"/> for data that is compressed already.
-        /// Otherwise the same as the overload without flags.
+        /// Reads a whole message (a loop over <see cref="ReceiveAsync(ArraySegment{byte}, CancellationToken)"/>).
+        /// Once the connection is over, returns a message of type <see cref="WebSocketMessageType.Close"/>
+        /// with the close status, or throws the <see cref="WsxException"/> that ended an unclean connection.
+        /// Cancelling in the middle of a message loses what was read of it.
         /// </summary>
-        /// <exception cref="WsxException">
-        /// The connection is closing or closed (<see cref="WsxResult.Closed"/>), a reconnecting client is
-        /// between connections (<see cref="WsxResult.NotConnected"/>), or the text is not UTF-8.
-        /// </exception>
+        public Task<WsxMessage> ReceiveAsync(CancellationToken cancellationToken)
+        {
+            return ReceiveMessage(cancellationToken, false);
+        }
+
+        async Task<WsxMessage> ReceiveMessage(CancellationToken cancellationToken, bool pump)
+        {
+            var chunk = new byte[64 * 1024];
+            MemoryStream whole = null;
+            while (true)
+            {
+                var result = await Receive(new ArraySegment<byte>(chunk), cancellationToken, pump).ConfigureAwait(false);
+                if (result.MessageType == WebSocketMessageType.Close)
+                    return new WsxMessage(result.CloseStatus.Value, result.CloseStatusDescription);
+                if (result.EndOfMessage && whole == null)
+                {
+                    var data = new byte[result.Count];
+                    Buffer.BlockCopy(chunk, 0, data, 0, result.Count);
+                    return new WsxMessage(result.MessageType, data);
+                }
+                if (whole == null)
+                    whole = new MemoryStream();
+                whole.Write(chunk, 0, result.Count);
+                if (result.EndOfMessage)
+                    return new WsxMessage(result.MessageType, whole.ToArray());
+            }
+        }
+
+        /// <summary>Event delivery: reads whole messages and raises MessageReceived until the end.</summary>
+        internal void StartPump()
+        {
+            lock (Gate)
+            {
+                if (pumping || handle == null)
+                    return;
+                pumping = true;
+            }
+            Task.Run(Pump);
+        }
+
+        async Task Pump()
+        {
+            WsxMessage end = null;
+            WebSocketException error = null;
+            try
+            {
+                while (true)
+                {
+                    if (IsDisposed)
+                        return;
+                    var message = await ReceiveMessage(CancellationToken.None, true).ConfigureAwait(false);
+                    if (message.MessageType == WebSocketMessageType.Close)
+                    {
+                        end = message;
+                        break;
+                    }
+                    var delivered = new TaskCompletionSource<bool>();
+                    Events.Raise(() =>
+                    {
+                        try
+                        {
+                            if (!IsDisposed)
+                                RaiseMessage(message);
+                        }
+                        finally
+                        {
+                            delivered.TrySetResult(true);
+                        }
+                    });
+                    // The next message is read once this one was handled: the library's inbox holds the rest.
+                    await delivered.Task.ConfigureAwait(false);
+                }
+            }
+            catch (WebSocketException e)
+            {
+                error = e;
+            }
+            catch (Exception e)
+            {
+                RaiseError(e);
+                return;
+            }
+            if (!IsDisposed)
+                Events.Raise(() => RaiseEnded(end, error));
+        }
+
+        // ------------------------------------------------------------------ sending
+
+        /// <summary>
+        /// Sends a message, or a part of one with <paramref name="endOfMessage"/> false (the parts
+        /// of one message all have its type; the message goes out when its last part is sent).
+        /// Completes once the message is queued in the library, or, past the send queue's
+        /// high-water mark, once it drained enough to take it. Several threads may send at once:
+        /// whole messages go out in the order the calls began.
+        /// </summary>
+        /// <exception cref="WsxException">The connection is closing or closed, a reconnecting client is between connections, or the text is not UTF-8.</exception>
+        public override Task SendAsync(ArraySegment<byte> buffer, WebSocketMessageType messageType, bool endOfMessage, CancellationToken cancellationToken)
+        {
+            if (buffer.Array == null)
+                throw new ArgumentNullException(nameof(buffer));
+            Native.MessageKind(messageType, nameof(messageType));
+            ArraySegment<byte> whole;
+            lock (Gate)
+            {
+                ThrowIfDisposed();
+                if (outgoing != null && outgoingType != messageType)
+                    throw new ArgumentException("the parts of one message must have its type (" + outgoingType + ")", nameof(messageType));
+                if (!endOfMessage || outgoing != null)
+                {
+                    // TODO(abi): the C ABI sends whole messages only (no wsx_conn_send flag for "more
+                    // follows"), so the parts wait here until the last one. See README.
+                    if (outgoing == null)
+                    {
+                        outgoing = new MemoryStream();
+                        outgoingType = messageType;
+                    }
+                    outgoing.Write(buffer.Array, buffer.Offset, buffer.Count);
+                    if (!endOfMessage)
+                        return Task.CompletedTask;
+                    whole = new ArraySegment<byte>(outgoing.GetBuffer(), 0, checked((int)outgoing.Length));
+                    outgoing = null;
+                }
+                else
+                {
+                    whole = buffer;
+                }
+            }
+            return SendAsync(whole, messageType, WsxSendFlags.None, cancellationToken);
+        }
+
+        /// <summary>Sends a whole text or binary message (see the overload with endOfMessage).</summary>
+        public Task SendAsync(ArraySegment<byte> data, WebSocketMessageType messageType, CancellationToken cancellationToken)
+        {
+            return SendAsync(data, messageType, true, cancellationToken);
+        }
+
+        /// <summary>
+        /// Sends a whole text or binary message with <paramref name="flags"/>, such as
+        /// <see cref="WsxSendFlags.DisableCompression"/> for data that is compressed already.
+        /// </summary>
         public async Task SendAsync(ArraySegment<byte> data, WebSocketMessageType messageType, WsxSendFlags flags, CancellationToken cancellationToken)
         {
             if (data.Array == null)
@@ -141,8 +534,8 @@ namespace Wsx
                 if (result != WsxResult.WouldBlock)
                     throw Native.Failure(result);
             }
-            // Past the high-water mark, or behind senders that are: wait in line, so that
-            // messages go out in the order their SendAsync calls began.
+            // Past the high-water mark, or behind senders that are: wait in line for the
+            // library's writable event, so that messages go out in the order the calls began.
             Interlocked.Increment(ref blockedSenders);
             try
             {
@@ -162,12 +555,10 @@ namespace Wsx
             }
         }
 
-        /// <summary>Tries to send, waiting for the writable callback after every would-block.</summary>
         async Task SendWhenWritable(uint kind, ArraySegment<byte> data, WsxSendFlags flags, CancellationToken cancellationToken)
         {
             while (true)
             {
-                // Registered before trying, so a drain between the try and the wait is not missed.
                 var writable = Tasks.New<bool>();
                 lock (Gate)
                     writableWaiters.Add(writable);
@@ -185,13 +576,13 @@ namespace Wsx
             }
         }
 
-        /// <summary>Sends a text message (see the binary overload).</summary>
+        /// <summary>Sends a text message.</summary>
         public Task SendAsync(string text, CancellationToken cancellationToken)
         {
             return SendAsync(text, WsxSendFlags.None, cancellationToken);
         }
 
-        /// <summary>Sends a text message with <paramref name="flags"/> (see the binary overload).</summary>
+        /// <summary>Sends a text message with <paramref name="flags"/>.</summary>
         public Task SendAsync(string text, WsxSendFlags flags, CancellationToken cancellationToken)
         {
             if (text == null)
@@ -199,21 +590,41 @@ namespace Wsx
             return SendAsync(new ArraySegment<byte>(Encoding.UTF8.GetBytes(text)), WebSocketMessageType.Text, flags, cancellationToken);
         }
 
+        WsxResult TrySend(uint kind, ArraySegment<byte> data, WsxSendFlags flags)
+        {
+            return Native.Send(OpenHandle(), kind, data, flags);
+        }
+
+        /// <summary>Sends a ping with up to 125 bytes of payload; its round trip then shows in <see cref="RoundTripTime"/>.</summary>
+        public unsafe void Ping(byte[] payload = null)
+        {
+            var conn = OpenHandle();
+            fixed (byte* data = payload)
+                Native.Check(NativeMethods.wsx_conn_ping(conn, data, (UIntPtr)(payload == null ? 0 : payload.Length)));
+        }
+
+        /// <summary>
+        /// Flow control for input (<c>wsx_conn_set_reading_paused</c>): while paused, nothing is read
+        /// from the socket, so the peer sees TCP backpressure (pings and its close wait too).
+        /// </summary>
+        public void SetReadingPaused(bool paused)
+        {
+            Native.Check(NativeMethods.wsx_conn_set_reading_paused(OpenHandle(), paused));
+        }
+
+        // ------------------------------------------------------------------ publish/subscribe
+
         /// <summary>
         /// Subscribes this connection to <paramref name="topic"/>: every message
         /// <see cref="WsxServer.Publish(string, string, WsxConnection)"/> sends to the topic from now on reaches it.
-        /// Any number of topics per connection; subscribing twice is harmless; closing leaves them all.
-        /// Only for connections a <see cref="WsxServer"/> accepted. Callable from any thread.
+        /// Only for connections a <see cref="WsxServer"/> accepted.
         /// </summary>
-        /// <exception cref="InvalidOperationException">A <see cref="WsxClient"/>, or a connection not open yet.</exception>
-        /// <exception cref="WsxException">The connection is closing or closed (<see cref="WsxResult.Closed"/>).</exception>
         public void Subscribe(string topic)
         {
             Native.Check(NativeMethods.wsx_conn_subscribe(SubscriberHandle(), Topic(topic)));
         }
 
         /// <summary>Unsubscribes this connection from <paramref name="topic"/>; returns whether it was subscribed.</summary>
-        /// <exception cref="InvalidOperationException">A <see cref="WsxClient"/>, or a connection not open yet.</exception>
         public bool Unsubscribe(string topic)
         {
             bool wasSubscribed;
@@ -221,7 +632,6 @@ namespace Wsx
             return wasSubscribed;
         }
 
-        /// <summary>A topic as the library takes it: UTF-8, not null.</summary>
         internal static byte[] Topic(string topic)
         {
             if (topic == null)
@@ -231,37 +641,38 @@ namespace Wsx
 
         ConnHandle SubscriberHandle()
         {
-            if (!(this is ServerConnection))
+            if (!(this is WsxServerConnection))
                 throw new InvalidOperationException("only connections a WsxServer accepted subscribe to topics");
             return OpenHandle();
         }
 
-        /// <summary>The native handle, or null before the open or after <see cref="Dispose"/>.</summary>
-        internal ConnHandle HandleOrNull()
-        {
-            lock (Gate)
-                return disposed ? null : handle;
-        }
-
-        /// <summary>The native handle of an opened connection (the caller's SafeHandle keeps it alive across the call).</summary>
-        internal ConnHandle OpenHandle()
-        {
-            lock (Gate)
-            {
-                ThrowIfDisposed();
-                if (handle == null)
-                    throw new InvalidOperationException("the connection is not open yet");
-                return handle;
-            }
-        }
+        // ------------------------------------------------------------------ closing
 
         /// <summary>
         /// Starts the close handshake with a code (1000-1003, 1007-1011, or 3000-4999) and a
         /// description of at most 123 UTF-8 bytes, and completes when the connection is closed
-        /// (the peer answered, or the close timeout passed). Closing a closed connection does nothing.
-        /// Cancelling stops the wait, not the close.
+        /// (the peer answered, or the close timeout passed). Closing a closed connection does
+        /// nothing. Cancelling stops the wait, not the close. Messages still unread are dropped
+        /// with the connection.
         /// </summary>
-        public async Task CloseAsync(WebSocketCloseStatus closeStatus, string statusDescription, CancellationToken cancellationToken)
+        public override async Task CloseAsync(WebSocketCloseStatus closeStatus, string statusDescription, CancellationToken cancellationToken)
+        {
+            StartClose(closeStatus, statusDescription);
+            await Tasks.WithCancellation(closed.Task, cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// Sends the close frame and returns without waiting for the peer's: keep calling
+        /// ReceiveAsync until it returns the Close result (the peer's answer).
+        /// </summary>
+        public override Task CloseOutputAsync(WebSocketCloseStatus closeStatus, string statusDescription, CancellationToken cancellationToken)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            StartClose(closeStatus, statusDescription);
+            return Task.CompletedTask;
+        }
+
+        void StartClose(WebSocketCloseStatus closeStatus, string statusDescription)
         {
             if ((int)closeStatus < 0 || (int)closeStatus > ushort.MaxValue)
                 throw new ArgumentOutOfRangeException(nameof(closeStatus), closeStatus, "a close code is 1000-4999");
@@ -269,63 +680,81 @@ namespace Wsx
             lock (Gate)
             {
                 ThrowIfDisposed();
-                if (!HasStarted)
-                    throw new InvalidOperationException("the connection is not open yet");
+                if (handle == null)
+                    throw new InvalidOperationException("the WebSocket is not connected yet");
                 conn = handle;
+                closeRequested = true;
             }
-            if (!closed.Task.IsCompleted)
-            {
-                var result = NativeMethods.wsx_conn_close(conn, (ushort)closeStatus, Native.Utf8(statusDescription ?? ""));
-                if (result == WsxResult.Ok)
-                {
-                    lock (Gate)
-                    {
-                        if (state == WebSocketState.Open)
-                            state = WebSocketState.CloseSent;
-                    }
-                }
-                else if (result != WsxResult.Closed)
-                {
-                    throw Native.Failure(result);
-                }
-            }
-            await Tasks.WithCancellation(closed.Task, cancellationToken).ConfigureAwait(false);
+            // The library validates the code and the description (WSX_ERR_INVALID_ARGUMENT) and
+            // ignores a second close; a closed connection answers WSX_ERR_CLOSED, which is no failure here.
+            var result = NativeMethods.wsx_conn_close(conn, (ushort)closeStatus, Native.Utf8(statusDescription ?? ""));
+            if (result != WsxResult.Ok && result != WsxResult.Closed)
+                throw Native.Failure(result);
         }
 
         /// <summary>
-        /// Closes the connection (1001, going away) if it is open, without waiting, and releases the
-        /// native handle. Pending operations fail with <see cref="ObjectDisposedException"/>; no
-        /// event is raised afterwards. Safe to call more than once and from any thread.
+        /// Ends the connection at once: State becomes Aborted, pending operations fail with a
+        /// <see cref="WsxException"/> and the library ends the connection (1001). Safe to call at
+        /// any time, more than once.
         /// </summary>
-        public void Dispose()
+        public override void Abort()
         {
             ConnHandle conn;
-            bool open;
+            lock (Gate)
+            {
+                if (aborted || disposed)
+                    return;
+                aborted = true;
+                conn = handle;
+            }
+            FailWaiters(AbortedError());
+            if (conn != null)
+                Native.Drop(conn);
+        }
+
+        /// <summary>
+        /// Aborts the connection if it still runs and releases the native handle. A pending
+        /// ReceiveAsync fails with a <see cref="WsxException"/>; later calls throw
+        /// <see cref="ObjectDisposedException"/>; no event is raised afterwards. Safe to call more
+        /// than once and from any thread.
+        /// </summary>
+        public override void Dispose()
+        {
+            ConnHandle conn;
+            bool wasAborted;
             lock (Gate)
             {
                 if (disposed)
                     return;
                 disposed = true;
+                wasAborted = aborted;
                 conn = handle;
-                open = state != WebSocketState.Closed && state != WebSocketState.Aborted;
-                if (state != WebSocketState.Closed)
-                    state = WebSocketState.Aborted;
             }
-            // Fail what waits first: the close callback may race the native calls below.
-            var error = new ObjectDisposedException(GetType().Name);
-            closed.TrySetException(error);
-            ReleaseWritableWaiters(error);
-            OnDisposed(error);
+            FailWaiters(AbortedError());
             if (conn != null)
             {
-                if (open)
-                    NativeMethods.wsx_conn_close(conn, (ushort)WebSocketCloseStatus.EndpointUnavailable, null);
+                if (!wasAborted && !closed.Task.IsCompleted)
+                    Native.Drop(conn);
                 conn.Dispose();
             }
         }
 
-        /// <summary>Fails the subclass's pending operations after <see cref="Dispose"/>.</summary>
-        internal abstract void OnDisposed(ObjectDisposedException error);
+        void FailWaiters(Exception error)
+        {
+            TaskCompletionSource<bool> wake;
+            lock (Gate)
+                wake = readable;
+            wake.TrySetResult(true);
+            closed.TrySetException(error);
+            closed.Task.Exception?.Handle(_ => true);
+            ReleaseWritableWaiters(error);
+            OnAborted(error);
+        }
+
+        /// <summary>Fails the subclass's pending operations after <see cref="Abort"/> or <see cref="Dispose"/>.</summary>
+        internal virtual void OnAborted(Exception error)
+        {
+        }
 
         internal bool IsDisposed
         {
@@ -338,77 +767,58 @@ namespace Wsx
                 throw new ObjectDisposedException(GetType().Name);
         }
 
-        /// <summary>
-        /// Whether the connection opened once (or ended): false before the first open, true also
-        /// while a reconnecting client is between connections. Call under <see cref="Gate"/>.
-        /// </summary>
-        internal bool HasStarted
+        /// <summary>The native handle, or null before the open or after <see cref="Dispose"/>.</summary>
+        internal ConnHandle HandleOrNull()
         {
-            get { return reconnecting || (state != WebSocketState.None && state != WebSocketState.Connecting); }
+            lock (Gate)
+                return disposed ? null : handle;
         }
 
-        /// <summary>A reconnecting client lost its connection and tries again: Connecting until the next open.</summary>
-        internal void MarkReconnecting()
+        /// <summary>The native handle of an opened connection.</summary>
+        internal ConnHandle OpenHandle()
         {
             lock (Gate)
             {
-                reconnecting = true;
-                if (state == WebSocketState.Open)
-                    state = WebSocketState.Connecting;
+                ThrowIfDisposed();
+                if (handle == null)
+                    throw new InvalidOperationException("the WebSocket is not connected yet");
+                return handle;
             }
         }
 
-        /// <summary>Moves from None to Connecting (a client's ConnectAsync); false if it already left None.</summary>
+        /// <summary>Marks a client's ConnectAsync as started; false if it was already.</summary>
         internal bool BeginConnecting()
         {
             lock (Gate)
             {
                 ThrowIfDisposed();
-                if (state != WebSocketState.None)
+                if (connectStarted || handle != null)
                     return false;
-                state = WebSocketState.Connecting;
+                connectStarted = true;
                 return true;
             }
         }
 
-        /// <summary>
-        /// Adopts a reference to the native connection. The first one wins (the connect call and
-        /// the first callback race); a later one, or one arriving after Dispose, is released at once.
-        /// </summary>
+        /// <summary>Adopts a reference to the native connection; the first one wins, a later one (or one after Dispose) is released.</summary>
         internal void Attach(ConnHandle conn)
         {
             bool adopted, disposedMeanwhile;
             lock (Gate)
             {
-                disposedMeanwhile = disposed;
+                disposedMeanwhile = disposed || aborted;
                 adopted = !disposed && handle == null;
                 if (adopted)
                     handle = conn;
             }
             if (adopted)
-                return;
-            if (disposedMeanwhile)
-                NativeMethods.wsx_conn_close(conn, (ushort)WebSocketCloseStatus.EndpointUnavailable, null);
-            conn.Dispose();
-        }
-
-        /// <summary>Starts the close handshake without waiting (from the loop thread); a closed connection ignores it.</summary>
-        internal void StartClose(WebSocketCloseStatus code, string reason)
-        {
-            ConnHandle conn;
-            lock (Gate)
             {
-                conn = disposed ? null : handle;
-                if (state == WebSocketState.Open)
-                    state = WebSocketState.CloseSent;
+                if (disposedMeanwhile)
+                    Native.Drop(conn);
+                return;
             }
-            if (conn != null)
-                NativeMethods.wsx_conn_close(conn, (ushort)code, Native.Utf8(reason));
-        }
-
-        WsxResult TrySend(uint kind, ArraySegment<byte> data, WsxSendFlags flags)
-        {
-            return Native.Send(OpenHandle(), kind, data, flags);
+            if (disposedMeanwhile)
+                Native.Drop(conn);
+            conn.Dispose();
         }
 
         void ReleaseWritableWaiters(Exception error)
@@ -428,8 +838,8 @@ namespace Wsx
             }
         }
 
-        // The native callbacks, on the loop thread. None lets an exception escape: the
-        // trampolines catch, and event handlers run inside the dispatcher's guard.
+        // ------------------------------------------------------------------ native callbacks (loop thread)
+        // None lets an exception escape: the trampolines catch, handlers run inside the dispatcher's guard.
 
         internal virtual void HandleOpen(IntPtr conn, OpenEvent open)
         {
@@ -440,46 +850,55 @@ namespace Wsx
                 Attach(ConnHandle.Retain(conn));
             lock (Gate)
             {
-                if (state == WebSocketState.Connecting || state == WebSocketState.None)
-                    state = WebSocketState.Open;
-                reconnecting = false;
-                subProtocol = open.SubProtocol;
                 handshake = open;
+                failure = null;
+            }
+            if (WantsEvents)
+            {
+                lock (Gate)
+                {
+                    if (mode == ModeUndecided)
+                        mode = ModeEvents;
+                }
+                StartPump();
             }
         }
 
-        internal abstract void HandleMessage(WsxMessage message);
+        internal void HandleReadable()
+        {
+            TaskCompletionSource<bool> wake;
+            lock (Gate)
+                wake = readable;
+            wake.TrySetResult(true);
+        }
 
         internal void HandleWritable()
         {
             ReleaseWritableWaiters(null);
         }
 
-        internal virtual void HandleError(WsxException error)
+        internal virtual void HandleError(WebSocketException error)
         {
+            lock (Gate)
+            {
+                if (failure == null)
+                    failure = error;
+            }
             RaiseError(error);
         }
 
-        /// <summary>Records the end; returns false after <see cref="Dispose"/> (no more events then).</summary>
+        /// <summary>The connection is over; returns false after <see cref="Dispose"/> (no more events then).</summary>
         internal virtual bool HandleClose(WebSocketCloseStatus status, string description, bool clean)
         {
-            bool raise;
-            lock (Gate)
-            {
-                raise = !disposed;
-                if (!disposed)
-                    state = clean ? WebSocketState.Closed : WebSocketState.Aborted;
-                closeStatus = status;
-                closeStatusDescription = description;
-            }
             closed.TrySetResult(true);
-            // Waiting senders retry and get WSX_ERR_CLOSED.
+            // A waiting reader reads the rest of the inbox, then the end; waiting senders retry and get WSX_ERR_CLOSED.
+            HandleReadable();
             ReleaseWritableWaiters(null);
-            return raise;
+            return !IsDisposed;
         }
 
         /// <summary>Raises <see cref="Error"/> for this connection.</summary>
-        internal void RaiseError(Exception error)
+        internal virtual void RaiseError(Exception error)
         {
             if (IsDisposed)
                 return;
@@ -489,6 +908,12 @@ namespace Wsx
                 if (handler != null)
                     handler(this, new WsxErrorEventArgs(this, error));
             });
+        }
+
+        /// <summary>The error that ended the connection, if any.</summary>
+        internal WebSocketException Failure
+        {
+            get { lock (Gate) return failure; }
         }
     }
 }

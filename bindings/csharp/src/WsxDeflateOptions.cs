@@ -34,6 +34,7 @@ namespace Wsx
         {
             return new NativeMethods.wsx_deflate_options
             {
+                struct_size = (UIntPtr)System.Runtime.InteropServices.Marshal.SizeOf(typeof(NativeMethods.wsx_deflate_options)),
                 client_max_window_bits = Bits(ClientMaxWindowBits, "ClientMaxWindowBits"),
                 server_max_window_bits = Bits(ServerMaxWindowBits, "ServerMaxWindowBits"),
                 client_no_context_takeover = ClientNoContextTakeover ? (byte)1 : (byte)0,

@@ -83,6 +83,7 @@ namespace Wsx
                 throw new ArgumentOutOfRangeException("QueueWhileDisconnected", QueueWhileDisconnected, "must be zero or positive and addressable");
             return new NativeMethods.wsx_reconnect_options
             {
+                struct_size = (UIntPtr)System.Runtime.InteropServices.Marshal.SizeOf(typeof(NativeMethods.wsx_reconnect_options)),
                 initial_delay_ms = Milliseconds(InitialDelay, "InitialDelay"),
                 factor = Factor,
                 max_delay_ms = Milliseconds(MaxDelay, "MaxDelay"),

@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Runtime.InteropServices;
+using System.Threading;
 
 namespace Wsx
 {
@@ -13,7 +14,7 @@ namespace Wsx
     /// from any thread.
     /// </summary>
     /// <remarks>
-    /// Events run on the loop thread unless <see cref="WsxServerOptions.SynchronizationContext"/>
+    /// Events run on the loop thread unless <see cref="WsxConnectionOptions.SynchronizationContext"/>
     /// is set. A started server runs until <see cref="Dispose"/>, even if nothing references it.
     /// </remarks>
     public sealed unsafe class WsxServer : IDisposable
@@ -21,7 +22,6 @@ namespace Wsx
         static readonly NativeMethods.wsx_on_upgrade UpgradeDelegate = OnUpgrade;
         static readonly NativeMethods.wsx_on_server_error ServerErrorDelegate = OnServerError;
         static readonly NativeMethods.wsx_on_slow_subscriber SlowSubscriberDelegate = OnSlowSubscriber;
-        static readonly IntPtr SlowSubscriberPointer = Marshal.GetFunctionPointerForDelegate(SlowSubscriberDelegate);
 
         readonly object gate = new object();
         readonly WsxServerOptions options;
@@ -44,16 +44,24 @@ namespace Wsx
         /// <summary>
         /// A handshake request arrived (after the Origin allow-list): refuse it, pick its
         /// subprotocol or add response headers. Raised on the loop thread before the connection
-        /// exists (never posted to the <see cref="WsxServerOptions.SynchronizationContext"/>); the
+        /// exists (never posted to the <see cref="WsxConnectionOptions.SynchronizationContext"/>); the
         /// handler must return quickly. An exception refuses the request with 500 and goes to
         /// <see cref="Error"/>.
         /// </summary>
         public event EventHandler<WsxUpgradeEventArgs> Upgrading;
 
-        /// <summary>A client finished its handshake.</summary>
+        /// <summary>
+        /// A client finished its handshake: <see cref="WsxConnectionEventArgs.Connection"/> is its
+        /// <see cref="WsxServerConnection"/>, a WebSocket to read with ReceiveAsync (or to leave
+        /// to <see cref="MessageReceived"/>).
+        /// </summary>
         public event EventHandler<WsxConnectionEventArgs> ClientConnected;
 
-        /// <summary>A message arrived from a client.</summary>
+        /// <summary>
+        /// A message arrived from a client. With a handler attached when a connection opens, the
+        /// binding reads that connection for you (ReceiveAsync on it then throws
+        /// <see cref="InvalidOperationException"/>); without one, read connections with ReceiveAsync.
+        /// </summary>
         public event EventHandler<WsxMessageEventArgs> MessageReceived;
 
         /// <summary>A client's connection is over, with its close status.</summary>
@@ -84,19 +92,21 @@ namespace Wsx
                     throw new ObjectDisposedException(nameof(WsxServer));
                 if (handle != null)
                     throw new InvalidOperationException("the server is already started");
-                using (var nativeOptions = NativeOptions.Build(options, SlowSubscriberPointer))
+                using (var nativeOptions = NativeOptions.Build(options))
                 {
                     var loop = NativeLoop.Shared;
                     var callbacks = new NativeMethods.wsx_server_callbacks
                     {
+                        struct_size = (UIntPtr)Marshal.SizeOf(typeof(NativeMethods.wsx_server_callbacks)),
                         // Freed by the library once the server and its connections are gone (also if listening fails).
                         user_data = GCHandle.ToIntPtr(GCHandle.Alloc(this)),
                         on_upgrade = Marshal.GetFunctionPointerForDelegate(UpgradeDelegate),
                         on_server_error = Marshal.GetFunctionPointerForDelegate(ServerErrorDelegate),
+                        on_slow_subscriber = Marshal.GetFunctionPointerForDelegate(SlowSubscriberDelegate),
                         free_user_data = ConnCallbacks.FreeUserDataPointer,
                     };
                     ServerHandle server;
-                    Native.Check(NativeMethods.wsx_listen(loop, nativeOptions, ref callbacks, out server));
+                    Native.Check(NativeMethods.wsx_loop_listen(loop, nativeOptions, ref callbacks, out server));
                     handle = server;
                     Port = NativeMethods.wsx_server_port(server);
                 }
@@ -209,6 +219,11 @@ namespace Wsx
             get { lock (gate) return disposed; }
         }
 
+        internal bool HasMessageHandlers
+        {
+            get { return MessageReceived != null; }
+        }
+
         internal EventDispatcher Events
         {
             get { return events; }
@@ -270,8 +285,8 @@ namespace Wsx
                 var server = Target(userData);
                 if (server.Decide(upgrade, request))
                     return;
-                var connection = new ServerConnection(server);
-                var callbacks = ConnCallbacks.For(GCHandle.Alloc(connection));
+                var connection = new WsxServerConnection(server);
+                var callbacks = ConnCallbacks.For(GCHandle.Alloc(connection), client: false);
                 var result = NativeMethods.wsx_upgrade_set_callbacks(upgrade, ref callbacks);
                 if (result != WsxResult.Ok)
                     throw Native.Failure(result);
@@ -337,7 +352,7 @@ namespace Wsx
             try
             {
                 var status = error->http_status == 0 ? (int?)null : error->http_status;
-                Target(userData).RaiseError(null, new WsxException(error->code, Native.String(error->message), status));
+                Target(userData).RaiseError(null, WsxException.Create(error->code, Native.String(error->message), status));
             }
             catch (Exception e)
             {
@@ -347,15 +362,28 @@ namespace Wsx
     }
 
     /// <summary>A client connected to a <see cref="WsxServer"/>: its events are the server's.</summary>
-    internal sealed class ServerConnection : WsxConnection
+    /// <summary>
+    /// A connection a <see cref="WsxServer"/> accepted: a <see cref="WebSocket"/> like ASP.NET's
+    /// server-side one (<c>HttpContext.WebSockets.AcceptWebSocketAsync()</c>). Get it from
+    /// <see cref="WsxServer.ClientConnected"/> and read it with ReceiveAsync, or let
+    /// <see cref="WsxServer.MessageReceived"/> deliver its messages.
+    /// </summary>
+    public sealed class WsxServerConnection : WsxConnection
     {
         readonly WsxServer server;
         /// <summary>The native id (<c>wsx_conn_id</c>), known from the open on; set and read on the loop thread.</summary>
         ulong id;
+        int endRaised;
 
-        internal ServerConnection(WsxServer server)
+        internal WsxServerConnection(WsxServer server)
         {
             this.server = server;
+        }
+
+        /// <summary>The server that accepted this connection.</summary>
+        public WsxServer Server
+        {
+            get { return server; }
         }
 
         internal override EventDispatcher Events
@@ -363,8 +391,15 @@ namespace Wsx
             get { return server.Events; }
         }
 
-        internal override void OnDisposed(ObjectDisposedException error)
+        internal override bool WantsEvents
         {
+            get { return server.HasMessageHandlers || base.WantsEvents; }
+        }
+
+        internal override void RaiseMessage(WsxMessage message)
+        {
+            base.RaiseMessage(message);
+            server.RaiseMessage(this, message);
         }
 
         internal override void HandleOpen(IntPtr conn, OpenEvent open)
@@ -375,12 +410,7 @@ namespace Wsx
             server.RaiseConnected(this);
         }
 
-        internal override void HandleMessage(WsxMessage message)
-        {
-            server.RaiseMessage(this, message);
-        }
-
-        internal override void HandleError(WsxException error)
+        internal override void HandleError(WebSocketException error)
         {
             base.HandleError(error);
             server.RaiseError(this, error);
@@ -390,9 +420,19 @@ namespace Wsx
         {
             server.Untrack(id);
             var raise = base.HandleClose(status, description, clean);
-            if (raise)
+            // With message events, ClientDisconnected follows the last message (raised when delivery ends).
+            if (raise && !WantsEvents && Interlocked.Exchange(ref endRaised, 1) == 0)
                 server.RaiseDisconnected(this, status, description, clean);
             return raise;
+        }
+
+        internal override void RaiseEnded(WsxMessage end, WebSocketException error)
+        {
+            if (Interlocked.Exchange(ref endRaised, 1) != 0)
+                return;
+            var status = end != null ? end.CloseStatus.Value : (WebSocketCloseStatus)1006;
+            var description = end != null ? end.CloseStatusDescription : error == null ? "" : error.Message;
+            server.RaiseDisconnected(this, status, description, CloseWasClean ?? false);
         }
     }
 }

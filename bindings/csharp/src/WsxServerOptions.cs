@@ -9,7 +9,7 @@ namespace Wsx
     /// are the native library's (read from it), and so are the rules: a value it refuses is a
     /// <see cref="WsxException"/> with <see cref="WsxResult.InvalidArgument"/> naming the option.
     /// </summary>
-    public sealed class WsxServerOptions
+    public sealed class WsxServerOptions : WsxConnectionOptions
     {
         /// <summary>Address to listen on: a name, IPv4 or IPv6 (default <c>127.0.0.1</c>).</summary>
         public string Host { get; set; } = NativeDefaults.ServerHost;
@@ -26,14 +26,18 @@ namespace Wsx
         /// </summary>
         public IList<string> AllowedOrigins { get; set; }
 
+        /// <summary>Most open connections at once (default 10 000); more are refused.</summary>
+        public long MaxConnections { get; set; } = (long)(ulong)NativeDefaults.Options.max_connections;
+
+        /// <summary>Most unfinished handshakes at once (default 1 000).</summary>
+        public long MaxPendingHandshakes { get; set; } = (long)(ulong)NativeDefaults.Options.max_pending_handshakes;
+
         /// <summary>PEM certificate chain (leaf first) for <c>wss://</c>; set with <see cref="KeyFile"/>.</summary>
         public string CertificateFile { get; set; }
 
         /// <summary>PEM private key of <see cref="CertificateFile"/>.</summary>
         public string KeyFile { get; set; }
 
-        /// <summary>Largest message accepted, in bytes (default 16 MiB); a bigger one closes the connection with 1009.</summary>
-        public long MaxMessageSize { get; set; } = (long)(ulong)NativeDefaults.Options.max_message_size;
 
         /// <summary>
         /// The permessage-deflate (RFC 7692) compression accepted when a client offers it, or null
@@ -49,10 +53,5 @@ namespace Wsx
         /// </summary>
         public WsxSlowSubscriberPolicy SlowSubscriberPolicy { get; set; }
 
-        /// <summary>
-        /// Where the events are raised: null (the default) raises them on the native loop's thread,
-        /// where handlers must return quickly; a context gets them posted in order.
-        /// </summary>
-        public SynchronizationContext SynchronizationContext { get; set; }
     }
 }

@@ -86,6 +86,14 @@ namespace Wsx.Tests
             {
                 return e;
             }
+            catch (System.Net.WebSockets.WebSocketException e) when (typeof(T) == typeof(WsxException) && e.InnerException is WsxException)
+            {
+                // wsx throws WebSocketException (sealed), its WsxException inside; and the codes agree.
+                var inner = (WsxException)e.InnerException;
+                Equal((int)inner.Result, e.NativeErrorCode, what + ": the WebSocketException's NativeErrorCode");
+                Equal(WsxException.ErrorOf(inner.Result, inner.HttpStatus), e.WebSocketErrorCode, what + ": its WebSocketError");
+                return (T)(Exception)inner;
+            }
             catch (Exception e)
             {
                 throw new Exception(what + ": expected " + typeof(T).Name + ", got " + e.GetType().Name + ": " + e.Message, e);

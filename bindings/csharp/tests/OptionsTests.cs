@@ -169,9 +169,9 @@ namespace Wsx.Tests
                         {
                             attempt();
                         }
-                        catch (WsxException x)
+                        catch (System.Net.WebSockets.WebSocketException x)
                         {
-                            refused.Add(x);
+                            refused.Add(WsxException.Of(x));
                         }
                     }
                     e.Refuse(403, "no");

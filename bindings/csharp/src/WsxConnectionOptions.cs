@@ -1,0 +1,85 @@
+using System;
+using System.Threading;
+
+namespace Wsx
+{
+    /// <summary>
+    /// The settings every connection has, client or server side (the native library's shared
+    /// connection options). Each starts at the native library's default, read from it
+    /// (<c>wsx_defaults_get</c>); the library also checks them: a value it refuses is a
+    /// <see cref="WsxException"/> with <see cref="WsxResult.InvalidArgument"/> naming the option.
+    /// </summary>
+    public abstract class WsxConnectionOptions
+    {
+        internal WsxConnectionOptions()
+        {
+        }
+
+        /// <summary>Largest message accepted, in bytes (default 16 MiB); a bigger one closes the connection with 1009.</summary>
+        public long MaxMessageSize { get; set; } = (long)(ulong)NativeDefaults.Options.max_message_size;
+
+        /// <summary>Largest single frame accepted, in bytes (default 16 MiB); a bigger one closes the connection with 1009.</summary>
+        public long MaxFrameSize { get; set; } = (long)(ulong)NativeDefaults.Options.max_frame_size;
+
+        /// <summary>Most bytes of the handshake's header block (default 8 KiB).</summary>
+        public long MaxHeaderBytes { get; set; } = (long)(ulong)NativeDefaults.Options.max_header_bytes;
+
+        /// <summary>Most header lines of the handshake (default 64).</summary>
+        public long MaxHeaders { get; set; } = (long)(ulong)NativeDefaults.Options.max_headers;
+
+        /// <summary>Time allowed for the TLS and WebSocket handshakes (default 10 s).</summary>
+        public TimeSpan HandshakeTimeout { get; set; } = NativeDefaults.Ms(NativeDefaults.Options.handshake_timeout_ms);
+
+        /// <summary>Time to wait for the peer's close frame and TCP close (default 5 s).</summary>
+        public TimeSpan CloseTimeout { get; set; } = NativeDefaults.Ms(NativeDefaults.Options.close_timeout_ms);
+
+        /// <summary>
+        /// Time between keepalive pings (default 30 s), as <c>ClientWebSocketOptions.KeepAliveInterval</c>;
+        /// <see cref="TimeSpan.Zero"/> or <see cref="Timeout.InfiniteTimeSpan"/> turns keepalive off.
+        /// </summary>
+        public TimeSpan KeepAliveInterval { get; set; } = NativeDefaults.Ms(NativeDefaults.Options.keepalive_interval_ms);
+
+        /// <summary>Time to wait for the pong of a keepalive ping before dropping the connection (default 30 s), as <c>ClientWebSocketOptions.KeepAliveTimeout</c>.</summary>
+        public TimeSpan KeepAliveTimeout { get; set; } = NativeDefaults.Ms(NativeDefaults.Options.keepalive_timeout_ms);
+
+        /// <summary>Time with nothing received before the connection drops; <see cref="TimeSpan.Zero"/> is off (the default).</summary>
+        public TimeSpan IdleTimeout { get; set; } = NativeDefaults.Ms(NativeDefaults.Options.idle_timeout_ms);
+
+        /// <summary>Send-queue high-water mark in bytes: past it, SendAsync waits for the queue to drain (default 17 MiB).</summary>
+        public long SendHighWaterMark { get; set; } = (long)(ulong)NativeDefaults.Options.high_water;
+
+        /// <summary>Send-queue low-water mark in bytes: waiting sends resume below it (default 256 KiB).</summary>
+        public long SendLowWaterMark { get; set; } = (long)(ulong)NativeDefaults.Options.low_water;
+
+        /// <summary>
+        /// Received messages waiting in the library's inbox (not yet read with ReceiveAsync) at which
+        /// it stops reading the socket, so a fast peer meets TCP backpressure (default 16).
+        /// </summary>
+        public long ReceiveHighMessages { get; set; } = (long)(ulong)NativeDefaults.Inbox.high_messages;
+
+        /// <summary>Waiting messages at or below which reading resumes (default 4).</summary>
+        public long ReceiveLowMessages { get; set; } = (long)(ulong)NativeDefaults.Inbox.low_messages;
+
+        /// <summary>Waiting bytes at which the library stops reading the socket (default 32 MiB).</summary>
+        public long ReceiveHighBytes { get; set; } = (long)(ulong)NativeDefaults.Inbox.high_bytes;
+
+        /// <summary>Waiting bytes at or below which reading resumes (default 8 MiB).</summary>
+        public long ReceiveLowBytes { get; set; } = (long)(ulong)NativeDefaults.Inbox.low_bytes;
+
+        /// <summary>TCP_NODELAY (default on).</summary>
+        public bool NoDelay { get; set; } = NativeDefaults.Options.nodelay != 0;
+
+        /// <summary>Pings answered automatically (default on).</summary>
+        public bool AutoPong { get; set; } = NativeDefaults.Options.auto_pong != 0;
+
+        /// <summary>Refuse binary messages: one fails the connection with 1003 (default off).</summary>
+        public bool RejectBinary { get; set; }
+
+        /// <summary>
+        /// Where the events are raised: null (the default) raises them on the native loop's thread
+        /// (message events on a thread-pool thread), where handlers must return quickly; a context
+        /// (a game's main thread, a UI thread) gets them posted in order.
+        /// </summary>
+        public SynchronizationContext SynchronizationContext { get; set; }
+    }
+}
