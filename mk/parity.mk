@@ -17,15 +17,14 @@ $(PARITY_DIR)/runner_c: tests/parity/runner_c.c include/wsx.h | ffi-lib
 	$(CC) -std=c11 $(WSX_CFLAGS) $< -o $@ -lpthread \
 	  -L$(call ffi_libdir,$(FFI_PROFILE)) -Wl,-rpath,$(call ffi_libdir,$(FFI_PROFILE)) -lwsx
 
-$(PARITY_DIR)/ParityRunner.exe: tests/parity/ParityRunner.cs $(CSHARP_OUT)/Wsx.dll
-	@mkdir -p $(@D)
-	$(MCS) $(CSHARP_FLAGS) -r:$(CSHARP_OUT)/Wsx.dll -r:System.Net.Http.dll -out:$@ $<
-	cp $(CSHARP_OUT)/Wsx.dll $(@D)/
+# Beside Wsx.dll (mk/csharp.mk), whose dllmap finds the native library.
+$(CSHARP_OUT)/ParityRunner.exe: tests/parity/ParityRunner.cs $(CSHARP_OUT)/Wsx.dll
+	$(MCS) $(CSHARP_FLAGS) -r:$(CSHARP_OUT)/Wsx.dll -out:$@ $<
 
-parity-runners: ffi-lib python-install $(PARITY_DIR)/runner_c $(PARITY_DIR)/ParityRunner.exe
+parity-runners: ffi-lib python-install $(PARITY_DIR)/runner_c $(CSHARP_OUT)/ParityRunner.exe
 
 test-parity: parity-runners
 	nice $(PY) tests/parity/run.py --python $(PY) --out $(PARITY_DIR) \
 	  --c-runner $(PARITY_DIR)/runner_c \
-	  --csharp-runner $(PARITY_DIR)/ParityRunner.exe --mono $(MONO) --lib-dir $(CSHARP_LIB_DIR) \
+	  --csharp-runner $(CSHARP_OUT)/ParityRunner.exe --mono $(MONO) \
 	  $(PARITY_FLAGS)
