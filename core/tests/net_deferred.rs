@@ -224,3 +224,123 @@ fn a_client_attempt_never_released_ends_at_the_connect_timeout() {
         ErrorKind::Closed
     );
 }
+
+/// A server that answers plain HTTP requests itself: `/healthz` with a 200
+/// (right away or, for `/later`, from another thread), anything else it
+/// lets through undecided, which must still get the core's 426.
+struct HealthCheck {
+    seen: Sender<(String, bool)>,
+}
+
+impl ServerHandler for HealthCheck {
+    fn answers_plain_http(&self) -> bool {
+        true
+    }
+
+    fn on_upgrade(&mut self, upgrade: &mut Upgrade<'_>) -> Result<Box<dyn Handler>, Refusal> {
+        let path = upgrade.request.path.clone();
+        let _ = self.seen.send((path.clone(), upgrade.is_plain_http()));
+        let ok = || {
+            Refusal::response(
+                200,
+                vec![("Content-Type".into(), "application/json".into())],
+                b"{\"ok\":true}".to_vec(),
+            )
+            .expect("a valid response")
+        };
+        let (recorder, _) = Recorder::new(true);
+        match path.as_str() {
+            "/healthz" => Err(ok()),
+            "/later" => {
+                let pending = upgrade.defer();
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(50));
+                    pending.refuse(ok()).expect("in time");
+                });
+                Ok(recorder)
+            }
+            "/accepted-later" => {
+                let pending = upgrade.defer();
+                std::thread::spawn(move || pending.accept().expect("in time"));
+                Ok(recorder)
+            }
+            _ => Ok(recorder),
+        }
+    }
+}
+
+/// What a server answers a raw HTTP/1.1 GET of `path` (the whole response:
+/// the server closes after it).
+fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut tcp = std::net::TcpStream::connect(addr).expect("tcp connect");
+    tcp.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    write!(tcp, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").expect("write");
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).expect("read the answer");
+    answer
+}
+
+#[test]
+fn a_server_that_answers_plain_http_serves_a_health_check_and_websocket_alike() {
+    let lp = spawn_loop();
+    let (seen, requests) = channel();
+    let server = lp
+        .handle()
+        .listen(server_config(), Box::new(HealthCheck { seen }))
+        .expect("listen");
+    let addr = server.local_addr();
+
+    let now = http_get(addr, "/healthz");
+    assert!(now.starts_with("HTTP/1.1 200 OK\r\n"), "{now}");
+    assert!(
+        now.contains("\r\nContent-Type: application/json\r\n"),
+        "{now}"
+    );
+    assert!(now.ends_with("\r\n\r\n{\"ok\":true}"), "{now}");
+    assert_eq!(requests.recv().unwrap(), ("/healthz".into(), true));
+
+    let later = http_get(addr, "/later");
+    assert!(later.starts_with("HTTP/1.1 200 OK\r\n"), "{later}");
+    assert_eq!(requests.recv().unwrap(), ("/later".into(), true));
+
+    // Not answered, now or later: the core's 426, as without the hook.
+    for path in ["/other", "/accepted-later"] {
+        let answer = http_get(addr, path);
+        assert!(
+            answer.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
+            "{answer}"
+        );
+        assert!(
+            answer.contains("\r\nSec-WebSocket-Version: 13\r\n"),
+            "{answer}"
+        );
+        assert_eq!(requests.recv().unwrap(), (path.to_owned(), true));
+    }
+
+    // A WebSocket client of the same server is still upgraded.
+    let (conn, events) = connect(lp.handle(), &format!("ws://{addr}/ws"), client_config());
+    assert_eq!(requests.recv().unwrap(), ("/ws".into(), false));
+    conn.send(MessageKind::Text, b"hi").expect("send");
+    assert_eq!(events.message().1, b"hi");
+}
+
+#[test]
+fn a_server_that_does_not_answer_plain_http_never_sees_it() {
+    let lp = spawn_loop();
+    let (url, decisions) = deferring_server(&lp, server_config());
+    let addr = url
+        .trim_start_matches("ws://")
+        .trim_end_matches('/')
+        .parse()
+        .expect("address");
+    let answer = http_get(addr, "/healthz");
+    assert!(
+        answer.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
+        "{answer}"
+    );
+    assert!(
+        decisions.try_recv().is_err(),
+        "the handler saw a plain request"
+    );
+}

@@ -333,3 +333,79 @@ fn server_keepalive_pings_clients_and_measures_the_round_trip() {
     }
     assert_eq!(conn.state(), ConnState::Open);
 }
+
+/// A handler that hands over the whole error of a connection (the
+/// recorder's events keep only its kind, status and message).
+struct Failures(std::sync::mpsc::Sender<wsx_core::net::Error>);
+
+impl wsx_core::net::Handler for Failures {
+    fn on_error(&mut self, _conn: &wsx_core::net::Conn, error: &wsx_core::net::Error) {
+        let _ = self.0.send(error.clone());
+    }
+}
+
+fn failure_of(url: &str, config: ClientConfig, close: bool) -> wsx_core::net::Error {
+    let lp = spawn_loop();
+    let (tx, rx) = channel();
+    let conn = lp
+        .handle()
+        .connect(url, config, Box::new(Failures(tx)))
+        .expect("connect");
+    if close {
+        std::thread::sleep(Duration::from_millis(100));
+        conn.close(CloseCode::NORMAL, "done").expect("close");
+    }
+    rx.recv_timeout(PATIENCE).expect("an error")
+}
+
+#[test]
+fn errors_say_which_timeout_passed_and_carry_errno_and_the_refusal() {
+    use wsx_core::net::Timeout;
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let refused = failure_of(&format!("ws://127.0.0.1:{port}/"), client_config(), false);
+    assert_eq!(refused.kind(), ErrorKind::Connect);
+    assert_eq!(refused.os_error(), Some(111), "{refused}"); // ECONNREFUSED
+    assert_eq!(refused.which_timeout(), None);
+
+    let silent = SilentPeer::start(false);
+    let config = ClientConfig {
+        handshake_timeout: Duration::from_millis(150),
+        ..client_config()
+    };
+    let open = failure_of(&silent.url(), config, false);
+    assert_eq!(open.which_timeout(), Some(Timeout::Open), "{open}");
+
+    let silent = SilentPeer::start(true);
+    let config = ClientConfig {
+        keepalive: Some(Keepalive {
+            interval: Duration::from_millis(50),
+            timeout: Duration::from_millis(100),
+        }),
+        ..client_config()
+    };
+    let keepalive = failure_of(&silent.url(), config, false);
+    assert_eq!(
+        keepalive.which_timeout(),
+        Some(Timeout::Keepalive),
+        "{keepalive}"
+    );
+
+    let silent = SilentPeer::start(true);
+    let config = ClientConfig {
+        close_timeout: Duration::from_millis(150),
+        ..client_config()
+    };
+    let close = failure_of(&silent.url(), config, true);
+    assert_eq!(close.which_timeout(), Some(Timeout::Close), "{close}");
+
+    let lp = spawn_loop();
+    let echo = Echo::start_refusing(lp.handle(), server_config(), Some(401));
+    let refusal = failure_of(&echo.url(), client_config(), false);
+    let response = refusal.response().expect("the whole response");
+    assert_eq!(response.status, 401);
+    assert!(String::from_utf8_lossy(&response.body).contains("go away"));
+}

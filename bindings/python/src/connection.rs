@@ -121,6 +121,22 @@ impl Connection {
         }
     }
 
+    /// Queues `message` now or not at all (a broadcast): would-block and
+    /// closed are errors (`WouldBlock`, `ConnectionClosed`), never a wait.
+    pub(crate) fn send_now(&self, py: Python<'_>, kind: MessageKind, data: &[u8]) -> PyResult<()> {
+        let conn = self.conn()?;
+        match py.detach(|| conn.send(kind, data)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::Closed => {
+                match self.shared.mailbox.peek(ConnState::closed) {
+                    Some(c) => Err(errors::closed(py, &c)),
+                    None => Err(errors::to_py(py, &e)),
+                }
+            }
+            Err(e) => Err(errors::to_py(py, &e)),
+        }
+    }
+
     fn opened(py: Python<'_>, r: Option<Result<(), Arc<Closed>>>) -> PyResult<bool> {
         match r {
             None => Ok(false),
@@ -132,6 +148,11 @@ impl Connection {
         }
     }
 }
+
+/// What a blocking connection says when used the asyncio way.
+const BLOCKING_IN_ASYNC: &str = "this is a blocking connection (wsx.sync.connect, wsx.sync.serve): \
+use `with` and `for`, not `async with` and `async for`; \
+for asyncio, connect with wsx.connect (or wsx.asyncio.connect) and serve with wsx.serve";
 
 /// The bytes of a message and its kind: `str` is text, `bytes`, `bytearray`
 /// and `memoryview` (any buffer) are binary.
@@ -261,6 +282,21 @@ impl Connection {
 
     fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
         slf
+    }
+
+    /// A blocking connection in `async with`: a mix-up, named at once.
+    fn __aenter__(&self) -> PyResult<()> {
+        Err(PyTypeError::new_err(BLOCKING_IN_ASYNC))
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __aexit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
+        Err(PyTypeError::new_err(BLOCKING_IN_ASYNC))
+    }
+
+    /// A blocking connection in `async for`: a mix-up, named at once.
+    fn __aiter__(&self) -> PyResult<()> {
+        Err(PyTypeError::new_err(BLOCKING_IN_ASYNC))
     }
 
     #[pyo3(signature = (*_args))]

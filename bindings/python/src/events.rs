@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use wsx_core::net::{Attempt, Close, Conn, Ctx, Error, ErrorKind, Handler, InboxLimits, Open};
+use wsx_core::net::{Attempt, Close, Conn, Ctx, Error, ErrorKind, Handler, Open};
 use wsx_core::proto::MessageKind;
 use wsx_core::proto::handshake::{Request, Response};
 
@@ -53,30 +53,6 @@ impl ConnShared {
     /// Reads or updates what the latest opening handshake gave.
     pub fn opened<R>(&self, f: impl FnOnce(&mut Opened) -> R) -> R {
         f(&mut self.opened.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-}
-
-/// Bounds of a connection's queue of received messages (`max_queue`).
-#[derive(Clone, Copy)]
-pub struct QueueLimit {
-    /// Reading pauses once this many messages wait (at least 1).
-    pub high: usize,
-    /// Reading resumes once at most this many wait (below `high`).
-    pub low: usize,
-}
-
-impl QueueLimit {
-    /// The core's inbox for `max_queue` (`None`: unbounded): Python reads
-    /// every message from it, and the core pauses and resumes reading by
-    /// the count of waiting messages, as `websockets` does.
-    pub fn inbox(limit: Option<QueueLimit>) -> InboxLimits {
-        let (high, low) = limit.map_or((usize::MAX, usize::MAX - 1), |l| (l.high, l.low));
-        InboxLimits {
-            high_messages: high,
-            low_messages: low,
-            high_bytes: usize::MAX,
-            low_bytes: usize::MAX - 1,
-        }
     }
 }
 
@@ -193,7 +169,7 @@ pub struct ConnHandler {
     shared: Arc<ConnShared>,
     on_open: Option<Box<dyn FnOnce(Arc<ConnShared>) + Send>>,
     /// `before_connect(attempt)`: the headers of each attempt (client side).
-    before_connect: Option<Py<PyAny>>,
+    before_connect: Option<Arc<Py<PyAny>>>,
     /// The number of the attempt about to start (0: the first connection).
     attempt: u32,
 }
@@ -215,7 +191,7 @@ impl ConnHandler {
     /// Runs `hook(attempt)` before each attempt to connect: it returns the
     /// request's extra headers for that attempt, or None to keep them.
     pub fn with_before_connect(mut self, hook: Option<Py<PyAny>>) -> ConnHandler {
-        self.before_connect = hook;
+        self.before_connect = hook.map(Arc::new);
         self
     }
 }
@@ -272,7 +248,7 @@ impl Handler for ConnHandler {
         // The hook runs on a thread of its own, so Python (and the GIL it
         // needs) never stalls the loop; the attempt waits for its answer
         // within the connect timeout.
-        let hook = Python::attach(|py| hook.clone_ref(py));
+        let hook = hook.clone();
         let number = self.attempt;
         let pending = attempt.defer();
         // Without a thread, the closure and the pending attempt in it drop:
@@ -309,10 +285,17 @@ impl Handler for ConnHandler {
         self.shared.mailbox.update(|st| {
             st.connected = false;
             let error = st.error.take();
+            let frame = |f: Option<(wsx_core::proto::CloseCode, &str)>| {
+                f.map(|(code, reason)| (code.0, reason.to_owned()))
+            };
             st.closed = Some(Arc::new(Closed {
                 code: close.code.0,
                 reason: close.reason.to_owned(),
-                clean: close.clean,
+                normal: close.normal,
+                rcvd: frame(close.rcvd),
+                sent: frame(close.sent),
+                rcvd_then_sent: (close.rcvd.is_some() && close.sent.is_some())
+                    .then_some(close.origin == wsx_core::net::CloseOrigin::Remote),
                 error,
             }));
         });

@@ -2,12 +2,14 @@
 
 use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyDict};
 use wsx_core::proto::handshake;
 
 /// HTTP header fields in arrival order; names are matched case-insensitively.
 /// `headers[name]` joins repeated fields with ", "; `get_all` lists them.
-#[pyclass(module = "wsx._wsx", frozen, sequence)]
+/// `headers[name] = value` adds a field (as in `websockets`), `del
+/// headers[name]` removes every field of that name.
+#[pyclass(module = "wsx._wsx", sequence)]
 #[derive(Debug, Clone)]
 pub struct Headers {
     items: Vec<(String, String)>,
@@ -27,6 +29,28 @@ impl Headers {
     }
 }
 
+impl Headers {
+    /// Headers from a `Headers`, a mapping or `(name, value)` pairs.
+    pub fn extract(value: Option<&Bound<'_, PyAny>>) -> PyResult<Headers> {
+        let Some(value) = value.filter(|v| !v.is_none()) else {
+            return Ok(Headers { items: Vec::new() });
+        };
+        if let Ok(h) = value.cast::<Headers>() {
+            return Ok(h.borrow().clone());
+        }
+        let items = match value.cast::<PyDict>() {
+            Ok(d) => d.items().extract()?,
+            Err(_) => value.extract()?,
+        };
+        Ok(Headers { items })
+    }
+
+    /// Every `(name, value)` pair, in order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.items
+    }
+}
+
 impl From<&handshake::Headers> for Headers {
     fn from(h: &handshake::Headers) -> Headers {
         Headers { items: h.0.clone() }
@@ -41,6 +65,19 @@ impl Headers {
         Headers {
             items: items.unwrap_or_default(),
         }
+    }
+
+    fn __setitem__(&mut self, name: String, value: String) {
+        self.items.push((name, value));
+    }
+
+    fn __delitem__(&mut self, name: &str) -> PyResult<()> {
+        let before = self.items.len();
+        self.items.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+        if self.items.len() == before {
+            return Err(PyKeyError::new_err(name.to_owned()));
+        }
+        Ok(())
     }
 
     fn __getitem__(&self, name: &str) -> PyResult<String> {
@@ -118,7 +155,10 @@ impl Request {
     }
 }
 
-/// A handshake response, as a client received it.
+/// An HTTP response: the one a client received for its handshake, or one a
+/// server's `process_request` answers with instead of the handshake
+/// (`Response(200, "OK", headers, b"body")`, or `connection.respond(status,
+/// text)`).
 #[pyclass(module = "wsx._wsx", frozen)]
 #[derive(Debug)]
 pub struct Response {
@@ -144,10 +184,61 @@ impl Response {
             body: r.body.clone(),
         })
     }
+
+    /// A response known only by its status (no headers, no body).
+    pub fn from_status(py: Python<'_>, status: u16) -> PyResult<Response> {
+        Ok(Response {
+            status_code: status,
+            reason_phrase: handshake::reason_phrase(status).to_owned(),
+            headers: Py::new(py, Headers { items: Vec::new() })?,
+            body: Vec::new(),
+        })
+    }
+
+    /// A `text/plain; charset=utf-8` body.
+    pub fn set_text(&mut self, py: Python<'_>, text: &str) -> PyResult<()> {
+        self.headers = Py::new(
+            py,
+            Headers {
+                items: vec![(
+                    "Content-Type".to_owned(),
+                    "text/plain; charset=utf-8".to_owned(),
+                )],
+            },
+        )?;
+        self.body = text.as_bytes().to_vec();
+        Ok(())
+    }
+
+    /// The status, headers and body, to answer a request with.
+    pub fn parts(&self, py: Python<'_>) -> (u16, Vec<(String, String)>, Vec<u8>) {
+        let headers = self.headers.bind(py).borrow().items.clone();
+        (self.status_code, headers, self.body.clone())
+    }
 }
 
 #[pymethods]
 impl Response {
+    /// `reason_phrase` defaults to the status's standard phrase; `headers`
+    /// is a `Headers`, a mapping or pairs.
+    #[new]
+    #[pyo3(signature = (status_code, reason_phrase=None, headers=None, body=Vec::new()))]
+    fn py_new(
+        py: Python<'_>,
+        status_code: u16,
+        reason_phrase: Option<String>,
+        headers: Option<&Bound<'_, PyAny>>,
+        body: Vec<u8>,
+    ) -> PyResult<Response> {
+        Ok(Response {
+            status_code,
+            reason_phrase: reason_phrase
+                .unwrap_or_else(|| handshake::reason_phrase(status_code).to_owned()),
+            headers: Py::new(py, Headers::extract(headers)?)?,
+            body,
+        })
+    }
+
     /// The body (empty for a 101).
     #[getter]
     fn body<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {

@@ -4,11 +4,13 @@
 //!
 //! One native event loop per process runs on a thread of its own (started on
 //! first use). Its handlers only record events into per-connection mailboxes
-//! and never take the GIL, except to run a server's `process_request` hook.
+//! and never take the GIL: Python hooks (`process_request`,
+//! `before_connect`, ...) run on threads of their own.
 //! Python threads wait on those mailboxes with the GIL released; asyncio
 //! loops are woken through a socket (`Hub`).
 
 mod connection;
+mod broadcast;
 mod deflate;
 mod errors;
 mod events;
@@ -30,7 +32,7 @@ use wsx_core::proto::WsUrl;
 
 use connection::{ClientConnection, Connection, PongWaiter, ServerConnection};
 use deflate::Deflate;
-use events::{ConnHandler, ConnShared, QueueLimit};
+use events::{ConnHandler, ConnShared};
 use http::{Headers, Request, Response};
 use notifier::Hub;
 use reconnect::Reconnect;
@@ -61,7 +63,7 @@ fn open_client(
     origin: Option<String>,
     ca_file: Option<PathBuf>,
     verify: bool,
-    max_queue: Option<(usize, usize)>,
+    max_queue: Option<(usize, Option<usize>)>,
     compression: Option<Py<Deflate>>,
     reconnect: Option<Py<Reconnect>>,
     proxy: Option<String>,
@@ -92,7 +94,7 @@ fn open_client(
         proxy_from_env,
     };
     let mut config = options::client(&common, client)?;
-    config.inbox = Some(QueueLimit::inbox(options::queue_limit(max_queue)?));
+    config.inbox = Some(options::inbox(max_queue));
     let handle = runtime::handle(py)?;
     let shared = ConnShared::new();
     let handler =
@@ -109,7 +111,7 @@ fn open_client(
 #[pyfunction]
 #[pyo3(signature = (
     host, port, *, max_size, open_timeout, ping_interval, ping_timeout, close_timeout,
-    subprotocols=Vec::new(), origins=None, process_request=None, cert_file=None, key_file=None,
+    subprotocols=Vec::new(), origins=None, decide=None, answers_http=false, cert_file=None, key_file=None,
     max_connections=None, max_queue=None, compression=None, slow_subscriber="skip"
 ))]
 #[allow(clippy::too_many_arguments)] // mirrors Python's keyword arguments
@@ -124,11 +126,12 @@ fn listen(
     close_timeout: Option<f64>,
     subprotocols: Vec<String>,
     origins: Option<Vec<String>>,
-    process_request: Option<Py<PyAny>>,
+    decide: Option<Py<PyAny>>,
+    answers_http: bool,
     cert_file: Option<PathBuf>,
     key_file: Option<PathBuf>,
     max_connections: Option<usize>,
-    max_queue: Option<(usize, usize)>,
+    max_queue: Option<(usize, Option<usize>)>,
     compression: Option<Py<Deflate>>,
     slow_subscriber: &str,
 ) -> PyResult<Listener> {
@@ -151,8 +154,8 @@ fn listen(
         slow_subscriber: pubsub::slow_subscriber(slow_subscriber)?,
     };
     let mut config = options::server(&common, server)?;
-    config.inbox = Some(QueueLimit::inbox(options::queue_limit(max_queue)?));
-    Listener::start(py, config, process_request)
+    config.inbox = Some(options::inbox(max_queue));
+    Listener::start(py, config, decide, answers_http)
 }
 
 #[pymodule]
@@ -166,6 +169,8 @@ fn _wsx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ServerConnection>()?;
     m.add_class::<PongWaiter>()?;
     m.add_class::<Listener>()?;
+    m.add_class::<server::Accept>()?;
+    m.add_function(wrap_pyfunction!(broadcast::broadcast, m)?)?;
     m.add_class::<Headers>()?;
     m.add_class::<Request>()?;
     m.add_class::<Response>()?;

@@ -3,11 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::events::QueueLimit;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use wsx_core::net::{
-    ClientConfig, Keepalive, ProxyConfig, ReconnectPolicy, ServerConfig, SlowSubscriber,
+    ClientConfig, InboxLimits, Keepalive, ProxyConfig, ReconnectPolicy, ServerConfig, SlowSubscriber,
     TlsClientConfig, TlsServerConfig,
 };
 use wsx_core::proto::DeflateConfig;
@@ -37,6 +36,7 @@ pub struct Defaults {
     max_size: usize,
     /// Most open connections of a server at once.
     max_connections: usize,
+    max_queue: usize,
 }
 
 #[pymethods]
@@ -44,7 +44,7 @@ impl Defaults {
     fn __repr__(&self) -> String {
         format!(
             "Defaults(host={:?}, port={}, open_timeout={}, ping_interval={}, ping_timeout={}, \
-             close_timeout={}, max_size={}, max_connections={})",
+             close_timeout={}, max_size={}, max_connections={}, max_queue={})",
             self.host,
             self.port,
             self.open_timeout,
@@ -52,7 +52,8 @@ impl Defaults {
             self.ping_timeout,
             self.close_timeout,
             self.max_size,
-            self.max_connections
+            self.max_connections,
+            self.max_queue
         )
     }
 }
@@ -71,6 +72,7 @@ pub fn defaults() -> Defaults {
         close_timeout: c.close_timeout.as_secs_f64(),
         max_size: c.protocol.max_message_size,
         max_connections: s.max_connections,
+        max_queue: InboxLimits::default().high_messages,
     }
 }
 
@@ -102,15 +104,13 @@ fn keepalive(interval: Option<f64>, wait: Option<f64>) -> PyResult<Option<Keepal
         .transpose()
 }
 
-/// `max_queue` as `(high, low)` messages: reading pauses at `high` waiting
-/// messages and resumes at `low`; `None` leaves the queue unbounded.
-pub fn queue_limit(max_queue: Option<(usize, usize)>) -> PyResult<Option<QueueLimit>> {
+/// The core's inbox for `max_queue`: `(high, low)` messages (`low` None:
+/// the core's default for `high`), or `None` for no bound. The core
+/// validates the marks.
+pub fn inbox(max_queue: Option<(usize, Option<usize>)>) -> InboxLimits {
     match max_queue {
-        None => Ok(None),
-        Some((high, low)) if high >= 1 && low < high => Ok(Some(QueueLimit { high, low })),
-        Some((high, low)) => Err(PyValueError::new_err(format!(
-            "max_queue needs 1 <= high and low < high, not ({high}, {low})"
-        ))),
+        Some((high, low)) => InboxLimits::messages(high, low),
+        None => InboxLimits::unbounded(),
     }
 }
 

@@ -1,15 +1,26 @@
 //! Publish/subscribe on a server: its connections subscribe to topics
 //! (`ServerConnection.subscribe`), the server publishes to every subscriber
-//! of a topic at once (`Listener.publish`, in `server.rs`).
+//! of a topic at once (`Listener.publish`, in `server.rs`); and `respond`,
+//! the answer of `process_request` to a request.
 
 use pyo3::prelude::*;
 use wsx_core::net::SlowSubscriber;
 
 use crate::connection::ServerConnection;
 use crate::errors;
+use crate::http::Response;
 
 #[pymethods]
 impl ServerConnection {
+    /// A response to answer the request with from `process_request`
+    /// instead of the handshake: `status` with `text` as a plain-text body
+    /// (as in `websockets`). Return it from `process_request`.
+    fn respond(&self, py: Python<'_>, status: u16, text: &str) -> PyResult<Response> {
+        let mut response = Response::from_status(py, status)?;
+        response.set_text(py, text)?;
+        Ok(response)
+    }
+
     /// Subscribes this connection to `topic`: messages its server publishes
     /// there from now on reach it. False if it was subscribed already.
     /// Closing the connection leaves all its topics. Raises

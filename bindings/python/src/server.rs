@@ -1,6 +1,8 @@
 //! `Listener`: a listening server whose accepted connections wait in a queue
 //! for Python to take them (`accept` blocks, `_poll_accept` serves asyncio),
-//! and the `process_request` hook that may refuse a handshake.
+//! and the decision hooks (`process_request`, `select_subprotocol`,
+//! `process_response`), run off the loop thread through the core's deferred
+//! upgrade.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -8,14 +10,14 @@ use std::time::Duration;
 
 use pyo3::exceptions::PyTimeoutError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::PyTuple;
 use wsx_core::net::{Error, ErrorKind, Handler, Refusal, Server, ServerHandler, Upgrade};
 use wsx_core::proto::HandshakeError;
 
 use crate::connection::{Connection, Payload, ServerConnection};
 use crate::errors;
 use crate::events::{ConnHandler, ConnShared};
-use crate::http::Request;
+use crate::http::{Headers, Request, Response};
 use crate::mailbox::{Mailbox, deadline};
 use crate::notifier::Hub;
 
@@ -35,19 +37,52 @@ impl AcceptQueue {
     }
 }
 
-/// The server's handler on the loop thread.
+/// The server's handler on the loop thread. It never takes the GIL: the
+/// decision hooks run on a thread of their own, through the core's
+/// deferred upgrade.
 struct Acceptor {
     queue: Arc<Mailbox<AcceptQueue>>,
-    process_request: Option<Py<PyAny>>,
+    /// `decide(connection, request, plain_http, subprotocol)`, the Python
+    /// side of `process_request`, `select_subprotocol` and
+    /// `process_response`.
+    decide: Option<Arc<Py<PyAny>>>,
+    /// Whether `process_request` sees plain HTTP requests too.
+    answers_http: bool,
 }
 
 impl ServerHandler for Acceptor {
+    fn answers_plain_http(&self) -> bool {
+        self.answers_http
+    }
+
     fn on_upgrade(&mut self, upgrade: &mut Upgrade<'_>) -> Result<Box<dyn Handler>, Refusal> {
         let shared = ConnShared::new();
         let _ = shared.request.set(upgrade.request.clone());
         shared.opened(|o| o.peer = Some(upgrade.peer_addr));
-        if let Some(hook) = &self.process_request {
-            Python::attach(|py| decide(py, hook.bind(py), &shared, upgrade.request))?;
+        if let Some(decide) = &self.decide {
+            let decide = decide.clone();
+            let request = upgrade.request.clone();
+            let plain = upgrade.is_plain_http();
+            let subprotocol = upgrade.subprotocol.clone();
+            let shared = shared.clone();
+            let pending = upgrade.defer();
+            // Without a thread, the closure and the pending upgrade in it
+            // drop: the handshake is refused with 500.
+            let _ = std::thread::Builder::new()
+                .name("wsx-process-request".to_owned())
+                .spawn(move || {
+                    let decision = Python::attach(|py| {
+                        decide_now(py, decide.bind(py), &shared, &request, plain, subprotocol)
+                    });
+                    // Too late only when the client left or the timeout passed.
+                    let _ = match decision {
+                        Decision::Accept(subprotocol, headers) => {
+                            pending.accept_with(subprotocol, headers)
+                        }
+                        Decision::AcceptAsIs => pending.accept(),
+                        Decision::Refuse(r) => pending.refuse(r),
+                    };
+                });
         }
         let queue = self.queue.clone();
         let on_open = Box::new(move |c| queue.update(|q| q.ready.push_back(c)));
@@ -59,45 +94,88 @@ impl ServerHandler for Acceptor {
     }
 }
 
-/// Runs `process_request(connection, request)`: `None` accepts; a status, or
-/// a `(status, reason)` or `(status, reason, headers)` tuple refuses. An
-/// exception (reported through `sys.unraisablehook`) refuses with 500.
-fn decide(
+/// What the hooks decided.
+enum Decision {
+    Accept(Option<String>, Vec<(String, String)>),
+    AcceptAsIs,
+    Refuse(Refusal),
+}
+
+/// The choice of `select_subprotocol` and the headers `process_response`
+/// added, to accept a handshake with.
+#[pyclass(module = "wsx._wsx", frozen, get_all)]
+pub struct Accept {
+    subprotocol: Option<String>,
+    headers: Vec<(String, String)>,
+}
+
+#[pymethods]
+impl Accept {
+    #[new]
+    #[pyo3(signature = (subprotocol=None, headers=None))]
+    fn new(subprotocol: Option<String>, headers: Option<&Bound<'_, PyAny>>) -> PyResult<Accept> {
+        Ok(Accept {
+            subprotocol,
+            headers: Headers::extract(headers)?.pairs().to_vec(),
+        })
+    }
+}
+
+/// Runs `decide(connection, request, plain_http, subprotocol)`: `None`
+/// accepts as is, an `Accept` accepts with its subprotocol and headers, a
+/// `Response` answers instead of the handshake, and a status or a
+/// `(status, reason[, headers])` tuple refuses. An exception (reported
+/// through `sys.unraisablehook`) refuses with 500.
+fn decide_now(
     py: Python<'_>,
-    hook: &Bound<'_, PyAny>,
+    decide: &Bound<'_, PyAny>,
     shared: &Arc<ConnShared>,
     request: &wsx_core::proto::handshake::Request,
-) -> Result<(), Refusal> {
-    let answer = || -> PyResult<Option<Refusal>> {
+    plain: bool,
+    subprotocol: Option<String>,
+) -> Decision {
+    let answer = || -> PyResult<Decision> {
         let conn = Connection::server(py, shared.clone(), false)?;
         let request = Request::new(py, request)?;
-        let out = hook.call1((conn, request))?;
+        let out = decide.call1((conn, request, plain, subprotocol))?;
         if out.is_none() {
-            Ok(None)
-        } else {
-            refusal(&out).map(Some)
+            return Ok(Decision::AcceptAsIs);
         }
+        if let Ok(accept) = out.cast::<Accept>() {
+            let a = accept.get();
+            return Ok(Decision::Accept(a.subprotocol.clone(), a.headers.clone()));
+        }
+        if let Ok(response) = out.cast::<Response>() {
+            let (status, headers, body) = response.get().parts(py);
+            return Refusal::response(status, headers, body)
+                .map(Decision::Refuse)
+                .map_err(|e| invalid(py, e));
+        }
+        refusal(&out).map(Decision::Refuse)
     };
     match answer() {
-        Ok(None) => Ok(()),
-        Ok(Some(r)) => Err(r),
+        Ok(d) => d,
         Err(e) => {
-            e.write_unraisable(py, Some(hook));
-            Err(Refusal::internal_error("Internal Server Error"))
+            e.write_unraisable(py, Some(decide));
+            Decision::Refuse(Refusal::internal_error("Internal Server Error"))
         }
     }
 }
 
-/// The core's refusal for what `process_request` returned: a status outside
-/// 400-599 or a bad header raises `wsx.exceptions.InvalidArgument` (the
-/// core's rule and message), which refuses with 500.
+/// `wsx.exceptions.InvalidArgument` with the core's words for a refusal it
+/// would not send.
+fn invalid(py: Python<'_>, e: HandshakeError) -> PyErr {
+    errors::to_py(py, &Error::new(ErrorKind::InvalidArgument, e.to_string()))
+}
+
+/// The core's refusal for a status or a `(status, reason[, headers])`
+/// tuple: a status outside 400-599 or a bad header raises
+/// `wsx.exceptions.InvalidArgument` (the core's rule and message), which
+/// refuses with 500.
 fn refusal(out: &Bound<'_, PyAny>) -> PyResult<Refusal> {
     let py = out.py();
-    let invalid = |e: HandshakeError| {
-        errors::to_py(py, &Error::new(ErrorKind::InvalidArgument, e.to_string()))
-    };
     if let Ok(status) = out.extract::<u16>() {
-        return Refusal::new(status, "").map_err(invalid);
+        return Refusal::new(status, "").map_err(|e| invalid(py, e));
     }
     let t = out.cast::<PyTuple>()?;
     let status = t.get_item(0)?.extract()?;
@@ -106,16 +184,12 @@ fn refusal(out: &Bound<'_, PyAny>) -> PyResult<Refusal> {
     } else {
         String::new()
     };
-    let headers: Vec<(String, String)> = match t.get_item(2) {
-        Err(_) => Vec::new(),
-        Ok(h) => match h.cast::<PyDict>() {
-            Ok(d) => d.items().extract()?,
-            Err(_) => h.extract()?,
-        },
-    };
-    let mut refusal = Refusal::new(status, reason).map_err(invalid)?;
-    for (name, value) in headers {
-        refusal.add_header(name, value).map_err(invalid)?;
+    let headers = Headers::extract(t.get_item(2).ok().as_ref())?;
+    let mut refusal = Refusal::new(status, reason).map_err(|e| invalid(py, e))?;
+    for (name, value) in headers.pairs() {
+        refusal
+            .add_header(name.clone(), value.clone())
+            .map_err(|e| invalid(py, e))?;
     }
     Ok(refusal)
 }
@@ -128,21 +202,27 @@ pub struct Listener {
     queue: Arc<Mailbox<AcceptQueue>>,
     port: u16,
     host: String,
+    /// The configuration's close timeout: the default of `shutdown`.
+    close_timeout: Duration,
 }
 
 impl Listener {
     /// Starts listening with `config` (its inbox bounds each connection's
-    /// received messages); `process_request` runs on the loop thread.
+    /// received messages); `decide` runs on a thread of its own for each
+    /// handshake (and each plain HTTP request if `answers_http`).
     pub fn start(
         py: Python<'_>,
         config: wsx_core::net::ServerConfig,
-        process_request: Option<Py<PyAny>>,
+        decide: Option<Py<PyAny>>,
+        answers_http: bool,
     ) -> PyResult<Listener> {
         let handle = crate::runtime::handle(py)?;
         let queue = Arc::new(Mailbox::new(AcceptQueue::default()));
+        let close_timeout = config.close_timeout;
         let acceptor = Box::new(Acceptor {
             queue: queue.clone(),
-            process_request,
+            answers_http: answers_http && decide.is_some(),
+            decide: decide.map(Arc::new),
         });
         let server = py
             .detach(|| handle.listen(config, acceptor))
@@ -153,6 +233,7 @@ impl Listener {
             queue,
             port: addr.port(),
             host: addr.ip().to_string(),
+            close_timeout,
         })
     }
 }
@@ -163,6 +244,12 @@ impl Listener {
     #[getter]
     fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The server's close timeout in seconds (the default of `shutdown`).
+    #[getter]
+    fn close_timeout(&self) -> f64 {
+        self.close_timeout.as_secs_f64()
     }
 
     /// The `(host, port)` the server listens on.
@@ -189,10 +276,14 @@ impl Listener {
     }
 
     /// Graceful shutdown: stop accepting, close every connection with 1001,
-    /// drop those still open after `timeout` seconds. Does not wait.
-    #[pyo3(signature = (timeout=5.0))]
-    fn shutdown(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
-        let timeout: Duration = crate::options::seconds("timeout", timeout)?;
+    /// drop those still open after `timeout` seconds (default: the server's
+    /// `close_timeout`). Does not wait.
+    #[pyo3(signature = (timeout=None))]
+    fn shutdown(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        let timeout = match timeout {
+            Some(t) => crate::options::seconds("timeout", t)?,
+            None => self.close_timeout,
+        };
         py.detach(|| self.server.shutdown(timeout));
         Ok(())
     }
@@ -256,7 +347,7 @@ impl Drop for Listener {
     /// A server whose object is collected stops (closing its connections).
     fn drop(&mut self) {
         if !self.queue.peek(|q| q.shut_down) {
-            self.server.shutdown(Duration::from_secs(1));
+            self.server.shutdown(self.close_timeout);
         }
     }
 }

@@ -199,11 +199,30 @@ impl Default for Backpressure {
 
 impl Default for InboxLimits {
     fn default() -> Self {
+        InboxLimits::messages(16, None)
+    }
+}
+
+impl InboxLimits {
+    /// Marks of `high` messages and `low` (default: a quarter of `high`, as
+    /// python-websockets' `max_queue` does), with the default byte marks.
+    /// Validated with the configuration that holds them.
+    pub fn messages(high: usize, low: Option<usize>) -> InboxLimits {
         InboxLimits {
-            high_messages: 16,
-            low_messages: 4,
+            high_messages: high,
+            low_messages: low.unwrap_or(high / 4),
             high_bytes: 32 * 1024 * 1024,
             low_bytes: 8 * 1024 * 1024,
+        }
+    }
+
+    /// No bound: reading never pauses for the inbox.
+    pub fn unbounded() -> InboxLimits {
+        InboxLimits {
+            high_messages: usize::MAX,
+            low_messages: usize::MAX - 1,
+            high_bytes: usize::MAX,
+            low_bytes: usize::MAX - 1,
         }
     }
 }

@@ -69,6 +69,9 @@ pub(super) struct Deciding {
     /// What the upgrade event held when it returned.
     pub subprotocol: Option<String>,
     pub headers: Vec<(String, String)>,
+    /// For a plain HTTP request: the 426 it gets if the application does
+    /// not answer it (accepting it is not answering it).
+    pub fallback: Option<crate::proto::handshake::Rejection>,
 }
 
 /// The timeouts that apply to one connection.

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::config::TlsClientConfig;
-use super::error::{Error, ErrorKind};
+use super::error::{Error, ErrorKind, Timeout};
 use super::proxy::{ProxyConfig, ProxyKind};
 use super::tls::ClientTls;
 use crate::proto::WsUrl;
@@ -72,15 +72,17 @@ fn connect_error_to(dial: &Dial) -> Error {
         Some(e) if e.kind() == io::ErrorKind::ConnectionRefused => Error::new(
             ErrorKind::Connect,
             format!("could not connect to {target}: connection refused"),
-        ),
-        Some(e) if e.kind() == io::ErrorKind::TimedOut => Error::new(
-            ErrorKind::Timeout,
-            format!("could not connect to {target}: {e}"),
-        ),
+        )
+        .with_os_error(e.raw_os_error()),
+        Some(e) if e.kind() == io::ErrorKind::TimedOut => {
+            Error::timeout(Timeout::Open, format!("could not connect to {target}: {e}"))
+                .with_os_error(e.raw_os_error())
+        }
         Some(e) => Error::new(
             ErrorKind::Connect,
             format!("could not connect to {target}: {e}"),
-        ),
+        )
+        .with_os_error(e.raw_os_error()),
         None => Error::new(
             ErrorKind::Connect,
             format!("could not connect to {target}: no address to try"),

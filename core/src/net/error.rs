@@ -1,7 +1,9 @@
 //! Errors of the networking layer.
 
 use std::io;
+use std::sync::Arc;
 
+use crate::proto::handshake::Response;
 use crate::proto::{HandshakeError, ProtocolError, SendError, UrlError};
 
 /// The kind of an [`Error`], stable across versions (the C API's result codes
@@ -37,6 +39,20 @@ pub enum ErrorKind {
     NotConnected,
 }
 
+/// Which timeout an [`ErrorKind::Timeout`] error is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Timeout {
+    /// Opening: resolving, connecting, the before-connect hook, the TLS or
+    /// WebSocket handshake.
+    Open,
+    /// A keepalive ping got no answer in time.
+    Keepalive,
+    /// Nothing was received for the idle timeout.
+    Idle,
+    /// The peer did not complete the close handshake in time.
+    Close,
+}
+
 /// What went wrong, in words a person understands.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
@@ -44,6 +60,10 @@ pub struct Error {
     kind: ErrorKind,
     message: String,
     status: Option<u16>,
+    /// The server's whole answer to a refused handshake.
+    response: Option<Arc<Response>>,
+    timeout: Option<Timeout>,
+    os_error: Option<i32>,
 }
 
 impl Error {
@@ -53,6 +73,17 @@ impl Error {
             kind,
             message: message.into(),
             status: None,
+            response: None,
+            timeout: None,
+            os_error: None,
+        }
+    }
+
+    /// An [`ErrorKind::Timeout`] error saying which timeout passed.
+    pub fn timeout(which: Timeout, message: impl Into<String>) -> Error {
+        Error {
+            timeout: Some(which),
+            ..Error::new(ErrorKind::Timeout, message)
         }
     }
 
@@ -64,9 +95,8 @@ impl Error {
     /// An error of `kind` with a status: an HTTP status, or a SOCKS5 reply code.
     pub fn with_status(kind: ErrorKind, status: u16, message: impl Into<String>) -> Error {
         Error {
-            kind,
-            message: message.into(),
             status: Some(status),
+            ..Error::new(kind, message)
         }
     }
 
@@ -77,7 +107,18 @@ impl Error {
             io::ErrorKind::ConnectionRefused => ErrorKind::Connect,
             _ => ErrorKind::Io,
         };
-        Error::new(kind, format!("{context}: {error}"))
+        Error {
+            os_error: error.raw_os_error(),
+            ..Error::new(kind, format!("{context}: {error}"))
+        }
+    }
+
+    /// The same error with the OS error number (`errno`) that caused it.
+    pub fn with_os_error(self, errno: Option<i32>) -> Error {
+        Error {
+            os_error: errno,
+            ..self
+        }
     }
 
     /// The kind.
@@ -89,6 +130,23 @@ impl Error {
     /// code of a SOCKS5 proxy.
     pub fn status(&self) -> Option<u16> {
         self.status
+    }
+
+    /// The server's whole answer (status, headers, body) to a refused
+    /// handshake.
+    pub fn response(&self) -> Option<&Response> {
+        self.response.as_deref()
+    }
+
+    /// Which timeout passed, for an [`ErrorKind::Timeout`] error of a
+    /// connection.
+    pub fn which_timeout(&self) -> Option<Timeout> {
+        self.timeout
+    }
+
+    /// The OS error number (`errno`) behind an I/O or connect error.
+    pub fn os_error(&self) -> Option<i32> {
+        self.os_error
     }
 
     /// The message, as also shown by `Display`.
@@ -140,7 +198,10 @@ impl From<HandshakeError> for Error {
                         body.escape_debug()
                     )
                 };
-                Error::refused(response.status, message)
+                Error {
+                    response: Some(Arc::new(response.clone())),
+                    ..Error::refused(response.status, message)
+                }
             }
             None => Error::new(
                 ErrorKind::Handshake,

@@ -243,9 +243,19 @@ pub struct Upgrade<'a> {
     pub response_headers: Vec<(String, String)>,
     pub(super) conn: Conn,
     pub(super) deferred: bool,
+    pub(super) plain_http: bool,
 }
 
 impl Upgrade<'_> {
+    /// Whether this is a plain HTTP request (no `Upgrade: websocket`: a
+    /// health check, a browser), handed over only when
+    /// [`ServerHandler::answers_plain_http`] says so. Refuse it with the
+    /// answer ([`Refusal::response`] for a `200 OK`); accepting it does not
+    /// answer it, and it gets the core's `426 Upgrade Required`.
+    pub fn is_plain_http(&self) -> bool {
+        self.plain_http
+    }
+
     /// Postpones the decision, so the handler can take it elsewhere (another
     /// thread, an interpreter, a database) without stalling the loop: keep
     /// the returned handle, return the connection's handler from
@@ -302,6 +312,13 @@ pub trait ServerHandler: Send + 'static {
     /// A valid handshake request passed the Origin allow-list: accept it with
     /// the connection's handler, or refuse it with a status.
     fn on_upgrade(&mut self, upgrade: &mut Upgrade<'_>) -> Result<Box<dyn Handler>, Refusal>;
+    /// Whether plain HTTP requests to the server (a valid GET without
+    /// `Upgrade: websocket`) go to [`ServerHandler::on_upgrade`] too (see
+    /// [`Upgrade::is_plain_http`]) instead of getting `426 Upgrade Required`
+    /// at once. Asked once per such request; false by default.
+    fn answers_plain_http(&self) -> bool {
+        false
+    }
     /// A failure that belongs to no accepted connection (accept error, TLS or
     /// handshake failure of an incoming connection).
     fn on_error(&mut self, error: &Error) {

@@ -50,7 +50,7 @@ pub use config::{
 };
 pub use decision::{PendingAttempt, PendingUpgrade};
 pub use dns::end_idle_resolvers;
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, Timeout};
 pub use event_loop::{EventLoop, LoopHandle, LoopThread};
 pub use handle::{Conn, Server};
 pub use handler::{Attempt, Close, Ctx, Handler, Open, Refusal, ServerHandler, Upgrade};

@@ -1,58 +1,68 @@
 """wsx: a fast WebSocket (RFC 6455) client and server on a Rust core.
 
-The blocking API follows ``websockets.sync``::
+Shaped like ``websockets`` 14+: ``wsx.connect`` and ``wsx.serve`` are the
+asyncio API (also at ``wsx.asyncio``)::
 
     import wsx
 
-    with wsx.connect("ws://127.0.0.1:8765/") as ws:
-        ws.send("hello")
-        print(ws.recv())
+    async with wsx.connect("ws://127.0.0.1:8765/") as ws:
+        await ws.send("hello")
+        print(await ws.recv())
 
-The asyncio API lives in :mod:`wsx.asyncio`.
+and the blocking API lives in :mod:`wsx.sync` (``wsx.sync.connect``,
+``wsx.sync.serve``), as in ``websockets.sync``.
 """
 
+from . import sync
+from ._broadcast import broadcast
 from ._wsx import (
-    ClientConnection,
-    Connection,
     Deflate,
     Headers,
     PongWaiter,
     Reconnect,
     Request,
     Response,
-    ServerConnection,
     __version__,
 )
+from .asyncio import ClientConnection, Connection, Server, ServerConnection, connect, serve
 from .exceptions import (
+    Close,
+    CloseTimeout,
     ConnectError,
     ConnectionClosed,
     ConnectionClosedError,
     ConnectionClosedOK,
+    ConnectionRefused,
     InvalidArgument,
     InvalidHandshake,
     InvalidStatus,
     InvalidURI,
+    KeepaliveTimeout,
     OpenTimeout,
     PayloadTooBig,
     ProtocolError,
     TLSError,
+    WouldBlock,
     WsxError,
 )
-from .sync import Server, connect, serve
 
 __all__ = [
     "ClientConnection",
+    "Close",
+    "CloseTimeout",
     "ConnectError",
     "Connection",
     "ConnectionClosed",
-    "Deflate",
     "ConnectionClosedError",
     "ConnectionClosedOK",
+    "ConnectionRefused",
+    "Deflate",
     "Headers",
     "InvalidArgument",
     "InvalidHandshake",
     "InvalidStatus",
     "InvalidURI",
+    "KeepaliveTimeout",
     "OpenTimeout",
     "PayloadTooBig",
     "PongWaiter",
@@ -63,8 +73,11 @@ __all__ = [
     "Server",
     "ServerConnection",
     "TLSError",
+    "WouldBlock",
     "WsxError",
     "__version__",
+    "broadcast",
     "connect",
     "serve",
+    "sync",
 ]

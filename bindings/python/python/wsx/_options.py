@@ -1,8 +1,14 @@
-"""Argument normalisation shared by the sync and asyncio APIs."""
+"""Argument mapping shared by the sync and asyncio APIs: the core validates
+every value and holds every default; this only changes shapes."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Literal, Mapping, Optional, Sequence, Tuple, Union
+import hashlib
+import inspect
+import os
+import ssl as ssl_module
+import tempfile
+from typing import Any, Awaitable, Callable, Iterable, Literal, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _wsx
 
@@ -42,19 +48,14 @@ def str_list(values: Optional[Sequence[Optional[str]]]) -> list[str]:
     return [str(v) for v in values or () if v is not None]
 
 
-def queue_limit(max_queue: QueueLike) -> Optional[tuple[int, int]]:
-    """`max_queue` as `(high, low)`: the low mark defaults to a quarter of
-    the high one, as in `websockets`."""
+def queue_limit(max_queue: QueueLike) -> Optional[tuple[int, Optional[int]]]:
+    """`max_queue` as `(high, low)` for the core (`low` None: the core's
+    default, a quarter of `high`); the core checks the marks."""
     if max_queue is None:
         return None
     if isinstance(max_queue, int):
-        high, low = max_queue, None
-    else:
-        high, low = max_queue
-    if low is None:
-        low = high // 4
-    if high < 1 or not 0 <= low < high:
-        raise ValueError(f"max_queue needs 1 <= high and 0 <= low < high, not {max_queue!r}")
+        return max_queue, None
+    high, low = max_queue
     return high, low
 
 
@@ -91,6 +92,114 @@ def headers_hook(before_connect: Optional[BeforeConnect]) -> Optional[Callable[[
     return pairs
 
 
+#: ``ssl``: True, an ``ssl.SSLContext`` (mapped to ``ca_file`` /
+#: ``verify``), or None.
+SSLLike = Union[bool, ssl_module.SSLContext, None]
+
+
+def tls_client(uri: str, ssl: SSLLike, ca_file: Any, verify: bool) -> tuple[Any, bool]:
+    """``ssl=`` of ``websockets`` mapped to the core's ``ca_file`` and
+    ``verify`` (rustls does TLS, so a context is read, not used): its
+    verify mode, and the CA certificates it loaded (written once to a PEM
+    file named by their digest). What cannot be mapped is refused, naming
+    the options that do it."""
+    if ssl is None or ssl is True:
+        if ssl is True and not uri.lower().startswith("wss:"):
+            raise _invalid("ssl=True needs a wss:// URI")
+        return ca_file, verify
+    if ssl is False:
+        if uri.lower().startswith("wss:"):
+            raise _invalid("ssl=False cannot turn TLS off for a wss:// URI; use ws://, or verify=False to skip checks")
+        return ca_file, verify
+    if not isinstance(ssl, ssl_module.SSLContext):
+        raise TypeError(f"ssl is True, an ssl.SSLContext or None, not {ssl!r}")
+    if not uri.lower().startswith("wss:"):
+        raise _invalid("ssl= needs a wss:// URI")
+    if ca_file is not None or not verify:
+        raise _invalid("give either ssl= or ca_file= / verify=, not both")
+    if ssl.verify_mode == ssl_module.CERT_NONE:
+        return None, False
+    if not ssl.check_hostname:
+        raise _invalid(
+            "an ssl.SSLContext with check_hostname=False cannot be mapped (rustls always checks the "
+            "host name): pass verify=False to turn every check off, or ca_file= to trust a CA"
+        )
+    ders = ssl.get_ca_certs(binary_form=True)
+    if not ders:
+        return None, True
+    pem = "".join(ssl_module.DER_cert_to_PEM_cert(der) for der in ders).encode()
+    path = os.path.join(tempfile.gettempdir(), f"wsx-ca-{hashlib.sha256(pem).hexdigest()[:32]}.pem")
+    if not os.path.exists(path):
+        fd, tmp = tempfile.mkstemp(dir=tempfile.gettempdir(), suffix=".pem")
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+        os.replace(tmp, path)
+    return path, True
+
+
+def tls_server(ssl: SSLLike) -> None:
+    """``ssl=`` of ``serve``: a context's certificate and key cannot be read
+    back out of it, so it is refused, naming the options that serve TLS."""
+    if ssl is None:
+        return
+    raise _invalid(
+        "serve() cannot take ssl= (rustls does TLS, and an ssl.SSLContext does not give its key "
+        "back): pass cert_file= and key_file= (PEM files) to serve wss://"
+    )
+
+
+def _invalid(msg: str) -> Exception:
+    from .exceptions import InvalidArgument
+
+    return InvalidArgument(msg)
+
+
+#: A decision hook's result: a value, or an awaitable of one (asyncio).
+MaybeAwaitable = Union[Any, Awaitable[Any]]
+
+
+def decider(
+    process_request: Optional[Callable[..., MaybeAwaitable]],
+    select_subprotocol: Optional[Callable[..., MaybeAwaitable]],
+    process_response: Optional[Callable[..., MaybeAwaitable]],
+    run: Callable[[Any], Any],
+) -> Optional[Callable[[_wsx.ServerConnection, _wsx.Request, bool, Optional[str]], Any]]:
+    """The one hook the native server calls, on a thread of its own (never
+    the network thread), for each handshake and, with ``process_request``,
+    each plain HTTP request: it runs the application's hooks in
+    ``websockets``' order and returns what the core does. ``run`` waits for
+    an awaitable a hook returned (asyncio: on the server's loop)."""
+    if process_request is None and select_subprotocol is None and process_response is None:
+        return None
+
+    def call(hook: Callable[..., MaybeAwaitable], *args: Any) -> Any:
+        out = hook(*args)
+        return run(out) if inspect.isawaitable(out) else out
+
+    def decide(
+        connection: _wsx.ServerConnection, request: _wsx.Request, plain_http: bool, subprotocol: Optional[str]
+    ) -> Any:
+        if process_request is not None:
+            answer = call(process_request, connection, request)
+            if answer is not None:
+                return answer
+        if plain_http:
+            return None  # not answered: the core's 426 Upgrade Required
+        if select_subprotocol is not None:
+            offered = [p.strip() for v in request.headers.get_all("Sec-WebSocket-Protocol") for p in v.split(",")]
+            subprotocol = call(select_subprotocol, connection, [p for p in offered if p])
+        headers = _wsx.Headers()
+        if process_response is not None:
+            response = _wsx.Response(101, None, headers)
+            answer = call(process_response, connection, request, response)
+            if answer is not None and answer.status_code != 101:
+                return answer
+            headers = (answer or response).headers
+        return _wsx.Accept(subprotocol, headers)
+
+    return decide
+
+
 def start_client(
     uri: str,
     *,
@@ -101,13 +210,19 @@ def start_client(
     reconnect: ReconnectLike,
     proxy: ProxyLike,
     before_connect: Optional[BeforeConnect],
+    ssl: SSLLike,
+    ca_file: Any,
+    verify: bool,
     **options: Any,
 ) -> _wsx.ClientConnection:
     """Starts a client connection with the public `connect` options (both APIs)."""
     if proxy is not None and not isinstance(proxy, (str, bool)):
         raise TypeError(f"proxy is a URL, a bool or None, not {proxy!r}")
+    ca_file, verify = tls_client(uri, ssl, ca_file, verify)
     return _wsx.open_client(
         uri,
+        ca_file=ca_file,
+        verify=verify,
         subprotocols=str_list(subprotocols),
         headers=header_list(additional_headers),
         max_queue=queue_limit(max_queue),
@@ -128,13 +243,21 @@ def start_server(
     origins: Optional[Sequence[Optional[str]]],
     max_queue: QueueLike,
     compression: CompressionLike,
+    process_request: Optional[Callable[..., MaybeAwaitable]],
+    select_subprotocol: Optional[Callable[..., MaybeAwaitable]],
+    process_response: Optional[Callable[..., MaybeAwaitable]],
+    ssl: SSLLike,
+    run: Callable[[Any], Any],
     **options: Any,
 ) -> _wsx.Listener:
     """Starts listening with the public `serve` options (both APIs)."""
+    tls_server(ssl)
     allowed = None if origins is None else str_list(origins)
     return _wsx.listen(
         host,
         port,
+        decide=decider(process_request, select_subprotocol, process_response, run),
+        answers_http=process_request is not None,
         subprotocols=str_list(subprotocols),
         origins=allowed,
         max_queue=queue_limit(max_queue),

@@ -1,10 +1,15 @@
-"""The asyncio API, named as in ``websockets.asyncio``::
+"""The asyncio API, named as in ``websockets.asyncio.client`` and
+``websockets.asyncio.server``; ``wsx.connect`` and ``wsx.serve`` are these
+same functions, as ``websockets.connect`` / ``websockets.serve`` are since
+websockets 14::
 
-    import wsx.asyncio
+    import wsx
 
-    async with wsx.asyncio.connect("ws://127.0.0.1:8765/") as ws:
+    async with wsx.connect("ws://127.0.0.1:8765/") as ws:
         await ws.send("hello")
         print(await ws.recv())
+
+The blocking API lives in :mod:`wsx.sync`.
 
 The native event loop does the I/O on its own thread; it wakes each asyncio
 loop through one socket watched with ``loop.add_reader`` (one wake-up per
@@ -14,9 +19,23 @@ batch of events, never a thread per call).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import weakref
-from typing import Any, AsyncIterator, Awaitable, Callable, Generator, Generic, Optional, Sequence, TypeVar, Union
+from typing import (
+    Any,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Generic,
+    Iterator,
+    NoReturn,
+    Optional,
+    Sequence,
+    TypeVar,
+    Union,
+)
 
 from . import _wsx
 from ._options import (
@@ -29,12 +48,14 @@ from ._options import (
     ReconnectLike,
     Sendable,
     SlowSubscriber,
+    SSLLike,
     start_client,
     start_server,
 )
+from ._broadcast import broadcast
 from ._wsx import Headers, Request, Response
 from .exceptions import ConnectionClosed, ConnectionClosedOK
-from .sync import ProcessResult, StrPath
+from .sync import ProcessResult, StrPath, _is_async
 
 __all__ = [
     "connect",
@@ -46,7 +67,19 @@ __all__ = [
     "Headers",
     "Request",
     "Response",
+    "broadcast",
 ]
+
+#: What an asyncio object says when used the blocking way.
+_ASYNC_IN_SYNC = (
+    "wsx.connect and wsx.serve are the asyncio API (as websockets.connect / websockets.serve since "
+    "websockets 14): use `async with`, `await` and `async for`; for blocking code, use "
+    "wsx.sync.connect and wsx.sync.serve"
+)
+
+
+def _mixup(*args: object) -> NoReturn:
+    raise TypeError(_ASYNC_IN_SYNC)
 
 logger = logging.getLogger("wsx.server")
 
@@ -192,6 +225,15 @@ class Connection(_Waitable):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    def __enter__(self) -> NoReturn:
+        _mixup()
+
+    def __exit__(self, *exc: object) -> None:
+        _mixup()
+
+    def __iter__(self) -> Iterator[Data]:
+        _mixup()
+
     @property
     def subprotocol(self) -> Optional[str]:
         """The negotiated subprotocol, if any."""
@@ -284,6 +326,16 @@ class _Opening(Generic[T]):
         assert self._value is not None
         await self._value.__aexit__(*exc)  # type: ignore[attr-defined]
 
+    def __enter__(self) -> NoReturn:
+        _mixup()
+
+    def __exit__(self, *exc: object) -> None:
+        _mixup()
+
+    def __getattr__(self, name: str) -> NoReturn:
+        # `ws = wsx.connect(uri); ws.send(...)`: the blocking API of old.
+        raise AttributeError(f"{name!r}: not connected yet. {_ASYNC_IN_SYNC}")
+
 
 def connect(
     uri: str,
@@ -298,7 +350,8 @@ def connect(
     max_size: Optional[int] = DEFAULTS.max_size,
     ca_file: Optional[StrPath] = None,
     verify: bool = True,
-    max_queue: QueueLike = 16,
+    ssl: SSLLike = None,
+    max_queue: QueueLike = DEFAULTS.max_queue,
     compression: CompressionLike = "deflate",
     reconnect: ReconnectLike = None,
     proxy: ProxyLike = None,
@@ -306,7 +359,7 @@ def connect(
 ) -> _Opening[ClientConnection]:
     """Opens a connection: ``ws = await connect(uri)`` or
     ``async with connect(uri) as ws``. Options and errors as in
-    :func:`wsx.connect`."""
+    :func:`wsx.sync.connect`."""
 
     options = dict(locals())  # exactly the arguments above (a copy)
 
@@ -324,7 +377,7 @@ def connect(
 class Server(_Waitable):
     """A running server: each connection's handler runs as a task."""
 
-    __slots__ = ("_listener", "_handler", "_hub", "_close_timeout", "_tasks", "_accepting")
+    __slots__ = ("_listener", "_handler", "_hub", "_tasks", "_connections", "_accepting")
 
     def __init__(
         self,
@@ -332,14 +385,13 @@ class Server(_Waitable):
         handler: Callable[[ServerConnection], Awaitable[Any]],
         loop: asyncio.AbstractEventLoop,
         hub: _Hub,
-        close_timeout: Optional[float],
     ) -> None:
         super().__init__(loop)
         self._listener = listener
         self._handler = handler
         self._hub = hub
-        self._close_timeout = DEFAULTS.close_timeout if close_timeout is None else close_timeout
         self._tasks: set[asyncio.Task[None]] = set()
+        self._connections: set[ServerConnection] = set()
         listener._attach(hub.native)
         hub.register(self, listener._token)
         self._accepting = loop.create_task(self._accept_loop())
@@ -354,10 +406,16 @@ class Server(_Waitable):
         """The ``(host, port)`` the server listens on."""
         return self._listener.local_address
 
+    @property
+    def connections(self) -> set[ServerConnection]:
+        """The connections whose handler is running (a copy), as in
+        ``websockets``."""
+        return set(self._connections)
+
     def publish(self, topic: str, message: Sendable, *, exclude: Optional[ServerConnection] = None) -> int:
         """Sends ``message`` to every connection subscribed to ``topic`` but
         ``exclude`` and returns how many it was queued for; never waits (see
-        :meth:`wsx.Server.publish`)."""
+        :meth:`wsx.sync.Server.publish`)."""
         native = None if exclude is None else exclude._native
         return self._listener.publish(topic, message, exclude=native)
 
@@ -379,8 +437,15 @@ class Server(_Waitable):
             task.add_done_callback(self._tasks.discard)
 
     async def _run(self, conn: ServerConnection) -> None:
+        self._connections.add(conn)
         try:
-            await self._handler(conn)
+            out = self._handler(conn)
+            if not inspect.isawaitable(out):
+                raise TypeError(
+                    f"the handler returned {type(out).__name__}, not an awaitable: wsx.serve (asyncio) "
+                    "awaits its handler; use wsx.sync.serve for a blocking one"
+                )
+            await out
         except ConnectionClosed:
             pass
         except Exception:
@@ -388,11 +453,14 @@ class Server(_Waitable):
             await conn.close(1011, "internal error")
         else:
             await conn.close()
+        finally:
+            self._connections.discard(conn)
 
     def close(self) -> None:
         """Stops accepting and closes every connection with 1001 (going
-        away); see :meth:`wait_closed`."""
-        self._listener.shutdown(self._close_timeout)
+        away), dropping those still open after the server's
+        ``close_timeout``; see :meth:`wait_closed`."""
+        self._listener.shutdown()
 
     async def wait_closed(self) -> None:
         """Waits until the server stopped and every handler returned."""
@@ -415,6 +483,16 @@ class Server(_Waitable):
         self.close()
         await self.wait_closed()
 
+    def __enter__(self) -> NoReturn:
+        _mixup()
+
+    def __exit__(self, *exc: object) -> None:
+        _mixup()
+
+
+async def _awaited(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
 
 def serve(
     handler: Callable[[ServerConnection], Awaitable[Any]],
@@ -423,31 +501,54 @@ def serve(
     *,
     subprotocols: Optional[Sequence[str]] = None,
     origins: Optional[Sequence[Optional[str]]] = None,
-    process_request: Optional[Callable[[_wsx.ServerConnection, Request], ProcessResult]] = None,
+    process_request: Optional[
+        Callable[[_wsx.ServerConnection, Request], Union[ProcessResult, Awaitable[ProcessResult]]]
+    ] = None,
+    select_subprotocol: Optional[
+        Callable[[_wsx.ServerConnection, Sequence[str]], Union[Optional[str], Awaitable[Optional[str]]]]
+    ] = None,
+    process_response: Optional[
+        Callable[[_wsx.ServerConnection, Request, Response], Union[Optional[Response], Awaitable[Optional[Response]]]]
+    ] = None,
     cert_file: Optional[StrPath] = None,
     key_file: Optional[StrPath] = None,
+    ssl: SSLLike = None,
     max_size: Optional[int] = DEFAULTS.max_size,
     open_timeout: Optional[float] = DEFAULTS.open_timeout,
     ping_interval: Optional[float] = DEFAULTS.ping_interval,
     ping_timeout: Optional[float] = DEFAULTS.ping_timeout,
     close_timeout: Optional[float] = DEFAULTS.close_timeout,
     max_connections: Optional[int] = None,
-    max_queue: QueueLike = 16,
+    max_queue: QueueLike = DEFAULTS.max_queue,
     compression: CompressionLike = None,
     slow_subscriber: SlowSubscriber = "skip",
 ) -> _Opening[Server]:
     """Starts a server: ``server = await serve(handler, host, port)`` or
     ``async with serve(...) as server``. ``await handler(connection)`` runs as
-    a task per connection. Options as in :func:`wsx.serve`;
-    ``process_request`` is a plain function run on the network thread."""
-
+    a task per connection (a handler that is a plain ``def`` function is
+    refused at once: use :func:`wsx.sync.serve` for it). Options as in
+    :func:`wsx.sync.serve`. The hooks (``process_request``,
+    ``select_subprotocol``, ``process_response``) may be coroutine
+    functions, awaited on this loop, or plain functions, run on a thread of
+    their own; either way the network thread never waits for them."""
+    if (inspect.isfunction(handler) or inspect.ismethod(handler)) and not _is_async(handler):
+        if handler.__name__ != "<lambda>":  # a lambda may return a coroutine
+            raise TypeError(
+                f"{handler.__qualname__!r} is not a coroutine function: wsx.serve (asyncio) awaits its "
+                "handler; use wsx.sync.serve for a blocking handler (def), or make it `async def`"
+            )
     options = dict(locals())  # exactly the arguments above
     del options["handler"]
 
     async def create() -> Server:
         loop = asyncio.get_running_loop()
-        listener = start_server(**options)
-        return Server(listener, handler, loop, _hub(loop), close_timeout)
+
+        def run(awaitable: Awaitable[Any]) -> Any:
+            # On the hook's thread: wait for the coroutine to run on the server's loop.
+            return asyncio.run_coroutine_threadsafe(_awaited(awaitable), loop).result()
+
+        listener = start_server(run=run, **options)
+        return Server(listener, handler, loop, _hub(loop))
 
     return _Opening(create)
 

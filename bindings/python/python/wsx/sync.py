@@ -1,12 +1,24 @@
-"""The blocking API, named as in ``websockets.sync``: :func:`connect` and
-:func:`serve`. Every blocking call releases the GIL and lets Ctrl-C through.
+"""The blocking API, named as in ``websockets.sync.client`` and
+``websockets.sync.server``: :func:`connect` and :func:`serve`. Every
+blocking call releases the GIL and lets Ctrl-C through::
+
+    from wsx.sync import connect
+
+    with connect("ws://127.0.0.1:8765/") as ws:
+        ws.send("hello")
+        print(ws.recv())
+
+The top-level ``wsx.connect`` and ``wsx.serve`` are the asyncio API, as
+``websockets.connect`` and ``websockets.serve`` are since websockets 14.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import threading
+import weakref
 from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 from . import _wsx
@@ -20,20 +32,39 @@ from ._options import (
     ReconnectLike,
     Sendable,
     SlowSubscriber,
+    SSLLike,
     start_client,
     start_server,
 )
-from ._wsx import ClientConnection, Request, ServerConnection
+from ._wsx import ClientConnection, Request, Response, ServerConnection
 from .exceptions import ConnectionClosed
 
-__all__ = ["connect", "serve", "Server"]
+__all__ = ["connect", "serve", "Server", "ClientConnection", "ServerConnection"]
 
 logger = logging.getLogger("wsx.server")
 
 StrPath = Union[str, "os.PathLike[str]"]
-#: What ``process_request`` returns: None accepts the handshake; a status, a
-#: ``(status, reason)`` or a ``(status, reason, headers)`` tuple refuses it.
-ProcessResult = Union[None, int, Tuple[int, str], Tuple[int, str, Any]]
+#: What ``process_request`` returns: None goes on with the handshake; a
+#: :class:`~wsx.Response` (``connection.respond(status, text)``) answers
+#: instead; a status or a ``(status, reason[, headers])`` tuple refuses.
+ProcessResult = Union[None, Response, int, Tuple[int, str], Tuple[int, str, Any]]
+
+
+def _is_async(f: Any) -> bool:
+    """Whether calling `f` gives a coroutine (a coroutine function, or an
+    object whose ``__call__`` is one)."""
+    return inspect.iscoroutinefunction(f) or inspect.iscoroutinefunction(getattr(f, "__call__", None))
+
+
+def _no_awaitable(out: Any) -> Any:
+    """A hook of the blocking server returned an awaitable: a mix-up."""
+    close = getattr(out, "close", None)
+    if callable(close):
+        close()  # no "never awaited" warning on top of the error
+    raise TypeError(
+        "a hook of wsx.sync.serve returned an awaitable: the blocking server takes plain functions; "
+        "use wsx.serve (asyncio) for coroutines"
+    )
 
 
 def connect(
@@ -49,7 +80,8 @@ def connect(
     max_size: Optional[int] = DEFAULTS.max_size,
     ca_file: Optional[StrPath] = None,
     verify: bool = True,
-    max_queue: QueueLike = 16,
+    ssl: SSLLike = None,
+    max_queue: QueueLike = DEFAULTS.max_queue,
     compression: CompressionLike = "deflate",
     reconnect: ReconnectLike = None,
     proxy: ProxyLike = None,
@@ -66,7 +98,12 @@ def connect(
     a value the core refuses (a zero timeout, a header name that is not an
     HTTP token, ...) raises :class:`~wsx.InvalidArgument`, naming the option.
     ``ca_file`` adds trusted CA certificates (PEM); ``verify=False`` turns
-    certificate checks off (tests only).
+    certificate checks off (tests only). ``ssl=`` (as in ``websockets``) is
+    mapped onto those: an ``ssl.SSLContext``'s loaded CA certificates become
+    ``ca_file`` and ``CERT_NONE`` becomes ``verify=False`` (TLS is rustls,
+    so the context itself is not used: a client certificate in it is not
+    sent); what cannot be mapped raises :class:`~wsx.InvalidArgument`
+    naming ``ca_file`` / ``verify``.
 
     ``max_queue`` bounds the messages received and not yet read: once that
     many wait, the connection stops reading the socket (the peer sees TCP
@@ -107,8 +144,10 @@ def connect(
     ``all_proxy``, honouring ``no_proxy``. Unlike ``websockets``, the default
     ``None`` ignores those variables.
 
-    Raises :class:`~wsx.InvalidURI`, :class:`~wsx.ConnectError`,
-    :class:`~wsx.OpenTimeout`, :class:`~wsx.InvalidStatus`,
+    Raises :class:`~wsx.InvalidURI`, :class:`~wsx.ConnectError` (a
+    refused TCP connection: :class:`~wsx.ConnectionRefused`, a
+    ``ConnectionRefusedError``), :class:`~wsx.OpenTimeout`,
+    :class:`~wsx.InvalidStatus` (``.response`` is the server's answer),
     :class:`~wsx.TLSError` or :class:`~wsx.InvalidHandshake`.
     """
     conn = start_client(**locals())  # exactly the arguments above
@@ -116,27 +155,66 @@ def connect(
     return conn
 
 
+class _Serving:
+    """What the server's threads share. They hold this, never the
+    :class:`Server`, so a server dropped without :meth:`Server.shutdown`
+    is collected (and then shut down, freeing its port)."""
+
+    def __init__(self, listener: _wsx.Listener, handler: Callable[[ServerConnection], Any]) -> None:
+        self.listener = listener
+        self.handler = handler
+        self.connections: set[ServerConnection] = set()
+        self.threads: set[threading.Thread] = set()
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+
+    def accept_loop(self) -> None:
+        try:
+            while True:
+                conn = self.listener.accept()
+                if conn is None:
+                    break
+                thread = threading.Thread(target=self.run, args=(conn,), name="wsx-handler", daemon=True)
+                with self.lock:
+                    self.threads.add(thread)
+                    self.connections.add(conn)
+                thread.start()
+        finally:
+            self.done.set()
+
+    def run(self, conn: ServerConnection) -> None:
+        try:
+            out = self.handler(conn)
+            if inspect.isawaitable(out):
+                _no_awaitable(out)
+        except ConnectionClosed:
+            pass
+        except Exception:
+            logger.error("connection handler failed", exc_info=True)
+            conn.close(1011, "internal error")
+        else:
+            conn.close()
+        finally:
+            with self.lock:
+                self.threads.discard(threading.current_thread())
+                self.connections.discard(conn)
+
+
 class Server:
     """A running server: each connection's handler runs on its own thread.
 
     Use it as a context manager (leaving it shuts the server down) and call
-    :meth:`serve_forever` to block until :meth:`shutdown`.
+    :meth:`serve_forever` to block until :meth:`shutdown`. A server that is
+    dropped without :meth:`shutdown` shuts down when collected.
     """
 
-    def __init__(
-        self,
-        listener: _wsx.Listener,
-        handler: Callable[[ServerConnection], Any],
-        close_timeout: Optional[float],
-    ) -> None:
+    def __init__(self, listener: _wsx.Listener, handler: Callable[[ServerConnection], Any]) -> None:
         self._listener = listener
-        self._handler = handler
-        self._close_timeout = DEFAULTS.close_timeout if close_timeout is None else close_timeout
-        self._threads: set[threading.Thread] = set()
-        self._lock = threading.Lock()
-        self._done = threading.Event()
-        self._acceptor = threading.Thread(target=self._accept_loop, name=f"wsx-server-{listener.port}", daemon=True)
+        self._serving = serving = _Serving(listener, handler)
+        self._acceptor = threading.Thread(target=serving.accept_loop, name=f"wsx-server-{listener.port}", daemon=True)
         self._acceptor.start()
+        # Collected without shutdown(): stop, so the threads end and the port is freed.
+        self._finalizer = weakref.finalize(self, listener.shutdown)
 
     @property
     def port(self) -> int:
@@ -147,6 +225,13 @@ class Server:
     def local_address(self) -> tuple[str, int]:
         """The ``(host, port)`` the server listens on."""
         return self._listener.local_address
+
+    @property
+    def connections(self) -> set[ServerConnection]:
+        """The connections whose handler is running (a copy), as in
+        ``websockets``."""
+        with self._serving.lock:
+            return set(self._serving.connections)
 
     def publish(self, topic: str, message: Sendable, *, exclude: Optional[ServerConnection] = None) -> int:
         """Sends ``message`` (``str`` as text, bytes-like as binary) to every
@@ -161,38 +246,11 @@ class Server:
         """How many connections are subscribed to ``topic``."""
         return self._listener.subscribers(topic)
 
-    def _accept_loop(self) -> None:
-        try:
-            while True:
-                conn = self._listener.accept()
-                if conn is None:
-                    break
-                thread = threading.Thread(target=self._run, args=(conn,), name="wsx-handler", daemon=True)
-                with self._lock:
-                    self._threads.add(thread)
-                thread.start()
-        finally:
-            self._done.set()
-
-    def _run(self, conn: ServerConnection) -> None:
-        try:
-            self._handler(conn)
-        except ConnectionClosed:
-            pass
-        except Exception:
-            logger.error("connection handler failed", exc_info=True)
-            conn.close(1011, "internal error")
-        else:
-            conn.close()
-        finally:
-            with self._lock:
-                self._threads.discard(threading.current_thread())
-
     def serve_forever(self) -> None:
         """Blocks until the server is shut down (from another thread or by
         Ctrl-C, which shuts it down too)."""
         try:
-            while not self._done.wait(0.1):
+            while not self._serving.done.wait(0.1):
                 pass
         except KeyboardInterrupt:
             self.shutdown()
@@ -200,20 +258,32 @@ class Server:
 
     def shutdown(self) -> None:
         """Stops accepting, closes every connection with 1001 (going away),
-        and waits for the handlers to return (at most ``close_timeout`` more)."""
-        self._listener.shutdown(self._close_timeout)
+        and waits for the handlers to return (at most the server's
+        ``close_timeout`` more)."""
+        self._finalizer.detach()
+        self._listener.shutdown()
         if threading.current_thread() is not self._acceptor:
             self._acceptor.join()
-        with self._lock:
-            threads = [t for t in self._threads if t is not threading.current_thread()]
+        with self._serving.lock:
+            threads = [t for t in self._serving.threads if t is not threading.current_thread()]
+        timeout = self._listener.close_timeout
         for t in threads:
-            t.join(self._close_timeout)
+            t.join(timeout)
 
     def __enter__(self) -> Server:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
+
+    async def __aenter__(self) -> Server:
+        raise TypeError(
+            "wsx.sync.serve is the blocking server: use `with`, not `async with`; "
+            "for asyncio, serve with wsx.serve (or wsx.asyncio.serve)"
+        )
+
+    async def __aexit__(self, *exc: object) -> None:
+        pass
 
 
 def serve(
@@ -224,15 +294,18 @@ def serve(
     subprotocols: Optional[Sequence[str]] = None,
     origins: Optional[Sequence[Optional[str]]] = None,
     process_request: Optional[Callable[[ServerConnection, Request], ProcessResult]] = None,
+    select_subprotocol: Optional[Callable[[ServerConnection, Sequence[str]], Optional[str]]] = None,
+    process_response: Optional[Callable[[ServerConnection, Request, Response], Optional[Response]]] = None,
     cert_file: Optional[StrPath] = None,
     key_file: Optional[StrPath] = None,
+    ssl: SSLLike = None,
     max_size: Optional[int] = DEFAULTS.max_size,
     open_timeout: Optional[float] = DEFAULTS.open_timeout,
     ping_interval: Optional[float] = DEFAULTS.ping_interval,
     ping_timeout: Optional[float] = DEFAULTS.ping_timeout,
     close_timeout: Optional[float] = DEFAULTS.close_timeout,
     max_connections: Optional[int] = None,
-    max_queue: QueueLike = 16,
+    max_queue: QueueLike = DEFAULTS.max_queue,
     compression: CompressionLike = None,
     slow_subscriber: SlowSubscriber = "skip",
 ) -> Server:
@@ -243,14 +316,27 @@ def serve(
     the connection is closed when it returns (1011 if it raised).
     ``subprotocols`` are chosen in this order among those the client offers.
     ``origins`` restricts the ``Origin`` header (403 otherwise).
-    ``process_request(connection, request)`` runs during the handshake, on
-    the network thread (keep it short): return None to accept, or a status,
-    ``(status, reason)`` or ``(status, reason, headers)`` to refuse; an
-    exception refuses with 500. A refusal is a status 400-599 with header
-    names that are HTTP tokens and values free of control characters:
-    anything else raises :class:`~wsx.InvalidArgument` (reported like any
-    exception of the hook, so the handshake gets a 500). ``cert_file`` and ``key_file`` (PEM) serve
-    ``wss://``. ``max_queue`` bounds each connection's unread messages as
+
+    ``process_request(connection, request)`` runs for every request, plain
+    HTTP ones included (a load balancer's ``GET /healthz``), as in
+    ``websockets``: return None to go on (a plain HTTP request then gets
+    ``426 Upgrade Required``), or answer instead of the handshake with
+    ``connection.respond(status, text)`` or a :class:`~wsx.Response`
+    ``(status, reason, headers, body)``; a status or a ``(status, reason[,
+    headers])`` tuple refuses too. ``select_subprotocol(connection,
+    offered)`` picks the subprotocol (None: none); ``process_response(
+    connection, request, response)`` may add headers to the 101 response
+    (``response.headers[name] = value``) or return another response. The
+    hooks run on a thread of their own, never the network thread, so a
+    slow hook (or one holding the GIL) delays only its own handshake,
+    within ``open_timeout``. An exception in a hook (or an answer the core
+    refuses, such as a header it writes itself) answers 500 and is reported
+    through ``sys.unraisablehook``. They are plain functions here
+    (coroutines are refused: use :func:`wsx.serve`).
+
+    ``cert_file`` and ``key_file`` (PEM) serve ``wss://``; ``ssl=`` (an
+    ``ssl.SSLContext``) cannot be mapped onto them and is refused with a
+    message that names them. ``max_queue`` bounds each connection's unread messages as
     in :func:`connect`. ``compression="deflate"`` (or a
     :class:`~wsx.Deflate`) accepts permessage-deflate from clients that
     offer it; the default ``None`` declines it (compression costs memory per
@@ -259,6 +345,14 @@ def serve(
     subscriber whose send queue is full: ``"skip"`` it for that message, or
     ``"drop"`` the connection (it could no longer see every message).
     """
+    if _is_async(handler):
+        raise TypeError(
+            f"{getattr(handler, '__qualname__', handler)!r} is a coroutine function: the blocking "
+            "wsx.sync.serve calls its handler in a thread; use wsx.serve (asyncio) for an async handler"
+        )
+    for name in ("process_request", "select_subprotocol", "process_response"):
+        if _is_async(locals()[name]):
+            raise TypeError(f"{name} of wsx.sync.serve is a coroutine function: use wsx.serve (asyncio) for it")
     options = dict(locals())  # exactly the arguments above
-    del options["handler"]
-    return Server(start_server(**options), handler, close_timeout)
+    del options["handler"], options["name"]
+    return Server(start_server(run=_no_awaitable, **options), handler)

@@ -12,7 +12,7 @@ use crate::net::conn::{ConnEntry, Phase, Timeouts};
 use crate::net::dial::ProxyHop;
 use crate::net::dial::{Dial, connect_error};
 use crate::net::dns;
-use crate::net::error::{Error, ErrorKind};
+use crate::net::error::{Error, ErrorKind, Timeout};
 use crate::net::handler::{Attempt, Open};
 use crate::net::queue::{ConnectRequest, Work};
 use crate::net::redial::Redial;
@@ -351,15 +351,15 @@ impl Reactor {
             Some(Phase::Resolving(dial)) => ("resolve", dial),
             Some(Phase::Connecting(dial)) => ("connect to", dial),
             Some(Phase::Preparing(_)) => {
-                return Error::new(
-                    ErrorKind::Timeout,
+                return Error::timeout(
+                    Timeout::Open,
                     "the before-connect hook did not let the attempt proceed within the connect timeout",
                 );
             }
-            _ => return Error::new(ErrorKind::Timeout, "the connect timeout passed"),
+            _ => return Error::timeout(Timeout::Open, "the connect timeout passed"),
         };
-        Error::new(
-            ErrorKind::Timeout,
+        Error::timeout(
+            Timeout::Open,
             format!(
                 "could not {what} {} within {:.1} s",
                 dial.endpoint(),

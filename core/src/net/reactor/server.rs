@@ -153,12 +153,27 @@ impl Reactor {
         };
         match handshake.feed(data) {
             Ok(None) => {}
-            Ok(Some((request, leftover))) => self.upgrade(slot, &request, &leftover),
-            Err(rejection) => {
-                self.report_rejection(slot, &rejection);
-                self.refuse(slot, &rejection);
-            }
+            Ok(Some((request, leftover))) => self.upgrade(slot, &request, &leftover, None),
+            Err(rejection) => match handshake.take_plain_request() {
+                Some(request) if self.answers_plain_http(slot) => {
+                    self.upgrade(slot, &request, &[], Some(rejection));
+                }
+                _ => {
+                    self.report_rejection(slot, &rejection);
+                    self.refuse(slot, &rejection);
+                }
+            },
         }
+    }
+
+    /// Whether the server of the connection in `slot` answers plain HTTP
+    /// requests itself.
+    fn answers_plain_http(&mut self, slot: usize) -> bool {
+        let Some((server_slot, server_id)) = self.conn_mut(slot).and_then(|c| c.server) else {
+            return false;
+        };
+        self.listener_mut(server_slot, server_id)
+            .is_some_and(|l| l.handler.answers_plain_http())
     }
 
     /// Tells the server's handler about a request refused before it saw it.
@@ -178,8 +193,16 @@ impl Reactor {
         self.server_error(server_slot, server_id, &error);
     }
 
-    /// The accept decision: Origin allow-list, subprotocol, the handler.
-    pub(super) fn upgrade(&mut self, slot: usize, request: &Request, leftover: &[u8]) {
+    /// The accept decision: Origin allow-list, subprotocol, the handler. A
+    /// plain HTTP request comes with its `fallback` (426) and goes straight
+    /// to the handler, which answers it or lets the fallback answer.
+    pub(super) fn upgrade(
+        &mut self,
+        slot: usize,
+        request: &Request,
+        leftover: &[u8],
+        fallback: Option<Rejection>,
+    ) {
         let Some(c) = self.conn_mut(slot) else { return };
         let (Some((server_slot, server_id)), Some(peer_addr)) = (c.server, c.conn.peer_addr())
         else {
@@ -189,13 +212,16 @@ impl Reactor {
         let Some(l) = self.listener_mut(server_slot, server_id) else {
             return self.drop_silently(slot);
         };
-        if let Some(origins) = &l.config.origins
+        let plain_http = fallback.is_some();
+        if !plain_http
+            && let Some(origins) = &l.config.origins
             && let Err(rejection) = check_origin(request, origins)
         {
             self.report_rejection(slot, &rejection);
             return self.refuse(slot, &rejection);
         }
-        let deflate = match l.config.compression.as_ref().map(|c| negotiate(c, request)) {
+        let compression = l.config.compression.as_ref().filter(|_| !plain_http);
+        let deflate = match compression.map(|c| negotiate(c, request)) {
             Some(Err(rejection)) => {
                 self.report_rejection(slot, &rejection);
                 return self.refuse(slot, &rejection);
@@ -211,6 +237,7 @@ impl Reactor {
             response_headers: Vec::new(),
             conn,
             deferred: false,
+            plain_http,
         };
         let handler = match l.handler.on_upgrade(&mut upgrade) {
             Ok(handler) => handler,
@@ -223,6 +250,7 @@ impl Reactor {
             deflate,
             subprotocol: upgrade.subprotocol,
             headers: upgrade.response_headers,
+            fallback,
         };
         if upgrade.deferred {
             if let Some(c) = self.conn_mut(slot) {
@@ -263,6 +291,7 @@ impl Reactor {
     }
 
     /// Answers a request with 101 and opens the connection.
+    /// A plain HTTP request the application did not answer gets its 426.
     fn accept_upgrade(&mut self, slot: usize, deciding: Deciding) {
         let Deciding {
             request,
@@ -271,7 +300,12 @@ impl Reactor {
             deflate,
             subprotocol,
             headers,
+            fallback,
         } = deciding;
+        if let Some(rejection) = fallback {
+            self.report_rejection(slot, &rejection);
+            return self.refuse(slot, &rejection);
+        }
         let (extensions, agreement) = match deflate {
             Some((answer, agreement)) => (vec![answer], Some(agreement)),
             None => (Vec::new(), None),

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use super::{Entry, Reactor};
 use crate::net::conn::Phase;
-use crate::net::error::{Error, ErrorKind};
+use crate::net::error::{Error, Timeout};
 use crate::net::timer::{Timer, TimerKind};
 
 impl Reactor {
@@ -59,7 +59,7 @@ impl Reactor {
                     "the handshake did not finish within {}",
                     seconds(timeouts.handshake)
                 );
-                self.fail(slot, Error::new(ErrorKind::Timeout, message));
+                self.fail(slot, Error::timeout(Timeout::Open, message));
             }
             TimerKind::Ping => {
                 let Some(keepalive) = timeouts.keepalive else {
@@ -75,14 +75,14 @@ impl Reactor {
             TimerKind::Pong => {
                 let wait = timeouts.keepalive.map_or(Duration::ZERO, |k| k.timeout);
                 let message = format!("no answer to a keepalive ping within {}", seconds(wait));
-                self.fail(slot, Error::new(ErrorKind::Timeout, message));
+                self.fail(slot, Error::timeout(Timeout::Keepalive, message));
             }
             TimerKind::Idle => {
                 let Some(idle) = timeouts.idle else { return };
                 let quiet = c.last_rx.elapsed();
                 if quiet >= idle {
                     let message = format!("nothing received for {}", seconds(idle));
-                    self.fail(slot, Error::new(ErrorKind::Timeout, message));
+                    self.fail(slot, Error::timeout(Timeout::Idle, message));
                 } else {
                     self.schedule(slot, TimerKind::Idle, idle - quiet);
                 }
@@ -99,7 +99,7 @@ impl Reactor {
                         "the peer did not complete the close handshake within {}",
                         seconds(timeouts.close)
                     );
-                    self.fail(slot, Error::new(ErrorKind::Timeout, message));
+                    self.fail(slot, Error::timeout(Timeout::Close, message));
                 }
             }
             TimerKind::Shutdown | TimerKind::Reconnect => {}

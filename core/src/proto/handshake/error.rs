@@ -79,6 +79,10 @@ pub enum HandshakeError {
     /// A refusal was given a status outside [`super::REFUSAL_STATUSES`].
     #[error("refusal status {0} is not in 400-599 (a refusal is a client or server error)")]
     InvalidRefusalStatus(u16),
+    /// A server's own HTTP response was given a status outside
+    /// [`super::server::RESPONSE_STATUSES`].
+    #[error("response status {0} is not in 200-599 (a final HTTP status)")]
+    InvalidResponseStatus(u16),
     /// A header the handshake sets itself was given as an extra header.
     #[error("header \"{0}\" is set by the handshake itself and cannot be given as an extra header")]
     ReservedHeader(String),

@@ -45,11 +45,18 @@ const RESERVED_REFUSAL: &[&str] = &[
 pub struct ServerHandshake {
     head: HeadReader,
     done: bool,
+    /// A plain HTTP request (a valid GET HTTP/1.1 without `Upgrade:
+    /// websocket`) refused with 426, kept for a server that answers such
+    /// requests itself (a load balancer's health check).
+    plain: Option<Request>,
 }
 
 /// The statuses a refusal may have: client and server errors. Anything else
 /// is refused by [`Rejection::new`] (never silently changed into another).
 pub const REFUSAL_STATUSES: std::ops::RangeInclusive<u16> = 400..=599;
+
+/// The statuses of a [`Rejection::response`]: every final status.
+pub const RESPONSE_STATUSES: std::ops::RangeInclusive<u16> = 200..=599;
 
 /// A refused handshake: the HTTP status, a short reason sent as a plain-text
 /// body, and extra response headers. Only valid refusals can be built: a
@@ -61,6 +68,9 @@ pub struct Rejection {
     status: u16,
     reason: String,
     headers: Vec<(String, String)>,
+    /// The body of a [`Rejection::response`] (its own `Content-Type` among
+    /// the headers); `None`: the reason as plain text.
+    body: Option<Vec<u8>>,
 }
 
 /// The server's decision to accept a request.
@@ -80,6 +90,7 @@ impl ServerHandshake {
         ServerHandshake {
             head: HeadReader::new(limits),
             done: false,
+            plain: None,
         }
     }
 
@@ -108,7 +119,21 @@ impl ServerHandshake {
             &mut self.head.header_slots(),
             limits,
         )?;
+        if let Err(rejection) = check_request(&request) {
+            if !request.headers.has_token("Upgrade", "websocket") {
+                self.plain = Some(request);
+            }
+            return Err(rejection);
+        }
         Ok(Some((request, self.head.leftover(end, &data[taken..]))))
+    }
+
+    /// After [`ServerHandshake::feed`] refused a plain HTTP request (a valid
+    /// GET HTTP/1.1 without `Upgrade: websocket`) with 426: that request,
+    /// for a server that answers it itself instead (see
+    /// [`Rejection::response`]). `None` after any other refusal.
+    pub fn take_plain_request(&mut self) -> Option<Request> {
+        self.plain.take()
     }
 }
 
@@ -155,12 +180,10 @@ fn parse_request<'h>(
             "the request target must be a path starting with /",
         ));
     }
-    let request = Request {
+    Ok(Request {
         path: path.to_owned(),
         headers: http::to_headers(parsed.headers),
-    };
-    check_request(&request)?;
-    Ok(request)
+    })
 }
 
 /// Checks the headers of a GET HTTP/1.1 request.
@@ -270,7 +293,32 @@ impl Rejection {
             status,
             reason: reason.into(),
             headers: Vec::new(),
+            body: None,
         }
+    }
+
+    /// An HTTP response of the server's own instead of the handshake: any
+    /// final status 200-599 (a health check's `200 OK`), these headers
+    /// (`Content-Type` included, or `text/plain; charset=utf-8` is sent) and
+    /// this body. Checked as [`Rejection::add_header`] checks, except that
+    /// `Content-Type` is allowed; a status outside 200-599 is an error.
+    pub fn response(
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> Result<Rejection, HandshakeError> {
+        if !RESPONSE_STATUSES.contains(&status) {
+            return Err(HandshakeError::InvalidResponseStatus(status));
+        }
+        for (name, value) in &headers {
+            http::check_extra_header(name, value, &RESERVED_REFUSAL[1..])?;
+        }
+        Ok(Rejection {
+            status,
+            reason: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+            headers,
+            body: Some(body),
+        })
     }
 
     /// Adds a response header: its name must be an HTTP token, its value
@@ -303,9 +351,15 @@ impl Rejection {
         self.status
     }
 
-    /// The reason, sent as the body.
+    /// The reason, sent as the body (of a [`Rejection::response`]: the
+    /// start of its body, as text).
     pub fn reason(&self) -> &str {
         &self.reason
+    }
+
+    /// The body sent: the reason, or a [`Rejection::response`]'s body.
+    pub fn body(&self) -> &[u8] {
+        self.body.as_deref().unwrap_or(self.reason.as_bytes())
     }
 
     /// Extra response headers (`Sec-WebSocket-Version`, `WWW-Authenticate`, ...).
@@ -323,8 +377,14 @@ impl Rejection {
         let upgrade = extra
             .clone()
             .any(|(name, _)| name.eq_ignore_ascii_case("Upgrade"));
-        http::write_header(&mut out, "Content-Type", "text/plain; charset=utf-8");
-        http::write_header(&mut out, "Content-Length", &self.reason.len().to_string());
+        let typed = extra
+            .clone()
+            .any(|(name, _)| name.eq_ignore_ascii_case("Content-Type"));
+        if !typed {
+            http::write_header(&mut out, "Content-Type", "text/plain; charset=utf-8");
+        }
+        let body = self.body();
+        http::write_header(&mut out, "Content-Length", &body.len().to_string());
         http::write_header(
             &mut out,
             "Connection",
@@ -334,7 +394,7 @@ impl Rejection {
             http::write_header(&mut out, name, value);
         }
         out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(self.reason.as_bytes());
+        out.extend_from_slice(body);
         out
     }
 }

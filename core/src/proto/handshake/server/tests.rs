@@ -178,6 +178,56 @@ fn plain_http_request_gets_426() {
 }
 
 #[test]
+fn a_plain_http_request_is_kept_for_a_server_that_answers_it() {
+    let mut hs = ServerHandshake::new(Limits::default());
+    let text = "GET /healthz HTTP/1.1\r\nHost: example.com\r\n\r\n";
+    assert_eq!(hs.feed(text.as_bytes()).unwrap_err().status(), 426);
+    let plain = hs.take_plain_request().expect("the plain request");
+    assert_eq!(plain.path, "/healthz");
+    assert_eq!(plain.headers.get("Host"), Some("example.com"));
+    assert!(hs.take_plain_request().is_none(), "taken once");
+    // Any other refusal (here a WebSocket request without a key) keeps nothing.
+    let mut hs = ServerHandshake::new(Limits::default());
+    let bad = request("").replace("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", "");
+    assert_eq!(hs.feed(bad.as_bytes()).unwrap_err().status(), 400);
+    assert!(hs.take_plain_request().is_none());
+}
+
+#[test]
+fn a_response_of_the_server_s_own_has_its_status_type_and_body() {
+    let ok = Rejection::response(
+        200,
+        vec![("Content-Type".into(), "application/json".into())],
+        b"{\"ok\":true}".to_vec(),
+    )
+    .expect("a valid response");
+    let text = String::from_utf8(ok.to_response()).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(
+        text.contains("\r\nContent-Type: application/json\r\n"),
+        "{text}"
+    );
+    assert!(!text.contains("text/plain"), "{text}");
+    assert!(text.contains("\r\nContent-Length: 11\r\n"), "{text}");
+    assert!(text.ends_with("\r\n\r\n{\"ok\":true}"), "{text}");
+    let plain = Rejection::response(503, Vec::new(), b"busy".to_vec()).unwrap();
+    assert!(
+        String::from_utf8(plain.to_response())
+            .unwrap()
+            .contains("text/plain")
+    );
+    assert_eq!(
+        Rejection::response(101, Vec::new(), Vec::new()).unwrap_err(),
+        HandshakeError::InvalidResponseStatus(101)
+    );
+    assert_eq!(
+        Rejection::response(200, vec![("Content-Length".into(), "1".into())], Vec::new())
+            .unwrap_err(),
+        HandshakeError::ReservedHeader("Content-Length".into())
+    );
+}
+
+#[test]
 fn unsupported_or_missing_version_gets_426() {
     let r = rejected(&request("").replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8"));
     assert_eq!(
