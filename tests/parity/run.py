@@ -117,6 +117,38 @@ class Server:
                 self.proc.wait()
 
 
+def server_checks(doc: dict, servers: list) -> list[str]:
+    """scenarios.json's server_checks: raw requests, the status expected."""
+    import socket
+
+    lines = []
+    for check in doc.get("server_checks", []):
+        for server in servers:
+            if server.name not in check["servers"]:
+                continue
+            port = int(server.endpoints[check["endpoint"]].rsplit(":", 1)[1])
+            label = f"{check['id']} ({server.name} server)"
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                    sock.sendall(check["request"].encode())
+                    head = b""
+                    while b"\r\n" not in head:
+                        chunk = sock.recv(4096)
+                        if not chunk:
+                            break
+                        head += chunk
+                status_line = head.split(b"\r\n", 1)[0].decode(errors="replace")
+                parts = status_line.split()
+                status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+            except OSError as e:
+                status, status_line = None, f"error: {e}"
+            if status == check["expect_status"]:
+                lines.append(f"ok {label}")
+            else:
+                lines.append(f"FAIL {label}: expected status {check['expect_status']} got {status_line!r}")
+    return lines
+
+
 # ---------------------------------------------------------------- runners
 
 
@@ -195,6 +227,7 @@ def main() -> int:
     servers = [Server(name, args.python, env) for name in args.servers.split(",") if name]
     results: dict = {}
     try:
+        checks = server_checks(doc, servers)
         jobs = [(lang, s) for lang in langs for s in servers]
         # At most `jobs` runners at once, never two against the same server
         # (the restart scenario restarts a server's endpoint).
@@ -230,6 +263,11 @@ def main() -> int:
             failed = True
             if r["stderr"].strip():
                 print("   stderr: " + "\n   ".join(r["stderr"].strip().splitlines()[-15:]))
+
+    print("== server checks (raw requests from run.py)")
+    for text in checks:
+        print("   " + text)
+        failed = failed or text.startswith("FAIL")
 
     # The table: scenario x (language, server).
     cols = [(lang, s.name) for lang in langs for s in servers]
