@@ -101,6 +101,24 @@ def check_error(expected: dict, exc: BaseException) -> None:
             raise Failed(f"expected header {name}: {value} got {got['headers']}")
 
 
+def closed_by(exc: BaseException, closed_by_us: bool) -> str:
+    """Which side's close frame came first: the library says it where it has
+    websockets' rcvd/sent/rcvd_then_sent; else we closed, or the library
+    failed the connection (a wsx error as the cause), or the peer did."""
+    if hasattr(exc, "rcvd_then_sent"):
+        rcvd, sent = getattr(exc, "rcvd", None), getattr(exc, "sent", None)
+        if rcvd is not None and sent is not None:
+            return "remote" if exc.rcvd_then_sent else "local"
+        if sent is not None:
+            return "local"
+        if rcvd is not None:
+            return "remote"
+        return "transport"
+    if closed_by_us or isinstance(exc.__cause__, wsx.WsxError):
+        return "local"
+    return "remote"
+
+
 # ----------------------------------------------------------------- options
 
 
@@ -303,28 +321,25 @@ class Scenario:
         self.a.close(conn, arg.get("code"), arg.get("reason", ""))
 
     def step_expect_closed(self, conn: Any, arg: dict) -> None:
-        cause: Optional[BaseException] = None
-        if not self.closed_by_us:
-            deadline = time.monotonic() + self.timeout
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise Failed(f"expected closed {arg} got still open after {self.timeout} s")
-                try:
-                    got = self.a.recv(conn, left)
-                except wsx.ConnectionClosed as exc:
-                    cause = exc.__cause__
-                    break
-                raise Failed(f"expected closed {arg} got {describe(got)}")
+        # recv raises the ConnectionClosed that says how it ended (also after
+        # our own close: at once, every message having been read).
+        exc: Optional[BaseException] = None
+        deadline = time.monotonic() + self.timeout
+        while exc is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Failed(f"expected closed {arg} got still open after {self.timeout} s")
+            try:
+                got = self.a.recv(conn, left)
+            except wsx.ConnectionClosed as e:
+                exc = e
+                break
+            raise Failed(f"expected closed {arg} got {describe(got)}")
         code, reason = self.a.attr(conn, "close_code"), self.a.attr(conn, "close_reason")
-        if self.closed_by_us or isinstance(cause, wsx.WsxError):
-            by = "local"
-        else:
-            by = "remote"
-        got_d = {"code": code, "reason": reason or "", "by": by}
+        got_d = {"code": code, "reason": reason or "", "by": closed_by(exc, self.closed_by_us)}
         for key in ("code", "reason", "by"):
             if key in arg and arg[key] != got_d[key]:
-                raise Failed(f"expected closed {arg} got {got_d} (cause {cause!r})")
+                raise Failed(f"expected closed {arg} got {got_d} ({exc!r}, cause {exc.__cause__!r})")
 
     def step_expect_subprotocol(self, conn: Any, arg: Optional[str]) -> None:
         got = self.a.attr(conn, "subprotocol")
