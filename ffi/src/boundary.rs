@@ -245,6 +245,22 @@ pub(crate) unsafe fn read_sized<T: Extensible>(ptr: *const T, name: &str) -> Out
     Ok(value)
 }
 
+/// Checks a struct the caller gives to be filled, before anything is taken
+/// for it: NULL is `WSX_ERR_NULL`, a bad `struct_size` `WSX_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `out` is NULL or points to at least a readable `usize`.
+pub(crate) unsafe fn check_sized_out<T: Extensible>(out: *mut T, name: &str) -> Outcome {
+    if out.is_null() {
+        return Err(Failure::new(
+            wsx_result::WSX_ERR_NULL,
+            format!("{name} is NULL"),
+        ));
+    }
+    // SAFETY: a non-NULL `T` starts with its `usize` size (the trait's promise).
+    check_size::<T>(unsafe { out.cast::<usize>().read_unaligned() }, name)
+}
+
 /// Writes `value` to a struct the caller gives to be filled: its
 /// `struct_size` is kept and `min(struct_size, ours)` bytes are written.
 ///

@@ -9,8 +9,8 @@ use wsx_core::net::{CloseInfo, Conn, Message};
 use wsx_core::proto::CloseCode;
 
 use crate::boundary::{
-    Extensible, Failure, Outcome, arg, arg_bytes, ffi_call, ffi_value, opt_str, write_c_string,
-    write_sized,
+    Extensible, Failure, Outcome, arg, arg_bytes, check_sized_out, ffi_call, ffi_value, opt_str,
+    write_c_string, write_sized,
 };
 use crate::callbacks::with_current_ctx;
 use crate::events::{MsgKindArg, wsx_close_origin, wsx_msg_kind, wsx_state};
@@ -470,9 +470,8 @@ pub unsafe extern "C" fn wsx_conn_recv(
     unsafe {
         with_conn(conn, |handle| {
             let buf = recv_buffer(buf, cap)?;
-            if out.is_null() {
-                return Err(Failure::new(wsx_result::WSX_ERR_NULL, "out is NULL"));
-            }
+            // Checked before a message is taken, so none is lost to a bad `out`.
+            check_sized_out(out, "out")?;
             let received = handle.recv_into(buf, Conn::recv)?;
             write_sized(out, received, "out")
         })
@@ -498,9 +497,7 @@ pub unsafe extern "C" fn wsx_conn_recv_timeout(
     unsafe {
         with_conn(conn, |handle| {
             let buf = recv_buffer(buf, cap)?;
-            if out.is_null() {
-                return Err(Failure::new(wsx_result::WSX_ERR_NULL, "out is NULL"));
-            }
+            check_sized_out(out, "out")?;
             not_in_callback("wsx_conn_recv_timeout")?;
             let received = handle.recv_into(buf, |conn| conn.recv_timeout(timeout(timeout_ms)))?;
             write_sized(out, received, "out")
@@ -638,9 +635,7 @@ pub unsafe extern "C" fn wsx_conn_close_info(
     // SAFETY: the caller's promise.
     unsafe {
         with_conn(conn, |handle| {
-            if out.is_null() {
-                return Err(Failure::new(wsx_result::WSX_ERR_NULL, "out is NULL"));
-            }
+            check_sized_out(out, "out")?;
             let owned = match handle.close_info.get() {
                 Some(owned) => owned,
                 None => {

@@ -3,6 +3,8 @@
 # and the examples):
 #   - every function of include/wsx.h is called by a test program;
 #   - tests/c/test_*.c built with -Wall -Wextra -Werror and run plainly,
+#     (test_abi_compat: a program built against an older, shorter callbacks
+#     struct, and zero-filled structs with one callback, still work),
 #     under AddressSanitizer + UBSan (static library), and under valgrind;
 #   - the examples against each other and against a Python `websockets` peer,
 #     the echo server also under valgrind and over TLS;
@@ -77,7 +79,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 build_tests() {
-  for t in test_api test_net test_pubsub test_resilience test_leaks; do
+  for t in test_api test_net test_pubsub test_resilience test_leaks test_abi_compat test_pull; do
     $CC "${CFLAGS[@]}" "tests/c/$t.c" -o "$OUT/$t" -L"$LIBDIR" -Wl,-rpath,"$LIBDIR" -lwsx -lpthread || return 1
     $CC "${CFLAGS[@]}" "${SAN[@]}" "tests/c/$t.c" -o "$OUT/${t}_asan" "$LIBDIR/libwsx.a" "${STATIC_LIBS[@]}" || return 1
   done
@@ -218,6 +220,12 @@ step "test_resilience under valgrind" "${VALGRIND[@]}" "$OUT/test_resilience"
 step "test_leaks" "$OUT/test_leaks"
 step "test_leaks under ASan+UBSan" "$OUT/test_leaks_asan"
 step "test_leaks under valgrind" "${VALGRIND[@]}" "$OUT/test_leaks"
+step "test_abi_compat (older, newer and zero-filled structs)" "$OUT/test_abi_compat"
+step "test_abi_compat under ASan+UBSan" "$OUT/test_abi_compat_asan"
+step "test_abi_compat under valgrind" "${VALGRIND[@]}" "$OUT/test_abi_compat"
+step "test_pull (pull mode, close info, deferred decisions)" "$OUT/test_pull"
+step "test_pull under ASan+UBSan" "$OUT/test_pull_asan"
+step "test_pull under valgrind" "${VALGRIND[@]}" "$OUT/test_pull"
 step "echo_client --send against echo_server" echo_client_and_server
 step "echo_server under valgrind against Python and C clients" echo_server_under_valgrind
 step "echo_client (valgrind) against a Python websockets server" echo_client_against_python_server
