@@ -82,7 +82,7 @@ def main() -> None:
     for case in args.cases.split(","):
         size, window = (int(part) for part in case.split("x"))
         payload = bytes(i % 251 for i in range(size))
-        with wsx.connect(args.url, ping_interval=None) as ws:
+        with wsx.sync.connect(args.url, ping_interval=None) as ws:
             report("wsx sync", size, window, timed_sync(ws, payload, args.duration, window))
         with websockets.sync.client.connect(args.url, compression=None, ping_interval=None,
                                             max_size=None) as peer:

@@ -26,7 +26,7 @@ def room_url(url: str, room: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/room/{room}"))
 
 
-def print_incoming(ws: wsx.ClientConnection) -> None:
+def print_incoming(ws: wsx.sync.ClientConnection) -> None:
     try:
         for message in ws:
             print(f"< {message if isinstance(message, str) else message.hex()}", flush=True)
@@ -42,7 +42,7 @@ def main() -> int:
     args = parser.parse_args()
     url = room_url(args.url, args.room) if args.room else args.url
     try:
-        ws = wsx.connect(url)
+        ws = wsx.sync.connect(url)
     except wsx.WsxError as exc:
         print(f"chat_client: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

@@ -40,10 +40,10 @@ class Rooms:
     """The handler of every connection; publishes through ``server``."""
 
     def __init__(self) -> None:
-        self.server: Optional[wsx.Server] = None  # set once serve() returns
+        self.server: Optional[wsx.sync.Server] = None  # set once serve() returns
         self.print_lock = threading.Lock()
 
-    def __call__(self, ws: wsx.ServerConnection) -> None:
+    def __call__(self, ws: wsx.sync.ServerConnection) -> None:
         assert ws.request is not None and self.server is not None
         path = ws.request.path.split("?", 1)[0]
         room = room_name(path[len("/room/") :]) if path.startswith("/room/") else None
@@ -79,7 +79,7 @@ def main() -> int:
     # SIGTERM as Ctrl-C: serve_forever shuts the server down gracefully.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     # Clients learn the port from the line printed below, after `server` is set.
-    with wsx.serve(rooms, args.host, args.port) as server:
+    with wsx.sync.serve(rooms, args.host, args.port) as server:
         rooms.server = server
         print(f"listening on {args.host}:{server.port}", flush=True)
         try:

@@ -12,13 +12,12 @@ import asyncio
 import sys
 
 import wsx
-import wsx.asyncio
 
 DEFAULT_MESSAGES = ["hello from Python", "wsx says: ça marche ✓", b"\x00\x01binary\xff"]
 
 
 def run_sync(url: str, messages: list[str | bytes]) -> None:
-    with wsx.connect(url) as ws:
+    with wsx.sync.connect(url) as ws:
         for message in messages:
             ws.send(message)
             print(f"sent {message!r}, got back {ws.recv(timeout=10)!r}")
@@ -28,7 +27,7 @@ def run_sync(url: str, messages: list[str | bytes]) -> None:
 
 
 async def run_asyncio(url: str, messages: list[str | bytes]) -> None:
-    async with wsx.asyncio.connect(url) as ws:
+    async with wsx.connect(url) as ws:
         for message in messages:
             await ws.send(message)
             print(f"sent {message!r}, got back {await ws.recv()!r} (asyncio)")

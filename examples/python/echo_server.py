@@ -16,21 +16,20 @@ import contextlib
 import signal
 
 import wsx
-import wsx.asyncio
 
 
-def echo(ws: wsx.ServerConnection) -> None:
+def echo(ws: wsx.sync.ServerConnection) -> None:
     for message in ws:  # ends when the client closes normally
         ws.send(message)
 
 
-async def echo_async(ws: wsx.asyncio.ServerConnection) -> None:
+async def echo_async(ws: wsx.ServerConnection) -> None:
     async for message in ws:
         await ws.send(message)
 
 
 async def serve_async(host: str, port: int) -> None:
-    async with wsx.asyncio.serve(echo_async, host, port) as server:
+    async with wsx.serve(echo_async, host, port) as server:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, server.close)
         print(f"listening on ws://{host}:{server.port}/ (asyncio)", flush=True)
         await server.serve_forever()
@@ -48,7 +47,7 @@ def main() -> None:
         if args.asyncio:
             asyncio.run(serve_async(args.host, args.port))
         else:
-            with wsx.serve(echo, args.host, args.port) as server:
+            with wsx.sync.serve(echo, args.host, args.port) as server:
                 print(f"listening on ws://{args.host}:{server.port}/", flush=True)
                 server.serve_forever()
 

@@ -22,7 +22,6 @@ import sys
 import urllib.parse
 
 import wsx
-import wsx.asyncio
 
 
 
@@ -31,7 +30,7 @@ def echo_sync(what: str, url: str) -> None:
     on purpose (and wstest drops the TCP connection after the close
     handshake): the error is logged, the run goes on."""
     try:
-        with wsx.connect(url, ping_interval=None) as ws:
+        with wsx.sync.connect(url, ping_interval=None) as ws:
             for message in ws:  # ends at a normal close
                 ws.send(message)
     except wsx.WsxError as exc:
@@ -41,7 +40,7 @@ def echo_sync(what: str, url: str) -> None:
 async def echo_asyncio(what: str, url: str) -> None:
     """As echo_sync, with the asyncio API."""
     try:
-        async with wsx.asyncio.connect(url, ping_interval=None) as ws:
+        async with wsx.connect(url, ping_interval=None) as ws:
             async for message in ws:
                 await ws.send(message)
     except wsx.WsxError as exc:
@@ -49,7 +48,7 @@ async def echo_asyncio(what: str, url: str) -> None:
 
 
 def run_sync(base: str, agent: str) -> None:
-    with wsx.connect(f"{base}/getCaseCount", ping_interval=None) as ws:
+    with wsx.sync.connect(f"{base}/getCaseCount", ping_interval=None) as ws:
         count = int(ws.recv(timeout=30))
     for case in range(1, count + 1):
         echo_sync(f"case {case}", f"{base}/runCase?case={case}&agent={agent}")
@@ -57,14 +56,14 @@ def run_sync(base: str, agent: str) -> None:
 
 
 async def run_asyncio(base: str, agent: str) -> None:
-    async with wsx.asyncio.connect(f"{base}/getCaseCount", ping_interval=None) as ws:
+    async with wsx.connect(f"{base}/getCaseCount", ping_interval=None) as ws:
         count = int(await ws.recv())
     for case in range(1, count + 1):
         await echo_asyncio(f"case {case}", f"{base}/runCase?case={case}&agent={agent}")
     await echo_asyncio("updateReports", f"{base}/updateReports?agent={agent}")
 
 
-async def echo(ws: wsx.asyncio.ServerConnection) -> None:
+async def echo(ws: wsx.ServerConnection) -> None:
     try:
         async for message in ws:
             await ws.send(message)
@@ -73,7 +72,7 @@ async def echo(ws: wsx.asyncio.ServerConnection) -> None:
 
 
 async def serve(port: int) -> None:
-    async with wsx.asyncio.serve(echo, "127.0.0.1", port, compression="deflate", ping_interval=None) as server:
+    async with wsx.serve(echo, "127.0.0.1", port, compression="deflate", ping_interval=None) as server:
         print(f"listening on 127.0.0.1:{server.port}", flush=True)
         await server.serve_forever()
 

@@ -104,7 +104,7 @@ def main() -> None:
         for size in SIZES:
             payload = os.urandom(size)
             label = f"{size // 1024} KiB" if size >= 1024 else f"{size} B"
-            sync_wsx = sync_rate(lambda: wsx.connect(url, **opts), payload, args.seconds)
+            sync_wsx = sync_rate(lambda: wsx.sync.connect(url, **opts), payload, args.seconds)
             sync_ws = sync_rate(lambda: websockets.sync.client.connect(url, **opts), payload, args.seconds)
             print(f"{'sync ' + label:<22}{sync_wsx:>12,.0f}{sync_ws:>18,.0f}{sync_wsx / sync_ws:>7.1f}x")
             async_wsx = asyncio.run(async_rate(lambda: wsx.asyncio.connect(url, **opts), payload, args.seconds))

@@ -336,7 +336,11 @@ impl Connection {
     /// The round trip of the last answered ping, in seconds (0 before any).
     #[getter]
     fn latency(&self) -> f64 {
-        self.shared.mailbox.peek(|s| s.latency)
+        self.shared
+            .conn
+            .get()
+            .and_then(Conn::rtt)
+            .map_or(0.0, |rtt| rtt.as_secs_f64())
     }
 
     /// The handshake request (server side).
@@ -362,7 +366,10 @@ impl Connection {
     /// or while a reconnecting client is between connections.
     #[getter]
     fn connected(&self) -> bool {
-        self.shared.mailbox.peek(|s| s.connected)
+        self.shared
+            .conn
+            .get()
+            .is_some_and(|c| c.state() == wsx_core::net::ConnState::Open)
     }
 
     /// How many times a client with `reconnect=` reconnected (connections

@@ -90,10 +90,6 @@ pub struct ConnState {
     readable: u64,
     /// How many times the send queue drained after a would-block.
     pub writable: u64,
-    /// The round trip of the last answered ping, in seconds.
-    pub latency: f64,
-    /// Open now (false while a reconnecting client is between connections).
-    pub connected: bool,
     /// How many connections opened after the first one (a reconnecting client).
     pub reconnects: u64,
 }
@@ -147,18 +143,17 @@ impl ConnState {
         self.pings.retain(|p| !Arc::ptr_eq(&p.rtt, rtt));
     }
 
-    /// A pong answers the oldest ping with the same data and every ping
-    /// before it; a pong to no ping of ours (keepalive) only updates latency.
+    /// A pong answers the oldest waiter with the same data (its round trip
+    /// is the core's `rtt`) and every waiter before it (the core forgets
+    /// those pings: their round trip is measured here).
     fn pong(&mut self, data: &[u8], rtt: Option<Duration>) {
         let now = Instant::now();
         if let Some(i) = self.pings.iter().position(|p| p.data == data) {
             for p in self.pings.drain(..=i) {
-                let secs = now.duration_since(p.sent).as_secs_f64();
-                let _ = p.rtt.set(secs);
-                self.latency = secs;
+                let own = now.duration_since(p.sent);
+                let secs = if p.data == data { rtt.unwrap_or(own) } else { own };
+                let _ = p.rtt.set(secs.as_secs_f64());
             }
-        } else if let Some(rtt) = rtt {
-            self.latency = rtt.as_secs_f64();
         }
     }
 }
@@ -212,7 +207,6 @@ impl Handler for ConnHandler {
             // Every connection after the first one (not every later attempt).
             st.reconnects += u64::from(st.opened);
             st.opened = true;
-            st.connected = true;
         });
         if let Some(f) = self.on_open.take() {
             f(s.clone());
@@ -274,7 +268,6 @@ impl Handler for ConnHandler {
 
     fn on_disconnect(&mut self, _conn: &Conn, _close: &Close<'_>) {
         self.shared.mailbox.update(|st| {
-            st.connected = false;
             // That attempt's error; the next attempt may succeed.
             st.error = None;
         });
@@ -283,7 +276,6 @@ impl Handler for ConnHandler {
     fn on_close(&mut self, conn: &Conn, close: &Close<'_>) {
         let _ = self.shared.conn.set(conn.clone());
         self.shared.mailbox.update(|st| {
-            st.connected = false;
             let error = st.error.take();
             let frame = |f: Option<(wsx_core::proto::CloseCode, &str)>| {
                 f.map(|(code, reason)| (code.0, reason.to_owned()))

@@ -9,8 +9,8 @@
 //! Python threads wait on those mailboxes with the GIL released; asyncio
 //! loops are woken through a socket (`Hub`).
 
-mod connection;
 mod broadcast;
+mod connection;
 mod deflate;
 mod errors;
 mod events;
@@ -63,7 +63,7 @@ fn open_client(
     origin: Option<String>,
     ca_file: Option<PathBuf>,
     verify: bool,
-    max_queue: Option<(usize, Option<usize>)>,
+    max_queue: Option<(i64, Option<i64>)>,
     compression: Option<Py<Deflate>>,
     reconnect: Option<Py<Reconnect>>,
     proxy: Option<String>,
@@ -94,14 +94,14 @@ fn open_client(
         proxy_from_env,
     };
     let mut config = options::client(&common, client)?;
-    config.inbox = Some(options::inbox(max_queue));
+    config.inbox = Some(options::inbox(max_queue)?);
     let handle = runtime::handle(py)?;
     let shared = ConnShared::new();
     let handler =
         Box::new(ConnHandler::new(shared.clone(), None).with_before_connect(before_connect));
     let conn = py
         .detach(|| handle.connect(uri, config, handler))
-        .map_err(|e| errors::to_py(py, &e))?;
+        .map_err(|e| options::refused(py, &e))?;
     let _ = shared.conn.set(conn);
     Connection::client(py, shared)
 }
@@ -131,7 +131,7 @@ fn listen(
     cert_file: Option<PathBuf>,
     key_file: Option<PathBuf>,
     max_connections: Option<usize>,
-    max_queue: Option<(usize, Option<usize>)>,
+    max_queue: Option<(i64, Option<i64>)>,
     compression: Option<Py<Deflate>>,
     slow_subscriber: &str,
 ) -> PyResult<Listener> {
@@ -154,7 +154,7 @@ fn listen(
         slow_subscriber: pubsub::slow_subscriber(slow_subscriber)?,
     };
     let mut config = options::server(&common, server)?;
-    config.inbox = Some(options::inbox(max_queue));
+    config.inbox = Some(options::inbox(max_queue)?);
     Listener::start(py, config, decide, answers_http)
 }
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use wsx_core::net::{
-    ClientConfig, InboxLimits, Keepalive, ProxyConfig, ReconnectPolicy, ServerConfig, SlowSubscriber,
-    TlsClientConfig, TlsServerConfig,
+    ClientConfig, InboxLimits, Keepalive, ProxyConfig, ReconnectPolicy, ServerConfig,
+    SlowSubscriber, TlsClientConfig, TlsServerConfig,
 };
 use wsx_core::proto::DeflateConfig;
 
@@ -107,11 +107,27 @@ fn keepalive(interval: Option<f64>, wait: Option<f64>) -> PyResult<Option<Keepal
 /// The core's inbox for `max_queue`: `(high, low)` messages (`low` None:
 /// the core's default for `high`), or `None` for no bound. The core
 /// validates the marks.
-pub fn inbox(max_queue: Option<(usize, Option<usize>)>) -> InboxLimits {
-    match max_queue {
-        Some((high, low)) => InboxLimits::messages(high, low),
+pub fn inbox(max_queue: Option<(i64, Option<i64>)>) -> PyResult<InboxLimits> {
+    let count = |n: i64| {
+        usize::try_from(n).map_err(|_| {
+            PyValueError::new_err(format!("max_queue counts messages: {n} is not a count"))
+        })
+    };
+    Ok(match max_queue {
+        Some((high, low)) => InboxLimits::messages(count(high)?, low.map(count).transpose()?),
         None => InboxLimits::unbounded(),
+    })
+}
+
+/// The core's refusal of a configuration, naming the Python option where
+/// the core names its own field (the inbox is `max_queue`).
+pub fn refused(py: Python<'_>, e: &wsx_core::net::Error) -> PyErr {
+    if e.kind() == wsx_core::net::ErrorKind::InvalidArgument && e.message().contains("inbox") {
+        let message = format!("max_queue: {}", e.message());
+        let e = wsx_core::net::Error::new(e.kind(), message);
+        return crate::errors::to_py(py, &e);
     }
+    crate::errors::to_py(py, e)
 }
 
 /// Options shared by clients and servers.

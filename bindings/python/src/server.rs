@@ -226,7 +226,7 @@ impl Listener {
         });
         let server = py
             .detach(|| handle.listen(config, acceptor))
-            .map_err(|e| crate::errors::to_py(py, &e))?;
+            .map_err(|e| crate::options::refused(py, &e))?;
         let addr = py.detach(|| server.local_addr());
         Ok(Listener {
             server,

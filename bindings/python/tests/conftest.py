@@ -23,7 +23,7 @@ import wsx
 MAX = 2**24
 
 
-def wsx_echo(ws: wsx.ServerConnection) -> None:
+def wsx_echo(ws: wsx.sync.ServerConnection) -> None:
     for message in ws:
         ws.send(message)
 
@@ -48,8 +48,8 @@ def websockets_server(handler: Callable[[Any], None], **kwargs: Any) -> Iterator
 
 
 @contextlib.contextmanager
-def wsx_server(handler: Callable[[wsx.ServerConnection], None], **kwargs: Any) -> Iterator[wsx.Server]:
-    with wsx.serve(handler, "127.0.0.1", 0, **kwargs) as server:
+def wsx_server(handler: Callable[[wsx.sync.ServerConnection], None], **kwargs: Any) -> Iterator[wsx.sync.Server]:
+    with wsx.sync.serve(handler, "127.0.0.1", 0, **kwargs) as server:
         yield server
 
 

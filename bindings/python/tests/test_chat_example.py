@@ -54,7 +54,7 @@ def chat() -> Iterator[tuple[str, Lines]]:
 
 def test_rooms_by_path_and_join(chat: tuple[str, Lines]) -> None:
     url, server_log = chat
-    with wsx.connect(f"{url}/room/tea") as tea, wsx.connect(f"{url}/room/coffee") as coffee, wsx.connect(
+    with wsx.sync.connect(f"{url}/room/tea") as tea, wsx.sync.connect(f"{url}/room/coffee") as coffee, wsx.sync.connect(
         f"{url}/elsewhere"
     ) as lobby:
         joined = sorted(server_log.next().split(":")[0] for _ in range(3))

@@ -26,7 +26,7 @@ def extensions(ws: Any) -> str:
 
 def test_client_negotiates_deflate_with_websockets_and_round_trips() -> None:
     with websockets_server(websockets_echo) as port:
-        with wsx.connect(f"ws://127.0.0.1:{port}/") as ws:
+        with wsx.sync.connect(f"ws://127.0.0.1:{port}/") as ws:
             assert extensions(ws).startswith("permessage-deflate")
             for message in [BIG_TEXT, BIG_BINARY, "short", b"", "é" * 100000]:
                 ws.send(message)
@@ -35,7 +35,7 @@ def test_client_negotiates_deflate_with_websockets_and_round_trips() -> None:
 
 def test_compression_none_offers_nothing() -> None:
     with websockets_server(websockets_echo) as port:
-        with wsx.connect(f"ws://127.0.0.1:{port}/", compression=None) as ws:
+        with wsx.sync.connect(f"ws://127.0.0.1:{port}/", compression=None) as ws:
             assert "Sec-WebSocket-Extensions" not in ws.response.headers  # type: ignore[union-attr]
             ws.send(BIG_TEXT)
             assert ws.recv(timeout=20) == BIG_TEXT
@@ -63,7 +63,7 @@ def test_wsx_server_with_deflate_serves_a_websockets_client() -> None:
 @pytest.mark.parametrize("server_kind", ["wsx", "websockets"])
 def test_bytes_on_the_wire_show_compression_and_the_opt_out(server_kind: str) -> None:
     def check(port: int) -> None:
-        with relay(port) as r, wsx.connect(f"ws://127.0.0.1:{r.port}/") as ws:
+        with relay(port) as r, wsx.sync.connect(f"ws://127.0.0.1:{r.port}/") as ws:
             assert extensions(ws).startswith("permessage-deflate")
             before = r.to_server
             ws.send(BIG_TEXT)
@@ -90,7 +90,7 @@ def test_bytes_on_the_wire_show_compression_and_the_opt_out(server_kind: str) ->
 def test_deflate_parameters_are_offered_and_honoured() -> None:
     settings = wsx.Deflate(client_max_window_bits=10, server_no_context_takeover=True, level=9, threshold=0)
     with websockets_server(websockets_echo) as port:
-        with wsx.connect(f"ws://127.0.0.1:{port}/", compression=settings) as ws:
+        with wsx.sync.connect(f"ws://127.0.0.1:{port}/", compression=settings) as ws:
             answer = extensions(ws)
             assert "server_no_context_takeover" in answer
             assert "client_max_window_bits=10" in answer
@@ -114,13 +114,13 @@ def test_wsx_server_imposes_its_parameters_on_a_websockets_client() -> None:
 def test_wsx_to_wsx_with_deflate() -> None:
     seen: list[str] = []
 
-    def handler(ws: wsx.ServerConnection) -> None:
+    def handler(ws: wsx.sync.ServerConnection) -> None:
         assert ws.request is not None
         seen.append(ws.request.headers["Sec-WebSocket-Extensions"])
         wsx_echo(ws)
 
     with wsx_server(handler, compression=wsx.Deflate()) as server:
-        with wsx.connect(f"ws://127.0.0.1:{server.port}/") as ws:
+        with wsx.sync.connect(f"ws://127.0.0.1:{server.port}/") as ws:
             assert extensions(ws).startswith("permessage-deflate")
             for message in [BIG_TEXT, BIG_BINARY]:
                 ws.send(message)
@@ -165,9 +165,9 @@ def test_invalid_deflate_settings_are_value_errors(kwargs: dict[str, int]) -> No
 
 def test_unknown_compression_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="compression"):
-        wsx.connect("ws://127.0.0.1:1/", compression="gzip")
+        wsx.sync.connect("ws://127.0.0.1:1/", compression="gzip")
     with pytest.raises(ValueError, match="compression"):
-        wsx.serve(wsx_echo, compression="zstd")
+        wsx.sync.serve(wsx_echo, compression="zstd")
 
 
 def test_deflate_settings_read_back() -> None:

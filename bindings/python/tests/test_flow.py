@@ -39,7 +39,7 @@ def test_full_queue_pushes_back_on_a_websockets_peer_and_drains_in_order() -> No
         ws.recv()  # the client's "thanks"
 
     with websockets_server(flood) as port:
-        with wsx.connect(f"ws://127.0.0.1:{port}/", max_queue=16, compression=None) as ws:
+        with wsx.sync.connect(f"ws://127.0.0.1:{port}/", max_queue=16, compression=None) as ws:
             wait_for(lambda: ws._queued == 16, "16 messages wait")
             assert ws._reading_paused
             time.sleep(0.3)  # the peer keeps trying to send meanwhile
@@ -60,7 +60,7 @@ def test_max_queue_none_reads_everything() -> None:
         ws.recv()
 
     with websockets_server(burst) as port:
-        with wsx.connect(f"ws://127.0.0.1:{port}/", max_queue=None) as ws:
+        with wsx.sync.connect(f"ws://127.0.0.1:{port}/", max_queue=None) as ws:
             wait_for(lambda: ws._queued == 100, "all 100 messages wait")
             assert not ws._reading_paused
             assert [ws.recv() for _ in range(100)] == [numbered(i, 64) for i in range(100)]
@@ -69,10 +69,10 @@ def test_max_queue_none_reads_everything() -> None:
 
 def test_wsx_server_connection_queue_is_bounded() -> None:
     go = threading.Event()
-    seen: list[wsx.ServerConnection] = []
+    seen: list[wsx.sync.ServerConnection] = []
     got: list[Any] = []
 
-    def handler(ws: wsx.ServerConnection) -> None:
+    def handler(ws: wsx.sync.ServerConnection) -> None:
         seen.append(ws)
         assert go.wait(20)
         got.extend(ws.recv() for _ in range(100))
@@ -91,7 +91,7 @@ def test_wsx_server_connection_queue_is_bounded() -> None:
 
 
 def test_asyncio_client_queue_is_bounded() -> None:
-    def burst(ws: wsx.ServerConnection) -> None:
+    def burst(ws: wsx.sync.ServerConnection) -> None:
         for i in range(50):
             ws.send(numbered(i, 1024))
         ws.recv()
@@ -114,4 +114,4 @@ def test_asyncio_client_queue_is_bounded() -> None:
 @pytest.mark.parametrize("bad", [0, -1, (4, 4), (4, 5), (4, -1)])
 def test_invalid_max_queue_is_a_value_error(bad: Any) -> None:
     with pytest.raises(ValueError, match="max_queue"):
-        wsx.connect("ws://127.0.0.1:1/", max_queue=bad)
+        wsx.sync.connect("ws://127.0.0.1:1/", max_queue=bad)

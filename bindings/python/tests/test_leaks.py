@@ -33,7 +33,7 @@ def warm_baseline() -> dict[str, int]:
     loop (one per process, never freed) runs from then on."""
     before = _live_objects()
     assert set(before) == {"connections", "servers", "loops"}
-    with wsx_server(wsx_echo) as server, wsx.connect(f"ws://127.0.0.1:{server.port}/") as ws:
+    with wsx_server(wsx_echo) as server, wsx.sync.connect(f"ws://127.0.0.1:{server.port}/") as ws:
         ws.send("warm")
         assert ws.recv(timeout=5) == "warm"
     del server, ws  # the names outlive the `with`
@@ -47,8 +47,8 @@ def test_sync_connections_and_servers_are_freed() -> None:
     baseline = warm_baseline()
     with wsx_server(wsx_echo) as server:
         url = f"ws://127.0.0.1:{server.port}/"
-        closed = [wsx.connect(url) for _ in range(N)]
-        dropped = [wsx.connect(url) for _ in range(N)]
+        closed = [wsx.sync.connect(url) for _ in range(N)]
+        dropped = [wsx.sync.connect(url) for _ in range(N)]
         for ws in closed + dropped:
             ws.send("x")
             assert ws.recv(timeout=5) == "x"
@@ -65,8 +65,8 @@ def test_sync_connections_and_servers_are_freed() -> None:
 
 def test_server_dropped_without_shutdown_is_freed() -> None:
     baseline = warm_baseline()
-    server = wsx.serve(wsx_echo, "127.0.0.1", 0)
-    ws = wsx.connect(f"ws://127.0.0.1:{server.port}/")
+    server = wsx.sync.serve(wsx_echo, "127.0.0.1", 0)
+    ws = wsx.sync.connect(f"ws://127.0.0.1:{server.port}/")
     ws.send("x")
     assert ws.recv(timeout=5) == "x"
     assert _live_objects()["servers"] == baseline["servers"] + 1

@@ -20,7 +20,7 @@ from conftest import Recorder, silent_server, wsx_echo, wsx_server
 
 
 def test_keyboard_interrupt_during_recv() -> None:
-    with wsx_server(wsx_echo) as server, wsx.connect(f"ws://127.0.0.1:{server.port}/") as ws:
+    with wsx_server(wsx_echo) as server, wsx.sync.connect(f"ws://127.0.0.1:{server.port}/") as ws:
         timer = threading.Timer(0.2, _thread.interrupt_main)
         timer.start()
         with pytest.raises(KeyboardInterrupt):
@@ -32,7 +32,7 @@ def test_keyboard_interrupt_during_recv() -> None:
 
 def test_pong_wait_timeout_and_interrupt() -> None:
     with silent_server() as port:
-        ws = wsx.connect(f"ws://127.0.0.1:{port}/", close_timeout=0.5)
+        ws = wsx.sync.connect(f"ws://127.0.0.1:{port}/", close_timeout=0.5)
         waiter = ws.ping(b"unanswered")
         with pytest.raises(TimeoutError):
             waiter.wait(timeout=0.3)
@@ -53,7 +53,7 @@ def test_sigint_to_a_blocked_process() -> None:
         script = textwrap.dedent(
             f"""
             import sys, wsx
-            ws = wsx.connect("ws://127.0.0.1:{server.port}/")
+            ws = wsx.sync.connect("ws://127.0.0.1:{server.port}/")
             try:
                 print("ready", flush=True)
                 ws.recv()  # line 6 of this script
@@ -84,7 +84,7 @@ def open_fds() -> int:
 def test_unclosed_connections_are_collected() -> None:
     seen = Recorder()
 
-    def handler(ws: wsx.ServerConnection) -> None:
+    def handler(ws: wsx.sync.ServerConnection) -> None:
         try:
             for message in ws:
                 ws.send(message)
@@ -94,7 +94,7 @@ def test_unclosed_connections_are_collected() -> None:
     with wsx_server(handler) as server:
         url = f"ws://127.0.0.1:{server.port}/"
         # Warm up: the native loop, its thread and the server exist already.
-        with wsx.connect(url) as ws:
+        with wsx.sync.connect(url) as ws:
             ws.send("warm")
             assert ws.recv(timeout=5) == "warm"
         assert seen.get() == ("closed", 1000)
@@ -102,7 +102,7 @@ def test_unclosed_connections_are_collected() -> None:
 
         refs = []
         for i in range(20):
-            ws = wsx.connect(url)
+            ws = wsx.sync.connect(url)
             ws.send(f"m{i}")
             assert ws.recv(timeout=5) == f"m{i}"
             pong = ws.ping(b"x")  # a waiter outliving its connection object
@@ -120,9 +120,9 @@ def test_unclosed_connections_are_collected() -> None:
 
 
 def test_server_object_collected_without_shutdown() -> None:
-    server = wsx.serve(wsx_echo, "127.0.0.1", 0)
+    server = wsx.sync.serve(wsx_echo, "127.0.0.1", 0)
     port = server.port
-    ws = wsx.connect(f"ws://127.0.0.1:{port}/")
+    ws = wsx.sync.connect(f"ws://127.0.0.1:{port}/")
     ws.send("x")
     assert ws.recv(timeout=5) == "x"
     server.shutdown()
@@ -135,7 +135,7 @@ def test_server_object_collected_without_shutdown() -> None:
 def test_send_waits_under_backpressure_until_closed() -> None:
     total, size = 48, 1 << 20  # far past the send queue's high-water mark (17 MiB)
     with silent_server() as port:
-        ws = wsx.connect(f"ws://127.0.0.1:{port}/", close_timeout=0.5)
+        ws = wsx.sync.connect(f"ws://127.0.0.1:{port}/", close_timeout=0.5)
         sent: list[int] = []
         outcome: list[BaseException] = []
 

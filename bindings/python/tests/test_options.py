@@ -20,7 +20,7 @@ DEFAULTED = ["open_timeout", "ping_interval", "ping_timeout", "close_timeout", "
 
 
 @pytest.mark.parametrize(
-    "function", [wsx.connect, wsx.serve, wsx.asyncio.connect, wsx.asyncio.serve]
+    "function", [wsx.sync.connect, wsx.sync.serve, wsx.asyncio.connect, wsx.asyncio.serve]
 )
 def test_signature_defaults_are_the_cores(function: Callable[..., Any]) -> None:
     native = _wsx.defaults()
@@ -56,16 +56,16 @@ BAD_CLIENT_OPTIONS = [
 @pytest.mark.parametrize("options,message", BAD_CLIENT_OPTIONS)
 def test_bad_client_options_are_refused_by_the_core(options: dict[str, Any], message: str) -> None:
     with pytest.raises(wsx.InvalidArgument) as info:
-        wsx.connect("ws://127.0.0.1:9/", **options)
+        wsx.sync.connect("ws://127.0.0.1:9/", **options)
     assert message in str(info.value)
     assert isinstance(info.value, ValueError)
 
 
 def test_bad_server_options_are_refused_by_the_core() -> None:
     with pytest.raises(wsx.InvalidArgument, match="max_connections must be more than 0"):
-        wsx.serve(wsx_echo, max_connections=0)
+        wsx.sync.serve(wsx_echo, max_connections=0)
     with pytest.raises(wsx.InvalidArgument, match="keepalive.interval must be more than 0 ms"):
-        wsx.serve(wsx_echo, ping_interval=0)
+        wsx.sync.serve(wsx_echo, ping_interval=0)
 
 
 @pytest.mark.parametrize(
@@ -97,13 +97,13 @@ def test_a_refusal_is_400_to_599_with_valid_headers(monkeypatch: pytest.MonkeyPa
         "/reserved": (401, "no", {"Content-Length": "0"}),
     }
 
-    def process_request(conn: wsx.ServerConnection, request: wsx.Request) -> Any:
+    def process_request(conn: wsx.sync.ServerConnection, request: wsx.Request) -> Any:
         return answers[request.path]
 
     with wsx_server(wsx_echo, process_request=process_request) as server:
         for path in answers:
             with pytest.raises(wsx.InvalidStatus) as info:
-                wsx.connect(f"ws://127.0.0.1:{server.port}{path}")
+                wsx.sync.connect(f"ws://127.0.0.1:{server.port}{path}")
             assert info.value.status == 500, path
     assert len(raised) == len(answers)
     assert all(isinstance(e, wsx.InvalidArgument) for e in raised), raised

@@ -31,10 +31,10 @@ class Rooms:
     the rest of the room; "/topics" answers the connection's topics."""
 
     def __init__(self) -> None:
-        self.server: wsx.Server | None = None
+        self.server: wsx.sync.Server | None = None
         self.counts: list[int] = []
 
-    def __call__(self, ws: wsx.ServerConnection) -> None:
+    def __call__(self, ws: wsx.sync.ServerConnection) -> None:
         assert ws.request is not None and self.server is not None
         room = ws.request.path.strip("/")
         assert ws.subscribe(room) is True
@@ -57,8 +57,8 @@ def test_publish_reaches_the_topic_but_not_the_publisher_or_other_topics() -> No
     with wsx_server(rooms) as server:
         rooms.server = server
         url = f"ws://127.0.0.1:{server.port}"
-        a = [wsx.connect(f"{url}/a") for _ in range(3)]
-        b = wsx.connect(f"{url}/b")
+        a = [wsx.sync.connect(f"{url}/a") for _ in range(3)]
+        b = wsx.sync.connect(f"{url}/b")
         try:
             for ws in [*a, b]:
                 assert ws.recv(timeout=20) == "joined"
@@ -93,7 +93,7 @@ def test_publish_reaches_the_topic_but_not_the_publisher_or_other_topics() -> No
 def test_publish_to_websockets_clients_with_text_and_bytes_like() -> None:
     joined = threading.Semaphore(0)
 
-    def handler(ws: wsx.ServerConnection) -> None:
+    def handler(ws: wsx.sync.ServerConnection) -> None:
         ws.subscribe("news")
         joined.release()
         for _ in ws:
@@ -113,7 +113,7 @@ def test_publish_to_websockets_clients_with_text_and_bytes_like() -> None:
                 server.publish("news", 42)  # type: ignore[arg-type]
 
 
-def flood_until_slow(server: wsx.Server, count_before: int) -> int:
+def flood_until_slow(server: wsx.sync.Server, count_before: int) -> int:
     """Publishes 1 MiB messages to "t" until the one subscriber is no longer
     reached; returns how many were published."""
     chunk = bytes(range(256)) * 4096
@@ -127,7 +127,7 @@ def flood_until_slow(server: wsx.Server, count_before: int) -> int:
 def test_slow_subscriber_policy(policy: Any) -> None:
     subscribed = threading.Event()
 
-    def handler(ws: wsx.ServerConnection) -> None:
+    def handler(ws: wsx.sync.ServerConnection) -> None:
         ws.subscribe("t")
         subscribed.set()
         for _ in ws:
@@ -135,7 +135,7 @@ def test_slow_subscriber_policy(policy: Any) -> None:
 
     with wsx_server(handler, slow_subscriber=policy) as server:
         # The client reads one message, then its socket stays unread.
-        with wsx.connect(f"ws://127.0.0.1:{server.port}/", max_queue=1, compression=None) as ws:
+        with wsx.sync.connect(f"ws://127.0.0.1:{server.port}/", max_queue=1, compression=None) as ws:
             assert subscribed.wait(20)
             published = flood_until_slow(server, 1)
             if policy == "drop":
@@ -156,7 +156,7 @@ def test_slow_subscriber_policy(policy: Any) -> None:
 
 def test_invalid_slow_subscriber_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="slow_subscriber"):
-        wsx.serve(lambda ws: None, slow_subscriber="kick")  # type: ignore[arg-type]
+        wsx.sync.serve(lambda ws: None, slow_subscriber="kick")  # type: ignore[arg-type]
 
 
 def test_asyncio_server_publish_and_subscribe() -> None:

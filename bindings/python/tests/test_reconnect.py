@@ -33,7 +33,7 @@ class Restarting:
         self.tokens: list[str | None] = []
         self.lock = threading.Lock()
 
-    def __call__(self, ws: wsx.ServerConnection) -> None:
+    def __call__(self, ws: wsx.sync.ServerConnection) -> None:
         with self.lock:
             n = self.count
             self.count += 1
@@ -50,7 +50,7 @@ class Restarting:
 def test_recv_and_iteration_continue_across_reconnects() -> None:
     server_side = Restarting(drops=3)
     with wsx_server(server_side) as server:
-        with wsx.connect(f"ws://127.0.0.1:{server.port}/", reconnect=FAST) as ws:
+        with wsx.sync.connect(f"ws://127.0.0.1:{server.port}/", reconnect=FAST) as ws:
             assert ws.recv(timeout=20) == "hello 0"
             got = [ws.recv(timeout=20) for _ in range(3)]
             assert got == ["hello 1", "hello 2", "hello 3"]
@@ -83,7 +83,7 @@ def test_client_survives_a_graceful_server_restart(flags: tuple[str, ...]) -> No
     first, port = start_echo_server(0, *flags)
     second = None
     try:
-        with wsx.connect(f"ws://127.0.0.1:{port}/", reconnect=FAST) as ws:
+        with wsx.sync.connect(f"ws://127.0.0.1:{port}/", reconnect=FAST) as ws:
             ws.send("before")
             assert ws.recv(timeout=20) == "before"
             first.terminate()  # SIGTERM
@@ -110,7 +110,7 @@ def test_retry_codes_choose_the_closes_reconnected_after() -> None:
     with pytest.raises(ValueError):
         wsx.Reconnect(retry_codes=[999])
     with wsx_server(Restarting(drops=1)) as server:
-        with wsx.connect(f"ws://127.0.0.1:{server.port}/", reconnect=policy) as ws:
+        with wsx.sync.connect(f"ws://127.0.0.1:{server.port}/", reconnect=policy) as ws:
             assert ws.recv(timeout=20) == "hello 0"
             with pytest.raises(wsx.ConnectionClosedError) as info:
                 ws.recv(timeout=20)
@@ -119,7 +119,7 @@ def test_retry_codes_choose_the_closes_reconnected_after() -> None:
 
 def test_without_reconnect_a_drop_ends_the_connection() -> None:
     with wsx_server(Restarting(drops=1)) as server:
-        with wsx.connect(f"ws://127.0.0.1:{server.port}/") as ws:
+        with wsx.sync.connect(f"ws://127.0.0.1:{server.port}/") as ws:
             assert ws.recv(timeout=20) == "hello 0"
             with pytest.raises(wsx.ConnectionClosedError) as info:
                 ws.recv(timeout=20)
@@ -137,7 +137,7 @@ def test_before_connect_sets_each_attempts_headers() -> None:
 
     with wsx_server(server_side) as server:
         url = f"ws://127.0.0.1:{server.port}/"
-        with wsx.connect(url, reconnect=FAST, before_connect=fresh_token) as ws:
+        with wsx.sync.connect(url, reconnect=FAST, before_connect=fresh_token) as ws:
             assert [ws.recv(timeout=20) for _ in range(3)] == ["hello 0", "hello 1", "hello 2"]
             ws.send("bye")
             assert list(ws) == []
@@ -149,7 +149,7 @@ def test_before_connect_returning_none_keeps_additional_headers() -> None:
     server_side = Restarting(drops=0)
     with wsx_server(server_side) as server:
         url = f"ws://127.0.0.1:{server.port}/"
-        with wsx.connect(url, additional_headers={"Authorization": "static"}, before_connect=lambda n: None) as ws:
+        with wsx.sync.connect(url, additional_headers={"Authorization": "static"}, before_connect=lambda n: None) as ws:
             assert ws.recv(timeout=20) == "hello 0"
             ws.send("bye")
             assert list(ws) == []
@@ -161,14 +161,14 @@ def test_first_connection_is_retried_until_max_attempts() -> None:
         port = server.port
     # Nothing listens there any more: every attempt is refused.
     with pytest.raises(wsx.ConnectError):
-        wsx.connect(f"ws://127.0.0.1:{port}/", reconnect=wsx.Reconnect(initial_delay=0.01, max_attempts=2))
+        wsx.sync.connect(f"ws://127.0.0.1:{port}/", reconnect=wsx.Reconnect(initial_delay=0.01, max_attempts=2))
 
 
 @pytest.mark.parametrize("retry_on_4xx", [False, True])
 def test_4xx_refusal_is_retried_only_when_asked(retry_on_4xx: bool) -> None:
     refusals = [403]
 
-    def process_request(conn: wsx.ServerConnection, request: wsx.Request) -> Any:
+    def process_request(conn: wsx.sync.ServerConnection, request: wsx.Request) -> Any:
         return refusals.pop() if refusals else None
 
     policy = wsx.Reconnect(initial_delay=0.01, retry_on_4xx=retry_on_4xx)
@@ -176,10 +176,10 @@ def test_4xx_refusal_is_retried_only_when_asked(retry_on_4xx: bool) -> None:
         url = f"ws://127.0.0.1:{server.port}/"
         if not retry_on_4xx:
             with pytest.raises(wsx.InvalidStatus) as info:
-                wsx.connect(url, reconnect=policy)
+                wsx.sync.connect(url, reconnect=policy)
             assert info.value.status == 403
         else:
-            with wsx.connect(url, reconnect=policy) as ws:
+            with wsx.sync.connect(url, reconnect=policy) as ws:
                 ws.send("through")
                 assert ws.recv(timeout=20) == "through"
                 assert ws.reconnects == 0  # the first connection, at the second attempt
@@ -194,7 +194,7 @@ def test_reconnect_options() -> None:
     with pytest.raises(ValueError):
         wsx.Reconnect(initial_delay=-1)
     with pytest.raises(TypeError):
-        wsx.connect("ws://127.0.0.1:1/", reconnect="yes")  # type: ignore[arg-type]
+        wsx.sync.connect("ws://127.0.0.1:1/", reconnect="yes")  # type: ignore[arg-type]
 
 
 def test_asyncio_reconnects() -> None:
@@ -217,7 +217,7 @@ def test_asyncio_reconnects() -> None:
 @pytest.mark.parametrize("kind", ["http", "socks5"])
 def test_through_a_proxy(kind: str) -> None:
     with websockets_server(websockets_echo) as port, proxy(kind) as p:
-        with wsx.connect(f"ws://127.0.0.1:{port}/", proxy=p.url) as ws:
+        with wsx.sync.connect(f"ws://127.0.0.1:{port}/", proxy=p.url) as ws:
             ws.send("via proxy")
             assert ws.recv(timeout=20) == "via proxy"
             assert ws.remote_address == ("127.0.0.1", p.port)
@@ -227,11 +227,11 @@ def test_through_a_proxy(kind: str) -> None:
 def test_proxy_authentication() -> None:
     with wsx_server(wsx_echo) as server, proxy("http", ("ada", "s3cret")) as p:
         url = f"ws://127.0.0.1:{server.port}/"
-        with wsx.connect(url, proxy=p.url) as ws:
+        with wsx.sync.connect(url, proxy=p.url) as ws:
             ws.send("authenticated")
             assert ws.recv(timeout=20) == "authenticated"
         with pytest.raises(wsx.ConnectError, match="407"):
-            wsx.connect(url, proxy=f"http://ada:wrong@127.0.0.1:{p.port}")
+            wsx.sync.connect(url, proxy=f"http://ada:wrong@127.0.0.1:{p.port}")
 
 
 def test_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -240,16 +240,16 @@ def test_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("http_proxy", p.url)
         monkeypatch.delenv("no_proxy", raising=False)
         monkeypatch.delenv("NO_PROXY", raising=False)
-        with wsx.connect(url) as ws:  # the default ignores the environment
+        with wsx.sync.connect(url) as ws:  # the default ignores the environment
             ws.send("direct")
             assert ws.recv(timeout=20) == "direct"
         assert p.targets == []
-        with wsx.connect(url, proxy=True) as ws:
+        with wsx.sync.connect(url, proxy=True) as ws:
             ws.send("from env")
             assert ws.recv(timeout=20) == "from env"
         assert p.targets == [f"127.0.0.1:{server.port}"]
         monkeypatch.setenv("no_proxy", "127.0.0.1")
-        with wsx.connect(url, proxy=True) as ws:
+        with wsx.sync.connect(url, proxy=True) as ws:
             ws.send("exempt")
             assert ws.recv(timeout=20) == "exempt"
         assert len(p.targets) == 1
@@ -258,7 +258,7 @@ def test_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_reconnect_through_a_proxy() -> None:
     server_side = Restarting(drops=1)
     with wsx_server(server_side) as server, proxy("socks5") as p:
-        with wsx.connect(f"ws://127.0.0.1:{server.port}/", reconnect=FAST, proxy=p.url) as ws:
+        with wsx.sync.connect(f"ws://127.0.0.1:{server.port}/", reconnect=FAST, proxy=p.url) as ws:
             assert [ws.recv(timeout=20) for _ in range(2)] == ["hello 0", "hello 1"]
             ws.send("bye")
             assert list(ws) == []
@@ -267,4 +267,4 @@ def test_reconnect_through_a_proxy() -> None:
 
 def test_bad_proxy_url_is_invalid_argument() -> None:
     with pytest.raises(wsx.InvalidArgument):
-        wsx.connect("ws://127.0.0.1:1/", proxy="ftp://127.0.0.1:1")
+        wsx.sync.connect("ws://127.0.0.1:1/", proxy="ftp://127.0.0.1:1")

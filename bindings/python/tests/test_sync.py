@@ -21,7 +21,7 @@ SIZES = [0, 1, 125, 126, 65535, 65536, 1 << 20, 1 << 24]
 def test_binary_round_trip(echo_url: str, size: int) -> None:
     payload = bytes(i % 251 for i in range(min(size, 1000))) * (size // 1000) + b"\x07" * (size % 1000)
     assert len(payload) == size
-    with wsx.connect(echo_url) as ws:
+    with wsx.sync.connect(echo_url) as ws:
         ws.send(payload)
         got = ws.recv(timeout=30)
     assert isinstance(got, bytes)
@@ -32,7 +32,7 @@ def test_binary_round_trip(echo_url: str, size: int) -> None:
 def test_text_round_trip(echo_url: str, size: int) -> None:
     unit = "héllo wörld ✓ "  # multi-byte characters
     text = (unit * (size // len(unit.encode()) + 1)).encode()[:size].decode("utf-8", "ignore")
-    with wsx.connect(echo_url) as ws:
+    with wsx.sync.connect(echo_url) as ws:
         ws.send(text)
         got = ws.recv(timeout=30)
     assert isinstance(got, str)
@@ -40,7 +40,7 @@ def test_text_round_trip(echo_url: str, size: int) -> None:
 
 
 def test_bytearray_and_memoryview_are_binary(echo_url: str) -> None:
-    with wsx.connect(echo_url) as ws:
+    with wsx.sync.connect(echo_url) as ws:
         ws.send(bytearray(b"abc"))
         ws.send(memoryview(b"xyz123")[1:4])
         assert ws.recv(timeout=5) == b"abc"
@@ -50,13 +50,13 @@ def test_bytearray_and_memoryview_are_binary(echo_url: str) -> None:
 
 
 def test_iteration_ends_on_normal_close() -> None:
-    def handler(ws: wsx.ServerConnection) -> None:
+    def handler(ws: wsx.sync.ServerConnection) -> None:
         for i in range(3):
             ws.send(f"m{i}")
         ws.close(1000, "done")
 
     with wsx_server(handler) as server:
-        with wsx.connect(f"ws://127.0.0.1:{server.port}/") as ws:
+        with wsx.sync.connect(f"ws://127.0.0.1:{server.port}/") as ws:
             assert list(ws) == ["m0", "m1", "m2"]
             assert (ws.close_code, ws.close_reason) == (1000, "done")
             with pytest.raises(wsx.ConnectionClosedOK):
@@ -68,15 +68,15 @@ def test_iteration_ends_on_normal_close() -> None:
 def test_subprotocols_with_wsx_server() -> None:
     seen = Recorder()
 
-    def handler(ws: wsx.ServerConnection) -> None:
+    def handler(ws: wsx.sync.ServerConnection) -> None:
         seen.events.put(("sub", ws.subprotocol))
 
     with wsx_server(handler, subprotocols=["chat", "superchat"]) as server:
         url = f"ws://127.0.0.1:{server.port}/"
-        with wsx.connect(url, subprotocols=["superchat"]) as ws:
+        with wsx.sync.connect(url, subprotocols=["superchat"]) as ws:
             assert ws.subprotocol == "superchat"
         assert seen.get() == ("sub", "superchat")
-        with wsx.connect(url, subprotocols=["other"]) as ws:
+        with wsx.sync.connect(url, subprotocols=["other"]) as ws:
             assert ws.subprotocol is None
         assert seen.get() == ("sub", None)
         with websockets.sync.client.connect(url, subprotocols=["chat"]) as ws2:  # type: ignore[list-item]
@@ -86,7 +86,7 @@ def test_subprotocols_with_wsx_server() -> None:
 
 def test_subprotocols_with_websockets_server() -> None:
     with websockets_server(lambda ws: ws.send(ws.subprotocol or "-"), subprotocols=["v2", "v1"]) as port:
-        with wsx.connect(f"ws://127.0.0.1:{port}/", subprotocols=["v1"]) as ws:
+        with wsx.sync.connect(f"ws://127.0.0.1:{port}/", subprotocols=["v1"]) as ws:
             assert ws.subprotocol == "v1"
             assert ws.recv(timeout=5) == "v1"
 
@@ -94,13 +94,13 @@ def test_subprotocols_with_websockets_server() -> None:
 def test_headers_both_ways_with_wsx_server() -> None:
     seen = Recorder()
 
-    def handler(ws: wsx.ServerConnection) -> None:
+    def handler(ws: wsx.sync.ServerConnection) -> None:
         assert ws.request is not None
         seen.events.put((ws.request.path, ws.request.headers.get("x-token"), ws.request.headers.get("origin")))
 
     with wsx_server(handler) as server:
         url = f"ws://127.0.0.1:{server.port}/room?id=7"
-        with wsx.connect(url, additional_headers={"X-Token": "abc"}, origin="https://app.example") as ws:
+        with wsx.sync.connect(url, additional_headers={"X-Token": "abc"}, origin="https://app.example") as ws:
             assert ws.response is not None
             assert ws.response.status_code == 101
             assert ws.response.headers["upgrade"].lower() == "websocket"
@@ -117,7 +117,7 @@ def test_headers_with_websockets_server() -> None:
 
     with websockets_server(handler) as port:
         headers = [("X-Token", "t1"), ("X-Multi", "a"), ("X-Multi", "b")]
-        with wsx.connect(f"ws://127.0.0.1:{port}/p?q=1", additional_headers=headers) as ws:
+        with wsx.sync.connect(f"ws://127.0.0.1:{port}/p?q=1", additional_headers=headers) as ws:
             assert ws.recv(timeout=5) == "/p?q=1 t1 ['a', 'b']"
             assert ws.response is not None and ws.response.headers.get("server", "").startswith("Python")
 
@@ -136,14 +136,14 @@ def test_headers_object() -> None:
 def test_client_close_code_reaches_server() -> None:
     seen = Recorder()
 
-    def handler(ws: wsx.ServerConnection) -> None:
+    def handler(ws: wsx.sync.ServerConnection) -> None:
         try:
             ws.recv()
         except wsx.ConnectionClosed as exc:
             seen.events.put((type(exc), exc.code, exc.reason, ws.close_code))
 
     with wsx_server(handler) as server:
-        ws = wsx.connect(f"ws://127.0.0.1:{server.port}/")
+        ws = wsx.sync.connect(f"ws://127.0.0.1:{server.port}/")
         ws.close(4000, "bye now")
         assert ws.close_code == 4000  # the code the server echoed
         assert seen.get() == (wsx.ConnectionClosedError, 4000, "bye now", 4000)
@@ -156,14 +156,14 @@ def test_client_close_code_reaches_server() -> None:
             seen.events.put((exc.rcvd.code, exc.rcvd.reason))
 
     with websockets_server(ws_handler) as port:
-        ws = wsx.connect(f"ws://127.0.0.1:{port}/")
+        ws = wsx.sync.connect(f"ws://127.0.0.1:{port}/")
         ws.close(4001, "from wsx")
         assert seen.get() == (4001, "from wsx")
         assert ws.close_code == 4001
 
 
 def test_server_close_code_reaches_client() -> None:
-    def handler(ws: wsx.ServerConnection) -> None:
+    def handler(ws: wsx.sync.ServerConnection) -> None:
         ws.send("last words")
         ws.close(4002, "server says bye")
 
@@ -173,7 +173,7 @@ def test_server_close_code_reaches_client() -> None:
 
     with wsx_server(handler) as server, websockets_server(ws_handler) as port:
         for url in (f"ws://127.0.0.1:{server.port}/", f"ws://127.0.0.1:{port}/"):
-            with wsx.connect(url) as ws:
+            with wsx.sync.connect(url) as ws:
                 assert ws.recv(timeout=5) == "last words"
                 with pytest.raises(wsx.ConnectionClosedError) as info:
                     ws.recv(timeout=5)
@@ -189,7 +189,7 @@ def test_server_close_code_reaches_client() -> None:
 
 
 def test_invalid_close_code_is_refused(echo_url: str) -> None:
-    with wsx.connect(echo_url) as ws:
+    with wsx.sync.connect(echo_url) as ws:
         with pytest.raises(wsx.InvalidArgument):
             ws.close(1005)
         ws.send("still open")
@@ -197,7 +197,7 @@ def test_invalid_close_code_is_refused(echo_url: str) -> None:
 
 
 def test_ping_round_trip(echo_url: str) -> None:
-    with wsx.connect(echo_url) as ws:
+    with wsx.sync.connect(echo_url) as ws:
         assert ws.latency == 0
         waiters = [ws.ping(b"a"), ws.ping(b"b"), ws.ping()]
         rtts = [w.wait(timeout=10) for w in waiters]
@@ -209,7 +209,7 @@ def test_ping_round_trip(echo_url: str) -> None:
 
 
 def test_recv_timeout(echo_url: str) -> None:
-    with wsx.connect(echo_url) as ws:
+    with wsx.sync.connect(echo_url) as ws:
         with pytest.raises(TimeoutError):
             ws.recv(timeout=0.2)
         with pytest.raises(TimeoutError):
@@ -224,14 +224,14 @@ def test_open_timeout() -> None:
         silent.bind(("127.0.0.1", 0))
         silent.listen(1)
         with pytest.raises(wsx.OpenTimeout) as info:
-            wsx.connect(f"ws://127.0.0.1:{silent.getsockname()[1]}/", open_timeout=0.3)
+            wsx.sync.connect(f"ws://127.0.0.1:{silent.getsockname()[1]}/", open_timeout=0.3)
         assert isinstance(info.value, TimeoutError)
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1/", "ws://", "not a url", "ws://h:99999/", "ws://u:p@h/", ""])
 def test_bad_urls(url: str) -> None:
     with pytest.raises(wsx.InvalidURI) as info:
-        wsx.connect(url)
+        wsx.sync.connect(url)
     assert isinstance(info.value, wsx.WsxError)
     assert info.value.uri == url
 
@@ -241,7 +241,7 @@ def test_refused_connection() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(wsx.ConnectError) as info:
-        wsx.connect(f"ws://127.0.0.1:{port}/")
+        wsx.sync.connect(f"ws://127.0.0.1:{port}/")
     assert isinstance(info.value, OSError)
 
 
@@ -249,10 +249,10 @@ def test_origin_refused_with_403() -> None:
     with wsx_server(wsx_echo, origins=["https://good.example"]) as server:
         url = f"ws://127.0.0.1:{server.port}/"
         with pytest.raises(wsx.InvalidStatus) as info:
-            wsx.connect(url, origin="https://evil.example")
+            wsx.sync.connect(url, origin="https://evil.example")
         assert info.value.status == 403
         assert isinstance(info.value, wsx.InvalidHandshake)
-        with wsx.connect(url, origin="https://good.example") as ws:
+        with wsx.sync.connect(url, origin="https://good.example") as ws:
             ws.send("ok")
             assert ws.recv(timeout=5) == "ok"
         with pytest.raises(websockets.exceptions.InvalidStatus) as info2:
@@ -264,7 +264,7 @@ def test_origin_refused_with_403() -> None:
 def test_process_request_refuses() -> None:
     calls: list[tuple[str, Any]] = []
 
-    def process_request(conn: wsx.ServerConnection, request: wsx.Request) -> Any:
+    def process_request(conn: wsx.sync.ServerConnection, request: wsx.Request) -> Any:
         calls.append((request.path, conn.remote_address))
         if request.path == "/forbidden":
             return 403
@@ -277,10 +277,10 @@ def test_process_request_refuses() -> None:
     with wsx_server(wsx_echo, process_request=process_request) as server:
         base = f"ws://127.0.0.1:{server.port}"
         with pytest.raises(wsx.InvalidStatus) as info:
-            wsx.connect(base + "/forbidden")
+            wsx.sync.connect(base + "/forbidden")
         assert info.value.status == 403
         with pytest.raises(wsx.InvalidStatus) as info:
-            wsx.connect(base + "/auth")
+            wsx.sync.connect(base + "/auth")
         assert info.value.status == 401
         with pytest.raises(websockets.exceptions.InvalidStatus) as info2:
             websockets.sync.client.connect(base + "/auth")
@@ -288,9 +288,9 @@ def test_process_request_refuses() -> None:
         assert info2.value.response.headers["WWW-Authenticate"] == "Basic"
         assert b"who are you" in info2.value.response.body
         with pytest.raises(wsx.InvalidStatus) as info:
-            wsx.connect(base + "/boom")
+            wsx.sync.connect(base + "/boom")
         assert info.value.status == 500
-        with wsx.connect(base + "/fine") as ws:
+        with wsx.sync.connect(base + "/fine") as ws:
             ws.send("in")
             assert ws.recv(timeout=5) == "in"
     assert [path for path, _ in calls] == ["/forbidden", "/auth", "/auth", "/boom", "/fine"]
@@ -315,12 +315,12 @@ def test_refused_by_websockets_server() -> None:
 
     with websockets_server(lambda ws: None, process_request=process_request) as port:
         with pytest.raises(wsx.InvalidStatus) as info:
-            wsx.connect(f"ws://127.0.0.1:{port}/")
+            wsx.sync.connect(f"ws://127.0.0.1:{port}/")
         assert info.value.status == 403
 
 
 def test_payload_too_big() -> None:
-    def handler(ws: wsx.ServerConnection) -> None:
+    def handler(ws: wsx.sync.ServerConnection) -> None:
         ws.send(b"x" * 2048)
         try:
             ws.recv()
@@ -328,7 +328,7 @@ def test_payload_too_big() -> None:
             pass
 
     with wsx_server(handler) as server:
-        with wsx.connect(f"ws://127.0.0.1:{server.port}/", max_size=1024) as ws:
+        with wsx.sync.connect(f"ws://127.0.0.1:{server.port}/", max_size=1024) as ws:
             with pytest.raises(wsx.ConnectionClosedError) as info:
                 ws.recv(timeout=10)
             assert info.value.code == 1009
@@ -337,7 +337,7 @@ def test_payload_too_big() -> None:
 
 def test_concurrent_senders(echo_url: str) -> None:
     threads_n, per_thread = 8, 200
-    with wsx.connect(echo_url) as ws:
+    with wsx.sync.connect(echo_url) as ws:
         def sender(t: int) -> None:
             for i in range(per_thread):
                 ws.send(f"{t}:{i}:" + "x" * (i % 300))
@@ -362,13 +362,13 @@ def test_concurrent_senders(echo_url: str) -> None:
 def test_server_handlers_run_on_their_own_threads() -> None:
     gate = threading.Barrier(3, timeout=10)
 
-    def handler(ws: wsx.ServerConnection) -> None:
+    def handler(ws: wsx.sync.ServerConnection) -> None:
         gate.wait()  # three handlers block at once: each has its own thread
         ws.send(threading.current_thread().name + str(threading.get_ident()))
 
     with wsx_server(handler) as server:
         url = f"ws://127.0.0.1:{server.port}/"
-        conns = [wsx.connect(url) for _ in range(3)]
+        conns = [wsx.sync.connect(url) for _ in range(3)]
         names = {c.recv(timeout=10) for c in conns}
         assert len(names) == 3
         for c in conns:
@@ -376,8 +376,8 @@ def test_server_handlers_run_on_their_own_threads() -> None:
 
 
 def test_shutdown_closes_connections_with_1001() -> None:
-    server = wsx.serve(wsx_echo, "127.0.0.1", 0)
-    ws = wsx.connect(f"ws://127.0.0.1:{server.port}/")
+    server = wsx.sync.serve(wsx_echo, "127.0.0.1", 0)
+    ws = wsx.sync.connect(f"ws://127.0.0.1:{server.port}/")
     ws.send("hi")
     assert ws.recv(timeout=5) == "hi"
     threading.Thread(target=server.shutdown).start()
@@ -386,4 +386,4 @@ def test_shutdown_closes_connections_with_1001() -> None:
     assert info.value.code == 1001
     server.serve_forever()  # returns at once: the server is shut down
     with pytest.raises(wsx.ConnectError):
-        wsx.connect(f"ws://127.0.0.1:{server.port}/")
+        wsx.sync.connect(f"ws://127.0.0.1:{server.port}/")

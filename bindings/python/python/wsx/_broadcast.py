@@ -28,9 +28,9 @@ def broadcast(connections: Iterable[Any], message: Sendable, raise_exceptions: b
         raise ValueError("raise_exceptions=True needs Python 3.11 or later (ExceptionGroup)")
     conns = list(connections)
     natives = [getattr(c, "_native", c) for c in conns]
-    errors = []
+    errors: list[Exception] = []
     for index, exc in _wsx.broadcast(natives, message):
-        if isinstance(exc, ConnectionClosed):
+        if isinstance(exc, ConnectionClosed) or not isinstance(exc, Exception):
             continue
         if raise_exceptions:
             errors.append(exc)

@@ -134,9 +134,9 @@ def connect(
     normal close by the server (1000) ends it too.
 
     ``before_connect(attempt)`` runs before every attempt (0 for the first)
-    on the network thread (keep it short) and returns the extra headers for
-    that attempt (e.g. a fresh token), or None to send
-    ``additional_headers``.
+    on a thread of its own (the attempt waits for it, within
+    ``open_timeout``) and returns the extra headers for that attempt (e.g. a
+    fresh token), or None to send ``additional_headers``.
 
     ``proxy`` goes through an HTTP CONNECT (``http://``, ``https://``) or
     SOCKS5 (``socks5://``) proxy, with ``user:password@`` if needed;
@@ -166,21 +166,17 @@ class _Serving:
         self.connections: set[ServerConnection] = set()
         self.threads: set[threading.Thread] = set()
         self.lock = threading.Lock()
-        self.done = threading.Event()
 
     def accept_loop(self) -> None:
-        try:
-            while True:
-                conn = self.listener.accept()
-                if conn is None:
-                    break
-                thread = threading.Thread(target=self.run, args=(conn,), name="wsx-handler", daemon=True)
-                with self.lock:
-                    self.threads.add(thread)
-                    self.connections.add(conn)
-                thread.start()
-        finally:
-            self.done.set()
+        while True:
+            conn = self.listener.accept()
+            if conn is None:  # the server shut down
+                return
+            thread = threading.Thread(target=self.run, args=(conn,), name="wsx-handler", daemon=True)
+            with self.lock:
+                self.threads.add(thread)
+                self.connections.add(conn)
+            thread.start()
 
     def run(self, conn: ServerConnection) -> None:
         try:
@@ -250,8 +246,8 @@ class Server:
         """Blocks until the server is shut down (from another thread or by
         Ctrl-C, which shuts it down too)."""
         try:
-            while not self._serving.done.wait(0.1):
-                pass
+            while self._acceptor.is_alive():
+                self._acceptor.join(0.1)
         except KeyboardInterrupt:
             self.shutdown()
             raise
