@@ -26,8 +26,11 @@ $(CSHARP_OUT)/Wsx.dll: $(CSHARP_SRC) $(CSHARP_DIR)/Wsx.dll.config
 	cp $(CSHARP_DIR)/Wsx.dll.config $(CSHARP_OUT)/Wsx.dll.config
 	ln -sfn $(CSHARP_LIB_DIR)/libwsx.so $(CSHARP_NATIVE)
 
+# The tests read the library's defaults and live-object counts by P/Invoke of their own: the
+# same dllmap serves them.
 $(CSHARP_OUT)/Wsx.Tests.exe: $(CSHARP_OUT)/Wsx.dll $(CSHARP_TESTS)
 	$(MCS) $(CSHARP_FLAGS) -r:$(CSHARP_OUT)/Wsx.dll -r:System.Core.dll -out:$@ $(CSHARP_TESTS)
+	cp $(CSHARP_DIR)/Wsx.dll.config $@.config
 
 $(CSHARP_OUT)/%.exe: $(ROOT)/examples/csharp/%.cs $(CSHARP_OUT)/Wsx.dll
 	$(MCS) $(CSHARP_FLAGS) -r:$(CSHARP_OUT)/Wsx.dll -out:$@ $<

@@ -4,8 +4,12 @@
 //
 //   mono AutobahnClient.exe ws://127.0.0.1:PORT AGENT
 //
-// Every message goes back with its type. Keepalive pings are off so the timing of slow
-// cases (9.x) is wstest's alone; everything else is the binding's default.
+// Written against System.Net.WebSockets.WebSocket only (WsxClient is the one wsx name): the
+// classic echo loop, ReceiveAsync into a buffer and every part sent back with its type and
+// EndOfMessage. Messages wait in the library's inbox (pull mode), so what arrived before a
+// protocol error is echoed before the failing close goes out (strict in 3.x, 4.x, 5.15).
+// Keepalive pings are off so the timing of slow cases (9.x) is wstest's alone; everything else
+// is the binding's default.
 using System;
 using System.Net.WebSockets;
 using System.Threading;
@@ -38,7 +42,9 @@ static class AutobahnClient
         using (var client = NewClient())
         {
             await client.ConnectAsync(new Uri(baseUrl + "/getCaseCount"), CancellationToken.None);
-            count = int.Parse((await client.ReceiveAsync(CancellationToken.None)).Text);
+            var buffer = new byte[64];
+            var result = await client.ReceiveAsync(new ArraySegment<byte>(buffer), CancellationToken.None);
+            count = int.Parse(System.Text.Encoding.UTF8.GetString(buffer, 0, result.Count));
         }
         for (int i = 1; i <= count; i++)
             await EchoLogged("case " + i, new Uri(baseUrl + "/runCase?case=" + i + "&agent=" + agent));
@@ -53,24 +59,28 @@ static class AutobahnClient
         {
             await Echo(url);
         }
-        catch (WsxException e)
+        catch (WebSocketException e)
         {
             Console.Error.WriteLine(what + ": " + e.Message);
         }
     }
 
-    // Echoes every message until the connection is over.
+    // Echoes every message, part by part, until the connection is over.
     static async Task Echo(Uri url)
     {
-        using (var client = NewClient())
+        using (WebSocket ws = NewClient())
         {
-            await client.ConnectAsync(url, CancellationToken.None);
+            await ((WsxClient)ws).ConnectAsync(url, CancellationToken.None);
+            var buffer = new byte[64 * 1024];
             while (true)
             {
-                var message = await client.ReceiveAsync(CancellationToken.None);
-                if (message.MessageType == WebSocketMessageType.Close)
+                var result = await ws.ReceiveAsync(new ArraySegment<byte>(buffer), CancellationToken.None);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    await ws.CloseOutputAsync(result.CloseStatus ?? WebSocketCloseStatus.NormalClosure, result.CloseStatusDescription, CancellationToken.None);
                     return;
-                await client.SendAsync(new ArraySegment<byte>(message.Data), message.MessageType, CancellationToken.None);
+                }
+                await ws.SendAsync(new ArraySegment<byte>(buffer, 0, result.Count), result.MessageType, result.EndOfMessage, CancellationToken.None);
             }
         }
     }

@@ -158,6 +158,19 @@ namespace Wsx
             Native.Check(NativeMethods.wsx_attempt_set_header(headers, Native.Utf8(name), Native.Utf8(value ?? "")));
         }
 
+        /// <summary>
+        /// Postpones this attempt (<c>wsx_attempt_defer</c>) until <see cref="WsxPendingAttempt.Proceed"/>,
+        /// so slow work (fetching a token) does not stall the loop; the connect timeout runs from now.
+        /// </summary>
+        public WsxPendingAttempt Defer()
+        {
+            if (headers == IntPtr.Zero)
+                throw new InvalidOperationException("an attempt can be deferred only while the BeforeConnect handler runs");
+            PendingAttemptHandle pending;
+            Native.Check(NativeMethods.wsx_attempt_defer(headers, out pending));
+            return new WsxPendingAttempt(pending);
+        }
+
         /// <summary>0 for the first connection, then the number of the reconnect attempt in a row (<c>wsx_attempt_number</c>).</summary>
         public int Attempt
         {
@@ -241,6 +254,19 @@ namespace Wsx
             if (name == null)
                 throw new ArgumentNullException(nameof(name));
             Native.Check(NativeMethods.wsx_upgrade_add_header(Live(), Native.Utf8(name), Native.Utf8(value ?? "")));
+        }
+
+        /// <summary>
+        /// Postpones the decision (<c>wsx_upgrade_defer</c>) so it can be taken elsewhere (another
+        /// thread, a database) without stalling the loop: decide later on the returned
+        /// <see cref="WsxPendingUpgrade"/>. The subprotocol and headers set here before the handler
+        /// returns are those <see cref="WsxPendingUpgrade.Accept()"/> answers with.
+        /// </summary>
+        public WsxPendingUpgrade Defer()
+        {
+            PendingUpgradeHandle pending;
+            Native.Check(NativeMethods.wsx_upgrade_defer(Live(), out pending));
+            return new WsxPendingUpgrade(pending);
         }
 
         IntPtr Live()

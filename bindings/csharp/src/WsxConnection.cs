@@ -157,6 +157,16 @@ namespace Wsx
             }
         }
 
+        /// <summary>Received messages waiting in the library's inbox for ReceiveAsync (<c>wsx_conn_inbox_len</c>).</summary>
+        public long ReceiveQueueLength
+        {
+            get
+            {
+                var conn = HandleOrNull();
+                return conn == null ? 0 : (long)(ulong)NativeMethods.wsx_conn_inbox_len(conn);
+            }
+        }
+
         /// <summary>The round trip of the last answered ping (ours or the keepalive's), or null if none yet.</summary>
         public TimeSpan? RoundTripTime
         {
@@ -336,7 +346,16 @@ namespace Wsx
                         wake = readable;
                     }
                     NativeReceived received;
-                    var result = Native.Receive(conn, buffer, out received);
+                    WsxResult result;
+                    try
+                    {
+                        result = Native.Receive(conn, buffer, out received);
+                    }
+                    catch (ObjectDisposedException)
+                    {
+                        // Disposed between the check above and the call: as if it came first.
+                        throw AbortedError();
+                    }
                     if (result == WsxResult.Ok)
                         return new WebSocketReceiveResult(received.Count, received.Type, received.EndOfMessage);
                     if (result == WsxResult.Closed)
@@ -357,7 +376,12 @@ namespace Wsx
         WebSocketReceiveResult Ended(ConnHandle conn)
         {
             var info = Native.CloseInfoOf(conn);
-            if (info != null && info.Code != 1006)
+            bool requested;
+            lock (Gate)
+                requested = closeRequested;
+            // A close frame passed, or the application closed (a reconnecting client between
+            // connections ends without one): a Close result. A drop nobody asked for: an exception.
+            if (info != null && (info.Code != 1006 || requested))
                 return new WebSocketReceiveResult(0, WebSocketMessageType.Close, true, (WebSocketCloseStatus)info.Code, info.Reason);
             lock (Gate)
             {

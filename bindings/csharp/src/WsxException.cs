@@ -8,8 +8,7 @@ namespace Wsx
     /// the library's own text.
     /// <para>
     /// wsx throws every failure as a <see cref="WebSocketException"/> (with the
-    /// <see cref="WebSocketError"/> that <c>ClientWebSocket</c> uses for the same failure, and the
-    /// <see cref="WsxResult"/> as its <c>NativeErrorCode</c>), so <c>catch (WebSocketException)</c>
+    /// <see cref="WebSocketError"/> that <c>ClientWebSocket</c> uses for the same failure), so <c>catch (WebSocketException)</c>
     /// blocks written for <c>ClientWebSocket</c> keep working; this exception is its
     /// <see cref="Exception.InnerException"/>, with the detail (<see cref="HttpStatus"/>).
     /// WebSocketException is sealed (in netstandard2.0, .NET Framework, Mono and .NET), so no
@@ -47,7 +46,7 @@ namespace Wsx
         /// <summary>This failure as the <see cref="WebSocketException"/> wsx throws (this one inside).</summary>
         public WebSocketException ToWebSocketException()
         {
-            return new WebSocketException(ErrorOf(Result, HttpStatus), (int)Result, Message, this);
+            return new WebSocketException(ErrorOf(Result, HttpStatus), Message, this);
         }
 
         /// <summary>A failure of kind <paramref name="result"/>, as wsx throws it.</summary>

@@ -15,18 +15,19 @@ namespace Wsx.Tests
         [StructLayout(LayoutKind.Sequential)]
         struct LiveObjects
         {
+            public UIntPtr StructSize;
             public UIntPtr Connections;
             public UIntPtr Servers;
             public UIntPtr Loops;
         }
 
         [DllImport("wsx", CallingConvention = CallingConvention.Cdecl)]
-        static extern int wsx_debug_live_objects(out LiveObjects counts);
+        static extern int wsx_debug_live_objects(ref LiveObjects counts);
 
         static LiveObjects Live()
         {
-            LiveObjects counts;
-            Assert.Equal(0, wsx_debug_live_objects(out counts), "wsx_debug_live_objects");
+            var counts = new LiveObjects { StructSize = (UIntPtr)Marshal.SizeOf(typeof(LiveObjects)) };
+            Assert.Equal(0, wsx_debug_live_objects(ref counts), "wsx_debug_live_objects");
             return counts;
         }
 

@@ -24,6 +24,7 @@ namespace Wsx.Tests
         [StructLayout(LayoutKind.Sequential)]
         struct Defaults
         {
+            internal UIntPtr struct_size;
             internal UIntPtr max_message_size, max_frame_size, max_header_bytes, max_headers;
             internal uint connect_timeout_ms, handshake_timeout_ms, close_timeout_ms;
             internal uint keepalive_interval_ms, keepalive_timeout_ms, idle_timeout_ms;
@@ -33,35 +34,45 @@ namespace Wsx.Tests
             internal ushort server_port;
             internal UIntPtr max_connections, max_pending_handshakes;
             internal byte verify_certificates;
+            internal UIntPtr inbox_high_messages, inbox_low_messages, inbox_high_bytes, inbox_low_bytes;
         }
 
         [StructLayout(LayoutKind.Sequential)]
         struct Deflate
         {
-            internal byte client_max_window_bits, server_max_window_bits, client_no_context_takeover, server_no_context_takeover;
-            internal uint level;
+            internal UIntPtr struct_size;
             internal UIntPtr threshold;
+            internal uint level;
+            internal byte client_max_window_bits, server_max_window_bits, client_no_context_takeover, server_no_context_takeover;
         }
 
         [StructLayout(LayoutKind.Sequential)]
         struct Reconnect
         {
-            internal uint initial_delay_ms;
+            internal UIntPtr struct_size;
             internal double factor;
-            internal uint max_delay_ms, max_attempts, reset_after_ms;
-            internal byte retry_on_4xx;
             internal UIntPtr queue_while_disconnected;
-            internal byte jitter;
+            internal uint initial_delay_ms, max_delay_ms, max_attempts, reset_after_ms;
+            internal byte retry_on_4xx, jitter;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        struct Inbox
+        {
+            internal UIntPtr struct_size, high_messages, low_messages, high_bytes, low_bytes;
         }
 
         [DllImport("wsx", CallingConvention = CallingConvention.Cdecl)]
-        static extern int wsx_defaults_get(out Defaults out_defaults, UIntPtr size);
+        static extern int wsx_defaults_get(ref Defaults out_defaults);
 
         [DllImport("wsx", CallingConvention = CallingConvention.Cdecl)]
-        static extern Deflate wsx_deflate_options_default();
+        static extern int wsx_deflate_options_default(ref Deflate out_options);
 
         [DllImport("wsx", CallingConvention = CallingConvention.Cdecl)]
-        static extern Reconnect wsx_reconnect_options_default();
+        static extern int wsx_reconnect_options_default(ref Reconnect out_options);
+
+        [DllImport("wsx", CallingConvention = CallingConvention.Cdecl)]
+        static extern int wsx_inbox_options_default(ref Inbox out_options);
 
         static TimeSpan Ms(uint ms)
         {
@@ -70,8 +81,8 @@ namespace Wsx.Tests
 
         static Task DefaultsAreTheLibrarys()
         {
-            Defaults d;
-            Assert.Equal(0, wsx_defaults_get(out d, (UIntPtr)Marshal.SizeOf(typeof(Defaults))), "wsx_defaults_get");
+            var d = new Defaults { struct_size = (UIntPtr)Marshal.SizeOf(typeof(Defaults)) };
+            Assert.Equal(0, wsx_defaults_get(ref d), "wsx_defaults_get");
             var client = new WsxClientOptions();
             Assert.Equal(Ms(d.connect_timeout_ms), client.ConnectTimeout, "ConnectTimeout");
             Assert.Equal(Ms(d.handshake_timeout_ms), client.HandshakeTimeout, "HandshakeTimeout");
@@ -86,7 +97,27 @@ namespace Wsx.Tests
             Assert.Equal((int)d.server_port, server.Port, "Port");
             Assert.Equal((long)(ulong)d.max_message_size, server.MaxMessageSize, "server MaxMessageSize");
             Assert.Equal(d.server_compression != 0, server.Compression != null, "server Compression");
-            var deflate = wsx_deflate_options_default();
+            Assert.Equal((long)(ulong)d.max_frame_size, server.MaxFrameSize, "MaxFrameSize");
+            Assert.Equal((long)(ulong)d.max_header_bytes, client.MaxHeaderBytes, "MaxHeaderBytes");
+            Assert.Equal((long)(ulong)d.max_headers, server.MaxHeaders, "MaxHeaders");
+            Assert.Equal(Ms(d.idle_timeout_ms), server.IdleTimeout, "IdleTimeout");
+            Assert.Equal((long)(ulong)d.high_water, client.SendHighWaterMark, "SendHighWaterMark");
+            Assert.Equal((long)(ulong)d.low_water, server.SendLowWaterMark, "SendLowWaterMark");
+            Assert.Equal(d.nodelay != 0, server.NoDelay, "NoDelay");
+            Assert.Equal(d.auto_pong != 0, client.AutoPong, "AutoPong");
+            Assert.Equal((long)(ulong)d.max_connections, server.MaxConnections, "MaxConnections");
+            Assert.Equal((long)(ulong)d.max_pending_handshakes, server.MaxPendingHandshakes, "MaxPendingHandshakes");
+            Assert.Equal(Ms(d.handshake_timeout_ms), server.HandshakeTimeout, "server HandshakeTimeout");
+            Assert.Equal(Ms(d.keepalive_interval_ms), server.KeepAliveInterval, "server KeepAliveInterval");
+            var inbox = new Inbox { struct_size = (UIntPtr)Marshal.SizeOf(typeof(Inbox)) };
+            Assert.Equal(0, wsx_inbox_options_default(ref inbox), "wsx_inbox_options_default");
+            Assert.Equal((long)(ulong)inbox.high_messages, client.ReceiveHighMessages, "ReceiveHighMessages");
+            Assert.Equal((long)(ulong)inbox.low_messages, server.ReceiveLowMessages, "ReceiveLowMessages");
+            Assert.Equal((long)(ulong)inbox.high_bytes, client.ReceiveHighBytes, "ReceiveHighBytes");
+            Assert.Equal((long)(ulong)inbox.low_bytes, server.ReceiveLowBytes, "ReceiveLowBytes");
+            Assert.Equal((long)(ulong)d.inbox_high_messages, client.ReceiveHighMessages, "wsx_defaults' inbox mark");
+            var deflate = new Deflate { struct_size = (UIntPtr)Marshal.SizeOf(typeof(Deflate)) };
+            Assert.Equal(0, wsx_deflate_options_default(ref deflate), "wsx_deflate_options_default");
             var managed = new WsxDeflateOptions();
             Assert.Equal((int)deflate.client_max_window_bits, managed.ClientMaxWindowBits, "ClientMaxWindowBits");
             Assert.Equal((int)deflate.server_max_window_bits, managed.ServerMaxWindowBits, "ServerMaxWindowBits");
@@ -94,7 +125,8 @@ namespace Wsx.Tests
             Assert.Equal(deflate.server_no_context_takeover != 0, managed.ServerNoContextTakeover, "ServerNoContextTakeover");
             Assert.Equal((int)deflate.level, managed.Level, "Level");
             Assert.Equal((long)(ulong)deflate.threshold, managed.Threshold, "Threshold");
-            var reconnect = wsx_reconnect_options_default();
+            var reconnect = new Reconnect { struct_size = (UIntPtr)Marshal.SizeOf(typeof(Reconnect)) };
+            Assert.Equal(0, wsx_reconnect_options_default(ref reconnect), "wsx_reconnect_options_default");
             var policy = new WsxReconnectPolicy();
             Assert.Equal(Ms(reconnect.initial_delay_ms), policy.InitialDelay, "InitialDelay");
             Assert.Equal(reconnect.factor, policy.Factor, "Factor");

@@ -410,14 +410,14 @@ namespace Wsx.Tests
             using (var proxy = new ConnectProxy("ann", "s3cret:ish"))
             {
                 var target = new Uri("ws://127.0.0.1:" + server.Port + "/");
-                using (var client = await Connect(target, new WsxClientOptions { Proxy = new System.Net.WebProxy(proxy.Url("ann:s3cret%3Aish") )}))
+                using (var client = await Connect(target, new WsxClientOptions { Proxy = new WsxProxy(proxy.Url("ann:s3cret%3Aish") )}))
                 {
                     await client.SendAsync("through the tunnel", CancellationToken.None);
                     Assert.Equal("echo: through the tunnel", (await client.ReceiveAsync(CancellationToken.None)).Text, "echo through the proxy");
                 }
                 // TLS to the target through the tunnel, its certificate checked for the target's name.
                 var tlsTarget = new Uri("wss://localhost:" + tlsServer.Port + "/");
-                using (var client = await Connect(tlsTarget, new WsxClientOptions { Proxy = new System.Net.WebProxy(proxy.Url("ann:s3cret%3Aish")), CaFile = certificates.CaFile }))
+                using (var client = await Connect(tlsTarget, new WsxClientOptions { Proxy = new WsxProxy(proxy.Url("ann:s3cret%3Aish")), CaFile = certificates.CaFile }))
                 {
                     await client.SendAsync("secret", CancellationToken.None);
                     Assert.Equal("echo: secret", (await client.ReceiveAsync(CancellationToken.None)).Text, "wss echo through the proxy");
@@ -433,7 +433,7 @@ namespace Wsx.Tests
                 };
                 foreach (var f in failures)
                 {
-                    using (var client = new WsxClient(new WsxClientOptions { Proxy = new System.Net.WebProxy(f.Proxy )}))
+                    using (var client = new WsxClient(new WsxClientOptions { Proxy = new WsxProxy(f.Proxy )}))
                     {
                         var e = await Assert.ThrowsAsync<WsxException>(() => client.ConnectAsync(f.Target, CancellationToken.None), f.What);
                         Assert.Equal(WsxResult.Proxy, e.Result, "result code for " + f.What);
@@ -441,7 +441,7 @@ namespace Wsx.Tests
                         Assert.True(e.Message.IndexOf("proxy", StringComparison.OrdinalIgnoreCase) >= 0, "the message names the proxy hop: " + e.Message);
                     }
                 }
-                using (var client = new WsxClient(new WsxClientOptions { Proxy = new System.Net.WebProxy(new Uri("ftp://127.0.0.1:21") )}))
+                using (var client = new WsxClient(new WsxClientOptions { Proxy = new WsxProxy(new Uri("ftp://127.0.0.1:21") )}))
                 {
                     var e = await Assert.ThrowsAsync<WsxException>(() => client.ConnectAsync(target, CancellationToken.None), "an ftp:// proxy");
                     Assert.Equal(WsxResult.InvalidArgument, e.Result, "result code for an ftp:// proxy");
@@ -461,12 +461,12 @@ namespace Wsx.Tests
                 var tlsTarget = new Uri("wss://localhost:" + tlsServer.Port + "/");
                 foreach (var proxy in new[] { open.Url(), guarded.Url("bob:pa%20ss") })
                 {
-                    using (var client = await Connect(target, new WsxClientOptions { Proxy = new System.Net.WebProxy(proxy )}))
+                    using (var client = await Connect(target, new WsxClientOptions { Proxy = new WsxProxy(proxy )}))
                     {
                         await client.SendAsync("socks", CancellationToken.None);
                         Assert.Equal("echo: socks", (await client.ReceiveAsync(CancellationToken.None)).Text, "echo through " + proxy);
                     }
-                    using (var client = await Connect(tlsTarget, new WsxClientOptions { Proxy = new System.Net.WebProxy(proxy), CaFile = certificates.CaFile }))
+                    using (var client = await Connect(tlsTarget, new WsxClientOptions { Proxy = new WsxProxy(proxy), CaFile = certificates.CaFile }))
                     {
                         await client.SendAsync("socks over TLS", CancellationToken.None);
                         Assert.Equal("echo: socks over TLS", (await client.ReceiveAsync(CancellationToken.None)).Text, "wss echo through " + proxy);
@@ -485,7 +485,7 @@ namespace Wsx.Tests
                 };
                 foreach (var f in failures)
                 {
-                    using (var client = new WsxClient(new WsxClientOptions { Proxy = new System.Net.WebProxy(f.Proxy )}))
+                    using (var client = new WsxClient(new WsxClientOptions { Proxy = new WsxProxy(f.Proxy )}))
                     {
                         var e = await Assert.ThrowsAsync<WsxException>(() => client.ConnectAsync(f.Target, CancellationToken.None), f.What);
                         Assert.Equal(WsxResult.Proxy, e.Result, "result code for " + f.What + " (" + e.Message + ")");

@@ -45,6 +45,7 @@ namespace Wsx.Tests
                 runner.Run("C echo server: events raised on a SynchronizationContext", () => EventsOnContext(echo));
                 runner.Run("C echo server: a throwing handler reaches the Error event", () => HandlerExceptionToError(echo));
                 runner.Run("C echo server: Dispose from inside an event handler", () => DisposeInHandler(echo));
+                WebSocketTests(runner, echo, python, options);
                 CompressionTests(runner, pythonDeflate, python);
                 ResilienceTests(runner, python, options["--echo-server"]);
             }
@@ -58,7 +59,7 @@ namespace Wsx.Tests
             runner.Run("server: several clients, messages, closes both ways", ServerWithClients);
             runner.Run("server: subprotocols and the Origin allow-list", ServerNegotiation);
             PubSubTests(runner);
-            runner.Run("client: unread messages past the receive budget close with 1008", UnreadMessagesBounded);
+            runner.Run("client: unread messages wait in the library's bounded inbox, nothing is lost", UnreadMessagesBounded);
             runner.Run("wss: server certificate and key, client CA file, verification switch", Tls);
             LeakTests(runner);
             return runner.Finish();
@@ -406,7 +407,12 @@ namespace Wsx.Tests
                     GC.Collect();
                     GC.WaitForPendingFinalizers();
                 }
-                // And through the events path, collecting while messages are in flight.
+                await client.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
+            }
+            // And through the events path (a connection of its own: one delivery mode per
+            // connection), collecting while messages are in flight.
+            using (var client = await Connect(peer.Url()))
+            {
                 var received = new BlockingCollection<WsxMessage>();
                 client.MessageReceived += (s, e) => received.Add(e.Message);
                 for (int i = 0; i < 1000; i++)
@@ -504,7 +510,9 @@ namespace Wsx.Tests
             var client = await Connect(peer.Url());
             var pending = client.ReceiveAsync(CancellationToken.None);
             client.Dispose();
-            await Assert.ThrowsAsync<ObjectDisposedException>(() => pending, "a pending ReceiveAsync");
+            // As a WebSocket's: the pending receive fails with a WebSocketException (InvalidState), later calls with ObjectDisposedException.
+            var aborted = await Assert.ThrowsAsync<WebSocketException>(() => pending, "a pending ReceiveAsync");
+            Assert.Equal(WebSocketError.InvalidState, aborted.WebSocketErrorCode, "its error");
             Assert.Equal(WebSocketState.Aborted, client.State, "state after Dispose");
             await Assert.ThrowsAsync<ObjectDisposedException>(() => client.SendAsync("x", CancellationToken.None), "SendAsync after Dispose");
             await Assert.ThrowsAsync<ObjectDisposedException>(() => client.ReceiveAsync(CancellationToken.None), "ReceiveAsync after Dispose");
@@ -607,26 +615,25 @@ namespace Wsx.Tests
         {
             using (var server = new WsxServer(new WsxServerOptions()))
             {
-                var disconnected = new TaskCompletionSource<WsxClosedEventArgs>();
-                server.ClientConnected += (s, e) =>
+                var sent = new TaskCompletionSource<bool>();
+                server.ClientConnected += (s, e) => Task.Run(async () =>
                 {
-                    for (int i = 0; i < 10; i++)
-                        e.Connection.SendAsync(new ArraySegment<byte>(new byte[900]), WebSocketMessageType.Binary, CancellationToken.None);
-                };
-                server.ClientDisconnected += (s, e) => disconnected.TrySetResult(e);
+                    for (int i = 0; i < 50; i++)
+                        await e.Connection.SendAsync("message " + i, CancellationToken.None);
+                    sent.TrySetResult(true);
+                });
                 server.Start();
-                // The budget is 4 whole messages of MaxMessageSize: the 5th 900-byte message passes it.
-                var options = new WsxClientOptions { MaxMessageSize = 1000 };
-                using (var client = new WsxClient(options))
+                // The library's inbox holds at most 2 unread messages, then stops reading the socket.
+                var options = new WsxClientOptions { ReceiveHighMessages = 2, ReceiveLowMessages = 1 };
+                using (var client = await Connect(new Uri("ws://127.0.0.1:" + server.Port + "/"), options))
                 {
-                    await client.ConnectAsync(new Uri("ws://127.0.0.1:" + server.Port + "/"), CancellationToken.None);
-                    var gone = await disconnected.Task;
-                    Assert.Equal(WebSocketCloseStatus.PolicyViolation, gone.CloseStatus, "the server sees the client close with 1008");
-                    for (int i = 0; i < 5; i++)
-                        Assert.Equal(900, (await client.ReceiveAsync(CancellationToken.None)).Data.Length, "queued message " + i);
-                    var end = await client.ReceiveAsync(CancellationToken.None);
-                    Assert.Equal(WebSocketMessageType.Close, end.MessageType, "then the close, nothing past the budget");
-                    Assert.Equal(WebSocketCloseStatus.PolicyViolation, end.CloseStatus, "with 1008");
+                    await sent.Task;
+                    await Task.Delay(300);
+                    Assert.True(client.ReceiveQueueLength <= 2, "the inbox stays at its high mark: " + client.ReceiveQueueLength);
+                    for (int i = 0; i < 50; i++)
+                        Assert.Equal("message " + i, (await client.ReceiveAsync(CancellationToken.None)).Text, "every message, in order, once read");
+                    Assert.Equal(0L, client.ReceiveQueueLength, "nothing left");
+                    await client.CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
                 }
             }
         }
