@@ -192,12 +192,12 @@ sealed class Run
             else if (opt.Has("close_timeout")) o.CloseTimeout = TimeSpan.FromSeconds(opt.Num("close_timeout"));
             else if (opt.Has("reconnect"))
             {
-                o.Reconnect = new WsxReconnectPolicy
-                {
-                    InitialDelay = TimeSpan.FromSeconds(opt.Num("initial_delay")),
-                    MaxDelay = TimeSpan.FromSeconds(opt.Num("max_delay")),
-                    MaxAttempts = (int)opt.Int("max_attempts"),
-                };
+                var policy = new WsxReconnectPolicy();
+                if (opt.Has("initial_delay")) policy.InitialDelay = TimeSpan.FromSeconds(opt.Num("initial_delay"));
+                if (opt.Has("max_delay")) policy.MaxDelay = TimeSpan.FromSeconds(opt.Num("max_delay"));
+                if (opt.Has("max_attempts")) policy.MaxAttempts = (int)opt.Int("max_attempts");
+                if (opt.Has("factor")) policy.Factor = opt.Num("factor");
+                o.Reconnect = policy;
             }
             else if (opt.Has("max_queue"))
                 throw new Failed("option max_queue (the receive queue's high-water mark, in messages): the C# binding has no such option");

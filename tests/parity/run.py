@@ -56,7 +56,7 @@ def flatten(doc: dict, server: str, endpoints: dict, language: str) -> str:
     for s in doc["scenarios"]:
         if server not in s["servers"]:
             continue
-        out.append(line("scenario", id=s["id"], url=endpoints[s["endpoint"]] + s["path"],
+        out.append(line("scenario", id=s["id"], url=s.get("url") or endpoints[s["endpoint"]] + s["path"],
                         side_base=endpoints[s["endpoint"]]))
         why = s.get("cannot_express", {}).get(language)
         if why:

@@ -259,9 +259,10 @@ static wsx_result options_of(const scenario *s, wsx_client_options *o, char *why
         else if (get(l, "reconnect")) {
             wsx_reconnect_options rc = {.struct_size = sizeof rc};
             wsx_reconnect_options_default(&rc);
-            rc.initial_delay_ms = (uint32_t)(num(l, "initial_delay") * 1000);
-            rc.max_delay_ms = (uint32_t)(num(l, "max_delay") * 1000);
-            rc.max_attempts = (uint32_t)num(l, "max_attempts");
+            if (get(l, "initial_delay")) rc.initial_delay_ms = (uint32_t)(num(l, "initial_delay") * 1000);
+            if (get(l, "max_delay")) rc.max_delay_ms = (uint32_t)(num(l, "max_delay") * 1000);
+            if (get(l, "max_attempts")) rc.max_attempts = (uint32_t)num(l, "max_attempts");
+            if (get(l, "factor")) rc.factor = num(l, "factor");
             r = wsx_client_options_set_reconnect(o, &rc);
         } else {
             snprintf(why, why_len, "runner does not know option %s", l->n ? l->key[0] : "?");

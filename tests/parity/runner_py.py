@@ -265,10 +265,11 @@ class Scenario:
 
     def run(self) -> None:
         s = self.s
-        kw = connect_kwargs(s.get("options", {}))
         expected = s.get("outcome")
         try:
-            conn = self.a.connect(self.url(s["endpoint"], s["path"]), kw, self.timeout)
+            kw = connect_kwargs(s.get("options", {}))
+            url = s.get("url") or self.url(s["endpoint"], s["path"])
+            conn = self.a.connect(url, kw, self.timeout)
         except Failed:
             raise
         except Exception as exc:
