@@ -341,4 +341,106 @@ mod tests {
             assert_eq!(CStr::from_ptr(buf.as_ptr()).to_str().unwrap(), "ab");
         }
     }
+
+    /// A two-version struct for the size rule: `b` came later.
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    struct Sized2 {
+        struct_size: usize,
+        a: u64,
+        b: u64,
+    }
+
+    // SAFETY: repr(C), `struct_size` first, integers only.
+    unsafe impl Extensible for Sized2 {
+        const NAME: &'static str = "sized2";
+        const MIN_SIZE: usize = 16;
+        fn base() -> Self {
+            Sized2 {
+                struct_size: 0,
+                a: 1,
+                b: 2,
+            }
+        }
+    }
+
+    #[test]
+    fn sized_structs_are_read_and_written_up_to_the_callers_size() {
+        let full = size_of::<Sized2>();
+        let old = 16; // a caller that knows only `a`
+        let theirs = Sized2 {
+            struct_size: old,
+            a: 10,
+            b: 20,
+        };
+        // SAFETY: live values of the full size.
+        unsafe {
+            assert_eq!(
+                read_sized(&theirs, "s").unwrap(),
+                Sized2 {
+                    struct_size: old,
+                    a: 10,
+                    b: Sized2::base().b
+                }
+            );
+            let newer = Sized2 {
+                struct_size: full,
+                ..theirs
+            };
+            assert_eq!(read_sized(&newer, "s").unwrap().b, 20);
+            for bad in [0, 8, 15] {
+                let short = Sized2 {
+                    struct_size: bad,
+                    ..theirs
+                };
+                let failure = read_sized(&short, "s").unwrap_err();
+                assert_eq!(failure.code, wsx_result::WSX_ERR_INVALID_ARGUMENT);
+                assert!(
+                    failure.message.contains("sizeof(sized2)"),
+                    "{}",
+                    failure.message
+                );
+            }
+            assert_eq!(
+                read_sized::<Sized2>(std::ptr::null(), "s")
+                    .unwrap_err()
+                    .code,
+                wsx_result::WSX_ERR_NULL
+            );
+
+            let mut out = Sized2 {
+                struct_size: old,
+                a: 0,
+                b: 99,
+            };
+            let value = Sized2 {
+                struct_size: 0,
+                a: 7,
+                b: 8,
+            };
+            write_sized(&mut out, value, "out").unwrap();
+            assert_eq!(
+                out,
+                Sized2 {
+                    struct_size: old,
+                    a: 7,
+                    b: 99
+                }
+            );
+            out.struct_size = 0;
+            assert!(write_sized(&mut out, value, "out").is_err());
+            assert!(check_sized_out(&mut out, "out").is_err());
+            out.struct_size = full;
+            assert!(check_sized_out(&mut out, "out").is_ok());
+            write_sized(&mut out, value, "out").unwrap();
+            assert_eq!(
+                out,
+                Sized2 {
+                    struct_size: full,
+                    a: 7,
+                    b: 8
+                }
+            );
+        }
+    }
 }

@@ -447,7 +447,7 @@ pub struct wsx_pending_upgrade {
 /// callbacks the connection gets if accepted, the subprotocol and headers
 /// `wsx_pending_upgrade_accept` answers with, are those set on `upgrade`
 /// before the callback returns. Calling `wsx_upgrade_refuse` as well
-/// refuses at once (the pending decision then fails with `WSX_ERR_CLOSED`).
+/// refuses at once (a later decision on the pending upgrade changes nothing).
 /// At most once per upgrade (`WSX_ERR_STATE` after).
 ///
 /// # Safety

@@ -32,6 +32,8 @@ typedef struct recorder {
     uint16_t close_code;
     char close_reason[128];
     int close_clean;
+    wsx_close_origin close_origin;
+    int close_normal;
     /* behaviour */
     int echo;                  /* send every message back */
     wsx_conn *free_on_message; /* wsx_conn_release this handle on the first message */
@@ -132,6 +134,8 @@ static inline void rec_close(void *ud, wsx_conn *conn, const wsx_close *close) {
     r->closes++;
     r->close_code = close->code;
     r->close_clean = close->clean;
+    r->close_origin = close->origin;
+    r->close_normal = close->normal;
     copy_str(r->close_reason, sizeof r->close_reason, close->reason);
     r->send_after_close = wsx_conn_send(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)"x", 1);
     if (r->free_on_close) {

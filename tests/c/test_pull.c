@@ -176,7 +176,7 @@ static void test_pull_mode_in_pieces_and_close_info(void) {
     CHECK_OK(wsx_conn_close_info(p.conn, &shorter));
     CHECK(shorter.code == 1000 && shorter.reason_len != 3);
     /* The close event says the same. */
-    CHECK(c.close_code == 1000);
+    CHECK(c.close_code == 1000 && c.close_origin == WSX_CLOSE_ORIGIN_LOCAL && c.close_normal);
 
     wsx_conn_release(p.conn);
     wsx_conn_release(conn);
@@ -266,6 +266,18 @@ static void test_blocking_receive_and_send_from_another_thread(void) {
         nanosleep(&ts, NULL);
     }
     CHECK(c.writables >= 1);
+
+    /* With the server not reading, the socket buffers fill: a waiting send
+     * times out. */
+    CHECK_OK(wsx_conn_set_reading_paused(p.conn, true));
+    static uint8_t mib[1 << 20];
+    wsx_result timed_out = WSX_OK;
+    for (int i = 0; i < 256 && timed_out == WSX_OK; i++) {
+        timed_out = wsx_conn_send_timeout(conn, WSX_MSG_KIND_BINARY, mib, sizeof mib, 0, 100);
+    }
+    CHECK(timed_out == WSX_ERR_TIMEOUT);
+    CHECK(wsx_conn_buffered_amount(conn) > 0);
+    CHECK_OK(wsx_conn_set_reading_paused(p.conn, false));
 
     CHECK_OK(wsx_conn_close(conn, 1000, NULL));
     wait_for(&c.closes, 1);
