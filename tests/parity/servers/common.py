@@ -16,6 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 FLOOD_LIMIT = 96 << 20
 # Unsent bytes past which a flooding server counts itself held back.
 HELD_BACK_BYTES = 4 << 20
+# A flood is held back when its unsent data does not drain for this long
+# (seconds): a server merely faster than its reader is not held back.
+HELD_BACK_PAUSE = 0.5
 # How long a /status or /release request waits for its connection.
 SIDE_WAIT = 15.0
 

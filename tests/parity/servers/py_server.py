@@ -12,7 +12,8 @@ Paths (main endpoint; the query strings come from scenarios.json):
   /upgrade-required          426 + Sec-WebSocket-Version: 13
   /bad-subprotocol           101 with a subprotocol the client did not offer
   /flood?id=U&size=S         sends S-byte messages until the client holds it back
-                             (its unsent bytes pass 4 MiB), then "held_back N"
+                             (over 4 MiB unsent, and none of it drains in 0.5 s),
+                             then "held_back N" ("not_held_back N" after 96 MiB)
   /status?id=U               answers the flood's state once known ("held_back")
   /stall?id=U                stops reading until /release?id=U, then counts the
                              messages before "end" and answers "received N messages"
@@ -33,7 +34,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import FLOOD_LIMIT, HELD_BACK_BYTES, SIDE_WAIT, announce, payload, split  # noqa: E402
+from common import FLOOD_LIMIT, HELD_BACK_BYTES, HELD_BACK_PAUSE, SIDE_WAIT, announce, payload, split  # noqa: E402
 from websockets.asyncio.server import serve  # noqa: E402
 from websockets.datastructures import Headers  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
@@ -115,9 +116,14 @@ async def flood(ws, uid: str, size: int) -> None:
     while sent * size < FLOOD_LIMIT:
         await ws.send(message)
         sent += 1
-        if ws.transport.get_write_buffer_size() > HELD_BACK_BYTES:
-            state = "held_back"
-            break
+        unsent = ws.transport.get_write_buffer_size()
+        if unsent > HELD_BACK_BYTES:
+            # Outrunning a reader is not being held back by it: held back
+            # is when nothing drains for a while.
+            await asyncio.sleep(HELD_BACK_PAUSE)
+            if ws.transport.get_write_buffer_size() >= unsent:
+                state = "held_back"
+                break
     board.post("flood:" + uid, state)
     await ws.send(f"{state} {sent}")
     await asyncio.wait_for(ws.wait_closed(), 60)

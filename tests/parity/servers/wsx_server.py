@@ -9,7 +9,8 @@ protocol logic or policy), and the C and C# runners exercise the C ABI.
 How this server holds a client back: its inbox is one message deep
 (max_queue=(1, 0)), so a handler that does not read stops the core from
 reading the socket (/stall, /hold); a flood counts itself held back when the
-core's send queue is full (the non-blocking send of the binding reports it).
+core's send queue is full (the non-blocking send of the binding reports it)
+and still is after HELD_BACK_PAUSE.
 Not served (the scenarios say why): /bad-subprotocol, /invalid-utf8.
 """
 
@@ -22,7 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import FLOOD_LIMIT, Board, announce, payload, split, wait_for_stdin_eof  # noqa: E402
+from common import FLOOD_LIMIT, HELD_BACK_PAUSE, Board, announce, payload, split, wait_for_stdin_eof  # noqa: E402
 
 import wsx  # noqa: E402
 import wsx.sync  # noqa: E402
@@ -60,8 +61,12 @@ def flood(conn, uid: str, size: int) -> None:
         # The binding's non-blocking send (what wsx.asyncio's send is made
         # of): False when the core's send queue is past its high-water mark.
         if not conn._send_nowait(message):
-            state = "held_back"
-            break
+            # Outrunning a reader is not being held back by it: held back
+            # is when the queue is still full after a while.
+            time.sleep(HELD_BACK_PAUSE)
+            if not conn._send_nowait(message):
+                state = "held_back"
+                break
         sent += 1
     board.post("flood:" + uid, state)
     conn.send(f"{state} {sent}")
