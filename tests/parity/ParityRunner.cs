@@ -166,8 +166,16 @@ sealed class Run
         if (s.Outcome.Has("status") && status != s.Outcome.Int("status"))
             throw new Failed("expected status " + s.Outcome.Str("status") + " got " + (status.HasValue ? status.ToString() : "none"));
         if (s.Outcome.Has("header_name"))
-            throw new Failed("expected header " + s.Outcome.Str("header_name") + ": " + s.Outcome.Str("header_value") +
-                " got no response headers (WsxException carries only HttpStatus; WsxClient.HttpResponseHeaders is null after a refusal)");
+        {
+            // The refused response's headers, on the exception (and on the client, as ClientWebSocket's HttpResponseHeaders).
+            var headers = WsxException.Of(e).HttpResponseHeaders;
+            IEnumerable<string> values;
+            var name = s.Outcome.Str("header_name");
+            var value = s.Outcome.Str("header_value");
+            if (headers == null || !headers.TryGetValue(name, out values) || !values.Contains(value))
+                throw new Failed("expected header " + name + ": " + value + " got " + (headers == null ? "no response headers" :
+                    "[" + string.Join("; ", headers.Select(h => h.Key + ": " + string.Join(",", h.Value))) + "]"));
+        }
     }
 
     // ---------------------------------------------------------------- options
@@ -199,8 +207,7 @@ sealed class Run
                 if (opt.Has("factor")) policy.Factor = opt.Num("factor");
                 o.Reconnect = policy;
             }
-            else if (opt.Has("max_queue"))
-                throw new Failed("option max_queue (the receive queue's high-water mark, in messages): the C# binding has no such option");
+            else if (opt.Has("max_queue")) o.MaxQueue = opt.Int("max_queue");
             else
                 throw new Failed("runner does not know option " + string.Join(",", opt.Fields.Keys));
         }
@@ -330,6 +337,24 @@ sealed class Run
                     }
                     break;
                 }
+            case "send_fragments":
+                {
+                    // One message in fragments: SendAsync with endOfMessage false, then true on the last.
+                    var type = step.Str("type") == "text" ? WebSocketMessageType.Text : WebSocketMessageType.Binary;
+                    var pieces = step.Str("pieces").Split(',');
+                    for (int i = 0; i < pieces.Length; i++)
+                    {
+                        var bytes = new byte[pieces[i].Length / 2];
+                        for (int j = 0; j < bytes.Length; j++)
+                            bytes[j] = Convert.ToByte(pieces[i].Substring(2 * j, 2), 16);
+                        Await(ws.SendAsync(new ArraySegment<byte>(bytes), type, i == pieces.Length - 1, CancellationToken.None), "send fragment");
+                    }
+                    break;
+                }
+            case "abort":
+                closedByUs = true;
+                ws.Abort();
+                break;
             case "expect":
                 {
                     WebSocketMessageType type;
@@ -371,7 +396,7 @@ sealed class Run
                     }
                     // The state settles once the close handshake is over.
                     var deadline = DateTime.UtcNow + timeout;
-                    while (ws.State != WebSocketState.Closed && ws.State != WebSocketState.Aborted && DateTime.UtcNow < deadline)
+                    while ((ws.State != WebSocketState.Closed && ws.State != WebSocketState.Aborted || ws.CloseStatus == null) && DateTime.UtcNow < deadline)
                         Thread.Sleep(10);
                     int? code = (int?)ws.CloseStatus;
                     var reason = ws.CloseStatusDescription ?? "";

@@ -81,6 +81,10 @@ def flatten(doc: dict, server: str, endpoints: dict, language: str) -> str:
                 out.append(line("step", op=op, value=arg))
             elif op == "side":
                 out.append(line("step", op=op, path=arg["path"], expect_text=arg["expect_text"]))
+            elif op == "send_fragments":
+                # Every piece as hex (text as its UTF-8), comma-separated: one may be empty.
+                pieces = arg.get("pieces_hex") or [p.encode().hex() for p in arg["pieces"]]
+                out.append(line("step", op=op, type=arg["type"], pieces=",".join(pieces)))
             else:
                 out.append(line("step", op=op, **arg))
         out.append("end")

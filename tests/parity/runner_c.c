@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -106,6 +107,7 @@ typedef struct run {
     size_t pending_len;
     wsx_msg_kind pending_kind;
     int closed_by_us;
+    char response_headers[4096]; /* the refused handshake's, from the error event */
 } run;
 
 static void fail(run *r, const char *fmt, ...) {
@@ -130,6 +132,7 @@ typedef struct peer {
     wsx_result error_code;
     int http_status;
     char error_message[512];
+    char response_headers[4096]; /* a refused handshake's: "name: value\n" per field */
     int close_code;
     char close_reason[128];
     wsx_close_origin close_origin;
@@ -169,6 +172,14 @@ static void on_error(void *user_data, wsx_conn *conn, const wsx_error *error) {
     p->error_code = error->code;
     p->http_status = error->http_status;
     snprintf(p->error_message, sizeof p->error_message, "%s", error->message ? error->message : "");
+    size_t at = 0;
+    p->response_headers[0] = 0;
+    for (size_t i = 0; i < error->headers_len && at < sizeof p->response_headers; i++) {
+        int n = snprintf(p->response_headers + at, sizeof p->response_headers - at, "%s: %s\n",
+                         error->headers[i].name, error->headers[i].value);
+        if (n < 0) break;
+        at += (size_t)n;
+    }
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
 }
@@ -322,6 +333,7 @@ static peer *open_conn(run *r, const char *url, const scenario *options_from, co
         snprintf(why, why_len, "%s", p->error_message);
         *kind = p->library_error ? kind_of(p->error_code, p->http_status) : "closed before open";
         *status = p->http_status;
+        snprintf(r->response_headers, sizeof r->response_headers, "%s", p->response_headers);
         pthread_mutex_unlock(&p->mu);
     } else {
         return p;
@@ -488,6 +500,28 @@ static void step(run *r, peer *p, const line *l) {
             }
         }
         free(m.data);
+    } else if (strcmp(op, "send_fragments") == 0) {
+        /* One message in fragments: wsx_conn_send_fragment per piece, fin on the last. */
+        const char *type = get(l, "type"), *pieces = get(l, "pieces");
+        wsx_msg_kind kind = strcmp(type, "text") == 0 ? WSX_MSG_KIND_TEXT : WSX_MSG_KIND_BINARY;
+        unsigned char buf[1024];
+        for (const char *at = pieces;;) {
+            const char *end = strchr(at, ',');
+            size_t hex = end ? (size_t)(end - at) : strlen(at), n = hex / 2;
+            for (size_t i = 0; i < n && i < sizeof buf; i++)
+                buf[i] = (unsigned char)(hexval(at[2 * i]) * 16 + hexval(at[2 * i + 1]));
+            wsx_result res = wsx_conn_send_fragment(p->conn, kind, n ? buf : NULL, n, end == NULL);
+            if (res != WSX_OK) {
+                fail(r, "send_fragment: %s (%s)", wsx_result_str(res), wsx_last_error_message());
+                break;
+            }
+            if (!end) break;
+            at = end + 1;
+        }
+    } else if (strcmp(op, "abort") == 0) {
+        r->closed_by_us = 1;
+        wsx_result res = wsx_conn_abort(p->conn);
+        if (res != WSX_OK) fail(r, "abort: %s (%s)", wsx_result_str(res), wsx_last_error_message());
     } else if (strcmp(op, "expect") == 0) {
         message want = payload(r, l), got = {0};
         char dw[128], dg[128];
@@ -583,6 +617,20 @@ static void step(run *r, peer *p, const line *l) {
     }
 }
 
+/* Whether "name: value\n" lines hold the field (the name case-insensitively). */
+static int has_header(const char *headers, const char *name, const char *value) {
+    size_t nl = strlen(name);
+    for (const char *at = headers; *at;) {
+        const char *end = strchr(at, '\n');
+        if (!end) end = at + strlen(at);
+        if ((size_t)(end - at) == nl + 2 + strlen(value) && strncasecmp(at, name, nl) == 0 && at[nl] == ':' &&
+            strncmp(at + nl + 2, value, strlen(value)) == 0)
+            return 1;
+        at = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
 static void execute(run *r) {
     const scenario *s = r->s;
     const line *outcome = NULL;
@@ -603,9 +651,8 @@ static void execute(run *r) {
         const char *want = get(outcome, "error"), *v;
         if (strcmp(want, kind) != 0) fail(r, "expected error %s got %s (%s)", want, kind, why);
         else if ((v = get(outcome, "status")) && atoi(v) != status) fail(r, "expected status %s got %d", v, status);
-        else if ((v = get(outcome, "header_name")))
-            fail(r, "expected header %s: %s got no response headers (the error event carries only http_status)", v,
-                 get(outcome, "header_value"));
+        else if ((v = get(outcome, "header_name")) && !has_header(r->response_headers, v, get(outcome, "header_value")))
+            fail(r, "expected header %s: %s got headers [%s]", v, get(outcome, "header_value"), r->response_headers);
         return;
     }
     if (outcome) fail(r, "expected error %s got an open connection", get(outcome, "error"));

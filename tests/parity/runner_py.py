@@ -162,12 +162,12 @@ class SyncAdapter:
         kw.setdefault("open_timeout", timeout)
         return wsx.sync.connect(url, **kw)
 
-    def start_send(self, conn: Any, message: Any) -> Pending:
+    def start_send(self, conn: Any, message: Any, **kw: Any) -> Pending:
         done, result = threading.Event(), []
 
         def run() -> None:
             try:
-                conn.send(message)
+                conn.send(message, **kw)
             except BaseException as e:  # handed to the waiting step
                 result.append(e)
             done.set()
@@ -217,9 +217,9 @@ class AsyncioAdapter:
 
         return self.run(go(), timeout + 5)
 
-    def start_send(self, conn: Any, message: Any) -> Pending:
+    def start_send(self, conn: Any, message: Any, **kw: Any) -> Pending:
         done, result = threading.Event(), []
-        future = asyncio.run_coroutine_threadsafe(conn.send(message), self.loop)
+        future = asyncio.run_coroutine_threadsafe(conn.send(message, **kw), self.loop)
 
         def finished(f: Any) -> None:
             if f.exception() is not None:
@@ -295,6 +295,22 @@ class Scenario:
 
     def step_send(self, conn: Any, arg: dict) -> None:
         if not self.a.start_send(conn, payload(arg)).wait(self.timeout):
+            raise Failed(f"send did not finish within {self.timeout} s")
+
+    def step_send_fragments(self, conn: Any, arg: dict) -> None:
+        # websockets' send(iterable): one message in fragments. str pieces
+        # send text; bytes pieces send binary, or text with text=True (so a
+        # character may be split between pieces).
+        kw: dict = {}
+        if "pieces_hex" in arg:
+            pieces: list = [bytes.fromhex(h) for h in arg["pieces_hex"]]
+            if arg["type"] == "text":
+                kw["text"] = True
+        elif arg["type"] == "text":
+            pieces = list(arg["pieces"])
+        else:
+            pieces = [p.encode() for p in arg["pieces"]]
+        if not self.a.start_send(conn, iter(pieces), **kw).wait(self.timeout):
             raise Failed(f"send did not finish within {self.timeout} s")
 
     def step_send_many(self, conn: Any, arg: dict) -> None:
