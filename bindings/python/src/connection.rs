@@ -400,13 +400,17 @@ impl Connection {
         self.shared.mailbox.peek(|s| s.closed()).map(|c| c.code)
     }
 
-    /// The close reason, once the connection is closed.
+    /// The close reason, once the connection is closed: "" when the
+    /// transport dropped with no close frame either way (1006, as
+    /// websockets says; what went wrong is the `ConnectionClosed`'s cause).
     #[getter]
     fn close_reason(&self) -> Option<String> {
-        self.shared
-            .mailbox
-            .peek(|s| s.closed())
-            .map(|c| c.reason.clone())
+        self.shared.mailbox.peek(|s| s.closed()).map(|c| {
+            match c.rcvd.is_none() && c.sent.is_none() {
+                true => String::new(),
+                false => c.reason.clone(),
+            }
+        })
     }
 
     /// The peer's `(host, port)`.
