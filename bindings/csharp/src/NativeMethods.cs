@@ -359,6 +359,9 @@ namespace Wsx
         internal static extern WsxResult wsx_conn_send_ex(ConnHandle conn, uint kind, byte* data, UIntPtr len, uint flags);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_send_fragment(ConnHandle conn, uint kind, byte* data, UIntPtr len, [MarshalAs(UnmanagedType.U1)] bool fin);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_conn_send_fragment_ex(ConnHandle conn, uint kind, byte* data, UIntPtr len, [MarshalAs(UnmanagedType.U1)] bool fin, uint flags);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
