@@ -182,7 +182,10 @@ mod tests {
         assert_eq!(d.max_pending_handshakes, core::MAX_PENDING_HANDSHAKES);
         assert_eq!(d.reject_binary, core::REJECT_BINARY);
         assert_eq!(d.proxy_from_env, core::PROXY_FROM_ENV);
-        assert_eq!(d.slow_subscriber, wsx_slow_subscriber::from_core(core::SLOW_SUBSCRIBER));
+        assert_eq!(
+            d.slow_subscriber,
+            wsx_slow_subscriber::from_core(core::SLOW_SUBSCRIBER)
+        );
         // SAFETY: a static NUL-terminated string.
         let host = unsafe { std::ffi::CStr::from_ptr(d.server_host) };
         assert_eq!(host.to_str().unwrap(), core::SERVER_HOST);
