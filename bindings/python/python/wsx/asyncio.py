@@ -215,9 +215,9 @@ class Connection(_Waitable):
         if isinstance(message, dict) or hasattr(message, "keys"):
             raise TypeError("a message is str, bytes-like, or an iterable of them, not a mapping")
         if hasattr(message, "__aiter__"):
-            pieces: AsyncIterator[Any] = message.__aiter__()  # type: ignore[union-attr]
+            pieces: AsyncIterator[Any] = message.__aiter__()
         elif hasattr(message, "__iter__"):
-            pieces = _aiter(message)  # type: ignore[arg-type]
+            pieces = _aiter(message)
         else:
             raise TypeError(f"a message is str, bytes-like, or an iterable of them, not {type(message).__name__}")
         is_str: Optional[bool] = None
