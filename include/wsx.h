@@ -68,8 +68,8 @@
  * thread, or from inside one of its own callbacks, returns WSX_ERR_STATE.
  * These may be called from ANY thread, at any time, also from inside
  * callbacks: wsx_loop_connect, wsx_loop_listen, wsx_loop_stop, wsx_conn_*
- * (send, recv, ping, close, getters, retain, release), wsx_server_* and
- * wsx_pending_*. The blocking ones (wsx_conn_send_timeout,
+ * (send, send_fragment, recv, ping, close, abort, getters, retain,
+ * release), wsx_server_* and wsx_pending_*. The blocking ones (wsx_conn_send_timeout,
  * wsx_conn_recv_timeout) are for other threads: inside a callback they
  * return WSX_ERR_STATE. Options objects, wsx_upgrade and wsx_attempt are
  * not thread-safe (the last two live for their callback only).
