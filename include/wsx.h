@@ -68,8 +68,8 @@
  * thread, or from inside one of its own callbacks, returns WSX_ERR_STATE.
  * These may be called from ANY thread, at any time, also from inside
  * callbacks: wsx_loop_connect, wsx_loop_listen, wsx_loop_stop, wsx_conn_*
- * (send, recv, ping, close, getters, retain, release), wsx_server_* and
- * wsx_pending_*. The blocking ones (wsx_conn_send_timeout,
+ * (send, send_fragment, recv, ping, close, abort, getters, retain,
+ * release), wsx_server_* and wsx_pending_*. The blocking ones (wsx_conn_send_timeout,
  * wsx_conn_recv_timeout) are for other threads: inside a callback they
  * return WSX_ERR_STATE. Options objects, wsx_upgrade and wsx_attempt are
  * not thread-safe (the last two live for their callback only).
@@ -921,6 +921,20 @@ typedef struct wsx_defaults {
    * Pull mode: bytes at or below which reading resumes (8 MiB).
    */
   size_t inbox_low_bytes;
+  /**
+   * Binary messages refused with 1003 (false). Added in 0.2.
+   */
+  bool reject_binary;
+  /**
+   * Client: the proxy read from `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY`
+   * (false). Added in 0.2.
+   */
+  bool proxy_from_env;
+  /**
+   * Server: what a publication does with a subscriber past its
+   * high-water mark (`WSX_SLOW_SUBSCRIBER_SKIP`). Added in 0.2.
+   */
+  enum wsx_slow_subscriber slow_subscriber;
 } wsx_defaults;
 
 /**
@@ -1351,6 +1365,58 @@ enum wsx_result wsx_conn_send_ex(const struct wsx_conn *conn,
                                  const uint8_t *data,
                                  size_t len,
                                  uint32_t flags);
+
+/**
+ * Sends one piece (one frame) of a fragmented message: the first call
+ * opens a message of `kind`, later calls continue it with the same `kind`,
+ * and the call with `fin` true ends it; the peer receives one message.
+ * `data` is copied (NULL is allowed when `len` is 0). Checked before
+ * anything is queued, like `wsx_conn_send` (`WSX_ERR_CLOSED`,
+ * `WSX_ERR_WOULD_BLOCK`: send the same piece again later), and by the
+ * fragment rules, refused with `WSX_ERR_INVALID_ARGUMENT`: while a message
+ * is open, `wsx_conn_send` (and `_ex`, `_timeout`) and a piece of another
+ * kind; text that is not UTF-8 across the pieces (a character may be split
+ * between two pieces; the last may not end inside one). Pings and the
+ * close may be sent in between. With permessage-deflate the message is
+ * compressed. Same as `wsx_conn_send_fragment_ex` with no flags.
+ *
+ * # Safety
+ * `conn` is NULL or live; `data` is NULL or points to `len` bytes.
+ */
+enum wsx_result wsx_conn_send_fragment(const struct wsx_conn *conn,
+                                       wsx_msg_kind kind,
+                                       const uint8_t *data,
+                                       size_t len,
+                                       bool fin);
+
+/**
+ * `wsx_conn_send_fragment` with `flags` (`WSX_SEND_NO_COMPRESS` on the
+ * first piece sends the whole message uncompressed; later pieces' flags
+ * are ignored). Unknown flags are refused with `WSX_ERR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `conn` is NULL or live; `data` is NULL or points to `len` bytes.
+ */
+enum wsx_result wsx_conn_send_fragment_ex(const struct wsx_conn *conn,
+                                          wsx_msg_kind kind,
+                                          const uint8_t *data,
+                                          size_t len,
+                                          bool fin,
+                                          uint32_t flags);
+
+/**
+ * Drops the connection at once, without a close handshake (nothing more is
+ * sent or received): the close callback follows with 1006 and origin
+ * `WSX_CLOSE_ORIGIN_TRANSPORT` (unless close frames were already
+ * exchanged), pending `wsx_conn_recv_timeout` calls return, and a
+ * reconnecting client stops. The peer sees the transport close (1006).
+ * `WSX_ERR_CLOSED` once the connection is closed. From any thread,
+ * callbacks included.
+ *
+ * # Safety
+ * `conn` is NULL or live.
+ */
+enum wsx_result wsx_conn_abort(const struct wsx_conn *conn);
 
 /**
  * Sends a ping with up to 125 bytes of payload (NULL is allowed when `len`

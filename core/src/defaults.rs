@@ -37,6 +37,15 @@ pub const HIGH_WATER: usize = MAX_MESSAGE_SIZE + (1 << 20);
 /// Send-queue low-water mark: 256 KiB.
 pub const LOW_WATER: usize = 256 * 1024;
 
+/// Binary messages are accepted (a connection may refuse them with 1003).
+pub const REJECT_BINARY: bool = false;
+/// Clients do not read a proxy from `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY`
+/// unless asked to.
+pub const PROXY_FROM_ENV: bool = false;
+/// A published message skips a subscriber past its send queue's
+/// high-water mark (rather than dropping the subscriber).
+pub const SLOW_SUBSCRIBER: crate::net::SlowSubscriber = crate::net::SlowSubscriber::Skip;
+
 /// The address a server listens on.
 pub const SERVER_HOST: &str = "127.0.0.1";
 /// Most open connections of a server at once.

@@ -503,3 +503,103 @@ fn a_reset_after_a_complete_close_handshake_still_ends_cleanly() {
     );
     server.join().expect("server");
 }
+
+/// A pull-mode client of a pull-mode server, both open.
+fn pull_pair() -> (PullSetup, Conn, Conn, std::sync::mpsc::Receiver<Pull>) {
+    let setup = pull_server(InboxLimits::default(), server_config());
+    let (tx, rx) = channel();
+    let config = ClientConfig {
+        inbox: Some(InboxLimits::default()),
+        compression: None,
+        ..client_config()
+    };
+    let client = setup
+        .lp
+        .handle()
+        .connect(&setup.url, config, Box::new(PullHandler(tx)))
+        .expect("connect");
+    let _ = first_conn(&rx);
+    let server_side = first_conn(&setup.rx);
+    (setup, client, server_side, rx)
+}
+
+#[test]
+fn fragments_arrive_as_one_message_and_misuse_is_refused_at_once() {
+    let (setup, client, server_side, _rx) = pull_pair();
+    let text = "aé€😀z".as_bytes();
+    // A character split between pieces is fine; the message arrives whole.
+    client
+        .send_fragment(MessageKind::Text, &text[..3], false, true)
+        .expect("first");
+    let e = client
+        .send(MessageKind::Text, b"x")
+        .expect_err("a message is open");
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    let e = client
+        .send_fragment(MessageKind::Binary, b"x", false, true)
+        .expect_err("another kind");
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    let e = client
+        .send_fragment(MessageKind::Text, b"\xff", false, true)
+        .expect_err("not UTF-8");
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    client
+        .send_fragment(MessageKind::Text, &text[3..7], false, true)
+        .expect("middle");
+    client
+        .send_fragment(MessageKind::Text, &text[7..], true, true)
+        .expect("last");
+    let m = server_side
+        .recv_timeout(Some(PATIENCE))
+        .expect("the message");
+    assert_eq!((m.kind, m.data.as_slice()), (MessageKind::Text, text));
+    // Closed again: whole messages go, and a binary message in pieces.
+    client.send(MessageKind::Text, b"whole").expect("whole");
+    client
+        .send_fragment(MessageKind::Binary, b"\x01", false, true)
+        .expect("bin");
+    client
+        .send_fragment(MessageKind::Binary, b"\x02", true, true)
+        .expect("bin end");
+    assert_eq!(
+        server_side
+            .recv_timeout(Some(PATIENCE))
+            .expect("whole")
+            .data,
+        b"whole"
+    );
+    let m = server_side.recv_timeout(Some(PATIENCE)).expect("binary");
+    assert_eq!(
+        (m.kind, m.data.as_slice()),
+        (MessageKind::Binary, &[1u8, 2][..])
+    );
+    // The last piece may not end inside a character.
+    client
+        .send_fragment(MessageKind::Text, b"\xe2\x82", false, true)
+        .expect("half");
+    let e = client.send_fragment(MessageKind::Text, b"", true, true);
+    assert_eq!(e.expect_err("truncated").kind(), ErrorKind::InvalidArgument);
+    drop(setup);
+}
+
+#[test]
+fn abort_drops_the_transport_and_both_sides_see_1006() {
+    let (setup, client, server_side, rx) = pull_pair();
+    client.abort().expect("abort");
+    let mine = closed(&rx);
+    assert_eq!(mine.code, CloseCode::ABNORMAL);
+    assert_eq!(mine.origin, CloseOrigin::Transport);
+    assert!(!mine.clean && !mine.normal);
+    let theirs = closed(&setup.rx);
+    assert_eq!(theirs.code, CloseCode::ABNORMAL, "{theirs:?}");
+    assert_eq!(theirs.origin, CloseOrigin::Transport);
+    assert_eq!(client.recv().expect_err("ended").kind(), ErrorKind::Closed);
+    assert_eq!(
+        server_side.recv().expect_err("ended").kind(),
+        ErrorKind::Closed
+    );
+    assert_eq!(
+        client.abort().expect_err("closed").kind(),
+        ErrorKind::Closed
+    );
+}

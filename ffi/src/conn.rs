@@ -147,6 +147,80 @@ pub unsafe extern "C" fn wsx_conn_send_ex(
     }
 }
 
+/// Sends one piece (one frame) of a fragmented message: the first call
+/// opens a message of `kind`, later calls continue it with the same `kind`,
+/// and the call with `fin` true ends it; the peer receives one message.
+/// `data` is copied (NULL is allowed when `len` is 0). Checked before
+/// anything is queued, like `wsx_conn_send` (`WSX_ERR_CLOSED`,
+/// `WSX_ERR_WOULD_BLOCK`: send the same piece again later), and by the
+/// fragment rules, refused with `WSX_ERR_INVALID_ARGUMENT`: while a message
+/// is open, `wsx_conn_send` (and `_ex`, `_timeout`) and a piece of another
+/// kind; text that is not UTF-8 across the pieces (a character may be split
+/// between two pieces; the last may not end inside one). Pings and the
+/// close may be sent in between. With permessage-deflate the message is
+/// compressed. Same as `wsx_conn_send_fragment_ex` with no flags.
+///
+/// # Safety
+/// `conn` is NULL or live; `data` is NULL or points to `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_conn_send_fragment(
+    conn: *const wsx_conn,
+    kind: MsgKindArg,
+    data: *const u8,
+    len: usize,
+    fin: bool,
+) -> wsx_result {
+    // SAFETY: the caller's promise, passed on.
+    unsafe { wsx_conn_send_fragment_ex(conn, kind, data, len, fin, 0) }
+}
+
+/// `wsx_conn_send_fragment` with `flags` (`WSX_SEND_NO_COMPRESS` on the
+/// first piece sends the whole message uncompressed; later pieces' flags
+/// are ignored). Unknown flags are refused with `WSX_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `conn` is NULL or live; `data` is NULL or points to `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_conn_send_fragment_ex(
+    conn: *const wsx_conn,
+    kind: MsgKindArg,
+    data: *const u8,
+    len: usize,
+    fin: bool,
+    flags: u32,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe {
+        with_conn(conn, |handle| {
+            let kind = kind.to_core()?;
+            if flags & !WSX_SEND_NO_COMPRESS != 0 {
+                return Err(Failure::invalid(format!("unknown send flags {flags:#x}")));
+            }
+            let compress = flags & WSX_SEND_NO_COMPRESS == 0;
+            let data = arg_bytes(data, len, "data")?;
+            with_current_ctx(conn, |ctx| ctx.send_fragment(kind, data, fin, compress))
+                .unwrap_or_else(|| handle.conn.send_fragment(kind, data, fin, compress))?;
+            Ok(())
+        })
+    }
+}
+
+/// Drops the connection at once, without a close handshake (nothing more is
+/// sent or received): the close callback follows with 1006 and origin
+/// `WSX_CLOSE_ORIGIN_TRANSPORT` (unless close frames were already
+/// exchanged), pending `wsx_conn_recv_timeout` calls return, and a
+/// reconnecting client stops. The peer sees the transport close (1006).
+/// `WSX_ERR_CLOSED` once the connection is closed. From any thread,
+/// callbacks included.
+///
+/// # Safety
+/// `conn` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_conn_abort(conn: *const wsx_conn) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe { with_conn(conn, |handle| Ok(handle.conn.abort()?)) }
+}
+
 /// A `wsx_conn_send_ex` flag: send the message uncompressed.
 pub const WSX_SEND_NO_COMPRESS: u32 = 1;
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use wsx_core::net::{ClientConfig, InboxLimits, ServerConfig};
 
 use crate::boundary::{Extensible, ffi_call, write_sized};
+use crate::pubsub::wsx_slow_subscriber;
 use crate::result::wsx_result;
 
 /// The default of every option of `wsx_client_options` and
@@ -74,6 +75,14 @@ pub struct wsx_defaults {
     pub inbox_high_bytes: usize,
     /// Pull mode: bytes at or below which reading resumes (8 MiB).
     pub inbox_low_bytes: usize,
+    /// Binary messages refused with 1003 (false). Added in 0.2.
+    pub reject_binary: bool,
+    /// Client: the proxy read from `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY`
+    /// (false). Added in 0.2.
+    pub proxy_from_env: bool,
+    /// Server: what a publication does with a subscriber past its
+    /// high-water mark (`WSX_SLOW_SUBSCRIBER_SKIP`). Added in 0.2.
+    pub slow_subscriber: wsx_slow_subscriber,
 }
 
 // SAFETY: repr(C), `struct_size` first; the library writes it, never reads
@@ -131,6 +140,9 @@ fn defaults() -> wsx_defaults {
         inbox_low_messages: inbox.low_messages,
         inbox_high_bytes: inbox.high_bytes,
         inbox_low_bytes: inbox.low_bytes,
+        reject_binary: c.protocol.reject_binary,
+        proxy_from_env: c.proxy_from_env,
+        slow_subscriber: wsx_slow_subscriber::from_core(s.slow_subscriber),
     }
 }
 
@@ -168,6 +180,12 @@ mod tests {
         assert_eq!(d.keepalive_interval_ms, ms(core::KEEPALIVE_INTERVAL));
         assert_eq!(d.high_water, core::HIGH_WATER);
         assert_eq!(d.max_pending_handshakes, core::MAX_PENDING_HANDSHAKES);
+        assert_eq!(d.reject_binary, core::REJECT_BINARY);
+        assert_eq!(d.proxy_from_env, core::PROXY_FROM_ENV);
+        assert_eq!(
+            d.slow_subscriber,
+            wsx_slow_subscriber::from_core(core::SLOW_SUBSCRIBER)
+        );
         // SAFETY: a static NUL-terminated string.
         let host = unsafe { std::ffi::CStr::from_ptr(d.server_host) };
         assert_eq!(host.to_str().unwrap(), core::SERVER_HOST);

@@ -25,7 +25,7 @@ pub enum wsx_slow_subscriber {
 }
 
 impl wsx_slow_subscriber {
-    fn from_core(action: SlowSubscriber) -> wsx_slow_subscriber {
+    pub(crate) fn from_core(action: SlowSubscriber) -> wsx_slow_subscriber {
         match action {
             SlowSubscriber::Skip => wsx_slow_subscriber::WSX_SLOW_SUBSCRIBER_SKIP,
             SlowSubscriber::Drop => wsx_slow_subscriber::WSX_SLOW_SUBSCRIBER_DROP,

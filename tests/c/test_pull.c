@@ -6,6 +6,9 @@
  *     wsx_conn_recv_timeout and wsx_conn_send_timeout from another thread
  *     (and refused inside a callback); on_writable after a would-block;
  *   - wsx_conn_close_info on both sides of a close;
+ *   - wsx_conn_send_fragment: pieces arrive as one message (a character
+ *     split between pieces), misuse refused when called; wsx_conn_abort:
+ *     1006 from the transport on both sides, pending receives end;
  *   - the deferred upgrade decision (accept, accept_with, refuse, free = 500)
  *     and the deferred client attempt, decided from the test's thread.
  */
@@ -462,8 +465,75 @@ static void test_deferred_attempt(void) {
     CHECK(l.rec.frees == 1);
 }
 
+/* Fragments arrive as one message; misuse is refused when called, not
+ * dropped later. Then an abort: 1006 from the transport on both sides. */
+static void test_fragments_and_abort(void) {
+    wsx_loop *loop = NULL;
+    CHECK_OK(wsx_loop_new(&loop));
+    puller p;
+    wsx_conn_callbacks conn_cb;
+    wsx_server *server = start_puller(loop, &p, &conn_cb);
+    char url[128];
+    server_url(url, sizeof url, "ws", server, "/");
+    recorder c;
+    memset(&c, 0, sizeof c);
+    wsx_conn *conn = connect_to(loop, url, NULL, &c);
+    CHECK(poll_until(loop, &c.opens, WAIT_MS));
+    CHECK(poll_until(loop, &p.opens, WAIT_MS));
+
+    const uint8_t *text = (const uint8_t *)"caf\xc3\xa9 \xe2\x82\xac!"; /* "café €!" */
+    size_t text_len = strlen((const char *)text);
+    CHECK_OK(wsx_conn_send_fragment(conn, WSX_MSG_KIND_TEXT, text, 4, false)); /* "caf" + half of é */
+    CHECK_RESULT(wsx_conn_send(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)"x", 1), WSX_ERR_INVALID_ARGUMENT);
+    CHECK_RESULT(wsx_conn_send_fragment(conn, WSX_MSG_KIND_BINARY, (const uint8_t *)"x", 1, true),
+                 WSX_ERR_INVALID_ARGUMENT);
+    CHECK_RESULT(wsx_conn_send_fragment(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)"\xff", 1, false),
+                 WSX_ERR_INVALID_ARGUMENT);
+    CHECK_RESULT(wsx_conn_send_fragment_ex(conn, WSX_MSG_KIND_TEXT, NULL, 0, false, 0x80), WSX_ERR_INVALID_ARGUMENT);
+    CHECK_OK(wsx_conn_send_fragment(conn, WSX_MSG_KIND_TEXT, text + 4, 3, false));
+    CHECK_OK(wsx_conn_send_fragment(conn, WSX_MSG_KIND_TEXT, NULL, 0, false));
+    CHECK_OK(wsx_conn_send_fragment(conn, WSX_MSG_KIND_TEXT, text + 7, text_len - 7, true));
+    /* Closed again: a whole message, then binary in pieces without compression. */
+    CHECK_OK(wsx_conn_send(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)"whole", 5));
+    CHECK_OK(wsx_conn_send_fragment_ex(conn, WSX_MSG_KIND_BINARY, (const uint8_t *)"\x01", 1, false,
+                                       WSX_SEND_NO_COMPRESS));
+    CHECK_OK(wsx_conn_send_fragment(conn, WSX_MSG_KIND_BINARY, (const uint8_t *)"\x02", 1, true));
+    long long deadline = now_ms() + WAIT_MS;
+    while (wsx_conn_inbox_len(p.conn) < 3 && now_ms() < deadline) wsx_loop_poll(loop, 10);
+    uint8_t buf[64];
+    wsx_received got = {.struct_size = sizeof got};
+    CHECK_OK(wsx_conn_recv(p.conn, buf, sizeof buf, &got));
+    CHECK(got.kind == WSX_MSG_KIND_TEXT && got.len == text_len && memcmp(buf, text, text_len) == 0);
+    CHECK_OK(wsx_conn_recv(p.conn, buf, sizeof buf, &got));
+    CHECK(got.len == 5 && memcmp(buf, "whole", 5) == 0);
+    CHECK_OK(wsx_conn_recv(p.conn, buf, sizeof buf, &got));
+    CHECK(got.kind == WSX_MSG_KIND_BINARY && got.len == 2 && buf[0] == 1 && buf[1] == 2);
+    /* The last piece may not end inside a character. */
+    CHECK_OK(wsx_conn_send_fragment(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)"\xe2\x82", 2, false));
+    CHECK_RESULT(wsx_conn_send_fragment(conn, WSX_MSG_KIND_TEXT, NULL, 0, true), WSX_ERR_INVALID_ARGUMENT);
+
+    /* Abort: no close handshake, 1006 on both sides. */
+    CHECK_OK(wsx_conn_abort(conn));
+    CHECK(poll_until(loop, &c.closes, WAIT_MS));
+    CHECK(poll_until(loop, &p.closes, WAIT_MS));
+    CHECK(c.close_code == 1006 && c.close_origin == WSX_CLOSE_ORIGIN_TRANSPORT && !c.close_normal);
+    wsx_close_info theirs = {.struct_size = sizeof theirs};
+    CHECK_OK(wsx_conn_close_info(p.conn, &theirs));
+    CHECK(theirs.code == 1006 && theirs.origin == WSX_CLOSE_ORIGIN_TRANSPORT && !theirs.clean);
+    CHECK_RESULT(wsx_conn_recv(p.conn, buf, sizeof buf, &got), WSX_ERR_CLOSED);
+    CHECK_RESULT(wsx_conn_abort(conn), WSX_ERR_CLOSED);
+    CHECK_RESULT(wsx_conn_abort(NULL), WSX_ERR_NULL);
+    CHECK_RESULT(wsx_conn_send_fragment(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)"a", 1, true), WSX_ERR_CLOSED);
+
+    wsx_conn_release(p.conn);
+    wsx_conn_release(conn);
+    wsx_server_free(server);
+    wsx_loop_free(loop);
+}
+
 int main(void) {
     RUN(test_pull_mode_in_pieces_and_close_info);
+    RUN(test_fragments_and_abort);
     RUN(test_blocking_receive_and_send_from_another_thread);
     RUN(test_deferred_upgrade);
     RUN(test_deferred_attempt);

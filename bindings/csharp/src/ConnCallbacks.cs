@@ -104,8 +104,7 @@ namespace Wsx
         {
             try
             {
-                var status = error->http_status == 0 ? (int?)null : error->http_status;
-                Target(userData).HandleError(WsxException.Create(error->code, Native.String(error->message), status));
+                Target(userData).HandleError(Native.ErrorOf(error));
             }
             catch (Exception e)
             {

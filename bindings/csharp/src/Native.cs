@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Wsx
@@ -146,7 +148,31 @@ namespace Wsx
         /// <summary>Ends a connection without waiting (Abort, Dispose).</summary>
         internal static void Drop(ConnHandle conn)
         {
-            NativeMethods.wsx_conn_close(conn, (ushort)System.Net.WebSockets.WebSocketCloseStatus.EndpointUnavailable, null);
+            NativeMethods.wsx_conn_abort(conn);
+        }
+
+        /// <summary>An error event (<c>wsx_error</c>) as wsx throws it, with all it carries.</summary>
+        internal static unsafe System.Net.WebSockets.WebSocketException ErrorOf(NativeMethods.wsx_error* error)
+        {
+            var status = error->http_status == 0 ? (int?)null : error->http_status;
+            IReadOnlyDictionary<string, IEnumerable<string>> headers = null;
+            byte[] body = null;
+            if (status.HasValue)
+            {
+                headers = OpenEvent.HeaderDictionary(error->headers, error->headers_len);
+                body = new byte[checked((int)(ulong)error->body_len)];
+                if (body.Length > 0)
+                    Marshal.Copy(error->body, body, 0, body.Length);
+            }
+            return new WsxException(error->code, String(error->message), status, (WsxTimeout)error->timeout,
+                error->os_error, headers, body).ToWebSocketException();
+        }
+
+        /// <summary>Sends one piece of a message (<c>wsx_conn_send_fragment_ex</c>).</summary>
+        internal static unsafe WsxResult SendFragment(ConnHandle conn, uint kind, ArraySegment<byte> data, bool fin, WsxSendFlags flags)
+        {
+            fixed (byte* bytes = data.Array)
+                return NativeMethods.wsx_conn_send_fragment_ex(conn, kind, bytes + data.Offset, (UIntPtr)data.Count, fin, SendFlags(flags));
         }
 
         /// <summary>The <c>WSX_SEND_*</c> bits of <paramref name="flags"/>; unknown bits pass through for the library to refuse.</summary>

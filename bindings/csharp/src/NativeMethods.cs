@@ -70,6 +70,12 @@ namespace Wsx
             internal WsxResult code;
             internal IntPtr message;
             internal ushort http_status;
+            internal int timeout;
+            internal int os_error;
+            internal IntPtr headers;
+            internal UIntPtr headers_len;
+            internal IntPtr body;
+            internal UIntPtr body_len;
         }
 
         [StructLayout(LayoutKind.Sequential)]
@@ -124,6 +130,9 @@ namespace Wsx
             internal UIntPtr inbox_low_messages;
             internal UIntPtr inbox_high_bytes;
             internal UIntPtr inbox_low_bytes;
+            internal byte reject_binary;
+            internal byte proxy_from_env;
+            internal int slow_subscriber;
         }
 
         [StructLayout(LayoutKind.Sequential)]
@@ -348,6 +357,15 @@ namespace Wsx
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_conn_send_ex(ConnHandle conn, uint kind, byte* data, UIntPtr len, uint flags);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_send_fragment(ConnHandle conn, uint kind, byte* data, UIntPtr len, [MarshalAs(UnmanagedType.U1)] bool fin);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_send_fragment_ex(ConnHandle conn, uint kind, byte* data, UIntPtr len, [MarshalAs(UnmanagedType.U1)] bool fin, uint flags);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_abort(ConnHandle conn);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_conn_send_timeout(ConnHandle conn, uint kind, byte* data, UIntPtr len, uint flags, int timeout_ms);

@@ -50,18 +50,25 @@ namespace Wsx
             get { return options; }
         }
 
-        /// <summary>The HTTP status of the handshake's response once connected (101), else 0.</summary>
+        /// <summary>
+        /// The HTTP status of the handshake's response: 101 once connected, the server's status
+        /// after it refused the handshake (401, 426, ...), else 0.
+        /// </summary>
         public HttpStatusCode HttpStatusCode
         {
             get
             {
                 var response = Handshake;
-                return response == null ? 0 : (HttpStatusCode)response.Status;
+                if (response != null)
+                    return (HttpStatusCode)response.Status;
+                var refusal = WsxException.Of(Failure);
+                return refusal != null && refusal.HttpStatus.HasValue ? (HttpStatusCode)refusal.HttpStatus.Value : 0;
             }
         }
 
         /// <summary>
-        /// The headers of the handshake's response once connected, else null: names are
+        /// The headers of the handshake's response once connected, or of the response that refused
+        /// the handshake (as <see cref="WsxException.HttpResponseHeaders"/>), else null: names are
         /// case-insensitive, a repeated field lists its values in order.
         /// </summary>
         public IReadOnlyDictionary<string, IEnumerable<string>> HttpResponseHeaders
@@ -69,7 +76,10 @@ namespace Wsx
             get
             {
                 var response = Handshake;
-                return response == null ? null : response.Headers;
+                if (response != null)
+                    return response.Headers;
+                var refusal = WsxException.Of(Failure);
+                return refusal == null ? null : refusal.HttpResponseHeaders;
             }
         }
 

@@ -75,7 +75,7 @@ namespace Wsx
         /// <c>wss://</c>, <c>http_proxy</c> for <c>ws://</c>, then <c>all_proxy</c>, with <c>no_proxy</c>
         /// exempting hosts), read when connecting. Default false.
         /// </summary>
-        public bool UseEnvironmentProxy { get; set; }
+        public bool UseEnvironmentProxy { get; set; } = NativeDefaults.Options.proxy_from_env != 0;
 
 
         /// <summary>The client certificate's PEM chain file (leaf first), or null; see <see cref="SetClientCertificate"/>.</summary>

@@ -51,9 +51,9 @@ namespace Wsx
         TaskCompletionSource<bool> readable = Tasks.New<bool>();
         OpenEvent handshake;
         WebSocketException failure;
-        // SendAsync with endOfMessage false: the pieces of the message being sent (see SendAsync).
-        MemoryStream outgoing;
-        WebSocketMessageType outgoingType;
+        // SendAsync with endOfMessage false opened a message whose last piece is not sent yet: the
+        // next piece goes through wsx_conn_send_fragment too (the library checks the rules).
+        bool fragmentOpen;
         EventHandler<WsxMessageEventArgs> messageReceived;
 
         internal WsxConnection()
@@ -520,45 +520,39 @@ namespace Wsx
         // ------------------------------------------------------------------ sending
 
         /// <summary>
-        /// Sends a message, or a part of one with <paramref name="endOfMessage"/> false (the parts
-        /// of one message all have its type; the message goes out when its last part is sent).
-        /// Completes once the message is queued in the library, or, past the send queue's
+        /// Sends a message, or a piece of one with <paramref name="endOfMessage"/> false: each piece
+        /// goes on the wire as a frame of its own (<c>wsx_conn_send_fragment</c>) and the peer
+        /// receives one message once the last piece went. The library checks the pieces when they
+        /// are sent: while a message is open, another type, or text that is not UTF-8 across the
+        /// pieces (a character may be split between two), fails with a <see cref="WsxException"/>
+        /// (<see cref="WsxResult.InvalidArgument"/>), and so does a whole message from another
+        /// thread. Completes once the piece is queued in the library, or, past the send queue's
         /// high-water mark, once it drained enough to take it. Several threads may send at once:
         /// whole messages go out in the order the calls began.
         /// </summary>
-        /// <exception cref="WsxException">The connection is closing or closed, a reconnecting client is between connections, or the text is not UTF-8.</exception>
+        /// <exception cref="WsxException">The connection is closing or closed, a reconnecting client is between connections, the text is not UTF-8, or a piece breaks the rules above.</exception>
         public override Task SendAsync(ArraySegment<byte> buffer, WebSocketMessageType messageType, bool endOfMessage, CancellationToken cancellationToken)
         {
             if (buffer.Array == null)
                 throw new ArgumentNullException(nameof(buffer));
-            Native.MessageKind(messageType, nameof(messageType));
-            ArraySegment<byte> whole;
+            var kind = Native.MessageKind(messageType, nameof(messageType));
+            bool open;
             lock (Gate)
             {
                 ThrowIfDisposed();
-                if (outgoing != null && outgoingType != messageType)
-                    throw new ArgumentException("the parts of one message must have its type (" + outgoingType + ")", nameof(messageType));
-                if (!endOfMessage || outgoing != null)
-                {
-                    // TODO(abi): the C ABI sends whole messages only (no wsx_conn_send flag for "more
-                    // follows"), so the parts wait here until the last one. See README.
-                    if (outgoing == null)
-                    {
-                        outgoing = new MemoryStream();
-                        outgoingType = messageType;
-                    }
-                    outgoing.Write(buffer.Array, buffer.Offset, buffer.Count);
-                    if (!endOfMessage)
-                        return Task.CompletedTask;
-                    whole = new ArraySegment<byte>(outgoing.GetBuffer(), 0, checked((int)outgoing.Length));
-                    outgoing = null;
-                }
-                else
-                {
-                    whole = buffer;
-                }
+                open = fragmentOpen;
             }
-            return SendAsync(whole, messageType, WsxSendFlags.None, cancellationToken);
+            if (endOfMessage && !open)
+                return SendAsync(buffer, messageType, WsxSendFlags.None, cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
+            return Send(() =>
+            {
+                var result = Native.SendFragment(OpenHandle(), kind, buffer, endOfMessage, WsxSendFlags.None);
+                if (result == WsxResult.Ok)
+                    lock (Gate)
+                        fragmentOpen = !endOfMessage;
+                return result;
+            }, cancellationToken);
         }
 
         /// <summary>Sends a whole text or binary message (see the overload with endOfMessage).</summary>
@@ -577,9 +571,18 @@ namespace Wsx
                 throw new ArgumentNullException(nameof(data));
             var kind = Native.MessageKind(messageType, nameof(messageType));
             cancellationToken.ThrowIfCancellationRequested();
+            await Send(() => TrySend(kind, data, flags), cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// Runs <paramref name="attempt"/> (one native send) now, or, past the high-water mark or
+        /// behind senders that wait, in line once the library reports the queue writable.
+        /// </summary>
+        async Task Send(Func<WsxResult> attempt, CancellationToken cancellationToken)
+        {
             if (Volatile.Read(ref blockedSenders) == 0)
             {
-                var result = TrySend(kind, data, flags);
+                var result = attempt();
                 if (result == WsxResult.Ok)
                     return;
                 if (result != WsxResult.WouldBlock)
@@ -593,7 +596,7 @@ namespace Wsx
                 await sendLane.WaitAsync(cancellationToken).ConfigureAwait(false);
                 try
                 {
-                    await SendWhenWritable(kind, data, flags, cancellationToken).ConfigureAwait(false);
+                    await SendWhenWritable(attempt, cancellationToken).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -606,14 +609,14 @@ namespace Wsx
             }
         }
 
-        async Task SendWhenWritable(uint kind, ArraySegment<byte> data, WsxSendFlags flags, CancellationToken cancellationToken)
+        async Task SendWhenWritable(Func<WsxResult> attempt, CancellationToken cancellationToken)
         {
             while (true)
             {
                 var writable = Tasks.New<bool>();
                 lock (Gate)
                     writableWaiters.Add(writable);
-                var result = TrySend(kind, data, flags);
+                var result = attempt();
                 if (result != WsxResult.WouldBlock)
                 {
                     lock (Gate)
@@ -701,7 +704,8 @@ namespace Wsx
 
         /// <summary>
         /// Starts the close handshake with a code (1000-1003, 1007-1011, or 3000-4999) and a
-        /// description of at most 123 UTF-8 bytes, and completes when the connection is closed
+        /// description of at most 123 UTF-8 bytes, or with <see cref="WebSocketCloseStatus.Empty"/>
+        /// and no description for a close frame without a status code, and completes when the connection is closed
         /// (the peer answered, or the close timeout passed). Closing a closed connection does
         /// nothing. Cancelling stops the wait, not the close. Messages still unread are dropped
         /// with the connection.
@@ -755,9 +759,10 @@ namespace Wsx
         }
 
         /// <summary>
-        /// Ends the connection at once: State becomes Aborted, pending operations fail with a
-        /// <see cref="WsxException"/> and the library ends the connection (1001). Safe to call at
-        /// any time, more than once.
+        /// Ends the connection at once, without a close handshake (<c>wsx_conn_abort</c>): State
+        /// becomes Aborted, pending operations fail with a <see cref="WsxException"/>, the library
+        /// drops the transport and the peer sees the connection end abnormally (1006). Safe to call
+        /// at any time, more than once.
         /// </summary>
         public override void Abort()
         {

@@ -60,6 +60,22 @@ namespace Wsx
         /// <summary>Waiting messages at or below which reading resumes (default 4).</summary>
         public long ReceiveLowMessages { get; set; } = (long)(ulong)NativeDefaults.Inbox.low_messages;
 
+        /// <summary>
+        /// The receive queue's bound in messages, as python-websockets' <c>max_queue</c>: setting it
+        /// sets <see cref="ReceiveHighMessages"/> to the value and <see cref="ReceiveLowMessages"/>
+        /// to a quarter of it. The library validates the marks when connecting or listening (0 is
+        /// refused with <see cref="WsxResult.InvalidArgument"/>). Reads <see cref="ReceiveHighMessages"/>.
+        /// </summary>
+        public long MaxQueue
+        {
+            get { return ReceiveHighMessages; }
+            set
+            {
+                ReceiveHighMessages = value;
+                ReceiveLowMessages = value / 4;
+            }
+        }
+
         /// <summary>Waiting bytes at which the library stops reading the socket (default 32 MiB).</summary>
         public long ReceiveHighBytes { get; set; } = (long)(ulong)NativeDefaults.Inbox.high_bytes;
 
@@ -73,7 +89,7 @@ namespace Wsx
         public bool AutoPong { get; set; } = NativeDefaults.Options.auto_pong != 0;
 
         /// <summary>Refuse binary messages: one fails the connection with 1003 (default off).</summary>
-        public bool RejectBinary { get; set; }
+        public bool RejectBinary { get; set; } = NativeDefaults.Options.reject_binary != 0;
 
         /// <summary>
         /// Where the events are raised: null (the default) raises them on the native loop's thread

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Net.WebSockets;
 
 namespace Wsx
@@ -36,6 +37,32 @@ namespace Wsx
             Result = result;
             HttpStatus = httpStatus;
         }
+
+        /// <summary>A failure with everything the library's error event told (<c>wsx_error</c>).</summary>
+        internal WsxException(WsxResult result, string message, int? httpStatus, WsxTimeout timeout, int osError,
+            IReadOnlyDictionary<string, IEnumerable<string>> headers, byte[] body)
+            : this(result, message, httpStatus, null)
+        {
+            Timeout = timeout;
+            OsError = osError == 0 ? (int?)null : osError;
+            HttpResponseHeaders = headers;
+            HttpResponseBody = body;
+        }
+
+        /// <summary>Which timeout passed (<see cref="WsxTimeout.None"/> when the failure was no timeout).</summary>
+        public WsxTimeout Timeout { get; }
+
+        /// <summary>The operating system's error number behind the failure (errno, e.g. 111 for ECONNREFUSED on Linux), else null.</summary>
+        public int? OsError { get; }
+
+        /// <summary>
+        /// The headers of a refused handshake's response (names case-insensitive, a repeated field's
+        /// values in order), else null.
+        /// </summary>
+        public IReadOnlyDictionary<string, IEnumerable<string>> HttpResponseHeaders { get; }
+
+        /// <summary>The body of a refused handshake's response (possibly empty), else null.</summary>
+        public byte[] HttpResponseBody { get; }
 
         /// <summary>What went wrong, as the library's result code.</summary>
         public WsxResult Result { get; }

@@ -351,8 +351,7 @@ namespace Wsx
         {
             try
             {
-                var status = error->http_status == 0 ? (int?)null : error->http_status;
-                Target(userData).RaiseError(null, WsxException.Create(error->code, Native.String(error->message), status));
+                Target(userData).RaiseError(null, Native.ErrorOf(error));
             }
             catch (Exception e)
             {

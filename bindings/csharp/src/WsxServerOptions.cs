@@ -51,7 +51,7 @@ namespace Wsx
         /// send queue's high-water mark: <see cref="WsxSlowSubscriberPolicy.Skip"/> (the default) or
         /// <see cref="WsxSlowSubscriberPolicy.Drop"/>; <see cref="WsxServer.SlowSubscriber"/> tells each time.
         /// </summary>
-        public WsxSlowSubscriberPolicy SlowSubscriberPolicy { get; set; }
+        public WsxSlowSubscriberPolicy SlowSubscriberPolicy { get; set; } = (WsxSlowSubscriberPolicy)NativeDefaults.Options.slow_subscriber;
 
     }
 }

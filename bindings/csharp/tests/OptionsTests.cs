@@ -35,6 +35,8 @@ namespace Wsx.Tests
             internal UIntPtr max_connections, max_pending_handshakes;
             internal byte verify_certificates;
             internal UIntPtr inbox_high_messages, inbox_low_messages, inbox_high_bytes, inbox_low_bytes;
+            internal byte reject_binary, proxy_from_env;
+            internal int slow_subscriber;
         }
 
         [StructLayout(LayoutKind.Sequential)]
@@ -116,6 +118,13 @@ namespace Wsx.Tests
             Assert.Equal((long)(ulong)inbox.high_bytes, client.ReceiveHighBytes, "ReceiveHighBytes");
             Assert.Equal((long)(ulong)inbox.low_bytes, server.ReceiveLowBytes, "ReceiveLowBytes");
             Assert.Equal((long)(ulong)d.inbox_high_messages, client.ReceiveHighMessages, "wsx_defaults' inbox mark");
+            Assert.Equal(d.reject_binary != 0, server.RejectBinary, "RejectBinary");
+            Assert.Equal(d.proxy_from_env != 0, client.UseEnvironmentProxy, "UseEnvironmentProxy");
+            Assert.Equal((WsxSlowSubscriberPolicy)d.slow_subscriber, server.SlowSubscriberPolicy, "SlowSubscriberPolicy");
+            // websockets' max_queue: the high mark, and a quarter of it as the low one.
+            var queued = new WsxClientOptions { MaxQueue = 8 };
+            Assert.Equal(8L, queued.ReceiveHighMessages, "MaxQueue's high mark");
+            Assert.Equal(2L, queued.ReceiveLowMessages, "MaxQueue's low mark");
             var deflate = new Deflate { struct_size = (UIntPtr)Marshal.SizeOf(typeof(Deflate)) };
             Assert.Equal(0, wsx_deflate_options_default(ref deflate), "wsx_deflate_options_default");
             var managed = new WsxDeflateOptions();

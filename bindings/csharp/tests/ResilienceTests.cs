@@ -2,6 +2,7 @@ using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Linq;
+using System.Net;
 using System.Net.WebSockets;
 using System.Threading;
 using System.Threading.Tasks;
@@ -374,6 +375,11 @@ namespace Wsx.Tests
                 {
                     var e = await Assert.ThrowsAsync<WsxException>(() => client.ConnectAsync(new Uri(url + "/private"), CancellationToken.None), "no token");
                     Assert.Equal((int?)401, e.HttpStatus, "refused with the hook's status");
+                    Assert.Equal("Bearer realm=\"wsx\"", e.HttpResponseHeaders["www-authenticate"].Single(), "the refusal's header on the exception");
+                    Assert.Equal("Bearer realm=\"wsx\"", client.HttpResponseHeaders["WWW-Authenticate"].Single(), "HttpResponseHeaders after the refusal");
+                    Assert.Equal((HttpStatusCode)401, client.HttpStatusCode, "HttpStatusCode after the refusal");
+                    Assert.True(e.HttpResponseBody != null, "the refusal's body");
+                    Assert.Equal(WsxTimeout.None, e.Timeout, "no timeout");
                     Take(requests, "the Upgrading event");
                 }
                 var authorized = new WsxClientOptions();

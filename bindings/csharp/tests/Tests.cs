@@ -31,6 +31,7 @@ namespace Wsx.Tests
                     runner.Run(p.Name + ": text and binary of 0 bytes to 16 MiB", () => EchoSizes(p));
                     runner.Run(p.Name + ": UTF-8 text", () => Utf8Text(p));
                     runner.Run(p.Name + ": client closes with a code and a description", () => ClientCloses(p, p == python));
+                    runner.Run(p.Name + ": client closes without a status (Empty): a close frame without a code", () => ClientClosesWithoutStatus(p));
                     runner.Run(p.Name + ": concurrent SendAsync from several threads", () => ConcurrentSends(p));
                     runner.Run(p.Name + ": Dispose while connected, and twice", () => DisposeWhileConnected(p));
                 }
@@ -160,8 +161,11 @@ namespace Wsx.Tests
                 var closed = new TaskCompletionSource<WsxClosedEventArgs>();
                 client.Closed += (s, e) => closed.TrySetResult(e);
                 var bad = await Assert.ThrowsAsync<WsxException>(
-                    () => client.CloseAsync(WebSocketCloseStatus.Empty, "", CancellationToken.None), "closing with 1005, which is never sent");
+                    () => client.CloseAsync((WebSocketCloseStatus)1006, "", CancellationToken.None), "closing with 1006, which is never sent");
                 Assert.Equal(WsxResult.InvalidArgument, bad.Result, "result code of a bad close code");
+                bad = await Assert.ThrowsAsync<WsxException>(
+                    () => client.CloseAsync(WebSocketCloseStatus.Empty, "why", CancellationToken.None), "Empty (no status) with a description");
+                Assert.Equal(WsxResult.InvalidArgument, bad.Result, "no status carries no description");
                 bad = await Assert.ThrowsAsync<WsxException>(
                     () => client.CloseAsync(WebSocketCloseStatus.NormalClosure, new string('x', 124), CancellationToken.None), "a 124-byte reason");
                 Assert.Equal(WsxResult.InvalidArgument, bad.Result, "result code of a long reason");
@@ -182,6 +186,17 @@ namespace Wsx.Tests
                 // Closing again is harmless.
                 await client.CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
                 Assert.Equal((WebSocketCloseStatus)4000, client.CloseStatus, "status unchanged by a second CloseAsync");
+            }
+        }
+
+        static async Task ClientClosesWithoutStatus(Peer peer)
+        {
+            using (var client = await Connect(peer.Url()))
+            {
+                await client.CloseAsync(WebSocketCloseStatus.Empty, "", CancellationToken.None);
+                Assert.Equal(WebSocketState.Closed, client.State, "state");
+                Assert.Equal(WebSocketCloseStatus.Empty, client.CloseStatus, "the peer answered without a status too");
+                Assert.True(client.CloseWasClean == true, "a clean close");
             }
         }
 

@@ -83,14 +83,24 @@ namespace Wsx.Tests
                 Assert.Equal(7, result.Count, "7 bytes");
                 Assert.True(result.EndOfMessage, "a message that fits the buffer exactly ends in one part");
 
-                // Mixing types inside one message is refused before anything is sent.
+                // Mixing types inside one message, and text that is not UTF-8 across the parts, are
+                // refused by the library when sent, before anything goes out.
                 await ws.SendAsync(new ArraySegment<byte>(new byte[] { 1 }), WebSocketMessageType.Binary, false, CancellationToken.None);
-                await Assert.ThrowsAsync<ArgumentException>(
+                var mixed = await Assert.ThrowsAsync<WebSocketException>(
                     () => ws.SendAsync(new ArraySegment<byte>(Encoding.UTF8.GetBytes("x")), WebSocketMessageType.Text, true, CancellationToken.None), "a text part in a binary message");
+                Assert.Equal(WsxResult.InvalidArgument, WsxException.Of(mixed).Result, "refused by the library");
                 await ws.SendAsync(new ArraySegment<byte>(new byte[] { 2 }), WebSocketMessageType.Binary, true, CancellationToken.None);
                 result = await ws.ReceiveAsync(new ArraySegment<byte>(buffer), CancellationToken.None);
                 Assert.Equal(2, result.Count, "the binary message of two parts");
                 Assert.True(buffer[0] == 1 && buffer[1] == 2, "its bytes in order");
+
+                await ws.SendAsync(new ArraySegment<byte>(new byte[] { 0xC3 }), WebSocketMessageType.Text, false, CancellationToken.None);
+                var invalid = await Assert.ThrowsAsync<WebSocketException>(
+                    () => ws.SendAsync(new ArraySegment<byte>(new byte[] { 0x41 }), WebSocketMessageType.Text, true, CancellationToken.None), "a split character not completed");
+                Assert.Equal(WsxResult.InvalidArgument, WsxException.Of(invalid).Result, "invalid UTF-8 refused by the library");
+                await ws.SendAsync(new ArraySegment<byte>(new byte[] { 0xA9 }), WebSocketMessageType.Text, true, CancellationToken.None);
+                result = await ws.ReceiveAsync(new ArraySegment<byte>(buffer), CancellationToken.None);
+                Assert.Equal("é", Encoding.UTF8.GetString(buffer, 0, result.Count), "a character split between two parts");
 
                 await ws.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
                 Assert.Equal(WebSocketState.Closed, ws.State, "closed");
@@ -236,7 +246,9 @@ namespace Wsx.Tests
                 var seen = await accepted.ReceiveAsync(new ArraySegment<byte>(new byte[16]), CancellationToken.None)
                     .ContinueWith(t => t.IsFaulted ? "failed" : t.Result.MessageType.ToString());
                 Assert.True(seen == "Close" || seen == "failed", "the server side ended: " + seen);
-                Assert.True(accepted.State == WebSocketState.Closed || accepted.State == WebSocketState.Aborted, "server side over: " + accepted.State);
+                // No close handshake: the transport dropped, 1006 on the server side.
+                Assert.Equal(WebSocketState.Aborted, accepted.State, "server side over, not cleanly");
+                Assert.Equal(false, ((WsxConnection)accepted).CloseWasClean, "not clean");
             }
         }
 

@@ -87,11 +87,22 @@ impl Connection {
         compress: bool,
         block: bool,
     ) -> PyResult<bool> {
+        self.try_with(py, block, |conn| conn.send_with(kind, data, compress))
+    }
+
+    /// Runs one send `attempt`; past the high-water mark waits for room
+    /// (`block`) or returns false (armed for the writable event).
+    fn try_with(
+        &self,
+        py: Python<'_>,
+        block: bool,
+        attempt: impl Fn(&Conn) -> Result<(), wsx_core::net::Error> + Sync,
+    ) -> PyResult<bool> {
         let conn = self.conn()?;
         let mailbox = &self.shared.mailbox;
         loop {
             let seen = mailbox.peek(|s| s.writable);
-            let e = match py.detach(|| conn.send_with(kind, data, compress)) {
+            let e = match py.detach(|| attempt(conn)) {
                 Ok(()) => return Ok(true),
                 Err(e) => e,
             };
@@ -196,6 +207,64 @@ impl<'py> Payload<'py> {
     }
 }
 
+/// A message's kind, or the one `text` asks for (websockets' `text=`).
+fn kind_as(kind: MessageKind, text: Option<bool>) -> MessageKind {
+    match text {
+        Some(true) => MessageKind::Text,
+        Some(false) => MessageKind::Binary,
+        None => kind,
+    }
+}
+
+/// Whether `message` is an iterable of fragments (not a mapping, which
+/// websockets refuses too).
+fn is_fragments(message: &Bound<'_, PyAny>) -> PyResult<bool> {
+    Ok(message.hasattr("__iter__")? && !message.hasattr("keys")?)
+}
+
+impl Connection {
+    /// websockets' `send(iterable)`: a frame per item, then an empty last
+    /// frame; items must all be `str` or all bytes-like (else the
+    /// connection fails with 1011 and `TypeError` is raised). An empty
+    /// iterable sends nothing.
+    fn send_fragments(
+        &self,
+        py: Python<'_>,
+        message: &Bound<'_, PyAny>,
+        compress: bool,
+        text: Option<bool>,
+    ) -> PyResult<()> {
+        let mut items = message.try_iter()?;
+        let Some(first) = items.next() else {
+            return Ok(());
+        };
+        let first = first?;
+        let is_str = first.is_instance_of::<PyString>();
+        let payload = Payload::extract(&first)?;
+        let kind = kind_as(payload.parts().0, text);
+        let send = |data: &[u8], fin: bool| {
+            self.try_with(py, true, |c| c.send_fragment(kind, data, fin, compress))
+                .map(drop)
+        };
+        send(payload.parts().1, false)?;
+        for item in items {
+            let item = item?;
+            let same = item.is_instance_of::<PyString>() == is_str;
+            let payload = match Payload::extract(&item) {
+                Ok(payload) if same => payload,
+                _ => {
+                    self.start_close(py, 1011, "error in fragmented message")?;
+                    return Err(PyTypeError::new_err(
+                        "the fragments of a message are all str or all bytes-like",
+                    ));
+                }
+            };
+            send(payload.parts().1, false)?;
+        }
+        send(&[], true)
+    }
+}
+
 impl Message {
     fn into_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         Ok(match self.kind {
@@ -212,13 +281,28 @@ impl Message {
 #[pymethods]
 impl Connection {
     /// Sends a message: `str` as text, `bytes`, `bytearray` or `memoryview`
-    /// as binary. Waits (GIL released) while the send queue is full.
-    /// `compress=False` sends it uncompressed even with permessage-deflate.
-    #[pyo3(signature = (message, compress=true))]
-    fn send(&self, py: Python<'_>, message: &Bound<'_, PyAny>, compress: bool) -> PyResult<()> {
-        let payload = Payload::extract(message)?;
-        let (kind, data) = payload.parts();
-        self.try_send(py, kind, data, compress, true).map(drop)
+    /// as binary (`text=True` sends bytes as text, `text=False` a `str` as
+    /// binary). An iterable of them sends one fragmented message, a frame
+    /// per item (all `str`, or all bytes-like), as websockets does. Waits
+    /// (GIL released) while the send queue is full. `compress=False` sends
+    /// it uncompressed even with permessage-deflate.
+    #[pyo3(signature = (message, compress=true, *, text=None))]
+    fn send(
+        &self,
+        py: Python<'_>,
+        message: &Bound<'_, PyAny>,
+        compress: bool,
+        text: Option<bool>,
+    ) -> PyResult<()> {
+        match Payload::extract(message) {
+            Ok(payload) => {
+                let (kind, data) = payload.parts();
+                self.try_send(py, kind_as(kind, text), data, compress, true)
+                    .map(drop)
+            }
+            Err(e) if !is_fragments(message)? => Err(e),
+            Err(_) => self.send_fragments(py, message, compress, text),
+        }
     }
 
     /// The next message (`str` or `bytes`). Raises `TimeoutError` after
@@ -316,13 +400,17 @@ impl Connection {
         self.shared.mailbox.peek(|s| s.closed()).map(|c| c.code)
     }
 
-    /// The close reason, once the connection is closed.
+    /// The close reason, once the connection is closed: "" when the
+    /// transport dropped with no close frame either way (1006, as
+    /// websockets says; what went wrong is the `ConnectionClosed`'s cause).
     #[getter]
     fn close_reason(&self) -> Option<String> {
-        self.shared
-            .mailbox
-            .peek(|s| s.closed())
-            .map(|c| c.reason.clone())
+        self.shared.mailbox.peek(|s| s.closed()).map(|c| {
+            match c.rcvd.is_none() && c.sent.is_none() {
+                true => String::new(),
+                false => c.reason.clone(),
+            }
+        })
     }
 
     /// The peer's `(host, port)`.
@@ -431,16 +519,40 @@ impl Connection {
     }
 
     /// Queues a message: False (and armed) when the send queue is full.
-    #[pyo3(signature = (message, compress=true))]
+    #[pyo3(signature = (message, compress=true, text=None))]
     fn _send_nowait(
         &self,
         py: Python<'_>,
         message: &Bound<'_, PyAny>,
         compress: bool,
+        text: Option<bool>,
     ) -> PyResult<bool> {
         let payload = Payload::extract(message)?;
         let (kind, data) = payload.parts();
-        self.try_send(py, kind, data, compress, false)
+        self.try_send(py, kind_as(kind, text), data, compress, false)
+    }
+
+    /// Queues one fragment of a message of kind text (`text`) or binary,
+    /// the last with `fin`: False (and armed) when the send queue is full.
+    #[pyo3(signature = (piece, text, fin, compress=true))]
+    fn _send_fragment_nowait(
+        &self,
+        py: Python<'_>,
+        piece: &Bound<'_, PyAny>,
+        text: bool,
+        fin: bool,
+        compress: bool,
+    ) -> PyResult<bool> {
+        let payload = Payload::extract(piece)?;
+        let kind = kind_as(MessageKind::Binary, Some(text));
+        let data = payload.parts().1;
+        self.try_with(py, false, |c| c.send_fragment(kind, data, fin, compress))
+    }
+
+    /// Fails the connection after a fragmented message went wrong part-way
+    /// (1011, as websockets does): the peer must not wait for the rest.
+    fn _fail_fragmented(&self, py: Python<'_>) -> PyResult<()> {
+        self.start_close(py, 1011, "error in fragmented message")
     }
 
     /// Starts the close handshake without waiting.

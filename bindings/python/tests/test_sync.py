@@ -49,6 +49,33 @@ def test_bytearray_and_memoryview_are_binary(echo_url: str) -> None:
             ws.send(12)  # type: ignore[arg-type]
 
 
+def test_fragments_arrive_as_one_message(echo_url: str) -> None:
+    """websockets' send(iterable): a frame per item, one message."""
+    with wsx.sync.connect(echo_url) as ws:
+        ws.send(["hé", "llo", "", " ✓"])
+        assert ws.recv(timeout=5) == "héllo ✓"
+        ws.send(iter([b"\x00", bytearray(b"\x01"), memoryview(b"\x02")]))
+        assert ws.recv(timeout=5) == b"\x00\x01\x02"
+        # text=True: bytes pieces of one text message, a character split between them.
+        ws.send([b"h\xc3", b"\xa9"], text=True)
+        assert ws.recv(timeout=5) == "hé"
+        ws.send(b"bin as text", text=True)
+        assert ws.recv(timeout=5) == "bin as text"
+        ws.send([])  # nothing
+        ws.send("last")
+        assert ws.recv(timeout=5) == "last"
+
+
+def test_fragments_of_mixed_types_fail_the_connection(echo_url: str) -> None:
+    with wsx.sync.connect(echo_url) as ws:
+        with pytest.raises(TypeError):
+            ws.send(["text", b"bytes"])  # type: ignore[list-item]
+        with pytest.raises(wsx.ConnectionClosed):
+            ws.recv(timeout=5)
+        # Our 1011 went first; websockets answers an unfinished message with 1002.
+        assert ws.close_code in (1011, 1002)
+
+
 def test_iteration_ends_on_normal_close() -> None:
     def handler(ws: wsx.sync.ServerConnection) -> None:
         for i in range(3):

@@ -250,7 +250,7 @@ impl Default for ClientConfig {
             compression: Some(DeflateConfig::default()),
             reconnect: None,
             proxy: None,
-            proxy_from_env: false,
+            proxy_from_env: defaults::PROXY_FROM_ENV,
             resolver: None,
         }
     }
@@ -276,7 +276,7 @@ impl Default for ServerConfig {
             inbox: None,
             nodelay: true,
             compression: None,
-            slow_subscriber: SlowSubscriber::Skip,
+            slow_subscriber: defaults::SLOW_SUBSCRIBER,
         }
     }
 }

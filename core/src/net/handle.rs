@@ -76,9 +76,53 @@ impl Conn {
                 "a text message must be valid UTF-8",
             ));
         }
-        self.shared.admit_disconnected(data.len())?;
+        let outgoing = self.shared.outgoing();
+        outgoing.check_whole()?;
+        self.queue(data.len(), || Command::Send {
+            conn: self.shared.clone(),
+            kind,
+            data: data.to_vec(),
+            compress,
+        })
+    }
+    /// Sends one piece of a fragmented message: the first call opens a
+    /// message of `kind`, later calls continue it with the same `kind`, and
+    /// the call with `fin` ends it (the peer receives one message). Checked
+    /// here, before anything is queued, like [`Conn::send`] (closed,
+    /// would-block) and by the fragment rules: while a message is open,
+    /// [`Conn::send`] and a piece of another kind fail with
+    /// `InvalidArgument`; text must be valid UTF-8 across the pieces (a
+    /// character may be split between two; the last piece may not end
+    /// inside one). With permessage-deflate on, the message is compressed
+    /// unless the first piece's `compress` is false.
+    pub fn send_fragment(
+        &self,
+        kind: MessageKind,
+        data: &[u8],
+        fin: bool,
+        compress: bool,
+    ) -> Result<(), Error> {
+        if matches!(self.state(), ConnState::Closing | ConnState::Closed) {
+            return Err(closed_by(&self.shared));
+        }
+        let mut outgoing = self.shared.outgoing();
+        let next = outgoing.check_fragment(kind, data, fin)?;
+        self.queue(data.len(), || Command::SendFragment {
+            conn: self.shared.clone(),
+            kind,
+            data: data.to_vec(),
+            fin,
+            compress,
+        })?;
+        *outgoing = next;
+        Ok(())
+    }
+    /// Counts `len` bytes as queued (or refuses them past the high-water
+    /// mark) and hands the loop the command that sends them.
+    fn queue(&self, len: usize, command: impl FnOnce() -> Command) -> Result<(), Error> {
+        self.shared.admit_disconnected(len)?;
         let was_blocked = self.shared.blocked.load(Ordering::Acquire);
-        if let Err(e) = self.shared.enqueue(data.len()) {
+        if let Err(e) = self.shared.enqueue(len) {
             // On the first refusal, have the loop look at the queue again in
             // case it drained before the refusal was recorded.
             if !was_blocked {
@@ -88,14 +132,22 @@ impl Conn {
             }
             return Err(e);
         }
-        let command = Command::Send {
+        self.lp.push(command()).inspect_err(|_| {
+            self.shared.queued.fetch_sub(len, Ordering::AcqRel);
+        })
+    }
+    /// Drops the connection at once, without a close handshake: nothing
+    /// more is sent or received, the close event follows with 1006
+    /// (origin `Transport`, unless a close frame was already exchanged),
+    /// and pending receives end. A reconnecting client stops. Aborting a
+    /// connection that already closed fails with `Closed`.
+    pub fn abort(&self) -> Result<(), Error> {
+        if self.shared.state() == ConnState::Closed {
+            return Err(closed_by(&self.shared));
+        }
+        self.shared.app_closed.store(true, Ordering::Release);
+        self.lp.push(Command::Abort {
             conn: self.shared.clone(),
-            kind,
-            data: data.to_vec(),
-            compress,
-        };
-        self.lp.push(command).inspect_err(|_| {
-            self.shared.queued.fetch_sub(data.len(), Ordering::AcqRel);
         })
     }
     /// Sends a ping (at most 125 bytes); its round trip arrives with the pong.

@@ -138,12 +138,37 @@ impl Ctx<'_> {
         let Some(sender) = self.sender.as_deref_mut() else {
             return self.conn.send_with(kind, data, compress);
         };
+        let outgoing = self.conn.shared.outgoing();
+        outgoing.check_whole()?;
         let queued = self.conn.shared.queued.load(Ordering::Acquire);
         self.conn
             .shared
             .admit(sender.buffered_amount().saturating_add(queued), data.len())?;
         let direct = self.direct.as_deref_mut();
         Ok(send_message(sender, direct, kind, data, compress)?)
+    }
+
+    /// One piece of a fragmented message, as [`Conn::send_fragment`]
+    /// (straight into the connection's buffer).
+    pub fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        fin: bool,
+        compress: bool,
+    ) -> Result<(), Error> {
+        let Some(sender) = self.sender.as_deref_mut() else {
+            return self.conn.send_fragment(kind, data, fin, compress);
+        };
+        let mut outgoing = self.conn.shared.outgoing();
+        let next = outgoing.check_fragment(kind, data, fin)?;
+        let queued = self.conn.shared.queued.load(Ordering::Acquire);
+        self.conn
+            .shared
+            .admit(sender.buffered_amount().saturating_add(queued), data.len())?;
+        sender.send_fragment_with(kind, data, fin, compress)?;
+        *outgoing = next;
+        Ok(())
     }
 
     /// Starts the close handshake. `code` must be valid on the wire and

@@ -20,6 +20,7 @@ mod dns;
 mod env_proxy;
 mod error;
 mod event_loop;
+mod fragments;
 #[doc(hidden)]
 pub mod fuzzing;
 mod handle;

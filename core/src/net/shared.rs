@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::config::{Backpressure, InboxLimits};
 use super::error::{Error, ErrorKind};
+use super::fragments::Outgoing;
 use super::inbox::Inbox;
 use super::state::{CloseInfo, ConnState};
 use super::stats::Live;
@@ -33,6 +34,17 @@ pub(super) enum Command {
         /// Compress it when permessage-deflate is on (see `Conn::send_with`).
         compress: bool,
     },
+    /// Queue one piece of a fragmented message, its rules already checked
+    /// ([`super::fragments::Outgoing`]).
+    SendFragment {
+        conn: Arc<ConnShared>,
+        kind: MessageKind,
+        data: Vec<u8>,
+        fin: bool,
+        compress: bool,
+    },
+    /// Drop the transport now, without a close handshake.
+    Abort { conn: Arc<ConnShared> },
     /// Queue a ping.
     Ping {
         conn: Arc<ConnShared>,
@@ -124,6 +136,9 @@ pub(super) struct ConnShared {
     pub inbox: Option<Inbox>,
     /// How the connection ended, once it has.
     pub close_info: OnceLock<CloseInfo>,
+    /// The fragmented message being sent, if any; locked while a send is
+    /// checked and queued, so the loop gets the pieces in the order checked.
+    pub outgoing: Mutex<Outgoing>,
     /// Counts writable events (and the end), for senders waiting for room.
     writable: Mutex<u64>,
     writable_changed: Condvar,
@@ -167,6 +182,7 @@ impl ConnShared {
         ConnShared {
             inbox: inbox.map(Inbox::new),
             close_info: OnceLock::new(),
+            outgoing: Mutex::new(Outgoing::default()),
             writable: Mutex::new(0),
             writable_changed: Condvar::new(),
             id,
@@ -289,6 +305,11 @@ impl ConnShared {
                 Err(now) => queued = now,
             }
         }
+    }
+
+    /// The fragmented message being sent, locked.
+    pub fn outgoing(&self) -> std::sync::MutexGuard<'_, Outgoing> {
+        self.outgoing.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Pauses or resumes reading; returns the previous setting.

@@ -77,7 +77,7 @@ impl Default for Config {
             max_frame_size: crate::defaults::MAX_FRAME_SIZE,
             auto_pong: true,
             streaming: false,
-            reject_binary: false,
+            reject_binary: crate::defaults::REJECT_BINARY,
         }
     }
 }

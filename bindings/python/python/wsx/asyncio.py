@@ -24,11 +24,13 @@ import logging
 import weakref
 from typing import (
     Any,
+    AsyncIterable,
     AsyncIterator,
     Awaitable,
     Callable,
     Generator,
     Generic,
+    Iterable,
     Iterator,
     NoReturn,
     Optional,
@@ -38,6 +40,13 @@ from typing import (
 )
 
 from . import _wsx
+
+_Data = Union[str, bytes, bytearray, memoryview]
+
+
+async def _aiter(items: Iterable[Any]) -> AsyncIterator[Any]:
+    for item in items:
+        yield item
 from ._options import (
     DEFAULTS,
     BeforeConnect,
@@ -184,12 +193,49 @@ class Connection(_Waitable):
                 return message
             await self._wait()
 
-    async def send(self, message: Union[str, bytes, bytearray, memoryview], compress: bool = True) -> None:
-        """Sends ``str`` as text, the others as binary; waits while the send
-        queue is full. ``compress=False`` sends it uncompressed even with
-        permessage-deflate."""
+    async def send(
+        self,
+        message: Union[_Data, Iterable[_Data], AsyncIterable[_Data]],
+        compress: bool = True,
+        *,
+        text: Optional[bool] = None,
+    ) -> None:
+        """Sends ``str`` as text, the others as binary (``text=True`` sends
+        bytes as text, ``text=False`` a ``str`` as binary); waits while the
+        send queue is full. An iterable or async iterable of them sends one
+        fragmented message, a frame per item (all ``str`` or all bytes-like;
+        otherwise the connection fails with 1011 and ``TypeError`` is
+        raised), as websockets does. ``compress=False`` sends it
+        uncompressed even with permessage-deflate."""
         native = self._native
-        while not native._send_nowait(message, compress):
+        if isinstance(message, (str, bytes, bytearray, memoryview)):
+            while not native._send_nowait(message, compress, text):
+                await self._wait()
+            return
+        if isinstance(message, dict) or hasattr(message, "keys"):
+            raise TypeError("a message is str, bytes-like, or an iterable of them, not a mapping")
+        if hasattr(message, "__aiter__"):
+            pieces: AsyncIterator[Any] = message.__aiter__()
+        elif hasattr(message, "__iter__"):
+            pieces = _aiter(message)
+        else:
+            raise TypeError(f"a message is str, bytes-like, or an iterable of them, not {type(message).__name__}")
+        is_str: Optional[bool] = None
+        as_text = False
+        async for piece in pieces:
+            if is_str is None:
+                is_str = isinstance(piece, str)
+                as_text = is_str if text is None else text
+            elif isinstance(piece, str) != is_str or not isinstance(piece, (str, bytes, bytearray, memoryview)):
+                native._fail_fragmented()
+                raise TypeError("the fragments of a message are all str or all bytes-like")
+            await self._send_fragment(piece, as_text, False, compress)
+        if is_str is not None:
+            await self._send_fragment(b"", as_text, True, compress)
+
+    async def _send_fragment(self, piece: _Data, text: bool, fin: bool, compress: bool) -> None:
+        native = self._native
+        while not native._send_fragment_nowait(piece, text, fin, compress):
             await self._wait()
 
     async def ping(self, data: bytes = b"") -> Awaitable[float]:

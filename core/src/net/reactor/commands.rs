@@ -63,6 +63,35 @@ impl Reactor {
                 }
                 conn.queued.fetch_sub(data.len(), Ordering::AcqRel);
             }
+            Command::SendFragment {
+                conn,
+                kind,
+                data,
+                fin,
+                compress,
+            } => {
+                if let Some(slot) = self.find(&conn)
+                    && let Some(c) = self.conn_mut(slot)
+                    && c.engine
+                        .sender()
+                        .send_fragment_with(kind, &data, fin, compress)
+                        .is_ok()
+                {
+                    c.publish_pending();
+                    self.mark_dirty(slot);
+                }
+                conn.queued.fetch_sub(data.len(), Ordering::AcqRel);
+            }
+            Command::Abort { conn } => {
+                if let Some(slot) = self.find(&conn) {
+                    self.finish(
+                        slot,
+                        crate::proto::CloseCode::ABNORMAL,
+                        "aborted by the application",
+                        false,
+                    );
+                }
+            }
             Command::Ping { conn, data } => {
                 if let Some(slot) = self.find(&conn)
                     && self.conn_mut(slot).is_some_and(|c| c.ping(&data))

@@ -163,6 +163,8 @@ impl Reactor {
         if c.engine_live() {
             c.ending.absorb(&c.engine);
             c.renew_engine();
+            // A fragmented message being sent ended with that engine.
+            *c.conn.shared.outgoing() = Default::default();
         }
         let ending = std::mem::take(&mut c.ending);
         c.set_phase(Phase::Waiting);

@@ -1,0 +1,176 @@
+//! The rules of a fragmented message being sent, checked on the caller's
+//! thread (before anything is queued for the loop) so that misuse is an
+//! error the caller sees, not a message the loop drops: while a fragmented
+//! message is open no whole message may be sent, its pieces keep its kind,
+//! and text is valid UTF-8 across the pieces (a character may be split
+//! between two of them).
+
+use crate::proto::{MessageKind, SendError};
+
+/// The fragmented message a connection is sending, if any (one per
+/// connection, in its `ConnShared`, behind a lock held while a send is
+/// checked and queued, so the loop receives pieces in the order checked).
+#[derive(Debug, Default, Clone)]
+pub(super) struct Outgoing {
+    /// The kind of the open message, until its last piece.
+    open: Option<MessageKind>,
+    /// Text only: the bytes at the end of the pieces so far that start a
+    /// character not yet complete (at most 3).
+    tail: [u8; 4],
+    tail_len: u8,
+    /// Bytes of text seen so far (for the error's offset).
+    offset: u64,
+}
+
+impl Outgoing {
+    /// A whole message may be sent now.
+    pub fn check_whole(&self) -> Result<(), SendError> {
+        match self.open {
+            Some(open) => Err(SendError::MessageInProgress(open)),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the piece may follow; on success returns the state after it,
+    /// to be stored once the piece was queued.
+    pub fn check_fragment(
+        &self,
+        kind: MessageKind,
+        data: &[u8],
+        fin: bool,
+    ) -> Result<Outgoing, SendError> {
+        let mut next = match self.open {
+            None => Outgoing::default(),
+            Some(open) if open == kind => self.clone(),
+            Some(open) => return Err(SendError::FragmentKindMismatch { open, given: kind }),
+        };
+        if kind == MessageKind::Text {
+            next.feed_text(data, fin)?;
+        }
+        next.open = if fin { None } else { Some(kind) };
+        Ok(next)
+    }
+
+    fn feed_text(&mut self, data: &[u8], fin: bool) -> Result<(), SendError> {
+        let mut rest = data;
+        if self.tail_len > 0 {
+            // Complete the character split at the previous piece's end.
+            let have = usize::from(self.tail_len);
+            let need = char_len(self.tail[0]).saturating_sub(have);
+            let take = need.min(rest.len());
+            let mut char_bytes = [0u8; 4];
+            char_bytes[..have].copy_from_slice(&self.tail[..have]);
+            char_bytes[have..have + take].copy_from_slice(&rest[..take]);
+            let bytes = &char_bytes[..have + take];
+            match simdutf8::compat::from_utf8(bytes) {
+                Ok(_) => {
+                    self.offset += (have + take) as u64;
+                    self.tail_len = 0;
+                }
+                Err(e) if e.error_len().is_none() && take == rest.len() => {
+                    // Still incomplete: the whole piece continued the character.
+                    self.tail[..bytes.len()].copy_from_slice(bytes);
+                    self.tail_len = bytes.len() as u8;
+                    return self.finish_if(fin);
+                }
+                Err(_) => return Err(SendError::InvalidUtf8 { at: self.offset }),
+            }
+            rest = &rest[take..];
+        }
+        match simdutf8::compat::from_utf8(rest) {
+            Ok(_) => self.offset += rest.len() as u64,
+            Err(e) if e.error_len().is_none() => {
+                let valid = e.valid_up_to();
+                let tail = &rest[valid..];
+                self.tail[..tail.len()].copy_from_slice(tail);
+                self.tail_len = tail.len() as u8;
+                self.offset += valid as u64;
+            }
+            Err(e) => {
+                return Err(SendError::InvalidUtf8 {
+                    at: self.offset + e.valid_up_to() as u64,
+                });
+            }
+        }
+        self.finish_if(fin)
+    }
+
+    /// The last piece may not end inside a character.
+    fn finish_if(&self, fin: bool) -> Result<(), SendError> {
+        match fin && self.tail_len > 0 {
+            true => Err(SendError::InvalidUtf8 { at: self.offset }),
+            false => Ok(()),
+        }
+    }
+}
+
+/// The length of the UTF-8 sequence a lead byte starts (1 for an invalid
+/// lead byte: the validator then names the error).
+fn char_len(lead: u8) -> usize {
+    match lead {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF7 => 4,
+        _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use MessageKind::{Binary, Text};
+
+    fn run(pieces: &[(&[u8], bool)]) -> Result<Outgoing, SendError> {
+        let mut state = Outgoing::default();
+        for (data, fin) in pieces {
+            state = state.check_fragment(Text, data, *fin)?;
+        }
+        Ok(state)
+    }
+
+    #[test]
+    fn a_character_split_at_every_byte_between_pieces() {
+        let text = "aé€😀z".as_bytes();
+        for i in 0..=text.len() {
+            for j in i..=text.len() {
+                let pieces: [(&[u8], bool); 3] = [
+                    (&text[..i], false),
+                    (&text[i..j], false),
+                    (&text[j..], true),
+                ];
+                let state = run(&pieces).unwrap_or_else(|e| panic!("{i} {j}: {e}"));
+                assert!(state.check_whole().is_ok());
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_text_and_a_truncated_end_are_refused() {
+        assert!(matches!(
+            run(&[(b"ab", false), (b"\xff", false)]),
+            Err(SendError::InvalidUtf8 { at: 2 })
+        ));
+        assert!(run(&[(b"a\xe2\x82", false), (b"", true)]).is_err());
+        assert!(run(&[(b"a\xe2", false), (b"\x82x", true)]).is_err());
+        assert!(run(&[(b"a\xe2", false), (b"\x82", false)]).is_ok());
+    }
+
+    #[test]
+    fn an_open_message_refuses_whole_sends_and_other_kinds() {
+        let state = run(&[(b"a", false)]).unwrap();
+        assert!(matches!(
+            state.check_whole(),
+            Err(SendError::MessageInProgress(Text))
+        ));
+        assert!(matches!(
+            state.check_fragment(Binary, b"x", true),
+            Err(SendError::FragmentKindMismatch {
+                open: Text,
+                given: Binary
+            })
+        ));
+        let done = state.check_fragment(Text, b"b", true).unwrap();
+        assert!(done.check_whole().is_ok());
+        assert!(done.check_fragment(Binary, b"\xff", true).is_ok());
+    }
+}

@@ -1,0 +1,295 @@
+"""The parity suite's orchestrator (issue 16).
+
+Starts the servers (servers/py_server.py: python-websockets; servers/
+wsx_server.py: wsx) on 127.0.0.1 free ports, runs every runner against every
+server, kills a runner that overruns, and prints the language x server table.
+Exit status 0 only when every runner ran every scenario meant for it and
+none failed.
+
+Runners: python-sync, python-asyncio (runner_py.py, reads scenarios.json),
+c (runner_c, built by mk/parity.mk) and csharp (ParityRunner.exe), which read
+the flat form of scenarios.json that this script writes (FORMAT.md).
+
+    python tests/parity/run.py --python .venv/bin/python \
+        [--c-runner build/parity/runner_c] [--csharp-runner build/parity/ParityRunner.exe \
+         --mono mono --lib-dir target/debug] [--langs python-sync,c] [--servers py] [--only id,id]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from urllib.parse import quote
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCENARIOS = os.path.join(HERE, "scenarios.json")
+LANGS = ["python-sync", "python-asyncio", "c", "csharp"]
+# The key of a language in scenarios.json's cannot_express.
+LANGUAGE_OF = {"python-sync": "python", "python-asyncio": "python", "c": "c", "csharp": "csharp"}
+SERVERS = {"py": "py_server.py", "wsx": "wsx_server.py"}
+RUNNER_LIMIT = 150.0  # seconds; a runner over it is killed and fails
+
+
+# ------------------------------------------------------------ flat format
+
+
+def enc(value) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return quote(str(value), safe="")
+
+
+def line(keyword: str, **fields) -> str:
+    return " ".join([keyword] + [f"{k}={enc(v)}" for k, v in fields.items() if v is not None])
+
+
+def flatten(doc: dict, server: str, endpoints: dict, language: str) -> str:
+    """scenarios.json for one server and one language, as FORMAT.md says."""
+    out = [line("defaults", timeout=doc["defaults"]["timeout"])]
+    for s in doc["scenarios"]:
+        if server not in s["servers"]:
+            continue
+        out.append(line("scenario", id=s["id"], url=s.get("url") or endpoints[s["endpoint"]] + s["path"],
+                        side_base=endpoints[s["endpoint"]]))
+        why = s.get("cannot_express", {}).get(language)
+        if why:
+            out.append(line("skip", reason=why))
+        for key, value in s.get("options", {}).items():
+            if key == "subprotocols":
+                out += [line("option", subprotocol=p) for p in value]
+            elif key == "headers":
+                out += [line("option", header_name=n, header_value=v) for n, v in value]
+            elif key == "reconnect":
+                out.append(line("option", reconnect=1, **value))
+            else:
+                out.append(line("option", **{key: value}))
+        o = s.get("outcome")
+        if o:
+            header = o.get("header", [None, None])
+            out.append(line("outcome", error=o["error"], status=o.get("status"),
+                            header_name=header[0], header_value=header[1]))
+        for step in s["steps"]:
+            (op, arg), = step.items()
+            if op == "expect_subprotocol":
+                out.append(line("step", op=op, value=arg))
+            elif op == "side":
+                out.append(line("step", op=op, path=arg["path"], expect_text=arg["expect_text"]))
+            elif op == "send_fragments":
+                # Every piece as hex (text as its UTF-8), comma-separated: one may be empty.
+                pieces = arg.get("pieces_hex") or [p.encode().hex() for p in arg["pieces"]]
+                out.append(line("step", op=op, type=arg["type"], pieces=",".join(pieces)))
+            else:
+                out.append(line("step", op=op, **arg))
+        out.append("end")
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------- servers
+
+
+class Server:
+    def __init__(self, name: str, python: str, env: dict) -> None:
+        self.name = name
+        self.proc = subprocess.Popen(
+            [python, os.path.join(HERE, "servers", SERVERS[name])],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=env,
+        )
+        ports: list = []
+        reader = threading.Thread(target=lambda: ports.append(self.proc.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(30)
+        if not ports or not ports[0].strip():
+            self.stop()
+            raise SystemExit(f"parity: the {name} server did not start:\n{self.proc.stderr.read()}")
+        self.endpoints = {k: f"ws://127.0.0.1:{p}" for k, p in json.loads(ports[0]).items()}
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(5)
+            except (subprocess.TimeoutExpired, OSError):
+                self.proc.kill()
+                self.proc.wait()
+
+
+def server_checks(doc: dict, servers: list) -> list[str]:
+    """scenarios.json's server_checks: raw requests, the status expected."""
+    import socket
+
+    lines = []
+    for check in doc.get("server_checks", []):
+        for server in servers:
+            if server.name not in check["servers"]:
+                continue
+            port = int(server.endpoints[check["endpoint"]].rsplit(":", 1)[1])
+            label = f"{check['id']} ({server.name} server)"
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                    sock.sendall(check["request"].encode())
+                    head = b""
+                    while b"\r\n" not in head:
+                        chunk = sock.recv(4096)
+                        if not chunk:
+                            break
+                        head += chunk
+                status_line = head.split(b"\r\n", 1)[0].decode(errors="replace")
+                parts = status_line.split()
+                status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+            except OSError as e:
+                status, status_line = None, f"error: {e}"
+            if status == check["expect_status"]:
+                lines.append(f"ok {label}")
+            else:
+                lines.append(f"FAIL {label}: expected status {check['expect_status']} got {status_line!r}")
+    return lines
+
+
+# ---------------------------------------------------------------- runners
+
+
+def command(lang: str, args, server: Server, flat_path: str) -> list[str]:
+    if lang.startswith("python-"):
+        return [args.python, os.path.join(HERE, "runner_py.py"), "--api", lang.split("-")[1],
+                "--server", server.name, "--endpoints", json.dumps(server.endpoints),
+                "--only", args.only]
+    if lang == "c":
+        return [args.c_runner, flat_path] + ([args.only] if args.only else [])
+    if lang == "csharp":
+        return [args.mono, "--debug", args.csharp_runner, flat_path] + ([args.only] if args.only else [])
+    raise ValueError(lang)
+
+
+def expected_ids(doc: dict, server: str, only: str) -> list[str]:
+    wanted = set(filter(None, only.split(",")))
+    return [s["id"] for s in doc["scenarios"] if server in s["servers"] and (not wanted or s["id"] in wanted)]
+
+
+def run_one(lang: str, server: Server, args, doc: dict, outdir: str, results: dict) -> None:
+    flat_path = os.path.join(outdir, f"{server.name}-{LANGUAGE_OF[lang]}.flat")
+    with open(flat_path, "w") as f:
+        f.write(flatten(doc, server.name, server.endpoints, LANGUAGE_OF[lang]))
+    cmd = command(lang, args, server, flat_path)
+    env = dict(os.environ)
+    if args.lib_dir:
+        env["LD_LIBRARY_PATH"] = args.lib_dir + os.pathsep + env.get("LD_LIBRARY_PATH", "")
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=RUNNER_LIMIT, env=env)
+        out, err, rc = proc.stdout, proc.stderr, proc.returncode
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        err = (e.stderr.decode() if isinstance(e.stderr, bytes) else (e.stderr or "")) + \
+            f"\nkilled after {RUNNER_LIMIT} s"
+        rc = "killed"
+    except OSError as e:
+        out, err, rc = "", str(e), "not started"
+    lines: dict[str, str] = {}
+    for text in out.splitlines():
+        word, _, rest = text.partition(" ")
+        if word in ("ok", "FAIL", "skip"):
+            sid = rest.split(":", 1)[0].strip()
+            lines[sid] = text
+    for sid in expected_ids(doc, server.name, args.only):
+        lines.setdefault(sid, f"FAIL {sid}: no result from the runner (exit {rc})")
+    results[(lang, server.name)] = {
+        "lines": lines, "rc": rc, "stderr": err, "seconds": time.monotonic() - start,
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--c-runner")
+    ap.add_argument("--csharp-runner")
+    ap.add_argument("--mono", default="mono")
+    ap.add_argument("--lib-dir", default="", help="where libwsx.so is (C# runner)")
+    ap.add_argument("--langs", default=",".join(LANGS))
+    ap.add_argument("--servers", default=",".join(SERVERS))
+    ap.add_argument("--only", default="")
+    ap.add_argument("--out", default=os.path.join(HERE, "..", "..", "build", "parity"))
+    ap.add_argument("--jobs", type=int, default=2, help="runners at once")
+    args = ap.parse_args()
+    doc = json.load(open(SCENARIOS))
+    langs = [x for x in args.langs.split(",") if x]
+    os.makedirs(args.out, exist_ok=True)
+    for lang in langs:
+        if lang == "c" and not args.c_runner:
+            raise SystemExit("parity: --c-runner is needed for c")
+        if lang == "csharp" and not args.csharp_runner:
+            raise SystemExit("parity: --csharp-runner is needed for csharp")
+
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    servers = [Server(name, args.python, env) for name in args.servers.split(",") if name]
+    results: dict = {}
+    try:
+        checks = server_checks(doc, servers)
+        jobs = [(lang, s) for lang in langs for s in servers]
+        # At most `jobs` runners at once, never two against the same server
+        # (the restart scenario restarts a server's endpoint).
+        pending = list(jobs)
+        running: list = []
+        while pending or running:
+            running = [t for t in running if t[0].is_alive()]
+            busy = {t[1] for t in running}
+            for job in list(pending):
+                if len(running) >= args.jobs:
+                    break
+                if job[1].name in busy:
+                    continue
+                pending.remove(job)
+                t = threading.Thread(target=run_one, args=(job[0], job[1], args, doc, args.out, results))
+                t.start()
+                running.append((t, job[1].name))
+                busy.add(job[1].name)
+            time.sleep(0.05)
+    finally:
+        for s in servers:
+            s.stop()
+
+    failed = False
+    for (lang, server), r in sorted(results.items()):
+        bad = [text for text in r["lines"].values() if text.startswith("FAIL")]
+        print(f"== {lang} x {server}: {len(r['lines']) - len(bad)} of {len(r['lines'])} "
+              f"({r['seconds']:.1f} s, exit {r['rc']})")
+        for text in r["lines"].values():
+            if not text.startswith("ok"):
+                print("   " + text)
+        if bad or r["rc"] != 0:
+            failed = True
+            if r["stderr"].strip():
+                print("   stderr: " + "\n   ".join(r["stderr"].strip().splitlines()[-15:]))
+
+    print("== server checks (raw requests from run.py)")
+    for text in checks:
+        print("   " + text)
+        failed = failed or text.startswith("FAIL")
+
+    # The table: scenario x (language, server).
+    cols = [(lang, s.name) for lang in langs for s in servers]
+    ids = [s["id"] for s in doc["scenarios"]]
+    width = max(len(i) for i in ids)
+    print()
+    print(" " * width + " | " + " | ".join(f"{lang[:14]:>14}/{srv:<3}" for lang, srv in cols))
+    for sid in ids:
+        cells = []
+        for col in cols:
+            text = results.get(col, {}).get("lines", {}).get(sid)
+            cells.append("-" if text is None else text.split(" ", 1)[0])
+        if any(c != "-" for c in cells):
+            print(f"{sid:<{width}} | " + " | ".join(f"{c:>18}" for c in cells))
+    print()
+    print("parity: " + ("FAILED" if failed else "passed") + f" ({len(cols)} runs)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

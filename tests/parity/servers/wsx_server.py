@@ -1,0 +1,170 @@
+"""The wsx parity server: the same paths as py_server.py (see its docstring),
+served by wsx.sync.serve on three endpoints (main, origin, restart).
+
+Why Python and not a C program: the C ABI is being renamed (abi-v2) while
+this suite is written, and wsx.sync.serve exists before and after py-shape;
+the server logic is the core's either way (the Python binding holds no
+protocol logic or policy), and the C and C# runners exercise the C ABI.
+
+How this server holds a client back: its inbox is one message deep
+(max_queue=(1, 0)), so a handler that does not read stops the core from
+reading the socket (/stall, /hold); a flood counts itself held back when the
+core's send queue is full (the non-blocking send of the binding reports it)
+and still is after HELD_BACK_PAUSE.
+Not served (the scenarios say why): /bad-subprotocol, /invalid-utf8.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import FLOOD_LIMIT, HELD_BACK_PAUSE, Board, announce, payload, split, wait_for_stdin_eof  # noqa: E402
+
+import wsx  # noqa: E402
+import wsx.sync  # noqa: E402
+
+board = Board()
+
+
+def process_request(conn, request):
+    path, _ = split(request.path)
+    if path == "/auth" and request.headers.get("Authorization") != "Bearer parity":
+        return (401, "Unauthorized", [("WWW-Authenticate", 'Basic realm="wsx"')])
+    if path == "/upgrade-required":
+        return (426, "Upgrade Required", [("Sec-WebSocket-Version", "13")])
+    return None
+
+
+def wait_closed(conn, timeout: float = 20.0) -> None:
+    """Reads until the client closes (messages are dropped)."""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            try:
+                conn.recv(timeout=max(0.01, deadline - time.monotonic()))
+            except TimeoutError:
+                return
+    except wsx.ConnectionClosed:
+        pass
+
+
+def flood(conn, uid: str, size: int) -> None:
+    message = payload("binary", size)
+    sent = 0
+    state = "not_held_back"
+    while sent * size < FLOOD_LIMIT:
+        # The binding's non-blocking send (what wsx.asyncio's send is made
+        # of): False when the core's send queue is past its high-water mark.
+        if not conn._send_nowait(message):
+            # Outrunning a reader is not being held back by it: held back
+            # is when the queue is still full after a while.
+            time.sleep(HELD_BACK_PAUSE)
+            if not conn._send_nowait(message):
+                state = "held_back"
+                break
+        sent += 1
+    board.post("flood:" + uid, state)
+    conn.send(f"{state} {sent}")
+    wait_closed(conn, 60)
+
+
+def stall(conn, uid: str) -> None:
+    board.wait("release:" + uid)
+    count = 0
+    for message in conn:
+        if message == "end":
+            break
+        count += 1
+    conn.send(f"received {count} messages")
+    wait_closed(conn)
+
+
+def hold(conn) -> None:
+    deadline = time.monotonic() + 20
+    while conn.close_code is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def handler(conn) -> None:
+    path, q = split(conn.request.path)
+    if path in ("/echo", "/auth"):
+        for message in conn:
+            conn.send(message)
+    elif path == "/record":
+        try:
+            for _ in conn:
+                pass
+        finally:
+            board.post("closed:" + q["id"], f"{conn.close_code}:{conn.close_reason or ''}")
+    elif path == "/closed":
+        conn.send(board.wait("closed:" + q["id"]) or "timed out")
+        wait_closed(conn)
+    elif path == "/close":
+        # No code means a close frame without a status code.
+        conn.close(int(q["code"]) if "code" in q else 1005, q.get("reason", ""))
+    elif path == "/flood":
+        flood(conn, q["id"], int(q["size"]))
+    elif path == "/status":
+        conn.send(board.wait("flood:" + q["id"]) or "timed out")
+        wait_closed(conn)
+    elif path == "/stall":
+        stall(conn, q["id"])
+    elif path == "/release":
+        board.post("release:" + q["id"], "released")
+        conn.send("released")
+        wait_closed(conn)
+    elif path == "/hold":
+        hold(conn)
+    elif path == "/send":
+        conn.send(payload("binary", int(q["size"])))
+        wait_closed(conn)
+    else:
+        conn.close(1008, f"no such path {path}")
+
+
+OPTIONS = dict(
+    subprotocols=["superchat", "chat"],
+    process_request=process_request,
+    ping_interval=None,
+    max_queue=(1, 0),
+)
+
+
+class Restartable:
+    """The restart endpoint: the text "restart" shuts the server down (1001
+    to every connection) and serves again on the same port."""
+
+    def __init__(self) -> None:
+        self.server = wsx.sync.serve(self.handler, "127.0.0.1", 0, **OPTIONS)
+        self.port = self.server.port
+
+    def handler(self, conn) -> None:
+        for message in conn:
+            if message == "restart":
+                threading.Thread(target=self.restart, daemon=True).start()
+                wait_closed(conn)  # the shutdown closes it with 1001
+                return
+            conn.send(message)
+
+    def restart(self) -> None:
+        self.server.shutdown()
+        time.sleep(0.2)
+        self.server = wsx.sync.serve(self.handler, "127.0.0.1", self.port, **OPTIONS)
+
+
+def main() -> None:
+    main_server = wsx.sync.serve(handler, "127.0.0.1", 0, **OPTIONS)
+    origin_server = wsx.sync.serve(handler, "127.0.0.1", 0, origins=["https://good.example"], **OPTIONS)
+    restartable = Restartable()
+    announce({"main": main_server.port, "origin": origin_server.port, "restart": restartable.port})
+    wait_for_stdin_eof()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
