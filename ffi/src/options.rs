@@ -522,6 +522,7 @@ pub unsafe extern "C" fn wsx_server_options_set_tls(
                 (Some(cert), Some(key)) => Some(TlsServerConfig {
                     cert_file: cert.into(),
                     key_file: key.into(),
+                    client_auth: None,
                 }),
                 _ => return Err(Failure::invalid("TLS needs both cert_file and key_file")),
             };

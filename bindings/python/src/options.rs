@@ -222,6 +222,7 @@ pub fn server(common: &Common, s: Server) -> PyResult<ServerConfig> {
         (Some(cert_file), Some(key_file)) => Some(TlsServerConfig {
             cert_file,
             key_file,
+            client_auth: None,
         }),
         (None, None) => None,
         _ => return Err(PyValueError::new_err("cert_file and key_file go together")),

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::config::{Backpressure, InboxLimits};
 use super::error::{Error, ErrorKind};
+use super::identity::PeerIdentity;
 use super::inbox::Inbox;
 use super::state::{CloseInfo, ConnState};
 use super::stats::Live;
@@ -121,6 +122,9 @@ pub(super) struct ConnShared {
     pub inbox: Option<Inbox>,
     /// How the connection ended, once it has.
     pub close_info: OnceLock<CloseInfo>,
+    /// The client certificate of a server's connection (mutual TLS), set
+    /// before the upgrade decision.
+    pub peer_identity: OnceLock<PeerIdentity>,
     /// Counts writable events (and the end), for senders waiting for room.
     writable: Mutex<u64>,
     writable_changed: Condvar,
@@ -164,6 +168,7 @@ impl ConnShared {
         ConnShared {
             inbox: inbox.map(Inbox::new),
             close_info: OnceLock::new(),
+            peer_identity: OnceLock::new(),
             writable: Mutex::new(0),
             writable_changed: Condvar::new(),
             id,

@@ -12,6 +12,7 @@ use super::{Entry, Reactor};
 use crate::net::conn::{ConnEntry, Deciding, Phase, Timeouts};
 use crate::net::error::{Error, ErrorKind};
 use crate::net::handler::{Open, ServerHandler, Upgrade};
+use crate::net::identity::PeerIdentity;
 use crate::net::listener::{ListenerEntry, Room};
 use crate::net::queue::ListenRequest;
 use crate::net::shared::{ConnShared, Decision, ServerShared};
@@ -208,6 +209,11 @@ impl Reactor {
         else {
             return;
         };
+        // The TLS handshake is over (the request came through it): keep the
+        // client's verified certificate for the decision and the connection.
+        if let Some(chain) = c.transport.as_ref().and_then(|t| t.peer_certificates()) {
+            let _ = c.conn.shared.peer_identity.set(PeerIdentity::new(chain));
+        }
         let conn = c.conn.clone();
         let Some(l) = self.listener_mut(server_slot, server_id) else {
             return self.drop_silently(slot);

@@ -222,9 +222,7 @@ fn names_a_version(head: &[u8]) -> bool {
         Some(dot) => digits(&version[..dot]) && digits(&version[dot + 1..]),
         None => digits(version),
     };
-    known
-        && !target.is_empty()
-        && std::str::from_utf8(method).is_ok_and(http::is_token)
+    known && !target.is_empty() && std::str::from_utf8(method).is_ok_and(http::is_token)
 }
 
 /// Checks the headers of a GET HTTP/1.1 request.

@@ -519,7 +519,10 @@ fn a_method_other_than_get_gets_405_with_allow() {
         assert_eq!(header(&r, "Allow"), Some("GET"));
         assert!(r.reason().contains(&format!("method {method}")), "{r}");
         let bytes = String::from_utf8(r.to_response()).unwrap();
-        assert!(bytes.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"), "{bytes}");
+        assert!(
+            bytes.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"),
+            "{bytes}"
+        );
         assert!(bytes.contains("\r\nAllow: GET\r\n"), "{bytes}");
     }
 }
@@ -550,7 +553,10 @@ fn a_request_target_too_long_gets_414_and_headers_too_large_431() {
         .feed(long_target.as_bytes())
         .unwrap_err();
     assert_eq!(r.status(), 414, "{r}");
-    assert!(r.to_response().starts_with(b"HTTP/1.1 414 URI Too Long\r\n"));
+    assert!(
+        r.to_response()
+            .starts_with(b"HTTP/1.1 414 URI Too Long\r\n")
+    );
     // Byte at a time: refused as soon as the limit passes.
     let mut hs = ServerHandshake::new(limits);
     let r = long_target
