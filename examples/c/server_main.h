@@ -81,6 +81,7 @@ static int server_parse_args(const char *name, int argc, char **argv, wsx_server
             client_crl = argv[++i];
         } else if (strcmp(argv[i], "--require-client-cert") == 0) {
             require_client_cert = true;
+            ok = 1;
         } else if (strcmp(argv[i], "--compress") == 0) {
             wsx_deflate_options deflate = {.struct_size = sizeof deflate};
             ok = wsx_deflate_options_default(&deflate) == WSX_OK &&
