@@ -79,7 +79,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 build_tests() {
-  for t in test_api test_net test_pubsub test_resilience test_leaks test_abi_compat test_pull; do
+  for t in test_api test_net test_pubsub test_resilience test_leaks test_abi_compat test_pull test_http; do
     $CC "${CFLAGS[@]}" "tests/c/$t.c" -o "$OUT/$t" -L"$LIBDIR" -Wl,-rpath,"$LIBDIR" -lwsx -lpthread || return 1
     $CC "${CFLAGS[@]}" "${SAN[@]}" "tests/c/$t.c" -o "$OUT/${t}_asan" "$LIBDIR/libwsx.a" "${STATIC_LIBS[@]}" || return 1
   done
@@ -130,7 +130,9 @@ make_client_certs() {
 }
 
 run_tls_env() {
-  WSX_TEST_CERT=$WORK/tls/cert.pem WSX_TEST_KEY=$WORK/tls/key.pem WSX_TEST_CA=$WORK/tls/ca.pem "$@"
+  WSX_TEST_CERT=$WORK/tls/cert.pem WSX_TEST_KEY=$WORK/tls/key.pem WSX_TEST_CA=$WORK/tls/ca.pem \
+    WSX_TEST_CLIENT_CA=$WORK/tls/client-ca.pem WSX_TEST_ALICE_CERT=$WORK/tls/alice.pem \
+    WSX_TEST_ALICE_KEY=$WORK/tls/alice.key "$@"
 }
 
 # --- the examples against each other and against Python ---
@@ -338,6 +340,9 @@ step "test_abi_compat under valgrind" "${VALGRIND[@]}" "$OUT/test_abi_compat"
 step "test_pull (pull mode, close info, deferred decisions)" "$OUT/test_pull"
 step "test_pull under ASan+UBSan" "$OUT/test_pull_asan"
 step "test_pull under valgrind" "${VALGRIND[@]}" "$OUT/test_pull"
+step "test_http (plain HTTP answers, routing, mutual TLS)" run_tls_env "$OUT/test_http"
+step "test_http under ASan+UBSan" run_tls_env "$OUT/test_http_asan"
+step "test_http under valgrind" run_tls_env "${VALGRIND[@]}" "$OUT/test_http"
 step "echo_client --send against echo_server" echo_client_and_server
 step "echo_server under valgrind against Python and C clients" echo_server_under_valgrind
 step "echo_client (valgrind) against a Python websockets server" echo_client_against_python_server
