@@ -807,6 +807,49 @@ typedef struct wsx_close_info {
 } wsx_close_info;
 
 /**
+ * A certificate, DER encoded (of a client's chain, mutual TLS). A frozen
+ * pair, like `wsx_header`.
+ */
+typedef struct wsx_cert {
+  /**
+   * The certificate's DER bytes.
+   */
+  const uint8_t *der;
+  /**
+   * Their length.
+   */
+  size_t len;
+} wsx_cert;
+
+/**
+ * Mutual TLS: the certificate the client of a server's connection
+ * presented, written by `wsx_conn_peer_identity`. Extensible: set
+ * `struct_size = sizeof(wsx_peer_identity)` before the call. Everything is
+ * owned by the connection and valid while the caller holds a reference to
+ * it.
+ */
+typedef struct wsx_peer_identity {
+  /**
+   * `sizeof(wsx_peer_identity)` as the caller was compiled with (kept by the call).
+   */
+  size_t struct_size;
+  /**
+   * The subject of the verified client certificate, RFC 4514 text, most
+   * specific first (`CN=alice,O=Example`); NULL when the client sent no
+   * certificate (or without TLS, or on a client connection).
+   */
+  const char *subject;
+  /**
+   * The certificate chain as the client sent it, leaf first (NULL: none).
+   */
+  const struct wsx_cert *certs;
+  /**
+   * The number of entries in `certs`.
+   */
+  size_t certs_len;
+} wsx_peer_identity;
+
+/**
  * The default of every option of `wsx_client_options` and
  * `wsx_server_options`, as the setters take them (sizes in bytes, times in
  * ms, 0 for "off"), filled by `wsx_defaults_get`. The defaults of
@@ -1092,6 +1135,28 @@ typedef struct wsx_request {
    * of its list that the client offered, or NULL.
    */
   const char *subprotocol;
+  /**
+   * A plain HTTP request (no `Upgrade: websocket`; only with
+   * `wsx_server_options_set_plain_http`): answer it with
+   * `wsx_upgrade_respond`; accepted, it gets `426 Upgrade Required`.
+   */
+  bool plain_http;
+  /**
+   * Mutual TLS: the subject of the client's verified certificate, RFC 4514
+   * text, most specific first (`CN=alice,O=Example`), or NULL when the
+   * client sent none (or without TLS). An empty string if it could not be
+   * read.
+   */
+  const char *peer_subject;
+  /**
+   * Mutual TLS: the client's certificate chain as sent, leaf first
+   * (`peer_certs_len` entries; NULL when none).
+   */
+  const struct wsx_cert *peer_certs;
+  /**
+   * The number of entries in `peer_certs`.
+   */
+  size_t peer_certs_len;
 } wsx_request;
 
 /**
@@ -1582,6 +1647,19 @@ size_t wsx_conn_inbox_len(const struct wsx_conn *conn);
 enum wsx_result wsx_conn_close_info(const struct wsx_conn *conn, struct wsx_close_info *out);
 
 /**
+ * Writes the client certificate of a server's connection (mutual TLS, see
+ * `wsx_server_options_set_tls_client_auth`) to `*out` (`struct_size` set by
+ * the caller): its subject and chain, or `subject` NULL and no chain when
+ * the client sent none, without TLS, and on client connections (still
+ * `WSX_OK`). Known from the upgrade callback on; callable from any thread.
+ *
+ * # Safety
+ * `conn` is NULL or live; `out` is NULL or has `out->struct_size` writable
+ * bytes.
+ */
+enum wsx_result wsx_conn_peer_identity(const struct wsx_conn *conn, struct wsx_peer_identity *out);
+
+/**
  * Writes the defaults of every option to `*out_defaults`, whose
  * `struct_size` the caller set: at most that many bytes are written, so a
  * program built with an older, shorter struct keeps working.
@@ -1781,7 +1859,9 @@ enum wsx_result wsx_server_options_add_origin(struct wsx_server_options *options
 
 /**
  * Serves `wss://` with a PEM certificate chain (leaf first) and its PEM
- * private key; NULL for both turns TLS off. Read when listening.
+ * private key; NULL for both turns TLS off. Read when listening. A TLS
+ * server offers ALPN `http/1.1` only (a browser never tries WebSocket over
+ * HTTP/2 with it). Client certificates: `wsx_server_options_set_tls_client_auth`.
  *
  * # Safety
  * `options` is NULL or live; the paths are NULL or NUL-terminated.
@@ -1789,6 +1869,42 @@ enum wsx_result wsx_server_options_add_origin(struct wsx_server_options *options
 enum wsx_result wsx_server_options_set_tls(struct wsx_server_options *options,
                                            const char *cert_file,
                                            const char *key_file);
+
+/**
+ * Mutual TLS: asks every client for a certificate, verified against the CA
+ * certificates in `ca_file` (PEM) and, if `crl_file` is not NULL, the
+ * certificate revocation lists in it (PEM). `required` true: a client
+ * without a valid certificate fails the TLS handshake (reported to
+ * `on_server_error`, never reaching the upgrade callback); false: a client
+ * may send none (the upgrade callback sees `peer_subject` NULL), but one it
+ * sends must be valid. The verified certificate is in `wsx_request`
+ * (`peer_subject`, `peer_certs`) and `wsx_conn_peer_identity`, for the
+ * application to authorise by identity. `ca_file` NULL turns client
+ * certificates off (the default). Needs `wsx_server_options_set_tls` too
+ * (in either order; checked by `wsx_loop_listen`); the files are read when
+ * listening. Copied.
+ *
+ * # Safety
+ * `options` is NULL or live; the paths are NULL or NUL-terminated.
+ */
+enum wsx_result wsx_server_options_set_tls_client_auth(struct wsx_server_options *options,
+                                                       const char *ca_file,
+                                                       bool required,
+                                                       const char *crl_file);
+
+/**
+ * Plain HTTP requests (a GET without `Upgrade: websocket`: a load
+ * balancer's health check, a browser) go to the upgrade callback too, with
+ * `wsx_request.plain_http` true, instead of getting `426 Upgrade Required`
+ * at once (default off). Answer them with `wsx_upgrade_respond` (any status,
+ * headers and body) or `wsx_upgrade_refuse`, at once or later through
+ * `wsx_upgrade_defer` and `wsx_pending_upgrade_respond`; a plain request
+ * the callback accepts (does nothing with) still gets the 426.
+ *
+ * # Safety
+ * `options` is NULL or live.
+ */
+enum wsx_result wsx_server_options_set_plain_http(struct wsx_server_options *options, bool enabled);
 
 /**
  * Most open connections at once (default 10 000); past it, new TCP
@@ -2245,6 +2361,32 @@ enum wsx_result wsx_upgrade_refuse(struct wsx_upgrade *upgrade,
                                    const char *reason);
 
 /**
+ * Answers the request with an HTTP response of the application's own
+ * instead of the handshake: any final status 200-599 (`200` for a health
+ * check, `301`/`302` with `Location`, a small page, `401` with
+ * `WWW-Authenticate`), the headers added with `wsx_upgrade_add_header` and
+ * then `headers` (`headers_len` entries; NULL: none), and `body_len` bytes
+ * of `body` (NULL with 0: empty). Without a `Content-Type` header,
+ * `text/plain; charset=utf-8` is sent; `Content-Length` and `Connection:
+ * close` are written by the library (giving them, or `Transfer-Encoding`,
+ * is `WSX_ERR_INVALID_ARGUMENT`, as are a status outside 200-599 and a bad
+ * header; nothing changes then). The connection closes once the response
+ * is out. Meant for plain HTTP requests (`wsx_request.plain_http`, see
+ * `wsx_server_options_set_plain_http`), valid for any request. Everything is
+ * copied.
+ *
+ * # Safety
+ * `upgrade` is the running upgrade callback's; `headers` is NULL or points
+ * to `headers_len` entries; `body` is NULL or has `body_len` bytes.
+ */
+enum wsx_result wsx_upgrade_respond(struct wsx_upgrade *upgrade,
+                                    uint16_t status,
+                                    const struct wsx_header *headers,
+                                    size_t headers_len,
+                                    const uint8_t *body,
+                                    size_t body_len);
+
+/**
  * Sets the subprotocol to answer with (NULL: none), replacing the preset
  * choice in `wsx_request.subprotocol`. Copied.
  *
@@ -2340,6 +2482,24 @@ enum wsx_result wsx_pending_upgrade_refuse(const struct wsx_pending_upgrade *pen
                                            const char *reason,
                                            const struct wsx_header *headers,
                                            size_t headers_len);
+
+/**
+ * Answers the deferred request with an HTTP response of the application's
+ * own, as `wsx_upgrade_respond` does (status 200-599, `headers`, `body`;
+ * only these headers, not those of the upgrade). A bad status or header
+ * gives `WSX_ERR_INVALID_ARGUMENT` and leaves it undecided; otherwise
+ * results as `wsx_pending_upgrade_accept`. Everything is copied.
+ *
+ * # Safety
+ * `pending` is NULL or live; `headers` is NULL or points to `headers_len`
+ * entries; `body` is NULL or has `body_len` bytes.
+ */
+enum wsx_result wsx_pending_upgrade_respond(const struct wsx_pending_upgrade *pending,
+                                            uint16_t status,
+                                            const struct wsx_header *headers,
+                                            size_t headers_len,
+                                            const uint8_t *body,
+                                            size_t body_len);
 
 /**
  * Frees a pending upgrade; if it is still undecided, the handshake is

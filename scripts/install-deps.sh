@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_pkgs=(chromium nginx mono-mcs mono-runtime libmono-system-net-http4.0-cil valgrind cmake pkg-config g++ openssl)
+apt_pkgs=(chromium nginx mono-mcs mono-runtime libmono-system-net-http4.0-cil valgrind cmake pkg-config g++ openssl curl)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -88,6 +88,7 @@ fn main() -> ExitCode {
         (Some(cert_file), Some(key_file)) => Some(TlsServerConfig {
             cert_file,
             key_file,
+            client_auth: None,
         }),
         (None, None) => None,
         _ => return usage("--tls-cert and --tls-key go together"),

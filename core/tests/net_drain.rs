@@ -99,7 +99,7 @@ fn a_plain_http_request_during_the_drain_gets_503() {
     let lp = spawn_loop();
     let echo = Echo::start(lp.handle(), server_config());
     let (_conn, _events) = connect(lp.handle(), &echo.url(), client_config());
-    let mut silent = echo.raw_client();
+    let silent = echo.raw_client();
     echo.conns.open();
     echo.server
         .drain(CloseCode::GOING_AWAY, "", Duration::from_secs(3))

@@ -93,6 +93,7 @@ fn missing_pem_files_fail_up_front() {
     let tls = TlsServerConfig {
         cert_file: "/nonexistent/cert.pem".into(),
         key_file: "/nonexistent/key.pem".into(),
+        client_auth: None,
     };
     let Err(error) = lp.handle().listen(
         ServerConfig {

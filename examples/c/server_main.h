@@ -3,7 +3,11 @@
  * loop, and a graceful shutdown on SIGINT/SIGTERM.
  *
  *   NAME [--host H] [--port P] [--tls-cert FILE --tls-key FILE] [--compress]
+ *        [--client-ca FILE [--client-crl FILE] [--require-client-cert]]
  *
+ * --client-ca asks TLS clients for a certificate signed by that CA (mutual
+ * TLS; --require-client-cert refuses clients without one, --client-crl
+ * refuses revoked ones).
  * --compress accepts permessage-deflate (RFC 7692, default settings) from
  * clients that offer it; without it the server declines every offer. Prints "listening on HOST:PORT" once it accepts connections (port 0, the
  * default, picks a free one). On SIGINT or SIGTERM every connection is closed
@@ -14,6 +18,7 @@
 
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +26,10 @@
 #include "wsx.h"
 
 static volatile sig_atomic_t server_stop_requested = 0;
+
+/* Set by a server's main before server_main: plain HTTP requests reach its
+ * upgrade callback (wsx_server_options_set_plain_http). */
+static bool server_plain_http = false;
 
 /* The running server, for callbacks that publish to its topics (set before
  * the first callback can run, cleared after the last). */
@@ -50,6 +59,9 @@ static int server_fail(const char *name, const char *what) {
 static int server_parse_args(const char *name, int argc, char **argv, wsx_server_options *options) {
     const char *cert = NULL;
     const char *key = NULL;
+    const char *client_ca = NULL;
+    const char *client_crl = NULL;
+    bool require_client_cert = false;
     for (int i = 1; i < argc; i++) {
         int ok = i + 1 < argc;
         if (ok && strcmp(argv[i], "--host") == 0) {
@@ -63,6 +75,13 @@ static int server_parse_args(const char *name, int argc, char **argv, wsx_server
             cert = argv[++i];
         } else if (ok && strcmp(argv[i], "--tls-key") == 0) {
             key = argv[++i];
+        } else if (ok && strcmp(argv[i], "--client-ca") == 0) {
+            client_ca = argv[++i];
+        } else if (ok && strcmp(argv[i], "--client-crl") == 0) {
+            client_crl = argv[++i];
+        } else if (strcmp(argv[i], "--require-client-cert") == 0) {
+            require_client_cert = true;
+            ok = 1;
         } else if (strcmp(argv[i], "--compress") == 0) {
             wsx_deflate_options deflate = {.struct_size = sizeof deflate};
             ok = wsx_deflate_options_default(&deflate) == WSX_OK &&
@@ -71,11 +90,17 @@ static int server_parse_args(const char *name, int argc, char **argv, wsx_server
             ok = 0;
         }
         if (!ok) {
-            fprintf(stderr, "usage: %s [--host H] [--port P] [--tls-cert FILE --tls-key FILE] [--compress]\n", name);
+            fprintf(stderr,
+                    "usage: %s [--host H] [--port P] [--tls-cert FILE --tls-key FILE] [--compress]\n"
+                    "          [--client-ca FILE [--client-crl FILE] [--require-client-cert]]\n",
+                    name);
             return 2;
         }
     }
-    if ((cert || key) && wsx_server_options_set_tls(options, cert, key) != WSX_OK) {
+    if (((cert || key) && wsx_server_options_set_tls(options, cert, key) != WSX_OK) ||
+        ((client_ca || client_crl) &&
+         wsx_server_options_set_tls_client_auth(options, client_ca, require_client_cert, client_crl) != WSX_OK) ||
+        wsx_server_options_set_plain_http(options, server_plain_http) != WSX_OK) {
         fprintf(stderr, "%s: %s\n", name, wsx_last_error_message());
         return 2;
     }

@@ -14,7 +14,9 @@ use crate::boundary::{
     write_c_string, write_sized,
 };
 use crate::callbacks::with_current_ctx;
-use crate::events::{MsgKindArg, wsx_close_origin, wsx_msg_kind, wsx_state};
+use crate::events::{
+    MsgKindArg, c_certs, c_string, wsx_cert, wsx_close_origin, wsx_msg_kind, wsx_state,
+};
 use crate::result::wsx_result;
 
 /// A WebSocket connection, client or server side. Reference-counted: the
@@ -30,6 +32,8 @@ pub struct wsx_conn {
     partial: Mutex<VecDeque<Partial>>,
     /// How the connection ended, converted for C once.
     close_info: OnceLock<OwnedCloseInfo>,
+    /// The client certificate (mutual TLS), converted for C once.
+    peer_identity: OnceLock<OwnedPeerIdentity>,
 }
 
 /// A received message not yet copied out in full.
@@ -45,6 +49,7 @@ impl wsx_conn {
             conn,
             partial: Mutex::new(VecDeque::new()),
             close_info: OnceLock::new(),
+            peer_identity: OnceLock::new(),
         }
     }
 }
@@ -732,6 +737,118 @@ pub unsafe extern "C" fn wsx_conn_close_info(
                     handle.close_info.get_or_init(|| OwnedCloseInfo::new(info))
                 }
             };
+            write_sized(out, owned.to_c(), "out")
+        })
+    }
+}
+
+/// Mutual TLS: the certificate the client of a server's connection
+/// presented, written by `wsx_conn_peer_identity`. Extensible: set
+/// `struct_size = sizeof(wsx_peer_identity)` before the call. Everything is
+/// owned by the connection and valid while the caller holds a reference to
+/// it.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct wsx_peer_identity {
+    /// `sizeof(wsx_peer_identity)` as the caller was compiled with (kept by the call).
+    pub struct_size: usize,
+    /// The subject of the verified client certificate, RFC 4514 text, most
+    /// specific first (`CN=alice,O=Example`); NULL when the client sent no
+    /// certificate (or without TLS, or on a client connection).
+    pub subject: *const c_char,
+    /// The certificate chain as the client sent it, leaf first (NULL: none).
+    pub certs: *const wsx_cert,
+    /// The number of entries in `certs`.
+    pub certs_len: usize,
+}
+
+// SAFETY: repr(C), `struct_size` first; the library writes it, never reads
+// more than the size.
+unsafe impl Extensible for wsx_peer_identity {
+    const NAME: &'static str = "wsx_peer_identity";
+    const MIN_SIZE: usize = std::mem::offset_of!(wsx_peer_identity, certs);
+    fn base() -> Self {
+        wsx_peer_identity {
+            struct_size: 0,
+            subject: std::ptr::null(),
+            certs: std::ptr::null(),
+            certs_len: 0,
+        }
+    }
+}
+
+/// The core's peer identity with its subject NUL-terminated and its chain as
+/// `wsx_cert`s for C.
+struct OwnedPeerIdentity {
+    /// The subject, NUL-terminated (None: no certificate).
+    subject: Option<std::ffi::CString>,
+    /// The chain, owned here; `certs` points into it.
+    _chain: Vec<Vec<u8>>,
+    certs: Vec<wsx_cert>,
+}
+
+// SAFETY: `certs` only points into `_chain`, owned by the same value and
+// never changed: sharing or sending it shares or sends owned bytes.
+unsafe impl Send for OwnedPeerIdentity {}
+// SAFETY: as above (read-only after construction).
+unsafe impl Sync for OwnedPeerIdentity {}
+
+impl OwnedPeerIdentity {
+    fn new(conn: &Conn) -> OwnedPeerIdentity {
+        let Some(identity) = conn.peer_identity() else {
+            return OwnedPeerIdentity {
+                subject: None,
+                _chain: Vec::new(),
+                certs: Vec::new(),
+            };
+        };
+        let chain = identity.chain.clone();
+        let certs = c_certs(&chain);
+        OwnedPeerIdentity {
+            subject: Some(c_string(&identity.subject)),
+            _chain: chain,
+            certs,
+        }
+    }
+
+    fn to_c(&self) -> wsx_peer_identity {
+        wsx_peer_identity {
+            struct_size: 0,
+            subject: self
+                .subject
+                .as_ref()
+                .map_or(std::ptr::null(), |s| s.as_ptr()),
+            certs: if self.certs.is_empty() {
+                std::ptr::null()
+            } else {
+                self.certs.as_ptr()
+            },
+            certs_len: self.certs.len(),
+        }
+    }
+}
+
+/// Writes the client certificate of a server's connection (mutual TLS, see
+/// `wsx_server_options_set_tls_client_auth`) to `*out` (`struct_size` set by
+/// the caller): its subject and chain, or `subject` NULL and no chain when
+/// the client sent none, without TLS, and on client connections (still
+/// `WSX_OK`). Known from the upgrade callback on; callable from any thread.
+///
+/// # Safety
+/// `conn` is NULL or live; `out` is NULL or has `out->struct_size` writable
+/// bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_conn_peer_identity(
+    conn: *const wsx_conn,
+    out: *mut wsx_peer_identity,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe {
+        with_conn(conn, |handle| {
+            check_sized_out(out, "out")?;
+            let owned = handle
+                .peer_identity
+                .get_or_init(|| OwnedPeerIdentity::new(&handle.conn));
             write_sized(out, owned.to_c(), "out")
         })
     }

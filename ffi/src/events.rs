@@ -2,10 +2,9 @@
 //! Everything here is borrowed by the callback for the duration of the call.
 
 use std::ffi::{CString, c_char};
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use wsx_core::net::{Close, CloseOrigin, ConnState, Error, Open, Timeout};
+use wsx_core::net::{Close, CloseOrigin, ConnState, Error, Open, Timeout, Upgrade};
 use wsx_core::proto::MessageKind;
 use wsx_core::proto::handshake::Headers;
 
@@ -125,6 +124,17 @@ pub struct wsx_header {
     pub name: *const c_char,
     /// The field value.
     pub value: *const c_char,
+}
+
+/// A certificate, DER encoded (of a client's chain, mutual TLS). A frozen
+/// pair, like `wsx_header`.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub struct wsx_cert {
+    /// The certificate's DER bytes.
+    pub der: *const u8,
+    /// Their length.
+    pub len: usize,
 }
 
 /// The open event: the handshake succeeded.
@@ -266,6 +276,20 @@ pub struct wsx_request {
     /// The subprotocol the server will answer with unless changed: the first
     /// of its list that the client offered, or NULL.
     pub subprotocol: *const c_char,
+    /// A plain HTTP request (no `Upgrade: websocket`; only with
+    /// `wsx_server_options_set_plain_http`): answer it with
+    /// `wsx_upgrade_respond`; accepted, it gets `426 Upgrade Required`.
+    pub plain_http: bool,
+    /// Mutual TLS: the subject of the client's verified certificate, RFC 4514
+    /// text, most specific first (`CN=alice,O=Example`), or NULL when the
+    /// client sent none (or without TLS). An empty string if it could not be
+    /// read.
+    pub peer_subject: *const c_char,
+    /// Mutual TLS: the client's certificate chain as sent, leaf first
+    /// (`peer_certs_len` entries; NULL when none).
+    pub peer_certs: *const wsx_cert,
+    /// The number of entries in `peer_certs`.
+    pub peer_certs_len: usize,
 }
 
 /// A C string from Rust text; NULs (impossible in parsed HTTP) become spaces.
@@ -427,24 +451,27 @@ impl CError {
 
 /// A request under decision converted for C, owning its strings.
 pub(crate) struct CRequest {
-    _strings: [Option<CString>; 4],
+    _strings: [Option<CString>; 5],
     _headers: CHeaders,
+    _certs: Vec<wsx_cert>,
     pub(crate) event: wsx_request,
 }
 
 impl CRequest {
-    pub(crate) fn new(
-        request: &wsx_core::proto::handshake::Request,
-        peer: SocketAddr,
-        subprotocol: Option<&str>,
-    ) -> CRequest {
+    /// The request of `upgrade`; certificates are borrowed from its
+    /// connection, which outlives the callback.
+    pub(crate) fn new(upgrade: &Upgrade<'_>) -> CRequest {
+        let request = upgrade.request;
+        let identity = upgrade.peer_identity();
         let strings = [
             Some(c_string(&request.path)),
             header(&request.headers, "origin").map(c_string),
-            Some(c_string(&peer.to_string())),
-            subprotocol.map(c_string),
+            Some(c_string(&upgrade.peer_addr.to_string())),
+            upgrade.subprotocol.as_deref().map(c_string),
+            identity.map(|i| c_string(&i.subject)),
         ];
         let headers = CHeaders::new(&request.headers);
+        let certs = identity.map_or_else(Vec::new, |i| c_certs(&i.chain));
         let event = wsx_request {
             path: opt_ptr(&strings[0]),
             headers: headers.ptr(),
@@ -452,13 +479,33 @@ impl CRequest {
             origin: opt_ptr(&strings[1]),
             peer_addr: opt_ptr(&strings[2]),
             subprotocol: opt_ptr(&strings[3]),
+            plain_http: upgrade.is_plain_http(),
+            peer_subject: opt_ptr(&strings[4]),
+            peer_certs: if certs.is_empty() {
+                std::ptr::null()
+            } else {
+                certs.as_ptr()
+            },
+            peer_certs_len: certs.len(),
         };
         CRequest {
             _strings: strings,
             _headers: headers,
+            _certs: certs,
             event,
         }
     }
+}
+
+/// A chain of DER certificates as `wsx_cert`s pointing into it.
+pub(crate) fn c_certs(chain: &[Vec<u8>]) -> Vec<wsx_cert> {
+    chain
+        .iter()
+        .map(|der| wsx_cert {
+            der: der.as_ptr(),
+            len: der.len(),
+        })
+        .collect()
 }
 
 /// A round trip in microseconds, -1 for none.

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use wsx_core::net::{
-    Backpressure, ClientConfig, InboxLimits, Keepalive, ServerConfig, TlsServerConfig,
+    Backpressure, ClientAuth, ClientConfig, InboxLimits, Keepalive, ServerConfig, TlsServerConfig,
 };
 use wsx_core::proto;
 use wsx_core::proto::DeflateConfig;
@@ -99,6 +99,28 @@ pub struct wsx_client_options {
 pub struct wsx_server_options {
     /// The shared settings, and the server config they are part of.
     pub(crate) conn: wsx_conn_options,
+    /// `wsx_server_options_set_tls_client_auth`, joined to the TLS settings
+    /// when listening (so the two setters may come in either order).
+    pub(crate) client_auth: Option<ClientAuth>,
+    /// `wsx_server_options_set_plain_http`.
+    pub(crate) plain_http: bool,
+}
+
+impl wsx_server_options {
+    /// The core's config of a server: the shared settings, with mutual TLS
+    /// joined to the TLS settings.
+    pub(crate) fn to_config(&self) -> Outcome<ServerConfig> {
+        let mut config = self.conn.server().clone();
+        if let Some(auth) = &self.client_auth {
+            let Some(tls) = config.tls.as_mut() else {
+                return Err(Failure::invalid(
+                    "client certificates need TLS: call wsx_server_options_set_tls too",
+                ));
+            };
+            tls.client_auth = Some(auth.clone());
+        }
+        Ok(config)
+    }
 }
 
 /// Options whose config the core validates.
@@ -424,6 +446,8 @@ pub unsafe extern "C" fn wsx_server_options_new(
                 conn: wsx_conn_options {
                     config: Config::Server(Box::default()),
                 },
+                client_auth: None,
+                plain_http: false,
             },
         )
     }
@@ -501,7 +525,9 @@ pub unsafe extern "C" fn wsx_server_options_add_origin(
 }
 
 /// Serves `wss://` with a PEM certificate chain (leaf first) and its PEM
-/// private key; NULL for both turns TLS off. Read when listening.
+/// private key; NULL for both turns TLS off. Read when listening. A TLS
+/// server offers ALPN `http/1.1` only (a browser never tries WebSocket over
+/// HTTP/2 with it). Client certificates: `wsx_server_options_set_tls_client_auth`.
 ///
 /// # Safety
 /// `options` is NULL or live; the paths are NULL or NUL-terminated.
@@ -522,9 +548,76 @@ pub unsafe extern "C" fn wsx_server_options_set_tls(
                 (Some(cert), Some(key)) => Some(TlsServerConfig {
                     cert_file: cert.into(),
                     key_file: key.into(),
+                    client_auth: None,
                 }),
                 _ => return Err(Failure::invalid("TLS needs both cert_file and key_file")),
             };
+            Ok(())
+        })
+    }
+}
+
+/// Mutual TLS: asks every client for a certificate, verified against the CA
+/// certificates in `ca_file` (PEM) and, if `crl_file` is not NULL, the
+/// certificate revocation lists in it (PEM). `required` true: a client
+/// without a valid certificate fails the TLS handshake (reported to
+/// `on_server_error`, never reaching the upgrade callback); false: a client
+/// may send none (the upgrade callback sees `peer_subject` NULL), but one it
+/// sends must be valid. The verified certificate is in `wsx_request`
+/// (`peer_subject`, `peer_certs`) and `wsx_conn_peer_identity`, for the
+/// application to authorise by identity. `ca_file` NULL turns client
+/// certificates off (the default). Needs `wsx_server_options_set_tls` too
+/// (in either order; checked by `wsx_loop_listen`); the files are read when
+/// listening. Copied.
+///
+/// # Safety
+/// `options` is NULL or live; the paths are NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_server_options_set_tls_client_auth(
+    options: *mut wsx_server_options,
+    ca_file: *const c_char,
+    required: bool,
+    crl_file: *const c_char,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe {
+        edit(options, |o| {
+            let crl = opt_str(crl_file, "crl_file")?;
+            o.client_auth = match opt_str(ca_file, "ca_file")? {
+                Some(ca) => Some(ClientAuth {
+                    ca_file: ca.into(),
+                    required,
+                    crl_files: crl.map(PathBuf::from).into_iter().collect(),
+                }),
+                None if crl.is_some() => {
+                    return Err(Failure::invalid("a CRL needs the client CA (ca_file)"));
+                }
+                None => None,
+            };
+            Ok(())
+        })
+    }
+}
+
+/// Plain HTTP requests (a GET without `Upgrade: websocket`: a load
+/// balancer's health check, a browser) go to the upgrade callback too, with
+/// `wsx_request.plain_http` true, instead of getting `426 Upgrade Required`
+/// at once (default off). Answer them with `wsx_upgrade_respond` (any status,
+/// headers and body) or `wsx_upgrade_refuse`, at once or later through
+/// `wsx_upgrade_defer` and `wsx_pending_upgrade_respond`; a plain request
+/// the callback accepts (does nothing with) still gets the 426.
+///
+/// # Safety
+/// `options` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_server_options_set_plain_http(
+    options: *mut wsx_server_options,
+    enabled: bool,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe {
+        edit(options, |o| {
+            o.plain_http = enabled;
             Ok(())
         })
     }

@@ -11,8 +11,8 @@ use wsx_core::net::{
 use wsx_core::proto::{CloseCode, HandshakeError};
 
 use crate::boundary::{
-    Extensible, Failure, Outcome, arg, arg_mut, arg_str, ffi_call, ffi_value, opt_str, read_sized,
-    write_c_string,
+    Extensible, Failure, Outcome, arg, arg_bytes, arg_mut, arg_str, ffi_call, ffi_value, opt_str,
+    read_sized, write_c_string,
 };
 use crate::callbacks::{
     ConnAdapter, ConnEvents, UserData, calling, wsx_conn_callbacks, wsx_free_user_data,
@@ -120,6 +120,8 @@ struct ServerAdapter {
     on_server_error: wsx_on_server_error,
     on_shutdown: wsx_on_shutdown,
     on_slow_subscriber: wsx_on_slow_subscriber,
+    /// `wsx_server_options_set_plain_http`.
+    plain_http: bool,
 }
 
 impl ServerAdapter {
@@ -146,6 +148,7 @@ impl ServerAdapter {
             on_server_error: c.on_server_error,
             on_shutdown: c.on_shutdown,
             on_slow_subscriber: c.on_slow_subscriber,
+            plain_http: false,
         })
     }
 }
@@ -156,6 +159,10 @@ struct Silent;
 impl Handler for Silent {}
 
 impl ServerHandler for ServerAdapter {
+    fn answers_plain_http(&self) -> bool {
+        self.plain_http
+    }
+
     fn on_upgrade(&mut self, upgrade: &mut Upgrade<'_>) -> Result<Box<dyn Handler>, Refusal> {
         let mut decision = wsx_upgrade {
             subprotocol: upgrade.subprotocol.clone(),
@@ -166,11 +173,7 @@ impl ServerHandler for ServerAdapter {
             deferred: false,
         };
         if let Some(callback) = self.on_upgrade {
-            let request = CRequest::new(
-                upgrade.request,
-                upgrade.peer_addr,
-                upgrade.subprotocol.as_deref(),
-            );
+            let request = CRequest::new(upgrade);
             // SAFETY: a C callback called with the pointers it was documented
             // to get; `decision.core` points at `upgrade` during the call.
             calling(|| unsafe { callback(self.user.ptr(), &mut decision, &request.event) });
@@ -237,15 +240,19 @@ pub unsafe extern "C" fn wsx_loop_listen(
         // SAFETY: the caller's promise, for every pointer below.
         let callbacks = unsafe { read_sized(callbacks, "callbacks") }?;
         // SAFETY: as above.
-        let adapter = unsafe { ServerAdapter::new(&callbacks) }?;
+        let mut adapter = unsafe { ServerAdapter::new(&callbacks) }?;
         // SAFETY: as above.
         let event_loop = unsafe { arg(r#loop, "loop") }?;
         // SAFETY: as above.
         let out = unsafe { arg_mut(out_server, "out_server") }?;
         // SAFETY: as above.
-        let config = unsafe { options.as_ref() }
-            .map(|o| o.conn.server().clone())
-            .unwrap_or_default();
+        let config = match unsafe { options.as_ref() } {
+            Some(o) => {
+                adapter.plain_http = o.plain_http;
+                o.to_config()?
+            }
+            None => Default::default(),
+        };
         let server = event_loop.handle().listen(config, Box::new(adapter))?;
         *out = Box::into_raw(Box::new(wsx_server { server }));
         Ok(())
@@ -382,6 +389,44 @@ pub unsafe extern "C" fn wsx_upgrade_refuse(
                 refusal.add_header(name, value).map_err(invalid)?;
             }
             upgrade.refusal = Some(refusal);
+            Ok(())
+        })
+    }
+}
+
+/// Answers the request with an HTTP response of the application's own
+/// instead of the handshake: any final status 200-599 (`200` for a health
+/// check, `301`/`302` with `Location`, a small page, `401` with
+/// `WWW-Authenticate`), the headers added with `wsx_upgrade_add_header` and
+/// then `headers` (`headers_len` entries; NULL: none), and `body_len` bytes
+/// of `body` (NULL with 0: empty). Without a `Content-Type` header,
+/// `text/plain; charset=utf-8` is sent; `Content-Length` and `Connection:
+/// close` are written by the library (giving them, or `Transfer-Encoding`,
+/// is `WSX_ERR_INVALID_ARGUMENT`, as are a status outside 200-599 and a bad
+/// header; nothing changes then). The connection closes once the response
+/// is out. Meant for plain HTTP requests (`wsx_request.plain_http`, see
+/// `wsx_server_options_set_plain_http`), valid for any request. Everything is
+/// copied.
+///
+/// # Safety
+/// `upgrade` is the running upgrade callback's; `headers` is NULL or points
+/// to `headers_len` entries; `body` is NULL or has `body_len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_upgrade_respond(
+    upgrade: *mut wsx_upgrade,
+    status: u16,
+    headers: *const wsx_header,
+    headers_len: usize,
+    body: *const u8,
+    body_len: usize,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe {
+        decide(upgrade, |upgrade| {
+            let extra = read_headers(headers, headers_len)?.unwrap_or_default();
+            let all = upgrade.headers.iter().cloned().chain(extra).collect();
+            let body = arg_bytes(body, body_len, "body")?.to_vec();
+            upgrade.refusal = Some(Refusal::response(status, all, body).map_err(invalid)?);
             Ok(())
         })
     }
@@ -593,6 +638,37 @@ pub unsafe extern "C" fn wsx_pending_upgrade_refuse(
         // SAFETY: as above.
         let pending = unsafe { take_pending(pending) }?;
         pending.refuse(refusal)?;
+        Ok(())
+    })
+}
+
+/// Answers the deferred request with an HTTP response of the application's
+/// own, as `wsx_upgrade_respond` does (status 200-599, `headers`, `body`;
+/// only these headers, not those of the upgrade). A bad status or header
+/// gives `WSX_ERR_INVALID_ARGUMENT` and leaves it undecided; otherwise
+/// results as `wsx_pending_upgrade_accept`. Everything is copied.
+///
+/// # Safety
+/// `pending` is NULL or live; `headers` is NULL or points to `headers_len`
+/// entries; `body` is NULL or has `body_len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_pending_upgrade_respond(
+    pending: *const wsx_pending_upgrade,
+    status: u16,
+    headers: *const wsx_header,
+    headers_len: usize,
+    body: *const u8,
+    body_len: usize,
+) -> wsx_result {
+    ffi_call(|| {
+        // SAFETY: the caller's promise, for every pointer.
+        let headers = unsafe { read_headers(headers, headers_len) }?.unwrap_or_default();
+        // SAFETY: as above.
+        let body = unsafe { arg_bytes(body, body_len, "body") }?.to_vec();
+        let response = Refusal::response(status, headers, body).map_err(invalid)?;
+        // SAFETY: as above.
+        let pending = unsafe { take_pending(pending) }?;
+        pending.refuse(response)?;
         Ok(())
     })
 }

@@ -11,15 +11,26 @@
     peer.py chat-rooms-check URL   joins the C chat_server's rooms by path
                                    and by "/join", and checks each message
                                    reaches its room's other members only
+    peer.py routes-check URL       checks the C routes_server's WebSocket
+                                   endpoints (/echo, /shout, /whoami, a 404,
+                                   /private with and without its token)
+    peer.py whoami URL CA [CERT KEY]  connects to routes_server's /whoami over
+                                   TLS (with a client certificate) and prints
+                                   the subject it answers, or "refused: ..."
+    peer.py alpn HOST PORT CA P1,P2  a TLS handshake offering ALPN P1,P2:
+                                   prints the protocol chosen, or "refused: ..."
 
 The servers print "listening on 127.0.0.1:PORT" once they accept connections.
 """
 
 import asyncio
+import socket
+import ssl
 import sys
 
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
+from websockets.exceptions import InvalidStatus
 
 TEXT = "hello from python \u00e9"
 BINARY = bytes([0, 1, 2, 254, 255])
@@ -118,6 +129,62 @@ async def chat_rooms_check(base):
     print("peer.py: every message reached its room only", flush=True)
 
 
+async def refused_with(url, status, **kwargs):
+    try:
+        async with connect(url, **kwargs):
+            pass
+    except InvalidStatus as error:
+        if error.response.status_code != status:
+            fail(f"{url}: expected {status}, got {error.response.status_code}")
+        return error.response
+    fail(f"{url}: expected a refusal with {status}")
+
+
+async def routes_check(base):
+    async with connect(base + "/echo") as echo, connect(base + "/shout") as shout:
+        await echo.send("hi")
+        await expect(echo, "hi", "/echo")
+        await echo.send(BINARY)
+        await expect(echo, BINARY, "/echo")
+        await shout.send("hello, world")
+        await expect(shout, "HELLO, WORLD", "/shout")
+        await echo.send("still me")
+        await expect(echo, "still me", "/echo (its own callbacks)")
+    async with connect(base + "/whoami") as who:
+        await expect(who, "anonymous", "/whoami without TLS")
+    await refused_with(base + "/nope", 404)
+    response = await refused_with(base + "/private", 401)
+    if response.headers.get("WWW-Authenticate") != 'Bearer realm="routes"':
+        fail(f"401 without its WWW-Authenticate: {response.headers}")
+    token = {"Authorization": "Bearer letmein"}
+    async with connect(base + "/private", additional_headers=token) as private:
+        await private.send("secret")
+        await expect(private, "secret", "/private with the token")
+    print("peer.py: each path reached its own endpoint", flush=True)
+
+
+async def whoami(url, ca, cert=None, key=None):
+    context = ssl.create_default_context(cafile=ca)
+    if cert:
+        context.load_cert_chain(cert, key)
+    try:
+        async with connect(url, ssl=context, open_timeout=5) as ws:
+            print(await asyncio.wait_for(ws.recv(), 5), flush=True)
+    except Exception as error:  # the expected outcome of some checks
+        print(f"refused: {type(error).__name__}: {error}", flush=True)
+
+
+def alpn(host, port, ca, offered):
+    context = ssl.create_default_context(cafile=ca)
+    context.set_alpn_protocols(offered.split(","))
+    try:
+        with socket.create_connection((host, int(port)), timeout=5) as tcp:
+            with context.wrap_socket(tcp, server_hostname="localhost") as tls:
+                print(tls.selected_alpn_protocol(), flush=True)
+    except (ssl.SSLError, OSError) as error:
+        print(f"refused: {error}", flush=True)
+
+
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
     if mode == "echo-check-server":
@@ -128,6 +195,12 @@ def main():
         asyncio.run(echo_check_client(sys.argv[2]))
     elif mode == "chat-rooms-check" and len(sys.argv) == 3:
         asyncio.run(chat_rooms_check(sys.argv[2]))
+    elif mode == "routes-check" and len(sys.argv) == 3:
+        asyncio.run(routes_check(sys.argv[2]))
+    elif mode == "whoami" and len(sys.argv) in (4, 6):
+        asyncio.run(whoami(*sys.argv[2:]))
+    elif mode == "alpn" and len(sys.argv) == 6:
+        alpn(*sys.argv[2:])
     else:
         fail(__doc__)
 

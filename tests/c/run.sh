@@ -79,7 +79,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 build_tests() {
-  for t in test_api test_net test_pubsub test_resilience test_leaks test_abi_compat test_pull; do
+  for t in test_api test_net test_pubsub test_resilience test_leaks test_abi_compat test_pull test_http; do
     $CC "${CFLAGS[@]}" "tests/c/$t.c" -o "$OUT/$t" -L"$LIBDIR" -Wl,-rpath,"$LIBDIR" -lwsx -lpthread || return 1
     $CC "${CFLAGS[@]}" "${SAN[@]}" "tests/c/$t.c" -o "$OUT/${t}_asan" "$LIBDIR/libwsx.a" "${STATIC_LIBS[@]}" || return 1
   done
@@ -109,8 +109,30 @@ make_certs() {
       -extfile "$d/ext" -out "$d/cert.pem"
 }
 
+# A client CA with alice (valid) and bob (revoked in crl.pem), for mutual TLS.
+make_client_certs() {
+  local d=$WORK/tls
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=wsx client CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -keyout "$d/client-ca.key" -out "$d/client-ca.pem" 2>/dev/null || return 1
+  printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n' >"$d/client-ext"
+  for who in alice bob; do
+    openssl req -newkey rsa:2048 -nodes -subj "/O=wsx/CN=$who" -keyout "$d/$who.key" -out "$d/$who.csr" 2>/dev/null &&
+      openssl x509 -req -in "$d/$who.csr" -CA "$d/client-ca.pem" -CAkey "$d/client-ca.key" -CAcreateserial \
+        -days 2 -extfile "$d/client-ext" -out "$d/$who.pem" 2>/dev/null || return 1
+  done
+  : >"$d/index.txt"
+  echo 01 >"$d/crlnumber"
+  printf '[ca]\ndefault_ca = client_ca\n[client_ca]\ndatabase = %s\ncrlnumber = %s\ndefault_md = sha256\ndefault_crl_days = 2\n' \
+    "$d/index.txt" "$d/crlnumber" >"$d/ca.cnf"
+  openssl ca -config "$d/ca.cnf" -keyfile "$d/client-ca.key" -cert "$d/client-ca.pem" -revoke "$d/bob.pem" 2>/dev/null &&
+    openssl ca -config "$d/ca.cnf" -keyfile "$d/client-ca.key" -cert "$d/client-ca.pem" -gencrl -out "$d/crl.pem" 2>/dev/null
+}
+
 run_tls_env() {
-  WSX_TEST_CERT=$WORK/tls/cert.pem WSX_TEST_KEY=$WORK/tls/key.pem WSX_TEST_CA=$WORK/tls/ca.pem "$@"
+  WSX_TEST_CERT=$WORK/tls/cert.pem WSX_TEST_KEY=$WORK/tls/key.pem WSX_TEST_CA=$WORK/tls/ca.pem \
+    WSX_TEST_CLIENT_CA=$WORK/tls/client-ca.pem WSX_TEST_ALICE_CERT=$WORK/tls/alice.pem \
+    WSX_TEST_ALICE_KEY=$WORK/tls/alice.key "$@"
 }
 
 # --- the examples against each other and against Python ---
@@ -185,6 +207,97 @@ game_loop_reconnects_after_a_drop() {
   grep -q "reconnects [1-9]" "$WORK/game.out"
 }
 
+# --- routes_server: HTTP answers, routing, mutual TLS, ALPN ---
+
+# curl_status ARGS...: the status line curl got, without its CR.
+curl_status() {
+  curl -s -i --max-time 5 "$@" | head -1 | tr -d '\r'
+}
+
+http_answers_and_malformed_requests_with_curl() {
+  command -v curl >/dev/null || { echo "curl is missing (make deps installs it)"; return 1; }
+  local host
+  for host in 127.0.0.1 ::1; do
+    if [ "$host" = ::1 ] && ! "$PY" -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+      echo "note: no IPv6 here: ::1 skipped"
+      continue
+    fi
+    start_bg "routes_$host" "$EX/routes_server" --host "$host" || return 1
+    local base="http://127.0.0.1:$BG_PORT"
+    [ "$host" = ::1 ] && base="http://[::1]:$BG_PORT"
+    local out=$WORK/curl.out long
+    long=$(head -c 10000 /dev/zero | tr '\0' a)
+    curl -s -i -g --max-time 5 "$base/healthz" >"$out" || return 1
+    grep -q "^HTTP/1.1 200 OK" "$out" && grep -q "^Content-Length: 3" "$out" && [ "$(tail -c 3 "$out")" = "ok" ] ||
+      { cat "$out"; return 1; }
+    curl -s -g --max-time 5 "$base/" | grep -q "<title>routes</title>" || return 1
+    curl -s -i -g --max-time 5 "$base/" | grep -qi "^Content-Type: text/html" || return 1
+    # -L follows the 301 to the page.
+    curl -s -g -L --max-time 5 "$base/old" | grep -q "<title>routes</title>" || return 1
+    curl -s -i -g --max-time 5 "$base/old" | grep -q "^Location: /" || return 1
+    curl -s -i -g --max-time 5 "$base/private" >"$out"
+    grep -q "^HTTP/1.1 401 Unauthorized" "$out" && grep -q '^WWW-Authenticate: Bearer realm="routes"' "$out" ||
+      { cat "$out"; return 1; }
+    [ "$(curl_status -g "$base/slow")" = "HTTP/1.1 200 OK" ] || return 1
+    [ "$(curl_status -g "$base/nope")" = "HTTP/1.1 404 Not Found" ] || return 1
+    # Malformed or unfit requests: the right error, not a silent drop.
+    curl -s -i -g --max-time 5 -X POST -d "some body" "$base/echo" >"$out"
+    grep -q "^HTTP/1.1 405 Method Not Allowed" "$out" && grep -q "^Allow: GET" "$out" || { cat "$out"; return 1; }
+    [ "$(curl_status -g "$base/$long")" = "HTTP/1.1 414 URI Too Long" ] || return 1
+    [ "$(curl_status -g -H "X-Big: $long" "$base/")" = "HTTP/1.1 431 Request Header Fields Too Large" ] || return 1
+    [ "$(curl_status -g --http1.0 "$base/")" = "HTTP/1.1 505 HTTP Version Not Supported" ] || return 1
+    [ "$(curl_status -g --request-target '*' "$base/")" = "HTTP/1.1 400 Bad Request" ] || return 1
+    curl -s -i -g --max-time 5 "$base/echo" >"$out"
+    grep -q "^HTTP/1.1 426 Upgrade Required" "$out" && grep -q "^Upgrade: websocket" "$out" || { cat "$out"; return 1; }
+    stop_bg || return 1
+  done
+}
+
+routes_with_python_clients() {
+  start_bg routes_vg "${VALGRIND[@]}" "$EX/routes_server" || return 1
+  "$PY" tests/c/peer.py routes-check "ws://127.0.0.1:$BG_PORT" || return 1
+  stop_bg
+}
+
+mutual_tls_with_python_clients() {
+  local d=$WORK/tls
+  start_bg routes_mtls "$EX/routes_server" --tls-cert "$d/cert.pem" --tls-key "$d/key.pem" \
+    --client-ca "$d/client-ca.pem" --client-crl "$d/crl.pem" --require-client-cert || return 1
+  local url="wss://localhost:$BG_PORT/whoami" got
+  got=$("$PY" tests/c/peer.py whoami "$url" "$d/ca.pem" "$d/alice.pem" "$d/alice.key")
+  [ "$got" = "CN=alice,O=wsx" ] || { echo "alice: $got"; return 1; }
+  got=$("$PY" tests/c/peer.py whoami "$url" "$d/ca.pem")
+  case $got in refused:*) ;; *) echo "no certificate: $got"; return 1 ;; esac
+  got=$("$PY" tests/c/peer.py whoami "$url" "$d/ca.pem" "$d/bob.pem" "$d/bob.key")
+  case $got in refused:*) ;; *) echo "revoked bob: $got"; return 1 ;; esac
+  got=$("$PY" tests/c/peer.py whoami "$url" "$d/ca.pem" "$d/cert.pem" "$d/key.pem")
+  case $got in refused:*) ;; *) echo "another CA's certificate: $got"; return 1 ;; esac
+  grep -q "^request /whoami from CN=alice,O=wsx (1 certificates)$" "$WORK/routes_mtls.log" || return 1
+  grep -q "Revoked" "$WORK/routes_mtls.log" || { cat "$WORK/routes_mtls.log"; return 1; }
+  stop_bg || return 1
+  # Requested, not required: anonymous is let in, alice is known.
+  start_bg routes_mtls_opt "$EX/routes_server" --tls-cert "$d/cert.pem" --tls-key "$d/key.pem" \
+    --client-ca "$d/client-ca.pem" || return 1
+  url="wss://localhost:$BG_PORT/whoami"
+  got=$("$PY" tests/c/peer.py whoami "$url" "$d/ca.pem")
+  [ "$got" = anonymous ] || { echo "anonymous: $got"; return 1; }
+  got=$("$PY" tests/c/peer.py whoami "$url" "$d/ca.pem" "$d/alice.pem" "$d/alice.key")
+  [ "$got" = "CN=alice,O=wsx" ] || { echo "alice (optional): $got"; return 1; }
+  stop_bg
+}
+
+alpn_is_http_1_1_only() {
+  local d=$WORK/tls got
+  start_bg routes_alpn "$EX/routes_server" --tls-cert "$d/cert.pem" --tls-key "$d/key.pem" || return 1
+  got=$("$PY" tests/c/peer.py alpn 127.0.0.1 "$BG_PORT" "$d/ca.pem" h2,http/1.1)
+  [ "$got" = http/1.1 ] || { echo "h2,http/1.1: $got"; return 1; }
+  got=$("$PY" tests/c/peer.py alpn 127.0.0.1 "$BG_PORT" "$d/ca.pem" h2)
+  case $got in refused:*'no application protocol'*) ;; *) echo "h2 only: $got"; return 1 ;; esac
+  openssl s_client -connect "127.0.0.1:$BG_PORT" -servername localhost -alpn h2,http/1.1 \
+    -CAfile "$d/ca.pem" </dev/null 2>/dev/null | grep -q "^ALPN protocol: http/1.1" || return 1
+  stop_bg
+}
+
 # The echo server stopped by SIGTERM closes with 1001 (going away); a client
 # with reconnecting on comes back to the new server on the same port.
 client_survives_a_sigterm_restart() {
@@ -205,6 +318,7 @@ client_survives_a_sigterm_restart() {
 step "build the C tests (-Wall -Wextra -Werror; plain and ASan+UBSan)" build_tests
 step "every function in wsx.h is called by a C test" every_function_is_tested
 step "test certificates (openssl)" make_certs
+step "client certificates and a CRL for mutual TLS (openssl)" make_client_certs
 step "test_api" "$OUT/test_api"
 step "test_api under ASan+UBSan" "$OUT/test_api_asan"
 step "test_api under valgrind" "${VALGRIND[@]}" "$OUT/test_api"
@@ -226,11 +340,18 @@ step "test_abi_compat under valgrind" "${VALGRIND[@]}" "$OUT/test_abi_compat"
 step "test_pull (pull mode, close info, deferred decisions)" "$OUT/test_pull"
 step "test_pull under ASan+UBSan" "$OUT/test_pull_asan"
 step "test_pull under valgrind" "${VALGRIND[@]}" "$OUT/test_pull"
+step "test_http (plain HTTP answers, routing, mutual TLS)" run_tls_env "$OUT/test_http"
+step "test_http under ASan+UBSan" run_tls_env "$OUT/test_http_asan"
+step "test_http under valgrind" run_tls_env "${VALGRIND[@]}" "$OUT/test_http"
 step "echo_client --send against echo_server" echo_client_and_server
 step "echo_server under valgrind against Python and C clients" echo_server_under_valgrind
 step "echo_client (valgrind) against a Python websockets server" echo_client_against_python_server
 step "echo_client reports a refused connection" echo_client_fails_on_refused_connection
 step "echo_client and echo_server over TLS" echo_over_tls
+step "routes_server: HTTP answers and malformed requests with curl (127.0.0.1, ::1)" http_answers_and_malformed_requests_with_curl
+step "routes_server (valgrind): two WebSocket endpoints by path, with Python clients" routes_with_python_clients
+step "routes_server: mutual TLS with Python websockets clients (alice, none, revoked, other CA)" mutual_tls_with_python_clients
+step "routes_server: ALPN http/1.1 only (Python ssl, openssl s_client)" alpn_is_http_1_1_only
 step "game_loop against echo_server" game_loop_against_echo_server
 step "two game_loops through chat_server" two_game_loops_through_chat_server
 step "chat_server (valgrind) rooms with Python clients" chat_rooms_against_python_clients

@@ -413,6 +413,25 @@ impl Connection {
         })
     }
 
+    /// Mutual TLS (server side): the subject of the client's verified
+    /// certificate, RFC 4514 (`CN=alice,O=Example`), or `None` when it sent
+    /// none (or without TLS, or on a client).
+    #[getter]
+    fn peer_subject(&self) -> Option<String> {
+        self.shared.peer_identity.get().map(|i| i.subject.clone())
+    }
+
+    /// Mutual TLS (server side): the client's certificate chain as sent, leaf
+    /// first, each certificate DER (`ssl.DER_cert_to_PEM_cert` converts), or
+    /// `None`.
+    #[getter]
+    fn peer_certificates<'py>(&self, py: Python<'py>) -> Option<Vec<Bound<'py, PyBytes>>> {
+        self.shared
+            .peer_identity
+            .get()
+            .map(|i| i.chain.iter().map(|der| PyBytes::new(py, der)).collect())
+    }
+
     /// The peer's `(host, port)`.
     #[getter]
     fn remote_address(&self) -> Option<(String, u16)> {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use wsx_core::net::{Attempt, Close, Conn, Ctx, Error, ErrorKind, Handler, Open};
+use wsx_core::net::{Attempt, Close, Conn, Ctx, Error, ErrorKind, Handler, Open, PeerIdentity};
 use wsx_core::proto::MessageKind;
 use wsx_core::proto::handshake::{Request, Response};
 
@@ -22,6 +22,8 @@ pub struct ConnShared {
     pub conn: OnceLock<Conn>,
     /// The handshake request (server side).
     pub request: OnceLock<Request>,
+    /// The client's verified certificate (server side, mutual TLS).
+    pub peer_identity: OnceLock<PeerIdentity>,
     /// What the latest opening handshake gave.
     opened: Mutex<Opened>,
 }
@@ -46,6 +48,7 @@ impl ConnShared {
             mailbox: Mailbox::new(ConnState::default()),
             conn: OnceLock::new(),
             request: OnceLock::new(),
+            peer_identity: OnceLock::new(),
             opened: Mutex::new(Opened::default()),
         })
     }

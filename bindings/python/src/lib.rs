@@ -112,7 +112,7 @@ fn open_client(
 #[pyo3(signature = (
     host, port, *, max_size, open_timeout, ping_interval, ping_timeout, close_timeout,
     subprotocols=Vec::new(), origins=None, decide=None, answers_http=false, cert_file=None, key_file=None,
-    max_connections=None, max_queue=None, compression=None, slow_subscriber="skip"
+    client_ca_file=None, client_cert_required=true, client_crl_file=None, max_connections=None, max_queue=None, compression=None, slow_subscriber="skip"
 ))]
 #[allow(clippy::too_many_arguments)] // mirrors Python's keyword arguments
 fn listen(
@@ -130,6 +130,9 @@ fn listen(
     answers_http: bool,
     cert_file: Option<PathBuf>,
     key_file: Option<PathBuf>,
+    client_ca_file: Option<PathBuf>,
+    client_cert_required: bool,
+    client_crl_file: Option<PathBuf>,
     max_connections: Option<usize>,
     max_queue: Option<(i64, Option<i64>)>,
     compression: Option<Py<Deflate>>,
@@ -149,6 +152,7 @@ fn listen(
         origins,
         cert_file,
         key_file,
+        client_auth: options::client_auth(client_ca_file, client_cert_required, client_crl_file)?,
         max_connections,
         compression: compression.map(|d| d.get().config()),
         slow_subscriber: pubsub::slow_subscriber(slow_subscriber)?,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use wsx_core::net::{
-    ClientConfig, InboxLimits, Keepalive, ProxyConfig, ReconnectPolicy, ServerConfig,
+    ClientAuth, ClientConfig, InboxLimits, Keepalive, ProxyConfig, ReconnectPolicy, ServerConfig,
     SlowSubscriber, TlsClientConfig, TlsServerConfig,
 };
 use wsx_core::proto::DeflateConfig;
@@ -173,6 +173,8 @@ pub struct Server {
     pub origins: Option<Vec<String>>,
     pub cert_file: Option<PathBuf>,
     pub key_file: Option<PathBuf>,
+    /// Mutual TLS: client certificates asked for and verified.
+    pub client_auth: Option<ClientAuth>,
     pub max_connections: Option<usize>,
     /// permessage-deflate to accept (`None`: refuse it).
     pub compression: Option<DeflateConfig>,
@@ -215,6 +217,26 @@ pub fn client(common: &Common, c: Client) -> PyResult<ClientConfig> {
     })
 }
 
+/// Mutual TLS from `client_ca_file` (on when given), `client_cert_required`
+/// and `client_crl_file`.
+pub fn client_auth(
+    ca_file: Option<PathBuf>,
+    required: bool,
+    crl_file: Option<PathBuf>,
+) -> PyResult<Option<ClientAuth>> {
+    match ca_file {
+        Some(ca_file) => Ok(Some(ClientAuth {
+            ca_file,
+            required,
+            crl_files: crl_file.into_iter().collect(),
+        })),
+        None if crl_file.is_some() => Err(PyValueError::new_err(
+            "client_crl_file needs client_ca_file (the CA client certificates are checked against)",
+        )),
+        None => Ok(None),
+    }
+}
+
 /// The core's server configuration.
 pub fn server(common: &Common, s: Server) -> PyResult<ServerConfig> {
     let defaults = ServerConfig::default();
@@ -222,7 +244,13 @@ pub fn server(common: &Common, s: Server) -> PyResult<ServerConfig> {
         (Some(cert_file), Some(key_file)) => Some(TlsServerConfig {
             cert_file,
             key_file,
+            client_auth: s.client_auth,
         }),
+        (None, None) if s.client_auth.is_some() => {
+            return Err(PyValueError::new_err(
+                "client_ca_file needs TLS: give cert_file and key_file too",
+            ));
+        }
         (None, None) => None,
         _ => return Err(PyValueError::new_err("cert_file and key_file go together")),
     };

@@ -58,6 +58,9 @@ impl ServerHandler for Acceptor {
     fn on_upgrade(&mut self, upgrade: &mut Upgrade<'_>) -> Result<Box<dyn Handler>, Refusal> {
         let shared = ConnShared::new();
         let _ = shared.request.set(upgrade.request.clone());
+        if let Some(identity) = upgrade.peer_identity() {
+            let _ = shared.peer_identity.set(identity.clone());
+        }
         shared.opened(|o| o.peer = Some(upgrade.peer_addr));
         if let Some(decide) = &self.decide {
             let decide = decide.clone();

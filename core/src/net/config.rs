@@ -62,13 +62,36 @@ pub struct TlsClientConfig {
     pub danger_disable_verification: bool,
 }
 
-/// TLS options of a server: its certificate chain and private key (PEM files).
+/// TLS options of a server: its certificate chain and private key (PEM
+/// files), and whether it asks clients for certificates. A TLS server
+/// advertises ALPN `http/1.1` only, so a browser never tries WebSocket over
+/// HTTP/2 with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsServerConfig {
     /// The certificate chain, leaf first.
     pub cert_file: PathBuf,
     /// The private key.
     pub key_file: PathBuf,
+    /// Mutual TLS: ask clients for a certificate (default `None`: none asked).
+    pub client_auth: Option<ClientAuth>,
+}
+
+/// Mutual TLS: a server asks each client for a certificate and verifies it
+/// against `ca_file` (and the revocation lists of `crl_files`) during the TLS
+/// handshake. A verified chain and its subject are visible in the upgrade
+/// decision and on the connection ([`super::Conn::peer_identity`]), for the
+/// application to authorise by identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAuth {
+    /// The CA certificates (PEM) client certificates must chain to.
+    pub ca_file: PathBuf,
+    /// `true`: a client without a valid certificate fails the TLS handshake.
+    /// `false` ("request"): a client may send none (and has no identity),
+    /// but one it sends must be valid.
+    pub required: bool,
+    /// Certificate revocation lists (PEM): a revoked client certificate
+    /// fails the TLS handshake.
+    pub crl_files: Vec<PathBuf>,
 }
 
 /// Options of one client connection.

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::error::{Error, ErrorKind};
+use super::identity::PeerIdentity;
 use super::inbox::{Inbox, Message, Take};
 use super::shared::{Command, ConnShared, LoopLink, ServerShared};
 use super::state::{CloseInfo, ConnState};
@@ -56,6 +57,12 @@ impl Conn {
     /// A number naming this connection within its loop.
     pub fn id(&self) -> u64 {
         self.shared.id
+    }
+    /// On a server with mutual TLS ([`super::ClientAuth`]): the certificate
+    /// the client presented (verified), and its subject. `None` without
+    /// TLS, without a client certificate, and on clients.
+    pub fn peer_identity(&self) -> Option<&PeerIdentity> {
+        self.shared.peer_identity.get()
     }
     /// Queues a message. Fails with `WouldBlock` past the high-water mark and
     /// with `Closed` once the close handshake began. Messages sent while the

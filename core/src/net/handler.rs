@@ -281,6 +281,18 @@ impl Upgrade<'_> {
         self.plain_http
     }
 
+    /// The client's certificate (mutual TLS, see [`super::ClientAuth`]):
+    /// the verified chain and its subject, to authorise by identity. `None`
+    /// without TLS or when the client sent no certificate.
+    pub fn peer_identity(&self) -> Option<&super::PeerIdentity> {
+        self.conn.peer_identity()
+    }
+
+    /// The connection this request arrived on (the one accepting it serves).
+    pub fn conn(&self) -> &Conn {
+        &self.conn
+    }
+
     /// Postpones the decision, so the handler can take it elsewhere (another
     /// thread, an interpreter, a database) without stalling the loop: keep
     /// the returned handle, return the connection's handler from

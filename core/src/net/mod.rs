@@ -25,6 +25,7 @@ mod fragments;
 pub mod fuzzing;
 mod handle;
 mod handler;
+mod identity;
 mod inbox;
 mod listener;
 mod proxy;
@@ -46,7 +47,7 @@ mod validate;
 mod write;
 
 pub use config::{
-    Backpressure, ClientConfig, InboxLimits, Keepalive, ServerConfig, TlsClientConfig,
+    Backpressure, ClientAuth, ClientConfig, InboxLimits, Keepalive, ServerConfig, TlsClientConfig,
     TlsServerConfig,
 };
 pub use decision::{PendingAttempt, PendingUpgrade};
@@ -55,6 +56,7 @@ pub use error::{Error, ErrorKind, Timeout};
 pub use event_loop::{EventLoop, LoopHandle, LoopThread};
 pub use handle::{Conn, Server};
 pub use handler::{Attempt, Close, Ctx, Handler, Open, Refusal, ServerHandler, Upgrade};
+pub use identity::PeerIdentity;
 pub use inbox::Message;
 pub use proxy::{ProxyConfig, ProxyKind};
 pub use reconnect::{Backoff, DEFAULT_RETRY_CODES, ReconnectPolicy};

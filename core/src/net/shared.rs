@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use super::config::{Backpressure, InboxLimits};
 use super::error::{Error, ErrorKind};
 use super::fragments::Outgoing;
+use super::identity::PeerIdentity;
 use super::inbox::Inbox;
 use super::state::{CloseInfo, ConnState};
 use super::stats::Live;
@@ -139,6 +140,9 @@ pub(super) struct ConnShared {
     /// The fragmented message being sent, if any; locked while a send is
     /// checked and queued, so the loop gets the pieces in the order checked.
     pub outgoing: Mutex<Outgoing>,
+    /// The client certificate of a server's connection (mutual TLS), set
+    /// before the upgrade decision.
+    pub peer_identity: OnceLock<PeerIdentity>,
     /// Counts writable events (and the end), for senders waiting for room.
     writable: Mutex<u64>,
     writable_changed: Condvar,
@@ -183,6 +187,7 @@ impl ConnShared {
             inbox: inbox.map(Inbox::new),
             close_info: OnceLock::new(),
             outgoing: Mutex::new(Outgoing::default()),
+            peer_identity: OnceLock::new(),
             writable: Mutex::new(0),
             writable_changed: Condvar::new(),
             id,

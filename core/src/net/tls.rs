@@ -6,11 +6,15 @@ use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::ClientCertVerifier;
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls_pki_types::{
+    CertificateDer, CertificateRevocationListDer, PrivateKeyDer, ServerName, UnixTime,
+};
 
-use super::config::{TlsClientConfig, TlsServerConfig};
+use super::config::{ClientAuth, TlsClientConfig, TlsServerConfig};
 use super::error::{Error, ErrorKind};
 
 /// TLS settings of one client connection: the configuration and the name the
@@ -113,18 +117,65 @@ fn build_client_config(options: &TlsClientConfig) -> Result<Arc<rustls::ClientCo
     Ok(Arc::new(config))
 }
 
-/// The server configuration: the certificate chain and key from PEM files.
+/// The server configuration: the certificate chain and key from PEM files,
+/// client certificates verified against the client CA (and CRLs) if asked
+/// for, and ALPN `http/1.1` only (a WebSocket upgrade is HTTP/1.1; a browser
+/// offering `h2` must not pick HTTP/2 here).
 pub(super) fn server_config(options: &TlsServerConfig) -> Result<Arc<rustls::ServerConfig>, Error> {
-    let config = rustls::ServerConfig::builder_with_provider(provider())
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| tls_error("TLS setup failed", e))?
-        .with_no_client_auth()
+        .map_err(|e| tls_error("TLS setup failed", e))?;
+    let builder = match &options.client_auth {
+        None => builder.with_no_client_auth(),
+        Some(auth) => builder.with_client_cert_verifier(client_verifier(auth)?),
+    };
+    let mut config = builder
         .with_single_cert(
             read_certs(&options.cert_file)?,
             read_key(&options.key_file)?,
         )
         .map_err(|e| tls_error("server certificate or key refused", e))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// The verifier of client certificates for mutual TLS.
+fn client_verifier(auth: &ClientAuth) -> Result<Arc<dyn ClientCertVerifier>, Error> {
+    let mut roots = RootCertStore::empty();
+    for cert in read_certs(&auth.ca_file)? {
+        roots.add(cert).map_err(|e| {
+            tls_error(
+                &format!("client CA certificate in {}", auth.ca_file.display()),
+                e,
+            )
+        })?;
+    }
+    let mut crls = Vec::new();
+    for path in &auth.crl_files {
+        let found = CertificateRevocationListDer::pem_file_iter(path)
+            .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| pem_error(path, e))?;
+        if found.is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "{}: no PEM certificate revocation list in the file",
+                    path.display()
+                ),
+            ));
+        }
+        crls.extend(found);
+    }
+    let mut builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider());
+    if !crls.is_empty() {
+        builder = builder.with_crls(crls);
+    }
+    if !auth.required {
+        builder = builder.allow_unauthenticated();
+    }
+    builder
+        .build()
+        .map_err(|e| tls_error("client certificate verification setup failed", e))
 }
 
 /// The name a client checks the server's certificate against (and sends as SNI).

@@ -139,6 +139,13 @@ impl Transport {
         outer.flush()
     }
 
+    /// The certificate chain the TLS peer presented (leaf first), if any.
+    pub fn peer_certificates(&self) -> Option<Vec<Vec<u8>>> {
+        let tls = self.inner.as_deref().or(self.tls.as_deref())?;
+        let chain = tls.peer_certificates()?;
+        Some(chain.iter().map(|cert| cert.as_ref().to_vec()).collect())
+    }
+
     /// Ends our sending side: TLS close_notify (best effort), then TCP FIN.
     pub fn shutdown_write(&mut self) {
         let (mut outer, inner) = self.layers();

@@ -53,6 +53,7 @@ impl Pki {
         let tls = TlsServerConfig {
             cert_file: self.dir.join("cert.pem"),
             key_file: self.dir.join("key.pem"),
+            client_auth: None,
         };
         ServerConfig {
             tls: Some(tls),

@@ -80,7 +80,7 @@ fn header_bombs_get_431_with_bounded_memory() {
 }
 
 #[test]
-fn plain_http_gets_426_and_a_bad_key_400() {
+fn plain_http_gets_426_a_bad_key_400_and_a_post_405() {
     let server = server();
     let plain = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
     assert!(refused(&server, plain).starts_with("HTTP/1.1 426 "));
@@ -89,7 +89,8 @@ fn plain_http_gets_426_and_a_bad_key_400() {
     assert!(refused(&server, bad_key).starts_with("HTTP/1.1 400 "));
     let post = b"POST / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-    assert!(refused(&server, post).starts_with("HTTP/1.1 400 "));
+    let status = refused(&server, post);
+    assert!(status.starts_with("HTTP/1.1 405 "), "{status}");
     assert_eq!(
         server.opened(),
         0,

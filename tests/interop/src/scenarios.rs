@@ -538,6 +538,7 @@ pub fn wss_server(kind: Kind) {
     let tls = TlsServerConfig {
         cert_file: certs.cert.clone(),
         key_file: certs.key.clone(),
+        client_auth: None,
     };
     let config = ServerConfig {
         tls: Some(tls),

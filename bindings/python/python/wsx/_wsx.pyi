@@ -188,6 +188,10 @@ class Connection:
     @property
     def request(self) -> Optional[Request]: ...
     @property
+    def peer_subject(self) -> Optional[str]: ...
+    @property
+    def peer_certificates(self) -> Optional[list[bytes]]: ...
+    @property
     def response(self) -> Optional[Response]: ...
     @property
     def _token(self) -> int: ...
@@ -324,6 +328,9 @@ def listen(
     answers_http: bool = False,
     cert_file: Optional[_StrPath] = None,
     key_file: Optional[_StrPath] = None,
+    client_ca_file: Optional[_StrPath] = None,
+    client_cert_required: bool = True,
+    client_crl_file: Optional[_StrPath] = None,
     max_connections: Optional[int] = None,
     max_queue: Optional[tuple[int, Optional[int]]] = None,
     compression: Optional[Deflate] = None,

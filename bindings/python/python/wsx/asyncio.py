@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import sys
 import weakref
 from typing import (
     Any,
@@ -39,7 +40,7 @@ from typing import (
     Union,
 )
 
-from . import _wsx
+from . import _router, _wsx
 
 _Data = Union[str, bytes, bytearray, memoryview]
 
@@ -69,6 +70,8 @@ from .sync import ProcessResult, StrPath, _is_async
 __all__ = [
     "connect",
     "serve",
+    "route",
+    "Router",
     "ClientConnection",
     "ServerConnection",
     "Connection",
@@ -319,6 +322,19 @@ class Connection(_Waitable):
     def request(self) -> Optional[Request]:
         """The handshake request (server side)."""
         return self._native.request
+
+    @property
+    def peer_subject(self) -> Optional[str]:
+        """Mutual TLS (server side, ``client_ca_file=``): the subject of the
+        client's verified certificate, RFC 4514 (``"CN=alice,O=Example"``);
+        ``None`` when it sent none."""
+        return self._native.peer_subject
+
+    @property
+    def peer_certificates(self) -> Optional[list[bytes]]:
+        """Mutual TLS (server side): the client's certificate chain as sent,
+        leaf first, DER (``ssl.DER_cert_to_PEM_cert`` converts)."""
+        return self._native.peer_certificates
 
     @property
     def response(self) -> Optional[Response]:
@@ -575,6 +591,9 @@ def serve(
     ] = None,
     cert_file: Optional[StrPath] = None,
     key_file: Optional[StrPath] = None,
+    client_ca_file: Optional[StrPath] = None,
+    client_cert_required: bool = True,
+    client_crl_file: Optional[StrPath] = None,
     ssl: SSLLike = None,
     max_size: Optional[int] = DEFAULTS.max_size,
     open_timeout: Optional[float] = DEFAULTS.open_timeout,
@@ -621,3 +640,12 @@ def serve(
 
     return _Opening(create)
 
+
+
+#: Several WebSocket endpoints on one server, by path: ``route(url_map,
+#: host, port, ...)`` as ``websockets.asyncio.router.route`` (see
+#: :mod:`wsx._router`); also ``wsx.asyncio.router.route``.
+route = _router.make_route(serve, is_async=True)
+Router = _router.Router
+router = _router.module(__name__ + ".router", route)
+sys.modules[router.__name__] = router

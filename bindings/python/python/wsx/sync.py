@@ -17,11 +17,12 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import sys
 import threading
 import weakref
 from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
-from . import _wsx
+from . import _router, _wsx
 from ._options import (
     DEFAULTS,
     BeforeConnect,
@@ -39,7 +40,7 @@ from ._options import (
 from ._wsx import ClientConnection, Request, Response, ServerConnection
 from .exceptions import ConnectionClosed
 
-__all__ = ["connect", "serve", "Server", "ClientConnection", "ServerConnection"]
+__all__ = ["connect", "serve", "route", "Router", "Server", "ClientConnection", "ServerConnection"]
 
 logger = logging.getLogger("wsx.server")
 
@@ -299,6 +300,9 @@ def serve(
     process_response: Optional[Callable[[ServerConnection, Request, Response], Optional[Response]]] = None,
     cert_file: Optional[StrPath] = None,
     key_file: Optional[StrPath] = None,
+    client_ca_file: Optional[StrPath] = None,
+    client_cert_required: bool = True,
+    client_crl_file: Optional[StrPath] = None,
     ssl: SSLLike = None,
     max_size: Optional[int] = DEFAULTS.max_size,
     open_timeout: Optional[float] = DEFAULTS.open_timeout,
@@ -337,7 +341,14 @@ def serve(
 
     ``cert_file`` and ``key_file`` (PEM) serve ``wss://``; ``ssl=`` (an
     ``ssl.SSLContext``) cannot be mapped onto them and is refused with a
-    message that names them. ``max_queue`` bounds each connection's unread messages as
+    message that names them. ``client_ca_file`` (PEM) turns mutual TLS on:
+    each client is asked for a certificate signed by that CA (and not revoked
+    by the CRLs of ``client_crl_file``); with ``client_cert_required=False``
+    a client may send none, otherwise it fails the TLS handshake. The
+    verified certificate is ``connection.peer_subject`` (RFC 4514 text,
+    ``"CN=alice,O=Example"``) and ``connection.peer_certificates`` (DER,
+    leaf first), already in ``process_request``, to authorise by identity.
+    A TLS server offers ALPN ``http/1.1`` only. ``max_queue`` bounds each connection's unread messages as
     in :func:`connect`. ``compression="deflate"`` (or a
     :class:`~wsx.Deflate`) accepts permessage-deflate from clients that
     offer it; the default ``None`` declines it (compression costs memory per
@@ -357,3 +368,12 @@ def serve(
     options = dict(locals())  # exactly the arguments above
     del options["handler"], options["name"]
     return Server(start_server(run=_no_awaitable, **options), handler)
+
+
+#: Several WebSocket endpoints on one server, by path: ``route(url_map,
+#: host, port, ...)`` as ``websockets.sync.router.route`` (see
+#: :mod:`wsx._router`); also ``wsx.sync.router.route``.
+route = _router.make_route(serve, is_async=False)
+Router = _router.Router
+router = _router.module(__name__ + ".router", route)
+sys.modules[router.__name__] = router

@@ -12,6 +12,7 @@ use super::{Entry, Reactor};
 use crate::net::conn::{ConnEntry, Deciding, Phase, Timeouts};
 use crate::net::error::{Error, ErrorKind};
 use crate::net::handler::{Open, ServerHandler, Upgrade};
+use crate::net::identity::PeerIdentity;
 use crate::net::listener::{Drain, ListenerEntry, Room};
 use crate::net::queue::ListenRequest;
 use crate::net::shared::{ConnShared, Decision, ServerShared};
@@ -151,29 +152,34 @@ impl Reactor {
         let Phase::ServerHandshake(handshake) = &mut c.phase else {
             return;
         };
-        match handshake.feed(data) {
-            Ok(None) => {}
-            Ok(Some((request, leftover))) => self.upgrade(slot, &request, &leftover, None),
-            Err(rejection) => match handshake.take_plain_request() {
-                Some(request) if self.answers_plain_http(slot) => {
-                    self.upgrade(slot, &request, &[], Some(rejection));
-                }
-                _ => {
-                    self.report_rejection(slot, &rejection);
-                    self.refuse(slot, &rejection);
-                }
-            },
+        let outcome = match handshake.feed(data) {
+            Ok(None) => return,
+            Ok(Some(request)) => Ok(request),
+            Err(rejection) => Err((rejection, handshake.take_plain_request())),
+        };
+        match outcome {
+            Ok((request, leftover)) => self.upgrade(slot, &request, &leftover, None),
+            Err(_) if self.server_of(slot).is_some_and(|l| l.drain.is_some()) => {
+                self.refuse(slot, &shutting_down());
+            }
+            Err((rejection, Some(request)))
+                if self
+                    .server_of(slot)
+                    .is_some_and(|l| l.handler.answers_plain_http()) =>
+            {
+                self.upgrade(slot, &request, &[], Some(rejection));
+            }
+            Err((rejection, _)) => {
+                self.report_rejection(slot, &rejection);
+                self.refuse(slot, &rejection);
+            }
         }
     }
 
-    /// Whether the server of the connection in `slot` answers plain HTTP
-    /// requests itself.
-    fn answers_plain_http(&mut self, slot: usize) -> bool {
-        let Some((server_slot, server_id)) = self.conn_mut(slot).and_then(|c| c.server) else {
-            return false;
-        };
+    /// The server of the connection in `slot`.
+    fn server_of(&mut self, slot: usize) -> Option<&mut ListenerEntry> {
+        let (server_slot, server_id) = self.conn_mut(slot).and_then(|c| c.server)?;
         self.listener_mut(server_slot, server_id)
-            .is_some_and(|l| l.handler.answers_plain_http())
     }
 
     /// Tells the server's handler about a request refused before it saw it.
@@ -208,6 +214,11 @@ impl Reactor {
         else {
             return;
         };
+        // The TLS handshake is over (the request came through it): keep the
+        // client's verified certificate for the decision and the connection.
+        if let Some(chain) = c.transport.as_ref().and_then(|t| t.peer_certificates()) {
+            let _ = c.conn.shared.peer_identity.set(PeerIdentity::new(chain));
+        }
         let conn = c.conn.clone();
         let Some(l) = self.listener_mut(server_slot, server_id) else {
             return self.drop_silently(slot);

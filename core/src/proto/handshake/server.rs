@@ -108,6 +108,14 @@ impl ServerHandshake {
             Head::Partial => return Ok(None),
             Head::TooLarge => {
                 self.done = true;
+                // The request line alone does not fit: its target is too long.
+                if !self.head.bytes().contains(&b'\n') {
+                    let reason = format!(
+                        "the request line (its target) exceeds {} bytes",
+                        limits.max_header_bytes
+                    );
+                    return Err(Rejection::protocol(414, reason));
+                }
                 let reason = format!("request headers exceed {} bytes", limits.max_header_bytes);
                 return Err(Rejection::protocol(431, reason));
             }
@@ -153,6 +161,9 @@ fn parse_request<'h>(
             let reason = format!("more than {} header lines", limits.max_headers);
             return Err(Rejection::protocol(431, reason));
         }
+        Err(httparse::Error::Version) if names_a_version(head) => {
+            return Err(version_not_supported());
+        }
         Err(e) => {
             return Err(Rejection::protocol(
                 400,
@@ -161,17 +172,16 @@ fn parse_request<'h>(
         }
     }
     if parsed.version != Some(1) {
-        return Err(Rejection::protocol(
-            400,
-            "the WebSocket handshake needs HTTP/1.1",
-        ));
+        return Err(version_not_supported());
     }
     let method = parsed.method.unwrap_or_default();
     if method != "GET" {
-        return Err(Rejection::protocol(
-            400,
+        let mut rejection = Rejection::protocol(
+            405,
             format!("method {method} not allowed: the WebSocket handshake is a GET"),
-        ));
+        );
+        rejection.headers.push(("Allow".into(), "GET".into()));
+        return Err(rejection);
     }
     let path = parsed.path.unwrap_or_default();
     if !path.starts_with('/') {
@@ -184,6 +194,35 @@ fn parse_request<'h>(
         path: path.to_owned(),
         headers: http::to_headers(parsed.headers),
     })
+}
+
+/// A 505: the request is HTTP, but not HTTP/1.1 (HTTP/1.0, HTTP/2.0).
+fn version_not_supported() -> Rejection {
+    Rejection::protocol(
+        505,
+        "the WebSocket handshake needs HTTP/1.1 (RFC 6455 section 4.1)",
+    )
+}
+
+/// Whether a request line httparse refused for its version is otherwise
+/// well formed and names an HTTP version (`PRI * HTTP/2.0`, `GET / HTTP/3`):
+/// a 505 rather than a 400 for garbage.
+fn names_a_version(head: &[u8]) -> bool {
+    let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let version = version.strip_prefix(b"HTTP/").unwrap_or_default();
+    let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+    let known = match version.iter().position(|&b| b == b'.') {
+        Some(dot) => digits(&version[..dot]) && digits(&version[dot + 1..]),
+        None => digits(version),
+    };
+    known && !target.is_empty() && std::str::from_utf8(method).is_ok_and(http::is_token)
 }
 
 /// Checks the headers of a GET HTTP/1.1 request.

@@ -271,8 +271,6 @@ fn bad_key_gets_400() {
 #[test]
 fn other_problems_get_400() {
     let cases = [
-        (request("").replacen("GET", "POST", 1), "method POST"),
-        (request("").replace("HTTP/1.1", "HTTP/1.0"), "HTTP/1.1"),
         (
             request("").replace("Host: server.example.com\r\n", ""),
             "missing Host",
@@ -293,6 +291,8 @@ fn other_problems_get_400() {
         (request("Content-Length: 5\r\n"), "body"),
         (request("").replace("GET /chat?room=1", "GET chat"), "path"),
         ("GARBAGE\r\n\r\n".to_owned(), "malformed"),
+        ("GET / HTTP/x.1\r\n\r\n".to_owned(), "malformed"),
+        ("G(T / HTTP/2.0\r\n\r\n".to_owned(), "malformed"),
         (
             "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n".to_owned(),
             "malformed",
@@ -329,7 +329,7 @@ fn oversize_headers_get_431() {
     let endless = ServerHandshake::new(limits)
         .feed(&vec![b'a'; 1 << 20])
         .unwrap_err();
-    assert_eq!(endless.status(), 431);
+    assert_eq!(endless.status(), 414, "a request line that never ends");
     let many = request("A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n");
     let r = ServerHandshake::new(limits)
         .feed(many.as_bytes())
@@ -508,5 +508,90 @@ proptest! {
         let text = &texts[which];
         let chunks = split_at_points(text, &points);
         prop_assert_eq!(outcome(&chunks), outcome(&[text]));
+    }
+}
+
+#[test]
+fn a_method_other_than_get_gets_405_with_allow() {
+    for method in ["POST", "PUT", "HEAD", "OPTIONS", "DELETE"] {
+        let r = rejected(&request("").replacen("GET", method, 1));
+        assert_eq!(r.status(), 405, "{method}: {r}");
+        assert_eq!(header(&r, "Allow"), Some("GET"));
+        assert!(r.reason().contains(&format!("method {method}")), "{r}");
+        let bytes = String::from_utf8(r.to_response()).unwrap();
+        assert!(
+            bytes.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"),
+            "{bytes}"
+        );
+        assert!(bytes.contains("\r\nAllow: GET\r\n"), "{bytes}");
+    }
+}
+
+#[test]
+fn another_http_version_gets_505() {
+    for version in ["HTTP/1.0", "HTTP/2.0", "HTTP/2", "HTTP/3", "HTTP/0.9"] {
+        let text = request("").replacen("HTTP/1.1", version, 1);
+        let r = rejected(&text);
+        assert_eq!(r.status(), 505, "{version}: {r}");
+        assert!(r.reason().contains("HTTP/1.1"), "{r}");
+        let bytes = String::from_utf8(r.to_response()).unwrap();
+        assert!(bytes.starts_with("HTTP/1.1 505 HTTP Version Not Supported\r\n"));
+    }
+    // The HTTP/2 connection preface (prior knowledge).
+    let r = rejected("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+    assert_eq!(r.status(), 505, "{r}");
+}
+
+#[test]
+fn a_request_target_too_long_gets_414_and_headers_too_large_431() {
+    let limits = Limits {
+        max_header_bytes: 512,
+        max_headers: 10,
+    };
+    let long_target = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(600));
+    let r = ServerHandshake::new(limits)
+        .feed(long_target.as_bytes())
+        .unwrap_err();
+    assert_eq!(r.status(), 414, "{r}");
+    assert!(
+        r.to_response()
+            .starts_with(b"HTTP/1.1 414 URI Too Long\r\n")
+    );
+    // Byte at a time: refused as soon as the limit passes.
+    let mut hs = ServerHandshake::new(limits);
+    let r = long_target
+        .bytes()
+        .find_map(|b| hs.feed(&[b]).err())
+        .expect("refused while still arriving");
+    assert_eq!(r.status(), 414);
+    // A short request line with a long header is 431, not 414.
+    let long_header = request(&format!("Cookie: {}\r\n", "a".repeat(600)));
+    let r = ServerHandshake::new(limits)
+        .feed(long_header.as_bytes())
+        .unwrap_err();
+    assert_eq!(r.status(), 431);
+    // The default limit (8 KiB) too.
+    let default_target = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(9000));
+    assert_eq!(rejected(&default_target).status(), 414);
+}
+
+#[test]
+fn every_malformed_request_gets_its_status() {
+    let cases: [(String, u16); 6] = [
+        ("GARBAGE\r\n\r\n".into(), 400),
+        (request("").replacen("GET", "POST", 1), 405),
+        (format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(9000)), 414),
+        (request(&format!("X: {}\r\n", "a".repeat(9000))), 431),
+        (request("").replacen("HTTP/1.1", "HTTP/1.0", 1), 505),
+        (
+            "GET / HTTP/1.1\r\nHost: a\r\nAccept: text/html\r\n\r\n".into(),
+            426,
+        ),
+    ];
+    for (text, status) in cases {
+        let r = rejected(&text);
+        assert_eq!(r.status(), status, "{r}");
+        let line = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status));
+        assert!(r.to_response().starts_with(line.as_bytes()));
     }
 }
