@@ -22,6 +22,7 @@ mod error;
 mod event_loop;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod tls_layer;
 mod handle;
 mod handler;
 mod inbox;
