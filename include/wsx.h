@@ -4,7 +4,9 @@
  * READING ORDER. Results, the loop (wsx_loop), clients (wsx_loop_connect),
  * servers (wsx_loop_listen, the upgrade decision), connections (wsx_conn),
  * options (wsx_client_options, wsx_server_options and the settings they
- * share, wsx_conn_options), pub/sub, defaults. Types come first.
+ * share, wsx_conn_options), pub/sub, defaults, then bring your own I/O
+ * (wsx_engine, wsx_tls, wsx_allocator_set, wsx_random_set: see the section
+ * BRING YOUR OWN I/O below). Types come first.
  *
  * NAMES. Every function is wsx_<object>_<verb>: wsx_loop_connect,
  * wsx_conn_send, wsx_server_free. Every enum value is WSX_<ENUM>_<VARIANT>
@@ -98,6 +100,68 @@
  * Pull mode (wsx_conn_options_set_inbox): they wait in a bounded inbox;
  * on_readable says one arrived; wsx_conn_recv copies them out, in pieces
  * into a buffer of any size, from any thread.
+ *
+ * BRING YOUR OWN I/O. wsx_engine is one connection's protocol (handshake,
+ * frames, masking, UTF-8, permessage-deflate, close handshake, keepalive)
+ * with no socket, no clock and no thread: the program moves bytes between
+ * its transport and the engine and tells it the time. Bytes in:
+ * wsx_engine_feed (how much was taken; never blocks), wsx_engine_feed_eof.
+ * Events out, one at a time: wsx_engine_next_event (REQUEST for a server,
+ * OPEN, MESSAGE or FRAGMENT, PING, PONG, ERROR, and CLOSE last, once),
+ * borrowed until the next call on the engine. Bytes to send, without a
+ * copy: wsx_engine_peek_output, then wsx_engine_consume_output(n); once
+ * wsx_engine_wants_shutdown, half-close the write side. Time: ticks with
+ * wsx_engine_tick(now_ms), the next one due at wsx_engine_next_deadline.
+ * Backpressure: wsx_engine_buffered_amount. For wss:// over your own
+ * socket, wsx_tls (rustls) goes between the socket and the engine in the
+ * same peek/consume shape (or use your platform's TLS below the engine).
+ * Engines and TLS sessions are not thread-safe: one thread at a time.
+ * Injection, once per process, before anything else: wsx_allocator_set
+ * (every allocation of the library then goes through your functions) and
+ * wsx_random_set (masking keys, Sec-WebSocket-Key). A complete client that
+ * prints one message (error handling shortened; examples/c/sansio_echo_client.c
+ * adds poll(), TLS and a counting allocator):
+ *
+ *   #include <stdio.h>
+ *   #include <sys/socket.h>
+ *   #include <arpa/inet.h>
+ *   #include <unistd.h>
+ *   #include "wsx.h"
+ *
+ *   int main(void) {
+ *       struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(8765)};
+ *       inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+ *       int fd = socket(AF_INET, SOCK_STREAM, 0);
+ *       if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) return 1;
+ *       wsx_engine *e;
+ *       if (wsx_engine_client_new("ws://127.0.0.1:8765/", NULL, &e) != WSX_OK) return 1;
+ *       wsx_engine_event ev = {.struct_size = sizeof ev};
+ *       int done = 0;
+ *       while (!done) {
+ *           const uint8_t *out; size_t n, used;
+ *           while (wsx_engine_peek_output(e, &out, &n) == WSX_OK && n > 0) {
+ *               ssize_t w = send(fd, out, n, 0);             // blocking socket
+ *               if (w <= 0) { done = 1; break; }
+ *               wsx_engine_consume_output(e, (size_t)w);
+ *           }
+ *           if (done || wsx_engine_wants_shutdown(e)) break;
+ *           uint8_t buf[4096];
+ *           ssize_t r = recv(fd, buf, sizeof buf, 0);
+ *           if (r > 0) wsx_engine_feed(e, buf, (size_t)r, &used); // used == r here
+ *           else wsx_engine_feed_eof(e);
+ *           while (wsx_engine_next_event(e, &ev) == WSX_OK && ev.kind != WSX_ENGINE_EVENT_KIND_NONE) {
+ *               if (ev.kind == WSX_ENGINE_EVENT_KIND_OPEN)
+ *                   wsx_engine_send(e, WSX_MSG_KIND_TEXT, (const uint8_t *)"hi", 2);
+ *               else if (ev.kind == WSX_ENGINE_EVENT_KIND_MESSAGE) {
+ *                   printf("%.*s\n", (int)ev.len, (const char *)ev.data);
+ *                   wsx_engine_close(e, 1000, "bye");
+ *               } else if (ev.kind == WSX_ENGINE_EVENT_KIND_CLOSE) done = 1;
+ *           }
+ *       }
+ *       wsx_engine_free(e);   // after the loop: also when the peer vanished
+ *       close(fd);
+ *       return 0;
+ *   }
  */
 
 

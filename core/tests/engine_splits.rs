@@ -59,9 +59,11 @@ fn take_output(e: &mut Engine) -> Vec<u8> {
 }
 
 fn config(deflate: bool, streaming: bool) -> EngineConfig {
-    let mut c = EngineConfig::default();
-    c.subprotocols = vec!["chat".into()];
-    c.compression = deflate.then(DeflateConfig::default);
+    let mut c = EngineConfig {
+        subprotocols: vec!["chat".into()],
+        compression: deflate.then(DeflateConfig::default),
+        ..EngineConfig::default()
+    };
     c.protocol.streaming = streaming;
     c
 }
@@ -75,7 +77,9 @@ fn server_script(deflate: bool, messages: &[(bool, Vec<u8>)]) -> (Vec<u8>, Vec<u
     let request = take_output(&mut client);
     assert_eq!(server.feed(&request), request.len());
     assert!(matches!(server.next_event(), Some(EngineEvent::Request(_))));
-    server.accept(None, &[("X-Test".into(), "1".into())]).unwrap();
+    server
+        .accept(None, &[("X-Test".into(), "1".into())])
+        .unwrap();
     let mut wire = Vec::new();
     for (text, data) in messages {
         if *text {
@@ -86,8 +90,12 @@ fn server_script(deflate: bool, messages: &[(bool, Vec<u8>)]) -> (Vec<u8>, Vec<u
         }
     }
     server.ping(b"are you there").unwrap();
-    server.send_fragment(MessageKind::Text, "h\u{e9}".as_bytes(), false).unwrap();
-    server.send_fragment(MessageKind::Text, "llo \u{1f600}".as_bytes(), true).unwrap();
+    server
+        .send_fragment(MessageKind::Text, "h\u{e9}".as_bytes(), false)
+        .unwrap();
+    server
+        .send_fragment(MessageKind::Text, "llo \u{1f600}".as_bytes(), true)
+        .unwrap();
     server.close(4000, "bye").unwrap();
     wire.extend(take_output(&mut server));
     (request, wire)
@@ -155,7 +163,10 @@ fn joined(events: &[Ev]) -> Vec<Ev> {
 
 fn messages() -> impl Strategy<Value = Vec<(bool, Vec<u8>)>> {
     proptest::collection::vec(
-        (any::<bool>(), proptest::collection::vec(any::<u8>(), 0..300)),
+        (
+            any::<bool>(),
+            proptest::collection::vec(any::<u8>(), 0..300),
+        ),
         0..5,
     )
 }
@@ -253,9 +264,11 @@ proptest! {
 #[test]
 fn timers_fire_from_injected_time() {
     let url = WsUrl::parse("ws://example.com/").unwrap();
-    let mut c = EngineConfig::default();
-    c.keepalive_ms = Some((1000, 500));
-    c.handshake_timeout_ms = Some(2000);
+    let c = EngineConfig {
+        keepalive_ms: Some((1000, 500)),
+        handshake_timeout_ms: Some(2000),
+        ..EngineConfig::default()
+    };
     let mut client = Engine::client(&url, c.clone()).unwrap();
     assert_eq!(client.next_deadline(), None);
     client.tick(10_000);
@@ -264,7 +277,10 @@ fn timers_fire_from_injected_time() {
     let mut events = Vec::new();
     drain(&mut client, &mut events);
     assert!(matches!(events[0], Ev::Error(_)), "{events:?}");
-    assert_eq!(events[1], Ev::Close(1006, String::new(), CloseOrigin::Transport, false));
+    assert_eq!(
+        events[1],
+        Ev::Close(1006, String::new(), CloseOrigin::Transport, false)
+    );
     assert_eq!(client.state(), EngineState::Closed);
 
     // Keepalive: a ping after 1 s of silence, 1006 after 0.5 s more.
@@ -286,7 +302,10 @@ fn timers_fire_from_injected_time() {
     client.tick(1500);
     events.clear();
     drain(&mut client, &mut events);
-    assert_eq!(events.last().unwrap(), &Ev::Close(1006, String::new(), CloseOrigin::Transport, false));
+    assert_eq!(
+        events.last().unwrap(),
+        &Ev::Close(1006, String::new(), CloseOrigin::Transport, false)
+    );
 
     // Close timeout: our close unanswered.
     let mut client2 = Engine::client(&url, EngineConfig::default()).unwrap();
@@ -303,7 +322,10 @@ fn timers_fire_from_injected_time() {
     client2.tick(5000);
     events.clear();
     drain(&mut client2, &mut events);
-    assert_eq!(events.last().unwrap(), &Ev::Close(1006, String::new(), CloseOrigin::Transport, false));
+    assert_eq!(
+        events.last().unwrap(),
+        &Ev::Close(1006, String::new(), CloseOrigin::Transport, false)
+    );
     assert_eq!(client2.state(), EngineState::Closed);
 }
 

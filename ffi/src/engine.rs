@@ -424,7 +424,9 @@ fn next_event(e: &mut wsx_engine) -> wsx_engine_event {
         } => {
             out.kind = K::WSX_ENGINE_EVENT_KIND_OPEN;
             *subprotocol = p.map(c_string);
-            out.subprotocol = subprotocol.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
+            out.subprotocol = subprotocol
+                .as_ref()
+                .map_or(std::ptr::null(), |s| s.as_ptr());
             out.deflate = deflate;
         }
         EngineEvent::Message { kind, data } => {
@@ -526,9 +528,7 @@ pub unsafe extern "C" fn wsx_engine_accept(
                 let value = arg_str(h.value, "header value")?;
                 extra.push(crate::options::header(name, value)?);
             }
-            e.engine
-                .accept(subprotocol, &extra)
-                .map_err(engine_failure)
+            e.engine.accept(subprotocol, &extra).map_err(engine_failure)
         })
     }
 }
@@ -589,7 +589,10 @@ pub unsafe extern "C" fn wsx_engine_peek_output(
 /// # Safety
 /// `engine` NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsx_engine_consume_output(engine: *mut wsx_engine, n: usize) -> wsx_result {
+pub unsafe extern "C" fn wsx_engine_consume_output(
+    engine: *mut wsx_engine,
+    n: usize,
+) -> wsx_result {
     // SAFETY: the caller's promise.
     unsafe {
         with_engine(engine, |e| {
@@ -615,7 +618,10 @@ pub unsafe extern "C" fn wsx_engine_consume_output(engine: *mut wsx_engine, n: u
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wsx_engine_wants_shutdown(engine: *const wsx_engine) -> bool {
     // SAFETY: the caller's promise.
-    ffi_value(false, || unsafe { engine.as_ref() }.is_some_and(|e| e.engine.wants_shutdown()))
+    ffi_value(false, || {
+        // SAFETY: the caller's promise.
+        unsafe { engine.as_ref() }.is_some_and(|e| e.engine.wants_shutdown())
+    })
 }
 
 /// Queues a message (`WSX_MSG_KIND_TEXT` data must be UTF-8; NULL allowed
@@ -794,5 +800,8 @@ pub unsafe extern "C" fn wsx_engine_state(engine: *const wsx_engine) -> wsx_stat
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wsx_engine_buffered_amount(engine: *const wsx_engine) -> usize {
     // SAFETY: the caller's promise.
-    ffi_value(0, || unsafe { engine.as_ref() }.map_or(0, |e| e.engine.buffered_amount()))
+    ffi_value(0, || {
+        // SAFETY: the caller's promise.
+        unsafe { engine.as_ref() }.map_or(0, |e| e.engine.buffered_amount())
+    })
 }

@@ -22,7 +22,8 @@ use crate::result::wsx_result;
 
 /// Allocates `size` bytes (never 0) aligned for any C type (like `malloc`);
 /// NULL when out of memory.
-pub type wsx_malloc_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, size: usize) -> *mut c_void>;
+pub type wsx_malloc_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, size: usize) -> *mut c_void>;
 
 /// Resizes a block from `malloc_fn` or `realloc_fn` of `old_size` bytes to
 /// `new_size` (never 0), keeping its contents (like `realloc`); NULL when out
@@ -37,7 +38,8 @@ pub type wsx_realloc_fn = Option<
 >;
 
 /// Frees a block of `size` bytes from `malloc_fn` or `realloc_fn` (never NULL).
-pub type wsx_free_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, ptr: *mut c_void, size: usize)>;
+pub type wsx_free_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, ptr: *mut c_void, size: usize)>;
 
 /// The allocator for `wsx_allocator_set`. Extensible: set `struct_size =
 /// sizeof(wsx_allocator)`. The three functions are required; they are called
@@ -125,7 +127,11 @@ static ALLOCATOR: Forwarding = Forwarding {
 };
 
 /// The alignment every block of the program's `malloc_fn` has.
-const MIN_ALIGN: usize = if cfg!(target_pointer_width = "64") { 16 } else { 8 };
+const MIN_ALIGN: usize = if cfg!(target_pointer_width = "64") {
+    16
+} else {
+    8
+};
 
 impl Forwarding {
     /// The program's functions, or `None` for the system allocator; the
@@ -227,8 +233,7 @@ unsafe impl GlobalAlloc for Forwarding {
         if !over_aligned(layout) {
             // SAFETY: a block of the program's allocator of this size; a
             // non-zero new size.
-            return unsafe { (f.realloc)(f.user_data, ptr.cast(), layout.size(), new_size) }
-                .cast();
+            return unsafe { (f.realloc)(f.user_data, ptr.cast(), layout.size(), new_size) }.cast();
         }
         // SAFETY: the caller's contract: the new layout is valid.
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
@@ -289,7 +294,8 @@ pub unsafe extern "C" fn wsx_allocator_set(allocator: *const wsx_allocator) -> w
 /// Fills `len` bytes at `buf` with unpredictable random bytes (a CSPRNG's)
 /// and returns true, or returns false when it cannot (the send or handshake
 /// that needed them then fails).
-pub type wsx_random_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, buf: *mut u8, len: usize) -> bool>;
+pub type wsx_random_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, buf: *mut u8, len: usize) -> bool>;
 
 #[derive(Clone, Copy)]
 struct RandomSource {

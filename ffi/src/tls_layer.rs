@@ -45,7 +45,12 @@ pub unsafe extern "C" fn wsx_tls_client_new(
 ) -> wsx_result {
     ffi_call(|| {
         // SAFETY: the caller's promises.
-        let (name, out) = unsafe { (arg_str(server_name, "server_name")?, arg_mut(out_tls, "out_tls")?) };
+        let (name, out) = unsafe {
+            (
+                arg_str(server_name, "server_name")?,
+                arg_mut(out_tls, "out_tls")?,
+            )
+        };
         // SAFETY: the caller's promise.
         let options = unsafe { options.as_ref() };
         let default = ClientConfig::default();
@@ -279,7 +284,10 @@ pub unsafe extern "C" fn wsx_tls_close(tls: *mut wsx_tls) -> wsx_result {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wsx_tls_is_handshaking(tls: *const wsx_tls) -> bool {
     // SAFETY: the caller's promise.
-    ffi_value(false, || unsafe { tls.as_ref() }.is_some_and(|t| t.layer.is_handshaking()))
+    ffi_value(false, || {
+        // SAFETY: the caller's promise.
+        unsafe { tls.as_ref() }.is_some_and(|t| t.layer.is_handshaking())
+    })
 }
 
 /// Whether the peer ended its side (close_notify, or the transport's EOF):
@@ -290,5 +298,8 @@ pub unsafe extern "C" fn wsx_tls_is_handshaking(tls: *const wsx_tls) -> bool {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wsx_tls_peer_closed(tls: *const wsx_tls) -> bool {
     // SAFETY: the caller's promise.
-    ffi_value(true, || unsafe { tls.as_ref() }.is_none_or(|t| t.layer.peer_closed()))
+    ffi_value(true, || {
+        // SAFETY: the caller's promise.
+        unsafe { tls.as_ref() }.is_none_or(|t| t.layer.peer_closed())
+    })
 }

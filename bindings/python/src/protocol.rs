@@ -320,9 +320,7 @@ impl Engine {
                         PyString::new(py, std::str::from_utf8(data).unwrap_or_default()),
                     )
                         .into_pyobject(py)?,
-                    MessageKind::Binary => {
-                        ("message", PyBytes::new(py, data)).into_pyobject(py)?
-                    }
+                    MessageKind::Binary => ("message", PyBytes::new(py, data)).into_pyobject(py)?,
                 },
                 EngineEvent::Fragment { kind, data, fin } => (
                     "fragment",

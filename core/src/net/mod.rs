@@ -22,7 +22,6 @@ mod error;
 mod event_loop;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod tls_layer;
 mod handle;
 mod handler;
 mod inbox;
@@ -39,6 +38,7 @@ mod state;
 mod stats;
 mod timer;
 mod tls;
+pub mod tls_layer;
 mod topics;
 mod transport;
 mod tunnel;

@@ -570,7 +570,12 @@ impl Engine {
         if let Some(queued) = self.queue.pop_front() {
             self.current = Some(queued);
             return self.current.as_ref().map(|q| {
-                lend(q, self.request.as_deref(), self.subprotocol.as_deref(), self.deflate)
+                lend(
+                    q,
+                    self.request.as_deref(),
+                    self.subprotocol.as_deref(),
+                    self.deflate,
+                )
             });
         }
         if self.closed {
@@ -765,8 +770,10 @@ impl Engine {
         if first {
             self.last_received = now;
             if self.state() == EngineState::Connecting {
-                self.handshake_deadline =
-                    self.config.handshake_timeout_ms.map(|t| now.saturating_add(t));
+                self.handshake_deadline = self
+                    .config
+                    .handshake_timeout_ms
+                    .map(|t| now.saturating_add(t));
             }
         }
         if std::mem::take(&mut self.received_since_tick) {

@@ -23,10 +23,9 @@ use wsx::engine::{
 };
 use wsx::events::wsx_state;
 use wsx::options::{
-    wsx_client_options, wsx_client_options_conn, wsx_client_options_free,
-    wsx_client_options_new, wsx_conn_options_set_compression, wsx_deflate_options,
-    wsx_deflate_options_default, wsx_server_options, wsx_server_options_conn,
-    wsx_server_options_free, wsx_server_options_new,
+    wsx_client_options, wsx_client_options_conn, wsx_client_options_free, wsx_client_options_new,
+    wsx_conn_options_set_compression, wsx_deflate_options, wsx_deflate_options_default,
+    wsx_server_options, wsx_server_options_conn, wsx_server_options_free, wsx_server_options_new,
 };
 use wsx::result::wsx_result;
 use wsx_core::proto::DeflateConfig;
@@ -76,12 +75,18 @@ fn options(server: bool, deflate: bool) -> (*mut wsx_client_options, *mut wsx_se
                 let mut d: wsx_deflate_options = std::mem::zeroed();
                 d.struct_size = size_of::<wsx_deflate_options>();
                 ok(wsx_deflate_options_default(&mut d));
-                ok(wsx_conn_options_set_compression(wsx_server_options_conn(srv), &d));
+                ok(wsx_conn_options_set_compression(
+                    wsx_server_options_conn(srv),
+                    &d,
+                ));
             }
         } else {
             ok(wsx_client_options_new(&mut client));
             if !deflate {
-                ok(wsx_conn_options_set_compression(wsx_client_options_conn(client), ptr::null()));
+                ok(wsx_conn_options_set_compression(
+                    wsx_client_options_conn(client),
+                    ptr::null(),
+                ));
             }
         }
     }
@@ -96,7 +101,11 @@ fn subject(server: bool, deflate: bool) -> Subject {
         if server {
             ok(wsx_engine_server_new(server_opts, &mut engine));
         } else {
-            ok(wsx_engine_client_new(c"ws://example.com/fuzz".as_ptr(), client_opts, &mut engine));
+            ok(wsx_engine_client_new(
+                c"ws://example.com/fuzz".as_ptr(),
+                client_opts,
+                &mut engine,
+            ));
         }
         wsx_client_options_free(client_opts);
         wsx_server_options_free(server_opts);
@@ -126,8 +135,19 @@ fn take_output(s: &Subject) -> Vec<u8> {
 fn feed(s: &Subject, data: &[u8]) {
     let mut used = 0;
     // SAFETY: a live engine; `data` readable.
-    unsafe { ok(wsx_engine_feed(s.engine, data.as_ptr(), data.len(), &mut used)) };
-    assert_eq!(used, data.len(), "the engine takes every byte below its bound");
+    unsafe {
+        ok(wsx_engine_feed(
+            s.engine,
+            data.as_ptr(),
+            data.len(),
+            &mut used,
+        ))
+    };
+    assert_eq!(
+        used,
+        data.len(),
+        "the engine takes every byte below its bound"
+    );
 }
 
 fn bytes(ptr: *const u8, len: usize) -> Vec<u8> {
@@ -171,7 +191,9 @@ fn drain(s: &Subject, trace: &mut Vec<Ev>) {
             K::WSX_ENGINE_EVENT_KIND_NONE => return,
             K::WSX_ENGINE_EVENT_KIND_REQUEST => {
                 // SAFETY: a NUL-terminated path, and `header_count` headers.
-                let path = unsafe { CStr::from_ptr(ev.path) }.to_string_lossy().into_owned();
+                let path = unsafe { CStr::from_ptr(ev.path) }
+                    .to_string_lossy()
+                    .into_owned();
                 for i in 0..ev.header_count {
                     // SAFETY: as above.
                     let h = unsafe { &*ev.headers.add(i) };
@@ -199,7 +221,11 @@ fn drain(s: &Subject, trace: &mut Vec<Ev>) {
                 // The reason of a failure names the first check that
                 // tripped, which may depend on how much had arrived (a bad
                 // deflate stream against its UTF-8): its code may not.
-                let reason = if ev.clean { bytes(ev.data, ev.len) } else { Vec::new() };
+                let reason = if ev.clean {
+                    bytes(ev.data, ev.len)
+                } else {
+                    Vec::new()
+                };
                 Ev::Close(ev.close_code, reason, ev.close_origin as u32, ev.clean)
             }
             K::WSX_ENGINE_EVENT_KIND_ERROR => {
@@ -239,7 +265,10 @@ fn trace(server: bool, raw: bool, deflate: bool, input: &[u8], cut: usize) -> Ve
     let mut trace = Vec::new();
     if !raw {
         handshake(&s, server, deflate, &mut trace);
-        assert!(matches!(trace.last(), Some(Ev::Open(d)) if *d == deflate), "{trace:?}");
+        assert!(
+            matches!(trace.last(), Some(Ev::Open(d)) if *d == deflate),
+            "{trace:?}"
+        );
     }
     for piece in input.chunks(cut.max(1)) {
         feed(&s, piece);
@@ -281,7 +310,11 @@ pub fn run(data: &[u8]) {
     let deflate = mode & 4 != 0;
     let cut = usize::from(mode >> 3) + 1;
     let whole = trace(server, raw, deflate, input, input.len());
-    assert_eq!(trace(server, raw, deflate, input, cut), whole, "cut in {cut}");
+    assert_eq!(
+        trace(server, raw, deflate, input, cut),
+        whole,
+        "cut in {cut}"
+    );
     if input.len() <= 512 {
         assert_eq!(trace(server, raw, deflate, input, 1), whole, "byte by byte");
     }

@@ -243,7 +243,12 @@ Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSoc
         ),
         (
             "server_masked",
-            [&[1 | (2 << 3)][..], &masked_hello, b"\x88\x82\x00\x00\x00\x00\x03\xe8"].concat(),
+            [
+                &[1 | (2 << 3)][..],
+                &masked_hello,
+                b"\x88\x82\x00\x00\x00\x00\x03\xe8",
+            ]
+            .concat(),
         ),
         (
             "server_raw_request",
@@ -251,11 +256,19 @@ Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSoc
         ),
         (
             "client_deflate",
-            [&[4 | (1 << 3)][..], b"\xc1\x07\xf2\x48\xcd\xc9\xc9\x07\x00\x81\x00"].concat(),
+            [
+                &[4 | (1 << 3)][..],
+                b"\xc1\x07\xf2\x48\xcd\xc9\xc9\x07\x00\x81\x00",
+            ]
+            .concat(),
         ),
         (
             "client_raw_refusal",
-            [&[2][..], &b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno"[..]].concat(),
+            [
+                &[2][..],
+                &b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno"[..],
+            ]
+            .concat(),
         ),
     ]
 }
