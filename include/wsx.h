@@ -1002,6 +1002,35 @@ typedef struct wsx_defaults {
 } wsx_defaults;
 
 /**
+ * The permessage-deflate parameters a handshake agreed (RFC 7692), for
+ * `wsx_engine_open_new`. Extensible: set `struct_size =
+ * sizeof(wsx_deflate_params)`; fields past it take the defaults below.
+ */
+typedef struct wsx_deflate_params {
+  /**
+   * `sizeof(wsx_deflate_params)` as the caller was compiled with.
+   */
+  size_t struct_size;
+  /**
+   * The client compressor's window, 8-15 (default 15; 8 means the
+   * client sends uncompressed, as zlib cannot compress with it).
+   */
+  uint8_t client_max_window_bits;
+  /**
+   * The server compressor's window, 8-15 (default 15).
+   */
+  uint8_t server_max_window_bits;
+  /**
+   * The client's compressor restarts for every message (default false).
+   */
+  bool client_no_context_takeover;
+  /**
+   * The server's compressor restarts for every message (default false).
+   */
+  bool server_no_context_takeover;
+} wsx_deflate_params;
+
+/**
  * An event of a `wsx_engine`, filled by `wsx_engine_next_event`.
  * Extensible: set `struct_size = sizeof(wsx_engine_event)`. Every pointer in
  * it is BORROWED from the engine until the next call on that engine (any
@@ -1773,6 +1802,26 @@ enum wsx_result wsx_engine_client_new(const char *url,
  */
 enum wsx_result wsx_engine_server_new(const struct wsx_server_options *options,
                                       struct wsx_engine **out_engine);
+
+/**
+ * Creates an engine whose opening handshake happened elsewhere (an HTTP
+ * server that upgraded the connection; the contract of .NET's
+ * `WebSocket.CreateFromStream`): it is OPEN at once and its OPEN event is
+ * ready. The role is the options': `wsx_client_options_conn(o)` makes a
+ * client engine (it masks its frames), `wsx_server_options_conn(o)` a
+ * server engine. Of the options it uses the limits, streaming, auto-pong,
+ * reject-binary, compression level and threshold, and the close and
+ * keepalive timers. `subprotocol` (NULL: none) and `deflate` (NULL: no
+ * compression) are what the handshake agreed. Free with `wsx_engine_free`.
+ *
+ * # Safety
+ * `options` NULL or live; `subprotocol` NULL or NUL-terminated; `deflate`
+ * NULL or `struct_size` readable bytes; `out_engine` NULL or writable.
+ */
+enum wsx_result wsx_engine_open_new(const struct wsx_conn_options *options,
+                                    const char *subprotocol,
+                                    const struct wsx_deflate_params *deflate,
+                                    struct wsx_engine **out_engine);
 
 /**
  * Frees an engine and everything it holds. NULL is a no-op.

@@ -29,17 +29,19 @@ use std::ffi::{CString, c_char};
 
 use wsx_core::net::{ClientConfig, ServerConfig};
 use wsx_core::proto::WsUrl;
+use wsx_core::proto::connection::Role;
 use wsx_core::proto::engine::{
     CloseOrigin, Engine, EngineConfig, EngineError, EngineEvent, EngineState, ErrorKind,
 };
+use wsx_core::proto::extension::deflate::{Agreement, DeflateParams};
 use wsx_core::proto::handshake::Headers;
 
 use crate::boundary::{
     Extensible, Failure, Outcome, arg, arg_bytes, arg_mut, arg_str, check_sized_out, ffi_call,
-    ffi_value, opt_str, write_sized,
+    ffi_value, opt_str, read_sized, write_sized,
 };
 use crate::events::{MsgKindArg, wsx_close_origin, wsx_header, wsx_msg_kind, wsx_state};
-use crate::options::{wsx_client_options, wsx_server_options};
+use crate::options::{wsx_client_options, wsx_conn_options, wsx_server_options};
 use crate::result::wsx_result;
 
 /// One WebSocket connection's protocol engine, client or server, without
@@ -285,6 +287,108 @@ pub unsafe extern "C" fn wsx_engine_server_new(
             None => server_config(&ServerConfig::default()),
         };
         give(out, Engine::server(config));
+        Ok(())
+    })
+}
+
+/// The permessage-deflate parameters a handshake agreed (RFC 7692), for
+/// `wsx_engine_open_new`. Extensible: set `struct_size =
+/// sizeof(wsx_deflate_params)`; fields past it take the defaults below.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct wsx_deflate_params {
+    /// `sizeof(wsx_deflate_params)` as the caller was compiled with.
+    pub struct_size: usize,
+    /// The client compressor's window, 8-15 (default 15; 8 means the
+    /// client sends uncompressed, as zlib cannot compress with it).
+    pub client_max_window_bits: u8,
+    /// The server compressor's window, 8-15 (default 15).
+    pub server_max_window_bits: u8,
+    /// The client's compressor restarts for every message (default false).
+    pub client_no_context_takeover: bool,
+    /// The server's compressor restarts for every message (default false).
+    pub server_no_context_takeover: bool,
+}
+
+// SAFETY: repr(C), `struct_size` first; integers and C bools the caller
+// writes as 0 or 1.
+unsafe impl Extensible for wsx_deflate_params {
+    const NAME: &'static str = "wsx_deflate_params";
+    const MIN_SIZE: usize = std::mem::offset_of!(wsx_deflate_params, client_max_window_bits) + 1;
+    fn base() -> Self {
+        wsx_deflate_params {
+            struct_size: 0,
+            client_max_window_bits: 15,
+            server_max_window_bits: 15,
+            client_no_context_takeover: false,
+            server_no_context_takeover: false,
+        }
+    }
+}
+
+/// Creates an engine whose opening handshake happened elsewhere (an HTTP
+/// server that upgraded the connection; the contract of .NET's
+/// `WebSocket.CreateFromStream`): it is OPEN at once and its OPEN event is
+/// ready. The role is the options': `wsx_client_options_conn(o)` makes a
+/// client engine (it masks its frames), `wsx_server_options_conn(o)` a
+/// server engine. Of the options it uses the limits, streaming, auto-pong,
+/// reject-binary, compression level and threshold, and the close and
+/// keepalive timers. `subprotocol` (NULL: none) and `deflate` (NULL: no
+/// compression) are what the handshake agreed. Free with `wsx_engine_free`.
+///
+/// # Safety
+/// `options` NULL or live; `subprotocol` NULL or NUL-terminated; `deflate`
+/// NULL or `struct_size` readable bytes; `out_engine` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_engine_open_new(
+    options: *const wsx_conn_options,
+    subprotocol: *const c_char,
+    deflate: *const wsx_deflate_params,
+    out_engine: *mut *mut wsx_engine,
+) -> wsx_result {
+    ffi_call(|| {
+        // SAFETY: the caller's promises.
+        let (options, subprotocol, out) = unsafe {
+            (
+                arg(options, "options")?,
+                opt_str(subprotocol, "subprotocol")?,
+                arg_mut(out_engine, "out_engine")?,
+            )
+        };
+        let (role, config) = match options.as_client() {
+            Some(c) => (Role::Client, client_config(c)),
+            None => (Role::Server, server_config(options.server())),
+        };
+        let agreement = if deflate.is_null() {
+            None
+        } else {
+            // SAFETY: the caller's promise.
+            let p = unsafe { read_sized(deflate, "deflate") }?;
+            for (name, bits) in [
+                ("client_max_window_bits", p.client_max_window_bits),
+                ("server_max_window_bits", p.server_max_window_bits),
+            ] {
+                if !(8..=15).contains(&bits) {
+                    return Err(Failure::invalid(format!(
+                        "wsx_deflate_params.{name} is {bits}: it must be 8-15"
+                    )));
+                }
+            }
+            Some(Agreement {
+                params: DeflateParams {
+                    server_no_context_takeover: p.server_no_context_takeover,
+                    client_no_context_takeover: p.client_no_context_takeover,
+                    server_max_window_bits: p.server_max_window_bits,
+                    client_max_window_bits: p.client_max_window_bits,
+                },
+                config: config.compression.clone().unwrap_or_default(),
+            })
+        };
+        let subprotocol = subprotocol.map(str::to_owned);
+        give(
+            out,
+            Engine::opened(role, config, subprotocol, agreement.as_ref()),
+        );
         Ok(())
     })
 }

@@ -198,6 +198,50 @@ static void refusal_eof_and_timers(void) {
     wsx_engine_free(server);
 }
 
+/* Engines whose handshake happened elsewhere (WebSocket.CreateFromStream's
+ * contract), with the deflate parameters it agreed. */
+static void engines_opened_elsewhere(void) {
+    wsx_client_options *co = NULL;
+    wsx_server_options *so = NULL;
+    wsx_engine *client = NULL, *server = NULL;
+    CHECK_OK(wsx_client_options_new(&co));
+    CHECK_OK(wsx_server_options_new(&so));
+    wsx_deflate_params p;
+    memset(&p, 0, sizeof p);
+    p.struct_size = sizeof p;
+    p.client_max_window_bits = 15;
+    p.server_max_window_bits = 7;
+    CHECK_RESULT(wsx_engine_open_new(wsx_client_options_conn(co), NULL, &p, &client), WSX_ERR_INVALID_ARGUMENT);
+    p.server_max_window_bits = 12;
+    p.server_no_context_takeover = true;
+    CHECK_RESULT(wsx_engine_open_new(NULL, NULL, &p, &client), WSX_ERR_NULL);
+    CHECK_OK(wsx_engine_open_new(wsx_client_options_conn(co), "chat", &p, &client));
+    CHECK_OK(wsx_engine_open_new(wsx_server_options_conn(so), "chat", &p, &server));
+    wsx_client_options_free(co);
+    wsx_server_options_free(so);
+    CHECK(wsx_engine_state(client) == WSX_STATE_OPEN && wsx_engine_state(server) == WSX_STATE_OPEN);
+    wsx_engine_event ev = next(client);
+    CHECK(ev.kind == WSX_ENGINE_EVENT_KIND_OPEN && ev.deflate && ev.subprotocol && strcmp(ev.subprotocol, "chat") == 0);
+    CHECK(next(server).kind == WSX_ENGINE_EVENT_KIND_OPEN);
+    CHECK(wsx_engine_buffered_amount(client) == 0); /* no handshake to send */
+    char text[2000];
+    memset(text, 'a', sizeof text);
+    CHECK_OK(wsx_engine_send(client, WSX_MSG_KIND_TEXT, (const uint8_t *)text, sizeof text));
+    const uint8_t *out;
+    size_t n;
+    CHECK_OK(wsx_engine_peek_output(client, &out, &n));
+    CHECK(n > 0 && n < 200 && (out[0] & 0x40)); /* compressed: RSV1, and small */
+    pump(client, server);
+    ev = next(server);
+    CHECK(ev.kind == WSX_ENGINE_EVENT_KIND_MESSAGE && ev.len == sizeof text && memcmp(ev.data, text, sizeof text) == 0);
+    CHECK_OK(wsx_engine_send(server, WSX_MSG_KIND_BINARY, (const uint8_t *)text, sizeof text));
+    pump(server, client);
+    ev = next(client);
+    CHECK(ev.kind == WSX_ENGINE_EVENT_KIND_MESSAGE && ev.msg_kind == WSX_MSG_KIND_BINARY && ev.len == sizeof text);
+    wsx_engine_free(client);
+    wsx_engine_free(server);
+}
+
 /* Moves ciphertext between two TLS sessions and plaintext to and from
  * their engines, until nothing moves. */
 static void tls_pump(wsx_tls *a, wsx_engine *ea, wsx_tls *b, wsx_engine *eb) {
@@ -207,14 +251,15 @@ static void tls_pump(wsx_tls *a, wsx_engine *ea, wsx_tls *b, wsx_engine *eb) {
         wsx_engine *e[2] = {ea, eb};
         for (int i = 0; i < 2; i++) {
             const uint8_t *p;
-            size_t n, used;
+            size_t n, used = 0;
             while (wsx_engine_peek_output(e[i], &p, &n) == WSX_OK && n > 0) {
-                CHECK_OK(wsx_tls_write(t[i], p, n, &used));
+                wsx_result r = wsx_tls_write(t[i], p, n, &used);
+                CHECK_OK(r);
+                if (r != WSX_OK || used == 0) {
+                    return;
+                }
                 CHECK_OK(wsx_engine_consume_output(e[i], used));
                 moved = 1;
-                if (used == 0) {
-                    break;
-                }
             }
             while (wsx_tls_peek_output(t[i], &p, &n) == WSX_OK && n > 0) {
                 CHECK_OK(wsx_tls_feed(t[1 - i], p, n, &used));
@@ -245,6 +290,12 @@ static void engines_over_tls(void) {
     CHECK_OK(wsx_tls_client_new("localhost", co, &ct));
     CHECK_OK(wsx_tls_server_new(cert, key, &st));
     CHECK_RESULT(wsx_tls_server_new("/nonexistent.pem", key, &refused), WSX_ERR_INVALID_ARGUMENT);
+    if (ct == NULL || st == NULL) {
+        wsx_tls_free(ct);
+        wsx_tls_free(st);
+        wsx_client_options_free(co);
+        return;
+    }
     CHECK(wsx_tls_is_handshaking(ct));
     CHECK_OK(wsx_engine_client_new("wss://localhost/", co, &client));
     CHECK_OK(wsx_engine_server_new(NULL, &server));
@@ -275,8 +326,15 @@ static void engines_over_tls(void) {
     wsx_engine_free(server);
 
     /* Without the CA the certificate is refused. */
+    ct = st = NULL;
     CHECK_OK(wsx_tls_client_new("localhost", NULL, &ct));
     CHECK_OK(wsx_tls_server_new(cert, key, &st));
+    if (ct == NULL || st == NULL) {
+        wsx_tls_free(ct);
+        wsx_tls_free(st);
+        wsx_client_options_free(co);
+        return;
+    }
     const uint8_t *p;
     size_t n, used;
     wsx_result r = WSX_OK;
@@ -309,6 +367,7 @@ static int all(void *arg) {
     CHECK_RESULT(wsx_allocator_set(&again), WSX_ERR_STATE);
     RUN(messages_both_ways_and_close);
     RUN(refusal_eof_and_timers);
+    RUN(engines_opened_elsewhere);
     RUN(engines_over_tls);
     return 0;
 }

@@ -301,6 +301,27 @@ impl Engine {
         Engine::new(Role::Server, config, Phase::Server(handshake))
     }
 
+    /// An engine whose opening handshake happened elsewhere (an HTTP server
+    /// that upgraded the connection, or the contract of .NET's
+    /// `WebSocket.CreateFromStream`): open at once, its [`EngineEvent::Open`]
+    /// ready, with the `subprotocol` and the permessage-deflate `agreement`
+    /// (if any) the handshake settled.
+    pub fn opened(
+        role: Role,
+        config: EngineConfig,
+        subprotocol: Option<String>,
+        agreement: Option<&Agreement>,
+    ) -> Engine {
+        let mut conn = Connection::new(role, config.protocol.clone());
+        if let Some(agreement) = agreement {
+            conn.enable_deflate(agreement);
+        }
+        let mut engine = Engine::new(role, config, Phase::Ended);
+        engine.subprotocol = subprotocol;
+        engine.open(conn);
+        engine
+    }
+
     fn new(role: Role, config: EngineConfig, phase: Phase) -> Engine {
         Engine {
             role,
