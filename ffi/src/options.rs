@@ -75,6 +75,14 @@ impl wsx_conn_options {
         }
     }
 
+    /// The client config, if these options belong to client options.
+    pub(crate) fn as_client(&self) -> Option<&ClientConfig> {
+        match &self.config {
+            Config::Client(c) => Some(c),
+            Config::Server(_) => None,
+        }
+    }
+
     fn common(&mut self) -> &mut dyn Common {
         match &mut self.config {
             Config::Client(c) => &mut **c,

@@ -18,6 +18,7 @@ mod http;
 mod mailbox;
 mod notifier;
 mod options;
+mod protocol;
 mod pubsub;
 mod reconnect;
 mod runtime;
@@ -181,6 +182,7 @@ fn _wsx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Hub>()?;
     m.add_class::<Deflate>()?;
     m.add_class::<Reconnect>()?;
+    m.add_class::<protocol::Engine>()?;
     stats::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

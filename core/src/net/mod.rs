@@ -40,6 +40,7 @@ mod state;
 mod stats;
 mod timer;
 mod tls;
+pub mod tls_layer;
 mod topics;
 mod transport;
 mod tunnel;

@@ -11,6 +11,7 @@ __all__ = [
     "Connection",
     "Defaults",
     "Deflate",
+    "Engine",
     "Headers",
     "Hub",
     "Listener",
@@ -336,3 +337,58 @@ def listen(
     compression: Optional[Deflate] = None,
     slow_subscriber: str = "skip",
 ) -> Listener: ...
+
+@final
+class Engine:
+    """One connection's protocol engine without I/O (see ``wsx.protocol``)."""
+
+    @staticmethod
+    def client(
+        uri: str,
+        *,
+        subprotocols: Sequence[str] = ...,
+        headers: Sequence[tuple[str, str]] = ...,
+        origin: Optional[str] = None,
+        compression: Optional[Deflate] = None,
+        max_size: Optional[int] = None,
+        streaming: bool = False,
+        open_timeout: Optional[float] = None,
+        close_timeout: Optional[float] = None,
+        ping_interval: Optional[float] = None,
+        ping_timeout: Optional[float] = None,
+    ) -> Engine: ...
+    @staticmethod
+    def server(
+        *,
+        subprotocols: Sequence[str] = ...,
+        origins: Optional[Sequence[str]] = None,
+        compression: Optional[Deflate] = None,
+        max_size: Optional[int] = None,
+        streaming: bool = False,
+        open_timeout: Optional[float] = None,
+        close_timeout: Optional[float] = None,
+        ping_interval: Optional[float] = None,
+        ping_timeout: Optional[float] = None,
+    ) -> Engine: ...
+    def receive_data(self, data: bytes) -> None: ...
+    def receive_eof(self) -> None: ...
+    def tick(self, now: float) -> None: ...
+    def next_deadline(self) -> Optional[float]: ...
+    def take_events(self) -> list[tuple[Any, ...]]: ...
+    def take_output(self) -> tuple[bytes, bool]: ...
+    def accept(
+        self, subprotocol: Optional[str] = None, headers: Sequence[tuple[str, str]] = ...
+    ) -> None: ...
+    def reject(self, status: int, reason: str) -> None: ...
+    def send(
+        self, data: Union[str, bytes], text: bool, fin: bool = True, fragmented: bool = False
+    ) -> None: ...
+    def ping(self, data: bytes) -> None: ...
+    def pong(self, data: bytes) -> None: ...
+    def close(self, code: int, reason: str) -> None: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def buffered_amount(self) -> int: ...
+    @property
+    def subprotocol(self) -> Optional[str]: ...

@@ -4,6 +4,7 @@
 //! a crash: every body checks the outcome against an independent rule
 //! (the RFC, a model, or the same input cut differently).
 
+pub mod c_feed;
 pub mod close_payload;
 pub mod deflate;
 pub mod deflate_negotiation;
@@ -30,4 +31,5 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("socks5", proxy::socks5),
     ("url", url::run),
     ("deflate_negotiation", deflate_negotiation::run),
+    ("c_feed", c_feed::run),
 ];

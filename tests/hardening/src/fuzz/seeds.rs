@@ -13,6 +13,7 @@ pub fn seeds(target: &str) -> Vec<(&'static str, Vec<u8>)> {
         "message_assembler" => message_assembler(),
         "client_handshake" => client_handshake(),
         "server_handshake" => server_handshake(),
+        "c_feed" => c_feed(),
         "close_payload" => vec![
             ("normal", b"\x03\xe8".to_vec()),
             ("going_away_reason", b"\x03\xe9server restart".to_vec()),
@@ -222,5 +223,52 @@ fn server_handshake() -> Vec<(&'static str, Vec<u8>)> {
         ("request_and_frame", with_frame),
         ("lowercase_extensions", extensions),
         ("plain_http", plain_http),
+    ]
+}
+
+/// The C feed path (byte 0: bit 0 server, bit 1 raw from the handshake,
+/// bit 2 deflate, bits 3-7 the cut minus 1), then what the peer sends.
+fn c_feed() -> Vec<(&'static str, Vec<u8>)> {
+    let masked_hello = b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58".to_vec();
+    let request = b"GET /fuzz HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    vec![
+        (
+            "client_frames",
+            [
+                &[3 << 3][..],
+                b"\x81\x05Hello\x01\x03Hel\x89\x02hi\x80\x02lo\x8a\x00\x88\x05\x0f\xa0bye",
+            ]
+            .concat(),
+        ),
+        (
+            "server_masked",
+            [
+                &[1 | (2 << 3)][..],
+                &masked_hello,
+                b"\x88\x82\x00\x00\x00\x00\x03\xe8",
+            ]
+            .concat(),
+        ),
+        (
+            "server_raw_request",
+            [&[1 | 2 | (7 << 3)][..], &request[..], &masked_hello].concat(),
+        ),
+        (
+            "client_deflate",
+            [
+                &[4 | (1 << 3)][..],
+                b"\xc1\x07\xf2\x48\xcd\xc9\xc9\x07\x00\x81\x00",
+            ]
+            .concat(),
+        ),
+        (
+            "client_raw_refusal",
+            [
+                &[2][..],
+                &b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno"[..],
+            ]
+            .concat(),
+        ),
     ]
 }
