@@ -13,10 +13,10 @@
 
 use std::sync::Arc;
 
+use super::cluster::ClusterStats;
 use super::error::{Error, ErrorKind};
 use super::handle::{Conn, Server};
 use super::handler::Ctx;
-use super::cluster::ClusterStats;
 use super::shared::{Command, LoopLink, Publish, ServerShared};
 use super::topics::Fate;
 use crate::proto::{MessageKind, PreparedMessage};

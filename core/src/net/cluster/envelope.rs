@@ -230,7 +230,10 @@ mod tests {
     #[test]
     fn sequence_numbers_count_per_topic() {
         let mut s = Sequencer::default();
-        assert_eq!([s.next("a"), s.next("a"), s.next("b"), s.next("a")], [1, 2, 1, 3]);
+        assert_eq!(
+            [s.next("a"), s.next("a"), s.next("b"), s.next("a")],
+            [1, 2, 1, 3]
+        );
     }
 
     #[test]

@@ -14,9 +14,9 @@ mod resp;
 mod status;
 mod target;
 
+pub(super) use node::random_node_id;
 pub(super) use node::{Node, NodeEvent};
 pub(super) use status::ClusterShared;
-pub(super) use node::random_node_id;
 pub(super) use target::Target;
 
 /// What `LoopHandle::listen` prepares for a clustered server's broker link.

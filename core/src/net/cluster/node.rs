@@ -139,7 +139,9 @@ impl Node {
     fn pump(&mut self) {
         if let Some(link) = self.link.as_mut().filter(|l| l.is_ready()) {
             while link.pending_output() < OUTPUT_CHUNK {
-                let Some(item) = self.queue.pop_front() else { break };
+                let Some(item) = self.queue.pop_front() else {
+                    break;
+                };
                 self.queued_bytes -= item.payload.len();
                 link.publish(&item.channel, &item.payload);
                 self.shared.published.fetch_add(1, Ordering::Relaxed);
@@ -189,7 +191,9 @@ impl Node {
             self.gaps.forget(gone);
         }
         self.wanted = wanted;
-        let Some(link) = self.link.as_mut() else { return };
+        let Some(link) = self.link.as_mut() else {
+            return;
+        };
         let add: Vec<Vec<u8>> = self
             .wanted
             .difference(&self.subscribed)
@@ -246,8 +250,7 @@ impl Node {
     fn on_link_event(&mut self, event: LinkEvent) {
         self.awaiting_pong = false;
         match event {
-            LinkEvent::Ready => {
-                let subscribing = self.link.as_ref().is_some_and(Link::is_subscribing);
+            LinkEvent::Ready { subscribing } => {
                 match subscribing {
                     true => self.set_state(
                         ClusterState::Resubscribing,
@@ -258,7 +261,7 @@ impl Node {
                 self.pump();
             }
             LinkEvent::Subscribed => {
-                if self.is_ready() {
+                if self.is_ready() && self.shared.state() != ClusterState::Up {
                     self.up();
                 }
             }
@@ -352,7 +355,11 @@ mod tests {
             ..ClusterConfig::default()
         };
         let target = Target::parse("redis://127.0.0.1:1").unwrap();
-        Node::new(&config, target, Arc::new(ClusterShared::new("me".into(), 9)))
+        Node::new(
+            &config,
+            target,
+            Arc::new(ClusterShared::new("me".into(), 9)),
+        )
     }
 
     fn set(topics: &[&str]) -> BTreeSet<Arc<str>> {
@@ -365,7 +372,10 @@ mod tests {
 
     #[test]
     fn the_queue_is_bounded_and_drops_as_told() {
-        for (policy, kept) in [(QueueFull::DropOldest, [3u64, 4]), (QueueFull::DropNewest, [1, 2])] {
+        for (policy, kept) in [
+            (QueueFull::DropOldest, [3u64, 4]),
+            (QueueFull::DropNewest, [1, 2]),
+        ] {
             let mut n = node(2, policy);
             for i in 0..4 {
                 n.publish("t", MessageKind::Text, format!("m{i}").as_bytes());
@@ -383,7 +393,10 @@ mod tests {
             assert!(seqs.is_empty(), "all went to the link");
             for (i, seq) in kept.iter().enumerate() {
                 let m = format!("m{}", seq - 1);
-                assert!(out.contains(&m), "{policy:?}: {m} missing from {out:?} ({i})");
+                assert!(
+                    out.contains(&m),
+                    "{policy:?}: {m} missing from {out:?} ({i})"
+                );
             }
             assert_eq!(n.shared.stats().published, 2);
         }
@@ -396,13 +409,18 @@ mod tests {
         assert!(n.output().is_empty(), "nothing is sent without a link");
         n.connected();
         let out = String::from_utf8_lossy(n.output()).into_owned();
-        assert!(out.contains("SUBSCRIBE\r\n$5\r\nwsx:a\r\n$5\r\nwsx:b"), "{out}");
+        assert!(
+            out.contains("SUBSCRIBE\r\n$5\r\nwsx:a\r\n$5\r\nwsx:b"),
+            "{out}"
+        );
         let len = n.output().len();
         n.written(len);
         n.feed(b"%0\r\n").unwrap();
-        n.feed(b">3\r\n$9\r\nsubscribe\r\n$5\r\nwsx:a\r\n:1\r\n").unwrap();
+        n.feed(b">3\r\n$9\r\nsubscribe\r\n$5\r\nwsx:a\r\n:1\r\n")
+            .unwrap();
         assert_eq!(n.shared.state(), ClusterState::Resubscribing);
-        n.feed(b">3\r\n$9\r\nsubscribe\r\n$5\r\nwsx:b\r\n:2\r\n").unwrap();
+        n.feed(b">3\r\n$9\r\nsubscribe\r\n$5\r\nwsx:b\r\n:2\r\n")
+            .unwrap();
         assert_eq!(n.shared.state(), ClusterState::Up);
         let states: Vec<ClusterState> = events(&mut n)
             .into_iter()
@@ -442,11 +460,18 @@ mod tests {
             n.feed(&message(node, seq)).unwrap();
         }
         let ev = events(&mut n);
-        let delivered = ev.iter().filter(|e| matches!(e, NodeEvent::Deliver { .. })).count();
+        let delivered = ev
+            .iter()
+            .filter(|e| matches!(e, NodeEvent::Deliver { .. }))
+            .count();
         assert_eq!(delivered, 3);
         assert!(ev.iter().any(|e| matches!(
             e,
-            NodeEvent::Gap { expected: 3, received: 5, .. }
+            NodeEvent::Gap {
+                expected: 3,
+                received: 5,
+                ..
+            }
         )));
         assert_eq!(n.shared.stats().gaps, 1);
     }

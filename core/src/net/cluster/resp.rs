@@ -40,7 +40,9 @@ enum Expect {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkEvent {
     /// `HELLO` (and `SELECT`) succeeded: publications may go out.
-    Ready,
+    /// `subscribing`: confirmations of subscriptions were still awaited
+    /// then (a [`LinkEvent::Subscribed`] follows).
+    Ready { subscribing: bool },
     /// Every subscription asked for so far is confirmed.
     Subscribed,
     /// A message on a subscribed channel.
@@ -124,7 +126,11 @@ impl Link {
 
     /// Subscribes to `channels` (nothing is sent for none).
     pub fn subscribe<'a>(&mut self, channels: impl IntoIterator<Item = &'a [u8]>) {
-        let verb: &[u8] = if self.sharded { b"SSUBSCRIBE" } else { b"SUBSCRIBE" };
+        let verb: &[u8] = if self.sharded {
+            b"SSUBSCRIBE"
+        } else {
+            b"SUBSCRIBE"
+        };
         let mut parts = vec![verb];
         parts.extend(channels);
         let n = parts.len() - 1;
@@ -136,7 +142,11 @@ impl Link {
 
     /// Unsubscribes from `channels` (nothing is sent for none).
     pub fn unsubscribe<'a>(&mut self, channels: impl IntoIterator<Item = &'a [u8]>) {
-        let verb: &[u8] = if self.sharded { b"SUNSUBSCRIBE" } else { b"UNSUBSCRIBE" };
+        let verb: &[u8] = if self.sharded {
+            b"SUNSUBSCRIBE"
+        } else {
+            b"UNSUBSCRIBE"
+        };
         let mut parts = vec![verb];
         parts.extend(channels);
         let n = parts.len() - 1;
@@ -147,7 +157,11 @@ impl Link {
 
     /// Publishes `payload` on `channel`.
     pub fn publish(&mut self, channel: &[u8], payload: &[u8]) {
-        let verb: &[u8] = if self.sharded { b"SPUBLISH" } else { b"PUBLISH" };
+        let verb: &[u8] = if self.sharded {
+            b"SPUBLISH"
+        } else {
+            b"PUBLISH"
+        };
         self.command(&[verb, channel, payload], Expect::Publish);
     }
 
@@ -212,19 +226,19 @@ impl Link {
             (Expect::Hello, None) => {
                 self.ready = true;
                 if !self.expect.contains(&Expect::Select) {
-                    self.events.push_back(LinkEvent::Ready);
+                    let subscribing = self.unconfirmed > 0;
+                    self.events.push_back(LinkEvent::Ready { subscribing });
                 }
                 Ok(())
             }
             (Expect::Select, Some(e)) => Err(format!("Redis refused SELECT: {e}")),
             (Expect::Select, None) => {
-                self.events.push_back(LinkEvent::Ready);
+                let subscribing = self.unconfirmed > 0;
+                self.events.push_back(LinkEvent::Ready { subscribing });
                 Ok(())
             }
             (Expect::Subscribe(_), Some(e)) => Err(format!("Redis refused to subscribe: {e}")),
-            (Expect::Unsubscribe(_), Some(e)) => {
-                Err(format!("Redis refused to unsubscribe: {e}"))
-            }
+            (Expect::Unsubscribe(_), Some(e)) => Err(format!("Redis refused to unsubscribe: {e}")),
             (Expect::Subscribe(_) | Expect::Unsubscribe(_), None) => {
                 Err("Redis answered a subscription with a reply instead of a push".to_owned())
             }
@@ -250,7 +264,8 @@ impl Link {
             b"message" | b"smessage" => {
                 let channel = parts.next().unwrap_or_default();
                 let payload = parts.next().unwrap_or_default();
-                self.events.push_back(LinkEvent::Message { channel, payload });
+                self.events
+                    .push_back(LinkEvent::Message { channel, payload });
             }
             b"subscribe" | b"ssubscribe" => {
                 self.confirm(true)?;
@@ -320,7 +335,10 @@ mod tests {
     fn commands_are_arrays_of_bulk_strings_the_decoder_reads_back() {
         let mut out = Vec::new();
         encode_command(&mut out, &[b"PUBLISH", b"wsx:room", b"a\r\nb"]);
-        assert_eq!(out, b"*3\r\n$7\r\nPUBLISH\r\n$8\r\nwsx:room\r\n$4\r\na\r\nb\r\n");
+        assert_eq!(
+            out,
+            b"*3\r\n$7\r\nPUBLISH\r\n$8\r\nwsx:room\r\n$4\r\na\r\nb\r\n"
+        );
         let (frame, used) = decode(&out).unwrap().unwrap();
         assert_eq!(used, out.len());
         let OwnedFrame::Array { data, .. } = frame else {
@@ -341,7 +359,9 @@ mod tests {
         let mut expected = Vec::new();
         encode_command(
             &mut expected,
-            &[b"HELLO", b"3", b"AUTH", b"default", b"pw", b"SETNAME", b"wsx-n1"],
+            &[
+                b"HELLO", b"3", b"AUTH", b"default", b"pw", b"SETNAME", b"wsx-n1",
+            ],
         );
         encode_command(&mut expected, &[b"SELECT", b"2"]);
         assert_eq!(link.output(), expected);
@@ -369,7 +389,7 @@ mod tests {
         assert_eq!(
             events,
             [
-                LinkEvent::Ready,
+                LinkEvent::Ready { subscribing: true },
                 LinkEvent::Message {
                     channel: b"wsx:b".to_vec(),
                     payload: b"early".to_vec()
@@ -393,14 +413,28 @@ mod tests {
         let mut link = Link::new(&Login::default(), true);
         link.publish(b"c", b"p");
         link.feed(b"%0\r\n-ERR nope\r\n").unwrap();
-        assert_eq!(link.next_event(), Some(LinkEvent::Ready));
-        assert_eq!(link.next_event(), Some(LinkEvent::PublishRefused("ERR nope".into())));
+        assert_eq!(
+            link.next_event(),
+            Some(LinkEvent::Ready { subscribing: false })
+        );
+        assert_eq!(
+            link.next_event(),
+            Some(LinkEvent::PublishRefused("ERR nope".into()))
+        );
         assert!(link.output().starts_with(b"*2\r\n$5\r\nHELLO"));
         assert!(String::from_utf8_lossy(link.output()).contains("SPUBLISH"));
 
         let mut link = Link::new(&Login::default(), true);
         link.subscribe([b"c".as_slice()]);
-        assert!(link.feed(b"%0\r\n-MOVED 1 127.0.0.1:7000\r\n").unwrap_err().contains("MOVED"));
-        assert!(Link::new(&Login::default(), false).feed(b"!!!\r\n").is_err());
+        assert!(
+            link.feed(b"%0\r\n-MOVED 1 127.0.0.1:7000\r\n")
+                .unwrap_err()
+                .contains("MOVED")
+        );
+        assert!(
+            Link::new(&Login::default(), false)
+                .feed(b"!!!\r\n")
+                .is_err()
+        );
     }
 }

@@ -17,7 +17,9 @@ pub struct Target {
 fn bad(url: &str, why: &str) -> Error {
     Error::new(
         ErrorKind::InvalidArgument,
-        format!("cluster url \"{url}\": {why} (expected redis://[[user]:password@]host[:port][/db] or rediss://...)"),
+        format!(
+            "cluster url \"{url}\": {why} (expected redis://[[user]:password@]host[:port][/db] or rediss://...)"
+        ),
     )
 }
 
@@ -74,14 +76,26 @@ mod tests {
         assert_eq!((t.host.as_str(), t.port, t.tls), ("127.0.0.1", 7000, false));
         assert_eq!(t.login, Login::default());
         let t = Target::parse("rediss://app:p%40ss@cache.example:6380/3").unwrap();
-        assert_eq!((t.host.as_str(), t.port, t.tls), ("cache.example", 6380, true));
+        assert_eq!(
+            (t.host.as_str(), t.port, t.tls),
+            ("cache.example", 6380, true)
+        );
         assert_eq!(t.login.user.as_deref(), Some("app"));
         assert_eq!(t.login.password.as_deref(), Some("p@ss"));
         assert_eq!(t.login.db, 3);
         let t = Target::parse("redis://:secret@[::1]").unwrap();
         assert_eq!((t.host.as_str(), t.port), ("::1", 6379));
-        assert_eq!((t.login.user, t.login.password.as_deref()), (None, Some("secret")));
-        for bad in ["http://x", "redis://", "redis://h/db", "nonsense", "redis://u@h"] {
+        assert_eq!(
+            (t.login.user, t.login.password.as_deref()),
+            (None, Some("secret"))
+        );
+        for bad in [
+            "http://x",
+            "redis://",
+            "redis://h/db",
+            "nonsense",
+            "redis://u@h",
+        ] {
             assert!(Target::parse(bad).is_err(), "{bad}");
         }
     }

@@ -116,7 +116,9 @@ impl Reactor {
 
     /// Starts an attempt: the name lookup (off the loop for a name).
     fn broker_dial(&mut self, slot: usize) {
-        let Some(b) = self.broker_mut(slot) else { return };
+        let Some(b) = self.broker_mut(slot) else {
+            return;
+        };
         let (host, port) = (b.node.target.host.clone(), b.node.target.port);
         let timeout = b.config.connect_timeout;
         let cluster = b.node.shared.clone();
@@ -162,41 +164,51 @@ impl Reactor {
     /// Connects to the next address of the attempt; fails the attempt when
     /// none is left.
     fn broker_connect_next(&mut self, slot: usize, last: Option<String>) {
-        let Some(b) = self.broker_mut(slot) else { return };
+        let Some(b) = self.broker_mut(slot) else {
+            return;
+        };
         if let Some(mut t) = b.transport.take() {
             let _ = self.poll.registry().deregister(&mut t.tcp);
         }
-        let Some(b) = self.broker_mut(slot) else { return };
+        let Some(b) = self.broker_mut(slot) else {
+            return;
+        };
         let Some(addr) = b.addrs.pop() else {
             let why = last.unwrap_or_else(|| "no address to connect to".to_owned());
             return self.broker_fail(slot, why);
         };
         let session = match &b.tls {
-            Some(tls) => match rustls::ClientConnection::new(tls.config.clone(), tls.name.clone()) {
-                Ok(session) => Some(session.into()),
-                Err(e) => return self.broker_fail(slot, format!("TLS setup failed: {e}")),
-            },
+            Some(tls) => {
+                match rustls::ClientConnection::new(tls.config.clone(), tls.name.clone()) {
+                    Ok(session) => Some(session.into()),
+                    Err(e) => return self.broker_fail(slot, format!("TLS setup failed: {e}")),
+                }
+            }
             None => None,
         };
         let mut tcp = match mio::net::TcpStream::connect(addr) {
             Ok(tcp) => tcp,
             Err(e) => return self.broker_connect_next(slot, Some(format!("{addr}: {e}"))),
         };
-        if let Err(e) =
-            self.poll
-                .registry()
-                .register(&mut tcp, Token(slot), Interest::READABLE | Interest::WRITABLE)
-        {
+        if let Err(e) = self.poll.registry().register(
+            &mut tcp,
+            Token(slot),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
             return self.broker_fail(slot, format!("could not watch the socket: {e}"));
         }
-        let Some(b) = self.broker_mut(slot) else { return };
+        let Some(b) = self.broker_mut(slot) else {
+            return;
+        };
         b.transport = Some(Transport::new(tcp, session));
         b.connecting = true;
     }
 
     /// Readiness of the broker's socket.
     pub(super) fn broker_ready(&mut self, slot: usize) {
-        let Some(b) = self.broker_mut(slot) else { return };
+        let Some(b) = self.broker_mut(slot) else {
+            return;
+        };
         let Some(t) = b.transport.as_mut() else {
             return;
         };
@@ -224,30 +236,23 @@ impl Reactor {
     fn broker_read(&mut self, slot: usize) {
         let mut buf = std::mem::take(&mut self.read_buf);
         let mut failure = None;
-        loop {
-            let Some(b) = self.broker_mut(slot) else { break };
-            let Some(t) = b.transport.as_mut() else { break };
+        while let Some(b) = self.broker_mut(slot)
+            && let Some(t) = b.transport.as_mut()
+        {
             match t.read(&mut buf) {
-                Ok(0) => {
-                    failure = Some("Redis closed the connection".to_owned());
-                    break;
-                }
-                Ok(n) => {
-                    if let Err(e) = b.node.feed(&buf[..n]) {
-                        failure = Some(e);
-                        break;
-                    }
-                }
+                Ok(0) => failure = Some("Redis closed the connection".to_owned()),
+                Ok(n) => failure = b.node.feed(&buf[..n]).err(),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    failure = Some(describe("reading from Redis failed", &e).to_string());
-                    break;
-                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => failure = Some(describe("reading from Redis failed", &e).to_string()),
+            }
+            // What this chunk brought is delivered before the next is read.
+            self.broker_events(slot);
+            if failure.is_some() {
+                break;
             }
         }
         self.read_buf = buf;
-        self.broker_events(slot);
         if let Some(why) = failure {
             self.broker_fail(slot, why);
         }
@@ -256,7 +261,9 @@ impl Reactor {
     /// Writes what the node has for the broker, as far as the socket takes it.
     pub(super) fn broker_flush(&mut self, slot: usize) {
         let failure = loop {
-            let Some(b) = self.broker_mut(slot) else { return };
+            let Some(b) = self.broker_mut(slot) else {
+                return;
+            };
             if b.connecting {
                 return;
             }
@@ -285,7 +292,9 @@ impl Reactor {
     /// The link is lost or could not be made: state down, and the next
     /// attempt after the backoff's wait.
     fn broker_fail(&mut self, slot: usize, why: String) {
-        let Some(b) = self.broker_mut(slot) else { return };
+        let Some(b) = self.broker_mut(slot) else {
+            return;
+        };
         let transport = b.transport.take();
         b.connecting = false;
         b.addrs.clear();
@@ -320,7 +329,9 @@ impl Reactor {
     /// in time fails; a ready link gets a PING, or fails if the last one is
     /// unanswered.
     pub(super) fn broker_check(&mut self, slot: usize) {
-        let Some(b) = self.broker_mut(slot) else { return };
+        let Some(b) = self.broker_mut(slot) else {
+            return;
+        };
         let seconds = |d: Duration| format!("{:.1} s", d.as_secs_f64());
         if !b.node.is_ready() {
             let why = format!(
@@ -380,7 +391,9 @@ impl Reactor {
     }
 
     fn broker_sync(&mut self, slot: usize) {
-        let Some(b) = self.broker_mut(slot) else { return };
+        let Some(b) = self.broker_mut(slot) else {
+            return;
+        };
         let wanted = b.server.topics.names();
         b.node.sync(wanted);
     }
@@ -389,7 +402,9 @@ impl Reactor {
     /// handler, other nodes' publications to the local subscribers.
     fn broker_events(&mut self, slot: usize) {
         loop {
-            let Some(b) = self.broker_mut(slot) else { return };
+            let Some(b) = self.broker_mut(slot) else {
+                return;
+            };
             let Some(event) = b.node.next_event() else {
                 return;
             };
@@ -428,10 +443,8 @@ impl Reactor {
                     }
                 }
                 NodeEvent::Refused(why) => {
-                    let error = Error::new(
-                        ErrorKind::Io,
-                        format!("Redis refused a publication: {why}"),
-                    );
+                    let error =
+                        Error::new(ErrorKind::Io, format!("Redis refused a publication: {why}"));
                     if let Some(h) = self.server_handler(server_slot, server_id) {
                         ServerHandler::on_error(h, &error);
                     }
