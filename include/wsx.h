@@ -240,6 +240,30 @@ typedef enum wsx_close_origin {
 } wsx_close_origin;
 
 /**
+ * The state of a server's link to its cluster's broker.
+ */
+typedef enum wsx_cluster_state {
+  /**
+   * The first connection to the broker is being made.
+   */
+  WSX_CLUSTER_STATE_CONNECTING = 0,
+  /**
+   * Connected; every topic with local subscribers is subscribed.
+   */
+  WSX_CLUSTER_STATE_UP = 1,
+  /**
+   * The broker cannot be reached: publications reach local subscribers
+   * only (those for other nodes wait in the bounded queue) and the link
+   * reconnects with backoff.
+   */
+  WSX_CLUSTER_STATE_DOWN = 2,
+  /**
+   * Connected again; subscribing every topic anew.
+   */
+  WSX_CLUSTER_STATE_RESUBSCRIBING = 3,
+} wsx_cluster_state;
+
+/**
  * The state of a connection (`wsx_conn_state`).
  */
 typedef enum wsx_state {
@@ -276,6 +300,22 @@ typedef enum wsx_slow_subscriber {
    */
   WSX_SLOW_SUBSCRIBER_DROP = 1,
 } wsx_slow_subscriber;
+
+/**
+ * What a publication does when the queue of publications waiting for the
+ * broker is full.
+ */
+typedef enum wsx_queue_full {
+  /**
+   * The oldest waiting publication is dropped (the default).
+   */
+  WSX_QUEUE_FULL_DROP_OLDEST = 0,
+  /**
+   * The new publication is not queued for the broker (local subscribers
+   * still get it).
+   */
+  WSX_QUEUE_FULL_DROP_NEWEST = 1,
+} wsx_queue_full;
 
 /**
  * A client's connect attempt that starts now, passed to `on_before_connect`
@@ -662,6 +702,181 @@ typedef struct wsx_conn_callbacks {
 } wsx_conn_callbacks;
 
 /**
+ * When and how often a client reconnects. Extensible: fill it with
+ * `wsx_reconnect_options_default` (after setting `struct_size`) and change
+ * what you need; fields past the caller's `struct_size` take their defaults.
+ *
+ * The wait before reconnect attempt n (1, 2, ...) is drawn at random from
+ * [0, min(max_delay_ms, initial_delay_ms * factor^(n-1))] ("full jitter").
+ * Reconnects follow network errors, timeouts (keepalive included) and, by
+ * default, the close codes 1001 (going away: a server's graceful shutdown
+ * or restart), 1006 (dropped), 1011, 1012 (service restart), 1013 and 1014
+ * (`wsx_client_options_set_reconnect_codes` changes the set); never a
+ * close the application asked for, nor a handshake refused with a 4xx
+ * status (unless `retry_on_4xx`).
+ */
+typedef struct wsx_reconnect_options {
+  /**
+   * `sizeof(wsx_reconnect_options)` as the caller was compiled with.
+   */
+  size_t struct_size;
+  /**
+   * Growth of the ceiling per attempt (default 2.0): a finite number of at
+   * least 1.0, or `wsx_client_options_set_reconnect` refuses it.
+   */
+  double factor;
+  /**
+   * Bytes `wsx_conn_send` may queue while disconnected, sent once the next
+   * connection opens; 0 (the default) refuses such sends with
+   * `WSX_ERR_NOT_CONNECTED`.
+   */
+  size_t queue_while_disconnected;
+  /**
+   * Ceiling of the first wait, in ms (default 500).
+   */
+  uint32_t initial_delay_ms;
+  /**
+   * Largest ceiling, in ms (default 30000).
+   */
+  uint32_t max_delay_ms;
+  /**
+   * Most reconnect attempts in a row without a lasting connection; 0
+   * (the default) tries forever.
+   */
+  uint32_t max_attempts;
+  /**
+   * A connection open this long (ms) starts the backoff afresh (default 10000).
+   */
+  uint32_t reset_after_ms;
+  /**
+   * Retry after the server refused the handshake with a 4xx status (default false).
+   */
+  bool retry_on_4xx;
+  /**
+   * Draw each wait at random below its ceiling (default true); false
+   * waits exactly the ceiling.
+   */
+  bool jitter;
+} wsx_reconnect_options;
+
+/**
+ * How a server joins a cluster (`wsx_server_options_set_cluster`).
+ * Extensible: set `struct_size = sizeof(wsx_cluster_options)` and zero the
+ * rest; every field left 0 or NULL takes its default.
+ *
+ * Layout: `size_t struct_size; const char *url, *prefix, *node_id,
+ * *tls_ca_file; const wsx_reconnect_options *reconnect; size_t max_queued,
+ * max_queued_bytes; uint32_t connect_timeout_ms, keepalive_ms;
+ * wsx_queue_full queue_full; bool sharded`.
+ */
+typedef struct wsx_cluster_options {
+  /**
+   * `sizeof(wsx_cluster_options)` as the caller was compiled with (at
+   * least up to `url`).
+   */
+  size_t struct_size;
+  /**
+   * Required: `redis://[[user]:password@]host[:port][/db]`, or
+   * `rediss://` for TLS.
+   */
+  const char *url;
+  /**
+   * Prefix of the Redis channel names (NULL: `"wsx:"`): the channel of
+   * topic T is prefix + T, so several applications can share a Redis.
+   */
+  const char *prefix;
+  /**
+   * This node's id, at most 255 bytes (NULL: a random one; read it back
+   * with `wsx_server_cluster_node_id`).
+   */
+  const char *node_id;
+  /**
+   * For `rediss://`: a PEM file of extra CA certificates (NULL: none).
+   */
+  const char *tls_ca_file;
+  /**
+   * How the link reconnects (NULL: the defaults of
+   * `wsx_reconnect_options_default`; `queue_while_disconnected` and
+   * `retry_on_4xx` do not apply).
+   */
+  const struct wsx_reconnect_options *reconnect;
+  /**
+   * Most publications waiting for the broker (0: 10,000).
+   */
+  size_t max_queued;
+  /**
+   * Most bytes of publications waiting for the broker (0: 16 MiB).
+   */
+  size_t max_queued_bytes;
+  /**
+   * Time allowed to connect to Redis and finish HELLO (0: 5000 ms).
+   */
+  uint32_t connect_timeout_ms;
+  /**
+   * A PING every this many ms; no answer within as long again drops the
+   * link (0: 5000 ms).
+   */
+  uint32_t keepalive_ms;
+  /**
+   * What a publication does when the queue is full (0: drop the oldest).
+   * A dropped publication used its sequence number: the other nodes
+   * report it as a gap.
+   */
+  wsx_queue_full queue_full;
+  /**
+   * Sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7).
+   */
+  bool sharded;
+} wsx_cluster_options;
+
+/**
+ * Figures of a server's cluster link (`wsx_server_cluster_stats`).
+ * Extensible: set `struct_size` before the call.
+ */
+typedef struct wsx_cluster_stats {
+  /**
+   * `sizeof(wsx_cluster_stats)` as the caller was compiled with.
+   */
+  size_t struct_size;
+  /**
+   * The link's state.
+   */
+  enum wsx_cluster_state state;
+  /**
+   * This node's epoch (new at each start).
+   */
+  uint64_t epoch;
+  /**
+   * Publications handed to the broker.
+   */
+  uint64_t published;
+  /**
+   * Publications of other nodes received.
+   */
+  uint64_t received;
+  /**
+   * Publications waiting for the broker now.
+   */
+  uint64_t queued;
+  /**
+   * Publications dropped because the queue was full.
+   */
+  uint64_t dropped;
+  /**
+   * Gap events raised.
+   */
+  uint64_t gaps;
+  /**
+   * Times the link to the broker was lost.
+   */
+  uint64_t disconnects;
+  /**
+   * Channels subscribed on the broker now.
+   */
+  uint64_t subscriptions;
+} wsx_cluster_stats;
+
+/**
  * What `wsx_conn_recv` copied out. Extensible: set `struct_size =
  * sizeof(wsx_received)` before the call.
  */
@@ -937,64 +1152,6 @@ typedef struct wsx_inbox_options {
 } wsx_inbox_options;
 
 /**
- * When and how often a client reconnects. Extensible: fill it with
- * `wsx_reconnect_options_default` (after setting `struct_size`) and change
- * what you need; fields past the caller's `struct_size` take their defaults.
- *
- * The wait before reconnect attempt n (1, 2, ...) is drawn at random from
- * [0, min(max_delay_ms, initial_delay_ms * factor^(n-1))] ("full jitter").
- * Reconnects follow network errors, timeouts (keepalive included) and, by
- * default, the close codes 1001 (going away: a server's graceful shutdown
- * or restart), 1006 (dropped), 1011, 1012 (service restart), 1013 and 1014
- * (`wsx_client_options_set_reconnect_codes` changes the set); never a
- * close the application asked for, nor a handshake refused with a 4xx
- * status (unless `retry_on_4xx`).
- */
-typedef struct wsx_reconnect_options {
-  /**
-   * `sizeof(wsx_reconnect_options)` as the caller was compiled with.
-   */
-  size_t struct_size;
-  /**
-   * Growth of the ceiling per attempt (default 2.0): a finite number of at
-   * least 1.0, or `wsx_client_options_set_reconnect` refuses it.
-   */
-  double factor;
-  /**
-   * Bytes `wsx_conn_send` may queue while disconnected, sent once the next
-   * connection opens; 0 (the default) refuses such sends with
-   * `WSX_ERR_NOT_CONNECTED`.
-   */
-  size_t queue_while_disconnected;
-  /**
-   * Ceiling of the first wait, in ms (default 500).
-   */
-  uint32_t initial_delay_ms;
-  /**
-   * Largest ceiling, in ms (default 30000).
-   */
-  uint32_t max_delay_ms;
-  /**
-   * Most reconnect attempts in a row without a lasting connection; 0
-   * (the default) tries forever.
-   */
-  uint32_t max_attempts;
-  /**
-   * A connection open this long (ms) starts the backoff afresh (default 10000).
-   */
-  uint32_t reset_after_ms;
-  /**
-   * Retry after the server refused the handshake with a 4xx status (default false).
-   */
-  bool retry_on_4xx;
-  /**
-   * Draw each wait at random below its ceiling (default true); false
-   * waits exactly the ceiling.
-   */
-  bool jitter;
-} wsx_reconnect_options;
-
-/**
  * A handshake request under decision on the server.
  */
 typedef struct wsx_request {
@@ -1076,6 +1233,87 @@ typedef void (*wsx_on_slow_subscriber)(void *user_data,
                                        const struct wsx_slow_subscriber_event *event);
 
 /**
+ * The broker link changed state (`on_cluster_state`).
+ */
+typedef struct wsx_cluster_state_event {
+  /**
+   * The new state.
+   */
+  enum wsx_cluster_state state;
+  /**
+   * Why, in words (the error that took the link down and when the next
+   * attempt comes, or what is subscribed), NUL-terminated, borrowed for
+   * the callback only.
+   */
+  const char *detail;
+  /**
+   * The detail's length in bytes, without the NUL.
+   */
+  size_t detail_len;
+} wsx_cluster_state_event;
+
+/**
+ * Called on the loop's thread when the broker link changes state, with the
+ * `user_data` of the server's callbacks.
+ */
+typedef void (*wsx_on_cluster_state)(void *user_data, const struct wsx_cluster_state_event *event);
+
+/**
+ * Publications of another node to a topic with local subscribers were lost
+ * (`on_cluster_gap`): resynchronise the topic's subscribers. Raised when
+ * that node's next publication arrives, before it is delivered.
+ */
+typedef struct wsx_cluster_gap {
+  /**
+   * The topic, NUL-terminated, borrowed for the callback only.
+   */
+  const char *topic;
+  /**
+   * The topic's length in bytes, without the NUL.
+   */
+  size_t topic_len;
+  /**
+   * The publishing node's id, NUL-terminated, borrowed for the callback only.
+   */
+  const char *node;
+  /**
+   * The node id's length in bytes, without the NUL.
+   */
+  size_t node_len;
+  /**
+   * The publisher's epoch now.
+   */
+  uint64_t epoch;
+  /**
+   * When `epoch_changed`: the epoch before (the publisher restarted).
+   */
+  uint64_t previous_epoch;
+  /**
+   * The sequence number expected next (in `previous_epoch` if it changed).
+   */
+  uint64_t expected;
+  /**
+   * The sequence number that arrived.
+   */
+  uint64_t received;
+  /**
+   * How many publications were lost (`received - expected`); 0 when
+   * `epoch_changed`, where it is unknown.
+   */
+  uint64_t missed;
+  /**
+   * The publisher restarted (a new epoch): how much was lost is unknown.
+   */
+  bool epoch_changed;
+} wsx_cluster_gap;
+
+/**
+ * Called on the loop's thread for each gap found, with the `user_data` of
+ * the server's callbacks.
+ */
+typedef void (*wsx_on_cluster_gap)(void *user_data, const struct wsx_cluster_gap *gap);
+
+/**
  * The callbacks of a server. Extensible: set `struct_size =
  * sizeof(wsx_server_callbacks)`, zero the rest and set what you need; every
  * function pointer may be NULL and fields past the caller's `struct_size`
@@ -1122,6 +1360,16 @@ typedef struct wsx_server_callbacks {
    * was dropped (see `wsx_server_options_set_slow_subscriber`).
    */
   wsx_on_slow_subscriber on_slow_subscriber;
+  /**
+   * The link to the cluster's broker changed state (see
+   * `wsx_server_options_set_cluster`). Added in 0.2 after
+   * `on_slow_subscriber`: an older struct_size leaves it NULL.
+   */
+  wsx_on_cluster_state on_cluster_state;
+  /**
+   * Publications of another node of the cluster were lost.
+   */
+  wsx_on_cluster_gap on_cluster_gap;
 } wsx_server_callbacks;
 
 /**
@@ -1238,6 +1486,63 @@ enum wsx_result wsx_pending_attempt_proceed(const struct wsx_pending_attempt *pe
  * `pending` is NULL or from `wsx_attempt_defer`, freed once.
  */
 void wsx_pending_attempt_free(struct wsx_pending_attempt *pending);
+
+/**
+ * Joins a cluster: the server's publications also reach every other
+ * node's subscribers through Redis pub/sub, and theirs reach this server's
+ * (`cluster` is copied; NULL leaves the cluster: the default). The URL and
+ * node id are checked by `wsx_loop_listen` (`WSX_ERR_INVALID_ARGUMENT`);
+ * an unreachable Redis is not an error: the server serves its own
+ * subscribers and reports the cluster down, then up once it connects.
+ *
+ * # Safety
+ * `options` is NULL or live; `cluster` is NULL or valid, its strings NULL
+ * or NUL-terminated.
+ */
+enum wsx_result wsx_server_options_set_cluster(struct wsx_server_options *options,
+                                               const struct wsx_cluster_options *cluster);
+
+/**
+ * Writes the default cluster options to `*out`, whose `struct_size` the
+ * caller set: every field 0 or NULL (each then takes its default).
+ *
+ * # Safety
+ * `out` is NULL or has `out->struct_size` writable bytes.
+ */
+enum wsx_result wsx_cluster_options_default(struct wsx_cluster_options *out);
+
+/**
+ * Writes the state of the server's broker link into `*out_state`.
+ * `WSX_ERR_STATE` for a server that joined no cluster.
+ *
+ * # Safety
+ * `server` is NULL or live; `out_state` is NULL or writable.
+ */
+enum wsx_result wsx_server_cluster_state(const struct wsx_server *server,
+                                         enum wsx_cluster_state *out_state);
+
+/**
+ * Writes the figures of the server's broker link into `*out`, whose
+ * `struct_size` the caller set. `WSX_ERR_STATE` for a server that joined
+ * no cluster.
+ *
+ * # Safety
+ * `server` is NULL or live; `out` is NULL or has `out->struct_size`
+ * writable bytes.
+ */
+enum wsx_result wsx_server_cluster_stats(const struct wsx_server *server,
+                                         struct wsx_cluster_stats *out);
+
+/**
+ * Writes this node's id and a NUL into `out_buf` of `buf_len` bytes (256
+ * always suffice). `WSX_ERR_STATE` for a server that joined no cluster.
+ *
+ * # Safety
+ * `server` is NULL or live; `out_buf` is NULL or has `buf_len` writable bytes.
+ */
+enum wsx_result wsx_server_cluster_node_id(const struct wsx_server *server,
+                                           char *out_buf,
+                                           size_t buf_len);
 
 /**
  * Takes one more reference to `conn` and returns it (the same pointer), so

@@ -261,6 +261,9 @@ impl Node {
                 self.pump();
             }
             LinkEvent::Subscribed => {
+                self.shared
+                    .subscriptions
+                    .store(self.subscribed.len() as u64, Ordering::Relaxed);
                 if self.is_ready() && self.shared.state() != ClusterState::Up {
                     self.up();
                 }
