@@ -139,7 +139,7 @@ impl wsx_cluster_options {
     ///
     /// # Safety
     /// The strings are NULL or NUL-terminated; `reconnect` is NULL or valid.
-    unsafe fn to_core(&self) -> Outcome<ClusterConfig> {
+    unsafe fn to_core(self) -> Outcome<ClusterConfig> {
         let d = ClusterConfig::default();
         // SAFETY: the caller's promise, for every pointer.
         let url = unsafe { opt_str(self.url, "cluster->url") }?
