@@ -8,6 +8,7 @@
 //! Python threads wait on those mailboxes with the GIL released; asyncio
 //! loops are woken through a socket (`Hub`).
 
+mod cluster;
 mod connection;
 mod deflate;
 mod errors;
@@ -110,7 +111,7 @@ fn open_client(
 #[pyo3(signature = (
     host, port, *, max_size, open_timeout, ping_interval, ping_timeout, close_timeout,
     subprotocols=Vec::new(), origins=None, process_request=None, cert_file=None, key_file=None,
-    max_connections=None, max_queue=None, compression=None, slow_subscriber="skip"
+    max_connections=None, max_queue=None, compression=None, slow_subscriber="skip", cluster=None
 ))]
 #[allow(clippy::too_many_arguments)] // mirrors Python's keyword arguments
 fn listen(
@@ -131,6 +132,7 @@ fn listen(
     max_queue: Option<(usize, usize)>,
     compression: Option<Py<Deflate>>,
     slow_subscriber: &str,
+    cluster: Option<Py<cluster::Cluster>>,
 ) -> PyResult<Listener> {
     let common = options::Common {
         open_timeout,
@@ -152,7 +154,7 @@ fn listen(
     };
     let mut config = options::server(&common, server)?;
     config.inbox = Some(QueueLimit::inbox(options::queue_limit(max_queue)?));
-    Listener::start(py, config, process_request)
+    Listener::start(py, config, process_request, cluster)
 }
 
 #[pymodule]
@@ -172,6 +174,8 @@ fn _wsx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Hub>()?;
     m.add_class::<Deflate>()?;
     m.add_class::<Reconnect>()?;
+    m.add_class::<cluster::Cluster>()?;
+    m.add_class::<cluster::ClusterGap>()?;
     stats::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

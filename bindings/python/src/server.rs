@@ -137,6 +137,7 @@ impl Listener {
         py: Python<'_>,
         config: wsx_core::net::ServerConfig,
         process_request: Option<Py<PyAny>>,
+        cluster: Option<Py<crate::cluster::Cluster>>,
     ) -> PyResult<Listener> {
         let handle = crate::runtime::handle(py)?;
         let queue = Arc::new(Mailbox::new(AcceptQueue::default()));
@@ -144,9 +145,13 @@ impl Listener {
             queue: queue.clone(),
             process_request,
         });
+        let (config, acceptor) = crate::cluster::join(py, cluster.as_ref(), config, acceptor)?;
         let server = py
             .detach(|| handle.listen(config, acceptor))
             .map_err(|e| crate::errors::to_py(py, &e))?;
+        if let Some(cluster) = &cluster {
+            cluster.get().started(&server);
+        }
         let addr = py.detach(|| server.local_addr());
         Ok(Listener {
             server,

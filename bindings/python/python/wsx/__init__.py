@@ -13,6 +13,8 @@ The asyncio API lives in :mod:`wsx.asyncio`.
 
 from ._wsx import (
     ClientConnection,
+    Cluster,
+    ClusterGap,
     Connection,
     Deflate,
     Headers,
@@ -42,6 +44,8 @@ from .sync import Server, connect, serve
 
 __all__ = [
     "ClientConnection",
+    "Cluster",
+    "ClusterGap",
     "ConnectError",
     "Connection",
     "ConnectionClosed",

@@ -22,6 +22,7 @@ from . import _wsx
 from ._options import (
     DEFAULTS,
     BeforeConnect,
+    ClusterLike,
     CompressionLike,
     HeadersLike,
     ProxyLike,
@@ -435,6 +436,7 @@ def serve(
     max_queue: QueueLike = 16,
     compression: CompressionLike = None,
     slow_subscriber: SlowSubscriber = "skip",
+    cluster: ClusterLike = None,
 ) -> _Opening[Server]:
     """Starts a server: ``server = await serve(handler, host, port)`` or
     ``async with serve(...) as server``. ``await handler(connection)`` runs as

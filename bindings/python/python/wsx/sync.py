@@ -13,6 +13,7 @@ from . import _wsx
 from ._options import (
     DEFAULTS,
     BeforeConnect,
+    ClusterLike,
     CompressionLike,
     HeadersLike,
     ProxyLike,
@@ -235,6 +236,7 @@ def serve(
     max_queue: QueueLike = 16,
     compression: CompressionLike = None,
     slow_subscriber: SlowSubscriber = "skip",
+    cluster: ClusterLike = None,
 ) -> Server:
     """Starts a WebSocket server on ``host:port`` (port 0 picks a free one,
     read it back from :attr:`Server.port`) and returns it at once.
@@ -258,6 +260,11 @@ def serve(
     ``slow_subscriber`` says what :meth:`Server.publish` does with a
     subscriber whose send queue is full: ``"skip"`` it for that message, or
     ``"drop"`` the connection (it could no longer see every message).
+    ``cluster`` (a ``redis://`` URL or a :class:`~wsx.Cluster`) joins the
+    servers sharing that Redis: :meth:`Server.publish` then also reaches
+    their subscribers, and theirs reach this server's; a
+    :class:`~wsx.Cluster` tells the link's state and lost publications
+    through its ``on_state`` and ``on_gap`` callbacks.
     """
     options = dict(locals())  # exactly the arguments above
     del options["handler"]
