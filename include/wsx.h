@@ -4,7 +4,8 @@
  * READING ORDER. Results, the loop (wsx_loop), clients (wsx_loop_connect),
  * servers (wsx_loop_listen, the upgrade decision), connections (wsx_conn),
  * options (wsx_client_options, wsx_server_options and the settings they
- * share, wsx_conn_options), pub/sub, defaults. Types come first.
+ * share, wsx_conn_options), pub/sub, cluster pub/sub, defaults. Types
+ * come first.
  *
  * NAMES. Every function is wsx_<object>_<verb>: wsx_loop_connect,
  * wsx_conn_send, wsx_server_free. Every enum value is WSX_<ENUM>_<VARIANT>
@@ -93,6 +94,11 @@
  * No callback of a connection runs after its close callback has returned.
  * Inside a callback you may send, close, free handles and stop the loop.
  * Callbacks must not unwind (C++ exceptions, longjmp) into the library.
+ *
+ * CLUSTER. wsx_server_options_set_cluster makes a server one node of a
+ * cluster sharing topics through Redis: its link to Redis is one more
+ * connection of its loop (no thread), its state and gaps reach
+ * on_cluster_state and on_cluster_gap of wsx_server_callbacks.
  *
  * RECEIVING. Push mode (the default): whole messages go to on_message.
  * Pull mode (wsx_conn_options_set_inbox): they wait in a bounded inbox;
