@@ -25,6 +25,8 @@ use wsx_core::proto::MessageKind;
 struct Redis {
     port: u16,
     child: Option<Child>,
+    /// More arguments (TLS, a password).
+    extra: Vec<String>,
 }
 
 fn free_port() -> u16 {
@@ -36,9 +38,14 @@ fn free_port() -> u16 {
 
 impl Redis {
     fn start() -> Redis {
+        Redis::start_with(Vec::new())
+    }
+
+    fn start_with(extra: Vec<String>) -> Redis {
         let mut redis = Redis {
             port: free_port(),
             child: None,
+            extra,
         };
         redis.restart();
         redis
@@ -49,6 +56,7 @@ impl Redis {
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -59,7 +67,11 @@ impl Redis {
             });
         self.child = Some(child);
         let deadline = Instant::now() + PATIENCE;
-        while self.command(&["PING"]).as_deref() != Some("PONG") {
+        // PONG, or NOAUTH when a password is set: either way it is up.
+        while !self
+            .command(&["PING"])
+            .is_some_and(|r| r == "PONG" || r.starts_with("NOAUTH"))
+        {
             assert!(Instant::now() < deadline, "redis-server did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -523,7 +535,11 @@ fn a_broker_unreachable_at_start_leaves_the_server_serving_locally() {
     let stats = a.server.cluster_stats().unwrap();
     assert_eq!((stats.queued, stats.published), (1, 0));
     // Once the broker is there, the link comes up and the queue drains.
-    let mut redis = Redis { port, child: None };
+    let mut redis = Redis {
+        port,
+        child: None,
+        extra: Vec::new(),
+    };
     redis.restart();
     a.until_state(ClusterState::Up, &mut seen);
     redis.wait_numsub("test:news", false, 1);
@@ -564,4 +580,87 @@ fn bad_cluster_options_fail_at_listen() {
         );
     }
     let _ = HashMap::<(), ()>::new();
+}
+
+#[test]
+fn rediss_with_a_private_ca_and_a_host_name() {
+    let pki = net_util::pki::Pki::new();
+    let tls_port = free_port();
+    let file = |name: &str| pki.dir.join(name).display().to_string();
+    let redis = Redis::start_with(vec![
+        "--tls-port".into(),
+        tls_port.to_string(),
+        "--tls-cert-file".into(),
+        file("cert.pem"),
+        "--tls-key-file".into(),
+        file("key.pem"),
+        "--tls-ca-cert-file".into(),
+        file("ca.pem"),
+        "--tls-auth-clients".into(),
+        "no".into(),
+    ]);
+    // `localhost` (the certificate's name) is looked up off the loop; one of
+    // its addresses (::1) may refuse, the next is tried.
+    let url = format!("rediss://localhost:{tls_port}");
+    let trusting = |c: &mut ClusterConfig| c.tls.ca_file = Some(pki.dir.join("ca.pem"));
+    let a = Node::start(&url, trusting);
+    let b = Node::start(&url, trusting);
+    a.until_state(ClusterState::Up, &mut Vec::new());
+    b.until_state(ClusterState::Up, &mut Vec::new());
+    let (_c, events) = b.client("secure");
+    redis.wait_numsub("test:secure", false, 1);
+    a.server
+        .publish("secure", MessageKind::Text, b"over tls")
+        .unwrap();
+    assert_eq!(text(&events), "over tls");
+
+    // Without the CA the certificate is refused: the link stays down and says why.
+    let (tx, rx) = channel();
+    struct Details(Sender<String>);
+    impl ServerHandler for Details {
+        fn on_upgrade(&mut self, _: &mut Upgrade<'_>) -> Result<Box<dyn Handler>, Refusal> {
+            Err(Refusal::new(404, "").unwrap())
+        }
+        fn on_cluster_state(&mut self, _state: ClusterState, detail: &str) {
+            let _ = self.0.send(detail.to_owned());
+        }
+    }
+    let lp = spawn_loop();
+    let config = ServerConfig {
+        cluster: Some(ClusterConfig {
+            url,
+            reconnect: fast_reconnect(),
+            ..ClusterConfig::default()
+        }),
+        ..server_config()
+    };
+    let server = lp.handle().listen(config, Box::new(Details(tx))).unwrap();
+    let detail = rx.recv_timeout(PATIENCE).expect("a state event");
+    assert_eq!(server.cluster_state(), Some(ClusterState::Down));
+    assert!(detail.contains("TLS"), "{detail}");
+}
+
+#[test]
+fn a_password_and_a_database_in_the_url() {
+    let redis = Redis::start_with(vec!["--requirepass".into(), "s3cret".into()]);
+    let good = format!("redis://:s3cret@127.0.0.1:{}/2", redis.port);
+    let a = Node::start(&good, |_| {});
+    let b = Node::start(&good, |_| {});
+    a.until_state(ClusterState::Up, &mut Vec::new());
+    b.until_state(ClusterState::Up, &mut Vec::new());
+    let (_c, events) = b.client("private");
+    let deadline = Instant::now() + PATIENCE;
+    while b.server.cluster_stats().unwrap().subscriptions != 1 {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    a.server
+        .publish("private", MessageKind::Text, b"authenticated")
+        .unwrap();
+    assert_eq!(text(&events), "authenticated");
+
+    let bad = Node::start(&format!("redis://:wrong@127.0.0.1:{}", redis.port), |_| {});
+    let mut seen = Vec::new();
+    bad.until_state(ClusterState::Down, &mut seen);
+    assert_eq!(bad.server.cluster_state(), Some(ClusterState::Down));
 }
