@@ -664,3 +664,33 @@ fn a_password_and_a_database_in_the_url() {
     bad.until_state(ClusterState::Down, &mut seen);
     assert_eq!(bad.server.cluster_state(), Some(ClusterState::Down));
 }
+
+#[test]
+fn a_frozen_broker_is_found_by_the_keepalive() {
+    let redis = Redis::start();
+    let a = Node::start(&redis.url(), |c| c.keepalive = Duration::from_millis(150));
+    let mut seen = Vec::new();
+    a.until_state(ClusterState::Up, &mut seen);
+    let pid = redis.child.as_ref().unwrap().id().to_string();
+    let signal = |sig: &str| {
+        let ok = Command::new("kill").args([sig, &pid]).status().unwrap();
+        assert!(ok.success());
+    };
+    // SIGSTOP: the socket stays open, nothing answers. The unanswered PING
+    // takes the link down within two keepalive periods.
+    signal("-STOP");
+    let stopped = Instant::now();
+    a.until_state(ClusterState::Down, &mut seen);
+    assert!(
+        stopped.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        stopped.elapsed()
+    );
+    signal("-CONT");
+    a.until_state(ClusterState::Up, &mut seen);
+    assert_eq!(
+        states(&seen),
+        [ClusterState::Up, ClusterState::Down, ClusterState::Up]
+    );
+    assert_eq!(a.server.cluster_stats().unwrap().disconnects, 1);
+}
