@@ -240,11 +240,13 @@ impl Node {
         let Some(link) = self.link.as_mut() else {
             return Ok(());
         };
-        link.feed(bytes)?;
+        // What came before a failure in these bytes still counts (the same
+        // events however the socket cut them).
+        let fed = link.feed(bytes);
         while let Some(event) = self.link.as_mut().and_then(Link::next_event) {
             self.on_link_event(event);
         }
-        Ok(())
+        fed
     }
 
     fn on_link_event(&mut self, event: LinkEvent) {

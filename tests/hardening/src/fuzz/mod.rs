@@ -5,6 +5,7 @@
 //! (the RFC, a model, or the same input cut differently).
 
 pub mod close_payload;
+pub mod cluster;
 pub mod deflate;
 pub mod deflate_negotiation;
 mod engine;
@@ -30,4 +31,5 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("socks5", proxy::socks5),
     ("url", url::run),
     ("deflate_negotiation", deflate_negotiation::run),
+    ("cluster_link", cluster::run),
 ];
