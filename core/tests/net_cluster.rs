@@ -694,3 +694,138 @@ fn a_frozen_broker_is_found_by_the_keepalive() {
     );
     assert_eq!(a.server.cluster_stats().unwrap().disconnects, 1);
 }
+
+/// A Redis Cluster of three masters (no replicas), each its own
+/// `redis-server` in a directory of its own.
+struct RedisCluster {
+    nodes: Vec<Redis>,
+    dir: std::path::PathBuf,
+}
+
+impl RedisCluster {
+    fn start() -> RedisCluster {
+        let dir = std::env::temp_dir().join(format!(
+            "wsx-redis-cluster-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let nodes: Vec<Redis> = (0..3)
+            .map(|i| {
+                let node_dir = dir.join(i.to_string());
+                std::fs::create_dir_all(&node_dir).unwrap();
+                Redis::start_with(vec![
+                    "--cluster-enabled".into(),
+                    "yes".into(),
+                    "--cluster-config-file".into(),
+                    node_dir.join("nodes.conf").display().to_string(),
+                    "--dir".into(),
+                    node_dir.display().to_string(),
+                    "--cluster-node-timeout".into(),
+                    "2000".into(),
+                ])
+            })
+            .collect();
+        let mut create = Command::new("redis-cli");
+        create.args(["--cluster", "create"]);
+        for n in &nodes {
+            create.arg(format!("127.0.0.1:{}", n.port));
+        }
+        let out = create
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .expect("redis-cli (`make deps` installs it with redis-server)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let deadline = Instant::now() + PATIENCE;
+        for n in &nodes {
+            while !n
+                .command(&["CLUSTER", "INFO"])
+                .is_some_and(|info| info.contains("cluster_state:ok"))
+            {
+                assert!(Instant::now() < deadline, "the cluster did not form");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        RedisCluster { nodes, dir }
+    }
+
+    /// The port of the master that owns `channel`'s slot.
+    fn owner(&self, channel: &str) -> u16 {
+        // Only the owner answers SPUBLISH without MOVED.
+        for n in &self.nodes {
+            let reply = n.command(&["SPUBLISH", channel, "probe"]).unwrap();
+            if !reply.starts_with("MOVED") {
+                return n.port;
+            }
+        }
+        panic!("no node owns {channel}");
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for n in &mut self.nodes {
+            n.kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn redis_cluster_classic_and_sharded() {
+    let cluster = RedisCluster::start();
+    let port = |i: usize| cluster.nodes[i].port;
+    // Classic pub/sub: a publication reaches subscribers through any node
+    // of the cluster (Redis forwards it on the cluster bus).
+    let a = Node::start(&format!("redis://127.0.0.1:{}", port(0)), |_| {});
+    let b = Node::start(&format!("redis://127.0.0.1:{}", port(2)), |_| {});
+    a.until_state(ClusterState::Up, &mut Vec::new());
+    b.until_state(ClusterState::Up, &mut Vec::new());
+    let (_c, events) = b.client("classic");
+    cluster.nodes[2].wait_numsub("test:classic", false, 1);
+    a.server
+        .publish("classic", MessageKind::Text, b"via the bus")
+        .unwrap();
+    assert_eq!(text(&events), "via the bus");
+
+    // Sharded: with a hash tag in the prefix every channel of the node maps
+    // to one slot; a node pointed at another shard follows MOVED there.
+    let prefix = "{wsx}:";
+    let owner = cluster.owner(&format!("{prefix}room"));
+    let elsewhere = cluster.nodes.iter().find(|n| n.port != owner).unwrap().port;
+    let sharded = |c: &mut ClusterConfig| {
+        c.sharded = true;
+        c.prefix = prefix.to_owned();
+    };
+    let s1 = Node::start(&format!("redis://127.0.0.1:{elsewhere}"), sharded);
+    let s2 = Node::start(&format!("redis://127.0.0.1:{elsewhere}"), sharded);
+    let (_c1, e1) = s1.client("room");
+    let (_c2, e2) = s2.client("room");
+    let owner_node = cluster.nodes.iter().find(|n| n.port == owner).unwrap();
+    owner_node.wait_numsub("{wsx}:room", true, 2);
+    for node in [&s1, &s2] {
+        let deadline = Instant::now() + PATIENCE;
+        while node.server.cluster_state() != Some(ClusterState::Up) {
+            assert!(
+                Instant::now() < deadline,
+                "{:?}",
+                node.server.cluster_stats()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    s1.server
+        .publish("room", MessageKind::Text, b"in the shard")
+        .unwrap();
+    assert_eq!(text(&e2), "in the shard");
+    assert_eq!(text(&e1), "in the shard");
+    s2.server
+        .publish("room", MessageKind::Text, b"back")
+        .unwrap();
+    assert_eq!(text(&e1), "back");
+    assert_eq!(text(&e2), "back");
+}

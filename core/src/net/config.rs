@@ -215,7 +215,12 @@ pub struct ClusterConfig {
     /// `None` (default) generates a random one.
     pub node_id: Option<String>,
     /// Sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`, Redis 7) instead of
-    /// `PUBLISH`/`SUBSCRIBE` (default false).
+    /// `PUBLISH`/`SUBSCRIBE` (default false). Against a Redis Cluster, the
+    /// server keeps one link, to the shard that owns its channels: put a
+    /// hash tag in the prefix (`"{chat}:"`) so that every channel maps to
+    /// one slot, and the link follows the cluster's `MOVED` redirect to that
+    /// shard. (Classic pub/sub needs neither: a Redis Cluster forwards
+    /// `PUBLISH` to every node.)
     pub sharded: bool,
     /// How the link to Redis reconnects: the same backoff with full jitter
     /// as reconnecting clients. Only the delays, `max_attempts`,

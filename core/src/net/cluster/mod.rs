@@ -16,6 +16,7 @@ mod target;
 
 pub(super) use node::random_node_id;
 pub(super) use node::{Node, NodeEvent};
+pub(super) use resp::moved_to;
 pub(super) use status::ClusterShared;
 pub(super) use target::Target;
 

@@ -242,6 +242,11 @@ impl Link {
             (Expect::Subscribe(_) | Expect::Unsubscribe(_), None) => {
                 Err("Redis answered a subscription with a reply instead of a push".to_owned())
             }
+            // Redis Cluster: the channel's slot lives on another shard. The
+            // link follows (see [`moved_to`]).
+            (Expect::Publish, Some(e)) if e.starts_with("MOVED ") => {
+                Err(format!("Redis refused a publication: {e}"))
+            }
             (Expect::Publish, Some(e)) => {
                 self.events.push_back(LinkEvent::PublishRefused(e));
                 Ok(())
@@ -297,6 +302,17 @@ impl Link {
         }
         Ok(())
     }
+}
+
+/// The shard a Redis Cluster redirect names: `host` and `port` from the
+/// `MOVED <slot> <host>:<port>` error quoted in a link failure.
+pub fn moved_to(failure: &str) -> Option<(String, u16)> {
+    let at = failure.find("MOVED ")?;
+    let mut words = failure[at..].split_whitespace().skip(2);
+    let addr = words.next()?;
+    let (host, port) = addr.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Some((host.to_owned(), port.parse().ok()?))
 }
 
 /// Appends a RESP command (an array of bulk strings) to `out`.
@@ -436,5 +452,15 @@ mod tests {
                 .feed(b"!!!\r\n")
                 .is_err()
         );
+
+        let mut link = Link::new(&Login::default(), true);
+        link.publish(b"c", b"p");
+        let e = link.feed(b"%0\r\n-MOVED 7 10.0.0.2:7001\r\n").unwrap_err();
+        assert_eq!(moved_to(&e), Some(("10.0.0.2".to_owned(), 7001)));
+        assert_eq!(
+            moved_to("refused: MOVED 1 [::1]:7002"),
+            Some(("::1".to_owned(), 7002))
+        );
+        assert_eq!(moved_to("ERR nope"), None);
     }
 }

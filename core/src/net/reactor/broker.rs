@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use mio::{Interest, Token};
 
 use super::{Entry, Reactor};
-use crate::net::cluster::{BrokerRequest, ClusterShared, Node, NodeEvent};
+use crate::net::cluster::{BrokerRequest, ClusterShared, Node, NodeEvent, moved_to};
 use crate::net::config::ClusterConfig;
 use crate::net::dns;
 use crate::net::error::{Error, ErrorKind};
@@ -46,6 +46,10 @@ pub(crate) struct BrokerEntry {
     addrs: Vec<SocketAddr>,
     /// When the link last became ready.
     ready_at: Option<Instant>,
+    /// The shard a Redis Cluster redirect (`MOVED`) named: the next attempts
+    /// go there rather than to the URL's host, until a failure of another
+    /// kind.
+    redirect: Option<(String, u16)>,
     pub deadlines: Deadlines,
 }
 
@@ -93,6 +97,7 @@ impl Reactor {
             connecting: false,
             addrs: Vec::new(),
             ready_at: None,
+            redirect: None,
             deadlines: Deadlines::default(),
         };
         let slot = self.entries.insert(Entry::Broker(Box::new(entry)));
@@ -119,7 +124,10 @@ impl Reactor {
         let Some(b) = self.broker_mut(slot) else {
             return;
         };
-        let (host, port) = (b.node.target.host.clone(), b.node.target.port);
+        let (host, port) = match &b.redirect {
+            Some(shard) => shard.clone(),
+            None => (b.node.target.host.clone(), b.node.target.port),
+        };
         let timeout = b.config.connect_timeout;
         let cluster = b.node.shared.clone();
         self.schedule(slot, TimerKind::BrokerCheck, timeout);
@@ -301,6 +309,11 @@ impl Reactor {
         if let Some(at) = b.ready_at.take() {
             b.backoff.connected_for(at.elapsed());
         }
+        b.redirect = moved_to(&why);
+        let why = match &b.redirect {
+            Some((host, port)) => format!("{why}; following the redirect to {host}:{port}"),
+            None => why,
+        };
         let next = b.backoff.next_attempt(random_unit());
         let detail = match next {
             Some((n, wait)) => format!(
