@@ -830,7 +830,9 @@ typedef struct wsx_cluster_options {
    */
   wsx_queue_full queue_full;
   /**
-   * Sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7).
+   * Sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7). Against a Redis
+   * Cluster, put a hash tag in the prefix (`"{chat}:"`) so every channel
+   * maps to one shard: the link follows MOVED there.
    */
   bool sharded;
 } wsx_cluster_options;

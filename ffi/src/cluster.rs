@@ -107,7 +107,9 @@ pub struct wsx_cluster_options {
     /// A dropped publication used its sequence number: the other nodes
     /// report it as a gap.
     pub queue_full: QueueFullArg,
-    /// Sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7).
+    /// Sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7). Against a Redis
+    /// Cluster, put a hash tag in the prefix (`"{chat}:"`) so every channel
+    /// maps to one shard: the link follows MOVED there.
     pub sharded: bool,
 }
 
