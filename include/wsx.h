@@ -849,7 +849,7 @@ typedef struct wsx_cluster_stats {
   /**
    * The link's state.
    */
-  enum wsx_cluster_state state;
+  wsx_cluster_state state;
   /**
    * This node's epoch (new at each start).
    */

@@ -331,6 +331,13 @@ pub(crate) fn notify_cluster_gap(
     unsafe { callback(user_data, &event) };
 }
 
+/// A `wsx_cluster_state` in a struct C gives the library to fill (the header
+/// names it `wsx_cluster_state`): an integer, so any bytes in the caller's
+/// struct are a valid value.
+#[repr(transparent)]
+#[derive(Debug, Clone, Copy)]
+pub struct ClusterStateValue(pub u32);
+
 /// Figures of a server's cluster link (`wsx_server_cluster_stats`).
 /// Extensible: set `struct_size` before the call.
 #[repr(C)]
@@ -339,7 +346,7 @@ pub struct wsx_cluster_stats {
     /// `sizeof(wsx_cluster_stats)` as the caller was compiled with.
     pub struct_size: usize,
     /// The link's state.
-    pub state: wsx_cluster_state,
+    pub state: ClusterStateValue,
     /// This node's epoch (new at each start).
     pub epoch: u64,
     /// Publications handed to the broker.
@@ -358,15 +365,14 @@ pub struct wsx_cluster_stats {
     pub subscriptions: u64,
 }
 
-// SAFETY: repr(C), `struct_size` first; the library writes it (the enum
-// field is only ever written with a valid value).
+// SAFETY: repr(C), `struct_size` first; integers only.
 unsafe impl Extensible for wsx_cluster_stats {
     const NAME: &'static str = "wsx_cluster_stats";
     const MIN_SIZE: usize = std::mem::offset_of!(wsx_cluster_stats, epoch);
     fn base() -> Self {
         wsx_cluster_stats {
             struct_size: 0,
-            state: wsx_cluster_state::WSX_CLUSTER_STATE_CONNECTING,
+            state: ClusterStateValue(0),
             epoch: 0,
             published: 0,
             received: 0,
@@ -425,7 +431,7 @@ pub unsafe extern "C" fn wsx_server_cluster_stats(
         let stats = server.server.cluster_stats().ok_or_else(not_clustered)?;
         let value = wsx_cluster_stats {
             struct_size: 0,
-            state: wsx_cluster_state::from_core(stats.state),
+            state: ClusterStateValue(wsx_cluster_state::from_core(stats.state) as u32),
             epoch: stats.epoch,
             published: stats.published,
             received: stats.received,
