@@ -9,6 +9,16 @@
 //! It holds at most `max_queued` publications and `max_queued_bytes` bytes;
 //! past either, [`QueueFull`] says which publication is dropped. A dropped
 //! publication used its sequence number, so receivers report it as a gap.
+//!
+//! Memory: the publisher keeps one counter per topic it ever published to
+//! (for its lifetime: the numbers must not restart within an epoch); the
+//! receiver keeps the last number of each publisher per subscribed topic,
+//! forgotten when the topic's last local subscriber leaves.
+//!
+//! Limits of what a gap can tell: a publication lost before this node had
+//! heard from its publisher on the topic (the first ones after subscribing)
+//! cannot be told from one never sent, and a loss shows only when that
+//! publisher's next publication to the topic arrives.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
