@@ -4,9 +4,9 @@
  * READING ORDER. Results, the loop (wsx_loop), clients (wsx_loop_connect),
  * servers (wsx_loop_listen, the upgrade decision), connections (wsx_conn),
  * options (wsx_client_options, wsx_server_options and the settings they
- * share, wsx_conn_options), pub/sub, defaults, then bring your own I/O
- * (wsx_engine, wsx_tls, wsx_allocator_set, wsx_random_set: see the section
- * BRING YOUR OWN I/O below). Types come first.
+ * share, wsx_conn_options), pub/sub, cluster pub/sub, defaults, then bring
+ * your own I/O (wsx_engine, wsx_tls, wsx_allocator_set, wsx_random_set: see
+ * the section BRING YOUR OWN I/O below). Types come first.
  *
  * NAMES. Every function is wsx_<object>_<verb>: wsx_loop_connect,
  * wsx_conn_send, wsx_server_free. Every enum value is WSX_<ENUM>_<VARIANT>
@@ -95,6 +95,11 @@
  * No callback of a connection runs after its close callback has returned.
  * Inside a callback you may send, close, free handles and stop the loop.
  * Callbacks must not unwind (C++ exceptions, longjmp) into the library.
+ *
+ * CLUSTER. wsx_server_options_set_cluster makes a server one node of a
+ * cluster sharing topics through Redis: its link to Redis is one more
+ * connection of its loop (no thread), its state and gaps reach
+ * on_cluster_state and on_cluster_gap of wsx_server_callbacks.
  *
  * RECEIVING. Push mode (the default): whole messages go to on_message.
  * Pull mode (wsx_conn_options_set_inbox): they wait in a bounded inbox;
@@ -331,6 +336,30 @@ typedef enum wsx_close_origin {
 } wsx_close_origin;
 
 /**
+ * The state of a server's link to its cluster's broker.
+ */
+typedef enum wsx_cluster_state {
+  /**
+   * The first connection to the broker is being made.
+   */
+  WSX_CLUSTER_STATE_CONNECTING = 0,
+  /**
+   * Connected; every topic with local subscribers is subscribed.
+   */
+  WSX_CLUSTER_STATE_UP = 1,
+  /**
+   * The broker cannot be reached: publications reach local subscribers
+   * only (those for other nodes wait in the bounded queue) and the link
+   * reconnects with backoff.
+   */
+  WSX_CLUSTER_STATE_DOWN = 2,
+  /**
+   * Connected again; subscribing every topic anew.
+   */
+  WSX_CLUSTER_STATE_RESUBSCRIBING = 3,
+} wsx_cluster_state;
+
+/**
  * The state of a connection (`wsx_conn_state`).
  */
 typedef enum wsx_state {
@@ -415,6 +444,22 @@ typedef enum wsx_engine_event_kind {
    */
   WSX_ENGINE_EVENT_KIND_ERROR = 8,
 } wsx_engine_event_kind;
+
+/**
+ * What a publication does when the queue of publications waiting for the
+ * broker is full.
+ */
+typedef enum wsx_queue_full {
+  /**
+   * The oldest waiting publication is dropped (the default).
+   */
+  WSX_QUEUE_FULL_DROP_OLDEST = 0,
+  /**
+   * The new publication is not queued for the broker (local subscribers
+   * still get it).
+   */
+  WSX_QUEUE_FULL_DROP_NEWEST = 1,
+} wsx_queue_full;
 
 /**
  * A client's connect attempt that starts now, passed to `on_before_connect`
@@ -848,6 +893,183 @@ typedef struct wsx_conn_callbacks {
    */
   wsx_on_before_connect on_before_connect;
 } wsx_conn_callbacks;
+
+/**
+ * When and how often a client reconnects. Extensible: fill it with
+ * `wsx_reconnect_options_default` (after setting `struct_size`) and change
+ * what you need; fields past the caller's `struct_size` take their defaults.
+ *
+ * The wait before reconnect attempt n (1, 2, ...) is drawn at random from
+ * [0, min(max_delay_ms, initial_delay_ms * factor^(n-1))] ("full jitter").
+ * Reconnects follow network errors, timeouts (keepalive included) and, by
+ * default, the close codes 1001 (going away: a server's graceful shutdown
+ * or restart), 1006 (dropped), 1011, 1012 (service restart), 1013 and 1014
+ * (`wsx_client_options_set_reconnect_codes` changes the set); never a
+ * close the application asked for, nor a handshake refused with a 4xx
+ * status (unless `retry_on_4xx`).
+ */
+typedef struct wsx_reconnect_options {
+  /**
+   * `sizeof(wsx_reconnect_options)` as the caller was compiled with.
+   */
+  size_t struct_size;
+  /**
+   * Growth of the ceiling per attempt (default 2.0): a finite number of at
+   * least 1.0, or `wsx_client_options_set_reconnect` refuses it.
+   */
+  double factor;
+  /**
+   * Bytes `wsx_conn_send` may queue while disconnected, sent once the next
+   * connection opens; 0 (the default) refuses such sends with
+   * `WSX_ERR_NOT_CONNECTED`.
+   */
+  size_t queue_while_disconnected;
+  /**
+   * Ceiling of the first wait, in ms (default 500).
+   */
+  uint32_t initial_delay_ms;
+  /**
+   * Largest ceiling, in ms (default 30000).
+   */
+  uint32_t max_delay_ms;
+  /**
+   * Most reconnect attempts in a row without a lasting connection; 0
+   * (the default) tries forever.
+   */
+  uint32_t max_attempts;
+  /**
+   * A connection open this long (ms) starts the backoff afresh (default 10000).
+   */
+  uint32_t reset_after_ms;
+  /**
+   * Retry after the server refused the handshake with a 4xx status (default false).
+   */
+  bool retry_on_4xx;
+  /**
+   * Draw each wait at random below its ceiling (default true); false
+   * waits exactly the ceiling.
+   */
+  bool jitter;
+} wsx_reconnect_options;
+
+/**
+ * How a server joins a cluster (`wsx_server_options_set_cluster`).
+ * Extensible: set `struct_size = sizeof(wsx_cluster_options)` and zero the
+ * rest; every field left 0 or NULL takes its default.
+ *
+ * Layout: `size_t struct_size; const char *url, *prefix, *node_id,
+ * *tls_ca_file; const wsx_reconnect_options *reconnect; size_t max_queued,
+ * max_queued_bytes; uint32_t connect_timeout_ms, keepalive_ms;
+ * wsx_queue_full queue_full; bool sharded`.
+ */
+typedef struct wsx_cluster_options {
+  /**
+   * `sizeof(wsx_cluster_options)` as the caller was compiled with (at
+   * least up to `url`).
+   */
+  size_t struct_size;
+  /**
+   * Required: `redis://[[user]:password@]host[:port][/db]`, or
+   * `rediss://` for TLS.
+   */
+  const char *url;
+  /**
+   * Prefix of the Redis channel names (NULL: `"wsx:"`): the channel of
+   * topic T is prefix + T, so several applications can share a Redis.
+   */
+  const char *prefix;
+  /**
+   * This node's id, at most 255 bytes (NULL: a random one; read it back
+   * with `wsx_server_cluster_node_id`).
+   */
+  const char *node_id;
+  /**
+   * For `rediss://`: a PEM file of extra CA certificates (NULL: none).
+   */
+  const char *tls_ca_file;
+  /**
+   * How the link reconnects (NULL: the defaults of
+   * `wsx_reconnect_options_default`; `queue_while_disconnected` and
+   * `retry_on_4xx` do not apply).
+   */
+  const struct wsx_reconnect_options *reconnect;
+  /**
+   * Most publications waiting for the broker (0: 10,000).
+   */
+  size_t max_queued;
+  /**
+   * Most bytes of publications waiting for the broker (0: 16 MiB).
+   */
+  size_t max_queued_bytes;
+  /**
+   * Time allowed to connect to Redis and finish HELLO (0: 5000 ms).
+   */
+  uint32_t connect_timeout_ms;
+  /**
+   * A PING every this many ms; no answer within as long again drops the
+   * link (0: 5000 ms).
+   */
+  uint32_t keepalive_ms;
+  /**
+   * What a publication does when the queue is full (0: drop the oldest).
+   * A dropped publication used its sequence number: the other nodes
+   * report it as a gap.
+   */
+  wsx_queue_full queue_full;
+  /**
+   * Sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7). Against a Redis
+   * Cluster, put a hash tag in the prefix (`"{chat}:"`) so every channel
+   * maps to one shard: the link follows MOVED there.
+   */
+  bool sharded;
+} wsx_cluster_options;
+
+/**
+ * Figures of a server's cluster link (`wsx_server_cluster_stats`).
+ * Extensible: set `struct_size` before the call.
+ */
+typedef struct wsx_cluster_stats {
+  /**
+   * `sizeof(wsx_cluster_stats)` as the caller was compiled with.
+   */
+  size_t struct_size;
+  /**
+   * The link's state.
+   */
+  wsx_cluster_state state;
+  /**
+   * This node's epoch (new at each start).
+   */
+  uint64_t epoch;
+  /**
+   * Publications handed to the broker.
+   */
+  uint64_t published;
+  /**
+   * Publications of other nodes received.
+   */
+  uint64_t received;
+  /**
+   * Publications waiting for the broker now.
+   */
+  uint64_t queued;
+  /**
+   * Publications dropped because the queue was full.
+   */
+  uint64_t dropped;
+  /**
+   * Gap events raised.
+   */
+  uint64_t gaps;
+  /**
+   * Times the link to the broker was lost.
+   */
+  uint64_t disconnects;
+  /**
+   * Channels subscribed on the broker now.
+   */
+  uint64_t subscriptions;
+} wsx_cluster_stats;
 
 /**
  * What `wsx_conn_recv` copied out. Extensible: set `struct_size =
@@ -1346,64 +1568,6 @@ typedef struct wsx_inbox_options {
 } wsx_inbox_options;
 
 /**
- * When and how often a client reconnects. Extensible: fill it with
- * `wsx_reconnect_options_default` (after setting `struct_size`) and change
- * what you need; fields past the caller's `struct_size` take their defaults.
- *
- * The wait before reconnect attempt n (1, 2, ...) is drawn at random from
- * [0, min(max_delay_ms, initial_delay_ms * factor^(n-1))] ("full jitter").
- * Reconnects follow network errors, timeouts (keepalive included) and, by
- * default, the close codes 1001 (going away: a server's graceful shutdown
- * or restart), 1006 (dropped), 1011, 1012 (service restart), 1013 and 1014
- * (`wsx_client_options_set_reconnect_codes` changes the set); never a
- * close the application asked for, nor a handshake refused with a 4xx
- * status (unless `retry_on_4xx`).
- */
-typedef struct wsx_reconnect_options {
-  /**
-   * `sizeof(wsx_reconnect_options)` as the caller was compiled with.
-   */
-  size_t struct_size;
-  /**
-   * Growth of the ceiling per attempt (default 2.0): a finite number of at
-   * least 1.0, or `wsx_client_options_set_reconnect` refuses it.
-   */
-  double factor;
-  /**
-   * Bytes `wsx_conn_send` may queue while disconnected, sent once the next
-   * connection opens; 0 (the default) refuses such sends with
-   * `WSX_ERR_NOT_CONNECTED`.
-   */
-  size_t queue_while_disconnected;
-  /**
-   * Ceiling of the first wait, in ms (default 500).
-   */
-  uint32_t initial_delay_ms;
-  /**
-   * Largest ceiling, in ms (default 30000).
-   */
-  uint32_t max_delay_ms;
-  /**
-   * Most reconnect attempts in a row without a lasting connection; 0
-   * (the default) tries forever.
-   */
-  uint32_t max_attempts;
-  /**
-   * A connection open this long (ms) starts the backoff afresh (default 10000).
-   */
-  uint32_t reset_after_ms;
-  /**
-   * Retry after the server refused the handshake with a 4xx status (default false).
-   */
-  bool retry_on_4xx;
-  /**
-   * Draw each wait at random below its ceiling (default true); false
-   * waits exactly the ceiling.
-   */
-  bool jitter;
-} wsx_reconnect_options;
-
-/**
  * A handshake request under decision on the server.
  */
 typedef struct wsx_request {
@@ -1507,6 +1671,87 @@ typedef void (*wsx_on_slow_subscriber)(void *user_data,
                                        const struct wsx_slow_subscriber_event *event);
 
 /**
+ * The broker link changed state (`on_cluster_state`).
+ */
+typedef struct wsx_cluster_state_event {
+  /**
+   * The new state.
+   */
+  enum wsx_cluster_state state;
+  /**
+   * Why, in words (the error that took the link down and when the next
+   * attempt comes, or what is subscribed), NUL-terminated, borrowed for
+   * the callback only.
+   */
+  const char *detail;
+  /**
+   * The detail's length in bytes, without the NUL.
+   */
+  size_t detail_len;
+} wsx_cluster_state_event;
+
+/**
+ * Called on the loop's thread when the broker link changes state, with the
+ * `user_data` of the server's callbacks.
+ */
+typedef void (*wsx_on_cluster_state)(void *user_data, const struct wsx_cluster_state_event *event);
+
+/**
+ * Publications of another node to a topic with local subscribers were lost
+ * (`on_cluster_gap`): resynchronise the topic's subscribers. Raised when
+ * that node's next publication arrives, before it is delivered.
+ */
+typedef struct wsx_cluster_gap {
+  /**
+   * The topic, NUL-terminated, borrowed for the callback only.
+   */
+  const char *topic;
+  /**
+   * The topic's length in bytes, without the NUL.
+   */
+  size_t topic_len;
+  /**
+   * The publishing node's id, NUL-terminated, borrowed for the callback only.
+   */
+  const char *node;
+  /**
+   * The node id's length in bytes, without the NUL.
+   */
+  size_t node_len;
+  /**
+   * The publisher's epoch now.
+   */
+  uint64_t epoch;
+  /**
+   * When `epoch_changed`: the epoch before (the publisher restarted).
+   */
+  uint64_t previous_epoch;
+  /**
+   * The sequence number expected next (in `previous_epoch` if it changed).
+   */
+  uint64_t expected;
+  /**
+   * The sequence number that arrived.
+   */
+  uint64_t received;
+  /**
+   * How many publications were lost (`received - expected`); 0 when
+   * `epoch_changed`, where it is unknown.
+   */
+  uint64_t missed;
+  /**
+   * The publisher restarted (a new epoch): how much was lost is unknown.
+   */
+  bool epoch_changed;
+} wsx_cluster_gap;
+
+/**
+ * Called on the loop's thread for each gap found, with the `user_data` of
+ * the server's callbacks.
+ */
+typedef void (*wsx_on_cluster_gap)(void *user_data, const struct wsx_cluster_gap *gap);
+
+/**
  * The callbacks of a server. Extensible: set `struct_size =
  * sizeof(wsx_server_callbacks)`, zero the rest and set what you need; every
  * function pointer may be NULL and fields past the caller's `struct_size`
@@ -1553,6 +1798,16 @@ typedef struct wsx_server_callbacks {
    * was dropped (see `wsx_server_options_set_slow_subscriber`).
    */
   wsx_on_slow_subscriber on_slow_subscriber;
+  /**
+   * The link to the cluster's broker changed state (see
+   * `wsx_server_options_set_cluster`). Added in 0.2 after
+   * `on_slow_subscriber`: an older struct_size leaves it NULL.
+   */
+  wsx_on_cluster_state on_cluster_state;
+  /**
+   * Publications of another node of the cluster were lost.
+   */
+  wsx_on_cluster_gap on_cluster_gap;
 } wsx_server_callbacks;
 
 /**
@@ -1669,6 +1924,63 @@ enum wsx_result wsx_pending_attempt_proceed(const struct wsx_pending_attempt *pe
  * `pending` is NULL or from `wsx_attempt_defer`, freed once.
  */
 void wsx_pending_attempt_free(struct wsx_pending_attempt *pending);
+
+/**
+ * Joins a cluster: the server's publications also reach every other
+ * node's subscribers through Redis pub/sub, and theirs reach this server's
+ * (`cluster` is copied; NULL leaves the cluster: the default). The URL and
+ * node id are checked by `wsx_loop_listen` (`WSX_ERR_INVALID_ARGUMENT`);
+ * an unreachable Redis is not an error: the server serves its own
+ * subscribers and reports the cluster down, then up once it connects.
+ *
+ * # Safety
+ * `options` is NULL or live; `cluster` is NULL or valid, its strings NULL
+ * or NUL-terminated.
+ */
+enum wsx_result wsx_server_options_set_cluster(struct wsx_server_options *options,
+                                               const struct wsx_cluster_options *cluster);
+
+/**
+ * Writes the default cluster options to `*out`, whose `struct_size` the
+ * caller set: every field 0 or NULL (each then takes its default).
+ *
+ * # Safety
+ * `out` is NULL or has `out->struct_size` writable bytes.
+ */
+enum wsx_result wsx_cluster_options_default(struct wsx_cluster_options *out);
+
+/**
+ * Writes the state of the server's broker link into `*out_state`.
+ * `WSX_ERR_STATE` for a server that joined no cluster.
+ *
+ * # Safety
+ * `server` is NULL or live; `out_state` is NULL or writable.
+ */
+enum wsx_result wsx_server_cluster_state(const struct wsx_server *server,
+                                         enum wsx_cluster_state *out_state);
+
+/**
+ * Writes the figures of the server's broker link into `*out`, whose
+ * `struct_size` the caller set. `WSX_ERR_STATE` for a server that joined
+ * no cluster.
+ *
+ * # Safety
+ * `server` is NULL or live; `out` is NULL or has `out->struct_size`
+ * writable bytes.
+ */
+enum wsx_result wsx_server_cluster_stats(const struct wsx_server *server,
+                                         struct wsx_cluster_stats *out);
+
+/**
+ * Writes this node's id and a NUL into `out_buf` of `buf_len` bytes (256
+ * always suffice). `WSX_ERR_STATE` for a server that joined no cluster.
+ *
+ * # Safety
+ * `server` is NULL or live; `out_buf` is NULL or has `buf_len` writable bytes.
+ */
+enum wsx_result wsx_server_cluster_node_id(const struct wsx_server *server,
+                                           char *out_buf,
+                                           size_t buf_len);
 
 /**
  * Takes one more reference to `conn` and returns it (the same pointer), so
@@ -2751,7 +3063,9 @@ enum wsx_result wsx_conn_unsubscribe(const struct wsx_conn *conn,
  * subscriber past its high-water mark is skipped or dropped (see
  * `wsx_server_options_set_slow_subscriber`) and not counted. Callable from
  * any thread, also from inside callbacks; the messages one thread publishes
- * reach each subscriber in order.
+ * reach each subscriber in order. On a server in a cluster
+ * (`wsx_server_options_set_cluster`) the message also goes to every other
+ * node's subscribers through Redis (`*out_count` counts this server's).
  *
  * # Safety
  * `server` is NULL or live; `topic` is NULL or NUL-terminated; `data` is

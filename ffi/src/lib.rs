@@ -13,6 +13,7 @@
 mod boundary;
 pub mod callbacks;
 pub mod client;
+pub mod cluster;
 pub mod conn;
 pub mod defaults;
 pub mod engine;

@@ -15,6 +15,9 @@
 #     fragments, 16 MiB once, deflate on and off, close codes, wss://),
 #     plainly, under ASan+UBSan and under valgrind, each reporting through
 #     its counting allocator that every byte the library allocated was freed.
+#   - cluster pub/sub against a redis-server of its own (on a free port):
+#     test_cluster, and three chat_server processes sharing rooms.
+# redis-server missing is a failure that says `make deps` installs it.
 # `make install` and programs built against it: tests/install/run.sh.
 # Prints "N passed, M failed" at the end; exits non-zero on any failure.
 set -uo pipefail
@@ -85,7 +88,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 build_tests() {
-  for t in test_api test_net test_pubsub test_resilience test_leaks test_abi_compat test_pull test_http test_engine; do
+  for t in test_api test_net test_pubsub test_resilience test_leaks test_abi_compat test_pull test_http test_engine test_cluster; do
     $CC "${CFLAGS[@]}" "tests/c/$t.c" -o "$OUT/$t" -L"$LIBDIR" -Wl,-rpath,"$LIBDIR" -lwsx -lpthread || return 1
     $CC "${CFLAGS[@]}" "${SAN[@]}" "tests/c/$t.c" -o "$OUT/${t}_asan" "$LIBDIR/libwsx.a" "${STATIC_LIBS[@]}" || return 1
   done
@@ -461,6 +464,42 @@ sansio_server_tls() {
     "wss://localhost:$BG_PORT/" >"$WORK/sc.out" 2>&1 || { cat "$WORK/sc.out"; return 1; }
   grep -qx "received: both sansio" "$WORK/sc.out" && grep -q "^closed: 4008" "$WORK/sc.out" || return 1
   sansio_server_stop sansio_server_tls
+# A redis-server of the tests' own, on a free port of 127.0.0.1 (never the
+# system's service); stopped with the other background processes.
+start_redis() {
+  if ! command -v redis-server >/dev/null; then
+    echo "redis-server is missing: \`make deps\` installs it (Debian's redis-server)"
+    return 1
+  fi
+  REDIS_PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no >"$WORK/redis.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 200); do
+    [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && return 0
+    sleep 0.05
+  done
+  echo "redis-server did not start:" && cat "$WORK/redis.log"
+  return 1
+}
+
+# Three chat_server processes in one cluster: members of a room on each get
+# every message once, in order; each server holds one Redis subscription.
+chat_rooms_across_three_servers() {
+  local urls=() servers=()
+  for n in 1 2 3; do
+    start_bg "chat_cluster_$n" "$EX/chat_server" --cluster "redis://127.0.0.1:$REDIS_PORT" --node-id "chat-$n" || return 1
+    servers+=("$BG_PID")
+    urls+=("ws://127.0.0.1:$BG_PORT")
+    for _ in $(seq 200); do
+      grep -q "^cluster up" "$WORK/chat_cluster_$n.log" && break
+      sleep 0.05
+    done
+    grep -q "^cluster up" "$WORK/chat_cluster_$n.log" || { cat "$WORK/chat_cluster_$n.log"; return 1; }
+  done
+  "$PY" tests/c/peer.py chat-cluster-check "$REDIS_PORT" "${urls[@]}" || return 1
+  for pid in "${servers[@]}"; do kill -TERM "$pid"; done
+  for pid in "${servers[@]}"; do wait "$pid" || return 1; done
+  if grep -h "cluster gap" "$WORK"/chat_cluster_*.log; then return 1; fi
 }
 
 step "build the C tests (-Wall -Wextra -Werror; plain and ASan+UBSan)" build_tests
@@ -492,6 +531,10 @@ step "test_pull under valgrind" "${VALGRIND[@]}" "$OUT/test_pull"
 step "test_http (plain HTTP answers, routing, mutual TLS)" run_tls_env "$OUT/test_http"
 step "test_http under ASan+UBSan" run_tls_env "$OUT/test_http_asan"
 step "test_http under valgrind" run_tls_env "${VALGRIND[@]}" "$OUT/test_http"
+step "redis-server for the cluster tests (own instance, free port)" start_redis
+step "test_cluster (against that Redis)" env WSX_TEST_REDIS_PORT="$REDIS_PORT" "$OUT/test_cluster"
+step "test_cluster under ASan+UBSan" env WSX_TEST_REDIS_PORT="$REDIS_PORT" "$OUT/test_cluster_asan"
+step "test_cluster under valgrind" env WSX_TEST_REDIS_PORT="$REDIS_PORT" "${VALGRIND[@]}" "$OUT/test_cluster"
 step "echo_client --send against echo_server" echo_client_and_server
 step "echo_server under valgrind against Python and C clients" echo_server_under_valgrind
 step "echo_client (valgrind) against a Python websockets server" echo_client_against_python_server
@@ -504,6 +547,7 @@ step "routes_server: ALPN http/1.1 only (Python ssl, openssl s_client)" alpn_is_
 step "game_loop against echo_server" game_loop_against_echo_server
 step "two game_loops through chat_server" two_game_loops_through_chat_server
 step "chat_server (valgrind) rooms with Python clients" chat_rooms_against_python_clients
+step "three chat_server processes share rooms through Redis (--cluster)" chat_rooms_across_three_servers
 step "game_loop reconnects after a drop (Python server)" game_loop_reconnects_after_a_drop
 step "a reconnecting client survives the echo server's SIGTERM restart" client_survives_a_sigterm_restart
 step "test_engine (wsx_engine, wsx_tls, injected allocator and random source)" run_tls_env "$OUT/test_engine"

@@ -8,6 +8,8 @@ from typing_extensions import Self, disjoint_base
 __all__ = [
     "Accept",
     "ClientConnection",
+    "Cluster",
+    "ClusterGap",
     "Connection",
     "Defaults",
     "Deflate",
@@ -148,6 +150,53 @@ class Reconnect:
     @property
     def retry_codes(self) -> list[int]: ...
     def __eq__(self, other: object, /) -> bool: ...
+
+@final
+class ClusterGap:
+    """Publications of another server to a topic that were lost."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def node(self) -> str: ...
+    @property
+    def epoch(self) -> int: ...
+    @property
+    def previous_epoch(self) -> Optional[int]: ...
+    @property
+    def expected(self) -> int: ...
+    @property
+    def received(self) -> int: ...
+    @property
+    def missed(self) -> Optional[int]: ...
+
+@final
+class Cluster:
+    """How a server joins a cluster sharing its topics through Redis."""
+
+    def __new__(
+        cls,
+        url: str,
+        *,
+        prefix: Optional[str] = None,
+        node_id: Optional[str] = None,
+        sharded: bool = False,
+        reconnect: Optional[Reconnect] = None,
+        max_queued: Optional[int] = None,
+        max_queued_bytes: Optional[int] = None,
+        queue_full: str = "drop_oldest",
+        connect_timeout: Optional[float] = None,
+        keepalive: Optional[float] = None,
+        on_state: Optional[Callable[[str, str], Any]] = None,
+        on_gap: Optional[Callable[[ClusterGap], Any]] = None,
+    ) -> Cluster: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def state(self) -> Optional[str]: ...
+    @property
+    def node_id(self) -> Optional[str]: ...
+    def stats(self) -> Optional[dict[str, Any]]: ...
 
 @final
 class PongWaiter:
@@ -336,6 +385,7 @@ def listen(
     max_queue: Optional[tuple[int, Optional[int]]] = None,
     compression: Optional[Deflate] = None,
     slow_subscriber: str = "skip",
+    cluster: Optional[Cluster] = None,
 ) -> Listener: ...
 
 @final

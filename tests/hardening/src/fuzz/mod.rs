@@ -6,6 +6,7 @@
 
 pub mod c_feed;
 pub mod close_payload;
+pub mod cluster;
 pub mod deflate;
 pub mod deflate_negotiation;
 mod engine;
@@ -32,4 +33,5 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("url", url::run),
     ("deflate_negotiation", deflate_negotiation::run),
     ("c_feed", c_feed::run),
+    ("cluster_link", cluster::run),
 ];

@@ -71,6 +71,7 @@ pub fn seeds(target: &str) -> Vec<(&'static str, Vec<u8>)> {
             ),
             ("bad_credentials", b"\x01\x00\x05\x02\x01\x01".to_vec()),
         ],
+        "cluster_link" => cluster_link(),
         "url" => vec![
             ("plain", b"ws://example.com/chat?room=1".to_vec()),
             ("ipv6_port", b"wss://[::1]:8443/".to_vec()),
@@ -270,5 +271,65 @@ Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSoc
             ]
             .concat(),
         ),
+    ]
+}
+
+/// A publication of node `node` (epoch 7, number `seq`) to topic "t", as a
+/// RESP3 push of a subscribed connection.
+fn publication(kind: &[u8], node: &[u8], seq: u64, text: &[u8]) -> Vec<u8> {
+    let payload = [
+        b"wsx\x01".as_slice(),
+        &[1, node.len() as u8],
+        node,
+        &7u64.to_be_bytes(),
+        &seq.to_be_bytes(),
+        text,
+    ]
+    .concat();
+    let mut out = format!(">3\r\n${}\r\n", kind.len()).into_bytes();
+    out.extend_from_slice(kind);
+    out.extend_from_slice(b"\r\n$5\r\nwsx:t\r\n");
+    out.extend_from_slice(format!("${}\r\n", payload.len()).as_bytes());
+    out.extend_from_slice(&payload);
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// Byte 0: the cut; then what Redis answers `HELLO 3` and `SUBSCRIBE wsx:t`
+/// and sends after.
+fn cluster_link() -> Vec<(&'static str, Vec<u8>)> {
+    let hello = b"%2\r\n+server\r\n+redis\r\n+proto\r\n:3\r\n".to_vec();
+    let subscribed = b">3\r\n$9\r\nsubscribe\r\n$5\r\nwsx:t\r\n:1\r\n".to_vec();
+    let session = |rest: &[Vec<u8>]| -> Vec<u8> {
+        let mut out = vec![0x40];
+        out.extend_from_slice(&hello);
+        out.extend_from_slice(&subscribed);
+        for part in rest {
+            out.extend_from_slice(part);
+        }
+        out
+    };
+    vec![
+        (
+            "messages_and_a_gap",
+            session(&[
+                publication(b"message", b"other", 1, b"one"),
+                publication(b"message", b"me", 1, b"own echo"),
+                publication(b"message", b"other", 4, b"four"),
+                b":2\r\n".to_vec(),
+            ]),
+        ),
+        (
+            "sharded_new_epoch",
+            session(&[
+                publication(b"smessage", b"n1", 9, b"x"),
+                publication(b"smessage", b"n1", 9, b"again"),
+            ]),
+        ),
+        (
+            "refused_hello",
+            b"\x10-WRONGPASS invalid username-password pair\r\n".to_vec(),
+        ),
+        ("not_resp", session(&[b"@@@\r\n".to_vec()])),
     ]
 }
