@@ -36,6 +36,7 @@ use std::ops::Range;
 use self::input::InputBuffer;
 pub use self::prepared::PreparedMessage;
 use self::sender::RSV1;
+use self::sender::Received;
 pub use self::sender::Sender;
 use super::close::{CloseCode, MAX_CLOSE_REASON, parse_close_payload};
 use super::error::ProtocolError;
@@ -331,6 +332,7 @@ impl Connection {
     /// Appends bytes received from the peer. Once the peer's close arrived
     /// or the connection failed, nothing more is read: the bytes are dropped.
     pub fn feed(&mut self, data: &[u8]) {
+        self.settle();
         if !self.done {
             self.input.extend(data);
         }
@@ -340,12 +342,14 @@ impl Connection {
     /// transport straight into the input buffer; report how many were read
     /// with [`Connection::commit_read`].
     pub fn read_buf(&mut self, min: usize) -> &mut [u8] {
+        self.settle();
         self.input.spare(min.max(1))
     }
 
     /// Marks `n` bytes of [`Connection::read_buf`] as received (dropped, like
     /// [`Connection::feed`]'s, once no event can follow).
     pub fn commit_read(&mut self, n: usize) {
+        self.settle();
         if !self.done {
             self.input.commit(n);
         }
@@ -357,6 +361,7 @@ impl Connection {
     /// [`Connection::lend_read_buf`]). `None` while bytes wait, or when the
     /// buffer grew for large frames and is kept for the next.
     pub fn release_read_buf(&mut self) -> Option<Vec<u8>> {
+        self.settle();
         self.input.release()
     }
 
@@ -364,12 +369,14 @@ impl Connection {
     /// fresh one (its length counts as room; its bytes are overwritten).
     /// Handed back when the engine still holds a buffer of its own.
     pub fn lend_read_buf(&mut self, buf: Vec<u8>) -> Option<Vec<u8>> {
+        self.settle();
         self.input.lend(buf)
     }
 
     /// The next event from the bytes fed so far, with the sending half so the
     /// caller can reply while the event's bytes are borrowed.
     pub fn next_event(&mut self) -> Option<(Event<'_>, &mut Sender)> {
+        self.settle();
         if self.done {
             return None;
         }
@@ -402,10 +409,20 @@ impl Connection {
             Src::Stitch => &stitch.buf[..stitch.len],
         };
         let event = match ready {
-            Ready::Message(kind, src) => Event::Message {
-                kind,
-                data: bytes(src),
-            },
+            Ready::Message(kind, src) => {
+                let input = match &src {
+                    Src::Input(range) => Some(range.clone()),
+                    _ => None,
+                };
+                let data = bytes(src);
+                sender.received = Some(Received {
+                    addr: data.as_ptr() as usize,
+                    len: data.len(),
+                    text: kind == MessageKind::Text,
+                    input,
+                });
+                Event::Message { kind, data }
+            }
             Ready::Fragment(kind, src, fin) => Event::Fragment {
                 kind,
                 data: bytes(src),
@@ -423,6 +440,7 @@ impl Connection {
 
     /// The sending half.
     pub fn sender(&mut self) -> &mut Sender {
+        self.settle();
         &mut self.sender
     }
 
@@ -476,7 +494,14 @@ impl Connection {
 
     /// Marks `n` bytes of [`Connection::pending`] as written.
     pub fn consume(&mut self, n: usize) {
+        self.settle();
         self.sender.consume(n);
+    }
+
+    /// Ends what the last event lent the sender: its bytes are no longer
+    /// known (see [`Received`]).
+    fn settle(&mut self) {
+        self.sender.received = None;
     }
 
     /// Fails the connection: queues a close with the error's code (unless a

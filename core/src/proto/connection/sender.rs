@@ -2,6 +2,7 @@
 //! one output buffer, and the local side of the close handshake.
 
 use std::io::{self, IoSlice};
+use std::ops::Range;
 
 use super::output::Output;
 use super::prepared::PreparedMessage;
@@ -43,6 +44,34 @@ pub struct Sender {
     pub(super) received_close: Option<CloseCode>,
     /// Whether we failed the connection after a protocol error.
     pub(super) failed: bool,
+    /// The message of the event being handled (see [`Received`]); cleared
+    /// by the engine's next call.
+    pub(super) received: Option<Received>,
+}
+
+/// The whole message of the event being handled, as the engine delivered
+/// it. A send of exactly these bytes (an echo) needs no second UTF-8 check
+/// when they were checked as text, and, when they lie in the input buffer,
+/// their unwritten rest is queued by reference to that buffer instead of
+/// copied (see [`Sender::send_through`]). The event borrows the bytes for
+/// as long as the sender is lent with it, so the same address and length
+/// are the same bytes; the engine forgets them at its next call.
+#[derive(Debug, Clone)]
+pub(super) struct Received {
+    /// Address of the first byte: compared, never dereferenced.
+    pub(super) addr: usize,
+    pub(super) len: usize,
+    /// Whether the bytes were checked as UTF-8 (a text message).
+    pub(super) text: bool,
+    /// Where the bytes are in the input buffer, if there.
+    #[allow(dead_code)] // used by the next change
+    pub(super) input: Option<Range<usize>>,
+}
+
+impl Received {
+    fn is(&self, data: &[u8]) -> bool {
+        self.addr == data.as_ptr() as usize && self.len == data.len()
+    }
 }
 
 impl Sender {
@@ -61,6 +90,7 @@ impl Sender {
             received_first: false,
             received_close: None,
             failed: false,
+            received: None,
         }
     }
 
@@ -157,7 +187,9 @@ impl Sender {
         if let Some(open) = self.outgoing {
             return Err(SendError::MessageInProgress(open));
         }
-        if kind == MessageKind::Text {
+        if kind == MessageKind::Text
+            && !self.received.as_ref().is_some_and(|r| r.text && r.is(data))
+        {
             simdutf8::compat::from_utf8(data).map_err(|e| SendError::InvalidUtf8 {
                 at: e.valid_up_to() as u64,
             })?;

@@ -1136,3 +1136,41 @@ impl Event<'_> {
         }
     }
 }
+
+// ---- echoing a received message (large-message path) ----
+
+#[test]
+fn echo_of_received_text_is_sent_and_other_text_still_checked() {
+    let mut s = server();
+    s.feed(&frames_to_server(&[
+        (0x81, "h\u{e9}llo".as_bytes()),
+        (0x82, &[0xFF, 0xFE]),
+    ]));
+    let mut kinds = Vec::new();
+    while let Some((event, sender)) = s.next_event() {
+        let Event::Message { kind, data } = event else {
+            panic!("{event:?}")
+        };
+        kinds.push(kind);
+        // The received bytes sent as they are: text or binary as received.
+        sender.send(kind, data).unwrap();
+        // The binary message's bytes sent as text are checked (and refused);
+        // so is a copy of them.
+        if kind == Binary {
+            assert!(matches!(
+                sender.send(Text, data),
+                Err(SendError::InvalidUtf8 { at: 0 })
+            ));
+            let copy = data.to_vec();
+            assert!(matches!(
+                sender.send(Text, &copy),
+                Err(SendError::InvalidUtf8 { at: 0 })
+            ));
+        }
+    }
+    assert_eq!(kinds, [Text, Binary]);
+    assert_eq!(
+        peer_reads(&mut s),
+        [text("h\u{e9}llo"), Ev::Message(Binary, vec![0xFF, 0xFE])]
+    );
+}
