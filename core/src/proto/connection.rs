@@ -489,7 +489,11 @@ impl Connection {
 
     /// Bytes queued for the transport (see [`Sender::pending`]).
     pub fn pending(&self) -> &[u8] {
-        self.sender.pending()
+        match self.sender.out.claimed_front() {
+            // A received message's rest, still in the input buffer.
+            Some(range) => self.input.get(range),
+            None => self.sender.pending(),
+        }
     }
 
     /// Marks `n` bytes of [`Connection::pending`] as written.
@@ -500,8 +504,20 @@ impl Connection {
 
     /// Ends what the last event lent the sender: its bytes are no longer
     /// known (see [`Received`]).
+    /// A received message's rest queued by reference ([`Sender::send_through`])
+    /// takes the input buffer along: the unconsumed bytes after it move to
+    /// another (the one a written message gave back, if any). A buffer given
+    /// back becomes the input buffer again while that holds nothing.
     fn settle(&mut self) {
         self.sender.received = None;
+        let out = &mut self.sender.out;
+        if out.claimed().is_some() {
+            let buf = self.input.hand_over(out.take_returned());
+            out.settle(buf);
+        }
+        if let Some(buf) = out.take_returned() {
+            self.input.adopt(buf);
+        }
     }
 
     /// Fails the connection: queues a close with the error's code (unless a

@@ -111,6 +111,32 @@ impl InputBuffer {
         }
     }
 
+    /// Gives the allocation up with every byte in it (a received message's
+    /// rest queued for sending points into it), and goes on in `next` (or a
+    /// fresh one) with a copy of the unconsumed bytes.
+    pub(super) fn hand_over(&mut self, next: Option<Vec<u8>>) -> Vec<u8> {
+        let buf = std::mem::replace(&mut self.buf, next.unwrap_or_default());
+        let (head, tail) = (self.head, self.tail);
+        self.head = 0;
+        self.tail = 0;
+        self.peak = 0;
+        if head < tail {
+            self.extend(&buf[head..tail]);
+        }
+        buf
+    }
+
+    /// Takes `buf` back as the allocation to read into (see
+    /// [`InputBuffer::hand_over`]) when no unconsumed bytes wait and it is
+    /// larger than the present one; otherwise it is freed.
+    pub(super) fn adopt(&mut self, buf: Vec<u8>) {
+        if self.head == self.tail && buf.len() > self.buf.len() {
+            self.buf = buf;
+            self.head = 0;
+            self.tail = 0;
+        }
+    }
+
     /// Whether the bytes at `range` (pointers) lie inside this buffer
     /// (zero-copy checks in tests).
     #[cfg(test)]
