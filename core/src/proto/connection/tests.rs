@@ -1292,3 +1292,28 @@ fn an_input_buffer_handed_over_comes_back_once_written() {
     let room: *const u8 = s.read_buf(1).as_ptr();
     assert_eq!(room, first);
 }
+
+#[test]
+fn text_unmasked_and_checked_in_blocks_splits_characters_and_finds_the_bad_byte() {
+    // Characters of 1 to 4 bytes, so block boundaries fall inside them.
+    let text: Vec<u8> = "a\u{e9}\u{20ac}\u{1F600}"
+        .repeat(3 * CACHE_BLOCK / 10 + 7)
+        .into_bytes();
+    for pieces in [1, 3, 1000] {
+        let mut s = server();
+        let wire = to_server(0x81, &text);
+        let mut seen = Vec::new();
+        for piece in wire.chunks(wire.len().div_ceil(pieces)) {
+            seen.extend(feed(&mut s, piece));
+        }
+        assert_eq!(seen, [Ev::Message(Text, text.clone())], "{pieces} pieces");
+    }
+    let mut bad = text.clone();
+    let at = 2 * CACHE_BLOCK + 3;
+    bad[at] = 0xFF;
+    let valid_up_to = std::str::from_utf8(&bad).unwrap_err().valid_up_to() as u64;
+    assert_eq!(
+        feed(&mut server(), &to_server(0x81, &bad)),
+        [Ev::Error(ProtocolError::InvalidUtf8 { at: valid_up_to })]
+    );
+}
