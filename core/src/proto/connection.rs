@@ -347,7 +347,18 @@ impl Connection {
     /// with [`Connection::commit_read`].
     pub fn read_buf(&mut self, min: usize) -> &mut [u8] {
         self.settle();
-        self.input.spare(min.max(1))
+        // A frame delivered from the input buffer needs its rest there: the
+        // buffer grows for it, not past it, and room for that rest is room
+        // enough (asking for more would move or grow a buffer that holds
+        // the whole frame already).
+        let awaited = match self.frame {
+            Some(f) if f.mode == Mode::InPlace => {
+                let arrived = self.input.data().len() as u64;
+                usize::try_from(f.remaining.saturating_sub(arrived)).unwrap_or(usize::MAX)
+            }
+            _ => usize::MAX,
+        };
+        self.input.spare_within(min.min(awaited).max(1), awaited)
     }
 
     /// Marks `n` bytes of [`Connection::read_buf`] as received (dropped, like
