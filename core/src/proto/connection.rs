@@ -36,12 +36,17 @@ use std::ops::Range;
 use self::input::InputBuffer;
 pub use self::prepared::PreparedMessage;
 use self::sender::RSV1;
+use self::sender::Received;
 pub use self::sender::Sender;
 use super::close::{CloseCode, MAX_CLOSE_REASON, parse_close_payload};
 use super::error::ProtocolError;
 use super::extension::deflate::{Agreement, Deflater, InflateError, Inflater};
 use super::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode, apply_mask};
 use super::message::{Assembler, MessageKind};
+
+/// Bytes unmasked and validated at a time: half of a typical 32 KiB L1
+/// data cache, so validation reads what unmasking just wrote from there.
+const CACHE_BLOCK: usize = 16 * 1024;
 
 /// Which end of the connection this engine is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -331,6 +336,7 @@ impl Connection {
     /// Appends bytes received from the peer. Once the peer's close arrived
     /// or the connection failed, nothing more is read: the bytes are dropped.
     pub fn feed(&mut self, data: &[u8]) {
+        self.settle();
         if !self.done {
             self.input.extend(data);
         }
@@ -351,12 +357,25 @@ impl Connection {
     /// transport straight into the input buffer; report how many were read
     /// with [`Connection::commit_read`].
     pub fn read_buf(&mut self, min: usize) -> &mut [u8] {
-        self.input.spare(min.max(1))
+        self.settle();
+        // A frame delivered from the input buffer needs its rest there: the
+        // buffer grows for it, not past it, and room for that rest is room
+        // enough (asking for more would move or grow a buffer that holds
+        // the whole frame already).
+        let awaited = match self.frame {
+            Some(f) if f.mode == Mode::InPlace => {
+                let arrived = self.input.data().len() as u64;
+                usize::try_from(f.remaining.saturating_sub(arrived)).unwrap_or(usize::MAX)
+            }
+            _ => usize::MAX,
+        };
+        self.input.spare_within(min.min(awaited).max(1), awaited)
     }
 
     /// Marks `n` bytes of [`Connection::read_buf`] as received (dropped, like
     /// [`Connection::feed`]'s, once no event can follow).
     pub fn commit_read(&mut self, n: usize) {
+        self.settle();
         if !self.done {
             self.input.commit(n);
         }
@@ -368,6 +387,7 @@ impl Connection {
     /// [`Connection::lend_read_buf`]). `None` while bytes wait, or when the
     /// buffer grew for large frames and is kept for the next.
     pub fn release_read_buf(&mut self) -> Option<Vec<u8>> {
+        self.settle();
         self.input.release()
     }
 
@@ -375,12 +395,14 @@ impl Connection {
     /// fresh one (its length counts as room; its bytes are overwritten).
     /// Handed back when the engine still holds a buffer of its own.
     pub fn lend_read_buf(&mut self, buf: Vec<u8>) -> Option<Vec<u8>> {
+        self.settle();
         self.input.lend(buf)
     }
 
     /// The next event from the bytes fed so far, with the sending half so the
     /// caller can reply while the event's bytes are borrowed.
     pub fn next_event(&mut self) -> Option<(Event<'_>, &mut Sender)> {
+        self.settle();
         if self.done {
             return None;
         }
@@ -413,10 +435,20 @@ impl Connection {
             Src::Stitch => &stitch.buf[..stitch.len],
         };
         let event = match ready {
-            Ready::Message(kind, src) => Event::Message {
-                kind,
-                data: bytes(src),
-            },
+            Ready::Message(kind, src) => {
+                let input = match &src {
+                    Src::Input(range) => Some(range.clone()),
+                    _ => None,
+                };
+                let data = bytes(src);
+                sender.received = Some(Received {
+                    addr: data.as_ptr() as usize,
+                    len: data.len(),
+                    text: kind == MessageKind::Text,
+                    input,
+                });
+                Event::Message { kind, data }
+            }
             Ready::Fragment(kind, src, fin) => Event::Fragment {
                 kind,
                 data: bytes(src),
@@ -434,6 +466,7 @@ impl Connection {
 
     /// The sending half.
     pub fn sender(&mut self) -> &mut Sender {
+        self.settle();
         &mut self.sender
     }
 
@@ -482,12 +515,35 @@ impl Connection {
 
     /// Bytes queued for the transport (see [`Sender::pending`]).
     pub fn pending(&self) -> &[u8] {
-        self.sender.pending()
+        match self.sender.out.claimed_front() {
+            // A received message's rest, still in the input buffer.
+            Some(range) => self.input.get(range),
+            None => self.sender.pending(),
+        }
     }
 
     /// Marks `n` bytes of [`Connection::pending`] as written.
     pub fn consume(&mut self, n: usize) {
+        self.settle();
         self.sender.consume(n);
+    }
+
+    /// Ends what the last event lent the sender: its bytes are no longer
+    /// known (see [`Received`]).
+    /// A received message's rest queued by reference ([`Sender::send_through`])
+    /// takes the input buffer along: the unconsumed bytes after it move to
+    /// another (the one a written message gave back, if any). A buffer given
+    /// back becomes the input buffer again while that holds nothing.
+    fn settle(&mut self) {
+        self.sender.received = None;
+        let out = &mut self.sender.out;
+        if out.claimed().is_some() {
+            let buf = self.input.hand_over(out.take_returned());
+            out.settle(buf);
+        }
+        if let Some(buf) = out.take_returned() {
+            self.input.adopt(buf);
+        }
     }
 
     /// Fails the connection: queues a close with the error's code (unless a
@@ -612,12 +668,31 @@ impl Connection {
         avail
     }
 
-    fn step_in_place(&mut self, mut f: InFrame) -> Result<Step, ProtocolError> {
-        let avail = self.unmask_arrived(&f);
-        if f.kind.is_some() {
-            // Validate text as it arrives, so bad bytes fail at once.
-            self.assembler.check(&self.input.data()[f.seen..avail])?;
+    /// Unmasks the payload bytes that arrived since the last step and, for
+    /// a data frame, validates them if the message is text (so bad bytes
+    /// fail at once): both in one pass over blocks that stay in the L1
+    /// cache, not two passes over all that arrived (a read can bring
+    /// megabytes). Returns how many unconsumed payload bytes are present.
+    fn unmask_and_check(&mut self, f: &InFrame) -> Result<usize, ProtocolError> {
+        let avail = (self.input.data().len() as u64).min(f.remaining) as usize;
+        let check = f.kind.is_some();
+        let mut at = f.seen;
+        while at < avail {
+            let end = avail.min(at + CACHE_BLOCK);
+            if let Some(key) = f.mask {
+                let offset = ((f.pos + at as u64) % 4) as usize;
+                apply_mask(&mut self.input.data_mut()[at..end], key, offset);
+            }
+            if check {
+                self.assembler.check(&self.input.data()[at..end])?;
+            }
+            at = end;
         }
+        Ok(avail)
+    }
+
+    fn step_in_place(&mut self, mut f: InFrame) -> Result<Step, ProtocolError> {
+        let avail = self.unmask_and_check(&f)?;
         f.seen = avail;
         if (avail as u64) < f.remaining {
             self.frame = Some(f);
@@ -655,10 +730,8 @@ impl Connection {
     }
 
     fn step_assemble(&mut self, mut f: InFrame) -> Result<Step, ProtocolError> {
-        let avail = self.unmask_arrived(&f);
-        let arrived = &self.input.data()[..avail];
-        self.assembler.check(arrived)?;
-        self.assembler.append(arrived);
+        let avail = self.unmask_and_check(&f)?;
+        self.assembler.append(&self.input.data()[..avail]);
         self.input.consume(avail);
         f.advance(avail);
         if let Some(step) = self.keep_or_end_frame(f, avail)? {

@@ -5,7 +5,8 @@ use std::io;
 use std::time::Instant;
 
 use super::{
-    Entry, READ_BUDGET, READ_CHUNK, Reactor, Readiness, SHORT_READ_DRAINS, SPARE_READ_BUFS,
+    Entry, MAX_READ, READ_BUDGET, READ_CHUNK, Reactor, Readiness, SHORT_READ_DRAINS,
+    SPARE_READ_BUFS,
 };
 use crate::net::conn::{ConnEntry, Phase, direct_socket, pong_rtt};
 use crate::net::error::{Error, ErrorKind};
@@ -65,6 +66,8 @@ impl Reactor {
                         self.spare_read_bufs.push(unused);
                     }
                     let into = c.engine.read_buf(READ_CHUNK);
+                    let take = into.len().min(MAX_READ);
+                    let into = &mut into[..take];
                     room = into.len();
                     transport.read(into)
                 }

@@ -56,6 +56,14 @@ impl InputBuffer {
 
     /// At least `min` bytes of room after the unconsumed bytes.
     pub(super) fn spare(&mut self, min: usize) -> &mut [u8] {
+        self.spare_within(min, usize::MAX)
+    }
+
+    /// Like [`InputBuffer::spare`], growing (which doubles the buffer) by no
+    /// more than `awaited` bytes beyond `min`: the rest of a frame whose
+    /// bytes are delivered from this buffer, so a 16 MiB frame grows it to
+    /// 16 MiB and a little, not to 32 MiB.
+    pub(super) fn spare_within(&mut self, min: usize, awaited: usize) -> &mut [u8] {
         // Once per round: the buffer emptied since it was last reset.
         if self.head == self.tail && self.tail > 0 {
             self.head = 0;
@@ -67,13 +75,19 @@ impl InputBuffer {
             }
         }
         if self.buf.len() - self.tail < min {
-            if self.head > 0 {
+            // Moving the unconsumed bytes to the front costs no more than
+            // the consumed bytes before them did to read; a large frame's
+            // payload behind its header is not moved for the header's bytes.
+            if self.head > 0 && self.head >= self.tail - self.head {
                 self.buf.copy_within(self.head..self.tail, 0);
                 self.tail -= self.head;
                 self.head = 0;
             }
             if self.buf.len() - self.tail < min {
-                let len = (self.tail + min).max(2 * self.buf.len()).max(MIN_CAPACITY);
+                let doubled = (2 * self.buf.len()).max(MIN_CAPACITY);
+                let len = (self.tail + min).max(doubled.min(self.tail.saturating_add(awaited)));
+                // Exactly: `resize` alone would double the allocation again.
+                self.buf.reserve_exact(len - self.buf.len());
                 self.buf.resize(len, 0);
             }
         }
@@ -108,6 +122,32 @@ impl InputBuffer {
             None
         } else {
             Some(buf)
+        }
+    }
+
+    /// Gives the allocation up with every byte in it (a received message's
+    /// rest queued for sending points into it), and goes on in `next` (or a
+    /// fresh one) with a copy of the unconsumed bytes.
+    pub(super) fn hand_over(&mut self, next: Option<Vec<u8>>) -> Vec<u8> {
+        let buf = std::mem::replace(&mut self.buf, next.unwrap_or_default());
+        let (head, tail) = (self.head, self.tail);
+        self.head = 0;
+        self.tail = 0;
+        self.peak = 0;
+        if head < tail {
+            self.extend(&buf[head..tail]);
+        }
+        buf
+    }
+
+    /// Takes `buf` back as the allocation to read into (see
+    /// [`InputBuffer::hand_over`]) when no unconsumed bytes wait and it is
+    /// larger than the present one; otherwise it is freed.
+    pub(super) fn adopt(&mut self, buf: Vec<u8>) {
+        if self.head == self.tail && buf.len() > self.buf.len() {
+            self.buf = buf;
+            self.head = 0;
+            self.tail = 0;
         }
     }
 
@@ -176,6 +216,43 @@ mod tests {
             "reads go into the lent buffer"
         );
         assert!(input.lend(vec![0; 8]).is_some(), "one buffer at a time");
+    }
+
+    #[test]
+    fn many_unconsumed_bytes_are_not_moved_for_a_few_consumed() {
+        let mut input = InputBuffer::default();
+        input.extend(&[1; 1000]);
+        input.consume(14);
+        let room = input.buf.len() - input.tail;
+        input.spare_within(room + 1, usize::MAX);
+        assert_eq!(input.head, 14, "grown, not moved");
+        input.consume(986);
+        input.extend(&[2; 10]);
+        let room = input.buf.len() - input.tail;
+        input.spare_within(room + 1, usize::MAX);
+        assert_eq!(input.head, 0, "moved: few bytes after many consumed");
+        assert_eq!(input.data(), [2; 10]);
+    }
+
+    #[test]
+    fn grows_by_doubling_but_not_past_what_is_awaited() {
+        let mut input = InputBuffer::default();
+        input.extend(&[1; 100]);
+        input.spare_within(10, 1000);
+        assert_eq!(input.buf.len(), MIN_CAPACITY, "the smallest allocation");
+        let full = input.buf.len() - input.tail;
+        input.commit(full);
+        input.spare_within(10, usize::MAX);
+        assert_eq!(input.buf.len(), 2 * MIN_CAPACITY, "doubled");
+        let full = input.buf.len() - input.tail;
+        input.commit(full);
+        input.spare_within(10, 20);
+        assert_eq!(input.buf.len(), 2 * MIN_CAPACITY + 20, "the awaited bytes");
+        let full = input.buf.len() - input.tail;
+        input.commit(full);
+        input.spare_within(10, 5);
+        assert_eq!(input.buf.len(), 2 * MIN_CAPACITY + 30, "at least `min`");
+        assert_eq!(input.buf.capacity(), input.buf.len(), "allocated exactly");
     }
 
     #[test]

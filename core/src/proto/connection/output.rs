@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
+use std::ops::Range;
 use std::sync::Arc;
 
 /// Capacity the buffer keeps once drained after a round that needed no more;
@@ -35,19 +36,38 @@ pub(super) struct Output {
     head: usize,
     /// Whether `tail` held more than [`RETAINED_CAPACITY`] since it last drained.
     tail_was_big: bool,
+    /// The input buffer of the last [`Chunk::Lent`] written out, for the
+    /// engine to read into again ([`Output::take_returned`]).
+    returned: Option<Vec<u8>>,
 }
 
 #[derive(Debug)]
 enum Chunk {
     Owned(Vec<u8>),
     Shared(Arc<[u8]>),
+    /// The rest of a received message queued without a copy: these bytes
+    /// of the engine's input buffer, until the engine hands that buffer
+    /// over ([`Output::settle`]). Nothing at or after it is written before.
+    Claimed(Range<usize>),
+    /// An input buffer handed over, and where the message's bytes are in it.
+    Lent(Vec<u8>, Range<usize>),
 }
 
 impl Chunk {
+    /// The bytes ready to be written (none of a claimed range yet).
     fn bytes(&self) -> &[u8] {
         match self {
             Chunk::Owned(bytes) => bytes,
             Chunk::Shared(bytes) => bytes,
+            Chunk::Claimed(_) => &[],
+            Chunk::Lent(buf, range) => &buf[range.clone()],
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Chunk::Claimed(range) => range.len(),
+            chunk => chunk.bytes().len(),
         }
     }
 }
@@ -71,14 +91,65 @@ impl Output {
             self.buffer().extend_from_slice(frame);
             return;
         }
+        self.seal_tail();
+        self.sealed_len += frame.len();
+        self.sealed.push_back(Chunk::Shared(frame.clone()));
+    }
+
+    /// Queues `range` of the engine's input buffer behind everything queued
+    /// so far, to be written once the engine hands the buffer over (see
+    /// [`Output::settle`]).
+    pub fn push_claimed(&mut self, range: Range<usize>) {
+        if range.is_empty() {
+            return;
+        }
+        self.seal_tail();
+        self.sealed_len += range.len();
+        self.sealed.push_back(Chunk::Claimed(range));
+    }
+
+    /// The range of the input buffer a [`Chunk::Claimed`] waits for, if one does.
+    pub fn claimed(&self) -> Option<Range<usize>> {
+        self.sealed.iter().find_map(|chunk| match chunk {
+            Chunk::Claimed(range) => Some(range.clone()),
+            _ => None,
+        })
+    }
+
+    /// The claimed bytes' range in the input buffer, when they come next:
+    /// what is written from there on (the bytes written already excluded).
+    pub fn claimed_front(&self) -> Option<Range<usize>> {
+        match self.sealed.front() {
+            Some(Chunk::Claimed(range)) => Some(range.start + self.head..range.end),
+            _ => None,
+        }
+    }
+
+    /// Takes the input buffer a [`Chunk::Claimed`] points into.
+    pub fn settle(&mut self, buf: Vec<u8>) {
+        for chunk in &mut self.sealed {
+            if let Chunk::Claimed(range) = chunk {
+                let range = range.clone();
+                debug_assert!(range.end <= buf.len());
+                *chunk = Chunk::Lent(buf, range);
+                return;
+            }
+        }
+    }
+
+    /// An input buffer whose claimed bytes were all written, to read into.
+    pub fn take_returned(&mut self) -> Option<Vec<u8>> {
+        self.returned.take()
+    }
+
+    /// Makes the tail's bytes a chunk of their own (`head` keeps pointing
+    /// into the same bytes when they become the first chunk).
+    fn seal_tail(&mut self) {
         if !self.tail.is_empty() {
-            // `head` keeps pointing into the same bytes: they become the first chunk.
             let owned = std::mem::take(&mut self.tail);
             self.sealed_len += owned.len();
             self.sealed.push_back(Chunk::Owned(owned));
         }
-        self.sealed_len += frame.len();
-        self.sealed.push_back(Chunk::Shared(frame.clone()));
     }
 
     /// The next contiguous bytes to write: everything queued unless a shared
@@ -93,9 +164,17 @@ impl Output {
     /// Fills `slices` with the queued bytes in order, for a vectored write;
     /// returns how many slices it filled.
     pub fn slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
-        let chunks = self.sealed.iter().map(Chunk::bytes);
+        // Nothing from a claimed range on: its bytes are not here yet.
+        let chunks = self.sealed.iter().map_while(|chunk| match chunk {
+            Chunk::Claimed(_) => None,
+            chunk => Some(chunk.bytes()),
+        });
+        let tail = match self.claimed() {
+            Some(_) => &[][..],
+            None => self.tail.as_slice(),
+        };
         let parts = chunks
-            .chain(std::iter::once(self.tail.as_slice()))
+            .chain(std::iter::once(tail))
             .enumerate()
             .map(|(i, bytes)| if i == 0 { &bytes[self.head..] } else { bytes })
             .filter(|bytes| !bytes.is_empty());
@@ -113,16 +192,29 @@ impl Output {
             return;
         }
         while let Some(front) = self.sealed.front() {
-            let left = front.bytes().len() - self.head;
+            let left = front.len() - self.head;
             if n < left {
                 self.head += n;
                 return;
             }
+            debug_assert!(
+                !matches!(front, Chunk::Claimed(_)),
+                "written before settled"
+            );
             n -= left;
             self.head = 0;
-            self.sealed_len -= front.bytes().len();
-            if let Some(Chunk::Owned(buffer)) = self.sealed.pop_front() {
-                self.recycle(buffer);
+            self.sealed_len -= front.len();
+            match self.sealed.pop_front() {
+                Some(Chunk::Owned(buffer)) => self.recycle(buffer),
+                Some(Chunk::Lent(buffer, _))
+                    if self
+                        .returned
+                        .as_ref()
+                        .is_none_or(|r| r.len() < buffer.len()) =>
+                {
+                    self.returned = Some(buffer);
+                }
+                _ => {}
             }
         }
         self.tail_was_big |= self.tail.len() > RETAINED_CAPACITY;
@@ -269,5 +361,25 @@ mod tests {
         let mut expected = b"d".to_vec();
         expected.extend_from_slice(&big(b'e'));
         assert_eq!(drain(&mut output, 1), expected);
+    }
+
+    #[test]
+    fn nothing_from_a_claimed_range_on_is_written_before_it_is_settled() {
+        let mut output = Output::default();
+        output.buffer().extend_from_slice(b"ab");
+        output.push_claimed(3..6);
+        output.buffer().extend_from_slice(b"gh");
+        assert_eq!(output.len(), 7);
+        let mut slices = [IoSlice::new(&[]); 4];
+        let n = output.slices(&mut slices);
+        assert_eq!(n, 1);
+        assert_eq!(&*slices[0], b"ab");
+        output.consume(2);
+        assert_eq!(output.pending(), b"");
+        assert_eq!(output.claimed_front(), Some(3..6));
+        output.settle(b"xyzcdefg".to_vec());
+        assert_eq!(output.claimed(), None);
+        assert_eq!(drain(&mut output, 2), b"cdegh");
+        assert_eq!(output.take_returned(), Some(b"xyzcdefg".to_vec()));
     }
 }

@@ -2,7 +2,10 @@
 //! one output buffer, and the local side of the close handshake.
 
 use std::io::{self, IoSlice};
+use std::ops::Range;
 
+#[cfg(doc)]
+use super::Connection;
 use super::output::Output;
 use super::prepared::PreparedMessage;
 use super::{Role, State};
@@ -21,7 +24,7 @@ pub(super) const RSV1: u8 = 0b100;
 pub struct Sender {
     role: Role,
     /// Encoded frames not yet written.
-    out: Output,
+    pub(super) out: Output,
     keys: MaskKeys,
     /// The kind of the message opened by `send_fragment`, until its last piece.
     outgoing: Option<MessageKind>,
@@ -43,6 +46,33 @@ pub struct Sender {
     pub(super) received_close: Option<CloseCode>,
     /// Whether we failed the connection after a protocol error.
     pub(super) failed: bool,
+    /// The message of the event being handled (see [`Received`]); cleared
+    /// by the engine's next call.
+    pub(super) received: Option<Received>,
+}
+
+/// The whole message of the event being handled, as the engine delivered
+/// it. A send of exactly these bytes (an echo) needs no second UTF-8 check
+/// when they were checked as text, and, when they lie in the input buffer,
+/// their unwritten rest is queued by reference to that buffer instead of
+/// copied (see [`Sender::send_through`]). The event borrows the bytes for
+/// as long as the sender is lent with it, so the same address and length
+/// are the same bytes; the engine forgets them at its next call.
+#[derive(Debug, Clone)]
+pub(super) struct Received {
+    /// Address of the first byte: compared, never dereferenced.
+    pub(super) addr: usize,
+    pub(super) len: usize,
+    /// Whether the bytes were checked as UTF-8 (a text message).
+    pub(super) text: bool,
+    /// Where the bytes are in the input buffer, if there.
+    pub(super) input: Option<Range<usize>>,
+}
+
+impl Received {
+    fn is(&self, data: &[u8]) -> bool {
+        self.addr == data.as_ptr() as usize && self.len == data.len()
+    }
 }
 
 impl Sender {
@@ -61,6 +91,7 @@ impl Sender {
             received_first: false,
             received_close: None,
             failed: false,
+            received: None,
         }
     }
 
@@ -116,7 +147,12 @@ impl Sender {
     /// go out as it is (a server's frame, not compressed) and nothing is
     /// queued before it: `write` gets the header and the payload as two
     /// slices and returns how many bytes it took (as a vectored socket
-    /// write does), and only the rest is queued. An error from `write`
+    /// write does), and only the rest is queued. When `data` is the message
+    /// of the event being handled, lying in the engine's input buffer, the
+    /// rest is not copied either: the engine hands that buffer over to the
+    /// queue at its next call ([`Connection::next_event`], `sender`,
+    /// `consume`, a read), and [`Sender::pending`] shows those bytes only
+    /// from then on (the engine's own [`Connection::pending`] at once). An error from `write`
     /// counts as nothing taken: the queue's next write meets it again.
     pub fn send_through(
         &mut self,
@@ -143,9 +179,17 @@ impl Sender {
         let written = write(&parts).unwrap_or(0);
         if written < header_len + data.len() {
             let of_header = written.min(header_len);
+            let of_data = written - of_header;
             let out = self.out.buffer();
             out.extend_from_slice(&header[of_header..]);
-            out.extend_from_slice(&data[written - of_header..]);
+            // The received message itself (an echo): its rest stays where
+            // it is, and the engine hands its input buffer over to this
+            // queue at its next call instead of a copy being made here.
+            let received = self.received.as_mut().filter(|r| r.is(data));
+            match received.and_then(|r| r.input.take()) {
+                Some(range) => self.out.push_claimed(range.start + of_data..range.end),
+                None => self.out.buffer().extend_from_slice(&data[of_data..]),
+            }
         }
         Ok(())
     }
@@ -157,7 +201,9 @@ impl Sender {
         if let Some(open) = self.outgoing {
             return Err(SendError::MessageInProgress(open));
         }
-        if kind == MessageKind::Text {
+        if kind == MessageKind::Text
+            && !self.received.as_ref().is_some_and(|r| r.text && r.is(data))
+        {
             simdutf8::compat::from_utf8(data).map_err(|e| SendError::InvalidUtf8 {
                 at: e.valid_up_to() as u64,
             })?;

@@ -1136,3 +1136,184 @@ impl Event<'_> {
         }
     }
 }
+
+// ---- echoing a received message (large-message path) ----
+
+#[test]
+fn echo_of_received_text_is_sent_and_other_text_still_checked() {
+    let mut s = server();
+    s.feed(&frames_to_server(&[
+        (0x81, "h\u{e9}llo".as_bytes()),
+        (0x82, &[0xFF, 0xFE]),
+    ]));
+    let mut kinds = Vec::new();
+    while let Some((event, sender)) = s.next_event() {
+        let Event::Message { kind, data } = event else {
+            panic!("{event:?}")
+        };
+        kinds.push(kind);
+        // The received bytes sent as they are: text or binary as received.
+        sender.send(kind, data).unwrap();
+        // The binary message's bytes sent as text are checked (and refused);
+        // so is a copy of them.
+        if kind == Binary {
+            assert!(matches!(
+                sender.send(Text, data),
+                Err(SendError::InvalidUtf8 { at: 0 })
+            ));
+            let copy = data.to_vec();
+            assert!(matches!(
+                sender.send(Text, &copy),
+                Err(SendError::InvalidUtf8 { at: 0 })
+            ));
+        }
+    }
+    assert_eq!(kinds, [Text, Binary]);
+    assert_eq!(
+        peer_reads(&mut s),
+        [text("h\u{e9}llo"), Ev::Message(Binary, vec![0xFF, 0xFE])]
+    );
+}
+
+/// A server fed `messages` (text, masked, in one piece with `trailing` bytes
+/// of a next frame after them) echoes each through `send_through` with a
+/// writer taking `take` bytes; returns the wire and the events.
+fn echo_through(messages: &[&[u8]], take: usize, trailing: &[u8]) -> (Vec<u8>, Vec<Ev>) {
+    let mut s = server();
+    let frames: Vec<(u8, &[u8])> = messages.iter().map(|m| (0x81, *m)).collect();
+    let mut input = frames_to_server(&frames);
+    input.extend_from_slice(trailing);
+    s.feed(&input);
+    let mut wire = Vec::new();
+    let mut seen = Vec::new();
+    while let Some((event, sender)) = s.next_event() {
+        seen.push(own(&event));
+        let Event::Message { kind, data } = event else {
+            continue;
+        };
+        let write = |parts: &[io::IoSlice<'_>]| {
+            let all: Vec<u8> = parts.iter().flat_map(|p| p.to_vec()).collect();
+            let n = take.min(all.len());
+            wire.extend_from_slice(&all[..n]);
+            Ok(n)
+        };
+        sender.send_through(kind, data, false, write).unwrap();
+        // Later frames queue behind the rest, whatever it waits for.
+        sender.ping(b"p").unwrap();
+    }
+    while !s.pending().is_empty() {
+        let n = s.pending().len().min(7);
+        wire.extend_from_slice(&s.pending()[..n]);
+        s.consume(n);
+    }
+    assert_eq!(s.sender().buffered_amount(), 0);
+    (wire, seen)
+}
+
+#[test]
+fn echo_through_queues_the_rest_of_a_received_message_without_changing_the_wire() {
+    let a: Vec<u8> = "\u{e9}a\u{20ac}".repeat(100).into_bytes();
+    let b = b"second".to_vec();
+    let mut expected = server();
+    for m in [&a[..], &b[..]] {
+        expected.sender().send(Text, m).unwrap();
+        expected.sender().ping(b"p").unwrap();
+    }
+    let expected = expected.pending().to_vec();
+    for take in [0, 1, 2, 3, 4, 100, a.len() + 4, a.len() + 5] {
+        let (wire, seen) = echo_through(&[&a, &b], take, &[]);
+        assert_eq!(
+            seen,
+            [Ev::Message(Text, a.clone()), Ev::Message(Text, b.clone())]
+        );
+        assert_eq!(wire, expected, "take {take}");
+    }
+}
+
+#[test]
+fn bytes_after_a_message_echoed_by_reference_are_kept_for_the_next_frame() {
+    let a = vec![b'x'; 5000];
+    // The next message arrives in two pieces: its first half with `a`.
+    let next = to_server(0x81, b"next one");
+    let (head, rest) = next.split_at(5);
+    let mut s = server();
+    let mut input = to_server(0x81, &a);
+    input.extend_from_slice(head);
+    s.feed(&input);
+    {
+        let (event, sender) = s.next_event().unwrap();
+        let Event::Message { kind, data } = event else {
+            panic!()
+        };
+        sender.send_through(kind, data, false, |_| Ok(10)).unwrap();
+    }
+    // Before the engine's next call, its output shows the rest where it is.
+    assert_eq!(s.pending(), &a[6..]);
+    assert_eq!(s.sender.pending(), b"", "the sender alone does not");
+    assert!(s.next_event().is_none());
+    s.feed(rest);
+    assert_eq!(events(&mut s), [text("next one")]);
+    let mut wire = Vec::new();
+    while !s.pending().is_empty() {
+        let n = s.pending().len();
+        wire.extend_from_slice(s.pending());
+        s.consume(n);
+    }
+    let mut expected = server();
+    expected.sender().send(Text, &a).unwrap();
+    assert_eq!(wire[..], expected.pending()[10..]);
+}
+
+#[test]
+fn an_input_buffer_handed_over_comes_back_once_written() {
+    let a = vec![b'y'; 100_000];
+    let mut s = server();
+    s.feed(&to_server(0x81, &a));
+    // The payload follows a 14-byte header (64-bit length, masking key).
+    let first = s.input.data().as_ptr();
+    {
+        let (event, sender) = s.next_event().unwrap();
+        let Event::Message { kind, data } = event else {
+            panic!()
+        };
+        sender.send_through(kind, data, false, |_| Ok(0)).unwrap();
+    }
+    assert!(s.next_event().is_none());
+    assert_eq!(s.sender().buffered_amount(), 10 + a.len());
+    let n = s.pending().len();
+    assert_eq!(
+        n, 10,
+        "the header, then the message's bytes where they were"
+    );
+    s.consume(n);
+    assert_eq!(s.pending().as_ptr(), first.wrapping_add(14));
+    s.consume(a.len());
+    // The next read goes into the same allocation again.
+    let room: *const u8 = s.read_buf(1).as_ptr();
+    assert_eq!(room, first);
+}
+
+#[test]
+fn text_unmasked_and_checked_in_blocks_splits_characters_and_finds_the_bad_byte() {
+    // Characters of 1 to 4 bytes, so block boundaries fall inside them.
+    let text: Vec<u8> = "a\u{e9}\u{20ac}\u{1F600}"
+        .repeat(3 * CACHE_BLOCK / 10 + 7)
+        .into_bytes();
+    for pieces in [1, 3, 1000] {
+        let mut s = server();
+        let wire = to_server(0x81, &text);
+        let mut seen = Vec::new();
+        for piece in wire.chunks(wire.len().div_ceil(pieces)) {
+            seen.extend(feed(&mut s, piece));
+        }
+        assert_eq!(seen, [Ev::Message(Text, text.clone())], "{pieces} pieces");
+    }
+    let mut bad = text.clone();
+    let at = 2 * CACHE_BLOCK + 3;
+    bad[at] = 0xFF;
+    let valid_up_to = std::str::from_utf8(&bad).unwrap_err().valid_up_to() as u64;
+    assert_eq!(
+        feed(&mut server(), &to_server(0x81, &bad)),
+        [Ev::Error(ProtocolError::InvalidUtf8 { at: valid_up_to })]
+    );
+}

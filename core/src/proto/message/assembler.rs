@@ -11,6 +11,9 @@ use crate::proto::frame::OpCode;
 /// when the next message starts.
 const RETAINED_CAPACITY: usize = 1 << 20;
 
+/// The least the assembly buffer grows by (when the message declared as much).
+const MIN_GROWTH: usize = 64 * 1024;
+
 /// The receiving side's message state: which message is open, how long it is
 /// so far, its UTF-8 validation, and its assembly buffer.
 #[derive(Debug)]
@@ -100,15 +103,19 @@ impl Assembler {
     }
 
     /// Appends checked payload bytes to the assembly buffer. The buffer grows
-    /// at once to the length declared by the message's frames so far (at
-    /// least doubling, so many small fragments cost few moves), and never
-    /// past the limit.
+    /// geometrically (doubling, from [`MIN_GROWTH`]) up to the length the
+    /// message's frames declared so far, never past it nor the limit: a
+    /// peer that declares 16 MiB and sends one byte costs [`MIN_GROWTH`],
+    /// not 16 MiB, and one that sends what it declared costs a few
+    /// reallocations (which the allocator does by remapping pages when large).
     pub fn append(&mut self, bytes: &[u8]) {
         let needed = self.buf.len() + bytes.len();
         if needed > self.buf.capacity() {
-            let declared = usize::try_from(self.len).unwrap_or(usize::MAX);
-            let doubled = (2 * self.buf.capacity()).min(self.max_message_size);
-            let target = needed.max(declared).max(doubled);
+            let declared = usize::try_from(self.len)
+                .unwrap_or(usize::MAX)
+                .min(self.max_message_size);
+            let doubled = (2 * self.buf.capacity()).max(MIN_GROWTH);
+            let target = needed.max(doubled.min(declared));
             self.buf.reserve_exact(target - self.buf.len());
         }
         self.buf.extend_from_slice(bytes);
@@ -205,6 +212,22 @@ mod tests {
         assert_eq!(a.buf.capacity(), cap, "no second allocation within a frame");
         a.end_frame(true).unwrap();
         assert_eq!(a.assembled().len(), 300);
+    }
+
+    #[test]
+    fn a_large_declared_length_is_reserved_only_as_bytes_arrive() {
+        let mut a = Assembler::new(16 << 20);
+        a.begin_frame(Some(MessageKind::Binary), 16 << 20).unwrap();
+        a.append(&[1]);
+        assert_eq!(a.buf.capacity(), MIN_GROWTH, "one byte costs the minimum");
+        let mut arrived = 1;
+        while arrived < 16 << 20 {
+            let piece = (256 * 1024).min((16 << 20) - arrived);
+            a.append(&vec![2; piece]);
+            arrived += piece;
+            assert!(a.buf.capacity() <= (2 * arrived).max(MIN_GROWTH));
+        }
+        assert_eq!(a.buf.capacity(), 16 << 20, "never past the declared length");
     }
 
     #[test]

@@ -20,6 +20,25 @@ pub struct Utf8Validator {
     fed: u64,
 }
 
+/// How many bytes at the end of `bytes` begin a character they do not
+/// finish (0 to 3; whether they can begin one at all is checked apart).
+fn incomplete_tail(bytes: &[u8]) -> usize {
+    let n = bytes.len();
+    for back in 1..=n.min(3) {
+        let b = bytes[n - back];
+        if b & 0xC0 != 0x80 {
+            let width = match b {
+                0xF0.. => 4,
+                0xE0.. => 3,
+                0xC0.. => 2,
+                _ => 1,
+            };
+            return if width > back { back } else { 0 };
+        }
+    }
+    0
+}
+
 /// The length of the character a valid leading byte starts.
 fn char_width(lead: u8) -> usize {
     match lead {
@@ -47,6 +66,24 @@ impl Utf8Validator {
         let used = self.complete_carry(bytes)?;
         let rest = &bytes[used..];
         if rest.is_empty() {
+            return Ok(());
+        }
+        // Pieces (reads, blocks) often end inside a character: validate up
+        // to its start and the few bytes of it apart, so the validator takes
+        // its fast path instead of finding an error at the end of every piece.
+        let body = rest.len() - incomplete_tail(rest);
+        if from_utf8(&rest[..body]).is_ok() {
+            let tail = &rest[body..];
+            if let Err(e) = from_utf8(tail) {
+                if e.error_len().is_some() {
+                    return Err(InvalidUtf8 {
+                        at: self.fed + (body + e.valid_up_to()) as u64,
+                    });
+                }
+                self.carry[..tail.len()].copy_from_slice(tail);
+                self.carry_len = tail.len();
+            }
+            self.fed += rest.len() as u64;
             return Ok(());
         }
         match from_utf8(rest) {
