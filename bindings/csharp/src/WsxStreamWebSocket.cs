@@ -96,6 +96,7 @@ namespace Wsx
         string closeReason;
         WebSocketException failure;
         bool dropTransport;
+        bool dropping;
         bool shutdownStarted;
         bool aborted;
         bool disposed;
@@ -347,11 +348,24 @@ namespace Wsx
         {
             bool drop;
             lock (gate)
-                drop = dropTransport;
-            if (drop)
-                CloseStream();
-            else
+            {
+                drop = dropTransport && !dropping;
+                if (drop)
+                    dropping = true;
+            }
+            if (!drop)
+            {
                 FlushInBackground();
+                return;
+            }
+            // Failed (a protocol error, a timeout): write what the engine still has to say (its
+            // close frame) for at most the close timeout, then let go of the stream.
+            var flush = FlushAsync(CancellationToken.None);
+            Task.WhenAny(flush, Task.Delay(closeTimeout)).ContinueWith(_ =>
+            {
+                var ignored = flush.Exception;
+                CloseStream();
+            }, TaskScheduler.Default);
         }
 
         // ------------------------------------------------------------------ reading
@@ -462,9 +476,11 @@ namespace Wsx
                             return Take(buffer);
                         if (closeSeen)
                         {
-                            // The peer's close frame passed (also when it started the close) or we
-                            // closed and it answered: the Close result. Anything else is a failure.
-                            if (closeClean || closeOrigin == 2 /* WSX_CLOSE_ORIGIN_REMOTE */)
+                            // The peer closed, or we closed and it answered: the Close result. The
+                            // engine failing the connection (a protocol error, a timeout: its ERROR
+                            // event) or the stream ending without a close handshake: a failure.
+                            bool remote = closeOrigin == 2; // WSX_CLOSE_ORIGIN_REMOTE
+                            if (remote || (closeClean && failure == null))
                                 return new WebSocketReceiveResult(0, WebSocketMessageType.Close, true, (WebSocketCloseStatus)closeCode, closeReason);
                             throw failure ?? WsxException.Create(WsxResult.Io, "the connection ended without a close handshake (" + closeCode + ")");
                         }
@@ -602,6 +618,13 @@ namespace Wsx
                     }
                     catch (Exception e)
                     {
+                        lock (gate)
+                        {
+                            // The connection ended meanwhile (the peer answered our close frame and
+                            // closed the stream, which the pump then let go of): nothing was lost.
+                            if (closeSeen && !aborted && !disposed)
+                                return;
+                        }
                         TransportFailed();
                         if (e is ObjectDisposedException && (aborted || disposed))
                             throw AbortedError();

@@ -32,6 +32,7 @@ namespace Wsx.Tests
             runner.Run("stream pipe: permessage-deflate parameters (DangerousDeflateOptions) compress", PipeDeflate);
             runner.Run("stream pipe: keepalive pings answered without a ReceiveAsync; a silent peer times out (1006)", PipeKeepAlive);
             runner.Run("stream pipe: bad arguments and a bad close code", PipeBadArguments);
+            runner.Run("stream pipe: a peer breaking the protocol: ReceiveAsync throws, close 1002 goes out", PipeProtocolError);
             foreach (var peer in new[] { echo, python })
             {
                 var p = peer;
@@ -442,6 +443,41 @@ namespace Wsx.Tests
                 await client.SendAsync(new ArraySegment<byte>(Encoding.UTF8.GetBytes("fine")), WebSocketMessageType.Text, true, CancellationToken.None);
                 Assert.Equal("fine", Encoding.UTF8.GetString((await ReceiveWhole(server)).Item2), "still works");
             }
+        }
+
+        static async Task PipeProtocolError()
+        {
+            var pipe = new DuplexPipe();
+            using (var server = WsxWebSocket.CreateFromStream(pipe.B, new WsxWebSocketCreationOptions
+            {
+                IsServer = true,
+                CloseTimeout = TimeSpan.FromMilliseconds(300),
+            }))
+            {
+                var pending = server.ReceiveAsync(new ArraySegment<byte>(new byte[16]), CancellationToken.None);
+                // An unmasked text frame "hi" from a client: RFC 6455 5.1 says fail with 1002.
+                pipe.A.Write(new byte[] { 0x81, 0x02, (byte)'h', (byte)'i' }, 0, 4);
+                var e = await Assert.ThrowsAsync<WsxException>(() => Within(pending, 10, "the failing ReceiveAsync"), "ReceiveAsync after a protocol error");
+                Assert.Equal(WsxResult.Protocol, e.Result, "a protocol error");
+                var head = await ReadExactly(pipe.A, 2);
+                Assert.Equal((byte)0x88, head[0], "a close frame went out");
+                var payload = await ReadExactly(pipe.A, head[1]);
+                Assert.True(payload.Length >= 2 && payload[0] == 0x03 && payload[1] == 0xEA, "with 1002");
+                Assert.Equal((WebSocketCloseStatus)1002, server.CloseStatus, "CloseStatus 1002");
+            }
+        }
+
+        static async Task<byte[]> ReadExactly(Stream stream, int count)
+        {
+            var bytes = new byte[count];
+            int got = 0;
+            while (got < count)
+            {
+                int n = await Within(stream.ReadAsync(bytes, got, count - got), 10, "reading " + count + " bytes");
+                Assert.True(n > 0, count + " bytes before the end of the stream");
+                got += n;
+            }
+            return bytes;
         }
 
         // ------------------------------------------------------------------ over TCP
