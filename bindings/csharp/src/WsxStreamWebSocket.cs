@@ -639,7 +639,22 @@ namespace Wsx
                     }
                 }
                 if (wrote)
-                    await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+                {
+                    try
+                    {
+                        await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (!(e is OperationCanceledException))
+                    {
+                        lock (gate)
+                        {
+                            if (closeSeen && !aborted && !disposed)
+                                return;
+                        }
+                        TransportFailed();
+                        throw WsxException.Create(WsxResult.Io, "flushing the stream failed: " + e.Message);
+                    }
+                }
             }
             finally
             {
