@@ -40,6 +40,7 @@ namespace Wsx.Tests
             }
             runner.Run("websockets with deflate: stream: the agreed permessage-deflate parameters", () => NetworkStreamDeflate(pythonDeflate));
             runner.Run("stream server: a TcpListener's NetworkStream (isServer) talked to by a WsxClient", NetworkStreamServer);
+            runner.Run("wss: stream: an SslStream below the WebSocket, to a TLS WsxServer", SslStreamClient);
         }
 
         // ------------------------------------------------------------------ helpers
@@ -516,7 +517,7 @@ namespace Wsx.Tests
         }
 
         /// <summary>The client's opening handshake done by hand; returns the response head.</summary>
-        static string UpgradeByHand(NetworkStream stream, int port, string extraHeaders = "")
+        static string UpgradeByHand(Stream stream, int port, string extraHeaders = "")
         {
             var key = Convert.ToBase64String(Guid.NewGuid().ToByteArray());
             var request = "GET / HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -610,6 +611,38 @@ namespace Wsx.Tests
                     }
                     await Within(ws.CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None), 10, "CloseAsync");
                     Assert.Equal(WebSocketState.Closed, ws.State, "Closed");
+                }
+            }
+        }
+
+        static async Task SslStreamClient()
+        {
+            using (var certificates = new TestCertificates())
+            using (var server = new WsxServer(new WsxServerOptions { CertificateFile = certificates.CertificateFile, KeyFile = certificates.KeyFile }))
+            {
+                server.MessageReceived += (s, e) => e.Connection.SendAsync("over TLS: " + e.Message.Text, CancellationToken.None);
+                server.Start();
+                using (var tcp = new TcpClient())
+                {
+                    await tcp.ConnectAsync(IPAddress.Loopback, server.Port);
+                    // The test CA is not in the system's store: accept the chain error, check the name.
+                    var ssl = new System.Net.Security.SslStream(tcp.GetStream(), false,
+                        (sender, certificate, chain, errors) =>
+                            (errors & ~System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors) == System.Net.Security.SslPolicyErrors.None
+                            && certificate.Subject.Contains("CN=localhost"));
+                    await ssl.AuthenticateAsClientAsync("localhost");
+                    UpgradeByHand(ssl, server.Port);
+                    using (var ws = WsxWebSocket.CreateFromStream(ssl, false, null, TimeSpan.FromSeconds(30)))
+                    {
+                        foreach (var text in new[] { "hi", new string('x', 100000) })
+                        {
+                            await ws.SendAsync(new ArraySegment<byte>(Encoding.UTF8.GetBytes(text)), WebSocketMessageType.Text, true, CancellationToken.None);
+                            var got = await Within(ReceiveWhole(ws, 1000), 10, "the echo over TLS");
+                            Assert.Equal("over TLS: " + text, Encoding.UTF8.GetString(got.Item2), "echo over an SslStream");
+                        }
+                        await Within(ws.CloseAsync(WebSocketCloseStatus.NormalClosure, "tls bye", CancellationToken.None), 10, "CloseAsync over TLS");
+                        Assert.Equal(WebSocketState.Closed, ws.State, "Closed");
+                    }
                 }
             }
         }
