@@ -731,6 +731,11 @@ namespace Wsx
                 }
             }
             await Tasks.WithCancellation(closed.Task, cancellationToken).ConfigureAwait(false);
+            lock (gate)
+            {
+                if (!closeSeen && (aborted || disposed))
+                    throw AbortedError();
+            }
         }
 
         /// <summary>

@@ -33,6 +33,7 @@ namespace Wsx.Tests
             runner.Run("stream pipe: keepalive pings answered without a ReceiveAsync; a silent peer times out (1006)", PipeKeepAlive);
             runner.Run("stream pipe: bad arguments and a bad close code", PipeBadArguments);
             runner.Run("stream pipe: a peer breaking the protocol: ReceiveAsync throws, close 1002 goes out", PipeProtocolError);
+            runner.Run("stream pipe: CloseAsync to a peer that never answers ends at the close timeout (1006); Abort ends a waiting CloseAsync", PipeCloseTimeout);
             foreach (var peer in new[] { echo, python })
             {
                 var p = peer;
@@ -468,6 +469,30 @@ namespace Wsx.Tests
             }
         }
 
+        static async Task PipeCloseTimeout()
+        {
+            var pipe = new DuplexPipe();
+            using (var ws = WsxWebSocket.CreateFromStream(pipe.A, new WsxWebSocketCreationOptions { CloseTimeout = TimeSpan.FromMilliseconds(200) }))
+            {
+                await Within(ws.CloseAsync(WebSocketCloseStatus.NormalClosure, "anyone?", CancellationToken.None), 10, "CloseAsync without an answer");
+                Assert.Equal(WebSocketState.Aborted, ws.State, "no clean close");
+                Assert.Equal((WebSocketCloseStatus)1006, ws.CloseStatus, "1006");
+                var head = await ReadExactly(pipe.B, 2);
+                Assert.Equal((byte)0x88, head[0], "our close frame went out");
+            }
+            pipe = new DuplexPipe();
+            using (var ws = WsxWebSocket.CreateFromStream(pipe.A, new WsxWebSocketCreationOptions()))
+            {
+                var closing = ws.CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+                await Task.Delay(50);
+                Assert.True(!closing.IsCompleted, "CloseAsync waits for the answer");
+                Assert.Equal(WebSocketState.CloseSent, ws.State, "CloseSent");
+                ws.Abort();
+                await Assert.ThrowsAsync<WebSocketException>(() => Within(closing, 10, "the aborted CloseAsync"), "CloseAsync across Abort");
+                Assert.Equal(WebSocketState.Aborted, ws.State, "Aborted");
+            }
+        }
+
         static async Task<byte[]> ReadExactly(Stream stream, int count)
         {
             var bytes = new byte[count];
@@ -697,6 +722,20 @@ namespace Wsx.Tests
                     Assert.Equal((WebSocketCloseStatus)4002, r.CloseStatus, "4002");
                     Assert.Equal("server bye", r.CloseStatusDescription, "its reason");
                     Assert.Equal(WebSocketState.Closed, server.State, "server Closed");
+                }
+                // The server side is disposed during a pending ReceiveAsync: no hang; the client sees the end.
+                accepted = AcceptByHand(listener);
+                using (var client = await Connect(url, new WsxClientOptions { Compression = null }))
+                {
+                    var server = await accepted;
+                    var pending = server.ReceiveAsync(new ArraySegment<byte>(new byte[64]), CancellationToken.None);
+                    var clientEnd = client.ReceiveAsync(new ArraySegment<byte>(new byte[64]), CancellationToken.None);
+                    await Task.Delay(20);
+                    server.Dispose();
+                    await Assert.ThrowsAsync<WebSocketException>(() => Within(pending, 10, "the disposed server's ReceiveAsync"), "ReceiveAsync across Dispose");
+                    var seen = await Within(clientEnd.ContinueWith(t => t.IsFaulted ? "failed" : t.Result.MessageType.ToString()), 10, "the client's ReceiveAsync");
+                    Assert.True(seen == "failed" || seen == "Close", "the client saw the end: " + seen);
+                    Assert.Equal(WebSocketState.Aborted, client.State, "the client's side dropped");
                 }
                 // The client drops: the server's ReceiveAsync fails, 1006.
                 accepted = AcceptByHand(listener);
