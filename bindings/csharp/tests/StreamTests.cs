@@ -29,6 +29,7 @@ namespace Wsx.Tests
             runner.Run("stream pipe: Abort fails a pending ReceiveAsync, the peer sees 1006", PipeAbort);
             runner.Run("stream pipe: Dispose during a pending ReceiveAsync (no hang), then ObjectDisposedException", PipeDisposeDuringReceive);
             runner.Run("stream pipe: one ReceiveAsync at a time, a SendAsync alongside it", PipeConcurrency);
+            runner.Run("stream pipe: the read pump pauses past 1 MiB unread (backpressure) and resumes; GC between messages", PipeReadAhead);
             runner.Run("stream pipe: permessage-deflate parameters (DangerousDeflateOptions) compress", PipeDeflate);
             runner.Run("stream pipe: keepalive pings answered without a ReceiveAsync; a silent peer times out (1006)", PipeKeepAlive);
             runner.Run("stream pipe: bad arguments and a bad close code", PipeBadArguments);
@@ -351,6 +352,36 @@ namespace Wsx.Tests
                 Assert.Equal(400, all.Count, "distinct echoes");
                 await client.CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
                 await Within(echo, 10, "the echo loop");
+            }
+        }
+
+        static async Task PipeReadAhead()
+        {
+            var pipe = new DuplexPipe();
+            WsxStreamWebSocket client, server;
+            Pair(out client, out server, null, null, pipe);
+            using (client)
+            using (server)
+            {
+                for (int i = 0; i < 8; i++)
+                    await client.SendAsync(new ArraySegment<byte>(Pattern(1 << 20, i)), WebSocketMessageType.Binary, true, CancellationToken.None);
+                await Task.Delay(300);
+                Assert.True(pipe.UnreadByB > 4 << 20, "the server's pump stopped reading: " + pipe.UnreadByB + " bytes left in the pipe");
+                for (int i = 0; i < 8; i++)
+                {
+                    GC.Collect();
+                    GC.WaitForPendingFinalizers();
+                    var got = await Within(ReceiveWhole(server, 65536), 10, "message " + i);
+                    Assert.Bytes(Pattern(1 << 20, i), got.Item2, "message " + i + " after the pause");
+                }
+                Assert.Equal(0L, pipe.UnreadByB, "everything read");
+                for (int i = 0; i < 2000; i++)
+                {
+                    await client.SendAsync(new ArraySegment<byte>(BitConverter.GetBytes(i)), WebSocketMessageType.Binary, true, CancellationToken.None);
+                    Assert.Equal(i, BitConverter.ToInt32((await ReceiveWhole(server)).Item2, 0), "message " + i);
+                    if (i % 500 == 0)
+                        GC.Collect();
+                }
             }
         }
 
@@ -774,6 +805,12 @@ namespace Wsx.Tests
 
         long moved;
 
+        /// <summary>Bytes written to B and not read yet.</summary>
+        internal long UnreadByB
+        {
+            get { return toB.Unread; }
+        }
+
         /// <summary>Bytes written either way so far.</summary>
         internal long BytesMoved
         {
@@ -788,6 +825,11 @@ namespace Wsx.Tests
             int offset;
             bool ended;
             TaskCompletionSource<bool> ready = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+
+            internal long Unread
+            {
+                get { lock (gate) return chunks.Sum(c => (long)c.Length) - offset; }
+            }
 
             internal void Write(byte[] buffer, int offset, int count)
             {
