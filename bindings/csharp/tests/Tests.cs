@@ -48,6 +48,7 @@ namespace Wsx.Tests
                 runner.Run("C echo server: Dispose from inside an event handler", () => DisposeInHandler(echo));
                 WebSocketTests(runner, echo, python, options);
                 CompressionTests(runner, pythonDeflate, python);
+                StreamTests(runner, echo, python, pythonDeflate);
                 ResilienceTests(runner, python, options["--echo-server"]);
             }
             using (var chat = new Peer("C chat server", options["--chat-server"], "--port 0"))
