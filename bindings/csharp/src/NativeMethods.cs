@@ -87,6 +87,27 @@ namespace Wsx
             internal IntPtr origin;
             internal IntPtr peer_addr;
             internal IntPtr subprotocol;
+            // Appended in 0.2 (HTTP on the WebSocket port, mutual TLS).
+            internal byte plain_http;
+            internal IntPtr peer_subject;
+            internal wsx_cert* peer_certs;
+            internal UIntPtr peer_certs_len;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_cert
+        {
+            internal IntPtr der;
+            internal UIntPtr len;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_peer_identity
+        {
+            internal UIntPtr struct_size;
+            internal IntPtr subject;
+            internal wsx_cert* certs;
+            internal UIntPtr certs_len;
         }
 
         [StructLayout(LayoutKind.Sequential)]
@@ -380,6 +401,9 @@ namespace Wsx
         internal static extern UIntPtr wsx_conn_inbox_len(ConnHandle conn);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_peer_identity(IntPtr conn, wsx_peer_identity* out_identity);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_conn_close_info(ConnHandle conn, wsx_close_info* out_info);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
@@ -505,6 +529,12 @@ namespace Wsx
         internal static extern WsxResult wsx_server_options_set_max_pending_handshakes(ServerOptionsHandle options, UIntPtr max);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_tls_client_auth(ServerOptionsHandle options, byte[] ca_file, [MarshalAs(UnmanagedType.U1)] bool required, byte[] crl_file);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_plain_http(ServerOptionsHandle options, [MarshalAs(UnmanagedType.U1)] bool enabled);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_server_options_set_slow_subscriber(ServerOptionsHandle options, uint policy);
 
         // ---- the settings client and server connections share (wsx_conn_options*, borrowed from the options above) ----
@@ -570,6 +600,15 @@ namespace Wsx
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_server_shutdown(ServerHandle server, uint timeout_ms);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_drain(ServerHandle server, ushort code, byte[] reason, uint timeout_ms);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_upgrade_respond(IntPtr upgrade, ushort status, wsx_header* headers, UIntPtr headers_len, byte* body, UIntPtr body_len);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_pending_upgrade_respond(PendingUpgradeHandle pending, ushort status, wsx_header* headers, UIntPtr headers_len, byte* body, UIntPtr body_len);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_upgrade_refuse(IntPtr upgrade, ushort status, byte[] reason);

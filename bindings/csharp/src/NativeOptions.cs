@@ -79,6 +79,8 @@ namespace Wsx
                 throw new ArgumentException("AllowedOrigins is empty; set it to null to allow any origin", "AllowedOrigins");
             if ((options.CertificateFile == null) != (options.KeyFile == null))
                 throw new ArgumentException("TLS needs both CertificateFile and KeyFile", "KeyFile");
+            if (options.ClientCrlFile != null && options.ClientCaFile == null)
+                throw new ArgumentException("ClientCrlFile needs ClientCaFile", "ClientCrlFile");
             ServerOptionsHandle native;
             Native.Check(NativeMethods.wsx_server_options_new(out native));
             try
@@ -94,6 +96,10 @@ namespace Wsx
                         Native.Check(NativeMethods.wsx_server_options_add_origin(native, Native.Utf8(origin)));
                 if (options.CertificateFile != null)
                     Native.Check(NativeMethods.wsx_server_options_set_tls(native, Native.Utf8(options.CertificateFile), Native.Utf8(options.KeyFile)));
+                if (options.ClientCaFile != null)
+                    Native.Check(NativeMethods.wsx_server_options_set_tls_client_auth(
+                        native, Native.Utf8(options.ClientCaFile), options.ClientCertificateRequired, Native.Utf8(options.ClientCrlFile)));
+                Native.Check(NativeMethods.wsx_server_options_set_plain_http(native, options.AnswerPlainHttp));
                 Native.Check(NativeMethods.wsx_server_options_set_slow_subscriber(native, (uint)options.SlowSubscriberPolicy));
                 return native;
             }

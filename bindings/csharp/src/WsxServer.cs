@@ -1,9 +1,12 @@
 using System;
 using System.Collections.Concurrent;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography.X509Certificates;
 using System.Threading;
+using System.Threading.Tasks;
 
 namespace Wsx
 {
@@ -22,12 +25,15 @@ namespace Wsx
         static readonly NativeMethods.wsx_on_upgrade UpgradeDelegate = OnUpgrade;
         static readonly NativeMethods.wsx_on_server_error ServerErrorDelegate = OnServerError;
         static readonly NativeMethods.wsx_on_slow_subscriber SlowSubscriberDelegate = OnSlowSubscriber;
+        static readonly NativeMethods.wsx_on_shutdown ShutdownDelegate = OnShutdown;
 
         readonly object gate = new object();
         readonly WsxServerOptions options;
         readonly EventDispatcher events;
         /// <summary>Open connections by native id, to name slow subscribers; changed on the loop thread only.</summary>
         readonly ConcurrentDictionary<ulong, WsxConnection> connections = new ConcurrentDictionary<ulong, WsxConnection>();
+        /// <summary>Completed by <c>on_shutdown</c>: the drain (or Dispose's shutdown) is over.</summary>
+        readonly TaskCompletionSource<bool> stopped = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
         ServerHandle handle;
         bool disposed;
 
@@ -103,6 +109,7 @@ namespace Wsx
                         on_upgrade = Marshal.GetFunctionPointerForDelegate(UpgradeDelegate),
                         on_server_error = Marshal.GetFunctionPointerForDelegate(ServerErrorDelegate),
                         on_slow_subscriber = Marshal.GetFunctionPointerForDelegate(SlowSubscriberDelegate),
+                        on_shutdown = Marshal.GetFunctionPointerForDelegate(ShutdownDelegate),
                         free_user_data = ConnCallbacks.FreeUserDataPointer,
                     };
                     ServerHandle server;
@@ -179,6 +186,41 @@ namespace Wsx
             UIntPtr count;
             Native.Check(NativeMethods.wsx_server_subscribers(StartedHandle(), topicBytes, out count));
             return checked((int)(ulong)count);
+        }
+
+        /// <summary>
+        /// Graceful shutdown, the drain (<c>wsx_server_drain</c>): every open connection gets a
+        /// close frame with <paramref name="closeStatus"/> and <paramref name="statusDescription"/>
+        /// (null: none) and the time to answer; handshakes meanwhile, plain HTTP included, are
+        /// answered <c>503 Service Unavailable</c> (a load balancer's health check fails over);
+        /// connections still open after <paramref name="timeout"/> are dropped. Then the server
+        /// stops listening and the returned task completes. <c>(WebSocketCloseStatus)1012</c>
+        /// ("service restart") tells reconnecting clients to come back; 1001 (going away) is what
+        /// <see cref="Dispose"/> sends. A second call changes nothing and returns the same
+        /// completion. Dispose the server afterwards. Callable from any thread.
+        /// </summary>
+        /// <param name="closeStatus">The code of every close frame (1000-4999 but the reserved ones).</param>
+        /// <param name="statusDescription">Their reason (null: none; at most 123 bytes of UTF-8).</param>
+        /// <param name="timeout">How long connections have to close before they are dropped.</param>
+        /// <param name="cancellationToken">Stops the wait only (the drain goes on).</param>
+        /// <exception cref="InvalidOperationException">The server is not started.</exception>
+        /// <exception cref="WsxException">A code or reason a close frame cannot carry (<see cref="WsxResult.InvalidArgument"/>).</exception>
+        public Task DrainAsync(WebSocketCloseStatus closeStatus, string statusDescription, TimeSpan timeout,
+                               CancellationToken cancellationToken = default(CancellationToken))
+        {
+            if ((int)closeStatus < 0 || (int)closeStatus > ushort.MaxValue)
+                throw new ArgumentOutOfRangeException(nameof(closeStatus), closeStatus, "a close code fits in 16 bits");
+            var ms = timeout.TotalMilliseconds;
+            if (ms < 0 || ms > uint.MaxValue)
+                throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "0 to 49 days");
+            Native.Check(NativeMethods.wsx_server_drain(StartedHandle(), (ushort)closeStatus, Native.Utf8(statusDescription), (uint)ms));
+            return Tasks.WithCancellation(stopped.Task, cancellationToken);
+        }
+
+        /// <summary>Completes once the server stopped (after <see cref="DrainAsync"/>, or the shutdown of <see cref="Dispose"/>).</summary>
+        public Task Stopped
+        {
+            get { return stopped.Task; }
         }
 
         ServerHandle StartedHandle()
@@ -306,15 +348,31 @@ namespace Wsx
             }
         }
 
-        /// <summary>Runs the Upgrading handlers on a request; true if they refused it.</summary>
+        [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_shutdown))]
+        static void OnShutdown(IntPtr userData)
+        {
+            try
+            {
+                Target(userData).stopped.TrySetResult(true);
+            }
+            catch (Exception e)
+            {
+                Trace.TraceError("wsx: the shutdown callback failed: {0}", e);
+            }
+        }
+
+        /// <summary>Runs the Upgrading handlers on a request; true if they refused it or answered it (no connection follows).</summary>
         bool Decide(IntPtr upgrade, NativeMethods.wsx_request* request)
         {
             var handler = Upgrading;
+            // A plain HTTP request nobody answers gets the 426; it never becomes a connection.
+            var plain = request->plain_http != 0;
             if (handler == null || IsDisposed)
-                return false;
+                return plain;
             var args = new WsxUpgradeEventArgs(
                 upgrade, Native.String(request->path), OpenEvent.HeaderDictionary(request->headers, request->headers_len),
-                Native.String(request->origin), Native.String(request->peer_addr), Native.String(request->subprotocol));
+                Native.String(request->origin), Native.String(request->peer_addr), Native.String(request->subprotocol),
+                plain, PeerIdentity.Copy(request->peer_subject, request->peer_certs, request->peer_certs_len));
             try
             {
                 handler(this, args);
@@ -323,7 +381,7 @@ namespace Wsx
             {
                 args.Expire();
             }
-            return args.Refused;
+            return args.Refused || args.Responded || plain;
         }
 
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_slow_subscriber))]
@@ -373,10 +431,27 @@ namespace Wsx
         /// <summary>The native id (<c>wsx_conn_id</c>), known from the open on; set and read on the loop thread.</summary>
         ulong id;
         int endRaised;
+        PeerIdentity peer = PeerIdentity.None;
 
         internal WsxServerConnection(WsxServer server)
         {
             this.server = server;
+        }
+
+        /// <summary>
+        /// Mutual TLS (<see cref="WsxServerOptions.ClientCaFile"/>): the subject of the client's
+        /// verified certificate, RFC 4514 text (<c>CN=alice,O=Example</c>), or null when it sent
+        /// none (or without TLS); known from the open on (<c>wsx_conn_peer_identity</c>).
+        /// </summary>
+        public string PeerSubject
+        {
+            get { return Volatile.Read(ref peer).Subject; }
+        }
+
+        /// <summary>Mutual TLS: the client's certificate chain as sent, leaf first (empty when none).</summary>
+        public IReadOnlyList<X509Certificate2> PeerCertificates
+        {
+            get { return Volatile.Read(ref peer).Certificates; }
         }
 
         /// <summary>The server that accepted this connection.</summary>
@@ -404,6 +479,7 @@ namespace Wsx
         internal override void HandleOpen(IntPtr conn, OpenEvent open)
         {
             id = NativeMethods.wsx_conn_id(conn);
+            Volatile.Write(ref peer, PeerIdentity.Of(conn));
             server.Track(id, this);
             base.HandleOpen(conn, open);
             server.RaiseConnected(this);
