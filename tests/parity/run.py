@@ -121,6 +121,18 @@ class Server:
                 self.proc.wait()
 
 
+def complete(response: bytes) -> bool:
+    """Whether a response's head and its Content-Length bytes of body are in."""
+    head, sep, body = response.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for field in head.split(b"\r\n")[1:]:
+        name, _, value = field.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value.strip() or 0)
+    return False  # no length: read until the server closes
+
+
 def server_checks(doc: dict, servers: list) -> list[str]:
     """scenarios.json's server_checks: raw requests, the status expected."""
     import socket
@@ -136,20 +148,23 @@ def server_checks(doc: dict, servers: list) -> list[str]:
                 with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
                     sock.sendall(check["request"].encode())
                     head = b""
-                    while b"\r\n" not in head:
+                    while not complete(head):
                         chunk = sock.recv(4096)
                         if not chunk:
                             break
                         head += chunk
                 status_line = head.split(b"\r\n", 1)[0].decode(errors="replace")
+                body = head.split(b"\r\n\r\n", 1)[-1].decode(errors="replace") if b"\r\n\r\n" in head else None
                 parts = status_line.split()
                 status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
             except OSError as e:
                 status, status_line = None, f"error: {e}"
-            if status == check["expect_status"]:
-                lines.append(f"ok {label}")
-            else:
+            if status != check["expect_status"]:
                 lines.append(f"FAIL {label}: expected status {check['expect_status']} got {status_line!r}")
+            elif "expect_body" in check and body != check["expect_body"]:
+                lines.append(f"FAIL {label}: expected body {check['expect_body']!r} got {body!r}")
+            else:
+                lines.append(f"ok {label}")
     return lines
 
 

@@ -1,5 +1,5 @@
 """The wsx parity server: the same paths as py_server.py (see its docstring),
-served by wsx.sync.serve on three endpoints (main, origin, restart).
+served by wsx.sync.serve on four endpoints (main, origin, restart, drain).
 
 Why Python and not a C program: the C ABI is being renamed (abi-v2) while
 this suite is written, and wsx.sync.serve exists before and after py-shape;
@@ -37,6 +37,10 @@ def process_request(conn, request):
         return (401, "Unauthorized", [("WWW-Authenticate", 'Basic realm="wsx"')])
     if path == "/upgrade-required":
         return (426, "Upgrade Required", [("Sec-WebSocket-Version", "13")])
+    if path == "/healthz":
+        return conn.respond(200, "ok\n")
+    if path == "/moved":
+        return wsx.Response(302, "Found", [("Location", "/echo")], b"")
     return None
 
 
@@ -137,7 +141,8 @@ OPTIONS = dict(
 
 class Restartable:
     """The restart endpoint: the text "restart" shuts the server down (1001
-    to every connection) and serves again on the same port."""
+    to every connection) and serves again on the same port; the text "drain"
+    does the same with the drain's 1012 "restart"."""
 
     def __init__(self) -> None:
         self.server = wsx.sync.serve(self.handler, "127.0.0.1", 0, **OPTIONS)
@@ -145,23 +150,26 @@ class Restartable:
 
     def handler(self, conn) -> None:
         for message in conn:
-            if message == "restart":
-                threading.Thread(target=self.restart, daemon=True).start()
-                wait_closed(conn)  # the shutdown closes it with 1001
+            if message in ("restart", "drain"):
+                code, reason = (1001, "") if message == "restart" else (1012, "restart")
+                threading.Thread(target=self.restart, args=(code, reason), daemon=True).start()
+                wait_closed(conn)  # the shutdown closes it with the code
                 return
             conn.send(message)
 
-    def restart(self) -> None:
-        self.server.shutdown()
-        time.sleep(0.2)
+    def restart(self, code: int = 1001, reason: str = "") -> None:
+        self.server.shutdown(code=code, reason=reason, timeout=5)
+        if code == 1001:
+            time.sleep(0.2)
         self.server = wsx.sync.serve(self.handler, "127.0.0.1", self.port, **OPTIONS)
 
 
 def main() -> None:
     main_server = wsx.sync.serve(handler, "127.0.0.1", 0, **OPTIONS)
     origin_server = wsx.sync.serve(handler, "127.0.0.1", 0, origins=["https://good.example"], **OPTIONS)
-    restartable = Restartable()
-    announce({"main": main_server.port, "origin": origin_server.port, "restart": restartable.port})
+    restartable, drainable = Restartable(), Restartable()
+    announce({"main": main_server.port, "origin": origin_server.port, "restart": restartable.port,
+              "drain": drainable.port})
     wait_for_stdin_eof()
     os._exit(0)
 
