@@ -27,6 +27,9 @@ The restart and drain endpoints (see restartable()) restart on the text
 "restart" (1001) and drain on the text "drain" (1012 "restart"); the drain
 scenario has an endpoint of its own so that a runner's drain never races the
 next runner's reconnect scenario.
+The mtls endpoint (wss://, a client certificate signed by run.py's client CA
+required) serves /whoami: the client's subject as RFC 4514 text, most
+specific first ("CN=alice,O=wsx"), then reads until closed.
 Every endpoint selects subprotocols in the order superchat, chat among those
 offered, and none if none is offered or in common.
 """
@@ -36,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import http
 import os
+import ssl
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -156,10 +160,22 @@ async def stall(ws, uid: str) -> None:
     await asyncio.wait_for(ws.wait_closed(), 30)
 
 
+RFC4514_NAMES = {"commonName": "CN", "organizationName": "O", "countryName": "C"}
+
+
+def peer_subject(ws) -> str:
+    cert = ws.transport.get_extra_info("peercert") or {}
+    rdns = [f"{RFC4514_NAMES.get(k, k)}={v}" for rdn in cert.get("subject", ()) for k, v in rdn]
+    return ",".join(reversed(rdns))
+
+
 async def handler(ws) -> None:
     path, q = split(ws.request.path)
     try:
-        if path == "/echo" or path == "/auth":
+        if path == "/whoami":
+            await ws.send(peer_subject(ws))
+            await asyncio.wait_for(ws.wait_closed(), 20)
+        elif path == "/echo" or path == "/auth":
             await echo(ws)
         elif path == "/record":
             try:
@@ -245,7 +261,14 @@ async def main() -> None:
     port = lambda s: s.sockets[0].getsockname()[1]  # noqa: E731
     restart_port = await restartable()
     drain_port = await restartable()
-    announce({"main": port(main_server), "origin": port(origin_server), "restart": restart_port, "drain": drain_port})
+    tls = os.environ["WSX_PARITY_TLS"]
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(os.path.join(tls, "server.pem"), os.path.join(tls, "server.key"))
+    context.load_verify_locations(os.path.join(tls, "client-ca.pem"))
+    context.verify_mode = ssl.CERT_REQUIRED
+    mtls_server = await serve(handler, "127.0.0.1", 0, ssl=context, **OPTIONS)
+    announce({"main": port(main_server), "origin": port(origin_server), "restart": restart_port, "drain": drain_port,
+              "mtls": port(mtls_server)})
     loop = asyncio.get_running_loop()
     eof = loop.run_in_executor(None, sys.stdin.read)
     await eof

@@ -1,5 +1,7 @@
 """The wsx parity server: the same paths as py_server.py (see its docstring),
-served by wsx.sync.serve on four endpoints (main, origin, restart, drain).
+served by wsx.sync.serve on five endpoints (main, origin, restart, drain,
+mtls: mutual TLS with run.py's certificates, /whoami answers the client's
+subject).
 
 Why Python and not a C program: the C ABI is being renamed (abi-v2) while
 this suite is written, and wsx.sync.serve exists before and after py-shape;
@@ -96,7 +98,10 @@ def hold(conn) -> None:
 
 def handler(conn) -> None:
     path, q = split(conn.request.path)
-    if path in ("/echo", "/auth"):
+    if path == "/whoami":
+        conn.send(conn.peer_subject or "")
+        wait_closed(conn)
+    elif path in ("/echo", "/auth"):
         for message in conn:
             conn.send(message)
     elif path == "/record":
@@ -168,8 +173,13 @@ def main() -> None:
     main_server = wsx.sync.serve(handler, "127.0.0.1", 0, **OPTIONS)
     origin_server = wsx.sync.serve(handler, "127.0.0.1", 0, origins=["https://good.example"], **OPTIONS)
     restartable, drainable = Restartable(), Restartable()
+    tls = os.environ["WSX_PARITY_TLS"]
+    mtls_server = wsx.sync.serve(
+        handler, "127.0.0.1", 0,
+        cert_file=os.path.join(tls, "server.pem"), key_file=os.path.join(tls, "server.key"),
+        client_ca_file=os.path.join(tls, "client-ca.pem"), client_cert_required=True, **OPTIONS)
     announce({"main": main_server.port, "origin": origin_server.port, "restart": restartable.port,
-              "drain": drainable.port})
+              "drain": drainable.port, "mtls": mtls_server.port})
     wait_for_stdin_eof()
     os._exit(0)
 
