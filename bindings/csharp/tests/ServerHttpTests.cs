@@ -18,7 +18,7 @@ namespace Wsx.Tests
     /// </summary>
     internal static partial class Program
     {
-        static void ServerHttpTests(Runner runner)
+        static void ServerHttpTests(Runner runner, Dictionary<string, string> options)
         {
             runner.Run("server HTTP: GET /healthz answered 200, routes by path, 404, 302 and 401 answers seen by the client", ServerRoutesAndHttpAnswers);
             runner.Run("server HTTP: a deferred decision answered with a redirect from another thread", DeferredHttpAnswer);
@@ -26,6 +26,9 @@ namespace Wsx.Tests
             runner.Run("mutual TLS required: alice gets in and is seen by subject, no certificate / revoked / other CA fail", MutualTlsRequired);
             runner.Run("mutual TLS optional: a client without a certificate gets in with no subject", MutualTlsOptional);
             runner.Run("drain: clients see 1012 'restart', handshakes and GET /healthz meanwhile get 503, a silent peer is dropped", Drain);
+            if (options.ContainsKey("--examples"))
+                runner.Run("examples: RoutesServer.exe routes by path, answers plain HTTP, drains when its input ends",
+                    () => RoutesServerExample(options["--runtime"], options["--examples"]));
         }
 
         /// <summary>An HTTP response read off a raw socket.</summary>
@@ -325,6 +328,70 @@ namespace Wsx.Tests
             }
         }
 
+        static async Task RoutesServerExample(string runtime, string dir)
+        {
+            var info = new System.Diagnostics.ProcessStartInfo(runtime, Quote(Path.Combine(dir, "RoutesServer.exe")) + " --port 0")
+            {
+                UseShellExecute = false,
+                RedirectStandardInput = true,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            using (var process = System.Diagnostics.Process.Start(info))
+            {
+                // Its Error lines (the 426 it refuses is one) stay out of the test's output.
+                var errors = process.StandardError.ReadToEndAsync();
+                try
+                {
+                    var first = await WithTimeout(process.StandardOutput.ReadLineAsync(), "RoutesServer's first line");
+                    Assert.True(first != null && first.StartsWith("listening on ", StringComparison.Ordinal), "it listens: " + first);
+                    var port = int.Parse(first.Substring("listening on ".Length));
+                    var health = await RawHttp(port, "GET", "/healthz");
+                    Assert.Equal(200, health.Status, "GET /healthz");
+                    Assert.Equal("ok", health.Body, "its body");
+                    var old = await RawHttp(port, "GET", "/old");
+                    Assert.Equal(301, old.Status, "GET /old");
+                    Assert.Equal("/echo", old.Headers["Location"], "its Location");
+                    Assert.Equal("slow ok", (await RawHttp(port, "GET", "/slow")).Body, "a deferred answer");
+                    Assert.Equal(404, (await RawHttp(port, "GET", "/nowhere")).Status, "no route");
+                    Assert.Equal(426, (await RawHttp(port, "GET", "/echo")).Status, "plain HTTP on a WebSocket route");
+                    var url = "ws://127.0.0.1:" + port;
+                    using (var shout = await Connect(new Uri(url + "/shout")))
+                    {
+                        await shout.SendAsync("hi", CancellationToken.None);
+                        Assert.Equal("HI", (await shout.ReceiveAsync(CancellationToken.None)).Text, "/shout");
+                    }
+                    using (var client = new WsxClient())
+                    {
+                        var e = await Assert.ThrowsAsync<WsxException>(() => client.ConnectAsync(new Uri(url + "/private"), CancellationToken.None), "no token");
+                        Assert.Equal((int?)401, e.HttpStatus, "/private without a token");
+                        Assert.Equal("Bearer realm=\"routes\"", e.HttpResponseHeaders["WWW-Authenticate"].Single(), "its WWW-Authenticate");
+                    }
+                    var token = new WsxClientOptions();
+                    token.SetRequestHeader("Authorization", "Bearer letmein");
+                    using (var client = await Connect(new Uri(url + "/private"), token))
+                    using (var echo = await Connect(new Uri(url + "/echo")))
+                    {
+                        await echo.SendAsync("before the drain", CancellationToken.None);
+                        Assert.Equal("before the drain", (await echo.ReceiveAsync(CancellationToken.None)).Text, "/echo");
+                        process.StandardInput.Close();
+                        Assert.Equal(WebSocketMessageType.Close, (await echo.ReceiveAsync(CancellationToken.None)).MessageType, "the drain closes /echo");
+                        Assert.Equal((WebSocketCloseStatus?)WebSocketCloseStatus.EndpointUnavailable, echo.CloseStatus, "with 1001");
+                        Assert.Equal("server shutting down", echo.CloseStatusDescription, "and its reason");
+                        Assert.Equal(WebSocketMessageType.Close, (await client.ReceiveAsync(CancellationToken.None)).MessageType, "and /private");
+                    }
+                    Assert.Equal("drained", await WithTimeout(process.StandardOutput.ReadLineAsync(), "RoutesServer's last line"), "it says so");
+                    Assert.True(process.WaitForExit(60000), "RoutesServer exited");
+                    Assert.Equal(0, process.ExitCode, "its exit code (errors: " + errors.Result + ")");
+                }
+                finally
+                {
+                    if (!process.HasExited)
+                        process.Kill();
+                }
+            }
+        }
+
         /// <summary>A WebSocket client on a raw socket that completes the handshake and then never reads or answers.</summary>
         static async Task<TcpClient> SilentWebSocket(int port)
         {
@@ -366,7 +433,7 @@ namespace Wsx.Tests
                     Take(connected, "the client's connection");
                     Take(connected, "the silent peer's connection");
                     Assert.True(!server.Stopped.IsCompleted, "not stopped before the drain");
-                    var drained = server.DrainAsync((WebSocketCloseStatus)1012, "restart", TimeSpan.FromSeconds(3));
+                    var drained = server.DrainAsync((WebSocketCloseStatus)1012, "restart", TimeSpan.FromSeconds(5));
                     var close = await client.ReceiveAsync(CancellationToken.None);
                     Assert.Equal(WebSocketMessageType.Close, close.MessageType, "the client sees the close");
                     Assert.Equal((WebSocketCloseStatus?)1012, client.CloseStatus, "the drain's code");
