@@ -49,7 +49,12 @@ namespace Wsx
 
         /// <summary>
         /// A handshake request arrived (after the Origin allow-list): refuse it, pick its
-        /// subprotocol or add response headers. Raised on the loop thread before the connection
+        /// subprotocol, add response headers, or answer it with an HTTP response of its own
+        /// (<see cref="WsxUpgradeEventArgs.Respond(int, string, System.Collections.Generic.IEnumerable{System.Collections.Generic.KeyValuePair{string, string}})"/>);
+        /// with <see cref="WsxServerOptions.AnswerPlainHttp"/>, plain HTTP requests too
+        /// (<see cref="WsxUpgradeEventArgs.IsPlainHttp"/>). Routing by path starts here: answer
+        /// unknown paths (404), then pick each connection's handler by its
+        /// <see cref="WsxConnection.RequestPath"/>. Raised on the loop thread before the connection
         /// exists (never posted to the <see cref="WsxConnectionOptions.SynchronizationContext"/>); the
         /// handler must return quickly. An exception refuses the request with 500 and goes to
         /// <see cref="Error"/>.
