@@ -6,7 +6,7 @@ a ratio: the server is pinned to one core, the load generator to another, and
 each cell of the grid is the median of interleaved rounds.
 
 Settings (environment): BENCH_WARMUP and BENCH_DURATION (seconds per cell),
-BENCH_ROUNDS, BENCH_PARTS (comma list of grid,micro,bindings,memory,fanout,deflate),
+BENCH_ROUNDS, BENCH_PARTS (comma list of grid,micro,bindings,memory,fanout,deflate,cluster),
 BENCH_IDLE_CONNS, BENCH_SERVER_CPU and BENCH_CLIENT_CPU, BENCH_MICRO_TIME.
 """
 
@@ -38,7 +38,7 @@ def setting(name: str, default: str) -> str:
 WARMUP = float(setting("BENCH_WARMUP", "1"))
 DURATION = float(setting("BENCH_DURATION", "3"))
 ROUNDS = int(setting("BENCH_ROUNDS", "3"))
-PARTS = setting("BENCH_PARTS", "grid,micro,bindings,memory,fanout,deflate").split(",")
+PARTS = setting("BENCH_PARTS", "grid,micro,bindings,memory,fanout,deflate,cluster").split(",")
 IDLE_CONNS = int(setting("BENCH_IDLE_CONNS", "10000"))
 MICRO_TIME = float(setting("BENCH_MICRO_TIME", "2"))
 SERVER_CPU = setting("BENCH_SERVER_CPU", "0")
@@ -408,6 +408,21 @@ def report_fanout(rep: Report) -> None:
         rep.chart["fan-out publish / tokio-tungstenite"] = (ratios[0], ratios[0] >= 1.0)
 
 
+def report_cluster(rep: Report) -> None:
+    """Cross-node fan-out through Redis: two wsx servers in a cluster against
+    two Socket.IO 4 servers with @socket.io/redis-adapter (benches/cluster)."""
+    rep.lines += ["## Cluster fan-out through Redis: wsx against Socket.IO 4 + redis-adapter", ""]
+    out = run_program([str(RELEASE / "wsx-cluster")])
+    if out is None:
+        rep.lines += ["failed (see stderr)", ""]
+        return
+    rep.lines += ["```", out.rstrip(), "```", ""]
+    ratios = [float(line.split()[-1]) for line in out.splitlines() if line.startswith("ratio")]
+    if ratios:
+        rep.target("cluster fan-out wsx / Socket.IO redis-adapter", ratios[0], "> 1", lambda v: v > 1)
+        rep.chart["cluster fan-out / socket.io redis-adapter"] = (ratios[0], ratios[0] >= 1.0)
+
+
 def report_deflate(rep: Report) -> None:
     """permessage-deflate: per-connection memory by window size, and
     compressed against uncompressed throughput (core/examples/deflate_memory.rs)."""
@@ -463,6 +478,8 @@ def main() -> int:
         report_fanout(rep)
     if "deflate" in PARTS:
         report_deflate(rep)
+    if "cluster" in PARTS:
+        report_cluster(rep)
 
     targets = ["## Targets", ""]
     targets += ["| target | measured | holds |", "|---|---|---|"]

@@ -4,7 +4,9 @@
  * READING ORDER. Results, the loop (wsx_loop), clients (wsx_loop_connect),
  * servers (wsx_loop_listen, the upgrade decision), connections (wsx_conn),
  * options (wsx_client_options, wsx_server_options and the settings they
- * share, wsx_conn_options), pub/sub, defaults. Types come first.
+ * share, wsx_conn_options), pub/sub, cluster pub/sub, defaults, then bring
+ * your own I/O (wsx_engine, wsx_tls, wsx_allocator_set, wsx_random_set: see
+ * the section BRING YOUR OWN I/O below). Types come first.
  *
  * NAMES. Every function is wsx_<object>_<verb>: wsx_loop_connect,
  * wsx_conn_send, wsx_server_free. Every enum value is WSX_<ENUM>_<VARIANT>
@@ -94,10 +96,77 @@
  * Inside a callback you may send, close, free handles and stop the loop.
  * Callbacks must not unwind (C++ exceptions, longjmp) into the library.
  *
+ * CLUSTER. wsx_server_options_set_cluster makes a server one node of a
+ * cluster sharing topics through Redis: its link to Redis is one more
+ * connection of its loop (no thread), its state and gaps reach
+ * on_cluster_state and on_cluster_gap of wsx_server_callbacks.
+ *
  * RECEIVING. Push mode (the default): whole messages go to on_message.
  * Pull mode (wsx_conn_options_set_inbox): they wait in a bounded inbox;
  * on_readable says one arrived; wsx_conn_recv copies them out, in pieces
  * into a buffer of any size, from any thread.
+ *
+ * BRING YOUR OWN I/O. wsx_engine is one connection's protocol (handshake,
+ * frames, masking, UTF-8, permessage-deflate, close handshake, keepalive)
+ * with no socket, no clock and no thread: the program moves bytes between
+ * its transport and the engine and tells it the time. Bytes in:
+ * wsx_engine_feed (how much was taken; never blocks), wsx_engine_feed_eof.
+ * Events out, one at a time: wsx_engine_next_event (REQUEST for a server,
+ * OPEN, MESSAGE or FRAGMENT, PING, PONG, ERROR, and CLOSE last, once),
+ * borrowed until the next call on the engine. Bytes to send, without a
+ * copy: wsx_engine_peek_output, then wsx_engine_consume_output(n); once
+ * wsx_engine_wants_shutdown, half-close the write side. Time: ticks with
+ * wsx_engine_tick(now_ms), the next one due at wsx_engine_next_deadline.
+ * Backpressure: wsx_engine_buffered_amount. For wss:// over your own
+ * socket, wsx_tls (rustls) goes between the socket and the engine in the
+ * same peek/consume shape (or use your platform's TLS below the engine).
+ * Engines and TLS sessions are not thread-safe: one thread at a time.
+ * Injection, once per process, before anything else: wsx_allocator_set
+ * (every allocation of the library then goes through your functions) and
+ * wsx_random_set (masking keys, Sec-WebSocket-Key). A complete client that
+ * prints one message (error handling shortened; examples/c/sansio_echo_client.c
+ * adds poll(), TLS and a counting allocator):
+ *
+ *   #include <stdio.h>
+ *   #include <sys/socket.h>
+ *   #include <arpa/inet.h>
+ *   #include <unistd.h>
+ *   #include "wsx.h"
+ *
+ *   int main(void) {
+ *       struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(8765)};
+ *       inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+ *       int fd = socket(AF_INET, SOCK_STREAM, 0);
+ *       if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) return 1;
+ *       wsx_engine *e;
+ *       if (wsx_engine_client_new("ws://127.0.0.1:8765/", NULL, &e) != WSX_OK) return 1;
+ *       wsx_engine_event ev = {.struct_size = sizeof ev};
+ *       int done = 0;
+ *       while (!done) {
+ *           const uint8_t *out; size_t n, used;
+ *           while (wsx_engine_peek_output(e, &out, &n) == WSX_OK && n > 0) {
+ *               ssize_t w = send(fd, out, n, 0);             // blocking socket
+ *               if (w <= 0) { done = 1; break; }
+ *               wsx_engine_consume_output(e, (size_t)w);
+ *           }
+ *           if (done || wsx_engine_wants_shutdown(e)) break;
+ *           uint8_t buf[4096];
+ *           ssize_t r = recv(fd, buf, sizeof buf, 0);
+ *           if (r > 0) wsx_engine_feed(e, buf, (size_t)r, &used); // used == r here
+ *           else wsx_engine_feed_eof(e);
+ *           while (wsx_engine_next_event(e, &ev) == WSX_OK && ev.kind != WSX_ENGINE_EVENT_KIND_NONE) {
+ *               if (ev.kind == WSX_ENGINE_EVENT_KIND_OPEN)
+ *                   wsx_engine_send(e, WSX_MSG_KIND_TEXT, (const uint8_t *)"hi", 2);
+ *               else if (ev.kind == WSX_ENGINE_EVENT_KIND_MESSAGE) {
+ *                   printf("%.*s\n", (int)ev.len, (const char *)ev.data);
+ *                   wsx_engine_close(e, 1000, "bye");
+ *               } else if (ev.kind == WSX_ENGINE_EVENT_KIND_CLOSE) done = 1;
+ *           }
+ *       }
+ *       wsx_engine_free(e);   // after the loop: also when the peer vanished
+ *       close(fd);
+ *       return 0;
+ *   }
  */
 
 
@@ -267,6 +336,30 @@ typedef enum wsx_close_origin {
 } wsx_close_origin;
 
 /**
+ * The state of a server's link to its cluster's broker.
+ */
+typedef enum wsx_cluster_state {
+  /**
+   * The first connection to the broker is being made.
+   */
+  WSX_CLUSTER_STATE_CONNECTING = 0,
+  /**
+   * Connected; every topic with local subscribers is subscribed.
+   */
+  WSX_CLUSTER_STATE_UP = 1,
+  /**
+   * The broker cannot be reached: publications reach local subscribers
+   * only (those for other nodes wait in the bounded queue) and the link
+   * reconnects with backoff.
+   */
+  WSX_CLUSTER_STATE_DOWN = 2,
+  /**
+   * Connected again; subscribing every topic anew.
+   */
+  WSX_CLUSTER_STATE_RESUBSCRIBING = 3,
+} wsx_cluster_state;
+
+/**
  * The state of a connection (`wsx_conn_state`).
  */
 typedef enum wsx_state {
@@ -305,6 +398,70 @@ typedef enum wsx_slow_subscriber {
 } wsx_slow_subscriber;
 
 /**
+ * What a `wsx_engine_event` is.
+ */
+typedef enum wsx_engine_event_kind {
+  /**
+   * No event is ready: feed bytes, tick, or (server) decide on the request.
+   */
+  WSX_ENGINE_EVENT_KIND_NONE = 0,
+  /**
+   * Server: a valid handshake request (`path`, `headers`). Answer with
+   * `wsx_engine_accept` or `wsx_engine_refuse`; no other event comes
+   * before that.
+   */
+  WSX_ENGINE_EVENT_KIND_REQUEST = 1,
+  /**
+   * The handshake finished (`subprotocol`, `deflate`): messages may flow.
+   */
+  WSX_ENGINE_EVENT_KIND_OPEN = 2,
+  /**
+   * A whole message (`msg_kind`, `data`, `len`); text is valid UTF-8.
+   */
+  WSX_ENGINE_EVENT_KIND_MESSAGE = 3,
+  /**
+   * A piece of a message in streaming mode (`msg_kind`, `data`, `len`,
+   * `fin` on the last piece).
+   */
+  WSX_ENGINE_EVENT_KIND_FRAGMENT = 4,
+  /**
+   * A ping (`data`, `len`); answered already unless auto-pong is off.
+   */
+  WSX_ENGINE_EVENT_KIND_PING = 5,
+  /**
+   * A pong (`data`, `len`).
+   */
+  WSX_ENGINE_EVENT_KIND_PONG = 6,
+  /**
+   * The connection is over (`close_code`, the reason in `data`/`len`,
+   * `close_origin`, `clean`). Always the last event, exactly once (but
+   * for a server engine whose request the program refused).
+   */
+  WSX_ENGINE_EVENT_KIND_CLOSE = 7,
+  /**
+   * Something failed (`error`, `http_status`, the message in
+   * `data`/`len`); a CLOSE event follows.
+   */
+  WSX_ENGINE_EVENT_KIND_ERROR = 8,
+} wsx_engine_event_kind;
+
+/**
+ * What a publication does when the queue of publications waiting for the
+ * broker is full.
+ */
+typedef enum wsx_queue_full {
+  /**
+   * The oldest waiting publication is dropped (the default).
+   */
+  WSX_QUEUE_FULL_DROP_OLDEST = 0,
+  /**
+   * The new publication is not queued for the broker (local subscribers
+   * still get it).
+   */
+  WSX_QUEUE_FULL_DROP_NEWEST = 1,
+} wsx_queue_full;
+
+/**
  * A client's connect attempt that starts now, passed to `on_before_connect`
  * and valid only during that call.
  */
@@ -332,6 +489,15 @@ typedef struct wsx_conn wsx_conn;
  * those options are freed. Not thread-safe, as the options it belongs to.
  */
 typedef struct wsx_conn_options wsx_conn_options;
+
+/**
+ * One WebSocket connection's protocol engine, client or server, without
+ * I/O: bytes in (`wsx_engine_feed`), events out (`wsx_engine_next_event`),
+ * bytes to send out (`wsx_engine_peek_output`, `wsx_engine_consume_output`),
+ * time in (`wsx_engine_tick`). Not thread-safe: use it from one thread at a
+ * time. It never blocks, never calls back, and starts no thread.
+ */
+typedef struct wsx_engine wsx_engine;
 
 /**
  * An event loop driving connections and servers. Poll it from your frame
@@ -366,6 +532,18 @@ typedef struct wsx_server wsx_server;
  * up on one thread.
  */
 typedef struct wsx_server_options wsx_server_options;
+
+/**
+ * A TLS session over a transport the program drives (client or server).
+ * Encrypted bytes from the network go in with `wsx_tls_feed`; decrypted
+ * bytes for the engine come out with `wsx_tls_peek_plaintext` /
+ * `wsx_tls_consume_plaintext`; the engine's output goes in with
+ * `wsx_tls_write`; encrypted bytes for the network come out with
+ * `wsx_tls_peek_output` / `wsx_tls_consume_output`. Not thread-safe; never
+ * blocks; starts no thread. Nothing is cached process-wide: the session's
+ * configuration is freed with it.
+ */
+typedef struct wsx_tls wsx_tls;
 
 /**
  * A handshake under decision, passed to the upgrade callback and valid only
@@ -717,6 +895,183 @@ typedef struct wsx_conn_callbacks {
 } wsx_conn_callbacks;
 
 /**
+ * When and how often a client reconnects. Extensible: fill it with
+ * `wsx_reconnect_options_default` (after setting `struct_size`) and change
+ * what you need; fields past the caller's `struct_size` take their defaults.
+ *
+ * The wait before reconnect attempt n (1, 2, ...) is drawn at random from
+ * [0, min(max_delay_ms, initial_delay_ms * factor^(n-1))] ("full jitter").
+ * Reconnects follow network errors, timeouts (keepalive included) and, by
+ * default, the close codes 1001 (going away: a server's graceful shutdown
+ * or restart), 1006 (dropped), 1011, 1012 (service restart), 1013 and 1014
+ * (`wsx_client_options_set_reconnect_codes` changes the set); never a
+ * close the application asked for, nor a handshake refused with a 4xx
+ * status (unless `retry_on_4xx`).
+ */
+typedef struct wsx_reconnect_options {
+  /**
+   * `sizeof(wsx_reconnect_options)` as the caller was compiled with.
+   */
+  size_t struct_size;
+  /**
+   * Growth of the ceiling per attempt (default 2.0): a finite number of at
+   * least 1.0, or `wsx_client_options_set_reconnect` refuses it.
+   */
+  double factor;
+  /**
+   * Bytes `wsx_conn_send` may queue while disconnected, sent once the next
+   * connection opens; 0 (the default) refuses such sends with
+   * `WSX_ERR_NOT_CONNECTED`.
+   */
+  size_t queue_while_disconnected;
+  /**
+   * Ceiling of the first wait, in ms (default 500).
+   */
+  uint32_t initial_delay_ms;
+  /**
+   * Largest ceiling, in ms (default 30000).
+   */
+  uint32_t max_delay_ms;
+  /**
+   * Most reconnect attempts in a row without a lasting connection; 0
+   * (the default) tries forever.
+   */
+  uint32_t max_attempts;
+  /**
+   * A connection open this long (ms) starts the backoff afresh (default 10000).
+   */
+  uint32_t reset_after_ms;
+  /**
+   * Retry after the server refused the handshake with a 4xx status (default false).
+   */
+  bool retry_on_4xx;
+  /**
+   * Draw each wait at random below its ceiling (default true); false
+   * waits exactly the ceiling.
+   */
+  bool jitter;
+} wsx_reconnect_options;
+
+/**
+ * How a server joins a cluster (`wsx_server_options_set_cluster`).
+ * Extensible: set `struct_size = sizeof(wsx_cluster_options)` and zero the
+ * rest; every field left 0 or NULL takes its default.
+ *
+ * Layout: `size_t struct_size; const char *url, *prefix, *node_id,
+ * *tls_ca_file; const wsx_reconnect_options *reconnect; size_t max_queued,
+ * max_queued_bytes; uint32_t connect_timeout_ms, keepalive_ms;
+ * wsx_queue_full queue_full; bool sharded`.
+ */
+typedef struct wsx_cluster_options {
+  /**
+   * `sizeof(wsx_cluster_options)` as the caller was compiled with (at
+   * least up to `url`).
+   */
+  size_t struct_size;
+  /**
+   * Required: `redis://[[user]:password@]host[:port][/db]`, or
+   * `rediss://` for TLS.
+   */
+  const char *url;
+  /**
+   * Prefix of the Redis channel names (NULL: `"wsx:"`): the channel of
+   * topic T is prefix + T, so several applications can share a Redis.
+   */
+  const char *prefix;
+  /**
+   * This node's id, at most 255 bytes (NULL: a random one; read it back
+   * with `wsx_server_cluster_node_id`).
+   */
+  const char *node_id;
+  /**
+   * For `rediss://`: a PEM file of extra CA certificates (NULL: none).
+   */
+  const char *tls_ca_file;
+  /**
+   * How the link reconnects (NULL: the defaults of
+   * `wsx_reconnect_options_default`; `queue_while_disconnected` and
+   * `retry_on_4xx` do not apply).
+   */
+  const struct wsx_reconnect_options *reconnect;
+  /**
+   * Most publications waiting for the broker (0: 10,000).
+   */
+  size_t max_queued;
+  /**
+   * Most bytes of publications waiting for the broker (0: 16 MiB).
+   */
+  size_t max_queued_bytes;
+  /**
+   * Time allowed to connect to Redis and finish HELLO (0: 5000 ms).
+   */
+  uint32_t connect_timeout_ms;
+  /**
+   * A PING every this many ms; no answer within as long again drops the
+   * link (0: 5000 ms).
+   */
+  uint32_t keepalive_ms;
+  /**
+   * What a publication does when the queue is full (0: drop the oldest).
+   * A dropped publication used its sequence number: the other nodes
+   * report it as a gap.
+   */
+  wsx_queue_full queue_full;
+  /**
+   * Sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7). Against a Redis
+   * Cluster, put a hash tag in the prefix (`"{chat}:"`) so every channel
+   * maps to one shard: the link follows MOVED there.
+   */
+  bool sharded;
+} wsx_cluster_options;
+
+/**
+ * Figures of a server's cluster link (`wsx_server_cluster_stats`).
+ * Extensible: set `struct_size` before the call.
+ */
+typedef struct wsx_cluster_stats {
+  /**
+   * `sizeof(wsx_cluster_stats)` as the caller was compiled with.
+   */
+  size_t struct_size;
+  /**
+   * The link's state.
+   */
+  wsx_cluster_state state;
+  /**
+   * This node's epoch (new at each start).
+   */
+  uint64_t epoch;
+  /**
+   * Publications handed to the broker.
+   */
+  uint64_t published;
+  /**
+   * Publications of other nodes received.
+   */
+  uint64_t received;
+  /**
+   * Publications waiting for the broker now.
+   */
+  uint64_t queued;
+  /**
+   * Publications dropped because the queue was full.
+   */
+  uint64_t dropped;
+  /**
+   * Gap events raised.
+   */
+  uint64_t gaps;
+  /**
+   * Times the link to the broker was lost.
+   */
+  uint64_t disconnects;
+  /**
+   * Channels subscribed on the broker now.
+   */
+  uint64_t subscriptions;
+} wsx_cluster_stats;
+
+/**
  * What `wsx_conn_recv` copied out. Extensible: set `struct_size =
  * sizeof(wsx_received)` before the call.
  */
@@ -981,6 +1336,170 @@ typedef struct wsx_defaults {
 } wsx_defaults;
 
 /**
+ * The permessage-deflate parameters a handshake agreed (RFC 7692), for
+ * `wsx_engine_open_new`. Extensible: set `struct_size =
+ * sizeof(wsx_deflate_params)`; fields past it take the defaults below.
+ */
+typedef struct wsx_deflate_params {
+  /**
+   * `sizeof(wsx_deflate_params)` as the caller was compiled with.
+   */
+  size_t struct_size;
+  /**
+   * The client compressor's window, 8-15 (default 15; 8 means the
+   * client sends uncompressed, as zlib cannot compress with it).
+   */
+  uint8_t client_max_window_bits;
+  /**
+   * The server compressor's window, 8-15 (default 15).
+   */
+  uint8_t server_max_window_bits;
+  /**
+   * The client's compressor restarts for every message (default false).
+   */
+  bool client_no_context_takeover;
+  /**
+   * The server's compressor restarts for every message (default false).
+   */
+  bool server_no_context_takeover;
+} wsx_deflate_params;
+
+/**
+ * An event of a `wsx_engine`, filled by `wsx_engine_next_event`.
+ * Extensible: set `struct_size = sizeof(wsx_engine_event)`. Every pointer in
+ * it is BORROWED from the engine until the next call on that engine (any
+ * call but the const getters): copy what you keep.
+ */
+typedef struct wsx_engine_event {
+  /**
+   * `sizeof(wsx_engine_event)` as the caller was compiled with (kept by the call).
+   */
+  size_t struct_size;
+  /**
+   * What happened; `WSX_ENGINE_EVENT_KIND_NONE` when nothing is ready.
+   */
+  enum wsx_engine_event_kind kind;
+  /**
+   * MESSAGE, FRAGMENT: text or binary.
+   */
+  enum wsx_msg_kind msg_kind;
+  /**
+   * FRAGMENT: whether this is the message's last piece (true for MESSAGE).
+   */
+  bool fin;
+  /**
+   * MESSAGE, FRAGMENT, PING, PONG: the payload; CLOSE: the reason;
+   * ERROR: the message. For CLOSE and ERROR it is also NUL-terminated.
+   * NULL when `len` is 0 (but CLOSE and ERROR: "").
+   */
+  const uint8_t *data;
+  /**
+   * Bytes at `data` (without the NUL).
+   */
+  size_t len;
+  /**
+   * CLOSE: the peer's code (1005: its close frame had none), ours when
+   * we failed the connection, 1006 when no close handshake happened.
+   */
+  uint16_t close_code;
+  /**
+   * CLOSE: who ended the connection.
+   */
+  enum wsx_close_origin close_origin;
+  /**
+   * CLOSE: whether both close frames passed.
+   */
+  bool clean;
+  /**
+   * ERROR: `WSX_ERR_HANDSHAKE` (refused or broken handshake),
+   * `WSX_ERR_PROTOCOL` (the peer broke the protocol) or `WSX_ERR_TIMEOUT`
+   * (handshake, keepalive or close timeout). `WSX_OK` for other events.
+   */
+  enum wsx_result error;
+  /**
+   * ERROR of a handshake: the HTTP status of the refusal (0 when none).
+   */
+  uint16_t http_status;
+  /**
+   * OPEN: the subprotocol agreed, or NULL.
+   */
+  const char *subprotocol;
+  /**
+   * OPEN: whether permessage-deflate is on.
+   */
+  bool deflate;
+  /**
+   * REQUEST: the request target (path and query).
+   */
+  const char *path;
+  /**
+   * REQUEST: the request's headers, in order (`header_count` of them).
+   */
+  const struct wsx_header *headers;
+  /**
+   * REQUEST: how many headers.
+   */
+  size_t header_count;
+} wsx_engine_event;
+
+/**
+ * Allocates `size` bytes (never 0) aligned for any C type (like `malloc`);
+ * NULL when out of memory.
+ */
+typedef void *(*wsx_malloc_fn)(void *user_data, size_t size);
+
+/**
+ * Resizes a block from `malloc_fn` or `realloc_fn` of `old_size` bytes to
+ * `new_size` (never 0), keeping its contents (like `realloc`); NULL when out
+ * of memory (the old block then stays valid).
+ */
+typedef void *(*wsx_realloc_fn)(void *user_data, void *ptr, size_t old_size, size_t new_size);
+
+/**
+ * Frees a block of `size` bytes from `malloc_fn` or `realloc_fn` (never NULL).
+ */
+typedef void (*wsx_free_fn)(void *user_data, void *ptr, size_t size);
+
+/**
+ * The allocator for `wsx_allocator_set`. Extensible: set `struct_size =
+ * sizeof(wsx_allocator)`. The three functions are required; they are called
+ * from any thread the library runs on (the loop thread, DNS helpers), so
+ * they must be thread-safe, and they must return memory aligned as
+ * `malloc`'s (`alignof(max_align_t)`); larger alignments are handled by the
+ * library. Sizes are passed to `realloc_fn` and `free_fn` so that sized
+ * allocators (and counting ones) need no header of their own.
+ */
+typedef struct wsx_allocator {
+  /**
+   * `sizeof(wsx_allocator)` as the caller was compiled with.
+   */
+  size_t struct_size;
+  /**
+   * Passed first to every function; the library never frees it.
+   */
+  void *user_data;
+  /**
+   * Allocates.
+   */
+  wsx_malloc_fn malloc_fn;
+  /**
+   * Resizes.
+   */
+  wsx_realloc_fn realloc_fn;
+  /**
+   * Frees.
+   */
+  wsx_free_fn free_fn;
+} wsx_allocator;
+
+/**
+ * Fills `len` bytes at `buf` with unpredictable random bytes (a CSPRNG's)
+ * and returns true, or returns false when it cannot (the send or handshake
+ * that needed them then fails).
+ */
+typedef bool (*wsx_random_fn)(void *user_data, uint8_t *buf, size_t len);
+
+/**
  * permessage-deflate (RFC 7692) settings, for
  * `wsx_conn_options_set_compression`. Extensible: fill it with
  * `wsx_deflate_options_default` (after setting `struct_size`), then change
@@ -1047,64 +1566,6 @@ typedef struct wsx_inbox_options {
    */
   size_t low_bytes;
 } wsx_inbox_options;
-
-/**
- * When and how often a client reconnects. Extensible: fill it with
- * `wsx_reconnect_options_default` (after setting `struct_size`) and change
- * what you need; fields past the caller's `struct_size` take their defaults.
- *
- * The wait before reconnect attempt n (1, 2, ...) is drawn at random from
- * [0, min(max_delay_ms, initial_delay_ms * factor^(n-1))] ("full jitter").
- * Reconnects follow network errors, timeouts (keepalive included) and, by
- * default, the close codes 1001 (going away: a server's graceful shutdown
- * or restart), 1006 (dropped), 1011, 1012 (service restart), 1013 and 1014
- * (`wsx_client_options_set_reconnect_codes` changes the set); never a
- * close the application asked for, nor a handshake refused with a 4xx
- * status (unless `retry_on_4xx`).
- */
-typedef struct wsx_reconnect_options {
-  /**
-   * `sizeof(wsx_reconnect_options)` as the caller was compiled with.
-   */
-  size_t struct_size;
-  /**
-   * Growth of the ceiling per attempt (default 2.0): a finite number of at
-   * least 1.0, or `wsx_client_options_set_reconnect` refuses it.
-   */
-  double factor;
-  /**
-   * Bytes `wsx_conn_send` may queue while disconnected, sent once the next
-   * connection opens; 0 (the default) refuses such sends with
-   * `WSX_ERR_NOT_CONNECTED`.
-   */
-  size_t queue_while_disconnected;
-  /**
-   * Ceiling of the first wait, in ms (default 500).
-   */
-  uint32_t initial_delay_ms;
-  /**
-   * Largest ceiling, in ms (default 30000).
-   */
-  uint32_t max_delay_ms;
-  /**
-   * Most reconnect attempts in a row without a lasting connection; 0
-   * (the default) tries forever.
-   */
-  uint32_t max_attempts;
-  /**
-   * A connection open this long (ms) starts the backoff afresh (default 10000).
-   */
-  uint32_t reset_after_ms;
-  /**
-   * Retry after the server refused the handshake with a 4xx status (default false).
-   */
-  bool retry_on_4xx;
-  /**
-   * Draw each wait at random below its ceiling (default true); false
-   * waits exactly the ceiling.
-   */
-  bool jitter;
-} wsx_reconnect_options;
 
 /**
  * A handshake request under decision on the server.
@@ -1210,6 +1671,87 @@ typedef void (*wsx_on_slow_subscriber)(void *user_data,
                                        const struct wsx_slow_subscriber_event *event);
 
 /**
+ * The broker link changed state (`on_cluster_state`).
+ */
+typedef struct wsx_cluster_state_event {
+  /**
+   * The new state.
+   */
+  enum wsx_cluster_state state;
+  /**
+   * Why, in words (the error that took the link down and when the next
+   * attempt comes, or what is subscribed), NUL-terminated, borrowed for
+   * the callback only.
+   */
+  const char *detail;
+  /**
+   * The detail's length in bytes, without the NUL.
+   */
+  size_t detail_len;
+} wsx_cluster_state_event;
+
+/**
+ * Called on the loop's thread when the broker link changes state, with the
+ * `user_data` of the server's callbacks.
+ */
+typedef void (*wsx_on_cluster_state)(void *user_data, const struct wsx_cluster_state_event *event);
+
+/**
+ * Publications of another node to a topic with local subscribers were lost
+ * (`on_cluster_gap`): resynchronise the topic's subscribers. Raised when
+ * that node's next publication arrives, before it is delivered.
+ */
+typedef struct wsx_cluster_gap {
+  /**
+   * The topic, NUL-terminated, borrowed for the callback only.
+   */
+  const char *topic;
+  /**
+   * The topic's length in bytes, without the NUL.
+   */
+  size_t topic_len;
+  /**
+   * The publishing node's id, NUL-terminated, borrowed for the callback only.
+   */
+  const char *node;
+  /**
+   * The node id's length in bytes, without the NUL.
+   */
+  size_t node_len;
+  /**
+   * The publisher's epoch now.
+   */
+  uint64_t epoch;
+  /**
+   * When `epoch_changed`: the epoch before (the publisher restarted).
+   */
+  uint64_t previous_epoch;
+  /**
+   * The sequence number expected next (in `previous_epoch` if it changed).
+   */
+  uint64_t expected;
+  /**
+   * The sequence number that arrived.
+   */
+  uint64_t received;
+  /**
+   * How many publications were lost (`received - expected`); 0 when
+   * `epoch_changed`, where it is unknown.
+   */
+  uint64_t missed;
+  /**
+   * The publisher restarted (a new epoch): how much was lost is unknown.
+   */
+  bool epoch_changed;
+} wsx_cluster_gap;
+
+/**
+ * Called on the loop's thread for each gap found, with the `user_data` of
+ * the server's callbacks.
+ */
+typedef void (*wsx_on_cluster_gap)(void *user_data, const struct wsx_cluster_gap *gap);
+
+/**
  * The callbacks of a server. Extensible: set `struct_size =
  * sizeof(wsx_server_callbacks)`, zero the rest and set what you need; every
  * function pointer may be NULL and fields past the caller's `struct_size`
@@ -1256,6 +1798,16 @@ typedef struct wsx_server_callbacks {
    * was dropped (see `wsx_server_options_set_slow_subscriber`).
    */
   wsx_on_slow_subscriber on_slow_subscriber;
+  /**
+   * The link to the cluster's broker changed state (see
+   * `wsx_server_options_set_cluster`). Added in 0.2 after
+   * `on_slow_subscriber`: an older struct_size leaves it NULL.
+   */
+  wsx_on_cluster_state on_cluster_state;
+  /**
+   * Publications of another node of the cluster were lost.
+   */
+  wsx_on_cluster_gap on_cluster_gap;
 } wsx_server_callbacks;
 
 /**
@@ -1372,6 +1924,63 @@ enum wsx_result wsx_pending_attempt_proceed(const struct wsx_pending_attempt *pe
  * `pending` is NULL or from `wsx_attempt_defer`, freed once.
  */
 void wsx_pending_attempt_free(struct wsx_pending_attempt *pending);
+
+/**
+ * Joins a cluster: the server's publications also reach every other
+ * node's subscribers through Redis pub/sub, and theirs reach this server's
+ * (`cluster` is copied; NULL leaves the cluster: the default). The URL and
+ * node id are checked by `wsx_loop_listen` (`WSX_ERR_INVALID_ARGUMENT`);
+ * an unreachable Redis is not an error: the server serves its own
+ * subscribers and reports the cluster down, then up once it connects.
+ *
+ * # Safety
+ * `options` is NULL or live; `cluster` is NULL or valid, its strings NULL
+ * or NUL-terminated.
+ */
+enum wsx_result wsx_server_options_set_cluster(struct wsx_server_options *options,
+                                               const struct wsx_cluster_options *cluster);
+
+/**
+ * Writes the default cluster options to `*out`, whose `struct_size` the
+ * caller set: every field 0 or NULL (each then takes its default).
+ *
+ * # Safety
+ * `out` is NULL or has `out->struct_size` writable bytes.
+ */
+enum wsx_result wsx_cluster_options_default(struct wsx_cluster_options *out);
+
+/**
+ * Writes the state of the server's broker link into `*out_state`.
+ * `WSX_ERR_STATE` for a server that joined no cluster.
+ *
+ * # Safety
+ * `server` is NULL or live; `out_state` is NULL or writable.
+ */
+enum wsx_result wsx_server_cluster_state(const struct wsx_server *server,
+                                         enum wsx_cluster_state *out_state);
+
+/**
+ * Writes the figures of the server's broker link into `*out`, whose
+ * `struct_size` the caller set. `WSX_ERR_STATE` for a server that joined
+ * no cluster.
+ *
+ * # Safety
+ * `server` is NULL or live; `out` is NULL or has `out->struct_size`
+ * writable bytes.
+ */
+enum wsx_result wsx_server_cluster_stats(const struct wsx_server *server,
+                                         struct wsx_cluster_stats *out);
+
+/**
+ * Writes this node's id and a NUL into `out_buf` of `buf_len` bytes (256
+ * always suffice). `WSX_ERR_STATE` for a server that joined no cluster.
+ *
+ * # Safety
+ * `server` is NULL or live; `out_buf` is NULL or has `buf_len` writable bytes.
+ */
+enum wsx_result wsx_server_cluster_node_id(const struct wsx_server *server,
+                                           char *out_buf,
+                                           size_t buf_len);
 
 /**
  * Takes one more reference to `conn` and returns it (the same pointer), so
@@ -1670,6 +2279,271 @@ enum wsx_result wsx_conn_peer_identity(const struct wsx_conn *conn, struct wsx_p
 enum wsx_result wsx_defaults_get(struct wsx_defaults *out_defaults);
 
 /**
+ * Creates a client engine for `url` (`ws://` or `wss://`; the scheme only
+ * sets the default port and the `Host` header: TLS, if any, is yours, see
+ * `wsx_tls`) with `options` (NULL: the defaults of `wsx_client_options_new`).
+ * Of the options it uses the subprotocols, headers, Origin, compression
+ * (on by default), message and frame limits, streaming, auto-pong,
+ * reject-binary, handshake limits, and the handshake, close and keepalive
+ * timers (run by `wsx_engine_tick`); the rest (TLS, proxy, reconnect,
+ * backpressure, inbox, nodelay, connect and idle timeouts) concern the
+ * event loop and are ignored. The options are copied. The handshake request
+ * is pending output at once. Free with `wsx_engine_free`.
+ *
+ * # Safety
+ * `url` is NULL or a NUL-terminated string; `options` NULL or live;
+ * `out_engine` NULL or writable.
+ */
+enum wsx_result wsx_engine_client_new(const char *url,
+                                      const struct wsx_client_options *options,
+                                      struct wsx_engine **out_engine);
+
+/**
+ * Creates a server engine waiting for a handshake request, with `options`
+ * (NULL: the defaults of `wsx_server_options_new`). Of the options it uses
+ * the subprotocols (chosen when the program accepts without naming one),
+ * the allowed origins (others are refused with 403 by the engine itself),
+ * compression (off by default), message and frame limits, streaming,
+ * auto-pong, reject-binary, handshake limits, and the handshake, close and
+ * keepalive timers; the rest concern the event loop and are ignored. The
+ * options are copied. Free with `wsx_engine_free`.
+ *
+ * # Safety
+ * `options` NULL or live; `out_engine` NULL or writable.
+ */
+enum wsx_result wsx_engine_server_new(const struct wsx_server_options *options,
+                                      struct wsx_engine **out_engine);
+
+/**
+ * Creates an engine whose opening handshake happened elsewhere (an HTTP
+ * server that upgraded the connection; the contract of .NET's
+ * `WebSocket.CreateFromStream`): it is OPEN at once and its OPEN event is
+ * ready. The role is the options': `wsx_client_options_conn(o)` makes a
+ * client engine (it masks its frames), `wsx_server_options_conn(o)` a
+ * server engine. Of the options it uses the limits, streaming, auto-pong,
+ * reject-binary, compression level and threshold, and the close and
+ * keepalive timers. `subprotocol` (NULL: none) and `deflate` (NULL: no
+ * compression) are what the handshake agreed. Free with `wsx_engine_free`.
+ *
+ * # Safety
+ * `options` NULL or live; `subprotocol` NULL or NUL-terminated; `deflate`
+ * NULL or `struct_size` readable bytes; `out_engine` NULL or writable.
+ */
+enum wsx_result wsx_engine_open_new(const struct wsx_conn_options *options,
+                                    const char *subprotocol,
+                                    const struct wsx_deflate_params *deflate,
+                                    struct wsx_engine **out_engine);
+
+/**
+ * Frees an engine and everything it holds. NULL is a no-op.
+ *
+ * # Safety
+ * `engine` is NULL or from `wsx_engine_*_new`, freed once.
+ */
+void wsx_engine_free(struct wsx_engine *engine);
+
+/**
+ * Feeds `len` bytes received from the transport (NULL allowed when `len`
+ * is 0). Writes how many were taken to `out_consumed`: all of them, unless
+ * more than a frame's worth (the maximum frame size plus 64 KiB) waits
+ * unparsed; then take events and feed the rest again. Never blocks; the
+ * bytes are copied.
+ *
+ * # Safety
+ * `engine` NULL or live; `data` NULL or `len` readable bytes;
+ * `out_consumed` NULL or writable.
+ */
+enum wsx_result wsx_engine_feed(struct wsx_engine *engine,
+                                const uint8_t *data,
+                                size_t len,
+                                size_t *out_consumed);
+
+/**
+ * Tells the engine the transport ended (EOF or a broken connection): events
+ * already fed still come, then a CLOSE (1006 when no close handshake
+ * happened).
+ *
+ * # Safety
+ * `engine` NULL or live.
+ */
+enum wsx_result wsx_engine_feed_eof(struct wsx_engine *engine);
+
+/**
+ * Takes the next event into `out_event` (its `struct_size` set); its kind
+ * is `WSX_ENGINE_EVENT_KIND_NONE` when nothing is ready. Call it until
+ * NONE after feeding or ticking. Pointers in the event are borrowed until
+ * the next call on the engine. Sending from inside the loop (an echo) is
+ * fine: copy nothing, but take no further event until done with this one.
+ *
+ * # Safety
+ * `engine` NULL or live; `out_event` NULL or `struct_size` writable bytes.
+ */
+enum wsx_result wsx_engine_next_event(struct wsx_engine *engine,
+                                      struct wsx_engine_event *out_event);
+
+/**
+ * Server: accepts the request of the REQUEST event with `subprotocol`
+ * (one the client offered; NULL picks the first of the options'
+ * subprotocols the client offered, if any) and `header_count` extra
+ * response headers (`headers` may be NULL when 0; copied). The 101 response
+ * is pending at once and an OPEN event follows. When the client offered
+ * permessage-deflate and the options enable compression, it is agreed.
+ * `WSX_ERR_STATE` when no request waits for a decision;
+ * `WSX_ERR_INVALID_ARGUMENT` for a subprotocol not offered or a bad header.
+ *
+ * # Safety
+ * `engine` NULL or live; `subprotocol` NULL or NUL-terminated; `headers`
+ * NULL or `header_count` live pairs of NUL-terminated strings.
+ */
+enum wsx_result wsx_engine_accept(struct wsx_engine *engine,
+                                  const char *subprotocol,
+                                  const struct wsx_header *headers,
+                                  size_t header_count);
+
+/**
+ * Server: refuses the request of the REQUEST event with an HTTP `status`
+ * (400-599) and a short `reason` (NULL: none) sent as a plain-text body.
+ * The response is pending at once; no event follows: send it, then close.
+ *
+ * # Safety
+ * `engine` NULL or live; `reason` NULL or NUL-terminated.
+ */
+enum wsx_result wsx_engine_refuse(struct wsx_engine *engine, uint16_t status, const char *reason);
+
+/**
+ * The bytes to send next, without a copy: `*out_data` and `*out_len` (0
+ * when nothing waits; then `*out_data` may be NULL). Write a prefix of them
+ * to the transport, then `wsx_engine_consume_output` its length. The
+ * pointer is valid until the next call on the engine but the const getters.
+ *
+ * # Safety
+ * `engine` NULL or live; `out_data`, `out_len` NULL or writable.
+ */
+enum wsx_result wsx_engine_peek_output(const struct wsx_engine *engine,
+                                       const uint8_t **out_data,
+                                       size_t *out_len);
+
+/**
+ * Marks `n` bytes of `wsx_engine_peek_output` as written to the transport;
+ * more than it gave is `WSX_ERR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `engine` NULL or live.
+ */
+enum wsx_result wsx_engine_consume_output(struct wsx_engine *engine, size_t n);
+
+/**
+ * Whether to shut the transport's write side down now (`shutdown(fd,
+ * SHUT_WR)`, or TLS close_notify): the engine is CLOSED and all its output
+ * was consumed; nothing more will ever be sent. Then read until EOF (or
+ * `wsx_engine_next_deadline`) and close the transport. False for NULL.
+ *
+ * # Safety
+ * `engine` NULL or live.
+ */
+bool wsx_engine_wants_shutdown(const struct wsx_engine *engine);
+
+/**
+ * Queues a message (`WSX_MSG_KIND_TEXT` data must be UTF-8; NULL allowed
+ * when `len` is 0); the bytes are copied (compressed when permessage-deflate
+ * was agreed and the message reaches the threshold). `WSX_ERR_STATE`
+ * before the OPEN event, `WSX_ERR_CLOSED` once a close frame was sent or
+ * the connection ended. There is no high-water mark: watch
+ * `wsx_engine_buffered_amount`.
+ *
+ * # Safety
+ * `engine` NULL or live; `data` NULL or `len` readable bytes.
+ */
+enum wsx_result wsx_engine_send(struct wsx_engine *engine,
+                                wsx_msg_kind kind,
+                                const uint8_t *data,
+                                size_t len);
+
+/**
+ * Queues a piece of a message; the piece with `fin` true ends it. Until
+ * then only pieces of the same kind (and control frames) may be sent. Text
+ * may split a character between pieces but must be UTF-8 as a whole.
+ *
+ * # Safety
+ * `engine` NULL or live; `data` NULL or `len` readable bytes.
+ */
+enum wsx_result wsx_engine_send_fragment(struct wsx_engine *engine,
+                                         wsx_msg_kind kind,
+                                         const uint8_t *data,
+                                         size_t len,
+                                         bool fin);
+
+/**
+ * Queues a ping with up to 125 bytes of payload.
+ *
+ * # Safety
+ * `engine` NULL or live; `data` NULL or `len` readable bytes.
+ */
+enum wsx_result wsx_engine_ping(struct wsx_engine *engine, const uint8_t *data, size_t len);
+
+/**
+ * Queues a pong with up to 125 bytes of payload (unsolicited: a heartbeat).
+ *
+ * # Safety
+ * `engine` NULL or live; `data` NULL or `len` readable bytes.
+ */
+enum wsx_result wsx_engine_pong(struct wsx_engine *engine, const uint8_t *data, size_t len);
+
+/**
+ * Starts the close handshake with `code` (1000-1003, 1007-1014, 3000-4999;
+ * 1005 sends a close frame without a code and needs a NULL or empty reason)
+ * and `reason` (NULL: none; at most 123 bytes of UTF-8). The close timeout
+ * runs from the next tick; the CLOSE event comes with the peer's answer.
+ * The engine answers a peer's close by itself.
+ *
+ * # Safety
+ * `engine` NULL or live; `reason` NULL or NUL-terminated.
+ */
+enum wsx_result wsx_engine_close(struct wsx_engine *engine, uint16_t code, const char *reason);
+
+/**
+ * Tells the engine the time, `now_ms` milliseconds from any fixed origin
+ * (a monotonic clock; never going back): it fires what is due (a keepalive
+ * ping, a handshake, keepalive or close timeout, which end the connection
+ * with an ERROR and a CLOSE 1006 event). The first tick starts the timers;
+ * an engine never ticked has no timeouts. Call it after feeding and
+ * whenever `wsx_engine_next_deadline` passes.
+ *
+ * # Safety
+ * `engine` NULL or live.
+ */
+enum wsx_result wsx_engine_tick(struct wsx_engine *engine, uint64_t now_ms);
+
+/**
+ * When to call `wsx_engine_tick` next, in the same milliseconds as the
+ * ticks; `UINT64_MAX` when no timer runs (before the first tick, after the
+ * CLOSE event, or for NULL).
+ *
+ * # Safety
+ * `engine` NULL or live.
+ */
+uint64_t wsx_engine_next_deadline(const struct wsx_engine *engine);
+
+/**
+ * The engine's state: CONNECTING during the handshake, OPEN, CLOSING once
+ * one close frame passed, CLOSED when nothing more will be read (send what
+ * is pending, then shut down). CLOSED for NULL.
+ *
+ * # Safety
+ * `engine` NULL or live.
+ */
+enum wsx_state wsx_engine_state(const struct wsx_engine *engine);
+
+/**
+ * Bytes queued to send and not yet consumed (handshake and frames), for
+ * backpressure: stop producing while it is high. 0 for NULL.
+ *
+ * # Safety
+ * `engine` NULL or live.
+ */
+size_t wsx_engine_buffered_amount(const struct wsx_engine *engine);
+
+/**
  * Creates a loop with no connections. Free it with `wsx_loop_free`.
  *
  * # Safety
@@ -1731,6 +2605,37 @@ enum wsx_result wsx_loop_start_thread(const struct wsx_loop *loop);
  * `loop` is NULL or live.
  */
 enum wsx_result wsx_loop_stop(const struct wsx_loop *loop);
+
+/**
+ * Makes every allocation of the library (every one its Rust code makes,
+ * on every thread) go through `allocator`'s functions, for the rest of
+ * the process. Call it first, before any other wsx function: it is refused
+ * with `WSX_ERR_STATE` once the library allocated anything with the system
+ * allocator (any earlier call may have, also a failed call of this one
+ * that left a `wsx_last_error_message`). `allocator` is copied. The
+ * allocator's functions must stay callable until the process ends (the
+ * library frees what it holds when its objects are freed; nothing is left
+ * for exit but what your own calls keep alive).
+ *
+ * # Safety
+ * `allocator` is NULL or points to `struct_size` readable bytes; its
+ * functions behave as documented on `wsx_allocator`.
+ */
+enum wsx_result wsx_allocator_set(const struct wsx_allocator *allocator);
+
+/**
+ * Makes `fill` the source of every random byte the library draws (masking
+ * keys of client frames, `Sec-WebSocket-Key`, reconnect jitter), for the
+ * rest of the process, instead of the operating system's generator. Set it
+ * once, before creating connections or engines; a second call is
+ * `WSX_ERR_STATE`. `fill` is called from any thread the library runs on,
+ * with `user_data`, which the library never frees.
+ *
+ * # Safety
+ * `fill` is NULL (`WSX_ERR_NULL`) or a function behaving as
+ * `wsx_random_fn` documents, thread-safe with `user_data`.
+ */
+enum wsx_result wsx_random_set(wsx_random_fn fill, void *user_data);
 
 /**
  * Creates client options with the defaults: 16 MiB message and frame limits,
@@ -2158,7 +3063,9 @@ enum wsx_result wsx_conn_unsubscribe(const struct wsx_conn *conn,
  * subscriber past its high-water mark is skipped or dropped (see
  * `wsx_server_options_set_slow_subscriber`) and not counted. Callable from
  * any thread, also from inside callbacks; the messages one thread publishes
- * reach each subscriber in order.
+ * reach each subscriber in order. On a server in a cluster
+ * (`wsx_server_options_set_cluster`) the message also goes to every other
+ * node's subscribers through Redis (`*out_count` counts this server's).
  *
  * # Safety
  * `server` is NULL or live; `topic` is NULL or NUL-terminated; `data` is
@@ -2520,6 +3427,147 @@ void wsx_pending_upgrade_free(struct wsx_pending_upgrade *pending);
  * `out` is NULL or has `out->struct_size` writable bytes.
  */
 enum wsx_result wsx_debug_live_objects(struct wsx_live_objects *out);
+
+/**
+ * Creates a client session to `server_name` (the host the certificate must
+ * match, also sent as SNI) with the TLS settings of `options` (NULL: the
+ * defaults): the Mozilla roots plus `wsx_client_options_set_tls_ca_file`'s
+ * CA, the client certificate, or verification disabled. The ClientHello
+ * is pending output at once. Free with `wsx_tls_free`.
+ *
+ * # Safety
+ * `server_name` NULL or NUL-terminated; `options` NULL or live;
+ * `out_tls` NULL or writable.
+ */
+enum wsx_result wsx_tls_client_new(const char *server_name,
+                                   const struct wsx_client_options *options,
+                                   struct wsx_tls **out_tls);
+
+/**
+ * Creates a server session with the certificate chain and private key of
+ * these PEM files. Free with `wsx_tls_free`.
+ *
+ * # Safety
+ * `cert_file`, `key_file` NULL or NUL-terminated; `out_tls` NULL or writable.
+ */
+enum wsx_result wsx_tls_server_new(const char *cert_file,
+                                   const char *key_file,
+                                   struct wsx_tls **out_tls);
+
+/**
+ * Frees a session. NULL is a no-op.
+ *
+ * # Safety
+ * `tls` NULL or from `wsx_tls_*_new`, freed once.
+ */
+void wsx_tls_free(struct wsx_tls *tls);
+
+/**
+ * Feeds `len` encrypted bytes from the network; writes how many were taken
+ * to `out_consumed` (fewer when 256 KiB of decrypted bytes wait: take them
+ * first). `WSX_ERR_TLS` when the session failed (a bad certificate, a
+ * broken record): send the pending output (the alert), then close.
+ *
+ * # Safety
+ * `tls` NULL or live; `data` NULL or `len` readable bytes; `out_consumed`
+ * NULL or writable.
+ */
+enum wsx_result wsx_tls_feed(struct wsx_tls *tls,
+                             const uint8_t *data,
+                             size_t len,
+                             size_t *out_consumed);
+
+/**
+ * Tells the session the network transport ended.
+ *
+ * # Safety
+ * `tls` NULL or live.
+ */
+enum wsx_result wsx_tls_feed_eof(struct wsx_tls *tls);
+
+/**
+ * The decrypted bytes waiting for the engine (feed them to
+ * `wsx_engine_feed`), without a copy; valid until the next call on the
+ * session but the const ones.
+ *
+ * # Safety
+ * `tls` NULL or live; `out_data`, `out_len` NULL or writable.
+ */
+enum wsx_result wsx_tls_peek_plaintext(const struct wsx_tls *tls,
+                                       const uint8_t **out_data,
+                                       size_t *out_len);
+
+/**
+ * Marks `n` decrypted bytes as taken; more than are waiting is
+ * `WSX_ERR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `tls` NULL or live.
+ */
+enum wsx_result wsx_tls_consume_plaintext(struct wsx_tls *tls, size_t n);
+
+/**
+ * Encrypts `len` bytes of the engine's output (from
+ * `wsx_engine_peek_output`); writes how many were taken to `out_written`
+ * (then `wsx_engine_consume_output` that many). Bytes written during the
+ * TLS handshake are held and sent once it finishes. `WSX_ERR_CLOSED` after
+ * `wsx_tls_close`, `WSX_ERR_TLS` once the session failed.
+ *
+ * # Safety
+ * `tls` NULL or live; `data` NULL or `len` readable bytes; `out_written`
+ * NULL or writable.
+ */
+enum wsx_result wsx_tls_write(struct wsx_tls *tls,
+                              const uint8_t *data,
+                              size_t len,
+                              size_t *out_written);
+
+/**
+ * The encrypted bytes to send to the network, without a copy; valid until
+ * the next call on the session but the const ones.
+ *
+ * # Safety
+ * `tls` NULL or live; `out_data`, `out_len` NULL or writable.
+ */
+enum wsx_result wsx_tls_peek_output(const struct wsx_tls *tls,
+                                    const uint8_t **out_data,
+                                    size_t *out_len);
+
+/**
+ * Marks `n` encrypted bytes as written to the network; more than are
+ * pending is `WSX_ERR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `tls` NULL or live.
+ */
+enum wsx_result wsx_tls_consume_output(struct wsx_tls *tls, size_t n);
+
+/**
+ * Queues close_notify (do it when `wsx_engine_wants_shutdown` says so,
+ * before shutting the socket's write side down); nothing more may be
+ * written.
+ *
+ * # Safety
+ * `tls` NULL or live.
+ */
+enum wsx_result wsx_tls_close(struct wsx_tls *tls);
+
+/**
+ * Whether the TLS handshake is still under way. False for NULL.
+ *
+ * # Safety
+ * `tls` NULL or live.
+ */
+bool wsx_tls_is_handshaking(const struct wsx_tls *tls);
+
+/**
+ * Whether the peer ended its side (close_notify, or the transport's EOF):
+ * feed the engine's EOF once the plaintext is taken. True for NULL.
+ *
+ * # Safety
+ * `tls` NULL or live.
+ */
+bool wsx_tls_peer_closed(const struct wsx_tls *tls);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -39,6 +39,10 @@ bench-build:
 	  && $(MCS) $(CSHARP_FLAGS) -target:library -out:$(BENCH_NATIVE)/Wsx.dll $(CSHARP_SRC) \
 	  && $(MCS) $(CSHARP_FLAGS) -r:$(BENCH_NATIVE)/Wsx.dll -out:$(BENCH_NATIVE)/RrClient.exe benches/bindings/RrClient.cs \
 	  || { echo "skipped: C# client not built"; rm -f $(BENCH_NATIVE)/RrClient.exe; }
+	@# The cluster part's peer: Socket.IO 4 with its Redis adapter.
+	@if [ ! -d $(BENCH_DIR)/cluster/node/node_modules ]; then \
+	  (cd $(BENCH_DIR)/cluster/node && npm ci --silent --no-audit --no-fund) \
+	  || echo "warning: Socket.IO not installed; the cluster part will fail"; fi
 	rm -rf $(BENCH_DIR)/target/wheels $(BENCH_PYTHON)
 	@if $(VENV)/bin/maturin build --release -m bindings/python/Cargo.toml -o $(BENCH_DIR)/target/wheels; then \
 	  $(PY) -m pip install -q --disable-pip-version-check --no-deps --target $(BENCH_PYTHON) $(BENCH_DIR)/target/wheels/wsx-*.whl; \

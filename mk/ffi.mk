@@ -36,7 +36,7 @@ ffi-lib:
 # Linked against the shared library, found through an rpath into target/.
 examples: ffi-lib
 	@mkdir -p $(EXAMPLES_DIR)
-	@set -e; for e in echo_server echo_client chat_server routes_server; do \
+	@set -e; for e in echo_server echo_client chat_server routes_server sansio_echo_server sansio_echo_client; do \
 	  echo "cc examples/c/$$e.c"; \
 	  $(CC) -std=c11 $(WSX_CFLAGS) examples/c/$$e.c -o $(EXAMPLES_DIR)/$$e \
 	    -L$(call ffi_libdir,$(FFI_PROFILE)) -Wl,-rpath,$(call ffi_libdir,$(FFI_PROFILE)) -lwsx; \

@@ -11,7 +11,7 @@ TEST_TARGETS += test-hardening
 # campaign behind fuzz/corpus/ ran each target for much longer).
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := frame_decoder message_assembler client_handshake server_handshake close_payload deflate \
-  http_connect socks5 url deflate_negotiation
+  http_connect socks5 url deflate_negotiation c_feed
 # libFuzzer flags: inputs up to 4 KiB; any single allocation over 64 MiB is a
 # failure (the targets use limits of a few hundred bytes); WebSocket, HTTP,
 # URL and SOCKS5 tokens from the dictionary.

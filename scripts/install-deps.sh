@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need on a fresh Debian 12 machine:
-# Debian packages (as root), a Python venv at .venv, and the Node packages
+# Debian packages (as root; redis-server for the cluster tests, which start
+# their own instances and never the system service), a Python venv at .venv, and the Node packages
 # of the interop tests. Safe to run again: each step is skipped when done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_pkgs=(chromium nginx mono-mcs mono-runtime libmono-system-net-http4.0-cil valgrind cmake pkg-config g++ openssl curl)
+apt_pkgs=(chromium nginx redis-server redis-tools mono-mcs mono-runtime libmono-system-net-http4.0-cil valgrind cmake pkg-config g++ openssl curl)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -4,6 +4,7 @@
  * frame is encoded once and shared by all of them.
  *
  *   chat_server [--host H] [--port P] [--tls-cert FILE --tls-key FILE]
+ *               [--cluster redis://HOST:PORT [--node-id ID]]
  *
  * Rooms:
  *   - a client joins room NAME by connecting to the path /room/NAME; any
@@ -12,6 +13,10 @@
  *     "* joined NAME" back, or "* bad room name");
  *   - every other message, text or binary, goes to the sender's room.
  * Room names are 1 to 63 bytes of letters, digits, '-', '_' and '.'.
+ *
+ * With --cluster, several chat_server processes (on one machine or many)
+ * share their rooms through Redis: a message reaches the room's members on
+ * every server, once, in the order its sender sent it.
  *
  * Prints "listening on HOST:PORT"; SIGINT/SIGTERM shut it down gracefully.
  * Each connection gets callbacks of its own (wsx_upgrade_set_callbacks)

@@ -4,14 +4,21 @@
  *
  *   NAME [--host H] [--port P] [--tls-cert FILE --tls-key FILE] [--compress]
  *        [--client-ca FILE [--client-crl FILE] [--require-client-cert]]
+ *        [--cluster redis://HOST:PORT [--node-id ID]]
  *
  * --client-ca asks TLS clients for a certificate signed by that CA (mutual
  * TLS; --require-client-cert refuses clients without one, --client-crl
  * refuses revoked ones).
  * --compress accepts permessage-deflate (RFC 7692, default settings) from
- * clients that offer it; without it the server declines every offer. Prints "listening on HOST:PORT" once it accepts connections (port 0, the
- * default, picks a free one). On SIGINT or SIGTERM every connection is closed
- * with 1001, then the program exits 0.
+ * clients that offer it; without it the server declines every offer.
+ * --cluster joins the servers that share that Redis: what one publishes
+ * reaches the subscribers of all (the node id, random by default, names
+ * this server in gap reports). Prints "listening on HOST:PORT" once it
+ * accepts connections (port 0, the default, picks a free one), and with
+ * --cluster a line for each change of the cluster's state ("cluster up",
+ * "cluster down: WHY", ...) and each gap ("cluster gap: TOPIC from NODE: N
+ * lost"). On SIGINT or SIGTERM every connection is closed with 1001, then
+ * the program exits 0.
  */
 #ifndef WSX_EXAMPLE_SERVER_MAIN_H
 #define WSX_EXAMPLE_SERVER_MAIN_H
@@ -50,6 +57,24 @@ static void server_on_server_error(void *user_data, const wsx_error *error) {
     fprintf(stderr, "server: %s\n", error->message);
 }
 
+static void server_on_cluster_state(void *user_data, const wsx_cluster_state_event *event) {
+    (void)user_data;
+    static const char *const names[] = {"connecting", "up", "down", "resubscribing"};
+    int state = (int)event->state;
+    printf("cluster %s: %s\n", state >= 0 && state < 4 ? names[state] : "?", event->detail);
+    fflush(stdout);
+}
+
+static void server_on_cluster_gap(void *user_data, const wsx_cluster_gap *gap) {
+    (void)user_data;
+    if (gap->epoch_changed) {
+        printf("cluster gap: %s from %s: it restarted, an unknown number lost\n", gap->topic, gap->node);
+    } else {
+        printf("cluster gap: %s from %s: %llu lost\n", gap->topic, gap->node, (unsigned long long)gap->missed);
+    }
+    fflush(stdout);
+}
+
 static int server_fail(const char *name, const char *what) {
     fprintf(stderr, "%s: %s: %s\n", name, what, wsx_last_error_message());
     return 1;
@@ -62,6 +87,7 @@ static int server_parse_args(const char *name, int argc, char **argv, wsx_server
     const char *client_ca = NULL;
     const char *client_crl = NULL;
     bool require_client_cert = false;
+    wsx_cluster_options cluster = {.struct_size = sizeof cluster};
     for (int i = 1; i < argc; i++) {
         int ok = i + 1 < argc;
         if (ok && strcmp(argv[i], "--host") == 0) {
@@ -82,6 +108,10 @@ static int server_parse_args(const char *name, int argc, char **argv, wsx_server
         } else if (strcmp(argv[i], "--require-client-cert") == 0) {
             require_client_cert = true;
             ok = 1;
+        } else if (ok && strcmp(argv[i], "--cluster") == 0) {
+            cluster.url = argv[++i];
+        } else if (ok && strcmp(argv[i], "--node-id") == 0) {
+            cluster.node_id = argv[++i];
         } else if (strcmp(argv[i], "--compress") == 0) {
             wsx_deflate_options deflate = {.struct_size = sizeof deflate};
             ok = wsx_deflate_options_default(&deflate) == WSX_OK &&
@@ -92,10 +122,15 @@ static int server_parse_args(const char *name, int argc, char **argv, wsx_server
         if (!ok) {
             fprintf(stderr,
                     "usage: %s [--host H] [--port P] [--tls-cert FILE --tls-key FILE] [--compress]\n"
-                    "          [--client-ca FILE [--client-crl FILE] [--require-client-cert]]\n",
+                    "          [--client-ca FILE [--client-crl FILE] [--require-client-cert]]\n"
+                    "          [--cluster redis://HOST:PORT [--node-id ID]]\n",
                     name);
             return 2;
         }
+    }
+    if ((cluster.url || cluster.node_id) && wsx_server_options_set_cluster(options, &cluster) != WSX_OK) {
+        fprintf(stderr, "%s: %s\n", name, wsx_last_error_message());
+        return 2;
     }
     if (((cert || key) && wsx_server_options_set_tls(options, cert, key) != WSX_OK) ||
         ((client_ca || client_crl) &&
@@ -129,6 +164,8 @@ static int server_main(const char *name, int argc, char **argv, wsx_server_callb
     callbacks.struct_size = sizeof callbacks;
     callbacks.on_shutdown = server_on_shutdown;
     callbacks.on_server_error = server_on_server_error;
+    callbacks.on_cluster_state = server_on_cluster_state;
+    callbacks.on_cluster_gap = server_on_cluster_gap;
     if (wsx_loop_new(&loop) != WSX_OK) return server_fail(name, "loop");
     wsx_result r = wsx_loop_listen(loop, options, &callbacks, &server);
     wsx_server_options_free(options);

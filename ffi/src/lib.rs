@@ -13,13 +13,17 @@
 mod boundary;
 pub mod callbacks;
 pub mod client;
+pub mod cluster;
 pub mod conn;
 pub mod defaults;
+pub mod engine;
 pub mod event_loop;
 pub mod events;
+pub mod inject;
 pub mod options;
 pub mod pubsub;
 pub mod resilience;
 pub mod result;
 pub mod server;
 pub mod stats;
+pub mod tls_layer;

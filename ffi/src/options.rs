@@ -75,6 +75,14 @@ impl wsx_conn_options {
         }
     }
 
+    /// The client config, if these options belong to client options.
+    pub(crate) fn as_client(&self) -> Option<&ClientConfig> {
+        match &self.config {
+            Config::Client(c) => Some(c),
+            Config::Server(_) => None,
+        }
+    }
+
     fn common(&mut self) -> &mut dyn Common {
         match &mut self.config {
             Config::Client(c) => &mut **c,
@@ -1306,7 +1314,12 @@ mod tests {
         use crate::server::wsx_server_callbacks;
         let word = size_of::<usize>();
         assert_eq!(size_of::<wsx_conn_callbacks>(), 14 * word);
-        assert_eq!(size_of::<wsx_server_callbacks>(), 8 * word);
+        // 8 words in the first 0.2; the cluster callbacks came after them.
+        assert_eq!(
+            std::mem::offset_of!(wsx_server_callbacks, on_cluster_state),
+            8 * word
+        );
+        assert_eq!(size_of::<wsx_server_callbacks>(), 10 * word);
         assert_eq!(size_of::<wsx_inbox_options>(), 5 * word);
         if word == 8 {
             assert_eq!(size_of::<wsx_deflate_options>(), 24);

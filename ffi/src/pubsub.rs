@@ -168,7 +168,9 @@ pub unsafe extern "C" fn wsx_conn_unsubscribe(
 /// subscriber past its high-water mark is skipped or dropped (see
 /// `wsx_server_options_set_slow_subscriber`) and not counted. Callable from
 /// any thread, also from inside callbacks; the messages one thread publishes
-/// reach each subscriber in order.
+/// reach each subscriber in order. On a server in a cluster
+/// (`wsx_server_options_set_cluster`) the message also goes to every other
+/// node's subscribers through Redis (`*out_count` counts this server's).
 ///
 /// # Safety
 /// `server` is NULL or live; `topic` is NULL or NUL-terminated; `data` is

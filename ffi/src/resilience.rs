@@ -73,7 +73,7 @@ unsafe impl Extensible for wsx_reconnect_options {
 }
 
 impl wsx_reconnect_options {
-    fn to_core(self, retry_codes: Option<&[u16]>) -> ReconnectPolicy {
+    pub(crate) fn to_core(self, retry_codes: Option<&[u16]>) -> ReconnectPolicy {
         let ms = |ms: u32| Duration::from_millis(u64::from(ms));
         ReconnectPolicy {
             initial_delay: ms(self.initial_delay_ms),

@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use wsx_core::net::{
-    Conn, Error, Handler, PendingUpgrade, Refusal, Server, ServerHandler, SlowSubscriber, Upgrade,
+    ClusterGap, ClusterState, Conn, Error, Handler, PendingUpgrade, Refusal, Server, ServerHandler,
+    SlowSubscriber, Upgrade,
 };
 use wsx_core::proto::{CloseCode, HandshakeError};
 
@@ -16,6 +17,9 @@ use crate::boundary::{
 };
 use crate::callbacks::{
     ConnAdapter, ConnEvents, UserData, calling, wsx_conn_callbacks, wsx_free_user_data,
+};
+use crate::cluster::{
+    notify_cluster_gap, notify_cluster_state, wsx_on_cluster_gap, wsx_on_cluster_state,
 };
 use crate::event_loop::wsx_loop;
 use crate::events::{CError, CRequest, read_headers, wsx_error, wsx_header, wsx_request};
@@ -90,6 +94,12 @@ pub struct wsx_server_callbacks {
     /// A subscriber past its high-water mark missed a published message or
     /// was dropped (see `wsx_server_options_set_slow_subscriber`).
     pub on_slow_subscriber: wsx_on_slow_subscriber,
+    /// The link to the cluster's broker changed state (see
+    /// `wsx_server_options_set_cluster`). Added in 0.2 after
+    /// `on_slow_subscriber`: an older struct_size leaves it NULL.
+    pub on_cluster_state: wsx_on_cluster_state,
+    /// Publications of another node of the cluster were lost.
+    pub on_cluster_gap: wsx_on_cluster_gap,
 }
 
 // SAFETY: repr(C), `struct_size` first, and every field is a pointer or an
@@ -107,6 +117,8 @@ unsafe impl Extensible for wsx_server_callbacks {
             on_server_error: None,
             on_shutdown: None,
             on_slow_subscriber: None,
+            on_cluster_state: None,
+            on_cluster_gap: None,
         }
     }
 }
@@ -122,6 +134,8 @@ struct ServerAdapter {
     on_slow_subscriber: wsx_on_slow_subscriber,
     /// `wsx_server_options_set_plain_http`.
     plain_http: bool,
+    on_cluster_state: wsx_on_cluster_state,
+    on_cluster_gap: wsx_on_cluster_gap,
 }
 
 impl ServerAdapter {
@@ -149,6 +163,8 @@ impl ServerAdapter {
             on_shutdown: c.on_shutdown,
             on_slow_subscriber: c.on_slow_subscriber,
             plain_http: false,
+            on_cluster_state: c.on_cluster_state,
+            on_cluster_gap: c.on_cluster_gap,
         })
     }
 }
@@ -214,6 +230,16 @@ impl ServerHandler for ServerAdapter {
     fn on_slow_subscriber(&mut self, conn: &Conn, topic: &str, action: SlowSubscriber) {
         let (callback, user) = (self.on_slow_subscriber, self.user.ptr());
         calling(|| notify_slow_subscriber(callback, user, conn, topic, action));
+    }
+
+    fn on_cluster_state(&mut self, state: ClusterState, detail: &str) {
+        let (callback, user) = (self.on_cluster_state, self.user.ptr());
+        calling(|| notify_cluster_state(callback, user, state, detail));
+    }
+
+    fn on_cluster_gap(&mut self, gap: &ClusterGap<'_>) {
+        let (callback, user) = (self.on_cluster_gap, self.user.ptr());
+        calling(|| notify_cluster_gap(callback, user, gap));
     }
 }
 

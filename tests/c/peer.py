@@ -19,6 +19,10 @@
                                    the subject it answers, or "refused: ..."
     peer.py alpn HOST PORT CA P1,P2  a TLS handshake offering ALPN P1,P2:
                                    prints the protocol chosen, or "refused: ..."
+    peer.py chat-cluster-check REDIS_PORT URL...
+                                   two members of one room on each chat_server
+                                   of a cluster: every message reaches the
+                                   other five once, in its sender's order
 
 The servers print "listening on 127.0.0.1:PORT" once they accept connections.
 """
@@ -183,6 +187,67 @@ def alpn(host, port, ca, offered):
                 print(tls.selected_alpn_protocol(), flush=True)
     except (ssl.SSLError, OSError) as error:
         print(f"refused: {error}", flush=True)
+async def redis_numsub(port, channel):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    command = f"*3\r\n$6\r\nPUBSUB\r\n$6\r\nNUMSUB\r\n${len(channel)}\r\n{channel}\r\n"
+    writer.write(command.encode())
+    lines = [await reader.readline() for _ in range(4)]
+    writer.close()
+    await writer.wait_closed()
+    return int(lines[3].decode().strip().lstrip(":"))
+
+
+async def chat_cluster_check(redis_port, urls):
+    per_member = 20
+    members = []
+    for url in urls:
+        for _ in range(2):
+            members.append(await connect(url + "/room/cl"))
+    other = await connect(urls[1] + "/room/other")
+    try:
+        # Each server subscribes to the room on Redis once, whatever its members.
+        for _ in range(200):
+            if await redis_numsub(redis_port, "wsx:cl") == len(urls):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            fail("the servers did not all subscribe to wsx:cl")
+        for k in range(per_member):
+            for i, ws in enumerate(members):
+                await ws.send(f"{i}:{k}")
+        for ws in members:
+            await ws.send("done")
+
+        async def receive(i, ws):
+            seen = {j: 0 for j in range(len(members)) if j != i}
+            done = 0
+            while done < len(members) - 1:
+                message = await asyncio.wait_for(ws.recv(), 10)
+                if message == "done":
+                    done += 1
+                    continue
+                j, k = (int(x) for x in message.split(":"))
+                if j == i:
+                    fail(f"member {i} got its own message {message}")
+                if k != seen[j]:
+                    fail(f"member {i}: from {j} expected {seen[j]}, got {k} (lost, twice or out of order)")
+                seen[j] += 1
+            if any(n != per_member for n in seen.values()):
+                fail(f"member {i}: counts {seen}")
+
+        await asyncio.gather(*(receive(i, ws) for i, ws in enumerate(members)))
+        try:
+            message = await asyncio.wait_for(other.recv(), 0.3)
+            fail(f"a member of another room got {message!r}")
+        except asyncio.TimeoutError:
+            pass
+    finally:
+        for ws in members + [other]:
+            await ws.close()
+    print(
+        f"peer.py: {len(members)} members on {len(urls)} servers got every message once, in order",
+        flush=True,
+    )
 
 
 def main():
@@ -201,6 +266,8 @@ def main():
         asyncio.run(whoami(*sys.argv[2:]))
     elif mode == "alpn" and len(sys.argv) == 6:
         alpn(*sys.argv[2:])
+    elif mode == "chat-cluster-check" and len(sys.argv) >= 4:
+        asyncio.run(chat_cluster_check(int(sys.argv[2]), sys.argv[3:]))
     else:
         fail(__doc__)
 

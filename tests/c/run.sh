@@ -8,7 +8,16 @@
 #     under AddressSanitizer + UBSan (static library), and under valgrind;
 #   - the examples against each other and against a Python `websockets` peer,
 #     the echo server also under valgrind and over TLS;
-#   - a reconnecting client across the echo server's graceful restart (SIGTERM).
+#   - a reconnecting client across the echo server's graceful restart (SIGTERM);
+#   - bring your own I/O: test_engine (wsx_engine, wsx_tls, the injected
+#     allocator and random source, in memory), and the sansio examples
+#     against Python websockets and against wsx's own loop (text, binary,
+#     fragments, 16 MiB once, deflate on and off, close codes, wss://),
+#     plainly, under ASan+UBSan and under valgrind, each reporting through
+#     its counting allocator that every byte the library allocated was freed.
+#   - cluster pub/sub against a redis-server of its own (on a free port):
+#     test_cluster, and three chat_server processes sharing rooms.
+# redis-server missing is a failure that says `make deps` installs it.
 # `make install` and programs built against it: tests/install/run.sh.
 # Prints "N passed, M failed" at the end; exits non-zero on any failure.
 set -uo pipefail
@@ -79,7 +88,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 build_tests() {
-  for t in test_api test_net test_pubsub test_resilience test_leaks test_abi_compat test_pull test_http; do
+  for t in test_api test_net test_pubsub test_resilience test_leaks test_abi_compat test_pull test_http test_engine test_cluster; do
     $CC "${CFLAGS[@]}" "tests/c/$t.c" -o "$OUT/$t" -L"$LIBDIR" -Wl,-rpath,"$LIBDIR" -lwsx -lpthread || return 1
     $CC "${CFLAGS[@]}" "${SAN[@]}" "tests/c/$t.c" -o "$OUT/${t}_asan" "$LIBDIR/libwsx.a" "${STATIC_LIBS[@]}" || return 1
   done
@@ -315,7 +324,186 @@ client_survives_a_sigterm_restart() {
   stop_bg
 }
 
+# --- bring your own I/O: wsx_engine and wsx_tls over the examples' own sockets ---
+
+build_sansio_asan() {
+  for e in sansio_echo_client sansio_echo_server; do
+    $CC "${CFLAGS[@]}" "${SAN[@]}" "examples/c/$e.c" -o "$OUT/${e}_asan" "$LIBDIR/libwsx.a" "${STATIC_LIBS[@]}" || return 1
+  done
+}
+
+# no_leak LOG NAME: the example's counting allocator saw allocations and
+# every byte freed.
+no_leak() {
+  grep -q "^$2: allocator: [1-9][0-9]* allocations, .* 0 bytes live$" "$1" || {
+    echo "no clean allocator tally from $2 in $1:"
+    cat "$1"
+    return 1
+  }
+  grep "^$2: allocator:" "$1" | sed 's/^/note: /'
+}
+
+SANSIO_RUNS=0
+
+# sansio_client_vs_python CLIENT PEER-ARGS -- CLIENT-ARGS: the client echoes
+# what the Python server sends and checks the close code it expects.
+sansio_client_vs_python() {
+  local client=$1 code=$2
+  shift 2
+  local peer_args=() client_args=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do peer_args+=("$1"); shift; done
+  shift
+  client_args=("$@")
+  SANSIO_RUNS=$((SANSIO_RUNS + 1))
+  local log=py_sansio_$SANSIO_RUNS
+  start_bg "$log" "$PY" tests/c/sansio_peer.py server --close "$code" "${peer_args[@]}" || return 1
+  local url=ws://127.0.0.1:$BG_PORT/
+  case " ${peer_args[*]} " in *" --tls "*) url=wss://localhost:$BG_PORT/ ;; esac
+  $client "${client_args[@]}" "$url" >"$WORK/sansio_client.out" 2>&1 || { cat "$WORK/sansio_client.out" "$WORK/$log.log"; return 1; }
+  wait "$BG_PID" || { cat "$WORK/$log.log"; return 1; }
+  cat "$WORK/$log.log"
+  grep -q "^closed: $code bye$" "$WORK/sansio_client.out" || { cat "$WORK/sansio_client.out"; return 1; }
+  no_leak "$WORK/sansio_client.out" sansio_echo_client
+}
+
+sansio_client_python_deflate_big() {
+  sansio_client_vs_python "$EX/sansio_echo_client" 4001 --big --expect-deflate yes --
+}
+sansio_client_python_plain_streaming() {
+  sansio_client_vs_python "$EX/sansio_echo_client" 4003 --expect-deflate no -- --no-compress --stream
+}
+sansio_client_python_valgrind() {
+  sansio_client_vs_python "${VALGRIND[*]} $EX/sansio_echo_client" 4001 --expect-deflate yes --
+}
+sansio_client_python_asan() {
+  sansio_client_vs_python "$OUT/sansio_echo_client_asan" 4004 --expect-deflate yes -- --stream
+}
+sansio_client_python_tls() {
+  sansio_client_vs_python "$EX/sansio_echo_client" 4001 --tls "$WORK/tls/cert.pem" "$WORK/tls/key.pem" --expect-deflate yes -- --ca "$WORK/tls/ca.pem" || return 1
+  # Without the test CA the certificate is refused.
+  start_bg py_server_tls "$PY" tests/c/sansio_peer.py server --tls "$WORK/tls/cert.pem" "$WORK/tls/key.pem" || return 1
+  if "$EX/sansio_echo_client" "wss://localhost:$BG_PORT/" >"$WORK/refused.out" 2>&1; then
+    echo "a certificate of an unknown CA was accepted"; return 1
+  fi
+  cat "$WORK/refused.out"
+  grep -q "TLS: .*certificate" "$WORK/refused.out" && no_leak "$WORK/refused.out" sansio_echo_client || return 1
+  kill "$BG_PID" 2>/dev/null; wait "$BG_PID" 2>/dev/null; return 0
+}
+
+# sansio_server_vs NAME SERVER-ARGS...: starts the server (a command line).
+sansio_server_start() {
+  start_bg "$1" "${@:2}"
+}
+
+# sansio_server_stop NAME: SIGTERM, exit 0, and a clean allocator tally.
+sansio_server_stop() {
+  stop_bg || { echo "the sansio server did not exit 0"; cat "$WORK/$1.log"; return 1; }
+  no_leak "$WORK/$1.log" sansio_echo_server
+}
+
+sansio_server_python_deflate_big() {
+  sansio_server_start sansio_server_big "$EX/sansio_echo_server" --compress || return 1
+  "$PY" tests/c/sansio_peer.py client "ws://127.0.0.1:$BG_PORT/" --big --close 4002 --expect-deflate yes || return 1
+  "$PY" tests/c/sansio_peer.py client "ws://127.0.0.1:$BG_PORT/" --no-compress --close 1000 --expect-deflate no || return 1
+  sansio_server_stop sansio_server_big
+}
+
+sansio_server_python_plain() {
+  sansio_server_start sansio_server_plain "$EX/sansio_echo_server" || return 1
+  "$PY" tests/c/sansio_peer.py client "ws://127.0.0.1:$BG_PORT/" --close 4006 --expect-deflate no || return 1
+  sansio_server_stop sansio_server_plain
+}
+
+sansio_server_valgrind() {
+  sansio_server_start sansio_server_vg "${VALGRIND[@]}" "$EX/sansio_echo_server" --compress || return 1
+  "$PY" tests/c/sansio_peer.py client "ws://127.0.0.1:$BG_PORT/" --close 4002 --expect-deflate yes || return 1
+  "$EX/echo_client" --send "under valgrind" "ws://127.0.0.1:$BG_PORT/" >"$WORK/client.out" || return 1
+  grep -qx "received: under valgrind" "$WORK/client.out" || return 1
+  sansio_server_stop sansio_server_vg
+}
+
+sansio_server_asan() {
+  sansio_server_start sansio_server_asan "$OUT/sansio_echo_server_asan" --compress || return 1
+  "$PY" tests/c/sansio_peer.py client "ws://127.0.0.1:$BG_PORT/" --close 4002 --expect-deflate yes || return 1
+  "$PY" tests/c/sansio_peer.py client "ws://127.0.0.1:$BG_PORT/" --no-compress --close 4007 --expect-deflate no || return 1
+  sansio_server_stop sansio_server_asan
+}
+
+# The sansio examples against wsx's own event loop (examples echo_server
+# and echo_client), both ways, with and without compression, and refusal.
+sansio_against_the_loop() {
+  start_bg echo_server_for_sansio "$EX/echo_server" || return 1
+  local args
+  for args in "" "--no-compress"; do
+    # shellcheck disable=SC2086
+    "$EX/sansio_echo_client" $args --send hello --send-bytes 65536 --send "third \u00e9" --close 4005 \
+      "ws://127.0.0.1:$BG_PORT/" >"$WORK/sc.out" 2>&1 || { cat "$WORK/sc.out"; return 1; }
+    cat "$WORK/sc.out"
+    grep -qx "received: hello" "$WORK/sc.out" && grep -qx "received: 65536 bytes of binary (matches)" "$WORK/sc.out" &&
+      grep -q "^closed: 4005" "$WORK/sc.out" && no_leak "$WORK/sc.out" sansio_echo_client || return 1
+  done
+  stop_bg || return 1
+  sansio_server_start sansio_server_loop "$EX/sansio_echo_server" --compress || return 1
+  "$EX/echo_client" --send hello --send "second message" "ws://127.0.0.1:$BG_PORT/" >"$WORK/client.out" || return 1
+  grep -qx "received: hello" "$WORK/client.out" && grep -qx "received: second message" "$WORK/client.out" &&
+    grep -q "^closed: 1000" "$WORK/client.out" || return 1
+  "$EX/echo_client" --no-compress --send plain "ws://127.0.0.1:$BG_PORT/" >"$WORK/client.out" || return 1
+  grep -qx "received: plain" "$WORK/client.out" || return 1
+  # A refused request (403) reaches the loop's client as an error.
+  if "$EX/echo_client" --send x "ws://127.0.0.1:$BG_PORT/refuse" 2>"$WORK/err"; then return 1; fi
+  grep -q "403" "$WORK/err" || { cat "$WORK/err"; return 1; }
+  grep -q "^open (permessage-deflate)$" "$WORK/sansio_server_loop.log" && grep -q "^open$" "$WORK/sansio_server_loop.log" || return 1
+  sansio_server_stop sansio_server_loop
+}
+
+sansio_server_tls() {
+  sansio_server_start sansio_server_tls "$EX/sansio_echo_server" --tls-cert "$WORK/tls/cert.pem" --tls-key "$WORK/tls/key.pem" || return 1
+  "$EX/echo_client" --ca "$WORK/tls/ca.pem" --send "over TLS" "wss://localhost:$BG_PORT/" >"$WORK/client.out" || return 1
+  grep -qx "received: over TLS" "$WORK/client.out" || return 1
+  "$EX/sansio_echo_client" --ca "$WORK/tls/ca.pem" --send "both sansio" --send-bytes 300000 --close 4008 \
+    "wss://localhost:$BG_PORT/" >"$WORK/sc.out" 2>&1 || { cat "$WORK/sc.out"; return 1; }
+  grep -qx "received: both sansio" "$WORK/sc.out" && grep -q "^closed: 4008" "$WORK/sc.out" || return 1
+  sansio_server_stop sansio_server_tls
+# A redis-server of the tests' own, on a free port of 127.0.0.1 (never the
+# system's service); stopped with the other background processes.
+start_redis() {
+  if ! command -v redis-server >/dev/null; then
+    echo "redis-server is missing: \`make deps\` installs it (Debian's redis-server)"
+    return 1
+  fi
+  REDIS_PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no >"$WORK/redis.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 200); do
+    [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && return 0
+    sleep 0.05
+  done
+  echo "redis-server did not start:" && cat "$WORK/redis.log"
+  return 1
+}
+
+# Three chat_server processes in one cluster: members of a room on each get
+# every message once, in order; each server holds one Redis subscription.
+chat_rooms_across_three_servers() {
+  local urls=() servers=()
+  for n in 1 2 3; do
+    start_bg "chat_cluster_$n" "$EX/chat_server" --cluster "redis://127.0.0.1:$REDIS_PORT" --node-id "chat-$n" || return 1
+    servers+=("$BG_PID")
+    urls+=("ws://127.0.0.1:$BG_PORT")
+    for _ in $(seq 200); do
+      grep -q "^cluster up" "$WORK/chat_cluster_$n.log" && break
+      sleep 0.05
+    done
+    grep -q "^cluster up" "$WORK/chat_cluster_$n.log" || { cat "$WORK/chat_cluster_$n.log"; return 1; }
+  done
+  "$PY" tests/c/peer.py chat-cluster-check "$REDIS_PORT" "${urls[@]}" || return 1
+  for pid in "${servers[@]}"; do kill -TERM "$pid"; done
+  for pid in "${servers[@]}"; do wait "$pid" || return 1; done
+  if grep -h "cluster gap" "$WORK"/chat_cluster_*.log; then return 1; fi
+}
+
 step "build the C tests (-Wall -Wextra -Werror; plain and ASan+UBSan)" build_tests
+step "build the sansio examples with ASan+UBSan" build_sansio_asan
 step "every function in wsx.h is called by a C test" every_function_is_tested
 step "test certificates (openssl)" make_certs
 step "client certificates and a CRL for mutual TLS (openssl)" make_client_certs
@@ -343,6 +531,10 @@ step "test_pull under valgrind" "${VALGRIND[@]}" "$OUT/test_pull"
 step "test_http (plain HTTP answers, routing, mutual TLS)" run_tls_env "$OUT/test_http"
 step "test_http under ASan+UBSan" run_tls_env "$OUT/test_http_asan"
 step "test_http under valgrind" run_tls_env "${VALGRIND[@]}" "$OUT/test_http"
+step "redis-server for the cluster tests (own instance, free port)" start_redis
+step "test_cluster (against that Redis)" env WSX_TEST_REDIS_PORT="$REDIS_PORT" "$OUT/test_cluster"
+step "test_cluster under ASan+UBSan" env WSX_TEST_REDIS_PORT="$REDIS_PORT" "$OUT/test_cluster_asan"
+step "test_cluster under valgrind" env WSX_TEST_REDIS_PORT="$REDIS_PORT" "${VALGRIND[@]}" "$OUT/test_cluster"
 step "echo_client --send against echo_server" echo_client_and_server
 step "echo_server under valgrind against Python and C clients" echo_server_under_valgrind
 step "echo_client (valgrind) against a Python websockets server" echo_client_against_python_server
@@ -355,7 +547,22 @@ step "routes_server: ALPN http/1.1 only (Python ssl, openssl s_client)" alpn_is_
 step "game_loop against echo_server" game_loop_against_echo_server
 step "two game_loops through chat_server" two_game_loops_through_chat_server
 step "chat_server (valgrind) rooms with Python clients" chat_rooms_against_python_clients
+step "three chat_server processes share rooms through Redis (--cluster)" chat_rooms_across_three_servers
 step "game_loop reconnects after a drop (Python server)" game_loop_reconnects_after_a_drop
 step "a reconnecting client survives the echo server's SIGTERM restart" client_survives_a_sigterm_restart
+step "test_engine (wsx_engine, wsx_tls, injected allocator and random source)" run_tls_env "$OUT/test_engine"
+step "test_engine under ASan+UBSan" run_tls_env "$OUT/test_engine_asan"
+step "test_engine under valgrind" run_tls_env "${VALGRIND[@]}" "$OUT/test_engine"
+step "sansio_echo_client vs Python: deflate, 16 MiB, fragments, close 4001" sansio_client_python_deflate_big
+step "sansio_echo_client vs Python: no deflate, streaming, close 4003" sansio_client_python_plain_streaming
+step "sansio_echo_client (valgrind) vs Python" sansio_client_python_valgrind
+step "sansio_echo_client (ASan+UBSan) vs Python, streaming" sansio_client_python_asan
+step "sansio_echo_client over wss:// (wsx_tls) vs Python with a test CA" sansio_client_python_tls
+step "sansio_echo_server vs Python: deflate, 16 MiB, then no deflate" sansio_server_python_deflate_big
+step "sansio_echo_server vs Python without compression, close 4006" sansio_server_python_plain
+step "sansio_echo_server under valgrind vs Python and C clients" sansio_server_valgrind
+step "sansio_echo_server under ASan+UBSan vs Python" sansio_server_asan
+step "sansio examples against wsx's own loop (both ways, deflate on/off, 403)" sansio_against_the_loop
+step "sansio_echo_server over TLS (wsx_tls) vs loop and sansio clients" sansio_server_tls
 
 finish_steps

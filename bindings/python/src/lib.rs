@@ -10,6 +10,7 @@
 //! loops are woken through a socket (`Hub`).
 
 mod broadcast;
+mod cluster;
 mod connection;
 mod deflate;
 mod errors;
@@ -18,6 +19,7 @@ mod http;
 mod mailbox;
 mod notifier;
 mod options;
+mod protocol;
 mod pubsub;
 mod reconnect;
 mod runtime;
@@ -112,7 +114,7 @@ fn open_client(
 #[pyo3(signature = (
     host, port, *, max_size, open_timeout, ping_interval, ping_timeout, close_timeout,
     subprotocols=Vec::new(), origins=None, decide=None, answers_http=false, cert_file=None, key_file=None,
-    client_ca_file=None, client_cert_required=true, client_crl_file=None, max_connections=None, max_queue=None, compression=None, slow_subscriber="skip"
+    client_ca_file=None, client_cert_required=true, client_crl_file=None, max_connections=None, max_queue=None, compression=None, slow_subscriber="skip", cluster=None
 ))]
 #[allow(clippy::too_many_arguments)] // mirrors Python's keyword arguments
 fn listen(
@@ -137,6 +139,7 @@ fn listen(
     max_queue: Option<(i64, Option<i64>)>,
     compression: Option<Py<Deflate>>,
     slow_subscriber: &str,
+    cluster: Option<Py<cluster::Cluster>>,
 ) -> PyResult<Listener> {
     let common = options::Common {
         open_timeout,
@@ -159,7 +162,7 @@ fn listen(
     };
     let mut config = options::server(&common, server)?;
     config.inbox = Some(options::inbox(max_queue)?);
-    Listener::start(py, config, decide, answers_http)
+    Listener::start(py, config, decide, answers_http, cluster)
 }
 
 #[pymodule]
@@ -181,6 +184,9 @@ fn _wsx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Hub>()?;
     m.add_class::<Deflate>()?;
     m.add_class::<Reconnect>()?;
+    m.add_class::<protocol::Engine>()?;
+    m.add_class::<cluster::Cluster>()?;
+    m.add_class::<cluster::ClusterGap>()?;
     stats::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

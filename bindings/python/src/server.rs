@@ -218,6 +218,7 @@ impl Listener {
         config: wsx_core::net::ServerConfig,
         decide: Option<Py<PyAny>>,
         answers_http: bool,
+        cluster: Option<Py<crate::cluster::Cluster>>,
     ) -> PyResult<Listener> {
         let handle = crate::runtime::handle(py)?;
         let queue = Arc::new(Mailbox::new(AcceptQueue::default()));
@@ -227,9 +228,13 @@ impl Listener {
             answers_http: answers_http && decide.is_some(),
             decide: decide.map(Arc::new),
         });
+        let (config, acceptor) = crate::cluster::join(py, cluster.as_ref(), config, acceptor)?;
         let server = py
             .detach(|| handle.listen(config, acceptor))
             .map_err(|e| crate::options::refused(py, &e))?;
+        if let Some(cluster) = &cluster {
+            cluster.get().started(&server);
+        }
         let addr = py.detach(|| server.local_addr());
         Ok(Listener {
             server,

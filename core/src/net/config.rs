@@ -203,6 +203,89 @@ pub struct ServerConfig {
     /// What [`super::Server::publish`] does with a subscriber whose send
     /// queue is past its high-water mark (default: skip it for that message).
     pub slow_subscriber: SlowSubscriber,
+    /// Join a cluster of servers sharing topics through Redis (default
+    /// none: [`super::Server::publish`] reaches this server's subscribers
+    /// only). See [`ClusterConfig`].
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// What a publication does when the queue of publications waiting for the
+/// broker is full (see [`ClusterConfig::max_queued`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueueFull {
+    /// The oldest waiting publication is dropped to make room (default):
+    /// what arrives after the broker comes back is the most recent state.
+    #[default]
+    DropOldest,
+    /// The new publication is not queued for the broker (local subscribers
+    /// still get it).
+    DropNewest,
+}
+
+/// How a server joins a cluster: other servers with the same Redis and
+/// prefix share its topics. A publication reaches this server's subscribers
+/// at once and every other node's through Redis pub/sub.
+///
+/// Redis pub/sub delivers at most once; every publication carries its
+/// node's id, an epoch (new at each start) and a sequence number per topic,
+/// so a receiving node tells lost publications apart
+/// ([`super::ServerHandler::on_cluster_gap`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterConfig {
+    /// `redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS.
+    pub url: String,
+    /// Prefix of the Redis channel names (default `"wsx:"`): the channel of
+    /// topic `t` is `prefix + t`, so several applications can share a Redis.
+    pub prefix: String,
+    /// This node's id, carried by its publications (at most 255 bytes);
+    /// `None` (default) generates a random one.
+    pub node_id: Option<String>,
+    /// Sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`, Redis 7) instead of
+    /// `PUBLISH`/`SUBSCRIBE` (default false). Against a Redis Cluster, the
+    /// server keeps one link, to the shard that owns its channels: put a
+    /// hash tag in the prefix (`"{chat}:"`) so that every channel maps to
+    /// one slot, and the link follows the cluster's `MOVED` redirect to that
+    /// shard. (Classic pub/sub needs neither: a Redis Cluster forwards
+    /// `PUBLISH` to every node.)
+    pub sharded: bool,
+    /// How the link to Redis reconnects: the same backoff with full jitter
+    /// as reconnecting clients. Only the delays, `max_attempts`,
+    /// `reset_after` and `jitter` apply.
+    pub reconnect: ReconnectPolicy,
+    /// Most publications waiting for the broker (default 10,000): while it
+    /// is down, and while it reads slower than the server publishes.
+    pub max_queued: usize,
+    /// Most bytes of publications waiting for the broker (default 16 MiB).
+    pub max_queued_bytes: usize,
+    /// What a publication does when the queue is full (default: the oldest
+    /// is dropped). A dropped publication used its sequence number, so the
+    /// other nodes report it as a gap.
+    pub queue_full: QueueFull,
+    /// Time allowed to connect to Redis and finish `HELLO` (default 5 s).
+    pub connect_timeout: Duration,
+    /// A `PING` goes to Redis after this long without traffic, and the link
+    /// is dropped if nothing came back after as long again (default 5 s).
+    pub keepalive: Duration,
+    /// TLS options for `rediss://`.
+    pub tls: TlsClientConfig,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            url: "redis://127.0.0.1:6379".to_owned(),
+            prefix: "wsx:".to_owned(),
+            node_id: None,
+            sharded: false,
+            reconnect: ReconnectPolicy::default(),
+            max_queued: 10_000,
+            max_queued_bytes: 16 * 1024 * 1024,
+            queue_full: QueueFull::DropOldest,
+            connect_timeout: Duration::from_secs(5),
+            keepalive: Duration::from_secs(5),
+            tls: TlsClientConfig::default(),
+        }
+    }
 }
 
 impl Default for Keepalive {
@@ -300,6 +383,7 @@ impl Default for ServerConfig {
             nodelay: true,
             compression: None,
             slow_subscriber: defaults::SLOW_SUBSCRIBER,
+            cluster: None,
         }
     }
 }

@@ -15,7 +15,7 @@ use super::reactor::Reactor;
 use super::shared::{ConnShared, ServerShared};
 use super::stats::Live;
 use super::tls::{self, ClientTls};
-use super::{env_proxy, listener, redial};
+use super::{cluster, env_proxy, listener, redial};
 use crate::proto::WsUrl;
 
 /// An event loop driving many connections and servers.
@@ -128,6 +128,7 @@ impl LoopHandle {
     ) -> Result<Server, Error> {
         config.validate()?;
         let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
+        let broker = config.cluster.as_ref().map(cluster::prepare).transpose()?;
         let listener = listener::bind(&config)?;
         let local_addr = listener
             .local_addr()
@@ -138,6 +139,7 @@ impl LoopHandle {
             topics: Default::default(),
             slow_subscriber: config.slow_subscriber,
             evicted_handshakes: Default::default(),
+            cluster: broker.as_ref().map(|b| b.node.shared.clone()),
             _live: Live::server(),
         });
         let request = ListenRequest {
@@ -146,6 +148,7 @@ impl LoopHandle {
             config,
             tls,
             handler,
+            broker,
         };
         self.shared.push(Work::Listen(Box::new(request)))?;
         Ok(Server {

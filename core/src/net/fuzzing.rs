@@ -1,10 +1,12 @@
 //! Entry points for the fuzz targets in `fuzz/` and their replay on stable
-//! in `tests/hardening`: the proxy handshakes are internal to `net` (the
-//! event loop drives them), so a fuzzer reaches them only through here.
+//! in `tests/hardening`: the proxy handshakes and a clustered server's
+//! Redis link are internal to `net` (the event loop drives them), so a
+//! fuzzer reaches them only through here.
 //!
 //! Not part of the API: hidden from the documentation, may change in any
-//! release. Kept to one function, as tungstenite and quiche keep their fuzz
-//! hooks: the parser stays private, the hook only starts and feeds it.
+//! release. Kept to one function per parser, as tungstenite and quiche keep
+//! their fuzz hooks: the parser stays private, the hook only starts and
+//! feeds it.
 
 use super::error::Error;
 use super::proxy::{Progress, ProxyConfig, Tunnel};
@@ -35,4 +37,42 @@ pub fn proxy_handshake(
         }
     }
     Ok(None)
+}
+
+/// What a clustered server's Redis link made of the bytes Redis sent: the
+/// node's events in order (as text) and the error that ended the link, if
+/// one did.
+pub type ClusterOutcome = (Vec<String>, Option<String>);
+
+/// Feeds a clustered server's Redis link (node id "me", prefix "wsx:",
+/// subscribed to the topic "t", in RESP3 after `HELLO 3`) the bytes `chunks`
+/// in turn, as they would arrive from the socket; returns what the node
+/// reported (state changes, deliveries, gaps, refusals) and the error that
+/// ended the link, if one did (no chunk is fed after it).
+pub fn cluster_link(chunks: &[&[u8]]) -> ClusterOutcome {
+    use std::sync::Arc;
+
+    use super::cluster::{ClusterShared, Node, Target};
+    use super::config::ClusterConfig;
+
+    let config = ClusterConfig::default();
+    let target = Target::parse("redis://127.0.0.1:6379").expect("a valid URL");
+    let mut node = Node::new(
+        &config,
+        target,
+        Arc::new(ClusterShared::new("me".into(), 1)),
+    );
+    node.sync([Arc::from("t")].into_iter().collect());
+    node.connected();
+    let mut events = Vec::new();
+    for chunk in chunks {
+        let fed = node.feed(chunk);
+        while let Some(event) = node.next_event() {
+            events.push(format!("{event:?}"));
+        }
+        if let Err(e) = fed {
+            return (events, Some(e));
+        }
+    }
+    (events, None)
 }

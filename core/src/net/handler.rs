@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use super::cluster::{ClusterGap, ClusterState};
 use super::decision::{PendingAttempt, PendingUpgrade};
 use super::error::Error;
 use super::handle::Conn;
@@ -369,5 +370,19 @@ pub trait ServerHandler: Send + 'static {
     /// close event follows), as `action` says. Runs once per such message.
     fn on_slow_subscriber(&mut self, conn: &Conn, topic: &str, action: SlowSubscriber) {
         let _ = (conn, topic, action);
+    }
+    /// The link to the cluster's broker changed state
+    /// ([`super::ServerConfig::cluster`]): `detail` says why (the error that
+    /// took it down and when the next attempt comes, or what is subscribed).
+    /// [`super::Server::cluster_state`] reads the state at any time.
+    fn on_cluster_state(&mut self, state: ClusterState, detail: &str) {
+        let _ = (state, detail);
+    }
+    /// Publications of another node to a topic with local subscribers were
+    /// lost (see [`ClusterGap`]): the subscribers of `gap.topic` missed
+    /// them; resynchronise them. Raised when the next publication of that
+    /// node arrives, before it is delivered.
+    fn on_cluster_gap(&mut self, gap: &ClusterGap<'_>) {
+        let _ = gap;
     }
 }

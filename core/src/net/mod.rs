@@ -10,8 +10,10 @@
 //! [`ServerHandler`] (one per listening server).
 //!
 //! Clients may reconnect by themselves ([`ReconnectPolicy`]) and go through
-//! HTTP CONNECT or SOCKS5 proxies ([`ProxyConfig`]).
+//! HTTP CONNECT or SOCKS5 proxies ([`ProxyConfig`]). Servers on several
+//! machines share their topics through Redis ([`ClusterConfig`]).
 
+mod cluster;
 mod config;
 mod conn;
 mod decision;
@@ -40,15 +42,17 @@ mod state;
 mod stats;
 mod timer;
 mod tls;
+pub mod tls_layer;
 mod topics;
 mod transport;
 mod tunnel;
 mod validate;
 mod write;
 
+pub use cluster::{ClusterGap, ClusterState, ClusterStats};
 pub use config::{
-    Backpressure, ClientAuth, ClientConfig, InboxLimits, Keepalive, ServerConfig, TlsClientConfig,
-    TlsServerConfig,
+    Backpressure, ClientAuth, ClientConfig, ClusterConfig, InboxLimits, Keepalive, QueueFull,
+    ServerConfig, TlsClientConfig, TlsServerConfig,
 };
 pub use decision::{PendingAttempt, PendingUpgrade};
 pub use dns::{Resolver, end_idle_resolvers};

@@ -13,10 +13,11 @@
 
 use std::sync::Arc;
 
+use super::cluster::ClusterStats;
 use super::error::{Error, ErrorKind};
 use super::handle::{Conn, Server};
 use super::handler::Ctx;
-use super::shared::{Command, Publish};
+use super::shared::{Command, LoopLink, Publish, ServerShared};
 use super::topics::Fate;
 use crate::proto::{MessageKind, PreparedMessage};
 
@@ -35,15 +36,23 @@ impl Conn {
     /// client connection and with `Closed` once the connection is closing.
     pub fn subscribe(&self, topic: &str) -> Result<bool, Error> {
         let server = self.shared.server.get().ok_or_else(not_a_server_conn)?;
-        server.topics.subscribe(&self.shared, topic)
+        let (added, new_topic) = server.topics.subscribe(&self.shared, topic)?;
+        if new_topic {
+            sync_cluster(server, &*self.lp);
+        }
+        Ok(added)
     }
 
     /// Unsubscribes from `topic`; whether the connection was subscribed.
     pub fn unsubscribe(&self, topic: &str) -> bool {
-        self.shared
-            .server
-            .get()
-            .is_some_and(|server| server.topics.unsubscribe(self.shared.id, topic))
+        let Some(server) = self.shared.server.get() else {
+            return false;
+        };
+        let (was, topic_gone) = server.topics.unsubscribe(self.shared.id, topic);
+        if topic_gone {
+            sync_cluster(server, &*self.lp);
+        }
+        was
     }
 
     /// The topics this connection is subscribed to, in no particular order.
@@ -52,6 +61,18 @@ impl Conn {
             .server
             .get()
             .map_or_else(Vec::new, |server| server.topics.topics_of(self.shared.id))
+    }
+}
+
+/// A topic gained its first or lost its last subscriber: a clustered
+/// server's broker subscriptions follow (one re-check queued at a time).
+pub(super) fn sync_cluster(server: &ServerShared, lp: &dyn LoopLink) {
+    if let Some(cluster) = &server.cluster
+        && cluster.want_sync()
+    {
+        let _ = lp.push(Command::ClusterSync {
+            cluster: cluster.clone(),
+        });
     }
 }
 
@@ -69,7 +90,10 @@ impl Ctx<'_> {
 
 impl Server {
     /// Sends a message to every subscriber of `topic` and returns how many
-    /// it was queued for. The frame is encoded once and shared by all of
+    /// local subscribers it was queued for. On a server in a cluster
+    /// ([`super::ServerConfig::cluster`]) it also goes to every other node's
+    /// subscribers through the broker (or waits in the bounded queue while
+    /// the broker is down). The frame is encoded once and shared by all of
     /// them. A subscriber past its high-water mark is skipped or dropped
     /// (see [`SlowSubscriber`]) and not counted; so are connections already
     /// closing. Callable from any thread: each subscriber receives the
@@ -91,7 +115,19 @@ impl Server {
         self.publish_to(topic, kind, data, Some(except.id()))
     }
 
-    /// How many connections are subscribed to `topic`.
+    /// The state of the link to the cluster's broker; `None` on a server
+    /// that joined no cluster.
+    pub fn cluster_state(&self) -> Option<super::ClusterState> {
+        self.shared.cluster.as_ref().map(|c| c.state())
+    }
+
+    /// The figures of the cluster link; `None` on a server that joined no
+    /// cluster.
+    pub fn cluster_stats(&self) -> Option<ClusterStats> {
+        self.shared.cluster.as_ref().map(|c| c.stats())
+    }
+
+    /// How many connections are subscribed to this server's `topic`.
     pub fn subscribers(&self, topic: &str) -> usize {
         self.shared.topics.count(topic)
     }
@@ -109,6 +145,26 @@ impl Server {
                 "a text message must be valid UTF-8",
             ));
         }
+        let topic: Arc<str> = Arc::from(topic);
+        let count = self.publish_locally(&topic, kind, data, except)?;
+        if let Some(cluster) = &self.shared.cluster {
+            self.lp.push(Command::ClusterPublish {
+                cluster: cluster.clone(),
+                topic,
+                kind,
+                data: data.to_vec(),
+            })?;
+        }
+        Ok(count)
+    }
+
+    fn publish_locally(
+        &self,
+        topic: &Arc<str>,
+        kind: MessageKind,
+        data: &[u8],
+        except: Option<u64>,
+    ) -> Result<usize, Error> {
         let Some(fanout) = self.shared.topics.fan_out(topic, except, data.len()) else {
             return Ok(0);
         };
@@ -118,7 +174,7 @@ impl Server {
         let count = fanout.with(Fate::Queued).count();
         let publish = Publish {
             message: PreparedMessage::new(kind, data)?,
-            topic: Arc::from(topic),
+            topic: topic.clone(),
             fanout,
             policy: self.shared.slow_subscriber,
         };

@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::cluster::BrokerRequest;
 use super::config::{ClientConfig, ServerConfig};
 use super::error::{Error, ErrorKind};
 use super::handler::{Handler, ServerHandler};
@@ -43,6 +44,8 @@ pub(super) struct ListenRequest {
     pub config: ServerConfig,
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub handler: Box<dyn ServerHandler>,
+    /// The link to the cluster's broker, for a clustered server.
+    pub broker: Option<BrokerRequest>,
 }
 
 thread_local! {

@@ -188,7 +188,7 @@ impl Backoff {
 
 /// A random number in `[0, 1)` from the system's generator.
 pub(super) fn random_unit() -> f64 {
-    let bits = getrandom::u64().unwrap_or(u64::MAX / 2) >> 11;
+    let bits = crate::proto::random::u64().unwrap_or(u64::MAX / 2) >> 11;
     bits as f64 / (1u64 << 53) as f64
 }
 

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
+use super::cluster::ClusterShared;
 use super::config::{Backpressure, InboxLimits};
 use super::error::{Error, ErrorKind};
 use super::fragments::Outgoing;
@@ -77,6 +78,21 @@ pub(super) enum Command {
     Decide {
         conn: Arc<ConnShared>,
         decision: Decision,
+    },
+    /// Publish to the other nodes of a server's cluster.
+    ClusterPublish {
+        cluster: Arc<ClusterShared>,
+        topic: Arc<str>,
+        kind: MessageKind,
+        data: Vec<u8>,
+    },
+    /// A server's topics gained or lost their first or last subscriber:
+    /// its broker subscriptions follow.
+    ClusterSync { cluster: Arc<ClusterShared> },
+    /// The name lookup of a server's broker finished.
+    BrokerResolved {
+        cluster: Arc<ClusterShared>,
+        result: Result<Vec<SocketAddr>, Error>,
     },
     /// Gracefully shut a server down: close every connection with `code`
     /// and `reason`, and drop the rest after `timeout`.
@@ -407,6 +423,8 @@ pub(super) struct ServerShared {
     pub slow_subscriber: SlowSubscriber,
     /// Unfinished handshakes dropped to make room for newer connections.
     pub evicted_handshakes: AtomicU64,
+    /// Its link to the cluster's broker, if it joined one.
+    pub cluster: Option<Arc<ClusterShared>>,
     /// Counts it among the live servers.
     pub _live: Live,
 }

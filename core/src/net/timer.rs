@@ -33,10 +33,14 @@ pub(super) enum TimerKind {
     Shutdown,
     /// A reconnecting client's wait is over.
     Reconnect,
+    /// A broker link's reconnect wait is over.
+    BrokerRetry,
+    /// A broker link's connect deadline, or its next keepalive.
+    BrokerCheck,
 }
 
 /// How many kinds there are.
-pub(super) const KINDS: usize = 9;
+pub(super) const KINDS: usize = 11;
 
 /// One pending deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

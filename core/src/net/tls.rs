@@ -35,7 +35,7 @@ impl ClientTls {
     }
 }
 
-fn provider() -> Arc<CryptoProvider> {
+pub(super) fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     PROVIDER
         .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
@@ -79,22 +79,25 @@ pub(super) fn client_config(options: &TlsClientConfig) -> Result<Arc<rustls::Cli
         if let Some(config) = DEFAULT.get() {
             return Ok(config.clone());
         }
-        let config = build_client_config(options)?;
+        let config = build_client_config(options, provider())?;
         return Ok(DEFAULT.get_or_init(|| config).clone());
     }
-    build_client_config(options)
+    build_client_config(options, provider())
 }
 
-fn build_client_config(options: &TlsClientConfig) -> Result<Arc<rustls::ClientConfig>, Error> {
-    let builder = rustls::ClientConfig::builder_with_provider(provider())
+/// A client configuration built afresh with `provider` (nothing cached).
+pub(super) fn build_client_config(
+    options: &TlsClientConfig,
+    provider: Arc<CryptoProvider>,
+) -> Result<Arc<rustls::ClientConfig>, Error> {
+    let algorithms = provider.signature_verification_algorithms;
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| tls_error("TLS setup failed", e))?;
     let builder = if options.danger_disable_verification {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification(
-                provider().signature_verification_algorithms,
-            )))
+            .with_custom_certificate_verifier(Arc::new(NoVerification(algorithms)))
     } else {
         let mut roots = RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
@@ -122,7 +125,15 @@ fn build_client_config(options: &TlsClientConfig) -> Result<Arc<rustls::ClientCo
 /// for, and ALPN `http/1.1` only (a WebSocket upgrade is HTTP/1.1; a browser
 /// offering `h2` must not pick HTTP/2 here).
 pub(super) fn server_config(options: &TlsServerConfig) -> Result<Arc<rustls::ServerConfig>, Error> {
-    let builder = rustls::ServerConfig::builder_with_provider(provider())
+    build_server_config(options, provider())
+}
+
+/// A server configuration built afresh with `provider` (nothing cached).
+pub(super) fn build_server_config(
+    options: &TlsServerConfig,
+    provider: Arc<CryptoProvider>,
+) -> Result<Arc<rustls::ServerConfig>, Error> {
+    let builder = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| tls_error("TLS setup failed", e))?;
     let builder = match &options.client_auth {

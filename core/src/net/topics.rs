@@ -100,9 +100,10 @@ impl<S: Subscriber> Topics<S> {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Adds `conn` to `topic`; `Ok(false)` if it was subscribed already.
-    /// Fails once the connection is closing or closed.
-    pub fn subscribe(&self, conn: &Arc<S>, topic: &str) -> Result<bool, Error> {
+    /// Adds `conn` to `topic`: whether it was not subscribed yet, and
+    /// whether the topic is new (its first subscriber). Fails once the
+    /// connection is closing or closed.
+    pub fn subscribe(&self, conn: &Arc<S>, topic: &str) -> Result<(bool, bool), Error> {
         let mut registry = self.lock();
         // Checked under the lock: `leave_all` runs after the state turns
         // closed, so no subscription outlives its connection.
@@ -118,7 +119,7 @@ impl<S: Subscriber> Topics<S> {
         } = &mut *registry;
         let mine = topics.entry(conn.id()).or_default();
         if mine.iter().any(|t| &**t == topic) {
-            return Ok(false);
+            return Ok((false, false));
         }
         let name: Arc<str> = match subscribers.get_key_value(topic) {
             Some((name, _)) => name.clone(),
@@ -128,32 +129,40 @@ impl<S: Subscriber> Topics<S> {
         let entry = subscribers.entry(name).or_default();
         entry.conns.insert(conn.id(), conn.clone());
         entry.list = None;
-        Ok(true)
+        Ok((true, entry.conns.len() == 1))
     }
 
-    /// Removes connection `id` from `topic`; whether it was subscribed.
-    pub fn unsubscribe(&self, id: u64, topic: &str) -> bool {
+    /// Removes connection `id` from `topic`: whether it was subscribed, and
+    /// whether the topic is gone (that was its last subscriber).
+    pub fn unsubscribe(&self, id: u64, topic: &str) -> (bool, bool) {
         let mut registry = self.lock();
         let Some(mine) = registry.topics.get_mut(&id) else {
-            return false;
+            return (false, false);
         };
         let Some(at) = mine.iter().position(|t| &**t == topic) else {
-            return false;
+            return (false, false);
         };
         mine.swap_remove(at);
         if mine.is_empty() {
             registry.topics.remove(&id);
         }
-        registry.remove_subscriber(topic, id);
-        true
+        (true, registry.remove_subscriber(topic, id))
     }
 
-    /// Removes connection `id` from all its topics.
-    pub fn leave_all(&self, id: u64) {
+    /// Removes connection `id` from all its topics; whether a topic is gone
+    /// (it was the last subscriber of one).
+    pub fn leave_all(&self, id: u64) -> bool {
         let mut registry = self.lock();
+        let mut gone = false;
         for topic in registry.topics.remove(&id).unwrap_or_default() {
-            registry.remove_subscriber(&topic, id);
+            gone |= registry.remove_subscriber(&topic, id);
         }
+        gone
+    }
+
+    /// The topics that have subscribers.
+    pub fn names(&self) -> std::collections::BTreeSet<Arc<str>> {
+        self.lock().subscribers.keys().cloned().collect()
     }
 
     pub fn topics_of(&self, id: u64) -> Vec<String> {
@@ -198,14 +207,17 @@ impl<S: Subscriber> Topics<S> {
 }
 
 impl<S> Registry<S> {
-    fn remove_subscriber(&mut self, topic: &str, id: u64) {
+    /// Removes a subscriber; whether the topic is gone with it.
+    fn remove_subscriber(&mut self, topic: &str, id: u64) -> bool {
         if let Some(entry) = self.subscribers.get_mut(topic) {
             entry.conns.remove(&id);
             entry.list = None;
             if entry.conns.is_empty() {
                 self.subscribers.remove(topic);
+                return true;
             }
         }
+        false
     }
 }
 

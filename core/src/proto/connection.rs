@@ -336,6 +336,17 @@ impl Connection {
         }
     }
 
+    /// Received bytes not yet parsed into events (a frame still arriving,
+    /// or frames after the last event taken).
+    pub fn buffered_input(&self) -> usize {
+        self.input.data().len()
+    }
+
+    /// Bytes queued to send and not yet consumed (see [`Sender::buffered_amount`]).
+    pub fn buffered_amount(&self) -> usize {
+        self.sender.buffered_amount()
+    }
+
     /// Room for at least `min` (and at least 1) bytes to read from the
     /// transport straight into the input buffer; report how many were read
     /// with [`Connection::commit_read`].

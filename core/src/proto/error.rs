@@ -17,7 +17,8 @@ pub enum ProtocolError {
     /// A frame set RSV bits no negotiated extension gives a meaning. Close 1002.
     #[error("reserved bits {0:#05b} set without a negotiated extension")]
     ReservedBits(u8),
-    /// A 64-bit payload length had its most significant bit set. Close 1002.
+    /// A 64-bit payload length had its most significant bit set (the value
+    /// holds the length's first byte only, the one that tells). Close 1002.
     #[error("64-bit payload length {0:#x} has its most significant bit set")]
     InvalidLength(u64),
     /// A server received a frame without a mask. Close 1002.

@@ -6,11 +6,13 @@
 
 pub mod close;
 pub mod connection;
+pub mod engine;
 pub mod error;
 pub mod extension;
 pub mod frame;
 pub mod handshake;
 pub mod message;
+pub mod random;
 pub mod url;
 
 pub use close::{CloseCode, MAX_CLOSE_REASON, check_close};

@@ -16,6 +16,8 @@ and the blocking API lives in :mod:`wsx.sync` (``wsx.sync.connect``,
 from . import sync
 from ._broadcast import broadcast
 from ._wsx import (
+    Cluster,
+    ClusterGap,
     Deflate,
     Headers,
     PongWaiter,
@@ -51,6 +53,8 @@ __all__ = [
     "ClientConnection",
     "Close",
     "CloseTimeout",
+    "Cluster",
+    "ClusterGap",
     "ConnectError",
     "Connection",
     "ConnectionClosed",

@@ -24,6 +24,8 @@ CompressionLike = Union[str, _wsx.Deflate, None]
 #: ``slow_subscriber``: what publishing does with a subscriber whose send
 #: queue is full: ``"skip"`` it for that message, or ``"drop"`` the connection.
 SlowSubscriber = Literal["skip", "drop"]
+#: ``cluster``: a ``redis://`` URL, a :class:`Cluster`, or None.
+ClusterLike = Union[str, _wsx.Cluster, None]
 #: ``reconnect``: True (default policy), a :class:`Reconnect`, or None/False.
 ReconnectLike = Union[bool, _wsx.Reconnect, None]
 #: ``proxy``: a proxy URL, True (from the environment), or None/False.
@@ -247,6 +249,7 @@ def start_server(
     process_response: Optional[Callable[..., MaybeAwaitable]],
     ssl: SSLLike,
     run: Callable[[Any], Any],
+    cluster: ClusterLike = None,
     **options: Any,
 ) -> _wsx.Listener:
     """Starts listening with the public `serve` options (both APIs)."""
@@ -261,5 +264,15 @@ def start_server(
         origins=allowed,
         max_queue=queue_limit(max_queue),
         compression=deflate(compression),
+        cluster=cluster_option(cluster),
         **options,
     )
+
+
+def cluster_option(cluster: ClusterLike) -> Optional[_wsx.Cluster]:
+    """`cluster` as a :class:`Cluster`, or None for none."""
+    if cluster is None or isinstance(cluster, _wsx.Cluster):
+        return cluster
+    if isinstance(cluster, str):
+        return _wsx.Cluster(cluster)
+    raise TypeError(f"cluster is a redis:// URL, a wsx.Cluster or None, not {cluster!r}")

@@ -8,9 +8,12 @@ from typing_extensions import Self, disjoint_base
 __all__ = [
     "Accept",
     "ClientConnection",
+    "Cluster",
+    "ClusterGap",
     "Connection",
     "Defaults",
     "Deflate",
+    "Engine",
     "Headers",
     "Hub",
     "Listener",
@@ -147,6 +150,53 @@ class Reconnect:
     @property
     def retry_codes(self) -> list[int]: ...
     def __eq__(self, other: object, /) -> bool: ...
+
+@final
+class ClusterGap:
+    """Publications of another server to a topic that were lost."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def node(self) -> str: ...
+    @property
+    def epoch(self) -> int: ...
+    @property
+    def previous_epoch(self) -> Optional[int]: ...
+    @property
+    def expected(self) -> int: ...
+    @property
+    def received(self) -> int: ...
+    @property
+    def missed(self) -> Optional[int]: ...
+
+@final
+class Cluster:
+    """How a server joins a cluster sharing its topics through Redis."""
+
+    def __new__(
+        cls,
+        url: str,
+        *,
+        prefix: Optional[str] = None,
+        node_id: Optional[str] = None,
+        sharded: bool = False,
+        reconnect: Optional[Reconnect] = None,
+        max_queued: Optional[int] = None,
+        max_queued_bytes: Optional[int] = None,
+        queue_full: str = "drop_oldest",
+        connect_timeout: Optional[float] = None,
+        keepalive: Optional[float] = None,
+        on_state: Optional[Callable[[str, str], Any]] = None,
+        on_gap: Optional[Callable[[ClusterGap], Any]] = None,
+    ) -> Cluster: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def state(self) -> Optional[str]: ...
+    @property
+    def node_id(self) -> Optional[str]: ...
+    def stats(self) -> Optional[dict[str, Any]]: ...
 
 @final
 class PongWaiter:
@@ -335,4 +385,60 @@ def listen(
     max_queue: Optional[tuple[int, Optional[int]]] = None,
     compression: Optional[Deflate] = None,
     slow_subscriber: str = "skip",
+    cluster: Optional[Cluster] = None,
 ) -> Listener: ...
+
+@final
+class Engine:
+    """One connection's protocol engine without I/O (see ``wsx.protocol``)."""
+
+    @staticmethod
+    def client(
+        uri: str,
+        *,
+        subprotocols: Sequence[str] = ...,
+        headers: Sequence[tuple[str, str]] = ...,
+        origin: Optional[str] = None,
+        compression: Optional[Deflate] = None,
+        max_size: Optional[int] = None,
+        streaming: bool = False,
+        open_timeout: Optional[float] = None,
+        close_timeout: Optional[float] = None,
+        ping_interval: Optional[float] = None,
+        ping_timeout: Optional[float] = None,
+    ) -> Engine: ...
+    @staticmethod
+    def server(
+        *,
+        subprotocols: Sequence[str] = ...,
+        origins: Optional[Sequence[str]] = None,
+        compression: Optional[Deflate] = None,
+        max_size: Optional[int] = None,
+        streaming: bool = False,
+        open_timeout: Optional[float] = None,
+        close_timeout: Optional[float] = None,
+        ping_interval: Optional[float] = None,
+        ping_timeout: Optional[float] = None,
+    ) -> Engine: ...
+    def receive_data(self, data: bytes) -> None: ...
+    def receive_eof(self) -> None: ...
+    def tick(self, now: float) -> None: ...
+    def next_deadline(self) -> Optional[float]: ...
+    def take_events(self) -> list[tuple[Any, ...]]: ...
+    def take_output(self) -> tuple[bytes, bool]: ...
+    def accept(
+        self, subprotocol: Optional[str] = None, headers: Sequence[tuple[str, str]] = ...
+    ) -> None: ...
+    def reject(self, status: int, reason: str) -> None: ...
+    def send(
+        self, data: Union[str, bytes], text: bool, fin: bool = True, fragmented: bool = False
+    ) -> None: ...
+    def ping(self, data: bytes) -> None: ...
+    def pong(self, data: bytes) -> None: ...
+    def close(self, code: int, reason: str) -> None: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def buffered_amount(self) -> int: ...
+    @property
+    def subprotocol(self) -> Optional[str]: ...

@@ -51,6 +51,7 @@ async def _aiter(items: Iterable[Any]) -> AsyncIterator[Any]:
 from ._options import (
     DEFAULTS,
     BeforeConnect,
+    ClusterLike,
     CompressionLike,
     HeadersLike,
     ProxyLike,
@@ -604,6 +605,7 @@ def serve(
     max_queue: QueueLike = DEFAULTS.max_queue,
     compression: CompressionLike = "deflate" if DEFAULTS.server_compression else None,
     slow_subscriber: SlowSubscriber = "skip",
+    cluster: ClusterLike = None,
 ) -> _Opening[Server]:
     """Starts a server: ``server = await serve(handler, host, port)`` or
     ``async with serve(...) as server``. ``await handler(connection)`` runs as

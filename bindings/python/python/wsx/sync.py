@@ -26,6 +26,7 @@ from . import _router, _wsx
 from ._options import (
     DEFAULTS,
     BeforeConnect,
+    ClusterLike,
     CompressionLike,
     HeadersLike,
     ProxyLike,
@@ -313,6 +314,7 @@ def serve(
     max_queue: QueueLike = DEFAULTS.max_queue,
     compression: CompressionLike = "deflate" if DEFAULTS.server_compression else None,
     slow_subscriber: SlowSubscriber = "skip",
+    cluster: ClusterLike = None,
 ) -> Server:
     """Starts a WebSocket server on ``host:port`` (port 0 picks a free one,
     read it back from :attr:`Server.port`) and returns it at once.
@@ -356,6 +358,11 @@ def serve(
     ``slow_subscriber`` says what :meth:`Server.publish` does with a
     subscriber whose send queue is full: ``"skip"`` it for that message, or
     ``"drop"`` the connection (it could no longer see every message).
+    ``cluster`` (a ``redis://`` URL or a :class:`~wsx.Cluster`) joins the
+    servers sharing that Redis: :meth:`Server.publish` then also reaches
+    their subscribers, and theirs reach this server's; a
+    :class:`~wsx.Cluster` tells the link's state and lost publications
+    through its ``on_state`` and ``on_gap`` callbacks.
     """
     if _is_async(handler):
         raise TypeError(

@@ -134,6 +134,16 @@ impl Reactor {
                 reason,
                 timeout,
             } => self.start_shutdown(&server, Drain { code, reason }, timeout),
+            Command::ClusterPublish {
+                cluster,
+                topic,
+                kind,
+                data,
+            } => self.broker_publish(&cluster, &topic, kind, &data),
+            Command::ClusterSync { cluster } => self.on_cluster_sync(&cluster),
+            Command::BrokerResolved { cluster, result } => {
+                self.on_broker_resolved(&cluster, result)
+            }
         }
     }
 

@@ -120,7 +120,9 @@ impl Reactor {
         c.conn.shared.end(close.to_info());
         // After the state turned closed, so no subscription can follow.
         if let Some(server) = c.conn.shared.server.get() {
-            server.topics.leave_all(c.conn.shared.id);
+            if server.topics.leave_all(c.conn.shared.id) {
+                crate::net::pubsub::sync_cluster(server, &*self.shared);
+            }
         }
         c.conn.shared.slot.store(usize::MAX, Ordering::Release);
         c.conn.shared.pending.store(0, Ordering::Release);

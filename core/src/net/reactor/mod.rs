@@ -4,6 +4,7 @@
 //! opening and ending connections (`lifecycle`), deadlines (`timers`), and
 //! the client and server sides (`client`, `server`).
 
+mod broker;
 mod client;
 mod commands;
 mod lifecycle;
@@ -56,6 +57,8 @@ const ROUNDS: usize = 4;
 pub(super) enum Entry {
     Conn(Box<ConnEntry>),
     Listener(Box<ListenerEntry>),
+    /// A clustered server's link to Redis.
+    Broker(Box<broker::BrokerEntry>),
 }
 
 /// The loop's state, owned by [`super::EventLoop`].
@@ -67,6 +70,8 @@ pub(super) struct Reactor {
     pub timers: Timers,
     /// Connections with output to write at the end of the turn.
     dirty: Vec<usize>,
+    /// Broker links with publications to write at the end of the turn.
+    dirty_brokers: Vec<usize>,
     /// Connections with input left unread (the readiness is edge-triggered),
     /// with their ids.
     backlog: Vec<(usize, u64)>,
@@ -100,6 +105,7 @@ impl Reactor {
             entries: Slab::new(),
             timers: Timers::default(),
             dirty: Vec::new(),
+            dirty_brokers: Vec::new(),
             backlog: Vec::new(),
             ready: Vec::new(),
             read_buf: vec![0; READ_CHUNK],
@@ -117,6 +123,7 @@ impl Reactor {
         let _guard = self.shared.enter();
         self.run_commands();
         self.flush_dirty();
+        self.flush_brokers();
         let wait = self.wait_time(timeout);
         match self.poll.poll(&mut self.events, wait) {
             Ok(()) => {}
@@ -146,6 +153,7 @@ impl Reactor {
         self.fire_timers(Instant::now());
         self.run_commands();
         self.flush_dirty();
+        self.flush_brokers();
         Ok(())
     }
 
@@ -246,7 +254,7 @@ impl Drop for Reactor {
                     self.finish(slot, CloseCode::ABNORMAL, "the event loop stopped", false)
                 }
                 Some(Entry::Listener(_)) => self.remove_listener(slot),
-                None => {}
+                Some(Entry::Broker(_)) | None => {}
             }
         }
     }

@@ -33,6 +33,7 @@ impl Reactor {
             config,
             tls,
             mut handler,
+            broker,
         } = request;
         let slot = self.entries.vacant_key();
         if let Err(e) = self
@@ -43,6 +44,7 @@ impl Reactor {
             handler.on_shutdown();
             return;
         }
+        let cluster = broker.map(|broker| (server.clone(), broker));
         self.entries.insert(Entry::Listener(Box::new(ListenerEntry {
             id: server.id,
             server: server.clone(),
@@ -55,6 +57,9 @@ impl Reactor {
             drain: None,
             deadlines: Deadlines::default(),
         })));
+        if let Some((server, broker)) = cluster {
+            self.start_broker(server, slot, broker);
+        }
     }
 
     pub(super) fn listener_mut(&mut self, slot: usize, id: u64) -> Option<&mut ListenerEntry> {
@@ -494,6 +499,9 @@ impl Reactor {
         };
         if let Some(mut listener) = l.listener.take() {
             let _ = self.registry().deregister(&mut listener);
+        }
+        if let Some(cluster) = &l.server.cluster {
+            self.remove_broker(cluster);
         }
         l.handler.on_shutdown();
     }

@@ -19,6 +19,11 @@ impl Reactor {
                 self.timers
                     .schedule(&mut l.deadlines, slot, l.id, kind, after)
             }
+            Some(Entry::Broker(b)) => {
+                let owner = b.owner();
+                self.timers
+                    .schedule(&mut b.deadlines, slot, owner, kind, after)
+            }
             None => {}
         }
         self.sweep_timers();
@@ -31,6 +36,7 @@ impl Reactor {
                     c.conn.shared.id == timer.owner && c.deadlines.take_due(&timer)
                 }
                 Some(Entry::Listener(l)) => l.id == timer.owner && l.deadlines.take_due(&timer),
+                Some(Entry::Broker(b)) => b.owner() == timer.owner && b.deadlines.take_due(&timer),
                 None => false,
             };
             if due {
@@ -48,6 +54,12 @@ impl Reactor {
         }
         if kind == TimerKind::Race {
             return self.connect_next(slot);
+        }
+        if kind == TimerKind::BrokerRetry {
+            return self.broker_retry(slot);
+        }
+        if kind == TimerKind::BrokerCheck {
+            return self.broker_check(slot);
         }
         let Some(c) = self.conn_mut(slot) else { return };
         let timeouts = c.timeouts;
@@ -105,7 +117,11 @@ impl Reactor {
                     self.fail(slot, Error::timeout(Timeout::Close, message));
                 }
             }
-            TimerKind::Shutdown | TimerKind::Reconnect | TimerKind::Race => {}
+            TimerKind::Shutdown
+            | TimerKind::Reconnect
+            | TimerKind::Race
+            | TimerKind::BrokerRetry
+            | TimerKind::BrokerCheck => {}
         }
     }
 
@@ -114,6 +130,7 @@ impl Reactor {
         match self.entries.get(timer.slot) {
             Some(Entry::Conn(c)) => c.conn.shared.id == timer.owner && c.deadlines.holds(timer),
             Some(Entry::Listener(l)) => l.id == timer.owner && l.deadlines.holds(timer),
+            Some(Entry::Broker(b)) => b.owner() == timer.owner && b.deadlines.holds(timer),
             None => false,
         }
     }

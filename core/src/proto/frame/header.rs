@@ -47,10 +47,10 @@ impl FrameHeader {
             127 => {
                 if let Some(&b2) = buf.get(2) {
                     if b2 & 0x80 != 0 {
-                        let mut top = [0u8; 8];
-                        let have = buf.len().min(10) - 2;
-                        top[..have].copy_from_slice(&buf[2..2 + have]);
-                        return Err(ProtocolError::InvalidLength(u64::from_be_bytes(top)));
+                        // Only the first length byte, so the error (and the
+                        // close reason sent) is the same however the bytes
+                        // arrive.
+                        return Err(ProtocolError::InvalidLength(u64::from(b2) << 56));
                     }
                 }
                 match buf.get(2..10) {
@@ -232,7 +232,7 @@ mod tests {
         let full = [0x82, 0x7F, 0xFF, 0, 0, 0, 0, 0, 0, 1];
         assert_eq!(
             FrameHeader::decode(&full),
-            Err(ProtocolError::InvalidLength(0xFF00_0000_0000_0001))
+            Err(ProtocolError::InvalidLength(0xFF00_0000_0000_0000))
         );
     }
 

@@ -25,7 +25,7 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
 const KEYS_PER_REFILL: usize = 64;
 
 /// A source of fresh, unpredictable masking keys (RFC 6455 section 5.3):
-/// one per frame, drawn from `getrandom` in batches.
+/// one per frame, drawn from [`crate::proto::random`] in batches.
 #[derive(Debug, Clone)]
 pub struct MaskKeys {
     batch: [u8; 4 * KEYS_PER_REFILL],
@@ -45,7 +45,7 @@ impl MaskKeys {
     /// A fresh key, never handed out before.
     pub fn next_key(&mut self) -> Result<[u8; 4], getrandom::Error> {
         if self.next == KEYS_PER_REFILL {
-            getrandom::fill(&mut self.batch)?;
+            crate::proto::random::fill(&mut self.batch)?;
             self.next = 0;
         }
         let i = 4 * self.next;

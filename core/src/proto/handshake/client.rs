@@ -106,7 +106,8 @@ impl ClientHandshake {
     /// option that would break or inject into the request.
     pub fn new(url: &WsUrl, options: &ClientOptions) -> Result<ClientHandshake, HandshakeError> {
         let mut nonce = [0u8; 16];
-        getrandom::fill(&mut nonce).map_err(|e| HandshakeError::Random(e.to_string()))?;
+        crate::proto::random::fill(&mut nonce)
+            .map_err(|e| HandshakeError::Random(e.to_string()))?;
         ClientHandshake::with_nonce(url, options, nonce)
     }
 

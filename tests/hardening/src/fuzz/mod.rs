@@ -4,7 +4,9 @@
 //! a crash: every body checks the outcome against an independent rule
 //! (the RFC, a model, or the same input cut differently).
 
+pub mod c_feed;
 pub mod close_payload;
+pub mod cluster;
 pub mod deflate;
 pub mod deflate_negotiation;
 mod engine;
@@ -30,4 +32,6 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("socks5", proxy::socks5),
     ("url", url::run),
     ("deflate_negotiation", deflate_negotiation::run),
+    ("c_feed", c_feed::run),
+    ("cluster_link", cluster::run),
 ];

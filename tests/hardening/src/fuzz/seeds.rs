@@ -13,6 +13,7 @@ pub fn seeds(target: &str) -> Vec<(&'static str, Vec<u8>)> {
         "message_assembler" => message_assembler(),
         "client_handshake" => client_handshake(),
         "server_handshake" => server_handshake(),
+        "c_feed" => c_feed(),
         "close_payload" => vec![
             ("normal", b"\x03\xe8".to_vec()),
             ("going_away_reason", b"\x03\xe9server restart".to_vec()),
@@ -70,6 +71,7 @@ pub fn seeds(target: &str) -> Vec<(&'static str, Vec<u8>)> {
             ),
             ("bad_credentials", b"\x01\x00\x05\x02\x01\x01".to_vec()),
         ],
+        "cluster_link" => cluster_link(),
         "url" => vec![
             ("plain", b"ws://example.com/chat?room=1".to_vec()),
             ("ipv6_port", b"wss://[::1]:8443/".to_vec()),
@@ -222,5 +224,112 @@ fn server_handshake() -> Vec<(&'static str, Vec<u8>)> {
         ("request_and_frame", with_frame),
         ("lowercase_extensions", extensions),
         ("plain_http", plain_http),
+    ]
+}
+
+/// The C feed path (byte 0: bit 0 server, bit 1 raw from the handshake,
+/// bit 2 deflate, bits 3-7 the cut minus 1), then what the peer sends.
+fn c_feed() -> Vec<(&'static str, Vec<u8>)> {
+    let masked_hello = b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58".to_vec();
+    let request = b"GET /fuzz HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    vec![
+        (
+            "client_frames",
+            [
+                &[3 << 3][..],
+                b"\x81\x05Hello\x01\x03Hel\x89\x02hi\x80\x02lo\x8a\x00\x88\x05\x0f\xa0bye",
+            ]
+            .concat(),
+        ),
+        (
+            "server_masked",
+            [
+                &[1 | (2 << 3)][..],
+                &masked_hello,
+                b"\x88\x82\x00\x00\x00\x00\x03\xe8",
+            ]
+            .concat(),
+        ),
+        (
+            "server_raw_request",
+            [&[1 | 2 | (7 << 3)][..], &request[..], &masked_hello].concat(),
+        ),
+        (
+            "client_deflate",
+            [
+                &[4 | (1 << 3)][..],
+                b"\xc1\x07\xf2\x48\xcd\xc9\xc9\x07\x00\x81\x00",
+            ]
+            .concat(),
+        ),
+        (
+            "client_raw_refusal",
+            [
+                &[2][..],
+                &b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno"[..],
+            ]
+            .concat(),
+        ),
+    ]
+}
+
+/// A publication of node `node` (epoch 7, number `seq`) to topic "t", as a
+/// RESP3 push of a subscribed connection.
+fn publication(kind: &[u8], node: &[u8], seq: u64, text: &[u8]) -> Vec<u8> {
+    let payload = [
+        b"wsx\x01".as_slice(),
+        &[1, node.len() as u8],
+        node,
+        &7u64.to_be_bytes(),
+        &seq.to_be_bytes(),
+        text,
+    ]
+    .concat();
+    let mut out = format!(">3\r\n${}\r\n", kind.len()).into_bytes();
+    out.extend_from_slice(kind);
+    out.extend_from_slice(b"\r\n$5\r\nwsx:t\r\n");
+    out.extend_from_slice(format!("${}\r\n", payload.len()).as_bytes());
+    out.extend_from_slice(&payload);
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// Byte 0: the cut; then what Redis answers `HELLO 3` and `SUBSCRIBE wsx:t`
+/// and sends after.
+fn cluster_link() -> Vec<(&'static str, Vec<u8>)> {
+    let hello = b"%2\r\n+server\r\n+redis\r\n+proto\r\n:3\r\n".to_vec();
+    let subscribed = b">3\r\n$9\r\nsubscribe\r\n$5\r\nwsx:t\r\n:1\r\n".to_vec();
+    let session = |rest: &[Vec<u8>]| -> Vec<u8> {
+        let mut out = vec![0x40];
+        out.extend_from_slice(&hello);
+        out.extend_from_slice(&subscribed);
+        for part in rest {
+            out.extend_from_slice(part);
+        }
+        out
+    };
+    vec![
+        (
+            "messages_and_a_gap",
+            session(&[
+                publication(b"message", b"other", 1, b"one"),
+                publication(b"message", b"me", 1, b"own echo"),
+                publication(b"message", b"other", 4, b"four"),
+                b":2\r\n".to_vec(),
+            ]),
+        ),
+        (
+            "sharded_new_epoch",
+            session(&[
+                publication(b"smessage", b"n1", 9, b"x"),
+                publication(b"smessage", b"n1", 9, b"again"),
+            ]),
+        ),
+        (
+            "refused_hello",
+            b"\x10-WRONGPASS invalid username-password pair\r\n".to_vec(),
+        ),
+        ("not_resp", session(&[b"@@@\r\n".to_vec()])),
     ]
 }
