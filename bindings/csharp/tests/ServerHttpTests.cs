@@ -26,6 +26,7 @@ namespace Wsx.Tests
             runner.Run("mutual TLS required: alice gets in and is seen by subject, no certificate / revoked / other CA fail", MutualTlsRequired);
             runner.Run("mutual TLS optional: a client without a certificate gets in with no subject", MutualTlsOptional);
             runner.Run("drain: clients see 1012 'restart', handshakes and GET /healthz meanwhile get 503, a silent peer is dropped", Drain);
+            runner.Run("WsxServer: a client's Dispose drops its connection: the server sees 1006 and the topic is left", DisposeDropsTheConnection);
             if (options.ContainsKey("--examples"))
                 runner.Run("examples: RoutesServer.exe routes by path, answers plain HTTP, drains when its input ends",
                     () => RoutesServerExample(options["--runtime"], options["--examples"]));
@@ -389,6 +390,23 @@ namespace Wsx.Tests
                     if (!process.HasExited)
                         process.Kill();
                 }
+            }
+        }
+
+        /// <summary>Dispose used to complete its own close task first and then skip wsx_conn_abort: the connection ran on.</summary>
+        static async Task DisposeDropsTheConnection()
+        {
+            var gone = new BlockingCollection<WsxClosedEventArgs>();
+            using (var server = new WsxServer(new WsxServerOptions()))
+            {
+                server.ClientConnected += (s, e) => e.Connection.Subscribe("news");
+                server.ClientDisconnected += (s, e) => gone.Add(e);
+                server.Start();
+                var client = await Connect(new Uri("ws://127.0.0.1:" + server.Port + "/"));
+                WaitUntil(() => server.SubscriberCount("news") == 1, "subscribed");
+                client.Dispose();
+                Assert.Equal((WebSocketCloseStatus)1006, Take(gone, "ClientDisconnected after the client's Dispose").CloseStatus, "1006: dropped");
+                Assert.Equal(0, server.SubscriberCount("news"), "the topic is left");
             }
         }
 
