@@ -236,6 +236,64 @@ namespace Wsx
             internal IntPtr on_server_error;
             internal IntPtr on_shutdown;
             internal IntPtr on_slow_subscriber;
+            // Appended in 0.2 (cluster pub/sub).
+            internal IntPtr on_cluster_state;
+            internal IntPtr on_cluster_gap;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_cluster_options
+        {
+            internal UIntPtr struct_size;
+            internal byte* url;
+            internal byte* prefix;
+            internal byte* node_id;
+            internal byte* tls_ca_file;
+            internal wsx_reconnect_options* reconnect;
+            internal UIntPtr max_queued;
+            internal UIntPtr max_queued_bytes;
+            internal uint connect_timeout_ms;
+            internal uint keepalive_ms;
+            internal int queue_full;
+            internal byte sharded;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_cluster_stats
+        {
+            internal UIntPtr struct_size;
+            internal int state;
+            internal ulong epoch;
+            internal ulong published;
+            internal ulong received;
+            internal ulong queued;
+            internal ulong dropped;
+            internal ulong gaps;
+            internal ulong disconnects;
+            internal ulong subscriptions;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_cluster_state_event
+        {
+            internal int state;
+            internal IntPtr detail;
+            internal UIntPtr detail_len;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_cluster_gap
+        {
+            internal IntPtr topic;
+            internal UIntPtr topic_len;
+            internal IntPtr node;
+            internal UIntPtr node_len;
+            internal ulong epoch;
+            internal ulong previous_epoch;
+            internal ulong expected;
+            internal ulong received;
+            internal ulong missed;
+            internal byte epoch_changed;
         }
 
         [StructLayout(LayoutKind.Sequential)]
@@ -307,6 +365,12 @@ namespace Wsx
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void wsx_on_shutdown(IntPtr user_data);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void wsx_on_cluster_state(IntPtr user_data, wsx_cluster_state_event* state);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void wsx_on_cluster_gap(IntPtr user_data, wsx_cluster_gap* gap);
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void wsx_on_slow_subscriber(IntPtr user_data, wsx_slow_subscriber_event* slow);
@@ -600,6 +664,18 @@ namespace Wsx
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_server_shutdown(ServerHandle server, uint timeout_ms);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_cluster(ServerOptionsHandle options, wsx_cluster_options* cluster);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_cluster_state(ServerHandle server, out int out_state);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_cluster_stats(ServerHandle server, wsx_cluster_stats* out_stats);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_cluster_node_id(ServerHandle server, byte* out_buf, UIntPtr buf_len);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_server_drain(ServerHandle server, ushort code, byte[] reason, uint timeout_ms);

@@ -26,6 +26,8 @@ namespace Wsx
         static readonly NativeMethods.wsx_on_server_error ServerErrorDelegate = OnServerError;
         static readonly NativeMethods.wsx_on_slow_subscriber SlowSubscriberDelegate = OnSlowSubscriber;
         static readonly NativeMethods.wsx_on_shutdown ShutdownDelegate = OnShutdown;
+        static readonly NativeMethods.wsx_on_cluster_state ClusterStateDelegate = OnClusterState;
+        static readonly NativeMethods.wsx_on_cluster_gap ClusterGapDelegate = OnClusterGap;
 
         readonly object gate = new object();
         readonly WsxServerOptions options;
@@ -85,6 +87,19 @@ namespace Wsx
         public event EventHandler<WsxSlowSubscriberEventArgs> SlowSubscriber;
 
         /// <summary>
+        /// The link to the cluster's broker (<see cref="WsxServerOptions.Cluster"/>) changed state:
+        /// <see cref="WsxClusterState.Up"/> once connected and subscribed, <see cref="WsxClusterState.Down"/>
+        /// with the reason while Redis cannot be reached (publications then reach local subscribers only).
+        /// </summary>
+        public event EventHandler<WsxClusterStateEventArgs> ClusterStateChanged;
+
+        /// <summary>
+        /// Publications of another node of the cluster to a topic with subscribers here were lost:
+        /// resynchronise those subscribers (raised before that node's next publication is delivered).
+        /// </summary>
+        public event EventHandler<WsxClusterGapEventArgs> ClusterGap;
+
+        /// <summary>
         /// Something failed: on a client's connection (<see cref="WsxErrorEventArgs.Connection"/> set),
         /// outside any (a failed incoming handshake), or in an event handler.
         /// </summary>
@@ -115,6 +130,8 @@ namespace Wsx
                         on_server_error = Marshal.GetFunctionPointerForDelegate(ServerErrorDelegate),
                         on_slow_subscriber = Marshal.GetFunctionPointerForDelegate(SlowSubscriberDelegate),
                         on_shutdown = Marshal.GetFunctionPointerForDelegate(ShutdownDelegate),
+                        on_cluster_state = Marshal.GetFunctionPointerForDelegate(ClusterStateDelegate),
+                        on_cluster_gap = Marshal.GetFunctionPointerForDelegate(ClusterGapDelegate),
                         free_user_data = ConnCallbacks.FreeUserDataPointer,
                     };
                     ServerHandle server;
@@ -226,6 +243,45 @@ namespace Wsx
         public Task Stopped
         {
             get { return stopped.Task; }
+        }
+
+        /// <summary>The state of the link to the cluster's broker (<c>wsx_server_cluster_state</c>).</summary>
+        /// <exception cref="InvalidOperationException">The server is not started.</exception>
+        /// <exception cref="WsxException">The server joined no cluster (<see cref="WsxResult.State"/>).</exception>
+        public WsxClusterState ClusterState
+        {
+            get
+            {
+                int state;
+                Native.Check(NativeMethods.wsx_server_cluster_state(StartedHandle(), out state));
+                return (WsxClusterState)state;
+            }
+        }
+
+        /// <summary>The figures of the cluster link now (<c>wsx_server_cluster_stats</c>).</summary>
+        /// <exception cref="InvalidOperationException">The server is not started.</exception>
+        /// <exception cref="WsxException">The server joined no cluster (<see cref="WsxResult.State"/>).</exception>
+        public WsxClusterStats ClusterStats
+        {
+            get
+            {
+                var stats = new NativeMethods.wsx_cluster_stats { struct_size = (UIntPtr)sizeof(NativeMethods.wsx_cluster_stats) };
+                Native.Check(NativeMethods.wsx_server_cluster_stats(StartedHandle(), &stats));
+                return new WsxClusterStats(stats);
+            }
+        }
+
+        /// <summary>This node's id in the cluster (the one set, or the random one the library chose).</summary>
+        /// <exception cref="InvalidOperationException">The server is not started.</exception>
+        /// <exception cref="WsxException">The server joined no cluster (<see cref="WsxResult.State"/>).</exception>
+        public string ClusterNodeId
+        {
+            get
+            {
+                var buffer = stackalloc byte[256];
+                Native.Check(NativeMethods.wsx_server_cluster_node_id(StartedHandle(), buffer, (UIntPtr)256));
+                return Native.String((IntPtr)buffer);
+            }
         }
 
         ServerHandle StartedHandle()
@@ -350,6 +406,38 @@ namespace Wsx
                 {
                     Trace.TraceError("wsx: upgrade failed: {0} (then: {1})", e, again);
                 }
+            }
+        }
+
+        [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_cluster_state))]
+        static void OnClusterState(IntPtr userData, NativeMethods.wsx_cluster_state_event* state)
+        {
+            try
+            {
+                var server = Target(userData);
+                var args = new WsxClusterStateEventArgs((WsxClusterState)state->state, Native.String(state->detail, state->detail_len));
+                server.Raise(() => server.ClusterStateChanged?.Invoke(server, args));
+            }
+            catch (Exception e)
+            {
+                Trace.TraceError("wsx: the cluster-state callback failed: {0}", e);
+            }
+        }
+
+        [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_cluster_gap))]
+        static void OnClusterGap(IntPtr userData, NativeMethods.wsx_cluster_gap* gap)
+        {
+            try
+            {
+                var server = Target(userData);
+                if (server.ClusterGap == null)
+                    return;
+                var args = new WsxClusterGapEventArgs(gap);
+                server.Raise(() => server.ClusterGap?.Invoke(server, args));
+            }
+            catch (Exception e)
+            {
+                Trace.TraceError("wsx: the cluster-gap callback failed: {0}", e);
             }
         }
 

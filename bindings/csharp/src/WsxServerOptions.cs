@@ -67,6 +67,14 @@ namespace Wsx
         /// </summary>
         public bool AnswerPlainHttp { get; set; }
 
+        /// <summary>
+        /// Joins a cluster sharing pub/sub topics through Redis (null, the default: none):
+        /// <see cref="WsxServer.Publish(string, string, WsxConnection)"/> then also reaches the
+        /// subscribers of every other node, and theirs reach this server's
+        /// (<c>wsx_server_options_set_cluster</c>; see <see cref="WsxServer.ClusterStateChanged"/>).
+        /// </summary>
+        public WsxClusterOptions Cluster { get; set; }
+
 
         /// <summary>
         /// The permessage-deflate (RFC 7692) compression accepted when a client offers it, or null
