@@ -150,7 +150,8 @@ namespace Wsx
         /// returns. A subscriber past its high-water mark is skipped or dropped (see
         /// <see cref="WsxServerOptions.SlowSubscriberPolicy"/>) and not counted. Never waits;
         /// callable from any thread, also from event handlers; the messages one thread publishes
-        /// reach each subscriber in order.
+        /// reach each subscriber in order. On a server in a cluster (<see cref="WsxServerOptions.Cluster"/>)
+        /// the message also goes to every other node's subscribers through Redis (the count is this server's).
         /// </summary>
         /// <exception cref="InvalidOperationException">The server is not started.</exception>
         /// <exception cref="WsxException">Text that is not UTF-8 (<see cref="WsxResult.InvalidArgument"/>), or the server stopped.</exception>
