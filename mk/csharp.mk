@@ -41,7 +41,7 @@ $(CSHARP_OUT)/ClientWebSocketEcho.Stock.exe: $(ROOT)/examples/csharp/ClientWebSo
 	sed 's/new Wsx\.WsxClient()/new ClientWebSocket()/' $< > $(CSHARP_OUT)/ClientWebSocketEcho.Stock.cs
 	$(MCS) $(CSHARP_FLAGS) -out:$@ $(CSHARP_OUT)/ClientWebSocketEcho.Stock.cs
 
-CSHARP_EXAMPLES := EchoClient ChatClient ClientWebSocketEcho ClientWebSocketEcho.Stock AnyWebSocket
+CSHARP_EXAMPLES := EchoClient ChatClient ClientWebSocketEcho ClientWebSocketEcho.Stock AnyWebSocket RoutesServer
 
 # The library, the tests and the examples.
 csharp: ffi-lib $(CSHARP_OUT)/Wsx.Tests.exe $(CSHARP_EXAMPLES:%=$(CSHARP_OUT)/%.exe)

@@ -152,6 +152,7 @@ sealed class Run
             case WsxResult.Timeout: return "open_timeout";
             case WsxResult.Connect:
             case WsxResult.Dns: return "connect_failed";
+            case WsxResult.Tls: return "tls_failed";
             default: return "wsx " + wsx.Result + ": " + wsx.Message;
         }
     }
@@ -189,6 +190,8 @@ sealed class Run
             if (opt.Has("subprotocol")) o.AddSubProtocol(opt.Str("subprotocol"));
             else if (opt.Has("header_name")) o.SetRequestHeader(opt.Str("header_name"), opt.Str("header_value"));
             else if (opt.Has("origin")) o.Origin = opt.Str("origin");
+            else if (opt.Has("ca_file")) o.CaFile = opt.Str("ca_file");
+            else if (opt.Has("client_cert")) o.SetClientCertificate(opt.Str("client_cert"), opt.Str("client_key"));
             else if (opt.Has("max_size")) o.MaxMessageSize = opt.Int("max_size");
             else if (opt.Has("open_timeout"))
             {

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -33,6 +34,36 @@ LANGS = ["python-sync", "python-asyncio", "c", "csharp"]
 LANGUAGE_OF = {"python-sync": "python", "python-asyncio": "python", "c": "c", "csharp": "csharp"}
 SERVERS = {"py": "py_server.py", "wsx": "wsx_server.py"}
 RUNNER_LIMIT = 150.0  # seconds; a runner over it is killed and fails
+# Endpoints served over TLS (mutual TLS: wss:// with a client certificate required).
+TLS_ENDPOINTS = {"mtls"}
+
+
+def make_certs(d: str) -> None:
+    """The test PKI of the mtls endpoint (openssl CLI, EC P-256): ca.pem signs
+    the servers' certificate (server.pem/.key, for 127.0.0.1 and localhost);
+    client-ca.pem signs alice's (alice.pem/.key, subject O=wsx, CN=alice).
+    Paths reach the servers as WSX_PARITY_TLS and the scenarios as {tls}."""
+    os.makedirs(d, exist_ok=True)
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+    with open(os.path.join(d, "ext.cnf"), "w") as f:
+        f.write("[server]\nbasicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n"
+                "extendedKeyUsage=serverAuth\n[client]\nbasicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
+    for ca, cn in (("ca", "wsx-parity-CA"), ("client-ca", "wsx-parity-client-CA")):
+        openssl("req", "-x509", *key, "-keyout", f"{ca}.key", "-out", f"{ca}.pem", "-days", "2", "-subj", f"/CN={cn}",
+                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    for who, subject, ca, ext in (("server", "/CN=localhost", "ca", "server"), ("alice", "/O=wsx/CN=alice", "client-ca", "client")):
+        openssl("req", *key, "-keyout", f"{who}.key", "-out", f"{who}.csr", "-subj", subject)
+        openssl("x509", "-req", "-in", f"{who}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key", "-CAcreateserial",
+                "-out", f"{who}.pem", "-days", "2", "-extfile", "ext.cnf", "-extensions", ext)
+
+
+def tls_paths(value, tls_dir: str):
+    """An option value with {tls} replaced by the directory of make_certs."""
+    return value.replace("{tls}", tls_dir) if isinstance(value, str) else value
 
 
 # ------------------------------------------------------------ flat format
@@ -50,7 +81,7 @@ def line(keyword: str, **fields) -> str:
     return " ".join([keyword] + [f"{k}={enc(v)}" for k, v in fields.items() if v is not None])
 
 
-def flatten(doc: dict, server: str, endpoints: dict, language: str) -> str:
+def flatten(doc: dict, server: str, endpoints: dict, language: str, tls_dir: str = "") -> str:
     """scenarios.json for one server and one language, as FORMAT.md says."""
     out = [line("defaults", timeout=doc["defaults"]["timeout"])]
     for s in doc["scenarios"]:
@@ -68,8 +99,11 @@ def flatten(doc: dict, server: str, endpoints: dict, language: str) -> str:
                 out += [line("option", header_name=n, header_value=v) for n, v in value]
             elif key == "reconnect":
                 out.append(line("option", reconnect=1, **value))
+            elif key == "client_cert":
+                cert, key_file = (tls_paths(v, tls_dir) for v in value)
+                out.append(line("option", client_cert=cert, client_key=key_file))
             else:
-                out.append(line("option", **{key: value}))
+                out.append(line("option", **{key: tls_paths(value, tls_dir)}))
         o = s.get("outcome")
         if o:
             header = o.get("header", [None, None])
@@ -109,7 +143,8 @@ class Server:
         if not ports or not ports[0].strip():
             self.stop()
             raise SystemExit(f"parity: the {name} server did not start:\n{self.proc.stderr.read()}")
-        self.endpoints = {k: f"ws://127.0.0.1:{p}" for k, p in json.loads(ports[0]).items()}
+        self.endpoints = {k: f"{'wss' if k in TLS_ENDPOINTS else 'ws'}://127.0.0.1:{p}"
+                          for k, p in json.loads(ports[0]).items()}
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -119,6 +154,18 @@ class Server:
             except (subprocess.TimeoutExpired, OSError):
                 self.proc.kill()
                 self.proc.wait()
+
+
+def complete(response: bytes) -> bool:
+    """Whether a response's head and its Content-Length bytes of body are in."""
+    head, sep, body = response.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for field in head.split(b"\r\n")[1:]:
+        name, _, value = field.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value.strip() or 0)
+    return False  # no length: read until the server closes
 
 
 def server_checks(doc: dict, servers: list) -> list[str]:
@@ -136,20 +183,23 @@ def server_checks(doc: dict, servers: list) -> list[str]:
                 with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
                     sock.sendall(check["request"].encode())
                     head = b""
-                    while b"\r\n" not in head:
+                    while not complete(head):
                         chunk = sock.recv(4096)
                         if not chunk:
                             break
                         head += chunk
                 status_line = head.split(b"\r\n", 1)[0].decode(errors="replace")
+                body = head.split(b"\r\n\r\n", 1)[-1].decode(errors="replace") if b"\r\n\r\n" in head else None
                 parts = status_line.split()
                 status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
             except OSError as e:
                 status, status_line = None, f"error: {e}"
-            if status == check["expect_status"]:
-                lines.append(f"ok {label}")
-            else:
+            if status != check["expect_status"]:
                 lines.append(f"FAIL {label}: expected status {check['expect_status']} got {status_line!r}")
+            elif "expect_body" in check and body != check["expect_body"]:
+                lines.append(f"FAIL {label}: expected body {check['expect_body']!r} got {body!r}")
+            else:
+                lines.append(f"ok {label}")
     return lines
 
 
@@ -160,7 +210,7 @@ def command(lang: str, args, server: Server, flat_path: str) -> list[str]:
     if lang.startswith("python-"):
         return [args.python, os.path.join(HERE, "runner_py.py"), "--api", lang.split("-")[1],
                 "--server", server.name, "--endpoints", json.dumps(server.endpoints),
-                "--only", args.only]
+                "--tls-dir", args.tls_dir, "--only", args.only]
     if lang == "c":
         return [args.c_runner, flat_path] + ([args.only] if args.only else [])
     if lang == "csharp":
@@ -176,7 +226,7 @@ def expected_ids(doc: dict, server: str, only: str) -> list[str]:
 def run_one(lang: str, server: Server, args, doc: dict, outdir: str, results: dict) -> None:
     flat_path = os.path.join(outdir, f"{server.name}-{LANGUAGE_OF[lang]}.flat")
     with open(flat_path, "w") as f:
-        f.write(flatten(doc, server.name, server.endpoints, LANGUAGE_OF[lang]))
+        f.write(flatten(doc, server.name, server.endpoints, LANGUAGE_OF[lang], args.tls_dir))
     cmd = command(lang, args, server, flat_path)
     env = dict(os.environ)
     if args.lib_dir:
@@ -227,7 +277,10 @@ def main() -> int:
         if lang == "csharp" and not args.csharp_runner:
             raise SystemExit("parity: --csharp-runner is needed for csharp")
 
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    args.tls_dir = os.path.abspath(os.path.join(args.out, "tls"))
+    shutil.rmtree(args.tls_dir, ignore_errors=True)
+    make_certs(args.tls_dir)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", WSX_PARITY_TLS=args.tls_dir)
     servers = [Server(name, args.python, env) for name in args.servers.split(",") if name]
     results: dict = {}
     try:

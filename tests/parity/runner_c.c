@@ -229,6 +229,7 @@ static const char *kind_of(wsx_result code, int http_status) {
     case WSX_ERR_TIMEOUT: return "open_timeout";
     case WSX_ERR_CONNECT:
     case WSX_ERR_DNS: return "connect_failed";
+    case WSX_ERR_TLS: return "tls_failed";
     default: return wsx_result_str(code);
     }
 }
@@ -251,6 +252,8 @@ static wsx_result options_of(const scenario *s, wsx_client_options *o, char *why
         if ((v = get(l, "subprotocol"))) r = wsx_conn_options_add_subprotocol(co, v);
         else if ((v = get(l, "header_name"))) r = wsx_client_options_add_header(o, v, get(l, "header_value"));
         else if ((v = get(l, "origin"))) r = wsx_client_options_set_origin(o, v);
+        else if ((v = get(l, "ca_file"))) r = wsx_client_options_set_tls_ca_file(o, v);
+        else if ((v = get(l, "client_cert"))) r = wsx_client_options_set_tls_client_cert(o, v, get(l, "client_key"));
         else if ((v = get(l, "max_size"))) r = wsx_conn_options_set_max_message_size(co, (size_t)strtoull(v, NULL, 10));
         else if ((v = get(l, "max_queue"))) {
             inbox.high_messages = (size_t)strtoull(v, NULL, 10);

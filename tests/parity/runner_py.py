@@ -71,6 +71,8 @@ def error_kind(exc: BaseException) -> dict:
         if response is not None:
             out["headers"] = [(k.lower(), v) for k, v in response.headers.items()]
         return out
+    if isinstance(exc, wsx.TLSError):
+        return {"error": "tls_failed"}
     if isinstance(exc, wsx.InvalidHandshake):
         return {"error": "handshake_invalid"}
     if isinstance(exc, wsx.InvalidArgument):
@@ -122,10 +124,12 @@ def closed_by(exc: BaseException, closed_by_us: bool) -> str:
 # ----------------------------------------------------------------- options
 
 
-def connect_kwargs(options: dict) -> dict:
+def connect_kwargs(options: dict, tls_dir: str = "") -> dict:
     kw: dict = {}
     for key, value in options.items():
-        if key == "headers":
+        if key == "ca_file":
+            kw["ca_file"] = value.replace("{tls}", tls_dir)
+        elif key == "headers":
             kw["additional_headers"] = [tuple(h) for h in value]
         elif key == "reconnect":
             kw["reconnect"] = wsx.Reconnect(**value)
@@ -250,8 +254,9 @@ class AsyncioAdapter:
 
 
 class Scenario:
-    def __init__(self, adapter: Any, scenario: dict, base: dict, timeout: float) -> None:
+    def __init__(self, adapter: Any, scenario: dict, base: dict, timeout: float, tls_dir: str = "") -> None:
         self.a = adapter
+        self.tls_dir = tls_dir
         self.s = scenario
         self.base = base
         self.timeout = timeout
@@ -267,7 +272,7 @@ class Scenario:
         s = self.s
         expected = s.get("outcome")
         try:
-            kw = connect_kwargs(s.get("options", {}))
+            kw = connect_kwargs(s.get("options", {}), self.tls_dir)
             url = s.get("url") or self.url(s["endpoint"], s["path"])
             conn = self.a.connect(url, kw, self.timeout)
         except Failed:
@@ -422,6 +427,7 @@ def main() -> int:
     ap.add_argument("--endpoints", required=True, help='JSON {"main": "ws://127.0.0.1:P", ...}')
     ap.add_argument("--scenarios", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios.json"))
     ap.add_argument("--only", default="", help="comma-separated scenario ids")
+    ap.add_argument("--tls-dir", default="", help="run.py's test certificates ({tls} in options)")
     args = ap.parse_args()
     doc = json.load(open(args.scenarios))
     base = json.loads(args.endpoints)
@@ -437,7 +443,7 @@ def main() -> int:
             print(f"skip {s['id']}: {why}", flush=True)
             continue
         try:
-            Scenario(adapter, s, base, timeout).run()
+            Scenario(adapter, s, base, timeout, args.tls_dir).run()
             print(f"ok {s['id']}", flush=True)
         except Failed as e:
             failed += 1

@@ -41,6 +41,24 @@ namespace Wsx
                 Native.Check(NativeMethods.wsx_pending_upgrade_refuse(handle, (ushort)status, Native.Utf8(reason), native.Pointer, native.Count));
         }
 
+        /// <summary>
+        /// Answers with an HTTP response of its own (<c>wsx_pending_upgrade_respond</c>), as
+        /// <see cref="WsxUpgradeEventArgs.Respond(int, IEnumerable{KeyValuePair{string, string}}, byte[])"/>
+        /// does, with only these headers (not those added in the Upgrading handler). A bad status or
+        /// header leaves it undecided.
+        /// </summary>
+        public unsafe void Respond(int status, IEnumerable<KeyValuePair<string, string>> headers = null, byte[] body = null)
+        {
+            HttpAnswer.Check(status);
+            Native.Check(HttpAnswer.Call(headers, body, (h, n, b, len) => NativeMethods.wsx_pending_upgrade_respond(handle, (ushort)status, h, n, b, len)));
+        }
+
+        /// <summary>Answers with <paramref name="text"/> as a UTF-8 body (see the other overload).</summary>
+        public void Respond(int status, string text, IEnumerable<KeyValuePair<string, string>> headers = null)
+        {
+            Respond(status, headers, text == null ? null : System.Text.Encoding.UTF8.GetBytes(text));
+        }
+
         /// <summary>Releases the pending decision; undecided, the handshake is refused with 500.</summary>
         public void Dispose()
         {
@@ -78,6 +96,29 @@ namespace Wsx
         public void Dispose()
         {
             handle.Dispose();
+        }
+    }
+
+    /// <summary>The shared part of <c>wsx_upgrade_respond</c> and <c>wsx_pending_upgrade_respond</c>.</summary>
+    internal static unsafe class HttpAnswer
+    {
+        internal delegate WsxResult Respond(NativeMethods.wsx_header* headers, UIntPtr headersLen, byte* body, UIntPtr bodyLen);
+
+        internal static void Check(int status)
+        {
+            if (status < 0 || status > ushort.MaxValue)
+                throw new ArgumentOutOfRangeException(nameof(status), status, "an HTTP status fits in 16 bits");
+        }
+
+        /// <summary>Calls <paramref name="respond"/> with the headers in native memory and the body pinned.</summary>
+        internal static WsxResult Call(IEnumerable<KeyValuePair<string, string>> headers, byte[] body, Respond respond)
+        {
+            using (var native = new NativeHeaders(headers))
+            {
+                var bytes = body ?? new byte[0];
+                fixed (byte* b = bytes)
+                    return respond(native.Pointer, native.Count, bytes.Length == 0 ? null : b, (UIntPtr)bytes.Length);
+            }
         }
     }
 

@@ -198,15 +198,71 @@ namespace Wsx
     {
         IntPtr upgrade;
 
+        readonly PeerIdentity peer;
+
         internal WsxUpgradeEventArgs(IntPtr upgrade, string path, IReadOnlyDictionary<string, IEnumerable<string>> headers,
-                                     string origin, string peerAddress, string subProtocol)
+                                     string origin, string peerAddress, string subProtocol, bool isPlainHttp, PeerIdentity peer)
         {
             this.upgrade = upgrade;
+            this.peer = peer;
             Path = path;
             Headers = headers;
             Origin = origin;
             PeerAddress = peerAddress;
             SubProtocol = subProtocol;
+            IsPlainHttp = isPlainHttp;
+        }
+
+        /// <summary>
+        /// A plain HTTP request (no <c>Upgrade: websocket</c>: a load balancer's health check, a
+        /// browser), seen only with <see cref="WsxServerOptions.AnswerPlainHttp"/>: answer it with
+        /// <see cref="Respond(int, IEnumerable{KeyValuePair{string, string}}, byte[])"/>; left alone
+        /// it gets <c>426 Upgrade Required</c>.
+        /// </summary>
+        public bool IsPlainHttp { get; }
+
+        /// <summary>
+        /// Mutual TLS (<see cref="WsxServerOptions.ClientCaFile"/>): the subject of the client's
+        /// verified certificate, RFC 4514 text, most specific first (<c>CN=alice,O=Example</c>), to
+        /// authorise by identity; null when the client sent none (or without TLS).
+        /// </summary>
+        public string PeerSubject
+        {
+            get { return peer.Subject; }
+        }
+
+        /// <summary>Mutual TLS: the client's certificate chain as sent, leaf first (empty when none).</summary>
+        public IReadOnlyList<System.Security.Cryptography.X509Certificates.X509Certificate2> PeerCertificates
+        {
+            get { return peer.Certificates; }
+        }
+
+        /// <summary>Whether <see cref="Respond(int, IEnumerable{KeyValuePair{string, string}}, byte[])"/> answered the request.</summary>
+        public bool Responded { get; private set; }
+
+        /// <summary>
+        /// Answers the request with an HTTP response of its own instead of the handshake
+        /// (<c>wsx_upgrade_respond</c>): any final status 200-599 (200 for a health check, 302 with
+        /// <c>Location</c>, 401 with <c>WWW-Authenticate</c>, a small page), the headers added with
+        /// <see cref="AddResponseHeader"/> and then <paramref name="headers"/>, and
+        /// <paramref name="body"/> (null: empty). Without a <c>Content-Type</c>,
+        /// <c>text/plain; charset=utf-8</c> is sent; the library writes <c>Content-Length</c> and
+        /// <c>Connection: close</c> and closes the connection once the response is out. Meant for
+        /// plain HTTP requests (<see cref="IsPlainHttp"/>), valid for any.
+        /// </summary>
+        /// <exception cref="WsxException">A status outside 200-599, a bad header, or one the library writes itself (nothing changes then).</exception>
+        public unsafe void Respond(int status, IEnumerable<KeyValuePair<string, string>> headers = null, byte[] body = null)
+        {
+            var live = Live();
+            HttpAnswer.Check(status);
+            Native.Check(HttpAnswer.Call(headers, body, (h, n, b, len) => NativeMethods.wsx_upgrade_respond(live, (ushort)status, h, n, b, len)));
+            Responded = true;
+        }
+
+        /// <summary>Answers with <paramref name="text"/> as a UTF-8 body (see the other overload).</summary>
+        public void Respond(int status, string text, IEnumerable<KeyValuePair<string, string>> headers = null)
+        {
+            Respond(status, headers, text == null ? null : System.Text.Encoding.UTF8.GetBytes(text));
         }
 
         /// <summary>The request target: path and query.</summary>

@@ -87,6 +87,27 @@ namespace Wsx
             internal IntPtr origin;
             internal IntPtr peer_addr;
             internal IntPtr subprotocol;
+            // Appended in 0.2 (HTTP on the WebSocket port, mutual TLS).
+            internal byte plain_http;
+            internal IntPtr peer_subject;
+            internal wsx_cert* peer_certs;
+            internal UIntPtr peer_certs_len;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_cert
+        {
+            internal IntPtr der;
+            internal UIntPtr len;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_peer_identity
+        {
+            internal UIntPtr struct_size;
+            internal IntPtr subject;
+            internal wsx_cert* certs;
+            internal UIntPtr certs_len;
         }
 
         [StructLayout(LayoutKind.Sequential)]
@@ -215,6 +236,64 @@ namespace Wsx
             internal IntPtr on_server_error;
             internal IntPtr on_shutdown;
             internal IntPtr on_slow_subscriber;
+            // Appended in 0.2 (cluster pub/sub).
+            internal IntPtr on_cluster_state;
+            internal IntPtr on_cluster_gap;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_cluster_options
+        {
+            internal UIntPtr struct_size;
+            internal byte* url;
+            internal byte* prefix;
+            internal byte* node_id;
+            internal byte* tls_ca_file;
+            internal wsx_reconnect_options* reconnect;
+            internal UIntPtr max_queued;
+            internal UIntPtr max_queued_bytes;
+            internal uint connect_timeout_ms;
+            internal uint keepalive_ms;
+            internal int queue_full;
+            internal byte sharded;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_cluster_stats
+        {
+            internal UIntPtr struct_size;
+            internal int state;
+            internal ulong epoch;
+            internal ulong published;
+            internal ulong received;
+            internal ulong queued;
+            internal ulong dropped;
+            internal ulong gaps;
+            internal ulong disconnects;
+            internal ulong subscriptions;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_cluster_state_event
+        {
+            internal int state;
+            internal IntPtr detail;
+            internal UIntPtr detail_len;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct wsx_cluster_gap
+        {
+            internal IntPtr topic;
+            internal UIntPtr topic_len;
+            internal IntPtr node;
+            internal UIntPtr node_len;
+            internal ulong epoch;
+            internal ulong previous_epoch;
+            internal ulong expected;
+            internal ulong received;
+            internal ulong missed;
+            internal byte epoch_changed;
         }
 
         [StructLayout(LayoutKind.Sequential)]
@@ -286,6 +365,12 @@ namespace Wsx
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void wsx_on_shutdown(IntPtr user_data);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void wsx_on_cluster_state(IntPtr user_data, wsx_cluster_state_event* state);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void wsx_on_cluster_gap(IntPtr user_data, wsx_cluster_gap* gap);
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void wsx_on_slow_subscriber(IntPtr user_data, wsx_slow_subscriber_event* slow);
@@ -378,6 +463,9 @@ namespace Wsx
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern UIntPtr wsx_conn_inbox_len(ConnHandle conn);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_conn_peer_identity(IntPtr conn, wsx_peer_identity* out_identity);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_conn_close_info(ConnHandle conn, wsx_close_info* out_info);
@@ -505,6 +593,12 @@ namespace Wsx
         internal static extern WsxResult wsx_server_options_set_max_pending_handshakes(ServerOptionsHandle options, UIntPtr max);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_tls_client_auth(ServerOptionsHandle options, byte[] ca_file, [MarshalAs(UnmanagedType.U1)] bool required, byte[] crl_file);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_plain_http(ServerOptionsHandle options, [MarshalAs(UnmanagedType.U1)] bool enabled);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_server_options_set_slow_subscriber(ServerOptionsHandle options, uint policy);
 
         // ---- the settings client and server connections share (wsx_conn_options*, borrowed from the options above) ----
@@ -570,6 +664,27 @@ namespace Wsx
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_server_shutdown(ServerHandle server, uint timeout_ms);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_cluster(ServerOptionsHandle options, wsx_cluster_options* cluster);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_cluster_state(ServerHandle server, out int out_state);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_cluster_stats(ServerHandle server, wsx_cluster_stats* out_stats);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_cluster_node_id(ServerHandle server, byte* out_buf, UIntPtr buf_len);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_drain(ServerHandle server, ushort code, byte[] reason, uint timeout_ms);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_upgrade_respond(IntPtr upgrade, ushort status, wsx_header* headers, UIntPtr headers_len, byte* body, UIntPtr body_len);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_pending_upgrade_respond(PendingUpgradeHandle pending, ushort status, wsx_header* headers, UIntPtr headers_len, byte* body, UIntPtr body_len);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_upgrade_refuse(IntPtr upgrade, ushort status, byte[] reason);

@@ -79,6 +79,8 @@ namespace Wsx
                 throw new ArgumentException("AllowedOrigins is empty; set it to null to allow any origin", "AllowedOrigins");
             if ((options.CertificateFile == null) != (options.KeyFile == null))
                 throw new ArgumentException("TLS needs both CertificateFile and KeyFile", "KeyFile");
+            if (options.ClientCrlFile != null && options.ClientCaFile == null)
+                throw new ArgumentException("ClientCrlFile needs ClientCaFile", "ClientCrlFile");
             ServerOptionsHandle native;
             Native.Check(NativeMethods.wsx_server_options_new(out native));
             try
@@ -94,6 +96,12 @@ namespace Wsx
                         Native.Check(NativeMethods.wsx_server_options_add_origin(native, Native.Utf8(origin)));
                 if (options.CertificateFile != null)
                     Native.Check(NativeMethods.wsx_server_options_set_tls(native, Native.Utf8(options.CertificateFile), Native.Utf8(options.KeyFile)));
+                if (options.ClientCaFile != null)
+                    Native.Check(NativeMethods.wsx_server_options_set_tls_client_auth(
+                        native, Native.Utf8(options.ClientCaFile), options.ClientCertificateRequired, Native.Utf8(options.ClientCrlFile)));
+                Native.Check(NativeMethods.wsx_server_options_set_plain_http(native, options.AnswerPlainHttp));
+                if (options.Cluster != null)
+                    SetCluster(native, options.Cluster);
                 Native.Check(NativeMethods.wsx_server_options_set_slow_subscriber(native, (uint)options.SlowSubscriberPolicy));
                 return native;
             }
@@ -102,6 +110,46 @@ namespace Wsx
                 native.Dispose();
                 throw;
             }
+        }
+
+        static unsafe void SetCluster(ServerOptionsHandle native, WsxClusterOptions cluster)
+        {
+            if (cluster.Url == null)
+                throw new ArgumentException("a cluster needs its Redis Url", "Cluster");
+            var reconnect = cluster.Reconnect != null ? cluster.Reconnect.ToNative() : default(NativeMethods.wsx_reconnect_options);
+            fixed (byte* url = Native.Utf8(cluster.Url))
+            fixed (byte* prefix = Native.Utf8(cluster.Prefix))
+            fixed (byte* nodeId = Native.Utf8(cluster.NodeId))
+            fixed (byte* caFile = Native.Utf8(cluster.TlsCaFile))
+            {
+                var c = new NativeMethods.wsx_cluster_options
+                {
+                    struct_size = (UIntPtr)sizeof(NativeMethods.wsx_cluster_options),
+                    url = url,
+                    prefix = prefix,
+                    node_id = nodeId,
+                    tls_ca_file = caFile,
+                    reconnect = cluster.Reconnect != null ? &reconnect : null,
+                    max_queued = Size(cluster.MaxQueued, "Cluster.MaxQueued"),
+                    max_queued_bytes = Size(cluster.MaxQueuedBytes, "Cluster.MaxQueuedBytes"),
+                    connect_timeout_ms = ClusterMs(cluster.ConnectTimeout, "Cluster.ConnectTimeout"),
+                    keepalive_ms = ClusterMs(cluster.KeepAlive, "Cluster.KeepAlive"),
+                    queue_full = (int)cluster.QueueFull,
+                    sharded = cluster.Sharded ? (byte)1 : (byte)0,
+                };
+                Native.Check(NativeMethods.wsx_server_options_set_cluster(native, &c));
+            }
+        }
+
+        /// <summary>A cluster time in ms; null is 0 (the library's default), a zero or negative time is refused here.</summary>
+        static uint ClusterMs(TimeSpan? time, string name)
+        {
+            if (time == null)
+                return 0;
+            var ms = time.Value.TotalMilliseconds;
+            if (ms < 1 || ms > uint.MaxValue)
+                throw new ArgumentOutOfRangeException(name, time, "1 ms to 49 days (null: the default)");
+            return (uint)ms;
         }
 
         static unsafe void SetReconnect(ClientOptionsHandle native, WsxReconnectPolicy policy)

@@ -797,10 +797,12 @@ namespace Wsx
                 wasAborted = aborted;
                 conn = handle;
             }
+            // Read before FailWaiters, which completes `closed` itself (then nothing was dropped).
+            var wasClosed = closed.Task.IsCompleted;
             FailWaiters(AbortedError());
             if (conn != null)
             {
-                if (!wasAborted && !closed.Task.IsCompleted)
+                if (!wasAborted && !wasClosed)
                     Native.Drop(conn);
                 conn.Dispose();
             }

@@ -1,9 +1,12 @@
 using System;
 using System.Collections.Concurrent;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography.X509Certificates;
 using System.Threading;
+using System.Threading.Tasks;
 
 namespace Wsx
 {
@@ -22,12 +25,17 @@ namespace Wsx
         static readonly NativeMethods.wsx_on_upgrade UpgradeDelegate = OnUpgrade;
         static readonly NativeMethods.wsx_on_server_error ServerErrorDelegate = OnServerError;
         static readonly NativeMethods.wsx_on_slow_subscriber SlowSubscriberDelegate = OnSlowSubscriber;
+        static readonly NativeMethods.wsx_on_shutdown ShutdownDelegate = OnShutdown;
+        static readonly NativeMethods.wsx_on_cluster_state ClusterStateDelegate = OnClusterState;
+        static readonly NativeMethods.wsx_on_cluster_gap ClusterGapDelegate = OnClusterGap;
 
         readonly object gate = new object();
         readonly WsxServerOptions options;
         readonly EventDispatcher events;
         /// <summary>Open connections by native id, to name slow subscribers; changed on the loop thread only.</summary>
         readonly ConcurrentDictionary<ulong, WsxConnection> connections = new ConcurrentDictionary<ulong, WsxConnection>();
+        /// <summary>Completed by <c>on_shutdown</c>: the drain (or Dispose's shutdown) is over.</summary>
+        readonly TaskCompletionSource<bool> stopped = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
         ServerHandle handle;
         bool disposed;
 
@@ -43,7 +51,12 @@ namespace Wsx
 
         /// <summary>
         /// A handshake request arrived (after the Origin allow-list): refuse it, pick its
-        /// subprotocol or add response headers. Raised on the loop thread before the connection
+        /// subprotocol, add response headers, or answer it with an HTTP response of its own
+        /// (<see cref="WsxUpgradeEventArgs.Respond(int, string, System.Collections.Generic.IEnumerable{System.Collections.Generic.KeyValuePair{string, string}})"/>);
+        /// with <see cref="WsxServerOptions.AnswerPlainHttp"/>, plain HTTP requests too
+        /// (<see cref="WsxUpgradeEventArgs.IsPlainHttp"/>). Routing by path starts here: answer
+        /// unknown paths (404), then pick each connection's handler by its
+        /// <see cref="WsxConnection.RequestPath"/>. Raised on the loop thread before the connection
         /// exists (never posted to the <see cref="WsxConnectionOptions.SynchronizationContext"/>); the
         /// handler must return quickly. An exception refuses the request with 500 and goes to
         /// <see cref="Error"/>.
@@ -72,6 +85,19 @@ namespace Wsx
         /// dropped as <see cref="WsxServerOptions.SlowSubscriberPolicy"/> says; raised once per message missed.
         /// </summary>
         public event EventHandler<WsxSlowSubscriberEventArgs> SlowSubscriber;
+
+        /// <summary>
+        /// The link to the cluster's broker (<see cref="WsxServerOptions.Cluster"/>) changed state:
+        /// <see cref="WsxClusterState.Up"/> once connected and subscribed, <see cref="WsxClusterState.Down"/>
+        /// with the reason while Redis cannot be reached (publications then reach local subscribers only).
+        /// </summary>
+        public event EventHandler<WsxClusterStateEventArgs> ClusterStateChanged;
+
+        /// <summary>
+        /// Publications of another node of the cluster to a topic with subscribers here were lost:
+        /// resynchronise those subscribers (raised before that node's next publication is delivered).
+        /// </summary>
+        public event EventHandler<WsxClusterGapEventArgs> ClusterGap;
 
         /// <summary>
         /// Something failed: on a client's connection (<see cref="WsxErrorEventArgs.Connection"/> set),
@@ -103,6 +129,9 @@ namespace Wsx
                         on_upgrade = Marshal.GetFunctionPointerForDelegate(UpgradeDelegate),
                         on_server_error = Marshal.GetFunctionPointerForDelegate(ServerErrorDelegate),
                         on_slow_subscriber = Marshal.GetFunctionPointerForDelegate(SlowSubscriberDelegate),
+                        on_shutdown = Marshal.GetFunctionPointerForDelegate(ShutdownDelegate),
+                        on_cluster_state = Marshal.GetFunctionPointerForDelegate(ClusterStateDelegate),
+                        on_cluster_gap = Marshal.GetFunctionPointerForDelegate(ClusterGapDelegate),
                         free_user_data = ConnCallbacks.FreeUserDataPointer,
                     };
                     ServerHandle server;
@@ -121,7 +150,8 @@ namespace Wsx
         /// returns. A subscriber past its high-water mark is skipped or dropped (see
         /// <see cref="WsxServerOptions.SlowSubscriberPolicy"/>) and not counted. Never waits;
         /// callable from any thread, also from event handlers; the messages one thread publishes
-        /// reach each subscriber in order.
+        /// reach each subscriber in order. On a server in a cluster (<see cref="WsxServerOptions.Cluster"/>)
+        /// the message also goes to every other node's subscribers through Redis (the count is this server's).
         /// </summary>
         /// <exception cref="InvalidOperationException">The server is not started.</exception>
         /// <exception cref="WsxException">Text that is not UTF-8 (<see cref="WsxResult.InvalidArgument"/>), or the server stopped.</exception>
@@ -179,6 +209,80 @@ namespace Wsx
             UIntPtr count;
             Native.Check(NativeMethods.wsx_server_subscribers(StartedHandle(), topicBytes, out count));
             return checked((int)(ulong)count);
+        }
+
+        /// <summary>
+        /// Graceful shutdown, the drain (<c>wsx_server_drain</c>): every open connection gets a
+        /// close frame with <paramref name="closeStatus"/> and <paramref name="statusDescription"/>
+        /// (null: none) and the time to answer; handshakes meanwhile, plain HTTP included, are
+        /// answered <c>503 Service Unavailable</c> (a load balancer's health check fails over);
+        /// connections still open after <paramref name="timeout"/> are dropped. Then the server
+        /// stops listening and the returned task completes. <c>(WebSocketCloseStatus)1012</c>
+        /// ("service restart") tells reconnecting clients to come back; 1001 (going away) is what
+        /// <see cref="Dispose"/> sends. A second call changes nothing and returns the same
+        /// completion. Dispose the server afterwards. Callable from any thread.
+        /// </summary>
+        /// <param name="closeStatus">The code of every close frame (1000-4999 but the reserved ones).</param>
+        /// <param name="statusDescription">Their reason (null: none; at most 123 bytes of UTF-8).</param>
+        /// <param name="timeout">How long connections have to close before they are dropped.</param>
+        /// <param name="cancellationToken">Stops the wait only (the drain goes on).</param>
+        /// <exception cref="InvalidOperationException">The server is not started.</exception>
+        /// <exception cref="WsxException">A code or reason a close frame cannot carry (<see cref="WsxResult.InvalidArgument"/>).</exception>
+        public Task DrainAsync(WebSocketCloseStatus closeStatus, string statusDescription, TimeSpan timeout,
+                               CancellationToken cancellationToken = default(CancellationToken))
+        {
+            if ((int)closeStatus < 0 || (int)closeStatus > ushort.MaxValue)
+                throw new ArgumentOutOfRangeException(nameof(closeStatus), closeStatus, "a close code fits in 16 bits");
+            var ms = timeout.TotalMilliseconds;
+            if (ms < 0 || ms > uint.MaxValue)
+                throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "0 to 49 days");
+            Native.Check(NativeMethods.wsx_server_drain(StartedHandle(), (ushort)closeStatus, Native.Utf8(statusDescription), (uint)ms));
+            return Tasks.WithCancellation(stopped.Task, cancellationToken);
+        }
+
+        /// <summary>Completes once the server stopped (after <see cref="DrainAsync"/>, or the shutdown of <see cref="Dispose"/>).</summary>
+        public Task Stopped
+        {
+            get { return stopped.Task; }
+        }
+
+        /// <summary>The state of the link to the cluster's broker (<c>wsx_server_cluster_state</c>).</summary>
+        /// <exception cref="InvalidOperationException">The server is not started.</exception>
+        /// <exception cref="WsxException">The server joined no cluster (<see cref="WsxResult.State"/>).</exception>
+        public WsxClusterState ClusterState
+        {
+            get
+            {
+                int state;
+                Native.Check(NativeMethods.wsx_server_cluster_state(StartedHandle(), out state));
+                return (WsxClusterState)state;
+            }
+        }
+
+        /// <summary>The figures of the cluster link now (<c>wsx_server_cluster_stats</c>).</summary>
+        /// <exception cref="InvalidOperationException">The server is not started.</exception>
+        /// <exception cref="WsxException">The server joined no cluster (<see cref="WsxResult.State"/>).</exception>
+        public WsxClusterStats ClusterStats
+        {
+            get
+            {
+                var stats = new NativeMethods.wsx_cluster_stats { struct_size = (UIntPtr)sizeof(NativeMethods.wsx_cluster_stats) };
+                Native.Check(NativeMethods.wsx_server_cluster_stats(StartedHandle(), &stats));
+                return new WsxClusterStats(stats);
+            }
+        }
+
+        /// <summary>This node's id in the cluster (the one set, or the random one the library chose).</summary>
+        /// <exception cref="InvalidOperationException">The server is not started.</exception>
+        /// <exception cref="WsxException">The server joined no cluster (<see cref="WsxResult.State"/>).</exception>
+        public string ClusterNodeId
+        {
+            get
+            {
+                var buffer = stackalloc byte[256];
+                Native.Check(NativeMethods.wsx_server_cluster_node_id(StartedHandle(), buffer, (UIntPtr)256));
+                return Native.String((IntPtr)buffer);
+            }
         }
 
         ServerHandle StartedHandle()
@@ -306,15 +410,63 @@ namespace Wsx
             }
         }
 
-        /// <summary>Runs the Upgrading handlers on a request; true if they refused it.</summary>
+        [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_cluster_state))]
+        static void OnClusterState(IntPtr userData, NativeMethods.wsx_cluster_state_event* state)
+        {
+            try
+            {
+                var server = Target(userData);
+                var args = new WsxClusterStateEventArgs((WsxClusterState)state->state, Native.String(state->detail, state->detail_len));
+                server.Raise(() => server.ClusterStateChanged?.Invoke(server, args));
+            }
+            catch (Exception e)
+            {
+                Trace.TraceError("wsx: the cluster-state callback failed: {0}", e);
+            }
+        }
+
+        [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_cluster_gap))]
+        static void OnClusterGap(IntPtr userData, NativeMethods.wsx_cluster_gap* gap)
+        {
+            try
+            {
+                var server = Target(userData);
+                if (server.ClusterGap == null)
+                    return;
+                var args = new WsxClusterGapEventArgs(gap);
+                server.Raise(() => server.ClusterGap?.Invoke(server, args));
+            }
+            catch (Exception e)
+            {
+                Trace.TraceError("wsx: the cluster-gap callback failed: {0}", e);
+            }
+        }
+
+        [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_shutdown))]
+        static void OnShutdown(IntPtr userData)
+        {
+            try
+            {
+                Target(userData).stopped.TrySetResult(true);
+            }
+            catch (Exception e)
+            {
+                Trace.TraceError("wsx: the shutdown callback failed: {0}", e);
+            }
+        }
+
+        /// <summary>Runs the Upgrading handlers on a request; true if they refused it or answered it (no connection follows).</summary>
         bool Decide(IntPtr upgrade, NativeMethods.wsx_request* request)
         {
             var handler = Upgrading;
+            // A plain HTTP request nobody answers gets the 426; it never becomes a connection.
+            var plain = request->plain_http != 0;
             if (handler == null || IsDisposed)
-                return false;
+                return plain;
             var args = new WsxUpgradeEventArgs(
                 upgrade, Native.String(request->path), OpenEvent.HeaderDictionary(request->headers, request->headers_len),
-                Native.String(request->origin), Native.String(request->peer_addr), Native.String(request->subprotocol));
+                Native.String(request->origin), Native.String(request->peer_addr), Native.String(request->subprotocol),
+                plain, PeerIdentity.Copy(request->peer_subject, request->peer_certs, request->peer_certs_len));
             try
             {
                 handler(this, args);
@@ -323,7 +475,7 @@ namespace Wsx
             {
                 args.Expire();
             }
-            return args.Refused;
+            return args.Refused || args.Responded || plain;
         }
 
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_slow_subscriber))]
@@ -373,10 +525,27 @@ namespace Wsx
         /// <summary>The native id (<c>wsx_conn_id</c>), known from the open on; set and read on the loop thread.</summary>
         ulong id;
         int endRaised;
+        PeerIdentity peer = PeerIdentity.None;
 
         internal WsxServerConnection(WsxServer server)
         {
             this.server = server;
+        }
+
+        /// <summary>
+        /// Mutual TLS (<see cref="WsxServerOptions.ClientCaFile"/>): the subject of the client's
+        /// verified certificate, RFC 4514 text (<c>CN=alice,O=Example</c>), or null when it sent
+        /// none (or without TLS); known from the open on (<c>wsx_conn_peer_identity</c>).
+        /// </summary>
+        public string PeerSubject
+        {
+            get { return Volatile.Read(ref peer).Subject; }
+        }
+
+        /// <summary>Mutual TLS: the client's certificate chain as sent, leaf first (empty when none).</summary>
+        public IReadOnlyList<X509Certificate2> PeerCertificates
+        {
+            get { return Volatile.Read(ref peer).Certificates; }
         }
 
         /// <summary>The server that accepted this connection.</summary>
@@ -404,6 +573,7 @@ namespace Wsx
         internal override void HandleOpen(IntPtr conn, OpenEvent open)
         {
             id = NativeMethods.wsx_conn_id(conn);
+            Volatile.Write(ref peer, PeerIdentity.Of(conn));
             server.Track(id, this);
             base.HandleOpen(conn, open);
             server.RaiseConnected(this);

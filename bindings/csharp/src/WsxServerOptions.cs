@@ -38,6 +38,43 @@ namespace Wsx
         /// <summary>PEM private key of <see cref="CertificateFile"/>.</summary>
         public string KeyFile { get; set; }
 
+        /// <summary>
+        /// Mutual TLS: the PEM file of the CA certificates a client's certificate must be signed
+        /// by; null (the default) asks clients for none. Needs <see cref="CertificateFile"/>. The
+        /// verified certificate is <see cref="WsxUpgradeEventArgs.PeerSubject"/> and
+        /// <see cref="WsxServerConnection.PeerSubject"/> (<c>wsx_server_options_set_tls_client_auth</c>).
+        /// </summary>
+        public string ClientCaFile { get; set; }
+
+        /// <summary>
+        /// Mutual TLS: true (the default) fails the TLS handshake of a client without a valid
+        /// certificate (reported to <see cref="WsxServer.Error"/>, never reaching
+        /// <see cref="WsxServer.Upgrading"/>); false lets a client send none (then
+        /// <see cref="WsxUpgradeEventArgs.PeerSubject"/> is null), but one it sends must be valid.
+        /// </summary>
+        public bool ClientCertificateRequired { get; set; } = true;
+
+        /// <summary>Mutual TLS: a PEM file of certificate revocation lists checked too (null: none).</summary>
+        public string ClientCrlFile { get; set; }
+
+        /// <summary>
+        /// Plain HTTP requests (a GET without <c>Upgrade: websocket</c>: a load balancer's
+        /// <c>GET /healthz</c>, a browser) reach <see cref="WsxServer.Upgrading"/> with
+        /// <see cref="WsxUpgradeEventArgs.IsPlainHttp"/> set, to answer with
+        /// <see cref="WsxUpgradeEventArgs.Respond(int, string, IEnumerable{KeyValuePair{string, string}})"/>,
+        /// instead of getting <c>426 Upgrade Required</c> at once (default false;
+        /// <c>wsx_server_options_set_plain_http</c>).
+        /// </summary>
+        public bool AnswerPlainHttp { get; set; }
+
+        /// <summary>
+        /// Joins a cluster sharing pub/sub topics through Redis (null, the default: none):
+        /// <see cref="WsxServer.Publish(string, string, WsxConnection)"/> then also reaches the
+        /// subscribers of every other node, and theirs reach this server's
+        /// (<c>wsx_server_options_set_cluster</c>; see <see cref="WsxServer.ClusterStateChanged"/>).
+        /// </summary>
+        public WsxClusterOptions Cluster { get; set; }
+
 
         /// <summary>
         /// The permessage-deflate (RFC 7692) compression accepted when a client offers it, or null

@@ -208,6 +208,33 @@ namespace Wsx.Tests
             OpenSsl("x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile leaf.cnf -extensions leaf");
         }
 
+        /// <summary>
+        /// For mutual TLS: a client CA (client-ca.pem), alice's and bob's certificates it signed
+        /// (subject <c>O=wsx, CN=name</c>: alice.pem/.key, bob.pem/.key) and a CRL revoking bob's (crl.pem).
+        /// </summary>
+        internal void MakeClientCertificates()
+        {
+            const string key = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+            File.WriteAllText(Path.Combine(dir, "client.cnf"),
+                "[client]\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n" +
+                "[ca]\ndefault_ca = client_ca\n[client_ca]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 2\n");
+            OpenSsl("req -x509 " + key + " -keyout client-ca.key -out client-ca.pem -days 2 -subj /CN=wsx-client-CA" +
+                    " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign");
+            foreach (var who in new[] { "alice", "bob" })
+            {
+                OpenSsl("req " + key + " -keyout " + who + ".key -out " + who + ".csr -subj /O=wsx/CN=" + who);
+                OpenSsl("x509 -req -in " + who + ".csr -CA client-ca.pem -CAkey client-ca.key -CAcreateserial -out " + who +
+                        ".pem -days 2 -extfile client.cnf -extensions client");
+            }
+            File.WriteAllText(Path.Combine(dir, "index.txt"), "");
+            File.WriteAllText(Path.Combine(dir, "crlnumber"), "01\n");
+            OpenSsl("ca -config client.cnf -keyfile client-ca.key -cert client-ca.pem -revoke bob.pem");
+            OpenSsl("ca -config client.cnf -keyfile client-ca.key -cert client-ca.pem -gencrl -out crl.pem");
+        }
+
+        /// <summary>A file of this directory (after <see cref="MakeClientCertificates"/>: client-ca.pem, alice.pem, ...).</summary>
+        internal string FileNamed(string name) { return Path.Combine(dir, name); }
+
         internal string CaFile { get { return Path.Combine(dir, "ca.pem"); } }
 
         internal string CertificateFile { get { return Path.Combine(dir, "server.pem"); } }

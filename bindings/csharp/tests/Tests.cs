@@ -61,8 +61,10 @@ namespace Wsx.Tests
             runner.Run("server: several clients, messages, closes both ways", ServerWithClients);
             runner.Run("server: subprotocols and the Origin allow-list", ServerNegotiation);
             PubSubTests(runner);
+            ClusterTests(runner);
             runner.Run("client: unread messages wait in the library's bounded inbox, nothing is lost", UnreadMessagesBounded);
             runner.Run("wss: server certificate and key, client CA file, verification switch", Tls);
+            ServerHttpTests(runner, options);
             LeakTests(runner);
             return runner.Finish();
         }

@@ -10,6 +10,8 @@ Paths (main endpoint; the query strings come from scenarios.json):
   /close?code=C&reason=R     closes at once with C and R (no code: no status)
   /auth                      401 + WWW-Authenticate unless "Authorization: Bearer parity"
   /upgrade-required          426 + Sec-WebSocket-Version: 13
+  /healthz                   200 "ok\n", plain HTTP (a health check) or a handshake
+  /moved                     302 + Location: /echo (a full HTTP answer from process_request)
   /bad-subprotocol           101 with a subprotocol the client did not offer
   /flood?id=U&size=S         sends S-byte messages until the client holds it back
                              (over 4 MiB unsent, and none of it drains in 0.5 s),
@@ -21,6 +23,13 @@ Paths (main endpoint; the query strings come from scenarios.json):
   /hold                      stops reading for good (so never answers a ping)
   /send?size=S               sends one S-byte binary message
   /invalid-utf8              sends a text frame that is not UTF-8
+The restart and drain endpoints (see restartable()) restart on the text
+"restart" (1001) and drain on the text "drain" (1012 "restart"); the drain
+scenario has an endpoint of its own so that a runner's drain never races the
+next runner's reconnect scenario.
+The mtls endpoint (wss://, a client certificate signed by run.py's client CA
+required) serves /whoami: the client's subject as RFC 4514 text, most
+specific first ("CN=alice,O=wsx"), then reads until closed.
 Every endpoint selects subprotocols in the order superchat, chat among those
 offered, and none if none is offered or in common.
 """
@@ -30,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import http
 import os
+import ssl
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -85,6 +95,10 @@ def process_request(connection, request):
         return refuse(401, [("WWW-Authenticate", 'Basic realm="wsx"')])
     if path == "/upgrade-required":
         return refuse(426, [("Sec-WebSocket-Version", "13")])
+    if path == "/healthz":
+        return connection.respond(http.HTTPStatus.OK, "ok\n")
+    if path == "/moved":
+        return refuse(302, [("Location", "/echo")])
     return None
 
 
@@ -97,10 +111,14 @@ def select_subprotocol(connection, offered):
     return None
 
 
-async def echo(ws, restart=None) -> None:
+async def echo(ws, restart=None, drain=None) -> None:
     async for message in ws:
         if restart is not None and message == "restart":
             restart()  # closes this connection with 1001 (going away)
+            await asyncio.wait_for(ws.wait_closed(), 20)
+            return
+        if drain is not None and message == "drain":
+            drain()  # closes this connection with 1012 "restart"
             await asyncio.wait_for(ws.wait_closed(), 20)
             return
         await ws.send(message)
@@ -142,10 +160,22 @@ async def stall(ws, uid: str) -> None:
     await asyncio.wait_for(ws.wait_closed(), 30)
 
 
+RFC4514_NAMES = {"commonName": "CN", "organizationName": "O", "countryName": "C"}
+
+
+def peer_subject(ws) -> str:
+    cert = ws.transport.get_extra_info("peercert") or {}
+    rdns = [f"{RFC4514_NAMES.get(k, k)}={v}" for rdn in cert.get("subject", ()) for k, v in rdn]
+    return ",".join(reversed(rdns))
+
+
 async def handler(ws) -> None:
     path, q = split(ws.request.path)
     try:
-        if path == "/echo" or path == "/auth":
+        if path == "/whoami":
+            await ws.send(peer_subject(ws))
+            await asyncio.wait_for(ws.wait_closed(), 20)
+        elif path == "/echo" or path == "/auth":
             await echo(ws)
         elif path == "/record":
             try:
@@ -195,32 +225,50 @@ OPTIONS = dict(
 )
 
 
+async def restartable() -> int:
+    """An endpoint that restarts: "restart" closes the server (1001 to every
+    connection) and listens again on the same port after 0.2 s; "drain"
+    closes every connection with 1012 "restart" (websockets has no drain)
+    and listens again at once. Returns its port."""
+    state: dict = {}
+
+    async def handler(ws) -> None:
+        try:
+            await echo(ws, restart=lambda: asyncio.ensure_future(restart()),
+                       drain=lambda: asyncio.ensure_future(restart(code=1012, reason="restart")))
+        except ConnectionClosed:
+            pass
+
+    async def restart(code: int = 1001, reason: str = "") -> None:
+        server = state["server"]
+        if code != 1001:
+            await asyncio.gather(*(ws.close(code, reason) for ws in server.connections))
+        server.close()
+        await server.wait_closed()
+        if code == 1001:
+            await asyncio.sleep(0.2)
+        state["server"] = await serve(handler, "127.0.0.1", state["port"], **OPTIONS)
+
+    state["server"] = await serve(handler, "127.0.0.1", 0, **OPTIONS)
+    state["port"] = state["server"].sockets[0].getsockname()[1]
+    return state["port"]
+
+
 async def main() -> None:
     main_server = await serve(handler, "127.0.0.1", 0, **OPTIONS)
     origin_server = await serve(handler, "127.0.0.1", 0, origins=["https://good.example"], **OPTIONS)
 
-    # The restartable endpoint: "restart" closes the server (1001 to every
-    # connection) and listens again on the same port.
-    restart_state: dict = {}
-
-    async def restart_handler(ws) -> None:
-        try:
-            await echo(ws, restart=lambda: asyncio.ensure_future(do_restart()))
-        except ConnectionClosed:
-            pass
-
-    async def do_restart() -> None:
-        server = restart_state["server"]
-        server.close()
-        await server.wait_closed()
-        await asyncio.sleep(0.2)
-        restart_state["server"] = await serve(restart_handler, "127.0.0.1", restart_state["port"], **OPTIONS)
-
-    restart_state["server"] = await serve(restart_handler, "127.0.0.1", 0, **OPTIONS)
-    restart_state["port"] = restart_state["server"].sockets[0].getsockname()[1]
-
     port = lambda s: s.sockets[0].getsockname()[1]  # noqa: E731
-    announce({"main": port(main_server), "origin": port(origin_server), "restart": restart_state["port"]})
+    restart_port = await restartable()
+    drain_port = await restartable()
+    tls = os.environ["WSX_PARITY_TLS"]
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(os.path.join(tls, "server.pem"), os.path.join(tls, "server.key"))
+    context.load_verify_locations(os.path.join(tls, "client-ca.pem"))
+    context.verify_mode = ssl.CERT_REQUIRED
+    mtls_server = await serve(handler, "127.0.0.1", 0, ssl=context, **OPTIONS)
+    announce({"main": port(main_server), "origin": port(origin_server), "restart": restart_port, "drain": drain_port,
+              "mtls": port(mtls_server)})
     loop = asyncio.get_running_loop()
     eof = loop.run_in_executor(None, sys.stdin.read)
     await eof

@@ -1,5 +1,7 @@
 """The wsx parity server: the same paths as py_server.py (see its docstring),
-served by wsx.sync.serve on three endpoints (main, origin, restart).
+served by wsx.sync.serve on five endpoints (main, origin, restart, drain,
+mtls: mutual TLS with run.py's certificates, /whoami answers the client's
+subject).
 
 Why Python and not a C program: the C ABI is being renamed (abi-v2) while
 this suite is written, and wsx.sync.serve exists before and after py-shape;
@@ -37,6 +39,10 @@ def process_request(conn, request):
         return (401, "Unauthorized", [("WWW-Authenticate", 'Basic realm="wsx"')])
     if path == "/upgrade-required":
         return (426, "Upgrade Required", [("Sec-WebSocket-Version", "13")])
+    if path == "/healthz":
+        return conn.respond(200, "ok\n")
+    if path == "/moved":
+        return wsx.Response(302, "Found", [("Location", "/echo")], b"")
     return None
 
 
@@ -92,7 +98,10 @@ def hold(conn) -> None:
 
 def handler(conn) -> None:
     path, q = split(conn.request.path)
-    if path in ("/echo", "/auth"):
+    if path == "/whoami":
+        conn.send(conn.peer_subject or "")
+        wait_closed(conn)
+    elif path in ("/echo", "/auth"):
         for message in conn:
             conn.send(message)
     elif path == "/record":
@@ -137,7 +146,8 @@ OPTIONS = dict(
 
 class Restartable:
     """The restart endpoint: the text "restart" shuts the server down (1001
-    to every connection) and serves again on the same port."""
+    to every connection) and serves again on the same port; the text "drain"
+    does the same with the drain's 1012 "restart"."""
 
     def __init__(self) -> None:
         self.server = wsx.sync.serve(self.handler, "127.0.0.1", 0, **OPTIONS)
@@ -145,23 +155,31 @@ class Restartable:
 
     def handler(self, conn) -> None:
         for message in conn:
-            if message == "restart":
-                threading.Thread(target=self.restart, daemon=True).start()
-                wait_closed(conn)  # the shutdown closes it with 1001
+            if message in ("restart", "drain"):
+                code, reason = (1001, "") if message == "restart" else (1012, "restart")
+                threading.Thread(target=self.restart, args=(code, reason), daemon=True).start()
+                wait_closed(conn)  # the shutdown closes it with the code
                 return
             conn.send(message)
 
-    def restart(self) -> None:
-        self.server.shutdown()
-        time.sleep(0.2)
+    def restart(self, code: int = 1001, reason: str = "") -> None:
+        self.server.shutdown(code=code, reason=reason, timeout=5)
+        if code == 1001:
+            time.sleep(0.2)
         self.server = wsx.sync.serve(self.handler, "127.0.0.1", self.port, **OPTIONS)
 
 
 def main() -> None:
     main_server = wsx.sync.serve(handler, "127.0.0.1", 0, **OPTIONS)
     origin_server = wsx.sync.serve(handler, "127.0.0.1", 0, origins=["https://good.example"], **OPTIONS)
-    restartable = Restartable()
-    announce({"main": main_server.port, "origin": origin_server.port, "restart": restartable.port})
+    restartable, drainable = Restartable(), Restartable()
+    tls = os.environ["WSX_PARITY_TLS"]
+    mtls_server = wsx.sync.serve(
+        handler, "127.0.0.1", 0,
+        cert_file=os.path.join(tls, "server.pem"), key_file=os.path.join(tls, "server.key"),
+        client_ca_file=os.path.join(tls, "client-ca.pem"), client_cert_required=True, **OPTIONS)
+    announce({"main": main_server.port, "origin": origin_server.port, "restart": restartable.port,
+              "drain": drainable.port, "mtls": mtls_server.port})
     wait_for_stdin_eof()
     os._exit(0)
 
