@@ -138,6 +138,7 @@ impl LoopHandle {
             topics: Default::default(),
             slow_subscriber: config.slow_subscriber,
             evicted_handshakes: Default::default(),
+            counters: Default::default(),
             _live: Live::server(),
         });
         let request = ListenRequest {
@@ -152,6 +153,11 @@ impl LoopHandle {
             shared,
             lp: self.shared.clone(),
         })
+    }
+    /// The loop's telemetry counters now: every connection and server of
+    /// the loop (see [`crate::net::telemetry`]). Callable from any thread.
+    pub fn metrics(&self) -> crate::net::Metrics {
+        self.shared.counters.snapshot(0)
     }
     /// Asks the loop to stop: `run` returns (a [`LoopThread`]'s thread ends).
     /// Dropping the loop then drops its connections, each with a close event

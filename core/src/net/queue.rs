@@ -12,6 +12,7 @@ use super::error::{Error, ErrorKind};
 use super::handler::{Handler, ServerHandler};
 use super::shared::{Command, ConnShared, LoopLink, ServerShared};
 use super::stats::Live;
+use super::telemetry::Counters;
 use super::tls::ClientTls;
 use crate::proto::WsUrl;
 use crate::proto::handshake::ClientHandshake;
@@ -59,6 +60,8 @@ pub(super) struct LoopShared {
     /// Set when the loop is dropped: nothing queued from then on runs.
     gone: AtomicBool,
     next_id: AtomicU64,
+    /// The loop's telemetry counters (written by the loop's thread only).
+    pub counters: Counters,
     _live: Live,
 }
 
@@ -70,6 +73,7 @@ impl LoopShared {
             stop: AtomicBool::new(false),
             gone: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
+            counters: Counters::default(),
             _live: Live::event_loop(),
         }
     }
@@ -166,6 +170,10 @@ impl Drop for EnterGuard {
 }
 
 impl LoopLink for LoopShared {
+    fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
     fn push(&self, command: Command) -> Result<(), Error> {
         LoopShared::push(self, Work::Command(command))
     }

@@ -14,6 +14,7 @@ use super::identity::PeerIdentity;
 use super::inbox::Inbox;
 use super::state::{CloseInfo, ConnState};
 use super::stats::Live;
+use super::telemetry::Counters;
 use super::topics::{Fanout, SlowSubscriber, Subscriber, Topics};
 use crate::proto::handshake::Rejection;
 use crate::proto::{CloseCode, MessageKind, PreparedMessage};
@@ -23,6 +24,9 @@ use crate::proto::{CloseCode, MessageKind, PreparedMessage};
 pub(super) trait LoopLink: Send + Sync {
     /// Queues `command` for the loop.
     fn push(&self, command: Command) -> Result<(), Error>;
+
+    /// The loop's telemetry counters.
+    fn counters(&self) -> &Counters;
 }
 
 /// What handles ask of a connection or server already in the loop.
@@ -407,6 +411,8 @@ pub(super) struct ServerShared {
     pub slow_subscriber: SlowSubscriber,
     /// Unfinished handshakes dropped to make room for newer connections.
     pub evicted_handshakes: AtomicU64,
+    /// The server's telemetry counters (written by its loop's thread only).
+    pub counters: Counters,
     /// Counts it among the live servers.
     pub _live: Live,
 }

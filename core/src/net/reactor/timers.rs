@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use super::{Entry, Reactor};
 use crate::net::conn::Phase;
 use crate::net::error::{Error, Timeout};
+use crate::net::telemetry;
 use crate::net::timer::{Timer, TimerKind};
 
 impl Reactor {
@@ -78,6 +79,8 @@ impl Reactor {
             TimerKind::Pong => {
                 let wait = timeouts.keepalive.map_or(Duration::ZERO, |k| k.timeout);
                 let message = format!("no answer to a keepalive ping within {}", seconds(wait));
+                telemetry::count(&c.conn, telemetry::Counters::keepalive_timeout);
+                log::warn!(target: telemetry::target::KEEPALIVE, "connection {}: {message}", c.conn.shared.id);
                 self.fail(slot, Error::timeout(Timeout::Keepalive, message));
             }
             TimerKind::Idle => {
