@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use net_util::*;
-use wsx_core::net::{Keepalive, Metrics, ServerConfig, Server};
+use wsx_core::net::{Keepalive, Metrics, Server, ServerConfig};
 use wsx_core::proto::{CloseCode, MessageKind};
 
 /// Waits until `done` holds of the server's counters (the server's side of
@@ -70,7 +70,9 @@ fn counters_after_a_known_traffic_pattern() {
     let _ = http.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 426"), "{answer}");
 
-    let m = settle(&echo.server, |m| m.closes_with(1000) == 1 && m.refused(426) == 1);
+    let m = settle(&echo.server, |m| {
+        m.closes_with(1000) == 1 && m.refused(426) == 1
+    });
     assert_eq!(m.connections_open, 0);
     assert_eq!(m.connections_opened, 1);
     assert_eq!(m.handshakes_accepted, 1);
@@ -90,7 +92,10 @@ fn counters_after_a_known_traffic_pattern() {
     assert_eq!(c.closes_with(1000), 1);
     // The server's loop counts what its server does.
     let l = server_loop.handle().metrics();
-    assert_eq!((l.messages_in, l.bytes_in, l.handshakes_accepted), (4, 1015, 1));
+    assert_eq!(
+        (l.messages_in, l.bytes_in, l.handshakes_accepted),
+        (4, 1015, 1)
+    );
 
     let text = echo.server.metrics_text();
     for line in [
@@ -109,8 +114,14 @@ fn counters_after_a_known_traffic_pattern() {
     assert!(has("INFO wsx.conn connection"), "{logged:#?}");
     assert!(has(" opened from 127.0.0.1:"), "{logged:#?}");
     assert!(has(" opened to 127.0.0.1:"), "{logged:#?}");
-    assert!(has("closed: code 1000 reason \"bye\" clean true"), "{logged:#?}");
-    assert!(has("wsx.server refused a handshake from 127.0.0.1:"), "{logged:#?}");
+    assert!(
+        has("closed: code 1000 reason \"bye\" clean true"),
+        "{logged:#?}"
+    );
+    assert!(
+        has("wsx.server refused a handshake from 127.0.0.1:"),
+        "{logged:#?}"
+    );
 }
 
 #[test]

@@ -23,3 +23,4 @@ pub mod resilience;
 pub mod result;
 pub mod server;
 pub mod stats;
+pub mod telemetry;
