@@ -23,6 +23,7 @@ mod reconnect;
 mod runtime;
 mod server;
 mod stats;
+mod telemetry;
 
 use std::path::PathBuf;
 
@@ -182,6 +183,7 @@ fn _wsx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Deflate>()?;
     m.add_class::<Reconnect>()?;
     stats::register(m)?;
+    telemetry::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
