@@ -62,6 +62,7 @@ namespace Wsx.Tests
             PubSubTests(runner);
             runner.Run("client: unread messages wait in the library's bounded inbox, nothing is lost", UnreadMessagesBounded);
             runner.Run("wss: server certificate and key, client CA file, verification switch", Tls);
+            TelemetryTests(runner);
             LeakTests(runner);
             return runner.Finish();
         }
