@@ -344,5 +344,7 @@ pub(super) fn pong_rtt(
     conn.shared.set_rtt(rtt);
     let micros = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX);
     telemetry::count(conn, |c| c.rtt(micros));
+    // The loop's own too (rare: once per ping), so its figure is the latest.
+    conn.lp.counters().rtt(micros);
     Some(rtt)
 }

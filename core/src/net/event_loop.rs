@@ -138,7 +138,7 @@ impl LoopHandle {
             topics: Default::default(),
             slow_subscriber: config.slow_subscriber,
             evicted_handshakes: Default::default(),
-            counters: Default::default(),
+            counters: self.shared.telemetry.server_counters(),
             _live: Live::server(),
         });
         let request = ListenRequest {
@@ -157,7 +157,7 @@ impl LoopHandle {
     /// The loop's telemetry counters now: every connection and server of
     /// the loop (see [`crate::net::telemetry`]). Callable from any thread.
     pub fn metrics(&self) -> crate::net::Metrics {
-        self.shared.counters.snapshot(0)
+        self.shared.telemetry.snapshot()
     }
     /// Asks the loop to stop: `run` returns (a [`LoopThread`]'s thread ends).
     /// Dropping the loop then drops its connections, each with a close event

@@ -12,7 +12,7 @@ use super::error::{Error, ErrorKind};
 use super::handler::{Handler, ServerHandler};
 use super::shared::{Command, ConnShared, LoopLink, ServerShared};
 use super::stats::Live;
-use super::telemetry::Counters;
+use super::telemetry::{Counters, LoopTelemetry};
 use super::tls::ClientTls;
 use crate::proto::WsUrl;
 use crate::proto::handshake::ClientHandshake;
@@ -60,8 +60,9 @@ pub(super) struct LoopShared {
     /// Set when the loop is dropped: nothing queued from then on runs.
     gone: AtomicBool,
     next_id: AtomicU64,
-    /// The loop's telemetry counters (written by the loop's thread only).
-    pub counters: Counters,
+    /// The loop's telemetry: its clients' counters (written by the loop's
+    /// thread only) and its servers'.
+    pub telemetry: LoopTelemetry,
     _live: Live,
 }
 
@@ -73,7 +74,7 @@ impl LoopShared {
             stop: AtomicBool::new(false),
             gone: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
-            counters: Counters::default(),
+            telemetry: LoopTelemetry::default(),
             _live: Live::event_loop(),
         }
     }
@@ -171,7 +172,7 @@ impl Drop for EnterGuard {
 
 impl LoopLink for LoopShared {
     fn counters(&self) -> &Counters {
-        &self.counters
+        &self.telemetry.own
     }
 
     fn push(&self, command: Command) -> Result<(), Error> {

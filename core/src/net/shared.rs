@@ -25,7 +25,8 @@ pub(super) trait LoopLink: Send + Sync {
     /// Queues `command` for the loop.
     fn push(&self, command: Command) -> Result<(), Error>;
 
-    /// The loop's telemetry counters.
+    /// The loop's telemetry counters (of its clients: a server's
+    /// connections count in their server's).
     fn counters(&self) -> &Counters;
 }
 
@@ -411,8 +412,9 @@ pub(super) struct ServerShared {
     pub slow_subscriber: SlowSubscriber,
     /// Unfinished handshakes dropped to make room for newer connections.
     pub evicted_handshakes: AtomicU64,
-    /// The server's telemetry counters (written by its loop's thread only).
-    pub counters: Counters,
+    /// The server's telemetry counters (written by its loop's thread only;
+    /// the loop's figures add them up).
+    pub counters: Arc<Counters>,
     /// Counts it among the live servers.
     pub _live: Live,
 }

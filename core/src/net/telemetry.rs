@@ -34,6 +34,7 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::handle::Conn;
 use crate::proto::connection::Event;
@@ -217,6 +218,34 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Adds `other`'s figures (the round trip stays ours, or becomes theirs
+    /// if we have none).
+    fn add(&mut self, other: &Metrics) {
+        self.connections_open += other.connections_open;
+        self.connections_opened += other.connections_opened;
+        self.handshakes_accepted += other.handshakes_accepted;
+        for (a, b) in self
+            .handshakes_refused
+            .iter_mut()
+            .zip(other.handshakes_refused)
+        {
+            *a += b;
+        }
+        self.http_answered += other.http_answered;
+        self.evicted_handshakes += other.evicted_handshakes;
+        self.messages_in += other.messages_in;
+        self.bytes_in += other.bytes_in;
+        self.messages_out += other.messages_out;
+        self.bytes_out += other.bytes_out;
+        for (a, b) in self.closes.iter_mut().zip(other.closes) {
+            *a += b;
+        }
+        self.keepalive_timeouts += other.keepalive_timeouts;
+        self.protocol_errors += other.protocol_errors;
+        self.queued_bytes += other.queued_bytes;
+        self.last_ping_rtt_micros = self.last_ping_rtt_micros.or(other.last_ping_rtt_micros);
+    }
+
     /// Handshakes refused with `status` (a status outside
     /// [`REFUSAL_STATUSES`] gives the "other" count).
     pub fn refused(&self, status: u16) -> u64 {
@@ -369,13 +398,53 @@ impl Metrics {
 pub const OPENMETRICS_CONTENT_TYPE: &str =
     "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// Applies `f` to the counters of `conn`'s loop and, for a server's
-/// connection, of its server.
+/// Applies `f` to the counters `conn` counts in: its server's for a
+/// server's connection, else its loop's (whose figures add its servers' up
+/// when read: one set of counters per event on the hot path).
 #[inline(always)]
 pub(super) fn count(conn: &Conn, f: impl Fn(&Counters)) {
-    f(conn.lp.counters());
-    if let Some(server) = conn.shared.server.get() {
-        f(&server.counters);
+    match conn.shared.server.get() {
+        Some(server) => f(&server.counters),
+        None => f(conn.lp.counters()),
+    }
+}
+
+/// A loop's counters: its clients' own, and those of its servers, added up
+/// when read.
+#[derive(Debug, Default)]
+pub(super) struct LoopTelemetry {
+    pub own: Counters,
+    /// Every server's counters while it lives, and the sum of those of the
+    /// servers gone.
+    servers: Mutex<(Vec<Arc<Counters>>, Metrics)>,
+}
+
+impl LoopTelemetry {
+    /// Counters for a new server of the loop.
+    pub fn server_counters(&self) -> Arc<Counters> {
+        let counters = Arc::new(Counters::default());
+        let mut servers = self.servers.lock().unwrap_or_else(PoisonError::into_inner);
+        servers.0.push(counters.clone());
+        counters
+    }
+
+    /// Every figure of the loop: its clients' and its servers'.
+    pub fn snapshot(&self) -> Metrics {
+        let mut total = self.own.snapshot(0);
+        let mut servers = self.servers.lock().unwrap_or_else(PoisonError::into_inner);
+        let (live, gone) = &mut *servers;
+        live.retain(|counters| {
+            let figures = counters.snapshot(0);
+            total.add(&figures);
+            // Only this list holds them: the server is gone, its figures final.
+            let alive = Arc::strong_count(counters) > 1;
+            if !alive {
+                gone.add(&figures);
+            }
+            alive
+        });
+        total.add(gone);
+        total
     }
 }
 
@@ -385,12 +454,17 @@ pub(super) fn received(conn: &Conn, event: &Event<'_>) {
     match event {
         Event::Message { data, .. } => count(conn, |c| c.message_in(data.len(), true)),
         Event::Fragment { data, fin, .. } => count(conn, |c| c.message_in(data.len(), *fin)),
-        Event::Error(e) => {
-            count(conn, Counters::protocol_error);
-            log::warn!(target: target::PROTOCOL, "connection {} protocol error (close {}): {e}", conn.shared.id, e.close_code().0);
-        }
+        Event::Error(e) => protocol_error(conn, e),
         _ => {}
     }
+}
+
+/// Kept out of the read path's code.
+#[cold]
+#[inline(never)]
+fn protocol_error(conn: &Conn, e: &crate::proto::ProtocolError) {
+    count(conn, Counters::protocol_error);
+    log::warn!(target: target::PROTOCOL, "connection {} protocol error (close {}): {e}", conn.shared.id, e.close_code().0);
 }
 
 /// Counts a message (or a fragment's bytes) queued for sending.
