@@ -14,10 +14,10 @@ use super::handle::Conn;
 use super::handler::Handler;
 use super::redial::Redial;
 use super::state::{ConnState, Ending};
-use super::telemetry;
 use super::timer::Deadlines;
 use super::transport::Transport;
 use super::tunnel::TunnelDial;
+use super::{tally, telemetry};
 use crate::proto::extension::deflate::Agreement;
 use crate::proto::handshake::{ClientHandshake, Request, ServerHandshake};
 use crate::proto::{CloseCode, Connection, State};
@@ -246,7 +246,7 @@ impl ConnEntry {
         let old = self.conn.shared.pending.load(Ordering::Relaxed);
         self.conn.shared.pending.store(pending, Ordering::Release);
         if old != pending {
-            telemetry::count(&self.conn, |c| c.queued_change(old, pending));
+            tally::count(&self.conn, |c| c.queued_change(old, pending));
         }
     }
 
@@ -256,7 +256,7 @@ impl ConnEntry {
             return;
         }
         self.opened = true;
-        telemetry::count(&self.conn, telemetry::Counters::opened);
+        tally::count(&self.conn, telemetry::Counters::opened);
         let peer = self.conn.shared.peer_addr();
         let peer = peer.map_or_else(|| "?".to_owned(), |a| a.to_string());
         let side = if self.server.is_some() { "from" } else { "to" };
@@ -269,7 +269,7 @@ impl ConnEntry {
         if !std::mem::take(&mut self.opened) {
             return;
         }
-        telemetry::count(&self.conn, |c| c.closed(code.0));
+        tally::count(&self.conn, |c| c.closed(code.0));
         log::info!(target: telemetry::target::CONN, "connection {} closed: code {} reason {reason:?} clean {clean}", self.conn.shared.id, code.0);
     }
 
@@ -343,7 +343,7 @@ pub(super) fn pong_rtt(
     let rtt = sent.elapsed();
     conn.shared.set_rtt(rtt);
     let micros = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX);
-    telemetry::count(conn, |c| c.rtt(micros));
+    tally::count(conn, |c| c.rtt(micros));
     // The loop's own too (rare: once per ping), so its figure is the latest.
     conn.lp.counters().rtt(micros);
     Some(rtt)

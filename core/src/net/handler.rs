@@ -1,7 +1,7 @@
 //! How events reach the application: [`Handler`] per connection,
 //! [`ServerHandler`] per server. Both run on the loop's thread.
 
-use super::telemetry;
+use super::tally;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -147,7 +147,7 @@ impl Ctx<'_> {
             .admit(sender.buffered_amount().saturating_add(queued), data.len())?;
         let direct = self.direct.as_deref_mut();
         send_message(sender, direct, kind, data, compress)?;
-        telemetry::sent(self.conn, data.len(), true);
+        tally::sent(self.conn, data.len(), true);
         Ok(())
     }
 
@@ -170,7 +170,7 @@ impl Ctx<'_> {
             .shared
             .admit(sender.buffered_amount().saturating_add(queued), data.len())?;
         sender.send_fragment_with(kind, data, fin, compress)?;
-        telemetry::sent(self.conn, data.len(), fin);
+        tally::sent(self.conn, data.len(), fin);
         *outgoing = next;
         Ok(())
     }

@@ -38,6 +38,7 @@ mod shared;
 mod socket;
 mod state;
 mod stats;
+mod tally;
 pub mod telemetry;
 mod timer;
 mod tls;

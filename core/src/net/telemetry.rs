@@ -36,9 +36,6 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::handle::Conn;
-use crate::proto::connection::Event;
-
 /// Log targets (see the module's table).
 pub mod target {
     /// Connections opened and closed.
@@ -398,17 +395,6 @@ impl Metrics {
 pub const OPENMETRICS_CONTENT_TYPE: &str =
     "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// Applies `f` to the counters `conn` counts in: its server's for a
-/// server's connection, else its loop's (whose figures add its servers' up
-/// when read: one set of counters per event on the hot path).
-#[inline(always)]
-pub(super) fn count(conn: &Conn, f: impl Fn(&Counters)) {
-    match conn.shared.server.get() {
-        Some(server) => f(&server.counters),
-        None => f(conn.lp.counters()),
-    }
-}
-
 /// A loop's counters: its clients' own, and those of its servers, added up
 /// when read.
 #[derive(Debug, Default)]
@@ -446,31 +432,6 @@ impl LoopTelemetry {
         total.add(gone);
         total
     }
-}
-
-/// Counts a received message or fragment; logs a protocol error.
-#[inline(always)]
-pub(super) fn received(conn: &Conn, event: &Event<'_>) {
-    match event {
-        Event::Message { data, .. } => count(conn, |c| c.message_in(data.len(), true)),
-        Event::Fragment { data, fin, .. } => count(conn, |c| c.message_in(data.len(), *fin)),
-        Event::Error(e) => protocol_error(conn, e),
-        _ => {}
-    }
-}
-
-/// Kept out of the read path's code.
-#[cold]
-#[inline(never)]
-fn protocol_error(conn: &Conn, e: &crate::proto::ProtocolError) {
-    count(conn, Counters::protocol_error);
-    log::warn!(target: target::PROTOCOL, "connection {} protocol error (close {}): {e}", conn.shared.id, e.close_code().0);
-}
-
-/// Counts a message (or a fragment's bytes) queued for sending.
-#[inline(always)]
-pub(super) fn sent(conn: &Conn, len: usize, whole: bool) {
-    count(conn, |c| c.message_out(len, whole));
 }
 
 /// The hook for the pub/sub broker's cluster state: call it when a node of

@@ -14,7 +14,7 @@ use crate::net::handler::Ctx;
 use crate::net::inbox::{Inbox, Message};
 use crate::net::queue::Work;
 use crate::net::shared::Command;
-use crate::net::telemetry;
+use crate::net::tally;
 use crate::net::timer::TimerKind;
 use crate::net::transport::describe;
 use crate::proto::{Event, State};
@@ -219,7 +219,7 @@ impl Reactor {
                 sender: Some(sender),
                 direct: direct_socket(phase, transport, hs_out),
             };
-            telemetry::received(conn, &event);
+            tally::received(conn, &event);
             match event {
                 Event::Message { kind, data } => match &conn.shared.inbox {
                     Some(inbox) => {

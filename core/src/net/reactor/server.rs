@@ -1,7 +1,7 @@
 //! The server side in the loop: accepting within the limits, the handshake
 //! and the accept decision, refusals, and graceful shutdown (the drain).
 
-use crate::net::telemetry;
+use crate::net::{tally, telemetry};
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
@@ -353,7 +353,7 @@ impl Reactor {
         };
         c.hs_out.extend_from_slice(&response);
         c.handler = Some(handler);
-        telemetry::count(&c.conn, telemetry::Counters::accepted);
+        tally::count(&c.conn, telemetry::Counters::accepted);
         if let Some(agreement) = &agreement {
             c.engine.enable_deflate(agreement);
         }
@@ -375,7 +375,7 @@ impl Reactor {
         self.handshake_done(slot);
         let Some(c) = self.conn_mut(slot) else { return };
         let status = rejection.status();
-        telemetry::count(&c.conn, |m| m.refused(status));
+        tally::count(&c.conn, |m| m.refused(status));
         let peer = c.conn.shared.peer_addr();
         let peer = peer.map_or_else(|| "?".to_owned(), |a| a.to_string());
         if status < 400 {
