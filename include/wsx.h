@@ -167,6 +167,12 @@
  *       close(fd);
  *       return 0;
  *   }
+ *
+ * TELEMETRY. Counters per loop and per server (wsx_loop_metrics,
+ * wsx_server_metrics into a wsx_metrics; as OpenMetrics text for a
+ * /metrics route: wsx_server_metrics_text), readable from any thread at
+ * any time. One process-wide log callback (wsx_log_set_callback): nothing
+ * is logged until it is set; it runs on the thread that logs (a loop's).
  */
 
 
@@ -444,6 +450,38 @@ typedef enum wsx_engine_event_kind {
    */
   WSX_ENGINE_EVENT_KIND_ERROR = 8,
 } wsx_engine_event_kind;
+
+/**
+ * The severity of a log record; a callback's level lets through the
+ * records of its level and the more severe ones.
+ */
+typedef enum wsx_log_level {
+  /**
+   * Nothing (the default).
+   */
+  WSX_LOG_LEVEL_OFF = 0,
+  /**
+   * Failures of wsx itself.
+   */
+  WSX_LOG_LEVEL_ERROR = 1,
+  /**
+   * Protocol errors of peers, keepalive timeouts.
+   */
+  WSX_LOG_LEVEL_WARN = 2,
+  /**
+   * Connections opened and closed (with codes), handshakes refused (with
+   * the status and why), proxy tunnels.
+   */
+  WSX_LOG_LEVEL_INFO = 3,
+  /**
+   * Plain HTTP requests answered.
+   */
+  WSX_LOG_LEVEL_DEBUG = 4,
+  /**
+   * Everything.
+   */
+  WSX_LOG_LEVEL_TRACE = 5,
+} wsx_log_level;
 
 /**
  * What a publication does when the queue of publications waiting for the
@@ -1835,6 +1873,198 @@ typedef struct wsx_live_objects {
    */
   size_t loops;
 } wsx_live_objects;
+
+/**
+ * The counters of a loop (every connection and server it runs) or of one
+ * server, as `wsx_loop_metrics` and `wsx_server_metrics` write them.
+ * Extensible: set `struct_size = sizeof(wsx_metrics)` before the call.
+ * Message and byte counts are of payloads (before compression, without
+ * frame headers); a message counts at its last fragment.
+ */
+typedef struct wsx_metrics {
+  /**
+   * `sizeof(wsx_metrics)` as the caller was compiled with (kept by the call).
+   */
+  size_t struct_size;
+  /**
+   * Connections open now (from the handshake's end to the close event).
+   */
+  uint64_t connections_open;
+  /**
+   * Connections that opened, in total.
+   */
+  uint64_t connections_opened;
+  /**
+   * Handshakes a server accepted (0 for a loop's clients).
+   */
+  uint64_t handshakes_accepted;
+  /**
+   * Handshakes refused with 400.
+   */
+  uint64_t refused_400;
+  /**
+   * ... with 401.
+   */
+  uint64_t refused_401;
+  /**
+   * ... with 403.
+   */
+  uint64_t refused_403;
+  /**
+   * ... with 404.
+   */
+  uint64_t refused_404;
+  /**
+   * ... with 405.
+   */
+  uint64_t refused_405;
+  /**
+   * ... with 426 (plain HTTP to the WebSocket endpoint).
+   */
+  uint64_t refused_426;
+  /**
+   * ... with 429.
+   */
+  uint64_t refused_429;
+  /**
+   * ... with 500.
+   */
+  uint64_t refused_500;
+  /**
+   * ... with 503 (during a drain, among others).
+   */
+  uint64_t refused_503;
+  /**
+   * ... with any other status from 400 up.
+   */
+  uint64_t refused_other;
+  /**
+   * Plain HTTP requests answered with a status below 400
+   * (`wsx_upgrade_respond` with 200, a `/metrics` route).
+   */
+  uint64_t http_answered;
+  /**
+   * Unfinished handshakes dropped to make room for newer connections
+   * (0 for a loop).
+   */
+  uint64_t handshakes_evicted;
+  /**
+   * Messages received.
+   */
+  uint64_t messages_in;
+  /**
+   * Payload bytes received.
+   */
+  uint64_t bytes_in;
+  /**
+   * Messages queued for sending (a published message once per subscriber).
+   */
+  uint64_t messages_out;
+  /**
+   * Payload bytes queued for sending.
+   */
+  uint64_t bytes_out;
+  /**
+   * Connections closed with 1000.
+   */
+  uint64_t closes_1000;
+  /**
+   * ... with 1001.
+   */
+  uint64_t closes_1001;
+  /**
+   * ... with 1002.
+   */
+  uint64_t closes_1002;
+  /**
+   * ... with 1003.
+   */
+  uint64_t closes_1003;
+  /**
+   * ... with 1005 (a close frame without a code).
+   */
+  uint64_t closes_1005;
+  /**
+   * ... with 1006 (no close handshake: dropped, timed out).
+   */
+  uint64_t closes_1006;
+  /**
+   * ... with 1007.
+   */
+  uint64_t closes_1007;
+  /**
+   * ... with 1008.
+   */
+  uint64_t closes_1008;
+  /**
+   * ... with 1009.
+   */
+  uint64_t closes_1009;
+  /**
+   * ... with 1011.
+   */
+  uint64_t closes_1011;
+  /**
+   * ... with 1012.
+   */
+  uint64_t closes_1012;
+  /**
+   * ... with any other code.
+   */
+  uint64_t closes_other;
+  /**
+   * Connections dropped because a keepalive ping went unanswered.
+   */
+  uint64_t keepalive_timeouts;
+  /**
+   * Protocol errors of peers.
+   */
+  uint64_t protocol_errors;
+  /**
+   * Bytes waiting in the connections' output, not yet written.
+   */
+  uint64_t queued_bytes;
+  /**
+   * Round trip of the last answered ping of any connection in
+   * microseconds; -1 when none was answered yet.
+   */
+  int64_t last_ping_rtt_us;
+} wsx_metrics;
+
+/**
+ * One log record, borrowed for the duration of the callback.
+ */
+typedef struct wsx_log_record {
+  /**
+   * Its severity.
+   */
+  enum wsx_log_level level;
+  /**
+   * What it is about, NUL-terminated: `wsx.conn` (opened, closed),
+   * `wsx.server` (refusals), `wsx.protocol`, `wsx.keepalive`,
+   * `wsx.proxy`, `wsx.cluster`.
+   */
+  const char *target;
+  /**
+   * The text, UTF-8, NUL-terminated, one line: "connection 3 opened from
+   * 127.0.0.1:5000", "connection 3 closed: code 1000 reason \"bye\"
+   * clean true", "refused a handshake from 127.0.0.1:5001: 401 ...".
+   */
+  const char *message;
+  /**
+   * The text's length in bytes, without the NUL.
+   */
+  size_t message_len;
+} wsx_log_record;
+
+/**
+ * Receives a log record, on the thread that logged it: usually a loop's
+ * thread (or the thread polling it), sometimes a name-lookup helper
+ * thread. It must not block for long (the loop waits for it) and must not
+ * call `wsx_log_set_callback`; records logged while it runs on the same
+ * thread are dropped.
+ */
+typedef void (*wsx_on_log)(void *user_data, const struct wsx_log_record *record);
 
 #ifdef __cplusplus
 extern "C" {
@@ -3427,6 +3657,93 @@ void wsx_pending_upgrade_free(struct wsx_pending_upgrade *pending);
  * `out` is NULL or has `out->struct_size` writable bytes.
  */
 enum wsx_result wsx_debug_live_objects(struct wsx_live_objects *out);
+
+/**
+ * Writes the server's counters now to `*out` (set `out->struct_size`
+ * first). Callable from any thread, at any time; relaxed reads, each
+ * figure as it was at some moment of the call.
+ *
+ * # Safety
+ * `server` is NULL or live; `out` is NULL or has `out->struct_size`
+ * writable bytes.
+ */
+enum wsx_result wsx_server_metrics(const struct wsx_server *server, struct wsx_metrics *out);
+
+/**
+ * Writes the loop's counters now (every connection and server of the
+ * loop) to `*out`, as `wsx_server_metrics` does. Callable from any thread.
+ *
+ * # Safety
+ * `loop` is NULL or live; `out` is NULL or has `out->struct_size`
+ * writable bytes.
+ */
+enum wsx_result wsx_loop_metrics(const struct wsx_loop *loop, struct wsx_metrics *out);
+
+/**
+ * Writes the server's counters as OpenMetrics text (what Prometheus
+ * scrapes: serve it from a `/metrics` route with `wsx_upgrade_respond`,
+ * status 200 and the `Content-Type` of `wsx_metrics_content_type()`),
+ * NUL-terminated, into `buf` of `cap` bytes. `*out_needed` (if not NULL)
+ * receives the size needed, NUL included, whatever the result: with `buf`
+ * NULL and `cap` 0 the call only measures (`WSX_OK`); a buffer too small
+ * is `WSX_ERR_INVALID_ARGUMENT` and is left alone. 4096 bytes suffice
+ * today. Callable from any thread.
+ *
+ * # Safety
+ * `server` is NULL or live; `buf` is NULL or has `cap` writable bytes;
+ * `out_needed` is NULL or writable.
+ */
+enum wsx_result wsx_server_metrics_text(const struct wsx_server *server,
+                                        char *buf,
+                                        size_t cap,
+                                        size_t *out_needed);
+
+/**
+ * The loop's counters as OpenMetrics text, as `wsx_server_metrics_text`.
+ *
+ * # Safety
+ * `loop` is NULL or live; `buf` is NULL or has `cap` writable bytes;
+ * `out_needed` is NULL or writable.
+ */
+enum wsx_result wsx_loop_metrics_text(const struct wsx_loop *loop,
+                                      char *buf,
+                                      size_t cap,
+                                      size_t *out_needed);
+
+/**
+ * The `Content-Type` of the metrics text (static, NUL-terminated):
+ * `application/openmetrics-text; version=1.0.0; charset=utf-8`.
+ */
+const char *wsx_metrics_content_type(void);
+
+/**
+ * Installs the process-wide log callback (see the `wsx_on_log` type),
+ * letting through the records of `level` and more severe ones; nothing is
+ * logged before (the default), and `callback` NULL or level
+ * `WSX_LOG_LEVEL_OFF` turns logging off. The previous callback's
+ * `free_user_data` runs once no call of it is running (on the thread that
+ * finishes last). When logging is off, a record costs one atomic load.
+ * Process-wide because the library's records (`log` facade) have one
+ * destination per process; route by `record->target` or the connection
+ * id in the text. Fails with `WSX_ERR_STATE` when the process installed
+ * another logger of Rust's `log` crate first (a Rust program linking the
+ * static library), or when called from inside the callback; on failure
+ * nothing changes and `free_user_data` is not called. Callable from any
+ * thread.
+ *
+ * # Safety
+ * `callback` is NULL or callable from any thread with `user_data` until
+ * `free_user_data` (NULL: none) runs with it.
+ */
+enum wsx_result wsx_log_set_callback(wsx_on_log callback,
+                                     void *user_data,
+                                     wsx_free_user_data free_user_data,
+                                     wsx_log_level level);
+
+/**
+ * Whether a record of `level` would reach the log callback now.
+ */
+bool wsx_log_enabled(wsx_log_level level);
 
 /**
  * Creates a client session to `server_name` (the host the certificate must

@@ -26,4 +26,5 @@ pub mod resilience;
 pub mod result;
 pub mod server;
 pub mod stats;
+pub mod telemetry;
 pub mod tls_layer;

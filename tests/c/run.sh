@@ -88,11 +88,28 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 build_tests() {
-  for t in test_api test_net test_pubsub test_resilience test_leaks test_abi_compat test_pull test_http test_engine test_cluster; do
+  for t in test_api test_net test_pubsub test_resilience test_leaks test_abi_compat test_pull test_http test_engine test_cluster test_telemetry; do
     $CC "${CFLAGS[@]}" "tests/c/$t.c" -o "$OUT/$t" -L"$LIBDIR" -Wl,-rpath,"$LIBDIR" -lwsx -lpthread || return 1
     $CC "${CFLAGS[@]}" "${SAN[@]}" "tests/c/$t.c" -o "$OUT/${t}_asan" "$LIBDIR/libwsx.a" "${STATIC_LIBS[@]}" || return 1
   done
   $CC "${CFLAGS[@]}" tests/c/restart_client.c -o "$OUT/restart_client" -L"$LIBDIR" -Wl,-rpath,"$LIBDIR" -lwsx
+}
+
+# test_telemetry, then its /metrics body through prometheus_client's strict
+# OpenMetrics parser.
+telemetry_and_parse() {
+  "$OUT/test_telemetry" "$WORK/metrics.txt" &&
+    "$PY" - "$WORK/metrics.txt" <<'PYEOF'
+import sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+families = {f.name: f for f in text_string_to_metric_families(open(sys.argv[1]).read())}
+assert families["wsx_messages_received"].samples[0].value == 4, families["wsx_messages_received"]
+refused = {s.labels["status"]: s.value for s in families["wsx_handshakes_refused"].samples}
+assert refused["401"] == 1 and refused["503"] == 1, refused
+closes = {s.labels["code"]: s.value for s in families["wsx_closes"].samples}
+assert closes["1000"] == 1, closes
+print(f"OpenMetrics text parsed: {len(families)} families")
+PYEOF
 }
 
 every_function_is_tested() {
@@ -535,6 +552,9 @@ step "redis-server for the cluster tests (own instance, free port)" start_redis
 step "test_cluster (against that Redis)" env WSX_TEST_REDIS_PORT="$REDIS_PORT" "$OUT/test_cluster"
 step "test_cluster under ASan+UBSan" env WSX_TEST_REDIS_PORT="$REDIS_PORT" "$OUT/test_cluster_asan"
 step "test_cluster under valgrind" env WSX_TEST_REDIS_PORT="$REDIS_PORT" "${VALGRIND[@]}" "$OUT/test_cluster"
+step "test_telemetry (log callback, metrics, /metrics)" telemetry_and_parse
+step "test_telemetry under ASan+UBSan" "$OUT/test_telemetry_asan"
+step "test_telemetry under valgrind" "${VALGRIND[@]}" "$OUT/test_telemetry"
 step "echo_client --send against echo_server" echo_client_and_server
 step "echo_server under valgrind against Python and C clients" echo_server_under_valgrind
 step "echo_client (valgrind) against a Python websockets server" echo_client_against_python_server

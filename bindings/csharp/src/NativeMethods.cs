@@ -8,7 +8,7 @@ using System.Runtime.InteropServices;
 
 namespace Wsx
 {
-    internal static unsafe class NativeMethods
+    internal static unsafe partial class NativeMethods
     {
         /// <summary>The native library's name: libwsx.so, libwsx.dylib, wsx.dll.</summary>
         internal const string Library = "wsx";

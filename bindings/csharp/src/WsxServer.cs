@@ -20,7 +20,7 @@ namespace Wsx
     /// Events run on the loop thread unless <see cref="WsxConnectionOptions.SynchronizationContext"/>
     /// is set. A started server runs until <see cref="Dispose"/>, even if nothing references it.
     /// </remarks>
-    public sealed unsafe class WsxServer : IDisposable
+    public sealed unsafe partial class WsxServer : IDisposable
     {
         static readonly NativeMethods.wsx_on_upgrade UpgradeDelegate = OnUpgrade;
         static readonly NativeMethods.wsx_on_server_error ServerErrorDelegate = OnServerError;

@@ -65,6 +65,7 @@ namespace Wsx.Tests
             runner.Run("client: unread messages wait in the library's bounded inbox, nothing is lost", UnreadMessagesBounded);
             runner.Run("wss: server certificate and key, client CA file, verification switch", Tls);
             ServerHttpTests(runner, options);
+            TelemetryTests(runner);
             LeakTests(runner);
             return runner.Finish();
         }

@@ -25,6 +25,7 @@ mod reconnect;
 mod runtime;
 mod server;
 mod stats;
+mod telemetry;
 
 use std::path::PathBuf;
 
@@ -188,6 +189,7 @@ fn _wsx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cluster::Cluster>()?;
     m.add_class::<cluster::ClusterGap>()?;
     stats::register(m)?;
+    telemetry::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -326,6 +326,16 @@ impl Listener {
         .map_err(|e| crate::errors::to_py(py, &e))
     }
 
+    /// The server's counters now, as a dict (see `wsx.Server.metrics`).
+    fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        crate::telemetry::metrics_dict(py, &self.server.metrics())
+    }
+
+    /// The server's counters as OpenMetrics text (for a `/metrics` route).
+    fn metrics_text(&self) -> String {
+        self.server.metrics_text()
+    }
+
     /// How many connections are subscribed to `topic`.
     fn subscribers(&self, topic: &str) -> usize {
         self.server.subscribers(topic)

@@ -17,6 +17,7 @@ use super::state::{ConnState, Ending};
 use super::timer::Deadlines;
 use super::transport::Transport;
 use super::tunnel::TunnelDial;
+use super::{tally, telemetry};
 use crate::proto::extension::deflate::Agreement;
 use crate::proto::handshake::{ClientHandshake, Request, ServerHandshake};
 use crate::proto::{CloseCode, Connection, State};
@@ -113,6 +114,8 @@ pub(super) struct ConnEntry {
     pub server: Option<(usize, u64)>,
     /// A client's attempts: how to make the next one, and whether to.
     pub redial: Option<Box<Redial>>,
+    /// The connection opened and is counted among the open ones.
+    pub opened: bool,
 }
 
 impl ConnEntry {
@@ -138,6 +141,7 @@ impl ConnEntry {
             ending: Ending::default(),
             server: None,
             redial: None,
+            opened: false,
         }
     }
 
@@ -231,8 +235,42 @@ impl ConnEntry {
     /// Publishes the engine's output size for [`Conn::buffered_amount`].
     pub fn publish_pending(&mut self) -> usize {
         let pending = self.engine_pending();
-        self.conn.shared.pending.store(pending, Ordering::Release);
+        self.set_pending(pending);
         pending
+    }
+
+    /// Publishes `pending` as the output size, and its change to the
+    /// queued-bytes gauges.
+    pub fn set_pending(&self, pending: usize) {
+        // Only the loop's thread writes it: no read-modify-write needed.
+        let old = self.conn.shared.pending.load(Ordering::Relaxed);
+        self.conn.shared.pending.store(pending, Ordering::Release);
+        if old != pending {
+            tally::count(&self.conn, |c| c.queued_change(old, pending));
+        }
+    }
+
+    /// The connection opened: counted and logged.
+    pub fn note_opened(&mut self) {
+        if self.opened {
+            return;
+        }
+        self.opened = true;
+        tally::count(&self.conn, telemetry::Counters::opened);
+        let peer = self.conn.shared.peer_addr();
+        let peer = peer.map_or_else(|| "?".to_owned(), |a| a.to_string());
+        let side = if self.server.is_some() { "from" } else { "to" };
+        log::info!(target: telemetry::target::CONN, "connection {} opened {side} {peer}", self.conn.shared.id);
+    }
+
+    /// The connection that opened ended (a reconnecting client's entry
+    /// stays for the next one): counted by code and logged.
+    pub fn note_closed(&mut self, code: CloseCode, reason: &str, clean: bool) {
+        if !std::mem::take(&mut self.opened) {
+            return;
+        }
+        tally::count(&self.conn, |c| c.closed(code.0));
+        log::info!(target: telemetry::target::CONN, "connection {} closed: code {} reason {reason:?} clean {clean}", self.conn.shared.id, code.0);
     }
 
     /// The public state this entry is in: derived from the phase and the
@@ -304,5 +342,9 @@ pub(super) fn pong_rtt(
     let (_, sent) = pings.drain(..=at).next_back()?;
     let rtt = sent.elapsed();
     conn.shared.set_rtt(rtt);
+    let micros = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX);
+    tally::count(conn, |c| c.rtt(micros));
+    // The loop's own too (rare: once per ping), so its figure is the latest.
+    conn.lp.counters().rtt(micros);
     Some(rtt)
 }

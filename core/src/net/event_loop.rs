@@ -140,6 +140,7 @@ impl LoopHandle {
             slow_subscriber: config.slow_subscriber,
             evicted_handshakes: Default::default(),
             cluster: broker.as_ref().map(|b| b.node.shared.clone()),
+            counters: self.shared.telemetry.server_counters(),
             _live: Live::server(),
         });
         let request = ListenRequest {
@@ -155,6 +156,11 @@ impl LoopHandle {
             shared,
             lp: self.shared.clone(),
         })
+    }
+    /// The loop's telemetry counters now: every connection and server of
+    /// the loop (see [`crate::net::telemetry`]). Callable from any thread.
+    pub fn metrics(&self) -> crate::net::Metrics {
+        self.shared.telemetry.snapshot()
     }
     /// Asks the loop to stop: `run` returns (a [`LoopThread`]'s thread ends).
     /// Dropping the loop then drops its connections, each with a close event

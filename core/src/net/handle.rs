@@ -341,6 +341,18 @@ impl fmt::Debug for Conn {
 }
 
 impl Server {
+    /// The server's telemetry counters now (see [`crate::net::telemetry`]).
+    /// Callable from any thread.
+    pub fn metrics(&self) -> crate::net::Metrics {
+        let evicted = self.shared.evicted_handshakes.load(Ordering::Relaxed);
+        self.shared.counters.snapshot(evicted)
+    }
+
+    /// The server's counters as OpenMetrics text, for a `/metrics` route.
+    pub fn metrics_text(&self) -> String {
+        self.metrics().to_openmetrics()
+    }
+
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.shared.local_addr

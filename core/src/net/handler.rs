@@ -1,6 +1,7 @@
 //! How events reach the application: [`Handler`] per connection,
 //! [`ServerHandler`] per server. Both run on the loop's thread.
 
+use super::tally;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -146,7 +147,9 @@ impl Ctx<'_> {
             .shared
             .admit(sender.buffered_amount().saturating_add(queued), data.len())?;
         let direct = self.direct.as_deref_mut();
-        Ok(send_message(sender, direct, kind, data, compress)?)
+        send_message(sender, direct, kind, data, compress)?;
+        tally::sent(self.conn, data.len(), true);
+        Ok(())
     }
 
     /// One piece of a fragmented message, as [`Conn::send_fragment`]
@@ -168,6 +171,7 @@ impl Ctx<'_> {
             .shared
             .admit(sender.buffered_amount().saturating_add(queued), data.len())?;
         sender.send_fragment_with(kind, data, fin, compress)?;
+        tally::sent(self.conn, data.len(), fin);
         *outgoing = next;
         Ok(())
     }

@@ -13,6 +13,7 @@ use super::error::{Error, ErrorKind};
 use super::handler::{Handler, ServerHandler};
 use super::shared::{Command, ConnShared, LoopLink, ServerShared};
 use super::stats::Live;
+use super::telemetry::{Counters, LoopTelemetry};
 use super::tls::ClientTls;
 use crate::proto::WsUrl;
 use crate::proto::handshake::ClientHandshake;
@@ -62,6 +63,9 @@ pub(super) struct LoopShared {
     /// Set when the loop is dropped: nothing queued from then on runs.
     gone: AtomicBool,
     next_id: AtomicU64,
+    /// The loop's telemetry: its clients' counters (written by the loop's
+    /// thread only) and its servers'.
+    pub telemetry: LoopTelemetry,
     _live: Live,
 }
 
@@ -73,6 +77,7 @@ impl LoopShared {
             stop: AtomicBool::new(false),
             gone: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
+            telemetry: LoopTelemetry::default(),
             _live: Live::event_loop(),
         }
     }
@@ -169,6 +174,10 @@ impl Drop for EnterGuard {
 }
 
 impl LoopLink for LoopShared {
+    fn counters(&self) -> &Counters {
+        &self.telemetry.own
+    }
+
     fn push(&self, command: Command) -> Result<(), Error> {
         LoopShared::push(self, Work::Command(command))
     }

@@ -15,6 +15,7 @@ use super::identity::PeerIdentity;
 use super::inbox::Inbox;
 use super::state::{CloseInfo, ConnState};
 use super::stats::Live;
+use super::telemetry::Counters;
 use super::topics::{Fanout, SlowSubscriber, Subscriber, Topics};
 use crate::proto::handshake::Rejection;
 use crate::proto::{CloseCode, MessageKind, PreparedMessage};
@@ -24,6 +25,10 @@ use crate::proto::{CloseCode, MessageKind, PreparedMessage};
 pub(super) trait LoopLink: Send + Sync {
     /// Queues `command` for the loop.
     fn push(&self, command: Command) -> Result<(), Error>;
+
+    /// The loop's telemetry counters (of its clients: a server's
+    /// connections count in their server's).
+    fn counters(&self) -> &Counters;
 }
 
 /// What handles ask of a connection or server already in the loop.
@@ -425,6 +430,9 @@ pub(super) struct ServerShared {
     pub evicted_handshakes: AtomicU64,
     /// Its link to the cluster's broker, if it joined one.
     pub cluster: Option<Arc<ClusterShared>>,
+    /// The server's telemetry counters (written by its loop's thread only;
+    /// the loop's figures add them up).
+    pub counters: Arc<Counters>,
     /// Counts it among the live servers.
     pub _live: Live,
 }

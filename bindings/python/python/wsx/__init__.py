@@ -15,6 +15,7 @@ and the blocking API lives in :mod:`wsx.sync` (``wsx.sync.connect``,
 
 from . import sync
 from ._broadcast import broadcast
+from ._logging import disable_logging, enable_logging
 from ._wsx import (
     Cluster,
     ClusterGap,
@@ -24,7 +25,9 @@ from ._wsx import (
     Reconnect,
     Request,
     Response,
+    OPENMETRICS_CONTENT_TYPE,
     __version__,
+    loop_metrics,
 )
 from .asyncio import ClientConnection, Connection, Server, ServerConnection, connect, serve
 from .exceptions import (
@@ -68,6 +71,7 @@ __all__ = [
     "InvalidState",
     "InvalidStatus",
     "InvalidURI",
+    "OPENMETRICS_CONTENT_TYPE",
     "KeepaliveTimeout",
     "OpenTimeout",
     "PayloadTooBig",
@@ -82,6 +86,9 @@ __all__ = [
     "WouldBlock",
     "WsxError",
     "__version__",
+    "disable_logging",
+    "enable_logging",
+    "loop_metrics",
     "broadcast",
     "connect",
     "serve",

@@ -17,6 +17,7 @@ __all__ = [
     "Headers",
     "Hub",
     "Listener",
+    "OPENMETRICS_CONTENT_TYPE",
     "PongWaiter",
     "Reconnect",
     "Request",
@@ -24,13 +25,17 @@ __all__ = [
     "ServerConnection",
     "__version__",
     "_live_objects",
+    "_log_level",
+    "_log_take",
     "broadcast",
     "defaults",
     "listen",
+    "loop_metrics",
     "open_client",
 ]
 
 __version__: str
+OPENMETRICS_CONTENT_TYPE: str
 
 _Message = Union[str, bytes]
 _Sendable = Union[str, bytes, bytearray, memoryview]
@@ -293,6 +298,8 @@ class Listener:
     ) -> None: ...
     def publish(self, topic: str, message: _Sendable, *, exclude: Optional[Connection] = None) -> int: ...
     def subscribers(self, topic: str) -> int: ...
+    def metrics(self) -> dict[str, Any]: ...
+    def metrics_text(self) -> str: ...
     def _attach(self, hub: Hub) -> None: ...
     def _poll_accept(self) -> Optional[ServerConnection]: ...
 
@@ -305,6 +312,9 @@ class Hub:
     def drain(self) -> list[int]: ...
 
 def _live_objects() -> dict[str, int]: ...
+def _log_level(level: int) -> None: ...
+def _log_take(timeout: float) -> tuple[list[tuple[int, str, str]], int]: ...
+def loop_metrics() -> dict[str, Any]: ...
 @final
 class Defaults:
     """The core's defaults of the options of ``connect`` and ``serve``."""

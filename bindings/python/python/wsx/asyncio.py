@@ -486,6 +486,29 @@ class Server(_Waitable):
         """How many connections are subscribed to ``topic``."""
         return self._listener.subscribers(topic)
 
+    def metrics(self) -> dict[str, Any]:
+        """The server's counters now: ``connections_open``,
+        ``connections_opened``, ``handshakes_accepted``,
+        ``handshakes_refused`` (by status: 400, 401, 403, 404, 405, 426,
+        429, 500, 503, ``"other"``), ``http_answered``,
+        ``handshakes_evicted``, ``messages_in``, ``bytes_in``,
+        ``messages_out``, ``bytes_out`` (payloads), ``closes`` (by code:
+        1000-1003, 1005-1009, 1011, 1012, ``"other"``),
+        ``keepalive_timeouts``, ``protocol_errors``, ``queued_bytes`` and
+        ``last_ping_rtt`` (seconds, or None)."""
+        return self._listener.metrics()
+
+    def metrics_text(self) -> str:
+        """The counters as OpenMetrics text, for a ``/metrics`` route::
+
+            def process_request(conn, request):
+                if request.path == "/metrics":
+                    return wsx.Response(
+                        200, "OK", {"Content-Type": wsx.OPENMETRICS_CONTENT_TYPE},
+                        server.metrics_text().encode())
+        """
+        return self._listener.metrics_text()
+
     async def _accept_loop(self) -> None:
         listener = self._listener
         while True:

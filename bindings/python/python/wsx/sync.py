@@ -244,6 +244,16 @@ class Server:
         """How many connections are subscribed to ``topic``."""
         return self._listener.subscribers(topic)
 
+    def metrics(self) -> dict[str, Any]:
+        """The server's counters now (see :meth:`wsx.Server.metrics`).
+        Safe from any thread."""
+        return self._listener.metrics()
+
+    def metrics_text(self) -> str:
+        """The counters as OpenMetrics text, for a ``/metrics`` route (see
+        :meth:`wsx.Server.metrics_text`)."""
+        return self._listener.metrics_text()
+
     def serve_forever(self) -> None:
         """Blocks until the server is shut down (from another thread or by
         Ctrl-C, which shuts it down too)."""

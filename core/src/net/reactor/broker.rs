@@ -22,6 +22,7 @@ use crate::net::handler::ServerHandler;
 use crate::net::queue::Work;
 use crate::net::reconnect::{Backoff, random_unit};
 use crate::net::shared::{Command, Publish, ServerShared};
+use crate::net::telemetry;
 use crate::net::timer::{Deadlines, TimerKind};
 use crate::net::tls::ClientTls;
 use crate::net::transport::{Transport, describe};
@@ -424,6 +425,7 @@ impl Reactor {
             let (server_slot, server_id) = (b.server_slot, b.server.id);
             match event {
                 NodeEvent::State(state, detail) => {
+                    telemetry::cluster_state(&b.node.shared.node_id, &state.to_string(), &detail);
                     if matches!(state, ClusterState::Up | ClusterState::Resubscribing)
                         && b.ready_at.is_none()
                     {

@@ -19,6 +19,7 @@ use crate::net::handler::{Attempt, Open};
 use crate::net::queue::{ConnectRequest, Work};
 use crate::net::redial::Redial;
 use crate::net::shared::Command;
+use crate::net::telemetry;
 use crate::net::timer::TimerKind;
 use crate::net::transport::Transport;
 use crate::net::tunnel::{TunnelDial, TunnelStep};
@@ -288,6 +289,9 @@ impl Reactor {
             }
         }
         dial.proxy = None;
+        let id = c.conn.shared.id;
+        let proxy = hop.config.authority();
+        log::info!(target: telemetry::target::PROXY, "connection {id}: requesting a tunnel from the proxy {proxy}");
         match TunnelDial::start(hop, dial) {
             Ok((tunnel, out)) => {
                 c.hs_out.extend_from_slice(&out);
@@ -308,12 +312,20 @@ impl Reactor {
         let step = t.feed(data, &mut out);
         c.hs_out.extend_from_slice(&out);
         match step {
-            Err(error) => self.fail(slot, error),
+            Err(error) => {
+                let id = c.conn.shared.id;
+                log::info!(target: telemetry::target::PROXY, "connection {id}: the proxy's tunnel failed: {error}");
+                self.fail(slot, error)
+            }
             Ok(TunnelStep::Pending(t)) => {
                 c.phase = Phase::Tunnel(t);
                 self.mark_dirty(slot);
             }
-            Ok(TunnelStep::Done(dial)) => self.start_handshake(slot, dial),
+            Ok(TunnelStep::Done(dial)) => {
+                let id = c.conn.shared.id;
+                log::info!(target: telemetry::target::PROXY, "connection {id}: the proxy's tunnel is established");
+                self.start_handshake(slot, dial)
+            }
         }
     }
 

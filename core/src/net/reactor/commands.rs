@@ -10,6 +10,7 @@ use crate::net::error::{Error, ErrorKind};
 use crate::net::listener::Drain;
 use crate::net::queue::Work;
 use crate::net::shared::{Command, ConnShared, Publish};
+use crate::net::tally;
 use crate::net::topics::{Fate, SlowSubscriber};
 use crate::net::write::send_message;
 
@@ -59,6 +60,7 @@ impl Reactor {
                     // Counted as pending before it stops counting as queued,
                     // so the figure other threads read never dips below the truth.
                     c.publish_pending();
+                    tally::sent(&c.conn, data.len(), true);
                     self.mark_dirty(slot);
                 }
                 conn.queued.fetch_sub(data.len(), Ordering::AcqRel);
@@ -78,6 +80,7 @@ impl Reactor {
                         .is_ok()
                 {
                     c.publish_pending();
+                    tally::sent(&c.conn, data.len(), fin);
                     self.mark_dirty(slot);
                 }
                 conn.queued.fetch_sub(data.len(), Ordering::AcqRel);
@@ -164,6 +167,7 @@ impl Reactor {
             {
                 // Pending before it stops counting as queued (as for sends).
                 c.publish_pending();
+                tally::sent(&c.conn, message.payload().len(), true);
                 self.mark_dirty(slot);
             }
         }

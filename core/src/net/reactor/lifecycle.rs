@@ -33,6 +33,7 @@ impl Reactor {
     pub fn start_open(&mut self, slot: usize) {
         let Some(c) = self.conn_mut(slot) else { return };
         c.set_phase(Phase::Open);
+        c.note_opened();
         c.deadlines.cancel(TimerKind::Handshake);
         c.last_rx = Instant::now();
         let timeouts = c.timeouts;
@@ -116,6 +117,7 @@ impl Reactor {
         if c.engine_live() {
             c.ending.absorb(&c.engine);
         }
+        c.note_closed(code, reason, clean);
         let close = Close::new(&c.ending, code, reason, clean);
         c.conn.shared.end(close.to_info());
         // After the state turned closed, so no subscription can follow.
@@ -125,7 +127,7 @@ impl Reactor {
             }
         }
         c.conn.shared.slot.store(usize::MAX, Ordering::Release);
-        c.conn.shared.pending.store(0, Ordering::Release);
+        c.set_pending(0);
         let pending = c.in_server_handshake().then_some(c.conn.shared.id);
         if let Some((server_slot, server_id)) = c.server {
             self.server_conn_gone(server_slot, server_id, pending);
@@ -169,6 +171,7 @@ impl Reactor {
             *c.conn.shared.outgoing() = Default::default();
         }
         let ending = std::mem::take(&mut c.ending);
+        c.note_closed(code, reason, clean);
         c.set_phase(Phase::Waiting);
         c.deadlines = Deadlines::default();
         c.hs_out.clear();

@@ -15,6 +15,7 @@ use crate::net::handler::Ctx;
 use crate::net::inbox::{Inbox, Message};
 use crate::net::queue::Work;
 use crate::net::shared::Command;
+use crate::net::tally;
 use crate::net::timer::TimerKind;
 use crate::net::transport::describe;
 use crate::proto::{Event, State};
@@ -222,6 +223,7 @@ impl Reactor {
                 sender: Some(sender),
                 direct: direct_socket(phase, transport, hs_out),
             };
+            tally::received(conn, &event);
             match event {
                 Event::Message { kind, data } => match &conn.shared.inbox {
                     Some(inbox) => {

@@ -1,6 +1,7 @@
 //! The server side in the loop: accepting within the limits, the handshake
 //! and the accept decision, refusals, and graceful shutdown (the drain).
 
+use crate::net::{tally, telemetry};
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
@@ -357,6 +358,7 @@ impl Reactor {
         };
         c.hs_out.extend_from_slice(&response);
         c.handler = Some(handler);
+        tally::count(&c.conn, telemetry::Counters::accepted);
         if let Some(agreement) = &agreement {
             c.engine.enable_deflate(agreement);
         }
@@ -377,6 +379,15 @@ impl Reactor {
     pub(super) fn refuse(&mut self, slot: usize, rejection: &Rejection) {
         self.handshake_done(slot);
         let Some(c) = self.conn_mut(slot) else { return };
+        let status = rejection.status();
+        tally::count(&c.conn, |m| m.refused(status));
+        let peer = c.conn.shared.peer_addr();
+        let peer = peer.map_or_else(|| "?".to_owned(), |a| a.to_string());
+        if status < 400 {
+            log::debug!(target: telemetry::target::SERVER, "answered a plain HTTP request from {peer} with {status}");
+        } else {
+            log::info!(target: telemetry::target::SERVER, "refused a handshake from {peer}: {status} {}", rejection.reason());
+        }
         c.hs_out.extend_from_slice(&rejection.to_response());
         c.phase = Phase::Refusing;
         self.mark_dirty(slot);

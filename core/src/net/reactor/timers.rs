@@ -6,6 +6,7 @@ use super::{Entry, Reactor};
 use crate::net::conn::Phase;
 use crate::net::error::{Error, Timeout};
 use crate::net::timer::{Timer, TimerKind};
+use crate::net::{tally, telemetry};
 
 impl Reactor {
     /// Sets a deadline `after` from now (one too far to represent never comes).
@@ -90,6 +91,8 @@ impl Reactor {
             TimerKind::Pong => {
                 let wait = timeouts.keepalive.map_or(Duration::ZERO, |k| k.timeout);
                 let message = format!("no answer to a keepalive ping within {}", seconds(wait));
+                tally::count(&c.conn, telemetry::Counters::keepalive_timeout);
+                log::warn!(target: telemetry::target::KEEPALIVE, "connection {}: {message}", c.conn.shared.id);
                 self.fail(slot, Error::timeout(Timeout::Keepalive, message));
             }
             TimerKind::Idle => {
