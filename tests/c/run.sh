@@ -481,6 +481,8 @@ sansio_server_tls() {
     "wss://localhost:$BG_PORT/" >"$WORK/sc.out" 2>&1 || { cat "$WORK/sc.out"; return 1; }
   grep -qx "received: both sansio" "$WORK/sc.out" && grep -q "^closed: 4008" "$WORK/sc.out" || return 1
   sansio_server_stop sansio_server_tls
+}
+
 # A redis-server of the tests' own, on a free port of 127.0.0.1 (never the
 # system's service); stopped with the other background processes.
 start_redis() {
