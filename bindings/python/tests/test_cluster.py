@@ -120,7 +120,7 @@ def test_a_publication_reaches_the_other_servers_subscribers(redis_port: int) ->
     with wsx_server(Room(), cluster=ca) as a, wsx_server(Room(), cluster=cb) as b:
         wait_for(lambda: ca.state == "up" and cb.state == "up", "both clusters are up")
         assert ra.states[-1][0] == "up" and "connected" in ra.states[-1][1]
-        with wsx.connect(f"ws://127.0.0.1:{b.port}/news") as client:
+        with wsx.sync.connect(f"ws://127.0.0.1:{b.port}/news") as client:
             assert client.recv(timeout=10) == "joined"
             wait_for(lambda: numsub(redis_port, "py:news") == 1, "B subscribed on Redis")
             assert a.publish("news", "from a") == 0  # nobody local on A
@@ -173,8 +173,10 @@ def test_an_unreachable_broker_leaves_the_server_serving_locally() -> None:
     cluster = recorder.cluster(f"redis://127.0.0.1:{free_port()}", connect_timeout=2.0)
     with wsx_server(Room(), cluster=cluster) as server:
         wait_for(lambda: cluster.state == "down", "the cluster is down")
+        # The state is readable at once; its event reaches Python on a thread.
+        wait_for(lambda: bool(recorder.states), "the state event")
         assert recorder.states[0][0] == "down"
-        with wsx.connect(f"ws://127.0.0.1:{server.port}/local") as client:
+        with wsx.sync.connect(f"ws://127.0.0.1:{server.port}/local") as client:
             assert client.recv(timeout=10) == "joined"
             assert server.publish("local", "still here") == 1
             assert client.recv(timeout=10) == "still here"
