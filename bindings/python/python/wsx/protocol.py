@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional, Sequence, Union
 
+from ._options import DEFAULTS
 from ._wsx import Deflate, Engine
 
 __all__ = [
@@ -235,10 +236,10 @@ class ClientProtocol(Protocol):
         headers: Sequence[tuple[str, str]] = (),
         origin: Optional[str] = None,
         compression: Optional[Deflate] = Deflate(),
-        max_size: Optional[int] = 2**24,
+        max_size: Optional[int] = DEFAULTS.max_size,
         streaming: bool = False,
-        open_timeout: Optional[float] = 10.0,
-        close_timeout: Optional[float] = 5.0,
+        open_timeout: Optional[float] = DEFAULTS.open_timeout,
+        close_timeout: Optional[float] = DEFAULTS.close_timeout,
         ping_interval: Optional[float] = None,
         ping_timeout: Optional[float] = None,
     ) -> None:
@@ -269,10 +270,10 @@ class ServerProtocol(Protocol):
         subprotocols: Sequence[str] = (),
         origins: Optional[Sequence[str]] = None,
         compression: Optional[Deflate] = None,
-        max_size: Optional[int] = 2**24,
+        max_size: Optional[int] = DEFAULTS.max_size,
         streaming: bool = False,
-        open_timeout: Optional[float] = 10.0,
-        close_timeout: Optional[float] = 5.0,
+        open_timeout: Optional[float] = DEFAULTS.open_timeout,
+        close_timeout: Optional[float] = DEFAULTS.close_timeout,
         ping_interval: Optional[float] = None,
         ping_timeout: Optional[float] = None,
     ) -> None:
