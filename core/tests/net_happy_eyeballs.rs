@@ -184,7 +184,9 @@ fn an_on_loop_resolver_answers_later_from_any_thread() {
     lp.handle()
         .connect(&format!("ws://later.example:{port}/"), config, recorder)
         .expect("connect");
-    let lookup = pending.recv_timeout(Duration::from_secs(5)).expect("lookup");
+    let lookup = pending
+        .recv_timeout(Duration::from_secs(5))
+        .expect("lookup");
     assert_eq!((lookup.host(), lookup.port()), ("later.example", port));
     // Answered from this thread, not the loop's; raced as any answer is.
     lookup.answer(Ok(vec![dead_v6.addr, v4.server.local_addr()]));

@@ -197,9 +197,11 @@ pub unsafe extern "C" fn wsx_resolution_free(resolution: *mut wsx_resolution) {
 /// `text` as an address and port: `ip:port`, `[ipv6]:port`, or a bare IP
 /// address with `port`.
 fn socket_addr(text: &str, port: u16) -> Option<SocketAddr> {
-    text.parse::<SocketAddr>()
-        .ok()
-        .or_else(|| text.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, port)))
+    text.parse::<SocketAddr>().ok().or_else(|| {
+        text.parse::<IpAddr>()
+            .ok()
+            .map(|ip| SocketAddr::new(ip, port))
+    })
 }
 
 #[cfg(test)]
