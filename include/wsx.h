@@ -39,7 +39,9 @@
  *   - Every object has one create and one free: wsx_loop_new/_free,
  *     wsx_loop_listen/wsx_server_free, *_options_new/_free,
  *     wsx_upgrade_defer/wsx_pending_upgrade_free,
- *     wsx_attempt_defer/wsx_pending_attempt_free. Freeing NULL is a no-op.
+ *     wsx_attempt_defer/wsx_pending_attempt_free; the wsx_resolution a
+ *     resolver callback gets is freed with wsx_resolution_free. Freeing NULL
+ *     is a no-op.
  *   - wsx_conn is reference-counted. The library holds a reference while the
  *     connection runs; the wsx_conn* passed to callbacks is that one (the
  *     same pointer for every callback of a connection, and the one
@@ -71,7 +73,7 @@
  * These may be called from ANY thread, at any time, also from inside
  * callbacks: wsx_loop_connect, wsx_loop_listen, wsx_loop_stop, wsx_conn_*
  * (send, send_fragment, recv, ping, close, abort, getters, retain,
- * release), wsx_server_* and wsx_pending_*. The blocking ones (wsx_conn_send_timeout,
+ * release), wsx_server_*, wsx_pending_* and wsx_resolution_*. The blocking ones (wsx_conn_send_timeout,
  * wsx_conn_recv_timeout) are for other threads: inside a callback they
  * return WSX_ERR_STATE. Options objects, wsx_upgrade and wsx_attempt are
  * not thread-safe (the last two live for their callback only).
@@ -85,7 +87,11 @@
  * ends and joins the idle ones at once (one still in a lookup, which the
  * system resolver may stretch to seconds, is waited for up to 500 ms, then
  * left to end by itself). To have no helper thread at all, resolve names
- * yourself and connect to the address (ws://192.0.2.1:9001/). Under
+ * yourself: connect to the address (ws://192.0.2.1:9001/), or give the
+ * client a resolver (wsx_client_options_set_resolver), which the library
+ * asks on the loop thread and which answers at once or later from any
+ * thread (wsx_resolution_answer): a game's own asynchronous lookup, a
+ * console's resolver, a service directory, a test's fixed answers. Under
  * valgrind, use PREFIX/share/wsx/valgrind.supp (installed by make install)
  * for what glibc's resolver keeps per thread.
  *
@@ -559,6 +565,16 @@ typedef struct wsx_pending_attempt wsx_pending_attempt;
  * Thread-safe.
  */
 typedef struct wsx_pending_upgrade wsx_pending_upgrade;
+
+/**
+ * A client's name lookup, handed to the resolver callback
+ * (`wsx_client_options_set_resolver`), owned by the application from then
+ * on. Answer it once, from any thread, at once or later
+ * (`wsx_resolution_answer`, `wsx_resolution_fail`), then free it with
+ * `wsx_resolution_free` (freeing it unanswered fails the lookup).
+ * Thread-safe.
+ */
+typedef struct wsx_resolution wsx_resolution;
 
 /**
  * A listening server. Every function on it may be called from any thread.
@@ -1604,6 +1620,18 @@ typedef struct wsx_inbox_options {
    */
   size_t low_bytes;
 } wsx_inbox_options;
+
+/**
+ * Resolves a host name for a client's connect attempt, in place of the
+ * system resolver: a service directory, DNS over HTTPS, a console's own
+ * resolver, a test. IP address literals never reach it. It runs on the
+ * loop thread (in poll mode, inside `wsx_loop_poll`), so it must not
+ * block: answer `resolution` before returning, or keep it and answer it
+ * later from any thread (a lookup of your own, a job on another thread).
+ * The connect timeout runs meanwhile. `resolution` is owned by the
+ * callee: free it with `wsx_resolution_free` once answered.
+ */
+typedef void (*wsx_on_resolve)(void *user_data, struct wsx_resolution *resolution);
 
 /**
  * A handshake request under decision on the server.
@@ -3388,6 +3416,82 @@ enum wsx_result wsx_client_options_set_proxy(struct wsx_client_options *options,
  * `options` is NULL or live.
  */
 enum wsx_result wsx_client_options_set_proxy_from_env(struct wsx_client_options *options, bool on);
+
+/**
+ * Resolves host names with `resolve` instead of the system resolver (and
+ * its helper threads: see HELPER THREADS). The addresses it gives are raced
+ * as any lookup's are: IPv6 first, IPv4 250 ms later or as soon as the
+ * IPv6 attempt fails (RFC 8305, Happy Eyeballs). With a proxy, the name
+ * resolved is the proxy's. `resolve` NULL goes back to the system
+ * resolver. From this call on (also when it fails) the library owns
+ * `user_data`: `free_user_data` runs once, when neither these options nor
+ * any connection made with them uses it.
+ *
+ * # Safety
+ * `options` is NULL or live; `resolve` and `free_user_data` are NULL or
+ * valid functions.
+ */
+enum wsx_result wsx_client_options_set_resolver(struct wsx_client_options *options,
+                                                wsx_on_resolve resolve,
+                                                void *user_data,
+                                                wsx_free_user_data free_user_data);
+
+/**
+ * The host name to resolve (UTF-8, NUL-terminated), valid until
+ * `resolution` is freed; NULL for NULL.
+ *
+ * # Safety
+ * `resolution` is NULL or live.
+ */
+const char *wsx_resolution_host(const struct wsx_resolution *resolution);
+
+/**
+ * The port the client connects to (the URL's, or the proxy's), which
+ * addresses answered without a port get; 0 for NULL.
+ *
+ * # Safety
+ * `resolution` is NULL or live.
+ */
+uint16_t wsx_resolution_port(const struct wsx_resolution *resolution);
+
+/**
+ * Answers the lookup with `count` addresses (copied): each an IP address
+ * (`"127.0.0.1"`, `"::1"`), connected to on `wsx_resolution_port`, or an
+ * address and port (`"127.0.0.1:9001"`, `"[::1]:9001"`). No address
+ * (`count` 0) fails the attempt as a name that did not resolve
+ * (`WSX_ERR_DNS`). An address that does not parse is
+ * `WSX_ERR_INVALID_ARGUMENT` and answers nothing (answer again);
+ * `WSX_ERR_STATE` if the lookup was answered already. An answer after the
+ * attempt ended (its connect timeout passed, the connection was closed) is
+ * ignored. Callable from any thread, also inside the resolver callback.
+ *
+ * # Safety
+ * `resolution` is NULL or live; `addresses` is NULL (only with `count` 0)
+ * or points to `count` NUL-terminated strings.
+ */
+enum wsx_result wsx_resolution_answer(const struct wsx_resolution *resolution,
+                                      const char *const *addresses,
+                                      size_t count);
+
+/**
+ * Fails the lookup: the attempt ends with `WSX_ERR_DNS`, its message
+ * naming the host and `reason` (copied; NULL: none given).
+ * `WSX_ERR_STATE` if the lookup was answered already. Callable from any
+ * thread, also inside the resolver callback.
+ *
+ * # Safety
+ * `resolution` is NULL or live; `reason` is NULL or NUL-terminated.
+ */
+enum wsx_result wsx_resolution_fail(const struct wsx_resolution *resolution, const char *reason);
+
+/**
+ * Frees a resolution; unanswered, its lookup fails (`WSX_ERR_DNS`). NULL
+ * is a no-op. Callable from any thread.
+ *
+ * # Safety
+ * `resolution` is NULL or one the resolver callback got, freed once.
+ */
+void wsx_resolution_free(struct wsx_resolution *resolution);
 
 /**
  * Static text describing a result code (any value; unknown codes get a

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use net_util::*;
-use wsx_core::net::{ClientConfig, ErrorKind, Resolver, ServerConfig};
+use wsx_core::net::{ClientConfig, ErrorKind, PendingLookup, Resolver, ServerConfig};
 
 /// A resolver answering `addrs` for every name, counting its calls.
 fn resolver(addrs: Vec<SocketAddr>) -> (Resolver, Arc<Mutex<Vec<String>>>) {
@@ -163,4 +163,48 @@ fn a_resolver_failure_is_a_dns_error() {
     let (kind, _, message) = events.error();
     assert_eq!(kind, ErrorKind::Dns, "{message}");
     assert!(message.contains("no such service"), "{message}");
+}
+
+#[test]
+fn an_on_loop_resolver_answers_later_from_any_thread() {
+    let lp = spawn_loop();
+    let v4 = echo_on(&lp, "127.0.0.1");
+    let dead_v6 = BlackHole::on("::1");
+    let (lookups, pending) = std::sync::mpsc::channel();
+    let lookups = Mutex::new(lookups);
+    let config = ClientConfig {
+        connect_timeout: Duration::from_secs(5),
+        resolver: Some(Resolver::on_loop(move |lookup: PendingLookup| {
+            lookups.lock().unwrap().send(lookup).unwrap();
+        })),
+        ..client_config()
+    };
+    let port = v4.server.local_addr().port();
+    let (recorder, events) = Recorder::new(false);
+    lp.handle()
+        .connect(&format!("ws://later.example:{port}/"), config, recorder)
+        .expect("connect");
+    let lookup = pending
+        .recv_timeout(Duration::from_secs(5))
+        .expect("lookup");
+    assert_eq!((lookup.host(), lookup.port()), ("later.example", port));
+    // Answered from this thread, not the loop's; raced as any answer is.
+    lookup.answer(Ok(vec![dead_v6.addr, v4.server.local_addr()]));
+    events.open();
+}
+
+#[test]
+fn a_lookup_dropped_unanswered_is_a_dns_error() {
+    let lp = spawn_loop();
+    let (recorder, events) = Recorder::new(false);
+    let config = ClientConfig {
+        resolver: Some(Resolver::on_loop(drop)),
+        ..client_config()
+    };
+    lp.handle()
+        .connect("ws://dropped.example/", config, recorder)
+        .expect("connect");
+    let (kind, _, message) = events.error();
+    assert_eq!(kind, ErrorKind::Dns, "{message}");
+    assert!(message.contains("unanswered"), "{message}");
 }

@@ -20,6 +20,8 @@
  *   GET /old      301 to /
  *   GET /slow     200, answered 100 ms later from another thread
  *                 (wsx_upgrade_defer + wsx_pending_upgrade_respond)
+ *   GET /metrics  200, the server's counters as OpenMetrics text, for
+ *                 Prometheus (wsx_server_metrics_text)
  *   GET /echo, /shout, /whoami  accepted, so the library answers 426
  *                 Upgrade Required (they are WebSocket endpoints)
  *   anything else 404
@@ -73,6 +75,18 @@ static wsx_result respond_text(wsx_upgrade *upgrade, uint16_t status, const char
 }
 
 /* Answers a deferred request from a thread of its own, 100 ms later. */
+/* The server's counters as OpenMetrics text. */
+static void respond_metrics(wsx_upgrade *upgrade) {
+    static char text[32 * 1024]; /* the loop thread's alone */
+    size_t needed = 0;
+    if (server_running == NULL || wsx_server_metrics_text(server_running, text, sizeof text, &needed) != WSX_OK) {
+        respond_text(upgrade, 500, "text/plain; charset=utf-8", "no metrics\n");
+        return;
+    }
+    wsx_header content_type = {"Content-Type", wsx_metrics_content_type()};
+    wsx_upgrade_respond(upgrade, 200, &content_type, 1, (const uint8_t *)text, needed - 1);
+}
+
 static void *answer_later(void *arg) {
     wsx_pending_upgrade *pending = arg;
     struct timespec pause = {0, 100 * 1000 * 1000};
@@ -122,6 +136,8 @@ static void on_upgrade(void *user_data, wsx_upgrade *upgrade, const wsx_request 
         } else if (path_is(request, "/old")) {
             wsx_header location = {"Location", "/"};
             wsx_upgrade_respond(upgrade, 301, &location, 1, NULL, 0);
+        } else if (path_is(request, "/metrics")) {
+            respond_metrics(upgrade);
         } else if (path_is(request, "/slow")) {
             wsx_pending_upgrade *pending = NULL;
             pthread_t thread;

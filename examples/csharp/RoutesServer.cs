@@ -12,6 +12,8 @@
 //   GET /healthz  200 "ok"         (a load balancer's health check)
 //   GET /old      301 to /echo
 //   GET /slow     200, answered 100 ms later from another thread (e.Defer + pending.Respond)
+//   GET /metrics  200, the server's counters as OpenMetrics text (server.MetricsText(), for
+//                 Prometheus; WsxLoop.MetricsText() would add the process's client connections)
 //   GET /echo, /shout, /whoami, /private  left alone: the library answers 426 Upgrade Required
 //   anything else 404 (handshakes too)
 // Prints "listening on PORT". When its standard input ends, it drains: every connection gets
@@ -66,6 +68,9 @@ static class RoutesServer
                     e.Respond(200, "ok");
                 else if (e.IsPlainHttp && path == "/old")
                     e.Respond(301, new[] { new KeyValuePair<string, string>("Location", "/echo") });
+                else if (e.IsPlainHttp && path == "/metrics")
+                    e.Respond(200, ((WsxServer)s).MetricsText(),
+                        new[] { new KeyValuePair<string, string>("Content-Type", WsxMetrics.ContentType) });
                 else if (e.IsPlainHttp && path == "/slow")
                 {
                     var pending = e.Defer();

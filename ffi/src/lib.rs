@@ -23,6 +23,7 @@ pub mod inject;
 pub mod options;
 pub mod pubsub;
 pub mod resilience;
+pub mod resolver;
 pub mod result;
 pub mod server;
 pub mod stats;

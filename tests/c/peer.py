@@ -1,8 +1,9 @@
 """A Python `websockets` peer for the C examples (tests/c/run.sh).
 
-    peer.py echo-check-server      serves once: sends a text and a binary
-                                   message, expects both echoed back, closes
-                                   with 1000; exits 0 when all went right
+    peer.py echo-check-server [HOST]  serves once (on 127.0.0.1, or HOST:
+                                   ::1): sends a text and a binary message,
+                                   expects both echoed back, closes with
+                                   1000; exits 0 when all went right
     peer.py drop-server N          echoes, and closes every connection with
                                    1001 after N messages, until killed
     peer.py echo-check-client URL  sends a text and a binary message to an
@@ -54,7 +55,7 @@ async def expect_echo(ws):
         fail(f"echo mismatch: {text!r} {binary!r}")
 
 
-async def echo_check_server():
+async def echo_check_server(host="127.0.0.1"):
     done = asyncio.get_running_loop().create_future()
 
     async def handler(ws):
@@ -65,9 +66,9 @@ async def echo_check_server():
         except Exception as error:  # reported through the exit status
             done.set_exception(error)
 
-    async with serve(handler, "127.0.0.1", 0) as server:
+    async with serve(handler, host, 0) as server:
         port = server.sockets[0].getsockname()[1]
-        print(f"listening on 127.0.0.1:{port}", flush=True)
+        print(f"listening on {host}:{port}", flush=True)
         await asyncio.wait_for(done, 30)
     print("peer.py: echoed text and binary came back", flush=True)
 
@@ -252,8 +253,8 @@ async def chat_cluster_check(redis_port, urls):
 
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
-    if mode == "echo-check-server":
-        asyncio.run(echo_check_server())
+    if mode == "echo-check-server" and len(sys.argv) in (2, 3):
+        asyncio.run(echo_check_server(*sys.argv[2:]))
     elif mode == "drop-server" and len(sys.argv) == 3:
         asyncio.run(drop_server(int(sys.argv[2])))
     elif mode == "echo-check-client" and len(sys.argv) == 3:

@@ -7,7 +7,7 @@
 #     struct, and zero-filled structs with one callback, still work),
 #     under AddressSanitizer + UBSan (static library), and under valgrind;
 #   - the examples against each other and against a Python `websockets` peer,
-#     the echo server also under valgrind and over TLS;
+#     the echo server also under valgrind, over TLS and on ::1 (IPv6);
 #   - a reconnecting client across the echo server's graceful restart (SIGTERM);
 #   - bring your own I/O: test_engine (wsx_engine, wsx_tls, the injected
 #     allocator and random source, in memory), and the sansio examples
@@ -186,6 +186,17 @@ echo_client_against_python_server() {
   wait "$BG_PID"
 }
 
+# IPv6 on ::1 in both roles: echo_server listening on ::1 for a Python
+# websockets client, echo_client against a Python websockets server on ::1.
+echo_over_ipv6_loopback() {
+  start_bg echo_server_v6 "$EX/echo_server" --host ::1 || return 1
+  "$PY" tests/c/peer.py echo-check-client "ws://[::1]:$BG_PORT/" || return 1
+  stop_bg || return 1
+  start_bg py_server_v6 "$PY" tests/c/peer.py echo-check-server ::1 || return 1
+  "$EX/echo_client" "ws://[::1]:$BG_PORT/" || return 1
+  wait "$BG_PID"
+}
+
 echo_client_fails_on_refused_connection() {
   start_bg echo_server "$EX/echo_server" || return 1
   local port=$BG_PORT
@@ -265,6 +276,9 @@ http_answers_and_malformed_requests_with_curl() {
     grep -q "^HTTP/1.1 401 Unauthorized" "$out" && grep -q '^WWW-Authenticate: Bearer realm="routes"' "$out" ||
       { cat "$out"; return 1; }
     [ "$(curl_status -g "$base/slow")" = "HTTP/1.1 200 OK" ] || return 1
+    curl -s -i -g --max-time 5 "$base/metrics" >"$out"
+    grep -q "^HTTP/1.1 200 OK" "$out" && grep -q "^Content-Type: application/openmetrics-text" "$out" &&
+      grep -q "^wsx_http_answered_total [1-9]" "$out" && [ "$(tail -c 6 "$out")" = "# EOF" ] || { cat "$out"; return 1; }
     [ "$(curl_status -g "$base/nope")" = "HTTP/1.1 404 Not Found" ] || return 1
     # Malformed or unfit requests: the right error, not a silent drop.
     curl -s -i -g --max-time 5 -X POST -d "some body" "$base/echo" >"$out"
@@ -561,6 +575,7 @@ step "echo_client --send against echo_server" echo_client_and_server
 step "echo_server under valgrind against Python and C clients" echo_server_under_valgrind
 step "echo_client (valgrind) against a Python websockets server" echo_client_against_python_server
 step "echo_client reports a refused connection" echo_client_fails_on_refused_connection
+step "IPv6 on ::1: echo_server and echo_client with Python websockets peers" echo_over_ipv6_loopback
 step "echo_client and echo_server over TLS" echo_over_tls
 step "routes_server: HTTP answers and malformed requests with curl (127.0.0.1, ::1)" http_answers_and_malformed_requests_with_curl
 step "routes_server (valgrind): two WebSocket endpoints by path, with Python clients" routes_with_python_clients

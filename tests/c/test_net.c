@@ -5,7 +5,9 @@
  * after close, freeing handles and stopping the loop inside callbacks,
  * stopping from another thread, backpressure, limits, TLS, a peer that
  * resets the connection, the name-resolution helper threads ending with
- * the last loop, and thousands of open/close cycles.
+ * the last loop, the application's resolver (Happy Eyeballs past a dead
+ * IPv6 address, answers later from another thread, failures), and
+ * thousands of open/close cycles.
  *
  * Environment: WSX_TEST_CYCLES (default 2000) open/close cycles;
  * WSX_TEST_CERT, WSX_TEST_KEY, WSX_TEST_CA: PEM files for the TLS test
@@ -16,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
@@ -865,6 +868,198 @@ static void test_resolver_threads_end_with_the_last_loop(void) {
     CHECK(threads_named("wsx-dns") == 0);
 }
 
+/* --- name resolution by the application (wsx_client_options_set_resolver) --- */
+
+/* A listener on ::1 whose accept queue is full, so connects to it hang as on
+ * a dead IPv6 route; the sockets filling it are held until closed. */
+typedef struct black_hole {
+    int listener;
+    int held[8];
+    int n;
+    uint16_t port;
+} black_hole;
+
+static int black_hole_open(black_hole *b) {
+    memset(b, 0, sizeof *b);
+    b->listener = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin6_family = AF_INET6;
+    addr.sin6_addr = in6addr_loopback;
+    socklen_t len = sizeof addr;
+    if (b->listener < 0 || bind(b->listener, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(b->listener, 0) != 0 ||
+        getsockname(b->listener, (struct sockaddr *)&addr, &len) != 0)
+        return 0;
+    b->port = ntohs(addr.sin6_port);
+    /* Connect until one stays unanswered for 300 ms: the queue is full. */
+    while (b->n < 8) {
+        int fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        b->held[b->n++] = fd;
+        if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0) continue;
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        if (errno == EINPROGRESS && poll(&p, 1, 300) == 0) return 1;
+    }
+    return 0;
+}
+
+static void black_hole_close(black_hole *b) {
+    for (int i = 0; i < b->n; i++) close(b->held[i]);
+    close(b->listener);
+}
+
+typedef struct app_resolver {
+    const char *answers[2];
+    size_t count;
+    int keep; /* keep the resolution to answer later instead */
+    wsx_resolution *volatile kept;
+    volatile int calls, frees;
+    char host[64];
+    uint16_t port;
+} app_resolver;
+
+static void app_resolve(void *user_data, wsx_resolution *resolution) {
+    app_resolver *r = user_data;
+    r->calls++;
+    copy_str(r->host, sizeof r->host, wsx_resolution_host(resolution));
+    r->port = wsx_resolution_port(resolution);
+    if (r->keep) {
+        r->kept = resolution;
+        return;
+    }
+    CHECK_OK(wsx_resolution_answer(resolution, r->answers, r->count));
+    wsx_resolution_free(resolution);
+}
+
+static void app_resolver_free(void *user_data) { ((app_resolver *)user_data)->frees++; }
+
+static wsx_client_options *resolving_options(app_resolver *r, uint32_t connect_timeout_ms) {
+    wsx_client_options *o = NULL;
+    CHECK_OK(wsx_client_options_new(&o));
+    CHECK_OK(wsx_client_options_set_resolver(o, app_resolve, r, app_resolver_free));
+    CHECK_OK(wsx_client_options_set_connect_timeout_ms(o, connect_timeout_ms));
+    return o;
+}
+
+/* A name resolving to a dead IPv6 address and 127.0.0.1: IPv6 is tried
+ * first, IPv4 250 ms later wins (Happy Eyeballs), long before the 5 s
+ * connect timeout. The resolver answers at once, on the polling thread. */
+static void test_app_resolver_happy_eyeballs(void) {
+    fixture f;
+    fixture_start(&f, NULL, "/");
+    black_hole dead;
+    CHECK(black_hole_open(&dead));
+    char dead_v6[64], url[128], peer[64];
+    snprintf(dead_v6, sizeof dead_v6, "[::1]:%u", (unsigned)dead.port);
+    app_resolver r = {.answers = {dead_v6, "127.0.0.1"}, .count = 2};
+    wsx_client_options *o = resolving_options(&r, 5000);
+    unsigned port = wsx_server_port(f.server);
+    snprintf(url, sizeof url, "ws://dual.wsx.test:%u/", port);
+    recorder c;
+    memset(&c, 0, sizeof c);
+    wsx_conn *conn = connect_to(f.loop, url, o, &c);
+    wsx_client_options_free(o);
+    CHECK(poll_until(f.loop, &c.opens, WAIT_MS));
+    CHECK(r.calls == 1 && strcmp(r.host, "dual.wsx.test") == 0 && r.port == port);
+    snprintf(peer, sizeof peer, "127.0.0.1:%u", port);
+    CHECK(strcmp(c.peer_addr, peer) == 0);
+    CHECK(r.frees == 0); /* the connection still holds the resolver */
+    CHECK_OK(wsx_conn_close(conn, 1000, NULL));
+    CHECK(poll_until(f.loop, &c.closes, WAIT_MS));
+    wsx_conn_release(conn);
+    CHECK(poll_until(f.loop, &c.frees, WAIT_MS));
+    CHECK(r.frees == 1);
+    black_hole_close(&dead);
+    fixture_stop(&f);
+}
+
+static void *answer_from_a_thread(void *arg) {
+    app_resolver *r = arg;
+    const char *ipv4[] = {"127.0.0.1"};
+    CHECK_OK(wsx_resolution_answer(r->kept, ipv4, 1));
+    return NULL;
+}
+
+/* An asynchronous resolver: the callback keeps the resolution, another
+ * thread answers it; bad answers are refused and change nothing. */
+static void test_app_resolver_answers_later(void) {
+    fixture f;
+    fixture_start(&f, NULL, "/");
+    app_resolver r = {.keep = 1};
+    wsx_client_options *o = resolving_options(&r, 5000);
+    char url[128];
+    snprintf(url, sizeof url, "ws://later.wsx.test:%u/", (unsigned)wsx_server_port(f.server));
+    recorder c;
+    memset(&c, 0, sizeof c);
+    wsx_conn *conn = connect_to(f.loop, url, o, &c);
+    wsx_client_options_free(o);
+    CHECK(poll_until(f.loop, (volatile int *)&r.calls, WAIT_MS));
+    CHECK(!poll_until(f.loop, &c.opens, 100)); /* nothing to connect to yet */
+    const char *bad[] = {"127.0.0.1", "later.wsx.test"};
+    CHECK_RESULT(wsx_resolution_answer(r.kept, bad, 2), WSX_ERR_INVALID_ARGUMENT);
+    CHECK_RESULT(wsx_resolution_answer(r.kept, NULL, 1), WSX_ERR_NULL);
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, answer_from_a_thread, &r) == 0);
+    pthread_join(thread, NULL);
+    const char *again[] = {"127.0.0.1"};
+    CHECK_RESULT(wsx_resolution_answer(r.kept, again, 1), WSX_ERR_STATE);
+    CHECK_RESULT(wsx_resolution_fail(r.kept, "too late"), WSX_ERR_STATE);
+    wsx_resolution_free(r.kept);
+    CHECK(poll_until(f.loop, &c.opens, WAIT_MS));
+    wsx_conn_release(conn);
+    fixture_stop(&f);
+    CHECK(r.frees == 1);
+}
+
+typedef enum { FAIL_WITH_REASON, FREE_UNANSWERED, NO_ADDRESS, NEVER } resolver_failure;
+
+/* How a lookup that yields nothing ends the attempt. */
+static void resolver_fails(wsx_loop *loop, resolver_failure how, wsx_result code, const char *says) {
+    app_resolver r = {.keep = 1};
+    wsx_client_options *o = resolving_options(&r, how == NEVER ? 300 : 5000);
+    recorder c;
+    memset(&c, 0, sizeof c);
+    wsx_conn *conn = connect_to(loop, "ws://nowhere.wsx.test/", o, &c);
+    wsx_client_options_free(o);
+    CHECK(poll_until(loop, (volatile int *)&r.calls, WAIT_MS));
+    if (how == FAIL_WITH_REASON) CHECK_OK(wsx_resolution_fail(r.kept, "no such service"));
+    if (how == NO_ADDRESS) CHECK_OK(wsx_resolution_answer(r.kept, NULL, 0));
+    if (how != NEVER) wsx_resolution_free(r.kept);
+    CHECK(poll_until(loop, &c.closes, WAIT_MS));
+    CHECK(c.opens == 0 && c.error_code == code);
+    CHECK(strstr(c.error_message, says) != NULL);
+    if (how == NEVER) { /* answered after the attempt ended: ignored */
+        const char *ipv4[] = {"127.0.0.1"};
+        CHECK_OK(wsx_resolution_answer(r.kept, ipv4, 1));
+        wsx_resolution_free(r.kept);
+    }
+    wsx_conn_release(conn);
+    CHECK(poll_until(loop, &c.frees, WAIT_MS));
+    CHECK(r.frees == 1);
+}
+
+static void test_app_resolver_failures(void) {
+    wsx_loop *loop;
+    CHECK_OK(wsx_loop_new(&loop));
+    resolver_fails(loop, FAIL_WITH_REASON, WSX_ERR_DNS, "no such service");
+    resolver_fails(loop, FREE_UNANSWERED, WSX_ERR_DNS, "unanswered");
+    resolver_fails(loop, NO_ADDRESS, WSX_ERR_DNS, "no addresses");
+    resolver_fails(loop, NEVER, WSX_ERR_TIMEOUT, "resolve");
+    wsx_loop_free(loop);
+    /* The user data is the library's from the call on, even when it fails. */
+    app_resolver r = {0};
+    CHECK_RESULT(wsx_client_options_set_resolver(NULL, app_resolve, &r, app_resolver_free), WSX_ERR_NULL);
+    CHECK(r.frees == 1);
+    wsx_client_options *o = NULL;
+    CHECK_OK(wsx_client_options_new(&o));
+    CHECK_OK(wsx_client_options_set_resolver(o, app_resolve, &r, app_resolver_free));
+    CHECK_OK(wsx_client_options_set_resolver(o, NULL, &r, app_resolver_free)); /* the system's again */
+    CHECK(r.frees == 3);
+    wsx_client_options_free(o);
+    CHECK(wsx_resolution_host(NULL) == NULL && wsx_resolution_port(NULL) == 0);
+    CHECK_RESULT(wsx_resolution_fail(NULL, NULL), WSX_ERR_NULL);
+    wsx_resolution_free(NULL);
+}
+
 static void test_open_close_cycles(void) {
     const char *env = getenv("WSX_TEST_CYCLES");
     int cycles = env ? atoi(env) : 2000;
@@ -921,6 +1116,9 @@ int main(void) {
     RUN(test_server_drain);
     RUN(test_tls);
     RUN(test_peer_reset_raises_no_sigpipe);
+    RUN(test_app_resolver_happy_eyeballs);
+    RUN(test_app_resolver_answers_later);
+    RUN(test_app_resolver_failures);
     RUN(test_open_close_cycles);
     return summary("test_net");
 }

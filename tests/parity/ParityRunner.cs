@@ -13,6 +13,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Net;
 using System.Net.WebSockets;
 using System.Text;
 using System.Threading;
@@ -101,6 +102,9 @@ sealed class Run
     bool closedByUs;
     volatile bool libraryError;
     readonly ManualResetEventSlim reconnected = new ManualResetEventSlim();
+    // The names the resolver hook (option resolve) was asked for, and the loop's counters when the scenario began.
+    readonly System.Collections.Concurrent.ConcurrentQueue<string> asked = new System.Collections.Concurrent.ConcurrentQueue<string>();
+    WsxMetrics before;
 
     public Run(Scenario scenario, TimeSpan timeout)
     {
@@ -211,12 +215,46 @@ sealed class Run
                 o.Reconnect = policy;
             }
             else if (opt.Has("max_queue")) o.MaxQueue = opt.Int("max_queue");
+            else if (opt.Has("resolve"))
+            {
+                var addresses = opt.Str("resolve").Split(',');
+                o.Resolver = (host, port) =>
+                {
+                    asked.Enqueue(host);
+                    return Task.FromResult(addresses.Select(a => Endpoint(a, port)));
+                };
+            }
             else
                 throw new Failed("runner does not know option " + string.Join(",", opt.Fields.Keys));
         }
         ws.Error += (sender, e) => libraryError = true;
         ws.Connected += (sender, e) => { if (e.IsReconnect) reconnected.Set(); };
         return ws;
+    }
+
+    /// <summary>"[v6]:port", "v4:port", or a bare address (on <paramref name="port"/>).</summary>
+    static IPEndPoint Endpoint(string text, int port)
+    {
+        int split = text.LastIndexOf(':');
+        if (text.StartsWith("[") || (split > 0 && text.IndexOf(':') == split))
+            return new IPEndPoint(IPAddress.Parse(text.Substring(0, split).Trim('[', ']')), int.Parse(text.Substring(split + 1)));
+        return new IPEndPoint(IPAddress.Parse(text), port);
+    }
+
+    /// <summary>A loop counter by its scenario name (closes_1000: closes with 1000).</summary>
+    static long Counter(WsxMetrics m, string name)
+    {
+        switch (name)
+        {
+            case "connections_open": return m.ConnectionsOpen;
+            case "connections_opened": return m.ConnectionsOpened;
+            case "messages_in": return m.MessagesIn;
+            case "messages_out": return m.MessagesOut;
+            case "bytes_in": return m.BytesIn;
+            case "bytes_out": return m.BytesOut;
+            case "closes_1000": return m.Closes[1000];
+            default: throw new Failed("runner does not know counter " + name);
+        }
     }
 
     // ---------------------------------------------------------------- messages
@@ -274,6 +312,7 @@ sealed class Run
         try
         {
             ws = Client();
+            before = WsxLoop.Metrics;
             Await(ws.ConnectAsync(new Uri(Url(s.Head.Str("url"))), CancellationToken.None), "connect");
         }
         catch (Failed)
@@ -478,6 +517,27 @@ sealed class Run
                 if (pending == null || !Within(pending, timeout))
                     throw new Failed("the held-back send did not finish within " + timeout.TotalSeconds + " s after the release");
                 break;
+            case "expect_resolved":
+                if (string.Join(",", asked) != step.Str("host"))
+                    throw new Failed("expected the resolver asked for '" + step.Str("host") + "' once got '" + string.Join(",", asked) + "'");
+                break;
+            case "loop_metrics":
+                {
+                    // The changes since the scenario began (waited for: counted on the loop thread).
+                    var want = step.Fields.Where(f => f.Key != "op").ToList();
+                    var deadline = DateTime.UtcNow + timeout;
+                    while (true)
+                    {
+                        var now = WsxLoop.Metrics;
+                        var got = want.Select(f => f.Key + "=" + (Counter(now, f.Key) - Counter(before, f.Key))).ToList();
+                        if (got.SequenceEqual(want.Select(f => f.Key + "=" + f.Value)))
+                            break;
+                        if (DateTime.UtcNow > deadline)
+                            throw new Failed("expected loop counters to change by " + string.Join(" ", want.Select(f => f.Key + "=" + f.Value)) + " got " + string.Join(" ", got));
+                        Thread.Sleep(10);
+                    }
+                    break;
+                }
             case "wait_reconnected":
                 {
                     // WsxClient raises Connected after every handshake, IsReconnect after a reconnect.

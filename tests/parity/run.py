@@ -36,6 +36,8 @@ SERVERS = {"py": "py_server.py", "wsx": "wsx_server.py"}
 RUNNER_LIMIT = 150.0  # seconds; a runner over it is killed and fails
 # Endpoints served over TLS (mutual TLS: wss:// with a client certificate required).
 TLS_ENDPOINTS = {"mtls"}
+# Endpoints listening elsewhere than 127.0.0.1 (URL host form).
+ENDPOINT_HOSTS = {"ipv6": "[::1]"}
 
 
 def make_certs(d: str) -> None:
@@ -61,9 +63,52 @@ def make_certs(d: str) -> None:
                 "-out", f"{who}.pem", "-days", "2", "-extfile", "ext.cnf", "-extensions", ext)
 
 
-def tls_paths(value, tls_dir: str):
-    """An option value with {tls} replaced by the directory of make_certs."""
-    return value.replace("{tls}", tls_dir) if isinstance(value, str) else value
+class BlackHole:
+    """An address on ::1 whose connects hang, as on a dead IPv6 route (a
+    listener that never accepts, its queue full: SYNs past it are dropped),
+    for the Happy Eyeballs scenario ({blackhole6} in option values)."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.listener = socket.socket(socket.AF_INET6)
+        self.listener.bind(("::1", 0))
+        self.listener.listen(0)
+        port = self.listener.getsockname()[1]
+        self.held = []
+        while len(self.held) < 8:
+            s = socket.socket(socket.AF_INET6)
+            self.held.append(s)
+            s.settimeout(0.3)
+            try:
+                s.connect(("::1", port))
+            except TimeoutError:
+                break  # unanswered: the queue is full
+        else:
+            raise SystemExit("parity: the black hole's accept queue never filled")
+        self.address = f"[::1]:{port}"
+
+    def close(self) -> None:
+        for s in self.held:
+            s.close()
+        self.listener.close()
+
+
+def substitute(value, subst: dict):
+    """An option value (or list of them) with {tls} (the directory of
+    make_certs) and {blackhole6} (BlackHole's address) replaced."""
+    if isinstance(value, list):
+        return [substitute(v, subst) for v in value]
+    if isinstance(value, str):
+        for key, text in subst.items():
+            value = value.replace("{" + key + "}", text)
+    return value
+
+
+def with_host(url: str, host) -> str:
+    """A scenario's URL with its host replaced by the scenario's "host" (a
+    name the client's resolver answers), if it has one."""
+    return url if host is None else url.replace("//127.0.0.1:", f"//{host}:", 1)
 
 
 # ------------------------------------------------------------ flat format
@@ -81,14 +126,14 @@ def line(keyword: str, **fields) -> str:
     return " ".join([keyword] + [f"{k}={enc(v)}" for k, v in fields.items() if v is not None])
 
 
-def flatten(doc: dict, server: str, endpoints: dict, language: str, tls_dir: str = "") -> str:
+def flatten(doc: dict, server: str, endpoints: dict, language: str, subst: dict) -> str:
     """scenarios.json for one server and one language, as FORMAT.md says."""
     out = [line("defaults", timeout=doc["defaults"]["timeout"])]
     for s in doc["scenarios"]:
         if server not in s["servers"]:
             continue
-        out.append(line("scenario", id=s["id"], url=s.get("url") or endpoints[s["endpoint"]] + s["path"],
-                        side_base=endpoints[s["endpoint"]]))
+        url = s.get("url") or with_host(endpoints[s["endpoint"]] + s["path"], s.get("host"))
+        out.append(line("scenario", id=s["id"], url=url, side_base=endpoints[s["endpoint"]]))
         why = s.get("cannot_express", {}).get(language)
         if why:
             out.append(line("skip", reason=why))
@@ -100,10 +145,12 @@ def flatten(doc: dict, server: str, endpoints: dict, language: str, tls_dir: str
             elif key == "reconnect":
                 out.append(line("option", reconnect=1, **value))
             elif key == "client_cert":
-                cert, key_file = (tls_paths(v, tls_dir) for v in value)
+                cert, key_file = substitute(value, subst)
                 out.append(line("option", client_cert=cert, client_key=key_file))
+            elif key == "resolve":
+                out.append(line("option", resolve=",".join(substitute(value, subst))))
             else:
-                out.append(line("option", **{key: tls_paths(value, tls_dir)}))
+                out.append(line("option", **{key: substitute(value, subst)}))
         o = s.get("outcome")
         if o:
             header = o.get("header", [None, None])
@@ -143,7 +190,7 @@ class Server:
         if not ports or not ports[0].strip():
             self.stop()
             raise SystemExit(f"parity: the {name} server did not start:\n{self.proc.stderr.read()}")
-        self.endpoints = {k: f"{'wss' if k in TLS_ENDPOINTS else 'ws'}://127.0.0.1:{p}"
+        self.endpoints = {k: f"{'wss' if k in TLS_ENDPOINTS else 'ws'}://{ENDPOINT_HOSTS.get(k, '127.0.0.1')}:{p}"
                           for k, p in json.loads(ports[0]).items()}
 
     def stop(self) -> None:
@@ -194,10 +241,13 @@ def server_checks(doc: dict, servers: list) -> list[str]:
                 status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
             except OSError as e:
                 status, status_line = None, f"error: {e}"
+            missing = [part for part in check.get("expect_body_contains", []) if part not in (body or "")]
             if status != check["expect_status"]:
                 lines.append(f"FAIL {label}: expected status {check['expect_status']} got {status_line!r}")
             elif "expect_body" in check and body != check["expect_body"]:
                 lines.append(f"FAIL {label}: expected body {check['expect_body']!r} got {body!r}")
+            elif missing:
+                lines.append(f"FAIL {label}: expected the body to contain {missing!r} got {body!r}")
             else:
                 lines.append(f"ok {label}")
     return lines
@@ -210,7 +260,7 @@ def command(lang: str, args, server: Server, flat_path: str) -> list[str]:
     if lang.startswith("python-"):
         return [args.python, os.path.join(HERE, "runner_py.py"), "--api", lang.split("-")[1],
                 "--server", server.name, "--endpoints", json.dumps(server.endpoints),
-                "--tls-dir", args.tls_dir, "--only", args.only]
+                "--tls-dir", args.tls_dir, "--blackhole6", args.subst["blackhole6"], "--only", args.only]
     if lang == "c":
         return [args.c_runner, flat_path] + ([args.only] if args.only else [])
     if lang == "csharp":
@@ -226,7 +276,7 @@ def expected_ids(doc: dict, server: str, only: str) -> list[str]:
 def run_one(lang: str, server: Server, args, doc: dict, outdir: str, results: dict) -> None:
     flat_path = os.path.join(outdir, f"{server.name}-{LANGUAGE_OF[lang]}.flat")
     with open(flat_path, "w") as f:
-        f.write(flatten(doc, server.name, server.endpoints, LANGUAGE_OF[lang], args.tls_dir))
+        f.write(flatten(doc, server.name, server.endpoints, LANGUAGE_OF[lang], args.subst))
     cmd = command(lang, args, server, flat_path)
     env = dict(os.environ)
     if args.lib_dir:
@@ -280,6 +330,8 @@ def main() -> int:
     args.tls_dir = os.path.abspath(os.path.join(args.out, "tls"))
     shutil.rmtree(args.tls_dir, ignore_errors=True)
     make_certs(args.tls_dir)
+    black_hole = BlackHole()
+    args.subst = {"tls": args.tls_dir, "blackhole6": black_hole.address}
     env = dict(os.environ, PYTHONUNBUFFERED="1", WSX_PARITY_TLS=args.tls_dir)
     servers = [Server(name, args.python, env) for name in args.servers.split(",") if name]
     results: dict = {}
@@ -307,6 +359,7 @@ def main() -> int:
     finally:
         for s in servers:
             s.stop()
+        black_hole.close()
 
     failed = False
     for (lang, server), r in sorted(results.items()):

@@ -15,6 +15,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -108,6 +109,12 @@ typedef struct run {
     wsx_msg_kind pending_kind;
     int closed_by_us;
     char response_headers[4096]; /* the refused handshake's, from the error event */
+    /* option resolve: the addresses the resolver answers, comma-separated,
+     * and the names it was asked for (written on the loop thread before the
+     * open, read after it) */
+    char resolve[512];
+    char asked[256];
+    wsx_metrics before; /* the loop's counters when the scenario began */
 } run;
 
 static void fail(run *r, const char *fmt, ...) {
@@ -198,6 +205,12 @@ static void on_close(void *user_data, wsx_conn *conn, const wsx_close *close) {
     pthread_mutex_unlock(&p->mu);
 }
 
+static long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static struct timespec deadline_in(int ms) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -237,8 +250,23 @@ static const char *kind_of(wsx_result code, int http_status) {
 static wsx_loop *loop;
 static wsx_defaults defaults;
 
+/* The client's resolver hook (option resolve): answers every name with the
+ * scenario's addresses, on the loop thread, and records the names asked. */
+static void resolve(void *user_data, wsx_resolution *resolution) {
+    run *r = user_data;
+    size_t at = strlen(r->asked);
+    snprintf(r->asked + at, sizeof r->asked - at, "%s%s", at ? "," : "", wsx_resolution_host(resolution));
+    char list[512], *save = NULL;
+    const char *addresses[8];
+    size_t n = 0;
+    snprintf(list, sizeof list, "%s", r->resolve);
+    for (char *a = strtok_r(list, ",", &save); a && n < 8; a = strtok_r(NULL, ",", &save)) addresses[n++] = a;
+    if (wsx_resolution_answer(resolution, addresses, n) != WSX_OK) wsx_resolution_fail(resolution, wsx_last_error_message());
+    wsx_resolution_free(resolution);
+}
+
 /* Builds the client options of a scenario; returns the first setter's failure. */
-static wsx_result options_of(const scenario *s, wsx_client_options *o, char *why, size_t why_len) {
+static wsx_result options_of(run *run_of, const scenario *s, wsx_client_options *o, char *why, size_t why_len) {
     wsx_conn_options *co = wsx_client_options_conn(o);
     wsx_inbox_options inbox = {.struct_size = sizeof inbox};
     wsx_inbox_options_default(&inbox);
@@ -254,6 +282,10 @@ static wsx_result options_of(const scenario *s, wsx_client_options *o, char *why
         else if ((v = get(l, "origin"))) r = wsx_client_options_set_origin(o, v);
         else if ((v = get(l, "ca_file"))) r = wsx_client_options_set_tls_ca_file(o, v);
         else if ((v = get(l, "client_cert"))) r = wsx_client_options_set_tls_client_cert(o, v, get(l, "client_key"));
+        else if ((v = get(l, "resolve"))) {
+            snprintf(run_of->resolve, sizeof run_of->resolve, "%s", v);
+            r = wsx_client_options_set_resolver(o, resolve, run_of, NULL);
+        }
         else if ((v = get(l, "max_size"))) r = wsx_conn_options_set_max_message_size(co, (size_t)strtoull(v, NULL, 10));
         else if ((v = get(l, "max_queue"))) {
             inbox.high_messages = (size_t)strtoull(v, NULL, 10);
@@ -298,7 +330,7 @@ static peer *open_conn(run *r, const char *url, const scenario *options_from, co
     wsx_client_options *o = NULL;
     wsx_client_options_new(&o);
     if (options_from) {
-        wsx_result res = options_of(options_from, o, why, why_len);
+        wsx_result res = options_of(r, options_from, o, why, why_len);
         if (res != WSX_OK) {
             wsx_client_options_free(o);
             *kind = res == WSX_ERR_PANIC ? why : kind_of(res, 0);
@@ -484,6 +516,60 @@ static void side(run *r, const line *l) {
     close_conn(r, q);
 }
 
+/* A loop counter by its scenario name (closes_1000: closes with 1000). */
+static int counter(const wsx_metrics *m, const char *name, uint64_t *out) {
+    static const struct { const char *name; size_t offset; } known[] = {
+        {"connections_open", offsetof(wsx_metrics, connections_open)},
+        {"connections_opened", offsetof(wsx_metrics, connections_opened)},
+        {"messages_in", offsetof(wsx_metrics, messages_in)},
+        {"messages_out", offsetof(wsx_metrics, messages_out)},
+        {"bytes_in", offsetof(wsx_metrics, bytes_in)},
+        {"bytes_out", offsetof(wsx_metrics, bytes_out)},
+        {"closes_1000", offsetof(wsx_metrics, closes_1000)},
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        if (strcmp(known[i].name, name) == 0) {
+            memcpy(out, (const char *)m + known[i].offset, sizeof *out);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The loop's counters changed by the step's values since the scenario
+ * began (waited for: they are counted on the loop thread). */
+static void loop_metrics(run *r, const line *l) {
+    char got[512];
+    for (long long deadline = now_ms() + r->timeout_ms;;) {
+        wsx_metrics now = {.struct_size = sizeof now};
+        if (wsx_loop_metrics(loop, &now) != WSX_OK) {
+            fail(r, "wsx_loop_metrics: %s", wsx_last_error_message());
+            return;
+        }
+        int same = 1;
+        size_t at = 0;
+        got[0] = 0;
+        for (int i = 0; i < l->n; i++) {
+            if (strcmp(l->key[i], "op") == 0) continue;
+            uint64_t a, b;
+            if (!counter(&now, l->key[i], &a) || !counter(&r->before, l->key[i], &b)) {
+                fail(r, "runner does not know counter %s", l->key[i]);
+                return;
+            }
+            long long change = (long long)(a - b);
+            same = same && change == atoll(l->value[i]);
+            at += (size_t)snprintf(got + at, at < sizeof got ? sizeof got - at : 0, " %s=%lld", l->key[i], change);
+        }
+        if (same) return;
+        if (now_ms() > deadline) {
+            fail(r, "expected loop counters to change by the step's values got%s", got);
+            return;
+        }
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+}
+
 static void step(run *r, peer *p, const line *l) {
     const char *op = get(l, "op");
     if (strcmp(op, "send") == 0) {
@@ -612,6 +698,11 @@ static void step(run *r, peer *p, const line *l) {
         if (res != WSX_OK) fail(r, "the held-back send after the release: %s", wsx_result_str(res));
         free(r->pending);
         r->pending = NULL;
+    } else if (strcmp(op, "expect_resolved") == 0) {
+        if (strcmp(r->asked, get(l, "host")) != 0)
+            fail(r, "expected the resolver asked for '%s' once got '%s'", get(l, "host"), r->asked);
+    } else if (strcmp(op, "loop_metrics") == 0) {
+        loop_metrics(r, l);
     } else if (strcmp(op, "wait_reconnected") == 0) {
         if (!wait_flag(p, &p->reconnected, NULL, r->timeout_ms))
             fail(r, "expected a reconnect got none within %d ms", r->timeout_ms);
@@ -645,6 +736,8 @@ static void execute(run *r) {
     else snprintf(url, sizeof url, "%s", u);
     const char *kind;
     int status;
+    r->before.struct_size = sizeof r->before;
+    wsx_loop_metrics(loop, &r->before);
     peer *p = open_conn(r, url, s, &kind, &status, why, sizeof why);
     if (!p) {
         if (!outcome) {

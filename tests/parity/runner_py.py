@@ -124,11 +124,41 @@ def closed_by(exc: BaseException, closed_by_us: bool) -> str:
 # ----------------------------------------------------------------- options
 
 
-def connect_kwargs(options: dict, tls_dir: str = "") -> dict:
+class Resolver:
+    """The client's resolver hook (option "resolve"): answers every name with
+    the scenario's addresses ("[v6]:port" as an (ip, port) pair, a bare IP as
+    itself: the URL's port) and records the names it was asked for."""
+
+    def __init__(self, addresses: list) -> None:
+        self.addresses = addresses
+        self.asked: list = []
+
+    def __call__(self, host: str, port: int) -> list:
+        self.asked.append(host)
+        out: list = []
+        for a in self.addresses:
+            if a.startswith("["):
+                ip, _, p = a[1:].partition("]:")
+                out.append((ip, int(p)))
+            else:
+                out.append(a)
+        return out
+
+
+def connect_kwargs(options: dict, subst: dict) -> dict:
+    def sub(value: str) -> str:
+        for key, text in subst.items():
+            value = value.replace("{" + key + "}", text)
+        return value
+
     kw: dict = {}
     for key, value in options.items():
         if key == "ca_file":
-            kw["ca_file"] = value.replace("{tls}", tls_dir)
+            kw["ca_file"] = sub(value)
+        elif key == "client_cert":
+            kw["client_cert"], kw["client_key"] = (sub(v) for v in value)
+        elif key == "resolve":
+            kw["resolver"] = Resolver([sub(v) for v in value])
         elif key == "headers":
             kw["additional_headers"] = [tuple(h) for h in value]
         elif key == "reconnect":
@@ -253,10 +283,23 @@ class AsyncioAdapter:
 # ---------------------------------------------------------------- scenarios
 
 
+# The loop counters a "loop_metrics" step may name, as wsx.loop_metrics() keys
+# them (closes_CODE: closes by code).
+METRICS = ("connections_open", "connections_opened", "messages_in", "messages_out", "bytes_in", "bytes_out")
+
+
+def counters() -> dict:
+    """The shared loop's counters now, flat (closes_CODE for closes)."""
+    m = wsx.loop_metrics()
+    flat = {name: m[name] for name in METRICS}
+    flat.update({f"closes_{code}": n for code, n in m["closes"].items()})
+    return flat
+
+
 class Scenario:
-    def __init__(self, adapter: Any, scenario: dict, base: dict, timeout: float, tls_dir: str = "") -> None:
+    def __init__(self, adapter: Any, scenario: dict, base: dict, timeout: float, subst: dict) -> None:
         self.a = adapter
-        self.tls_dir = tls_dir
+        self.subst = subst
         self.s = scenario
         self.base = base
         self.timeout = timeout
@@ -264,6 +307,8 @@ class Scenario:
         self.sent_until_blocked = 0
         self.pending: Optional[Pending] = None
         self.closed_by_us = False
+        self.resolver: Optional[Resolver] = None
+        self.counters_before: dict = {}
 
     def url(self, endpoint: str, path: str) -> str:
         return self.base[endpoint] + path.replace("{uid}", self.uid)
@@ -272,8 +317,12 @@ class Scenario:
         s = self.s
         expected = s.get("outcome")
         try:
-            kw = connect_kwargs(s.get("options", {}), self.tls_dir)
+            kw = connect_kwargs(s.get("options", {}), self.subst)
+            self.resolver = kw.get("resolver")
             url = s.get("url") or self.url(s["endpoint"], s["path"])
+            if "host" in s:
+                url = url.replace("//127.0.0.1:", f"//{s['host']}:", 1)
+            self.counters_before = counters()
             conn = self.a.connect(url, kw, self.timeout)
         except Failed:
             raise
@@ -408,6 +457,24 @@ class Scenario:
         if self.pending is None or not self.pending.wait(self.timeout):
             raise Failed(f"the held-back send did not finish within {self.timeout} s after the release")
 
+    def step_expect_resolved(self, conn: Any, arg: dict) -> None:
+        asked = self.resolver.asked if self.resolver else None
+        if asked != [arg["host"]]:
+            raise Failed(f"expected the resolver asked for {arg['host']!r} once got {asked!r}")
+
+    def step_loop_metrics(self, conn: Any, arg: dict) -> None:
+        """The loop's counters changed by `arg` since the scenario began
+        (waited for: they are counted on the network thread)."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            now = counters()
+            got = {k: now.get(k, 0) - self.counters_before.get(k, 0) for k in arg}
+            if got == arg:
+                return
+            if time.monotonic() > deadline:
+                raise Failed(f"expected loop counters to change by {arg} got {got}")
+            time.sleep(0.01)
+
     def step_wait_reconnected(self, conn: Any, arg: dict) -> None:
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
@@ -428,6 +495,7 @@ def main() -> int:
     ap.add_argument("--scenarios", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios.json"))
     ap.add_argument("--only", default="", help="comma-separated scenario ids")
     ap.add_argument("--tls-dir", default="", help="run.py's test certificates ({tls} in options)")
+    ap.add_argument("--blackhole6", default="", help="run.py's dead IPv6 address ({blackhole6} in options)")
     args = ap.parse_args()
     doc = json.load(open(args.scenarios))
     base = json.loads(args.endpoints)
@@ -443,7 +511,7 @@ def main() -> int:
             print(f"skip {s['id']}: {why}", flush=True)
             continue
         try:
-            Scenario(adapter, s, base, timeout, args.tls_dir).run()
+            Scenario(adapter, s, base, timeout, {"tls": args.tls_dir, "blackhole6": args.blackhole6}).run()
             print(f"ok {s['id']}", flush=True)
         except Failed as e:
             failed += 1

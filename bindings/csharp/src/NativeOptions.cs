@@ -30,6 +30,7 @@ namespace Wsx
                 if (proxy != null)
                     Native.Check(NativeMethods.wsx_client_options_set_proxy(native, Native.Utf8(proxy)));
                 Native.Check(NativeMethods.wsx_client_options_set_proxy_from_env(native, options.UseEnvironmentProxy));
+                ResolverCallbacks.Set(native, options.Resolver);
                 return native;
             }
             catch

@@ -44,6 +44,12 @@ namespace Wsx
         internal static extern WsxResult wsx_server_metrics_text(ServerHandle server, byte* buf, UIntPtr cap, out UIntPtr out_needed);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_loop_metrics(LoopHandle loop, wsx_metrics* out_metrics);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_loop_metrics_text(LoopHandle loop, byte* buf, UIntPtr cap, out UIntPtr out_needed);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern IntPtr wsx_metrics_content_type();
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]

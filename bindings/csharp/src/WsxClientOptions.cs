@@ -77,6 +77,14 @@ namespace Wsx
         /// </summary>
         public bool UseEnvironmentProxy { get; set; } = NativeDefaults.Options.proxy_from_env != 0;
 
+        /// <summary>
+        /// Resolves host names in place of the system resolver, or null (the default) for the
+        /// system's; see <see cref="WsxResolver"/>. Addresses of both families are raced as RFC 8305
+        /// says (Happy Eyeballs): IPv6 first, IPv4 250 ms later or as soon as the IPv6 attempt fails,
+        /// so a dead IPv6 route costs a quarter second. Within <see cref="ConnectTimeout"/>.
+        /// </summary>
+        public WsxResolver Resolver { get; set; }
+
 
         /// <summary>The client certificate's PEM chain file (leaf first), or null; see <see cref="SetClientCertificate"/>.</summary>
         public string ClientCertificateFile { get; private set; }

@@ -1,10 +1,12 @@
 using System;
 using System.Collections.Generic;
+using System.Text;
 
 namespace Wsx
 {
     /// <summary>
-    /// A snapshot of a server's counters (<see cref="WsxServer.Metrics"/>). Message and byte
+    /// A snapshot of a server's counters (<see cref="WsxServer.Metrics"/>) or of the loop's
+    /// (<see cref="WsxLoop.Metrics"/>). Message and byte
     /// counts are of payloads (before compression, without frame headers); a message counts at
     /// its last fragment.
     /// </summary>
@@ -75,7 +77,29 @@ namespace Wsx
         /// <summary>Round trip of the last answered ping of any connection; null before one.</summary>
         public TimeSpan? LastPingRoundTrip { get; }
 
-        /// <summary>The <c>Content-Type</c> of <see cref="WsxServer.MetricsText"/>.</summary>
+        /// <summary>One of the library's <c>wsx_*_metrics_text</c> calls.</summary>
+        internal unsafe delegate WsxResult TextCall(byte* buf, UIntPtr cap, out UIntPtr needed);
+
+        /// <summary>The OpenMetrics text <paramref name="call"/> writes, in a buffer as large as it needs.</summary>
+        internal static unsafe string Text(TextCall call)
+        {
+            UIntPtr needed;
+            Native.Check(call(null, UIntPtr.Zero, out needed));
+            while (true)
+            {
+                var buf = new byte[(int)(ulong)needed + 256]; // room for counters that grow meanwhile
+                fixed (byte* p = buf)
+                {
+                    var r = call(p, (UIntPtr)buf.Length, out needed);
+                    if (r == WsxResult.Ok)
+                        return Encoding.UTF8.GetString(buf, 0, (int)(ulong)needed - 1);
+                    if ((ulong)needed <= (ulong)buf.Length)
+                        Native.Check(r);
+                }
+            }
+        }
+
+        /// <summary>The <c>Content-Type</c> of <see cref="WsxServer.MetricsText"/> and <see cref="WsxLoop.MetricsText"/>.</summary>
         public static string ContentType
         {
             get { return Native.String(NativeMethods.wsx_metrics_content_type()); }

@@ -1,5 +1,4 @@
 using System;
-using System.Text;
 
 namespace Wsx
 {
@@ -27,20 +26,7 @@ namespace Wsx
         public string MetricsText()
         {
             var server = StartedHandle();
-            UIntPtr needed;
-            Native.Check(NativeMethods.wsx_server_metrics_text(server, null, UIntPtr.Zero, out needed));
-            while (true)
-            {
-                var buf = new byte[(int)(ulong)needed + 256]; // room for counters that grow meanwhile
-                fixed (byte* p = buf)
-                {
-                    var r = NativeMethods.wsx_server_metrics_text(server, p, (UIntPtr)buf.Length, out needed);
-                    if (r == WsxResult.Ok)
-                        return Encoding.UTF8.GetString(buf, 0, (int)(ulong)needed - 1);
-                    if ((ulong)needed <= (ulong)buf.Length)
-                        Native.Check(r);
-                }
-            }
+            return WsxMetrics.Text((byte* buf, UIntPtr cap, out UIntPtr needed) => NativeMethods.wsx_server_metrics_text(server, buf, cap, out needed));
         }
     }
 }

@@ -28,7 +28,7 @@ namespace Wsx.Tests
             runner.Run("drain: clients see 1012 'restart', handshakes and GET /healthz meanwhile get 503, a silent peer is dropped", Drain);
             runner.Run("WsxServer: a client's Dispose drops its connection: the server sees 1006 and the topic is left", DisposeDropsTheConnection);
             if (options.ContainsKey("--examples"))
-                runner.Run("examples: RoutesServer.exe routes by path, answers plain HTTP, drains when its input ends",
+                runner.Run("examples: RoutesServer.exe routes by path, answers plain HTTP, serves /metrics, drains when its input ends",
                     () => RoutesServerExample(options["--runtime"], options["--examples"]));
         }
 
@@ -357,6 +357,16 @@ namespace Wsx.Tests
                     Assert.Equal(404, (await RawHttp(port, "GET", "/nowhere")).Status, "no route");
                     Assert.Equal(426, (await RawHttp(port, "GET", "/echo")).Status, "plain HTTP on a WebSocket route");
                     var url = "ws://127.0.0.1:" + port;
+                    using (var shout = await Connect(new Uri(url + "/shout")))
+                    {
+                        await shout.SendAsync("count me", CancellationToken.None);
+                        await shout.ReceiveAsync(CancellationToken.None);
+                    }
+                    var metrics = await RawHttp(port, "GET", "/metrics");
+                    Assert.Equal(200, metrics.Status, "GET /metrics");
+                    Assert.Equal(WsxMetrics.ContentType, metrics.Headers["Content-Type"], "its Content-Type");
+                    Assert.True(metrics.Body.Contains("\nwsx_messages_received_total 1\n") && metrics.Body.EndsWith("# EOF\n"),
+                        "the OpenMetrics text counts the message: " + metrics.Body);
                     using (var shout = await Connect(new Uri(url + "/shout")))
                     {
                         await shout.SendAsync("hi", CancellationToken.None);

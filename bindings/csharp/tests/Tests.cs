@@ -24,6 +24,7 @@ namespace Wsx.Tests
             using (var echo = new Peer("C echo server", options["--echo-server"], options.GetOrDefault("--echo-server-args", "--port 0")))
             using (var python = new Peer("websockets", options["--python"], "-u " + Quote(options["--peer-script"])))
             using (var pythonDeflate = new Peer("websockets with deflate", options["--python"], "-u " + Quote(options["--peer-script"]) + " --deflate"))
+            using (var pythonOnIpv6 = new Peer("websockets on ::1", options["--python"], "-u " + Quote(options["--peer-script"]) + " --ipv6"))
             {
                 foreach (var peer in new[] { echo, python })
                 {
@@ -50,6 +51,7 @@ namespace Wsx.Tests
                 CompressionTests(runner, pythonDeflate, python);
                 StreamTests(runner, echo, python, pythonDeflate);
                 ResilienceTests(runner, python, options["--echo-server"]);
+                ResolverTests(runner, python, pythonOnIpv6);
             }
             using (var chat = new Peer("C chat server", options["--chat-server"], "--port 0"))
                 runner.Run("examples: ChatClient.exe joins a room of the C chat_server", () => ChatClientJoinsRoom(chat, options["--runtime"], options["--chat-client"]));

@@ -7,8 +7,9 @@ sends the request's headers, one ``name: value`` per line. It negotiates the
 subprotocols ``chat.v2`` and ``chat.v1`` (in that order of preference).
 With ``--deflate`` it accepts permessage-deflate (websockets' defaults), and
 on ``/extensions`` it first sends the ``Sec-WebSocket-Extensions`` of its
-response ("" when none was negotiated). Prints ``PORT <n>`` once listening, then serves until stdin closes or it is
-terminated.
+response ("" when none was negotiated). With ``--ipv6`` it listens on ``::1``
+instead of 127.0.0.1. Prints ``PORT <n>`` once listening, then serves until
+stdin closes or it is terminated.
 """
 
 import asyncio
@@ -56,7 +57,7 @@ def process_request(connection, request):
 async def main():
     async with serve(
         handler,
-        "127.0.0.1",
+        "::1" if "--ipv6" in sys.argv[1:] else "127.0.0.1",
         0,
         subprotocols=SUBPROTOCOLS,
         select_subprotocol=select_subprotocol,

@@ -22,6 +22,7 @@ mod options;
 mod protocol;
 mod pubsub;
 mod reconnect;
+mod resolver;
 mod runtime;
 mod server;
 mod stats;
@@ -50,7 +51,7 @@ use server::Listener;
 #[pyo3(signature = (
     uri, *, open_timeout, ping_interval, ping_timeout, close_timeout, max_size,
     subprotocols=Vec::new(), headers=Vec::new(), origin=None, ca_file=None, verify=true, max_queue=None, compression=None, reconnect=None, proxy=None,
-    proxy_from_env=false, before_connect=None
+    proxy_from_env=false, before_connect=None, client_cert=None, resolver=None
 ))]
 #[allow(clippy::too_many_arguments)] // mirrors Python's keyword arguments
 fn open_client(
@@ -72,6 +73,8 @@ fn open_client(
     proxy: Option<String>,
     proxy_from_env: bool,
     before_connect: Option<Py<PyAny>>,
+    client_cert: Option<(PathBuf, PathBuf)>,
+    resolver: Option<Py<PyAny>>,
 ) -> PyResult<Py<ClientConnection>> {
     WsUrl::parse(uri).map_err(|e| errors::invalid_uri(py, uri, e.to_string()))?;
     let common = options::Common {
@@ -86,6 +89,7 @@ fn open_client(
         headers,
         origin,
         ca_file,
+        client_cert,
         verify,
         compression: compression.map(|d| d.get().config()),
         reconnect: reconnect.map(|r| r.get().policy()).transpose()?,
@@ -98,6 +102,7 @@ fn open_client(
     };
     let mut config = options::client(&common, client)?;
     config.inbox = Some(options::inbox(max_queue)?);
+    config.resolver = resolver.map(resolver::resolver);
     let handle = runtime::handle(py)?;
     let shared = ConnShared::new();
     let handler =

@@ -153,6 +153,8 @@ pub struct Client {
     pub headers: Vec<(String, String)>,
     pub origin: Option<String>,
     pub ca_file: Option<PathBuf>,
+    /// A client certificate chain and its key (PEM files), for mutual TLS.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
     pub verify: bool,
     /// permessage-deflate to offer (`None`: none).
     pub compression: Option<DeflateConfig>,
@@ -206,7 +208,7 @@ pub fn client(common: &Common, c: Client) -> PyResult<ClientConfig> {
         keepalive: keepalive(common.ping_interval, common.ping_timeout)?,
         tls: TlsClientConfig {
             ca_file: c.ca_file,
-            client_cert: None,
+            client_cert: c.client_cert,
             danger_disable_verification: !c.verify,
         },
         compression: c.compression,

@@ -152,6 +152,33 @@ def silent_server() -> Iterator[int]:
         listener.close()
 
 
+@contextlib.contextmanager
+def black_hole() -> Iterator[tuple[str, int]]:
+    """An address on ::1 whose connects hang, as on a dead IPv6 route: a
+    listener that never accepts, its queue full (SYNs past it are dropped)."""
+    listener = socket.socket(socket.AF_INET6)
+    listener.bind(("::1", 0))
+    listener.listen(0)
+    address = listener.getsockname()[:2]
+    held: list[socket.socket] = []
+    try:
+        while len(held) < 8:
+            s = socket.socket(socket.AF_INET6)
+            held.append(s)
+            s.settimeout(0.3)
+            try:
+                s.connect(address)
+            except TimeoutError:
+                break  # unanswered: the queue is full
+        else:
+            pytest.fail("the accept queue of the black hole never filled")
+        yield address
+    finally:
+        for s in held:
+            s.close()
+        listener.close()
+
+
 class _Forwarder:
     """A listener on a free port whose accepted clients are served on threads
     of their own; `close` stops it and every socket and thread it made."""

@@ -20,7 +20,7 @@ from websockets.exceptions import InvalidStatus
 from werkzeug.routing import Map, Rule
 
 import wsx
-from conftest import wsx_server
+from conftest import websockets_server, wsx_server
 
 
 def get(port: int, path: str, method: str = "GET", headers: Optional[dict[str, str]] = None) -> http.client.HTTPResponse:
@@ -225,6 +225,35 @@ def test_mutual_tls_with_websockets_clients(client_certs: dict[str, Path], requi
         else:
             with websockets.sync.client.connect(url, ssl=client_context(files, None)) as ws:
                 assert ws.recv(timeout=10) == "None 0"
+
+
+def test_wsx_clients_present_a_certificate(client_certs: dict[str, Path], tmp_path: Path) -> None:
+    files = client_certs
+    # To python-websockets (the ssl module) requiring one.
+    required = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    required.load_cert_chain(files["cert"], files["key"])
+    required.load_verify_locations(files["ca"])
+    required.verify_mode = ssl.CERT_REQUIRED
+
+    def common_name(ws: Any) -> None:
+        subject = dict(field for rdn in ws.socket.getpeercert()["subject"] for field in rdn)
+        ws.send(subject["commonName"])
+
+    with websockets_server(common_name, ssl=required) as port:
+        url = f"wss://127.0.0.1:{port}/"
+        with wsx.sync.connect(url, ca_file=files["ca"], client_cert=files["alice"], client_key=files["alice_key"]) as ws:
+            assert ws.recv(timeout=10) == "alice"
+        with pytest.raises(wsx.InvalidArgument, match="client_key needs client_cert"):
+            wsx.sync.connect(url, ca_file=files["ca"], client_key=files["alice_key"])
+    # To wsx's server; the key in the certificate's file, as load_cert_chain takes it.
+    both = tmp_path / "alice-both.pem"
+    both.write_bytes(files["alice"].read_bytes() + files["alice_key"].read_bytes())
+    with wsx_server(whoami, cert_file=files["cert"], key_file=files["key"], client_ca_file=files["ca"]) as server:
+        async def main() -> Any:
+            async with wsx.asyncio.connect(f"wss://localhost:{server.port}/", ca_file=files["ca"], client_cert=both) as ws:
+                return await ws.recv()
+
+        assert asyncio.run(main()) == "CN=alice,O=wsx 1"
 
 
 def test_client_auth_needs_tls_and_a_ca() -> None:

@@ -19,28 +19,98 @@ use super::error::{Error, ErrorKind};
 pub(super) type Answer = Box<dyn FnOnce(Result<Vec<SocketAddr>, Error>) + Send>;
 
 /// Resolves host names in place of the system resolver (`getaddrinfo`): a
-/// service directory, DNS over HTTPS, a console's own resolver, a test. It
-/// runs on a resolver helper thread and may block; IP address literals never
-/// reach it. The addresses it gives are raced as any lookup's are (IPv6
-/// first, RFC 8305).
+/// service directory, DNS over HTTPS, a console's own resolver, a test. IP
+/// address literals never reach it. The addresses it gives are raced as any
+/// lookup's are (IPv6 first, RFC 8305). Two kinds: [`Resolver::new`] runs on
+/// a resolver helper thread and may block; [`Resolver::on_loop`] runs on the
+/// loop thread, must not block, and answers through a [`PendingLookup`] at
+/// once or later, from any thread.
 #[derive(Clone)]
-pub struct Resolver(Arc<ResolveFn>);
+pub struct Resolver(Kind);
 
-/// What a [`Resolver`] calls: host and port to the addresses to try.
+#[derive(Clone)]
+enum Kind {
+    Blocking(Arc<ResolveFn>),
+    OnLoop(Arc<LookupFn>),
+}
+
+/// What a blocking [`Resolver`] calls: host and port to the addresses to try.
 type ResolveFn = dyn Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Sync;
+/// What an on-loop [`Resolver`] calls with each lookup to answer.
+type LookupFn = dyn Fn(PendingLookup) + Send + Sync;
 
 impl Resolver {
-    /// A resolver calling `resolve(host, port)`.
+    /// A resolver calling `resolve(host, port)` on a resolver helper thread,
+    /// where it may block.
     pub fn new(
         resolve: impl Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Sync + 'static,
     ) -> Resolver {
-        Resolver(Arc::new(resolve))
+        Resolver(Kind::Blocking(Arc::new(resolve)))
+    }
+
+    /// A resolver calling `resolve(lookup)` on the loop thread (in poll
+    /// mode, the thread that polls), so no helper thread is involved: it
+    /// must return quickly, answering the lookup at once or handing it to
+    /// work that answers it later from any thread. The connect timeout runs
+    /// meanwhile.
+    pub fn on_loop(resolve: impl Fn(PendingLookup) + Send + Sync + 'static) -> Resolver {
+        Resolver(Kind::OnLoop(Arc::new(resolve)))
     }
 }
 
 impl fmt::Debug for Resolver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Resolver(..)")
+        f.write_str(match self.0 {
+            Kind::Blocking(_) => "Resolver::new(..)",
+            Kind::OnLoop(_) => "Resolver::on_loop(..)",
+        })
+    }
+}
+
+/// A lookup for a [`Resolver::on_loop`] resolver to answer: once, from any
+/// thread, before the connect timeout passes (a later answer is ignored).
+/// Dropping it unanswered fails the lookup.
+pub struct PendingLookup {
+    host: String,
+    port: u16,
+    answer: Option<Answer>,
+}
+
+impl PendingLookup {
+    /// The host name to resolve.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port the client connects to (the URL's), for addresses given
+    /// without one.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Answers with the addresses to try (none, or an error: the attempt
+    /// fails with a name-resolution error saying why).
+    pub fn answer(mut self, found: io::Result<Vec<SocketAddr>>) {
+        if let Some(answer) = self.answer.take() {
+            answer(outcome(&self.host, found));
+        }
+    }
+}
+
+impl Drop for PendingLookup {
+    fn drop(&mut self) {
+        if let Some(answer) = self.answer.take() {
+            answer(Err(not_found(
+                &self.host,
+                "the resolver dropped the lookup unanswered",
+            )));
+        }
+    }
+}
+
+impl fmt::Debug for PendingLookup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PendingLookup({}:{})", self.host, self.port)
     }
 }
 
@@ -68,7 +138,7 @@ pub(super) fn resolve_locally(host: &str, port: u16) -> Option<Result<Vec<Socket
 struct Lookup {
     host: String,
     port: u16,
-    resolver: Option<Resolver>,
+    resolve: Option<Arc<ResolveFn>>,
     answer: Answer,
 }
 
@@ -95,12 +165,36 @@ fn pool() -> &'static Pool {
     POOL.get_or_init(Pool::default)
 }
 
-/// Queues a lookup of `host`, by `resolver` or else the system's; its result
-/// goes to `answer` on a helper thread.
-pub(super) fn resolve_in_background(
+/// Looks `host` up by `resolver`, or else the system's resolver; the result
+/// goes to `answer`: on the loop thread or from the application's thread for
+/// a [`Resolver::on_loop`], else on a helper thread.
+pub(super) fn lookup(
     host: String,
     port: u16,
-    resolver: Option<Resolver>,
+    resolver: Option<&Resolver>,
+    answer: Answer,
+) -> Result<(), Error> {
+    let resolve = match resolver.map(|r| &r.0) {
+        Some(Kind::OnLoop(resolve)) => {
+            resolve(PendingLookup {
+                host,
+                port,
+                answer: Some(answer),
+            });
+            return Ok(());
+        }
+        Some(Kind::Blocking(resolve)) => Some(resolve.clone()),
+        None => None,
+    };
+    resolve_in_background(host, port, resolve, answer)
+}
+
+/// Queues a lookup of `host`, by `resolve` or else the system's resolver;
+/// its result goes to `answer` on a helper thread.
+fn resolve_in_background(
+    host: String,
+    port: u16,
+    resolve: Option<Arc<ResolveFn>>,
     answer: Answer,
 ) -> Result<(), Error> {
     let pool = pool();
@@ -109,7 +203,7 @@ pub(super) fn resolve_in_background(
     state.queue.push_back(Lookup {
         host,
         port,
-        resolver,
+        resolve,
         answer,
     });
     if state.idle == 0 && state.workers < WORKERS {
@@ -198,21 +292,25 @@ fn run(lookup: Lookup) {
     let Lookup {
         host,
         port,
-        resolver,
+        resolve,
         answer,
     } = lookup;
-    let found = match resolver {
-        Some(Resolver(resolve)) => resolve(&host, port),
+    let found = match resolve {
+        Some(resolve) => resolve(&host, port),
         None => (host.as_str(), port)
             .to_socket_addrs()
             .map(Iterator::collect),
     };
-    let result = match found {
-        Ok(addrs) if addrs.is_empty() => Err(not_found(&host, "no addresses")),
+    answer(outcome(&host, found));
+}
+
+/// A resolver's answer as the attempt takes it: no address is an error too.
+fn outcome(host: &str, found: io::Result<Vec<SocketAddr>>) -> Result<Vec<SocketAddr>, Error> {
+    match found {
+        Ok(addrs) if addrs.is_empty() => Err(not_found(host, "no addresses")),
         Ok(addrs) => Ok(addrs),
-        Err(e) => Err(not_found(&host, &e.to_string())),
-    };
-    answer(result);
+        Err(e) => Err(not_found(host, &e.to_string())),
+    }
 }
 
 fn not_found(host: &str, detail: &str) -> Error {

@@ -57,7 +57,7 @@ pub use config::{
     ServerConfig, TlsClientConfig, TlsServerConfig,
 };
 pub use decision::{PendingAttempt, PendingUpgrade};
-pub use dns::{Resolver, end_idle_resolvers};
+pub use dns::{PendingLookup, Resolver, end_idle_resolvers};
 pub use error::{Error, ErrorKind, Timeout};
 pub use event_loop::{EventLoop, LoopHandle, LoopThread};
 pub use handle::{Conn, Server};

@@ -421,11 +421,13 @@ impl LoopTelemetry {
         let (live, gone) = &mut *servers;
         live.retain(|counters| {
             let figures = counters.snapshot(0);
-            total.add(&figures);
-            // Only this list holds them: the server is gone, its figures final.
+            // Only this list holds them: the server is gone, its figures
+            // final, counted from now on in `gone` (and only there, or this
+            // snapshot would count them twice and the next one go down).
             let alive = Arc::strong_count(counters) > 1;
-            if !alive {
-                gone.add(&figures);
+            match alive {
+                true => total.add(&figures),
+                false => gone.add(&figures),
             }
             alive
         });
@@ -479,5 +481,27 @@ mod tests {
         assert!(text.contains("wsx_last_ping_rtt_seconds 1.500000\n"));
         assert!(text.contains("wsx_handshakes_evicted_total 2\n"));
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn a_loop_keeps_the_figures_of_its_servers_gone() {
+        let lp = LoopTelemetry::default();
+        lp.own.message_out(1, true);
+        let server = lp.server_counters();
+        server.opened();
+        server.message_in(10, true);
+        server.closed(1000);
+        let live = lp.snapshot();
+        drop(server);
+        // Never counted twice, never lost: loop counters only go up.
+        for _ in 0..2 {
+            let m = lp.snapshot();
+            assert_eq!(
+                (m.connections_opened, m.messages_in, m.bytes_in),
+                (1, 1, 10)
+            );
+            assert_eq!((m.messages_out, m.closes_with(1000)), (1, 1));
+            assert_eq!(m.connections_opened, live.connections_opened);
+        }
     }
 }

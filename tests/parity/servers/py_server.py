@@ -1,6 +1,6 @@
 """The python-websockets parity server (websockets' asyncio API): the
-reference peer of tests/parity. Serves the scenario paths on three endpoints
-(main, origin, restart) on 127.0.0.1 free ports, announces them as one JSON
+reference peer of tests/parity. Serves the scenario paths on its endpoints
+(main, origin, restart, drain, mtls on 127.0.0.1 free ports; ipv6 on ::1), announces them as one JSON
 line on stdout and runs until its stdin closes.
 
 Paths (main endpoint; the query strings come from scenarios.json):
@@ -29,7 +29,8 @@ scenario has an endpoint of its own so that a runner's drain never races the
 next runner's reconnect scenario.
 The mtls endpoint (wss://, a client certificate signed by run.py's client CA
 required) serves /whoami: the client's subject as RFC 4514 text, most
-specific first ("CN=alice,O=wsx"), then reads until closed.
+specific first ("CN=alice,O=wsx"), then reads until closed. The ipv6
+endpoint serves the main paths on ::1.
 Every endpoint selects subprotocols in the order superchat, chat among those
 offered, and none if none is offered or in common.
 """
@@ -267,8 +268,9 @@ async def main() -> None:
     context.load_verify_locations(os.path.join(tls, "client-ca.pem"))
     context.verify_mode = ssl.CERT_REQUIRED
     mtls_server = await serve(handler, "127.0.0.1", 0, ssl=context, **OPTIONS)
+    ipv6_server = await serve(handler, "::1", 0, **OPTIONS)
     announce({"main": port(main_server), "origin": port(origin_server), "restart": restart_port, "drain": drain_port,
-              "mtls": port(mtls_server)})
+              "mtls": port(mtls_server), "ipv6": port(ipv6_server)})
     loop = asyncio.get_running_loop()
     eof = loop.run_in_executor(None, sys.stdin.read)
     await eof

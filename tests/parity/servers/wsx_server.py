@@ -1,7 +1,8 @@
 """The wsx parity server: the same paths as py_server.py (see its docstring),
-served by wsx.sync.serve on five endpoints (main, origin, restart, drain,
+served by wsx.sync.serve on six endpoints (main, origin, restart, drain,
 mtls: mutual TLS with run.py's certificates, /whoami answers the client's
-subject).
+subject; ipv6: the main paths on ::1). Its process_request also serves
+/metrics: the main server's counters as OpenMetrics text.
 
 Why Python and not a C program: the C ABI is being renamed (abi-v2) while
 this suite is written, and wsx.sync.serve exists before and after py-shape;
@@ -31,6 +32,8 @@ import wsx  # noqa: E402
 import wsx.sync  # noqa: E402
 
 board = Board()
+# The server whose counters /metrics serves (the main endpoint's).
+metered: list = []
 
 
 def process_request(conn, request):
@@ -43,6 +46,9 @@ def process_request(conn, request):
         return conn.respond(200, "ok\n")
     if path == "/moved":
         return wsx.Response(302, "Found", [("Location", "/echo")], b"")
+    if path == "/metrics" and metered:
+        text = metered[0].metrics_text().encode()
+        return wsx.Response(200, "OK", [("Content-Type", wsx.OPENMETRICS_CONTENT_TYPE)], text)
     return None
 
 
@@ -171,6 +177,8 @@ class Restartable:
 
 def main() -> None:
     main_server = wsx.sync.serve(handler, "127.0.0.1", 0, **OPTIONS)
+    metered.append(main_server)
+    ipv6_server = wsx.sync.serve(handler, "::1", 0, **OPTIONS)
     origin_server = wsx.sync.serve(handler, "127.0.0.1", 0, origins=["https://good.example"], **OPTIONS)
     restartable, drainable = Restartable(), Restartable()
     tls = os.environ["WSX_PARITY_TLS"]
@@ -179,7 +187,7 @@ def main() -> None:
         cert_file=os.path.join(tls, "server.pem"), key_file=os.path.join(tls, "server.key"),
         client_ca_file=os.path.join(tls, "client-ca.pem"), client_cert_required=True, **OPTIONS)
     announce({"main": main_server.port, "origin": origin_server.port, "restart": restartable.port,
-              "drain": drainable.port, "mtls": mtls_server.port})
+              "drain": drainable.port, "mtls": mtls_server.port, "ipv6": ipv6_server.port})
     wait_for_stdin_eof()
     os._exit(0)
 

@@ -94,6 +94,47 @@ def headers_hook(before_connect: Optional[BeforeConnect]) -> Optional[Callable[[
     return pairs
 
 
+#: ``resolver(host, port)``: the addresses to try for ``host``, each an IP
+#: address string (connected to on ``port``) or an ``(ip, port)`` pair (as
+#: ``socket.getaddrinfo`` gives them); with ``wsx.asyncio``, an awaitable of
+#: that too.
+Resolver = Callable[[str, int], Any]
+
+
+def resolver_hook(
+    resolver: Optional[Resolver], run: Optional[Callable[[Any], Any]]
+) -> Optional[Callable[[str, int], list[tuple[str, int]]]]:
+    """``resolver`` returning ``(ip, port)`` pairs for the native side, which
+    calls it on a resolver helper thread (never the network thread). ``run``
+    waits for an awaitable it returned (asyncio: on the caller's loop)."""
+    if resolver is None:
+        return None
+    if not callable(resolver):
+        raise TypeError(f"resolver is a callable (host, port) -> addresses, not {resolver!r}")
+    hook = resolver
+
+    def pairs(host: str, port: int) -> list[tuple[str, int]]:
+        found = hook(host, port)
+        if inspect.isawaitable(found):
+            if run is None:
+                raise TypeError("a resolver returning an awaitable needs wsx.asyncio.connect")
+            found = run(found)
+        return [(a, port) if isinstance(a, str) else (str(a[0]), int(a[1])) for a in found]
+
+    return pairs
+
+
+def client_cert_files(client_cert: Any, client_key: Any) -> Optional[tuple[Any, Any]]:
+    """``client_cert`` (PEM chain, leaf first) and ``client_key`` (its PEM
+    key; None: in the ``client_cert`` file too, as ``load_cert_chain`` has
+    it) for the core."""
+    if client_cert is None:
+        if client_key is not None:
+            raise _invalid("client_key needs client_cert (the certificate chain it is the key of)")
+        return None
+    return client_cert, client_cert if client_key is None else client_key
+
+
 #: ``ssl``: True, an ``ssl.SSLContext`` (mapped to ``ca_file`` /
 #: ``verify``), or None.
 SSLLike = Union[bool, ssl_module.SSLContext, None]
@@ -214,9 +255,14 @@ def start_client(
     ssl: SSLLike,
     ca_file: Any,
     verify: bool,
+    client_cert: Any,
+    client_key: Any,
+    resolver: Optional[Resolver],
+    run: Optional[Callable[[Any], Any]] = None,
     **options: Any,
 ) -> _wsx.ClientConnection:
-    """Starts a client connection with the public `connect` options (both APIs)."""
+    """Starts a client connection with the public `connect` options (both
+    APIs); ``run`` waits for an awaitable a hook returned (asyncio)."""
     if proxy is not None and not isinstance(proxy, (str, bool)):
         raise TypeError(f"proxy is a URL, a bool or None, not {proxy!r}")
     ca_file, verify = tls_client(uri, ssl, ca_file, verify)
@@ -232,6 +278,8 @@ def start_client(
         proxy=proxy if isinstance(proxy, str) else None,
         proxy_from_env=proxy is True,
         before_connect=headers_hook(before_connect),
+        client_cert=client_cert_files(client_cert, client_key),
+        resolver=resolver_hook(resolver, run),
         **options,
     )
 

@@ -372,6 +372,8 @@ def open_client(
     proxy: Optional[str] = None,
     proxy_from_env: bool = False,
     before_connect: Optional[Callable[[int], Optional[list[tuple[str, str]]]]] = None,
+    client_cert: Optional[tuple[_StrPath, _StrPath]] = None,
+    resolver: Optional[Callable[[str, int], list[tuple[str, int]]]] = None,
 ) -> ClientConnection: ...
 def listen(
     host: str,

@@ -57,6 +57,7 @@ from ._options import (
     ProxyLike,
     QueueLike,
     ReconnectLike,
+    Resolver,
     Sendable,
     SlowSubscriber,
     SSLLike,
@@ -414,11 +415,14 @@ def connect(
     ca_file: Optional[StrPath] = None,
     verify: bool = True,
     ssl: SSLLike = None,
+    client_cert: Optional[StrPath] = None,
+    client_key: Optional[StrPath] = None,
     max_queue: QueueLike = DEFAULTS.max_queue,
     compression: CompressionLike = "deflate" if DEFAULTS.client_compression else None,
     reconnect: ReconnectLike = None,
     proxy: ProxyLike = None,
     before_connect: Optional[BeforeConnect] = None,
+    resolver: Optional[Resolver] = None,
 ) -> _Opening[ClientConnection]:
     """Opens a connection: ``ws = await connect(uri)`` or
     ``async with connect(uri) as ws``. Options and errors as in
@@ -428,7 +432,7 @@ def connect(
 
     async def create() -> ClientConnection:
         loop = asyncio.get_running_loop()
-        native = start_client(**options)
+        native = start_client(run=_run_on(loop, options["open_timeout"]), **options)
         conn = ClientConnection(native, loop, _hub(loop))
         while not native._poll_open():
             await conn._wait()
@@ -597,6 +601,22 @@ async def _awaited(awaitable: Awaitable[T]) -> T:
     return await awaitable
 
 
+def _run_on(loop: asyncio.AbstractEventLoop, timeout: Optional[float]) -> Callable[[Awaitable[T]], T]:
+    """What a hook's thread calls to wait for an awaitable the hook returned:
+    it runs on ``loop``, for no longer than ``timeout`` (the core gives up on
+    the handshake or attempt then; a loop that stopped must not hold the
+    thread)."""
+
+    def run(awaitable: Awaitable[T]) -> T:
+        future = asyncio.run_coroutine_threadsafe(_awaited(awaitable), loop)
+        try:
+            return future.result(timeout)
+        finally:
+            future.cancel()
+
+    return run
+
+
 def serve(
     handler: Callable[[ServerConnection], Awaitable[Any]],
     host: str = DEFAULTS.host,
@@ -649,18 +669,7 @@ def serve(
 
     async def create() -> Server:
         loop = asyncio.get_running_loop()
-
-        def run(awaitable: Awaitable[Any]) -> Any:
-            # On the hook's thread: wait for the coroutine to run on the server's
-            # loop, no longer than the handshake may take (the core drops the
-            # client then; a loop that stopped must not hold this thread).
-            future = asyncio.run_coroutine_threadsafe(_awaited(awaitable), loop)
-            try:
-                return future.result(open_timeout)
-            finally:
-                future.cancel()
-
-        listener = start_server(run=run, **options)
+        listener = start_server(run=_run_on(loop, open_timeout), **options)
         return Server(listener, handler, loop, _hub(loop))
 
     return _Opening(create)

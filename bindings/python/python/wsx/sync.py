@@ -32,6 +32,7 @@ from ._options import (
     ProxyLike,
     QueueLike,
     ReconnectLike,
+    Resolver,
     Sendable,
     SlowSubscriber,
     SSLLike,
@@ -83,11 +84,14 @@ def connect(
     ca_file: Optional[StrPath] = None,
     verify: bool = True,
     ssl: SSLLike = None,
+    client_cert: Optional[StrPath] = None,
+    client_key: Optional[StrPath] = None,
     max_queue: QueueLike = DEFAULTS.max_queue,
     compression: CompressionLike = "deflate" if DEFAULTS.client_compression else None,
     reconnect: ReconnectLike = None,
     proxy: ProxyLike = None,
     before_connect: Optional[BeforeConnect] = None,
+    resolver: Optional[Resolver] = None,
 ) -> ClientConnection:
     """Opens a WebSocket connection to ``uri`` (``ws://`` or ``wss://``) and
     returns it once the handshake succeeded; also a context manager that
@@ -103,9 +107,24 @@ def connect(
     certificate checks off (tests only). ``ssl=`` (as in ``websockets``) is
     mapped onto those: an ``ssl.SSLContext``'s loaded CA certificates become
     ``ca_file`` and ``CERT_NONE`` becomes ``verify=False`` (TLS is rustls,
-    so the context itself is not used: a client certificate in it is not
-    sent); what cannot be mapped raises :class:`~wsx.InvalidArgument`
-    naming ``ca_file`` / ``verify``.
+    so the context itself is not used); what cannot be mapped raises
+    :class:`~wsx.InvalidArgument` naming ``ca_file`` / ``verify``.
+    ``client_cert`` (a PEM chain, leaf first) and ``client_key`` (its PEM
+    key; omitted: in the ``client_cert`` file, as ``load_cert_chain`` takes
+    them) present a client certificate for mutual TLS: what
+    ``ssl_context.load_cert_chain(certfile, keyfile)`` does in
+    ``websockets``, whose key an ``ssl.SSLContext`` never gives back.
+
+    ``resolver(host, port)`` resolves host names in place of the system
+    resolver (a service directory, DNS over HTTPS, a test): it returns the
+    addresses to try, each an IP address string (connected to on ``port``)
+    or an ``(ip, port)`` pair as ``socket.getaddrinfo`` gives them; what it
+    raises fails the attempt (:class:`~wsx.ConnectError`). It runs on a
+    resolver thread of the library, within ``open_timeout``. IPv6 and IPv4
+    addresses are raced (RFC 8305, Happy Eyeballs): IPv6 first, IPv4 250 ms
+    later or as soon as the IPv6 attempt fails, so a dead IPv6 route costs a
+    quarter second. With ``wsx.asyncio``, it may be a coroutine function,
+    run on the caller's event loop.
 
     ``max_queue`` bounds the messages received and not yet read: once that
     many wait, the connection stops reading the socket (the peer sees TCP

@@ -139,7 +139,7 @@ impl Reactor {
                 let answer = Box::new(move |result| {
                     let _ = lp.push(Work::Command(Command::BrokerResolved { cluster, result }));
                 });
-                if let Err(e) = dns::resolve_in_background(host, port, None, answer) {
+                if let Err(e) = dns::lookup(host, port, None, answer) {
                     self.broker_fail(slot, e.to_string());
                 }
             }

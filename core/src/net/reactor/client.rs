@@ -130,7 +130,7 @@ impl Reactor {
                 let answer = Box::new(move |result| {
                     let _ = shared.push(Work::Command(Command::Resolved { conn, result }));
                 });
-                if let Err(error) = dns::resolve_in_background(host, port, resolver, answer) {
+                if let Err(error) = dns::lookup(host, port, resolver.as_ref(), answer) {
                     self.fail(slot, error);
                 }
             }
