@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _thread
 import gc
+import inspect
 import os
 import signal
 import subprocess
@@ -19,13 +20,41 @@ import wsx
 from conftest import Recorder, silent_server, wsx_echo, wsx_server
 
 
+def interrupt_when_blocked() -> threading.Thread:
+    """Starts a thread that interrupts the main thread, as Ctrl-C does, once the
+    calling test has stayed 0.2 s on its line marked ``# interrupted here``.
+
+    A fixed timer can fire before the call blocks on a loaded machine, and an
+    interrupt that lands elsewhere (in a finalizer, say) is lost: the call would
+    then wait forever.
+    """
+    code = sys._getframe(1).f_code
+    lines, first = inspect.getsourcelines(code)
+    line = first + next(i for i, text in enumerate(lines) if "# interrupted here" in text)
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def run() -> None:
+        steady, deadline = 0, time.monotonic() + 30
+        while steady < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            frame = sys._current_frames().get(main)
+            at_line = frame is not None and frame.f_code is code and frame.f_lineno == line
+            steady = steady + 1 if at_line else 0
+        if steady == 4:
+            _thread.interrupt_main()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
 def test_keyboard_interrupt_during_recv() -> None:
     with wsx_server(wsx_echo) as server, wsx.sync.connect(f"ws://127.0.0.1:{server.port}/") as ws:
-        timer = threading.Timer(0.2, _thread.interrupt_main)
-        timer.start()
+        interrupter = interrupt_when_blocked()
         with pytest.raises(KeyboardInterrupt):
-            ws.recv()  # no timeout: only the interrupt ends it
-        timer.join()
+            ws.recv()  # interrupted here: no timeout, only the interrupt ends it
+        interrupter.join()
         ws.send("still usable")
         assert ws.recv(timeout=5) == "still usable"
 
@@ -37,11 +66,10 @@ def test_pong_wait_timeout_and_interrupt() -> None:
         with pytest.raises(TimeoutError):
             waiter.wait(timeout=0.3)
         assert not waiter.done()
-        timer = threading.Timer(0.2, _thread.interrupt_main)
-        timer.start()
+        interrupter = interrupt_when_blocked()
         with pytest.raises(KeyboardInterrupt):
-            waiter.wait()
-        timer.join()
+            waiter.wait()  # interrupted here
+        interrupter.join()
         ws.close()  # the peer never answers: dropped after close_timeout
         assert ws.close_code == 1006
         with pytest.raises(wsx.ConnectionClosedError):
