@@ -33,7 +33,7 @@
 //! on at least this long, and at least 3 of them), CLUSTER_SIZE (20 bytes),
 //! CLUSTER_RATE (publications per second of the latency runs; default a
 //! quarter of the slower side's saturation rate), CLUSTER_LATENCY_SECONDS
-//! (2), CLUSTER_ROUNDS (3: each figure is the median of this many rounds,
+//! (2), CLUSTER_ROUNDS (5: each figure is the median of this many rounds,
 //! wsx and Socket.IO interleaved).
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -78,7 +78,7 @@ impl Settings {
             size: get("CLUSTER_SIZE", 20),
             rate: float("CLUSTER_RATE").filter(|r| *r > 0.0),
             latency_seconds: float("CLUSTER_LATENCY_SECONDS").unwrap_or(2.0),
-            rounds: get("CLUSTER_ROUNDS", 3).max(1),
+            rounds: get("CLUSTER_ROUNDS", 5).max(1),
         }
     }
 }
