@@ -14,7 +14,8 @@
 //! count `42[...]` event frames). Two figures per side:
 //!
 //! - messages delivered per second at saturation: the publisher sends
-//!   batches and waits until every subscriber has the batch;
+//!   batches, at most four on the way (it waits until every subscriber has
+//!   the fourth last before it sends the next);
 //! - publish-to-delivery latency (p50, p99) at a sustainable rate, the same
 //!   for both sides (by default a quarter of the slower side's saturation
 //!   rate): each message carries the time the publisher sent it, and every
@@ -468,16 +469,21 @@ fn read_all(kind: Kind, clients: Vec<(TcpStream, Vec<u8>)>, shared: &Shared) {
     }
 }
 
-/// CPU seconds (user and system) a process used so far, from /proc (Linux);
-/// 0 where there is no /proc.
-fn cpu_seconds(pid: u32) -> f64 {
+/// Clock ticks per second of /proc's CPU times (USER_HZ).
+fn cpu_seconds_per_tick() -> f64 {
     static TICKS: OnceLock<f64> = OnceLock::new();
-    let ticks = *TICKS.get_or_init(|| {
+    *TICKS.get_or_init(|| {
         let out = Command::new("getconf").arg("CLK_TCK").output();
         out.ok()
             .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
             .unwrap_or(100.0)
-    });
+    })
+}
+
+/// CPU seconds (user and system) a process used so far, from /proc (Linux);
+/// 0 where there is no /proc.
+fn cpu_seconds(pid: u32) -> f64 {
+    let ticks = cpu_seconds_per_tick();
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which may hold spaces): utime and
     // stime are the 12th and 13th.
@@ -493,31 +499,61 @@ fn cpu_seconds(pid: u32) -> f64 {
     (field(11) + field(12)) / ticks
 }
 
-/// Where the CPU went during a phase: the three servers, Redis, this
-/// process (the clients), and the wall time.
+/// CPU seconds the whole machine was busy (all but idle and I/O wait), from
+/// /proc/stat; 0 where there is none.
+fn machine_busy_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let idle = ticks.get(3).unwrap_or(&0.0) + ticks.get(4).unwrap_or(&0.0);
+    // /proc/stat counts in USER_HZ, as /proc/PID/stat does.
+    (ticks.iter().sum::<f64>() - idle) / cpu_seconds_per_tick()
+}
+
+/// Where the CPU went during a phase: each of the three servers, Redis,
+/// this process (the clients), and the wall time.
 #[derive(Clone, Copy, Default)]
 struct Cpu {
-    servers: f64,
+    servers: [f64; 3],
     redis: f64,
     clients: f64,
+    /// The whole machine's busy time, whoever ran (others' nice processes
+    /// and the kernel's network work included).
+    machine: f64,
     wall: f64,
 }
 
 impl Cpu {
     fn now(servers: &[u32], redis: u32) -> Cpu {
-        Cpu {
-            servers: servers.iter().map(|&p| cpu_seconds(p)).sum(),
+        let mut cpu = Cpu {
             redis: cpu_seconds(redis),
             clients: cpu_seconds(std::process::id()),
+            machine: machine_busy_seconds(),
             wall: now_ns() as f64 / 1e9,
+            ..Cpu::default()
+        };
+        for (used, &pid) in cpu.servers.iter_mut().zip(servers) {
+            *used = cpu_seconds(pid);
         }
+        cpu
     }
 
     fn since(self, start: Cpu) -> Cpu {
+        let mut servers = self.servers;
+        for (used, before) in servers.iter_mut().zip(start.servers) {
+            *used -= before;
+        }
         Cpu {
-            servers: self.servers - start.servers,
+            servers,
             redis: self.redis - start.redis,
             clients: self.clients - start.clients,
+            machine: self.machine - start.machine,
             wall: self.wall - start.wall,
         }
     }
@@ -526,12 +562,15 @@ impl Cpu {
 impl std::fmt::Display for Cpu {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let share = |v: f64| v / self.wall.max(1e-9);
+        let [a, b, c] = self.servers.map(share);
         write!(
             f,
-            "CPU cores used: servers {:.2}, redis {:.2}, clients {:.2}",
-            share(self.servers),
+            "CPU cores used: servers {a:.2} (the publisher's) + {b:.2} + {c:.2}, redis {:.2}, \
+             clients {:.2}; the machine's {} busy {:.2}",
             share(self.redis),
-            share(self.clients)
+            share(self.clients),
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            share(self.machine)
         )
     }
 }
@@ -600,18 +639,26 @@ impl Rig {
         let cpu = self.cpu();
         let base = self.readers.count();
         let batch: Vec<u8> = frame(1, &self.kind.publication(0, s.size)).repeat(s.batch);
+        let per_batch = s.batch as u64 * self.subscribers;
+        let wait = |readers: &Readers, want: u64, b: u64| {
+            assert!(
+                readers.wait_for(want, Duration::from_secs(60)),
+                "batch {b}: {} of {want} delivered (lost on the way?)",
+                readers.count()
+            );
+        };
         let start = Instant::now();
         let mut b = 0;
         while b < 3 || start.elapsed() < Duration::from_secs(s.seconds as u64) {
-            b += 1;
+            // At most WINDOW batches on the way: the servers always have
+            // work, and a lost message still stops the run.
+            if b >= WINDOW {
+                wait(&self.readers, base + (b - WINDOW + 1) * per_batch, b);
+            }
             self.publisher.write_all(&batch).expect("publish");
-            let want = base + b * s.batch as u64 * self.subscribers;
-            assert!(
-                self.readers.wait_for(want, Duration::from_secs(60)),
-                "batch {b}: {} of {want} delivered (lost on the way?)",
-                self.readers.count()
-            );
+            b += 1;
         }
+        wait(&self.readers, base + b * per_batch, b);
         let delivered = (b * s.batch as u64 * self.subscribers) as f64;
         let rate = delivered / start.elapsed().as_secs_f64();
         (rate, self.cpu().since(cpu))
@@ -697,6 +744,9 @@ fn median_by<T: Copy>(items: &[T], key: impl Fn(&T) -> f64) -> T {
 fn node_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node")
 }
+
+/// Batches of the saturation run on the way at once.
+const WINDOW: u64 = 4;
 
 /// The bytes of a wsx publication of `size` bytes on the wire (the
 /// envelope of `wsx-core`'s cluster: 22 bytes and the node id, 16 bytes).
