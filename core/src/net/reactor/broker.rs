@@ -55,7 +55,8 @@ pub(crate) struct LinkEntry {
     broker: usize,
     link: LinkId,
     addr: Addr,
-    tls: Option<ClientTls>,
+    /// TLS for `rediss://` (an error when the node's name cannot be one).
+    tls: Result<Option<ClientTls>, String>,
     backoff: Backoff,
     transport: Option<Transport>,
     /// The TCP connect is under way.
@@ -152,7 +153,10 @@ impl Reactor {
         // The URL's host has its TLS settings; another node's name is its own.
         let tls = match &b.tls {
             Some(tls) if addr.host == b.node.target.host => Ok(Some(tls.clone())),
-            Some(tls) => tls.for_host(&addr.host).map(Some),
+            Some(tls) => tls
+                .for_host(&addr.host)
+                .map(Some)
+                .map_err(|e| e.to_string()),
             None => Ok(None),
         };
         let entry = LinkEntry {
@@ -160,7 +164,7 @@ impl Reactor {
             broker,
             link,
             addr,
-            tls: tls.as_ref().ok().cloned().flatten(),
+            tls,
             backoff: Backoff::new(b.config.reconnect.clone()),
             transport: None,
             connecting: false,
@@ -172,10 +176,7 @@ impl Reactor {
         if let Some(b) = self.broker_mut(broker) {
             b.links.insert(link, slot);
         }
-        match tls {
-            Ok(_) => self.link_dial(slot),
-            Err(e) => self.link_fail(slot, e.to_string()),
-        }
+        self.link_dial(slot);
     }
 
     /// Drops a link the node no longer needs.
@@ -265,13 +266,17 @@ impl Reactor {
             return self.link_fail(slot, why);
         };
         let session = match &l.tls {
-            Some(tls) => {
+            Ok(Some(tls)) => {
                 match rustls::ClientConnection::new(tls.config.clone(), tls.name.clone()) {
                     Ok(session) => Some(session.into()),
                     Err(e) => return self.link_fail(slot, format!("TLS setup failed: {e}")),
                 }
             }
-            None => None,
+            Ok(None) => None,
+            Err(e) => {
+                let why = e.clone();
+                return self.link_fail(slot, why);
+            }
         };
         let mut tcp = match mio::net::TcpStream::connect(addr) {
             Ok(tcp) => tcp,
