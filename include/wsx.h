@@ -1072,8 +1072,9 @@ typedef struct wsx_cluster_options {
   wsx_queue_full queue_full;
   /**
    * Sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7). Against a Redis
-   * Cluster, put a hash tag in the prefix (`"{chat}:"`) so every channel
-   * maps to one shard: the link follows MOVED there.
+   * Cluster, each channel goes to the master of its hash slot (one link
+   * per master in use; MOVED and moved slots are followed); a hash tag
+   * in the prefix (`"{chat}:"`) keeps every channel on one shard.
    */
   bool sharded;
 } wsx_cluster_options;

@@ -50,8 +50,8 @@ namespace Wsx
         public TimeSpan? KeepAlive { get; set; }
 
         /// <summary>
-        /// Sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7). Against a Redis Cluster, put a hash tag in
-        /// <see cref="Prefix"/> (<c>"{chat}:"</c>) so every channel maps to one shard.
+        /// Sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7). Against a Redis Cluster, each channel goes
+        /// to the master of its hash slot (one link per master in use, following MOVED).
         /// </summary>
         public bool Sharded { get; set; }
     }

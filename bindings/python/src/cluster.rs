@@ -76,7 +76,7 @@ impl Cluster {
     /// for TLS). `prefix` starts every Redis channel name (so applications
     /// can share a Redis); `node_id` names this server (random by default);
     /// `sharded` uses SPUBLISH/SSUBSCRIBE (Redis 7; against a Redis Cluster
-    /// put a hash tag in the prefix, `"{chat}:"`); `reconnect` is the
+    /// each channel goes to the master of its hash slot); `reconnect` is the
     /// backoff of the link (a `wsx.Reconnect`); at most `max_queued`
     /// publications (`max_queued_bytes` bytes) wait for Redis, the oldest
     /// dropped past that (`queue_full="drop_newest"` drops the new one).

@@ -241,12 +241,18 @@ pub struct ClusterConfig {
     /// `None` (default) generates a random one.
     pub node_id: Option<String>,
     /// Sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`, Redis 7) instead of
-    /// `PUBLISH`/`SUBSCRIBE` (default false). Against a Redis Cluster, the
-    /// server keeps one link, to the shard that owns its channels: put a
-    /// hash tag in the prefix (`"{chat}:"`) so that every channel maps to
-    /// one slot, and the link follows the cluster's `MOVED` redirect to that
-    /// shard. (Classic pub/sub needs neither: a Redis Cluster forwards
-    /// `PUBLISH` to every node.)
+    /// `PUBLISH`/`SUBSCRIBE` (default false). Against a Redis Cluster (the
+    /// URL names any of its nodes), the server reads the topology
+    /// (`CLUSTER SHARDS`) and sends each channel to the master that serves
+    /// its hash slot, with one link per master that serves a subscribed
+    /// topic or a publication (plus the link to the URL's host); it follows
+    /// `MOVED` answers and slots that move, and re-subscribes each shard's
+    /// topics when its link comes back. A publication then crosses one shard
+    /// instead of every node (classic `PUBLISH` in a Redis Cluster is
+    /// forwarded to every node). A hash tag in the prefix (`"{chat}:"`)
+    /// puts every channel on one shard. Against a Redis that is not a
+    /// cluster, one link carries everything. The user needs the `CLUSTER`
+    /// command (ACL) to use a Redis Cluster.
     pub sharded: bool,
     /// How the link to Redis reconnects: the same backoff with full jitter
     /// as reconnecting clients. Only the delays, `max_attempts`,

@@ -52,7 +52,7 @@ pub type ClusterOutcome = (Vec<String>, Option<String>);
 pub fn cluster_link(chunks: &[&[u8]]) -> ClusterOutcome {
     use std::sync::Arc;
 
-    use super::cluster::{ClusterShared, Node, Target};
+    use super::cluster::{ClusterShared, Node, SEED, Target};
     use super::config::ClusterConfig;
 
     let config = ClusterConfig::default();
@@ -62,11 +62,13 @@ pub fn cluster_link(chunks: &[&[u8]]) -> ClusterOutcome {
         target,
         Arc::new(ClusterShared::new("me".into(), 1)),
     );
+    // The seed link's opening is the loop's business.
+    let _open = node.next_event();
     node.sync([Arc::from("t")].into_iter().collect());
-    node.connected();
+    node.connected(SEED);
     let mut events = Vec::new();
     for chunk in chunks {
-        let fed = node.feed(chunk);
+        let fed = node.feed(SEED, chunk);
         while let Some(event) = node.next_event() {
             events.push(format!("{event:?}"));
         }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::cluster::ClusterShared;
+use super::cluster::{ClusterShared, LinkId};
 use super::config::{Backpressure, InboxLimits};
 use super::error::{Error, ErrorKind};
 use super::fragments::Outgoing;
@@ -94,9 +94,10 @@ pub(super) enum Command {
     /// A server's topics gained or lost their first or last subscriber:
     /// its broker subscriptions follow.
     ClusterSync { cluster: Arc<ClusterShared> },
-    /// The name lookup of a server's broker finished.
+    /// The name lookup of one of a server's broker links finished.
     BrokerResolved {
         cluster: Arc<ClusterShared>,
+        link: LinkId,
         result: Result<Vec<SocketAddr>, Error>,
     },
     /// Gracefully shut a server down: close every connection with `code`

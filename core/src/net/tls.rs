@@ -33,6 +33,14 @@ impl ClientTls {
             name: server_name(host)?,
         })
     }
+
+    /// The same settings for a connection to another host.
+    pub fn for_host(&self, host: &str) -> Result<ClientTls, Error> {
+        Ok(ClientTls {
+            config: self.config.clone(),
+            name: server_name(host)?,
+        })
+    }
 }
 
 pub(super) fn provider() -> Arc<CryptoProvider> {

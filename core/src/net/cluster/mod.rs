@@ -4,21 +4,24 @@
 //! The link to Redis is one more connection of the server's event loop (no
 //! runtime, no thread of its own): `reactor::broker` does its I/O, and this
 //! module, sans-I/O, the rest: the RESP3 link ([`resp`]), the wire format of
-//! a publication and the gap bookkeeping ([`envelope`]), and the node
-//! ([`node`]): which channels to subscribe, the bounded queue of
-//! publications waiting for the broker, the state.
+//! a publication and the gap bookkeeping ([`envelope`]), the bounded queue
+//! of publications waiting for the broker ([`outbox`]), Redis Cluster's
+//! slots and shards ([`topology`]), and the node ([`node`]): which
+//! channels to subscribe on which link, the state.
 
 mod envelope;
 mod node;
+mod outbox;
 mod resp;
 mod status;
 mod target;
+mod topology;
 
 pub(super) use node::random_node_id;
-pub(super) use node::{Node, NodeEvent};
-pub(super) use resp::moved_to;
+pub(super) use node::{LinkId, Node, NodeEvent, SEED};
 pub(super) use status::ClusterShared;
 pub(super) use target::Target;
+pub(super) use topology::Addr;
 
 /// What `LoopHandle::listen` prepares for a clustered server's broker link.
 pub(super) struct BrokerRequest {

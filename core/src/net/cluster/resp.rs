@@ -9,6 +9,10 @@
 //! would be needed). One socket means one reconnect, one handshake, one
 //! keepalive and one order for everything a node sends.
 //!
+//! Against a Redis Cluster in sharded mode, a node holds one link per shard
+//! master (see [`super::node`]); the link reports `MOVED` answers and the
+//! reply to `CLUSTER SHARDS` rather than acting on them.
+//!
 //! Commands are written straight into the output buffer (a RESP command is
 //! an array of bulk strings: `*N\r\n` then `$len\r\n bytes \r\n` each),
 //! without an intermediate frame value; replies are parsed by the
@@ -34,6 +38,8 @@ enum Expect {
     Unsubscribe(usize),
     Publish,
     Ping,
+    /// `CLUSTER SHARDS`.
+    Shards,
 }
 
 /// What the link reports.
@@ -45,10 +51,22 @@ pub enum LinkEvent {
     Ready { subscribing: bool },
     /// Every subscription asked for so far is confirmed.
     Subscribed,
+    /// A channel is no longer subscribed: as asked, or because Redis
+    /// dropped it (a Redis Cluster moved its slot to another shard).
+    Unsubscribed { channel: Vec<u8> },
     /// A message on a subscribed channel.
     Message { channel: Vec<u8>, payload: Vec<u8> },
+    /// Redis took a publication.
+    Published,
     /// Redis refused a publication (the text of its error).
     PublishRefused(String),
+    /// Redis Cluster: `slot` is served by another node, so a publication
+    /// (`publication`) or a (un)subscription of that slot's channels was
+    /// refused with `MOVED`.
+    Moved { slot: u16, publication: bool },
+    /// The reply to `CLUSTER SHARDS`, or the error Redis answered (a Redis
+    /// that is not a cluster says so).
+    Shards(Result<OwnedFrame, String>),
     /// A `PING` was answered.
     Pong,
 }
@@ -69,6 +87,8 @@ pub struct Link {
     sharded: bool,
     out: Vec<u8>,
     input: Vec<u8>,
+    /// Bytes of `input` decoded already.
+    decoded: usize,
     expect: VecDeque<Expect>,
     /// Subscription confirmations still awaited.
     unconfirmed: usize,
@@ -84,6 +104,7 @@ impl Link {
             sharded,
             out: Vec::new(),
             input: Vec::new(),
+            decoded: 0,
             expect: VecDeque::new(),
             unconfirmed: 0,
             ready: false,
@@ -170,6 +191,11 @@ impl Link {
         self.command(&[b"PING"], Expect::Ping);
     }
 
+    /// Asks a Redis Cluster which master serves which slots.
+    pub fn discover(&mut self) {
+        self.command(&[b"CLUSTER", b"SHARDS"], Expect::Shards);
+    }
+
     /// How many bytes of commands wait to be written.
     pub fn pending_output(&self) -> usize {
         self.out.len()
@@ -180,33 +206,36 @@ impl Link {
         self.expect.push_back(expect);
     }
 
-    /// Takes bytes read from the socket; fails when Redis broke the protocol
-    /// or refused the handshake or a subscription (the link must be dropped).
-    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), String> {
+    /// Takes bytes read from the socket (decoded as events are asked for).
+    pub fn feed(&mut self, bytes: &[u8]) {
         self.input.extend_from_slice(bytes);
-        let mut at = 0;
-        let result = loop {
-            match decode(&self.input[at..]) {
-                Ok(Some((frame, used))) => {
-                    at += used;
-                    if let Err(e) = self.on_frame(frame) {
-                        break Err(e);
-                    }
-                }
-                Ok(None) => break Ok(()),
-                Err(e) => break Err(format!("Redis sent bytes that are not RESP3: {e:?}")),
-            }
-        };
-        self.input.drain(..at);
-        if result.is_ok() && self.input.len() > MAX_FRAME {
-            return Err(format!("a Redis frame exceeds {MAX_FRAME} bytes"));
-        }
-        result
     }
 
-    /// The next event, in the order they happened.
-    pub fn next_event(&mut self) -> Option<LinkEvent> {
-        self.events.pop_front()
+    /// The next event, in the order they happened, decoding what was fed
+    /// one frame at a time (so the link's state is the state right after
+    /// the event); fails when Redis broke the protocol or refused the
+    /// handshake or a subscription (the link must be dropped).
+    pub fn next_event(&mut self) -> Result<Option<LinkEvent>, String> {
+        loop {
+            if let Some(event) = self.events.pop_front() {
+                return Ok(Some(event));
+            }
+            match decode(&self.input[self.decoded..]) {
+                Ok(Some((frame, used))) => {
+                    self.decoded += used;
+                    self.on_frame(frame)?;
+                }
+                Ok(None) => {
+                    self.input.drain(..self.decoded);
+                    self.decoded = 0;
+                    if self.input.len() > MAX_FRAME {
+                        return Err(format!("a Redis frame exceeds {MAX_FRAME} bytes"));
+                    }
+                    return Ok(None);
+                }
+                Err(e) => return Err(format!("Redis sent bytes that are not RESP3: {e:?}")),
+            }
+        }
     }
 
     fn on_frame(&mut self, frame: OwnedFrame) -> Result<(), String> {
@@ -237,21 +266,48 @@ impl Link {
                 self.events.push_back(LinkEvent::Ready { subscribing });
                 Ok(())
             }
-            (Expect::Subscribe(_), Some(e)) => Err(format!("Redis refused to subscribe: {e}")),
+            (Expect::Subscribe(n), Some(e)) => match moved_slot(&e) {
+                // None of the command's channels was subscribed.
+                Some(slot) => {
+                    self.unconfirmed = self.unconfirmed.saturating_sub(n);
+                    self.events.push_back(LinkEvent::Moved {
+                        slot,
+                        publication: false,
+                    });
+                    if self.unconfirmed == 0 {
+                        self.events.push_back(LinkEvent::Subscribed);
+                    }
+                    Ok(())
+                }
+                None => Err(format!("Redis refused to subscribe: {e}")),
+            },
+            // The channel's slot is served elsewhere: not subscribed here.
+            (Expect::Unsubscribe(_), Some(e)) if moved_slot(&e).is_some() => Ok(()),
             (Expect::Unsubscribe(_), Some(e)) => Err(format!("Redis refused to unsubscribe: {e}")),
             (Expect::Subscribe(_) | Expect::Unsubscribe(_), None) => {
                 Err("Redis answered a subscription with a reply instead of a push".to_owned())
             }
-            // Redis Cluster: the channel's slot lives on another shard. The
-            // link follows (see [`moved_to`]).
-            (Expect::Publish, Some(e)) if e.starts_with("MOVED ") => {
-                Err(format!("Redis refused a publication: {e}"))
-            }
             (Expect::Publish, Some(e)) => {
-                self.events.push_back(LinkEvent::PublishRefused(e));
+                self.events.push_back(match moved_slot(&e) {
+                    Some(slot) => LinkEvent::Moved {
+                        slot,
+                        publication: true,
+                    },
+                    None => LinkEvent::PublishRefused(e),
+                });
                 Ok(())
             }
-            (Expect::Publish, None) => Ok(()),
+            (Expect::Publish, None) => {
+                self.events.push_back(LinkEvent::Published);
+                Ok(())
+            }
+            (Expect::Shards, error) => {
+                self.events.push_back(LinkEvent::Shards(match error {
+                    Some(e) => Err(e),
+                    None => Ok(frame),
+                }));
+                Ok(())
+            }
             (Expect::Ping, _) => {
                 self.events.push_back(LinkEvent::Pong);
                 Ok(())
@@ -279,7 +335,11 @@ impl Link {
                     self.events.push_back(LinkEvent::Subscribed);
                 }
             }
-            b"unsubscribe" | b"sunsubscribe" => self.confirm(false)?,
+            b"unsubscribe" | b"sunsubscribe" => {
+                self.confirm(false)?;
+                let channel = parts.next().unwrap_or_default();
+                self.events.push_back(LinkEvent::Unsubscribed { channel });
+            }
             // Other pushes (invalidation, pmessage) are not asked for.
             _ => {}
         }
@@ -304,15 +364,14 @@ impl Link {
     }
 }
 
-/// The shard a Redis Cluster redirect names: `host` and `port` from the
-/// `MOVED <slot> <host>:<port>` error quoted in a link failure.
-pub fn moved_to(failure: &str) -> Option<(String, u16)> {
-    let at = failure.find("MOVED ")?;
-    let mut words = failure[at..].split_whitespace().skip(2);
-    let addr = words.next()?;
-    let (host, port) = addr.rsplit_once(':')?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    Some((host.to_owned(), port.parse().ok()?))
+/// The slot of a Redis Cluster redirect: `MOVED <slot> <host>:<port>`.
+fn moved_slot(error: &str) -> Option<u16> {
+    error
+        .strip_prefix("MOVED ")?
+        .split(' ')
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Appends a RESP command (an array of bulk strings) to `out`.
@@ -337,6 +396,12 @@ mod tests {
 
     fn bulk(s: &[u8]) -> Vec<u8> {
         [format!("${}\r\n", s.len()).as_bytes(), s, b"\r\n"].concat()
+    }
+
+    /// Feeds `bytes`; the events they bring, or the error that ends the link.
+    fn feed(link: &mut Link, bytes: &[u8]) -> Result<Vec<LinkEvent>, String> {
+        link.feed(bytes);
+        std::iter::from_fn(|| link.next_event().transpose()).collect()
     }
 
     fn push(parts: &[&[u8]]) -> Vec<u8> {
@@ -398,10 +463,10 @@ mod tests {
             push(&[b"message", b"wsx:a", b"hello"]),
         ]
         .concat();
+        let mut events = Vec::new();
         for byte in input {
-            link.feed(&[byte]).unwrap();
+            events.extend(feed(&mut link, &[byte]).unwrap());
         }
-        let events: Vec<LinkEvent> = std::iter::from_fn(|| link.next_event()).collect();
         assert_eq!(
             events,
             [
@@ -411,6 +476,7 @@ mod tests {
                     payload: b"early".to_vec()
                 },
                 LinkEvent::Subscribed,
+                LinkEvent::Published,
                 LinkEvent::Message {
                     channel: b"wsx:a".to_vec(),
                     payload: b"hello".to_vec()
@@ -423,44 +489,74 @@ mod tests {
     #[test]
     fn refusals() {
         let mut link = Link::new(&Login::default(), true);
-        let e = link.feed(b"-WRONGPASS invalid username-password pair\r\n");
+        let e = feed(&mut link, b"-WRONGPASS invalid username-password pair\r\n");
         assert!(e.unwrap_err().contains("WRONGPASS"));
 
         let mut link = Link::new(&Login::default(), true);
         link.publish(b"c", b"p");
-        link.feed(b"%0\r\n-ERR nope\r\n").unwrap();
         assert_eq!(
-            link.next_event(),
-            Some(LinkEvent::Ready { subscribing: false })
-        );
-        assert_eq!(
-            link.next_event(),
-            Some(LinkEvent::PublishRefused("ERR nope".into()))
+            feed(&mut link, b"%0\r\n-ERR nope\r\n").unwrap(),
+            [
+                LinkEvent::Ready { subscribing: false },
+                LinkEvent::PublishRefused("ERR nope".into())
+            ]
         );
         assert!(link.output().starts_with(b"*2\r\n$5\r\nHELLO"));
         assert!(String::from_utf8_lossy(link.output()).contains("SPUBLISH"));
 
-        let mut link = Link::new(&Login::default(), true);
-        link.subscribe([b"c".as_slice()]);
-        assert!(
-            link.feed(b"%0\r\n-MOVED 1 127.0.0.1:7000\r\n")
-                .unwrap_err()
-                .contains("MOVED")
-        );
-        assert!(
-            Link::new(&Login::default(), false)
-                .feed(b"!!!\r\n")
-                .is_err()
-        );
+        assert!(feed(&mut Link::new(&Login::default(), false), b"!!!\r\n").is_err());
+    }
 
+    #[test]
+    fn redis_cluster_answers() {
         let mut link = Link::new(&Login::default(), true);
+        link.subscribe([b"a".as_slice()]);
+        link.unsubscribe([b"b".as_slice()]);
         link.publish(b"c", b"p");
-        let e = link.feed(b"%0\r\n-MOVED 7 10.0.0.2:7001\r\n").unwrap_err();
-        assert_eq!(moved_to(&e), Some(("10.0.0.2".to_owned(), 7001)));
-        assert_eq!(
-            moved_to("refused: MOVED 1 [::1]:7002"),
-            Some(("::1".to_owned(), 7002))
+        link.discover();
+        link.discover();
+        let out = String::from_utf8_lossy(link.output()).into_owned();
+        assert!(
+            out.ends_with("*2\r\n$7\r\nCLUSTER\r\n$6\r\nSHARDS\r\n"),
+            "{out}"
         );
-        assert_eq!(moved_to("ERR nope"), None);
+        let mut events = feed(
+            &mut link,
+            b"%0\r\n-MOVED 1 127.0.0.1:7000\r\n-MOVED 2 :7001\r\n",
+        )
+        .unwrap();
+        let rest = b"-MOVED 7 10.0.0.2:7001\r\n*0\r\n-ERR cluster support disabled\r\n";
+        events.extend(feed(&mut link, rest).unwrap());
+        assert_eq!(
+            events,
+            [
+                LinkEvent::Ready { subscribing: true },
+                // The subscription was refused as a whole: none is awaited.
+                LinkEvent::Moved {
+                    slot: 1,
+                    publication: false
+                },
+                LinkEvent::Subscribed,
+                LinkEvent::Moved {
+                    slot: 7,
+                    publication: true
+                },
+                LinkEvent::Shards(Ok(OwnedFrame::Array {
+                    data: vec![],
+                    attributes: None
+                })),
+                LinkEvent::Shards(Err("ERR cluster support disabled".into())),
+            ]
+        );
+        assert!(!link.is_subscribing());
+        // Redis dropping a sharded subscription itself (its slot moved).
+        assert_eq!(
+            feed(&mut link, b">3\r\n$12\r\nsunsubscribe\r\n$1\r\na\r\n:0\r\n").unwrap(),
+            [LinkEvent::Unsubscribed {
+                channel: b"a".to_vec()
+            }]
+        );
+        assert_eq!(moved_slot("MOVED 15495 127.0.0.1:7103"), Some(15495));
+        assert_eq!(moved_slot("ASK 1 127.0.0.1:7103"), None);
     }
 }

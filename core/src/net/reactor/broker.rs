@@ -1,10 +1,15 @@
-//! A clustered server's link to Redis, as one more entry of the loop's
-//! table: the name lookup, the TCP connect (and TLS for `rediss://`), reads
-//! fed to the sans-I/O [`Node`], its output written back, the keepalive and
-//! connect deadline, and reconnects with the clients' backoff. What the node
-//! reports reaches the server's handler (state and gap events) and its local
-//! subscribers (publications of other nodes, encoded once for all of them).
+//! A clustered server's links to Redis, as entries of the loop's table: one
+//! [`BrokerEntry`] per server holds the sans-I/O [`Node`], and one
+//! [`LinkEntry`] per connection to a Redis node (the URL's host, and with
+//! sharded pub/sub on a Redis Cluster each master the node needs) does the
+//! name lookup, the TCP connect (and TLS for `rediss://`), feeds reads to
+//! the node and writes its output back, keeps the keepalive and connect
+//! deadline, and reconnects with the clients' backoff. What the node reports
+//! reaches the server's handler (state and gap events), its local
+//! subscribers (publications of other nodes, encoded once for all of them),
+//! and this table (links to open and close).
 
+use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,7 +19,8 @@ use std::time::{Duration, Instant};
 use mio::{Interest, Token};
 
 use super::{Entry, Reactor};
-use crate::net::cluster::{BrokerRequest, ClusterShared, Node, NodeEvent, moved_to};
+use crate::net::ClusterGap;
+use crate::net::cluster::{Addr, BrokerRequest, ClusterShared, LinkId, Node, NodeEvent};
 use crate::net::config::ClusterConfig;
 use crate::net::dns;
 use crate::net::error::{Error, ErrorKind};
@@ -26,19 +32,31 @@ use crate::net::telemetry;
 use crate::net::timer::{Deadlines, TimerKind};
 use crate::net::tls::ClientTls;
 use crate::net::transport::{Transport, describe};
-use crate::net::{ClusterGap, ClusterState};
 use crate::proto::PreparedMessage;
 
-/// The broker link of one server, in the loop's table.
+/// The cluster side of one server, in the loop's table (no socket).
 pub(crate) struct BrokerEntry {
-    /// Owner id of its deadlines.
-    id: u64,
     server: Arc<ServerShared>,
     /// The listener's slot and id (for its handler).
     server_slot: usize,
     node: Node,
     config: ClusterConfig,
+    /// TLS for the URL's host (`rediss://`); other nodes' links derive theirs.
     tls: Option<ClientTls>,
+    /// The table slot of each link.
+    links: BTreeMap<LinkId, usize>,
+}
+
+/// One connection to a Redis node, in the loop's table.
+pub(crate) struct LinkEntry {
+    /// Owner id of its deadlines.
+    id: u64,
+    /// The slot of its server's [`BrokerEntry`].
+    broker: usize,
+    link: LinkId,
+    addr: Addr,
+    /// TLS for `rediss://` (an error when the node's name cannot be one).
+    tls: Result<Option<ClientTls>, String>,
     backoff: Backoff,
     transport: Option<Transport>,
     /// The TCP connect is under way.
@@ -47,14 +65,10 @@ pub(crate) struct BrokerEntry {
     addrs: Vec<SocketAddr>,
     /// When the link last became ready.
     ready_at: Option<Instant>,
-    /// The shard a Redis Cluster redirect (`MOVED`) named: the next attempts
-    /// go there rather than to the URL's host, until a failure of another
-    /// kind.
-    redirect: Option<(String, u16)>,
     pub deadlines: Deadlines,
 }
 
-impl BrokerEntry {
+impl LinkEntry {
     pub fn owner(&self) -> u64 {
         self.id
     }
@@ -68,6 +82,22 @@ impl Reactor {
         }
     }
 
+    fn link_mut(&mut self, slot: usize) -> Option<&mut LinkEntry> {
+        match self.entries.get_mut(slot) {
+            Some(Entry::BrokerLink(l)) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// A link entry and its server's broker entry.
+    fn link_and_broker(&mut self, slot: usize) -> Option<(&mut LinkEntry, &mut BrokerEntry)> {
+        let broker = self.link_mut(slot)?.broker;
+        match self.entries.get2_mut(slot, broker)? {
+            (Entry::BrokerLink(l), Entry::Broker(b)) => Some((l, b)),
+            _ => None,
+        }
+    }
+
     /// The slot of a cluster's broker entry, if it is in the table.
     fn broker_slot(&self, cluster: &Arc<ClusterShared>) -> Option<usize> {
         let slot = cluster.slot.load(Ordering::Acquire);
@@ -77,7 +107,7 @@ impl Reactor {
         }
     }
 
-    /// Puts a server's broker link in the table and starts connecting.
+    /// Puts a server's cluster side in the table and opens its first link.
     pub(super) fn start_broker(
         &mut self,
         server: Arc<ServerShared>,
@@ -87,199 +117,278 @@ impl Reactor {
         let BrokerRequest { node, config, tls } = request;
         let shared = node.shared.clone();
         let entry = BrokerEntry {
-            id: self.shared.next_id(),
             server,
             server_slot,
             node,
-            backoff: Backoff::new(config.reconnect.clone()),
             config,
             tls,
-            transport: None,
-            connecting: false,
-            addrs: Vec::new(),
-            ready_at: None,
-            redirect: None,
-            deadlines: Deadlines::default(),
+            links: BTreeMap::new(),
         };
         let slot = self.entries.insert(Entry::Broker(Box::new(entry)));
         shared.slot.store(slot, Ordering::Release);
         self.broker_sync(slot);
-        self.broker_dial(slot);
+        self.broker_events(slot);
+        self.broker_flush(slot);
     }
 
-    /// Removes a server's broker link (the server is gone).
+    /// Removes a server's cluster side and its links (the server is gone).
     pub(super) fn remove_broker(&mut self, cluster: &Arc<ClusterShared>) {
         let Some(slot) = self.broker_slot(cluster) else {
             return;
         };
-        if let Some(Entry::Broker(mut b)) = self.entries.try_remove(slot)
-            && let Some(t) = b.transport.as_mut()
-        {
-            let _ = self.registry().deregister(&mut t.tcp);
+        if let Some(Entry::Broker(b)) = self.entries.try_remove(slot) {
+            for link in b.links.into_values() {
+                self.remove_link(link);
+            }
         }
         cluster.slot.store(usize::MAX, Ordering::Release);
     }
 
-    /// Starts an attempt: the name lookup (off the loop for a name).
-    fn broker_dial(&mut self, slot: usize) {
-        let Some(b) = self.broker_mut(slot) else {
+    /// A new link to `addr`, connecting.
+    fn open_link(&mut self, broker: usize, link: LinkId, addr: Addr) {
+        let id = self.shared.next_id();
+        let Some(b) = self.broker_mut(broker) else {
             return;
         };
-        let (host, port) = match &b.redirect {
-            Some(shard) => shard.clone(),
-            None => (b.node.target.host.clone(), b.node.target.port),
+        // The URL's host has its TLS settings; another node's name is its own.
+        let tls = match &b.tls {
+            Some(tls) if addr.host == b.node.target.host => Ok(Some(tls.clone())),
+            Some(tls) => tls
+                .for_host(&addr.host)
+                .map(Some)
+                .map_err(|e| e.to_string()),
+            None => Ok(None),
         };
-        let timeout = b.config.connect_timeout;
-        let cluster = b.node.shared.clone();
+        let entry = LinkEntry {
+            id,
+            broker,
+            link,
+            addr,
+            tls,
+            backoff: Backoff::new(b.config.reconnect.clone()),
+            transport: None,
+            connecting: false,
+            addrs: Vec::new(),
+            ready_at: None,
+            deadlines: Deadlines::default(),
+        };
+        let slot = self.entries.insert(Entry::BrokerLink(Box::new(entry)));
+        if let Some(b) = self.broker_mut(broker) {
+            b.links.insert(link, slot);
+        }
+        self.link_dial(slot);
+    }
+
+    /// Drops a link the node no longer needs.
+    fn close_link(&mut self, broker: usize, link: LinkId) {
+        if let Some(slot) = self.broker_mut(broker).and_then(|b| b.links.remove(&link)) {
+            self.remove_link(slot);
+        }
+    }
+
+    fn remove_link(&mut self, slot: usize) {
+        if let Some(Entry::BrokerLink(mut l)) = self.entries.try_remove(slot)
+            && let Some(t) = l.transport.as_mut()
+        {
+            let _ = self.poll.registry().deregister(&mut t.tcp);
+        }
+    }
+
+    /// Starts an attempt: the name lookup (off the loop for a name).
+    fn link_dial(&mut self, slot: usize) {
+        let Some((l, b)) = self.link_and_broker(slot) else {
+            return;
+        };
+        let (host, port) = (l.addr.host.clone(), l.addr.port);
+        let (timeout, cluster, link) = (b.config.connect_timeout, b.node.shared.clone(), l.link);
         self.schedule(slot, TimerKind::BrokerCheck, timeout);
         match dns::resolve_locally(&host, port) {
-            Some(result) => self.broker_resolved(slot, result),
+            Some(result) => self.link_resolved(slot, result),
             None => {
                 let lp = self.shared.clone();
                 let answer = Box::new(move |result| {
-                    let _ = lp.push(Work::Command(Command::BrokerResolved { cluster, result }));
+                    let command = Command::BrokerResolved {
+                        cluster,
+                        link,
+                        result,
+                    };
+                    let _ = lp.push(Work::Command(command));
                 });
                 if let Err(e) = dns::lookup(host, port, None, answer) {
-                    self.broker_fail(slot, e.to_string());
+                    self.link_fail(slot, e.to_string());
                 }
             }
         }
     }
 
-    /// The lookup answered: connects to the first address.
+    /// A lookup answered: connects to the first address.
     pub(super) fn on_broker_resolved(
         &mut self,
         cluster: &Arc<ClusterShared>,
+        link: LinkId,
         result: Result<Vec<SocketAddr>, Error>,
     ) {
-        if let Some(slot) = self.broker_slot(cluster) {
-            self.broker_resolved(slot, result);
+        let slot = self
+            .broker_slot(cluster)
+            .and_then(|b| self.broker_mut(b)?.links.get(&link).copied());
+        if let Some(slot) = slot {
+            self.link_resolved(slot, result);
         }
     }
 
-    fn broker_resolved(&mut self, slot: usize, result: Result<Vec<SocketAddr>, Error>) {
+    fn link_resolved(&mut self, slot: usize, result: Result<Vec<SocketAddr>, Error>) {
         match result {
             Ok(mut addrs) => {
                 addrs.reverse();
-                if let Some(b) = self.broker_mut(slot) {
-                    b.addrs = addrs;
+                if let Some(l) = self.link_mut(slot) {
+                    l.addrs = addrs;
                 }
-                self.broker_connect_next(slot, None);
+                self.link_connect_next(slot, None);
             }
-            Err(e) => self.broker_fail(slot, e.to_string()),
+            Err(e) => self.link_fail(slot, e.to_string()),
         }
     }
 
     /// Connects to the next address of the attempt; fails the attempt when
     /// none is left.
-    fn broker_connect_next(&mut self, slot: usize, last: Option<String>) {
-        let Some(b) = self.broker_mut(slot) else {
+    fn link_connect_next(&mut self, slot: usize, last: Option<String>) {
+        let Some(l) = self.link_mut(slot) else {
             return;
         };
-        if let Some(mut t) = b.transport.take() {
+        if let Some(mut t) = l.transport.take() {
             let _ = self.poll.registry().deregister(&mut t.tcp);
         }
-        let Some(b) = self.broker_mut(slot) else {
+        let Some(l) = self.link_mut(slot) else {
             return;
         };
-        let Some(addr) = b.addrs.pop() else {
+        let Some(addr) = l.addrs.pop() else {
             let why = last.unwrap_or_else(|| "no address to connect to".to_owned());
-            return self.broker_fail(slot, why);
+            return self.link_fail(slot, why);
         };
-        let session = match &b.tls {
-            Some(tls) => {
+        let session = match &l.tls {
+            Ok(Some(tls)) => {
                 match rustls::ClientConnection::new(tls.config.clone(), tls.name.clone()) {
                     Ok(session) => Some(session.into()),
-                    Err(e) => return self.broker_fail(slot, format!("TLS setup failed: {e}")),
+                    Err(e) => return self.link_fail(slot, format!("TLS setup failed: {e}")),
                 }
             }
-            None => None,
+            Ok(None) => None,
+            Err(e) => {
+                let why = e.clone();
+                return self.link_fail(slot, why);
+            }
         };
         let mut tcp = match mio::net::TcpStream::connect(addr) {
             Ok(tcp) => tcp,
-            Err(e) => return self.broker_connect_next(slot, Some(format!("{addr}: {e}"))),
+            Err(e) => return self.link_connect_next(slot, Some(format!("{addr}: {e}"))),
         };
         if let Err(e) = self.poll.registry().register(
             &mut tcp,
             Token(slot),
             Interest::READABLE | Interest::WRITABLE,
         ) {
-            return self.broker_fail(slot, format!("could not watch the socket: {e}"));
+            return self.link_fail(slot, format!("could not watch the socket: {e}"));
         }
-        let Some(b) = self.broker_mut(slot) else {
+        let Some(l) = self.link_mut(slot) else {
             return;
         };
-        b.transport = Some(Transport::new(tcp, session));
-        b.connecting = true;
+        l.transport = Some(Transport::new(tcp, session));
+        l.connecting = true;
     }
 
-    /// Readiness of the broker's socket.
-    pub(super) fn broker_ready(&mut self, slot: usize) {
-        let Some(b) = self.broker_mut(slot) else {
+    /// Readiness of a link's socket.
+    pub(super) fn link_ready(&mut self, slot: usize) {
+        let Some((l, b)) = self.link_and_broker(slot) else {
             return;
         };
-        let Some(t) = b.transport.as_mut() else {
+        let Some(t) = l.transport.as_mut() else {
             return;
         };
-        if b.connecting {
+        if l.connecting {
             let addr = t.tcp.peer_addr();
             match t.tcp.take_error() {
-                Ok(Some(e)) | Err(e) => return self.broker_connect_next(slot, Some(e.to_string())),
+                Ok(Some(e)) | Err(e) => return self.link_connect_next(slot, Some(e.to_string())),
                 Ok(None) => {}
             }
             match addr {
                 Ok(_) => {
                     let _ = t.tcp.set_nodelay(true);
-                    b.connecting = false;
-                    b.node.connected();
+                    l.connecting = false;
+                    b.node.connected(l.link);
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => return,
-                Err(e) => return self.broker_connect_next(slot, Some(e.to_string())),
+                Err(e) => return self.link_connect_next(slot, Some(e.to_string())),
             }
         }
-        self.broker_read(slot);
-        self.broker_flush(slot);
+        let broker = l.broker;
+        self.link_read(slot);
+        self.broker_flush(broker);
     }
 
     /// Reads everything the socket holds and feeds it to the node.
-    fn broker_read(&mut self, slot: usize) {
+    fn link_read(&mut self, slot: usize) {
         let mut buf = std::mem::take(&mut self.read_buf);
         let mut failure = None;
-        while let Some(b) = self.broker_mut(slot)
-            && let Some(t) = b.transport.as_mut()
+        let Some(owner) = self.link_mut(slot).map(|l| l.id) else {
+            return;
+        };
+        // The node may close this link while it reads (a new topology).
+        while let Some((l, b)) = self.link_and_broker(slot)
+            && l.id == owner
+            && let Some(t) = l.transport.as_mut()
         {
+            let (link, broker) = (l.link, l.broker);
             match t.read(&mut buf) {
                 Ok(0) => failure = Some("Redis closed the connection".to_owned()),
-                Ok(n) => failure = b.node.feed(&buf[..n]).err(),
+                Ok(n) => failure = b.node.feed(link, &buf[..n]).err(),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => failure = Some(describe("reading from Redis failed", &e).to_string()),
             }
+            if l.ready_at.is_none() && b.node.is_ready(link) {
+                // Ready: the connect deadline gives way to the keepalive.
+                l.ready_at = Some(Instant::now());
+                let keepalive = b.config.keepalive;
+                self.schedule(slot, TimerKind::BrokerCheck, keepalive);
+            }
             // What this chunk brought is delivered before the next is read.
-            self.broker_events(slot);
+            self.broker_events(broker);
             if failure.is_some() {
                 break;
             }
         }
         self.read_buf = buf;
-        if let Some(why) = failure {
-            self.broker_fail(slot, why);
+        if let Some(why) = failure
+            && self.link_mut(slot).is_some_and(|l| l.id == owner)
+        {
+            self.link_fail(slot, why);
         }
     }
 
-    /// Writes what the node has for the broker, as far as the socket takes it.
-    pub(super) fn broker_flush(&mut self, slot: usize) {
+    /// Writes what the node has for each of a server's links.
+    pub(super) fn broker_flush(&mut self, broker: usize) {
+        let Some(b) = self.broker_mut(broker) else {
+            return;
+        };
+        let links: Vec<usize> = b.links.values().copied().collect();
+        for slot in links {
+            self.link_flush(slot);
+        }
+    }
+
+    /// Writes what the node has for a link, as far as the socket takes it.
+    fn link_flush(&mut self, slot: usize) {
         let failure = loop {
-            let Some(b) = self.broker_mut(slot) else {
+            let Some((l, b)) = self.link_and_broker(slot) else {
                 return;
             };
-            if b.connecting {
+            if l.connecting {
                 return;
             }
-            let Some(t) = b.transport.as_mut() else {
+            let Some(t) = l.transport.as_mut() else {
                 return;
             };
-            let out = b.node.output();
+            let out = b.node.output(l.link);
             if out.is_empty() {
                 match t.flush() {
                     Err(e) if e.kind() != io::ErrorKind::WouldBlock => {
@@ -289,33 +398,28 @@ impl Reactor {
                 }
             }
             match t.write(out) {
-                Ok(n) => b.node.written(n),
+                Ok(n) => b.node.written(l.link, n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => break describe("writing to Redis failed", &e).to_string(),
             }
         };
-        self.broker_fail(slot, failure);
+        self.link_fail(slot, failure);
     }
 
-    /// The link is lost or could not be made: state down, and the next
+    /// A link is lost or could not be made: state down, and the next
     /// attempt after the backoff's wait.
-    fn broker_fail(&mut self, slot: usize, why: String) {
-        let Some(b) = self.broker_mut(slot) else {
+    fn link_fail(&mut self, slot: usize, why: String) {
+        let Some((l, b)) = self.link_and_broker(slot) else {
             return;
         };
-        let transport = b.transport.take();
-        b.connecting = false;
-        b.addrs.clear();
-        if let Some(at) = b.ready_at.take() {
-            b.backoff.connected_for(at.elapsed());
+        let transport = l.transport.take();
+        l.connecting = false;
+        l.addrs.clear();
+        if let Some(at) = l.ready_at.take() {
+            l.backoff.connected_for(at.elapsed());
         }
-        b.redirect = moved_to(&why);
-        let why = match &b.redirect {
-            Some((host, port)) => format!("{why}; following the redirect to {host}:{port}"),
-            None => why,
-        };
-        let next = b.backoff.next_attempt(random_unit());
+        let next = l.backoff.next_attempt(random_unit());
         let detail = match next {
             Some((n, wait)) => format!(
                 "{why}; reconnect attempt {n} in {:.0} ms",
@@ -323,50 +427,56 @@ impl Reactor {
             ),
             None => format!("{why}; no more reconnect attempts"),
         };
-        b.node.disconnected(detail);
-        b.deadlines.cancel(TimerKind::BrokerCheck);
+        // The node may hold links to several Redis nodes: say which.
+        let detail = match b.node.target.host == l.addr.host && b.node.target.port == l.addr.port {
+            true => detail,
+            false => format!("Redis at {}: {detail}", l.addr),
+        };
+        b.node.disconnected(l.link, detail);
+        l.deadlines.cancel(TimerKind::BrokerCheck);
+        let broker = l.broker;
         if let Some(mut t) = transport {
             let _ = self.poll.registry().deregister(&mut t.tcp);
         }
         if let Some((_, wait)) = next {
             self.schedule(slot, TimerKind::BrokerRetry, wait);
         }
-        self.broker_events(slot);
+        self.broker_events(broker);
+        self.broker_flush(broker);
     }
 
     /// The reconnect wait is over.
     pub(super) fn broker_retry(&mut self, slot: usize) {
-        self.broker_dial(slot);
+        self.link_dial(slot);
     }
 
     /// The connect deadline or the keepalive: an attempt that did not finish
     /// in time fails; a ready link gets a PING, or fails if the last one is
     /// unanswered.
     pub(super) fn broker_check(&mut self, slot: usize) {
-        let Some(b) = self.broker_mut(slot) else {
+        let Some((l, b)) = self.link_and_broker(slot) else {
             return;
         };
         let seconds = |d: Duration| format!("{:.1} s", d.as_secs_f64());
-        if !b.node.is_ready() {
+        if !b.node.is_ready(l.link) {
             let why = format!(
-                "could not connect to Redis at {}:{} within {}",
-                b.node.target.host,
-                b.node.target.port,
+                "could not connect to Redis at {} within {}",
+                l.addr,
                 seconds(b.config.connect_timeout)
             );
-            return self.broker_fail(slot, why);
+            return self.link_fail(slot, why);
         }
-        if b.node.awaiting_pong {
+        if b.node.awaiting_pong(l.link) {
             let why = format!(
                 "Redis did not answer a PING within {}",
                 seconds(b.config.keepalive)
             );
-            return self.broker_fail(slot, why);
+            return self.link_fail(slot, why);
         }
-        b.node.ping();
+        b.node.ping(l.link);
         let keepalive = b.config.keepalive;
         self.schedule(slot, TimerKind::BrokerCheck, keepalive);
-        self.broker_flush(slot);
+        self.link_flush(slot);
     }
 
     /// A publication for the other nodes.
@@ -383,6 +493,8 @@ impl Reactor {
         if let Some(b) = self.broker_mut(slot) {
             b.node.publish(topic, kind, data);
         }
+        // A publication to a shard with no link yet opens one.
+        self.broker_events(slot);
         if !self.dirty_brokers.contains(&slot) {
             self.dirty_brokers.push(slot);
         }
@@ -400,6 +512,7 @@ impl Reactor {
         cluster.sync_queued.store(false, Ordering::Release);
         if let Some(slot) = self.broker_slot(cluster) {
             self.broker_sync(slot);
+            self.broker_events(slot);
             self.broker_flush(slot);
         }
     }
@@ -412,8 +525,9 @@ impl Reactor {
         b.node.sync(wanted);
     }
 
-    /// Acts on what the node reported: state and gap events to the server's
-    /// handler, other nodes' publications to the local subscribers.
+    /// Acts on what the node reported: links to open and close, state and
+    /// gap events to the server's handler, other nodes' publications to the
+    /// local subscribers.
     fn broker_events(&mut self, slot: usize) {
         loop {
             let Some(b) = self.broker_mut(slot) else {
@@ -424,15 +538,10 @@ impl Reactor {
             };
             let (server_slot, server_id) = (b.server_slot, b.server.id);
             match event {
+                NodeEvent::Open { link, addr } => self.open_link(slot, link, addr),
+                NodeEvent::Close { link } => self.close_link(slot, link),
                 NodeEvent::State(state, detail) => {
                     telemetry::cluster_state(&b.node.shared.node_id, &state.to_string(), &detail);
-                    if matches!(state, ClusterState::Up | ClusterState::Resubscribing)
-                        && b.ready_at.is_none()
-                    {
-                        b.ready_at = Some(Instant::now());
-                        let keepalive = b.config.keepalive;
-                        self.schedule(slot, TimerKind::BrokerCheck, keepalive);
-                    }
                     if let Some(h) = self.server_handler(server_slot, server_id) {
                         h.on_cluster_state(state, &detail);
                     }

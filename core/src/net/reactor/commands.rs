@@ -144,9 +144,11 @@ impl Reactor {
                 data,
             } => self.broker_publish(&cluster, &topic, kind, &data),
             Command::ClusterSync { cluster } => self.on_cluster_sync(&cluster),
-            Command::BrokerResolved { cluster, result } => {
-                self.on_broker_resolved(&cluster, result)
-            }
+            Command::BrokerResolved {
+                cluster,
+                link,
+                result,
+            } => self.on_broker_resolved(&cluster, link, result),
         }
     }
 

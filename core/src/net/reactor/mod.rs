@@ -64,8 +64,10 @@ const ROUNDS: usize = 4;
 pub(super) enum Entry {
     Conn(Box<ConnEntry>),
     Listener(Box<ListenerEntry>),
-    /// A clustered server's link to Redis.
+    /// A clustered server's cluster side (no socket).
     Broker(Box<broker::BrokerEntry>),
+    /// One of its connections to Redis.
+    BrokerLink(Box<broker::LinkEntry>),
 }
 
 /// The loop's state, owned by [`super::EventLoop`].
@@ -261,7 +263,7 @@ impl Drop for Reactor {
                     self.finish(slot, CloseCode::ABNORMAL, "the event loop stopped", false)
                 }
                 Some(Entry::Listener(_)) => self.remove_listener(slot),
-                Some(Entry::Broker(_)) | None => {}
+                Some(Entry::Broker(_) | Entry::BrokerLink(_)) | None => {}
             }
         }
     }

@@ -24,7 +24,8 @@ impl Reactor {
     pub(super) fn on_ready(&mut self, slot: usize, ready: Readiness) {
         match self.entries.get(slot) {
             Some(Entry::Listener(_)) => self.accept(slot),
-            Some(Entry::Broker(_)) => self.broker_ready(slot),
+            Some(Entry::BrokerLink(_)) => self.link_ready(slot),
+            Some(Entry::Broker(_)) => {}
             Some(Entry::Conn(c)) if matches!(c.phase, Phase::Connecting(_)) => {
                 self.on_connect_ready(slot)
             }

@@ -20,12 +20,12 @@ impl Reactor {
                 self.timers
                     .schedule(&mut l.deadlines, slot, l.id, kind, after)
             }
-            Some(Entry::Broker(b)) => {
+            Some(Entry::BrokerLink(b)) => {
                 let owner = b.owner();
                 self.timers
                     .schedule(&mut b.deadlines, slot, owner, kind, after)
             }
-            None => {}
+            Some(Entry::Broker(_)) | None => {}
         }
         self.sweep_timers();
     }
@@ -37,8 +37,10 @@ impl Reactor {
                     c.conn.shared.id == timer.owner && c.deadlines.take_due(&timer)
                 }
                 Some(Entry::Listener(l)) => l.id == timer.owner && l.deadlines.take_due(&timer),
-                Some(Entry::Broker(b)) => b.owner() == timer.owner && b.deadlines.take_due(&timer),
-                None => false,
+                Some(Entry::BrokerLink(b)) => {
+                    b.owner() == timer.owner && b.deadlines.take_due(&timer)
+                }
+                Some(Entry::Broker(_)) | None => false,
             };
             if due {
                 self.on_timer(timer.slot, timer.kind);
@@ -133,8 +135,8 @@ impl Reactor {
         match self.entries.get(timer.slot) {
             Some(Entry::Conn(c)) => c.conn.shared.id == timer.owner && c.deadlines.holds(timer),
             Some(Entry::Listener(l)) => l.id == timer.owner && l.deadlines.holds(timer),
-            Some(Entry::Broker(b)) => b.owner() == timer.owner && b.deadlines.holds(timer),
-            None => false,
+            Some(Entry::BrokerLink(b)) => b.owner() == timer.owner && b.deadlines.holds(timer),
+            Some(Entry::Broker(_)) | None => false,
         }
     }
 
