@@ -227,11 +227,13 @@ class Server:
         self.endpoints = {k: f"{'wss' if k in TLS_ENDPOINTS else 'ws'}://{ENDPOINT_HOSTS.get(k, '127.0.0.1')}:{p}"
                           for k, p in json.loads(ports[0]).items()}
 
-    def stop(self) -> None:
+    def stop(self, deadline: float | None = None) -> None:
+        """Closes its stdin (the server's signal to end) and waits until
+        `deadline` (monotonic; default 5 s from now), then kills it."""
         if self.proc.poll() is None:
             try:
                 self.proc.stdin.close()
-                self.proc.wait(5)
+                self.proc.wait(max(0.0, (deadline or time.monotonic() + 5) - time.monotonic()))
             except (subprocess.TimeoutExpired, OSError):
                 self.proc.kill()
                 self.proc.wait()
@@ -406,8 +408,14 @@ def main() -> int:
                 busy.add(id(job[1]))
             time.sleep(0.05)
     finally:
+        # All told at once, so their ends (up to 5 s: a server may wait on
+        # connections a runner left) overlap.
         for s in servers:
-            s.stop()
+            if s.proc.poll() is None:
+                s.proc.stdin.close()
+        deadline = time.monotonic() + 5
+        for s in servers:
+            s.stop(deadline)
         black_hole.close()
 
     failed = False

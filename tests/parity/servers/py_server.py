@@ -274,6 +274,7 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     eof = loop.run_in_executor(None, sys.stdin.read)
     await eof
+    os._exit(0)  # at once, as wsx_server.py: asyncio.run would wait for handlers still closing
 
 
 if __name__ == "__main__":
