@@ -112,6 +112,7 @@ sealed class Run
     int sentUntilBlocked;
     Task pending;
     bool closedByUs;
+    bool deflate;
     volatile bool libraryError;
     readonly ManualResetEventSlim reconnected = new ManualResetEventSlim();
     // The names the resolver hook (option resolve) was asked for, and the loop's counters when the scenario began.
@@ -227,6 +228,11 @@ sealed class Run
                 o.Reconnect = policy;
             }
             else if (opt.Has("max_queue")) o.MaxQueue = opt.Int("max_queue");
+            else if (opt.Has("compression"))
+            {
+                if (opt.Int("compression") == 0)
+                    o.Compression = null; // offer no permessage-deflate (on by default)
+            }
             else if (opt.Has("resolve"))
             {
                 var addresses = opt.Str("resolve").Split(',');
@@ -318,11 +324,14 @@ sealed class Run
 
     // ---------------------------------------------------------------- scenario
 
-    /// <summary>A connection to <paramref name="url"/> with <paramref name="options"/> through the API under test.</summary>
-    WebSocket Open(string url, List<Line> options)
+    /// <summary>
+    /// A connection to <paramref name="url"/> with <paramref name="options"/> through the API under
+    /// test; <paramref name="deflate"/>: whether the handshake agreed permessage-deflate.
+    /// </summary>
+    WebSocket Open(string url, List<Line> options, out bool deflate)
     {
         if (Program.StreamApi)
-            return StreamSocket.Open(url, options, timeout);
+            return StreamSocket.Open(url, options, timeout, out deflate);
         var ws = Client(options);
         try
         {
@@ -333,6 +342,10 @@ sealed class Run
             ws.Dispose();
             throw;
         }
+        // The handshake's response says what the library agreed.
+        IEnumerable<string> extensions;
+        deflate = ws.HttpResponseHeaders.TryGetValue("Sec-WebSocket-Extensions", out extensions) &&
+                  extensions.Any(e => e.Contains("permessage-deflate"));
         return ws;
     }
 
@@ -343,7 +356,7 @@ sealed class Run
         {
             if (!Program.StreamApi)
                 before = WsxLoop.Metrics;
-            ws = Open(Url(s.Head.Str("url")), s.Options);
+            ws = Open(Url(s.Head.Str("url")), s.Options, out deflate);
         }
         catch (Failed)
         {
@@ -489,9 +502,17 @@ sealed class Run
                         throw new Failed("expected subprotocol '" + want + "' got '" + ws.SubProtocol + "'");
                     break;
                 }
+            case "expect_deflate":
+                {
+                    var want = step.Int("value") != 0;
+                    if (deflate != want)
+                        throw new Failed("expected permessage-deflate " + (want ? "on" : "off") + " got " + (deflate ? "on" : "off"));
+                    break;
+                }
             case "side":
                 {
-                    using (var side = Open(s.Head.Str("side_base") + Url(step.Str("path")), new List<Line>()))
+                    bool unused;
+                    using (var side = Open(s.Head.Str("side_base") + Url(step.Str("path")), new List<Line>(), out unused))
                     {
                         var got = Receive(side, "side");
                         var text = got.Data == null ? "(closed)" : Encoding.UTF8.GetString(got.Data);
@@ -654,13 +675,14 @@ static class StreamSocket
 {
     const string Guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-    public static WebSocket Open(string url, List<Line> options, TimeSpan timeout)
+    public static WebSocket Open(string url, List<Line> options, TimeSpan timeout, out bool deflate)
     {
         var uri = new Uri(url);
         var creation = new WsxWebSocketCreationOptions();
         var protocols = new List<string>();
         var headers = new List<KeyValuePair<string, string>>();
         string caFile = null, clientCert = null;
+        bool offerDeflate = true; // as WsxClient: offered unless turned off
         foreach (var opt in options)
         {
             if (opt.Has("subprotocol")) protocols.Add(opt.Str("subprotocol"));
@@ -672,6 +694,7 @@ static class StreamSocket
             else if (opt.Has("ping_interval")) creation.KeepAliveInterval = TimeSpan.FromSeconds(opt.Num("ping_interval"));
             else if (opt.Has("ping_timeout")) creation.KeepAliveTimeout = TimeSpan.FromSeconds(opt.Num("ping_timeout"));
             else if (opt.Has("close_timeout")) creation.CloseTimeout = TimeSpan.FromSeconds(opt.Num("close_timeout"));
+            else if (opt.Has("compression")) offerDeflate = opt.Int("compression") != 0;
             else
                 throw new Failed("the stream API has no option " + string.Join(",", opt.Fields.Keys) + " (a cannot_express entry should skip this)");
         }
@@ -687,7 +710,10 @@ static class StreamSocket
             stream = tcp.GetStream();
             if (uri.Scheme == "wss")
                 stream = Tls(stream, uri.Host, caFile, clientCert, timeout);
-            creation.SubProtocol = Upgrade(stream, uri, protocols, headers);
+            WsxWebSocketDeflateOptions agreed;
+            creation.SubProtocol = Upgrade(stream, uri, protocols, headers, offerDeflate, out agreed);
+            creation.DangerousDeflateOptions = agreed;
+            deflate = agreed != null;
             return WsxWebSocket.CreateFromStream(stream, creation);
         }
         catch (Exception)
@@ -724,8 +750,13 @@ static class StreamSocket
         return ssl;
     }
 
-    /// <summary>The opening handshake (RFC 6455 4.1); returns the subprotocol the server chose.</summary>
-    static string Upgrade(Stream stream, Uri uri, List<string> protocols, List<KeyValuePair<string, string>> headers)
+    /// <summary>
+    /// The opening handshake (RFC 6455 4.1), offering permessage-deflate when asked; returns the
+    /// subprotocol the server chose, and in <paramref name="deflate"/> the permessage-deflate
+    /// parameters it agreed (RFC 7692), or null.
+    /// </summary>
+    static string Upgrade(Stream stream, Uri uri, List<string> protocols, List<KeyValuePair<string, string>> headers,
+                          bool offerDeflate, out WsxWebSocketDeflateOptions deflate)
     {
         var nonce = new byte[16];
         using (var random = RandomNumberGenerator.Create())
@@ -736,6 +767,8 @@ static class StreamSocket
             .Append("\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ").Append(key).Append("\r\n");
         if (protocols.Count > 0)
             request.Append("Sec-WebSocket-Protocol: ").Append(string.Join(", ", protocols)).Append("\r\n");
+        if (offerDeflate)
+            request.Append("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n");
         foreach (var h in headers)
             request.Append(h.Key).Append(": ").Append(h.Value).Append("\r\n");
         var bytes = Encoding.UTF8.GetBytes(request.Append("\r\n").ToString());
@@ -760,8 +793,26 @@ static class StreamSocket
             accept = Convert.ToBase64String(sha1.ComputeHash(Encoding.ASCII.GetBytes(key + Guid)));
         if (fields["sec-websocket-accept"].FirstOrDefault() != accept)
             throw new Failed("upgrade: Sec-WebSocket-Accept does not match the key");
-        if (fields["sec-websocket-extensions"].Any())
-            throw new Failed("upgrade: the server agreed to an extension the runner did not offer");
+        deflate = null;
+        foreach (var answer in fields["sec-websocket-extensions"])
+        {
+            var parameters = answer.Split(';').Select(p => p.Trim().Split(new[] { '=' }, 2)).ToList();
+            if (!offerDeflate || parameters[0][0] != "permessage-deflate" || deflate != null)
+                throw new Failed("upgrade: the server agreed to an extension the runner did not offer: " + answer);
+            deflate = new WsxWebSocketDeflateOptions();
+            foreach (var p in parameters.Skip(1))
+            {
+                var bits = p.Length > 1 ? int.Parse(p[1].Trim('"')) : 15;
+                switch (p[0])
+                {
+                    case "server_no_context_takeover": deflate.ServerContextTakeover = false; break;
+                    case "client_no_context_takeover": deflate.ClientContextTakeover = false; break;
+                    case "server_max_window_bits": deflate.ServerMaxWindowBits = bits; break;
+                    case "client_max_window_bits": deflate.ClientMaxWindowBits = bits; break;
+                    default: throw new Failed("upgrade: an unknown permessage-deflate parameter: " + answer);
+                }
+            }
+        }
         return fields["sec-websocket-protocol"].FirstOrDefault();
     }
 }

@@ -185,7 +185,7 @@ def flatten(doc: dict, server: str, endpoints: dict, keys: list, subst: dict) ->
                             header_name=header[0], header_value=header[1]))
         for step in s["steps"]:
             (op, arg), = step.items()
-            if op == "expect_subprotocol":
+            if op in ("expect_subprotocol", "expect_deflate"):
                 out.append(line("step", op=op, value=arg))
             elif op == "side":
                 out.append(line("step", op=op, path=arg["path"], expect_text=arg["expect_text"]))

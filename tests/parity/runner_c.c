@@ -154,6 +154,11 @@ static void on_open(void *user_data, wsx_conn *conn, const wsx_open *open) {
     p->opened = 1;
     p->has_subprotocol = open->subprotocol != NULL;
     snprintf(p->subprotocol, sizeof p->subprotocol, "%s", open->subprotocol ? open->subprotocol : "");
+    /* The loop says what it agreed in the response it read. */
+    for (size_t i = 0; i < open->headers_len; i++)
+        if (strcasecmp(open->headers[i].name, "Sec-WebSocket-Extensions") == 0 &&
+            strstr(open->headers[i].value, "permessage-deflate"))
+            p->deflate = 1;
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
 }
@@ -279,6 +284,7 @@ static wsx_result options_of(run *run_of, const scenario *s, wsx_client_options 
             r = wsx_client_options_set_resolver(o, resolve, run_of, NULL);
         }
         else if ((v = get(l, "max_size"))) r = wsx_conn_options_set_max_message_size(co, (size_t)strtoull(v, NULL, 10));
+        else if ((v = get(l, "compression"))) r = atoi(v) ? WSX_OK : wsx_conn_options_set_compression(co, NULL);
         else if ((v = get(l, "max_queue"))) {
             inbox.high_messages = (size_t)strtoull(v, NULL, 10);
             inbox.low_messages = inbox.high_messages / 4; /* as python-websockets (and wsx Python) do */
@@ -585,7 +591,7 @@ static wsx_result send_message(run *r, peer *p, const message *m, int fragment, 
  * them say cannot_express. */
 static int engine_has(const char *op) {
     static const char *ops[] = {"send", "send_many", "send_fragments", "abort", "expect", "close",
-                                "expect_closed", "expect_subprotocol", "side"};
+                                "expect_closed", "expect_subprotocol", "expect_deflate", "side"};
     for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
         if (strcmp(op, ops[i]) == 0) return 1;
     return 0;
@@ -665,6 +671,11 @@ static void step(run *r, peer *p, const line *l) {
         pthread_mutex_lock(&p->mu);
         if ((want == NULL) != !p->has_subprotocol || (want && strcmp(want, p->subprotocol) != 0))
             fail(r, "expected subprotocol '%s' got '%s'", want ? want : "(none)", p->has_subprotocol ? p->subprotocol : "(none)");
+        pthread_mutex_unlock(&p->mu);
+    } else if (strcmp(op, "expect_deflate") == 0) {
+        int want = atoi(get(l, "value"));
+        pthread_mutex_lock(&p->mu);
+        if (want != p->deflate) fail(r, "expected permessage-deflate %s got %s", want ? "on" : "off", p->deflate ? "on" : "off");
         pthread_mutex_unlock(&p->mu);
     } else if (strcmp(op, "side") == 0) {
         side(r, l);

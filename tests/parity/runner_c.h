@@ -24,6 +24,7 @@ typedef struct peer {
     int opened, closed, reconnected;
     char subprotocol[128];
     int has_subprotocol;
+    int deflate; /* permessage-deflate agreed */
     int library_error;
     wsx_result error_code;
     int http_status;

@@ -45,6 +45,7 @@ static void on_events(sansio_conn *c) {
             p->opened = 1;
             p->has_subprotocol = ev.subprotocol != NULL;
             snprintf(p->subprotocol, sizeof p->subprotocol, "%s", ev.subprotocol ? ev.subprotocol : "");
+            p->deflate = ev.deflate;
             break;
         case WSX_ENGINE_EVENT_KIND_MESSAGE: {
             received *r = calloc(1, sizeof *r);

@@ -177,6 +177,9 @@ def connect_kwargs(options: dict, subst: dict) -> dict:
             kw["additional_headers"] = [tuple(h) for h in value]
         elif key == "reconnect":
             kw["reconnect"] = wsx.Reconnect(**value)
+        elif key == "compression":
+            if not value:
+                kw["compression"] = None  # offer no permessage-deflate (on by default)
         elif key in ("subprotocols", "origin", "max_size", "max_queue", "open_timeout",
                      "ping_interval", "ping_timeout", "close_timeout"):
             kw[key] = value
@@ -341,6 +344,10 @@ class ProtocolConnection:
     def subprotocol(self) -> Optional[str]:
         # From the Open event: the protocol itself belongs to the loop's thread.
         return self.opened.result().subprotocol
+
+    @property
+    def deflate(self) -> bool:
+        return self.opened.result().deflate
 
     def flush(self) -> None:
         for chunk in self.protocol.data_to_send():
@@ -624,6 +631,14 @@ class Scenario:
         got = self.a.attr(conn, "subprotocol")
         if got != arg:
             raise Failed(f"expected subprotocol {arg!r} got {got!r}")
+
+    def step_expect_deflate(self, conn: Any, arg: bool) -> None:
+        if isinstance(conn, ProtocolConnection):
+            got = conn.deflate
+        else:  # the loop's handshake response says what was agreed
+            got = "permessage-deflate" in (conn.response.headers.get("Sec-WebSocket-Extensions") or "")
+        if got != arg:
+            raise Failed(f"expected permessage-deflate {'on' if arg else 'off'} got {'on' if got else 'off'}")
 
     def step_side(self, conn: Any, arg: dict) -> None:
         """A second connection to the same endpoint: one text answer."""
