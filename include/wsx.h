@@ -452,7 +452,8 @@ typedef enum wsx_engine_event_kind {
   WSX_ENGINE_EVENT_KIND_CLOSE = 7,
   /**
    * Something failed (`error`, `http_status`, the message in
-   * `data`/`len`); a CLOSE event follows.
+   * `data`/`len`; a refused handshake's response in `headers` and
+   * `body`); a CLOSE event follows.
    */
   WSX_ENGINE_EVENT_KIND_ERROR = 8,
 } wsx_engine_event_kind;
@@ -1489,12 +1490,22 @@ typedef struct wsx_engine_event {
   const char *path;
   /**
    * REQUEST: the request's headers, in order (`header_count` of them).
+   * ERROR of a refused handshake (`http_status` set): the response's.
    */
   const struct wsx_header *headers;
   /**
-   * REQUEST: how many headers.
+   * REQUEST, ERROR of a refused handshake: how many headers.
    */
   size_t header_count;
+  /**
+   * ERROR of a refused handshake: the response's body as it arrived
+   * (capped at 64 KiB; NULL when `body_len` is 0). Added in 0.2.
+   */
+  const uint8_t *body;
+  /**
+   * Bytes at `body`.
+   */
+  size_t body_len;
 } wsx_engine_event;
 
 /**

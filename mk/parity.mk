@@ -12,9 +12,13 @@ TEST_TARGETS += test-parity
 PARITY_DIR := $(BUILD)/parity
 PARITY_FLAGS ?=
 
-$(PARITY_DIR)/runner_c: tests/parity/runner_c.c include/wsx.h | ffi-lib
+# Two client APIs: the loop (runner_c.c) and the engine over the runner's
+# own socket (runner_c_engine.c, with the examples' examples/c/sansio_io.h).
+PARITY_C_SRC := tests/parity/runner_c.c tests/parity/runner_c_engine.c
+
+$(PARITY_DIR)/runner_c: $(PARITY_C_SRC) tests/parity/runner_c.h examples/c/sansio_io.h include/wsx.h | ffi-lib
 	@mkdir -p $(@D)
-	$(CC) -std=c11 $(WSX_CFLAGS) $< -o $@ -lpthread \
+	$(CC) -std=c11 $(WSX_CFLAGS) $(PARITY_C_SRC) -o $@ -lpthread \
 	  -L$(call ffi_libdir,$(FFI_PROFILE)) -Wl,-rpath,$(call ffi_libdir,$(FFI_PROFILE)) -lwsx
 
 # Beside Wsx.dll (mk/csharp.mk), whose dllmap finds the native library.

@@ -346,9 +346,20 @@ fn refusals_and_feed_bound() {
     assert!(matches!(server.next_event(), Some(EngineEvent::Request(_))));
     assert!(server.accept(Some("nope"), &[]).is_err());
     server.refuse(403, "go away").unwrap();
-    assert!(take_output(&mut server).starts_with(b"HTTP/1.1 403"));
+    let refusal = take_output(&mut server);
+    assert!(refusal.starts_with(b"HTTP/1.1 403"));
     assert_eq!(server.next_event(), None);
     assert!(server.wants_shutdown());
+    // The client reports the status and keeps the answer: headers and body.
+    assert!(client.response().is_none());
+    client.feed(&refusal);
+    assert!(matches!(
+        client.next_event(),
+        Some(EngineEvent::Error { status: 403, .. })
+    ));
+    let response = client.response().expect("the refusal's response");
+    assert_eq!(response.headers.get("Content-Length"), Some("7"));
+    assert_eq!(response.body, b"go away");
 
     // Past a frame's worth of unparsed input, feed takes no more.
     let mut c = EngineConfig::default();

@@ -36,6 +36,7 @@ struct sansio_conn {
     int shut_wr;            /* write side shut down */
     int eof;                /* the transport ended */
     int failed;             /* a transport or TLS error */
+    int tls_failed;         /* of which: wsx_tls refused the peer's bytes */
     int close_seen;         /* the engine's CLOSE event came */
     uint64_t linger_until;  /* after shutdown: close the socket by then */
 };
@@ -114,6 +115,7 @@ static void sansio_read(sansio_conn *c) {
             if (wsx_tls_feed(c->tls, buf + off, (size_t)r - off, &used) != WSX_OK) {
                 fprintf(stderr, "TLS: %s\n", wsx_last_error_message());
                 c->failed = 1;
+                c->tls_failed = 1;
                 sansio_transport_ended(c);
                 return;
             }

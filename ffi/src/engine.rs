@@ -86,7 +86,8 @@ pub enum wsx_engine_event_kind {
     /// for a server engine whose request the program refused).
     WSX_ENGINE_EVENT_KIND_CLOSE = 7,
     /// Something failed (`error`, `http_status`, the message in
-    /// `data`/`len`); a CLOSE event follows.
+    /// `data`/`len`; a refused handshake's response in `headers` and
+    /// `body`); a CLOSE event follows.
     WSX_ENGINE_EVENT_KIND_ERROR = 8,
 }
 
@@ -131,9 +132,15 @@ pub struct wsx_engine_event {
     /// REQUEST: the request target (path and query).
     pub path: *const c_char,
     /// REQUEST: the request's headers, in order (`header_count` of them).
+    /// ERROR of a refused handshake (`http_status` set): the response's.
     pub headers: *const wsx_header,
-    /// REQUEST: how many headers.
+    /// REQUEST, ERROR of a refused handshake: how many headers.
     pub header_count: usize,
+    /// ERROR of a refused handshake: the response's body as it arrived
+    /// (capped at 64 KiB; NULL when `body_len` is 0). Added in 0.2.
+    pub body: *const u8,
+    /// Bytes at `body`.
+    pub body_len: usize,
 }
 
 // SAFETY: repr(C), `struct_size` first; the library writes it and reads only
@@ -159,6 +166,8 @@ unsafe impl Extensible for wsx_engine_event {
             path: std::ptr::null(),
             headers: std::ptr::null(),
             header_count: 0,
+            body: std::ptr::null(),
+            body_len: 0,
         }
     }
 }
@@ -498,29 +507,13 @@ fn next_event(e: &mut wsx_engine) -> wsx_engine_event {
     let Some(event) = engine.next_event() else {
         return out;
     };
-    let bytes = |out: &mut wsx_engine_event, data: &[u8]| {
-        out.data = if data.is_empty() {
-            std::ptr::null()
-        } else {
-            data.as_ptr()
-        };
-        out.len = data.len();
-    };
+    let mut refused = false;
     match event {
         EngineEvent::Request(request) => {
             out.kind = K::WSX_ENGINE_EVENT_KIND_REQUEST;
             *path = c_string(request.path());
-            *header_strings = lend_headers(request.headers());
-            *headers = header_strings
-                .iter()
-                .map(|(n, v)| wsx_header {
-                    name: n.as_ptr(),
-                    value: v.as_ptr(),
-                })
-                .collect();
             out.path = path.as_ptr();
-            out.headers = headers.as_ptr();
-            out.header_count = headers.len();
+            lend_headers(&mut out, request.headers(), header_strings, headers);
         }
         EngineEvent::Open {
             subprotocol: p,
@@ -537,21 +530,21 @@ fn next_event(e: &mut wsx_engine) -> wsx_engine_event {
             out.kind = K::WSX_ENGINE_EVENT_KIND_MESSAGE;
             out.msg_kind = wsx_msg_kind::from_core(kind);
             out.fin = true;
-            bytes(&mut out, data);
+            bytes_of(&mut out.data, &mut out.len, data);
         }
         EngineEvent::Fragment { kind, data, fin } => {
             out.kind = K::WSX_ENGINE_EVENT_KIND_FRAGMENT;
             out.msg_kind = wsx_msg_kind::from_core(kind);
             out.fin = fin;
-            bytes(&mut out, data);
+            bytes_of(&mut out.data, &mut out.len, data);
         }
         EngineEvent::Ping(data) => {
             out.kind = K::WSX_ENGINE_EVENT_KIND_PING;
-            bytes(&mut out, data);
+            bytes_of(&mut out.data, &mut out.len, data);
         }
         EngineEvent::Pong(data) => {
             out.kind = K::WSX_ENGINE_EVENT_KIND_PONG;
-            bytes(&mut out, data);
+            bytes_of(&mut out.data, &mut out.len, data);
         }
         EngineEvent::Close {
             code,
@@ -583,19 +576,51 @@ fn next_event(e: &mut wsx_engine) -> wsx_engine_event {
                 ErrorKind::Timeout => wsx_result::WSX_ERR_TIMEOUT,
             };
             out.http_status = status;
+            refused = status != 0;
             *text = c_string(message);
             out.data = text.as_ptr().cast();
             out.len = text.as_bytes().len();
         }
     }
+    // A refusal's response stays in the engine: lend its headers and body.
+    if let Some(response) = engine.response().filter(|_| refused) {
+        lend_headers(&mut out, &response.headers, header_strings, headers);
+        bytes_of(&mut out.body, &mut out.body_len, &response.body);
+    }
     out
 }
 
-fn lend_headers(headers: &Headers) -> Vec<(CString, CString)> {
-    headers
+/// Lends `data` through a pointer and a length (NULL when empty).
+fn bytes_of(ptr: &mut *const u8, len: &mut usize, data: &[u8]) {
+    *ptr = if data.is_empty() {
+        std::ptr::null()
+    } else {
+        data.as_ptr()
+    };
+    *len = data.len();
+}
+
+/// Lends `from` through the event, as NUL-terminated copies kept in
+/// `strings` and the pairs in `pairs`.
+fn lend_headers(
+    out: &mut wsx_engine_event,
+    from: &Headers,
+    strings: &mut Vec<(CString, CString)>,
+    pairs: &mut Vec<wsx_header>,
+) {
+    *strings = from
         .iter()
         .map(|(n, v)| (c_string(n), c_string(v)))
-        .collect()
+        .collect();
+    *pairs = strings
+        .iter()
+        .map(|(n, v)| wsx_header {
+            name: n.as_ptr(),
+            value: v.as_ptr(),
+        })
+        .collect();
+    out.headers = pairs.as_ptr();
+    out.header_count = pairs.len();
 }
 
 /// Server: accepts the request of the REQUEST event with `subprotocol`

@@ -164,6 +164,12 @@ static void refusal_eof_and_timers(void) {
     CHECK_OK(wsx_engine_feed_eof(client));
     wsx_engine_event ev = next(client);
     CHECK(ev.kind == WSX_ENGINE_EVENT_KIND_ERROR && ev.error == WSX_ERR_HANDSHAKE && ev.http_status == 403);
+    /* The refusal's response, as a loop client's wsx_error has it. */
+    int has_length = 0;
+    for (size_t i = 0; i < ev.header_count; i++)
+        has_length |= strcmp(ev.headers[i].name, "Content-Length") == 0 && strcmp(ev.headers[i].value, "7") == 0;
+    CHECK(has_length);
+    CHECK(ev.body_len == 7 && memcmp(ev.body, "not you", 7) == 0);
     ev = next(client);
     CHECK(ev.kind == WSX_ENGINE_EVENT_KIND_CLOSE && ev.close_code == 1006 &&
           ev.close_origin == WSX_CLOSE_ORIGIN_TRANSPORT && !ev.clean);

@@ -5,7 +5,14 @@
 // and prints one line per scenario: "ok ID", "FAIL ID: expected .. got ..",
 // "skip ID: why". Exit status 1 if any scenario failed.
 //
-//     mono ParityRunner.exe build/parity/py-csharp.flat [id,id,...]
+//     mono ParityRunner.exe [--api client|stream] build/parity/py-csharp.flat [id,id,...]
+//
+// --api client (the default): WsxClient, the library's own connect.
+// --api stream: WsxWebSocket.CreateFromStream over a stream the runner opens
+// itself (a TcpClient's NetworkStream, an SslStream for wss://) after its own
+// HTTP/1.1 upgrade (.NET's CreateFromStream contract: the handshake happens
+// elsewhere); the library's sans-I/O engine runs the WebSocket.
+// Either way the steps use only the WebSocket API.
 //
 // Every wait is bounded (the file's timeout): a stuck step fails, never hangs.
 // C# 7.2, netstandard2.0 subset (compiled with Mono's mcs).
@@ -14,7 +21,12 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
 using System.Net.WebSockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
@@ -100,6 +112,7 @@ sealed class Run
     int sentUntilBlocked;
     Task pending;
     bool closedByUs;
+    bool deflate;
     volatile bool libraryError;
     readonly ManualResetEventSlim reconnected = new ManualResetEventSlim();
     // The names the resolver hook (option resolve) was asked for, and the loop's counters when the scenario began.
@@ -185,11 +198,11 @@ sealed class Run
 
     // ---------------------------------------------------------------- options
 
-    WsxClient Client()
+    WsxClient Client(List<Line> options)
     {
         var ws = new WsxClient();
         var o = ws.Options;
-        foreach (var opt in s.Options)
+        foreach (var opt in options)
         {
             if (opt.Has("subprotocol")) o.AddSubProtocol(opt.Str("subprotocol"));
             else if (opt.Has("header_name")) o.SetRequestHeader(opt.Str("header_name"), opt.Str("header_value"));
@@ -215,6 +228,11 @@ sealed class Run
                 o.Reconnect = policy;
             }
             else if (opt.Has("max_queue")) o.MaxQueue = opt.Int("max_queue");
+            else if (opt.Has("compression"))
+            {
+                if (opt.Int("compression") == 0)
+                    o.Compression = null; // offer no permessage-deflate (on by default)
+            }
             else if (opt.Has("resolve"))
             {
                 var addresses = opt.Str("resolve").Split(',');
@@ -306,14 +324,39 @@ sealed class Run
 
     // ---------------------------------------------------------------- scenario
 
-    public void Execute()
+    /// <summary>
+    /// A connection to <paramref name="url"/> with <paramref name="options"/> through the API under
+    /// test; <paramref name="deflate"/>: whether the handshake agreed permessage-deflate.
+    /// </summary>
+    WebSocket Open(string url, List<Line> options, out bool deflate)
     {
-        WsxClient ws;
+        if (Program.StreamApi)
+            return StreamSocket.Open(url, options, timeout, out deflate);
+        var ws = Client(options);
         try
         {
-            ws = Client();
-            before = WsxLoop.Metrics;
-            Await(ws.ConnectAsync(new Uri(Url(s.Head.Str("url"))), CancellationToken.None), "connect");
+            Await(ws.ConnectAsync(new Uri(url), CancellationToken.None), "connect");
+        }
+        catch (Exception)
+        {
+            ws.Dispose();
+            throw;
+        }
+        // The handshake's response says what the library agreed.
+        IEnumerable<string> extensions;
+        deflate = ws.HttpResponseHeaders.TryGetValue("Sec-WebSocket-Extensions", out extensions) &&
+                  extensions.Any(e => e.Contains("permessage-deflate"));
+        return ws;
+    }
+
+    public void Execute()
+    {
+        WebSocket ws;
+        try
+        {
+            if (!Program.StreamApi)
+                before = WsxLoop.Metrics;
+            ws = Open(Url(s.Head.Str("url")), s.Options, out deflate);
         }
         catch (Failed)
         {
@@ -349,7 +392,7 @@ sealed class Run
         }
     }
 
-    void Step(WsxClient ws, Line step)
+    void Step(WebSocket ws, Line step)
     {
         var op = step.Str("op");
         switch (op)
@@ -459,11 +502,18 @@ sealed class Run
                         throw new Failed("expected subprotocol '" + want + "' got '" + ws.SubProtocol + "'");
                     break;
                 }
+            case "expect_deflate":
+                {
+                    var want = step.Int("value") != 0;
+                    if (deflate != want)
+                        throw new Failed("expected permessage-deflate " + (want ? "on" : "off") + " got " + (deflate ? "on" : "off"));
+                    break;
+                }
             case "side":
                 {
-                    using (var side = new WsxClient())
+                    bool unused;
+                    using (var side = Open(s.Head.Str("side_base") + Url(step.Str("path")), new List<Line>(), out unused))
                     {
-                        Await(side.ConnectAsync(new Uri(s.Head.Str("side_base") + Url(step.Str("path"))), CancellationToken.None), "side connect");
                         var got = Receive(side, "side");
                         var text = got.Data == null ? "(closed)" : Encoding.UTF8.GetString(got.Data);
                         try { Within(side.CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None), timeout); }
@@ -553,8 +603,18 @@ sealed class Run
 
 static class Program
 {
+    /// <summary>--api stream: WsxWebSocket.CreateFromStream rather than WsxClient.</summary>
+    internal static bool StreamApi;
+
     static int Main(string[] args)
     {
+        if (args.Length > 1 && args[0] == "--api")
+        {
+            if (args[1] != "stream" && args[1] != "client")
+                throw new ArgumentException("--api client|stream");
+            StreamApi = args[1] == "stream";
+            args = args.Skip(2).ToArray();
+        }
         var only = new HashSet<string>(args.Length > 1 ? args[1].Split(',') : new string[0]);
         var scenarios = new List<Scenario>();
         double timeoutSeconds = 10;
@@ -603,5 +663,156 @@ static class Program
             Console.Out.Flush();
         }
         return failed > 0 ? 1 : 0;
+    }
+}
+
+/// <summary>
+/// The stream API's connection: a TcpClient's NetworkStream (an SslStream over it for wss://),
+/// the runner's own HTTP/1.1 upgrade on it (what a program using CreateFromStream has its HTTP
+/// stack do), then WsxWebSocket.CreateFromStream with what the handshake agreed.
+/// </summary>
+static class StreamSocket
+{
+    const string Guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+    public static WebSocket Open(string url, List<Line> options, TimeSpan timeout, out bool deflate)
+    {
+        var uri = new Uri(url);
+        var creation = new WsxWebSocketCreationOptions();
+        var protocols = new List<string>();
+        var headers = new List<KeyValuePair<string, string>>();
+        string caFile = null, clientCert = null;
+        bool offerDeflate = true; // as WsxClient: offered unless turned off
+        foreach (var opt in options)
+        {
+            if (opt.Has("subprotocol")) protocols.Add(opt.Str("subprotocol"));
+            else if (opt.Has("header_name")) headers.Add(new KeyValuePair<string, string>(opt.Str("header_name"), opt.Str("header_value")));
+            else if (opt.Has("origin")) headers.Add(new KeyValuePair<string, string>("Origin", opt.Str("origin")));
+            else if (opt.Has("ca_file")) caFile = opt.Str("ca_file");
+            else if (opt.Has("client_cert")) clientCert = opt.Str("client_cert");
+            else if (opt.Has("max_size")) creation.MaxMessageSize = creation.MaxFrameSize = opt.Int("max_size");
+            else if (opt.Has("ping_interval")) creation.KeepAliveInterval = TimeSpan.FromSeconds(opt.Num("ping_interval"));
+            else if (opt.Has("ping_timeout")) creation.KeepAliveTimeout = TimeSpan.FromSeconds(opt.Num("ping_timeout"));
+            else if (opt.Has("close_timeout")) creation.CloseTimeout = TimeSpan.FromSeconds(opt.Num("close_timeout"));
+            else if (opt.Has("compression")) offerDeflate = opt.Int("compression") != 0;
+            else
+                throw new Failed("the stream API has no option " + string.Join(",", opt.Fields.Keys) + " (a cannot_express entry should skip this)");
+        }
+        // The suite's hosts are address literals (127.0.0.1, [::1]).
+        var address = IPAddress.Parse(uri.DnsSafeHost);
+        var tcp = new TcpClient(address.AddressFamily);
+        Stream stream = null;
+        try
+        {
+            if (!tcp.ConnectAsync(address, uri.Port).Wait(timeout))
+                throw new Failed("connect: no connection within " + timeout.TotalSeconds + " s");
+            tcp.NoDelay = true;
+            stream = tcp.GetStream();
+            if (uri.Scheme == "wss")
+                stream = Tls(stream, uri.Host, caFile, clientCert, timeout);
+            WsxWebSocketDeflateOptions agreed;
+            creation.SubProtocol = Upgrade(stream, uri, protocols, headers, offerDeflate, out agreed);
+            creation.DangerousDeflateOptions = agreed;
+            deflate = agreed != null;
+            return WsxWebSocket.CreateFromStream(stream, creation);
+        }
+        catch (Exception)
+        {
+            if (stream != null) stream.Dispose();
+            tcp.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>TLS over <paramref name="stream"/>: the server certificate checked against <paramref name="caFile"/>, alice's (PKCS#12 beside its PEM) presented when given.</summary>
+    static Stream Tls(Stream stream, string host, string caFile, string clientCert, TimeSpan timeout)
+    {
+        var ca = caFile == null ? null : new X509Certificate2(File.ReadAllBytes(caFile));
+        var ssl = new SslStream(stream, false, (sender, certificate, chain, errors) =>
+        {
+            if (errors == SslPolicyErrors.None)
+                return true;
+            if (ca == null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != SslPolicyErrors.None)
+                return false;
+            // Signed by the test CA: the chain ends at it.
+            var own = new X509Chain();
+            own.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            own.ChainPolicy.VerificationFlags = X509VerificationFlags.AllowUnknownCertificateAuthority;
+            own.ChainPolicy.ExtraStore.Add(ca);
+            return own.Build(new X509Certificate2(certificate)) &&
+                   own.ChainElements[own.ChainElements.Count - 1].Certificate.Thumbprint == ca.Thumbprint;
+        });
+        var certificates = new X509CertificateCollection();
+        if (clientCert != null)
+            certificates.Add(new X509Certificate2(Path.ChangeExtension(clientCert, ".p12"), ""));
+        if (!ssl.AuthenticateAsClientAsync(host, certificates, SslProtocols.Tls12, false).Wait(timeout))
+            throw new Failed("TLS: no handshake within " + timeout.TotalSeconds + " s");
+        return ssl;
+    }
+
+    /// <summary>
+    /// The opening handshake (RFC 6455 4.1), offering permessage-deflate when asked; returns the
+    /// subprotocol the server chose, and in <paramref name="deflate"/> the permessage-deflate
+    /// parameters it agreed (RFC 7692), or null.
+    /// </summary>
+    static string Upgrade(Stream stream, Uri uri, List<string> protocols, List<KeyValuePair<string, string>> headers,
+                          bool offerDeflate, out WsxWebSocketDeflateOptions deflate)
+    {
+        var nonce = new byte[16];
+        using (var random = RandomNumberGenerator.Create())
+            random.GetBytes(nonce);
+        var key = Convert.ToBase64String(nonce);
+        var request = new StringBuilder();
+        request.Append("GET ").Append(uri.PathAndQuery).Append(" HTTP/1.1\r\nHost: ").Append(uri.Authority)
+            .Append("\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ").Append(key).Append("\r\n");
+        if (protocols.Count > 0)
+            request.Append("Sec-WebSocket-Protocol: ").Append(string.Join(", ", protocols)).Append("\r\n");
+        if (offerDeflate)
+            request.Append("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n");
+        foreach (var h in headers)
+            request.Append(h.Key).Append(": ").Append(h.Value).Append("\r\n");
+        var bytes = Encoding.UTF8.GetBytes(request.Append("\r\n").ToString());
+        stream.Write(bytes, 0, bytes.Length);
+        stream.Flush();
+        // The response head, byte by byte: the frames after it are the WebSocket's.
+        var head = new List<byte>();
+        while (head.Count < 4 || head[head.Count - 4] != '\r' || head[head.Count - 3] != '\n' || head[head.Count - 2] != '\r' || head[head.Count - 1] != '\n')
+        {
+            int b = stream.ReadByte();
+            if (b < 0 || head.Count > 16384)
+                throw new Failed("upgrade: the server closed or sent no head (" + head.Count + " bytes)");
+            head.Add((byte)b);
+        }
+        var lines = Encoding.UTF8.GetString(head.ToArray()).Split(new[] { "\r\n" }, StringSplitOptions.RemoveEmptyEntries);
+        if (lines[0].Split(' ').ElementAtOrDefault(1) != "101")
+            throw new Failed("upgrade: the runner's handshake got " + lines[0]);
+        var fields = lines.Skip(1).Select(l => l.Split(new[] { ':' }, 2)).Where(f => f.Length == 2)
+            .ToLookup(f => f[0].Trim().ToLowerInvariant(), f => f[1].Trim());
+        string accept;
+        using (var sha1 = SHA1.Create())
+            accept = Convert.ToBase64String(sha1.ComputeHash(Encoding.ASCII.GetBytes(key + Guid)));
+        if (fields["sec-websocket-accept"].FirstOrDefault() != accept)
+            throw new Failed("upgrade: Sec-WebSocket-Accept does not match the key");
+        deflate = null;
+        foreach (var answer in fields["sec-websocket-extensions"])
+        {
+            var parameters = answer.Split(';').Select(p => p.Trim().Split(new[] { '=' }, 2)).ToList();
+            if (!offerDeflate || parameters[0][0] != "permessage-deflate" || deflate != null)
+                throw new Failed("upgrade: the server agreed to an extension the runner did not offer: " + answer);
+            deflate = new WsxWebSocketDeflateOptions();
+            foreach (var p in parameters.Skip(1))
+            {
+                var bits = p.Length > 1 ? int.Parse(p[1].Trim('"')) : 15;
+                switch (p[0])
+                {
+                    case "server_no_context_takeover": deflate.ServerContextTakeover = false; break;
+                    case "client_no_context_takeover": deflate.ClientContextTakeover = false; break;
+                    case "server_max_window_bits": deflate.ServerMaxWindowBits = bits; break;
+                    case "client_max_window_bits": deflate.ClientMaxWindowBits = bits; break;
+                    default: throw new Failed("upgrade: an unknown permessage-deflate parameter: " + answer);
+                }
+            }
+        }
+        return fields["sec-websocket-protocol"].FirstOrDefault();
     }
 }

@@ -8,7 +8,13 @@ none failed.
 
 Runners: python-sync, python-asyncio (runner_py.py, reads scenarios.json),
 c (runner_c, built by mk/parity.mk) and csharp (ParityRunner.exe), which read
-the flat form of scenarios.json that this script writes (FORMAT.md).
+the flat form of scenarios.json that this script writes (FORMAT.md). Each
+language's second client API, the sans-I/O engine over the runner's own
+socket, is a run of its own: c-engine (runner_c --api engine),
+python-protocol (runner_py.py --api protocol: wsx.protocol) and
+csharp-stream (ParityRunner.exe --api stream: WsxWebSocket.CreateFromStream).
+The engine runs have servers of their own (a second py and wsx server), so
+they run beside the loop runs and never meet their restarts and drains.
 
     python tests/parity/run.py --python .venv/bin/python \
         [--c-runner build/parity/runner_c] [--csharp-runner build/parity/ParityRunner.exe \
@@ -29,9 +35,14 @@ from urllib.parse import quote
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCENARIOS = os.path.join(HERE, "scenarios.json")
-LANGS = ["python-sync", "python-asyncio", "c", "csharp"]
-# The key of a language in scenarios.json's cannot_express.
-LANGUAGE_OF = {"python-sync": "python", "python-asyncio": "python", "c": "c", "csharp": "csharp"}
+LANGS = ["python-sync", "python-asyncio", "c", "csharp", "c-engine", "python-protocol", "csharp-stream"]
+# The runs through each language's sans-I/O engine (bring your own I/O).
+ENGINE_LANGS = {"c-engine", "python-protocol", "csharp-stream"}
+# The keys of a run in scenarios.json's cannot_express, the first found
+# giving the reason: its language, or its API, or "engine" (every engine API).
+EXPRESS_KEYS = {"python-sync": ["python"], "python-asyncio": ["python"], "c": ["c"], "csharp": ["csharp"],
+                "c-engine": ["c-engine", "engine"], "python-protocol": ["python-protocol", "engine"],
+                "csharp-stream": ["csharp-stream", "engine"]}
 SERVERS = {"py": "py_server.py", "wsx": "wsx_server.py"}
 RUNNER_LIMIT = 150.0  # seconds; a runner over it is killed and fails
 # Endpoints served over TLS (mutual TLS: wss:// with a client certificate required).
@@ -41,26 +52,36 @@ ENDPOINT_HOSTS = {"ipv6": "[::1]"}
 
 
 def make_certs(d: str) -> None:
-    """The test PKI of the mtls endpoint (openssl CLI, EC P-256): ca.pem signs
-    the servers' certificate (server.pem/.key, for 127.0.0.1 and localhost);
-    client-ca.pem signs alice's (alice.pem/.key, subject O=wsx, CN=alice).
+    """The test PKI of the mtls endpoint (openssl CLI, RSA 2048: Mono's
+    SslStream, which the csharp-stream run uses, reads no EC certificate):
+    ca.pem signs the servers' certificate (server.pem/.key, for 127.0.0.1 and
+    localhost); client-ca.pem signs alice's (alice.pem/.key, and alice.p12
+    for C#; subject O=wsx, CN=alice).
     Paths reach the servers as WSX_PARITY_TLS and the scenarios as {tls}."""
     os.makedirs(d, exist_ok=True)
-    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
 
     def openssl(*args: str) -> None:
         subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
 
+    # The four keys at once (RSA key generation is the slow part).
+    keys = [subprocess.Popen(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+                              "-out", f"{who}.key"], cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for who in ("ca", "client-ca", "server", "alice")]
+    if any(k.wait() != 0 for k in keys):
+        raise SystemExit("parity: openssl genpkey failed")
     with open(os.path.join(d, "ext.cnf"), "w") as f:
         f.write("[server]\nbasicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n"
                 "extendedKeyUsage=serverAuth\n[client]\nbasicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
     for ca, cn in (("ca", "wsx-parity-CA"), ("client-ca", "wsx-parity-client-CA")):
-        openssl("req", "-x509", *key, "-keyout", f"{ca}.key", "-out", f"{ca}.pem", "-days", "2", "-subj", f"/CN={cn}",
+        openssl("req", "-x509", "-key", f"{ca}.key", "-out", f"{ca}.pem", "-days", "2", "-subj", f"/CN={cn}",
                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
     for who, subject, ca, ext in (("server", "/CN=localhost", "ca", "server"), ("alice", "/O=wsx/CN=alice", "client-ca", "client")):
-        openssl("req", *key, "-keyout", f"{who}.key", "-out", f"{who}.csr", "-subj", subject)
+        openssl("req", "-new", "-key", f"{who}.key", "-out", f"{who}.csr", "-subj", subject)
         openssl("x509", "-req", "-in", f"{who}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key", "-CAcreateserial",
                 "-out", f"{who}.pem", "-days", "2", "-extfile", "ext.cnf", "-extensions", ext)
+    # alice as PKCS#12 (no password; ciphers Mono reads) for C#'s SslStream, which reads no PEM key.
+    openssl("pkcs12", "-export", "-in", "alice.pem", "-inkey", "alice.key", "-out", "alice.p12", "-passout", "pass:",
+            "-keypbe", "PBE-SHA1-3DES", "-certpbe", "PBE-SHA1-3DES", "-macalg", "sha1")
 
 
 class BlackHole:
@@ -126,15 +147,21 @@ def line(keyword: str, **fields) -> str:
     return " ".join([keyword] + [f"{k}={enc(v)}" for k, v in fields.items() if v is not None])
 
 
-def flatten(doc: dict, server: str, endpoints: dict, language: str, subst: dict) -> str:
-    """scenarios.json for one server and one language, as FORMAT.md says."""
+def cannot_express(scenario: dict, keys: list) -> str | None:
+    """Why a run with these cannot_express keys skips the scenario, if it does."""
+    why = scenario.get("cannot_express", {})
+    return next((why[k] for k in keys if k in why), None)
+
+
+def flatten(doc: dict, server: str, endpoints: dict, keys: list, subst: dict) -> str:
+    """scenarios.json for one server and one run (its cannot_express keys), as FORMAT.md says."""
     out = [line("defaults", timeout=doc["defaults"]["timeout"])]
     for s in doc["scenarios"]:
         if server not in s["servers"]:
             continue
         url = s.get("url") or with_host(endpoints[s["endpoint"]] + s["path"], s.get("host"))
         out.append(line("scenario", id=s["id"], url=url, side_base=endpoints[s["endpoint"]]))
-        why = s.get("cannot_express", {}).get(language)
+        why = cannot_express(s, keys)
         if why:
             out.append(line("skip", reason=why))
         for key, value in s.get("options", {}).items():
@@ -158,7 +185,7 @@ def flatten(doc: dict, server: str, endpoints: dict, language: str, subst: dict)
                             header_name=header[0], header_value=header[1]))
         for step in s["steps"]:
             (op, arg), = step.items()
-            if op == "expect_subprotocol":
+            if op in ("expect_subprotocol", "expect_deflate"):
                 out.append(line("step", op=op, value=arg))
             elif op == "side":
                 out.append(line("step", op=op, path=arg["path"], expect_text=arg["expect_text"]))
@@ -176,28 +203,37 @@ def flatten(doc: dict, server: str, endpoints: dict, language: str, subst: dict)
 
 
 class Server:
-    def __init__(self, name: str, python: str, env: dict) -> None:
+    """A server process; started at once, its endpoints known after ready()."""
+
+    def __init__(self, name: str, python: str, env: dict, group: str = "loop") -> None:
         self.name = name
+        self.group = group  # loop or engine: the runs it serves
         self.proc = subprocess.Popen(
             [python, os.path.join(HERE, "servers", SERVERS[name])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, env=env,
         )
+        self.endpoints: dict = {}
+
+    def ready(self) -> None:
+        """Waits for the line of ports the server prints once it listens."""
         ports: list = []
         reader = threading.Thread(target=lambda: ports.append(self.proc.stdout.readline()), daemon=True)
         reader.start()
         reader.join(30)
         if not ports or not ports[0].strip():
             self.stop()
-            raise SystemExit(f"parity: the {name} server did not start:\n{self.proc.stderr.read()}")
+            raise SystemExit(f"parity: the {self.name} server did not start:\n{self.proc.stderr.read()}")
         self.endpoints = {k: f"{'wss' if k in TLS_ENDPOINTS else 'ws'}://{ENDPOINT_HOSTS.get(k, '127.0.0.1')}:{p}"
                           for k, p in json.loads(ports[0]).items()}
 
-    def stop(self) -> None:
+    def stop(self, deadline: float | None = None) -> None:
+        """Closes its stdin (the server's signal to end) and waits until
+        `deadline` (monotonic; default 5 s from now), then kills it."""
         if self.proc.poll() is None:
             try:
                 self.proc.stdin.close()
-                self.proc.wait(5)
+                self.proc.wait(max(0.0, (deadline or time.monotonic() + 5) - time.monotonic()))
             except (subprocess.TimeoutExpired, OSError):
                 self.proc.kill()
                 self.proc.wait()
@@ -261,10 +297,15 @@ def command(lang: str, args, server: Server, flat_path: str) -> list[str]:
         return [args.python, os.path.join(HERE, "runner_py.py"), "--api", lang.split("-")[1],
                 "--server", server.name, "--endpoints", json.dumps(server.endpoints),
                 "--tls-dir", args.tls_dir, "--blackhole6", args.subst["blackhole6"], "--only", args.only]
+    only = [args.only] if args.only else []
     if lang == "c":
-        return [args.c_runner, flat_path] + ([args.only] if args.only else [])
+        return [args.c_runner, flat_path] + only
+    if lang == "c-engine":
+        return [args.c_runner, "--api", "engine", flat_path] + only
     if lang == "csharp":
-        return [args.mono, "--debug", args.csharp_runner, flat_path] + ([args.only] if args.only else [])
+        return [args.mono, "--debug", args.csharp_runner, flat_path] + only
+    if lang == "csharp-stream":
+        return [args.mono, "--debug", args.csharp_runner, "--api", "stream", flat_path] + only
     raise ValueError(lang)
 
 
@@ -274,9 +315,9 @@ def expected_ids(doc: dict, server: str, only: str) -> list[str]:
 
 
 def run_one(lang: str, server: Server, args, doc: dict, outdir: str, results: dict) -> None:
-    flat_path = os.path.join(outdir, f"{server.name}-{LANGUAGE_OF[lang]}.flat")
+    flat_path = os.path.join(outdir, f"{server.name}-{lang}.flat")
     with open(flat_path, "w") as f:
-        f.write(flatten(doc, server.name, server.endpoints, LANGUAGE_OF[lang], args.subst))
+        f.write(flatten(doc, server.name, server.endpoints, EXPRESS_KEYS[lang], args.subst))
     cmd = command(lang, args, server, flat_path)
     env = dict(os.environ)
     if args.lib_dir:
@@ -316,16 +357,18 @@ def main() -> int:
     ap.add_argument("--servers", default=",".join(SERVERS))
     ap.add_argument("--only", default="")
     ap.add_argument("--out", default=os.path.join(HERE, "..", "..", "build", "parity"))
-    ap.add_argument("--jobs", type=int, default=2, help="runners at once")
+    ap.add_argument("--jobs", type=int, default=4, help="runners at once (at most one per server)")
     args = ap.parse_args()
     doc = json.load(open(SCENARIOS))
     langs = [x for x in args.langs.split(",") if x]
     os.makedirs(args.out, exist_ok=True)
     for lang in langs:
-        if lang == "c" and not args.c_runner:
-            raise SystemExit("parity: --c-runner is needed for c")
-        if lang == "csharp" and not args.csharp_runner:
-            raise SystemExit("parity: --csharp-runner is needed for csharp")
+        if lang not in EXPRESS_KEYS:
+            raise SystemExit(f"parity: no such run {lang} (runs: {', '.join(LANGS)})")
+        if (lang == "c" or lang.startswith("c-")) and not args.c_runner:
+            raise SystemExit(f"parity: --c-runner is needed for {lang}")
+        if lang.startswith("csharp") and not args.csharp_runner:
+            raise SystemExit(f"parity: --csharp-runner is needed for {lang}")
 
     args.tls_dir = os.path.abspath(os.path.join(args.out, "tls"))
     shutil.rmtree(args.tls_dir, ignore_errors=True)
@@ -333,32 +376,46 @@ def main() -> int:
     black_hole = BlackHole()
     args.subst = {"tls": args.tls_dir, "blackhole6": black_hole.address}
     env = dict(os.environ, PYTHONUNBUFFERED="1", WSX_PARITY_TLS=args.tls_dir)
-    servers = [Server(name, args.python, env) for name in args.servers.split(",") if name]
+    names = [name for name in args.servers.split(",") if name]
+    groups = sorted({"engine" if lang in ENGINE_LANGS else "loop" for lang in langs}, reverse=True)
+    servers: list = []
     results: dict = {}
     try:
-        checks = server_checks(doc, servers)
-        jobs = [(lang, s) for lang in langs for s in servers]
+        for group in groups:
+            for name in names:
+                servers.append(Server(name, args.python, env, group))
+        for server in servers:  # started together, waited for in turn
+            server.ready()
+        checks = server_checks(doc, [s for s in servers if s.group == groups[0]])
+        jobs = [(lang, s) for lang in langs for s in servers
+                if s.group == ("engine" if lang in ENGINE_LANGS else "loop")]
         # At most `jobs` runners at once, never two against the same server
-        # (the restart scenario restarts a server's endpoint).
+        # (the restart and drain scenarios restart a server's endpoint).
         pending = list(jobs)
         running: list = []
         while pending or running:
             running = [t for t in running if t[0].is_alive()]
-            busy = {t[1] for t in running}
+            busy = {id(t[1]) for t in running}
             for job in list(pending):
                 if len(running) >= args.jobs:
                     break
-                if job[1].name in busy:
+                if id(job[1]) in busy:
                     continue
                 pending.remove(job)
                 t = threading.Thread(target=run_one, args=(job[0], job[1], args, doc, args.out, results))
                 t.start()
-                running.append((t, job[1].name))
-                busy.add(job[1].name)
+                running.append((t, job[1]))
+                busy.add(id(job[1]))
             time.sleep(0.05)
     finally:
+        # All told at once, so their ends (up to 5 s: a server may wait on
+        # connections a runner left) overlap.
         for s in servers:
-            s.stop()
+            if s.proc.poll() is None:
+                s.proc.stdin.close()
+        deadline = time.monotonic() + 5
+        for s in servers:
+            s.stop(deadline)
         black_hole.close()
 
     failed = False
@@ -380,7 +437,7 @@ def main() -> int:
         failed = failed or text.startswith("FAIL")
 
     # The table: scenario x (language, server).
-    cols = [(lang, s.name) for lang in langs for s in servers]
+    cols = [(lang, name) for lang in langs for name in names]
     ids = [s["id"] for s in doc["scenarios"]]
     width = max(len(i) for i in ids)
     print()

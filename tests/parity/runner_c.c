@@ -5,18 +5,22 @@
  * scenario: "ok ID", "FAIL ID: expected .. got ..", "skip ID: why".
  * Exit status 1 if any scenario failed.
  *
- *     runner_c build/parity/py-c.flat [id,id,...]
+ *     runner_c [--api loop|engine] build/parity/py-c.flat [id,id,...]
  *
- * The loop runs on its own thread (wsx_loop_start_thread); connections use
- * pull mode (an inbox): this thread takes messages with
- * wsx_conn_recv_timeout and sends with wsx_conn_send_timeout, so every wait
- * is bounded by the file's timeout. How a connection ended comes from the
- * close event (code, reason, origin).
+ * --api loop (the default): the loop runs on its own thread
+ * (wsx_loop_start_thread); connections use pull mode (an inbox): this thread
+ * takes messages with wsx_conn_recv_timeout and sends with
+ * wsx_conn_send_timeout, so every wait is bounded by the file's timeout. How
+ * a connection ended comes from the close event (code, reason, origin).
+ *
+ * --api engine: the same steps through wsx_engine over the runner's own
+ * socket (bring your own I/O: runner_c_engine.c); the same options object
+ * configures it.
  */
-#define _POSIX_C_SOURCE 200809L
+#include "runner_c.h"
+
 #include <errno.h>
 #include <stddef.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +28,6 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "wsx.h"
 
 /* ------------------------------------------------------------------ flat file */
 
@@ -128,23 +130,8 @@ static void fail(run *r, const char *fmt, ...) {
 
 /* ------------------------------------------------------------------ connections */
 
-typedef struct peer {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int refs; /* ours + the library's user_data */
-    int opened, closed, reconnected;
-    char subprotocol[128];
-    int has_subprotocol;
-    int library_error;
-    wsx_result error_code;
-    int http_status;
-    char error_message[512];
-    char response_headers[4096]; /* a refused handshake's: "name: value\n" per field */
-    int close_code;
-    char close_reason[128];
-    wsx_close_origin close_origin;
-    wsx_conn *conn;
-} peer;
+/* Which client API the steps go through (--api). */
+static int engine_api;
 
 static void peer_unref(peer *p) {
     pthread_mutex_lock(&p->mu);
@@ -167,8 +154,24 @@ static void on_open(void *user_data, wsx_conn *conn, const wsx_open *open) {
     p->opened = 1;
     p->has_subprotocol = open->subprotocol != NULL;
     snprintf(p->subprotocol, sizeof p->subprotocol, "%s", open->subprotocol ? open->subprotocol : "");
+    /* The loop says what it agreed in the response it read. */
+    for (size_t i = 0; i < open->headers_len; i++)
+        if (strcasecmp(open->headers[i].name, "Sec-WebSocket-Extensions") == 0 &&
+            strstr(open->headers[i].value, "permessage-deflate"))
+            p->deflate = 1;
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
+}
+
+void keep_headers(peer *p, const wsx_header *headers, size_t count) {
+    size_t at = 0;
+    p->response_headers[0] = 0;
+    for (size_t i = 0; i < count && at < sizeof p->response_headers; i++) {
+        int n = snprintf(p->response_headers + at, sizeof p->response_headers - at, "%s: %s\n", headers[i].name,
+                         headers[i].value);
+        if (n < 0) break;
+        at += (size_t)n;
+    }
 }
 
 static void on_error(void *user_data, wsx_conn *conn, const wsx_error *error) {
@@ -179,14 +182,7 @@ static void on_error(void *user_data, wsx_conn *conn, const wsx_error *error) {
     p->error_code = error->code;
     p->http_status = error->http_status;
     snprintf(p->error_message, sizeof p->error_message, "%s", error->message ? error->message : "");
-    size_t at = 0;
-    p->response_headers[0] = 0;
-    for (size_t i = 0; i < error->headers_len && at < sizeof p->response_headers; i++) {
-        int n = snprintf(p->response_headers + at, sizeof p->response_headers - at, "%s: %s\n",
-                         error->headers[i].name, error->headers[i].value);
-        if (n < 0) break;
-        at += (size_t)n;
-    }
+    keep_headers(p, error->headers, error->headers_len);
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
 }
@@ -225,6 +221,7 @@ static struct timespec deadline_in(int ms) {
 
 /* Waits until *flag (read under the peer's lock) is set; 0 on timeout. */
 static int wait_flag(peer *p, const int *flag, const int *or_flag, int ms) {
+    if (engine_api) return engine_wait(p, flag, or_flag, ms);
     struct timespec until = deadline_in(ms);
     pthread_mutex_lock(&p->mu);
     int rc = 0;
@@ -235,7 +232,7 @@ static int wait_flag(peer *p, const int *flag, const int *or_flag, int ms) {
     return ok;
 }
 
-static const char *kind_of(wsx_result code, int http_status) {
+const char *kind_of(wsx_result code, int http_status) {
     switch (code) {
     case WSX_ERR_INVALID_ARGUMENT: return "invalid_option";
     case WSX_ERR_HANDSHAKE: return http_status ? "handshake_refused" : "handshake_invalid";
@@ -287,6 +284,7 @@ static wsx_result options_of(run *run_of, const scenario *s, wsx_client_options 
             r = wsx_client_options_set_resolver(o, resolve, run_of, NULL);
         }
         else if ((v = get(l, "max_size"))) r = wsx_conn_options_set_max_message_size(co, (size_t)strtoull(v, NULL, 10));
+        else if ((v = get(l, "compression"))) r = atoi(v) ? WSX_OK : wsx_conn_options_set_compression(co, NULL);
         else if ((v = get(l, "max_queue"))) {
             inbox.high_messages = (size_t)strtoull(v, NULL, 10);
             inbox.low_messages = inbox.high_messages / 4; /* as python-websockets (and wsx Python) do */
@@ -321,6 +319,13 @@ static wsx_result options_of(run *run_of, const scenario *s, wsx_client_options 
     return r;
 }
 
+/* Lets go of a connection (the engine API also ends its transport). */
+static void release_conn(run *r, peer *p) {
+    if (engine_api) engine_release(p, r->timeout_ms);
+    else wsx_conn_release(p->conn);
+    peer_unref(p);
+}
+
 /* Connects and waits for the open (or the end). On failure *kind and
  * *status say why and NULL is returned. */
 static peer *open_conn(run *r, const char *url, const scenario *options_from, const char **kind, int *status,
@@ -344,20 +349,28 @@ static peer *open_conn(run *r, const char *url, const scenario *options_from, co
     peer *p = calloc(1, sizeof *p);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
-    p->refs = 2;
-    wsx_conn_callbacks cb = {0};
-    cb.struct_size = sizeof cb;
-    cb.user_data = p;
-    cb.free_user_data = on_free;
-    cb.on_open = on_open;
-    cb.on_error = on_error;
-    cb.on_close = on_close;
-    wsx_result res = wsx_loop_connect(loop, url, o, &cb, &p->conn);
+    p->refs = engine_api ? 1 : 2;
+    wsx_result res;
+    if (engine_api) {
+        res = engine_connect(p, url, o, r->timeout_ms, why, why_len);
+    } else {
+        wsx_conn_callbacks cb = {0};
+        cb.struct_size = sizeof cb;
+        cb.user_data = p;
+        cb.free_user_data = on_free;
+        cb.on_open = on_open;
+        cb.on_error = on_error;
+        cb.on_close = on_close;
+        res = wsx_loop_connect(loop, url, o, &cb, &p->conn);
+        if (res != WSX_OK) {
+            snprintf(why, why_len, "%s", wsx_last_error_message());
+            p->refs--; /* the library already ran free_user_data */
+        }
+    }
     wsx_client_options_free(o);
     if (res != WSX_OK) {
-        snprintf(why, why_len, "%s", wsx_last_error_message());
         *kind = kind_of(res, 0);
-        peer_unref(p); /* the library already ran free_user_data */
+        peer_unref(p);
         return NULL;
     }
     if (!wait_flag(p, &p->opened, &p->closed, r->timeout_ms + 2000)) {
@@ -367,31 +380,25 @@ static peer *open_conn(run *r, const char *url, const scenario *options_from, co
         pthread_mutex_lock(&p->mu);
         snprintf(why, why_len, "%s", p->error_message);
         *kind = p->library_error ? kind_of(p->error_code, p->http_status) : "closed before open";
+        /* With your own I/O, TLS is the program's layer: its failure is the runner's to see. */
+        if (engine_tls_failed(p)) *kind = "tls_failed";
         *status = p->http_status;
         snprintf(r->response_headers, sizeof r->response_headers, "%s", p->response_headers);
         pthread_mutex_unlock(&p->mu);
     } else {
         return p;
     }
-    wsx_conn_release(p->conn);
-    peer_unref(p);
+    release_conn(r, p);
     return NULL;
 }
 
 static void close_conn(run *r, peer *p) {
     if (!p) return;
-    if (wsx_conn_close(p->conn, 1000, NULL) == WSX_OK) wait_flag(p, &p->closed, NULL, r->timeout_ms);
-    wsx_conn_release(p->conn);
-    peer_unref(p);
+    if (!engine_api && wsx_conn_close(p->conn, 1000, NULL) == WSX_OK) wait_flag(p, &p->closed, NULL, r->timeout_ms);
+    release_conn(r, p);
 }
 
 /* ------------------------------------------------------------------ payloads */
-
-typedef struct message {
-    wsx_msg_kind kind;
-    unsigned char *data;
-    size_t len;
-} message;
 
 static void expand_text(run *r, const char *text, message *m) {
     /* "{sent}" is the number of messages send_until_blocked sent. */
@@ -436,6 +443,7 @@ static void describe(const message *m, char *out, size_t n) {
 
 /* Receives one whole message: WSX_OK, WSX_ERR_CLOSED or WSX_ERR_TIMEOUT. */
 static wsx_result recv_message(run *r, peer *p, message *m) {
+    if (engine_api) return engine_recv(p, m, r->timeout_ms);
     size_t cap = 64 * 1024, len = 0;
     unsigned char *buf = malloc(cap);
     for (;;) {
@@ -570,18 +578,39 @@ static void loop_metrics(run *r, const line *l) {
     }
 }
 
+/* Sends a whole message (loop: waiting at most the timeout for room), or a
+ * piece of one when `fragment` (fin on the last). */
+static wsx_result send_message(run *r, peer *p, const message *m, int fragment, int fin) {
+    if (engine_api) return engine_send(p, m->kind, m->data, m->len, fragment, fin);
+    if (fragment) return wsx_conn_send_fragment(p->conn, m->kind, m->data, m->len, fin);
+    return wsx_conn_send_timeout(p->conn, m->kind, m->data, m->len, 0, r->timeout_ms);
+}
+
+/* The steps the engine API has: the rest need the loop (backpressure, an
+ * inbox, reconnect, its resolver and counters), and the scenarios that use
+ * them say cannot_express. */
+static int engine_has(const char *op) {
+    static const char *ops[] = {"send", "send_many", "send_fragments", "abort", "expect", "close",
+                                "expect_closed", "expect_subprotocol", "expect_deflate", "side"};
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+        if (strcmp(op, ops[i]) == 0) return 1;
+    return 0;
+}
+
 static void step(run *r, peer *p, const line *l) {
     const char *op = get(l, "op");
-    if (strcmp(op, "send") == 0) {
+    if (engine_api && !engine_has(op)) {
+        fail(r, "the engine API has no step %s (a cannot_express entry should skip this scenario)", op);
+    } else if (strcmp(op, "send") == 0) {
         message m = payload(r, l);
-        wsx_result res = wsx_conn_send_timeout(p->conn, m.kind, m.data, m.len, 0, r->timeout_ms);
+        wsx_result res = send_message(r, p, &m, 0, 0);
         if (res != WSX_OK) fail(r, "send: %s (%s)", wsx_result_str(res), wsx_last_error_message());
         free(m.data);
     } else if (strcmp(op, "send_many") == 0) {
         message m = payload(r, l);
         long count = atol(get(l, "count"));
         for (long i = 0; i < count; i++) {
-            wsx_result res = wsx_conn_send_timeout(p->conn, m.kind, m.data, m.len, 0, r->timeout_ms);
+            wsx_result res = send_message(r, p, &m, 0, 0);
             if (res == WSX_ERR_CLOSED) break; /* the next step says whether that was expected */
             if (res != WSX_OK) {
                 fail(r, "send: %s", wsx_result_str(res));
@@ -599,7 +628,8 @@ static void step(run *r, peer *p, const line *l) {
             size_t hex = end ? (size_t)(end - at) : strlen(at), n = hex / 2;
             for (size_t i = 0; i < n && i < sizeof buf; i++)
                 buf[i] = (unsigned char)(hexval(at[2 * i]) * 16 + hexval(at[2 * i + 1]));
-            wsx_result res = wsx_conn_send_fragment(p->conn, kind, n ? buf : NULL, n, end == NULL);
+            message piece = {kind, n ? buf : NULL, n};
+            wsx_result res = send_message(r, p, &piece, 1, end == NULL);
             if (res != WSX_OK) {
                 fail(r, "send_fragment: %s (%s)", wsx_result_str(res), wsx_last_error_message());
                 break;
@@ -609,7 +639,7 @@ static void step(run *r, peer *p, const line *l) {
         }
     } else if (strcmp(op, "abort") == 0) {
         r->closed_by_us = 1;
-        wsx_result res = wsx_conn_abort(p->conn);
+        wsx_result res = engine_api ? engine_abort(p) : wsx_conn_abort(p->conn);
         if (res != WSX_OK) fail(r, "abort: %s (%s)", wsx_result_str(res), wsx_last_error_message());
     } else if (strcmp(op, "expect") == 0) {
         message want = payload(r, l), got = {0};
@@ -630,7 +660,9 @@ static void step(run *r, peer *p, const line *l) {
         r->closed_by_us = 1;
         const char *code = get(l, "code");
         /* No code: a close frame without a status, which the RFC designates 1005. */
-        wsx_result res = wsx_conn_close(p->conn, code ? (uint16_t)atoi(code) : 1005, get(l, "reason"));
+        uint16_t status = code ? (uint16_t)atoi(code) : 1005;
+        wsx_result res = engine_api ? engine_close(p, status, get(l, "reason"))
+                                    : wsx_conn_close(p->conn, status, get(l, "reason"));
         if (res != WSX_OK) fail(r, "close: %s (%s)", wsx_result_str(res), wsx_last_error_message());
     } else if (strcmp(op, "expect_closed") == 0) {
         expect_closed(r, p, l);
@@ -639,6 +671,11 @@ static void step(run *r, peer *p, const line *l) {
         pthread_mutex_lock(&p->mu);
         if ((want == NULL) != !p->has_subprotocol || (want && strcmp(want, p->subprotocol) != 0))
             fail(r, "expected subprotocol '%s' got '%s'", want ? want : "(none)", p->has_subprotocol ? p->subprotocol : "(none)");
+        pthread_mutex_unlock(&p->mu);
+    } else if (strcmp(op, "expect_deflate") == 0) {
+        int want = atoi(get(l, "value"));
+        pthread_mutex_lock(&p->mu);
+        if (want != p->deflate) fail(r, "expected permessage-deflate %s got %s", want ? "on" : "off", p->deflate ? "on" : "off");
         pthread_mutex_unlock(&p->mu);
     } else if (strcmp(op, "side") == 0) {
         side(r, l);
@@ -737,7 +774,7 @@ static void execute(run *r) {
     const char *kind;
     int status;
     r->before.struct_size = sizeof r->before;
-    wsx_loop_metrics(loop, &r->before);
+    if (loop) wsx_loop_metrics(loop, &r->before);
     peer *p = open_conn(r, url, s, &kind, &status, why, sizeof why);
     if (!p) {
         if (!outcome) {
@@ -759,8 +796,14 @@ static void execute(run *r) {
 }
 
 int main(int argc, char **argv) {
+    if (argc > 2 && strcmp(argv[1], "--api") == 0) {
+        engine_api = strcmp(argv[2], "engine") == 0;
+        if (!engine_api && strcmp(argv[2], "loop") != 0) argc = 0; /* usage */
+        argc -= 2;
+        argv += 2;
+    }
     if (argc < 2) {
-        fprintf(stderr, "usage: %s FILE.flat [id,id,...]\n", argv[0]);
+        fprintf(stderr, "usage: runner_c [--api loop|engine] FILE.flat [id,id,...]\n");
         return 2;
     }
     const char *only = argc > 2 ? argv[2] : NULL;
@@ -770,7 +813,9 @@ int main(int argc, char **argv) {
         return 2;
     }
     defaults.struct_size = sizeof defaults;
-    if (wsx_defaults_get(&defaults) != WSX_OK || wsx_loop_new(&loop) != WSX_OK || wsx_loop_start_thread(loop) != WSX_OK) {
+    /* The engine API needs no loop: the runner's thread does all the I/O. */
+    if (wsx_defaults_get(&defaults) != WSX_OK ||
+        (!engine_api && (wsx_loop_new(&loop) != WSX_OK || wsx_loop_start_thread(loop) != WSX_OK))) {
         fprintf(stderr, "runner_c: no loop: %s\n", wsx_last_error_message());
         return 2;
     }
@@ -821,7 +866,9 @@ int main(int argc, char **argv) {
     }
     free(text);
     fclose(f);
-    wsx_loop_stop(loop);
-    wsx_loop_free(loop);
+    if (loop) {
+        wsx_loop_stop(loop);
+        wsx_loop_free(loop);
+    }
     return failed ? 1 : 0;
 }

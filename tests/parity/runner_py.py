@@ -1,7 +1,9 @@
 """The Python parity runner: runs scenarios.json against one server with
-wsx's blocking API (``--api sync``: wsx.sync.connect) or its asyncio API
-(``--api asyncio``: wsx.asyncio.connect), maps every result to the suite's
-language-neutral kinds and prints one line per scenario:
+wsx's blocking API (``--api sync``: wsx.sync.connect), its asyncio API
+(``--api asyncio``: wsx.asyncio.connect) or its sans-I/O engine
+(``--api protocol``: wsx.protocol.ClientProtocol over asyncio streams the
+runner opens itself), maps every result to the suite's language-neutral
+kinds and prints one line per scenario:
 
     ok <id>
     FAIL <id>: expected <...> got <...>
@@ -10,9 +12,12 @@ language-neutral kinds and prints one line per scenario:
 Exit status 0 only when no scenario failed. Every wait is bounded (the
 scenario file's timeout), so a stuck step fails instead of hanging.
 
-Both APIs run the same interpreter (Scenario below) through an adapter: the
+Every API runs the same interpreter (Scenario below) through an adapter: the
 asyncio adapter runs every operation as a coroutine on an event loop of its
-own thread, so the asyncio API is used as an asyncio program uses it.
+own thread, so the asyncio API is used as an asyncio program uses it; the
+protocol adapter does the same with ProtocolConnection, a small asyncio
+connection written on wsx.protocol as a program that owns its I/O writes
+one.
 """
 
 from __future__ import annotations
@@ -21,17 +26,21 @@ import argparse
 import asyncio
 import json
 import os
+import ssl
 import sys
 import threading
 import time
 import uuid
 from typing import Any, Optional
+from urllib.parse import urlsplit
 
 import wsx
 import wsx.asyncio
+import wsx.protocol
 import wsx.sync
 
-LANGUAGE = "python"
+# The keys of each API in scenarios.json's cannot_express (as run.py's EXPRESS_KEYS).
+EXPRESS_KEYS = {"sync": ["python"], "asyncio": ["python"], "protocol": ["python-protocol", "engine"]}
 
 
 class Failed(Exception):
@@ -65,6 +74,8 @@ def describe(message: Any) -> str:
 
 def error_kind(exc: BaseException) -> dict:
     """A wsx exception as the suite's language-neutral outcome."""
+    if isinstance(exc, ProtocolFailure):
+        return exc.outcome
     if isinstance(exc, wsx.InvalidStatus):
         out: dict = {"error": "handshake_refused", "status": exc.status}
         response = getattr(exc, "response", None)
@@ -106,7 +117,10 @@ def check_error(expected: dict, exc: BaseException) -> None:
 def closed_by(exc: BaseException, closed_by_us: bool) -> str:
     """Which side's close frame came first: the library says it where it has
     websockets' rcvd/sent/rcvd_then_sent; else we closed, or the library
-    failed the connection (a wsx error as the cause), or the peer did."""
+    failed the connection (a wsx error as the cause), or the peer did.
+    wsx.protocol's Close event says it itself (ProtocolClosed.origin)."""
+    if isinstance(exc, ProtocolClosed):
+        return exc.origin
     if hasattr(exc, "rcvd_then_sent"):
         rcvd, sent = getattr(exc, "rcvd", None), getattr(exc, "sent", None)
         if rcvd is not None and sent is not None:
@@ -163,6 +177,9 @@ def connect_kwargs(options: dict, subst: dict) -> dict:
             kw["additional_headers"] = [tuple(h) for h in value]
         elif key == "reconnect":
             kw["reconnect"] = wsx.Reconnect(**value)
+        elif key == "compression":
+            if not value:
+                kw["compression"] = None  # offer no permessage-deflate (on by default)
         elif key in ("subprotocols", "origin", "max_size", "max_queue", "open_timeout",
                      "ping_interval", "ping_timeout", "close_timeout"):
             kw[key] = value
@@ -280,6 +297,200 @@ class AsyncioAdapter:
         self.thread.join(5)
 
 
+class ProtocolFailure(Exception):
+    """A wsx.protocol connection that did not open: ``outcome`` in the suite's kinds."""
+
+    def __init__(self, outcome: dict, message: str) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
+class ProtocolClosed(wsx.ConnectionClosed):
+    """A wsx.protocol connection's Close event, raised as a closed connection
+    is (``origin``: local, remote or transport)."""
+
+    def __init__(self, close: wsx.protocol.Close) -> None:
+        super().__init__(close.code, close.reason)
+        self.origin = close.origin
+
+
+class ProtocolConnection:
+    """wsx.protocol's ClientProtocol over asyncio streams, with the methods
+    the steps use (send, recv, close, abort): a task reads the transport and
+    feeds the protocol, ticks it at its deadlines, takes its events and
+    writes what it has to send."""
+
+    def __init__(self, protocol: wsx.protocol.ClientProtocol, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+        self.protocol = protocol
+        self.reader, self.writer = reader, writer
+        self.loop = asyncio.get_running_loop()
+        self.messages: asyncio.Queue = asyncio.Queue()
+        self.opened: asyncio.Future = self.loop.create_future()
+        self.closed: asyncio.Future = self.loop.create_future()
+        self.error: Optional[wsx.protocol.Error] = None
+        self.transport_error: Optional[BaseException] = None
+        self.task = asyncio.ensure_future(self.run())
+
+    @property
+    def close_code(self) -> Optional[int]:
+        return self.protocol.close_code
+
+    @property
+    def close_reason(self) -> Optional[str]:
+        return self.protocol.close_reason
+
+    @property
+    def subprotocol(self) -> Optional[str]:
+        # From the Open event: the protocol itself belongs to the loop's thread.
+        return self.opened.result().subprotocol
+
+    @property
+    def deflate(self) -> bool:
+        return self.opened.result().deflate
+
+    def flush(self) -> None:
+        for chunk in self.protocol.data_to_send():
+            if chunk:
+                self.writer.write(chunk)
+            elif self.writer.can_write_eof():  # b"": half-close (TLS has no half-close)
+                self.writer.write_eof()
+
+    async def run(self) -> None:
+        self.protocol.tick(self.loop.time())  # starts the handshake timeout
+        self.flush()
+        while not self.closed.done():
+            deadline = self.protocol.next_deadline()
+            wait = None if deadline is None else max(0.0, deadline - self.loop.time())
+            try:
+                data: Optional[bytes] = await asyncio.wait_for(self.reader.read(65536), wait)
+            except asyncio.TimeoutError:
+                data = None
+            except (OSError, ssl.SSLError) as e:  # the transport broke (a TLS alert, a reset)
+                self.transport_error, data = e, b""
+            if data:
+                self.protocol.receive_data(data)
+            elif data == b"":
+                self.protocol.receive_eof()
+            self.protocol.tick(self.loop.time())
+            self.handle(self.protocol.events_received())
+            if not self.writer.is_closing():
+                self.flush()
+        # The server closes the transport first (RFC 6455 7.1.1): its EOF, then ours.
+        try:
+            await asyncio.wait_for(self.reader.read(), 2)
+        except (asyncio.TimeoutError, OSError, ssl.SSLError):
+            pass
+        self.writer.close()
+
+    def handle(self, events: list) -> None:
+        for event in events:
+            if isinstance(event, wsx.protocol.Open):
+                self.opened.set_result(event)
+            elif isinstance(event, wsx.protocol.Message):
+                self.messages.put_nowait(event.data)
+            elif isinstance(event, wsx.protocol.Error):
+                self.error = self.error or event
+            elif isinstance(event, wsx.protocol.Close):
+                self.closed.set_result(event)
+                if not self.opened.done():
+                    self.opened.set_exception(self.failure())
+
+    def failure(self) -> ProtocolFailure:
+        """Why the handshake failed, in the suite's kinds."""
+        e = self.error
+        if isinstance(self.transport_error, ssl.SSLError):
+            # The program's own TLS layer (Python's ssl) ended it.
+            return ProtocolFailure({"error": "tls_failed"}, str(self.transport_error))
+        if e is None:
+            return ProtocolFailure({"error": "closed before open"}, "no Error event")
+        if e.kind == "timeout":
+            return ProtocolFailure({"error": "open_timeout"}, e.message)
+        if e.status:
+            headers = [(k.lower(), v) for k, v in e.headers]
+            return ProtocolFailure({"error": "handshake_refused", "status": e.status, "headers": headers}, e.message)
+        return ProtocolFailure({"error": "handshake_invalid"}, e.message)
+
+    async def send(self, message: Any, text: Optional[bool] = None) -> None:
+        """A message, or one in fragments from an iterable (as websockets' send)."""
+        if self.closed.done():
+            raise ProtocolClosed(self.closed.result())
+        if isinstance(message, (str, bytes)):
+            pieces, fins = [message], [True]
+        else:
+            pieces = list(message)
+            fins = [i == len(pieces) - 1 for i in range(len(pieces))]
+        for piece, fin in zip(pieces, fins):
+            if isinstance(piece, str) or text:
+                self.protocol.send_text(piece, fin=fin)
+            else:
+                self.protocol.send_binary(piece, fin=fin)
+        self.flush()
+
+    async def recv(self) -> Any:
+        if self.messages.empty() and not self.closed.done():
+            getter = asyncio.ensure_future(self.messages.get())
+            await asyncio.wait({getter, self.closed}, return_when=asyncio.FIRST_COMPLETED)
+            if getter.done():
+                return getter.result()
+            getter.cancel()
+        if not self.messages.empty():
+            return self.messages.get_nowait()
+        raise ProtocolClosed(self.closed.result())
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        if not self.closed.done():
+            self.protocol.send_close(code, reason)
+            self.flush()
+            await asyncio.shield(self.closed)
+
+    def abort(self) -> None:
+        """Drops the transport; the protocol hears its end (Close 1006)."""
+        self.writer.transport.abort()
+
+
+class ProtocolAdapter(AsyncioAdapter):
+    """The asyncio adapter over ProtocolConnection: the runner opens the
+    transport (asyncio.open_connection, Python's ssl for wss://) and hands
+    the protocol its bytes."""
+
+    name = "protocol"
+
+    def connect(self, url: str, kw: dict, timeout: float) -> Any:
+        kw = dict(kw)
+        kw.setdefault("open_timeout", timeout)
+        context = None
+        if url.startswith("wss://"):
+            context = ssl.create_default_context(cafile=kw.pop("ca_file", None))
+            if "client_cert" in kw:
+                context.load_cert_chain(kw.pop("client_cert"), kw.pop("client_key"))
+        if "additional_headers" in kw:
+            kw["headers"] = kw.pop("additional_headers")
+        for loop_only in ("max_queue", "reconnect", "resolver"):
+            if loop_only in kw:
+                raise Failed(f"wsx.protocol has no {loop_only} (a cannot_express entry should skip this)")
+        parts = urlsplit(url)
+
+        async def go() -> ProtocolConnection:
+            # On the loop's thread, which alone uses it (a protocol is not
+            # thread-safe); InvalidArgument comes before any I/O.
+            protocol = wsx.protocol.ClientProtocol(url, **kw)
+            try:
+                reader, writer = await asyncio.open_connection(parts.hostname, parts.port, ssl=context)
+            except ssl.SSLError as e:
+                raise ProtocolFailure({"error": "tls_failed"}, str(e)) from None
+            except OSError as e:
+                raise ProtocolFailure({"error": "connect_failed"}, str(e)) from None
+            conn = ProtocolConnection(protocol, reader, writer)
+            await conn.opened
+            return conn
+
+        return self.run(go(), timeout + 5)
+
+    def abort(self, conn: Any) -> None:
+        self.loop.call_soon_threadsafe(conn.abort)
+
+
 # ---------------------------------------------------------------- scenarios
 
 
@@ -351,6 +562,10 @@ class Scenario:
         if not self.a.start_send(conn, payload(arg)).wait(self.timeout):
             raise Failed(f"send did not finish within {self.timeout} s")
 
+    def step_abort(self, conn: Any, arg: dict) -> None:
+        self.closed_by_us = True
+        self.a.abort(conn)
+
     def step_send_fragments(self, conn: Any, arg: dict) -> None:
         # websockets' send(iterable): one message in fragments. str pieces
         # send text; bytes pieces send binary, or text with text=True (so a
@@ -416,6 +631,14 @@ class Scenario:
         got = self.a.attr(conn, "subprotocol")
         if got != arg:
             raise Failed(f"expected subprotocol {arg!r} got {got!r}")
+
+    def step_expect_deflate(self, conn: Any, arg: bool) -> None:
+        if isinstance(conn, ProtocolConnection):
+            got = conn.deflate
+        else:  # the loop's handshake response says what was agreed
+            got = "permessage-deflate" in (conn.response.headers.get("Sec-WebSocket-Extensions") or "")
+        if got != arg:
+            raise Failed(f"expected permessage-deflate {'on' if arg else 'off'} got {'on' if got else 'off'}")
 
     def step_side(self, conn: Any, arg: dict) -> None:
         """A second connection to the same endpoint: one text answer."""
@@ -489,7 +712,7 @@ class Scenario:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--api", choices=["sync", "asyncio"], required=True)
+    ap.add_argument("--api", choices=["sync", "asyncio", "protocol"], required=True)
     ap.add_argument("--server", required=True, help="server name (py, wsx): picks the scenarios")
     ap.add_argument("--endpoints", required=True, help='JSON {"main": "ws://127.0.0.1:P", ...}')
     ap.add_argument("--scenarios", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios.json"))
@@ -501,12 +724,12 @@ def main() -> int:
     base = json.loads(args.endpoints)
     timeout = float(doc["defaults"]["timeout"])
     only = set(filter(None, args.only.split(",")))
-    adapter = SyncAdapter() if args.api == "sync" else AsyncioAdapter()
+    adapter = {"sync": SyncAdapter, "asyncio": AsyncioAdapter, "protocol": ProtocolAdapter}[args.api]()
     failed = 0
     for s in doc["scenarios"]:
         if args.server not in s["servers"] or (only and s["id"] not in only):
             continue
-        why = s.get("cannot_express", {}).get(LANGUAGE)
+        why = next((s["cannot_express"][k] for k in EXPRESS_KEYS[args.api] if k in s.get("cannot_express", {})), None)
         if why:
             print(f"skip {s['id']}: {why}", flush=True)
             continue

@@ -50,6 +50,8 @@ namespace Wsx
             internal IntPtr path;
             internal IntPtr headers;
             internal UIntPtr header_count;
+            internal IntPtr body;
+            internal UIntPtr body_len;
         }
 
         /// <summary>The permessage-deflate parameters a handshake agreed (RFC 7692).</summary>

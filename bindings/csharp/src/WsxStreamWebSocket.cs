@@ -224,7 +224,7 @@ namespace Wsx
             }
         }
 
-        /// <summary>The close code of the ended connection: the peer's, ours if we failed it, 1006 for a drop; null before.</summary>
+        /// <summary>The close code of the ended connection: the peer's, ours if we failed it, 1006 for a drop (and an <see cref="Abort"/>); null before.</summary>
         public override WebSocketCloseStatus? CloseStatus
         {
             get { lock (gate) return closeSeen ? (WebSocketCloseStatus)closeCode : (WebSocketCloseStatus?)null; }
@@ -733,7 +733,7 @@ namespace Wsx
             await Tasks.WithCancellation(closed.Task, cancellationToken).ConfigureAwait(false);
             lock (gate)
             {
-                if (!closeSeen && (aborted || disposed))
+                if (aborted || (!closeSeen && disposed))
                     throw AbortedError();
             }
         }
@@ -766,9 +766,10 @@ namespace Wsx
         }
 
         /// <summary>
-        /// Ends the connection at once, without a close handshake: State becomes Aborted, a pending
-        /// ReceiveAsync fails with a <see cref="WebSocketException"/>, the stream is disposed (the
-        /// peer sees the connection end, 1006). Safe at any time, more than once.
+        /// Ends the connection at once, without a close handshake: State becomes Aborted,
+        /// CloseStatus 1006 (unless the connection had ended already), a pending ReceiveAsync
+        /// fails with a <see cref="WebSocketException"/>, the stream is disposed (the peer sees the
+        /// connection end, 1006). Safe at any time, more than once.
         /// </summary>
         public override void Abort()
         {
@@ -777,6 +778,10 @@ namespace Wsx
                 if (aborted || disposed)
                     return;
                 aborted = true;
+                // The transport ends here: the engine's CLOSE event says how (1006, not clean), as
+                // WsxClient reports an abort.
+                NativeEngine.wsx_engine_feed_eof(engine);
+                Drain();
                 WakeAll();
             }
             CloseStream();

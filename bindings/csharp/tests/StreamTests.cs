@@ -276,6 +276,8 @@ namespace Wsx.Tests
                 var e = await Assert.ThrowsAsync<WebSocketException>(() => Within(pending, 10, "the pending ReceiveAsync"), "the pending ReceiveAsync");
                 Assert.Equal(WebSocketError.InvalidState, e.WebSocketErrorCode, "aborted: an invalid state");
                 Assert.Equal(WebSocketState.Aborted, client.State, "Aborted");
+                Assert.Equal((WebSocketCloseStatus)1006, client.CloseStatus, "1006 after Abort, as WsxClient reports it");
+                Assert.Equal(false, client.CloseWasClean, "an abort is not clean");
                 await Assert.ThrowsAsync<WebSocketException>(
                     () => client.SendAsync(new ArraySegment<byte>(new byte[1]), WebSocketMessageType.Binary, true, CancellationToken.None), "SendAsync after Abort");
                 await Assert.ThrowsAsync<WebSocketException>(() => Within(serverPending, 10, "the server's ReceiveAsync"), "the server's ReceiveAsync at the end of the stream");

@@ -96,11 +96,13 @@ pub fn py_bool(b: bool) -> &'static str {
     if b { "True" } else { "False" }
 }
 
-fn timeout(name: &str, t: Option<f64>) -> PyResult<Duration> {
+/// A timeout in seconds; `None`: one that never passes.
+pub fn timeout(name: &str, t: Option<f64>) -> PyResult<Duration> {
     t.map_or(Ok(FOREVER), |t| seconds(name, t))
 }
 
-fn keepalive(interval: Option<f64>, wait: Option<f64>) -> PyResult<Option<Keepalive>> {
+/// Keepalive from `ping_interval` (`None`: off) and `ping_timeout` (`None`: no limit).
+pub fn keepalive(interval: Option<f64>, wait: Option<f64>) -> PyResult<Option<Keepalive>> {
     interval
         .map(|i| {
             Ok(Keepalive {

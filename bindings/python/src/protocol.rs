@@ -3,6 +3,8 @@
 //! caller's own I/O as websockets' sans-I/O layer is. The Python classes in
 //! `wsx/protocol.py` wrap `_wsx.Engine` and give the events their types.
 
+use std::time::Duration;
+
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
@@ -11,10 +13,11 @@ use wsx_core::proto::engine::{
     CloseOrigin, Engine as CoreEngine, EngineConfig, EngineError, EngineEvent, EngineState,
     ErrorKind as EngineErrorKind,
 };
+use wsx_core::proto::handshake::Headers;
 use wsx_core::proto::{DeflateConfig, MessageKind, SendError, WsUrl};
 
 use crate::deflate::Deflate;
-use crate::errors;
+use crate::{errors, options};
 
 /// One WebSocket connection's protocol engine. Not thread-safe (one thread
 /// at a time), as the `wsx.protocol` objects that wrap it.
@@ -35,6 +38,14 @@ fn engine_error(py: Python<'_>, error: EngineError) -> PyErr {
     errors::to_py(py, &Error::new(kind, error.to_string()))
 }
 
+/// Milliseconds of `d`, rounded up: a duration of more than zero stays so.
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
+}
+
+/// The engine's configuration from Python's keyword arguments, in the same
+/// units and with the same meaning of `None` as `connect` and `serve` (no
+/// limit, no timeout, no keepalive); the core validates it once complete.
 #[allow(clippy::too_many_arguments)] // mirrors Python's keyword arguments
 fn config(
     subprotocols: Vec<String>,
@@ -45,24 +56,30 @@ fn config(
     close_timeout: Option<f64>,
     ping_interval: Option<f64>,
     ping_timeout: Option<f64>,
-) -> EngineConfig {
-    let ms = |s: f64| (s * 1000.0).max(1.0) as u64;
+) -> PyResult<EngineConfig> {
+    let open = open_timeout
+        .map(|t| options::seconds("open_timeout", t))
+        .transpose()?;
+    let keepalive = options::keepalive(ping_interval, ping_timeout)?;
     let mut c = EngineConfig {
         subprotocols,
         compression,
-        handshake_timeout_ms: open_timeout.map(ms),
+        handshake_timeout_ms: open.map(ms),
+        close_timeout_ms: ms(options::timeout("close_timeout", close_timeout)?),
+        keepalive_ms: keepalive.map(|k| (ms(k.interval), ms(k.timeout))),
         ..EngineConfig::default()
     };
-    if let Some(max) = max_size {
-        c.protocol.max_message_size = max;
-        c.protocol.max_frame_size = max;
-    }
+    let max = max_size.unwrap_or(usize::MAX);
+    c.protocol.max_message_size = max;
+    c.protocol.max_frame_size = max;
     c.protocol.streaming = streaming;
-    if let Some(t) = close_timeout {
-        c.close_timeout_ms = ms(t);
-    }
-    c.keepalive_ms = ping_interval.map(|i| (ms(i), ms(ping_timeout.unwrap_or(i))));
-    c
+    Ok(c)
+}
+
+/// The core's verdict on a complete configuration.
+fn validated(py: Python<'_>, c: EngineConfig) -> PyResult<EngineConfig> {
+    c.validate().map_err(|e| errors::to_py(py, &e))?;
+    Ok(c)
 }
 
 #[pymethods]
@@ -99,10 +116,10 @@ impl Engine {
             close_timeout,
             ping_interval,
             ping_timeout,
-        );
+        )?;
         c.headers = headers;
         c.origin = origin;
-        let inner = CoreEngine::client(&url, c).map_err(|e| {
+        let inner = CoreEngine::client(&url, validated(py, c)?).map_err(|e| {
             errors::to_py(py, &Error::new(ErrorKind::InvalidArgument, e.to_string()))
         })?;
         Ok(Engine::wrap(inner))
@@ -117,6 +134,7 @@ impl Engine {
     ))]
     #[allow(clippy::too_many_arguments)]
     fn server(
+        py: Python<'_>,
         subprotocols: Vec<String>,
         origins: Option<Vec<String>>,
         compression: Option<Py<Deflate>>,
@@ -126,7 +144,7 @@ impl Engine {
         close_timeout: Option<f64>,
         ping_interval: Option<f64>,
         ping_timeout: Option<f64>,
-    ) -> Engine {
+    ) -> PyResult<Engine> {
         let mut c = config(
             subprotocols,
             compression.map(|d| d.get().config()),
@@ -136,9 +154,9 @@ impl Engine {
             close_timeout,
             ping_interval,
             ping_timeout,
-        );
+        )?;
         c.origins = origins;
-        Engine::wrap(CoreEngine::server(c))
+        Ok(Engine::wrap(CoreEngine::server(validated(py, c)?)))
     }
 
     /// Feeds bytes received from the transport (all of them: events are
@@ -302,12 +320,8 @@ impl Engine {
         while let Some(event) = self.inner.next_event() {
             let tuple = match event {
                 EngineEvent::Request(r) => {
-                    let headers: Vec<(String, String)> = r
-                        .headers()
-                        .iter()
-                        .map(|(n, v)| (n.to_owned(), v.to_owned()))
-                        .collect();
-                    ("request", r.path().to_owned(), headers).into_pyobject(py)?
+                    ("request", r.path().to_owned(), owned_headers(r.headers()))
+                        .into_pyobject(py)?
                 }
                 EngineEvent::Open {
                     subprotocol,
@@ -354,11 +368,26 @@ impl Engine {
                         EngineErrorKind::Protocol => "protocol",
                         EngineErrorKind::Timeout => "timeout",
                     };
-                    ("error", kind, status, message.to_owned()).into_pyobject(py)?
+                    let message = message.to_owned();
+                    // A refused handshake: the response's headers and body.
+                    let (headers, body) = match self.inner.response().filter(|_| status != 0) {
+                        Some(r) => (owned_headers(&r.headers), r.body.as_slice()),
+                        None => (Vec::new(), &[][..]),
+                    };
+                    let body = PyBytes::new(py, body);
+                    ("error", kind, status, message, headers, body).into_pyobject(py)?
                 }
             };
             self.events.push(tuple.into_any().unbind());
         }
         Ok(())
     }
+}
+
+/// Header fields as Python's `(name, value)` pairs.
+fn owned_headers(headers: &Headers) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect()
 }

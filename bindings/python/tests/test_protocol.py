@@ -274,3 +274,45 @@ def test_injected_time_drives_keepalive_and_timeouts() -> None:
     lonely.tick(0.0)
     lonely.tick(2.0)
     assert [type(e) for e in lonely.events_received()] == [Error, Close]
+
+
+def test_refusal_carries_the_response() -> None:
+    client = ClientProtocol("ws://example.com/")
+    server = ServerProtocol()
+    server.receive_data(b"".join(client.data_to_send()))
+    server.events_received()
+    server.reject(403, "not here")
+    client.receive_data(b"".join(server.data_to_send()))
+    error, close = client.events_received()
+    assert isinstance(error, Error) and error.kind == "handshake" and error.status == 403
+    assert ("Content-Length", "8") in error.headers
+    assert error.body == b"not here"
+    assert close == Close(1006, "", "transport", False)
+
+
+@pytest.mark.parametrize(
+    "options, words",
+    [
+        ({"max_size": 0}, "max_message_size must be more than 0"),
+        ({"close_timeout": 0}, "close_timeout must be more than 0 ms"),
+        ({"open_timeout": 0}, "handshake_timeout must be more than 0 ms"),
+        ({"ping_interval": 0}, "keepalive.interval must be more than 0 ms"),
+        ({"ping_timeout": 0}, "keepalive.timeout must be more than 0 ms"),
+        ({"subprotocols": ["bad proto"]}, "is not an HTTP token"),
+        ({"headers": [("X-Test", "a\r\nb")]}, "contains CR, LF"),
+        ({"origin": "https://a\r\nX: 1"}, "contains CR, LF"),
+    ],
+)
+def test_options_are_checked_as_connect_checks_them(options: dict, words: str) -> None:
+    with pytest.raises(wsx.InvalidArgument, match=words):
+        ClientProtocol("ws://example.com/", **options)
+
+
+def test_defaults_are_the_cores() -> None:
+    """Keepalive is on by default, as for connect and serve (and the C and C# engines)."""
+    defaults = wsx._wsx.defaults()
+    client, server = pair()
+    client.tick(100.0)
+    assert client.next_deadline() == pytest.approx(100.0 + defaults.ping_interval)
+    server.tick(100.0)
+    assert server.next_deadline() == pytest.approx(100.0 + defaults.ping_interval)

@@ -13,6 +13,7 @@ use super::error::{Error, ErrorKind};
 use super::reconnect::ReconnectPolicy;
 use crate::proto;
 use crate::proto::DeflateConfig;
+use crate::proto::engine::EngineConfig;
 use crate::proto::handshake::{Limits, check_header, is_safe_value, is_token};
 
 fn invalid(message: String) -> Result<(), Error> {
@@ -173,6 +174,34 @@ impl ClientConfig {
         self.reconnect
             .as_ref()
             .map_or(Ok(()), ReconnectPolicy::validate)
+    }
+}
+
+impl EngineConfig {
+    /// Checks the options of a sans-I/O engine by the rules `connect` and
+    /// `listen` apply to the same settings (a binding that builds an engine
+    /// configuration itself calls it). The first broken rule is reported.
+    pub fn validate(&self) -> Result<(), Error> {
+        let ms = |name: &str, t: u64| positive_duration(name, Duration::from_millis(t));
+        protocol(&self.protocol)?;
+        limits(&self.limits)?;
+        subprotocols(&self.subprotocols)?;
+        headers("headers", &self.headers)?;
+        if let Some(origin) = &self.origin {
+            header_text("origin", origin)?;
+        }
+        for origin in self.origins.iter().flatten() {
+            header_text("origins", origin)?;
+        }
+        if let Some(t) = self.handshake_timeout_ms {
+            ms("handshake_timeout", t)?;
+        }
+        ms("close_timeout", self.close_timeout_ms)?;
+        if let Some((interval, timeout)) = self.keepalive_ms {
+            ms("keepalive.interval", interval)?;
+            ms("keepalive.timeout", timeout)?;
+        }
+        compression(&self.compression)
     }
 }
 
@@ -541,8 +570,78 @@ mod tests {
         assert_eq!(error.message(), "max_connections must be more than 0");
     }
 
+    /// An engine's options follow the same rules.
+    #[test]
+    fn each_engine_rule_names_its_option() {
+        type Edit = fn(&mut EngineConfig);
+        let cases: &[(Edit, &str)] = &[
+            (
+                |e| e.protocol.max_message_size = 0,
+                "protocol.max_message_size must be more than 0",
+            ),
+            (
+                |e| e.limits.max_headers = 0,
+                "limits.max_headers must be more than 0",
+            ),
+            (
+                |e| e.subprotocols = vec!["bad proto".into()],
+                "subprotocols: \"bad proto\" is not an HTTP token",
+            ),
+            (
+                |e| e.headers = vec![("Bad Name".into(), "v".into())],
+                "headers: header name \"Bad Name\" is not an HTTP token",
+            ),
+            (
+                |e| e.origin = Some("https://a\r\nX: 1".into()),
+                "origin \"https://a\\r\\nX: 1\" contains CR, LF",
+            ),
+            (
+                |e| e.origins = Some(vec![String::new()]),
+                "origins must not be empty",
+            ),
+            (
+                |e| e.handshake_timeout_ms = Some(0),
+                "handshake_timeout must be more than 0 ms",
+            ),
+            (
+                |e| e.close_timeout_ms = 0,
+                "close_timeout must be more than 0 ms",
+            ),
+            (
+                |e| e.keepalive_ms = Some((0, 1)),
+                "keepalive.interval must be more than 0 ms",
+            ),
+            (
+                |e| e.keepalive_ms = Some((1, 0)),
+                "keepalive.timeout must be more than 0 ms",
+            ),
+            (
+                |e| {
+                    e.compression = Some(DeflateConfig {
+                        level: 10,
+                        ..Default::default()
+                    })
+                },
+                "compression: compression level must be 0 to 9, not 10",
+            ),
+        ];
+        for (edit, words) in cases {
+            let mut config = EngineConfig::default();
+            edit(&mut config);
+            expect_refused(config.validate(), words);
+        }
+        let edges = EngineConfig {
+            handshake_timeout_ms: None,
+            close_timeout_ms: 1,
+            keepalive_ms: Some((1, 1)),
+            ..Default::default()
+        };
+        edges.validate().unwrap();
+    }
+
     #[test]
     fn the_defaults_are_valid() {
+        EngineConfig::default().validate().unwrap();
         ClientConfig::default().validate().unwrap();
         ServerConfig::default().validate().unwrap();
         ReconnectPolicy::default().validate().unwrap();

@@ -44,7 +44,7 @@ use super::connection::{Config, Connection, Event, Role, State};
 use super::error::SendError;
 use super::extension::deflate::{Agreement, DeflateConfig, negotiate};
 use super::handshake::{
-    Accept, ClientHandshake, ClientOptions, HandshakeError, Limits, Rejection, Request,
+    Accept, ClientHandshake, ClientOptions, HandshakeError, Limits, Rejection, Request, Response,
     ServerHandshake, accept_response, check_origin, select_subprotocol,
 };
 use super::message::MessageKind;
@@ -256,6 +256,8 @@ pub struct Engine {
     current: Option<Queued>,
     subprotocol: Option<String>,
     request: Option<Box<Request>>,
+    /// Client: the server's answer to a refused handshake.
+    response: Option<Box<Response>>,
     /// Whether the final close event was queued.
     closed: bool,
     /// Whether the transport ended.
@@ -333,6 +335,7 @@ impl Engine {
             current: None,
             subprotocol: None,
             request: None,
+            response: None,
             closed: false,
             eof: false,
             deflate: false,
@@ -378,6 +381,13 @@ impl Engine {
     /// Server: the handshake request, once it arrived.
     pub fn request(&self) -> Option<&Request> {
         self.request.as_deref()
+    }
+
+    /// Client: the server's answer when it refused the handshake (a status
+    /// other than 101: its headers and the body as it arrived), from the
+    /// [`EngineEvent::Error`] that reports the refusal on.
+    pub fn response(&self) -> Option<&Response> {
+        self.response.as_deref()
     }
 
     /// Feeds bytes received from the peer; returns how many were taken. All
@@ -552,6 +562,7 @@ impl Engine {
 
     fn handshake_failed(&mut self, err: &HandshakeError) {
         self.phase = Phase::Ended;
+        self.response = err.response().cloned().map(Box::new);
         self.queue.push_back(Queued::Error {
             kind: ErrorKind::Handshake,
             status: err.http_status().unwrap_or(0),

@@ -1,6 +1,6 @@
 """The python-websockets parity server (websockets' asyncio API): the
 reference peer of tests/parity. Serves the scenario paths on its endpoints
-(main, origin, restart, drain, mtls on 127.0.0.1 free ports; ipv6 on ::1), announces them as one JSON
+(main, origin, restart, drain, mtls, deflate on 127.0.0.1 free ports; ipv6 on ::1), announces them as one JSON
 line on stdout and runs until its stdin closes.
 
 Paths (main endpoint; the query strings come from scenarios.json):
@@ -269,11 +269,14 @@ async def main() -> None:
     context.verify_mode = ssl.CERT_REQUIRED
     mtls_server = await serve(handler, "127.0.0.1", 0, ssl=context, **OPTIONS)
     ipv6_server = await serve(handler, "::1", 0, **OPTIONS)
+    # The main paths with permessage-deflate accepted (websockets' defaults).
+    deflate_server = await serve(handler, "127.0.0.1", 0, **dict(OPTIONS, compression="deflate"))
     announce({"main": port(main_server), "origin": port(origin_server), "restart": restart_port, "drain": drain_port,
-              "mtls": port(mtls_server), "ipv6": port(ipv6_server)})
+              "mtls": port(mtls_server), "ipv6": port(ipv6_server), "deflate": port(deflate_server)})
     loop = asyncio.get_running_loop()
     eof = loop.run_in_executor(None, sys.stdin.read)
     await eof
+    os._exit(0)  # at once, as wsx_server.py: asyncio.run would wait for handlers still closing
 
 
 if __name__ == "__main__":

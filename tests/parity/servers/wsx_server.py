@@ -1,7 +1,8 @@
 """The wsx parity server: the same paths as py_server.py (see its docstring),
-served by wsx.sync.serve on six endpoints (main, origin, restart, drain,
+served by wsx.sync.serve on seven endpoints (main, origin, restart, drain,
 mtls: mutual TLS with run.py's certificates, /whoami answers the client's
-subject; ipv6: the main paths on ::1). Its process_request also serves
+subject; ipv6: the main paths on ::1; deflate: the main paths with
+permessage-deflate accepted). Its process_request also serves
 /metrics: the main server's counters as OpenMetrics text.
 
 Why Python and not a C program: the C ABI is being renamed (abi-v2) while
@@ -186,8 +187,10 @@ def main() -> None:
         handler, "127.0.0.1", 0,
         cert_file=os.path.join(tls, "server.pem"), key_file=os.path.join(tls, "server.key"),
         client_ca_file=os.path.join(tls, "client-ca.pem"), client_cert_required=True, **OPTIONS)
+    deflate_server = wsx.sync.serve(handler, "127.0.0.1", 0, **dict(OPTIONS, compression="deflate"))
     announce({"main": main_server.port, "origin": origin_server.port, "restart": restartable.port,
-              "drain": drainable.port, "mtls": mtls_server.port, "ipv6": ipv6_server.port})
+              "drain": drainable.port, "mtls": mtls_server.port, "ipv6": ipv6_server.port,
+              "deflate": deflate_server.port})
     wait_for_stdin_eof()
     os._exit(0)
 

@@ -20,7 +20,10 @@ engine's sockets), with the method names of websockets' sans-I/O layer::
 The engine is wsx's core (handshake, framing, masking, UTF-8,
 permessage-deflate, the close handshake); timers run only when the program
 calls :meth:`Protocol.tick` with the current time (see
-:meth:`Protocol.next_deadline`). Event objects are plain data classes.
+:meth:`Protocol.next_deadline`). Options mean what they mean for
+``connect`` and ``serve`` (``None``: no limit, no timeout, no keepalive),
+with the same defaults and the same checks (``InvalidArgument``). Event
+objects are plain data classes.
 """
 
 from __future__ import annotations
@@ -109,12 +112,15 @@ class Close:
 @dataclass(frozen=True)
 class Error:
     """Something failed (``kind``: ``"handshake"``, ``"protocol"`` or
-    ``"timeout"``; ``status``: a refused handshake's HTTP status); a
-    :class:`Close` follows."""
+    ``"timeout"``; ``status``: a refused handshake's HTTP status, and
+    ``headers`` and ``body`` its response's, as ``InvalidStatus.response``
+    has them for ``connect``); a :class:`Close` follows."""
 
     kind: str
     status: int
     message: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
 
 
 Event = Union[Request, Open, Message, Fragment, Ping, Pong, Close, Error]
@@ -240,8 +246,8 @@ class ClientProtocol(Protocol):
         streaming: bool = False,
         open_timeout: Optional[float] = DEFAULTS.open_timeout,
         close_timeout: Optional[float] = DEFAULTS.close_timeout,
-        ping_interval: Optional[float] = None,
-        ping_timeout: Optional[float] = None,
+        ping_interval: Optional[float] = DEFAULTS.ping_interval,
+        ping_timeout: Optional[float] = DEFAULTS.ping_timeout,
     ) -> None:
         super().__init__(
             Engine.client(
@@ -274,8 +280,8 @@ class ServerProtocol(Protocol):
         streaming: bool = False,
         open_timeout: Optional[float] = DEFAULTS.open_timeout,
         close_timeout: Optional[float] = DEFAULTS.close_timeout,
-        ping_interval: Optional[float] = None,
-        ping_timeout: Optional[float] = None,
+        ping_interval: Optional[float] = DEFAULTS.ping_interval,
+        ping_timeout: Optional[float] = DEFAULTS.ping_timeout,
     ) -> None:
         super().__init__(
             Engine.server(

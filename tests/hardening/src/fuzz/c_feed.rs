@@ -178,6 +178,8 @@ fn blank_event() -> wsx_engine_event {
         path: ptr::null(),
         headers: ptr::null(),
         header_count: 0,
+        body: ptr::null(),
+        body_len: 0,
     }
 }
 
