@@ -222,6 +222,9 @@ def test_cluster_options_are_checked() -> None:
         wsx.Cluster("redis://127.0.0.1", queue_full="sometimes")
     with pytest.raises(ValueError):
         wsx.Cluster("redis://127.0.0.1", keepalive=-1.0)
+    with pytest.raises(wsx.InvalidArgument, match="max_queued"):
+        with wsx_server(Room(), cluster=wsx.Cluster("redis://127.0.0.1", max_queued=0)):
+            pass
     with pytest.raises(wsx.InvalidArgument, match="cluster url"):
         with wsx_server(Room(), cluster="http://127.0.0.1"):
             pass
