@@ -12,14 +12,19 @@ TEST_TARGETS += test-parity
 PARITY_DIR := $(BUILD)/parity
 PARITY_FLAGS ?=
 
+# How the suite's C programs are built: $< linked against the ffi layer's libwsx (rpath).
+parity_cc = $(CC) -std=c11 $(WSX_CFLAGS) $< -o $@ -lpthread \
+  -L$(call ffi_libdir,$(FFI_PROFILE)) -Wl,-rpath,$(call ffi_libdir,$(FFI_PROFILE)) -lwsx
+# How its C# programs are: $< against Wsx.dll, beside it (mk/csharp.mk), whose dllmap finds
+# the native library.
+parity_mcs = $(MCS) $(CSHARP_FLAGS) -r:$(CSHARP_OUT)/Wsx.dll -out:$@ $<
+
 $(PARITY_DIR)/runner_c: tests/parity/runner_c.c include/wsx.h | ffi-lib
 	@mkdir -p $(@D)
-	$(CC) -std=c11 $(WSX_CFLAGS) $< -o $@ -lpthread \
-	  -L$(call ffi_libdir,$(FFI_PROFILE)) -Wl,-rpath,$(call ffi_libdir,$(FFI_PROFILE)) -lwsx
+	$(parity_cc)
 
-# Beside Wsx.dll (mk/csharp.mk), whose dllmap finds the native library.
 $(CSHARP_OUT)/ParityRunner.exe: tests/parity/ParityRunner.cs $(CSHARP_OUT)/Wsx.dll
-	$(MCS) $(CSHARP_FLAGS) -r:$(CSHARP_OUT)/Wsx.dll -out:$@ $<
+	$(parity_mcs)
 
 parity-runners: ffi-lib python-install $(PARITY_DIR)/runner_c $(CSHARP_OUT)/ParityRunner.exe
 
@@ -28,3 +33,23 @@ test-parity: parity-runners
 	  --c-runner $(PARITY_DIR)/runner_c \
 	  --csharp-runner $(CSHARP_OUT)/ParityRunner.exe --mono $(MONO) \
 	  $(PARITY_FLAGS)
+
+# The cluster scenario (tests/parity/cluster/README.md): one wsx server per language
+# (node_c.c, node_py.py, ClusterNode.cs) in one cluster on a redis-server of its own,
+# python-websockets clients, the same checks for every node; classic pub/sub and sharded
+# pub/sub over rediss://. Part of test-parity; PARITY_FLAGS' --langs and --only apply
+# (`--only cluster` runs it alone).
+.PHONY: test-parity-cluster
+test-parity: test-parity-cluster
+
+$(PARITY_DIR)/cluster_node_c: tests/parity/cluster/node_c.c include/wsx.h | ffi-lib
+	@mkdir -p $(@D)
+	$(parity_cc)
+
+$(CSHARP_OUT)/ClusterNode.exe: tests/parity/cluster/ClusterNode.cs $(CSHARP_OUT)/Wsx.dll
+	$(parity_mcs)
+
+test-parity-cluster: ffi-lib python-install $(PARITY_DIR)/cluster_node_c $(CSHARP_OUT)/ClusterNode.exe
+	nice $(PY) tests/parity/cluster/driver.py --python $(PY) --out $(PARITY_DIR) \
+	  --c-node $(PARITY_DIR)/cluster_node_c --csharp-node $(CSHARP_OUT)/ClusterNode.exe \
+	  --mono $(MONO) $(PARITY_FLAGS)
