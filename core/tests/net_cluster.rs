@@ -588,6 +588,34 @@ fn bad_cluster_options_fail_at_listen() {
 }
 
 #[test]
+fn empty_queue_bounds_fail_at_listen() {
+    let lp = spawn_loop();
+    for cluster in [
+        ClusterConfig {
+            max_queued: 0,
+            ..ClusterConfig::default()
+        },
+        ClusterConfig {
+            max_queued_bytes: 0,
+            ..ClusterConfig::default()
+        },
+    ] {
+        let config = ServerConfig {
+            cluster: Some(cluster),
+            ..server_config()
+        };
+        let (tx, _rx) = channel();
+        let e = lp
+            .handle()
+            .listen(config, Box::new(Rooms(tx)))
+            .err()
+            .expect("refused");
+        assert_eq!(e.kind(), wsx_core::net::ErrorKind::InvalidArgument);
+        assert!(e.to_string().contains("max_queued"), "{e}");
+    }
+}
+
+#[test]
 fn rediss_with_a_private_ca_and_a_host_name() {
     let pki = net_util::pki::Pki::new();
     let tls_port = free_port();

@@ -3,6 +3,7 @@
 //! Its `on_state` and `on_gap` callbacks run on the network thread; its
 //! `state`, `stats()` and `node_id` read the server's link at any time.
 
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use pyo3::exceptions::PyValueError;
@@ -80,13 +81,15 @@ impl Cluster {
     /// backoff of the link (a `wsx.Reconnect`); at most `max_queued`
     /// publications (`max_queued_bytes` bytes) wait for Redis, the oldest
     /// dropped past that (`queue_full="drop_newest"` drops the new one).
+    /// `ca_file` (PEM) adds CA certificates to trust for `rediss://` (a
+    /// Redis with a private CA).
     /// `on_state(state, detail)` gets "up", "down" or "resubscribing";
     /// `on_gap(gap)` a `ClusterGap`. The URL is checked by `serve`.
     #[new]
     #[pyo3(signature = (
         url, *, prefix=None, node_id=None, sharded=false, reconnect=None, max_queued=None,
         max_queued_bytes=None, queue_full="drop_oldest", connect_timeout=None, keepalive=None,
-        on_state=None, on_gap=None
+        ca_file=None, on_state=None, on_gap=None
     ))]
     #[allow(clippy::too_many_arguments)] // mirrors Python's keyword arguments
     fn new(
@@ -100,6 +103,7 @@ impl Cluster {
         queue_full: &str,
         connect_timeout: Option<f64>,
         keepalive: Option<f64>,
+        ca_file: Option<PathBuf>,
         on_state: Option<Py<PyAny>>,
         on_gap: Option<Py<PyAny>>,
     ) -> PyResult<Cluster> {
@@ -113,7 +117,7 @@ impl Cluster {
                 )));
             }
         };
-        let config = ClusterConfig {
+        let mut config = ClusterConfig {
             url,
             prefix: prefix.unwrap_or(d.prefix.clone()),
             node_id,
@@ -135,6 +139,7 @@ impl Cluster {
             },
             ..d
         };
+        config.tls.ca_file = ca_file;
         Ok(Cluster {
             config,
             on_state,

@@ -1,7 +1,7 @@
 """Cluster pub/sub from Python: servers sharing topics through a Redis of
 the test's own (``redis-server`` on a free port, stopped afterwards):
 delivery across servers, the state and gap callbacks, a broker unreachable
-at start, and the option checks."""
+at start, ``rediss://`` with a private CA, and the option checks."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import struct
 import subprocess
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -38,14 +39,15 @@ def redis_command(port: int, *args: bytes) -> bytes:
         return s.recv(4096)
 
 
-@pytest.fixture
-def redis_port() -> Iterator[int]:
-    """A redis-server of this test, on a free port of 127.0.0.1."""
+@contextlib.contextmanager
+def redis_server(*options: str) -> Iterator[int]:
+    """A redis-server of this test, with `options`, on a free port of
+    127.0.0.1 (plain TCP, also when `options` add a TLS port)."""
     if shutil.which("redis-server") is None:
         pytest.fail("redis-server is missing: `make deps` installs it (Debian's redis-server)")
     port = free_port()
     proc = subprocess.Popen(
-        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no", *options],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -61,6 +63,12 @@ def redis_port() -> Iterator[int]:
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.fixture
+def redis_port() -> Iterator[int]:
+    with redis_server() as port:
+        yield port
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout: float = 20) -> None:
@@ -184,11 +192,39 @@ def test_an_unreachable_broker_leaves_the_server_serving_locally() -> None:
         assert stats is not None and stats["queued"] == 1 and stats["published"] == 0
 
 
-def test_cluster_options_are_checked() -> None:
+def test_rediss_trusts_the_ca_file(tls_files: dict[str, Path]) -> None:
+    """A Redis whose certificate a private CA signed: the link trusts it
+    through ``ca_file``; without it, the link is down for the certificate."""
+    tls_port = free_port()
+    tls = ["--tls-port", str(tls_port), "--tls-cert-file", str(tls_files["cert"]),
+           "--tls-key-file", str(tls_files["key"]), "--tls-ca-cert-file", str(tls_files["ca"]),
+           "--tls-auth-clients", "no"]
+    with redis_server(*tls):
+        url = f"rediss://127.0.0.1:{tls_port}"
+        trusted, untrusted = Recorder(), Recorder()
+        with_ca = trusted.cluster(url, ca_file=tls_files["ca"], prefix="tls:")
+        without = untrusted.cluster(url, prefix="tls:")
+        with wsx_server(Room(), cluster=with_ca) as a, wsx_server(Room(), cluster=without):
+            wait_for(lambda: with_ca.state == "up", "the link with the CA is up")
+            wait_for(lambda: bool(untrusted.states), "the state event of the link without it")
+            state, detail = untrusted.states[0]
+            assert state == "down" and "certificate" in detail.lower(), detail
+            with wsx.sync.connect(f"ws://127.0.0.1:{a.port}/secure") as client:
+                assert client.recv(timeout=10) == "joined"
+                wait_for(lambda: (with_ca.stats() or {}).get("subscriptions") == 1, "subscribed over TLS")
+
+
+def test_cluster_options_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="queue_full"):
         wsx.Cluster("redis://127.0.0.1", queue_full="sometimes")
     with pytest.raises(ValueError):
         wsx.Cluster("redis://127.0.0.1", keepalive=-1.0)
+    with pytest.raises(wsx.InvalidArgument, match="nothing-here.pem"):
+        with wsx_server(Room(), cluster=wsx.Cluster("rediss://127.0.0.1", ca_file=tmp_path / "nothing-here.pem")):
+            pass
+    with pytest.raises(wsx.InvalidArgument, match="max_queued"):
+        with wsx_server(Room(), cluster=wsx.Cluster("redis://127.0.0.1", max_queued=0)):
+            pass
     with pytest.raises(wsx.InvalidArgument, match="cluster url"):
         with wsx_server(Room(), cluster="http://127.0.0.1"):
             pass

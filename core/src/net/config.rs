@@ -258,10 +258,12 @@ pub struct ClusterConfig {
     /// as reconnecting clients. Only the delays, `max_attempts`,
     /// `reset_after` and `jitter` apply.
     pub reconnect: ReconnectPolicy,
-    /// Most publications waiting for the broker (default 10,000): while it
-    /// is down, and while it reads slower than the server publishes.
+    /// Most publications waiting for the broker (default 10,000; at least
+    /// 1): while it is down, and while it reads slower than the server
+    /// publishes.
     pub max_queued: usize,
-    /// Most bytes of publications waiting for the broker (default 16 MiB).
+    /// Most bytes of publications waiting for the broker (default 16 MiB;
+    /// at least 1).
     pub max_queued_bytes: usize,
     /// What a publication does when the queue is full (default: the oldest
     /// is dropped). A dropped publication used its sequence number, so the

@@ -192,6 +192,7 @@ class Cluster:
         queue_full: str = "drop_oldest",
         connect_timeout: Optional[float] = None,
         keepalive: Optional[float] = None,
+        ca_file: Optional[_StrPath] = None,
         on_state: Optional[Callable[[str, str], Any]] = None,
         on_gap: Optional[Callable[[ClusterGap], Any]] = None,
     ) -> Cluster: ...

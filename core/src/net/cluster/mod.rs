@@ -42,6 +42,13 @@ pub(super) fn prepare(config: &ClusterConfig) -> Result<BrokerRequest, Error> {
             node_id.len()
         )));
     }
+    // A queue bound of 0 cannot be honoured (a publication waits in the
+    // queue while the broker is down): refused rather than taken as 1.
+    if config.max_queued == 0 || config.max_queued_bytes == 0 {
+        return Err(invalid(
+            "cluster.max_queued and cluster.max_queued_bytes must be at least 1".to_owned(),
+        ));
+    }
     if config.connect_timeout.is_zero() || config.keepalive.is_zero() {
         return Err(invalid(
             "cluster.connect_timeout and cluster.keepalive must be more than 0".to_owned(),
