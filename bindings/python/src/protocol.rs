@@ -19,9 +19,10 @@ use wsx_core::proto::{DeflateConfig, MessageKind, SendError, WsUrl};
 use crate::deflate::Deflate;
 use crate::{errors, options};
 
-/// One WebSocket connection's protocol engine. Not thread-safe (one thread
-/// at a time), as the `wsx.protocol` objects that wrap it.
-#[pyclass(module = "wsx._wsx", unsendable)]
+/// One WebSocket connection's protocol engine. Usable from any thread, one
+/// call at a time (a call while another runs raises `RuntimeError`), as the
+/// `wsx.protocol` objects that wrap it.
+#[pyclass(module = "wsx._wsx")]
 pub struct Engine {
     inner: CoreEngine,
     /// Events taken from the engine (as tuples), not yet returned.

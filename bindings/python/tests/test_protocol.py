@@ -316,3 +316,14 @@ def test_defaults_are_the_cores() -> None:
     assert client.next_deadline() == pytest.approx(100.0 + defaults.ping_interval)
     server.tick(100.0)
     assert server.next_deadline() == pytest.approx(100.0 + defaults.ping_interval)
+
+
+def test_usable_from_another_thread() -> None:
+    """A protocol object may move between threads (an executor, say), as
+    websockets' does: one call at a time, from whichever thread."""
+    import concurrent.futures
+
+    client = ClientProtocol("ws://example.com/")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        request = pool.submit(client.data_to_send).result()
+    assert request and request[0].startswith(b"GET / HTTP/1.1\r\n")

@@ -138,7 +138,8 @@ _MAKERS = {
 
 
 class Protocol:
-    """What clients and servers share. Not thread-safe."""
+    """What clients and servers share. Not thread-safe: one call at a time,
+    from any thread."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
