@@ -115,7 +115,7 @@ impl Reactor {
         if let Some(Entry::Broker(mut b)) = self.entries.try_remove(slot)
             && let Some(t) = b.transport.as_mut()
         {
-            let _ = self.registry().deregister(&mut t.tcp);
+            let _ = self.registry().deregister(&mut t.stream);
         }
         cluster.slot.store(usize::MAX, Ordering::Release);
     }
@@ -177,7 +177,7 @@ impl Reactor {
             return;
         };
         if let Some(mut t) = b.transport.take() {
-            let _ = self.poll.registry().deregister(&mut t.tcp);
+            let _ = self.poll.registry().deregister(&mut t.stream);
         }
         let Some(b) = self.broker_mut(slot) else {
             return;
@@ -209,7 +209,7 @@ impl Reactor {
         let Some(b) = self.broker_mut(slot) else {
             return;
         };
-        b.transport = Some(Transport::new(tcp, session));
+        b.transport = Some(Transport::new(tcp.into(), session));
         b.connecting = true;
     }
 
@@ -222,14 +222,14 @@ impl Reactor {
             return;
         };
         if b.connecting {
-            let addr = t.tcp.peer_addr();
-            match t.tcp.take_error() {
+            let addr = t.stream.peer_addr();
+            match t.stream.take_error() {
                 Ok(Some(e)) | Err(e) => return self.broker_connect_next(slot, Some(e.to_string())),
                 Ok(None) => {}
             }
             match addr {
                 Ok(_) => {
-                    let _ = t.tcp.set_nodelay(true);
+                    let _ = t.stream.set_nodelay(true);
                     b.connecting = false;
                     b.node.connected();
                 }
@@ -326,7 +326,7 @@ impl Reactor {
         b.node.disconnected(detail);
         b.deadlines.cancel(TimerKind::BrokerCheck);
         if let Some(mut t) = transport {
-            let _ = self.poll.registry().deregister(&mut t.tcp);
+            let _ = self.poll.registry().deregister(&mut t.stream);
         }
         if let Some((_, wait)) = next {
             self.schedule(slot, TimerKind::BrokerRetry, wait);
