@@ -117,7 +117,8 @@ impl fmt::Display for WsUrl {
 /// A `ws+unix:` or `wss+unix:` URL, as Node's `ws` writes them: the
 /// socket's path, then a colon and the resource.
 /// `ws+unix:///run/app.sock:/chat?room=1` is the socket `/run/app.sock` and
-/// the resource `/chat?room=1` (`/` when no colon follows the path).
+/// the resource `/chat?room=1` (`/` when no colon follows the path). The
+/// path is percent-decoded (`%20` is a space), as URL libraries encode it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnixUrl {
     /// The path of the Unix domain socket.
@@ -150,14 +151,29 @@ impl UnixUrl {
         if socket_path.is_empty() {
             return Err(UrlError::MissingSocketPath);
         }
+        let socket_path = percent_decode(socket_path)?;
         let host = if host.is_empty() { "localhost" } else { host };
         let slash = if resource.starts_with('/') { "" } else { "/" };
         let url = WsUrl::parse(&format!("{scheme}://{host}{slash}{resource}"))?;
-        Ok(Some(UnixUrl {
-            socket_path: socket_path.to_owned(),
-            url,
-        }))
+        Ok(Some(UnixUrl { socket_path, url }))
     }
+}
+
+/// `%XX` sequences decoded; the result must be UTF-8.
+fn percent_decode(text: &str) -> Result<String, UrlError> {
+    let bad = || UrlError::Invalid(format!("bad percent-encoding in the socket path {text:?}"));
+    let mut out = Vec::with_capacity(text.len());
+    let mut bytes = text.bytes();
+    while let Some(b) = bytes.next() {
+        if b != b'%' {
+            out.push(b);
+            continue;
+        }
+        let hex = [bytes.next().ok_or_else(bad)?, bytes.next().ok_or_else(bad)?];
+        let hex = std::str::from_utf8(&hex).map_err(|_| bad())?;
+        out.push(u8::from_str_radix(hex, 16).map_err(|_| bad())?);
+    }
+    String::from_utf8(out).map_err(|_| bad())
 }
 
 fn default_port(secure: bool) -> u16 {
@@ -338,6 +354,9 @@ mod tests {
             (u.socket_path.as_str(), u.url.resource.as_str()),
             ("rel.sock", "/x")
         );
+        let u = unix("ws+unix:///tmp/a%20b/s.sock:/");
+        assert_eq!(u.socket_path, "/tmp/a b/s.sock");
+        assert!(UnixUrl::parse("ws+unix:///tmp/%zz:/").is_err());
         let u = unix("ws+unix://example.com/run/app.sock:/");
         assert_eq!(u.url.host_header(), "example.com");
         assert_eq!(UnixUrl::parse("ws://localhost/"), Ok(None));
