@@ -23,6 +23,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from urllib.parse import quote
@@ -95,8 +96,9 @@ class BlackHole:
 
 
 def substitute(value, subst: dict):
-    """An option value (or list of them) with {tls} (the directory of
-    make_certs) and {blackhole6} (BlackHole's address) replaced."""
+    """An option value or URL (or list of them) with {tls} (the directory of
+    make_certs), {blackhole6} (BlackHole's address) and {unix} (the server's
+    Unix domain socket, in flatten) replaced."""
     if isinstance(value, list):
         return [substitute(v, subst) for v in value]
     if isinstance(value, str):
@@ -132,7 +134,7 @@ def flatten(doc: dict, server: str, endpoints: dict, language: str, subst: dict)
     for s in doc["scenarios"]:
         if server not in s["servers"]:
             continue
-        url = s.get("url") or with_host(endpoints[s["endpoint"]] + s["path"], s.get("host"))
+        url = substitute(s.get("url") or with_host(endpoints[s["endpoint"]] + s["path"], s.get("host")), subst)
         out.append(line("scenario", id=s["id"], url=url, side_base=endpoints[s["endpoint"]]))
         why = s.get("cannot_express", {}).get(language)
         if why:
@@ -192,6 +194,7 @@ class Server:
             raise SystemExit(f"parity: the {name} server did not start:\n{self.proc.stderr.read()}")
         self.endpoints = {k: f"{'wss' if k in TLS_ENDPOINTS else 'ws'}://{ENDPOINT_HOSTS.get(k, '127.0.0.1')}:{p}"
                           for k, p in json.loads(ports[0]).items()}
+        self.unix = env["WSX_PARITY_UNIX"]
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -276,9 +279,10 @@ def expected_ids(doc: dict, server: str, only: str) -> list[str]:
 def run_one(lang: str, server: Server, args, doc: dict, outdir: str, results: dict) -> None:
     flat_path = os.path.join(outdir, f"{server.name}-{LANGUAGE_OF[lang]}.flat")
     with open(flat_path, "w") as f:
-        f.write(flatten(doc, server.name, server.endpoints, LANGUAGE_OF[lang], args.subst))
+        # {unix}: this server's Unix domain socket.
+        f.write(flatten(doc, server.name, server.endpoints, LANGUAGE_OF[lang], dict(args.subst, unix=server.unix)))
     cmd = command(lang, args, server, flat_path)
-    env = dict(os.environ)
+    env = dict(os.environ, WSX_PARITY_UNIX=server.unix)
     if args.lib_dir:
         env["LD_LIBRARY_PATH"] = args.lib_dir + os.pathsep + env.get("LD_LIBRARY_PATH", "")
     start = time.monotonic()
@@ -333,7 +337,11 @@ def main() -> int:
     black_hole = BlackHole()
     args.subst = {"tls": args.tls_dir, "blackhole6": black_hole.address}
     env = dict(os.environ, PYTHONUNBUFFERED="1", WSX_PARITY_TLS=args.tls_dir)
-    servers = [Server(name, args.python, env) for name in args.servers.split(",") if name]
+    # The servers' Unix domain sockets: in a short directory of their own (a
+    # socket path has at most 107 bytes; the checkout's may be long).
+    unix_dir = tempfile.mkdtemp(prefix="wsx-parity-")
+    servers = [Server(name, args.python, dict(env, WSX_PARITY_UNIX=os.path.join(unix_dir, name + ".sock")))
+               for name in args.servers.split(",") if name]
     results: dict = {}
     try:
         checks = server_checks(doc, servers)
@@ -360,6 +368,7 @@ def main() -> int:
         for s in servers:
             s.stop()
         black_hole.close()
+        shutil.rmtree(unix_dir, ignore_errors=True)
 
     failed = False
     for (lang, server), r in sorted(results.items()):

@@ -163,6 +163,8 @@ def connect_kwargs(options: dict, subst: dict) -> dict:
             kw["additional_headers"] = [tuple(h) for h in value]
         elif key == "reconnect":
             kw["reconnect"] = wsx.Reconnect(**value)
+        elif key == "unix_socket_path":
+            kw["unix_socket_path"] = value.replace("{unix}", os.environ["WSX_PARITY_UNIX"])
         elif key in ("subprotocols", "origin", "max_size", "max_queue", "open_timeout",
                      "ping_interval", "ping_timeout", "close_timeout"):
             kw[key] = value
