@@ -67,8 +67,13 @@ namespace Wsx.Tests
                         Assert.Equal(WsxResult.Io, error.Result, "result");
                         Assert.True(error.Message.Contains("another server is listening"), error.Message);
                     }
+
+                    // Dispose shuts down without waiting; the file is gone once the server stopped.
+                    server.Dispose();
+                    var stopped = await Task.WhenAny(server.Stopped, Task.Delay(TimeSpan.FromSeconds(60)));
+                    Assert.True(stopped == server.Stopped, "the server stopped");
+                    Assert.True(!File.Exists(path), "the socket file is removed with the server");
                 }
-                Assert.True(!File.Exists(path), "the socket file is removed with the server");
             }
             finally
             {
