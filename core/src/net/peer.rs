@@ -36,6 +36,14 @@ impl From<SocketAddr> for PeerAddr {
     }
 }
 
+/// A Unix domain socket's address: its path, `None` when unnamed.
+#[cfg(unix)]
+impl From<&std::os::unix::net::SocketAddr> for PeerAddr {
+    fn from(addr: &std::os::unix::net::SocketAddr) -> PeerAddr {
+        PeerAddr::Unix(addr.as_pathname().map(Into::into))
+    }
+}
+
 impl fmt::Display for PeerAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

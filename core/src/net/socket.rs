@@ -55,7 +55,7 @@ impl Stream {
         match self {
             Stream::Tcp(tcp) => tcp.peer_addr().map(PeerAddr::Ip),
             #[cfg(unix)]
-            Stream::Unix(unix) => unix.peer_addr().map(|a| super::unix::peer(&a)),
+            Stream::Unix(unix) => unix.peer_addr().map(|a| PeerAddr::from(&a)),
         }
     }
 

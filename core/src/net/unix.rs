@@ -28,11 +28,6 @@ use super::error::{Error, ErrorKind};
 use super::peer::PeerAddr;
 use super::socket::Stream;
 
-/// The peer address of a Unix domain socket address.
-pub(super) fn peer(addr: &std::os::unix::net::SocketAddr) -> PeerAddr {
-    PeerAddr::Unix(addr.as_pathname().map(Path::to_path_buf))
-}
-
 /// Starts a non-blocking connect to the socket at `path`.
 pub(super) fn connect(path: &Path) -> io::Result<Stream> {
     UnixStream::connect(path).map(Stream::Unix)
@@ -50,7 +45,7 @@ impl SocketListener {
     /// Accepts a waiting connection.
     pub fn accept(&self) -> io::Result<(Stream, PeerAddr)> {
         let (stream, addr) = self.listener.accept()?;
-        Ok((Stream::Unix(stream), peer(&addr)))
+        Ok((Stream::Unix(stream), PeerAddr::from(&addr)))
     }
 
     /// The path it listens on.
