@@ -1,7 +1,11 @@
 //! wsx client against wsx server on 127.0.0.1: echo of every size and kind,
-//! the handshake options, refusals, and the close handshake.
+//! the handshake options, refusals, and the close handshake; over Unix
+//! domain sockets too (`unix_socket`).
 
 mod net_util;
+#[cfg(unix)]
+#[path = "net_echo/unix_socket.rs"]
+mod unix_socket;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -2,16 +2,14 @@
 //! Node's ws writes them) and by option, TLS over the socket, the peer
 //! addresses each side reports, the socket file removed at close, and a file
 //! already at the path refused (or, asked to, a stale socket removed).
-#![cfg(unix)]
-
-mod net_util;
+//! (A module of the net_echo test program: no binary of its own to link.)
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Sender, channel};
 use std::time::Duration;
 
-use net_util::pki::Pki;
-use net_util::*;
+use super::net_util::pki::Pki;
+use super::net_util::*;
 use wsx_core::net::{
     ClientConfig, ErrorKind, Handler, PeerAddr, ProxyConfig, Refusal, ServerConfig, ServerHandler,
     Upgrade,
