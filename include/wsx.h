@@ -652,7 +652,10 @@ typedef struct wsx_open {
   size_t headers_len;
   /**
    * The peer's address as text, "ip:port" ("[ip]:port" for IPv6); the
-   * proxy's when connected through one.
+   * proxy's when connected through one. Over a Unix domain socket, which
+   * has no IP address, "unix:" and the socket's path (a client sees the
+   * server's path; a server sees "unix:" alone, as a client's socket is
+   * unnamed), as nginx's `$remote_addr` writes it.
    */
   const char *peer_addr;
   /**
@@ -1666,7 +1669,8 @@ typedef struct wsx_request {
    */
   const char *origin;
   /**
-   * The peer's address as text.
+   * The peer's address as text, as in `wsx_open` ("unix:" for a client
+   * of a server on a Unix domain socket).
    */
   const char *peer_addr;
   /**
@@ -2111,7 +2115,11 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * Starts a client connection to a `ws://` or `wss://` URL on `loop`.
+ * Starts a client connection to a `ws://` or `wss://` URL on `loop`, or,
+ * over a Unix domain socket, to a `ws+unix:` or `wss+unix:` URL as Node's
+ * ws writes them: `ws+unix:///run/app.sock:/chat` is the socket
+ * `/run/app.sock` and the resource `/chat`, with `Host: localhost` (see
+ * `wsx_client_options_set_unix_socket_path`).
  *
  * `options` may be NULL (defaults) and is copied: free it whenever you like.
  * `callbacks` is copied; from this call on, the library owns
@@ -2434,14 +2442,17 @@ size_t wsx_conn_buffered_amount(const struct wsx_conn *conn);
 int64_t wsx_conn_rtt_us(const struct wsx_conn *conn);
 
 /**
- * Writes the peer's address ("ip:port") and a NUL into `out_buf` of
- * `buf_len` bytes (64 always suffice). `WSX_ERR_STATE` before the peer is
+ * Writes the peer's address ("ip:port"; over a Unix domain socket "unix:"
+ * and the path, see `wsx_open.peer_addr`) and a NUL into `out_buf` of
+ * `buf_len` bytes (64 suffice for an IP address, 128 for a socket's path). `WSX_ERR_STATE` before the peer is
  * known; `WSX_ERR_INVALID_ARGUMENT` if the buffer is too small.
  *
  * # Safety
  * `conn` is NULL or live; `out_buf` is NULL or has `buf_len` writable bytes.
  */
-enum wsx_result wsx_conn_peer_addr(const struct wsx_conn *conn, char *out_buf, size_t buf_len);
+enum wsx_result wsx_conn_peer_addr(const struct wsx_conn *conn,
+                                   char *out_buf,
+                                   size_t buf_len);
 
 /**
  * `wsx_conn_send_ex` that, past the high-water mark, waits up to
@@ -3553,7 +3564,8 @@ enum wsx_result wsx_loop_listen(const struct wsx_loop *loop,
 void wsx_server_free(struct wsx_server *server);
 
 /**
- * The port the server listens on (0 for NULL).
+ * The port the server listens on (0 for NULL, and for a server on a Unix
+ * domain socket).
  *
  * # Safety
  * `server` is NULL or live.
@@ -3561,8 +3573,9 @@ void wsx_server_free(struct wsx_server *server);
 uint16_t wsx_server_port(const struct wsx_server *server);
 
 /**
- * Writes the address the server listens on ("ip:port") and a NUL into
- * `out_buf` of `buf_len` bytes (64 always suffice).
+ * Writes the address the server listens on ("ip:port", or "unix:" and the
+ * path of its Unix domain socket) and a NUL into `out_buf` of `buf_len`
+ * bytes (64 suffice for an IP address, 128 for a socket's path).
  *
  * # Safety
  * `server` is NULL or live; `out_buf` is NULL or has `buf_len` writable bytes.
@@ -4001,6 +4014,42 @@ bool wsx_tls_is_handshaking(const struct wsx_tls *tls);
  * `tls` NULL or live.
  */
 bool wsx_tls_peer_closed(const struct wsx_tls *tls);
+
+/**
+ * Listens on the Unix domain socket at `path` instead of the host and port
+ * (NULL: TCP, the default). Copied; the socket is created by
+ * `wsx_loop_listen`, with the permissions the process's umask leaves, and
+ * removed when the server closes. A file already at `path` makes
+ * `wsx_loop_listen` fail with `WSX_ERR_IO` and a message saying what is
+ * there, unless `remove_stale` is true and it is a stale socket (one no
+ * server accepts on, as a crashed server leaves): that one is removed. A
+ * live server's socket and a file that is not a socket are never removed.
+ * Peers of such a server have no IP address: their `peer_addr` is `"unix:"`
+ * (a client's socket is unnamed), `wsx_server_port` is 0 and
+ * `wsx_server_local_addr` writes `"unix:"` and the path. TLS
+ * (`wsx_server_options_set_tls`) works over it as over TCP.
+ *
+ * # Safety
+ * `options` is NULL or live; `path` is NULL or NUL-terminated.
+ */
+enum wsx_result wsx_server_options_set_unix_socket(struct wsx_server_options *options,
+                                                   const char *path,
+                                                   bool remove_stale);
+
+/**
+ * Connects to the Unix domain socket at `path` instead of the URL's host
+ * and port (NULL: the URL's, the default). The URL still gives the scheme
+ * (`wss://` runs TLS over the socket and verifies the URL's host name),
+ * the `Host` header and the resource: `ws://localhost/chat` with this
+ * option is what the URL `ws+unix:///path/to.sock:/chat` says (Node's ws
+ * spelling, which `wsx_loop_connect` also takes). No proxy is used with
+ * it. The connection's `peer_addr` is `"unix:"` and the path. Copied.
+ *
+ * # Safety
+ * `options` is NULL or live; `path` is NULL or NUL-terminated.
+ */
+enum wsx_result wsx_client_options_set_unix_socket_path(struct wsx_client_options *options,
+                                                        const char *path);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1,7 +1,11 @@
 //! wsx client against wsx server on 127.0.0.1: echo of every size and kind,
-//! the handshake options, refusals, and the close handshake.
+//! the handshake options, refusals, and the close handshake; over Unix
+//! domain sockets too (`unix_socket`).
 
 mod net_util;
+#[cfg(unix)]
+#[path = "net_echo/unix_socket.rs"]
+mod unix_socket;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -274,7 +278,12 @@ fn ipv6_loopback_works_both_ways() {
     let echo = Echo::start(lp.handle(), config);
     let url = format!("ws://[::1]:{}/", echo.server.local_addr().port());
     let (conn, events) = connect(lp.handle(), &url, client_config());
-    assert!(conn.peer_addr().expect("peer").is_ipv6());
+    assert!(
+        conn.peer_addr()
+            .and_then(|a| a.ip())
+            .expect("peer")
+            .is_ipv6()
+    );
     conn.send(MessageKind::Text, b"six").expect("send");
     assert_eq!(events.message(), (MessageKind::Text, b"six".to_vec()));
 }

@@ -83,7 +83,7 @@ fn a_dead_ipv6_address_costs_a_quarter_second_not_the_connect_timeout() {
     };
     let url = format!("ws://game.example:{}/", v4.server.local_addr().port());
     let (conn, events) = connect(lp.handle(), &url, config);
-    assert_eq!(conn.peer_addr(), Some(v4.server.local_addr()));
+    assert_eq!(conn.peer_addr(), Some(v4.server.local_addr().into()));
     assert_eq!(
         *asked.lock().unwrap(),
         [format!("game.example:{}", v4.server.local_addr().port())]
@@ -104,7 +104,7 @@ fn ipv6_is_tried_first_and_wins_when_it_answers() {
         ..client_config()
     };
     let (conn, _events) = connect(lp.handle(), "ws://dual.example/", config);
-    assert_eq!(conn.peer_addr(), Some(v6.server.local_addr()));
+    assert_eq!(conn.peer_addr(), Some(v6.server.local_addr().into()));
     // The IPv4 server saw no connection: the race stopped at the winner.
     assert!(v4.conns.0.try_recv().is_err());
 }
@@ -122,7 +122,7 @@ fn a_refused_address_makes_way_for_the_next_at_once() {
         ..client_config()
     };
     let (conn, _events) = connect(lp.handle(), "ws://dual.example/", config);
-    assert_eq!(conn.peer_addr(), Some(v4.server.local_addr()));
+    assert_eq!(conn.peer_addr(), Some(v4.server.local_addr().into()));
 }
 
 #[test]

@@ -190,7 +190,7 @@ fn server_reports_the_peer_address() {
     let lp = spawn_loop();
     let echo = Echo::start(lp.handle(), server_config());
     let (conn, _events) = connect(lp.handle(), &echo.url(), client_config());
-    assert_eq!(conn.peer_addr(), Some(echo.server.local_addr()));
+    assert_eq!(conn.peer_addr(), Some(echo.server.local_addr().into()));
 }
 
 #[test]

@@ -120,7 +120,7 @@ impl ServerHandler for Scheduled {
                 .headers
                 .get("authorization")
                 .map(str::to_owned),
-            loopback: upgrade.peer_addr.ip().is_loopback(),
+            loopback: upgrade.peer_addr.ip().is_some_and(|a| a.ip().is_loopback()),
         });
         if let Some(status) = self.refuse {
             return Err(Refusal::new(status, "no").unwrap());

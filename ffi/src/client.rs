@@ -15,7 +15,11 @@ use crate::events::wsx_header;
 use crate::options::{header, wsx_client_options};
 use crate::result::wsx_result;
 
-/// Starts a client connection to a `ws://` or `wss://` URL on `loop`.
+/// Starts a client connection to a `ws://` or `wss://` URL on `loop`, or,
+/// over a Unix domain socket, to a `ws+unix:` or `wss+unix:` URL as Node's
+/// ws writes them: `ws+unix:///run/app.sock:/chat` is the socket
+/// `/run/app.sock` and the resource `/chat`, with `Host: localhost` (see
+/// `wsx_client_options_set_unix_socket_path`).
 ///
 /// `options` may be NULL (defaults) and is copied: free it whenever you like.
 /// `callbacks` is copied; from this call on, the library owns

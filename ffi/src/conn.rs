@@ -359,8 +359,9 @@ pub unsafe extern "C" fn wsx_conn_rtt_us(conn: *const wsx_conn) -> i64 {
     })
 }
 
-/// Writes the peer's address ("ip:port") and a NUL into `out_buf` of
-/// `buf_len` bytes (64 always suffice). `WSX_ERR_STATE` before the peer is
+/// Writes the peer's address ("ip:port"; over a Unix domain socket "unix:"
+/// and the path, see `wsx_open.peer_addr`) and a NUL into `out_buf` of
+/// `buf_len` bytes (64 suffice for an IP address, 128 for a socket's path). `WSX_ERR_STATE` before the peer is
 /// known; `WSX_ERR_INVALID_ARGUMENT` if the buffer is too small.
 ///
 /// # Safety

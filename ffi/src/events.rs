@@ -152,7 +152,10 @@ pub struct wsx_open {
     /// The number of entries in `headers`.
     pub headers_len: usize,
     /// The peer's address as text, "ip:port" ("[ip]:port" for IPv6); the
-    /// proxy's when connected through one.
+    /// proxy's when connected through one. Over a Unix domain socket, which
+    /// has no IP address, "unix:" and the socket's path (a client sees the
+    /// server's path; a server sees "unix:" alone, as a client's socket is
+    /// unnamed), as nginx's `$remote_addr` writes it.
     pub peer_addr: *const c_char,
     /// Client side: whether this open follows an earlier attempt of the same
     /// connection (a reconnect): the time to re-subscribe. Server side: false.
@@ -271,7 +274,8 @@ pub struct wsx_request {
     pub headers_len: usize,
     /// The `Origin` header, or NULL.
     pub origin: *const c_char,
-    /// The peer's address as text.
+    /// The peer's address as text, as in `wsx_open` ("unix:" for a client
+    /// of a server on a Unix domain socket).
     pub peer_addr: *const c_char,
     /// The subprotocol the server will answer with unless changed: the first
     /// of its list that the client offered, or NULL.

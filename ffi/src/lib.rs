@@ -29,3 +29,4 @@ pub mod server;
 pub mod stats;
 pub mod telemetry;
 pub mod tls_layer;
+pub mod unix_socket;

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use wsx_core::net::{
-    ClusterGap, ClusterState, Conn, Error, Handler, PendingUpgrade, Refusal, Server, ServerHandler,
-    SlowSubscriber, Upgrade,
+    ClusterGap, ClusterState, Conn, Error, Handler, PeerAddr, PendingUpgrade, Refusal, Server,
+    ServerHandler, SlowSubscriber, Upgrade,
 };
 use wsx_core::proto::{CloseCode, HandshakeError};
 
@@ -298,7 +298,8 @@ pub unsafe extern "C" fn wsx_server_free(server: *mut wsx_server) {
     }
 }
 
-/// The port the server listens on (0 for NULL).
+/// The port the server listens on (0 for NULL, and for a server on a Unix
+/// domain socket).
 ///
 /// # Safety
 /// `server` is NULL or live.
@@ -311,8 +312,9 @@ pub unsafe extern "C" fn wsx_server_port(server: *const wsx_server) -> u16 {
     })
 }
 
-/// Writes the address the server listens on ("ip:port") and a NUL into
-/// `out_buf` of `buf_len` bytes (64 always suffice).
+/// Writes the address the server listens on ("ip:port", or "unix:" and the
+/// path of its Unix domain socket) and a NUL into `out_buf` of `buf_len`
+/// bytes (64 suffice for an IP address, 128 for a socket's path).
 ///
 /// # Safety
 /// `server` is NULL or live; `out_buf` is NULL or has `buf_len` writable bytes.
@@ -326,7 +328,12 @@ pub unsafe extern "C" fn wsx_server_local_addr(
         // SAFETY: the caller's promise.
         let server = unsafe { arg(server, "server") }?;
         // SAFETY: the caller's promise.
-        unsafe { write_c_string(&server.server.local_addr().to_string(), out_buf, buf_len) }
+        let addr = match server.server.unix_socket_path() {
+            Some(path) => PeerAddr::Unix(Some(path.to_owned())).to_string(),
+            None => server.server.local_addr().to_string(),
+        };
+        // SAFETY: the caller's promise.
+        unsafe { write_c_string(&addr, out_buf, buf_len) }
     })
 }
 

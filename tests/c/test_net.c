@@ -6,8 +6,8 @@
  * stopping from another thread, backpressure, limits, TLS, a peer that
  * resets the connection, the name-resolution helper threads ending with
  * the last loop, the application's resolver (Happy Eyeballs past a dead
- * IPv6 address, answers later from another thread, failures), and
- * thousands of open/close cycles.
+ * IPv6 address, answers later from another thread, failures), a server on
+ * a Unix domain socket, and thousands of open/close cycles.
  *
  * Environment: WSX_TEST_CYCLES (default 2000) open/close cycles;
  * WSX_TEST_CERT, WSX_TEST_KEY, WSX_TEST_CA: PEM files for the TLS test
@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "recorder.h"
@@ -1094,6 +1095,92 @@ static void test_open_close_cycles(void) {
     fixture_stop(&f);
 }
 
+/* A server on a Unix domain socket: a stale socket file at its path is
+ * refused (WSX_ERR_IO, saying so) and removed on request. Clients by Node's
+ * ws+unix: URL (Host: localhost) and by option; the peer addresses each side
+ * reports ("unix:" and the path, "unix:" for the unnamed client); the file
+ * is gone after shutdown. (TLS over the socket: core/tests/net_unix.rs.) */
+static void test_unix_socket(void) {
+    char dir[] = "/tmp/wsx-unix-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[64];
+    snprintf(path, sizeof path, "%s/s.sock", dir);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0); /* a crashed server's leftover */
+    struct sockaddr_un sun;
+    memset(&sun, 0, sizeof sun);
+    sun.sun_family = AF_UNIX;
+    snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+    CHECK(bind(fd, (struct sockaddr *)&sun, sizeof sun) == 0);
+    close(fd);
+
+    wsx_server_options *so = NULL;
+    CHECK_OK(wsx_server_options_new(&so));
+    CHECK_OK(wsx_server_options_set_unix_socket(so, path, false));
+    fixture f;
+    memset(&f, 0, sizeof f);
+    CHECK_OK(wsx_loop_new(&f.loop));
+    wsx_server_callbacks cb = rec_server_callbacks(&f.server_rec);
+    CHECK_RESULT(wsx_loop_listen(f.loop, so, &cb, &f.server), WSX_ERR_IO);
+    CHECK(strstr(wsx_last_error_message(), "stale socket file") != NULL);
+    CHECK(f.server == NULL && f.server_rec.frees == 1);
+    f.server_rec.frees = 0;
+    CHECK_OK(wsx_server_options_set_unix_socket(so, path, true));
+    f.server = start_server(f.loop, so, &f.server_rec);
+    wsx_server_options_free(so);
+    f.server_rec.echo = 1;
+    f.server_rec.header_name = "host";
+    char addr[128], expected[128];
+    snprintf(expected, sizeof expected, "unix:%s", path);
+    CHECK_OK(wsx_server_local_addr(f.server, addr, sizeof addr));
+    CHECK(strcmp(addr, expected) == 0);
+    CHECK(wsx_server_port(f.server) == 0);
+
+    wsx_client_options *co = NULL;
+    CHECK_OK(wsx_client_options_new(&co));
+    for (int by_option = 0; by_option < 2; by_option++) {
+        char url[128];
+        if (by_option) {
+            CHECK_OK(wsx_client_options_set_unix_socket_path(co, path));
+            snprintf(url, sizeof url, "ws://localhost:8080/opt");
+        } else {
+            snprintf(url, sizeof url, "ws+unix://%s:/chat?x=1", path);
+        }
+        recorder c;
+        memset(&c, 0, sizeof c);
+        int opened = f.server_rec.opens;
+        wsx_conn *conn = connect_to(f.loop, url, co, &c);
+        CHECK(poll_until(f.loop, &c.opens, WAIT_MS));
+        CHECK(poll_until_count(f.loop, &f.server_rec.opens, opened + 1, WAIT_MS));
+        CHECK(strcmp(f.server_rec.request_path, by_option ? "/opt" : "/chat?x=1") == 0);
+        CHECK(strcmp(f.server_rec.request_header_value, by_option ? "localhost:8080" : "localhost") == 0);
+        CHECK(strcmp(f.server_rec.peer_addr, "unix:") == 0);
+        CHECK(strcmp(c.peer_addr, expected) == 0);
+        CHECK_OK(wsx_conn_peer_addr(conn, addr, sizeof addr));
+        CHECK(strcmp(addr, expected) == 0);
+        CHECK_OK(wsx_conn_send(conn, WSX_MSG_KIND_TEXT, (const uint8_t *)"unix", 4));
+        CHECK(poll_until(f.loop, &c.messages, WAIT_MS));
+        CHECK(c.len == 4 && memcmp(c.data, "unix", 4) == 0);
+        CHECK_OK(wsx_conn_close(conn, 1000, NULL));
+        CHECK(poll_until(f.loop, &c.closes, WAIT_MS));
+        CHECK(c.close_clean);
+        wsx_conn_release(conn);
+    }
+    /* A URL naming a socket and the option naming one: refused. */
+    wsx_conn *conn = NULL;
+    recorder unused;
+    memset(&unused, 0, sizeof unused);
+    wsx_conn_callbacks ccb = rec_conn_callbacks(&unused);
+    char url[128];
+    snprintf(url, sizeof url, "ws+unix://%s", path);
+    CHECK_OK(wsx_client_options_set_unix_socket_path(co, path));
+    CHECK_RESULT(wsx_loop_connect(f.loop, url, co, &ccb, &conn), WSX_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(wsx_last_error_message(), "give one") != NULL);
+    wsx_client_options_free(co);
+    fixture_stop(&f);
+    CHECK(access(path, F_OK) != 0 && errno == ENOENT); /* removed at close */
+    CHECK(rmdir(dir) == 0);
+}
+
 int main(void) {
     /* First, while its loop is the only one. */
     RUN(test_resolver_threads_end_with_the_last_loop);
@@ -1115,6 +1202,7 @@ int main(void) {
     RUN(test_server_shutdown_closes_with_1001);
     RUN(test_server_drain);
     RUN(test_tls);
+    RUN(test_unix_socket);
     RUN(test_peer_reset_raises_no_sigpipe);
     RUN(test_app_resolver_happy_eyeballs);
     RUN(test_app_resolver_answers_later);

@@ -209,6 +209,7 @@ sealed class Run
             else if (opt.Has("origin")) o.Origin = opt.Str("origin");
             else if (opt.Has("ca_file")) o.CaFile = opt.Str("ca_file");
             else if (opt.Has("client_cert")) o.SetClientCertificate(opt.Str("client_cert"), opt.Str("client_key"));
+            else if (opt.Has("unix_socket_path")) o.UnixSocketPath = opt.Str("unix_socket_path");
             else if (opt.Has("max_size")) o.MaxMessageSize = opt.Int("max_size");
             else if (opt.Has("open_timeout"))
             {

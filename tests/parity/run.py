@@ -29,6 +29,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from urllib.parse import quote
@@ -116,8 +117,9 @@ class BlackHole:
 
 
 def substitute(value, subst: dict):
-    """An option value (or list of them) with {tls} (the directory of
-    make_certs) and {blackhole6} (BlackHole's address) replaced."""
+    """An option value or URL (or list of them) with {tls} (the directory of
+    make_certs), {blackhole6} (BlackHole's address) and {unix} (the server's
+    Unix domain socket, in flatten) replaced."""
     if isinstance(value, list):
         return [substitute(v, subst) for v in value]
     if isinstance(value, str):
@@ -159,7 +161,7 @@ def flatten(doc: dict, server: str, endpoints: dict, keys: list, subst: dict) ->
     for s in doc["scenarios"]:
         if server not in s["servers"]:
             continue
-        url = s.get("url") or with_host(endpoints[s["endpoint"]] + s["path"], s.get("host"))
+        url = substitute(s.get("url") or with_host(endpoints[s["endpoint"]] + s["path"], s.get("host")), subst)
         out.append(line("scenario", id=s["id"], url=url, side_base=endpoints[s["endpoint"]]))
         why = cannot_express(s, keys)
         if why:
@@ -214,6 +216,7 @@ class Server:
             text=True, env=env,
         )
         self.endpoints: dict = {}
+        self.unix = env["WSX_PARITY_UNIX"]
 
     def ready(self) -> None:
         """Waits for the line of ports the server prints once it listens."""
@@ -317,9 +320,10 @@ def expected_ids(doc: dict, server: str, only: str) -> list[str]:
 def run_one(lang: str, server: Server, args, doc: dict, outdir: str, results: dict) -> None:
     flat_path = os.path.join(outdir, f"{server.name}-{lang}.flat")
     with open(flat_path, "w") as f:
-        f.write(flatten(doc, server.name, server.endpoints, EXPRESS_KEYS[lang], args.subst))
+        # {unix}: this server's Unix domain socket.
+        f.write(flatten(doc, server.name, server.endpoints, EXPRESS_KEYS[lang], dict(args.subst, unix=server.unix)))
     cmd = command(lang, args, server, flat_path)
-    env = dict(os.environ)
+    env = dict(os.environ, WSX_PARITY_UNIX=server.unix)
     if args.lib_dir:
         env["LD_LIBRARY_PATH"] = args.lib_dir + os.pathsep + env.get("LD_LIBRARY_PATH", "")
     start = time.monotonic()
@@ -378,12 +382,16 @@ def main() -> int:
     env = dict(os.environ, PYTHONUNBUFFERED="1", WSX_PARITY_TLS=args.tls_dir)
     names = [name for name in args.servers.split(",") if name]
     groups = sorted({"engine" if lang in ENGINE_LANGS else "loop" for lang in langs}, reverse=True)
+    # The servers' Unix domain sockets: in a short directory of their own (a
+    # socket path has at most 107 bytes; the checkout's may be long).
+    unix_dir = tempfile.mkdtemp(prefix="wsx-parity-")
     servers: list = []
     results: dict = {}
     try:
         for group in groups:
             for name in names:
-                servers.append(Server(name, args.python, env, group))
+                unix = os.path.join(unix_dir, f"{name}-{group}.sock")
+                servers.append(Server(name, args.python, dict(env, WSX_PARITY_UNIX=unix), group))
         for server in servers:  # started together, waited for in turn
             server.ready()
         checks = server_checks(doc, [s for s in servers if s.group == groups[0]])
@@ -417,6 +425,7 @@ def main() -> int:
         for s in servers:
             s.stop(deadline)
         black_hole.close()
+        shutil.rmtree(unix_dir, ignore_errors=True)
 
     failed = False
     for (lang, server), r in sorted(results.items()):

@@ -283,6 +283,7 @@ static wsx_result options_of(run *run_of, const scenario *s, wsx_client_options 
             snprintf(run_of->resolve, sizeof run_of->resolve, "%s", v);
             r = wsx_client_options_set_resolver(o, resolve, run_of, NULL);
         }
+        else if ((v = get(l, "unix_socket_path"))) r = wsx_client_options_set_unix_socket_path(o, v);
         else if ((v = get(l, "max_size"))) r = wsx_conn_options_set_max_message_size(co, (size_t)strtoull(v, NULL, 10));
         else if ((v = get(l, "compression"))) r = atoi(v) ? WSX_OK : wsx_conn_options_set_compression(co, NULL);
         else if ((v = get(l, "max_queue"))) {

@@ -180,6 +180,8 @@ def connect_kwargs(options: dict, subst: dict) -> dict:
         elif key == "compression":
             if not value:
                 kw["compression"] = None  # offer no permessage-deflate (on by default)
+        elif key == "unix_socket_path":
+            kw["unix_socket_path"] = value.replace("{unix}", os.environ["WSX_PARITY_UNIX"])
         elif key in ("subprotocols", "origin", "max_size", "max_queue", "open_timeout",
                      "ping_interval", "ping_timeout", "close_timeout"):
             kw[key] = value

@@ -274,7 +274,7 @@ namespace Wsx
         /// <summary>The <c>Origin</c> header, or null.</summary>
         public string Origin { get; }
 
-        /// <summary>The peer's address, "ip:port" ("[ip]:port" for IPv6).</summary>
+        /// <summary>The peer's address, "ip:port" ("[ip]:port" for IPv6), or <c>"unix:"</c> over a Unix domain socket.</summary>
         public string PeerAddress { get; }
 
         /// <summary>The subprotocol the server will answer with unless changed (the first of its list the client offered), or null.</summary>

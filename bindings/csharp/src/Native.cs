@@ -141,8 +141,9 @@ namespace Wsx
         /// <summary>The peer's address, or null before it is known.</summary>
         internal static unsafe string PeerAddress(ConnHandle conn)
         {
-            var buffer = stackalloc byte[64];
-            return NativeMethods.wsx_conn_peer_addr(conn, buffer, (UIntPtr)64) == WsxResult.Ok ? String((IntPtr)buffer) : null;
+            // 64 bytes hold an IP address and port; a Unix socket's "unix:" and path need up to 113.
+            var buffer = stackalloc byte[128];
+            return NativeMethods.wsx_conn_peer_addr(conn, buffer, (UIntPtr)128) == WsxResult.Ok ? String((IntPtr)buffer) : null;
         }
 
         /// <summary>Ends a connection without waiting (Abort, Dispose).</summary>

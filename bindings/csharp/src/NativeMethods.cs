@@ -563,6 +563,9 @@ namespace Wsx
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_client_options_set_proxy_from_env(ClientOptionsHandle options, [MarshalAs(UnmanagedType.U1)] bool on);
 
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_client_options_set_unix_socket_path(ClientOptionsHandle options, byte[] path);
+
         // ---- server options ----
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
@@ -597,6 +600,9 @@ namespace Wsx
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_server_options_set_plain_http(ServerOptionsHandle options, [MarshalAs(UnmanagedType.U1)] bool enabled);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_unix_socket(ServerOptionsHandle options, byte[] path, [MarshalAs(UnmanagedType.U1)] bool removeStale);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_server_options_set_slow_subscriber(ServerOptionsHandle options, uint policy);

@@ -31,6 +31,8 @@ namespace Wsx
                     Native.Check(NativeMethods.wsx_client_options_set_proxy(native, Native.Utf8(proxy)));
                 Native.Check(NativeMethods.wsx_client_options_set_proxy_from_env(native, options.UseEnvironmentProxy));
                 ResolverCallbacks.Set(native, options.Resolver);
+                if (options.UnixSocketPath != null)
+                    Native.Check(NativeMethods.wsx_client_options_set_unix_socket_path(native, Native.Utf8(options.UnixSocketPath)));
                 return native;
             }
             catch
@@ -104,6 +106,8 @@ namespace Wsx
                 if (options.Cluster != null)
                     SetCluster(native, options.Cluster);
                 Native.Check(NativeMethods.wsx_server_options_set_slow_subscriber(native, (uint)options.SlowSubscriberPolicy));
+                if (options.UnixSocketPath != null)
+                    Native.Check(NativeMethods.wsx_server_options_set_unix_socket(native, Native.Utf8(options.UnixSocketPath), options.RemoveStaleSocket));
                 return native;
             }
             catch

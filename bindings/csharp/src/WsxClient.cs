@@ -112,7 +112,9 @@ namespace Wsx
 
         /// <summary>
         /// Connects to a <c>ws://</c> or <c>wss://</c> URL and completes once the handshake
-        /// succeeded. Cancelling abandons the connection.
+        /// succeeded. Cancelling abandons the connection. A <c>ws+unix:</c> or <c>wss+unix:</c> URL
+        /// (<c>ws+unix:///run/app.sock:/chat</c>, as Node's ws writes them) connects over a Unix
+        /// domain socket (see <see cref="WsxClientOptions.UnixSocketPath"/>).
         /// </summary>
         /// <exception cref="WsxException">
         /// A bad URL or option, a name that does not resolve, a refused TCP connection, a TLS

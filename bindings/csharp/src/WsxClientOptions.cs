@@ -85,6 +85,16 @@ namespace Wsx
         /// </summary>
         public WsxResolver Resolver { get; set; }
 
+        /// <summary>
+        /// Connect to this Unix domain socket instead of the URL's host and port, or null (the
+        /// default). The URL still gives the scheme (<c>wss://</c> runs TLS over the socket and
+        /// verifies the URL's host name), the <c>Host</c> header and the resource; no proxy is used.
+        /// A <c>ws+unix:///path/to.sock:/resource</c> URL (Node's ws spelling, <c>Host: localhost</c>)
+        /// does the same without this option (<c>wsx_client_options_set_unix_socket_path</c>). On
+        /// systems without Unix domain sockets, connecting fails with <see cref="WsxResult.InvalidArgument"/>.
+        /// </summary>
+        public string UnixSocketPath { get; set; }
+
 
         /// <summary>The client certificate's PEM chain file (leaf first), or null; see <see cref="SetClientCertificate"/>.</summary>
         public string ClientCertificateFile { get; private set; }

@@ -140,7 +140,11 @@ namespace Wsx
             return conn == null ? null : Native.CloseInfoOf(conn);
         }
 
-        /// <summary>The peer's address, "ip:port" ("[ip]:port" for IPv6; a client's proxy when it used one), once open; else null.</summary>
+        /// <summary>
+        /// The peer's address, "ip:port" ("[ip]:port" for IPv6; a client's proxy when it used one), once
+        /// open; else null. Over a Unix domain socket, which has no IP address, <c>"unix:"</c> and the
+        /// socket's path: a client sees the server's, a server sees <c>"unix:"</c> alone.
+        /// </summary>
         public string RemoteAddress
         {
             get

@@ -46,7 +46,7 @@ namespace Wsx
             events = new EventDispatcher(this.options.SynchronizationContext, e => RaiseError(null, e));
         }
 
-        /// <summary>The port the server listens on, once started (0 before).</summary>
+        /// <summary>The port the server listens on, once started (0 before, and on a Unix domain socket).</summary>
         public int Port { get; private set; }
 
         /// <summary>

@@ -90,5 +90,23 @@ namespace Wsx
         /// </summary>
         public WsxSlowSubscriberPolicy SlowSubscriberPolicy { get; set; } = (WsxSlowSubscriberPolicy)NativeDefaults.Options.slow_subscriber;
 
+        /// <summary>
+        /// Listen on this Unix domain socket instead of <see cref="Host"/> and <see cref="Port"/>, or
+        /// null (the default). The socket file takes the permissions the umask leaves and is removed
+        /// when the server stops. A file already there makes <see cref="WsxServer.Start"/> fail with
+        /// <see cref="WsxResult.Io"/> and a message saying what it is, unless
+        /// <see cref="RemoveStaleSocket"/> allows removing a stale socket. Its connections'
+        /// <see cref="WsxConnection.RemoteAddress"/> is <c>"unix:"</c> (a client's socket is unnamed)
+        /// and <see cref="WsxServer.Port"/> is 0 (<c>wsx_server_options_set_unix_socket</c>).
+        /// </summary>
+        public string UnixSocketPath { get; set; }
+
+        /// <summary>
+        /// With <see cref="UnixSocketPath"/>: a socket file no server accepts on (a crashed server's)
+        /// is removed before listening (default false: refused). A live server's socket and a file
+        /// that is not a socket are never removed.
+        /// </summary>
+        public bool RemoveStaleSocket { get; set; }
+
     }
 }

@@ -68,6 +68,7 @@ namespace Wsx.Tests
             runner.Run("wss: server certificate and key, client CA file, verification switch", Tls);
             ServerHttpTests(runner, options);
             TelemetryTests(runner);
+            UnixSocketTests(runner);
             LeakTests(runner);
             return runner.Finish();
         }

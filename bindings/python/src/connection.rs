@@ -432,12 +432,15 @@ impl Connection {
             .map(|i| i.chain.iter().map(|der| PyBytes::new(py, der)).collect())
     }
 
-    /// The peer's `(host, port)`.
+    /// The peer's `(host, port)`; over a Unix domain socket its path (a
+    /// client sees the server's; a server sees `""`, a client's socket
+    /// being unnamed), as `websockets` reports it.
     #[getter]
-    fn remote_address(&self) -> Option<(String, u16)> {
+    fn remote_address(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         self.shared
-            .opened(|o| o.peer)
-            .map(|a| (a.ip().to_string(), a.port()))
+            .opened(|o| o.peer.clone())
+            .map(|a| crate::address::to_py(py, &a))
+            .transpose()
     }
 
     /// The round trip of the last answered ping, in seconds (0 before any).

@@ -2,12 +2,13 @@
 //! event into the connection's [`Mailbox`], where Python picks it up.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use wsx_core::net::{Attempt, Close, Conn, Ctx, Error, ErrorKind, Handler, Open, PeerIdentity};
+use wsx_core::net::{
+    Attempt, Close, Conn, Ctx, Error, ErrorKind, Handler, Open, PeerAddr, PeerIdentity,
+};
 use wsx_core::proto::MessageKind;
 use wsx_core::proto::handshake::{Request, Response};
 
@@ -37,7 +38,7 @@ pub struct Opened {
     /// The negotiated subprotocol.
     pub subprotocol: Option<String>,
     /// The peer's address.
-    pub peer: Option<SocketAddr>,
+    pub peer: Option<PeerAddr>,
 }
 
 impl ConnShared {
@@ -204,7 +205,7 @@ impl Handler for ConnHandler {
         let _ = s.conn.set(ctx.conn().clone());
         s.opened(|o| {
             o.subprotocol = open.subprotocol.map(str::to_owned);
-            o.peer = Some(open.peer_addr);
+            o.peer = Some(open.peer_addr.clone());
             o.response = open.response.map(|r| Arc::new(r.clone()));
         });
         if let Some(r) = open.request {

@@ -9,6 +9,7 @@
 //! Python threads wait on those mailboxes with the GIL released; asyncio
 //! loops are woken through a socket (`Hub`).
 
+mod address;
 mod broadcast;
 mod cluster;
 mod connection;
@@ -51,7 +52,7 @@ use server::Listener;
 #[pyo3(signature = (
     uri, *, open_timeout, ping_interval, ping_timeout, close_timeout, max_size,
     subprotocols=Vec::new(), headers=Vec::new(), origin=None, ca_file=None, verify=true, max_queue=None, compression=None, reconnect=None, proxy=None,
-    proxy_from_env=false, before_connect=None, client_cert=None, resolver=None
+    proxy_from_env=false, before_connect=None, client_cert=None, resolver=None, unix_socket_path=None
 ))]
 #[allow(clippy::too_many_arguments)] // mirrors Python's keyword arguments
 fn open_client(
@@ -75,6 +76,7 @@ fn open_client(
     before_connect: Option<Py<PyAny>>,
     client_cert: Option<(PathBuf, PathBuf)>,
     resolver: Option<Py<PyAny>>,
+    unix_socket_path: Option<PathBuf>,
 ) -> PyResult<Py<ClientConnection>> {
     WsUrl::parse(uri).map_err(|e| errors::invalid_uri(py, uri, e.to_string()))?;
     let common = options::Common {
@@ -103,6 +105,7 @@ fn open_client(
     let mut config = options::client(&common, client)?;
     config.inbox = Some(options::inbox(max_queue)?);
     config.resolver = resolver.map(resolver::resolver);
+    config.unix_socket_path = unix_socket_path;
     let handle = runtime::handle(py)?;
     let shared = ConnShared::new();
     let handler =
@@ -114,13 +117,15 @@ fn open_client(
     Connection::client(py, shared)
 }
 
-/// Starts a server listening on `host:port` (0 picks a free port). As for
-/// `open_client`, the timeouts and `max_size` have no default here.
+/// Starts a server listening on `host:port` (0 picks a free port), or on
+/// the Unix domain socket `unix_socket_path`. As for `open_client`, the
+/// timeouts and `max_size` have no default here.
 #[pyfunction]
 #[pyo3(signature = (
     host, port, *, max_size, open_timeout, ping_interval, ping_timeout, close_timeout,
     subprotocols=Vec::new(), origins=None, decide=None, answers_http=false, cert_file=None, key_file=None,
-    client_ca_file=None, client_cert_required=true, client_crl_file=None, max_connections=None, max_queue=None, compression=None, slow_subscriber="skip", cluster=None
+    client_ca_file=None, client_cert_required=true, client_crl_file=None, max_connections=None, max_queue=None, compression=None, slow_subscriber="skip", cluster=None,
+    unix_socket_path=None, remove_stale_socket=false
 ))]
 #[allow(clippy::too_many_arguments)] // mirrors Python's keyword arguments
 fn listen(
@@ -146,6 +151,8 @@ fn listen(
     compression: Option<Py<Deflate>>,
     slow_subscriber: &str,
     cluster: Option<Py<cluster::Cluster>>,
+    unix_socket_path: Option<PathBuf>,
+    remove_stale_socket: bool,
 ) -> PyResult<Listener> {
     let common = options::Common {
         open_timeout,
@@ -168,6 +175,8 @@ fn listen(
     };
     let mut config = options::server(&common, server)?;
     config.inbox = Some(options::inbox(max_queue)?);
+    config.unix_socket_path = unix_socket_path;
+    config.remove_stale_socket = remove_stale_socket;
     Listener::start(py, config, decide, answers_http, cluster)
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use pyo3::exceptions::PyTimeoutError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
-use wsx_core::net::{Error, ErrorKind, Handler, Refusal, Server, ServerHandler, Upgrade};
+use wsx_core::net::{Error, ErrorKind, Handler, PeerAddr, Refusal, Server, ServerHandler, Upgrade};
 use wsx_core::proto::{CloseCode, HandshakeError};
 
 use crate::connection::{Connection, Payload, ServerConnection};
@@ -61,7 +61,7 @@ impl ServerHandler for Acceptor {
         if let Some(identity) = upgrade.peer_identity() {
             let _ = shared.peer_identity.set(identity.clone());
         }
-        shared.opened(|o| o.peer = Some(upgrade.peer_addr));
+        shared.opened(|o| o.peer = Some(upgrade.peer_addr.clone()));
         if let Some(decide) = &self.decide {
             let decide = decide.clone();
             let request = upgrade.request.clone();
@@ -203,8 +203,8 @@ fn refusal(out: &Bound<'_, PyAny>) -> PyResult<Refusal> {
 pub struct Listener {
     server: Server,
     queue: Arc<Mailbox<AcceptQueue>>,
-    port: u16,
-    host: String,
+    /// Where it listens: an IP address and port, or a Unix socket's path.
+    local: PeerAddr,
     /// The configuration's close timeout: the default of `shutdown`.
     close_timeout: Duration,
 }
@@ -235,12 +235,14 @@ impl Listener {
         if let Some(cluster) = &cluster {
             cluster.get().started(&server);
         }
-        let addr = py.detach(|| server.local_addr());
+        let local = match server.unix_socket_path() {
+            Some(path) => PeerAddr::Unix(Some(path.to_owned())),
+            None => PeerAddr::Ip(server.local_addr()),
+        };
         Ok(Listener {
             server,
             queue,
-            port: addr.port(),
-            host: addr.ip().to_string(),
+            local,
             close_timeout,
         })
     }
@@ -248,10 +250,10 @@ impl Listener {
 
 #[pymethods]
 impl Listener {
-    /// The port the server listens on.
+    /// The port the server listens on (0 on a Unix domain socket).
     #[getter]
     fn port(&self) -> u16 {
-        self.port
+        self.local.ip().map_or(0, |a| a.port())
     }
 
     /// The server's close timeout in seconds (the default of `shutdown`).
@@ -260,10 +262,11 @@ impl Listener {
         self.close_timeout.as_secs_f64()
     }
 
-    /// The `(host, port)` the server listens on.
+    /// The `(host, port)` the server listens on, or the path of its Unix
+    /// domain socket.
     #[getter]
-    fn local_address(&self) -> (String, u16) {
-        (self.host.clone(), self.port)
+    fn local_address(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        crate::address::to_py(py, &self.local)
     }
 
     /// The next opened connection; None once the server has shut down.

@@ -143,6 +143,12 @@ pub struct ClientConfig {
     pub proxy_from_env: bool,
     /// Resolves host names instead of the system resolver (default none).
     pub resolver: Option<Resolver>,
+    /// Connect to this Unix domain socket instead of the URL's host and
+    /// port (default none; Unix systems only). The URL still gives the
+    /// scheme (`wss://` runs TLS over the socket, verifying the URL's host
+    /// name), the `Host` header and the resource. A `ws+unix:` URL sets it
+    /// (see [`super::LoopHandle::connect`]). No proxy is used.
+    pub unix_socket_path: Option<PathBuf>,
 }
 
 /// Options of a listening server.
@@ -207,6 +213,17 @@ pub struct ServerConfig {
     /// none: [`super::Server::publish`] reaches this server's subscribers
     /// only). See [`ClusterConfig`].
     pub cluster: Option<ClusterConfig>,
+    /// Listen on this Unix domain socket instead of `host` and `port`
+    /// (default none; Unix systems only). The file takes the permissions
+    /// the umask leaves, and is removed when the server closes. A file
+    /// already there is an error, unless `remove_stale_socket` allows
+    /// removing a stale one.
+    pub unix_socket_path: Option<PathBuf>,
+    /// With `unix_socket_path`: a socket file no server accepts on (left by
+    /// a server that did not close) is removed before listening (default
+    /// off: refused with an error). A live server's socket, and a file that
+    /// is not a socket, are never removed.
+    pub remove_stale_socket: bool,
 }
 
 /// What a publication does when the queue of publications waiting for the
@@ -366,6 +383,7 @@ impl Default for ClientConfig {
             proxy: None,
             proxy_from_env: defaults::PROXY_FROM_ENV,
             resolver: None,
+            unix_socket_path: None,
         }
     }
 }
@@ -392,6 +410,8 @@ impl Default for ServerConfig {
             compression: None,
             slow_subscriber: defaults::SLOW_SUBSCRIBER,
             cluster: None,
+            unix_socket_path: None,
+            remove_stale_socket: false,
         }
     }
 }

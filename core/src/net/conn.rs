@@ -6,13 +6,12 @@ use std::io::{self, IoSlice};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
-
 use super::config::Keepalive;
 use super::dial::Dial;
 use super::handle::Conn;
 use super::handler::Handler;
 use super::redial::Redial;
+use super::socket::Stream;
 use super::state::{ConnState, Ending};
 use super::timer::Deadlines;
 use super::transport::Transport;
@@ -323,7 +322,7 @@ pub(super) fn direct_socket<'a>(
     phase: &Phase,
     transport: &'a mut Option<Transport>,
     hs_out: &[u8],
-) -> Option<&'a mut TcpStream> {
+) -> Option<&'a mut Stream> {
     if matches!(phase, Phase::Open) && hs_out.is_empty() {
         transport.as_mut()?.plain()
     } else {

@@ -1,22 +1,22 @@
-//! What a client attempt needs until its TCP connection stands: the
-//! addresses to try, raced as RFC 8305 (Happy Eyeballs) says, and why none
-//! could be reached.
+//! What a client attempt needs until its connection stands: the addresses
+//! to try, raced as RFC 8305 (Happy Eyeballs) says, or the Unix domain
+//! socket, and why none could be reached.
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
-
-use mio::net::TcpStream;
 
 use super::config::TlsClientConfig;
 use super::dns::Resolver;
 use super::error::{Error, ErrorKind, Timeout};
 use super::proxy::{ProxyConfig, ProxyKind};
+use super::socket::Stream;
 use super::tls::ClientTls;
 use crate::proto::WsUrl;
 use crate::proto::handshake::ClientHandshake;
 
-/// What a client needs until its TCP connection stands.
+/// What a client needs until its connection stands.
 pub(super) struct Dial {
     pub url: WsUrl,
     pub tls: Option<ClientTls>,
@@ -28,20 +28,41 @@ pub(super) struct Dial {
     /// The addresses to try, in the order of [`happy_eyeballs_order`].
     pub addrs: Vec<SocketAddr>,
     pub next: usize,
-    /// TCP connects under way, raced: the first to stand wins.
-    pub racers: Vec<TcpStream>,
+    /// The Unix domain socket to connect to instead of the addresses.
+    pub unix_path: Option<PathBuf>,
+    /// Connects under way, raced: the first to stand wins.
+    pub racers: Vec<Stream>,
     pub last_error: Option<io::Error>,
     /// The proxy to go through; taken once TCP to it stands.
     pub proxy: Option<Box<ProxyHop>>,
 }
 
 impl Dial {
-    /// What TCP connects to, for messages: the target or the proxy.
+    /// What the socket connects to, for messages: the target or the proxy.
     pub fn endpoint(&self) -> String {
-        match &self.proxy {
-            Some(hop) => format!("the proxy {}", hop.config.authority()),
-            None => format!("{}:{}", self.url.bracketed_host(), self.url.port),
+        match (&self.proxy, &self.unix_path) {
+            (Some(hop), _) => format!("the proxy {}", hop.config.authority()),
+            (None, Some(path)) => format!("unix:{}", path.display()),
+            (None, None) => format!("{}:{}", self.url.bracketed_host(), self.url.port),
         }
+    }
+
+    /// Starts the connect to the next target: the Unix domain socket
+    /// (once), or the next address. `None` when none is left.
+    pub fn connect_next(&mut self) -> Option<io::Result<Stream>> {
+        #[cfg(unix)]
+        if let Some(path) = &self.unix_path {
+            self.next += 1;
+            return (self.next == 1).then(|| super::unix::connect(path));
+        }
+        let addr = *self.addrs.get(self.next)?;
+        self.next += 1;
+        Some(mio::net::TcpStream::connect(addr).map(Stream::Tcp))
+    }
+
+    /// Whether targets are left to try after those started.
+    pub fn more(&self) -> bool {
+        self.next < self.addrs.len()
     }
 }
 

@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::config::{ClientConfig, ServerConfig};
-use super::error::Error;
+use super::error::{Error, ErrorKind};
 use super::handle::{Conn, Server};
 use super::handler::{Handler, ServerHandler};
 use super::queue::{ConnectRequest, ListenRequest, LoopShared, Work};
@@ -16,7 +16,7 @@ use super::shared::{ConnShared, ServerShared};
 use super::stats::Live;
 use super::tls::{self, ClientTls};
 use super::{cluster, env_proxy, listener, redial};
-use crate::proto::WsUrl;
+use crate::proto::{UnixUrl, WsUrl};
 
 /// An event loop driving many connections and servers.
 pub struct EventLoop {
@@ -81,17 +81,36 @@ impl EventLoop {
 }
 
 impl LoopHandle {
-    /// Starts a client connection to a `ws://` or `wss://` URL. A bad URL or
-    /// option fails here; everything later reaches `handler`.
+    /// Starts a client connection to a `ws://` or `wss://` URL, or over a
+    /// Unix domain socket to a `ws+unix:` or `wss+unix:` URL as Node's ws
+    /// writes them (`ws+unix:///run/app.sock:/chat`, see
+    /// [`crate::proto::UnixUrl`]; the same as
+    /// [`ClientConfig::unix_socket_path`] with `ws://localhost/chat`). A bad
+    /// URL or option fails here; everything later reaches `handler`.
     pub fn connect(
         &self,
         url: &str,
         mut config: ClientConfig,
         handler: Box<dyn Handler>,
     ) -> Result<Conn, Error> {
-        let url = WsUrl::parse(url)?;
+        let url = match UnixUrl::parse(url)? {
+            Some(unix) if config.unix_socket_path.is_some() => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "the URL names the socket {} and unix_socket_path another: give one",
+                        unix.socket_path
+                    ),
+                ));
+            }
+            Some(unix) => {
+                config.unix_socket_path = Some(unix.socket_path.into());
+                unix.url
+            }
+            None => WsUrl::parse(url)?,
+        };
         config.validate()?;
-        if config.proxy.is_none() && config.proxy_from_env {
+        if config.proxy.is_none() && config.proxy_from_env && config.unix_socket_path.is_none() {
             config.proxy = env_proxy::for_url(&url, |name| std::env::var(name).ok())?;
         }
         let tls = match url.secure {
@@ -136,6 +155,7 @@ impl LoopHandle {
         let shared = Arc::new(ServerShared {
             id: self.shared.next_id(),
             local_addr,
+            unix_path: listener.unix_path().map(Into::into),
             topics: Default::default(),
             slow_subscriber: config.slow_subscriber,
             evicted_handshakes: Default::default(),

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use super::error::{Error, ErrorKind};
 use super::identity::PeerIdentity;
 use super::inbox::{Inbox, Message, Take};
+use super::peer::PeerAddr;
 use super::shared::{Command, ConnShared, LoopLink, ServerShared};
 use super::state::{CloseInfo, ConnState};
 use crate::proto::{CloseCode, MAX_CONTROL_PAYLOAD, MessageKind, check_close};
@@ -325,8 +326,9 @@ impl Conn {
     pub fn rtt(&self) -> Option<Duration> {
         self.shared.rtt()
     }
-    /// The peer's address, once connected.
-    pub fn peer_addr(&self) -> Option<SocketAddr> {
+    /// The peer's address, once connected (see [`PeerAddr`] for a Unix
+    /// domain socket's).
+    pub fn peer_addr(&self) -> Option<PeerAddr> {
         self.shared.peer_addr()
     }
 }
@@ -353,9 +355,17 @@ impl Server {
         self.metrics().to_openmetrics()
     }
 
-    /// The address the server listens on.
+    /// The address the server listens on. A server on a Unix domain socket
+    /// has no IP address: this is `0.0.0.0:0` there, and
+    /// [`Server::unix_socket_path`] says where it listens.
     pub fn local_addr(&self) -> SocketAddr {
         self.shared.local_addr
+    }
+
+    /// The path of the Unix domain socket the server listens on, if it
+    /// listens on one ([`super::ServerConfig::unix_socket_path`]).
+    pub fn unix_socket_path(&self) -> Option<&std::path::Path> {
+        self.shared.unix_path.as_deref()
     }
 
     /// How many unfinished handshakes were dropped so far to make room for

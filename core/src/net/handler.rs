@@ -2,7 +2,6 @@
 //! [`ServerHandler`] per server. Both run on the loop's thread.
 
 use super::tally;
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -10,6 +9,8 @@ use super::cluster::{ClusterGap, ClusterState};
 use super::decision::{PendingAttempt, PendingUpgrade};
 use super::error::Error;
 use super::handle::Conn;
+use super::peer::PeerAddr;
+use super::socket::Stream;
 use super::state::{CloseInfo, CloseOrigin, Ending};
 use super::topics::SlowSubscriber;
 use super::write::send_message;
@@ -25,8 +26,9 @@ pub struct Open<'a> {
     pub response: Option<&'a Response>,
     /// The client's request (server side).
     pub request: Option<&'a Request>,
-    /// The peer's address (the proxy's, through a proxy).
-    pub peer_addr: SocketAddr,
+    /// The peer's address (the proxy's, through a proxy; see [`PeerAddr`]
+    /// for a Unix domain socket's).
+    pub peer_addr: PeerAddr,
     /// Whether this client connection follows an earlier attempt of the same
     /// [`Conn`] (a reconnect): the time to re-subscribe. Always false on servers.
     pub reconnect: bool,
@@ -113,7 +115,7 @@ pub struct Ctx<'a> {
     pub(super) sender: Option<&'a mut crate::proto::Sender>,
     /// The socket large messages may be written to at once (see
     /// the connection's `direct_socket`).
-    pub(super) direct: Option<&'a mut mio::net::TcpStream>,
+    pub(super) direct: Option<&'a mut Stream>,
 }
 
 impl Ctx<'_> {
@@ -264,8 +266,8 @@ pub trait Handler: Send + 'static {
 pub struct Upgrade<'a> {
     /// The request.
     pub request: &'a Request,
-    /// The peer's address.
-    pub peer_addr: SocketAddr,
+    /// The peer's address (see [`PeerAddr`] for a Unix domain socket's).
+    pub peer_addr: PeerAddr,
     /// The subprotocol to answer with: preset to the first of the server's
     /// list that the client offered; the handler may change it.
     pub subprotocol: Option<String>,

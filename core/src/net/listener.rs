@@ -1,14 +1,22 @@
-//! A listening server: its socket, options, handler, and the count of its
-//! connections and unfinished handshakes that the accept limits work on.
+//! A listening server: its socket (TCP, or a Unix domain socket), options,
+//! handler, and the count of its connections and unfinished handshakes that
+//! the accept limits work on.
 
 use std::collections::BTreeMap;
 use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
+
+use mio::event::Source;
+use mio::{Interest, Registry, Token};
 
 use super::config::ServerConfig;
 use super::error::{Error, ErrorKind};
 use super::handler::ServerHandler;
+use super::peer::PeerAddr;
 use super::shared::ServerShared;
+use super::socket::Stream;
 use super::timer::Deadlines;
 use crate::proto::CloseCode;
 
@@ -18,7 +26,7 @@ pub(super) struct ListenerEntry {
     /// What its handles share (the topics its connections subscribe to).
     pub server: Arc<ServerShared>,
     /// `None` once the server left the loop.
-    pub listener: Option<mio::net::TcpListener>,
+    pub listener: Option<Listener>,
     pub config: ServerConfig,
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub handler: Box<dyn ServerHandler>,
@@ -72,10 +80,94 @@ impl ListenerEntry {
     }
 }
 
-/// Binds a listener for `config` before anything reaches the loop: the first
-/// of the host's addresses that binds (with a backlog of 1024, so bursts of
-/// connections are not dropped).
-pub(super) fn bind(config: &ServerConfig) -> Result<mio::net::TcpListener, Error> {
+/// A listening socket.
+pub(super) enum Listener {
+    Tcp(mio::net::TcpListener),
+    #[cfg(unix)]
+    Unix(super::unix::SocketListener),
+}
+
+impl Listener {
+    /// Accepts a waiting connection.
+    pub fn accept(&self) -> io::Result<(Stream, PeerAddr)> {
+        match self {
+            Listener::Tcp(tcp) => tcp
+                .accept()
+                .map(|(stream, addr)| (Stream::Tcp(stream), PeerAddr::Ip(addr))),
+            #[cfg(unix)]
+            Listener::Unix(unix) => unix.accept(),
+        }
+    }
+
+    /// The IP address and port it listens on; a Unix domain socket has
+    /// none and reports the unspecified `0.0.0.0:0`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        match self {
+            Listener::Tcp(tcp) => tcp.local_addr(),
+            #[cfg(unix)]
+            Listener::Unix(_) => Ok(SocketAddr::from(([0, 0, 0, 0], 0))),
+        }
+    }
+
+    /// The path of a Unix domain socket.
+    pub fn unix_path(&self) -> Option<&Path> {
+        match self {
+            Listener::Tcp(_) => None,
+            #[cfg(unix)]
+            Listener::Unix(unix) => Some(unix.path()),
+        }
+    }
+}
+
+impl Source for Listener {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Listener::Tcp(tcp) => tcp.register(registry, token, interest),
+            #[cfg(unix)]
+            Listener::Unix(unix) => unix.register(registry, token, interest),
+        }
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Listener::Tcp(tcp) => tcp.reregister(registry, token, interest),
+            #[cfg(unix)]
+            Listener::Unix(unix) => unix.reregister(registry, token, interest),
+        }
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        match self {
+            Listener::Tcp(tcp) => tcp.deregister(registry),
+            #[cfg(unix)]
+            Listener::Unix(unix) => unix.deregister(registry),
+        }
+    }
+}
+
+/// Binds a listener for `config` before anything reaches the loop: its Unix
+/// domain socket if it names one, else the first of the host's addresses
+/// that binds (with a backlog of 1024, so bursts of connections are not
+/// dropped).
+pub(super) fn bind(config: &ServerConfig) -> Result<Listener, Error> {
+    #[cfg(unix)]
+    if let Some(path) = &config.unix_socket_path {
+        return super::unix::bind(path, config.remove_stale_socket).map(Listener::Unix);
+    }
+    bind_tcp(config).map(Listener::Tcp)
+}
+
+fn bind_tcp(config: &ServerConfig) -> Result<mio::net::TcpListener, Error> {
     use std::net::ToSocketAddrs;
     let target = format!("{}:{}", config.host, config.port);
     let addrs = (config.host.as_str(), config.port)

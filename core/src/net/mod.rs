@@ -1,4 +1,5 @@
-//! Connections over TCP and TLS, driven by one event loop.
+//! Connections over TCP (or Unix domain sockets) and TLS, driven by one
+//! event loop.
 //!
 //! An [`EventLoop`] owns sockets, TLS sessions, timers and a wake-up channel.
 //! Poll it from a frame loop ([`EventLoop::poll`], callbacks run on the
@@ -30,6 +31,7 @@ mod handler;
 mod identity;
 mod inbox;
 mod listener;
+mod peer;
 mod proxy;
 mod pubsub;
 mod queue;
@@ -48,6 +50,8 @@ pub mod tls_layer;
 mod topics;
 mod transport;
 mod tunnel;
+#[cfg(unix)]
+mod unix;
 mod validate;
 mod write;
 
@@ -64,6 +68,7 @@ pub use handle::{Conn, Server};
 pub use handler::{Attempt, Close, Ctx, Handler, Open, Refusal, ServerHandler, Upgrade};
 pub use identity::PeerIdentity;
 pub use inbox::Message;
+pub use peer::PeerAddr;
 pub use proxy::{ProxyConfig, ProxyKind};
 pub use reconnect::{Backoff, DEFAULT_RETRY_CODES, ReconnectPolicy};
 pub use state::{CloseInfo, CloseOrigin, ConnState};

@@ -41,7 +41,7 @@ pub(super) struct ConnectRequest {
 /// What [`Work::Listen`] carries.
 pub(super) struct ListenRequest {
     pub server: Arc<ServerShared>,
-    pub listener: mio::net::TcpListener,
+    pub listener: super::listener::Listener,
     pub config: ServerConfig,
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub handler: Box<dyn ServerHandler>,

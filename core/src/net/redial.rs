@@ -87,6 +87,7 @@ impl Redial {
             resolver: self.config.resolver.clone(),
             addrs: Vec::new(),
             next: 0,
+            unix_path: self.config.unix_socket_path.clone(),
             racers: Vec::new(),
             last_error: None,
             proxy: self.proxy.clone().map(Box::new),

@@ -13,6 +13,7 @@ use super::error::{Error, ErrorKind};
 use super::fragments::Outgoing;
 use super::identity::PeerIdentity;
 use super::inbox::Inbox;
+use super::peer::PeerAddr;
 use super::state::{CloseInfo, ConnState};
 use super::stats::Live;
 use super::telemetry::Counters;
@@ -137,9 +138,9 @@ pub(super) struct ConnShared {
     reading_paused: AtomicBool,
     /// Round trip of the last answered ping in microseconds, plus one (0: none).
     rtt_micros: AtomicU64,
-    /// The peer's address of the current (or last) TCP connection: a
+    /// The peer's address of the current (or last) connection: a
     /// reconnecting client may reach another address of its host each time.
-    peer_addr: Mutex<Option<SocketAddr>>,
+    peer_addr: Mutex<Option<PeerAddr>>,
     /// The failure that ended the connection (an I/O error, a timeout, a
     /// protocol error), told to a later send or close.
     failure: Mutex<Option<Error>>,
@@ -173,11 +174,11 @@ pub(super) struct ConnShared {
 
 impl ConnShared {
     /// The peer's address (see the field).
-    pub fn peer_addr(&self) -> Option<SocketAddr> {
-        *self
-            .peer_addr
+    pub fn peer_addr(&self) -> Option<PeerAddr> {
+        self.peer_addr
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Records the failure that ends the connection; `None` once a
@@ -194,8 +195,8 @@ impl ConnShared {
             .clone()
     }
 
-    /// Records the address of a new TCP connection.
-    pub fn set_peer_addr(&self, addr: SocketAddr) {
+    /// Records the address of a new connection.
+    pub fn set_peer_addr(&self, addr: PeerAddr) {
         *self
             .peer_addr
             .lock()
@@ -422,7 +423,10 @@ impl ConnShared {
 /// What a [`super::Server`] handle knows of its server.
 pub(super) struct ServerShared {
     pub id: u64,
+    /// Its IP address and port (`0.0.0.0:0` on a Unix domain socket).
     pub local_addr: SocketAddr,
+    /// Its Unix domain socket's path, if it listens on one.
+    pub unix_path: Option<std::path::PathBuf>,
     /// Its topics and their subscribers.
     pub topics: Topics<ConnShared>,
     /// What publishing does with a subscriber past its high-water mark.

@@ -4,19 +4,18 @@
 use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
 
-use mio::net::TcpStream;
-
 use super::error::{Error, ErrorKind};
-use super::socket::Plain;
+use super::socket::{Plain, Stream};
 
 /// Most plaintext handed to rustls at once, so its buffers stay small.
 const TLS_CHUNK: usize = 64 * 1024;
 
-/// A TCP stream, with TLS when the URL or server asked for it. Through a
+/// A TCP (or Unix domain) stream, with TLS when the URL or server asked
+/// for it. Through a
 /// proxy reached over TLS, the TLS to the target runs inside the TLS to the
 /// proxy: two sessions, the inner one writing its records into the outer.
 pub(super) struct Transport {
-    pub tcp: TcpStream,
+    pub stream: Stream,
     tls: Option<Box<rustls::Connection>>,
     /// The TLS to the target inside an outer TLS tunnel.
     inner: Option<Box<rustls::Connection>>,
@@ -27,17 +26,18 @@ pub(super) struct Transport {
 #[error("{0}")]
 struct TlsFailure(rustls::Error);
 
-/// TCP and the TLS over it: the byte stream an inner TLS session runs on.
+/// The socket and the TLS over it: the byte stream an inner TLS session
+/// runs on.
 struct Outer<'a> {
-    tcp: &'a mut TcpStream,
+    stream: &'a mut Stream,
     tls: Option<&'a mut rustls::Connection>,
 }
 
 impl Read for Outer<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self.tls.as_deref_mut() {
-            Some(tls) => tls_read(tls, &mut Plain(self.tcp), buf),
-            None => self.tcp.read(buf),
+            Some(tls) => tls_read(tls, &mut Plain(self.stream), buf),
+            None => Plain(self.stream).read(buf),
         }
     }
 }
@@ -49,29 +49,29 @@ impl Write for Outer<'_> {
 
     fn write_vectored(&mut self, parts: &[IoSlice<'_>]) -> io::Result<usize> {
         match self.tls.as_deref_mut() {
-            Some(tls) => tls_write(tls, &mut Plain(self.tcp), parts),
-            None => Plain(self.tcp).write_vectored(parts),
+            Some(tls) => tls_write(tls, &mut Plain(self.stream), parts),
+            None => Plain(self.stream).write_vectored(parts),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         match self.tls.as_deref_mut() {
-            Some(tls) => flush_tls(tls, &mut Plain(self.tcp)),
+            Some(tls) => flush_tls(tls, &mut Plain(self.stream)),
             None => Ok(()),
         }
     }
 }
 
 impl Transport {
-    pub fn new(tcp: TcpStream, tls: Option<rustls::Connection>) -> Transport {
+    pub fn new(stream: Stream, tls: Option<rustls::Connection>) -> Transport {
         Transport {
-            tcp,
+            stream,
             tls: tls.map(Box::new),
             inner: None,
         }
     }
 
-    /// Wraps the stream in TLS from now on: over TCP, or inside the TLS
+    /// Wraps the stream in TLS from now on: over the socket, or inside the TLS
     /// already there (a tunnel through a proxy reached over TLS).
     pub fn start_tls(&mut self, session: rustls::Connection) {
         match self.tls {
@@ -82,7 +82,7 @@ impl Transport {
 
     fn layers(&mut self) -> (Outer<'_>, Option<&mut rustls::Connection>) {
         let outer = Outer {
-            tcp: &mut self.tcp,
+            stream: &mut self.stream,
             tls: self.tls.as_deref_mut(),
         };
         (outer, self.inner.as_deref_mut())
@@ -112,11 +112,11 @@ impl Transport {
         }
     }
 
-    /// The TCP stream itself when no TLS wraps it: bytes written there go
-    /// to the peer as they are.
-    pub fn plain(&mut self) -> Option<&mut TcpStream> {
+    /// The socket itself when no TLS wraps it: bytes written there go to
+    /// the peer as they are.
+    pub fn plain(&mut self) -> Option<&mut Stream> {
         match (&self.tls, &self.inner) {
-            (None, None) => Some(&mut self.tcp),
+            (None, None) => Some(&mut self.stream),
             _ => None,
         }
     }
@@ -146,7 +146,8 @@ impl Transport {
         Some(chain.iter().map(|cert| cert.as_ref().to_vec()).collect())
     }
 
-    /// Ends our sending side: TLS close_notify (best effort), then TCP FIN.
+    /// Ends our sending side: TLS close_notify (best effort), then the
+    /// socket's (TCP FIN).
     pub fn shutdown_write(&mut self) {
         let (mut outer, inner) = self.layers();
         if let Some(inner) = inner {
@@ -155,9 +156,9 @@ impl Transport {
         }
         if let Some(tls) = outer.tls.as_deref_mut() {
             tls.send_close_notify();
-            let _ = flush_tls(tls, &mut Plain(outer.tcp));
+            let _ = flush_tls(tls, &mut Plain(outer.stream));
         }
-        let _ = self.tcp.shutdown(Shutdown::Write);
+        let _ = self.stream.shutdown(Shutdown::Write);
     }
 }
 

@@ -6,6 +6,7 @@
 //! option by its path in the configuration (`keepalive.interval`,
 //! `backpressure.low_water`, `reconnect.factor`, ...).
 
+use std::path::Path;
 use std::time::Duration;
 
 use super::config::{Backpressure, ClientConfig, InboxLimits, Keepalive, ServerConfig};
@@ -131,6 +132,19 @@ fn compression(c: &Option<DeflateConfig>) -> Result<(), Error> {
     }
 }
 
+/// A Unix domain socket path: not empty, on a system that has them.
+fn unix_socket_path(path: Option<&Path>) -> Result<(), Error> {
+    match path {
+        Some(_) if !cfg!(unix) => invalid(
+            "unix_socket_path: Unix domain sockets are not supported on this platform".to_owned(),
+        ),
+        Some(path) if path.as_os_str().is_empty() => {
+            invalid("unix_socket_path must not be empty".to_owned())
+        }
+        _ => Ok(()),
+    }
+}
+
 impl ReconnectPolicy {
     /// Checks the policy: `factor` a finite number of at least 1,
     /// `initial_delay` at most `max_delay`, `retry_codes` close codes.
@@ -171,6 +185,13 @@ impl ClientConfig {
         backpressure(&self.backpressure)?;
         inbox(&self.inbox, &self.protocol)?;
         compression(&self.compression)?;
+        unix_socket_path(self.unix_socket_path.as_deref())?;
+        if self.unix_socket_path.is_some() && self.proxy.is_some() {
+            return invalid(
+                "proxy cannot be combined with unix_socket_path: the socket is reached directly"
+                    .to_owned(),
+            );
+        }
         self.reconnect
             .as_ref()
             .map_or(Ok(()), ReconnectPolicy::validate)
@@ -226,7 +247,8 @@ impl ServerConfig {
         idle_timeout(self.idle_timeout)?;
         backpressure(&self.backpressure)?;
         inbox(&self.inbox, &self.protocol)?;
-        compression(&self.compression)
+        compression(&self.compression)?;
+        unix_socket_path(self.unix_socket_path.as_deref())
     }
 }
 
@@ -645,5 +667,29 @@ mod tests {
         ClientConfig::default().validate().unwrap();
         ServerConfig::default().validate().unwrap();
         ReconnectPolicy::default().validate().unwrap();
+    }
+
+    #[test]
+    fn a_unix_socket_path_is_checked_where_the_system_has_none() {
+        let client = ClientConfig {
+            unix_socket_path: Some("/run/app.sock".into()),
+            ..Default::default()
+        };
+        let server = ServerConfig {
+            unix_socket_path: Some("/run/app.sock".into()),
+            ..Default::default()
+        };
+        if cfg!(unix) {
+            client.validate().unwrap();
+            server.validate().unwrap();
+        } else {
+            expect_refused(client.validate(), "not supported on this platform");
+            expect_refused(server.validate(), "not supported on this platform");
+        }
+        let empty = ServerConfig {
+            unix_socket_path: Some("".into()),
+            ..Default::default()
+        };
+        expect_refused(empty.validate(), "unix_socket_path");
     }
 }

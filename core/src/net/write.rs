@@ -1,11 +1,9 @@
 //! Sending a whole message: queued in the engine's output, or, when large
 //! and nothing waits before it, written straight to a plain socket.
 
-use mio::net::TcpStream;
-
 use std::io::Write;
 
-use super::socket::Plain;
+use super::socket::{Plain, Stream};
 use crate::proto::{MessageKind, SendError, Sender};
 
 /// Whole messages from this size up are written to a plain socket as they
@@ -19,15 +17,15 @@ const DIRECT_WRITE_MIN: usize = 16 * 1024;
 /// the connection's `direct_socket`) when it is large enough to be worth it.
 pub(super) fn send_message(
     sender: &mut Sender,
-    direct: Option<&mut TcpStream>,
+    direct: Option<&mut Stream>,
     kind: MessageKind,
     data: &[u8],
     compress: bool,
 ) -> Result<(), SendError> {
     match direct {
-        Some(tcp) if data.len() >= DIRECT_WRITE_MIN => {
+        Some(stream) if data.len() >= DIRECT_WRITE_MIN => {
             sender.send_through(kind, data, compress, |parts| {
-                Plain(tcp).write_vectored(parts)
+                Plain(stream).write_vectored(parts)
             })
         }
         _ => sender.send_with(kind, data, compress),

@@ -22,4 +22,4 @@ pub use extension::deflate::DeflateConfig;
 pub use frame::MAX_CONTROL_PAYLOAD;
 pub use handshake::HandshakeError;
 pub use message::MessageKind;
-pub use url::{UrlError, WsUrl};
+pub use url::{UnixUrl, UrlError, WsUrl};

@@ -114,6 +114,68 @@ impl fmt::Display for WsUrl {
     }
 }
 
+/// A `ws+unix:` or `wss+unix:` URL, as Node's `ws` writes them: the
+/// socket's path, then a colon and the resource.
+/// `ws+unix:///run/app.sock:/chat?room=1` is the socket `/run/app.sock` and
+/// the resource `/chat?room=1` (`/` when no colon follows the path). The
+/// path is percent-decoded (`%20` is a space), as URL libraries encode it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnixUrl {
+    /// The path of the Unix domain socket.
+    pub socket_path: String,
+    /// What the handshake uses: `ws` or `wss`, the resource, and the host
+    /// `localhost` (the `Host` header Node's ws sends; for `wss+unix:` the
+    /// name the server's certificate is verified for) unless the URL names
+    /// one (`ws+unix://example.com/run/app.sock:/`).
+    pub url: WsUrl,
+}
+
+impl UnixUrl {
+    /// Parses a `ws+unix:` or `wss+unix:` URL; `Ok(None)` for any other
+    /// scheme.
+    pub fn parse(url: &str) -> Result<Option<UnixUrl>, UrlError> {
+        let url = url.trim();
+        let Some((scheme, rest)) = url.split_once(':') else {
+            return Ok(None);
+        };
+        let scheme = match scheme.to_ascii_lowercase().as_str() {
+            "ws+unix" => "ws",
+            "wss+unix" => "wss",
+            _ => return Ok(None),
+        };
+        let (host, path) = match rest.strip_prefix("//") {
+            Some(rest) => rest.split_at(rest.find('/').unwrap_or(rest.len())),
+            None => ("", rest),
+        };
+        let (socket_path, resource) = path.split_once(':').unwrap_or((path, "/"));
+        if socket_path.is_empty() {
+            return Err(UrlError::MissingSocketPath);
+        }
+        let socket_path = percent_decode(socket_path)?;
+        let host = if host.is_empty() { "localhost" } else { host };
+        let slash = if resource.starts_with('/') { "" } else { "/" };
+        let url = WsUrl::parse(&format!("{scheme}://{host}{slash}{resource}"))?;
+        Ok(Some(UnixUrl { socket_path, url }))
+    }
+}
+
+/// `%XX` sequences decoded; the result must be UTF-8.
+fn percent_decode(text: &str) -> Result<String, UrlError> {
+    let bad = || UrlError::Invalid(format!("bad percent-encoding in the socket path {text:?}"));
+    let mut out = Vec::with_capacity(text.len());
+    let mut bytes = text.bytes();
+    while let Some(b) = bytes.next() {
+        if b != b'%' {
+            out.push(b);
+            continue;
+        }
+        let hex = [bytes.next().ok_or_else(bad)?, bytes.next().ok_or_else(bad)?];
+        let hex = std::str::from_utf8(&hex).map_err(|_| bad())?;
+        out.push(u8::from_str_radix(hex, 16).map_err(|_| bad())?);
+    }
+    String::from_utf8(out).map_err(|_| bad())
+}
+
 fn default_port(secure: bool) -> u16 {
     if secure { 443 } else { 80 }
 }
@@ -142,6 +204,9 @@ pub enum UrlError {
     /// The URL carries `user:password@`; send an `Authorization` header instead.
     #[error("credentials in the URL are not supported: send an Authorization header instead")]
     Credentials,
+    /// A `ws+unix:` URL names no socket path.
+    #[error("a ws+unix: URL names a socket path: ws+unix:///path/to.sock:/resource")]
+    MissingSocketPath,
     /// Any other syntax error.
     #[error("invalid URL: {0}")]
     Invalid(String),
@@ -269,5 +334,37 @@ mod tests {
             err("http://x").to_string(),
             "unsupported URL scheme \"http\": expected ws:// or wss://"
         );
+    }
+
+    #[test]
+    fn unix_urls_as_node_ws_writes_them() {
+        let unix = |s: &str| UnixUrl::parse(s).unwrap().unwrap();
+        let u = unix("ws+unix:///run/app.sock:/chat?room=1");
+        assert_eq!(u.socket_path, "/run/app.sock");
+        assert_eq!(u.url, url("ws://localhost/chat?room=1"));
+        assert_eq!(u.url.host_header(), "localhost");
+        let u = unix("WSS+UNIX:///tmp/s.sock");
+        assert_eq!(
+            (u.socket_path.as_str(), u.url.secure),
+            ("/tmp/s.sock", true)
+        );
+        assert_eq!(u.url.resource, "/");
+        let u = unix("ws+unix:rel.sock:x");
+        assert_eq!(
+            (u.socket_path.as_str(), u.url.resource.as_str()),
+            ("rel.sock", "/x")
+        );
+        let u = unix("ws+unix:///tmp/a%20b/s.sock:/");
+        assert_eq!(u.socket_path, "/tmp/a b/s.sock");
+        assert!(UnixUrl::parse("ws+unix:///tmp/%zz:/").is_err());
+        let u = unix("ws+unix://example.com/run/app.sock:/");
+        assert_eq!(u.url.host_header(), "example.com");
+        assert_eq!(UnixUrl::parse("ws://localhost/"), Ok(None));
+        assert_eq!(UnixUrl::parse("no scheme"), Ok(None));
+        assert_eq!(
+            UnixUrl::parse("ws+unix://"),
+            Err(UrlError::MissingSocketPath)
+        );
+        assert_eq!(UnixUrl::parse("ws+unix:///s:/#f"), Err(UrlError::Fragment));
     }
 }

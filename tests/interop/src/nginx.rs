@@ -1,5 +1,6 @@
-//! nginx as a WebSocket reverse proxy on 127.0.0.1, with its own prefix,
-//! configuration, pid file and logs in a temporary directory.
+//! nginx as a WebSocket reverse proxy on 127.0.0.1 (to a TCP port or a Unix
+//! domain socket), with its own prefix, configuration, pid file and logs in
+//! a temporary directory.
 
 use std::fs;
 use std::net::TcpStream;
@@ -27,8 +28,10 @@ pub struct Nginx {
 }
 
 impl Nginx {
-    /// Starts nginx proxying every path of its port to `127.0.0.1:upstream`.
-    pub fn proxy_to(upstream: u16) -> Nginx {
+    /// Starts nginx proxying every path of its port to `upstream`, as
+    /// `proxy_pass http://` takes it: `127.0.0.1:PORT`, or `unix:/PATH:` for
+    /// a Unix domain socket.
+    pub fn proxy_to(upstream: &str) -> Nginx {
         let mut failures = Vec::new();
         for _ in 0..ATTEMPTS {
             match Nginx::try_start(upstream) {
@@ -44,7 +47,7 @@ impl Nginx {
         self.port
     }
 
-    fn try_start(upstream: u16) -> Result<Nginx, String> {
+    fn try_start(upstream: &str) -> Result<Nginx, String> {
         let prefix = tempfile::Builder::new()
             .prefix("wsx-nginx-")
             .tempdir()
@@ -77,7 +80,7 @@ impl Nginx {
 
 /// One process (no master, so its pid is all there is to stop), in the
 /// foreground, every file under `prefix`.
-fn config(prefix: &Path, port: u16, upstream: u16) -> String {
+fn config(prefix: &Path, port: u16, upstream: &str) -> String {
     let p = prefix.display();
     let user = if running_as_root() {
         "user root;\n"
@@ -101,7 +104,7 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         location / {{
-            proxy_pass http://127.0.0.1:{upstream};
+            proxy_pass http://{upstream};
             proxy_http_version 1.1;
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection "upgrade";

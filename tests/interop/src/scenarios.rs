@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use std::thread;
 use std::time::Duration;
 use wsx_core::net::{
-    Backpressure, ClientConfig, ErrorKind, Keepalive, ServerConfig, TlsClientConfig,
+    Backpressure, ClientConfig, ErrorKind, Keepalive, PeerAddr, ServerConfig, TlsClientConfig,
     TlsServerConfig,
 };
 use wsx_core::proto::MessageKind::{self, Binary, Text};
@@ -37,6 +37,22 @@ pub enum Route {
     Direct,
     /// Through an nginx reverse proxy.
     Nginx,
+    /// Straight to wsx listening on a Unix domain socket, by a `ws+unix:`
+    /// URL (Node's ws spelling).
+    Unix,
+    /// Through nginx to wsx listening on a Unix domain socket
+    /// (`proxy_pass http://unix:/path:`).
+    NginxUnix,
+}
+
+impl Route {
+    fn through_nginx(self) -> bool {
+        matches!(self, Route::Nginx | Route::NginxUnix)
+    }
+
+    fn to_unix_socket(self) -> bool {
+        matches!(self, Route::Unix | Route::NginxUnix)
+    }
 }
 
 /// What a [`Link`] reconnects to.
@@ -71,6 +87,8 @@ pub struct Link {
     target: Target,
     _nginx: Option<Nginx>,
     event_loop: Wsx,
+    /// Holds wsx's Unix domain socket, if it listens on one.
+    _socket_dir: Option<tempfile::TempDir>,
 }
 
 impl Link {
@@ -90,12 +108,25 @@ impl Link {
         Link::open(peer, kind, target, None, Wsx::new())
     }
 
+    /// A directory for wsx's Unix domain socket when `route` asks for one,
+    /// with `config` set to listen there.
+    fn socket_for(route: Route, config: &mut ServerConfig) -> Option<tempfile::TempDir> {
+        let dir = route.to_unix_socket().then(|| {
+            tempfile::Builder::new()
+                .prefix("wsx-unix-")
+                .tempdir()
+                .expect("socket directory")
+        })?;
+        config.unix_socket_path = Some(dir.path().join("wsx.sock"));
+        Some(dir)
+    }
+
     /// A `kind` client peer connected to a wsx server made from `config`,
     /// at `path` over `route`; `options` go into the peer's connect command.
     pub fn wsx_server(
         kind: Kind,
         route: Route,
-        config: ServerConfig,
+        mut config: ServerConfig,
         reply: Reply,
         path: &str,
         options: Value,
@@ -106,17 +137,28 @@ impl Link {
         } else {
             "127.0.0.1"
         };
+        let dir = Link::socket_for(route, &mut config);
+        let socket = config.unix_socket_path.clone();
         let wsx = Wsx::new();
         let server = wsx.listen(config, reply, &[("X-Wsx-Server", "yes")]);
-        let nginx = (route == Route::Nginx).then(|| Nginx::proxy_to(server.port()));
+        let upstream = match &socket {
+            Some(socket) => format!("unix:{}:", socket.display()),
+            None => format!("127.0.0.1:{}", server.port()),
+        };
+        let nginx = route.through_nginx().then(|| Nginx::proxy_to(&upstream));
         let port = nginx.as_ref().map_or(server.port(), Nginx::port);
-        let url = format!("{scheme}://{host}:{port}{path}");
+        let url = match (&socket, route) {
+            (Some(socket), Route::Unix) => format!("{scheme}+unix://{}:{path}", socket.display()),
+            _ => format!("{scheme}://{host}:{port}{path}"),
+        };
         let target = Target::WsxServer {
             server,
             url,
             options,
         };
-        Link::open(kind.client(), kind, target, nginx, wsx)
+        let mut link = Link::open(kind.client(), kind, target, nginx, wsx);
+        link._socket_dir = dir;
+        link
     }
 
     fn open(mut peer: Peer, kind: Kind, target: Target, nginx: Option<Nginx>, wsx: Wsx) -> Link {
@@ -130,6 +172,7 @@ impl Link {
             target,
             _nginx: nginx,
             event_loop: wsx,
+            _socket_dir: None,
         }
     }
 
@@ -305,7 +348,7 @@ pub fn client_messages(kind: Kind) {
     assert_eq!(header(seen, "X-Wsx-Test"), Some("from wsx"), "{seen}");
     assert_eq!(
         header(seen, "Host"),
-        Some(format!("127.0.0.1:{}", link.opened.peer_addr.port()).as_str())
+        Some(format!("127.0.0.1:{}", link.opened.ip_port()).as_str())
     );
     for (kind, len) in SIZES.into_iter().chain([(Binary, MAX_MESSAGE)]) {
         link.wsx_sends(kind, len);
@@ -374,11 +417,22 @@ pub fn server_messages(kind: Kind, route: Route) {
             "the page's Origin: {opened:?}"
         );
     }
-    if route == Route::Nginx {
+    if route.through_nginx() {
         assert_eq!(
             opened.header("X-Forwarded-For"),
             Some("127.0.0.1"),
             "nginx's header: {opened:?}"
+        );
+    }
+    if route.to_unix_socket() {
+        // A client's (or nginx's) socket has no name: no IP address to report.
+        assert_eq!(opened.peer_addr, PeerAddr::Unix(None), "{opened:?}");
+    }
+    if route == Route::Unix {
+        assert_eq!(
+            opened.header("Host"),
+            Some("localhost"),
+            "ws+unix: sends Host: localhost"
         );
     }
     let largest = if route == Route::Direct {
@@ -918,7 +972,10 @@ pub fn ipv6(kind: Kind) {
     peer.connect(&format!("ws://[::1]:{}/v6", server.port()), json!({}));
     let (end, opened) = server.accept();
     assert!(
-        opened.peer_addr.ip().is_loopback() && opened.peer_addr.is_ipv6(),
+        opened
+            .peer_addr
+            .ip()
+            .is_some_and(|a| a.ip().is_loopback() && a.is_ipv6()),
         "{opened:?}"
     );
     peer.expect("open");
@@ -931,7 +988,7 @@ pub fn ipv6(kind: Kind) {
     let host = header(&link.seen, "Host").unwrap_or_default().to_owned();
     assert_eq!(
         host,
-        format!("[::1]:{}", link.opened.peer_addr.port()),
+        format!("[::1]:{}", link.opened.ip_port()),
         "{}",
         link.seen
     );

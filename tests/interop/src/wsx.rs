@@ -2,14 +2,13 @@
 //! handlers push every event into a channel, so tests read top to bottom.
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
 use wsx_core::net::{
     ClientConfig, Close, Conn, Ctx, Error, ErrorKind, EventLoop, Handler, LoopHandle, LoopThread,
-    Open, Refusal, Server, ServerConfig, ServerHandler, Upgrade,
+    Open, PeerAddr, Refusal, Server, ServerConfig, ServerHandler, Upgrade,
 };
 use wsx_core::proto::{CloseCode, MessageKind};
 
@@ -29,12 +28,17 @@ pub struct Opened {
     /// The request headers (server side) or response headers (client side).
     pub headers: Vec<(String, String)>,
     /// The peer's address.
-    pub peer_addr: SocketAddr,
+    pub peer_addr: PeerAddr,
     /// The thread the open callback ran on.
     pub thread: ThreadId,
 }
 
 impl Opened {
+    /// The port of the peer's IP address (panics over a Unix socket).
+    pub fn ip_port(&self) -> u16 {
+        self.peer_addr.ip().expect("an IP peer").port()
+    }
+
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -128,7 +132,7 @@ impl Handler for Recorder {
             path: open.request.map(|r| r.path.clone()),
             status: open.response.map(|r| r.status),
             headers: headers.0.clone(),
-            peer_addr: open.peer_addr,
+            peer_addr: open.peer_addr.clone(),
             thread: thread::current().id(),
         }));
     }

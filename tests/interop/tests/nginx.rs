@@ -12,3 +12,8 @@ fn python_client_through_nginx() {
 fn python_client_close_codes_through_nginx() {
     s::close_both_ways(Python, Side::Server(Route::Nginx));
 }
+
+#[test]
+fn python_client_through_nginx_to_a_unix_socket() {
+    s::server_messages(Python, Route::NginxUnix);
+}

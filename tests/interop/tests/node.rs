@@ -11,3 +11,8 @@ fn wsx_server_closes_1007_on_invalid_utf8() {
 fn wsx_server_with_1000_concurrent_connections() {
     s::thousand_connections();
 }
+
+#[test]
+fn node_client_by_ws_unix_url() {
+    s::server_messages(wsx_interop::peer::Kind::Node, s::Route::Unix);
+}

@@ -23,6 +23,7 @@ Paths (main endpoint; the query strings come from scenarios.json):
   /hold                      stops reading for good (so never answers a ping)
   /send?size=S               sends one S-byte binary message
   /invalid-utf8              sends a text frame that is not UTF-8
+  /host                      sends the request's Host header, then echoes
 The restart and drain endpoints (see restartable()) restart on the text
 "restart" (1001) and drain on the text "drain" (1012 "restart"); the drain
 scenario has an endpoint of its own so that a runner's drain never races the
@@ -31,6 +32,8 @@ The mtls endpoint (wss://, a client certificate signed by run.py's client CA
 required) serves /whoami: the client's subject as RFC 4514 text, most
 specific first ("CN=alice,O=wsx"), then reads until closed. The ipv6
 endpoint serves the main paths on ::1.
+The main paths are also served on a Unix domain socket (websockets'
+unix_serve) at the path run.py gives in WSX_PARITY_UNIX.
 Every endpoint selects subprotocols in the order superchat, chat among those
 offered, and none if none is offered or in common.
 """
@@ -46,7 +49,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import FLOOD_LIMIT, HELD_BACK_BYTES, HELD_BACK_PAUSE, SIDE_WAIT, announce, payload, split  # noqa: E402
-from websockets.asyncio.server import serve  # noqa: E402
+from websockets.asyncio.server import serve, unix_serve  # noqa: E402
 from websockets.datastructures import Headers  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 from websockets.http11 import Response  # noqa: E402
@@ -178,6 +181,9 @@ async def handler(ws) -> None:
             await asyncio.wait_for(ws.wait_closed(), 20)
         elif path == "/echo" or path == "/auth":
             await echo(ws)
+        elif path == "/host":
+            await ws.send(ws.request.headers.get("Host", ""))
+            await echo(ws)
         elif path == "/record":
             try:
                 async for _ in ws:
@@ -271,6 +277,7 @@ async def main() -> None:
     ipv6_server = await serve(handler, "::1", 0, **OPTIONS)
     # The main paths with permessage-deflate accepted (websockets' defaults).
     deflate_server = await serve(handler, "127.0.0.1", 0, **dict(OPTIONS, compression="deflate"))
+    unix_server = await unix_serve(handler, os.environ["WSX_PARITY_UNIX"], **OPTIONS)  # noqa: F841
     announce({"main": port(main_server), "origin": port(origin_server), "restart": restart_port, "drain": drain_port,
               "mtls": port(mtls_server), "ipv6": port(ipv6_server), "deflate": port(deflate_server)})
     loop = asyncio.get_running_loop()

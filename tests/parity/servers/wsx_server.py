@@ -16,6 +16,8 @@ reading the socket (/stall, /hold); a flood counts itself held back when the
 core's send queue is full (the non-blocking send of the binding reports it)
 and still is after HELD_BACK_PAUSE.
 Not served (the scenarios say why): /bad-subprotocol, /invalid-utf8.
+The main paths are also served on a Unix domain socket (wsx.sync.unix_serve)
+at the path run.py gives in WSX_PARITY_UNIX.
 """
 
 from __future__ import annotations
@@ -108,7 +110,9 @@ def handler(conn) -> None:
     if path == "/whoami":
         conn.send(conn.peer_subject or "")
         wait_closed(conn)
-    elif path in ("/echo", "/auth"):
+    elif path in ("/echo", "/auth", "/host"):
+        if path == "/host":
+            conn.send(conn.request.headers.get("Host") or "")
         for message in conn:
             conn.send(message)
     elif path == "/record":
@@ -188,6 +192,7 @@ def main() -> None:
         cert_file=os.path.join(tls, "server.pem"), key_file=os.path.join(tls, "server.key"),
         client_ca_file=os.path.join(tls, "client-ca.pem"), client_cert_required=True, **OPTIONS)
     deflate_server = wsx.sync.serve(handler, "127.0.0.1", 0, **dict(OPTIONS, compression="deflate"))
+    unix_server = wsx.sync.unix_serve(handler, os.environ["WSX_PARITY_UNIX"], **OPTIONS)  # noqa: F841
     announce({"main": main_server.port, "origin": origin_server.port, "restart": restartable.port,
               "drain": drainable.port, "mtls": mtls_server.port, "ipv6": ipv6_server.port,
               "deflate": deflate_server.port})

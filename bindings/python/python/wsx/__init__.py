@@ -10,7 +10,8 @@ asyncio API (also at ``wsx.asyncio``)::
         print(await ws.recv())
 
 and the blocking API lives in :mod:`wsx.sync` (``wsx.sync.connect``,
-``wsx.sync.serve``), as in ``websockets.sync``.
+``wsx.sync.serve``), as in ``websockets.sync``. ``unix_connect`` and
+``unix_serve`` (in both) use Unix domain sockets.
 """
 
 from . import sync
@@ -29,7 +30,16 @@ from ._wsx import (
     __version__,
     loop_metrics,
 )
-from .asyncio import ClientConnection, Connection, Server, ServerConnection, connect, serve
+from .asyncio import (
+    ClientConnection,
+    Connection,
+    Server,
+    ServerConnection,
+    connect,
+    serve,
+    unix_connect,
+    unix_serve,
+)
 from .exceptions import (
     Close,
     CloseTimeout,
@@ -93,4 +103,6 @@ __all__ = [
     "connect",
     "serve",
     "sync",
+    "unix_connect",
+    "unix_serve",
 ]

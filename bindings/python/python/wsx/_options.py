@@ -32,8 +32,22 @@ ReconnectLike = Union[bool, _wsx.Reconnect, None]
 ProxyLike = Union[str, bool, None]
 #: ``before_connect(attempt)``: the extra headers of that attempt, or None.
 BeforeConnect = Callable[[int], HeadersLike]
+#: A socket address as ``socket`` gives it: ``(host, port)``, or a Unix
+#: domain socket's path (``""`` for a client's unnamed socket).
+Address = Union[Tuple[str, int], str]
 #: A message to send: ``str`` is text, the others binary.
 Sendable = Union[str, bytes, bytearray, memoryview]
+
+
+def unix_uri(path: Any, uri: Optional[str], options: Mapping[str, Any]) -> str:
+    """``unix_connect``'s URI, as ``websockets`` picks it: ``ws://localhost/``,
+    or ``wss://localhost/`` with TLS options; ``path`` is required."""
+    if path is None:
+        raise TypeError("unix_connect needs the path of the Unix domain socket")
+    if uri is not None:
+        return uri
+    tls = options.get("ssl") not in (None, False) or options.get("ca_file") is not None
+    return "wss://localhost/" if tls else "ws://localhost/"
 
 
 def header_list(headers: HeadersLike) -> list[tuple[str, str]]:

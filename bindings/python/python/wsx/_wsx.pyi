@@ -40,6 +40,9 @@ OPENMETRICS_CONTENT_TYPE: str
 _Message = Union[str, bytes]
 _Sendable = Union[str, bytes, bytearray, memoryview]
 _StrPath = Union[str, os.PathLike[str]]
+#: A socket address: ``(host, port)``, or a Unix domain socket's path (``""``
+#: when unnamed).
+_Address = Union[tuple[str, int], str]
 
 @final
 class Headers:
@@ -234,7 +237,7 @@ class Connection:
     @property
     def close_reason(self) -> Optional[str]: ...
     @property
-    def remote_address(self) -> Optional[tuple[str, int]]: ...
+    def remote_address(self) -> Optional[_Address]: ...
     @property
     def latency(self) -> float: ...
     @property
@@ -286,7 +289,7 @@ class Listener:
     @property
     def port(self) -> int: ...
     @property
-    def local_address(self) -> tuple[str, int]: ...
+    def local_address(self) -> _Address: ...
     @property
     def shut_down(self) -> bool: ...
     @property
@@ -375,6 +378,7 @@ def open_client(
     before_connect: Optional[Callable[[int], Optional[list[tuple[str, str]]]]] = None,
     client_cert: Optional[tuple[_StrPath, _StrPath]] = None,
     resolver: Optional[Callable[[str, int], list[tuple[str, int]]]] = None,
+    unix_socket_path: Optional[_StrPath] = None,
 ) -> ClientConnection: ...
 def listen(
     host: str,
@@ -399,6 +403,8 @@ def listen(
     compression: Optional[Deflate] = None,
     slow_subscriber: str = "skip",
     cluster: Optional[Cluster] = None,
+    unix_socket_path: Optional[_StrPath] = None,
+    remove_stale_socket: bool = False,
 ) -> Listener: ...
 
 @final

@@ -50,6 +50,7 @@ async def _aiter(items: Iterable[Any]) -> AsyncIterator[Any]:
         yield item
 from ._options import (
     DEFAULTS,
+    Address,
     BeforeConnect,
     ClusterLike,
     CompressionLike,
@@ -63,6 +64,7 @@ from ._options import (
     SSLLike,
     start_client,
     start_server,
+    unix_uri,
 )
 from ._broadcast import broadcast
 from ._wsx import Headers, Request, Response
@@ -72,6 +74,8 @@ from .sync import ProcessResult, StrPath, _is_async
 __all__ = [
     "connect",
     "serve",
+    "unix_connect",
+    "unix_serve",
     "route",
     "Router",
     "ClientConnection",
@@ -301,8 +305,9 @@ class Connection(_Waitable):
         return self._native.close_reason
 
     @property
-    def remote_address(self) -> Optional[tuple[str, int]]:
-        """The peer's ``(host, port)``."""
+    def remote_address(self) -> Optional[Address]:
+        """The peer's ``(host, port)``; over a Unix domain socket its path
+        (``""`` for a client's unnamed socket, as a server sees it)."""
         return self._native.remote_address
 
     @property
@@ -423,6 +428,7 @@ def connect(
     proxy: ProxyLike = None,
     before_connect: Optional[BeforeConnect] = None,
     resolver: Optional[Resolver] = None,
+    unix_socket_path: Optional[StrPath] = None,
 ) -> _Opening[ClientConnection]:
     """Opens a connection: ``ws = await connect(uri)`` or
     ``async with connect(uri) as ws``. Options and errors as in
@@ -469,8 +475,9 @@ class Server(_Waitable):
         return self._listener.port
 
     @property
-    def local_address(self) -> tuple[str, int]:
-        """The ``(host, port)`` the server listens on."""
+    def local_address(self) -> Address:
+        """The ``(host, port)`` the server listens on, or its Unix domain
+        socket's path."""
         return self._listener.local_address
 
     @property
@@ -649,6 +656,8 @@ def serve(
     compression: CompressionLike = "deflate" if DEFAULTS.server_compression else None,
     slow_subscriber: SlowSubscriber = "skip",
     cluster: ClusterLike = None,
+    unix_socket_path: Optional[StrPath] = None,
+    remove_stale_socket: bool = False,
 ) -> _Opening[Server]:
     """Starts a server: ``server = await serve(handler, host, port)`` or
     ``async with serve(...) as server``. ``await handler(connection)`` runs as
@@ -675,6 +684,27 @@ def serve(
     return _Opening(create)
 
 
+
+
+def unix_connect(
+    path: Optional[StrPath] = None, uri: Optional[str] = None, **kwargs: Any
+) -> _Opening[ClientConnection]:
+    """:func:`connect` over the Unix domain socket at ``path``, as
+    ``websockets.asyncio.client.unix_connect``: ``uri`` (default
+    ``ws://localhost/``, or ``wss://localhost/`` with ``ssl`` or ``ca_file``)
+    gives the scheme, the ``Host`` header and the resource."""
+    return connect(unix_uri(path, uri, kwargs), unix_socket_path=path, **kwargs)
+
+
+def unix_serve(
+    handler: Callable[[ServerConnection], Awaitable[Any]], path: Optional[StrPath] = None, **kwargs: Any
+) -> _Opening[Server]:
+    """:func:`serve` on the Unix domain socket at ``path``, as
+    ``websockets.asyncio.server.unix_serve`` (see ``unix_socket_path`` of
+    :func:`wsx.sync.serve`)."""
+    if path is None:
+        raise TypeError("unix_serve needs the path of the Unix domain socket")
+    return serve(handler, unix_socket_path=path, **kwargs)
 
 #: Several WebSocket endpoints on one server, by path: ``route(url_map,
 #: host, port, ...)`` as ``websockets.asyncio.router.route`` (see

@@ -25,6 +25,7 @@ from typing import Any, Callable, Optional, Sequence, Tuple, Union
 from . import _router, _wsx
 from ._options import (
     DEFAULTS,
+    Address,
     BeforeConnect,
     ClusterLike,
     CompressionLike,
@@ -38,11 +39,22 @@ from ._options import (
     SSLLike,
     start_client,
     start_server,
+    unix_uri,
 )
 from ._wsx import ClientConnection, Request, Response, ServerConnection
 from .exceptions import ConnectionClosed
 
-__all__ = ["connect", "serve", "route", "Router", "Server", "ClientConnection", "ServerConnection"]
+__all__ = [
+    "connect",
+    "serve",
+    "unix_connect",
+    "unix_serve",
+    "route",
+    "Router",
+    "Server",
+    "ClientConnection",
+    "ServerConnection",
+]
 
 logger = logging.getLogger("wsx.server")
 
@@ -92,6 +104,7 @@ def connect(
     proxy: ProxyLike = None,
     before_connect: Optional[BeforeConnect] = None,
     resolver: Optional[Resolver] = None,
+    unix_socket_path: Optional[StrPath] = None,
 ) -> ClientConnection:
     """Opens a WebSocket connection to ``uri`` (``ws://`` or ``wss://``) and
     returns it once the handshake succeeded; also a context manager that
@@ -164,6 +177,12 @@ def connect(
     ``proxy=True`` takes it from ``https_proxy`` / ``http_proxy`` /
     ``all_proxy``, honouring ``no_proxy``. Unlike ``websockets``, the default
     ``None`` ignores those variables.
+
+    ``unix_socket_path`` connects to that Unix domain socket instead of the
+    URI's host and port (no proxy then); the URI still gives the scheme
+    (``wss://`` runs TLS over the socket and verifies the URI's host name),
+    the ``Host`` header and the resource. :func:`unix_connect` is the same
+    as ``websockets`` spells it.
 
     Raises :class:`~wsx.InvalidURI`, :class:`~wsx.ConnectError` (a
     refused TCP connection: :class:`~wsx.ConnectionRefused`, a
@@ -239,8 +258,9 @@ class Server:
         return self._listener.port
 
     @property
-    def local_address(self) -> tuple[str, int]:
-        """The ``(host, port)`` the server listens on."""
+    def local_address(self) -> Address:
+        """The ``(host, port)`` the server listens on, or its Unix domain
+        socket's path."""
         return self._listener.local_address
 
     @property
@@ -344,6 +364,8 @@ def serve(
     compression: CompressionLike = "deflate" if DEFAULTS.server_compression else None,
     slow_subscriber: SlowSubscriber = "skip",
     cluster: ClusterLike = None,
+    unix_socket_path: Optional[StrPath] = None,
+    remove_stale_socket: bool = False,
 ) -> Server:
     """Starts a WebSocket server on ``host:port`` (port 0 picks a free one,
     read it back from :attr:`Server.port`) and returns it at once.
@@ -392,6 +414,16 @@ def serve(
     their subscribers, and theirs reach this server's; a
     :class:`~wsx.Cluster` tells the link's state and lost publications
     through its ``on_state`` and ``on_gap`` callbacks.
+
+    ``unix_socket_path`` listens on that Unix domain socket instead of
+    ``host`` and ``port`` (:func:`unix_serve` is the same as ``websockets``
+    spells it). The socket file takes the permissions the umask leaves and
+    is removed when the server closes. A file already there raises
+    :class:`~wsx.WsxError` saying what it is (unlike ``websockets``, whose
+    asyncio server replaces any socket file): with
+    ``remove_stale_socket=True`` a socket nobody accepts on (a crashed
+    server's) is removed first; a live server's socket and other files never
+    are. Peers then have no IP address: ``remote_address`` is ``""``.
     """
     if _is_async(handler):
         raise TypeError(
@@ -405,6 +437,22 @@ def serve(
     del options["handler"], options["name"]
     return Server(start_server(run=_no_awaitable, **options), handler)
 
+
+
+def unix_connect(path: Optional[StrPath] = None, uri: Optional[str] = None, **kwargs: Any) -> ClientConnection:
+    """:func:`connect` over the Unix domain socket at ``path``, as
+    ``websockets.sync.client.unix_connect``: ``uri`` (default
+    ``ws://localhost/``, or ``wss://localhost/`` with ``ssl`` or ``ca_file``)
+    gives the scheme, the ``Host`` header and the resource."""
+    return connect(unix_uri(path, uri, kwargs), unix_socket_path=path, **kwargs)
+
+
+def unix_serve(handler: Callable[[ServerConnection], Any], path: Optional[StrPath] = None, **kwargs: Any) -> Server:
+    """:func:`serve` on the Unix domain socket at ``path``, as
+    ``websockets.sync.server.unix_serve`` (see ``unix_socket_path`` there)."""
+    if path is None:
+        raise TypeError("unix_serve needs the path of the Unix domain socket")
+    return serve(handler, unix_socket_path=path, **kwargs)
 
 #: Several WebSocket endpoints on one server, by path: ``route(url_map,
 #: host, port, ...)`` as ``websockets.sync.router.route`` (see

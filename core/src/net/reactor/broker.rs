@@ -190,7 +190,7 @@ impl Reactor {
         if let Some(Entry::BrokerLink(mut l)) = self.entries.try_remove(slot)
             && let Some(t) = l.transport.as_mut()
         {
-            let _ = self.poll.registry().deregister(&mut t.tcp);
+            let _ = self.poll.registry().deregister(&mut t.stream);
         }
     }
 
@@ -256,7 +256,7 @@ impl Reactor {
             return;
         };
         if let Some(mut t) = l.transport.take() {
-            let _ = self.poll.registry().deregister(&mut t.tcp);
+            let _ = self.poll.registry().deregister(&mut t.stream);
         }
         let Some(l) = self.link_mut(slot) else {
             return;
@@ -292,7 +292,7 @@ impl Reactor {
         let Some(l) = self.link_mut(slot) else {
             return;
         };
-        l.transport = Some(Transport::new(tcp, session));
+        l.transport = Some(Transport::new(tcp.into(), session));
         l.connecting = true;
     }
 
@@ -305,14 +305,14 @@ impl Reactor {
             return;
         };
         if l.connecting {
-            let addr = t.tcp.peer_addr();
-            match t.tcp.take_error() {
+            let addr = t.stream.peer_addr();
+            match t.stream.take_error() {
                 Ok(Some(e)) | Err(e) => return self.link_connect_next(slot, Some(e.to_string())),
                 Ok(None) => {}
             }
             match addr {
                 Ok(_) => {
-                    let _ = t.tcp.set_nodelay(true);
+                    let _ = t.stream.set_nodelay(true);
                     l.connecting = false;
                     b.node.connected(l.link);
                 }
@@ -436,7 +436,7 @@ impl Reactor {
         l.deadlines.cancel(TimerKind::BrokerCheck);
         let broker = l.broker;
         if let Some(mut t) = transport {
-            let _ = self.poll.registry().deregister(&mut t.tcp);
+            let _ = self.poll.registry().deregister(&mut t.stream);
         }
         if let Some((_, wait)) = next {
             self.schedule(slot, TimerKind::BrokerRetry, wait);

@@ -1,6 +1,7 @@
 //! The client side in the loop: each attempt (the before-connect hook, the
-//! name lookup), TCP connects to the addresses raced (RFC 8305), the proxy's
-//! tunnel, TLS, and the WebSocket handshake.
+//! name lookup), TCP connects to the addresses raced (RFC 8305) or the
+//! connect to a Unix domain socket, the proxy's tunnel, TLS, and the
+//! WebSocket handshake.
 
 use std::io;
 use std::net::SocketAddr;
@@ -16,6 +17,7 @@ use crate::net::dial::{ATTEMPT_DELAY, Dial, connect_error, happy_eyeballs_order}
 use crate::net::dns;
 use crate::net::error::{Error, ErrorKind, Timeout};
 use crate::net::handler::{Attempt, Open};
+use crate::net::peer::PeerAddr;
 use crate::net::queue::{ConnectRequest, Work};
 use crate::net::redial::Redial;
 use crate::net::shared::Command;
@@ -104,7 +106,8 @@ impl Reactor {
         }
     }
 
-    /// The attempt's request is decided: resolves the name, then connects.
+    /// The attempt's request is decided: resolves the name, then connects
+    /// (to a Unix domain socket at once).
     pub(super) fn dial(&mut self, slot: usize, headers: Vec<(String, String)>) {
         let Some(c) = self.conn_mut(slot) else { return };
         let Some(redial) = c.redial.as_deref_mut() else {
@@ -114,6 +117,10 @@ impl Reactor {
             Ok(dial) => dial,
             Err(error) => return self.fail(slot, error),
         };
+        if dial.unix_path.is_some() {
+            c.phase = Phase::Connecting(dial);
+            return self.connect_next(slot);
+        }
         let (host, port) = match &dial.proxy {
             Some(hop) => (hop.config.host.clone(), hop.config.port),
             None => (dial.url.host.clone(), dial.url.port),
@@ -167,7 +174,7 @@ impl Reactor {
         }
     }
 
-    /// Starts a TCP connect to the next address beside those under way, and
+    /// Starts a connect to the next address beside those under way, and
     /// schedules the one after it ([`ATTEMPT_DELAY`]); fails the connection
     /// when no address is left and no connect is under way.
     pub(super) fn connect_next(&mut self, slot: usize) {
@@ -179,19 +186,18 @@ impl Reactor {
             return;
         };
         let mut started = false;
-        while let Some(&addr) = dial.addrs.get(dial.next) {
-            dial.next += 1;
-            let connect = mio::net::TcpStream::connect(addr).and_then(|mut tcp| {
+        while let Some(connect) = dial.connect_next() {
+            let connect = connect.and_then(|mut stream| {
                 registry.register(
-                    &mut tcp,
+                    &mut stream,
                     Token(slot),
                     Interest::READABLE | Interest::WRITABLE,
                 )?;
-                Ok(tcp)
+                Ok(stream)
             });
             match connect {
-                Ok(tcp) => {
-                    dial.racers.push(tcp);
+                Ok(stream) => {
+                    dial.racers.push(stream);
                     started = true;
                     break;
                 }
@@ -199,7 +205,7 @@ impl Reactor {
                 Err(e) => dial.last_error = Some(e),
             }
         }
-        let more = dial.next < dial.addrs.len();
+        let more = dial.more();
         if dial.racers.is_empty() {
             let error = connect_error(dial);
             self.fail(slot, error);
@@ -220,9 +226,9 @@ impl Reactor {
         let mut failed = false;
         let mut i = 0;
         while i < dial.racers.len() {
-            let tcp = &dial.racers[i];
-            let outcome = match tcp.take_error() {
-                Ok(None) => tcp.peer_addr(),
+            let stream = &dial.racers[i];
+            let outcome = match stream.take_error() {
+                Ok(None) => stream.peer_addr(),
                 Ok(Some(e)) | Err(e) => Err(e),
             };
             match outcome {
@@ -252,9 +258,9 @@ impl Reactor {
         self.connected(slot, addr);
     }
 
-    /// TCP stands: through the proxy's handshake if there is a proxy, then
-    /// TLS (if `wss://`) and the handshake request.
-    pub(super) fn connected(&mut self, slot: usize, addr: SocketAddr) {
+    /// The connection stands: through the proxy's handshake if there is a
+    /// proxy, then TLS (if `wss://`) and the handshake request.
+    pub(super) fn connected(&mut self, slot: usize, addr: PeerAddr) {
         let Some(c) = self.conn_mut(slot) else { return };
         let Phase::Connecting(mut dial) = std::mem::replace(&mut c.phase, Phase::Refusing) else {
             return;
@@ -262,7 +268,7 @@ impl Reactor {
         c.deadlines.cancel(TimerKind::Connect);
         c.conn.shared.set_peer_addr(addr);
         if let Some(transport) = c.transport.as_mut() {
-            let _ = transport.tcp.set_nodelay(dial.nodelay);
+            let _ = transport.stream.set_nodelay(dial.nodelay);
         }
         let handshake_timeout = c.timeouts.handshake;
         self.schedule(slot, TimerKind::Handshake, handshake_timeout);

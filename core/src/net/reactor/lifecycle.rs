@@ -112,7 +112,7 @@ impl Reactor {
             return;
         };
         if let Some(t) = c.transport.as_mut() {
-            let _ = self.poll.registry().deregister(&mut t.tcp);
+            let _ = self.poll.registry().deregister(&mut t.stream);
         }
         if c.engine_live() {
             c.ending.absorb(&c.engine);
@@ -157,7 +157,7 @@ impl Reactor {
             return false;
         };
         if let Some(mut t) = c.transport.take() {
-            let _ = self.registry().deregister(&mut t.tcp);
+            let _ = self.registry().deregister(&mut t.stream);
         }
         let Some(c) = self.conn_mut(slot) else {
             return false;

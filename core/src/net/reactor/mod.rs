@@ -212,7 +212,7 @@ impl Reactor {
         };
         if let Some(t) = c.transport.as_mut() {
             self.poll.registry().register(
-                &mut t.tcp,
+                &mut t.stream,
                 Token(slot),
                 Interest::READABLE | Interest::WRITABLE,
             )?;

@@ -15,8 +15,10 @@ use crate::net::error::{Error, ErrorKind};
 use crate::net::handler::{Open, ServerHandler, Upgrade};
 use crate::net::identity::PeerIdentity;
 use crate::net::listener::{Drain, ListenerEntry, Room};
+use crate::net::peer::PeerAddr;
 use crate::net::queue::ListenRequest;
 use crate::net::shared::{ConnShared, Decision, ServerShared};
+use crate::net::socket::Stream;
 use crate::net::timer::{Deadlines, TimerKind};
 use crate::net::transport::Transport;
 use crate::proto::extension::deflate::negotiate;
@@ -79,7 +81,7 @@ impl Reactor {
             let Some(listener) = l.listener.as_ref() else {
                 return;
             };
-            let (tcp, addr) = match listener.accept() {
+            let (stream, addr) = match listener.accept() {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -95,17 +97,12 @@ impl Reactor {
                 // Dropping the stream closes it.
                 Room::Full => continue,
             }
-            self.admit(slot, tcp, addr);
+            self.admit(slot, stream, addr);
         }
     }
 
     /// Puts an accepted connection in the table, in the handshake.
-    pub(super) fn admit(
-        &mut self,
-        slot: usize,
-        tcp: mio::net::TcpStream,
-        addr: std::net::SocketAddr,
-    ) {
+    pub(super) fn admit(&mut self, slot: usize, stream: Stream, addr: PeerAddr) {
         let Some(Entry::Listener(l)) = self.entries.get_mut(slot) else {
             return;
         };
@@ -122,7 +119,7 @@ impl Reactor {
             },
             None => None,
         };
-        let _ = tcp.set_nodelay(l.config.nodelay);
+        let _ = stream.set_nodelay(l.config.nodelay);
         l.conns += 1;
         let id = self.shared.next_id();
         let config = &l.config;
@@ -140,7 +137,7 @@ impl Reactor {
         let server = Some((slot, l.id));
         let mut entry = ConnEntry::new(self.conn_handle(Arc::new(shared)), engine, phase, timeouts);
         entry.server = server;
-        entry.transport = Some(Transport::new(tcp, session));
+        entry.transport = Some(Transport::new(stream, session));
         let conn_slot = self.insert(entry);
         if let Some(Entry::Listener(l)) = self.entries.get_mut(slot) {
             l.pending.insert(id, conn_slot);

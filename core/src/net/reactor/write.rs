@@ -85,7 +85,7 @@ impl Reactor {
             if self
                 .poll
                 .registry()
-                .reregister(&mut t.tcp, Token(slot), interest)
+                .reregister(&mut t.stream, Token(slot), interest)
                 .is_ok()
             {
                 c.write_interest = !done;
