@@ -30,12 +30,20 @@ $(PARITY_DIR)/runner_c: tests/parity/runner_c.c tests/parity/runner_c_engine.c t
 $(CSHARP_OUT)/ParityRunner.exe: tests/parity/ParityRunner.cs $(CSHARP_OUT)/Wsx.dll
 	$(parity_mcs)
 
-parity-runners: ffi-lib python-install $(PARITY_DIR)/runner_c $(CSHARP_OUT)/ParityRunner.exe
+# The parity servers of the C ABI and the C# binding (run.py's servers c and
+# cs), built beside the runners.
+$(PARITY_DIR)/wsx_server: tests/parity/servers/wsx_server.c include/wsx.h | ffi-lib
+	@mkdir -p $(@D)
+	$(parity_cc)
+
+parity-runners: ffi-lib python-install $(PARITY_DIR)/runner_c $(CSHARP_OUT)/ParityRunner.exe \
+  $(PARITY_DIR)/wsx_server
 
 test-parity: parity-runners
 	nice $(PY) tests/parity/run.py --python $(PY) --out $(PARITY_DIR) \
 	  --c-runner $(PARITY_DIR)/runner_c \
 	  --csharp-runner $(CSHARP_OUT)/ParityRunner.exe --mono $(MONO) \
+	  --c-server $(PARITY_DIR)/wsx_server \
 	  $(PARITY_FLAGS)
 
 # The cluster scenario (tests/parity/cluster/README.md): one wsx server per language
