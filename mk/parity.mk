@@ -36,14 +36,17 @@ $(PARITY_DIR)/wsx_server: tests/parity/servers/wsx_server.c include/wsx.h | ffi-
 	@mkdir -p $(@D)
 	$(parity_cc)
 
+$(CSHARP_OUT)/ParityServer.exe: tests/parity/servers/ParityServer.cs $(CSHARP_OUT)/Wsx.dll
+	$(MCS) $(CSHARP_FLAGS) -r:$(CSHARP_OUT)/Wsx.dll -out:$@ $<
+
 parity-runners: ffi-lib python-install $(PARITY_DIR)/runner_c $(CSHARP_OUT)/ParityRunner.exe \
-  $(PARITY_DIR)/wsx_server
+  $(PARITY_DIR)/wsx_server $(CSHARP_OUT)/ParityServer.exe
 
 test-parity: parity-runners
 	nice $(PY) tests/parity/run.py --python $(PY) --out $(PARITY_DIR) \
 	  --c-runner $(PARITY_DIR)/runner_c \
 	  --csharp-runner $(CSHARP_OUT)/ParityRunner.exe --mono $(MONO) \
-	  --c-server $(PARITY_DIR)/wsx_server \
+	  --c-server $(PARITY_DIR)/wsx_server --csharp-server $(CSHARP_OUT)/ParityServer.exe \
 	  $(PARITY_FLAGS)
 
 # The cluster scenario (tests/parity/cluster/README.md): one wsx server per language
