@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -284,6 +285,20 @@ def complete(response: bytes) -> bool:
     return False  # no length: read until the server closes
 
 
+def request_bytes(check: dict) -> bytes:
+    """A check's request, {pad:N} replaced by N letters (a long target or header)."""
+    return re.sub(r"\{pad:(\d+)\}", lambda m: "a" * int(m.group(1)), check["request"]).encode()
+
+
+def response_header(head: bytes, name: str) -> str | None:
+    """The value of a response's header `name` (case-insensitive), if it has one."""
+    for field in head.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]:
+        key, _, value = field.partition(b":")
+        if key.strip().lower() == name.lower().encode():
+            return value.strip().decode(errors="replace")
+    return None
+
+
 def server_checks(doc: dict, servers: list) -> list[str]:
     """scenarios.json's server_checks: raw requests, the status expected."""
     import socket
@@ -297,7 +312,7 @@ def server_checks(doc: dict, servers: list) -> list[str]:
             label = f"{check['id']} ({server.name} server)"
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-                    sock.sendall(check["request"].encode())
+                    sock.sendall(request_bytes(check))
                     head = b""
                     while not complete(head):
                         chunk = sock.recv(4096)
@@ -310,6 +325,7 @@ def server_checks(doc: dict, servers: list) -> list[str]:
                 status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
             except OSError as e:
                 status, status_line = None, f"error: {e}"
+            header = check.get("expect_header")
             missing = [part for part in check.get("expect_body_contains", []) if part not in (body or "")]
             if status != check["expect_status"]:
                 lines.append(f"FAIL {label}: expected status {check['expect_status']} got {status_line!r}")
@@ -317,6 +333,9 @@ def server_checks(doc: dict, servers: list) -> list[str]:
                 lines.append(f"FAIL {label}: expected body {check['expect_body']!r} got {body!r}")
             elif missing:
                 lines.append(f"FAIL {label}: expected the body to contain {missing!r} got {body!r}")
+            elif header and response_header(head, header[0]) != header[1]:
+                lines.append(f"FAIL {label}: expected the header {header[0]}: {header[1]} got "
+                             f"{response_header(head, header[0])!r}")
             else:
                 lines.append(f"ok {label}")
     return lines
