@@ -1,7 +1,8 @@
 # The parity suite (tests/parity, issue 16): one list of scenarios
 # (tests/parity/scenarios.json) run by a C runner, the Python runner (sync and
-# asyncio APIs) and a C# runner against a python-websockets server and a wsx
-# server, each asserting the same language-neutral outcome.
+# asyncio APIs) and a C# runner against a python-websockets server and the
+# wsx server in Python, C and C# (servers/), each asserting the same
+# language-neutral outcome.
 # tests/parity/run.py starts the servers, runs every runner against every
 # server (a runner over its time limit is killed) and prints the
 # language x server table; build/parity/ holds the flattened scenario files.

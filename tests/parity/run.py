@@ -1,8 +1,11 @@
 """The parity suite's orchestrator (issue 16).
 
-Starts the servers (servers/py_server.py: python-websockets; servers/
-wsx_server.py: wsx) on 127.0.0.1 free ports, runs every runner against every
-server, kills a runner that overruns, and prints the language x server table.
+Starts the servers (servers/py_server.py: python-websockets; the core's
+server through each language's server API: servers/wsx_server.py, the Python
+binding; servers/wsx_server.c, the C ABI; servers/ParityServer.cs, the C#
+binding) on free loopback ports, runs every runner against every server
+PAIRS pairs it with (--all-pairs: every server), kills a runner that
+overruns, and prints the language x server table.
 Exit status 0 only when every runner ran every scenario meant for it and
 none failed.
 
@@ -18,7 +21,9 @@ they run beside the loop runs and never meet their restarts and drains.
 
     python tests/parity/run.py --python .venv/bin/python \
         [--c-runner build/parity/runner_c] [--csharp-runner build/parity/ParityRunner.exe \
-         --mono mono --lib-dir target/debug] [--langs python-sync,c] [--servers py] [--only id,id]
+         --mono mono --lib-dir target/debug] [--c-server build/parity/wsx_server] \
+        [--csharp-server build/csharp/ParityServer.exe] [--all-pairs] \
+        [--langs python-sync,c] [--servers py] [--only id,id]
 """
 
 from __future__ import annotations
