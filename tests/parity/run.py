@@ -466,6 +466,8 @@ def main() -> int:
     def group_of(lang: str) -> str:
         return "engine" if lang in ENGINE_LANGS else "loop"
 
+    if not any(paired(lang, name) for lang in langs for name in names):
+        raise SystemExit("parity: no run is paired with these servers (see PAIRS; --all-pairs runs every pair)")
     groups = sorted({group_of(lang) for lang in langs}, reverse=True)
     # The servers' Unix domain sockets: in a short directory of their own (a
     # socket path has at most 107 bytes; the checkout's may be long).
