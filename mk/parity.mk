@@ -38,7 +38,7 @@ $(PARITY_DIR)/wsx_server: tests/parity/servers/wsx_server.c include/wsx.h | ffi-
 	$(parity_cc)
 
 $(CSHARP_OUT)/ParityServer.exe: tests/parity/servers/ParityServer.cs $(CSHARP_OUT)/Wsx.dll
-	$(MCS) $(CSHARP_FLAGS) -r:$(CSHARP_OUT)/Wsx.dll -out:$@ $<
+	$(parity_mcs)
 
 parity-runners: ffi-lib python-install $(PARITY_DIR)/runner_c $(CSHARP_OUT)/ParityRunner.exe \
   $(PARITY_DIR)/wsx_server $(CSHARP_OUT)/ParityServer.exe

@@ -58,6 +58,9 @@ SERVERS = ["py", "wsx", "c", "cs"]
 # The name a server goes by in scenarios.json's "servers" lists: a scenario
 # or check for "wsx" is the core's server's, whichever language serves it.
 PLAYS = {"py": "py", "wsx": "wsx", "c": "wsx", "cs": "wsx"}
+# The servers that also serve the main paths on a Unix domain socket
+# (WSX_PARITY_UNIX, {unix} in scenarios); the others skip those scenarios.
+UNIX_SERVERS = {"py", "wsx"}
 # Which runs go against which server (--all-pairs: every run against every
 # server). The C and C# servers meet two client implementations, the C loop
 # and the Python sync API: that shows their server role without running
@@ -177,6 +180,17 @@ def serves(entry: dict, server: str) -> bool:
     return server in entry["servers"] or PLAYS[server] in entry["servers"]
 
 
+def lacks(scenario: dict, server: str, endpoints: dict) -> str | None:
+    """What a server lacks for a scenario, if anything: the scenario's
+    endpoint (one the other servers gained first), or a Unix domain socket
+    ({unix}) for a server not in UNIX_SERVERS."""
+    if scenario["endpoint"] not in endpoints:
+        return f"the {server} server has no {scenario['endpoint']} endpoint"
+    if server not in UNIX_SERVERS and "{unix}" in json.dumps(scenario):
+        return f"the {server} server serves no Unix domain socket"
+    return None
+
+
 def cannot_express(scenario: dict, keys: list) -> str | None:
     """Why a run with these cannot_express keys skips the scenario, if it does."""
     why = scenario.get("cannot_express", {})
@@ -187,7 +201,7 @@ def flatten(doc: dict, server: str, endpoints: dict, keys: list, subst: dict) ->
     """scenarios.json for one server and one run (its cannot_express keys), as FORMAT.md says."""
     out = [line("defaults", timeout=doc["defaults"]["timeout"])]
     for s in doc["scenarios"]:
-        if not serves(s, server) or s["endpoint"] not in endpoints:
+        if not serves(s, server) or lacks(s, server, endpoints):
             continue
         url = substitute(s.get("url") or with_host(endpoints[s["endpoint"]] + s["path"], s.get("host")), subst)
         out.append(line("scenario", id=s["id"], url=url, side_base=endpoints[s["endpoint"]]))
@@ -353,11 +367,10 @@ def server_checks(doc: dict, servers: list) -> list[str]:
 
 
 def unserved(doc: dict, server: Server) -> dict[str, str]:
-    """The scenarios for this server whose endpoint it does not announce (one
-    that the other servers have gained and it has not yet): id -> why, shown
-    as a skip, never run."""
-    return {s["id"]: f"the {server.name} server has no {s['endpoint']} endpoint"
-            for s in doc["scenarios"] if serves(s, server.name) and s["endpoint"] not in server.endpoints}
+    """The scenarios for this server that it lacks what for (lacks()): id ->
+    why, shown as a skip, never run."""
+    return {s["id"]: why for s in doc["scenarios"]
+            if serves(s, server.name) and (why := lacks(s, server.name, server.endpoints))}
 
 
 def command(lang: str, args, server: Server, flat_path: str, only: str) -> list[str]:

@@ -16,6 +16,8 @@
 // completed after HELD_BACK_PAUSE: C# has no send that fails instead of waiting, so that send
 // stays queued and is delivered once the client reads, and "held_back N" counts it.
 // Not served (the scenarios say why): /bad-subprotocol, /invalid-utf8.
+// No Unix domain socket (wsx_server.py's WSX_PARITY_UNIX): run.py skips the scenarios that need one
+// for this server.
 using System;
 using System.Collections.Generic;
 using System.IO;
@@ -267,6 +269,10 @@ static class ParityServer
                 break;
             case "/echo":
             case "/auth":
+            case "/host":
+                IEnumerable<string> host;
+                if (path == "/host")
+                    SendText(conn, conn.RequestHeaders.TryGetValue("Host", out host) ? host.First() : "");
                 foreach (var m in Messages(conn, Forever))
                     Send(conn, m);
                 break;

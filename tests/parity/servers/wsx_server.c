@@ -18,6 +18,8 @@
  * back when wsx_conn_send answers WSX_ERR_WOULD_BLOCK and still does after
  * HELD_BACK_PAUSE.
  * Not served (the scenarios say why): /bad-subprotocol, /invalid-utf8.
+ * No Unix domain socket (wsx_server.py's WSX_PARITY_UNIX): run.py skips the
+ * scenarios that need one for this server.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -272,7 +274,7 @@ static void answer_side(wsx_conn *conn, struct message *m, const char *prefix, c
     wait_closed(conn, m, WAIT_CLOSED_MS);
 }
 
-static void handle(wsx_conn *conn, const char *path) {
+static void handle(wsx_conn *conn, const char *path, const char *host) {
     struct message m = {0};
     char id[256] = "", arg[256];
     query_value(path, "id", id, sizeof id);
@@ -280,7 +282,8 @@ static void handle(wsx_conn *conn, const char *path) {
         wsx_peer_identity who = {.struct_size = sizeof who};
         send_text(conn, wsx_conn_peer_identity(conn, &who) == WSX_OK && who.subject ? who.subject : "");
         wait_closed(conn, &m, WAIT_CLOSED_MS);
-    } else if (path_is(path, "/echo") || path_is(path, "/auth")) {
+    } else if (path_is(path, "/echo") || path_is(path, "/auth") || path_is(path, "/host")) {
+        if (path_is(path, "/host")) send_text(conn, host);
         while (recv_message(conn, &m, -1) == GOT_MESSAGE) {
             wsx_conn_send_timeout(conn, m.kind, m.data, m.len, 0, SEND_TIMEOUT_MS);
         }
@@ -361,6 +364,7 @@ struct handler_job {
     struct endpoint *ep;
     wsx_conn *conn; /* a reference of the job's own */
     char *path;
+    char *host; /* the request's Host header ("" without one), for /host */
 };
 
 static void *handler_thread(void *arg) {
@@ -368,12 +372,13 @@ static void *handler_thread(void *arg) {
     if (job->ep->restartable) {
         handle_restartable(job->ep, job->conn);
     } else {
-        handle(job->conn, job->path);
+        handle(job->conn, job->path, job->host);
     }
     /* As when wsx.sync's handler returns: the connection closes (1000). */
     wsx_conn_close(job->conn, 1000, NULL);
     wsx_conn_release(job->conn);
     free(job->path);
+    free(job->host);
     free(job);
     return NULL;
 }
@@ -383,6 +388,13 @@ static void on_open(void *user_data, wsx_conn *conn, const wsx_open *open) {
     job->ep = user_data;
     job->conn = wsx_conn_retain(conn);
     job->path = strdup(open->path);
+    job->host = strdup("");
+    for (size_t i = 0; i < open->headers_len; i++) {
+        if (strcasecmp(open->headers[i].name, "Host") == 0) {
+            free(job->host);
+            job->host = strdup(open->headers[i].value);
+        }
+    }
     pthread_t t;
     if (pthread_create(&t, NULL, handler_thread, job) != 0) die("pthread_create");
     pthread_detach(t);
