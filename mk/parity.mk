@@ -1,7 +1,8 @@
 # The parity suite (tests/parity, issue 16): one list of scenarios
 # (tests/parity/scenarios.json) run by a C runner, the Python runner (sync and
-# asyncio APIs) and a C# runner against a python-websockets server and a wsx
-# server, each asserting the same language-neutral outcome.
+# asyncio APIs) and a C# runner against a python-websockets server and the
+# wsx server in Python, C and C# (servers/), each asserting the same
+# language-neutral outcome.
 # tests/parity/run.py starts the servers, runs every runner against every
 # server (a runner over its time limit is killed) and prints the
 # language x server table; build/parity/ holds the flattened scenario files.
@@ -30,12 +31,23 @@ $(PARITY_DIR)/runner_c: tests/parity/runner_c.c tests/parity/runner_c_engine.c t
 $(CSHARP_OUT)/ParityRunner.exe: tests/parity/ParityRunner.cs $(CSHARP_OUT)/Wsx.dll
 	$(parity_mcs)
 
-parity-runners: ffi-lib python-install $(PARITY_DIR)/runner_c $(CSHARP_OUT)/ParityRunner.exe
+# The parity servers of the C ABI and the C# binding (run.py's servers c and
+# cs), built beside the runners.
+$(PARITY_DIR)/wsx_server: tests/parity/servers/wsx_server.c include/wsx.h | ffi-lib
+	@mkdir -p $(@D)
+	$(parity_cc)
+
+$(CSHARP_OUT)/ParityServer.exe: tests/parity/servers/ParityServer.cs $(CSHARP_OUT)/Wsx.dll
+	$(parity_mcs)
+
+parity-runners: ffi-lib python-install $(PARITY_DIR)/runner_c $(CSHARP_OUT)/ParityRunner.exe \
+  $(PARITY_DIR)/wsx_server $(CSHARP_OUT)/ParityServer.exe
 
 test-parity: parity-runners
 	nice $(PY) tests/parity/run.py --python $(PY) --out $(PARITY_DIR) \
 	  --c-runner $(PARITY_DIR)/runner_c \
 	  --csharp-runner $(CSHARP_OUT)/ParityRunner.exe --mono $(MONO) \
+	  --c-server $(PARITY_DIR)/wsx_server --csharp-server $(CSHARP_OUT)/ParityServer.exe \
 	  $(PARITY_FLAGS)
 
 # The cluster scenario (tests/parity/cluster/README.md): one wsx server per language

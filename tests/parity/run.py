@@ -1,8 +1,11 @@
 """The parity suite's orchestrator (issue 16).
 
-Starts the servers (servers/py_server.py: python-websockets; servers/
-wsx_server.py: wsx) on 127.0.0.1 free ports, runs every runner against every
-server, kills a runner that overruns, and prints the language x server table.
+Starts the servers (servers/py_server.py: python-websockets; the core's
+server through each language's server API: servers/wsx_server.py, the Python
+binding; servers/wsx_server.c, the C ABI; servers/ParityServer.cs, the C#
+binding) on free loopback ports, runs every runner against every server
+PAIRS pairs it with (--all-pairs: every server), kills a runner that
+overruns, and prints the language x server table.
 Exit status 0 only when every runner ran every scenario meant for it and
 none failed.
 
@@ -18,7 +21,9 @@ they run beside the loop runs and never meet their restarts and drains.
 
     python tests/parity/run.py --python .venv/bin/python \
         [--c-runner build/parity/runner_c] [--csharp-runner build/parity/ParityRunner.exe \
-         --mono mono --lib-dir target/debug] [--langs python-sync,c] [--servers py] [--only id,id]
+         --mono mono --lib-dir target/debug] [--c-server build/parity/wsx_server] \
+        [--csharp-server build/csharp/ParityServer.exe] [--all-pairs] \
+        [--langs python-sync,c] [--servers py] [--only id,id]
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -44,7 +50,27 @@ ENGINE_LANGS = {"c-engine", "python-protocol", "csharp-stream"}
 EXPRESS_KEYS = {"python-sync": ["python"], "python-asyncio": ["python"], "c": ["c"], "csharp": ["csharp"],
                 "c-engine": ["c-engine", "engine"], "python-protocol": ["python-protocol", "engine"],
                 "csharp-stream": ["csharp-stream", "engine"]}
-SERVERS = {"py": "py_server.py", "wsx": "wsx_server.py"}
+# The servers: python-websockets (py, the reference peer) and the core's
+# server through each language's server API: wsx (the Python binding,
+# wsx.sync.serve), c (the C ABI, servers/wsx_server.c) and cs (the C#
+# binding, servers/ParityServer.cs). All serve the same endpoints and paths.
+SERVERS = ["py", "wsx", "c", "cs"]
+# The name a server goes by in scenarios.json's "servers" lists: a scenario
+# or check for "wsx" is the core's server's, whichever language serves it.
+PLAYS = {"py": "py", "wsx": "wsx", "c": "wsx", "cs": "wsx"}
+# The servers that also serve the main paths on a Unix domain socket
+# (WSX_PARITY_UNIX, {unix} in scenarios); the others skip those scenarios.
+UNIX_SERVERS = {"py", "wsx"}
+# Which runs go against which server (--all-pairs: every run against every
+# server). The C and C# servers meet two client implementations, the C loop
+# and the Python sync API: that shows their server role without running
+# every client again (CI time); the Python servers meet every run.
+PAIRS = {
+    "py": LANGS,
+    "wsx": LANGS,
+    "c": ["c", "python-sync"],
+    "cs": ["c", "python-sync"],
+}
 RUNNER_LIMIT = 150.0  # seconds; a runner over it is killed and fails
 # Endpoints served over TLS (mutual TLS: wss:// with a client certificate required).
 TLS_ENDPOINTS = {"mtls"}
@@ -149,6 +175,22 @@ def line(keyword: str, **fields) -> str:
     return " ".join([keyword] + [f"{k}={enc(v)}" for k, v in fields.items() if v is not None])
 
 
+def serves(entry: dict, server: str) -> bool:
+    """Whether a scenario or server check (its "servers") is for this server."""
+    return server in entry["servers"] or PLAYS[server] in entry["servers"]
+
+
+def lacks(scenario: dict, server: str, endpoints: dict) -> str | None:
+    """What a server lacks for a scenario, if anything: the scenario's
+    endpoint (one the other servers gained first), or a Unix domain socket
+    ({unix}) for a server not in UNIX_SERVERS."""
+    if scenario["endpoint"] not in endpoints:
+        return f"the {server} server has no {scenario['endpoint']} endpoint"
+    if server not in UNIX_SERVERS and "{unix}" in json.dumps(scenario):
+        return f"the {server} server serves no Unix domain socket"
+    return None
+
+
 def cannot_express(scenario: dict, keys: list) -> str | None:
     """Why a run with these cannot_express keys skips the scenario, if it does."""
     why = scenario.get("cannot_express", {})
@@ -159,7 +201,7 @@ def flatten(doc: dict, server: str, endpoints: dict, keys: list, subst: dict) ->
     """scenarios.json for one server and one run (its cannot_express keys), as FORMAT.md says."""
     out = [line("defaults", timeout=doc["defaults"]["timeout"])]
     for s in doc["scenarios"]:
-        if server not in s["servers"]:
+        if not serves(s, server) or lacks(s, server, endpoints):
             continue
         url = substitute(s.get("url") or with_host(endpoints[s["endpoint"]] + s["path"], s.get("host")), subst)
         out.append(line("scenario", id=s["id"], url=url, side_base=endpoints[s["endpoint"]]))
@@ -204,14 +246,22 @@ def flatten(doc: dict, server: str, endpoints: dict, keys: list, subst: dict) ->
 # ---------------------------------------------------------------- servers
 
 
+def server_command(name: str, args) -> list[str]:
+    if name == "c":
+        return [args.c_server]
+    if name == "cs":
+        return [args.mono, "--debug", args.csharp_server]
+    return [args.python, os.path.join(HERE, "servers", f"{name}_server.py")]
+
+
 class Server:
     """A server process; started at once, its endpoints known after ready()."""
 
-    def __init__(self, name: str, python: str, env: dict, group: str = "loop") -> None:
+    def __init__(self, name: str, args, env: dict, group: str = "loop") -> None:
         self.name = name
         self.group = group  # loop or engine: the runs it serves
         self.proc = subprocess.Popen(
-            [python, os.path.join(HERE, "servers", SERVERS[name])],
+            server_command(name, args),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, env=env,
         )
@@ -254,6 +304,20 @@ def complete(response: bytes) -> bool:
     return False  # no length: read until the server closes
 
 
+def request_bytes(check: dict) -> bytes:
+    """A check's request, {pad:N} replaced by N letters (a long target or header)."""
+    return re.sub(r"\{pad:(\d+)\}", lambda m: "a" * int(m.group(1)), check["request"]).encode()
+
+
+def response_header(head: bytes, name: str) -> str | None:
+    """The value of a response's header `name` (case-insensitive), if it has one."""
+    for field in head.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]:
+        key, _, value = field.partition(b":")
+        if key.strip().lower() == name.lower().encode():
+            return value.strip().decode(errors="replace")
+    return None
+
+
 def server_checks(doc: dict, servers: list) -> list[str]:
     """scenarios.json's server_checks: raw requests, the status expected."""
     import socket
@@ -261,13 +325,16 @@ def server_checks(doc: dict, servers: list) -> list[str]:
     lines = []
     for check in doc.get("server_checks", []):
         for server in servers:
-            if server.name not in check["servers"]:
+            if not serves(check, server.name):
+                continue
+            label = f"{check['id']} ({server.name} server)"
+            if check["endpoint"] not in server.endpoints:
+                lines.append(f"skip {label}: no {check['endpoint']} endpoint")
                 continue
             port = int(server.endpoints[check["endpoint"]].rsplit(":", 1)[1])
-            label = f"{check['id']} ({server.name} server)"
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-                    sock.sendall(check["request"].encode())
+                    sock.sendall(request_bytes(check))
                     head = b""
                     while not complete(head):
                         chunk = sock.recv(4096)
@@ -280,6 +347,7 @@ def server_checks(doc: dict, servers: list) -> list[str]:
                 status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
             except OSError as e:
                 status, status_line = None, f"error: {e}"
+            header = check.get("expect_header")
             missing = [part for part in check.get("expect_body_contains", []) if part not in (body or "")]
             if status != check["expect_status"]:
                 lines.append(f"FAIL {label}: expected status {check['expect_status']} got {status_line!r}")
@@ -287,6 +355,9 @@ def server_checks(doc: dict, servers: list) -> list[str]:
                 lines.append(f"FAIL {label}: expected body {check['expect_body']!r} got {body!r}")
             elif missing:
                 lines.append(f"FAIL {label}: expected the body to contain {missing!r} got {body!r}")
+            elif header and response_header(head, header[0]) != header[1]:
+                lines.append(f"FAIL {label}: expected the header {header[0]}: {header[1]} got "
+                             f"{response_header(head, header[0])!r}")
             else:
                 lines.append(f"ok {label}")
     return lines
@@ -295,12 +366,19 @@ def server_checks(doc: dict, servers: list) -> list[str]:
 # ---------------------------------------------------------------- runners
 
 
-def command(lang: str, args, server: Server, flat_path: str) -> list[str]:
+def unserved(doc: dict, server: Server) -> dict[str, str]:
+    """The scenarios for this server that it lacks what for (lacks()): id ->
+    why, shown as a skip, never run."""
+    return {s["id"]: why for s in doc["scenarios"]
+            if serves(s, server.name) and (why := lacks(s, server.name, server.endpoints))}
+
+
+def command(lang: str, args, server: Server, flat_path: str, only: str) -> list[str]:
     if lang.startswith("python-"):
         return [args.python, os.path.join(HERE, "runner_py.py"), "--api", lang.split("-")[1],
-                "--server", server.name, "--endpoints", json.dumps(server.endpoints),
-                "--tls-dir", args.tls_dir, "--blackhole6", args.subst["blackhole6"], "--only", args.only]
-    only = [args.only] if args.only else []
+                "--server", PLAYS[server.name], "--endpoints", json.dumps(server.endpoints),
+                "--tls-dir", args.tls_dir, "--blackhole6", args.subst["blackhole6"], "--only", only]
+    only = [only] if only else []
     if lang == "c":
         return [args.c_runner, flat_path] + only
     if lang == "c-engine":
@@ -314,7 +392,7 @@ def command(lang: str, args, server: Server, flat_path: str) -> list[str]:
 
 def expected_ids(doc: dict, server: str, only: str) -> list[str]:
     wanted = set(filter(None, only.split(",")))
-    return [s["id"] for s in doc["scenarios"] if server in s["servers"] and (not wanted or s["id"] in wanted)]
+    return [s["id"] for s in doc["scenarios"] if serves(s, server) and (not wanted or s["id"] in wanted)]
 
 
 def run_one(lang: str, server: Server, args, doc: dict, outdir: str, results: dict) -> None:
@@ -322,7 +400,11 @@ def run_one(lang: str, server: Server, args, doc: dict, outdir: str, results: di
     with open(flat_path, "w") as f:
         # {unix}: this server's Unix domain socket.
         f.write(flatten(doc, server.name, server.endpoints, EXPRESS_KEYS[lang], dict(args.subst, unix=server.unix)))
-    cmd = command(lang, args, server, flat_path)
+    skipped = unserved(doc, server)
+    only = args.only
+    if skipped:  # the Python runner reads scenarios.json: name the others
+        only = ",".join(i for i in expected_ids(doc, server.name, args.only) if i not in skipped) or "-"
+    cmd = command(lang, args, server, flat_path, only)
     env = dict(os.environ, WSX_PARITY_UNIX=server.unix)
     if args.lib_dir:
         env["LD_LIBRARY_PATH"] = args.lib_dir + os.pathsep + env.get("LD_LIBRARY_PATH", "")
@@ -344,6 +426,8 @@ def run_one(lang: str, server: Server, args, doc: dict, outdir: str, results: di
             sid = rest.split(":", 1)[0].strip()
             lines[sid] = text
     for sid in expected_ids(doc, server.name, args.only):
+        if sid in skipped:
+            lines[sid] = f"skip {sid}: {skipped[sid]}"
         lines.setdefault(sid, f"FAIL {sid}: no result from the runner (exit {rc})")
     results[(lang, server.name)] = {
         "lines": lines, "rc": rc, "stderr": err, "seconds": time.monotonic() - start,
@@ -355,10 +439,13 @@ def main() -> int:
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--c-runner")
     ap.add_argument("--csharp-runner")
+    ap.add_argument("--c-server", help="the C parity server (servers/wsx_server.c, built)")
+    ap.add_argument("--csharp-server", help="the C# parity server (ParityServer.exe)")
+    ap.add_argument("--all-pairs", action="store_true", help="every run against every server (not PAIRS)")
     ap.add_argument("--mono", default="mono")
     ap.add_argument("--lib-dir", default="", help="where libwsx.so is (C# runner)")
     ap.add_argument("--langs", default=",".join(LANGS))
-    ap.add_argument("--servers", default=",".join(SERVERS))
+    ap.add_argument("--servers", default=",".join(SERVERS), help="default: each whose program is given")
     ap.add_argument("--only", default="")
     ap.add_argument("--out", default=os.path.join(HERE, "..", "..", "build", "parity"))
     ap.add_argument("--jobs", type=int, default=4, help="runners at once (at most one per server)")
@@ -380,8 +467,21 @@ def main() -> int:
     black_hole = BlackHole()
     args.subst = {"tls": args.tls_dir, "blackhole6": black_hole.address}
     env = dict(os.environ, PYTHONUNBUFFERED="1", WSX_PARITY_TLS=args.tls_dir)
-    names = [name for name in args.servers.split(",") if name]
-    groups = sorted({"engine" if lang in ENGINE_LANGS else "loop" for lang in langs}, reverse=True)
+    given = {"c": args.c_server, "cs": args.csharp_server}
+    names = [name for name in args.servers.split(",") if name and (name not in given or given[name])]
+    for name in names:
+        if name not in PLAYS:
+            raise SystemExit(f"parity: no such server {name} (servers: {', '.join(SERVERS)})")
+
+    def paired(lang: str, name: str) -> bool:
+        return args.all_pairs or lang in PAIRS[name]
+
+    def group_of(lang: str) -> str:
+        return "engine" if lang in ENGINE_LANGS else "loop"
+
+    if not any(paired(lang, name) for lang in langs for name in names):
+        raise SystemExit("parity: no run is paired with these servers (see PAIRS; --all-pairs runs every pair)")
+    groups = sorted({group_of(lang) for lang in langs}, reverse=True)
     # The servers' Unix domain sockets: in a short directory of their own (a
     # socket path has at most 107 bytes; the checkout's may be long).
     unix_dir = tempfile.mkdtemp(prefix="wsx-parity-")
@@ -390,13 +490,17 @@ def main() -> int:
     try:
         for group in groups:
             for name in names:
-                unix = os.path.join(unix_dir, f"{name}-{group}.sock")
-                servers.append(Server(name, args.python, dict(env, WSX_PARITY_UNIX=unix), group))
+                if any(paired(lang, name) for lang in langs if group_of(lang) == group):
+                    unix = os.path.join(unix_dir, f"{name}-{group}.sock")
+                    servers.append(Server(name, args, dict(env, WSX_PARITY_UNIX=unix), group))
         for server in servers:  # started together, waited for in turn
             server.ready()
-        checks = server_checks(doc, [s for s in servers if s.group == groups[0]])
-        jobs = [(lang, s) for lang in langs for s in servers
-                if s.group == ("engine" if lang in ENGINE_LANGS else "loop")]
+        # Once per server (the first of its group that runs).
+        checked: dict = {}
+        for s in servers:
+            checked.setdefault(s.name, s)
+        checks = server_checks(doc, list(checked.values()))
+        jobs = [(lang, s) for lang in langs for s in servers if s.group == group_of(lang) and paired(lang, s.name)]
         # At most `jobs` runners at once, never two against the same server
         # (the restart and drain scenarios restart a server's endpoint).
         pending = list(jobs)
@@ -446,7 +550,7 @@ def main() -> int:
         failed = failed or text.startswith("FAIL")
 
     # The table: scenario x (language, server).
-    cols = [(lang, name) for lang in langs for name in names]
+    cols = [(lang, name) for lang in langs for name in names if paired(lang, name)]
     ids = [s["id"] for s in doc["scenarios"]]
     width = max(len(i) for i in ids)
     print()

@@ -5,10 +5,8 @@ subject; ipv6: the main paths on ::1; deflate: the main paths with
 permessage-deflate accepted). Its process_request also serves
 /metrics: the main server's counters as OpenMetrics text.
 
-Why Python and not a C program: the C ABI is being renamed (abi-v2) while
-this suite is written, and wsx.sync.serve exists before and after py-shape;
-the server logic is the core's either way (the Python binding holds no
-protocol logic or policy), and the C and C# runners exercise the C ABI.
+Its twins through the other languages' server APIs are wsx_server.c (the C
+ABI) and ParityServer.cs (the C# binding): run.py's servers c and cs.
 
 How this server holds a client back: its inbox is one message deep
 (max_queue=(1, 0)), so a handler that does not read stops the core from
