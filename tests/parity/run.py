@@ -58,9 +58,6 @@ SERVERS = ["py", "wsx", "c", "cs"]
 # The name a server goes by in scenarios.json's "servers" lists: a scenario
 # or check for "wsx" is the core's server's, whichever language serves it.
 PLAYS = {"py": "py", "wsx": "wsx", "c": "wsx", "cs": "wsx"}
-# The servers that also serve the main paths on a Unix domain socket
-# (WSX_PARITY_UNIX, {unix} in scenarios); the others skip those scenarios.
-UNIX_SERVERS = {"py", "wsx"}
 # Which runs go against which server (--all-pairs: every run against every
 # server). The C and C# servers meet two client implementations, the C loop
 # and the Python sync API: that shows their server role without running
@@ -182,12 +179,9 @@ def serves(entry: dict, server: str) -> bool:
 
 def lacks(scenario: dict, server: str, endpoints: dict) -> str | None:
     """What a server lacks for a scenario, if anything: the scenario's
-    endpoint (one the other servers gained first), or a Unix domain socket
-    ({unix}) for a server not in UNIX_SERVERS."""
+    endpoint (one the other servers gained first)."""
     if scenario["endpoint"] not in endpoints:
         return f"the {server} server has no {scenario['endpoint']} endpoint"
-    if server not in UNIX_SERVERS and "{unix}" in json.dumps(scenario):
-        return f"the {server} server serves no Unix domain socket"
     return None
 
 
@@ -293,10 +287,13 @@ class Server:
 
 
 def complete(response: bytes) -> bool:
-    """Whether a response's head and its Content-Length bytes of body are in."""
+    """Whether a response's head and its Content-Length bytes of body are in
+    (a 101's head is all of it: WebSocket frames follow)."""
     head, sep, body = response.partition(b"\r\n\r\n")
     if not sep:
         return False
+    if head.startswith(b"HTTP/1.1 101 "):
+        return True
     for field in head.split(b"\r\n")[1:]:
         name, _, value = field.partition(b":")
         if name.strip().lower() == b"content-length":
@@ -318,8 +315,24 @@ def response_header(head: bytes, name: str) -> str | None:
     return None
 
 
-def server_checks(doc: dict, servers: list) -> list[str]:
-    """scenarios.json's server_checks: raw requests, the status expected."""
+def check_socket(check: dict, raw, tls_dir: str):
+    """A server check's connection: the TCP socket, or on a TLS endpoint TLS
+    over it as alice (the client certificate the mtls endpoint asks for),
+    offering the check's `alpn_offer` protocols."""
+    if check["endpoint"] not in TLS_ENDPOINTS:
+        return raw
+    import ssl
+
+    context = ssl.create_default_context(cafile=os.path.join(tls_dir, "ca.pem"))
+    context.load_cert_chain(os.path.join(tls_dir, "alice.pem"), os.path.join(tls_dir, "alice.key"))
+    if "alpn_offer" in check:
+        context.set_alpn_protocols(check["alpn_offer"])
+    return context.wrap_socket(raw, server_hostname="localhost")
+
+
+def server_checks(doc: dict, servers: list, tls_dir: str) -> list[str]:
+    """scenarios.json's server_checks: raw requests, the status expected
+    (and on a TLS endpoint the ALPN protocol agreed, `expect_alpn`)."""
     import socket
 
     lines = []
@@ -333,7 +346,9 @@ def server_checks(doc: dict, servers: list) -> list[str]:
                 continue
             port = int(server.endpoints[check["endpoint"]].rsplit(":", 1)[1])
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                with check_socket(check, socket.create_connection(("127.0.0.1", port), timeout=10),
+                                  tls_dir) as sock:
+                    alpn = sock.selected_alpn_protocol() if hasattr(sock, "selected_alpn_protocol") else None
                     sock.sendall(request_bytes(check))
                     head = b""
                     while not complete(head):
@@ -346,7 +361,7 @@ def server_checks(doc: dict, servers: list) -> list[str]:
                 parts = status_line.split()
                 status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
             except OSError as e:
-                status, status_line = None, f"error: {e}"
+                status, status_line, alpn = None, f"error: {e}", None
             header = check.get("expect_header")
             missing = [part for part in check.get("expect_body_contains", []) if part not in (body or "")]
             if status != check["expect_status"]:
@@ -355,6 +370,8 @@ def server_checks(doc: dict, servers: list) -> list[str]:
                 lines.append(f"FAIL {label}: expected body {check['expect_body']!r} got {body!r}")
             elif missing:
                 lines.append(f"FAIL {label}: expected the body to contain {missing!r} got {body!r}")
+            elif "expect_alpn" in check and alpn != check["expect_alpn"]:
+                lines.append(f"FAIL {label}: expected ALPN {check['expect_alpn']!r} got {alpn!r}")
             elif header and response_header(head, header[0]) != header[1]:
                 lines.append(f"FAIL {label}: expected the header {header[0]}: {header[1]} got "
                              f"{response_header(head, header[0])!r}")
@@ -499,7 +516,7 @@ def main() -> int:
         checked: dict = {}
         for s in servers:
             checked.setdefault(s.name, s)
-        checks = server_checks(doc, list(checked.values()))
+        checks = server_checks(doc, list(checked.values()), args.tls_dir)
         jobs = [(lang, s) for lang in langs for s in servers if s.group == group_of(lang) and paired(lang, s.name)]
         # At most `jobs` runners at once, never two against the same server
         # (the restart and drain scenarios restart a server's endpoint).

@@ -16,8 +16,8 @@
 // completed after HELD_BACK_PAUSE: C# has no send that fails instead of waiting, so that send
 // stays queued and is delivered once the client reads, and "held_back N" counts it.
 // Not served (the scenarios say why): /bad-subprotocol, /invalid-utf8.
-// No Unix domain socket (wsx_server.py's WSX_PARITY_UNIX): run.py skips the scenarios that need one
-// for this server.
+// The main paths are served on the Unix domain socket run.py names (WSX_PARITY_UNIX) too, as by
+// wsx_server.py; it is not announced (run.py knows the path).
 using System;
 using System.Collections.Generic;
 using System.IO;
@@ -443,6 +443,9 @@ static class ParityServer
         var deflateOptions = Options();
         deflateOptions.Compression = new WsxDeflateOptions();
         var deflate = Listen(deflateOptions, Handle);
+        var unixOptions = Options();
+        unixOptions.UnixSocketPath = Environment.GetEnvironmentVariable("WSX_PARITY_UNIX");
+        var unix = Listen(unixOptions, Handle);
         Console.Out.WriteLine(
             "{\"main\": " + main.Port + ", \"origin\": " + origin.Port + ", \"restart\": " + restartable.Port +
             ", \"drain\": " + drainable.Port + ", \"mtls\": " + mtls.Port + ", \"ipv6\": " + ipv6.Port +
@@ -452,6 +455,7 @@ static class ParityServer
         while (Console.In.Read() >= 0)
         {
         }
+        GC.KeepAlive(unix); // announced by no port: kept serving until here
         Environment.Exit(0);
         return 0;
     }

@@ -18,8 +18,8 @@
  * back when wsx_conn_send answers WSX_ERR_WOULD_BLOCK and still does after
  * HELD_BACK_PAUSE.
  * Not served (the scenarios say why): /bad-subprotocol, /invalid-utf8.
- * No Unix domain socket (wsx_server.py's WSX_PARITY_UNIX): run.py skips the
- * scenarios that need one for this server.
+ * The main paths are served on the Unix domain socket run.py names
+ * (WSX_PARITY_UNIX) too, as by wsx_server.py.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -445,7 +445,7 @@ static struct endpoint *endpoint(const char *name, const char *host) {
     wsx_inbox_options_default(&inbox);
     inbox.high_messages = 1;
     inbox.low_messages = 0;
-    if (wsx_server_options_set_host(ep->options, host) != WSX_OK ||
+    if ((host != NULL && wsx_server_options_set_host(ep->options, host) != WSX_OK) ||
         wsx_server_options_set_plain_http(ep->options, true) != WSX_OK ||
         wsx_conn_options_add_subprotocol(conn, "superchat") != WSX_OK ||
         wsx_conn_options_add_subprotocol(conn, "chat") != WSX_OK ||
@@ -486,6 +486,14 @@ int main(void) {
     }
     struct endpoint *all[] = {main_ep, origin, restart_ep, drain, mtls, ipv6, deflate};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) listen_on(all[i]);
+    /* The main paths on the Unix domain socket run.py names, as wsx_server.py
+     * serves them (not announced: run.py knows the path). */
+    struct endpoint *unix_ep = endpoint("unix", NULL);
+    const char *unix_path = getenv("WSX_PARITY_UNIX");
+    if (unix_path == NULL || wsx_server_options_set_unix_socket(unix_ep->options, unix_path, false) != WSX_OK) {
+        die("unix");
+    }
+    listen_on(unix_ep);
     metered = main_ep->server;
     printf("{");
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
