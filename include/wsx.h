@@ -3034,6 +3034,21 @@ enum wsx_result wsx_server_options_set_host(struct wsx_server_options *options, 
 enum wsx_result wsx_server_options_set_port(struct wsx_server_options *options, uint16_t port);
 
 /**
+ * Binds the port with `SO_REUSEPORT` (default false): several servers,
+ * in this process or others, each with this option, listen on one port,
+ * and the kernel spreads new connections among them. Without it,
+ * `wsx_loop_listen` on a port another socket listens on fails with
+ * `WSX_ERR_IO` and a message saying to set this. Linux, macOS and the BSDs;
+ * elsewhere `enabled` true is refused with `WSX_ERR_INVALID_ARGUMENT` ("not
+ * supported on this platform"), as is combining it with
+ * `wsx_server_options_set_unix_socket` (whichever setter comes second).
+ *
+ * # Safety
+ * `options` is NULL or live.
+ */
+enum wsx_result wsx_server_options_set_reuse_port(struct wsx_server_options *options, bool enabled);
+
+/**
  * Allows an `Origin` value. Without any call every origin (and none) is
  * allowed; after the first, requests from other origins get 403. Copied.
  *

@@ -1,8 +1,14 @@
 //! wsx client against wsx server on 127.0.0.1: echo of every size and kind,
 //! the handshake options, refusals, and the close handshake; over Unix
-//! domain sockets too (`unix_socket`).
+//! domain sockets too (`unix_socket`); servers sharing a port (`reuse_port`).
 
 mod net_util;
+#[cfg(all(
+    unix,
+    not(any(target_os = "solaris", target_os = "illumos", target_os = "cygwin"))
+))]
+#[path = "net_echo/reuse_port.rs"]
+mod reuse_port;
 #[cfg(unix)]
 #[path = "net_echo/unix_socket.rs"]
 mod unix_socket;

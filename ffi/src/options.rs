@@ -508,6 +508,31 @@ pub unsafe extern "C" fn wsx_server_options_set_port(
     }
 }
 
+/// Binds the port with `SO_REUSEPORT` (default false): several servers,
+/// in this process or others, each with this option, listen on one port,
+/// and the kernel spreads new connections among them. Without it,
+/// `wsx_loop_listen` on a port another socket listens on fails with
+/// `WSX_ERR_IO` and a message saying to set this. Linux, macOS and the BSDs;
+/// elsewhere `enabled` true is refused with `WSX_ERR_INVALID_ARGUMENT` ("not
+/// supported on this platform"), as is combining it with
+/// `wsx_server_options_set_unix_socket` (whichever setter comes second).
+///
+/// # Safety
+/// `options` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_server_options_set_reuse_port(
+    options: *mut wsx_server_options,
+    enabled: bool,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe {
+        edit(options, |o| {
+            o.conn.server_mut().reuse_port = enabled;
+            Ok(())
+        })
+    }
+}
+
 /// Allows an `Origin` value. Without any call every origin (and none) is
 /// allowed; after the first, requests from other origins get 403. Copied.
 ///

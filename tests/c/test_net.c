@@ -7,7 +7,7 @@
  * resets the connection, the name-resolution helper threads ending with
  * the last loop, the application's resolver (Happy Eyeballs past a dead
  * IPv6 address, answers later from another thread, failures), a server on
- * a Unix domain socket, and thousands of open/close cycles.
+ * a Unix domain socket, servers sharing a port (SO_REUSEPORT), and thousands of open/close cycles.
  *
  * Environment: WSX_TEST_CYCLES (default 2000) open/close cycles;
  * WSX_TEST_CERT, WSX_TEST_KEY, WSX_TEST_CA: PEM files for the TLS test
@@ -1181,6 +1181,60 @@ static void test_unix_socket(void) {
     CHECK(rmdir(dir) == 0);
 }
 
+/* Two servers with SO_REUSEPORT on one port (on one loop here: a listening
+ * socket each, as two processes would have): the kernel spreads 16 clients
+ * over both (odds of all on one: 2^-15), and each echoes. Without the
+ * option, the port is refused (WSX_ERR_IO, saying to set it); with a Unix
+ * socket, the option is refused at once. */
+static void test_reuse_port(void) {
+    enum { CLIENTS = 16 };
+    fixture f;
+    wsx_server_options *so = NULL;
+    CHECK_OK(wsx_server_options_new(&so));
+    CHECK_OK(wsx_server_options_set_reuse_port(so, true));
+    fixture_start(&f, so, "/");
+    f.server_rec.echo = 1;
+    recorder second_rec;
+    memset(&second_rec, 0, sizeof second_rec);
+    second_rec.echo = 1;
+    CHECK_OK(wsx_server_options_set_port(so, wsx_server_port(f.server)));
+    wsx_server *second = start_server(f.loop, so, &second_rec);
+    CHECK(wsx_server_port(second) == wsx_server_port(f.server));
+
+    wsx_conn *conns[CLIENTS];
+    recorder recs[CLIENTS];
+    for (int i = 0; i < CLIENTS; i++) {
+        memset(&recs[i], 0, sizeof recs[i]);
+        conns[i] = connect_to(f.loop, f.url, NULL, &recs[i]);
+        CHECK(poll_until(f.loop, &recs[i].opens, WAIT_MS));
+        CHECK_OK(wsx_conn_send(conns[i], WSX_MSG_KIND_TEXT, (const uint8_t *)"hi", 2));
+        CHECK(poll_until(f.loop, &recs[i].messages, WAIT_MS));
+        CHECK(recs[i].len == 2 && memcmp(recs[i].data, "hi", 2) == 0);
+    }
+    CHECK(f.server_rec.opens + second_rec.opens == CLIENTS);
+    CHECK(f.server_rec.opens > 0 && second_rec.opens > 0);
+    for (int i = 0; i < CLIENTS; i++) wsx_conn_release(conns[i]);
+
+    wsx_server *refused = NULL;
+    recorder unused;
+    memset(&unused, 0, sizeof unused);
+    wsx_server_callbacks cb = rec_server_callbacks(&unused);
+    CHECK_OK(wsx_server_options_set_reuse_port(so, false));
+    CHECK_RESULT(wsx_loop_listen(f.loop, so, &cb, &refused), WSX_ERR_IO);
+    CHECK(strstr(wsx_last_error_message(), "set reuse_port") != NULL);
+    CHECK(refused == NULL);
+    CHECK_OK(wsx_server_options_set_reuse_port(so, true));
+    CHECK_RESULT(wsx_server_options_set_unix_socket(so, "/tmp/wsx-reuse-port.sock", false),
+                 WSX_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(wsx_last_error_message(), "reuse_port") != NULL);
+    wsx_server_options_free(so);
+
+    CHECK_OK(wsx_server_shutdown(second, 1000));
+    CHECK(poll_until(f.loop, &second_rec.shutdowns, WAIT_MS));
+    wsx_server_free(second);
+    fixture_stop(&f);
+}
+
 int main(void) {
     /* First, while its loop is the only one. */
     RUN(test_resolver_threads_end_with_the_last_loop);
@@ -1203,6 +1257,7 @@ int main(void) {
     RUN(test_server_drain);
     RUN(test_tls);
     RUN(test_unix_socket);
+    RUN(test_reuse_port);
     RUN(test_peer_reset_raises_no_sigpipe);
     RUN(test_app_resolver_happy_eyeballs);
     RUN(test_app_resolver_answers_later);

@@ -602,6 +602,9 @@ namespace Wsx
         internal static extern WsxResult wsx_server_options_set_plain_http(ServerOptionsHandle options, [MarshalAs(UnmanagedType.U1)] bool enabled);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_reuse_port(ServerOptionsHandle options, [MarshalAs(UnmanagedType.U1)] bool enabled);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_server_options_set_unix_socket(ServerOptionsHandle options, byte[] path, [MarshalAs(UnmanagedType.U1)] bool removeStale);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]

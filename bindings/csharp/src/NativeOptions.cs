@@ -108,6 +108,8 @@ namespace Wsx
                 Native.Check(NativeMethods.wsx_server_options_set_slow_subscriber(native, (uint)options.SlowSubscriberPolicy));
                 if (options.UnixSocketPath != null)
                     Native.Check(NativeMethods.wsx_server_options_set_unix_socket(native, Native.Utf8(options.UnixSocketPath), options.RemoveStaleSocket));
+                if (options.ReusePort)
+                    Native.Check(NativeMethods.wsx_server_options_set_reuse_port(native, true));
                 return native;
             }
             catch

@@ -108,5 +108,16 @@ namespace Wsx
         /// </summary>
         public bool RemoveStaleSocket { get; set; }
 
+        /// <summary>
+        /// Bind <see cref="Port"/> with <c>SO_REUSEPORT</c> (default false): several servers, in this
+        /// process or others, each with this option, listen on one port and the kernel spreads new
+        /// connections among them. Without it, <see cref="WsxServer.Start"/> on a port another socket
+        /// listens on fails with <see cref="WsxResult.Io"/> and a message saying to set this. Linux,
+        /// macOS and the BSDs; elsewhere, and with <see cref="UnixSocketPath"/>, <see cref="WsxServer.Start"/>
+        /// fails with <see cref="WsxResult.InvalidArgument"/> ("not supported on this platform")
+        /// (<c>wsx_server_options_set_reuse_port</c>).
+        /// </summary>
+        public bool ReusePort { get; set; }
+
     }
 }

@@ -69,6 +69,7 @@ namespace Wsx.Tests
             ServerHttpTests(runner, options);
             TelemetryTests(runner);
             UnixSocketTests(runner);
+            ReusePortTests(runner);
             LeakTests(runner);
             return runner.Finish();
         }

@@ -125,7 +125,7 @@ fn open_client(
     host, port, *, max_size, open_timeout, ping_interval, ping_timeout, close_timeout,
     subprotocols=Vec::new(), origins=None, decide=None, answers_http=false, cert_file=None, key_file=None,
     client_ca_file=None, client_cert_required=true, client_crl_file=None, max_connections=None, max_queue=None, compression=None, slow_subscriber="skip", cluster=None,
-    unix_socket_path=None, remove_stale_socket=false
+    unix_socket_path=None, remove_stale_socket=false, reuse_port=false
 ))]
 #[allow(clippy::too_many_arguments)] // mirrors Python's keyword arguments
 fn listen(
@@ -153,6 +153,7 @@ fn listen(
     cluster: Option<Py<cluster::Cluster>>,
     unix_socket_path: Option<PathBuf>,
     remove_stale_socket: bool,
+    reuse_port: bool,
 ) -> PyResult<Listener> {
     let common = options::Common {
         open_timeout,
@@ -177,6 +178,7 @@ fn listen(
     config.inbox = Some(options::inbox(max_queue)?);
     config.unix_socket_path = unix_socket_path;
     config.remove_stale_socket = remove_stale_socket;
+    config.reuse_port = reuse_port;
     Listener::start(py, config, decide, answers_http, cluster)
 }
 

@@ -224,6 +224,13 @@ pub struct ServerConfig {
     /// off: refused with an error). A live server's socket, and a file that
     /// is not a socket, are never removed.
     pub remove_stale_socket: bool,
+    /// Bind with `SO_REUSEPORT` (default off), so that several servers, in
+    /// this process or others, each with this option, listen on one port
+    /// and the kernel spreads new connections among them. Linux, macOS and
+    /// the BSDs; refused elsewhere ("not supported on this platform") and
+    /// with `unix_socket_path`. Without it a port another socket listens on
+    /// cannot be bound.
+    pub reuse_port: bool,
 }
 
 /// What a publication does when the queue of publications waiting for the
@@ -412,6 +419,7 @@ impl Default for ServerConfig {
             cluster: None,
             unix_socket_path: None,
             remove_stale_socket: false,
+            reuse_port: false,
         }
     }
 }

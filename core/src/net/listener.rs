@@ -158,7 +158,7 @@ impl Source for Listener {
 /// Binds a listener for `config` before anything reaches the loop: its Unix
 /// domain socket if it names one, else the first of the host's addresses
 /// that binds (with a backlog of 1024, so bursts of connections are not
-/// dropped).
+/// dropped), with `SO_REUSEPORT` if the configuration asks.
 pub(super) fn bind(config: &ServerConfig) -> Result<Listener, Error> {
     #[cfg(unix)]
     if let Some(path) = &config.unix_socket_path {
@@ -180,11 +180,26 @@ fn bind_tcp(config: &ServerConfig) -> Result<mio::net::TcpListener, Error> {
         })?;
     let mut last = None;
     for addr in addrs {
-        match mio::net::TcpListener::bind(addr) {
+        let bound = if config.reuse_port {
+            super::reuse_port::bind(addr)
+        } else {
+            mio::net::TcpListener::bind(addr)
+        };
+        match bound {
             Ok(listener) => return Ok(listener),
             Err(e) => last = Some(e),
         }
     }
     let e = last.unwrap_or_else(|| io::Error::new(io::ErrorKind::AddrNotAvailable, "no address"));
-    Err(Error::io(&format!("could not listen on {target}"), &e))
+    let hint = match (e.kind() == io::ErrorKind::AddrInUse, config.reuse_port) {
+        (false, _) => "",
+        (true, false) => {
+            " (another socket listens on that port; servers that share a port all set reuse_port)"
+        }
+        (true, true) => " (a socket without reuse_port, or another user's, listens on that port)",
+    };
+    Err(Error::io(
+        &format!("could not listen on {target}{hint}"),
+        &e,
+    ))
 }

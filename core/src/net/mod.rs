@@ -38,6 +38,7 @@ mod queue;
 mod reactor;
 mod reconnect;
 mod redial;
+mod reuse_port;
 mod shared;
 mod socket;
 mod state;

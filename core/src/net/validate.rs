@@ -248,7 +248,21 @@ impl ServerConfig {
         backpressure(&self.backpressure)?;
         inbox(&self.inbox, &self.protocol)?;
         compression(&self.compression)?;
-        unix_socket_path(self.unix_socket_path.as_deref())
+        unix_socket_path(self.unix_socket_path.as_deref())?;
+        reuse_port(self)
+    }
+}
+
+/// `SO_REUSEPORT`: a TCP option, on a system that has it.
+fn reuse_port(config: &ServerConfig) -> Result<(), Error> {
+    if !config.reuse_port {
+        Ok(())
+    } else if !super::reuse_port::SUPPORTED {
+        invalid("reuse_port: SO_REUSEPORT is not supported on this platform".to_owned())
+    } else if config.unix_socket_path.is_some() {
+        invalid("reuse_port applies to TCP ports, not to unix_socket_path".to_owned())
+    } else {
+        Ok(())
     }
 }
 
@@ -691,5 +705,25 @@ mod tests {
             ..Default::default()
         };
         expect_refused(empty.validate(), "unix_socket_path");
+    }
+
+    #[test]
+    fn reuse_port_is_checked_where_the_system_has_none_and_with_a_unix_socket() {
+        let tcp = ServerConfig {
+            reuse_port: true,
+            ..Default::default()
+        };
+        if super::super::reuse_port::SUPPORTED {
+            tcp.validate().unwrap();
+        } else {
+            expect_refused(tcp.validate(), "not supported on this platform");
+        }
+        if cfg!(unix) {
+            let unix = ServerConfig {
+                unix_socket_path: Some("/run/app.sock".into()),
+                ..tcp
+            };
+            expect_refused(unix.validate(), "reuse_port");
+        }
     }
 }

@@ -405,6 +405,7 @@ def listen(
     cluster: Optional[Cluster] = None,
     unix_socket_path: Optional[_StrPath] = None,
     remove_stale_socket: bool = False,
+    reuse_port: bool = False,
 ) -> Listener: ...
 
 @final

@@ -366,6 +366,7 @@ def serve(
     cluster: ClusterLike = None,
     unix_socket_path: Optional[StrPath] = None,
     remove_stale_socket: bool = False,
+    reuse_port: bool = False,
 ) -> Server:
     """Starts a WebSocket server on ``host:port`` (port 0 picks a free one,
     read it back from :attr:`Server.port`) and returns it at once.
@@ -424,6 +425,14 @@ def serve(
     ``remove_stale_socket=True`` a socket nobody accepts on (a crashed
     server's) is removed first; a live server's socket and other files never
     are. Peers then have no IP address: ``remote_address`` is ``""``.
+
+    ``reuse_port=True`` binds with ``SO_REUSEPORT`` (as ``socket.create_server``
+    and asyncio's ``create_server`` spell it): several servers, in this
+    process or others, each with the option, listen on one port and the
+    kernel spreads new connections among them. Without it a port another
+    socket listens on raises :class:`~wsx.WsxError` saying to set it. Linux,
+    macOS and the BSDs; elsewhere (and with ``unix_socket_path``) it raises
+    ``ValueError`` ("not supported on this platform").
     """
     if _is_async(handler):
         raise TypeError(
