@@ -13,6 +13,7 @@ import textwrap
 import threading
 import time
 import weakref
+from typing import Iterator
 
 import pytest
 
@@ -20,14 +21,24 @@ import wsx
 from conftest import Recorder, silent_server, wsx_echo, wsx_server
 
 
+# Python's own SIGINT handler, whatever this process inherited: a shell starts
+# background jobs with SIGINT ignored, and Python then leaves it ignored, so
+# Ctrl-C (and _thread.interrupt_main) would do nothing and a wait for it would
+# never end. The first line of the child script below does the same.
+RAISE_ON_SIGINT = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)"
+
+
+@pytest.fixture(autouse=True)
+def sigint_raises() -> Iterator[None]:
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def interrupt_when_blocked() -> threading.Thread:
     """Starts a thread that interrupts the main thread, as Ctrl-C does, once the
-    calling test has stayed 0.2 s on its line marked ``# interrupted here``.
-
-    A fixed timer can fire before the call blocks on a loaded machine, and an
-    interrupt that lands elsewhere (in a finalizer, say) is lost: the call would
-    then wait forever.
-    """
+    calling test has stayed 0.2 s on its line marked ``# interrupted here`` (a
+    fixed timer can fire before the call blocks, on a loaded machine)."""
     code = sys._getframe(1).f_code
     lines, first = inspect.getsourcelines(code)
     line = first + next(i for i, text in enumerate(lines) if "# interrupted here" in text)
@@ -80,7 +91,7 @@ def test_sigint_to_a_blocked_process() -> None:
     with wsx_server(wsx_echo) as server:
         script = textwrap.dedent(
             f"""
-            import sys, wsx
+            import sys, wsx; {RAISE_ON_SIGINT}
             ws = wsx.sync.connect("ws://127.0.0.1:{server.port}/")
             try:
                 print("ready", flush=True)
