@@ -15,6 +15,18 @@ namespace Wsx
         static readonly object Gate = new object();
         static LoopHandle shared;
         static bool shutDown;
+        static volatile bool stopping;
+
+        /// <summary>
+        /// The process is exiting (or the domain unloading) and the loop stopping: the callbacks
+        /// that still come (the connections the stop drops) must start nothing managed, no task
+        /// continuation, no event. The runtime aborts the thread pool's threads right after, and
+        /// a pool thread caught between two work items holds Mono's exit up to a minute.
+        /// </summary>
+        internal static bool Stopping
+        {
+            get { return stopping; }
+        }
 
         /// <summary>The running loop, started on first use.</summary>
         internal static LoopHandle Shared
@@ -53,6 +65,7 @@ namespace Wsx
             lock (Gate)
             {
                 shutDown = true;
+                stopping = true;
                 if (shared != null)
                     shared.Dispose();
             }

@@ -44,6 +44,12 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_resolve))]
         static void OnResolve(IntPtr userData, IntPtr resolution)
         {
+            if (NativeLoop.Stopping)
+            {
+                // The process exits: start no lookup task (NativeLoop.Stopping).
+                Fail(resolution, new ObjectDisposedException("wsx loop", "the process is shutting down"));
+                return;
+            }
             try
             {
                 var resolver = (WsxResolver)GCHandle.FromIntPtr(userData).Target;
