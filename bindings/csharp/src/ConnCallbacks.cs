@@ -11,7 +11,7 @@ namespace Wsx
     /// <see cref="GCHandle"/> to the <see cref="WsxConnection"/>, freed by <c>free_user_data</c>
     /// once the library lets go of the connection. They run on the loop thread and catch
     /// everything: no exception unwinds into native frames. Once the process exits
-    /// (<see cref="NativeLoop.Stopping"/>) they do nothing but free the handles.
+    /// (<see cref="NativeLoop.EnterCallback"/>) they do nothing but free the handles.
     /// </summary>
     internal static unsafe class ConnCallbacks
     {
@@ -64,7 +64,7 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_open))]
         static void OnOpen(IntPtr userData, IntPtr conn, NativeMethods.wsx_open* open)
         {
-            if (NativeLoop.Stopping)
+            if (!NativeLoop.EnterCallback())
                 return;
             try
             {
@@ -79,7 +79,7 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_readable))]
         static void OnReadable(IntPtr userData, IntPtr conn)
         {
-            if (NativeLoop.Stopping)
+            if (!NativeLoop.EnterCallback())
                 return;
             try
             {
@@ -94,7 +94,7 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_writable))]
         static void OnWritable(IntPtr userData, IntPtr conn)
         {
-            if (NativeLoop.Stopping)
+            if (!NativeLoop.EnterCallback())
                 return;
             try
             {
@@ -109,7 +109,7 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_error))]
         static void OnError(IntPtr userData, IntPtr conn, NativeMethods.wsx_error* error)
         {
-            if (NativeLoop.Stopping)
+            if (!NativeLoop.EnterCallback())
                 return;
             try
             {
@@ -124,7 +124,7 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_close))]
         static void OnClose(IntPtr userData, IntPtr conn, NativeMethods.wsx_close* close)
         {
-            if (NativeLoop.Stopping)
+            if (!NativeLoop.EnterCallback())
                 return;
             try
             {
@@ -140,7 +140,7 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_connecting))]
         static void OnConnecting(IntPtr userData, IntPtr conn, NativeMethods.wsx_connecting* connecting)
         {
-            if (NativeLoop.Stopping)
+            if (!NativeLoop.EnterCallback())
                 return;
             try
             {
@@ -156,7 +156,7 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_disconnect))]
         static void OnDisconnect(IntPtr userData, IntPtr conn, NativeMethods.wsx_close* close)
         {
-            if (NativeLoop.Stopping)
+            if (!NativeLoop.EnterCallback())
                 return;
             try
             {
@@ -172,7 +172,7 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_before_connect))]
         static void OnBeforeConnect(IntPtr userData, IntPtr conn, IntPtr headers)
         {
-            if (NativeLoop.Stopping)
+            if (!NativeLoop.EnterCallback())
                 return;
             try
             {

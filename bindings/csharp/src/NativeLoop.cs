@@ -17,15 +17,27 @@ namespace Wsx
         static bool shutDown;
         static volatile bool stopping;
 
+        [ThreadStatic]
+        static bool onLoopThread;
+
         /// <summary>
-        /// The process is exiting (or the domain unloading) and the loop stopping: the callbacks
-        /// that still come (the connections the stop drops) must start nothing managed, no task
-        /// continuation, no event. The runtime aborts the thread pool's threads right after, and
-        /// a pool thread caught between two work items holds Mono's exit up to a minute.
+        /// Called first by every callback of the library (but free_user_data): marks the calling
+        /// thread as the loop's (see <see cref="OnLoopThread"/>), and returns false once the
+        /// process is exiting (or the domain unloading) and the loop stopping. The callbacks that
+        /// still come then (the connections the stop drops) must start nothing managed, no task
+        /// continuation, no event: the runtime aborts the thread pool's threads right after, and a
+        /// pool thread caught between two work items holds Mono's exit for 5 to 60 s.
         /// </summary>
-        internal static bool Stopping
+        internal static bool EnterCallback()
         {
-            get { return stopping; }
+            onLoopThread = true;
+            return !stopping;
+        }
+
+        /// <summary>Whether this is the loop thread (which nothing may block: Dispose does not wait there).</summary>
+        internal static bool OnLoopThread
+        {
+            get { return onLoopThread; }
         }
 
         /// <summary>The running loop, started on first use.</summary>

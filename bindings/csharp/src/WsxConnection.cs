@@ -524,8 +524,9 @@ namespace Wsx
         /// connection runs in the thread pool any more: a program may return from Main right after
         /// (Mono's shutdown aborts the pool's threads then, and one caught between two work items
         /// holds the exit up to a minute). Not from inside the delivery itself (a handler that
-        /// disposes), nor when events are posted to a <see cref="SynchronizationContext"/> (the
-        /// caller may be its thread, which the delivery waits for); at most
+        /// disposes), not on the loop thread (a handler there that disposes: a delivery's handler
+        /// may wait for the loop), nor when events are posted to a <see cref="SynchronizationContext"/>
+        /// (the caller may be its thread, which the delivery waits for); at most
         /// <see cref="DeliveryJoinTimeout"/> (a handler that blocks).
         /// </summary>
         internal void JoinDelivery()
@@ -538,7 +539,7 @@ namespace Wsx
                     return;
                 delivery = pump;
             }
-            if (delivery.IsCompleted || deliveringFor == this || Events.Posts)
+            if (delivery.IsCompleted || deliveringFor == this || Events.Posts || NativeLoop.OnLoopThread)
                 return;
             try
             {

@@ -44,9 +44,9 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_resolve))]
         static void OnResolve(IntPtr userData, IntPtr resolution)
         {
-            if (NativeLoop.Stopping)
+            if (!NativeLoop.EnterCallback())
             {
-                // The process exits: start no lookup task (NativeLoop.Stopping).
+                // The process exits: start no lookup task.
                 Fail(resolution, new ObjectDisposedException("wsx loop", "the process is shutting down"));
                 return;
             }

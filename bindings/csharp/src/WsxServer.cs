@@ -397,9 +397,9 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_upgrade))]
         static void OnUpgrade(IntPtr userData, IntPtr upgrade, NativeMethods.wsx_request* request)
         {
-            if (NativeLoop.Stopping)
+            if (!NativeLoop.EnterCallback())
             {
-                // The process exits: no new connection (NativeLoop.Stopping).
+                // The process exits: no new connection.
                 NativeMethods.wsx_upgrade_refuse(upgrade, 503, Native.Utf8("shutting down"));
                 return;
             }
@@ -432,7 +432,7 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_cluster_state))]
         static void OnClusterState(IntPtr userData, NativeMethods.wsx_cluster_state_event* state)
         {
-            if (NativeLoop.Stopping)
+            if (!NativeLoop.EnterCallback())
                 return;
             try
             {
@@ -449,7 +449,7 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_cluster_gap))]
         static void OnClusterGap(IntPtr userData, NativeMethods.wsx_cluster_gap* gap)
         {
-            if (NativeLoop.Stopping)
+            if (!NativeLoop.EnterCallback())
                 return;
             try
             {
@@ -468,7 +468,7 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_shutdown))]
         static void OnShutdown(IntPtr userData)
         {
-            if (NativeLoop.Stopping)
+            if (!NativeLoop.EnterCallback())
                 return;
             try
             {
@@ -506,7 +506,7 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_slow_subscriber))]
         static void OnSlowSubscriber(IntPtr userData, NativeMethods.wsx_slow_subscriber_event* slow)
         {
-            if (NativeLoop.Stopping)
+            if (!NativeLoop.EnterCallback())
                 return;
             try
             {
@@ -528,7 +528,7 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_server_error))]
         static void OnServerError(IntPtr userData, NativeMethods.wsx_error* error)
         {
-            if (NativeLoop.Stopping)
+            if (!NativeLoop.EnterCallback())
                 return;
             try
             {
