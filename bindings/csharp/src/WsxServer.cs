@@ -354,7 +354,7 @@ namespace Wsx
             Raise(() => ClientDisconnected?.Invoke(this, new WsxClosedEventArgs(connection, status, description, clean)));
         }
 
-        /// <summary>Records an open connection; false once the server is disposed (which then disposes it no more).</summary>
+        /// <summary>Records an open connection; false once the server is disposed (the connection then disposes itself).</summary>
         internal bool Track(ulong id, WsxConnection connection)
         {
             lock (gate)
