@@ -71,8 +71,8 @@ namespace Wsx.Tests
             ServerHttpTests(runner, options);
             TelemetryTests(runner);
             UnixSocketTests(runner);
-            ShutdownTests(runner, options["--runtime"]);
             LeakTests(runner);
+            ShutdownTests(runner, options["--runtime"]);
             return runner.Finish();
         }
 
