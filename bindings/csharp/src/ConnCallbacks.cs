@@ -10,7 +10,8 @@ namespace Wsx
     /// static readonly fields, so they are never collected; <c>user_data</c> is a
     /// <see cref="GCHandle"/> to the <see cref="WsxConnection"/>, freed by <c>free_user_data</c>
     /// once the library lets go of the connection. They run on the loop thread and catch
-    /// everything: no exception unwinds into native frames.
+    /// everything: no exception unwinds into native frames. Once the process exits
+    /// (<see cref="NativeLoop.EnterCallback"/>) they do nothing but free the handles.
     /// </summary>
     internal static unsafe class ConnCallbacks
     {
@@ -63,6 +64,8 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_open))]
         static void OnOpen(IntPtr userData, IntPtr conn, NativeMethods.wsx_open* open)
         {
+            if (!NativeLoop.EnterCallback())
+                return;
             try
             {
                 Target(userData).HandleOpen(conn, OpenEvent.From(open));
@@ -76,6 +79,8 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_readable))]
         static void OnReadable(IntPtr userData, IntPtr conn)
         {
+            if (!NativeLoop.EnterCallback())
+                return;
             try
             {
                 Target(userData).HandleReadable();
@@ -89,6 +94,8 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_writable))]
         static void OnWritable(IntPtr userData, IntPtr conn)
         {
+            if (!NativeLoop.EnterCallback())
+                return;
             try
             {
                 Target(userData).HandleWritable();
@@ -102,6 +109,8 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_error))]
         static void OnError(IntPtr userData, IntPtr conn, NativeMethods.wsx_error* error)
         {
+            if (!NativeLoop.EnterCallback())
+                return;
             try
             {
                 Target(userData).HandleError(Native.ErrorOf(error));
@@ -115,6 +124,8 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_close))]
         static void OnClose(IntPtr userData, IntPtr conn, NativeMethods.wsx_close* close)
         {
+            if (!NativeLoop.EnterCallback())
+                return;
             try
             {
                 var description = Native.String(close->reason, close->reason_len);
@@ -129,6 +140,8 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_connecting))]
         static void OnConnecting(IntPtr userData, IntPtr conn, NativeMethods.wsx_connecting* connecting)
         {
+            if (!NativeLoop.EnterCallback())
+                return;
             try
             {
                 var delay = TimeSpan.FromMilliseconds(connecting->delay_ms);
@@ -143,6 +156,8 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_disconnect))]
         static void OnDisconnect(IntPtr userData, IntPtr conn, NativeMethods.wsx_close* close)
         {
+            if (!NativeLoop.EnterCallback())
+                return;
             try
             {
                 var description = Native.String(close->reason, close->reason_len);
@@ -157,6 +172,8 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_before_connect))]
         static void OnBeforeConnect(IntPtr userData, IntPtr conn, IntPtr headers)
         {
+            if (!NativeLoop.EnterCallback())
+                return;
             try
             {
                 ((WsxClient)Target(userData)).HandleBeforeConnect(headers);

@@ -20,6 +20,12 @@ namespace Wsx
             this.reportHandlerFailure = reportHandlerFailure;
         }
 
+        /// <summary>Whether events are posted to a <see cref="SynchronizationContext"/> (else raised on the calling thread).</summary>
+        internal bool Posts
+        {
+            get { return context != null; }
+        }
+
         /// <summary>Runs <paramref name="raise"/> (any event but Error) where events belong.</summary>
         internal void Raise(Action raise)
         {

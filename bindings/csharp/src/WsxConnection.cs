@@ -45,9 +45,12 @@ namespace Wsx
         int mode;
         bool receiving;
         bool pumping;
+        /// <summary>The event delivery waits for the library's readable event (only HandleReadable wakes it, and clears this).</summary>
+        bool pumpWaiting;
         Task pump = Task.CompletedTask;
+        /// <summary>The connection whose event delivery runs a handler on this thread (null: none).</summary>
         [ThreadStatic]
-        static WsxConnection raisingMessageOf;
+        static WsxConnection deliveringFor;
         TaskCompletionSource<bool> readable = Tasks.New<bool>();
         OpenEvent handshake;
         WebSocketException failure;
@@ -330,10 +333,10 @@ namespace Wsx
                     throw new InvalidOperationException("another ReceiveAsync is pending on this WebSocket: one at a time");
                 receiving = true;
             }
-            return ReceiveLoop(buffer, cancellationToken);
+            return ReceiveLoop(buffer, cancellationToken, pump);
         }
 
-        async Task<WebSocketReceiveResult> ReceiveLoop(ArraySegment<byte> buffer, CancellationToken cancellationToken)
+        async Task<WebSocketReceiveResult> ReceiveLoop(ArraySegment<byte> buffer, CancellationToken cancellationToken, bool pump)
         {
             try
             {
@@ -369,6 +372,13 @@ namespace Wsx
                         return Ended(conn);
                     if (result != WsxResult.WouldBlock)
                         throw Native.Failure(result);
+                    lock (Gate)
+                    {
+                        // Disposed meanwhile: the wake would never come (see FailWaiters).
+                        if (disposed)
+                            throw AbortedError();
+                        pumpWaiting = pump && !wake.Task.IsCompleted;
+                    }
                     await Tasks.WithCancellation(wake.Task, cancellationToken).ConfigureAwait(false);
                 }
             }
@@ -467,31 +477,12 @@ namespace Wsx
                         end = message;
                         break;
                     }
-                    var delivered = new TaskCompletionSource<bool>();
-                    Events.Raise(() =>
-                    {
-                        try
-                        {
-                            if (!IsDisposed)
-                            {
-                                raisingMessageOf = this;
-                                try
-                                {
-                                    RaiseMessage(message);
-                                }
-                                finally
-                                {
-                                    raisingMessageOf = null;
-                                }
-                            }
-                        }
-                        finally
-                        {
-                            delivered.TrySetResult(true);
-                        }
-                    });
                     // The next message is read once this one was handled: the library's inbox holds the rest.
-                    await delivered.Task.ConfigureAwait(false);
+                    await Deliver(() =>
+                    {
+                        if (!IsDisposed)
+                            RaiseMessage(message);
+                    }).ConfigureAwait(false);
                 }
             }
             catch (WebSocketException e)
@@ -504,22 +495,64 @@ namespace Wsx
                 return;
             }
             if (!IsDisposed)
+                await Deliver(() => RaiseEnded(end, error)).ConfigureAwait(false);
+        }
+
+        /// <summary>Raises one event of the delivery where events belong; completes once it ran.</summary>
+        Task Deliver(Action raise)
+        {
+            var delivered = new TaskCompletionSource<bool>();
+            Events.Raise(() =>
             {
-                var ended = new TaskCompletionSource<bool>();
-                Events.Raise(() =>
+                var outer = deliveringFor;
+                deliveringFor = this;
+                try
                 {
-                    try
-                    {
-                        RaiseEnded(end, error);
-                    }
-                    finally
-                    {
-                        ended.TrySetResult(true);
-                    }
-                });
-                await ended.Task.ConfigureAwait(false);
+                    raise();
+                }
+                finally
+                {
+                    deliveringFor = outer;
+                    delivered.TrySetResult(true);
+                }
+            });
+            return delivered.Task;
+        }
+
+        /// <summary>
+        /// Waits until the event delivery ended, so that once Dispose returns nothing of this
+        /// connection runs in the thread pool any more: a program may return from Main right after
+        /// (Mono's shutdown aborts the pool's threads then, and one caught between two work items
+        /// holds the exit up to a minute). Not from inside the delivery itself (a handler that
+        /// disposes), not on the loop thread (a handler there that disposes: a delivery's handler
+        /// may wait for the loop), nor when events are posted to a <see cref="SynchronizationContext"/>
+        /// (the caller may be its thread, which the delivery waits for); at most
+        /// <see cref="DeliveryJoinTimeout"/> (a handler that blocks).
+        /// </summary>
+        internal void JoinDelivery()
+        {
+            Task delivery;
+            lock (Gate)
+            {
+                // A delivery waiting for the readable event is never woken after Dispose: it is over.
+                if (pumpWaiting)
+                    return;
+                delivery = pump;
+            }
+            if (delivery.IsCompleted || deliveringFor == this || Events.Posts || NativeLoop.OnLoopThread)
+                return;
+            try
+            {
+                delivery.Wait(DeliveryJoinTimeout);
+            }
+            catch (AggregateException)
+            {
+                // A failed delivery went to the Error event already.
             }
         }
+
+        /// <summary>How long <see cref="Dispose"/> waits for a running event handler to return.</summary>
+        internal static readonly TimeSpan DeliveryJoinTimeout = TimeSpan.FromSeconds(1);
 
         // ------------------------------------------------------------------ sending
 
@@ -723,7 +756,7 @@ namespace Wsx
             Task delivery;
             lock (Gate)
                 delivery = pump;
-            if (raisingMessageOf != this)
+            if (deliveringFor != this)
                 await Tasks.WithCancellation(delivery.ContinueWith(_ => true, TaskScheduler.Default), cancellationToken).ConfigureAwait(false);
         }
 
@@ -786,10 +819,21 @@ namespace Wsx
         /// <summary>
         /// Aborts the connection if it still runs and releases the native handle. A pending
         /// ReceiveAsync fails with a <see cref="WsxException"/>; later calls throw
-        /// <see cref="ObjectDisposedException"/>; no event is raised afterwards. Safe to call more
-        /// than once and from any thread.
+        /// <see cref="ObjectDisposedException"/>; no event is raised afterwards. Waits for an
+        /// event handler still running (up to a second, not when called from the handler itself),
+        /// so nothing of the connection is left running once it returns. Safe to call more than
+        /// once and from any thread.
         /// </summary>
         public override void Dispose()
+        {
+            Release(abortTransport: true);
+        }
+
+        /// <summary>
+        /// Dispose, with the transport aborted or left to the library (a server's drain closes
+        /// its connections with 1001 itself).
+        /// </summary>
+        internal void Release(bool abortTransport)
         {
             ConnHandle conn;
             bool wasAborted;
@@ -806,18 +850,27 @@ namespace Wsx
             FailWaiters(AbortedError());
             if (conn != null)
             {
-                if (!wasAborted && !wasClosed)
+                if (abortTransport && !wasAborted && !wasClosed)
                     Native.Drop(conn);
                 conn.Dispose();
             }
+            JoinDelivery();
         }
 
         void FailWaiters(Exception error)
         {
             TaskCompletionSource<bool> wake;
+            bool events;
             lock (Gate)
+            {
                 wake = readable;
-            wake.TrySetResult(true);
+                events = mode == ModeEvents;
+            }
+            // A pending ReceiveAsync fails now. The event delivery is left asleep: woken, it would
+            // only see the end and stop, as a work item of the thread pool after Dispose returned
+            // (see JoinDelivery); after Abort, the library's close wakes it.
+            if (!events)
+                wake.TrySetResult(true);
             closed.TrySetException(error);
             closed.Task.Exception?.Handle(_ => true);
             ReleaseWritableWaiters(error);
@@ -939,10 +992,16 @@ namespace Wsx
 
         internal void HandleReadable()
         {
-            TaskCompletionSource<bool> wake;
             lock (Gate)
-                wake = readable;
-            wake.TrySetResult(true);
+            {
+                // After Dispose nothing reads (a pending ReceiveAsync failed already).
+                if (disposed)
+                    return;
+                // Woken, the delivery runs again (Dispose waits for it). Under the lock, so the
+                // two change together; the continuation is only queued (never inline).
+                pumpWaiting = false;
+                readable.TrySetResult(true);
+            }
         }
 
         internal void HandleWritable()

@@ -44,6 +44,12 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_resolve))]
         static void OnResolve(IntPtr userData, IntPtr resolution)
         {
+            if (!NativeLoop.EnterCallback())
+            {
+                // The process exits: start no lookup task.
+                Fail(resolution, new ObjectDisposedException("wsx loop", "the process is shutting down"));
+                return;
+            }
             try
             {
                 var resolver = (WsxResolver)GCHandle.FromIntPtr(userData).Target;

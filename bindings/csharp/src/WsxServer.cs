@@ -298,8 +298,11 @@ namespace Wsx
         }
 
         /// <summary>
-        /// Stops accepting and closes every connection with 1001 (going away), without waiting;
-        /// no event is raised afterwards. Safe to call more than once.
+        /// Stops accepting and closes every connection with 1001 (going away), without waiting for
+        /// the peers; no event is raised afterwards, and the connections are disposed (their close
+        /// handshakes go on in the library). Waits for event handlers still running (up to a second
+        /// each, not for the one calling), so nothing of the server is left running once it
+        /// returns: a program may return from Main right after. Safe to call more than once.
         /// </summary>
         public void Dispose()
         {
@@ -316,6 +319,9 @@ namespace Wsx
                 NativeMethods.wsx_server_shutdown(server, 1000);
                 server.Dispose();
             }
+            // Track refuses connections from now on: these are all there will be.
+            foreach (var connection in connections.Values)
+                connection.Release(abortTransport: false);
         }
 
         bool IsDisposed
@@ -348,9 +354,16 @@ namespace Wsx
             Raise(() => ClientDisconnected?.Invoke(this, new WsxClosedEventArgs(connection, status, description, clean)));
         }
 
-        internal void Track(ulong id, WsxConnection connection)
+        /// <summary>Records an open connection; false once the server is disposed (the connection then disposes itself).</summary>
+        internal bool Track(ulong id, WsxConnection connection)
         {
-            connections[id] = connection;
+            lock (gate)
+            {
+                if (disposed)
+                    return false;
+                connections[id] = connection;
+                return true;
+            }
         }
 
         internal void Untrack(ulong id)
@@ -384,6 +397,12 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_upgrade))]
         static void OnUpgrade(IntPtr userData, IntPtr upgrade, NativeMethods.wsx_request* request)
         {
+            if (!NativeLoop.EnterCallback())
+            {
+                // The process exits: no new connection.
+                NativeMethods.wsx_upgrade_refuse(upgrade, 503, Native.Utf8("shutting down"));
+                return;
+            }
             try
             {
                 var server = Target(userData);
@@ -413,6 +432,8 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_cluster_state))]
         static void OnClusterState(IntPtr userData, NativeMethods.wsx_cluster_state_event* state)
         {
+            if (!NativeLoop.EnterCallback())
+                return;
             try
             {
                 var server = Target(userData);
@@ -428,6 +449,8 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_cluster_gap))]
         static void OnClusterGap(IntPtr userData, NativeMethods.wsx_cluster_gap* gap)
         {
+            if (!NativeLoop.EnterCallback())
+                return;
             try
             {
                 var server = Target(userData);
@@ -445,6 +468,8 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_shutdown))]
         static void OnShutdown(IntPtr userData)
         {
+            if (!NativeLoop.EnterCallback())
+                return;
             try
             {
                 Target(userData).stopped.TrySetResult(true);
@@ -481,6 +506,8 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_slow_subscriber))]
         static void OnSlowSubscriber(IntPtr userData, NativeMethods.wsx_slow_subscriber_event* slow)
         {
+            if (!NativeLoop.EnterCallback())
+                return;
             try
             {
                 var server = Target(userData);
@@ -501,6 +528,8 @@ namespace Wsx
         [AOT.MonoPInvokeCallback(typeof(NativeMethods.wsx_on_server_error))]
         static void OnServerError(IntPtr userData, NativeMethods.wsx_error* error)
         {
+            if (!NativeLoop.EnterCallback())
+                return;
             try
             {
                 Target(userData).RaiseError(null, Native.ErrorOf(error));
@@ -574,7 +603,12 @@ namespace Wsx
         {
             id = NativeMethods.wsx_conn_id(conn);
             Volatile.Write(ref peer, PeerIdentity.Of(conn));
-            server.Track(id, this);
+            if (!server.Track(id, this))
+            {
+                // Opened as the server was disposed: its drain closes it.
+                Release(abortTransport: false);
+                return;
+            }
             base.HandleOpen(conn, open);
             server.RaiseConnected(this);
         }

@@ -19,6 +19,8 @@ namespace Wsx.Tests
     {
         static int Main(string[] args)
         {
+            if (args.Length == 1 && args[0] == ShutdownChildFlag)
+                return ShutdownChild();
             var options = ParseArgs(args);
             var runner = new Runner(options.GetOrDefault("--only", null));
             using (var echo = new Peer("C echo server", options["--echo-server"], options.GetOrDefault("--echo-server-args", "--port 0")))
@@ -71,6 +73,7 @@ namespace Wsx.Tests
             UnixSocketTests(runner);
             ReusePortTests(runner);
             LeakTests(runner);
+            ShutdownTests(runner, options["--runtime"]);
             return runner.Finish();
         }
 

@@ -129,10 +129,6 @@ internal static class ClusterNode
                  ",\"epoch\":" + Json(server.ClusterStats.Epoch) + "}");
             Console.In.ReadToEnd();
         }
-        // Not `return 0`: under Mono, returning from Main while the loop thread still runs the
-        // closing connections' callbacks hangs the runtime's shutdown now and then (about one
-        // exit in ten; tests/parity/cluster/README.md, "Findings"). Environment.Exit does not.
-        Environment.Exit(0);
         return 0;
     }
 }
