@@ -194,7 +194,11 @@ impl Link {
                     }
                 }
                 Ok(None) => break Ok(()),
-                Err(e) => break Err(format!("Redis sent bytes that are not RESP3: {e:?}")),
+                // The kind only: the decoder's details quote the buffered bytes,
+                // which depend on how the socket cut them.
+                Err(e) => {
+                    break Err(format!("Redis sent bytes that are not RESP3 ({:?})", e.kind()));
+                }
             }
         };
         self.input.drain(..at);
