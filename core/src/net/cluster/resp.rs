@@ -233,7 +233,14 @@ impl Link {
                     }
                     return Ok(None);
                 }
-                Err(e) => return Err(format!("Redis sent bytes that are not RESP3: {e:?}")),
+                // The kind only: the decoder's details quote the buffered
+                // bytes, which depend on how the socket cut them.
+                Err(e) => {
+                    return Err(format!(
+                        "Redis sent bytes that are not RESP3 ({:?})",
+                        e.kind()
+                    ));
+                }
             }
         }
     }
