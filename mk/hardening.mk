@@ -4,14 +4,14 @@
 # million messages) against the C echo server, in test-hardening; `make soak`
 # runs the same soak on release builds; cargo-fuzz in `make fuzz` and
 # `make fuzz-cmin` (FUZZING.md).
-.PHONY: test-hardening soak fuzz fuzz-cmin
+.PHONY: test-hardening soak fuzz fuzz-cmin fuzz-coverage
 TEST_TARGETS += test-hardening
 
 # Seconds each fuzz target runs for in `make fuzz` (FUZZING.md: the
 # campaign behind fuzz/corpus/ ran each target for much longer).
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := frame_decoder message_assembler client_handshake server_handshake close_payload deflate \
-  http_connect socks5 url deflate_negotiation c_feed
+  http_connect socks5 url deflate_negotiation c_feed cluster_link
 # libFuzzer flags: inputs up to 4 KiB; any single allocation over 64 MiB is a
 # failure (the targets use limits of a few hundred bytes); WebSocket, HTTP,
 # URL and SOCKS5 tokens from the dictionary.
@@ -40,6 +40,23 @@ fuzz-cmin:
 	  set -e; cd fuzz; \
 	  for t in $(FUZZ_TARGETS); do \
 	    nice -n 19 $(CARGO) +nightly fuzz cmin --debug-assertions $$t corpus/$$t -- -max_len=4096; \
+	  done; \
+	fi
+
+# Line coverage of each target's corpus (cargo fuzz coverage, then llvm-cov
+# from the nightly toolchain's llvm-tools): build/fuzz-coverage/<target>.txt,
+# per source file of wsx (FUZZING.md quotes the files each target is for).
+FUZZ_COV_DIR := $(BUILD)/fuzz-coverage
+fuzz-coverage:
+	@if ! { $(FUZZ_HAVE); }; then $(FUZZ_SKIP); else \
+	  set -e; mkdir -p $(FUZZ_COV_DIR); cd fuzz; \
+	  rustup +nightly component add llvm-tools >/dev/null; \
+	  cov=$$(rustc +nightly --print sysroot)/lib/rustlib/$$(rustc +nightly -vV | sed -n 's/^host: //p')/bin/llvm-cov; \
+	  for t in $(FUZZ_TARGETS); do \
+	    nice -n 19 $(CARGO) +nightly fuzz coverage --debug-assertions $$t corpus/$$t; \
+	    $$cov report target/*/coverage/*/release/$$t -instr-profile=coverage/$$t/coverage.profdata \
+	      -ignore-filename-regex='(\.cargo/registry|rustc/|/library/)' > $(FUZZ_COV_DIR)/$$t.txt; \
+	    echo "fuzz-coverage: $(FUZZ_COV_DIR)/$$t.txt"; \
 	  done; \
 	fi
 

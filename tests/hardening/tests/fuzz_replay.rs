@@ -79,7 +79,12 @@ fn regressions_replay() {
 fn campaign_corpus_replays() {
     let mut replayed = 0;
     for (target, body) in TARGETS {
-        for (path, bytes) in inputs(&fuzz_dir().join("corpus").join(target)) {
+        let files = inputs(&fuzz_dir().join("corpus").join(target));
+        assert!(
+            !files.is_empty(),
+            "no campaign corpus for {target}: run make fuzz, then make fuzz-cmin"
+        );
+        for (path, bytes) in files {
             replay(&path.display().to_string(), *body, &bytes);
             replayed += 1;
         }
