@@ -261,6 +261,11 @@ class Server:
         )
         self.endpoints: dict = {}
         self.unix = env["WSX_PARITY_UNIX"]
+        # Read all along (a full pipe would stop the server) and shown when
+        # the server ends early or a run against it fails.
+        self.stderr: list[str] = []
+        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
+        self.early_exit: int | None = None
 
     def ready(self) -> None:
         """Waits for the line of ports the server prints once it listens."""
@@ -270,7 +275,7 @@ class Server:
         reader.join(30)
         if not ports or not ports[0].strip():
             self.stop()
-            raise SystemExit(f"parity: the {self.name} server did not start:\n{self.proc.stderr.read()}")
+            raise SystemExit(f"parity: the {self.name} server did not start:\n{''.join(self.stderr)}")
         self.endpoints = {k: f"{'wss' if k in TLS_ENDPOINTS else 'ws'}://{ENDPOINT_HOSTS.get(k, '127.0.0.1')}:{p}"
                           for k, p in json.loads(ports[0]).items()}
 
@@ -536,6 +541,8 @@ def main() -> int:
                 running.append((t, job[1]))
                 busy.add(id(job[1]))
             time.sleep(0.05)
+        for s in servers:
+            s.early_exit = s.proc.poll()
     finally:
         # All told at once, so their ends (up to 5 s: a server may wait on
         # connections a runner left) overlap.
@@ -560,6 +567,15 @@ def main() -> int:
             failed = True
             if r["stderr"].strip():
                 print("   stderr: " + "\n   ".join(r["stderr"].strip().splitlines()[-15:]))
+
+    for s in servers:
+        ran_bad = any(r["rc"] != 0 or any(t.startswith("FAIL") for t in r["lines"].values())
+                      for (_, name), r in results.items() if name == s.name)
+        if s.early_exit is not None:
+            failed = True
+            print(f"== the {s.name} server ({s.group}) ended before the runs did (exit {s.early_exit})")
+        if (ran_bad or s.early_exit is not None) and s.stderr:
+            print(f"   {s.name} server stderr: " + "\n   ".join(l.rstrip() for l in s.stderr[-25:]))
 
     print("== server checks (raw requests from run.py)")
     for text in checks:

@@ -152,6 +152,10 @@ static class ParityServer
             {
                 yield break; // ended without a close handshake
             }
+            catch (ObjectDisposedException)
+            {
+                yield break; // its server was disposed (a restart)
+            }
             if (m == null || m.MessageType == WebSocketMessageType.Close)
                 yield break;
             yield return m;
@@ -337,6 +341,10 @@ static class ParityServer
             }
             catch (WebSocketException)
             {
+            }
+            catch (ObjectDisposedException)
+            {
+                // Its server was disposed (a restart) while the handler still used it.
             }
         }) { IsBackground = true };
         thread.Start();
