@@ -2086,7 +2086,7 @@ typedef struct wsx_log_record {
   /**
    * What it is about, NUL-terminated: `wsx.conn` (opened, closed),
    * `wsx.server` (refusals), `wsx.protocol`, `wsx.keepalive`,
-   * `wsx.proxy`, `wsx.cluster`.
+   * `wsx.proxy`, `wsx.cluster`, `wsx.loop` (a loop thread that ended early).
    */
   const char *target;
   /**

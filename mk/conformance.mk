@@ -14,8 +14,8 @@
 TEST_TARGETS += test-conformance
 
 CONFORMANCE_DIR := $(BUILD)/conformance
-CONFORMANCE_ROLES ?= c-server c-server-deflate c-client python-asyncio-server \
-  python-asyncio-client python-sync-client csharp-client
+CONFORMANCE_ROLES ?= c-server c-server-deflate c-client c-sansio-server c-sansio-server-deflate \
+  c-sansio-client python-asyncio-server python-asyncio-client python-sync-client csharp-client
 CONFORMANCE_QUICK_ROLES ?= c-server c-client python-sync-client csharp-client
 # Extra run.py flags for `make conformance`, e.g. CONFORMANCE_FLAGS="--exclude 12.*,13.*"
 # (the permessage-deflate groups take most of the time: wstest is the slow side).

@@ -225,9 +225,7 @@ pub unsafe extern "C" fn wsx_loop_start_thread(r#loop: *const wsx_loop) -> wsx_r
             .name("wsx-loop".into())
             .spawn(move || {
                 LOOP_THREAD_OF.with(|of| of.set(Arc::as_ptr(&driving.shared)));
-                // A failure here ends the thread; connections report theirs
-                // through their own callbacks.
-                let _ = driving.event_loop().run();
+                driving.event_loop().run_thread();
             });
         *thread = Some(spawned.map_err(|error| {
             Failure::new(

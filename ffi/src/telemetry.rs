@@ -387,7 +387,7 @@ pub struct wsx_log_record {
     pub level: wsx_log_level,
     /// What it is about, NUL-terminated: `wsx.conn` (opened, closed),
     /// `wsx.server` (refusals), `wsx.protocol`, `wsx.keepalive`,
-    /// `wsx.proxy`, `wsx.cluster`.
+    /// `wsx.proxy`, `wsx.cluster`, `wsx.loop` (a loop thread that ended early).
     pub target: *const c_char,
     /// The text, UTF-8, NUL-terminated, one line: "connection 3 opened from
     /// 127.0.0.1:5000", "connection 3 closed: code 1000 reason \"bye\"

@@ -7,9 +7,12 @@ on 127.0.0.1, then reads wstest's index.json and checks every result.
 Server roles (wstest in fuzzingclient mode connects to them):
     c-server                the C example echo_server, compression off
     c-server-deflate        the same with --compress
+    c-sansio-server         examples/c/sansio_echo_server (bring your own I/O), compression off
+    c-sansio-server-deflate the same with --compress
     python-asyncio-server   the Python binding's asyncio server (py_echo.py)
 Client roles (wstest in fuzzingserver mode; the client runs every case):
     c-client                the C example echo_client, one process per case
+    c-sansio-client         examples/c/sansio_echo_client, one process per case
     python-asyncio-client   the Python binding, asyncio API (py_echo.py)
     python-sync-client      the Python binding, blocking API (py_echo.py)
     csharp-client           the C# binding (AutobahnClient.exe under mono)
@@ -41,11 +44,18 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 QUICK_CASES = ["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "10.*"]
-SERVER_ROLES = {"c-server", "c-server-deflate", "python-asyncio-server"}
-CLIENT_ROLES = {"c-client", "python-asyncio-client", "python-sync-client", "csharp-client"}
+SERVER_ROLES = {"c-server", "c-server-deflate", "c-sansio-server", "c-sansio-server-deflate",
+                "python-asyncio-server"}
+CLIENT_ROLES = {"c-client", "c-sansio-client", "python-asyncio-client", "python-sync-client",
+                "csharp-client"}
+# The C examples of each role: the event loop's, and bring your own I/O's
+# (examples/c/sansio_echo_*.c: their own sockets and poll loop over the engine).
+C_PROGRAMS = {"c-server": "echo_server", "c-server-deflate": "echo_server",
+              "c-sansio-server": "sansio_echo_server", "c-sansio-server-deflate": "sansio_echo_server",
+              "c-client": "echo_client", "c-sansio-client": "sansio_echo_client"}
 # Roles that run without permessage-deflate by choice: 12.x/13.x may be
 # UNIMPLEMENTED there.
-NO_COMPRESSION = {"c-server"}
+NO_COMPRESSION = {"c-server", "c-sansio-server"}
 PASSING = {"OK", "INFORMATIONAL"}
 ORDER = ["OK", "INFORMATIONAL", "NON-STRICT", "UNIMPLEMENTED", "WRONG CODE", "UNCLEAN", "FAILED"]
 
@@ -92,9 +102,11 @@ class Runner:
         return [self.args.python27, str(HERE / "wstest_local.py"), "-m", mode, "-s", str(spec_path), "-u", "0"]
 
     def server_command(self, role: str, port: int) -> list[str]:
-        if role.startswith("c-server"):
-            cmd = [str(Path(self.args.examples) / "echo_server"), "--host", "127.0.0.1", "--port", str(port)]
-            return cmd + (["--compress"] if role == "c-server-deflate" else [])
+        if role in C_PROGRAMS:
+            cmd = [str(Path(self.args.examples) / C_PROGRAMS[role])]
+            # The bring-your-own-I/O server listens on 127.0.0.1 only.
+            cmd += ["--port", str(port)] if "sansio" in role else ["--host", "127.0.0.1", "--port", str(port)]
+            return cmd + (["--compress"] if role.endswith("-deflate") else [])
         return [self.args.python, str(HERE / "py_echo.py"), "server", "--port", str(port)]
 
     def client_command(self, role: str, base: str, agent: str) -> list[str]:
@@ -138,8 +150,8 @@ class Runner:
             env = dict(os.environ)
             if self.args.lib_dir:
                 env["LD_LIBRARY_PATH"] = self.args.lib_dir
-            if role == "c-client":
-                self.c_client(base, agent, log)
+            if role in C_PROGRAMS:
+                self.c_client(C_PROGRAMS[role], base, agent, log)
             else:
                 subprocess.run(
                     self.client_command(role, base, agent), stdout=log, stderr=log, env=env,
@@ -148,9 +160,9 @@ class Runner:
         finally:
             stop(wstest)
 
-    def c_client(self, base: str, agent: str, log) -> None:
-        """The C client, one process per case, as a user would run it."""
-        client = str(Path(self.args.examples) / "echo_client")
+    def c_client(self, program: str, base: str, agent: str, log) -> None:
+        """A C example client, one process per case, as a user would run it."""
+        client = str(Path(self.args.examples) / program)
         count = int(getcasecount(f"{base}/getCaseCount"))
         for case in range(1, count + 1):
             url = f"{base}/runCase?case={case}&agent={urllib.parse.quote(agent)}"

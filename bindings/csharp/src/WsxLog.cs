@@ -33,7 +33,7 @@ namespace Wsx
         /// <summary>Its severity.</summary>
         public WsxLogLevel Level { get; }
         /// <summary>What it is about: <c>wsx.conn</c>, <c>wsx.server</c>, <c>wsx.protocol</c>,
-        /// <c>wsx.keepalive</c>, <c>wsx.proxy</c>, <c>wsx.cluster</c>.</summary>
+        /// <c>wsx.keepalive</c>, <c>wsx.proxy</c>, <c>wsx.cluster</c>, <c>wsx.loop</c> (a loop thread that ended early).</summary>
         public string Target { get; }
         /// <summary>The text, one line ("connection 3 closed: code 1000 reason "bye" clean true").</summary>
         public string Message { get; }

@@ -15,7 +15,7 @@ use super::reactor::Reactor;
 use super::shared::{ConnShared, ServerShared};
 use super::stats::Live;
 use super::tls::{self, ClientTls};
-use super::{cluster, env_proxy, listener, redial};
+use super::{cluster, env_proxy, listener, redial, telemetry};
 use crate::proto::{UnixUrl, WsUrl};
 
 /// An event loop driving many connections and servers.
@@ -61,17 +61,31 @@ impl EventLoop {
         }
         Ok(())
     }
+    /// The body of a loop thread: [`run`](Self::run) until stopped. What
+    /// ends it early (a failing poller, or a bug's panic) is logged at error
+    /// level (target `wsx.loop`) instead of vanishing with the thread;
+    /// dropping the loop afterwards delivers every connection's close event.
+    pub fn run_thread(&mut self) {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run())) {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                log::error!(target: telemetry::target::LOOP, "the loop stopped: {error}");
+            }
+            Err(panic) => {
+                let text = (panic.downcast_ref::<&str>().copied())
+                    .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                    .unwrap_or("unknown panic");
+                log::error!(target: telemetry::target::LOOP, "the loop stopped: internal error (panic): {text}");
+            }
+        }
+    }
     /// Runs the loop on a thread of its own.
     pub fn spawn(self) -> Result<LoopThread, Error> {
         let handle = self.handle();
         let mut event_loop = self;
         let thread = std::thread::Builder::new()
             .name("wsx-loop".to_owned())
-            .spawn(move || {
-                // A failing poller ends the thread; dropping the loop then
-                // delivers every connection's close event.
-                let _ = event_loop.run();
-            })
+            .spawn(move || event_loop.run_thread())
             .map_err(|e| Error::io("could not start the loop's thread", &e))?;
         Ok(LoopThread {
             handle,

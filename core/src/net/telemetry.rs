@@ -50,6 +50,8 @@ pub mod target {
     pub const PROXY: &str = "wsx.proxy";
     /// Pub/sub broker (cluster) state.
     pub const CLUSTER: &str = "wsx.cluster";
+    /// A loop thread that ended before it was stopped.
+    pub const LOOP: &str = "wsx.loop";
 }
 
 /// Close codes counted one by one; every other code counts as "other".

@@ -6,7 +6,8 @@ them (waiting with the GIL released) and hands each to
 ``logging.getLogger(target)``, where ``target`` is ``wsx.conn`` (opened,
 closed with codes), ``wsx.server`` (handshakes refused and why),
 ``wsx.protocol`` (protocol errors), ``wsx.keepalive`` (keepalive timeouts),
-``wsx.proxy`` (proxy tunnels) or ``wsx.cluster``: all children of the
+``wsx.proxy`` (proxy tunnels), ``wsx.cluster`` or ``wsx.loop`` (a loop thread that
+ended early): all children of the
 ``wsx`` logger. Nothing is logged until :func:`enable_logging` (a record
 then costs the loop one atomic load).
 """
