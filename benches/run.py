@@ -16,6 +16,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import signal
 import statistics
 import subprocess
@@ -441,6 +442,13 @@ def report_deflate(rep: Report) -> None:
     rep.lines += ["## permessage-deflate: memory per connection and throughput", ""]
     out = run_program([str(ROOT / "target" / "release" / "examples" / "deflate_memory")])
     rep.lines += ["failed (see stderr)", ""] if out is None else ["```", out.rstrip(), "```", ""]
+    # "shared compressor  10000  <idle>  <after>": the server's mode for many connections.
+    shared = re.search(r"^shared compressor\s+\d+\s+(-?\d+)\s+(-?\d+)$", out or "", re.M)
+    idle, after = (float(shared[1]), float(shared[2])) if shared else (None, None)
+    rep.target("deflate heap per idle connection, shared compressor (bytes)", idle, "≤ 16384",
+               lambda v: v <= 16384, 0)
+    rep.target("deflate heap per active connection, shared compressor (bytes)", after, "≤ 65536",
+               lambda v: v <= 65536, 0)
 
 
 def chart(rep: Report, path: Path) -> Optional[str]:

@@ -1603,6 +1603,17 @@ typedef struct wsx_deflate_options {
    * The server's compressor starts afresh for every message (default false).
    */
   bool server_no_context_takeover;
+  /**
+   * A server compresses every connection's messages with its loop's one
+   * shared compressor (default false): it asks for
+   * `server_no_context_takeover` in every answer, so a connection holds
+   * no compressor of its own (saves 250-380 KB per sending connection;
+   * repetitive traffic compresses less). A server setting:
+   * `wsx_loop_connect` refuses a client options object that sets it
+   * with `WSX_ERR_INVALID_ARGUMENT`; with `server_max_window_bits` 8
+   * `wsx_loop_listen` refuses it too.
+   */
+  bool shared_compressor;
 } wsx_deflate_options;
 
 /**

@@ -120,6 +120,7 @@ namespace Wsx
             internal byte server_max_window_bits;
             internal byte client_no_context_takeover;
             internal byte server_no_context_takeover;
+            internal byte shared_compressor;
         }
 
         [StructLayout(LayoutKind.Sequential)]

@@ -22,6 +22,7 @@ namespace Wsx.Tests
             runner.Run("compression: negotiation parameters and invalid settings", CompressionParameters);
             runner.Run("websockets: permessage-deflate negotiated, compressed both ways, and the opt-out", () => CompressedWithPython(deflatePeer));
             runner.Run("websockets: a peer without compression declines the offer", () => PythonWithoutCompression(plainPeer));
+            runner.Run("compression: a server's shared compressor, two clients interleaved", SharedCompressor);
         }
 
         /// <summary>Text that deflates well and differs per <paramref name="seed"/>, so a mix-up shows.</summary>
@@ -186,6 +187,39 @@ namespace Wsx.Tests
             {
                 var e = Assert.Throws<WsxException>(() => server.Start(), "level 10");
                 Assert.Equal(WsxResult.InvalidArgument, e.Result, "result code of level 10");
+            }
+        }
+
+        /// <summary>
+        /// A server with <see cref="WsxDeflateOptions.SharedCompressor"/> asks every client for
+        /// server_no_context_takeover; two clients' messages, interleaved, come back intact and
+        /// compressed both ways. A client may not set it.
+        /// </summary>
+        static async Task SharedCompressor()
+        {
+            using (var server = CompressingEchoServer(new WsxDeflateOptions { SharedCompressor = true }))
+            using (var relay = new CountingRelay(server.Port))
+            using (var a = await Connect(relay.Url()))
+            using (var b = await Connect(relay.Url()))
+            {
+                foreach (var client in new[] { a, b })
+                    Assert.Equal("permessage-deflate; server_no_context_takeover", Extensions(client), "the server's answer");
+                for (int i = 0; i < 3; i++)
+                {
+                    var text = Compressible(CompressibleSize, i);
+                    await a.SendAsync(text, CancellationToken.None);
+                    await b.SendAsync(text + "b", CancellationToken.None);
+                    Assert.True((await a.ReceiveAsync(CancellationToken.None)).Text == text, "echo " + i + " to the first client");
+                    Assert.True((await b.ReceiveAsync(CancellationToken.None)).Text == text + "b", "echo " + i + " to the second client");
+                }
+                Compressed(relay.Upstream, "three messages from each client");
+                Compressed(relay.Downstream, "their echoes from the shared compressor");
+            }
+            using (var client = new WsxClient(new WsxClientOptions { Compression = new WsxDeflateOptions { SharedCompressor = true } }))
+            {
+                var e = await Assert.ThrowsAsync<WsxException>(
+                    () => client.ConnectAsync(new Uri("ws://127.0.0.1:1/"), CancellationToken.None), "a client's shared compressor");
+                Assert.Equal(WsxResult.InvalidArgument, e.Result, "result code of a client's shared compressor");
             }
         }
 

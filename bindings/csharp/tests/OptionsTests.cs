@@ -46,6 +46,7 @@ namespace Wsx.Tests
             internal UIntPtr threshold;
             internal uint level;
             internal byte client_max_window_bits, server_max_window_bits, client_no_context_takeover, server_no_context_takeover;
+            internal byte shared_compressor;
         }
 
         [StructLayout(LayoutKind.Sequential)]
@@ -134,6 +135,7 @@ namespace Wsx.Tests
             Assert.Equal(deflate.server_no_context_takeover != 0, managed.ServerNoContextTakeover, "ServerNoContextTakeover");
             Assert.Equal((int)deflate.level, managed.Level, "Level");
             Assert.Equal((long)(ulong)deflate.threshold, managed.Threshold, "Threshold");
+            Assert.Equal(deflate.shared_compressor != 0, managed.SharedCompressor, "SharedCompressor");
             var reconnect = new Reconnect { struct_size = (UIntPtr)Marshal.SizeOf(typeof(Reconnect)) };
             Assert.Equal(0, wsx_reconnect_options_default(ref reconnect), "wsx_reconnect_options_default");
             var policy = new WsxReconnectPolicy();

@@ -26,6 +26,9 @@ pub struct Deflate {
     level: u32,
     /// Messages shorter than this many bytes are sent uncompressed.
     threshold: usize,
+    /// A server compresses with its loop's one shared compressor (asking
+    /// for `server_no_context_takeover`): no compressor per connection.
+    shared_compressor: bool,
 }
 
 impl Deflate {
@@ -38,6 +41,7 @@ impl Deflate {
             server_no_context_takeover: self.server_no_context_takeover,
             level: self.level,
             threshold: self.threshold,
+            shared_compressor: self.shared_compressor,
         }
     }
 }
@@ -45,12 +49,15 @@ impl Deflate {
 #[pymethods]
 impl Deflate {
     /// Settings with the core's defaults for every argument left out (15-bit
-    /// windows, context takeover, level 6, threshold 64 bytes). Raises
-    /// `ValueError` for a window outside 8-15 or a level above 9.
+    /// windows, context takeover, level 6, threshold 64 bytes, no shared
+    /// compressor). Raises `ValueError` for a window outside 8-15, a level
+    /// above 9, or `shared_compressor` with an 8-bit server window (`connect`
+    /// raises it for `shared_compressor`, a server setting).
     #[new]
     #[pyo3(signature = (
         *, client_max_window_bits=None, server_max_window_bits=None,
-        client_no_context_takeover=false, server_no_context_takeover=false, level=None, threshold=None
+        client_no_context_takeover=false, server_no_context_takeover=false, level=None, threshold=None,
+        shared_compressor=false
     ))]
     fn new(
         client_max_window_bits: Option<u8>,
@@ -59,6 +66,7 @@ impl Deflate {
         server_no_context_takeover: bool,
         level: Option<u32>,
         threshold: Option<usize>,
+        shared_compressor: bool,
     ) -> PyResult<Deflate> {
         let d = DeflateConfig::default();
         let config = DeflateConfig {
@@ -68,6 +76,7 @@ impl Deflate {
             server_no_context_takeover,
             level: level.unwrap_or(d.level),
             threshold: threshold.unwrap_or(d.threshold),
+            shared_compressor,
         };
         config.check().map_err(PyValueError::new_err)?;
         Ok(Deflate {
@@ -77,19 +86,22 @@ impl Deflate {
             server_no_context_takeover,
             level: config.level,
             threshold: config.threshold,
+            shared_compressor,
         })
     }
 
     fn __repr__(&self) -> String {
         format!(
             "Deflate(client_max_window_bits={}, server_max_window_bits={}, \
-             client_no_context_takeover={}, server_no_context_takeover={}, level={}, threshold={})",
+             client_no_context_takeover={}, server_no_context_takeover={}, level={}, threshold={}, \
+             shared_compressor={})",
             self.client_max_window_bits,
             self.server_max_window_bits,
             py_bool(self.client_no_context_takeover),
             py_bool(self.server_no_context_takeover),
             self.level,
-            self.threshold
+            self.threshold,
+            py_bool(self.shared_compressor)
         )
     }
 }

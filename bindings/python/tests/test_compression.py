@@ -176,3 +176,30 @@ def test_deflate_settings_read_back() -> None:
     assert not d.client_no_context_takeover and not d.server_no_context_takeover
     assert d == wsx.Deflate(client_max_window_bits=9, threshold=5)
     assert "client_max_window_bits=9" in repr(d)
+
+
+def test_shared_compressor_with_websockets_clients() -> None:
+    """A wsx server with the shared compressor asks every client for
+    server_no_context_takeover (RFC 7692 lets a server do so unasked) and two
+    websockets clients, messages interleaved, get every echo intact."""
+    settings = wsx.Deflate(shared_compressor=True, client_max_window_bits=10)
+    assert settings.shared_compressor and "shared_compressor=True" in repr(settings)
+    with wsx_server(wsx_echo, compression=settings) as server:
+        url = f"ws://127.0.0.1:{server.port}/"
+        with websockets.sync.client.connect(url) as a, websockets.sync.client.connect(url) as b:
+            for client in (a, b):
+                assert client.response is not None
+                answer = client.response.headers["Sec-WebSocket-Extensions"]
+                assert answer == "permessage-deflate; server_no_context_takeover; client_max_window_bits=10"
+            for message in [BIG_TEXT, BIG_BINARY, BIG_TEXT + "!"]:
+                a.send(message)
+                b.send(message)
+                assert a.recv(timeout=20) == message
+                assert b.recv(timeout=20) == message
+
+
+def test_shared_compressor_is_a_server_setting() -> None:
+    with pytest.raises(ValueError, match="shared_compressor is a server setting"):
+        wsx.sync.connect("ws://127.0.0.1:1/", compression=wsx.Deflate(shared_compressor=True))
+    with pytest.raises(ValueError, match="shared_compressor needs server_max_window_bits"):
+        wsx.Deflate(shared_compressor=True, server_max_window_bits=8)

@@ -185,6 +185,16 @@ impl ClientConfig {
         backpressure(&self.backpressure)?;
         inbox(&self.inbox, &self.protocol)?;
         compression(&self.compression)?;
+        if self
+            .compression
+            .as_ref()
+            .is_some_and(|c| c.shared_compressor)
+        {
+            return invalid(
+                "compression.shared_compressor is a server setting: a client compresses for its own connection"
+                    .to_owned(),
+            );
+        }
         unix_socket_path(self.unix_socket_path.as_deref())?;
         if self.unix_socket_path.is_some() && self.proxy.is_some() {
             return invalid(
@@ -406,6 +416,10 @@ mod tests {
                 "compression: compression level must be 0 to 9, not 10",
             ),
             (
+                |c| c.compression.as_mut().unwrap().shared_compressor = true,
+                "compression.shared_compressor is a server setting",
+            ),
+            (
                 |c| {
                     c.reconnect = Some(ReconnectPolicy {
                         factor: f64::NAN,
@@ -558,6 +572,16 @@ mod tests {
                     })
                 },
                 "compression: compression level must be 0 to 9, not 11",
+            ),
+            (
+                |s| {
+                    s.compression = Some(DeflateConfig {
+                        shared_compressor: true,
+                        server_max_window_bits: 8,
+                        ..Default::default()
+                    })
+                },
+                "compression: shared_compressor needs server_max_window_bits of 9 or more",
             ),
         ];
         for (edit, words) in cases {

@@ -280,16 +280,18 @@ impl Connection {
     /// the first frame.
     pub fn enable_deflate(&mut self, agreement: &Agreement) {
         let p = &agreement.params;
-        let (ours, no_takeover, theirs) = match self.role {
+        let (ours, no_takeover, theirs, theirs_no_takeover) = match self.role {
             Role::Client => (
                 p.client_max_window_bits,
                 p.client_no_context_takeover,
                 p.server_max_window_bits,
+                p.server_no_context_takeover,
             ),
             Role::Server => (
                 p.server_max_window_bits,
                 p.server_no_context_takeover,
                 p.client_max_window_bits,
+                p.client_no_context_takeover,
             ),
         };
         // zlib cannot compress with an 8-bit window: such an end sends every
@@ -298,7 +300,7 @@ impl Connection {
             (ours >= 9).then(|| Deflater::new(agreement.config.level, ours, no_takeover));
         self.sender
             .enable_deflate(deflater, agreement.config.threshold);
-        self.inflater = Some(Inflater::new(theirs));
+        self.inflater = Some(Inflater::new(theirs, !theirs_no_takeover));
         self.allowed_rsv |= RSV1;
     }
 

@@ -151,13 +151,14 @@ fn wsx_client(mut peer: Peer) {
     close(&end, &mut peer);
 }
 
-/// A client peer against wsx's echo server with compression on, through a
-/// relay: every message echoed intact, compressed on the wire both ways.
-/// Returns the peer's offer as wsx saw it.
-fn wsx_server(kind: Kind, fragments: bool) -> String {
+/// A client peer against wsx's echo server with compression `deflate`,
+/// through a relay: every message echoed intact, compressed on the wire
+/// both ways. Returns the peer's offer as wsx saw it and wsx's answer as
+/// the peer saw it (empty for a peer that does not report headers).
+fn wsx_server(kind: Kind, fragments: bool, deflate: DeflateConfig) -> (String, String) {
     let wsx = Wsx::new();
     let config = ServerConfig {
-        compression: Some(DeflateConfig::default()),
+        compression: Some(deflate),
         ..ServerConfig::default()
     };
     let server = wsx.listen(config, Reply::Echo, &[]);
@@ -166,8 +167,10 @@ fn wsx_server(kind: Kind, fragments: bool) -> String {
     peer.connect(&format!("ws://127.0.0.1:{}/", relay.port), json!({}));
     let (end, opened) = server.accept();
     let seen: Value = peer.expect("open");
+    let answer = header(&seen, "Sec-WebSocket-Extensions")
+        .unwrap_or_default()
+        .to_owned();
     if kind.is_scriptable() {
-        let answer = header(&seen, "Sec-WebSocket-Extensions").unwrap_or_default();
         assert!(
             answer.starts_with("permessage-deflate"),
             "wsx's answer: {seen}"
@@ -186,10 +189,11 @@ fn wsx_server(kind: Kind, fragments: bool) -> String {
     }
     relay.assert_compressed(total());
     close(&end, &mut peer);
-    opened
+    let offer = opened
         .header("Sec-WebSocket-Extensions")
         .unwrap_or_default()
-        .to_owned()
+        .to_owned();
+    (offer, answer)
 }
 
 #[test]
@@ -204,19 +208,40 @@ fn wsx_client_with_node_ws_server() {
 
 #[test]
 fn python_websockets_client_with_wsx_server() {
-    let offer = wsx_server(Kind::Python, true);
+    let (offer, _) = wsx_server(Kind::Python, true, DeflateConfig::default());
     assert!(offer.starts_with("permessage-deflate"), "{offer}");
+}
+
+/// The shared-compressor mode against a `websockets` client, which offers
+/// `permessage-deflate; client_max_window_bits`: wsx's answer asks for
+/// `server_no_context_takeover` (every message compressed afresh by the
+/// loop's one compressor) and limits the client's window to 10 bits, and
+/// every message (fragmented ones too) round-trips intact, compressed both
+/// ways: websockets inflated wsx's fresh messages and wsx inflated
+/// websockets' 10-bit stream keeping only a 1 KiB window between messages.
+#[test]
+fn python_websockets_client_with_wsx_shared_compressor() {
+    let shared = DeflateConfig {
+        shared_compressor: true,
+        client_max_window_bits: 10,
+        ..DeflateConfig::default()
+    };
+    let (_, answer) = wsx_server(Kind::Python, true, shared);
+    assert_eq!(
+        answer,
+        "permessage-deflate; server_no_context_takeover; client_max_window_bits=10"
+    );
 }
 
 #[test]
 fn node_ws_client_with_wsx_server() {
-    let offer = wsx_server(Kind::Node, true);
+    let (offer, _) = wsx_server(Kind::Node, true, DeflateConfig::default());
     assert!(offer.starts_with("permessage-deflate"), "{offer}");
 }
 
 #[test]
 fn chromium_page_with_wsx_server() {
-    let offer = wsx_server(Kind::Chromium, false);
+    let (offer, _) = wsx_server(Kind::Chromium, false, DeflateConfig::default());
     assert_eq!(offer, "permessage-deflate; client_max_window_bits");
 }
 

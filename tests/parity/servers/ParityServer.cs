@@ -1,5 +1,5 @@
 // The C# parity server: the paths and endpoints of wsx_server.py (main, origin, restart, drain,
-// mtls, ipv6, deflate; see py_server.py's docstring for the paths) served by the C# binding's
+// mtls, ipv6, deflate, deflate_shared; see py_server.py's docstring for the paths) served by the C# binding's
 // WsxServer: the Upgrading event gives the HTTP answers (process_request's /auth 401,
 // /upgrade-required 426, /healthz 200, /moved 302, /metrics, plain HTTP too), and each
 // connection (ClientConnected) is read with ReceiveAsync by a thread of its own, as
@@ -451,13 +451,16 @@ static class ParityServer
         var deflateOptions = Options();
         deflateOptions.Compression = new WsxDeflateOptions();
         var deflate = Listen(deflateOptions, Handle);
+        var sharedOptions = Options();
+        sharedOptions.Compression = new WsxDeflateOptions { SharedCompressor = true };
+        var deflateShared = Listen(sharedOptions, Handle);
         var unixOptions = Options();
         unixOptions.UnixSocketPath = Environment.GetEnvironmentVariable("WSX_PARITY_UNIX");
         var unix = Listen(unixOptions, Handle);
         Console.Out.WriteLine(
             "{\"main\": " + main.Port + ", \"origin\": " + origin.Port + ", \"restart\": " + restartable.Port +
             ", \"drain\": " + drainable.Port + ", \"mtls\": " + mtls.Port + ", \"ipv6\": " + ipv6.Port +
-            ", \"deflate\": " + deflate.Port + "}");
+            ", \"deflate\": " + deflate.Port + ", \"deflate_shared\": " + deflateShared.Port + "}");
         Console.Out.Flush();
         // Runs until run.py closes stdin (common.wait_for_stdin_eof).
         while (Console.In.Read() >= 0)

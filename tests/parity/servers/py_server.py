@@ -1,6 +1,6 @@
 """The python-websockets parity server (websockets' asyncio API): the
 reference peer of tests/parity. Serves the scenario paths on its endpoints
-(main, origin, restart, drain, mtls, deflate on 127.0.0.1 free ports; ipv6 on ::1), announces them as one JSON
+(main, origin, restart, drain, mtls, deflate, deflate_shared on 127.0.0.1 free ports; ipv6 on ::1), announces them as one JSON
 line on stdout and runs until its stdin closes.
 
 Paths (main endpoint; the query strings come from scenarios.json):
@@ -52,6 +52,7 @@ from common import FLOOD_LIMIT, HELD_BACK_BYTES, HELD_BACK_PAUSE, SIDE_WAIT, ann
 from websockets.asyncio.server import serve, unix_serve  # noqa: E402
 from websockets.datastructures import Headers  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory  # noqa: E402
 from websockets.http11 import Response  # noqa: E402
 
 MAX_SIZE = 16 << 20  # the same limit as wsx's default
@@ -277,9 +278,13 @@ async def main() -> None:
     ipv6_server = await serve(handler, "::1", 0, **OPTIONS)
     # The main paths with permessage-deflate accepted (websockets' defaults).
     deflate_server = await serve(handler, "127.0.0.1", 0, **dict(OPTIONS, compression="deflate"))
+    # What a wsx server with the shared compressor answers: server_no_context_takeover, asked unasked.
+    shared = [ServerPerMessageDeflateFactory(server_no_context_takeover=True)]
+    deflate_shared_server = await serve(handler, "127.0.0.1", 0, **dict(OPTIONS, compression=None, extensions=shared))
     unix_server = await unix_serve(handler, os.environ["WSX_PARITY_UNIX"], **OPTIONS)  # noqa: F841
     announce({"main": port(main_server), "origin": port(origin_server), "restart": restart_port, "drain": drain_port,
-              "mtls": port(mtls_server), "ipv6": port(ipv6_server), "deflate": port(deflate_server)})
+              "mtls": port(mtls_server), "ipv6": port(ipv6_server), "deflate": port(deflate_server),
+              "deflate_shared": port(deflate_shared_server)})
     loop = asyncio.get_running_loop()
     eof = loop.run_in_executor(None, sys.stdin.read)
     await eof

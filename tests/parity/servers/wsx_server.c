@@ -1,6 +1,6 @@
 /*
  * The C parity server: the paths and endpoints of wsx_server.py (main,
- * origin, restart, drain, mtls, ipv6, deflate; see py_server.py's docstring
+ * origin, restart, drain, mtls, ipv6, deflate, deflate_shared; see py_server.py's docstring
  * for the paths) served through the C ABI 0.2 (include/wsx.h): one loop on
  * its own thread, wsx_loop_listen per endpoint, the upgrade callback for the
  * HTTP answers (process_request's /auth 401, /upgrade-required 426,
@@ -472,7 +472,8 @@ int main(void) {
     struct endpoint *main_ep = endpoint("main", "127.0.0.1"), *ipv6 = endpoint("ipv6", "::1"),
                     *origin = endpoint("origin", "127.0.0.1"), *restart_ep = endpoint("restart", "127.0.0.1"),
                     *drain = endpoint("drain", "127.0.0.1"), *mtls = endpoint("mtls", "127.0.0.1"),
-                    *deflate = endpoint("deflate", "127.0.0.1");
+                    *deflate = endpoint("deflate", "127.0.0.1"),
+                    *deflate_shared = endpoint("deflate_shared", "127.0.0.1");
     restart_ep->restartable = drain->restartable = true;
     if (wsx_server_options_add_origin(origin->options, "https://good.example") != WSX_OK) die("origin");
     if (wsx_server_options_set_tls(mtls->options, tls_path("server.pem"), tls_path("server.key")) != WSX_OK ||
@@ -484,7 +485,11 @@ int main(void) {
         wsx_conn_options_set_compression(wsx_server_options_conn(deflate->options), &params) != WSX_OK) {
         die("deflate");
     }
-    struct endpoint *all[] = {main_ep, origin, restart_ep, drain, mtls, ipv6, deflate};
+    params.shared_compressor = true;
+    if (wsx_conn_options_set_compression(wsx_server_options_conn(deflate_shared->options), &params) != WSX_OK) {
+        die("deflate_shared");
+    }
+    struct endpoint *all[] = {main_ep, origin, restart_ep, drain, mtls, ipv6, deflate, deflate_shared};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) listen_on(all[i]);
     /* The main paths on the Unix domain socket run.py names, as wsx_server.py
      * serves them (not announced: run.py knows the path). */

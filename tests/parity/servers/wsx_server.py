@@ -1,8 +1,9 @@
 """The wsx parity server: the same paths as py_server.py (see its docstring),
-served by wsx.sync.serve on seven endpoints (main, origin, restart, drain,
+served by wsx.sync.serve on eight endpoints (main, origin, restart, drain,
 mtls: mutual TLS with run.py's certificates, /whoami answers the client's
 subject; ipv6: the main paths on ::1; deflate: the main paths with
-permessage-deflate accepted). Its process_request also serves
+permessage-deflate accepted; deflate_shared: the same with the shared
+compressor). Its process_request also serves
 /metrics: the main server's counters as OpenMetrics text.
 
 Its twins through the other languages' server APIs are wsx_server.c (the C
@@ -190,10 +191,12 @@ def main() -> None:
         cert_file=os.path.join(tls, "server.pem"), key_file=os.path.join(tls, "server.key"),
         client_ca_file=os.path.join(tls, "client-ca.pem"), client_cert_required=True, **OPTIONS)
     deflate_server = wsx.sync.serve(handler, "127.0.0.1", 0, **dict(OPTIONS, compression="deflate"))
+    shared = wsx.Deflate(shared_compressor=True)
+    deflate_shared_server = wsx.sync.serve(handler, "127.0.0.1", 0, **dict(OPTIONS, compression=shared))
     unix_server = wsx.sync.unix_serve(handler, os.environ["WSX_PARITY_UNIX"], **OPTIONS)  # noqa: F841
     announce({"main": main_server.port, "origin": origin_server.port, "restart": restartable.port,
               "drain": drainable.port, "mtls": mtls_server.port, "ipv6": ipv6_server.port,
-              "deflate": deflate_server.port})
+              "deflate": deflate_server.port, "deflate_shared": deflate_shared_server.port})
     wait_for_stdin_eof()
     os._exit(0)
 

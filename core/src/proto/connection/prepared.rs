@@ -76,10 +76,12 @@ impl PreparedMessage {
             return Ok(frame.clone());
         }
         let header_len = self.header_len;
-        let payload = deflater
-            .compress(&self.frame[header_len..], true)
+        let opcode = data_opcode(self.kind);
+        let (frame, _) = deflater
+            .compress(&self.frame[header_len..], true, |payload| {
+                encode(opcode, RSV1, payload)
+            })
             .map_err(SendError::Compression)?;
-        let (frame, _) = encode(data_opcode(self.kind), RSV1, payload);
         self.compressed.push((settings, frame.clone()));
         Ok(frame)
     }

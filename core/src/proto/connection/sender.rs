@@ -122,6 +122,13 @@ impl Sender {
         self.deflater.is_some()
     }
 
+    /// Whether the compressor holds its zlib state now (a shared one is
+    /// lent for one message at a time).
+    #[cfg(test)]
+    pub(crate) fn deflater_allocated(&self) -> bool {
+        self.deflater.as_ref().is_some_and(Deflater::is_allocated)
+    }
+
     /// Queues a whole message as one frame. Text must be valid UTF-8. With
     /// permessage-deflate, it is compressed when at least the threshold long.
     pub fn send(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
@@ -357,10 +364,11 @@ impl Sender {
         } else {
             RSV1
         };
-        let result = match deflater.compress(data, fin) {
-            Ok(compressed) => self.write_frame(opcode, fin, rsv, &[compressed]),
-            Err(e) => Err(SendError::Compression(e)),
-        };
+        let result = deflater
+            .compress(data, fin, |compressed| {
+                self.write_frame(opcode, fin, rsv, &[compressed])
+            })
+            .unwrap_or_else(|e| Err(SendError::Compression(e)));
         self.deflater = Some(deflater);
         result
     }

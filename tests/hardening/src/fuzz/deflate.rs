@@ -26,7 +26,7 @@ pub fn run(data: &[u8]) {
 /// Arbitrary bytes as one compressed message: the output never passes the
 /// limit, in length or in allocation.
 fn inflate_bounded(bits: u8, input: &[u8], max: usize) {
-    let mut inflater = Inflater::new(bits);
+    let mut inflater = Inflater::new(bits, true);
     let mut out = Vec::new();
     let mut result = inflater.inflate(input, &mut out, max);
     if result.is_ok() {
@@ -51,11 +51,17 @@ fn inflate_bounded(bits: u8, input: &[u8], max: usize) {
 /// byte short of a message fails it as too large.
 fn round_trip(bits: u8, level: u32, no_context_takeover: bool, data: &[u8]) {
     let mut deflater = Deflater::new(level, bits, no_context_takeover);
-    let mut inflater = Inflater::new(bits);
+    let mut inflater = Inflater::new(bits, !no_context_takeover);
     for (i, message) in data.split(|&b| b == 0xFF).take(4).enumerate() {
         let (a, b) = message.split_at(message.len() / 2);
-        let mut wire = deflater.compress(a, false).expect("compress").to_vec();
-        wire.extend_from_slice(deflater.compress(b, true).expect("compress"));
+        let mut wire = deflater
+            .compress(a, false, <[u8]>::to_vec)
+            .expect("compress");
+        wire.extend(
+            deflater
+                .compress(b, true, <[u8]>::to_vec)
+                .expect("compress"),
+        );
         let mut out = Vec::new();
         inflater
             .inflate(&wire, &mut out, message.len())
@@ -65,7 +71,7 @@ fn round_trip(bits: u8, level: u32, no_context_takeover: bool, data: &[u8]) {
         if i == 0 && !message.is_empty() {
             // The first message needs no earlier context: a fresh inflater.
             let mut short = Vec::new();
-            let mut fresh = Inflater::new(bits);
+            let mut fresh = Inflater::new(bits, true);
             let result = fresh
                 .inflate(&wire, &mut short, message.len() - 1)
                 .and_then(|()| fresh.finish(&mut short, message.len() - 1));

@@ -21,6 +21,7 @@ fn config(settings: u8, other: u8) -> DeflateConfig {
         server_no_context_takeover: settings & 0x80 != 0,
         level: u32::from(other % 10),
         threshold: 64,
+        shared_compressor: other & 0x80 != 0 && settings & 0x38 != 0,
     }
 }
 

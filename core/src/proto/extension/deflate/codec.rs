@@ -3,10 +3,17 @@
 //! removed on send and appended on receive, and inflation bounded by the
 //! message size limit.
 //!
-//! Both states are made on first use, so a connection that never sends (or
-//! never receives) a compressed message pays nothing for that direction.
+//! Between messages a connection holds only what the protocol makes it
+//! keep: the compressor's state when it takes its context over to the next
+//! message, and the peer's window (the last bytes it sent, as many as its
+//! negotiated window bits allow) when the peer does. Everything else is
+//! borrowed from the thread's [`pool`](super::pool) for one message, so a
+//! connection that never sends (or never receives) a compressed message
+//! pays nothing for that direction.
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+use super::pool;
 
 /// The four bytes a sync flush ends with, removed from every compressed
 /// message on the wire (section 7.2.1) and put back before inflating (7.2.2).
@@ -17,24 +24,17 @@ pub const TRAILER: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 /// receiver's `00 00 ff ff`, which then reads as an empty stored block.
 const EMPTY_FIXED_BLOCK: [u8; 2] = [0x02, 0x00];
 
-/// The smallest window zlib can inflate raw DEFLATE with: a peer that
-/// negotiated 8 bits (256 bytes) is inflated with 9 bits, which reads
-/// anything an 8-bit window produced.
-const MIN_INFLATE_WINDOW_BITS: u8 = 9;
-
-/// Capacity the compressor's output buffer keeps between messages.
-const RETAINED_CAPACITY: usize = 64 * 1024;
-
 /// The first growth step of an inflated message's buffer.
 const MIN_GROWTH: usize = 4 * 1024;
 
 /// The compressing side: messages in, compressed payloads out.
 pub struct Deflater {
+    /// Kept between messages with context takeover; otherwise borrowed from
+    /// the thread's pool from a message's first piece to its last.
     state: Option<Compress>,
     level: u32,
     window_bits: u8,
     no_context_takeover: bool,
-    out: Vec<u8>,
 }
 
 impl std::fmt::Debug for Deflater {
@@ -50,62 +50,50 @@ impl std::fmt::Debug for Deflater {
 
 impl Deflater {
     /// A compressor using at most a `window_bits` window (9-15) at `level`
-    /// (0-9), starting afresh for every message when `no_context_takeover`.
+    /// (0-9), starting afresh for every message when `no_context_takeover`:
+    /// then it uses the thread's shared compressor and holds nothing
+    /// between messages.
     pub fn new(level: u32, window_bits: u8, no_context_takeover: bool) -> Deflater {
         Deflater {
             state: None,
             level: level.min(9),
             window_bits: window_bits.clamp(9, 15),
             no_context_takeover,
-            out: Vec::new(),
         }
     }
 
-    /// Compresses the next piece of a message with a sync flush and returns
-    /// the bytes to send; on the message's last piece (`fin`) the trailing
-    /// `00 00 ff ff` is removed and the context is dropped when it may not
-    /// be taken over. The bytes are valid until the next call.
-    pub fn compress(&mut self, data: &[u8], fin: bool) -> Result<&[u8], String> {
+    /// Compresses the next piece of a message with a sync flush and hands
+    /// the bytes to send to `sink`, whose result it returns; on the
+    /// message's last piece (`fin`) the trailing `00 00 ff ff` is removed
+    /// and a compressor that starts afresh for every message goes back to
+    /// the thread's pool.
+    pub fn compress<R>(
+        &mut self,
+        data: &[u8],
+        fin: bool,
+        sink: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R, String> {
         let (level, bits) = (self.level, self.window_bits);
-        let state = self.state.get_or_insert_with(|| {
-            Compress::new_with_window_bits(Compression::new(level), false, bits)
-        });
-        self.out.clear();
-        if self.out.capacity() > RETAINED_CAPACITY {
-            self.out.shrink_to(RETAINED_CAPACITY);
-        }
-        let mut input = data;
-        loop {
-            // A sync flush needs a few bytes beyond the data even when it
-            // does not compress (stored blocks, the empty block).
-            self.out.reserve(input.len() / 2 + 64);
-            let before = state.total_in();
-            state
-                .compress_vec(input, &mut self.out, FlushCompress::Sync)
-                .map_err(|e| format!("deflate failed: {e}"))?;
-            input = &input[(state.total_in() - before) as usize..];
-            // Done once all input is in and the flush left room unused.
-            if input.is_empty() && self.out.len() < self.out.capacity() {
-                break;
+        let mut state = self
+            .state
+            .take()
+            .unwrap_or_else(|| match self.no_context_takeover {
+                true => pool::take_compressor(level, bits),
+                false => Compress::new_with_window_bits(Compression::new(level), false, bits),
+            });
+        pool::with_scratch(|out| {
+            let compressed = deflate(&mut state, data, fin, out);
+            if (fin || compressed.is_err()) && self.no_context_takeover {
+                pool::give_compressor(level, bits, state);
+            } else {
+                self.state = Some(state);
             }
-        }
-        if fin {
-            if self.out.ends_with(&TRAILER) {
-                self.out.truncate(self.out.len() - TRAILER.len());
-            } else if self.out.is_empty() {
-                // zlib had nothing to flush: the previous piece (or message)
-                // already ended with the trailer. An empty block gives the
-                // trailer the receiver appends a valid place to start.
-                self.out.extend_from_slice(&EMPTY_FIXED_BLOCK);
-            }
-            if self.no_context_takeover {
-                state.reset();
-            }
-        }
-        Ok(&self.out)
+            compressed.map(|()| sink(out))
+        })
     }
 
-    /// Whether the state is allocated (it is made at the first compressed message).
+    /// Whether the state is allocated: from the first compressed message on
+    /// with context takeover, during a message without.
     pub fn is_allocated(&self) -> bool {
         self.state.is_some()
     }
@@ -120,6 +108,37 @@ impl Deflater {
     }
 }
 
+/// Compresses `data` into `out` with a sync flush; on a message's last
+/// piece, without the trailer.
+fn deflate(state: &mut Compress, data: &[u8], fin: bool, out: &mut Vec<u8>) -> Result<(), String> {
+    let mut input = data;
+    loop {
+        // A sync flush needs a few bytes beyond the data even when it
+        // does not compress (stored blocks, the empty block).
+        out.reserve(input.len() / 2 + 64);
+        let before = state.total_in();
+        state
+            .compress_vec(input, out, FlushCompress::Sync)
+            .map_err(|e| format!("deflate failed: {e}"))?;
+        input = &input[(state.total_in() - before) as usize..];
+        // Done once all input is in and the flush left room unused.
+        if input.is_empty() && out.len() < out.capacity() {
+            break;
+        }
+    }
+    if fin {
+        if out.ends_with(&TRAILER) {
+            out.truncate(out.len() - TRAILER.len());
+        } else if out.is_empty() {
+            // zlib had nothing to flush: the previous piece (or message)
+            // already ended with the trailer. An empty block gives the
+            // trailer the receiver appends a valid place to start.
+            out.extend_from_slice(&EMPTY_FIXED_BLOCK);
+        }
+    }
+    Ok(())
+}
+
 /// Why a compressed message could not be inflated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InflateError {
@@ -132,8 +151,16 @@ pub enum InflateError {
 
 /// The decompressing side: compressed payloads in, messages out.
 pub struct Inflater {
+    /// Borrowed from the thread's pool from a message's first compressed
+    /// bytes to its end.
     state: Option<Decompress>,
     window_bits: u8,
+    /// Whether the peer's compressor takes its context over to the next
+    /// message: then its window is kept between messages.
+    context_takeover: bool,
+    /// The peer's window: the last bytes of its messages, at most
+    /// `1 << window_bits`, primed into the decompressor at the next message.
+    window: Vec<u8>,
     /// The message's DEFLATE stream ended with a final block (BFINAL): the
     /// rest of the message is ignored and the next one starts afresh.
     ended: bool,
@@ -144,18 +171,40 @@ impl std::fmt::Debug for Inflater {
         f.debug_struct("Inflater")
             .field("allocated", &self.state.is_some())
             .field("window_bits", &self.window_bits)
+            .field("context_takeover", &self.context_takeover)
+            .field("window", &self.window.len())
             .finish()
     }
 }
 
 impl Inflater {
-    /// A decompressor for a peer that uses at most a `window_bits` window (8-15).
-    pub fn new(window_bits: u8) -> Inflater {
+    /// A decompressor for a peer that uses at most a `window_bits` window
+    /// (8-15) and takes its context over from message to message when
+    /// `context_takeover`. Between messages it holds the peer's window
+    /// only (nothing when the peer starts afresh for every message).
+    pub fn new(window_bits: u8, context_takeover: bool) -> Inflater {
         Inflater {
             state: None,
-            window_bits: window_bits.clamp(MIN_INFLATE_WINDOW_BITS, 15),
+            window_bits: window_bits.clamp(8, 15),
+            context_takeover,
+            window: Vec::new(),
             ended: false,
         }
+    }
+
+    /// Borrows the message's decompressor at its first compressed bytes,
+    /// primed with the peer's window.
+    fn borrow_state(&mut self) -> Result<(), InflateError> {
+        if self.state.is_none() {
+            let mut state = pool::take_decompressor();
+            if !self.window.is_empty() {
+                state
+                    .set_dictionary(&self.window)
+                    .map_err(|e| InflateError::Corrupt(e.to_string()))?;
+            }
+            self.state = Some(state);
+        }
+        Ok(())
     }
 
     /// Inflates the next compressed bytes of a message, appending to `out`,
@@ -171,10 +220,8 @@ impl Inflater {
         if self.ended {
             return Ok(());
         }
-        let bits = self.window_bits;
-        let state = self
-            .state
-            .get_or_insert_with(|| Decompress::new_with_window_bits(false, bits));
+        self.borrow_state()?;
+        let state = self.state.as_mut().expect("borrowed above");
         let mut input = input;
         loop {
             if out.len() == out.capacity() && out.len() < max {
@@ -208,21 +255,42 @@ impl Inflater {
         }
     }
 
-    /// Ends a message: inflates the trailing `00 00 ff ff` the sender
-    /// removed (same bound as [`Inflater::inflate`]); after a final block,
-    /// starts the next message with a fresh stream instead.
+    /// Ends a message, `out` (all of it, inflated): inflates the trailing
+    /// `00 00 ff ff` the sender removed (same bound as
+    /// [`Inflater::inflate`]), keeps the peer's window when it takes its
+    /// context over, and returns the decompressor to the thread's pool.
+    /// After a final block the next message starts with a fresh stream.
     pub fn finish(&mut self, out: &mut Vec<u8>, max: usize) -> Result<(), InflateError> {
         let result = self.inflate(&TRAILER, out, max);
-        if std::mem::take(&mut self.ended) {
-            if let Some(state) = &mut self.state {
-                state.reset(false);
-            }
+        if std::mem::take(&mut self.ended) || !self.context_takeover {
+            self.window = Vec::new();
+        } else if result.is_ok() {
+            self.remember(out);
+        }
+        if let Some(state) = self.state.take() {
+            pool::give_decompressor(state);
         }
         result
     }
 
-    /// Whether the state is allocated (it is made at the first compressed message).
+    /// Slides the peer's window over `message`.
+    fn remember(&mut self, message: &[u8]) {
+        let size = 1usize << self.window_bits;
+        let tail = &message[message.len().saturating_sub(size)..];
+        let keep = self.window.len().min(size - tail.len());
+        self.window.drain(..self.window.len() - keep);
+        // Grown exactly, never past the window's size.
+        self.window.reserve_exact(tail.len());
+        self.window.extend_from_slice(tail);
+    }
+
+    /// Whether a decompressor is borrowed (during a compressed message).
     pub fn is_allocated(&self) -> bool {
         self.state.is_some()
+    }
+
+    /// Bytes of the peer's window held between messages.
+    pub fn window_len(&self) -> usize {
+        self.window.len()
     }
 }

@@ -20,21 +20,25 @@
 //! assert_eq!(answer, "permessage-deflate");
 //! ```
 //!
-//! Memory: each direction's state is allocated at its first compressed
-//! message and kept for the connection's life (measured with zlib-rs by
-//! `cargo run -p wsx-core --example deflate_memory`, after a 4 KiB message):
+//! Memory: a connection holds between messages only what the protocol
+//! makes it keep; the rest is borrowed from its thread's pool (one set per
+//! event loop) for one message at a time:
 //!
-//! | window bits | compressor | decompressor |
-//! |---|---|---|
-//! | 15 (default) | ≈ 382 KB | ≈ 48 KB |
-//! | 12 | ≈ 267 KB | ≈ 48 KB |
-//! | 9 | ≈ 253 KB | ≈ 48 KB |
+//! - compressing with context takeover keeps the connection's own zlib
+//!   state from its first compressed message on (≈ 253 KB at 9 window bits
+//!   to ≈ 382 KB at 15 with zlib-rs: its hash tables do not shrink with the
+//!   window); without it (`server_no_context_takeover` for a server, and
+//!   always with [`DeflateConfig::shared_compressor`]) the thread's shared
+//!   compressor does the work and the connection holds nothing;
+//! - inflating borrows a decompressor per message and keeps the peer's
+//!   window when the peer takes its context over: at most
+//!   `1 << client_max_window_bits` bytes on a server (so a server that asks
+//!   for `client_max_window_bits=10` keeps 1 KiB per connection), nothing
+//!   when the peer starts afresh for every message.
 //!
-//! The compressor's hash tables do not shrink with the window, so a smaller
-//! `server_max_window_bits` saves less than the window alone suggests. A
-//! connection that only receives compressed messages pays the decompressor
-//! only; sending with `compress = false` (or below the threshold) never
-//! allocates the compressor.
+//! `cargo run --release -p wsx-core --example deflate_memory` measures it;
+//! the figures are in `benches/RESULTS.md`. Sending with `compress = false`
+//! (or below the threshold) never touches a compressor.
 //!
 //! In streaming mode ([`Config::streaming`](crate::proto::Config::streaming))
 //! a compressed message is delivered as one [`Event::Fragment`](crate::proto::Event::Fragment)
@@ -42,6 +46,7 @@
 
 mod codec;
 mod negotiation;
+mod pool;
 #[cfg(test)]
 mod tests;
 
@@ -79,6 +84,14 @@ pub struct DeflateConfig {
     /// Messages shorter than this many bytes are sent uncompressed (default
     /// 64): below it, compression saves little and costs a deflate call.
     pub threshold: usize,
+    /// A server's compressor is shared by all its connections on a loop
+    /// (default false; uWebSockets' `SHARED_COMPRESSOR`): the server asks
+    /// for `server_no_context_takeover` in every answer (RFC 7692 lets it),
+    /// so each message is compressed afresh by the loop's one compressor
+    /// and a connection holds no compressor of its own. Costs compression
+    /// ratio on repetitive traffic; saves 250-380 KB per sending
+    /// connection. A server setting: a client configuration may not set it.
+    pub shared_compressor: bool,
 }
 
 impl Default for DeflateConfig {
@@ -90,12 +103,14 @@ impl Default for DeflateConfig {
             server_no_context_takeover: false,
             level: crate::defaults::DEFLATE_LEVEL,
             threshold: crate::defaults::DEFLATE_THRESHOLD,
+            shared_compressor: false,
         }
     }
 }
 
 impl DeflateConfig {
-    /// Checks the window sizes (8-15) and the level (0-9).
+    /// Checks the window sizes (8-15), the level (0-9), and that a shared
+    /// compressor can compress (a window of 9 bits or more).
     pub fn check(&self) -> Result<(), String> {
         for (name, bits) in [
             ("client_max_window_bits", self.client_max_window_bits),
@@ -109,6 +124,13 @@ impl DeflateConfig {
             return Err(format!(
                 "compression level must be 0 to 9, not {}",
                 self.level
+            ));
+        }
+        if self.shared_compressor && self.server_max_window_bits < 9 {
+            return Err(format!(
+                "shared_compressor needs server_max_window_bits of 9 or more, not {} \
+                 (zlib cannot compress with an 8-bit window)",
+                self.server_max_window_bits
             ));
         }
         Ok(())

@@ -158,7 +158,8 @@ fn answer(config: &DeflateConfig, offer: &Params) -> (String, Agreement) {
     };
     let params = DeflateParams {
         server_no_context_takeover: offer.server_no_context_takeover
-            || config.server_no_context_takeover,
+            || config.server_no_context_takeover
+            || config.shared_compressor,
         client_no_context_takeover: offer.client_no_context_takeover
             || config.client_no_context_takeover,
         server_max_window_bits: server_bits,

@@ -547,17 +547,18 @@ fn compression_bomb_is_1009_without_allocating_past_the_limit() {
 #[test]
 fn inflating_stops_at_the_limit_exactly() {
     let max = 100_000;
-    let mut inflater = Inflater::new(15);
+    let mut inflater = Inflater::new(15, true);
     let mut deflater = Deflater::new(6, 15, false);
-    let exact = deflater.compress(&vec![7u8; max], true).unwrap().to_vec();
+    let exact = deflater
+        .compress(&vec![7u8; max], true, <[u8]>::to_vec)
+        .unwrap();
     let mut out = Vec::new();
     inflater.inflate(&exact, &mut out, max).unwrap();
     inflater.finish(&mut out, max).unwrap();
     assert_eq!(out, vec![7u8; max]);
     let over = deflater
-        .compress(&vec![7u8; max + 1], true)
-        .unwrap()
-        .to_vec();
+        .compress(&vec![7u8; max + 1], true, <[u8]>::to_vec)
+        .unwrap();
     let mut out = Vec::new();
     assert_eq!(
         inflater.inflate(&over, &mut out, max),
@@ -1062,16 +1063,214 @@ mod split {
 fn a_last_piece_that_compresses_to_nothing_keeps_the_stream_valid() {
     for no_context_takeover in [false, true] {
         let mut deflater = Deflater::new(6, 15, no_context_takeover);
-        let mut inflater = Inflater::new(15);
+        let mut inflater = Inflater::new(15, true);
         for message in [&b"hello"[..], b"", b"", b"world", b"x"] {
             let (a, b) = message.split_at(message.len() / 2);
-            let mut wire = deflater.compress(a, false).unwrap().to_vec();
-            wire.extend_from_slice(deflater.compress(b, false).unwrap());
-            wire.extend_from_slice(deflater.compress(b"", true).unwrap());
+            let mut wire = deflater.compress(a, false, <[u8]>::to_vec).unwrap();
+            wire.extend(deflater.compress(b, false, <[u8]>::to_vec).unwrap());
+            wire.extend(deflater.compress(b"", true, <[u8]>::to_vec).unwrap());
             let mut out = Vec::new();
             inflater.inflate(&wire, &mut out, 1024).unwrap();
             inflater.finish(&mut out, 1024).unwrap();
             assert_eq!(out, message, "no_context_takeover: {no_context_takeover}");
         }
     }
+}
+
+// --- shared compressor, window sizes, memory between messages ---
+
+/// A server configured with `shared_compressor` answers with
+/// `server_no_context_takeover` whether or not the client offered it, so
+/// every connection compresses with the thread's shared compressor.
+#[test]
+fn shared_compressor_answers_server_no_context_takeover() {
+    let shared = DeflateConfig {
+        shared_compressor: true,
+        ..DeflateConfig::default()
+    };
+    for (offer, answer) in [
+        (
+            "permessage-deflate; client_max_window_bits",
+            "permessage-deflate; server_no_context_takeover",
+        ),
+        (
+            "permessage-deflate",
+            "permessage-deflate; server_no_context_takeover",
+        ),
+        (
+            "permessage-deflate; server_no_context_takeover; server_max_window_bits=12",
+            "permessage-deflate; server_no_context_takeover; server_max_window_bits=12",
+        ),
+    ] {
+        let (got, params) = server_answer(&shared, &[offer]).expect("accepted");
+        assert_eq!(got, answer, "offer {offer}");
+        assert!(params.server_no_context_takeover);
+        // A client accepts the answer and inflates without the server's context.
+        let read = client_reads(&DeflateConfig::default(), &got)
+            .unwrap()
+            .unwrap();
+        assert!(read.server_no_context_takeover, "{got}");
+    }
+}
+
+#[test]
+fn shared_compressor_needs_a_window_zlib_can_compress_with() {
+    let config = DeflateConfig {
+        shared_compressor: true,
+        server_max_window_bits: 8,
+        ..DeflateConfig::default()
+    };
+    assert_eq!(
+        config.check(),
+        Err(
+            "shared_compressor needs server_max_window_bits of 9 or more, not 8 \
+             (zlib cannot compress with an 8-bit window)"
+                .to_owned()
+        )
+    );
+    let nine = DeflateConfig {
+        server_max_window_bits: 9,
+        ..config
+    };
+    assert_eq!(nine.check(), Ok(()));
+}
+
+/// Servers in shared mode talk to their clients with messages interleaved,
+/// one of them fragmented across the others' sends: the thread's compressor
+/// serves whole messages, a connection in mid-message keeps its own until
+/// the last piece, and every client inflates exactly what was sent.
+#[test]
+fn shared_compressor_serves_interleaved_connections() {
+    let config = DeflateConfig {
+        shared_compressor: true,
+        ..eager()
+    };
+    let request = request(&["permessage-deflate; client_max_window_bits"]);
+    let (_, agreed) = negotiate(&config, &request).unwrap().unwrap();
+    let mut pairs: Vec<(Connection, Connection)> = (0..3)
+        .map(|_| {
+            let server = engine(Role::Server, Config::default(), Some(&agreed));
+            let client = engine(Role::Client, Config::default(), Some(&agreed));
+            (server, client)
+        })
+        .collect();
+    let msg = |i: usize, n: usize| {
+        format!(
+            "{{\"to\":{i},\"n\":{n},\"pad\":\"{}\"}}",
+            "ab".repeat(50 * i + n)
+        )
+    };
+    for n in 0..4 {
+        let (first, rest) = pairs.split_first_mut().unwrap();
+        first
+            .0
+            .sender()
+            .send_fragment(Text, msg(0, n).as_bytes(), false)
+            .unwrap();
+        for (i, (server, client)) in rest.iter_mut().enumerate() {
+            server
+                .sender()
+                .send(Text, msg(i + 1, n).as_bytes())
+                .unwrap();
+            assert_eq!(pump(server, client, 4096), [text(&msg(i + 1, n))]);
+            assert!(
+                !server.sender().deflater_allocated(),
+                "connection {} holds a compressor",
+                i + 1
+            );
+        }
+        assert!(first.0.sender().deflater_allocated(), "mid-message");
+        first.0.sender().send_fragment(Text, b"!", true).unwrap();
+        assert!(!first.0.sender().deflater_allocated());
+        let whole = msg(0, n) + "!";
+        assert_eq!(pump(&mut first.0, &mut first.1, 4096), [text(&whole)]);
+    }
+}
+
+/// A compressor that keeps its context keeps its state; one that starts
+/// afresh holds it only from a message's first piece to its last.
+#[test]
+fn a_compressor_without_context_takeover_holds_nothing_between_messages() {
+    let data = b"position position position position position".repeat(20);
+    for no_context_takeover in [false, true] {
+        let mut deflater = Deflater::new(6, 15, no_context_takeover);
+        assert!(!deflater.is_allocated());
+        deflater.compress(&data, false, |_| ()).unwrap();
+        assert!(deflater.is_allocated());
+        deflater.compress(&data, true, |_| ()).unwrap();
+        assert_eq!(deflater.is_allocated(), !no_context_takeover);
+    }
+}
+
+/// The decompressor keeps the peer's window between messages, sized by the
+/// negotiated window bits, and nothing when the peer starts afresh.
+#[test]
+fn the_peer_window_kept_is_the_negotiated_size() {
+    let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+    for (bits, takeover) in [(10, true), (12, true), (15, true), (15, false)] {
+        let mut deflater = Deflater::new(6, bits, !takeover);
+        let mut inflater = Inflater::new(bits, takeover);
+        for n in 1..=2 {
+            // The last bytes received, up to the window's size.
+            let kept = if takeover {
+                (n * data.len()).min(1 << bits)
+            } else {
+                0
+            };
+            let wire = deflater.compress(&data, true, <[u8]>::to_vec).unwrap();
+            let mut out = Vec::new();
+            inflater.inflate(&wire, &mut out, 1 << 20).unwrap();
+            inflater.finish(&mut out, 1 << 20).unwrap();
+            assert_eq!(out, data, "bits {bits}");
+            assert!(
+                !inflater.is_allocated(),
+                "the decompressor went back to the pool"
+            );
+            assert_eq!(
+                inflater.window_len(),
+                kept,
+                "bits {bits}, takeover {takeover}"
+            );
+        }
+    }
+}
+
+/// A peer that negotiated a 10-bit window but refers back further, into an
+/// earlier message, is refused: only the negotiated window is kept.
+#[test]
+fn a_reference_past_the_negotiated_window_is_corrupt() {
+    let first: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let mut cheat = Deflater::new(6, 15, false);
+    let mut inflater = Inflater::new(10, true);
+    let wire = cheat.compress(&first, true, <[u8]>::to_vec).unwrap();
+    let mut out = Vec::new();
+    inflater.inflate(&wire, &mut out, 1 << 20).unwrap();
+    inflater.finish(&mut out, 1 << 20).unwrap();
+    // The start of the first message again: 4 KiB back, past 1 KiB.
+    let wire = cheat.compress(&first[..512], true, <[u8]>::to_vec).unwrap();
+    assert!(
+        wire.len() < 64,
+        "sent as a back-reference: {} bytes",
+        wire.len()
+    );
+    let mut out = Vec::new();
+    let result = inflater
+        .inflate(&wire, &mut out, 1 << 20)
+        .and_then(|()| inflater.finish(&mut out, 1 << 20));
+    assert!(
+        matches!(result, Err(InflateError::Corrupt(_))),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn session_with_context_takeover_and_small_windows() {
+    let params = DeflateParams {
+        server_max_window_bits: 9,
+        client_max_window_bits: 10,
+        ..DEFAULT_PARAMS
+    };
+    session(params, eager(), eager());
 }
