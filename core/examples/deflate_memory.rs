@@ -119,6 +119,19 @@ fn transfer(from: &mut Connection, to: &mut Connection, data: &[u8]) -> usize {
     wire
 }
 
+/// Both ends start afresh for every message, with 15-bit windows.
+fn no_context_takeover() -> Agreement {
+    Agreement {
+        params: DeflateParams {
+            server_no_context_takeover: true,
+            client_no_context_takeover: true,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        },
+        config: DeflateConfig::default(),
+    }
+}
+
 /// Bytes still allocated after `run` returns what it built.
 fn live_after<T>(run: impl FnOnce() -> T) -> (usize, T) {
     let before = LIVE.load(Ordering::Relaxed);
@@ -130,15 +143,7 @@ fn live_after<T>(run: impl FnOnce() -> T) -> (usize, T) {
 /// takeover: the shared compressor, a decompressor and the scratch buffer,
 /// once per thread (event loop), whatever the number of connections.
 fn pool() {
-    let fresh = Agreement {
-        params: DeflateParams {
-            server_no_context_takeover: true,
-            client_no_context_takeover: true,
-            server_max_window_bits: 15,
-            client_max_window_bits: 15,
-        },
-        config: DeflateConfig::default(),
-    };
+    let fresh = no_context_takeover();
     let data = message(4096);
     let (kept, ()) = live_after(|| {
         let (mut c, mut s) = engines(Some(&fresh));
@@ -276,15 +281,7 @@ fn throughput() {
     println!("16 KiB JSON-like messages, {rounds} rounds, client -> server in memory");
     println!("(shared-15: no context takeover either way, the thread's shared compressor)");
     println!("mode          wire bytes/msg  MiB/s of payload");
-    let fresh = Agreement {
-        params: DeflateParams {
-            server_no_context_takeover: true,
-            client_no_context_takeover: true,
-            server_max_window_bits: 15,
-            client_max_window_bits: 15,
-        },
-        config: DeflateConfig::default(),
-    };
+    let fresh = no_context_takeover();
     for (name, (mut client, mut server)) in [
         ("uncompressed", pair(None)),
         ("deflate-15", pair(Some(15))),
