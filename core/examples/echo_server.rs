@@ -4,10 +4,11 @@
 //!
 //! ```text
 //! cargo run --release -p wsx-core --example echo_server -- --port 9001 [--host ::1] \
-//!     [--tls-cert cert.pem --tls-key key.pem] [--deflate]
+//!     [--tls-cert cert.pem --tls-key key.pem] [--deflate] [--loops N]
 //! ```
 //!
 //! `--deflate` accepts permessage-deflate when a client offers it.
+//! `--loops N` spreads the connections over N event loops (threads).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -52,7 +53,7 @@ impl ServerHandler for Server {
 fn usage(problem: &str) -> ExitCode {
     eprintln!("echo_server: {problem}");
     eprintln!(
-        "usage: echo_server --port P [--host H] [--tls-cert FILE --tls-key FILE] [--deflate]"
+        "usage: echo_server --port P [--host H] [--tls-cert FILE --tls-key FILE] [--deflate] [--loops N]"
     );
     ExitCode::from(2)
 }
@@ -75,6 +76,10 @@ fn main() -> ExitCode {
                 Err(_) => return usage(&format!("bad port {value:?}")),
             },
             "--host" => config.host = value,
+            "--loops" => match value.parse::<usize>() {
+                Ok(n) => config.loops = n,
+                Err(_) => return usage(&format!("bad loop count {value:?}")),
+            },
             "--tls-cert" => cert = Some(value.into()),
             "--tls-key" => key = Some(value.into()),
             _ => return usage(&format!("unknown option {flag:?}")),

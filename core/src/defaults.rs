@@ -52,6 +52,9 @@ pub const SERVER_HOST: &str = "127.0.0.1";
 pub const MAX_CONNECTIONS: usize = 10_000;
 /// Most unfinished handshakes of a server at once.
 pub const MAX_PENDING_HANDSHAKES: usize = 1_000;
+/// Event loops (threads) a server's connections are spread over: 1, the
+/// loop the server was created on, and no thread of its own.
+pub const SERVER_LOOPS: usize = 1;
 
 /// The ceiling of the first reconnect wait: 500 ms.
 pub const RECONNECT_INITIAL_DELAY: Duration = Duration::from_millis(500);

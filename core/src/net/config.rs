@@ -231,6 +231,49 @@ pub struct ServerConfig {
     /// with `unix_socket_path`. Without it a port another socket listens on
     /// cannot be bound.
     pub reuse_port: bool,
+    /// Event loops the server's connections are spread over (default 1,
+    /// at most [`MAX_SERVER_LOOPS`]). Loop 0 is the loop the server was
+    /// created on; with `loops` = N the server starts N - 1 loop threads of
+    /// its own ("wsx-loop-1"...), which it stops and joins when it shuts
+    /// down or its loop stops. Each connection lives on one loop, and the
+    /// callbacks of a connection (its [`super::Handler`]) run on that
+    /// loop's thread, so with more than one loop handlers run on several
+    /// threads at once: what they share must be thread-safe. The
+    /// [`super::ServerHandler`] is shared by the loops and called by one
+    /// loop at a time (under a lock); its `on_shutdown` runs once, when
+    /// every loop has finished. [`super::Server::publish`] reaches the
+    /// subscribers on every loop, once each; the figures, the limits
+    /// (`max_connections` counts the whole server; each loop holds its
+    /// share of `max_pending_handshakes`) and the drain cover every loop.
+    /// How new connections reach the loops: see [`Balance`].
+    pub loops: usize,
+    /// How a server with several [`loops`](Self::loops) spreads new
+    /// connections over them (default [`Balance::Auto`]).
+    pub balance: Balance,
+}
+
+/// The most event loops one server may spread over
+/// ([`ServerConfig::loops`]).
+pub const MAX_SERVER_LOOPS: usize = 256;
+
+/// How a server spread over several loops ([`ServerConfig::loops`]) hands
+/// new connections to them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Balance {
+    /// The kernel where it balances (`SO_REUSEPORT` on Linux, TCP), else
+    /// round-robin (default).
+    #[default]
+    Auto,
+    /// Every loop listens on the port with a socket of its own bound with
+    /// `SO_REUSEPORT` (so [`ServerConfig::reuse_port`] is implied), and the
+    /// kernel spreads new connections among them by a hash of their
+    /// addresses: no hand-off between threads. Linux only (elsewhere
+    /// `SO_REUSEPORT` does not balance), TCP only.
+    Kernel,
+    /// Loop 0 accepts every connection and hands them to the loops in turn
+    /// (loop 0 included): an even spread on any system, for TCP and Unix
+    /// domain sockets, at the cost of one hand-off per connection.
+    RoundRobin,
 }
 
 /// What a publication does when the queue of publications waiting for the
@@ -420,6 +463,8 @@ impl Default for ServerConfig {
             unix_socket_path: None,
             remove_stale_socket: false,
             reuse_port: false,
+            loops: defaults::SERVER_LOOPS,
+            balance: Balance::Auto,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! and listen from any thread) and [`LoopThread`].
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use super::handler::{Handler, ServerHandler};
 use super::queue::{ConnectRequest, ListenRequest, LoopShared, Work};
 use super::reactor::Reactor;
 use super::shared::{ConnShared, ServerShared};
+use super::spread::{self, LoopPart, SharedHandler};
 use super::stats::Live;
 use super::tls::{self, ClientTls};
 use super::{cluster, env_proxy, listener, redial, telemetry};
@@ -39,7 +41,14 @@ impl EventLoop {
     /// A new loop with no connections.
     pub fn new() -> Result<EventLoop, Error> {
         Ok(EventLoop {
-            reactor: Reactor::new()?,
+            reactor: Reactor::new(Arc::new(AtomicU64::new(1)))?,
+        })
+    }
+    /// A loop of a server spread over several, taking its ids from the
+    /// server's home loop `home`.
+    fn part_of(home: &LoopShared) -> Result<EventLoop, Error> {
+        Ok(EventLoop {
+            reactor: Reactor::new(home.ids())?,
         })
     }
     /// A handle for other threads.
@@ -81,10 +90,13 @@ impl EventLoop {
     }
     /// Runs the loop on a thread of its own.
     pub fn spawn(self) -> Result<LoopThread, Error> {
+        self.spawn_named("wsx-loop".to_owned())
+    }
+    fn spawn_named(self, name: String) -> Result<LoopThread, Error> {
         let handle = self.handle();
         let mut event_loop = self;
         let thread = std::thread::Builder::new()
-            .name("wsx-loop".to_owned())
+            .name(name)
             .spawn(move || event_loop.run_thread())
             .map_err(|e| Error::io("could not start the loop's thread", &e))?;
         Ok(LoopThread {
@@ -153,7 +165,8 @@ impl LoopHandle {
         })
     }
     /// Binds and starts a server (the bind happens before this returns, so the
-    /// port can be read back at once).
+    /// port can be read back at once). With [`ServerConfig::loops`] above 1
+    /// the server starts the threads of its other loops here.
     pub fn listen(
         &self,
         config: ServerConfig,
@@ -162,10 +175,24 @@ impl LoopHandle {
         config.validate()?;
         let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
         let broker = config.cluster.as_ref().map(cluster::prepare).transpose()?;
+        let mut config = config;
+        let kernel = config.loops > 1 && spread::kernel_balances(&config);
+        config.reuse_port |= kernel;
         let listener = listener::bind(&config)?;
         let local_addr = listener
             .local_addr()
             .map_err(|e| Error::io("could not read the listening address", &e))?;
+        // The other loops, each with a socket of its own when the kernel
+        // balances (else loop 0 hands them their connections).
+        let mut others = Vec::with_capacity(config.loops - 1);
+        for _ in 1..config.loops {
+            let socket = kernel
+                .then(|| listener::bind_shared(local_addr))
+                .transpose()?;
+            others.push((EventLoop::part_of(&self.shared)?, socket));
+        }
+        let links = std::iter::once(self.shared.clone())
+            .chain(others.iter().map(|(lp, _)| lp.reactor.shared.clone()));
         let shared = Arc::new(ServerShared {
             id: self.shared.next_id(),
             local_addr,
@@ -174,15 +201,47 @@ impl LoopHandle {
             slow_subscriber: config.slow_subscriber,
             evicted_handshakes: Default::default(),
             cluster: broker.as_ref().map(|b| b.node.shared.clone()),
-            counters: self.shared.telemetry.server_counters(),
+            parts: links
+                .map(|link| LoopPart::new(link, self.shared.telemetry.server_counters()))
+                .collect(),
+            running: AtomicUsize::new(config.loops),
+            conns: AtomicUsize::new(0),
             _live: Live::server(),
         });
+        let mut handlers: Vec<Box<dyn ServerHandler>> = match config.loops {
+            1 => vec![handler],
+            _ => SharedHandler::split(handler, &shared)
+                .into_iter()
+                .map(|h| Box::new(h) as Box<dyn ServerHandler>)
+                .collect(),
+        };
+        let mut workers = Vec::with_capacity(others.len());
+        for (part, ((event_loop, socket), handler)) in
+            (1..).zip(others.into_iter().zip(handlers.drain(1..)))
+        {
+            event_loop
+                .reactor
+                .shared
+                .push(Work::Listen(Box::new(ListenRequest {
+                    server: shared.clone(),
+                    listener: socket,
+                    part,
+                    workers: Vec::new(),
+                    config: config.clone(),
+                    tls: tls.clone(),
+                    handler,
+                    broker: None,
+                })))?;
+            workers.push(event_loop.spawn_named(format!("wsx-loop-{part}"))?);
+        }
         let request = ListenRequest {
             server: shared.clone(),
-            listener,
+            listener: Some(listener),
+            part: 0,
+            workers,
             config,
             tls,
-            handler,
+            handler: handlers.remove(0),
             broker,
         };
         self.shared.push(Work::Listen(Box::new(request)))?;

@@ -55,7 +55,8 @@ fn closed_by(shared: &ConnShared) -> Error {
 }
 
 impl Conn {
-    /// A number naming this connection within its loop.
+    /// A number naming this connection within its loop (and among the
+    /// connections of every loop of a server spread over several).
     pub fn id(&self) -> u64 {
         self.shared.id
     }
@@ -347,7 +348,23 @@ impl Server {
     /// Callable from any thread.
     pub fn metrics(&self) -> crate::net::Metrics {
         let evicted = self.shared.evicted_handshakes.load(Ordering::Relaxed);
-        self.shared.counters.snapshot(evicted)
+        let mut total = crate::net::Metrics {
+            evicted_handshakes: evicted,
+            ..Default::default()
+        };
+        for figures in self.loop_metrics() {
+            total.add(&figures);
+        }
+        total
+    }
+
+    /// The server's counters loop by loop, loop 0 first (one entry per
+    /// loop of [`super::ServerConfig::loops`]): how its connections and
+    /// traffic spread over its threads. [`Server::metrics`] adds them up;
+    /// the evicted handshakes are counted there only.
+    pub fn loop_metrics(&self) -> Vec<crate::net::Metrics> {
+        let parts = self.shared.parts.iter();
+        parts.map(|part| part.counters.snapshot(0)).collect()
     }
 
     /// The server's counters as OpenMetrics text, for a `/metrics` route.
@@ -391,12 +408,14 @@ impl Server {
     pub fn drain(&self, code: CloseCode, reason: &str, timeout: Duration) -> Result<(), Error> {
         check_close(code, reason)?;
         // A loop that is gone has shut every server down already.
-        let _ = self.lp.push(Command::Shutdown {
+        let shutdown = || Command::Shutdown {
             server: self.shared.clone(),
             code,
             reason: reason.to_owned(),
             timeout,
-        });
+        };
+        self.shared.push_to_others(shutdown);
+        let _ = self.lp.push(shutdown());
         Ok(())
     }
 }

@@ -30,7 +30,14 @@ pub(super) struct ListenerEntry {
     pub config: ServerConfig,
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub handler: Box<dyn ServerHandler>,
-    /// Connections accepted and not yet finished.
+    /// Which of the server's loops this is (0: its home).
+    pub part: usize,
+    /// On the home of a server spread over several loops: the other loops'
+    /// threads, joined when the server leaves the home loop.
+    pub workers: Vec<super::event_loop::LoopThread>,
+    /// Round-robin: the loop the next accepted connection goes to.
+    pub turn: usize,
+    /// Connections accepted on this loop and not yet finished.
     pub conns: usize,
     /// Of those, the ones still in the handshake: their slots by connection
     /// id, which grows with every accept, so the first is the oldest.
@@ -58,14 +65,27 @@ pub(super) enum Room {
 }
 
 impl ListenerEntry {
+    /// Whether a drain is under way and every connection of this loop has
+    /// ended (and, on the home of a server spread over several loops, the
+    /// other loops have finished their parts).
+    pub fn drained(&self) -> bool {
+        self.drain.is_some() && self.conns == 0 && (self.part > 0 || self.server.others_done())
+    }
+
     /// Makes room for one more connection under
     /// [`ServerConfig::max_connections`] and
     /// [`ServerConfig::max_pending_handshakes`]: the oldest unfinished
     /// handshake gives way (counted as evicted).
+    /// With several loops the server's connections on every loop count
+    /// against `max_connections`, and each loop holds its share of
+    /// `max_pending_handshakes` (rounded up) and makes room among its own.
     pub fn room(&mut self) -> Room {
-        if self.conns < self.config.max_connections
-            && self.pending.len() < self.config.max_pending_handshakes
-        {
+        let open = self.server.conns.load(std::sync::atomic::Ordering::Acquire);
+        let pending_share = self
+            .config
+            .max_pending_handshakes
+            .div_ceil(self.server.parts.len());
+        if open < self.config.max_connections && self.pending.len() < pending_share {
             return Room::Free;
         }
         match self.pending.pop_first() {
@@ -165,6 +185,15 @@ pub(super) fn bind(config: &ServerConfig) -> Result<Listener, Error> {
         return super::unix::bind(path, config.remove_stale_socket).map(Listener::Unix);
     }
     bind_tcp(config).map(Listener::Tcp)
+}
+
+/// Another socket on the port of `addr`, which a socket bound with
+/// `SO_REUSEPORT` listens on: one of the sockets of a server spread over
+/// several loops with the kernel balancing.
+pub(super) fn bind_shared(addr: SocketAddr) -> Result<Listener, Error> {
+    super::reuse_port::bind(addr)
+        .map(Listener::Tcp)
+        .map_err(|e| Error::io(&format!("could not listen on {addr} for another loop"), &e))
 }
 
 fn bind_tcp(config: &ServerConfig) -> Result<mio::net::TcpListener, Error> {

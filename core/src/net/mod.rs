@@ -41,6 +41,7 @@ mod redial;
 mod reuse_port;
 mod shared;
 mod socket;
+mod spread;
 mod state;
 mod stats;
 mod tally;
@@ -58,8 +59,8 @@ mod write;
 
 pub use cluster::{ClusterGap, ClusterState, ClusterStats};
 pub use config::{
-    Backpressure, ClientAuth, ClientConfig, ClusterConfig, InboxLimits, Keepalive, QueueFull,
-    ServerConfig, TlsClientConfig, TlsServerConfig,
+    Backpressure, Balance, ClientAuth, ClientConfig, ClusterConfig, InboxLimits, Keepalive,
+    MAX_SERVER_LOOPS, QueueFull, ServerConfig, TlsClientConfig, TlsServerConfig,
 };
 pub use decision::{PendingAttempt, PendingUpgrade};
 pub use dns::{PendingLookup, Resolver, end_idle_resolvers};

@@ -5,8 +5,9 @@
 //! The registry ([`super::topics`]) lives with the server's shared state, so
 //! subscribing and counting work from any thread at once. Publishing admits each subscriber
 //! against its high-water mark on the calling thread (as [`Conn::send`]
-//! does), then hands one command to the loop, which queues the shared frame
-//! on every admitted connection. A subscriber past its mark is skipped or
+//! does), then hands one command to the loop (to each loop of a server
+//! spread over several), which queues the shared frame on every admitted
+//! connection it holds. A subscriber past its mark is skipped or
 //! dropped, as [`ServerConfig::slow_subscriber`](super::ServerConfig::slow_subscriber)
 //! says, and [`ServerHandler::on_slow_subscriber`](super::ServerHandler::on_slow_subscriber)
 //! runs on the loop's thread.
@@ -38,7 +39,7 @@ impl Conn {
         let server = self.shared.server.get().ok_or_else(not_a_server_conn)?;
         let (added, new_topic) = server.topics.subscribe(&self.shared, topic)?;
         if new_topic {
-            sync_cluster(server, &*self.lp);
+            sync_cluster(server);
         }
         Ok(added)
     }
@@ -50,7 +51,7 @@ impl Conn {
         };
         let (was, topic_gone) = server.topics.unsubscribe(self.shared.id, topic);
         if topic_gone {
-            sync_cluster(server, &*self.lp);
+            sync_cluster(server);
         }
         was
     }
@@ -65,14 +66,18 @@ impl Conn {
 }
 
 /// A topic gained its first or lost its last subscriber: a clustered
-/// server's broker subscriptions follow (one re-check queued at a time).
-pub(super) fn sync_cluster(server: &ServerShared, lp: &dyn LoopLink) {
+/// server's broker subscriptions follow (one re-check queued at a time, on
+/// the server's home loop, where the broker runs).
+pub(super) fn sync_cluster(server: &ServerShared) {
     if let Some(cluster) = &server.cluster
         && cluster.want_sync()
     {
-        let _ = lp.push(Command::ClusterSync {
-            cluster: cluster.clone(),
-        });
+        let _ = LoopLink::push(
+            &**server.home(),
+            Command::ClusterSync {
+                cluster: cluster.clone(),
+            },
+        );
     }
 }
 
@@ -175,9 +180,12 @@ impl Server {
         let publish = Publish {
             message: PreparedMessage::new(kind, data)?,
             topic: topic.clone(),
-            fanout,
+            fanout: Arc::new(fanout),
             policy: self.shared.slow_subscriber,
         };
+        // Each loop of the server queues it on the subscribers it holds.
+        self.shared
+            .push_to_others(|| Command::Publish(Box::new(publish.clone())));
         self.lp
             .push(Command::Publish(Box::new(publish)))
             .map(|()| count)

@@ -41,7 +41,14 @@ pub(super) struct ConnectRequest {
 /// What [`Work::Listen`] carries.
 pub(super) struct ListenRequest {
     pub server: Arc<ServerShared>,
-    pub listener: super::listener::Listener,
+    /// Its socket; `None` on a loop that gets its connections from loop 0
+    /// ([`super::Balance::RoundRobin`]).
+    pub listener: Option<super::listener::Listener>,
+    /// Which of the server's loops this is (0: its home).
+    pub part: usize,
+    /// On the home loop of a server spread over several loops, the
+    /// threads of the others.
+    pub workers: Vec<super::event_loop::LoopThread>,
     pub config: ServerConfig,
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub handler: Box<dyn ServerHandler>,
@@ -62,7 +69,9 @@ pub(super) struct LoopShared {
     stop: AtomicBool,
     /// Set when the loop is dropped: nothing queued from then on runs.
     gone: AtomicBool,
-    next_id: AtomicU64,
+    /// The source of ids, shared by the loops of a server spread over
+    /// several, so that its connections' ids are unique among them all.
+    ids: Arc<AtomicU64>,
     /// The loop's telemetry: its clients' counters (written by the loop's
     /// thread only) and its servers'.
     pub telemetry: LoopTelemetry,
@@ -70,21 +79,26 @@ pub(super) struct LoopShared {
 }
 
 impl LoopShared {
-    pub fn new(waker: mio::Waker) -> LoopShared {
+    pub fn new(waker: mio::Waker, ids: Arc<AtomicU64>) -> LoopShared {
         LoopShared {
             queue: Mutex::new(VecDeque::new()),
             waker,
             stop: AtomicBool::new(false),
             gone: AtomicBool::new(false),
-            next_id: AtomicU64::new(1),
+            ids,
             telemetry: LoopTelemetry::default(),
             _live: Live::event_loop(),
         }
     }
 
-    /// A number unique within this loop.
+    /// A number unique within this loop (and the loops sharing its ids).
     pub fn next_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
+        self.ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The loop's source of ids, for a loop that shares it.
+    pub fn ids(&self) -> Arc<AtomicU64> {
+        self.ids.clone()
     }
 
     fn lock(&self) -> MutexGuard<'_, VecDeque<Work>> {

@@ -14,6 +14,11 @@ pub(super) const SUPPORTED: bool = cfg!(all(
     ))
 ));
 
+/// Whether `SO_REUSEPORT` spreads new connections evenly over the sockets
+/// sharing a port (by a hash of the addresses): Linux's does; the BSDs'
+/// and macOS's hand them all to one socket.
+pub(super) const BALANCES: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
 /// Binds a listener on `addr` with `SO_REUSEPORT` (and `SO_REUSEADDR`, as
 /// mio's own bind sets on Unix), backlog 1024.
 #[cfg(all(

@@ -14,6 +14,7 @@ use super::fragments::Outgoing;
 use super::identity::PeerIdentity;
 use super::inbox::Inbox;
 use super::peer::PeerAddr;
+use super::spread::LoopPart;
 use super::state::{CloseInfo, ConnState};
 use super::stats::Live;
 use super::telemetry::Counters;
@@ -109,6 +110,17 @@ pub(super) enum Command {
         reason: String,
         timeout: Duration,
     },
+    /// A connection loop `part` of a server spread over several loops takes
+    /// (accepted by loop 0, [`super::Balance::RoundRobin`]).
+    Adopt {
+        server: Arc<ServerShared>,
+        part: usize,
+        stream: super::socket::Stream,
+        addr: PeerAddr,
+    },
+    /// A part of a server spread over several loops finished: its home
+    /// loop may finish too.
+    PartDone { server: Arc<ServerShared> },
 }
 
 /// A postponed decision about a connection.
@@ -150,6 +162,9 @@ pub(super) struct ConnShared {
     pub slot: AtomicUsize,
     /// The server that accepted it (for its topics); unset on a client.
     pub server: OnceLock<Arc<ServerShared>>,
+    /// The server's loop it lives on (its index in the server's parts; 0
+    /// on a client).
+    pub part: usize,
     /// The application asked to close: a reconnecting client stops.
     pub app_closed: AtomicBool,
     /// A reconnecting client is between connections.
@@ -229,6 +244,7 @@ impl ConnShared {
             reconnecting: AtomicBool::new(false),
             disconnected_queue: 0,
             server: OnceLock::new(),
+            part: 0,
             _live: Live::connection(),
         }
     }
@@ -435,9 +451,15 @@ pub(super) struct ServerShared {
     pub evicted_handshakes: AtomicU64,
     /// Its link to the cluster's broker, if it joined one.
     pub cluster: Option<Arc<ClusterShared>>,
-    /// The server's telemetry counters (written by its loop's thread only;
-    /// the loop's figures add them up).
-    pub counters: Arc<Counters>,
+    /// Its loops, home first (one unless [`super::ServerConfig::loops`]
+    /// says more), each with the telemetry counters of its connections
+    /// (written by that loop's thread only; the home loop's figures add
+    /// them all up).
+    pub parts: Box<[LoopPart]>,
+    /// Its parts still running (see [`super::spread`]).
+    pub running: AtomicUsize,
+    /// Its connections on every loop, for `max_connections`.
+    pub conns: AtomicUsize,
     /// Counts it among the live servers.
     pub _live: Live,
 }
@@ -461,10 +483,13 @@ impl Subscriber for ConnShared {
 }
 
 /// What [`Command::Publish`] carries: the frame encoded once, and the
-/// subscribers it goes to.
+/// subscribers it goes to. A server on several loops gives each loop a
+/// clone: each queues it on the subscribers in its own table, so every
+/// subscriber gets it once.
+#[derive(Clone)]
 pub(super) struct Publish {
     pub message: PreparedMessage,
     pub topic: Arc<str>,
-    pub fanout: Fanout<ConnShared>,
+    pub fanout: Arc<Fanout<ConnShared>>,
     pub policy: SlowSubscriber,
 }

@@ -5,13 +5,13 @@ use super::handle::Conn;
 use super::telemetry::{Counters, target};
 use crate::proto::Event;
 
-/// Applies `f` to the counters `conn` counts in: its server's for a
-/// server's connection, else its loop's (whose figures add its servers' up
+/// Applies `f` to the counters `conn` counts in: its server's part's on its
+/// loop for a server's connection, else its loop's (whose figures add its servers' up
 /// when read: one set of counters per event on the hot path).
 #[inline(always)]
 pub(super) fn count(conn: &Conn, f: impl Fn(&Counters)) {
     match conn.shared.server.get() {
-        Some(server) => f(&server.counters),
+        Some(server) => f(&server.parts[conn.shared.part].counters),
         None => f(conn.lp.counters()),
     }
 }

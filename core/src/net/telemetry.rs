@@ -219,7 +219,7 @@ pub struct Metrics {
 impl Metrics {
     /// Adds `other`'s figures (the round trip stays ours, or becomes theirs
     /// if we have none).
-    fn add(&mut self, other: &Metrics) {
+    pub(super) fn add(&mut self, other: &Metrics) {
         self.connections_open += other.connections_open;
         self.connections_opened += other.connections_opened;
         self.handshakes_accepted += other.handshakes_accepted;

@@ -9,7 +9,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::config::{Backpressure, ClientConfig, InboxLimits, Keepalive, ServerConfig};
+use super::config::{
+    Backpressure, Balance, ClientConfig, InboxLimits, Keepalive, MAX_SERVER_LOOPS, ServerConfig,
+};
 use super::error::{Error, ErrorKind};
 use super::reconnect::ReconnectPolicy;
 use crate::proto;
@@ -259,7 +261,31 @@ impl ServerConfig {
         inbox(&self.inbox, &self.protocol)?;
         compression(&self.compression)?;
         unix_socket_path(self.unix_socket_path.as_deref())?;
-        reuse_port(self)
+        reuse_port(self)?;
+        loops(self)
+    }
+}
+
+/// The loop count and how connections reach the loops.
+fn loops(config: &ServerConfig) -> Result<(), Error> {
+    if config.loops == 0 {
+        invalid("loops must be at least 1 (the loop the server is created on)".to_owned())
+    } else if config.loops > MAX_SERVER_LOOPS {
+        invalid(format!(
+            "loops must be at most {MAX_SERVER_LOOPS} (got {})",
+            config.loops
+        ))
+    } else if config.balance != Balance::Kernel {
+        Ok(())
+    } else if !super::reuse_port::BALANCES {
+        invalid("balance Kernel: SO_REUSEPORT does not balance connections on this platform (use RoundRobin)".to_owned())
+    } else if config.unix_socket_path.is_some() {
+        invalid(
+            "balance Kernel applies to TCP ports, not to unix_socket_path (use RoundRobin)"
+                .to_owned(),
+        )
+    } else {
+        Ok(())
     }
 }
 
@@ -544,6 +570,8 @@ mod tests {
                 |s| s.max_pending_handshakes = 0,
                 "max_pending_handshakes must be more than 0",
             ),
+            (|s| s.loops = 0, "loops must be at least 1"),
+            (|s| s.loops = 257, "loops must be at most 256 (got 257)"),
             (
                 |s| s.handshake_timeout = Duration::ZERO,
                 "handshake_timeout must be more than 0 ms",

@@ -584,12 +584,15 @@ impl Reactor {
                     let Ok(message) = PreparedMessage::new(kind, &data) else {
                         continue;
                     };
-                    self.run_publish(Publish {
+                    let publish = Publish {
                         message,
                         topic: Arc::from(topic),
-                        fanout,
+                        fanout: Arc::new(fanout),
                         policy: server.slow_subscriber,
-                    });
+                    };
+                    // The other loops of a spread server hold the rest.
+                    server.push_to_others(|| Command::Publish(Box::new(publish.clone())));
+                    self.run_publish(publish);
                 }
             }
         }

@@ -137,6 +137,13 @@ impl Reactor {
                 reason,
                 timeout,
             } => self.start_shutdown(&server, Drain { code, reason }, timeout),
+            Command::Adopt {
+                server,
+                part,
+                stream,
+                addr,
+            } => self.adopt(&server, part, stream, addr),
+            Command::PartDone { server } => self.part_done(&server),
             Command::ClusterPublish {
                 cluster,
                 topic,

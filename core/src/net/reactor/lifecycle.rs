@@ -123,7 +123,7 @@ impl Reactor {
         // After the state turned closed, so no subscription can follow.
         if let Some(server) = c.conn.shared.server.get() {
             if server.topics.leave_all(c.conn.shared.id) {
-                crate::net::pubsub::sync_cluster(server, &*self.shared);
+                crate::net::pubsub::sync_cluster(server);
             }
         }
         c.conn.shared.slot.store(usize::MAX, Ordering::Release);

@@ -103,14 +103,15 @@ struct Readiness {
 }
 
 impl Reactor {
-    pub fn new() -> Result<Reactor, Error> {
+    /// A loop taking its ids from `ids`.
+    pub fn new(ids: Arc<std::sync::atomic::AtomicU64>) -> Result<Reactor, Error> {
         let poll = Poll::new().map_err(|e| Error::io("could not create the poller", &e))?;
         let waker = Waker::new(poll.registry(), WAKER)
             .map_err(|e| Error::io("could not create the waker", &e))?;
         Ok(Reactor {
             poll,
             events: Events::with_capacity(1024),
-            shared: Arc::new(LoopShared::new(waker)),
+            shared: Arc::new(LoopShared::new(waker, ids)),
             entries: Slab::new(),
             timers: Timers::default(),
             dirty: Vec::new(),

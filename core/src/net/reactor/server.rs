@@ -5,6 +5,7 @@ use crate::net::{tally, telemetry};
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use mio::{Interest, Token};
@@ -16,8 +17,8 @@ use crate::net::handler::{Open, ServerHandler, Upgrade};
 use crate::net::identity::PeerIdentity;
 use crate::net::listener::{Drain, ListenerEntry, Room};
 use crate::net::peer::PeerAddr;
-use crate::net::queue::ListenRequest;
-use crate::net::shared::{ConnShared, Decision, ServerShared};
+use crate::net::queue::{ListenRequest, Work};
+use crate::net::shared::{Command, ConnShared, Decision, ServerShared};
 use crate::net::socket::Stream;
 use crate::net::timer::{Deadlines, TimerKind};
 use crate::net::transport::Transport;
@@ -33,25 +34,36 @@ impl Reactor {
         let ListenRequest {
             server,
             mut listener,
+            part,
+            workers,
             config,
             tls,
             mut handler,
             broker,
         } = request;
         let slot = self.entries.vacant_key();
-        if let Err(e) = self
-            .registry()
-            .register(&mut listener, Token(slot), Interest::READABLE)
+        if let Some(Err(e)) = listener
+            .as_mut()
+            .map(|l| self.registry().register(l, Token(slot), Interest::READABLE))
         {
             handler.on_error(&Error::io("could not watch the listening socket", &e));
+            drop(workers);
             handler.on_shutdown();
+            if part > 0 {
+                self.shared.request_stop();
+                server.part_done();
+            }
             return;
         }
         let cluster = broker.map(|broker| (server.clone(), broker));
+        server.parts[part].slot.store(slot, Ordering::Release);
         self.entries.insert(Entry::Listener(Box::new(ListenerEntry {
             id: server.id,
             server: server.clone(),
-            listener: Some(listener),
+            listener,
+            part,
+            workers,
+            turn: 0,
             config,
             tls,
             handler,
@@ -72,7 +84,8 @@ impl Reactor {
         }
     }
 
-    /// Accepts every waiting connection, within the limits.
+    /// Accepts every waiting connection: takes it in, or on a server spread
+    /// over several loops round-robin, hands it to the loop whose turn it is.
     pub fn accept(&mut self, slot: usize) {
         loop {
             let Some(Entry::Listener(l)) = self.entries.get_mut(slot) else {
@@ -91,14 +104,50 @@ impl Reactor {
                     return;
                 }
             };
-            match l.room() {
-                Room::Free => {}
-                Room::Evict(oldest) => self.drop_silently(oldest),
-                // Dropping the stream closes it.
-                Room::Full => continue,
+            let parts = l.server.parts.len();
+            let part = l.turn;
+            l.turn = (part + 1) % parts;
+            if part == l.part {
+                self.take_in(slot, stream, addr);
+            } else {
+                let server = l.server.clone();
+                // A loop already gone drops (closes) the stream.
+                let _ = server.parts[part].link.push(Work::Command(Command::Adopt {
+                    server: server.clone(),
+                    part,
+                    stream,
+                    addr,
+                }));
             }
-            self.admit(slot, stream, addr);
         }
+    }
+
+    /// A connection loop 0 accepted for this loop.
+    pub(super) fn adopt(
+        &mut self,
+        server: &ServerShared,
+        part: usize,
+        stream: Stream,
+        addr: PeerAddr,
+    ) {
+        let slot = server.parts[part].slot.load(Ordering::Acquire);
+        if self.listener_mut(slot, server.id).is_some() {
+            self.take_in(slot, stream, addr);
+        }
+    }
+
+    /// Takes an accepted connection in, within the limits.
+    fn take_in(&mut self, slot: usize, stream: Stream, addr: PeerAddr) {
+        let Some(Entry::Listener(l)) = self.entries.get_mut(slot) else {
+            return;
+        };
+        match l.room() {
+            Room::Free => {}
+            Room::Evict(oldest) => self.drop_silently(oldest),
+            // Dropping the stream closes it.
+            Room::Full => return,
+        }
+        self.admit(slot, stream, addr);
     }
 
     /// Puts an accepted connection in the table, in the handshake.
@@ -121,9 +170,11 @@ impl Reactor {
         };
         let _ = stream.set_nodelay(l.config.nodelay);
         l.conns += 1;
+        l.server.conns.fetch_add(1, Ordering::AcqRel);
         let id = self.shared.next_id();
         let config = &l.config;
-        let shared = ConnShared::new(id, config.backpressure, config.inbox);
+        let mut shared = ConnShared::new(id, config.backpressure, config.inbox);
+        shared.part = l.part;
         shared.set_peer_addr(addr);
         let _ = shared.server.set(l.server.clone());
         let timeouts = Timeouts {
@@ -430,11 +481,24 @@ impl Reactor {
             return;
         };
         l.conns = l.conns.saturating_sub(1);
+        l.server.conns.fetch_sub(1, Ordering::AcqRel);
         if let Some(id) = pending {
             l.pending.remove(&id);
         }
-        if l.drain.is_some() && l.conns == 0 {
+        if l.drained() {
             self.remove_listener(server_slot);
+        }
+    }
+
+    /// Another loop of a spread server finished its part: the home loop,
+    /// drained already, finishes too.
+    pub(super) fn part_done(&mut self, server: &ServerShared) {
+        let slot = server.parts[0].slot.load(Ordering::Acquire);
+        if self
+            .listener_mut(slot, server.id)
+            .is_some_and(|l| l.drained())
+        {
+            self.remove_listener(slot);
         }
     }
 
@@ -475,7 +539,7 @@ impl Reactor {
             }
         }
         match self.listener_mut(slot, server.id) {
-            Some(l) if l.conns == 0 => self.remove_listener(slot),
+            Some(l) if l.drained() => self.remove_listener(slot),
             Some(_) => self.schedule(slot, TimerKind::Shutdown, timeout),
             None => {}
         }
@@ -508,10 +572,20 @@ impl Reactor {
         if let Some(mut listener) = l.listener.take() {
             let _ = self.registry().deregister(&mut listener);
         }
-        if let Some(cluster) = &l.server.cluster {
+        if let Some(cluster) = &l.server.cluster
+            && l.part == 0
+        {
             self.remove_broker(cluster);
         }
+        // The other loops stop (those not finished yet drop what is left)
+        // and their threads are joined before the home's part ends.
+        drop(std::mem::take(&mut l.workers));
         l.handler.on_shutdown();
+        if l.part > 0 {
+            // This loop exists for its part of the server only.
+            self.shared.request_stop();
+            l.server.part_done();
+        }
     }
 }
 
