@@ -78,8 +78,15 @@
  * return WSX_ERR_STATE. Options objects, wsx_upgrade and wsx_attempt are
  * not thread-safe (the last two live for their callback only).
  *
- * HELPER THREADS. Besides the loop thread of wsx_loop_start_thread, the
- * library starts threads for one thing only: name resolution. Connecting to
+ * A server set to several loops (wsx_server_options_set_loops) runs its
+ * loops but the first on threads of its own, "wsx-loop-1"...: each
+ * connection's callbacks run on its loop's thread, so they (and their
+ * user_data) must be thread-safe; the server's callbacks come from any of
+ * those threads, one at a time.
+ *
+ * HELPER THREADS. Besides the loop thread of wsx_loop_start_thread (and
+ * the loop threads of a server set to several loops), the library starts
+ * threads for one thing only: name resolution. Connecting to
  * a host name (not an IP address literal) runs getaddrinfo on a pool of at
  * most 4 threads named "wsx-dns", shared by every loop of the process,
  * started by the first lookup. A helper thread ends after 10 s without a
@@ -1392,6 +1399,12 @@ typedef struct wsx_defaults {
    * high-water mark (`WSX_SLOW_SUBSCRIBER_SKIP`). Added in 0.2.
    */
   enum wsx_slow_subscriber slow_subscriber;
+  /**
+   * Server: event loops (threads) its connections spread over (1: the
+   * loop it is created on, see `wsx_server_options_set_loops`). Added
+   * in 0.2.
+   */
+  size_t server_loops;
 } wsx_defaults;
 
 /**
@@ -3060,6 +3073,33 @@ enum wsx_result wsx_server_options_set_port(struct wsx_server_options *options, 
  * `options` is NULL or live.
  */
 enum wsx_result wsx_server_options_set_reuse_port(struct wsx_server_options *options, bool enabled);
+
+/**
+ * Spreads the server's connections over `loops` event loops (threads) in
+ * this process, sharing its port (default 1, at most 256: 0 and more than
+ * 256 are refused with `WSX_ERR_INVALID_ARGUMENT`, the message saying why).
+ * Loop 0 is the loop `wsx_loop_listen` is called on; the server starts
+ * the other `loops - 1` threads itself, and stops and joins them when it
+ * shuts down (`on_shutdown` runs once, after every loop has finished) or
+ * its loop is freed. On Linux each loop listens with `SO_REUSEPORT` and
+ * the kernel balances new connections (so `wsx_server_options_set_reuse_port`
+ * is implied); elsewhere, and on a Unix domain socket, loop 0 accepts and
+ * hands connections to the loops in turn. `wsx_server_publish` reaches the
+ * subscribers on every loop once; the counters, `max_connections` and the
+ * drain cover every loop.
+ *
+ * Threads: a connection's callbacks run on its loop's thread, so with
+ * `loops` above 1 the connection callbacks run on several threads at once,
+ * and the callbacks and their `user_data` must be thread-safe. The
+ * server's own callbacks (upgrade, error, shutdown...) are called by one
+ * loop at a time, from any of the server's loop threads. A server loop
+ * in poll mode (`wsx_loop_poll`) still polls loop 0 only: the others run
+ * on their own threads.
+ *
+ * # Safety
+ * `options` is NULL or live.
+ */
+enum wsx_result wsx_server_options_set_loops(struct wsx_server_options *options, size_t loops);
 
 /**
  * Allows an `Origin` value. Without any call every origin (and none) is

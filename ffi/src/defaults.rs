@@ -83,6 +83,10 @@ pub struct wsx_defaults {
     /// Server: what a publication does with a subscriber past its
     /// high-water mark (`WSX_SLOW_SUBSCRIBER_SKIP`). Added in 0.2.
     pub slow_subscriber: wsx_slow_subscriber,
+    /// Server: event loops (threads) its connections spread over (1: the
+    /// loop it is created on, see `wsx_server_options_set_loops`). Added
+    /// in 0.2.
+    pub server_loops: usize,
 }
 
 // SAFETY: repr(C), `struct_size` first; the library writes it, never reads
@@ -143,6 +147,7 @@ fn defaults() -> wsx_defaults {
         reject_binary: c.protocol.reject_binary,
         proxy_from_env: c.proxy_from_env,
         slow_subscriber: wsx_slow_subscriber::from_core(s.slow_subscriber),
+        server_loops: s.loops,
     }
 }
 
@@ -182,6 +187,7 @@ mod tests {
         assert_eq!(d.max_pending_handshakes, core::MAX_PENDING_HANDSHAKES);
         assert_eq!(d.reject_binary, core::REJECT_BINARY);
         assert_eq!(d.proxy_from_env, core::PROXY_FROM_ENV);
+        assert_eq!(d.server_loops, core::SERVER_LOOPS);
         assert_eq!(
             d.slow_subscriber,
             wsx_slow_subscriber::from_core(core::SLOW_SUBSCRIBER)

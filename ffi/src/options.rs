@@ -533,6 +533,43 @@ pub unsafe extern "C" fn wsx_server_options_set_reuse_port(
     }
 }
 
+/// Spreads the server's connections over `loops` event loops (threads) in
+/// this process, sharing its port (default 1, at most 256: 0 and more than
+/// 256 are refused with `WSX_ERR_INVALID_ARGUMENT`, the message saying why).
+/// Loop 0 is the loop `wsx_loop_listen` is called on; the server starts
+/// the other `loops - 1` threads itself, and stops and joins them when it
+/// shuts down (`on_shutdown` runs once, after every loop has finished) or
+/// its loop is freed. On Linux each loop listens with `SO_REUSEPORT` and
+/// the kernel balances new connections (so `wsx_server_options_set_reuse_port`
+/// is implied); elsewhere, and on a Unix domain socket, loop 0 accepts and
+/// hands connections to the loops in turn. `wsx_server_publish` reaches the
+/// subscribers on every loop once; the counters, `max_connections` and the
+/// drain cover every loop.
+///
+/// Threads: a connection's callbacks run on its loop's thread, so with
+/// `loops` above 1 the connection callbacks run on several threads at once,
+/// and the callbacks and their `user_data` must be thread-safe. The
+/// server's own callbacks (upgrade, error, shutdown...) are called by one
+/// loop at a time, from any of the server's loop threads. A server loop
+/// in poll mode (`wsx_loop_poll`) still polls loop 0 only: the others run
+/// on their own threads.
+///
+/// # Safety
+/// `options` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsx_server_options_set_loops(
+    options: *mut wsx_server_options,
+    loops: usize,
+) -> wsx_result {
+    // SAFETY: the caller's promise.
+    unsafe {
+        edit(options, |o| {
+            o.conn.server_mut().loops = loops;
+            Ok(())
+        })
+    }
+}
+
 /// Allows an `Origin` value. Without any call every origin (and none) is
 /// allowed; after the first, requests from other origins get 403. Copied.
 ///
