@@ -155,6 +155,7 @@ namespace Wsx
             internal byte reject_binary;
             internal byte proxy_from_env;
             internal int slow_subscriber;
+            internal UIntPtr server_loops;
         }
 
         [StructLayout(LayoutKind.Sequential)]
@@ -604,6 +605,9 @@ namespace Wsx
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_server_options_set_reuse_port(ServerOptionsHandle options, [MarshalAs(UnmanagedType.U1)] bool enabled);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern WsxResult wsx_server_options_set_loops(ServerOptionsHandle options, UIntPtr loops);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern WsxResult wsx_server_options_set_unix_socket(ServerOptionsHandle options, byte[] path, [MarshalAs(UnmanagedType.U1)] bool removeStale);

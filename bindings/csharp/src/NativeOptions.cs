@@ -110,6 +110,7 @@ namespace Wsx
                     Native.Check(NativeMethods.wsx_server_options_set_unix_socket(native, Native.Utf8(options.UnixSocketPath), options.RemoveStaleSocket));
                 if (options.ReusePort)
                     Native.Check(NativeMethods.wsx_server_options_set_reuse_port(native, true));
+                Native.Check(NativeMethods.wsx_server_options_set_loops(native, Size(options.Loops, "Loops")));
                 return native;
             }
             catch

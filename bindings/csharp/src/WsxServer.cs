@@ -32,7 +32,7 @@ namespace Wsx
         readonly object gate = new object();
         readonly WsxServerOptions options;
         readonly EventDispatcher events;
-        /// <summary>Open connections by native id, to name slow subscribers; changed on the loop thread only.</summary>
+        /// <summary>Open connections by native id, to name slow subscribers; changed on the loop threads (several with <see cref="WsxServerOptions.Loops"/> above 1).</summary>
         readonly ConcurrentDictionary<ulong, WsxConnection> connections = new ConcurrentDictionary<ulong, WsxConnection>();
         /// <summary>Completed by <c>on_shutdown</c>: the drain (or Dispose's shutdown) is over.</summary>
         readonly TaskCompletionSource<bool> stopped = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -119,5 +119,17 @@ namespace Wsx
         /// </summary>
         public bool ReusePort { get; set; }
 
+        /// <summary>
+        /// Network threads (event loops) the server spreads its connections over, sharing
+        /// <see cref="Port"/> (default 1: the library's loop thread alone). On Linux each listens with
+        /// <c>SO_REUSEPORT</c> and the kernel balances; elsewhere the first hands connections to the
+        /// others in turn. <c>WsxServer.Publish</c> reaches the subscribers on every thread
+        /// once; the counters, the connection limit and the drain cover them all. 0 or more than 256:
+        /// <see cref="WsxServer.Start"/> fails with <see cref="WsxResult.InvalidArgument"/>
+        /// (<c>wsx_server_options_set_loops</c>). With more than one, the events of different
+        /// connections come from several threads at once (those of one connection stay in order).
+        /// </summary>
+        public long Loops { get; set; } = (long)(ulong)NativeDefaults.Options.server_loops;
+
     }
 }

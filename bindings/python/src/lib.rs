@@ -125,7 +125,7 @@ fn open_client(
     host, port, *, max_size, open_timeout, ping_interval, ping_timeout, close_timeout,
     subprotocols=Vec::new(), origins=None, decide=None, answers_http=false, cert_file=None, key_file=None,
     client_ca_file=None, client_cert_required=true, client_crl_file=None, max_connections=None, max_queue=None, compression=None, slow_subscriber="skip", cluster=None,
-    unix_socket_path=None, remove_stale_socket=false, reuse_port=false
+    unix_socket_path=None, remove_stale_socket=false, reuse_port=false, loops=1
 ))]
 #[allow(clippy::too_many_arguments)] // mirrors Python's keyword arguments
 fn listen(
@@ -154,6 +154,7 @@ fn listen(
     unix_socket_path: Option<PathBuf>,
     remove_stale_socket: bool,
     reuse_port: bool,
+    loops: usize,
 ) -> PyResult<Listener> {
     let common = options::Common {
         open_timeout,
@@ -179,6 +180,7 @@ fn listen(
     config.unix_socket_path = unix_socket_path;
     config.remove_stale_socket = remove_stale_socket;
     config.reuse_port = reuse_port;
+    config.loops = loops;
     Listener::start(py, config, decide, answers_http, cluster)
 }
 

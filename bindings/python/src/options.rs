@@ -39,6 +39,8 @@ pub struct Defaults {
     max_queue: usize,
     client_compression: bool,
     server_compression: bool,
+    /// Event loops (threads) a server spreads its connections over.
+    loops: usize,
 }
 
 #[pymethods]
@@ -47,7 +49,7 @@ impl Defaults {
         format!(
             "Defaults(host={:?}, port={}, open_timeout={}, ping_interval={}, ping_timeout={}, \
              close_timeout={}, max_size={}, max_connections={}, max_queue={}, \
-             client_compression={}, server_compression={})",
+             client_compression={}, server_compression={}, loops={})",
             self.host,
             self.port,
             self.open_timeout,
@@ -58,7 +60,8 @@ impl Defaults {
             self.max_connections,
             self.max_queue,
             py_bool(self.client_compression),
-            py_bool(self.server_compression)
+            py_bool(self.server_compression),
+            self.loops
         )
     }
 }
@@ -80,6 +83,7 @@ pub fn defaults() -> Defaults {
         max_queue: InboxLimits::default().high_messages,
         client_compression: c.compression.is_some(),
         server_compression: s.compression.is_some(),
+        loops: s.loops,
     }
 }
 

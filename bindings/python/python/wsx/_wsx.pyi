@@ -326,6 +326,8 @@ def loop_metrics() -> dict[str, Any]: ...
 class Defaults:
     """The core's defaults of the options of ``connect`` and ``serve``."""
     @property
+    def loops(self) -> int: ...
+    @property
     def host(self) -> str: ...
     @property
     def port(self) -> int: ...
@@ -409,6 +411,7 @@ def listen(
     unix_socket_path: Optional[_StrPath] = None,
     remove_stale_socket: bool = False,
     reuse_port: bool = False,
+    loops: int = 1,
 ) -> Listener: ...
 
 @final

@@ -659,6 +659,7 @@ def serve(
     unix_socket_path: Optional[StrPath] = None,
     remove_stale_socket: bool = False,
     reuse_port: bool = False,
+    loops: int = DEFAULTS.loops,
 ) -> _Opening[Server]:
     """Starts a server: ``server = await serve(handler, host, port)`` or
     ``async with serve(...) as server``. ``await handler(connection)`` runs as

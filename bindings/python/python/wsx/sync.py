@@ -367,6 +367,7 @@ def serve(
     unix_socket_path: Optional[StrPath] = None,
     remove_stale_socket: bool = False,
     reuse_port: bool = False,
+    loops: int = DEFAULTS.loops,
 ) -> Server:
     """Starts a WebSocket server on ``host:port`` (port 0 picks a free one,
     read it back from :attr:`Server.port`) and returns it at once.
@@ -433,6 +434,17 @@ def serve(
     socket listens on raises :class:`~wsx.WsxError` saying to set it. Linux,
     macOS and the BSDs; elsewhere (and with ``unix_socket_path``) it raises
     ``ValueError`` ("not supported on this platform").
+
+    ``loops=N`` spreads the connections over N network threads in this
+    process sharing the port (default 1; 0 or more than 256 raise
+    ``ValueError``): on Linux each thread listens with ``SO_REUSEPORT`` and
+    the kernel balances, elsewhere the first hands connections round-robin.
+    :meth:`Server.publish` reaches the subscribers on every thread once;
+    connection counts, ``max_connections`` and :meth:`Server.shutdown`
+    cover them all. Handlers and hooks run on Python threads as before (the
+    network threads only hand them events), so a handler needs no more
+    care than with one; the GIL still runs one Python thread at a time, so
+    the gain is in the network work (reading, framing, writing).
     """
     if _is_async(handler):
         raise TypeError(
