@@ -6,7 +6,7 @@ a ratio: the server is pinned to one core, the load generator to another, and
 each cell of the grid is the median of interleaved rounds.
 
 Settings (environment): BENCH_WARMUP and BENCH_DURATION (seconds per cell),
-BENCH_ROUNDS, BENCH_PARTS (comma list of grid,micro,bindings,memory,fanout,deflate,cluster),
+BENCH_ROUNDS, BENCH_PARTS (comma list of grid,micro,bindings,memory,fanout,deflate,cluster,loops),
 BENCH_IDLE_CONNS, BENCH_SERVER_CPU and BENCH_CLIENT_CPU, BENCH_MICRO_TIME.
 """
 
@@ -39,7 +39,7 @@ def setting(name: str, default: str) -> str:
 WARMUP = float(setting("BENCH_WARMUP", "1"))
 DURATION = float(setting("BENCH_DURATION", "3"))
 ROUNDS = int(setting("BENCH_ROUNDS", "3"))
-PARTS = setting("BENCH_PARTS", "grid,micro,bindings,memory,fanout,deflate,cluster").split(",")
+PARTS = setting("BENCH_PARTS", "grid,micro,bindings,memory,fanout,deflate,cluster,loops").split(",")
 IDLE_CONNS = int(setting("BENCH_IDLE_CONNS", "10000"))
 MICRO_TIME = float(setting("BENCH_MICRO_TIME", "2"))
 SERVER_CPU = setting("BENCH_SERVER_CPU", "0")
@@ -66,19 +66,19 @@ GRID: dict[str, tuple[dict[str, Any], str, str, bool]] = {
 }
 
 
-def pinned(cpu: str, cmd: list[str]) -> list[str]:
-    """The command pinned to one core, where there are cores to spare."""
-    if (os.cpu_count() or 1) < 2:
+def pinned(cpu: Optional[str], cmd: list[str]) -> list[str]:
+    """The command pinned to one core, where there are cores to spare (None: not pinned)."""
+    if cpu is None or (os.cpu_count() or 1) < 2:
         return cmd
     return ["taskset", "-c", cpu, *cmd]
 
 
 class Server:
-    """An echo server pinned to the server core, stopped by its own pid."""
+    """An echo server pinned to the server core (or to none), stopped by its own pid."""
 
-    def __init__(self, cmd: list[str]) -> None:
+    def __init__(self, cmd: list[str], cpu: Optional[str] = SERVER_CPU) -> None:
         self.proc = subprocess.Popen(
-            pinned(SERVER_CPU, [*cmd, "--port", "0"]),
+            pinned(cpu, [*cmd, "--port", "0"]),
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -106,14 +106,15 @@ class Server:
         self.stop()
 
 
-def load(server: Server, scheme: str, label: str, spec: dict[str, Any]) -> Optional[dict[str, Any]]:
+def load(server: Server, scheme: str, label: str, spec: dict[str, Any],
+         cpu: Optional[str] = CLIENT_CPU) -> Optional[dict[str, Any]]:
     """One load generator run against `server`: its JSON line, or None."""
     cmd = [str(RELEASE / "loadgen"), "--target", f"{scheme}://{server.addr}/", "--label", label,
            "--warmup", str(WARMUP), "--duration", str(DURATION), "--server-pid", str(server.proc.pid)]
     for key, value in spec.items():
         cmd += [f"--{key}", str(value)]
     try:
-        out = subprocess.run(pinned(CLIENT_CPU, cmd), capture_output=True, text=True,
+        out = subprocess.run(pinned(cpu, cmd), capture_output=True, text=True,
                              timeout=WARMUP + DURATION + 120)
     except subprocess.TimeoutExpired:
         print(f"  {label}: timed out", file=sys.stderr)
@@ -224,6 +225,51 @@ def run_memory() -> list[dict[str, Any]]:
             continue
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     return results
+
+
+def run_loops() -> dict[int, list[dict[str, Any]]]:
+    """The Rust echo server on 1 loop and on 2 (`--loops`, ServerConfig::loops)
+    under the grid's throughput load, nothing pinned: the loops and the load
+    generator share the machine's cores as the scheduler sees fit. Rounds
+    interleaved, the order alternating."""
+    spec, metric = GRID["throughput"][0], GRID["throughput"][1]
+    results: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
+    cmd = SERVERS[WSX][0]
+    if not Path(cmd[0]).exists():
+        print(f"skipped: loops: not built ({cmd[0]})", file=sys.stderr)
+        return results
+    for r in range(ROUNDS):
+        for loops in (1, 2) if r % 2 == 0 else (2, 1):
+            with Server([*cmd, "--loops", str(loops)], cpu=None) as server:
+                got = load(server, "ws", f"wsx {loops} loops/throughput", spec, cpu=None)
+            if got is not None:
+                results[loops].append(got)
+                print(f"  round {r + 1} throughput wsx, {loops} loop(s), unpinned {got[metric]:>12,.1f} "
+                      f"(server cpu {got['server_cpu']}, client cpu {got['client_cpu']})", file=sys.stderr)
+    return results
+
+
+def report_loops(rep: Report, results: dict[int, list[dict[str, Any]]]) -> None:
+    """One server on every core: 2 loops against 1 on the throughput load."""
+    spec, metric, unit, _ = GRID["throughput"]
+    cores = os.cpu_count() or 1
+    rep.lines += ["## Every core: the Rust echo server on 1 loop and on 2", "",
+                  f"The throughput load ({spec['conns']} connections × {spec['size']} B, one in flight each), "
+                  f"server and load generator NOT pinned, on {cores} cores they share; medians of {ROUNDS} "
+                  "interleaved rounds. With 2 cores the load generator needs about one of them, so a second "
+                  "loop can gain only what the first left idle; on a machine with more cores than the load "
+                  "generator uses, N loops should approach N times one loop's rate until the clients or the "
+                  "network saturate.", ""]
+    rows = []
+    for loops, runs in results.items():
+        rows.append([str(loops), fmt(median(runs, metric)), fmt(median(runs, "server_cpu"), 2),
+                     fmt(median(runs, "client_cpu"), 2), str(len(runs))])
+    rep.table(["loops", unit, "server CPU", "client CPU", "rounds"], rows)
+    value = ratio(median(results[2], metric), median(results[1], metric))
+    rep.target("throughput wsx 2 loops / 1 loop (load generator unpinned)", value, "> 1", lambda v: v > 1,
+               aside=f" on {cores} cores shared with the load generator")
+    if value is not None:
+        rep.chart["throughput 2 loops / 1 loop"] = (value, value > 1)
 
 
 def fmt(value: Optional[float], digits: int = 1) -> str:
@@ -508,6 +554,8 @@ def main() -> int:
         report_deflate(rep)
     if "cluster" in PARTS:
         report_cluster(rep)
+    if "loops" in PARTS:
+        report_loops(rep, run_loops())
 
     targets = ["## Targets", ""]
     targets += ["| target | measured | holds |", "|---|---|---|"]

@@ -316,6 +316,59 @@ sealed class Run
         }
     }
 
+    /// <summary>
+    /// <c>count</c> more connections join the main one's room (each answered "joined"); the main one
+    /// publishes <c>text</c> to the room: every member gets it once (the echo of a probe sent after
+    /// it comes next), and the publisher hears how many it reached.
+    /// </summary>
+    void Fanout(WebSocket ws, Line step)
+    {
+        var text = step.Str("text");
+        var all = new List<WebSocket> { ws };
+        try
+        {
+            for (long i = 0; i < step.Int("count"); i++)
+            {
+                bool unused;
+                all.Add(Open(s.Head.Str("side_base") + Url(step.Str("path")), new List<Line>(), out unused));
+                ExpectText(all[all.Count - 1], "joined", "member");
+            }
+            SendText(ws, "publish " + text);
+            ExpectText(ws, text, "publisher");
+            ExpectText(ws, "reached " + all.Count, "publisher");
+            for (int i = 1; i < all.Count; i++)
+                ExpectText(all[i], text, "member " + i);
+            for (int i = 0; i < all.Count; i++)
+            {
+                SendText(all[i], "probe");
+                ExpectText(all[i], "probe", "connection " + i + " (after the publication)");
+            }
+        }
+        finally
+        {
+            for (int i = 1; i < all.Count; i++)
+            {
+                try { Within(all[i].CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None), timeout); }
+                catch (Exception) { }
+                all[i].Dispose();
+            }
+        }
+    }
+
+    void SendText(WebSocket ws, string text)
+    {
+        var data = Encoding.UTF8.GetBytes(text);
+        Await(ws.SendAsync(new ArraySegment<byte>(data), WebSocketMessageType.Text, true, CancellationToken.None), "send");
+    }
+
+    void ExpectText(WebSocket ws, string want, string who)
+    {
+        var got = Receive(ws, "fanout, " + who);
+        var text = got.Data == null ? "(closed)" : Encoding.UTF8.GetString(got.Data);
+        if (got.Type != WebSocketMessageType.Text || text != want)
+            throw new Failed("fanout, " + who + ": expected '" + want + "' got '" + text + "'");
+    }
+
     static bool Same(byte[] a, byte[] b)
     {
         if (a.Length != b.Length) return false;
@@ -524,6 +577,9 @@ sealed class Run
                     }
                     break;
                 }
+            case "fanout":
+                Fanout(ws, step);
+                break;
             case "drain_flood":
                 {
                     var want = Payload.Make(new Line { Fields = { { "type", "binary" }, { "size", step.Str("size") } } }, out _);

@@ -502,13 +502,19 @@ static void expect_closed(run *r, peer *p, const line *l) {
     pthread_mutex_unlock(&p->mu);
 }
 
+/* The URL of another connection to the scenario's endpoint at `path`. */
+static void side_url(run *r, const char *path, char *url, size_t cap) {
+    const char *at = strstr(path, "{uid}");
+    if (at)
+        snprintf(url, cap, "%s%.*s%s%s", get(r->s->head, "side_base"), (int)(at - path), path, r->uid, at + 5);
+    else
+        snprintf(url, cap, "%s%s", get(r->s->head, "side_base"), path);
+}
+
 static void side(run *r, const line *l) {
     char url[1024], why[512];
-    const char *path = get(l, "path"), *at = strstr(path, "{uid}");
-    if (at)
-        snprintf(url, sizeof url, "%s%.*s%s%s", get(r->s->head, "side_base"), (int)(at - path), path, r->uid, at + 5);
-    else
-        snprintf(url, sizeof url, "%s%s", get(r->s->head, "side_base"), path);
+    const char *path = get(l, "path");
+    side_url(r, path, url, sizeof url);
     const char *kind;
     int status;
     peer *q = open_conn(r, url, NULL, &kind, &status, why, sizeof why);
@@ -585,6 +591,61 @@ static wsx_result send_message(run *r, peer *p, const message *m, int fragment, 
     if (engine_api) return engine_send(p, m->kind, m->data, m->len, fragment, fin);
     if (fragment) return wsx_conn_send_fragment(p->conn, m->kind, m->data, m->len, fin);
     return wsx_conn_send_timeout(p->conn, m->kind, m->data, m->len, 0, r->timeout_ms);
+}
+
+/* The next message on `p` is the text `want`; else the scenario fails
+ * (naming `who`). Whether it was. */
+static int expect_text_on(run *r, peer *p, const char *want, const char *who) {
+    message m = {0};
+    wsx_result res = recv_message(r, p, &m);
+    int ok = res == WSX_OK && m.kind == WSX_MSG_KIND_TEXT && m.len == strlen(want) && memcmp(m.data, want, m.len) == 0;
+    if (res != WSX_OK) fail(r, "fanout, %s: expected '%s' got %s", who, want, wsx_result_str(res));
+    else if (!ok) fail(r, "fanout, %s: expected '%s' got '%.*s'", who, want, (int)m.len, (const char *)m.data);
+    free(m.data);
+    return ok;
+}
+
+static int send_text_on(run *r, peer *p, const char *text) {
+    message m = {WSX_MSG_KIND_TEXT, (unsigned char *)text, strlen(text)};
+    wsx_result res = send_message(r, p, &m, 0, 0);
+    if (res != WSX_OK) fail(r, "fanout: send: %s (%s)", wsx_result_str(res), wsx_last_error_message());
+    return res == WSX_OK;
+}
+
+/* `count` more connections join the main one's room (each answered
+ * "joined"); the main one publishes `text` to the room: every member gets
+ * it once (the echo of a probe sent after it comes next), and the publisher
+ * hears how many it reached. */
+#define MAX_MEMBERS 8
+static void fanout(run *r, peer *p, const line *l) {
+    char url[1024], why[512], line_text[512], who[32];
+    const char *text = get(l, "text"), *kind;
+    int count = atoi(get(l, "count")), status, n = 0;
+    peer *all[MAX_MEMBERS + 1] = {p};
+    if (count > MAX_MEMBERS) count = MAX_MEMBERS;
+    side_url(r, get(l, "path"), url, sizeof url);
+    for (; n < count && !r->failed; n++) {
+        all[n + 1] = open_conn(r, url, NULL, &kind, &status, why, sizeof why);
+        if (!all[n + 1]) {
+            fail(r, "fanout: member %d: %s (%s)", n + 1, kind, why);
+            break;
+        }
+        expect_text_on(r, all[n + 1], "joined", "member");
+    }
+    snprintf(line_text, sizeof line_text, "publish %s", text);
+    if (!r->failed && send_text_on(r, p, line_text) && expect_text_on(r, p, text, "publisher")) {
+        snprintf(line_text, sizeof line_text, "reached %d", count + 1);
+        expect_text_on(r, p, line_text, "publisher");
+    }
+    for (int i = 1; i <= n && !r->failed; i++) {
+        snprintf(who, sizeof who, "member %d", i);
+        expect_text_on(r, all[i], text, who);
+    }
+    for (int i = 0; i <= n && !r->failed; i++) {
+        snprintf(who, sizeof who, "connection %d", i);
+        if (send_text_on(r, all[i], "probe")) expect_text_on(r, all[i], "probe", who);
+    }
+    for (int i = 1; i <= n; i++) close_conn(r, all[i]);
 }
 
 /* The steps the engine API has: the rest need the loop (backpressure, an
@@ -680,6 +741,8 @@ static void step(run *r, peer *p, const line *l) {
         pthread_mutex_unlock(&p->mu);
     } else if (strcmp(op, "side") == 0) {
         side(r, l);
+    } else if (strcmp(op, "fanout") == 0) {
+        fanout(r, p, l);
     } else if (strcmp(op, "drain_flood") == 0) {
         size_t size = (size_t)strtoull(get(l, "size"), NULL, 10);
         long count = 0;

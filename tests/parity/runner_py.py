@@ -652,6 +652,34 @@ class Scenario:
         if got != arg["expect_text"]:
             raise Failed(f"side request {arg['path']}: expected {arg['expect_text']!r} got {describe(got)}")
 
+    def step_fanout(self, conn: Any, arg: dict) -> None:
+        """`count` more connections join the main one's room (each answered
+        "joined"); the main one publishes `text` to the room: every member
+        gets it once (the echo of a probe sent after it comes next), and the
+        publisher hears how many it reached."""
+        members = []
+        try:
+            for _ in range(arg["count"]):
+                member = self.a.connect(self.url(self.s["endpoint"], arg["path"]), {}, self.timeout)
+                members.append(member)
+                self.expect_on(member, "joined", "member")
+            self.step_send(conn, {"type": "text", "text": "publish " + arg["text"]})
+            self.expect_on(conn, arg["text"], "publisher")
+            self.expect_on(conn, f"reached {arg['count'] + 1}", "publisher")
+            for i, member in enumerate(members, 1):
+                self.expect_on(member, arg["text"], f"member {i}")
+            for i, c in enumerate([conn] + members):
+                self.step_send(c, {"type": "text", "text": "probe"})
+                self.expect_on(c, "probe", f"connection {i} (after the publication)")
+        finally:
+            for member in members:
+                self.a.close(member, 1000, "")
+
+    def expect_on(self, conn: Any, text: str, who: str) -> None:
+        got = self.a.recv(conn, self.timeout)
+        if got != text:
+            raise Failed(f"fanout, {who}: expected {text!r} got {describe(got)}")
+
     def step_drain_flood(self, conn: Any, arg: dict) -> None:
         want = payload({"type": "binary", "size": arg["size"]})
         count = 0

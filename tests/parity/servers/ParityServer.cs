@@ -1,5 +1,5 @@
 // The C# parity server: the paths and endpoints of wsx_server.py (main, origin, restart, drain,
-// mtls, ipv6, deflate, deflate_shared; see py_server.py's docstring for the paths) served by the C# binding's
+// mtls, ipv6, deflate, deflate_shared, loops; see py_server.py's docstring for the paths, wsx_server.py's for /room) served by the C# binding's
 // WsxServer: the Upgrading event gives the HTTP answers (process_request's /auth 401,
 // /upgrade-required 426, /healthz 200, /moved 302, /metrics, plain HTTP too), and each
 // connection (ClientConnected) is read with ReceiveAsync by a thread of its own, as
@@ -68,6 +68,8 @@ static class ParityServer
 
     /// <summary>The server whose counters /metrics serves (the main endpoint's).</summary>
     static WsxServer metered;
+    /// <summary>The loops endpoint's server, which /room publishes on.</summary>
+    static WsxServer rooms;
 
     static string PathOf(string target)
     {
@@ -259,6 +261,21 @@ static class ParityServer
         Board.Post("closed:" + id, (int)(conn.CloseStatus ?? (WebSocketCloseStatus)1006) + ":" + reason);
     }
 
+    /// <summary>/room?id=U: joins topic "room:U", says "joined", then "publish X" publishes X to the
+    /// room (the sender included) and answers "reached N"; anything else is echoed.</summary>
+    static void Room(WsxServerConnection conn, string topic)
+    {
+        conn.Subscribe(topic);
+        SendText(conn, "joined");
+        foreach (var m in Messages(conn, Forever))
+        {
+            if (m.MessageType == WebSocketMessageType.Text && m.Text.StartsWith("publish ", StringComparison.Ordinal))
+                SendText(conn, "reached " + rooms.Publish(topic, m.Text.Substring("publish ".Length)));
+            else
+                Send(conn, m);
+        }
+    }
+
     static void Handle(WsxServerConnection conn)
     {
         var path = PathOf(conn.RequestPath);
@@ -312,6 +329,9 @@ static class ParityServer
                 var deadline = DateTime.UtcNow + WaitClosed;
                 while (conn.State != WebSocketState.Closed && conn.State != WebSocketState.Aborted && DateTime.UtcNow < deadline)
                     Thread.Sleep(50);
+                break;
+            case "/room":
+                Room(conn, "room:" + id);
                 break;
             case "/send":
                 conn.SendAsync(new ArraySegment<byte>(Payload(int.Parse(q["size"]))), WebSocketMessageType.Binary, CancellationToken.None).Wait();
@@ -454,13 +474,19 @@ static class ParityServer
         var sharedOptions = Options();
         sharedOptions.Compression = new WsxDeflateOptions { SharedCompressor = true };
         var deflateShared = Listen(sharedOptions, Handle);
+        // The main paths and /room on a server spread over two network threads.
+        var loopsOptions = Options();
+        loopsOptions.Loops = 2;
+        var loops = Listen(loopsOptions, Handle);
+        rooms = loops;
         var unixOptions = Options();
         unixOptions.UnixSocketPath = Environment.GetEnvironmentVariable("WSX_PARITY_UNIX");
         var unix = Listen(unixOptions, Handle);
         Console.Out.WriteLine(
             "{\"main\": " + main.Port + ", \"origin\": " + origin.Port + ", \"restart\": " + restartable.Port +
             ", \"drain\": " + drainable.Port + ", \"mtls\": " + mtls.Port + ", \"ipv6\": " + ipv6.Port +
-            ", \"deflate\": " + deflate.Port + ", \"deflate_shared\": " + deflateShared.Port + "}");
+            ", \"deflate\": " + deflate.Port + ", \"deflate_shared\": " + deflateShared.Port +
+            ", \"loops\": " + loops.Port + "}");
         Console.Out.Flush();
         // Runs until run.py closes stdin (common.wait_for_stdin_eof).
         while (Console.In.Read() >= 0)

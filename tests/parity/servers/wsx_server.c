@@ -1,7 +1,7 @@
 /*
  * The C parity server: the paths and endpoints of wsx_server.py (main,
- * origin, restart, drain, mtls, ipv6, deflate, deflate_shared; see py_server.py's docstring
- * for the paths) served through the C ABI 0.2 (include/wsx.h): one loop on
+ * origin, restart, drain, mtls, ipv6, deflate, deflate_shared, loops; see py_server.py's
+ * docstring for the paths, wsx_server.py's for /room and loops) served through the C ABI 0.2 (include/wsx.h): one loop on
  * its own thread, wsx_loop_listen per endpoint, the upgrade callback for the
  * HTTP answers (process_request's /auth 401, /upgrade-required 426,
  * /healthz 200, /moved 302, /metrics), and each accepted connection in pull
@@ -174,7 +174,8 @@ static void on_upgrade(void *user_data, wsx_upgrade *upgrade, const wsx_request 
         wsx_header location = {"Location", "/echo"};
         wsx_upgrade_respond(upgrade, 302, &location, 1, NULL, 0);
     } else if (path_is(path, "/metrics") && metered != NULL) {
-        static char text[32 * 1024]; /* the loop thread's alone */
+        /* One per loop thread (the loops endpoint calls from two). */
+        static _Thread_local char text[32 * 1024];
         size_t needed = 0;
         if (wsx_server_metrics_text(metered, text, sizeof text, &needed) != WSX_OK) die("metrics text");
         wsx_header type = {"Content-Type", wsx_metrics_content_type()};
@@ -274,6 +275,30 @@ static void answer_side(wsx_conn *conn, struct message *m, const char *prefix, c
     wait_closed(conn, m, WAIT_CLOSED_MS);
 }
 
+/* The loops endpoint's server, which /room publishes on. */
+static wsx_server *rooms;
+
+/* /room?id=U: joins topic "room:U", says "joined", then "publish X"
+ * publishes X to the room (the sender included) and answers "reached N";
+ * anything else is echoed. */
+static void room(wsx_conn *conn, struct message *m, const char *id) {
+    char topic[300], reached[64];
+    snprintf(topic, sizeof topic, "room:%s", id);
+    if (wsx_conn_subscribe(conn, topic) != WSX_OK) die("subscribe");
+    send_text(conn, "joined");
+    while (recv_message(conn, m, -1) == GOT_MESSAGE) {
+        if (m->kind == WSX_MSG_KIND_TEXT && m->len > 8 && memcmp(m->data, "publish ", 8) == 0) {
+            size_t count = 0;
+            if (wsx_server_publish(rooms, topic, WSX_MSG_KIND_TEXT, m->data + 8, m->len - 8, NULL, &count) != WSX_OK)
+                die("publish");
+            snprintf(reached, sizeof reached, "reached %zu", count);
+            send_text(conn, reached);
+        } else {
+            wsx_conn_send_timeout(conn, m->kind, m->data, m->len, 0, SEND_TIMEOUT_MS);
+        }
+    }
+}
+
 static void handle(wsx_conn *conn, const char *path, const char *host) {
     struct message m = {0};
     char id[256] = "", arg[256];
@@ -318,6 +343,8 @@ static void handle(wsx_conn *conn, const char *path, const char *host) {
         wait_closed(conn, &m, WAIT_CLOSED_MS);
     } else if (path_is(path, "/hold")) {
         for (int i = 0; i < WAIT_CLOSED_MS / 50 && wsx_conn_state(conn) != WSX_STATE_CLOSED; i++) sleep_ms(50);
+    } else if (path_is(path, "/room")) {
+        room(conn, &m, id);
     } else if (path_is(path, "/send")) {
         size_t size = (size_t)atol(query_value(path, "size", arg, sizeof arg) ? arg : "0");
         uint8_t *data = binary_payload(size);
@@ -473,7 +500,8 @@ int main(void) {
                     *origin = endpoint("origin", "127.0.0.1"), *restart_ep = endpoint("restart", "127.0.0.1"),
                     *drain = endpoint("drain", "127.0.0.1"), *mtls = endpoint("mtls", "127.0.0.1"),
                     *deflate = endpoint("deflate", "127.0.0.1"),
-                    *deflate_shared = endpoint("deflate_shared", "127.0.0.1");
+                    *deflate_shared = endpoint("deflate_shared", "127.0.0.1"),
+                    *loops = endpoint("loops", "127.0.0.1");
     restart_ep->restartable = drain->restartable = true;
     if (wsx_server_options_add_origin(origin->options, "https://good.example") != WSX_OK) die("origin");
     if (wsx_server_options_set_tls(mtls->options, tls_path("server.pem"), tls_path("server.key")) != WSX_OK ||
@@ -489,8 +517,11 @@ int main(void) {
     if (wsx_conn_options_set_compression(wsx_server_options_conn(deflate_shared->options), &params) != WSX_OK) {
         die("deflate_shared");
     }
-    struct endpoint *all[] = {main_ep, origin, restart_ep, drain, mtls, ipv6, deflate, deflate_shared};
+    /* The main paths and /room on a server spread over two loop threads. */
+    if (wsx_server_options_set_loops(loops->options, 2) != WSX_OK) die("loops");
+    struct endpoint *all[] = {main_ep, origin, restart_ep, drain, mtls, ipv6, deflate, deflate_shared, loops};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) listen_on(all[i]);
+    rooms = loops->server;
     /* The main paths on the Unix domain socket run.py names, as wsx_server.py
      * serves them (not announced: run.py knows the path). */
     struct endpoint *unix_ep = endpoint("unix", NULL);

@@ -14,6 +14,10 @@ How this server holds a client back: its inbox is one message deep
 reading the socket (/stall, /hold); a flood counts itself held back when the
 core's send queue is full (the non-blocking send of the binding reports it)
 and still is after HELD_BACK_PAUSE.
+A ninth, loops: the main paths on a server spread over two network
+threads (loops=2), plus /room?id=U: the connection joins topic "room:U",
+is told "joined", then "publish X" publishes X to the room (the sender
+included) and answers "reached N"; anything else is echoed.
 Not served (the scenarios say why): /bad-subprotocol, /invalid-utf8.
 The main paths are also served on a Unix domain socket (wsx.sync.unix_serve)
 at the path run.py gives in WSX_PARITY_UNIX.
@@ -36,6 +40,8 @@ import wsx.sync  # noqa: E402
 board = Board()
 # The server whose counters /metrics serves (the main endpoint's).
 metered: list = []
+# The loops endpoint's server, which /room publishes on.
+rooms: list = []
 
 
 def process_request(conn, request):
@@ -104,6 +110,17 @@ def hold(conn) -> None:
         time.sleep(0.05)
 
 
+def room(conn, topic: str) -> None:
+    conn.subscribe(topic)
+    conn.send("joined")
+    for message in conn:
+        if isinstance(message, str) and message.startswith("publish "):
+            reached = rooms[0].publish(topic, message[len("publish "):])
+            conn.send(f"reached {reached}")
+        else:
+            conn.send(message)
+
+
 def handler(conn) -> None:
     path, q = split(conn.request.path)
     if path == "/whoami":
@@ -139,6 +156,8 @@ def handler(conn) -> None:
         wait_closed(conn)
     elif path == "/hold":
         hold(conn)
+    elif path == "/room":
+        room(conn, "room:" + q["id"])
     elif path == "/send":
         conn.send(payload("binary", int(q["size"])))
         wait_closed(conn)
@@ -193,10 +212,13 @@ def main() -> None:
     deflate_server = wsx.sync.serve(handler, "127.0.0.1", 0, **dict(OPTIONS, compression="deflate"))
     shared = wsx.Deflate(shared_compressor=True)
     deflate_shared_server = wsx.sync.serve(handler, "127.0.0.1", 0, **dict(OPTIONS, compression=shared))
+    loops_server = wsx.sync.serve(handler, "127.0.0.1", 0, **dict(OPTIONS, loops=2))
+    rooms.append(loops_server)
     unix_server = wsx.sync.unix_serve(handler, os.environ["WSX_PARITY_UNIX"], **OPTIONS)  # noqa: F841
     announce({"main": main_server.port, "origin": origin_server.port, "restart": restartable.port,
               "drain": drainable.port, "mtls": mtls_server.port, "ipv6": ipv6_server.port,
-              "deflate": deflate_server.port, "deflate_shared": deflate_shared_server.port})
+              "deflate": deflate_server.port, "deflate_shared": deflate_shared_server.port,
+              "loops": loops_server.port})
     wait_for_stdin_eof()
     os._exit(0)
 
