@@ -259,12 +259,16 @@ def report_loops(rep: Report, results: dict[int, list[dict[str, Any]]]) -> None:
                   "interleaved rounds. With 2 cores the load generator needs about one of them, so a second "
                   "loop can gain only what the first left idle; on a machine with more cores than the load "
                   "generator uses, N loops should approach N times one loop's rate until the clients or the "
-                  "network saturate.", ""]
+                  "network saturate. Server CPU is the share of a core the server process got (all its "
+                  "loops): on a shared machine more loops also win a bigger share, which 'per server "
+                  "CPU-second' separates from the work each message costs.", ""]
     rows = []
     for loops, runs in results.items():
+        per_cpu = [e for e in (efficiency(run, metric) for run in runs) if e is not None]
         rows.append([str(loops), fmt(median(runs, metric)), fmt(median(runs, "server_cpu"), 2),
-                     fmt(median(runs, "client_cpu"), 2), str(len(runs))])
-    rep.table(["loops", unit, "server CPU", "client CPU", "rounds"], rows)
+                     fmt(median(runs, "client_cpu"), 2),
+                     fmt(statistics.median(per_cpu) if per_cpu else None), str(len(runs))])
+    rep.table(["loops", unit, "server CPU", "client CPU", "per server CPU-second", "rounds"], rows)
     value = ratio(median(results[2], metric), median(results[1], metric))
     rep.target("throughput wsx 2 loops / 1 loop (load generator unpinned)", value, "> 1", lambda v: v > 1,
                aside=f" on {cores} cores shared with the load generator")

@@ -1,9 +1,13 @@
 //! Publish/subscribe: fan-out to many subscribers, subscriptions that end
 //! with unsubscribe and close, slow subscribers skipped or dropped without
 //! holding up (or growing memory for) the others, publishing from many
-//! threads and from callbacks, and compressed payloads shared only where the
-//! compressor state allows.
+//! threads and from callbacks, compressed payloads shared only where the
+//! compressor state allows, and publishing on a server spread over several
+//! loops (`loops`).
 
+/// A server spread over several loops.
+#[path = "net_pubsub/loops.rs"]
+mod loops;
 mod net_util;
 
 use std::collections::HashMap;

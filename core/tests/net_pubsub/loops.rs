@@ -4,26 +4,19 @@
 //! publication reaches the subscribers on every loop exactly once, and
 //! shutting down (a drain, or the loop stopping) closes every connection,
 //! runs `on_shutdown` once, joins the server's threads and frees the port.
-
-mod net_util;
+//! One test at a time (the file's `serial`): each counts the process's
+//! loop threads.
 
 use std::collections::BTreeSet;
 use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use net_util::*;
+use super::net_util::*;
+use super::serial;
 use wsx_core::net::{
     Balance, Conn, Ctx, Handler, Open, Refusal, Server, ServerConfig, ServerHandler, Upgrade,
 };
 use wsx_core::proto::MessageKind;
-
-/// One test at a time: each counts the process's loop threads.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// What the server saw.
 #[derive(Debug, PartialEq)]
