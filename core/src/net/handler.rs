@@ -351,7 +351,9 @@ impl Attempt<'_> {
 /// built, never changed on the way out.
 pub type Refusal = crate::proto::handshake::Rejection;
 
-/// The events of a listening server, called on the loop's thread.
+/// The events of a listening server, called on the loop's thread (for a
+/// server spread over several loops, [`super::ServerConfig::loops`], on any
+/// of its loops' threads, one call at a time).
 pub trait ServerHandler: Send + 'static {
     /// A valid handshake request passed the Origin allow-list: accept it with
     /// the connection's handler, or refuse it with a status.

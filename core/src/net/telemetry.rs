@@ -3,10 +3,10 @@
 //!
 //! # Counters
 //!
-//! Every loop and every server owns one [`Counters`]. Only the loop's
-//! thread writes them (a server belongs to one loop), so an update is a
-//! relaxed load and a relaxed store of the same word: no lock and no atomic
-//! read-modify-write on the hot path. Any thread may read them at any time
+//! Every loop and every server owns one [`Counters`] (a server spread over
+//! several loops one per loop). Only the loop's thread writes them, so an
+//! update is a relaxed load and a relaxed store of the same word: no lock
+//! and no atomic read-modify-write on the hot path. Any thread may read them at any time
 //! ([`super::LoopHandle::metrics`], [`super::Server::metrics`]); a snapshot
 //! is each figure as it was at some moment, not one instant for all.
 //!

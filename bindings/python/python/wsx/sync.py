@@ -437,7 +437,7 @@ def serve(
 
     ``loops=N`` spreads the connections over N network threads in this
     process sharing the port (default 1; 0 or more than 256 raise
-    ``ValueError``): on Linux each thread listens with ``SO_REUSEPORT`` and
+    :class:`~wsx.InvalidArgument`): on Linux each thread listens with ``SO_REUSEPORT`` and
     the kernel balances, elsewhere the first hands connections round-robin.
     :meth:`Server.publish` reaches the subscribers on every thread once;
     connection counts, ``max_connections`` and :meth:`Server.shutdown`
