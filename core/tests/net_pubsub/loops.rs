@@ -73,7 +73,7 @@ struct Spread {
     /// The server's loop (loop 0).
     lp: wsx_core::net::LoopThread,
     /// The clients' loop.
-    _clients_lp: wsx_core::net::LoopThread,
+    clients_lp: wsx_core::net::LoopThread,
     server: Server,
     seen: Receiver<Seen>,
     clients: Vec<(Conn, Events)>,
@@ -83,13 +83,17 @@ struct Spread {
 /// A server on two loops with `balance`, and clients connected until both
 /// loops hold one (round-robin: two; the kernel's hash: a few).
 fn spread(balance: Balance) -> Spread {
-    let lp = spawn_loop();
-    let (tx, seen) = channel();
-    let config = ServerConfig {
+    spread_with(ServerConfig {
         loops: 2,
         balance,
         ..server_config()
-    };
+    })
+}
+
+fn spread_with(config: ServerConfig) -> Spread {
+    let balance = config.balance;
+    let lp = spawn_loop();
+    let (tx, seen) = channel();
     let server = lp
         .handle()
         .listen(config, Box::new(Hub { tx }))
@@ -118,7 +122,7 @@ fn spread(balance: Balance) -> Spread {
     }
     Spread {
         lp,
-        _clients_lp: clients_lp,
+        clients_lp,
         server,
         seen,
         clients,
@@ -168,6 +172,15 @@ impl Spread {
         assert_eq!(out, 3 * self.clients.len() as u64);
     }
 
+    /// Like [`Spread::check_gone`], past `opens` more open events.
+    fn check_gone_after_opens(&self, opens: usize) {
+        for _ in 0..opens {
+            let seen = self.seen.recv_timeout(PATIENCE);
+            assert!(matches!(seen, Ok(Seen::Open(_))), "{seen:?}");
+        }
+        self.check_gone();
+    }
+
     /// `on_shutdown` ran once, the extra loop's thread is gone and the port
     /// is free.
     fn check_gone(&self) {
@@ -204,7 +217,7 @@ fn round_robin_spreads_publishes_once_and_stops_with_its_loop() {
     let _serial = serial();
     let Spread {
         lp,
-        _clients_lp,
+        clients_lp,
         server,
         seen,
         clients,
@@ -212,7 +225,7 @@ fn round_robin_spreads_publishes_once_and_stops_with_its_loop() {
     } = spread(Balance::RoundRobin);
     let spread = Spread {
         lp: spawn_loop(),
-        _clients_lp,
+        clients_lp,
         server,
         seen,
         clients,
@@ -226,4 +239,46 @@ fn round_robin_spreads_publishes_once_and_stops_with_its_loop() {
         assert_eq!(events.close().0, 1006);
     }
     spread.check_gone();
+}
+
+#[test]
+fn max_connections_counts_the_connections_of_every_loop() {
+    let _serial = serial();
+    let spread = spread_with(ServerConfig {
+        loops: 2,
+        balance: Balance::RoundRobin,
+        max_connections: 2,
+        ..server_config()
+    });
+    // One connection on each loop: the next (loop 0's turn) finds the
+    // server full and is closed at once.
+    let url = format!("ws://{}/", spread.server.local_addr());
+    let (recorder, events) = Recorder::new(false);
+    let _refused = spread
+        .clients_lp
+        .handle()
+        .connect(&url, client_config(), recorder);
+    let refused = events.until(|ev| match ev {
+        Ev::Open { .. } => panic!("a third connection opened past max_connections 2"),
+        Ev::Close(code, ..) => Some(code),
+        _ => None,
+    });
+    assert_eq!(refused, 1006);
+    // Loop 1's connection ends: the next connection (loop 1's turn) is
+    // taken again.
+    let (conn, events) = &spread.clients[1];
+    conn.close(wsx_core::proto::CloseCode::NORMAL, "")
+        .expect("close");
+    events.close();
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while spread.server.metrics().connections_open > 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server still counts 2"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (_again, _events) = connect(spread.clients_lp.handle(), &url, client_config());
+    spread.server.shutdown(PATIENCE);
+    spread.check_gone_after_opens(1);
 }
