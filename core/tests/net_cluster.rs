@@ -1,6 +1,7 @@
 //! Cluster pub/sub through a real Redis (each test starts its own
 //! `redis-server` on a free port of 127.0.0.1 and stops it): publications
-//! reach every node's subscribers once and in order, one broker
+//! reach every node's subscribers once and in order (also on a node spread
+//! over two loops), one broker
 //! subscription per topic per node, the broker killed and restarted while
 //! publishing (state events, local delivery throughout, re-subscription,
 //! gap events for what was lost), and a broker unreachable at start. Against
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use net_util::*;
 use wsx_core::net::{
-    ClusterConfig, ClusterGap, ClusterState, Conn, Ctx, Handler, LoopThread, QueueFull,
+    Balance, ClusterConfig, ClusterGap, ClusterState, Conn, Ctx, Handler, LoopThread, QueueFull,
     ReconnectPolicy, Refusal, Server, ServerConfig, ServerHandler, Upgrade,
 };
 use wsx_core::proto::MessageKind;
@@ -225,6 +226,15 @@ fn fast_reconnect() -> ReconnectPolicy {
 
 impl Node {
     fn start(url: &str, tweak: impl FnOnce(&mut ClusterConfig)) -> Node {
+        Node::start_with(url, |_| {}, tweak)
+    }
+
+    /// [`Node::start`], the server's options changed by `server` too.
+    fn start_with(
+        url: &str,
+        server: impl FnOnce(&mut ServerConfig),
+        tweak: impl FnOnce(&mut ClusterConfig),
+    ) -> Node {
         let lp = spawn_loop();
         let mut cluster = ClusterConfig {
             url: url.to_owned(),
@@ -234,10 +244,11 @@ impl Node {
             ..ClusterConfig::default()
         };
         tweak(&mut cluster);
-        let config = ServerConfig {
+        let mut config = ServerConfig {
             cluster: Some(cluster),
             ..server_config()
         };
+        server(&mut config);
         let (tx, events) = channel();
         let server = lp
             .handle()
@@ -293,8 +304,19 @@ fn states(seen: &[ClusterEv]) -> Vec<ClusterState> {
 
 fn three_nodes(sharded: bool) {
     let redis = Redis::start();
+    // Node 0 is spread over two loops, round-robin: its first client lives
+    // on loop 0, its second (the only one subscribing to "other" there) on
+    // loop 1, which the broker on loop 0 must serve too.
+    let spread = |i: usize| {
+        move |s: &mut ServerConfig| {
+            if i == 0 {
+                s.loops = 2;
+                s.balance = Balance::RoundRobin;
+            }
+        }
+    };
     let nodes: Vec<Node> = (0..3)
-        .map(|_| Node::start(&redis.url(), |c| c.sharded = sharded))
+        .map(|i| Node::start_with(&redis.url(), spread(i), |c| c.sharded = sharded))
         .collect();
     for node in &nodes {
         node.until_state(ClusterState::Up, &mut Vec::new());
