@@ -313,13 +313,15 @@ namespace Wsx
         /// <exception cref="InvalidOperationException">Not connected yet, another ReceiveAsync is pending, or messages go to <see cref="MessageReceived"/>.</exception>
         public override Task<WebSocketReceiveResult> ReceiveAsync(ArraySegment<byte> buffer, CancellationToken cancellationToken)
         {
-            return Receive(buffer, cancellationToken, false);
-        }
-
-        Task<WebSocketReceiveResult> Receive(ArraySegment<byte> buffer, CancellationToken cancellationToken, bool pump)
-        {
             if (buffer.Array == null)
                 throw new ArgumentNullException(nameof(buffer));
+            BeginReceive(false);
+            return ReceiveLoop(buffer, cancellationToken);
+        }
+
+        /// <summary>Checks that a receive may start now and marks one under way (one at a time).</summary>
+        void BeginReceive(bool pump)
+        {
             lock (Gate)
             {
                 ThrowIfDisposed();
@@ -333,60 +335,82 @@ namespace Wsx
                     throw new InvalidOperationException("another ReceiveAsync is pending on this WebSocket: one at a time");
                 receiving = true;
             }
-            return ReceiveLoop(buffer, cancellationToken, pump);
         }
 
-        async Task<WebSocketReceiveResult> ReceiveLoop(ArraySegment<byte> buffer, CancellationToken cancellationToken, bool pump)
+        void EndReceive()
+        {
+            lock (Gate)
+                receiving = false;
+        }
+
+        async Task<WebSocketReceiveResult> ReceiveLoop(ArraySegment<byte> buffer, CancellationToken cancellationToken)
         {
             try
             {
                 while (true)
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    ConnHandle conn;
                     TaskCompletionSource<bool> wake;
-                    lock (Gate)
-                    {
-                        if (disposed || aborted)
-                            throw AbortedError();
-                        conn = handle;
-                        // A new waiter before trying, so a readable event between the try and the wait is not missed.
-                        if (readable.Task.IsCompleted)
-                            readable = Tasks.New<bool>();
-                        wake = readable;
-                    }
+                    var conn = BeginAttempt(cancellationToken, out wake);
                     NativeReceived received;
-                    WsxResult result;
-                    try
-                    {
-                        result = Native.Receive(conn, buffer, out received);
-                    }
-                    catch (ObjectDisposedException)
-                    {
-                        // Disposed between the check above and the call: as if it came first.
-                        throw AbortedError();
-                    }
+                    var result = Attempt(conn, buffer, out received);
                     if (result == WsxResult.Ok)
                         return new WebSocketReceiveResult(received.Count, received.Type, received.EndOfMessage);
                     if (result == WsxResult.Closed)
                         return Ended(conn);
-                    if (result != WsxResult.WouldBlock)
-                        throw Native.Failure(result);
-                    lock (Gate)
-                    {
-                        // Disposed meanwhile: the wake would never come (see FailWaiters).
-                        if (disposed)
-                            throw AbortedError();
-                        pumpWaiting = pump && !wake.Task.IsCompleted;
-                    }
-                    await Tasks.WithCancellation(wake.Task, cancellationToken).ConfigureAwait(false);
+                    await WaitReadable(result, wake, cancellationToken, false).ConfigureAwait(false);
                 }
             }
             finally
             {
-                lock (Gate)
-                    receiving = false;
+                EndReceive();
             }
+        }
+
+        /// <summary>
+        /// Before trying to receive: the handle, and the readable event to wait for if nothing is
+        /// there (a new waiter before trying, so an event between the try and the wait is not missed).
+        /// </summary>
+        ConnHandle BeginAttempt(CancellationToken cancellationToken, out TaskCompletionSource<bool> wake)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            lock (Gate)
+            {
+                if (disposed || aborted)
+                    throw AbortedError();
+                if (readable.Task.IsCompleted)
+                    readable = Tasks.New<bool>();
+                wake = readable;
+                return handle;
+            }
+        }
+
+        /// <summary>One <c>wsx_conn_recv</c> into <paramref name="buffer"/> (empty: the next message's kind and size).</summary>
+        WsxResult Attempt(ConnHandle conn, ArraySegment<byte> buffer, out NativeReceived received)
+        {
+            try
+            {
+                return Native.Receive(conn, buffer, out received);
+            }
+            catch (ObjectDisposedException)
+            {
+                // Disposed between BeginAttempt and the call: as if it came first.
+                throw AbortedError();
+            }
+        }
+
+        /// <summary>After an attempt that found nothing (<paramref name="result"/>): waits for the library's readable event.</summary>
+        Task WaitReadable(WsxResult result, TaskCompletionSource<bool> wake, CancellationToken cancellationToken, bool pump)
+        {
+            if (result != WsxResult.WouldBlock)
+                throw Native.Failure(result);
+            lock (Gate)
+            {
+                // Disposed meanwhile: the wake would never come (see FailWaiters).
+                if (disposed)
+                    throw AbortedError();
+                pumpWaiting = pump && !wake.Task.IsCompleted;
+            }
+            return Tasks.WithCancellation(wake.Task, cancellationToken);
         }
 
         /// <summary>Every message was read and the connection is over: the Close result, or the failure.</summary>
@@ -419,34 +443,58 @@ namespace Wsx
         /// Reads a whole message (a loop over <see cref="ReceiveAsync(ArraySegment{byte}, CancellationToken)"/>).
         /// Once the connection is over, returns a message of type <see cref="WebSocketMessageType.Close"/>
         /// with the close status, or throws the <see cref="WsxException"/> that ended an unclean connection.
-        /// Cancelling in the middle of a message loses what was read of it.
+        /// Cancelling stops the wait only: the next message stays for the next call.
         /// </summary>
         public Task<WsxMessage> ReceiveAsync(CancellationToken cancellationToken)
         {
+            BeginReceive(false);
             return ReceiveMessage(cancellationToken, false);
         }
 
+        /// <summary>
+        /// The next whole message, read straight into an array of its size: the library's inbox holds
+        /// messages whole, so an empty read tells the size and one more copies it all (no buffer in
+        /// between, nothing allocated but the message). Called after <see cref="BeginReceive"/>.
+        /// </summary>
         async Task<WsxMessage> ReceiveMessage(CancellationToken cancellationToken, bool pump)
         {
-            var chunk = new byte[64 * 1024];
-            MemoryStream whole = null;
-            while (true)
+            try
             {
-                var result = await Receive(new ArraySegment<byte>(chunk), cancellationToken, pump).ConfigureAwait(false);
-                if (result.MessageType == WebSocketMessageType.Close)
-                    return new WsxMessage(result.CloseStatus.Value, result.CloseStatusDescription);
-                if (result.EndOfMessage && whole == null)
+                while (true)
                 {
-                    var data = new byte[result.Count];
-                    Buffer.BlockCopy(chunk, 0, data, 0, result.Count);
-                    return new WsxMessage(result.MessageType, data);
+                    TaskCompletionSource<bool> wake;
+                    var conn = BeginAttempt(cancellationToken, out wake);
+                    NativeReceived next;
+                    var result = Attempt(conn, default(ArraySegment<byte>), out next);
+                    if (result == WsxResult.Ok)
+                        return TakeMessage(conn, next);
+                    if (result == WsxResult.Closed)
+                    {
+                        var end = Ended(conn);
+                        return new WsxMessage(end.CloseStatus.Value, end.CloseStatusDescription);
+                    }
+                    await WaitReadable(result, wake, cancellationToken, pump).ConfigureAwait(false);
                 }
-                if (whole == null)
-                    whole = new MemoryStream();
-                whole.Write(chunk, 0, result.Count);
-                if (result.EndOfMessage)
-                    return new WsxMessage(result.MessageType, whole.ToArray());
             }
+            finally
+            {
+                EndReceive();
+            }
+        }
+
+        /// <summary>The message whose kind and size <paramref name="next"/> told, copied out whole.</summary>
+        WsxMessage TakeMessage(ConnHandle conn, NativeReceived next)
+        {
+            // An empty message was taken by the empty read itself.
+            if (next.EndOfMessage)
+                return new WsxMessage(next.Type, WsxMessage.Empty);
+            var data = new byte[checked((int)next.Remaining)];
+            NativeReceived rest;
+            var result = Attempt(conn, new ArraySegment<byte>(data), out rest);
+            // One receiver at a time, and the message waits whole: the rest is all there.
+            if (result != WsxResult.Ok || rest.Count != data.Length)
+                throw result == WsxResult.Ok ? WsxException.Create(WsxResult.State, "a message shrank while it was read") : Native.Failure(result);
+            return new WsxMessage(next.Type, data);
         }
 
         /// <summary>Event delivery: reads whole messages and raises MessageReceived until the end.</summary>
@@ -471,6 +519,7 @@ namespace Wsx
                 {
                     if (IsDisposed)
                         return;
+                    BeginReceive(true);
                     var message = await ReceiveMessage(CancellationToken.None, true).ConfigureAwait(false);
                     if (message.MessageType == WebSocketMessageType.Close)
                     {
