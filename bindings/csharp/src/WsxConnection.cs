@@ -651,13 +651,31 @@ namespace Wsx
         /// Sends a whole text or binary message with <paramref name="flags"/>, such as
         /// <see cref="WsxSendFlags.DisableCompression"/> for data that is compressed already.
         /// </summary>
-        public async Task SendAsync(ArraySegment<byte> data, WebSocketMessageType messageType, WsxSendFlags flags, CancellationToken cancellationToken)
+        public Task SendAsync(ArraySegment<byte> data, WebSocketMessageType messageType, WsxSendFlags flags, CancellationToken cancellationToken)
         {
-            if (data.Array == null)
-                throw new ArgumentNullException(nameof(data));
-            var kind = Native.MessageKind(messageType, nameof(messageType));
-            cancellationToken.ThrowIfCancellationRequested();
-            await Send(() => TrySend(kind, data, flags), cancellationToken).ConfigureAwait(false);
+            uint kind;
+            try
+            {
+                if (data.Array == null)
+                    throw new ArgumentNullException(nameof(data));
+                kind = Native.MessageKind(messageType, nameof(messageType));
+                cancellationToken.ThrowIfCancellationRequested();
+                // The common case, queued at once: nothing allocated, no state machine.
+                if (Volatile.Read(ref blockedSenders) == 0)
+                {
+                    var result = TrySend(kind, data, flags);
+                    if (result == WsxResult.Ok)
+                        return Task.CompletedTask;
+                    if (result != WsxResult.WouldBlock)
+                        throw Native.Failure(result);
+                }
+            }
+            catch (Exception e)
+            {
+                // As an async method fails: in the task, not the call.
+                return Tasks.Failed(e);
+            }
+            return SendInLine(() => TrySend(kind, data, flags), cancellationToken);
         }
 
         /// <summary>
@@ -674,8 +692,15 @@ namespace Wsx
                 if (result != WsxResult.WouldBlock)
                     throw Native.Failure(result);
             }
-            // Past the high-water mark, or behind senders that are: wait in line for the
-            // library's writable event, so that messages go out in the order the calls began.
+            await SendInLine(attempt, cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// Past the high-water mark, or behind senders that are: waits in line for the library's
+        /// writable event, so that messages go out in the order the calls began.
+        /// </summary>
+        async Task SendInLine(Func<WsxResult> attempt, CancellationToken cancellationToken)
+        {
             Interlocked.Increment(ref blockedSenders);
             try
             {
