@@ -52,7 +52,10 @@ namespace Wsx
         /// <summary>The connection whose event delivery runs a handler on this thread (null: none).</summary>
         [ThreadStatic]
         static WsxConnection deliveringFor;
-        TaskCompletionSource<bool> readable = Tasks.New<bool>();
+        /// <summary>How many readable events the library raised, wrapping (a receive waits for the count to move).</summary>
+        int readableEvents;
+        /// <summary>The task a parked receive awaits (null: none parked); HandleReadable completes it.</summary>
+        TaskCompletionSource<bool> readable;
         /// <summary>When the pending asynchronous wait for the readable event began (0: none), and how long the last wait took (Stopwatch ticks).</summary>
         long waitStarted, lastWait;
         OpenEvent handshake;
@@ -352,15 +355,15 @@ namespace Wsx
             {
                 while (true)
                 {
-                    TaskCompletionSource<bool> wake;
-                    var conn = BeginAttempt(cancellationToken, out wake);
+                    int seen;
+                    var conn = BeginAttempt(cancellationToken, out seen);
                     NativeReceived received;
                     var result = Attempt(conn, buffer, out received);
                     if (result == WsxResult.Ok)
                         return new WebSocketReceiveResult(received.Count, received.Type, received.EndOfMessage);
                     if (result == WsxResult.Closed)
                         return Ended(conn);
-                    await WaitReadable(result, wake, cancellationToken, false).ConfigureAwait(false);
+                    await WaitReadable(result, seen, cancellationToken, false).ConfigureAwait(false);
                 }
             }
             finally
@@ -370,10 +373,10 @@ namespace Wsx
         }
 
         /// <summary>
-        /// Before trying to receive: the handle, and the readable event to wait for if nothing is
-        /// there (a new waiter before trying, so an event between the try and the wait is not missed).
+        /// Before trying to receive: the handle, and the count of readable events to wait past if
+        /// nothing is there (read before trying, so an event between the try and the wait is not missed).
         /// </summary>
-        ConnHandle BeginAttempt(CancellationToken cancellationToken, out TaskCompletionSource<bool> wake)
+        ConnHandle BeginAttempt(CancellationToken cancellationToken, out int seen)
         {
             cancellationToken.ThrowIfCancellationRequested();
             lock (Gate)
@@ -386,9 +389,7 @@ namespace Wsx
                     lastWait = Stopwatch.GetTimestamp() - waitStarted;
                     waitStarted = 0;
                 }
-                if (readable.Task.IsCompleted)
-                    readable = Tasks.New<bool>();
-                wake = readable;
+                seen = readableEvents;
                 return handle;
             }
         }
@@ -412,25 +413,30 @@ namespace Wsx
         /// readable event, on this thread for a moment first when the last wait was that short
         /// (<see cref="SpinForReadable"/>).
         /// </summary>
-        Task WaitReadable(WsxResult result, TaskCompletionSource<bool> wake, CancellationToken cancellationToken, bool pump)
+        Task WaitReadable(WsxResult result, int seen, CancellationToken cancellationToken, bool pump)
         {
             if (result != WsxResult.WouldBlock)
                 throw Native.Failure(result);
             long started = Stopwatch.GetTimestamp();
-            if (SpinForReadable(wake.Task, started, cancellationToken))
+            if (SpinForReadable(seen, started, cancellationToken))
             {
                 lastWait = Stopwatch.GetTimestamp() - started;
                 return Task.CompletedTask;
             }
+            Task<bool> wake;
             lock (Gate)
             {
                 // Disposed meanwhile: the wake would never come (see FailWaiters).
                 if (disposed)
                     throw AbortedError();
-                pumpWaiting = pump && !wake.Task.IsCompleted;
+                if (readableEvents != seen)
+                    return Task.CompletedTask;
+                readable = Tasks.New<bool>();
+                wake = readable.Task;
+                pumpWaiting = pump;
                 waitStarted = started;
             }
-            return Tasks.WithCancellation(wake.Task, cancellationToken);
+            return Tasks.WithCancellation(wake, cancellationToken);
         }
 
         /// <summary>How long a receive waits on its thread for the readable event before it awaits it (200 µs).</summary>
@@ -444,12 +450,12 @@ namespace Wsx
         /// loop thread (which would wait for itself) nor on a thread with a
         /// <see cref="SynchronizationContext"/> (a UI or game thread is not held up).
         /// </summary>
-        bool SpinForReadable(Task wake, long started, CancellationToken cancellationToken)
+        bool SpinForReadable(int seen, long started, CancellationToken cancellationToken)
         {
             if (lastWait > SpinTicks || NativeLoop.OnLoopThread || SynchronizationContext.Current != null)
                 return false;
             long until = started + SpinTicks;
-            while (!wake.IsCompleted)
+            while (Volatile.Read(ref readableEvents) == seen)
             {
                 if (Stopwatch.GetTimestamp() >= until || Volatile.Read(ref disposed) || cancellationToken.IsCancellationRequested)
                     return false;
@@ -507,8 +513,8 @@ namespace Wsx
             {
                 while (true)
                 {
-                    TaskCompletionSource<bool> wake;
-                    var conn = BeginAttempt(cancellationToken, out wake);
+                    int seen;
+                    var conn = BeginAttempt(cancellationToken, out seen);
                     NativeReceived next;
                     var result = Attempt(conn, default(ArraySegment<byte>), out next);
                     if (result == WsxResult.Ok)
@@ -518,7 +524,7 @@ namespace Wsx
                         var end = Ended(conn);
                         return new WsxMessage(end.CloseStatus.Value, end.CloseStatusDescription);
                     }
-                    await WaitReadable(result, wake, cancellationToken, pump).ConfigureAwait(false);
+                    await WaitReadable(result, seen, cancellationToken, pump).ConfigureAwait(false);
                 }
             }
             finally
@@ -978,18 +984,14 @@ namespace Wsx
 
         void FailWaiters(Exception error)
         {
-            TaskCompletionSource<bool> wake;
-            bool events;
             lock (Gate)
             {
-                wake = readable;
-                events = mode == ModeEvents;
+                // A pending ReceiveAsync fails now. The event delivery is left asleep: woken, it would
+                // only see the end and stop, as a work item of the thread pool after Dispose returned
+                // (see JoinDelivery); after Abort, the library's close wakes it.
+                if (mode != ModeEvents)
+                    WakeReceiver();
             }
-            // A pending ReceiveAsync fails now. The event delivery is left asleep: woken, it would
-            // only see the end and stop, as a work item of the thread pool after Dispose returned
-            // (see JoinDelivery); after Abort, the library's close wakes it.
-            if (!events)
-                wake.TrySetResult(true);
             closed.TrySetException(error);
             closed.Task.Exception?.Handle(_ => true);
             ReleaseWritableWaiters(error);
@@ -1119,7 +1121,18 @@ namespace Wsx
                 // Woken, the delivery runs again (Dispose waits for it). Under the lock, so the
                 // two change together; the continuation is only queued (never inline).
                 pumpWaiting = false;
+                WakeReceiver();
+            }
+        }
+
+        /// <summary>Under <see cref="Gate"/>: moves the count a receive waits past, and wakes one that awaits it.</summary>
+        void WakeReceiver()
+        {
+            readableEvents++;
+            if (readable != null)
+            {
                 readable.TrySetResult(true);
+                readable = null;
             }
         }
 
