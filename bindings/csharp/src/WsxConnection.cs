@@ -578,11 +578,7 @@ namespace Wsx
                         break;
                     }
                     // The next message is read once this one was handled: the library's inbox holds the rest.
-                    await Deliver(() =>
-                    {
-                        if (!IsDisposed)
-                            RaiseMessage(message);
-                    }).ConfigureAwait(false);
+                    await DeliverMessage(message).ConfigureAwait(false);
                 }
             }
             catch (WebSocketException e)
@@ -596,6 +592,34 @@ namespace Wsx
             }
             if (!IsDisposed)
                 await Deliver(() => RaiseEnded(end, error)).ConfigureAwait(false);
+        }
+
+        static readonly Action<WsxConnection, WsxMessage> RaiseMessageUnlessDisposed = (connection, message) =>
+        {
+            if (!connection.IsDisposed)
+                connection.RaiseMessage(message);
+        };
+
+        /// <summary>
+        /// Raises MessageReceived for <paramref name="message"/> where events belong; completes once
+        /// it ran. Without a <see cref="SynchronizationContext"/>, at once on this thread, with
+        /// nothing allocated for it.
+        /// </summary>
+        Task DeliverMessage(WsxMessage message)
+        {
+            if (Events.Posts)
+                return Deliver(() => RaiseMessageUnlessDisposed(this, message));
+            var outer = deliveringFor;
+            deliveringFor = this;
+            try
+            {
+                Events.Raise(RaiseMessageUnlessDisposed, this, message);
+            }
+            finally
+            {
+                deliveringFor = outer;
+            }
+            return Task.CompletedTask;
         }
 
         /// <summary>Raises one event of the delivery where events belong; completes once it ran.</summary>
