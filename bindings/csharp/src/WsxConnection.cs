@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
-using System.IO;
 using System.Net.WebSockets;
 using System.Text;
 using System.Threading;
@@ -491,24 +490,24 @@ namespace Wsx
         }
 
         /// <summary>
-        /// Reads a whole message (a loop over <see cref="ReceiveAsync(ArraySegment{byte}, CancellationToken)"/>).
-        /// Once the connection is over, returns a message of type <see cref="WebSocketMessageType.Close"/>
+        /// Reads a whole message (as <see cref="ReceiveAsync(ArraySegment{byte}, CancellationToken)"/> until
+        /// EndOfMessage, into an array of the message's size). Once the connection is over, returns a message of type <see cref="WebSocketMessageType.Close"/>
         /// with the close status, or throws the <see cref="WsxException"/> that ended an unclean connection.
         /// Cancelling stops the wait only: the next message stays for the next call.
         /// </summary>
         public Task<WsxMessage> ReceiveAsync(CancellationToken cancellationToken)
         {
-            BeginReceive(false);
             return ReceiveMessage(cancellationToken, false);
         }
 
         /// <summary>
         /// The next whole message, read straight into an array of its size: the library's inbox holds
         /// messages whole, so an empty read tells the size and one more copies it all (no buffer in
-        /// between, nothing allocated but the message). Called after <see cref="BeginReceive"/>.
+        /// between, nothing allocated but the message).
         /// </summary>
         async Task<WsxMessage> ReceiveMessage(CancellationToken cancellationToken, bool pump)
         {
+            BeginReceive(pump);
             try
             {
                 while (true)
@@ -570,7 +569,6 @@ namespace Wsx
                 {
                     if (IsDisposed)
                         return;
-                    BeginReceive(true);
                     var message = await ReceiveMessage(CancellationToken.None, true).ConfigureAwait(false);
                     if (message.MessageType == WebSocketMessageType.Close)
                     {
