@@ -2,7 +2,13 @@
 // Mono, for the bindings table of `make bench`: sends a binary message, awaits
 // its echo, sends the next, for a fixed time after a short warm-up.
 //
-//   mono RrClient.exe --url ws://HOST:PORT/ [--duration SECS] [--sizes 256,65536]
+//   mono RrClient.exe --url ws://HOST:PORT/ [--duration SECS] [--sizes 256,65536] [--api websocket|message|events]
+//
+// --api picks the public API a user would read the echo with: `websocket` (the default: only
+// what System.Net.WebSockets.WebSocket has, as ClientWebSocket code does: SendAsync, then
+// ReceiveAsync(ArraySegment) into one reused buffer until EndOfMessage), `message` (SendAsync,
+// then wsx's ReceiveAsync(token) for a whole WsxMessage, a new array each) or `events` (the
+// MessageReceived event, whose handler sends the next message).
 //
 // Prints one JSON line per size: {"client": "C# (Mono)", "size": N, "rt_per_s": R}.
 using System;
@@ -19,17 +25,18 @@ static class RrClient
 
     static int Main(string[] args)
     {
-        string url = null, sizes = "256,65536";
+        string url = null, sizes = "256,65536", api = "websocket";
         double duration = 2.0;
         for (int i = 0; i + 1 < args.Length; i += 2)
         {
             if (args[i] == "--url") url = args[i + 1];
             else if (args[i] == "--duration") duration = double.Parse(args[i + 1], CultureInfo.InvariantCulture);
             else if (args[i] == "--sizes") sizes = args[i + 1];
+            else if (args[i] == "--api") api = args[i + 1];
         }
-        if (url == null)
+        if (url == null || (api != "message" && api != "websocket" && api != "events"))
         {
-            Console.Error.WriteLine("usage: RrClient --url URL [--duration SECS] [--sizes 256,65536]");
+            Console.Error.WriteLine("usage: RrClient --url URL [--duration SECS] [--sizes 256,65536] [--api websocket|message|events]");
             return 2;
         }
         try
@@ -37,7 +44,7 @@ static class RrClient
             foreach (var s in sizes.Split(','))
             {
                 int size = int.Parse(s, CultureInfo.InvariantCulture);
-                double rate = Run(new Uri(url), size, duration).GetAwaiter().GetResult();
+                double rate = Run(new Uri(url), size, duration, api).GetAwaiter().GetResult();
                 Console.WriteLine("{\"client\": \"C# (Mono)\", \"size\": " + size.ToString(CultureInfo.InvariantCulture)
                     + ", \"rt_per_s\": " + rate.ToString("F1", CultureInfo.InvariantCulture) + "}");
             }
@@ -50,33 +57,107 @@ static class RrClient
         }
     }
 
-    static async Task<double> Run(Uri url, int size, double duration)
+    static async Task<double> Run(Uri url, int size, double duration, string api)
     {
         var payload = new byte[size];
         for (int i = 0; i < size; i++) payload[i] = (byte)(i % 251);
         using (var client = new WsxClient())
         {
             await client.ConnectAsync(url, CancellationToken.None);
-            await Loop(client, payload, Warmup);
-            var clock = Stopwatch.StartNew();
-            long n = await Loop(client, payload, duration);
-            double rate = n / clock.Elapsed.TotalSeconds;
+            double rate;
+            if (api == "events")
+            {
+                rate = await new EventLoop(client, payload).Run(duration);
+            }
+            else
+            {
+                await Loop(client, payload, Warmup, api);
+                var clock = Stopwatch.StartNew();
+                long n = await Loop(client, payload, duration, api);
+                rate = n / clock.Elapsed.TotalSeconds;
+            }
             await client.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
             return rate;
         }
     }
 
-    static async Task<long> Loop(WsxClient client, byte[] payload, double seconds)
+    static async Task<long> Loop(WsxClient client, byte[] payload, double seconds, string api)
     {
+        WebSocket ws = client;
+        var buffer = new byte[payload.Length];
         var clock = Stopwatch.StartNew();
         long n = 0;
         while (clock.Elapsed.TotalSeconds < seconds)
         {
-            await client.SendAsync(new ArraySegment<byte>(payload), WebSocketMessageType.Binary, CancellationToken.None);
-            var echo = await client.ReceiveAsync(CancellationToken.None);
-            if (echo.Data.Length != payload.Length) throw new InvalidOperationException("short echo");
+            await ws.SendAsync(new ArraySegment<byte>(payload), WebSocketMessageType.Binary, true, CancellationToken.None);
+            int length;
+            if (api == "message")
+            {
+                length = (await client.ReceiveAsync(CancellationToken.None)).Data.Length;
+            }
+            else
+            {
+                WebSocketReceiveResult r;
+                length = 0;
+                do
+                {
+                    r = await ws.ReceiveAsync(new ArraySegment<byte>(buffer, length, buffer.Length - length), CancellationToken.None);
+                    length += r.Count;
+                }
+                while (!r.EndOfMessage && length < buffer.Length);
+                if (!r.EndOfMessage) throw new InvalidOperationException("long echo");
+            }
+            if (length != payload.Length) throw new InvalidOperationException("short echo");
             n++;
         }
         return n;
+    }
+
+    /// <summary>The event API: each echo's MessageReceived handler sends the next message.</summary>
+    sealed class EventLoop
+    {
+        readonly WsxClient client;
+        readonly byte[] payload;
+        readonly TaskCompletionSource<bool> done = new TaskCompletionSource<bool>();
+        Stopwatch clock;
+        double measureFrom, end;
+        long n;
+
+        internal EventLoop(WsxClient client, byte[] payload)
+        {
+            this.client = client;
+            this.payload = payload;
+        }
+
+        internal async Task<double> Run(double duration)
+        {
+            measureFrom = Warmup;
+            end = Warmup + duration;
+            client.MessageReceived += OnMessage;
+            clock = Stopwatch.StartNew();
+            Send();
+            await done.Task;
+            return n / (clock.Elapsed.TotalSeconds - measureFrom);
+        }
+
+        void OnMessage(object sender, WsxMessageEventArgs e)
+        {
+            if (e.Message.Data.Length != payload.Length)
+            {
+                done.TrySetException(new InvalidOperationException("short echo"));
+                return;
+            }
+            double t = clock.Elapsed.TotalSeconds;
+            if (t >= measureFrom) n++;
+            if (t < end) Send();
+            else done.TrySetResult(true);
+        }
+
+        void Send()
+        {
+            var sent = client.SendAsync(new ArraySegment<byte>(payload), WebSocketMessageType.Binary, CancellationToken.None);
+            if (!sent.IsCompleted || sent.IsFaulted)
+                sent.ContinueWith(t => { if (t.IsFaulted) done.TrySetException(t.Exception.InnerException); });
+        }
     }
 }

@@ -32,6 +32,27 @@ namespace Wsx
             Dispatch(raise, reportHandlerFailure);
         }
 
+        /// <summary>
+        /// Runs <paramref name="raise"/> with its arguments (any event but Error) where events belong:
+        /// raised on the calling thread, nothing is allocated for it.
+        /// </summary>
+        internal void Raise<T1, T2>(Action<T1, T2> raise, T1 first, T2 second)
+        {
+            if (context != null)
+            {
+                Raise(() => raise(first, second));
+                return;
+            }
+            try
+            {
+                raise(first, second);
+            }
+            catch (Exception e)
+            {
+                Failed(e, reportHandlerFailure);
+            }
+        }
+
         /// <summary>Runs <paramref name="raiseError"/> (an Error event) where events belong.</summary>
         internal void RaiseError(Action raiseError)
         {
@@ -63,14 +84,20 @@ namespace Wsx
             }
             catch (Exception e)
             {
-                try
-                {
-                    onFailure(e);
-                }
-                catch (Exception again)
-                {
-                    TraceFailure(again);
-                }
+                Failed(e, onFailure);
+            }
+        }
+
+        /// <summary>A handler threw <paramref name="e"/>: to <paramref name="onFailure"/>, or traced if that throws too.</summary>
+        static void Failed(Exception e, Action<Exception> onFailure)
+        {
+            try
+            {
+                onFailure(e);
+            }
+            catch (Exception again)
+            {
+                TraceFailure(again);
             }
         }
 

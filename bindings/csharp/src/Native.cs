@@ -35,6 +35,8 @@ namespace Wsx
         internal int Count;
         internal System.Net.WebSockets.WebSocketMessageType Type;
         internal bool EndOfMessage;
+        /// <summary>How much of the message follows (<c>remaining</c>).</summary>
+        internal long Remaining;
     }
 
     /// <summary>Conversions at the native boundary: results to exceptions, strings to and from UTF-8.</summary>
@@ -134,6 +136,7 @@ namespace Wsx
                     ? System.Net.WebSockets.WebSocketMessageType.Text
                     : System.Net.WebSockets.WebSocketMessageType.Binary,
                 EndOfMessage = info.end_of_message != 0,
+                Remaining = (long)(ulong)info.remaining,
             };
             return result;
         }

@@ -1,6 +1,6 @@
 using System;
 using System.Collections.Generic;
-using System.IO;
+using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Text;
 using System.Threading;
@@ -51,7 +51,12 @@ namespace Wsx
         /// <summary>The connection whose event delivery runs a handler on this thread (null: none).</summary>
         [ThreadStatic]
         static WsxConnection deliveringFor;
-        TaskCompletionSource<bool> readable = Tasks.New<bool>();
+        /// <summary>How many readable events the library raised, wrapping (a receive waits for the count to move).</summary>
+        int readableEvents;
+        /// <summary>The task a parked receive awaits (null: none parked); HandleReadable completes it.</summary>
+        TaskCompletionSource<bool> readable;
+        /// <summary>When the pending asynchronous wait for the readable event began (0: none), and how long the last wait took (Stopwatch ticks).</summary>
+        long waitStarted, lastWait;
         OpenEvent handshake;
         WebSocketException failure;
         // SendAsync with endOfMessage false opened a message whose last piece is not sent yet: the
@@ -313,13 +318,15 @@ namespace Wsx
         /// <exception cref="InvalidOperationException">Not connected yet, another ReceiveAsync is pending, or messages go to <see cref="MessageReceived"/>.</exception>
         public override Task<WebSocketReceiveResult> ReceiveAsync(ArraySegment<byte> buffer, CancellationToken cancellationToken)
         {
-            return Receive(buffer, cancellationToken, false);
-        }
-
-        Task<WebSocketReceiveResult> Receive(ArraySegment<byte> buffer, CancellationToken cancellationToken, bool pump)
-        {
             if (buffer.Array == null)
                 throw new ArgumentNullException(nameof(buffer));
+            BeginReceive(false);
+            return ReceiveLoop(buffer, cancellationToken);
+        }
+
+        /// <summary>Checks that a receive may start now and marks one under way (one at a time).</summary>
+        void BeginReceive(bool pump)
+        {
             lock (Gate)
             {
                 ThrowIfDisposed();
@@ -333,60 +340,127 @@ namespace Wsx
                     throw new InvalidOperationException("another ReceiveAsync is pending on this WebSocket: one at a time");
                 receiving = true;
             }
-            return ReceiveLoop(buffer, cancellationToken, pump);
         }
 
-        async Task<WebSocketReceiveResult> ReceiveLoop(ArraySegment<byte> buffer, CancellationToken cancellationToken, bool pump)
+        void EndReceive()
+        {
+            lock (Gate)
+                receiving = false;
+        }
+
+        async Task<WebSocketReceiveResult> ReceiveLoop(ArraySegment<byte> buffer, CancellationToken cancellationToken)
         {
             try
             {
                 while (true)
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    ConnHandle conn;
-                    TaskCompletionSource<bool> wake;
-                    lock (Gate)
-                    {
-                        if (disposed || aborted)
-                            throw AbortedError();
-                        conn = handle;
-                        // A new waiter before trying, so a readable event between the try and the wait is not missed.
-                        if (readable.Task.IsCompleted)
-                            readable = Tasks.New<bool>();
-                        wake = readable;
-                    }
+                    int seen;
+                    var conn = BeginAttempt(cancellationToken, out seen);
                     NativeReceived received;
-                    WsxResult result;
-                    try
-                    {
-                        result = Native.Receive(conn, buffer, out received);
-                    }
-                    catch (ObjectDisposedException)
-                    {
-                        // Disposed between the check above and the call: as if it came first.
-                        throw AbortedError();
-                    }
+                    var result = Attempt(conn, buffer, out received);
                     if (result == WsxResult.Ok)
                         return new WebSocketReceiveResult(received.Count, received.Type, received.EndOfMessage);
                     if (result == WsxResult.Closed)
                         return Ended(conn);
-                    if (result != WsxResult.WouldBlock)
-                        throw Native.Failure(result);
-                    lock (Gate)
-                    {
-                        // Disposed meanwhile: the wake would never come (see FailWaiters).
-                        if (disposed)
-                            throw AbortedError();
-                        pumpWaiting = pump && !wake.Task.IsCompleted;
-                    }
-                    await Tasks.WithCancellation(wake.Task, cancellationToken).ConfigureAwait(false);
+                    await WaitReadable(result, seen, cancellationToken, false).ConfigureAwait(false);
                 }
             }
             finally
             {
-                lock (Gate)
-                    receiving = false;
+                EndReceive();
             }
+        }
+
+        /// <summary>
+        /// Before trying to receive: the handle, and the count of readable events to wait past if
+        /// nothing is there (read before trying, so an event between the try and the wait is not missed).
+        /// </summary>
+        ConnHandle BeginAttempt(CancellationToken cancellationToken, out int seen)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            lock (Gate)
+            {
+                if (disposed || aborted)
+                    throw AbortedError();
+                // After an asynchronous wait: how long it took (the next wait spins or not by it).
+                if (waitStarted != 0)
+                {
+                    lastWait = Stopwatch.GetTimestamp() - waitStarted;
+                    waitStarted = 0;
+                }
+                seen = readableEvents;
+                return handle;
+            }
+        }
+
+        /// <summary>One <c>wsx_conn_recv</c> into <paramref name="buffer"/> (empty: the next message's kind and size).</summary>
+        WsxResult Attempt(ConnHandle conn, ArraySegment<byte> buffer, out NativeReceived received)
+        {
+            try
+            {
+                return Native.Receive(conn, buffer, out received);
+            }
+            catch (ObjectDisposedException)
+            {
+                // Disposed between BeginAttempt and the call: as if it came first.
+                throw AbortedError();
+            }
+        }
+
+        /// <summary>
+        /// After an attempt that found nothing (<paramref name="result"/>): waits for the library's
+        /// readable event, on this thread for a moment first when the last wait was that short
+        /// (<see cref="SpinForReadable"/>).
+        /// </summary>
+        Task WaitReadable(WsxResult result, int seen, CancellationToken cancellationToken, bool pump)
+        {
+            if (result != WsxResult.WouldBlock)
+                throw Native.Failure(result);
+            long started = Stopwatch.GetTimestamp();
+            if (SpinForReadable(seen, started, cancellationToken))
+            {
+                lastWait = Stopwatch.GetTimestamp() - started;
+                return Task.CompletedTask;
+            }
+            Task<bool> wake;
+            lock (Gate)
+            {
+                // Disposed meanwhile: the wake would never come (see FailWaiters).
+                if (disposed)
+                    throw AbortedError();
+                if (readableEvents != seen)
+                    return Task.CompletedTask;
+                readable = Tasks.New<bool>();
+                wake = readable.Task;
+                pumpWaiting = pump;
+                waitStarted = started;
+            }
+            return Tasks.WithCancellation(wake, cancellationToken);
+        }
+
+        /// <summary>How long a receive waits on its thread for the readable event before it awaits it (200 µs).</summary>
+        static readonly long SpinTicks = Stopwatch.Frequency / 5000;
+
+        /// <summary>
+        /// Whether the readable event came within <see cref="SpinTicks"/>, waited for on this thread,
+        /// yielding the processor all along (so the loop thread runs, also on one core). Only when
+        /// the last wait of this connection was as short (request-response at the network's pace:
+        /// the answer then comes on this thread, with no hop through the thread pool), never on the
+        /// loop thread (which would wait for itself) nor on a thread with a
+        /// <see cref="SynchronizationContext"/> (a UI or game thread is not held up).
+        /// </summary>
+        bool SpinForReadable(int seen, long started, CancellationToken cancellationToken)
+        {
+            if (lastWait > SpinTicks || NativeLoop.OnLoopThread || SynchronizationContext.Current != null)
+                return false;
+            long until = started + SpinTicks;
+            while (Volatile.Read(ref readableEvents) == seen)
+            {
+                if (Stopwatch.GetTimestamp() >= until || Volatile.Read(ref disposed) || cancellationToken.IsCancellationRequested)
+                    return false;
+                Thread.Yield();
+            }
+            return true;
         }
 
         /// <summary>Every message was read and the connection is over: the Close result, or the failure.</summary>
@@ -416,37 +490,61 @@ namespace Wsx
         }
 
         /// <summary>
-        /// Reads a whole message (a loop over <see cref="ReceiveAsync(ArraySegment{byte}, CancellationToken)"/>).
-        /// Once the connection is over, returns a message of type <see cref="WebSocketMessageType.Close"/>
+        /// Reads a whole message (as <see cref="ReceiveAsync(ArraySegment{byte}, CancellationToken)"/> until
+        /// EndOfMessage, into an array of the message's size). Once the connection is over, returns a message of type <see cref="WebSocketMessageType.Close"/>
         /// with the close status, or throws the <see cref="WsxException"/> that ended an unclean connection.
-        /// Cancelling in the middle of a message loses what was read of it.
+        /// Cancelling stops the wait only: the next message stays for the next call.
         /// </summary>
         public Task<WsxMessage> ReceiveAsync(CancellationToken cancellationToken)
         {
             return ReceiveMessage(cancellationToken, false);
         }
 
+        /// <summary>
+        /// The next whole message, read straight into an array of its size: the library's inbox holds
+        /// messages whole, so an empty read tells the size and one more copies it all (no buffer in
+        /// between, nothing allocated but the message).
+        /// </summary>
         async Task<WsxMessage> ReceiveMessage(CancellationToken cancellationToken, bool pump)
         {
-            var chunk = new byte[64 * 1024];
-            MemoryStream whole = null;
-            while (true)
+            BeginReceive(pump);
+            try
             {
-                var result = await Receive(new ArraySegment<byte>(chunk), cancellationToken, pump).ConfigureAwait(false);
-                if (result.MessageType == WebSocketMessageType.Close)
-                    return new WsxMessage(result.CloseStatus.Value, result.CloseStatusDescription);
-                if (result.EndOfMessage && whole == null)
+                while (true)
                 {
-                    var data = new byte[result.Count];
-                    Buffer.BlockCopy(chunk, 0, data, 0, result.Count);
-                    return new WsxMessage(result.MessageType, data);
+                    int seen;
+                    var conn = BeginAttempt(cancellationToken, out seen);
+                    NativeReceived next;
+                    var result = Attempt(conn, default(ArraySegment<byte>), out next);
+                    if (result == WsxResult.Ok)
+                        return TakeMessage(conn, next);
+                    if (result == WsxResult.Closed)
+                    {
+                        var end = Ended(conn);
+                        return new WsxMessage(end.CloseStatus.Value, end.CloseStatusDescription);
+                    }
+                    await WaitReadable(result, seen, cancellationToken, pump).ConfigureAwait(false);
                 }
-                if (whole == null)
-                    whole = new MemoryStream();
-                whole.Write(chunk, 0, result.Count);
-                if (result.EndOfMessage)
-                    return new WsxMessage(result.MessageType, whole.ToArray());
             }
+            finally
+            {
+                EndReceive();
+            }
+        }
+
+        /// <summary>The message whose kind and size <paramref name="next"/> told, copied out whole.</summary>
+        WsxMessage TakeMessage(ConnHandle conn, NativeReceived next)
+        {
+            // An empty message was taken by the empty read itself.
+            if (next.EndOfMessage)
+                return new WsxMessage(next.Type, WsxMessage.Empty);
+            var data = new byte[checked((int)next.Remaining)];
+            NativeReceived rest;
+            var result = Attempt(conn, new ArraySegment<byte>(data), out rest);
+            // One receiver at a time, and the message waits whole: the rest is all there.
+            if (result != WsxResult.Ok || rest.Count != data.Length)
+                throw result == WsxResult.Ok ? WsxException.Create(WsxResult.State, "a message shrank while it was read") : Native.Failure(result);
+            return new WsxMessage(next.Type, data);
         }
 
         /// <summary>Event delivery: reads whole messages and raises MessageReceived until the end.</summary>
@@ -478,11 +576,7 @@ namespace Wsx
                         break;
                     }
                     // The next message is read once this one was handled: the library's inbox holds the rest.
-                    await Deliver(() =>
-                    {
-                        if (!IsDisposed)
-                            RaiseMessage(message);
-                    }).ConfigureAwait(false);
+                    await DeliverMessage(message).ConfigureAwait(false);
                 }
             }
             catch (WebSocketException e)
@@ -496,6 +590,34 @@ namespace Wsx
             }
             if (!IsDisposed)
                 await Deliver(() => RaiseEnded(end, error)).ConfigureAwait(false);
+        }
+
+        static readonly Action<WsxConnection, WsxMessage> RaiseMessageUnlessDisposed = (connection, message) =>
+        {
+            if (!connection.IsDisposed)
+                connection.RaiseMessage(message);
+        };
+
+        /// <summary>
+        /// Raises MessageReceived for <paramref name="message"/> where events belong; completes once
+        /// it ran. Without a <see cref="SynchronizationContext"/>, at once on this thread, with
+        /// nothing allocated for it.
+        /// </summary>
+        Task DeliverMessage(WsxMessage message)
+        {
+            if (Events.Posts)
+                return Deliver(() => RaiseMessageUnlessDisposed(this, message));
+            var outer = deliveringFor;
+            deliveringFor = this;
+            try
+            {
+                Events.Raise(RaiseMessageUnlessDisposed, this, message);
+            }
+            finally
+            {
+                deliveringFor = outer;
+            }
+            return Task.CompletedTask;
         }
 
         /// <summary>Raises one event of the delivery where events belong; completes once it ran.</summary>
@@ -602,13 +724,31 @@ namespace Wsx
         /// Sends a whole text or binary message with <paramref name="flags"/>, such as
         /// <see cref="WsxSendFlags.DisableCompression"/> for data that is compressed already.
         /// </summary>
-        public async Task SendAsync(ArraySegment<byte> data, WebSocketMessageType messageType, WsxSendFlags flags, CancellationToken cancellationToken)
+        public Task SendAsync(ArraySegment<byte> data, WebSocketMessageType messageType, WsxSendFlags flags, CancellationToken cancellationToken)
         {
-            if (data.Array == null)
-                throw new ArgumentNullException(nameof(data));
-            var kind = Native.MessageKind(messageType, nameof(messageType));
-            cancellationToken.ThrowIfCancellationRequested();
-            await Send(() => TrySend(kind, data, flags), cancellationToken).ConfigureAwait(false);
+            uint kind;
+            try
+            {
+                if (data.Array == null)
+                    throw new ArgumentNullException(nameof(data));
+                kind = Native.MessageKind(messageType, nameof(messageType));
+                cancellationToken.ThrowIfCancellationRequested();
+                // The common case, queued at once: nothing allocated, no state machine.
+                if (Volatile.Read(ref blockedSenders) == 0)
+                {
+                    var result = TrySend(kind, data, flags);
+                    if (result == WsxResult.Ok)
+                        return Task.CompletedTask;
+                    if (result != WsxResult.WouldBlock)
+                        throw Native.Failure(result);
+                }
+            }
+            catch (Exception e)
+            {
+                // As an async method fails: in the task, not the call.
+                return Tasks.Failed(e);
+            }
+            return SendInLine(() => TrySend(kind, data, flags), cancellationToken);
         }
 
         /// <summary>
@@ -625,8 +765,15 @@ namespace Wsx
                 if (result != WsxResult.WouldBlock)
                     throw Native.Failure(result);
             }
-            // Past the high-water mark, or behind senders that are: wait in line for the
-            // library's writable event, so that messages go out in the order the calls began.
+            await SendInLine(attempt, cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// Past the high-water mark, or behind senders that are: waits in line for the library's
+        /// writable event, so that messages go out in the order the calls began.
+        /// </summary>
+        async Task SendInLine(Func<WsxResult> attempt, CancellationToken cancellationToken)
+        {
             Interlocked.Increment(ref blockedSenders);
             try
             {
@@ -859,18 +1006,14 @@ namespace Wsx
 
         void FailWaiters(Exception error)
         {
-            TaskCompletionSource<bool> wake;
-            bool events;
             lock (Gate)
             {
-                wake = readable;
-                events = mode == ModeEvents;
+                // A pending ReceiveAsync fails now. The event delivery is left asleep: woken, it would
+                // only see the end and stop, as a work item of the thread pool after Dispose returned
+                // (see JoinDelivery); after Abort, the library's close wakes it.
+                if (mode != ModeEvents)
+                    WakeReceiver();
             }
-            // A pending ReceiveAsync fails now. The event delivery is left asleep: woken, it would
-            // only see the end and stop, as a work item of the thread pool after Dispose returned
-            // (see JoinDelivery); after Abort, the library's close wakes it.
-            if (!events)
-                wake.TrySetResult(true);
             closed.TrySetException(error);
             closed.Task.Exception?.Handle(_ => true);
             ReleaseWritableWaiters(error);
@@ -1000,7 +1143,18 @@ namespace Wsx
                 // Woken, the delivery runs again (Dispose waits for it). Under the lock, so the
                 // two change together; the continuation is only queued (never inline).
                 pumpWaiting = false;
+                WakeReceiver();
+            }
+        }
+
+        /// <summary>Under <see cref="Gate"/>: moves the count a receive waits past, and wakes one that awaits it.</summary>
+        void WakeReceiver()
+        {
+            readableEvents++;
+            if (readable != null)
+            {
                 readable.TrySetResult(true);
+                readable = null;
             }
         }
 

@@ -9,7 +9,7 @@ namespace Wsx
     /// </summary>
     public sealed class WsxMessage
     {
-        static readonly byte[] Empty = new byte[0];
+        internal static readonly byte[] Empty = new byte[0];
         string text;
 
         internal WsxMessage(WebSocketMessageType type, byte[] data)

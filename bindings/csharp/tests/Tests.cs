@@ -67,6 +67,7 @@ namespace Wsx.Tests
             PubSubTests(runner);
             ClusterTests(runner);
             runner.Run("client: unread messages wait in the library's bounded inbox, nothing is lost", UnreadMessagesBounded);
+            PaceTests(runner);
             runner.Run("wss: server certificate and key, client CA file, verification switch", Tls);
             ServerHttpTests(runner, options);
             TelemetryTests(runner);
