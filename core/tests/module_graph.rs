@@ -117,6 +117,7 @@ fn the_leaf_modules_import_nothing_of_the_loop() {
         "socket",
         "timer",
         "telemetry",
+        "worker",
     ] {
         let reached: Vec<&str> = loop_side
             .iter()

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::config::{ClientConfig, ServerConfig};
@@ -13,10 +12,11 @@ use super::handle::{Conn, Server};
 use super::handler::{Handler, ServerHandler};
 use super::queue::{ConnectRequest, ListenRequest, LoopShared, Work};
 use super::reactor::Reactor;
-use super::shared::{ConnShared, ServerShared};
-use super::spread::{self, LoopPart, SharedHandler};
+use super::shared::{ConnShared, LoopPart, ServerShared};
+use super::spread::{self, SharedHandler};
 use super::stats::Live;
 use super::tls::{self, ClientTls};
+use super::worker::Worker;
 use super::{cluster, env_proxy, listener, redial, telemetry};
 use crate::proto::{UnixUrl, WsUrl};
 
@@ -34,7 +34,7 @@ pub struct LoopHandle {
 /// A loop running on a thread of its own; dropping it stops and joins it.
 pub struct LoopThread {
     handle: LoopHandle,
-    thread: Option<JoinHandle<()>>,
+    worker: Worker,
 }
 
 impl EventLoop {
@@ -99,9 +99,10 @@ impl EventLoop {
             .name(name)
             .spawn(move || event_loop.run_thread())
             .map_err(|e| Error::io("could not start the loop's thread", &e))?;
+        let stop = handle.clone();
         Ok(LoopThread {
             handle,
-            thread: Some(thread),
+            worker: Worker::new(thread, move || stop.stop()),
         })
     }
 }
@@ -232,7 +233,7 @@ impl LoopHandle {
                     handler,
                     broker: None,
                 })))?;
-            workers.push(event_loop.spawn_named(format!("wsx-loop-{part}"))?);
+            workers.push(event_loop.spawn_named(format!("wsx-loop-{part}"))?.worker);
         }
         let request = ListenRequest {
             server: shared.clone(),
@@ -268,17 +269,5 @@ impl LoopThread {
     /// A handle to the running loop.
     pub fn handle(&self) -> &LoopHandle {
         &self.handle
-    }
-}
-
-impl Drop for LoopThread {
-    fn drop(&mut self) {
-        self.handle.stop();
-        if let Some(thread) = self.thread.take() {
-            // Dropped from one of its own callbacks: the thread ends by itself.
-            if thread.thread().id() != std::thread::current().id() {
-                let _ = thread.join();
-            }
-        }
     }
 }

@@ -34,7 +34,7 @@ pub(super) struct ListenerEntry {
     pub part: usize,
     /// On the home of a server spread over several loops: the other loops'
     /// threads, joined when the server leaves the home loop.
-    pub workers: Vec<super::event_loop::LoopThread>,
+    pub workers: Vec<super::worker::Worker>,
     /// Round-robin: the loop the next accepted connection goes to.
     pub turn: usize,
     /// Connections accepted on this loop and not yet finished.

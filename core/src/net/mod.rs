@@ -55,6 +55,7 @@ mod tunnel;
 #[cfg(unix)]
 mod unix;
 mod validate;
+mod worker;
 mod write;
 
 pub use cluster::{ClusterGap, ClusterState, ClusterStats};

@@ -18,7 +18,7 @@ use super::cluster::ClusterStats;
 use super::error::{Error, ErrorKind};
 use super::handle::{Conn, Server};
 use super::handler::Ctx;
-use super::shared::{Command, LoopLink, Publish, ServerShared};
+use super::shared::{Command, Publish, ServerShared};
 use super::topics::Fate;
 use crate::proto::{MessageKind, PreparedMessage};
 
@@ -72,12 +72,9 @@ pub(super) fn sync_cluster(server: &ServerShared) {
     if let Some(cluster) = &server.cluster
         && cluster.want_sync()
     {
-        let _ = LoopLink::push(
-            &**server.home(),
-            Command::ClusterSync {
-                cluster: cluster.clone(),
-            },
-        );
+        let _ = server.home().push(Command::ClusterSync {
+            cluster: cluster.clone(),
+        });
     }
 }
 

@@ -48,7 +48,7 @@ pub(super) struct ListenRequest {
     pub part: usize,
     /// On the home loop of a server spread over several loops, the
     /// threads of the others.
-    pub workers: Vec<super::event_loop::LoopThread>,
+    pub workers: Vec<super::worker::Worker>,
     pub config: ServerConfig,
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub handler: Box<dyn ServerHandler>,

@@ -14,7 +14,6 @@ use super::fragments::Outgoing;
 use super::identity::PeerIdentity;
 use super::inbox::Inbox;
 use super::peer::PeerAddr;
-use super::spread::LoopPart;
 use super::state::{CloseInfo, ConnState};
 use super::stats::Live;
 use super::telemetry::Counters;
@@ -479,6 +478,27 @@ impl Subscriber for ConnShared {
 
     fn unreserve(&self, len: usize) {
         self.queued.fetch_sub(len, Ordering::AcqRel);
+    }
+}
+
+/// One loop's part of a server.
+pub(super) struct LoopPart {
+    /// The loop's queue.
+    pub link: Arc<dyn LoopLink>,
+    /// The figures of the part's connections (written by its loop only).
+    pub counters: Arc<Counters>,
+    /// The slot of the server's listener entry in that loop's table
+    /// (`usize::MAX` until it has one).
+    pub slot: AtomicUsize,
+}
+
+impl LoopPart {
+    pub fn new(link: Arc<dyn LoopLink>, counters: Arc<Counters>) -> LoopPart {
+        LoopPart {
+            link,
+            counters,
+            slot: AtomicUsize::new(usize::MAX),
+        }
     }
 }
 

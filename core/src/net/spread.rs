@@ -11,7 +11,7 @@
 //! stops its loop once it has finished, and tells the home, which finishes
 //! last (so the handler's `on_shutdown` runs once every loop is done).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::cluster::{ClusterGap, ClusterState};
@@ -19,31 +19,8 @@ use super::config::{Balance, ServerConfig};
 use super::error::Error;
 use super::handle::Conn;
 use super::handler::{Handler, Refusal, ServerHandler, Upgrade};
-use super::queue::LoopShared;
-use super::shared::{Command, ServerShared};
-use super::telemetry::Counters;
+use super::shared::{Command, LoopLink, ServerShared};
 use super::topics::SlowSubscriber;
-
-/// One loop's part of a server.
-pub(super) struct LoopPart {
-    /// The loop's queue.
-    pub link: Arc<LoopShared>,
-    /// The figures of the part's connections (written by its loop only).
-    pub counters: Arc<Counters>,
-    /// The slot of the server's listener entry in that loop's table
-    /// (`usize::MAX` until it has one).
-    pub slot: AtomicUsize,
-}
-
-impl LoopPart {
-    pub fn new(link: Arc<LoopShared>, counters: Arc<Counters>) -> LoopPart {
-        LoopPart {
-            link,
-            counters,
-            slot: AtomicUsize::new(usize::MAX),
-        }
-    }
-}
 
 /// Whether each loop listens with a socket of its own (`SO_REUSEPORT`, the
 /// kernel balancing) rather than loop 0 handing connections round-robin.
@@ -57,25 +34,23 @@ pub(super) fn kernel_balances(config: &ServerConfig) -> bool {
 
 impl ServerShared {
     /// The loop the server was created on.
-    pub fn home(&self) -> &Arc<LoopShared> {
-        &self.parts[0].link
+    pub fn home(&self) -> &dyn LoopLink {
+        &*self.parts[0].link
     }
 
     /// Queues `command` on every loop of the server but the home, each
     /// getting one made by `make`. A loop already gone is skipped.
     pub fn push_to_others(&self, make: impl Fn() -> Command) {
         for part in &self.parts[1..] {
-            let _ = part.link.push(super::queue::Work::Command(make()));
+            let _ = part.link.push(make());
         }
     }
 
     /// A part other than the home finished: the home may finish now.
     pub fn part_done(self: &Arc<Self>) {
-        let _ = self
-            .home()
-            .push(super::queue::Work::Command(Command::PartDone {
-                server: self.clone(),
-            }));
+        let _ = self.home().push(Command::PartDone {
+            server: self.clone(),
+        });
     }
 
     /// Whether only the home's part is still running.

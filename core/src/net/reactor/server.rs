@@ -17,7 +17,7 @@ use crate::net::handler::{Open, ServerHandler, Upgrade};
 use crate::net::identity::PeerIdentity;
 use crate::net::listener::{Drain, ListenerEntry, Room};
 use crate::net::peer::PeerAddr;
-use crate::net::queue::{ListenRequest, Work};
+use crate::net::queue::ListenRequest;
 use crate::net::shared::{Command, ConnShared, Decision, ServerShared};
 use crate::net::socket::Stream;
 use crate::net::timer::{Deadlines, TimerKind};
@@ -112,12 +112,12 @@ impl Reactor {
             } else {
                 let server = l.server.clone();
                 // A loop already gone drops (closes) the stream.
-                let _ = server.parts[part].link.push(Work::Command(Command::Adopt {
+                let _ = server.parts[part].link.push(Command::Adopt {
                     server: server.clone(),
                     part,
                     stream,
                     addr,
-                }));
+                });
             }
         }
     }
