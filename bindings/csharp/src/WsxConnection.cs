@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Text;
 using System.Threading;
@@ -55,8 +54,6 @@ namespace Wsx
         int readableEvents;
         /// <summary>The task a parked receive awaits (null: none parked); HandleReadable completes it.</summary>
         TaskCompletionSource<bool> readable;
-        /// <summary>When the pending asynchronous wait for the readable event began (0: none), and how long the last wait took (Stopwatch ticks).</summary>
-        long waitStarted, lastWait;
         OpenEvent handshake;
         WebSocketException failure;
         // SendAsync with endOfMessage false opened a message whose last piece is not sent yet: the
@@ -382,12 +379,6 @@ namespace Wsx
             {
                 if (disposed || aborted)
                     throw AbortedError();
-                // After an asynchronous wait: how long it took (the next wait spins or not by it).
-                if (waitStarted != 0)
-                {
-                    lastWait = Stopwatch.GetTimestamp() - waitStarted;
-                    waitStarted = 0;
-                }
                 seen = readableEvents;
                 return handle;
             }
@@ -409,19 +400,12 @@ namespace Wsx
 
         /// <summary>
         /// After an attempt that found nothing (<paramref name="result"/>): waits for the library's
-        /// readable event, on this thread for a moment first when the last wait was that short
-        /// (<see cref="SpinForReadable"/>).
+        /// readable event.
         /// </summary>
         Task WaitReadable(WsxResult result, int seen, CancellationToken cancellationToken, bool pump)
         {
             if (result != WsxResult.WouldBlock)
                 throw Native.Failure(result);
-            long started = Stopwatch.GetTimestamp();
-            if (SpinForReadable(seen, started, cancellationToken))
-            {
-                lastWait = Stopwatch.GetTimestamp() - started;
-                return Task.CompletedTask;
-            }
             Task<bool> wake;
             lock (Gate)
             {
@@ -433,34 +417,8 @@ namespace Wsx
                 readable = Tasks.New<bool>();
                 wake = readable.Task;
                 pumpWaiting = pump;
-                waitStarted = started;
             }
             return Tasks.WithCancellation(wake, cancellationToken);
-        }
-
-        /// <summary>How long a receive waits on its thread for the readable event before it awaits it (200 µs).</summary>
-        static readonly long SpinTicks = Stopwatch.Frequency / 5000;
-
-        /// <summary>
-        /// Whether the readable event came within <see cref="SpinTicks"/>, waited for on this thread,
-        /// yielding the processor all along (so the loop thread runs, also on one core). Only when
-        /// the last wait of this connection was as short (request-response at the network's pace:
-        /// the answer then comes on this thread, with no hop through the thread pool), never on the
-        /// loop thread (which would wait for itself) nor on a thread with a
-        /// <see cref="SynchronizationContext"/> (a UI or game thread is not held up).
-        /// </summary>
-        bool SpinForReadable(int seen, long started, CancellationToken cancellationToken)
-        {
-            if (lastWait > SpinTicks || NativeLoop.OnLoopThread || SynchronizationContext.Current != null)
-                return false;
-            long until = started + SpinTicks;
-            while (Volatile.Read(ref readableEvents) == seen)
-            {
-                if (Stopwatch.GetTimestamp() >= until || Volatile.Read(ref disposed) || cancellationToken.IsCancellationRequested)
-                    return false;
-                Thread.Yield();
-            }
-            return true;
         }
 
         /// <summary>Every message was read and the connection is over: the Close result, or the failure.</summary>

@@ -6,23 +6,23 @@ using System.Threading.Tasks;
 namespace Wsx.Tests
 {
     /// <summary>
-    /// Request-response at the network's pace: a receive whose last wait was short waits for the
-    /// answer on its own thread first, then awaits it; a message read whole goes straight into an
-    /// array of its size; a send queued at once returns a finished task. Each path gives the
-    /// same answers and failures as the others (no timing is asserted).
+    /// Request-response at the network's pace: answers that come at once and answers that come
+    /// late; a message read whole goes straight into an array of its size; a send queued at once
+    /// returns a finished task. Each path gives the same answers and failures as the others (no
+    /// timing is asserted).
     /// </summary>
     internal static partial class Program
     {
         static void PaceTests(Runner runner)
         {
-            runner.Run("WsxServer: request-response: answers during a receive's wait on its thread and after it, every API", PaceAnswers);
+            runner.Run("WsxServer: request-response: answers at once and late, every API", PaceAnswers);
             runner.Run("WsxServer: request-response: Abort, Dispose and a cancel reach a receive right after fast answers", PaceEnds);
             runner.Run("WsxServer: SendAsync with flags fails in its task, as an async method does", SendFailsInTask);
         }
 
         /// <summary>
         /// A WsxServer that echoes at once, or, for a message that starts with "slow", after 50 ms
-        /// (a wait longer than a receive spends on its thread, so it awaits the answer).
+        /// (a receive that found nothing awaits it).
         /// </summary>
         static WsxServer PaceServer()
         {
@@ -114,8 +114,7 @@ namespace Wsx.Tests
                             await client.SendAsync("fast", CancellationToken.None);
                             Assert.Equal("fast", (await client.ReceiveAsync(CancellationToken.None)).Text, end + ": fast answer " + i);
                         }
-                        // Nothing comes: the receive waits (on its thread first, its last wait was
-                        // short) while another thread ends it.
+                        // Nothing comes: the receive waits while another thread ends it.
                         var waiting = Task.Run(() => client.ReceiveAsync(cts.Token));
                         if (end == "abort")
                         {
