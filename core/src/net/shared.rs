@@ -170,8 +170,10 @@ pub(super) struct ConnShared {
     pub reconnecting: AtomicBool,
     /// Bytes `send` may queue while reconnecting (0: sends are refused).
     pub disconnected_queue: usize,
-    /// Pull-mode delivery's queue of received messages, if configured.
-    pub inbox: Option<Inbox>,
+    /// Pull-mode delivery's queue of received messages, if configured
+    /// (boxed: most connections have none, and every byte here counts at
+    /// scale).
+    pub inbox: Option<Box<Inbox>>,
     /// How the connection ended, once it has.
     pub close_info: OnceLock<CloseInfo>,
     /// The fragmented message being sent, if any; locked while a send is
@@ -221,7 +223,7 @@ impl ConnShared {
     /// mode, its inbox.
     pub fn new(id: u64, backpressure: Backpressure, inbox: Option<InboxLimits>) -> ConnShared {
         ConnShared {
-            inbox: inbox.map(Inbox::new),
+            inbox: inbox.map(|limits| Box::new(Inbox::new(limits))),
             close_info: OnceLock::new(),
             outgoing: Mutex::new(Outgoing::default()),
             peer_identity: OnceLock::new(),
@@ -369,7 +371,7 @@ impl ConnShared {
     /// inbox is full, and the connection is open (a closing connection
     /// reads its close handshake).
     pub fn holds_input(&self) -> bool {
-        (self.is_reading_paused() || self.inbox.as_ref().is_some_and(Inbox::is_full))
+        (self.is_reading_paused() || self.inbox.as_deref().is_some_and(Inbox::is_full))
             && self.state() == ConnState::Open
     }
 

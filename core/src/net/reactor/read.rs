@@ -265,7 +265,7 @@ impl Reactor {
             let (id, wait) = (conn.shared.id, timeouts.close);
             self.timers
                 .schedule(deadlines, slot, id, TimerKind::Close, wait);
-            if conn.shared.inbox.as_ref().is_none_or(Inbox::fail_when_idle) {
+            if conn.shared.inbox.as_deref().is_none_or(Inbox::fail_when_idle) {
                 // The receiver is idle: it queued its answers already, so
                 // the failure goes behind them in the loop's queue.
                 let conn = conn.shared.clone();
