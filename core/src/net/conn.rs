@@ -350,4 +350,3 @@ pub(super) fn pong_rtt(
     conn.lp.counters().rtt(micros);
     Some(rtt)
 }
-
