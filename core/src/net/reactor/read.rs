@@ -144,10 +144,15 @@ impl Reactor {
         let Some(buf) = c.engine.release_read_buf() else {
             return false;
         };
+        self.keep_read_buf(buf);
+        true
+    }
+
+    /// Keeps a read buffer for the next reader, within [`SPARE_READ_BUFS`].
+    pub(super) fn keep_read_buf(&mut self, buf: Vec<u8>) {
         if self.spare_read_bufs.len() < SPARE_READ_BUFS && buf.len() <= 2 * READ_CHUNK {
             self.spare_read_bufs.push(buf);
         }
-        true
     }
 
     /// A peer that sends faster than it reads, so that our automatic replies
@@ -265,7 +270,12 @@ impl Reactor {
             let (id, wait) = (conn.shared.id, timeouts.close);
             self.timers
                 .schedule(deadlines, slot, id, TimerKind::Close, wait);
-            if conn.shared.inbox.as_deref().is_none_or(Inbox::fail_when_idle) {
+            if conn
+                .shared
+                .inbox
+                .as_deref()
+                .is_none_or(Inbox::fail_when_idle)
+            {
                 // The receiver is idle: it queued its answers already, so
                 // the failure goes behind them in the loop's queue.
                 let conn = conn.shared.clone();
