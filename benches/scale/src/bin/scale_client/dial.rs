@@ -95,7 +95,8 @@ impl Conn {
                 };
             };
             let head = &self.partial[..end];
-            if !head.starts_with(b"HTTP/1.1 101") || !head.windows(ACCEPT.len()).any(|w| w == ACCEPT)
+            if !head.starts_with(b"HTTP/1.1 101")
+                || !head.windows(ACCEPT.len()).any(|w| w == ACCEPT)
             {
                 let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
                 return Err(io::Error::other(format!(

@@ -86,7 +86,9 @@ fn parse() -> Result<Options, String> {
     }
     opts.target = target.ok_or("--target is required")?;
     if sources.is_empty() || rate == opts.hold.is_some() || opts.window == Some(0) {
-        return Err("one --source at least, one of --hold and --rate, a window of 1 or more".into());
+        return Err(
+            "one --source at least, one of --hold and --rate, a window of 1 or more".into(),
+        );
     }
     opts.sources = sources;
     Ok(opts)
@@ -123,8 +125,11 @@ fn say(line: &str) -> io::Result<()> {
 /// Starts a dial and registers it under `token`.
 fn dial(poll: &Poll, target: SocketAddr, source: IpAddr, token: Token) -> io::Result<Conn> {
     let mut conn = Conn::dial(target, source)?;
-    poll.registry()
-        .register(conn.stream(), token, Interest::READABLE | Interest::WRITABLE)?;
+    poll.registry().register(
+        conn.stream(),
+        token,
+        Interest::READABLE | Interest::WRITABLE,
+    )?;
     Ok(conn)
 }
 
@@ -194,7 +199,10 @@ fn hold(opts: &Options, n: usize) -> io::Result<()> {
         if !announced && held.open + held.failed == n {
             announced = true;
             if let Some(e) = &held.first_error {
-                eprintln!("scale_client: {} of {n} failed, the first: {e}", held.failed);
+                eprintln!(
+                    "scale_client: {} of {n} failed, the first: {e}",
+                    held.failed
+                );
             }
             say(&format!(
                 "{{\"open\":{},\"failed\":{}}}",
@@ -283,7 +291,12 @@ fn rate(opts: &Options) -> io::Result<()> {
     let mut dials = 0usize;
     let mut next = |poll: &Poll, slot: usize| {
         dials += 1;
-        dial(poll, opts.target, sources[dials % sources.len()], Token(slot))
+        dial(
+            poll,
+            opts.target,
+            sources[dials % sources.len()],
+            Token(slot),
+        )
     };
     let mut slots = (0..window)
         .map(|slot| next(&poll, slot))
