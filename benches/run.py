@@ -675,6 +675,17 @@ def accept_rates() -> dict[str, list[dict[str, Any]]]:
     return results
 
 
+def memory_available() -> Optional[int]:
+    """MemAvailable from /proc/meminfo, in bytes (None where there is none)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 def run_scale() -> dict[str, Any]:
     import resource
 
@@ -683,6 +694,13 @@ def run_scale() -> dict[str, Any]:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     out: dict[str, Any] = {"fd_limit": hard}
     for key, total, servers in (("one", SCALE_ONE, 1), ("many", SCALE_MANY, SCALE_SERVERS)):
+        # Two sockets a connection in the kernel, the server's heap, the
+        # clients': 16 KiB a connection leaves room to spare.
+        available = memory_available()
+        if available is not None and available < total * 16384:
+            print(f"  scale {key}: skipped: {available >> 20} MiB available, {total:,} connections "
+                  f"want {total * 16384 >> 20} MiB", file=sys.stderr)
+            continue
         try:
             out[key] = scale_hold(total, servers)
         except (RuntimeError, OSError, ValueError, KeyError) as e:
