@@ -97,7 +97,11 @@ impl Reactor {
                         self.on_input(slot, &buf[..n]);
                     }
                     self.hold_back_reads(slot);
-                    if self.release_read_buf(slot) && drained {
+                    // A short read drained the socket: once open, at a
+                    // message boundary (the buffer went back); in the
+                    // handshake at once (its bytes are all in `buf`).
+                    let released = self.release_read_buf(slot);
+                    if drained && (released || !open) {
                         break;
                     }
                 }
