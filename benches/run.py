@@ -570,8 +570,9 @@ class ScaleProc:
         except OSError:
             pass
         try:
-            self.proc.wait(timeout=10)
+            self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
+            print(f"  {self.name} (pid {self.proc.pid}) did not end in 30 s: killed", file=sys.stderr)
             self.proc.kill()
             self.proc.wait()
 
