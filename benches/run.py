@@ -6,8 +6,9 @@ a ratio: the server is pinned to one core, the load generator to another, and
 each cell of the grid is the median of interleaved rounds.
 
 Settings (environment): BENCH_WARMUP and BENCH_DURATION (seconds per cell),
-BENCH_ROUNDS, BENCH_PARTS (comma list of grid,micro,bindings,memory,fanout,deflate,cluster,loops),
-BENCH_IDLE_CONNS, BENCH_SERVER_CPU and BENCH_CLIENT_CPU, BENCH_MICRO_TIME.
+BENCH_ROUNDS, BENCH_PARTS (comma list of grid,micro,bindings,memory,fanout,deflate,cluster,loops,scale),
+BENCH_IDLE_CONNS, BENCH_SERVER_CPU and BENCH_CLIENT_CPU, BENCH_MICRO_TIME, and for scale
+BENCH_SCALE_ONE, BENCH_SCALE_MANY and BENCH_SCALE_SERVERS.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def setting(name: str, default: str) -> str:
 WARMUP = float(setting("BENCH_WARMUP", "1"))
 DURATION = float(setting("BENCH_DURATION", "3"))
 ROUNDS = int(setting("BENCH_ROUNDS", "3"))
-PARTS = setting("BENCH_PARTS", "grid,micro,bindings,memory,fanout,deflate,cluster,loops").split(",")
+PARTS = setting("BENCH_PARTS", "grid,micro,bindings,memory,fanout,deflate,cluster,loops,scale").split(",")
 IDLE_CONNS = int(setting("BENCH_IDLE_CONNS", "10000"))
 MICRO_TIME = float(setting("BENCH_MICRO_TIME", "2"))
 SERVER_CPU = setting("BENCH_SERVER_CPU", "0")
@@ -509,6 +510,257 @@ def report_deflate(rep: Report) -> None:
                lambda v: v <= 65536, 0)
 
 
+# Connections at scale (benches/scale): 19,000 connections on one wsx server,
+# 100,000 over several sharing a port, and the accept rate against the peers.
+
+SCALE_ONE = int(setting("BENCH_SCALE_ONE", "19000"))
+SCALE_MANY = int(setting("BENCH_SCALE_MANY", "100000"))
+SCALE_SERVERS = int(setting("BENCH_SCALE_SERVERS", "6"))
+# Connections per client process: under the descriptor cap (20,000 here).
+SCALE_PER_CLIENT = 12500
+# Handshakes in flight in the accept-rate client.
+SCALE_DIALERS = 32
+
+
+class ScaleProc:
+    """A process of the scale part spoken to line by line: its stdout is read
+    by a thread, so every wait has a timeout."""
+
+    def __init__(self, cmd: list[str], cpu: str) -> None:
+        import queue
+        import threading
+
+        self.name = Path(cmd[0]).name
+        self.proc = subprocess.Popen(pinned(cpu, cmd), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+        self.lines: "queue.Queue[Optional[str]]" = queue.Queue()
+
+        def pump() -> None:
+            assert self.proc.stdout is not None
+            for line in self.proc.stdout:
+                self.lines.put(line.strip())
+            self.lines.put(None)
+
+        threading.Thread(target=pump, daemon=True).start()
+
+    def line(self, timeout: float) -> str:
+        import queue
+
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise RuntimeError(f"{self.name} said nothing in {timeout:g} s") from None
+        if line is None:
+            raise RuntimeError(f"{self.name} ended (exit status {self.proc.wait()})")
+        return line
+
+    def ask(self, command: str, timeout: float) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        answer: dict[str, Any] = json.loads(self.line(timeout))
+        return answer
+
+    def stop(self) -> None:
+        """The end of stdin (clients reset their connections, leaving no
+        TIME_WAIT; servers exit), then a kill if that is not enough."""
+        try:
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            print(f"  {self.name} (pid {self.proc.pid}) did not end in 30 s: killed", file=sys.stderr)
+            self.proc.kill()
+            self.proc.wait()
+
+
+class ScaleProcs:
+    """Every process one measurement starts, stopped (clients first) however
+    it ends."""
+
+    def __init__(self) -> None:
+        self.procs: list[ScaleProc] = []
+
+    def start(self, cmd: list[str], cpu: str) -> ScaleProc:
+        proc = ScaleProc(cmd, cpu)
+        self.procs.append(proc)
+        return proc
+
+    def __enter__(self) -> "ScaleProcs":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in reversed(self.procs):
+            proc.stop()
+
+
+def scale_hold(total: int, servers: int) -> dict[str, Any]:
+    """`total` connections to `servers` wsx servers on one port (with
+    SO_REUSEPORT when more than one), from client processes of at most
+    SCALE_PER_CLIENT connections, each from its own 127.0.0.x; then one ping
+    on every connection."""
+    import time
+
+    with ScaleProcs() as procs:
+        server_cmd = [str(RELEASE / "scale_server"), "--max-connections", "19500"]
+        if servers > 1:
+            server_cmd.append("--reuse-port")
+        first = procs.start([*server_cmd, "--port", "0"], SERVER_CPU)
+        addr = first.line(10).split()[2]
+        port = addr.rsplit(":", 1)[1]
+        rest = [procs.start([*server_cmd, "--port", port], SERVER_CPU) for _ in range(servers - 1)]
+        for server in rest:
+            server.line(10)
+        srv = [first, *rest]
+        before = [s.ask("measure", 10) for s in srv]
+        n_clients = -(-total // SCALE_PER_CLIENT)
+        shares = [total // n_clients + (1 if i < total % n_clients else 0) for i in range(n_clients)]
+        started = time.monotonic()
+        clients = [procs.start([str(RELEASE / "scale_client"), "--target", addr, "--source",
+                                f"127.0.0.{2 + i}", "--hold", str(n)], CLIENT_CPU)
+                   for i, n in enumerate(shares)]
+        ready = [json.loads(c.line(300)) for c in clients]
+        open_secs = time.monotonic() - started
+        opened = sum(r["open"] for r in ready)
+        # The servers count a connection at its open event, a moment after
+        # the client saw the 101.
+        deadline = time.monotonic() + 10
+        after = [s.ask("measure", 10) for s in srv]
+        while sum(a["open"] for a in after) < opened and time.monotonic() < deadline:
+            time.sleep(0.2)
+            after = [s.ask("measure", 10) for s in srv]
+        pongs = [c.ask("ping", 60) for c in clients]
+        return {
+            "total": total, "servers": servers, "clients": n_clients, "open_secs": open_secs,
+            "opened": opened, "failed": sum(r["failed"] for r in ready),
+            "per_server": [a["open"] for a in after],
+            "heap_delta": [a["heap"] - b["heap"] for a, b in zip(after, before)],
+            "rss_delta": [a["rss"] - b["rss"] for a, b in zip(after, before)],
+            "pinged": sum(p["pinged"] for p in pongs), "answered": sum(p["answered"] for p in pongs),
+        }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def accept_rates() -> dict[str, list[dict[str, Any]]]:
+    """Handshakes completed per second by SCALE_DIALERS concurrent dialers
+    against each echo server of the grid, pinned as the grid pins them,
+    rounds interleaved; each connection is reset once its 101 arrived."""
+    names = [n for n in (WSX, FASTWS, TUNG) if Path(SERVERS[n][0][0]).exists()]
+    results: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    for r in range(ROUNDS):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            with Server(SERVERS[name][0]) as server:
+                cpu0 = cpu_seconds(server.proc.pid)
+                cmd = [str(RELEASE / "scale_client"), "--target", server.addr, "--rate",
+                       "--source", ",".join(f"127.0.0.{i}" for i in range(2, 10)),
+                       "--window", str(SCALE_DIALERS), "--warmup", str(WARMUP), "--duration", str(DURATION)]
+                out = subprocess.run(pinned(CLIENT_CPU, cmd), capture_output=True, text=True,
+                                     timeout=WARMUP + DURATION + 60)
+                cpu = cpu_seconds(server.proc.pid) - cpu0
+            if out.returncode != 0:
+                print(f"  accept rate {name}: {out.stderr.strip()}", file=sys.stderr)
+                continue
+            got: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+            got["per_cpu_s"] = got["total"] / cpu if cpu > 0 else None
+            results[name].append(got)
+            print(f"  round {r + 1} accept rate {name:18} {got['per_s']:>10,.0f}/s "
+                  f"({got['failed']} failed)", file=sys.stderr)
+    return results
+
+
+def memory_available() -> Optional[int]:
+    """MemAvailable from /proc/meminfo, in bytes (None where there is none)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def run_scale() -> dict[str, Any]:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    out: dict[str, Any] = {"fd_limit": hard}
+    for key, total, servers in (("one", SCALE_ONE, 1), ("many", SCALE_MANY, SCALE_SERVERS)):
+        # Two sockets a connection in the kernel, the server's heap, the
+        # clients': 16 KiB a connection leaves room to spare.
+        available = memory_available()
+        if available is not None and available < total * 16384:
+            print(f"  scale {key}: skipped: {available >> 20} MiB available, {total:,} connections "
+                  f"want {total * 16384 >> 20} MiB", file=sys.stderr)
+            continue
+        try:
+            out[key] = scale_hold(total, servers)
+        except (RuntimeError, OSError, ValueError, KeyError) as e:
+            print(f"  scale {key}: {e}", file=sys.stderr)
+    out["rates"] = accept_rates()
+    return out
+
+
+def report_scale(rep: Report, res: dict[str, Any]) -> None:
+    rep.lines += ["## Connections at scale", "",
+                  f"Each process may hold {res['fd_limit']:,} descriptors. wsx server processes "
+                  "(`benches/scale`, release, counting allocator; on CPU "
+                  f"{SERVER_CPU}) hold connections from client processes (CPU {CLIENT_CPU}) of at most "
+                  f"{SCALE_PER_CLIENT:,} connections, each from its own 127.0.0.x source address; heap is "
+                  "the growth from before the first connection to all of them idle; then every connection "
+                  "is pinged once.", ""]
+    rows = []
+    for key in ("one", "many"):
+        m = res.get(key)
+        if m is None:
+            rows.append(["failed (see stderr)"] + ["—"] * 7)
+            continue
+        heap = sum(m["heap_delta"]) / m["opened"] if m["opened"] else None
+        rss = sum(m["rss_delta"]) / m["opened"] if m["opened"] else None
+        rows.append([f"{m['total']:,}", str(m["servers"]), f"{m['opened']:,} ({m['failed']} failed)",
+                     f"{m['open_secs']:.1f} s", " / ".join(f"{n:,}" for n in m["per_server"]),
+                     f"{fmt(heap, 0)} B", f"{fmt(rss, 0)} B", f"{m['answered']:,} of {m['pinged']:,}"])
+    rep.table(["connections", "servers", "opened", "opening took", "per server", "heap / conn",
+               "RSS / conn", "pings answered"], rows)
+    one, many = res.get("one"), res.get("many")
+    if one is not None and one["opened"]:
+        rep.target(f"heap bytes per idle connection, {SCALE_ONE:,} on one server",
+                   one["heap_delta"][0] / one["opened"], "≤ 2048", lambda v: v <= 2048, 0,
+                   aside=f"; RSS {one['rss_delta'][0] / one['opened']:,.0f} B per connection")
+    rep.target("connections answering a ping, one server", None if one is None else one["answered"],
+               f"{SCALE_ONE:,} of {SCALE_ONE:,}", lambda v: v == SCALE_ONE, 0)
+    rep.target(f"connections held and answering a ping, {SCALE_SERVERS} servers on one port (SO_REUSEPORT)",
+               None if many is None else many["answered"], f"{SCALE_MANY:,} of {SCALE_MANY:,}",
+               lambda v: v == SCALE_MANY, 0,
+               aside="" if many is None else "; per server " + " / ".join(f"{n:,}" for n in many["per_server"]))
+
+    rates = res["rates"]
+    rep.lines += [f"Accept rate: handshakes completed per second (TCP connect + WebSocket handshake, from "
+                  f"the client's view) with {SCALE_DIALERS} concurrent dialers, each connection reset once "
+                  f"its 101 arrived; server on CPU {SERVER_CPU}, client on CPU {CLIENT_CPU}; medians of "
+                  f"{ROUNDS} interleaved rounds of {WARMUP:g} s warm-up + {DURATION:g} s measured. Per server "
+                  "CPU-second counts every handshake of the run.", ""]
+    rep.table(["server", "handshakes/s", "per server CPU-second", "failed", "rounds"],
+              [[name, fmt(median(runs, "per_s"), 0), fmt(median(runs, "per_cpu_s"), 0),
+                str(sum(r["failed"] for r in runs)), str(len(runs))] for name, runs in rates.items()])
+    for peer in (FASTWS, TUNG):
+        value = ratio(median(rates.get(WSX, []), "per_s"), median(rates.get(peer, []), "per_s"))
+        per_cpu = ratio(median(rates.get(WSX, []), "per_cpu_s"), median(rates.get(peer, []), "per_cpu_s"))
+        rep.target(f"accept rate wsx / {peer}", value, "≥ 1", lambda v: v >= 1,
+                   aside=f"; per server CPU-second {fmt(per_cpu, 2)}")
+        if value is not None:
+            rep.chart[f"accept rate: wsx / {peer}"] = (value, value >= 1)
+
+
 def chart(rep: Report, path: Path) -> Optional[str]:
     """A bar chart of the ratios (PNG), if matplotlib is at hand."""
     try:
@@ -560,6 +812,8 @@ def main() -> int:
         report_cluster(rep)
     if "loops" in PARTS:
         report_loops(rep, run_loops())
+    if "scale" in PARTS:
+        report_scale(rep, run_scale())
 
     targets = ["## Targets", ""]
     targets += ["| target | measured | holds |", "|---|---|---|"]

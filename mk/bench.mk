@@ -14,6 +14,7 @@ BENCH_PYTHON := $(BENCH_DIR)/target/python
 BENCH_LIB := $(ROOT)/target/release
 BENCH_CFLAGS := -std=c11 -O2 -Wall -Wextra -Werror -I$(ROOT)/include
 export BENCH_WARMUP BENCH_DURATION BENCH_ROUNDS BENCH_PARTS BENCH_IDLE_CONNS BENCH_MICRO_TIME BENCH_SERVER_CPU BENCH_CLIENT_CPU
+export BENCH_SCALE_ONE BENCH_SCALE_MANY BENCH_SCALE_SERVERS
 
 # Type-checks every bench crate (no code generation: CI time matters).
 test-bench:

@@ -204,6 +204,9 @@ impl ConnEntry {
             match written {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) if from_engine => self.engine.sender().consume(n),
+                // The handshake is over: its buffer is not kept (an idle
+                // connection's memory counts at scale).
+                Ok(n) if n == self.hs_out.len() => self.hs_out = Vec::new(),
                 Ok(n) => {
                     self.hs_out.drain(..n);
                 }

@@ -272,18 +272,18 @@ impl Conn {
     /// Whether the inbox reached a high mark and reading is paused until it
     /// drains to the low marks (false without an inbox).
     pub fn is_inbox_full(&self) -> bool {
-        self.shared.inbox.as_ref().is_some_and(Inbox::is_full)
+        self.shared.inbox.as_deref().is_some_and(Inbox::is_full)
     }
     /// How many received messages wait in the inbox (0 without one).
     pub fn inbox_len(&self) -> usize {
-        self.shared.inbox.as_ref().map_or(0, |i| i.len().0)
+        self.shared.inbox.as_deref().map_or(0, |i| i.len().0)
     }
     /// How the connection ended: set just before the close event runs.
     pub fn close_info(&self) -> Option<CloseInfo> {
         self.shared.close_info.get().cloned()
     }
     fn inbox(&self) -> Result<&Inbox, Error> {
-        self.shared.inbox.as_ref().ok_or_else(|| {
+        self.shared.inbox.as_deref().ok_or_else(|| {
             Error::new(
                 ErrorKind::InvalidArgument,
                 "this connection has no inbox: its messages go to on_message",

@@ -170,8 +170,10 @@ pub(super) struct ConnShared {
     pub reconnecting: AtomicBool,
     /// Bytes `send` may queue while reconnecting (0: sends are refused).
     pub disconnected_queue: usize,
-    /// Pull-mode delivery's queue of received messages, if configured.
-    pub inbox: Option<Inbox>,
+    /// Pull-mode delivery's queue of received messages, if configured
+    /// (boxed: most connections have none, and every byte here counts at
+    /// scale).
+    pub inbox: Option<Box<Inbox>>,
     /// How the connection ended, once it has.
     pub close_info: OnceLock<CloseInfo>,
     /// The fragmented message being sent, if any; locked while a send is
@@ -181,9 +183,18 @@ pub(super) struct ConnShared {
     /// before the upgrade decision.
     pub peer_identity: OnceLock<PeerIdentity>,
     /// Counts writable events (and the end), for senders waiting for room.
-    writable: Mutex<u64>,
+    writable: Mutex<WritableEvents>,
     writable_changed: Condvar,
     _live: Live,
+}
+
+/// Writable events of a connection so far, and the senders waiting for the
+/// next (counted under the same lock, so a notification is sent only when
+/// somebody waits, and none is missed).
+#[derive(Default)]
+struct WritableEvents {
+    count: u64,
+    waiters: usize,
 }
 
 impl ConnShared {
@@ -221,11 +232,11 @@ impl ConnShared {
     /// mode, its inbox.
     pub fn new(id: u64, backpressure: Backpressure, inbox: Option<InboxLimits>) -> ConnShared {
         ConnShared {
-            inbox: inbox.map(Inbox::new),
+            inbox: inbox.map(|limits| Box::new(Inbox::new(limits))),
             close_info: OnceLock::new(),
             outgoing: Mutex::new(Outgoing::default()),
             peer_identity: OnceLock::new(),
-            writable: Mutex::new(0),
+            writable: Mutex::new(WritableEvents::default()),
             writable_changed: Condvar::new(),
             id,
             state: AtomicU8::new(ConnState::Connecting as u8),
@@ -369,45 +380,58 @@ impl ConnShared {
     /// inbox is full, and the connection is open (a closing connection
     /// reads its close handshake).
     pub fn holds_input(&self) -> bool {
-        (self.is_reading_paused() || self.inbox.as_ref().is_some_and(Inbox::is_full))
+        (self.is_reading_paused() || self.inbox.as_deref().is_some_and(Inbox::is_full))
             && self.state() == ConnState::Open
     }
 
     /// The send queue drained after a would-block, or the connection ended:
     /// wakes the senders waiting for room.
     pub fn notify_writable(&self) {
-        *self.writable.lock().unwrap_or_else(PoisonError::into_inner) += 1;
-        self.writable_changed.notify_all();
+        let mut events = self.writable.lock().unwrap_or_else(PoisonError::into_inner);
+        events.count += 1;
+        // A notification is a system call even with nobody waiting: one per
+        // connection's end, which a server accepting and closing many pays.
+        if events.waiters > 0 {
+            self.writable_changed.notify_all();
+        }
     }
 
     /// The count of writable events so far (see [`ConnShared::wait_writable`]).
     pub fn writable_events(&self) -> u64 {
-        *self.writable.lock().unwrap_or_else(PoisonError::into_inner)
+        self.writable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .count
     }
 
     /// Waits until the count of writable events passes `seen` or `deadline`
     /// passes (`None`: no deadline); whether it passed.
     pub fn wait_writable(&self, seen: u64, deadline: Option<Instant>) -> bool {
-        let mut count = self.writable.lock().unwrap_or_else(PoisonError::into_inner);
-        while *count == seen {
-            count = match deadline {
+        let mut events = self.writable.lock().unwrap_or_else(PoisonError::into_inner);
+        events.waiters += 1;
+        let passed = loop {
+            if events.count != seen {
+                break true;
+            }
+            events = match deadline {
                 None => self
                     .writable_changed
-                    .wait(count)
+                    .wait(events)
                     .unwrap_or_else(PoisonError::into_inner),
                 Some(at) => {
                     let now = Instant::now();
                     if now >= at {
-                        return false;
+                        break false;
                     }
                     self.writable_changed
-                        .wait_timeout(count, at - now)
+                        .wait_timeout(events, at - now)
                         .unwrap_or_else(PoisonError::into_inner)
                         .0
                 }
             };
-        }
-        true
+        };
+        events.waiters -= 1;
+        passed
     }
 
     /// Records how the connection ended and wakes everyone waiting on it

@@ -1,6 +1,6 @@
 //! A global allocator that counts the heap bytes live at any moment, for
-//! memory budgets (the net memory test, and the idle-memory benchmark, which
-//! includes this file by path).
+//! memory budgets (the net memory test, and the benches' memory harnesses,
+//! whose `wsx-micro` library includes this file by path).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -18,10 +18,8 @@ use std::time::{Duration, Instant};
 use wsx_core::net::{Ctx, EventLoop, Handler, Open, Refusal, ServerConfig, ServerHandler, Upgrade};
 use wsx_core::proto::MessageKind;
 
-#[path = "../../../../core/tests/net_util/counting.rs"]
-mod counting;
-
-use counting::{Counting, LIVE};
+use wsx_micro::counting::{Counting, LIVE};
+use wsx_micro::rss_bytes;
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -44,17 +42,6 @@ impl ServerHandler for Server {
     fn on_upgrade(&mut self, _upgrade: &mut Upgrade<'_>) -> Result<Box<dyn Handler>, Refusal> {
         Ok(Box::new(Echo(self.0.clone())))
     }
-}
-
-/// Resident set size from `/proc/self/status` (0 where there is none).
-fn rss_bytes() -> usize {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
-            line.split_whitespace().nth(1)?.parse::<usize>().ok()
-        })
-        .map_or(0, |kib| kib * 1024)
 }
 
 fn main() -> ExitCode {

@@ -133,6 +133,12 @@ impl Reactor {
             self.server_conn_gone(server_slot, server_id, pending);
         }
         drop(c.transport.take());
+        // Most connections end on a read (an end of stream, a reset), so
+        // with a read buffer: it serves the next reader, not a fresh zeroed
+        // 64 KiB per connection.
+        if let Some(buf) = c.engine.release_read_buf() {
+            self.keep_read_buf(buf);
+        }
         if let Some(mut handler) = c.handler.take() {
             handler.on_close(&c.conn, &close);
         }

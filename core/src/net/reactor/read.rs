@@ -97,7 +97,11 @@ impl Reactor {
                         self.on_input(slot, &buf[..n]);
                     }
                     self.hold_back_reads(slot);
-                    if self.release_read_buf(slot) && drained {
+                    // A short read drained the socket: once open, at a
+                    // message boundary (the buffer went back); in the
+                    // handshake at once (its bytes are all in `buf`).
+                    let released = self.release_read_buf(slot);
+                    if drained && (released || !open) {
                         break;
                     }
                 }
@@ -144,10 +148,15 @@ impl Reactor {
         let Some(buf) = c.engine.release_read_buf() else {
             return false;
         };
+        self.keep_read_buf(buf);
+        true
+    }
+
+    /// Keeps a read buffer for the next reader, within [`SPARE_READ_BUFS`].
+    pub(super) fn keep_read_buf(&mut self, buf: Vec<u8>) {
         if self.spare_read_bufs.len() < SPARE_READ_BUFS && buf.len() <= 2 * READ_CHUNK {
             self.spare_read_bufs.push(buf);
         }
-        true
     }
 
     /// A peer that sends faster than it reads, so that our automatic replies
@@ -265,7 +274,12 @@ impl Reactor {
             let (id, wait) = (conn.shared.id, timeouts.close);
             self.timers
                 .schedule(deadlines, slot, id, TimerKind::Close, wait);
-            if conn.shared.inbox.as_ref().is_none_or(Inbox::fail_when_idle) {
+            if conn
+                .shared
+                .inbox
+                .as_deref()
+                .is_none_or(Inbox::fail_when_idle)
+            {
                 // The receiver is idle: it queued its answers already, so
                 // the failure goes behind them in the loop's queue.
                 let conn = conn.shared.clone();

@@ -26,16 +26,20 @@ const KEYS_PER_REFILL: usize = 64;
 
 /// A source of fresh, unpredictable masking keys (RFC 6455 section 5.3):
 /// one per frame, drawn from [`crate::proto::random`] in batches.
+///
+/// The batch is allocated at the first key: a server's connections never
+/// mask, and every engine holds one of these, so an idle server connection
+/// does not carry 256 bytes it never uses.
 #[derive(Debug, Clone)]
 pub struct MaskKeys {
-    batch: [u8; 4 * KEYS_PER_REFILL],
+    batch: Option<Box<[u8; 4 * KEYS_PER_REFILL]>>,
     next: usize,
 }
 
 impl Default for MaskKeys {
     fn default() -> Self {
         MaskKeys {
-            batch: [0; 4 * KEYS_PER_REFILL],
+            batch: None,
             next: KEYS_PER_REFILL,
         }
     }
@@ -44,20 +48,18 @@ impl Default for MaskKeys {
 impl MaskKeys {
     /// A fresh key, never handed out before.
     pub fn next_key(&mut self) -> Result<[u8; 4], getrandom::Error> {
+        let batch = self
+            .batch
+            .get_or_insert_with(|| Box::new([0; 4 * KEYS_PER_REFILL]));
         if self.next == KEYS_PER_REFILL {
-            crate::proto::random::fill(&mut self.batch)?;
+            crate::proto::random::fill(&mut batch[..])?;
             self.next = 0;
         }
         let i = 4 * self.next;
         self.next += 1;
-        let key = [
-            self.batch[i],
-            self.batch[i + 1],
-            self.batch[i + 2],
-            self.batch[i + 3],
-        ];
+        let key = [batch[i], batch[i + 1], batch[i + 2], batch[i + 3]];
         // Wipe the handed-out key so no copy of it stays around.
-        self.batch[i..i + 4].fill(0);
+        batch[i..i + 4].fill(0);
         Ok(key)
     }
 }
