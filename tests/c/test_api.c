@@ -210,6 +210,7 @@ static void test_server_options(void) {
     CHECK_OK(wsx_server_options_set_tls(o, NULL, NULL));
     CHECK_OK(wsx_server_options_set_max_connections(o, 100));
     CHECK_OK(wsx_server_options_set_max_pending_handshakes(o, 10));
+    CHECK_OK(wsx_server_options_set_loops(o, 2));
     CHECK_OK(wsx_conn_options_set_handshake_timeout_ms(wsx_server_options_conn(o),  2000));
     CHECK_OK(wsx_conn_options_set_close_timeout_ms(wsx_server_options_conn(o),  1000));
     CHECK_OK(wsx_conn_options_set_keepalive(wsx_server_options_conn(o),  0, 0));
@@ -235,6 +236,8 @@ static void test_server_options(void) {
     CHECK_RESULT(wsx_server_options_set_tls(o, "cert.pem", NULL), WSX_ERR_INVALID_ARGUMENT);
     CHECK_RESULT(wsx_server_options_set_max_connections(o, 0), WSX_ERR_INVALID_ARGUMENT);
     CHECK_RESULT(wsx_server_options_set_max_pending_handshakes(o, 0), WSX_ERR_INVALID_ARGUMENT);
+    CHECK_RESULT(wsx_server_options_set_loops(o, 0), WSX_ERR_INVALID_ARGUMENT);
+    CHECK_RESULT(wsx_server_options_set_loops(o, 257), WSX_ERR_INVALID_ARGUMENT);
     CHECK_RESULT(wsx_conn_options_set_handshake_timeout_ms(wsx_server_options_conn(o),  0), WSX_ERR_INVALID_ARGUMENT);
     CHECK_RESULT(wsx_conn_options_set_close_timeout_ms(wsx_server_options_conn(o),  0), WSX_ERR_INVALID_ARGUMENT);
     CHECK_RESULT(wsx_conn_options_set_keepalive(wsx_server_options_conn(o),  10, 0), WSX_ERR_INVALID_ARGUMENT);
@@ -252,6 +255,7 @@ static void test_server_options(void) {
     CHECK_RESULT(wsx_server_options_set_tls(NULL, "a", "b"), WSX_ERR_NULL);
     CHECK_RESULT(wsx_server_options_set_max_connections(NULL, 1), WSX_ERR_NULL);
     CHECK_RESULT(wsx_server_options_set_max_pending_handshakes(NULL, 1), WSX_ERR_NULL);
+    CHECK_RESULT(wsx_server_options_set_loops(NULL, 2), WSX_ERR_NULL);
     CHECK_RESULT(wsx_conn_options_set_handshake_timeout_ms(wsx_server_options_conn(NULL),  1), WSX_ERR_NULL);
     CHECK_RESULT(wsx_conn_options_set_close_timeout_ms(wsx_server_options_conn(NULL),  1), WSX_ERR_NULL);
     CHECK_RESULT(wsx_conn_options_set_keepalive(wsx_server_options_conn(NULL),  1, 1), WSX_ERR_NULL);
