@@ -517,6 +517,7 @@ pub(super) struct LoopPart {
 }
 
 impl LoopPart {
+    /// The part on the loop `link`, before its listener entry exists.
     pub fn new(link: Arc<dyn LoopLink>, counters: Arc<Counters>) -> LoopPart {
         LoopPart {
             link,

@@ -1,7 +1,7 @@
 //! The server side in the loop: accepting within the limits, the handshake
 //! and the accept decision, refusals, and graceful shutdown (the drain).
 
-use crate::net::{tally, telemetry};
+use crate::net::{spread, tally, telemetry};
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
@@ -85,7 +85,8 @@ impl Reactor {
     }
 
     /// Accepts every waiting connection: takes it in, or on a server spread
-    /// over several loops round-robin, hands it to the loop whose turn it is.
+    /// over several loops round-robin ([`crate::net::Balance::RoundRobin`]),
+    /// hands it to the loop whose turn it is.
     pub fn accept(&mut self, slot: usize) {
         loop {
             let Some(Entry::Listener(l)) = self.entries.get_mut(slot) else {
@@ -104,9 +105,16 @@ impl Reactor {
                     return;
                 }
             };
+            // Where the kernel balances, every loop listens and keeps what
+            // it accepts; else loop 0 is the only acceptor and deals them out.
             let parts = l.server.parts.len();
-            let part = l.turn;
-            l.turn = (part + 1) % parts;
+            let part = if parts == 1 || spread::kernel_balances(&l.config) {
+                l.part
+            } else {
+                let turn = l.turn;
+                l.turn = (turn + 1) % parts;
+                turn
+            };
             if part == l.part {
                 self.take_in(slot, stream, addr);
             } else {
