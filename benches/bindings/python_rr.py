@@ -6,6 +6,11 @@ with a window of messages in flight (send WINDOW, receive their WINDOW
 echoes, repeat), where the round trip no longer hides each library's own
 cost per message.
 
+With 1 in flight it also measures asyncio's own floor: a bare
+`asyncio.Protocol` that writes a masked binary frame and counts the echo's
+bytes (no WebSocket library, no future or task per message), the least
+any asyncio client can cost per round trip.
+
 Prints one JSON line per client, size and window:
 {"client", "size", "inflight", "rt_per_s"} (messages echoed per second).
 Compression is off on the `websockets` side (wsx's client offers none), so
@@ -16,8 +21,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
+import os
 import time
+from urllib.parse import urlsplit
 from typing import Any, Awaitable, Callable
 
 import websockets.asyncio.client
@@ -66,6 +74,71 @@ async def timed_async(ws: Any, payload: bytes, duration: float, window: int) -> 
     return n / (time.perf_counter() - start)
 
 
+def frame_header(size: int, masked: bool) -> bytes:
+    """A final binary frame's header (the all-zero masking key included when
+    masked: the payload goes out unchanged)."""
+    bit = 0x80 if masked else 0
+    if size < 126:
+        head = bytes([0x82, bit | size])
+    elif size < 65536:
+        head = bytes([0x82, bit | 126]) + size.to_bytes(2, "big")
+    else:
+        head = bytes([0x82, bit | 127]) + size.to_bytes(8, "big")
+    return head + (bytes(4) if masked else b"")
+
+
+class FloorClient(asyncio.Protocol):
+    """Handshake, then one frame at a time: the echo's length is known, so
+    counting bytes is all the reading it does."""
+
+    def __init__(self, payload: bytes, duration: float, done: asyncio.Future[float]) -> None:
+        self.frame = frame_header(len(payload), True) + payload
+        self.echo_len = len(frame_header(len(payload), False)) + len(payload)
+        self.duration, self.done = duration, done
+        self.pending, self.open, self.n = 0, False, 0
+        self.buf = bytearray()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        key = base64.b64encode(os.urandom(16)).decode()
+        transport.write(f"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+
+    def data_received(self, data: bytes) -> None:
+        if not self.open:
+            self.buf += data
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            self.open, self.pending = True, len(self.buf) - end - 4
+            self.end = time.perf_counter() + WARMUP
+            self.started = 0.0
+            self.transport.write(self.frame)
+            return
+        self.pending += len(data)
+        while self.pending >= self.echo_len:
+            self.pending -= self.echo_len
+            self.n += 1
+            now = time.perf_counter()
+            if now >= self.end:
+                if not self.started:  # the warm-up ends: time from here
+                    self.started, self.n, self.end = now, 0, now + self.duration
+                else:
+                    self.done.set_result(self.n / (now - self.started))
+                    self.transport.close()
+                    return
+            self.transport.write(self.frame)
+
+
+async def timed_floor(url: str, payload: bytes, duration: float) -> float:
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[float] = loop.create_future()
+    parts = urlsplit(url)
+    await loop.create_connection(lambda: FloorClient(payload, duration, done), parts.hostname, parts.port)
+    return await done
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", required=True)
@@ -95,6 +168,8 @@ def main() -> None:
                                                          max_size=None) as peer:
                 rate = await timed_async(peer, payload, args.duration, window)
                 report("websockets asyncio", size, window, rate)
+            if window == 1:
+                report("asyncio floor", size, window, await timed_floor(args.url, payload, args.duration))
 
         asyncio.run(both())
 

@@ -102,7 +102,13 @@ impl Connection {
         let mailbox = &self.shared.mailbox;
         loop {
             let seen = mailbox.peek(|s| s.writable);
-            let e = match py.detach(|| attempt(conn)) {
+            // A blocking send writes at once on this thread when nobody
+            // drives the loop (asyncio's leave it to the loop's driver).
+            let send = || match crate::runtime::driven() {
+                Some(driven) if block => driven.run(|| attempt(conn)),
+                _ => attempt(conn),
+            };
+            let e = match py.detach(send) {
                 Ok(()) => return Ok(true),
                 Err(e) => e,
             };

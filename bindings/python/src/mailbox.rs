@@ -1,24 +1,34 @@
-//! State shared between the loop thread (which updates it from handler
-//! callbacks) and Python (which waits on it): a mutex-guarded value, a
-//! condition variable for blocking waits, and an optional asyncio wake-up.
+//! State shared between the loop (which updates it from handler callbacks)
+//! and Python (which waits on it): a mutex-guarded value, a condition
+//! variable for blocking waits, and an optional asyncio wake-up. A blocking
+//! wait drives the loop itself when nobody else does
+//! ([`wsx_core::net::DrivenLoop`]), so the update it waits for is made on
+//! its own thread.
 
 use std::mem;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
+use wsx_core::net::Follower;
 
 use crate::notifier::Notifier;
 
 /// How often a blocking wait wakes up to let Ctrl-C (signal handlers) through.
 const SIGNAL_CHECK: Duration = Duration::from_millis(50);
 
-/// A value updated by the loop thread and waited on by Python.
+/// A value updated by the loop and waited on by Python.
 pub struct Mailbox<S> {
-    slot: Mutex<Slot<S>>,
-    cond: Condvar,
+    waiters: Arc<Waiters<S>>,
     token: u64,
     notifier: OnceLock<Arc<Notifier>>,
+}
+
+/// The value and its blocked waiters, told when the loop's driver lets go.
+struct Waiters<S> {
+    slot: Mutex<Slot<S>>,
+    cond: Condvar,
 }
 
 struct Slot<S> {
@@ -27,18 +37,41 @@ struct Slot<S> {
     armed: bool,
     /// Threads blocked in [`Mailbox::wait`].
     sleepers: usize,
+    /// A thread waiting here by polling the loop: an update made on another
+    /// thread (another loop of a server spread over several) makes its poll
+    /// return.
+    polling: Option<ThreadId>,
 }
 
-impl<S: Send> Mailbox<S> {
+impl<S> Waiters<S> {
+    fn lock(&self) -> MutexGuard<'_, Slot<S>> {
+        self.slot.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<S: Send> Follower for Waiters<S> {
+    fn wake(&self) {
+        // Under the lock: a waiter between following and sleeping is woken.
+        let slot = self.lock();
+        if slot.sleepers > 0 {
+            self.cond.notify_all();
+        }
+    }
+}
+
+impl<S: Send + 'static> Mailbox<S> {
     /// A mailbox holding `state`, named `token` towards its notifier.
     pub fn new(state: S) -> Mailbox<S> {
         Mailbox {
-            slot: Mutex::new(Slot {
-                state,
-                armed: false,
-                sleepers: 0,
+            waiters: Arc::new(Waiters {
+                slot: Mutex::new(Slot {
+                    state,
+                    armed: false,
+                    sleepers: 0,
+                    polling: None,
+                }),
+                cond: Condvar::new(),
             }),
-            cond: Condvar::new(),
             token: crate::notifier::next_token(),
             notifier: OnceLock::new(),
         }
@@ -56,7 +89,7 @@ impl<S: Send> Mailbox<S> {
     }
 
     fn lock(&self) -> MutexGuard<'_, Slot<S>> {
-        self.slot.lock().unwrap_or_else(PoisonError::into_inner)
+        self.waiters.lock()
     }
 
     /// Reads or changes the state without waking anyone.
@@ -70,9 +103,13 @@ impl<S: Send> Mailbox<S> {
         let out = f(&mut slot.state);
         let sleepers = slot.sleepers > 0;
         let armed = mem::take(&mut slot.armed);
+        let polling = slot.polling.is_some_and(|t| t != thread::current().id());
         drop(slot);
         if sleepers {
-            self.cond.notify_all();
+            self.waiters.cond.notify_all();
+        }
+        if polling && let Some(driven) = crate::runtime::driven() {
+            driven.wake();
         }
         if armed {
             if let Some(notifier) = self.notifier.get() {
@@ -83,12 +120,16 @@ impl<S: Send> Mailbox<S> {
     }
 
     /// Non-blocking check for asyncio: `ready` gives a value, or the mailbox is
-    /// armed so that the next update wakes the attached notifier.
+    /// armed so that the next update wakes the attached notifier (and the
+    /// loop is kept polled, as nobody waiting here drives it).
     pub fn poll<T>(&self, ready: impl FnOnce(&mut S) -> Option<T>) -> Option<T> {
         let mut slot = self.lock();
         let out = ready(&mut slot.state);
-        if out.is_none() {
-            slot.armed = true;
+        if out.is_none() && !std::mem::replace(&mut slot.armed, true) {
+            drop(slot);
+            if let Some(driven) = crate::runtime::driven() {
+                driven.keep_polled();
+            }
         }
         out
     }
@@ -133,6 +174,9 @@ impl<S: Send> Mailbox<S> {
         }
     }
 
+    /// Waits until `ready` gives a value, the deadline passes or the slice
+    /// for signals ends: polling the loop while nobody else does, else
+    /// sleeping until an update or until the loop is free to drive.
     fn sleep<T>(
         &self,
         deadline: Option<Instant>,
@@ -140,26 +184,44 @@ impl<S: Send> Mailbox<S> {
     ) -> Sleep<T> {
         let slice_end = Instant::now() + SIGNAL_CHECK;
         let until = deadline.map_or(slice_end, |d| d.min(slice_end));
+        let driven = crate::runtime::driven();
+        let me: Arc<dyn Follower> = self.waiters.clone();
+        let mut following = false;
         let mut slot = self.lock();
-        loop {
+        let out = loop {
             if let Some(out) = ready(&mut slot.state) {
-                return Sleep::Ready(out);
+                break Sleep::Ready(out);
             }
             let now = Instant::now();
             if deadline.is_some_and(|d| now >= d) {
-                return Sleep::Deadline;
+                break Sleep::Deadline;
             }
             if now >= until {
-                return Sleep::Slice;
+                break Sleep::Slice;
             }
+            if let Some(mut driving) = driven.and_then(|d| d.drive_or_follow(&me)) {
+                slot.polling = Some(thread::current().id());
+                drop(slot);
+                // A failing poller fails every connection of the loop, whose
+                // close reaches `ready`.
+                let _ = driving.poll(until - now);
+                drop(driving);
+                slot = self.lock();
+                slot.polling = None;
+                continue;
+            }
+            following = driven.is_some();
             slot.sleepers += 1;
-            slot = self
-                .cond
-                .wait_timeout(slot, until - now)
+            slot = (self.waiters.cond.wait_timeout(slot, until - now))
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
             slot.sleepers -= 1;
+        };
+        drop(slot);
+        if following && let Some(driven) = driven {
+            driven.leave(&me);
         }
+        out
     }
 }
 

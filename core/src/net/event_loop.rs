@@ -28,7 +28,7 @@ pub struct EventLoop {
 /// A handle to an [`EventLoop`], usable from any thread.
 #[derive(Clone)]
 pub struct LoopHandle {
-    shared: Arc<LoopShared>,
+    pub(super) shared: Arc<LoopShared>,
 }
 
 /// A loop running on a thread of its own; dropping it stops and joins it.
@@ -62,6 +62,17 @@ impl EventLoop {
     /// until something does; `Some(ZERO)` never blocks).
     pub fn poll(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
         self.reactor.poll(timeout)
+    }
+    /// Runs `f` as if on the loop's own thread (the work it queues, a send
+    /// or a close, skips the wake-up), then does that work and its writes
+    /// at once, without polling for readiness. For a caller holding the loop.
+    pub(super) fn run_here<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        let out = {
+            let _guard = self.reactor.shared.enter();
+            f()
+        };
+        self.reactor.run_queued();
+        out
     }
     /// Polls until [`LoopHandle::stop`].
     pub fn run(&mut self) -> Result<(), Error> {

@@ -20,6 +20,7 @@ mod conn;
 mod decision;
 mod dial;
 mod dns;
+mod driven;
 mod env_proxy;
 mod error;
 mod event_loop;
@@ -65,6 +66,7 @@ pub use config::{
 };
 pub use decision::{PendingAttempt, PendingUpgrade};
 pub use dns::{PendingLookup, Resolver, end_idle_resolvers};
+pub use driven::{DrivenLoop, Driving, Follower};
 pub use error::{Error, ErrorKind, Timeout};
 pub use event_loop::{EventLoop, LoopHandle, LoopThread};
 pub use handle::{Conn, Server};

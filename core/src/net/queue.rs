@@ -5,7 +5,7 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use super::cluster::BrokerRequest;
 use super::config::{ClientConfig, ServerConfig};
@@ -66,6 +66,9 @@ thread_local! {
 pub(super) struct LoopShared {
     queue: Mutex<VecDeque<Work>>,
     waker: mio::Waker,
+    /// Also told of every wake-up: a loop that may have nobody polling it
+    /// ([`super::DrivenLoop`]) starts its background driver here.
+    on_wake: OnceLock<Box<dyn Fn() + Send + Sync>>,
     stop: AtomicBool,
     /// Set when the loop is dropped: nothing queued from then on runs.
     gone: AtomicBool,
@@ -83,6 +86,7 @@ impl LoopShared {
         LoopShared {
             queue: Mutex::new(VecDeque::new()),
             waker,
+            on_wake: OnceLock::new(),
             stop: AtomicBool::new(false),
             gone: AtomicBool::new(false),
             ids,
@@ -139,6 +143,14 @@ impl LoopShared {
     pub fn wake(&self) {
         // A failed wake-up can only mean the poller is gone, and then so is the loop.
         let _ = self.waker.wake();
+        if let Some(on_wake) = self.on_wake.get() {
+            on_wake();
+        }
+    }
+
+    /// Sets what [`wake`](Self::wake) also calls (once; later calls are ignored).
+    pub fn set_on_wake(&self, f: impl Fn() + Send + Sync + 'static) {
+        let _ = self.on_wake.set(Box::new(f));
     }
 
     pub fn request_stop(&self) {

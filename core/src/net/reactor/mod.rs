@@ -167,6 +167,15 @@ impl Reactor {
         Ok(())
     }
 
+    /// The queued commands and the writes they make, without waiting for
+    /// readiness: for a caller that queued work while holding the loop.
+    pub fn run_queued(&mut self) {
+        let _guard = self.shared.enter();
+        self.run_commands();
+        self.flush_dirty();
+        self.flush_brokers();
+    }
+
     /// How long the poller may block: not at all when work is waiting.
     fn wait_time(&self, requested: Option<Duration>) -> Option<Duration> {
         if !self.backlog.is_empty() || !self.dirty.is_empty() || self.shared.has_commands() {
