@@ -205,3 +205,30 @@ fn a_follower_is_woken_to_drive_when_the_driver_lets_go() {
     drop(driving);
     follower.join().expect("the follower was woken and drove");
 }
+
+#[test]
+fn sends_in_a_row_with_nobody_waiting_are_written_by_the_background() {
+    let server_loop = spawn_loop();
+    let echo = Echo::start(server_loop.handle(), server_config());
+    let driven = DrivenLoop::spawn().expect("loop");
+    let waiter = Arc::new(Waiter::default());
+    let me: Arc<dyn Follower> = waiter.clone();
+    let (conn, rx) = connect(&driven, &echo.url());
+    assert!(matches!(
+        drive_until(&driven, &me, &waiter, &rx),
+        Seen::Open
+    ));
+    // The first is written at once; the others of the burst wait for a
+    // wait that never comes, then for the background thread.
+    for m in [b"one", b"two", b"six"] {
+        driven
+            .run(|| conn.send(MessageKind::Binary, m))
+            .expect("send");
+    }
+    for m in [b"one", b"two", b"six"] {
+        match rx.recv_timeout(PATIENCE).expect("the echo") {
+            Seen::Message(data, _, _) => assert_eq!(data, m),
+            Seen::Open => panic!("opened twice"),
+        }
+    }
+}

@@ -47,6 +47,26 @@ def test_sync_client_answers_pings_and_sends_outside_its_calls() -> None:
     assert received == ["sent, not followed by recv"]
 
 
+def test_a_burst_of_sends_not_followed_by_a_wait_is_written() -> None:
+    """Sends in a row (a burst) go out together at the next wait; with no
+    wait, the background thread writes them."""
+    received: list[Any] = []
+    done = threading.Event()
+
+    def handler(ws: Any) -> None:
+        received.extend(ws.recv(timeout=10) for _ in range(3))
+        done.set()
+        for _ in ws:
+            pass
+
+    with websockets_server(handler) as port:
+        with wsx.sync.connect(f"ws://127.0.0.1:{port}/", ping_interval=None) as ws:
+            for m in ("one", "two", "three"):
+                ws.send(m)
+            assert done.wait(10), f"only {received} arrived"
+    assert received == ["one", "two", "three"]
+
+
 def test_threads_waiting_on_different_connections_all_progress() -> None:
     with websockets_server(websockets_echo) as port:
         url = f"ws://127.0.0.1:{port}/"

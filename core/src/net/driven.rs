@@ -28,6 +28,15 @@ use super::worker::Worker;
 /// waits while the application does something else.
 pub const IDLE: Duration = Duration::from_millis(5);
 
+/// Sends closer together than this, with no poll between them, are a burst:
+/// the first is written at once, the rest wait for the caller's next wait
+/// (or [`FLUSH`]) and go out in one write.
+pub const BURST: Duration = Duration::from_millis(1);
+
+/// The longest a send of a burst waits for its write when the caller does
+/// not wait for anything next: then the background thread writes it.
+pub const FLUSH: Duration = Duration::from_micros(500);
+
 /// A waiter that wants the loop when its driver lets go of it.
 pub trait Follower: Send + Sync {
     /// Wakes the waiter, which then tries to drive the loop again.
@@ -49,9 +58,19 @@ pub struct Driving<'a> {
     /// driver is chosen.
     event_loop: Option<MutexGuard<'a, EventLoop>>,
     inner: &'a Inner,
-    /// Whether the holder polled for readiness (else the loop still counts
-    /// as unpolled since the last driver that did).
-    polled: bool,
+    /// What the holder did, which decides who polls next.
+    did: Did,
+}
+
+/// What a driver did with the loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Did {
+    /// Polled it (and so did everything queued).
+    Poll,
+    /// Did the queued work and its writes, without polling.
+    Write,
+    /// Queued work for the next driver.
+    Defer,
 }
 
 struct Inner {
@@ -76,6 +95,10 @@ struct State {
     driver: Driver,
     /// When a driver last polled the loop for readiness.
     polled: Instant,
+    /// When a caller last wrote without polling (the start of a burst).
+    wrote: Option<Instant>,
+    /// When work deferred by a burst must be written if nobody polled.
+    flush_due: Option<Instant>,
     /// Something needs the loop polled while no caller may be doing it.
     kicked: bool,
     followers: VecDeque<Arc<dyn Follower>>,
@@ -94,14 +117,24 @@ impl Inner {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Marks the loop free (and, if its driver `polled` it, polled now) and
-    /// wakes the first follower, or the background thread if the loop was
-    /// kicked meanwhile.
-    fn release(&self, polled: bool) {
+    /// Marks the loop free, records what its driver `did`, and wakes the
+    /// first follower, or the background thread if the loop was kicked
+    /// meanwhile or has deferred work to write.
+    fn release(&self, did: Did) {
         let mut s = self.lock();
         s.driver = Driver::Nobody;
-        if polled {
-            s.polled = Instant::now();
+        let now = Instant::now();
+        match did {
+            Did::Poll => {
+                (s.polled, s.wrote, s.flush_due) = (now, None, None);
+            }
+            Did::Write => (s.wrote, s.flush_due) = (Some(now), None),
+            Did::Defer => {
+                if s.flush_due.is_none() {
+                    s.flush_due = Some(now + FLUSH);
+                    self.turn.notify_one();
+                }
+            }
         }
         let next = s.followers.pop_front();
         if next.is_none() && s.kicked {
@@ -133,9 +166,14 @@ impl Inner {
     fn background(&self) {
         let mut s = self.lock();
         while !s.stop {
-            let idle = s.polled.elapsed();
-            if s.driver != Driver::Nobody || (!s.kicked && idle < IDLE) {
-                let wait = IDLE.saturating_sub(idle).max(Duration::from_millis(1));
+            let now = Instant::now();
+            let due = (s.polled + IDLE).min(s.flush_due.unwrap_or(now + IDLE));
+            if s.driver != Driver::Nobody || (!s.kicked && now < due) {
+                // While a caller drives, its release says when it is needed sooner.
+                let wait = match s.driver {
+                    Driver::Nobody => due - now,
+                    _ => IDLE,
+                };
                 s = (self.turn.wait_timeout(s, wait))
                     .unwrap_or_else(PoisonError::into_inner)
                     .0;
@@ -145,7 +183,7 @@ impl Inner {
             s.kicked = false;
             drop(s);
             self.drive_in_background();
-            self.release(true);
+            self.release(Did::Poll);
             s = self.lock();
         }
     }
@@ -172,6 +210,8 @@ impl DrivenLoop {
             state: Mutex::new(State {
                 driver: Driver::Nobody,
                 polled: Instant::now(),
+                wrote: None,
+                flush_due: None,
                 kicked: false,
                 followers: VecDeque::new(),
                 stop: false,
@@ -237,8 +277,11 @@ impl DrivenLoop {
     }
 
     /// Runs `f` (which queues work: a send, a close) and, when nobody
-    /// drives the loop, does that work at once on this thread (one write,
-    /// no wake-up); otherwise the loop's driver does it.
+    /// drives the loop, does that work at once on this thread (one write, no
+    /// wake-up); otherwise the loop's driver does it. Within a [`BURST`]
+    /// (sends in a row, no poll between) only the first is written at once:
+    /// the rest go out together at the caller's next wait, or after
+    /// [`FLUSH`] by the background thread.
     pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
         let mut s = self.inner.lock();
         if s.driver != Driver::Nobody {
@@ -246,10 +289,18 @@ impl DrivenLoop {
             return f();
         }
         s.driver = Driver::Caller;
+        let burst = s.wrote.is_some_and(|at| at.elapsed() < BURST);
         drop(s);
         let mut driving = Driving::new(&self.inner);
-        driving.polled = false;
-        driving.event_loop().run_here(f)
+        let out = driving.event_loop().queue_here(f);
+        driving.did = match burst {
+            true => Did::Defer,
+            false => {
+                driving.event_loop().run_queued();
+                Did::Write
+            }
+        };
+        out
     }
 
     /// Makes the present driver's poll return (as queued work does): for
@@ -272,7 +323,7 @@ impl<'a> Driving<'a> {
         Driving {
             event_loop: Some(inner.take()),
             inner,
-            polled: true,
+            did: Did::Poll,
         }
     }
 
@@ -291,7 +342,7 @@ impl Drop for Driving<'_> {
     fn drop(&mut self) {
         // Unlocked first: the follower woken next may take it at once.
         self.event_loop = None;
-        self.inner.release(self.polled);
+        self.inner.release(self.did);
     }
 }
 

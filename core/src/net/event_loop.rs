@@ -63,16 +63,17 @@ impl EventLoop {
     pub fn poll(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
         self.reactor.poll(timeout)
     }
-    /// Runs `f` as if on the loop's own thread (the work it queues, a send
-    /// or a close, skips the wake-up), then does that work and its writes
-    /// at once, without polling for readiness. For a caller holding the loop.
-    pub(super) fn run_here<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        let out = {
-            let _guard = self.reactor.shared.enter();
-            f()
-        };
+    /// Runs `f` as if on the loop's own thread: the work it queues (a send,
+    /// a close) skips the wake-up and waits for [`run_queued`](Self::run_queued)
+    /// or the next [`poll`](Self::poll). For a caller holding the loop.
+    pub(super) fn queue_here<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        let _guard = self.reactor.shared.enter();
+        f()
+    }
+    /// Does the queued work and its writes at once, without polling for
+    /// readiness.
+    pub(super) fn run_queued(&mut self) {
         self.reactor.run_queued();
-        out
     }
     /// Polls until [`LoopHandle::stop`].
     pub fn run(&mut self) -> Result<(), Error> {
