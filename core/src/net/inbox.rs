@@ -63,6 +63,9 @@ struct State {
     receiver_idle: bool,
     /// A protocol error waits for the receiver to become idle.
     failure_pending: bool,
+    /// Threads blocked in [`Inbox::take_until`]: only they need a wake-up
+    /// (a receiver that polls costs no system call per message).
+    waiting: usize,
 }
 
 impl Default for State {
@@ -74,6 +77,7 @@ impl Default for State {
             ended: false,
             receiver_idle: true,
             failure_pending: false,
+            waiting: 0,
         }
     }
 }
@@ -102,8 +106,11 @@ impl Inbox {
         if s.messages.len() >= self.limits.high_messages || s.bytes >= self.limits.high_bytes {
             s.full = true;
         }
+        let waiting = s.waiting > 0;
         drop(s);
-        self.changed.notify_all();
+        if waiting {
+            self.changed.notify_all();
+        }
         Put { first }
     }
 
@@ -125,8 +132,13 @@ impl Inbox {
 
     /// Marks the end: takes report it once the queue is empty.
     pub fn end(&self) {
-        self.lock().ended = true;
-        self.changed.notify_all();
+        let mut s = self.lock();
+        s.ended = true;
+        let waiting = s.waiting > 0;
+        drop(s);
+        if waiting {
+            self.changed.notify_all();
+        }
     }
 
     /// How many messages and bytes wait.
@@ -149,20 +161,21 @@ impl Inbox {
                 Take::Empty { fail_now: false } => {}
                 done => return done,
             }
+            let now = Instant::now();
+            if deadline.is_some_and(|at| now >= at) {
+                return Take::Empty { fail_now: false };
+            }
+            s.waiting += 1;
             s = match deadline {
                 None => self.changed.wait(s).unwrap_or_else(PoisonError::into_inner),
                 Some(at) => {
-                    let now = Instant::now();
-                    if now >= at {
-                        return Take::Empty { fail_now: false };
-                    }
-                    let (s, _) = self
-                        .changed
+                    self.changed
                         .wait_timeout(s, at - now)
-                        .unwrap_or_else(PoisonError::into_inner);
-                    s
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
                 }
             };
+            s.waiting -= 1;
         }
     }
 
