@@ -122,7 +122,12 @@ namespace Wsx
         /// Every one is a <see cref="WebSocketException"/>.
         /// </exception>
         /// <exception cref="InvalidOperationException">ConnectAsync was already called.</exception>
-        public async Task ConnectAsync(Uri uri, CancellationToken cancellationToken)
+        public Task ConnectAsync(Uri uri, CancellationToken cancellationToken)
+        {
+            return LoopBound.Guard(Connect(uri, cancellationToken), null, cancellationToken, "ConnectAsync waits for the handshake");
+        }
+
+        async Task Connect(Uri uri, CancellationToken cancellationToken)
         {
             if (uri == null)
                 throw new ArgumentNullException(nameof(uri));
@@ -137,6 +142,7 @@ namespace Wsx
                 var loop = NativeLoop.Shared;
                 var url = Native.Utf8(uri.AbsoluteUri);
                 // The library owns this handle from the call on and frees it, also if the call fails.
+                InlineCompletions = options.InlineCompletions;
                 var callbacks = ConnCallbacks.For(GCHandle.Alloc(this), client: true);
                 ConnHandle conn;
                 var result = NativeMethods.wsx_loop_connect(loop, url, nativeOptions, ref callbacks, out conn);
