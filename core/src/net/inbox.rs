@@ -63,6 +63,10 @@ struct State {
     receiver_idle: bool,
     /// A protocol error waits for the receiver to become idle.
     failure_pending: bool,
+    /// Threads waiting in `take_until`: only then does a change notify
+    /// (a notification costs a system call even with nobody waiting, one per
+    /// message for a receiver that never blocks).
+    waiters: usize,
 }
 
 impl Default for State {
@@ -74,6 +78,7 @@ impl Default for State {
             ended: false,
             receiver_idle: true,
             failure_pending: false,
+            waiters: 0,
         }
     }
 }
@@ -102,8 +107,7 @@ impl Inbox {
         if s.messages.len() >= self.limits.high_messages || s.bytes >= self.limits.high_bytes {
             s.full = true;
         }
-        drop(s);
-        self.changed.notify_all();
+        self.notify(s);
         Put { first }
     }
 
@@ -125,8 +129,18 @@ impl Inbox {
 
     /// Marks the end: takes report it once the queue is empty.
     pub fn end(&self) {
-        self.lock().ended = true;
-        self.changed.notify_all();
+        let mut s = self.lock();
+        s.ended = true;
+        self.notify(s);
+    }
+
+    /// Wakes the threads waiting in `take_until`, if any (`s` is the held lock).
+    fn notify(&self, s: MutexGuard<'_, State>) {
+        let waiting = s.waiters > 0;
+        drop(s);
+        if waiting {
+            self.changed.notify_all();
+        }
     }
 
     /// How many messages and bytes wait.
@@ -149,20 +163,27 @@ impl Inbox {
                 Take::Empty { fail_now: false } => {}
                 done => return done,
             }
-            s = match deadline {
-                None => self.changed.wait(s).unwrap_or_else(PoisonError::into_inner),
+            let timeout = match deadline {
+                None => None,
                 Some(at) => {
                     let now = Instant::now();
                     if now >= at {
                         return Take::Empty { fail_now: false };
                     }
-                    let (s, _) = self
-                        .changed
-                        .wait_timeout(s, at - now)
-                        .unwrap_or_else(PoisonError::into_inner);
-                    s
+                    Some(at - now)
                 }
             };
+            s.waiters += 1;
+            s = match timeout {
+                None => self.changed.wait(s).unwrap_or_else(PoisonError::into_inner),
+                Some(left) => {
+                    self.changed
+                        .wait_timeout(s, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+            };
+            s.waiters -= 1;
         }
     }
 
