@@ -93,7 +93,8 @@ namespace Wsx
 
         /// <summary>
         /// Where the events are raised: null (the default) raises them on the native loop's thread
-        /// (message events on a thread-pool thread), where handlers must return quickly; a context
+        /// (message events on a thread-pool thread, or on the loop thread with <see cref="InlineCompletions"/>),
+        /// where handlers must return quickly; a context
         /// (a game's main thread, a UI thread) gets them posted in order.
         /// </summary>
         public SynchronizationContext SynchronizationContext { get; set; }
