@@ -21,7 +21,7 @@ namespace Wsx
         static readonly Action<object> Finish = FinishWait;
         static readonly Action<Task, object> Run = RunOuter;
 
-        sealed class Wait
+        sealed class Pending
         {
             internal Task Inner;
             internal CancellationTokenSource Abandon;
@@ -43,7 +43,7 @@ namespace Wsx
                     inner.ContinueWith((_, cts) => ((CancellationTokenSource)cts).Dispose(), abandon, TaskScheduler.Default);
                 return inner;
             }
-            var wait = new Wait { Inner = inner, Abandon = abandon, What = what };
+            var wait = new Pending { Inner = inner, Abandon = abandon, What = what };
             // With the caller's token, so that its cancellation cancels this task too (not faults it).
             var outer = new Task(Finish, wait, cancellationToken);
             outer.Start(Instance);
@@ -56,14 +56,14 @@ namespace Wsx
         {
             var outer = (Task)state;
             Instance.TryExecuteTask(outer);
-            var abandon = ((Wait)outer.AsyncState).Abandon;
+            var abandon = ((Pending)outer.AsyncState).Abandon;
             if (abandon != null)
                 abandon.Dispose();
         }
 
         static void FinishWait(object state)
         {
-            var wait = (Wait)state;
+            var wait = (Pending)state;
             if (wait.Blocked)
                 throw new InvalidOperationException(wait.What + ": a blocking wait for it (Wait, Result) on a wsx loop thread would never end, " +
                     "since the loop it waits for is the thread blocked (with InlineCompletions, the code after await ReceiveAsync runs there). " +
@@ -81,7 +81,7 @@ namespace Wsx
         {
             if (!NativeLoop.OnLoopThread)
                 return false;
-            var wait = (Wait)task.AsyncState;
+            var wait = (Pending)task.AsyncState;
             if (!wait.Inner.IsCompleted)
             {
                 wait.Blocked = true;

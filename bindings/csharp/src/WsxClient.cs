@@ -141,8 +141,8 @@ namespace Wsx
                     throw new InvalidOperationException("ConnectAsync can be called only once per client");
                 var loop = NativeLoop.Shared;
                 var url = Native.Utf8(uri.AbsoluteUri);
-                // The library owns this handle from the call on and frees it, also if the call fails.
                 InlineCompletions = options.InlineCompletions;
+                // The library owns this handle from the call on and frees it, also if the call fails.
                 var callbacks = ConnCallbacks.For(GCHandle.Alloc(this), client: true);
                 ConnHandle conn;
                 var result = NativeMethods.wsx_loop_connect(loop, url, nativeOptions, ref callbacks, out conn);
