@@ -114,7 +114,7 @@ namespace Wsx
         /// something only the loop completes (a SendAsync waiting for room in the send queue, a
         /// CloseAsync waiting for the close handshake, a ConnectAsync) would never end, so it fails at
         /// once with <see cref="InvalidOperationException"/>: await those, or hand slow work to
-        /// <c>Task.Run</c>. A receive woken by Abort, Dispose or a cancelled token continues on the
+        /// <c>Task.Run</c>. A blocking wait there on a ReceiveAsync is not caught: it stalls the loop for good. A receive woken by Abort, Dispose or a cancelled token continues on the
         /// thread pool. Read when connecting (a client) or starting (a server: every connection it accepts).
         /// </summary>
         public bool InlineCompletions { get; set; }
