@@ -2,15 +2,18 @@
 // Mono, for the bindings table of `make bench`: sends a binary message, awaits
 // its echo, sends the next, for a fixed time after a short warm-up.
 //
-//   mono RrClient.exe --url ws://HOST:PORT/ [--duration SECS] [--sizes 256,65536] [--api websocket|message|events]
+//   mono RrClient.exe --url ws://HOST:PORT/ [--duration SECS] [--sizes 256,65536] [--api websocket|message|events] [--inline]
 //
 // --api picks the public API a user would read the echo with: `websocket` (the default: only
 // what System.Net.WebSockets.WebSocket has, as ClientWebSocket code does: SendAsync, then
 // ReceiveAsync(ArraySegment) into one reused buffer until EndOfMessage), `message` (SendAsync,
 // then wsx's ReceiveAsync(token) for a whole WsxMessage, a new array each) or `events` (the
-// MessageReceived event, whose handler sends the next message).
+// MessageReceived event, whose handler sends the next message). --inline sets
+// WsxClientOptions.InlineCompletions: the code after each await ReceiveAsync (the handler with
+// events) runs on the wsx loop thread, as the C client's does, instead of a thread-pool thread.
 //
-// Prints one JSON line per size: {"client": "C# (Mono)", "size": N, "rt_per_s": R}.
+// Prints one JSON line per size: {"client": "C# (Mono)", "size": N, "rt_per_s": R}, with
+// "C# (Mono, inline)" as the client under --inline.
 using System;
 using System.Diagnostics;
 using System.Globalization;
@@ -27,25 +30,30 @@ static class RrClient
     {
         string url = null, sizes = "256,65536", api = "websocket";
         double duration = 2.0;
-        for (int i = 0; i + 1 < args.Length; i += 2)
+        bool inline = false, bad = false;
+        for (int i = 0; i < args.Length; i++)
         {
-            if (args[i] == "--url") url = args[i + 1];
-            else if (args[i] == "--duration") duration = double.Parse(args[i + 1], CultureInfo.InvariantCulture);
-            else if (args[i] == "--sizes") sizes = args[i + 1];
-            else if (args[i] == "--api") api = args[i + 1];
+            if (args[i] == "--inline") inline = true;
+            else if (i + 1 == args.Length) bad = true;
+            else if (args[i] == "--url") url = args[++i];
+            else if (args[i] == "--duration") duration = double.Parse(args[++i], CultureInfo.InvariantCulture);
+            else if (args[i] == "--sizes") sizes = args[++i];
+            else if (args[i] == "--api") api = args[++i];
+            else bad = true;
         }
-        if (url == null || (api != "message" && api != "websocket" && api != "events"))
+        if (bad || url == null || (api != "message" && api != "websocket" && api != "events"))
         {
-            Console.Error.WriteLine("usage: RrClient --url URL [--duration SECS] [--sizes 256,65536] [--api websocket|message|events]");
+            Console.Error.WriteLine("usage: RrClient --url URL [--duration SECS] [--sizes 256,65536] [--api websocket|message|events] [--inline]");
             return 2;
         }
+        var client = inline ? "C# (Mono, inline)" : "C# (Mono)";
         try
         {
             foreach (var s in sizes.Split(','))
             {
                 int size = int.Parse(s, CultureInfo.InvariantCulture);
-                double rate = Run(new Uri(url), size, duration, api).GetAwaiter().GetResult();
-                Console.WriteLine("{\"client\": \"C# (Mono)\", \"size\": " + size.ToString(CultureInfo.InvariantCulture)
+                double rate = Run(new Uri(url), size, duration, api, inline).GetAwaiter().GetResult();
+                Console.WriteLine("{\"client\": \"" + client + "\", \"size\": " + size.ToString(CultureInfo.InvariantCulture)
                     + ", \"rt_per_s\": " + rate.ToString("F1", CultureInfo.InvariantCulture) + "}");
             }
             return 0;
@@ -57,11 +65,11 @@ static class RrClient
         }
     }
 
-    static async Task<double> Run(Uri url, int size, double duration, string api)
+    static async Task<double> Run(Uri url, int size, double duration, string api, bool inline)
     {
         var payload = new byte[size];
         for (int i = 0; i < size; i++) payload[i] = (byte)(i % 251);
-        using (var client = new WsxClient())
+        using (var client = new WsxClient(new WsxClientOptions { InlineCompletions = inline }))
         {
             await client.ConnectAsync(url, CancellationToken.None);
             double rate;

@@ -122,7 +122,12 @@ namespace Wsx
         /// Every one is a <see cref="WebSocketException"/>.
         /// </exception>
         /// <exception cref="InvalidOperationException">ConnectAsync was already called.</exception>
-        public async Task ConnectAsync(Uri uri, CancellationToken cancellationToken)
+        public Task ConnectAsync(Uri uri, CancellationToken cancellationToken)
+        {
+            return LoopBound.Guard(Connect(uri, cancellationToken), null, cancellationToken, "ConnectAsync waits for the handshake");
+        }
+
+        async Task Connect(Uri uri, CancellationToken cancellationToken)
         {
             if (uri == null)
                 throw new ArgumentNullException(nameof(uri));
@@ -136,6 +141,7 @@ namespace Wsx
                     throw new InvalidOperationException("ConnectAsync can be called only once per client");
                 var loop = NativeLoop.Shared;
                 var url = Native.Utf8(uri.AbsoluteUri);
+                InlineCompletions = options.InlineCompletions;
                 // The library owns this handle from the call on and frees it, also if the call fails.
                 var callbacks = ConnCallbacks.For(GCHandle.Alloc(this), client: true);
                 ConnHandle conn;

@@ -54,6 +54,8 @@ namespace Wsx
         int readableEvents;
         /// <summary>The task a parked receive awaits (null: none parked); HandleReadable completes it.</summary>
         TaskCompletionSource<bool> readable;
+        /// <summary><see cref="WsxConnectionOptions.InlineCompletions"/>, set before the first callback can come.</summary>
+        internal bool InlineCompletions;
         OpenEvent handshake;
         WebSocketException failure;
         // SendAsync with endOfMessage false opened a message whose last piece is not sent yet: the
@@ -414,7 +416,7 @@ namespace Wsx
                     throw AbortedError();
                 if (readableEvents != seen)
                     return Task.CompletedTask;
-                readable = Tasks.New<bool>();
+                readable = NewParking();
                 wake = readable.Task;
                 pumpWaiting = pump;
             }
@@ -706,24 +708,43 @@ namespace Wsx
                 // As an async method fails: in the task, not the call.
                 return Tasks.Failed(e);
             }
-            return SendInLine(() => TrySend(kind, data, flags), cancellationToken);
+            return SendWaiting(() => TrySend(kind, data, flags), cancellationToken);
         }
 
         /// <summary>
         /// Runs <paramref name="attempt"/> (one native send) now, or, past the high-water mark or
         /// behind senders that wait, in line once the library reports the queue writable.
         /// </summary>
-        async Task Send(Func<WsxResult> attempt, CancellationToken cancellationToken)
+        Task Send(Func<WsxResult> attempt, CancellationToken cancellationToken)
         {
-            if (Volatile.Read(ref blockedSenders) == 0)
+            try
             {
-                var result = attempt();
-                if (result == WsxResult.Ok)
-                    return;
-                if (result != WsxResult.WouldBlock)
-                    throw Native.Failure(result);
+                if (Volatile.Read(ref blockedSenders) == 0)
+                {
+                    var result = attempt();
+                    if (result == WsxResult.Ok)
+                        return Task.CompletedTask;
+                    if (result != WsxResult.WouldBlock)
+                        throw Native.Failure(result);
+                }
             }
-            await SendInLine(attempt, cancellationToken).ConfigureAwait(false);
+            catch (Exception e)
+            {
+                return Tasks.Failed(e);
+            }
+            return SendWaiting(attempt, cancellationToken);
+        }
+
+        /// <summary>
+        /// <see cref="SendInLine"/>; on a loop thread, guarded (<see cref="LoopBound"/>): a blocking
+        /// wait there for room that only the loop makes fails, and the send leaves the line.
+        /// </summary>
+        Task SendWaiting(Func<WsxResult> attempt, CancellationToken cancellationToken)
+        {
+            if (!NativeLoop.OnLoopThread)
+                return SendInLine(attempt, cancellationToken);
+            var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            return LoopBound.Guard(SendInLine(attempt, abandon.Token), abandon, cancellationToken, "SendAsync waits for room in the send queue");
         }
 
         /// <summary>
@@ -852,7 +873,12 @@ namespace Wsx
         /// nothing. Cancelling stops the wait, not the close. Messages still unread are dropped
         /// with the connection.
         /// </summary>
-        public override async Task CloseAsync(WebSocketCloseStatus closeStatus, string statusDescription, CancellationToken cancellationToken)
+        public override Task CloseAsync(WebSocketCloseStatus closeStatus, string statusDescription, CancellationToken cancellationToken)
+        {
+            return LoopBound.Guard(Close(closeStatus, statusDescription, cancellationToken), null, cancellationToken, "CloseAsync waits for the close handshake");
+        }
+
+        async Task Close(WebSocketCloseStatus closeStatus, string statusDescription, CancellationToken cancellationToken)
         {
             StartClose(closeStatus, statusDescription);
             await Tasks.WithCancellation(closed.Task, cancellationToken).ConfigureAwait(false);
@@ -964,19 +990,27 @@ namespace Wsx
 
         void FailWaiters(Exception error)
         {
+            TaskCompletionSource<bool> parked = null;
             lock (Gate)
             {
                 // A pending ReceiveAsync fails now. The event delivery is left asleep: woken, it would
                 // only see the end and stop, as a work item of the thread pool after Dispose returned
                 // (see JoinDelivery); after Abort, the library's close wakes it.
                 if (mode != ModeEvents)
-                    WakeReceiver();
+                    parked = TakeReceiver();
             }
+            // Its continuation goes to the thread pool also with InlineCompletions: not inside Abort or Dispose.
+            if (parked != null && InlineCompletions)
+                ThreadPool.QueueUserWorkItem(CompleteParked, parked);
+            else if (parked != null)
+                parked.TrySetResult(true);
             closed.TrySetException(error);
             closed.Task.Exception?.Handle(_ => true);
             ReleaseWritableWaiters(error);
             OnAborted(error);
         }
+
+        static readonly WaitCallback CompleteParked = parked => ((TaskCompletionSource<bool>)parked).TrySetResult(true);
 
         /// <summary>Fails the subclass's pending operations after <see cref="Abort"/> or <see cref="Dispose"/>.</summary>
         internal virtual void OnAborted(Exception error)
@@ -1093,27 +1127,38 @@ namespace Wsx
 
         internal void HandleReadable()
         {
+            TaskCompletionSource<bool> parked;
             lock (Gate)
             {
                 // After Dispose nothing reads (a pending ReceiveAsync failed already).
                 if (disposed)
                     return;
                 // Woken, the delivery runs again (Dispose waits for it). Under the lock, so the
-                // two change together; the continuation is only queued (never inline).
+                // two change together.
                 pumpWaiting = false;
-                WakeReceiver();
+                parked = TakeReceiver();
             }
+            // Outside the lock: with InlineCompletions the receive's continuation runs right here.
+            if (parked != null)
+                parked.TrySetResult(true);
         }
 
-        /// <summary>Under <see cref="Gate"/>: moves the count a receive waits past, and wakes one that awaits it.</summary>
-        void WakeReceiver()
+        /// <summary>
+        /// Under <see cref="Gate"/>: moves the count a receive waits past, and takes the completion of
+        /// one that awaits it, for the caller to complete outside the lock.
+        /// </summary>
+        TaskCompletionSource<bool> TakeReceiver()
         {
             readableEvents++;
-            if (readable != null)
-            {
-                readable.TrySetResult(true);
-                readable = null;
-            }
+            var parked = readable;
+            readable = null;
+            return parked;
+        }
+
+        /// <summary>A parked receive's completion: with InlineCompletions, its continuation runs on the thread that completes it.</summary>
+        TaskCompletionSource<bool> NewParking()
+        {
+            return InlineCompletions ? new TaskCompletionSource<bool>() : Tasks.New<bool>();
         }
 
         internal void HandleWritable()

@@ -93,9 +93,30 @@ namespace Wsx
 
         /// <summary>
         /// Where the events are raised: null (the default) raises them on the native loop's thread
-        /// (message events on a thread-pool thread), where handlers must return quickly; a context
+        /// (message events on a thread-pool thread, or on the loop thread with <see cref="InlineCompletions"/>),
+        /// where handlers must return quickly; a context
         /// (a game's main thread, a UI thread) gets them posted in order.
         /// </summary>
         public SynchronizationContext SynchronizationContext { get; set; }
+
+        /// <summary>
+        /// Completes a waiting ReceiveAsync (both overloads, and so the <see cref="WsxConnection.MessageReceived"/>
+        /// delivery) synchronously on the native loop's thread when a message arrives, as .NET's
+        /// <c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS</c> and Kestrel's inline scheduling do
+        /// (default false: the code after <c>await</c> runs on a thread-pool thread). On, the code after
+        /// <c>await ReceiveAsync</c> (and a MessageReceived handler without a
+        /// <see cref="SynchronizationContext"/>) runs on the loop thread: a SendAsync there goes
+        /// straight into the connection's buffer without waking the loop, the next ReceiveAsync that
+        /// finds nothing hands the thread back to the loop, and a request-response costs no thread
+        /// switch. The trade-off is .NET's: that code shares the thread with every connection of the
+        /// loop, so it must not block or run long. A blocking wait there (Wait, Result, Thread.Sleep,
+        /// a lock held by a thread that waits for the loop) stalls them all; a blocking wait there for
+        /// something only the loop completes (a SendAsync waiting for room in the send queue, a
+        /// CloseAsync waiting for the close handshake, a ConnectAsync) would never end, so it fails at
+        /// once with <see cref="InvalidOperationException"/>: await those, or hand slow work to
+        /// <c>Task.Run</c>. A blocking wait there on a ReceiveAsync is not caught: it stalls the loop for good. A receive woken by Abort, Dispose or a cancelled token continues on the
+        /// thread pool. Read when connecting (a client) or starting (a server: every connection it accepts).
+        /// </summary>
+        public bool InlineCompletions { get; set; }
     }
 }

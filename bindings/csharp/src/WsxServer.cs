@@ -46,6 +46,9 @@ namespace Wsx
             events = new EventDispatcher(this.options.SynchronizationContext, e => RaiseError(null, e));
         }
 
+        /// <summary><see cref="WsxConnectionOptions.InlineCompletions"/> as <see cref="Start"/> read it, for every connection accepted.</summary>
+        internal bool InlineCompletions { get; private set; }
+
         /// <summary>The port the server listens on, once started (0 before, and on a Unix domain socket).</summary>
         public int Port { get; private set; }
 
@@ -134,6 +137,7 @@ namespace Wsx
                         on_cluster_gap = Marshal.GetFunctionPointerForDelegate(ClusterGapDelegate),
                         free_user_data = ConnCallbacks.FreeUserDataPointer,
                     };
+                    InlineCompletions = options.InlineCompletions;
                     ServerHandle server;
                     Native.Check(NativeMethods.wsx_loop_listen(loop, nativeOptions, ref callbacks, out server));
                     handle = server;
@@ -559,6 +563,7 @@ namespace Wsx
         internal WsxServerConnection(WsxServer server)
         {
             this.server = server;
+            InlineCompletions = server.InlineCompletions;
         }
 
         /// <summary>

@@ -15,18 +15,19 @@ namespace Wsx.Tests
     {
         static void PaceTests(Runner runner)
         {
-            runner.Run("WsxServer: request-response: answers at once and late, every API", PaceAnswers);
-            runner.Run("WsxServer: request-response: Abort, Dispose and a cancel reach a receive right after fast answers", PaceEnds);
+            runner.Run("WsxServer: request-response: answers at once and late, every API", () => PaceAnswers(false));
+            runner.Run("WsxServer: request-response: Abort, Dispose and a cancel reach a receive right after fast answers", () => PaceEnds(false));
             runner.Run("WsxServer: SendAsync with flags fails in its task, as an async method does", SendFailsInTask);
         }
 
         /// <summary>
         /// A WsxServer that echoes at once, or, for a message that starts with "slow", after 50 ms
-        /// (a receive that found nothing awaits it).
+        /// (a receive that found nothing awaits it); with <paramref name="inline"/>, its handler runs
+        /// on the loop thread (InlineCompletions).
         /// </summary>
-        static WsxServer PaceServer()
+        static WsxServer PaceServer(bool inline = false)
         {
-            var server = new WsxServer(new WsxServerOptions());
+            var server = new WsxServer(new WsxServerOptions { InlineCompletions = inline });
             server.MessageReceived += (s, e) =>
             {
                 var m = e.Message;
@@ -38,10 +39,16 @@ namespace Wsx.Tests
             return server;
         }
 
-        static async Task PaceAnswers()
+        /// <summary>Options of a client with <see cref="WsxConnectionOptions.InlineCompletions"/> as given.</summary>
+        static WsxClientOptions Inline(bool inline)
         {
-            using (var server = PaceServer())
-            using (var client = await Connect(new Uri("ws://127.0.0.1:" + server.Port + "/")))
+            return new WsxClientOptions { InlineCompletions = inline };
+        }
+
+        static async Task PaceAnswers(bool inline)
+        {
+            using (var server = PaceServer(inline))
+            using (var client = await Connect(new Uri("ws://127.0.0.1:" + server.Port + "/"), Inline(inline)))
             {
                 WebSocket ws = client;
                 var buffer = new byte[70000];
@@ -78,8 +85,8 @@ namespace Wsx.Tests
                 }
             }
             // The event API (on a connection of its own): the handler sends the next message.
-            using (var server = PaceServer())
-            using (var client = await Connect(new Uri("ws://127.0.0.1:" + server.Port + "/")))
+            using (var server = PaceServer(inline))
+            using (var client = await Connect(new Uri("ws://127.0.0.1:" + server.Port + "/"), Inline(inline)))
             {
                 var events = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
                 int count = 0;
@@ -99,14 +106,14 @@ namespace Wsx.Tests
             }
         }
 
-        static async Task PaceEnds()
+        static async Task PaceEnds(bool inline)
         {
-            using (var server = PaceServer())
+            using (var server = PaceServer(inline))
             {
                 var url = new Uri("ws://127.0.0.1:" + server.Port + "/");
                 foreach (var end in new[] { "abort", "dispose", "cancel" })
                 {
-                    using (var client = await Connect(url))
+                    using (var client = await Connect(url, Inline(inline)))
                     using (var cts = new CancellationTokenSource())
                     {
                         for (int i = 0; i < 20; i++)

@@ -54,6 +54,7 @@ namespace Wsx.Tests
                 StreamTests(runner, echo, python, pythonDeflate);
                 ResilienceTests(runner, python, options["--echo-server"]);
                 ResolverTests(runner, python, pythonOnIpv6);
+                InlineTests(runner, echo);
             }
             using (var chat = new Peer("C chat server", options["--chat-server"], "--port 0"))
                 runner.Run("examples: ChatClient.exe joins a room of the C chat_server", () => ChatClientJoinsRoom(chat, options["--runtime"], options["--chat-client"]));

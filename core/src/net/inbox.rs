@@ -63,9 +63,10 @@ struct State {
     receiver_idle: bool,
     /// A protocol error waits for the receiver to become idle.
     failure_pending: bool,
-    /// Threads blocked in [`Inbox::take_until`]: only they need a wake-up
-    /// (a receiver that polls costs no system call per message).
-    waiting: usize,
+    /// Threads waiting in `take_until`: only then does a change notify
+    /// (a notification costs a system call even with nobody waiting, one per
+    /// message for a receiver that never blocks).
+    waiters: usize,
 }
 
 impl Default for State {
@@ -77,7 +78,7 @@ impl Default for State {
             ended: false,
             receiver_idle: true,
             failure_pending: false,
-            waiting: 0,
+            waiters: 0,
         }
     }
 }
@@ -106,11 +107,7 @@ impl Inbox {
         if s.messages.len() >= self.limits.high_messages || s.bytes >= self.limits.high_bytes {
             s.full = true;
         }
-        let waiting = s.waiting > 0;
-        drop(s);
-        if waiting {
-            self.changed.notify_all();
-        }
+        self.notify(s);
         Put { first }
     }
 
@@ -134,7 +131,12 @@ impl Inbox {
     pub fn end(&self) {
         let mut s = self.lock();
         s.ended = true;
-        let waiting = s.waiting > 0;
+        self.notify(s);
+    }
+
+    /// Wakes the threads waiting in `take_until`, if any (`s` is the held lock).
+    fn notify(&self, s: MutexGuard<'_, State>) {
+        let waiting = s.waiters > 0;
         drop(s);
         if waiting {
             self.changed.notify_all();
@@ -161,21 +163,27 @@ impl Inbox {
                 Take::Empty { fail_now: false } => {}
                 done => return done,
             }
-            let now = Instant::now();
-            if deadline.is_some_and(|at| now >= at) {
-                return Take::Empty { fail_now: false };
-            }
-            s.waiting += 1;
-            s = match deadline {
-                None => self.changed.wait(s).unwrap_or_else(PoisonError::into_inner),
+            let timeout = match deadline {
+                None => None,
                 Some(at) => {
+                    let now = Instant::now();
+                    if now >= at {
+                        return Take::Empty { fail_now: false };
+                    }
+                    Some(at - now)
+                }
+            };
+            s.waiters += 1;
+            s = match timeout {
+                None => self.changed.wait(s).unwrap_or_else(PoisonError::into_inner),
+                Some(left) => {
                     self.changed
-                        .wait_timeout(s, at - now)
+                        .wait_timeout(s, left)
                         .unwrap_or_else(PoisonError::into_inner)
                         .0
                 }
             };
-            s.waiting -= 1;
+            s.waiters -= 1;
         }
     }
 
