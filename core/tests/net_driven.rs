@@ -93,8 +93,17 @@ fn connect(driven: &DrivenLoop, url: &str) -> (Conn, Receiver<Seen>) {
     (conn, rx)
 }
 
-#[test]
-fn the_waiting_thread_handles_its_own_messages_and_the_background_the_rest() {
+/// A client on a driven loop, open, with an echo server on a loop of its own.
+struct Opened {
+    _server: (wsx_core::net::LoopThread, Echo),
+    driven: DrivenLoop,
+    waiter: Arc<Waiter>,
+    me: Arc<dyn Follower>,
+    conn: Conn,
+    rx: Receiver<Seen>,
+}
+
+fn opened() -> Opened {
     let server_loop = spawn_loop();
     let echo = Echo::start(server_loop.handle(), server_config());
     let driven = DrivenLoop::spawn().expect("loop");
@@ -106,6 +115,26 @@ fn the_waiting_thread_handles_its_own_messages_and_the_background_the_rest() {
         drive_until(&driven, &me, &waiter, &rx),
         Seen::Open
     ));
+    Opened {
+        _server: (server_loop, echo),
+        driven,
+        waiter,
+        me,
+        conn,
+        rx,
+    }
+}
+
+#[test]
+fn the_waiting_thread_handles_its_own_messages_and_the_background_the_rest() {
+    let Opened {
+        _server,
+        driven,
+        waiter,
+        me,
+        conn,
+        rx,
+    } = opened();
     // Each echo is handled on this thread unless this thread was kept from
     // the loop for longer than the background thread lets it go unpolled
     // (a loaded machine): most are, and one is enough to show no hand-off.
@@ -208,16 +237,14 @@ fn a_follower_is_woken_to_drive_when_the_driver_lets_go() {
 
 #[test]
 fn sends_in_a_row_with_nobody_waiting_are_written_by_the_background() {
-    let server_loop = spawn_loop();
-    let echo = Echo::start(server_loop.handle(), server_config());
-    let driven = DrivenLoop::spawn().expect("loop");
-    let waiter = Arc::new(Waiter::default());
-    let me: Arc<dyn Follower> = waiter.clone();
-    let (conn, rx) = connect(&driven, &echo.url());
-    assert!(matches!(
-        drive_until(&driven, &me, &waiter, &rx),
-        Seen::Open
-    ));
+    // Bound by name, the server lives to the end of the test.
+    let Opened {
+        _server,
+        driven,
+        conn,
+        rx,
+        ..
+    } = opened();
     // The first is written at once; the others of the burst wait for a
     // wait that never comes, then for the background thread.
     for m in [b"one", b"two", b"six"] {

@@ -694,21 +694,38 @@ namespace Wsx
                 kind = Native.MessageKind(messageType, nameof(messageType));
                 cancellationToken.ThrowIfCancellationRequested();
                 // The common case, queued at once: nothing allocated, no state machine.
-                if (Volatile.Read(ref blockedSenders) == 0)
-                {
-                    var result = TrySend(kind, data, flags);
-                    if (result == WsxResult.Ok)
-                        return Task.CompletedTask;
-                    if (result != WsxResult.WouldBlock)
-                        throw Native.Failure(result);
-                }
+                var done = Volatile.Read(ref blockedSenders) == 0 ? Tried(TrySend(kind, data, flags)) : null;
+                if (done != null)
+                    return done;
             }
             catch (Exception e)
             {
                 // As an async method fails: in the task, not the call.
                 return Tasks.Failed(e);
             }
+            return SendLater(kind, data, flags, cancellationToken);
+        }
+
+        /// <summary>
+        /// The send of <see cref="SendAsync(ArraySegment{byte}, WebSocketMessageType, WsxSendFlags, CancellationToken)"/>
+        /// that waits its turn (a method of its own: its closure is allocated only here).
+        /// </summary>
+        Task SendLater(uint kind, ArraySegment<byte> data, WsxSendFlags flags, CancellationToken cancellationToken)
+        {
             return SendWaiting(() => TrySend(kind, data, flags), cancellationToken);
+        }
+
+        /// <summary>
+        /// The task of a send whose first try gave <paramref name="first"/>: finished when it went
+        /// into the queue; null past the high-water mark (the send waits its turn); an error throws.
+        /// </summary>
+        static Task Tried(WsxResult first)
+        {
+            if (first == WsxResult.Ok)
+                return Task.CompletedTask;
+            if (first != WsxResult.WouldBlock)
+                throw Native.Failure(first);
+            return null;
         }
 
         /// <summary>
@@ -719,14 +736,9 @@ namespace Wsx
         {
             try
             {
-                if (Volatile.Read(ref blockedSenders) == 0)
-                {
-                    var result = attempt();
-                    if (result == WsxResult.Ok)
-                        return Task.CompletedTask;
-                    if (result != WsxResult.WouldBlock)
-                        throw Native.Failure(result);
-                }
+                var done = Volatile.Read(ref blockedSenders) == 0 ? Tried(attempt()) : null;
+                if (done != null)
+                    return done;
             }
             catch (Exception e)
             {
