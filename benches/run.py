@@ -210,6 +210,8 @@ def run_bindings() -> tuple[list[dict[str, Any]], list[str]]:
         # Both ways: continuations on the thread pool (the default) and inline on the loop thread.
         rows += run_clients("C#", mono)
         rows += run_clients("C# inline", [*mono, "--inline"])
+        # The peer: the runtime's own System.Net.WebSockets.ClientWebSocket, the same loop.
+        rows += run_clients("C# ClientWebSocket", [*mono, "--api", "clientwebsocket"])
     else:
         notes.append("C# client: skipped: not built")
     for note in notes:
@@ -406,22 +408,26 @@ def report_bindings(rep: Report, rows: list[dict[str, Any]], notes: list[str]) -
                   "message shows.", ""]
     by = {(r["client"], r["size"], r.get("inflight", 1)): r["rt_per_s"] for r in rows}
     cases = sorted({(r["size"], r.get("inflight", 1)) for r in rows}, key=lambda c: (c[1], c[0]))
+    cws = "C# ClientWebSocket (Mono)"
     pairs = [("wsx sync", "websockets sync"), ("wsx asyncio", "websockets asyncio"), ("C# (Mono, inline)", "C"),
-             ("C# (Mono)", "C")]
+             ("C# (Mono)", "C"), ("C# (Mono, inline)", cws), ("C# (Mono)", cws)]
     table = []
     for ours, theirs in pairs:
+        # A peer library (not the C client) on the other side: 'ours / theirs' is wsx's ratio.
+        peer = theirs != "C"
+        label = "ClientWebSocket" if theirs == cws else theirs
         for size, window in cases:
             a, b = by.get((ours, size, window)), by.get((theirs, size, window))
             if a is None and b is None:
                 continue
             floor = by.get(("C", size, window))
-            table.append([f"{ours} vs {theirs}", f"{size} B", str(window), fmt(a, 0), fmt(b, 0),
+            table.append([f"{ours} vs {label}", f"{size} B", str(window), fmt(a, 0), fmt(b, 0),
                           fmt(ratio(a, b), 2), fmt(floor, 0), fmt(ratio(a, floor), 2),
-                          fmt(ratio(floor, b), 2) if ours.startswith("wsx") else "—"])
+                          fmt(ratio(floor, b), 2) if peer else "—"])
             if ours.startswith("wsx") and window > 1:
                 rep.target(f"Python {ours} / {theirs}, {size} B, {window} in flight", ratio(a, b), "≥ 3",
                            lambda v: v >= 3)
-            if window == 1 and ours != "C# (Mono)":
+            if window == 1 and ours != "C# (Mono)" and theirs != cws:
                 # One message in flight: the C client's pace is the bar. For C#, that of
                 # InlineCompletions, with the default (continuations on the pool) beside it.
                 lang = "Python " + ours if ours.startswith("wsx") else ours
@@ -432,8 +438,8 @@ def report_bindings(rep: Report, rows: list[dict[str, Any]], notes: list[str]) -
                            lambda v: v >= 0.9, aside=aside)
             r = ratio(a, b)
             if r is not None:
-                good = r >= 1.0 if ours.startswith("wsx") else None
-                rep.chart[f"{ours} / {theirs} {size} B ×{window}"] = (r, good)
+                good = r >= 1.0 if peer else None
+                rep.chart[f"{ours} / {label} {size} B ×{window}"] = (r, good)
     rep.table(["pair", "message", "in flight", "ours msgs/s", "theirs msgs/s", "ratio",
                "C client msgs/s", "ours / C client", "C client / theirs"], table)
     floors = [(size, by.get(("asyncio floor", size, 1)), by.get(("C", size, 1)), by.get(("wsx asyncio", size, 1)))

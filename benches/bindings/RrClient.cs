@@ -2,7 +2,7 @@
 // Mono, for the bindings table of `make bench`: sends a binary message, awaits
 // its echo, sends the next, for a fixed time after a short warm-up.
 //
-//   mono RrClient.exe --url ws://HOST:PORT/ [--duration SECS] [--sizes 256,65536] [--api websocket|message|events] [--inline]
+//   mono RrClient.exe --url ws://HOST:PORT/ [--duration SECS] [--sizes 256,65536] [--api websocket|message|events|clientwebsocket] [--inline]
 //
 // --api picks the public API a user would read the echo with: `websocket` (the default: only
 // what System.Net.WebSockets.WebSocket has, as ClientWebSocket code does: SendAsync, then
@@ -11,9 +11,11 @@
 // MessageReceived event, whose handler sends the next message). --inline sets
 // WsxClientOptions.InlineCompletions: the code after each await ReceiveAsync (the handler with
 // events) runs on the wsx loop thread, as the C client's does, instead of a thread-pool thread.
+// `clientwebsocket` is the peer: the runtime's own System.Net.WebSockets.ClientWebSocket, driven
+// as `websocket` drives wsx (no --inline: it has no such option).
 //
 // Prints one JSON line per size: {"client": "C# (Mono)", "size": N, "rt_per_s": R}, with
-// "C# (Mono, inline)" as the client under --inline.
+// "C# (Mono, inline)" as the client under --inline and "C# ClientWebSocket (Mono)" for the peer.
 using System;
 using System.Diagnostics;
 using System.Globalization;
@@ -41,18 +43,20 @@ static class RrClient
             else if (args[i] == "--api") api = args[++i];
             else bad = true;
         }
-        if (bad || url == null || (api != "message" && api != "websocket" && api != "events"))
+        bool peer = api == "clientwebsocket";
+        if (bad || url == null || (api != "message" && api != "websocket" && api != "events" && !peer) || (peer && inline))
         {
-            Console.Error.WriteLine("usage: RrClient --url URL [--duration SECS] [--sizes 256,65536] [--api websocket|message|events] [--inline]");
+            Console.Error.WriteLine("usage: RrClient --url URL [--duration SECS] [--sizes 256,65536] [--api websocket|message|events|clientwebsocket] [--inline]");
             return 2;
         }
-        var client = inline ? "C# (Mono, inline)" : "C# (Mono)";
+        var client = peer ? "C# ClientWebSocket (Mono)" : inline ? "C# (Mono, inline)" : "C# (Mono)";
         try
         {
             foreach (var s in sizes.Split(','))
             {
                 int size = int.Parse(s, CultureInfo.InvariantCulture);
-                double rate = Run(new Uri(url), size, duration, api, inline).GetAwaiter().GetResult();
+                var task = peer ? RunPeer(new Uri(url), size, duration) : Run(new Uri(url), size, duration, api, inline);
+                double rate = task.GetAwaiter().GetResult();
                 Console.WriteLine("{\"client\": \"" + client + "\", \"size\": " + size.ToString(CultureInfo.InvariantCulture)
                     + ", \"rt_per_s\": " + rate.ToString("F1", CultureInfo.InvariantCulture) + "}");
             }
@@ -65,10 +69,16 @@ static class RrClient
         }
     }
 
-    static async Task<double> Run(Uri url, int size, double duration, string api, bool inline)
+    static byte[] Payload(int size)
     {
         var payload = new byte[size];
         for (int i = 0; i < size; i++) payload[i] = (byte)(i % 251);
+        return payload;
+    }
+
+    static async Task<double> Run(Uri url, int size, double duration, string api, bool inline)
+    {
+        var payload = Payload(size);
         using (var client = new WsxClient(new WsxClientOptions { InlineCompletions = inline }))
         {
             await client.ConnectAsync(url, CancellationToken.None);
@@ -79,19 +89,41 @@ static class RrClient
             }
             else
             {
-                await Loop(client, payload, Warmup, api);
-                var clock = Stopwatch.StartNew();
-                long n = await Loop(client, payload, duration, api);
-                rate = n / clock.Elapsed.TotalSeconds;
+                rate = await Timed(client, payload, duration, api == "message");
             }
             await client.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
             return rate;
         }
     }
 
-    static async Task<long> Loop(WsxClient client, byte[] payload, double seconds, string api)
+    /// <summary>The peer: System.Net.WebSockets.ClientWebSocket, through the same loop.</summary>
+    static async Task<double> RunPeer(Uri url, int size, double duration)
     {
-        WebSocket ws = client;
+        var payload = Payload(size);
+        using (var ws = new ClientWebSocket())
+        {
+            await ws.ConnectAsync(url, CancellationToken.None);
+            double rate = await Timed(ws, payload, duration, false);
+            await ws.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
+            return rate;
+        }
+    }
+
+    /// <summary>Round trips per second over `duration`, after the warm-up.</summary>
+    static async Task<double> Timed(WebSocket ws, byte[] payload, double duration, bool wholeMessages)
+    {
+        await Loop(ws, payload, Warmup, wholeMessages);
+        var clock = Stopwatch.StartNew();
+        long n = await Loop(ws, payload, duration, wholeMessages);
+        return n / clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>
+    /// Sends and awaits the echo for `seconds`: through the WebSocket API only, or with
+    /// wholeMessages through wsx's ReceiveAsync(token) (ws is then a WsxClient).
+    /// </summary>
+    static async Task<long> Loop(WebSocket ws, byte[] payload, double seconds, bool wholeMessages)
+    {
         var buffer = new byte[payload.Length];
         var clock = Stopwatch.StartNew();
         long n = 0;
@@ -99,9 +131,9 @@ static class RrClient
         {
             await ws.SendAsync(new ArraySegment<byte>(payload), WebSocketMessageType.Binary, true, CancellationToken.None);
             int length;
-            if (api == "message")
+            if (wholeMessages)
             {
-                length = (await client.ReceiveAsync(CancellationToken.None)).Data.Length;
+                length = (await ((WsxClient)ws).ReceiveAsync(CancellationToken.None)).Data.Length;
             }
             else
             {
