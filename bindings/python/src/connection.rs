@@ -103,9 +103,20 @@ impl Connection {
         loop {
             let seen = mailbox.peek(|s| s.writable);
             // A blocking send writes at once on this thread when nobody
-            // drives the loop (asyncio's leave it to the loop's driver).
+            // drives the loop, and so does asyncio's when its loop drives
+            // the native one (a burst's rest then waits for its next turn);
+            // others leave it to the loop's driver.
+            let asyncio = mailbox.asyncio_drives();
             let send = || match crate::runtime::driven() {
-                Some(driven) if block => driven.run(|| attempt(conn)),
+                Some(driven) if block || asyncio.is_some() => {
+                    let sent = driven.run(|| attempt(conn));
+                    if let Some(notifier) = asyncio
+                        && driven.has_deferred()
+                    {
+                        notifier.ask_drive();
+                    }
+                    sent
+                }
                 _ => attempt(conn),
             };
             let e = match py.detach(send) {

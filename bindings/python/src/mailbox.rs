@@ -125,13 +125,22 @@ impl<S: Send + 'static> Mailbox<S> {
     pub fn poll<T>(&self, ready: impl FnOnce(&mut S) -> Option<T>) -> Option<T> {
         let mut slot = self.lock();
         let out = ready(&mut slot.state);
-        if out.is_none() && !std::mem::replace(&mut slot.armed, true) {
+        if out.is_none()
+            && !std::mem::replace(&mut slot.armed, true)
+            && self.asyncio_drives().is_none()
+        {
             drop(slot);
             if let Some(driven) = crate::runtime::driven() {
                 driven.keep_polled();
             }
         }
         out
+    }
+
+    /// The attached asyncio loop's notifier, if that loop drives the native
+    /// loop itself.
+    pub fn asyncio_drives(&self) -> Option<&Arc<Notifier>> {
+        self.notifier.get().filter(|n| n.drives())
     }
 
     /// Blocks until `ready` gives a value or `deadline` passes (`Ok(None)`),

@@ -1,6 +1,6 @@
 """The blocking API's waits drive the shared native loop on the waiting
-thread (leader/follower), and its background thread drives it while nobody
-waits: the peer's pings are answered and a message sent is written while the
+thread (leader/follower), a running asyncio loop drives it from its own
+thread, and the background thread drives it while nobody does: the peer's pings are answered and a message sent is written while the
 application is not inside a wsx call at all; threads waiting on different
 connections, or on the same one, all progress; asyncio connections in the
 same process keep working while a blocking call drives the loop."""
@@ -112,3 +112,23 @@ def test_asyncio_connections_progress_while_a_blocking_call_drives_the_loop() ->
             blocking.send("done")
             waiting.join(20)
             assert got == ["done"]
+
+
+def test_asyncio_client_answers_pings_and_writes_while_its_loop_is_blocked() -> None:
+    """The asyncio loop drives the native loop while it runs; blocked (a
+    synchronous call inside a task), the background thread takes over."""
+    answered, received = threading.Event(), []
+
+    async def main(port: int) -> None:
+        async with wsx.asyncio.connect(f"ws://127.0.0.1:{port}/", ping_interval=None) as ws:
+            await ws.send("drive")
+            assert await ws.recv() == "drive"  # the asyncio loop drove the native one last
+            assert answered.wait(10), "the ping went unanswered"  # blocks the asyncio loop
+            answered.clear()
+            for m in ("a burst", "of sends"):
+                await ws.send(m)
+            assert answered.wait(10), "the burst was not written"
+
+    with websockets_server(pinger(answered, received)) as port:
+        asyncio.run(main(port))
+    assert received == ["a burst"]

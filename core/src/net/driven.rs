@@ -48,6 +48,9 @@ pub trait Follower: Send + Sync {
 /// drops the loop (its connections get their close events).
 pub struct DrivenLoop {
     inner: Arc<Inner>,
+    /// The poller's descriptor, readable while a poll would find work.
+    #[cfg(unix)]
+    fd: std::os::fd::RawFd,
     _worker: Worker,
 }
 
@@ -203,6 +206,8 @@ impl DrivenLoop {
     /// A new loop with its background thread (`wsx-loop`).
     pub fn spawn() -> Result<DrivenLoop, Error> {
         let event_loop = EventLoop::new()?;
+        #[cfg(unix)]
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&event_loop);
         let handle = event_loop.handle();
         let inner = Arc::new(Inner {
             event_loop: Mutex::new(event_loop),
@@ -240,6 +245,8 @@ impl DrivenLoop {
         });
         Ok(DrivenLoop {
             inner,
+            #[cfg(unix)]
+            fd,
             _worker: worker,
         })
     }
@@ -257,6 +264,7 @@ impl DrivenLoop {
         let mut s = self.inner.lock();
         if s.driver == Driver::Nobody {
             s.driver = Driver::Caller;
+            s.followers.retain(|f| !same(f, follower));
             drop(s);
             return Some(Driving::new(&self.inner));
         }
@@ -303,6 +311,11 @@ impl DrivenLoop {
         out
     }
 
+    /// Whether sends of a burst wait to be written (by the next poll).
+    pub fn has_deferred(&self) -> bool {
+        self.inner.lock().flush_due.is_some()
+    }
+
     /// Makes the present driver's poll return (as queued work does): for
     /// an update it must look at, made on another thread.
     pub fn wake(&self) {
@@ -343,6 +356,16 @@ impl Drop for Driving<'_> {
         // Unlocked first: the follower woken next may take it at once.
         self.event_loop = None;
         self.inner.release(self.did);
+    }
+}
+
+/// The poller's descriptor (epoll, kqueue): readable while a poll would
+/// find ready I/O or queued work (not due timers), so another event loop
+/// can watch it and drive this one when it is readable (Python's asyncio).
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for DrivenLoop {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd
     }
 }
 

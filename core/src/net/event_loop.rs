@@ -119,6 +119,14 @@ impl EventLoop {
     }
 }
 
+/// The poller's descriptor (epoll, kqueue), for [`super::DrivenLoop`].
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for EventLoop {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.reactor.registry().as_raw_fd()
+    }
+}
+
 impl LoopHandle {
     /// Starts a client connection to a `ws://` or `wss://` URL, or over a
     /// Unix domain socket to a `ws+unix:` or `wss+unix:` URL as Node's ws

@@ -106,19 +106,50 @@ T = TypeVar("T")
 
 
 class _Hub:
-    """One asyncio loop's wake-up channel: routes native wake-ups by token."""
+    """One asyncio loop's wake-up channel: routes native wake-ups by token.
+    Where the loop can watch the native loop's poller (Unix selector loops),
+    it also drives the native loop whenever that is readable and nobody else
+    drives it, so a message reaches its task with no thread switch; while
+    another thread drives it, the poller is left alone until that thread
+    lets go."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.native = _wsx.Hub()
+        self._loop = loop
         self._objects: weakref.WeakValueDictionary[int, _Waitable] = weakref.WeakValueDictionary()
         loop.add_reader(self.native.fileno(), self._on_ready)
+        self._poller = self.native.loop_fileno()
+        self._watching = False
+        if self._poller >= 0:
+            try:
+                loop.add_reader(self._poller, self._on_loop)
+            except NotImplementedError:  # a proactor loop: the native loop's own thread serves
+                return
+            self._watching = True
+            self.native.watch_loop()
 
     def register(self, obj: _Waitable, token: int) -> None:
         self._objects[token] = obj
 
     def _on_ready(self) -> None:
+        drive, tokens = self.native.drain()
+        self._wake(tokens)
+        if drive:
+            if not self._watching:
+                self._loop.add_reader(self._poller, self._on_loop)
+                self._watching = True
+            self._on_loop()
+
+    def _on_loop(self) -> None:
+        drove, tokens = self.native.drive()
+        if not drove:  # another thread drives: told (drain) when it lets go
+            self._loop.remove_reader(self._poller)
+            self._watching = False
+        self._wake(tokens)
+
+    def _wake(self, tokens: list[int]) -> None:
         get = self._objects.get
-        for token in self.native.drain():
+        for token in tokens:
             obj = get(token)
             if obj is not None:
                 obj._wake()
