@@ -142,6 +142,7 @@ fn the_waiting_thread_handles_its_own_messages_and_the_background_the_rest() {
     for i in 0..20u8 {
         driven
             .run(|| conn.send(MessageKind::Binary, &[i]))
+            .0
             .expect("send");
         match drive_until(&driven, &me, &waiter, &rx) {
             Seen::Message(data, on, _) => {
@@ -155,6 +156,7 @@ fn the_waiting_thread_handles_its_own_messages_and_the_background_the_rest() {
     // Nobody waits now: the echo is read by the background thread.
     driven
         .run(|| conn.send(MessageKind::Binary, b"late"))
+        .0
         .expect("send");
     match rx
         .recv_timeout(PATIENCE)
@@ -219,6 +221,7 @@ fn a_follower_is_woken_to_drive_when_the_driver_lets_go() {
     // The follower's connection's message is handled by the driver.
     driven
         .run(|| c2.send(MessageKind::Text, b"for 2"))
+        .0
         .expect("send");
     let end = Instant::now() + PATIENCE;
     let seen = loop {
@@ -250,6 +253,7 @@ fn sends_in_a_row_with_nobody_waiting_are_written_by_the_background() {
     for m in [b"one", b"two", b"six"] {
         driven
             .run(|| conn.send(MessageKind::Binary, m))
+            .0
             .expect("send");
     }
     for m in [b"one", b"two", b"six"] {

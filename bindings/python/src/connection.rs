@@ -109,9 +109,9 @@ impl Connection {
             let asyncio = mailbox.asyncio_drives();
             let send = || match crate::runtime::driven() {
                 Some(driven) if block || asyncio.is_some() => {
-                    let sent = driven.run(|| attempt(conn));
+                    let (sent, deferred) = driven.run(|| attempt(conn));
                     if let Some(notifier) = asyncio
-                        && driven.has_deferred()
+                        && deferred
                     {
                         notifier.ask_drive();
                     }

@@ -289,12 +289,13 @@ impl DrivenLoop {
     /// wake-up); otherwise the loop's driver does it. Within a [`BURST`]
     /// (sends in a row, no poll between) only the first is written at once:
     /// the rest go out together at the caller's next wait, or after
-    /// [`FLUSH`] by the background thread.
-    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+    /// [`FLUSH`] by the background thread. Gives what `f` returned, and
+    /// whether its work waits for that next poll.
+    pub fn run<R>(&self, f: impl FnOnce() -> R) -> (R, bool) {
         let mut s = self.inner.lock();
         if s.driver != Driver::Nobody {
             drop(s);
-            return f();
+            return (f(), false);
         }
         s.driver = Driver::Caller;
         let burst = s.wrote.is_some_and(|at| at.elapsed() < BURST);
@@ -308,12 +309,7 @@ impl DrivenLoop {
                 Did::Write
             }
         };
-        out
-    }
-
-    /// Whether sends of a burst wait to be written (by the next poll).
-    pub fn has_deferred(&self) -> bool {
-        self.inner.lock().flush_due.is_some()
+        (out, burst)
     }
 
     /// Makes the present driver's poll return (as queued work does): for
