@@ -9,8 +9,14 @@ DEMO_BUILD_TARGETS += python-install
 
 PIP := $(VENV)/bin/pip
 
+# `make test` (FFI_PROFILE=debug) installs a debug build, as the tests of the
+# other languages link the debug library: debug assertions on, and the build
+# reuses the dependencies the debug library compiled. Users, `make demo` and
+# `make bench` get release.
+PY_BUILD_ARGS = $(if $(filter release,$(FFI_PROFILE)),,--profile dev)
+
 python-install:
-	$(PIP) install -q --disable-pip-version-check ./bindings/python
+	MATURIN_PEP517_ARGS="$(PY_BUILD_ARGS)" $(PIP) install -q --disable-pip-version-check ./bindings/python
 
 # pytest exits 0 only when every collected test passed; 1-5 (failures,
 # interruption, internal error, usage error, nothing collected) all fail here.

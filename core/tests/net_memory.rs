@@ -2,7 +2,7 @@
 //! connection that sends nothing, fresh from the handshake and after an
 //! echo, stays within 16 KiB (no read buffer is held between messages).
 
-#[path = "net_util/counting.rs"]
+#[path = "net/util/counting.rs"]
 mod counting;
 
 use std::io::{Read, Write};

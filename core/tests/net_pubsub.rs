@@ -8,6 +8,7 @@
 /// A server spread over several loops.
 #[path = "net_pubsub/loops.rs"]
 mod loops;
+#[path = "net/util/mod.rs"]
 mod net_util;
 
 use std::collections::HashMap;

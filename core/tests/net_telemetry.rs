@@ -3,6 +3,7 @@
 //! protocol errors, keepalive timeouts), their OpenMetrics text, and the log
 //! records through the `log` facade.
 
+#[path = "net/util/mod.rs"]
 mod net_util;
 
 use std::io::{Read, Write};

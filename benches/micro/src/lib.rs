@@ -2,7 +2,7 @@
 //! `benches/scale`): the counting global allocator of the core's memory
 //! test, and the process's resident set size.
 
-#[path = "../../../core/tests/net_util/counting.rs"]
+#[path = "../../../core/tests/net/util/counting.rs"]
 pub mod counting;
 
 /// Resident set size from `/proc/self/status` (0 where there is none).

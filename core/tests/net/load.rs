@@ -1,13 +1,11 @@
 //! Many connections at once, sends from many threads, and backpressure
 //! against a reader that stops reading.
 
-mod net_util;
-
 use std::collections::BTreeSet;
 use std::sync::mpsc::channel;
 use std::time::Duration;
 
-use net_util::*;
+use crate::util::*;
 use wsx_core::net::{
     Backpressure, ClientConfig, ErrorKind, EventLoop, Handler, Refusal, ServerHandler, Upgrade,
 };

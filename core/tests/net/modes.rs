@@ -1,13 +1,11 @@
 //! Poll mode from one thread, graceful server shutdown, and server limits.
 
-mod net_util;
-
 use std::io::Read;
 use std::sync::mpsc::channel;
 use std::thread::ThreadId;
 use std::time::Duration;
 
-use net_util::*;
+use crate::util::*;
 use wsx_core::net::{Close, Conn, Ctx, ErrorKind, EventLoop, Handler, Open, ServerConfig};
 use wsx_core::proto::{CloseCode, MessageKind};
 

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Sender, channel};
 use std::time::Duration;
 
-use super::net_util::pki::Pki;
-use super::net_util::*;
+use crate::util::pki::Pki;
+use crate::util::*;
 use wsx_core::net::{
     ClientConfig, ErrorKind, Handler, PeerAddr, ProxyConfig, Refusal, ServerConfig, ServerHandler,
     Upgrade,

@@ -11,8 +11,6 @@
 //! once across servers seeded with different nodes; a slot moved; a
 //! master's clients dropped).
 
-mod net_util;
-
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -20,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant};
 
-use net_util::*;
+use crate::util::*;
 use wsx_core::net::{
     Balance, ClusterConfig, ClusterGap, ClusterState, Conn, Ctx, Handler, LoopThread, QueueFull,
     ReconnectPolicy, Refusal, Server, ServerConfig, ServerHandler, Upgrade,
@@ -639,7 +637,7 @@ fn empty_queue_bounds_fail_at_listen() {
 
 #[test]
 fn rediss_with_a_private_ca_and_a_host_name() {
-    let pki = net_util::pki::Pki::new();
+    let pki = crate::util::pki::Pki::new();
     let tls_port = free_port();
     let file = |name: &str| pki.dir.join(name).display().to_string();
     let redis = Redis::start_with(vec![

@@ -3,13 +3,11 @@
 //! with unread bytes behind it), and a server that answers plain HTTP itself
 //! sends any status, headers and body, at once or after a deferred decision.
 
-mod net_util;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc::{Sender, channel};
 
-use net_util::*;
+use crate::util::*;
 use wsx_core::net::{Handler, Refusal, ServerConfig, ServerHandler, Upgrade};
 
 /// Sends `request` and reads the whole answer until the server closes.

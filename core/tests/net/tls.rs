@@ -1,10 +1,8 @@
 //! `wss://` with a CA and certificates made here: echo, refusal of a wrong
 //! host name and of an untrusted certificate, and the explicit opt-out.
 
-mod net_util;
-
-use net_util::pki::Pki;
-use net_util::*;
+use crate::util::pki::Pki;
+use crate::util::*;
 use wsx_core::net::{ClientConfig, ErrorKind, ServerConfig, TlsClientConfig, TlsServerConfig};
 use wsx_core::proto::{CloseCode, MessageKind};
 

@@ -3,12 +3,10 @@
 //! the send that waits for room, and the close classification read by every
 //! binding.
 
-mod net_util;
-
 use std::sync::mpsc::{Sender, channel};
 use std::time::Duration;
 
-use net_util::*;
+use crate::util::*;
 use wsx_core::net::{
     Backpressure, ClientConfig, Close, CloseInfo, CloseOrigin, Conn, ConnState, Ctx, ErrorKind,
     Handler, InboxLimits, Open, Refusal, ServerConfig, ServerHandler, Upgrade,

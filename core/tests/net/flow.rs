@@ -2,12 +2,10 @@
 //! peer eventually sees backpressure), `Conn::resume_reading` delivers them
 //! all, in order; a pause from inside `on_message` takes effect at once.
 
-mod net_util;
-
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Duration;
 
-use net_util::*;
+use crate::util::*;
 use wsx_core::net::{
     Backpressure, ClientConfig, Conn, Ctx, ErrorKind, Handler, Open, Refusal, ServerHandler,
     Upgrade,

@@ -3,12 +3,10 @@
 //! the loop goes on serving everyone else, within the handshake or connect
 //! timeout.
 
-mod net_util;
-
 use std::sync::mpsc::{Sender, channel};
 use std::time::Duration;
 
-use net_util::*;
+use crate::util::*;
 use wsx_core::net::{
     Attempt, ClientConfig, Conn, ErrorKind, Handler, PendingAttempt, PendingUpgrade, Refusal,
     ServerConfig, ServerHandler, Upgrade,

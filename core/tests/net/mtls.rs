@@ -2,16 +2,14 @@
 //! or requested, verified against a client CA and a CRL, the identity seen
 //! in the upgrade decision and on the connection; ALPN `http/1.1` only.
 
-mod net_util;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
-use net_util::pki::Pki;
-use net_util::*;
+use crate::util::pki::Pki;
+use crate::util::*;
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType,
     ExtendedKeyUsagePurpose, IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose, RevokedCertParams,

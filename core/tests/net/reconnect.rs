@@ -4,8 +4,6 @@
 //! disconnected, stopping during a wait, and the handshake hooks (headers per
 //! attempt, cookies set by the server's accept decision).
 
-mod net_util;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -13,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Duration;
 
-use net_util::{PATIENCE, server_config, spawn_loop};
+use crate::util::{PATIENCE, server_config, spawn_loop};
 use wsx_core::net::{
     Attempt, Backoff, ClientConfig, Close, Conn, Ctx, Error, ErrorKind, Handler, Keepalive,
     LoopThread, Open, ReconnectPolicy, Refusal, ServerHandler, Upgrade,

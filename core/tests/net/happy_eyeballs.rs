@@ -4,14 +4,12 @@
 //! timeout. Addresses come from a resolver the test gives the client, on
 //! 127.0.0.1 and ::1 only.
 
-mod net_util;
-
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use net_util::*;
+use crate::util::*;
 use wsx_core::net::{ClientConfig, ErrorKind, PendingLookup, Resolver, ServerConfig};
 
 /// A resolver answering `addrs` for every name, counting its calls.

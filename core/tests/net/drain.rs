@@ -2,12 +2,10 @@
 //! frame and time to answer, handshakes meanwhile get 503, what is left is
 //! dropped at the deadline, and the shutdown event comes once all is done.
 
-mod net_util;
-
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use net_util::*;
+use crate::util::*;
 use wsx_core::net::{ConnState, ErrorKind};
 use wsx_core::proto::CloseCode;
 

@@ -2,21 +2,18 @@
 //! the handshake options, refusals, and the close handshake; over Unix
 //! domain sockets too (`unix_socket`); servers sharing a port (`reuse_port`).
 
-mod net_util;
 #[cfg(all(
     unix,
     not(any(target_os = "solaris", target_os = "illumos", target_os = "cygwin"))
 ))]
-#[path = "net_echo/reuse_port.rs"]
 mod reuse_port;
 #[cfg(unix)]
-#[path = "net_echo/unix_socket.rs"]
 mod unix_socket;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use net_util::*;
+use crate::util::*;
 use wsx_core::net::{ClientConfig, ConnState, ErrorKind, ServerConfig};
 use wsx_core::proto::{CloseCode, MessageKind};
 

@@ -4,18 +4,16 @@
 //! failures of each hop. The environment variables are tried in a child
 //! process so this one's environment stays untouched.
 
-mod net_util;
-
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Duration;
 
+use crate::util::pki::Pki;
+use crate::util::*;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use net_util::pki::Pki;
-use net_util::*;
 use rustls_pki_types::PrivateKeyDer;
 use wsx_core::net::{ClientConfig, ErrorKind, LoopThread, ProxyConfig};
 use wsx_core::proto::MessageKind;
@@ -497,7 +495,7 @@ fn environment_variables_choose_the_proxy_when_asked() {
     let proxy = Proxy::start(Kind::Connect, None, None);
     let run_child = |no_proxy: &str| {
         let child = std::process::Command::new(std::env::current_exe().expect("exe"))
-            .args(["--exact", "env_child", "--ignored", "--quiet"])
+            .args(["--exact", "proxy::env_child", "--ignored", "--quiet"])
             .env(CHILD, &url)
             .env("http_proxy", format!("http://{}", proxy.addr))
             .env("no_proxy", no_proxy)

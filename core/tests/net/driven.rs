@@ -4,14 +4,12 @@
 //! follower takes over when the driver lets go; the background thread
 //! takes over when nobody drives.
 
-mod net_util;
-
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
-use net_util::*;
+use crate::util::*;
 use wsx_core::net::{Conn, Ctx, DrivenLoop, Follower, Handler, Open};
 use wsx_core::proto::MessageKind;
 

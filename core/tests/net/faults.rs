@@ -1,15 +1,13 @@
 //! Failures a client must report clearly: refused connections, unknown names,
 //! and peers that stop answering (keepalive, close and handshake timeouts).
 
-mod net_util;
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc::{Receiver, channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use net_util::*;
+use crate::util::*;
 use wsx_core::net::{ClientConfig, ConnState, ErrorKind, Keepalive};
 use wsx_core::proto::CloseCode;
 use wsx_core::proto::handshake::accept_key;

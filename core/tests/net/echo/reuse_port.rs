@@ -3,7 +3,7 @@
 //! echoes. Without the option a second bind of the port fails, saying why.
 //! (A module of the net_echo test program: no binary of its own to link.)
 
-use super::net_util::*;
+use crate::util::*;
 use wsx_core::net::{ErrorKind, ServerConfig};
 use wsx_core::proto::MessageKind;
 
