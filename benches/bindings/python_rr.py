@@ -6,10 +6,12 @@ with a window of messages in flight (send WINDOW, receive their WINDOW
 echoes, repeat), where the round trip no longer hides each library's own
 cost per message.
 
-With 1 in flight it also measures asyncio's own floor: a bare
-`asyncio.Protocol` that writes a masked binary frame and counts the echo's
-bytes (no WebSocket library, no future or task per message), the least
-any asyncio client can cost per round trip.
+With 1 in flight it also measures asyncio's own floors, with no WebSocket
+library: a bare `asyncio.Protocol` that writes a masked binary frame and
+counts the echo's bytes (no future or task per message), the least any
+asyncio client can cost per round trip; and the same behind `send`/`recv`
+coroutines with a future per message, the least an `await ws.recv()`
+client can cost.
 
 Prints one JSON line per client, size and window:
 {"client", "size", "inflight", "rt_per_s"} (messages echoed per second).
@@ -87,15 +89,15 @@ def frame_header(size: int, masked: bool) -> bytes:
     return head + (bytes(4) if masked else b"")
 
 
-class FloorClient(asyncio.Protocol):
-    """Handshake, then one frame at a time: the echo's length is known, so
-    counting bytes is all the reading it does."""
+class RawClient(asyncio.Protocol):
+    """A client with no WebSocket library: it sends the upgrade request, then
+    one masked binary frame per message and counts the echo's bytes (its
+    length is known, so counting is all the reading it does)."""
 
-    def __init__(self, payload: bytes, duration: float, done: asyncio.Future[float]) -> None:
+    def __init__(self, payload: bytes) -> None:
         self.frame = frame_header(len(payload), True) + payload
         self.echo_len = len(frame_header(len(payload), False)) + len(payload)
-        self.duration, self.done = duration, done
-        self.pending, self.open, self.n = 0, False, 0
+        self.pending, self.open = 0, False
         self.buf = bytearray()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -106,17 +108,37 @@ class FloorClient(asyncio.Protocol):
                         f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
 
     def data_received(self, data: bytes) -> None:
-        if not self.open:
-            self.buf += data
-            end = self.buf.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            self.open, self.pending = True, len(self.buf) - end - 4
-            self.end = time.perf_counter() + WARMUP
-            self.started = 0.0
-            self.transport.write(self.frame)
+        if self.open:
+            self.pending += len(data)
+            self.received()
             return
-        self.pending += len(data)
+        self.buf += data
+        end = self.buf.find(b"\r\n\r\n")
+        if end >= 0:
+            self.open, self.pending = True, len(self.buf) - end - 4
+            self.opened()
+
+    def opened(self) -> None:
+        """The handshake is done."""
+
+    def received(self) -> None:
+        """More of the echoes arrived (`pending` bytes unread)."""
+
+
+class FloorClient(RawClient):
+    """asyncio's floor: each echo's last byte writes the next frame from the
+    protocol's callback, with no future or task per message."""
+
+    def __init__(self, payload: bytes, duration: float, done: asyncio.Future[float]) -> None:
+        super().__init__(payload)
+        self.duration, self.done, self.n = duration, done, 0
+
+    def opened(self) -> None:
+        self.end = time.perf_counter() + WARMUP
+        self.started = 0.0
+        self.transport.write(self.frame)
+
+    def received(self) -> None:
         while self.pending >= self.echo_len:
             self.pending -= self.echo_len
             self.n += 1
@@ -131,12 +153,53 @@ class FloorClient(asyncio.Protocol):
             self.transport.write(self.frame)
 
 
+class FutureFloorClient(RawClient):
+    """The floor of an awaited receive: the same byte counting, behind
+    `send`/`recv` coroutines as a WebSocket client offers them. `recv` waits
+    on a future per message, so each echo costs what any `await ws.recv()`
+    costs in asyncio at least: the future, and the task's wake-up on the
+    loop's next turn."""
+
+    def __init__(self, payload: bytes) -> None:
+        super().__init__(payload)
+        self.payload = payload
+        self.waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def opened(self) -> None:
+        self.waiter.set_result(None)
+
+    def received(self) -> None:
+        if self.pending >= self.echo_len and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def send(self, payload: bytes) -> None:
+        self.transport.write(self.frame)
+
+    async def recv(self) -> bytes:
+        while self.pending < self.echo_len:
+            self.waiter = asyncio.get_running_loop().create_future()
+            await self.waiter
+        self.pending -= self.echo_len
+        return self.payload
+
+
 async def timed_floor(url: str, payload: bytes, duration: float) -> float:
     loop = asyncio.get_running_loop()
     done: asyncio.Future[float] = loop.create_future()
     parts = urlsplit(url)
     await loop.create_connection(lambda: FloorClient(payload, duration, done), parts.hostname, parts.port)
     return await done
+
+
+async def timed_future_floor(url: str, payload: bytes, duration: float) -> float:
+    parts = urlsplit(url)
+    transport, client = await asyncio.get_running_loop().create_connection(
+        lambda: FutureFloorClient(payload), parts.hostname, parts.port)
+    await client.waiter  # the handshake
+    try:
+        return await timed_async(client, payload, duration, 1)
+    finally:
+        transport.close()
 
 
 def main() -> None:
@@ -170,6 +233,8 @@ def main() -> None:
                 report("websockets asyncio", size, window, rate)
             if window == 1:
                 report("asyncio floor", size, window, await timed_floor(args.url, payload, args.duration))
+                report("asyncio future floor", size, window,
+                       await timed_future_floor(args.url, payload, args.duration))
 
         asyncio.run(both())
 
