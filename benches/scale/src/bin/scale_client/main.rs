@@ -23,7 +23,7 @@ mod dial;
 use std::io::{self, BufRead, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -133,21 +133,34 @@ fn dial(poll: &Poll, target: SocketAddr, source: IpAddr, token: Token) -> io::Re
     Ok(conn)
 }
 
-/// The stdin lines, as they come, then `None` at its end, each waking the poll.
-fn stdin_lines(poll: &Poll) -> io::Result<mpsc::Receiver<Option<String>>> {
-    let waker = Waker::new(poll.registry(), STDIN)?;
-    let (tx, rx) = mpsc::channel();
+/// The stdin lines, as they come, then `None` at its end, each waking the
+/// poll.
+struct Commands {
+    lines: mpsc::Receiver<Option<String>>,
+    /// Kept here as well as by the reading thread: when that thread ends at
+    /// the end of stdin, its waker must stay open until the poll has seen
+    /// the wake (closing the eventfd would take the pending event with it).
+    _waker: Arc<Waker>,
+}
+
+fn stdin_lines(poll: &Poll) -> io::Result<Commands> {
+    let waker = Arc::new(Waker::new(poll.registry(), STDIN)?);
+    let (tx, lines) = mpsc::channel();
+    let wake = Arc::clone(&waker);
     std::thread::spawn(move || {
         for line in io::stdin().lock().lines() {
             let Ok(line) = line else { break };
-            if tx.send(Some(line)).is_err() || waker.wake().is_err() {
+            if tx.send(Some(line)).is_err() || wake.wake().is_err() {
                 return;
             }
         }
         let _ = tx.send(None);
-        let _ = waker.wake();
+        let _ = wake.wake();
     });
-    Ok(rx)
+    Ok(Commands {
+        lines,
+        _waker: waker,
+    })
 }
 
 /// What a holding client counts.
@@ -221,7 +234,7 @@ fn hold(opts: &Options, n: usize) -> io::Result<()> {
         poll.poll(&mut events, Some(Duration::from_millis(100)))?;
         for event in &events {
             if event.token() == STDIN {
-                for command in commands.try_iter() {
+                for command in commands.lines.try_iter() {
                     match command.as_deref() {
                         Some("ping") => held.pinging = Some(ping_all(&mut conns, &mut held)),
                         Some(other) => {
