@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use crate::util::*;
 use wsx_core::net::{
-    Balance, ClusterConfig, ClusterGap, ClusterState, Conn, Ctx, Handler, LoopThread, QueueFull,
-    ReconnectPolicy, Refusal, Server, ServerConfig, ServerHandler, Upgrade,
+    Balance, ClusterConfig, ClusterGap, ClusterState, ClusterStats, Conn, Ctx, Handler, LoopThread,
+    QueueFull, ReconnectPolicy, Refusal, Server, ServerConfig, ServerHandler, Upgrade,
 };
 use wsx_core::proto::MessageKind;
 
@@ -277,6 +277,23 @@ impl Node {
             if ev == ClusterEv::State(state) {
                 return;
             }
+        }
+    }
+
+    /// Waits until the cluster's counters, updated on the loop thread,
+    /// satisfy `done`; returns them.
+    fn until_stats(&self, done: impl Fn(&ClusterStats) -> bool) -> ClusterStats {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let stats = self.server.cluster_stats().expect("clustered");
+            if done(&stats) {
+                return stats;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the counters stayed at {stats:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 
@@ -557,7 +574,9 @@ fn a_broker_unreachable_at_start_leaves_the_server_serving_locally() {
         1
     );
     assert_eq!(text(&events), "local");
-    let stats = a.server.cluster_stats().unwrap();
+    // The publication reaches the cluster's queue on the loop thread, after
+    // the local delivery.
+    let stats = a.until_stats(|s| s.queued + s.published > 0);
     assert_eq!((stats.queued, stats.published), (1, 0));
     // Once the broker is there, the link comes up and the queue drains.
     let mut redis = Redis {
@@ -568,7 +587,7 @@ fn a_broker_unreachable_at_start_leaves_the_server_serving_locally() {
     redis.restart();
     a.until_state(ClusterState::Up, &mut seen);
     redis.wait_numsub("test:news", false, 1);
-    let stats = a.server.cluster_stats().unwrap();
+    let stats = a.until_stats(|s| s.published > 0);
     assert_eq!(
         (stats.queued, stats.published, stats.subscriptions),
         (0, 1, 1)
@@ -702,11 +721,7 @@ fn a_password_and_a_database_in_the_url() {
     a.until_state(ClusterState::Up, &mut Vec::new());
     b.until_state(ClusterState::Up, &mut Vec::new());
     let (_c, events) = b.client("private");
-    let deadline = Instant::now() + PATIENCE;
-    while b.server.cluster_stats().unwrap().subscriptions != 1 {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    b.until_stats(|s| s.subscriptions == 1);
     a.server
         .publish("private", MessageKind::Text, b"authenticated")
         .unwrap();
