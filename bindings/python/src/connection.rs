@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use pyo3::exceptions::{PyTimeoutError, PyTypeError, PyUnicodeDecodeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString};
-use wsx_core::net::{Conn, ErrorKind};
+use wsx_core::net::{Conn, DrivenLoop, ErrorKind};
 use wsx_core::proto::{CloseCode, MessageKind};
 
 use crate::errors::{self, Closed};
@@ -87,16 +87,21 @@ impl Connection {
         compress: bool,
         block: bool,
     ) -> PyResult<bool> {
-        self.try_with(py, block, |conn| conn.send_with(kind, data, compress))
+        self.try_with(py, block, |conn, driven| match driven {
+            Some(driven) => driven.send(conn, kind, data, compress),
+            None => (conn.send_with(kind, data, compress), false),
+        })
     }
 
-    /// Runs one send `attempt`; past the high-water mark waits for room
-    /// (`block`) or returns false (armed for the writable event).
+    /// Runs one send `attempt`, given the loop to run it on when this
+    /// thread may write it at once (and saying then whether its write was
+    /// deferred); past the high-water mark waits for room (`block`) or
+    /// returns false (armed for the writable event).
     fn try_with(
         &self,
         py: Python<'_>,
         block: bool,
-        attempt: impl Fn(&Conn) -> Result<(), wsx_core::net::Error> + Sync,
+        attempt: impl Fn(&Conn, Option<&DrivenLoop>) -> (Result<(), wsx_core::net::Error>, bool) + Sync,
     ) -> PyResult<bool> {
         let conn = self.conn()?;
         let mailbox = &self.shared.mailbox;
@@ -109,7 +114,7 @@ impl Connection {
             let asyncio = mailbox.asyncio_drives();
             let send = || match crate::runtime::driven() {
                 Some(driven) if block || asyncio.is_some() => {
-                    let (sent, deferred) = driven.run(|| attempt(conn));
+                    let (sent, deferred) = attempt(conn, Some(driven));
                     if let Some(notifier) = asyncio
                         && deferred
                     {
@@ -117,7 +122,7 @@ impl Connection {
                     }
                     sent
                 }
-                _ => attempt(conn),
+                _ => attempt(conn, None).0,
             };
             let e = match py.detach(send) {
                 Ok(()) => return Ok(true),
@@ -174,6 +179,14 @@ impl Connection {
                 None => errors::closed(py, &closed),
             }),
         }
+    }
+}
+
+/// Runs `f` on `driven` (see [`DrivenLoop::run`]) if given, else at once.
+fn run_on<R>(driven: Option<&DrivenLoop>, f: impl FnOnce() -> R) -> (R, bool) {
+    match driven {
+        Some(driven) => driven.run(f),
+        None => (f(), false),
     }
 }
 
@@ -260,8 +273,10 @@ impl Connection {
         let payload = Payload::extract(&first)?;
         let kind = kind_as(payload.parts().0, text);
         let send = |data: &[u8], fin: bool| {
-            self.try_with(py, true, |c| c.send_fragment(kind, data, fin, compress))
-                .map(drop)
+            self.try_with(py, true, |c, driven| {
+                run_on(driven, || c.send_fragment(kind, data, fin, compress))
+            })
+            .map(drop)
         };
         send(payload.parts().1, false)?;
         for item in items {
@@ -585,7 +600,9 @@ impl Connection {
         let payload = Payload::extract(piece)?;
         let kind = kind_as(MessageKind::Binary, Some(text));
         let data = payload.parts().1;
-        self.try_with(py, false, |c| c.send_fragment(kind, data, fin, compress))
+        self.try_with(py, false, |c, driven| {
+            run_on(driven, || c.send_fragment(kind, data, fin, compress))
+        })
     }
 
     /// Fails the connection after a fragmented message went wrong part-way

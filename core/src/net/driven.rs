@@ -20,8 +20,10 @@ use std::time::{Duration, Instant};
 
 use super::error::Error;
 use super::event_loop::{EventLoop, LoopHandle};
+use super::handle::Conn;
 use super::telemetry;
 use super::worker::Worker;
+use crate::proto::MessageKind;
 
 /// How long the loop may go unpolled while callers drive it before the
 /// background thread takes over: the longest a ping, a close or an accept
@@ -292,16 +294,42 @@ impl DrivenLoop {
     /// [`FLUSH`] by the background thread. Gives what `f` returned, and
     /// whether its work waits for that next poll.
     pub fn run<R>(&self, f: impl FnOnce() -> R) -> (R, bool) {
+        self.run_with(|held| match held {
+            Some(event_loop) => event_loop.queue_here(f),
+            None => f(),
+        })
+    }
+
+    /// Like [`run`](Self::run) with a send of `conn` (a connection of
+    /// this loop), which, when this thread takes the loop and nothing is
+    /// queued before it, goes into the connection's sender without being
+    /// copied into a queued command.
+    pub fn send(
+        &self,
+        conn: &Conn,
+        kind: MessageKind,
+        data: &[u8],
+        compress: bool,
+    ) -> (Result<(), Error>, bool) {
+        self.run_with(|held| match held {
+            Some(event_loop) => event_loop.send_here(conn, kind, data, compress),
+            None => conn.send_with(kind, data, compress),
+        })
+    }
+
+    /// Runs `f` with the loop if nobody drives it (then writes what `f`
+    /// did, or defers it within a burst), or without it.
+    fn run_with<R>(&self, f: impl FnOnce(Option<&mut EventLoop>) -> R) -> (R, bool) {
         let mut s = self.inner.lock();
         if s.driver != Driver::Nobody {
             drop(s);
-            return (f(), false);
+            return (f(None), false);
         }
         s.driver = Driver::Caller;
         let burst = s.wrote.is_some_and(|at| at.elapsed() < BURST);
         drop(s);
         let mut driving = Driving::new(&self.inner);
-        let out = driving.event_loop().queue_here(f);
+        let out = f(Some(driving.event_loop()));
         driving.did = match burst {
             true => Did::Defer,
             false => {

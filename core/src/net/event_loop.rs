@@ -70,6 +70,19 @@ impl EventLoop {
         let _guard = self.reactor.shared.enter();
         f()
     }
+    /// Sends a message of `conn` (on this loop) from a caller holding the
+    /// loop, without queueing it when nothing is queued before it: written
+    /// at the next [`run_queued`](Self::run_queued) or
+    /// [`poll`](Self::poll), as queued work is.
+    pub(super) fn send_here(
+        &mut self,
+        conn: &Conn,
+        kind: crate::proto::MessageKind,
+        data: &[u8],
+        compress: bool,
+    ) -> Result<(), Error> {
+        self.reactor.send_here(conn, kind, data, compress)
+    }
     /// Does the queued work and its writes at once, without polling for
     /// readiness.
     pub(super) fn run_queued(&mut self) {

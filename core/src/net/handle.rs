@@ -3,14 +3,16 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::error::{Error, ErrorKind};
+use super::fragments::Outgoing;
 use super::identity::PeerIdentity;
 use super::inbox::{Inbox, Message, Take};
 use super::peer::PeerAddr;
+use super::queue::LoopShared;
 use super::shared::{Command, ConnShared, LoopLink, ServerShared};
 use super::state::{CloseInfo, ConnState};
 use crate::proto::{CloseCode, MAX_CONTROL_PAYLOAD, MessageKind, check_close};
@@ -76,6 +78,23 @@ impl Conn {
     /// Like [`Conn::send`]; `compress = false` sends this message
     /// uncompressed even when permessage-deflate is on.
     pub fn send_with(&self, kind: MessageKind, data: &[u8], compress: bool) -> Result<(), Error> {
+        // Held until queued: a fragment sent meanwhile would come between.
+        let _outgoing = self.check_send(kind, data)?;
+        self.queue(data.len(), || Command::Send {
+            conn: self.shared.clone(),
+            kind,
+            data: data.to_vec(),
+            compress,
+        })
+    }
+    /// Whether a whole message may be sent now: the connection is not
+    /// closing, text is valid UTF-8 and no fragmented message is open (the
+    /// lock that says so is returned, to be held until the message is sent).
+    pub(super) fn check_send(
+        &self,
+        kind: MessageKind,
+        data: &[u8],
+    ) -> Result<MutexGuard<'_, Outgoing>, Error> {
         if matches!(self.state(), ConnState::Closing | ConnState::Closed) {
             return Err(closed_by(&self.shared));
         }
@@ -87,12 +106,11 @@ impl Conn {
         }
         let outgoing = self.shared.outgoing();
         outgoing.check_whole()?;
-        self.queue(data.len(), || Command::Send {
-            conn: self.shared.clone(),
-            kind,
-            data: data.to_vec(),
-            compress,
-        })
+        Ok(outgoing)
+    }
+    /// Whether this handle's connection lives on the loop `link` names.
+    pub(super) fn is_on(&self, link: &LoopShared) -> bool {
+        std::ptr::addr_eq(Arc::as_ptr(&self.lp), link)
     }
     /// Sends one piece of a fragmented message: the first call opens a
     /// message of `kind`, later calls continue it with the same `kind`, and
@@ -129,6 +147,14 @@ impl Conn {
     /// Counts `len` bytes as queued (or refuses them past the high-water
     /// mark) and hands the loop the command that sends them.
     fn queue(&self, len: usize, command: impl FnOnce() -> Command) -> Result<(), Error> {
+        self.admit(len)?;
+        self.lp.push(command()).inspect_err(|_| {
+            self.shared.queued.fetch_sub(len, Ordering::AcqRel);
+        })
+    }
+    /// Counts `len` bytes as queued, or refuses them past the high-water
+    /// mark (or the queue of a reconnecting client).
+    pub(super) fn admit(&self, len: usize) -> Result<(), Error> {
         self.shared.admit_disconnected(len)?;
         let was_blocked = self.shared.blocked.load(Ordering::Acquire);
         if let Err(e) = self.shared.enqueue(len) {
@@ -141,9 +167,7 @@ impl Conn {
             }
             return Err(e);
         }
-        self.lp.push(command()).inspect_err(|_| {
-            self.shared.queued.fetch_sub(len, Ordering::AcqRel);
-        })
+        Ok(())
     }
     /// Drops the connection at once, without a close handshake: nothing
     /// more is sent or received, the close event follows with 1006

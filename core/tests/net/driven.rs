@@ -10,8 +10,8 @@ use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
 use crate::util::*;
-use wsx_core::net::{Conn, Ctx, DrivenLoop, Follower, Handler, Open};
-use wsx_core::proto::MessageKind;
+use wsx_core::net::{Conn, Ctx, DrivenLoop, ErrorKind, Follower, Handler, Open};
+use wsx_core::proto::{CloseCode, MessageKind};
 
 /// A waiter woken when the loop is free to drive.
 #[derive(Default)]
@@ -260,4 +260,64 @@ fn sends_in_a_row_with_nobody_waiting_are_written_by_the_background() {
             Seen::Open => panic!("opened twice"),
         }
     }
+}
+
+#[test]
+fn a_send_from_the_caller_never_overtakes_one_queued_before_it() {
+    let Opened {
+        _server,
+        driven,
+        conn,
+        rx,
+        ..
+    } = opened();
+    // Alternating a queued send (`run`, deferred within a burst) and a
+    // direct one (`send`, which must go behind whatever is queued), then
+    // the same while another thread queues sends: each thread's order holds.
+    let alternate = |from: u32| {
+        for i in from..from + 100 {
+            let data = i.to_be_bytes();
+            let sent = match i % 2 {
+                0 => driven.run(|| conn.send(MessageKind::Binary, &data)).0,
+                _ => driven.send(&conn, MessageKind::Binary, &data, true).0,
+            };
+            sent.expect("send");
+        }
+    };
+    alternate(0);
+    let other = {
+        let conn = conn.clone();
+        thread::spawn(move || {
+            for i in 1000..1100u32 {
+                conn.send(MessageKind::Binary, &i.to_be_bytes())
+                    .expect("send");
+            }
+        })
+    };
+    alternate(100);
+    other.join().expect("the other sender");
+    let (mut mine, mut theirs) = (Vec::new(), Vec::new());
+    while mine.len() + theirs.len() < 300 {
+        match rx.recv_timeout(PATIENCE).expect("the echo") {
+            Seen::Message(data, _, _) => {
+                let i = u32::from_be_bytes(data.try_into().expect("4 bytes"));
+                match i < 1000 {
+                    true => mine.push(i),
+                    false => theirs.push(i),
+                }
+            }
+            Seen::Open => panic!("opened twice"),
+        }
+    }
+    assert_eq!(mine, (0..200).collect::<Vec<_>>());
+    assert_eq!(theirs, (1000..1100).collect::<Vec<_>>());
+    // The direct path checks what a queued send checks.
+    let bad = driven.send(&conn, MessageKind::Text, b"\xff", true).0;
+    assert_eq!(
+        bad.expect_err("bad text").kind(),
+        ErrorKind::InvalidArgument
+    );
+    conn.close(CloseCode::NORMAL, "").expect("close");
+    let late = driven.send(&conn, MessageKind::Binary, b"late", true).0;
+    assert_eq!(late.expect_err("closing").kind(), ErrorKind::Closed);
 }

@@ -7,12 +7,14 @@ use std::sync::atomic::Ordering;
 use super::{ROUNDS, Reactor};
 use crate::net::conn::direct_socket;
 use crate::net::error::{Error, ErrorKind};
+use crate::net::handle::Conn;
 use crate::net::listener::Drain;
 use crate::net::queue::Work;
 use crate::net::shared::{Command, ConnShared, Publish};
 use crate::net::tally;
 use crate::net::topics::{Fate, SlowSubscriber};
 use crate::net::write::send_message;
+use crate::proto::MessageKind;
 
 impl Reactor {
     /// Runs the work queued so far, in order.
@@ -33,6 +35,57 @@ impl Reactor {
         }
     }
 
+    /// A send admitted by its handle (counted as queued): into the
+    /// connection's sender, or dropped if the connection is gone.
+    fn send_queued(
+        &mut self,
+        conn: &Arc<ConnShared>,
+        kind: MessageKind,
+        data: &[u8],
+        compress: bool,
+    ) {
+        if let Some(slot) = self.find(conn)
+            && let Some(c) = self.conn_mut(slot)
+            && send_message(
+                c.engine.sender(),
+                direct_socket(&c.phase, &mut c.transport, &c.hs_out),
+                kind,
+                data,
+                compress,
+            )
+            .is_ok()
+        {
+            // Counted as pending before it stops counting as queued,
+            // so the figure other threads read never dips below the truth.
+            c.publish_pending();
+            tally::sent(&c.conn, data.len(), true);
+            self.mark_dirty(slot);
+        }
+        conn.queued.fetch_sub(data.len(), Ordering::AcqRel);
+    }
+
+    /// A send from the thread holding the loop ([`super::super::DrivenLoop`]):
+    /// straight into the connection's sender, without the copy a queued
+    /// command makes, when nothing is queued before it (a command queued
+    /// earlier, from any thread, must not be overtaken); otherwise queued
+    /// like any send, for the caller's next [`Reactor::run_queued`].
+    pub fn send_here(
+        &mut self,
+        conn: &Conn,
+        kind: MessageKind,
+        data: &[u8],
+        compress: bool,
+    ) -> Result<(), Error> {
+        let _guard = self.shared.enter();
+        if self.shared.has_commands() || !conn.is_on(&self.shared) {
+            return conn.send_with(kind, data, compress);
+        }
+        let _outgoing = conn.check_send(kind, data)?;
+        conn.admit(data.len())?;
+        self.send_queued(&conn.shared, kind, data, compress);
+        Ok(())
+    }
+
     fn run_command(&mut self, command: Command) {
         match command {
             Command::Resolved { conn, result } => {
@@ -45,26 +98,7 @@ impl Reactor {
                 kind,
                 data,
                 compress,
-            } => {
-                if let Some(slot) = self.find(&conn)
-                    && let Some(c) = self.conn_mut(slot)
-                    && send_message(
-                        c.engine.sender(),
-                        direct_socket(&c.phase, &mut c.transport, &c.hs_out),
-                        kind,
-                        &data,
-                        compress,
-                    )
-                    .is_ok()
-                {
-                    // Counted as pending before it stops counting as queued,
-                    // so the figure other threads read never dips below the truth.
-                    c.publish_pending();
-                    tally::sent(&c.conn, data.len(), true);
-                    self.mark_dirty(slot);
-                }
-                conn.queued.fetch_sub(data.len(), Ordering::AcqRel);
-            }
+            } => self.send_queued(&conn, kind, &data, compress),
             Command::SendFragment {
                 conn,
                 kind,
