@@ -1,5 +1,6 @@
 //! Micro benchmarks of wsx's protocol core: masking and UTF-8 validation in
-//! bytes per second, small-frame decode and encode in frames per second.
+//! bytes per second (and a large client frame's encoding), small-frame decode
+//! and encode in frames per second.
 
 use std::hint::black_box;
 
@@ -12,6 +13,8 @@ use wsx_core::proto::{Config, Connection, MessageKind, Role};
 const BULK: usize = 1 << 20;
 /// Frames decoded or encoded per iteration.
 const FRAMES: usize = 1000;
+/// Payload of a large client frame.
+const LARGE: usize = 64 * 1024;
 /// Payload of a small frame.
 const SMALL: usize = 20;
 
@@ -21,6 +24,22 @@ fn masking(c: &mut Criterion) {
     let mut buf = vec![0x5au8; BULK];
     group.bench_function("1MiB", |b| {
         b.iter(|| apply_mask(black_box(&mut buf), [0x37, 0xfa, 0x21, 0x3d], 1));
+    });
+    group.finish();
+    // A client's frame: the payload copied into the output and masked there.
+    let mut group = c.benchmark_group("client_frame");
+    group.throughput(Throughput::Bytes(LARGE as u64));
+    let mut client = Connection::new(Role::Client, Config::default());
+    let payload = vec![7u8; LARGE];
+    group.bench_function("encode_64KiB", |b| {
+        b.iter(|| {
+            let out = client.sender();
+            out.send(MessageKind::Binary, black_box(&payload))
+                .expect("open");
+            let n = out.pending().len();
+            black_box(out.pending());
+            out.consume(n);
+        });
     });
     group.finish();
 }

@@ -397,12 +397,9 @@ impl Sender {
         let out = self.out.buffer();
         out.reserve(header.encoded_len() + len);
         header.encode(out);
-        let start = out.len();
-        for part in payload {
-            out.extend_from_slice(part);
-        }
-        if let Some(key) = mask {
-            apply_mask(&mut out[start..], key, 0);
+        match mask {
+            Some(key) => extend_masked(out, payload, key),
+            None => payload.iter().for_each(|part| out.extend_from_slice(part)),
         }
         Ok(())
     }
@@ -429,6 +426,24 @@ impl Sender {
     /// How many bytes are queued and not yet written.
     pub fn buffered_amount(&self) -> usize {
         self.out.len()
+    }
+}
+
+/// Bytes copied and masked at a time: a block is masked while its copy is
+/// still in the L1 cache, so a large payload costs one pass over memory,
+/// not two (`benches/micro`: 1 KiB blocks encode a 64 KiB client frame
+/// about 20% faster than a copy and then a mask of the whole, 4 KiB ones
+/// about 5% slower).
+const MASK_BLOCK: usize = 1024;
+
+/// Appends `payload` to `out`, masked with `key`, block by block.
+fn extend_masked(out: &mut Vec<u8>, payload: &[&[u8]], key: [u8; 4]) {
+    let mut offset = 0;
+    for block in payload.iter().flat_map(|part| part.chunks(MASK_BLOCK)) {
+        let start = out.len();
+        out.extend_from_slice(block);
+        apply_mask(&mut out[start..], key, offset);
+        offset += block.len();
     }
 }
 

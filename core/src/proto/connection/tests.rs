@@ -201,6 +201,25 @@ fn client_masks_every_frame_with_a_fresh_key() {
     assert_eq!(peer_reads(&mut c), [text("Hello"), text("Hello")]);
 }
 
+#[test]
+fn a_client_masks_payloads_of_any_length_block_by_block() {
+    // Lengths around the sender's copy-and-mask block (1 KiB).
+    for len in [0, 1, 3, 1023, 1024, 1025, 2047, 2049, 4099, 70_001] {
+        let payload: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
+        let mut c = client();
+        c.sender().send(Binary, &payload).unwrap();
+        let out = c.pending().to_vec();
+        let header_len = out.len() - len;
+        let key: [u8; 4] = out[header_len - 4..header_len].try_into().unwrap();
+        let mut unmasked = out[header_len..].to_vec();
+        for (i, b) in unmasked.iter_mut().enumerate() {
+            *b ^= key[i % 4];
+        }
+        assert_eq!(unmasked, payload, "length {len}");
+        assert_eq!(feed(&mut server(), &out), [Ev::Message(Binary, payload)]);
+    }
+}
+
 // ---- zero copy, buffers ----
 
 #[test]
