@@ -2,8 +2,9 @@
 //! catching, result mapping and the per-thread last-error message.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::cell::RefCell;
-use std::ffi::{CStr, CString, c_char};
+use std::ffi::{CStr, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::result::wsx_result;
@@ -13,29 +14,29 @@ use crate::result::wsx_result;
 #[derive(Debug)]
 pub(crate) struct Failure {
     pub(crate) code: wsx_result,
-    pub(crate) message: String,
+    pub(crate) message: Cow<'static, str>,
 }
 
 impl Failure {
-    pub(crate) fn new(code: wsx_result, message: impl Into<String>) -> Failure {
+    pub(crate) fn new(code: wsx_result, message: impl Into<Cow<'static, str>>) -> Failure {
         Failure {
             code,
             message: message.into(),
         }
     }
 
-    pub(crate) fn invalid(message: impl Into<String>) -> Failure {
+    pub(crate) fn invalid(message: impl Into<Cow<'static, str>>) -> Failure {
         Failure::new(wsx_result::WSX_ERR_INVALID_ARGUMENT, message)
     }
 
-    pub(crate) fn state(message: impl Into<String>) -> Failure {
+    pub(crate) fn state(message: impl Into<Cow<'static, str>>) -> Failure {
         Failure::new(wsx_result::WSX_ERR_STATE, message)
     }
 }
 
 impl From<wsx_core::net::Error> for Failure {
     fn from(error: wsx_core::net::Error) -> Failure {
-        Failure::new(wsx_result::from_kind(error.kind()), error.to_string())
+        Failure::new(wsx_result::from_kind(error.kind()), error.into_message())
     }
 }
 
@@ -43,18 +44,30 @@ impl From<wsx_core::net::Error> for Failure {
 pub(crate) type Outcome<T = ()> = Result<T, Failure>;
 
 thread_local! {
-    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+    /// The last error message and its NUL: one buffer, reused, so that an
+    /// expected failure (a would-block in a polling loop) allocates nothing.
+    static LAST_ERROR: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Records `message` as this thread's last error.
+/// Records `message` as this thread's last error (a NUL in it becomes a space).
 pub(crate) fn set_last_error(message: &str) {
-    let text = CString::new(message.replace('\0', " ")).unwrap_or_default();
-    LAST_ERROR.with(|last| *last.borrow_mut() = text);
+    LAST_ERROR.with(|last| {
+        let mut last = last.borrow_mut();
+        last.clear();
+        last.extend(message.bytes().map(|b| if b == 0 { b' ' } else { b }));
+        last.push(0);
+    });
 }
 
 /// This thread's last error message; valid until the next failing call on this thread.
 pub(crate) fn last_error_ptr() -> *const c_char {
-    LAST_ERROR.with(|last| last.borrow().as_ptr())
+    LAST_ERROR.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.is_empty() {
+            last.push(0);
+        }
+        last.as_ptr().cast()
+    })
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {
@@ -321,6 +334,18 @@ mod tests {
             "bad value",
             "a success leaves the last error alone"
         );
+    }
+
+    #[test]
+    fn the_message_buffer_is_reused_and_starts_empty() {
+        std::thread::spawn(|| {
+            assert_eq!(last_error(), "", "no failure yet");
+            set_last_error("a longer message first");
+            set_last_error("short");
+            assert_eq!(last_error(), "short");
+        })
+        .join()
+        .expect("the thread's checks");
     }
 
     #[test]

@@ -109,7 +109,7 @@ pub(super) fn connect_error(dial: &Dial) -> Error {
     let error = connect_error_to(dial);
     match &dial.proxy {
         Some(_) if error.kind() == ErrorKind::Connect => {
-            Error::new(ErrorKind::Proxy, error.message())
+            Error::new(ErrorKind::Proxy, error.into_message())
         }
         _ => error,
     }

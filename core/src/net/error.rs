@@ -1,5 +1,6 @@
 //! Errors of the networking layer.
 
+use std::borrow::Cow;
 use std::io;
 use std::sync::Arc;
 
@@ -58,7 +59,7 @@ pub enum Timeout {
 #[error("{message}")]
 pub struct Error {
     kind: ErrorKind,
-    message: String,
+    message: Cow<'static, str>,
     status: Option<u16>,
     /// The server's whole answer to a refused handshake.
     response: Option<Arc<Response>>,
@@ -68,7 +69,7 @@ pub struct Error {
 
 impl Error {
     /// An error of `kind` with a message.
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+    pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Error {
         Error {
             kind,
             message: message.into(),
@@ -80,7 +81,7 @@ impl Error {
     }
 
     /// An [`ErrorKind::Timeout`] error saying which timeout passed.
-    pub fn timeout(which: Timeout, message: impl Into<String>) -> Error {
+    pub fn timeout(which: Timeout, message: impl Into<Cow<'static, str>>) -> Error {
         Error {
             timeout: Some(which),
             ..Error::new(ErrorKind::Timeout, message)
@@ -88,12 +89,16 @@ impl Error {
     }
 
     /// A refused handshake: the HTTP `status` and a message that includes it.
-    pub fn refused(status: u16, message: impl Into<String>) -> Error {
+    pub fn refused(status: u16, message: impl Into<Cow<'static, str>>) -> Error {
         Error::with_status(ErrorKind::Handshake, status, message)
     }
 
     /// An error of `kind` with a status: an HTTP status, or a SOCKS5 reply code.
-    pub fn with_status(kind: ErrorKind, status: u16, message: impl Into<String>) -> Error {
+    pub fn with_status(
+        kind: ErrorKind,
+        status: u16,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Error {
         Error {
             status: Some(status),
             ..Error::new(kind, message)
@@ -152,6 +157,10 @@ impl Error {
     /// The message, as also shown by `Display`.
     pub fn message(&self) -> &str {
         &self.message
+    }
+    /// The message, taken (a fixed message is not copied).
+    pub fn into_message(self) -> Cow<'static, str> {
+        self.message
     }
 }
 
