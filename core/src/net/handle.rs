@@ -12,7 +12,6 @@ use super::fragments::Outgoing;
 use super::identity::PeerIdentity;
 use super::inbox::{Inbox, Message, Take};
 use super::peer::PeerAddr;
-use super::queue::LoopShared;
 use super::shared::{Command, ConnShared, LoopLink, ServerShared};
 use super::state::{CloseInfo, ConnState};
 use crate::proto::{CloseCode, MAX_CONTROL_PAYLOAD, MessageKind, check_close};
@@ -107,10 +106,6 @@ impl Conn {
         let outgoing = self.shared.outgoing();
         outgoing.check_whole()?;
         Ok(outgoing)
-    }
-    /// Whether this handle's connection lives on the loop `link` names.
-    pub(super) fn is_on(&self, link: &LoopShared) -> bool {
-        std::ptr::addr_eq(Arc::as_ptr(&self.lp), link)
     }
     /// Sends one piece of a fragmented message: the first call opens a
     /// message of `kind`, later calls continue it with the same `kind`, and

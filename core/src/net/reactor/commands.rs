@@ -77,7 +77,8 @@ impl Reactor {
         compress: bool,
     ) -> Result<(), Error> {
         let _guard = self.shared.enter();
-        if self.shared.has_commands() || !conn.is_on(&self.shared) {
+        let on_this_loop = std::ptr::addr_eq(Arc::as_ptr(&conn.lp), Arc::as_ptr(&self.shared));
+        if self.shared.has_commands() || !on_this_loop {
             return conn.send_with(kind, data, compress);
         }
         let _outgoing = conn.check_send(kind, data)?;
