@@ -32,14 +32,7 @@ fn masking(c: &mut Criterion) {
     let mut client = Connection::new(Role::Client, Config::default());
     let payload = vec![7u8; LARGE];
     group.bench_function("encode_64KiB", |b| {
-        b.iter(|| {
-            let out = client.sender();
-            out.send(MessageKind::Binary, black_box(&payload))
-                .expect("open");
-            let n = out.pending().len();
-            black_box(out.pending());
-            out.consume(n);
-        });
+        b.iter(|| encode(&mut client, &payload, 1));
     });
     group.finish();
 }
@@ -108,18 +101,21 @@ fn frames(c: &mut Criterion) {
     let mut sender = Connection::new(Role::Server, Config::default());
     let payload = [7u8; SMALL];
     group.bench_function("encode_20B", |b| {
-        b.iter(|| {
-            let out = sender.sender();
-            for _ in 0..FRAMES {
-                out.send(MessageKind::Binary, black_box(&payload))
-                    .expect("open");
-            }
-            let n = out.pending().len();
-            black_box(out.pending());
-            out.consume(n);
-        });
+        b.iter(|| encode(&mut sender, &payload, FRAMES));
     });
     group.finish();
+}
+
+/// Sends `payload` as `count` binary messages, then takes the frames out.
+fn encode(conn: &mut Connection, payload: &[u8], count: usize) {
+    let out = conn.sender();
+    for _ in 0..count {
+        out.send(MessageKind::Binary, black_box(payload))
+            .expect("open");
+    }
+    let n = out.pending().len();
+    black_box(out.pending());
+    out.consume(n);
 }
 
 criterion_group!(benches, masking, utf8, frames);

@@ -203,8 +203,8 @@ fn client_masks_every_frame_with_a_fresh_key() {
 
 #[test]
 fn a_client_masks_payloads_of_any_length_block_by_block() {
-    // Lengths around the sender's copy-and-mask block (1 KiB).
-    for len in [0, 1, 3, 1023, 1024, 1025, 2047, 2049, 4099, 70_001] {
+    // Lengths around the sender's copy-and-mask block (1 KiB, from 16 KiB).
+    for len in [0, 1, 3, 1025, 16_384, 16_385, 17_407, 17_409, 70_001] {
         let payload: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
         let mut c = client();
         c.sender().send(Binary, &payload).unwrap();
