@@ -52,8 +52,11 @@ namespace Wsx
         static WsxConnection deliveringFor;
         /// <summary>How many readable events the library raised, wrapping (a receive waits for the count to move).</summary>
         int readableEvents;
-        /// <summary>The task a parked receive awaits (null: none parked); HandleReadable completes it.</summary>
-        TaskCompletionSource<bool> readable;
+        /// <summary>
+        /// The receive parked until the next readable event (null: none), which HandleReadable wakes
+        /// (see <see cref="Wake"/>): the task a receive awaits, or a <see cref="ReceiveOperation"/>.
+        /// </summary>
+        object readable;
         /// <summary><see cref="WsxConnectionOptions.InlineCompletions"/>, set before the first callback can come.</summary>
         internal bool InlineCompletions;
         OpenEvent handshake;
@@ -320,7 +323,74 @@ namespace Wsx
             if (buffer.Array == null)
                 throw new ArgumentNullException(nameof(buffer));
             BeginReceive(false);
+            // Without a token to watch (the common case), no async method: the receive parks
+            // itself and the readable event completes it.
+            if (!cancellationToken.CanBeCanceled)
+                return new ReceiveOperation(this, buffer).Start();
             return ReceiveLoop(buffer, cancellationToken);
+        }
+
+        /// <summary>
+        /// A receive without a cancellation token: tries at once and, while nothing is there,
+        /// parks itself for the readable event, which tries again on the loop thread. Its task
+        /// completes as <see cref="ReceiveLoop"/>'s would, with one task per receive instead of an
+        /// async method awaiting a second one (with InlineCompletions, the awaiting code runs right
+        /// there, as the C client's callback does).
+        /// </summary>
+        sealed class ReceiveOperation
+        {
+            readonly WsxConnection owner;
+            readonly ArraySegment<byte> buffer;
+            readonly TaskCompletionSource<WebSocketReceiveResult> done;
+
+            internal ReceiveOperation(WsxConnection owner, ArraySegment<byte> buffer)
+            {
+                this.owner = owner;
+                this.buffer = buffer;
+                done = owner.InlineCompletions ? new TaskCompletionSource<WebSocketReceiveResult>() : Tasks.New<WebSocketReceiveResult>();
+            }
+
+            internal Task<WebSocketReceiveResult> Start()
+            {
+                Step();
+                return done.Task;
+            }
+
+            /// <summary>Tries to receive: completes the task, or parks this operation again.</summary>
+            internal void Step()
+            {
+                WebSocketReceiveResult result;
+                try
+                {
+                    while (true)
+                    {
+                        int seen;
+                        var conn = owner.BeginAttempt(CancellationToken.None, out seen);
+                        NativeReceived received;
+                        var tried = owner.Attempt(conn, buffer, out received);
+                        if (tried == WsxResult.Ok)
+                        {
+                            result = new WebSocketReceiveResult(received.Count, received.Type, received.EndOfMessage);
+                            break;
+                        }
+                        if (tried == WsxResult.Closed)
+                        {
+                            result = owner.Ended(conn);
+                            break;
+                        }
+                        if (owner.Park(this, tried, seen, false))
+                            return;
+                    }
+                }
+                catch (Exception e)
+                {
+                    owner.EndReceive();
+                    done.TrySetException(e);
+                    return;
+                }
+                owner.EndReceive();
+                done.TrySetResult(result);
+            }
         }
 
         /// <summary>Checks that a receive may start now and marks one under way (one at a time).</summary>
@@ -406,21 +476,32 @@ namespace Wsx
         /// </summary>
         Task WaitReadable(WsxResult result, int seen, CancellationToken cancellationToken, bool pump)
         {
+            var wake = NewParking();
+            if (!Park(wake, result, seen, pump))
+                return Task.CompletedTask;
+            return Tasks.WithCancellation(wake.Task, cancellationToken);
+        }
+
+        /// <summary>
+        /// After an attempt that found nothing (<paramref name="result"/>): parks
+        /// <paramref name="waiter"/> until the next readable event; false if one came since the
+        /// attempt (then try again at once).
+        /// </summary>
+        bool Park(object waiter, WsxResult result, int seen, bool pump)
+        {
             if (result != WsxResult.WouldBlock)
                 throw Native.Failure(result);
-            Task<bool> wake;
             lock (Gate)
             {
                 // Disposed meanwhile: the wake would never come (see FailWaiters).
                 if (disposed)
                     throw AbortedError();
                 if (readableEvents != seen)
-                    return Task.CompletedTask;
-                readable = NewParking();
-                wake = readable.Task;
+                    return false;
+                readable = waiter;
                 pumpWaiting = pump;
+                return true;
             }
-            return Tasks.WithCancellation(wake, cancellationToken);
         }
 
         /// <summary>Every message was read and the connection is over: the Close result, or the failure.</summary>
@@ -1002,7 +1083,7 @@ namespace Wsx
 
         void FailWaiters(Exception error)
         {
-            TaskCompletionSource<bool> parked = null;
+            object parked = null;
             lock (Gate)
             {
                 // A pending ReceiveAsync fails now. The event delivery is left asleep: woken, it would
@@ -1015,14 +1096,24 @@ namespace Wsx
             if (parked != null && InlineCompletions)
                 ThreadPool.QueueUserWorkItem(CompleteParked, parked);
             else if (parked != null)
-                parked.TrySetResult(true);
+                Wake(parked);
             closed.TrySetException(error);
             closed.Task.Exception?.Handle(_ => true);
             ReleaseWritableWaiters(error);
             OnAborted(error);
         }
 
-        static readonly WaitCallback CompleteParked = parked => ((TaskCompletionSource<bool>)parked).TrySetResult(true);
+        static readonly WaitCallback CompleteParked = Wake;
+
+        /// <summary>Wakes a parked receive: completes the task it awaits, or has the operation try again.</summary>
+        static void Wake(object parked)
+        {
+            var operation = parked as ReceiveOperation;
+            if (operation != null)
+                operation.Step();
+            else
+                ((TaskCompletionSource<bool>)parked).TrySetResult(true);
+        }
 
         /// <summary>Fails the subclass's pending operations after <see cref="Abort"/> or <see cref="Dispose"/>.</summary>
         internal virtual void OnAborted(Exception error)
@@ -1139,7 +1230,7 @@ namespace Wsx
 
         internal void HandleReadable()
         {
-            TaskCompletionSource<bool> parked;
+            object parked;
             lock (Gate)
             {
                 // After Dispose nothing reads (a pending ReceiveAsync failed already).
@@ -1152,14 +1243,14 @@ namespace Wsx
             }
             // Outside the lock: with InlineCompletions the receive's continuation runs right here.
             if (parked != null)
-                parked.TrySetResult(true);
+                Wake(parked);
         }
 
         /// <summary>
         /// Under <see cref="Gate"/>: moves the count a receive waits past, and takes the completion of
         /// one that awaits it, for the caller to complete outside the lock.
         /// </summary>
-        TaskCompletionSource<bool> TakeReceiver()
+        object TakeReceiver()
         {
             readableEvents++;
             var parked = readable;
