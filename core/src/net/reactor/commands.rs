@@ -64,7 +64,7 @@ impl Reactor {
         conn.queued.fetch_sub(data.len(), Ordering::AcqRel);
     }
 
-    /// A send from the thread holding the loop ([`super::super::DrivenLoop`]):
+    /// A send from the thread holding the loop ([`crate::net::DrivenLoop`]):
     /// straight into the connection's sender, without the copy a queued
     /// command makes, when nothing is queued before it (a command queued
     /// earlier, from any thread, must not be overtaken); otherwise queued
