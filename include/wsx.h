@@ -658,7 +658,7 @@ typedef struct wsx_open {
    */
   size_t headers_len;
   /**
-   * The peer's address as text, "ip:port" ("[ip]:port" for IPv6); the
+   * The peer's address as text, `ip:port` (`[ip]:port` for IPv6); the
    * proxy's when connected through one. Over a Unix domain socket, which
    * has no IP address, "unix:" and the socket's path (a client sees the
    * server's path; a server sees "unix:" alone, as a client's socket is

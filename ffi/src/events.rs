@@ -151,7 +151,7 @@ pub struct wsx_open {
     pub headers: *const wsx_header,
     /// The number of entries in `headers`.
     pub headers_len: usize,
-    /// The peer's address as text, "ip:port" ("[ip]:port" for IPv6); the
+    /// The peer's address as text, `ip:port` (`[ip]:port` for IPv6); the
     /// proxy's when connected through one. Over a Unix domain socket, which
     /// has no IP address, "unix:" and the socket's path (a client sees the
     /// server's path; a server sees "unix:" alone, as a client's socket is

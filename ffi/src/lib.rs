@@ -3,7 +3,7 @@
 //!
 //! This crate holds no protocol logic. It converts types, checks pointers,
 //! catches panics, maps errors to result codes and owns handle lifetimes.
-//! Every entry point goes through [`boundary`].
+//! Every entry point goes through `boundary`.
 #![allow(non_camel_case_types)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]

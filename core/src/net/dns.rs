@@ -259,7 +259,7 @@ fn work(pool: &Pool) {
 /// Ends the idle helper threads now and joins them, waiting at most `wait`
 /// for them to finish; returns whether no helper thread is left. A helper
 /// busy with a lookup (the system resolver may take seconds) is not waited
-/// for beyond `wait`: it ends after [`IDLE`] as usual. A later lookup starts
+/// for beyond `wait`: it ends once idle, as usual. A later lookup starts
 /// helpers again.
 pub fn end_idle_resolvers(wait: Duration) -> bool {
     let pool = pool();

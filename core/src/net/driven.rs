@@ -259,8 +259,8 @@ impl DrivenLoop {
     }
 
     /// The loop to poll on this thread if nobody drives it; otherwise
-    /// `follower` is woken when its driver lets go (call [`leave`]
-    /// (Self::leave) when no longer waiting). A caller asking while the
+    /// `follower` is woken when its driver lets go (call
+    /// [`leave`](Self::leave) when no longer waiting). A caller asking while the
     /// background thread drives makes it let go.
     pub fn drive_or_follow(&self, follower: &Arc<dyn Follower>) -> Option<Driving<'_>> {
         let mut s = self.inner.lock();
@@ -288,10 +288,10 @@ impl DrivenLoop {
 
     /// Runs `f` (which queues work: a send, a close) and, when nobody
     /// drives the loop, does that work at once on this thread (one write, no
-    /// wake-up); otherwise the loop's driver does it. Within a [`BURST`]
-    /// (sends in a row, no poll between) only the first is written at once:
-    /// the rest go out together at the caller's next wait, or after
-    /// [`FLUSH`] by the background thread. Gives what `f` returned, and
+    /// wake-up); otherwise the loop's driver does it. Within a burst (sends
+    /// less than `BURST` apart, no poll between) only the first is written
+    /// at once: the rest go out together at the caller's next wait, or
+    /// after `FLUSH` by the background thread. Gives what `f` returned, and
     /// whether its work waits for that next poll.
     pub fn run<R>(&self, f: impl FnOnce() -> R) -> (R, bool) {
         self.run_with(|held| match held {

@@ -405,7 +405,7 @@ impl Server {
     }
 
     /// How many unfinished handshakes were dropped so far to make room for
-    /// newer connections (see [`ServerConfig::max_pending_handshakes`]): a
+    /// newer connections (see [`super::ServerConfig::max_pending_handshakes`]): a
     /// figure that climbs under a slowloris attack.
     pub fn evicted_handshakes(&self) -> u64 {
         self.shared.evicted_handshakes.load(Ordering::Relaxed)
@@ -421,7 +421,7 @@ impl Server {
     /// to come back) and the time to answer; handshakes meanwhile are
     /// answered 503, so a load balancer's health check fails over; what is
     /// still open after `timeout` is dropped. Then the server stops
-    /// listening and [`ServerHandler::on_shutdown`] runs. A second call
+    /// listening and [`super::ServerHandler::on_shutdown`] runs. A second call
     /// changes nothing; a code or reason a close frame cannot carry is an
     /// `InvalidArgument` error.
     pub fn drain(&self, code: CloseCode, reason: &str, timeout: Duration) -> Result<(), Error> {

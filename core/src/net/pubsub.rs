@@ -97,7 +97,7 @@ impl Server {
     /// subscribers through the broker (or waits in the bounded queue while
     /// the broker is down). The frame is encoded once and shared by all of
     /// them. A subscriber past its high-water mark is skipped or dropped
-    /// (see [`SlowSubscriber`]) and not counted; so are connections already
+    /// (see [`super::SlowSubscriber`]) and not counted; so are connections already
     /// closing. Callable from any thread: each subscriber receives the
     /// messages published from one thread in the order they were published.
     /// Fails with `InvalidArgument` on text that is not UTF-8 and with

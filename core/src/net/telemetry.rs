@@ -3,7 +3,7 @@
 //!
 //! # Counters
 //!
-//! Every loop and every server owns one [`Counters`] (a server spread over
+//! Every loop and every server owns one `Counters` (a server spread over
 //! several loops one per loop). Only the loop's thread writes them, so an
 //! update is a relaxed load and a relaxed store of the same word: no lock
 //! and no atomic read-modify-write on the hot path. Any thread may read them at any time

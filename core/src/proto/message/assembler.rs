@@ -103,9 +103,9 @@ impl Assembler {
     }
 
     /// Appends checked payload bytes to the assembly buffer. The buffer grows
-    /// geometrically (doubling, from [`MIN_GROWTH`]) up to the length the
+    /// geometrically (doubling, from `MIN_GROWTH`) up to the length the
     /// message's frames declared so far, never past it nor the limit: a
-    /// peer that declares 16 MiB and sends one byte costs [`MIN_GROWTH`],
+    /// peer that declares 16 MiB and sends one byte costs `MIN_GROWTH`,
     /// not 16 MiB, and one that sends what it declared costs a few
     /// reallocations (which the allocator does by remapping pages when large).
     pub fn append(&mut self, bytes: &[u8]) {
