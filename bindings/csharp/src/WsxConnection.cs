@@ -365,19 +365,10 @@ namespace Wsx
                     while (true)
                     {
                         int seen;
-                        var conn = owner.BeginAttempt(CancellationToken.None, out seen);
-                        NativeReceived received;
-                        var tried = owner.Attempt(conn, buffer, out received);
-                        if (tried == WsxResult.Ok)
-                        {
-                            result = new WebSocketReceiveResult(received.Count, received.Type, received.EndOfMessage);
+                        WsxResult tried;
+                        result = owner.TryReceive(buffer, CancellationToken.None, out seen, out tried);
+                        if (result != null)
                             break;
-                        }
-                        if (tried == WsxResult.Closed)
-                        {
-                            result = owner.Ended(conn);
-                            break;
-                        }
                         if (owner.Park(this, tried, seen, false))
                             return;
                     }
@@ -424,20 +415,34 @@ namespace Wsx
                 while (true)
                 {
                     int seen;
-                    var conn = BeginAttempt(cancellationToken, out seen);
-                    NativeReceived received;
-                    var result = Attempt(conn, buffer, out received);
-                    if (result == WsxResult.Ok)
-                        return new WebSocketReceiveResult(received.Count, received.Type, received.EndOfMessage);
-                    if (result == WsxResult.Closed)
-                        return Ended(conn);
-                    await WaitReadable(result, seen, cancellationToken, false).ConfigureAwait(false);
+                    WsxResult tried;
+                    var result = TryReceive(buffer, cancellationToken, out seen, out tried);
+                    if (result != null)
+                        return result;
+                    await WaitReadable(tried, seen, cancellationToken, false).ConfigureAwait(false);
                 }
             }
             finally
             {
                 EndReceive();
             }
+        }
+
+        /// <summary>
+        /// One try of a receive into <paramref name="buffer"/>: the result (a message's part, or the
+        /// end), or null when nothing is there yet (<paramref name="tried"/> says why, and
+        /// <paramref name="seen"/> is the readable count to wait past).
+        /// </summary>
+        WebSocketReceiveResult TryReceive(ArraySegment<byte> buffer, CancellationToken cancellationToken, out int seen, out WsxResult tried)
+        {
+            var conn = BeginAttempt(cancellationToken, out seen);
+            NativeReceived received;
+            tried = Attempt(conn, buffer, out received);
+            if (tried == WsxResult.Ok)
+                return new WebSocketReceiveResult(received.Count, received.Type, received.EndOfMessage);
+            if (tried == WsxResult.Closed)
+                return Ended(conn);
+            return null;
         }
 
         /// <summary>
