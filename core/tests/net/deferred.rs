@@ -342,3 +342,34 @@ fn a_server_that_does_not_answer_plain_http_never_sees_it() {
         "the handler saw a plain request"
     );
 }
+
+#[test]
+fn frames_that_arrive_while_an_upgrade_is_pending_are_read_once_it_is_accepted() {
+    use std::io::{Read, Write};
+    let lp = spawn_loop();
+    let (url, decisions) = deferring_server(&lp, server_config());
+    let addr = url.trim_start_matches("ws://").trim_end_matches('/');
+    let mut tcp = std::net::TcpStream::connect(addr).expect("tcp connect");
+    tcp.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    tcp.write_all(
+        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .expect("request");
+    let pending = decisions.recv_timeout(PATIENCE).expect("the upgrade");
+    // A masked text frame "hi" (mask key 0), sent before any 101: the
+    // server holds its reads while it decides, so it stays in the socket.
+    tcp.write_all(&[0x81, 0x82, 0, 0, 0, 0, b'h', b'i'])
+        .expect("frame");
+    std::thread::sleep(Duration::from_millis(50));
+    pending.accept().expect("accepted in time");
+    let echo = [0x81, 0x02, b'h', b'i'];
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    while !got.ends_with(&echo) {
+        let n = tcp.read(&mut buf).expect("the 101 and the echo");
+        assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(got.starts_with(b"HTTP/1.1 101 "), "{got:?}");
+}

@@ -355,6 +355,10 @@ impl Reactor {
                     deciding.headers = headers;
                 }
                 self.accept_upgrade(slot, *deciding);
+                // What arrived while the decision was pending is still in
+                // the socket. (A request decided at once was read until the
+                // socket drained: reading again would only meet WouldBlock.)
+                self.resume_input(slot);
             }
             (Phase::Deciding(_), Decision::Refuse(refusal)) => self.refuse(slot, &refusal),
             (Phase::Preparing(headers), Decision::Proceed(chosen)) => {
@@ -427,8 +431,6 @@ impl Reactor {
             reconnect: false,
         };
         self.deliver_open(slot, &open, &leftover);
-        // What arrived while the decision was pending is still in the socket.
-        self.resume_input(slot);
     }
 
     /// Writes an HTTP refusal; the connection closes once it is out.
