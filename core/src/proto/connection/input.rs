@@ -13,6 +13,13 @@ const RETAINED_CAPACITY: usize = 256 * 1024;
 /// The smallest buffer allocated: room for a typical socket read.
 const MIN_CAPACITY: usize = 8 * 1024;
 
+/// Growth is in whole pages of this size. Beyond using what the allocator
+/// hands out anyway, it leaves room past a frame the buffer grew for
+/// exactly: the read that brings the frame then fills less than its room,
+/// which tells an edge-triggered reader the socket is drained, instead of a
+/// second read to meet `WouldBlock` after every such frame.
+const PAGE: usize = 4 * 1024;
+
 /// Received bytes: `buf[head..tail]` are unconsumed, `buf[tail..]` is spare
 /// room the transport may read into. Consumed bytes stay in place (events
 /// borrow them) until room is needed: compaction is lazy.
@@ -86,6 +93,7 @@ impl InputBuffer {
             if self.buf.len() - self.tail < min {
                 let doubled = (2 * self.buf.len()).max(MIN_CAPACITY);
                 let len = (self.tail + min).max(doubled.min(self.tail.saturating_add(awaited)));
+                let len = len.checked_next_multiple_of(PAGE).unwrap_or(len);
                 // Exactly: `resize` alone would double the allocation again.
                 self.buf.reserve_exact(len - self.buf.len());
                 self.buf.resize(len, 0);
@@ -247,12 +255,24 @@ mod tests {
         let full = input.buf.len() - input.tail;
         input.commit(full);
         input.spare_within(10, 20);
-        assert_eq!(input.buf.len(), 2 * MIN_CAPACITY + 20, "the awaited bytes");
+        assert_eq!(
+            input.buf.len(),
+            2 * MIN_CAPACITY + PAGE,
+            "the awaited bytes, in a whole page"
+        );
         let full = input.buf.len() - input.tail;
         input.commit(full);
         input.spare_within(10, 5);
-        assert_eq!(input.buf.len(), 2 * MIN_CAPACITY + 30, "at least `min`");
+        assert_eq!(
+            input.buf.len(),
+            2 * MIN_CAPACITY + 2 * PAGE,
+            "at least `min`, in a whole page"
+        );
         assert_eq!(input.buf.capacity(), input.buf.len(), "allocated exactly");
+        // A frame's last 14 bytes awaited: a read of them all is a short one.
+        let full = input.buf.len() - input.tail;
+        input.commit(full);
+        assert!(input.spare_within(14, 14).len() > 14, "room past them");
     }
 
     #[test]
