@@ -485,10 +485,11 @@ def report_memory(rep: Report, mems: list[dict[str, Any]]) -> None:
                    lambda v: v <= 16, 1)
 
 
-def run_program(command: list[str]) -> Optional[str]:
-    """The standard output of a measuring program, or None if it failed (its
-    stderr goes to ours)."""
-    done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
+def run_program(command: list[str], env: Optional[dict[str, str]] = None) -> Optional[str]:
+    """The standard output of a measuring program (with `env` added to the
+    environment), or None if it failed (its stderr goes to ours)."""
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True,
+                          env={**os.environ, **(env or {})})
     return done.stdout if done.returncode == 0 else None
 
 
@@ -496,7 +497,7 @@ def report_fanout(rep: Report) -> None:
     """One publisher to 1,000 subscribers: wsx's encode-once `publish` against
     the same fan-out as a loop of sends over tokio-tungstenite (benches/fanout)."""
     rep.lines += ["## Fan-out: one publisher to 1,000 subscribers", ""]
-    out = run_program([str(RELEASE / "wsx-fanout")])
+    out = run_program([str(RELEASE / "wsx-fanout")], {"FANOUT_ROUNDS": str(ROUNDS)})
     if out is None:
         rep.lines += ["failed (see stderr)", ""]
         return
