@@ -18,7 +18,7 @@ pub enum Target {
         host: String,
         path: String,
     },
-    /// A raw-TCP echo: the same bytes without framing.
+    /// A raw-TCP echo: as many bytes as a client's frame, without framing.
     Tcp { addr: SocketAddr },
 }
 
