@@ -129,14 +129,13 @@ fn run(opts: &Options) -> io::Result<()> {
     // wire, not a size no frame has. (An exactly-64 KiB raw echo ran at half
     // the rate of one 14 bytes longer on an AMD EPYC machine, its server
     // spending 57% of its CPU in the kernel's copy to user memory.)
-    let payload = match ws {
-        true => payload,
-        false => payload::make(opts.kind, wire::client_frame(opts.kind, &payload).len()),
-    };
-    let message = if ws {
-        wire::client_frame(opts.kind, &payload)
-    } else {
-        payload.clone()
+    let message = wire::client_frame(opts.kind, &payload);
+    let (payload, message) = match ws {
+        true => (payload, message),
+        false => {
+            let unframed = payload::make(opts.kind, message.len());
+            (unframed.clone(), unframed)
+        }
     };
 
     let mut poll = Poll::new()?;

@@ -351,11 +351,7 @@ fn frames_that_arrive_while_an_upgrade_is_pending_are_read_once_it_is_accepted()
     let addr = url.trim_start_matches("ws://").trim_end_matches('/');
     let mut tcp = std::net::TcpStream::connect(addr).expect("tcp connect");
     tcp.set_read_timeout(Some(PATIENCE)).expect("timeout");
-    tcp.write_all(
-        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    )
-    .expect("request");
+    tcp.write_all(UPGRADE_REQUEST).expect("request");
     let pending = decisions.recv_timeout(PATIENCE).expect("the upgrade");
     // A masked text frame "hi" (mask key 0), sent before any 101: the
     // server holds its reads while it decides, so it stays in the socket.

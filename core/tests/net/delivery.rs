@@ -324,11 +324,7 @@ fn a_dropped_transport_is_1006_from_nobody_and_not_normal() {
     let mut raw = {
         use std::io::{Read, Write};
         let mut tcp = std::net::TcpStream::connect(server.local_addr()).expect("tcp");
-        tcp.write_all(
-            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        )
-        .expect("handshake");
+        tcp.write_all(UPGRADE_REQUEST).expect("handshake");
         let mut buf = [0u8; 256];
         let _ = tcp.read(&mut buf).expect("the 101");
         tcp
@@ -357,11 +353,7 @@ fn raw_exchange(server: &wsx_core::net::Server, frames: &[u8]) -> Vec<u8> {
     let mut tcp = std::net::TcpStream::connect(server.local_addr()).expect("tcp");
     tcp.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
-    tcp.write_all(
-        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    )
-    .expect("handshake");
+    tcp.write_all(UPGRADE_REQUEST).expect("handshake");
     let mut response = Vec::new();
     let mut byte = [0u8; 1];
     while !response.ends_with(b"\r\n\r\n") {

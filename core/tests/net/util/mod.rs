@@ -16,6 +16,11 @@ use wsx_core::proto::MessageKind;
 /// Long enough for anything that should happen; only a hung test waits it out.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
+/// A WebSocket upgrade request, for raw TCP clients.
+pub const UPGRADE_REQUEST: &[u8] =
+    b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
 /// One event of a connection, as seen by a [`Recorder`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ev {
@@ -234,11 +239,7 @@ impl Echo {
     pub fn raw_client(&self) -> std::net::TcpStream {
         use std::io::Write;
         let mut tcp = std::net::TcpStream::connect(self.server.local_addr()).expect("tcp");
-        tcp.write_all(
-            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        )
-        .expect("handshake");
+        tcp.write_all(UPGRADE_REQUEST).expect("handshake");
         self.conns.open();
         tcp
     }
