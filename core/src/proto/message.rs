@@ -5,7 +5,7 @@ pub mod assembler;
 pub mod utf8;
 
 pub use assembler::Assembler;
-pub use utf8::{InvalidUtf8, Utf8Validator};
+pub use utf8::{InvalidUtf8, Utf8Validator, check_utf8};
 
 /// The kind of a data message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

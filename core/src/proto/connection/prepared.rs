@@ -6,7 +6,7 @@ use super::sender::{RSV1, data_opcode};
 use crate::proto::error::SendError;
 use crate::proto::extension::deflate::Deflater;
 use crate::proto::frame::{FrameHeader, OpCode};
-use crate::proto::message::MessageKind;
+use crate::proto::message::{MessageKind, check_utf8};
 
 /// A whole message encoded once and queued on many server connections with
 /// [`super::Sender::send_prepared`]: a server's frames are not masked, so
@@ -37,9 +37,7 @@ impl PreparedMessage {
     /// Encodes `data` as one unmasked frame. Text must be valid UTF-8.
     pub fn new(kind: MessageKind, data: &[u8]) -> Result<PreparedMessage, SendError> {
         if kind == MessageKind::Text {
-            simdutf8::compat::from_utf8(data).map_err(|e| SendError::InvalidUtf8 {
-                at: e.valid_up_to() as u64,
-            })?;
+            check_utf8(data).map_err(|e| SendError::InvalidUtf8 { at: e.at })?;
         }
         let (frame, header_len) = encode(data_opcode(kind), 0, data);
         Ok(PreparedMessage {

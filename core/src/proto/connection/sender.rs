@@ -13,7 +13,7 @@ use crate::proto::close::{CloseCode, check_close, encode_close_payload};
 use crate::proto::error::SendError;
 use crate::proto::extension::deflate::Deflater;
 use crate::proto::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MaskKeys, OpCode, apply_mask};
-use crate::proto::message::{MessageKind, Utf8Validator};
+use crate::proto::message::{MessageKind, Utf8Validator, check_utf8};
 
 /// RSV1: the message is compressed (permessage-deflate).
 pub(super) const RSV1: u8 = 0b100;
@@ -211,9 +211,7 @@ impl Sender {
         if kind == MessageKind::Text
             && !self.received.as_ref().is_some_and(|r| r.text && r.is(data))
         {
-            simdutf8::compat::from_utf8(data).map_err(|e| SendError::InvalidUtf8 {
-                at: e.valid_up_to() as u64,
-            })?;
+            check_utf8(data).map_err(|e| SendError::InvalidUtf8 { at: e.at })?;
         }
         Ok(())
     }
