@@ -5,6 +5,7 @@
 //! and text is valid UTF-8 across the pieces (a character may be split
 //! between two of them).
 
+use crate::proto::message::{InvalidUtf8, Utf8Validator};
 use crate::proto::{MessageKind, SendError};
 
 /// The fragmented message a connection is sending, if any (one per
@@ -14,12 +15,9 @@ use crate::proto::{MessageKind, SendError};
 pub(super) struct Outgoing {
     /// The kind of the open message, until its last piece.
     open: Option<MessageKind>,
-    /// Text only: the bytes at the end of the pieces so far that start a
-    /// character not yet complete (at most 3).
-    tail: [u8; 4],
-    tail_len: u8,
-    /// Bytes of text seen so far (for the error's offset).
-    offset: u64,
+    /// Text only: the pieces so far, validated (a character split between
+    /// two of them is carried).
+    text: Utf8Validator,
 }
 
 impl Outgoing {
@@ -45,73 +43,15 @@ impl Outgoing {
             Some(open) => return Err(SendError::FragmentKindMismatch { open, given: kind }),
         };
         if kind == MessageKind::Text {
-            next.feed_text(data, fin)?;
+            let invalid = |e: InvalidUtf8| SendError::InvalidUtf8 { at: e.at };
+            next.text.feed(data).map_err(invalid)?;
+            // The last piece may not end inside a character.
+            if fin {
+                next.text.finish().map_err(invalid)?;
+            }
         }
         next.open = if fin { None } else { Some(kind) };
         Ok(next)
-    }
-
-    fn feed_text(&mut self, data: &[u8], fin: bool) -> Result<(), SendError> {
-        let mut rest = data;
-        if self.tail_len > 0 {
-            // Complete the character split at the previous piece's end.
-            let have = usize::from(self.tail_len);
-            let need = char_len(self.tail[0]).saturating_sub(have);
-            let take = need.min(rest.len());
-            let mut char_bytes = [0u8; 4];
-            char_bytes[..have].copy_from_slice(&self.tail[..have]);
-            char_bytes[have..have + take].copy_from_slice(&rest[..take]);
-            let bytes = &char_bytes[..have + take];
-            match simdutf8::compat::from_utf8(bytes) {
-                Ok(_) => {
-                    self.offset += (have + take) as u64;
-                    self.tail_len = 0;
-                }
-                Err(e) if e.error_len().is_none() && take == rest.len() => {
-                    // Still incomplete: the whole piece continued the character.
-                    self.tail[..bytes.len()].copy_from_slice(bytes);
-                    self.tail_len = bytes.len() as u8;
-                    return self.finish_if(fin);
-                }
-                Err(_) => return Err(SendError::InvalidUtf8 { at: self.offset }),
-            }
-            rest = &rest[take..];
-        }
-        match simdutf8::compat::from_utf8(rest) {
-            Ok(_) => self.offset += rest.len() as u64,
-            Err(e) if e.error_len().is_none() => {
-                let valid = e.valid_up_to();
-                let tail = &rest[valid..];
-                self.tail[..tail.len()].copy_from_slice(tail);
-                self.tail_len = tail.len() as u8;
-                self.offset += valid as u64;
-            }
-            Err(e) => {
-                return Err(SendError::InvalidUtf8 {
-                    at: self.offset + e.valid_up_to() as u64,
-                });
-            }
-        }
-        self.finish_if(fin)
-    }
-
-    /// The last piece may not end inside a character.
-    fn finish_if(&self, fin: bool) -> Result<(), SendError> {
-        match fin && self.tail_len > 0 {
-            true => Err(SendError::InvalidUtf8 { at: self.offset }),
-            false => Ok(()),
-        }
-    }
-}
-
-/// The length of the UTF-8 sequence a lead byte starts (1 for an invalid
-/// lead byte: the validator then names the error).
-fn char_len(lead: u8) -> usize {
-    match lead {
-        0xC0..=0xDF => 2,
-        0xE0..=0xEF => 3,
-        0xF0..=0xF7 => 4,
-        _ => 1,
     }
 }
 
