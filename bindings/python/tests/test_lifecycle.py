@@ -115,6 +115,35 @@ def test_sigint_to_a_blocked_process() -> None:
                 proc.wait()
 
 
+def test_ctrl_c_in_serve_forever_waits_for_the_server_threads() -> None:
+    """Ctrl-C reaching the main thread in a sync server's serve_forever shuts
+    the server down and returns only once its threads are done, so the
+    process then exits cleanly (on Python before 3.13 an interrupted
+    Thread.join marks a running thread dead: the interpreter finalized under
+    the acceptor, which aborted with "FATAL: exception not rethrown")."""
+    script = textwrap.dedent(
+        f"""
+        import signal, threading, wsx; {RAISE_ON_SIGINT}
+        def echo(ws):
+            for message in ws:
+                ws.send(message)
+        left = []
+        for _ in range(3):
+            with wsx.sync.serve(echo, "127.0.0.1", 0) as server:
+                main = threading.main_thread().ident
+                threading.Timer(0.2, signal.pthread_kill, (main, signal.SIGINT)).start()
+                try:
+                    server.serve_forever()
+                except KeyboardInterrupt:
+                    pass
+            left += [t.name for t in threading.enumerate() if t.name.startswith("wsx-")]
+        print("threads left:", left, flush=True)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stdout.strip(), proc.stderr) == (0, "threads left: []", "")
+
+
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 

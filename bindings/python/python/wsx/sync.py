@@ -206,17 +206,22 @@ class _Serving:
         self.connections: set[ServerConnection] = set()
         self.threads: set[threading.Thread] = set()
         self.lock = threading.Lock()
+        # Set when the acceptor returns: what `serve_forever` waits on.
+        self.stopped = threading.Event()
 
     def accept_loop(self) -> None:
-        while True:
-            conn = self.listener.accept()
-            if conn is None:  # the server shut down
-                return
-            thread = threading.Thread(target=self.run, args=(conn,), name="wsx-handler", daemon=True)
-            with self.lock:
-                self.threads.add(thread)
-                self.connections.add(conn)
-            thread.start()
+        try:
+            while True:
+                conn = self.listener.accept()
+                if conn is None:  # the server shut down
+                    return
+                thread = threading.Thread(target=self.run, args=(conn,), name="wsx-handler", daemon=True)
+                with self.lock:
+                    self.threads.add(thread)
+                    self.connections.add(conn)
+                thread.start()
+        finally:
+            self.stopped.set()
 
     def run(self, conn: ServerConnection) -> None:
         try:
@@ -296,9 +301,14 @@ class Server:
     def serve_forever(self) -> None:
         """Blocks until the server is shut down (from another thread or by
         Ctrl-C, which shuts it down too)."""
+        # Not `self._acceptor.join(0.1)`: before Python 3.13, a Ctrl-C that
+        # interrupts `Thread.join` marks the thread stopped while it still
+        # runs (CPython gh-90882), so `shutdown` would not wait for it and
+        # the interpreter would finalize under it (an abort, "FATAL:
+        # exception not rethrown", when it takes the GIL back).
         try:
-            while self._acceptor.is_alive():
-                self._acceptor.join(0.1)
+            while not self._serving.stopped.wait(0.1):
+                pass
         except KeyboardInterrupt:
             self.shutdown()
             raise
