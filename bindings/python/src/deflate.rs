@@ -10,7 +10,7 @@ use crate::options::py_bool;
 /// permessage-deflate settings (RFC 7692), passed as `compression=`.
 /// Window sizes are powers of two (8 to 15); `level` is zlib's (0 to 9);
 /// messages shorter than `threshold` bytes are sent uncompressed.
-#[pyclass(module = "wsx._wsx", frozen, eq, get_all)]
+#[pyclass(module = "wsx._wsx", frozen, eq, get_all, skip_from_py_object)]
 #[derive(Clone, PartialEq)]
 pub struct Deflate {
     /// Largest window of the client's compressor (offered by a client,

@@ -9,7 +9,7 @@ use wsx_core::proto::handshake;
 /// `headers[name]` joins repeated fields with ", "; `get_all` lists them.
 /// `headers[name] = value` adds a field (as in `websockets`), `del
 /// headers[name]` removes every field of that name.
-#[pyclass(module = "wsx._wsx", sequence)]
+#[pyclass(module = "wsx._wsx", sequence, skip_from_py_object)]
 #[derive(Debug, Clone)]
 pub struct Headers {
     items: Vec<(String, String)>,

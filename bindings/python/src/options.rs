@@ -17,7 +17,7 @@ const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
 /// The core's defaults of the options `connect` and `serve` take, in
 /// Python's units (seconds, bytes), from `wsx._wsx.defaults()`: the `wsx`
 /// package writes no default of its own.
-#[pyclass(module = "wsx._wsx", frozen, get_all)]
+#[pyclass(module = "wsx._wsx", frozen, get_all, skip_from_py_object)]
 #[derive(Debug, Clone)]
 pub struct Defaults {
     /// The address a server listens on.

@@ -13,7 +13,7 @@ use crate::options::{py_bool, seconds};
 /// before reconnect attempt n is drawn at random below
 /// `min(max_delay, initial_delay * factor ** (n - 1))` seconds (full jitter;
 /// `jitter=False` waits exactly that).
-#[pyclass(module = "wsx._wsx", frozen, eq, get_all)]
+#[pyclass(module = "wsx._wsx", frozen, eq, get_all, skip_from_py_object)]
 #[derive(Clone, PartialEq)]
 pub struct Reconnect {
     /// The ceiling of the first wait, in seconds.

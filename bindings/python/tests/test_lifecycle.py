@@ -144,6 +144,35 @@ def test_ctrl_c_in_serve_forever_waits_for_the_server_threads() -> None:
     assert (proc.returncode, proc.stdout.strip(), proc.stderr) == (0, "threads left: []", "")
 
 
+def test_a_process_ending_with_threads_blocked_in_wsx_exits_cleanly() -> None:
+    """A script that ends without shutting its server down or closing its
+    client, with a server's threads and a daemon thread reading the client
+    blocked in wsx: the exit closes them, and each thread that then wakes
+    while the interpreter finalizes is parked, not killed by an unwinding
+    across Rust frames (which aborted: "FATAL: exception not rethrown")."""
+    script = textwrap.dedent(
+        """
+        import threading, time, wsx
+        def echo(ws):
+            for message in ws:
+                ws.send(message)
+        server = wsx.sync.serve(echo, "127.0.0.1", 0)
+        ws = wsx.sync.connect(f"ws://127.0.0.1:{server.port}/")
+        ws.send("hi")
+        assert ws.recv(timeout=10) == "hi"
+        def read():
+            for message in ws:
+                pass
+        threading.Thread(target=read, daemon=True).start()
+        time.sleep(0.1)
+        print("done", flush=True)
+        """
+    )
+    for _ in range(3):
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+        assert (proc.returncode, proc.stdout.strip(), proc.stderr) == (0, "done", "")
+
+
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
