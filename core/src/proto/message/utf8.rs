@@ -16,7 +16,9 @@ pub struct InvalidUtf8 {
 #[derive(Debug, Clone, Default)]
 pub struct Utf8Validator {
     carry: [u8; 4],
-    carry_len: usize,
+    /// How many bytes of `carry` are in use (a `u8`: the validator is
+    /// part of every connection's state).
+    carry_len: u8,
     /// Bytes fed so far, the carried ones included.
     fed: u64,
 }
@@ -97,7 +99,7 @@ impl Utf8Validator {
                     });
                 }
                 self.carry[..tail.len()].copy_from_slice(tail);
-                self.carry_len = tail.len();
+                self.carry_len = tail.len() as u8;
             }
             self.fed += rest.len() as u64;
             return Ok(());
@@ -113,7 +115,7 @@ impl Utf8Validator {
                 }
                 let tail = &rest[valid..];
                 self.carry[..tail.len()].copy_from_slice(tail);
-                self.carry_len = tail.len();
+                self.carry_len = tail.len() as u8;
             }
         }
         self.fed += rest.len() as u64;
@@ -127,16 +129,17 @@ impl Utf8Validator {
         if self.carry_len == 0 {
             return Ok(0);
         }
-        let start = self.fed - self.carry_len as u64;
-        let take = (char_width(self.carry[0]) - self.carry_len).min(bytes.len());
+        let have = usize::from(self.carry_len);
+        let start = self.fed - have as u64;
+        let take = (char_width(self.carry[0]) - have).min(bytes.len());
         let mut joined = self.carry;
-        joined[self.carry_len..self.carry_len + take].copy_from_slice(&bytes[..take]);
-        let len = self.carry_len + take;
+        joined[have..have + take].copy_from_slice(&bytes[..take]);
+        let len = have + take;
         match from_utf8(&joined[..len]) {
             Ok(_) => self.carry_len = 0,
             Err(e) if e.error_len().is_none() => {
                 self.carry = joined;
-                self.carry_len = len;
+                self.carry_len = len as u8;
             }
             Err(e) => {
                 return Err(InvalidUtf8 {
@@ -150,7 +153,7 @@ impl Utf8Validator {
 
     /// The bytes of the incomplete character carried so far (at most 3).
     pub fn carried(&self) -> &[u8] {
-        &self.carry[..self.carry_len]
+        &self.carry[..usize::from(self.carry_len)]
     }
 
     /// Checks that the text does not end in the middle of a character.
@@ -159,7 +162,7 @@ impl Utf8Validator {
             Ok(())
         } else {
             Err(InvalidUtf8 {
-                at: self.fed - self.carry_len as u64,
+                at: self.fed - u64::from(self.carry_len),
             })
         }
     }
@@ -177,6 +180,12 @@ mod tests {
             v.feed(p).map_err(|e| (i, e))?;
         }
         v.finish().map_err(|e| (pieces.len(), e))
+    }
+
+    #[test]
+    fn fits_in_16_bytes() {
+        // Every connection holds one or two (receiving, and sending in pieces).
+        assert!(std::mem::size_of::<Utf8Validator>() <= 16);
     }
 
     #[test]
